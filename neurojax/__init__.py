@@ -1,0 +1,31 @@
+"""neurojax: differentiable simulation of neuron models in JAX."""
+
+from . import solvers as solvers
+from . import stimuli as stimuli
+from . import surrogate as surrogate
+from ._model import AbstractModel as AbstractModel
+from ._simulate import simulate as simulate
+from ._solution import Solution as Solution
+from .neurons import (
+    LIF as LIF,
+)
+from .neurons import (
+    AbstractNeuron as AbstractNeuron,
+)
+from .neurons import (
+    HodgkinHuxley as HodgkinHuxley,
+)
+from .solvers import (
+    RK4 as RK4,
+)
+from .solvers import (
+    AbstractSolver as AbstractSolver,
+)
+from .solvers import (
+    Euler as Euler,
+)
+from .solvers import (
+    ExponentialEuler as ExponentialEuler,
+)
+
+__version__ = "0.1.0"

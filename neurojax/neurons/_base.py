@@ -1,0 +1,58 @@
+"""Shared machinery of point-neuron models."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import jax.tree_util as jtu
+from jaxtyping import Array
+
+from .._model import AbstractModel
+
+
+class AbstractNeuron(AbstractModel):
+    """A point neuron (or a population of identical-form neurons).
+
+    Parameters may be scalars or arrays; the population shape is the broadcast of the
+    input batch shape with every parameter's shape. Subclasses define `init_state`,
+    `vector_field` and, if they spike, `post_step` via `threshold_reset` or
+    `upward_crossing`.
+    """
+
+    def population_shape(self, batch_shape: tuple[int, ...] = ()) -> tuple[int, ...]:
+        """Broadcast of the input batch shape and all parameter shapes, or a clear error."""
+        shapes = {
+            jtu.keystr(path): jnp.shape(leaf)
+            for path, leaf in jtu.tree_flatten_with_path(self)[0]
+            if jnp.ndim(leaf) > 0
+        }
+        try:
+            return tuple(jnp.broadcast_shapes(tuple(batch_shape), *shapes.values()))
+        except ValueError:
+            detail = ", ".join(f"{k}: {v}" for k, v in shapes.items())
+            raise ValueError(
+                f"{type(self).__name__}: inputs with batch shape {tuple(batch_shape)} do not "
+                f"broadcast with the parameter shapes ({detail}). Pass inputs shaped "
+                "(n_steps, *population_shape), e.g. (n_steps, N) for N neurons with "
+                "parameters of shape (N,)."
+            ) from None
+
+    def full(self, value, batch_shape: tuple[int, ...]) -> Array:
+        """`value` broadcast to the population shape, as a floating array."""
+        shape = self.population_shape(batch_shape)
+        return jnp.broadcast_to(jnp.asarray(value, dtype=jnp.result_type(float)), shape) + 0.0
+
+
+def upward_crossing(surrogate, v_old: Array, v_new: Array, v_th) -> Array:
+    """Spike (exactly 0/1 forward) when V crosses `v_th` upwards during the step; the
+    gradient flows through the surrogate of the new voltage."""
+    return surrogate(v_new - v_th) * (1.0 - surrogate(jnp.asarray(v_old - v_th)))
+
+
+def threshold_reset(surrogate, v: Array, v_th, v_reset) -> tuple[Array, Array]:
+    """Integrate-and-fire spike and reset: `spike = H(v − v_th)`, then `v → v_reset` where it
+    spiked. The reset is written `v − spike·(v − v_reset)` so that its gradient also goes
+    through the surrogate (the reset depends on whether a spike happened). `v` is capped
+    at `v_th` first so a run-away upswing (exponential IF) never leaves an inf behind."""
+    spike = surrogate(v - v_th)
+    v = jnp.minimum(v, v_th)
+    return v - spike * (v - v_reset), spike

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import equinox as eqx
+from jaxtyping import Array
+
+from .._model import parameter
+from ..channels import hh
+from ..surrogate import AbstractSurrogate, FastSigmoid
+from ._base import AbstractNeuron, upward_crossing
+
+
+class HHState(NamedTuple):
+    v: Array  # membrane potential, mV
+    m: Array  # Na⁺ activation
+    h: Array  # Na⁺ inactivation
+    n: Array  # K⁺ activation
+
+
+class HodgkinHuxley(AbstractNeuron):
+    r"""The Hodgkin–Huxley (1952) squid giant axon, with the defaults of NEURON's `hh`.
+
+    $$c_m \frac{dV}{dt} = I - g_{Na} m^3 h (V - e_{Na}) - g_K n^4 (V - e_K) - g_l (V - e_l)$$
+
+    and `dx/dt = q10·(α_x(V)(1 − x) − β_x(V)x)` for `x ∈ {m, h, n}` with `q10 = 3^((T − 6.3)/10)`.
+
+    Units: V in mV, t in ms, current density `I` in µA/cm², conductances mS/cm²,
+    `c_m` µF/cm², `temperature` °C. A spike is an upward crossing of `v_th` (detection only:
+    it does not change the dynamics), reported through `surrogate`.
+
+    Starts at rest: V = `v_init` with the gates at their steady state (NEURON's
+    `finitialize(-65)`).
+
+    Reference: Hodgkin & Huxley (1952) J Physiol 117:500–544; NEURON `hh.mod`.
+    """
+
+    g_na: Array = parameter(120.0)
+    g_k: Array = parameter(36.0)
+    g_l: Array = parameter(0.3)
+    e_na: Array = parameter(50.0)
+    e_k: Array = parameter(-77.0)
+    e_l: Array = parameter(-54.3)
+    c_m: Array = parameter(1.0)
+    temperature: Array = parameter(6.3)
+    v_init: Array = parameter(-65.0)
+    v_th: Array = parameter(0.0)
+    surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
+
+    def init_state(self, batch_shape=()):
+        v = self.full(self.v_init, batch_shape)
+        return HHState(
+            v=v,
+            m=hh.steady_state(hh.alpha_m, hh.beta_m, v),
+            h=hh.steady_state(hh.alpha_h, hh.beta_h, v),
+            n=hh.steady_state(hh.alpha_n, hh.beta_n, v),
+        )
+
+    def membrane_current(self, state: HHState) -> Array:
+        """Total ionic current density, µA/cm² (outward positive)."""
+        v, m, h, n = state
+        return (
+            self.g_na * m**3 * h * (v - self.e_na)
+            + self.g_k * n**4 * (v - self.e_k)
+            + self.g_l * (v - self.e_l)
+        )
+
+    def vector_field(self, t, state, current):
+        v, m, h, n = state
+        phi = hh.q10(self.temperature)
+        return HHState(
+            v=(current - self.membrane_current(state)) / self.c_m,
+            m=hh.gate_rate(hh.alpha_m, hh.beta_m, v, m, phi),
+            h=hh.gate_rate(hh.alpha_h, hh.beta_h, v, h, phi),
+            n=hh.gate_rate(hh.alpha_n, hh.beta_n, v, n, phi),
+        )
+
+    def post_step(self, t, state, new_state, dt):
+        return new_state, upward_crossing(self.surrogate, state.v, new_state.v, self.v_th)

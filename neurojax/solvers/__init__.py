@@ -1,0 +1,6 @@
+"""Time-stepping schemes, passed to `simulate(..., solver=...)`."""
+
+from ._base import AbstractSolver as AbstractSolver
+from ._euler import Euler as Euler
+from ._exponential_euler import ExponentialEuler as ExponentialEuler
+from ._rk4 import RK4 as RK4
