@@ -106,7 +106,8 @@ def simulate(
         close = difflib.get_close_matches(name, _OPTIONS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise TypeError(
-            f"simulate() got an unknown option {name!r}.{hint} Valid options: {', '.join(_OPTIONS)}."
+            f"simulate() got an unknown option {name!r}.{hint} "
+            f"Valid options: {', '.join(_OPTIONS)}."
         )
     if not isinstance(model, AbstractModel):
         raise TypeError(
