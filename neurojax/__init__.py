@@ -26,6 +26,7 @@ from .solvers import (
 )
 from .solvers import (
     ExponentialEuler as ExponentialEuler,
+    ExponentialRK2 as ExponentialRK2,
 )
 
 __version__ = "0.1.0"

@@ -7,6 +7,7 @@ from jaxtyping import Array
 
 from .._model import parameter
 from ..channels import hh
+from ..solvers import ExponentialRK2
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, upward_crossing
 
@@ -32,6 +33,10 @@ class HodgkinHuxley(AbstractNeuron):
     Starts at rest: V = `v_init` with the gates at their steady state (NEURON's
     `finitialize(-65)`).
 
+    Default solver: `ExponentialRK2` (second order, stable for the stiff gates): at
+    dt = 0.025 ms its spike times are 5× closer to a converged solution than NEURON's
+    default fixed step (`tests/test_hh_neuron.py`).
+
     Reference: Hodgkin & Huxley (1952) J Physiol 117:500–544; NEURON `hh.mod`.
     """
 
@@ -46,6 +51,10 @@ class HodgkinHuxley(AbstractNeuron):
     v_init: Array = parameter(-65.0)
     v_th: Array = parameter(0.0)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
+
+    @property
+    def default_solver(self):
+        return ExponentialRK2()
 
     def init_state(self, batch_shape=()):
         v = self.full(self.v_init, batch_shape)
