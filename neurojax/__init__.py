@@ -1,11 +1,14 @@
 """neurojax: differentiable simulation of neuron models in JAX."""
 
+from . import analysis as analysis
+from . import fitting as fitting
 from . import solvers as solvers
 from . import stimuli as stimuli
 from . import surrogate as surrogate
 from ._model import AbstractModel as AbstractModel
 from ._simulate import simulate as simulate
 from ._solution import Solution as Solution
+from .fitting import fit as fit
 from .neurons import EIF as EIF
 from .neurons import LIF as LIF
 from .neurons import QIF as QIF

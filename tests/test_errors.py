@@ -52,7 +52,8 @@ def test_non_finite_parameter_under_jit():
     ValueError; the message is what matters.)"""
     run = jax.jit(lambda tau: nj.simulate(nj.LIF(tau=tau), I, dt=0.1).v)
     assert jnp.all(jnp.isfinite(run(10.0)))
-    with pytest.raises((RuntimeError, ValueError), match=r"a parameter of LIF .*\.tau.* is not finite"):
+    message = r"a parameter of LIF .*\.tau.* is not finite"
+    with pytest.raises((RuntimeError, ValueError), match=message):
         jax.block_until_ready(run(jnp.nan))
     grad = jax.jit(jax.grad(lambda tau: nj.simulate(nj.LIF(tau=tau), I, dt=0.1).v[-1]))
     with pytest.raises((RuntimeError, ValueError), match=r"not finite"):

@@ -1,7 +1,6 @@
 """Every notebook in notebooks/ executes top to bottom (with NEUROJAX_FAST=1, the notebooks'
 fast setting), so none of them rots."""
 
-import os
 import pathlib
 
 import pytest

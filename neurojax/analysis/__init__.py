@@ -1,0 +1,42 @@
+"""Dynamics of single neurons: equilibria and their stability, phase planes, bifurcation
+diagrams (continuation of equilibria, folds, Hopf points, limit cycles) and f–I curves.
+
+Every function takes a model with scalar parameters (one neuron) and works on its vector
+field `model.vector_field(t, state, current)`, in float64 whatever the global JAX setting.
+Variables whose derivative is identically zero (integrate-and-fire `refractory`) are held
+at their initial value and left out of the analysis. The bifurcation parameter is the
+injected current, or any scalar parameter selected the equinox way (`lambda m: m.g_k`).
+
+```python
+import neurojax as nj
+from neurojax import analysis
+
+hh = nj.HodgkinHuxley(e_l=-54.387)
+analysis.fixed_points(hh, current=0.0)                 # [FixedPoint(v=-65.0, 'stable focus')]
+branch = analysis.continuation(hh, 0.0, 200.0)         # Hopf points at I ≈ 9.78 and 154.5
+analysis.phase_plane(hh, 10.0, variables=("v", "n")).plot()
+```
+"""
+
+from ._bifurcation import BifurcationDiagram as BifurcationDiagram
+from ._bifurcation import bifurcation_diagram as bifurcation_diagram
+from ._bifurcation import steady_state_current as steady_state_current
+from ._continuation import BifurcationPoint as BifurcationPoint
+from ._continuation import Branch as Branch
+from ._continuation import continuation as continuation
+from ._cycles import CycleBranch as CycleBranch
+from ._cycles import LimitCycles as LimitCycles
+from ._cycles import limit_cycles as limit_cycles
+from ._fi_curve import FICurve as FICurve
+from ._fi_curve import fi_curve as fi_curve
+from ._fi_curve import lif_rate as lif_rate
+from ._fi_curve import lif_time_to_spike as lif_time_to_spike
+from ._fi_curve import lif_voltage as lif_voltage
+from ._fixed_points import FixedPoint as FixedPoint
+from ._fixed_points import classify as classify
+from ._fixed_points import fixed_points as fixed_points
+from ._phase_plane import PhasePlane as PhasePlane
+from ._phase_plane import phase_plane as phase_plane
+from ._plot import plot_bifurcation_diagram as plot_bifurcation_diagram
+from ._plot import plot_fi_curve as plot_fi_curve
+from ._plot import plot_phase_plane as plot_phase_plane

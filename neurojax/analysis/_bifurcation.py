@@ -1,0 +1,183 @@
+"""Bifurcation diagrams: every equilibrium branch over a parameter interval, their folds and
+Hopf points, and (optionally) the stable limit cycles found by simulation."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._model import AbstractModel
+from ._continuation import (
+    BifurcationPoint,
+    _default_steps,
+    analyse_branch,
+    parameter_name,
+    trace,
+)
+from ._cycles import LimitCycles, limit_cycles
+from ._fixed_points import find_equilibria
+from ._system import System, check_range, float64, make_system
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class BifurcationDiagram:
+    """Equilibrium branches of a model over a parameter interval (see
+    `bifurcation_diagram`).
+
+    - `branches`: the `Branch`es (each with eigenvalues, stability and its own points).
+    - `points`: all `BifurcationPoint`s, sorted by parameter.
+    - `cycles`: the `LimitCycles` sweeps, or `None`.
+    - `parameter_name`: `"current"` or the varied field.
+    """
+
+    branches: tuple
+    points: tuple
+    cycles: LimitCycles | None
+    parameter_name: str
+
+    @property
+    def folds(self) -> list[BifurcationPoint]:
+        return [b for b in self.points if b.kind == "fold"]
+
+    @property
+    def hopfs(self) -> list[BifurcationPoint]:
+        return [b for b in self.points if b.kind == "hopf"]
+
+    def __repr__(self):
+        pts = ", ".join(f"{b.kind} at {b.parameter:.6g}" for b in self.points)
+        return (
+            f"BifurcationDiagram({self.parameter_name}: {len(self.branches)} branch(es), "
+            f"[{pts}], cycles={'yes' if self.cycles is not None else 'no'})"
+        )
+
+    def plot(self, ax=None, **kwargs):
+        """Draw it with matplotlib (see `neurojax.analysis.plot_bifurcation_diagram`)."""
+        from ._plot import plot_bifurcation_diagram
+
+        return plot_bifurcation_diagram(self, ax=ax, **kwargs)
+
+
+def _on_branch(x: np.ndarray, p: float, branches: list[tuple[np.ndarray, np.ndarray]]) -> bool:
+    z = np.append(x, p)
+    for zs, _ in branches:
+        d = np.max(np.abs(zs - z), axis=1) / (1.0 + np.max(np.abs(z)))
+        if np.min(d) < 1e-6:
+            return True
+    return False
+
+
+def bifurcation_diagram(
+    model: AbstractModel,
+    start: float,
+    stop: float,
+    *,
+    parameter: Callable | None = None,
+    current: float = 0.0,
+    v_range: tuple[float, float] = (-100.0, 60.0),
+    max_step: float | None = None,
+    min_step: float | None = None,
+    max_points: int = 2000,
+    cycles: bool = False,
+    n_cycles: int = 41,
+    cycle_options: dict | None = None,
+) -> BifurcationDiagram:
+    """Bifurcation diagram of `model` for a parameter from `start` to `stop`.
+
+    **Arguments**
+
+    - `model`: a neuron with scalar parameters.
+    - `start`, `stop`: the parameter interval (µA/cm² or nA for the current).
+    - `parameter`: `None` for the injected current, or a selector `lambda m: m.g_k`.
+    - `current`: the injected current when another parameter is varied.
+    - `v_range`: voltages searched for the equilibria that seed the branches.
+    - `max_step`, `min_step`, `max_points`: see `continuation`.
+    - `cycles`: also sweep `n_cycles` values with `limit_cycles` (up and down) for the
+      stable limit-cycle branch (min/max V, period); `cycle_options` go to `limit_cycles`
+      (`dt`, `transient`, `window`, ...).
+
+    **Method.** All equilibria at `start` and at `stop` (`fixed_points`' search) seed
+    pseudo-arclength continuations across the interval; a seed already on a traced branch
+    (an S-shaped branch passes the interval's ends up to three times) is skipped. Each
+    branch's folds and Hopf points are located (see `continuation`). Branches that meet
+    neither end of the interval (isolas) are not found.
+    """
+    v_range = check_range("v_range", v_range)
+    start, stop = float(start), float(stop)
+    if not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
+        raise ValueError(
+            f"start={start} and stop={stop} must be two different finite parameter values."
+        )
+    max_step, min_step = _default_steps(start, stop, max_step, min_step)
+    name = parameter_name(model, parameter)
+    bounds = (min(start, stop), max(start, stop))
+    with float64():
+        system = make_system(
+            model, current=current, parameter=parameter, caller="bifurcation_diagram"
+        )
+        traced: list[tuple[np.ndarray, np.ndarray]] = []
+        for p_end, direction in ((start, np.sign(stop - start)), (stop, np.sign(start - stop))):
+            for x in find_equilibria(system, p_end, v_range, include_virtual=True):
+                if _on_branch(x, p_end, traced):
+                    continue
+                traced.append(
+                    trace(
+                        system,
+                        x,
+                        p_end,
+                        bounds,
+                        direction,
+                        max_step=max_step,
+                        min_step=min_step,
+                        max_points=int(max_points),
+                    )
+                )
+        branches = tuple(analyse_branch(system, zs, ts, name) for zs, ts in traced)
+    points = sorted((pt for b in branches for pt in b.points), key=lambda b: b.parameter)
+    lc = None
+    if cycles:
+        values = np.linspace(bounds[0], bounds[1], int(n_cycles))
+        lc = limit_cycles(
+            model, values, parameter=parameter, current=current, **(cycle_options or {})
+        )
+    return BifurcationDiagram(
+        branches=branches, points=tuple(points), cycles=lc, parameter_name=name
+    )
+
+
+@eqx.filter_jit
+def _iv(system: System, vs, n_iter: int):
+    k = system.v_index
+
+    def one(v):
+        # unknowns: the dynamical variables, with slot k (V, held fixed) holding I instead
+        z0 = jnp.asarray(system.base)[jnp.asarray(system.active)].at[k].set(0.0)
+
+        def g(z):
+            return system.f(z.at[k].set(v), z[k])
+
+        def body(_, z):
+            return z - jnp.linalg.solve(jax.jacfwd(g)(z), g(z))
+
+        return jax.lax.fori_loop(0, n_iter, body, z0)[k]
+
+    return jax.vmap(one)(vs)
+
+
+def steady_state_current(model: AbstractModel, v, *, n_iter: int = 30) -> np.ndarray:
+    """The steady-state I–V curve `I∞(V)`: the constant current (µA/cm² or nA) that makes
+    `V` an equilibrium, every other dynamical variable at its steady state at `V`.
+
+    Equilibria at current `I` are the solutions of `I∞(V) = I`; folds of the equilibrium
+    branch (saddle-nodes) are the extrema of `I∞` (`dI∞/dV = 0`). Computed by Newton on
+    `(other variables, I)` at each fixed `V`, in float64.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    with float64():
+        system = make_system(model, caller="steady_state_current")
+        out = np.asarray(_iv(system, jnp.asarray(v.ravel()), int(n_iter)))
+    return out.reshape(v.shape)

@@ -1,0 +1,515 @@
+"""Pseudo-arclength continuation of equilibria, with fold and Hopf detection and location."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+import numpy as np
+
+from .._model import AbstractModel
+from ._fixed_points import converged, eigen, f64, jacobian_batch, newton_batch
+from ._system import System, as_flat, float64, make_system, state_to_numpy
+
+_CORRECTOR_ITERS = 12
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class BifurcationPoint:
+    """A codimension-one bifurcation of equilibria, located on a branch.
+
+    - `kind`: `"fold"` (saddle-node: a real eigenvalue crosses 0 and the branch turns back),
+      `"hopf"` (a complex pair crosses the imaginary axis), or `"branch point"` (a real
+      eigenvalue crosses 0 while the branch goes on: transcritical/pitchfork).
+    - `parameter`: where (µA/cm² for the current), to ~1e-10 relative.
+    - `state`, `v`: the equilibrium there (model's state NamedTuple; mV).
+    - `eigenvalues`: of the Jacobian there (1/ms).
+    - `omega`: Hopf only: the angular frequency `ω` (rad/ms) of the critical pair, so
+      small oscillations near the Hopf point have period `2π/ω` ms.
+    - `lyapunov`: Hopf only: the first Lyapunov coefficient `l₁` (Kuznetsov 2004, eq. 3.20,
+      with `⟨q, q⟩ = ⟨p, q⟩ = 1`): `l₁ < 0` a supercritical Hopf (a small stable cycle is born),
+      `l₁ > 0` subcritical (an unstable cycle: hard onset, bistability and hysteresis).
+    """
+
+    kind: str
+    parameter: float
+    state: Any
+    v: float
+    eigenvalues: np.ndarray
+    omega: float | None = None
+    lyapunov: float | None = None
+
+    @property
+    def criticality(self) -> str | None:
+        """`"subcritical"` or `"supercritical"` for a Hopf point (sign of `lyapunov`)."""
+        if self.lyapunov is None or not np.isfinite(self.lyapunov):
+            return None
+        return "subcritical" if self.lyapunov > 0 else "supercritical"
+
+    @property
+    def period(self) -> float | None:
+        """Hopf only: `2π/ω`, the period (ms) of the oscillation born there."""
+        return None if self.omega is None else 2 * np.pi / self.omega
+
+    def __repr__(self):
+        extra = ""
+        if self.kind == "hopf":
+            extra = f", omega={self.omega:.5g}, {self.criticality}"
+        return (
+            f"BifurcationPoint({self.kind!r}, parameter={self.parameter:.10g}, "
+            f"v={self.v:.6g}{extra})"
+        )
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Branch:
+    """A branch of equilibria `x(p)` traced by pseudo-arclength continuation.
+
+    - `parameter`: the parameter values along the branch, shape `(k,)` (not monotone past
+      a fold).
+    - `x`: the dynamical variables `variables` along it, `(k, n)`; `v` the voltage column.
+    - `eigenvalues`: `(k, n)`, each row sorted by decreasing real part.
+    - `stable`: `(k,)`, linear stability of each equilibrium.
+    - `points`: the `BifurcationPoint`s on it, in order along the branch.
+    - `parameter_name`: `"current"` or the selected field's name (`"g_k"`).
+    """
+
+    parameter: np.ndarray
+    x: np.ndarray
+    eigenvalues: np.ndarray
+    stable: np.ndarray
+    points: tuple
+    variables: tuple[str, ...]
+    v_index: int
+    parameter_name: str
+
+    @property
+    def v(self) -> np.ndarray:
+        return self.x[:, self.v_index]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """A variable along the branch by name: `branch["n"]`."""
+        if name not in self.variables:
+            raise KeyError(f"no variable {name!r}; the branch has {self.variables}.")
+        return self.x[:, self.variables.index(name)]
+
+    @property
+    def folds(self) -> list[BifurcationPoint]:
+        return [b for b in self.points if b.kind == "fold"]
+
+    @property
+    def hopfs(self) -> list[BifurcationPoint]:
+        return [b for b in self.points if b.kind == "hopf"]
+
+    def __repr__(self):
+        pts = ", ".join(f"{b.kind} at {b.parameter:.6g}" for b in self.points)
+        return (
+            f"Branch({len(self.parameter)} points, {self.parameter_name} in "
+            f"[{self.parameter.min():.4g}, {self.parameter.max():.4g}], [{pts}])"
+        )
+
+    def plot(self, ax=None, **kwargs):
+        from ._plot import plot_bifurcation_diagram
+
+        return plot_bifurcation_diagram(self, ax=ax, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------
+# jitted pieces; z = (x, p) ∈ R^{n+1}
+
+
+def _F(system: System, z):
+    return system.f(z[:-1], z[-1])
+
+
+def _dF(system: System, z):
+    return jax.jacfwd(lambda w: _F(system, w))(z)  # (n, n+1): [f_x | f_p]
+
+
+def _tangent(system: System, z, t_prev):
+    m = jnp.concatenate([_dF(system, z), t_prev[None]], axis=0)
+    t = jnp.linalg.solve(m, jnp.zeros(z.shape[0]).at[-1].set(1.0))
+    return t / jnp.linalg.norm(t)
+
+
+def _correct(system: System, w0, d, c):
+    """Newton on `[f(w); d·w − c] = 0` from `w0`: the branch point on the hyperplane
+    `d·w = c`. Returns `(w, converged, iterations)`."""
+
+    def body(carry):
+        k, w, _ = carry
+        g = jnp.concatenate([_F(system, w), (d @ w - c)[None]])
+        m = jnp.concatenate([_dF(system, w), d[None]], axis=0)
+        dw = jnp.linalg.solve(m, g)
+        return k + 1, w - dw, dw
+
+    def cond(carry):
+        k, w, dw = carry
+        return (k < _CORRECTOR_ITERS) & ~converged(dw, w, 1e-11)
+
+    k, w, dw = jax.lax.while_loop(cond, body, (0, w0, jnp.full_like(w0, jnp.inf)))
+    return w, converged(dw, w, 1e-11), k
+
+
+_correct_jit = eqx.filter_jit(_correct)
+
+
+@eqx.filter_jit
+def _tangent_jit(system: System, z, t_prev):
+    """The unit tangent at `z` oriented along `t_prev` (NaN for `t_prev = 0`), and `[f_x |
+    f_p]` there."""
+    return _tangent(system, z, t_prev), _dF(system, z)
+
+
+def _arclength_step(system: System, z, t, h):
+    """Predictor `z + h·t`, corrector on the hyperplane through it orthogonal to `t`."""
+    pred = z + h * t
+    w, ok, k = _correct_jit(system, f64(pred), f64(t), f64(t @ pred))
+    t_new = np.asarray(_tangent_jit(system, w, f64(t))[0])
+    return np.asarray(w), t_new, bool(ok) and np.all(np.isfinite(t_new)), int(k)
+
+
+def _initial_tangent(system: System, z):
+    d_f = np.asarray(_tangent_jit(system, f64(z), f64(np.zeros_like(z)))[1])
+    return np.linalg.svd(d_f)[2][-1]
+
+
+def _chord_point(system: System, za, zb, theta):
+    """The branch point on the hyperplane orthogonal to the chord `za → zb` through
+    `za + θ(zb − za)`."""
+    d = (zb - za) / np.linalg.norm(zb - za)
+    z0 = za + theta * (zb - za)
+    w, ok, _ = _correct_jit(system, f64(z0), f64(d), f64(d @ z0))
+    return np.asarray(w), bool(ok)
+
+
+def _at_parameter(system: System, z0, p):
+    """The branch point with parameter `p`, from `z0` (natural-parameter Newton)."""
+    d = np.zeros_like(z0)
+    d[-1] = 1.0
+    z0 = z0.copy()
+    z0[-1] = p
+    w, ok, _ = _correct_jit(system, f64(z0), f64(d), f64(p))
+    return np.asarray(w), bool(ok)
+
+
+@eqx.filter_jit
+def _derivatives(system: System, x, p, us2, us3):
+    """`D²f(x)[u, v]` for the 8 pairs `us2` `(8, 2, n)` and `D³f(x)[u, v, w]` for the 8
+    triples `us3` `(8, 3, n)`, by nested forward-mode JVPs."""
+
+    def d(fun, u):
+        return lambda y: jax.jvp(fun, (y,), (u,))[1]
+
+    def form(us):
+        fun = lambda y: system.f(y, p)  # noqa: E731
+        for j in range(us.shape[0]):
+            fun = d(fun, us[j])
+        return fun(x)
+
+    return jax.vmap(form)(us2), jax.vmap(form)(us3)
+
+
+def _real_parts(args):
+    """The real vectors and coefficients `i^k` expanding a multilinear form of complex
+    vectors `args` into forms of real ones."""
+    combos = list(itertools.product((0, 1), repeat=len(args)))
+    us = np.array([[(a.real, a.imag)[b] for a, b in zip(args, c, strict=True)] for c in combos])
+    return us, np.array([1j ** sum(c) for c in combos])
+
+
+def _complex_forms(system, x, p, pairs, triple):
+    """`D²f(x)` at two complex pairs and `D³f(x)` at one complex triple."""
+    u2 = [_real_parts(pair) for pair in pairs]
+    u3, c3 = _real_parts(triple)
+    b, c = _derivatives(system, f64(x), f64(p), f64(np.concatenate([u2[0][0], u2[1][0]])), f64(u3))
+    b, c = np.asarray(b), np.asarray(c)
+    return u2[0][1] @ b[:4], u2[1][1] @ b[4:], c3 @ c
+
+
+def first_lyapunov(system: System, x, p) -> tuple[float, float]:
+    """`(ω, l₁)` at a Hopf point `x` (Kuznetsov 2004, *Elements of Applied Bifurcation
+    Theory*, §3.5, eq. 3.20), with `⟨q, q⟩ = 1` and `⟨p, q⟩ = 1`:
+    `l₁ = Re[⟨p, C(q,q,q̄)⟩ − 2⟨p, B(q, A⁻¹B(q,q̄))⟩ + ⟨p, B(q̄, (2iω − A)⁻¹B(q,q))⟩]/(2ω)`."""
+    x = np.asarray(x, dtype=np.float64)
+    a = jacobian_batch(system, x[None], [p])[0]
+    ev, vecs = np.linalg.eig(a)
+    pos = np.flatnonzero(ev.imag > 0)
+    if len(pos) == 0:
+        return float("nan"), float("nan")
+    i = pos[np.argmin(np.abs(ev[pos].real))]
+    omega = float(ev[i].imag)
+    q = vecs[:, i] / np.linalg.norm(vecs[:, i])
+    evt, vecst = np.linalg.eig(a.T)
+    pv = vecst[:, np.argmin(np.abs(evt - np.conj(ev[i])))]
+    pv = pv / np.conj(np.vdot(pv, q))  # ⟨p, q⟩ = p̄ᵀq = 1
+    n = len(x)
+    b_qqbar, b_qq, c = _complex_forms(system, x, p, [(q, q.conj()), (q, q)], (q, q, q.conj()))
+    s1 = np.linalg.solve(a, b_qqbar)
+    s2 = np.linalg.solve(2j * omega * np.eye(n) - a, b_qq)
+    b1, b2, _ = _complex_forms(system, x, p, [(q, s1), (q.conj(), s2)], (q, q, q.conj()))
+    val = np.vdot(pv, c) - 2 * np.vdot(pv, b1) + np.vdot(pv, b2)
+    return omega, float(val.real / (2 * omega))
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _hopf_test(ev: np.ndarray) -> float:
+    """Largest real part among the complex eigenvalues (NaN if all are real)."""
+    crit = 1e-9 * max(1.0, float(np.max(np.abs(ev))))
+    cplx = ev[np.abs(ev.imag) > crit]
+    return float(cplx.real.max()) if len(cplx) else float("nan")
+
+
+def _fold_test(jac: np.ndarray) -> float:
+    return float(np.linalg.det(jac))
+
+
+def _test_at(system: System, z, which: str) -> float:
+    jac = jacobian_batch(system, z[None, :-1], z[-1:])[0]
+    return _fold_test(jac) if which == "fold" else _hopf_test(eigen(jac))
+
+
+def _locate(system: System, za, zb, which: str, fa: float):
+    """Bisection, along the chord `za → zb` (each trial point corrected onto the branch),
+    on the sign of the test function: `det J` for folds, the real part of the critical
+    complex pair for Hopf points. Returns the located `z`, or `None`."""
+    a, b = 0.0, 1.0
+    for _ in range(60):
+        m = 0.5 * (a + b)
+        zm, ok = _chord_point(system, za, zb, m)
+        if not bool(ok):
+            return None
+        fm = _test_at(system, np.asarray(zm), which)
+        if not np.isfinite(fm):
+            return None
+        if fm == 0.0:
+            a = b = m
+            break
+        if np.sign(fm) == np.sign(fa):
+            a, fa = m, fm
+        else:
+            b = m
+        if b - a < 1e-14:
+            break
+    z, ok = _chord_point(system, za, zb, 0.5 * (a + b))
+    return np.asarray(z) if bool(ok) else None
+
+
+def analyse_branch(system: System, zs: np.ndarray, ts: np.ndarray, name: str) -> Branch:
+    """Eigenvalues and stability along a traced branch; detection and location of folds,
+    branch points and Hopf points between consecutive points."""
+    zs = np.asarray(zs)
+    jacs = jacobian_batch(system, zs[:, :-1], zs[:, -1])
+    evs = np.array([eigen(j) for j in jacs])
+    dets = np.array([_fold_test(j) for j in jacs])
+    hopf = np.array([_hopf_test(e) for e in evs])
+    points = []
+    for i in range(len(zs) - 1):
+        za, zb = zs[i], zs[i + 1]
+        if np.sign(dets[i]) * np.sign(dets[i + 1]) < 0:
+            z = _locate(system, za, zb, "fold", dets[i])
+            if z is not None:
+                turned = np.sign(ts[i][-1]) * np.sign(ts[i + 1][-1]) < 0
+                points.append(_point(system, "fold" if turned else "branch point", z))
+        if np.isfinite(hopf[i]) and np.isfinite(hopf[i + 1]) and hopf[i] * hopf[i + 1] < 0:
+            z = _locate(system, za, zb, "hopf", hopf[i])
+            if z is not None:
+                points.append(_point(system, "hopf", z))
+    return Branch(
+        parameter=zs[:, -1].copy(),
+        x=zs[:, :-1].copy(),
+        eigenvalues=evs,
+        stable=np.all(evs.real < 0, axis=1),
+        points=tuple(points),
+        variables=system.variables,
+        v_index=system.v_index,
+        parameter_name=name,
+    )
+
+
+def _point(system: System, kind: str, z) -> BifurcationPoint:
+    x, p = z[:-1], float(z[-1])
+    jac = jacobian_batch(system, x[None], [p])[0]
+    omega = lyap = None
+    if kind == "hopf":
+        omega, lyap = first_lyapunov(system, x, p)
+    return BifurcationPoint(
+        kind=kind,
+        parameter=p,
+        state=state_to_numpy(system, x),
+        v=float(x[system.v_index]),
+        eigenvalues=eigen(jac),
+        omega=omega,
+        lyapunov=lyap,
+    )
+
+
+def parameter_name(model: AbstractModel, parameter: Callable | None) -> str:
+    if parameter is None:
+        return "current"
+    from ._system import parameter_index
+
+    i = parameter_index(model, parameter)
+    path = jtu.tree_flatten_with_path(model)[0][i][0]
+    return jtu.keystr(path).lstrip(".")
+
+
+def trace(
+    system: System,
+    x0: np.ndarray,
+    p0: float,
+    bounds: tuple[float, float],
+    direction: float,
+    *,
+    max_step: float,
+    min_step: float,
+    max_points: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudo-arclength continuation from the equilibrium `(x0, p0)` in the direction of
+    increasing (`direction > 0`) or decreasing parameter, until the parameter leaves
+    `bounds`, the branch closes on itself, or `max_points`. Returns the points `z = (x, p)`
+    and their unit tangents.
+
+    Predictor `z + h·t`; corrector: Newton on `f(z) = 0`, `t·(z − z_pred) = 0` (Keller
+    1977). The step `h` (Euclidean in `(x, p)`, in the model's units) grows ×1.5 after an
+    easy step (≤ 3 Newton iterations, the tangent turning < 8°) and halves after a failed
+    one (no convergence, a turn > 25°, or a jump longer than 2h: the guards against
+    hopping onto another branch).
+    """
+    lo, hi = bounds
+    z = np.append(np.asarray(x0, dtype=np.float64), p0)
+    t = _initial_tangent(system, z)
+    if t[-1] * direction < 0 or (t[-1] == 0 and direction < 0):
+        t = -t
+    zs, ts = [z], [t]
+    h = max_step / 8
+    while len(zs) < max_points:
+        w, t_new, ok, k = _arclength_step(system, z, t, h)
+        good = (
+            bool(ok)
+            and np.dot(t, t_new) > 0.9
+            and np.linalg.norm(w - z) < 2.0 * h
+            and np.all(np.abs(w) < 1e8)
+        )
+        if not good:
+            h /= 2
+            if h < min_step:
+                warnings.warn(
+                    f"continuation of {system.model_name} stopped at parameter {z[-1]:.6g}: "
+                    "the step fell below min_step (a singular point, or the branch ran away).",
+                    stacklevel=3,
+                )
+                break
+            continue
+        if not lo <= w[-1] <= hi:
+            edge = hi if w[-1] > hi else lo
+            theta = (edge - z[-1]) / (w[-1] - z[-1])
+            zb, ok = _at_parameter(system, z + theta * (w - z), edge)
+            if bool(ok):
+                zb = np.asarray(zb)
+                zs.append(zb)
+                ts.append(t_new)
+            break
+        zs.append(w)
+        ts.append(t_new)
+        if len(zs) > 10 and np.linalg.norm(w - zs[0]) < h and np.dot(t_new, ts[0]) > 0.9:
+            break  # a closed branch (isola) came round
+        z, t = w, t_new
+        if int(k) <= 3 and np.dot(t, ts[-2]) > 0.99:
+            h = min(1.5 * h, max_step)
+    return np.array(zs), np.array(ts)
+
+
+def _default_steps(start, stop, max_step, min_step):
+    span = abs(stop - start)
+    max_step = span / 50 if max_step is None else float(max_step)
+    min_step = 1e-9 * max(span, 1.0) if min_step is None else float(min_step)
+    if not (max_step > 0 and min_step > 0 and min_step < max_step):
+        raise ValueError(
+            f"need 0 < min_step < max_step, got min_step={min_step}, max_step={max_step}."
+        )
+    return max_step, min_step
+
+
+def continuation(
+    model: AbstractModel,
+    start: float,
+    stop: float,
+    *,
+    parameter: Callable | None = None,
+    current: float = 0.0,
+    state0=None,
+    max_step: float | None = None,
+    min_step: float | None = None,
+    max_points: int = 2000,
+) -> Branch:
+    """Follow a branch of equilibria of `model` as a parameter goes from `start` towards
+    `stop`, around folds, detecting and locating its bifurcations.
+
+    **Arguments**
+
+    - `model`: a neuron with scalar parameters.
+    - `start`, `stop`: the parameter interval; the branch is followed from `start` in the
+      direction of `stop` and ends where it leaves `[min, max]` of the two (after any folds).
+    - `parameter`: `None` to vary the injected current (µA/cm² or nA), or a selector of one
+      scalar parameter, the equinox way: `lambda m: m.g_k`.
+    - `current`: the injected current when another parameter is varied.
+    - `state0`: the equilibrium (or a guess: a state NamedTuple, a `FixedPoint`, or an
+      array of the dynamical variables) at `start` to follow; default: Newton from
+      `model.init_state(())`.
+    - `max_step`, `min_step`: bounds on the arclength step in `(x, p)` (default
+      `|stop − start|/50`, and 1e-9 of that).
+    - `max_points`: a cap on the points computed.
+
+    **Method.** Pseudo-arclength continuation (Keller 1977) in float64 with autodiff
+    Jacobians. Between consecutive points a sign change of `det J` flags a fold (or, if the
+    branch does not turn, a branch point), a sign change of the real part of the leading
+    complex eigenvalue pair a Hopf point; each is located by bisection along the chord,
+    every trial point corrected onto the branch, to ~1e-12 in the parameter. Hopf points
+    carry their first Lyapunov coefficient (sub- or supercritical).
+
+    Not traceable (it loops in Python and returns numpy arrays): call it from Python, not
+    inside `jax.jit`.
+
+    **Returns** a `Branch`.
+    """
+    start, stop = float(start), float(stop)
+    if not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
+        raise ValueError(
+            f"start={start} and stop={stop} must be two different finite parameter values."
+        )
+    max_step, min_step = _default_steps(start, stop, max_step, min_step)
+    name = parameter_name(model, parameter)
+    with float64():
+        system = make_system(model, current=current, parameter=parameter, caller="continuation")
+        x0 = (
+            np.asarray(system.base)[list(system.active)]
+            if state0 is None
+            else as_flat(system, state0)
+        )
+        x, ok, _ = newton_batch(system, x0[None], start)
+        if not ok[0]:
+            raise ValueError(
+                f"no equilibrium of {system.model_name} near the given state at {name}={start}: "
+                "pass state0=, e.g. a FixedPoint from fixed_points()."
+            )
+        zs, ts = trace(
+            system,
+            np.asarray(x[0]),
+            start,
+            (min(start, stop), max(start, stop)),
+            np.sign(stop - start),
+            max_step=max_step,
+            min_step=min_step,
+            max_points=int(max_points),
+        )
+        return analyse_branch(system, zs, ts, name)

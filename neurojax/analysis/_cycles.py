@@ -1,0 +1,249 @@
+"""Limit cycles by simulation: up and down parameter sweeps, amplitude and period."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._model import AbstractModel
+from .._simulate import simulate
+from ..solvers import RK4, AbstractSolver
+from ._continuation import parameter_name
+from ._fixed_points import newton_batch
+from ._system import System, as_flat, float64, make_system
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class CycleBranch:
+    """What a simulation settles to at each parameter value of one sweep.
+
+    - `parameter`: the values, ascending, shape `(k,)`.
+    - `oscillating`: `(k,)` bool, a sustained oscillation (stable limit cycle) was found.
+    - `v_min`, `v_max`: the range of V over the measurement window (mV; equal at rest).
+    - `period`: ms, NaN where not oscillating.
+    - `direction`: `"up"` or `"down"`, the order in which the values were visited.
+    """
+
+    parameter: np.ndarray
+    oscillating: np.ndarray
+    v_min: np.ndarray
+    v_max: np.ndarray
+    period: np.ndarray
+    direction: str
+
+    @property
+    def frequency(self) -> np.ndarray:
+        """Oscillation frequency in Hz (0 where not oscillating)."""
+        return np.where(self.oscillating, 1000.0 / self.period, 0.0)
+
+    def __repr__(self):
+        return (
+            f"CycleBranch({self.direction}, {len(self.parameter)} values, oscillating at "
+            f"{int(self.oscillating.sum())})"
+        )
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class LimitCycles:
+    """Stable limit cycles found by sweeping a parameter up, then back down.
+
+    - `up`: the sweep from low to high values, starting at rest.
+    - `down`: the sweep back from the highest value (on its attractor) to the lowest, each
+      run continuing from the previous one (from where V peaked), so a cycle is kept as
+      long as it exists: the difference between the two sweeps is the **hysteresis**.
+    - `parameter_name`: `"current"` or the varied field.
+    """
+
+    up: CycleBranch | None
+    down: CycleBranch | None
+    parameter_name: str
+
+    @property
+    def parameter(self) -> np.ndarray:
+        return (self.up or self.down).parameter
+
+    def bistable(self) -> list[tuple[float, float]]:
+        """Intervals `(low, high)` of sampled values where the two sweeps disagree — one
+        settles at rest, the other oscillates: a stable equilibrium and a stable limit
+        cycle coexist (between a fold of limit cycles and a subcritical Hopf point, for
+        instance). Ends are sampled values, so each edge is known to the grid spacing."""
+        if self.down is None or self.up is None:
+            return []
+        differ = self.up.oscillating != self.down.oscillating
+        out, i = [], 0
+        p = self.parameter
+        while i < len(p):
+            if differ[i]:
+                j = i
+                while j + 1 < len(p) and differ[j + 1]:
+                    j += 1
+                out.append((float(p[i]), float(p[j])))
+                i = j + 1
+            else:
+                i += 1
+        return out
+
+    def __repr__(self):
+        return f"LimitCycles({self.parameter_name}, up={self.up}, down={self.down})"
+
+    def plot(self, ax=None, **kwargs):
+        from ._plot import plot_bifurcation_diagram
+
+        return plot_bifurcation_diagram(self, ax=ax, **kwargs)
+
+
+@eqx.filter_jit
+def _sweep(system: System, solver, values, state0, dt, n_transient: int, n_window: int):
+    """Simulate `n_transient + n_window` steps at each value in turn; statistics of V over
+    the last `n_window` steps. Each value starts from the state where V peaked in the
+    previous window: on a limit cycle that is the spike's top, as far as it gets from the
+    rest state and from the unstable cycle that bounds its basin, so a small parameter step
+    does not knock the sweep off the cycle."""
+
+    def segment(state, p):
+        model, current = system.with_param(p)
+        if n_transient:
+            state = simulate(
+                model,
+                jnp.full((n_transient,), current),
+                dt=dt,
+                solver=solver,
+                state0=state,
+                record=(),
+            ).final_state
+        sol = simulate(model, jnp.full((n_window,), current), dt=dt, solver=solver, state0=state)
+        v = sol.v
+        half = n_window // 2
+        vmin, vmax = v.min(), v.max()
+        level = 0.5 * (vmin + vmax)
+        up = (v[:-1] < level) & (v[1:] >= level)
+        frac = (level - v[:-1]) / jnp.where(up, v[1:] - v[:-1], 1.0)
+        times = dt * (jnp.arange(n_window - 1) + frac)
+        count = up.sum()
+        first = jnp.min(jnp.where(up, times, jnp.inf))
+        last = jnp.max(jnp.where(up, times, -jnp.inf))
+        stats = jnp.stack(
+            [
+                vmin,
+                vmax,
+                jnp.ptp(v[:half]),
+                jnp.ptp(v[half:]),
+                count.astype(v.dtype),
+                (last - first) / jnp.maximum(count - 1, 1),
+            ]
+        )
+        peak = jax.tree_util.tree_map(lambda a: a[jnp.argmax(v)], sol.states)
+        return peak, stats
+
+    return jax.lax.scan(segment, state0, values)
+
+
+def _branch(values, stats, min_amplitude, direction) -> CycleBranch:
+    stats = np.asarray(stats)
+    vmin, vmax, amp1, amp2, count, period = stats.T
+    osc = (amp2 > min_amplitude) & (amp2 >= 0.995 * amp1) & (count >= 3) & np.isfinite(amp2)
+    order = np.argsort(values)
+    return CycleBranch(
+        parameter=np.asarray(values)[order],
+        oscillating=osc[order],
+        v_min=vmin[order],
+        v_max=vmax[order],
+        period=np.where(osc, period, np.nan)[order],
+        direction=direction,
+    )
+
+
+def limit_cycles(
+    model: AbstractModel,
+    values,
+    *,
+    parameter: Callable | None = None,
+    current: float = 0.0,
+    sweep: str = "both",
+    down_state0=None,
+    dt: float = 0.01,
+    transient: float = 200.0,
+    window: float = 100.0,
+    solver: AbstractSolver | None = None,
+    state0=None,
+    min_amplitude: float = 1e-2,
+) -> LimitCycles:
+    """Stable limit cycles (min/max V and period) along a parameter, by simulation.
+
+    **Arguments**
+
+    - `model`: a neuron with scalar parameters.
+    - `values`: the parameter values (sorted ascending here), e.g. currents in µA/cm².
+    - `parameter`: `None` for the injected current, or a selector `lambda m: m.g_k`.
+    - `current`: the injected current when another parameter is varied.
+    - `sweep`: `"up"` (values ascending from `state0`), `"down"` (descending from
+      `down_state0`, default `state0`), or `"both"`: up, then back down from where the up
+      sweep ended (or from `down_state0`) — the hysteresis protocol of an experiment.
+    - `dt`, `transient`, `window`: step (ms); each value is simulated `transient` ms, then
+      V is measured over `window` ms (which should hold a few periods).
+    - `solver`: default `RK4()`.
+    - `state0`: where the sweep starts (default: the equilibrium nearest
+      `model.init_state(())` at the first value, nudged by 1e-4 relative); a state
+      NamedTuple, a `FixedPoint` or an array of the dynamical variables.
+    - `down_state0`: where the down sweep starts: e.g. a point of a limit cycle (from
+      `phase_plane(...).limit_cycle` or a simulation) to follow that cycle down to where it
+      disappears.
+    - `min_amplitude`: the smallest peak-to-peak V (mV) counted as an oscillation; an
+      oscillation must also not decay (its amplitude in the second half of the window is
+      ≥ 99.5 % of the first half's), so damped ringing near a Hopf point is not a cycle.
+
+    Runs `neurojax.simulate` (float64) in a `lax.scan` over the values, each run starting
+    where the previous one ended. Unstable cycles are not found (see `continuation` for the
+    unstable equilibria).
+    """
+    values = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    if len(values) < 2 or not np.all(np.isfinite(values)):
+        raise ValueError(f"values must hold >= 2 finite parameter values, got {values!r}.")
+    if sweep not in ("up", "down", "both"):
+        raise ValueError(f"sweep must be 'up', 'down' or 'both', got {sweep!r}.")
+    if not (dt > 0 and transient >= 0 and window > 0):
+        raise ValueError(
+            f"need dt > 0, transient >= 0 and window > 0 (ms), got {dt}, {transient}, {window}."
+        )
+    n_transient, n_window = int(round(transient / dt)), int(round(window / dt))
+    if n_window < 4:
+        raise ValueError(f"window={window} ms holds fewer than 4 steps of dt={dt} ms.")
+    solver = RK4() if solver is None else solver
+    name = parameter_name(model, parameter)
+    with float64():
+        system = make_system(model, current=current, parameter=parameter, caller="limit_cycles")
+        if state0 is None:
+            start = values[0] if sweep != "down" else values[-1]
+            x0 = np.asarray(system.base)[list(system.active)]
+            x, ok, _ = newton_batch(system, x0[None], start)
+            x0 = x[0] if ok[0] else x0
+            # a nudge, so that an equilibrium that is already unstable is left
+            x0 = x0 + 1e-4 * (1.0 + np.abs(x0))
+        else:
+            x0 = as_flat(system, state0)
+        dt_ = jnp.asarray(dt, dtype=jnp.float64)
+
+        def run(vals, x):
+            s0 = system.state(jnp.asarray(x))
+            return _sweep(system, solver, jnp.asarray(vals), s0, dt_, n_transient, n_window)
+
+        up = down = None
+        final = None
+        if sweep in ("up", "both"):
+            final, stats = run(values, x0)
+            up = _branch(values, stats, min_amplitude, "up")
+        if sweep in ("down", "both"):
+            if down_state0 is not None:
+                xd = as_flat(system, down_state0)
+            elif final is not None:
+                xd = np.asarray(system.flatten(final))
+            else:
+                xd = x0
+            _, stats = run(values[::-1], xd)
+            down = _branch(values[::-1], stats, min_amplitude, "down")
+        return LimitCycles(up=up, down=down, parameter_name=name)

@@ -1,0 +1,155 @@
+"""Firing rate against injected current (f–I curves), and the LIF's closed forms."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+
+from .._model import AbstractModel
+from .._simulate import simulate
+from ..solvers import AbstractSolver
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class FICurve:
+    """Firing rate against constant injected current.
+
+    - `current`: the currents, shape `(k,)` (nA for integrate-and-fire models, µA/cm² for
+      conductance-based ones).
+    - `rate`: firing rate in Hz (spikes/s), measured after `transient` ms.
+    - `n_spikes`: spikes counted after the transient.
+    - `first_spike`: latency of the first spike from current onset (ms; `inf` if none).
+    """
+
+    current: np.ndarray
+    rate: np.ndarray
+    n_spikes: np.ndarray
+    first_spike: np.ndarray
+
+    def __repr__(self):
+        return (
+            f"FICurve({len(self.current)} currents in [{self.current.min():g}, "
+            f"{self.current.max():g}], rate up to {self.rate.max():.4g} Hz)"
+        )
+
+    def plot(self, ax=None, **kwargs):
+        from ._plot import plot_fi_curve
+
+        return plot_fi_curve(self, ax=ax, **kwargs)
+
+
+@eqx.filter_jit
+def _run(model, solver, currents, dt, n_steps: int, n_transient: int):
+    inputs = jnp.broadcast_to(currents, (n_steps,) + currents.shape)
+    sol = simulate(model, inputs, dt=dt, solver=solver, record=())
+    spikes = sol.spikes > 0.5
+    t = sol.t[:, None]
+    first_spike = jnp.min(jnp.where(spikes, t, jnp.inf), axis=0)
+    late = spikes[n_transient:]
+    tl = t[n_transient:]
+    count = late.sum(0)
+    first = jnp.min(jnp.where(late, tl, jnp.inf), axis=0)
+    last = jnp.max(jnp.where(late, tl, -jnp.inf), axis=0)
+    return count, first, last, first_spike
+
+
+def fi_curve(
+    model: AbstractModel,
+    currents,
+    *,
+    duration: float = 1000.0,
+    transient: float = 100.0,
+    dt: float = 0.025,
+    solver: AbstractSolver | None = None,
+    method: str = "isi",
+) -> FICurve:
+    """The f–I curve of a spiking model: all currents simulated at once, as a population.
+
+    **Arguments**
+
+    - `model`: any spiking model with scalar parameters (LIF, EIF, AdEx, HH, ...).
+    - `currents`: 1-D array of constant currents (nA for IF models, µA/cm² for HH-type).
+    - `duration`, `transient`, `dt`: ms; spikes are counted after `transient`.
+    - `solver`: default `model.default_solver`.
+    - `method`: `"isi"` — the rate is `(k − 1)/(t_k − t_1)` over the `k` spikes after the
+      transient (exact for regular firing, no ±1-spike counting error), or the count rate
+      when fewer than 2 spikes; `"count"` — `k / (duration − transient)`.
+
+    Runs `neurojax.simulate` once with inputs `(n_steps, len(currents))`, in the model's
+    precision. The rate is resolved to about `dt/ISI` relative (spike times are on the
+    step grid).
+    """
+    currents = np.asarray(currents, dtype=np.float64)
+    if currents.ndim != 1 or len(currents) == 0:
+        raise ValueError(f"currents must be a non-empty 1-D array, got shape {currents.shape}.")
+    if method not in ("isi", "count"):
+        raise ValueError(f"method must be 'isi' or 'count', got {method!r}.")
+    if not (dt > 0 and duration > 0 and 0 <= transient < duration):
+        raise ValueError(
+            f"need dt > 0 and 0 <= transient < duration (ms), got dt={dt}, "
+            f"transient={transient}, duration={duration}."
+        )
+    n_steps = int(round(duration / dt))
+    n_transient = int(round(transient / dt))
+    solver = model.default_solver if solver is None else solver
+    count, first, last, first_spike = (
+        np.asarray(a, dtype=np.float64)
+        for a in _run(model, solver, jnp.asarray(currents), dt, n_steps, n_transient)
+    )
+    window = (n_steps - n_transient) * dt
+    rate = 1000.0 * count / window
+    if method == "isi":
+        regular = count >= 2
+        isi_rate = 1000.0 * (count - 1) / np.where(regular, last - first, 1.0)
+        rate = np.where(regular, isi_rate, rate)
+    return FICurve(current=currents, rate=rate, n_spikes=count, first_spike=first_spike)
+
+
+# ---------------------------------------------------------------------------------------
+# LIF closed forms (Gerstner, Kistler, Naud & Paninski 2014, Neuronal Dynamics §1.3)
+
+
+def _lif_params(model):
+    names = ("tau", "r", "v_rest", "v_reset", "v_th", "t_ref")
+    missing = [n for n in names if not hasattr(model, n)]
+    if missing:
+        raise TypeError(
+            f"the LIF closed forms need a LIF-like model with {names}; "
+            f"{type(model).__name__} lacks {missing}."
+        )
+    return (np.asarray(getattr(model, n), dtype=np.float64) for n in names)
+
+
+def lif_voltage(model, current, t, v0=None) -> np.ndarray:
+    """Subthreshold LIF membrane potential (mV) at times `t` (ms) under constant `current`
+    (nA) from `v0` (default `v_rest`):
+    `V(t) = v_rest + R·I + (v0 − v_rest − R·I)·exp(−t/τ)` (valid until V reaches `v_th`)."""
+    tau, r, v_rest, _, _, _ = _lif_params(model)
+    v0 = v_rest if v0 is None else np.asarray(v0, dtype=np.float64)
+    v_inf = v_rest + r * np.asarray(current, dtype=np.float64)
+    return v_inf + (v0 - v_inf) * np.exp(-np.asarray(t, dtype=np.float64) / tau)
+
+
+def lif_time_to_spike(model, current, v0=None) -> np.ndarray:
+    """Time (ms) for a LIF neuron starting at `v0` (default `v_rest`) to reach `v_th` under
+    constant `current` (nA): `τ·ln((R·I + v_rest − v0)/(R·I + v_rest − v_th))`, `inf` when
+    `R·I ≤ v_th − v_rest` (never fires)."""
+    tau, r, v_rest, _, v_th, _ = _lif_params(model)
+    v0 = v_rest if v0 is None else np.asarray(v0, dtype=np.float64)
+    drive = r * np.asarray(current, dtype=np.float64) + v_rest
+    fires = drive > v_th
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = tau * np.log((drive - v0) / (drive - v_th))
+    return np.where(fires, np.where(v0 >= v_th, 0.0, t), np.inf)
+
+
+def lif_rate(model, current) -> np.ndarray:
+    """LIF firing rate (Hz) under constant `current` (nA):
+    `1000 / (t_ref + τ·ln((R·I + v_rest − v_reset)/(R·I + v_rest − v_th)))`, 0 below
+    rheobase `I = (v_th − v_rest)/R`."""
+    *_, t_ref = _lif_params(model)
+    isi = t_ref + lif_time_to_spike(model, current, v0=np.asarray(model.v_reset, np.float64))
+    return np.where(np.isfinite(isi), 1000.0 / isi, 0.0)

@@ -1,0 +1,337 @@
+"""Equilibria of one neuron's vector field, their Jacobian eigenvalues and stability."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._model import AbstractModel
+from ._system import (
+    System,
+    as_flat,
+    check_range,
+    float64,
+    make_system,
+    state_to_numpy,
+)
+
+STABILITY_CLASSES = (
+    "stable node",
+    "stable focus",
+    "unstable node",
+    "unstable focus",
+    "saddle",
+    "non-hyperbolic",
+)
+
+
+def classify(eigenvalues, rtol: float = 1e-9) -> str:
+    """The stability class of an equilibrium from its Jacobian eigenvalues.
+
+    - all real parts < 0: **stable**; a *focus* when some eigenvalues are a complex pair
+      (trajectories approach with damped oscillations, as the HH rest state), else a *node*;
+    - all real parts > 0: **unstable** focus or node, alike;
+    - both signs: **saddle**, except when the only unstable eigenvalues are one complex
+      pair: an *unstable focus* (in n > 2 dimensions strictly a saddle-focus: the rest state
+      of HH past its Hopf bifurcation, which repels along a 2-D spiral);
+    - a real part within `rtol·max|λ|` of 0: **non-hyperbolic** (a bifurcation point).
+
+    In two dimensions these are the textbook classes of the trace–determinant plane.
+    """
+    ev = np.asarray(eigenvalues, dtype=complex)
+    crit = rtol * max(1.0, float(np.max(np.abs(ev))))
+    re, cplx = ev.real, np.abs(ev.imag) > crit
+    if np.any(np.abs(re) <= crit):
+        return "non-hyperbolic"
+    unstable = re > 0
+    if not unstable.any():
+        return "stable focus" if cplx.any() else "stable node"
+    if unstable.all():
+        return "unstable focus" if cplx.any() else "unstable node"
+    if unstable.sum() == 2 and cplx[unstable].all():
+        return "unstable focus"
+    return "saddle"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class FixedPoint:
+    """An equilibrium of a model's vector field.
+
+    - `state`: the model's state NamedTuple (numpy float64 scalars), ready to pass as
+      `simulate(..., state0=...)` for one neuron.
+    - `v`: its membrane potential (mV, or the model's voltage unit).
+    - `eigenvalues`: of the Jacobian of the dynamical variables `variables` (1/ms), sorted by
+      decreasing real part.
+    - `stability`: one of `"stable node"`, `"stable focus"`, `"unstable node"`,
+      `"unstable focus"`, `"saddle"`, `"non-hyperbolic"` (see `classify`).
+    - `jacobian`: `∂f/∂x` over `variables` (1/ms, in the model's units).
+    - `parameter`: the injected current (or the varied parameter's value) it belongs to.
+    - `variables`: names of the dynamical variables, the order of `jacobian`.
+    """
+
+    state: Any
+    v: float
+    eigenvalues: np.ndarray
+    stability: str
+    jacobian: np.ndarray
+    parameter: float
+    variables: tuple[str, ...]
+
+    @property
+    def stable(self) -> bool:
+        """Linearly stable: every eigenvalue has a negative real part."""
+        return bool(np.all(self.eigenvalues.real < 0))
+
+    @property
+    def x(self) -> np.ndarray:
+        """The dynamical variables as a vector, in the order of `variables`."""
+        return np.array([getattr(self.state, n) for n in self.variables], dtype=np.float64)
+
+    def __repr__(self):
+        ev = ", ".join(f"{z.real:.4g}{z.imag:+.4g}j" for z in self.eigenvalues)
+        return f"FixedPoint(v={self.v:.6g}, stability={self.stability!r}, eigenvalues=[{ev}])"
+
+
+# ---------------------------------------------------------------------------------------
+# Newton solvers (jitted once per model class; the model's parameters are traced)
+
+_NEWTON_ITERS = 40
+_SLAVE_ITERS = 30
+
+
+def converged(dx, x, rtol=1e-9):
+    return jnp.all(jnp.isfinite(x)) & (jnp.max(jnp.abs(dx)) <= rtol * (1.0 + jnp.max(jnp.abs(x))))
+
+
+def newton(system: System, x0, p, iters: int = _NEWTON_ITERS):
+    """Plain Newton on `f(x, p) = 0` from `x0`; returns `(x, converged)`."""
+
+    def body(_, carry):
+        x, _dx = carry
+        dx = jnp.linalg.solve(system.jac(x, p), system.f(x, p))
+        return x - dx, dx
+
+    x, dx = jax.lax.fori_loop(0, iters, body, (x0, jnp.full_like(x0, jnp.inf)))
+    return x, converged(dx, x)
+
+
+def f64(x):
+    """A float64 (not weakly typed) array: one jit cache entry per shape."""
+    return jnp.asarray(np.asarray(x, dtype=np.float64))
+
+
+_CHUNK = 16
+
+
+def _chunked(fn, system, xs, *args):
+    """`fn(system, rows, *args)` over the rows of `xs` in chunks of `_CHUNK` (the last one
+    padded by repeating a row), so each function compiles once whatever the row count."""
+    xs = np.asarray(xs, dtype=np.float64)
+    n = len(xs)
+    outs = []
+    for i in range(0, n, _CHUNK):
+        rows = xs[i : i + _CHUNK]
+        rows = np.concatenate([rows, np.repeat(rows[:1], _CHUNK - len(rows), axis=0)])
+        outs.append([np.asarray(o) for o in fn(system, f64(rows), *args)])
+    return [np.concatenate(o)[:n] for o in zip(*outs, strict=True)]
+
+
+@eqx.filter_jit
+def _newton_chunk(system: System, x0, p):
+    def one(x):
+        x, ok = newton(system, x, p)
+        return x, ok, system.post_step_changes(x, p)
+
+    return jax.vmap(one)(x0)
+
+
+def newton_batch(system: System, x0, p):
+    """Newton from each row of `x0` at parameter `p`: `(x, converged, reset)`, `reset`
+    telling whether the model's `post_step` would move the result."""
+    return _chunked(_newton_chunk, system, x0, f64(p))
+
+
+def slaved(system: System, v, p, y0=None):
+    """The state with `x[v_index] = v` and every other dynamical variable at its steady
+    state given that `v` (Newton on the other equations): the steady-state curve used to
+    seed the equilibrium search. Returns `(x, converged)`."""
+    n, k = system.n, system.v_index
+    others = jnp.asarray([i for i in range(n) if i != k], dtype=int)
+    x_base = jnp.asarray(system.base)[jnp.asarray(system.active)] if y0 is None else y0
+    x0 = x_base.at[k].set(v)
+    if n == 1:
+        return x0, jnp.isfinite(v)
+
+    def body(_, carry):
+        x, _dy = carry
+        fy = system.f(x, p)[others]
+        jyy = system.jac(x, p)[others][:, others]
+        dy = jnp.linalg.solve(jyy, fy)
+        return x.at[others].add(-dy), dy
+
+    x, dy = jax.lax.fori_loop(0, _SLAVE_ITERS, body, (x0, jnp.full(n - 1, jnp.inf)))
+    return x, converged(dy, x)
+
+
+@eqx.filter_jit
+def slaved_batch(system: System, vs, p):
+    """Steady-state curve over the voltages `vs`: states and `dv/dt` along it."""
+
+    def one(v):
+        x, ok = slaved(system, v, p)
+        return x, system.f(x, p)[system.v_index], ok
+
+    return jax.vmap(one)(vs)
+
+
+@eqx.filter_jit
+def _jacobian_chunk(system: System, zs):
+    return (jax.vmap(lambda z: system.jac(z[:-1], z[-1]))(zs),)
+
+
+def jacobian_batch(system: System, xs, ps) -> np.ndarray:
+    """Jacobians `∂f/∂x` at the rows of `xs`, parameters `ps`."""
+    xs = np.asarray(xs, np.float64)
+    zs = np.concatenate([xs, np.asarray(ps, np.float64).reshape(-1, 1)], axis=1)
+    return _chunked(_jacobian_chunk, system, zs)[0]
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def eigen(jacobian: np.ndarray) -> np.ndarray:
+    """Eigenvalues sorted by decreasing real part (numpy: works on every JAX backend)."""
+    ev = np.linalg.eigvals(np.asarray(jacobian, dtype=np.float64))
+    return ev[np.lexsort((-ev.imag, -ev.real))]
+
+
+def make_fixed_point(system: System, x, p) -> FixedPoint:
+    x = np.asarray(x, dtype=np.float64)
+    jac = jacobian_batch(system, x[None], [p])[0]
+    ev = eigen(jac)
+    return FixedPoint(
+        state=state_to_numpy(system, x),
+        v=float(x[system.v_index]),
+        eigenvalues=ev,
+        stability=classify(ev),
+        jacobian=jac,
+        parameter=float(p),
+        variables=system.variables,
+    )
+
+
+def dedupe(xs: np.ndarray, rtol: float = 1e-7) -> np.ndarray:
+    """Rows of `xs` with near-duplicates (max-norm, relative `rtol`) removed."""
+    kept: list[np.ndarray] = []
+    for x in xs:
+        if not any(np.max(np.abs(x - y)) <= rtol * (1.0 + np.max(np.abs(y))) for y in kept):
+            kept.append(x)
+    return np.array(kept).reshape(len(kept), xs.shape[1])
+
+
+def as_seeds(system: System, seeds) -> np.ndarray:
+    """Starting points given as one state, a list of states / `FixedPoint`s, or an array
+    `(k, n_dynamical)`, as rows of `x`."""
+    if isinstance(seeds, FixedPoint) or hasattr(seeds, "_fields"):
+        seeds = [seeds]
+    if isinstance(seeds, (list, tuple)):
+        return np.array([as_flat(system, s) for s in seeds]).reshape(-1, system.n)
+    seeds = np.asarray(seeds, dtype=np.float64)
+    if seeds.ndim == 1:
+        seeds = seeds[None]
+    if seeds.ndim != 2 or seeds.shape[1] != system.n:
+        raise ValueError(
+            f"seeds for {system.model_name} must be states or an array (k, {system.n}) of its "
+            f"dynamical variables {system.variables}, got shape {seeds.shape}."
+        )
+    return seeds
+
+
+def find_equilibria(
+    system: System,
+    p: float,
+    v_range: tuple[float, float],
+    n_grid: int = 2001,
+    seeds: np.ndarray | None = None,
+    include_virtual: bool = False,
+) -> np.ndarray:
+    """All equilibria `x` (rows, sorted by voltage) of `system` at parameter `p` whose
+    voltage lies in `v_range`. Seeds: sign changes and local minima of `dv/dt` along the
+    steady-state curve on an `n_grid` voltage grid, plus the given `seeds`; each is polished
+    by Newton with the autodiff Jacobian; duplicates are merged."""
+    lo, hi = v_range
+    vs = f64(np.linspace(lo, hi, int(n_grid)))
+    xg, g, ok = (np.asarray(a) for a in slaved_batch(system, vs, f64(p)))
+    g = np.where(ok & np.isfinite(g), g, np.nan)
+    starts = []
+    sign_change = (g[:-1] * g[1:] <= 0) & np.isfinite(g[:-1]) & np.isfinite(g[1:])
+    for i in np.flatnonzero(sign_change):
+        denom = g[i] - g[i + 1]
+        theta = 0.5 if denom == 0 else g[i] / denom
+        starts.append(xg[i] + theta * (xg[i + 1] - xg[i]))
+    a = np.abs(g)
+    interior = np.flatnonzero(np.isfinite(a[1:-1]) & (a[1:-1] < a[:-2]) & (a[1:-1] < a[2:])) + 1
+    # tangent (double) roots and roots closer together than the grid: local minima of |dv/dt|
+    interior = interior[np.argsort(a[interior])][:64]
+    starts.extend(xg[interior])
+    if seeds is not None:
+        starts.extend(np.asarray(seeds, dtype=np.float64).reshape(-1, system.n))
+    if not starts:
+        return np.zeros((0, system.n))
+    x, conv, reset = newton_batch(system, np.array(starts), p)
+    v = x[:, system.v_index]
+    margin = 1e-9 * (abs(lo) + abs(hi) + 1.0)
+    keep = conv & np.all(np.isfinite(x), axis=1) & (v >= lo - margin) & (v <= hi + margin)
+    if not include_virtual:
+        keep &= ~reset
+    x = dedupe(x[keep])
+    return x[np.argsort(x[:, system.v_index])]
+
+
+def fixed_points(
+    model: AbstractModel,
+    current: float = 0.0,
+    *,
+    v_range: tuple[float, float] = (-100.0, 60.0),
+    n_grid: int = 2001,
+    seeds=None,
+    include_virtual: bool = False,
+) -> list[FixedPoint]:
+    """All equilibria of one neuron at a constant injected `current`, with their stability.
+
+    **Arguments**
+
+    - `model`: a neuron with scalar parameters (HH, reduced HH, FitzHugh–Nagumo, LIF, ...).
+    - `current`: the constant injected current (µA/cm² for conductance-based models, nA for
+      integrate-and-fire models; dimensionless for FitzHugh–Nagumo).
+    - `v_range`: `(low, high)`, the voltages searched (mV, or the model's voltage unit;
+      for the dimensionless FitzHugh–Nagumo model pass e.g. `(-3, 3)`).
+    - `n_grid`: voltages sampled along the steady-state curve to seed Newton.
+    - `seeds`: extra starting points (state NamedTuples or arrays of the dynamical
+      variables), for equilibria that are not on the steady-state curve's sign changes.
+    - `include_virtual`: also return equilibria of the ODE that the model's reset removes
+      (an integrate-and-fire fixed point above threshold); dropped by default.
+
+    **Method.** Along a grid of voltages, every other dynamical variable is set to its
+    steady state at that voltage (for HH `m∞, h∞, n∞`), which leaves one equation
+    `dv/dt = g(V) = 0` — the steady-state I–V relation; its sign changes (and the local
+    minima of `|g|`, for tangent roots) seed Newton's method on the full system, with the
+    Jacobian from `jax.jacfwd`, in float64. Variables with identically zero derivative
+    (`refractory`) are held at their initial value and left out of `variables`.
+
+    **Returns** a list of `FixedPoint`s sorted by voltage (empty if none in `v_range`).
+    """
+    v_range = check_range("v_range", v_range)
+    if int(n_grid) < 2:
+        raise ValueError(f"n_grid must be >= 2 voltages, got {n_grid}.")
+    with float64():
+        system = make_system(model, current=current, caller="fixed_points")
+        if seeds is not None:
+            seeds = as_seeds(system, seeds)
+        xs = find_equilibria(system, float(current), v_range, n_grid, seeds, include_virtual)
+        return [make_fixed_point(system, x, float(current)) for x in xs]

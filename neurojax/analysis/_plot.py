@@ -1,0 +1,197 @@
+"""matplotlib helpers for the analysis results (imported lazily: matplotlib is only needed
+when plotting)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_STYLE = {
+    "stable node": dict(marker="o", facecolor="k"),
+    "stable focus": dict(marker="o", facecolor="k"),
+    "unstable node": dict(marker="o", facecolor="w"),
+    "unstable focus": dict(marker="o", facecolor="w"),
+    "saddle": dict(marker="X", facecolor="0.5"),
+    "non-hyperbolic": dict(marker="D", facecolor="0.5"),
+}
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots()
+    return ax
+
+
+def plot_phase_plane(pp, ax=None, *, arrows: bool = True, legend: bool = True):
+    """Nullclines, normalised direction arrows, equilibria (filled: stable; open:
+    unstable; ✕: saddle), trajectories and the limit cycle of a `PhasePlane`."""
+    ax = _axes(ax)
+    xn, yn = pp.variables
+    if arrows:
+        X, Y = np.meshgrid(pp.x, pp.y)
+        # arrows show direction: scale each axis by its window so both count equally
+        sx, sy = np.ptp(pp.x), np.ptp(pp.y)
+        u, w = pp.dx / sx, pp.dy / sy
+        norm = np.hypot(u, w)
+        norm = np.where(norm > 0, norm, 1.0)
+        ax.quiver(X, Y, u / norm * sx, w / norm * sy, color="0.75", angles="xy", pivot="mid")
+    for k, line in enumerate(pp.x_nullcline):
+        ax.plot(line[:, 0], line[:, 1], color="C0", lw=2, label=f"d{xn}/dt = 0" if k == 0 else None)
+    for k, line in enumerate(pp.y_nullcline):
+        ax.plot(line[:, 0], line[:, 1], color="C1", lw=2, label=f"d{yn}/dt = 0" if k == 0 else None)
+    for k, tr in enumerate(pp.trajectories):
+        tr = _break_at_resets(tr, np.ptp(pp.x), np.ptp(pp.y))
+        ax.plot(tr[:, 0], tr[:, 1], color="C2", lw=1, label="trajectory" if k == 0 else None)
+        ax.plot(tr[0, 0], tr[0, 1], ".", color="C2")
+    if pp.limit_cycle is not None:
+        ax.plot(
+            pp.limit_cycle[:, 0],
+            pp.limit_cycle[:, 1],
+            color="k",
+            lw=2.5,
+            label=f"limit cycle (T = {pp.period:.3g} ms)",
+        )
+    names = list(pp.fixed_points[0].variables) if pp.fixed_points else []
+    for fp in pp.fixed_points:
+        st = _STYLE[fp.stability]
+        ax.scatter(
+            fp.x[names.index(xn)],
+            fp.x[names.index(yn)],
+            s=70,
+            marker=st["marker"],
+            facecolors=st["facecolor"],
+            edgecolors="k",
+            zorder=5,
+            label=fp.stability,
+        )
+    ax.set_xlim(pp.x[0], pp.x[-1])
+    ax.set_ylim(pp.y[0], pp.y[-1])
+    ax.set_xlabel(xn)
+    ax.set_ylabel(yn)
+    slaved = f"; {', '.join(pp.slaved)} at steady state" if pp.slaved else ""
+    ax.set_title(f"{pp.model}, I = {pp.current:g}{slaved}", fontsize="medium")
+    if legend:
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))
+        ax.legend(unique.values(), unique.keys(), fontsize="small", loc="best")
+    return ax
+
+
+def _break_at_resets(path: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """NaN rows where the path jumps by more than half the window in one sample (an
+    integrate-and-fire reset), so the reset is not drawn as a line across the plane."""
+    step = np.abs(np.diff(path, axis=0))
+    jump = (step[:, 0] > 0.5 * sx) | (step[:, 1] > 0.5 * sy)
+    if not jump.any():
+        return path
+    return np.insert(path, np.flatnonzero(jump) + 1, np.nan, axis=0)
+
+
+def _runs(mask: np.ndarray):
+    """Index ranges `[i, j]` (inclusive, overlapping by one point) of constant `mask`."""
+    out, i = [], 0
+    while i < len(mask) - 1:
+        j = i
+        while j + 1 < len(mask) and mask[j + 1] == mask[i]:
+            j += 1
+        out.append((i, min(j + 1, len(mask) - 1), bool(mask[i])))
+        i = j + 1
+    return out
+
+
+def _plot_branch(ax, branch, variable, color, labelled: set):
+    y = branch.v if variable is None else branch[variable]
+    p = branch.parameter
+    for i, j, stable in _runs(branch.stable):
+        label = "stable equilibria" if stable else "unstable equilibria"
+        ax.plot(
+            p[i : j + 1],
+            y[i : j + 1],
+            color=color,
+            ls="-" if stable else "--",
+            lw=2 if stable else 1.2,
+            label=None if label in labelled else label,
+        )
+        labelled.add(label)
+
+
+def _plot_points(ax, points, variable, variables):
+    for pt in points:
+        y = pt.v if variable is None else getattr(pt.state, variable)
+        marker = {"fold": "s", "hopf": "*", "branch point": "D"}[pt.kind]
+        ax.plot(pt.parameter, y, marker, color="C3", ms=10 if pt.kind == "hopf" else 7, zorder=5)
+        tag = {"fold": "F", "hopf": "H", "branch point": "BP"}[pt.kind]
+        if pt.kind == "hopf" and pt.criticality:
+            tag += "⁻" if pt.criticality == "supercritical" else "⁺"
+        ax.annotate(tag, (pt.parameter, y), textcoords="offset points", xytext=(5, 5))
+
+
+def _plot_cycles(ax, cycles):
+    # the down sweep as open circles under the up sweep's dots: where both found the
+    # cycle the dot sits in the circle; a circle alone marks the hysteresis band
+    for sweep, face, size in ((cycles.down, "w", 36), (cycles.up, "k", 9)):
+        if sweep is None:
+            continue
+        on = sweep.oscillating
+        for arr in (sweep.v_max, sweep.v_min):
+            ax.scatter(
+                sweep.parameter[on],
+                arr[on],
+                s=size,
+                facecolors=face,
+                edgecolors="k",
+                linewidths=0.8,
+                zorder=4,
+                label=f"cycle min/max, {sweep.direction} sweep" if arr is sweep.v_max else None,
+            )
+
+
+def plot_bifurcation_diagram(result, ax=None, *, variable: str | None = None):
+    """Equilibrium branches (solid: stable, dashed: unstable), folds (■, F) and Hopf points
+    (★, H⁺ subcritical / H⁻ supercritical), and limit cycles' min/max V (● up sweep,
+    ○ down sweep: a circle without a dot marks where only the down sweep fires).
+
+    `result`: a `BifurcationDiagram`, a `Branch` or `LimitCycles`; `variable`: what to plot
+    against the parameter (default V)."""
+    from ._bifurcation import BifurcationDiagram
+    from ._continuation import Branch
+    from ._cycles import LimitCycles
+
+    ax = _axes(ax)
+    if isinstance(result, Branch):
+        branches, points, cycles, name = [result], result.points, None, result.parameter_name
+    elif isinstance(result, BifurcationDiagram):
+        branches, points, cycles = result.branches, result.points, result.cycles
+        name = result.parameter_name
+    elif isinstance(result, LimitCycles):
+        branches, points, cycles, name = [], (), result, result.parameter_name
+    else:
+        raise TypeError(
+            "plot_bifurcation_diagram needs a BifurcationDiagram, Branch or LimitCycles, "
+            f"got {type(result).__name__}."
+        )
+    labelled: set = set()
+    for k, b in enumerate(branches):
+        _plot_branch(ax, b, variable, f"C{k % 10}", labelled)
+    variables = branches[0].variables if branches else ()
+    _plot_points(ax, points, variable, variables)
+    if cycles is not None and variable in (None, "v"):
+        _plot_cycles(ax, cycles)
+    ax.set_xlabel("I" if name == "current" else name)
+    ax.set_ylabel(variable or "V")
+    ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def plot_fi_curve(fi, ax=None, *, label: str | None = None, analytic=None, **kwargs):
+    """Firing rate (Hz) against current; `analytic`: optional rates on the same currents
+    (e.g. `lif_rate(model, fi.current)`) drawn as a line for comparison."""
+    ax = _axes(ax)
+    ax.plot(fi.current, fi.rate, "o", ms=4, label=label or "simulated", **kwargs)
+    if analytic is not None:
+        ax.plot(fi.current, analytic, "-", color="k", lw=1, label="analytic")
+    ax.set_xlabel("I")
+    ax.set_ylabel("rate (Hz)")
+    ax.legend(fontsize="small", loc="best")
+    return ax

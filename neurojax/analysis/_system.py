@@ -1,0 +1,320 @@
+"""A single neuron's vector field as a function `f(x, p)` on a flat vector, for analysis.
+
+Every analysis routine (fixed points, phase planes, continuation) works on this view of a
+model: the state NamedTuple of one neuron (`model.init_state(())`) is flattened to a vector;
+the variables whose derivative is identically zero (integrate-and-fire `refractory`
+counters, and any other bookkeeping variable) are held fixed at their initial value and
+left out, so `x` holds the *dynamical* variables only. `p` is the bifurcation parameter:
+the injected current (the default) or one scalar parameter of the model, selected the
+equinox way (`lambda m: m.g_k`).
+
+All of this runs in float64 (`jax.enable_x64`), whatever the global setting, so that
+equilibria and bifurcation points can be located to ~1e-10.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+import numpy as np
+from jaxtyping import Array
+
+from .._model import AbstractModel
+
+
+@contextlib.contextmanager
+def float64():
+    """Run the analysis in double precision (restores the global setting on exit)."""
+    with jax.enable_x64(True):
+        yield
+
+
+def to_float64(tree):
+    """Every floating array leaf of `tree` cast to float64 (call inside `float64()`)."""
+
+    def cast(x):
+        if isinstance(x, (jax.Array, np.ndarray)) and jnp.issubdtype(x.dtype, jnp.floating):
+            return jnp.asarray(x, dtype=jnp.float64)
+        return x
+
+    return jtu.tree_map(cast, tree)
+
+
+class _Marker:
+    """Stands in for the selected parameter to find its position among the model's leaves."""
+
+
+def check_range(name: str, value, *, allow_none: bool = False) -> tuple[float, float] | None:
+    """A search region `(low, high)`: two finite numbers with `low < high`."""
+    if value is None and allow_none:
+        return None
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high) of numbers, got {value!r}.") from None
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"{name}={value!r} must be finite numbers (low, high).")
+    if not lo < hi:
+        raise ValueError(
+            f"{name}=({lo:g}, {hi:g}) is an empty or inverted region: give (low, high) "
+            "with low < high."
+        )
+    return lo, hi
+
+
+def parameter_index(model: AbstractModel, parameter: Callable | None) -> int | None:
+    """Position of the selected parameter among `jtu.tree_leaves(model)`; `None` for the
+    injected current. Raises a clear error unless `parameter` picks one scalar float array."""
+    if parameter is None:
+        return None
+    if not callable(parameter):
+        raise TypeError(
+            "parameter must be None (the injected current) or a selector function such as "
+            f"`lambda m: m.g_k`, got {parameter!r}."
+        )
+    name = type(model).__name__
+    try:
+        leaf = parameter(model)
+    except Exception as e:  # noqa: BLE001 - re-raised with the fix
+        raise ValueError(
+            f"the parameter selector failed on {name} ({type(e).__name__}: {e}); it must "
+            "return one scalar parameter of the model, e.g. `lambda m: m.g_k`."
+        ) from None
+    if not isinstance(leaf, (jax.Array, np.ndarray)):
+        raise ValueError(
+            f"the parameter selector must return one scalar parameter (a 0-d float array) of "
+            f"{name}, e.g. `lambda m: m.g_k`; it returned {type(leaf).__name__} {leaf!r}."
+        )
+    if jnp.ndim(leaf) != 0:
+        raise ValueError(
+            f"the parameter selector must return one scalar parameter of {name}; it returned "
+            f"an array of shape {jnp.shape(leaf)}. Bifurcation analysis varies one number: "
+            "select a scalar (e.g. `lambda m: m.g_k`), or analyse one neuron at a time."
+        )
+    if not jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
+        raise ValueError(
+            f"the selected parameter of {name} must be a float array, got dtype "
+            f"{jnp.result_type(leaf)}."
+        )
+    marked = eqx.tree_at(parameter, model, replace=_Marker())
+    positions = [i for i, x in enumerate(jtu.tree_leaves(marked)) if isinstance(x, _Marker)]
+    if len(positions) != 1:
+        raise ValueError(
+            f"the parameter selector must pick exactly one leaf of {name}, e.g. `lambda m: m.g_k`."
+        )
+    return positions[0]
+
+
+class System(eqx.Module):
+    """`f(x, p)`: the dynamical part of one neuron's vector field, in float64.
+
+    - `model`: the model (float64 leaves).
+    - `base`: the full flattened initial state; frozen variables keep these values.
+    - `current`: the injected current, µA/cm² or nA (used when `p` is a model parameter).
+    - `active`: indices (into the flat state) of the dynamical variables, i.e. `x`.
+    - `names`: names of all state variables (`"v"`, `"n"`, ...).
+    - `param`: index of the varied parameter among the model's leaves; `None` = current.
+    - `v_index`: position of the membrane potential in `x` (from `model.voltage`).
+    """
+
+    model: AbstractModel
+    base: Array
+    current: Array
+    treedef: Any = eqx.field(static=True)
+    dtypes: tuple = eqx.field(static=True)
+    active: tuple[int, ...] = eqx.field(static=True)
+    names: tuple[str, ...] = eqx.field(static=True)
+    param: int | None = eqx.field(static=True)
+    v_index: int = eqx.field(static=True)
+
+    @property
+    def n(self) -> int:
+        return len(self.active)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Names of the dynamical variables, in the order of `x`."""
+        return tuple(self.names[i] for i in self.active)
+
+    @property
+    def frozen(self) -> tuple[str, ...]:
+        return tuple(n for i, n in enumerate(self.names) if i not in self.active)
+
+    @property
+    def model_name(self) -> str:
+        return type(self.model).__name__
+
+    def p0(self) -> float:
+        """The parameter's value in the model as given (or the base current)."""
+        if self.param is None:
+            return float(self.current)
+        return float(jtu.tree_leaves(self.model)[self.param])
+
+    def with_param(self, p) -> tuple[AbstractModel, Array]:
+        """The model and the injected current at parameter value `p`."""
+        if self.param is None:
+            return self.model, p
+        leaves, treedef = jtu.tree_flatten(self.model)
+        leaves[self.param] = p
+        return jtu.tree_unflatten(treedef, leaves), self.current
+
+    def full(self, x: Array) -> Array:
+        return self.base.at[jnp.asarray(self.active)].set(x)
+
+    def state(self, x: Array):
+        """The model's state NamedTuple for the dynamical variables `x`."""
+        flat = self.full(x)
+        leaves = [flat[i].astype(d) for i, d in enumerate(self.dtypes)]
+        return jtu.tree_unflatten(self.treedef, leaves)
+
+    def flatten(self, state) -> Array:
+        """Dynamical variables of a state NamedTuple."""
+        leaves = [jnp.asarray(x, dtype=jnp.float64) for x in jtu.tree_leaves(state)]
+        return jnp.stack(leaves)[jnp.asarray(self.active)]
+
+    def f(self, x: Array, p) -> Array:
+        """`dx/dt` (per ms) at parameter value `p`."""
+        model, current = self.with_param(p)
+        dstate = model.vector_field(0.0, self.state(x), current)
+        flat = jnp.stack([jnp.asarray(d, dtype=jnp.float64) for d in jtu.tree_leaves(dstate)])
+        return flat[jnp.asarray(self.active)]
+
+    def jac(self, x: Array, p) -> Array:
+        return jax.jacfwd(self.f)(x, p)
+
+    def f_p(self, x: Array, p) -> Array:
+        return jax.jacfwd(self.f, argnums=1)(x, p)
+
+    def post_step_changes(self, x: Array, p, dt: float = 1e-3) -> Array:
+        """Whether the model's `post_step` (threshold/reset) would move the state `x`: an
+        equilibrium of the ODE above an integrate-and-fire threshold is reset at once, so
+        it is no equilibrium of the model."""
+        model, _ = self.with_param(p)
+        s = self.state(x)
+        new, _ = model.post_step(0.0, s, s, dt)
+        new = jnp.stack([jnp.asarray(d, dtype=jnp.float64) for d in jtu.tree_leaves(new)])
+        old = self.full(x)
+        return jnp.any(jnp.abs(new - old) > 1e-9 * (1.0 + jnp.abs(old)))
+
+
+@eqx.filter_jit
+def _probe(system: System, xs, ps):
+    """The vector field at the rows of `xs`, and `∂V/∂x` (which variable is the voltage)."""
+    dv = jax.grad(lambda x: jnp.asarray(system.model.voltage(system.state(x)), float))(xs[0])
+    return jax.vmap(system.f)(xs, ps), dv
+
+
+def _leaf_names(state) -> tuple[str, ...]:
+    names = []
+    for path, _ in jtu.tree_flatten_with_path(state)[0]:
+        names.append(jtu.keystr(path).lstrip(".").replace("'", "").replace('"', ""))
+    return tuple(names)
+
+
+def make_system(
+    model: AbstractModel,
+    *,
+    current=0.0,
+    parameter: Callable | None = None,
+    caller: str = "analysis",
+) -> System:
+    """Build the flat float64 view of `model` (call inside `float64()`).
+
+    Dynamical variables are detected by evaluating the vector field at a few random states
+    and currents near the initial state: a variable whose derivative is exactly zero at all
+    of them (an integrate-and-fire `refractory` counter, `vector_field` returns
+    `zeros_like`) is frozen at its `init_state` value.
+    """
+    if not isinstance(model, AbstractModel):
+        raise TypeError(
+            f"{caller} needs a neurojax model (an AbstractModel), got {type(model).__name__}."
+        )
+    name = type(model).__name__
+    param = parameter_index(model, parameter)
+    model = to_float64(model)
+    try:
+        state0 = model.init_state(())
+    except ValueError as e:
+        raise ValueError(
+            f"{caller} analyses one neuron, but {name} could not build a single-neuron state "
+            f"({e}). Give the model scalar parameters (select one neuron with "
+            "`jax.tree_util.tree_map(lambda x: x[i], model)`)."
+        ) from None
+    leaves, treedef = jtu.tree_flatten(state0)
+    shapes = {n: jnp.shape(x) for n, x in zip(_leaf_names(state0), leaves, strict=True)}
+    if any(s != () for s in shapes.values()):
+        raise ValueError(
+            f"{caller} analyses one neuron, but {name}'s state has shapes {shapes}: some "
+            "parameters are arrays (a population). Give the model scalar parameters, e.g. "
+            "`jax.tree_util.tree_map(lambda x: x[i], model)` for neuron i."
+        )
+    dtypes = tuple(jnp.result_type(x) for x in leaves)
+    base = jnp.stack([jnp.asarray(x, dtype=jnp.float64) for x in leaves])
+    names = _leaf_names(state0)
+    current = jnp.asarray(current, dtype=jnp.float64)
+    if current.ndim != 0:
+        raise ValueError(f"{caller}: current must be one number, got shape {current.shape}.")
+    if not np.isfinite(float(current)):
+        raise ValueError(f"{caller}: current must be finite, got {float(current)}.")
+    n_all = len(leaves)
+    floating = [jnp.issubdtype(d, jnp.floating) for d in dtypes]
+    probe = System(
+        model=model,
+        base=base,
+        current=current,
+        treedef=treedef,
+        dtypes=dtypes,
+        active=tuple(i for i in range(n_all) if floating[i]),
+        names=names,
+        param=param,
+        v_index=0,
+    )
+    rng = np.random.default_rng(0)
+    xs = np.asarray(probe.flatten(state0))
+    scale = 0.05 * (np.abs(xs) + 1.0)
+    probes = xs + scale * rng.standard_normal((4, len(xs)))
+    p0 = probe.p0()
+    ps = p0 + (0.1 * abs(p0) + 1.0) * rng.standard_normal(4)
+    probes[0], ps[0] = xs, p0
+    derivs, grad_v = (np.asarray(a) for a in _probe(probe, jnp.asarray(probes), jnp.asarray(ps)))
+    moving = np.any(derivs != 0.0, axis=0)
+    keep = [k for k, m in enumerate(moving) if m]
+    if not keep:
+        raise ValueError(f"{name} has no dynamical variable: its vector field is identically 0.")
+    active = tuple(probe.active[k] for k in keep)
+    # which dynamical variable is the membrane potential: the one `model.voltage` reads
+    grad_v = grad_v[keep]
+    v_index = int(np.argmax(np.abs(grad_v))) if np.any(grad_v != 0) else 0
+    return dataclasses.replace(probe, active=active, v_index=v_index)
+
+
+def as_flat(system: System, state) -> np.ndarray:
+    """A user-given state (the model's NamedTuple, a `FixedPoint`, or an array of the
+    dynamical variables) as the vector `x`."""
+    from ._fixed_points import FixedPoint
+
+    if isinstance(state, FixedPoint):
+        state = state.state
+    if hasattr(state, "_fields"):
+        return np.asarray(system.flatten(state))
+    x = np.asarray(state, dtype=np.float64)
+    if x.shape != (system.n,):
+        raise ValueError(
+            f"a state of {system.model_name} must be its state NamedTuple or an array of its "
+            f"{system.n} dynamical variables {system.variables}, got shape {x.shape}."
+        )
+    return x
+
+
+def state_to_numpy(system: System, x) -> Any:
+    """The model's state NamedTuple for `x`, with numpy float64 scalars."""
+    flat = np.asarray(system.base, dtype=np.float64).copy()
+    flat[list(system.active)] = np.asarray(x, dtype=np.float64)
+    return jtu.tree_unflatten(system.treedef, [np.float64(v) for v in flat])

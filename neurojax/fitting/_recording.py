@@ -1,0 +1,89 @@
+"""`Recording`: what a loss compares — a voltage trace and/or a spike train on the
+simulation's time grid."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike
+
+from .._solution import Solution
+
+
+class Recording(eqx.Module):
+    """A voltage trace and/or a spike train sampled every `dt` ms, as `Solution` records
+    them: row `i` is at time `t0 + (i + 1)·dt`.
+
+    - `v`: membrane potential, mV, shaped `(n_rows, *batch)` (e.g. `(n_steps, n_sweeps)`
+      for a patch-clamp protocol of several current steps), or `None`.
+    - `spikes`: spike counts per row (0/1 at full resolution), same shape, or `None`.
+    - `dt`: time between rows, ms (`dt·save_every` of the simulation). `None` lets
+      `neurojax.fit` fill it in.
+    - `t0`: start time of the simulation, ms.
+
+    Build one from a simulation (`Recording.from_solution(sol, dt)`), from a measured
+    voltage trace (`Recording.from_voltage(v, dt, v_th=0.0)` detects spikes as upward
+    crossings of `v_th`), or from spike times (`Recording.from_spike_times`).
+    `neurojax.fit` also accepts a plain array (a voltage trace) or a `Solution`.
+    """
+
+    v: Array | None = None
+    spikes: Array | None = None
+    dt: float | None = eqx.field(static=True, default=None)
+    t0: float = eqx.field(static=True, default=0.0)
+
+    @property
+    def n_rows(self) -> int:
+        x = self.v if self.v is not None else self.spikes
+        return x.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        x = self.v if self.v is not None else self.spikes
+        return tuple(x.shape)
+
+    @property
+    def t(self) -> Array:
+        """Time of each row, ms."""
+        if self.dt is None:
+            raise ValueError("this Recording has no dt; pass Recording(..., dt=...).")
+        return self.t0 + self.dt * jnp.arange(1, self.n_rows + 1, dtype=jnp.result_type(float))
+
+    @classmethod
+    def from_solution(cls, sol: Solution, dt: float, t0: float = 0.0) -> Recording:
+        """Voltage and spikes of a `simulate` result; `dt` is the time between its rows
+        (`dt·save_every`), ms."""
+        return cls(v=sol.v, spikes=sol.spikes, dt=dt, t0=t0)
+
+    @classmethod
+    def from_voltage(cls, v: ArrayLike, dt: float, v_th: float = 0.0, t0: float = 0.0) -> Recording:
+        """A measured voltage trace (mV, `(n_rows, *batch)`), with spikes detected as
+        upward crossings of `v_th` (mV) between consecutive rows — the same rule as
+        `HodgkinHuxley`'s spike detector."""
+        v = jnp.asarray(v)
+        prev = jnp.concatenate([v[:1], v[:-1]])
+        spikes = ((v >= v_th) & (prev < v_th)).astype(v.dtype)
+        return cls(v=v, spikes=spikes, dt=dt, t0=t0)
+
+    @classmethod
+    def from_spike_times(
+        cls, times: ArrayLike | list, n_rows: int, dt: float, t0: float = 0.0
+    ) -> Recording:
+        """A spike train from spike times (ms). `times` is one sequence (one neuron/sweep)
+        or a list of sequences (one per sweep: shape `(n_rows, n_sweeps)`). A spike at time
+        `s` is counted in the row whose interval `(t − dt, t]` holds it."""
+        nested = len(times) > 0 and all(np.ndim(x) > 0 for x in times)
+        trains = list(times) if nested else [times]
+        out = np.zeros((n_rows, len(trains)))
+        for j, train in enumerate(trains):
+            for s in np.asarray(train, dtype=float).ravel():
+                i = int(np.ceil((s - t0) / dt - 1e-9)) - 1
+                if not 0 <= i < n_rows:
+                    raise ValueError(
+                        f"spike time {s} ms lies outside the recording ({t0}, "
+                        f"{t0 + n_rows * dt}] ms."
+                    )
+                out[i, j] += 1.0
+        spikes = jnp.asarray(out if nested else out[:, 0], dtype=jnp.result_type(float))
+        return cls(v=None, spikes=spikes, dt=dt, t0=t0)

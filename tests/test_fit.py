@@ -1,0 +1,395 @@
+"""`neurojax.fitting.fit`: parameter recovery (HH conductances from voltage traces, AdEx
+adaptation from spike trains), constraints under absurd step sizes, gradients (forward
+= reverse = finite differences), gradient memory of 10⁵-step runs, multi-start,
+progress and early stopping, and the errors raised before anything compiles.
+
+Recovery tests are honest: the fit is given the perturbed model and the target only,
+never the true values; the truth is used afterwards to score the result.
+"""
+
+from __future__ import annotations
+
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import neurojax as nj
+from neurojax.fitting import (
+    Bounded,
+    Positive,
+    Recording,
+    SpikeCount,
+    TraceMSE,
+    Unconstrained,
+    VanRossum,
+    auto_checkpoint,
+    fit,
+    make_objective,
+)
+from neurojax.fitting import _fit as fit_module
+from neurojax.neurons.adex import NAUD2008, AdEx
+
+HH_TRUTH = np.array([120.0, 36.0, 0.3])  # g_na, g_k, g_l, mS/cm² (NEURON's hh)
+
+
+def hh_conductances(m):
+    return (m.g_na, m.g_k, m.g_l)
+
+
+def hh_protocol(dt=0.025, duration=30.0):
+    """Three sweeps, as in patch clamp: a hyperpolarising and a subthreshold depolarising
+    step (2–28 ms; passive and gating responses, −3 and +2 µA/cm²) and a 2 ms, 20 µA/cm²
+    pulse that fires exactly one spike. Short pulses keep the number of spikes fixed
+    under ±50 % conductance changes, so the trace MSE has no spike-misalignment minima
+    (with long suprathreshold steps, L-BFGS stalls in them from 4 of 8 corners)."""
+    t = dt * np.arange(int(round(duration / dt)))
+    step = (t >= 2.0) & (t < duration - 2.0)
+    pulse = (t >= 2.0) & (t < 4.0)
+    return jnp.asarray(np.stack([-3.0 * step, 2.0 * step, 20.0 * pulse], axis=1))
+
+
+# ---------------------------------------------------------------- HH recovery
+
+
+def test_hh_conductances_recovered_within_1_percent(x64):
+    """g_na, g_k, g_l from two opposite corners of the ±50 % box — the least excitable
+    (×0.5, ×1.5, ×1.5) and the most excitable (×1.5, ×0.5, ×0.5) — on a noise-free
+    trace. Tolerance 1 % (the issue's requirement); measured: < 1e-9 relative."""
+    dt = 0.025
+    inputs = hh_protocol(dt)
+    target = nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt).v
+    assert int(nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt).spikes.sum()) == 1
+    for factors in ((0.5, 1.5, 1.5), (1.5, 0.5, 0.5)):
+        g0 = HH_TRUTH * np.array(factors)
+        model = nj.HodgkinHuxley(g_na=g0[0], g_k=g0[1], g_l=g0[2])
+        start = time.perf_counter()
+        result = fit(model, inputs, target, dt=dt, trainable=hh_conductances, progress=False)
+        fitted = np.array([float(p) for p in result.params])
+        err = fitted / HH_TRUTH - 1
+        print(
+            f"HH from {factors}: rel. errors {err}, {result.n_steps} steps, "
+            f"{result.n_evaluations} evaluations, {time.perf_counter() - start:.1f} s"
+        )
+        assert np.all(np.abs(err) < 0.01), (factors, fitted)
+        assert result.loss < 1e-6  # mV²: the fitted trace is the target
+
+
+# ---------------------------------------------------------------- AdEx recovery
+
+
+def _adex_spike_times(pattern, scale=(1.0, 1.0, 1.0), dt=0.01, duration=500.0):
+    """Upward crossings of −40 mV (= V_T + 5Δ_T, where the upswing is already run-away)
+    by linear interpolation: a smooth function of the parameters, unlike grid times."""
+    kw = dict(NAUD2008[pattern]["model"])
+    for name, s in zip(("a", "b", "tau_w"), scale, strict=True):
+        kw[name] *= s
+    n = int(round(duration / dt))
+    sol = nj.simulate(AdEx(**kw), jnp.full(n, NAUD2008[pattern]["current"]), dt=dt)
+    v, t = np.asarray(sol.v), np.asarray(sol.t)
+    i = np.nonzero((v[1:] >= -40.0) & (v[:-1] < -40.0))[0]
+    return t[i] + dt * (-40.0 - v[i]) / (v[i + 1] - v[i])
+
+
+def test_adex_spike_times_constrain_b_and_tau_w_but_hardly_a(x64):
+    """Identifiability, measured: the Jacobian J of the spike times w.r.t. (log a, log b,
+    log τ_w) by central differences (±1 %) for the adapting pattern over 500 ms.
+
+    With spike times known to a grid of dt = 0.1 ms (rounding noise σ = dt/√12), the
+    standard errors `σ·√diag((JᵀJ)⁻¹)` are, measured: a 7.8 %, b 0.18 %, τ_w 1.0 %; the
+    least-determined direction of J is almost pure `a` (|component| 0.99, singular value
+    0.37 ms vs 1083 and 102 ms). This is why the recovery test below allows 30 % on `a`
+    (4 standard errors) and 10 % on b and τ_w."""
+    t0 = _adex_spike_times("adapting")
+    h = 0.01
+    cols = []
+    for j in range(3):
+        up, down = np.ones(3), np.ones(3)
+        up[j], down[j] = np.exp(h), np.exp(-h)
+        tp, tm = _adex_spike_times("adapting", up), _adex_spike_times("adapting", down)
+        assert len(tp) == len(tm) == len(t0) == 10
+        cols.append((tp - tm) / (2 * h))
+    jac = np.stack(cols, axis=1)
+    _, sv, vt = np.linalg.svd(jac, full_matrices=False)
+    se = (0.1 / np.sqrt(12)) * np.sqrt(np.diag(np.linalg.inv(jac.T @ jac)))
+    print("singular values (ms):", sv, "sloppiest direction:", vt[-1], "SE(log a, b, τ_w):", se)
+    assert abs(vt[-1][0]) > 0.95  # the sloppy direction is `a`
+    assert sv[-1] / sv[0] < 1e-3  # condition number > 10³
+    assert se[0] > 10 * se[1] and se[0] > 3 * se[2]
+    assert se[1] < 0.02 and se[2] < 0.05
+
+
+@pytest.mark.parametrize("pattern", ["adapting", "regular_bursting"])
+def test_adex_adaptation_recovered_from_spike_trains(x64, pattern):
+    """a, b, τ_w of Naud et al.'s (2008) patterns from the spike train of their step
+    current (500 ms) alone, with the van Rossum distance (τ = 200 ms, longer than the
+    ISIs so that the loss sees every spike) through surrogate spikes, and 6 starts
+    around a guess off by (−15 %, −20 %, +20 %).
+
+    Tolerances (see the identifiability test): a within 30 % (4 standard errors of the
+    grid-limited spike times); b and τ_w within 10 %: their standard errors are ≤ 1 %, but
+    Adam on a surrogate gradient stops short of the exact optimum (measured: adapting
+    a −5.6 %, b −1.5 %, τ_w +4.6 %; regular bursting −8.4 %, −0.9 %, +1.0 %). The fitted
+    model must also fire exactly as many spikes as the target."""
+    dt, duration = 0.1, 500.0
+    params = NAUD2008[pattern]["model"]
+    truth = AdEx(**params)
+    n = int(round(duration / dt))
+    inputs = jnp.full(n, NAUD2008[pattern]["current"])
+    target = nj.simulate(truth, inputs, dt=dt)
+    spikes = Recording(spikes=target.spikes)  # the spike train only
+    true = np.array([params["a"], params["b"], params["tau_w"]])
+    guess = true * np.array([0.85, 0.8, 1.2])
+    model = eqx.tree_at(lambda m: (m.a, m.b, m.tau_w), truth, tuple(jnp.asarray(g) for g in guess))
+    result = fit(
+        model,
+        inputs,
+        spikes,
+        dt=dt,
+        trainable=lambda m: (m.a, m.b, m.tau_w),
+        loss=VanRossum(tau=200.0),
+        steps=300,
+        n_starts=6,
+        key=jax.random.key(0),
+        init_spread=1.3,
+        progress=False,
+    )
+    err = np.array([float(p) for p in result.params]) / true - 1
+    print(f"AdEx {pattern}: relative errors (a, b, tau_w) = {err}, loss {result.loss:.3g}")
+    assert abs(err[1]) < 0.10 and abs(err[2]) < 0.10, err
+    assert abs(err[0]) < 0.30, err
+    fitted = nj.simulate(result.model, inputs, dt=dt).spikes
+    assert int(fitted.sum()) == int(target.spikes.sum())
+
+
+# ---------------------------------------------------------------- constraints
+
+
+def test_constraints_hold_whatever_the_learning_rate():
+    """Plain SGD with lr = 1000 on g_na, g_k (Positive by default) and g_l (Bounded):
+    every parameter visited stays positive / inside its bounds. The same run without
+    constraints drives a conductance negative — the reparametrisation is what holds."""
+    dt = 0.05
+    inputs = jnp.full((200, 1), 10.0)  # 10 ms, one spike
+    target = nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt).v
+    model = nj.HodgkinHuxley(g_na=80.0, g_k=50.0, g_l=0.5)
+    sgd = optax.sgd(1e3)
+    result = fit(
+        model,
+        inputs,
+        target,
+        dt=dt,
+        trainable=hh_conductances,
+        constraints=(Positive(), Positive(), Bounded(0.01, 1.0)),
+        optimizer=sgd,
+        steps=15,
+        progress=False,
+    )
+    g_na, g_k, g_l = (np.asarray(h) for h in result.all_param_history)
+    assert g_na.shape == (15, 1)
+    assert np.all(g_na > 0) and np.all(g_k > 0)
+    assert np.all((g_l > 0.01) & (g_l < 1.0))
+    assert np.all(np.isfinite(result.all_losses[np.isfinite(result.all_losses)]))
+    # the huge steps really go somewhere: conductances change by orders of magnitude
+    assert g_na.max() / g_na.min() > 10 or g_k.max() / g_k.min() > 10
+
+    free = fit(
+        model,
+        inputs,
+        target,
+        dt=dt,
+        trainable=hh_conductances,
+        constraints=Unconstrained(),
+        optimizer=sgd,
+        steps=3,
+        progress=False,
+    )
+    assert min(np.min(h) for h in free.all_param_history) < 0
+
+
+def test_constraint_transforms_round_trip_and_bounds(x64):
+    p0 = jnp.array([0.3, 120.0])
+    pos = Positive().bind(p0)
+    np.testing.assert_allclose(pos.forward(pos.inverse(p0)), p0, rtol=1e-12)
+    extreme = jnp.array([-1e6, -50.0, 0.0, 50.0, 1e6])
+    assert np.all(np.asarray(Positive().bind(jnp.asarray(2.0)).forward(extreme)) >= 0)
+    b = Bounded(-80.0, -40.0).bind(jnp.asarray(-65.0))
+    np.testing.assert_allclose(b.forward(b.inverse(jnp.asarray(-65.0))), -65.0, rtol=1e-12)
+    vals = np.asarray(b.forward(extreme))
+    assert np.all((vals >= -80.0) & (vals <= -40.0))
+    with pytest.raises(ValueError, match="needs an initial value > 0"):
+        Positive().bind(jnp.asarray(-1.0))
+    with pytest.raises(ValueError, match="strictly inside the bounds"):
+        Bounded(0.0, 1.0).bind(jnp.asarray(2.0))
+    with pytest.raises(ValueError, match="finite lower < upper"):
+        Bounded(1.0, 0.0)
+
+
+# ---------------------------------------------------------------- gradients
+
+
+def test_forward_and_reverse_gradients_agree_with_finite_differences(x64):
+    """d(trace MSE)/du by forward mode, by reverse mode (with checkpointing) and by
+    central differences (h = 1e-5; truncation O(h²) ≈ 1e-10 relative) agree to 1e-6."""
+    dt = 0.025
+    inputs = hh_protocol(dt, duration=10.0)
+    target = nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt).v
+    model = nj.HodgkinHuxley(g_na=100.0, g_k=40.0, g_l=0.25)
+    kw = dict(dt=dt, trainable=hh_conductances)
+    fwd = make_objective(model, inputs, target, gradient="forward", **kw)
+    rev = make_objective(model, inputs, target, gradient="reverse", checkpoint_every=40, **kw)
+    u = jnp.stack(fwd.to_unconstrained(fwd.params0))
+    g_fwd = np.asarray(jax.grad(lambda x: fwd.unconstrained(list(x)))(u))
+    g_rev = np.asarray(jax.grad(lambda x: rev.unconstrained(list(x)))(u))
+    h = 1e-5
+    f = jax.jit(lambda x: fwd.unconstrained(list(x)))
+    g_fd = np.array([(f(u.at[i].add(h)) - f(u.at[i].add(-h))) / (2 * h) for i in range(3)])
+    np.testing.assert_allclose(g_fwd, g_rev, rtol=1e-9)
+    np.testing.assert_allclose(g_fwd, g_fd, rtol=1e-6)
+
+
+def test_gradient_memory_of_a_long_trace():
+    """10⁵ steps of HH (1 s at dt = 0.01 ms): the reverse-mode gradient with the automatic
+    checkpointing (√n ≈ 316 steps per chunk) compiles to a few MB of temporary memory
+    (measured 1.3 MB in float32; 81 MB without checkpointing), and forward mode needs no
+    per-step storage at all (2.8 MB, the recorded trace). Limit: well under 1 GB."""
+    n, dt = 100_000, 0.01
+    inputs = jnp.where(jnp.arange(n) * dt > 100.0, 10.0, 0.0)
+    target = jnp.zeros(n)
+    assert auto_checkpoint(n) == 316 and auto_checkpoint(10_000) is None
+    for gradient in ("reverse", "forward"):
+        obj = make_objective(
+            nj.HodgkinHuxley(), inputs, target, dt=dt, trainable=hh_conductances,
+            gradient=gradient,
+        )  # fmt: skip
+        assert obj.checkpoint_every == (316 if gradient == "reverse" else None)
+        arrays, static = eqx.partition(obj, eqx.is_array)
+        u = obj.to_unconstrained(obj.params0)
+
+        def value_and_grad(arrays, u, static=static):
+            return jax.value_and_grad(eqx.combine(arrays, static).unconstrained)(u)
+
+        compiled = jax.jit(value_and_grad).lower(arrays, u).compile()
+        memory = compiled.memory_analysis()
+        assert memory is not None, "the CPU backend reports memory_analysis()"
+        print(f"{gradient}: temp {memory.temp_size_in_bytes / 1e6:.1f} MB")
+        assert memory.temp_size_in_bytes < 100e6  # ≪ 1 GB
+
+
+# ---------------------------------------------------------------- multi-start and usability
+
+
+def _lif_problem():
+    """A LIF step response (subthreshold, 0.5 nA → 5 mV): V(t) depends on τ and R
+    through the analytic 1 − e^(−t/τ), so it is cheap and smooth."""
+    dt = 0.1
+    inputs = jnp.where(jnp.arange(300) * dt >= 5.0, 0.5, 0.0)[:, None]
+    target = nj.simulate(nj.LIF(tau=10.0, r=10.0), inputs, dt=dt).v
+    return nj.LIF(tau=15.0, r=6.0), inputs, target, dt
+
+
+def test_multi_start_is_reproducible_and_keeps_all_histories():
+    model, inputs, target, dt = _lif_problem()
+    kw = dict(dt=dt, trainable=lambda m: (m.tau, m.r), steps=40, patience=None, progress=False)
+    a = fit(model, inputs, target, n_starts=4, key=jax.random.key(1), **kw)
+    b = fit(model, inputs, target, n_starts=4, key=jax.random.key(1), **kw)
+    c = fit(model, inputs, target, n_starts=4, key=jax.random.key(2), **kw)
+    assert a.all_losses.shape == (40, 4) and a.losses.shape == (40,)
+    assert a.all_param_history[0].shape == (40, 4)  # steps × starts (τ is a scalar)
+    np.testing.assert_array_equal(a.all_losses, b.all_losses)
+    assert not np.array_equal(a.initial_params[0], c.initial_params[0])
+    # start 0 is the model as given; the others lie within a factor 2 (init_spread)
+    tau0 = np.asarray(a.initial_params[0])
+    assert tau0[0] == pytest.approx(15.0)
+    assert np.all((tau0 > 7.5 - 1e-4) & (tau0 < 30.0 + 1e-4))
+    # the best start is the one with the lowest loss, and the result is its best point
+    assert a.best_start == int(np.argmin(np.nanmin(a.all_losses, axis=0)))
+    assert a.loss == pytest.approx(float(np.nanmin(a.all_losses)), rel=1e-6)
+    np.testing.assert_allclose([float(a.params[0]), float(a.params[1])], [10.0, 10.0], rtol=0.05)
+
+
+def test_progress_early_stopping_and_callback(capsys):
+    model, inputs, target, dt = _lif_problem()
+    kw = dict(dt=dt, trainable=lambda m: (m.tau, m.r))
+    fit(model, inputs, target, steps=30, print_every=10, patience=None, **kw)
+    out = capsys.readouterr().out
+    assert out.count("fit step") == 4  # steps 1, 10, 20, 30
+    assert "loss" in out and "fit: " in out
+    fit(model, inputs, target, steps=5, progress=False, **kw)
+    assert capsys.readouterr().out == ""
+    # L-BFGS (the default for a trace loss) converges in ~20 steps; early stopping ends it
+    r = fit(model, inputs, target, steps=200, progress=False, **kw)
+    assert r.stop_reason == "patience" and r.n_steps < 200 and r.loss < 1e-6
+    stopped = fit(model, inputs, target, steps=200, progress=False, target_loss=1e-2, **kw)
+    assert stopped.stop_reason == "target_loss" and stopped.loss <= 1e-2
+    seen = []
+    cb = fit(
+        model, inputs, target, steps=50, progress=False, **kw,
+        callback=lambda info: seen.append(info.step) or info.step == 3,
+    )  # fmt: skip
+    assert seen == [1, 2, 3] and cb.stop_reason == "callback" and cb.n_steps == 3
+
+
+# ---------------------------------------------------------------- errors before compilation
+
+
+@pytest.fixture
+def no_compile(monkeypatch):
+    """Fail if the optimisation step is ever built: errors must come first."""
+
+    def boom(*args, **kwargs):
+        raise AssertionError("compiled before validating the inputs")
+
+    monkeypatch.setattr(fit_module, "_step", boom)
+    monkeypatch.setattr(fit_module, "_init", boom)
+
+
+def _hh_small():
+    inputs = jnp.full((100, 2), 5.0)
+    target = jnp.zeros((100, 2))
+    return nj.HodgkinHuxley(), inputs, target
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(target=jnp.zeros((100,))), r"target v has shape \(100,\).*\(100, 2\).*missing"),
+        (dict(target=jnp.zeros((99, 2))), r"its 99 rows should be .* = 100"),
+        (dict(target=jnp.zeros((100, 2)).at[7, 1].set(jnp.nan)), r"1 NaN/inf.*\(7, 1\)"),
+        (dict(trainable=lambda m: m.surrogate.slope), r"selects 5.0 \(a float\).*not a floating"),
+        (dict(trainable=lambda m: ()), r"selects nothing"),
+        (dict(trainable=lambda m: m.surrogate), r"selects nothing"),
+        (dict(trainable=lambda m: m.gna), r"Did you mean 'g_na'"),
+        (dict(trainable=lambda m: (m.g_na * 2,)), r"must select fields of the model"),
+        (dict(loss=SpikeCount()), r"SpikeCount compares the target's spikes.*from_voltage"),
+        (dict(constraints=(Positive(),)), r"constraints has 1 entries but trainable selects 2"),
+        (dict(n_starts=3), r"pass key=jax.random.key"),
+        (dict(optimizer="adam"), r"optax optimiser"),
+        (dict(gradient="backward"), r"gradient must be 'auto', 'forward' or 'reverse'"),
+        (dict(dt=-0.1), r"dt must be a finite time step > 0"),
+    ],
+    ids=lambda x: str(x)[:40] if isinstance(x, str) else None,
+)
+def test_bad_inputs_raise_clear_errors_before_compiling(no_compile, change, match):
+    model, inputs, target = _hh_small()
+    kw = dict(dt=0.025, trainable=lambda m: (m.g_na, m.g_k), progress=False, target=target)
+    kw.update(change)
+    with pytest.raises((ValueError, TypeError), match=match):
+        fit(model, inputs, **kw)
+
+
+def test_stimulus_inputs_and_recording_targets():
+    """A stimulus object is sampled at dt; a Solution target works for spike losses."""
+    dt = 0.1
+    stim = nj.stimuli.Step(amplitude=2.0, start=10.0, duration=100.0)
+    truth = nj.LIF(tau=10.0)
+    target = nj.simulate(truth, stim, dt=dt)
+    r = fit(
+        nj.LIF(tau=12.0), stim, target, dt=dt, trainable=lambda m: m.tau,
+        loss=TraceMSE() + 0.1 * SpikeCount(), steps=5, progress=False,
+    )  # fmt: skip
+    assert r.losses.shape == (5,) and np.isfinite(r.loss)
