@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import jax.tree_util as jtu
 import numpy as np
 from jax import core as _core
-from jaxtyping import ArrayLike
+from jaxtyping import Array, ArrayLike
 
 from ._model import AbstractModel
 from ._solution import Solution
@@ -61,6 +61,44 @@ def _progress_printer(n_blocks: int):
         )
 
     return report
+
+
+def prepare_inputs(inputs, dt) -> Array:
+    """Check `dt` (when concrete), sample a stimulus at `dt`, and return the injected
+    current as a floating array `(n_steps, *batch)` with `n_steps >= 1`."""
+    if _is_concrete(dt) and not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a finite time step > 0 in ms, got dt={dt!r}.")
+    if isinstance(inputs, AbstractStimulus):
+        inputs = inputs.sample(dt)
+    inputs = jnp.asarray(inputs)
+    if inputs.ndim == 0 or inputs.shape[0] == 0:
+        raise ValueError(
+            f"inputs must be shaped (n_steps, *batch) with n_steps >= 1, got shape {inputs.shape}. "
+            "For a constant current I over T ms use jnp.full(int(T / dt), I); for a protocol "
+            "of several current steps, (n_steps, n_sweeps)."
+        )
+    if not jnp.issubdtype(inputs.dtype, jnp.floating):
+        inputs = inputs.astype(jnp.result_type(float))
+    return inputs
+
+
+def check_saving(n_steps: int, save_every, checkpoint_every) -> tuple[int, int | None]:
+    """`save_every` must divide `n_steps`; `checkpoint_every` (or `None`) must be a
+    multiple of it. Returns both as ints."""
+    save_every = int(save_every)
+    if save_every < 1 or n_steps % save_every:
+        raise ValueError(
+            f"save_every={save_every} must be a positive divisor of n_steps={n_steps}; "
+            "trim or pad the inputs to a multiple of it."
+        )
+    if checkpoint_every is not None:
+        checkpoint_every = int(checkpoint_every)
+        if checkpoint_every < 1 or checkpoint_every % save_every:
+            raise ValueError(
+                f"checkpoint_every={checkpoint_every} must be a positive multiple of "
+                f"save_every={save_every}."
+            )
+    return save_every, checkpoint_every
 
 
 def simulate(
@@ -115,9 +153,6 @@ def simulate(
         raise TypeError(
             f"simulate() needs a neurojax model (an AbstractModel), got {type(model).__name__}."
         )
-    if _is_concrete(dt):
-        if not np.isfinite(dt) or dt <= 0:
-            raise ValueError(f"dt must be a finite time step > 0 in ms, got dt={dt!r}.")
     if solver is None:
         solver = model.default_solver
     elif not isinstance(solver, AbstractSolver):
@@ -128,33 +163,11 @@ def simulate(
             f"solver must be a solver object such as neurojax.ExponentialEuler(), got "
             f"{solver!r}.{hint}"
         )
-    if isinstance(inputs, AbstractStimulus):
-        inputs = inputs.sample(dt)
-    inputs = jnp.asarray(inputs)
-    if inputs.ndim == 0 or inputs.shape[0] == 0:
-        raise ValueError(
-            f"inputs must be shaped (n_steps, *batch) with n_steps >= 1, got shape {inputs.shape}. "
-            "For a constant current I over T ms use jnp.full(int(T / dt), I)."
-        )
-    if not jnp.issubdtype(inputs.dtype, jnp.floating):
-        inputs = inputs.astype(jnp.result_type(float))
+    inputs = prepare_inputs(inputs, dt)
     n_steps, batch = inputs.shape[0], inputs.shape[1:]
-    save_every = int(save_every)
-    if save_every < 1 or n_steps % save_every:
-        raise ValueError(
-            f"save_every={save_every} must be a positive divisor of n_steps={n_steps}; "
-            "trim or pad the inputs to a multiple of it."
-        )
+    save_every, checkpoint_every = check_saving(n_steps, save_every, checkpoint_every)
     n_blocks = n_steps // save_every
-    chunk = None
-    if checkpoint_every is not None:
-        checkpoint_every = int(checkpoint_every)
-        if checkpoint_every < 1 or checkpoint_every % save_every:
-            raise ValueError(
-                f"checkpoint_every={checkpoint_every} must be a positive multiple of "
-                f"save_every={save_every}."
-            )
-        chunk = checkpoint_every // save_every
+    chunk = None if checkpoint_every is None else checkpoint_every // save_every
     if state0 is None:
         state0 = model.init_state(batch)
     else:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._model import AbstractModel
 from ._continuation import (
-    BifurcationPoint,
+    HasBifurcationPoints,
     _default_steps,
     analyse_branch,
     parameter_name,
@@ -25,7 +25,7 @@ from ._system import System, check_range, float64, make_system
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class BifurcationDiagram:
+class BifurcationDiagram(HasBifurcationPoints):
     """Equilibrium branches of a model over a parameter interval (see
     `bifurcation_diagram`).
 
@@ -39,14 +39,6 @@ class BifurcationDiagram:
     points: tuple
     cycles: LimitCycles | None
     parameter_name: str
-
-    @property
-    def folds(self) -> list[BifurcationPoint]:
-        return [b for b in self.points if b.kind == "fold"]
-
-    @property
-    def hopfs(self) -> list[BifurcationPoint]:
-        return [b for b in self.points if b.kind == "hopf"]
 
     def __repr__(self):
         pts = ", ".join(f"{b.kind} at {b.parameter:.6g}" for b in self.points)

@@ -68,8 +68,22 @@ class BifurcationPoint:
         )
 
 
+class HasBifurcationPoints:
+    """`folds` and `hopfs`: the points of each kind among `self.points`."""
+
+    points: tuple
+
+    @property
+    def folds(self) -> list[BifurcationPoint]:
+        return [b for b in self.points if b.kind == "fold"]
+
+    @property
+    def hopfs(self) -> list[BifurcationPoint]:
+        return [b for b in self.points if b.kind == "hopf"]
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
-class Branch:
+class Branch(HasBifurcationPoints):
     """A branch of equilibria `x(p)` traced by pseudo-arclength continuation.
 
     - `parameter`: the parameter values along the branch, shape `(k,)` (not monotone past
@@ -100,14 +114,6 @@ class Branch:
             raise KeyError(f"no variable {name!r}; the branch has {self.variables}.")
         return self.x[:, self.variables.index(name)]
 
-    @property
-    def folds(self) -> list[BifurcationPoint]:
-        return [b for b in self.points if b.kind == "fold"]
-
-    @property
-    def hopfs(self) -> list[BifurcationPoint]:
-        return [b for b in self.points if b.kind == "hopf"]
-
     def __repr__(self):
         pts = ", ".join(f"{b.kind} at {b.parameter:.6g}" for b in self.points)
         return (
@@ -116,6 +122,7 @@ class Branch:
         )
 
     def plot(self, ax=None, **kwargs):
+        """Draw it with matplotlib (see `neurojax.analysis.plot_bifurcation_diagram`)."""
         from ._plot import plot_bifurcation_diagram
 
         return plot_bifurcation_diagram(self, ax=ax, **kwargs)

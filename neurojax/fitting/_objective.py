@@ -16,7 +16,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._model import AbstractModel
-from .._simulate import simulate
+from .._simulate import check_saving, prepare_inputs, simulate
 from .._solution import Solution
 from ..solvers import AbstractSolver
 from ..stimuli import AbstractStimulus
@@ -301,35 +301,17 @@ def make_objective(
         raise TypeError(
             f"fit needs a neurojax model (an AbstractModel), got {type(model).__name__}."
         )
-    if not (np.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a finite time step > 0 in ms, got dt={dt!r}.")
-    if isinstance(inputs, AbstractStimulus):
-        inputs = inputs.sample(dt)
-    inputs = jnp.asarray(inputs)
-    if not jnp.issubdtype(inputs.dtype, jnp.floating):
-        inputs = inputs.astype(jnp.result_type(float))
-    if inputs.ndim == 0 or inputs.shape[0] == 0:
-        raise ValueError(
-            f"inputs must be shaped (n_steps, *batch), got shape {inputs.shape}; for a "
-            "protocol of several current steps use (n_steps, n_sweeps)."
-        )
+    if not _is_concrete(dt):
+        raise TypeError("fit: dt must be a Python number (ms), not a traced value.")
+    inputs = prepare_inputs(inputs, dt)
     n_steps, batch = inputs.shape[0], tuple(inputs.shape[1:])
-    save_every = int(save_every)
-    if save_every < 1 or n_steps % save_every:
-        raise ValueError(
-            f"save_every={save_every} must be a positive divisor of n_steps={n_steps}."
-        )
+    # "auto" is resolved below, once the gradient mode is known
+    explicit = None if checkpoint_every == "auto" else checkpoint_every
+    save_every, explicit = check_saving(n_steps, save_every, explicit)
+    if checkpoint_every != "auto":
+        checkpoint_every = explicit
     if gradient not in ("auto", "forward", "reverse"):
         raise ValueError(f"gradient must be 'auto', 'forward' or 'reverse', got {gradient!r}.")
-    if checkpoint_every == "auto":
-        pass  # resolved below, once the gradient mode is known
-    elif checkpoint_every is not None:
-        checkpoint_every = int(checkpoint_every)
-        if checkpoint_every < 1 or checkpoint_every % save_every:
-            raise ValueError(
-                f"checkpoint_every={checkpoint_every} must be a positive multiple of "
-                f"save_every={save_every} (or None, or 'auto')."
-            )
     if np.ndim(inputs) and _is_concrete(inputs) and not np.all(np.isfinite(np.asarray(inputs))):
         raise ValueError("inputs contain NaN/inf; the injected current must be finite.")
 
