@@ -41,6 +41,7 @@ def main(argv=None):
     p.add_argument("--neurojax", nargs="+", required=True)
     p.add_argument("--brian2", nargs="*", default=[])
     p.add_argument("--neuron", nargs="*", default=[])
+    p.add_argument("--brainpy", nargs="*", default=[])
     p.add_argument("--dtype", default="float32", help="compare runs of this precision only")
     p.add_argument("--name", default="comparison")
     p.add_argument("--out-dir", type=Path, default=None)
@@ -50,6 +51,9 @@ def main(argv=None):
     # always float64 (its rows are kept: it has no float32 mode).
     nj = [r for r in nj if r.get("dtype") == args.dtype]
     b2 = [r for r in b2 if r.get("dtype", "float64") == args.dtype]
+    # BrainPy (float32 runs) joins the Brian2 table as one more "target"
+    if args.dtype == "float32":
+        b2 += [{**r, "target": "brainpy"} for r in load(args.brainpy)]
 
     sizes = sorted({r["n"] for r in nj})
     out_rows, md = [], []
@@ -65,10 +69,12 @@ def main(argv=None):
     # default ExponentialRK2 (second order, one more vector-field evaluation per step) is
     # shown beside it.
     measured = {r["target"] for r in b2}
-    targets = [t for t in ("cython", "cpp_standalone", "numpy") if t in measured]
+    targets = [t for t in ("cython", "cpp_standalone", "numpy", "brainpy") if t in measured]
+    label = {"brainpy": "BrainPy"}
+    label = [label.get(t, f"Brian2 {t}") for t in targets]
     if b2:
-        header = ["model", "N", "neurojax exp. Euler"] + [f"Brian2 {t}" for t in targets]
-        header += [f"neurojax / Brian2 {t}" for t in targets] + ["neurojax exp. RK2 (HH default)"]
+        header = ["model", "N", "neurojax exp. Euler"] + label
+        header += [f"neurojax / {t}" for t in label] + ["neurojax exp. RK2 (HH default)"]
         table = []
         for model in ("hh", "lif"):
             for n in sizes:
@@ -85,7 +91,7 @@ def main(argv=None):
                 )
                 out_rows.append(
                     {
-                        "peer": "brian2",
+                        "peer": "brian2/brainpy",
                         "model": model,
                         "n": n,
                         "neurojax": rate(a),
@@ -94,7 +100,8 @@ def main(argv=None):
                     }
                 )
         md += [
-            f"### neurojax vs Brian2 (neuron-steps/s, same populations, 1000 steps, {args.dtype})",
+            f"### neurojax vs Brian2 and BrainPy (neuron-steps/s, same populations, 1000 steps, "
+            f"{args.dtype})",
             "",
             C.markdown_table(header, table),
             "",

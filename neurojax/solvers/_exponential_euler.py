@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
@@ -12,11 +14,31 @@ from ._base import AbstractSolver
 _Z_MAX = 30.0
 
 
+# Below this |z| the φ functions are evaluated by their Taylor series, above by closed
+# forms with `exp` (not `expm1`, which XLA's CPU backend evaluates several times more
+# slowly: exponential Euler for HH ran 25 % faster). The closed forms lose at most
+# ~2·eps/|z|^k (φ₁: k = 1, φ₂: k = 2) to cancellation there: ≤ 4 and 8 eps.
+PHI_SERIES = 0.5
+
+
+def taylor(z, coeffs):
+    """`Σₖ coeffs[k]·zᵏ` by Horner's rule."""
+    out = 0.0
+    for c in reversed(coeffs):
+        out = out * z + c
+    return out
+
+
+# φ₁(z) = Σ zᵏ/(k+1)!, cut after z¹³: the next term at |z| = 0.5 is 0.5¹⁴/15! ≈ 5e-17
+_PHI1_COEFFS = tuple(1 / math.factorial(k + 1) for k in range(14))
+
+
 def phi1(z):
-    """`(eᶻ − 1)/z`, with its removable singularity at 0 handled for values and gradients."""
-    small = jnp.abs(z) < 1e-4
+    """`(eᶻ − 1)/z` (→ 1 at 0), with its removable singularity at 0 handled for values
+    and gradients."""
+    small = jnp.abs(z) < PHI_SERIES
     z_safe = jnp.where(small, 1.0, z)
-    return jnp.where(small, 1.0 + z / 2 + z**2 / 6, jnp.expm1(z_safe) / z_safe)
+    return jnp.where(small, taylor(z, _PHI1_COEFFS), (jnp.exp(z_safe) - 1.0) / z_safe)
 
 
 def diagonal_jacobian(model, t, state, current):

@@ -1,27 +1,24 @@
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
 import jax.tree_util as jtu
 
 from ._base import AbstractSolver
-from ._exponential_euler import _Z_MAX, diagonal_jacobian, phi1
+from ._exponential_euler import _Z_MAX, PHI_SERIES, diagonal_jacobian, phi1, taylor
 
-# Below this |z| the closed form of φ₂ loses digits to cancellation (relative error about
-# 2·eps/|z|: 1e-6 in float32 at 0.1), so the Taylor series takes over; truncated after z⁶,
-# its error there is 0.1⁷/9! ≈ 3e-13, below float64 rounding of the closed form.
-_PHI2_SERIES = 0.1
-_PHI2_COEFFS = (1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040, 1 / 40320)
+# φ₂(z) = Σ zᵏ/(k+2)!, cut after z¹²: the next term at |z| = 0.5 is 0.5¹³/15! ≈ 9e-17
+_PHI2_COEFFS = tuple(1 / math.factorial(k + 2) for k in range(13))
 
 
 def phi2(z):
     """`(eᶻ − 1 − z)/z²` (→ 1/2 at 0), with its removable singularity at 0 handled for
     values and gradients."""
-    small = jnp.abs(z) < _PHI2_SERIES
+    small = jnp.abs(z) < PHI_SERIES
     z_safe = jnp.where(small, 1.0, z)
-    series = 0.0
-    for c in reversed(_PHI2_COEFFS):  # Horner
-        series = series * z + c
-    return jnp.where(small, series, (jnp.expm1(z_safe) - z_safe) / z_safe**2)
+    closed = (jnp.exp(z_safe) - 1.0 - z_safe) / z_safe**2
+    return jnp.where(small, taylor(z, _PHI2_COEFFS), closed)
 
 
 class ExponentialRK2(AbstractSolver):
