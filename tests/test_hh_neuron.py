@@ -27,7 +27,7 @@ in spike times and in V (the issue's requirement: at least as accurate). Exponen
 (first order) is 3× *less* accurate than NEURON's default there, hence the second-order
 default. Euler and RK4 are accurate at these steps but unstable at dt = 0.1 ms (NaN), where
 the exponential schemes stay stable (default: 1.0 ms spike-time error after 90 ms; NEURON's
-default 1.8 ms). Per step the default costs about 1.6× exponential Euler and 0.6× RK4.
+default 1.8 ms). Per step the default costs about 2× exponential Euler (`benchmarks/README.md`).
 In float32 the default's errors are the same to 1% (0.083 ms, 1.72 mV).
 
 Alignment: NEURON samples V at t = 0, dt, …; `Solution.v[i]` is V at `(i + 1)·dt`. NEURON
