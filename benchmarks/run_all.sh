@@ -5,7 +5,7 @@
 #       bash benchmarks/run_all.sh
 #
 # BRIAN2_PYTHON: a Python with brian2 + cython (see bench_brian2.py); BRAINPY_PYTHON: one
-# with brainpy (see bench_brainpy.py). Each peer is skipped when its variable is unset.
+# with brainpy and jaxley (see bench_brainpy.py, bench_jaxley.py). Each peer is skipped when its variable is unset.
 # Run it on an otherwise idle machine: the tools are timed one after another, and a
 # concurrent job skews their ratios.
 set -euo pipefail
@@ -26,6 +26,7 @@ fi
 brainpy=()
 if [[ -n "${BRAINPY_PYTHON:-}" ]]; then
     "$BRAINPY_PYTHON" $B/bench_brainpy.py --name brainpy_quiet
+    "$BRAINPY_PYTHON" $B/bench_jaxley.py --sizes 1000 10000 --name jaxley_quiet  # pip install jaxley
     brainpy=(--brainpy $B/results/brainpy_quiet.json)
 fi
 python $B/bench_memory.py --lengths 1000 10000 100000 1000000 --name memory_1
