@@ -41,17 +41,11 @@ class BifurcationDiagram(HasBifurcationPoints):
     parameter_name: str
 
     def __repr__(self):
-        pts = ", ".join(f"{b.kind} at {b.parameter:.6g}" for b in self.points)
+        pts = self._points_text()
         return (
             f"BifurcationDiagram({self.parameter_name}: {len(self.branches)} branch(es), "
             f"[{pts}], cycles={'yes' if self.cycles is not None else 'no'})"
         )
-
-    def plot(self, ax=None, **kwargs):
-        """Draw it with matplotlib (see `neurojax.analysis.plot_bifurcation_diagram`)."""
-        from ._plot import plot_bifurcation_diagram
-
-        return plot_bifurcation_diagram(self, ax=ax, **kwargs)
 
 
 def _on_branch(x: np.ndarray, p: float, branches: list[tuple[np.ndarray, np.ndarray]]) -> bool:

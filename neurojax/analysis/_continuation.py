@@ -69,7 +69,7 @@ class BifurcationPoint:
 
 
 class HasBifurcationPoints:
-    """`folds` and `hopfs`: the points of each kind among `self.points`."""
+    """`folds`, `hopfs` (the points of each kind among `self.points`) and `plot`."""
 
     points: tuple
 
@@ -80,6 +80,15 @@ class HasBifurcationPoints:
     @property
     def hopfs(self) -> list[BifurcationPoint]:
         return [b for b in self.points if b.kind == "hopf"]
+
+    def _points_text(self) -> str:
+        return ", ".join(f"{b.kind} at {b.parameter:.6g}" for b in self.points)
+
+    def plot(self, ax=None, **kwargs):
+        """Draw it with matplotlib (see `neurojax.analysis.plot_bifurcation_diagram`)."""
+        from ._plot import plot_bifurcation_diagram
+
+        return plot_bifurcation_diagram(self, ax=ax, **kwargs)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -115,17 +124,11 @@ class Branch(HasBifurcationPoints):
         return self.x[:, self.variables.index(name)]
 
     def __repr__(self):
-        pts = ", ".join(f"{b.kind} at {b.parameter:.6g}" for b in self.points)
+        pts = self._points_text()
         return (
             f"Branch({len(self.parameter)} points, {self.parameter_name} in "
             f"[{self.parameter.min():.4g}, {self.parameter.max():.4g}], [{pts}])"
         )
-
-    def plot(self, ax=None, **kwargs):
-        """Draw it with matplotlib (see `neurojax.analysis.plot_bifurcation_diagram`)."""
-        from ._plot import plot_bifurcation_diagram
-
-        return plot_bifurcation_diagram(self, ax=ax, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------
