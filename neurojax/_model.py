@@ -1,55 +1,267 @@
-"""`AbstractModel`: the contract every simulated thing satisfies (neurons, cells, networks)."""
+"""`AbstractModel`: the contract every simulated thing satisfies (point neurons, cable cells,
+networks), the structure a model declares to solvers, and parameter domains."""
 
 from __future__ import annotations
 
 import abc
-from typing import Any
+import math
+from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike
+import jax.tree_util as jtu
+import numpy as np
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 State = Any
-"""A model's state: a pytree (a NamedTuple per model) of arrays shaped like the population."""
+"""A model's continuous state: a pytree (a NamedTuple per model) of floating arrays,
+integrated by the solvers."""
+
+Discrete = Any
+"""A model's discrete state: a pytree of arrays that solvers never see (refractory timers,
+ring buffers, counters, keys), updated by `event_step` only; `None` when there is none."""
+
+
+class StepInfo(NamedTuple):
+    """What `event_step` knows about the step it closes.
+
+    - `index`: the step's index `i` (int32 scalar, 0 for the first step of a run);
+    - `t`: time at the start of the step, ms (`t0 + i·dt`, exact from the index);
+    - `dt`: the step, ms;
+    - `key`: `jax.random.fold_in(key, i)` when `simulate(..., key=key)` was given, else
+      `None` — a fresh key per step for random drives, at no memory cost.
+    """
+
+    index: Array
+    t: Array
+    dt: Array
+    key: PRNGKeyArray | None
+
+
+class ModelState(NamedTuple):
+    """The full state of a model during `simulate`: continuous `y` (what solvers integrate)
+    and discrete `z` (what `event_step` updates). `Solution.final_state` is one, and so is
+    an accepted `state0`."""
+
+    y: State
+    z: Discrete
+
+
+# --------------------------------------------------------------------------------------
+# Structure: what a model's Jacobian looks like, so a solver can say what it integrates.
+
+
+class AbstractStructure(eqx.Module):
+    """How the continuous state of a model couples to itself. Solvers list the structures
+    they can integrate (`AbstractSolver.structures`) and `simulate` refuses a mismatch
+    before tracing."""
+
+
+class Elementwise(AbstractStructure):
+    """Every element of every state leaf depends only on itself and on the *same element*
+    of the other leaves (point neurons, populations of them, networks coupled through
+    spike events). The Jacobian is then a small `k×k` block per element (`k` leaves), and
+    each leaf's own derivative `∂fᵢ/∂xᵢ` is exactly one forward-mode JVP with a unit
+    tangent — what the exponential solvers need."""
+
+
+class Coupled(AbstractStructure):
+    """Elements of a leaf couple to each other (a few compartments in one array, a rate
+    network's `W @ f(u)`): the Jacobian is dense. Explicit solvers integrate it (subject to
+    their stability limit), implicit ones with a dense linear solve; exponential solvers
+    refuse it. The safe default for a user's `AbstractModel`."""
+
+
+class Tree(AbstractStructure):
+    """A cable cell: compartments coupled along a tree. The model provides
+    `implicit_step(solver, t, y, inputs, dt)` (a tree solve for the voltages), which the
+    implicit solvers call."""
+
+
+# --------------------------------------------------------------------------------------
+# Parameters and their domains
+
+
+class Domain(NamedTuple):
+    """The physically valid set of a parameter: `lower < p < upper` (or `<=` where
+    `closed`). Checked on construction for concrete values and inside `simulate` for traced
+    ones."""
+
+    lower: float = -math.inf
+    upper: float = math.inf
+    lower_closed: bool = False
+    upper_closed: bool = False
+    why: str = ""
+
+    def contains(self, x):
+        lo = (x >= self.lower) if self.lower_closed else (x > self.lower)
+        hi = (x <= self.upper) if self.upper_closed else (x < self.upper)
+        return lo & hi
+
+    def describe(self) -> str:
+        parts = []
+        if self.lower > -math.inf:
+            parts.append(f"{'>=' if self.lower_closed else '>'} {self.lower:g}")
+        if self.upper < math.inf:
+            parts.append(f"{'<=' if self.upper_closed else '<'} {self.upper:g}")
+        return " and ".join(parts) if parts else "finite"
+
+
+REAL = Domain()
+POSITIVE = Domain(0.0)
+NON_NEGATIVE = Domain(0.0, lower_closed=True)
+UNIT_INTERVAL = Domain(0.0, 1.0, True, True)
 
 
 def as_float(x) -> Array:
     """Field converter: parameters become floating arrays, so `jax.grad` and
-    `eqx.filter_grad` reach them and integer literals (`v_rest=-65`) behave."""
+    `eqx.filter_grad` reach them and integer literals (`v_rest=-65`) behave. Complex
+    values are refused (their imaginary part would be dropped)."""
+    if isinstance(x, str) or x is None:
+        raise TypeError(f"a model parameter must be a number or an array, got {x!r}.")
     x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(f"a model parameter must be real, got the complex value {x}.")
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))
 
 
-def parameter(default: float):
-    """A model parameter: an array leaf with a published default."""
-    return eqx.field(default=default, converter=as_float)
+def parameter(default: float, domain: Domain = REAL):
+    """A model parameter: an array leaf with a published default and a physical domain."""
+    return eqx.field(default=default, converter=as_float, metadata={"domain": domain})
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def parameter_domains(model) -> list[tuple[str, Any, Domain]]:
+    """`(name, value, domain)` for every parameter field of `model` (recursing into
+    sub-modules, e.g. a network's populations)."""
+    out = []
+
+    def visit(obj, prefix):
+        if not isinstance(obj, eqx.Module):
+            return
+        for f in obj.__dataclass_fields__.values():
+            value = getattr(obj, f.name, None)
+            name = f"{prefix}{f.name}"
+            if "domain" in f.metadata and eqx.is_array(value):
+                out.append((name, value, f.metadata["domain"]))
+            elif isinstance(value, eqx.Module):
+                visit(value, name + ".")
+            elif isinstance(value, (tuple, list)):
+                for i, v in enumerate(value):
+                    visit(v, f"{name}[{i}].")
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    visit(v, f"{name}[{k!r}].")
+
+    visit(model, "")
+    return out
+
+
+def _domain_message(model, name, domain, value=None) -> str:
+    shown = "" if value is None else f" (got {np.asarray(value).tolist()})"
+    why = f" ({domain.why})" if domain.why else ""
+    return (
+        f"{type(model).__name__}.{name} must be {domain.describe()}{why}{shown}; "
+        "pass a physically valid value."
+    )
+
+
+def check_domains(model) -> None:
+    """Raise `ValueError` naming the first concrete parameter outside its domain (NaN and
+    inf are outside every domain). Traced parameters are left to `error_if_outside`."""
+    for name, value, domain in parameter_domains(model):
+        if not _is_concrete(value):
+            continue
+        x = np.asarray(value)
+        bad = ~(np.isfinite(x) & np.asarray(domain.contains(x)))
+        if np.any(bad):
+            raise ValueError(_domain_message(model, name, domain, x[bad].ravel()[:3]))
+
+
+def error_if_outside(model, x):
+    """Tie `x` to a run-time check of every *traced* parameter of `model` (inside
+    `jit`/`grad`/`vmap`): one `eqx.error_if` per parameter, so the message names the
+    culprit. Concrete parameters were checked at construction."""
+    for name, value, domain in parameter_domains(model):
+        if _is_concrete(value):
+            continue
+        bad = ~jnp.all(jnp.isfinite(value) & domain.contains(value))
+        x = eqx.error_if(x, bad, _domain_message(model, name, domain))
+    return x
+
+
+# --------------------------------------------------------------------------------------
+# The contract
 
 
 class AbstractModel(eqx.Module):
     """Anything `neurojax.simulate` steps: a pure-function equinox module whose array
     fields are its parameters.
 
-    - `init_state(batch_shape)` — the initial state for inputs shaped `(n_steps, *batch_shape)`;
-      raises `ValueError` if that shape does not fit the model.
-    - `vector_field(t, state, current)` — `d state/dt`, the smooth ODE part.
-    - `post_step(t, state, new_state, dt)` — discrete events after each solver step
-      (threshold, reset, refractoriness, synaptic jumps); returns `(state, spikes)`.
-    - `voltage(state)` — the membrane potential recorded as `Solution.v`.
-    - `default_solver` — the scheme used when `simulate(..., solver=None)`.
+    - `init_state(batch_shape)` → continuous state `y` (integrated by solvers) for inputs
+      whose per-step batch shape is `batch_shape`; raises `ValueError` if it does not fit.
+    - `init_discrete(batch_shape)` → discrete state `z` (never integrated; default `None`).
+    - `vector_field(t, y, inputs)` → `dy/dt`, the smooth ODE part. `inputs` is this step's
+      slice of the input pytree (the leading `n_steps` axis removed), held over the step.
+    - `event_step(info, y_old, y_new, z, inputs)` → `(y, z, events)`: everything discrete
+      after the solver step (threshold, reset, refractoriness, synaptic jumps, delay
+      buffers), with the step's index, time, `dt` and key in `info` (`StepInfo`). `events`
+      is a pytree (spikes, shaped like the population; `None` when the model has none).
+    - `linear_part(t, y, inputs)` → optional per-variable linear rates for the exponential
+      solvers (default `None`: autodiff diagonal).
+    - `voltage(y)` → the membrane potential, mV (what `Solution.v` reads).
+    - `batch_shape(inputs)` → the batch shape that one step of `inputs` implies.
+    - `structure` (class variable) → `Elementwise()`, `Coupled()` or `Tree()`: what the
+      solvers may assume about the Jacobian. `Coupled()` unless a subclass says otherwise.
+    - `default_solver` → the scheme used when `simulate(..., solver=None)`.
+
+    Parameters declared with `parameter(default, domain)` are checked against their
+    domain when the model is built (concrete values) and in `simulate` (traced values).
     """
+
+    structure: ClassVar[AbstractStructure] = Coupled()
+
+    def __check_init__(self):
+        check_domains(self)
 
     @abc.abstractmethod
     def init_state(self, batch_shape: tuple[int, ...] = ()) -> State: ...
 
+    def init_discrete(self, batch_shape: tuple[int, ...] = ()) -> Discrete:
+        return None
+
     @abc.abstractmethod
-    def vector_field(self, t: ArrayLike, state: State, current: Array) -> State: ...
+    def vector_field(self, t: ArrayLike, y: State, inputs: Any) -> State: ...
 
-    def post_step(self, t: ArrayLike, state: State, new_state: State, dt: ArrayLike):
-        """No events by default: returns `new_state` and no spikes."""
-        return new_state, jnp.zeros_like(self.voltage(new_state))
+    def event_step(self, info: StepInfo, y_old: State, y_new: State, z: Discrete, inputs):
+        """No events by default."""
+        return y_new, z, None
 
-    def voltage(self, state: State) -> Array:
-        return state.v
+    def linear_part(self, t: ArrayLike, y: State, inputs: Any) -> State | None:
+        """The linear rate `λᵢ` (1/ms, ≤ 0) of each state variable, per element, that the
+        exponential solvers treat exactly; `None` (default): the diagonal of the Jacobian
+        by autodiff. A conductance-based model returns `−g_total/c_m` for V: the exact
+        rate at fixed gates, always ≤ 0, so V stays between the reversal potentials at any
+        `dt` — where `∂f/∂V` itself turns positive on an upstroke with instantaneous
+        activation (reduced HH, Morris–Lecar) and would amplify the step."""
+        return None
+
+    def voltage(self, y: State) -> Array:
+        return y.v
+
+    def batch_shape(self, inputs: Any) -> tuple[int, ...]:
+        """The batch shape implied by one step of `inputs` (an array: its shape)."""
+        leaves = jtu.tree_leaves(inputs)
+        if len(leaves) != 1:
+            raise ValueError(
+                f"{type(self).__name__} takes one input array (the injected current) shaped "
+                f"(n_steps, *batch); got a pytree with {len(leaves)} arrays."
+            )
+        return tuple(jnp.shape(leaves[0]))
 
     @property
     def default_solver(self):

@@ -16,7 +16,7 @@ from neurojax.channels import hh, vtrap
 # target trace, from other conductances, fires once (checked below).
 DT = 0.025
 N_STEPS = 1000
-SAVE = 5  # the loss compares every SAVE-th point, so save_every=SAVE gives the same loss
+SAVE = 5  # the loss compares every SAVE-th point, so SaveAt(every=SAVE) gives the same loss
 TARGET_PARAMS = (110.0, 40.0, 0.25)
 PARAMS = (120.0, 36.0, 0.3)  # g_na, g_k, g_l in mS/cm²
 
@@ -25,12 +25,19 @@ def _current():
     return jnp.where(jnp.arange(N_STEPS) * DT >= 2.0, 10.0, 0.0)
 
 
-def _loss(p, target, **options):
+def _loss(p, target, every=1, checkpoint=None, solver=None):
     """MSE (mV²) between the trace of HH(g_na, g_k, g_l = p) and `target`, on every
     SAVE-th time point."""
     model = nj.HodgkinHuxley(g_na=p[0], g_k=p[1], g_l=p[2])
-    sol = nj.simulate(model, _current(), dt=DT, **options)
-    v = sol.v if options.get("save_every", 1) == SAVE else sol.v[SAVE - 1 :: SAVE]
+    sol = nj.simulate(
+        model,
+        _current(),
+        dt=DT,
+        solver=solver,
+        saveat=nj.SaveAt(every=every),
+        adjoint=nj.CheckpointAdjoint(every=checkpoint),
+    )
+    v = sol.v if every == SAVE else sol.v[SAVE - 1 :: SAVE]
     return jnp.mean((v - target) ** 2)
 
 
@@ -85,10 +92,10 @@ def test_hh_gradient_matches_central_differences(problem):
     [
         # 200 saved blocks of 5 steps, in chunks of 30 blocks: 6 checkpointed chunks and a
         # 20-block tail outside checkpointing, so every code path of simulate is on.
-        dict(save_every=SAVE, checkpoint_every=30 * SAVE),
+        dict(every=SAVE, checkpoint=30),
         # Each option alone (the combination above already covers their code paths).
-        pytest.param(dict(checkpoint_every=300), marks=pytest.mark.slow),
-        pytest.param(dict(save_every=SAVE), marks=pytest.mark.slow),
+        pytest.param(dict(checkpoint=300), marks=pytest.mark.slow),
+        pytest.param(dict(every=SAVE), marks=pytest.mark.slow),
     ],
     ids=["both", "checkpoint", "save_every"],
 )
@@ -219,9 +226,12 @@ def test_checkpointing_reduces_gradient_memory():
 
     def temp_bytes(checkpoint_every):
         def loss(model):
-            sol = nj.simulate(
-                model, current, dt=DT, solver=nj.Euler(), checkpoint_every=checkpoint_every
+            adjoint = (
+                nj.DirectAdjoint()
+                if checkpoint_every is None
+                else nj.CheckpointAdjoint(every=checkpoint_every)
             )
+            sol = nj.simulate(model, current, dt=DT, solver=nj.Euler(), adjoint=adjoint)
             return jnp.mean(sol.v**2)
 
         compiled = jax.jit(jax.grad(loss)).lower(model).compile()

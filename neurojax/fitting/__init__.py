@@ -10,6 +10,7 @@ result.model, result.loss, result.losses
 ```
 """
 
+from ._fit import AUTO_PATIENCE as AUTO_PATIENCE
 from ._fit import FitResult as FitResult
 from ._fit import FitStep as FitStep
 from ._fit import default_optimizer as default_optimizer
@@ -26,7 +27,7 @@ from ._losses import WeightedSum as WeightedSum
 from ._losses import exponential_filter as exponential_filter
 from ._losses import first_spike_latency as first_spike_latency
 from ._objective import Objective as Objective
-from ._objective import auto_checkpoint as auto_checkpoint
+from ._objective import default_adjoint as default_adjoint
 from ._objective import make_objective as make_objective
 from ._recording import Recording as Recording
 from ._transforms import AbstractConstraint as AbstractConstraint

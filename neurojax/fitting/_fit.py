@@ -17,7 +17,11 @@ import numpy as np
 import optax
 from jaxtyping import ArrayLike, PRNGKeyArray
 
+from .._adjoint import AbstractAdjoint
+from .._errors import check_instance
 from .._model import AbstractModel
+from .._progress import AbstractProgressMeter, TextProgress
+from .._saveat import SaveAt
 from ..solvers import AbstractSolver
 from ..stimuli import AbstractStimulus
 from ._losses import AbstractLoss, TraceMSE, loss_requires
@@ -65,6 +69,22 @@ def _lbfgs():
 @functools.lru_cache(maxsize=32)
 def _adam(steps: int, learning_rate: float):
     return optax.adam(optax.cosine_decay_schedule(learning_rate, steps, alpha=0.01))
+
+
+class _AutoPatience:
+    """The type of `AUTO_PATIENCE`, `fit`'s default `patience`."""
+
+    def __repr__(self):
+        return "AUTO_PATIENCE"
+
+
+AUTO_PATIENCE = _AutoPatience()
+"""`fit(patience=AUTO_PATIENCE)` (the default): early stopping after 5 steps without
+improvement for the default L-BFGS, none for any other optimiser."""
+
+MAX_NONFINITE_STEPS = 5
+"""`fit` stops with an error after this many consecutive steps whose loss was NaN/inf for
+every start (each such step is skipped, so the parameters could not move)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,17 +239,16 @@ def fit(
     steps: int = 500,
     constraints=None,
     solver: AbstractSolver | None = None,
-    save_every: int = 1,
-    checkpoint_every: int | None | str = "auto",
+    saveat: SaveAt = SaveAt(),
+    adjoint: AbstractAdjoint | None = None,
     t0: float = 0.0,
-    gradient: str = "auto",
     n_starts: int = 1,
     key: PRNGKeyArray | None = None,
     init_spread: float = 2.0,
-    patience: int | None | str = "auto",
+    patience: int | None | _AutoPatience = AUTO_PATIENCE,
     rtol: float = 1e-6,
     target_loss: float | None = None,
-    progress: bool = True,
+    progress_meter: AbstractProgressMeter = TextProgress(),
     print_every: int | None = None,
     callback: Callable[[FitStep], bool | None] | None = None,
 ) -> FitResult:
@@ -244,7 +263,7 @@ def fit(
       integrate-and-fire models) or a stimulus. A patch-clamp protocol of several current
       steps is `(n_steps, n_sweeps)`, fitted at once.
     - `target`: what to match, sampled like `Solution.v` (row `i` after step
-      `(i + 1)·save_every`): a voltage trace (mV, an array of the simulated `v`'s shape),
+      `(i + 1)·saveat.every`): a voltage trace (mV, an array of the simulated `v`'s shape),
       a `Solution`, or a `neurojax.fitting.Recording` (voltage and/or spike train).
     - `dt`: time step, ms.
     - `trainable`: selects the fitted parameters the equinox way,
@@ -261,24 +280,25 @@ def fit(
       `None` entries take the default). Default: `Positive()` for parameters whose initial
       value is > 0 (conductances, time constants), `Unconstrained()` otherwise. The
       optimiser moves unconstrained coordinates, so no step size can break a constraint.
-    - `solver`, `save_every`, `t0`: passed to `simulate`.
-    - `gradient`: `"forward"` (forward-mode: one tangent per trainable scalar, no memory
-      per time step), `"reverse"` (backpropagation through the scan), or `"auto"`
-      (default): forward for up to 16 trainable scalars — on CPU several times faster for
-      a handful of conductances — reverse otherwise.
-    - `checkpoint_every`: gradient checkpointing chunk (steps) for reverse mode; `"auto"`
-      (default) uses `≈√n_steps` for runs longer than 10⁴ steps and none otherwise;
-      `None` disables.
+    - `solver`, `t0`: passed to `simulate`; `saveat`: `SaveAt(every=k)` compares every
+      k-th step (no `vars`/`fn`: the fit needs `v` and spikes).
+    - `adjoint`: how the gradient is computed — `ForwardMode()` (one tangent per
+      trainable scalar, no memory per time step), `CheckpointAdjoint(every=...)` (reverse
+      mode, √n checkpointing above 10⁴ steps by default) or `DirectAdjoint()`. `None`
+      (default): forward mode for up to 16 trainable scalars — on CPU several times
+      faster for a handful of conductances — checkpointed reverse mode otherwise.
     - `n_starts`, `key`, `init_spread`: multi-start. Start 0 is `model`'s values; the other
       `n_starts − 1` are drawn with `key` around them (log-uniform within a factor
       `init_spread` for `Positive`, uniform over the range for `Bounded`, within
       `±(init_spread − 1)·|p₀|` for `Unconstrained`), and all are optimised in parallel
       (`jax.vmap`). The best is returned; all histories are kept.
     - `patience`, `rtol`: early stopping when the best loss has not improved by a relative
-      `rtol` for `patience` steps. `"auto"`: 5 steps for the default L-BFGS (which
-      otherwise keeps line-searching once converged), off for anything else; `None`: off.
+      `rtol` for `patience` steps; `None`: no early stopping. Default `AUTO_PATIENCE`:
+      5 steps for the default L-BFGS (which otherwise keeps line-searching once
+      converged), none for any other optimiser.
       `target_loss`: stop once the loss is at or below it.
-    - `progress`: print the loss every `print_every` steps (default: 10 lines per fit).
+    - `progress_meter`: `TextProgress()` (default) prints the loss every `print_every`
+      steps (default: 10 lines per fit); `NoProgress()` prints nothing.
     - `callback`: `f(FitStep)` called after every step; returning `True` stops the fit.
 
     Returns a `FitResult`. The optimisation step is compiled once (`eqx.filter_jit`) and
@@ -286,12 +306,10 @@ def fit(
     the best result so far) all work in notebooks and scripts alike. Everything that can
     be wrong with the arguments raises before compilation.
     """
-    steps = int(steps)
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}.")
-    n_starts = int(n_starts)
-    if n_starts < 1:
-        raise ValueError(f"n_starts must be >= 1, got {n_starts}.")
+    for name, value in (("steps", steps), ("n_starts", n_starts)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+    steps, n_starts = int(steps), int(n_starts)
     if n_starts > 1 and key is None:
         raise ValueError(
             "a multi-start fit draws its initial values at random: pass key=jax.random.key(0) "
@@ -299,6 +317,7 @@ def fit(
         )
     if not init_spread > 1:
         raise ValueError(f"init_spread must be a factor > 1, got {init_spread!r}.")
+    check_instance("progress_meter", progress_meter, AbstractProgressMeter, "neurojax.NoProgress()")
     obj = make_objective(
         model,
         inputs,
@@ -308,10 +327,9 @@ def fit(
         loss=loss,
         constraints=constraints,
         solver=solver,
-        save_every=save_every,
-        checkpoint_every=checkpoint_every,
+        saveat=saveat,
+        adjoint=adjoint,
         t0=t0,
-        gradient=gradient,
     )
     auto_patience = None
     if optimizer is None:
@@ -322,12 +340,12 @@ def fit(
         raise TypeError(
             f"optimizer must be an optax optimiser such as optax.adam(1e-2), got {optimizer!r}."
         )
-    if patience == "auto":
+    if isinstance(patience, _AutoPatience):
         patience = auto_patience
-    if patience is not None and (not isinstance(patience, int) or patience < 1):
-        raise ValueError(
-            f"patience must be a positive number of steps, None or 'auto'; got {patience!r}."
-        )
+    elif patience is not None and (
+        isinstance(patience, bool) or not isinstance(patience, int) or patience < 1
+    ):
+        raise ValueError(f"patience must be a positive number of steps or None; got {patience!r}.")
     # trace (not compile) the loss once: a non-scalar loss is reported here
     out = jax.eval_shape(obj, obj.params0)
     if out.shape != ():
@@ -343,7 +361,7 @@ def fit(
         print_every = max(1, steps // 10)
 
     losses, history = [], []
-    best_so_far, stale, stop_reason, n_skipped = np.inf, 0, "steps", 0
+    best_so_far, stale, stop_reason, n_skipped, bad_in_a_row = np.inf, 0, "steps", 0, 0
     n_evaluations = np.zeros(n_starts, dtype=np.int64)
     start = time.perf_counter()
     try:
@@ -356,11 +374,30 @@ def fit(
             history.append(params)
             n_evaluations += np.asarray(n_eval)
             n_skipped += int(np.sum(~np.asarray(ok)))
+            if k == 1 and not np.any(np.isfinite(value)):
+                raise FloatingPointError(
+                    "fit: the loss at the initial parameters is NaN or inf for every start, so "
+                    "there is nothing to descend from. Check the model on these inputs "
+                    "(simulate(model, inputs, dt=dt) says which variable went non-finite and "
+                    "when), the target for NaN, and the initial parameter values."
+                )
+            if not np.any(np.isfinite(value)):
+                bad_in_a_row += 1
+                if bad_in_a_row >= MAX_NONFINITE_STEPS:
+                    raise FloatingPointError(
+                        f"fit: the loss was NaN or inf for {bad_in_a_row} steps in a row at "
+                        f"step {k} (every start), so no update could be applied. The "
+                        "optimiser stepped into parameters where the simulation fails: use "
+                        "a smaller learning rate, tighter constraints (Bounded), or a "
+                        "smaller dt."
+                    )
+            else:
+                bad_in_a_row = 0
             current = float(np.min(value, initial=np.inf, where=np.isfinite(value)))
             stale = 0 if current < best_so_far * (1 - rtol) else stale + 1
             best_so_far = min(best_so_far, current)
-            if progress and (k % print_every == 0 or k == 1 or k == steps):
-                _report(k, steps, value, best_so_far, start)
+            if k % print_every == 0 or k == 1 or k == steps:
+                progress_meter.write(_report(k, steps, value, best_so_far, start))
             if callback is not None:
                 info = FitStep(
                     step=k,
@@ -408,12 +445,10 @@ def fit(
         objective=obj,
         seconds=seconds,
     )
-    if progress:
-        print(
-            f"fit: {n_done} steps in {seconds:.1f} s ({stop_reason}); best loss "
-            f"{result.loss:.4g} (start {best} of {n_starts})",
-            flush=True,
-        )
+    progress_meter.write(
+        f"fit: {n_done} steps in {seconds:.1f} s ({stop_reason}); best loss "
+        f"{result.loss:.4g} (start {best} of {n_starts})"
+    )
     return result
 
 
@@ -421,8 +456,7 @@ def _report(k, steps, value, best, start):
     finite = value[np.isfinite(value)]
     cur = f"{finite.min():.4g}" if finite.size else "nan"
     label = "loss" if value.size == 1 else f"min loss of {value.size} starts"
-    print(
+    return (
         f"fit step {k:>{len(str(steps))}}/{steps}  {label} {cur}  best {best:.4g}  "
-        f"({time.perf_counter() - start:.1f} s)",
-        flush=True,
+        f"({time.perf_counter() - start:.1f} s)"
     )

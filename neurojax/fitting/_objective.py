@@ -3,7 +3,6 @@ every input check done once, in Python, before anything is compiled."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +14,11 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
+from .._adjoint import AbstractAdjoint, CheckpointAdjoint, ForwardMode
+from .._errors import check_instance, did_you_mean
 from .._model import AbstractModel
-from .._simulate import check_saving, prepare_inputs, simulate
+from .._saveat import SaveAt
+from .._simulate import check_every, prepare_inputs, simulate
 from .._solution import Solution
 from ..solvers import AbstractSolver
 from ..stimuli import AbstractStimulus
@@ -25,21 +27,15 @@ from ._recording import Recording
 from ._transforms import AbstractConstraint, default_constraint
 
 FORWARD_MODE_MAX = 16
-"""`gradient="auto"` uses forward mode up to this many trainable scalars. On CPU a reverse
-pass through `simulate`'s scan costs ~20× a forward simulation (HH, measured), forward
-mode ~1 + 1.5·n_params; forward mode also needs no memory per time step."""
-
-AUTO_CHECKPOINT_ABOVE = 10_000
-"""Runs longer than this many steps are checkpointed by default (`checkpoint_every="auto"`)."""
+"""With `adjoint=None`, `fit` uses `ForwardMode()` up to this many trainable scalars and
+`CheckpointAdjoint()` above. On CPU a reverse pass through `simulate`'s scan costs ~20× a
+forward simulation (HH, measured), forward mode ~1 + 1.5·n_params; forward mode also needs
+no memory per time step."""
 
 
-def auto_checkpoint(n_steps: int, save_every: int = 1) -> int | None:
-    """`≈√n_steps` (a multiple of `save_every`) when `n_steps > 10⁴`, else `None`: reverse
-    mode then stores `O(√n)` states instead of `O(n)`, for one extra forward pass."""
-    if n_steps <= AUTO_CHECKPOINT_ABOVE:
-        return None
-    chunk = max(1, round(np.sqrt(n_steps) / save_every)) * save_every
-    return chunk
+def default_adjoint(n_scalars: int) -> AbstractAdjoint:
+    """The gradient strategy `fit` uses when `adjoint=None`."""
+    return ForwardMode() if n_scalars <= FORWARD_MODE_MAX else CheckpointAdjoint()
 
 
 def _describe(x) -> str:
@@ -57,8 +53,8 @@ def _as_recording(target, dt_rows: float, t0: float) -> Recording:
         if target.dt is not None and not np.isclose(target.dt, dt_rows):
             raise ValueError(
                 f"the target Recording has dt={target.dt} ms between rows but the simulation "
-                f"records every dt·save_every = {dt_rows} ms; resample the target or change "
-                "save_every."
+                f"records every dt·saveat.every = {dt_rows} ms; resample the target or change "
+                "SaveAt(every=...)."
             )
         if target.v is None and target.spikes is None:
             raise ValueError("the target Recording holds neither v nor spikes.")
@@ -84,8 +80,8 @@ def _check_target_values(name: str, x, expected: tuple[int, ...], save_every: in
             hint = " (is a sweep/neuron axis missing? add it with target[:, None])"
         elif x.shape and expected and x.shape[0] != expected[0]:
             hint = (
-                f" (its {x.shape[0]} rows should be n_steps // save_every = {expected[0]}, "
-                f"save_every={save_every})"
+                f" (its {x.shape[0]} rows should be n_steps // saveat.every = {expected[0]}, "
+                f"every={save_every})"
             )
         raise ValueError(
             f"target {name} has shape {tuple(x.shape)} but the simulation records {name} "
@@ -115,10 +111,9 @@ def _selection(trainable, model) -> tuple[Any, list]:
     except AttributeError as e:
         fields = [f for f in getattr(model, "__dataclass_fields__", {})]
         name = str(e).split("'")[-2] if "'" in str(e) else ""
-        close = difflib.get_close_matches(name, fields, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
-            f"trainable could not select from {type(model).__name__}: {e}.{hint} "
+            f"trainable could not select from {type(model).__name__}: {e}."
+            f"{did_you_mean(name, fields)} "
             f"Its fields are: {', '.join(fields)}."
         ) from None
     leaves, treedef = jtu.tree_flatten(selected)
@@ -136,6 +131,14 @@ def _selection(trainable, model) -> tuple[Any, list]:
                 "such as m.g_na) can be trainable; static settings (surrogate slope, solver "
                 "options) cannot."
             )
+    seen = {}
+    for i, leaf in enumerate(leaves):
+        if id(leaf) in seen:
+            raise ValueError(
+                f"trainable selects the same parameter twice (items {seen[id(leaf)]} and {i}); "
+                "select each parameter once, e.g. trainable=lambda m: (m.g_na, m.g_k)."
+            )
+        seen[id(leaf)] = i
     return treedef, leaves
 
 
@@ -189,10 +192,9 @@ class Objective(eqx.Module):
     trainable: Callable = eqx.field(static=True)
     dt: float = eqx.field(static=True)
     solver: AbstractSolver | None
-    save_every: int = eqx.field(static=True)
-    checkpoint_every: int | None = eqx.field(static=True)
+    saveat: SaveAt
+    adjoint: AbstractAdjoint
     t0: float = eqx.field(static=True)
-    gradient: str = eqx.field(static=True)
 
     def _where(self, m):
         return tuple(jtu.tree_leaves(self.trainable(m)))
@@ -217,8 +219,9 @@ class Objective(eqx.Module):
             dt=self.dt,
             solver=self.solver,
             t0=self.t0,
-            save_every=self.save_every,
-            checkpoint_every=self.checkpoint_every,
+            saveat=self.saveat,
+            adjoint=self.adjoint,
+            throw=False,  # fit handles a non-finite loss itself (skips, or stops and says why)
         )
 
     def prediction(self, params=None) -> Recording:
@@ -241,8 +244,8 @@ class Objective(eqx.Module):
 
     def unconstrained(self, u) -> Array:
         """The loss of the unconstrained coordinates; `jax.grad` of it runs in the mode
-        chosen by `gradient` (forward-mode inside a custom VJP, or plain reverse mode)."""
-        if self.gradient == "forward":
+        chosen by `adjoint` (forward mode inside a custom VJP, or reverse mode)."""
+        if isinstance(self.adjoint, ForwardMode):
             return _forward_mode_loss(u, self)
         return self(self.from_unconstrained(u))
 
@@ -286,10 +289,9 @@ def make_objective(
     loss: Callable | None = None,
     constraints=None,
     solver: AbstractSolver | None = None,
-    save_every: int = 1,
-    checkpoint_every: int | None | str = "auto",
+    saveat: SaveAt = SaveAt(),
+    adjoint: AbstractAdjoint | None = None,
     t0: float = 0.0,
-    gradient: str = "auto",
 ) -> Objective:
     """Check the fitting problem and return its `Objective`. Arguments as `neurojax.fit`.
 
@@ -303,16 +305,21 @@ def make_objective(
         )
     if not _is_concrete(dt):
         raise TypeError("fit: dt must be a Python number (ms), not a traced value.")
+    check_instance("saveat", saveat, SaveAt, "neurojax.SaveAt(every=10)")
+    if adjoint is not None:
+        check_instance("adjoint", adjoint, AbstractAdjoint, "neurojax.ForwardMode()")
+    if saveat.fn is not None or saveat.vars is not None:
+        raise ValueError(
+            "fit compares the simulated voltage and spikes with the target: pass "
+            f"SaveAt(every={saveat.every}) without vars= or fn=."
+        )
     inputs = prepare_inputs(inputs, dt)
+    if not isinstance(inputs, jax.Array):
+        raise TypeError("fit takes one input array (the injected current), not a pytree.")
     n_steps, batch = inputs.shape[0], tuple(inputs.shape[1:])
-    # "auto" is resolved below, once the gradient mode is known
-    explicit = None if checkpoint_every == "auto" else checkpoint_every
-    save_every, explicit = check_saving(n_steps, save_every, explicit)
-    if checkpoint_every != "auto":
-        checkpoint_every = explicit
-    if gradient not in ("auto", "forward", "reverse"):
-        raise ValueError(f"gradient must be 'auto', 'forward' or 'reverse', got {gradient!r}.")
-    if np.ndim(inputs) and _is_concrete(inputs) and not np.all(np.isfinite(np.asarray(inputs))):
+    save_every = saveat.every
+    check_every(n_steps, save_every)
+    if _is_concrete(inputs) and not np.all(np.isfinite(np.asarray(inputs))):
         raise ValueError("inputs contain NaN/inf; the injected current must be finite.")
 
     # shape of the recorded trace, without simulating (init_state validates the batch)
@@ -340,11 +347,8 @@ def make_objective(
 
     treedef, leaves = _selection(trainable, model)
     n_scalars = sum(int(np.size(p)) for p in leaves)
-    if gradient == "auto":
-        gradient = "forward" if n_scalars <= FORWARD_MODE_MAX else "reverse"
-    if checkpoint_every == "auto":
-        # forward mode stores nothing per step: checkpointing would only cost time
-        checkpoint_every = None if gradient == "forward" else auto_checkpoint(n_steps, save_every)
+    if adjoint is None:
+        adjoint = default_adjoint(n_scalars)
     selected = trainable(model)
     transforms = []
     for c, p in zip(_constraints_for(constraints, selected, leaves), leaves, strict=True):
@@ -359,10 +363,9 @@ def make_objective(
         trainable=trainable,
         dt=float(dt),
         solver=solver,
-        save_every=save_every,
-        checkpoint_every=checkpoint_every,
+        saveat=saveat,
+        adjoint=adjoint,
         t0=float(t0),
-        gradient=gradient,
     )
     try:
         obj.with_params(leaves)

@@ -18,7 +18,7 @@ class Recording(eqx.Module):
     - `v`: membrane potential, mV, shaped `(n_rows, *batch)` (e.g. `(n_steps, n_sweeps)`
       for a patch-clamp protocol of several current steps), or `None`.
     - `spikes`: spike counts per row (0/1 at full resolution), same shape, or `None`.
-    - `dt`: time between rows, ms (`dt·save_every` of the simulation). `None` lets
+    - `dt`: time between rows, ms (`dt·saveat.every` of the simulation). `None` lets
       `neurojax.fit` fill it in.
     - `t0`: start time of the simulation, ms.
 
@@ -53,7 +53,7 @@ class Recording(eqx.Module):
     @classmethod
     def from_solution(cls, sol: Solution, dt: float, t0: float = 0.0) -> Recording:
         """Voltage and spikes of a `simulate` result; `dt` is the time between its rows
-        (`dt·save_every`), ms."""
+        (`dt·saveat.every`), ms."""
         return cls(v=sol.v, spikes=sol.spikes, dt=dt, t0=t0)
 
     @classmethod

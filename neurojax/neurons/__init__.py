@@ -1,6 +1,8 @@
 """Point-neuron models, one per file."""
 
 from ._base import AbstractNeuron as AbstractNeuron
+from ._integrate_and_fire import AbstractIntegrateAndFire as AbstractIntegrateAndFire
+from ._integrate_and_fire import RefractoryState as RefractoryState
 from .adex import NAUD2008 as NAUD2008
 from .adex import AdEx as AdEx
 from .adex import AdExState as AdExState

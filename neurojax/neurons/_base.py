@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
 from jaxtyping import Array
 
-from .._model import AbstractModel
+from .._model import AbstractModel, Elementwise
 
 
 class AbstractNeuron(AbstractModel):
     """A point neuron (or a population of identical-form neurons).
 
     Parameters may be scalars or arrays; the population shape is the broadcast of the
-    input batch shape with every parameter's shape. Subclasses define `init_state`,
-    `vector_field` and, if they spike, `post_step` via `threshold_reset` or
-    `upward_crossing`.
+    input batch shape with every parameter's shape. The input is one array, the injected
+    current. Neurons are `Elementwise`: each neuron's variables depend only on that
+    neuron, so every solver applies. Subclasses define `init_state`, `vector_field` and,
+    if they spike, `event_step` (with `upward_crossing`), or derive from
+    `AbstractIntegrateAndFire`.
     """
+
+    structure = Elementwise()
 
     def population_shape(self, batch_shape: tuple[int, ...] = ()) -> tuple[int, ...]:
         """Broadcast of the input batch shape and all parameter shapes, or a clear error."""
@@ -37,10 +42,17 @@ class AbstractNeuron(AbstractModel):
                 "parameters of shape (N,)."
             ) from None
 
+    @property
+    def dtype(self):
+        """The floating dtype of the parameters: the state takes it, so float32 parameters
+        give a float32 run even with `jax_enable_x64` on."""
+        leaves = [x for x in jtu.tree_leaves(self) if eqx.is_inexact_array(x)]
+        return jnp.result_type(*leaves) if leaves else jnp.result_type(float)
+
     def full(self, value, batch_shape: tuple[int, ...]) -> Array:
-        """`value` broadcast to the population shape, as a floating array."""
+        """`value` broadcast to the population shape, in the parameters' dtype."""
         shape = self.population_shape(batch_shape)
-        return jnp.broadcast_to(jnp.asarray(value, dtype=jnp.result_type(float)), shape) + 0.0
+        return jnp.broadcast_to(jnp.asarray(value, dtype=self.dtype), shape) + 0.0
 
 
 def upward_crossing(surrogate, v_old: Array, v_new: Array, v_th) -> Array:

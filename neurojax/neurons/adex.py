@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import difflib
 from typing import NamedTuple
 
 import equinox as eqx
@@ -8,17 +7,16 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._model import parameter
+from .._errors import check_choice
+from .._model import NON_NEGATIVE, POSITIVE, parameter
 from ..surrogate import AbstractSurrogate, FastSigmoid
-from ._base import AbstractNeuron
+from ._integrate_and_fire import AbstractIntegrateAndFire
 from .eif import exp_term
-from .lif import refractory_reset
 
 
 class AdExState(NamedTuple):
     v: Array  # membrane potential, mV
     w: Array  # adaptation current, nA
-    refractory: Array  # refractory time left, ms (V is held at v_reset while > 0)
 
 
 # Naud, Marcille, Clopath & Gerstner (2008), Table 1, in the paper's units:
@@ -68,7 +66,7 @@ from rest (V = E_L, w = 0). Patterns: tonic, adapting, initial_burst, regular_bu
 delayed_accelerating, delayed_regular_bursting, transient, irregular."""
 
 
-class AdEx(AbstractNeuron):
+class AdEx(AbstractIntegrateAndFire):
     r"""Adaptive exponential integrate-and-fire neuron (Brette & Gerstner 2005).
 
     $$\tau \frac{dV}{dt} = -(V - v_{rest}) + \Delta_T \exp\left(\frac{V - v_t}{\Delta_T}
@@ -77,8 +75,10 @@ class AdEx(AbstractNeuron):
     $$\tau_w \frac{dw}{dt} = a (V - v_{rest}) - w$$
 
     When V reaches the cut-off `v_th`: a spike, V → `v_reset` (held for `t_ref`) and
-    w → w + b. The jump in w is `b·spike` with the surrogate spike, so gradients flow
-    through it. The exponential is evaluated with V clamped at `v_th`, so it stays finite
+    w → w + b. The jump in w is part of the reset and, like the voltage reset, detached
+    from the gradient (`b·stop_gradient(spike)`: `b` gets its gradient, the spike's
+    surrogate slope does not enter through the jump; see `threshold_reset`). The
+    exponential is evaluated with V clamped at `v_th`, so it stays finite
     whatever the solver does within a step.
 
     In the conductance form of the papers, `C dV/dt = −g_L(V − E_L) + g_L Δ_T exp(…) − w + I`:
@@ -95,17 +95,17 @@ class AdEx(AbstractNeuron):
     Clopath & Gerstner (2008) Biol Cybern 99:335–347.
     """
 
-    tau: Array = parameter(281.0 / 30.0)
+    tau: Array = parameter(281.0 / 30.0, POSITIVE)
     v_rest: Array = parameter(-70.6)
     v_reset: Array = parameter(-70.6)
     v_th: Array = parameter(0.0)
-    r: Array = parameter(1e3 / 30.0)
-    t_ref: Array = parameter(0.0)
+    r: Array = parameter(1e3 / 30.0, POSITIVE)
+    t_ref: Array = parameter(0.0, NON_NEGATIVE)
     v_t: Array = parameter(-50.4)
-    delta_t: Array = parameter(2.0)
+    delta_t: Array = parameter(2.0, POSITIVE)
     a: Array = parameter(0.004)
     b: Array = parameter(0.0805)
-    tau_w: Array = parameter(144.0)
+    tau_w: Array = parameter(144.0, POSITIVE)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
 
     @classmethod
@@ -114,19 +114,12 @@ class AdEx(AbstractNeuron):
         and the step current (nA) that evokes it. `overrides` replace model arguments
         (e.g. `surrogate=...`). Patterns: tonic, adapting, initial_burst, regular_bursting,
         delayed_accelerating, delayed_regular_bursting, transient, irregular."""
-        if pattern not in NAUD2008:
-            close = difflib.get_close_matches(pattern, NAUD2008, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"unknown Naud et al. (2008) pattern {pattern!r}.{hint} "
-                f"Choose one of: {', '.join(NAUD2008)}."
-            )
+        check_choice("Naud et al. (2008) pattern", pattern, NAUD2008)
         entry = NAUD2008[pattern]
         return cls(**{**entry["model"], **overrides}), entry["current"]
 
     def init_state(self, batch_shape=()):
-        zero = self.full(0.0, batch_shape)
-        return AdExState(v=self.full(self.v_rest, batch_shape), w=zero, refractory=zero)
+        return AdExState(v=self.full(self.v_rest, batch_shape), w=self.full(0.0, batch_shape))
 
     def vector_field(self, t, state, current):
         # evaluated at V clamped to the cut-off: a solver stage (RK4) that overshoots it
@@ -136,15 +129,10 @@ class AdEx(AbstractNeuron):
         return AdExState(
             v=(dv - self.r * w + self.r * current) / self.tau,
             w=(self.a * (v - self.v_rest) - w) / self.tau_w,
-            refractory=jnp.zeros_like(state.refractory),
         )
 
-    def post_step(self, t, state, new_state, dt):
-        new_state, spike = refractory_reset(
-            self.surrogate, state, new_state, dt, self.v_th, self.v_reset, self.t_ref
-        )
+    def after_spike(self, y, spike):
         # the adaptation jump is part of the reset: detached like the voltage reset (see
         # `threshold_reset`). Through it, d(loss)/d(a, b, tau_w) of a spike-time loss had
         # the wrong sign at 5-8 of 20 points (Naud's adapting pattern); detached, 0-3.
-        jump = self.b * jax.lax.stop_gradient(spike)
-        return new_state._replace(w=new_state.w + jump), spike
+        return y._replace(w=y.w + self.b * jax.lax.stop_gradient(spike))

@@ -6,15 +6,13 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._model import parameter
+from .._model import NON_NEGATIVE, POSITIVE, parameter
 from ..surrogate import AbstractSurrogate, FastSigmoid
-from ._base import AbstractNeuron
-from .lif import refractory_reset
+from ._integrate_and_fire import AbstractIntegrateAndFire
 
 
 class EIFState(NamedTuple):
     v: Array  # membrane potential, mV
-    refractory: Array  # refractory time left, ms (V is held at v_reset while > 0)
 
 
 def exp_term(v: Array, v_t, delta_t, v_th) -> Array:
@@ -24,7 +22,7 @@ def exp_term(v: Array, v_t, delta_t, v_th) -> Array:
     return delta_t * jnp.exp((jnp.minimum(v, v_th) - v_t) / delta_t)
 
 
-class EIF(AbstractNeuron):
+class EIF(AbstractIntegrateAndFire):
     r"""Exponential integrate-and-fire neuron (Fourcaud-Trocmé, Hansel, van Vreeswijk &
     Brunel 2003).
 
@@ -48,20 +46,18 @@ class EIF(AbstractNeuron):
     Naud & Paninski (2014) *Neuronal Dynamics*, §5.2.
     """
 
-    tau: Array = parameter(10.0)
+    tau: Array = parameter(10.0, POSITIVE)
     v_rest: Array = parameter(-65.0)
     v_reset: Array = parameter(-65.0)
     v_th: Array = parameter(-30.0)
-    r: Array = parameter(10.0)
-    t_ref: Array = parameter(2.0)
+    r: Array = parameter(10.0, POSITIVE)
+    t_ref: Array = parameter(2.0, NON_NEGATIVE)
     v_t: Array = parameter(-50.0)
-    delta_t: Array = parameter(2.0)
+    delta_t: Array = parameter(2.0, POSITIVE)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
 
     def init_state(self, batch_shape=()):
-        return EIFState(
-            v=self.full(self.v_rest, batch_shape), refractory=self.full(0.0, batch_shape)
-        )
+        return EIFState(v=self.full(self.v_rest, batch_shape))
 
     @property
     def rheobase(self) -> Array:
@@ -72,12 +68,4 @@ class EIF(AbstractNeuron):
         # evaluated at V clamped to the cut-off: a solver stage past it stays finite
         v = jnp.minimum(state.v, self.v_th)
         dv = -(v - self.v_rest) + exp_term(v, self.v_t, self.delta_t, self.v_th)
-        return EIFState(
-            v=(dv + self.r * current) / self.tau,
-            refractory=jnp.zeros_like(state.refractory),
-        )
-
-    def post_step(self, t, state, new_state, dt):
-        return refractory_reset(
-            self.surrogate, state, new_state, dt, self.v_th, self.v_reset, self.t_ref
-        )
+        return EIFState(v=(dv + self.r * current) / self.tau)

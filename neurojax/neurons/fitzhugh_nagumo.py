@@ -5,7 +5,7 @@ from typing import NamedTuple
 import equinox as eqx
 from jaxtyping import Array
 
-from .._model import parameter
+from .._model import POSITIVE, parameter
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, newton, upward_crossing
 
@@ -36,7 +36,7 @@ class FitzHughNagumo(AbstractNeuron):
 
     a: Array = parameter(0.7)
     b: Array = parameter(0.8)
-    tau: Array = parameter(12.5)
+    tau: Array = parameter(12.5, POSITIVE)
     v_th: Array = parameter(1.0)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
 
@@ -51,8 +51,8 @@ class FitzHughNagumo(AbstractNeuron):
             w=(v + self.a - self.b * w) / self.tau,
         )
 
-    def post_step(self, t, state, new_state, dt):
-        return new_state, upward_crossing(self.surrogate, state.v, new_state.v, self.v_th)
+    def event_step(self, info, y_old, y_new, z, current):
+        return y_new, z, upward_crossing(self.surrogate, y_old.v, y_new.v, self.v_th)
 
 
 def _dv_on_w_nullcline(v, model: FitzHughNagumo):

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-import difflib
 from typing import NamedTuple
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._model import parameter
+from .._errors import check_choice
+from .._model import POSITIVE, parameter
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, threshold_reset
 
@@ -35,8 +36,10 @@ class Izhikevich(AbstractNeuron):
 
     $$\frac{dv}{dt} = 0.04 v^2 + 5 v + 140 - u + I, \qquad \frac{du}{dt} = a (b v - u)$$
 
-    and when `v ≥ v_th` (30 mV, the spike peak): a spike, `v → c`, `u → u + d` (through
-    the surrogate spike, so gradients flow through the reset and the jump). The paper's
+    and when `v ≥ v_th` (30 mV, the spike peak): a spike, `v → c`, `u → u + d`. The
+    emitted spike carries the surrogate gradient; the reset and the jump are detached from
+    it, as for every integrate-and-fire model (see `threshold_reset`; `c` and `d` still
+    get their gradients). The paper's
     names are kept: `a` (1/ms) is the recovery rate, `b` (dimensionless) the sensitivity
     of `u` to `v`, `c` (mV) the reset potential and `d` (mV/ms) the recovery jump.
 
@@ -54,7 +57,7 @@ class Izhikevich(AbstractNeuron):
     Reference: Izhikevich (2003) IEEE Trans Neural Netw 14:1569–1572.
     """
 
-    a: Array = parameter(0.02)
+    a: Array = parameter(0.02, POSITIVE)
     b: Array = parameter(0.2)
     c: Array = parameter(-65.0)
     d: Array = parameter(8.0)
@@ -67,13 +70,7 @@ class Izhikevich(AbstractNeuron):
         """The model with the (a, b, c, d) of one of the cell classes of Izhikevich (2003),
         Fig. 2: regular_spiking, intrinsically_bursting, chattering, fast_spiking,
         low_threshold_spiking, thalamo_cortical, resonator."""
-        if cell_type not in IZHIKEVICH2003:
-            close = difflib.get_close_matches(cell_type, IZHIKEVICH2003, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"unknown Izhikevich (2003) cell type {cell_type!r}.{hint} "
-                f"Choose one of: {', '.join(IZHIKEVICH2003)}."
-            )
+        check_choice("Izhikevich (2003) cell type", cell_type, IZHIKEVICH2003)
         return cls(**{**IZHIKEVICH2003[cell_type], **overrides})
 
     def init_state(self, batch_shape=()):
@@ -87,6 +84,8 @@ class Izhikevich(AbstractNeuron):
             u=self.a * (self.b * v - state.u),
         )
 
-    def post_step(self, t, state, new_state, dt):
-        v, spike = threshold_reset(self.surrogate, new_state.v, self.v_th, self.c)
-        return IzhikevichState(v=v, u=new_state.u + self.d * spike), spike
+    def event_step(self, info, y_old, y_new, z, current):
+        v, spike = threshold_reset(self.surrogate, y_new.v, self.v_th, self.c)
+        # the recovery jump is part of the reset: detached like it (see `threshold_reset`)
+        u = y_new.u + self.d * jax.lax.stop_gradient(spike)
+        return IzhikevichState(v=v, u=u), z, spike

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import difflib
 from typing import NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._model import parameter
+from .._errors import check_choice
+from .._model import NON_NEGATIVE, POSITIVE, parameter
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, newton, upward_crossing
 
@@ -58,18 +58,18 @@ class MorrisLecar(AbstractNeuron):
     Koch & Segev (eds) *Methods in Neuronal Modeling*, 2nd ed., ch. 7.
     """
 
-    g_ca: Array = parameter(4.4)
-    g_k: Array = parameter(8.0)
-    g_l: Array = parameter(2.0)
+    g_ca: Array = parameter(4.4, NON_NEGATIVE)
+    g_k: Array = parameter(8.0, NON_NEGATIVE)
+    g_l: Array = parameter(2.0, NON_NEGATIVE)
     e_ca: Array = parameter(120.0)
     e_k: Array = parameter(-84.0)
     e_l: Array = parameter(-60.0)
-    c_m: Array = parameter(20.0)
-    phi: Array = parameter(0.04)
+    c_m: Array = parameter(20.0, POSITIVE)
+    phi: Array = parameter(0.04, POSITIVE)
     v1: Array = parameter(-1.2)
-    v2: Array = parameter(18.0)
+    v2: Array = parameter(18.0, POSITIVE)
     v3: Array = parameter(2.0)
-    v4: Array = parameter(30.0)
+    v4: Array = parameter(30.0, POSITIVE)
     v_th: Array = parameter(0.0)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
 
@@ -77,13 +77,7 @@ class MorrisLecar(AbstractNeuron):
     def rinzel_ermentrout1998(cls, onset: str, **overrides) -> MorrisLecar:
         """The parameter set of Rinzel & Ermentrout (1998) for `onset` ∈ {"hopf", "snlc",
         "homoclinic"}; `overrides` replace any argument."""
-        if onset not in RINZEL_ERMENTROUT1998:
-            close = difflib.get_close_matches(onset, RINZEL_ERMENTROUT1998, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"unknown Morris–Lecar parameter set {onset!r}.{hint} "
-                f"Choose one of: {', '.join(RINZEL_ERMENTROUT1998)}."
-            )
+        check_choice("Rinzel & Ermentrout (1998) parameter set", onset, RINZEL_ERMENTROUT1998)
         return cls(**{**RINZEL_ERMENTROUT1998[onset], **overrides})
 
     def m_inf(self, v: Array) -> Array:
@@ -109,6 +103,15 @@ class MorrisLecar(AbstractNeuron):
         v = newton(_steady_state_current, self.full(self.e_l, batch_shape), self)
         return MorrisLecarState(v=v, w=self.w_inf(v))
 
+    def linear_part(self, t, y, current):
+        """Linear rates for the exponential solvers (1/ms): `−(g_ca m∞ + g_k w + g_l)/c_m`
+        for V (the total conductance: `∂f/∂V` turns positive through the instantaneous
+        m∞(V)) and `−φ·cosh((V − v3)/(2 v4))` for w."""
+        g = self.g_ca * self.m_inf(y.v) + self.g_k * y.w + self.g_l
+        return MorrisLecarState(
+            v=-g / self.c_m, w=-self.phi * jnp.cosh((y.v - self.v3) / (2.0 * self.v4))
+        )
+
     def vector_field(self, t, state, current):
         v, w = state
         return MorrisLecarState(
@@ -117,8 +120,8 @@ class MorrisLecar(AbstractNeuron):
             w=self.phi * (self.w_inf(v) - w) * jnp.cosh((v - self.v3) / (2.0 * self.v4)),
         )
 
-    def post_step(self, t, state, new_state, dt):
-        return new_state, upward_crossing(self.surrogate, state.v, new_state.v, self.v_th)
+    def event_step(self, info, y_old, y_new, z, current):
+        return y_new, z, upward_crossing(self.surrogate, y_old.v, y_new.v, self.v_th)
 
 
 def _steady_state_current(v, model: MorrisLecar):

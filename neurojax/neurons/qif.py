@@ -6,18 +6,16 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._model import parameter
+from .._model import NON_NEGATIVE, POSITIVE, parameter
 from ..surrogate import AbstractSurrogate, FastSigmoid
-from ._base import AbstractNeuron
-from .lif import refractory_reset
+from ._integrate_and_fire import AbstractIntegrateAndFire
 
 
 class QIFState(NamedTuple):
     v: Array  # membrane potential, mV
-    refractory: Array  # refractory time left, ms (V is held at v_reset while > 0)
 
 
-class QIF(AbstractNeuron):
+class QIF(AbstractIntegrateAndFire):
     r"""Quadratic integrate-and-fire neuron (Ermentrout & Kopell 1986; Latham et al. 2000),
     in the form of Gerstner et al. (2014):
 
@@ -40,20 +38,18 @@ class QIF(AbstractNeuron):
     Paninski (2014) *Neuronal Dynamics*, §5.3.
     """
 
-    tau: Array = parameter(10.0)
+    tau: Array = parameter(10.0, POSITIVE)
     v_rest: Array = parameter(-65.0)
     v_reset: Array = parameter(-65.0)
     v_th: Array = parameter(-30.0)
-    r: Array = parameter(10.0)
-    t_ref: Array = parameter(2.0)
+    r: Array = parameter(10.0, POSITIVE)
+    t_ref: Array = parameter(2.0, NON_NEGATIVE)
     v_c: Array = parameter(-50.0)
-    a0: Array = parameter(0.1)
+    a0: Array = parameter(0.1, POSITIVE)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
 
     def init_state(self, batch_shape=()):
-        return QIFState(
-            v=self.full(self.v_rest, batch_shape), refractory=self.full(0.0, batch_shape)
-        )
+        return QIFState(v=self.full(self.v_rest, batch_shape))
 
     @property
     def rheobase(self) -> Array:
@@ -65,10 +61,4 @@ class QIF(AbstractNeuron):
         v = jnp.minimum(state.v, self.v_th)
         return QIFState(
             v=(self.a0 * (v - self.v_rest) * (v - self.v_c) + self.r * current) / self.tau,
-            refractory=jnp.zeros_like(state.refractory),
-        )
-
-    def post_step(self, t, state, new_state, dt):
-        return refractory_reset(
-            self.surrogate, state, new_state, dt, self.v_th, self.v_reset, self.t_ref
         )

@@ -6,13 +6,8 @@ import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
 
+from .._model import Elementwise
 from ._base import AbstractSolver
-
-# exp(z) overflows float32 past z ≈ 88. A rate this explosive only occurs on the upswing
-# of an exponential-IF spike, which the model's post_step resets within the same step, so
-# capping z keeps every value (and gradient) finite without touching regular dynamics.
-_Z_MAX = 30.0
-
 
 # Below this |z| the φ functions are evaluated by their Taylor series, above by closed
 # forms with `exp` (not `expm1`, which XLA's CPU backend evaluates several times more
@@ -41,14 +36,49 @@ def phi1(z):
     return jnp.where(small, taylor(z, _PHI1_COEFFS), (jnp.exp(z_safe) - 1.0) / z_safe)
 
 
+def stable_part(lam, dt, cap: float):
+    """The linear rate the exponential solvers use: `min(λ, cap/dt)`.
+
+    Decaying modes (λ < 0: gates, leak, total conductance) keep their exact exponential
+    treatment. A positive λ is a genuinely growing mode — the exponential upswing of
+    EIF/AdEx, the quadratic one of Izhikevich — and following it exponentially is what
+    makes the integrate-and-fire spike times accurate: an EIF step adds
+    `Δ_T·(e^{λ·dt} − 1)` to V, so capping growth at one e-fold per step would let V climb
+    at most 3.4 mV per step and delay every spike by ~1.5 ms at dt = 0.1. How much growth
+    each scheme may take:
+
+    - `ExponentialEuler`: `cap = 30` (no overflow of `eᶻ` in float32); an overshoot past
+      the cut-off is caught by the model's reset (V is clamped at `v_th` there), and
+      anything else non-finite is reported by `simulate`.
+    - `ExponentialRK2`: `cap = 1` (φ₁ ≤ 1.72): its second stage combines the midpoint
+      state with `λ·(x₀ − x_h)`, and with an unbounded λ an overshooting midpoint turned
+      into −2.3e27 mV (AdEx before). The cap is inactive once `dt < 1/λ`, so the order
+      is kept.
+
+    Upstrokes driven by an *instantaneous* activation (reduced HH, Morris–Lecar), where
+    `∂f/∂V > 0` is not a growing mode of the true dynamics, are handled by the model's
+    `linear_part` (the total conductance, always < 0), not by this cap."""
+    return jnp.minimum(lam, cap / dt)
+
+
+def linear_rates(model, t, y, inputs):
+    """`(f(y), λ)`: the vector field and the linear rate of each variable — the model's
+    own `linear_part` when it has one, else the autodiff diagonal."""
+    lam = model.linear_part(t, y, inputs)
+    if lam is None:
+        return diagonal_jacobian(model, t, y, inputs)
+    return model.vector_field(t, y, inputs), lam
+
+
 def diagonal_jacobian(model, t, state, current):
     """`(f(x), ∂fᵢ/∂xᵢ)` leafwise: the vector field and the derivative of each state
     variable's rate with respect to that variable itself.
 
     One forward-mode JVP per state leaf, with a unit tangent on that leaf only; only the
-    same leaf's output is kept, so XLA drops the other tangent outputs. Elements of one
-    leaf (neurons of a population) must not couple directly, as holds for point neurons
-    and for synaptic coupling through separate state.
+    same leaf's output is kept, so XLA drops the other tangent outputs. This is the true
+    diagonal only when elements of one leaf do not couple (an `Elementwise` model): for a
+    coupled leaf it would be a row sum of the Jacobian, so the exponential solvers refuse
+    `Coupled` models (`simulate` checks `structures`).
     """
     leaves, treedef = jtu.tree_flatten(state)
 
@@ -74,8 +104,11 @@ def diagonal_jacobian(model, t, state, current):
 
 class ExponentialEuler(AbstractSolver):
     r"""Exponential Euler: each variable is advanced exactly under its own linearisation,
-    `x₁ = x₀ + dt·φ₁(λ·dt)·f(x₀)` with `λ = ∂f/∂x` (the diagonal of the Jacobian, by
-    autodiff) and `φ₁(z) = (eᶻ − 1)/z`.
+    `x₁ = x₀ + dt·φ₁(λ·dt)·f(x₀)` with `λ = min(∂f/∂x, 30/dt)` (the diagonal of the Jacobian,
+    by autodiff, or the model's `linear_part`; growth capped, see `stable_part`) and
+    `φ₁(z) = (eᶻ − 1)/z`.
+
+    Integrates `Elementwise` models only (point neurons and their populations).
 
     Exact for gates that are linear in themselves (`dm/dt = (m∞ − m)/τ_m` at fixed V: the
     `cnexp` scheme of NEURON) and for the subthreshold LIF; for the membrane potential of a
@@ -83,8 +116,10 @@ class ExponentialEuler(AbstractSolver):
     rate. Unconditionally stable for decaying modes, first order overall.
     """
 
-    def step(self, model, t, state, current, dt):
-        f0, lam = diagonal_jacobian(model, t, state, current)
+    structures = (Elementwise,)
+
+    def step(self, model, t, y, inputs, dt):
+        f0, lam = linear_rates(model, t, y, inputs)
         return jtu.tree_map(
-            lambda x, f, l: x + dt * phi1(jnp.minimum(l * dt, _Z_MAX)) * f, state, f0, lam
+            lambda x, f, l: x + dt * phi1(stable_part(l, dt, 30.0) * dt) * f, y, f0, lam
         )

@@ -1,0 +1,55 @@
+"""What `simulate` keeps: `SaveAt`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax.numpy as jnp
+
+
+class SaveAt(eqx.Module):
+    """What to keep of a run, passed as `simulate(..., saveat=SaveAt(...))` (and `fit`).
+
+    - `every`: keep the state at the end of every `every`-th step (must divide `n_steps`);
+      events (spikes) are summed over the `every` steps, so none is lost.
+    - `vars`: names of the state variables to keep (e.g. `("v",)`); default all.
+    - `fn`: instead of `vars`, any function `fn(y) -> pytree` of the continuous state
+      (a population mean, the voltage at a few compartments, one output per population).
+    - `spikes`: keep the events (spike counts) at all; `False` keeps none.
+    - `spike_dtype`: dtype of the kept spike counts. `None` keeps the model's floating dtype,
+      through which surrogate gradients flow; a small integer type (`jnp.uint8` for
+      `every < 256`, `jnp.uint16` above) keeps them 4× smaller, without gradients.
+
+    Each quantity is kept once: `Solution.v` reads the kept state, it is not a copy.
+    """
+
+    every: int = eqx.field(default=1, static=True)
+    vars: tuple[str, ...] | None = eqx.field(default=None, static=True)
+    fn: Callable[[Any], Any] | None = eqx.field(default=None, static=True)
+    spikes: bool = eqx.field(default=True, static=True)
+    spike_dtype: Any = eqx.field(default=None, static=True)
+
+    def __check_init__(self):
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
+            raise ValueError(f"SaveAt(every={self.every!r}): every must be an int >= 1.")
+        if self.vars is not None and self.fn is not None:
+            raise ValueError("SaveAt takes either vars= or fn=, not both.")
+        if self.vars is not None:
+            if isinstance(self.vars, str) or not all(isinstance(v, str) for v in self.vars):
+                raise TypeError(
+                    f"SaveAt(vars={self.vars!r}): vars must be a tuple of state variable "
+                    "names, e.g. vars=('v',)."
+                )
+        if self.fn is not None and not callable(self.fn):
+            raise TypeError(f"SaveAt(fn={self.fn!r}): fn must be a function of the state.")
+        if self.spike_dtype is not None:
+            dt = jnp.dtype(self.spike_dtype)
+            if not (jnp.issubdtype(dt, jnp.integer) or jnp.issubdtype(dt, jnp.floating)):
+                raise TypeError(f"SaveAt(spike_dtype={self.spike_dtype!r}) must be numeric.")
+            if jnp.issubdtype(dt, jnp.integer) and jnp.iinfo(dt).max < self.every:
+                raise ValueError(
+                    f"SaveAt(spike_dtype={dt.name}) cannot hold counts of up to every="
+                    f"{self.every} spikes; use a wider type (jnp.uint16, jnp.int32)."
+                )
