@@ -104,14 +104,15 @@ def test_saveat_vars_and_fn_keep_only_what_is_asked():
     assert part.v is part.states.v  # v is kept once, not copied
     np.testing.assert_array_equal(part.v, full.v)
     # The final state stays complete, so the run can be continued.
-    for a, b in zip(jax.tree.leaves(part.final_state), jax.tree.leaves(full.final_state), strict=False):
+    final, reference = jax.tree.leaves(part.final_state), jax.tree.leaves(full.final_state)
+    for a, b in zip(final, reference, strict=True):
         np.testing.assert_array_equal(a, b)
     only_m = nj.simulate(
         nj.HodgkinHuxley(), jnp.full(n, 10.0), dt=0.025, saveat=nj.SaveAt(vars=("m",))
     )
     assert only_m.states.v is None and only_m.states.m.shape == (n,)
     with pytest.raises(AttributeError, match="kept no voltage"):
-        only_m.v
+        _ = only_m.v
     # any function of the state: here the total gating, one number per step
     fn = nj.simulate(
         nj.HodgkinHuxley(), jnp.full(n, 10.0), dt=0.025, saveat=nj.SaveAt(fn=lambda y: y.m + y.h)
@@ -170,7 +171,8 @@ def test_checkpointing_leaves_values_unchanged(full_run, options):
     np.testing.assert_allclose(sol.v, full_run.v[k - 1 :: k], rtol=2e-7)
     np.testing.assert_array_equal(sol.spikes.sum(0), full_run.spikes.sum(0))
     np.testing.assert_array_equal(sol.t, full_run.t[k - 1 :: k])
-    for a, b in zip(jax.tree.leaves(sol.final_state), jax.tree.leaves(full_run.final_state), strict=False):
+    final, reference = jax.tree.leaves(sol.final_state), jax.tree.leaves(full_run.final_state)
+    for a, b in zip(final, reference, strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-7)
 
 
