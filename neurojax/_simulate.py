@@ -13,7 +13,14 @@ from jaxtyping import PRNGKeyArray
 
 from ._adjoint import AbstractAdjoint, CheckpointAdjoint
 from ._errors import check_instance
-from ._model import AbstractModel, ModelState, StepInfo, check_domains, error_if_outside
+from ._model import (
+    AbstractModel,
+    ModelState,
+    RealScalarLike,
+    StepInfo,
+    check_domains,
+    error_if_outside,
+)
 from ._progress import AbstractProgressMeter, NoProgress
 from ._saveat import SaveAt
 from ._solution import Solution
@@ -25,20 +32,23 @@ def _is_tracer(x) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
-def check_finite(x, what: str, fix: str):
+def check_finite(x, what: str, fix: str, anchor=None):
     """Raise if the pytree `x` holds a NaN or inf: at once when concrete, through
-    `eqx.error_if` at run time when traced. Returns `x` (tied to the check)."""
+    `eqx.error_if` at run time when traced. Returns `anchor` (default `x`) tied to the
+    check: tying a small anchor (the initial state) instead of large inputs keeps XLA from
+    copying the inputs through the check."""
+    anchor = x if anchor is None else anchor
     leaves = [leaf for leaf in jtu.tree_leaves(x) if eqx.is_array(leaf)]
     leaves = [leaf for leaf in leaves if jnp.issubdtype(leaf.dtype, jnp.inexact)]
     if not leaves:
-        return x
+        return anchor
     if not any(_is_tracer(leaf) for leaf in leaves):
         # numpy, not jnp: inside a jit trace even an operation on constants is traced
         if not all(np.all(np.isfinite(np.asarray(leaf))) for leaf in leaves):
             raise ValueError(f"{what} contains NaN or inf; {fix}")
-        return x
+        return anchor
     bad = jnp.stack([~jnp.all(jnp.isfinite(leaf)) for leaf in leaves]).any()
-    return eqx.error_if(x, bad, f"{what} contains NaN or inf; {fix}")
+    return eqx.error_if(anchor, bad, f"{what} contains NaN or inf; {fix}")
 
 
 def check_time(value, name: str, positive: bool):
@@ -157,10 +167,10 @@ def simulate(
     model: AbstractModel,
     inputs: Any,
     *,
-    dt: float,
+    dt: RealScalarLike,
     solver: AbstractSolver | None = None,
-    state0=None,
-    t0: float = 0.0,
+    state0: Any = None,
+    t0: RealScalarLike = 0.0,
     saveat: SaveAt = SaveAt(),
     adjoint: AbstractAdjoint = CheckpointAdjoint(),
     progress_meter: AbstractProgressMeter = NoProgress(),
@@ -226,9 +236,11 @@ def simulate(
     if key is not None and not (eqx.is_array(key) or _is_tracer(key)):
         raise TypeError(f"key must be a jax.random key, got {key!r}.")
 
-    inputs = check_finite(inputs, "inputs", "check the stimulus (e.g. jnp.isfinite(inputs).all()).")
     state = check_finite(
         state, "state0", "start from model.init_state(...) or a finite Solution.final_state."
+    )
+    state = check_finite(
+        inputs, "inputs", "check the stimulus (e.g. jnp.isfinite(inputs).all()).", anchor=state
     )
     state = error_if_outside(model, state)
     ftype = jnp.promote_types(
@@ -250,10 +262,18 @@ def simulate(
 
 
 _ADVICE = (
-    "Try a smaller dt, or a solver that is stable for stiff models (neurojax.BackwardEuler(),"
-    " neurojax.ExponentialEuler() for point neurons); check the inputs and parameters for "
-    "extreme values. Pass throw=False to get the values anyway."
+    "Try a smaller dt, or a solver that is stable at larger steps: for point neurons "
+    "neurojax.ExponentialRK2() or neurojax.ExponentialEuler(), for coupled models and "
+    "cables neurojax.Rosenbrock2() or neurojax.BackwardEuler(); and check the inputs and "
+    "parameters for extreme values. Pass throw=False to get the values anyway."
 )
+
+
+@jax.jit
+def _nonfinite_rows(x):
+    """Which rows (leading axis) of `x` hold a NaN/inf, through a max over each row: no
+    boolean array the size of `x` (which cost ~100 MB on a 400 MB recording)."""
+    return ~jnp.isfinite(jnp.max(jnp.abs(x).reshape(x.shape[0], -1), axis=1))
 
 
 def _raise_if_nonfinite(model, sol: Solution) -> Solution:
@@ -281,7 +301,7 @@ def _raise_if_nonfinite(model, sol: Solution) -> Solution:
         return jtu.tree_map(tie, sol)
     kept = [(n, leaf) for n, leaf in _named_leaves(sol.states) if leaf.ndim >= 1]
     for name, leaf in kept:
-        rows = ~jnp.isfinite(leaf).reshape(leaf.shape[0], -1).all(axis=1)
+        rows = _nonfinite_rows(leaf)
         if bool(rows.any()):
             first = int(jnp.argmax(rows))
             raise FloatingPointError(
@@ -319,7 +339,7 @@ def _integrate(model, solver, inputs, state, dt, t0, key, saveat, adjoint, progr
 
     def block(carry, xs):
         if every == 1:
-            carry, events = step(carry, jtu.tree_map(lambda a: a[0], xs))
+            carry, events = step(carry, xs)
         else:
             # Events are summed in the carry: stacking (every, *batch) spikes and summing
             # afterwards was up to 16x slower for 10^5 neurons on CPU (benchmarks/).
@@ -338,7 +358,12 @@ def _integrate(model, solver, inputs, state, dt, t0, key, saveat, adjoint, progr
             events = jtu.tree_map(lambda e: e.astype(saveat.spike_dtype), events)
         return carry, (keep(carry[1]), events)
 
-    xs = jtu.tree_map(lambda a: a.reshape(n_blocks, every, *a.shape[1:]), inputs)
+    # every == 1 scans the inputs as they are: a (n, 1, ...) reshape made XLA copy them
+    # (another layout), 381 MiB for 10⁴ LIF × 10⁴ steps (benchmarks/README.md)
+    if every == 1:
+        xs = inputs
+    else:
+        xs = jtu.tree_map(lambda a: a.reshape(n_blocks, every, *a.shape[1:]), inputs)
     carry = (jnp.asarray(0, dtype=jnp.int32), state.y, state.z)
     chunk = adjoint.checkpoint_every(n_blocks)
     if chunk is None or chunk >= n_blocks:

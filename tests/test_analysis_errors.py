@@ -137,14 +137,32 @@ class _Runaway(AbstractModel):
     def vector_field(self, t, y, current):
         return _V(v=y.v**2 + current)
 
+    def event_step(self, info, y_old, y_new, z, inputs):
+        return y_new, z, (y_new.v >= 100.0).astype(y_new.v.dtype)  # a "spike", no reset
+
 
 def test_a_simulation_that_blows_up_is_an_error_not_zero_hertz():
     with pytest.raises(FloatingPointError, match=r"NaN or inf at current\(s\) 1, so no firing"):
         na.fi_curve(_Runaway(), [0.0, 1.0], duration=5.0, transient=0.0, dt=0.01, solver=Euler())
-    with pytest.raises(ValueError, match=r"non-finite.*at parameter value\(s\) 1 \(up sweep\)"):
+    with pytest.raises(FloatingPointError, match=r"non-finite.*value\(s\) 1 \(up sweep\)"):
         na.limit_cycles(
             _Runaway(), [0.0, 1.0], sweep="up", dt=0.01, transient=0.0, window=5.0, solver=Euler()
         )
+
+
+class _Leak(AbstractModel):
+    """`dv/dt = −v + I`, no events: nothing to count."""
+
+    def init_state(self, batch_shape=()):
+        return _V(v=jnp.zeros(batch_shape))
+
+    def vector_field(self, t, y, current):
+        return _V(v=-y.v + current)
+
+
+def test_fi_curve_needs_spikes():
+    with pytest.raises(TypeError, match="needs a spiking model.*emits no spikes"):
+        na.fi_curve(_Leak(), [0.0, 1.0], duration=1.0, transient=0.0, dt=0.1, solver=Euler())
 
 
 def test_fi_curve_of_a_population_is_every_current_on_every_neuron():

@@ -165,7 +165,8 @@ def test_lif_equilibrium_and_its_reset():
     assert fp.eigenvalues == pytest.approx([-1 / 10.0])  # −1/τ
     assert fp.stability == "stable node"
     # above rheobase the ODE's equilibrium lies beyond threshold: the reset removes it
-    assert na.fixed_points(model, 2.0) == []
+    with pytest.raises(na.NoEquilibriumError, match=r"V = -45.*threshold and reset.*fires"):
+        na.fixed_points(model, 2.0)
     (virtual,) = na.fixed_points(model, 2.0, include_virtual=True)
     assert virtual.v == pytest.approx(-45.0)
 

@@ -112,7 +112,7 @@ def test_explicit_solver_past_its_stability_limit_is_reported():
     with pytest.raises(FloatingPointError) as info:
         nj.simulate(TwoCompartments(), jnp.zeros(200), dt=0.1, solver=nj.Euler())
     message = str(info.value)
-    assert "state variable .v became NaN or inf first at t = " in message
+    assert "state variable .v became NaN or inf, first at t = " in message
     assert "smaller dt" in message
     sol = nj.simulate(TwoCompartments(), jnp.zeros(200), dt=0.1, solver=nj.Euler(), throw=False)
     assert not np.all(np.isfinite(sol.v))
@@ -134,14 +134,15 @@ def test_dense_solve_gradient_matches_finite_differences(x64):
     np.testing.assert_allclose(g, fd, rtol=1e-6)
 
 
-@pytest.mark.parametrize("solver", [nj.BackwardEuler(), nj.CrankNicolson(), nj.Rosenbrock2()])
-def test_implicit_solvers_on_point_neurons(solver):
-    """On an elementwise population the Jacobian is a 4×4 block per neuron (never N²): HH
-    with the implicit solvers fires the same spikes as the default solver."""
-    inputs = jnp.full((2000, 3), 10.0) * jnp.array([0.0, 1.0, 1.5])
-    ref = nj.simulate(nj.HodgkinHuxley(), inputs, dt=0.025)
-    sol = nj.simulate(nj.HodgkinHuxley(), inputs, dt=0.025, solver=solver)
-    np.testing.assert_array_equal(sol.spikes.sum(0), ref.spikes.sum(0))
+def test_positive_feedback_faster_than_the_step_is_reported():
+    """A coupled model with a mode growing at 30/ms (two compartments with a negative
+    leak): at dt = 0.1 `I − dt·J = −2·I` reverses the step, and it would be meaningless —
+    reported, naming a smaller dt; at dt = 0.01 it integrates (BE's factor 1/(1 − 0.3))."""
+    model = TwoCompartments(g_l=-30.0, g_c=0.0)
+    with pytest.raises(Exception, match=r"reverses or amplifies.*smaller dt"):
+        nj.simulate(model, jnp.zeros(5), dt=0.1, solver=nj.BackwardEuler())
+    sol = nj.simulate(model, jnp.zeros(5), dt=0.01, solver=nj.BackwardEuler())
+    assert float(sol.v[-1, 0]) == pytest.approx(1.0 / (1 - 0.3) ** 5, rel=1e-5)
 
 
 # ------------------------------------------------------------- a toy delayed network

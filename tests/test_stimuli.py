@@ -186,3 +186,178 @@ def test_bad_duration_raises(duration):
 def test_duration_shorter_than_a_step_raises():
     with pytest.raises(ValueError, match=r"shorter than one step"):
         stimuli.Step(1.0, duration=0.04).sample(0.1)
+
+
+# ---------------------------------------------------------------------------------------
+# Invalid arguments: a clear error naming the argument and the fix, or correct behaviour
+# (issue 8, item 8).
+
+
+def test_step_start_after_stop_raises():
+    with pytest.raises(ValueError, match=r"Step: start=15.0 ms is after stop=5.0 ms"):
+        stimuli.Step(1.0, start=15.0, stop=5.0, duration=20.0)
+    # start == stop is an empty pulse: only the offset
+    x = stimuli.Step(1.0, start=5.0, stop=5.0, offset=0.25, duration=20.0).sample(DT)
+    np.testing.assert_array_equal(x, 0.25)
+    with pytest.raises(ValueError, match=r"Step.start must be a finite time"):
+        stimuli.Step(1.0, start=float("nan"), duration=20.0)
+    with pytest.raises(ValueError, match=r"Step.amplitude must be finite"):
+        stimuli.Step(float("nan"), duration=20.0)
+
+
+def test_ramp_of_zero_width_is_a_step():
+    """The limit of a ramp whose width goes to 0: a step to `amplitude` at `start`, sampled
+    like `Step` (not 0/0 = NaN)."""
+    ramp = stimuli.Ramp(2.0, start=5.0, stop=5.0, duration=20.0).sample(DT)
+    step = stimuli.Step(2.0, start=5.0, duration=20.0).sample(DT)
+    assert np.all(np.isfinite(ramp))
+    np.testing.assert_array_equal(ramp, step)
+    # gradient with respect to the amplitude: the number of "on" steps, finite
+    g = jax.grad(lambda a: stimuli.Ramp(a, 5.0, 5.0, duration=20.0).sample(DT).sum())(1.0)
+    assert float(g) == 150.0
+    with pytest.raises(ValueError, match=r"Ramp: start=15.0 ms is after stop=5.0 ms"):
+        stimuli.Ramp(1.0, start=15.0, stop=5.0, duration=20.0)
+    with pytest.raises(ValueError, match=r"the default stop: the duration"):
+        stimuli.Ramp(1.0, start=30.0, duration=20.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(tau=-1.0), r"OUNoise.tau must be finite and > 0"),
+        (dict(tau=0.0), r"OUNoise.tau must be finite and > 0"),
+        (dict(tau=float("nan")), r"OUNoise.tau must be finite and > 0"),
+        (dict(sigma=-0.1), r"OUNoise.sigma must be finite and >= 0"),
+        (dict(mean=float("inf")), r"OUNoise.mean must be finite"),
+    ],
+)
+def test_ou_invalid_raises(kwargs, match):
+    args = dict(mean=0.0, sigma=1.0, tau=5.0) | kwargs
+    with pytest.raises(ValueError, match=match):
+        stimuli.OUNoise(**args, key=jax.random.key(0), duration=10.0)
+
+
+def test_ou_traced_invalid_tau_raises():
+    def sample(tau):
+        return stimuli.OUNoise(0.0, 1.0, tau, key=jax.random.key(0), duration=10.0).sample(DT)
+
+    assert np.all(np.isfinite(jax.jit(sample)(5.0)))
+    with pytest.raises(Exception, match=r"OUNoise: tau must be > 0 ms"):
+        jax.block_until_ready(jax.jit(sample)(-5.0))
+
+
+@pytest.mark.parametrize("rate", [-1.0, float("nan"), float("inf"), [10.0, -5.0]])
+def test_poisson_invalid_rate_raises(rate):
+    with pytest.raises(ValueError, match=r"PoissonSpikes.rate must be finite and >= 0"):
+        stimuli.PoissonSpikes(jnp.asarray(rate), key=jax.random.key(0), shape=(), duration=10.0)
+
+
+def test_poisson_rate_above_one_per_step_raises():
+    """rate·dt > 1 cannot be represented with 0/1 per step: refused, naming the largest dt
+    that fits. At rate·dt = 1 exactly every step spikes (mean rate still exact)."""
+    stim = stimuli.PoissonSpikes(20_000.0, key=jax.random.key(0), duration=10.0)
+    with pytest.raises(ValueError, match=r"2 spikes per step.*Use dt <= 0.05 ms"):
+        stim.sample(DT)
+    x = stimuli.PoissonSpikes(10_000.0, key=jax.random.key(0), duration=10.0).sample(DT)
+    np.testing.assert_array_equal(x, 1.0)
+    # zero rate: no spikes
+    np.testing.assert_array_equal(
+        stimuli.PoissonSpikes(0.0, key=jax.random.key(0), duration=10.0).sample(DT), 0.0
+    )
+
+    def traced(rate):
+        return stimuli.PoissonSpikes(rate, key=jax.random.key(0), duration=10.0).sample(DT)
+
+    with pytest.raises(Exception, match=r"at most 1000/dt Hz"):
+        jax.block_until_ready(jax.jit(traced)(20_000.0))
+
+
+@pytest.mark.parametrize(
+    ("dt", "error", "match"),
+    [
+        (0.0, ValueError, r"dt must be a finite time step > 0 ms, got dt=0.0"),
+        (-0.1, ValueError, r"dt must be a finite time step > 0 ms"),
+        (float("nan"), ValueError, r"dt must be a finite time step > 0 ms"),
+        (float("inf"), ValueError, r"dt must be a finite time step > 0 ms"),
+        ("0.1", TypeError, r"dt must be a time step in ms \(a number > 0\), got '0.1'"),
+        (None, TypeError, r"dt must be a time step in ms"),
+    ],
+)
+def test_sample_bad_dt_raises(dt, error, match):
+    for stim in (
+        stimuli.Step(1.0, duration=10.0),
+        stimuli.OUNoise(0.0, 1.0, 5.0, key=jax.random.key(0), duration=10.0),
+        stimuli.PoissonSpikes(10.0, key=jax.random.key(0), duration=10.0),
+    ):
+        with pytest.raises(error, match=match):
+            stim.sample(dt)
+
+
+def test_sample_traced_dt_raises():
+    with pytest.raises(TypeError, match=r"sampled with a concrete dt.*stim.sample\(dt\)"):
+        jax.jit(lambda dt: stimuli.Step(1.0, duration=10.0).sample(dt))(0.1)
+
+
+def test_duration_not_a_multiple_of_dt_raises():
+    """Never silently shortened (10.04 ms at dt 0.1 used to give 100 steps = 10 ms): the
+    error names the two nearest durations that fit."""
+    with pytest.raises(ValueError, match=r"not a whole number of steps.*100.4 steps.*10 or 10.1"):
+        stimuli.Step(1.0, duration=10.04).sample(DT)
+    with pytest.raises(ValueError, match=r"not a whole number of steps"):
+        stimuli.Sine(1.0, 10.0, duration=1000.0).sample(0.3)
+    # Floating-point dt that divides the duration up to rounding is fine, including float32.
+    for dt in (0.1, 0.025, 0.01, np.float32(0.1), jnp.float32(0.025)):
+        n = stimuli.Step(1.0, duration=50.0).sample(dt).shape[0]
+        assert n == round(50.0 / float(dt))
+    # through simulate, the same error
+    import neurojax as nj
+
+    with pytest.raises(ValueError, match=r"not a whole number of steps"):
+        nj.simulate(nj.LIF(), stimuli.Step(1.0, duration=10.04), dt=DT)
+
+
+def test_arithmetic_with_numbers_and_arrays():
+    step = stimuli.Step(2.0, start=5.0, stop=15.0, duration=20.0)
+    base = np.asarray(step.sample(DT))
+    np.testing.assert_allclose((step + 1.0).sample(DT), base + 1.0)
+    np.testing.assert_allclose((1.0 + step).sample(DT), base + 1.0)
+    np.testing.assert_allclose((step - 0.5).sample(DT), base - 0.5)
+    np.testing.assert_allclose((0.5 - step).sample(DT), 0.5 - base)
+    np.testing.assert_allclose((-step).sample(DT), -base)
+    np.testing.assert_allclose((3 * step).sample(DT), 3 * base)
+    np.testing.assert_allclose((step * 3).sample(DT), 3 * base)
+    np.testing.assert_allclose((step / 4).sample(DT), base / 4)
+    # arrays broadcast against the per-step shape: one offset per neuron
+    many = (step + jnp.array([0.0, 1.0, 2.0])).sample(DT)
+    assert many.shape == (200, 3)
+    np.testing.assert_allclose(many[:, 2], base + 2.0)
+    many_np = (np.array([0.0, 1.0]) + step).sample(DT)
+    assert many_np.shape == (200, 2)
+    # stimulus minus stimulus, and a product (amplitude modulation)
+    sine = stimuli.Sine(1.0, frequency=100.0, duration=20.0)
+    np.testing.assert_allclose((step - sine).sample(DT), base - sine.sample(DT), atol=1e-6)
+    np.testing.assert_allclose((step * sine).sample(DT), base * sine.sample(DT), atol=1e-6)
+    # differentiable through the arithmetic
+    g = jax.grad(lambda a: (2.0 * stimuli.Step(a, 5.0, 15.0, duration=20.0) + 1.0).sample(DT).sum())
+    assert float(g(1.0)) == 200.0
+    # unsupported operands: Python's own TypeError, not an AttributeError
+    with pytest.raises(TypeError, match=r"unsupported operand"):
+        step + "1.0"
+    with pytest.raises(ZeroDivisionError, match=r"divide a stimulus by zero"):
+        step / 0
+    with pytest.raises(ValueError, match=r"Scaled.factor must be finite"):
+        step * float("nan")
+    with pytest.raises(ValueError, match=r"cannot multiply stimuli of durations"):
+        step * stimuli.Sine(1.0, 10.0, duration=10.0)
+
+
+def test_arithmetic_stimulus_in_simulate():
+    """`Step(...) + 1.0` was an AttributeError; now a stimulus `simulate` samples."""
+    import neurojax as nj
+
+    stim = 0.5 * stimuli.Step(2.0, start=5.0, stop=15.0, duration=20.0) + 1.0
+    sol = nj.simulate(nj.LIF(), stim, dt=DT)
+    direct = nj.simulate(nj.LIF(), stim.sample(DT), dt=DT)
+    np.testing.assert_array_equal(sol.v, direct.v)
+    np.testing.assert_allclose(stim.sample(DT)[:50], 1.0)
+    np.testing.assert_allclose(stim.sample(DT)[50:150], 2.0)

@@ -2,9 +2,11 @@
 diagrams (continuation of equilibria, folds, Hopf points, limit cycles) and f–I curves.
 
 Every function takes a model with scalar parameters (one neuron) and works on its vector
-field `model.vector_field(t, state, current)`, in float64 whatever the global JAX setting.
-Variables whose derivative is identically zero (integrate-and-fire `refractory`) are held
-at their initial value and left out of the analysis. The bifurcation parameter is the
+field `model.vector_field(t, y, current)`, in float64 whatever the global JAX setting.
+Discrete state (refractory timers) is not analysed, and a zero of the vector field that the
+model's `event_step` would reset (an integrate-and-fire neuron above threshold) is no
+equilibrium: `fixed_points` and `continuation` raise `NoEquilibriumError` where there is
+none. The bifurcation parameter is the
 injected current, or any scalar parameter selected the equinox way (`lambda m: m.g_k`).
 
 ```python
@@ -33,6 +35,7 @@ from ._fi_curve import lif_rate as lif_rate
 from ._fi_curve import lif_time_to_spike as lif_time_to_spike
 from ._fi_curve import lif_voltage as lif_voltage
 from ._fixed_points import FixedPoint as FixedPoint
+from ._fixed_points import NoEquilibriumError as NoEquilibriumError
 from ._fixed_points import classify as classify
 from ._fixed_points import fixed_points as fixed_points
 from ._phase_plane import PhasePlane as PhasePlane

@@ -12,16 +12,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._model import AbstractModel
-from ._continuation import (
-    HasBifurcationPoints,
-    _default_steps,
-    analyse_branch,
-    parameter_name,
-    trace,
-)
+from ._continuation import HasBifurcationPoints, analyse_branch, check_interval, trace
 from ._cycles import LimitCycles, limit_cycles
 from ._fixed_points import find_equilibria
-from ._system import System, check_range, float64, make_system
+from ._newton import root
+from ._system import System, check_range, float64, make_system, parameter_name
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -39,6 +34,10 @@ class BifurcationDiagram(HasBifurcationPoints):
     points: tuple
     cycles: LimitCycles | None
     parameter_name: str
+
+    def _diagram(self):
+        """What `plot_bifurcation_diagram` draws: `(branches, points, cycles, name)`."""
+        return self.branches, self.points, self.cycles, self.parameter_name
 
     def __repr__(self):
         pts = self._points_text()
@@ -93,12 +92,7 @@ def bifurcation_diagram(
     neither end of the interval (isolas) are not found.
     """
     v_range = check_range("v_range", v_range)
-    start, stop = float(start), float(stop)
-    if not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
-        raise ValueError(
-            f"start={start} and stop={stop} must be two different finite parameter values."
-        )
-    max_step, min_step = _default_steps(start, stop, max_step, min_step)
+    start, stop, max_step, min_step = check_interval(start, stop, max_step, min_step)
     name = parameter_name(model, parameter)
     bounds = (min(start, stop), max(start, stop))
     with float64():
@@ -107,7 +101,7 @@ def bifurcation_diagram(
         )
         traced: list[tuple[np.ndarray, np.ndarray]] = []
         for p_end, direction in ((start, np.sign(stop - start)), (stop, np.sign(start - stop))):
-            for x in find_equilibria(system, p_end, v_range, include_virtual=True):
+            for x in find_equilibria(system, p_end, v_range):
                 if _on_branch(x, p_end, traced):
                     continue
                 traced.append(
@@ -141,15 +135,13 @@ def _iv(system: System, vs, n_iter: int):
 
     def one(v):
         # unknowns: the dynamical variables, with slot k (V, held fixed) holding I instead
-        z0 = jnp.asarray(system.base)[jnp.asarray(system.active)].at[k].set(0.0)
+        z0 = system.initial().at[k].set(0.0)
 
         def g(z):
             return system.f(z.at[k].set(v), z[k])
 
-        def body(_, z):
-            return z - jnp.linalg.solve(jax.jacfwd(g)(z), g(z))
-
-        return jax.lax.fori_loop(0, n_iter, body, z0)[k]
+        z, ok, _ = root(g, z0, rtol=1e-12, max_steps=n_iter)
+        return jnp.where(ok, z[k], jnp.nan)
 
     return jax.vmap(one)(vs)
 

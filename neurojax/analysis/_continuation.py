@@ -11,14 +11,15 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.tree_util as jtu
 import numpy as np
 
 from .._model import AbstractModel
-from ._fixed_points import converged, eigen, f64, jacobian_batch, newton_batch
-from ._system import System, as_flat, float64, make_system, state_to_numpy
+from ._fixed_points import NoEquilibriumError, as_flat, eigen
+from ._newton import f64, jacobian_batch, newton_batch, root
+from ._plot import plot_bifurcation_diagram
+from ._system import System, float64, make_system, parameter_name, state_to_numpy
 
-_CORRECTOR_ITERS = 12
+_CORRECTOR_STEPS = 12
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -86,8 +87,6 @@ class HasBifurcationPoints:
 
     def plot(self, ax=None, **kwargs):
         """Draw it with matplotlib (see `neurojax.analysis.plot_bifurcation_diagram`)."""
-        from ._plot import plot_bifurcation_diagram
-
         return plot_bifurcation_diagram(self, ax=ax, **kwargs)
 
 
@@ -123,6 +122,10 @@ class Branch(HasBifurcationPoints):
             raise KeyError(f"no variable {name!r}; the branch has {self.variables}.")
         return self.x[:, self.variables.index(name)]
 
+    def _diagram(self):
+        """What `plot_bifurcation_diagram` draws: `(branches, points, cycles, name)`."""
+        return [self], self.points, None, self.parameter_name
+
     def __repr__(self):
         pts = self._points_text()
         return (
@@ -153,19 +156,10 @@ def _correct(system: System, w0, d, c):
     """Newton on `[f(w); d·w − c] = 0` from `w0`: the branch point on the hyperplane
     `d·w = c`. Returns `(w, converged, iterations)`."""
 
-    def body(carry):
-        k, w, _ = carry
-        g = jnp.concatenate([_F(system, w), (d @ w - c)[None]])
-        m = jnp.concatenate([_dF(system, w), d[None]], axis=0)
-        dw = jnp.linalg.solve(m, g)
-        return k + 1, w - dw, dw
+    def fun(w):
+        return jnp.concatenate([_F(system, w), (d @ w - c)[None]])
 
-    def cond(carry):
-        k, w, dw = carry
-        return (k < _CORRECTOR_ITERS) & ~converged(dw, w, 1e-11)
-
-    k, w, dw = jax.lax.while_loop(cond, body, (0, w0, jnp.full_like(w0, jnp.inf)))
-    return w, converged(dw, w, 1e-11), k
+    return root(fun, w0, rtol=1e-11, max_steps=_CORRECTOR_STEPS)
 
 
 _correct_jit = eqx.filter_jit(_correct)
@@ -173,17 +167,58 @@ _correct_jit = eqx.filter_jit(_correct)
 
 @eqx.filter_jit
 def _tangent_jit(system: System, z, t_prev):
-    """The unit tangent at `z` oriented along `t_prev` (NaN for `t_prev = 0`), and `[f_x |
-    f_p]` there."""
-    return _tangent(system, z, t_prev), _dF(system, z)
+    """The unit tangent at `z` oriented along `t_prev` (NaN for `t_prev = 0`), `[f_x |
+    f_p]` there, and whether the model's reset would move the equilibrium `z`."""
+    return _tangent(system, z, t_prev), _dF(system, z), system.post_step_changes(z[:-1], z[-1])
 
 
 def _arclength_step(system: System, z, t, h):
-    """Predictor `z + h·t`, corrector on the hyperplane through it orthogonal to `t`."""
+    """Predictor `z + h·t`, corrector on the hyperplane through it orthogonal to `t`.
+    Returns `(w, tangent, converged, iterations, reset)`."""
     pred = z + h * t
     w, ok, k = _correct_jit(system, f64(pred), f64(t), f64(t @ pred))
-    t_new = np.asarray(_tangent_jit(system, w, f64(t))[0])
-    return np.asarray(w), t_new, bool(ok) and np.all(np.isfinite(t_new)), int(k)
+    t_new, _, reset = _tangent_jit(system, w, f64(t))
+    t_new = np.asarray(t_new)
+    return np.asarray(w), t_new, bool(ok) and np.all(np.isfinite(t_new)), int(k), bool(reset)
+
+
+@eqx.filter_jit
+def _resets(system: System, z):
+    """Whether the model's `event_step` moves the equilibrium `z = (x, p)` (beyond an
+    integrate-and-fire threshold): then it is no equilibrium of the model."""
+    return system.post_step_changes(z[:-1], z[-1])
+
+
+def _reset_edge(system: System, za, zb):
+    """The last equilibrium, along the chord from `za` (kept by the model) to `zb` (reset
+    by it), that the reset keeps: bisection on the reset test, each trial point corrected
+    onto the branch."""
+    a, b, best = 0.0, 1.0, za
+    for _ in range(40):
+        m = 0.5 * (a + b)
+        zm, ok = _chord_point(system, za, zb, m)
+        if not ok:
+            break
+        if bool(_resets(system, f64(zm))):
+            b = m
+        else:
+            a, best = m, zm
+    return best
+
+
+def _before_reset(system: System, z, w):
+    """`w`, or, where the model's reset removes the equilibrium `w`, the last point before
+    it along the step from `z` (with a warning: the branch ends there)."""
+    if not bool(_resets(system, f64(w))):
+        return w
+    edge = _reset_edge(system, z, w)
+    warnings.warn(
+        f"the branch of {system.model_name} ends at parameter {edge[-1]:.6g}, "
+        f"V = {edge[system.v_index]:.6g}: beyond it the model's threshold and reset "
+        "(event_step) remove the equilibrium (the neuron fires).",
+        stacklevel=4,
+    )
+    return edge
 
 
 def _initial_tangent(system: System, z):
@@ -363,16 +398,6 @@ def _point(system: System, kind: str, z) -> BifurcationPoint:
     )
 
 
-def parameter_name(model: AbstractModel, parameter: Callable | None) -> str:
-    if parameter is None:
-        return "current"
-    from ._system import parameter_index
-
-    i = parameter_index(model, parameter)
-    path = jtu.tree_flatten_with_path(model)[0][i][0]
-    return jtu.keystr(path).lstrip(".")
-
-
 def trace(
     system: System,
     x0: np.ndarray,
@@ -394,6 +419,10 @@ def trace(
     easy step (≤ 3 Newton iterations, the tangent turning < 8°) and halves after a failed
     one (no convergence, a turn > 25°, or a jump longer than 2h: the guards against
     hopping onto another branch).
+
+    An equilibrium that the model's `event_step` would move (beyond an integrate-and-fire
+    threshold) is no equilibrium of the model: the branch ends, with a warning, at the
+    last point the reset keeps (located to ~1e-12 along the last step).
     """
     lo, hi = bounds
     z = np.append(np.asarray(x0, dtype=np.float64), p0)
@@ -403,7 +432,7 @@ def trace(
     zs, ts = [z], [t]
     h = max_step / 8
     while len(zs) < max_points:
-        w, t_new, ok, k = _arclength_step(system, z, t, h)
+        w, t_new, ok, k, reset = _arclength_step(system, z, t, h)
         good = (
             bool(ok)
             and np.dot(t, t_new) > 0.9
@@ -425,9 +454,12 @@ def trace(
             theta = (edge - z[-1]) / (w[-1] - z[-1])
             zb, ok = _at_parameter(system, z + theta * (w - z), edge)
             if bool(ok):
-                zb = np.asarray(zb)
-                zs.append(zb)
+                zs.append(_before_reset(system, z, np.asarray(zb)))
                 ts.append(t_new)
+            break
+        if reset:
+            zs.append(_before_reset(system, z, w))
+            ts.append(t_new)
             break
         zs.append(w)
         ts.append(t_new)
@@ -439,7 +471,13 @@ def trace(
     return np.array(zs), np.array(ts)
 
 
-def _default_steps(start, stop, max_step, min_step):
+def check_interval(start, stop, max_step, min_step):
+    """`(start, stop, max_step, min_step)` checked, with the default steps filled in."""
+    start, stop = float(start), float(stop)
+    if not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
+        raise ValueError(
+            f"start={start} and stop={stop} must be two different finite parameter values."
+        )
     span = abs(stop - start)
     max_step = span / 50 if max_step is None else float(max_step)
     min_step = 1e-9 * max(span, 1.0) if min_step is None else float(min_step)
@@ -447,7 +485,7 @@ def _default_steps(start, stop, max_step, min_step):
         raise ValueError(
             f"need 0 < min_step < max_step, got min_step={min_step}, max_step={max_step}."
         )
-    return max_step, min_step
+    return start, stop, max_step, min_step
 
 
 def continuation(
@@ -492,25 +530,25 @@ def continuation(
 
     **Returns** a `Branch`.
     """
-    start, stop = float(start), float(stop)
-    if not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
-        raise ValueError(
-            f"start={start} and stop={stop} must be two different finite parameter values."
-        )
-    max_step, min_step = _default_steps(start, stop, max_step, min_step)
+    start, stop, max_step, min_step = check_interval(start, stop, max_step, min_step)
     name = parameter_name(model, parameter)
     with float64():
         system = make_system(model, current=current, parameter=parameter, caller="continuation")
-        x0 = (
-            np.asarray(system.base)[list(system.active)]
-            if state0 is None
-            else as_flat(system, state0)
-        )
-        x, ok, _ = newton_batch(system, x0[None], start)
+        x0 = np.asarray(system.initial()) if state0 is None else as_flat(system, state0)
+        x, ok, reset = newton_batch(system, x0[None], start)
         if not ok[0]:
-            raise ValueError(
+            raise NoEquilibriumError(
                 f"no equilibrium of {system.model_name} near the given state at {name}={start}: "
                 "pass state0=, e.g. a FixedPoint from fixed_points()."
+            )
+        if reset[0]:
+            raise NoEquilibriumError(
+                f"{system.model_name} has no equilibrium at {name}={start:g}: the vector "
+                f"field vanishes at V = {x[0][system.v_index]:.6g}, where the model's "
+                "threshold and reset (event_step) move the state at once (the neuron fires). "
+                "Start the continuation where the neuron rests (e.g. below rheobase: "
+                "fixed_points(model, current) lists the equilibria), or use fi_curve or "
+                "limit_cycles for the firing."
             )
         zs, ts = trace(
             system,

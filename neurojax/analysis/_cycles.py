@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -11,11 +12,57 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._model import AbstractModel
+from .._saveat import SaveAt
 from .._simulate import simulate
 from ..solvers import RK4, AbstractSolver
-from ._continuation import parameter_name
-from ._fixed_points import newton_batch
-from ._system import System, as_flat, float64, make_system
+from ._fixed_points import as_flat
+from ._newton import newton_batch
+from ._plot import plot_bifurcation_diagram
+from ._system import System, float64, make_system, parameter_name
+
+
+class Cycle(NamedTuple):
+    """What `detect_cycle` measures on a trace (JAX scalars).
+
+    - `oscillating`: a sustained oscillation: peak-to-peak amplitude above `min_amplitude`
+      in the trace's second half, not decaying (≥ 99.5 % of the first half's), at least 3
+      upward crossings of the mid level, and the trace finite.
+    - `v_min`, `v_max`: the trace's range.
+    - `period`: mean period over the crossings, `(t_last − t_first)/(count − 1)` (NaN if
+      not oscillating); crossing times linearly interpolated between samples.
+    - `i0`, `i1`: samples spanning the last full period (`i1` exclusive).
+    """
+
+    oscillating: jax.Array
+    v_min: jax.Array
+    v_max: jax.Array
+    period: jax.Array
+    i0: jax.Array
+    i1: jax.Array
+
+
+def detect_cycle(v, dt, min_amplitude) -> Cycle:
+    """Periodic motion in a settled trace `v` sampled every `dt` (the one cycle detector
+    of the analysis: `limit_cycles` and `phase_plane` use it). Traceable."""
+    v = jnp.asarray(v)
+    n = v.shape[0]
+    half = n // 2
+    finite = jnp.all(jnp.isfinite(v))
+    vmin, vmax = v.min(), v.max()
+    amp1, amp2 = jnp.ptp(v[:half]), jnp.ptp(v[half:])
+    level = 0.5 * (vmin + vmax)
+    up = (v[:-1] < level) & (v[1:] >= level)
+    frac = (level - v[:-1]) / jnp.where(up, v[1:] - v[:-1], 1.0)
+    idx = jnp.arange(n - 1)
+    times = dt * (idx + frac)
+    count = up.sum()
+    first = jnp.min(jnp.where(up, times, jnp.inf))
+    last = jnp.max(jnp.where(up, times, -jnp.inf))
+    last_up = jnp.max(jnp.where(up, idx, -1))
+    before = jnp.max(jnp.where(up & (idx < last_up), idx, -1))
+    osc = finite & (amp2 > min_amplitude) & (amp2 >= 0.995 * amp1) & (count >= 3)
+    period = jnp.where(osc, (last - first) / jnp.maximum(count - 1, 1), jnp.nan)
+    return Cycle(osc, vmin, vmax, period, before, last_up + 2)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -91,19 +138,24 @@ class LimitCycles:
     def __repr__(self):
         return f"LimitCycles({self.parameter_name}, up={self.up}, down={self.down})"
 
-    def plot(self, ax=None, **kwargs):
-        from ._plot import plot_bifurcation_diagram
+    def _diagram(self):
+        """What `plot_bifurcation_diagram` draws: `(branches, points, cycles, name)`."""
+        return [], (), self, self.parameter_name
 
+    def plot(self, ax=None, **kwargs):
+        """Draw the sweeps' min/max V (see `neurojax.analysis.plot_bifurcation_diagram`)."""
         return plot_bifurcation_diagram(self, ax=ax, **kwargs)
 
 
 @eqx.filter_jit
-def _sweep(system: System, solver, values, state0, dt, n_transient: int, n_window: int):
-    """Simulate `n_transient + n_window` steps at each value in turn; statistics of V over
-    the last `n_window` steps. Each value starts from the state where V peaked in the
-    previous window: on a limit cycle that is the spike's top, as far as it gets from the
-    rest state and from the unstable cycle that bounds its basin, so a small parameter step
-    does not knock the sweep off the cycle."""
+def _sweep(
+    system: System, solver, values, state0, dt, min_amplitude, n_transient: int, n_window: int
+):
+    """Simulate `n_transient + n_window` steps at each value in turn; `detect_cycle` on V
+    over the last `n_window` steps, and whether the final state is finite. Each value starts
+    from the state where V peaked in the previous window: on a limit cycle that is the
+    spike's top, as far as it gets from the rest state and from the unstable cycle that
+    bounds its basin, so a small parameter step does not knock the sweep off the cycle."""
 
     def segment(state, p):
         model, current = system.with_param(p)
@@ -114,46 +166,46 @@ def _sweep(system: System, solver, values, state0, dt, n_transient: int, n_windo
                 dt=dt,
                 solver=solver,
                 state0=state,
-                record=(),
-            ).final_state
-        sol = simulate(model, jnp.full((n_window,), current), dt=dt, solver=solver, state0=state)
+                saveat=SaveAt(every=n_transient, spikes=False),
+                throw=False,
+            ).final_state.y
+        sol = simulate(
+            model,
+            jnp.full((n_window,), current),
+            dt=dt,
+            solver=solver,
+            state0=state,
+            throw=False,  # checked below, naming the parameter value
+        )
         v = sol.v
-        half = n_window // 2
-        vmin, vmax = v.min(), v.max()
-        level = 0.5 * (vmin + vmax)
-        up = (v[:-1] < level) & (v[1:] >= level)
-        frac = (level - v[:-1]) / jnp.where(up, v[1:] - v[:-1], 1.0)
-        times = dt * (jnp.arange(n_window - 1) + frac)
-        count = up.sum()
-        first = jnp.min(jnp.where(up, times, jnp.inf))
-        last = jnp.max(jnp.where(up, times, -jnp.inf))
-        stats = jnp.stack(
-            [
-                vmin,
-                vmax,
-                jnp.ptp(v[:half]),
-                jnp.ptp(v[half:]),
-                count.astype(v.dtype),
-                (last - first) / jnp.maximum(count - 1, 1),
-            ]
+        cycle = detect_cycle(v, dt, min_amplitude)
+        finite = jnp.all(
+            jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(sol.states)])
         )
         peak = jax.tree_util.tree_map(lambda a: a[jnp.argmax(v)], sol.states)
-        return peak, stats
+        return peak, (cycle, finite)
 
     return jax.lax.scan(segment, state0, values)
 
 
-def _branch(values, stats, min_amplitude, direction) -> CycleBranch:
-    stats = np.asarray(stats)
-    vmin, vmax, amp1, amp2, count, period = stats.T
-    osc = (amp2 > min_amplitude) & (amp2 >= 0.995 * amp1) & (count >= 3) & np.isfinite(amp2)
+def _branch(system: System, values, out, direction) -> CycleBranch:
+    cycle, finite = (jax.tree_util.tree_map(np.asarray, o) for o in out)
+    values = np.asarray(values)
+    if not np.all(finite):
+        bad = ", ".join(f"{v:g}" for v in values[~finite][:5])
+        raise FloatingPointError(
+            f"limit_cycles: the simulation of {system.model_name} went non-finite (NaN or "
+            f"inf) at parameter value(s) {bad} ({direction} sweep), so no cycle can be "
+            "measured there. Try a smaller dt, a more stable solver, or a narrower range of "
+            "values."
+        )
     order = np.argsort(values)
     return CycleBranch(
-        parameter=np.asarray(values)[order],
-        oscillating=osc[order],
-        v_min=vmin[order],
-        v_max=vmax[order],
-        period=np.where(osc, period, np.nan)[order],
+        parameter=values[order],
+        oscillating=cycle.oscillating[order],
+        v_min=cycle.v_min[order],
+        v_max=cycle.v_max[order],
+        period=cycle.period[order],
         direction=direction,
     )
 
@@ -199,7 +251,8 @@ def limit_cycles(
 
     Runs `neurojax.simulate` (float64) in a `lax.scan` over the values, each run starting
     where the previous one ended. Unstable cycles are not found (see `continuation` for the
-    unstable equilibria).
+    unstable equilibria). A run that goes NaN or inf raises a `FloatingPointError` naming
+    the parameter values (rather than reporting "not oscillating" there).
     """
     values = np.sort(np.asarray(values, dtype=np.float64).ravel())
     if len(values) < 2 or not np.all(np.isfinite(values)):
@@ -219,7 +272,7 @@ def limit_cycles(
         system = make_system(model, current=current, parameter=parameter, caller="limit_cycles")
         if state0 is None:
             start = values[0] if sweep != "down" else values[-1]
-            x0 = np.asarray(system.base)[list(system.active)]
+            x0 = np.asarray(system.initial())
             x, ok, _ = newton_batch(system, x0[None], start)
             x0 = x[0] if ok[0] else x0
             # a nudge, so that an equilibrium that is already unstable is left
@@ -227,16 +280,17 @@ def limit_cycles(
         else:
             x0 = as_flat(system, state0)
         dt_ = jnp.asarray(dt, dtype=jnp.float64)
+        amp = jnp.asarray(min_amplitude, dtype=jnp.float64)
 
         def run(vals, x):
             s0 = system.state(jnp.asarray(x))
-            return _sweep(system, solver, jnp.asarray(vals), s0, dt_, n_transient, n_window)
+            return _sweep(system, solver, jnp.asarray(vals), s0, dt_, amp, n_transient, n_window)
 
         up = down = None
         final = None
         if sweep in ("up", "both"):
-            final, stats = run(values, x0)
-            up = _branch(values, stats, min_amplitude, "up")
+            final, out = run(values, x0)
+            up = _branch(system, values, out, "up")
         if sweep in ("down", "both"):
             if down_state0 is not None:
                 xd = as_flat(system, down_state0)
@@ -244,6 +298,6 @@ def limit_cycles(
                 xd = np.asarray(system.flatten(final))
             else:
                 xd = x0
-            _, stats = run(values[::-1], xd)
-            down = _branch(values[::-1], stats, min_amplitude, "down")
+            _, out = run(values[::-1], xd)
+            down = _branch(system, values[::-1], out, "down")
         return LimitCycles(up=up, down=down, parameter_name=name)

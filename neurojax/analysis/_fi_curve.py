@@ -6,11 +6,14 @@ import dataclasses
 
 import equinox as eqx
 import jax.numpy as jnp
+import jax.tree_util as jtu
 import numpy as np
 
 from .._model import AbstractModel
-from .._simulate import simulate
+from .._saveat import SaveAt
+from .._simulate import check_time, simulate
 from ..solvers import AbstractSolver
+from ._plot import plot_fi_curve
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -19,8 +22,9 @@ class FICurve:
 
     - `current`: the currents, shape `(k,)` (nA for integrate-and-fire models, µA/cm² for
       conductance-based ones).
-    - `rate`: firing rate in Hz (spikes/s), measured after `transient` ms.
-    - `n_spikes`: spikes counted after the transient.
+    - `rate`: firing rate in Hz (spikes/s), measured after `transient` ms; shape `(k,)`,
+      or `(k, *population_shape)` for a population model (every current on every neuron).
+    - `n_spikes`: spikes counted after the transient (shaped like `rate`).
     - `first_spike`: latency of the first spike from current onset (ms; `inf` if none).
     """
 
@@ -36,24 +40,47 @@ class FICurve:
         )
 
     def plot(self, ax=None, **kwargs):
-        from ._plot import plot_fi_curve
-
         return plot_fi_curve(self, ax=ax, **kwargs)
+
+
+def _nothing(y):
+    return None
+
+
+def _population_shape(model) -> tuple[int, ...]:
+    """The broadcast shape of the model's parameters: `()` for one neuron."""
+    shapes = [jnp.shape(x) for x in jtu.tree_leaves(eqx.filter(model, eqx.is_array))]
+    try:
+        return tuple(jnp.broadcast_shapes(*shapes)) if shapes else ()
+    except ValueError:
+        raise ValueError(
+            f"fi_curve: the parameters of {type(model).__name__} have shapes that do not "
+            f"broadcast together ({sorted(set(shapes))}); give it scalar parameters (one "
+            "neuron) or parameters of one population shape."
+        ) from None
 
 
 @eqx.filter_jit
 def _run(model, solver, currents, dt, n_steps: int, n_transient: int):
+    # currents along a new leading batch axis, the population (if any) after it
     inputs = jnp.broadcast_to(currents, (n_steps,) + currents.shape)
-    sol = simulate(model, inputs, dt=dt, solver=solver, record=())
+    sol = simulate(model, inputs, dt=dt, solver=solver, saveat=SaveAt(fn=_nothing), throw=False)
+    leaves = [jnp.isfinite(y) for y in jtu.tree_leaves(sol.final_state.y)]
+    finite = jnp.all(jnp.stack(jnp.broadcast_arrays(*leaves)), axis=0)
+    if sol.spikes is None:
+        raise TypeError(
+            f"fi_curve needs a spiking model: {type(model).__name__}'s event_step emits no "
+            "spikes. For a model without events, measure oscillations with limit_cycles."
+        )
     spikes = sol.spikes > 0.5
-    t = sol.t[:, None]
+    t = sol.t.reshape((-1,) + (1,) * (spikes.ndim - 1))
     first_spike = jnp.min(jnp.where(spikes, t, jnp.inf), axis=0)
     late = spikes[n_transient:]
     tl = t[n_transient:]
     count = late.sum(0)
     first = jnp.min(jnp.where(late, tl, jnp.inf), axis=0)
     last = jnp.max(jnp.where(late, tl, -jnp.inf), axis=0)
-    return count, first, last, first_spike
+    return count, first, last, first_spike, finite
 
 
 def fi_curve(
@@ -70,7 +97,10 @@ def fi_curve(
 
     **Arguments**
 
-    - `model`: any spiking model with scalar parameters (LIF, EIF, AdEx, HH, ...).
+    - `model`: any spiking model (LIF, EIF, AdEx, HH, ...): one neuron (scalar
+      parameters), or a population (parameters of shape `(N,)`, or any one shape): then
+      every current is applied to every neuron, and `rate` is shaped `(len(currents), N)`
+      (never one current per neuron).
     - `currents`: 1-D array of constant currents (nA for IF models, µA/cm² for HH-type).
     - `duration`, `transient`, `dt`: ms; spikes are counted after `transient`.
     - `solver`: default `model.default_solver`.
@@ -78,15 +108,22 @@ def fi_curve(
       transient (exact for regular firing, no ±1-spike counting error), or the count rate
       when fewer than 2 spikes; `"count"` — `k / (duration − transient)`.
 
-    Runs `neurojax.simulate` once with inputs `(n_steps, len(currents))`, in the model's
-    precision. The rate is resolved to about `dt/ISI` relative (spike times are on the
-    step grid).
+    Runs `neurojax.simulate` once with inputs `(n_steps, len(currents), *population)`, in
+    the model's precision. The rate is resolved to about `dt/ISI` relative (spike times are
+    on the step grid). A run that goes NaN or inf raises a `FloatingPointError` naming the
+    currents (a rate of 0 Hz would be a silent wrong answer).
     """
     currents = np.asarray(currents, dtype=np.float64)
     if currents.ndim != 1 or len(currents) == 0:
         raise ValueError(f"currents must be a non-empty 1-D array, got shape {currents.shape}.")
     if method not in ("isi", "count"):
         raise ValueError(f"method must be 'isi' or 'count', got {method!r}.")
+    if not np.all(np.isfinite(currents)):
+        raise ValueError(
+            f"currents must be finite, got {currents[~np.isfinite(currents)][:3].tolist()} "
+            "(NaN or inf) among them."
+        )
+    check_time(dt, "dt", positive=True)
     if not (dt > 0 and duration > 0 and 0 <= transient < duration):
         raise ValueError(
             f"need dt > 0 and 0 <= transient < duration (ms), got dt={dt}, "
@@ -95,10 +132,21 @@ def fi_curve(
     n_steps = int(round(duration / dt))
     n_transient = int(round(transient / dt))
     solver = model.default_solver if solver is None else solver
-    count, first, last, first_spike = (
-        np.asarray(a, dtype=np.float64)
-        for a in _run(model, solver, jnp.asarray(currents), dt, n_steps, n_transient)
-    )
+    population = _population_shape(model)
+    grid = jnp.asarray(currents).reshape((len(currents),) + (1,) * len(population))
+    *out, finite = _run(model, solver, grid, dt, n_steps, n_transient)
+    count, first, last, first_spike = (np.asarray(a, dtype=np.float64) for a in out)
+    finite = np.broadcast_to(np.asarray(finite), count.shape)
+    if not finite.all():
+        bad = np.unique(np.nonzero(~finite)[0])
+        listed = ", ".join(f"{c:g}" for c in currents[bad][:5])
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise FloatingPointError(
+            f"fi_curve: the simulation of {type(model).__name__} went NaN or inf at "
+            f"current(s) {listed}{more}, so no firing rate can be measured there. Try a "
+            f"smaller dt (now {dt:g} ms), another solver (this run used "
+            f"{type(solver).__name__}), or a narrower range of currents."
+        )
     window = (n_steps - n_transient) * dt
     rate = 1000.0 * count / window
     if method == "isi":

@@ -5,20 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import equinox as eqx
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from .._model import AbstractModel
-from ._system import (
-    System,
-    as_flat,
-    check_range,
-    float64,
-    make_system,
-    state_to_numpy,
-)
+from ._newton import f64, jacobian_batch, newton_batch, slaved_batch
+from ._system import System, check_range, float64, make_system, state_to_numpy
 
 STABILITY_CLASSES = (
     "stable node",
@@ -97,113 +88,6 @@ class FixedPoint:
         return f"FixedPoint(v={self.v:.6g}, stability={self.stability!r}, eigenvalues=[{ev}])"
 
 
-# ---------------------------------------------------------------------------------------
-# Newton solvers (jitted once per model class; the model's parameters are traced)
-
-_NEWTON_ITERS = 40
-_SLAVE_ITERS = 30
-
-
-def converged(dx, x, rtol=1e-9):
-    return jnp.all(jnp.isfinite(x)) & (jnp.max(jnp.abs(dx)) <= rtol * (1.0 + jnp.max(jnp.abs(x))))
-
-
-def newton(system: System, x0, p, iters: int = _NEWTON_ITERS):
-    """Plain Newton on `f(x, p) = 0` from `x0`; returns `(x, converged)`."""
-
-    def body(_, carry):
-        x, _dx = carry
-        dx = jnp.linalg.solve(system.jac(x, p), system.f(x, p))
-        return x - dx, dx
-
-    x, dx = jax.lax.fori_loop(0, iters, body, (x0, jnp.full_like(x0, jnp.inf)))
-    return x, converged(dx, x)
-
-
-def f64(x):
-    """A float64 (not weakly typed) array: one jit cache entry per shape."""
-    return jnp.asarray(np.asarray(x, dtype=np.float64))
-
-
-_CHUNK = 16
-
-
-def _chunked(fn, system, xs, *args):
-    """`fn(system, rows, *args)` over the rows of `xs` in chunks of `_CHUNK` (the last one
-    padded by repeating a row), so each function compiles once whatever the row count."""
-    xs = np.asarray(xs, dtype=np.float64)
-    n = len(xs)
-    outs = []
-    for i in range(0, n, _CHUNK):
-        rows = xs[i : i + _CHUNK]
-        rows = np.concatenate([rows, np.repeat(rows[:1], _CHUNK - len(rows), axis=0)])
-        outs.append([np.asarray(o) for o in fn(system, f64(rows), *args)])
-    return [np.concatenate(o)[:n] for o in zip(*outs, strict=True)]
-
-
-@eqx.filter_jit
-def _newton_chunk(system: System, x0, p):
-    def one(x):
-        x, ok = newton(system, x, p)
-        return x, ok, system.post_step_changes(x, p)
-
-    return jax.vmap(one)(x0)
-
-
-def newton_batch(system: System, x0, p):
-    """Newton from each row of `x0` at parameter `p`: `(x, converged, reset)`, `reset`
-    telling whether the model's `post_step` would move the result."""
-    return _chunked(_newton_chunk, system, x0, f64(p))
-
-
-def slaved(system: System, v, p, y0=None):
-    """The state with `x[v_index] = v` and every other dynamical variable at its steady
-    state given that `v` (Newton on the other equations): the steady-state curve used to
-    seed the equilibrium search. Returns `(x, converged)`."""
-    n, k = system.n, system.v_index
-    others = jnp.asarray([i for i in range(n) if i != k], dtype=int)
-    x_base = jnp.asarray(system.base)[jnp.asarray(system.active)] if y0 is None else y0
-    x0 = x_base.at[k].set(v)
-    if n == 1:
-        return x0, jnp.isfinite(v)
-
-    def body(_, carry):
-        x, _dy = carry
-        fy = system.f(x, p)[others]
-        jyy = system.jac(x, p)[others][:, others]
-        dy = jnp.linalg.solve(jyy, fy)
-        return x.at[others].add(-dy), dy
-
-    x, dy = jax.lax.fori_loop(0, _SLAVE_ITERS, body, (x0, jnp.full(n - 1, jnp.inf)))
-    return x, converged(dy, x)
-
-
-@eqx.filter_jit
-def slaved_batch(system: System, vs, p):
-    """Steady-state curve over the voltages `vs`: states and `dv/dt` along it."""
-
-    def one(v):
-        x, ok = slaved(system, v, p)
-        return x, system.f(x, p)[system.v_index], ok
-
-    return jax.vmap(one)(vs)
-
-
-@eqx.filter_jit
-def _jacobian_chunk(system: System, zs):
-    return (jax.vmap(lambda z: system.jac(z[:-1], z[-1]))(zs),)
-
-
-def jacobian_batch(system: System, xs, ps) -> np.ndarray:
-    """Jacobians `∂f/∂x` at the rows of `xs`, parameters `ps`."""
-    xs = np.asarray(xs, np.float64)
-    zs = np.concatenate([xs, np.asarray(ps, np.float64).reshape(-1, 1)], axis=1)
-    return _chunked(_jacobian_chunk, system, zs)[0]
-
-
-# ---------------------------------------------------------------------------------------
-
-
 def eigen(jacobian: np.ndarray) -> np.ndarray:
     """Eigenvalues sorted by decreasing real part (numpy: works on every JAX backend)."""
     ev = np.linalg.eigvals(np.asarray(jacobian, dtype=np.float64))
@@ -232,6 +116,22 @@ def dedupe(xs: np.ndarray, rtol: float = 1e-7) -> np.ndarray:
         if not any(np.max(np.abs(x - y)) <= rtol * (1.0 + np.max(np.abs(y))) for y in kept):
             kept.append(x)
     return np.array(kept).reshape(len(kept), xs.shape[1])
+
+
+def as_flat(system: System, state) -> np.ndarray:
+    """A user-given state (the model's NamedTuple, a `FixedPoint`, or an array of the
+    dynamical variables) as the vector `x`."""
+    if isinstance(state, FixedPoint):
+        state = state.state
+    if hasattr(state, "_fields"):
+        return np.asarray(system.flatten(state))
+    x = np.asarray(state, dtype=np.float64)
+    if x.shape != (system.n,):
+        raise ValueError(
+            f"a state of {system.model_name} must be its state NamedTuple or an array of its "
+            f"{system.n} dynamical variables {system.variables}, got shape {x.shape}."
+        )
+    return x
 
 
 def as_seeds(system: System, seeds) -> np.ndarray:
@@ -322,9 +222,14 @@ def fixed_points(
     `dv/dt = g(V) = 0` — the steady-state I–V relation; its sign changes (and the local
     minima of `|g|`, for tangent roots) seed Newton's method on the full system, with the
     Jacobian from `jax.jacfwd`, in float64. Variables with identically zero derivative
-    (`refractory`) are held at their initial value and left out of `variables`.
+    are held at their initial value and left out of `variables`.
 
-    **Returns** a list of `FixedPoint`s sorted by voltage (empty if none in `v_range`).
+    **Returns** a non-empty list of `FixedPoint`s sorted by voltage.
+
+    **Raises** `NoEquilibriumError` (a `ValueError`) when there is no equilibrium with its
+    voltage in `v_range`, saying whether the vector field's zeros were all removed by the
+    model's reset (an integrate-and-fire neuron above rheobase: it fires) or none was
+    found, and what to try.
     """
     v_range = check_range("v_range", v_range)
     if int(n_grid) < 2:
@@ -333,5 +238,35 @@ def fixed_points(
         system = make_system(model, current=current, caller="fixed_points")
         if seeds is not None:
             seeds = as_seeds(system, seeds)
-        xs = find_equilibria(system, float(current), v_range, n_grid, seeds, include_virtual)
-        return [make_fixed_point(system, x, float(current)) for x in xs]
+        p = float(current)
+        xs = find_equilibria(system, p, v_range, n_grid, seeds, include_virtual)
+        if len(xs) == 0:
+            virtual = find_equilibria(system, p, v_range, n_grid, seeds, include_virtual=True)
+            raise NoEquilibriumError(_no_equilibrium_message(system, p, v_range, virtual))
+        return [make_fixed_point(system, x, p) for x in xs]
+
+
+class NoEquilibriumError(ValueError):
+    """No equilibrium of the model where the analysis looked (a `ValueError`)."""
+
+
+def _no_equilibrium_message(system: System, p: float, v_range, virtual: np.ndarray) -> str:
+    name, lo, hi = system.model_name, *v_range
+    where = f"{name} has no equilibrium at current={p:g} with V in v_range=({lo:g}, {hi:g})"
+    if len(virtual):
+        vs = ", ".join(f"{v:.6g}" for v in virtual[:, system.v_index])
+        return (
+            f"{where}: the vector field vanishes only at V = {vs}, where the model's "
+            "threshold and reset (event_step) move the state at once, so the neuron fires "
+            "repetitively instead of resting. Use fi_curve or limit_cycles for the firing, a "
+            "smaller current for a resting state, or include_virtual=True to get these "
+            "points of the ODE anyway."
+        )
+    return (
+        f"{where}: dV/dt along the steady-state curve (every other variable at its steady "
+        "state given V) does not vanish there, and Newton from the seeds did not converge "
+        "to one. Try a wider v_range (in the model's voltage unit: e.g. (-3, 3) for the "
+        "dimensionless FitzHugh–Nagumo model), a larger n_grid, or seeds= near a suspected "
+        "equilibrium; or the neuron has no resting state at this current (it fires: see "
+        "limit_cycles or fi_curve)."
+    )

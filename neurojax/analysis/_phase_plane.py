@@ -11,10 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._model import AbstractModel
-from ._fixed_points import converged, find_equilibria, make_fixed_point
-from ._system import System, check_range, float64, make_system
-
-_SLAVE_ITERS = 20
+from ._cycles import detect_cycle
+from ._fixed_points import find_equilibria, make_fixed_point
+from ._newton import slaved
+from ._plot import plot_phase_plane
+from ._system import System, apply_events, check_range, float64, make_system
 
 
 class Plane(eqx.Module):
@@ -31,27 +32,8 @@ class Plane(eqx.Module):
 
     def lift(self, xy, p):
         """The full vector `x` with the plane's variables `xy` and the others slaved."""
-        sys, others = self.system, self.others
-        x = jnp.asarray(sys.base)[jnp.asarray(sys.active)]
-        x = x.at[self.i].set(xy[0]).at[self.j].set(xy[1])
-        if not others:
-            return x
-        o = jnp.asarray(others)
-
-        def body(carry):
-            k, x, _ = carry
-            fz = sys.f(x, p)[o]
-            jzz = sys.jac(x, p)[o][:, o]
-            dz = jnp.linalg.solve(jzz, fz)
-            return k + 1, x.at[o].add(-dz), dz
-
-        def cond(carry):
-            k, x, dz = carry
-            return (k < _SLAVE_ITERS) & ~converged(dz, x, 1e-13)
-
-        # usually 1-2 iterations: gates are linear in themselves at fixed V
-        init = (0, x, jnp.full(len(others), jnp.inf))
-        return jax.lax.while_loop(cond, body, init)[1]
+        x = self.system.initial().at[self.i].set(xy[0]).at[self.j].set(xy[1])
+        return slaved(self.system, x, p, (self.i, self.j))[0]
 
     def f(self, xy, p):
         dx = self.system.f(self.lift(xy, p), p)
@@ -62,7 +44,7 @@ class Plane(eqx.Module):
         sys = self.system
         model, _ = sys.with_param(p)
         s = sys.state(self.lift(xy, p))
-        new, _ = model.post_step(0.0, s, s, dt)
+        new = apply_events(model, s, dt)
         x = sys.flatten(new)
         return jnp.stack([x[self.i], x[self.j]])
 
@@ -97,25 +79,10 @@ def _integrate(plane: Plane, xy0, p, dt, n_steps: int, stride: int):
     return jax.vmap(one)(xy0)
 
 
-def detect_cycle(t: np.ndarray, v: np.ndarray, min_amplitude: float):
-    """Periodic motion in a settled trace `v(t)`: returns `(period, i0, i1)` with one period
-    between samples `i0` and `i1` (upward crossings of the mid level, linearly
-    interpolated), or `None` when the trace is (nearly) constant or still decaying."""
-    v = np.asarray(v, dtype=np.float64)
-    if not np.all(np.isfinite(v)):
-        return None
-    half = len(v) // 2
-    amp1, amp2 = np.ptp(v[:half]), np.ptp(v[half:])
-    if amp2 < min_amplitude or amp2 < 0.995 * amp1:  # flat, or a damped oscillation
-        return None
-    level = 0.5 * (v.max() + v.min())
-    up = np.flatnonzero((v[:-1] < level) & (v[1:] >= level))
-    if len(up) < 3:
-        return None
-    frac = (level - v[up]) / (v[up + 1] - v[up])
-    times = t[up] + frac * (t[up + 1] - t[up])
-    periods = np.diff(times)
-    return float(np.mean(periods[-2:])), int(up[-2]), int(up[-1]) + 1
+@eqx.filter_jit
+def _cycles(paths, dt, min_amplitude):
+    """`detect_cycle` on both variables of each path `(n_paths, k, 2)`."""
+    return jax.vmap(jax.vmap(lambda v: detect_cycle(v, dt, min_amplitude), in_axes=1))(paths)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -159,8 +126,6 @@ class PhasePlane:
 
     def plot(self, ax=None, **kwargs):
         """Draw it with matplotlib (see `neurojax.analysis.plot_phase_plane`)."""
-        from ._plot import plot_phase_plane
-
         return plot_phase_plane(self, ax=ax, **kwargs)
 
 
@@ -294,20 +259,20 @@ def phase_plane(
             out = np.asarray(
                 _integrate(plane, jnp.asarray(all_starts), p, jnp.asarray(dt), n_steps, stride)
             )
-            t = dt * stride * np.arange(out.shape[1])
             k_traj = n_traj // stride + 1
             thin = max(1, int(np.ceil((k_traj - 1) / 4000)))
             trajs = [path[:k_traj:thin] for path in out[: len(starts)]]
             if limit_cycle:
                 k0 = out.shape[1] - n_settle // stride - 1
-                for path in out:
-                    hit = detect_cycle(t[k0:], path[k0:, 0], min_amplitude)
-                    if hit is None:
-                        hit = detect_cycle(t[k0:], path[k0:, 1], min_amplitude)
-                    if hit is not None:
-                        period, i0, i1 = hit
-                        cycle = path[k0 + i0 : k0 + i1 + 1]
-                        break
+                found = _cycles(
+                    jnp.asarray(out[:, k0:]), jnp.asarray(dt * stride), jnp.asarray(min_amplitude)
+                )
+                found = jax.tree_util.tree_map(np.asarray, found)
+                # the first path that oscillates, in its first variable that does
+                for r, c in zip(*np.nonzero(found.oscillating), strict=True):
+                    period = float(found.period[r, c])
+                    cycle = out[r, k0 + found.i0[r, c] : k0 + found.i1[r, c]]
+                    break
 
         # the window
         def bounds(k, given):

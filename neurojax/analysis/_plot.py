@@ -1,5 +1,7 @@
-"""matplotlib helpers for the analysis results (imported lazily: matplotlib is only needed
-when plotting)."""
+"""matplotlib helpers for the analysis results (matplotlib is imported when a plot is
+drawn). This module imports no other analysis module: the result classes import it for
+their `.plot()` methods, and `plot_bifurcation_diagram` takes any result that describes
+itself through `_diagram()` (branches, points, cycles, parameter name)."""
 
 from __future__ import annotations
 
@@ -154,23 +156,14 @@ def plot_bifurcation_diagram(result, ax=None, *, variable: str | None = None):
 
     `result`: a `BifurcationDiagram`, a `Branch` or `LimitCycles`; `variable`: what to plot
     against the parameter (default V)."""
-    from ._bifurcation import BifurcationDiagram
-    from ._continuation import Branch
-    from ._cycles import LimitCycles
-
-    ax = _axes(ax)
-    if isinstance(result, Branch):
-        branches, points, cycles, name = [result], result.points, None, result.parameter_name
-    elif isinstance(result, BifurcationDiagram):
-        branches, points, cycles = result.branches, result.points, result.cycles
-        name = result.parameter_name
-    elif isinstance(result, LimitCycles):
-        branches, points, cycles, name = [], (), result, result.parameter_name
-    else:
+    parts = getattr(result, "_diagram", None)
+    if parts is None:
         raise TypeError(
             "plot_bifurcation_diagram needs a BifurcationDiagram, Branch or LimitCycles, "
             f"got {type(result).__name__}."
         )
+    ax = _axes(ax)
+    branches, points, cycles, name = parts()
     labelled: set = set()
     for k, b in enumerate(branches):
         _plot_branch(ax, b, variable, f"C{k % 10}", labelled)

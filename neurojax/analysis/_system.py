@@ -1,12 +1,14 @@
 """A single neuron's vector field as a function `f(x, p)` on a flat vector, for analysis.
 
 Every analysis routine (fixed points, phase planes, continuation) works on this view of a
-model: the state NamedTuple of one neuron (`model.init_state(())`) is flattened to a vector;
-the variables whose derivative is identically zero (integrate-and-fire `refractory`
-counters, and any other bookkeeping variable) are held fixed at their initial value and
-left out, so `x` holds the *dynamical* variables only. `p` is the bifurcation parameter:
-the injected current (the default) or one scalar parameter of the model, selected the
-equinox way (`lambda m: m.g_k`).
+model: the continuous state NamedTuple of one neuron (`model.init_state(())`) is flattened
+to a vector; variables whose derivative is identically zero (bookkeeping variables a user
+model keeps in its continuous state) are held fixed at their initial value and left out,
+so `x` holds the *dynamical* variables only. Discrete state (`init_discrete`: refractory
+timers) is never part of `x`; the model's `event_step` (threshold and reset) decides
+which zeros of `f` are equilibria of the model (`System.post_step_changes`). `p` is the
+bifurcation parameter: the injected current (the default) or one scalar parameter of the
+model, selected the equinox way (`lambda m: m.g_k`).
 
 All of this runs in float64 (`jax.enable_x64`), whatever the global setting, so that
 equilibria and bifurcation points can be located to ~1e-10.
@@ -26,7 +28,7 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array
 
-from .._model import AbstractModel
+from .._model import AbstractModel, StepInfo
 
 
 @contextlib.contextmanager
@@ -112,6 +114,15 @@ def parameter_index(model: AbstractModel, parameter: Callable | None) -> int | N
     return positions[0]
 
 
+def parameter_name(model: AbstractModel, parameter: Callable | None) -> str:
+    """`"current"`, or the selected parameter's field name (`"g_k"`)."""
+    if parameter is None:
+        return "current"
+    i = parameter_index(model, parameter)
+    path = jtu.tree_flatten_with_path(model)[0][i][0]
+    return jtu.keystr(path).lstrip(".")
+
+
 class System(eqx.Module):
     """`f(x, p)`: the dynamical part of one neuron's vector field, in float64.
 
@@ -165,6 +176,10 @@ class System(eqx.Module):
         leaves[self.param] = p
         return jtu.tree_unflatten(treedef, leaves), self.current
 
+    def initial(self) -> Array:
+        """The dynamical variables of `model.init_state(())`."""
+        return jnp.asarray(self.base)[jnp.asarray(self.active)]
+
     def full(self, x: Array) -> Array:
         return self.base.at[jnp.asarray(self.active)].set(x)
 
@@ -193,15 +208,24 @@ class System(eqx.Module):
         return jax.jacfwd(self.f, argnums=1)(x, p)
 
     def post_step_changes(self, x: Array, p, dt: float = 1e-3) -> Array:
-        """Whether the model's `post_step` (threshold/reset) would move the state `x`: an
+        """Whether the model's `event_step` (threshold/reset) would move the state `x`: an
         equilibrium of the ODE above an integrate-and-fire threshold is reset at once, so
         it is no equilibrium of the model."""
         model, _ = self.with_param(p)
         s = self.state(x)
-        new, _ = model.post_step(0.0, s, s, dt)
+        new = apply_events(model, s, dt)
         new = jnp.stack([jnp.asarray(d, dtype=jnp.float64) for d in jtu.tree_leaves(new)])
         old = self.full(x)
         return jnp.any(jnp.abs(new - old) > 1e-9 * (1.0 + jnp.abs(old)))
+
+
+def apply_events(model, y, dt: float = 1e-3):
+    """The continuous state after the model's `event_step` at `y` (a step that did not
+    move), from the model's initial discrete state: an integrate-and-fire state above
+    threshold comes back reset."""
+    info = StepInfo(jnp.asarray(0), jnp.asarray(0.0), jnp.asarray(dt), None)
+    new, _, _ = model.event_step(info, y, y, model.init_discrete(()), 0.0)
+    return new
 
 
 @eqx.filter_jit
@@ -229,8 +253,8 @@ def make_system(
 
     Dynamical variables are detected by evaluating the vector field at a few random states
     and currents near the initial state: a variable whose derivative is exactly zero at all
-    of them (an integrate-and-fire `refractory` counter, `vector_field` returns
-    `zeros_like`) is frozen at its `init_state` value.
+    of them (a bookkeeping variable of the continuous state) is frozen at its
+    `init_state` value.
     """
     if not isinstance(model, AbstractModel):
         raise TypeError(
@@ -293,24 +317,6 @@ def make_system(
     grad_v = grad_v[keep]
     v_index = int(np.argmax(np.abs(grad_v))) if np.any(grad_v != 0) else 0
     return dataclasses.replace(probe, active=active, v_index=v_index)
-
-
-def as_flat(system: System, state) -> np.ndarray:
-    """A user-given state (the model's NamedTuple, a `FixedPoint`, or an array of the
-    dynamical variables) as the vector `x`."""
-    from ._fixed_points import FixedPoint
-
-    if isinstance(state, FixedPoint):
-        state = state.state
-    if hasattr(state, "_fields"):
-        return np.asarray(system.flatten(state))
-    x = np.asarray(state, dtype=np.float64)
-    if x.shape != (system.n,):
-        raise ValueError(
-            f"a state of {system.model_name} must be its state NamedTuple or an array of its "
-            f"{system.n} dynamical variables {system.variables}, got shape {x.shape}."
-        )
-    return x
 
 
 def state_to_numpy(system: System, x) -> Any:

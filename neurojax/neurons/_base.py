@@ -8,7 +8,9 @@ import jax.numpy as jnp
 import jax.tree_util as jtu
 from jaxtyping import Array
 
+from .._errors import check_instance
 from .._model import AbstractModel, Elementwise
+from ..surrogate import AbstractSurrogate
 
 
 class AbstractNeuron(AbstractModel):
@@ -23,6 +25,16 @@ class AbstractNeuron(AbstractModel):
     """
 
     structure = Elementwise()
+
+    def __check_init__(self):
+        surrogate = getattr(self, "surrogate", None)
+        if surrogate is not None:
+            check_instance(
+                f"{type(self).__name__}(surrogate=...)",
+                surrogate,
+                AbstractSurrogate,
+                "neurojax.surrogate.Sigmoid()",
+            )
 
     def population_shape(self, batch_shape: tuple[int, ...] = ()) -> tuple[int, ...]:
         """Broadcast of the input batch shape and all parameter shapes, or a clear error."""

@@ -36,7 +36,9 @@ def check_solver_fits(solver: AbstractSolver, model) -> None:
     structure = model.structure
     if isinstance(structure, solver.structures):
         return
-    if isinstance(structure, Tree):
+    if isinstance(structure, Elementwise):
+        use = "neurojax.ExponentialRK2() or neurojax.ExponentialEuler() (point neurons)"
+    elif isinstance(structure, Tree):
         use = "neurojax.CrankNicolson() or neurojax.BackwardEuler() (implicit tree solve)"
     else:
         use = (
@@ -44,6 +46,8 @@ def check_solver_fits(solver: AbstractSolver, model) -> None:
             "coupling), or neurojax.RK4() (explicit, needs a small dt)"
         )
     why = {
+        Elementwise: "it is a point neuron (or a population of them), whose Jacobian has a "
+        "growing mode on every upstroke that makes a linearly implicit step meaningless",
         Coupled: "its state variables couple their own elements (a dense Jacobian)",
         Tree: "it is a cable: compartments coupled along a tree",
     }.get(type(structure), f"its structure is {type(structure).__name__}")
