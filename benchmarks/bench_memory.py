@@ -1,8 +1,10 @@
 """Memory of reverse-mode gradients through long HH simulations, with and without
-gradient checkpointing (`simulate(..., checkpoint_every=k)`, k ≈ √n).
+gradient checkpointing (`simulate(..., adjoint=CheckpointAdjoint(every=k))`, k ≈ √n,
+against `DirectAdjoint()`).
 
 The workload is the modeller's one: fit HH conductances to a voltage trace. The loss is
-the mean squared difference between the simulated V (every step recorded) and a target
+the mean squared difference between the simulated V (every step kept:
+`SaveAt(vars=("v",), spikes=False)`) and a target
 trace, `jax.grad` with respect to every parameter of the model; n = 10³, 10⁴, 10⁵ steps
 of dt = 0.025 ms (25 ms … 2.5 s of a neuron firing at ~70 Hz under 10 µA/cm²).
 
@@ -78,7 +80,9 @@ def reset_peak_rss() -> bool:
 
 
 def setup(n_steps: int, neurons: int, checkpoint_every: int | None, solver: str):
-    """The jitted gradient function, its arguments and the solver's name."""
+    """The jitted gradient function, its arguments and the solver's name.
+    `checkpoint_every=None`: `DirectAdjoint()` (no checkpointing); an int k:
+    `CheckpointAdjoint(every=k)`."""
     import jax
     import jax.numpy as jnp
 
@@ -91,10 +95,14 @@ def setup(n_steps: int, neurons: int, checkpoint_every: int | None, solver: str)
     model = nj.HodgkinHuxley(g_na=100.0, g_k=30.0, g_l=0.25)
     solver = model.default_solver if solver == "default" else getattr(nj, solver)()
 
+    if checkpoint_every is None:
+        adjoint = nj.DirectAdjoint()
+    else:
+        adjoint = nj.CheckpointAdjoint(every=checkpoint_every)
+    saveat = nj.SaveAt(vars=("v",), spikes=False)
+
     def loss(model, inputs, target):
-        sol = nj.simulate(
-            model, inputs, dt=DT, solver=solver, checkpoint_every=checkpoint_every, record=()
-        )
+        sol = nj.simulate(model, inputs, dt=DT, solver=solver, saveat=saveat, adjoint=adjoint)
         return jnp.mean((sol.v - target) ** 2)
 
     grad = jax.jit(jax.grad(loss))

@@ -8,7 +8,7 @@ For each (model, solver, N) it reports, separately:
   warm-up call, each ended by `block_until_ready`;
 - **throughput**: neuron-steps per second, `N · n_steps / run time`.
 
-What is recorded: `save_every=100` and `record=("v",)`, i.e. V and the spike counts
+What is kept: `SaveAt(every=100, vars=("v",))`, i.e. V and the spike counts
 every 100 steps (10 rows). Recording every step would make the output, not the
 simulation, the benchmark: 1000 steps × 10⁶ neurons × 4 B = 4 GB per recorded variable.
 Spike counts are sums over the 100 steps, so no spike is lost.
@@ -50,7 +50,7 @@ def parse_args(argv=None):
         "exponential_rk2, euler, rk4}, default: the model's `default_solver`",
     )
     p.add_argument("--repeats", type=int, default=5, help="timed runs after the warm-up")
-    p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--save-every", type=int, default=100, help="SaveAt(every=...)")
     p.add_argument("--quick", action="store_true", help="sizes 10³ and 10⁴, 2 repeats")
     p.add_argument("--name", default=None, help="results/<name>.json (default from options)")
     p.add_argument("--out-dir", type=Path, default=None)
@@ -58,7 +58,7 @@ def parse_args(argv=None):
     if args.quick:
         args.sizes, args.repeats = [10**3, 10**4], 2
     if args.steps % args.save_every:
-        p.error(f"--save-every {args.save_every} must divide --steps {args.steps}")
+        p.error(f"--save-every {args.save_every} must divide --steps {args.steps} (SaveAt)")
     return args
 
 
@@ -83,7 +83,9 @@ def main(argv=None):
     dtype = jnp.dtype(args.dtype)
     device = jax.devices()[0]
     print(f"neurojax population benchmark on {device.platform}: {device.device_kind} ({device})")
-    print(f"jax {jax.__version__}, {args.dtype}, {args.steps} steps, save_every={args.save_every}")
+    print(
+        f"jax {jax.__version__}, {args.dtype}, {args.steps} steps, SaveAt(every={args.save_every})"
+    )
 
     def build(model_name: str, n: int):
         if model_name == "hh":
@@ -104,9 +106,8 @@ def main(argv=None):
             solver_name = solver_names.get(type(solver), type(solver).__name__)
 
             def run(model, inputs, dt=dt, solver=solver):
-                sol = nj.simulate(
-                    model, inputs, dt=dt, solver=solver, save_every=args.save_every, record=("v",)
-                )
+                saveat = nj.SaveAt(every=args.save_every, vars=("v",))
+                sol = nj.simulate(model, inputs, dt=dt, solver=solver, saveat=saveat)
                 return sol.v, sol.spikes
 
             t = time.perf_counter()
@@ -182,7 +183,7 @@ def main(argv=None):
     ]
     md = (
         f"neurojax on {device.platform} ({device.device_kind}), jax {jax.__version__}, "
-        f"{args.dtype}, {args.steps} steps, save_every={args.save_every}\n\n"
+        f"{args.dtype}, {args.steps} steps, SaveAt(every={args.save_every}, vars=('v',))\n\n"
         + C.markdown_table(header, table)
     )
     print("\n" + md)

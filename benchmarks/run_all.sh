@@ -30,5 +30,6 @@ if [[ -n "${BRAINPY_PYTHON:-}" ]]; then
     brainpy=(--brainpy $B/results/brainpy_quiet.json)
 fi
 python $B/bench_memory.py --lengths 1000 10000 100000 1000000 --name memory_1
+python $B/bench_long_runs.py --name long_runs  # issue 8: peak memory of long runs
 python $B/compare.py --neurojax $B/results/neurojax_cpu_float32_quiet.json "${brian2[@]}" \
     --neuron $B/results/neuron_quiet.json $B/results/neuron_1e5_quiet.json "${brainpy[@]}"

@@ -12,7 +12,10 @@ import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
 import numpy as np
-from jaxtyping import Array, ArrayLike, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, PRNGKeyArray, Real
+
+RealScalarLike = bool | int | float | Real[ArrayLike, ""]
+"""A real scalar: a Python number or a 0-d (possibly traced) array — times, steps."""
 
 State = Any
 """A model's continuous state: a pytree (a NamedTuple per model) of floating arrays,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import equinox as eqx
-from jaxtyping import Array
+from jaxtyping import Array, Float
 
 from ._model import ModelState
 
@@ -27,7 +27,7 @@ class Solution(eqx.Module):
     - `v` (property): the membrane potential `states.v`, mV — kept once, not copied.
     """
 
-    t: Array
+    t: Float[Array, " n_saved"]
     states: Any
     spikes: Any
     final_state: ModelState

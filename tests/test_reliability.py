@@ -328,7 +328,9 @@ def test_implicit_solvers_refuse_point_neurons(name, solver):
     g, _ = CASE_GROUP[name]
     model, current = GROUPS[g].build()
     with pytest.raises(TypeError, match=r"cannot integrate .*ExponentialRK2"):
-        nj.simulate(model, jnp.full((10, *jnp.shape(current)), 0.0), dt=0.1, solver=SOLVERS[solver]())
+        nj.simulate(
+            model, jnp.full((10, *jnp.shape(current)), 0.0), dt=0.1, solver=SOLVERS[solver]()
+        )
 
 
 def test_vmapped_dt_matches_direct_call():
