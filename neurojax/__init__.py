@@ -1,6 +1,7 @@
 """neurojax: differentiable simulation of neuron models in JAX."""
 
 from . import analysis as analysis
+from . import cable as cable
 from . import fitting as fitting
 from . import solvers as solvers
 from . import stimuli as stimuli

@@ -1,5 +1,5 @@
-"""`python -m neurojax demo`: simulate Hodgkin–Huxley and AdEx, then fit the HH
-conductances to a noisy synthetic recording and write the figures.
+"""`python -m neurojax demo`: simulate Hodgkin–Huxley and AdEx, fit the HH conductances
+to a noisy synthetic recording, simulate a branched cable cell, and write the figures.
 
 The fit is the first thing a user does with neurojax, so the demo goes through the public
 path: `neurojax.simulate` to make a three-sweep patch-clamp recording with 1 mV of
@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import fitting
+from . import cable, fitting
+from ._saveat import SaveAt
 from ._simulate import simulate
 from .neurons import AdEx, HodgkinHuxley
 
@@ -51,7 +52,7 @@ def run_demo(out_dir: str | pathlib.Path = "neurojax_demo", fast: bool = False) 
     print(f"neurojax demo (JAX {jax.__version__} on {jax.default_backend()})", flush=True)
 
     # ---- 1. simulate: HH spike train and four AdEx firing patterns (Naud et al. 2008)
-    print("1/3 simulating Hodgkin–Huxley (10 µA/cm², 100 ms) and AdEx patterns ...", flush=True)
+    print("1/4 simulating Hodgkin–Huxley (10 µA/cm², 100 ms) and AdEx patterns ...", flush=True)
     n_hh = int(round(100.0 / DT))
     i_hh = jnp.where(jnp.arange(n_hh) * DT >= 10.0, 10.0, 0.0)
     hh_sol = simulate(HodgkinHuxley(), i_hh, dt=DT)
@@ -88,7 +89,7 @@ def run_demo(out_dir: str | pathlib.Path = "neurojax_demo", fast: bool = False) 
     g0 = truth * np.array(GUESS)
     guess = HodgkinHuxley(g_na=g0[0], g_k=g0[1], g_l=g0[2])
     print(
-        f"2/3 fitting g_na, g_k, g_l from {g0[0]:.0f}, {g0[1]:.1f}, {g0[2]:.2f} mS/cm² to a "
+        f"2/4 fitting g_na, g_k, g_l from {g0[0]:.0f}, {g0[1]:.1f}, {g0[2]:.2f} mS/cm² to a "
         f"3-sweep recording with {NOISE_MV} mV noise ...",
         flush=True,
     )
@@ -110,7 +111,7 @@ def run_demo(out_dir: str | pathlib.Path = "neurojax_demo", fast: bool = False) 
     )
 
     # ---- 3. figures: traces vs target, loss curve
-    print("3/3 writing figures ...", flush=True)
+    print("3/4 writing figures ...", flush=True)
     before = simulate(guess, inputs, dt=DT)
     after = simulate(result.model, inputs, dt=DT)
     t = np.asarray(after.t)
@@ -138,8 +139,47 @@ def run_demo(out_dir: str | pathlib.Path = "neurojax_demo", fast: bool = False) 
     fig.savefig(loss_png, dpi=110)
     plt.close(fig)
 
-    paths = [sim_png, traces_png, loss_png]
+    cable_png = cable_part(out, plt)
+    paths = [sim_png, traces_png, loss_png, cable_png]
     print(f"done in {time.perf_counter() - start:.1f} s; figures in {out.resolve()}/:")
     for p in paths:
         print(f"    {p.name}")
     return {"truth": truth, "fitted": fitted, "figures": paths, "result": result}
+
+
+def cable_part(out: pathlib.Path, plt) -> pathlib.Path:
+    """A branched cell — soma, axon with HH channels, two passive dendrites — driven by a
+    current pulse at the soma (Crank–Nicolson, tree solve): the action potential travels
+    down the axon while the dendrites see an attenuated echo. Writes `cable.png`."""
+    print("4/4 simulating a branched cable cell (soma, axon, 2 dendrites) ...", flush=True)
+    morph = cable.Morphology(
+        [
+            cable.Branch(20.0, 20.0, nseg=1, type="soma"),
+            cable.Branch(1000.0, 1.0, parent=0, nseg=51, type="axon"),
+            cable.Branch(300.0, 2.0, parent=0, parent_x=0.0, nseg=21, type="dend"),
+            cable.Branch(150.0, 1.0, parent=2, nseg=11, type="dend"),
+        ]
+    )
+    cell = cable.Cell(
+        morph,
+        [(cable.HH(), [0, 1]), (cable.Passive(g=0.1, e=-65.0), "dend")],
+        ra=100.0,
+        clamps=[(0, 0.5)],
+    )
+    sites = {"soma": (0, 0.5), "axon, 500 µm": (1, 0.5), "axon end": (1, 1.0),
+             "dendrite tip": (3, 1.0)}  # fmt: skip
+    n = int(round(15.0 / DT))
+    current = jnp.where((jnp.arange(n) * DT >= 1.0) & (jnp.arange(n) * DT < 2.0), 0.5, 0.0)
+    sol = simulate(
+        cell, current[:, None], dt=DT, saveat=SaveAt(fn=cell.record_v(list(sites.values())))
+    )
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for k, name in enumerate(sites):
+        ax.plot(np.asarray(sol.t), np.asarray(sol.states[:, k]), lw=1.2, label=name)
+    ax.set(xlabel="time (ms)", ylabel="V (mV)", title="0.5 nA, 1 ms pulse at the soma")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out / "cable.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,333 @@
+"""Branched HH cells: neurojax against NEURON and Jaxley on the same machine.
+
+The cell: a binary tree of `n_branches` cylinders (branch i's parent is (i − 1)//2), each
+with `nseg = 10` compartments, lengths 50–200 µm and diameters 0.5–2 µm drawn from a
+fixed seed (branch 0, the "soma", 20 × 20 µm), HH everywhere (NEURON's `hh`, 6.3 °C),
+Ra = 35.4 Ω·cm, cm = 1 µF/cm²; a 1 nA current step into the soma from 10 to 50 ms;
+100 ms at dt = 0.025 ms (4000 steps); V recorded at the soma. 50 branches → 500
+compartments, 200 → 2000.
+
+Measured per tool (each in its own process):
+
+- neurojax: `compile_s` (first call minus a later one), `forward_s` (median), `grad_s`
+  (median of `jax.grad` of the mean soma voltage w.r.t. every branch's g_na, a
+  `(n_branches,)` array), backward Euler (NEURON's scheme) and Crank–Nicolson; and
+  `vmap_cells_per_s`: a batch of 100 cells with different g_na under `jax.vmap`.
+- NEURON (`h.usetable_hh = 0`, `secondorder = 0`): `forward_s` of `h.continuerun`.
+- Jaxley (`jx.integrate`, its default backward Euler): `compile_s`, `forward_s`,
+  `grad_s` (w.r.t. per-branch HH_gNa). Needs a Python with Jaxley, never neurojax's
+  environment:
+
+      python -m venv /tmp/jaxley-venv && /tmp/jaxley-venv/bin/pip install jaxley
+      python benchmarks/bench_cable.py --jaxley-python /tmp/jaxley-venv/bin/python
+
+Writes `benchmarks/results/cable_<name>.json` and `.md`. Spike counts at the soma are
+reported as a check that the tools simulate the same cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+DT, T_STOP, NSEG = 0.025, 100.0, 10
+AMP, DELAY, DUR = 1.0, 10.0, 40.0  # nA, ms, ms
+
+
+def tree_spec(n_branches: int, seed: int = 0):
+    """[(length µm, diameter µm, parent)] of the benchmark tree."""
+    rng = np.random.default_rng(seed)
+    spec = [(20.0, 20.0, -1)]
+    for i in range(1, n_branches):
+        spec.append((float(rng.uniform(50, 200)), float(rng.uniform(0.5, 2.0)), (i - 1) // 2))
+    return spec
+
+
+def stimulus(n_steps):
+    t = np.arange(n_steps) * DT
+    return np.where((t >= DELAY - 1e-9) & (t < DELAY + DUR - 1e-9), AMP, 0.0)
+
+
+def spikes(v):
+    v = np.asarray(v)
+    return int(np.sum((v[1:] > 0) & (v[:-1] <= 0)))
+
+
+def median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+# ------------------------------------------------------------------ neurojax
+
+
+def run_neurojax(sizes, repeats, batch):
+    import jax
+    import jax.numpy as jnp
+
+    import neurojax as nj
+    from neurojax.cable import HH, Branch, Cell, Morphology
+
+    rows = []
+    n_steps = int(round(T_STOP / DT))
+    stim = jnp.asarray(stimulus(n_steps))[:, None]
+    for nb in sizes:
+        spec = tree_spec(nb)
+        morph = Morphology([Branch(L, d, parent=p, nseg=NSEG) for L, d, p in spec])
+        g_na = jnp.full((nb,), 120.0)
+
+        cell0 = Cell(morph, [(HH(), None)], ra=35.4, clamps=[(0, 0.5)])
+        # branch of each HH compartment: per-branch g_na → per-compartment array
+        of_branch = cell0.discretisation.branch[cell0.regions[0]]
+
+        def make(g):
+            return Cell(morph, [(HH(g_na=g[of_branch]), None)], ra=35.4, clamps=[(0, 0.5)])  # noqa: B023 (used at once)
+
+        rec = nj.SaveAt(fn=cell0.record_v([(0, 0.5)]))
+        for solver_name, solver in (
+            ("BackwardEuler", nj.solvers.BackwardEuler()),
+            ("CrankNicolson", nj.solvers.CrankNicolson()),
+        ):
+
+            @jax.jit
+            def forward(g, solver=solver):
+                return nj.simulate(make(g), stim, dt=DT, solver=solver, saveat=rec).states[:, 0]  # noqa: B023 (used at once)
+
+            @jax.jit
+            def grad(g, solver=solver):
+                return jax.grad(lambda g: jnp.mean(forward(g)))(g)
+
+            t = time.perf_counter()
+            v = jax.block_until_ready(forward(g_na))
+            first = time.perf_counter() - t
+            fwd = median_time(lambda: jax.block_until_ready(forward(g_na)), repeats)  # noqa: B023 (used at once)
+            t = time.perf_counter()
+            jax.block_until_ready(grad(g_na))
+            gfirst = time.perf_counter() - t
+            gs = median_time(lambda: jax.block_until_ready(grad(g_na)), max(1, repeats // 2))  # noqa: B023 (used at once)
+            row = dict(
+                tool="neurojax",
+                solver=solver_name,
+                n_compartments=nb * NSEG,
+                n_nodes=cell0.n_nodes,
+                compile_s=first - fwd,
+                forward_s=fwd,
+                grad_compile_s=gfirst - gs,
+                grad_s=gs,
+                grad_over_forward=gs / fwd,
+                soma_spikes=spikes(v),
+            )
+            if solver_name == "CrankNicolson" and batch:
+                gb = jnp.linspace(100.0, 140.0, batch)[:, None] * jnp.ones((1, nb))
+                vf = jax.jit(jax.vmap(forward))
+                jax.block_until_ready(vf(gb))
+                tb = median_time(lambda: jax.block_until_ready(vf(gb)), max(1, repeats // 2))  # noqa: B023 (used at once)
+                row.update(vmap_batch=batch, vmap_s=tb, vmap_cells_per_s=batch / tb)
+            rows.append(row)
+            print(row, flush=True)
+    return rows
+
+
+# ------------------------------------------------------------------ NEURON
+
+
+def run_neuron(sizes, repeats):
+    from neuron import h
+
+    h.load_file("stdrun.hoc")
+    rows = []
+    for nb in sizes:
+        for s in list(h.allsec()):
+            h.delete_section(sec=s)
+        secs = []
+        for i, (L, d, p) in enumerate(tree_spec(nb)):
+            s = h.Section(name=f"b{i}")
+            s.L, s.diam, s.nseg, s.Ra, s.cm = L, d, NSEG, 35.4, 1.0
+            s.insert("hh")
+            if p >= 0:
+                s.connect(secs[p](1), 0)
+            secs.append(s)
+        h.usetable_hh = 0
+        h.celsius = 6.3
+        stim = h.IClamp(secs[0](0.5))
+        stim.delay, stim.dur, stim.amp = DELAY, DUR, AMP
+        rec = h.Vector().record(secs[0](0.5)._ref_v)
+        h.dt, h.secondorder = DT, 0
+
+        def run():
+            h.finitialize(-65.0)
+            h.continuerun(T_STOP)
+
+        fwd = median_time(run, repeats)
+        row = dict(
+            tool="NEURON",
+            solver="secondorder=0",
+            n_compartments=nb * NSEG,
+            forward_s=fwd,
+            soma_spikes=spikes(np.array(rec)),
+        )
+        rows.append(row)
+        print(row, flush=True)
+        del stim, rec
+    return rows
+
+
+# ------------------------------------------------------------------ Jaxley
+
+
+def run_jaxley(sizes, repeats):
+    import jax
+    import jax.numpy as jnp
+    import jaxley as jx
+    from jaxley.channels import HH
+
+    rows = []
+    n_steps = int(round(T_STOP / DT))
+    for nb in sizes:
+        spec = tree_spec(nb)
+        comp = jx.Compartment()
+        branch = jx.Branch(comp, ncomp=NSEG)
+        cell = jx.Cell([branch] * nb, parents=[p for _, _, p in spec])
+        cell.insert(HH())
+        for i, (L, d, _) in enumerate(spec):
+            cell.branch(i).set("length", L / NSEG)
+            cell.branch(i).set("radius", d / 2)
+        cell.set("axial_resistivity", 35.4)
+        cell.set("capacitance", 1.0)
+        cell.set("v", -65.0)
+        cell.init_states()
+        cell.delete_stimuli()
+        cell.delete_recordings()
+        cell.branch(0).loc(0.5).stimulate(jnp.asarray(stimulus(n_steps)))
+        cell.branch(0).loc(0.5).record()
+        cell.branch("all").make_trainable("HH_gNa")
+        params = cell.get_parameters()
+
+        @jax.jit
+        def forward(params):
+            return jx.integrate(cell, params=params, delta_t=DT, t_max=T_STOP - DT)[0]  # noqa: B023 (used at once)
+
+        @jax.jit
+        def grad(params):
+            return jax.grad(lambda p: jnp.mean(forward(p)))(params)  # noqa: B023 (used at once)
+
+        t = time.perf_counter()
+        v = jax.block_until_ready(forward(params))
+        first = time.perf_counter() - t
+        fwd = median_time(lambda: jax.block_until_ready(forward(params)), repeats)  # noqa: B023 (used at once)
+        t = time.perf_counter()
+        jax.block_until_ready(grad(params))
+        gfirst = time.perf_counter() - t
+        gs = median_time(lambda: jax.block_until_ready(grad(params)), max(1, repeats // 2))  # noqa: B023 (used at once)
+        row = dict(
+            tool="Jaxley",
+            solver="bwd_euler",
+            version=jx.__version__,
+            n_compartments=nb * NSEG,
+            compile_s=first - fwd,
+            forward_s=fwd,
+            grad_compile_s=gfirst - gs,
+            grad_s=gs,
+            grad_over_forward=gs / fwd,
+            soma_spikes=spikes(v),
+        )
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
+# ------------------------------------------------------------------ driver
+
+
+def table(rows):
+    cols = [
+        "tool",
+        "solver",
+        "n_compartments",
+        "compile_s",
+        "forward_s",
+        "grad_s",
+        "grad_over_forward",
+        "vmap_cells_per_s",
+        "soma_spikes",
+    ]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = []
+        for c in cols:
+            x = r.get(c, "")
+            cells.append(f"{x:.3g}" if isinstance(x, float) else str(x))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tool", choices=["all", "neurojax", "neuron", "jaxley"], default="all")
+    p.add_argument("--branches", type=int, nargs="+", default=[50, 200])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--jaxley-python", default=None)
+    p.add_argument("--name", default="cpu")
+    p.add_argument("--json-out", default=None)
+    args = p.parse_args(argv)
+    if args.tool != "all":
+        fn = {
+            "neurojax": lambda: run_neurojax(args.branches, args.repeats, args.batch),
+            "neuron": lambda: run_neuron(args.branches, args.repeats),
+            "jaxley": lambda: run_jaxley(args.branches, args.repeats),
+        }[args.tool]
+        rows = fn()
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(rows))
+        return rows
+    rows = []
+    jobs = [("neurojax", sys.executable), ("neuron", sys.executable)]
+    if args.jaxley_python:
+        jobs.append(("jaxley", args.jaxley_python))
+    RESULTS.mkdir(exist_ok=True)
+    for tool, python in jobs:
+        out = RESULTS / f".cable_{tool}.json"
+        cmd = [
+            python,
+            str(Path(__file__)),
+            "--tool",
+            tool,
+            "--repeats",
+            str(args.repeats),
+            "--batch",
+            str(args.batch),
+            "--json-out",
+            str(out),
+            "--branches",
+            *map(str, args.branches),
+        ]
+        subprocess.run(cmd, check=True)
+        rows += json.loads(out.read_text())
+        out.unlink()
+    sys.path.insert(0, str(HERE))
+    import _common as C
+
+    result = dict(machine=C.machine_info(), dt=DT, t_stop=T_STOP, rows=rows)
+    (RESULTS / f"cable_{args.name}.json").write_text(json.dumps(result, indent=1))
+    (RESULTS / f"cable_{args.name}.md").write_text(
+        f"# Branched HH cells, {T_STOP:g} ms at dt = {DT} ms\n\n{table(rows)}\n"
+    )
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

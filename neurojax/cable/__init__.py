@@ -1,0 +1,36 @@
+"""Cable and multicompartment cells.
+
+- shapes: `Branch`, `Morphology` (cylinders or 3-d points, `with_nseg`,
+  `with_d_lambda`), `read_swc` (NEURON Import3d's sections), `plot_morphology`;
+- discretisation exactly as NEURON's (`Discretisation`: segment centres plus
+  membrane-less branch ends);
+- `Cell`: a multicompartment model for `neurojax.simulate` — implicit voltages by an
+  O(N) tree solve (`tree_solve`, differentiable in O(N) both ways), gates by
+  exponential Euler; current clamps, conductance inputs and voltage clamps anywhere;
+- channels: `HH`, `Passive`, `Ih`, `Im` (any `AbstractChannel`);
+- Dendrify-style reduced neurons: `Compartment`, `DSpikes`, `ReducedCell`.
+
+Units: µm (lengths, diameters), µm² (areas), Ω·cm (axial resistivity), µF/cm²
+(membrane capacitance), mS/cm² (channel conductance densities), nA (injected
+currents), µS (conductance inputs), mV, ms.
+"""
+
+from ._cell import Cell as Cell
+from ._cell import CellState as CellState
+from ._channels import HH as HH
+from ._channels import AbstractChannel as AbstractChannel
+from ._channels import Ih as Ih
+from ._channels import Im as Im
+from ._channels import Passive as Passive
+from ._morphology import Branch as Branch
+from ._morphology import Discretisation as Discretisation
+from ._morphology import Morphology as Morphology
+from ._morphology import branch_from_points as branch_from_points
+from ._plot import plot_morphology as plot_morphology
+from ._reduced import Compartment as Compartment
+from ._reduced import DSpikes as DSpikes
+from ._reduced import ReducedCell as ReducedCell
+from ._reduced import ReducedState as ReducedState
+from ._swc import read_swc as read_swc
+from ._tree_solve import TreeTopology as TreeTopology
+from ._tree_solve import tree_solve as tree_solve

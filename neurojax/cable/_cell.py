@@ -1,0 +1,482 @@
+"""`Cell`: a multicompartment neuron, simulated by `neurojax.simulate` with an implicit
+tree solve for the voltages and exponential Euler for the gates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+from .._model import POSITIVE, AbstractModel, Tree, as_float, parameter
+from ._channels import AbstractChannel
+from ._morphology import Discretisation, Morphology
+from ._tree_solve import tree_solve
+
+# µF/cm² · µm² → nF, and mS/cm² · µm² → µS: 1 µm² = 1e-8 cm², × 1e3 (µF→nF, mS→µS).
+_PER_UM2 = 1e-5
+
+
+class CellState(NamedTuple):
+    """State of a `Cell`: `v` (mV) at every node `(*batch, n_nodes)` — including the
+    membrane-less branch ends —, and `gates`, one NamedTuple per inserted channel with
+    leaves `(*batch, n_region)` (the channel's compartments, in `Cell.regions` order)."""
+
+    v: Array
+    gates: tuple
+
+
+class _Geometry:
+    """Static (numpy) data of a cell: the discretisation, where each channel sits and
+    where the electrodes are. Compared by identity: a `Cell` keeps its own."""
+
+    def __init__(self, disc: Discretisation, regions, clamps, synapses, vclamps):
+        self.disc = disc
+        self.regions = regions
+        self.clamps = clamps
+        self.synapses = synapses
+        self.vclamps = vclamps
+        self.area = disc.area
+        self.branch = disc.branch
+        self.parent = np.where(disc.parent < 0, 0, disc.parent)
+        self.has_parent = disc.parent >= 0
+        self.has_membrane = disc.area > 0
+        n = disc.n_nodes
+        # children table (n, k), padded with n: sums over children become gathers
+        # (XLA runs scatters serially on CPU; gathers vectorise)
+        kids = [[] for _ in range(n)]
+        for i in range(1, n):
+            kids[disc.parent[i]].append(i)
+        k = max(1, max(len(c) for c in kids))
+        self.children = np.full((n, k), n, dtype=np.int32)
+        for i, c in enumerate(kids):
+            self.children[i, : len(c)] = c
+        # for each mechanism: node → position in its region (or the padding slot)
+        self.spread = []
+        for nodes in regions:
+            inv = np.full(n, len(nodes), dtype=np.int32)
+            inv[nodes] = np.arange(len(nodes))
+            self.spread.append(inv)
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+
+def _resolve_where(morph: Morphology, where, i) -> list[int]:
+    n = len(morph.branches)
+    if where is None:
+        return list(range(n))
+    if isinstance(where, str):
+        found = list(morph.branches_of_type(where))
+        if not found:
+            raise ValueError(
+                f"mechanism {i} is inserted in {where!r}, but no branch has that type; the "
+                f"types are {sorted(set(morph.types))}."
+            )
+        return found
+    where = [where] if np.ndim(where) == 0 else list(where)
+    for b in where:
+        if int(b) != b or not 0 <= b < n:
+            raise ValueError(
+                f"mechanism {i} is inserted in branch {b}, which is off the cell (branches "
+                f"0..{n - 1})."
+            )
+    return sorted({int(b) for b in where})
+
+
+class Cell(AbstractModel):
+    r"""A multicompartment neuron: a morphology, membrane mechanisms and current clamps.
+
+    $$c_m A_i \frac{dV_i}{dt} = -A_i \sum_c i_c(V_i) + \sum_{j \sim i} g_{ij}(V_j - V_i) + I_i$$
+
+    over the nodes of NEURON's discretisation (`Morphology.discretise`); the branch-end
+    nodes have no membrane (`A_i = 0`) and satisfy Kirchhoff's law at every step.
+
+    **Arguments**
+
+    - `morphology`: a `Morphology` (from `Branch`es or `read_swc`).
+    - `mechanisms`: `(channel, where)` pairs: a channel (`HH()`, `Passive()`, `Ih()`,
+      `Im()`, …) and the branches it is inserted in — branch indices, a branch type such
+      as `"soma"` or `"apical"`, or `None` for all. A channel's parameters are scalars
+      or one value per compartment of its region (`Cell.regions[k]`).
+    - `cm`: membrane capacitance, µF/cm² (scalar or one per branch).
+    - `ra`: axial resistivity, Ω·cm (scalar or one per branch).
+    - `temperature`: °C (NEURON's `celsius`; default 6.3).
+    - `v_init`: initial voltage, mV, with every gate at its steady state there
+      (NEURON's `finitialize(v_init)`).
+    - `clamps`: current-clamp sites `(branch, x)` (NEURON's `IClamp`; positive
+      depolarises).
+    - `synapses`: conductance-input sites `(branch, x, e_rev)` (reversal in mV): the
+      current `g(t)·(e_rev − V)` with `g(t)` given as input, µS.
+    - `vclamps`: voltage-clamp sites `(branch, x)`: a series resistance `rs_clamp` (MΩ,
+      NEURON's `SEClamp`) to a command potential given as input, mV.
+    - `remat`: recompute each step in the backward pass instead of storing its
+      intermediates (`jax.checkpoint`); no effect on values or the forward run.
+
+    **Inputs** of `simulate`: with current clamps only, one array of currents (nA)
+    shaped `(n_steps, *batch, len(clamps))`; otherwise a dict with the keys of the kinds
+    of sites the cell has: `"i_clamp"` (nA, `(..., len(clamps))`), `"g_syn"` (µS,
+    `(..., len(synapses))`), `"v_clamp"` (mV, `(..., len(vclamps))`).
+
+    Record anything anywhere with `cell.node(branch, x)` (an index into the last axis
+    of `states.v` and `saveat=SaveAt(fn=cell.record_v(sites))`).
+
+    **Solvers**: `CrankNicolson()` (default; second order, gates staggered half a step
+    from the voltages as in NEURON's `secondorder = 2`) and `BackwardEuler()` (NEURON's
+    default `secondorder = 0`, step for step). The voltage step is a tree solve, O(N)
+    forward and backward; explicit and exponential solvers are refused (a cable is too
+    stiff for them).
+
+    Reference: Hines (1984); Carnevale & Hines, *The NEURON Book* (2006), ch. 4 & 5.
+    """
+
+    mechanisms: tuple[AbstractChannel, ...]
+    cm: Array = parameter(1.0, POSITIVE)
+    ra: Array = parameter(35.4, POSITIVE)
+    temperature: Array = parameter(6.3)
+    v_init: Array = parameter(-65.0)
+    e_syn: Array = eqx.field(converter=as_float, default=0.0)
+    rs_clamp: Array = parameter(0.01, POSITIVE)
+    remat: bool = eqx.field(static=True, default=True)
+    geometry: _Geometry = eqx.field(static=True, default=None)
+
+    structure: ClassVar = Tree()
+
+    def __init__(
+        self,
+        morphology: Morphology,
+        mechanisms: Sequence[tuple[AbstractChannel, Any]] = (),
+        *,
+        cm=1.0,
+        ra=35.4,
+        temperature=6.3,
+        v_init=-65.0,
+        clamps: Sequence[tuple[int, float]] = (),
+        synapses: Sequence[tuple[int, float, float]] = (),
+        vclamps: Sequence[tuple[int, float]] = (),
+        rs_clamp: float = 0.01,
+        remat: bool = True,
+    ):
+        if not isinstance(morphology, Morphology):
+            raise TypeError(
+                f"morphology must be a neurojax.cable.Morphology, got {type(morphology).__name__}."
+            )
+        disc = morphology.discretise()
+        channels, regions = [], []
+        for i, item in enumerate(mechanisms):
+            if not (isinstance(item, tuple) and len(item) == 2):
+                raise TypeError(
+                    f"mechanism {i} must be a (channel, where) pair, e.g. (HH(), 'soma'), got "
+                    f"{item!r}."
+                )
+            channel, where = item
+            if not isinstance(channel, AbstractChannel):
+                raise TypeError(f"mechanism {i} is {channel!r}, not a channel (AbstractChannel).")
+            branches = _resolve_where(morphology, where, i)
+            nodes = disc.membrane[np.isin(disc.branch[disc.membrane], branches)]
+            for name, leaf in _array_fields(channel):
+                if jnp.ndim(leaf) not in (0, 1) or (
+                    jnp.ndim(leaf) == 1 and leaf.shape[0] != nodes.size
+                ):
+                    raise ValueError(
+                        f"mechanism {i} ({type(channel).__name__}).{name} has shape "
+                        f"{jnp.shape(leaf)}; it must be a scalar or one value per compartment "
+                        f"of its region ({nodes.size},)."
+                    )
+            channels.append(channel)
+            regions.append(nodes)
+        clamp_nodes = np.array([disc.node(b, x) for b, x in clamps], dtype=np.int64)
+        syn_nodes = np.array([disc.node(b, x) for b, x, _ in synapses], dtype=np.int64)
+        vc_nodes = np.array([disc.node(b, x) for b, x in vclamps], dtype=np.int64)
+        if not (np.isfinite(rs_clamp) and rs_clamp > 0):
+            raise ValueError(f"rs_clamp must be a series resistance > 0 MΩ, got {rs_clamp}.")
+        n_br = len(morphology.branches)
+        for name, value in (("cm", cm), ("ra", ra)):
+            if np.ndim(value) not in (0,) and np.shape(value) != (n_br,):
+                raise ValueError(
+                    f"{name} must be a scalar or one value per branch ({n_br},), got shape "
+                    f"{np.shape(value)}."
+                )
+        self.mechanisms = tuple(channels)
+        self.cm = cm
+        self.ra = ra
+        self.temperature = temperature
+        self.v_init = v_init
+        self.e_syn = np.array([e for _, _, e in synapses], dtype=float)
+        self.rs_clamp = rs_clamp
+        self.remat = remat
+        self.geometry = _Geometry(disc, tuple(regions), clamp_nodes, syn_nodes, vc_nodes)
+
+    # ------------------------------------------------------------------ sites
+
+    @property
+    def discretisation(self) -> Discretisation:
+        return self.geometry.disc
+
+    @property
+    def morphology(self) -> Morphology:
+        return self.geometry.disc.morphology
+
+    @property
+    def n_nodes(self) -> int:
+        return self.geometry.disc.n_nodes
+
+    @property
+    def regions(self) -> tuple[np.ndarray, ...]:
+        """Node indices of each mechanism's compartments."""
+        return self.geometry.regions
+
+    def node(self, branch: int, x: float) -> int:
+        """Index (last axis of `states.v`) of NEURON's node for `branch(x)`; `ValueError`
+        off the cell."""
+        return self.geometry.disc.node(branch, x)
+
+    def record_v(self, sites: Sequence[tuple[int, float]]):
+        """A function for `SaveAt(fn=...)` keeping the voltage at `sites` only:
+        `(*batch, len(sites))` per saved step."""
+        idx = np.array([self.node(b, x) for b, x in sites])
+        return lambda y: y.v[..., idx]
+
+    def record_gate(self, mechanism: int, gate: str, sites: Sequence[tuple[int, float]]):
+        """A function for `SaveAt(fn=...)` keeping gate `gate` of mechanism number
+        `mechanism` (its index in `mechanisms`) at `sites`: `(*batch, len(sites))`.
+        `ValueError` if the mechanism is not inserted at a site or has no such gate."""
+        if not 0 <= mechanism < len(self.mechanisms):
+            raise ValueError(
+                f"mechanism={mechanism} is not one of the cell's {len(self.mechanisms)} mechanisms."
+            )
+        fields = type(self.mechanisms[mechanism].init(jnp.zeros(1), 6.3))._fields
+        if gate not in fields:
+            raise ValueError(
+                f"{type(self.mechanisms[mechanism]).__name__} has gates {fields}, not {gate!r}."
+            )
+        spread = self.geometry.spread[mechanism]
+        n_region = len(self.regions[mechanism])
+        pos = []
+        for b, x in sites:
+            k = int(spread[self.node(b, x)])
+            if k == n_region:
+                raise ValueError(
+                    f"mechanism {mechanism} ({type(self.mechanisms[mechanism]).__name__}) is "
+                    f"not inserted at branch {b}, x={x}."
+                )
+            pos.append(k)
+        pos = np.array(pos)
+        return lambda y: getattr(y.gates[mechanism], gate)[..., pos]
+
+    # ------------------------------------------------------------------ contract
+
+    def _input_kinds(self):
+        geo = self.geometry
+        return {
+            k: len(nodes)
+            for k, nodes in (
+                ("i_clamp", geo.clamps),
+                ("g_syn", geo.synapses),
+                ("v_clamp", geo.vclamps),
+            )
+            if len(nodes) or k == "i_clamp"
+        }
+
+    def _split_inputs(self, inputs) -> dict:
+        kinds = self._input_kinds()
+        if not isinstance(inputs, dict):
+            if set(kinds) != {"i_clamp"}:
+                raise ValueError(
+                    f"this Cell has sites of kinds {sorted(kinds)}: pass inputs as a dict with "
+                    f"those keys, shaped (n_steps, *batch, n_sites) each."
+                )
+            return {"i_clamp": inputs}
+        unknown = set(inputs) - {"i_clamp", "g_syn", "v_clamp"}
+        if unknown:
+            raise ValueError(
+                f"unknown input keys {sorted(unknown)}; a Cell takes 'i_clamp' (nA), 'g_syn' "
+                "(µS) and 'v_clamp' (mV)."
+            )
+        missing = {k for k in kinds if kinds[k] and k not in inputs}
+        if missing:
+            raise ValueError(f"inputs lack {sorted(missing)} for the cell's sites of that kind.")
+        return dict(inputs)
+
+    def batch_shape(self, inputs) -> tuple[int, ...]:
+        kinds = self._input_kinds()
+        batch = None
+        for key, x in self._split_inputs(inputs).items():
+            n = kinds.get(key, 0)
+            shape = tuple(jnp.shape(x))
+            if len(shape) < 1 or shape[-1] != n:
+                what = {
+                    "i_clamp": "currents (nA)",
+                    "g_syn": "conductances (µS)",
+                    "v_clamp": "command potentials (mV)",
+                }[key]
+                sites = {"i_clamp": "clamps", "g_syn": "synapses", "v_clamp": "vclamps"}[key]
+                raise ValueError(
+                    f"a Cell with {n} {sites} site(s) takes {key!r} {what} shaped "
+                    f"(n_steps, *batch, {n}); got one step shaped {shape}. Give one column "
+                    f"per site in Cell(..., {sites}=[...])"
+                    + (", e.g. jnp.zeros((n_steps, 0)) for none." if n == 0 else ".")
+                )
+            if batch is not None and shape[:-1] != batch:
+                raise ValueError(f"input batch shapes differ: {batch} and {shape[:-1]}.")
+            batch = shape[:-1]
+        return batch
+
+    def init_state(self, batch_shape=()) -> CellState:
+        dtype = jnp.result_type(self.v_init)
+        v = jnp.broadcast_to(self.v_init, (*batch_shape, self.n_nodes)).astype(dtype)
+        gates = tuple(
+            jax.tree_util.tree_map(
+                lambda g, n=nodes.size: jnp.broadcast_to(g, (*batch_shape, n)),
+                ch.init(
+                    jnp.broadcast_to(self.v_init, (*batch_shape, nodes.size)), self.temperature
+                ),
+            )
+            for ch, nodes in zip(self.mechanisms, self.regions, strict=True)
+        )
+        return CellState(v=v, gates=gates)
+
+    @property
+    def default_solver(self):
+        from ..solvers import CrankNicolson
+
+        return CrankNicolson()
+
+    def _currents(self, y: CellState, inputs):
+        geo = self.geometry
+        v = y.v
+        area = jnp.asarray(geo.area, v.dtype) * _PER_UM2
+        i_mem = jnp.zeros_like(v)
+        g_mem = jnp.zeros_like(v)
+        for ch, nodes, spread, gates in zip(
+            self.mechanisms, geo.regions, geo.spread, y.gates, strict=True
+        ):
+            vr = v[..., nodes]
+            # exact slope of the channel's I–V at fixed gates: one JVP
+            i, di = jax.jvp(
+                lambda u, ch=ch, gates=gates: ch.current(u, gates), (vr,), (jnp.ones_like(vr),)
+            )
+            i_mem = i_mem + _spread(i, spread) * area
+            g_mem = g_mem + _spread(di, spread) * area
+        inputs = self._split_inputs(inputs)
+        if len(geo.clamps):
+            i_mem = i_mem.at[..., geo.clamps].add(-jnp.asarray(inputs["i_clamp"], v.dtype))
+        # conductance inputs I = g·(E − V): outward current g·(V − E), slope g
+        if len(geo.synapses):
+            g = jnp.asarray(inputs["g_syn"], v.dtype)
+            vs = v[..., geo.synapses]
+            i_mem = i_mem.at[..., geo.synapses].add(g * (vs - self.e_syn))
+            g_mem = g_mem.at[..., geo.synapses].add(g)
+        if len(geo.vclamps):
+            g = 1.0 / self.rs_clamp
+            vs = v[..., geo.vclamps]
+            cmd = jnp.asarray(inputs["v_clamp"], v.dtype)
+            i_mem = i_mem.at[..., geo.vclamps].add(g * (vs - cmd))
+            g_mem = g_mem.at[..., geo.vclamps].add(jnp.broadcast_to(g, vs.shape))
+        return i_mem, g_mem
+
+    def _axial(self, dtype):
+        """Axial conductance (µS) from each node to its parent (0 for node 0)."""
+        geo = self.geometry
+        ra = jnp.broadcast_to(self.ra, (len(self.morphology.branches),))[geo.branch]
+        r = ra * jnp.asarray(np.where(geo.has_parent, geo.disc.r_per_ra, 1.0), dtype)
+        return jnp.where(jnp.asarray(geo.has_parent), 1.0 / r, 0.0).astype(dtype)
+
+    def _capacitance(self, dtype):
+        geo = self.geometry
+        cm = jnp.broadcast_to(self.cm, (len(self.morphology.branches),))[geo.branch]
+        return (cm * jnp.asarray(geo.area, dtype) * _PER_UM2).astype(dtype)
+
+    def _axial_current(self, v, g_ax):
+        """Σ_j g_ij (V_j − V_i) per node, nA."""
+        geo = self.geometry
+        flow = g_ax * (v[..., geo.parent] - v)  # into node i from its parent
+        return flow - _sum_children(flow, geo.children)
+
+    def vector_field(self, t, y: CellState, inputs) -> CellState:
+        """`dV/dt` at the membrane nodes (0 at the membrane-less ones, which are algebraic)
+        and `d gates/dt` — for inspection; the cell is integrated by `implicit_step`."""
+        i_mem, _ = self._currents(y, inputs)
+        g_ax = self._axial(y.v.dtype)
+        c = self._capacitance(y.v.dtype)
+        f = self._axial_current(y.v, g_ax) - i_mem
+        dv = jnp.where(c > 0, f / jnp.where(c > 0, c, 1.0), 0.0)
+        return CellState(v=dv, gates=jax.tree_util.tree_map(jnp.zeros_like, y.gates))
+
+    def implicit_step(self, solver, t, y: CellState, inputs, dt) -> CellState:
+        """One step: voltages by the θ-method with a tree solve (θ = `solver.theta`), then
+        the gates by exponential Euler at the new voltages (NEURON's order).
+
+        With the channel currents linearised at the old voltage (exact for ohmic
+        channels at fixed gates), the voltage update δ solves
+
+            (C/dt + w·(G_m + L)) δ = −I_m(V) + I_clamp − L V
+
+        with `G_m` the membrane slope conductance, `L` the axial Laplacian, and row
+        weight `w = θ` at membrane nodes but `w = 1` at the membrane-less ones: those
+        carry no capacitance, their equation is a constraint (Kirchhoff), and it must hold
+        at the end of the step — with θ = ½ it would hold only at the midpoint and
+        oscillate undamped whenever a clamp on such a node changes.
+        """
+        theta = getattr(solver, "theta", None)
+        if theta is None:
+            raise TypeError(
+                f"{type(solver).__name__} has no theta; a Cell steps with "
+                "neurojax.solvers.CrankNicolson() or BackwardEuler()."
+            )
+        if self.remat:
+            # Reverse mode would otherwise store ~100 intermediate arrays of every step
+            # (gate rates, linearisation, solve); recomputing the step from its input
+            # state in the backward pass moves far less memory and measured faster.
+            return jax.checkpoint(type(self)._step, static_argnums=(1,))(
+                self, float(theta), y, inputs, dt
+            )
+        return self._step(float(theta), y, inputs, dt)
+
+    def _step(self, theta, y: CellState, inputs, dt) -> CellState:
+        geo = self.geometry
+        v = y.v
+        dtype = v.dtype
+        i_mem, g_mem = self._currents(y, inputs)
+        g_ax = self._axial(dtype)
+        c = self._capacitance(dtype)
+        w = jnp.where(jnp.asarray(geo.has_membrane), jnp.asarray(theta, dtype), 1.0)
+        rhs = self._axial_current(v, g_ax) - i_mem
+        # Laplacian diagonal: each node's axial conductances to its parent and children
+        lap_diag = g_ax + _sum_children(g_ax, geo.children)
+        d = c / dt + w * (g_mem + lap_diag)
+        b = -w * g_ax  # row i, column parent
+        a = -w[geo.parent] * g_ax  # row parent, column i
+        delta = tree_solve(geo.disc.topology, d, a, b, rhs)
+        v_new = v + delta
+        gates = tuple(
+            ch.update(v_new[..., nodes], gates, dt, self.temperature)
+            for ch, nodes, gates in zip(self.mechanisms, geo.regions, y.gates, strict=True)
+        )
+        return CellState(v=v_new, gates=gates)
+
+
+def _spread(x, index):
+    """Values on a region `(..., n_region)` → all nodes `(..., n)`, zero elsewhere."""
+    pad = jnp.zeros((*x.shape[:-1], 1), x.dtype)
+    return jnp.concatenate([x, pad], axis=-1)[..., index]
+
+
+def _sum_children(x, children):
+    """`Σ_{c child of i} x[c]` for every node i, by a gather from the children table."""
+    pad = jnp.zeros((*x.shape[:-1], 1), x.dtype)
+    return jnp.sum(jnp.concatenate([x, pad], axis=-1)[..., children], axis=-1)
+
+
+def _array_fields(module):
+    for name in module.__dataclass_fields__:
+        value = getattr(module, name)
+        if eqx.is_array(value):
+            yield name, value

@@ -1,0 +1,204 @@
+"""Membrane mechanisms for cable cells: density channels inserted in branches.
+
+A channel is an equinox module whose array fields are its parameters (scalars, or one
+value per compartment of the region it is inserted in: trainable like any other leaf).
+It has gates (a NamedTuple of arrays shaped like the region's voltages) and gives
+
+- `init(v, temperature)` → gates at their steady state at `v` (NEURON's `INITIAL`);
+- `current(v, gates)` → membrane current density, µA/cm², outward positive;
+- `update(v, gates, dt, temperature)` → the gates after `dt` ms, by exponential Euler
+  with the rates at `v` (NEURON's `cnexp`, exact for a gate at fixed V).
+
+Units: mV, ms, conductance densities mS/cm² (NEURON's S/cm² × 1000: `gnabar_hh = 0.12`
+is `g_na = 120`), currents µA/cm², temperature °C.
+
+The cell linearises `current` in V exactly (one JVP) for its implicit voltage step, so
+any current–voltage relation works; for the ohmic channels here the linearisation is
+exact.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from .._model import NON_NEGATIVE, parameter
+from ..channels import hh
+from ..channels._rates import vtrap
+
+
+def _relax(x, x_inf, rate, dt):
+    """Exponential Euler for `dx/dt = rate·(x_inf − x)`: exact at fixed V."""
+    return x_inf + (x - x_inf) * jnp.exp(-dt * rate)
+
+
+class AbstractChannel(eqx.Module):
+    """A density mechanism (see the module docstring for the contract and units)."""
+
+    @abc.abstractmethod
+    def init(self, v: Array, temperature: Array) -> Any: ...
+
+    @abc.abstractmethod
+    def current(self, v: Array, gates: Any) -> Array: ...
+
+    @abc.abstractmethod
+    def update(self, v: Array, gates: Any, dt: Array, temperature: Array) -> Any: ...
+
+
+class NoGates(NamedTuple):
+    pass
+
+
+class Passive(AbstractChannel):
+    """Passive leak `i = g·(V − e)` (NEURON's `pas`; `g_pas = 0.001 S/cm²` is `g = 1`).
+
+    - `g`: mS/cm² (≥ 0); `e`: mV.
+    """
+
+    g: Array = parameter(1.0, NON_NEGATIVE)
+    e: Array = parameter(-70.0)
+
+    def init(self, v, temperature):
+        return NoGates()
+
+    def current(self, v, gates):
+        return self.g * (v - self.e)
+
+    def update(self, v, gates, dt, temperature):
+        return gates
+
+
+class HHGates(NamedTuple):
+    m: Array
+    h: Array
+    n: Array
+
+
+class HH(AbstractChannel):
+    """Hodgkin–Huxley (1952) Na⁺, K⁺ and leak, exactly NEURON's `hh` (with
+    `usetable_hh = 0`), the same rate functions as `neurojax.HodgkinHuxley`.
+
+    `i = g_na m³h (V − e_na) + g_k n⁴ (V − e_k) + g_l (V − e_l)`, rates × `3^((T − 6.3)/10)`
+    with the cell's temperature T (°C).
+
+    - `g_na`, `g_k`, `g_l`: mS/cm² (120, 36, 0.3); `e_na`, `e_k`, `e_l`: mV (50, −77, −54.3).
+
+    Reference: Hodgkin & Huxley (1952) J Physiol 117:500–544.
+    """
+
+    g_na: Array = parameter(120.0, NON_NEGATIVE)
+    g_k: Array = parameter(36.0, NON_NEGATIVE)
+    g_l: Array = parameter(0.3, NON_NEGATIVE)
+    e_na: Array = parameter(50.0)
+    e_k: Array = parameter(-77.0)
+    e_l: Array = parameter(-54.3)
+
+    def init(self, v, temperature):
+        return HHGates(
+            m=hh.steady_state(hh.alpha_m, hh.beta_m, v),
+            h=hh.steady_state(hh.alpha_h, hh.beta_h, v),
+            n=hh.steady_state(hh.alpha_n, hh.beta_n, v),
+        )
+
+    def current(self, v, gates):
+        m, h, n = gates
+        return (
+            self.g_na * m**3 * h * (v - self.e_na)
+            + self.g_k * n**4 * (v - self.e_k)
+            + self.g_l * (v - self.e_l)
+        )
+
+    def update(self, v, gates, dt, temperature):
+        phi = hh.q10(temperature)
+        out = []
+        for x, alpha, beta in zip(
+            gates,
+            (hh.alpha_m, hh.alpha_h, hh.alpha_n),
+            (hh.beta_m, hh.beta_h, hh.beta_n),
+            strict=True,
+        ):
+            a, b = alpha(v), beta(v)
+            out.append(_relax(x, a / (a + b), phi * (a + b), dt))
+        return HHGates(*out)
+
+
+class OneGate(NamedTuple):
+    m: Array
+
+
+def _ih_rates(v):
+    alpha = 0.001 * 6.43 * vtrap(v + 154.9, 11.9)  # 1/ms; removable singularity at −154.9 mV
+    beta = 0.001 * 193.0 * jnp.exp(v / 33.1)
+    return alpha, beta
+
+
+class Ih(AbstractChannel):
+    """Hyperpolarisation-activated cation current (HCN), `i = g·m·(V − e)`, one gate.
+
+    Kinetics of Kole, Hallermann & Stuart (2006) as in the layer-5 pyramidal cell model of
+    Hay, Hill, Schürmann, Markram & Segev (2011) (ModelDB 139653, `Ih.mod`):
+    `α = 6.43e-3·(V + 154.9)/(exp((V + 154.9)/11.9) − 1)`, `β = 0.193·exp(V/33.1)` 1/ms.
+    No temperature dependence (fitted at 34 °C).
+
+    - `g`: mS/cm² (default 0.01, the mod file's `gIhbar = 1e-5 S/cm²`; Hay et al. use
+      0.08 at the soma, rising along the apical dendrite); `e`: mV (−45).
+
+    References: Kole et al. (2006) J Neurosci 26:1677–1687; Hay et al. (2011) PLoS Comput
+    Biol 7:e1002107.
+    """
+
+    g: Array = parameter(0.01, NON_NEGATIVE)
+    e: Array = parameter(-45.0)
+
+    def init(self, v, temperature):
+        a, b = _ih_rates(v)
+        return OneGate(a / (a + b))
+
+    def current(self, v, gates):
+        return self.g * gates.m * (v - self.e)
+
+    def update(self, v, gates, dt, temperature):
+        a, b = _ih_rates(v)
+        return OneGate(_relax(gates.m, a / (a + b), a + b, dt))
+
+
+_IM_QT = 2.3 ** ((34.0 - 21.0) / 10.0)  # the mod file's fixed Q10 correction to 34 °C
+
+
+def _im_rates(v):
+    alpha = 3.3e-3 * jnp.exp(2.5 * 0.04 * (v + 35.0))
+    beta = 3.3e-3 * jnp.exp(-2.5 * 0.04 * (v + 35.0))
+    return alpha, beta
+
+
+class Im(AbstractChannel):
+    """Muscarinic K⁺ current (M-current, Kv7/KCNQ), `i = g·m·(V − e)`, one slow gate.
+
+    Kinetics of Adams, Brown & Constanti (1982) as in Hay et al. (2011) (ModelDB 139653,
+    `Im.mod`): `α = 3.3e-3·exp(0.1·(V + 35))`, `β = 3.3e-3·exp(−0.1·(V + 35))` 1/ms, time
+    constant divided by `2.3^((34 − 21)/10)`.
+
+    - `g`: mS/cm² (default 0.01, the mod file's `gImbar = 1e-5 S/cm²`); `e`: mV (the
+      potassium reversal of Hay et al., −85).
+
+    References: Adams, Brown & Constanti (1982) J Physiol 330:537–572; Hay et al. (2011)
+    PLoS Comput Biol 7:e1002107.
+    """
+
+    g: Array = parameter(0.01, NON_NEGATIVE)
+    e: Array = parameter(-85.0)
+
+    def init(self, v, temperature):
+        a, b = _im_rates(v)
+        return OneGate(a / (a + b))
+
+    def current(self, v, gates):
+        return self.g * gates.m * (v - self.e)
+
+    def update(self, v, gates, dt, temperature):
+        a, b = _im_rates(v)
+        return OneGate(_relax(gates.m, a / (a + b), _IM_QT * (a + b), dt))

@@ -1,0 +1,271 @@
+"""Reading SWC reconstructions into a `Morphology`, the way NEURON's Import3d does.
+
+SWC (Cannon et al. 1998; NeuroMorpho.org): one point per line, `id type x y z radius
+parent` (µm; type 1 soma, 2 axon, 3 basal dendrite, 4 apical dendrite; parent −1 for the
+root), `#` starts a comment.
+
+Branches follow NEURON's `Import3d_SWC_read` + `Import3d_GUI.instantiate` (checked section
+by section against NEURON 9 on the files in `tests/data/cable`):
+
+- a branch is a run of points of one type, each on the line after its parent; it ends
+  at a point with several children — except that a soma run goes on past children of
+  other types, which attach to the soma's middle (`parent_x = 0.5`);
+- the root branch holds the root and its first child's run; the root's other children
+  attach at its 0 end (`parent_x = 0`), children of a run's last point at its 1 end;
+- a branch starts at its parent point (so no gap is left) — with the parent's diameter,
+  except after a soma point where the child's own first diameter is used (a thin
+  dendrite does not inherit the soma's width); a child of a *somatic branch point* (a
+  soma point with two or more soma neighbours) starts at its own first point instead;
+- a one-point soma of radius r becomes a cylinder of length and diameter 2r along x
+  (membrane area 4πr², the sphere's), with all children attached at its middle.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ._morphology import SWC_TYPES, Branch, Morphology, branch_from_points
+
+
+def _fail(path, lineno, line, problem, fix):
+    return ValueError(f"{os.fspath(path)}, line {lineno}: {line.strip()!r}: {problem}. {fix}")
+
+
+def read_swc(
+    path: str | os.PathLike,
+    *,
+    nseg: int = 1,
+    min_radius: float | None = None,
+    merge_zero_length: bool = False,
+) -> Morphology:
+    """Read an SWC file into a `Morphology` (branches as NEURON's Import3d builds them).
+
+    **Arguments**
+
+    - `path`: the `.swc` file.
+    - `nseg`: compartments per branch (change later with `with_nseg` / `with_d_lambda`).
+    - `min_radius`: radii below this (µm) are raised to it — a repair for files without
+      radii; without it a radius ≤ 0 is an error.
+    - `merge_zero_length`: drop points at the same place as their parent (re-attaching
+      their children to the parent); without it such a point is an error.
+
+    The result knows `total_length` (µm) and `area` (µm²) and labels each branch with
+    its SWC type ("soma", "axon", "basal", "apical", or "type<k>").
+
+    Raises `ValueError` naming the line for: a line that is not 7 numbers, a repeated or
+    non-positive id, a parent id not defined earlier in the file, several roots (or none),
+    a radius ≤ 0, a zero-length segment. Never a silently different cell.
+    """
+    ids, types, xyz, radius, parents, lines = [], [], [], [], [], []
+    index = {}
+    with open(path) as f:
+        for lineno, raw in enumerate(f, start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            fields = line.split()
+            if len(fields) != 7:
+                raise _fail(
+                    path,
+                    lineno,
+                    raw,
+                    f"expected 7 fields (id type x y z radius parent), got {len(fields)}",
+                    "Fix or delete the line.",
+                )
+            try:
+                nums = [float(v) for v in fields]
+            except ValueError:
+                raise _fail(
+                    path, lineno, raw, "a field is not a number", "Fix or delete the line."
+                ) from None
+            if not all(np.isfinite(nums)):
+                raise _fail(path, lineno, raw, "a field is not finite", "Fix the line.")
+            i, t, p = nums[0], nums[1], nums[6]
+            if i != int(i) or t != int(t) or p != int(p) or i < 1:
+                raise _fail(
+                    path,
+                    lineno,
+                    raw,
+                    "id, type and parent must be integers, id >= 1",
+                    "Fix the line.",
+                )
+            i, t, p = int(i), int(t), int(p)
+            if i in index:
+                raise _fail(
+                    path,
+                    lineno,
+                    raw,
+                    f"id {i} is repeated (first on line {lines[index[i]]})",
+                    "Give every point its own id.",
+                )
+            if p != -1 and p not in index:
+                raise _fail(
+                    path,
+                    lineno,
+                    raw,
+                    f"parent id {p} is not defined on an earlier line",
+                    "SWC lists every parent before its children; fix the "
+                    "parent id or reorder the file.",
+                )
+            if p == -1 and parents:
+                roots = [lines[k] for k in range(len(parents)) if parents[k] == -1]
+                raise _fail(
+                    path,
+                    lineno,
+                    raw,
+                    f"a second root (parent -1; the first is on line {roots[0]})",
+                    "A cell is one tree: connect this point to "
+                    "its parent, or split the file into one file per cell.",
+                )
+            if not parents and p != -1:
+                raise _fail(
+                    path,
+                    lineno,
+                    raw,
+                    "the first point must be the root (parent -1)",
+                    "Put the root point first.",
+                )
+            r = nums[5]
+            if not r > 0:
+                if min_radius is None:
+                    raise _fail(
+                        path,
+                        lineno,
+                        raw,
+                        f"radius {r} µm is not positive",
+                        "Fix the radius, or read with read_swc(..., min_radius=r) to "
+                        "raise small radii to r µm.",
+                    )
+            if min_radius is not None:
+                r = max(r, float(min_radius))
+            index[i] = len(ids)
+            ids.append(i)
+            types.append(t)
+            xyz.append(nums[2:5])
+            radius.append(r)
+            parents.append(-1 if p == -1 else index[p])
+            lines.append(lineno)
+    if not ids:
+        raise ValueError(f"{os.fspath(path)} has no points.")
+    xyz = np.array(xyz)
+    radius = np.array(radius)
+    parents = np.array(parents)
+    types = np.array(types)
+
+    # zero-length segments
+    keep = np.ones(len(ids), bool)
+    for k in range(1, len(ids)):
+        if np.all(xyz[k] == xyz[parents[k]]):
+            if not merge_zero_length:
+                raise ValueError(
+                    f"{os.fspath(path)}, line {lines[k]}: point {ids[k]} lies at the same place "
+                    f"as its parent {ids[parents[k]]} (a zero-length segment). Fix the "
+                    "coordinates, or read with read_swc(..., merge_zero_length=True) to drop "
+                    "the point."
+                )
+            keep[k] = False
+    if not keep.all():
+        # re-attach children of dropped points to the nearest kept ancestor
+        anc = np.arange(len(ids))
+        for k in range(len(ids)):
+            if not keep[k]:
+                anc[k] = anc[parents[k]]
+        parents = np.array([-1 if p < 0 else anc[p] for p in parents])
+        new = np.cumsum(keep) - 1
+        xyz, radius, types = xyz[keep], radius[keep], types[keep]
+        parents = np.array([-1 if p < 0 else new[p] for p in parents[keep]])
+
+    return _build(xyz, radius, types, parents, nseg)
+
+
+def _type_name(t):
+    return SWC_TYPES.get(int(t), f"type{int(t)}")
+
+
+def _build(xyz, radius, types, parents, nseg) -> Morphology:
+    n = len(xyz)
+    children = [[] for _ in range(n)]
+    for k in range(1, n):
+        children[parents[k]].append(k)
+    soma = types == 1
+    n_soma_nb = np.zeros(n, int)
+    for k in range(1, n):
+        if soma[k] and soma[parents[k]]:
+            n_soma_nb[k] += 1
+            n_soma_nb[parents[k]] += 1
+    diam = 2 * radius
+    branches: list[Branch] = []
+
+    def run_from(k):
+        """Points of the run starting at k: follow a single child of the same type, on
+        the next line. A soma run also goes on past children of other types (they hang
+        off its middle); any other run ends at a point with several children."""
+        run = [k]
+        while True:
+            kids = children[run[-1]]
+            same = [c for c in kids if types[c] == types[k]]
+            if len(same) != 1 or same[0] != run[-1] + 1 or (len(kids) > 1 and not soma[k]):
+                break
+            run.append(same[0])
+        return run
+
+    def push_children(run, b):
+        """Queue every child of the points of branch b's run that does not continue it."""
+        items = []
+        for j, k in enumerate(run):
+            last = j == len(run) - 1
+            # Import3d: the root's other children at 0, the rest of a soma's at 0.5
+            x = 1.0 if last else (0.0 if (b == 0 and j == 0) else 0.5)
+            for c in children[k]:
+                if not last and c == run[j + 1]:
+                    continue
+                items.append((c, b, x, k))
+        stack.extend(reversed(items))
+
+    # one-point soma: a cylinder of length = diameter = 2r along x, children at its middle
+    single_soma = soma[0] and not any(soma[c] for c in children[0])
+    stack = []  # (first point, parent branch, parent_x, parent point)
+    if single_soma:
+        r = radius[0]
+        x, y, z = xyz[0]
+        pts = [[x - r, y, z, 2 * r], [x, y, z, 2 * r], [x + r, y, z, 2 * r]]
+        branches.append(branch_from_points(pts, nseg=nseg, type="soma"))
+        for c in reversed(children[0]):
+            stack.append((c, 0, 0.5, None))
+    else:
+        first = children[0][0] if children[0] else None
+        if first is None:
+            raise ValueError("an SWC cell with a single point that is not a soma has no length.")
+        run = [0] + (run_from(first) if types[first] == types[0] else [])
+        if len(run) == 1:  # the root's first child has another type: the root alone is no branch
+            run = [0] + run_from(first)
+        branches.append(_branch(run, None, xyz, diam, types, soma, n_soma_nb, -1, 1.0, nseg))
+        push_children(run, 0)
+    while stack:
+        k, pb, px, pp = stack.pop()
+        run = run_from(k)
+        b = len(branches)
+        branches.append(_branch(run, pp, xyz, diam, types, soma, n_soma_nb, pb, px, nseg))
+        push_children(run, b)
+    return Morphology(branches)
+
+
+def _branch(run, parent_point, xyz, diam, types, soma, n_soma_nb, pb, px, nseg) -> Branch:
+    pts = [[*xyz[k], diam[k]] for k in run]
+    if parent_point is not None:
+        if not soma[parent_point]:
+            pts.insert(0, [*xyz[parent_point], diam[parent_point]])
+        elif n_soma_nb[parent_point] < 2 or soma[run[0]]:
+            # after a soma point the child keeps its own diameter
+            d0 = diam[parent_point] if soma[run[0]] else diam[run[0]]
+            pts.insert(0, [*xyz[parent_point], d0])
+    if len(pts) < 2:
+        raise ValueError(
+            f"SWC point at {xyz[run[0]]} makes a branch of one point attached to a somatic "
+            "branch point; NEURON cannot give it a length either. Add a second point."
+        )
+    return branch_from_points(
+        pts, parent=pb, parent_x=px, nseg=nseg, type=_type_name(types[run[0]])
+    )
