@@ -3,9 +3,12 @@
 from . import analysis as analysis
 from . import cable as cable
 from . import fitting as fitting
+from . import models as models
+from . import network as network
 from . import solvers as solvers
 from . import stimuli as stimuli
 from . import surrogate as surrogate
+from . import synapses as synapses
 from ._adjoint import AbstractAdjoint as AbstractAdjoint
 from ._adjoint import CheckpointAdjoint as CheckpointAdjoint
 from ._adjoint import DirectAdjoint as DirectAdjoint

@@ -1,5 +1,6 @@
 """`python -m neurojax demo`: simulate Hodgkin–Huxley and AdEx, fit the HH conductances
-to a noisy synthetic recording, simulate a branched cable cell, and write the figures.
+to a noisy synthetic recording, simulate a branched cable cell and an E/I-balanced
+network, and write the figures.
 
 The fit is the first thing a user does with neurojax, so the demo goes through the public
 path: `neurojax.simulate` to make a three-sweep patch-clamp recording with 1 mV of
@@ -16,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import cable, fitting
+from . import cable, fitting, models, network
 from ._saveat import SaveAt
 from ._simulate import simulate
 from .neurons import AdEx, HodgkinHuxley
@@ -52,7 +53,7 @@ def run_demo(out_dir: str | pathlib.Path = "neurojax_demo", fast: bool = False) 
     print(f"neurojax demo (JAX {jax.__version__} on {jax.default_backend()})", flush=True)
 
     # ---- 1. simulate: HH spike train and four AdEx firing patterns (Naud et al. 2008)
-    print("1/4 simulating Hodgkin–Huxley (10 µA/cm², 100 ms) and AdEx patterns ...", flush=True)
+    print("1/5 simulating Hodgkin–Huxley (10 µA/cm², 100 ms) and AdEx patterns ...", flush=True)
     n_hh = int(round(100.0 / DT))
     i_hh = jnp.where(jnp.arange(n_hh) * DT >= 10.0, 10.0, 0.0)
     hh_sol = simulate(HodgkinHuxley(), i_hh, dt=DT)
@@ -89,7 +90,7 @@ def run_demo(out_dir: str | pathlib.Path = "neurojax_demo", fast: bool = False) 
     g0 = truth * np.array(GUESS)
     guess = HodgkinHuxley(g_na=g0[0], g_k=g0[1], g_l=g0[2])
     print(
-        f"2/4 fitting g_na, g_k, g_l from {g0[0]:.0f}, {g0[1]:.1f}, {g0[2]:.2f} mS/cm² to a "
+        f"2/5 fitting g_na, g_k, g_l from {g0[0]:.0f}, {g0[1]:.1f}, {g0[2]:.2f} mS/cm² to a "
         f"3-sweep recording with {NOISE_MV} mV noise ...",
         flush=True,
     )
@@ -111,7 +112,7 @@ def run_demo(out_dir: str | pathlib.Path = "neurojax_demo", fast: bool = False) 
     )
 
     # ---- 3. figures: traces vs target, loss curve
-    print("3/4 writing figures ...", flush=True)
+    print("3/5 writing figures ...", flush=True)
     before = simulate(guess, inputs, dt=DT)
     after = simulate(result.model, inputs, dt=DT)
     t = np.asarray(after.t)
@@ -140,7 +141,8 @@ def run_demo(out_dir: str | pathlib.Path = "neurojax_demo", fast: bool = False) 
     plt.close(fig)
 
     cable_png = cable_part(out, plt)
-    paths = [sim_png, traces_png, loss_png, cable_png]
+    network_png = network_part(out, plt)
+    paths = [sim_png, traces_png, loss_png, cable_png, network_png]
     print(f"done in {time.perf_counter() - start:.1f} s; figures in {out.resolve()}/:")
     for p in paths:
         print(f"    {p.name}")
@@ -151,7 +153,7 @@ def cable_part(out: pathlib.Path, plt) -> pathlib.Path:
     """A branched cell — soma, axon with HH channels, two passive dendrites — driven by a
     current pulse at the soma (Crank–Nicolson, tree solve): the action potential travels
     down the axon while the dendrites see an attenuated echo. Writes `cable.png`."""
-    print("4/4 simulating a branched cable cell (soma, axon, 2 dendrites) ...", flush=True)
+    print("4/5 simulating a branched cable cell (soma, axon, 2 dendrites) ...", flush=True)
     morph = cable.Morphology(
         [
             cable.Branch(20.0, 20.0, nseg=1, type="soma"),
@@ -183,3 +185,35 @@ def cable_part(out: pathlib.Path, plt) -> pathlib.Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def network_part(out: pathlib.Path, plt) -> pathlib.Path:
+    """The COBA network of Vogels & Abbott (2005) as Brette et al. (2007) benchmark it —
+    4000 LIF neurons, 2 % random connectivity, conductance synapses — for 500 ms, with
+    event-driven sparse propagation. Writes `network.png` (raster and rates)."""
+    print("5/5 simulating the COBA E/I network (4000 LIF, 500 ms) ...", flush=True)
+    key = jax.random.key(0)
+    net = models.coba(key)
+    n_steps = int(round(500.0 / net.dt))
+    sol = simulate(
+        net,
+        models.coba_inputs(net, n_steps),
+        dt=net.dt,
+        state0=models.random_initial_state(net, jax.random.fold_in(key, 1)),
+        saveat=SaveAt(fn=_nothing, spike_dtype=jnp.uint8),
+    )
+    rates = {k: network.mean_rate(v, net.dt) for k, v in sol.spikes.items()}
+    print("    mean rates: " + ", ".join(f"{k} {r:.1f} Hz" for k, r in rates.items()))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    network.raster(sol.spikes, net.dt, ax=ax, max_neurons=250)
+    ax.set(xlabel="time (ms)", ylabel="neuron", title="COBA network: 250 E and 250 I of 4000")
+    fig.tight_layout()
+    path = out / "network.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _nothing(y):
+    """Keep no state, only the spikes (a module-level function: compiled once)."""
+    return None

@@ -11,7 +11,7 @@ def test_demo_writes_figures_and_improves_the_fit(tmp_path, capsys):
     summary = _demo.run_demo(out, fast=True)
     printed = capsys.readouterr().out
     assert "fit step" in printed and "figures in" in printed  # progress is shown
-    for name in ("simulations.png", "fit_traces.png", "fit_loss.png", "cable.png"):
+    for name in ("simulations.png", "fit_traces.png", "fit_loss.png", "cable.png", "network.png"):
         png = (out / name).read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
     # 8 L-BFGS steps from (0.6, 1.4, 1.4) x the truth: the trace MSE falls from ~27 mV²

@@ -1,0 +1,96 @@
+"""Conduction delays as ring buffers (discrete state, never integrated)."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+# A delay within this fraction of a step of a multiple of dt counts as that multiple: it
+# absorbs float rounding (0.3/0.1 = 2.9999999999999996) and nothing physical.
+_REL_TOL = 1e-6
+
+
+def delay_steps(delay, dt: float | int, *, what: str = "delay") -> int:
+    """A homogeneous delay (ms) as a whole number of steps of `dt` (ms).
+
+    0 means delivery in the step of the spike (no buffer). A delay shorter than `dt`, or
+    not a multiple of `dt`, is an error (a silently rounded delay would shift every
+    spike): choose `dt` dividing the delay, or pass `round_to_dt=True` where offered."""
+    d = float(delay)
+    if not np.isfinite(d) or d < 0:
+        raise ValueError(f"{what} must be a finite number of ms >= 0, got {delay!r}.")
+    if d == 0:
+        return 0
+    n = d / dt
+    k = round(n)
+    if d < dt * (1 - _REL_TOL):
+        raise ValueError(
+            f"{what} = {d} ms is shorter than the time step dt = {dt} ms; a spike cannot "
+            f"arrive sooner than the next step. Use delay=0 (same step) or a delay >= dt."
+        )
+    if abs(n - k) > _REL_TOL * max(1.0, n):
+        raise ValueError(
+            f"{what} = {d} ms is not a multiple of dt = {dt} ms ({n:.6g} steps). Choose a dt "
+            "that divides the delay, or give per-synapse delays (an array), which are "
+            "rounded to the nearest step."
+        )
+    return int(k)
+
+
+def heterogeneous_delay_steps(delays, dt: float | int) -> np.ndarray:
+    """Per-synapse delays (ms) rounded to the *nearest* whole step (ties upwards:
+    `floor(d/dt + 1/2)`). Delays below `dt/2` (that would round to 0, the same step) and
+    negative or non-finite ones are errors."""
+    d = np.asarray(delays, dtype=float)
+    if not np.all(np.isfinite(d)) or np.any(d < 0):
+        raise ValueError("per-synapse delays must be finite and >= 0 ms.")
+    steps = np.floor(d / dt + 0.5 + _REL_TOL).astype(np.int64)
+    if np.any((d > 0) & (steps < 1)):
+        bad = float(d[(d > 0) & (steps < 1)].min())
+        raise ValueError(
+            f"a per-synapse delay of {bad} ms is shorter than dt/2 = {dt / 2} ms and would "
+            "round to 0 steps; use delays >= dt (or exactly 0 for the same step)."
+        )
+    return steps
+
+
+class RingState(NamedTuple):
+    buffer: Array  # (length, *shape): the values of the last `length` steps
+
+
+class Delay:
+    """A homogeneous delay of `steps` steps on a vector of presynaptic values, optax style:
+    `init(shape)` → `RingState`, `update(state, x, index)` → `(x delayed, state)`.
+
+    The buffer holds `steps` rows; row `index % steps` holds the value of step
+    `index − steps`, which is read and then overwritten by step `index`'s value: a spike of
+    step k is delivered at step k + steps, exactly."""
+
+    def __init__(self, steps: int):
+        self.steps = int(steps)
+
+    def init(self, shape, dtype=None) -> RingState | None:
+        if self.steps == 0:
+            return None
+        dtype = dtype or jnp.result_type(float)
+        return RingState(jnp.zeros((self.steps, *shape), dtype))
+
+    def update(self, state: RingState | None, x: Array, index) -> tuple[Array, RingState | None]:
+        if self.steps == 0:
+            return x, state
+        slot = jnp.asarray(index, jnp.int32) % self.steps
+        out = jax.lax.dynamic_index_in_dim(state.buffer, slot, keepdims=False)
+        buffer = jax.lax.dynamic_update_index_in_dim(
+            state.buffer, x.astype(state.buffer.dtype), slot, 0
+        )
+        return out, RingState(buffer)
+
+
+def ring_length(max_steps: int) -> int:
+    """Slots needed for delays up to `max_steps` (written before reading the same step)."""
+    return int(max_steps) + 1 if math.isfinite(max_steps) else 1

@@ -1,0 +1,66 @@
+"""Raster and population-rate plots (matplotlib, imported lazily)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._statistics import population_rate
+
+
+def raster(
+    spikes,
+    dt: float | int,
+    *,
+    ax=None,
+    max_neurons: int | None = 500,
+    colors=None,
+    t0: float | int = 0.0,
+):
+    """Spike raster of `spikes` — an array `(n_steps, n)` or a dict of them (populations,
+    stacked bottom to top) — recorded every `dt` ms. At most `max_neurons` per population
+    are drawn (the first ones). Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    groups = spikes if isinstance(spikes, dict) else {"": spikes}
+    offset = 0
+    colors = colors or {}
+    for k, (name, s) in enumerate(groups.items()):
+        s = np.asarray(s)
+        if max_neurons:
+            s = s[:, :max_neurons]
+        steps, idx = np.nonzero(s)
+        ax.scatter(
+            t0 + (steps + 1) * dt,
+            idx + offset,
+            s=1,
+            marker="|",
+            color=colors.get(name, f"C{k}"),
+            label=name or None,
+            linewidths=0.6,
+        )
+        offset += s.shape[1]
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("neuron")
+    if isinstance(spikes, dict):
+        ax.legend(loc="upper right", markerscale=8, frameon=False)
+    return ax
+
+
+def plot_population_rate(
+    spikes, dt: float | int, *, window: float | int = 2.0, ax=None, t0: float | int = 0.0
+):
+    """Population rate (Hz, box-smoothed over `window` ms) of `spikes` `(n_steps, n)` or of
+    each population of a dict. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    groups = spikes if isinstance(spikes, dict) else {"": spikes}
+    for name, s in groups.items():
+        r = population_rate(np.asarray(s), dt, window)
+        ax.plot(t0 + (np.arange(r.size) + 1) * dt, r, label=name or None, lw=0.8)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("rate (Hz)")
+    if isinstance(spikes, dict):
+        ax.legend(frameon=False)
+    return ax
