@@ -60,6 +60,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as C  # noqa: E402
+from bench_memory import proc_status_bytes as status_bytes  # noqa: E402
+from bench_memory import reset_peak_rss  # noqa: E402
 
 CONFIGS = [
     "hh_fwd_1e6",
@@ -69,26 +71,6 @@ CONFIGS = [
     "lif_1e4x1e4_full",
     "lif_1e4x1e4_compact",
 ]
-
-
-def status_bytes(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def trim_heap() -> bool:
