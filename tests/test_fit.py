@@ -412,3 +412,26 @@ def test_stimulus_inputs_and_recording_targets():
         loss=TraceMSE() + 0.1 * SpikeCount(), steps=5, progress_meter=nj.NoProgress(),
     )  # fmt: skip
     assert r.losses.shape == (5,) and np.isfinite(r.loss)
+
+
+def test_float32_model_fits_under_x64(x64):
+    """Issue 8, item 5: with `jax_enable_x64` on, a float32 model failed in `fit` ("cond
+    branches must have equal output types": optax keeps its line-search state in the
+    default float64). The optimiser now works in the default dtype and the model keeps
+    its own: the fit converges and the fitted model is still float32."""
+    f32 = {k: jnp.float32(v) for k, v in dict(r=10.0, v_rest=-65.0, v_reset=-65.0).items()}
+    inputs = jnp.full(300, 1.0, dtype=jnp.float32)
+    target = nj.simulate(nj.LIF(tau=jnp.float32(10.0), **f32), inputs, dt=0.1)
+    assert target.v.dtype == jnp.float32
+    r = fit(
+        nj.LIF(tau=jnp.float32(12.0), **f32),
+        inputs,
+        target.v,
+        dt=0.1,
+        trainable=lambda m: m.tau,
+        steps=30,
+        progress_meter=nj.NoProgress(),
+    )
+    assert r.model.tau.dtype == jnp.float32
+    # float32 trace: the loss floor is rounding (~1e-10 mV²), τ to ~1e-5 relative
+    assert float(r.model.tau) == pytest.approx(10.0, rel=1e-4)

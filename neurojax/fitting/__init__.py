@@ -10,6 +10,7 @@ result.model, result.loss, result.losses
 ```
 """
 
+from ._data_driven import conductances_from_voltage as conductances_from_voltage
 from ._fit import AUTO_PATIENCE as AUTO_PATIENCE
 from ._fit import FitResult as FitResult
 from ._fit import FitStep as FitStep

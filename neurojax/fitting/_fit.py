@@ -353,7 +353,10 @@ def fit(
 
     p_starts = _sample_starts(obj, n_starts, key, init_spread)
     u = jax.vmap(obj.to_unconstrained)(jtu.tree_unflatten(obj.treedef, p_starts))
-    u = _strong(u)
+    # the optimiser works in the default float dtype (optax keeps its line-search state
+    # there); `with_params` casts back to the model's own dtype, so a float32 model under
+    # x64 runs in float32 and is optimised in float64
+    u = _strong(jtu.tree_map(lambda x: x.astype(jnp.result_type(float)), u))
     opt_state = _init(obj, optimizer, u)
     best_u = u
     best_loss = jnp.full((n_starts,), jnp.inf, dtype=jnp.result_type(float))

@@ -245,9 +245,10 @@ class Objective(eqx.Module):
     def unconstrained(self, u) -> Array:
         """The loss of the unconstrained coordinates; `jax.grad` of it runs in the mode
         chosen by `adjoint` (forward mode inside a custom VJP, or reverse mode)."""
+        # in the optimiser's dtype (the default float), whatever the model's precision
         if isinstance(self.adjoint, ForwardMode):
-            return _forward_mode_loss(u, self)
-        return self(self.from_unconstrained(u))
+            return _forward_mode_loss(u, self).astype(jnp.result_type(float))
+        return self(self.from_unconstrained(u)).astype(jnp.result_type(float))
 
 
 def forward_value_and_grad(f: Callable, u) -> tuple[Array, Any]:

@@ -1,0 +1,293 @@
+"""Data-driven initialisation: maximal conductances from a recorded voltage trace by
+non-negative least squares (Huys, Ahrens & Paninski 2006, J Neurophysiol 96:872).
+
+With V(t) known, every gate of a conductance-based model obeys a *linear* ODE driven by
+the known V, `dx/dt = a(V) − k(V)·x`, so the gates follow from V alone (integrated here
+exactly for V held at each step's midpoint: exponential Euler). The maximal conductances
+then enter the current balance `c_m dV/dt = I − I_ion(V, gates; g)` linearly, so they are
+the solution of a (small) non-negative least-squares problem.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+import numpy as np
+from jaxtyping import ArrayLike
+
+from .._model import AbstractModel
+from ._objective import _selection
+
+MAX_CONDUCTANCES = 12
+"""The NNLS is solved exactly by enumerating the 2ⁿ candidate supports (active sets);
+`conductances_from_voltage` accepts at most this many conductances (4096 small solves)."""
+
+
+def _gate_fields(model, state) -> tuple[str, ...]:
+    fields = getattr(type(state), "_fields", None)
+    if fields is None or "v" not in fields:
+        raise TypeError(
+            f"{type(model).__name__}'s state is not a named tuple with a voltage field `v`; "
+            "conductances_from_voltage needs a conductance-based point neuron "
+            "(HodgkinHuxley, ReducedHH, MorrisLecar)."
+        )
+    return tuple(f for f in fields if f != "v")
+
+
+def _check_model(model):
+    missing = [
+        name for name in ("membrane_current", "linear_part", "c_m") if not hasattr(model, name)
+    ]
+    if missing:
+        raise TypeError(
+            f"conductances_from_voltage needs a conductance-based model (one whose ionic "
+            f"current is a sum of maximal conductances times gated driving forces, with "
+            f"gates obeying linear ODEs at fixed V), such as HodgkinHuxley, ReducedHH or "
+            f"MorrisLecar; {type(model).__name__} has no {', '.join(missing)}. For "
+            f"integrate-and-fire models use neurojax.fit."
+        )
+
+
+def _as_2d(name, x, dtype) -> jnp.ndarray:
+    try:
+        a = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}.") from None
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError(
+            f"{name} must be shaped (n_steps,) or (n_steps, n_sweeps); got shape {a.shape}."
+        )
+    bad = ~np.isfinite(a)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} contains {int(bad.sum())} NaN/inf value(s), the first at index {first}; "
+            "cut the recording there or interpolate over the gap."
+        )
+    return jnp.asarray(a, dtype=dtype)
+
+
+def _with_gates(state, v, x, gate_names):
+    return state._replace(v=v, **{g: x[j] for j, g in enumerate(gate_names)})
+
+
+def _rates(model, state, i, gate_names):
+    """`(x∞, k)` of every gate at `state`: `dx/dt = k·(x∞ − x)` (exact: the rate is affine
+    in `x` with slope `linear_part`)."""
+    f = model.vector_field(0.0, state, i)
+    lin = model.linear_part(0.0, state, i)
+    k = jnp.stack([-getattr(lin, g) for g in gate_names])
+    x = jnp.stack([getattr(state, g) for g in gate_names])
+    f = jnp.stack([getattr(f, g) for g in gate_names])
+    return x + f / k, k
+
+
+def _gates(model, v, current, x0, dt, gate_names):
+    """Gates along the recorded `v` `(n, s)` from `x0`: exact exponential-Euler steps with V
+    held at each step's midpoint."""
+    state0 = model.init_state((v.shape[1],))
+
+    def step(x, inp):
+        v_mid, i = inp
+        x_inf, k = _rates(model, _with_gates(state0, v_mid, x, gate_names), i, gate_names)
+        x = x_inf + (x - x_inf) * jnp.exp(-k * dt)
+        return x, x
+
+    v_mid = 0.5 * (v[1:] + v[:-1])
+    _, xs = jax.lax.scan(step, x0, (v_mid, current[1:]))
+    xs = jnp.concatenate([x0[None], xs])  # (n, n_gates, s)
+    return _with_gates(state0, v, jnp.moveaxis(xs, 1, 0), gate_names)
+
+
+def decay_check(model, v, current, gate_names):
+    """The gates' steady state at `v[0]`; raise if a gate's rate is not affine in the gate
+    with slope `linear_part` (then the exponential-Euler step would not be exact and the
+    gates not the model's)."""
+    state0 = model.init_state((v.shape[1],))
+    x0, _ = _rates(model, state0._replace(v=v[0]), current[0], gate_names)
+    lin = model.linear_part(0.0, _with_gates(state0, v[0], x0, gate_names), current[0])
+    for j, g in enumerate(gate_names):
+        x1 = _with_gates(state0, v[0], x0.at[j].add(0.1), gate_names)
+        f1 = getattr(model.vector_field(0.0, x1, current[0]), g)
+        expected = 0.1 * getattr(lin, g)
+        if not np.allclose(np.asarray(f1), np.asarray(expected), rtol=1e-3, atol=1e-6):
+            raise TypeError(
+                f"the state variable {g!r} of {type(model).__name__} does not obey a linear "
+                "ODE at fixed V (its rate is not affine in it with slope linear_part), so "
+                "it cannot be reconstructed from the voltage; conductances_from_voltage "
+                "needs a conductance-based model with first-order gating kinetics."
+            )
+    return x0
+
+
+def conductances_from_voltage(
+    model: AbstractModel,
+    v: ArrayLike,
+    current: ArrayLike,
+    dt: float,
+    *,
+    trainable: Callable = lambda m: (m.g_na, m.g_k, m.g_l),
+    window: int = 1,
+    _one_sided: bool = False,
+) -> AbstractModel:
+    r"""Maximal conductances of a conductance-based model from a recorded voltage trace, by
+    non-negative least squares (Huys, Ahrens & Paninski 2006).
+
+    Given V(t), each gate `x` obeys the linear ODE `dx/dt = a(V) − k(V)·x`; it is
+    integrated along the recording from its steady state at `v[0]` (exact for V held at
+    each step's midpoint). The ionic current is linear in the maximal conductances,
+    `I_ion = I_0 + Σ_k g_k f_k(V, gates)`, so the current balance integrated over windows
+    of `window` steps,
+
+    $$c_m\,(V_{j+w} - V_j) = \int I\,dt - \int I_0\,dt - \sum_k g_k \int f_k\,dt,$$
+
+    (integrals by the trapezoidal rule) is a linear regression for the `g_k`, solved with
+    `g_k ≥ 0` exactly (the NNLS optimum over all 2ⁿ supports). The `f_k = ∂I_ion/∂g_k`
+    are computed by `jax.jacfwd` of the model's `membrane_current`, and linearity is
+    checked: selecting a parameter the current is not linear in (`e_na`) raises.
+
+    **Arguments**
+
+    - `model`: a conductance-based point neuron (`HodgkinHuxley`, `ReducedHH`,
+      `MorrisLecar`); all parameters not selected (reversal potentials, kinetics, `c_m`)
+      are taken as known.
+    - `v`: recorded voltage, mV, `(n_steps,)` or `(n_steps, n_sweeps)`, sampled like
+      `Solution.v` (row `i` at the end of step `i`).
+    - `current`: injected current of the same shape (µA/cm²), held over each step (row
+      `i` during step `i`), as given to `simulate`.
+    - `dt`: sampling interval, ms.
+    - `trainable`: the conductances to estimate (scalar parameters), as for `fit`.
+    - `window`: steps per window of the integrated current balance. 1 (default) is exact
+      to second order in `dt` for noise-free data; with measurement noise of σ mV the
+      noise of each window's `c_m ΔV` stays ≈ √2·c_m·σ while the signal grows with the
+      window, so ~0.5 ms windows (20 steps at dt = 0.025) average it down (see
+      docs/fitting.md).
+
+    Returns `model` with the estimated conductances; use it as the start of `fit`.
+    """
+    _check_model(model)
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window must be a number of steps >= 1, got {window!r}.")
+    if not (isinstance(dt, (int, float, np.floating)) and dt > 0):
+        raise ValueError(f"dt must be a positive number of ms, got {dt!r}.")
+    dtype = jnp.result_type(float)
+    v = _as_2d("v", v, dtype)
+    current = _as_2d("current", current, dtype)
+    if v.shape != current.shape:
+        raise ValueError(
+            f"v has shape {v.shape} but current {current.shape}; both must be "
+            "(n_steps, n_sweeps), the current of step i in row i."
+        )
+    n = v.shape[0]
+    if n < 2 * window + 1:
+        raise ValueError(
+            f"{n} samples are too few for windows of {window} steps; need at least "
+            f"{2 * window + 1}."
+        )
+    treedef, leaves = _selection(trainable, model)
+    if len(leaves) > MAX_CONDUCTANCES:
+        raise ValueError(
+            f"trainable selects {len(leaves)} parameters; the exact NNLS handles up to "
+            f"{MAX_CONDUCTANCES}."
+        )
+    for j, leaf in enumerate(leaves):
+        if jnp.shape(leaf) != ():
+            raise ValueError(
+                f"trainable item {j} has shape {jnp.shape(leaf)}; conductances_from_voltage "
+                "estimates scalar conductances shared by all sweeps."
+            )
+    state0 = model.init_state((v.shape[1],))
+    gate_names = _gate_fields(model, state0)
+    # the same model type, shapes and selection reuse one compilation
+    x0 = decay_check(model, v, current, gate_names)
+    jac, offset, err, scale, lhs, cols = _regression(
+        model, v, current, x0, float(dt), trainable, gate_names, int(window), bool(_one_sided)
+    )
+    if float(err) > 1e-6 * float(scale) * (1e3 if dtype == jnp.float32 else 1.0):
+        raise ValueError(
+            f"the ionic current of {type(model).__name__} is not linear in the selected "
+            "parameters, so they are not maximal conductances; select conductances only, "
+            "e.g. trainable=lambda m: (m.g_na, m.g_k, m.g_l)."
+        )
+    for j in range(len(leaves)):
+        if not bool(jnp.any(jac[..., j] != 0)):
+            raise ValueError(
+                f"trainable item {j} does not enter the ionic current (its per-conductance "
+                "current is 0 along the recording): it is not a conductance, or the "
+                "recording never opens its channel."
+            )
+    g = _nnls(cols, lhs)
+    values = [jnp.asarray(g[j], dtype=jnp.result_type(leaves[j])) for j in range(len(leaves))]
+    return eqx.tree_at(functools.partial(_where, trainable), model, tuple(values))
+
+
+def _where(trainable, m):
+    return tuple(jtu.tree_leaves(trainable(m)))
+
+
+@eqx.filter_jit
+def _regression(model, v, current, x0, dt, trainable, gate_names, window, one_sided):
+    """The per-window regression `lhs ≈ cols @ g` (and what the checks need)."""
+    n, s = v.shape
+    states = _gates(model, v, current, x0, dt, gate_names)
+    where = functools.partial(_where, trainable)
+    leaves = where(model)
+    p0 = jnp.stack([jnp.asarray(p, v.dtype) for p in leaves])
+
+    def i_ion(p):
+        m = eqx.tree_at(where, model, tuple(p[j] for j in range(len(leaves))))
+        return m.membrane_current(states)
+
+    jac = jax.jacfwd(i_ion)(p0)  # (n, s, k): the per-conductance currents f_k
+    offset = i_ion(p0) - jac @ p0  # the current of everything not selected
+    # linearity: the current at other conductances must be offset + f·g exactly
+    p1 = 2.0 * p0 + 1.0
+    actual = i_ion(p1)
+    err = jnp.max(jnp.abs(actual - (offset + jac @ p1)))
+    scale = jnp.max(jnp.abs(actual)) + 1.0
+
+    c_m = jnp.asarray(model.c_m, v.dtype)
+    # step i -> i+1 (current[i+1] held over it), integrals by the trapezoidal rule
+    # (or, `one_sided`, the left-endpoint rule: forward Euler's dV/dt, for comparison)
+    if one_sided:
+        quad = lambda a: dt * a[:-1]  # noqa: E731
+    else:
+        quad = lambda a: 0.5 * dt * (a[1:] + a[:-1])  # noqa: E731
+    lhs = dt * current[1:] - quad(offset) - c_m * (v[1:] - v[:-1])  # = Σ g_k ∫f_k
+    cols = quad(jac)  # (n-1, s, k)
+    n_win = (n - 1) // window
+    lhs = lhs[: n_win * window].reshape(n_win, window, s).sum(1).reshape(-1)
+    cols = cols[: n_win * window].reshape(n_win, window, s, -1).sum(1)
+    return jac, offset, err, scale, lhs, cols.reshape(-1, len(leaves))
+
+
+def _nnls(a, b):
+    """`argmin_{x ≥ 0} ‖a x − b‖²`, exactly: the optimum is the unconstrained least-squares
+    solution on its support, so it is the best feasible one over all 2ⁿ supports
+    (columns scaled to unit norm first; normal equations of size n ≤ 12)."""
+    norms = jnp.linalg.norm(a, axis=0)
+    norms = jnp.where(norms > 0, norms, 1.0)
+    a = a / norms
+    gram, rhs = a.T @ a, a.T @ b
+    k = gram.shape[0]
+    masks = jnp.asarray(list(itertools.product([False, True], repeat=k)))
+
+    def candidate(mask):
+        both = mask[:, None] & mask[None, :]
+        m = jnp.where(both, gram, jnp.eye(k, dtype=gram.dtype))
+        x = jnp.linalg.solve(m, jnp.where(mask, rhs, 0.0))
+        x = jnp.where(mask, x, 0.0)
+        ok = jnp.all(x >= 0) & jnp.all(jnp.isfinite(x))
+        cost = x @ gram @ x - 2.0 * rhs @ x
+        return x, jnp.where(ok, cost, jnp.inf)
+
+    xs, costs = jax.vmap(candidate)(masks)
+    return xs[jnp.argmin(costs)] / norms
