@@ -10,3 +10,5 @@ from ._cann import CANNState as CANNState
 from ._wong_wang import WongWang as WongWang
 from ._wong_wang import WongWangFixedPoint as WongWangFixedPoint
 from ._wong_wang import WongWangState as WongWangState
+from ._working_memory import WorkingMemory as WorkingMemory
+from ._working_memory import WorkingMemoryState as WorkingMemoryState
