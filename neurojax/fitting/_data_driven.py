@@ -176,8 +176,13 @@ def conductances_from_voltage(
     _check_model(model)
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"window must be a number of steps >= 1, got {window!r}.")
-    if not (isinstance(dt, (int, float, np.floating)) and dt > 0):
+    try:
+        dt_ok = not isinstance(dt, bool) and float(dt) > 0
+    except (TypeError, ValueError):
+        dt_ok = False
+    if not dt_ok:
         raise ValueError(f"dt must be a positive number of ms, got {dt!r}.")
+    dt = float(dt)
     dtype = jnp.result_type(float)
     v = _as_2d("v", v, dtype)
     current = _as_2d("current", current, dtype)
@@ -192,7 +197,7 @@ def conductances_from_voltage(
             f"{n} samples are too few for windows of {window} steps; need at least "
             f"{2 * window + 1}."
         )
-    treedef, leaves = _selection(trainable, model)
+    _, leaves = _selection(trainable, model)
     if len(leaves) > MAX_CONDUCTANCES:
         raise ValueError(
             f"trainable selects {len(leaves)} parameters; the exact NNLS handles up to "
