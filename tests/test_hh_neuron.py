@@ -38,7 +38,6 @@ t ≥ 5 ms, as `stimuli.Step(start=5)` samples it.
 from __future__ import annotations
 
 import importlib.util
-import math
 from pathlib import Path
 
 import jax
