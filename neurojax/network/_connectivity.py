@@ -238,6 +238,11 @@ def fixed_probability(
     return Sparse(post, weight, n_post, chunk)
 
 
+def _check_degree(name: str, k, limit: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= limit:
+        raise ValueError(f"{name} k must be an int in [0, {limit}], got {k!r}.")
+
+
 def fixed_out_degree(
     key: PRNGKeyArray,
     n_pre: int,
@@ -251,14 +256,7 @@ def fixed_out_degree(
     """Each presynaptic neuron projects to exactly `k` distinct postsynaptic neurons."""
     n_pre, n_post = _check_size("n_pre", n_pre), _check_size("n_post", n_post)
     _check_autapses(autapses, n_pre, n_post)
-    if (
-        isinstance(k, bool)
-        or not isinstance(k, (int, np.integer))
-        or not 0 <= k <= n_post - (not autapses)
-    ):
-        raise ValueError(
-            f"out-degree k must be an int in [0, {n_post - (not autapses)}], got {k!r}."
-        )
+    _check_degree("out-degree", k, n_post - (not autapses))
     rng = _rng(key)
     exclude = None if autapses else np.arange(n_pre)
     post = _distinct(rng, n_post, np.full(n_pre, k), exclude)
@@ -279,12 +277,7 @@ def fixed_in_degree(
     neurons (Brunel 2000's C_E, C_I)."""
     n_pre, n_post = _check_size("n_pre", n_pre), _check_size("n_post", n_post)
     _check_autapses(autapses, n_pre, n_post)
-    if (
-        isinstance(k, bool)
-        or not isinstance(k, (int, np.integer))
-        or not 0 <= k <= n_pre - (not autapses)
-    ):
-        raise ValueError(f"in-degree k must be an int in [0, {n_pre - (not autapses)}], got {k!r}.")
+    _check_degree("in-degree", k, n_pre - (not autapses))
     rng = _rng(key)
     exclude = None if autapses else np.arange(n_post)
     pre = _distinct(rng, n_pre, np.full(n_post, k), exclude)  # (n_post, k) sources
