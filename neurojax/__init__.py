@@ -5,6 +5,7 @@ from . import cable as cable
 from . import fitting as fitting
 from . import models as models
 from . import network as network
+from . import sharding as sharding
 from . import solvers as solvers
 from . import stimuli as stimuli
 from . import surrogate as surrogate
