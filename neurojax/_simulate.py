@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from typing import Any
 
 import equinox as eqx
@@ -26,6 +28,70 @@ from ._saveat import SaveAt
 from ._solution import Solution
 from .solvers import AbstractSolver, check_solver_fits
 from .stimuli import AbstractStimulus
+
+# --------------------------------------------------------------------------------------
+# XLA:CPU compiles a `while` loop (a `lax.scan`) into one function only when one iteration
+# accesses fewer than `xla_cpu_small_while_loop_byte_threshold` bytes (default 1 kB);
+# above, every fused operation of the body is dispatched as a separate "thunk" per step,
+# ~0.1–1 µs each. A single HH neuron's forward step is just under 1 kB; its gradient
+# step (forward replay + transpose) and the 2- and 4-stage solvers are above: their
+# gradients took 50–350× the forward run, for dispatch alone (docs/architecture.md,
+# "Gradient cost"). Raised to 16 MB, every loop that touches less than that per step
+# (a neuron; HH populations up to ~10⁴ neurons) becomes one function, as on XLA:CPU
+# before its thunk runtime (JAX ≤ 0.4.31): measured on 2 cores, HH ExponentialRK2 with
+# 10³ neurons, gradient 2.3× faster than at 1 MB, and 10⁴ neurons forward
+# 2.2× faster (wall clock) than as thunks. Larger populations keep the thunk runtime and its
+# multi-threaded kernels. XLA reads XLA_FLAGS when JAX creates its first backend, so
+# this must run before the first JAX computation: importing neurojax does it.
+# Set NEUROJAX_XLA_FLAGS=0 to leave XLA_FLAGS alone; a threshold already in XLA_FLAGS
+# is respected.
+
+XLA_CPU_SMALL_LOOP_BYTES = 1 << 24
+"""The `xla_cpu_small_while_loop_byte_threshold` neurojax sets at import (bytes)."""
+
+_THRESHOLD = "xla_cpu_small_while_loop_byte_threshold"
+
+
+def _with_small_loop_threshold(flags: str, threshold: int) -> str:
+    """`flags` (an XLA_FLAGS string) with `threshold` added to `--xla_backend_extra_options`
+    (merged into an existing one: a second occurrence would replace the first)."""
+    if _THRESHOLD in flags:
+        return flags
+    tokens = flags.split()
+    option = f"{_THRESHOLD}={threshold}"
+    for k, tok in enumerate(tokens):
+        if tok.startswith("--xla_backend_extra_options="):
+            tokens[k] = f"{tok},{option}" if not tok.endswith("=") else tok + option
+            return " ".join(tokens)
+    return " ".join([*tokens, f"--xla_backend_extra_options={option}"])
+
+
+def _configure_xla_cpu() -> None:
+    if os.environ.get("NEUROJAX_XLA_FLAGS", "1") == "0":
+        return
+    flags = os.environ.get("XLA_FLAGS", "")
+    if _THRESHOLD in flags:
+        return
+    try:
+        from jax._src import xla_bridge
+
+        started = xla_bridge.backends_are_initialized()
+    except Exception:  # private API: if it moved, assume not started
+        started = False
+    if started:
+        warnings.warn(
+            "neurojax was imported after JAX had started its backend, so XLA:CPU keeps its "
+            "default loop compilation and gradients through simulate run up to ~100× "
+            "slower on CPU. Import neurojax before the first JAX computation, or set "
+            f"XLA_FLAGS='--xla_backend_extra_options={_THRESHOLD}="
+            f"{XLA_CPU_SMALL_LOOP_BYTES}' before starting Python.",
+            stacklevel=3,
+        )
+        return
+    os.environ["XLA_FLAGS"] = _with_small_loop_threshold(flags, XLA_CPU_SMALL_LOOP_BYTES)
+
+
+_configure_xla_cpu()
 
 
 def _is_tracer(x) -> bool:
@@ -317,10 +383,35 @@ def _raise_if_nonfinite(model, sol: Solution) -> Solution:
     return sol
 
 
+def _broadcast_parameters(model, inputs):
+    """A point-neuron population with its parameters broadcast to the population shape.
+
+    Reverse mode accumulates the cotangent of every parameter the time loop reads in the
+    loop itself: a scalar parameter of N neurons costs a sum over N per step (its
+    broadcast transposed), a broadcast one an elementwise add, summed once after the loop.
+    Measured: HH ExponentialRK2, 10³ neurons, gradient 20 % faster. The values are
+    unchanged; models without `population_shape` (cells, networks) are left as they are."""
+    population_shape = getattr(model, "population_shape", None)
+    if population_shape is None:
+        return model
+    shape = population_shape(model.batch_shape(_one_step(inputs)))
+    if not shape:
+        return model
+
+    def widen(x):
+        if not eqx.is_inexact_array(x) or x.shape == shape:
+            return x
+        return jnp.broadcast_to(x, jnp.broadcast_shapes(x.shape, shape))
+
+    return jtu.tree_map(widen, model)
+
+
 def _integrate(model, solver, inputs, state, dt, t0, key, saveat, adjoint, progress_meter):
     n_steps = n_steps_of(inputs)
     every = saveat.every
     n_blocks = n_steps // every
+    if adjoint.recompute_steps():
+        model = _broadcast_parameters(model, inputs)
 
     def keep(y):
         if saveat.fn is not None:
@@ -336,6 +427,12 @@ def _integrate(model, solver, inputs, state, dt, t0, key, saveat, adjoint, progr
         k = None if key is None else jax.random.fold_in(key, i)
         y_new, z, events = model.event_step(StepInfo(i, t, dt, k), y, y_new, z, x)
         return (i + 1, y_new, z), events
+
+    if adjoint.recompute_steps():
+        # store the state per step, recompute the step's intermediates in the backward
+        # pass (AbstractAdjoint.recompute_steps); no effect on the forward run.
+        # prevent_cse=False: inside a scan, CSE cannot merge the replay with the forward.
+        step = jax.checkpoint(step, prevent_cse=False)
 
     def block(carry, xs):
         if every == 1:
