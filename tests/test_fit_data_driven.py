@@ -14,7 +14,7 @@ import pytest
 
 import neurojax as nj
 from neurojax.fitting import _data_driven as dd
-from neurojax.fitting import conductances_from_voltage, fit
+from neurojax.fitting import Plain, conductances_from_voltage, fit
 
 TRUTH = np.array([120.0, 36.0, 0.3])  # g_na, g_k, g_l of NEURON's hh, mS/cm²
 DT = 0.025
@@ -144,6 +144,7 @@ def test_fit_from_data_driven_start_converges():
         dt=DT,
         trainable=lambda m: (m.g_na, m.g_k, m.g_l),
         steps=25,
+        strategy=Plain(),  # polish this very start (the default Auto() would re-estimate it)
         progress_meter=nj.NoProgress(),
     )
     rel = g_of(res.model) / TRUTH - 1
