@@ -38,6 +38,7 @@ from .neurons import AbstractNeuron as AbstractNeuron
 from .neurons import AdEx as AdEx
 from .neurons import FitzHughNagumo as FitzHughNagumo
 from .neurons import HodgkinHuxley as HodgkinHuxley
+from .neurons import INaPIK as INaPIK
 from .neurons import Izhikevich as Izhikevich
 from .neurons import MorrisLecar as MorrisLecar
 from .neurons import ReducedHH as ReducedHH

@@ -48,7 +48,7 @@ def test_reduced_hh_bistability():
     lc = na.limit_cycles(
         model, values, sweep="both", down_state0=pp.limit_cycle[0], transient=150.0, window=60.0
     )
-    (band,) = lc.bistable()
+    (band,) = lc.bistable
     lo, hi = band
     inside = (values >= lo) & (values <= hi)
     assert not lc.up.oscillating[inside].any() and lc.down.oscillating[inside].all()
@@ -85,7 +85,7 @@ def test_hh_hysteresis_between_fold_of_cycles_and_hopf():
     p = lc.parameter
     assert p[lc.up.oscillating].min() == 10.0  # first value past the Hopf point
     assert p[lc.down.oscillating].min() == 6.5  # first value above the fold at 6.26
-    assert lc.bistable() == [(6.5, 9.5)]
+    assert lc.bistable == [(6.5, 9.5)]
     # period near the onset: ~14-18 ms (about 60 Hz, HH's minimum firing rate)
     assert 13.0 < np.nanmax(lc.down.period) < 19.0
 
@@ -94,19 +94,16 @@ def test_fitzhugh_nagumo_oscillates_between_its_hopf_points():
     """Relaxation oscillations fill the interval between FitzHugh–Nagumo's two Hopf points:
     on a 0.1 grid, the sweeps find a stable cycle exactly at the currents between them (the
     subcritical Hopf points' bistable slivers, ~1e-3 wide, fall between grid points)."""
-    diagram = na.bifurcation_diagram(
-        FitzHughNagumo(),
-        0.0,
-        2.0,
-        v_range=(-3.0, 3.0),
-        cycles=True,
-        n_cycles=21,
-        cycle_options=dict(dt=0.05, transient=300.0, window=150.0),
+    diagram = na.bifurcation_diagram(FitzHughNagumo(), 0.0, 2.0, v_range=(-3.0, 3.0), cycles=False)
+    lc = na.limit_cycles(
+        FitzHughNagumo(), np.linspace(0.0, 2.0, 21), dt=0.05, transient=300.0, window=150.0
     )
     low, high = (h.parameter for h in diagram.hopfs)  # 0.3313, 1.4187
-    lc = diagram.cycles
     between = (lc.parameter > low) & (lc.parameter < high)
     np.testing.assert_array_equal(lc.up.oscillating, between)
     np.testing.assert_array_equal(lc.down.oscillating, between)
     # FitzHugh's period (dimensionless time) is ~36-46: slow recovery, τ = 12.5
     assert np.all((lc.up.period[between] > 35.0) & (lc.up.period[between] < 50.0))
+
+    # the sweeps' repr says where they oscillate, as parameter ranges (not a count)
+    assert repr(lc.up) == ("CycleBranch(up sweep, 21 values in [0, 2], oscillating at [0.4, 1.4])")

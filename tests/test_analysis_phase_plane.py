@@ -125,3 +125,46 @@ def test_adex_trajectory_resets():
     # |a(V − E_L) − w|/τ_w ≤ 0.3/144 nA/ms → < 3e-5 nA in 0.01 ms)
     np.testing.assert_allclose(jumps, 0.0805, atol=3e-5)
     np.testing.assert_allclose(path[resets + 1, 0], -70.6, atol=0.1)
+
+
+def test_phase_plane_finds_a_coexisting_limit_cycle_without_trajectories():
+    """ReducedHH at 10 µA/cm²: a stable rest state and a stable limit cycle coexist (no
+    unstable equilibrium to start from), so the cycle is only found from kicks off rest.
+    Its period is checked against scipy (LSODA, rtol 1e-9) from the same start."""
+    from test_analysis_cycles import reduced_hh_numpy
+
+    from neurojax.neurons import ReducedHH
+
+    model = ReducedHH()
+    pp = na.phase_plane(model, 10.0, t_settle=100.0)
+    (rest,) = pp.fixed_points
+    assert rest.stable and pp.trajectories == []
+    assert pp.limit_cycle is not None
+
+    def up(t, y):
+        return y[0]
+
+    up.direction = 1
+    sol = solve_ivp(
+        reduced_hh_numpy(model, 10.0),
+        (0, 200),
+        pp.limit_cycle[0],
+        method="LSODA",
+        rtol=1e-9,
+        atol=1e-9,
+        max_step=0.1,
+        events=up,
+    )
+    period = np.diff(sol.t_events[0])[-1]  # ≈ 12.64 ms
+    # RK4 at dt = 0.01 ms, crossings interpolated linearly between samples: 1e-3
+    # relative is ~0.01 ms, the sampling step (measured 1e-5)
+    assert pp.period == pytest.approx(period, rel=1e-3)
+    # the cycle spans a full spike (measured V from −75 to 44 mV)
+    assert np.ptp(pp.limit_cycle[:, 0]) > 100.0
+    # every axis carries its unit
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = pp.plot()
+    assert ax.get_xlabel() == "V (mV)" and ax.get_ylabel() == "h (dimensionless)"
+    assert "µA/cm²" in ax.get_title()

@@ -1,5 +1,7 @@
 """Dynamics of single neurons: equilibria and their stability, phase planes, bifurcation
-diagrams (continuation of equilibria, folds, Hopf points, limit cycles) and f–I curves.
+diagrams (continuation of equilibria, folds, Hopf points; continuation of limit cycles,
+their folds, period doublings and tori; how repetitive firing starts and stops; bistable
+ranges) and f–I curves.
 
 Every function takes a model with scalar parameters (one neuron) and works on its vector
 field `model.vector_field(t, y, current)`, in float64 whatever the global JAX setting.
@@ -17,10 +19,14 @@ hh = nj.HodgkinHuxley(e_l=-54.387)
 analysis.fixed_points(hh, current=0.0)                 # [FixedPoint(v=-65.0, 'stable focus')]
 branch = analysis.continuation(hh, 0.0, 200.0)         # Hopf points at I ≈ 9.78 and 154.5
 analysis.phase_plane(hh, 10.0, variables=("v", "n")).plot()
+picture = analysis.bifurcation_diagram(nj.ReducedHH(), -5.0, 30.0)  # with limit cycles
+print(picture.summary())                               # folds of cycles, bistable ranges
+picture.plot()
 ```
 """
 
 from ._bifurcation import BifurcationDiagram as BifurcationDiagram
+from ._bifurcation import CycleSearch as CycleSearch
 from ._bifurcation import bifurcation_diagram as bifurcation_diagram
 from ._bifurcation import steady_state_current as steady_state_current
 from ._continuation import BifurcationPoint as BifurcationPoint
@@ -38,6 +44,18 @@ from ._fixed_points import FixedPoint as FixedPoint
 from ._fixed_points import NoEquilibriumError as NoEquilibriumError
 from ._fixed_points import classify as classify
 from ._fixed_points import fixed_points as fixed_points
+from ._onset import Onset as Onset
+from ._onset import PeriodLaw as PeriodLaw
+from ._onset import period_law as period_law
+from ._periodic import CycleBifurcationPoint as CycleBifurcationPoint
+from ._periodic import CycleContinuation as CycleContinuation
+from ._periodic import NoCycleError as NoCycleError
+from ._periodic import PeriodicOrbit as PeriodicOrbit
+from ._periodic import continue_cycle as continue_cycle
+from ._periodic import cycle_from_hopf as cycle_from_hopf
+from ._periodic import cycle_period as cycle_period
+from ._periodic import find_cycle as find_cycle
+from ._periodic import fold_of_cycles as fold_of_cycles
 from ._phase_plane import PhasePlane as PhasePlane
 from ._phase_plane import phase_plane as phase_plane
 from ._plot import plot_bifurcation_diagram as plot_bifurcation_diagram

@@ -19,6 +19,7 @@ from ._fixed_points import as_flat
 from ._newton import newton_batch
 from ._plot import plot_bifurcation_diagram
 from ._system import System, float64, make_system, parameter_name
+from ._units import units_of
 
 
 class Cycle(NamedTuple):
@@ -88,11 +89,37 @@ class CycleBranch:
         """Oscillation frequency in Hz (0 where not oscillating)."""
         return np.where(self.oscillating, 1000.0 / self.period, 0.0)
 
+    def ranges(self) -> list[tuple[float, float]]:
+        """The runs of sampled values where the sweep oscillated, `(low, high)` each."""
+        return _runs_of(self.parameter, self.oscillating)
+
     def __repr__(self):
+        runs = self.ranges()
+        where = ", ".join(f"[{lo:.4g}, {hi:.4g}]" for lo, hi in runs) if runs else "nowhere"
         return (
-            f"CycleBranch({self.direction}, {len(self.parameter)} values, oscillating at "
-            f"{int(self.oscillating.sum())})"
+            f"CycleBranch({self.direction} sweep, {len(self.parameter)} values in "
+            f"[{self.parameter.min():.4g}, {self.parameter.max():.4g}], oscillating at {where})"
         )
+
+
+def run_ends(mask: np.ndarray) -> list[tuple[int, int]]:
+    """`(i, j)` index pairs of the maximal runs `i..j` of True in `mask`."""
+    out, i = [], 0
+    while i < len(mask):
+        if mask[i]:
+            j = i
+            while j + 1 < len(mask) and mask[j + 1]:
+                j += 1
+            out.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
+def _runs_of(p: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
+    """`(p[i], p[j])` for each maximal run `i..j` of True in `mask`."""
+    return [(float(p[i]), float(p[j])) for i, j in run_ends(mask)]
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -109,31 +136,23 @@ class LimitCycles:
     up: CycleBranch | None
     down: CycleBranch | None
     parameter_name: str
+    units: dict = dataclasses.field(default_factory=dict)
 
     @property
     def parameter(self) -> np.ndarray:
         return (self.up or self.down).parameter
 
+    @property
     def bistable(self) -> list[tuple[float, float]]:
         """Intervals `(low, high)` of sampled values where the two sweeps disagree — one
         settles at rest, the other oscillates: a stable equilibrium and a stable limit
         cycle coexist (between a fold of limit cycles and a subcritical Hopf point, for
-        instance). Ends are sampled values, so each edge is known to the grid spacing."""
+        instance). Ends are sampled values, so each edge is known to the grid spacing
+        (`bifurcation_diagram(...).bistable` locates them by continuation). A property,
+        like `BifurcationDiagram.bistable`."""
         if self.down is None or self.up is None:
             return []
-        differ = self.up.oscillating != self.down.oscillating
-        out, i = [], 0
-        p = self.parameter
-        while i < len(p):
-            if differ[i]:
-                j = i
-                while j + 1 < len(p) and differ[j + 1]:
-                    j += 1
-                out.append((float(p[i]), float(p[j])))
-                i = j + 1
-            else:
-                i += 1
-        return out
+        return _runs_of(self.parameter, self.up.oscillating != self.down.oscillating)
 
     def __repr__(self):
         return f"LimitCycles({self.parameter_name}, up={self.up}, down={self.down})"
@@ -300,4 +319,5 @@ def limit_cycles(
                 xd = x0
             _, out = run(values[::-1], xd)
             down = _branch(system, values[::-1], out, "down")
-        return LimitCycles(up=up, down=down, parameter_name=name)
+        units = units_of(model, ("current", name, *system.variables))
+        return LimitCycles(up=up, down=down, parameter_name=name, units=units)

@@ -14,6 +14,7 @@ from .._saveat import SaveAt
 from .._simulate import check_time, simulate
 from ..solvers import AbstractSolver
 from ._plot import plot_fi_curve
+from ._units import unit_of
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -26,12 +27,14 @@ class FICurve:
       or `(k, *population_shape)` for a population model (every current on every neuron).
     - `n_spikes`: spikes counted after the transient (shaped like `rate`).
     - `first_spike`: latency of the first spike from current onset (ms; `inf` if none).
+    - `units`: `{"current": unit}` (the x axis label of `plot`).
     """
 
     current: np.ndarray
     rate: np.ndarray
     n_spikes: np.ndarray
     first_spike: np.ndarray
+    units: dict = dataclasses.field(default_factory=dict)
 
     def __repr__(self):
         return (
@@ -153,7 +156,13 @@ def fi_curve(
         regular = count >= 2
         isi_rate = 1000.0 * (count - 1) / np.where(regular, last - first, 1.0)
         rate = np.where(regular, isi_rate, rate)
-    return FICurve(current=currents, rate=rate, n_spikes=count, first_spike=first_spike)
+    return FICurve(
+        current=currents,
+        rate=rate,
+        n_spikes=count,
+        first_spike=first_spike,
+        units={"current": unit_of(model, "current")},
+    )
 
 
 # ---------------------------------------------------------------------------------------

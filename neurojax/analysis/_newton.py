@@ -47,9 +47,16 @@ def root(fun: Callable[[Array], Array], x0: Array, *, rtol: float, max_steps: in
     def small(dx, x):
         return jnp.max(jnp.abs(dx)) <= rtol * (1.0 + jnp.max(jnp.abs(x)))
 
+    def both(x):
+        y = fun(x)
+        return y, y
+
     def step(carry):
         k, x, _ = carry
-        dx = jnp.linalg.solve(jax.jacfwd(fun)(x), fun(x))
+        # the value from the Jacobian's primal pass: one evaluation of `fun` per step (for
+        # a periodic orbit, one integration over the period instead of two)
+        jac, val = jax.jacfwd(both, has_aux=True)(x)
+        dx = jnp.linalg.solve(jac, val)
         return k + 1, x - dx, dx
 
     def going(carry):

@@ -16,6 +16,7 @@ from ._fixed_points import find_equilibria, make_fixed_point
 from ._newton import slaved
 from ._plot import plot_phase_plane
 from ._system import System, apply_events, check_range, float64, make_system
+from ._units import units_of
 
 
 class Plane(eqx.Module):
@@ -98,6 +99,7 @@ class PhasePlane:
     - `trajectories`: arrays `(k, 2)`, sampled every `t_sample` ms from `t = 0`.
     - `limit_cycle`: one period of a stable limit cycle `(k, 2)` found by simulation, or
       `None`; `period` in ms.
+    - `units`: `{name: unit}` of the current and the two variables (axis labels).
     """
 
     model: str
@@ -115,6 +117,7 @@ class PhasePlane:
     limit_cycle: np.ndarray | None
     period: float | None
     t_sample: float
+    units: dict = dataclasses.field(default_factory=dict)
 
     def __repr__(self):
         fps = ", ".join(f"{fp.stability} at {fp.v:.4g}" for fp in self.fixed_points)
@@ -177,6 +180,41 @@ def _plane_of(system: System, variables) -> Plane:
     return Plane(system, idx[0], idx[1])
 
 
+N_KICKS = 9
+"""Voltages (spread over `v_range`) of the kicks from each equilibrium that seed the
+search for a stable limit cycle."""
+
+
+def _cycle_seeds(plane: Plane, fps, v_range, x_range, y_range) -> list[np.ndarray]:
+    """Starting points for the search for stable limit cycles, without user trajectories:
+    just off each unstable equilibrium (a cycle around it attracts its unstable
+    manifold), and from each equilibrium kicked to `N_KICKS` values of the voltage (or,
+    when the voltage is not one of the plane's variables, of the plane's first variable
+    across `x_range`, when given) — a depolarising kick from a stable rest state reaches
+    a stable cycle that coexists with it."""
+    seeds = []
+    v = plane.system.v_index
+    if plane.i == v or plane.j == v:
+        k, span = (0 if plane.i == v else 1), v_range
+    elif x_range is not None:
+        k, span = 0, x_range
+    else:
+        k, span = None, None
+    for fp in fps:
+        xy = np.array([fp.x[plane.i], fp.x[plane.j]])
+        if not fp.stable:
+            seeds.append(xy + 1e-3 * (np.abs(xy) + 1.0))
+        if k is not None:
+            for value in np.linspace(span[0], span[1], N_KICKS + 2)[1:-1]:
+                kicked = xy.copy()
+                kicked[k] = value
+                seeds.append(kicked)
+    if not fps and x_range is not None and y_range is not None:
+        gx, gy = np.meshgrid(np.linspace(*x_range, 4), np.linspace(*y_range, 4))
+        seeds.extend(np.stack([gx.ravel(), gy.ravel()], axis=1))
+    return seeds
+
+
 def phase_plane(
     model: AbstractModel,
     current: float = 0.0,
@@ -215,9 +253,14 @@ def phase_plane(
       with the model's reset applied after each step, so AdEx/Izhikevich trajectories jump).
     - `t_sample`: sampling of the integration (default `dt`); returned trajectories are
       thinned to at most 4000 points.
-    - `limit_cycle`: look for a stable limit cycle by simulation: from the trajectories'
-      starts and from just off each unstable equilibrium, integrate `t_settle` ms, then test
-      a further `t_settle` ms for periodic motion of amplitude > `min_amplitude`.
+    - `limit_cycle`: look for a stable limit cycle by simulation, no trajectories needed:
+      from the trajectories' starts, from just off each unstable equilibrium, and from
+      each equilibrium kicked to 9 voltages across `v_range` (a stable cycle that coexists
+      with a stable rest state, as in `ReducedHH`, is found this way), integrate
+      `t_settle` ms, then test a further `t_settle` ms for periodic motion of amplitude
+      > `min_amplitude` (`detect_cycle`). The first start that oscillates gives
+      `limit_cycle` (user trajectories first); other coexisting stable cycles are not
+      reported (see `bifurcation_diagram` for every cycle and its stability).
     - `n_arrows`, `resolution`: grid sizes of the vector field and of the nullcline grid.
     - `v_range`: voltages searched for equilibria (when `x_range` is not a voltage range).
 
@@ -242,12 +285,7 @@ def phase_plane(
 
         # trajectories, and the search for a limit cycle, in one integration
         starts = np.asarray(trajectories, dtype=np.float64).reshape(-1, 2)
-        seeds = []
-        if limit_cycle:
-            for fp in fps:
-                if not fp.stable:
-                    xy = np.array([fp.x[plane.i], fp.x[plane.j]])
-                    seeds.append(xy + 1e-3 * (np.abs(xy) + 1.0))
+        seeds = _cycle_seeds(plane, fps, v_range, x_range, y_range) if limit_cycle else []
         all_starts = np.concatenate([starts, np.array(seeds).reshape(-1, 2)])
         n_traj = int(round(t_max / dt))
         n_settle = int(round(t_settle / dt)) if limit_cycle else 0
@@ -327,4 +365,5 @@ def phase_plane(
             limit_cycle=cycle,
             period=period,
             t_sample=dt * stride * thin,
+            units=units_of(model, ("current", *names)),
         )

@@ -69,10 +69,12 @@ def plot_phase_plane(pp, ax=None, *, arrows: bool = True, legend: bool = True):
         )
     ax.set_xlim(pp.x[0], pp.x[-1])
     ax.set_ylim(pp.y[0], pp.y[-1])
-    ax.set_xlabel(xn)
-    ax.set_ylabel(yn)
+    units = getattr(pp, "units", None)
+    ax.set_xlabel(_label(xn, units))
+    ax.set_ylabel(_label(yn, units))
     slaved = f"; {', '.join(pp.slaved)} at steady state" if pp.slaved else ""
-    ax.set_title(f"{pp.model}, I = {pp.current:g}{slaved}", fontsize="medium")
+    unit = f" {units['current']}" if units and units.get("current") else ""
+    ax.set_title(f"{pp.model}, I = {pp.current:g}{unit}{slaved}", fontsize="medium")
     if legend:
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))
@@ -102,6 +104,15 @@ def _runs(mask: np.ndarray):
     return out
 
 
+def _label(name: str, units, symbol: str | None = None) -> str:
+    """`"I (µA/cm²)"`: the axis label of `name` with its unit from the result's `units`
+    (`"(model units)"` when the result does not carry them)."""
+    shown = symbol or {"current": "I", "v": "V"}.get(name, name)
+    if not units or name not in units:
+        return f"{shown} (model units)"
+    return f"{shown} ({units[name] or 'dimensionless'})"
+
+
 def _plot_branch(ax, branch, variable, color, labelled: set):
     y = branch.v if variable is None else branch[variable]
     p = branch.parameter
@@ -118,22 +129,48 @@ def _plot_branch(ax, branch, variable, color, labelled: set):
         labelled.add(label)
 
 
+_MARKERS = {
+    "fold": ("s", "F"),
+    "hopf": ("*", "H"),
+    "branch point": ("D", "BP"),
+    "fold of cycles": ("o", "LPC"),
+    "period doubling": ("v", "PD"),
+    "torus": ("P", "NS"),
+    "snic": ("X", "SNIC"),
+    "homoclinic": ("X", "HC"),
+}
+
+
+def _point_y(pt, variable):
+    if variable is None:
+        return pt.v
+    return float(getattr(pt.state, variable))
+
+
 def _plot_points(ax, points, variable, variables):
     for pt in points:
-        y = pt.v if variable is None else getattr(pt.state, variable)
-        marker = {"fold": "s", "hopf": "*", "branch point": "D"}[pt.kind]
-        ax.plot(pt.parameter, y, marker, color="C3", ms=10 if pt.kind == "hopf" else 7, zorder=5)
-        tag = {"fold": "F", "hopf": "H", "branch point": "BP"}[pt.kind]
-        if pt.kind == "hopf" and pt.criticality:
+        y = _point_y(pt, variable)
+        marker, tag = _MARKERS.get(pt.kind, ("o", pt.kind))
+        cycle = pt.kind in ("fold of cycles", "period doubling", "torus")
+        ax.plot(
+            pt.parameter,
+            y,
+            marker,
+            color="C3",
+            mfc="w" if cycle else "C3",
+            ms=10 if pt.kind == "hopf" else 7,
+            zorder=5,
+        )
+        if pt.kind == "hopf" and getattr(pt, "criticality", None):
             tag += "⁻" if pt.criticality == "supercritical" else "⁺"
         ax.annotate(tag, (pt.parameter, y), textcoords="offset points", xytext=(5, 5))
 
 
-def _plot_cycles(ax, cycles):
+def _plot_sweeps(ax, cycles):
     # the down sweep as open circles under the up sweep's dots: where both found the
     # cycle the dot sits in the circle; a circle alone marks the hysteresis band
     for sweep, face, size in ((cycles.down, "w", 36), (cycles.up, "k", 9)):
-        if sweep is None:
+        if sweep is None or not sweep.oscillating.any():
             continue
         on = sweep.oscillating
         for arr in (sweep.v_max, sweep.v_min):
@@ -149,10 +186,44 @@ def _plot_cycles(ax, cycles):
             )
 
 
+def _plot_cycle_branches(ax, branches, variable, labelled: set):
+    """Continued cycles: min and max of the variable over each cycle, stable solid,
+    unstable dashed."""
+    for b in branches:
+        j = b.v_index if variable is None else b.variables.index(variable)
+        p = b.parameter
+        for i0, i1, stable in _runs(np.asarray(b.stable)) or [(0, len(p) - 1, bool(b.stable[0]))]:
+            label = "stable cycles (min/max)" if stable else "unstable cycles (min/max)"
+            for arr in (b.minimum[:, j], b.maximum[:, j]):
+                ax.plot(
+                    p[i0 : i1 + 1],
+                    arr[i0 : i1 + 1],
+                    color="C3" if stable else "C1",
+                    ls="-" if stable else "--",
+                    lw=1.8 if stable else 1.2,
+                    label=None if label in labelled else label,
+                )
+                labelled.add(label)
+
+
+def _plot_onsets(ax, onsets, variable):
+    for o in onsets:
+        if o.kind not in ("snic", "homoclinic") or o.point is None:
+            continue
+        y = _point_y(o.point, variable)
+        marker, tag = _MARKERS[o.kind]
+        ax.plot(o.parameter, y, marker, color="C2", ms=8, zorder=6)
+        ax.annotate(tag, (o.parameter, y), textcoords="offset points", xytext=(5, -12))
+
+
 def plot_bifurcation_diagram(result, ax=None, *, variable: str | None = None):
-    """Equilibrium branches (solid: stable, dashed: unstable), folds (■, F) and Hopf points
-    (★, H⁺ subcritical / H⁻ supercritical), and limit cycles' min/max V (● up sweep,
-    ○ down sweep: a circle without a dot marks where only the down sweep fires).
+    """Equilibrium branches (solid: stable, dashed: unstable), folds (■, F), Hopf points
+    (★, H⁺ subcritical / H⁻ supercritical) and branch points (◆, BP); continued limit
+    cycles' min and max of the variable (red solid: stable, orange dashed: unstable) with
+    their folds (○, LPC), period doublings (▽, PD) and tori (✚, NS); infinite-period onsets
+    (✕, SNIC or HC for homoclinic); or the simulated sweeps of `limit_cycles` (● up sweep,
+    ○ down sweep: a circle without a dot marks where only the down sweep fires). Axes are
+    labelled with the model's units.
 
     `result`: a `BifurcationDiagram`, a `Branch` or `LimitCycles`; `variable`: what to plot
     against the parameter (default V)."""
@@ -164,16 +235,24 @@ def plot_bifurcation_diagram(result, ax=None, *, variable: str | None = None):
         )
     ax = _axes(ax)
     branches, points, cycles, name = parts()
+    units = getattr(result, "units", None)
     labelled: set = set()
     for k, b in enumerate(branches):
-        _plot_branch(ax, b, variable, f"C{k % 10}", labelled)
+        _plot_branch(ax, b, variable, f"C{k % 10}" if k != 3 else "C9", labelled)
     variables = branches[0].variables if branches else ()
+    if cycles is not None:
+        if hasattr(cycles, "up"):
+            if variable in (None, "v"):
+                _plot_sweeps(ax, cycles)
+        else:
+            _plot_cycle_branches(ax, cycles, variable, labelled)
     _plot_points(ax, points, variable, variables)
-    if cycles is not None and variable in (None, "v"):
-        _plot_cycles(ax, cycles)
-    ax.set_xlabel("I" if name == "current" else name)
-    ax.set_ylabel(variable or "V")
-    ax.legend(fontsize="small", loc="best")
+    _plot_onsets(ax, getattr(result, "onsets", ()), variable)
+    ax.set_xlabel(_label(name, units))
+    ax.set_ylabel(_label(variable or "v", units))
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize="small", loc="best")
     return ax
 
 
@@ -184,7 +263,7 @@ def plot_fi_curve(fi, ax=None, *, label: str | None = None, analytic=None, **kwa
     ax.plot(fi.current, fi.rate, "o", ms=4, label=label or "simulated", **kwargs)
     if analytic is not None:
         ax.plot(fi.current, analytic, "-", color="k", lw=1, label="analytic")
-    ax.set_xlabel("I")
+    ax.set_xlabel(_label("current", getattr(fi, "units", None)))
     ax.set_ylabel("rate (Hz)")
     ax.legend(fontsize="small", loc="best")
     return ax

@@ -12,6 +12,9 @@ from .fitzhugh_nagumo import FitzHughNagumo as FitzHughNagumo
 from .fitzhugh_nagumo import FitzHughNagumoState as FitzHughNagumoState
 from .hh import HHState as HHState
 from .hh import HodgkinHuxley as HodgkinHuxley
+from .inapk import IZHIKEVICH2007 as IZHIKEVICH2007
+from .inapk import INaPIK as INaPIK
+from .inapk import INaPIKState as INaPIKState
 from .izhikevich import IZHIKEVICH2003 as IZHIKEVICH2003
 from .izhikevich import Izhikevich as Izhikevich
 from .izhikevich import IzhikevichState as IzhikevichState
