@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import neurojax as nj
-from neurojax.fitting import _data_driven as dd
 from neurojax.fitting import Plain, conductances_from_voltage, fit
+from neurojax.fitting import _data_driven as dd
 
 TRUTH = np.array([120.0, 36.0, 0.3])  # g_na, g_k, g_l of NEURON's hh, mS/cm²
 DT = 0.025

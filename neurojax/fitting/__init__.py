@@ -25,9 +25,9 @@ from ._losses import AbstractLoss as AbstractLoss
 from ._losses import FiringRate as FiringRate
 from ._losses import Latency as Latency
 from ._losses import RestingPotential as RestingPotential
-from ._losses import SpikeAmplitude as SpikeAmplitude
 from ._losses import SoftDTW as SoftDTW
 from ._losses import SoftSpikeCount as SoftSpikeCount
+from ._losses import SpikeAmplitude as SpikeAmplitude
 from ._losses import SpikeCount as SpikeCount
 from ._losses import TraceMSE as TraceMSE
 from ._losses import VanRossum as VanRossum
