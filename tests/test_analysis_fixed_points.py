@@ -109,9 +109,7 @@ def test_fitzhugh_nagumo_hopf_points_and_criticality():
     a, b, tau = 0.7, 0.8, 12.5
     # equilibria only: the relaxation cycles born at these Hopf points (periods ~40 time
     # units) take minutes to continue and are not what this test checks
-    diagram = na.bifurcation_diagram(
-        FitzHughNagumo(), 0.0, 2.0, v_range=(-3.0, 3.0), cycles=False
-    )
+    diagram = na.bifurcation_diagram(FitzHughNagumo(), 0.0, 2.0, v_range=(-3.0, 3.0), cycles=False)
     hopfs = diagram.hopfs
     assert len(hopfs) == 2 and not diagram.folds
     v_h = np.array([-1.0, 1.0]) * np.sqrt(1 - b / tau)

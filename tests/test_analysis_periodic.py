@@ -203,3 +203,34 @@ def test_reduced_hh_folds_of_cycles_against_simulations():
         assert not _fires(model, fold.parameter - inside * 0.03, y0)
         (rest,) = na.fixed_points(model, fold.parameter)
         assert rest.stable  # bistable: rest stays stable across the fold
+
+
+def test_fold_of_cycles_far_from_the_given_fold(hh_fold_branch):
+    """`fold_of_cycles` for parameters whose fold lies 0.2 µA/cm² away (g_K 36 → 36.3):
+    plain Newton from the old fold diverged there; the homotopy in the parameters finds
+    the fold that a fresh continuation of the new model locates."""
+    _, _, branch = hh_fold_branch
+    (fold,) = branch.folds
+    with jax.enable_x64(True):
+        moved = nj.HodgkinHuxley(e_l=-54.387, g_k=36.3)
+        p = float(na.fold_of_cycles(moved, fold))
+        above = find_cycle(moved, 10.0)
+        start = find_cycle(moved, 6.7, guess=above.state)
+        (fresh,) = continue_cycle(moved, start, 5.0, bounds=(5.0, 6.7), max_step=1.0).folds
+    # both located to ~1e-10 in p (regula falsi / Newton); 1e-6 allows the different meshes
+    assert p == pytest.approx(fresh.parameter, abs=1e-6)
+    assert p - fold.parameter > 0.15  # measured 0.213: far outside the old fold's basin
+
+
+def test_derivatives_without_x64_say_how_to_enable_it(hh_fold_branch):
+    """Differentiating the continuation with 64-bit JAX disabled used to fail deep inside
+    JAX (a float32/float64 scatter in the transpose); it raises an error saying what to do."""
+    _, _, branch = hh_fold_branch
+    (fold,) = branch.folds
+
+    def fold_at(g_k):
+        return na.fold_of_cycles(nj.HodgkinHuxley(e_l=-54.387, g_k=g_k), fold)
+
+    with jax.enable_x64(False):
+        with pytest.raises(TypeError, match="jax_enable_x64"):
+            jax.grad(fold_at)(36.0)

@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import jax.tree_util as jtu
 import numpy as np
 
 from .._model import AbstractModel
@@ -1094,6 +1095,20 @@ def _residual_rev(system: System, u, mesh):
     return _residual(system, u, mesh)
 
 
+def _require_x64_for_derivatives(name: str, model, current) -> None:
+    """The continuation runs in float64 inside `float64()`; a derivative taken outside it
+    with 64-bit JAX disabled would be transposed in float32 and fail inside JAX with a
+    dtype mismatch. Say what to do instead."""
+    traced = [x for x in jtu.tree_leaves((model, current)) if isinstance(x, jax.core.Tracer)]
+    if traced and not jax.config.jax_enable_x64:
+        raise TypeError(
+            f"{name}: its derivative is computed in float64, like the continuation itself; "
+            "enable 64-bit JAX for the transformation: jax.config.update('jax_enable_x64', "
+            "True) at the start, or build the model and take the gradient inside "
+            "`with jax.enable_x64(True):`."
+        )
+
+
 def cycle_period(model: AbstractModel, orbit: PeriodicOrbit, *, current=None):
     """The period (ms) of the limit cycle of `model` near `orbit`, differentiable with
     respect to every parameter of `model` and to `current` (`jax.grad`, `jax.jvp`).
@@ -1114,6 +1129,7 @@ def cycle_period(model: AbstractModel, orbit: PeriodicOrbit, *, current=None):
     """
     if not isinstance(orbit, PeriodicOrbit) or orbit._system is None:
         raise TypeError(f"cycle_period needs a PeriodicOrbit from find_cycle, got {orbit!r}.")
+    _require_x64_for_derivatives("cycle_period", model, current)
     system0 = orbit._system
     n = system0.n
     if current is None:
@@ -1166,6 +1182,56 @@ def _fold_newton(system: System, u0, b, c, steps):
     return u, ok, left, jac[:, -1]
 
 
+def _is_traced(x) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def _fold_at(system: System, u0, mesh):
+    """The fold of cycles of `system` by `_fold_newton` from `u0`, bordered with the
+    singular vectors of `∂G/∂(x0, T)` at `u0`."""
+    n = system.n
+    info = _info(system, u0, f64(np.zeros(n + 2)), _ns(mesh))
+    jxt = np.asarray(info[5])[:, : n + 1]
+    uu, _, vt = np.linalg.svd(jxt)
+    return _fold_newton(system, u0, f64(uu[:, -1]), f64(vt[-1]), _ns(mesh))
+
+
+FOLD_HOMOTOPY_MAX_SUBSTEPS = 64
+"""`fold_of_cycles` follows the fold from the original parameters to the requested ones in
+at most this many equal substeps (halving the substep on a failed Newton solve)."""
+
+
+def _fold_homotopy(system0: System, target: System, u0, mesh):
+    """The fold of `target` reached from that of `system0` (at `u0`) by moving every
+    floating parameter (and the current) along the straight line between the two, with
+    the fold re-solved at each substep."""
+
+    def blend(lam):
+        def mix(a, b):
+            if eqx.is_inexact_array(a):
+                return a + lam * (b - a)
+            return b
+
+        model = jtu.tree_map(mix, to_float64(system0.model), target.model)
+        cur = system0.current + lam * (target.current - system0.current)
+        return dataclasses.replace(target, model=model, current=cur)
+
+    lam, step, u = 0.0, 0.25, u0
+    while lam < 1.0:
+        nxt = min(1.0, lam + step)
+        res = _fold_at(blend(nxt), u, mesh)
+        if bool(res[1]):
+            lam, u = nxt, res[0]
+            if nxt == 1.0:
+                return res
+            step = min(2 * step, 1.0 - lam)
+        else:
+            step /= 2
+            if step < 1.0 / FOLD_HOMOTOPY_MAX_SUBSTEPS:
+                break
+    return _fold_at(target, u, mesh)
+
+
 def fold_of_cycles(model: AbstractModel, near: BifurcationPoint, *, current=None):
     """The parameter value (µA/cm² for the current) of the fold of limit cycles of `model`
     near `near` (a `"fold of cycles"` point of a `CycleContinuation`), differentiable with
@@ -1184,8 +1250,8 @@ def fold_of_cycles(model: AbstractModel, near: BifurcationPoint, *, current=None
             "fold_of_cycles needs a 'fold of cycles' point of a CycleContinuation "
             f"(continue_cycle(...).folds), got {near!r}."
         )
+    _require_x64_for_derivatives("fold_of_cycles", model, current)
     system0 = near.system
-    n = system0.n
     if current is None:
         current = system0.current
     with float64():
@@ -1193,12 +1259,12 @@ def fold_of_cycles(model: AbstractModel, near: BifurcationPoint, *, current=None
         frozen = _stop(live)
         x0 = np.asarray(system0.flatten(near.state))
         u0 = np.concatenate([x0, [near.period, near.parameter]])
-        info = _info(frozen, f64(u0), f64(np.zeros(n + 2)), _ns(near.mesh))
-        jxt = np.asarray(info[5])[:, : n + 1]
-        uu, _, vt = np.linalg.svd(jxt)
-        u, ok, left, g_p = _fold_newton(
-            frozen, f64(u0), f64(uu[:, -1]), f64(vt[-1]), _ns(near.mesh)
-        )
+        u, ok, left, g_p = _fold_at(frozen, f64(u0), near.mesh)
+        if not _is_traced(ok) and not bool(ok):
+            # Newton from the fold of the original parameters overshoots (its first step
+            # left the basin: measured for HH with g_K moved by 0.05 mS/cm²): follow the
+            # fold from the original parameters to these in substeps instead
+            u, ok, left, g_p = _fold_homotopy(system0, frozen, f64(u0), near.mesh)
         _raise_unless(
             ok,
             f"fold_of_cycles: no fold of cycles of {system0.model_name} found near "
