@@ -1192,6 +1192,8 @@ def _fold_at(system: System, u0, mesh):
     n = system.n
     info = _info(system, u0, f64(np.zeros(n + 2)), _ns(mesh))
     jxt = np.asarray(info[5])[:, : n + 1]
+    if not np.all(np.isfinite(jxt)):  # `u0` is no cycle of `system` (the flow failed)
+        return u0, jnp.asarray(False), None, None
     uu, _, vt = np.linalg.svd(jxt)
     return _fold_newton(system, u0, f64(uu[:, -1]), f64(vt[-1]), _ns(mesh))
 
