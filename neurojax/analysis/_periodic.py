@@ -1246,6 +1246,12 @@ def fold_of_cycles(model: AbstractModel, near: BifurcationPoint, *, current=None
     `dp/dθ = −(w·∂G/∂θ)/(w·∂G/∂p)` — the first-order change of the fold's location, with one
     reverse pass through one period. Traceable (NaN under `jax.jit` if Newton fails;
     outside it raises `NoCycleError`).
+
+    When Newton from `near` fails (its first step leaves the basin: HH with g_K moved from
+    36 to 36.05 mS/cm²), the fold is followed from `near`'s parameters to these along a
+    straight line in substeps (halved on failure, down to 1/64). Measured on HH: g_K 36 →
+    36.3 and → 37.05 (fold 6.26 → 7.00 µA/cm²) are reached; lowering g_K by 0.05 is not
+    (`NoCycleError`): start from a fold found by `continue_cycle` nearer the parameters.
     """
     if not isinstance(near, CycleBifurcationPoint) or near.kind != "fold of cycles":
         raise TypeError(
