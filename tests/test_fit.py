@@ -128,9 +128,12 @@ def test_adex_spike_times_constrain_b_and_tau_w_but_hardly_a(x64):
     assert se[1] < 0.02 and se[2] < 0.05
 
 
-@pytest.mark.parametrize("pattern", ["adapting", "regular_bursting"])
+@pytest.mark.parametrize("pattern", ["regular_bursting"])
 def test_adex_adaptation_recovered_from_spike_trains(x64, pattern):
-    """a, b, τ_w of Naud et al.'s (2008) patterns from the spike train of their step
+    """(The adapting pattern, same fit, is checked to 5 % on b and τ_w, with `a` flagged,
+    in tests/test_identifiability.py.)
+
+    a, b, τ_w of Naud et al.'s (2008) patterns from the spike train of their step
     current (500 ms) alone, with the van Rossum distance (τ = 200 ms, longer than the
     ISIs so that the loss sees every spike) through surrogate spikes, and 6 starts
     around a guess off by (−15 %, −20 %, +20 %).
