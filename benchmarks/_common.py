@@ -112,3 +112,21 @@ def write(name: str, payload: dict, markdown: str, out_dir: Path | None = None) 
     path.write_text(json.dumps(payload, indent=1))
     (out_dir / f"{name}.md").write_text(markdown + "\n")
     return path
+
+
+def neurojax_payload(args, rows: list) -> dict:
+    """The JSON record of a neurojax benchmark: device, versions, machine, options, rows."""
+    import jax
+
+    import neurojax as nj
+
+    device = jax.devices()[0]
+    return {
+        "tool": "neurojax",
+        "device": {"platform": device.platform, "kind": device.device_kind, "str": str(device)},
+        "jax": jax.__version__,
+        "neurojax": nj.__version__,
+        "machine": machine_info(),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "rows": rows,
+    }

@@ -290,8 +290,6 @@ def main(argv=None):
 
     import jax
 
-    import neurojax as nj
-
     device = jax.devices()[0]
     print(f"gradient benchmark on {device.platform} ({device.device_kind}), jax {jax.__version__}")
     print(f"neurojax (this tree), HH, {args.steps} steps of {DT} ms, float32:")
@@ -342,15 +340,7 @@ def main(argv=None):
         + C.markdown_table(header, table)
     )
     print("\n" + md)
-    payload = {
-        "tool": "neurojax",
-        "device": {"platform": device.platform, "kind": device.device_kind, "str": str(device)},
-        "jax": jax.__version__,
-        "neurojax": nj.__version__,
-        "machine": C.machine_info(),
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "rows": rows,
-    }
+    payload = C.neurojax_payload(args, rows)
     path = C.write(args.name, payload, md, args.out_dir)
     print(f"wrote {path}")
 

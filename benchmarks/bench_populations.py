@@ -187,15 +187,7 @@ def main(argv=None):
         + C.markdown_table(header, table)
     )
     print("\n" + md)
-    payload = {
-        "tool": "neurojax",
-        "device": {"platform": device.platform, "kind": device.device_kind, "str": str(device)},
-        "jax": jax.__version__,
-        "neurojax": nj.__version__,
-        "machine": C.machine_info(),
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "rows": rows,
-    }
+    payload = C.neurojax_payload(args, rows)
     name = args.name or f"neurojax_{device.platform}_{args.dtype}{'_quick' * args.quick}"
     path = C.write(name, payload, md, args.out_dir)
     print(f"wrote {path}")
