@@ -128,6 +128,34 @@ def test_adex_spike_times_constrain_b_and_tau_w_but_hardly_a(x64):
     assert se[1] < 0.02 and se[2] < 0.05
 
 
+def fit_adex_to_its_spike_train(pattern: str, dt: float = 0.1):
+    """Naud et al.'s (2008) AdEx `pattern` under its 500 ms step, fitted to its own spike
+    train alone (van Rossum distance, τ = 200 ms, through surrogate spikes; Adam, 300
+    steps, 6 starts) from (a, b, τ_w) off by (−15 %, −20 %, +20 %). Returns
+    `(result, inputs, target Solution, true (a, b, τ_w))`."""
+    params = NAUD2008[pattern]["model"]
+    truth = AdEx(**params)
+    inputs = jnp.full(int(round(500.0 / dt)), NAUD2008[pattern]["current"])
+    target = nj.simulate(truth, inputs, dt=dt)
+    true = np.array([params["a"], params["b"], params["tau_w"]])
+    guess = true * np.array([0.85, 0.8, 1.2])
+    model = eqx.tree_at(lambda m: (m.a, m.b, m.tau_w), truth, tuple(jnp.asarray(g) for g in guess))
+    result = fit(
+        model,
+        inputs,
+        Recording(spikes=target.spikes),  # the spike train only
+        dt=dt,
+        trainable=lambda m: (m.a, m.b, m.tau_w),
+        loss=VanRossum(tau=200.0),
+        steps=300,
+        n_starts=6,
+        key=jax.random.key(0),
+        init_spread=1.3,
+        progress_meter=nj.NoProgress(),
+    )
+    return result, inputs, target, true
+
+
 @pytest.mark.parametrize("pattern", ["regular_bursting"])
 def test_adex_adaptation_recovered_from_spike_trains(x64, pattern):
     """(The adapting pattern, same fit, is checked to 5 % on b and τ_w, with `a` flagged,
@@ -143,29 +171,8 @@ def test_adex_adaptation_recovered_from_spike_trains(x64, pattern):
     Adam on a surrogate gradient stops short of the exact optimum (measured: adapting
     a −5.6 %, b −1.5 %, τ_w +4.6 %; regular bursting −8.4 %, −0.9 %, +1.0 %). The fitted
     model must also fire exactly as many spikes as the target."""
-    dt, duration = 0.1, 500.0
-    params = NAUD2008[pattern]["model"]
-    truth = AdEx(**params)
-    n = int(round(duration / dt))
-    inputs = jnp.full(n, NAUD2008[pattern]["current"])
-    target = nj.simulate(truth, inputs, dt=dt)
-    spikes = Recording(spikes=target.spikes)  # the spike train only
-    true = np.array([params["a"], params["b"], params["tau_w"]])
-    guess = true * np.array([0.85, 0.8, 1.2])
-    model = eqx.tree_at(lambda m: (m.a, m.b, m.tau_w), truth, tuple(jnp.asarray(g) for g in guess))
-    result = fit(
-        model,
-        inputs,
-        spikes,
-        dt=dt,
-        trainable=lambda m: (m.a, m.b, m.tau_w),
-        loss=VanRossum(tau=200.0),
-        steps=300,
-        n_starts=6,
-        key=jax.random.key(0),
-        init_spread=1.3,
-        progress_meter=nj.NoProgress(),
-    )
+    dt = 0.1
+    result, inputs, target, true = fit_adex_to_its_spike_train(pattern, dt)
     err = np.array([float(p) for p in result.params]) / true - 1
     print(f"AdEx {pattern}: relative errors (a, b, tau_w) = {err}, loss {result.loss:.3g}")
     assert abs(err[1]) < 0.10 and abs(err[2]) < 0.10, err

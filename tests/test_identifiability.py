@@ -12,12 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_fit import fit_adex_to_its_spike_train
 
 import neurojax as nj
-from neurojax.fitting import Recording, VanRossum, fit, make_objective
 from neurojax.fitting import _fit as fit_module
+from neurojax.fitting import fit, make_objective
 from neurojax.fitting._identifiability import Identifiability, identifiability
-from neurojax.neurons.adex import NAUD2008, AdEx
 
 # ---------------------------------------------------------------- Fisher information
 
@@ -90,27 +90,8 @@ def test_adex_b_and_tau_w_from_a_spike_train_and_a_flagged(x64):
     resets do not drown `a`'s sub-millisecond effect; σ_t = dt/√12 = 0.029 ms, the
     rounding of the recorded train) must flag `a` (relative SD above 5 %; measured 17 %)
     and only `a` (measured b 0.45 %, τ_w 2.2 %)."""
-    dt, duration, pattern = 0.1, 500.0, "adapting"
-    params = NAUD2008[pattern]["model"]
-    truth = AdEx(**params)
-    inputs = jnp.full(int(round(duration / dt)), NAUD2008[pattern]["current"])
-    target = nj.simulate(truth, inputs, dt=dt)
-    true = np.array([params["a"], params["b"], params["tau_w"]])
-    guess = true * np.array([0.85, 0.8, 1.2])
-    model = eqx.tree_at(lambda m: (m.a, m.b, m.tau_w), truth, tuple(jnp.asarray(g) for g in guess))
-    result = fit(
-        model,
-        inputs,
-        Recording(spikes=target.spikes),  # the spike train only
-        dt=dt,
-        trainable=lambda m: (m.a, m.b, m.tau_w),
-        loss=VanRossum(tau=200.0),
-        steps=300,
-        n_starts=6,
-        key=jax.random.key(0),
-        init_spread=1.3,
-        progress_meter=nj.NoProgress(),
-    )
+    pattern = "adapting"
+    result, _, _, true = fit_adex_to_its_spike_train(pattern)
     err = np.array([float(p) for p in result.params]) / true - 1
     print(f"AdEx {pattern}: relative errors (a, b, tau_w) = {err}, loss {result.loss:.3g}")
     assert abs(err[1]) < 0.05 and abs(err[2]) < 0.05, err
