@@ -186,7 +186,7 @@ def neurojax_rows(args) -> list[dict]:
         pfwd = jax.jit(ploss).lower(pmodel).compile()
         row = {
             "case": "population",
-            "solver": type(pmodel.default_solver).__name__,
+            "solver": type(nj.solvers.default_solver(pmodel)).__name__,
             "n": n,
             "steps": args.population_steps,
             "compile_grad_s": compile_s,

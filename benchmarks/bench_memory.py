@@ -93,7 +93,7 @@ def setup(n_steps: int, neurons: int, checkpoint_every: int | None, solver: str)
     target = jax.jit(lambda x: nj.simulate(nj.HodgkinHuxley(), x, dt=DT).v)(inputs)
     # Start the fit from perturbed conductances (mS/cm²).
     model = nj.HodgkinHuxley(g_na=100.0, g_k=30.0, g_l=0.25)
-    solver = model.default_solver if solver == "default" else getattr(nj, solver)()
+    solver = nj.solvers.default_solver(model) if solver == "default" else getattr(nj, solver)()
 
     if checkpoint_every is None:
         adjoint = nj.DirectAdjoint()

@@ -102,7 +102,7 @@ def main(argv=None):
         for n in args.sizes:
             model, inputs, dt = build(model_name, n)
             is_default = requested == "default"
-            solver = model.default_solver if is_default else solvers[requested]()
+            solver = nj.solvers.default_solver(model) if is_default else solvers[requested]()
             solver_name = solver_names.get(type(solver), type(solver).__name__)
 
             def run(model, inputs, dt=dt, solver=solver):

@@ -220,13 +220,20 @@ class AbstractModel(eqx.Module):
     - `batch_shape(inputs)` → the batch shape that one step of `inputs` implies.
     - `structure` (class variable) → `Elementwise()`, `Coupled()` or `Tree()`: what the
       solvers may assume about the Jacobian. `Coupled()` unless a subclass says otherwise.
-    - `default_solver` → the scheme used when `simulate(..., solver=None)`.
+    - `default_solver` (class variable or property) → the scheme `simulate(...,
+      solver=None)` uses; `None` (default): one that fits `structure`
+      (`neurojax.solvers.default_solver`: `Elementwise` → `ExponentialEuler`, `Coupled` →
+      `RK4`, `Tree` → `CrankNicolson`).
+
+    The minimal model is `init_state` and `vector_field`; it simulates with every default
+    (`Coupled` structure, `RK4`), and `jax.grad`/`jax.vmap` go through it.
 
     Parameters declared with `parameter(default, domain)` are checked against their
     domain when the model is built (concrete values) and in `simulate` (traced values).
     """
 
     structure: ClassVar[AbstractStructure] = Coupled()
+    default_solver: ClassVar[Any] = None
 
     def __check_init__(self):
         check_domains(self)
@@ -265,9 +272,3 @@ class AbstractModel(eqx.Module):
                 f"(n_steps, *batch); got a pytree with {len(leaves)} arrays."
             )
         return tuple(jnp.shape(leaves[0]))
-
-    @property
-    def default_solver(self):
-        from .solvers import ExponentialEuler
-
-        return ExponentialEuler()

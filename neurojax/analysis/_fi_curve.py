@@ -12,7 +12,7 @@ import numpy as np
 from .._model import AbstractModel
 from .._saveat import SaveAt
 from .._simulate import check_time, simulate
-from ..solvers import AbstractSolver
+from ..solvers import AbstractSolver, default_solver
 from ._plot import plot_fi_curve
 from ._units import unit_of
 
@@ -106,7 +106,7 @@ def fi_curve(
       (never one current per neuron).
     - `currents`: 1-D array of constant currents (nA for IF models, µA/cm² for HH-type).
     - `duration`, `transient`, `dt`: ms; spikes are counted after `transient`.
-    - `solver`: default `model.default_solver`.
+    - `solver`: default `neurojax.solvers.default_solver(model)`.
     - `method`: `"isi"` — the rate is `(k − 1)/(t_k − t_1)` over the `k` spikes after the
       transient (exact for regular firing, no ±1-spike counting error), or the count rate
       when fewer than 2 spikes; `"count"` — `k / (duration − transient)`.
@@ -134,7 +134,7 @@ def fi_curve(
         )
     n_steps = int(round(duration / dt))
     n_transient = int(round(transient / dt))
-    solver = model.default_solver if solver is None else solver
+    solver = default_solver(model) if solver is None else solver
     population = _population_shape(model)
     grid = jnp.asarray(currents).reshape((len(currents),) + (1,) * len(population))
     *out, finite = _run(model, solver, grid, dt, n_steps, n_transient)

@@ -2,6 +2,7 @@
 
 from ._base import AbstractSolver as AbstractSolver
 from ._base import check_solver_fits as check_solver_fits
+from ._default import default_solver as default_solver
 from ._euler import Euler as Euler
 from ._exponential_euler import ExponentialEuler as ExponentialEuler
 from ._exponential_rk2 import ExponentialRK2 as ExponentialRK2
