@@ -26,7 +26,7 @@ from ._model import (
 from ._progress import AbstractProgressMeter, NoProgress
 from ._saveat import SaveAt
 from ._solution import Solution
-from .solvers import AbstractSolver, check_solver_fits
+from .solvers import AbstractSolver, check_solver_fits, default_solver
 from .stimuli import AbstractStimulus
 
 # --------------------------------------------------------------------------------------
@@ -254,7 +254,8 @@ def simulate(
       integrate-and-fire models): `(n_steps, N)` simulates N neurons. Cells and networks
       document their own input pytree (sites, populations).
     - `dt`: time step, ms, > 0.
-    - `solver`: an `AbstractSolver`; default `model.default_solver`. A solver that cannot
+    - `solver`: an `AbstractSolver`; default `neurojax.solvers.default_solver(model)` (the
+      model's declared `default_solver`, else one that fits its structure). A solver that cannot
       integrate the model's structure is refused here, naming one that can.
     - `state0`: initial state — `None` (the model's rest), a `ModelState(y, z)` such as a
       previous `Solution.final_state`, or a continuous state `y`.
@@ -277,7 +278,7 @@ def simulate(
     """
     check_instance("model", model, AbstractModel, "neurojax.HodgkinHuxley()")
     if solver is None:
-        solver = model.default_solver
+        solver = default_solver(model)
     check_instance("solver", solver, AbstractSolver, "neurojax.ExponentialEuler()")
     check_solver_fits(solver, model)
     check_instance("saveat", saveat, SaveAt, "neurojax.SaveAt(every=10)")
