@@ -43,7 +43,23 @@ def raster(
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("neuron")
     if isinstance(spikes, dict):
-        ax.legend(loc="upper right", markerscale=8, frameon=False)
+        # proxy handles (a filled square per population), above the axes: the scatter's
+        # own handle is a 1-point tick, invisible at legend size, and inside the axes the
+        # legend covered the raster
+        from matplotlib.patches import Patch
+
+        handles = [
+            Patch(color=colors.get(name, f"C{k}"), label=name) for k, name in enumerate(groups)
+        ]
+        ax.legend(
+            handles=handles,
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncol=len(handles),
+            frameon=False,
+            fontsize="small",
+            borderaxespad=0.2,
+        )
     return ax
 
 
