@@ -173,7 +173,6 @@ def test_swc_types_and_soma_conventions():
         (["1 1 0 0 0 5 -1", "2 3 0 10 0 1 1", "3 1 5 5 5 5 -1"], "line 3.*second root"),
         (["1 1 0 0 0 5 -1", "2 3 0 10 0 -1 1"], "line 2.*radius -1.0.*min_radius"),
         (["1 1 0 0 0 5 -1", "2 3 0 10 0 0 1"], "line 2.*radius 0.0"),
-        (["1 1 0 0 0 5 -1", "2 3 0 0 0 1 1"], "line 2.*zero-length.*merge_zero_length"),
         (["2 3 0 10 0 1 1"], "line 1.*parent id 1 is not defined"),
     ],
 )
@@ -184,11 +183,23 @@ def test_swc_defects_name_the_line(tmp_path, lines, match):
         read_swc(path)
 
 
+def test_swc_zero_length_point_is_an_error_only_when_asked(tmp_path):
+    """A point repeated at its parent's position (as MorphIO writes branch starts) is
+    merged by default, as NEURON, MorphIO and Jaxley load it; `merge_zero_length=False`
+    refuses it, naming the line."""
+    path = tmp_path / "repeat.swc"
+    path.write_text("1 1 0 0 0 5 -1\n2 1 10 0 0 5 1\n3 3 10 0 0 1 2\n4 3 20 0 0 1 3\n")
+    m = read_swc(path)
+    assert len(m) == 2 and m.total_length == pytest.approx(10.0 + 10.0)  # soma + dendrite
+    with pytest.raises(ValueError, match="line 3.*zero-length.*merge_zero_length"):
+        read_swc(path, merge_zero_length=False)
+
+
 def test_swc_shared_defect_files():
     with pytest.raises(ValueError, match="line 7.*second root"):
         read_swc(DATA / "morph_multiple_roots.swc")
     with pytest.raises(ValueError, match="zero-length"):
-        read_swc(DATA / "morph_single_branch.swc")
+        read_swc(DATA / "morph_single_branch.swc", merge_zero_length=False)
     with pytest.raises(ValueError, match="radius 0.0"):
         read_swc(DATA / "morph_retina_20161028_1.swc")
 

@@ -12,9 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._model import POSITIVE, AbstractModel, Tree, as_float, parameter
+from .._model import POSITIVE, REAL, AbstractModel, Domain, Tree, as_float, parameter
 from ._channels import AbstractChannel
 from ._morphology import Discretisation, Morphology
+from ._precision import check_precision
 from ._tree_solve import tree_solve
 
 # µF/cm² · µm² → nF, and mS/cm² · µm² → µS: 1 µm² = 1e-8 cm², × 1e3 (µF→nF, mS→µS).
@@ -140,9 +141,9 @@ class Cell(AbstractModel):
     mechanisms: tuple[AbstractChannel, ...]
     cm: Array = parameter(1.0, POSITIVE)
     ra: Array = parameter(35.4, POSITIVE)
-    temperature: Array = parameter(6.3)
+    temperature: Array = parameter(6.3, Domain(-273.15, why="°C, above absolute zero"))
     v_init: Array = parameter(-65.0)
-    e_syn: Array = eqx.field(converter=as_float, default=0.0)
+    e_syn: Array = eqx.field(converter=as_float, default=0.0, metadata={"domain": REAL})
     rs_clamp: Array = parameter(0.01, POSITIVE)
     remat: bool = eqx.field(static=True, default=True)
     geometry: _Geometry = eqx.field(static=True, default=None)
@@ -192,11 +193,14 @@ class Cell(AbstractModel):
                     )
             channels.append(channel)
             regions.append(nodes)
+        clamps = _sites("clamps", clamps, 2, "(branch, x), e.g. (0, 0.5)")
+        synapses = _sites("synapses", synapses, 3, "(branch, x, e_rev mV), e.g. (0, 0.5, 0.0)")
+        vclamps = _sites("vclamps", vclamps, 2, "(branch, x), e.g. (0, 0.5)")
         clamp_nodes = np.array([disc.node(b, x) for b, x in clamps], dtype=np.int64)
         syn_nodes = np.array([disc.node(b, x) for b, x, _ in synapses], dtype=np.int64)
         vc_nodes = np.array([disc.node(b, x) for b, x in vclamps], dtype=np.int64)
-        if not (np.isfinite(rs_clamp) and rs_clamp > 0):
-            raise ValueError(f"rs_clamp must be a series resistance > 0 MΩ, got {rs_clamp}.")
+        if isinstance(remat, (str, bytes)) or not isinstance(remat, (bool, np.bool_)):
+            raise TypeError(f"remat must be True or False, got {remat!r}.")
         n_br = len(morphology.branches)
         for name, value in (("cm", cm), ("ra", ra)):
             if np.ndim(value) not in (0,) and np.shape(value) != (n_br,):
@@ -209,10 +213,19 @@ class Cell(AbstractModel):
         self.ra = ra
         self.temperature = temperature
         self.v_init = v_init
-        self.e_syn = np.array([e for _, _, e in synapses], dtype=float)
+        e_syn = [e for _, _, e in synapses]
+        self.e_syn = (
+            jnp.stack([jnp.asarray(e, float) for e in e_syn])
+            if any(isinstance(e, jax.core.Tracer) for e in e_syn)
+            else np.array(e_syn, dtype=float)
+        )
         self.rs_clamp = rs_clamp
-        self.remat = remat
+        self.remat = bool(remat)
         self.geometry = _Geometry(disc, tuple(regions), clamp_nodes, syn_nodes, vc_nodes)
+
+    def __check_init__(self):
+        # (equinox runs AbstractModel.__check_init__, the domain check, as well)
+        check_precision(self)
 
     # ------------------------------------------------------------------ sites
 
@@ -330,6 +343,7 @@ class Cell(AbstractModel):
         return batch
 
     def init_state(self, batch_shape=()) -> CellState:
+        check_precision(self)  # again here: jax.tree.map(astype) skips __check_init__
         dtype = jnp.result_type(self.v_init)
         v = jnp.broadcast_to(self.v_init, (*batch_shape, self.n_nodes)).astype(dtype)
         gates = tuple(
@@ -371,6 +385,14 @@ class Cell(AbstractModel):
         # conductance inputs I = g·(E − V): outward current g·(V − E), slope g
         if len(geo.synapses):
             g = jnp.asarray(inputs["g_syn"], v.dtype)
+            # A negative conductance is an energy source: V runs off to ±10⁴ mV.
+            g = eqx.error_if(
+                g,
+                jnp.any(g < 0),
+                "Cell inputs['g_syn'] has a negative conductance; conductance inputs are "
+                "µS >= 0 (for inhibition use a synapse site with a low e_rev, e.g. "
+                "(branch, x, -80.0), and a positive g).",
+            )
             vs = v[..., geo.synapses]
             i_mem = i_mem.at[..., geo.synapses].add(g * (vs - self.e_syn))
             g_mem = g_mem.at[..., geo.synapses].add(g)
@@ -461,6 +483,18 @@ class Cell(AbstractModel):
             for ch, nodes, gates in zip(self.mechanisms, geo.regions, y.gates, strict=True)
         )
         return CellState(v=v_new, gates=gates)
+
+
+def _sites(name, sites, k, form):
+    """`sites` as a list of k-tuples of numbers, or a `ValueError` naming the bad entry."""
+    if isinstance(sites, (str, bytes)) or not hasattr(sites, "__iter__"):
+        raise TypeError(f"{name} must be a list of {form} tuples, got {sites!r}.")
+    out = []
+    for i, site in enumerate(sites):
+        if isinstance(site, (str, bytes)) or not hasattr(site, "__len__") or len(site) != k:
+            raise ValueError(f"{name}[{i}] must be a tuple {form}; got {site!r}.")
+        out.append(tuple(site))
+    return out
 
 
 def _spread(x, index):

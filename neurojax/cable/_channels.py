@@ -26,7 +26,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._model import NON_NEGATIVE, parameter
+from .._model import NON_NEGATIVE, check_domains, parameter
 from ..channels import hh
 from ..channels._rates import vtrap
 
@@ -37,7 +37,12 @@ def _relax(x, x_inf, rate, dt):
 
 
 class AbstractChannel(eqx.Module):
-    """A density mechanism (see the module docstring for the contract and units)."""
+    """A density mechanism (see the module docstring for the contract and units).
+    Parameters outside their domain (a negative conductance, NaN) are refused when the
+    channel is built."""
+
+    def __check_init__(self):
+        check_domains(self)
 
     @abc.abstractmethod
     def init(self, v: Array, temperature: Array) -> Any: ...

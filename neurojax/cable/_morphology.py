@@ -36,6 +36,19 @@ from ._tree_solve import TreeTopology
 SWC_TYPES = {1: "soma", 2: "axon", 3: "basal", 4: "apical"}
 
 
+def _check_int(what: str, value, lowest: int, meaning: str) -> int:
+    """An integer (Python or numpy, not bool, not a float such as 2.0) >= `lowest`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        hint = f" (pass {int(value)})" if isinstance(value, float) and value == int(value) else ""
+        raise TypeError(
+            f"{what} must be an int >= {lowest} ({meaning}), got {value!r} of type "
+            f"{type(value).__name__}{hint}."
+        )
+    if value < lowest:
+        raise ValueError(f"{what} must be an int >= {lowest} ({meaning}), got {value}.")
+    return int(value)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Branch:
     """One unbranched cable (NEURON: a section).
@@ -57,6 +70,33 @@ class Branch:
     nseg: int = 1
     type: str = "dend"
     points: np.ndarray | None = None
+
+    def __post_init__(self):
+        # Checked here, at construction, so that no malformed branch reaches the
+        # discretisation (where a float nseg or parent used to fail deep inside).
+        for name in ("length", "diameter", "parent_x"):
+            value = getattr(self, name)
+            if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
+                raise TypeError(f"Branch {name} must be a number, got {value!r}.")
+        if not (np.isfinite(self.length) and self.length > 0):
+            raise ValueError(f"Branch length {self.length} µm: lengths must be > 0 µm.")
+        if not (np.isfinite(self.diameter) and self.diameter > 0):
+            raise ValueError(f"Branch diameter {self.diameter} µm: diameters must be > 0 µm.")
+        _check_int("Branch nseg", self.nseg, 1, "compartments per branch")
+        _check_int("Branch parent", self.parent, -1, "the parent branch's index, -1 for the root")
+        if not (np.isfinite(self.parent_x) and 0.0 <= self.parent_x <= 1.0):
+            raise ValueError(f"Branch parent_x is {self.parent_x}; it must lie in [0, 1].")
+        if not isinstance(self.type, str):
+            raise TypeError(f"Branch type must be a string such as 'soma', got {self.type!r}.")
+        if self.points is not None:
+            pts = np.asarray(self.points)
+            if pts.ndim != 2 or pts.shape[1] != 4 or pts.shape[0] < 2:
+                raise ValueError(
+                    f"Branch points must be shaped (n >= 2, 4) as x, y, z, diameter in µm, got "
+                    f"{pts.shape}."
+                )
+            if not np.all(np.isfinite(pts)):
+                raise ValueError("Branch points contain NaN or inf; give finite coordinates.")
 
     @property
     def arc(self) -> np.ndarray:
@@ -127,8 +167,7 @@ class Morphology:
                     f"{where} has diameter {d.min() if d.size else br.diameter} µm; diameters "
                     "must be > 0."
                 )
-            if int(br.nseg) != br.nseg or br.nseg < 1:
-                raise ValueError(f"{where} has nseg={br.nseg}; nseg must be an integer >= 1.")
+            _check_int(f"{where}: nseg", br.nseg, 1, "compartments per branch")
             if not 0.0 <= br.parent_x <= 1.0:
                 raise ValueError(f"{where} has parent_x={br.parent_x}; it must lie in [0, 1].")
         self.branches = branches
@@ -168,8 +207,11 @@ class Morphology:
         """The same shape with `nseg` compartments per branch (one number or one per branch)."""
         if np.ndim(nseg) == 0:
             nseg = [nseg] * len(self.branches)
+        nseg = list(np.asarray(nseg).ravel()) if np.ndim(nseg) > 1 else list(nseg)
         if len(nseg) != len(self.branches):
             raise ValueError(f"got {len(nseg)} nseg values for {len(self.branches)} branches.")
+        for i, n in enumerate(nseg):
+            _check_int(f"with_nseg: nseg of branch {i}", n, 1, "compartments per branch")
         return Morphology(
             [
                 dataclasses.replace(br, nseg=int(n))
@@ -182,9 +224,37 @@ class Morphology:
     ) -> Morphology:
         """NEURON's d_lambda rule (Hines & Carnevale 2001, `fixnseg.hoc`): the odd nseg with
         segments no longer than `d_lambda` × the AC length constant at `freq` Hz,
-        `λ_f = 1e5·sqrt(d/(4π·f·ra·cm))` µm (d in µm, ra Ω·cm, cm µF/cm²)."""
+        `λ_f = 1e5·sqrt(d/(4π·f·ra·cm))` µm (d in µm, ra Ω·cm, cm µF/cm²).
+
+        `ra` and `cm` are scalars or one value per branch (as `Cell`'s). Raises
+        `ValueError` for a `d_lambda`, `ra`, `cm` or `freq` that is not finite and > 0
+        (each would give no length constant, or a meaningless nseg), and when the rule asks
+        for more than 10⁶ compartments on a branch."""
+        n_br = len(self.branches)
+        checked = {}
+        for name, value in (("d_lambda", d_lambda), ("ra", ra), ("cm", cm), ("freq", freq)):
+            if isinstance(value, (bool, str, bytes)):
+                raise TypeError(f"with_d_lambda: {name} must be a number, got {value!r}.")
+            x = np.asarray(value, dtype=float)
+            if name in ("ra", "cm") and x.ndim == 1 and x.shape == (n_br,):
+                pass
+            elif x.ndim != 0:
+                raise ValueError(
+                    f"with_d_lambda: {name} must be a scalar"
+                    + (f" or one value per branch ({n_br},)" if name in ("ra", "cm") else "")
+                    + f", got shape {x.shape}."
+                )
+            if not np.all(np.isfinite(x) & (x > 0)):
+                unit = {"d_lambda": "", "ra": " Ω·cm", "cm": " µF/cm²", "freq": " Hz"}[name]
+                raise ValueError(
+                    f"with_d_lambda: {name} must be finite and > 0{unit}, got "
+                    f"{x.tolist()}; the d_lambda rule needs a positive length constant."
+                )
+            checked[name] = np.broadcast_to(x, (n_br,)) if name in ("ra", "cm") else float(x)
+        d_lambda, freq = checked["d_lambda"], checked["freq"]
         nseg = []
-        for br in self.branches:
+        for b, br in enumerate(self.branches):
+            ra, cm = checked["ra"][b], checked["cm"][b]
             arc, d = br.arc, br.diameters
             # λ_f averaged over the branch the way fixnseg.hoc does for 3-d points:
             # L / λ = Σ ds / λ_f(mean d of the piece)
@@ -192,7 +262,13 @@ class Morphology:
             dm = (d[:-1] + d[1:]) / 2
             lam = 1e5 * np.sqrt(dm / (4 * np.pi * freq * ra * cm))
             electrotonic = float(np.sum(ds / lam))
-            nseg.append(int((electrotonic / d_lambda + 0.9) / 2) * 2 + 1)
+            n = (electrotonic / d_lambda + 0.9) / 2
+            if not n < 5e5:
+                raise ValueError(
+                    f"with_d_lambda({d_lambda}): branch {b} would need {2 * n + 1:.3g} "
+                    "compartments (more than 10⁶); use a larger d_lambda."
+                )
+            nseg.append(int(n) * 2 + 1)
         return self.with_nseg(nseg)
 
     def discretise(self) -> Discretisation:
@@ -305,7 +381,10 @@ class Discretisation:
         """The node NEURON uses for `branch(x)`: the 0 or 1 end node at x = 0 or 1, else
         the centre of the segment containing x. `ValueError` off the cell."""
         n_br = len(self.morphology.branches)
-        if int(branch) != branch or not 0 <= branch < n_br:
+        for name, value in (("branch", branch), ("x", x)):
+            if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
+                raise TypeError(f"site {name} must be a number, got {value!r}.")
+        if not np.isfinite(branch) or int(branch) != branch or not 0 <= branch < n_br:
             raise ValueError(
                 f"site branch={branch} is off the cell: it has branches 0..{n_br - 1}."
             )

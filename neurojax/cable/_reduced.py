@@ -33,8 +33,28 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._model import AbstractModel, Coupled, as_float, parameter
+from .._model import (
+    NON_NEGATIVE,
+    POSITIVE,
+    REAL,
+    AbstractModel,
+    Coupled,
+    as_float,
+    parameter,
+)
 from ..surrogate import AbstractSurrogate, FastSigmoid
+from ._precision import check_precision
+
+
+def _check_number(what, value, lowest, strict, unit):
+    """A finite real number, `> lowest` (`strict`) or `>= lowest`; else a clear error."""
+    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
+        raise TypeError(f"{what} must be a number ({unit}), got {value!r}.")
+    x = float(value)
+    ok = np.isfinite(x) and (lowest is None or (x > lowest if strict else x >= lowest))
+    if not ok:
+        bound = "" if lowest is None else f" {'>' if strict else '>='} {lowest:g}"
+        raise ValueError(f"{what} must be finite{bound} {unit}, got {value!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +78,20 @@ class DSpikes:
     offset_fall: float = 0.5
     refractory: float = 5.0
 
+    def __post_init__(self):
+        for name, lowest, strict, unit in (
+            ("g_rise", 0.0, False, "µS"),
+            ("g_fall", 0.0, False, "µS"),
+            ("threshold", None, False, "mV"),
+            ("e_rise", None, False, "mV"),
+            ("e_fall", None, False, "mV"),
+            ("duration_rise", 0.0, True, "ms"),
+            ("duration_fall", 0.0, True, "ms"),
+            ("offset_fall", 0.0, False, "ms"),
+            ("refractory", 0.0, False, "ms"),
+        ):
+            _check_number(f"DSpikes.{name}", getattr(self, name), lowest, strict, unit)
+
 
 @dataclasses.dataclass(frozen=True)
 class Compartment:
@@ -76,6 +110,17 @@ class Compartment:
     dspikes: DSpikes | None = None
 
     def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise TypeError(f"a compartment's name must be a string, got {self.name!r}.")
+        where = f"compartment {self.name!r}"
+        _check_number(f"{where}: cm", self.cm, 0.0, True, "µF/cm²")
+        _check_number(f"{where}: gl", self.gl, 0.0, True, "mS/cm²")
+        _check_number(f"{where}: ra", self.ra, 0.0, True, "Ω·cm (axial resistivity)")
+        _check_number(f"{where}: e_l", self.e_l, None, False, "mV")
+        if self.dspikes is not None and not isinstance(self.dspikes, DSpikes):
+            raise TypeError(
+                f"{where}: dspikes must be a DSpikes(...) or None, got {self.dspikes!r}."
+            )
         physical = self.length is not None or self.diameter is not None
         absolute = self.c_abs is not None or self.gl_abs is not None
         if physical == absolute:
@@ -149,22 +194,22 @@ class ReducedCell(AbstractModel):
     Reference: Pagkalos, Chavlis & Poirazi (2023) Nat Commun 14:131.
     """
 
-    c: Array = eqx.field(converter=as_float)
-    g_l: Array = eqx.field(converter=as_float)
-    e_l: Array = eqx.field(converter=as_float)
-    g_couple: Array = eqx.field(converter=as_float)
-    g_rise: Array = eqx.field(converter=as_float)
-    g_fall: Array = eqx.field(converter=as_float)
-    threshold: Array = eqx.field(converter=as_float)
-    e_rise: Array = eqx.field(converter=as_float)
-    e_fall: Array = eqx.field(converter=as_float)
-    duration_rise: Array = eqx.field(converter=as_float)
-    duration_fall: Array = eqx.field(converter=as_float)
-    offset_fall: Array = eqx.field(converter=as_float)
-    refractory_d: Array = eqx.field(converter=as_float)
+    c: Array = eqx.field(converter=as_float, metadata={"domain": POSITIVE})
+    g_l: Array = eqx.field(converter=as_float, metadata={"domain": POSITIVE})
+    e_l: Array = eqx.field(converter=as_float, metadata={"domain": REAL})
+    g_couple: Array = eqx.field(converter=as_float, metadata={"domain": POSITIVE})
+    g_rise: Array = eqx.field(converter=as_float, metadata={"domain": NON_NEGATIVE})
+    g_fall: Array = eqx.field(converter=as_float, metadata={"domain": NON_NEGATIVE})
+    threshold: Array = eqx.field(converter=as_float)  # +inf: no dSpikes (checked: no NaN)
+    e_rise: Array = eqx.field(converter=as_float, metadata={"domain": REAL})
+    e_fall: Array = eqx.field(converter=as_float, metadata={"domain": REAL})
+    duration_rise: Array = eqx.field(converter=as_float, metadata={"domain": NON_NEGATIVE})
+    duration_fall: Array = eqx.field(converter=as_float, metadata={"domain": NON_NEGATIVE})
+    offset_fall: Array = eqx.field(converter=as_float, metadata={"domain": NON_NEGATIVE})
+    refractory_d: Array = eqx.field(converter=as_float, metadata={"domain": NON_NEGATIVE})
     v_th: Array = parameter(-50.0)
     v_reset: Array = parameter(-65.0)
-    t_ref: Array = parameter(2.0)
+    t_ref: Array = parameter(2.0, NON_NEGATIVE)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
     edges: tuple = eqx.field(static=True, default=())
     names: tuple = eqx.field(static=True, default=())
@@ -204,9 +249,10 @@ class ReducedCell(AbstractModel):
             if a == b:
                 raise ValueError(f"connection {conn!r} connects {a!r} to itself.")
             if len(conn) == 3:
+                _check_number(
+                    f"coupling conductance of connection {conn!r}", conn[2], 0.0, True, "µS"
+                )
                 gc = float(conn[2])
-                if not gc > 0:
-                    raise ValueError(f"coupling conductance of {conn!r} must be > 0 µS.")
             else:
                 gc = 1.0 / ((comps[index[a]].r_axial + comps[index[b]].r_axial) / 2)
             edges.append((index[a], index[b]))
@@ -239,11 +285,45 @@ class ReducedCell(AbstractModel):
         )
 
     def __check_init__(self):
-        super().__check_init__()
-        for name in ("c", "g_l"):
-            x = getattr(self, name)
-            if not isinstance(x, jax.core.Tracer) and not np.all(np.asarray(x) > 0):
-                raise ValueError(f"ReducedCell.{name} must be > 0 in every compartment.")
+        # (equinox runs AbstractModel.__check_init__, the domain check, as well)
+        check_precision(self)
+        n = len(self.names)
+        if n < 1:
+            raise ValueError("a ReducedCell needs at least a soma compartment.")
+        edges = np.array(self.edges, dtype=int).reshape(-1, 2)
+        if edges.size and (edges.min() < 0 or edges.max() >= n):
+            raise ValueError(
+                f"ReducedCell edges {self.edges} name compartments outside 0..{n - 1}."
+            )
+        for name in (
+            "c",
+            "g_l",
+            "e_l",
+            "g_rise",
+            "g_fall",
+            "threshold",
+            "e_rise",
+            "e_fall",
+            "duration_rise",
+            "duration_fall",
+            "offset_fall",
+            "refractory_d",
+        ):
+            if jnp.shape(getattr(self, name)) not in ((), (n,)):
+                raise ValueError(
+                    f"ReducedCell.{name} has shape {jnp.shape(getattr(self, name))}; it must be "
+                    f"a scalar or one value per compartment ({n},). Build with ReducedCell.build."
+                )
+        if jnp.shape(self.g_couple) not in ((), (len(self.edges),)):
+            raise ValueError(
+                f"ReducedCell.g_couple has shape {jnp.shape(self.g_couple)}; it must be one "
+                f"value per connection ({len(self.edges)},)."
+            )
+        th = self.threshold
+        if not isinstance(th, jax.core.Tracer) and np.any(np.isnan(np.asarray(th))):
+            raise ValueError(
+                "ReducedCell.threshold is NaN; give a dSpike threshold in mV (+inf: none)."
+            )
 
     @property
     def n(self) -> int:
@@ -269,6 +349,7 @@ class ReducedCell(AbstractModel):
         return tuple(jnp.shape(leaves[0])[:-1])
 
     def init_state(self, batch_shape=()):
+        check_precision(self)  # again here: jax.tree.map(astype) skips __check_init__
         dtype = jnp.result_type(self.e_l)
         v = jnp.broadcast_to(self.e_l, (*batch_shape, self.n)).astype(dtype)
         return ReducedState(v=v, rise=jnp.zeros_like(v), fall=jnp.zeros_like(v))
