@@ -1,7 +1,8 @@
 """Cable and multicompartment cells.
 
 - shapes: `Branch`, `Morphology` (cylinders or 3-d points, `with_nseg`,
-  `with_d_lambda`), `read_swc` (NEURON Import3d's sections), `plot_morphology`;
+  `with_d_lambda`), `read_swc` (NEURON Import3d's sections), `plot_morphology`,
+  `EXAMPLE_SWC` (a CA1 pyramidal cell shipped with the package);
 - discretisation exactly as NEURON's (`Discretisation`: segment centres plus
   membrane-less branch ends);
 - `Cell`: a multicompartment model for `neurojax.simulate` — implicit voltages by an
@@ -22,6 +23,7 @@ from ._channels import AbstractChannel as AbstractChannel
 from ._channels import Ih as Ih
 from ._channels import Im as Im
 from ._channels import Passive as Passive
+from ._examples import EXAMPLE_SWC as EXAMPLE_SWC
 from ._morphology import Branch as Branch
 from ._morphology import Discretisation as Discretisation
 from ._morphology import Morphology as Morphology
