@@ -33,11 +33,35 @@ class Solution(eqx.Module):
     final_state: ModelState
 
     @property
-    def v(self) -> Array:
-        v = getattr(self.states, "v", None)
-        if v is None:
-            raise AttributeError(
-                "this Solution kept no voltage `v`: simulate with the default SaveAt or "
-                "SaveAt(vars=(..., 'v')) to keep it."
-            )
-        return v
+    def v(self) -> Array | dict[str, Array]:
+        """The membrane potential, mV: `states.v` for a neuron or a cell; for a network
+        (whose states hold one state per population) a dict `{population: v}`, each
+        `(n_saved, size)`. `AttributeError` saying where to look when nothing called `v`
+        was kept."""
+        states = self.states
+        v = getattr(states, "v", None)
+        if v is not None:
+            return v
+        neurons = getattr(states, "neurons", None)
+        if isinstance(neurons, dict):  # a Network's state: one entry per population
+            out = {name: getattr(s, "v", None) for name, s in neurons.items()}
+            out = {name: x for name, x in out.items() if x is not None}
+            if out:
+                return out
+        fields = getattr(states, "_fields", None)
+        if states is None:
+            why = "nothing of the state was kept (SaveAt(vars=()) or states=None)"
+            fix = "simulate with the default SaveAt() or SaveAt(vars=('v', ...))"
+        elif fields is not None and "v" in fields:
+            why = "SaveAt(vars=...) left out 'v'"
+            fix = "add 'v' to SaveAt(vars=...)"
+        elif fields is not None and "neurons" in fields:
+            why = "SaveAt(vars=...) left out 'neurons' of this network's state"
+            fix = "add 'neurons' to SaveAt(vars=...) and read sol.v[population]"
+        elif fields is not None:
+            why = f"{type(states).__name__} has no variable 'v' (its variables are {fields})"
+            fix = f"read sol.states.{fields[0]} (or the model's own variable)"
+        else:
+            why = "states holds what SaveAt(fn=...) returned, not the model's state"
+            fix = "read sol.states"
+        raise AttributeError(f"this Solution has no voltage `v`: {why}; {fix}.")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from ..network import Network, NetworkState, Population, Projection, fixed_probability
 from ..neurons import LIF
 from ..synapses import Exponential
+from ._checks import check_int, check_number
 
 # Brette et al. (2007) J Comput Neurosci 23:349, Benchmarks 1 and 2, in neurojax units.
 # The membrane: τ_m = 20 ms, g_L = 10 nS (R = 100 MΩ, C = 200 pF), threshold −50 mV,
@@ -18,8 +20,9 @@ _TAU_M, _V_TH, _V_RESET, _T_REF = 20.0, -50.0, -60.0, 5.0
 
 
 def _split(n: int) -> tuple[int, int]:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 5:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 5:
         raise ValueError(f"n must be an int >= 5 (80 % excitatory, 20 % inhibitory), got {n!r}.")
+    n = int(n)
     n_e = int(round(0.8 * n))
     return n_e, n - n_e
 
@@ -97,6 +100,8 @@ def cuba(
 
 def coba_inputs(network: Network, n_steps: int, i_ext: float | int = 0.2) -> dict:
     """The constant background current (nA) for `n_steps` steps of `coba`/`cuba`."""
+    check_int("coba_inputs", "n_steps", n_steps, 1)
+    check_number("coba_inputs", "i_ext", i_ext, meaning="nA")
     return {
         name: jnp.full((n_steps, 1), i_ext, jnp.result_type(float)) for name in network.populations
     }
@@ -107,6 +112,8 @@ def random_initial_state(
 ) -> NetworkState:
     """Rest with membrane potentials drawn from N(`mean`, `std`²) mV, as the benchmark
     scripts (`P.v = randn·5 − 55 mV`), so that the network does not start synchronised."""
+    check_number("random_initial_state", "mean", mean, meaning="mV")
+    check_number("random_initial_state", "std", std, 0.0, meaning="mV")
     y = network.init_state()
     neurons = {}
     for k, (name, state) in enumerate(y.neurons.items()):

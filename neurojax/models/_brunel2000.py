@@ -8,6 +8,7 @@ from jaxtyping import PRNGKeyArray
 from ..network import Network, PoissonDrive, Population, Projection, fixed_in_degree
 from ..neurons import LIF
 from ..synapses import Delta
+from ._checks import check_int, check_number
 
 
 def brunel2000(
@@ -34,7 +35,24 @@ def brunel2000(
     η = 0.9 synchronous irregular, slow. Populations `"E"`, `"I"`; simulate with a key
     (the Poisson inputs) and inputs `{"E": jnp.zeros((n_steps, 1))}`. Units: ms, mV, Hz.
     """
+    name = "brunel2000"
+    n_e = check_int(name, "n_e", n_e, 4, "number of excitatory neurons; n_i = n_e // 4")
+    g = check_number(name, "g", g, 0.0, meaning="relative strength of inhibition")
+    eta = check_number(name, "eta", eta, 0.0, meaning="external rate / threshold rate")
+    epsilon = check_number(
+        name, "epsilon", epsilon, 0.0, 1.0, lower_closed=False, meaning="connection probability"
+    )
+    j = check_number(name, "j", j, 0.0, lower_closed=False, meaning="EPSP amplitude, mV")
+    delay = check_number(name, "delay", delay, 0.0, meaning="ms")
+    dt = check_number(name, "dt", dt, 0.0, lower_closed=False, meaning="ms")
     n_i = n_e // 4
+    if max(int(round(epsilon * n_e)), 1) > n_e - 1 or max(int(round(epsilon * n_i)), 1) > max(
+        n_i - 1, 1
+    ):
+        raise ValueError(
+            f"brunel2000: epsilon = {epsilon} asks for more synapses per neuron than there are "
+            f"other neurons (n_e = {n_e}, n_i = {n_i}); use a smaller epsilon or a larger n_e."
+        )
     c_e, c_i = max(int(round(epsilon * n_e)), 1), max(int(round(epsilon * n_i)), 1)
     tau, theta = 20.0, 20.0
     nu_thr = theta / (j * c_e * tau) * 1e3  # Hz

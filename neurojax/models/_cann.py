@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from .._model import NON_NEGATIVE, POSITIVE, AbstractModel, Coupled, parameter
@@ -45,6 +46,15 @@ class CANN(AbstractModel):
     n: int = eqx.field(static=True, default=256)
 
     structure = Coupled()
+
+    def __check_init__(self):
+        # (equinox runs AbstractModel.__check_init__, the domain check, as well)
+        if (
+            isinstance(self.n, (bool, np.bool_))
+            or not isinstance(self.n, (int, np.integer))
+            or self.n < 1
+        ):
+            raise ValueError(f"CANN.n must be an int >= 1 (the number of neurons), got {self.n!r}.")
 
     @property
     def x(self) -> Array:

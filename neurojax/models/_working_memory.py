@@ -73,6 +73,17 @@ class WorkingMemory(AbstractModel):
 
     structure = Coupled()
 
+    def __check_init__(self):
+        # (equinox runs AbstractModel.__check_init__, the domain check, as well)
+        if (
+            isinstance(self.n, (bool, np.bool_))
+            or not isinstance(self.n, (int, np.integer))
+            or self.n < 1
+        ):
+            raise ValueError(
+                f"WorkingMemory.n must be an int >= 1 (the number of clusters), got {self.n!r}."
+            )
+
     def rate(self, h: Array) -> Array:
         """`R = α ln(1 + e^{h/α})`, Hz."""
         return self.alpha * jax.nn.softplus(h / self.alpha)

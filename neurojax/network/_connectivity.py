@@ -10,7 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from .._model import REAL, check_domains
 from ._propagate import event_propagate
+
+_WEIGHT = {"domain": REAL}  # weights are signed but finite: NaN/inf refused
 
 
 class AbstractConnectivity(eqx.Module):
@@ -25,6 +28,11 @@ class AbstractConnectivity(eqx.Module):
     n_pre: int = eqx.field(static=True)
     n_post: int = eqx.field(static=True)
 
+    def __check_init__(self):
+        # NaN/inf weights, concrete ones at once; traced ones are checked by `simulate`
+        # (the weight fields carry a domain, so `error_if_outside` names them).
+        check_domains(self)
+
     @abc.abstractmethod
     def propagate(self, x: Float[Array, " n_pre"]) -> Float[Array, " n_post"]: ...
 
@@ -36,7 +44,7 @@ class Dense(AbstractConnectivity):
     """All-to-all with a full weight matrix `weight[i, k]` (pre i → post k): propagation is
     one matrix–vector product, O(n_pre·n_post) per step. Best for small or dense nets."""
 
-    weight: Float[Array, "n_pre n_post"]
+    weight: Float[Array, "n_pre n_post"] = eqx.field(metadata=_WEIGHT)
 
     def __init__(self, weight):
         weight = jnp.asarray(weight)
@@ -59,11 +67,17 @@ class Dense(AbstractConnectivity):
 class OneToOne(AbstractConnectivity):
     """Neuron i → neuron i with weight `weight[i]`; O(n) per step."""
 
-    weight: Float[Array, " n"]
+    weight: Float[Array, " n"] = eqx.field(metadata=_WEIGHT)
 
     def __init__(self, n: int, weight=1.0):
         n = _check_size("n", n)
-        self.weight = jnp.broadcast_to(jnp.asarray(weight, jnp.result_type(float)), (n,)) + 0.0
+        weight = _as_weight(weight)
+        if jnp.ndim(weight) > 1 or jnp.shape(weight) not in ((), (1,), (n,)):
+            raise ValueError(
+                f"one_to_one: weight must be a scalar or one value per neuron ({n},), got "
+                f"shape {jnp.shape(weight)}."
+            )
+        self.weight = jnp.broadcast_to(weight, (n,)) + 0.0
         self.n_pre = self.n_post = n
 
     def propagate(self, x):
@@ -87,7 +101,7 @@ class Sparse(AbstractConnectivity):
     """
 
     post: Int[Array, "n_pre max_out"]
-    weight: Float[Array, "n_pre max_out"]
+    weight: Float[Array, "n_pre max_out"] = eqx.field(metadata=_WEIGHT)
     chunk: int = eqx.field(static=True)
 
     def __init__(self, post, weight, n_post: int, chunk: int | None = None):
@@ -105,6 +119,14 @@ class Sparse(AbstractConnectivity):
         # Padding slots carry weight 0, so to_dense and sums over weights stay exact.
         valid = post < n_post
         dtype = jnp.result_type(float)
+        weight = _as_weight(weight)
+        try:
+            np.broadcast_shapes(jnp.shape(weight), post.shape)
+        except ValueError:
+            raise ValueError(
+                f"Sparse: weight must be a scalar or shaped like post {post.shape} (one per "
+                f"stored synapse), got shape {jnp.shape(weight)}."
+            ) from None
         if isinstance(weight, jax.core.Tracer):  # built inside jit/grad: stay in jnp
             weight = jnp.where(valid, jnp.broadcast_to(jnp.asarray(weight, dtype), post.shape), 0.0)
         else:  # numpy, then one transfer: op-by-op jnp cost ~1 s of compilations per call
@@ -153,6 +175,40 @@ _DEFAULT_CHUNK = 16
 # --------------------------------------------------------------------------------------
 # Generators: host-side numpy, seeded from the key's bits, so the same key gives the same
 # network on every backend (connectivity is structure: built once, outside jit).
+
+
+def _as_weight(weight):
+    """A weight argument as a floating array (numpy when concrete, jnp when traced)."""
+    if isinstance(weight, (str, bytes)) or weight is None:
+        raise TypeError(f"weight must be a number or an array, got {weight!r}.")
+    if isinstance(weight, jax.core.Tracer):
+        w = weight
+    else:
+        w = np.asarray(weight)
+        if w.dtype == object or np.iscomplexobj(w):
+            raise TypeError(f"weight must be real numbers, got {weight!r}.")
+    if not jnp.issubdtype(w.dtype, jnp.floating):
+        w = w.astype(jnp.result_type(float))
+    return w
+
+
+def _pair_weights(weight, post: np.ndarray, n_pre: int, n_post: int, who: str):
+    """Weights for the drawn synapses `post` (n_pre, max_out): a scalar stays a scalar;
+    an array broadcastable to the `(n_pre, n_post)` matrix is read at each synapse."""
+    w = _as_weight(weight)
+    if jnp.ndim(w) == 0:
+        return w
+    try:
+        np.broadcast_shapes(jnp.shape(w), (n_pre, n_post))
+    except ValueError:
+        raise ValueError(
+            f"{who}: weight must be a scalar or broadcastable to the (n_pre, n_post) = "
+            f"({n_pre}, {n_post}) weight matrix, got shape {jnp.shape(w)}."
+        ) from None
+    xp = jnp if isinstance(w, jax.core.Tracer) else np
+    full = xp.broadcast_to(w, (n_pre, n_post))
+    full = xp.concatenate([full, xp.zeros((n_pre, 1), full.dtype)], axis=1)  # padding
+    return xp.take_along_axis(full, post, axis=1)
 
 
 def _check_size(name, n) -> int:
@@ -227,15 +283,25 @@ def fixed_probability(
     the same distribution as independent Bernoulli pairs, in O(synapses) time and memory.
     """
     n_pre, n_post = _check_size("n_pre", n_pre), _check_size("n_post", n_post)
-    if not (np.isscalar(p) and 0.0 <= float(p) <= 1.0):
-        raise ValueError(f"connection probability p must be a number in [0, 1], got {p!r}.")
+    if (
+        isinstance(p, (bool, str, bytes))
+        or isinstance(p, jax.core.Tracer)
+        or np.ndim(p) != 0
+        or not 0.0 <= float(p) <= 1.0
+    ):
+        raise ValueError(
+            f"connection probability p must be a number in [0, 1] (concrete, not traced), "
+            f"got {p!r}."
+        )
     _check_autapses(autapses, n_pre, n_post)
     rng = _rng(key)
     n_eff = n_post - (not autapses)
     counts = rng.binomial(n_eff, float(p), size=n_pre)
     exclude = None if autapses else np.arange(n_pre)
     post = _distinct(rng, n_post, counts, exclude)
-    return Sparse(post, weight, n_post, chunk)
+    return Sparse(
+        post, _pair_weights(weight, post, n_pre, n_post, "fixed_probability"), n_post, chunk
+    )
 
 
 def _check_degree(name: str, k, limit: int) -> None:
@@ -260,7 +326,9 @@ def fixed_out_degree(
     rng = _rng(key)
     exclude = None if autapses else np.arange(n_pre)
     post = _distinct(rng, n_post, np.full(n_pre, k), exclude)
-    return Sparse(post, weight, n_post, chunk)
+    return Sparse(
+        post, _pair_weights(weight, post, n_pre, n_post, "fixed_out_degree"), n_post, chunk
+    )
 
 
 def fixed_in_degree(
@@ -282,7 +350,10 @@ def fixed_in_degree(
     exclude = None if autapses else np.arange(n_post)
     pre = _distinct(rng, n_pre, np.full(n_post, k), exclude)  # (n_post, k) sources
     post_idx = np.repeat(np.arange(n_post), k)
-    return Sparse(_rows_from_pairs(pre.ravel(), post_idx, n_pre, n_post), weight, n_post, chunk)
+    rows = _rows_from_pairs(pre.ravel(), post_idx, n_pre, n_post)
+    return Sparse(
+        rows, _pair_weights(weight, rows, n_pre, n_post, "fixed_in_degree"), n_post, chunk
+    )
 
 
 def from_pairs(
@@ -301,6 +372,12 @@ def from_pairs(
             f"indices out of range: pre must be in [0, {n_pre}), post in [0, {n_post})."
         )
     rows, order = _rows_from_pairs(pre, post, n_pre, n_post, return_order=True)
+    weight = _as_weight(weight)
+    if jnp.ndim(weight) > 1 or jnp.shape(weight) not in ((), (1,), pre.shape):
+        raise ValueError(
+            f"from_pairs: weight must be a scalar or one value per synapse {pre.shape}, got "
+            f"shape {jnp.shape(weight)}."
+        )
     # jnp, not np: weights may be traced (differentiated through the construction).
     w = jnp.broadcast_to(jnp.asarray(weight, jnp.result_type(float)), pre.shape)[order]
     # Row-major order of the filled slots is the stable order by `pre`, as `w`.
@@ -329,6 +406,14 @@ def dense(n_pre: int, n_post: int, weight=1.0) -> Dense:
     """All-to-all: every presynaptic neuron onto every postsynaptic one (weight a scalar or
     an array broadcastable to `(n_pre, n_post)`)."""
     n_pre, n_post = _check_size("n_pre", n_pre), _check_size("n_post", n_post)
+    weight = _as_weight(weight)
+    try:
+        np.broadcast_shapes(jnp.shape(weight), (n_pre, n_post))
+    except ValueError:
+        raise ValueError(
+            f"dense: weight must be a scalar or broadcastable to (n_pre, n_post) = ({n_pre}, "
+            f"{n_post}), got shape {jnp.shape(weight)}."
+        ) from None
     return Dense(
         jnp.broadcast_to(jnp.asarray(weight, jnp.result_type(float)), (n_pre, n_post)) + 0.0
     )

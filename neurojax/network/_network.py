@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._model import AbstractModel, Elementwise, StepInfo
+from ..cable._precision import check_precision
 from ..synapses import Delta
 from ._connectivity import Sparse
 from ._delay import Delay, delay_steps, heterogeneous_delay_steps
@@ -84,6 +85,16 @@ class Network(AbstractModel):
         self.populations = dict(populations)
         self.projections = tuple(projections)
         self.drives = tuple(drives)
+        if (
+            isinstance(dt, (bool, str, bytes))
+            or isinstance(dt, jax.core.Tracer)
+            or np.ndim(dt) != 0
+            or not np.issubdtype(np.asarray(dt).dtype, np.number)
+        ):
+            raise TypeError(
+                f"Network dt must be a concrete number of ms (delays are counted in steps of "
+                f"it), got {dt!r}."
+            )
         if not (np.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a time step in ms > 0, got {dt!r}.")
         self.dt = float(dt)
@@ -162,6 +173,10 @@ class Network(AbstractModel):
         self._proj_source = tuple(proj_source)
         self._fused = tuple(tuple(v) for v in groups.values())
 
+    def __check_init__(self):
+        # (equinox runs AbstractModel.__check_init__, the domain check, as well)
+        check_precision(self)
+
     # ---------------------------------------------------------------- the contract
 
     def batch_shape(self, inputs) -> tuple[int, ...]:
@@ -193,6 +208,7 @@ class Network(AbstractModel):
             )
 
     def init_state(self, batch_shape=()) -> NetworkState:
+        check_precision(self)  # again here: jax.tree.map(astype) skips __check_init__
         self._check_batch(batch_shape)
         pops = self.populations
         return NetworkState(

@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from .._model import NON_NEGATIVE, AbstractModel, check_domains, parameter
+from .._model import NON_NEGATIVE, AbstractModel, Elementwise, check_domains, parameter
+from ..cable._precision import check_precision
 from ..synapses import AbstractSynapse, TsodyksMarkram
 from ._connectivity import AbstractConnectivity
 
@@ -31,6 +32,14 @@ class Population(eqx.Module):
             raise TypeError(
                 f"Population needs a neurojax neuron model, got {type(self.neuron).__name__}."
             )
+        if not isinstance(type(self.neuron).structure, Elementwise):
+            raise TypeError(
+                f"Population neurons must be point neurons (one state per neuron, coupled "
+                f"only through spikes); {type(self.neuron).__name__} is not (its structure is "
+                f"{type(type(self.neuron).structure).__name__}). Use a neuron of "
+                "neurojax.neurons, or simulate this model on its own."
+            )
+        check_precision(self.neuron, f"Population({type(self.neuron).__name__})")
 
 
 class Projection(eqx.Module):
@@ -56,18 +65,70 @@ class Projection(eqx.Module):
     delay: float | ArrayLike = 0.0
     stp: TsodyksMarkram | None = None
 
-    def __check_init__(self):
-        if not isinstance(self.connectivity, AbstractConnectivity):
+    def __init__(
+        self,
+        pre: str,
+        post: str,
+        connectivity: AbstractConnectivity,
+        synapse: AbstractSynapse,
+        delay: float | ArrayLike = 0.0,
+        stp: TsodyksMarkram | None = None,
+    ):
+        for end, name in (("pre", pre), ("post", post)):
+            if not isinstance(name, str):
+                raise TypeError(f"Projection {end} must be a population name (str), got {name!r}.")
+        if not isinstance(connectivity, AbstractConnectivity):
             raise TypeError(
                 "Projection.connectivity must be a connectivity such as "
                 "neurojax.network.fixed_probability(key, n_pre, n_post, p, weight), got "
-                f"{type(self.connectivity).__name__}."
+                f"{type(connectivity).__name__}."
             )
-        if not isinstance(self.synapse, AbstractSynapse):
+        if not isinstance(synapse, AbstractSynapse):
             raise TypeError(
                 "Projection.synapse must be a neurojax.synapses model, got "
-                f"{type(self.synapse).__name__}."
+                f"{type(synapse).__name__}."
             )
+        if stp is not None and not isinstance(stp, TsodyksMarkram):
+            raise TypeError(
+                f"Projection.stp must be a neurojax.synapses.TsodyksMarkram or None, got {stp!r}."
+            )
+        if isinstance(delay, (bool, str, bytes)) or delay is None:
+            raise TypeError(
+                f"Projection.delay must be a number of ms (or an array), got {delay!r}."
+            )
+        if isinstance(delay, jax.core.Tracer):
+            raise TypeError(
+                "Projection.delay must be concrete (not traced under jit/grad): delays are whole "
+                "numbers of steps that size the network's buffers."
+            )
+        if synapse.conductance_based:
+            connectivity = _nonnegative_weights(connectivity, synapse, f"{pre} → {post}")
+        self.pre, self.post = pre, post
+        self.connectivity, self.synapse = connectivity, synapse
+        self.delay, self.stp = delay, stp
+
+
+def _sign_message(synapse, where) -> str:
+    return (
+        f"projection {where}: {type(synapse).__name__} is conductance-based (e_rev = "
+        "its reversal potential), so its weights are conductances or transmitter amounts "
+        ">= 0; got a negative weight. For inhibition use a synapse with an inhibitory "
+        "reversal potential (e.g. Exponential(e_rev=-80.0)) and positive weights."
+    )
+
+
+def _nonnegative_weights(conn, synapse, where):
+    """Concrete weights: checked now. Traced ones (built inside jit/grad): tied to a
+    run-time `eqx.error_if`, so a negative conductance never reaches a simulation."""
+    w = getattr(conn, "weight", None)
+    if w is None:
+        return conn
+    if isinstance(w, jax.core.Tracer):
+        w = eqx.error_if(w, jnp.any(w < 0), _sign_message(synapse, where))
+        return eqx.tree_at(lambda c: c.weight, conn, w)
+    if np.any(np.asarray(w) < 0):
+        raise ValueError(_sign_message(synapse, where))
+    return conn
 
 
 class PoissonDrive(eqx.Module):
@@ -87,6 +148,14 @@ class PoissonDrive(eqx.Module):
 
     def __check_init__(self):
         check_domains(self)
+        if not isinstance(self.synapse, AbstractSynapse):
+            raise TypeError(
+                f"PoissonDrive.synapse must be a neurojax.synapses model, got {self.synapse!r}."
+            )
+        w = self.weight
+        if self.synapse.conductance_based and not isinstance(w, jax.core.Tracer):
+            if np.any(np.asarray(w) < 0):
+                raise ValueError(_sign_message(self.synapse, f"drive onto {self.target}"))
         if (
             isinstance(self.n_sources, bool)
             or not isinstance(self.n_sources, (int, np.integer))
@@ -100,7 +169,14 @@ class PoissonDrive(eqx.Module):
         """Weighted input of one step: `weight × Poisson(n_sources·rate·dt)` per neuron."""
         lam = jax.lax.stop_gradient(self.n_sources * self.rate * dt * 1e-3)  # Hz·ms → count
         counts = poisson_counts(key, lam, shape)
-        return self.weight * counts.astype(jnp.result_type(lam.dtype, self.weight.dtype))
+        weight = self.weight
+        if self.synapse.conductance_based:  # traced weights (concrete ones were checked)
+            weight = eqx.error_if(
+                weight,
+                jnp.any(weight < 0),
+                _sign_message(self.synapse, f"drive onto {self.target}"),
+            )
+        return weight * counts.astype(jnp.result_type(lam.dtype, self.weight.dtype))
 
 
 def _inverse_cdf(key, lam, shape):

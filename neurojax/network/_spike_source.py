@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
@@ -20,7 +21,10 @@ class SpikeSource(AbstractModel):
     each source neuron fires and 0 elsewhere. Use it to drive a network with recorded or
     generated spike trains (e.g. `neurojax.stimuli` Poisson trains) or to place test
     spikes at exact steps. It has no dynamics and cannot be a postsynaptic target of
-    conductance synapses in a meaningful way (its `v` stays 0)."""
+    conductance synapses in a meaningful way (its `v` stays 0).
+
+    Inputs are spike counts: whole numbers >= 0. A negative or fractional entry is an
+    error at run time (`eqx.error_if`) — a "−1 spike" would deliver a negative weight."""
 
     structure = Elementwise()
 
@@ -32,4 +36,11 @@ class SpikeSource(AbstractModel):
 
     def event_step(self, info, y_old, y_new, z, inputs):
         spikes = jnp.broadcast_to(jnp.asarray(inputs, y_new.v.dtype), y_new.v.shape)
+        spikes = eqx.error_if(
+            spikes,
+            jnp.any((spikes < 0) | (spikes != jnp.round(spikes))),
+            "SpikeSource inputs are spike counts per step: whole numbers >= 0 (1 where a "
+            "source fires, 0 elsewhere); got a negative or fractional value. Check the "
+            "spike trains given as this population's input.",
+        )
         return y_new, z, spikes

@@ -40,6 +40,13 @@ class AbstractSynapse(eqx.Module):
     def __check_init__(self):
         check_domains(self)
 
+    @property
+    def conductance_based(self) -> bool:
+        """Whether the arriving weights are conductances (µS) or transmitter amounts —
+        which must be >= 0 — rather than signed currents (nA) or voltage jumps (mV).
+        True when the synapse has a reversal potential."""
+        return getattr(self, "e_rev", None) is not None
+
     @abc.abstractmethod
     def init(self, shape: tuple[int, ...]) -> SynapseState: ...
 

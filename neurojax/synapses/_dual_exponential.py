@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
@@ -53,7 +55,16 @@ class DualExponential(AbstractSynapse):
     def _peak(self):
         td, tr = self.tau_decay, self.tau_rise
         tp = td * tr / (td - tr) * jnp.log(td / tr)
-        return jnp.exp(-tp / td) - jnp.exp(-tp / tr)
+        peak = jnp.exp(-tp / td) - jnp.exp(-tp / tr)
+        if isinstance(td, jax.core.Tracer) or isinstance(tr, jax.core.Tracer):
+            # concrete time constants were checked at construction
+            peak = eqx.error_if(
+                peak,
+                jnp.any(td <= tr),
+                "DualExponential needs tau_decay > tau_rise (a traced value broke it); use "
+                "neurojax.synapses.Alpha for equal time constants.",
+            )
+        return peak
 
     def init(self, shape=()):
         return DualExponentialState(decay=zeros(shape), rise=zeros(shape))
