@@ -75,7 +75,7 @@ def test_compartment_ranges(kwargs, match):
     [
         (dict(g_rise=-1.0), "g_rise"),
         (dict(g_fall=float("nan")), "g_fall"),
-        (dict(duration_rise=0.0), "duration_rise"),
+        (dict(duration_rise=-0.5), "duration_rise"),
         (dict(refractory=-1.0), "refractory"),
         (dict(threshold=float("nan")), "threshold"),
     ],
@@ -456,6 +456,28 @@ def test_rate_models_need_a_positive_int_size(model, n):
 def test_brunel2000_arguments(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         models.brunel2000(jax.random.key(0), **{"n_e": 40, **kwargs})
+
+
+def test_working_memory_load_arguments():
+    wm = models.WorkingMemory()
+    for kwargs, match in [
+        (dict(dt=float("nan")), "dt"),
+        (dict(dt=0.0), "dt"),
+        (dict(n_steps=0), "n_steps"),
+        (dict(duration=0.0), "duration"),
+        (dict(amplitude=float("inf")), "amplitude"),
+    ]:
+        with pytest.raises(ValueError, match=rf"WorkingMemory\.load: {match}"):
+            wm.load(**{"items": [0], "n_steps": 100, "dt": 0.1, **kwargs})
+
+
+def test_kinetic_pulse_shorter_than_half_a_step():
+    from _network_helpers import relay, spike_train
+
+    net = relay(synapses.AMPA(t_pulse=0.04), dt=0.1)
+    with pytest.raises(RUNTIME, match=r"t_pulse.*shorter than half a step"):
+        sol = nj.simulate(net, {"src": spike_train(N, [3])}, dt=0.1)
+        jax.block_until_ready(sol.spikes)
 
 
 def test_brette2007_helpers():

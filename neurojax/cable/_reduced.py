@@ -85,8 +85,8 @@ class DSpikes:
             ("threshold", None, False, "mV"),
             ("e_rise", None, False, "mV"),
             ("e_fall", None, False, "mV"),
-            ("duration_rise", 0.0, True, "ms"),
-            ("duration_fall", 0.0, True, "ms"),
+            ("duration_rise", 0.0, False, "ms"),
+            ("duration_fall", 0.0, False, "ms"),
             ("offset_fall", 0.0, False, "ms"),
             ("refractory", 0.0, False, "ms"),
         ):

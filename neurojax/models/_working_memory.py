@@ -11,6 +11,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._model import NON_NEGATIVE, POSITIVE, REAL, AbstractModel, Coupled, Domain, parameter
+from ._checks import check_int, check_number
 
 
 class WorkingMemoryState(NamedTuple):
@@ -144,8 +145,13 @@ class WorkingMemory(AbstractModel):
         other: item k gets `amplitude` during `[start + k(duration + interval),
         … + duration)` ms (the protocol of Mi et al. 2017, Fig. 1: 30 ms pulses of 225 every
         100 ms)."""
-        if duration <= 0 or interval < 0 or dt <= 0:
-            raise ValueError("load: duration and dt must be > 0 ms, interval >= 0 ms.")
+        what = "WorkingMemory.load"
+        check_int(what, "n_steps", n_steps, 1)
+        dt = check_number(what, "dt", dt, 0.0, lower_closed=False, meaning="ms")
+        duration = check_number(what, "duration", duration, 0.0, lower_closed=False, meaning="ms")
+        interval = check_number(what, "interval", interval, 0.0, meaning="ms")
+        start = check_number(what, "start", start, meaning="ms")
+        amplitude = check_number(what, "amplitude", amplitude)
         t = (np.arange(n_steps) + 0.5) * dt
         out = np.zeros((n_steps, self.n))
         for k, item in enumerate(items):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
@@ -55,9 +56,17 @@ class _AbstractKinetic(AbstractSynapse):
         )
 
     def on_arrival(self, state, x, dt):
-        arrived = x > 0
         # The pulse is on for the steps whose start sees t_left > 0; counting down by dt
         # with a dt/2 margin gives exactly round(t_pulse/dt) steps, robust to rounding.
+        # A pulse shorter than half a step would last 0 steps: no response at all.
+        x = eqx.error_if(
+            x,
+            jnp.any(self.t_pulse < dt / 2),
+            f"{type(self).__name__}.t_pulse is shorter than half a step: the transmitter "
+            "pulse would last 0 steps and the synapse would never open. Use dt <= 2·t_pulse "
+            "(or a longer t_pulse).",
+        )
+        arrived = x > 0
         left = jnp.maximum(state.t_left - dt, 0.0)
         left = jnp.where(left < dt / 2, 0.0, left)
         return KineticState(
