@@ -302,6 +302,7 @@ def _cases():
                 yield pytest.param(name, solver, dt, id=f"{name}-{solver}-{dt}")
 
 
+@pytest.mark.slow  # the full matrix: ~150 runs of 6 models against converged references
 @pytest.mark.parametrize(("name", "solver", "dt"), list(_cases()))
 def test_model_solver_dt(name, solver, dt):
     ref = reference(name)

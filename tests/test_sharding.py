@@ -146,6 +146,7 @@ def _is_split(s):
     return s["n_devices"] == DEVICES and not s["replicated"] and len(s["shards"]) == 1
 
 
+@pytest.mark.slow  # a subprocess with 4 forced CPU devices compiles every case afresh
 def test_sharded_hh_population_equals_unsharded(multi_device):
     r = multi_device
     assert r["devices"] == DEVICES
@@ -160,6 +161,7 @@ def test_sharded_hh_population_equals_unsharded(multi_device):
         assert _is_split(r[key]) and r[key]["shards"] == [[40, 8]], (key, r[key])
 
 
+@pytest.mark.slow  # a subprocess with 4 forced CPU devices compiles every case afresh
 def test_sharded_lif_population_equals_unsharded(multi_device):
     r = multi_device
     assert r["lif_spike_total"] > 0
@@ -169,6 +171,7 @@ def test_sharded_lif_population_equals_unsharded(multi_device):
     assert _is_split(r["lif_split"]) and r["lif_split"]["shards"] == [[500, 8]]
 
 
+@pytest.mark.slow  # a subprocess with 4 forced CPU devices compiles every case afresh
 def test_indivisible_population_errors_or_pads(multi_device):
     r = multi_device
     msg = r["indivisible_error"]
@@ -179,6 +182,7 @@ def test_indivisible_population_errors_or_pads(multi_device):
     assert r["pad_v"]["equal"], r["pad_v"]
 
 
+@pytest.mark.slow  # a subprocess with 4 forced CPU devices compiles every case afresh
 def test_sharded_sweep_equals_vmap(multi_device):
     r = multi_device
     # g_Na from 60 to 180 mS/cm² crosses from few to many spikes: different results per set
