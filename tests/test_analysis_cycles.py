@@ -46,7 +46,12 @@ def test_reduced_hh_bistability():
     step = 1.0
     values = np.arange(-3.0, 10.01, step)
     lc = na.limit_cycles(
-        model, values, sweep="both", down_state0=pp.limit_cycle[0], transient=150.0, window=60.0
+        model,
+        values,
+        sweep=na.Sweep.BOTH,
+        down_state0=pp.limit_cycle[0],
+        transient=150.0,
+        window=60.0,
     )
     (band,) = lc.bistable
     lo, hi = band

@@ -39,7 +39,7 @@ def test_snic_period_grows_like_inverse_square_root():
     lc = na.limit_cycles(
         model,
         fold.parameter + d,
-        sweep="down",
+        sweep=na.Sweep.DOWN,
         down_state0=[0.0, 0.3],
         dt=0.1,
         transient=3000.0,

@@ -107,7 +107,7 @@ def test_hh_fold_of_cycles_against_hysteresis_sweep(hh_fold_branch):
     # the hysteresis sweep: simulations stepped down from the firing state
     values = np.array([6.20, 6.23, 6.29, 6.32])
     lc = na.limit_cycles(
-        hh, values, sweep="down", down_state0=start.state, transient=400.0, window=60.0
+        hh, values, sweep=na.Sweep.DOWN, down_state0=start.state, transient=400.0, window=60.0
     )
     np.testing.assert_array_equal(lc.down.oscillating, values > fold.parameter)
 

@@ -47,6 +47,9 @@ from ._fixed_points import fixed_points as fixed_points
 from ._onset import Onset as Onset
 from ._onset import PeriodLaw as PeriodLaw
 from ._onset import period_law as period_law
+from ._options import BifurcationKind as BifurcationKind
+from ._options import RateMethod as RateMethod
+from ._options import Sweep as Sweep
 from ._periodic import CycleBifurcationPoint as CycleBifurcationPoint
 from ._periodic import CycleContinuation as CycleContinuation
 from ._periodic import NoCycleError as NoCycleError

@@ -14,8 +14,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._errors import check_instance
 from .._model import AbstractModel
-from ._continuation import HasBifurcationPoints, analyse_branch, check_interval, trace
+from .._progress import AbstractProgressMeter, NoProgress
+from ._continuation import (
+    HasBifurcationPoints,
+    analyse_branch,
+    check_interval,
+    check_max_points,
+    trace,
+)
 from ._cycles import detect_cycle, run_ends
 from ._fixed_points import find_equilibria, make_fixed_point
 from ._newton import root
@@ -23,11 +31,10 @@ from ._onset import Onset, period_law
 from ._periodic import (
     CycleContinuation,
     NoCycleError,
-    _simulate,
     continue_cycle,
     find_cycle,
 )
-from ._system import System, check_range, float64, make_system, parameter_name
+from ._system import System, check_range, float64, make_system, parameter_name, trajectory
 from ._units import units_of
 
 
@@ -159,8 +166,21 @@ class BifurcationDiagram(HasBifurcationPoints):
                 lines.append(
                     f"    {pt.kind} at {sym} = {pt.parameter:.8g}{u}, period {pt.period:.5g} ms"
                 )
+        span = hi - lo
         for o in self.onsets:
-            verb = "starts" if o.side == "lower" else "stops"
+            # just inside the firing range: is rest stable there too? then this edge only
+            # bounds a bistable range (rest is not lost: no onset of firing from rest)
+            inside = o.edge + (1e-6 if o.side == "lower" else -1e-6) * max(span, 1.0)
+            with_rest = any(a <= inside <= b for a, b in self.rest)
+            if with_rest:
+                verb = (
+                    "stable firing appears beside stable rest (edge of a bistable range, "
+                    "not an onset from rest)"
+                    if o.side == "lower"
+                    else "stable firing disappears, rest stays stable (edge of a bistable range)"
+                )
+            else:
+                verb = "firing starts" if o.side == "lower" else "firing stops"
             src = ""
             if o.parameter != o.edge:
                 src = f" (the branch comes from {sym} = {o.parameter:.8g})"
@@ -170,9 +190,7 @@ class BifurcationDiagram(HasBifurcationPoints):
                     f"; period ∝ |{sym} − {o.law.critical:.6g}|^{o.law.exponent:.3f}, "
                     f"{o.law.better} law fits better"
                 )
-            lines.append(
-                f"  firing {verb} (going up) at {sym} = {o.edge:.8g}{u}: {o.label}{src}{law}"
-            )
+            lines.append(f"  {verb} (going up) at {sym} = {o.edge:.8g}{u}: {o.label}{src}{law}")
         lines.append(f"  bistable (stable rest and firing): {fmt(self.bistable)}")
         return "\n".join(lines)
 
@@ -309,7 +327,7 @@ def _probe_runs(system: System, xs, ps, dt, n_settle: int, n_window: int):
     state at the V maximum of the last full period, and the period."""
 
     def one(x0, p):
-        path = _simulate(system, x0, p, dt, n_settle, n_window)
+        path = trajectory(system, x0, p, dt, n_settle, n_window)
         v = path[:, system.v_index]
         cyc = detect_cycle(v, dt, 1e-2)
         idx = jnp.arange(v.shape[0])
@@ -382,7 +400,17 @@ def _merge(back: CycleContinuation, fwd: CycleContinuation) -> CycleContinuation
 
 
 def _cycle_branches(
-    model, system, name, parameter, current, branches, hopfs, bounds, v_range, search: CycleSearch
+    model,
+    system,
+    name,
+    parameter,
+    current,
+    branches,
+    hopfs,
+    bounds,
+    v_range,
+    search: CycleSearch,
+    meter: AbstractProgressMeter,
 ):
     """Cycle branches from every Hopf point, then from every stable cycle found by
     simulation that lies on none of them. Returns `[(branch, first_end, last_end)]`."""
@@ -410,7 +438,12 @@ def _cycle_branches(
             warnings.warn(f"no cycle branch from {h!r}: {e}", stacklevel=3)
             continue
         out.append((c, "hopf", c.end))
+        meter.write(
+            f"bifurcation_diagram: cycles from the Hopf point at {name} = {h.parameter:.6g}: "
+            f"{len(c)} cycles, end: {c.end}"
+        )
     if search.probes:
+        meter.write(f"bifurcation_diagram: simulating at {int(search.probes)} probe values")
         values = np.linspace(lo, hi, int(search.probes) + 2)[1:-1]
         xs, ps = _probe_starts(system, branches, values, search.kicks, v_range)
         if len(xs):
@@ -459,6 +492,10 @@ def _cycle_branches(
                     )
                     continue
                 out.append((_merge(*halves), halves[0].end, halves[1].end))
+                meter.write(
+                    f"bifurcation_diagram: cycles through the one simulated at {name} = "
+                    f"{ps[i]:.6g}: {len(out[-1][0])} cycles"
+                )
     return out
 
 
@@ -628,6 +665,7 @@ def bifurcation_diagram(
     min_step: float | None = None,
     max_points: int = 2000,
     cycles: bool | CycleSearch = True,
+    progress_meter: AbstractProgressMeter = NoProgress(),
 ) -> BifurcationDiagram:
     """The whole bifurcation picture of `model` for a parameter from `start` to `stop`:
     equilibria with their stability, folds and Hopf points; limit cycles with theirs; how
@@ -646,6 +684,8 @@ def bifurcation_diagram(
     - `cycles`: `True` (default) to compute the limit cycles of a model with two or more
       dynamical variables with the default `CycleSearch()`, a `CycleSearch` to tune it,
       or `False` for the equilibria only.
+    - `progress_meter`: as for `simulate`: `NoProgress()` (default) or `TextProgress()`,
+      a line per stage (equilibrium branches, each cycle branch, the firing search).
 
     **Method.** *Equilibria*: all equilibria at `start` and at `stop` (`fixed_points`'
     search) seed pseudo-arclength continuations across the interval (a seed already on a
@@ -672,6 +712,7 @@ def bifurcation_diagram(
     """
     v_range = check_range("v_range", v_range)
     start, stop, max_step, min_step = check_interval(start, stop, max_step, min_step)
+    check_max_points("bifurcation_diagram", max_points)
     if isinstance(cycles, bool):
         search = CycleSearch() if cycles else None
     elif isinstance(cycles, CycleSearch):
@@ -681,6 +722,13 @@ def bifurcation_diagram(
             "cycles must be True, False or a CycleSearch(...) (how to look for limit "
             f"cycles), got {type(cycles).__name__}."
         )
+    check_instance(
+        "bifurcation_diagram(progress_meter=...)",
+        progress_meter,
+        AbstractProgressMeter,
+        "neurojax.TextProgress()",
+    )
+    meter = progress_meter
     name = parameter_name(model, parameter)
     bounds = (min(start, stop), max(start, stop))
     with float64():
@@ -691,6 +739,10 @@ def bifurcation_diagram(
             system, name, start, stop, bounds, v_range, max_step, min_step, max_points
         )
         eq_points = sorted((pt for b in branches for pt in b.points), key=lambda b: b.parameter)
+        meter.write(
+            f"bifurcation_diagram: {len(branches)} equilibrium branch(es), "
+            f"{len(eq_points)} bifurcation(s) of equilibria"
+        )
         found = []
         if search is not None and system.n >= 2:
             hopfs = [pt for pt in eq_points if pt.kind == "hopf"]
@@ -705,6 +757,7 @@ def bifurcation_diagram(
                 bounds,
                 v_range,
                 search,
+                meter,
             )
         onsets = _onsets(system, found, eq_points, bounds)
     cyc = tuple(c for c, _, _ in found)

@@ -13,9 +13,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._errors import check_instance
 from .._model import AbstractModel
+from .._progress import AbstractProgressMeter, NoProgress
 from ._fixed_points import NoEquilibriumError, as_flat, eigen
 from ._newton import f64, jacobian_batch, newton_batch, root
+from ._options import BifurcationKind
 from ._plot import plot_bifurcation_diagram
 from ._system import System, float64, make_system, parameter_name, state_to_numpy
 
@@ -26,9 +29,10 @@ _CORRECTOR_STEPS = 12
 class BifurcationPoint:
     """A codimension-one bifurcation of equilibria, located on a branch.
 
-    - `kind`: `"fold"` (saddle-node: a real eigenvalue crosses 0 and the branch turns back),
-      `"hopf"` (a complex pair crosses the imaginary axis), or `"branch point"` (a real
-      eigenvalue crosses 0 while the branch goes on: transcritical/pitchfork).
+    - `kind`: a `BifurcationKind`: `FOLD` (saddle-node: a real eigenvalue crosses 0 and
+      the branch turns back), `HOPF` (a complex pair crosses the imaginary axis), or
+      `BRANCH_POINT` (a real eigenvalue crosses 0 while the branch goes on:
+      transcritical/pitchfork); a `StrEnum`, so `kind == "hopf"` holds too.
     - `parameter`: where (µA/cm² for the current), to ~1e-10 relative.
     - `state`, `v`: the equilibrium there (model's state NamedTuple; mV).
     - `eigenvalues`: of the Jacobian there (1/ms).
@@ -39,13 +43,23 @@ class BifurcationPoint:
       `l₁ > 0` subcritical (an unstable cycle: hard onset, bistability and hysteresis).
     """
 
-    kind: str
+    kind: BifurcationKind
     parameter: float
     state: Any
     v: float
     eigenvalues: np.ndarray
     omega: float | None = None
     lyapunov: float | None = None
+
+    def __post_init__(self):
+        try:
+            kind = BifurcationKind(self.kind)
+        except ValueError:
+            members = ", ".join(f"BifurcationKind.{m.name}" for m in BifurcationKind)
+            raise ValueError(
+                f"BifurcationPoint kind must be one of {members}, got {self.kind!r}."
+            ) from None
+        object.__setattr__(self, "kind", kind)
 
     @property
     def criticality(self) -> str | None:
@@ -488,6 +502,16 @@ def check_interval(start, stop, max_step, min_step):
     return start, stop, max_step, min_step
 
 
+def check_max_points(caller: str, max_points) -> int:
+    """`max_points` as an int ≥ 2 (a branch needs two points), or a `ValueError`."""
+    if isinstance(max_points, bool) or int(max_points) != max_points or max_points < 2:
+        raise ValueError(
+            f"{caller}: max_points must be an int >= 2 (the points computed along the branch), "
+            f"got {max_points!r}."
+        )
+    return int(max_points)
+
+
 def continuation(
     model: AbstractModel,
     start: float,
@@ -499,6 +523,7 @@ def continuation(
     max_step: float | None = None,
     min_step: float | None = None,
     max_points: int = 2000,
+    progress_meter: AbstractProgressMeter = NoProgress(),
 ) -> Branch:
     """Follow a branch of equilibria of `model` as a parameter goes from `start` towards
     `stop`, around folds, detecting and locating its bifurcations.
@@ -516,7 +541,8 @@ def continuation(
       `model.init_state(())`.
     - `max_step`, `min_step`: bounds on the arclength step in `(x, p)` (default
       `|stop − start|/50`, and 1e-9 of that).
-    - `max_points`: a cap on the points computed.
+    - `max_points`: a cap on the points computed (≥ 2).
+    - `progress_meter`: as for `simulate`: `NoProgress()` (default) or `TextProgress()`.
 
     **Method.** Pseudo-arclength continuation (Keller 1977) in float64 with autodiff
     Jacobians. Between consecutive points a sign change of `det J` flags a fold (or, if the
@@ -531,6 +557,13 @@ def continuation(
     **Returns** a `Branch`.
     """
     start, stop, max_step, min_step = check_interval(start, stop, max_step, min_step)
+    check_max_points("continuation", max_points)
+    check_instance(
+        "continuation(progress_meter=...)",
+        progress_meter,
+        AbstractProgressMeter,
+        "neurojax.TextProgress()",
+    )
     name = parameter_name(model, parameter)
     with float64():
         system = make_system(model, current=current, parameter=parameter, caller="continuation")
@@ -560,4 +593,13 @@ def continuation(
             min_step=min_step,
             max_points=int(max_points),
         )
-        return analyse_branch(system, zs, ts, name)
+        progress_meter.write(
+            f"continuation: {len(zs)} equilibria traced from {name} = {start:g}; locating "
+            "bifurcations"
+        )
+        branch = analyse_branch(system, zs, ts, name)
+        progress_meter.write(
+            f"continuation: done, {len(branch.parameter)} points, {len(branch.points)} "
+            "bifurcation(s)"
+        )
+        return branch

@@ -17,6 +17,7 @@ from .._simulate import simulate
 from ..solvers import RK4, AbstractSolver
 from ._fixed_points import as_flat
 from ._newton import newton_batch
+from ._options import Sweep, check_option
 from ._plot import plot_bifurcation_diagram
 from ._system import System, float64, make_system, parameter_name
 from ._units import units_of
@@ -235,7 +236,7 @@ def limit_cycles(
     *,
     parameter: Callable | None = None,
     current: float = 0.0,
-    sweep: str = "both",
+    sweep: Sweep = Sweep.BOTH,
     down_state0=None,
     dt: float = 0.01,
     transient: float = 200.0,
@@ -252,9 +253,10 @@ def limit_cycles(
     - `values`: the parameter values (sorted ascending here), e.g. currents in µA/cm².
     - `parameter`: `None` for the injected current, or a selector `lambda m: m.g_k`.
     - `current`: the injected current when another parameter is varied.
-    - `sweep`: `"up"` (values ascending from `state0`), `"down"` (descending from
-      `down_state0`, default `state0`), or `"both"`: up, then back down from where the up
-      sweep ended (or from `down_state0`) — the hysteresis protocol of an experiment.
+    - `sweep`: a `Sweep`: `Sweep.UP` (values ascending from `state0`), `Sweep.DOWN`
+      (descending from `down_state0`, default `state0`), or `Sweep.BOTH`: up, then back
+      down from where the up sweep ended (or from `down_state0`) — the hysteresis
+      protocol of an experiment.
     - `dt`, `transient`, `window`: step (ms); each value is simulated `transient` ms, then
       V is measured over `window` ms (which should hold a few periods).
     - `solver`: default `RK4()`.
@@ -276,8 +278,7 @@ def limit_cycles(
     values = np.sort(np.asarray(values, dtype=np.float64).ravel())
     if len(values) < 2 or not np.all(np.isfinite(values)):
         raise ValueError(f"values must hold >= 2 finite parameter values, got {values!r}.")
-    if sweep not in ("up", "down", "both"):
-        raise ValueError(f"sweep must be 'up', 'down' or 'both', got {sweep!r}.")
+    sweep = check_option("limit_cycles", "sweep", sweep, Sweep)
     if not (dt > 0 and transient >= 0 and window > 0):
         raise ValueError(
             f"need dt > 0, transient >= 0 and window > 0 (ms), got {dt}, {transient}, {window}."

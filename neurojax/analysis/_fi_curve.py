@@ -13,6 +13,7 @@ from .._model import AbstractModel
 from .._saveat import SaveAt
 from .._simulate import check_time, simulate
 from ..solvers import AbstractSolver, default_solver
+from ._options import RateMethod, check_option
 from ._plot import plot_fi_curve
 from ._units import unit_of
 
@@ -94,7 +95,7 @@ def fi_curve(
     transient: float = 100.0,
     dt: float = 0.025,
     solver: AbstractSolver | None = None,
-    method: str = "isi",
+    method: RateMethod = RateMethod.ISI,
 ) -> FICurve:
     """The f–I curve of a spiking model: all currents simulated at once, as a population.
 
@@ -107,9 +108,10 @@ def fi_curve(
     - `currents`: 1-D array of constant currents (nA for IF models, µA/cm² for HH-type).
     - `duration`, `transient`, `dt`: ms; spikes are counted after `transient`.
     - `solver`: default `neurojax.solvers.default_solver(model)`.
-    - `method`: `"isi"` — the rate is `(k − 1)/(t_k − t_1)` over the `k` spikes after the
-      transient (exact for regular firing, no ±1-spike counting error), or the count rate
-      when fewer than 2 spikes; `"count"` — `k / (duration − transient)`.
+    - `method`: a `RateMethod`: `RateMethod.ISI` — the rate is `(k − 1)/(t_k − t_1)` over
+      the `k` spikes after the transient (exact for regular firing, no ±1-spike counting
+      error), or the count rate when fewer than 2 spikes; `RateMethod.COUNT` —
+      `k / (duration − transient)`.
 
     Runs `neurojax.simulate` once with inputs `(n_steps, len(currents), *population)`, in
     the model's precision. The rate is resolved to about `dt/ISI` relative (spike times are
@@ -119,8 +121,7 @@ def fi_curve(
     currents = np.asarray(currents, dtype=np.float64)
     if currents.ndim != 1 or len(currents) == 0:
         raise ValueError(f"currents must be a non-empty 1-D array, got shape {currents.shape}.")
-    if method not in ("isi", "count"):
-        raise ValueError(f"method must be 'isi' or 'count', got {method!r}.")
+    method = check_option("fi_curve", "method", method, RateMethod)
     if not np.all(np.isfinite(currents)):
         raise ValueError(
             f"currents must be finite, got {currents[~np.isfinite(currents)][:3].tolist()} "
@@ -152,7 +153,7 @@ def fi_curve(
         )
     window = (n_steps - n_transient) * dt
     rate = 1000.0 * count / window
-    if method == "isi":
+    if method is RateMethod.ISI:
         regular = count >= 2
         isi_rate = 1000.0 * (count - 1) / np.where(regular, last - first, 1.0)
         rate = np.where(regular, isi_rate, rate)

@@ -1,6 +1,7 @@
-"""Newton's method for the analysis, written once.
+"""Newton's method for the analysis.
 
-Every Newton iteration of the analysis goes through `root`: equilibria (`newton`), the
+Every Newton iteration of the analysis goes through `neurojax._newton.root`, the
+package's one root finder: equilibria (`newton`), the
 steady state of some variables given the others (`slaved`: the steady-state curve that
 seeds the equilibrium search, and the slaved variables of a phase plane in two variables
 of a larger model), the steady-state current `I∞(V)` and the arclength corrector of
@@ -10,7 +11,7 @@ parameters are traced) and per chunk of `CHUNK` rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax
@@ -18,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from .._newton import root as root
 from ._system import System
 
 NEWTON_STEPS = 40
@@ -29,42 +31,6 @@ linear in themselves, so it takes one step (and one more to see the step is smal
 
 CHUNK = 16
 """Rows per compiled batch: each batched function compiles once whatever the row count."""
-
-
-def root(fun: Callable[[Array], Array], x0: Array, *, rtol: float, max_steps: int):
-    """Newton's method on the square system `fun(x) = 0` from `x0` (autodiff Jacobian,
-    dense solve), stopped once a step is below `rtol·(1 + max|x|)`. Returns
-    `(x, converged, steps)`; never raises (`converged` is False after `max_steps`, or on a
-    singular Jacobian or a non-finite value). Traceable and `vmap`-able.
-
-    Why not `optimistix.root_find(fn, optx.Newton(...))`: it was tried here and gives the
-    same roots, but each call site compiles ~0.3-0.7 s (CPU) longer than this loop, which
-    made the analysis tests ~8 % slower (93 s against 86 s of CPU); the iterations
-    themselves are no faster (both stop at convergence; these systems have 1 to 5
-    unknowns). optimistix is also not a declared dependency of neurojax.
-    """
-
-    def small(dx, x):
-        return jnp.max(jnp.abs(dx)) <= rtol * (1.0 + jnp.max(jnp.abs(x)))
-
-    def both(x):
-        y = fun(x)
-        return y, y
-
-    def step(carry):
-        k, x, _ = carry
-        # the value from the Jacobian's primal pass: one evaluation of `fun` per step (for
-        # a periodic orbit, one integration over the period instead of two)
-        jac, val = jax.jacfwd(both, has_aux=True)(x)
-        dx = jnp.linalg.solve(jac, val)
-        return k + 1, x - dx, dx
-
-    def going(carry):
-        k, x, dx = carry
-        return (k < max_steps) & ~small(dx, x) & jnp.all(jnp.isfinite(x))
-
-    k, x, dx = jax.lax.while_loop(going, step, (0, x0, jnp.full_like(x0, jnp.inf)))
-    return x, small(dx, x) & jnp.all(jnp.isfinite(x)), k
 
 
 def newton(system: System, x0: Array, p, rtol: float = 1e-9):

@@ -46,14 +46,28 @@ from ._continuation import BifurcationPoint
 from ._cycles import detect_cycle
 from ._fixed_points import as_flat
 from ._newton import f64, jacobian_batch, root
-from ._system import System, float64, make_system, parameter_name, state_to_numpy, to_float64
+from ._system import (
+    System,
+    check_finite,
+    check_point_model,
+    float64,
+    flow_step,
+    make_system,
+    parameter_name,
+    state_to_numpy,
+    to_float64,
+    trajectory,
+)
+
+_trajectory = eqx.filter_jit(trajectory)
 
 RK_TOL = 1e-8
 """Target for the estimated RK4 error of `φ_T(x0)`, relative to `1 + max|x|`."""
 
 MIN_STEPS = 256
 MAX_STEPS = 2**16
-_CORRECTOR_STEPS = 10
+_CORRECTOR_STEPS = 30
+"""Most corrector iterations (chord steps and Newton steps together)."""
 _NEWTON_RTOL = 1e-11
 
 
@@ -63,14 +77,6 @@ class NoCycleError(ValueError):
 
 # ---------------------------------------------------------------------------------------
 # the shooting map; u = (x0, T, p) ∈ R^{n+2}
-
-
-def _rk4(system: System, x, h, p):
-    k1 = system.f(x, p)
-    k2 = system.f(x + 0.5 * h * k1, p)
-    k3 = system.f(x + 0.5 * h * k2, p)
-    k4 = system.f(x + h * k3, p)
-    return x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
 class _Padded(NamedTuple):
@@ -105,7 +111,7 @@ def _flow(system: System, x0, period, p, mesh):
 
     def advance(carry, frac):
         x, lo, hi = carry
-        y = _rk4(system, x, period * frac, p)
+        y = flow_step(system, x, period * frac, p)
         return y, jnp.minimum(lo, y), jnp.maximum(hi, y)
 
     if isinstance(mesh, _Padded):
@@ -136,7 +142,7 @@ def _nodes_padded(system: System, x0, period, p, mesh: _Padded):
 
     def body(i, carry):
         x, xs = carry
-        y = _rk4(system, x, period * buf[i], p)
+        y = flow_step(system, x, period * buf[i], p)
         return y, xs.at[i + 1].set(y)
 
     xs = jax.lax.fori_loop(0, mesh.count, body, (x0, xs0))[1]
@@ -172,16 +178,6 @@ def _adapted(system: System, x0, period, p, mesh) -> np.ndarray:
     return new / new.sum()
 
 
-def _path(system: System, x0, h, p, steps: int):
-    """The states after each of `steps` RK4 steps of `h` ms (a `scan`)."""
-
-    def step(x, _):
-        y = _rk4(system, x, h, p)
-        return y, y
-
-    return jax.lax.scan(step, x0, None, length=steps)[1]
-
-
 def _residual(system: System, u, steps):
     """`[φ_T(x0) − x0; dV/dt(x0)]` (n + 1 equations) at `u = (x0, T, p)`."""
     n = system.n
@@ -191,15 +187,27 @@ def _residual(system: System, u, steps):
 
 
 @eqx.filter_jit
-def _correct(system: System, u0, d, c, steps):
+def _correct(system: System, u0, d, c, steps, jac0):
     """Newton on `[residual(u); d·u − c] = 0` from `u0`: `(u, converged, iterations)`. With
     `d = e_p` it finds the cycle at a fixed parameter, with `d` the tangent the arclength
-    corrector, with `d = e_V` the cycle of a given peak V (from a Hopf point)."""
+    corrector, with `d = e_V` the cycle of a given peak V (from a Hopf point).
+
+    `jac0`: `∂residual/∂u` at a nearby cycle (the previous point of a continuation), or
+    zeros for none. The iteration keeps it (a chord iteration: one integration over the
+    period per step) while the steps contract, and recomputes the Jacobian (~7
+    integrations with its forward-mode tangents) when they do not (`root(reuse=True)`):
+    the same cycle to the same tolerance, several times faster than a Jacobian per step."""
 
     def fun(u):
         return jnp.concatenate([_residual(system, u, steps), (d @ u - c)[None]])
 
-    return root(fun, u0, rtol=_NEWTON_RTOL, max_steps=_CORRECTOR_STEPS)
+    jac = jnp.concatenate([jac0, d[None]])
+    return root(fun, u0, rtol=_NEWTON_RTOL, max_steps=_CORRECTOR_STEPS, jac0=jac, reuse=True)
+
+
+def _no_jac(system: System):
+    """`jac0` for `_correct` when no Jacobian is at hand (singular: recomputed at once)."""
+    return f64(np.zeros((system.n + 1, system.n + 2)))
 
 
 @eqx.filter_jit
@@ -263,15 +271,6 @@ def choose_steps(system: System, x0, period, p) -> np.ndarray:
     """The mesh of fewest steps (a power of two ≥ `MIN_STEPS`), adapted to the orbit,
     whose estimated endpoint error over one period is below `RK_TOL·(1 + max|x|)`."""
     return better_mesh(system, x0, period, p, uniform_mesh(MIN_STEPS))
-
-
-@eqx.filter_jit
-def _simulate(system: System, x0, p, dt, n_settle: int, n_window: int):
-    """RK4 from `x0` at fixed step `dt` (ms): settle `n_settle` steps, then record
-    `n_window` steps."""
-
-    x = jax.lax.fori_loop(0, n_settle, lambda _, x: _rk4(system, x, dt, p), x0)
-    return _path(system, x, dt, p, n_window)
 
 
 # ---------------------------------------------------------------------------------------
@@ -382,6 +381,11 @@ class CycleBifurcationPoint(BifurcationPoint):
     @property
     def multipliers(self) -> np.ndarray:
         return self.eigenvalues
+
+    def state_row(self, j: int) -> float:
+        """Dynamical variable `j` of the cycle's point at phase 0 (the V maximum)."""
+        with float64():
+            return float(np.asarray(self.system.flatten(self.state))[j])
 
 
 _KINDS = ("fold of cycles", "period doubling", "torus")
@@ -527,8 +531,9 @@ class CycleContinuation:
 # building orbits
 
 
-def _orbit(system: System, u, steps: int, name: str, t_prev=None):
-    """The `PeriodicOrbit` at the converged `u`, with its tangent and Jacobian."""
+def _orbit(system: System, u, steps: int, name: str, t_prev=None, with_jac: bool = False):
+    """The `PeriodicOrbit` at the converged `u`, with its tangent and monodromy matrix (and
+    the Jacobian `∂residual/∂u`, with `with_jac`)."""
     n = system.n
     u = np.asarray(u, dtype=np.float64)
     tp = np.zeros(n + 2) if t_prev is None else np.asarray(t_prev)
@@ -549,13 +554,15 @@ def _orbit(system: System, u, steps: int, name: str, t_prev=None):
         parameter_name=name,
         _system=system,
     )
+    if with_jac:
+        return orbit, t, mono, jac
     return orbit, t, mono
 
 
 def _converge(system: System, u0, d, c, steps):
     """Newton from `u0`, then more RK4 steps while the error estimate asks for them.
     Returns `(u, steps, ok)`."""
-    u, ok, _ = _correct(system, f64(u0), f64(d), f64(c), _ns(steps))
+    u, ok, _ = _correct(system, f64(u0), f64(d), f64(c), _ns(steps), _no_jac(system))
     u = np.asarray(u)
     n = system.n
     for _ in range(8):
@@ -565,7 +572,7 @@ def _converge(system: System, u0, d, c, steps):
         if (np.isfinite(err) and err <= _tol(u[:n])) or len(steps) >= MAX_STEPS:
             break
         steps = better_mesh(system, u[:n], u[n], u[n + 1], steps)
-        u, ok, _ = _correct(system, f64(u), f64(d), f64(c), _ns(steps))
+        u, ok, _ = _correct(system, f64(u), f64(d), f64(c), _ns(steps), _no_jac(system))
         u = np.asarray(u)
     return u, steps, bool(ok) and bool(np.all(np.isfinite(u)))
 
@@ -619,7 +626,7 @@ def find_cycle(
     Raises `NoCycleError` when the simulation settles at rest or the Newton iteration does
     not converge to a cycle (say where it went).
     """
-    value = float(value)
+    value = check_finite("find_cycle", "the parameter value", value)
     with float64():
         system, name = _system_for(model, parameter, current, "find_cycle")
         n = system.n
@@ -633,7 +640,7 @@ def find_cycle(
             if guess is None:
                 x0 = x0 + 1e-4 * (1.0 + np.abs(x0))
             n_settle, n_window = int(round(settle / dt)), int(round(window / dt))
-            xs = np.asarray(_simulate(system, f64(x0), f64(value), f64(dt), n_settle, n_window))
+            xs = np.asarray(_trajectory(system, f64(x0), f64(value), f64(dt), n_settle, n_window))
             v = xs[:, system.v_index]
             cyc = detect_cycle(jnp.asarray(v), dt, 1e-2)
             if not bool(cyc.oscillating):
@@ -766,19 +773,22 @@ class _Tracer:
         self.name = name
         self.n = system.n
 
-    def step(self, u, t, h, steps):
-        """Predictor `u + h·t`, corrector on the hyperplane through it orthogonal to `t`."""
+    def step(self, u, t, h, steps, jac):
+        """Predictor `u + h·t`, corrector on the hyperplane through it orthogonal to `t`
+        (starting from `jac`, the Jacobian at `u`)."""
         pred = u + h * t
-        w, ok, k = _correct(self.system, f64(pred), f64(t), f64(t @ pred), _ns(steps))
+        w, ok, k = _correct(self.system, f64(pred), f64(t), f64(t @ pred), _ns(steps), f64(jac))
         return np.asarray(w), bool(ok), int(k)
 
     def info(self, u, t_prev, steps):
-        return _orbit(self.system, u, steps, self.name, t_prev)
+        """`(orbit, tangent, monodromy)` at `u`; the Jacobian there is kept in `self.jac`."""
+        orbit, t, mono, self.jac = _orbit(self.system, u, steps, self.name, t_prev, True)
+        return orbit, t, mono
 
     def chord(self, ua, ub, theta, ta, steps):
         d = (ub - ua) / np.linalg.norm(ub - ua)
         u0 = ua + theta * (ub - ua)
-        w, ok, _ = _correct(self.system, f64(u0), f64(d), f64(d @ u0), _ns(steps))
+        w, ok, _ = _correct(self.system, f64(u0), f64(d), f64(d @ u0), _ns(steps), f64(self.jac_a))
         w = np.asarray(w)
         if not bool(ok):
             return None
@@ -789,6 +799,7 @@ class _Tracer:
         """The zero of `test(t, monodromy)` between the branch points `ua` and `ub`:
         Illinois (regula falsi) on the chord parameter θ, every trial point corrected onto
         the branch; to |Δθ| < 1e-10. Returns `(u, orbit)` or None."""
+        self.jac_a = self.jac_u
         a, b = 0.0, 1.0
         best = None
         side = 0
@@ -882,7 +893,9 @@ def continue_cycle(
     `"amplitude → 0 (Hopf)"`, `"closed branch (isola)"`, `"max points"`, or `"step below
     min_step"`.
     """
-    stop = float(stop)
+    stop = check_finite("continue_cycle", "stop", stop)
+    if int(max_points) < 2:
+        raise ValueError(f"continue_cycle: max_points must be >= 2, got {max_points}.")
     with float64():
         if isinstance(start, PeriodicOrbit):
             system, name = start._system, start.parameter_name
@@ -957,6 +970,7 @@ def _continue(
     steps = orbit0.mesh
     u = _u(orbit0)
     orbit, t, mono = tr.info(u, None, steps)
+    tr.jac_u = tr.jac
     if from_hopf:
         if t[system.v_index] < 0:  # away from the Hopf point: the V peak grows
             t = -t
@@ -969,10 +983,11 @@ def _continue(
     shortest = orbit.period
     lo_b, hi_b = bounds if bounds is not None else (-np.inf, np.inf)
     while len(orbits) < max_points:
-        w, ok, k = tr.step(u, t, h, steps)
+        w, ok, k = tr.step(u, t, h, steps, tr.jac_u)
         good = ok and np.all(np.isfinite(w)) and w[n] > 0 and np.linalg.norm(w - u) < 2 * h
         if good:
             new, t_new, mono_new = tr.info(w, t, steps)
+            jac_new = tr.jac
             good = np.dot(t, t_new) > 0.9 and np.isfinite(new.error)
         if good and new.error > _tol(w[:n]) and len(steps) < MAX_STEPS:
             steps = better_mesh(system, w[:n], w[n], w[-1], steps)
@@ -1039,7 +1054,8 @@ def _continue(
         if new.error < _tol(w[:n]) / 32 and len(steps) > MIN_STEPS:
             steps = _adapted(system, w[:n], w[n], w[-1], _coarse(steps))
         u, t, orbit, mono = w, t_new, new, mono_new
-        if k <= 5 and np.dot(t, ts[-2]) > 0.99:
+        tr.jac_u = jac_new
+        if k <= 8 and np.dot(t, ts[-2]) > 0.99:
             h = min(1.5 * h, max_step)
     return CycleContinuation(
         parameter=np.array([o.parameter for o in orbits]),
@@ -1141,7 +1157,7 @@ def cycle_period(model: AbstractModel, orbit: PeriodicOrbit, *, current=None):
         steps = orbit.mesh
         d = jnp.zeros(n + 2).at[-1].set(1.0)
         u0 = jnp.concatenate([f64(orbit.state), f64([orbit.period]), p[None]])
-        u, ok, _ = _correct(frozen, u0, d, p, _ns(steps))
+        u, ok, _ = _correct(frozen, u0, d, p, _ns(steps), _no_jac(frozen))
         _raise_unless(
             ok,
             f"cycle_period: no limit cycle of {system0.model_name} near the given orbit "
@@ -1234,6 +1250,28 @@ def _fold_homotopy(system0: System, target: System, u0, mesh):
     return _fold_at(target, u, mesh)
 
 
+def _check_same_model(caller: str, model, system0: System) -> None:
+    """A clear error unless `model` is a point model of the class (and parameter layout)
+    whose fold or cycle was computed: the derivative replaces that model's parameters."""
+    check_point_model(model, caller)
+    want = type(system0.model)
+    if type(model) is not want:
+        raise TypeError(
+            f"{caller}: this point was computed for {want.__name__}, but the model given is "
+            f"{type(model).__name__}; pass a {want.__name__} (its parameters may differ and "
+            "be traced)."
+        )
+    got = jtu.tree_structure(eqx.filter(model, eqx.is_array))
+    ref = jtu.tree_structure(eqx.filter(system0.model, eqx.is_array))
+    shapes = [jnp.shape(x) for x in jtu.tree_leaves(eqx.filter(model, eqx.is_array))]
+    if got != ref or any(sh != () for sh in shapes):
+        raise ValueError(
+            f"{caller}: the {want.__name__} given does not have the scalar parameters of the "
+            "one this point was computed for (different fields or array parameters); pass "
+            "one neuron's model with scalar parameters."
+        )
+
+
 def fold_of_cycles(model: AbstractModel, near: BifurcationPoint, *, current=None):
     """The parameter value (µA/cm² for the current) of the fold of limit cycles of `model`
     near `near` (a `"fold of cycles"` point of a `CycleContinuation`), differentiable with
@@ -1260,6 +1298,7 @@ def fold_of_cycles(model: AbstractModel, near: BifurcationPoint, *, current=None
         )
     _require_x64_for_derivatives("fold_of_cycles", model, current)
     system0 = near.system
+    _check_same_model("fold_of_cycles", model, system0)
     if current is None:
         current = system0.current
     with float64():

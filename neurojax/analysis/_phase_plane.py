@@ -15,7 +15,7 @@ from ._cycles import detect_cycle
 from ._fixed_points import find_equilibria, make_fixed_point
 from ._newton import slaved
 from ._plot import plot_phase_plane
-from ._system import System, apply_events, check_range, float64, make_system
+from ._system import SOLVER, System, apply_events, check_range, float64, make_system
 from ._units import units_of
 
 
@@ -40,6 +40,10 @@ class Plane(eqx.Module):
         dx = self.system.f(self.lift(xy, p), p)
         return jnp.stack([dx[self.i], dx[self.j]])
 
+    def vector_field(self, t, xy, p):
+        """`f` in a solver's calling convention (the parameter value as the input)."""
+        return self.f(xy, p)
+
     def reset(self, xy, p, dt):
         """The model's `post_step` (threshold, reset) applied to the lifted state."""
         sys = self.system
@@ -57,16 +61,11 @@ def _field(plane: Plane, xy, p):
 
 @eqx.filter_jit
 def _integrate(plane: Plane, xy0, p, dt, n_steps: int, stride: int):
-    """RK4 with the model's reset after each step, from each row of `xy0`; samples every
-    `stride` steps, shaped `(n_rows, n_steps // stride + 1, 2)`."""
+    """`SOLVER` (RK4) steps with the model's reset after each step, from each row of
+    `xy0`; samples every `stride` steps, shaped `(n_rows, n_steps // stride + 1, 2)`."""
 
     def step(xy, _):
-        f = lambda q: plane.f(q, p)  # noqa: E731
-        k1 = f(xy)
-        k2 = f(xy + dt / 2 * k1)
-        k3 = f(xy + dt / 2 * k2)
-        k4 = f(xy + dt * k3)
-        new = xy + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        new = SOLVER.step(plane, 0.0, xy, p, dt)
         return plane.reset(new, p, dt), None
 
     def block(xy, _):

@@ -147,20 +147,58 @@ def _point_y(pt, variable):
     return float(getattr(pt.state, variable))
 
 
-def _plot_points(ax, points, variable, variables):
+_MEANING = {
+    "fold": "F: fold of equilibria (saddle-node)",
+    "hopf": "H: Hopf (H⁺ subcritical, H⁻ supercritical)",
+    "branch point": "BP: branch point of equilibria",
+    "fold of cycles": "LPC: fold of cycles (limit point of cycles), on min and max",
+    "period doubling": "PD: period doubling, on min and max",
+    "torus": "NS: torus (Neimark–Sacker), on min and max",
+    "snic": "SNIC: saddle-node on invariant circle",
+    "homoclinic": "HC: homoclinic orbit",
+}
+
+
+def _cycle_min(pt, cycles, j):
+    """The minimum of variable `j` over the cycle at the bifurcation of cycles `pt`: from
+    the continued cycle nearest to it (in parameter and peak) on the branches `cycles`."""
+    best, dist = None, np.inf
+    for b in cycles or ():
+        if not hasattr(b, "minimum"):
+            continue
+        scale = 1.0 + np.abs(b.maximum[:, j]).max()
+        d = np.abs(b.parameter - pt.parameter) + np.abs(b.state[:, j] - pt.state_row(j)) / scale
+        i = int(np.argmin(d))
+        if d[i] < dist:
+            best, dist = float(b.minimum[i, j]), d[i]
+    return best
+
+
+def _plot_points(ax, points, variable, variables, labelled: set, cycles=None):
     for pt in points:
         y = _point_y(pt, variable)
-        marker, tag = _MARKERS.get(pt.kind, ("o", pt.kind))
+        marker, tag = _MARKERS.get(pt.kind, ("o", str(pt.kind)))
         cycle = pt.kind in ("fold of cycles", "period doubling", "torus")
-        ax.plot(
-            pt.parameter,
-            y,
-            marker,
-            color="C3",
-            mfc="w" if cycle else "C3",
-            ms=10 if pt.kind == "hopf" else 7,
-            zorder=5,
-        )
+        meaning = _MEANING.get(pt.kind, str(pt.kind))
+        ys = [y]
+        if cycle and hasattr(pt, "state_row"):
+            j = list(variables).index(variable or "v") if variables else 0
+            low = _cycle_min(pt, cycles, j)
+            if low is not None:
+                ys.append(low)  # the same fold on the lower envelope
+        for k, yy in enumerate(ys):
+            ax.plot(
+                pt.parameter,
+                yy,
+                marker,
+                color="C3",
+                mfc="w" if cycle else "C3",
+                ms=10 if pt.kind == "hopf" else 7,
+                zorder=5,
+                ls="none",
+                label=None if (meaning in labelled or k) else meaning,
+            )
+            labelled.add(meaning)
         if pt.kind == "hopf" and getattr(pt, "criticality", None):
             tag += "⁻" if pt.criticality == "supercritical" else "⁺"
         ax.annotate(tag, (pt.parameter, y), textcoords="offset points", xytext=(5, 5))
@@ -206,13 +244,16 @@ def _plot_cycle_branches(ax, branches, variable, labelled: set):
                 labelled.add(label)
 
 
-def _plot_onsets(ax, onsets, variable):
+def _plot_onsets(ax, onsets, variable, labelled: set):
     for o in onsets:
         if o.kind not in ("snic", "homoclinic") or o.point is None:
             continue
         y = _point_y(o.point, variable)
         marker, tag = _MARKERS[o.kind]
-        ax.plot(o.parameter, y, marker, color="C2", ms=8, zorder=6)
+        meaning = _MEANING[o.kind]
+        label = None if meaning in labelled else meaning
+        labelled.add(meaning)
+        ax.plot(o.parameter, y, marker, color="C2", ms=8, zorder=6, ls="none", label=label)
         ax.annotate(tag, (o.parameter, y), textcoords="offset points", xytext=(5, -12))
 
 
@@ -220,10 +261,11 @@ def plot_bifurcation_diagram(result, ax=None, *, variable: str | None = None):
     """Equilibrium branches (solid: stable, dashed: unstable), folds (■, F), Hopf points
     (★, H⁺ subcritical / H⁻ supercritical) and branch points (◆, BP); continued limit
     cycles' min and max of the variable (red solid: stable, orange dashed: unstable) with
-    their folds (○, LPC), period doublings (▽, PD) and tori (✚, NS); infinite-period onsets
+    their folds (○, LPC), period doublings (▽, PD) and tori (✚, NS), each marked on both
+    envelopes (the cycle's min and max); infinite-period onsets
     (✕, SNIC or HC for homoclinic); or the simulated sweeps of `limit_cycles` (● up sweep,
     ○ down sweep: a circle without a dot marks where only the down sweep fires). Axes are
-    labelled with the model's units.
+    labelled with the model's units; the legend explains every line and marker.
 
     `result`: a `BifurcationDiagram`, a `Branch` or `LimitCycles`; `variable`: what to plot
     against the parameter (default V)."""
@@ -246,8 +288,9 @@ def plot_bifurcation_diagram(result, ax=None, *, variable: str | None = None):
                 _plot_sweeps(ax, cycles)
         else:
             _plot_cycle_branches(ax, cycles, variable, labelled)
-    _plot_points(ax, points, variable, variables)
-    _plot_onsets(ax, getattr(result, "onsets", ()), variable)
+    cycle_branches = None if cycles is None or hasattr(cycles, "up") else cycles
+    _plot_points(ax, points, variable, variables, labelled, cycle_branches)
+    _plot_onsets(ax, getattr(result, "onsets", ()), variable, labelled)
     ax.set_xlabel(_label(name, units))
     ax.set_ylabel(_label(variable or "v", units))
     handles, labels = ax.get_legend_handles_labels()

@@ -29,6 +29,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._model import AbstractModel, StepInfo
+from ..solvers import RK4
 
 
 @contextlib.contextmanager
@@ -219,6 +220,40 @@ class System(eqx.Module):
         return jnp.any(jnp.abs(new - old) > 1e-9 * (1.0 + jnp.abs(old)))
 
 
+class FlatField(eqx.Module):
+    """A `System` as a model a solver can step: `vector_field(t, x, p) = system.f(x, p)`,
+    on the flat vector of dynamical variables, the parameter value as the step's input.
+    Every trajectory of the analysis is integrated by a `neurojax.solvers` solver through
+    this (one integrator for simulation and analysis)."""
+
+    system: System
+
+    def vector_field(self, t, x, p):
+        return self.system.f(x, p)
+
+
+SOLVER = RK4()
+"""The solver of the analysis' trajectories and shooting (fixed step, fourth order: its
+endpoint error is what the shooting's Richardson estimate assumes)."""
+
+
+def flow_step(system: System, x, h, p):
+    """One `SOLVER` step of `h` ms from `x` at parameter value `p`."""
+    return SOLVER.step(FlatField(system), 0.0, x, p, h)
+
+
+def trajectory(system: System, x0, p, dt, n_settle: int, n_window: int):
+    """`SOLVER` from `x0` at fixed step `dt` (ms) and parameter `p`: settle `n_settle`
+    steps, then return the `n_window` states after each of the following steps."""
+
+    def one(x, _):
+        y = flow_step(system, x, dt, p)
+        return y, y
+
+    x = jax.lax.fori_loop(0, n_settle, lambda _, x: flow_step(system, x, dt, p), x0)
+    return jax.lax.scan(one, x, None, length=n_window)[1]
+
+
 def apply_events(model, y, dt: float = 1e-3):
     """The continuous state after the model's `event_step` at `y` (a step that did not
     move), from the model's initial discrete state: an integrate-and-fire state above
@@ -242,6 +277,51 @@ def _leaf_names(state) -> tuple[str, ...]:
     return tuple(names)
 
 
+def check_point_model(model, caller: str) -> None:
+    """`TypeError` unless `model` is a model of one point (a neuron, not a network or a
+    cable cell); `ValueError` if a floating parameter is not finite."""
+    if not isinstance(model, AbstractModel):
+        raise TypeError(
+            f"{caller} needs a neurojax model (an AbstractModel), got {type(model).__name__}."
+        )
+    from ..cable import Cell
+    from ..network import Network
+
+    kind = None
+    if isinstance(model, Network):
+        kind = "a network (populations coupled by synapses)"
+    elif isinstance(model, Cell):
+        kind = "a cable cell (compartments coupled along a morphology)"
+    if kind is not None:
+        raise TypeError(
+            f"{caller} analyses point neurons (one neuron's vector field, a handful of "
+            f"variables), but {type(model).__name__} is {kind}. Analyse one of its neuron "
+            "models instead (e.g. the population's neuron with scalar parameters), or "
+            "simulate the whole model with neurojax.simulate."
+        )
+    bad = [
+        jtu.keystr(path).lstrip(".")
+        for path, leaf in jtu.tree_flatten_with_path(model)[0]
+        if eqx.is_inexact_array(leaf) and not bool(jnp.all(jnp.isfinite(leaf)))
+    ]
+    if bad:
+        raise ValueError(
+            f"{caller}: {type(model).__name__} has non-finite parameters ({', '.join(bad)}); "
+            "every parameter must be a finite number."
+        )
+
+
+def check_finite(caller: str, name: str, value) -> float:
+    """`value` as a float, or a `ValueError` if it is not a finite number."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{caller}: {name} must be a number, got {value!r}.") from None
+    if not np.isfinite(out):
+        raise ValueError(f"{caller}: {name} must be a finite number, got {out}.")
+    return out
+
+
 def make_system(
     model: AbstractModel,
     *,
@@ -256,10 +336,7 @@ def make_system(
     of them (a bookkeeping variable of the continuous state) is frozen at its
     `init_state` value.
     """
-    if not isinstance(model, AbstractModel):
-        raise TypeError(
-            f"{caller} needs a neurojax model (an AbstractModel), got {type(model).__name__}."
-        )
+    check_point_model(model, caller)
     name = type(model).__name__
     param = parameter_index(model, parameter)
     model = to_float64(model)

@@ -10,6 +10,7 @@ import numpy as np
 from jaxtyping import Array
 
 from .._model import NON_NEGATIVE, POSITIVE, AbstractModel, Elementwise, parameter
+from .._newton import root
 
 
 class WongWangState(NamedTuple):
@@ -76,7 +77,9 @@ class WongWang(AbstractModel):
         return _exprel_inv(self.d * y) / self.d
 
     def stimulus(self, mu0, coherence):
-        """`(I₁, I₂)` in nA for stimulus strength `mu0` (Hz) and coherence c′ (%)."""
+        """`(I₁, I₂)` in nA for stimulus strength `mu0` (Hz, ≥ 0) and coherence c′ (%, in
+        [−100, 100]: a positive c′ favours population 1); `ValueError` outside."""
+        _check_stimulus(mu0, coherence)
         c = jnp.asarray(coherence) / 100.0
         return jnp.stack([self.j_ext * mu0 * (1 + c), self.j_ext * mu0 * (1 - c)], axis=-1)
 
@@ -187,7 +190,9 @@ class WongWang(AbstractModel):
     ) -> list[WongWangFixedPoint]:
         """All fixed points (noise off) for stimulus `mu0` (Hz) and `coherence` (%), found
         by Newton's method (Jacobian by `jax.jacfwd`, float64) from an `n_grid²` grid of
-        seeds over [0, 1]², with their stability (eigenvalues of the Jacobian)."""
+        seeds over [0, 1]², with their stability (eigenvalues of the Jacobian). `mu0` ≥ 0
+        Hz and `coherence` in [−100, 100] % (`ValueError` otherwise)."""
+        _check_stimulus(mu0, coherence)
         with jax.enable_x64(True):
             model = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float64), self)
             inputs = model.stimulus(jnp.float64(mu0), jnp.float64(coherence))
@@ -227,16 +232,33 @@ def _field(s, model, inputs):
 
 @jax.jit
 def _newton_all(model, inputs, seeds):
-    """Newton's method from every seed (60 iterations, kept in [0, 1]²); returns the roots
-    and their residuals."""
-    jac = jax.jacfwd(_field)
+    """Newton's method (the package's `root`, iterates kept in [0, 1]²) from every seed;
+    returns the roots and their residuals."""
 
     def newton(s):
-        def step(s, _):
-            ds = jnp.linalg.solve(jac(s, model, inputs), _field(s, model, inputs))
-            return jnp.clip(s - ds, 0.0, 1.0), None
+        def fun(s):
+            return _field(s, model, inputs)
 
-        return jax.lax.scan(step, s, None, length=60)[0]
+        def box(s):
+            return jnp.clip(s, 0.0, 1.0)
+
+        return root(fun, s, rtol=1e-13, max_steps=60, project=box)[0]
 
     roots = jax.vmap(newton)(seeds)
     return roots, jax.vmap(lambda s: _field(s, model, inputs))(roots)
+
+
+def _check_stimulus(mu0, coherence) -> None:
+    """Refuse a stimulus that is not physical (as `wang2002` does): `mu0` a rate ≥ 0 Hz,
+    `coherence` a percentage in [−100, 100] (beyond, one population would receive a
+    negative current). Traced values are not checked."""
+    if isinstance(mu0, jax.core.Tracer) or isinstance(coherence, jax.core.Tracer):
+        return
+    c, m = np.asarray(coherence, dtype=float), np.asarray(mu0, dtype=float)
+    if np.any(~np.isfinite(c)) or np.any(np.abs(c) > 100.0):
+        raise ValueError(
+            f"WongWang: coherence c' is a percentage in [-100, 100] (the stimulus "
+            f"J_ext·mu0·(1 ± c'/100) of each population is >= 0), got {coherence!r}."
+        )
+    if np.any(~np.isfinite(m)) or np.any(m < 0):
+        raise ValueError(f"WongWang: mu0 (stimulus rate, Hz) must be >= 0, got {mu0!r}.")

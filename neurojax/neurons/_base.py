@@ -10,6 +10,7 @@ from jaxtyping import Array
 
 from .._errors import check_instance
 from .._model import AbstractModel, Elementwise
+from .._newton import root
 from ..surrogate import AbstractSurrogate
 
 
@@ -95,7 +96,8 @@ def newton(f, x0: Array, args, n_iter: int = 25) -> Array:
     `f′` is one forward-mode JVP with a unit tangent). Used to start models exactly at
     rest.
 
-    A fixed number of iterations, so it traces once and runs under `jit`/`vmap`. The
+    The iterations are `neurojax._newton.root` (elementwise), stopped at convergence to a
+    few ulps or after `n_iter`; it traces once and runs under `jit`/`vmap`. The
     iterations see `args` through `stop_gradient`; one last Newton step outside the loop
     carries the gradient, which at a converged root is exactly the implicit-function
     derivative `dx/d args = −(∂f/∂args)/(∂f/∂x)`, without differentiating the loop (much
@@ -108,5 +110,7 @@ def newton(f, x0: Array, args, n_iter: int = 25) -> Array:
         return x - jnp.where(ok, fx / jnp.where(ok, dfx, 1.0), 0.0)
 
     frozen = jax.lax.stop_gradient(args)
-    x = jax.lax.fori_loop(0, n_iter, lambda _, x: step(x, frozen), jax.lax.stop_gradient(x0))
+    x0 = jax.lax.stop_gradient(jnp.asarray(x0))
+    rtol = float(4 * jnp.finfo(jnp.result_type(x0)).eps)
+    x, _, _ = root(lambda x: f(x, frozen), x0, rtol=rtol, max_steps=n_iter, elementwise=True)
     return step(x, args)
