@@ -122,3 +122,15 @@ def test_bad_surrogate_slope(slope):
         nj.LIF(surrogate=surrogate.FastSigmoid(slope=slope))
     with pytest.raises(ValueError, match=r"surrogate slope must be > 0"):
         surrogate.Triangle(slope)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_half_precision_models_are_refused_alike(dtype):
+    """float16 cannot resolve a step's voltage change (−65 mV is held to 0.03 mV): point
+    neurons, like cells and networks, are refused by name with the cast that fixes it —
+    also when the cast came after construction (`jax.tree.map` skips `__check_init__`)."""
+    half = jax.tree.map(
+        lambda x: x.astype(dtype) if isinstance(x, jax.Array) else x, nj.HodgkinHuxley()
+    )
+    with pytest.raises(TypeError, match=r"HodgkinHuxley\.g_na is .*float32"):
+        nj.simulate(half, jnp.zeros(10), dt=0.025)

@@ -60,7 +60,9 @@ def test_user_model_converges_at_fourth_order(x64):
     for dt in (0.4, 0.2, 0.1):
         n = round(duration / dt)
         sol = nj.simulate(model, jnp.full(n, current), dt=dt)  # every default
-        errors.append(np.abs(np.asarray(sol.final_state.y.v) - exact(0.1, 0.5, current, duration)).max())
+        errors.append(
+            np.abs(np.asarray(sol.final_state.y.v) - exact(0.1, 0.5, current, duration)).max()
+        )
     orders = np.log2(np.asarray(errors[:-1]) / np.asarray(errors[1:]))
     # RK4's global error is C·dt⁴: halving dt divides it by 16 (order 4) up to the
     # next term of the expansion; 3.7 leaves room for that term at dt = 0.4 (ω·dt = 0.2)
@@ -77,7 +79,9 @@ def test_user_model_gradient_matches_the_closed_form(x64):
 
     grad = jax.grad(final_x)(0.1)
     h = 1e-6  # central difference of the closed form: error O(h²) ≈ 1e-12
-    ref = (exact(0.1 + h, 0.5, current, duration)[0] - exact(0.1 - h, 0.5, current, duration)[0]) / (2 * h)
+    ref = (
+        exact(0.1 + h, 0.5, current, duration)[0] - exact(0.1 - h, 0.5, current, duration)[0]
+    ) / (2 * h)
     # the simulated trajectory is RK4-accurate to ~1e-7 at this dt, its derivative too
     np.testing.assert_allclose(grad, ref, rtol=1e-5)
 
@@ -93,6 +97,8 @@ def test_user_model_population_and_vmap(x64):
         lambda om: nj.simulate(DampedRotation(omega=om), jnp.full(n, 0.3), dt=dt).final_state.y.v
     )(jnp.array([0.25, 0.5]))
     for i, current in enumerate(currents):
-        np.testing.assert_allclose(sol.final_state.y.v[i], exact(0.1, 0.5, float(current), n * dt), atol=1e-7)
+        np.testing.assert_allclose(
+            sol.final_state.y.v[i], exact(0.1, 0.5, float(current), n * dt), atol=1e-7
+        )
     for j, om in enumerate((0.25, 0.5)):
         np.testing.assert_allclose(finals[j], exact(0.1, om, 0.3, n * dt), atol=1e-7)

@@ -12,10 +12,18 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._model import POSITIVE, REAL, AbstractModel, Domain, Tree, as_float, parameter
+from .._model import (
+    POSITIVE,
+    REAL,
+    AbstractModel,
+    Domain,
+    Tree,
+    as_float,
+    check_precision,
+    parameter,
+)
 from ._channels import AbstractChannel
 from ._morphology import Discretisation, Morphology
-from ._precision import check_precision
 from ._tree_solve import tree_solve
 
 # µF/cm² · µm² → nF, and mS/cm² · µm² → µS: 1 µm² = 1e-8 cm², × 1e3 (µF→nF, mS→µS).

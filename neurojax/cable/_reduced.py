@@ -40,10 +40,10 @@ from .._model import (
     AbstractModel,
     Coupled,
     as_float,
+    check_precision,
     parameter,
 )
 from ..surrogate import AbstractSurrogate, FastSigmoid
-from ._precision import check_precision
 
 
 def _check_number(what, value, lowest, strict, unit):

@@ -9,8 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._model import AbstractModel, Elementwise, StepInfo
-from ..cable._precision import check_precision
+from .._model import AbstractModel, Elementwise, StepInfo, check_precision
 from ..synapses import Delta
 from ._connectivity import Sparse
 from ._delay import Delay, delay_steps, heterogeneous_delay_steps

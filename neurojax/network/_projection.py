@@ -8,8 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from .._model import NON_NEGATIVE, AbstractModel, Elementwise, check_domains, parameter
-from ..cable._precision import check_precision
+from .._model import (
+    NON_NEGATIVE,
+    AbstractModel,
+    Elementwise,
+    check_domains,
+    check_precision,
+    parameter,
+)
 from ..synapses import AbstractSynapse, TsodyksMarkram
 from ._connectivity import AbstractConnectivity
 
