@@ -6,6 +6,17 @@ the known V, `dx/dt = a(V) − k(V)·x`, so the gates follow from V alone (integ
 exactly for V held at each step's midpoint: exponential Euler). The maximal conductances
 then enter the current balance `c_m dV/dt = I − I_ion(V, gates; g)` linearly, so they are
 the solution of a (small) non-negative least-squares problem.
+
+That regression is the ODE's, not the simulator's: on a trace that `simulate` itself
+produced at the recording's `dt` it is off by the solver's discretisation error (HH,
+ExponentialRK2 at 0.025 ms: 2–6 %), and `fit`, which uses the solver, would have to walk
+that far. So the estimate is then made consistent with the solver `fit` uses (indirect
+inference): the regression's bias is measured on the solver's own trace at the current
+estimate and removed, iterated to a fixed point (a few simulations). On the simulator's
+own data this is exact; the regression's behaviour under measurement noise is unchanged.
+(A Gauss–Newton fit of the solver's teacher-forced one-step prediction is exact too, but
+with 1 mV noise it was biased 20 % / 16 % / 130 % high on HH's g_na / g_k / g_l, against
+the regression's −8 % / −8 % / −33 %: its residual is one-sided in the noisy V.)
 """
 
 from __future__ import annotations
@@ -22,7 +33,14 @@ import numpy as np
 from jaxtyping import ArrayLike
 
 from .._model import AbstractModel
+from .._simulate import simulate
+from ..solvers import AbstractSolver, check_solver_fits, default_solver
 from ._objective import _selection
+
+REFINE_ITERATIONS = 8
+"""At most this many Newton iterations (each one simulation with a batched JVP) make
+`conductances_from_voltage`'s regression consistent with the solver
+(`_solver_consistent`)."""
 
 MAX_CONDUCTANCES = 12
 """The NNLS is solved exactly by enumerating the 2ⁿ candidate supports (active sets);
@@ -136,7 +154,9 @@ def conductances_from_voltage(
     *,
     trainable: Callable = lambda m: (m.g_na, m.g_k, m.g_l),
     window: int = 1,
+    solver: AbstractSolver | None = None,
     _one_sided: bool = False,
+    _refine: bool = True,
 ) -> AbstractModel:
     r"""Maximal conductances of a conductance-based model from a recorded voltage trace, by
     non-negative least squares (Huys, Ahrens & Paninski 2006).
@@ -154,6 +174,18 @@ def conductances_from_voltage(
     are computed by `jax.jacfwd` of the model's `membrane_current`, and linearity is
     checked: selecting a parameter the current is not linear in (`e_na`) raises.
 
+    That regression discretises the ODE, not the simulator, so the estimate is then made
+    consistent with `solver` at this `dt`: the conductances `g` whose simulated trace
+    (`simulate(model, current, dt=dt, solver=solver)`, from the model's own initial
+    state, as `fit` simulates) the same regression maps to the recording's estimate
+    (Newton's method, each iteration one simulation with a batched JVP, at most
+    `REFINE_ITERATIONS`; conductances estimated at 0 stay 0). On a trace that
+    `simulate(model, current, dt=dt, solver=solver)` produced, the estimate is then exact
+    (HH, ExponentialRK2, dt 0.025: < 1e-6 relative in float64, where the regression alone
+    is 2–6 % low) — the minimum of `fit`'s trace MSE with that solver; on a trace of the
+    true ODE it carries the solver's own discretisation error instead, as `fit` would.
+    Measurement noise affects it as it affects the regression.
+
     **Arguments**
 
     - `model`: a conductance-based point neuron (`HodgkinHuxley`, `ReducedHH`,
@@ -165,6 +197,9 @@ def conductances_from_voltage(
       `i` during step `i`), as given to `simulate`.
     - `dt`: sampling interval, ms.
     - `trainable`: the conductances to estimate (scalar parameters), as for `fit`.
+    - `solver`: the scheme the estimate is made consistent with (default: the model's
+      default solver, `neurojax.solvers.default_solver(model)`, as `simulate` and `fit`
+      use).
     - `window`: steps per window of the integrated current balance. 1 (default) is exact
       to second order in `dt` for noise-free data; with measurement noise of σ mV the
       noise of each window's `c_m ΔV` stays ≈ √2·c_m·σ while the signal grows with the
@@ -173,7 +208,29 @@ def conductances_from_voltage(
 
     Returns `model` with the estimated conductances; use it as the start of `fit`.
     """
+    return _conductances_from_voltage(
+        model,
+        v,
+        current,
+        dt,
+        trainable=trainable,
+        window=window,
+        solver=solver,
+        one_sided=_one_sided,
+        refine=_refine,
+    )[0]
+
+
+def _conductances_from_voltage(
+    model, v, current, dt, *, trainable, window, solver, one_sided, refine
+) -> tuple[AbstractModel, int]:
+    """`conductances_from_voltage` and the number of simulations it spent."""
     _check_model(model)
+    if solver is None:
+        solver = default_solver(model)
+    if not isinstance(solver, AbstractSolver):
+        raise TypeError(f"solver must be a neurojax solver, got {solver!r}.")
+    check_solver_fits(solver, model)
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ValueError(f"window must be a number of steps >= 1, got {window!r}.")
     try:
@@ -209,12 +266,16 @@ def conductances_from_voltage(
                 f"trainable item {j} has shape {jnp.shape(leaf)}; conductances_from_voltage "
                 "estimates scalar conductances shared by all sweeps."
             )
+    # the start's values of the selected conductances are ignored: replaced by 1 here,
+    # so not even rounding depends on them
+    where = functools.partial(_where, trainable)
+    model = eqx.tree_at(where, model, tuple(jnp.ones_like(jnp.asarray(p)) for p in leaves))
     state0 = model.init_state((v.shape[1],))
     gate_names = _gate_fields(model, state0)
     # the same model type, shapes and selection reuse one compilation
     x0 = decay_check(model, v, current, gate_names)
     jac, offset, err, scale, lhs, cols = _regression(
-        model, v, current, x0, float(dt), trainable, gate_names, int(window), bool(_one_sided)
+        model, v, current, x0, float(dt), trainable, gate_names, int(window), bool(one_sided)
     )
     if float(err) > 1e-6 * float(scale) * (1e3 if dtype == jnp.float32 else 1.0):
         raise ValueError(
@@ -230,8 +291,13 @@ def conductances_from_voltage(
                 "recording never opens its channel."
             )
     g = _nnls(cols, lhs)
+    n_sim = 0
+    if refine:
+        g, n_sim = _solver_consistent(
+            model, solver, current, dt, trainable, gate_names, int(window), g
+        )
     values = [jnp.asarray(g[j], dtype=jnp.result_type(leaves[j])) for j in range(len(leaves))]
-    return eqx.tree_at(functools.partial(_where, trainable), model, tuple(values))
+    return eqx.tree_at(functools.partial(_where, trainable), model, tuple(values)), n_sim
 
 
 def _where(trainable, m):
@@ -274,22 +340,96 @@ def _regression(model, v, current, x0, dt, trainable, gate_names, window, one_si
     return jac, offset, err, scale, lhs, cols.reshape(-1, len(leaves))
 
 
+@eqx.filter_jit
+def _regressed_simulation(model, solver, current, dt, trainable, gate_names, window, g, support):
+    """`F(g)`, the regression's estimate from the trace `simulate` records with the
+    conductances `g` (from the model's own initial state, as `fit` simulates), and its
+    Jacobian `∂F/∂g` (one batched JVP through the simulation). The regression is the
+    least-squares solution on the recording's `support` (the conductances its NNLS found
+    > 0), unconstrained in sign there, so `F` is smooth."""
+    where = functools.partial(_where, trainable)
+    leaves = where(model)
+    k = len(leaves)
+    state0 = model.init_state((current.shape[1],))
+
+    def regressed(g):
+        m = eqx.tree_at(
+            where, model, tuple(g[j].astype(jnp.result_type(leaves[j])) for j in range(k))
+        )
+        trace = simulate(m, current, dt=dt, solver=solver, throw=False).v.astype(current.dtype)
+        x0, _ = _rates(model, state0._replace(v=trace[0]), current[0], gate_names)
+        out = _regression(model, trace, current, x0, dt, trainable, gate_names, window, False)
+        return _least_squares_on(out[-1], out[-2], support)
+
+    basis = jnp.eye(k, dtype=g.dtype)
+    return jax.vmap(lambda e: jax.jvp(regressed, (g,), (e,)), out_axes=(None, 1))(basis)
+
+
+def _solver_consistent(model, solver, current, dt, trainable, gate_names, window, g_data):
+    """The conductances `g` whose simulated trace the regression maps to the same estimate
+    as the recording, `F(g) = g_data` (`_regressed_simulation`), by Newton's method from
+    `g_data` (indirect inference: the regression's discretisation bias, measured on the
+    solver's own trace, is removed); conductances estimated at 0 stay 0. Each iteration is
+    one simulation with a batched JVP. Returns `(g, n_iterations)`."""
+    g = g_data
+    active = g_data > 0
+    # the regression's own model at the data's estimate (it ignores the selected values
+    # but for rounding)
+    where = functools.partial(_where, trainable)
+    leaves = where(model)
+    model = eqx.tree_at(
+        where, model, tuple(jnp.asarray(g[j], jnp.result_type(p)) for j, p in enumerate(leaves))
+    )
+    tol = 0.01 * float(jnp.finfo(g.dtype).eps) ** 0.5
+    best, best_miss, n = g, np.inf, 0
+    for n in range(1, REFINE_ITERATIONS + 1):  # noqa: B007
+        f, jac = _regressed_simulation(
+            model, solver, current, dt, trainable, gate_names, window, g, active
+        )
+        miss = float(jnp.max(jnp.abs(g_data - f) / jnp.maximum(jnp.abs(g_data), 1e-30)))
+        if not miss < best_miss:  # rounding (float32 simulations) stopped the progress
+            break
+        best, best_miss = g, miss
+        jac = jnp.where(active[:, None] & active[None, :], jac, jnp.eye(len(g), dtype=g.dtype))
+        delta = jnp.where(active, jnp.linalg.solve(jac, g_data - f), 0.0)
+        if not bool(jnp.all(jnp.isfinite(delta))) or miss <= tol:
+            break
+        g = jnp.maximum(g + delta, 0.0)
+    return best, n
+
+
+def _normalised_gram(a, b):
+    norms = jnp.linalg.norm(a, axis=0)
+    norms = jnp.where(norms > 0, norms, 1.0)
+    a = a / norms
+    return a.T @ a, a.T @ b, norms
+
+
+def _solve_on(gram, rhs, mask):
+    """The least-squares solution (normalised coordinates) on the columns in `mask`, 0
+    elsewhere."""
+    k = gram.shape[0]
+    both = mask[:, None] & mask[None, :]
+    m = jnp.where(both, gram, jnp.eye(k, dtype=gram.dtype))
+    return jnp.where(mask, jnp.linalg.solve(m, jnp.where(mask, rhs, 0.0)), 0.0)
+
+
+def _least_squares_on(a, b, mask):
+    """`argmin ‖a x − b‖²` over `x` with `x = 0` outside `mask` (no sign constraint)."""
+    gram, rhs, norms = _normalised_gram(a, b)
+    return _solve_on(gram, rhs, mask) / norms
+
+
 def _nnls(a, b):
     """`argmin_{x ≥ 0} ‖a x − b‖²`, exactly: the optimum is the unconstrained least-squares
     solution on its support, so it is the best feasible one over all 2ⁿ supports
     (columns scaled to unit norm first; normal equations of size n ≤ 12)."""
-    norms = jnp.linalg.norm(a, axis=0)
-    norms = jnp.where(norms > 0, norms, 1.0)
-    a = a / norms
-    gram, rhs = a.T @ a, a.T @ b
+    gram, rhs, norms = _normalised_gram(a, b)
     k = gram.shape[0]
     masks = jnp.asarray(list(itertools.product([False, True], repeat=k)))
 
     def candidate(mask):
-        both = mask[:, None] & mask[None, :]
-        m = jnp.where(both, gram, jnp.eye(k, dtype=gram.dtype))
-        x = jnp.linalg.solve(m, jnp.where(mask, rhs, 0.0))
-        x = jnp.where(mask, x, 0.0)
+        x = _solve_on(gram, rhs, mask)
         ok = jnp.all(x >= 0) & jnp.all(jnp.isfinite(x))
         cost = x @ gram @ x - 2.0 * rhs @ x
         return x, jnp.where(ok, cost, jnp.inf)
