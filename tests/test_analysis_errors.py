@@ -146,7 +146,13 @@ def test_a_simulation_that_blows_up_is_an_error_not_zero_hertz():
         na.fi_curve(_Runaway(), [0.0, 1.0], duration=5.0, transient=0.0, dt=0.01, solver=Euler())
     with pytest.raises(FloatingPointError, match=r"non-finite.*value\(s\) 1 \(up sweep\)"):
         na.limit_cycles(
-            _Runaway(), [0.0, 1.0], sweep="up", dt=0.01, transient=0.0, window=5.0, solver=Euler()
+            _Runaway(),
+            [0.0, 1.0],
+            sweep=na.Sweep.UP,
+            dt=0.01,
+            transient=0.0,
+            window=5.0,
+            solver=Euler(),
         )
 
 
