@@ -1,10 +1,25 @@
-"""How to differentiate a run: typed strategies shared by `simulate` and `fit`."""
+"""How to differentiate a run: typed strategies shared by `simulate` and `fit`.
+
+The adjoint passed to `simulate` decides what `jax.grad` / `jax.jvp` through it do:
+`DirectAdjoint` and `CheckpointAdjoint` are reverse mode (with and without chunked
+checkpointing; `jax.jvp` works too), `ForwardMode` is forward mode only — `jax.jvp`,
+`jax.jacfwd` and `jax.linearize` work and store nothing per step, while `jax.grad`,
+`jax.vjp` and `jax.jacrev` raise, saying what to use instead. The same object gives
+`fit` the value and gradient of its loss (`AbstractAdjoint.value_and_grad`)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
+import jax.tree_util as jtu
+from jax.extend.core import Primitive
+from jax.interpreters import ad, batching, mlir
 
 # Below this many saved blocks a run is differentiated without checkpointing: the stored
 # states (≤ 10⁴ per neuron) cost less than the extra forward pass.
@@ -14,6 +29,22 @@ AUTO_CHECKPOINT_ABOVE = 10_000
 class AbstractAdjoint(eqx.Module):
     """How gradients of a run are computed (diffrax's `adjoint=`). The forward values are
     the same whichever is chosen."""
+
+    def prepare(self, tree):
+        """Applied by `simulate` to everything entering the run (model, initial state,
+        inputs, `dt`, `t0`) inside the caller's trace; the identity for reverse modes."""
+        return tree
+
+    def value_and_grad(self, fn: Callable, x) -> tuple[Any, Any]:
+        """Value and gradient of the scalar `fn(x)` (a pytree `x`) in this adjoint's mode:
+        `jax.value_and_grad` for reverse modes."""
+        return jax.value_and_grad(fn)(x)
+
+    def reverse_differentiable(self, fn: Callable) -> Callable:
+        """`fn` (scalar-valued) in a form that `jax.grad` / `jax.linearize`+transpose
+        (optax's line search) can differentiate, with the gradient computed by
+        `value_and_grad`; `fn` itself for reverse modes."""
+        return fn
 
     def checkpoint_every(self, n_blocks: int) -> int | None:
         """Chunk length (in saved blocks) for `jax.checkpoint`, or `None` for none."""
@@ -68,8 +99,109 @@ class CheckpointAdjoint(AbstractAdjoint):
 
 class ForwardMode(AbstractAdjoint):
     """Forward-mode differentiation (JVPs): nothing is stored per step, cost grows with the
-    number of parameters. `fit` then computes its gradient with one batched JVP; a plain
-    `simulate` runs without checkpointing (`jax.jvp`/`jax.jacfwd` over it is cheap)."""
+    number of parameters.
+
+    `simulate(..., adjoint=ForwardMode())` is differentiable in forward mode only:
+    `jax.jvp`, `jax.jacfwd` and `jax.linearize` through it work (under `jit` and `vmap`
+    too, and nested), while `jax.grad`, `jax.vjp` and `jax.jacrev` raise a `TypeError`
+    naming `ForwardMode` and the alternatives (`jax.jacfwd`, or `CheckpointAdjoint()`).
+    `fit` computes its gradient with one batched JVP (`value_and_grad`)."""
 
     def recompute_steps(self) -> bool:
         return False
+
+    def prepare(self, tree):
+        return jtu.tree_map(forward_only, tree)
+
+    def value_and_grad(self, fn: Callable, x) -> tuple[Any, Any]:
+        return forward_value_and_grad(fn, x)
+
+    def reverse_differentiable(self, fn: Callable) -> Callable:
+        return _ForwardGradient(fn)
+
+
+def forward_value_and_grad(fn: Callable, x) -> tuple[Any, Any]:
+    """Value and gradient of a scalar `fn(x)` by forward mode: one JVP per scalar in `x`,
+    batched with `vmap` so the primal computation runs once. Memory does not grow with the
+    number of time steps (nothing is stored for a backward pass)."""
+    flat, unravel = jax.flatten_util.ravel_pytree(x)
+    basis = jnp.eye(flat.size, dtype=flat.dtype)
+
+    def push(t):
+        return jax.jvp(lambda y: fn(unravel(y)), (flat,), (t,))
+
+    value, tangents = jax.vmap(push, out_axes=(None, 0))(basis)
+    return value, unravel(tangents)
+
+
+class _ForwardGradient(eqx.Module):
+    """`fn` whose reverse-mode derivative is computed by forward mode inside a custom VJP
+    (`ForwardMode.reverse_differentiable`)."""
+
+    fn: Callable
+
+    def __call__(self, x):
+        return _forward_gradient_call(x, self.fn)
+
+
+@eqx.filter_custom_vjp
+def _forward_gradient_call(x, fn):
+    return fn(x)
+
+
+@_forward_gradient_call.def_fwd
+def _forward_gradient_fwd(perturbed, x, fn):
+    return forward_value_and_grad(fn, x)
+
+
+@_forward_gradient_call.def_bwd
+def _forward_gradient_bwd(grad_x, g, perturbed, x, fn):
+    return jtu.tree_map(lambda d: g * d, grad_x)
+
+
+# --------------------------------------------------------------------------------------
+# The forward-only marker: the identity, linear in its tangent, whose transpose raises.
+# `ForwardMode.prepare` wraps every floating array entering a run in it, so reverse mode
+# through the run fails at once with a message, instead of quietly storing every step.
+
+_REVERSE_MESSAGE = (
+    "simulate(..., adjoint=ForwardMode()) is differentiable in forward mode only: "
+    "jax.grad, jax.vjp and jax.jacrev through it are not available (the run stores "
+    "nothing per step for a backward pass). Use jax.jvp / jax.jacfwd (forward mode; "
+    "jax.jacfwd gives the gradient of a scalar at the cost of one JVP per parameter), or "
+    "pass adjoint=neurojax.CheckpointAdjoint() (or DirectAdjoint()) for reverse mode."
+)
+
+forward_only_p = Primitive("neurojax_forward_only")
+forward_only_p.def_impl(lambda x: x)
+forward_only_p.def_abstract_eval(lambda x: x)
+mlir.register_lowering(forward_only_p, mlir.lower_fun(lambda x: x, multiple_results=False))
+
+
+def _forward_only_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    if type(t) is ad.Zero:
+        return forward_only_p.bind(x), t
+    return forward_only_p.bind(x), forward_only_p.bind(t)
+
+
+def _forward_only_transpose(ct, x):
+    raise TypeError(_REVERSE_MESSAGE)
+
+
+ad.primitive_jvps[forward_only_p] = _forward_only_jvp
+ad.primitive_transposes[forward_only_p] = _forward_only_transpose
+batching.primitive_batchers[forward_only_p] = lambda args, dims: (
+    forward_only_p.bind(args[0]),
+    dims[0],
+)
+
+
+def forward_only(x):
+    """`x` marked as differentiable in forward mode only (floating arrays; anything else,
+    and empty arrays, are returned as they are)."""
+    if not (eqx.is_array(x) or isinstance(x, jax.core.Tracer)):
+        return x
+    if not jnp.issubdtype(x.dtype, jnp.inexact) or x.size == 0:
+        return x
+    return forward_only_p.bind(x)

@@ -21,6 +21,7 @@ from ._model import (
     RealScalarLike,
     StepInfo,
     check_domains,
+    check_precision,
     error_if_outside,
 )
 from ._progress import AbstractProgressMeter, NoProgress
@@ -96,6 +97,26 @@ _configure_xla_cpu()
 
 def _is_tracer(x) -> bool:
     return isinstance(x, jax.core.Tracer)
+
+
+def _under_jit(leaves) -> bool:
+    """Whether any leaf is traced by a jit (staging) trace, possibly under grad/jvp/vmap
+    tracers, which hold their primal values in `primal` / `val`. Unknown tracer types
+    count as staged (then the run is inlined, as it always was)."""
+    for x in leaves:
+        depth = 0
+        while _is_tracer(x) and depth < 64:
+            name = type(x).__name__
+            if name in ("JVPTracer", "LinearizeTracer"):
+                x = x.primal
+            elif name == "BatchTracer":
+                x = x.val
+            else:
+                return True
+            depth += 1
+        if _is_tracer(x):
+            return True
+    return False
 
 
 def check_finite(x, what: str, fix: str, anchor=None):
@@ -261,16 +282,21 @@ def simulate(
       previous `Solution.final_state`, or a continuous state `y`.
     - `t0`: time at the start of the first step, ms.
     - `saveat`: what to keep (`SaveAt`): every k-th step, which variables, or a function.
-    - `adjoint`: how reverse-mode gradients are taken (`CheckpointAdjoint()`: √n
-      checkpointing above 10⁴ saved steps; `DirectAdjoint()`; `ForwardMode()`).
+    - `adjoint`: what `jax.grad` / `jax.jvp` through the run do. `CheckpointAdjoint()`
+      (default; reverse mode, √n checkpointing above 10⁴ saved steps, or
+      `CheckpointAdjoint(every=k)`), `DirectAdjoint()` (reverse mode, a state stored per
+      step), `ForwardMode()` (forward mode only: `jax.jvp` / `jax.jacfwd` store nothing
+      per step; `jax.grad` / `jax.vjp` raise a `TypeError` saying what to use instead).
     - `progress_meter`: `NoProgress()` or `TextProgress()`.
     - `key`: a PRNG key for models with random drives; step `i` sees
       `jax.random.fold_in(key, i)` in `StepInfo.key`.
     - `throw`: raise if the run produced NaN or inf, naming the variable and the time
       (default). With `False` the values are returned as they are (`fit` uses this).
 
-    Works under `jax.jit`, `jax.grad` and `jax.vmap`; compiles once per input shape and
-    option set (parameter values, `dt` and `t0` do not trigger recompilation).
+    Works under `jax.jit`, `jax.grad`, `jax.jvp` and `jax.vmap`; compiles once per input
+    shape and option set (parameter values, `dt` and `t0` do not trigger recompilation),
+    also for `jax.grad(...)` called outside any `jit` (the run is one cached compiled
+    function there; inside the caller's `jit` it is inlined).
 
     **Errors**: every argument is checked before anything is compiled; traced values
     (parameters, `dt`, `inputs` inside `jit`) are checked at run time with
@@ -287,6 +313,7 @@ def simulate(
         "progress_meter", progress_meter, AbstractProgressMeter, "neurojax.TextProgress()"
     )
     check_domains(model)
+    check_precision(model)
     inputs = prepare_inputs(inputs, dt)
     t0 = check_time(t0, "t0", positive=False)
     n_steps = n_steps_of(inputs)
@@ -317,12 +344,17 @@ def simulate(
     dt_ = jnp.asarray(check_time(dt, "dt", positive=True), ftype)
     t0_ = jnp.asarray(t0, ftype)
     args = (model, solver, inputs, state, dt_, t0_, key, saveat, adjoint, progress_meter)
-    traced = any(_is_tracer(x) for x in jtu.tree_leaves(args))
-    # Called eagerly, the run is compiled once and cached (`_integrate_jit`). Inside the
-    # caller's own trace (jit/grad/vmap) it is inlined instead: a jit boundary here would
-    # keep every saved output alive, even those the caller never uses (measured: the
-    # gradient of mean(v²) over 10⁴ HH steps needed 527 kB instead of 207 kB).
-    sol = (_integrate if traced else _integrate_jit)(*args)
+    # Called eagerly, or under transformations evaluated eagerly (jax.grad, jax.jvp,
+    # jax.vmap outside any jit), the run goes through one cached compiled function
+    # (`_integrate_jit`): inlined, the scan would be traced afresh on every call and
+    # compiled again (1–3 s per gradient), while JAX caches the derivative of a jitted
+    # function. Eager evaluation materialises every output of the run anyway, so the jit
+    # boundary costs no memory there. Inside the caller's own jit it is inlined instead: a
+    # jit boundary there would keep every saved output alive, even those the caller never
+    # uses (measured: the gradient of mean(v²) over 10⁴ HH steps needed 527 kB instead of
+    # 207 kB).
+    inline = _under_jit(jtu.tree_leaves(args))
+    sol = (_integrate if inline else _integrate_jit)(*args)
     if throw:
         sol = _raise_if_nonfinite(model, sol)
     return sol
@@ -408,6 +440,8 @@ def _broadcast_parameters(model, inputs):
 
 
 def _integrate(model, solver, inputs, state, dt, t0, key, saveat, adjoint, progress_meter):
+    # what the adjoint says about differentiation (ForwardMode: forward mode only)
+    model, inputs, state, dt, t0 = adjoint.prepare((model, inputs, state, dt, t0))
     n_steps = n_steps_of(inputs)
     every = saveat.every
     n_blocks = n_steps // every
