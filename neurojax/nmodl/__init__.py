@@ -1,0 +1,63 @@
+"""NMODL importer: NEURON `.mod` files as differentiable cable mechanisms.
+
+    from neurojax.nmodl import load_mod
+    hh = load_mod("hh.mod")                     # an instance, NMODL defaults
+    cell = cable.Cell(morph, [(hh, "soma")])
+    hh2 = load_mod("hh.mod", gnabar=0.2)        # parameters by their NMODL names & units
+
+`load_mod` takes a path or the text of a `.mod` file and returns an instance of a new
+`neurojax.cable.AbstractChannel` subclass (`mod_class` returns the class) whose array
+fields are the PARAMETERs under their NMODL names, in NMODL units (`gnabar` in S/cm²),
+with NMODL's `<lo, hi>` limits as their domains. See `docs/nmodl.md` for what is
+supported; anything else is a `ValueError` (`NmodlError`) naming the file, line and
+construct. Needs `sympy` (imported when a file is loaded), not NEURON.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._parse import NmodlError as NmodlError
+from ._parse import parse as parse
+
+
+def _read(source) -> tuple[str, str]:
+    if isinstance(source, Path) or (
+        isinstance(source, str) and "\n" not in source and "{" not in source
+    ):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"no .mod file at {os.fspath(path)!r}")
+        return path.read_text(), path.name
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a path or the text of a .mod file, got {source!r}.")
+    return source, "<string>"
+
+
+def mod_class(source, *, ions: dict | None = None, name: str | None = None, file: str | None = None):
+    """The mechanism class of a `.mod` file (path or text). `ions`: values for ion
+    variables READ that have no NEURON default (e.g. `{"eh": -45.0}`); `file`: the name
+    used in error messages for text input."""
+    from . import _singular
+    from ._compile import build_spec, make_class
+
+    text, fname = _read(source)
+    prog = _singular.program(parse(text, file or fname))
+    return make_class(build_spec(prog, ions), name)
+
+
+def load_mod(source, *, ions: dict | None = None, file: str | None = None, **parameters):
+    """A mechanism instance from a `.mod` file (path or text), with `parameters`
+    overriding the file's defaults (NMODL names and units)."""
+    cls = mod_class(source, ions=ions, file=file)
+    unknown = set(parameters) - set(cls._spec.params)
+    if unknown:
+        raise ValueError(
+            f"{cls._spec.file}: {sorted(unknown)} are not parameters of {cls._spec.suffix}; "
+            f"its parameters are {sorted(cls._spec.params)}."
+        )
+    return cls(**parameters)
+
+
+__all__ = ["load_mod", "mod_class", "parse", "NmodlError"]

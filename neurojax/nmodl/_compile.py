@@ -1,0 +1,734 @@
+"""NMODL program → a cable density mechanism (`neurojax.cable.AbstractChannel`).
+
+The parsed blocks are interpreted with `jax.numpy` while JAX traces (once per
+compilation), so the mechanism is an ordinary differentiable function of its parameters.
+
+Semantics, as NEURON's (`nocmodl`) for a density mechanism:
+
+- `init(v, T)`: every STATE/ASSIGNED starts at 0, `INITIAL` runs, then `BREAKPOINT`'s
+  statements once (NEURON's `finitialize` ends with a current evaluation).
+- `current(v, gates)`: `BREAKPOINT` without its `SOLVE`; the sum of the currents written
+  (`USEION … WRITE ix`, `NONSPECIFIC_CURRENT`), mA/cm² × 1000 → µA/cm², outward positive.
+- `update(v, gates, dt, T)`: the `SOLVE`d block at the new voltage —
+  `cnexp`: `x ← x + f(x)·(exp(b·dt) − 1)/b`, `b = ∂f/∂x` (exact for NEURON's
+  equations linear in their own state; other equations are refused when built);
+  `euler`: `x ← x + dt·f(x)`; `derivimplicit` and KINETIC `sparse`: backward Euler,
+  `x = x₀ + dt·f(x)` by Newton's method (4 iterations, Jacobian by forward mode).
+- "gates" = the STATEs plus the ASSIGNED/LOCAL variables whose value must survive from one
+  call to the next (read before written in `current` or `update`), found by a
+  read/write analysis of the blocks, and `celsius` if `BREAKPOINT` reads it.
+- Ions: values READ and not written (`ena`, `cai`, `cao`, …) are parameters with NEURON's
+  defaults; a concentration WRITTEN (`cai`) is state private to the mechanism (the cell
+  has no ion pools shared between mechanisms).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from typing import Any, ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._model import Domain, parameter
+from ..cable._channels import AbstractChannel
+from ..channels._rates import vtrap
+from ._parse import (
+    Assign,
+    Bin,
+    Call,
+    CallStmt,
+    Compartment,
+    Conserve,
+    Diff,
+    If,
+    Local,
+    Name,
+    Num,
+    Program,
+    Reaction,
+    Safe,
+    Solve,
+    Unary,
+    fail,
+)
+
+NEWTON_ITERATIONS = 4
+
+# NEURON's defaults for its built-in ions (nrn/src/nrnoc/eion.cpp; eca from Nernst at the
+# default concentrations and 6.3 °C, as NEURON gives it).
+ION_DEFAULTS = {
+    "ena": 50.0, "nai": 10.0, "nao": 140.0,
+    "ek": -77.0, "ki": 54.4, "ko": 2.5,
+    "eca": 132.4579341637009, "cai": 5e-5, "cao": 2.0,
+}  # fmt: skip
+
+_SPECIAL = {"v", "celsius", "dt", "t"}
+_UNSUPPORTED_SPECIAL = {"t": "the time t", "area": "the segment area", "diam": "the diameter"}
+
+_BUILTINS_1 = {
+    "exp": (np.exp, jnp.exp), "log": (np.log, jnp.log), "log10": (np.log10, jnp.log10),
+    "sqrt": (np.sqrt, jnp.sqrt), "fabs": (np.abs, jnp.abs), "sin": (np.sin, jnp.sin),
+    "cos": (np.cos, jnp.cos), "tan": (np.tan, jnp.tan), "atan": (np.arctan, jnp.arctan),
+    "asin": (np.arcsin, jnp.arcsin), "acos": (np.arccos, jnp.arccos),
+    "sinh": (np.sinh, jnp.sinh), "cosh": (np.cosh, jnp.cosh), "tanh": (np.tanh, jnp.tanh),
+    "floor": (np.floor, jnp.floor), "ceil": (np.ceil, jnp.ceil), "expm1": (np.expm1, jnp.expm1),
+}  # fmt: skip
+_BUILTINS_2 = {
+    "pow": (np.power, jnp.power), "atan2": (np.arctan2, jnp.arctan2),
+    "fmin": (np.fmin, jnp.fmin), "fmax": (np.fmax, jnp.fmax),
+}  # fmt: skip
+
+
+def _static(x) -> bool:
+    return isinstance(x, (float, int, bool, np.generic))
+
+
+def _weak(x):
+    """numpy scalars → Python scalars, which JAX treats as weakly typed (no up-cast)."""
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _exprelr(x):
+    """NEURON's builtin `exprelr(x) = x/(exp(x) − 1)`, safe at 0."""
+    return vtrap(x, 1.0)
+
+
+def _where(c, a, b):
+    if _static(c):
+        return a if bool(c) else b
+    return jnp.where(c, _weak(a), _weak(b))
+
+
+# ----------------------------------------------------------------------------- interpreter
+
+
+class _Ctx:
+    def __init__(self, spec, glob: dict, mode: str):
+        self.spec = spec
+        self.glob = glob
+        self.mode = mode  # "init", "current", "update"
+        self.derivs: dict = {}
+        self.volumes: dict = {}
+        self.conserve: list = []
+        self.depth = 0
+
+
+def _err(spec, line, what):
+    return fail(spec.file, line, what)
+
+
+def ev(e, frame: dict, ctx: _Ctx):
+    spec = ctx.spec
+    if isinstance(e, Num):
+        return np.float64(e.value)
+    if isinstance(e, Name):
+        n = e.id
+        if n in frame:
+            return frame[n]
+        if n in ctx.glob:
+            return ctx.glob[n]
+        if n in spec.constants:
+            return np.float64(spec.constants[n])
+        if n == "dt":
+            raise _err(spec, e.line, "dt is only available in the SOLVEd block")
+        if n in _UNSUPPORTED_SPECIAL:
+            raise _err(spec, e.line, f"{_UNSUPPORTED_SPECIAL[n]} ({n}) is not supported")
+        raise _err(spec, e.line, f"undefined name {n!r}")
+    if isinstance(e, Unary):
+        x = ev(e.x, frame, ctx)
+        if e.op == "-":
+            return -x
+        return np.logical_not(x) if _static(x) else jnp.logical_not(x)
+    if isinstance(e, Bin):
+        a, b = ev(e.lhs, frame, ctx), ev(e.rhs, frame, ctx)
+        op = e.op
+        if _static(a) and _static(b):
+            a, b = np.float64(a), np.float64(b)
+            with np.errstate(all="ignore"):
+                return _BINOPS_NP[op](a, b)
+        return _BINOPS_JNP[op](_weak(a), _weak(b))
+    if isinstance(e, Safe):
+        r, z = ev(e.ratio, frame, ctx), ev(e.z, frame, ctx)
+        if _static(z):
+            z = np.float64(z)
+            with np.errstate(all="ignore"):
+                return r * (z / np.expm1(z) if z != 0 else np.float64(1.0))
+        return _weak(r) * vtrap(z, 1.0)
+    if isinstance(e, Call):
+        return call(e, frame, ctx)
+    raise _err(spec, getattr(e, "line", 0), f"unsupported expression {e!r}")  # pragma: no cover
+
+
+_BINOPS_NP = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b, "^": np.power,
+    "<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+    "&&": np.logical_and, "||": np.logical_or,
+}  # fmt: skip
+_BINOPS_JNP = {
+    **_BINOPS_NP, "^": jnp.power, "&&": jnp.logical_and, "||": jnp.logical_or,
+    "<": jnp.less, ">": jnp.greater, "<=": jnp.less_equal, ">=": jnp.greater_equal,
+    "==": jnp.equal, "!=": jnp.not_equal,
+}  # fmt: skip
+
+
+def call(e: Call, frame: dict, ctx: _Ctx):
+    spec = ctx.spec
+    args = [ev(a, frame, ctx) for a in e.args]
+    fn = e.fn
+    if fn in spec.functions:
+        f = spec.functions[fn]
+        if len(args) != len(f.args):
+            raise _err(spec, e.line, f"{fn} takes {len(f.args)} arguments, given {len(args)}")
+        if ctx.depth > 64:
+            raise _err(spec, e.line, f"recursion in {fn} deeper than 64 calls is not supported")
+        inner = dict(zip(f.args, args, strict=True))
+        if f.kind == "FUNCTION":
+            inner[fn] = np.float64(0.0)
+        ctx.depth += 1
+        run(f.body, inner, ctx)
+        ctx.depth -= 1
+        return inner[fn] if f.kind == "FUNCTION" else np.float64(0.0)
+    table = _BUILTINS_1 if len(args) == 1 else _BUILTINS_2 if len(args) == 2 else {}
+    if fn in table:
+        f_np, f_jnp = table[fn]
+        if all(_static(a) for a in args):
+            with np.errstate(all="ignore"):
+                return f_np(*[np.float64(a) for a in args])
+        return f_jnp(*[_weak(a) for a in args])
+    if fn == "exprelr" and len(args) == 1:
+        return _exprelr(jnp.asarray(_weak(args[0])))
+    raise _err(spec, e.line, f"unknown or unsupported function {fn}()")
+
+
+def _assign(name, value, frame, ctx, line):
+    spec = ctx.spec
+    if name in frame:
+        frame[name] = value
+    elif name in spec.writable:
+        ctx.glob[name] = value
+    elif name in spec.param_names:
+        raise _err(spec, line, f"assigning the PARAMETER {name} is not supported")
+    else:
+        raise _err(spec, line, f"assignment to {name!r}, which is not declared (or read-only)")
+
+
+def run(body, frame: dict, ctx: _Ctx):
+    spec = ctx.spec
+    for s in body:
+        if isinstance(s, Assign):
+            _assign(s.target, ev(s.expr, frame, ctx), frame, ctx, s.line)
+        elif isinstance(s, Local):
+            for n in s.names:
+                frame[n] = np.float64(0.0)
+        elif isinstance(s, CallStmt):
+            call(s.call, frame, ctx)
+        elif isinstance(s, If):
+            c = ev(s.cond, frame, ctx)
+            if _static(c):
+                run(s.body if bool(c) else s.orelse, frame, ctx)
+                continue
+            f1, g1, d1 = dict(frame), dict(ctx.glob), dict(ctx.derivs)
+            run(s.body, f1, _swap(ctx, g1, d1))
+            f2, g2, d2 = dict(frame), dict(ctx.glob), dict(ctx.derivs)
+            run(s.orelse, f2, _swap(ctx, g2, d2))
+            for tgt, a, b in ((frame, f1, f2), (ctx.glob, g1, g2), (ctx.derivs, d1, d2)):
+                for k in set(a) | set(b):
+                    va, vb = a.get(k, np.float64(0.0)), b.get(k, np.float64(0.0))
+                    if va is not vb:
+                        tgt[k] = _where(c, va, vb)
+        elif isinstance(s, Diff):
+            if ctx.mode != "derivative":
+                raise _err(spec, s.line, f"{s.state}' = ... outside a DERIVATIVE block")
+            ctx.derivs[s.state] = ev(s.expr, frame, ctx)
+        elif isinstance(s, Reaction):
+            _reaction(s, frame, ctx)
+        elif isinstance(s, Conserve):
+            if ctx.mode != "derivative":
+                raise _err(spec, s.line, "CONSERVE outside a KINETIC block")
+            ctx.conserve.append((s.lhs, ev(s.rhs, frame, ctx), s.line))
+        elif isinstance(s, Compartment):
+            vol = ev(s.volume, frame, ctx)
+            for st in s.states:
+                ctx.volumes[st] = vol
+        elif isinstance(s, Solve):
+            if ctx.mode == "current":
+                continue
+            if ctx.mode == "init" and s.method.startswith("steadystate:"):
+                _steady_state(s, ctx)
+                continue
+            if ctx.mode == "update":
+                _solve(s, ctx)
+                continue
+            raise _err(spec, s.line, f"SOLVE {s.block} here is not supported")
+        else:  # pragma: no cover
+            raise _err(spec, getattr(s, "line", 0), f"unsupported statement {s!r}")
+
+
+def _swap(ctx: _Ctx, glob, derivs):
+    new = _Ctx(ctx.spec, glob, ctx.mode)
+    new.derivs, new.volumes, new.conserve, new.depth = derivs, ctx.volumes, ctx.conserve, ctx.depth
+    new.dt = getattr(ctx, "dt", None)
+    return new
+
+
+def _reaction(s: Reaction, frame, ctx):
+    spec = ctx.spec
+    if ctx.mode != "derivative":
+        raise _err(spec, s.line, "a reaction (~) outside a KINETIC block")
+    for _, st in (*s.lhs, *s.rhs):
+        if st not in spec.state_names:
+            raise _err(spec, s.line, f"{st} in a reaction is not a STATE")
+
+    def prod(side):
+        out = np.float64(1.0)
+        for k, st in side:
+            out = out * ctx.glob[st] ** k if k != 1 else out * ctx.glob[st]
+        return out
+
+    d = ctx.derivs
+    if s.op == "<<":
+        st = s.lhs[0][1]
+        d[st] = d.get(st, 0.0) + ev(s.kf, frame, ctx)
+        return
+    kf = ev(s.kf, frame, ctx)
+    fwd = kf * prod(s.lhs)
+    bwd = ev(s.kb, frame, ctx) * prod(s.rhs) if s.op == "<->" else np.float64(0.0)
+    frame["f_flux"], frame["b_flux"] = fwd, bwd
+    for k, st in s.lhs:
+        d[st] = d.get(st, 0.0) - k * (fwd - bwd)
+    for k, st in s.rhs:
+        d[st] = d.get(st, 0.0) + k * (fwd - bwd)
+
+
+def _derivatives(spec, block, glob, states: dict):
+    """f(states) of a DERIVATIVE/KINETIC block, with everything else from `glob`."""
+    g = dict(glob)
+    g.update(states)
+    ctx = _Ctx(spec, g, "derivative")
+    run(block.body, {}, ctx)
+    out = {}
+    for name in spec.block_states[block.name]:
+        f = ctx.derivs.get(name, np.float64(0.0))
+        if name in ctx.volumes:
+            f = f / ctx.volumes[name]
+        out[name] = f
+    return out, ctx
+
+
+def _solve(s: Solve, ctx: _Ctx):
+    spec, glob = ctx.spec, ctx.glob
+    dt = glob["dt"]
+    if s.block in spec.functions and s.method == "":
+        call(Call(s.block, (), s.line), {}, ctx)
+        return
+    block = spec.blocks[s.block]
+    names = spec.block_states[s.block]
+    shape = jnp.shape(glob["v"])
+    x0 = {n: jnp.broadcast_to(jnp.asarray(_weak(glob[n]), spec.dtype(glob)), shape) for n in names}
+
+    def f(x):
+        return _derivatives(spec, block, glob, x)[0]
+
+    if s.method == "cnexp":
+        fx = f(x0)
+        for n in names:
+            tangent = {m: jnp.zeros_like(x0[m]) if m != n else jnp.ones_like(x0[m]) for m in names}
+            _, df = jax.jvp(f, (x0,), (tangent,))
+            b = jnp.asarray(df[n])
+            z = b * dt
+            small = jnp.abs(z) < 1e-6
+            zs = jnp.where(small, 1.0, z)
+            phi = jnp.where(small, 1.0 + z / 2, jnp.expm1(zs) / zs)  # (eᶻ − 1)/z
+            glob[n] = x0[n] + fx[n] * dt * phi
+    elif s.method == "euler":
+        fx = f(x0)
+        for n in names:
+            glob[n] = x0[n] + dt * fx[n]
+    elif s.method in ("derivimplicit", "sparse"):
+        x = _newton(lambda x: {n: x[n] - x0[n] - dt * fx for n, fx in f(x).items()}, x0, names)
+        glob.update(x)
+    else:  # checked at build time
+        raise _err(spec, s.line, f"METHOD {s.method} is not supported")
+
+
+def _newton(residual, x, names, rows=None):
+    """Newton's method on `residual(x) = 0` per compartment (Jacobian by forward mode)."""
+    shape = jnp.shape(x[names[0]])
+    for _ in range(NEWTON_ITERATIONS):
+        r = residual(x)
+        cols = []
+        for n in names:
+            tangent = {m: jnp.zeros_like(x[m]) if m != n else jnp.ones_like(x[m]) for m in names}
+            _, dr = jax.jvp(residual, (x,), (tangent,))
+            cols.append(jnp.stack([jnp.broadcast_to(dr[m], shape) for m in names], -1))
+        jac = jnp.stack(cols, -1)  # (..., row, column)
+        rv = jnp.stack([jnp.broadcast_to(r[m], shape) for m in names], -1)
+        step = jnp.linalg.solve(jac, rv[..., None])[..., 0]
+        x = {n: x[n] - step[..., i] for i, n in enumerate(names)}
+    return x
+
+
+def _steady_state(s: Solve, ctx: _Ctx):
+    spec, glob = ctx.spec, ctx.glob
+    if s.block not in spec.blocks:
+        raise _err(spec, s.line, f"SOLVE {s.block} STEADYSTATE: no KINETIC/DERIVATIVE {s.block}")
+    block = spec.blocks[s.block]
+    names = spec.block_states[s.block]
+    shape = jnp.shape(glob["v"])
+    x0 = {n: jnp.broadcast_to(jnp.asarray(_weak(glob[n]), spec.dtype(glob)), shape) for n in names}
+
+    def residual(x):
+        fx, c = _derivatives(spec, block, glob, x)
+        fx = dict(fx)
+        for lhs, total, _line in c.conserve:  # the last state of each CONSERVE: its sum
+            fx[lhs[-1][1]] = sum(k * x[st] for k, st in lhs) - total
+        return fx
+
+    glob.update(_newton(residual, x0, names))
+
+
+# ----------------------------------------------------------------------------- analysis
+
+
+def _names_in(e, out: set, calls: list):
+    if isinstance(e, Name):
+        out.add(e.id)
+    elif isinstance(e, (Bin,)):
+        _names_in(e.lhs, out, calls)
+        _names_in(e.rhs, out, calls)
+    elif isinstance(e, Unary):
+        _names_in(e.x, out, calls)
+    elif isinstance(e, Safe):
+        _names_in(e.ratio, out, calls)
+        _names_in(e.z, out, calls)
+    elif isinstance(e, Call):
+        for a in e.args:
+            _names_in(a, out, calls)
+        calls.append(e.fn)
+
+
+class _RW:
+    """Globals possibly read before definitely written; possibly/definitely written."""
+
+    def __init__(self, prog: Program, blocks: dict):
+        self.prog, self.blocks = prog, blocks
+        self.memo: dict = {}
+
+    def function(self, name):
+        if name in self.memo:
+            return self.memo[name] or (set(), set(), set())
+        self.memo[name] = None  # recursion guard
+        f = self.prog.functions[name]
+        res = self.body(f.body, set(f.args) | {name}, set())
+        self.memo[name] = res
+        return res
+
+    def expr(self, e, local, written, reads, maybe):
+        names, calls = set(), []
+        _names_in(e, names, calls)
+        reads |= names - local - written
+        for fn in calls:
+            if fn in self.prog.functions:
+                r, w_def, w_any = self.function(fn)
+                reads |= r - written
+                written |= w_def
+                maybe |= w_any
+
+    def body(self, body, local: set, written: set):
+        local, reads, maybe = set(local), set(), set()
+        for s in body:
+            if isinstance(s, Local):
+                local |= set(s.names)
+            elif isinstance(s, Assign):
+                self.expr(s.expr, local, written, reads, maybe)
+                if s.target not in local:
+                    written.add(s.target)
+                    maybe.add(s.target)
+            elif isinstance(s, (Diff,)):
+                self.expr(s.expr, local, written, reads, maybe)
+                reads |= {s.state} - written
+            elif isinstance(s, CallStmt):
+                self.expr(s.call, local, written, reads, maybe)
+            elif isinstance(s, If):
+                self.expr(s.cond, local, written, reads, maybe)
+                r1, w1, m1 = self.body(s.body, local, set(written))
+                r2, w2, m2 = self.body(s.orelse, local, set(written))
+                reads |= (r1 | r2) - local
+                written |= w1 & w2
+                maybe |= m1 | m2
+            elif isinstance(s, Reaction):
+                for k in (s.kf, s.kb):
+                    if k is not None:
+                        self.expr(k, local | {"f_flux", "b_flux"}, written, reads, maybe)
+                reads |= {st for _, st in (*s.lhs, *s.rhs)} - written
+            elif isinstance(s, Conserve):
+                self.expr(s.rhs, local, written, reads, maybe)
+            elif isinstance(s, Compartment):
+                self.expr(s.volume, local, written, reads, maybe)
+            elif isinstance(s, Solve):
+                if s.block in self.blocks:
+                    r, w_def, w_any = self.body(self.blocks[s.block].body, set(), set(written))
+                    reads |= r - written
+                    written |= w_def
+                    maybe |= w_any
+                elif s.block in self.prog.functions:
+                    r, w_def, w_any = self.function(s.block)
+                    reads |= r - written
+                    written |= w_def
+                    maybe |= w_any
+        return reads, written, maybe
+
+
+# ----------------------------------------------------------------------------- spec
+
+
+class Spec:
+    """Everything static about an imported mechanism (hashable by identity)."""
+
+    def dtype(self, glob):
+        return jnp.result_type(_weak(glob["v"]))
+
+
+def build_spec(prog: Program, ions: dict | None = None) -> Spec:
+    file = prog.file
+    spec = Spec()
+    spec.file = file
+    spec.prog = prog
+    if prog.kind != "SUFFIX":
+        if prog.kind == "POINT_PROCESS":
+            raise fail(file, prog.suffix_line, "POINT_PROCESS mechanisms are not supported yet "
+                       "(a cable Cell takes density mechanisms)")  # fmt: skip
+        raise fail(file, 1, "no NEURON { SUFFIX ... } block: not a density mechanism")
+    if prog.net_receive is not None:
+        raise fail(file, prog.net_receive.line, "NET_RECEIVE in a density mechanism")
+    if prog.breakpoint is None:
+        raise fail(file, prog.suffix_line, "no BREAKPOINT block")
+    spec.suffix = prog.suffix
+    spec.functions = prog.functions
+    spec.blocks = prog.blocks
+    spec.constants = {**prog.unit_constants, **prog.constants}
+    ions = dict(ions or {})
+
+    # ions
+    ion_reads, currents, conc_written = {}, [], []
+    for u in prog.ions:
+        for name in u.read:
+            if name in u.write:
+                continue
+            if name == f"i{u.ion}":
+                raise fail(file, u.line, f"READ {name}: reading an ion's total current is not "
+                           "supported (the cell has no ion pools)")  # fmt: skip
+            if name in ions:
+                ion_reads[name] = float(ions.pop(name))
+            elif name in ION_DEFAULTS:
+                ion_reads[name] = ION_DEFAULTS[name]
+            else:
+                raise fail(file, u.line, f"USEION {u.ion} READ {name}: no default value for "
+                           f"{name}; pass it as load_mod(..., ions={{{name!r}: value}})")  # fmt: skip
+        for name in u.write:
+            if name == f"i{u.ion}":
+                currents.append(name)
+            elif name in (f"{u.ion}i", f"{u.ion}o"):
+                conc_written.append(name)
+            elif name == f"e{u.ion}":
+                raise fail(file, u.line, f"WRITE {name} (a reversal potential) is not supported")
+            else:
+                raise fail(file, u.line, f"WRITE {name}: not an ion variable of {u.ion}")
+    if ions:
+        raise ValueError(f"{file}: ions={sorted(ions)} are not READ by the mechanism")
+    currents += [n for n, _ in prog.nonspecific]
+    spec.currents = tuple(currents)
+    spec.ion_reads = ion_reads
+
+    # parameters
+    params = {}
+    for var in prog.parameters:
+        n = var.name
+        if n in _SPECIAL or n in ion_reads or n in conc_written:
+            continue
+        if n in _UNSUPPORTED_SPECIAL:
+            raise fail(file, var.line, f"PARAMETER {n}: {_UNSUPPORTED_SPECIAL[n]} is not supported")
+        dom = Domain()
+        if var.limits is not None:
+            dom = Domain(var.limits[0], var.limits[1], True, True, why=f"NMODL limits <{var.limits[0]},{var.limits[1]}>")
+        params[n] = (0.0 if var.value is None else var.value, dom, var.unit)
+    for n, v in ion_reads.items():
+        params[n] = (v, Domain(0.0) if n[-1] in "io" and not n.startswith("e") else Domain(), "")
+    for n in params:
+        if n in ("init", "current", "update") or n.startswith("_") or n in dir(eqx.Module):
+            raise fail(file, 1, f"a parameter named {n!r} clashes with the mechanism's methods")
+    spec.params = params
+    spec.param_names = set(params)
+    spec.state_names = [s.name for s in prog.states]
+    for n in conc_written:
+        if n not in spec.state_names:
+            spec.state_names.append(n)
+    assigned = [a.name for a in prog.assigned if a.name not in _SPECIAL and a.name not in params]
+    for a in prog.assigned:
+        if a.name in _UNSUPPORTED_SPECIAL:
+            raise fail(file, a.line, f"{_UNSUPPORTED_SPECIAL[a.name]} ({a.name}) is not supported")
+    spec.assigned = [a for a in assigned if a not in spec.state_names]
+    spec.module_locals = [v.name for v in prog.module_locals]
+    spec.writable = set(spec.state_names) | set(spec.assigned) | set(spec.module_locals)
+    for c in spec.currents:
+        if c not in spec.writable:
+            raise fail(file, prog.suffix_line, f"current {c} is not declared ASSIGNED")
+
+    # SOLVE statements of BREAKPOINT
+    solves = [s for s in prog.breakpoint.body if isinstance(s, Solve)]
+    _check_no_nested_solve(spec, prog.breakpoint.body, top=True)
+    spec.block_states = {}
+    for s in solves:
+        if s.block in prog.functions and s.method == "":
+            continue
+        if s.block not in prog.blocks:
+            raise fail(file, s.line, f"SOLVE {s.block}: no DERIVATIVE or KINETIC block of that name")
+        blk = prog.blocks[s.block]
+        ok = {"DERIVATIVE": ("cnexp", "derivimplicit", "euler"), "KINETIC": ("sparse", "derivimplicit")}
+        if s.method not in ok[blk.kind]:
+            raise fail(file, s.line, f"SOLVE {s.block} METHOD {s.method or '(none)'} is not "
+                       f"supported for a {blk.kind} block (supported: {', '.join(ok[blk.kind])})")  # fmt: skip
+    for name, blk in prog.blocks.items():
+        found = []
+        _states_of(blk.body, found, spec)
+        spec.block_states[name] = [n for n in spec.state_names if n in found]
+
+    # read/write analysis: which values carry over between calls
+    rw = _RW(prog, prog.blocks)
+    bp_body = tuple(s for s in prog.breakpoint.body if not isinstance(s, Solve))
+    r_cur, _, w_cur = rw.body(bp_body, set(), set())
+    r_upd, w_upd_def, w_upd = rw.body(tuple(solves), set(), set())
+    r_ini, _, w_ini = rw.body(prog.initial.body if prog.initial else (), set(), set())
+    for n in ("t",):
+        if n in r_cur | r_upd | r_ini:
+            raise fail(file, prog.breakpoint.line, "the time t is not supported in a density mechanism")
+    if "dt" in r_cur or "dt" in r_ini:
+        raise fail(file, prog.breakpoint.line, "dt read outside the SOLVEd block is not supported")
+    hidden = set(spec.assigned) | set(spec.module_locals)
+    carried = ((r_cur | r_upd) & hidden)
+    bad = (r_upd & hidden) & (w_cur - w_upd)
+    if bad:
+        raise fail(file, prog.breakpoint.line, f"the SOLVEd block reads {sorted(bad)}, which "
+                   "BREAKPOINT assigns: not supported (the current evaluation keeps no state)")  # fmt: skip
+    order = spec.assigned + spec.module_locals
+    spec.carried = [n for n in order if n in carried]
+    spec.carry_celsius = "celsius" in r_cur
+    fields = list(spec.state_names) + spec.carried + (["celsius"] if spec.carry_celsius else [])
+    spec.gates = namedtuple(f"{_pyname(spec.suffix)}Gates", fields) if fields else namedtuple(
+        f"{_pyname(spec.suffix)}Gates", []
+    )
+    return spec
+
+
+def _pyname(s):
+    return "".join(c if c.isalnum() else "_" for c in s).capitalize()
+
+
+def _check_no_nested_solve(spec, body, top):
+    for s in body:
+        if isinstance(s, Solve) and not top:
+            raise _err(spec, s.line, "SOLVE inside an if is not supported")
+        if isinstance(s, If):
+            _check_no_nested_solve(spec, s.body + s.orelse, top=False)
+
+
+def _states_of(body, found, spec):
+    for s in body:
+        if isinstance(s, Diff):
+            if s.state not in spec.state_names:
+                raise _err(spec, s.line, f"{s.state}' = ...: {s.state} is not a STATE")
+            found.append(s.state)
+        elif isinstance(s, Reaction):
+            found += [st for _, st in (*s.lhs, *s.rhs)]
+        elif isinstance(s, If):
+            _states_of(s.body + s.orelse, found, spec)
+
+
+# ----------------------------------------------------------------------------- channel
+
+
+class NmodlChannel(AbstractChannel):
+    """A density mechanism imported from NMODL (see `neurojax.nmodl.load_mod`). Its
+    fields are the `.mod` file's PARAMETERs (and the ion values it READs), under their
+    NMODL names and in NMODL units; the gates are its STATEs (plus any value that must
+    persist between steps)."""
+
+    _spec: ClassVar[Any] = None
+
+    def _glob(self, v, celsius):
+        spec = self._spec
+        g = {n: getattr(self, n) for n in spec.params}
+        g["v"] = v
+        g["celsius"] = celsius
+        return g
+
+    def init(self, v, temperature):
+        spec = self._spec
+        v = jnp.asarray(v)
+        g = self._glob(v, temperature)
+        zero = jnp.zeros_like(v)
+        for n in [*spec.state_names, *spec.assigned, *spec.module_locals]:
+            g[n] = zero
+        if spec.prog.initial is not None:
+            run(spec.prog.initial.body, {}, _Ctx(spec, g, "init"))
+        run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
+        return self._pack(g, v)
+
+    def _pack(self, g, v):
+        spec = self._spec
+        names = spec.gates._fields
+        return spec.gates(*[jnp.broadcast_to(jnp.asarray(_weak(g[n]), v.dtype), v.shape) for n in names])
+
+    def current(self, v, gates):
+        spec = self._spec
+        celsius = gates.celsius if spec.carry_celsius else np.float64(np.nan)
+        g = self._glob(v, celsius)
+        g.update(gates._asdict())
+        for n in spec.assigned + spec.module_locals:
+            g.setdefault(n, np.float64(0.0))
+        run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
+        total = 0.0
+        for c in spec.currents:
+            total = total + g[c]
+        return 1000.0 * jnp.broadcast_to(_weak(total), jnp.shape(v))  # mA/cm² → µA/cm²
+
+    def update(self, v, gates, dt, temperature):
+        spec = self._spec
+        g = self._glob(v, temperature)
+        g.update(gates._asdict())
+        g["celsius"] = temperature
+        g["dt"] = dt
+        for n in spec.assigned + spec.module_locals:
+            g.setdefault(n, np.float64(0.0))
+        ctx = _Ctx(spec, g, "update")
+        for s in spec.prog.breakpoint.body:
+            if isinstance(s, Solve):
+                _solve(s, ctx)
+        return self._pack(g, jnp.asarray(v))
+
+
+def make_class(spec: Spec, name: str | None = None):
+    annotations = {n: jax.Array for n in spec.params}
+    ns: dict = {"__annotations__": annotations, "__module__": __name__}
+    for n, (value, dom, _unit) in spec.params.items():
+        ns[n] = parameter(value, dom)
+    doc_params = ", ".join(
+        f"`{n}` = {v:g}" + (f" ({u})" if u else "") for n, (v, _, u) in spec.params.items()
+    )
+    ns["__doc__"] = (
+        f"NMODL mechanism `{spec.suffix}` imported from {spec.file}.\n\n"
+        f"Parameters (NMODL units): {doc_params or 'none'}.\n"
+        f"Gates: {', '.join(spec.gates._fields) or 'none'}."
+    )
+    cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (NmodlChannel,), ns)
+    cls._spec = spec
+    return cls
+
+
+__all__ = ["build_spec", "make_class", "NmodlChannel", "ION_DEFAULTS", "math"]

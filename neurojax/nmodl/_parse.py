@@ -1,0 +1,851 @@
+"""A parser for the subset of NMODL that `neurojax.nmodl` imports.
+
+Hand-written (tokenizer + recursive descent): NEURON's own NMODL framework (`neuron.nmodl`)
+parses the whole language, but its Python bindings do not expose token positions (a
+`ModToken` is an unregistered type), so it cannot name the line of an unsupported
+construct, and it would make importing a `.mod` file depend on NEURON. The grammar
+followed is NEURON's (`nmodl/src/parser/nmodl.yy`, *The NEURON Book* ch. 9); anything
+outside the supported subset is a `ValueError` naming the file, line and construct.
+
+Output: a `Program` of plain Python objects (`Num`, `Name`, `Call`, `Bin`, `Unary`,
+statements, blocks), each carrying its line number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# ----------------------------------------------------------------------------- errors
+
+
+class NmodlError(ValueError):
+    """An unsupported or malformed NMODL construct, naming the file and line."""
+
+
+def fail(file: str, line: int, what: str) -> NmodlError:
+    return NmodlError(f"{file}:{line}: {what}")
+
+
+# ----------------------------------------------------------------------------- tokens
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>[ \t\r\f]+)
+  | (?P<nl>\n)
+  | (?P<comment>[:?][^\n]*)
+  | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+  | (?P<string>"[^"\n]*")
+  | (?P<op><->|<<|->|==|!=|<=|>=|&&|\|\||[-+*/^<>=(){},'~!\[\]%@&|])
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass
+class Tok:
+    kind: str  # "num", "name", "op", "string", "eof", "verbatim"
+    text: str
+    line: int
+    start: int  # character offset in the source
+    end: int
+
+
+def tokenize(src: str, file: str) -> list[Tok]:
+    toks: list[Tok] = []
+    pos, line, n = 0, 1, len(src)
+    while pos < n:
+        # whole-line constructs first: TITLE, COMMENT ... ENDCOMMENT, VERBATIM ... ENDVERBATIM
+        m = re.compile(r"(TITLE|COMMENT|VERBATIM)\b").match(src, pos)
+        if m and (pos == 0 or not (src[pos - 1].isalnum() or src[pos - 1] == "_")):
+            word = m.group(1)
+            if word == "TITLE":
+                end = src.find("\n", pos)
+                end = n if end < 0 else end
+                pos = end
+                continue
+            close = "ENDCOMMENT" if word == "COMMENT" else "ENDVERBATIM"
+            end = src.find(close, pos)
+            if end < 0:
+                raise fail(file, line, f"{word} without {close}")
+            if word == "VERBATIM":
+                toks.append(Tok("verbatim", word, line, pos, end))
+            line += src.count("\n", pos, end)
+            pos = end + len(close)
+            continue
+        m = _TOKEN.match(src, pos)
+        if m is None:
+            raise fail(file, line, f"unexpected character {src[pos]!r}")
+        kind = m.lastgroup
+        text = m.group()
+        if kind == "nl":
+            line += 1
+        elif kind not in ("ws", "comment"):
+            toks.append(Tok(kind, text, line, pos, m.end()))
+        pos = m.end()
+    toks.append(Tok("eof", "", line, n, n))
+    return toks
+
+
+# ----------------------------------------------------------------------------- tree
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Call:
+    fn: str
+    args: tuple
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Bin:
+    op: str
+    lhs: Any
+    rhs: Any
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "-" or "!"
+    x: Any
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Safe:
+    """`ratio · z/(exp(z) − 1)` with `z/(exp(z) − 1)` evaluated by a series near 0: a
+    rewrite of a removable singularity found in the source (see `_singular.py`)."""
+
+    ratio: Any
+    z: Any
+    line: int = 0
+
+
+# statements
+
+
+@dataclass(frozen=True)
+class Assign:
+    target: str
+    expr: Any
+    line: int
+
+
+@dataclass(frozen=True)
+class Diff:  # x' = expr
+    state: str
+    expr: Any
+    line: int
+
+
+@dataclass(frozen=True)
+class CallStmt:
+    call: Call
+    line: int
+
+
+@dataclass(frozen=True)
+class If:
+    cond: Any
+    body: tuple
+    orelse: tuple
+    line: int
+
+
+@dataclass(frozen=True)
+class Local:
+    names: tuple
+    line: int
+
+
+@dataclass(frozen=True)
+class Solve:
+    block: str
+    method: str  # "cnexp", "derivimplicit", "sparse", "euler", "steadystate:<m>", "" (none)
+    line: int
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """`~ lhs <-> rhs (kf, kb)` (op "<->"), `~ lhs -> (kf)`? no: `~ A << (flux)` (op "<<")."""
+
+    lhs: tuple  # ((stoich, state), ...)
+    op: str
+    rhs: tuple
+    kf: Any
+    kb: Any
+    line: int
+
+
+@dataclass(frozen=True)
+class Conserve:
+    lhs: tuple  # ((stoich, state), ...)
+    rhs: Any
+    line: int
+
+
+@dataclass(frozen=True)
+class Compartment:
+    volume: Any
+    states: tuple
+    line: int
+
+
+# declarations
+
+
+@dataclass
+class Var:
+    name: str
+    line: int
+    value: float | None = None
+    unit: str = ""
+    limits: tuple | None = None
+
+
+@dataclass
+class Func:
+    kind: str  # "FUNCTION" or "PROCEDURE"
+    name: str
+    args: tuple
+    body: tuple
+    line: int
+
+
+@dataclass
+class Block:
+    kind: str  # INITIAL, BREAKPOINT, DERIVATIVE, KINETIC, NET_RECEIVE
+    name: str
+    args: tuple
+    body: tuple
+    line: int
+
+
+@dataclass
+class UseIon:
+    ion: str
+    read: tuple
+    write: tuple
+    valence: float | None
+    line: int
+
+
+@dataclass
+class Program:
+    file: str
+    kind: str = ""  # "SUFFIX" or "POINT_PROCESS"
+    suffix: str = ""
+    suffix_line: int = 0
+    ions: list = field(default_factory=list)
+    nonspecific: list = field(default_factory=list)  # (name, line)
+    range: set = field(default_factory=set)
+    global_: set = field(default_factory=set)
+    parameters: list = field(default_factory=list)  # Var
+    states: list = field(default_factory=list)
+    assigned: list = field(default_factory=list)
+    constants: dict = field(default_factory=dict)  # name -> float
+    unit_constants: dict = field(default_factory=dict)  # name -> float
+    module_locals: list = field(default_factory=list)  # Var
+    functions: dict = field(default_factory=dict)  # name -> Func
+    blocks: dict = field(default_factory=dict)  # name -> Block (DERIVATIVE/KINETIC by name)
+    initial: Block | None = None
+    breakpoint: Block | None = None
+    net_receive: Block | None = None
+
+
+# ----------------------------------------------------------------------------- parser
+
+_UNSUPPORTED_BLOCKS = {
+    "FUNCTION_TABLE": "FUNCTION_TABLE",
+    "LINEAR": "LINEAR blocks",
+    "NONLINEAR": "NONLINEAR blocks",
+    "DISCRETE": "DISCRETE blocks",
+    "PARTIAL": "PARTIAL blocks",
+    "BEFORE": "BEFORE blocks",
+    "AFTER": "AFTER blocks",
+    "CONSTRUCTOR": "CONSTRUCTOR blocks",
+    "DESTRUCTOR": "DESTRUCTOR blocks",
+    "MATCH": "MATCH blocks",
+    "TERMINAL": "TERMINAL blocks",
+    "PLOT": "PLOT",
+    "INCLUDE": "INCLUDE",
+    "DEFINE": "DEFINE",
+    "LAG": "LAG",
+    "WATCH": "WATCH",
+    "FOR_NETCONS": "FOR_NETCONS",
+    "PROTECT": "PROTECT",
+    "MUTEXLOCK": "MUTEXLOCK",
+    "MUTEXUNLOCK": "MUTEXUNLOCK",
+    "LONGITUDINAL_DIFFUSION": "LONGITUDINAL_DIFFUSION",
+    "SENS": "SENS",
+    "RESET": "RESET",
+    "FROM": "FROM ... TO loops",
+    "WHILE": "while loops",
+    "while": "while loops",
+    "for": "for loops",
+    "net_send": "net_send",
+    "net_event": "net_event",
+    "net_move": "net_move",
+    "printf": "printf",
+    "EXTERNAL": "EXTERNAL",
+    "INDEPENDENT_": "",
+}
+
+# UNITS-block named constants, SI values of NEURON 9's `nrnunits.lib` (2019 SI).
+_MOLE = 6.02214076e23
+_E = 1.602176634e-19
+_BOLTZMANN = 1.380649e-23
+_CONSTANTS_SI = {
+    "faraday": (_E * _MOLE, "coulomb"),
+    "k-mole": (_BOLTZMANN * _MOLE, "joule/degC"),
+    "gasconstant": (_BOLTZMANN * _MOLE, "joule/degC"),
+    "R": (_BOLTZMANN * _MOLE, "joule/degC"),
+    "e": (_E, "coulomb"),
+    "k": (_BOLTZMANN, "joule/degC"),
+    "boltzmann": (_BOLTZMANN, "joule/degC"),
+    "pi": (3.14159265358979323846, "1"),
+    "mole": (_MOLE, "1"),
+    "avogadro": (_MOLE, "1"),
+}
+_PREFIX = {
+    "yotta": 1e24, "zetta": 1e21, "exa": 1e18, "peta": 1e15, "tera": 1e12, "giga": 1e9,
+    "mega": 1e6, "kilo": 1e3, "hecto": 1e2, "deka": 1e1, "deci": 1e-1, "centi": 1e-2,
+    "milli": 1e-3, "micro": 1e-6, "nano": 1e-9, "pico": 1e-12, "femto": 1e-15,
+    "atto": 1e-18, "": 1.0,
+}  # fmt: skip
+_BASE = {  # unit name -> (SI factor, dimension tag)
+    "coulomb": (1.0, "C"), "coulombs": (1.0, "C"), "coul": (1.0, "C"),
+    "joule": (1.0, "J"), "joules": (1.0, "J"), "degC": (1.0, "K"), "K": (1.0, "K"),
+    "kelvin": (1.0, "K"), "1": (1.0, ""),
+}  # fmt: skip
+
+
+def _unit_scale(unit: str):
+    """SI factor and dimension of a unit like `kilocoulombs` or `joule/degC`; None if the
+    unit is outside the small table used for UNITS-block constants."""
+    num, _, den = unit.replace(" ", "").partition("/")
+    factor, dims = 1.0, []
+    for part, sign in ((num, 1), (den, -1)):
+        if not part:
+            continue
+        for word in part.split("-"):
+            for pre, f in sorted(_PREFIX.items(), key=lambda kv: -len(kv[0])):
+                if word.startswith(pre) and word[len(pre) :] in _BASE:
+                    base, dim = _BASE[word[len(pre) :]]
+                    factor *= (f * base) ** sign
+                    if dim:
+                        dims.append((dim, sign))
+                    break
+            else:
+                return None
+    return factor, tuple(sorted(dims))
+
+
+class Parser:
+    def __init__(self, src: str, file: str):
+        self.file = file
+        self.src = src
+        self.toks = tokenize(src, file)
+        self.i = 0
+        self.prog = Program(file=file)
+
+    # -- token helpers
+    @property
+    def tok(self) -> Tok:
+        return self.toks[self.i]
+
+    def peek(self, k=1) -> Tok:
+        return self.toks[min(self.i + k, len(self.toks) - 1)]
+
+    def next(self) -> Tok:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def err(self, what: str, tok: Tok | None = None) -> NmodlError:
+        return fail(self.file, (tok or self.tok).line, what)
+
+    def at(self, text: str) -> bool:
+        return self.tok.text == text and self.tok.kind in ("op", "name")
+
+    def expect(self, text: str) -> Tok:
+        if not self.at(text):
+            raise self.err(f"expected {text!r}, found {self.tok.text or 'end of file'!r}")
+        return self.next()
+
+    def name(self) -> Tok:
+        if self.tok.kind != "name":
+            raise self.err(f"expected a name, found {self.tok.text or 'end of file'!r}")
+        return self.next()
+
+    def skip_units_markers(self):
+        while self.tok.kind == "name" and self.tok.text in ("UNITSON", "UNITSOFF"):
+            self.next()
+
+    def unit(self) -> str:
+        """A parenthesised unit `( ... )`, returned as its source text."""
+        open_ = self.expect("(")
+        depth = 1
+        while depth:
+            t = self.next()
+            if t.kind == "eof":
+                raise self.err("unclosed unit parenthesis", open_)
+            depth += {"(": 1, ")": -1}.get(t.text if t.kind == "op" else "", 0)
+            close = t
+        return self.src[open_.end : close.start].strip()
+
+    def number(self) -> float:
+        sign = 1.0
+        while self.at("-") or self.at("+"):
+            sign *= -1.0 if self.next().text == "-" else 1.0
+        if self.tok.kind != "num":
+            raise self.err(f"expected a number, found {self.tok.text!r}")
+        return sign * float(self.next().text)
+
+    # -- program
+    def parse(self) -> Program:
+        while self.tok.kind != "eof":
+            self.skip_units_markers()
+            t = self.tok
+            if t.kind == "eof":
+                break
+            if t.kind == "verbatim":
+                raise self.err("VERBATIM blocks (C code) are not supported")
+            if t.kind != "name":
+                raise self.err(f"unexpected {t.text!r} at the top level")
+            kw = t.text
+            self.next()
+            if kw == "NEURON":
+                self.neuron_block()
+            elif kw == "UNITS":
+                self.units_block()
+            elif kw == "PARAMETER":
+                self.prog.parameters += self.decl_block(kw)
+            elif kw == "STATE":
+                self.prog.states += self.decl_block(kw)
+            elif kw == "ASSIGNED":
+                self.prog.assigned += self.decl_block(kw)
+            elif kw == "CONSTANT":
+                for var in self.decl_block(kw):
+                    if var.value is None:
+                        raise fail(self.file, var.line, f"CONSTANT {var.name} has no value")
+                    self.prog.constants[var.name] = var.value
+            elif kw == "INDEPENDENT":
+                self.skip_braces()
+            elif kw == "LOCAL":
+                for name in self.name_list():
+                    self.prog.module_locals.append(Var(name, t.line))
+            elif kw in ("INITIAL", "BREAKPOINT"):
+                body = self.statement_block()
+                blk = Block(kw, kw, (), body, t.line)
+                if kw == "INITIAL":
+                    self.prog.initial = blk
+                else:
+                    self.prog.breakpoint = blk
+            elif kw in ("DERIVATIVE", "KINETIC"):
+                name = self.name().text
+                self.prog.blocks[name] = Block(kw, name, (), self.statement_block(), t.line)
+            elif kw in ("FUNCTION", "PROCEDURE"):
+                name = self.name().text
+                args = self.formal_args()
+                if self.at("("):
+                    self.unit()
+                self.prog.functions[name] = Func(kw, name, args, self.statement_block(), t.line)
+            elif kw == "NET_RECEIVE":
+                args = self.formal_args()
+                self.prog.net_receive = Block(kw, kw, args, self.statement_block(), t.line)
+            elif kw in _UNSUPPORTED_BLOCKS:
+                raise self.err(f"{_UNSUPPORTED_BLOCKS[kw] or kw} is not supported", t)
+            else:
+                raise self.err(f"unknown or unsupported top-level construct {kw!r}", t)
+        return self.prog
+
+    def skip_braces(self):
+        self.expect("{")
+        depth = 1
+        while depth:
+            t = self.next()
+            if t.kind == "eof":
+                raise self.err("unclosed '{'")
+            if t.kind == "op":
+                depth += {"{": 1, "}": -1}.get(t.text, 0)
+
+    def name_list(self) -> list[str]:
+        names = [self.name().text]
+        while self.at(","):
+            self.next()
+            names.append(self.name().text)
+        return names
+
+    def formal_args(self) -> tuple:
+        self.expect("(")
+        args = []
+        while not self.at(")"):
+            args.append(self.name().text)
+            if self.at("("):
+                self.unit()
+            if self.at(","):
+                self.next()
+            elif not self.at(")"):
+                raise self.err(f"expected ',' or ')' in an argument list, found {self.tok.text!r}")
+        self.next()
+        return tuple(args)
+
+    def neuron_block(self):
+        self.expect("{")
+        p = self.prog
+        while not self.at("}"):
+            t = self.name()
+            kw = t.text
+            if kw in ("SUFFIX", "POINT_PROCESS", "ARTIFICIAL_CELL"):
+                if kw == "ARTIFICIAL_CELL":
+                    raise self.err("ARTIFICIAL_CELL is not supported", t)
+                p.kind, p.suffix, p.suffix_line = kw, self.name().text, t.line
+            elif kw == "USEION":
+                ion = self.name().text
+                read, write, valence = [], [], None
+                while self.tok.kind == "name" and self.tok.text in ("READ", "WRITE", "VALENCE"):
+                    what = self.next().text
+                    if what == "VALENCE":
+                        valence = self.number()
+                    else:
+                        (read if what == "READ" else write).extend(self.name_list())
+                p.ions.append(UseIon(ion, tuple(read), tuple(write), valence, t.line))
+            elif kw == "NONSPECIFIC_CURRENT":
+                p.nonspecific += [(n, t.line) for n in self.name_list()]
+            elif kw == "RANGE":
+                p.range |= set(self.name_list())
+            elif kw == "GLOBAL":
+                p.global_ |= set(self.name_list())
+            elif kw in ("THREADSAFE",):
+                pass
+            elif kw in ("ELECTRODE_CURRENT", "POINTER", "BBCOREPOINTER", "EXTERNAL",
+                        "RANDOM"):  # fmt: skip
+                raise self.err(f"NEURON {{ {kw} }} is not supported", t)
+            else:
+                raise self.err(f"unknown or unsupported NEURON-block statement {kw!r}", t)
+        self.next()
+
+    def units_block(self):
+        self.expect("{")
+        while not self.at("}"):
+            self.skip_units_markers()
+            if self.at("}"):
+                break
+            if self.at("("):  # (mV) = (millivolt): an alias, no value
+                self.unit()
+                self.expect("=")
+                self.unit()
+                continue
+            t = self.name()
+            self.expect("=")
+            if self.at("("):
+                what = self.unit()
+                target = self.unit()
+                const = _CONSTANTS_SI.get(what)
+                src_scale = _unit_scale(const[1]) if const else None
+                dst_scale = _unit_scale(target)
+                if const is None or dst_scale is None or src_scale[1] != dst_scale[1]:
+                    raise self.err(
+                        f"UNITS constant {t.text} = ({what}) ({target}) is not supported (known: "
+                        f"{', '.join(sorted(_CONSTANTS_SI))} in coulomb/joule/degC with SI "
+                        "prefixes)",
+                        t,
+                    )
+                self.prog.unit_constants[t.text] = const[0] * src_scale[0] / dst_scale[0]
+            else:
+                value = self.number()
+                if self.at("("):
+                    self.unit()
+                self.prog.unit_constants[t.text] = value
+        self.next()
+
+    def decl_block(self, kind: str) -> list[Var]:
+        self.expect("{")
+        out = []
+        while not self.at("}"):
+            self.skip_units_markers()
+            if self.at("}"):
+                break
+            t = self.name()
+            var = Var(t.text, t.line)
+            if self.at("["):
+                raise self.err(f"array variable {t.text}[...] is not supported", t)
+            if self.at("="):
+                self.next()
+                var.value = self.number()
+            if self.at("("):
+                var.unit = self.unit()
+            if self.at("<"):
+                self.next()
+                lo = self.number()
+                if self.at(","):
+                    self.next()
+                    hi = self.number()
+                    var.limits = (lo, hi)
+                self.expect(">")
+            if self.tok.kind == "name" and self.tok.text == "FROM" and kind == "STATE":
+                self.next()
+                self.number()
+                self.expect("TO")
+                self.number()
+            out.append(var)
+        self.next()
+        return out
+
+    # -- statements
+    def statement_block(self) -> tuple:
+        self.expect("{")
+        out = []
+        while not self.at("}"):
+            if self.tok.kind == "eof":
+                raise self.err("unclosed '{'")
+            s = self.statement()
+            if s is not None:
+                out.append(s)
+        self.next()
+        return tuple(out)
+
+    def statement(self):
+        t = self.tok
+        if t.kind == "verbatim":
+            raise self.err("VERBATIM blocks (C code) are not supported")
+        if t.kind == "op" and t.text == "{":
+            return If(Num(1.0), self.statement_block(), (), t.line)
+        if t.kind == "op" and t.text == "~":
+            self.next()
+            return self.reaction(t)
+        if t.kind != "name":
+            raise self.err(f"unexpected {t.text!r} at the start of a statement")
+        kw = t.text
+        if kw in ("UNITSON", "UNITSOFF"):
+            self.next()
+            return None
+        if kw == "LOCAL":
+            self.next()
+            return Local(tuple(self.name_list()), t.line)
+        if kw == "TABLE":  # exact rates here: NEURON's interpolation tables are not needed
+            self.next()
+            while not (self.tok.kind == "name" and self.tok.text == "WITH"):
+                if self.tok.kind == "eof":
+                    raise self.err("TABLE without WITH", t)
+                self.next()
+            self.next()
+            self.number()
+            return None
+        if kw == "SOLVE":
+            self.next()
+            block = self.name().text
+            method = ""
+            if self.tok.kind == "name" and self.tok.text == "METHOD":
+                self.next()
+                method = self.name().text
+            elif self.tok.kind == "name" and self.tok.text == "STEADYSTATE":
+                self.next()
+                method = "steadystate:" + self.name().text
+            if self.tok.kind == "name" and self.tok.text == "IFERROR":
+                raise self.err("SOLVE ... IFERROR is not supported")
+            return Solve(block, method, t.line)
+        if kw == "if":
+            return self.if_statement()
+        if kw == "CONSERVE":
+            self.next()
+            lhs = self.react_side()
+            self.expect("=")
+            return Conserve(lhs, self.expr(), t.line)
+        if kw == "COMPARTMENT":
+            self.next()
+            vol = self.expr()
+            self.expect("{")
+            states = []
+            while not self.at("}"):
+                states.append(self.name().text)
+            self.next()
+            return Compartment(vol, tuple(states), t.line)
+        if kw in _UNSUPPORTED_BLOCKS:
+            raise self.err(f"{_UNSUPPORTED_BLOCKS[kw] or kw} is not supported")
+        if kw == "else":
+            raise self.err("'else' without 'if'")
+        # assignment, derivative, or call
+        self.next()
+        if self.at("'"):
+            self.next()
+            if self.at("'"):
+                raise self.err(f"higher-order derivative {kw}'' is not supported")
+            self.expect("=")
+            return Diff(kw, self.expr(), t.line)
+        if self.at("="):
+            self.next()
+            return Assign(kw, self.expr(), t.line)
+        if self.at("("):
+            return CallStmt(self.call_rest(t), t.line)
+        if self.at("["):
+            raise self.err(f"array variable {kw}[...] is not supported")
+        raise self.err(f"expected '=', \"'\" or '(' after {kw!r}, found {self.tok.text!r}")
+
+    def if_statement(self):
+        t = self.next()  # 'if'
+        self.expect("(")
+        cond = self.expr()
+        self.expect(")")
+        body = self.statement_block()
+        orelse: tuple = ()
+        if self.tok.kind == "name" and self.tok.text == "else":
+            self.next()
+            if self.tok.kind == "name" and self.tok.text == "if":
+                orelse = (self.if_statement(),)
+            else:
+                orelse = self.statement_block()
+        return If(cond, body, orelse, t.line)
+
+    def react_side(self) -> tuple:
+        terms = []
+        while True:
+            stoich = 1
+            if self.tok.kind == "num":
+                stoich = int(float(self.next().text))
+            name = self.name()
+            if self.at("["):
+                raise self.err(f"array state {name.text}[...] is not supported")
+            terms.append((stoich, name.text))
+            if not self.at("+"):
+                return tuple(terms)
+            self.next()
+
+    def reaction(self, t: Tok):
+        lhs = self.react_side()
+        if self.at("<->"):
+            self.next()
+            rhs = self.react_side()
+            self.expect("(")
+            kf = self.expr()
+            self.expect(",")
+            kb = self.expr()
+            self.expect(")")
+            return Reaction(lhs, "<->", rhs, kf, kb, t.line)
+        if self.at("<<"):
+            self.next()
+            self.expect("(")
+            flux = self.expr()
+            self.expect(")")
+            if len(lhs) != 1 or lhs[0][0] != 1:
+                raise self.err("'~ A << (flux)' takes one state with stoichiometry 1", t)
+            return Reaction(lhs, "<<", (), flux, None, t.line)
+        if self.at("->"):
+            self.next()
+            self.expect("(")
+            k = self.expr()
+            self.expect(")")
+            return Reaction(lhs, "->", (), k, None, t.line)
+        raise self.err(f"expected '<->', '<<' or '->' in a reaction, found {self.tok.text!r}")
+
+    # -- expressions (precedence from NEURON's grammar, low to high)
+    def expr(self):
+        return self.or_()
+
+    def or_(self):
+        x = self.and_()
+        while self.at("||"):
+            t = self.next()
+            x = Bin("||", x, self.and_(), t.line)
+        return x
+
+    def and_(self):
+        x = self.cmp()
+        while self.at("&&"):
+            t = self.next()
+            x = Bin("&&", x, self.cmp(), t.line)
+        return x
+
+    def cmp(self):
+        x = self.add()
+        while self.tok.kind == "op" and self.tok.text in ("<", ">", "<=", ">=", "==", "!="):
+            t = self.next()
+            x = Bin(t.text, x, self.add(), t.line)
+        return x
+
+    def add(self):
+        x = self.mul()
+        while self.tok.kind == "op" and self.tok.text in ("+", "-"):
+            t = self.next()
+            x = Bin(t.text, x, self.mul(), t.line)
+        return x
+
+    def mul(self):
+        x = self.unary()
+        while self.tok.kind == "op" and self.tok.text in ("*", "/", "%"):
+            t = self.next()
+            if t.text == "%":
+                raise self.err("the % operator is not supported", t)
+            x = Bin(t.text, x, self.unary(), t.line)
+        return x
+
+    def unary(self):
+        if self.tok.kind == "op" and self.tok.text in ("-", "!", "+"):
+            t = self.next()
+            x = self.unary()
+            return x if t.text == "+" else Unary(t.text, x, t.line)
+        return self.power()
+
+    def power(self):
+        x = self.primary()
+        if self.at("^"):
+            t = self.next()
+            return Bin("^", x, self.unary(), t.line)  # right-associative, -x allowed
+        return x
+
+    def primary(self):
+        t = self.tok
+        if t.kind == "num":
+            self.next()
+            if self.at("("):  # a number with units: 1(/ms)
+                self.unit()
+            return Num(float(t.text), t.line)
+        if t.kind == "name":
+            if t.text in _UNSUPPORTED_BLOCKS and _UNSUPPORTED_BLOCKS[t.text]:
+                raise self.err(f"{_UNSUPPORTED_BLOCKS[t.text]} is not supported")
+            self.next()
+            if self.at("("):
+                return self.call_rest(t)
+            if self.at("["):
+                raise self.err(f"array variable {t.text}[...] is not supported", t)
+            return Name(t.text, t.line)
+        if t.kind == "op" and t.text == "(":
+            self.next()
+            x = self.expr()
+            self.expect(")")
+            return x
+        if t.kind == "string":
+            raise self.err("strings are not supported in expressions")
+        raise self.err(f"unexpected {t.text or 'end of file'!r} in an expression")
+
+    def call_rest(self, t: Tok) -> Call:
+        self.expect("(")
+        args = []
+        while not self.at(")"):
+            args.append(self.expr())
+            if self.at(","):
+                self.next()
+            elif not self.at(")"):
+                raise self.err(f"expected ',' or ')' in the call of {t.text}, found {self.tok.text!r}")
+        self.next()
+        return Call(t.text, tuple(args), t.line)
+
+
+def parse(src: str, file: str = "<string>") -> Program:
+    return Parser(src, file).parse()
