@@ -605,11 +605,10 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     r_cur, _, w_cur = rw.body(bp_body, set(), set())
     r_upd, w_upd_def, w_upd = rw.body(tuple(solves), set(), set())
     r_ini, _, w_ini = rw.body(prog.initial.body if prog.initial else (), set(), set())
-    for n in ("t",):
-        if n in r_cur | r_upd | r_ini:
-            raise fail(file, prog.breakpoint.line, "the time t is not supported in a density mechanism")
+    if "t" in r_cur | r_upd | r_ini:
+        raise fail(file, _first_use(prog, "t"), "the time t is not supported in a density mechanism")
     if "dt" in r_cur or "dt" in r_ini:
-        raise fail(file, prog.breakpoint.line, "dt read outside the SOLVEd block is not supported")
+        raise fail(file, _first_use(prog, "dt"), "dt read outside the SOLVEd block is not supported")
     hidden = set(spec.assigned) | set(spec.module_locals)
     carried = ((r_cur | r_upd) & hidden)
     bad = (r_upd & hidden) & (w_cur - w_upd)
@@ -624,6 +623,26 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         f"{_pyname(spec.suffix)}Gates", []
     )
     return spec
+
+
+def _first_use(prog, name) -> int:
+    """Line of the first `Name(name)` in the program (0 if none)."""
+    lines = []
+
+    def visit(x):
+        if isinstance(x, Name) and x.id == name:
+            lines.append(x.line)
+        elif isinstance(x, (list, tuple)):
+            for y in x:
+                visit(y)
+        elif hasattr(x, "__dataclass_fields__"):
+            for f in x.__dataclass_fields__:
+                visit(getattr(x, f))
+
+    for b in [*prog.functions.values(), *prog.blocks.values(), prog.initial, prog.breakpoint]:
+        if b is not None:
+            visit(b.body)
+    return min(lines, default=0)
 
 
 def _pyname(s):
