@@ -245,3 +245,11 @@ def test_kinetic_scheme_with_conserve_and_steady_state(x64):
     a = 0.01 * (V + 75) / (1 - jnp.exp(-(V + 75) / 10))
     b = 0.125 * jnp.exp(-(V + 85) / 80)
     np.testing.assert_allclose(g1.o, (g.o + 0.1 * a) / (1 + 0.1 * (a + b)), rtol=1e-12)
+
+
+def test_cnexp_on_a_nonlinear_equation_is_refused_naming_its_line():
+    text = HH_TEXT.replace("h' = (hinf-h)/htau", "h' = (hinf-h*h)/htau")
+    line = text[: text.index("h' = (hinf-h*h)")].count("\n") + 1
+    with pytest.raises(NmodlError, match=rf"x\.mod:{line}: METHOD cnexp needs h' linear"):
+        load_mod(text, file="x.mod")
+    load_mod(text.replace("METHOD cnexp", "METHOD derivimplicit"))  # accepted

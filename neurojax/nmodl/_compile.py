@@ -747,7 +747,56 @@ def make_class(spec: Spec, name: str | None = None):
     )
     cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (NmodlChannel,), ns)
     cls._spec = spec
+    _check_cnexp_linear(cls)
     return cls
+
+
+def _check_cnexp_linear(cls):
+    """cnexp is exact only for `x' = a + b·x` with a, b free of x (NEURON's nocmodl
+    refuses other equations): check ∂²f/∂x² = 0 at the defaults, at a few voltages and
+    states off the steady state; a ValueError names the equation otherwise."""
+    spec = cls._spec
+    solves = [s for s in spec.prog.breakpoint.body if isinstance(s, Solve) and s.method == "cnexp"]
+    if not solves:
+        return
+    with jax.ensure_compile_time_eval():
+        mech = cls()
+        v = jnp.array([-80.0, -40.0, 10.0])
+        gates = mech.init(v, 6.3)
+        glob = mech._glob(v, 6.3)
+        glob.update(gates._asdict())
+        for n in spec.assigned + spec.module_locals:
+            glob.setdefault(n, np.float64(0.0))
+        for s in solves:
+            block = spec.blocks[s.block]
+            names = spec.block_states[s.block]
+            x0 = {n: jnp.asarray(glob[n], v.dtype) * 0.9 + 0.05 for n in names}
+            for n in names:
+                t = {m: jnp.zeros_like(x0[m]) if m != n else jnp.ones_like(x0[m]) for m in names}
+
+                def fn(x, n=n):
+                    return _derivatives(spec, block, glob, x)[0][n]
+
+                def dfn(x, fn=fn, t=t):
+                    return jax.jvp(fn, (x,), (t,))[1]
+
+                d1 = jnp.asarray(dfn(x0))
+                d2 = jnp.asarray(jax.jvp(dfn, (x0,), (t,))[1])
+                scale = jnp.abs(d1) + jnp.abs(jnp.asarray(fn(x0)))
+                if not bool(jnp.all(jnp.abs(d2) <= 1e-6 * scale + 1e-300)):
+                    line = next(
+                        (d.line for d in _diffs(block.body) if d.state == n), block.line
+                    )
+                    raise fail(spec.file, line, f"METHOD cnexp needs {n}' linear in {n} "
+                               "(NEURON refuses it too): use METHOD derivimplicit")  # fmt: skip
+
+
+def _diffs(body):
+    for s in body:
+        if isinstance(s, Diff):
+            yield s
+        elif isinstance(s, If):
+            yield from _diffs(s.body + s.orelse)
 
 
 __all__ = ["build_spec", "make_class", "NmodlChannel", "ION_DEFAULTS", "math"]
