@@ -138,7 +138,9 @@ def test_rates_have_finite_gradients_at_the_removable_singularities(x64):
 
 def test_singularity_rewrite_without_a_guard(x64):
     """A rate written plainly as (v+40)/(1 - exp(-(v+40)/10)) (no IF) is rewritten."""
-    text = HH_TEXT.replace("alpha = .1 * vtrap(-(v+40),10)", "alpha = .1*(v+40)/(1 - exp(-(v+40)/10))")
+    text = HH_TEXT.replace(
+        "alpha = .1 * vtrap(-(v+40),10)", "alpha = .1*(v+40)/(1 - exp(-(v+40)/10))"
+    )
     mech = load_mod(text)
     v = np.array([-40.0])
     g = mech.init(v, 6.3)
@@ -162,7 +164,7 @@ def test_cell_with_imported_hh_matches_builtin_and_gradients_reach_parameters(x6
     def run(mech):
         cell = Cell(morph, [(mech, None)], clamps=[(0, 0.5)])
         return nj.simulate(cell, amps, dt=0.025, solver=BackwardEuler(),
-                           saveat=nj.SaveAt(fn=cell.record_v([(0, 0.5), (1, 1.0)]))).states  # fmt: skip
+                           saveat=nj.SaveAt(fn=cell.record_v([(0, 0.5), (1, 1.0)]))).states  # fmt: skip  # noqa: E501
 
     mech = load_mod(HH_TEXT)
     v = run(mech)
@@ -193,7 +195,7 @@ def test_mechanism_class_and_domains():
         ("FROM i = 0 TO 3 { m = m }", "initial", "FROM"),
         ("net_send(1, 1)", "initial", "net_send"),
         ("m = t", "initial", "time t"),
-        ("printf(\"x\")", "initial", "printf"),
+        ('printf("x")', "initial", "printf"),
         ("while (m < 1) { m = 1 }", "initial", "while"),
     ],
 )

@@ -78,15 +78,20 @@ def cases() -> dict:
     """name -> (mod texts {file: text}, mechanisms [(suffix, {param: value})], celsius,
     globals to set in NEURON)."""
     hh = renamed(mod_text("hh.mod"), "hh", "hhx")
-    hh_di = renamed(mod_text("hh.mod"), "hh", "hhdi").replace("METHOD cnexp", "METHOD derivimplicit")
+    hh_di = renamed(mod_text("hh.mod"), "hh", "hhdi").replace(
+        "METHOD cnexp", "METHOD derivimplicit"
+    )
     pas = renamed(mod_text("passive.mod"), "pas", "pasx")
     return {
         "hh.mod (cnexp)": ({"hhx.mod": hh}, [("hhx", {})], 6.3, {"usetable_hhx": 0}),
         "hh.mod (derivimplicit)": ({"hhdi.mod": hh_di}, [("hhdi", {})], 6.3, {"usetable_hhdi": 0}),
         "passive.mod": ({"pasx.mod": pas}, [("pasx", {"g": 0.001, "e": -65.0})], 6.3, {}),
         "nachan.mod + khhchan.mod + passive.mod": (
-            {"nachan.mod": mod_text("nachan.mod"), "khhchan.mod": mod_text("khhchan.mod"),
-             "pasx.mod": pas},
+            {
+                "nachan.mod": mod_text("nachan.mod"),
+                "khhchan.mod": mod_text("khhchan.mod"),
+                "pasx.mod": pas,
+            },
             [("HHna", {}), ("HHk", {}), ("pasx", {"g": 0.0003, "e": -54.3})],
             16.0,
             {"usetable_HHna": 0, "usetable_HHk": 0},
@@ -167,7 +172,9 @@ def run_neuron(dll, mechs, celsius, globals_, mode, record, tmp: Path) -> dict:
     script = tmp / "run_neuron.py"
     script.write_text(_NEURON_SCRIPT)
     env = dict(os.environ, PYTHONPATH="")
-    subprocess.run([sys.executable, str(script), str(cfg_path)], check=True, capture_output=True, env=env)
+    subprocess.run(
+        [sys.executable, str(script), str(cfg_path)], check=True, capture_output=True, env=env
+    )
     data = np.load(out)
     return {k: data[k][1:] for k in data.files}  # drop t = 0
 
@@ -189,10 +196,18 @@ def run_neurojax(texts, mechs, celsius, mode, record) -> dict:
         name, text = by_suffix[suffix]
         channels.append((load_mod(text, file=name, **params), None))
     i_cl, v_cl = protocols()[mode]
-    kw = dict(clamps=[(0, 0.5)]) if mode == "current clamp" else dict(vclamps=[(0, 0.5)], rs_clamp=0.01)
+    kw = (
+        dict(clamps=[(0, 0.5)])
+        if mode == "current clamp"
+        else dict(vclamps=[(0, 0.5)], rs_clamp=0.01)
+    )
     cell = Cell(Morphology([Branch(L, DIAM, nseg=1)]), channels, temperature=celsius,
                 v_init=-65.0, **kw)  # fmt: skip
-    inputs = jnp.asarray(i_cl)[:, None] if mode == "current clamp" else {"v_clamp": jnp.asarray(v_cl)[:, None]}
+    inputs = (
+        jnp.asarray(i_cl)[:, None]
+        if mode == "current clamp"
+        else {"v_clamp": jnp.asarray(v_cl)[:, None]}
+    )
     fns = {"v": cell.record_v([(0, 0.5)])}
     for k, (suffix, _) in enumerate(mechs):
         for n in record.get(suffix, []):
@@ -226,7 +241,10 @@ def compare_all(tmp: Path, names=None) -> dict:
                 ref = run_neuron(dll, mechs, celsius, globals_, mode, record, tmp)
                 ours = run_neurojax(mtexts, mechs, celsius, mode, record)
                 results[(name, mode)] = {
-                    k: (float(np.max(np.abs(ours[k] - ref[k]))), float(np.mean(np.abs(ours[k] - ref[k]))))
+                    k: (
+                        float(np.max(np.abs(ours[k] - ref[k]))),
+                        float(np.mean(np.abs(ours[k] - ref[k]))),
+                    )
                     for k in ref
                 } | {"_vrange": (float(ref["v"].min()), float(ref["v"].max()))}
     return results

@@ -35,7 +35,9 @@ def _read(source) -> tuple[str, str]:
     return source, "<string>"
 
 
-def mod_class(source, *, ions: dict | None = None, name: str | None = None, file: str | None = None):
+def mod_class(
+    source, *, ions: dict | None = None, name: str | None = None, file: str | None = None
+):
     """The mechanism class of a `.mod` file (path or text). `ions`: values for ion
     variables READ that have no NEURON default (e.g. `{"eh": -45.0}`); `file`: the name
     used in error messages for text input."""

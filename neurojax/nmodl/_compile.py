@@ -24,7 +24,6 @@ Semantics, as NEURON's (`nocmodl`) for a density mechanism:
 
 from __future__ import annotations
 
-import math
 from collections import namedtuple
 from typing import Any, ClassVar
 
@@ -530,7 +529,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
                 ion_reads[name] = ION_DEFAULTS[name]
             else:
                 raise fail(file, u.line, f"USEION {u.ion} READ {name}: no default value for "
-                           f"{name}; pass it as load_mod(..., ions={{{name!r}: value}})")  # fmt: skip
+                           f"{name}; pass it as load_mod(..., ions={{{name!r}: value}})")  # fmt: skip  # noqa: E501
         for name in u.write:
             if name == f"i{u.ion}":
                 currents.append(name)
@@ -556,7 +555,13 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
             raise fail(file, var.line, f"PARAMETER {n}: {_UNSUPPORTED_SPECIAL[n]} is not supported")
         dom = Domain()
         if var.limits is not None:
-            dom = Domain(var.limits[0], var.limits[1], True, True, why=f"NMODL limits <{var.limits[0]},{var.limits[1]}>")
+            dom = Domain(
+                var.limits[0],
+                var.limits[1],
+                True,
+                True,
+                why=f"NMODL limits <{var.limits[0]},{var.limits[1]}>",
+            )
         params[n] = (0.0 if var.value is None else var.value, dom, var.unit)
     for n, v in ion_reads.items():
         params[n] = (v, Domain(0.0) if n[-1] in "io" and not n.startswith("e") else Domain(), "")
@@ -588,12 +593,17 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         if s.block in prog.functions and s.method == "":
             continue
         if s.block not in prog.blocks:
-            raise fail(file, s.line, f"SOLVE {s.block}: no DERIVATIVE or KINETIC block of that name")
+            raise fail(
+                file, s.line, f"SOLVE {s.block}: no DERIVATIVE or KINETIC block of that name"
+            )
         blk = prog.blocks[s.block]
-        ok = {"DERIVATIVE": ("cnexp", "derivimplicit", "euler"), "KINETIC": ("sparse", "derivimplicit")}
+        ok = {
+            "DERIVATIVE": ("cnexp", "derivimplicit", "euler"),
+            "KINETIC": ("sparse", "derivimplicit"),
+        }
         if s.method not in ok[blk.kind]:
             raise fail(file, s.line, f"SOLVE {s.block} METHOD {s.method or '(none)'} is not "
-                       f"supported for a {blk.kind} block (supported: {', '.join(ok[blk.kind])})")  # fmt: skip
+                       f"supported for a {blk.kind} block (supported: {', '.join(ok[blk.kind])})")  # fmt: skip  # noqa: E501
     for name, blk in prog.blocks.items():
         found = []
         _states_of(blk.body, found, spec)
@@ -606,21 +616,27 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     r_upd, w_upd_def, w_upd = rw.body(tuple(solves), set(), set())
     r_ini, _, w_ini = rw.body(prog.initial.body if prog.initial else (), set(), set())
     if "t" in r_cur | r_upd | r_ini:
-        raise fail(file, _first_use(prog, "t"), "the time t is not supported in a density mechanism")
+        raise fail(
+            file, _first_use(prog, "t"), "the time t is not supported in a density mechanism"
+        )
     if "dt" in r_cur or "dt" in r_ini:
-        raise fail(file, _first_use(prog, "dt"), "dt read outside the SOLVEd block is not supported")
+        raise fail(
+            file, _first_use(prog, "dt"), "dt read outside the SOLVEd block is not supported"
+        )
     hidden = set(spec.assigned) | set(spec.module_locals)
-    carried = ((r_cur | r_upd) & hidden)
+    carried = (r_cur | r_upd) & hidden
     bad = (r_upd & hidden) & (w_cur - w_upd)
     if bad:
         raise fail(file, prog.breakpoint.line, f"the SOLVEd block reads {sorted(bad)}, which "
-                   "BREAKPOINT assigns: not supported (the current evaluation keeps no state)")  # fmt: skip
+                   "BREAKPOINT assigns: not supported (the current evaluation keeps no state)")  # fmt: skip  # noqa: E501
     order = spec.assigned + spec.module_locals
     spec.carried = [n for n in order if n in carried]
     spec.carry_celsius = "celsius" in r_cur
     fields = list(spec.state_names) + spec.carried + (["celsius"] if spec.carry_celsius else [])
-    spec.gates = namedtuple(f"{_pyname(spec.suffix)}Gates", fields) if fields else namedtuple(
-        f"{_pyname(spec.suffix)}Gates", []
+    spec.gates = (
+        namedtuple(f"{_pyname(spec.suffix)}Gates", fields)
+        if fields
+        else namedtuple(f"{_pyname(spec.suffix)}Gates", [])
     )
     return spec
 
@@ -702,7 +718,9 @@ class NmodlChannel(AbstractChannel):
     def _pack(self, g, v):
         spec = self._spec
         names = spec.gates._fields
-        return spec.gates(*[jnp.broadcast_to(jnp.asarray(_weak(g[n]), v.dtype), v.shape) for n in names])
+        return spec.gates(
+            *[jnp.broadcast_to(jnp.asarray(_weak(g[n]), v.dtype), v.shape) for n in names]
+        )
 
     def current(self, v, gates):
         spec = self._spec
@@ -774,7 +792,7 @@ def _check_cnexp_linear(cls):
             for n in names:
                 t = {m: jnp.zeros_like(x0[m]) if m != n else jnp.ones_like(x0[m]) for m in names}
 
-                def fn(x, n=n):
+                def fn(x, n=n, block=block):
                     return _derivatives(spec, block, glob, x)[0][n]
 
                 def dfn(x, fn=fn, t=t):
@@ -784,9 +802,7 @@ def _check_cnexp_linear(cls):
                 d2 = jnp.asarray(jax.jvp(dfn, (x0,), (t,))[1])
                 scale = jnp.abs(d1) + jnp.abs(jnp.asarray(fn(x0)))
                 if not bool(jnp.all(jnp.abs(d2) <= 1e-6 * scale + 1e-300)):
-                    line = next(
-                        (d.line for d in _diffs(block.body) if d.state == n), block.line
-                    )
+                    line = next((d.line for d in _diffs(block.body) if d.state == n), block.line)
                     raise fail(spec.file, line, f"METHOD cnexp needs {n}' linear in {n} "
                                "(NEURON refuses it too): use METHOD derivimplicit")  # fmt: skip
 
@@ -799,4 +815,4 @@ def _diffs(body):
             yield from _diffs(s.body + s.orelse)
 
 
-__all__ = ["build_spec", "make_class", "NmodlChannel", "ION_DEFAULTS", "math"]
+__all__ = ["build_spec", "make_class", "NmodlChannel", "ION_DEFAULTS"]

@@ -842,7 +842,9 @@ class Parser:
             if self.at(","):
                 self.next()
             elif not self.at(")"):
-                raise self.err(f"expected ',' or ')' in the call of {t.text}, found {self.tok.text!r}")
+                raise self.err(
+                    f"expected ',' or ')' in the call of {t.text}, found {self.tok.text!r}"
+                )
         self.next()
         return Call(t.text, tuple(args), t.line)
 

@@ -10,8 +10,23 @@ written (a true pole stays a pole, as in NEURON).
 
 from __future__ import annotations
 
-from ._parse import Bin, Call, If, Num, Safe, Unary, Name, Assign, Diff, CallStmt, Reaction
-from ._parse import Conserve, Compartment, Func, Block
+from ._parse import (
+    Assign,
+    Bin,
+    Block,
+    Call,
+    CallStmt,
+    Compartment,
+    Conserve,
+    Diff,
+    Func,
+    If,
+    Name,
+    Num,
+    Reaction,
+    Safe,
+    Unary,
+)
 
 _OPAQUE = "_nj_opaque_"
 
