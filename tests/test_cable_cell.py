@@ -126,8 +126,9 @@ def test_default_scheme_is_closer_to_converged_than_neurons_default(x64):
     ours = np.asarray(nj.simulate(cell, _steps(DT), dt=DT, saveat=rec).states)
     err_ours = np.abs(ours - fine).mean()
     err_neuron = np.abs(neuron_default - fine).mean()
-    # measured: 0.025 mV (Crank–Nicolson) vs 0.66 mV (NEURON's backward Euler)
-    assert err_ours < err_neuron / 10, (err_ours, err_neuron)
+    # measured: 0.035 mV (TR-BDF2, the default; Crank–Nicolson 0.025) vs 0.66 mV
+    # (NEURON's backward Euler); the issue asks for 0.05 mV
+    assert err_ours < 0.05 and err_ours < err_neuron / 10, (err_ours, err_neuron)
 
 
 def test_squid_axon_conducts_at_hodgkin_huxleys_velocity(x64):

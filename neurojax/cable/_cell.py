@@ -137,11 +137,14 @@ class Cell(AbstractModel):
     Record anything anywhere with `cell.node(branch, x)` (an index into the last axis
     of `states.v` and `saveat=SaveAt(fn=cell.record_v(sites))`).
 
-    **Solvers**: `CrankNicolson()` (default; second order, gates staggered half a step
-    from the voltages as in NEURON's `secondorder = 2`) and `BackwardEuler()` (NEURON's
-    default `secondorder = 0`, step for step). The voltage step is a tree solve, O(N)
+    **Solvers**: `TRBDF2()` (default; second order and L-stable: no ringing after a
+    voltage-clamp step or any other jump of the inputs; two tree solves per step),
+    `CrankNicolson()` (NEURON's `secondorder = 2`, step for step: second order, but
+    rings after a jump) and `BackwardEuler()` (NEURON's default `secondorder = 0`, step
+    for step; first order). In all three the gates are exponential (NEURON's `cnexp`),
+    staggered half a step from the voltages. The voltage step is a tree solve, O(N)
     forward and backward; explicit and exponential solvers are refused (a cable is too
-    stiff for them).
+    stiff for them). docs/numerics.md ("Cables") has the measured errors.
 
     Reference: Hines (1984); Carnevale & Hines, *The NEURON Book* (2006), ch. 4 & 5.
     """
@@ -367,9 +370,9 @@ class Cell(AbstractModel):
 
     @property
     def default_solver(self):
-        from ..solvers import CrankNicolson
+        from ..solvers import TRBDF2
 
-        return CrankNicolson()
+        return TRBDF2()
 
     def _currents(self, y: CellState, inputs):
         geo = self.geometry
@@ -441,56 +444,106 @@ class Cell(AbstractModel):
         return CellState(v=dv, gates=jax.tree_util.tree_map(jnp.zeros_like, y.gates))
 
     def implicit_step(self, solver, t, y: CellState, inputs, dt) -> CellState:
-        """One step: voltages by the θ-method with a tree solve (θ = `solver.theta`), then
-        the gates by exponential Euler at the new voltages (NEURON's order).
+        """One step: the voltages by the solver's scheme with tree solves, then the gates
+        by exponential Euler at the new voltages (NEURON's order: the gates lag the
+        voltages by half a step, which makes the pair second order).
 
-        With the channel currents linearised at the old voltage (exact for ohmic
-        channels at fixed gates), the voltage update δ solves
+        Within the step the gates are frozen, so every channel is ohmic and the voltage
+        equation is linear, `C dV/dt = F(V) = −(G_m + L)·V + s` (`G_m` the membrane slope
+        conductance, `L` the axial Laplacian, `s` the sources and inputs held over the
+        step); the membrane-less nodes have `C = 0` and carry Kirchhoff's law.
 
-            (C/dt + w·(G_m + L)) δ = −I_m(V) + I_clamp − L V
-
-        with `G_m` the membrane slope conductance, `L` the axial Laplacian, and row
-        weight `w = θ` at membrane nodes but `w = 1` at the membrane-less ones: those
-        carry no capacitance, their equation is a constraint (Kirchhoff), and it must hold
-        at the end of the step — with θ = ½ it would hold only at the midpoint and
-        oscillate undamped whenever a clamp on such a node changes.
+        - θ-methods (`BackwardEuler`, `CrankNicolson`): one solve of
+          `(C/dt + w·(G_m + L)) δ = F(V)`, row weight `w = θ` at membrane nodes and
+          `w = 1` at the membrane-less ones (Kirchhoff holds at the end of the step; with
+          θ = ½ it would hold only at the midpoint and oscillate undamped) — NEURON's
+          `secondorder = 0` and `2`, node for node.
+        - `TRBDF2`: a trapezoid to `t + γ·dt`, then BDF2 to `t + dt` (γ = 2 − √2), both
+          solves with the one matrix `C/h + G_m + L`, `h = γ·dt/2`; before them, the
+          membrane-less nodes are put back on Kirchhoff's law for this step's inputs (a
+          diagonal update: they never neighbour each other), so that a jump of an input
+          there is not a first-order error. L-stable and second order.
         """
-        theta = getattr(solver, "theta", None)
-        if theta is None:
-            raise TypeError(
-                f"{type(solver).__name__} has no theta; a Cell steps with "
-                "neurojax.solvers.CrankNicolson() or BackwardEuler()."
-            )
+        scheme = _scheme_of(solver)
         if self.remat:
             # Reverse mode would otherwise store ~100 intermediate arrays of every step
             # (gate rates, linearisation, solve); recomputing the step from its input
             # state in the backward pass moves far less memory and measured faster.
             return jax.checkpoint(type(self)._step, static_argnums=(1,))(
-                self, float(theta), y, inputs, dt
+                self, scheme, y, inputs, dt
             )
-        return self._step(float(theta), y, inputs, dt)
+        return self._step(scheme, y, inputs, dt)
 
-    def _step(self, theta, y: CellState, inputs, dt) -> CellState:
+    def _step(self, scheme, y: CellState, inputs, dt) -> CellState:
         geo = self.geometry
         v = y.v
         dtype = v.dtype
         i_mem, g_mem = self._currents(y, inputs)
         g_ax = self._axial(dtype)
         c = self._capacitance(dtype)
-        w = jnp.where(jnp.asarray(geo.has_membrane), jnp.asarray(theta, dtype), 1.0)
-        rhs = self._axial_current(v, g_ax) - i_mem
+        rhs = self._axial_current(v, g_ax) - i_mem  # F(V)
         # Laplacian diagonal: each node's axial conductances to its parent and children
         lap_diag = g_ax + _sum_children(g_ax, geo.children)
-        d = c / dt + w * (g_mem + lap_diag)
-        b = -w * g_ax  # row i, column parent
-        a = -w[geo.parent] * g_ax  # row parent, column i
-        delta = tree_solve(geo.disc.topology, d, a, b, rhs)
-        v_new = v + delta
+        topo = geo.disc.topology
+        kind, p = scheme
+        if kind == "theta":
+            w = jnp.where(jnp.asarray(geo.has_membrane), jnp.asarray(p, dtype), 1.0)
+            d = c / dt + w * (g_mem + lap_diag)
+            b = -w * g_ax  # row i, column parent
+            a = -w[geo.parent] * g_ax  # row parent, column i
+            v_new = v + tree_solve(topo, d, a, b, rhs)
+        else:
+            v_new = _VOLTAGE_SCHEMES[kind](self, p, v, rhs, c, g_mem, g_ax, lap_diag, dt)
         gates = tuple(
             ch.update(v_new[..., nodes], gates, dt, self.temperature)
             for ch, nodes, gates in zip(self.mechanisms, geo.regions, y.gates, strict=True)
         )
         return CellState(v=v_new, gates=gates)
+
+    def _project(self, v, rhs, g_mem, g_ax, lap_diag):
+        """Kirchhoff's law at the membrane-less nodes for this step's inputs: those nodes
+        move so that `F = 0` there, their neighbours held (they are never adjacent to
+        each other, so this is exact); returns the new `V` and `F(V)`."""
+        mem = jnp.asarray(self.geometry.has_membrane)
+        dz = jnp.where(mem, 0.0, rhs / (g_mem + lap_diag))
+        # F(V + dz) = F(V) − (G_m + L)·dz, exactly (F is linear within the step)
+        rhs = rhs + self._axial_current(dz, g_ax) - g_mem * dz
+        return v + dz, jnp.where(mem, rhs, 0.0)
+
+
+def _scheme_of(solver):
+    scheme = getattr(solver, "cable_scheme", None)
+    if scheme is not None:
+        return scheme
+    theta = getattr(solver, "theta", None)
+    if theta is None:
+        raise TypeError(
+            f"{type(solver).__name__} has no cable scheme; a Cell steps with "
+            "neurojax.solvers.TRBDF2(), CrankNicolson() or BackwardEuler()."
+        )
+    return ("theta", float(theta))
+
+
+def _trbdf2(cell, gamma, v, rhs, c, g_mem, g_ax, lap_diag, dt):
+    """TR-BDF2 (Bank et al. 1985) for `C V' = F(V)`, F linear within the step:
+
+        TR:   C (V_γ − V) = (γ·dt/2)·(F(V) + F(V_γ))
+        BDF2: C (V₁ − V_γ) = β·C (V_γ − V) + (γ·dt/2)·F(V₁),  β = (1 − γ)²/(γ(2 − γ))
+
+    In increments, with `h = γ·dt/2` and `A = C/h + G_m + L`: `A δ₁ = 2 F(V)`, and since
+    `F(V_γ) = C δ₁/h − F(V)`, `A δ₂ = (1 + β)·C δ₁/h − F(V)`."""
+    v, rhs = cell._project(v, rhs, g_mem, g_ax, lap_diag)
+    h = gamma * dt / 2
+    beta = (1 - gamma) ** 2 / (gamma * (2 - gamma))
+    topo = cell.geometry.disc.topology
+    d = c / h + g_mem + lap_diag
+    a = b = -g_ax
+    d1 = tree_solve(topo, d, a, b, 2 * rhs)
+    d2 = tree_solve(topo, d, a, b, (1 + beta) * c * d1 / h - rhs)
+    return v + d1 + d2
+
+
+_VOLTAGE_SCHEMES = {"trbdf2": _trbdf2}
 
 
 def _sites(name, sites, k, form):
