@@ -20,10 +20,12 @@ import pytest
 
 import neurojax as nj
 from neurojax.fitting import (
+    CONVERGED_GTOL,
     Bounded,
     Positive,
     Recording,
     SpikeCount,
+    StopReason,
     TraceMSE,
     Unconstrained,
     VanRossum,
@@ -31,7 +33,7 @@ from neurojax.fitting import (
     fit,
     make_objective,
 )
-from neurojax.fitting import _fit as fit_module
+from neurojax.fitting import _descent as descent
 from neurojax.neurons.adex import NAUD2008, AdEx
 
 HH_TRUTH = np.array([120.0, 36.0, 0.3])  # g_na, g_k, g_l, mS/cm² (NEURON's hh)
@@ -348,17 +350,38 @@ def test_progress_early_stopping_and_callback(capsys):
     assert capsys.readouterr().out == ""
     # L-BFGS (the default for a trace loss) converges in ~20 steps; early stopping ends it
     r = fit(model, inputs, target, steps=200, progress_meter=nj.NoProgress(), **kw)
-    assert r.stop_reason == "patience" and r.n_steps < 200 and r.loss < 1e-6
+    assert r.stop_reason is StopReason.PATIENCE and r.n_steps < 200 and r.loss < 1e-6
     stopped = fit(
         model, inputs, target, steps=200, progress_meter=nj.NoProgress(), target_loss=1e-2, **kw
     )
-    assert stopped.stop_reason == "target_loss" and stopped.loss <= 1e-2
+    assert stopped.stop_reason is StopReason.TARGET_LOSS and stopped.loss <= 1e-2
     seen = []
     cb = fit(
         model, inputs, target, steps=50, progress_meter=nj.NoProgress(), **kw,
         callback=lambda info: seen.append(info.step) or info.step == 3,
     )  # fmt: skip
-    assert seen == [1, 2, 3] and cb.stop_reason == "callback" and cb.n_steps == 3
+    assert seen == [1, 2, 3] and cb.stop_reason is StopReason.CALLBACK and cb.n_steps == 3
+
+
+def test_converged_is_honest_and_the_result_is_the_best_point():
+    """`converged` needs the fit to go below its start and the gradient at the result to
+    be at most `CONVERGED_GTOL` (0.1) of the start's; a fit that never improved on its start says
+    so (`StopReason.NO_IMPROVEMENT`, not converged); `best_step` points at the result in
+    the history, which later (uphill) steps never replace."""
+    model, inputs, target, dt = _lif_problem()
+    kw = dict(dt=dt, trainable=lambda m: (m.tau, m.r), progress_meter=nj.NoProgress())
+    r = fit(model, inputs, target, steps=200, **kw)
+    assert r.converged and r.stop_reason is StopReason.PATIENCE
+    assert r.losses[r.best_step] == pytest.approx(r.loss, rel=1e-6)
+    assert r.loss == pytest.approx(float(np.nanmin(r.losses)), rel=1e-6)
+    assert r.grad_norms[r.best_step] <= CONVERGED_GTOL * r.grad_norms[0]
+    # from the truth itself: nothing to improve on
+    at_truth = fit(nj.LIF(tau=10.0, r=10.0), inputs, target, steps=50, **kw)
+    assert at_truth.stop_reason is StopReason.NO_IMPROVEMENT and not at_truth.converged
+    assert at_truth.best_step == 0 and at_truth.loss == pytest.approx(float(at_truth.losses[0]))
+    # cut short while still improving: not converged
+    short = fit(model, inputs, target, steps=3, patience=None, **kw)
+    assert short.stop_reason is StopReason.STEPS and not short.converged
 
 
 # ---------------------------------------------------------------- errors before compilation
@@ -371,8 +394,8 @@ def no_compile(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("compiled before validating the inputs")
 
-    monkeypatch.setattr(fit_module, "_step", boom)
-    monkeypatch.setattr(fit_module, "_init", boom)
+    monkeypatch.setattr(descent, "_step", boom)
+    monkeypatch.setattr(descent, "_init", boom)
 
 
 def _hh_small():

@@ -30,6 +30,7 @@ from neurojax.fitting import (
     fit,
     make_objective,
 )
+from neurojax.fitting import _descent as descent
 from neurojax.fitting import _fit as fit_module
 
 TRUTH = np.array([120.0, 36.0, 0.3])  # g_na, g_k, g_l of NEURON's hh, mS/cm²
@@ -117,9 +118,9 @@ def test_default_recovers_hh_from_19_of_20_random_starts(single_sweep):
 
     obj = make_objective(nj.HodgkinHuxley(), current, v, dt=DT, trainable=hh)
     u = jax.vmap(obj.to_unconstrained)(tuple(jnp.asarray(estimates[:, j]) for j in range(3)))
-    u = fit_module._strong([x.astype(jnp.result_type(float)) for x in u])
+    u = descent._strong([x.astype(jnp.result_type(float)) for x in u])
     # the default fit's gradient stage: default L-BFGS, default (AUTO) patience
-    d = fit_module._descend(
+    d = descent._descend(
         obj,
         fit_module.default_optimizer(),
         u,
@@ -149,8 +150,14 @@ def test_default_recovers_hh_from_19_of_20_random_starts(single_sweep):
     start0 = np.array([np.asarray(p)[0] for p in jax.tree.leaves(r.initial_params)])
     np.testing.assert_allclose(start0, estimates[0], rtol=1e-4)  # start 0 = the estimate
     np.testing.assert_allclose(g_of(r.params), fitted[0], rtol=1e-3)  # same descent
+    print("losses: start", r.losses[0], "best", r.loss, "at step", r.best_step,
+          "gradient norms: start", r.grad_norms[0], "best", r.grad_norms[r.best_step],
+          "last 10", r.losses[-10:])  # fmt: skip
     assert r.converged and r.loss < 1e-3  # mV²
-    assert r.n_simulations == 1 + r.n_evaluations  # estimate's loss + the descent
+    # the estimate's consistency with the solver (Newton iterations) and its loss, then
+    # the descent
+    assert r.n_simulations == r.stages[0].n_simulations + r.n_evaluations
+    assert 2 <= r.stages[0].n_simulations <= 1 + 8
 
 
 def test_data_driven_init_alone_within_5_percent(single_sweep):
@@ -165,7 +172,7 @@ def test_data_driven_init_alone_within_5_percent(single_sweep):
     start0 = np.array([float(np.asarray(p)[0]) for p in jax.tree.leaves(r.initial_params)])
     print("estimate", start0, start0 / TRUTH - 1)
     np.testing.assert_array_less(np.abs(start0 / TRUTH - 1), [0.05, 0.05, 0.10])
-    assert r.stages[0].name == "DataDrivenInit" and r.stages[0].n_simulations == 1
+    assert r.stages[0].name == "DataDrivenInit" and 2 <= r.stages[0].n_simulations <= 9
     assert r.start_losses.shape == (1,)
 
     # with several starts (the stage alone, without the descent): start 0 is the
@@ -285,7 +292,7 @@ def test_cull_freezes_bad_starts():
     target = nj.simulate(nj.LIF(tau=10.0, r=10.0), inputs, dt=dt).v
     kw = dict(dt=dt, trainable=lambda m: (m.tau, m.r), steps=40, patience=None, n_starts=6,
               key=jax.random.key(3), init_spread=5.0, progress_meter=QUIET,
-              optimizer=fit_module._adam(40, 0.1))  # fmt: skip
+              optimizer=descent._adam(40, 0.1))  # fmt: skip
     r = fit(nj.LIF(tau=15.0, r=6.0), inputs, target, cull=Cull(after=3, factor=3.0, every=100),
             **kw)  # fmt: skip
     free = fit(nj.LIF(tau=15.0, r=6.0), inputs, target, **kw)

@@ -15,7 +15,7 @@ import pytest
 from test_fit import fit_adex_to_its_spike_train
 
 import neurojax as nj
-from neurojax.fitting import _fit as fit_module
+from neurojax.fitting import _descent as descent
 from neurojax.fitting import fit, make_objective
 from neurojax.fitting._identifiability import Identifiability, identifiability
 
@@ -188,7 +188,7 @@ def test_a_new_lambda_does_not_recompile_the_fit_step():
     # the selection is stored as key paths, which are hashable and name the fields
     assert second.objective.names == ("tau", "r")
     hash(second.objective.paths)
-    if hasattr(fit_module, "_step") and hasattr(fit_module._step, "_cached"):
-        size = fit_module._step._cached._cache_size()
+    if hasattr(descent, "_step") and hasattr(descent._step, "_cached"):
+        size = descent._step._cached._cache_size()
         fit(nj.LIF(tau=9.0, r=11.0), inputs, target, trainable=lambda q: (q.tau, q.r), **kw)
-        assert fit_module._step._cached._cache_size() == size
+        assert descent._step._cached._cache_size() == size

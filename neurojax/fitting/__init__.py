@@ -11,12 +11,14 @@ result.model, result.loss, result.losses
 """
 
 from ._data_driven import conductances_from_voltage as conductances_from_voltage
+from ._descent import CONVERGED_GTOL as CONVERGED_GTOL
+from ._descent import CONVERGED_RTOL as CONVERGED_RTOL
+from ._descent import Cull as Cull
+from ._descent import FitStep as FitStep
+from ._descent import StageReport as StageReport
+from ._descent import StopReason as StopReason
 from ._fit import AUTO_PATIENCE as AUTO_PATIENCE
-from ._fit import CONVERGED_RTOL as CONVERGED_RTOL
-from ._fit import Cull as Cull
 from ._fit import FitResult as FitResult
-from ._fit import FitStep as FitStep
-from ._fit import StageReport as StageReport
 from ._fit import default_optimizer as default_optimizer
 from ._fit import fit as fit
 from ._identifiability import Identifiability as Identifiability

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,18 @@ from .._progress import AbstractProgressMeter, TextProgress
 from .._saveat import SaveAt
 from ..solvers import AbstractSolver
 from ..stimuli import AbstractStimulus
+from ._descent import (
+    Cull,
+    FitStep,
+    StageReport,
+    StopReason,
+    _adam,
+    _converged,
+    _descend,
+    _lbfgs,
+    _sample_starts,
+    _strong,
+)
 from ._losses import AbstractLoss, TraceMSE, loss_requires
 from ._objective import Objective, make_objective
 from ._strategies import (
@@ -64,20 +75,6 @@ def _voltage_only(loss) -> bool:
     return bool(requires) and requires <= {"v"}
 
 
-@functools.cache
-def _lbfgs():
-    # A backtracking (Armijo) line search rather than optax's default zoom search: as
-    # robust here and it compiles ~2.5x faster (8 s vs 20 s for HH), because the
-    # simulation appears once in the search instead of several times.
-    search = optax.scale_by_backtracking_linesearch(max_backtracking_steps=15, store_grad=True)
-    return optax.lbfgs(linesearch=search)
-
-
-@functools.lru_cache(maxsize=32)
-def _adam(steps: int, learning_rate: float):
-    return optax.adam(optax.cosine_decay_schedule(learning_rate, steps, alpha=0.01))
-
-
 class _AutoPatience:
     """The type of `AUTO_PATIENCE`, `fit`'s default `patience`."""
 
@@ -94,23 +91,6 @@ from a start already near the minimum, such as the data-driven estimate, it can 
 and need ~10 steps to get back) is not cut short;
 none for any other optimiser."""
 
-MAX_NONFINITE_STEPS = 5
-"""`fit` stops with an error after this many consecutive steps whose loss was NaN/inf for
-every start (each such step is skipped, so the parameters could not move)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class FitStep:
-    """What a `fit(..., callback=f)` callback receives after every step (host values).
-
-    `loss`: loss of each start at `params` (shape `(n_starts,)`); `params`: parameter
-    values, structured like `trainable(model)`, with a leading `n_starts` axis."""
-
-    step: int
-    loss: np.ndarray
-    params: Any
-    best_loss: float
-
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class FitResult:
@@ -125,25 +105,37 @@ class FitResult:
       `n_steps`); `all_param_history`: leading axes `(n_steps, n_starts)`.
     - `initial_params`: the initial values of every start (leading axis `n_starts`;
       start 0 is the model as given).
+    - `best_step`: the step of `losses` / `param_history` at which `params` was evaluated
+      (`losses[best_step] == loss`; later steps may be uphill of it, e.g. a last update
+      that was rejected by the line search: they are never the result).
     - `best_start`, `n_steps` (optimisation steps done = gradient evaluations for a
-      first-order optimiser), `stop_reason` (`"steps"`, `"patience"`, `"target_loss"`,
-      `"callback"`, `"interrupted"`), `n_skipped` (steps whose loss or gradient was not
-      finite: the update was skipped), `n_evaluations` (loss-and-gradient evaluations, each
-      one simulation with its derivative, summed over starts; more than `n_steps` for a
-      line search), `objective` (the `Objective` that was minimised),
-      `seconds` (wall time of the whole fit, all stages, including compilation).
+      first-order optimiser), `stop_reason` (a `StopReason`: `STEPS`, `PATIENCE`,
+      `TARGET_LOSS`, `CALLBACK`, `INTERRUPTED`, or `NO_IMPROVEMENT` when no start ever went
+      below its initial loss, so the result is the start), `n_skipped` (steps whose loss
+      or gradient was not finite: the update was skipped), `n_evaluations`
+      (loss-and-gradient evaluations, each one simulation with its derivative, summed
+      over starts; more than `n_steps` for a line search), `objective` (the `Objective`
+      that was minimised), `seconds` (wall time of the whole fit, all stages, including
+      compilation).
     - `start_losses`: `(n_starts,)`, the lowest loss each start reached in the final
       gradient stage (`inf` for a start that never had a finite loss).
-    - `converged`: whether the best start stopped moving — `True` if the fit reached
-      `target_loss`, or if its best loss improved by less than a relative
-      `CONVERGED_RTOL` (1e-4) over the last `max(5, n_steps // 10)` steps. A fit cut
-      short by `steps`, a callback or Ctrl-C while still improving is not converged.
+    - `converged`: `True` if the fit reached `target_loss`, or if the best start went
+      below its initial loss, its best loss improved by less than `CONVERGED_RTOL`
+      (1e-4) of itself or of the fit's whole gain over the last `max(5, n_steps // 10)`
+      steps, and the
+      gradient at the result is at most `CONVERGED_GTOL` (0.1) times the gradient at its
+      start, or its loss at most 0.01 times the start's (stationarity). A fit cut short
+      by `steps`, a callback or Ctrl-C while still improving is not converged, nor is one
+      that never improved on its start (`StopReason.NO_IMPROVEMENT`).
+    - `grad_norms`: the gradient norm (unconstrained coordinates) at each step of the
+      best start, `(n_steps,)`.
     - `strategy`: the strategy object used (`Auto()` resolved to what it chose is in
       `stages`); `stages`: one `StageReport` per stage (name, best loss after it,
       simulations it spent, seconds, a note); `n_simulations`: simulations spent in all
       (a loss-and-gradient evaluation counts one, whatever the gradient mode; a CMA-ES
-      candidate one; the data-driven estimate none: it integrates the gates along the
-      recording, no simulation); `culled`: `(n_starts,)` bools, starts frozen by `cull`;
+      candidate one; the data-driven estimate one per iteration of its consistency with
+      the solver, plus one to report its loss); `culled`: `(n_starts,)` bools, starts
+      frozen by `cull`;
       `start_params`: the best point of each start (structured like `params`, leading
       axis `n_starts`).
     """
@@ -158,7 +150,7 @@ class FitResult:
     initial_params: Any
     best_start: int
     n_steps: int
-    stop_reason: str
+    stop_reason: StopReason
     n_skipped: int
     n_evaluations: int
     objective: Objective
@@ -170,6 +162,8 @@ class FitResult:
     n_simulations: int = 0
     culled: np.ndarray | None = None
     start_params: Any = None
+    best_step: int = 0
+    grad_norms: np.ndarray | None = None
 
     def identifiability(self, **kw):
         """How well the data constrain each fitted parameter, at the fitted values
@@ -189,273 +183,6 @@ class FitResult:
             f"stop_reason={self.stop_reason!r}, converged={self.converged}, "
             f"n_simulations={self.n_simulations})"
         )
-
-
-def _sample_starts(obj: Objective, n_starts: int, key, spread: float) -> list:
-    """Initial values `(n_starts, *shape)` per selected leaf; start 0 = the given model."""
-    leaves = jtu.tree_leaves(obj.params0)
-    if n_starts == 1:
-        return [jnp.asarray(p)[None] for p in leaves]
-    keys = jax.random.split(key, len(leaves))
-    out = []
-    for k, t, p in zip(keys, obj.transforms, leaves, strict=True):
-        p = jnp.asarray(p)
-        others = t.sample(k, p, spread, (n_starts - 1,)).astype(p.dtype)
-        out.append(jnp.concatenate([p[None], others]))
-    return out
-
-
-def _select(ok, new, old):
-    return jtu.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)
-
-
-def _all_finite(tree):
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jtu.tree_leaves(tree) if eqx.is_inexact_array(x)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
-
-
-def _strong(tree):
-    """Drop weak types, so the carried optimiser state has the same types before and
-    after a step (else the step would compile twice)."""
-    return jtu.tree_map(lambda x: jnp.asarray(x, dtype=x.dtype) if eqx.is_array(x) else x, tree)
-
-
-@eqx.filter_jit
-def _init(obj: Objective, optimizer, u):
-    return _strong(jax.vmap(optimizer.init)(u))
-
-
-@eqx.filter_jit
-def _step(obj: Objective, optimizer, u, opt_state, best_u, best_loss, active=None):
-    """One optimiser step of every start (vmapped). `active` `(n_starts,)`: starts that
-    are `False` (culled) keep their parameters, state and best point (frozen; shapes stay
-    static, so culling does not recompile)."""
-    extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
-    if active is None:
-        active = jnp.ones(jnp.shape(best_loss), dtype=bool)
-
-    def one(u, opt_state, best_u, best_loss, active):
-        stored_value = optax.tree.get(opt_state, "value")
-        stored_grad = optax.tree.get(opt_state, "grad")
-        if stored_value is not None and stored_grad is not None:
-            # a line search (L-BFGS) already evaluated the loss and gradient at `u`
-            value, grads = jax.lax.cond(
-                jnp.isfinite(stored_value),
-                lambda: (stored_value, stored_grad),
-                lambda: jax.value_and_grad(obj.unconstrained)(u),
-            )
-        else:
-            value, grads = jax.value_and_grad(obj.unconstrained)(u)
-        finite = jnp.isfinite(value) & _all_finite(grads)
-        grads = jtu.tree_map(lambda g: jnp.where(finite, g, 0.0), grads)
-        if extra:
-            updates, new_state = optimizer.update(
-                grads, opt_state, u, value=value, grad=grads, value_fn=obj.unconstrained
-            )
-        else:
-            updates, new_state = optimizer.update(grads, opt_state, u)
-        new_u = optax.apply_updates(u, updates)
-        ok = finite & _all_finite(new_u) & active
-        new_u = _select(ok, new_u, u)
-        new_state = _select(ok, new_state, opt_state)
-        better = finite & (value < best_loss) & active
-        best_u = _select(better, u, best_u)
-        best_loss = jnp.where(better, value, best_loss)
-        # loss-and-gradient evaluations this step (each one simulation + its derivative)
-        n_eval = jnp.asarray(1, jnp.int32)
-        if stored_value is not None:
-            n_eval = jnp.where(jnp.isfinite(stored_value), 0, 1)
-        searched = optax.tree.get(new_state, "num_linesearch_steps")
-        if searched is not None:
-            n_eval = n_eval + searched
-        n_eval = jnp.where(active, n_eval, 0)
-        params = obj.from_unconstrained(u)
-        return new_u, new_state, best_u, best_loss, value, params, n_eval, ok
-
-    return jax.vmap(one)(u, opt_state, best_u, best_loss, active)
-
-
-CONVERGED_RTOL = 1e-4
-"""`FitResult.converged`: the best loss improved by less than this relative amount over the
-last `max(5, n_steps // 10)` steps (or `target_loss` was reached)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Cull:
-    """Early culling of bad starts in a multi-start fit (`fit(..., cull=Cull())`).
-
-    After `after` steps, and again every `every` steps after that, every start whose
-    current loss is more than `factor` times the best start's (or not finite) is frozen:
-    its parameters stop moving and it can no longer win. Shapes stay static (no
-    recompilation); under `vmap` a frozen start is still computed, so culling saves
-    simulations in the budget accounting (`FitResult.n_simulations` counts active starts
-    only) and keeps hopeless starts out of the result, not wall time on one device.
-    """
-
-    after: int = 10
-    factor: float = 10.0
-    every: int = 10
-
-    def __post_init__(self):
-        for name in ("after", "every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Cull.{name} must be an integer >= 1, got {v!r}.")
-        if not float(self.factor) > 1:
-            raise ValueError(f"Cull.factor must be a loss ratio > 1, got {self.factor!r}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class StageReport:
-    """What one stage of a fit did: `name` (e.g. `"DataDrivenInit"`), `loss` (best loss
-    after the stage, of the objective that stage minimised — the shooting loss for
-    `MultipleShooting`, NaN where nothing was evaluated), `n_simulations` (simulations
-    spent), `seconds`, `note` (what was done, or why it was skipped)."""
-
-    name: str
-    loss: float
-    n_simulations: int
-    seconds: float
-    note: str = ""
-
-
-@dataclasses.dataclass
-class _Descent:
-    best_u: Any
-    best_loss: np.ndarray
-    losses: list
-    history: list
-    n_evaluations: np.ndarray
-    n_skipped: int
-    stop_reason: str
-    active: np.ndarray
-    seconds: float
-
-
-def _descend(
-    obj,
-    optimizer,
-    u,
-    *,
-    steps: int,
-    patience,
-    rtol: float,
-    target_loss=None,
-    progress_meter: AbstractProgressMeter,
-    print_every: int,
-    callback=None,
-    cull: Cull | None = None,
-    label: str = "fit step",
-    progress_resets: bool = False,
-) -> _Descent:
-    """Gradient descent of `obj.unconstrained` from the starts `u` (leading axis
-    `n_starts`), driven from Python. Used for the final stage of `fit` and by strategies.
-    `progress_resets`: a step whose loss improves on the previous step's also resets the
-    patience count (see `AUTO_PATIENCE`), at most `4 × patience` times."""
-    n_starts = int(jtu.tree_leaves(u)[0].shape[0])
-    opt_state = _init(obj, optimizer, u)
-    best_u = u
-    best_loss = jnp.full((n_starts,), jnp.inf, dtype=jnp.result_type(float))
-    active = np.ones(n_starts, dtype=bool)
-    losses, history = [], []
-    best_so_far, stale, stop_reason, n_skipped, bad_in_a_row = np.inf, 0, "steps", 0, 0
-    previous, n_resets = np.inf, 0
-    n_evaluations = np.zeros(n_starts, dtype=np.int64)
-    start = time.perf_counter()
-    try:
-        for k in range(1, steps + 1):
-            u, opt_state, best_u, best_loss, value, params, n_eval, ok = _step(
-                obj, optimizer, u, opt_state, best_u, best_loss, jnp.asarray(active)
-            )
-            value = np.asarray(value)
-            losses.append(value)
-            history.append(params)
-            n_evaluations += np.asarray(n_eval)
-            n_skipped += int(np.sum(~np.asarray(ok) & active))
-            if k == 1 and not np.any(np.isfinite(value)):
-                raise FloatingPointError(
-                    "fit: the loss at the initial parameters is NaN or inf for every start, so "
-                    "there is nothing to descend from. Check the model on these inputs "
-                    "(simulate(model, inputs, dt=dt) says which variable went non-finite and "
-                    "when), the target for NaN, and the initial parameter values."
-                )
-            if not np.any(np.isfinite(value[active])):
-                bad_in_a_row += 1
-                if bad_in_a_row >= MAX_NONFINITE_STEPS:
-                    raise FloatingPointError(
-                        f"fit: the loss was NaN or inf for {bad_in_a_row} steps in a row at "
-                        f"step {k} (every start), so no update could be applied. The "
-                        "optimiser stepped into parameters where the simulation fails: use "
-                        "a smaller learning rate, tighter constraints (Bounded), or a "
-                        "smaller dt."
-                    )
-            else:
-                bad_in_a_row = 0
-            current = float(np.min(value, initial=np.inf, where=np.isfinite(value) & active))
-            progressed = current < best_so_far * (1 - rtol)
-            if not progressed and progress_resets and current < previous * (1 - rtol):
-                # recovering from an overshoot; bounded, so that a loss fluctuating at
-                # its rounding floor still stops
-                progressed = n_resets < 4 * (patience or 1)
-                n_resets += 1
-            stale = 0 if progressed else stale + 1
-            previous = current
-            best_so_far = min(best_so_far, current)
-            if cull is not None and k >= cull.after and (k - cull.after) % cull.every == 0:
-                finite = np.isfinite(value)
-                keep = finite & (value <= cull.factor * current)
-                active = active & keep
-                if not active.any():  # cannot happen (the best is kept); be safe
-                    active[int(np.argmin(np.where(finite, value, np.inf)))] = True
-            if k % print_every == 0 or k == 1 or k == steps:
-                progress_meter.write(_report(k, steps, value, best_so_far, start, label))
-            if callback is not None:
-                info = FitStep(
-                    step=k,
-                    loss=value,
-                    params=jtu.tree_map(np.asarray, params),
-                    best_loss=best_so_far,
-                )
-                if callback(info):
-                    stop_reason = "callback"
-                    break
-            if target_loss is not None and best_so_far <= target_loss:
-                stop_reason = "target_loss"
-                break
-            if patience is not None and stale >= patience:
-                stop_reason = "patience"
-                break
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
-        print("\nfit: interrupted; returning the best parameters so far.", file=sys.stderr)
-        if not losses:
-            raise
-    return _Descent(
-        best_u=best_u,
-        best_loss=np.asarray(best_loss),
-        losses=losses,
-        history=history,
-        n_evaluations=n_evaluations,
-        n_skipped=n_skipped,
-        stop_reason=stop_reason,
-        active=active,
-        seconds=time.perf_counter() - start,
-    )
-
-
-def _converged(best_losses: np.ndarray, stop_reason: str) -> bool:
-    """`FitResult.converged` (see `CONVERGED_RTOL`), from the best start's losses."""
-    if stop_reason == "target_loss":
-        return True
-    if stop_reason in ("interrupted", "callback") and len(best_losses) < 5:
-        return False
-    run = np.minimum.accumulate(np.where(np.isfinite(best_losses), best_losses, np.inf))
-    n = len(run)
-    k = max(5, n // 10)
-    if n <= k or not np.isfinite(run[-1]):
-        return False
-    before, after = run[-1 - k], run[-1]
-    return bool(before - after <= CONVERGED_RTOL * max(abs(before), np.finfo(float).tiny))
 
 
 def _float_leaves_to_arrays(model, trainable):
@@ -718,6 +445,9 @@ def fit(
     u_best = [x[best] for x in d.best_u]
     params = obj.from_unconstrained(u_best)
     all_losses = np.stack(d.losses)
+    all_grad_norms = np.stack(d.grad_norms)
+    finite_losses = np.where(np.isfinite(all_losses[:, best]), all_losses[:, best], np.inf)
+    best_step = int(np.argmin(finite_losses))
     all_hist = jtu.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *d.history)
     n_eval = int(d.n_evaluations.sum())
     stages = tuple(state.stages) + (
@@ -726,7 +456,7 @@ def fit(
             loss=float(best_loss[best]),
             n_simulations=n_eval,
             seconds=d.seconds,
-            note=f"{n_done} steps ({d.stop_reason}) from {n_starts} start(s)",
+            note=f"{n_done} steps ({d.stop_reason.value}) from {n_starts} start(s)",
         ),
     )
     seconds = time.perf_counter() - fit_start
@@ -748,26 +478,18 @@ def fit(
         seconds=seconds,
         start_losses=best_loss,
         start_params=jtu.tree_map(np.asarray, jax.vmap(obj.from_unconstrained)(d.best_u)),
-        converged=_converged(all_losses[:, best], d.stop_reason),
+        converged=_converged(all_losses[:, best], all_grad_norms[:, best], d.stop_reason),
+        best_step=best_step,
+        grad_norms=all_grad_norms[:, best],
         strategy=strategy,
         stages=stages,
         n_simulations=int(sum(st.n_simulations for st in stages)),
         culled=~d.active,
     )
     progress_meter.write(
-        f"fit: {n_done} steps in {seconds:.1f} s ({d.stop_reason}); best loss "
+        f"fit: {n_done} steps in {seconds:.1f} s ({d.stop_reason.value}); best loss "
         f"{result.loss:.4g} (start {best} of {n_starts}); "
         f"{'converged' if result.converged else 'NOT converged'}; "
         f"{result.n_simulations} simulations"
     )
     return result
-
-
-def _report(k, steps, value, best, start, label="fit step"):
-    finite = value[np.isfinite(value)]
-    cur = f"{finite.min():.4g}" if finite.size else "nan"
-    name = "loss" if value.size == 1 else f"min loss of {value.size} starts"
-    return (
-        f"{label} {k:>{len(str(steps))}}/{steps}  {name} {cur}  best {best:.4g}  "
-        f"({time.perf_counter() - start:.1f} s)"
-    )

@@ -8,13 +8,13 @@ from typing import Any
 
 import equinox as eqx
 import jax
-import jax.flatten_util
 import jax.numpy as jnp
 import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._adjoint import AbstractAdjoint, CheckpointAdjoint, ForwardMode
+from .._adjoint import forward_value_and_grad as forward_value_and_grad
 from .._errors import check_instance, did_you_mean
 from .._model import AbstractModel, Tree
 from .._saveat import SaveAt
@@ -399,42 +399,18 @@ class Objective(eqx.Module):
             for t, p in zip(self.transforms, jtu.tree_leaves(params), strict=True)
         ]
 
-    def unconstrained(self, u) -> Array:
-        """The loss of the unconstrained coordinates; `jax.grad` of it runs in the mode
-        chosen by `adjoint` (forward mode inside a custom VJP, or reverse mode)."""
-        # in the optimiser's dtype (the default float), whatever the model's precision
-        if isinstance(self.adjoint, ForwardMode):
-            return _forward_mode_loss(u, self).astype(jnp.result_type(float))
+    def unconstrained_loss(self, u) -> Array:
+        """The loss of the unconstrained coordinates `u`, in the optimiser's dtype (the
+        default float, whatever the model's precision). Differentiable as `adjoint` says:
+        with `ForwardMode()` only in forward mode (`jax.jvp`, `jax.jacfwd`);
+        `self.adjoint.value_and_grad(obj.unconstrained_loss, u)` works for every adjoint."""
         return self(self.from_unconstrained(u)).astype(jnp.result_type(float))
 
-
-def forward_value_and_grad(f: Callable, u) -> tuple[Array, Any]:
-    """Value and gradient of a scalar `f(u)` by forward mode: one JVP per scalar in `u`,
-    batched with `vmap` so the primal simulation runs once. Memory does not grow with the
-    number of time steps (nothing is stored for a backward pass)."""
-    flat, unravel = jax.flatten_util.ravel_pytree(u)
-    basis = jnp.eye(flat.size, dtype=flat.dtype)
-
-    def push(t):
-        return jax.jvp(lambda x: f(unravel(x)), (flat,), (t,))
-
-    value, tangents = jax.vmap(push, out_axes=(None, 0))(basis)
-    return value, unravel(tangents)
-
-
-@eqx.filter_custom_vjp
-def _forward_mode_loss(u, obj):
-    return obj(obj.from_unconstrained(u))
-
-
-@_forward_mode_loss.def_fwd
-def _forward_mode_loss_fwd(perturbed, u, obj):
-    return forward_value_and_grad(lambda x: obj(obj.from_unconstrained(x)), u)
-
-
-@_forward_mode_loss.def_bwd
-def _forward_mode_loss_bwd(grad_u, g, perturbed, u, obj):
-    return jtu.tree_map(lambda x: g * x, grad_u)
+    def unconstrained(self, u) -> Array:
+        """`unconstrained_loss`, differentiable by `jax.grad` whatever the adjoint: the
+        gradient is computed in the adjoint's mode (`adjoint.reverse_differentiable`:
+        with `ForwardMode()` one batched JVP inside a custom VJP)."""
+        return self.adjoint.reverse_differentiable(self.unconstrained_loss)(u)
 
 
 def make_objective(

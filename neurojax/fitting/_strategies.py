@@ -33,9 +33,17 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array
 
-from .._adjoint import ForwardMode
 from .._simulate import simulate
-from ._objective import Objective, _forward_mode_loss
+from ._data_driven import (
+    _check_model,
+    _conductances_from_voltage,
+    _gate_fields,
+    _gates,
+    _rates,
+    decay_check,
+)
+from ._descent import StageReport, _descend, _lbfgs, _sample_starts, _strong
+from ._objective import Objective
 
 # ---------------------------------------------------------------- plumbing
 
@@ -64,16 +72,12 @@ class _StrategyState:
 
 
 def _starts_of(ctx: _Context, state: _StrategyState) -> list:
-    from ._fit import _sample_starts
-
     if state.starts is not None:
         return state.starts
     return _sample_starts(state.obj, ctx.n_starts, ctx.key, ctx.init_spread)
 
 
 def _report(name, loss, n_sim, t0, note):
-    from ._fit import StageReport
-
     return StageReport(
         name=name,
         loss=float(loss),
@@ -144,45 +148,56 @@ class _Pick:
 
 
 def _estimate(obj: Objective, window: int):
-    """`(params, note)` from the NNLS estimate, or `(None, reason)` where it does not
-    apply. Leaves that are not maximal conductances keep their start values."""
-    from ._data_driven import conductances_from_voltage
+    """`(params, note, n_simulations)` from the NNLS estimate made consistent with the
+    objective's solver, or `(None, reason, n_simulations)` where it does not apply. Leaves
+    that are not maximal conductances keep their start values."""
+    n_sim = [0]
 
     rec = obj.target
     model = obj.model
     if rec.v is None:
-        return None, "the target has no voltage trace"
+        return None, "the target has no voltage trace", 0
     if obj.saveat.every != 1:
-        return None, "the target is sampled every saveat.every > 1 steps"
+        return None, "the target is sampled every saveat.every > 1 steps", 0
     missing = [n for n in ("membrane_current", "linear_part", "c_m") if not hasattr(model, n)]
     if missing:
-        return None, f"{type(model).__name__} is not a conductance-based point neuron"
+        return None, f"{type(model).__name__} is not a conductance-based point neuron", 0
     v = np.asarray(rec.v)
     current = np.asarray(obj.inputs)
     if v.ndim > 2 or v.shape != current.shape:
-        return None, "the trace is not (n_steps,) or (n_steps, n_sweeps) like the inputs"
+        return None, "the trace is not (n_steps,) or (n_steps, n_sweeps) like the inputs", 0
     leaves = jtu.tree_leaves(obj.params0)
     if any(jnp.shape(p) != () for p in leaves):
-        return None, "a trainable parameter is not a scalar"
+        return None, "a trainable parameter is not a scalar", 0
     n = len(leaves)
 
-    def attempt(idx):
+    def attempt(idx, refine=True):
         try:
-            m = conductances_from_voltage(
-                model, v, current, obj.dt, trainable=_Pick(obj.trainable, idx), window=window
+            m, spent = _conductances_from_voltage(
+                model,
+                v,
+                current,
+                obj.dt,
+                trainable=_Pick(obj.trainable, idx),
+                window=window,
+                solver=obj.solver,
+                one_sided=False,
+                refine=refine,
             )
         except (TypeError, ValueError) as e:
             return None, str(e)
+        n_sim[0] += spent
         return [jnp.asarray(p) for p in _Pick(obj.trainable, idx)(m)], ""
 
     idx = tuple(range(n))
     est, why = attempt(idx)
     if est is None and n > 1:
         # some trainables are not conductances: estimate those that are, keep the rest
-        idx = tuple(j for j in range(n) if attempt((j,))[0] is not None)
+        idx = tuple(j for j in range(n) if attempt((j,), refine=False)[0] is not None)
         est, why = attempt(idx) if idx else (None, why)
     if est is None:
-        return None, f"the trainables are not maximal conductances ({why.split(';')[0]})"
+        why = why.split(";")[0]
+        return None, f"the trainables are not maximal conductances ({why})", n_sim[0]
     values = list(leaves)
     kept = []
     for j, g in zip(idx, est, strict=True):
@@ -194,7 +209,7 @@ def _estimate(obj: Objective, window: int):
     note = f"NNLS estimate of trainable item(s) {list(j for j in idx if j not in kept)}"
     if kept or len(idx) < n:
         note += f"; items {sorted(set(range(n)) - set(idx) | set(kept))} keep their start"
-    return jtu.tree_unflatten(obj.treedef, values), note
+    return jtu.tree_unflatten(obj.treedef, values), note, n_sim[0]
 
 
 def _check_window(window):
@@ -221,8 +236,13 @@ class DataDrivenInit(AbstractStrategy):
     - `required`: raise where it does not apply (default: say so and go on from the
       start given).
 
-    Cost: no simulation (one pass along the recording for the gates, a small NNLS; a
-    few seconds to compile the first time), plus one simulation to report its loss.
+    The regression's estimate is made consistent with the fit's solver at its `dt`
+    (`conductances_from_voltage`): exact on a trace that solver produced, so `fit` starts
+    at its minimum there.
+
+    Cost: a pass along the recording for the gates and a small NNLS (a few seconds to
+    compile the first time), up to `REFINE_ITERATIONS` (8) simulations for the solver
+    consistency (HH: 3–6), plus one simulation to report its loss.
     """
 
     window: int = 1
@@ -233,7 +253,7 @@ class DataDrivenInit(AbstractStrategy):
 
     def _run(self, ctx, state, label="DataDrivenInit"):
         t0 = time.perf_counter()
-        params, note = _estimate(state.obj, int(self.window))
+        params, note, n_sim = _estimate(state.obj, int(self.window))
         if params is None:
             if self.required:
                 raise ValueError(
@@ -243,7 +263,7 @@ class DataDrivenInit(AbstractStrategy):
                     "GlobalSearch() otherwise."
                 )
             ctx.progress_meter.write(f"fit: {label}: not applicable ({note}); plain start")
-            state.stages.append(_report(label, np.nan, 0, t0, f"skipped: {note}"))
+            state.stages.append(_report(label, np.nan, n_sim, t0, f"skipped: {note}"))
             return state
         obj = ctx.build(state.obj.with_params(params))
         u = jax.vmap(obj.to_unconstrained)(jtu.tree_map(lambda p: jnp.asarray(p)[None], params))
@@ -251,7 +271,7 @@ class DataDrivenInit(AbstractStrategy):
         loss = float(_losses_of(obj, u)[0])
         vals = ", ".join(f"{float(p):.4g}" for p in jtu.tree_leaves(params))
         ctx.progress_meter.write(f"fit: {label}: start ({vals}), loss {loss:.4g}; {note}")
-        state.stages.append(_report(label, loss, 1, t0, f"{note}: ({vals})"))
+        state.stages.append(_report(label, loss, n_sim + 1, t0, f"{note}: ({vals})"))
         state.obj = obj
         if state.starts is not None:  # the user's (or a previous stage's) starts
             state.starts = [
@@ -259,8 +279,6 @@ class DataDrivenInit(AbstractStrategy):
                 for x, p in zip(state.starts, jtu.tree_leaves(params), strict=True)
             ]
         else:
-            from ._fit import _sample_starts
-
             state.starts = _sample_starts(obj, ctx.n_starts, ctx.key, ctx.init_spread)
         return state
 
@@ -316,15 +334,18 @@ class _Shooting(eqx.Module):
     def to_unconstrained(self, p):
         return self.base.to_unconstrained(p)
 
-    def unconstrained(self, u):
-        if isinstance(self.base.adjoint, ForwardMode):
-            return _forward_mode_loss(u, self).astype(jnp.result_type(float))
+    @property
+    def adjoint(self):
+        return self.base.adjoint
+
+    def unconstrained_loss(self, u):
         return self(self.from_unconstrained(u)).astype(jnp.result_type(float))
+
+    def unconstrained(self, u):
+        return self.adjoint.reverse_differentiable(self.unconstrained_loss)(u)
 
     def windows(self, params):
         """`(pred_v, data_v, end_state, data_end)` of every window."""
-        from ._data_driven import _gates, _rates
-
         base = self.base
         model = base.with_params(params)
         dt = base.dt
@@ -366,8 +387,6 @@ class _Shooting(eqx.Module):
 def _shooting_problem(obj: Objective, n_windows: int):
     """Check that multiple shooting applies and return `(v, current, rows, length,
     gate_names)`; raise saying why not."""
-    from ._data_driven import _check_model, _gate_fields, decay_check
-
     rec = obj.target
     if rec.v is None or obj.saveat.every != 1:
         raise ValueError(
@@ -430,8 +449,6 @@ class MultipleShooting(AbstractStrategy):
             raise ValueError(f"steps must be an integer >= 1, got {self.steps!r}.")
 
     def _run(self, ctx, state):
-        from ._fit import _descend, _lbfgs, _strong
-
         t0 = time.perf_counter()
         obj = state.obj
         v, current, rows, length, names = _shooting_problem(obj, self.n_windows)
