@@ -14,6 +14,8 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array, ArrayLike, PRNGKeyArray, Real
 
+from ._units import UnitSystem
+
 RealScalarLike = bool | int | float | Real[ArrayLike, ""]
 """A real scalar: a Python number or a 0-d (possibly traced) array — times, steps."""
 
@@ -249,6 +251,9 @@ class AbstractModel(eqx.Module):
       solver=None)` uses; `None` (default): one that fits `structure`
       (`neurojax.solvers.default_solver`: `Elementwise` → `ExponentialEuler`, `Coupled` →
       `RK4`, `Tree` → `CrankNicolson`).
+    - `units` (class variable) → the model's `UnitSystem` (voltage, time, current and
+      conductance units, and the unit of each named field and state variable), read by
+      `neurojax.analysis` for labels; `None` (default): undeclared, labelled without units.
 
     The minimal model is `init_state` and `vector_field`; it simulates with every default
     (`Coupled` structure, `RK4`), and `jax.grad`/`jax.vmap` go through it.
@@ -259,6 +264,7 @@ class AbstractModel(eqx.Module):
 
     structure: ClassVar[AbstractStructure] = Coupled()
     default_solver: ClassVar[Any] = None
+    units: ClassVar[UnitSystem | None] = None
 
     def __check_init__(self):
         check_domains(self)

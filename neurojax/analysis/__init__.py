@@ -48,6 +48,7 @@ from ._onset import Onset as Onset
 from ._onset import PeriodLaw as PeriodLaw
 from ._onset import period_law as period_law
 from ._options import BifurcationKind as BifurcationKind
+from ._options import OnsetKind as OnsetKind
 from ._options import RateMethod as RateMethod
 from ._options import Sweep as Sweep
 from ._periodic import CycleBifurcationPoint as CycleBifurcationPoint

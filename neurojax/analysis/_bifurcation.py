@@ -28,6 +28,7 @@ from ._cycles import detect_cycle, run_ends
 from ._fixed_points import find_equilibria, make_fixed_point
 from ._newton import root
 from ._onset import Onset, period_law
+from ._options import OnsetKind
 from ._periodic import (
     CycleContinuation,
     NoCycleError,
@@ -120,9 +121,9 @@ class BifurcationDiagram(HasBifurcationPoints):
         out = []
         for lo, hi in ivs:
             for o in self.onsets:
-                if o.kind in ("snic", "homoclinic") and abs(o.edge - lo) < 0.01 * span:
+                if o.kind.infinite_period and abs(o.edge - lo) < 0.01 * span:
                     lo = min(lo, o.edge)
-                if o.kind in ("snic", "homoclinic") and abs(o.edge - hi) < 0.01 * span:
+                if o.kind.infinite_period and abs(o.edge - hi) < 0.01 * span:
                     hi = max(hi, o.edge)
             out.append((lo, hi))
         return _union(out)
@@ -604,6 +605,7 @@ def _onsets(system, cycles, eq_points, bounds) -> tuple:
         for i, j in run_ends(st):
             for end, inner, step in ((i, j, -1), (j, i, 1)):
                 at_branch_end = end == (0 if step < 0 else len(par) - 1)
+                why = None  # why the continuation stopped, for an unresolved end
                 if at_branch_end:
                     kind, where, point, law = _origin(
                         system, c, end, step, first_end, last_end, eq_points, span, cycles
@@ -612,24 +614,29 @@ def _onsets(system, cycles, eq_points, bounds) -> tuple:
                     if kind is None:
                         reason = first_end if step < 0 else last_end
                         inside = reason.startswith(("left bounds", "reached stop"))
-                        kind = "interval end" if inside else f"unresolved ({reason})"
+                        kind = OnsetKind.INTERVAL_END if inside else OnsetKind.UNRESOLVED
+                        why = None if inside else str(reason)
                         where = edge
-                    if kind in ("snic", "homoclinic", "hopf") and where is not None:
+                    kind = OnsetKind(kind)
+                    if kind in (OnsetKind.SNIC, OnsetKind.HOMOCLINIC, OnsetKind.HOPF) and (
+                        where is not None
+                    ):
                         edge = float(where)
                 else:
                     pt = _between(c, c.points, end, end + step)
                     edge = float(pt.parameter) if pt else float(par[end])
-                    ptkind = pt.kind if pt else "fold of cycles"
-                    if ptkind != "fold of cycles":
-                        kind, where, point, law = ptkind, edge, pt, None
+                    ptkind = pt.kind if pt else OnsetKind.FOLD_OF_CYCLES
+                    if ptkind != OnsetKind.FOLD_OF_CYCLES:
+                        kind, where, point, law = OnsetKind(ptkind), edge, pt, None
                     else:
                         kind, where, point, law = _origin(
                             system, c, end, step, first_end, last_end, eq_points, span, cycles
                         )
-                        if kind is None or kind == "fold of cycles":
-                            kind, where, point, law = "fold of cycles", edge, pt, None
+                        if kind is None or kind == OnsetKind.FOLD_OF_CYCLES:
+                            kind, where, point, law = OnsetKind.FOLD_OF_CYCLES, edge, pt, None
+                        kind = OnsetKind(kind)
                 side = "lower" if par[inner] > edge else "upper"
-                crit = getattr(point, "criticality", None) if kind == "hopf" else None
+                crit = getattr(point, "criticality", None) if kind == OnsetKind.HOPF else None
                 out.append(
                     Onset(
                         edge=edge,
@@ -639,6 +646,7 @@ def _onsets(system, cycles, eq_points, bounds) -> tuple:
                         criticality=crit,
                         point=point,
                         law=law,
+                        reason=why,
                     )
                 )
     out.sort(key=lambda o: (o.edge, o.side))
@@ -762,7 +770,7 @@ def bifurcation_diagram(
         onsets = _onsets(system, found, eq_points, bounds)
     cyc = tuple(c for c, _, _ in found)
     span = bounds[1] - bounds[0]
-    infinite = [o.parameter for o in onsets if o.kind in ("snic", "homoclinic")]
+    infinite = [o.parameter for o in onsets if o.kind.infinite_period]
     cycle_points = []
     for pt in sorted((pt for c in cyc for pt in c.points), key=lambda b: b.parameter):
         tol = 1e-6 * max(span, 1.0)
@@ -779,7 +787,11 @@ def bifurcation_diagram(
         onsets=onsets,
         parameter_name=name,
         interval=bounds,
-        units=units_of(model, ("current", name, *system.variables)),
+        units=units_of(
+            model,
+            ("current", name, *system.variables),
+            voltage=system.variables[system.v_index],
+        ),
         model=system.model_name,
     )
 

@@ -320,5 +320,9 @@ def limit_cycles(
                 xd = x0
             _, out = run(values[::-1], xd)
             down = _branch(system, values[::-1], out, "down")
-        units = units_of(model, ("current", name, *system.variables))
+        units = units_of(
+            model,
+            ("current", name, *system.variables),
+            voltage=system.variables[system.v_index],
+        )
         return LimitCycles(up=up, down=down, parameter_name=name, units=units)

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ._options import OnsetKind
+
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class PeriodLaw:
@@ -142,8 +144,9 @@ class Onset:
 
     - `edge`: the parameter where the stable cycle ends (µA/cm² for the current).
     - `side`: `"lower"` (the stable cycle exists above `edge`) or `"upper"` (below it).
-    - `kind`: where the branch of cycles that carries the stable cycle comes from,
-      followed from `edge` through any folds of cycles:
+    - `kind`: an `OnsetKind` (a `StrEnum`: `kind == "snic"` holds too): where the branch
+      of cycles that carries the stable cycle comes from, followed from `edge` through any
+      folds of cycles:
       `"hopf"` (it shrinks to an equilibrium at a Hopf point: `criticality` says
       `"subcritical"` — the branch turned at a fold of cycles, so firing starts with a
       jump, with rest and firing coexisting between the fold and the Hopf point — or
@@ -156,28 +159,38 @@ class Onset:
       branch leads to no equilibrium bifurcation in the interval: rest is never lost),
       `"period doubling"` or `"torus"` (the cycle loses stability there and goes on), or
       `"interval end"` (still stable where the diagram's interval ends), or
-      `"unresolved (<why the continuation stopped>)"` when the cycle continuation stopped
-      before reaching any of these (a `max_points` cap, a step collapse): never guessed.
+      `"unresolved"` when the cycle continuation stopped before reaching any of these (a
+      `max_points` cap, a step collapse; `reason` says which): never guessed.
     - `parameter`: where the branch comes from (the Hopf point, fold of equilibria or
       homoclinic parameter); `edge` for the other kinds.
     - `criticality`: Hopf only.
     - `point`: the `BifurcationPoint` of the equilibria there (Hopf point, fold), or `None`.
     - `law`: a `PeriodLaw` fitted to the periods near an infinite-period end, or `None`.
+    - `reason`: for `UNRESOLVED`, why the cycle continuation stopped; else `None`.
     """
 
     edge: float
     side: str
-    kind: str
+    kind: OnsetKind
     parameter: float
     criticality: str | None = None
     point: Any = None
     law: PeriodLaw | None = None
+    reason: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.kind, OnsetKind):
+            object.__setattr__(self, "kind", OnsetKind(self.kind))
 
     @property
     def label(self) -> str:
-        if self.kind == "hopf" and self.criticality:
+        if self.kind == OnsetKind.HOPF and self.criticality:
             return f"{self.criticality} Hopf"
-        return {"snic": "saddle-node on invariant circle"}.get(self.kind, self.kind)
+        if self.kind == OnsetKind.SNIC:
+            return "saddle-node on invariant circle"
+        if self.kind == OnsetKind.UNRESOLVED and self.reason:
+            return f"unresolved ({self.reason})"
+        return str(self.kind)
 
     def __repr__(self):
         where = f"{self.edge:.6g}"

@@ -40,6 +40,34 @@ class BifurcationKind(enum.StrEnum):
         )
 
 
+class OnsetKind(enum.StrEnum):
+    """What makes one end of a range of stable repetitive firing (`Onset.kind`): where the
+    branch of cycles that carries the stable cycle comes from.
+
+    `HOPF` (it shrinks to an equilibrium at a Hopf point), `SNIC` (its period diverges at
+    a fold of equilibria: saddle-node on an invariant circle), `HOMOCLINIC` (its period
+    diverges at a saddle away from any fold), `FOLD_OF_CYCLES` (born with an unstable cycle
+    there, leading to no equilibrium bifurcation in the interval), `PERIOD_DOUBLING`,
+    `TORUS` (the cycle loses stability there and goes on), `INTERVAL_END` (still stable
+    where the interval ends), `UNRESOLVED` (the continuation stopped before reaching any of
+    these; `Onset.reason` says why).
+    """
+
+    HOPF = "hopf"
+    SNIC = "snic"
+    HOMOCLINIC = "homoclinic"
+    FOLD_OF_CYCLES = "fold of cycles"
+    PERIOD_DOUBLING = "period doubling"
+    TORUS = "torus"
+    INTERVAL_END = "interval end"
+    UNRESOLVED = "unresolved"
+
+    @property
+    def infinite_period(self) -> bool:
+        """Whether the period grows without bound there (SNIC or homoclinic)."""
+        return self in (OnsetKind.SNIC, OnsetKind.HOMOCLINIC)
+
+
 class Sweep(enum.StrEnum):
     """The protocol of `limit_cycles`: `UP` (values ascending from `state0`), `DOWN`
     (descending), `BOTH` (up, then back down: the hysteresis protocol)."""

@@ -364,5 +364,5 @@ def phase_plane(
             limit_cycle=cycle,
             period=period,
             t_sample=dt * stride * thin,
-            units=units_of(model, ("current", *names)),
+            units=units_of(model, ("current", *names), voltage=system.variables[system.v_index]),
         )

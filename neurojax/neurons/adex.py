@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -9,6 +9,7 @@ from jaxtyping import Array
 
 from .._errors import check_choice
 from .._model import NON_NEGATIVE, POSITIVE, parameter
+from .._units import INTEGRATE_AND_FIRE, UnitSystem
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._integrate_and_fire import AbstractIntegrateAndFire
 from .eif import exp_term
@@ -94,6 +95,15 @@ class AdEx(AbstractIntegrateAndFire):
     References: Brette & Gerstner (2005) J Neurophysiol 94:3637–3642; Naud, Marcille,
     Clopath & Gerstner (2008) Biol Cybern 99:335–347.
     """
+
+    # the units the analysis labels axes with (see `neurojax._units.UnitSystem`)
+    units: ClassVar[UnitSystem] = INTEGRATE_AND_FIRE.named(
+        voltage=("v", "v_rest", "v_reset", "v_th", "v_t", "delta_t"),
+        time=("tau", "t_ref", "tau_w", "refractory"),
+        current=("w", "b"),
+        conductance=("a",),
+        r="MΩ",
+    )
 
     tau: Array = parameter(281.0 / 30.0, POSITIVE)
     v_rest: Array = parameter(-70.6)

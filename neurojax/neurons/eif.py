@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._model import NON_NEGATIVE, POSITIVE, parameter
+from .._units import INTEGRATE_AND_FIRE, UnitSystem
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._integrate_and_fire import AbstractIntegrateAndFire
 
@@ -45,6 +46,13 @@ class EIF(AbstractIntegrateAndFire):
     References: Fourcaud-Trocmé et al. (2003) J Neurosci 23:11628–11640; Gerstner, Kistler,
     Naud & Paninski (2014) *Neuronal Dynamics*, §5.2.
     """
+
+    # the units the analysis labels axes with (see `neurojax._units.UnitSystem`)
+    units: ClassVar[UnitSystem] = INTEGRATE_AND_FIRE.named(
+        voltage=("v", "v_rest", "v_reset", "v_th", "v_t", "delta_t"),
+        time=("tau", "t_ref", "refractory"),
+        r="MΩ",
+    )
 
     tau: Array = parameter(10.0, POSITIVE)
     v_rest: Array = parameter(-65.0)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 from jaxtyping import Array
 
 from .._model import POSITIVE, parameter
+from .._units import DIMENSIONLESS, UnitSystem
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, newton, upward_crossing
 
@@ -33,6 +34,9 @@ class FitzHughNagumo(AbstractNeuron):
     References: FitzHugh (1961) Biophys J 1:445–466; Nagumo et al. (1962) Proc IRE
     50:2061–2070.
     """
+
+    # the units the analysis labels axes with (see `neurojax._units.UnitSystem`)
+    units: ClassVar[UnitSystem] = DIMENSIONLESS
 
     a: Array = parameter(0.7)
     b: Array = parameter(0.8)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 from jaxtyping import Array
 
 from .._model import NON_NEGATIVE, POSITIVE, parameter
+from .._units import CONDUCTANCE_BASED, UnitSystem
 from ..channels import hh
 from ..solvers import ExponentialRK2
 from ..surrogate import AbstractSurrogate, FastSigmoid
@@ -39,6 +40,14 @@ class HodgkinHuxley(AbstractNeuron):
 
     Reference: Hodgkin & Huxley (1952) J Physiol 117:500–544; NEURON `hh.mod`.
     """
+
+    # the units the analysis labels axes with (see `neurojax._units.UnitSystem`)
+    units: ClassVar[UnitSystem] = CONDUCTANCE_BASED.named(
+        voltage=("v", "e_na", "e_k", "e_l", "v_init", "v_th"),
+        conductance=("g_na", "g_k", "g_l"),
+        c_m="µF/cm²",
+        temperature="°C",
+    )
 
     g_na: Array = parameter(120.0, NON_NEGATIVE)
     g_k: Array = parameter(36.0, NON_NEGATIVE)

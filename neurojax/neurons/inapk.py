@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -8,6 +8,7 @@ from jaxtyping import Array
 
 from .._errors import check_choice
 from .._model import NON_NEGATIVE, POSITIVE, parameter
+from .._units import CONDUCTANCE_BASED, UnitSystem
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, newton, upward_crossing
 
@@ -56,6 +57,14 @@ class INaPIK(AbstractNeuron):
 
     Reference: Izhikevich (2007) *Dynamical Systems in Neuroscience*, MIT Press, ch. 4–6.
     """
+
+    # the units the analysis labels axes with (see `neurojax._units.UnitSystem`)
+    units: ClassVar[UnitSystem] = CONDUCTANCE_BASED.named(
+        voltage=("v", "e_l", "e_na", "e_k", "v_half_m", "k_m", "v_half_n", "k_n", "v_th"),
+        conductance=("g_l", "g_na", "g_k"),
+        time=("tau",),
+        c_m="µF/cm²",
+    )
 
     c_m: Array = parameter(1.0, POSITIVE)
     g_l: Array = parameter(8.0, NON_NEGATIVE)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -9,6 +9,7 @@ from jaxtyping import Array
 
 from .._errors import check_choice
 from .._model import POSITIVE, parameter
+from .._units import UnitSystem
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, threshold_reset
 
@@ -56,6 +57,11 @@ class Izhikevich(AbstractNeuron):
 
     Reference: Izhikevich (2003) IEEE Trans Neural Netw 14:1569–1572.
     """
+
+    # the units the analysis labels axes with (see `neurojax._units.UnitSystem`)
+    units: ClassVar[UnitSystem] = UnitSystem(voltage="mV", time="ms", current="mV/ms").named(
+        voltage=("v", "c", "v_th", "v_init"), current=("u", "d"), a="1/ms"
+    )
 
     a: Array = parameter(0.02, POSITIVE)
     b: Array = parameter(0.2)

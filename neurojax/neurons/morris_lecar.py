@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -8,6 +8,7 @@ from jaxtyping import Array
 
 from .._errors import check_choice
 from .._model import NON_NEGATIVE, POSITIVE, parameter
+from .._units import CONDUCTANCE_BASED, UnitSystem
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, newton, upward_crossing
 
@@ -57,6 +58,14 @@ class MorrisLecar(AbstractNeuron):
     References: Morris & Lecar (1981) Biophys J 35:193–213; Rinzel & Ermentrout (1998) in
     Koch & Segev (eds) *Methods in Neuronal Modeling*, 2nd ed., ch. 7.
     """
+
+    # the units the analysis labels axes with (see `neurojax._units.UnitSystem`)
+    units: ClassVar[UnitSystem] = CONDUCTANCE_BASED.named(
+        voltage=("v", "e_ca", "e_k", "e_l", "v1", "v2", "v3", "v4", "v_th"),
+        conductance=("g_ca", "g_k", "g_l"),
+        c_m="µF/cm²",
+        phi="1/ms",
+    )
 
     g_ca: Array = parameter(4.4, NON_NEGATIVE)
     g_k: Array = parameter(8.0, NON_NEGATIVE)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._model import NON_NEGATIVE, POSITIVE, parameter
+from .._units import INTEGRATE_AND_FIRE, UnitSystem
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._integrate_and_fire import AbstractIntegrateAndFire
 
@@ -37,6 +38,14 @@ class QIF(AbstractIntegrateAndFire):
     Nelson & Nirenberg (2000) J Neurophysiol 83:808–827; Gerstner, Kistler, Naud &
     Paninski (2014) *Neuronal Dynamics*, §5.3.
     """
+
+    # the units the analysis labels axes with (see `neurojax._units.UnitSystem`)
+    units: ClassVar[UnitSystem] = INTEGRATE_AND_FIRE.named(
+        voltage=("v", "v_rest", "v_reset", "v_th", "v_c"),
+        time=("tau", "t_ref", "refractory"),
+        r="MΩ",
+        a0="1/mV",
+    )
 
     tau: Array = parameter(10.0, POSITIVE)
     v_rest: Array = parameter(-65.0)

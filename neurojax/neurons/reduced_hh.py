@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
 from .._model import NON_NEGATIVE, POSITIVE, parameter
+from .._units import CONDUCTANCE_BASED, UnitSystem
 from ..channels import hh
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, newton, upward_crossing
@@ -53,6 +54,14 @@ class ReducedHH(AbstractNeuron):
     18:506–511 (`h + n ≈ const`); Rinzel (1985) Fed Proc 44:2944–2946;
     Gerstner, Kistler, Naud & Paninski (2014) *Neuronal Dynamics*, §4.2.
     """
+
+    # the units the analysis labels axes with (see `neurojax._units.UnitSystem`)
+    units: ClassVar[UnitSystem] = CONDUCTANCE_BASED.named(
+        voltage=("v", "e_na", "e_k", "e_l", "v_init", "v_th"),
+        conductance=("g_na", "g_k", "g_l"),
+        c_m="µF/cm²",
+        temperature="°C",
+    )
 
     g_na: Array = parameter(120.0, NON_NEGATIVE)
     g_k: Array = parameter(36.0, NON_NEGATIVE)
