@@ -7,6 +7,24 @@ each call is the first in a fresh process' cache for its model class).
 
 Targets (2 idle CPU cores): ReducedHH under 15 s, HodgkinHuxley under 60 s. Say whether
 the machine was shared when quoting the numbers.
+
+Measured (ReducedHH, the 2-core machine shared with other jobs, load average 4-6):
+75.8 s before the multiple-shooting corrector, 43.4 s after. What was tried:
+
+- multiple shooting over `_periodic.SEGMENTS` = 64 pieces integrated side by side
+  (`vmap`), its Jacobian from one vmapped forward-mode pass over the pieces and the
+  monodromy chained from the pieces' Jacobians: the same RK4 steps, so the same cycles
+  (the ReducedHH folds moved by < 1e-6). A period-map Jacobian fell from ~117 ms to a
+  few ms; one ReducedHH half-branch (−1.11 → fold at −1.6026) from 34 s to 6 s.
+- secant predictor of all the multiple-shooting unknowns through the last two cycles:
+  Newton steps per continuation step from ~12 to 3–5, so the step control (which grows
+  the step when Newton needs ≤ 8 iterations) lets the step grow: that half-branch
+  from 6 s to 1.4 s, 44 → 16 cycles.
+- unrolling the RK4 loop (8 steps per iteration): primal 3× faster but the Jacobian's
+  compilation took 47 s: rejected.
+
+What remains is mostly compilation (~20 s of the 43 s on the loaded machine: `_correct`
+compiles twice, `_info` once, the equilibrium and probe functions ~8 s together).
 """
 
 from __future__ import annotations

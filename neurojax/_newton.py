@@ -30,6 +30,7 @@ def root(
     jac0: Array | None = None,
     reuse: bool = False,
     project: Callable[[Array], Array] | None = None,
+    jacobian: Callable[[Array], tuple[Array, Array]] | None = None,
 ):
     """Newton's method on `fun(x) = 0` from `x0`, stopped once a step is below
     `rtol·(1 + max|x|)`. Returns `(x, converged, steps)`; never raises (`converged` is
@@ -49,6 +50,10 @@ def root(
       below a third of it); for a shooting residual (an integration over one period) a
       Jacobian costs ~7 residuals.
     - `project`: applied to every iterate (e.g. a clip to a feasible box).
+    - `jacobian`: `x ↦ (∂fun/∂x, fun(x))` computed by the caller (dense case), for a
+      Jacobian with a structure forward-mode autodiff of `fun` would not exploit (the
+      multiple-shooting corrector of `analysis._periodic`: one vmapped pass over the
+      segments instead of one tangent per unknown). Default: forward-mode autodiff.
 
     Why not `optimistix.root_find`: it gives the same roots, but each call site compiled
     ~0.3-0.7 s (CPU) longer than this loop, and optimistix is no runtime dependency.
@@ -82,10 +87,13 @@ def root(
         y = fun(x)
         return y, y
 
-    def jacobian(x):
+    def autodiff_jacobian(x):
         # the value from the Jacobian's primal pass: one evaluation of `fun` per step (for
         # a periodic orbit, one integration over the period instead of two)
         return jax.jacfwd(both, has_aux=True)(x)
+
+    if jacobian is None:
+        jacobian = autodiff_jacobian
 
     if not reuse and jac0 is None:
 

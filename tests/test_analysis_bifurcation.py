@@ -76,6 +76,9 @@ def test_hh_hopf_criticality(hh_branch):
     np.testing.assert_allclose(lc.down.period[1], high.period, rtol=5e-3)
 
 
+# slow tier: a long equilibrium continuation around two folds (33 s measured); continuation
+# and Hopf location stay in the fast tier via the HH branch tests
+@pytest.mark.slow
 def test_continuation_goes_around_both_folds():
     """The INa,p+IK model has an N-shaped I–V curve, so its equilibria form an S: one
     branch with two folds, where `dI∞/dV = 0` (found here with brentq on a hand-written

@@ -125,6 +125,10 @@ def test_hh_cycle_born_at_the_subcritical_hopf_point():
     assert np.all(np.diff(branch.v_max - branch.v_min) > 0)  # growing away from the Hopf
 
 
+# slow tier: four extra cycles by Newton plus reverse passes through a period (80 s on the
+# shared 2-core machine before the multiple-shooting corrector); the fast tier keeps the
+# cycle, Floquet, fold and Hopf-branch tests of this file
+@pytest.mark.slow
 def test_period_derivatives_match_finite_differences(hh_cycle_20):
     """dT/dg_K and dT/dI by the implicit function theorem (`cycle_period` under
     `jax.grad`) against central differences of converged cycles."""
@@ -148,6 +152,10 @@ def test_period_derivatives_match_finite_differences(hh_cycle_20):
     assert fd_gk > 0 and fd_i < 0  # more K⁺ slows firing, more current speeds it up
 
 
+# slow tier: three solves of the minimally extended fold system with second derivatives
+# through a period (80 s measured); fold location stays in the fast tier via the
+# hysteresis-sweep test
+@pytest.mark.slow
 def test_fold_of_cycles_is_differentiable(hh_fold_branch):
     """The fold of cycles' current as a function of g_K: `fold_of_cycles` under
     `jax.grad` against central differences of refolded points."""
@@ -180,6 +188,9 @@ def _fires(model, current, y0, t_end=300.0):
     return np.ptp(sol.y[0, sol.t > t_end - 100.0]) > 50.0
 
 
+# slow tier: two continuations plus four long scipy LSODA runs at rtol 1e-9 (148 s
+# measured); the fast tier keeps HH's fold of cycles
+@pytest.mark.slow
 def test_reduced_hh_folds_of_cycles_against_simulations():
     """Reduced HH: firing starts and stops through folds of cycles while rest stays stable.
     Both ends of the firing branch are found by continuation, and long scipy simulations
@@ -205,6 +216,9 @@ def test_reduced_hh_folds_of_cycles_against_simulations():
         assert rest.stable  # bistable: rest stays stable across the fold
 
 
+# slow tier: a parameter homotopy of the fold system plus a fresh continuation (260 s
+# measured)
+@pytest.mark.slow
 def test_fold_of_cycles_far_from_the_given_fold(hh_fold_branch):
     """`fold_of_cycles` for parameters whose fold lies 0.2 µA/cm² away (g_K 36 → 36.3):
     plain Newton from the old fold diverged there; the homotopy in the parameters finds

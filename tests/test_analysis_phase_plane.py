@@ -76,6 +76,9 @@ def test_fitzhugh_nagumo_limit_cycle_matches_scipy(fhn_plane):
     assert len(pp.trajectories[0]) <= 4001
 
 
+# slow tier: a four-variable plane with Newton-slaved gates at every grid point (32 s
+# measured)
+@pytest.mark.slow
 def test_hh_plane_slaves_the_other_gates():
     """HH in (v, n): m and h sit at m∞(V), h∞(V); the v-nullcline is where the ionic
     current with those gates balances the injected current."""
@@ -127,6 +130,9 @@ def test_adex_trajectory_resets():
     np.testing.assert_allclose(path[resets + 1, 0], -70.6, atol=0.1)
 
 
+# slow tier: long simulations from a grid of starts to find the cycle (50 s measured); the
+# FitzHugh-Nagumo plane tests keep phase planes and their limit cycles in the fast tier
+@pytest.mark.slow
 def test_phase_plane_finds_a_coexisting_limit_cycle_without_trajectories():
     """ReducedHH at 10 µA/cm²: a stable rest state and a stable limit cycle coexist (no
     unstable equilibrium to start from), so the cycle is only found from kicks off rest.

@@ -44,6 +44,10 @@ def _settles(f, y0, t_end=1500.0):
     return np.ptp(sol.y[0, sol.t > t_end - 200.0])
 
 
+# slow tier: a full bifurcation diagram with cycles plus four 1.5 s scipy LSODA runs at rtol
+# 1e-9 (96 s measured); the fast tier keeps test_inapik_model_matches_izhikevich (a diagram
+# with its onsets)
+@pytest.mark.slow
 def test_reduced_hh_starts_and_stops_firing_in_folds_of_cycles():
     """ReducedHH (default h_plus_n = 0.855): rest is a stable focus at every current in
     [−5, 30] µA/cm² (no fold, no Hopf point), yet the neuron can fire over a band of

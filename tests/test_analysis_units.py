@@ -105,7 +105,11 @@ def test_onset_kind_is_typed():
     assert onset.kind is analysis.OnsetKind.SNIC
     assert onset.kind == "snic" and onset.kind.infinite_period
     unresolved = analysis.Onset(
-        edge=2.0, side="upper", kind=analysis.OnsetKind.UNRESOLVED, parameter=2.0, reason="max points"
+        edge=2.0,
+        side="upper",
+        kind=analysis.OnsetKind.UNRESOLVED,
+        parameter=2.0,
+        reason="max points",
     )
     assert unresolved.label == "unresolved (max points)"
     with pytest.raises(ValueError):

@@ -58,6 +58,7 @@ from ._system import (
     to_float64,
     trajectory,
 )
+from ._units import unit_of
 
 _trajectory = eqx.filter_jit(trajectory)
 
@@ -85,10 +86,16 @@ class _Padded(NamedTuple):
     loop over the first `count` entries (a `fori_loop` of traced length, differentiable in
     forward mode), so one compilation serves every mesh size and every parameter value,
     instead of one per power of two (measured: the test file's XLA compilation of the
-    shooting functions fell from ~5 per function to 1 per function and model)."""
+    shooting functions fell from ~5 per function to 1 per function and model).
+
+    `seg`, `seg_count`: the same mesh cut into `SEGMENTS` consecutive pieces of
+    `seg_count` steps, row `k` holding piece `k` (zero-padded), for the multiple-shooting
+    corrector (`_correct`, `_info`)."""
 
     buf: Any
     count: Any
+    seg: Any = None
+    seg_count: Any = None
 
 
 _CAPACITY = MAX_STEPS  # 512 KiB per call: one compilation per function and model class
@@ -100,7 +107,15 @@ def _pad(mesh) -> _Padded:
     cap = max(_CAPACITY, 1 << max(count - 1, 1).bit_length())
     buf = np.zeros(cap)
     buf[:count] = mesh
-    return _Padded(f64(buf), jnp.asarray(count, dtype=jnp.int32))
+    seg = np.zeros((SEGMENTS, cap // SEGMENTS))
+    per = count // SEGMENTS if count % SEGMENTS == 0 else 0  # every shooting mesh divides
+    seg[:, :per] = mesh.reshape(SEGMENTS, per) if per else 0.0
+    return _Padded(
+        f64(buf),
+        jnp.asarray(count, dtype=jnp.int32),
+        f64(seg),
+        jnp.asarray(per, dtype=jnp.int32),
+    )
 
 
 def _flow(system: System, x0, period, p, mesh):
@@ -122,7 +137,7 @@ def _flow(system: System, x0, period, p, mesh):
 def _coarse(mesh):
     """The mesh with every two consecutive steps merged (for the error estimate)."""
     if isinstance(mesh, _Padded):
-        return _Padded(mesh.buf.reshape(-1, 2).sum(axis=1), mesh.count // 2)
+        return mesh._replace(buf=mesh.buf.reshape(-1, 2).sum(axis=1), count=mesh.count // 2)
     return mesh.reshape(-1, 2).sum(axis=1)
 
 
@@ -186,49 +201,167 @@ def _residual(system: System, u, steps):
     return jnp.concatenate([x_end - x0, system.f(x0, p)[system.v_index][None]])
 
 
+SEGMENTS = 64
+"""Pieces of the period in the multiple-shooting corrector (`_correct`, `_info`): the
+mesh's `N` RK4 steps are cut into `SEGMENTS` consecutive pieces of `N/SEGMENTS` steps (every
+mesh is a power of two ≥ `MIN_STEPS`), integrated side by side (`vmap`): the same discrete
+flow map as single shooting, composed from its pieces, so the same cycles to the same
+tolerance. Why: an RK4 step of a 2–4 variable model is ~30 tiny XLA operations, whose
+per-operation cost (~0.1–1 µs on CPU) dominates; 64 pieces side by side cost about what
+one does, so the sequential chain is 64× shorter. Measured on ReducedHH (4096 steps,
+shared 2-core machine): the Jacobian of the period map 117 ms by `jacfwd` through the whole
+period, ~5 ms by the pieces; the corrector then takes exact Newton steps (quadratic: 3–5
+per continuation step) instead of ~10 chord/Broyden steps with 3–5 fresh Jacobians."""
+
+
+def _piece(system: System, x, period, p, frac, count):
+    """One piece: RK4 from `x` over the steps `period·frac[:count]`; `(end, min, max)`."""
+
+    def advance(i, carry):
+        y, lo, hi = carry
+        y = flow_step(system, y, period * frac[i], p)
+        return y, jnp.minimum(lo, y), jnp.maximum(hi, y)
+
+    return jax.lax.fori_loop(0, count, advance, (x, x, x))
+
+
+def _pieces(system: System, xs, period, p, mesh: _Padded):
+    """Every piece `k` from `xs[k]`, side by side, with its Jacobian with respect to
+    `(x_k, T, p)`: `(jac (M, n, n+2), ends, mins, maxs (M, n))`."""
+    n = system.n
+
+    def one(x, frac):
+        def end(z):
+            out = _piece(system, z[:n], z[n], z[n + 1], frac, mesh.seg_count)
+            return out[0], out
+
+        z = jnp.concatenate([x, jnp.stack([period, p])])
+        return jax.jacfwd(end, has_aux=True)(z)
+
+    jac, (ends, lo, hi) = jax.vmap(one)(xs, mesh.seg)
+    return jac, ends, lo, hi
+
+
+def _starts(system: System, x0, period, p, mesh: _Padded):
+    """`(M + 1, n)`: the pieces' starting points along the orbit from `x0` (one sequential
+    pass over the period), and `φ_T(x0)` last."""
+
+    def piece(k, xs):
+        x = _piece(system, xs[k], period, p, mesh.seg[k], mesh.seg_count)[0]
+        return xs.at[k + 1].set(x)
+
+    xs = jnp.zeros((SEGMENTS + 1, x0.shape[0]), x0.dtype).at[0].set(x0)
+    return jax.lax.fori_loop(0, SEGMENTS, piece, xs)
+
+
+def _block_diag(blocks):
+    """`(M, a, b)` blocks → the `(M·a, M·b)` block-diagonal matrix."""
+    m, a, b = blocks.shape
+    eye = jnp.eye(m, dtype=blocks.dtype)
+    return (eye[:, None, :, None] * blocks[:, :, None, :]).reshape(m * a, m * b)
+
+
+def _phase_row(system: System, x0, p):
+    """`dV/dt(x0)` and its gradient in `x0` and in `p`."""
+
+    def fv(x, q):
+        return system.f(x, q)[system.v_index]
+
+    return fv(x0, p), jax.grad(fv, argnums=(0, 1))(x0, p)
+
+
 @eqx.filter_jit
-def _correct(system: System, u0, d, c, steps, jac0):
-    """Newton on `[residual(u); d·u − c] = 0` from `u0`: `(u, converged, iterations)`. With
-    `d = e_p` it finds the cycle at a fixed parameter, with `d` the tangent the arclength
-    corrector, with `d = e_V` the cycle of a given peak V (from a Hopf point).
+def _correct(system: System, u0, d, c, steps, z0, use_z0):
+    """Newton on `[residual(u); d·u − c] = 0` from `u0 = (x0, T, p)`: `(u, converged,
+    iterations, z)`, `z` the multiple-shooting unknowns at the solution. With `d = e_p`
+    it finds the cycle at a fixed parameter, with `d` the tangent the arclength corrector,
+    with `d = e_V` the cycle of a given peak V (from a Hopf point).
 
-    `jac0`: `∂residual/∂u` at a nearby cycle (the previous point of a continuation), or
-    zeros for none. The iteration keeps it (a chord iteration: one integration over the
-    period per step) while the steps contract, and recomputes the Jacobian (~7
-    integrations with its forward-mode tangents) when they do not (`root(reuse=True)`):
-    the same cycle to the same tolerance, several times faster than a Jacobian per step."""
+    Solved by multiple shooting over the `SEGMENTS` pieces of the mesh: unknowns the
+    pieces' starting points, `T` and `p`; equations each piece's end = the next piece's
+    start (the last one's = the first's), `dV/dt(x_0) = 0` and the arclength condition on
+    `(x_0, T, p)`. Its Jacobian (block bidiagonal, ~130–260 unknowns) comes from one
+    vmapped forward-mode pass over the pieces, so every Newton step is exact.
 
-    def fun(u):
-        return jnp.concatenate([_residual(system, u, steps), (d @ u - c)[None]])
+    The pieces' starting points are those of one integration from `u0`'s `x0`, or (with
+    `use_z0`) `z0`'s: a continuation predicts them along the branch (`_Tracer.step`),
+    which keeps Newton in its quadratic range (from one integration, a phase error in the
+    upstroke starts it ~20 mV off and it wanders for ~10 steps)."""
+    n, m = system.n, SEGMENTS
+    x0, period, p = u0[:n], u0[n], u0[n + 1]
+    start = jnp.concatenate([_starts(system, x0, period, p, steps)[:m].ravel(), u0[n:]])
+    start = jnp.where(use_z0, z0, start)
+    shift = _block_diag(jnp.broadcast_to(jnp.eye(n, dtype=u0.dtype), (m, n, n)))
+    shift = jnp.roll(shift, n, axis=1)  # x_{k+1} (x_0 after the last piece)
 
-    jac = jnp.concatenate([jac0, d[None]])
-    return root(fun, u0, rtol=_NEWTON_RTOL, max_steps=_CORRECTOR_STEPS, jac0=jac, reuse=True)
+    def split(z):
+        return z[: m * n].reshape(m, n), z[m * n], z[m * n + 1]
+
+    def jacobian(z):
+        xs, period, p = split(z)
+        jac, ends, _, _ = _pieces(system, xs, period, p, steps)
+        phase, (g_x, g_p) = _phase_row(system, xs[0], p)
+        u = jnp.concatenate([xs[0], jnp.stack([period, p])])
+        value = jnp.concatenate(
+            [(ends - jnp.roll(xs, -1, axis=0)).ravel(), jnp.stack([phase, d @ u - c])]
+        )
+        top = jnp.concatenate(
+            [_block_diag(jac[:, :, :n]) - shift, jac[:, :, n:].reshape(m * n, 2)], axis=1
+        )
+        zeros = jnp.zeros((m - 1) * n, u0.dtype)
+        rows = jnp.stack(
+            [
+                jnp.concatenate([g_x, zeros, jnp.stack([0.0, g_p])]),
+                jnp.concatenate([d[:n], zeros, d[n:]]),
+            ]
+        )
+        return jnp.concatenate([top, rows]), value
+
+    def fun(z):
+        return jacobian(z)[1]
+
+    z, ok, k = root(fun, start, rtol=_NEWTON_RTOL, max_steps=_CORRECTOR_STEPS, jacobian=jacobian)
+    xs, period, p = split(z)
+    return jnp.concatenate([xs[0], jnp.stack([period, p])]), ok, k, z
 
 
-def _no_jac(system: System):
-    """`jac0` for `_correct` when no Jacobian is at hand (singular: recomputed at once)."""
-    return f64(np.zeros((system.n + 1, system.n + 2)))
+def _no_z(system: System):
+    """`(z0, use_z0)` for `_correct` without predicted pieces."""
+    return f64(np.zeros(SEGMENTS * system.n + 2)), jnp.asarray(False)
 
 
 @eqx.filter_jit
 def _info(system: System, u, t_prev, steps):
     """At a cycle `u`: the unit tangent oriented along `t_prev` (any sign if `t_prev = 0`:
     then the null vector of the Jacobian from its SVD), the monodromy matrix, the min and max
-    of each variable over the orbit, and the RK4 error estimate of the endpoint."""
+    of each variable over the orbit, the RK4 error estimate of the endpoint, and the
+    Jacobian `∂residual/∂u`. The period map's derivatives are chained from the pieces'
+    (`_pieces`, started from one sequential pass): `M = J_{M−1}⋯J_0`, and likewise for
+    `∂φ/∂(T, p)` — the chain rule through the same RK4 steps as one `jacfwd` over the
+    period, at a fraction of its cost."""
     n = system.n
+    x0, period, p = u[:n], u[n], u[n + 1]
+    xs = _starts(system, x0, period, p, steps)
+    jac_k, _, lo_k, hi_k = _pieces(system, xs[:SEGMENTS], period, p, steps)
+    x_end = xs[SEGMENTS]
 
-    def residual_and_range(w):
-        x0, period, p = w[:n], w[n], w[n + 1]
-        x_end, lo, hi = _flow(system, x0, period, p, steps)
-        r = jnp.concatenate([x_end - x0, system.f(x0, p)[system.v_index][None]])
-        return r, (x_end, lo, hi)  # as `_residual`, with the primal pass's flow kept
+    def chain(carry, jk):
+        phi, g = carry
+        return (jk[:, :n] @ phi, jk[:, :n] @ g + jk[:, n:]), None
 
-    jac, (x_end, lo, hi) = jax.jacfwd(residual_and_range, has_aux=True)(u)
+    start = (jnp.eye(n, dtype=u.dtype), jnp.zeros((n, 2), u.dtype))
+    (mono, g_tp), _ = jax.lax.scan(chain, start, jac_k)
+    phase, (g_x, g_p) = _phase_row(system, x0, p)
+    jac = jnp.concatenate(
+        [
+            jnp.concatenate([mono - jnp.eye(n, dtype=u.dtype), g_tp], axis=1),
+            jnp.concatenate([g_x, jnp.stack([0.0, g_p])])[None],
+        ]
+    )
+    lo, hi = jnp.min(lo_k, axis=0), jnp.max(hi_k, axis=0)
     e = jnp.zeros(n + 2).at[-1].set(1.0)
     t = jnp.linalg.solve(jnp.concatenate([jac, t_prev[None]]), e)
     t = jnp.where(jnp.all(t_prev == 0), jnp.linalg.svd(jac)[2][-1], t / jnp.linalg.norm(t))
-    mono = jac[:n, :n] + jnp.eye(n)
-    x0, period, p = u[:n], u[n], u[n + 1]
     x_half, _, _ = _flow(system, x0, period, p, _coarse(steps))
     err = jnp.max(jnp.abs(x_end - x_half)) / 15.0
     return t, mono, lo, hi, err, jac
@@ -520,10 +653,14 @@ class CycleContinuation:
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))
         ax.legend(unique.values(), unique.keys(), fontsize="small")
-        unit = " (µA/cm²)" if self.parameter_name == "current" else ""
-        ax.set_xlabel(("I" if self.parameter_name == "current" else self.parameter_name) + unit)
-        name = variable or "V"
-        ax.set_ylabel(f"{name} (mV)" if j == self.v_index else name)
+        model = None if self._system is None else self._system.model
+        voltage = self.variables[self.v_index]
+        p_unit = unit_of(model, self.parameter_name, voltage=voltage)
+        sym = "I" if self.parameter_name == "current" else self.parameter_name
+        ax.set_xlabel(sym + (f" ({p_unit})" if p_unit else ""))
+        name = variable or voltage
+        y_unit = unit_of(model, name, voltage=voltage)
+        ax.set_ylabel(name + (f" ({y_unit})" if y_unit else ""))
         return ax
 
 
@@ -562,7 +699,7 @@ def _orbit(system: System, u, steps: int, name: str, t_prev=None, with_jac: bool
 def _converge(system: System, u0, d, c, steps):
     """Newton from `u0`, then more RK4 steps while the error estimate asks for them.
     Returns `(u, steps, ok)`."""
-    u, ok, _ = _correct(system, f64(u0), f64(d), f64(c), _ns(steps), _no_jac(system))
+    u, ok, _, _ = _correct(system, f64(u0), f64(d), f64(c), _ns(steps), *_no_z(system))
     u = np.asarray(u)
     n = system.n
     for _ in range(8):
@@ -572,7 +709,7 @@ def _converge(system: System, u0, d, c, steps):
         if (np.isfinite(err) and err <= _tol(u[:n])) or len(steps) >= MAX_STEPS:
             break
         steps = better_mesh(system, u[:n], u[n], u[n + 1], steps)
-        u, ok, _ = _correct(system, f64(u), f64(d), f64(c), _ns(steps), _no_jac(system))
+        u, ok, _, _ = _correct(system, f64(u), f64(d), f64(c), _ns(steps), *_no_z(system))
         u = np.asarray(u)
     return u, steps, bool(ok) and bool(np.all(np.isfinite(u)))
 
@@ -772,12 +909,28 @@ class _Tracer:
         self.system = system
         self.name = name
         self.n = system.n
+        self.history: list = []  # (u, multiple-shooting unknowns, mesh) of accepted cycles
+        self.z_new = None
 
-    def step(self, u, t, h, steps, jac):
-        """Predictor `u + h·t`, corrector on the hyperplane through it orthogonal to `t`
-        (starting from `jac`, the Jacobian at `u`)."""
+    def step(self, u, t, h, steps):
+        """Predictor `u + h·t`, corrector on the hyperplane through it orthogonal to `t`.
+        The pieces' starting points of the multiple shooting are predicted too, by the
+        secant through the last two cycles (same mesh) in the space of all the unknowns
+        `(x_0 … x_{M−1}, T, p)`, scaled to the step `h` (measured: from ~12 Newton steps
+        per continuation step with the pieces from one integration to 3–5)."""
+        n = self.n
         pred = u + h * t
-        w, ok, k = _correct(self.system, f64(pred), f64(t), f64(t @ pred), _ns(steps), f64(jac))
+        z0, use = _no_z(self.system)
+        recent = self.history[-2:]
+        if len(recent) == 2 and all(m is steps for _, _, m in recent):
+            (u1, z1, _), (u2, z2, _) = recent
+            dist = float(np.linalg.norm(u2 - u1))
+            if dist > 0 and np.array_equal(u2, u):
+                guess = z2 + (h / dist) * (z2 - z1)
+                guess[:n], guess[-2:] = pred[:n], pred[n:]
+                z0, use = f64(guess), jnp.asarray(True)
+        w, ok, k, z = _correct(self.system, f64(pred), f64(t), f64(t @ pred), _ns(steps), z0, use)
+        self.z_new = np.asarray(z)
         return np.asarray(w), bool(ok), int(k)
 
     def info(self, u, t_prev, steps):
@@ -788,7 +941,9 @@ class _Tracer:
     def chord(self, ua, ub, theta, ta, steps):
         d = (ub - ua) / np.linalg.norm(ub - ua)
         u0 = ua + theta * (ub - ua)
-        w, ok, _ = _correct(self.system, f64(u0), f64(d), f64(d @ u0), _ns(steps), f64(self.jac_a))
+        w, ok, _, _ = _correct(
+            self.system, f64(u0), f64(d), f64(d @ u0), _ns(steps), *_no_z(self.system)
+        )
         w = np.asarray(w)
         if not bool(ok):
             return None
@@ -983,7 +1138,8 @@ def _continue(
     shortest = orbit.period
     lo_b, hi_b = bounds if bounds is not None else (-np.inf, np.inf)
     while len(orbits) < max_points:
-        w, ok, k = tr.step(u, t, h, steps, tr.jac_u)
+        mesh_used = steps
+        w, ok, k = tr.step(u, t, h, steps)
         good = ok and np.all(np.isfinite(w)) and w[n] > 0 and np.linalg.norm(w - u) < 2 * h
         if good:
             new, t_new, mono_new = tr.info(w, t, steps)
@@ -1053,6 +1209,7 @@ def _continue(
             break
         if new.error < _tol(w[:n]) / 32 and len(steps) > MIN_STEPS:
             steps = _adapted(system, w[:n], w[n], w[-1], _coarse(steps))
+        tr.history = [*tr.history[-1:], (w, tr.z_new, mesh_used)]
         u, t, orbit, mono = w, t_new, new, mono_new
         tr.jac_u = jac_new
         if k <= 8 and np.dot(t, ts[-2]) > 0.99:
@@ -1157,7 +1314,7 @@ def cycle_period(model: AbstractModel, orbit: PeriodicOrbit, *, current=None):
         steps = orbit.mesh
         d = jnp.zeros(n + 2).at[-1].set(1.0)
         u0 = jnp.concatenate([f64(orbit.state), f64([orbit.period]), p[None]])
-        u, ok, _ = _correct(frozen, u0, d, p, _ns(steps), _no_jac(frozen))
+        u, ok, _, _ = _correct(frozen, u0, d, p, _ns(steps), *_no_z(frozen))
         _raise_unless(
             ok,
             f"cycle_period: no limit cycle of {system0.model_name} near the given orbit "
