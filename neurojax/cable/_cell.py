@@ -448,10 +448,13 @@ class Cell(AbstractModel):
         by exponential Euler at the new voltages (NEURON's order: the gates lag the
         voltages by half a step, which makes the pair second order).
 
-        Within the step the gates are frozen, so every channel is ohmic and the voltage
-        equation is linear, `C dV/dt = F(V) = −(G_m + L)·V + s` (`G_m` the membrane slope
-        conductance, `L` the axial Laplacian, `s` the sources and inputs held over the
-        step); the membrane-less nodes have `C = 0` and carry Kirchhoff's law.
+        Within the step the gates are frozen and the membrane currents linearised at the
+        step's start (exact for ohmic channels, such as all of `neurojax.cable`'s, at
+        fixed gates; an O(dt²) change of the current, so no loss of order, for a
+        nonlinear one such as a GHK current from NMODL): the voltage equation is linear,
+        `C dV/dt = F(V) = F(V₀) − (G_m + L)(V − V₀)` (`G_m` the membrane slope
+        conductance, `L` the axial Laplacian, inputs held over the step); the
+        membrane-less nodes have `C = 0` and carry Kirchhoff's law.
 
         - θ-methods (`BackwardEuler`, `CrankNicolson`): one solve of
           `(C/dt + w·(G_m + L)) δ = F(V)`, row weight `w = θ` at membrane nodes and
@@ -503,7 +506,8 @@ class Cell(AbstractModel):
     def _project(self, v, rhs, g_mem, g_ax, lap_diag):
         """Kirchhoff's law at the membrane-less nodes for this step's inputs: those nodes
         move so that `F = 0` there, their neighbours held (they are never adjacent to
-        each other, so this is exact); returns the new `V` and `F(V)`."""
+        each other, and carry no channels, so this is exact); returns the new `V` and
+        `F(V)`."""
         mem = jnp.asarray(self.geometry.has_membrane)
         dz = jnp.where(mem, 0.0, rhs / (g_mem + lap_diag))
         # F(V + dz) = F(V) − (G_m + L)·dz, exactly (F is linear within the step)
@@ -525,7 +529,7 @@ def _scheme_of(solver):
 
 
 def _trbdf2(cell, gamma, v, rhs, c, g_mem, g_ax, lap_diag, dt):
-    """TR-BDF2 (Bank et al. 1985) for `C V' = F(V)`, F linear within the step:
+    """TR-BDF2 (Bank et al. 1985) for `C V' = F(V)`, F linearised within the step:
 
         TR:   C (V_γ − V) = (γ·dt/2)·(F(V) + F(V_γ))
         BDF2: C (V₁ − V_γ) = β·C (V_γ − V) + (γ·dt/2)·F(V₁),  β = (1 − γ)²/(γ(2 − γ))
