@@ -250,7 +250,7 @@ class AbstractModel(eqx.Module):
     - `default_solver` (class variable or property) → the scheme `simulate(...,
       solver=None)` uses; `None` (default): one that fits `structure`
       (`neurojax.solvers.default_solver`: `Elementwise` → `ExponentialEuler`, `Coupled` →
-      `RK4`, `Tree` → `CrankNicolson`).
+      `RK4`, `Tree` → `TRBDF2`).
     - `units` (class variable) → the model's `UnitSystem` (voltage, time, current and
       conductance units, and the unit of each named field and state variable), read by
       `neurojax.analysis` for labels; `None` (default): undeclared, labelled without units.

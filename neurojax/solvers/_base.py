@@ -39,7 +39,10 @@ def check_solver_fits(solver: AbstractSolver, model) -> None:
     if isinstance(structure, Elementwise):
         use = "neurojax.ExponentialRK2() or neurojax.ExponentialEuler() (point neurons)"
     elif isinstance(structure, Tree):
-        use = "neurojax.CrankNicolson() or neurojax.BackwardEuler() (implicit tree solve)"
+        use = (
+            "neurojax.TRBDF2(), neurojax.CrankNicolson() or neurojax.BackwardEuler() "
+            "(implicit tree solve)"
+        )
     else:
         use = (
             "neurojax.Rosenbrock2() or neurojax.BackwardEuler() (implicit, stable for stiff "

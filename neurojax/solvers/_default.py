@@ -6,7 +6,7 @@ from __future__ import annotations
 from .._model import Coupled, Elementwise, Tree
 from ._base import AbstractSolver
 from ._exponential_euler import ExponentialEuler
-from ._implicit import CrankNicolson
+from ._implicit import TRBDF2
 from ._rk4 import RK4
 
 
@@ -14,7 +14,7 @@ def default_solver(model) -> AbstractSolver:
     """The solver `simulate(model, ..., solver=None)` uses.
 
     `model.default_solver` where the model declares one (HH: `ExponentialRK2`, cables:
-    `CrankNicolson`); otherwise by `model.structure`, so that a model written from
+    `TRBDF2`); otherwise by `model.structure`, so that a model written from
     `AbstractModel`'s docstring (only `init_state` and `vector_field`) simulates with every
     default:
 
@@ -22,7 +22,7 @@ def default_solver(model) -> AbstractSolver:
     | --- | --- | --- |
     | `Elementwise` | `ExponentialEuler()` | exact for gates at fixed V and for linear decay; stable at any dt |
     | `Coupled` | `RK4()` | integrates any Jacobian; 4th order (explicit: needs a dt below the stability limit, which `simulate` reports as NaN/inf with the variable and time) |
-    | `Tree` | `CrankNicolson()` | the implicit tree solve, 2nd order |
+    | `Tree` | `TRBDF2()` | the implicit tree solve, 2nd order and L-stable (no ringing after jumps) |
     """
     declared = model.default_solver
     if declared is not None:
@@ -31,7 +31,7 @@ def default_solver(model) -> AbstractSolver:
     if isinstance(structure, Elementwise):
         return ExponentialEuler()
     if isinstance(structure, Tree):
-        return CrankNicolson()
+        return TRBDF2()
     if isinstance(structure, Coupled):
         return RK4()
     raise TypeError(
