@@ -18,11 +18,13 @@ def default_solver(model) -> AbstractSolver:
     `AbstractModel`'s docstring (only `init_state` and `vector_field`) simulates with every
     default:
 
-    | structure | default | why |
-    | --- | --- | --- |
-    | `Elementwise` | `ExponentialEuler()` | exact for gates at fixed V and for linear decay; stable at any dt |
-    | `Coupled` | `RK4()` | integrates any Jacobian; 4th order (explicit: needs a dt below the stability limit, which `simulate` reports as NaN/inf with the variable and time) |
-    | `Tree` | `TRBDF2()` | the implicit tree solve, 2nd order and L-stable (no ringing after jumps) |
+    - `Elementwise` → `ExponentialEuler()`: exact for gates at fixed V and for linear
+      decay; stable at any dt.
+    - `Coupled` → `RK4()`: integrates any Jacobian, 4th order (explicit: it needs a dt
+      below its stability limit; beyond, `simulate` reports NaN/inf with the variable and
+      the time).
+    - `Tree` → `TRBDF2()`: the implicit tree solve, 2nd order and L-stable (no ringing
+      after clamp steps or input jumps).
     """
     declared = model.default_solver
     if declared is not None:
