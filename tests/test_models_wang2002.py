@@ -34,6 +34,7 @@ def spontaneous():
     return net, sol
 
 
+@pytest.mark.slow  # 400 neurons with NMDA saturation, 500 ms
 def test_spontaneous_state(spontaneous):
     # Wang (2002): without stimulus all pyramidal cells fire at ~2–3 Hz (interneurons
     # ~8 Hz). Measured over 100–500 ms at n = 400: A 1.7, B 1.7, NS 1.6, I 6.8 Hz (at
@@ -47,6 +48,7 @@ def test_spontaneous_state(spontaneous):
     assert 3.0 < r["I"] < 12.0, r
 
 
+@pytest.mark.slow  # five seeds × 2.5 s of the 400-neuron network
 def test_decision_high_coherence(spontaneous):
     # c' = 51.2 %, μ0 = 40 Hz switched on after 500 ms of spontaneous activity, 2 s of
     # stimulus. A (stronger input) must win: over the last 500 ms A fires > 10 Hz and
