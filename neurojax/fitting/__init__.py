@@ -26,6 +26,7 @@ from ._identifiability import identifiability as identifiability
 from ._losses import AbstractLoss as AbstractLoss
 from ._losses import FiringRate as FiringRate
 from ._losses import Latency as Latency
+from ._losses import PopulationRate as PopulationRate
 from ._losses import RestingPotential as RestingPotential
 from ._losses import SoftDTW as SoftDTW
 from ._losses import SoftSpikeCount as SoftSpikeCount
@@ -37,6 +38,7 @@ from ._losses import WeightedSum as WeightedSum
 from ._losses import WindowedFeatures as WindowedFeatures
 from ._losses import exponential_filter as exponential_filter
 from ._losses import first_spike_latency as first_spike_latency
+from ._losses import population_rate as population_rate
 from ._losses import soft_dtw as soft_dtw
 from ._losses import soft_spike_count as soft_spike_count
 from ._objective import Objective as Objective

@@ -222,6 +222,46 @@ class FiringRate(AbstractLoss):
         return jnp.mean(((rp - rt) / self.scale) ** 2)
 
 
+def population_rate(rec: Recording, bin: float | None = None, window: Window = None) -> Array:
+    """Pooled firing rate, Hz: spikes of all neurons/columns of `rec.spikes` (a network's
+    populations, flattened), per neuron, per `bin` ms (`None`: one bin over the whole
+    window). `(n_bins,)`; the rows after the last whole bin are dropped."""
+    s = _mask(rec, window) * rec.spikes
+    s = jnp.mean(s.reshape(s.shape[0], -1), axis=1)  # spikes per neuron per row
+    if bin is None:
+        return jnp.sum(s, keepdims=True) / (_window_length(rec, window) / 1000.0)
+    k = max(1, int(round(bin / rec.dt)))
+    n = s.shape[0] // k
+    if n < 1:
+        raise ValueError(f"PopulationRate: bin={bin} ms is longer than the recording.")
+    return jnp.sum(s[: n * k].reshape(n, k), axis=1) / (k * rec.dt / 1000.0)
+
+
+class PopulationRate(AbstractLoss):
+    """Squared difference of the population rate, Hz², averaged over bins: the spikes of
+    every recorded neuron pooled (`population_rate`), counted in bins of `bin` ms (`None`:
+    the mean rate over the whole `window`). For a network, the target's spikes as a dict
+    `{"E": spikes}` restrict both sides to those populations. `scale` (Hz) divides the
+    rates first. Differentiable through the surrogate spikes."""
+
+    bin: float | None = eqx.field(static=True, default=None)
+    window: Window = eqx.field(static=True, default=None)
+    scale: float = eqx.field(static=True, default=1.0)
+    requires: ClassVar[tuple[str, ...]] = ("spikes",)
+
+    def __check_init__(self):
+        _check_window(self.window, "PopulationRate")
+        if self.bin is not None and not self.bin > 0:
+            raise ValueError(f"PopulationRate: bin must be > 0 ms or None, got {self.bin!r}.")
+        if not self.scale > 0:
+            raise ValueError(f"PopulationRate: scale must be > 0 Hz, got {self.scale!r}.")
+
+    def __call__(self, pred, target):
+        rp = population_rate(pred, self.bin, self.window)
+        rt = population_rate(target, self.bin, self.window)
+        return jnp.mean(((rp - rt) / self.scale) ** 2)
+
+
 def _window_max(rec: Recording, window: Window) -> Array:
     m = _mask(rec, window)
     return jnp.max(jnp.where(m > 0, rec.v, -jnp.inf), axis=0)

@@ -18,7 +18,14 @@ from .._adjoint import forward_value_and_grad as forward_value_and_grad
 from .._errors import check_instance, did_you_mean
 from .._model import AbstractModel, Tree
 from .._saveat import SaveAt
-from .._simulate import check_every, prepare_inputs, simulate
+from .._simulate import (
+    _one_step,
+    check_every,
+    check_finite,
+    n_steps_of,
+    prepare_inputs,
+    simulate,
+)
 from .._solution import Solution
 from ..solvers import AbstractSolver
 from ..stimuli import AbstractStimulus
@@ -61,7 +68,36 @@ def _is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def _as_recording(target, dt_rows: float, t0: float) -> Recording:
+def _as_array(x, what):
+    try:
+        x = jnp.asarray(x)
+    except TypeError:
+        raise TypeError(
+            f"target {what} must be an array (or a pytree of arrays shaped like what the "
+            f"simulation records); got {type(x).__name__}."
+        ) from None
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))
+
+
+def _as_tree(x, what):
+    """A target field as a pytree of floating arrays (`None` stays `None`)."""
+    if x is None:
+        return None
+    return jtu.tree_map(lambda a: _as_array(a, what), x)
+
+
+def _solution_record(sol: Solution, saveat: SaveAt):
+    """What a `Solution` holds of the recorded quantity: what `SaveAt(fn=...)` returned,
+    else the voltage (`None` where it has none)."""
+    if saveat.fn is not None:
+        return sol.states
+    try:
+        return sol.v
+    except AttributeError:
+        return None
+
+
+def _as_recording(target, dt_rows: float, t0: float, saveat: SaveAt = SaveAt()) -> Recording:
     if isinstance(target, Recording):
         if target.dt is not None and not np.isclose(target.dt, dt_rows):
             raise ValueError(
@@ -71,19 +107,119 @@ def _as_recording(target, dt_rows: float, t0: float) -> Recording:
             )
         if target.v is None and target.spikes is None:
             raise ValueError("the target Recording holds neither v nor spikes.")
-        return Recording(v=target.v, spikes=target.spikes, dt=dt_rows, t0=t0)
+        return Recording(
+            v=_as_tree(target.v, "v"), spikes=_as_tree(target.spikes, "spikes"), dt=dt_rows, t0=t0
+        )
     if isinstance(target, Solution):
-        return Recording(v=target.v, spikes=target.spikes, dt=dt_rows, t0=t0)
+        return Recording(
+            v=_as_tree(_solution_record(target, saveat), "v"),
+            spikes=_as_tree(target.spikes, "spikes"),
+            dt=dt_rows,
+            t0=t0,
+        )
+    if isinstance(target, (dict, list, tuple)):
+        # a pytree of recorded arrays (e.g. {"E": v_E} for a network)
+        return Recording(v=_as_tree(target, "v"), spikes=None, dt=dt_rows, t0=t0)
     try:
         v = jnp.asarray(target)
     except TypeError:
         raise TypeError(
-            "target must be a voltage trace (an array shaped like the simulated v), a "
-            f"neurojax.Solution or a neurojax.fitting.Recording; got {type(target).__name__}."
+            "target must be a voltage trace (an array shaped like the simulated v), what "
+            "SaveAt(fn=...) records (an array or a pytree of arrays), a neurojax.Solution or "
+            f"a neurojax.fitting.Recording; got {type(target).__name__}."
         ) from None
     if not jnp.issubdtype(v.dtype, jnp.floating):
         v = v.astype(jnp.result_type(float))
     return Recording(v=v, spikes=None, dt=dt_rows, t0=t0)
+
+
+def flatten_record(tree, keys: tuple | None = None):
+    """A recorded pytree as one array the losses compare: a single array as it is;
+    several (a network's populations, several outputs of `SaveAt(fn=...)`) each reshaped to
+    `(n_rows, -1)` and concatenated along axis 1, in `jax.tree_util` order. `keys`: keep
+    only these entries of a dict first (the target's populations)."""
+    if tree is None:
+        return None
+    if keys is not None:
+        tree = {k: tree[k] for k in keys}
+    leaves = jtu.tree_leaves(tree)
+    if len(leaves) == 1:
+        return leaves[0]
+    return jnp.concatenate([x.reshape(x.shape[0], -1) for x in leaves], axis=1)
+
+
+def _describe_shapes(tree) -> str:
+    flat = jtu.tree_flatten_with_path(tree)[0]
+    if len(flat) == 1 and not flat[0][0]:
+        return str(tuple(flat[0][1].shape))
+    return "{" + ", ".join(f"{jtu.keystr(p)}: {tuple(x.shape)}" for p, x in flat) + "}"
+
+
+def _match_target(name: str, got, expected, save_every: int):
+    """Check a target field (a pytree) against what the simulation records (a pytree of
+    `ShapeDtypeStruct`); return `(flattened target, keys)` where `keys` is the subset of
+    a recorded dict that the target holds (`None`: all of it)."""
+    if expected is None or not jtu.tree_leaves(expected):
+        raise ValueError(
+            f"the target has {name}, but the simulation records no {name}"
+            + (
+                " (SaveAt(spikes=False), or the model has no spikes)"
+                if name == "spikes"
+                else " (SaveAt(vars=...) without 'v'?)"
+            )
+            + f". Give the target without {name}, or record it."
+        )
+    keys = None
+    got_leaves = jtu.tree_leaves(got)
+    if isinstance(got, dict) and isinstance(expected, dict):
+        unknown = [k for k in got if k not in expected]
+        if unknown:
+            raise ValueError(
+                f"target {name} has entries {unknown} that the simulation does not record; it "
+                f"records {list(expected)}."
+            )
+        if set(got) != set(expected):
+            keys = tuple(sorted(got))
+            expected = {k: expected[k] for k in keys}
+        if jtu.tree_structure(got) != jtu.tree_structure(expected):
+            raise ValueError(
+                f"target {name} is structured {_describe_shapes(got)} but the simulation "
+                f"records {_describe_shapes(expected)}."
+            )
+        for (path, x), e in zip(
+            jtu.tree_flatten_with_path(got)[0], jtu.tree_leaves(expected), strict=True
+        ):
+            _check_target_values(f"{name}{jtu.keystr(path)}", x, tuple(e.shape), save_every)
+        return flatten_record(got), keys
+    exp_leaves = jtu.tree_leaves(expected)
+    if len(got_leaves) == 1 and (not isinstance(got, (dict, list, tuple))):
+        flat_shape = (
+            tuple(exp_leaves[0].shape)
+            if len(exp_leaves) == 1
+            else (
+                exp_leaves[0].shape[0],
+                sum(int(np.prod(e.shape[1:], dtype=int)) for e in exp_leaves),
+            )
+        )
+        try:
+            _check_target_values(name, got_leaves[0], flat_shape, save_every)
+        except ValueError as e:
+            if len(exp_leaves) == 1:
+                raise
+            raise ValueError(
+                f"{e} The simulation records {_describe_shapes(expected)}: give the target "
+                f"{name} as that pytree, or as one array of those, each reshaped to "
+                "(n_rows, -1), concatenated along axis 1 (in jax.tree_util order)."
+            ) from None
+        return got_leaves[0], None
+    if jtu.tree_structure(got) != jtu.tree_structure(expected):
+        raise ValueError(
+            f"target {name} is structured {_describe_shapes(got)} but the simulation records "
+            f"{_describe_shapes(expected)}."
+        )
+    for (path, x), e in zip(jtu.tree_flatten_with_path(got)[0], exp_leaves, strict=True):
+        _check_target_values(f"{name}{jtu.keystr(path)}", x, tuple(e.shape), save_every)
+    return flatten_record(got), None
 
 
 def _check_target_values(name: str, x, expected: tuple[int, ...], save_every: int):
@@ -99,8 +235,8 @@ def _check_target_values(name: str, x, expected: tuple[int, ...], save_every: in
         raise ValueError(
             f"target {name} has shape {tuple(x.shape)} but the simulation records {name} "
             f"shaped {expected} (rows × population){hint}. The target must be sampled like "
-            "Solution.v: one row per recorded step (after each step), one column per "
-            "sweep/neuron of the inputs."
+            "what the simulation records (Solution.v, or what SaveAt(fn=...) returns): one "
+            "row per recorded step (after each step), then the recorded axes."
         )
     if _is_concrete(x):
         bad = ~np.isfinite(np.asarray(x))
@@ -325,7 +461,7 @@ class Objective(eqx.Module):
     """
 
     model: AbstractModel
-    inputs: Array
+    inputs: Any
     target: Recording
     loss: Callable
     transforms: tuple[AbstractConstraint, ...]
@@ -336,6 +472,8 @@ class Objective(eqx.Module):
     saveat: SaveAt
     adjoint: AbstractAdjoint
     t0: float = eqx.field(static=True)
+    v_keys: tuple | None = eqx.field(static=True, default=None)
+    spike_keys: tuple | None = eqx.field(static=True, default=None)
 
     def _where(self, m):
         return _leaves_at(m, self.paths)
@@ -382,9 +520,17 @@ class Objective(eqx.Module):
         )
 
     def prediction(self, params=None) -> Recording:
-        """The simulated `Recording` that the loss compares with the target."""
+        """The simulated `Recording` that the loss compares with the target: `v` is the
+        voltage, or what `SaveAt(fn=...)` records; `spikes` the spike counts; a pytree of
+        several arrays (a network's populations) flattened by `flatten_record`, restricted
+        to the entries the target holds."""
         sol = self.simulate(params)
-        return Recording(v=sol.v, spikes=sol.spikes, dt=self.target.dt, t0=self.t0)
+        return Recording(
+            v=flatten_record(_solution_record(sol, self.saveat), self.v_keys),
+            spikes=flatten_record(sol.spikes, self.spike_keys),
+            dt=self.target.dt,
+            t0=self.t0,
+        )
 
     def __call__(self, params) -> Array:
         return self.loss(self.prediction(params), self.target)
@@ -442,36 +588,50 @@ def make_objective(
     check_instance("saveat", saveat, SaveAt, "neurojax.SaveAt(every=10)")
     if adjoint is not None:
         check_instance("adjoint", adjoint, AbstractAdjoint, "neurojax.ForwardMode()")
-    if saveat.fn is not None or saveat.vars is not None:
-        raise ValueError(
-            "fit compares the simulated voltage and spikes with the target: pass "
-            f"SaveAt(every={saveat.every}) without vars= or fn=."
-        )
+    # inputs: any pytree simulate takes (a Cell's {"i_clamp", "g_syn", "v_clamp"}, a
+    # Network's {population: current}), checked as simulate checks them
     inputs = prepare_inputs(inputs, dt)
-    if not isinstance(inputs, jax.Array):
-        raise TypeError("fit takes one input array (the injected current), not a pytree.")
-    # the model says what one step of inputs implies (a Cell's last axis is its sites)
-    n_steps, batch = inputs.shape[0], tuple(model.batch_shape(inputs[0]))
+    n_steps = n_steps_of(inputs)
     save_every = saveat.every
     check_every(n_steps, save_every)
-    if _is_concrete(inputs) and not np.all(np.isfinite(np.asarray(inputs))):
-        raise ValueError("inputs contain NaN/inf; the injected current must be finite.")
+    if all(_is_concrete(x) for x in jtu.tree_leaves(inputs)):
+        check_finite(inputs, "inputs", "the inputs (currents, conductances, commands) must be finite.")
+    # the model says what one step of inputs implies (a Cell's last axis is its sites)
+    model.batch_shape(_one_step(inputs))
 
-    # shape of the recorded trace, without simulating (init_state validates the batch)
-    v_shape = jax.eval_shape(lambda m: m.voltage(m.init_state(batch)), model).shape
-    expected = (n_steps // save_every, *v_shape)
+    # what the simulation records, without simulating (traced, not compiled)
+    def recorded(m, x):
+        sol = simulate(m, x, dt=dt, solver=solver, t0=t0, saveat=saveat, throw=False)
+        return _solution_record(sol, saveat), sol.spikes
+
+    rec_shape, spike_shape = jax.eval_shape(recorded, model, inputs)
     dt_rows = float(dt) * save_every
-    rec = _as_recording(target, dt_rows, float(t0))
-    for name in ("v", "spikes"):
-        x = getattr(rec, name)
-        if x is not None:
-            _check_target_values(name, x, expected, save_every)
+    rec = _as_recording(target, dt_rows, float(t0), saveat)
+    v_keys = spike_keys = None
+    target_v = target_spikes = None
+    if rec.v is not None:
+        target_v, v_keys = _match_target("v", rec.v, rec_shape, save_every)
+    if rec.spikes is not None:
+        target_spikes, spike_keys = _match_target("spikes", rec.spikes, spike_shape, save_every)
+    rec = Recording(v=target_v, spikes=target_spikes, dt=dt_rows, t0=float(t0))
 
     if loss is None:
         loss = TraceMSE()
     if not callable(loss):
         raise TypeError(f"loss must be a loss object such as TraceMSE(), got {loss!r}.")
     for field in loss_requires(loss):
+        produced = rec_shape if field == "v" else spike_shape
+        if produced is None or not jtu.tree_leaves(produced):
+            raise ValueError(
+                f"{type(loss).__name__} compares {field}, but the simulation of "
+                f"{type(model).__name__} records no {field}"
+                + (
+                    " (it has no spikes, or SaveAt(spikes=False)): use a loss on the "
+                    "recorded trace, such as TraceMSE()."
+                    if field == "spikes"
+                    else " (SaveAt(vars=...) without 'v'): record it, or use a spike loss."
+                )
+            )
         if getattr(rec, field) is None:
             raise ValueError(
                 f"{type(loss).__name__} compares the target's {field}, but the target has no "
@@ -501,6 +661,8 @@ def make_objective(
         saveat=saveat,
         adjoint=adjoint,
         t0=float(t0),
+        v_keys=v_keys,
+        spike_keys=spike_keys,
     )
     u0 = obj.to_unconstrained(leaves)
     for i, u in enumerate(u0):

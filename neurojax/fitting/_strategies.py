@@ -159,6 +159,8 @@ def _estimate(obj: Objective, window: int):
         return None, "the target has no voltage trace", 0
     if obj.saveat.every != 1:
         return None, "the target is sampled every saveat.every > 1 steps", 0
+    if obj.saveat.fn is not None or not isinstance(obj.inputs, jax.Array):
+        return None, "the target is what SaveAt(fn=...) records, or the inputs are a pytree", 0
     missing = [n for n in ("membrane_current", "linear_part", "c_m") if not hasattr(model, n)]
     if missing:
         return None, f"{type(model).__name__} is not a conductance-based point neuron", 0
@@ -388,7 +390,7 @@ def _shooting_problem(obj: Objective, n_windows: int):
     """Check that multiple shooting applies and return `(v, current, rows, length,
     gate_names)`; raise saying why not."""
     rec = obj.target
-    if rec.v is None or obj.saveat.every != 1:
+    if rec.v is None or obj.saveat.every != 1 or obj.saveat.fn is not None:
         raise ValueError(
             "MultipleShooting starts each window from the recorded voltage: the target "
             "needs a voltage trace sampled every step (SaveAt(every=1))."
