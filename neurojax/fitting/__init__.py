@@ -43,6 +43,7 @@ from ._losses import soft_dtw as soft_dtw
 from ._losses import soft_spike_count as soft_spike_count
 from ._objective import Objective as Objective
 from ._objective import default_adjoint as default_adjoint
+from ._objective import flatten_record as flatten_record
 from ._objective import make_objective as make_objective
 from ._recording import Recording as Recording
 from ._strategies import CMAES as CMAES

@@ -281,12 +281,22 @@ def fit(
 
     - `model`: any neurojax model; its values of the trainable parameters are the initial
       guess, all other parameters stay fixed.
-    - `inputs`: injected current `(n_steps, *batch)` (µA/cm² for HH-type models, nA for
-      integrate-and-fire models) or a stimulus. A patch-clamp protocol of several current
-      steps is `(n_steps, n_sweeps)`, fitted at once.
-    - `target`: what to match, sampled like `Solution.v` (row `i` after step
-      `(i + 1)·saveat.every`): a voltage trace (mV, an array of the simulated `v`'s shape),
-      a `Solution`, or a `neurojax.fitting.Recording` (voltage and/or spike train).
+    - `inputs`: whatever `simulate(model, inputs)` takes, checked as it checks them
+      (a leading `n_steps` axis on every array, finite): for a point neuron the injected
+      current `(n_steps, *batch)` (µA/cm² for HH-type models, nA for integrate-and-fire
+      models) or a stimulus — a patch-clamp protocol of several current steps is
+      `(n_steps, n_sweeps)`, fitted at once; for a `cable.Cell` its currents, or a dict
+      `{"i_clamp": nA, "g_syn": µS, "v_clamp": mV}`; for a `Network` a dict
+      `{population: current or spike counts}`.
+    - `target`: what to match, sampled like what the simulation records (row `i` after
+      step `(i + 1)·saveat.every`): the voltage (mV, shaped like `Solution.v`; a dict
+      `{population: v}` for a network, any subset of its populations), or what
+      `saveat=SaveAt(fn=...)` records (`cell.record_v(sites)`,
+      `network.record(v={"E": slice(0, 10)})`, any array or pytree), a `Solution`, or a
+      `neurojax.fitting.Recording` (recorded trace and/or spike counts; a network's spikes
+      as `{population: spikes}`). Its shape is checked against the simulation's (traced,
+      not run). Several recorded arrays are compared as one, each reshaped to
+      `(n_rows, -1)` and concatenated (`flatten_record`).
     - `dt`: time step, ms.
     - `trainable`: selects the fitted parameters the equinox way,
       `lambda m: (m.g_na, m.g_k, m.g_l)`.
@@ -303,7 +313,9 @@ def fit(
       value is > 0 (conductances, time constants), `Unconstrained()` otherwise. The
       optimiser moves unconstrained coordinates, so no step size can break a constraint.
     - `solver`, `t0`: passed to `simulate`; `saveat`: `SaveAt(every=k)` compares every
-      k-th step (no `vars`/`fn`: the fit needs `v` and spikes).
+      k-th step; `SaveAt(fn=...)` compares what `fn` records (the losses on `v` —
+      `TraceMSE`, … — then read that record); spikes are kept unless
+      `SaveAt(spikes=False)`.
     - `adjoint`: how the gradient is computed — `ForwardMode()` (one tangent per
       trainable scalar, no memory per time step), `CheckpointAdjoint(every=...)` (reverse
       mode, √n checkpointing above 10⁴ steps by default) or `DirectAdjoint()`. `None`

@@ -576,7 +576,10 @@ def make_objective(
     """Check the fitting problem and return its `Objective`. Arguments as `neurojax.fit`.
 
     Everything that can be wrong with the inputs raises here, before any compilation:
-    target shape or NaNs, a `trainable` selecting nothing or a non-parameter, constraints
+    inputs the model does not take (checked as `simulate` checks them: structure, a
+    leading `n_steps` axis, finite), a target shaped otherwise than what the simulation
+    records (its shapes come from `jax.eval_shape` of the simulation: traced, not run)
+    or with NaNs, a `trainable` selecting nothing or a non-parameter, constraints
     that do not match, a loss needing target spikes that the target lacks.
     """
     if not isinstance(model, AbstractModel):

@@ -17,7 +17,12 @@ class Recording(eqx.Module):
 
     - `v`: membrane potential, mV, shaped `(n_rows, *batch)` (e.g. `(n_steps, n_sweeps)`
       for a patch-clamp protocol of several current steps), or `None`.
-    - `spikes`: spike counts per row (0/1 at full resolution), same shape, or `None`.
+      With `SaveAt(fn=...)`, `v` is what `fn` records (voltages at chosen sites, a
+      subset of a population, any recorded quantity); as a target it may be a pytree
+      (`{"E": v_E}` for a network), which `fit` checks and flattens like the prediction.
+    - `spikes`: spike counts per row (0/1 at full resolution), same shape, or `None`; for
+      a network `{population: spikes}` (a subset of the populations restricts the
+      prediction to them).
     - `dt`: time between rows, ms (`dt·saveat.every` of the simulation). `None` lets
       `neurojax.fit` fill it in.
     - `t0`: start time of the simulation, ms.
