@@ -12,7 +12,7 @@ import pytest
 
 import neurojax as nj
 from neurojax.cable import Branch, Cell, Morphology, Passive
-from neurojax.fitting import PopulationRate, Recording, TraceMSE, make_objective
+from neurojax.fitting import PopulationRate, Recording, make_objective
 from neurojax.network import Network, OneToOne, Population, Projection, SpikeSource
 from neurojax.synapses import Exponential
 
@@ -230,7 +230,9 @@ def test_recorded_shape_and_inputs_are_checked():
         make_objective(cell, inputs, jnp.zeros((40, 2)), **kw)
     # inputs: the cell's own check (a missing kind of site), leading axis, finite
     with pytest.raises(ValueError, match="g_syn"):
-        make_objective(cell, {"i_clamp": inputs["i_clamp"]}, jnp.zeros((40, 2)), saveat=saveat, **kw)
+        make_objective(
+            cell, {"i_clamp": inputs["i_clamp"]}, jnp.zeros((40, 2)), saveat=saveat, **kw
+        )
     bad = dict(inputs, g_syn=inputs["g_syn"].at[3].set(jnp.nan))
     with pytest.raises(ValueError, match="NaN"):
         make_objective(cell, bad, jnp.zeros((40, 2)), saveat=saveat, **kw)

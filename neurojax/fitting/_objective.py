@@ -598,7 +598,9 @@ def make_objective(
     save_every = saveat.every
     check_every(n_steps, save_every)
     if all(_is_concrete(x) for x in jtu.tree_leaves(inputs)):
-        check_finite(inputs, "inputs", "the inputs (currents, conductances, commands) must be finite.")
+        check_finite(
+            inputs, "inputs", "the inputs (currents, conductances, commands) must be finite."
+        )
     # the model says what one step of inputs implies (a Cell's last axis is its sites)
     model.batch_shape(_one_step(inputs))
 
