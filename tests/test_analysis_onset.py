@@ -26,8 +26,9 @@ def test_period_law_recovers_closed_forms():
         na.period_law([3.0, 4.0], [1.0, 2.0], 2.0)
 
 
-# slow tier: a cycle branch followed up to an infinite period (35 s measured); the fast tier
-# keeps the period-law fit and the subcritical-Hopf onset
+# slow tier: a cycle branch followed up to an infinite period (35 s measured, 9 s with the
+# multiple-shooting corrector); the fast tier keeps the period-law fit and the
+# subcritical-Hopf onset
 @pytest.mark.slow
 def test_snic_period_grows_like_inverse_square_root():
     """Morris–Lecar, Rinzel & Ermentrout's SNLC set: rest disappears at the fold of the
@@ -76,8 +77,8 @@ def test_morris_lecar_hopf_set_loses_rest_in_a_subcritical_hopf():
 
 
 # the SNIC set is in the slow tier (a cycle branch followed to an infinite period over a
-# wider interval: 88 s measured before the multiple-shooting corrector); the homoclinic set
-# (38 s measured then) keeps the onset classification in the fast tier
+# wider interval: 88 s measured before the multiple-shooting corrector, 19 s after); the
+# homoclinic set (38 s then, 8 s after) keeps the onset classification in the fast tier
 @pytest.mark.parametrize(
     "name, interval",
     [

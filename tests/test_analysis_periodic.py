@@ -125,10 +125,6 @@ def test_hh_cycle_born_at_the_subcritical_hopf_point():
     assert np.all(np.diff(branch.v_max - branch.v_min) > 0)  # growing away from the Hopf
 
 
-# slow tier: four extra cycles by Newton plus reverse passes through a period (80 s on the
-# shared 2-core machine before the multiple-shooting corrector); the fast tier keeps the
-# cycle, Floquet, fold and Hopf-branch tests of this file
-@pytest.mark.slow
 def test_period_derivatives_match_finite_differences(hh_cycle_20):
     """dT/dg_K and dT/dI by the implicit function theorem (`cycle_period` under
     `jax.grad`) against central differences of converged cycles."""
@@ -153,7 +149,8 @@ def test_period_derivatives_match_finite_differences(hh_cycle_20):
 
 
 # slow tier: three solves of the minimally extended fold system with second derivatives
-# through a period (80 s measured); fold location stays in the fast tier via the
+# through a period (80 s measured on the shared 2-core machine, 23 s with the
+# multiple-shooting corrector); fold location stays in the fast tier via the
 # hysteresis-sweep test
 @pytest.mark.slow
 def test_fold_of_cycles_is_differentiable(hh_fold_branch):
@@ -188,8 +185,8 @@ def _fires(model, current, y0, t_end=300.0):
     return np.ptp(sol.y[0, sol.t > t_end - 100.0]) > 50.0
 
 
-# slow tier: two continuations plus four long scipy LSODA runs at rtol 1e-9 (148 s
-# measured); the fast tier keeps HH's fold of cycles
+# slow tier: two continuations plus four long scipy LSODA runs at rtol 1e-9 (148 s measured,
+# 41 s with the multiple-shooting corrector); the fast tier keeps HH's fold of cycles
 @pytest.mark.slow
 def test_reduced_hh_folds_of_cycles_against_simulations():
     """Reduced HH: firing starts and stops through folds of cycles while rest stays stable.
@@ -217,7 +214,7 @@ def test_reduced_hh_folds_of_cycles_against_simulations():
 
 
 # slow tier: a parameter homotopy of the fold system plus a fresh continuation (260 s
-# measured)
+# measured, 56 s with the multiple-shooting corrector)
 @pytest.mark.slow
 def test_fold_of_cycles_far_from_the_given_fold(hh_fold_branch):
     """`fold_of_cycles` for parameters whose fold lies 0.2 µA/cm² away (g_K 36 → 36.3):

@@ -45,8 +45,9 @@ def _settles(f, y0, t_end=1500.0):
 
 
 # slow tier: a full bifurcation diagram with cycles plus four 1.5 s scipy LSODA runs at rtol
-# 1e-9 (96 s measured); the fast tier keeps test_inapik_model_matches_izhikevich (a diagram
-# with its onsets)
+# 1e-9 (96 s measured, 37 s with the multiple-shooting corrector); the fast tier keeps the
+# diagram's onsets through the Morris-Lecar homoclinic set (test_analysis_onset) and
+# test_analysis_cycles' ReducedHH bistability
 @pytest.mark.slow
 def test_reduced_hh_starts_and_stops_firing_in_folds_of_cycles():
     """ReducedHH (default h_plus_n = 0.855): rest is a stable focus at every current in

@@ -934,8 +934,8 @@ class _Tracer:
         return np.asarray(w), bool(ok), int(k)
 
     def info(self, u, t_prev, steps):
-        """`(orbit, tangent, monodromy)` at `u`; the Jacobian there is kept in `self.jac`."""
-        orbit, t, mono, self.jac = _orbit(self.system, u, steps, self.name, t_prev, True)
+        """`(orbit, tangent, monodromy)` at `u`."""
+        orbit, t, mono = _orbit(self.system, u, steps, self.name, t_prev)
         return orbit, t, mono
 
     def chord(self, ua, ub, theta, ta, steps):
@@ -954,7 +954,6 @@ class _Tracer:
         """The zero of `test(t, monodromy)` between the branch points `ua` and `ub`:
         Illinois (regula falsi) on the chord parameter θ, every trial point corrected onto
         the branch; to |Δθ| < 1e-10. Returns `(u, orbit)` or None."""
-        self.jac_a = self.jac_u
         a, b = 0.0, 1.0
         best = None
         side = 0
@@ -1125,7 +1124,6 @@ def _continue(
     steps = orbit0.mesh
     u = _u(orbit0)
     orbit, t, mono = tr.info(u, None, steps)
-    tr.jac_u = tr.jac
     if from_hopf:
         if t[system.v_index] < 0:  # away from the Hopf point: the V peak grows
             t = -t
@@ -1143,7 +1141,6 @@ def _continue(
         good = ok and np.all(np.isfinite(w)) and w[n] > 0 and np.linalg.norm(w - u) < 2 * h
         if good:
             new, t_new, mono_new = tr.info(w, t, steps)
-            jac_new = tr.jac
             good = np.dot(t, t_new) > 0.9 and np.isfinite(new.error)
         if good and new.error > _tol(w[:n]) and len(steps) < MAX_STEPS:
             steps = better_mesh(system, w[:n], w[n], w[-1], steps)
@@ -1211,7 +1208,6 @@ def _continue(
             steps = _adapted(system, w[:n], w[n], w[-1], _coarse(steps))
         tr.history = [*tr.history[-1:], (w, tr.z_new, mesh_used)]
         u, t, orbit, mono = w, t_new, new, mono_new
-        tr.jac_u = jac_new
         if k <= 8 and np.dot(t, ts[-2]) > 0.99:
             h = min(1.5 * h, max_step)
     return CycleContinuation(
