@@ -58,6 +58,7 @@ def hh_protocol(dt=0.025, duration=30.0):
 # ---------------------------------------------------------------- HH recovery
 
 
+@pytest.mark.slow  # a full L-BFGS fit in float64; the demo test fits HH in the fast tier
 def test_hh_conductances_recovered_within_1_percent(x64):
     """g_na, g_k, g_l from two opposite corners of the ±50 % box — the least excitable
     (×0.5, ×1.5, ×1.5) and the most excitable (×1.5, ×0.5, ×0.5) — on a noise-free
@@ -186,6 +187,7 @@ def test_adex_adaptation_recovered_from_spike_trains(x64, pattern):
 # ---------------------------------------------------------------- constraints
 
 
+@pytest.mark.slow  # several fits at extreme learning rates
 def test_constraints_hold_whatever_the_learning_rate():
     """Plain SGD with lr = 1000 on g_na, g_k (Positive by default) and g_l (Bounded):
     every parameter visited stays positive / inside its bounds. The same run without
@@ -271,6 +273,7 @@ def test_forward_and_reverse_gradients_agree_with_finite_differences(x64):
     np.testing.assert_allclose(g_fwd, g_fd, rtol=1e-6)
 
 
+@pytest.mark.slow  # compiles the gradient of a 10^5-step trace
 def test_gradient_memory_of_a_long_trace():
     """10⁵ steps of HH (1 s at dt = 0.01 ms): the reverse-mode gradient with the automatic
     checkpointing (√n ≈ 316 steps per chunk) compiles to a few MB of temporary memory

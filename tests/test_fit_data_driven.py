@@ -41,6 +41,7 @@ def hh_recording(dt_sim=DT):
 WRONG = dict(g_na=60.0, g_k=54.0, g_l=0.15)  # -50 %, +50 %, -50 %: ignored by the estimator
 
 
+@pytest.mark.slow  # quadrature-order study over several dt in float64
 def test_noise_free_recovery_and_discretisation_error(x64):
     """Discretisation of the regression (the first stage, `_refine=False`): it integrates
     the current balance over each sampling step with the trapezoidal rule (local error

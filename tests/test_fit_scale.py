@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import neurojax as nj
 from neurojax.cable import HH, Branch, Cell, Ih, Im, Morphology, Passive
@@ -103,6 +104,7 @@ def problem(nseg_scale=1, duration=20.0, seed=0, spread=0.3):
     return truth, start, inputs, target, jnp.asarray(weights), full
 
 
+@pytest.mark.slow  # 40 L-BFGS steps on an 84-compartment cell
 def test_twelve_densities_of_a_cell_from_two_recording_sites():
     """From a start off by up to ±30 % per density, 20 L-BFGS steps with checkpointed
     reverse-mode gradients (`fit`'s default for a cell with more than 3

@@ -75,6 +75,7 @@ def random_starts(n=20, seed=0):
 # ---------------------------------------------------------------- the issue's case
 
 
+@pytest.mark.slow  # a plain fit run until it stalls
 def test_plain_descent_fails_from_a_bad_start(single_sweep):
     """The problem is real: plain L-BFGS on trace MSE (`strategy=None`, i.e. `Plain()`)
     stops in a local minimum from (168, 18, 0.45) — measured g_na ≈ 102 (−15 %), loss
@@ -90,6 +91,7 @@ def test_plain_descent_fails_from_a_bad_start(single_sweep):
     assert [s.name for s in r.stages] == ["gradient"]
 
 
+@pytest.mark.slow  # 20 starts, each a full default fit
 def test_default_recovers_hh_from_19_of_20_random_starts(single_sweep):
     """Issue 11's requirement: g_na, g_k, g_l to 1 % from >= 19 of 20 random starts in
     ±50 %, with `fit`'s defaults (strategy Auto → DataDrivenInit, then L-BFGS).
@@ -219,6 +221,7 @@ def test_data_driven_init_alone_within_5_percent(single_sweep):
             strategy="data-driven")  # fmt: skip
 
 
+@pytest.mark.slow  # a multiple-shooting fit to convergence
 def test_multiple_shooting_recovers_where_plain_fails(single_sweep):
     """From the start where plain descent stalls (test above), multiple shooting — 12
     windows of 5 ms each started from the recorded voltage, continuity tightened
@@ -253,6 +256,7 @@ def test_multiple_shooting_recovers_where_plain_fails(single_sweep):
         _shooting_problem(obj, 5000)
 
 
+@pytest.mark.slow  # CMA-ES generations then a polish
 def test_global_search_finds_the_basin_from_a_far_start():
     """CMA-ES + polish on a 2-parameter problem (g_na, g_k; one 30 ms sweep, 3 spikes)
     from (240, 15) — twice and half the truth — where plain descent stalls (measured:
@@ -324,6 +328,7 @@ def test_chain_and_float_leaves(single_sweep):
         Chain(Plain(), "cma")
 
 
+@pytest.mark.slow  # fits on two noise seeds
 def test_noise_limited_spread(single_sweep):
     """With 1 mV white measurement noise the default fit's estimates are within the
     noise-limited spread. That spread is the Gauss–Newton (Fisher) covariance of the

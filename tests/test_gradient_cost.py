@@ -182,6 +182,7 @@ def test_gradient_matches_central_differences(solver, fires_once):
     assert np.all(np.abs(grad) > 1e-3)  # every conductance matters for this loss
 
 
+@pytest.mark.slow  # tests/test_adjoint.py covers the same in the fast tier
 def test_forward_reverse_and_checkpointed_gradients_agree(fires_once):
     """The default solver (`ExponentialRK2`, two `φ₁` and two rate evaluations per step):
     forward mode (JVPs along each conductance), reverse mode with every step recomputed

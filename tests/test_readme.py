@@ -44,7 +44,18 @@ def test_the_readme_has_code_in_the_sections_it_documents():
         assert any(t.startswith(expected) for t in titles), (expected, titles)
 
 
-@pytest.mark.parametrize("title,blocks", SECTIONS, ids=[t for t, _ in SECTIONS])
+# Sections whose blocks run whole validations (a fit to convergence, bifurcation
+# diagrams with limit cycles): the slow tier runs them, the fast tier the rest.
+SLOW_SECTIONS = ("Fitting", "Dynamics analysis")
+
+
+@pytest.mark.parametrize(
+    "title,blocks",
+    [
+        pytest.param(t, b, id=t, marks=[pytest.mark.slow] if t in SLOW_SECTIONS else [])
+        for t, b in SECTIONS
+    ],
+)
 def test_readme_section_runs(title, blocks, tmp_path, monkeypatch):
     matplotlib.use("Agg")
     monkeypatch.chdir(tmp_path)
