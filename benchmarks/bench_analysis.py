@@ -8,8 +8,13 @@ each call is the first in a fresh process' cache for its model class).
 Targets (2 idle CPU cores): ReducedHH under 15 s, HodgkinHuxley under 60 s. Say whether
 the machine was shared when quoting the numbers.
 
-Measured (ReducedHH, the 2-core machine shared with other jobs, load average 4-6):
-75.8 s before the multiple-shooting corrector, 43.4 s after. What was tried:
+Measured on the 2-core machine shared with other jobs (load average 4-6, so every number
+is noisy, ±50 %): ReducedHH 75.8 s with the single-shooting corrector; 19-43 s with the
+multiple-shooting one (the spread is the load). HodgkinHuxley 993 s with single shooting
+(its Hopf branch hit max_points=300 inside the twist of unstable cycles at I ≈ 7.8-7.9),
+282 s with multiple shooting and the endpoint error estimate (meshes of up to 65536 steps
+on that twist), 84 s with the error estimate also per piece (see `_periodic`'s
+"Accuracy"). What was tried:
 
 - multiple shooting over `_periodic.SEGMENTS` = 64 pieces integrated side by side
   (`vmap`), its Jacobian from one vmapped forward-mode pass over the pieces and the
@@ -22,9 +27,20 @@ Measured (ReducedHH, the 2-core machine shared with other jobs, load average 4-6
   from 6 s to 1.4 s, 44 → 16 cycles.
 - unrolling the RK4 loop (8 steps per iteration): primal 3× faster but the Jacobian's
   compilation took 47 s: rejected.
+- the chord corrections that locate folds and period doublings start their pieces on the
+  chord between the two cycles' (from one integration, an unstable cycle's pieces start
+  too far off and regula falsi gave up: HH's twist lost its folds).
+- XLA's `--xla_backend_optimization_level=0`: compilation ~40 % shorter, running slower,
+  no net gain measured (and a process-wide flag): not used.
+- `init_state` compiled once instead of run eagerly in `make_system` (ReducedHH's rest is
+  found by Newton: ~40 eager operations, each compiled on first use) and the endpoint
+  error taken from `_info` (one compiled function fewer): ~1-2 s.
 
-What remains is mostly compilation (~20 s of the 43 s on the loaded machine: `_correct`
-compiles twice, `_info` once, the equilibrium and probe functions ~8 s together).
+What remains for ReducedHH is mostly compilation (~12-19 s of it on the loaded machine:
+the cycle corrector `_correct` and `_info` ~2-3 s each, the equilibrium continuation and
+the probe simulations ~8 s together); whether the 15 s target holds on 2 idle cores was not
+measurable here. HodgkinHuxley spends its time on the unstable twist (meshes of 8192-32768
+steps there).
 """
 
 from __future__ import annotations

@@ -6,9 +6,12 @@ and of a fold of cycles by the implicit function theorem.
 flow map `φ_T` is an RK4 integration of `model.vector_field` in float64 over `[0, T]` on a
 fixed mesh of `N` steps given as fractions of the period (time rescaled to `[0, 1]`, so `T`
 is an unknown like any other). The phase is fixed by `dV/dt(0) = 0`: the orbit's point `x0`
-is the maximum of V. The monodromy matrix `∂φ_T/∂x0` comes from forward-mode autodiff
-through the integration; its eigenvalues are the Floquet multipliers (one is 1: the direction
-along the orbit).
+is the maximum of V. Newton solves it by multiple shooting: the mesh is cut into `SEGMENTS`
+consecutive pieces integrated side by side, each piece's end matched to the next one's start
+(`_correct`); the composed map is the same discrete `φ_T`, so the cycles are those of single
+shooting, to Newton's tolerance. The monodromy matrix `∂φ_T/∂x0` is the product of the
+pieces' Jacobians (forward-mode autodiff through each piece, `_info`); its eigenvalues are
+the Floquet multipliers (one is 1: the direction along the orbit).
 
 **Accuracy.** The mesh puts half its steps uniformly in time and half in proportion to the
 speed of the fastest variable (spike upstrokes get small steps). RK4's endpoint error is
@@ -16,6 +19,12 @@ estimated by integrating on the mesh with every two steps merged (Richardson:
 `|φ_N − φ_{N/2}|/15`), and `N` (a power of two ≥ 256) is doubled until that estimate is below
 `RK_TOL·(1 + max|x|)` (`RK_TOL = 1e-8`); measured: HH needs 2048 steps per period (8192
 uniform ones), the reduced HH 4096 (its instantaneous `m∞(V)` makes the upstroke stiff).
+Along an unstable cycle the endpoint's error is the local errors amplified by the unstable
+multiplier, which says nothing of the cycle's own accuracy (a boundary-value problem): the
+estimate is the smaller of the endpoint's and the sum over the `SEGMENTS` pieces of each
+piece's Richardson estimate from its own start (for a stable cycle the endpoint's, as
+before; measured on HH's unstable branch near its period doublings at I ≈ 7.8–7.9, the
+endpoint estimate asked for 65536 steps per period).
 Newton stops at steps below `1e-11` relative, so a cycle is exact to the integration error.
 
 **Compilation.** The jitted shooting functions take the model (its parameters traced), the
@@ -24,9 +33,13 @@ length with its step count traced (`_Padded`), so each function compiles once pe
 class, whatever the parameter values and the number of steps (the test file's runtime fell
 from ~120 s to ~60 s on the shared 2-core machine, the results bit-for-bit unchanged).
 
-**Limits.** Single shooting: a cycle whose unstable multiplier exceeds ~1e12 (the unstable
-side of a canard explosion, near a homoclinic orbit) cannot be computed; the continuation
-then ends and says why (`CycleContinuation.end`).
+**Limits.** A cycle whose unstable multiplier exceeds ~1e12 (the unstable side of a canard
+explosion, near a homoclinic orbit) could not be computed by single shooting; the
+continuation then ends and says why (`CycleContinuation.end`), as it still does for the
+reduced HH's canard-like folds with multiple shooting. HH's unstable branch from its Hopf
+point, which single shooting could not follow past its twist (folds and period doublings at
+I ≈ 7.816–7.892, Guckenheimer & Labouriau 1993: 300 cycles without leaving it), is now
+followed to its fold at 6.234 and back up.
 """
 
 from __future__ import annotations
@@ -342,7 +355,7 @@ def _info(system: System, u, t_prev, steps):
     n = system.n
     x0, period, p = u[:n], u[n], u[n + 1]
     xs = _starts(system, x0, period, p, steps)
-    jac_k, _, lo_k, hi_k = _pieces(system, xs[:SEGMENTS], period, p, steps)
+    jac_k, ends, lo_k, hi_k = _pieces(system, xs[:SEGMENTS], period, p, steps)
     x_end = xs[SEGMENTS]
 
     def chain(carry, jk):
@@ -363,15 +376,15 @@ def _info(system: System, u, t_prev, steps):
     t = jnp.linalg.solve(jnp.concatenate([jac, t_prev[None]]), e)
     t = jnp.where(jnp.all(t_prev == 0), jnp.linalg.svd(jac)[2][-1], t / jnp.linalg.norm(t))
     x_half, _, _ = _flow(system, x0, period, p, _coarse(steps))
-    err = jnp.max(jnp.abs(x_end - x_half)) / 15.0
-    return t, mono, lo, hi, err, jac
-
-
-@eqx.filter_jit
-def _endpoint_error(system: System, x0, period, p, steps):
-    x_end, _, _ = _flow(system, x0, period, p, steps)
-    x_half, _, _ = _flow(system, x0, period, p, _coarse(steps))
-    return jnp.max(jnp.abs(x_end - x_half)) / 15.0
+    endpoint = jnp.max(jnp.abs(x_end - x_half)) / 15.0
+    # each piece on its own, from the same start: the local errors, not amplified along an
+    # unstable cycle (see the module's "Accuracy")
+    half = steps.seg.reshape(SEGMENTS, -1, 2).sum(axis=2)
+    ends_half = jax.vmap(lambda x, fr: _piece(system, x, period, p, fr, steps.seg_count // 2)[0])(
+        xs[:SEGMENTS], half
+    )
+    pieces = jnp.sum(jnp.max(jnp.abs(ends - ends_half), axis=1)) / 15.0
+    return t, mono, lo, hi, jnp.minimum(endpoint, pieces), jac
 
 
 def _ns(mesh) -> _Padded:
@@ -385,7 +398,10 @@ def _tol(x) -> float:
 
 
 def _error(system, x0, period, p, mesh) -> float:
-    return float(_endpoint_error(system, f64(x0), f64(period), f64(p), _ns(mesh)))
+    """The RK4 error estimate of `φ_T(x0)` on `mesh` (`_info`'s: one compiled function
+    fewer, for a few ms more per call)."""
+    u = f64(np.concatenate([np.asarray(x0, dtype=np.float64), [period, p]]))
+    return float(_info(system, u, f64(np.zeros(system.n + 2)), _ns(mesh))[4])
 
 
 def better_mesh(system: System, x0, period, p, mesh) -> np.ndarray:
@@ -433,8 +449,9 @@ class PeriodicOrbit:
     - `minimum`, `maximum`: `(n,)` each variable's range over the orbit (mV for V).
     - `stable`: all nontrivial multipliers inside the unit circle.
     - `mesh`: the RK4 steps as fractions of the period (`steps` of them, adapted to the
-      orbit's speed); `error`: the estimated RK4 error of the
-      endpoint `φ_T(x0)` (model units; below `RK_TOL·(1 + max|x|)`).
+      orbit's speed); `error`: the estimated RK4 error of the endpoint `φ_T(x0)`, or the
+      sum of the multiple-shooting pieces' own errors when smaller (an unstable cycle:
+      see the module's "Accuracy"; model units; below `RK_TOL·(1 + max|x|)`).
     - `variables`, `v_index`, `parameter_name`: what the columns and parameter are.
     """
 
@@ -911,6 +928,7 @@ class _Tracer:
         self.n = system.n
         self.history: list = []  # (u, multiple-shooting unknowns, mesh) of accepted cycles
         self.z_new = None
+        self.chord_z = None
 
     def step(self, u, t, h, steps):
         """Predictor `u + h·t`, corrector on the hyperplane through it orthogonal to `t`.
@@ -939,11 +957,17 @@ class _Tracer:
         return orbit, t, mono
 
     def chord(self, ua, ub, theta, ta, steps):
+        """The branch point on the hyperplane through `ua + θ(ub − ua)` orthogonal to the
+        chord; the multiple-shooting pieces start on the chord between the two cycles'
+        (`self.chord_z`, when known: from one integration an unstable cycle's pieces start
+        too far off for Newton)."""
         d = (ub - ua) / np.linalg.norm(ub - ua)
         u0 = ua + theta * (ub - ua)
-        w, ok, _, _ = _correct(
-            self.system, f64(u0), f64(d), f64(d @ u0), _ns(steps), *_no_z(self.system)
-        )
+        z0, use = _no_z(self.system)
+        if self.chord_z is not None:
+            za, zb = self.chord_z
+            z0, use = f64(za + theta * (zb - za)), jnp.asarray(True)
+        w, ok, _, _ = _correct(self.system, f64(u0), f64(d), f64(d @ u0), _ns(steps), z0, use)
         w = np.asarray(w)
         if not bool(ok):
             return None
@@ -957,6 +981,10 @@ class _Tracer:
         a, b = 0.0, 1.0
         best = None
         side = 0
+        self.chord_z = None
+        last = self.history[-1] if self.history else None
+        if last is not None and last[2] is steps and np.array_equal(last[0], ua):
+            self.chord_z = (last[1], self.z_new)
         for _ in range(60):
             theta = b - fb * (b - a) / (fb - fa) if fb != fa else 0.5 * (a + b)
             if not (a < theta < b):

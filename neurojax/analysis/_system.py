@@ -322,6 +322,23 @@ def check_finite(caller: str, name: str, value) -> float:
     return out
 
 
+@eqx.filter_jit
+def _init_state_jit(model):
+    return model.init_state(())
+
+
+def _initial_state(model):
+    """`model.init_state(())`, compiled: a model that finds its rest by Newton (ReducedHH,
+    INaPIK) otherwise runs ~40 eager operations, each compiled on first use (~1 s, measured
+    on the shared 2-core machine); eagerly if it needs concrete values."""
+    try:
+        return _init_state_jit(model)
+    except ValueError:
+        raise
+    except Exception:  # noqa: BLE001 - an init_state that reads concrete values
+        return model.init_state(())
+
+
 def make_system(
     model: AbstractModel,
     *,
@@ -341,7 +358,7 @@ def make_system(
     param = parameter_index(model, parameter)
     model = to_float64(model)
     try:
-        state0 = model.init_state(())
+        state0 = _initial_state(model)
     except ValueError as e:
         raise ValueError(
             f"{caller} analyses one neuron, but {name} could not build a single-neuron state "
