@@ -14,7 +14,8 @@ multiple-shooting one (the spread is the load). HodgkinHuxley 993 s with single 
 (its Hopf branch hit max_points=300 inside the twist of unstable cycles at I ≈ 7.8-7.9),
 282 s with multiple shooting and the endpoint error estimate (meshes of up to 65536 steps
 on that twist), 84 s with the error estimate also per piece (see `_periodic`'s
-"Accuracy"). What was tried:
+"Accuracy"). The last run (load average 7-7.5): ReducedHH 39.0 s, HodgkinHuxley 151.6 s.
+What was tried:
 
 - multiple shooting over `_periodic.SEGMENTS` = 64 pieces integrated side by side
   (`vmap`), its Jacobian from one vmapped forward-mode pass over the pieces and the
