@@ -29,6 +29,7 @@ from ._progress import TextProgress as TextProgress
 from ._saveat import SaveAt as SaveAt
 from ._simulate import simulate as simulate
 from ._solution import Solution as Solution
+from ._units import UnitSystem as UnitSystem
 from .fitting import fit as fit
 from .neurons import EIF as EIF
 from .neurons import LIF as LIF
@@ -43,6 +44,7 @@ from .neurons import Izhikevich as Izhikevich
 from .neurons import MorrisLecar as MorrisLecar
 from .neurons import ReducedHH as ReducedHH
 from .solvers import RK4 as RK4
+from .solvers import TRBDF2 as TRBDF2
 from .solvers import AbstractSolver as AbstractSolver
 from .solvers import BackwardEuler as BackwardEuler
 from .solvers import CrankNicolson as CrankNicolson
@@ -50,6 +52,5 @@ from .solvers import Euler as Euler
 from .solvers import ExponentialEuler as ExponentialEuler
 from .solvers import ExponentialRK2 as ExponentialRK2
 from .solvers import Rosenbrock2 as Rosenbrock2
-from .solvers import TRBDF2 as TRBDF2
 
 __version__ = "0.1.0"
