@@ -185,6 +185,7 @@ def _run_smooth(solver, dt):
     return np.asarray(sol.states)
 
 
+@pytest.mark.slow  # a convergence study over three dt (the slow reliability matrix too)
 def test_second_order_on_smooth_inputs_also_at_a_branch_end(x64):
     """HH soma and passive dendrite, a smooth current at the soma and a smooth conductance
     at the membrane-less tip (held on a 0.1 ms grid): halving dt quarters the error

@@ -159,6 +159,7 @@ def fit_adex_to_its_spike_train(pattern: str, dt: float = 0.1):
     return result, inputs, target, true
 
 
+@pytest.mark.slow  # a spike-train fit of AdEx
 @pytest.mark.parametrize("pattern", ["regular_bursting"])
 def test_adex_adaptation_recovered_from_spike_trains(x64, pattern):
     """(The adapting pattern, same fit, is checked to 5 % on b and τ_w, with `a` flagged,

@@ -87,6 +87,7 @@ def test_noise_free_recovery_and_discretisation_error(x64):
     np.testing.assert_allclose(rel2 / TRUTH - 1, rel, atol=1e-6)
 
 
+@pytest.mark.slow  # a second solver compiled for the same estimate
 def test_estimate_is_consistent_with_the_solver_passed(x64):
     """`solver=`: on a trace simulated with `ExponentialEuler` (first order) the estimate
     made consistent with that solver is exact, and differs from the one consistent with

@@ -162,6 +162,7 @@ def test_default_recovers_hh_from_19_of_20_random_starts(single_sweep):
     assert 2 <= r.stages[0].n_simulations <= 1 + 8
 
 
+@pytest.mark.slow  # tests/test_fit_data_driven.py checks the estimate in the fast tier
 def test_data_driven_init_alone_within_5_percent(single_sweep):
     """`DataDrivenInit` puts start 0 at the NNLS estimate, whatever the start: within 5 %
     of the truth on noise-free data (measured −2 %, −2 %, −6 %... on the solver's own

@@ -80,6 +80,7 @@ def test_identifiability_rejects_bad_arguments():
 # ---------------------------------------------------------------- AdEx from spikes only
 
 
+@pytest.mark.slow  # a spike-train fit of AdEx
 def test_adex_b_and_tau_w_from_a_spike_train_and_a_flagged(x64):
     """Naud et al.'s (2008) adapting AdEx, 500 ms step, fitted to its spike train alone
     (no voltage) with the van Rossum distance through surrogate spikes, from

@@ -157,6 +157,7 @@ def test_passive_mod_is_passive(x64):
     np.testing.assert_allclose(mech.current(V, mech.init(V, 6.3)), ref.current(V, ()), rtol=1e-14)
 
 
+@pytest.mark.slow  # a cell run and its gradient; the rate tests stay fast
 def test_cell_with_imported_hh_matches_builtin_and_gradients_reach_parameters(x64):
     morph = Morphology([Branch(20.0, 20.0, nseg=1), Branch(100.0, 2.0, parent=0, nseg=3)])
     amps = jnp.where(jnp.arange(400) * 0.025 > 1.0, 0.3, 0.0)[:, None]
