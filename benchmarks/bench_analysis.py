@@ -15,6 +15,8 @@ multiple-shooting one (the spread is the load). HodgkinHuxley 993 s with single 
 282 s with multiple shooting and the endpoint error estimate (meshes of up to 65536 steps
 on that twist), 84 s with the error estimate also per piece (see `_periodic`'s
 "Accuracy"). The last run (load average 7-7.5): ReducedHH 39.0 s, HodgkinHuxley 151.6 s.
+On the same VM idle (load average 0.6-1.5, one run each, 2026-12-06): ReducedHH 18.5 s
+(target 15 s: not met; ~12 s of it is compilation), HodgkinHuxley 33.1 s (target 60 s: met).
 What was tried:
 
 - multiple shooting over `_periodic.SEGMENTS` = 64 pieces integrated side by side
