@@ -66,14 +66,13 @@ def root(
     def finite(x):
         return jnp.all(jnp.isfinite(x))
 
-    if elementwise:
+    def iterate(newton_step):
+        """Newton iterations `x ← keep(x − newton_step(x))` until the step is small, the
+        iterate non-finite or `max_steps` spent: `(x, converged, steps)`."""
 
         def step(carry):
             k, x, _ = carry
-            fx, dfx = jax.jvp(fun, (x,), (jnp.ones_like(x),))
-            nonzero = dfx != 0
-            dx = jnp.where(nonzero, fx / jnp.where(nonzero, dfx, 1.0), 0.0)
-            new = keep(x - dx)
+            new = keep(x - newton_step(x))
             return k + 1, new, new - x
 
         def going(carry):
@@ -82,6 +81,15 @@ def root(
 
         k, x, dx = jax.lax.while_loop(going, step, (0, x0, jnp.full_like(x0, jnp.inf)))
         return x, small(dx, x) & finite(x), k
+
+    if elementwise:
+
+        def newton_step(x):
+            fx, dfx = jax.jvp(fun, (x,), (jnp.ones_like(x),))
+            nonzero = dfx != 0
+            return jnp.where(nonzero, fx / jnp.where(nonzero, dfx, 1.0), 0.0)
+
+        return iterate(newton_step)
 
     def both(x):
         y = fun(x)
@@ -97,19 +105,11 @@ def root(
 
     if not reuse and jac0 is None:
 
-        def step(carry):
-            k, x, _ = carry
+        def newton_step(x):
             jac, val = jacobian(x)
-            dx = jnp.linalg.solve(jac, val)
-            new = keep(x - dx)
-            return k + 1, new, new - x
+            return jnp.linalg.solve(jac, val)
 
-        def going(carry):
-            k, x, dx = carry
-            return (k < max_steps) & ~small(dx, x) & finite(x)
-
-        k, x, dx = jax.lax.while_loop(going, step, (0, x0, jnp.full_like(x0, jnp.inf)))
-        return x, small(dx, x) & finite(x), k
+        return iterate(newton_step)
 
     def step(carry):
         k, x, dx_prev, jac, val_prev = carry
