@@ -15,7 +15,22 @@ Units (the cable units of neurojax): lengths and diameters µm, `cm` µF/cm², `
 
 - area of a compartment `A = π·L·d` (an open cylinder), `C = cm·A`, `g_L = gl·A`;
 - coupling ("half cylinders", Dendrify's default): `g = 1/((r₁ + r₂)/2)` with
-  `r = 4·ra·L/(π d²)` the axial resistance of each whole compartment.
+  `r = 4·ra·L/(π d²)` the axial resistance of each whole compartment; `"cylinder_<name>"`:
+  `g = 1/r` of the named compartment; or an explicit conductance (µS).
+
+Timing rules are Dendrify's (and Brian2's), in whole steps of `dt` (each duration `T` is
+`floor(T/dt + 10⁻³)` steps, Brian2's `timestep`; a duration that is not a whole number of
+steps, or rounds to none, is an error — see `ReducedCell.check_dt`). With a dSpike
+detected at step `s` (the voltage after the step's update at or above `threshold`, at
+least `refractory` steps after the previous one), the rise conductance is on during the
+updates of steps `s+1 … s+D_rise` and the fall conductance during those of
+`max(s+1, s+O_fall) … s+O_fall+D_fall` (Dendrify's inclusive end: `D_fall + 1` steps when
+the offset is at least one step). The soma fires at step `s` when `V > v_th` after the
+update, at least `t_ref` steps after its last spike; it is set to `v_spike` (Dendrify's
+first reset; `v_reset` when not given) and to `v_reset` `spike_width` steps later (the
+second reset). With `clamp=True` (the default) it is held there while refractory, as
+Brian2's `(unless refractory)`; with `clamp=False` it integrates freely and only the
+threshold is blocked, as in Dendrify's own models. docs/dendritic.md lists every rule.
 
 Reference: Pagkalos, Chavlis & Poirazi (2023) Introducing the Dendrify framework for
 incorporating dendrites to spiking neural networks. Nat Commun 14:131.
@@ -91,6 +106,18 @@ class DSpikes:
             ("refractory", 0.0, False, "ms"),
         ):
             _check_number(f"DSpikes.{name}", getattr(self, name), lowest, strict, unit)
+        if self.g_rise > 0 and self.duration_rise <= 0:
+            raise ValueError(
+                f"DSpikes.duration_rise = {self.duration_rise} ms with g_rise = {self.g_rise} "
+                "µS: the rise conductance would never open. Give a duration > 0 ms."
+            )
+        if self.refractory < self.duration_rise:
+            raise ValueError(
+                f"DSpikes.refractory = {self.refractory} ms is shorter than duration_rise = "
+                f"{self.duration_rise} ms: a dSpike could re-trigger during its own rise and "
+                "keep the depolarising conductance open indefinitely. Use refractory >= "
+                "duration_rise."
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,8 +199,23 @@ class ReducedState(NamedTuple):
 
 
 class ReducedTimers(NamedTuple):
-    since_dspike: Array  # ms since each compartment's last dSpike
-    refractory: Array  # soma refractory time left, ms
+    """Whole steps since each compartment's last dSpike and since the soma's last spike
+    (counted in floats, exact to 2²⁴; capped at `_NEVER`, "long ago")."""
+
+    since_dspike: Array  # (*batch, n)
+    since_spike: Array  # (*batch,)
+
+
+_NEVER = 1e7  # steps: "no event yet"; exact in float32 (< 2²⁴) and above any timing
+
+# Brian2's `timestep(t, dt) = int((t + 1e-3·dt)/dt)`: durations are floored to whole steps
+# after a shift of 10⁻³ step, so that multiples of dt are not lost to rounding.
+_SHIFT = 1e-3
+
+
+def _steps(duration, dt):
+    """Dendrify's (Brian2's) whole number of steps in `duration` ms (array-friendly)."""
+    return jnp.floor(duration / dt + _SHIFT)
 
 
 class ReducedCell(AbstractModel):
@@ -188,8 +230,15 @@ class ReducedCell(AbstractModel):
 
     Parameters (trainable arrays, one value per compartment / connection): `c` nF,
     `g_l` µS, `e_l` mV, `g_couple` µS, the dSpike `g_rise`, `g_fall` µS, `threshold`,
-    `e_rise`, `e_fall` mV; soma `v_th`, `v_reset` mV, `t_ref` ms. Timing parameters of
-    the dSpikes (durations, offset, refractoriness, ms) are fixed arrays.
+    `e_rise`, `e_fall` mV; soma `v_th`, `v_reset`, `v_spike` mV, `t_ref`, `spike_width`
+    ms. Timing parameters of the dSpikes (durations, offset, refractoriness, ms) are
+    fixed arrays. Timing rules (whole steps, Dendrify's order) are in the module
+    docstring and docs/dendritic.md; `clamp` (static) holds the soma while refractory.
+
+    In a `neurojax.network.Network` a `ReducedCell` is a population like any point
+    neuron: projections and drives name the compartment they target
+    (`Projection(..., compartment="distal")`), external currents go to the soma or to
+    named compartments.
 
     Reference: Pagkalos, Chavlis & Poirazi (2023) Nat Commun 14:131.
     """
@@ -210,9 +259,14 @@ class ReducedCell(AbstractModel):
     v_th: Array = parameter(-50.0)
     v_reset: Array = parameter(-65.0)
     t_ref: Array = parameter(2.0, NON_NEGATIVE)
+    v_spike: Array | None = eqx.field(
+        default=None, converter=lambda x: None if x is None else as_float(x)
+    )
+    spike_width: Array = parameter(0.0, NON_NEGATIVE)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
     edges: tuple = eqx.field(static=True, default=())
     names: tuple = eqx.field(static=True, default=())
+    clamp: bool = eqx.field(static=True, default=True)
 
     structure: ClassVar = Coupled()
 
@@ -220,48 +274,99 @@ class ReducedCell(AbstractModel):
     def build(
         cls,
         compartments: Sequence[Compartment],
-        connections: Sequence[tuple[str, str] | tuple[str, str, float]],
+        connections: Sequence[tuple[str, str] | tuple[str, str, float | str]],
         *,
         v_th: float = -50.0,
         v_reset: float = -65.0,
         t_ref: float = 2.0,
+        v_spike: float | None = None,
+        spike_width: float = 0.0,
+        clamp: bool = True,
         surrogate: AbstractSurrogate | None = None,
     ) -> ReducedCell:
         """A reduced cell from `Compartment`s (the first is the soma) and connections
-        `(name_a, name_b)` (half-cylinder coupling) or `(name_a, name_b, g)` (µS)."""
+        `(name_a, name_b)` or `(name_a, name_b, "half_cylinders")` (Dendrify's default),
+        `(name_a, name_b, "cylinder_<name>")` (the axial conductance of that whole
+        compartment) or `(name_a, name_b, g)` (µS, > 0).
+
+        Soma: threshold `v_th`, reset `v_reset` (mV), refractory `t_ref` (ms); with
+        `v_spike` (mV) the soma is first set to `v_spike` and `spike_width` ms later to
+        `v_reset` (Dendrify's `reset` and `second_reset`). `clamp=False`: the soma is not
+        held while refractory (Dendrify's models), only its threshold is blocked."""
         comps = list(compartments)
         if not comps:
             raise ValueError("a reduced cell needs at least a soma compartment.")
+        for k, comp in enumerate(comps):
+            if not isinstance(comp, Compartment):
+                raise TypeError(
+                    f"compartments[{k}] must be a neurojax.cable.Compartment, got "
+                    f"{type(comp).__name__}."
+                )
         names = [c.name for c in comps]
         if len(set(names)) != len(names):
             raise ValueError(f"compartment names must be unique, got {names}.")
         index = {n: i for i, n in enumerate(names)}
         edges, g = [], []
         for conn in connections:
-            if len(conn) not in (2, 3):
-                raise ValueError(f"a connection is (a, b) or (a, b, g_µS), got {conn!r}.")
+            if not isinstance(conn, (tuple, list)) or len(conn) not in (2, 3):
+                raise ValueError(
+                    f"a connection is (a, b), (a, b, 'half_cylinders'), (a, b, "
+                    f"'cylinder_<name>') or (a, b, g_µS), got {conn!r}."
+                )
             a, b = conn[0], conn[1]
             for n in (a, b):
                 if n not in index:
                     raise ValueError(
-                        f"connection {conn!r} names {n!r}, not a compartment of {names}."
+                        f"connection {tuple(conn)!r} names {n!r}, not a compartment of {names}."
                     )
             if a == b:
-                raise ValueError(f"connection {conn!r} connects {a!r} to itself.")
-            if len(conn) == 3:
-                _check_number(
-                    f"coupling conductance of connection {conn!r}", conn[2], 0.0, True, "µS"
-                )
-                gc = float(conn[2])
+                raise ValueError(f"connection {tuple(conn)!r} connects {a!r} to itself.")
+            how = conn[2] if len(conn) == 3 else "half_cylinders"
+            if isinstance(how, str):
+                if how == "half_cylinders":
+                    gc = 1.0 / ((comps[index[a]].r_axial + comps[index[b]].r_axial) / 2)
+                elif how.startswith("cylinder_") and how[len("cylinder_") :] in (a, b):
+                    gc = 1.0 / comps[index[how[len("cylinder_") :]]].r_axial
+                else:
+                    raise ValueError(
+                        f"connection {tuple(conn)!r}: unknown coupling {how!r}; use "
+                        f"'half_cylinders', 'cylinder_{a}', 'cylinder_{b}' or a conductance "
+                        "in µS."
+                    )
             else:
-                gc = 1.0 / ((comps[index[a]].r_axial + comps[index[b]].r_axial) / 2)
+                _check_number(
+                    f"coupling conductance of connection {tuple(conn)!r}", how, 0.0, True, "µS"
+                )
+                gc = float(how)
             edges.append((index[a], index[b]))
             g.append(gc)
         ds = [c.dspikes for c in comps]
+        if ds[0] is not None:
+            raise ValueError(
+                f"compartment {names[0]!r} is the soma (the first compartment, a leaky "
+                "integrate-and-fire unit); dSpikes belong to dendrites."
+            )
 
         def col(attr, none):
             return np.array([none if d is None else getattr(d, attr) for d in ds], float)
 
+        for what, val, unit in (("v_th", v_th, "mV"), ("v_reset", v_reset, "mV")):
+            _check_number(f"ReducedCell.{what}", val, None, False, unit)
+        if v_spike is not None:
+            _check_number("ReducedCell.v_spike", v_spike, None, False, "mV")
+        # (t_ref and spike_width: their domains are checked when the cell is made)
+        if np.ndim(t_ref) == 0 and np.ndim(spike_width) == 0 and 0 <= t_ref < spike_width:
+            raise ValueError(
+                f"ReducedCell.spike_width = {spike_width} ms is longer than t_ref = {t_ref} "
+                "ms: the soma could fire again before its second reset. Use spike_width <= "
+                "t_ref."
+            )
+        if (v_spike is None) != (spike_width == 0):
+            raise ValueError(
+                "ReducedCell: v_spike (mV, Dendrify's first reset) and spike_width (ms, the "
+                "time to its second reset, v_reset) go together: give both (spike_width > "
+                f"0) or neither; got v_spike={v_spike!r}, spike_width={spike_width!r}."
+            )
         return cls(
             c=np.array([x.capacitance for x in comps]),
             g_l=np.array([x.g_leak for x in comps]),
@@ -279,6 +384,9 @@ class ReducedCell(AbstractModel):
             v_th=v_th,
             v_reset=v_reset,
             t_ref=t_ref,
+            v_spike=v_spike,
+            spike_width=spike_width,
+            clamp=bool(clamp),
             surrogate=FastSigmoid() if surrogate is None else surrogate,
             edges=tuple(edges),
             names=tuple(names),
@@ -329,6 +437,68 @@ class ReducedCell(AbstractModel):
     def n(self) -> int:
         return len(self.names)
 
+    def compartment_index(self, name: str) -> int:
+        """The position of compartment `name` (0 is the soma); a clear error otherwise."""
+        if not isinstance(name, str) or name not in self.names:
+            raise ValueError(
+                f"{name!r} is not a compartment of this ReducedCell; its compartments are "
+                f"{list(self.names)}."
+            )
+        return self.names.index(name)
+
+    def check_dt(self, dt: float, where: str = "ReducedCell") -> None:
+        """Refuse timings that a step of `dt` ms cannot represent: every dSpike duration,
+        offset and refractory period, the soma's `t_ref` and `spike_width`, must be a
+        whole number of steps (Dendrify floors them silently; here that is an error
+        naming the compartment), and a rise or fall duration must be at least one step."""
+        dt = float(dt)
+
+        def whole(what, value):
+            value = float(value)
+            n = value / dt
+            if abs(n - round(n)) > 1e-6 * max(1.0, n):
+                raise ValueError(
+                    f"{where}: {what} = {value:g} ms is not a whole number of steps of dt = "
+                    f"{dt:g} ms ({n:.6g} steps; Dendrify would floor it to {int(n + _SHIFT)}). "
+                    "Choose a dt that divides it, or round the duration."
+                )
+            return round(n)
+
+        arrays = {
+            k: np.broadcast_to(np.asarray(getattr(self, k), float), (self.n,))
+            for k in (
+                "threshold",
+                "g_rise",
+                "g_fall",
+                "duration_rise",
+                "duration_fall",
+                "offset_fall",
+                "refractory_d",
+            )
+        }
+        for i, name in enumerate(self.names):
+            if not np.isfinite(arrays["threshold"][i]):
+                continue
+            at = f"compartment {name!r}: DSpikes"
+            steps = {
+                k: whole(f"{at}.{k.replace('refractory_d', 'refractory')}", arrays[k][i])
+                for k in ("duration_rise", "duration_fall", "offset_fall", "refractory_d")
+            }
+            if arrays["g_rise"][i] > 0 and steps["duration_rise"] < 1:
+                raise ValueError(
+                    f"{where}: {at}.duration_rise is shorter than one step of dt = {dt:g} ms: "
+                    "the rise conductance would never open."
+                )
+            if steps["refractory_d"] < steps["duration_rise"]:
+                raise ValueError(
+                    f"{where}: {at}.refractory is shorter than its duration_rise: a dSpike "
+                    "could re-trigger during its own rise."
+                )
+        if not isinstance(self.t_ref, jax.core.Tracer):
+            for k in ("t_ref", "spike_width"):
+                if np.ndim(getattr(self, k)) == 0:
+                    whole(f"ReducedCell.{k}", getattr(self, k))
+
     def conductance_matrix(self) -> Array:
         """`G = diag(g_L) + L` (µS): the passive circuit's conductance matrix, whose
         inverse gives input and transfer resistances (MΩ)."""
@@ -337,6 +507,17 @@ class ReducedCell(AbstractModel):
         lap = lap.at[i, j].add(-self.g_couple).at[j, i].add(-self.g_couple)
         lap = lap.at[i, i].add(self.g_couple).at[j, j].add(self.g_couple)
         return jnp.diag(self.g_l) + lap
+
+    def coupling_rates(self) -> Array:
+        """`Σ_{j≠i} g_ij / C_i` (1/ms) per compartment: the sum of the off-diagonal
+        entries of each row of the voltage Jacobian. A network subtracts it from the
+        autodiff row sum to get the true diagonal `∂V̇_i/∂V_i` for its exponential
+        solver (each compartment then exact under its own total conductance, its
+        neighbours' voltages held over the step, as Brian2's `exponential_euler`)."""
+        i, j = np.array(self.edges, dtype=int).reshape(-1, 2).T
+        g = jnp.broadcast_to(self.g_couple, (len(self.edges),))
+        total = jnp.zeros((self.n,), jnp.result_type(g)).at[i].add(g).at[j].add(g)
+        return total / self.c
 
     def batch_shape(self, inputs):
         leaves = jax.tree_util.tree_leaves(inputs)
@@ -357,8 +538,8 @@ class ReducedCell(AbstractModel):
     def init_discrete(self, batch_shape=()):
         dtype = jnp.result_type(self.e_l)
         return ReducedTimers(
-            since_dspike=jnp.full((*batch_shape, self.n), 1e9, dtype),
-            refractory=jnp.zeros(batch_shape, dtype),
+            since_dspike=jnp.full((*batch_shape, self.n), _NEVER, dtype),
+            since_spike=jnp.full(batch_shape, _NEVER, dtype),
         )
 
     @property
@@ -382,32 +563,64 @@ class ReducedCell(AbstractModel):
         zero = jnp.zeros_like(v)
         return ReducedState(v=current / self.c, rise=zero, fall=zero)
 
+    def _checked(self, y, dt):
+        """`check_dt` for a concrete `dt`; for a traced one (inside `simulate`), the same
+        whole-step test as a run-time `eqx.error_if`."""
+        if not isinstance(dt, jax.core.Tracer):
+            self.check_dt(dt)
+            return y
+        times = [self.t_ref, self.spike_width]
+        active = jnp.isfinite(self.threshold)
+        for k in ("duration_rise", "duration_fall", "offset_fall", "refractory_d"):
+            times.append(jnp.where(active, getattr(self, k), 0.0))
+        bad = jnp.zeros((), bool)
+        for x in times:
+            n = jnp.asarray(x) / dt
+            bad = bad | jnp.any(jnp.abs(n - jnp.round(n)) > 1e-4 * jnp.maximum(1.0, n))
+        return eqx.error_if(
+            y,
+            bad,
+            "ReducedCell: a dSpike timing or the soma's t_ref/spike_width is not a whole "
+            "number of steps of dt (Dendrify would floor it silently). Call "
+            "cell.check_dt(dt) to see which, and choose a dt that divides them.",
+        )
+
     def event_step(self, info, y_old, y_new, z, inputs):
         dt = info.dt
-        # dendritic spikes: threshold crossing outside the refractory period
-        since = z.since_dspike + dt
-        fire = (y_new.v >= self.threshold) & (since >= self.refractory_d)
-        since = jnp.where(fire, 0.0, since)
-        half = dt / 2  # margin so that durations count whole steps despite rounding
-        rise = (since < self.duration_rise - half).astype(y_new.v.dtype)
-        fall = (since >= self.offset_fall - half) & (
-            since < self.offset_fall + self.duration_fall - half
-        )
-        fall = fall.astype(y_new.v.dtype) * (self.g_fall > 0)
-        # soma: leaky integrate-and-fire (held at v_reset while refractory)
+        y_new = self._checked(y_new, dt)
+        dtype = y_new.v.dtype
+        # dendritic spikes (Dendrify: `V >= Vth and t >= spiketime + refractory`), checked
+        # on the voltage after this step's update; k = whole steps since the last one
+        k = jnp.minimum(z.since_dspike + 1.0, _NEVER)
+        fire = (y_new.v >= self.threshold) & (k >= _steps(self.refractory_d, dt))
+        k = jnp.where(fire, 0.0, k)
+        # gates for the next update (step s+k+1): rise for s+1 … s+D_rise, fall for
+        # max(s+1, s+O) … s+O+D (Dendrify's `t <= spiketime + …` is inclusive)
+        rise = k < _steps(self.duration_rise, dt)
+        offset = _steps(self.offset_fall, dt)
+        fall = (k >= offset - 1) & (k <= offset + _steps(self.duration_fall, dt) - 1)
+        rise = rise.astype(dtype) * (self.g_rise > 0)
+        fall = fall.astype(dtype) * (self.g_fall > 0)
+        # soma: leaky integrate-and-fire, Brian2's refractoriness in whole steps and its
+        # schedule: threshold (on the updated V), then the second reset (Dendrify's
+        # delayed self-synapse), then the reset of this step's spike
+        m = jnp.minimum(z.since_spike + 1.0, _NEVER)
         vs = y_new.v[..., 0]
-        held = z.refractory > half
-        vs = jnp.where(held, self.v_reset, vs)
-        spike = self.surrogate(vs - self.v_th) * (~held)
-        vs = jnp.where(spike > 0, self.v_reset, vs)
-        refractory = jnp.where(spike > 0, self.t_ref, jnp.maximum(z.refractory - dt, 0.0))
+        refractory = m < _steps(self.t_ref, dt)
+        width = _steps(self.spike_width, dt)
+        first = self.v_reset if self.v_spike is None else self.v_spike
+        if self.clamp:  # held while refractory: at v_spike, after the second reset v_reset
+            vs = jnp.where(refractory, jnp.where(m < width, first, self.v_reset), vs)
+        # strict `V > v_th`, as Dendrify's `threshold='V_soma > ...'`
+        spike = self.surrogate(vs - self.v_th) * (~refractory) * (vs != self.v_th)
+        vs = jnp.where((m == width) & (width > 0), self.v_reset, vs)
+        m = jnp.where(spike > 0, 0.0, m)
+        vs = jnp.where(spike > 0, first, vs)
         v = y_new.v.at[..., 0].set(vs)
-        y = ReducedState(v=v, rise=rise * (self.g_rise > 0), fall=fall)
-        events = {"soma": spike, "dspikes": fire.astype(v.dtype)}
+        y = ReducedState(v=v, rise=rise, fall=fall)
+        events = {"soma": spike, "dspikes": fire.astype(dtype)}
         return (
             y,
-            ReducedTimers(
-                since.astype(z.since_dspike.dtype), refractory.astype(z.refractory.dtype)
-            ),
+            ReducedTimers(k.astype(z.since_dspike.dtype), m.astype(z.since_spike.dtype)),
             events,
         )
