@@ -7,6 +7,7 @@ plasticity of release. Units: ms, mV, µS (conductances), nA (currents).
 | `DualExponential`, `Alpha` | rise and decay, peak-normalised | Roth & van Rossum 2009 |
 | `AMPA`, `GABAA` | two-state kinetic receptor, transmitter pulse | Destexhe et al. 1994 |
 | `NMDA` | saturating slow gating, Mg²⁺ block | Jahr & Stevens 1990; Wang 2002 |
+| `MgBlock` | any conductance synapse with a Mg²⁺ block (Dendrify's NMDA) | Jahr & Stevens 1990 |
 | `Delta` | instantaneous voltage jump | Brunel 2000 |
 | `TsodyksMarkram` | short-term depression / facilitation | Tsodyks & Markram 1997 |
 """
@@ -23,6 +24,7 @@ from ._exponential import ExponentialState as ExponentialState
 from ._kinetic import AMPA as AMPA
 from ._kinetic import GABAA as GABAA
 from ._kinetic import KineticState as KineticState
+from ._mg_block import MgBlock as MgBlock
 from ._nmda import NMDA as NMDA
 from ._nmda import NMDAState as NMDAState
 from ._nmda import mg_block as mg_block
