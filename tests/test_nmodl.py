@@ -116,7 +116,9 @@ def test_hh_mod_is_the_builtin_hh(x64, source):
         for a, b in zip(g1, gr1, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     assert type(g)._fields == ("m", "h", "n")
-    assert mech.gnabar == 0.12 and mech.ena == 50.0  # NMODL names and units (S/cm2)
+    assert mech.gnabar == 0.12  # NMODL names and units (S/cm2)
+    # ena/ek are the cell's ion pools' (NEURON's defaults when used alone), not fields
+    assert not hasattr(mech, "ena") and [u.ion for u in type(mech).ion_use] == ["na", "k"]
 
 
 def test_rates_have_finite_gradients_at_the_removable_singularities(x64):
@@ -216,8 +218,8 @@ def test_other_refusals():
         load_mod(HH_TEXT.replace("SUFFIX hh", "POINT_PROCESS HHsyn"), file="p.mod")
     with pytest.raises(NmodlError, match="METHOD runge"):
         load_mod(HH_TEXT.replace("METHOD cnexp", "METHOD runge"))
-    with pytest.raises(NmodlError, match="eh"):
-        load_mod(HH_TEXT.replace("USEION na READ ena", "USEION h READ eh"))
+    with pytest.raises(NmodlError, match="USEION na: nai2 is not one of its variables"):
+        load_mod(HH_TEXT.replace("USEION na READ ena", "USEION na READ ena, nai2"))
     with pytest.raises(NmodlError, match="undefined name 'q11'"):
         load_mod(HH_TEXT.replace("q10 = 3^", "q10 = q11*3^")).init(V, 6.3)
 

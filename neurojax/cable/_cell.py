@@ -23,6 +23,7 @@ from .._model import (
     parameter,
 )
 from ._channels import AbstractChannel
+from ._ions import BUILTIN_IONS, IonLayout, Pool, default_value, ion_variables
 from ._morphology import Discretisation, Morphology
 from ._tree_solve import tree_solve
 
@@ -33,10 +34,13 @@ _PER_UM2 = 1e-5
 class CellState(NamedTuple):
     """State of a `Cell`: `v` (mV) at every node `(*batch, n_nodes)` — including the
     membrane-less branch ends —, and `gates`, one NamedTuple per inserted channel with
-    leaves `(*batch, n_region)` (the channel's compartments, in `Cell.regions` order)."""
+    leaves `(*batch, n_region)` (the channel's compartments, in `Cell.regions` order),
+    and `ions`: the ion concentrations that are states (a mechanism WRITEs them: `"cai"`,
+    `"cao"`, …, mM), each `(*batch, n_nodes)`."""
 
     v: Array
     gates: tuple
+    ions: dict = {}
 
 
 class _Geometry:
@@ -126,6 +130,15 @@ class Cell(AbstractModel):
       current `g(t)·(e_rev − V)` with `g(t)` given as input, µS.
     - `vclamps`: voltage-clamp sites `(branch, x)`: a series resistance `rs_clamp` (MΩ,
       NEURON's `SEClamp`) to a command potential given as input, mV.
+    - `ions`: the ion values, NEURON's names: reversal potentials (mV) `ena`, `ek`,
+      `eca`, …, and concentrations (mM) `nai`, `nao`, `cai`, `cao`, … (scalars or one
+      per branch), for the ions the mechanisms declare (`ion_use`, NMODL's `USEION`);
+      NEURON's defaults otherwise (`ena = 50`, `ek = −77`, `cai = 5e-5`, `cao = 2`, …).
+      One shared pool per ion and node, with NEURON's rules: a concentration written by
+      a mechanism is a state starting at the value given; a reversal potential is
+      computed by Nernst (at `temperature`) where a mechanism uses a concentration of
+      its ion, else fixed; `i<ion>` is the sum of the mechanisms' currents
+      (`neurojax.cable._ions` has the details).
     - `remat`: recompute each step in the backward pass instead of storing its
       intermediates (`jax.checkpoint`); no effect on values or the forward run.
 
@@ -156,6 +169,7 @@ class Cell(AbstractModel):
     v_init: Array = parameter(-65.0)
     e_syn: Array = eqx.field(converter=as_float, default=0.0, metadata={"domain": REAL})
     rs_clamp: Array = parameter(0.01, POSITIVE)
+    ions: dict = eqx.field(default=None)
     remat: bool = eqx.field(static=True, default=True)
     geometry: _Geometry = eqx.field(static=True, default=None)
 
@@ -174,6 +188,7 @@ class Cell(AbstractModel):
         synapses: Sequence[tuple[int, float, float]] = (),
         vclamps: Sequence[tuple[int, float]] = (),
         rs_clamp: float = 0.01,
+        ions: dict | None = None,
         remat: bool = True,
     ):
         if not isinstance(morphology, Morphology):
@@ -233,6 +248,8 @@ class Cell(AbstractModel):
         self.rs_clamp = rs_clamp
         self.remat = bool(remat)
         self.geometry = _Geometry(disc, tuple(regions), clamp_nodes, syn_nodes, vc_nodes)
+        self.geometry.ions = IonLayout(channels, regions, disc.n_nodes)
+        self.ions = _ion_values(self.geometry.ions, ions, n_br)
 
     def __check_init__(self):
         # (equinox runs AbstractModel.__check_init__, the domain check, as well)
@@ -294,6 +311,19 @@ class Cell(AbstractModel):
             pos.append(k)
         pos = np.array(pos)
         return lambda y: getattr(y.gates[mechanism], gate)[..., pos]
+
+    def record_ion(self, name: str, sites: Sequence[tuple[int, float]]):
+        """A function for `SaveAt(fn=...)` keeping the ion concentration `name` (`"cai"`,
+        mM) at `sites`: `(*batch, len(sites))`. `ValueError` unless a mechanism of the
+        cell writes it (a concentration nothing writes is the fixed `cell.ions[name]`)."""
+        states = self.geometry.ions.state_names
+        if name not in states:
+            raise ValueError(
+                f"{name!r} is not an ion state of this cell (its ion states are "
+                f"{list(states)}: the concentrations that a mechanism WRITEs)."
+            )
+        idx = np.array([self.node(b, x) for b, x in sites])
+        return lambda y: y.ions[name][..., idx]
 
     # ------------------------------------------------------------------ contract
 
@@ -357,16 +387,42 @@ class Cell(AbstractModel):
         check_precision(self)  # again here: jax.tree.map(astype) skips __check_init__
         dtype = jnp.result_type(self.v_init)
         v = jnp.broadcast_to(self.v_init, (*batch_shape, self.n_nodes)).astype(dtype)
-        gates = tuple(
-            jax.tree_util.tree_map(
-                lambda g, n=nodes.size: jnp.broadcast_to(g, (*batch_shape, n)),
-                ch.init(
-                    jnp.broadcast_to(self.v_init, (*batch_shape, nodes.size)), self.temperature
-                ),
+        layout = self.geometry.ions
+        pool = self._ion_pool(v, None)
+        gates = []
+        for k, (ch, nodes, spread) in enumerate(
+            zip(self.mechanisms, self.regions, self.geometry.spread, strict=True)
+        ):
+            vr = jnp.broadcast_to(self.v_init, (*batch_shape, nodes.size))
+            if layout.uses[k]:  # shares the cell's ion pools (NEURON's nrn_init order)
+                g, written = ch.init_ions(vr, self.temperature, pool.at(k, nodes))
+                for name, x in written.items():
+                    pool.write(name, x, spread, nodes.size)
+                pool.wrote(written)
+            else:
+                g = ch.init(vr, self.temperature)
+            gates.append(
+                jax.tree_util.tree_map(
+                    lambda g, n=nodes.size: jnp.broadcast_to(g, (*batch_shape, n)), g
+                )
             )
-            for ch, nodes in zip(self.mechanisms, self.regions, strict=True)
-        )
-        return CellState(v=v, gates=gates)
+        ions = jax.tree_util.tree_map(
+            lambda x: jnp.broadcast_to(x, (*batch_shape, self.n_nodes)), pool.states()
+        ) if pool is not None else {}  # fmt: skip
+        return CellState(v=v, gates=tuple(gates), ions=ions)
+
+    def _ion_pool(self, v, states):
+        """The ion pools at the start of a step (None if no mechanism uses ions)."""
+        layout = self.geometry.ions
+        if not layout.any:
+            return None
+        branch = self.geometry.branch
+        n_br = len(self.morphology.branches)
+        node_values = {
+            k: jnp.broadcast_to(jnp.asarray(x, v.dtype), (n_br,))[branch]
+            for k, x in self.ions.items()
+        }
+        return Pool(layout, node_values, states, self.temperature, v.shape, v.dtype)
 
     @property
     def default_solver(self):
@@ -374,20 +430,34 @@ class Cell(AbstractModel):
 
         return TRBDF2()
 
-    def _currents(self, y: CellState, inputs):
+    def _currents(self, y: CellState, inputs, pool=None):
         geo = self.geometry
         v = y.v
         area = jnp.asarray(geo.area, v.dtype) * _PER_UM2
         i_mem = jnp.zeros_like(v)
         g_mem = jnp.zeros_like(v)
-        for ch, nodes, spread, gates in zip(
-            self.mechanisms, geo.regions, geo.spread, y.gates, strict=True
+        if pool is None:
+            pool = self._ion_pool(v, y.ions)
+        for k, (ch, nodes, spread, gates) in enumerate(
+            zip(self.mechanisms, geo.regions, geo.spread, y.gates, strict=True)
         ):
             vr = v[..., nodes]
             # exact slope of the channel's I–V at fixed gates: one JVP
-            i, di = jax.jvp(
-                lambda u, ch=ch, gates=gates: ch.current(u, gates), (vr,), (jnp.ones_like(vr),)
-            )
+            if geo.ions.uses[k]:  # ion currents summed into the pools, in mechanism order
+                i, di, out = jax.jvp(
+                    lambda u, ch=ch, gates=gates, ions=pool.at(k, nodes): ch.current_ions(
+                        u, gates, self.temperature, ions
+                    ),
+                    (vr,),
+                    (jnp.ones_like(vr),),
+                    has_aux=True,
+                )
+                for name, x in out.items():
+                    pool.add_current(name, x, spread)
+            else:
+                i, di = jax.jvp(
+                    lambda u, ch=ch, gates=gates: ch.current(u, gates), (vr,), (jnp.ones_like(vr),)
+                )
             i_mem = i_mem + _spread(i, spread) * area
             g_mem = g_mem + _spread(di, spread) * area
         inputs = self._split_inputs(inputs)
@@ -441,7 +511,8 @@ class Cell(AbstractModel):
         c = self._capacitance(y.v.dtype)
         f = self._axial_current(y.v, g_ax) - i_mem
         dv = jnp.where(c > 0, f / jnp.where(c > 0, c, 1.0), 0.0)
-        return CellState(v=dv, gates=jax.tree_util.tree_map(jnp.zeros_like, y.gates))
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, (y.gates, y.ions))
+        return CellState(v=dv, gates=zeros[0], ions=zeros[1])
 
     def implicit_step(self, solver, t, y: CellState, inputs, dt) -> CellState:
         """One step: the voltages by the solver's scheme with tree solves, then the gates
@@ -481,7 +552,8 @@ class Cell(AbstractModel):
         geo = self.geometry
         v = y.v
         dtype = v.dtype
-        i_mem, g_mem = self._currents(y, inputs)
+        pool = self._ion_pool(v, y.ions)
+        i_mem, g_mem = self._currents(y, inputs, pool)
         g_ax = self._axial(dtype)
         c = self._capacitance(dtype)
         rhs = self._axial_current(v, g_ax) - i_mem  # F(V)
@@ -497,11 +569,27 @@ class Cell(AbstractModel):
             v_new = v + tree_solve(topo, d, a, b, rhs)
         else:
             v_new = _VOLTAGE_SCHEMES[kind](self, p, v, rhs, c, g_mem, g_ax, lap_diag, dt)
-        gates = tuple(
-            ch.update(v_new[..., nodes], gates, dt, self.temperature)
-            for ch, nodes, gates in zip(self.mechanisms, geo.regions, y.gates, strict=True)
-        )
-        return CellState(v=v_new, gates=gates)
+        gates = self._update_gates(v_new, y, pool, dt)
+        return CellState(v=v_new, gates=gates, ions=pool.states() if pool is not None else {})
+
+    def _update_gates(self, v_new, y: CellState, pool, dt):
+        """Every mechanism's state update at the new voltages, in mechanism order; those
+        sharing the ion pools read the step's total ion currents and the concentrations
+        written by the mechanisms before them (NEURON's `nrn_state` order)."""
+        geo = self.geometry
+        out = []
+        for k, (ch, nodes, spread, gates) in enumerate(
+            zip(self.mechanisms, geo.regions, geo.spread, y.gates, strict=True)
+        ):
+            vr = v_new[..., nodes]
+            if geo.ions.uses[k]:
+                g, written = ch.update_ions(vr, gates, dt, self.temperature, pool.at(k, nodes))
+                for name, x in written.items():
+                    pool.write(name, x, spread, nodes.size)
+            else:
+                g = ch.update(vr, gates, dt, self.temperature)
+            out.append(g)
+        return tuple(out)
 
     def _project(self, v, rhs, g_mem, g_ax, lap_diag):
         """Kirchhoff's law at the membrane-less nodes for this step's inputs: those nodes
@@ -579,3 +667,61 @@ def _array_fields(module):
         value = getattr(module, name)
         if eqx.is_array(value):
             yield name, value
+
+
+def _ion_values(layout: IonLayout, ions, n_br: int) -> dict:
+    """The cell's ion values `{"ena": …, "nai": …, "nao": …, …}` for every ion a mechanism
+    uses: the user's (scalar or one per branch) over NEURON's defaults; `ValueError` for
+    a value no mechanism uses, a reversal potential that NEURON's rules compute by Nernst
+    wherever the ion is, a missing value of an ion NEURON has no defaults for, or a
+    concentration ≤ 0."""
+    if ions is None:
+        ions = {}
+    if not isinstance(ions, dict):
+        raise TypeError(f"ions must be a dict such as {{'ek': -85.0, 'cao': 2.0}}, got {ions!r}.")
+    given = dict(ions)
+    known = layout.value_names()
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(
+            f"ions={unknown}: no mechanism of the cell uses "
+            f"{'these' if len(unknown) > 1 else 'this'} (the cell's ion values are "
+            f"{list(known) or 'none'}; currents such as 'ica' are computed, not given)."
+        )
+    out = {}
+    for ion in layout.ions:
+        e, ci, co, _ = ion_variables(ion)
+        mask = layout.nernst_mask[ion]
+        nodes = layout.used_nodes[ion]
+        read = {n for k, u in enumerate(layout.uses) for x in u if x.ion == ion for n in x.read}
+        for name in (e, ci, co):
+            if name == e and name in given and mask[nodes].all():
+                raise ValueError(
+                    f"ions[{e!r}]: {e} is computed from {ci} and {co} by the Nernst equation "
+                    f"wherever {ion} is used (a mechanism there reads or writes a {ion} "
+                    f"concentration: NEURON's rule); give {ci!r}/{co!r} instead."
+                )
+            if name in given:
+                value = as_float(given[name])
+            elif ion in BUILTIN_IONS:
+                value = as_float(default_value(name, ion))
+            else:
+                needed = (name == e and name in read and not mask[nodes].all()) or (
+                    name != e and mask[nodes].any()
+                )
+                if needed:
+                    raise ValueError(
+                        f"the cell's mechanisms use the ion {ion!r}, which has no default "
+                        f"{name}: give it, e.g. Cell(..., ions={{{name!r}: ...}})."
+                    )
+                value = as_float(default_value(name, ion))
+            if jnp.ndim(value) != 0 and jnp.shape(value) != (n_br,):
+                raise ValueError(
+                    f"ions[{name!r}] must be a scalar or one value per branch ({n_br},), got "
+                    f"shape {jnp.shape(value)}."
+                )
+            if name != e and not isinstance(value, jax.core.Tracer):
+                if not np.all(np.asarray(value) > 0):
+                    raise ValueError(f"ions[{name!r}] = {value}: concentrations are mM > 0.")
+            out[name] = value
+    return out

@@ -17,9 +17,11 @@ Semantics, as NEURON's (`nocmodl`) for a density mechanism:
 - "gates" = the STATEs plus the ASSIGNED/LOCAL variables whose value must survive from one
   call to the next (read before written in `current` or `update`), found by a
   read/write analysis of the blocks, and `celsius` if `BREAKPOINT` reads it.
-- Ions: values READ and not written (`ena`, `cai`, `cao`, …) are parameters with NEURON's
-  defaults; a concentration WRITTEN (`cai`) is state private to the mechanism (the cell
-  has no ion pools shared between mechanisms).
+- Ions: the values READ (`ena`, `cai`, `ica`, …) come from the cell's shared ion pools
+  (`neurojax.cable._ions`) at every call; the ion currents WRITTEN are returned to be
+  summed into the ion's total; a concentration WRITTEN (`cai`, STATE or ASSIGNED) is the
+  pool's, loaded before each call and returned after it (`init_ions`, `current_ions`,
+  `update_ions`). The plain `init`/`current`/`update` use NEURON's default ion values.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 
 from .._model import Domain, parameter
 from ..cable._channels import AbstractChannel
+from ..cable._ions import IonUse, default_value, ion_variables
 from ..channels._rates import vtrap
 from ._parse import (
     Assign,
@@ -56,14 +59,6 @@ from ._parse import (
 )
 
 NEWTON_ITERATIONS = 4
-
-# NEURON's defaults for its built-in ions (nrn/src/nrnoc/eion.cpp; eca from Nernst at the
-# default concentrations and 6.3 °C, as NEURON gives it).
-ION_DEFAULTS = {
-    "ena": 50.0, "nai": 10.0, "nao": 140.0,
-    "ek": -77.0, "ki": 54.4, "ko": 2.5,
-    "eca": 132.4579341637009, "cai": 5e-5, "cao": 2.0,
-}  # fmt: skip
 
 _SPECIAL = {"v", "celsius", "dt", "t"}
 _UNSUPPORTED_SPECIAL = {"t": "the time t", "area": "the segment area", "diam": "the diameter"}
@@ -512,44 +507,49 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.functions = prog.functions
     spec.blocks = prog.blocks
     spec.constants = {**prog.unit_constants, **prog.constants}
-    ions = dict(ions or {})
-
-    # ions
-    ion_reads, currents, conc_written = {}, [], []
-    for u in prog.ions:
-        for name in u.read:
-            if name in u.write:
-                continue
-            if name == f"i{u.ion}":
-                raise fail(file, u.line, f"READ {name}: reading an ion's total current is not "
-                           "supported (the cell has no ion pools)")  # fmt: skip
-            if name in ions:
-                ion_reads[name] = float(ions.pop(name))
-            elif name in ION_DEFAULTS:
-                ion_reads[name] = ION_DEFAULTS[name]
-            else:
-                raise fail(file, u.line, f"USEION {u.ion} READ {name}: no default value for "
-                           f"{name}; pass it as load_mod(..., ions={{{name!r}: value}})")  # fmt: skip  # noqa: E501
-        for name in u.write:
-            if name == f"i{u.ion}":
-                currents.append(name)
-            elif name in (f"{u.ion}i", f"{u.ion}o"):
-                conc_written.append(name)
-            elif name == f"e{u.ion}":
-                raise fail(file, u.line, f"WRITE {name} (a reversal potential) is not supported")
-            else:
-                raise fail(file, u.line, f"WRITE {name}: not an ion variable of {u.ion}")
     if ions:
-        raise ValueError(f"{file}: ions={sorted(ions)} are not READ by the mechanism")
+        raise TypeError(
+            f"{file}: ion values are the cell's, not the mechanism's: give them as "
+            f"cable.Cell(..., ions={dict(ions)!r})"
+        )
+
+    # ions: the values READ come from the cell's ion pools at every call; the currents
+    # WRITTEN are added to the ion's total; the concentrations WRITTEN go back to the pool
+    ion_reads, currents, conc_written, ion_use, ion_currents = [], [], [], [], []
+    for u in prog.ions:
+        own = ion_variables(u.ion)
+        for name in (*u.read, *u.write):
+            if name not in own:
+                raise fail(file, u.line, f"USEION {u.ion}: {name} is not one of its variables "
+                           f"({', '.join(own)})")  # fmt: skip
+        for name in u.read:
+            if name == own[3] and name in u.write:
+                raise fail(file, u.line, f"USEION {u.ion} READ {name} WRITE {name}: reading the "
+                           "ion's total current while writing a part of it is not supported")  # fmt: skip  # noqa: E501
+            if name not in u.write:
+                ion_reads.append(name)
+        for name in u.write:
+            if name == own[3]:
+                currents.append(name)
+                ion_currents.append(name)
+            elif name in own[1:3]:
+                conc_written.append(name)
+            else:
+                raise fail(file, u.line, f"WRITE {name} (a reversal potential) is not supported")
+        ion_use.append(IonUse(u.ion, u.valence, tuple(u.read), tuple(u.write)))
     currents += [n for n, _ in prog.nonspecific]
     spec.currents = tuple(currents)
-    spec.ion_reads = ion_reads
+    spec.ion_currents = tuple(ion_currents)
+    spec.ion_reads = tuple(ion_reads)
+    spec.pool = tuple(conc_written)  # concentrations written: the cell's pool, not gates
+    spec.ion_use = tuple(ion_use)
+    spec.ion_inputs = tuple(dict.fromkeys((*ion_reads, *conc_written)))
 
     # parameters
     params = {}
     for var in prog.parameters:
         n = var.name
-        if n in _SPECIAL or n in ion_reads or n in conc_written:
+        if n in _SPECIAL or n in spec.ion_inputs or n in ion_currents:
             continue
         if n in _UNSUPPORTED_SPECIAL:
             raise fail(file, var.line, f"PARAMETER {n}: {_UNSUPPORTED_SPECIAL[n]} is not supported")
@@ -563,24 +563,25 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
                 why=f"NMODL limits <{var.limits[0]},{var.limits[1]}>",
             )
         params[n] = (0.0 if var.value is None else var.value, dom, var.unit)
-    for n, v in ion_reads.items():
-        params[n] = (v, Domain(0.0) if n[-1] in "io" and not n.startswith("e") else Domain(), "")
     for n in params:
         if n in ("init", "current", "update") or n.startswith("_") or n in dir(eqx.Module):
             raise fail(file, 1, f"a parameter named {n!r} clashes with the mechanism's methods")
     spec.params = params
     spec.param_names = set(params)
     spec.state_names = [s.name for s in prog.states]
-    for n in conc_written:
-        if n not in spec.state_names:
-            spec.state_names.append(n)
-    assigned = [a.name for a in prog.assigned if a.name not in _SPECIAL and a.name not in params]
+    assigned = [
+        a.name
+        for a in prog.assigned
+        if a.name not in _SPECIAL and a.name not in params and a.name not in spec.ion_inputs
+    ]
     for a in prog.assigned:
         if a.name in _UNSUPPORTED_SPECIAL:
             raise fail(file, a.line, f"{_UNSUPPORTED_SPECIAL[a.name]} ({a.name}) is not supported")
     spec.assigned = [a for a in assigned if a not in spec.state_names]
     spec.module_locals = [v.name for v in prog.module_locals]
-    spec.writable = set(spec.state_names) | set(spec.assigned) | set(spec.module_locals)
+    spec.writable = (
+        set(spec.state_names) | set(spec.assigned) | set(spec.module_locals) | set(spec.pool)
+    )
     for c in spec.currents:
         if c not in spec.writable:
             raise fail(file, prog.suffix_line, f"current {c} is not declared ASSIGNED")
@@ -629,10 +630,16 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     if bad:
         raise fail(file, prog.breakpoint.line, f"the SOLVEd block reads {sorted(bad)}, which "
                    "BREAKPOINT assigns: not supported (the current evaluation keeps no state)")  # fmt: skip  # noqa: E501
+    cur_conc = [n for n in spec.pool if n in w_cur]
+    if cur_conc:
+        raise fail(file, prog.breakpoint.line, f"BREAKPOINT assigns the concentration "
+                   f"{cur_conc[0]} outside its SOLVE: not supported (write it in the SOLVEd "
+                   "block or INITIAL)")  # fmt: skip
     order = spec.assigned + spec.module_locals
     spec.carried = [n for n in order if n in carried]
     spec.carry_celsius = "celsius" in r_cur
-    fields = list(spec.state_names) + spec.carried + (["celsius"] if spec.carry_celsius else [])
+    own_states = [n for n in spec.state_names if n not in spec.pool]
+    fields = own_states + spec.carried + (["celsius"] if spec.carry_celsius else [])
     spec.gates = (
         namedtuple(f"{_pyname(spec.suffix)}Gates", fields)
         if fields
@@ -690,54 +697,63 @@ def _states_of(body, found, spec):
 
 class NmodlChannel(AbstractChannel):
     """A density mechanism imported from NMODL (see `neurojax.nmodl.load_mod`). Its
-    fields are the `.mod` file's PARAMETERs (and the ion values it READs), under their
-    NMODL names and in NMODL units; the gates are its STATEs (plus any value that must
-    persist between steps)."""
+    fields are the `.mod` file's PARAMETERs under their NMODL names and in NMODL units;
+    the gates are its STATEs (plus any value that must persist between steps). The ion
+    values it READs (`ena`, `cai`, `ica`, …) and the concentrations it WRITEs are the
+    cell's shared ion pools (`neurojax.cable._ions`): in a `Cell` they come from there;
+    the plain `init`/`current`/`update` use NEURON's default ion values."""
 
     _spec: ClassVar[Any] = None
+    ion_use: ClassVar[tuple] = ()
 
-    def _glob(self, v, celsius):
+    # ------------------------------------------------------------------ ion-aware
+
+    def _glob(self, v, celsius, ions):
         spec = self._spec
         g = {n: getattr(self, n) for n in spec.params}
         g["v"] = v
         g["celsius"] = celsius
+        for n in spec.ion_inputs:
+            if n not in ions:
+                raise ValueError(f"{spec.file}: {spec.suffix} needs the ion value {n}")
+            g[n] = ions[n]
         return g
 
-    def init(self, v, temperature):
+    def init_ions(self, v, temperature, ions):
+        """`(gates, {concentration: mM})` at `v` with the pools' `ions` (NEURON's
+        `nrn_init`: INITIAL, then BREAKPOINT's statements once)."""
         spec = self._spec
         v = jnp.asarray(v)
-        g = self._glob(v, temperature)
+        g = self._glob(v, temperature, ions)
         zero = jnp.zeros_like(v)
         for n in [*spec.state_names, *spec.assigned, *spec.module_locals]:
-            g[n] = zero
+            if n not in spec.pool:
+                g[n] = zero
         if spec.prog.initial is not None:
             run(spec.prog.initial.body, {}, _Ctx(spec, g, "init"))
+        written = {n: self._shape(g[n], v) for n in spec.pool}
         run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
-        return self._pack(g, v)
+        return self._pack(g, v), written
 
-    def _pack(self, g, v):
+    def current_ions(self, v, gates, temperature, ions):
+        """`(i µA/cm², {ion current: mA/cm²})`: BREAKPOINT without its SOLVE."""
         spec = self._spec
-        names = spec.gates._fields
-        return spec.gates(
-            *[jnp.broadcast_to(jnp.asarray(_weak(g[n]), v.dtype), v.shape) for n in names]
-        )
-
-    def current(self, v, gates):
-        spec = self._spec
-        celsius = gates.celsius if spec.carry_celsius else np.float64(np.nan)
-        g = self._glob(v, celsius)
+        g = self._glob(v, temperature, ions)
         g.update(gates._asdict())
+        g["celsius"] = temperature
         for n in spec.assigned + spec.module_locals:
             g.setdefault(n, np.float64(0.0))
         run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
         total = 0.0
         for c in spec.currents:
             total = total + g[c]
-        return 1000.0 * jnp.broadcast_to(_weak(total), jnp.shape(v))  # mA/cm² → µA/cm²
+        i = 1000.0 * jnp.broadcast_to(_weak(total), jnp.shape(v))  # mA/cm² → µA/cm²
+        return i, {c: self._shape(g[c], v) for c in spec.ion_currents}
 
-    def update(self, v, gates, dt, temperature):
+    def update_ions(self, v, gates, dt, temperature, ions):
+        """`(gates, {concentration: mM})` after `dt`: the SOLVEd block at `v`."""
         spec = self._spec
-        g = self._glob(v, temperature)
+        g = self._glob(v, temperature, ions)
         g.update(gates._asdict())
         g["celsius"] = temperature
         g["dt"] = dt
@@ -747,7 +763,51 @@ class NmodlChannel(AbstractChannel):
         for s in spec.prog.breakpoint.body:
             if isinstance(s, Solve):
                 _solve(s, ctx)
-        return self._pack(g, jnp.asarray(v))
+        v = jnp.asarray(v)
+        return self._pack(g, v), {n: self._shape(g[n], v) for n in spec.pool}
+
+    # ------------------------------------------------------------------ plain contract
+
+    def default_ions(self, v) -> dict:
+        """NEURON's default ion values (`ena = 50`, `cai = 5e-5`, …; 0, 1, 1 mM for other
+        ions; total currents 0), shaped like `v`."""
+        spec = self._spec
+        out = {}
+        for u in spec.ion_use:
+            for n in ion_variables(u.ion):
+                if n in spec.ion_inputs:
+                    out[n] = jnp.full(jnp.shape(v), default_value(n, u.ion))
+        return out
+
+    def _standalone(self, what):
+        spec = self._spec
+        if spec.pool:
+            raise ValueError(
+                f"{spec.file}: {spec.suffix} writes {', '.join(spec.pool)}, which lives in the "
+                f"cell's ion pool: use {what}_ions(..., ions) or insert it in a cable.Cell."
+            )
+
+    def init(self, v, temperature):
+        self._standalone("init")
+        return self.init_ions(v, temperature, self.default_ions(v))[0]
+
+    def current(self, v, gates):
+        self._standalone("current")
+        spec = self._spec
+        celsius = gates.celsius if spec.carry_celsius else np.float64(np.nan)
+        return self.current_ions(v, gates, celsius, self.default_ions(v))[0]
+
+    def update(self, v, gates, dt, temperature):
+        self._standalone("update")
+        return self.update_ions(v, gates, dt, temperature, self.default_ions(v))[0]
+
+    def _shape(self, x, v):
+        return jnp.broadcast_to(jnp.asarray(_weak(x), v.dtype), v.shape)
+
+    def _pack(self, g, v):
+        spec = self._spec
+        names = spec.gates._fields
+        return spec.gates(*[self._shape(g[n], v) for n in names])
 
 
 def make_class(spec: Spec, name: str | None = None):
@@ -765,6 +825,7 @@ def make_class(spec: Spec, name: str | None = None):
     )
     cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (NmodlChannel,), ns)
     cls._spec = spec
+    cls.ion_use = spec.ion_use
     _check_cnexp_linear(cls)
     return cls
 
@@ -780,9 +841,11 @@ def _check_cnexp_linear(cls):
     with jax.ensure_compile_time_eval():
         mech = cls()
         v = jnp.array([-80.0, -40.0, 10.0])
-        gates = mech.init(v, 6.3)
-        glob = mech._glob(v, 6.3)
+        ions = mech.default_ions(v)
+        gates, written = mech.init_ions(v, 6.3, ions)
+        glob = mech._glob(v, 6.3, ions)
         glob.update(gates._asdict())
+        glob.update(written)
         for n in spec.assigned + spec.module_locals:
             glob.setdefault(n, np.float64(0.0))
         for s in solves:
@@ -815,4 +878,4 @@ def _diffs(body):
             yield from _diffs(s.body + s.orelse)
 
 
-__all__ = ["build_spec", "make_class", "NmodlChannel", "ION_DEFAULTS"]
+__all__ = ["build_spec", "make_class", "NmodlChannel"]

@@ -1,0 +1,238 @@
+"""Ion pools of a cable `Cell`: one shared pool per ion and node, as NEURON's `na_ion`,
+`k_ion`, `ca_ion`, … (`nrn/src/nrnoc/eion.cpp`).
+
+A mechanism that uses ions declares it with a class attribute `ion_use`: a tuple of
+`IonUse(ion, valence, read, write)` (NEURON's `USEION ion READ … WRITE … VALENCE z`), the
+variables named as NEURON's `e<ion>`, `<ion>i`, `<ion>o`, `i<ion>` (`"eca"`, `"cai"`,
+`"cao"`, `"ica"`), and implements, besides the plain `AbstractChannel` methods,
+
+- `init_ions(v, temperature, ions) -> (gates, writes)`,
+- `current_ions(v, gates, temperature, ions) -> (i µA/cm², {"ica": mA/cm², …})`,
+- `update_ions(v, gates, dt, temperature, ions) -> (gates, {"cai": mM, …})`,
+
+where `ions` maps every variable it READs or WRITEs to its values at the mechanism's
+compartments (mV, mM, mA/cm² — NEURON's units), and `writes` the concentrations it WRITEs.
+
+**NEURON's rules** (`nrn_promote`), per node, over the mechanisms inserted there:
+
+- a concentration is a *parameter* (the cell's value, fixed) unless a mechanism WRITEs
+  `<ion>i` or `<ion>o`; then both are *states*, starting from the cell's values (NEURON's
+  `cai0_ca_ion`, `cao0_ca_ion`), changed only by the mechanisms that write them;
+- the reversal potential is the cell's fixed value, unless some mechanism at the node
+  reads or writes a concentration of that ion: then it is computed by the Nernst equation
+  `e = (R·(celsius + 273.15)/(z·F))·ln(co/ci)` — at initialisation, after each mechanism's
+  INITIAL that writes a concentration, and at the start of every step (it is then held
+  for the whole step, as NEURON's `ion_cur`);
+- the ion's total current `i<ion>` is the sum of the currents the mechanisms WRITE,
+  computed at the start of each step in mechanism order (a mechanism READing it in its
+  current sees the sum of those before it; in its state update, the full sum);
+- the state updates run in mechanism order, each seeing the concentrations written by the
+  ones before it in the same step (NEURON's order is its mechanism registration order:
+  list the mechanisms in that order to reproduce a NEURON run step for step).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+# NEURON 9 (nrnunits.h: CODATA 2018)
+FARADAY = 96485.33212  # C/mol
+R_GAS = 8.314462618  # J/(mol·K)
+
+# NEURON's defaults (eion.cpp): valence, e (mV), ci (mM), co (mM). Other ions: e = 0,
+# ci = co = 1, which a Cell does not assume (it asks for the values read).
+BUILTIN_IONS = {
+    "na": (1.0, 50.0, 10.0, 140.0),
+    "k": (1.0, -77.0, 54.4, 2.5),
+    "ca": (2.0, 132.4579341637009, 5e-5, 2.0),
+}
+_OTHER_DEFAULTS = (0.0, 1.0, 1.0)
+
+
+class IonUse(NamedTuple):
+    """One `USEION` of a mechanism: the ion's name, its valence (None: not declared),
+    and the variables read and written (`"eca"`, `"cai"`, `"cao"`, `"ica"`)."""
+
+    ion: str
+    valence: float | None
+    read: tuple
+    write: tuple
+
+
+def ion_variables(ion: str) -> tuple[str, str, str, str]:
+    """(e, ci, co, i) names of an ion: `("eca", "cai", "cao", "ica")`."""
+    return f"e{ion}", f"{ion}i", f"{ion}o", f"i{ion}"
+
+
+def default_value(name: str, ion: str) -> float:
+    """NEURON's default of an ion variable (e, ci, co; 0 for the current)."""
+    e, ci, co, i = ion_variables(ion)
+    if name == i:
+        return 0.0
+    k = (e, ci, co).index(name)
+    if ion in BUILTIN_IONS:
+        return BUILTIN_IONS[ion][1 + k]
+    return _OTHER_DEFAULTS[k]
+
+
+def nernst(ci, co, z, celsius):
+    """Nernst potential, mV (NEURON's `nrn_nernst`): `1000·R·(celsius + 273.15)/(z·F) ·
+    ln(co/ci)`; ci ≤ 0 gives +1e6 and co ≤ 0 −1e6, as NEURON."""
+    ktf = 1000.0 * R_GAS * (celsius + 273.15) / FARADAY
+    ok = (ci > 0) & (co > 0)
+    e = ktf / z * jnp.log(jnp.where(ok, co, 1.0) / jnp.where(ok, ci, 1.0))
+    return jnp.where(ci <= 0, 1e6, jnp.where(co <= 0, -1e6, e))
+
+
+class IonLayout:
+    """Static ion bookkeeping of a cell (numpy): the ions, their valences, where each
+    reversal potential is computed by Nernst, which concentrations are states."""
+
+    def __init__(self, mechanisms, regions, n_nodes: int):
+        uses = [tuple(getattr(type(ch), "ion_use", ()) or ()) for ch in mechanisms]
+        self.uses = uses
+        self.charge: dict[str, float] = {}
+        conc_used = {}  # ion -> nodes where a concentration is read or written
+        conc_written = {}  # ion -> set of written concentration names
+        written_by = {}  # concentration name -> [mechanism indices]
+        used = {}  # ion -> nodes where the ion is used at all
+        for k, (ion_uses, nodes) in enumerate(zip(uses, regions, strict=True)):
+            for u in ion_uses:
+                e, ci, co, i = ion_variables(u.ion)
+                if e in u.write:
+                    raise ValueError(
+                        f"mechanism {k} ({type(mechanisms[k]).__name__}) WRITEs {e}: a mechanism "
+                        "writing a reversal potential is not supported."
+                    )
+                z = u.valence
+                if u.ion in BUILTIN_IONS:
+                    zb = BUILTIN_IONS[u.ion][0]
+                    if z is not None and z != zb:
+                        raise ValueError(
+                            f"mechanism {k} ({type(mechanisms[k]).__name__}) declares VALENCE "
+                            f"{z:g} for {u.ion}, whose valence is {zb:g}."
+                        )
+                    z = zb
+                if z is not None:
+                    if u.ion in self.charge and self.charge[u.ion] != z:
+                        raise ValueError(
+                            f"ion {u.ion} has valence {self.charge[u.ion]:g} in one mechanism and "
+                            f"{z:g} in mechanism {k} ({type(mechanisms[k]).__name__})."
+                        )
+                    self.charge[u.ion] = float(z)
+                used.setdefault(u.ion, set()).update(nodes.tolist())
+                touched = {ci, co} & set(u.read + u.write)
+                if touched:
+                    conc_used.setdefault(u.ion, set()).update(nodes.tolist())
+                for c in {ci, co} & set(u.write):
+                    conc_written.setdefault(u.ion, set()).add(c)
+                    written_by.setdefault(c, []).append(k)
+        for ion in used:
+            if ion not in self.charge:
+                raise ValueError(
+                    f"ion {ion!r} has no valence: give it in one of the mechanisms using it "
+                    f"(NMODL: USEION {ion} ... VALENCE z), as NEURON requires."
+                )
+        self.ions = tuple(sorted(used))
+        self.used_nodes = {ion: np.array(sorted(n), dtype=np.int64) for ion, n in used.items()}
+        # reversal potential from Nernst where a concentration of the ion is used
+        self.nernst_mask = {}
+        for ion in self.ions:
+            m = np.zeros(n_nodes, dtype=bool)
+            m[sorted(conc_used.get(ion, ()))] = True
+            self.nernst_mask[ion] = m
+        # a written concentration makes both concentrations of the ion states
+        self.state_names = tuple(
+            name
+            for ion in self.ions
+            if ion in conc_written
+            for name in ion_variables(ion)[1:3]
+        )
+        self.written_by = written_by
+        # the ion variables each mechanism reads or writes (concentrations), in order
+        self.inputs = []
+        for ion_uses in uses:
+            names = []
+            for u in ion_uses:
+                e, ci, co, i = ion_variables(u.ion)
+                names += [n for n in u.read if n not in names]
+                names += [n for n in u.write if n in (ci, co) and n not in names]
+            self.inputs.append(tuple(names))
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+    @property
+    def any(self) -> bool:
+        return bool(self.ions)
+
+    def value_names(self) -> tuple[str, ...]:
+        """The cell's ion values: e, ci, co of every ion used."""
+        return tuple(n for ion in self.ions for n in ion_variables(ion)[:3])
+
+
+
+
+def _to_nodes(x, spread):
+    """Values on a region `(..., n_region)` → all nodes, zero elsewhere (a gather)."""
+    pad = jnp.zeros((*x.shape[:-1], 1), x.dtype)
+    return jnp.concatenate([x, pad], axis=-1)[..., spread]
+
+
+class Pool:
+    """The ion pools of one step (or of the initialisation), while JAX traces: the
+    values of every ion variable at every node, `(*batch, n_nodes)`, updated in place in
+    mechanism order."""
+
+    def __init__(self, layout: IonLayout, node_values: dict, states: dict | None, celsius,
+                 shape, dtype):  # fmt: skip
+        self.layout = layout
+        self.celsius = celsius
+        self.x = {}
+        for ion in layout.ions:
+            e, ci, co, i = ion_variables(ion)
+            for c in (ci, co):
+                if states and c in states:
+                    self.x[c] = jnp.asarray(states[c], dtype)
+                else:
+                    self.x[c] = jnp.broadcast_to(jnp.asarray(node_values[c], dtype), shape)
+            self.x[e] = jnp.broadcast_to(jnp.asarray(node_values[e], dtype), shape)
+            self.x[i] = jnp.zeros(shape, dtype)
+            self.refresh(ion)
+
+    def refresh(self, ion):
+        """Reversal potential by Nernst where NEURON's rule computes it."""
+        mask = self.layout.nernst_mask[ion]
+        if mask.any():
+            e, ci, co, _ = ion_variables(ion)
+            en = nernst(self.x[ci], self.x[co], self.layout.charge[ion], self.celsius)
+            self.x[e] = jnp.where(mask, en.astype(self.x[e].dtype), self.x[e])
+
+    def at(self, k: int, nodes) -> dict:
+        """The ion values mechanism `k` reads or writes, at its compartments."""
+        return {n: self.x[n][..., nodes] for n in self.layout.inputs[k]}
+
+    def add_current(self, name, x, spread):
+        self.x[name] = self.x[name] + _to_nodes(jnp.asarray(x, self.x[name].dtype), spread)
+
+    def write(self, name, x, spread, n_region):
+        mask = spread < n_region
+        x = _to_nodes(jnp.asarray(x, self.x[name].dtype), spread)
+        self.x[name] = jnp.where(mask, x, self.x[name])
+
+    def wrote(self, names):
+        """After an INITIAL wrote concentrations: NEURON's `nrn_wrote_conc` (Nernst again)."""
+        for ion in {n[:-1] for n in names}:
+            self.refresh(ion)
+
+    def states(self) -> dict:
+        return {n: self.x[n] for n in self.layout.state_names}
+
+
+__all__ = ["IonUse", "IonLayout", "Pool", "nernst", "FARADAY", "R_GAS", "BUILTIN_IONS"]
