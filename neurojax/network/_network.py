@@ -13,7 +13,7 @@ from .._model import AbstractModel, Elementwise, StepInfo, check_precision
 from ..synapses import Delta
 from ._connectivity import Sparse
 from ._delay import Delay, delay_steps, heterogeneous_delay_steps
-from ._projection import PoissonDrive, Population, Projection
+from ._projection import PoissonDrive, Population, Projection, compartments_of
 from ._propagate import event_propagate_delayed, post_targets, scatter_events
 
 
@@ -43,6 +43,18 @@ class Network(AbstractModel):
     **Inputs.** A dict `{population name: current}`, each shaped `(n_steps,)` or
     `(n_steps, size)`, nA (IF neurons); populations left out get no external current. At
     least one entry is needed (it sets `n_steps`), e.g. `{"E": jnp.zeros((n_steps, 1))}`.
+    For a population of `ReducedCell`s such an array goes to the soma; `(n_steps, size,
+    n_compartments)` gives every compartment its own, and a dict `{compartment name:
+    (n_steps,) or (n_steps, size)}` feeds named compartments.
+
+    **Dendritic neurons** (`neurojax.cable.ReducedCell` populations): projections and
+    drives target a compartment (`compartment="distal"`; the soma by default), events
+    are the somatic spikes (and the dSpikes as `"<name>.dspikes"` with
+    `Population(..., dspikes=True)`), `Solution.v[name]` is `(n_saved, size,
+    n_compartments)`. The default `ExponentialEuler` treats each compartment exactly
+    under its own total conductance (leak, coupling, dSpike and synaptic conductances)
+    with its neighbours' voltages held over the step — Brian2's `exponential_euler` —
+    stable at any dt; `solver=Euler()` is Dendrify's default `method='euler'`.
 
     **Step order** (as Brian2's schedule): the solver integrates neurons, synapses and
     STP variables over the step; then each population's threshold/reset; then each
@@ -67,6 +79,8 @@ class Network(AbstractModel):
     _sources: tuple = eqx.field(static=True)  # (pre, delay steps) per shared delay buffer
     _proj_source: tuple = eqx.field(static=True)  # per projection: its source, -1 for het
     _fused: tuple = eqx.field(static=True)  # groups of Sparse projections propagated together
+    _proj_comp: tuple = eqx.field(static=True)  # per projection: target compartment or None
+    _drive_comp: tuple = eqx.field(static=True)  # per drive: target compartment or None
 
     structure = Elementwise()
 
@@ -147,6 +161,17 @@ class Network(AbstractModel):
                     f"drive {k}: unknown target population {drive.target!r}; populations are "
                     f"{names}."
                 )
+        for name, pop in self.populations.items():
+            if compartments_of(pop.neuron) is not None:
+                pop.neuron.check_dt(self.dt, where=f"population {name!r}")
+        self._proj_comp = tuple(
+            self._resolve(pr.post, pr.compartment, f"projection {k} ({pr.pre} → {pr.post})")
+            for k, pr in enumerate(self.projections)
+        )
+        self._drive_comp = tuple(
+            self._resolve(d.target, d.compartment, f"drive {k} (onto {d.target})")
+            for k, d in enumerate(self.drives)
+        )
         self._delay_steps = tuple(steps)
         self._het_delays = tuple(het)
         self._ring = tuple(rings)
@@ -176,6 +201,31 @@ class Network(AbstractModel):
         # (equinox runs AbstractModel.__check_init__, the domain check, as well)
         check_precision(self)
 
+    def _resolve(self, pop: str, compartment, what: str):
+        """The compartment index a projection or drive targets in population `pop`:
+        `None` for a point neuron, 0 (the soma) by default for a ReducedCell."""
+        comps = compartments_of(self.populations[pop].neuron)
+        if comps is None:
+            if compartment is not None:
+                raise ValueError(
+                    f"{what}: compartment={compartment!r}, but population {pop!r} is a point "
+                    f"neuron ({type(self.populations[pop].neuron).__name__}) with no "
+                    "compartments; leave compartment=None."
+                )
+            return None
+        if compartment is None:
+            return 0
+        if compartment not in comps:
+            raise ValueError(
+                f"{what}: population {pop!r} has no compartment {compartment!r}; its "
+                f"compartments are {list(comps)}."
+            )
+        return comps.index(compartment)
+
+    def _n_comp(self, name):
+        comps = compartments_of(self.populations[name].neuron)
+        return None if comps is None else len(comps)
+
     # ---------------------------------------------------------------- the contract
 
     def batch_shape(self, inputs) -> tuple[int, ...]:
@@ -191,11 +241,36 @@ class Network(AbstractModel):
                     f"{list(self.populations)}."
                 )
             size = self.populations[name].size
+            n = self._n_comp(name)
+            if isinstance(x, dict):
+                if n is None:
+                    raise ValueError(
+                        f"inputs[{name!r}] is a dict (per compartment), but population "
+                        f"{name!r} is a point neuron; give one current array."
+                    )
+                comps = compartments_of(self.populations[name].neuron)
+                for c, xc in x.items():
+                    if c not in comps:
+                        raise ValueError(
+                            f"inputs[{name!r}][{c!r}]: population {name!r} has no compartment "
+                            f"{c!r}; its compartments are {list(comps)}."
+                        )
+                    if tuple(jnp.shape(xc)) not in ((), (1,), (size,)):
+                        raise ValueError(
+                            f"inputs[{name!r}][{c!r}] must be shaped (n_steps,) or (n_steps, "
+                            f"{size}), got (n_steps, {', '.join(map(str, jnp.shape(xc)))})."
+                        )
+                continue
             shape = tuple(jnp.shape(x))
-            if shape not in ((), (1,), (size,)):
+            ok = ((), (1,), (size,))
+            if n is not None:
+                ok = ok + ((size, n), (1, n))
+            if shape not in ok:
+                extra = "" if n is None else f", or (n_steps, {size}, {n}) (one per compartment)"
                 raise ValueError(
                     f"inputs[{name!r}] must be shaped (n_steps,) or (n_steps, {size}) (one current "
-                    f"per neuron of the population), got (n_steps, {', '.join(map(str, shape))})."
+                    f"per neuron of the population){extra}, got (n_steps, "
+                    f"{', '.join(map(str, shape))})."
                 )
         return ()
 
@@ -237,18 +312,43 @@ class Network(AbstractModel):
         return {n: p.neuron.voltage(y.neurons[n]) for n, p in self.populations.items()}
 
     def _external(self, inputs, name):
+        """This step's external current into population `name`: `(size,)`, or `(size,
+        n_compartments)` for a ReducedCell population (a plain array goes to the soma)."""
         size = self.populations[name].size
+        n = self._n_comp(name)
+        dtype = jnp.result_type(float)
         x = inputs.get(name, 0.0) if isinstance(inputs, dict) else 0.0
-        return jnp.broadcast_to(jnp.asarray(x, jnp.result_type(float)), (size,))
+        if n is None:
+            return jnp.broadcast_to(jnp.asarray(x, dtype), (size,))
+        out = jnp.zeros((size, n), dtype)
+        if isinstance(x, dict):
+            comps = compartments_of(self.populations[name].neuron)
+            for c, xc in x.items():
+                out = out.at[:, comps.index(c)].add(jnp.asarray(xc, dtype))
+            return out
+        x = jnp.asarray(x, dtype)
+        if x.ndim == 2:
+            return out + x
+        return out.at[:, 0].add(x)
+
+    def _site(self, v, comp):
+        """The voltage at a synapse's site: the neuron's, or compartment `comp`'s."""
+        return v if comp is None else v[:, comp]
+
+    def _into(self, total, current, comp):
+        return total + current if comp is None else total.at[:, comp].add(current)
 
     def synaptic_currents(self, y: NetworkState) -> dict:
-        """Total synaptic current into each population, nA, `(size,)`."""
+        """Total synaptic current into each population, nA, `(size,)` (`(size,
+        n_compartments)` for ReducedCell populations)."""
         v = self.voltage(y)
         out = {n: jnp.zeros_like(v[n]) for n in self.populations}
-        for pr, s in zip(self.projections, y.synapses, strict=True):
-            out[pr.post] = out[pr.post] + pr.synapse.current(s, v[pr.post])
-        for d, s in zip(self.drives, y.drives, strict=True):
-            out[d.target] = out[d.target] + d.synapse.current(s, v[d.target])
+        for pr, s, c in zip(self.projections, y.synapses, self._proj_comp, strict=True):
+            cur = pr.synapse.current(s, self._site(v[pr.post], c))
+            out[pr.post] = self._into(out[pr.post], cur, c)
+        for d, s, c in zip(self.drives, y.drives, self._drive_comp, strict=True):
+            cur = d.synapse.current(s, self._site(v[d.target], c))
+            out[d.target] = self._into(out[d.target], cur, c)
         return out
 
     def vector_field(self, t, y: NetworkState, inputs) -> NetworkState:
@@ -260,18 +360,36 @@ class Network(AbstractModel):
                 for n, p in self.populations.items()
             },
             synapses=tuple(
-                pr.synapse.vector_field(s, v[pr.post])
-                for pr, s in zip(self.projections, y.synapses, strict=True)
+                pr.synapse.vector_field(s, self._site(v[pr.post], c))
+                for pr, s, c in zip(self.projections, y.synapses, self._proj_comp, strict=True)
             ),
             stp=tuple(
                 None if pr.stp is None else pr.stp.vector_field(s)
                 for pr, s in zip(self.projections, y.stp, strict=True)
             ),
             drives=tuple(
-                d.synapse.vector_field(s, v[d.target])
-                for d, s in zip(self.drives, y.drives, strict=True)
+                d.synapse.vector_field(s, self._site(v[d.target], c))
+                for d, s, c in zip(self.drives, y.drives, self._drive_comp, strict=True)
             ),
         )
+
+    def linear_part(self, t, y: NetworkState, inputs):
+        """`None` (the autodiff diagonal) for networks of point neurons. With ReducedCell
+        populations: the autodiff diagonal, corrected for their compartments' voltages —
+        a unit tangent on a `(size, n)` voltage leaf gives each compartment's row sum,
+        which includes the coupling to its neighbours (`Σ_{j≠i} g_ij/C_i`); subtracting it
+        leaves the true `∂V̇_i/∂V_i` (leak, coupling, dSpike and synaptic conductances)."""
+        coupled = [n for n in self.populations if self._n_comp(n) is not None]
+        if not coupled:
+            return None
+        from ..solvers._exponential_euler import diagonal_jacobian
+
+        _, lam = diagonal_jacobian(self, t, y, inputs)
+        neurons = dict(lam.neurons)
+        for n in coupled:
+            cell = self.populations[n].neuron
+            neurons[n] = neurons[n]._replace(v=neurons[n].v - cell.coupling_rates())
+        return lam._replace(neurons=neurons)
 
     def event_step(self, info: StepInfo, y_old: NetworkState, y_new: NetworkState, z, inputs):
         dt = info.dt
@@ -288,11 +406,15 @@ class Network(AbstractModel):
                 jnp.abs(dt - self.dt) > 1e-6 * self.dt,
                 f"this Network was built for dt = {self.dt} ms; simulate it with that dt.",
             )
-        neurons, nz, spikes = {}, {}, {}
+        neurons, nz, spikes, extra = {}, {}, {}, {}
         for n, p in self.populations.items():
             neurons[n], nz[n], spikes[n] = p.neuron.event_step(
                 info, y_old.neurons[n], y_new.neurons[n], z.neurons[n], self._external(inputs, n)
             )
+            if compartments_of(p.neuron) is not None:  # ReducedCell: soma spikes propagate
+                if p.dspikes:
+                    extra[f"{n}.dspikes"] = spikes[n]["dspikes"]
+                spikes[n] = spikes[n]["soma"]
         jumps = {}
         # 1. release (STP) per projection; 2. one delay buffer per source
         released, stps = {}, []
@@ -351,10 +473,14 @@ class Network(AbstractModel):
                 arrived[k] = pr.connectivity.propagate(delayed[self._proj_source[k]])
         # 4. synaptic jumps
         synapses = []
+        def jump(name, x, comp):
+            base = jumps.get(name, jnp.zeros_like(neurons[name].v))
+            jumps[name] = self._into(base, x, comp)
+
         for k, pr in enumerate(self.projections):
             s = y_new.synapses[k]
             if isinstance(pr.synapse, Delta):
-                jumps[pr.post] = jumps.get(pr.post, 0.0) + arrived[k]
+                jump(pr.post, arrived[k], self._proj_comp[k])
             else:
                 s = pr.synapse.on_arrival(s, arrived[k], dt)
             synapses.append(s)
@@ -368,7 +494,7 @@ class Network(AbstractModel):
             x = d.sample(jax.random.fold_in(info.key, k), (size,), dt)
             s = y_new.drives[k]
             if isinstance(d.synapse, Delta):
-                jumps[d.target] = jumps.get(d.target, 0.0) + x
+                jump(d.target, x, self._drive_comp[k])
             else:
                 s = d.synapse.on_arrival(s, x, dt)
             drives.append(s)
@@ -377,21 +503,34 @@ class Network(AbstractModel):
         y = NetworkState(
             neurons=neurons, synapses=tuple(synapses), stp=tuple(stps), drives=tuple(drives)
         )
-        return y, NetworkDiscrete(neurons=nz, delays=tuple(delays)), spikes
+        return y, NetworkDiscrete(neurons=nz, delays=tuple(delays)), {**spikes, **extra}
 
     # ---------------------------------------------------------------- helpers
 
     def record(self, *, v: dict[str, Any] | None = None, rates: bool = False):
         """A function for `SaveAt(fn=...)` keeping the voltages of a subset of neurons:
-        `v={"E": slice(0, 10)}` (any index: slice, int array) → `{"E": v[..., :10]}`."""
+        `v={"E": slice(0, 10)}` (any index: slice, int array) → `{"E": v[..., :10]}`.
+        For a ReducedCell population the value may be `(index, "compartment")` to keep
+        one compartment (`(size_kept,)`); a bare index keeps all of them."""
         v = v or {}
-        for n in v:
+        picks = {}
+        for n, idx in v.items():
             if n not in self.populations:
-                raise ValueError(f"record(v=...): unknown population {n!r}.")
+                raise ValueError(
+                    f"record(v=...): unknown population {n!r}; populations are "
+                    f"{list(self.populations)}."
+                )
+            comp = None
+            if isinstance(idx, tuple) and len(idx) == 2 and isinstance(idx[1], str):
+                comp = self._resolve(n, idx[1], f"record(v={{{n!r}: ...}})")
+                idx = idx[0]
+            picks[n] = (idx, comp)
 
         def fn(y):
-            return {
-                n: self.populations[n].neuron.voltage(y.neurons[n])[idx] for n, idx in v.items()
-            }
+            out = {}
+            for n, (idx, comp) in picks.items():
+                x = self.populations[n].neuron.voltage(y.neurons[n])[idx]
+                out[n] = x if comp is None else x[..., comp]
+            return out
 
         return fn

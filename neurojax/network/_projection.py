@@ -16,16 +16,37 @@ from .._model import (
     check_precision,
     parameter,
 )
+from ..cable._reduced import ReducedCell
 from ..synapses import AbstractSynapse, TsodyksMarkram
 from ._connectivity import AbstractConnectivity
 
 
+def compartments_of(neuron) -> tuple[str, ...] | None:
+    """The compartment names of a multi-compartment population's neuron (a
+    `neurojax.cable.ReducedCell`), or `None` for a point neuron."""
+    return neuron.names if isinstance(neuron, ReducedCell) else None
+
+
+def _check_compartment(compartment, what):
+    if compartment is not None and not isinstance(compartment, str):
+        raise TypeError(
+            f"{what}.compartment must be a compartment name (str) or None, got "
+            f"{compartment!r}."
+        )
+
+
 class Population(eqx.Module):
-    """`size` neurons of one model (any point neuron of `neurojax.neurons`; parameters
-    scalars or arrays of shape `(size,)`)."""
+    """`size` neurons of one model: any point neuron of `neurojax.neurons` (parameters
+    scalars or arrays of shape `(size,)`), a `SpikeSource`, or a Dendrify-style
+    `neurojax.cable.ReducedCell` (a few compartments per neuron; projections and drives
+    name the compartment they target, `compartment="distal"`, the soma by default).
+
+    `dspikes=True` (ReducedCell populations only) also returns the dendritic spikes as
+    the network's event `"<name>.dspikes"`, shaped `(size, n_compartments)` per step."""
 
     neuron: AbstractModel
     size: int = eqx.field(static=True)
+    dspikes: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
         if (
@@ -38,12 +59,20 @@ class Population(eqx.Module):
             raise TypeError(
                 f"Population needs a neurojax neuron model, got {type(self.neuron).__name__}."
             )
-        if not isinstance(type(self.neuron).structure, Elementwise):
+        if self.dspikes and compartments_of(self.neuron) is None:
+            raise ValueError(
+                f"Population(dspikes=True) records dendritic spikes, which only a "
+                f"neurojax.cable.ReducedCell has; {type(self.neuron).__name__} has none."
+            )
+        if compartments_of(self.neuron) is None and not isinstance(
+            type(self.neuron).structure, Elementwise
+        ):
             raise TypeError(
                 f"Population neurons must be point neurons (one state per neuron, coupled "
-                f"only through spikes); {type(self.neuron).__name__} is not (its structure is "
-                f"{type(type(self.neuron).structure).__name__}). Use a neuron of "
-                "neurojax.neurons, or simulate this model on its own."
+                f"only through spikes) or Dendrify-style ReducedCells; {type(self.neuron).__name__} "
+                f"is neither (its structure is {type(type(self.neuron).structure).__name__}). "
+                "Use a neuron of neurojax.neurons or a neurojax.cable.ReducedCell, or "
+                "simulate this model on its own."
             )
         check_precision(self.neuron, f"Population({type(self.neuron).__name__})")
 
@@ -61,6 +90,11 @@ class Projection(eqx.Module):
       multiple of `dt` (an error otherwise). An array shaped like `connectivity.post`
       (`Sparse` only): per-synapse delays, rounded to the nearest step.
     - `stp`: optional `TsodyksMarkram` short-term plasticity of the presynaptic release.
+    - `compartment`: where the synapses sit when `post` is a population of
+      `neurojax.cable.ReducedCell`s — a compartment name (`"distal"`); `None` (default)
+      is the soma. The synapse's current is driven by, and flows into, that
+      compartment's voltage (Dendrify's `dendrite.synapse(...)`). For point neurons it
+      must stay `None`.
     """
 
     pre: str = eqx.field(static=True)
@@ -70,6 +104,7 @@ class Projection(eqx.Module):
     # Not static (arrays are unhashable); the Network turns it into whole steps when built.
     delay: float | ArrayLike = 0.0
     stp: TsodyksMarkram | None = None
+    compartment: str | None = eqx.field(static=True, default=None)
 
     def __init__(
         self,
@@ -79,7 +114,10 @@ class Projection(eqx.Module):
         synapse: AbstractSynapse,
         delay: float | ArrayLike = 0.0,
         stp: TsodyksMarkram | None = None,
+        *,
+        compartment: str | None = None,
     ):
+        _check_compartment(compartment, f"Projection {pre} → {post}")
         for end, name in (("pre", pre), ("post", post)):
             if not isinstance(name, str):
                 raise TypeError(f"Projection {end} must be a population name (str), got {name!r}.")
@@ -112,6 +150,7 @@ class Projection(eqx.Module):
         self.pre, self.post = pre, post
         self.connectivity, self.synapse = connectivity, synapse
         self.delay, self.stp = delay, stp
+        self.compartment = compartment
 
 
 def _sign_message(synapse, where) -> str:
@@ -144,16 +183,20 @@ class PoissonDrive(eqx.Module):
     Sampled inside each step from the step's key (`simulate(..., key=key)`): the number of
     input spikes a neuron gets in a step is Poisson with mean `n_sources·rate·dt`
     (exact for the sum of independent Poisson trains). `rate` is a trainable parameter
-    (≥ 0 Hz; its sampled spikes carry no gradient); `weight` in the synapse's unit."""
+    (≥ 0 Hz; its sampled spikes carry no gradient); `weight` in the synapse's unit.
+    `compartment`: the compartment of a `ReducedCell` target that receives it (`None`:
+    the soma), as for `Projection`."""
 
     target: str = eqx.field(static=True)
     synapse: AbstractSynapse
     rate: Array = parameter(10.0, NON_NEGATIVE)
     weight: Array = parameter(1.0)
     n_sources: int = eqx.field(static=True, default=1)
+    compartment: str | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
         check_domains(self)
+        _check_compartment(self.compartment, f"PoissonDrive onto {self.target}")
         if not isinstance(self.synapse, AbstractSynapse):
             raise TypeError(
                 f"PoissonDrive.synapse must be a neurojax.synapses model, got {self.synapse!r}."
