@@ -243,3 +243,22 @@ if __name__ == "__main__":
         print("    e at init (NEURON, neurojax):", {k: (round(a, 6), round(b, 6)) for k, (a, b) in e.items()})  # noqa: E501
         for k, (mx, mean) in r.items():
             print(f"    {k:22s} max {mx:.3g}  mean {mean:.3g}")
+
+
+def store_reference(path: Path) -> None:
+    """The stored NEURON reference of `tests/test_nmodl_ions.py`: the first case under
+    current clamp, V, cai and SK_E2's z every 0.5 ms, NEURON's mechanism order and eca.
+
+        python -c "import ...; store_reference(Path('tests/data/nmodl/ions_hay_ca_sk_hh_iclamp.npz'))"
+    """
+    name = "Ca_HVA + CaDynamics_E2 + SK_E2 + hh"
+    texts, mechs, celsius, globals_, ions = cases()[name]
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        dll = base.compile_mods(texts, d / "mods")
+        ref, meta = run_neuron(dll, mechs, celsius, globals_, ions, "current clamp",
+                               {"SK_E2": ["z"]}, ["cai"], d)  # fmt: skip
+    every = 20  # 0.5 ms
+    np.savez_compressed(path, v=ref["v"][every - 1 :: every], cai=ref["cai"][every - 1 :: every],
+                        z=ref["SK_E2.z"][every - 1 :: every], order=np.array(meta["order"]),
+                        eca_init=meta["e_init"]["eca"])  # fmt: skip

@@ -39,8 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 
 # NEURON 9 (nrnunits.h: CODATA 2018)
-FARADAY = 96485.33212  # C/mol
-R_GAS = 8.314462618  # J/(mol·K)
+FARADAY = 96485.33212331001  # C/mol (e·N_A, exact in SI 2019)
+R_GAS = 8.31446261815324  # J/(mol·K) (k_B·N_A, exact in SI 2019)
 
 # NEURON's defaults (eion.cpp): valence, e (mV), ci (mM), co (mM). Other ions: e = 0,
 # ci = co = 1, which a Cell does not assume (it asks for the values read).

@@ -1,0 +1,189 @@
+"""Ion pools of the cable Cell with NMODL mechanisms (fast tier): NEURON's rules for
+reversal potentials and concentrations, the total ion current read by a Ca pool, a
+Ca-activated K channel reading the shared cai, against analytic solutions and a stored
+NEURON run (`validation/nmodl_ions_vs_neuron.py`; the live comparison is
+`tests/test_nmodl_ions_neuron.py`, slow tier)."""
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import neurojax as nj
+from neurojax.cable import Branch, Cell, Morphology
+from neurojax.cable._ions import FARADAY, R_GAS, nernst
+from neurojax.nmodl import load_mod
+from neurojax.solvers import BackwardEuler
+
+HAY = Path(nj.__file__).parent / "cable" / "data" / "hay2011"
+REF = Path(__file__).parent / "data" / "nmodl" / "ions_hay_ca_sk_hh_iclamp.npz"
+DT = 0.025
+
+# A constant Ca2+ current (written for this test): ica = amp, whatever V.
+CONST_CA = """
+NEURON { SUFFIX %s  USEION ca WRITE ica  RANGE amp }
+PARAMETER { amp = -1e-4 (mA/cm2) }
+ASSIGNED { ica (mA/cm2) }
+BREAKPOINT { ica = amp }
+"""
+
+# Reads cai and eca, writes nothing: to look at the pool.
+PROBE = """
+NEURON { SUFFIX probe  USEION ca READ cai, eca  RANGE x, e }
+ASSIGNED { cai (mM) eca (mV) x e }
+BREAKPOINT { x = cai  e = eca }
+"""
+
+HH_TEXT = (Path(__file__).parent / "test_nmodl.py").read_text().split('HH_TEXT = """')[1]
+HH_TEXT = HH_TEXT.split('"""')[0]
+
+
+def _one(mechs, **kw):
+    return Cell(Morphology([Branch(10.0, 10.0, nseg=1)]), [(m, None) for m in mechs], **kw)
+
+
+def test_nernst_matches_the_formula_and_neurons_constants(x64):
+    # NEURON's eca at its defaults (cai 5e-5, cao 2 mM, 16 degC), as NEURON printed it
+    np.testing.assert_allclose(nernst(5e-5, 2.0, 2.0, 16.0), 132.0182751658046, rtol=1e-14)
+    ktf = 1000 * R_GAS * (6.3 + 273.15) / FARADAY
+    np.testing.assert_allclose(nernst(10.0, 140.0, 1.0, 6.3), ktf * np.log(14.0), rtol=1e-15)
+    assert float(nernst(0.0, 2.0, 2.0, 6.3)) == 1e6  # NEURON's guard
+
+
+def test_reversal_fixed_or_from_nernst_by_neurons_rules(x64):
+    cad = load_mod(HAY / "CaDynamics_E2.mod")
+    hva = load_mod(HAY / "Ca_HVA.mod")
+    probe = load_mod(PROBE)
+    # eca read, no concentration used: the fixed value (NEURON's default or the one given)
+    cell = _one([hva], temperature=34.0)
+    assert float(cell.ions["eca"]) == 132.4579341637009
+    cell = _one([hva], ions={"eca": 120.0})
+    assert float(cell._ion_pool(jnp.zeros(cell.n_nodes), None).x["eca"][1]) == 120.0
+    # a concentration read: eca from Nernst (at init: NEURON's einit), the given eca refused
+    cell = _one([probe], temperature=16.0, ions={"cai": 1e-4})
+    y = cell.init_state()
+    np.testing.assert_allclose(
+        cell._ion_pool(y.v, y.ions).x["eca"][1], nernst(1e-4, 2.0, 2.0, 16.0), rtol=1e-14
+    )
+    with pytest.raises(ValueError, match="eca.*Nernst.*'cai'/'cao'"):
+        _one([probe], ions={"eca": 120.0})
+    # a concentration written: a state of the cell, eca follows it
+    cell = _one([hva, cad], temperature=16.0)
+    assert cell.geometry.ions.state_names == ("cai", "cao")
+    assert set(cell.init_state().ions) == {"cai", "cao"}
+
+
+def test_ca_pool_integrates_the_summed_current_exactly(x64):
+    """Two constant Ca currents into CaDynamics_E2: its equation is linear with a constant
+    source, which cnexp integrates exactly — cai(t) in closed form, to rounding."""
+    cad = load_mod(HAY / "CaDynamics_E2.mod", gamma=0.05, decay=80.0, depth=0.1)
+    a = load_mod(CONST_CA % "ca_a", amp=-2e-4)
+    b = load_mod(CONST_CA % "ca_b", amp=-1e-4)
+    cai0 = 5e-5
+    cell = _one([a, b, cad], ions={"cai": cai0})
+    n = 400
+    sol = nj.simulate(cell, jnp.zeros((n, 0)), dt=DT, solver=BackwardEuler(),
+                      saveat=nj.SaveAt(fn=cell.record_ion("cai", [(0, 0.5)])))  # fmt: skip
+    ica = -3e-4  # mA/cm2: the sum the pool reads
+    src = -10000 * ica * 0.05 / (2 * FARADAY * 0.1)  # mM/ms
+    t = DT * np.arange(1, n + 1)
+    exact = 1e-4 + src * 80 + (cai0 - 1e-4 - src * 80) * np.exp(-t / 80)
+    np.testing.assert_allclose(np.asarray(sol.states)[:, 0], exact, rtol=1e-12)
+
+
+def test_sk_reads_the_pools_cai(x64):
+    """SK_E2 at init: z = 1/(1 + (0.43 µM/cai)^4.8) with the cell's cai (a parameter:
+    nothing writes it), and its current uses the cell's ek."""
+    sk = load_mod(HAY / "SK_E2.mod", gSK_E2bar=1e-3)
+    for cai in (2e-4, 5e-4, 2e-3):
+        cell = _one([sk], ions={"cai": cai, "ek": -90.0})
+        z = cell.init_state().gates[0].z[1]
+        np.testing.assert_allclose(z, 1 / (1 + (0.00043 / cai) ** 4.8), rtol=1e-13)
+        i, _ = cell._currents(cell.init_state(), jnp.zeros(1))
+        area = np.pi * 10.0 * 10.0 * 1e-5  # µm² → the cell's nA per µA/cm² unit
+        np.testing.assert_allclose(i[1] / area, 1.0 * z * (-65.0 + 90.0), rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def hay_run():
+    """The stored NEURON case run by the Cell (float64): Ca_HVA + CaDynamics_E2 + SK_E2 +
+    hh, 0.05 nA from 5 to 30 ms, NEURON's registration order."""
+    with jax.enable_x64(True):
+        ref = np.load(REF)
+        mechs = {
+            "Ca_HVA": load_mod(HAY / "Ca_HVA.mod", gCa_HVAbar=0.002),
+            "CaDynamics_E2": load_mod(HAY / "CaDynamics_E2.mod"),
+            "SK_E2": load_mod(HAY / "SK_E2.mod", gSK_E2bar=0.003),
+            "hhx": load_mod(HH_TEXT),
+        }
+        cell = _one([mechs[str(k)] for k in ref["order"]], temperature=16.0,
+                    clamps=[(0, 0.5)], ions={"ek": -80.0})  # fmt: skip
+        t = np.arange(1600) * DT + DT / 2
+        amps = jnp.asarray(np.where((t >= 5.0) & (t < 30.0), 0.05, 0.0))[:, None]
+        k_sk = [str(k) for k in ref["order"]].index("SK_E2")
+        fns = {"v": cell.record_v([(0, 0.5)]), "cai": cell.record_ion("cai", [(0, 0.5)]),
+               "z": cell.record_gate(k_sk, "z", [(0, 0.5)])}  # fmt: skip
+        sol = nj.simulate(cell, amps, dt=DT, solver=BackwardEuler(),
+                          saveat=nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()}))  # fmt: skip
+        out = {k: np.asarray(v)[19::20, 0] for k, v in sol.states.items()}
+        return ref, out, cell
+
+
+def test_ca_sk_cell_matches_stored_neuron(hay_run):
+    ref, out, cell = hay_run
+    assert ref["v"].max() > 0 and ref["cai"].max() > 1e-3  # it fires, Ca accumulates
+    # the same equations in the same scheme: measured 7e-11 mV (V), 3e-14 mM (cai); the
+    # bounds leave room for another BLAS's rounding, amplified through the spikes
+    np.testing.assert_allclose(out["v"], ref["v"], atol=1e-7)
+    np.testing.assert_allclose(out["cai"], ref["cai"], atol=1e-12)
+    np.testing.assert_allclose(out["z"], ref["z"], atol=1e-9)
+    with jax.enable_x64(True):
+        y = cell.init_state()
+        np.testing.assert_allclose(cell._ion_pool(y.v, y.ions).x["eca"][1], ref["eca_init"],
+                                   rtol=1e-14)  # fmt: skip
+
+
+def test_gradient_through_the_pool(x64):
+    """d cai(T)/d gamma of CaDynamics_E2 under a constant current: the closed form's
+    derivative (cai − cainf is linear in gamma when cai0 = minCai)."""
+    a = load_mod(CONST_CA % "ca_a", amp=-2e-4)
+
+    def cai_end(gamma):
+        cad = load_mod(HAY / "CaDynamics_E2.mod", gamma=gamma)
+        cell = _one([a, cad], ions={"cai": 1e-4})
+        sol = nj.simulate(cell, jnp.zeros((200, 0)), dt=DT, solver=BackwardEuler(),
+                          saveat=nj.SaveAt(fn=cell.record_ion("cai", [(0, 0.5)])))  # fmt: skip
+        return sol.states[-1, 0]
+
+    g = jax.grad(cai_end)(0.05)
+    src_per_gamma = -10000 * -2e-4 / (2 * FARADAY * 0.1)
+    exact = src_per_gamma * 80 * (1 - np.exp(-200 * DT / 80))
+    np.testing.assert_allclose(g, exact, rtol=1e-10)
+
+
+def test_refusals_name_the_culprit():
+    sk = load_mod(HAY / "SK_E2.mod")
+    cad = load_mod(HAY / "CaDynamics_E2.mod")
+    with pytest.raises(ValueError, match=r"ions=\['ena'\]: no mechanism"):
+        _one([sk], ions={"ena": 50.0})
+    with pytest.raises(ValueError, match="concentrations are mM > 0"):
+        _one([sk], ions={"cai": 0.0})
+    with pytest.raises(ValueError, match="one value per branch"):
+        _one([sk], ions={"cai": np.ones(3)})
+    with pytest.raises(ValueError, match="'cai' is not an ion state"):
+        _one([sk]).record_ion("cai", [(0, 0.5)])
+    with pytest.raises(ValueError, match="writes cai.*ion pool"):
+        cad.init(jnp.zeros(1), 6.3)
+    with pytest.raises(TypeError, match="Cell\\(..., ions="):
+        load_mod(HAY / "SK_E2.mod", ions={"ek": -80.0})
+    h_chan = load_mod(HH_TEXT.replace("USEION na READ ena WRITE ina", "USEION h READ eh WRITE ih "
+                                      "VALENCE 1").replace("ena", "eh").replace("ina", "ih"))  # fmt: skip
+    with pytest.raises(ValueError, match="no default eh"):
+        _one([h_chan])
+    _one([h_chan], ions={"eh": -45.0})  # given: accepted
+    no_valence = load_mod(PROBE.replace("USEION ca", "USEION x").replace("cai", "xi")
+                          .replace("eca", "ex"))  # fmt: skip
+    with pytest.raises(ValueError, match="'x' has no valence"):
+        _one([no_valence])
