@@ -1,4 +1,5 @@
-"""Spiking networks: populations of point neurons, projections with dense, sparse
+"""Spiking networks: populations of point neurons (or Dendrify-style `ReducedCell`s, with
+projections onto named compartments), projections with dense, sparse
 (event-driven) or one-to-one connectivity and ring-buffer delays, Poisson drives.
 
 Units: ms, mV, nA, µS, Hz. Build a `Network(populations, projections, drives, dt=...)`
@@ -22,6 +23,7 @@ from ._delay import heterogeneous_delay_steps as heterogeneous_delay_steps
 from ._network import Network as Network
 from ._network import NetworkDiscrete as NetworkDiscrete
 from ._network import NetworkState as NetworkState
+from ._plot import plot_compartments as plot_compartments
 from ._plot import plot_population_rate as plot_population_rate
 from ._plot import raster as raster
 from ._projection import PoissonDrive as PoissonDrive

@@ -18,7 +18,9 @@ def raster(
 ):
     """Spike raster of `spikes` — an array `(n_steps, n)` or a dict of them (populations,
     stacked bottom to top) — recorded every `dt` ms. At most `max_neurons` per population
-    are drawn (the first ones). Returns the axes."""
+    are drawn (the first ones). Dendritic spikes `(n_steps, size, n_compartments)` (a
+    network's `"<population>.dspikes"`) are drawn one row per neuron and compartment.
+    Returns the axes."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
@@ -27,6 +29,7 @@ def raster(
     colors = colors or {}
     for k, (name, s) in enumerate(groups.items()):
         s = np.asarray(s)
+        s = s.reshape(s.shape[0], -1)  # dSpikes: (n_steps, size·n_compartments)
         if max_neurons:
             s = s[:, :max_neurons]
         steps, idx = np.nonzero(s)
@@ -73,10 +76,47 @@ def plot_population_rate(
     ax = ax or plt.gca()
     groups = spikes if isinstance(spikes, dict) else {"": spikes}
     for name, s in groups.items():
-        r = population_rate(np.asarray(s), dt, window)
+        s = np.asarray(s)
+        r = population_rate(s.reshape(s.shape[0], -1), dt, window)
         ax.plot(t0 + (np.arange(r.size) + 1) * dt, r, label=name or None, lw=0.8)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("rate (Hz)")
     if isinstance(spikes, dict):
         ax.legend(frameon=False)
+    return ax
+
+
+def plot_compartments(
+    v,
+    dt: float | int,
+    *,
+    neuron: int = 0,
+    names=None,
+    ax=None,
+    t0: float | int = 0.0,
+):
+    """Voltage traces (mV) of every compartment of one dendritic neuron: `v` shaped
+    `(n_steps, size, n_compartments)` (a network's `Solution.v[population]`) or
+    `(n_steps, n_compartments)` (a single `ReducedCell`), recorded every `dt` ms;
+    `names` labels the compartments (e.g. `cell.names`). Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    v = np.asarray(v)
+    if v.ndim == 3:
+        v = v[:, neuron]
+    if v.ndim != 2:
+        raise ValueError(
+            "plot_compartments needs voltages shaped (n_steps, size, n_compartments) or "
+            f"(n_steps, n_compartments), got {v.shape}."
+        )
+    names = list(names) if names is not None else [f"compartment {i}" for i in range(v.shape[1])]
+    if len(names) != v.shape[1]:
+        raise ValueError(f"{len(names)} names for {v.shape[1]} compartments.")
+    ax = ax or plt.gca()
+    t = t0 + (np.arange(v.shape[0]) + 1) * dt
+    for i, name in enumerate(names):
+        ax.plot(t, v[:, i], lw=0.8, label=name)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("V (mV)")
+    ax.legend(frameon=False, fontsize="small")
     return ax
