@@ -22,7 +22,7 @@ from .._model import (
     check_precision,
     parameter,
 )
-from ._channels import AbstractChannel
+from ._channels import AbstractChannel, AbstractPointProcess
 from ._ions import BUILTIN_IONS, IonLayout, Pool, default_value, ion_variables
 from ._morphology import Discretisation, Morphology
 from ._tree_solve import tree_solve
@@ -36,11 +36,13 @@ class CellState(NamedTuple):
     membrane-less branch ends —, and `gates`, one NamedTuple per inserted channel with
     leaves `(*batch, n_region)` (the channel's compartments, in `Cell.regions` order),
     and `ions`: the ion concentrations that are states (a mechanism WRITEs them: `"cai"`,
-    `"cao"`, …, mM), each `(*batch, n_nodes)`."""
+    `"cao"`, …, mM), each `(*batch, n_nodes)`; `points`: one NamedTuple of gates per point
+    process, leaves `(*batch, 1)`."""
 
     v: Array
     gates: tuple
     ions: dict = {}
+    points: tuple = ()
 
 
 class _Geometry:
@@ -139,13 +141,19 @@ class Cell(AbstractModel):
       computed by Nernst (at `temperature`) where a mechanism uses a concentration of
       its ion, else fixed; `i<ion>` is the sum of the mechanisms' currents
       (`neurojax.cable._ions` has the details).
+    - `point_processes`: `(process, (branch, x))` pairs: point processes at a node
+      (`AbstractPointProcess`, e.g. NMODL's `expsyn.mod`), currents in nA; those with
+      NET_RECEIVE take event weights as the input `"events"` (`Cell.event_input` turns
+      spike times into them, with NEURON's delivery rule).
     - `remat`: recompute each step in the backward pass instead of storing its
       intermediates (`jax.checkpoint`); no effect on values or the forward run.
 
     **Inputs** of `simulate`: with current clamps only, one array of currents (nA)
     shaped `(n_steps, *batch, len(clamps))`; otherwise a dict with the keys of the kinds
     of sites the cell has: `"i_clamp"` (nA, `(..., len(clamps))`), `"g_syn"` (µS,
-    `(..., len(synapses))`), `"v_clamp"` (mV, `(..., len(vclamps))`).
+    `(..., len(synapses))`), `"v_clamp"` (mV, `(..., len(vclamps))`), `"events"`
+    (summed event weights per step, `(..., n_receivers)`: the point processes with
+    NET_RECEIVE, `Cell.event_input`).
 
     Record anything anywhere with `cell.node(branch, x)` (an index into the last axis
     of `states.v` and `saveat=SaveAt(fn=cell.record_v(sites))`).
@@ -163,6 +171,7 @@ class Cell(AbstractModel):
     """
 
     mechanisms: tuple[AbstractChannel, ...]
+    point_processes: tuple = ()
     cm: Array = parameter(1.0, POSITIVE)
     ra: Array = parameter(35.4, POSITIVE)
     temperature: Array = parameter(6.3, Domain(-273.15, why="°C, above absolute zero"))
@@ -189,6 +198,7 @@ class Cell(AbstractModel):
         vclamps: Sequence[tuple[int, float]] = (),
         rs_clamp: float = 0.01,
         ions: dict | None = None,
+        point_processes: Sequence[tuple[AbstractPointProcess, tuple[int, float]]] = (),
         remat: bool = True,
     ):
         if not isinstance(morphology, Morphology):
@@ -204,6 +214,11 @@ class Cell(AbstractModel):
                     f"{item!r}."
                 )
             channel, where = item
+            if isinstance(channel, AbstractPointProcess):
+                raise TypeError(
+                    f"mechanism {i} ({type(channel).__name__}) is a point process: place it "
+                    "with Cell(..., point_processes=[(process, (branch, x))])."
+                )
             if not isinstance(channel, AbstractChannel):
                 raise TypeError(f"mechanism {i} is {channel!r}, not a channel (AbstractChannel).")
             branches = _resolve_where(morphology, where, i)
@@ -249,6 +264,10 @@ class Cell(AbstractModel):
         self.remat = bool(remat)
         self.geometry = _Geometry(disc, tuple(regions), clamp_nodes, syn_nodes, vc_nodes)
         self.geometry.ions = IonLayout(channels, regions, disc.n_nodes)
+        self.point_processes, self.geometry.points = _point_processes(point_processes, disc)
+        self.geometry.receivers = np.array(
+            [j for j, pp in enumerate(self.point_processes) if pp.n_receive], dtype=np.int64
+        )
         self.ions = _ion_values(self.geometry.ions, ions, n_br)
 
     def __check_init__(self):
@@ -325,6 +344,51 @@ class Cell(AbstractModel):
         idx = np.array([self.node(b, x) for b, x in sites])
         return lambda y: y.ions[name][..., idx]
 
+    def record_point(self, index: int, gate: str):
+        """A function for `SaveAt(fn=...)` keeping gate `gate` of point process number
+        `index` (in `point_processes` order): `(*batch, 1)`."""
+        if not 0 <= index < len(self.point_processes):
+            raise ValueError(
+                f"index={index} is not one of the cell's {len(self.point_processes)} point "
+                "processes."
+            )
+        fields = type(self.point_processes[index].init(jnp.zeros(1), 6.3))._fields
+        if gate not in fields:
+            raise ValueError(
+                f"{type(self.point_processes[index]).__name__} has gates {fields}, not {gate!r}."
+            )
+        return lambda y: getattr(y.points[index], gate)
+
+    def event_input(self, spikes, n_steps: int, dt: float):
+        """`inputs["events"]` from spike times: `(n_steps, n_receivers)` summed weights.
+
+        `spikes[c]` is `(times, weights)` for the c-th point process that takes events
+        (those with NET_RECEIVE, in `point_processes` order): arrival times in ms (any
+        synaptic delay added) and the weights (NET_RECEIVE's first argument, e.g. µS for
+        ExpSyn), a scalar or one per time. NEURON's fixed-step delivery: an event at
+        `t_e` is delivered at the start of the step from `k·dt` with `t_e ≤ (k + ½)·dt`,
+        before that step's currents; the weights of events delivered at the same step
+        add (exact for additive NET_RECEIVE blocks, which the importer checks)."""
+        n_recv = len(self.geometry.receivers)
+        if len(spikes) != n_recv:
+            raise ValueError(
+                f"spikes has {len(spikes)} entries; the cell has {n_recv} point process(es) "
+                "taking events: give (times, weights) for each."
+            )
+        out = np.zeros((int(n_steps), n_recv))
+        for c, entry in enumerate(spikes):
+            if not (isinstance(entry, tuple) and len(entry) == 2):
+                raise ValueError(f"spikes[{c}] must be (times, weights), got {entry!r}.")
+            times = np.atleast_1d(np.asarray(entry[0], dtype=float))
+            if np.any(~np.isfinite(times)) or np.any(times < 0):
+                raise ValueError(f"spikes[{c}] has times outside [0, inf): {times}.")
+            w = np.broadcast_to(np.asarray(entry[1], dtype=float), times.shape)
+            # the 1e-9 absorbs rounding of t_e/dt at a tie t_e = (k + ½)·dt
+            k = np.maximum(np.ceil(times / dt - 0.5 - 1e-9), 0).astype(np.int64)
+            keep = k < n_steps
+            np.add.at(out[:, c], k[keep], w[keep])
+        return jnp.asarray(out)
+
     # ------------------------------------------------------------------ contract
 
     def _input_kinds(self):
@@ -335,6 +399,7 @@ class Cell(AbstractModel):
                 ("i_clamp", geo.clamps),
                 ("g_syn", geo.synapses),
                 ("v_clamp", geo.vclamps),
+                ("events", geo.receivers),
             )
             if len(nodes) or k == "i_clamp"
         }
@@ -348,11 +413,11 @@ class Cell(AbstractModel):
                     f"those keys, shaped (n_steps, *batch, n_sites) each."
                 )
             return {"i_clamp": inputs}
-        unknown = set(inputs) - {"i_clamp", "g_syn", "v_clamp"}
+        unknown = set(inputs) - {"i_clamp", "g_syn", "v_clamp", "events"}
         if unknown:
             raise ValueError(
                 f"unknown input keys {sorted(unknown)}; a Cell takes 'i_clamp' (nA), 'g_syn' "
-                "(µS) and 'v_clamp' (mV)."
+                "(µS), 'v_clamp' (mV) and 'events' (event weights, see Cell.event_input)."
             )
         missing = {k for k in kinds if kinds[k] and k not in inputs}
         if missing:
@@ -370,8 +435,10 @@ class Cell(AbstractModel):
                     "i_clamp": "currents (nA)",
                     "g_syn": "conductances (µS)",
                     "v_clamp": "command potentials (mV)",
+                    "events": "event weights",
                 }[key]
-                sites = {"i_clamp": "clamps", "g_syn": "synapses", "v_clamp": "vclamps"}[key]
+                sites = {"i_clamp": "clamps", "g_syn": "synapses", "v_clamp": "vclamps",
+                         "events": "point_processes (with NET_RECEIVE)"}[key]  # fmt: skip
                 raise ValueError(
                     f"a Cell with {n} {sites} site(s) takes {key!r} {what} shaped "
                     f"(n_steps, *batch, {n}); got one step shaped {shape}. Give one column "
@@ -409,7 +476,14 @@ class Cell(AbstractModel):
         ions = jax.tree_util.tree_map(
             lambda x: jnp.broadcast_to(x, (*batch_shape, self.n_nodes)), pool.states()
         ) if pool is not None else {}  # fmt: skip
-        return CellState(v=v, gates=tuple(gates), ions=ions)
+        points = tuple(
+            jax.tree_util.tree_map(
+                lambda g: jnp.broadcast_to(g, (*batch_shape, 1)),
+                pp.init(jnp.broadcast_to(self.v_init, (*batch_shape, 1)), self.temperature),
+            )
+            for pp in self.point_processes
+        )
+        return CellState(v=v, gates=tuple(gates), ions=ions, points=points)
 
     def _ion_pool(self, v, states):
         """The ion pools at the start of a step (None if no mechanism uses ions)."""
@@ -460,6 +534,13 @@ class Cell(AbstractModel):
                 )
             i_mem = i_mem + _spread(i, spread) * area
             g_mem = g_mem + _spread(di, spread) * area
+        for pp, node, gates in zip(self.point_processes, geo.points, y.points, strict=True):
+            vr = v[..., node : node + 1]
+            i, di = jax.jvp(
+                lambda u, pp=pp, gates=gates: pp.current(u, gates), (vr,), (jnp.ones_like(vr),)
+            )
+            i_mem = i_mem.at[..., node].add(i[..., 0])  # nA
+            g_mem = g_mem.at[..., node].add(di[..., 0])  # µS
         inputs = self._split_inputs(inputs)
         if len(geo.clamps):
             i_mem = i_mem.at[..., geo.clamps].add(-jnp.asarray(inputs["i_clamp"], v.dtype))
@@ -511,8 +592,8 @@ class Cell(AbstractModel):
         c = self._capacitance(y.v.dtype)
         f = self._axial_current(y.v, g_ax) - i_mem
         dv = jnp.where(c > 0, f / jnp.where(c > 0, c, 1.0), 0.0)
-        zeros = jax.tree_util.tree_map(jnp.zeros_like, (y.gates, y.ions))
-        return CellState(v=dv, gates=zeros[0], ions=zeros[1])
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, (y.gates, y.ions, y.points))
+        return CellState(v=dv, gates=zeros[0], ions=zeros[1], points=zeros[2])
 
     def implicit_step(self, solver, t, y: CellState, inputs, dt) -> CellState:
         """One step: the voltages by the solver's scheme with tree solves, then the gates
@@ -552,6 +633,8 @@ class Cell(AbstractModel):
         geo = self.geometry
         v = y.v
         dtype = v.dtype
+        if len(geo.receivers):  # events first, as NEURON's deliver_net_events
+            y = y._replace(points=self._receive(y, inputs))
         pool = self._ion_pool(v, y.ions)
         i_mem, g_mem = self._currents(y, inputs, pool)
         g_ax = self._axial(dtype)
@@ -570,7 +653,28 @@ class Cell(AbstractModel):
         else:
             v_new = _VOLTAGE_SCHEMES[kind](self, p, v, rhs, c, g_mem, g_ax, lap_diag, dt)
         gates = self._update_gates(v_new, y, pool, dt)
-        return CellState(v=v_new, gates=gates, ions=pool.states() if pool is not None else {})
+        points = tuple(
+            pp.update(v_new[..., node : node + 1], g, dt, self.temperature)
+            for pp, node, g in zip(self.point_processes, geo.points, y.points, strict=True)
+        )
+        return CellState(v=v_new, gates=gates, ions=pool.states() if pool is not None else {},
+                         points=points)  # fmt: skip
+
+    def _receive(self, y: CellState, inputs):
+        """The point processes' gates after this step's events: NET_RECEIVE once with the
+        summed weight of the events delivered at this step (a step without one keeps
+        the gates)."""
+        geo = self.geometry
+        w_all = self._split_inputs(inputs)["events"]
+        points = list(y.points)
+        for col, j in enumerate(geo.receivers):
+            pp, node = self.point_processes[j], geo.points[j]
+            w = jnp.asarray(w_all[..., col : col + 1], y.v.dtype)
+            got = pp.receive(y.v[..., node : node + 1], points[j], w)
+            points[j] = jax.tree_util.tree_map(
+                lambda a, b, w=w: jnp.where(w != 0, a, b), got, points[j]
+            )
+        return tuple(points)
 
     def _update_gates(self, v_new, y: CellState, pool, dt):
         """Every mechanism's state update at the new voltages, in mechanism order; those
@@ -725,3 +829,33 @@ def _ion_values(layout: IonLayout, ions, n_br: int) -> dict:
                     raise ValueError(f"ions[{name!r}] = {value}: concentrations are mM > 0.")
             out[name] = value
     return out
+
+
+def _point_processes(items, disc: Discretisation):
+    """`(process, (branch, x))` pairs → the processes and their nodes, or a named error."""
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
+        raise TypeError(f"point_processes must be a list of (process, (branch, x)), got {items!r}.")
+    procs, nodes = [], []
+    for j, item in enumerate(items):
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise TypeError(
+                f"point_processes[{j}] must be a (process, (branch, x)) pair, e.g. "
+                f"(load_mod('expsyn.mod'), (0, 0.5)); got {item!r}."
+            )
+        pp, site = item
+        if not isinstance(pp, AbstractPointProcess):
+            raise TypeError(
+                f"point_processes[{j}] is {type(pp).__name__}, not a point process "
+                "(AbstractPointProcess, e.g. an NMODL POINT_PROCESS); density mechanisms go in "
+                "`mechanisms`."
+            )
+        (site,) = _sites(f"point_processes[{j}] site", [site], 2, "(branch, x), e.g. (0, 0.5)")
+        for name, leaf in _array_fields(pp):
+            if jnp.size(leaf) != 1:
+                raise ValueError(
+                    f"point_processes[{j}] ({type(pp).__name__}).{name} has shape "
+                    f"{jnp.shape(leaf)}; a point process has one value per parameter."
+                )
+        procs.append(pp)
+        nodes.append(disc.node(*site))
+    return tuple(procs), np.array(nodes, dtype=np.int64)

@@ -20,7 +20,7 @@ exact.
 from __future__ import annotations
 
 import abc
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -52,6 +52,19 @@ class AbstractChannel(eqx.Module):
 
     @abc.abstractmethod
     def update(self, v: Array, gates: Any, dt: Array, temperature: Array) -> Any: ...
+
+
+class AbstractPointProcess(AbstractChannel):
+    """A point process at one node (NEURON's `POINT_PROCESS`: a synapse, an electrode):
+    the `AbstractChannel` contract with its arrays shaped `(*batch, 1)`, except that
+    `current(v, gates)` is in **nA** (outward positive) rather than a density, and
+    `receive(v, gates, weight)` gives the gates after an event of `weight` (NEURON's
+    `NET_RECEIVE`; `n_receive = 0` for a point process that takes no events)."""
+
+    n_receive: ClassVar[int] = 0
+
+    def receive(self, v: Array, gates: Any, weight: Array) -> Any:
+        raise TypeError(f"{type(self).__name__} takes no events (no NET_RECEIVE).")
 
 
 class NoGates(NamedTuple):

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._model import Domain, parameter
-from ..cable._channels import AbstractChannel
+from ..cable._channels import AbstractChannel, AbstractPointProcess
 from ..cable._ions import IonUse, default_value, ion_variables
 from ..channels._rates import vtrap
 from ._parse import (
@@ -494,13 +494,15 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec = Spec()
     spec.file = file
     spec.prog = prog
-    if prog.kind != "SUFFIX":
-        if prog.kind == "POINT_PROCESS":
-            raise fail(file, prog.suffix_line, "POINT_PROCESS mechanisms are not supported yet "
-                       "(a cable Cell takes density mechanisms)")  # fmt: skip
-        raise fail(file, 1, "no NEURON { SUFFIX ... } block: not a density mechanism")
-    if prog.net_receive is not None:
+    if prog.kind not in ("SUFFIX", "POINT_PROCESS"):
+        raise fail(file, 1, "no NEURON { SUFFIX ... } or { POINT_PROCESS ... } block")
+    spec.point = prog.kind == "POINT_PROCESS"
+    if prog.net_receive is not None and not spec.point:
         raise fail(file, prog.net_receive.line, "NET_RECEIVE in a density mechanism")
+    if spec.point and prog.ions:
+        raise fail(file, prog.ions[0].line, "USEION in a POINT_PROCESS is not supported yet "
+                   "(its currents are nA at one node, not in the cell's ion pools)")  # fmt: skip
+    spec.receive_args = prog.net_receive.args if prog.net_receive is not None else ()
     if prog.breakpoint is None:
         raise fail(file, prog.suffix_line, "no BREAKPOINT block")
     spec.suffix = prog.suffix
@@ -616,16 +618,23 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     r_cur, _, w_cur = rw.body(bp_body, set(), set())
     r_upd, w_upd_def, w_upd = rw.body(tuple(solves), set(), set())
     r_ini, _, w_ini = rw.body(prog.initial.body if prog.initial else (), set(), set())
-    if "t" in r_cur | r_upd | r_ini:
-        raise fail(
-            file, _first_use(prog, "t"), "the time t is not supported in a density mechanism"
-        )
-    if "dt" in r_cur or "dt" in r_ini:
+    if prog.net_receive is not None:
+        recv_local = set(prog.net_receive.args)
+        r_rcv, _, w_rcv = rw.body(prog.net_receive.body, recv_local, set())
+    else:
+        r_rcv, w_rcv = set(), set()
+    if "t" in r_cur | r_upd | r_ini | r_rcv:
+        raise fail(file, _first_use(prog, "t"), "the time t is not supported")
+    if "dt" in r_cur or "dt" in r_ini or "dt" in r_rcv:
         raise fail(
             file, _first_use(prog, "dt"), "dt read outside the SOLVEd block is not supported"
         )
-    hidden = set(spec.assigned) | set(spec.module_locals)
-    carried = (r_cur | r_upd) & hidden
+    # PARAMETERs that a block assigns (Exp2Syn's INITIAL adjusts tau1) are per-instance
+    # values that persist, as NEURON's range variables: carried with the gates
+    spec.param_carried = [n for n in params if n in (w_ini | w_cur | w_upd | w_rcv)]
+    spec.writable |= set(spec.param_carried)
+    hidden = set(spec.assigned) | set(spec.module_locals) | set(spec.param_carried)
+    carried = (r_cur | r_upd | r_rcv) & hidden
     bad = (r_upd & hidden) & (w_cur - w_upd)
     if bad:
         raise fail(file, prog.breakpoint.line, f"the SOLVEd block reads {sorted(bad)}, which "
@@ -635,7 +644,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         raise fail(file, prog.breakpoint.line, f"BREAKPOINT assigns the concentration "
                    f"{cur_conc[0]} outside its SOLVE: not supported (write it in the SOLVEd "
                    "block or INITIAL)")  # fmt: skip
-    order = spec.assigned + spec.module_locals
+    order = spec.assigned + spec.module_locals + spec.param_carried
     spec.carried = [n for n in order if n in carried]
     spec.carry_celsius = "celsius" in r_cur
     own_states = [n for n in spec.state_names if n not in spec.pool]
@@ -704,6 +713,7 @@ class NmodlChannel(AbstractChannel):
     the plain `init`/`current`/`update` use NEURON's default ion values."""
 
     _spec: ClassVar[Any] = None
+    _scale: ClassVar[float] = 1000.0
     ion_use: ClassVar[tuple] = ()
 
     # ------------------------------------------------------------------ ion-aware
@@ -747,7 +757,8 @@ class NmodlChannel(AbstractChannel):
         total = 0.0
         for c in spec.currents:
             total = total + g[c]
-        i = 1000.0 * jnp.broadcast_to(_weak(total), jnp.shape(v))  # mA/cm² → µA/cm²
+        # density: mA/cm² → µA/cm²; point process: nA
+        i = self._scale * jnp.broadcast_to(_weak(total), jnp.shape(v))
         return i, {c: self._shape(g[c], v) for c in spec.ion_currents}
 
     def update_ions(self, v, gates, dt, temperature, ions):
@@ -810,6 +821,25 @@ class NmodlChannel(AbstractChannel):
         return spec.gates(*[self._shape(g[n], v) for n in names])
 
 
+class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
+    """A POINT_PROCESS imported from NMODL: one instance sits at one node; its current
+    is nA (NMODL's `NONSPECIFIC_CURRENT i (nA)`), and `receive` runs its NET_RECEIVE
+    block for an event of the given weight (the block's first argument; the others 0)."""
+
+    _scale: ClassVar[float] = 1.0
+
+    def receive(self, v, gates, weight):
+        spec = self._spec
+        g = self._glob(v, np.float64(np.nan), {})
+        g.update(gates._asdict())
+        for n in spec.assigned + spec.module_locals:
+            g.setdefault(n, np.float64(0.0))
+        frame = {a: np.float64(0.0) for a in spec.receive_args}
+        frame[spec.receive_args[0]] = weight
+        run(spec.prog.net_receive.body, frame, _Ctx(spec, g, "receive"))
+        return self._pack(g, jnp.asarray(v))
+
+
 def make_class(spec: Spec, name: str | None = None):
     annotations = {n: jax.Array for n in spec.params}
     ns: dict = {"__annotations__": annotations, "__module__": __name__}
@@ -823,9 +853,14 @@ def make_class(spec: Spec, name: str | None = None):
         f"Parameters (NMODL units): {doc_params or 'none'}.\n"
         f"Gates: {', '.join(spec.gates._fields) or 'none'}."
     )
-    cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (NmodlChannel,), ns)
+    base = NmodlPointProcess if spec.point else NmodlChannel
+    cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (base,), ns)
     cls._spec = spec
     cls.ion_use = spec.ion_use
+    if spec.point:
+        cls.n_receive = 1 if spec.prog.net_receive is not None else 0
+        if cls.n_receive:
+            _check_receive_additive(cls)
     _check_cnexp_linear(cls)
     return cls
 
@@ -870,6 +905,26 @@ def _check_cnexp_linear(cls):
                                "(NEURON refuses it too): use METHOD derivimplicit")  # fmt: skip
 
 
+def _check_receive_additive(cls):
+    """The cell sums the weights of the events that arrive in one step and runs NET_RECEIVE
+    once: exact when two events of w₁, w₂ equal one of w₁ + w₂ (ExpSyn's `g = g + w`,
+    Exp2Syn's). Checked at a few states; a ValueError names the block otherwise."""
+    spec = cls._spec
+    with jax.ensure_compile_time_eval():
+        mech = cls()
+        v = jnp.array([-70.0, -20.0])
+        g0 = mech.init(v, 6.3)
+        g0 = type(g0)(*[x * 1.3 + 0.2 for x in g0])
+        w1, w2 = jnp.array([0.3, 1.7]), jnp.array([0.9, 0.05])
+        two = mech.receive(v, mech.receive(v, g0, w1), w2)
+        one = mech.receive(v, g0, w1 + w2)
+        for a, b, n in zip(two, one, g0._fields, strict=True):
+            if not bool(jnp.allclose(a, b, rtol=1e-5, atol=1e-6)):  # float32 rounding
+                raise fail(spec.file, spec.prog.net_receive.line, f"NET_RECEIVE is not additive "
+                           f"in its weight ({n}): events arriving in one step cannot be merged, "
+                           "which the cell does; not supported")  # fmt: skip
+
+
 def _diffs(body):
     for s in body:
         if isinstance(s, Diff):
@@ -878,4 +933,4 @@ def _diffs(body):
             yield from _diffs(s.body + s.orelse)
 
 
-__all__ = ["build_spec", "make_class", "NmodlChannel"]
+__all__ = ["build_spec", "make_class", "NmodlChannel", "NmodlPointProcess"]
