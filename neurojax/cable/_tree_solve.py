@@ -69,6 +69,8 @@ class TreeTopology:
             )
         self.parent = parent
         self.n = n
+        # the parent of each compartment with the root's -1 replaced by 0 (never read)
+        self.parent_or_root = np.where(parent < 0, 0, parent).astype(np.int32)
         # Height: 0 at leaves, 1 + max over children otherwise. Children have larger
         # indices: one sweep from the end.
         height = np.zeros(n, dtype=np.int64)
@@ -119,9 +121,10 @@ class TreeTopology:
         return f"TreeTopology(n={self.n}, height={self.height}, width={self.width})"
 
 
-def _solve(topo: TreeTopology, d, a, b, rhs):
-    """Hines elimination and back-substitution for arrays shaped `(N, *batch)` (node-major)
-    in the original numbering; `a[0]`, `b[0]` are ignored."""
+def _solve_levels(topo: TreeTopology, d, a, b, rhs):
+    """Hines elimination and back-substitution by height levels (`method="levels"`), for
+    arrays shaped `(N, *batch)` (node-major) in the original numbering; `a[0]`, `b[0]` are
+    ignored."""
     n, size, w = topo.n, topo.size, topo.width
     dtype = jnp.result_type(d, a, b, rhs)
     batch = rhs.shape[1:]
@@ -187,19 +190,78 @@ def _matvec(topo: TreeTopology, d, a, b, x):
     return (d * x + bx).at[par].add(ax)
 
 
-@functools.partial(jax.jit, static_argnums=0)  # one compiled solve per topology and shape
-def _tree_solve(topo, d, a, b, rhs):
+def _solve_hines(topo: TreeTopology, d, a, b, rhs):
+    """Hines elimination and back-substitution in one compiled loop each (`method="hines"`),
+    compartment by compartment in the original numbering (`parent[i] < i`), for arrays
+    shaped `(N, *batch)` (node-major); `a[0]`, `b[0]` are ignored.
+
+    The fewest operations of any schedule (≈ 6 per compartment and cell of the batch,
+    no padding, no gathers of whole levels) in 2(N − 1) sequential steps. Each step reads
+    and writes one row of the batch, so a batch rides along as a vector: on a CPU this is
+    the fastest schedule at every size measured (benchmarks/README.md, "Cable cells"); on
+    a GPU, where every sequential step costs a kernel launch, `levels` is."""
+    n = topo.n
+    dtype = jnp.result_type(d, a, b, rhs)
+    batch = rhs.shape[1:]
+    d, a, b, rhs = (jnp.broadcast_to(x.astype(dtype), (n, *batch)) for x in (d, a, b, rhs))
+    if n == 1:
+        return rhs / d
+    parent = jnp.asarray(topo.parent_or_root)
+    row = functools.partial(jax.lax.dynamic_index_in_dim, keepdims=False)
+    # d and rhs ride together as one (N, 2, *batch) array: one read and one write of the
+    # parent's row per step
+    dr = jnp.stack([d, rhs], axis=1)
+    coef = jnp.stack([a * b, a], axis=1)
+    one = jnp.ones(batch, dtype)
+
+    def eliminate(k, dr):
+        # leaves first: compartment i (from N − 1 down to 1) into its parent,
+        # d_p −= a_i b_i / d_i,  rhs_p −= a_i rhs_i / d_i
+        i = n - 1 - k
+        p = parent[i]
+        di, ri = row(dr, i)
+        upd = row(coef, i) * (jnp.stack([one, ri]) / di)
+        return jax.lax.dynamic_update_index_in_dim(dr, row(dr, p) - upd, p, 0)
+
+    dr = jax.lax.fori_loop(0, n - 1, eliminate, dr)
+    inv = 1.0 / dr[:, 0]
+    rd, bd = dr[:, 1] * inv, b * inv  # x_i = rhs_i / d_i − (b_i / d_i) x_parent
+
+    def substitute(i, x):
+        xi = row(rd, i) - row(bd, i) * row(x, parent[i])
+        return jax.lax.dynamic_update_index_in_dim(x, xi, i, 0)
+
+    # x starts as rhs/d: right at the root, overwritten in order everywhere else
+    return jax.lax.fori_loop(1, n, substitute, rd)
+
+
+METHODS = ("hines", "levels")
+"""The schedules of `tree_solve`: `"hines"`, one compiled loop over the compartments
+(fastest on CPU), and `"levels"`, `2 × height` steps each over a block of independent
+compartments (fewest sequential steps: for accelerators)."""
+
+_SOLVERS = {"hines": _solve_hines, "levels": _solve_levels}
+
+
+def default_method() -> str:
+    """`"hines"` on a CPU backend, `"levels"` on an accelerator (JAX's default backend)."""
+    return "hines" if jax.default_backend() == "cpu" else "levels"
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))  # one compiled solve per topology and shape
+def _tree_solve(topo, method, d, a, b, rhs):
     # `lax.custom_linear_solve` makes the solve a black box to autodiff:
     # - reverse mode: the cotangent of rhs is `transpose_solve`, one solve with Mᵀ (the
     #   same tree with a and b swapped), and the cotangents of d, a, b come from the
     #   O(N) `matvec` (−λ xᵀ on the tree's nonzeros) — never a backward pass through the
     #   elimination loop;
     # - forward mode (jvp, jacfwd): ẋ = M⁻¹(ṙ − Ṁ x), one more solve.
+    solve = _SOLVERS[method]
     return jax.lax.custom_linear_solve(
         functools.partial(_matvec, topo, d, a, b),
         rhs,
-        solve=lambda _, r: _solve(topo, d, a, b, r),
-        transpose_solve=lambda _, r: _solve(topo, d, b, a, r),
+        solve=lambda _, r: solve(topo, d, a, b, r),
+        transpose_solve=lambda _, r: solve(topo, d, b, a, r),
     )
 
 
@@ -209,6 +271,8 @@ def tree_solve(
     a: Float[Array, "*#batch n"],
     b: Float[Array, "*#batch n"],
     rhs: Float[Array, "*#batch n"],
+    *,
+    method: str | None = None,
 ) -> Float[Array, "*#batch n"]:
     """Solve `M x = rhs` for the tree matrix `M` described in the module docstring.
 
@@ -219,18 +283,27 @@ def tree_solve(
     - `a`: `a[i] = M[parent[i], i]` (`a[0]` is ignored).
     - `b`: `b[i] = M[i, parent[i]]` (`b[i]` is ignored for the root).
     - `rhs`: the right-hand side.
+    - `method`: the elimination schedule, one of `METHODS`: `"hines"` (one compiled
+      loop over the compartments, 2(N − 1) short sequential steps: fastest on CPU) or
+      `"levels"` (`2 × height` steps, each over all compartments of one height: fewest
+      sequential steps, for accelerators). Default `default_method()`: `"hines"` on
+      CPU, `"levels"` elsewhere. Same values either way, to round-off.
 
     Leading batch axes are allowed (all four arrays broadcast together); the last axis is
     the compartment. No pivoting: the matrix must be such that elimination from the
     leaves is stable, as it is for every cable matrix (irreducibly diagonally dominant,
     with positive diagonal and non-positive couplings). Forward and backward both cost
-    O(N) work in `2 × height` sequential steps, whatever the batch.
+    O(N) work, the backward pass one more solve with the transposed matrix.
     """
     if not isinstance(topology, TreeTopology):
         raise TypeError(
             f"topology must be a TreeTopology, got {type(topology).__name__}; build it "
             "once with TreeTopology(parent)."
         )
+    if method is None:
+        method = default_method()
+    if method not in _SOLVERS:
+        raise ValueError(f"method must be one of {METHODS} (or None for the default), got {method!r}.")
     arrays = [jnp.asarray(x) for x in (d, a, b, rhs)]
     shape = jnp.broadcast_shapes(*(x.shape for x in arrays))
     if len(shape) == 0 or shape[-1] != topology.n:
@@ -238,6 +311,6 @@ def tree_solve(
             f"the last axis of d, a, b and rhs must have the {topology.n} compartments of "
             f"the tree, got broadcast shape {shape}."
         )
-    # node-major: (N, *batch), so that gathers move contiguous rows of the batch
+    # node-major: (N, *batch), so that a step moves contiguous rows of the batch
     arrays = [jnp.moveaxis(jnp.broadcast_to(x, shape), -1, 0) for x in arrays]
-    return jnp.moveaxis(_tree_solve(topology, *arrays), 0, -1)
+    return jnp.moveaxis(_tree_solve(topology, method, *arrays), 0, -1)
