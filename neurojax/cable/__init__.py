@@ -8,7 +8,9 @@
 - `Cell`: a multicompartment model for `neurojax.simulate` — implicit voltages by an
   O(N) tree solve (`tree_solve`, differentiable in O(N) both ways), gates by
   exponential Euler; current clamps, conductance inputs and voltage clamps anywhere;
-- channels: `HH`, `Passive`, `Ih`, `Im` (any `AbstractChannel`);
+- channels: `HH`, `Passive`, `Ih`, `Im` (any `AbstractChannel`), point processes
+  (`AbstractPointProcess`: synapses with events), NMODL mechanisms (`neurojax.nmodl`);
+- ion pools shared by the mechanisms (`IonUse`, `nernst`; `Cell(..., ions=...)`);
 - Dendrify-style reduced neurons: `Compartment`, `DSpikes`, `ReducedCell`.
 
 Units: µm (lengths, diameters), µm² (areas), Ω·cm (axial resistivity), µF/cm²
@@ -20,10 +22,13 @@ from ._cell import Cell as Cell
 from ._cell import CellState as CellState
 from ._channels import HH as HH
 from ._channels import AbstractChannel as AbstractChannel
+from ._channels import AbstractPointProcess as AbstractPointProcess
 from ._channels import Ih as Ih
 from ._channels import Im as Im
 from ._channels import Passive as Passive
 from ._examples import EXAMPLE_SWC as EXAMPLE_SWC
+from ._ions import IonUse as IonUse
+from ._ions import nernst as nernst
 from ._morphology import Branch as Branch
 from ._morphology import Discretisation as Discretisation
 from ._morphology import Morphology as Morphology
