@@ -1,7 +1,9 @@
 """Cable and multicompartment cells.
 
 - shapes: `Branch`, `Morphology` (cylinders or 3-d points, `with_nseg`,
-  `with_d_lambda`), `read_swc` (NEURON Import3d's sections), `plot_morphology`,
+  `with_d_lambda`, `with_nseg_by_length`, `replace_axon`, regions by type,
+  `distances` from the soma, `values_by_type`), distributions along the tree (`linear`,
+  `exponential`, `sigmoid`, `step`), `read_swc` (NEURON Import3d's sections), `plot_morphology`,
   `EXAMPLE_SWC` (a CA1 pyramidal cell shipped with the package);
 - discretisation exactly as NEURON's (`Discretisation`: segment centres plus
   membrane-less branch ends);
@@ -33,6 +35,10 @@ from ._morphology import Branch as Branch
 from ._morphology import Discretisation as Discretisation
 from ._morphology import Morphology as Morphology
 from ._morphology import branch_from_points as branch_from_points
+from ._morphology import exponential as exponential
+from ._morphology import linear as linear
+from ._morphology import sigmoid as sigmoid
+from ._morphology import step as step
 from ._plot import plot_morphology as plot_morphology
 from ._reduced import Compartment as Compartment
 from ._reduced import DSpikes as DSpikes

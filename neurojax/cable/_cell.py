@@ -97,6 +97,11 @@ def _resolve_where(morph: Morphology, where, i) -> list[int]:
             )
         return found
     where = [where] if np.ndim(where) == 0 else list(where)
+    if any(isinstance(w, str) for w in where):  # a list of types (and indices)
+        try:
+            return list(morph.branches_where(where))
+        except ValueError as e:
+            raise ValueError(f"mechanism {i} is inserted in {where!r}: {e}") from None
     for b in where:
         if int(b) != b or not 0 <= b < n:
             raise ValueError(
@@ -119,7 +124,9 @@ class Cell(AbstractModel):
     - `morphology`: a `Morphology` (from `Branch`es or `read_swc`).
     - `mechanisms`: `(channel, where)` pairs: a channel (`HH()`, `Passive()`, `Ih()`,
       `Im()`, …) and the branches it is inserted in — branch indices, a branch type such
-      as `"soma"` or `"apical"`, or `None` for all. A channel's parameters are scalars
+      as `"soma"` or `"apical"`, a list of types, or `None` for all (parameters as
+      functions of the distance from the soma: `Morphology.distances(where)` and
+      `cable.linear`/`exponential`/`sigmoid`/`step`). A channel's parameters are scalars
       or one value per compartment of its region (`Cell.regions[k]`).
     - `cm`: membrane capacitance, µF/cm² (scalar or one per branch).
     - `ra`: axial resistivity, Ω·cm (scalar or one per branch).

@@ -275,6 +275,118 @@ class Morphology:
         """Compartments exactly as NEURON builds them (module docstring)."""
         return Discretisation(self)
 
+    # ------------------------------------------------------------------ regions & edits
+
+    def branches_where(self, where) -> tuple[int, ...]:
+        """Branch indices of a region: `None` (all), a type (`"apical"`), a list of types
+        (`["basal", "apical"]`), or branch indices. `ValueError` for a type no branch has
+        or an index off the cell."""
+        n = len(self.branches)
+        if where is None:
+            return tuple(range(n))
+        items = [where] if isinstance(where, str) or np.ndim(where) == 0 else list(where)
+        out = set()
+        for w in items:
+            if isinstance(w, str):
+                found = self.branches_of_type(w)
+                if not found:
+                    raise ValueError(
+                        f"no branch has type {w!r}; the types are {sorted(set(self.types))}."
+                    )
+                out |= set(found)
+            elif isinstance(w, (bool, np.bool_)) or int(w) != w or not 0 <= w < n:
+                raise ValueError(f"branch {w!r} is off the cell (branches 0..{n - 1}).")
+            else:
+                out.add(int(w))
+        return tuple(sorted(out))
+
+    def distances(self, where=None, origin: tuple[int, float] = (0, 0.5)) -> np.ndarray:
+        """Path distance (µm, along the tree) from `origin` `(branch, x)` to the centre of
+        every compartment of region `where` (see `branches_where`), in the order a `Cell`
+        orders that region's compartments — so `f(morph.distances("apical"))` is a
+        mechanism parameter with one value per compartment. NEURON's
+        `h.distance(soma(0.5), seg)` for each `seg` of the region."""
+        disc = self.discretise()
+        d = disc.path_distances(origin)
+        branches = self.branches_where(where)
+        nodes = disc.membrane[np.isin(disc.branch[disc.membrane], branches)]
+        return d[nodes]
+
+    def values_by_type(self, values: dict, default=None) -> np.ndarray:
+        """One value per branch from a value per type, e.g. `cm=morph.values_by_type(
+        {"soma": 1.0, "axon": 1.0}, default=2.0)` (Hay et al.'s spine correction);
+        `ValueError` for a type the morphology lacks, or a branch with no value."""
+        unknown = sorted(set(values) - set(self.types))
+        if unknown:
+            raise ValueError(f"no branch has type {unknown}; the types are {sorted(set(self.types))}.")  # noqa: E501
+        out = []
+        for i, t in enumerate(self.types):
+            if t in values:
+                out.append(float(values[t]))
+            elif default is not None:
+                out.append(float(default))
+            else:
+                raise ValueError(
+                    f"branch {i} has type {t!r}, which has no value and there is no default."
+                )
+        return np.array(out)
+
+    def with_nseg_by_length(self, max_length: float = 40.0) -> Morphology:
+        """NEURON models' rule `nseg = 1 + 2·int(L/max_length)` (Hay et al. 2011 use 40
+        µm): odd nseg, segments at most about `max_length` long."""
+        if not (np.isfinite(max_length) and max_length > 0):
+            raise ValueError(f"max_length must be finite and > 0 µm, got {max_length}.")
+        return self.with_nseg([1 + 2 * int(br.length / max_length) for br in self.branches])
+
+    def replace_axon(self, length: float = 30.0, n: int = 2, *, type: str = "axon",
+                     max_length: float = 40.0) -> Morphology:  # fmt: skip
+        """The morphology with every branch of `type` removed and replaced by `n` chained
+        cylinders of `length` µm each (Hay et al. 2011's axon stub, `n = 2`, 30 µm), the
+        k-th with the diameter of the original axon at the middle of its k-th branch (from
+        the root of the axon along its first children; the last one repeated if the
+        axon has fewer), attached where the original axon was, `nseg = 1 +
+        2·int(length/max_length)`. `ValueError` if there is no such branch, if it is the
+        root, or if a branch of another type hangs from it."""
+        _check_int("replace_axon: n", n, 1, "stub cylinders")
+        if not (np.isfinite(length) and length > 0):
+            raise ValueError(f"replace_axon: length must be finite and > 0 µm, got {length}.")
+        axon = set(self.branches_of_type(type))
+        if not axon:
+            raise ValueError(f"replace_axon: no branch has type {type!r}; the types are "
+                             f"{sorted(set(self.types))}.")  # fmt: skip
+        if 0 in axon:
+            raise ValueError(f"replace_axon: the root branch is of type {type!r}.")
+        for i, br in enumerate(self.branches):
+            if i not in axon and br.parent in axon:
+                raise ValueError(
+                    f"replace_axon: branch {i} ({br.type}) hangs from the {type} branch "
+                    f"{br.parent}; it would be cut off."
+                )
+        roots = sorted(i for i in axon if self.branches[i].parent not in axon)
+        root = roots[0]  # the first axon leaving the rest of the cell
+        chain, b = [], root
+        while b is not None and len(chain) < n:
+            chain.append(b)
+            kids = [j for j in axon if self.branches[j].parent == b]
+            b = min(kids) if kids else None
+        diams = []
+        for k in range(n):
+            br = self.branches[chain[min(k, len(chain) - 1)]]
+            diams.append(float(np.interp(br.length / 2, br.arc, br.diameters)))
+        keep = [i for i in range(len(self.branches)) if i not in axon]
+        new_index = {old: k for k, old in enumerate(keep)}
+        out = []
+        for i in keep:
+            br = self.branches[i]
+            out.append(dataclasses.replace(br, parent=new_index.get(br.parent, -1)))
+        nseg = 1 + 2 * int(length / max_length)
+        first = self.branches[root]
+        for k in range(n):
+            parent = new_index[first.parent] if k == 0 else len(out) - 1
+            out.append(Branch(length, diams[k], parent=parent,
+                              parent_x=first.parent_x if k == 0 else 1.0, nseg=nseg, type=type))  # fmt: skip  # noqa: E501
+        return Morphology(out)
+
 
 def _half_segment_integrals(arc, d, nseg):
     """For each of the 2·nseg half segments: (area µm², ∫ds/(d₁d₂) 1/µm), by NEURON's
@@ -394,6 +506,46 @@ class Discretisation:
         br = self.morphology.branches[branch]
         return _node_at(x, br, self.start[branch], self.centres[branch], self.end[branch])
 
+    def path_distances(self, origin: tuple[int, float] = (0, 0.5)) -> np.ndarray:
+        """Path distance (µm, along the branches) from `origin` `(branch, x)` to every
+        node (NEURON's `h.distance`; a child attached at `parent_x` starts there)."""
+        morph = self.morphology
+        b0, x0 = origin
+        self.node(b0, x0)  # validates the origin
+        b0 = int(b0)
+        brs = morph.branches
+        # p(b, x): distance from the root's 0 end, along the tree
+        start = np.zeros(len(brs))
+        for b, br in enumerate(brs):
+            if b:
+                start[b] = start[br.parent] + br.parent_x * brs[br.parent].length
+        lengths = np.array([br.length for br in brs])
+
+        def ancestors(b):
+            out = [b]
+            while brs[out[-1]].parent >= 0:
+                out.append(brs[out[-1]].parent)
+            return out
+
+        anc0 = ancestors(b0)
+        p0 = start[b0] + x0 * lengths[b0]
+        dist = np.empty(self.n_nodes)
+        for i in range(self.n_nodes):
+            b, x = int(self.branch[i]), float(self.x[i])
+            p = start[b] + x * lengths[b]
+            chain = ancestors(b)
+            common = next(c for c in chain if c in anc0)  # lowest common branch
+
+            def on_common(chain_, b_, x_, common=common):
+                if b_ == common:
+                    return x_
+                return brs[chain_[chain_.index(common) - 1]].parent_x
+
+            xa, xb = on_common(chain, b, x), on_common(anc0, b0, x0)
+            pa, pb = start[common] + xa * lengths[common], start[common] + xb * lengths[common]
+            dist[i] = (p - pa) + (p0 - pb) + abs(pa - pb)
+        return dist
+
     def segment(self, branch: int, x: float) -> int:
         """The membrane node (segment centre) of `branch(x)` — where a point process sits
         in NEURON (x = 0 and 1 map to the first and last segment)."""
@@ -408,3 +560,41 @@ def _node_at(x, br, start, centres, end):
     if x == 1.0:
         return end
     return centres[min(int(x * br.nseg), br.nseg - 1)]
+
+
+# ---------------------------------------------------------------------- distributions
+# Parameter profiles along the tree, as published models define channel densities: apply
+# to `Morphology.distances(...)` (µm). jax.numpy throughout, so their parameters can be
+# traced and trained.
+
+
+def linear(d, at_origin, slope):
+    """`at_origin + slope·d` (slope per µm)."""
+    import jax.numpy as jnp
+
+    return at_origin + slope * jnp.asarray(d)
+
+
+def exponential(d, a, b, length, *, offset=0.0):
+    """`a + b·exp((d − offset)/length)` (Hay et al.'s Ih: `2e-4·(−0.8696 + 2.087·exp(d/323))`
+    is `exponential(d, -0.8696*2e-4, 2.087*2e-4, 323.0)`)."""
+    import jax.numpy as jnp
+
+    return a + b * jnp.exp((jnp.asarray(d) - offset) / length)
+
+
+def sigmoid(d, low, high, midpoint, width):
+    """`low + (high − low)/(1 + exp((midpoint − d)/width))`: from `low` near the origin to
+    `high` far away (`width` < 0 turns it round)."""
+    import jax.numpy as jnp
+
+    return low + (high - low) / (1.0 + jnp.exp((midpoint - jnp.asarray(d)) / width))
+
+
+def step(d, inside, outside, start, end):
+    """`inside` for `start ≤ d ≤ end`, `outside` elsewhere (Hay et al.'s Ca²⁺ hot zone:
+    100× the LVA density from 685 to 885 µm)."""
+    import jax.numpy as jnp
+
+    d = jnp.asarray(d)
+    return jnp.where((d >= start) & (d <= end), inside, outside)
