@@ -187,3 +187,35 @@ def test_refusals_name_the_culprit():
                           .replace("eca", "ex"))  # fmt: skip
     with pytest.raises(ValueError, match="'x' has no valence"):
         _one([no_valence])
+
+
+def test_hay2011_ih_and_im_files_are_the_builtin_channels(x64):
+    """Ih.mod and Im.mod (written from Hay et al.'s equations) against the hand-written
+    `cable.Ih`/`cable.Im`, which implement the same kinetics: equal to rounding (units:
+    S/cm² × 1000 = mS/cm²)."""
+    from neurojax.cable import Ih, Im
+
+    v = np.array([-154.9, -120.0, -80.0, -45.0, -35.0, 0.0, 30.0])
+    for mod, ref in (
+        (load_mod(HAY / "Ih.mod", gIhbar=2e-4, ehcn=-45.0), Ih(g=0.2, e=-45.0)),
+        (load_mod(HAY / "Im.mod", gImbar=2e-4), Im(g=0.2, e=-77.0)),  # ek: NEURON's default
+    ):
+        g, gr = mod.init(v, 34.0), ref.init(v, 34.0)
+        np.testing.assert_allclose(g.m, gr.m, rtol=1e-12)
+        np.testing.assert_allclose(mod.current(v, g), ref.current(v, gr), rtol=1e-12, atol=1e-12)
+        g1, gr1 = mod.update(v + 5, g, 0.1, 34.0), ref.update(v + 5, gr, 0.1, 34.0)
+        np.testing.assert_allclose(g1.m, gr1.m, rtol=1e-12)
+
+
+def test_every_hay2011_file_loads_and_rests_finite(x64):
+    names = sorted(p.stem for p in HAY.glob("*.mod"))
+    assert names == ["CaDynamics_E2", "Ca_HVA", "Ca_LVAst", "Ih", "Im", "K_Pst", "K_Tst",
+                     "NaTa_t", "Nap_Et2", "SK_E2", "SKv3_1"]  # fmt: skip
+    mechs = [load_mod(HAY / f"{n}.mod") for n in names]
+    cell = _one(mechs, temperature=34.0, ions={"ek": -85.0, "ena": 50.0})
+    y = cell.init_state()
+    i, g = cell._currents(y, jnp.zeros(0))
+    assert np.all(np.isfinite(np.asarray(i))) and np.all(np.isfinite(np.asarray(g)))
+    for gates in y.gates:
+        for x in gates:
+            assert np.all((np.asarray(x) >= 0) & (np.asarray(x) <= 1))  # gates are fractions

@@ -187,14 +187,15 @@ def run_neurojax(texts, mechs, celsius, ions, mode, record, record_ions):
     return {k: np.asarray(v)[:, 0] for k, v in sol.states.items()}, cell
 
 
-def compare_all(tmp: Path, names=None) -> dict:
+def compare_all(tmp: Path, names=None, all_cases=None) -> dict:
     """{(case, protocol): {trace: (max |Δ|, mean |Δ|)}} plus NEURON's voltage range
-    (`_vrange`) and initial reversal potentials against ours (`_e_init`)."""
+    (`_vrange`) and initial reversal potentials against ours (`_e_init`). `all_cases`:
+    another dict shaped as `cases()`'s."""
     import jax
 
     from neurojax.nmodl import mod_class
 
-    all_cases = cases()
+    all_cases = all_cases or cases()
     texts = {}
     for name in names or all_cases:
         texts.update(all_cases[name][0])
