@@ -155,3 +155,22 @@ def test_refusals():
     cell = _cell([syn])
     with pytest.raises(ValueError, match="events"):
         nj.simulate(cell, {"i_clamp": jnp.zeros((10, 0))}, dt=DT)
+
+
+def test_stim_mod_is_the_cells_current_clamp(x64):
+    """The wheel's stim.mod (IClamp: ELECTRODE_CURRENT, `del` a Python keyword, reads t)
+    as a point process equals the cell's own current clamp driven by the same pulse
+    sampled at mid-step (NEURON evaluates BREAKPOINT at t + dt/2)."""
+    n = 400
+    stim = load_mod(_wheel("stim.mod"), **{"del": 2.0, "dur": 5.0, "amp": 0.2})
+    assert float(stim.del_) == 2.0 and type(stim).uses_time
+    morph = Morphology([Branch(10.0, 10.0, nseg=1)])
+    a = Cell(morph, [(Passive(g=0.1, e=-65.0), None)], point_processes=[(stim, (0, 0.5))])
+    b = Cell(morph, [(Passive(g=0.1, e=-65.0), None)], clamps=[(0, 0.5)])
+    t = DT * np.arange(n) + DT / 2
+    pulse = jnp.asarray(np.where((t >= 2.0) & (t < 7.0), 0.2, 0.0))[:, None]
+    kw = dict(dt=DT, solver=BackwardEuler())
+    va = nj.simulate(a, jnp.zeros((n, 0)), saveat=nj.SaveAt(fn=a.record_v([(0, 0.5)])), **kw)
+    vb = nj.simulate(b, pulse, saveat=nj.SaveAt(fn=b.record_v([(0, 0.5)])), **kw)
+    assert float(va.states.max()) > -60  # the pulse depolarises
+    np.testing.assert_allclose(va.states, vb.states, atol=1e-12)

@@ -2,7 +2,8 @@
 
 `validation/nmodl_point_vs_neuron.py`: the wheel's expsyn.mod and exp2syn.mod (an
 inhibitory one too) on an hh compartment, NetStim → NetCon events (two in one step),
-backward Euler at dt = 0.025 ms. Measured 2.5e-11 mV and ≤ 1e-17 µS in the synaptic
+backward Euler at dt = 0.025 ms, then stim.mod (IClamp) and an alpha synapse reading t.
+Measured 3.8e-11 mV and ≤ 1e-17 µS in the synaptic
 states (round-off through spikes); bounds 1e-6 mV and 1e-12 µS."""
 
 import importlib.util

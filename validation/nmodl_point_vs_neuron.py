@@ -4,7 +4,8 @@ The wheel's `expsyn.mod` and `exp2syn.mod` (renamed `ExpSynX`, `Exp2SynX`, so as
 clash with NEURON's built-ins) at the middle of one compartment (L = diam = 10 µm) with
 hh (rate tables off), driven by `NetStim` → `NetCon` events (one NetStim per spike, delay 1 ms), backward Euler
 (`secondorder = 0`) at dt = 0.025 ms for 40 ms in both. Two of the ExpSyn events fall
-in one step (their weights add), one Exp2Syn is inhibitory (e = −80 mV).
+in one step (their weights add), one Exp2Syn is inhibitory (e = −80 mV); then the wheel's
+stim.mod (IClamp: ELECTRODE_CURRENT, reads t) and an alpha synapse reading t.
 
     python validation/nmodl_point_vs_neuron.py     # prints max/mean |Δ| per trace
 
@@ -44,6 +45,33 @@ SYNAPSES = [
     ("Exp2SynX", {"tau1": 1.0, "tau2": 8.0, "e": -80.0}, [14.5], 0.01),
 ]
 
+# Point processes that read the time t (no events): the wheel's stim.mod (IClamp, an
+# ELECTRODE_CURRENT) and an alpha-function synapse written for this validation.
+TIMED = [
+    ("IClampX", {"del": 30.0, "dur": 3.0, "amp": 0.3}),
+    ("AlphaSynX", {"onset": 34.3, "tau": 1.0, "gmax": 0.004, "e": 0.0}),
+]
+
+ALPHA_SYN = """
+NEURON { POINT_PROCESS AlphaSynX  RANGE onset, tau, gmax, e, i, g  NONSPECIFIC_CURRENT i }
+UNITS { (nA) = (nanoamp) (mV) = (millivolt) (uS) = (microsiemens) }
+PARAMETER { onset = 0 (ms) tau = 0.1 (ms) <1e-3,1e6> gmax = 0 (uS) <0,1e9> e = 0 (mV) }
+ASSIGNED { v (mV) i (nA) g (uS) }
+BREAKPOINT {
+    at_time(onset)
+    g = gmax*alpha((t - onset)/tau)
+    i = g*(v - e)
+}
+FUNCTION alpha(x) {
+    : g/gmax = x exp(1 - x) for 0 <= x <= 10, peak 1 at x = 1
+    if (x < 0 || x > 10) {
+        alpha = 0
+    } else {
+        alpha = x*exp(1 - x)
+    }
+}
+"""
+
 
 def texts() -> dict:
     import re
@@ -54,6 +82,9 @@ def texts() -> dict:
         "exp2synx.mod": re.sub(r"POINT_PROCESS\s+Exp2Syn\b", "POINT_PROCESS Exp2SynX",
                                base.mod_text("exp2syn.mod")),
         "hhx.mod": base.renamed(base.mod_text("hh.mod"), "hh", "hhx"),
+        "stimx.mod": re.sub(r"POINT_PROCESS\s+IClamp\b", "POINT_PROCESS IClampX",
+                            base.mod_text("stim.mod")),
+        "alphasynx.mod": ALPHA_SYN,
     }  # fmt: skip
 
 
@@ -83,6 +114,11 @@ for j, (name, params, times, w) in enumerate(cfg["syns"]):
         keep += [ns, nc]
     for g in cfg["record"][j]:
         recs[f"{j}.{g}"] = h.Vector().record(getattr(syn, f"_ref_{g}"))
+for name, params in cfg["timed"]:
+    pp = getattr(h, name)(s(0.5))
+    for k, val in params.items():
+        setattr(pp, k, val)
+    keep.append(pp)
 h.dt, h.secondorder = cfg["dt"], 0
 h.finitialize(-65.0)
 h.continuerun(cfg["T"])
@@ -96,7 +132,7 @@ def record_names():
 
 def run_neuron(dll, tmp: Path) -> dict:
     out = tmp / "point.npz"
-    cfg = dict(dll=dll, syns=SYNAPSES, delay=DELAY, dt=DT, T=T, L=L, diam=DIAM,
+    cfg = dict(dll=dll, syns=SYNAPSES, timed=TIMED, delay=DELAY, dt=DT, T=T, L=L, diam=DIAM,
                record=record_names(), out=str(out))  # fmt: skip
     (tmp / "cfg_point.json").write_text(json.dumps(cfg))
     script = tmp / "run_neuron_point.py"
@@ -119,9 +155,11 @@ def run_neurojax() -> dict:
     from neurojax.solvers import BackwardEuler
 
     t = texts()
-    by_name = {"ExpSynX": t["expsynx.mod"], "Exp2SynX": t["exp2synx.mod"]}
+    by_name = {"ExpSynX": t["expsynx.mod"], "Exp2SynX": t["exp2synx.mod"],
+               "IClampX": t["stimx.mod"], "AlphaSynX": t["alphasynx.mod"]}  # fmt: skip
     pps = [(load_mod(by_name[name], file=name, **params), (0, 0.5))
            for name, params, _, _ in SYNAPSES]  # fmt: skip
+    pps += [(load_mod(by_name[name], file=name, **params), (0, 0.5)) for name, params in TIMED]
     cell = Cell(Morphology([Branch(L, DIAM, nseg=1)]), [(load_mod(t["hhx.mod"]), None)],
                 v_init=-65.0, point_processes=pps)  # fmt: skip
     n = int(round(T / DT))
@@ -156,7 +194,7 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as d:
         res = compare(Path(d))
     lo, hi = res.pop("_vrange")
-    print(f"ExpSyn + 2 Exp2Syn + hh, NetStim events (NEURON V in [{lo:.1f}, {hi:.1f}] mV)")
+    print(f"ExpSyn + 2 Exp2Syn + IClamp + alpha synapse + hh, NetStim events (NEURON V in [{lo:.1f}, {hi:.1f}] mV)")
     for k, (mx, mean) in res.items():
         print(f"    {k:10s} max {mx:.3g}  mean {mean:.3g}")
 

@@ -511,7 +511,7 @@ class Cell(AbstractModel):
 
         return TRBDF2()
 
-    def _currents(self, y: CellState, inputs, pool=None):
+    def _currents(self, y: CellState, inputs, pool=None, t=None):
         geo = self.geometry
         v = y.v
         area = jnp.asarray(geo.area, v.dtype) * _PER_UM2
@@ -527,7 +527,7 @@ class Cell(AbstractModel):
             if geo.ions.uses[k]:  # ion currents summed into the pools, in mechanism order
                 i, di, out = jax.jvp(
                     lambda u, ch=ch, gates=gates, ions=pool.at(k, nodes): ch.current_ions(
-                        u, gates, self.temperature, ions
+                        u, gates, self.temperature, ions, **_time(ch, t)
                     ),
                     (vr,),
                     (jnp.ones_like(vr),),
@@ -537,14 +537,18 @@ class Cell(AbstractModel):
                     pool.add_current(name, x, spread)
             else:
                 i, di = jax.jvp(
-                    lambda u, ch=ch, gates=gates: ch.current(u, gates), (vr,), (jnp.ones_like(vr),)
+                    lambda u, ch=ch, gates=gates: ch.current(u, gates, **_time(ch, t)),
+                    (vr,),
+                    (jnp.ones_like(vr),),
                 )
             i_mem = i_mem + _spread(i, spread) * area
             g_mem = g_mem + _spread(di, spread) * area
         for pp, node, gates in zip(self.point_processes, geo.points, y.points, strict=True):
             vr = v[..., node : node + 1]
             i, di = jax.jvp(
-                lambda u, pp=pp, gates=gates: pp.current(u, gates), (vr,), (jnp.ones_like(vr),)
+                lambda u, pp=pp, gates=gates: pp.current(u, gates, **_time(pp, t)),
+                (vr,),
+                (jnp.ones_like(vr),),
             )
             i_mem = i_mem.at[..., node].add(i[..., 0])  # nA
             g_mem = g_mem.at[..., node].add(di[..., 0])  # µS
@@ -594,7 +598,7 @@ class Cell(AbstractModel):
     def vector_field(self, t, y: CellState, inputs) -> CellState:
         """`dV/dt` at the membrane nodes (0 at the membrane-less ones, which are algebraic)
         and `d gates/dt` — for inspection; the cell is integrated by `implicit_step`."""
-        i_mem, _ = self._currents(y, inputs)
+        i_mem, _ = self._currents(y, inputs, None, t)
         g_ax = self._axial(y.v.dtype)
         c = self._capacitance(y.v.dtype)
         f = self._axial_current(y.v, g_ax) - i_mem
@@ -632,18 +636,18 @@ class Cell(AbstractModel):
             # (gate rates, linearisation, solve); recomputing the step from its input
             # state in the backward pass moves far less memory and measured faster.
             return jax.checkpoint(type(self)._step, static_argnums=(1,))(
-                self, scheme, y, inputs, dt
+                self, scheme, y, inputs, dt, t
             )
-        return self._step(scheme, y, inputs, dt)
+        return self._step(scheme, y, inputs, dt, t)
 
-    def _step(self, scheme, y: CellState, inputs, dt) -> CellState:
+    def _step(self, scheme, y: CellState, inputs, dt, t=0.0) -> CellState:
         geo = self.geometry
         v = y.v
         dtype = v.dtype
         if len(geo.receivers):  # events first, as NEURON's deliver_net_events
             y = y._replace(points=self._receive(y, inputs))
         pool = self._ion_pool(v, y.ions)
-        i_mem, g_mem = self._currents(y, inputs, pool)
+        i_mem, g_mem = self._currents(y, inputs, pool, t + dt / 2)  # NEURON: mid-step
         g_ax = self._axial(dtype)
         c = self._capacitance(dtype)
         rhs = self._axial_current(v, g_ax) - i_mem  # F(V)
@@ -659,9 +663,9 @@ class Cell(AbstractModel):
             v_new = v + tree_solve(topo, d, a, b, rhs)
         else:
             v_new = _VOLTAGE_SCHEMES[kind](self, p, v, rhs, c, g_mem, g_ax, lap_diag, dt)
-        gates = self._update_gates(v_new, y, pool, dt)
+        gates = self._update_gates(v_new, y, pool, dt, t + dt)
         points = tuple(
-            pp.update(v_new[..., node : node + 1], g, dt, self.temperature)
+            pp.update(v_new[..., node : node + 1], g, dt, self.temperature, **_time(pp, t + dt))
             for pp, node, g in zip(self.point_processes, geo.points, y.points, strict=True)
         )
         return CellState(v=v_new, gates=gates, ions=pool.states() if pool is not None else {},
@@ -683,7 +687,7 @@ class Cell(AbstractModel):
             )
         return tuple(points)
 
-    def _update_gates(self, v_new, y: CellState, pool, dt):
+    def _update_gates(self, v_new, y: CellState, pool, dt, t=None):
         """Every mechanism's state update at the new voltages, in mechanism order; those
         sharing the ion pools read the step's total ion currents and the concentrations
         written by the mechanisms before them (NEURON's `nrn_state` order)."""
@@ -694,11 +698,12 @@ class Cell(AbstractModel):
         ):
             vr = v_new[..., nodes]
             if geo.ions.uses[k]:
-                g, written = ch.update_ions(vr, gates, dt, self.temperature, pool.at(k, nodes))
+                g, written = ch.update_ions(vr, gates, dt, self.temperature, pool.at(k, nodes),
+                                            **_time(ch, t))  # fmt: skip
                 for name, x in written.items():
                     pool.write(name, x, spread, nodes.size)
             else:
-                g = ch.update(vr, gates, dt, self.temperature)
+                g = ch.update(vr, gates, dt, self.temperature, **_time(ch, t))
             out.append(g)
         return tuple(out)
 
@@ -866,3 +871,12 @@ def _point_processes(items, disc: Discretisation):
         procs.append(pp)
         nodes.append(disc.node(*site))
     return tuple(procs), np.array(nodes, dtype=np.int64)
+
+
+def _time(mechanism, t):
+    """`{"t": t}` for a mechanism that reads the time (`uses_time`), else nothing."""
+    if getattr(type(mechanism), "uses_time", False):
+        if t is None:
+            raise ValueError(f"{type(mechanism).__name__} reads the time t, which was not given.")
+        return {"t": t}
+    return {}

@@ -41,6 +41,10 @@ class AbstractChannel(eqx.Module):
     Parameters outside their domain (a negative conductance, NaN) are refused when the
     channel is built."""
 
+    # True for a mechanism that reads the time: the cell then passes `t=` (ms) to
+    # `current` (mid-step, as NEURON's fixed step) and `update` (the step's end).
+    uses_time: ClassVar[bool] = False
+
     def __check_init__(self):
         check_domains(self)
 

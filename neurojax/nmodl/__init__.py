@@ -53,11 +53,13 @@ def load_mod(source, *, ions: dict | None = None, file: str | None = None, **par
     """A mechanism instance from a `.mod` file (path or text), with `parameters`
     overriding the file's defaults (NMODL names and units)."""
     cls = mod_class(source, ions=ions, file=file)
-    unknown = set(parameters) - set(cls._spec.params)
+    # NMODL names; a Python keyword (`del`) also as its field name (`del_`)
+    parameters = {cls._spec.field_of.get(k, k): v for k, v in parameters.items()}
+    unknown = set(parameters) - set(cls._spec.field_of.values())
     if unknown:
         raise ValueError(
             f"{cls._spec.file}: {sorted(unknown)} are not parameters of {cls._spec.suffix}; "
-            f"its parameters are {sorted(cls._spec.params)}."
+            f"its parameters are {sorted(cls._spec.field_of.values())}."
         )
     return cls(**parameters)
 

@@ -26,6 +26,7 @@ Semantics, as NEURON's (`nocmodl`) for a density mechanism:
 
 from __future__ import annotations
 
+import keyword
 from collections import namedtuple
 from typing import Any, ClassVar
 
@@ -61,7 +62,9 @@ from ._parse import (
 NEWTON_ITERATIONS = 4
 
 _SPECIAL = {"v", "celsius", "dt", "t"}
-_UNSUPPORTED_SPECIAL = {"t": "the time t", "area": "the segment area", "diam": "the diameter"}
+_RESERVED = {"init", "current", "update", "init_ions", "current_ions", "update_ions",
+             "default_ions", "receive", "ion_use", "uses_time", "n_receive"}  # fmt: skip
+_UNSUPPORTED_SPECIAL = {"area": "the segment area", "diam": "the diameter"}
 
 _BUILTINS_1 = {
     "exp": (np.exp, jnp.exp), "log": (np.log, jnp.log), "log10": (np.log10, jnp.log10),
@@ -129,6 +132,9 @@ def ev(e, frame: dict, ctx: _Ctx):
             return np.float64(spec.constants[n])
         if n == "dt":
             raise _err(spec, e.line, "dt is only available in the SOLVEd block")
+        if n == "t":
+            raise _err(spec, e.line, "the time t is not available here (NET_RECEIVE, or a call "
+                       "without t=)")  # fmt: skip
         if n in _UNSUPPORTED_SPECIAL:
             raise _err(spec, e.line, f"{_UNSUPPORTED_SPECIAL[n]} ({n}) is not supported")
         raise _err(spec, e.line, f"undefined name {n!r}")
@@ -195,6 +201,8 @@ def call(e: Call, frame: dict, ctx: _Ctx):
             with np.errstate(all="ignore"):
                 return f_np(*[np.float64(a) for a in args])
         return f_jnp(*[_weak(a) for a in args])
+    if fn == "at_time" and len(args) == 1:  # a variable-step hint: 0 for fixed steps
+        return np.float64(0.0)
     if fn == "exprelr" and len(args) == 1:
         return _exprelr(jnp.asarray(_weak(args[0])))
     raise _err(spec, e.line, f"unknown or unsupported function {fn}()")
@@ -540,6 +548,9 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
                 raise fail(file, u.line, f"WRITE {name} (a reversal potential) is not supported")
         ion_use.append(IonUse(u.ion, u.valence, tuple(u.read), tuple(u.write)))
     currents += [n for n, _ in prog.nonspecific]
+    # ELECTRODE_CURRENT (IClamp's i): injected, positive depolarises — the opposite sign
+    spec.electrode = tuple(n for n, _ in prog.electrode)
+    currents += list(spec.electrode)
     spec.currents = tuple(currents)
     spec.ion_currents = tuple(ion_currents)
     spec.ion_reads = tuple(ion_reads)
@@ -566,9 +577,11 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
             )
         params[n] = (0.0 if var.value is None else var.value, dom, var.unit)
     for n in params:
-        if n in ("init", "current", "update") or n.startswith("_") or n in dir(eqx.Module):
+        if n in _RESERVED or n.startswith("_") or n in dir(eqx.Module):
             raise fail(file, 1, f"a parameter named {n!r} clashes with the mechanism's methods")
     spec.params = params
+    # Python keywords (stim.mod's `del`) become fields with a trailing underscore
+    spec.field_of = {n: n + "_" if keyword.iskeyword(n) else n for n in params}
     spec.param_names = set(params)
     spec.state_names = [s.name for s in prog.states]
     assigned = [
@@ -623,8 +636,12 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         r_rcv, _, w_rcv = rw.body(prog.net_receive.body, recv_local, set())
     else:
         r_rcv, w_rcv = set(), set()
-    if "t" in r_cur | r_upd | r_ini | r_rcv:
-        raise fail(file, _first_use(prog, "t"), "the time t is not supported")
+    if "t" in r_rcv:
+        raise fail(file, _first_use(prog, "t"), "the time t in NET_RECEIVE is not supported "
+                   "(the events of a step are delivered together)")  # fmt: skip
+    # the time: t + dt/2 in BREAKPOINT's currents, t + dt in the SOLVEd block, 0 at
+    # INITIAL (NEURON's fixed step)
+    spec.uses_time = "t" in (r_cur | r_upd | r_ini)
     if "dt" in r_cur or "dt" in r_ini or "dt" in r_rcv:
         raise fail(
             file, _first_use(prog, "dt"), "dt read outside the SOLVEd block is not supported"
@@ -715,14 +732,17 @@ class NmodlChannel(AbstractChannel):
     _spec: ClassVar[Any] = None
     _scale: ClassVar[float] = 1000.0
     ion_use: ClassVar[tuple] = ()
+    uses_time: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ ion-aware
 
-    def _glob(self, v, celsius, ions):
+    def _glob(self, v, celsius, ions, t=None):
         spec = self._spec
-        g = {n: getattr(self, n) for n in spec.params}
+        g = {n: getattr(self, f) for n, f in spec.field_of.items()}
         g["v"] = v
         g["celsius"] = celsius
+        if t is not None:
+            g["t"] = t
         for n in spec.ion_inputs:
             if n not in ions:
                 raise ValueError(f"{spec.file}: {spec.suffix} needs the ion value {n}")
@@ -731,10 +751,10 @@ class NmodlChannel(AbstractChannel):
 
     def init_ions(self, v, temperature, ions):
         """`(gates, {concentration: mM})` at `v` with the pools' `ions` (NEURON's
-        `nrn_init`: INITIAL, then BREAKPOINT's statements once)."""
+        `nrn_init`: INITIAL, then BREAKPOINT's statements once; t = 0)."""
         spec = self._spec
         v = jnp.asarray(v)
-        g = self._glob(v, temperature, ions)
+        g = self._glob(v, temperature, ions, np.float64(0.0))
         zero = jnp.zeros_like(v)
         for n in [*spec.state_names, *spec.assigned, *spec.module_locals]:
             if n not in spec.pool:
@@ -745,10 +765,11 @@ class NmodlChannel(AbstractChannel):
         run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
         return self._pack(g, v), written
 
-    def current_ions(self, v, gates, temperature, ions):
-        """`(i µA/cm², {ion current: mA/cm²})`: BREAKPOINT without its SOLVE."""
+    def current_ions(self, v, gates, temperature, ions, t=None):
+        """`(i µA/cm², {ion current: mA/cm²})`: BREAKPOINT without its SOLVE (at time `t`,
+        ms: NEURON evaluates it at mid-step)."""
         spec = self._spec
-        g = self._glob(v, temperature, ions)
+        g = self._glob(v, temperature, ions, t)
         g.update(gates._asdict())
         g["celsius"] = temperature
         for n in spec.assigned + spec.module_locals:
@@ -756,15 +777,16 @@ class NmodlChannel(AbstractChannel):
         run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
         total = 0.0
         for c in spec.currents:
-            total = total + g[c]
+            total = total - g[c] if c in spec.electrode else total + g[c]
         # density: mA/cm² → µA/cm²; point process: nA
         i = self._scale * jnp.broadcast_to(_weak(total), jnp.shape(v))
         return i, {c: self._shape(g[c], v) for c in spec.ion_currents}
 
-    def update_ions(self, v, gates, dt, temperature, ions):
-        """`(gates, {concentration: mM})` after `dt`: the SOLVEd block at `v`."""
+    def update_ions(self, v, gates, dt, temperature, ions, t=None):
+        """`(gates, {concentration: mM})` after `dt`: the SOLVEd block at `v` (time `t`:
+        the step's end)."""
         spec = self._spec
-        g = self._glob(v, temperature, ions)
+        g = self._glob(v, temperature, ions, t)
         g.update(gates._asdict())
         g["celsius"] = temperature
         g["dt"] = dt
@@ -802,15 +824,15 @@ class NmodlChannel(AbstractChannel):
         self._standalone("init")
         return self.init_ions(v, temperature, self.default_ions(v))[0]
 
-    def current(self, v, gates):
+    def current(self, v, gates, t=None):
         self._standalone("current")
         spec = self._spec
         celsius = gates.celsius if spec.carry_celsius else np.float64(np.nan)
-        return self.current_ions(v, gates, celsius, self.default_ions(v))[0]
+        return self.current_ions(v, gates, celsius, self.default_ions(v), t)[0]
 
-    def update(self, v, gates, dt, temperature):
+    def update(self, v, gates, dt, temperature, t=None):
         self._standalone("update")
-        return self.update_ions(v, gates, dt, temperature, self.default_ions(v))[0]
+        return self.update_ions(v, gates, dt, temperature, self.default_ions(v), t)[0]
 
     def _shape(self, x, v):
         return jnp.broadcast_to(jnp.asarray(_weak(x), v.dtype), v.shape)
@@ -841,10 +863,10 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
 
 
 def make_class(spec: Spec, name: str | None = None):
-    annotations = {n: jax.Array for n in spec.params}
+    annotations = {spec.field_of[n]: jax.Array for n in spec.params}
     ns: dict = {"__annotations__": annotations, "__module__": __name__}
     for n, (value, dom, _unit) in spec.params.items():
-        ns[n] = parameter(value, dom)
+        ns[spec.field_of[n]] = parameter(value, dom)
     doc_params = ", ".join(
         f"`{n}` = {v:g}" + (f" ({u})" if u else "") for n, (v, _, u) in spec.params.items()
     )
@@ -857,6 +879,7 @@ def make_class(spec: Spec, name: str | None = None):
     cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (base,), ns)
     cls._spec = spec
     cls.ion_use = spec.ion_use
+    cls.uses_time = spec.uses_time
     if spec.point:
         cls.n_receive = 1 if spec.prog.net_receive is not None else 0
         if cls.n_receive:

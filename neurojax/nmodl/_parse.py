@@ -253,6 +253,7 @@ class Program:
     suffix_line: int = 0
     ions: list = field(default_factory=list)
     nonspecific: list = field(default_factory=list)  # (name, line)
+    electrode: list = field(default_factory=list)  # (name, line): ELECTRODE_CURRENT
     range: set = field(default_factory=set)
     global_: set = field(default_factory=set)
     parameters: list = field(default_factory=list)  # Var
@@ -528,13 +529,15 @@ class Parser:
                 p.ions.append(UseIon(ion, tuple(read), tuple(write), valence, t.line))
             elif kw == "NONSPECIFIC_CURRENT":
                 p.nonspecific += [(n, t.line) for n in self.name_list()]
+            elif kw == "ELECTRODE_CURRENT":
+                p.electrode += [(n, t.line) for n in self.name_list()]
             elif kw == "RANGE":
                 p.range |= set(self.name_list())
             elif kw == "GLOBAL":
                 p.global_ |= set(self.name_list())
             elif kw in ("THREADSAFE",):
                 pass
-            elif kw in ("ELECTRODE_CURRENT", "POINTER", "BBCOREPOINTER", "EXTERNAL",
+            elif kw in ("POINTER", "BBCOREPOINTER", "EXTERNAL",
                         "RANDOM"):  # fmt: skip
                 raise self.err(f"NEURON {{ {kw} }} is not supported", t)
             else:
