@@ -101,6 +101,16 @@ def test_batched_and_vmapped(method, x64):
         assert _rel(mapped[k], want) <= tol
         want0 = np.linalg.solve(dense(parent, d[k], a[0], b[0]), rhs[k])
         assert _rel(shared[k], want0) <= tol
+    # reverse mode under vmap (the transposed solve through the vmap rule), nested vmap
+    grads = jax.vmap(jax.grad(lambda r, d: jnp.sum(tree_solve(topo, d, a[0], b[0], r, method=method) ** 2)))(rhs, d)
+    nested = jax.vmap(jax.vmap(lambda *z: tree_solve(topo, *z, method=method)))(
+        d[None], a[None], b[None], rhs[None]
+    )
+    for k in range(3):
+        m = dense(parent, d[k], a[0], b[0])
+        x = np.linalg.solve(m, rhs[k])
+        assert _rel(grads[k], np.linalg.solve(m.T, 2 * x)) <= _tol(m, np.float64)
+        assert _rel(nested[0, k], batched[k]) <= 1e-14  # the same solve, to round-off
 
 
 def test_methods_agree_and_default():

@@ -256,13 +256,39 @@ def _tree_solve(topo, method, d, a, b, rhs):
     #   O(N) `matvec` (−λ xᵀ on the tree's nonzeros) — never a backward pass through the
     #   elimination loop;
     # - forward mode (jvp, jacfwd): ẋ = M⁻¹(ṙ − Ṁ x), one more solve.
-    solve = _SOLVERS[method]
+    solve = _node_major_batching(functools.partial(_SOLVERS[method], topo))
     return jax.lax.custom_linear_solve(
         functools.partial(_matvec, topo, d, a, b),
         rhs,
-        solve=lambda _, r: solve(topo, d, a, b, r),
-        transpose_solve=lambda _, r: solve(topo, d, b, a, r),
+        solve=lambda _, r: solve(d, a, b, r),
+        transpose_solve=lambda _, r: solve(d, b, a, r),
     )
+
+
+def _node_major_batching(solve):
+    """`solve(d, a, b, rhs)` for node-major `(N, *batch)` arrays, with a `vmap` rule that
+    puts the mapped axis last (node-major) instead of first: each step of the loops then
+    moves one contiguous row of the batch (measured: a vmap of 100 cells of 2201
+    compartments, 2× faster than the axis vmap would put first)."""
+
+    @jax.custom_batching.custom_vmap
+    def batched(d, a, b, rhs):
+        return solve(d, a, b, rhs)
+
+    @batched.def_vmap
+    def _rule(axis_size, in_batched, d, a, b, rhs):
+        args = [d, a, b, rhs]
+        shape = jnp.broadcast_shapes(
+            *(x.shape[1:] if bat else x.shape for x, bat in zip(args, in_batched, strict=True))
+        )
+        args = [
+            jnp.moveaxis(x, 0, -1) if bat else x[..., None]
+            for x, bat in zip(args, in_batched, strict=True)
+        ]
+        args = [jnp.broadcast_to(x, (*shape, axis_size)) for x in args]
+        return jnp.moveaxis(batched(*args), -1, 0), True
+
+    return batched
 
 
 def tree_solve(
