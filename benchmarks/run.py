@@ -105,6 +105,18 @@ def parse_args(argv=None):
         default=["gradient", "populations", "cable", "network"],
     )
     p.add_argument("--no-peers", action="store_true", help="neurojax only")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="populations: run every tool this many times, alternating (medians over rounds)",
+    )
+    p.add_argument(
+        "--jaxley-rounds",
+        type=int,
+        default=1,
+        help="rounds that include Jaxley (its build is slow)",
+    )
     p.add_argument("--neuron-python", default=os.environ.get("NEURON_PYTHON", sys.executable))
     p.add_argument("--brainpy-python", default=os.environ.get("BRAINPY_PYTHON"))
     p.add_argument(
@@ -285,8 +297,13 @@ def run_cases(args, S: dict, R: Runner, raw: Path, peers: dict) -> dict:
         every = "100" if S["steps"] % 100 == 0 else str(S["steps"])
         pops = [("hh", S["hh_n"], ["hh:default", "hh:exponential_euler"]),
                 ("lif", S["lif_n"], ["lif:default"])]  # fmt: skip
-        for model, n, cases in pops:
-            tag = f"{model}_{n}"
+        # Rounds: every tool once per round, rounds one after the other, so that a
+        # load that changes during the run falls on every tool alike; the summary takes
+        # each tool's median over the rounds (`_over_rounds`).
+        order = [(rnd, *pop) for rnd in range(args.rounds) for pop in pops]
+        for rnd, model, n, cases in order:
+            _mark_round(data["populations"], rnd)
+            tag = f"{model}_{n}" + (f"_r{rnd}" if rnd else "")
             rec = R.run(
                 f"populations neurojax {tag}",
                 [py, f"{B}/bench_populations.py", "--sizes", str(n), "--cases", *cases,
@@ -314,7 +331,7 @@ def run_cases(args, S: dict, R: Runner, raw: Path, peers: dict) -> dict:
                              "variant": f"backward Euler + cnexp, {r['threads']} threads, "
                              "rate tables", "peak_rss_mib": peak(rec)}
                         )  # fmt: skip
-                if peers.get("jaxley"):
+                if peers.get("jaxley") and rnd < args.jaxley_rounds:
                     rec = R.run(
                         f"populations jaxley {tag}",
                         [args.jaxley_python, f"{B}/bench_jaxley.py", "--sizes", str(n),
@@ -355,6 +372,8 @@ def run_cases(args, S: dict, R: Runner, raw: Path, peers: dict) -> dict:
                              "peak_rss_mib": peak(rec)}
                         )  # fmt: skip
 
+        _mark_round(data["populations"], args.rounds - 1)
+
     # ------------------------------------------------------------------- cable cells
     if "cable" in args.only:
         tools = [("neurojax", py)]
@@ -390,6 +409,35 @@ def run_cases(args, S: dict, R: Runner, raw: Path, peers: dict) -> dict:
                     {**r, "tool": tool, "peak_rss_mib": r.get("peak_rss_mb") or peak(rec)}
                 )
     return data
+
+
+def _mark_round(rows: list[dict], rnd: int) -> None:
+    for r in rows:
+        r.setdefault("round", rnd)
+
+
+def _over_rounds(rows: list[dict]) -> list[dict]:
+    """One row per (model, N, tool, scheme): the median over rounds of each round's
+    median run time (the rounds' medians kept in `round_median_s`)."""
+    import statistics
+
+    groups: dict = {}
+    for r in rows:
+        key = (r["model"], r["n"], r["tool"], r["variant"], bool(r.get("default_solver")))
+        groups.setdefault(key, []).append(r)
+    out = []
+    for group in groups.values():
+        med = statistics.median(r["median_s"] for r in group)
+        first = dict(group[0])
+        first.update(
+            median_s=med,
+            min_s=min(r.get("min_s", r["median_s"]) for r in group),
+            round_median_s=[r["median_s"] for r in group],
+            rounds=len(group),
+            neuron_steps_per_s=first["n"] * first["steps"] / med,
+        )
+        out.append(first)
+    return out
 
 
 # ----------------------------------------------------------------------- the summary
@@ -473,7 +521,7 @@ def summarise(data: dict, meta: dict) -> tuple[str, list[dict]]:
         md += [C.markdown_table(header, rows), ""]
 
     # ---------------------------------------------------------------- populations
-    p = data["populations"]
+    p = _over_rounds(data["populations"])
     if p:
         md += [
             "## Populations (1000 steps; HH dt = 0.025 ms, LIF dt = 0.1 ms; neuron-steps/s)"
@@ -483,7 +531,9 @@ def summarise(data: dict, meta: dict) -> tuple[str, list[dict]]:
             "Ratios: neurojax's exponential Euler (the scheme of BrainPy and Brian2; for the "
             "LIF also its default) and neurojax's default solver, each ÷ the row's "
             "throughput (> 1: neurojax is faster). NEURON computes in float64, all others "
-            "in float32.",
+            f"in float32. Run times: the median over {max(r['rounds'] for r in p)} round(s) "
+            "(every tool once per round, one after the other) of each round's median of "
+            "repeats; compile / build from the first round.",
             "",
         ]
         header = ["model", "N", "tool", "scheme", "compile / build (s)", "run, median (ms)",
