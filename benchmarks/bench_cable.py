@@ -9,10 +9,13 @@ compartments, 200 → 2000.
 
 Measured per tool (each in its own process):
 
-- neurojax: `compile_s` (first call minus a later one), `forward_s` (median), `grad_s`
-  (median of `jax.grad` of the mean soma voltage w.r.t. every branch's g_na, a
+- neurojax (float32): `compile_s` (first call minus a later one), `forward_s` (median),
+  `grad_s` (median of `jax.grad` of the mean soma voltage w.r.t. every branch's g_na, a
   `(n_branches,)` array), backward Euler (NEURON's scheme) and Crank–Nicolson; and
-  `vmap_cells_per_s`: a batch of 100 cells with different g_na under `jax.vmap`.
+  `vmap_cells_per_s`: a batch of 100 cells with different g_na under `jax.vmap`. Column
+  `tree_solve`: the schedule of the voltage solve (`neurojax.cable.tree_solve`'s
+  `method`; the backend's default unless `--tree-methods` names others, which adds a
+  backward-Euler row — forward, gradient and the vmap batch — per other method).
 - NEURON (`h.usetable_hh = 0`, `secondorder = 0`): `forward_s` of `h.continuerun`.
 - Jaxley (`jx.integrate`, its default backward Euler): `compile_s`, `forward_s`,
   `grad_s` (w.r.t. per-branch HH_gNa). Needs a Python with Jaxley, never neurojax's
@@ -74,12 +77,15 @@ def median_time(fn, repeats):
 # ------------------------------------------------------------------ neurojax
 
 
-def run_neurojax(sizes, repeats, batch):
+def run_neurojax(sizes, repeats, batch, tree_methods=None):
     import jax
     import jax.numpy as jnp
 
     import neurojax as nj
-    from neurojax.cable import HH, Branch, Cell, Morphology
+    from neurojax.cable import HH, Branch, Cell, Morphology, _tree_solve
+
+    default = _tree_solve.default_method()
+    others = [m for m in (tree_methods or []) if m != default]
 
     rows = []
     n_steps = int(round(T_STOP / DT))
@@ -97,10 +103,13 @@ def run_neurojax(sizes, repeats, batch):
             return Cell(morph, [(HH(g_na=g[of_branch]), None)], ra=35.4, clamps=[(0, 0.5)])  # noqa: B023 (used at once)
 
         rec = nj.SaveAt(fn=cell0.record_v([(0, 0.5)]))
-        for solver_name, solver in (
-            ("BackwardEuler", nj.solvers.BackwardEuler()),
-            ("CrankNicolson", nj.solvers.CrankNicolson()),
-        ):
+        cases = [
+            ("BackwardEuler", nj.solvers.BackwardEuler(), default),
+            ("CrankNicolson", nj.solvers.CrankNicolson(), default),
+        ] + [("BackwardEuler", nj.solvers.BackwardEuler(), m) for m in others]
+        for solver_name, solver, method in cases:
+            # the schedule is read when the step is traced (each jit below traces afresh)
+            _tree_solve.default_method = lambda method=method: method
 
             @jax.jit
             def forward(g, solver=solver):
@@ -121,6 +130,8 @@ def run_neurojax(sizes, repeats, batch):
             row = dict(
                 tool="neurojax",
                 solver=solver_name,
+                tree_solve=method,
+                dtype=str(v.dtype),
                 n_compartments=nb * NSEG,
                 n_nodes=cell0.n_nodes,
                 compile_s=first - fwd,
@@ -130,7 +141,7 @@ def run_neurojax(sizes, repeats, batch):
                 grad_over_forward=gs / fwd,
                 soma_spikes=spikes(v),
             )
-            if solver_name == "CrankNicolson" and batch:
+            if batch and (solver_name == "CrankNicolson" or method != default):
                 gb = jnp.linspace(100.0, 140.0, batch)[:, None] * jnp.ones((1, nb))
                 vf = jax.jit(jax.vmap(forward))
                 jax.block_until_ready(vf(gb))
@@ -138,6 +149,7 @@ def run_neurojax(sizes, repeats, batch):
                 row.update(vmap_batch=batch, vmap_s=tb, vmap_cells_per_s=batch / tb)
             rows.append(row)
             print(row, flush=True)
+    _tree_solve.default_method = lambda: default
     return rows
 
 
@@ -256,6 +268,7 @@ def table(rows):
     cols = [
         "tool",
         "solver",
+        "tree_solve",
         "n_compartments",
         "compile_s",
         "forward_s",
@@ -281,12 +294,21 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--jaxley-python", default=None)
+    p.add_argument(
+        "--tree-methods",
+        nargs="+",
+        default=None,
+        help="neurojax tree-solve schedules to compare (hines, levels): one backward-Euler "
+        "row (forward, gradient, vmap batch) per schedule other than the backend's default",
+    )
     p.add_argument("--name", default="cpu")
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
     if args.tool != "all":
         fn = {
-            "neurojax": lambda: run_neurojax(args.branches, args.repeats, args.batch),
+            "neurojax": lambda: run_neurojax(
+                args.branches, args.repeats, args.batch, args.tree_methods
+            ),
             "neuron": lambda: run_neuron(args.branches, args.repeats),
             "jaxley": lambda: run_jaxley(args.branches, args.repeats),
         }[args.tool]
@@ -315,6 +337,8 @@ def main(argv=None):
             "--branches",
             *map(str, args.branches),
         ]
+        if tool == "neurojax" and args.tree_methods:
+            cmd += ["--tree-methods", *args.tree_methods]
         subprocess.run(cmd, check=True)
         rows += json.loads(out.read_text())
         out.unlink()

@@ -6,11 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_cable_tree_solve import dense, random_system, random_tree
 
 from neurojax.cable import TreeTopology, tree_solve
 from neurojax.cable._tree_solve import METHODS, default_method
-
-from test_cable_tree_solve import dense, random_system, random_tree
 
 # (n, branchy): one compartment, a short chain, a star, a long unbranched cable (the
 # worst case of the `levels` schedule: one compartment per level), random trees
@@ -102,7 +101,9 @@ def test_batched_and_vmapped(method, x64):
         want0 = np.linalg.solve(dense(parent, d[k], a[0], b[0]), rhs[k])
         assert _rel(shared[k], want0) <= tol
     # reverse mode under vmap (the transposed solve through the vmap rule), nested vmap
-    grads = jax.vmap(jax.grad(lambda r, d: jnp.sum(tree_solve(topo, d, a[0], b[0], r, method=method) ** 2)))(rhs, d)
+    grads = jax.vmap(
+        jax.grad(lambda r, d: jnp.sum(tree_solve(topo, d, a[0], b[0], r, method=method) ** 2))
+    )(rhs, d)
     nested = jax.vmap(jax.vmap(lambda *z: tree_solve(topo, *z, method=method)))(
         d[None], a[None], b[None], rhs[None]
     )
@@ -124,7 +125,9 @@ def test_methods_agree_and_default():
     for x in xs:
         assert _rel(x, x_ref) <= _tol(m, np.float32)
     assert default_method() == ("hines" if jax.default_backend() == "cpu" else "levels")
-    np.testing.assert_array_equal(tree_solve(topo, d, a, b, rhs), xs[METHODS.index(default_method())])
+    np.testing.assert_array_equal(
+        tree_solve(topo, d, a, b, rhs), xs[METHODS.index(default_method())]
+    )
 
 
 def test_unknown_method_is_refused():

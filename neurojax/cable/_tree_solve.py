@@ -329,7 +329,9 @@ def tree_solve(
     if method is None:
         method = default_method()
     if method not in _SOLVERS:
-        raise ValueError(f"method must be one of {METHODS} (or None for the default), got {method!r}.")
+        raise ValueError(
+            f"method must be one of {METHODS} (or None for the default), got {method!r}."
+        )
     arrays = [jnp.asarray(x) for x in (d, a, b, rhs)]
     shape = jnp.broadcast_shapes(*(x.shape for x in arrays))
     if len(shape) == 0 or shape[-1] != topology.n:
