@@ -24,6 +24,8 @@ Measured per tool (each in its own process):
       python -m venv /tmp/jaxley-venv && /tmp/jaxley-venv/bin/pip install jaxley
       python benchmarks/bench_cable.py --jaxley-python /tmp/jaxley-venv/bin/python
 
+  (or set `JAXLEY_PYTHON`, as for `run.py`).
+
 Writes `benchmarks/results/cable_<name>.json` and `.md`. Spike counts at the soma are
 reported as a check that the tools simulate the same cell.
 """
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -141,12 +144,15 @@ def run_neurojax(sizes, repeats, batch, tree_methods=None):
                 grad_over_forward=gs / fwd,
                 soma_spikes=spikes(v),
             )
+            # the batch: `batch` cells up to 2000 compartments, a tenth beyond and for
+            # the non-default schedules (`levels` on a CPU: ~1 s per cell at 2000)
+            nbatch = batch if nb * NSEG <= 2000 and method == default else max(1, batch // 10)
             if batch and (solver_name == "CrankNicolson" or method != default):
-                gb = jnp.linspace(100.0, 140.0, batch)[:, None] * jnp.ones((1, nb))
+                gb = jnp.linspace(100.0, 140.0, nbatch)[:, None] * jnp.ones((1, nb))
                 vf = jax.jit(jax.vmap(forward))
                 jax.block_until_ready(vf(gb))
                 tb = median_time(lambda: jax.block_until_ready(vf(gb)), max(1, repeats // 2))  # noqa: B023 (used at once)
-                row.update(vmap_batch=batch, vmap_s=tb, vmap_cells_per_s=batch / tb)
+                row.update(vmap_batch=nbatch, vmap_s=tb, vmap_cells_per_s=nbatch / tb)
             rows.append(row)
             print(row, flush=True)
     _tree_solve.default_method = lambda: default
@@ -274,6 +280,7 @@ def table(rows):
         "forward_s",
         "grad_s",
         "grad_over_forward",
+        "vmap_batch",
         "vmap_cells_per_s",
         "soma_spikes",
     ]
@@ -293,7 +300,11 @@ def main(argv=None):
     p.add_argument("--branches", type=int, nargs="+", default=[50, 200])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch", type=int, default=100)
-    p.add_argument("--jaxley-python", default=None)
+    p.add_argument(
+        "--jaxley-python",
+        default=os.environ.get("JAXLEY_PYTHON"),
+        help="a Python with Jaxley (default: $JAXLEY_PYTHON; none: no Jaxley rows)",
+    )
     p.add_argument(
         "--tree-methods",
         nargs="+",
