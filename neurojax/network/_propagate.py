@@ -29,47 +29,46 @@ def _round_size(n: int, chunk: int) -> int:
 def _event(target_fns, chunk, bases, weights, x, auxs):
     """Only the rows with `x != 0`, for every projection sharing this presynaptic vector at
     once: O(n_pre) per round to find up to `K` spiking rows (`lax.top_k` on the 0/1 mask;
-    rows already delivered are masked out), then their synapses in scatters of `chunk`
-    rows, O(n_spiking × max_out). The number of rounds and scatters follows each step's
+    rows already delivered are masked out), then each spiking row's synapses, one row at
+    a time, O(n_spiking × max_out). The number of rounds and rows follows each step's
     spikes: no upper bound to choose, no fallback.
 
     Why `top_k`: on XLA's CPU backend `jnp.nonzero` (a cumsum and a scatter over n_pre)
     took 150 µs per step for 3200 neurons and 1.6 ms for 80000, against 7–13 µs and
-    0.2 ms for `top_k` (benchmarks/bench_network.py, `--part index`)."""
+    0.2 ms for `top_k` (benchmarks/bench_network.py, `--part index`).
+
+    Why one row at a time: a row is a contiguous slice of `post` and `weight` and its
+    scatter is one-dimensional; gathering `chunk` rows (`weight[rows]`) and scattering the
+    `(chunk, max_out)` block, as before, cost XLA:CPU ~12 ns per synapse, padding rows
+    included. COBA's E population (3200 rows, fan-out 93 + 31), delivery alone: 55 → 19 µs
+    per step at 7 spiking rows, 100 → 39 µs at 40 (results equal bit for bit;
+    benchmarks/README.md, "COBA network")."""
     n = x.shape[0]
     k_round = _round_size(n, chunk)
-    n_pad = max(k_round, -(-n // chunk) * chunk)
     active = x != 0
     count = jnp.sum(active, dtype=jnp.int32)
-    lane = jnp.arange(chunk, dtype=jnp.int32)
 
-    def deliver(outs, rows, valid):
-        x_rows = jnp.where(valid, x[rows], 0.0)
+    def deliver(i, carry):
+        outs, rows = carry
+        row = rows[i]
+        x_row = x[row]
         new = []
         for fn, out, weight, aux in zip(target_fns, outs, weights, auxs, strict=True):
-            vals = (x_rows[:, None] * weight[rows]).astype(out.dtype)
-            new.append(out.at[fn(aux, rows)].add(vals, mode="drop"))
-        return tuple(new)
+            vals = (x_row * weight[row]).astype(out.dtype)
+            new.append(out.at[fn(aux, row)].add(vals, mode="drop"))
+        return tuple(new), rows
 
     def round_(r, carry):
         outs, mask = carry
         k = min(k_round, n)
-        picked, rows = jax.lax.top_k(mask, k)  # the spiking rows come first
-        if k < k_round:  # tiny populations: pad to whole chunks
-            rows = jnp.concatenate([rows, jnp.zeros((k_round - k,), rows.dtype)])
-            picked = jnp.concatenate([picked, jnp.zeros((k_round - k,), picked.dtype)])
-        here = jnp.minimum(count - r * k_round, k_round)
+        _, rows = jax.lax.top_k(mask, k)  # the spiking rows come first
+        here = jnp.minimum(count - r * k, k)
+        outs, _ = jax.lax.fori_loop(0, here, deliver, (outs, rows))
+        if n <= k:  # one round finds every spiking row: no mask for a next one
+            return outs, mask
+        return outs, mask.at[rows].set(0.0)
 
-        def scatter(c, outs):
-            sl = jax.lax.dynamic_slice_in_dim(rows, c * chunk, chunk)
-            ok = jax.lax.dynamic_slice_in_dim(picked, c * chunk, chunk) > 0
-            return deliver(outs, sl, ok & (c * chunk + lane < here))
-
-        outs = jax.lax.fori_loop(0, (here + chunk - 1) // chunk, scatter, outs)
-        return outs, mask.at[rows[:k]].set(0.0)
-
-    del n_pad
-    n_rounds = (count + k_round - 1) // k_round
+    n_rounds = (count + min(k_round, n) - 1) // min(k_round, n)
     mask = active.astype(jnp.float32)
     return jax.lax.fori_loop(0, n_rounds, round_, (tuple(bases), mask))[0]
 
