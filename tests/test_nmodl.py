@@ -197,7 +197,7 @@ def test_mechanism_class_and_domains():
         ("WATCH (v > 0) 2", "initial", "WATCH"),
         ("FROM i = 0 TO 3 { m = m }", "initial", "FROM"),
         ("net_send(1, 1)", "initial", "net_send"),
-        ("m = t", "initial", "time t"),
+        ("LINEAR lin { ~ m = 1 }", "top", "LINEAR"),
         ('printf("x")', "initial", "printf"),
         ("while (m < 1) { m = 1 }", "initial", "while"),
     ],

@@ -219,3 +219,39 @@ def test_every_hay2011_file_loads_and_rests_finite(x64):
     for gates in y.gates:
         for x in gates:
             assert np.all((np.asarray(x) >= 0) & (np.asarray(x) <= 1))  # gates are fractions
+
+
+SHELL = """
+NEURON { SUFFIX shell  USEION ca READ ica WRITE cai  RANGE tau, depth }
+UNITS { (mM) = (milli/liter) (mA) = (milliamp) (um) = (micron) FARADAY = (faraday) (coulomb) }
+PARAMETER { tau = 50 (ms) depth = 0.5 (um) }
+ASSIGNED { ica (mA/cm2) diam (um) area (um2) x }
+STATE { cai (mM) }
+BREAKPOINT { SOLVE st METHOD cnexp  x = area }
+DERIVATIVE st { cai' = -(1e4)*ica*diam/(2*FARADAY*depth*(diam - depth)) - cai/tau }
+"""
+
+
+def test_diam_and_area_reach_the_mechanism(x64):
+    """A Ca shell whose volume/area ratio depends on diam: under a constant current each
+    branch's cai follows its own closed form; diam is the segment's mean diameter (a
+    frustum's mean), area its membrane area."""
+    from neurojax.cable import branch_from_points
+
+    frustum = branch_from_points(np.array([[0, 0, 0, 4.0], [20, 0, 0, 2.0]]), parent=0, nseg=2)
+    morph = Morphology([Branch(10.0, 6.0, nseg=1), frustum])
+    disc = morph.discretise()
+    np.testing.assert_allclose(disc.diameters()[disc.membrane], [6.0, 3.5, 2.5], rtol=1e-14)
+    a = load_mod(CONST_CA % "ca_a", amp=-2e-4)
+    shell = load_mod(SHELL)
+    cell = Cell(morph, [(a, None), (shell, None)], ions={"cai": 1e-9})
+    n = 200
+    sol = nj.simulate(cell, jnp.zeros((n, 0)), dt=DT, solver=BackwardEuler(),
+                      saveat=nj.SaveAt(fn=lambda y: y.ions["cai"][..., disc.membrane]))  # fmt: skip
+    d = np.array([6.0, 3.5, 2.5])
+    src = 1e4 * 2e-4 * d / (2 * FARADAY * 0.5 * (d - 0.5))  # mM/ms
+    t = DT * n
+    exact = src * 50 + (1e-9 - src * 50) * np.exp(-t / 50)
+    np.testing.assert_allclose(np.asarray(sol.states)[-1], exact, rtol=1e-12)
+    with pytest.raises(ValueError, match="reads area, diam: insert it in a cable.Cell"):
+        shell.init(jnp.zeros(1), 6.3)  # alone it has no segment

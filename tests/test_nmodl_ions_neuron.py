@@ -1,7 +1,8 @@
 """Ion pools against NEURON compiling the same .mod files (slow tier: nrnivmodl).
 
 `validation/nmodl_ions_vs_neuron.py`: Hay et al.'s Ca_HVA + CaDynamics_E2 + SK_E2 + hh,
-camchan (GHK) + capump + CaDynamics_E2 + hh, nacaex + cachan1 + hh; one compartment,
+camchan (GHK) + capump + CaDynamics_E2 + hh, Ca_HVA + a Ca shell reading diam + SK_E2 +
+hh (cao given), nacaex + cachan1 + hh; one compartment,
 backward Euler at dt = 0.025 ms, current and voltage clamp. The same equations in the
 same scheme: measured ≤ 7e-11 mV for ohmic currents, 5e-6 mV with camchan's GHK current
 (NEURON linearises it by a 0.001 mV difference, neurojax exactly, and the difference is
@@ -28,7 +29,7 @@ def test_ion_pools_match_neuron(tmp_path):
     import neuron  # noqa: F401  (a dev dependency: missing fails, not skips)
 
     results = _validation().compare_all(tmp_path)
-    assert len(results) == 6
+    assert len(results) == 8
     for (case, mode), r in results.items():
         lo, hi = r.pop("_vrange")
         if mode == "current clamp":

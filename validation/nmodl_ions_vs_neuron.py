@@ -9,12 +9,15 @@ cases exercise NEURON's ion rules (`nrn_promote`):
   Ca-activated K current through the shared pool, `ek` given (−80 mV);
 - camchan.mod (GHK current from cai/cao) + capump.mod (reads cai, writes ica) +
   CaDynamics_E2 + hh: two Ca currents summed into the ica the pool reads;
+- Ca_HVA + a Ca shell reading `diam` (written here) + SK_E2 + hh, `cao` given (3 mM);
 - nacaex.mod (reads eca and ena) + cachan1.mod (reads cai, cao) + hh: eca computed by
   Nernst at 16 °C because a concentration is read (not NEURON's 132.46 mV default),
   `ena` given (55 mV).
 
-The neurojax mechanisms are listed in NEURON's registration order (asked from NEURON),
-which sets the order of the state updates.
+The neurojax mechanisms are listed in NEURON's order of evaluation (`memb_order_`): the
+mechanisms that write a concentration first (in reverse registration order), then the
+others in registration order (asked from NEURON) — it sets the order of the INITIALs and
+of the state updates.
 
     python validation/nmodl_ions_vs_neuron.py     # prints max/mean |Δ| per case
 
@@ -52,6 +55,24 @@ def hay(name: str) -> str:
     return (HAY / name).read_text()
 
 
+# A Ca2+ pool in a shell of `depth` under the membrane of a cylinder of diameter `diam`
+# (volume/area = depth·(diam − depth)/diam), written for this validation: reads diam.
+CA_SHELL = """
+NEURON { SUFFIX cashell  USEION ca READ ica WRITE cai  RANGE tau, cainf, depth }
+UNITS {
+    (mM) = (milli/liter) (mA) = (milliamp) (um) = (micron) FARADAY = (faraday) (coulomb)
+}
+PARAMETER { tau = 50 (ms) cainf = 1e-4 (mM) depth = 0.5 (um) }
+ASSIGNED { ica (mA/cm2) diam (um) }
+STATE { cai (mM) }
+INITIAL { cai = cainf }
+BREAKPOINT { SOLVE st METHOD cnexp }
+DERIVATIVE st {
+    cai' = -(1e4)*ica*diam/(2*FARADAY*depth*(diam - depth)) - (cai - cainf)/tau
+}
+"""
+
+
 def cases() -> dict:
     """name -> (mod texts {file: text}, mechanisms [(suffix, {param: value})], celsius,
     NEURON globals, ion values {name: value})."""
@@ -70,6 +91,13 @@ def cases() -> dict:
             [("cachan", {"pcabar": 2e-5}), ("capump", {"vmax": 0.002}),
              ("CaDynamics_E2", {"gamma": 0.2}), ("hhx", {})],
             16.0, {"usetable_hhx": 0, "usetable_cachan": 0}, {},
+        ),
+        "Ca_HVA + cashell (reads diam) + SK_E2 + hh": (
+            {"Ca_HVA.mod": hay("Ca_HVA.mod"), "cashell.mod": CA_SHELL,
+             "SK_E2.mod": hay("SK_E2.mod"), "hhx.mod": hh},
+            [("Ca_HVA", {"gCa_HVAbar": 0.002}), ("cashell", {}),
+             ("SK_E2", {"gSK_E2bar": 0.003}), ("hhx", {})],
+            16.0, {"usetable_hhx": 0}, {"ek": -80.0, "cao": 3.0},
         ),
         "nacaex + cachan1 + hh (eca by Nernst at 16 degC)": (
             {"nacaex.mod": base.mod_text("nacaex.mod"), "cachan1.mod": base.mod_text("cachan1.mod"),
@@ -97,6 +125,8 @@ for k, val in cfg["globals"].items():
     setattr(h, k, val)
 for k, val in cfg["ions"].items():
     setattr(s, k, val)
+    if k[-1] in "io":  # the initial value where a mechanism writes it (NEURON's cinit)
+        setattr(h, f"{k}0_{k[:-1]}_ion", val)
 h.celsius = cfg["celsius"]
 # the registration order of the inserted mechanisms (the order of NEURON's state updates)
 mt = h.MechanismType(0)
@@ -204,17 +234,22 @@ def compare_all(tmp: Path, names=None, all_cases=None) -> dict:
     with jax.enable_x64(True):
         for name in names or all_cases:
             mtexts, mechs, celsius, globals_, ions = all_cases[name]
-            record, pools = {}, set()
+            record, pools, writers = {}, set(), set()
             for fname, text in mtexts.items():
                 spec = mod_class(text, file=fname)._spec
                 record[spec.suffix] = [n for n in spec.state_names if n not in spec.pool]
                 pools |= set(spec.pool)
+                if spec.pool:
+                    writers.add(spec.suffix)
             record = {s: record[s] for s, _ in mechs}
             record_ions = sorted(pools)
             for mode in base.protocols():
                 ref, meta = run_neuron(dll, mechs, celsius, globals_, ions, mode, record,
                                        record_ions, tmp)  # fmt: skip
-                ordered = sorted(mechs, key=lambda m: meta["order"].index(m[0]))
+                # NEURON's memb_order_ (nrn_writes_conc): the mechanisms writing a
+                # concentration first, in reverse registration order, then the others
+                ordered = sorted(mechs, key=lambda m: (0, -meta["order"].index(m[0]))
+                                 if m[0] in writers else (1, meta["order"].index(m[0])))  # fmt: skip
                 ours, cell = run_neurojax(mtexts, ordered, celsius, ions, mode, record,
                                           record_ions)  # fmt: skip
                 r = {
@@ -225,7 +260,8 @@ def compare_all(tmp: Path, names=None, all_cases=None) -> dict:
                     for k in ref
                 }
                 r["_vrange"] = (float(ref["v"].min()), float(ref["v"].max()))
-                pool = cell._ion_pool(jax.numpy.full((cell.n_nodes,), -65.0), None)
+                y0 = cell.init_state()  # after the INITIAL blocks, as NEURON's finitialize
+                pool = cell._ion_pool(y0.v, y0.ions)
                 c = cell.node(0, 0.5)
                 r["_e_init"] = {
                     k: (v, float(pool.x[k][c])) for k, v in meta["e_init"].items() if k in pool.x

@@ -472,7 +472,7 @@ class Cell(AbstractModel):
             zip(self.mechanisms, self.regions, self.geometry.spread, strict=True)
         ):
             vr = jnp.broadcast_to(self.v_init, (*batch_shape, nodes.size))
-            if layout.uses[k]:  # shares the cell's ion pools (NEURON's nrn_init order)
+            if layout.pooled[k]:  # shares the cell's ion pools (NEURON's nrn_init order)
                 g, written = ch.init_ions(vr, self.temperature, pool.at(k, nodes))
                 for name, x in written.items():
                     pool.write(name, x, spread, nodes.size)
@@ -507,6 +507,10 @@ class Cell(AbstractModel):
             k: jnp.broadcast_to(jnp.asarray(x, v.dtype), (n_br,))[branch]
             for k, x in self.ions.items()
         }
+        if "diam" in layout.geometry:  # NMODL's diam (µm) and area (µm²) per node
+            node_values["diam"] = self.geometry.disc.diameters()
+        if "area" in layout.geometry:
+            node_values["area"] = self.geometry.area
         return Pool(layout, node_values, states, self.temperature, v.shape, v.dtype)
 
     @property
@@ -528,7 +532,7 @@ class Cell(AbstractModel):
         ):
             vr = v[..., nodes]
             # exact slope of the channel's I–V at fixed gates: one JVP
-            if geo.ions.uses[k]:  # ion currents summed into the pools, in mechanism order
+            if geo.ions.pooled[k]:  # ion currents summed into the pools, in mechanism order
                 i, di, out = jax.jvp(
                     lambda u, ch=ch, gates=gates, ions=pool.at(k, nodes): ch.current_ions(
                         u, gates, self.temperature, ions, **_time(ch, t)
@@ -701,7 +705,7 @@ class Cell(AbstractModel):
             zip(self.mechanisms, geo.regions, geo.spread, y.gates, strict=True)
         ):
             vr = v_new[..., nodes]
-            if geo.ions.uses[k]:
+            if geo.ions.pooled[k]:
                 g, written = ch.update_ions(vr, gates, dt, self.temperature, pool.at(k, nodes),
                                             **_time(ch, t))  # fmt: skip
                 for name, x in written.items():

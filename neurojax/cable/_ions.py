@@ -26,9 +26,13 @@ compartments (mV, mM, mA/cm² — NEURON's units), and `writes` the concentratio
 - the ion's total current `i<ion>` is the sum of the currents the mechanisms WRITE,
   computed at the start of each step in mechanism order (a mechanism READing it in its
   current sees the sum of those before it; in its state update, the full sum);
-- the state updates run in mechanism order, each seeing the concentrations written by the
-  ones before it in the same step (NEURON's order is its mechanism registration order:
-  list the mechanisms in that order to reproduce a NEURON run step for step).
+- the INITIALs and the state updates run in mechanism order, each seeing the
+  concentrations written by the ones before it. NEURON's order (`memb_order_`, set by
+  `nrn_writes_conc`): the mechanisms that write a concentration first, in reverse
+  registration order, then the others in registration order (nrnivmodl's file order,
+  built-ins first) — list the mechanisms so to reproduce a NEURON run step for step;
+- `diam` (µm, a segment's mean diameter) and `area` (µm²) are given to the mechanisms
+  that read them (NMODL's `diam`, `area`), as NEURON's.
 """
 
 from __future__ import annotations
@@ -152,15 +156,20 @@ class IonLayout:
             for name in ion_variables(ion)[1:3]
         )
         self.written_by = written_by
-        # the ion variables each mechanism reads or writes (concentrations), in order
+        # the ion variables each mechanism reads or writes (concentrations), in order,
+        # and the geometry it reads (NMODL's `diam`, `area`)
+        geometry = [tuple(getattr(type(ch), "geometry_use", ()) or ()) for ch in mechanisms]
+        self.geometry = tuple(sorted({g for gs in geometry for g in gs}))
         self.inputs = []
-        for ion_uses in uses:
+        for ion_uses, geo in zip(uses, geometry, strict=True):
             names = []
             for u in ion_uses:
                 e, ci, co, i = ion_variables(u.ion)
                 names += [n for n in u.read if n not in names]
                 names += [n for n in u.write if n in (ci, co) and n not in names]
-            self.inputs.append(tuple(names))
+            self.inputs.append(tuple(names) + geo)
+        # the mechanisms that take values from the pools (ions or geometry)
+        self.pooled = [bool(u) or bool(g) for u, g in zip(uses, geometry, strict=True)]
 
     def __hash__(self):
         return id(self)
@@ -170,7 +179,7 @@ class IonLayout:
 
     @property
     def any(self) -> bool:
-        return bool(self.ions)
+        return bool(self.ions) or bool(self.geometry)
 
     def value_names(self) -> tuple[str, ...]:
         """The cell's ion values: e, ci, co of every ion used."""
@@ -205,6 +214,8 @@ class Pool:
             self.x[e] = jnp.broadcast_to(jnp.asarray(node_values[e], dtype), shape)
             self.x[i] = jnp.zeros(shape, dtype)
             self.refresh(ion)
+        for g in layout.geometry:  # diam, area: constants per node
+            self.x[g] = jnp.asarray(node_values[g], dtype)
 
     def refresh(self, ion):
         """Reversal potential by Nernst where NEURON's rule computes it."""

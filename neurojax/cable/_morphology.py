@@ -506,6 +506,20 @@ class Discretisation:
         br = self.morphology.branches[branch]
         return _node_at(x, br, self.start[branch], self.centres[branch], self.end[branch])
 
+    def diameters(self) -> np.ndarray:
+        """Diameter (µm) at every node: a segment's mean diameter along its length
+        (NEURON's `seg.diam`; the branch's diameter for a cylinder), 0 at the
+        membrane-less end nodes."""
+        out = np.zeros(self.n_nodes)
+        for b, br in enumerate(self.morphology.branches):
+            arc, d, n = br.arc, br.diameters, br.nseg
+            for k, node in enumerate(self.centres[b]):
+                lo, hi = arc[-1] * k / n, arc[-1] * (k + 1) / n
+                s = np.unique(np.concatenate([[lo, hi], arc[(arc > lo) & (arc < hi)]]))
+                ds = np.interp(s, arc, d)
+                out[node] = np.sum((ds[1:] + ds[:-1]) / 2 * np.diff(s)) / (hi - lo)
+        return out
+
     def path_distances(self, origin: tuple[int, float] = (0, 0.5)) -> np.ndarray:
         """Path distance (µm, along the branches) from `origin` `(branch, x)` to every
         node (NEURON's `h.distance`; a child attached at `parent_x` starts there)."""

@@ -64,7 +64,8 @@ NEWTON_ITERATIONS = 4
 _SPECIAL = {"v", "celsius", "dt", "t"}
 _RESERVED = {"init", "current", "update", "init_ions", "current_ions", "update_ions",
              "default_ions", "receive", "ion_use", "uses_time", "n_receive"}  # fmt: skip
-_UNSUPPORTED_SPECIAL = {"area": "the segment area", "diam": "the diameter"}
+_UNSUPPORTED_SPECIAL = {}
+_GEOMETRY = ("area", "diam")  # the segment's area (µm²) and diameter (µm), from the cell
 
 _BUILTINS_1 = {
     "exp": (np.exp, jnp.exp), "log": (np.log, jnp.log), "log10": (np.log10, jnp.log10),
@@ -556,13 +557,17 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.ion_reads = tuple(ion_reads)
     spec.pool = tuple(conc_written)  # concentrations written: the cell's pool, not gates
     spec.ion_use = tuple(ion_use)
-    spec.ion_inputs = tuple(dict.fromkeys((*ion_reads, *conc_written)))
+    spec.geometry = tuple(g for g in _GEOMETRY if _first_use(prog, g))
+    if spec.point and spec.geometry:
+        raise fail(file, _first_use(prog, spec.geometry[0]), f"{spec.geometry[0]} in a "
+                   "POINT_PROCESS is not supported yet")  # fmt: skip
+    spec.ion_inputs = tuple(dict.fromkeys((*ion_reads, *conc_written, *spec.geometry)))
 
     # parameters
     params = {}
     for var in prog.parameters:
         n = var.name
-        if n in _SPECIAL or n in spec.ion_inputs or n in ion_currents:
+        if n in _SPECIAL or n in spec.ion_inputs or n in ion_currents or n in _GEOMETRY:
             continue
         if n in _UNSUPPORTED_SPECIAL:
             raise fail(file, var.line, f"PARAMETER {n}: {_UNSUPPORTED_SPECIAL[n]} is not supported")
@@ -814,6 +819,11 @@ class NmodlChannel(AbstractChannel):
 
     def _standalone(self, what):
         spec = self._spec
+        if spec.geometry:
+            raise ValueError(
+                f"{spec.file}: {spec.suffix} reads {', '.join(spec.geometry)}: insert it in a "
+                f"cable.Cell, or call {what}_ions(..., ions) with them (µm, µm²)."
+            )
         if spec.pool:
             raise ValueError(
                 f"{spec.file}: {spec.suffix} writes {', '.join(spec.pool)}, which lives in the "
@@ -880,6 +890,7 @@ def make_class(spec: Spec, name: str | None = None):
     cls._spec = spec
     cls.ion_use = spec.ion_use
     cls.uses_time = spec.uses_time
+    cls.geometry_use = spec.geometry
     if spec.point:
         cls.n_receive = 1 if spec.prog.net_receive is not None else 0
         if cls.n_receive:
@@ -900,6 +911,7 @@ def _check_cnexp_linear(cls):
         mech = cls()
         v = jnp.array([-80.0, -40.0, 10.0])
         ions = mech.default_ions(v)
+        ions.update({g: jnp.full(v.shape, 10.0 if g == "diam" else 314.0) for g in spec.geometry})
         gates, written = mech.init_ions(v, 6.3, ions)
         glob = mech._glob(v, 6.3, ions)
         glob.update(gates._asdict())
