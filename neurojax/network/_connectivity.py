@@ -93,11 +93,11 @@ class Sparse(AbstractConnectivity):
     `max_out` with the target `n_post` (dropped).
 
     Propagation is event-driven: only the rows of neurons that spiked this step are read,
-    `chunk` rows at a time, so a step costs O(n_pre) to find the spiking neurons plus
-    O(n_spiking × max_out) to deliver — not O(n_pre × n_post). `chunk` only trades loop
-    overhead against wasted lanes; the result never depends on it. Gradients are those of
-    the dense sum: to every weight of a spiking row and, through the surrogate, to every
-    presynaptic spike (see `scatter_events`).
+    one row at a time, so a step costs O(n_pre) to find the spiking neurons plus
+    O(n_spiking × max_out) to deliver — not O(n_pre × n_post). `chunk` only sets how many
+    rows one search round finds (a multiple of it); the result never depends on it.
+    Gradients are those of the dense sum: to every weight of a spiking row and, through
+    the surrogate, to every presynaptic spike (see `scatter_events`).
     """
 
     post: Int[Array, "n_pre max_out"]
