@@ -353,19 +353,25 @@ class Network(AbstractModel):
         if isinstance(x, dict):
             comps = compartments_of(self.populations[name].neuron)
             for c, xc in x.items():
-                out = out.at[:, comps.index(c)].add(jnp.asarray(xc, dtype))
+                xc = jnp.broadcast_to(jnp.asarray(xc, dtype), (size,))
+                out = self._into(out, xc, comps.index(c))
             return out
         x = jnp.asarray(x, dtype)
         if x.ndim == 2:
             return out + x
-        return out.at[:, 0].add(x)
+        return self._into(out, jnp.broadcast_to(x, (size,)), 0)
 
     def _site(self, v, comp):
         """The voltage at a synapse's site: the neuron's, or compartment `comp`'s."""
         return v if comp is None else v[:, comp]
 
     def _into(self, total, current, comp):
-        return total + current if comp is None else total.at[:, comp].add(current)
+        """`total` plus `current` into compartment `comp` (a one-hot broadcast, which XLA
+        fuses, rather than a scatter)."""
+        if comp is None:
+            return total + current
+        onehot = (jnp.arange(total.shape[-1]) == comp).astype(total.dtype)
+        return total + current[:, None] * onehot
 
     def synaptic_currents(self, y: NetworkState) -> dict:
         """Total synaptic current into each population, nA, `(size,)` (`(size,
@@ -441,10 +447,17 @@ class Network(AbstractModel):
             )
         neurons, nz, spikes, extra = {}, {}, {}, {}
         for n, p in self.populations.items():
-            neurons[n], nz[n], spikes[n] = p.neuron.event_step(
-                info, y_old.neurons[n], y_new.neurons[n], z.neurons[n], self._external(inputs, n)
-            )
             if compartments_of(p.neuron) is not None:  # ReducedCell: soma spikes propagate
+                # (timings were checked against dt when the network was built)
+                neurons[n], nz[n], spikes[n] = p.neuron.events(
+                    info, y_new.neurons[n], z.neurons[n], check=False
+                )
+            else:
+                neurons[n], nz[n], spikes[n] = p.neuron.event_step(
+                    info, y_old.neurons[n], y_new.neurons[n], z.neurons[n],
+                    self._external(inputs, n),
+                )
+            if compartments_of(p.neuron) is not None:
                 if p.dspikes:
                     extra[f"{n}.dspikes"] = spikes[n]["dspikes"]
                 spikes[n] = spikes[n]["soma"]

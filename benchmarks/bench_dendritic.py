@@ -1,0 +1,343 @@
+"""A network of Dendrify-style three-compartment neurons: neurojax against dendrify on
+Brian2 (Cython runtime and C++ standalone), side by side in one run.
+
+The network (issue 20): N = 10⁴ neurons (80 % E, 20 % I), each a soma, a proximal and a
+distal dendrite (Dendrify's dimensionless compartments: 200/50/30 pF, 10/2.5/1.5 nS,
+couplings 40 and 30 nS; E cells have Na-like dSpikes in the distal dendrite), a leaky-IF
+soma (threshold −50 mV, reset −60 mV, refractory 3 ms, not clamped, as Dendrify's);
+recurrent connections with p = 0.02 (autapses allowed, ~200 inputs per neuron): E→E
+AMPA onto the proximal dendrite (1.5 ms delay), E→I AMPA onto the soma (1 ms), I→E and
+I→I GABA onto the soma (0.5 ms); each neuron's distal dendrite receives 100 Poisson
+sources at 5 Hz (AMPA, 6 nS, 2 ms). 1 s at dt = 0.1 ms (10⁴ steps). Spikes are recorded (counts
+per 10 ms in neurojax, a SpikeMonitor in Brian2); voltages are not.
+
+Schemes: Brian2 `euler` (Dendrify's default) against neurojax's `Euler()` (the same
+scheme) and its default `ExponentialEuler` for dendritic networks.
+
+Timings (wall clock, run time without build):
+- neurojax: `compile_s` is the first call (trace + XLA compile + run) minus a run;
+  `median_s` the median of later runs with new keys.
+- Brian2 Cython: `first_run_s` includes code generation and Cython compilation (a fresh
+  cache directory); `median_s` later runs after `restore()`.
+- Brian2 C++ standalone: `median_s` is the main-loop time the C++ program reports
+  (`device._last_run_time`), compilation excluded.
+
+Memory: neurojax's `state_bytes_per_neuron` is the state carried through the time loop
+(continuous + discrete: voltages, dSpike gates, timers, synapse states, delay ring
+buffers) and `model_bytes_per_neuron` the connectivity and parameters, both divided by
+N; `peak_rss_mb` is each process's peak resident memory (`ru_maxrss`).
+
+    python benchmarks/bench_dendritic.py --dendrify-python /tmp/dendrify-venv/bin/python
+    python benchmarks/bench_dendritic.py --n 2000 --ms 200      # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+DT = 0.1
+P_CONNECT = 0.02
+N_POISSON, RATE_POISSON = 100, 5.0
+CELL = dict(
+    c=(0.2, 0.05, 0.03),  # nF
+    g_l=(0.01, 0.0025, 0.0015),  # µS
+    e_l=-70.0,
+    g_couple=(0.04, 0.03),  # µS: soma–proximal, proximal–distal
+    v_th=-50.0,
+    v_reset=-60.0,
+    t_ref=3.0,
+    dspikes=dict(g_rise=0.03, g_fall=0.015, threshold=-40.0, duration_rise=1.2,
+                 duration_fall=2.4, offset_fall=0.5, refractory=5.0),
+)
+# (pre, post, channel, compartment, g µS, tau ms, delay ms)
+PROJECTIONS = [
+    ("E", "E", "AMPA", "prox", 0.002, 2.0, 1.5),
+    ("E", "I", "AMPA", "soma", 0.002, 2.0, 1.0),
+    ("I", "E", "GABA", "soma", 0.006, 6.0, 0.5),
+    ("I", "I", "GABA", "soma", 0.006, 6.0, 0.5),
+]
+G_POISSON, TAU_AMPA = 0.006, 2.0
+E_REV = {"AMPA": 0.0, "GABA": -80.0}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------------------ neurojax
+
+
+def neurojax_network(n: int, seed: int = 0):
+    import jax
+
+    from neurojax import network as nn
+    from neurojax import synapses as ns
+    from neurojax.cable import Compartment, DSpikes, ReducedCell
+
+    def cell(dspikes):
+        names = ("soma", "prox", "dist")
+        comps = [
+            Compartment(names[i], c_abs=CELL["c"][i], gl_abs=CELL["g_l"][i], e_l=CELL["e_l"],
+                        dspikes=DSpikes(**CELL["dspikes"]) if (dspikes and i == 2) else None)
+            for i in range(3)
+        ]
+        return ReducedCell.build(
+            comps,
+            [("soma", "prox", CELL["g_couple"][0]), ("prox", "dist", CELL["g_couple"][1])],
+            v_th=CELL["v_th"], v_reset=CELL["v_reset"], t_ref=CELL["t_ref"], clamp=False,
+        )
+
+    n_e = int(0.8 * n)
+    sizes = {"E": n_e, "I": n - n_e}
+    keys = jax.random.split(jax.random.key(seed), len(PROJECTIONS))
+    projections = [
+        nn.Projection(
+            pre, post,
+            nn.fixed_probability(k, sizes[pre], sizes[post], P_CONNECT, g),
+            ns.Exponential(tau=tau, e_rev=E_REV[ch]),
+            delay=d, compartment=comp,
+        )
+        for k, (pre, post, ch, comp, g, tau, d) in zip(keys, PROJECTIONS, strict=True)
+    ]
+    drives = [
+        nn.PoissonDrive(p, ns.Exponential(tau=TAU_AMPA, e_rev=0.0), rate=RATE_POISSON,
+                        weight=G_POISSON, n_sources=N_POISSON, compartment="dist")
+        for p in ("E", "I")
+    ]
+    pops = {"E": nn.Population(cell(True), n_e), "I": nn.Population(cell(False), n - n_e)}
+    return nn.Network(pops, projections, drives, dt=DT)
+
+
+def _nbytes(tree) -> int:
+    import jax
+
+    return sum(int(x.size) * x.dtype.itemsize for x in jax.tree_util.tree_leaves(tree)
+               if hasattr(x, "dtype"))
+
+
+def run_neurojax(n: int, ms: float, solver: str, repeats: int) -> dict:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import neurojax as nj
+
+    net = neurojax_network(n)
+    steps = int(round(ms / DT))
+    every = 100 if steps % 100 == 0 else 1
+    saveat = nj.SaveAt(every=every, vars=(), spike_dtype=jnp.int16)
+    sv = {"euler": nj.solvers.Euler(), "expeuler": None}[solver]
+    inputs = {"E": jnp.zeros((steps, 1))}
+
+    def run(seed):
+        sol = nj.simulate(net, inputs, dt=DT, key=jax.random.key(seed), solver=sv, saveat=saveat)
+        return jax.block_until_ready(sol)
+
+    t = time.perf_counter()
+    sol = run(1)
+    first = time.perf_counter() - t
+    times = []
+    for r in range(repeats):
+        t = time.perf_counter()
+        sol = run(2 + r)
+        times.append(time.perf_counter() - t)
+    med = float(np.median(times))
+    rates = {p: float(np.asarray(sol.spikes[p], float).sum()) / (net.populations[p].size * ms * 1e-3)
+             for p in ("E", "I")}
+    state = _nbytes(net.init_state()) + _nbytes(net.init_discrete())
+    return {
+        "tool": "neurojax", "solver": solver, "n": n, "ms": ms,
+        "compile_s": first - med, "median_s": med, "all_s": times,
+        "rate_hz": rates,
+        "state_bytes_per_neuron": state / n,
+        "model_bytes_per_neuron": _nbytes(net) / n,
+        "peak_rss_mb": peak_rss_mb(),
+        "device": str(jax.devices()[0]),
+    }
+
+
+# ------------------------------------------------------------------------------ Brian2
+
+
+def brian2_network(b2, n: int):
+    from brian2.units import Hz, ms, mV, nF, uS
+    from dendrify import Dendrite, NeuronModel, Soma
+
+    n_e = int(0.8 * n)
+    sizes = {"E": n_e, "I": n - n_e}
+    groups = {}
+    for pop in ("E", "I"):
+        comps = []
+        for i, (kind, name) in enumerate(((Soma, "soma"), (Dendrite, "prox"), (Dendrite, "dist"))):
+            comps.append(kind(name, cm_abs=CELL["c"][i] * nF, gl_abs=CELL["g_l"][i] * uS,
+                              v_rest=CELL["e_l"] * mV))
+        soma, prox, dist = comps
+        if pop == "E":
+            d = CELL["dspikes"]
+            dist.dspikes("Na", threshold=d["threshold"] * mV, g_rise=d["g_rise"] * uS,
+                         g_fall=d["g_fall"] * uS, duration_rise=d["duration_rise"] * ms,
+                         duration_fall=d["duration_fall"] * ms, reversal_rise="E_Na",
+                         reversal_fall="E_K", offset_fall=d["offset_fall"] * ms,
+                         refractory=d["refractory"] * ms)
+        dist.synapse("AMPA", tag="ext", g=G_POISSON * uS, t_decay=TAU_AMPA * ms)
+        for pre, post, ch, comp, g, tau, _ in PROJECTIONS:
+            if post == pop:
+                {"soma": soma, "prox": prox, "dist": dist}[comp].synapse(
+                    ch, tag=pre, g=g * uS, t_decay=tau * ms)
+        model = NeuronModel([(soma, prox, CELL["g_couple"][0] * uS),
+                             (prox, dist, CELL["g_couple"][1] * uS)])
+        groups[pop] = model.make_neurongroup(
+            sizes[pop], method="euler", threshold=f"V_soma > {CELL['v_th']}*mV",
+            reset=f"V_soma = {CELL['v_reset']}*mV", refractory=CELL["t_ref"] * ms)
+    objs = list(groups.values())
+    for pre, post, ch, comp, g, tau, delay in PROJECTIONS:
+        s = b2.Synapses(groups[pre], groups[post], on_pre=f"s_{ch}_{pre}_{comp} += 1.0",
+                        delay=delay * ms)
+        s.connect(p=P_CONNECT)
+        objs.append(s)
+    for pop in ("E", "I"):
+        objs.append(b2.PoissonInput(groups[pop], "s_AMPA_ext_dist", N_POISSON,
+                                    RATE_POISSON * Hz, weight=1.0))
+    mons = {p: b2.SpikeMonitor(groups[p]) for p in groups}
+    objs += list(mons.values())
+    return b2.Network(*objs), mons, sizes
+
+
+def run_brian2(n: int, ms: float, target: str, repeats: int, build_dir: str) -> dict:
+    import brian2 as b2
+
+    b2.defaultclock.dt = DT * b2.ms
+    if target == "cpp_standalone":
+        b2.set_device("cpp_standalone", build_on_run=False)
+    else:
+        b2.prefs.codegen.target = target
+        b2.prefs.codegen.runtime.cython.cache_dir = tempfile.mkdtemp(prefix="cython-dendritic-")
+    net, mons, sizes = brian2_network(b2, n)
+    if target == "cpp_standalone":
+        net.run(ms * b2.ms)
+        t = time.perf_counter()
+        b2.device.build(directory=build_dir, compile=True, run=True, with_output=False)
+        first = time.perf_counter() - t
+        compile_s = sum(v for v in b2.device.timers["compile"].values() if v is not None)
+        times = [b2.device._last_run_time]
+        for _ in range(repeats - 1):
+            b2.device.run(with_output=False)
+            times.append(b2.device._last_run_time)
+    else:
+        net.store()
+        t = time.perf_counter()
+        net.run(ms * b2.ms)
+        first = time.perf_counter() - t
+        compile_s = None
+        times = []
+        for _ in range(repeats):
+            net.restore()
+            t = time.perf_counter()
+            net.run(ms * b2.ms)
+            times.append(time.perf_counter() - t)
+    import numpy as np
+
+    rates = {p: mons[p].num_spikes / (sizes[p] * ms * 1e-3) for p in mons}
+    return {
+        "tool": "brian2", "target": target, "n": n, "ms": ms,
+        "first_run_s": first, "compile_s": compile_s,
+        "median_s": float(np.median(times)), "all_s": times,
+        "rate_hz": rates, "peak_rss_mb": peak_rss_mb(),
+        "brian2": b2.__version__,
+    }
+
+
+# ------------------------------------------------------------------------------ driver
+
+
+def child(argv) -> dict:
+    kind, *rest = argv
+    if kind == "neurojax":
+        n, ms, solver, repeats = rest
+        return run_neurojax(int(n), float(ms), solver, int(repeats))
+    n, ms, target, repeats, build_dir = rest
+    return run_brian2(int(n), float(ms), target, int(repeats), build_dir)
+
+
+def spawn(python: str, args: list[str], timeout: float) -> dict | None:
+    cmd = [python, __file__, "--child", *args]
+    print("running", " ".join(args), flush=True)
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print("  timed out", flush=True)
+        return None
+    for line in out.stdout.splitlines()[::-1]:
+        if line.startswith("RESULT "):
+            res = json.loads(line[len("RESULT "):])
+            print("  ", {k: res[k] for k in ("median_s", "rate_hz", "peak_rss_mb")}, flush=True)
+            return res
+    print(out.stdout[-2000:], out.stderr[-4000:], flush=True)
+    return None
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=10_000)
+    p.add_argument("--ms", type=float, default=1000.0)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--dendrify-python", default="/tmp/dendrify-venv/bin/python")
+    p.add_argument("--targets", nargs="*", default=["cython", "cpp_standalone"])
+    p.add_argument("--solvers", nargs="*", default=["euler", "expeuler"])
+    p.add_argument("--timeout", type=float, default=3600)
+    p.add_argument("--child", nargs=argparse.REMAINDER)
+    args = p.parse_args(argv)
+    if args.child:
+        print("RESULT " + json.dumps(child(args.child)), flush=True)
+        return
+    import _common as C
+
+    rows = []
+    for solver in args.solvers:
+        rows.append(spawn(sys.executable, ["neurojax", str(args.n), str(args.ms), solver,
+                                           str(args.repeats)], args.timeout))
+    for target in args.targets:
+        build_dir = tempfile.mkdtemp(prefix="dendritic-standalone-")
+        rows.append(spawn(args.dendrify_python, ["brian2", str(args.n), str(args.ms), target,
+                                                 str(args.repeats), build_dir], args.timeout))
+    rows = [r for r in rows if r]
+    nj_rows = [r for r in rows if r["tool"] == "neurojax"]
+    b2_rows = [r for r in rows if r["tool"] == "brian2"]
+    table = []
+    for r in rows:
+        name = f"neurojax {r['solver']}" if r["tool"] == "neurojax" else f"Brian2 {r['target']} (euler)"
+        ratios = " / ".join(f"{b['median_s'] / r['median_s']:.2f}" for b in b2_rows) if r in nj_rows else "–"
+        table.append([
+            name, f"{r['median_s']:.2f}",
+            "–" if r.get("compile_s") is None else f"{r['compile_s']:.1f}",
+            f"{r['rate_hz']['E']:.1f} / {r['rate_hz']['I']:.1f}",
+            f"{r['peak_rss_mb']:.0f}",
+            f"{r['state_bytes_per_neuron']:.0f} + {r['model_bytes_per_neuron']:.0f}" if r["tool"] == "neurojax" else "–",
+            ratios,
+        ])
+    md = (
+        f"# Dendritic network: {args.n} three-compartment neurons, {args.ms:g} ms at dt = {DT} ms\n\n"
+        + C.markdown_table(
+            ["run", "median s", "compile s", "rate E / I Hz", "peak RSS MB",
+             "bytes/neuron state + model", "speed-up vs " + " / ".join(b["target"] for b in b2_rows)],
+            table,
+        )
+    )
+    payload = {"machine": C.machine_info(), "args": {k: v for k, v in vars(args).items() if k != "child"},
+               "rows": rows}
+    path = C.write("dendritic" if args.n == 10_000 else f"dendritic_{args.n}", payload, md)
+    print(md)
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
