@@ -255,3 +255,32 @@ def test_diam_and_area_reach_the_mechanism(x64):
     np.testing.assert_allclose(np.asarray(sol.states)[-1], exact, rtol=1e-12)
     with pytest.raises(ValueError, match="reads area, diam: insert it in a cable.Cell"):
         shell.init(jnp.zeros(1), 6.3)  # alone it has no segment
+
+
+@pytest.mark.slow  # four compiled runs (a batch, a gradient, two differences)
+def test_ion_values_are_trainable_and_batches_work(x64):
+    """d V(T)/d ek through SK_E2's current (the cell's `ions` are leaves), against central
+    differences; a batch of two clamps runs with the pools batched."""
+    import equinox as eqx
+
+    sk = load_mod(HAY / "SK_E2.mod", gSK_E2bar=0.003)
+    cell = _one([load_mod(HAY / "CaDynamics_E2.mod"), load_mod(HAY / "Ca_HVA.mod",
+                 gCa_HVAbar=0.002), sk], clamps=[(0, 0.5)], ions={"ek": -80.0})  # fmt: skip
+    n = 120
+    amps = jnp.stack([jnp.zeros(n), jnp.full(n, 0.02)], 1)[..., None]  # (n, 2, 1)
+    sol = nj.simulate(cell, amps, dt=DT, solver=BackwardEuler(),
+                      saveat=nj.SaveAt(fn=cell.record_ion("cai", [(0, 0.5)])))  # fmt: skip
+    assert sol.states.shape == (n, 2, 1) and float(sol.states[-1, 1, 0]) != float(sol.states[-1, 0, 0])
+
+    def v_end(c):
+        s = nj.simulate(c, amps[:, 1], dt=DT, solver=BackwardEuler(),
+                        saveat=nj.SaveAt(fn=c.record_v([(0, 0.5)])))  # fmt: skip
+        return s.states[-1, 0]
+
+    g = eqx.filter_grad(v_end)(cell).ions["ek"]
+    eps = 1e-5
+    shift = [eqx.tree_at(lambda c: c.ions["ek"], cell, cell.ions["ek"] + s) for s in (eps, -eps)]
+    fd = (v_end(shift[0]) - v_end(shift[1])) / (2 * eps)
+    # central differences in float64: truncation ~eps², round-off ~1e-16·|V|/eps ≈ 1e-9 mV/mV
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-8)
+    assert float(g) > 0  # a higher ek depolarises
