@@ -31,5 +31,6 @@ def test_hay2011_channels_match_neuron(tmp_path):
         for trace, (mx, mean) in r.items():
             covered.add(trace.split(".")[0])
             assert mx < (1e-6 if trace == "v" else 1e-8), (case, mode, trace, mx, mean)
-    hay = {p.stem for p in (Path(__file__).parents[1] / "neurojax/cable/data/hay2011").glob("*.mod")}
+    data = Path(__file__).parents[1] / "neurojax" / "cable" / "data" / "hay2011"
+    hay = {p.stem for p in data.glob("*.mod")}
     assert hay - {"CaDynamics_E2"} <= covered and "cai" in covered  # all eleven exercised

@@ -126,7 +126,7 @@ def hay_run():
         fns = {"v": cell.record_v([(0, 0.5)]), "cai": cell.record_ion("cai", [(0, 0.5)]),
                "z": cell.record_gate(k_sk, "z", [(0, 0.5)])}  # fmt: skip
         sol = nj.simulate(cell, amps, dt=DT, solver=BackwardEuler(),
-                          saveat=nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()}))  # fmt: skip
+                          saveat=nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()}))  # noqa: E501  # fmt: skip
         out = {k: np.asarray(v)[19::20, 0] for k, v in sol.states.items()}
         return ref, out, cell
 
@@ -178,8 +178,8 @@ def test_refusals_name_the_culprit():
         cad.init(jnp.zeros(1), 6.3)
     with pytest.raises(TypeError, match="Cell\\(..., ions="):
         load_mod(HAY / "SK_E2.mod", ions={"ek": -80.0})
-    h_chan = load_mod(HH_TEXT.replace("USEION na READ ena WRITE ina", "USEION h READ eh WRITE ih "
-                                      "VALENCE 1").replace("ena", "eh").replace("ina", "ih"))  # fmt: skip
+    h_text = HH_TEXT.replace("USEION na READ ena WRITE ina", "USEION h READ eh WRITE ih VALENCE 1")
+    h_chan = load_mod(h_text.replace("ena", "eh").replace("ina", "ih"))
     with pytest.raises(ValueError, match="no default eh"):
         _one([h_chan])
     _one([h_chan], ions={"eh": -45.0})  # given: accepted
@@ -270,7 +270,8 @@ def test_ion_values_are_trainable_and_batches_work(x64):
     amps = jnp.stack([jnp.zeros(n), jnp.full(n, 0.02)], 1)[..., None]  # (n, 2, 1)
     sol = nj.simulate(cell, amps, dt=DT, solver=BackwardEuler(),
                       saveat=nj.SaveAt(fn=cell.record_ion("cai", [(0, 0.5)])))  # fmt: skip
-    assert sol.states.shape == (n, 2, 1) and float(sol.states[-1, 1, 0]) != float(sol.states[-1, 0, 0])
+    assert sol.states.shape == (n, 2, 1)
+    assert float(sol.states[-1, 1, 0]) != float(sol.states[-1, 0, 0])
 
     def v_end(c):
         s = nj.simulate(c, amps[:, 1], dt=DT, solver=BackwardEuler(),

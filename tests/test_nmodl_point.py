@@ -62,7 +62,7 @@ def test_expsyn_is_its_closed_form(x64):
     n = 200
     ev = cell.event_input([([1.0], 0.003)], n, DT)
     sol = nj.simulate(cell, {"i_clamp": jnp.zeros((n, 0)), "events": ev}, dt=DT,
-                      solver=BackwardEuler(), saveat=nj.SaveAt(fn=cell.record_point(0, "g")))  # fmt: skip
+                      solver=BackwardEuler(), saveat=nj.SaveAt(fn=cell.record_point(0, "g")))  # noqa: E501  # fmt: skip
     g = np.asarray(sol.states)[:, 0]
     k = 40  # delivered at the start of the step from 1.0 ms; saved after each step
     t_end = DT * (np.arange(n) + 1)
@@ -114,7 +114,7 @@ def test_gradients_reach_weights_and_synapse_parameters(x64):
         cell = _cell([syn])
         ev = jnp.zeros((n, 1)).at[20, 0].set(w)
         sol = nj.simulate(cell, {"i_clamp": jnp.zeros((n, 0)), "events": ev}, dt=DT,
-                          solver=BackwardEuler(), saveat=nj.SaveAt(fn=cell.record_v([(0, 0.5)])))  # fmt: skip
+                          solver=BackwardEuler(), saveat=nj.SaveAt(fn=cell.record_v([(0, 0.5)])))  # noqa: E501  # fmt: skip
         return sol.states[-1, 0]
 
     gw, gt = jax.grad(v_end, argnums=(0, 1))(0.002, 2.0)

@@ -248,8 +248,9 @@ def compare_all(tmp: Path, names=None, all_cases=None) -> dict:
                                        record_ions, tmp)  # fmt: skip
                 # NEURON's memb_order_ (nrn_writes_conc): the mechanisms writing a
                 # concentration first, in reverse registration order, then the others
-                ordered = sorted(mechs, key=lambda m: (0, -meta["order"].index(m[0]))
-                                 if m[0] in writers else (1, meta["order"].index(m[0])))  # fmt: skip
+                reg = meta["order"]
+                ordered = sorted(mechs, key=lambda m: (0, -reg.index(m[0]))
+                                 if m[0] in writers else (1, reg.index(m[0])))  # fmt: skip
                 ours, cell = run_neurojax(mtexts, ordered, celsius, ions, mode, record,
                                           record_ions)  # fmt: skip
                 r = {
@@ -286,7 +287,7 @@ def store_reference(path: Path) -> None:
     """The stored NEURON reference of `tests/test_nmodl_ions.py`: the first case under
     current clamp, V, cai and SK_E2's z every 0.5 ms, NEURON's mechanism order and eca.
 
-        python -c "import ...; store_reference(Path('tests/data/nmodl/ions_hay_ca_sk_hh_iclamp.npz'))"
+        store_reference(Path("tests/data/nmodl/ions_hay_ca_sk_hh_iclamp.npz"))
     """
     name = "Ca_HVA + CaDynamics_E2 + SK_E2 + hh"
     texts, mechs, celsius, globals_, ions = cases()[name]

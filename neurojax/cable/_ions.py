@@ -150,10 +150,7 @@ class IonLayout:
             self.nernst_mask[ion] = m
         # a written concentration makes both concentrations of the ion states
         self.state_names = tuple(
-            name
-            for ion in self.ions
-            if ion in conc_written
-            for name in ion_variables(ion)[1:3]
+            name for ion in self.ions if ion in conc_written for name in ion_variables(ion)[1:3]
         )
         self.written_by = written_by
         # the ion variables each mechanism reads or writes (concentrations), in order,
@@ -184,8 +181,6 @@ class IonLayout:
     def value_names(self) -> tuple[str, ...]:
         """The cell's ion values: e, ci, co of every ion used."""
         return tuple(n for ion in self.ions for n in ion_variables(ion)[:3])
-
-
 
 
 def _to_nodes(x, spread):

@@ -318,7 +318,9 @@ class Morphology:
         `ValueError` for a type the morphology lacks, or a branch with no value."""
         unknown = sorted(set(values) - set(self.types))
         if unknown:
-            raise ValueError(f"no branch has type {unknown}; the types are {sorted(set(self.types))}.")  # noqa: E501
+            raise ValueError(
+                f"no branch has type {unknown}; the types are {sorted(set(self.types))}."
+            )
         out = []
         for i, t in enumerate(self.types):
             if t in values:
