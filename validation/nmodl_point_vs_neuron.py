@@ -4,8 +4,9 @@ The wheel's `expsyn.mod` and `exp2syn.mod` (renamed `ExpSynX`, `Exp2SynX`, so as
 clash with NEURON's built-ins) at the middle of one compartment (L = diam = 10 µm) with
 hh (rate tables off), driven by `NetStim` → `NetCon` events (one NetStim per spike,
 delay 1 ms), backward Euler (`secondorder = 0`) at dt = 0.025 ms for 40 ms in both. Two
-of the ExpSyn events fall in one step (their weights add), one Exp2Syn is inhibitory (e = −80 mV); then the wheel's
-stim.mod (IClamp: ELECTRODE_CURRENT, reads t) and an alpha synapse reading t.
+of the ExpSyn events fall in one step (their weights add), one Exp2Syn is inhibitory
+(e = −80 mV); then the wheel's stim.mod (IClamp: ELECTRODE_CURRENT, reads t) and an
+alpha synapse reading t.
 
     python validation/nmodl_point_vs_neuron.py     # prints max/mean |Δ| per trace
 
