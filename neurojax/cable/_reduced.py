@@ -446,12 +446,18 @@ class ReducedCell(AbstractModel):
             )
         return self.names.index(name)
 
-    def check_dt(self, dt: float, where: str = "ReducedCell") -> None:
+    def check_dt(self, dt: float, where: str = "ReducedCell") -> bool:
         """Refuse timings that a step of `dt` ms cannot represent: every dSpike duration,
         offset and refractory period, the soma's `t_ref` and `spike_width`, must be a
         whole number of steps (Dendrify floors them silently; here that is an error
-        naming the compartment), and a rise or fall duration must be at least one step."""
+        naming the compartment), and a rise or fall duration must be at least one step.
+        Returns False (nothing checked) when the timings are traced (a cell built inside
+        `jit`/`grad`): then `simulate` checks them at run time."""
         dt = float(dt)
+        names = ("threshold", "g_rise", "g_fall", "duration_rise", "duration_fall",
+                 "offset_fall", "refractory_d", "t_ref", "spike_width")
+        if any(isinstance(getattr(self, k), jax.core.Tracer) for k in names):
+            return False  # built under jit/grad: checked at run time (`events(check=True)`)
 
         def whole(what, value):
             value = float(value)
@@ -494,10 +500,10 @@ class ReducedCell(AbstractModel):
                     f"{where}: {at}.refractory is shorter than its duration_rise: a dSpike "
                     "could re-trigger during its own rise."
                 )
-        if not isinstance(self.t_ref, jax.core.Tracer):
-            for k in ("t_ref", "spike_width"):
-                if np.ndim(getattr(self, k)) == 0:
-                    whole(f"ReducedCell.{k}", getattr(self, k))
+        for k in ("t_ref", "spike_width"):
+            if np.ndim(getattr(self, k)) == 0:
+                whole(f"ReducedCell.{k}", getattr(self, k))
+        return True
 
     def conductance_matrix(self) -> Array:
         """`G = diag(g_L) + L` (µS): the passive circuit's conductance matrix, whose

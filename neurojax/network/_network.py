@@ -82,6 +82,7 @@ class Network(AbstractModel):
     _proj_comp: tuple = eqx.field(static=True)  # per projection: target compartment or None
     _drive_comp: tuple = eqx.field(static=True)  # per drive: target compartment or None
     _stiff: tuple = eqx.field(static=True)  # (population, why the exponential step is refused)
+    _unchecked: tuple = eqx.field(static=True)  # ReducedCell populations with traced timings
 
     structure = Elementwise()
 
@@ -162,14 +163,16 @@ class Network(AbstractModel):
                     f"drive {k}: unknown target population {drive.target!r}; populations are "
                     f"{names}."
                 )
-        stiff = {}
+        stiff, unchecked = {}, []
         for name, pop in self.populations.items():
             if compartments_of(pop.neuron) is not None:
-                pop.neuron.check_dt(self.dt, where=f"population {name!r}")
+                if not pop.neuron.check_dt(self.dt, where=f"population {name!r}"):
+                    unchecked.append(name)  # traced timings: checked in every step
                 msg = self._stiffness(name, pop.neuron)
                 if msg is not None:
                     stiff[name] = msg
         self._stiff = tuple(stiff.items())
+        self._unchecked = tuple(unchecked)
         self._proj_comp = tuple(
             self._resolve(pr.post, pr.compartment, f"projection {k} ({pr.pre} → {pr.post})")
             for k, pr in enumerate(self.projections)
@@ -450,7 +453,7 @@ class Network(AbstractModel):
             if compartments_of(p.neuron) is not None:  # ReducedCell: soma spikes propagate
                 # (timings were checked against dt when the network was built)
                 neurons[n], nz[n], spikes[n] = p.neuron.events(
-                    info, y_new.neurons[n], z.neurons[n], check=False
+                    info, y_new.neurons[n], z.neurons[n], check=n in self._unchecked
                 )
             else:
                 neurons[n], nz[n], spikes[n] = p.neuron.event_step(
