@@ -26,6 +26,9 @@ Measured per tool (each in its own process):
 
   (or set `JAXLEY_PYTHON`, as for `run.py`).
 
+`--tool solve`: the voltage solve alone, per schedule (`hines`, `levels`), one cell and
+`vmap` batches (`results/cable_tree_solve_<name>.*`).
+
 Writes `benchmarks/results/cable_<name>.json` and `.md`. Spike counts at the soma are
 reported as a check that the tools simulate the same cell.
 """
@@ -156,6 +159,59 @@ def run_neurojax(sizes, repeats, batch, tree_methods=None):
             rows.append(row)
             print(row, flush=True)
     _tree_solve.default_method = lambda: default
+    return rows
+
+
+def run_tree_solve(sizes, repeats, steps=400):
+    """The voltage solve alone, per schedule: `steps` solves of the benchmark tree's
+    matrix (a diagonally dominant system with random couplings, float32) in one
+    `lax.scan`, one cell and `vmap` batches of 10 and 100; µs per solve per cell."""
+    import jax
+    import jax.numpy as jnp
+
+    from neurojax.cable import Branch, Morphology, tree_solve
+
+    rows = []
+    for nb in sizes:
+        morph = Morphology([Branch(L, d, parent=p, nseg=NSEG) for L, d, p in tree_spec(nb)])
+        topo = morph.discretise().topology
+        n, parent = topo.n, topo.parent
+        rng = np.random.default_rng(0)
+        a = -rng.uniform(0.1, 2.0, n).astype(np.float32)
+        d = np.ones(n, np.float32)
+        np.add.at(d, parent[1:], -a[1:])
+        d[1:] -= a[1:]
+        a, d = jnp.asarray(a), jnp.asarray(d)
+
+        def make(method, batch, topo=topo, n=n, a=a, d=d):
+            def run(dd):
+                def step(x, _):
+                    # the diagonal moves with the state, as the membrane's does
+                    m = dd * (1 + 1e-3 * jnp.tanh(x))
+                    return tree_solve(topo, m, a, a, x + 1.0, method=method), None
+
+                return jax.lax.scan(step, jnp.zeros(n, jnp.float32), None, length=steps)[0]
+
+            if not batch:
+                return jax.jit(run), d
+            return jax.jit(jax.vmap(run)), d * jnp.linspace(1.0, 1.1, batch)[:, None]
+
+        cases = [(m, b) for b in (0, 10, 100) for m in ("hines", "levels")]
+        cases.remove(("levels", 100))  # ~1 s per cell-run at 2000 compartments
+        for method, batch in cases:
+            fn, arg = make(method, batch)
+            jax.block_until_ready(fn(arg))
+            t = median_time(lambda fn=fn, arg=arg: jax.block_until_ready(fn(arg)), repeats)
+            row = dict(
+                tool="neurojax tree_solve",
+                tree_solve=method,
+                n_nodes=n,
+                n_compartments=nb * NSEG,
+                batch=batch,
+                us_per_solve_per_cell=t / steps / max(batch, 1) * 1e6,
+            )
+            rows.append(row)
+            print(row, flush=True)
     return rows
 
 
@@ -294,9 +350,29 @@ def table(rows):
     return "\n".join(lines)
 
 
+def solve_table(rows):
+    sizes = sorted({r["n_nodes"] for r in rows})
+    cases = sorted({(r["tree_solve"], r["batch"]) for r in rows}, key=lambda c: (c[1], c[0]))
+    head = "| nodes | " + " | ".join(
+        f"{m}, {'1 cell' if b == 0 else f'vmap {b}'}" for m, b in cases
+    )
+    lines = [head + " |", "|" + "---|" * (len(cases) + 1)]
+    for n in sizes:
+        got = {
+            (r["tree_solve"], r["batch"]): r["us_per_solve_per_cell"]
+            for r in rows
+            if r["n_nodes"] == n
+        }
+        cells = [f"{got[c]:.3g}" if c in got else "–" for c in cases]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tool", choices=["all", "neurojax", "neuron", "jaxley"], default="all")
+    p.add_argument(
+        "--tool", choices=["all", "neurojax", "neuron", "jaxley", "solve"], default="all"
+    )
     p.add_argument("--branches", type=int, nargs="+", default=[50, 200])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch", type=int, default=100)
@@ -322,8 +398,22 @@ def main(argv=None):
             ),
             "neuron": lambda: run_neuron(args.branches, args.repeats),
             "jaxley": lambda: run_jaxley(args.branches, args.repeats),
+            "solve": lambda: run_tree_solve(args.branches, args.repeats),
         }[args.tool]
         rows = fn()
+        if args.tool == "solve":
+            RESULTS.mkdir(exist_ok=True)
+            sys.path.insert(0, str(HERE))
+            import _common as C
+
+            result = dict(machine=C.machine_info(), steps=400, rows=rows)
+            out = RESULTS / f"cable_tree_solve_{args.name}.json"
+            out.write_text(json.dumps(result, indent=1))
+            (RESULTS / f"cable_tree_solve_{args.name}.md").write_text(
+                "# The voltage solve alone (µs per solve per cell, float32)\n\n"
+                + solve_table(rows)
+                + "\n"
+            )
         if args.json_out:
             Path(args.json_out).write_text(json.dumps(rows))
         return rows
