@@ -167,8 +167,9 @@ class Sparse(AbstractConnectivity):
         return w.at[rows, self.post].add(self.weight)[:, : self.n_post]
 
 
-# Rows delivered per loop iteration. Measured on the COBA benchmark (4000 neurons, ~8
-# spikes per step per population): see benchmarks/bench_network.py.
+# The rows one search round finds are a multiple of this (`_propagate._round_size`);
+# spiking rows are delivered one at a time. Measured on the COBA benchmark (4000 neurons,
+# ~8 spikes per step per population): see benchmarks/README.md, "Networks".
 _DEFAULT_CHUNK = 16
 
 
