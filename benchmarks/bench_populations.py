@@ -6,7 +6,9 @@ For each (model, solver, N) it reports, separately:
   the first call for a new input shape;
 - **run time**: the median of `--repeats` calls of the compiled function after one
   warm-up call, each ended by `block_until_ready`;
-- **throughput**: neuron-steps per second, `N · n_steps / run time`.
+- **throughput**: neuron-steps per second, `N · n_steps / run time`;
+- **CPU time** of each call (the process's, all threads): on a loaded machine the wall
+  time of a single-threaded run grows with the load, its CPU time much less.
 
 What is kept: `SaveAt(every=100, vars=("v",))`, i.e. V and the spike counts
 every 100 steps (10 rows). Recording every step would make the output, not the
@@ -28,6 +30,7 @@ Runs unchanged on CPU and GPU (prints the device). Usage:
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -125,7 +128,12 @@ def main(argv=None):
             t_first = time.perf_counter() - t
             # Fewer repeats where one run is long; the spread stays visible in "all_s".
             repeats = args.repeats if t_first < 5 else min(args.repeats, 3 if t_first < 20 else 2)
-            times = C.timeit(call, repeats)
+            times, cpu = [], []
+            for _ in range(repeats):
+                t, c = time.perf_counter(), time.process_time()
+                call()
+                times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
             stats = C.summary(times)
             n_spikes = float(np.asarray(spikes, np.float64).sum())
             duration_ms = args.steps * dt
@@ -142,6 +150,9 @@ def main(argv=None):
                 "first_run_s": t_first,
                 **stats,
                 "neuron_steps_per_s": n * args.steps / stats["median_s"],
+                # process CPU time (all threads) per call: the work, which a loaded
+                # machine inflates less than the wall time
+                "cpu_median_s": statistics.median(cpu),
                 "best_neuron_steps_per_s": n * args.steps / stats["min_s"],
                 "mean_rate_hz": n_spikes / n / (duration_ms / 1000.0),
                 "total_spikes": n_spikes,
@@ -154,6 +165,7 @@ def main(argv=None):
                 f" (trace {t_lower:.2f}), run {stats['median_s'] * 1e3:9.1f} ms"
                 f" (min {stats['min_s'] * 1e3:.1f}, {repeats} runs)"
                 f" → {row['neuron_steps_per_s']:.3g} neuron-steps/s;"
+                f" CPU {row['cpu_median_s'] * 1e3:.1f} ms;"
                 f" {row['mean_rate_hz']:.1f} Hz mean rate",
                 flush=True,
             )
