@@ -55,8 +55,15 @@ CELL = dict(
     v_th=-50.0,
     v_reset=-60.0,
     t_ref=3.0,
-    dspikes=dict(g_rise=0.03, g_fall=0.015, threshold=-40.0, duration_rise=1.2,
-                 duration_fall=2.4, offset_fall=0.5, refractory=5.0),
+    dspikes=dict(
+        g_rise=0.03,
+        g_fall=0.015,
+        threshold=-40.0,
+        duration_rise=1.2,
+        duration_fall=2.4,
+        offset_fall=0.5,
+        refractory=5.0,
+    ),
 )
 # (pre, post, channel, compartment, g µS, tau ms, delay ms)
 PROJECTIONS = [
@@ -86,14 +93,22 @@ def neurojax_network(n: int, seed: int = 0):
     def cell(dspikes):
         names = ("soma", "prox", "dist")
         comps = [
-            Compartment(names[i], c_abs=CELL["c"][i], gl_abs=CELL["g_l"][i], e_l=CELL["e_l"],
-                        dspikes=DSpikes(**CELL["dspikes"]) if (dspikes and i == 2) else None)
+            Compartment(
+                names[i],
+                c_abs=CELL["c"][i],
+                gl_abs=CELL["g_l"][i],
+                e_l=CELL["e_l"],
+                dspikes=DSpikes(**CELL["dspikes"]) if (dspikes and i == 2) else None,
+            )
             for i in range(3)
         ]
         return ReducedCell.build(
             comps,
             [("soma", "prox", CELL["g_couple"][0]), ("prox", "dist", CELL["g_couple"][1])],
-            v_th=CELL["v_th"], v_reset=CELL["v_reset"], t_ref=CELL["t_ref"], clamp=False,
+            v_th=CELL["v_th"],
+            v_reset=CELL["v_reset"],
+            t_ref=CELL["t_ref"],
+            clamp=False,
         )
 
     n_e = int(0.8 * n)
@@ -101,16 +116,24 @@ def neurojax_network(n: int, seed: int = 0):
     keys = jax.random.split(jax.random.key(seed), len(PROJECTIONS))
     projections = [
         nn.Projection(
-            pre, post,
+            pre,
+            post,
             nn.fixed_probability(k, sizes[pre], sizes[post], P_CONNECT, g),
             ns.Exponential(tau=tau, e_rev=E_REV[ch]),
-            delay=d, compartment=comp,
+            delay=d,
+            compartment=comp,
         )
         for k, (pre, post, ch, comp, g, tau, d) in zip(keys, PROJECTIONS, strict=True)
     ]
     drives = [
-        nn.PoissonDrive(p, ns.Exponential(tau=TAU_AMPA, e_rev=0.0), rate=RATE_POISSON,
-                        weight=G_POISSON, n_sources=N_POISSON, compartment="dist")
+        nn.PoissonDrive(
+            p,
+            ns.Exponential(tau=TAU_AMPA, e_rev=0.0),
+            rate=RATE_POISSON,
+            weight=G_POISSON,
+            n_sources=N_POISSON,
+            compartment="dist",
+        )
         for p in ("E", "I")
     ]
     pops = {"E": nn.Population(cell(True), n_e), "I": nn.Population(cell(False), n - n_e)}
@@ -120,8 +143,11 @@ def neurojax_network(n: int, seed: int = 0):
 def _nbytes(tree) -> int:
     import jax
 
-    return sum(int(x.size) * x.dtype.itemsize for x in jax.tree_util.tree_leaves(tree)
-               if hasattr(x, "dtype"))
+    return sum(
+        int(x.size) * x.dtype.itemsize
+        for x in jax.tree_util.tree_leaves(tree)
+        if hasattr(x, "dtype")
+    )
 
 
 def run_neurojax(n: int, ms: float, solver: str, repeats: int) -> dict:
@@ -151,12 +177,19 @@ def run_neurojax(n: int, ms: float, solver: str, repeats: int) -> dict:
         sol = run(2 + r)
         times.append(time.perf_counter() - t)
     med = float(np.median(times))
-    rates = {p: float(np.asarray(sol.spikes[p], float).sum()) / (net.populations[p].size * ms * 1e-3)
-             for p in ("E", "I")}
+    rates = {
+        p: float(np.asarray(sol.spikes[p], float).sum()) / (net.populations[p].size * ms * 1e-3)
+        for p in ("E", "I")
+    }
     state = _nbytes(net.init_state()) + _nbytes(net.init_discrete())
     return {
-        "tool": "neurojax", "solver": solver, "n": n, "ms": ms,
-        "compile_s": first - med, "median_s": med, "all_s": times,
+        "tool": "neurojax",
+        "solver": solver,
+        "n": n,
+        "ms": ms,
+        "compile_s": first - med,
+        "median_s": med,
+        "all_s": times,
         "rate_hz": rates,
         "state_bytes_per_neuron": state / n,
         "model_bytes_per_neuron": _nbytes(net) / n,
@@ -178,35 +211,58 @@ def brian2_network(b2, n: int):
     for pop in ("E", "I"):
         comps = []
         for i, (kind, name) in enumerate(((Soma, "soma"), (Dendrite, "prox"), (Dendrite, "dist"))):
-            comps.append(kind(name, cm_abs=CELL["c"][i] * nF, gl_abs=CELL["g_l"][i] * uS,
-                              v_rest=CELL["e_l"] * mV))
+            comps.append(
+                kind(
+                    name,
+                    cm_abs=CELL["c"][i] * nF,
+                    gl_abs=CELL["g_l"][i] * uS,
+                    v_rest=CELL["e_l"] * mV,
+                )
+            )
         soma, prox, dist = comps
         if pop == "E":
             d = CELL["dspikes"]
-            dist.dspikes("Na", threshold=d["threshold"] * mV, g_rise=d["g_rise"] * uS,
-                         g_fall=d["g_fall"] * uS, duration_rise=d["duration_rise"] * ms,
-                         duration_fall=d["duration_fall"] * ms, reversal_rise="E_Na",
-                         reversal_fall="E_K", offset_fall=d["offset_fall"] * ms,
-                         refractory=d["refractory"] * ms)
+            dist.dspikes(
+                "Na",
+                threshold=d["threshold"] * mV,
+                g_rise=d["g_rise"] * uS,
+                g_fall=d["g_fall"] * uS,
+                duration_rise=d["duration_rise"] * ms,
+                duration_fall=d["duration_fall"] * ms,
+                reversal_rise="E_Na",
+                reversal_fall="E_K",
+                offset_fall=d["offset_fall"] * ms,
+                refractory=d["refractory"] * ms,
+            )
         dist.synapse("AMPA", tag="ext", g=G_POISSON * uS, t_decay=TAU_AMPA * ms)
         for pre, post, ch, comp, g, tau, _ in PROJECTIONS:
             if post == pop:
                 {"soma": soma, "prox": prox, "dist": dist}[comp].synapse(
-                    ch, tag=pre, g=g * uS, t_decay=tau * ms)
-        model = NeuronModel([(soma, prox, CELL["g_couple"][0] * uS),
-                             (prox, dist, CELL["g_couple"][1] * uS)])
+                    ch, tag=pre, g=g * uS, t_decay=tau * ms
+                )
+        model = NeuronModel(
+            [(soma, prox, CELL["g_couple"][0] * uS), (prox, dist, CELL["g_couple"][1] * uS)]
+        )
         groups[pop] = model.make_neurongroup(
-            sizes[pop], method="euler", threshold=f"V_soma > {CELL['v_th']}*mV",
-            reset=f"V_soma = {CELL['v_reset']}*mV", refractory=CELL["t_ref"] * ms)
+            sizes[pop],
+            method="euler",
+            threshold=f"V_soma > {CELL['v_th']}*mV",
+            reset=f"V_soma = {CELL['v_reset']}*mV",
+            refractory=CELL["t_ref"] * ms,
+        )
     objs = list(groups.values())
-    for pre, post, ch, comp, g, tau, delay in PROJECTIONS:
-        s = b2.Synapses(groups[pre], groups[post], on_pre=f"s_{ch}_{pre}_{comp} += 1.0",
-                        delay=delay * ms)
+    for pre, post, ch, comp, _g, _tau, delay in PROJECTIONS:
+        s = b2.Synapses(
+            groups[pre], groups[post], on_pre=f"s_{ch}_{pre}_{comp} += 1.0", delay=delay * ms
+        )
         s.connect(p=P_CONNECT)
         objs.append(s)
     for pop in ("E", "I"):
-        objs.append(b2.PoissonInput(groups[pop], "s_AMPA_ext_dist", N_POISSON,
-                                    RATE_POISSON * Hz, weight=1.0))
+        objs.append(
+            b2.PoissonInput(
+                groups[pop], "s_AMPA_ext_dist", N_POISSON, RATE_POISSON * Hz, weight=1.0
+            )
+        )
     mons = {p: b2.SpikeMonitor(groups[p]) for p in groups}
     objs += list(mons.values())
     return b2.Network(*objs), mons, sizes
@@ -248,10 +304,16 @@ def run_brian2(n: int, ms: float, target: str, repeats: int, build_dir: str) -> 
 
     rates = {p: mons[p].num_spikes / (sizes[p] * ms * 1e-3) for p in mons}
     return {
-        "tool": "brian2", "target": target, "n": n, "ms": ms,
-        "first_run_s": first, "compile_s": compile_s,
-        "median_s": float(np.median(times)), "all_s": times,
-        "rate_hz": rates, "peak_rss_mb": peak_rss_mb(),
+        "tool": "brian2",
+        "target": target,
+        "n": n,
+        "ms": ms,
+        "first_run_s": first,
+        "compile_s": compile_s,
+        "median_s": float(np.median(times)),
+        "all_s": times,
+        "rate_hz": rates,
+        "peak_rss_mb": peak_rss_mb(),
         "brian2": b2.__version__,
     }
 
@@ -278,7 +340,7 @@ def spawn(python: str, args: list[str], timeout: float) -> dict | None:
         return None
     for line in out.stdout.splitlines()[::-1]:
         if line.startswith("RESULT "):
-            res = json.loads(line[len("RESULT "):])
+            res = json.loads(line[len("RESULT ") :])
             print("  ", {k: res[k] for k in ("median_s", "rate_hz", "peak_rss_mb")}, flush=True)
             return res
     print(out.stdout[-2000:], out.stderr[-4000:], flush=True)
@@ -303,37 +365,71 @@ def main(argv=None):
 
     rows = []
     for solver in args.solvers:
-        rows.append(spawn(sys.executable, ["neurojax", str(args.n), str(args.ms), solver,
-                                           str(args.repeats)], args.timeout))
+        rows.append(
+            spawn(
+                sys.executable,
+                ["neurojax", str(args.n), str(args.ms), solver, str(args.repeats)],
+                args.timeout,
+            )
+        )
     for target in args.targets:
         build_dir = tempfile.mkdtemp(prefix="dendritic-standalone-")
-        rows.append(spawn(args.dendrify_python, ["brian2", str(args.n), str(args.ms), target,
-                                                 str(args.repeats), build_dir], args.timeout))
+        rows.append(
+            spawn(
+                args.dendrify_python,
+                ["brian2", str(args.n), str(args.ms), target, str(args.repeats), build_dir],
+                args.timeout,
+            )
+        )
     rows = [r for r in rows if r]
     nj_rows = [r for r in rows if r["tool"] == "neurojax"]
     b2_rows = [r for r in rows if r["tool"] == "brian2"]
     table = []
     for r in rows:
-        name = f"neurojax {r['solver']}" if r["tool"] == "neurojax" else f"Brian2 {r['target']} (euler)"
-        ratios = " / ".join(f"{b['median_s'] / r['median_s']:.2f}" for b in b2_rows) if r in nj_rows else "–"
-        table.append([
-            name, f"{r['median_s']:.2f}",
-            "–" if r.get("compile_s") is None else f"{r['compile_s']:.1f}",
-            f"{r['rate_hz']['E']:.1f} / {r['rate_hz']['I']:.1f}",
-            f"{r['peak_rss_mb']:.0f}",
-            f"{r['state_bytes_per_neuron']:.0f} + {r['model_bytes_per_neuron']:.0f}" if r["tool"] == "neurojax" else "–",
-            ratios,
-        ])
+        name = (
+            f"neurojax {r['solver']}"
+            if r["tool"] == "neurojax"
+            else f"Brian2 {r['target']} (euler)"
+        )
+        ratios = (
+            " / ".join(f"{b['median_s'] / r['median_s']:.2f}" for b in b2_rows)
+            if r in nj_rows
+            else "–"
+        )
+        table.append(
+            [
+                name,
+                f"{r['median_s']:.2f}",
+                "–" if r.get("compile_s") is None else f"{r['compile_s']:.1f}",
+                f"{r['rate_hz']['E']:.1f} / {r['rate_hz']['I']:.1f}",
+                f"{r['peak_rss_mb']:.0f}",
+                f"{r['state_bytes_per_neuron']:.0f} + {r['model_bytes_per_neuron']:.0f}"
+                if r["tool"] == "neurojax"
+                else "–",
+                ratios,
+            ]
+        )
     md = (
-        f"# Dendritic network: {args.n} three-compartment neurons, {args.ms:g} ms at dt = {DT} ms\n\n"
+        f"# Dendritic network: {args.n} three-compartment neurons, {args.ms:g} ms at "
+        f"dt = {DT} ms\n\n"
         + C.markdown_table(
-            ["run", "median s", "compile s", "rate E / I Hz", "peak RSS MB",
-             "bytes/neuron state + model", "speed-up vs " + " / ".join(b["target"] for b in b2_rows)],
+            [
+                "run",
+                "median s",
+                "compile s",
+                "rate E / I Hz",
+                "peak RSS MB",
+                "bytes/neuron state + model",
+                "speed-up vs " + " / ".join(b["target"] for b in b2_rows),
+            ],
             table,
         )
     )
-    payload = {"machine": C.machine_info(), "args": {k: v for k, v in vars(args).items() if k != "child"},
-               "rows": rows}
+    payload = {
+        "machine": C.machine_info(),
+        "args": {k: v for k, v in vars(args).items() if k != "child"},
+        "rows": rows,
+    }
     path = C.write("dendritic" if args.n == 10_000 else f"dendritic_{args.n}", payload, md)
     print(md)
     print("wrote", path)

@@ -6,6 +6,7 @@ tests/test_dendritic_network_dendrify.py.)"""
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,7 +22,11 @@ DT = 0.1
 
 def three(g_couple=(0.015, 0.01), dspikes=True, **soma):
     """Soma, proximal and distal dendrite (dimensionless, as Dendrify's examples)."""
-    ds = DSpikes(g_rise=0.03, g_fall=0.015, duration_rise=1.2, duration_fall=2.4) if dspikes else None
+    ds = (
+        DSpikes(g_rise=0.03, g_fall=0.015, duration_rise=1.2, duration_fall=2.4)
+        if dspikes
+        else None
+    )
     comps = [
         Compartment("soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0),
         Compartment("proximal", c_abs=0.05, gl_abs=0.0025, e_l=-70.0),
@@ -81,18 +86,47 @@ def driven():
             "I": nn.Population(nj.LIF(), n_i),
         },
         [
-            nn.Projection("E", "E", nn.fixed_probability(k1, n_e, n_e, 0.05, 0.003),
-                          ns.Exponential(tau=2.0, e_rev=0.0), delay=1.5, compartment="proximal"),
-            nn.Projection("E", "I", nn.fixed_probability(k2, n_e, n_i, 0.1, 0.05),
-                          ns.Exponential(tau=2.0, e_rev=0.0), delay=1.0),
-            nn.Projection("I", "E", nn.fixed_probability(k3, n_i, n_e, 0.2, 0.004),
-                          ns.Exponential(tau=8.0, e_rev=-80.0), delay=0.5, compartment="soma"),
+            nn.Projection(
+                "E",
+                "E",
+                nn.fixed_probability(k1, n_e, n_e, 0.05, 0.003),
+                ns.Exponential(tau=2.0, e_rev=0.0),
+                delay=1.5,
+                compartment="proximal",
+            ),
+            nn.Projection(
+                "E",
+                "I",
+                nn.fixed_probability(k2, n_e, n_i, 0.1, 0.05),
+                ns.Exponential(tau=2.0, e_rev=0.0),
+                delay=1.0,
+            ),
+            nn.Projection(
+                "I",
+                "E",
+                nn.fixed_probability(k3, n_i, n_e, 0.2, 0.004),
+                ns.Exponential(tau=8.0, e_rev=-80.0),
+                delay=0.5,
+                compartment="soma",
+            ),
         ],
         [
-            nn.PoissonDrive("E", ns.Exponential(tau=2.0, e_rev=0.0), rate=20.0, weight=0.006,
-                            n_sources=60, compartment="distal"),
-            nn.PoissonDrive("E", ns.MgBlock(ns.Exponential(tau=60.0, e_rev=0.0)), rate=10.0,
-                            weight=0.0005, n_sources=60, compartment="distal"),
+            nn.PoissonDrive(
+                "E",
+                ns.Exponential(tau=2.0, e_rev=0.0),
+                rate=20.0,
+                weight=0.006,
+                n_sources=60,
+                compartment="distal",
+            ),
+            nn.PoissonDrive(
+                "E",
+                ns.MgBlock(ns.Exponential(tau=60.0, e_rev=0.0)),
+                rate=10.0,
+                weight=0.0005,
+                n_sources=60,
+                compartment="distal",
+            ),
         ],
         dt=DT,
     )
@@ -125,8 +159,9 @@ def test_plots_and_record(driven):
     fig, axes = plt.subplots(3)
     nn.raster(sol.spikes, DT, ax=axes[0])  # E, I and E.dspikes (flattened per compartment)
     nn.plot_population_rate({"E": sol.spikes["E"]}, DT, ax=axes[1])
-    nn.plot_compartments(sol.v["E"], DT, neuron=3, names=net.populations["E"].neuron.names,
-                         ax=axes[2])
+    nn.plot_compartments(
+        sol.v["E"], DT, neuron=3, names=net.populations["E"].neuron.names, ax=axes[2]
+    )
     assert len(axes[2].lines) == 3
     assert len(axes[0].collections) == 3
     plt.close(fig)
@@ -159,7 +194,11 @@ def test_exponential_solver_uses_the_true_diagonal(x64):
     net = nn.Network(
         {"E": nn.Population(cell, 1)},
         [],
-        [nn.PoissonDrive("E", ns.MgBlock(ns.Exponential(tau=60.0, e_rev=0.0)), compartment="distal")],
+        [
+            nn.PoissonDrive(
+                "E", ns.MgBlock(ns.Exponential(tau=60.0, e_rev=0.0)), compartment="distal"
+            )
+        ],
         dt=0.005,  # coupling time constants ≈ 0.05 ms: allowed at this dt
     )
     y = net.init_state()
@@ -215,8 +254,15 @@ def test_gradient_through_dendritic_network():
     def rate(w):
         net = nn.Network(
             {"in": nn.Population(nn.SpikeSource(), 5), "E": nn.Population(cell, 3)},
-            [nn.Projection("in", "E", nn.dense(5, 3, w), ns.Exponential(tau=2.0, e_rev=0.0),
-                           compartment="distal")],
+            [
+                nn.Projection(
+                    "in",
+                    "E",
+                    nn.dense(5, 3, w),
+                    ns.Exponential(tau=2.0, e_rev=0.0),
+                    compartment="distal",
+                )
+            ],
             dt=DT,
         )
         x = jnp.zeros((400, 5)).at[50::40, :].set(1.0)
@@ -233,8 +279,11 @@ def test_gradient_through_dendritic_network():
 def _net(proj=None, drive=None, cell=None):
     cell = cell or three()
     return nn.Network(
-        {"in": nn.Population(nn.SpikeSource(), 2), "E": nn.Population(cell, 2),
-         "I": nn.Population(nj.LIF(), 2)},
+        {
+            "in": nn.Population(nn.SpikeSource(), 2),
+            "E": nn.Population(cell, 2),
+            "I": nn.Population(nj.LIF(), 2),
+        },
         [] if proj is None else [proj],
         [] if drive is None else [drive],
         dt=DT,
@@ -244,7 +293,9 @@ def _net(proj=None, drive=None, cell=None):
 def test_errors_name_the_culprit():
     conn = nn.dense(2, 2, 0.01)
     syn = ns.Exponential(tau=2.0, e_rev=0.0)
-    with pytest.raises(ValueError, match=r"no compartment 'apical'.*\['soma', 'proximal', 'distal'\]"):
+    with pytest.raises(
+        ValueError, match=r"no compartment 'apical'.*\['soma', 'proximal', 'distal'\]"
+    ):
         _net(nn.Projection("in", "E", conn, syn, compartment="apical"))
     with pytest.raises(ValueError, match=r"drive 0.*no compartment 'dist'"):
         _net(drive=nn.PoissonDrive("E", syn, compartment="dist"))
@@ -266,7 +317,9 @@ def test_errors_name_the_culprit():
 
 
 def test_impossible_dspike_timings_and_bad_couplings():
-    with pytest.raises(ValueError, match=r"DSpikes\.refractory = 1.0 ms is shorter than duration_rise"):
+    with pytest.raises(
+        ValueError, match=r"DSpikes\.refractory = 1.0 ms is shorter than duration_rise"
+    ):
         DSpikes(g_rise=0.01, g_fall=0.01, duration_rise=2.0, refractory=1.0)
     with pytest.raises(ValueError, match=r"DSpikes\.duration_rise = 0.0 ms with g_rise"):
         DSpikes(g_rise=0.01, g_fall=0.01, duration_rise=0.0)
@@ -274,12 +327,22 @@ def test_impossible_dspike_timings_and_bad_couplings():
         DSpikes(g_rise=0.01, g_fall=0.01, offset_fall=-0.5)
     # timings that a step cannot represent: named at Network construction
     odd = ReducedCell.build(
-        [Compartment("soma", c_abs=0.2, gl_abs=0.01),
-         Compartment("dend", c_abs=0.05, gl_abs=0.0025,
-                     dspikes=DSpikes(g_rise=0.03, g_fall=0.015, duration_rise=0.25))],
+        [
+            Compartment("soma", c_abs=0.2, gl_abs=0.01),
+            Compartment(
+                "dend",
+                c_abs=0.05,
+                gl_abs=0.0025,
+                dspikes=DSpikes(g_rise=0.03, g_fall=0.015, duration_rise=0.25),
+            ),
+        ],
         [("soma", "dend", 0.015)],
     )
-    with pytest.raises(ValueError, match=r"population 'E': compartment 'dend': DSpikes\.duration_rise = 0.25 ms is not a whole number of steps"):
+    with pytest.raises(
+        ValueError,
+        match=r"population 'E': compartment 'dend': DSpikes\.duration_rise = 0.25 ms is "
+        r"not a whole number of steps",
+    ):
         _net(cell=odd)
     # ... and at run time for a cell on its own (dt traced inside simulate)
     with pytest.raises(Exception, match="not a whole number of steps"):
@@ -291,8 +354,9 @@ def test_impossible_dspike_timings_and_bad_couplings():
     with pytest.raises(ValueError, match=r"unknown coupling 'cylinder_x'"):
         ReducedCell.build([soma, dend], [("soma", "d", "cylinder_x")])
     with pytest.raises(ValueError, match="dSpikes belong to dendrites"):
-        ReducedCell.build([Compartment("soma", 20.0, 20.0, dspikes=DSpikes(0.01, 0.01)), dend],
-                          [("soma", "d")])
+        ReducedCell.build(
+            [Compartment("soma", 20.0, 20.0, dspikes=DSpikes(0.01, 0.01)), dend], [("soma", "d")]
+        )
     with pytest.raises(ValueError, match="v_spike .* and spike_width .* go together"):
         ReducedCell.build([soma, dend], [("soma", "d")], v_spike=30.0)
     with pytest.raises(ValueError, match="spike_width = 5.0 ms is longer than t_ref"):
@@ -300,3 +364,42 @@ def test_impossible_dspike_timings_and_bad_couplings():
     # 'cylinder_<name>': the axial conductance of that whole compartment
     cell = ReducedCell.build([soma, dend], [("soma", "d", "cylinder_d")])
     assert float(cell.g_couple[0]) == pytest.approx(1 / dend.r_axial, rel=1e-6)
+
+
+def test_gradient_matches_finite_differences(x64):
+    """Subthreshold (no spikes): d(mean somatic voltage)/d(weight onto the distal
+    dendrite, an NMDA-like MgBlock synapse) and /d(coupling conductance), through the
+    default ExponentialEuler with its corrected diagonal, against central differences
+    (h = 1e-6 relative; float64 truncation ~h² ≈ 1e-12, rounding ~eps/h ≈ 1e-10)."""
+    x = jnp.zeros((300, 2)).at[20::50, :].set(1.0)
+
+    def loss(w, g):
+        cell = three(dspikes=False, v_th=1e3)
+        cell = eqx.tree_at(lambda c: c.g_couple, cell, jnp.stack([g, cell.g_couple[1]]))
+        net = nn.Network(
+            {"in": nn.Population(nn.SpikeSource(), 2), "E": nn.Population(cell, 1)},
+            [
+                nn.Projection(
+                    "in",
+                    "E",
+                    nn.dense(2, 1, w),
+                    ns.MgBlock(ns.Exponential(tau=20.0, e_rev=0.0)),
+                    delay=0.5,
+                    compartment="distal",
+                )
+            ],
+            dt=DT,
+        )
+        sol = nj.simulate(net, {"in": x}, dt=DT)
+        return sol.v["E"][:, 0, 0].mean()
+
+    w0, g0 = jnp.array([[0.004], [0.006]]), jnp.asarray(0.015)
+    gw, gg = jax.grad(loss, argnums=(0, 1))(w0, g0)
+    h = 1e-6
+    for idx in ((0, 0), (1, 0)):
+        e = jnp.zeros_like(w0).at[idx].set(h * float(w0[idx]))
+        fd = (loss(w0 + e, g0) - loss(w0 - e, g0)) / (2 * e[idx])
+        assert float(gw[idx]) == pytest.approx(float(fd), rel=1e-6)
+    fd = (loss(w0, g0 * (1 + h)) - loss(w0, g0 * (1 - h))) / (2 * h * g0)
+    assert float(gg) == pytest.approx(float(fd), rel=1e-6)
+    assert float(gw[0, 0]) > 0  # more distal excitation depolarises the soma

@@ -129,7 +129,10 @@ def test_synapses_on_compartments_match_dendrify(x64):
             nn.Projection("in", "cell", conn, syn, delay=s["delay"], compartment=s["compartment"])
         )
     net = nn.Network(
-        {"in": nn.Population(nn.SpikeSource(), spec["inputs"]["n"]), "cell": nn.Population(cell, 1)},
+        {
+            "in": nn.Population(nn.SpikeSource(), spec["inputs"]["n"]),
+            "cell": nn.Population(cell, 1),
+        },
         projections,
         dt=dt,
     )
@@ -140,7 +143,9 @@ def test_synapses_on_compartments_match_dendrify(x64):
     err = np.abs(v - ref["v"]).mean(axis=0)
     assert np.all(err < 0.5), f"mean |ΔV| per compartment {err} mV"
     assert ref["spike_steps"].size > 3
-    assert_same_events(ref["spike_steps"], np.nonzero(np.asarray(sol.spikes["cell"][:, 0]))[0], "soma")
+    assert_same_events(
+        ref["spike_steps"], np.nonzero(np.asarray(sol.spikes["cell"][:, 0]))[0], "soma"
+    )
 
 
 def build_network(spec):
@@ -150,11 +155,13 @@ def build_network(spec):
     projections = []
     for p in spec["projections"]:
         syn, g = dendrify_synapse(dict(p, g=1.0))
-        conn = nn.from_pairs(p["i"], p["j"], pops[p["pre"]].size, pops[p["post"]].size,
-                             np.asarray(p["w"]) * g)
+        conn = nn.from_pairs(
+            p["i"], p["j"], pops[p["pre"]].size, pops[p["post"]].size, np.asarray(p["w"]) * g
+        )
         projections.append(
-            nn.Projection(p["pre"], p["post"], conn, syn, delay=p["delay"],
-                          compartment=p["compartment"])
+            nn.Projection(
+                p["pre"], p["post"], conn, syn, delay=p["delay"], compartment=p["compartment"]
+            )
         )
     return nn.Network(pops, projections, dt=spec["dt"])
 
@@ -172,8 +179,9 @@ def test_dendritic_network_matches_dendrify(case, x64):
     for name in spec["populations"]:
         assert ref[f"spike_steps_{name}"].size > 10
         steps, idx = np.nonzero(np.asarray(sol.spikes[name]))
-        assert_same_events(ref[f"spike_steps_{name}"], steps, f"{name} spikes",
-                           ref[f"spike_i_{name}"], idx)
+        assert_same_events(
+            ref[f"spike_steps_{name}"], steps, f"{name} spikes", ref[f"spike_i_{name}"], idx
+        )
         v = np.asarray(sol.v[name])[:, spec["record"][name]]
         err = np.abs(v - ref[f"v_{name}"]).mean(axis=(0, 1))
         assert np.all(err < 0.5), f"{name}: mean |ΔV| per compartment {err} mV"

@@ -118,18 +118,63 @@ def specs() -> dict:
         method="euler",
         inputs=dict(n=6, i=i, t=t),
         synapses=[
-            dict(channel="AMPA", tag="a", compartment="dend", g=0.004, t_decay=2.0,
-                 source=0, delay=0.0),
-            dict(channel="NMDA", tag="n", compartment="dend", g=0.003, t_decay=60.0,
-                 source=1, delay=1.0),
-            dict(channel="AMPA", tag="ar", compartment="dend", g=0.004, t_rise=0.5,
-                 t_decay=3.0, source=2, delay=0.0),
-            dict(channel="NMDA", tag="nr", compartment="dend", g=0.002, t_rise=2.0,
-                 t_decay=50.0, scale_g=True, source=3, delay=2.0),
-            dict(channel="GABA", tag="g", compartment="soma", g=0.006, t_decay=8.0,
-                 source=4, delay=0.5),
-            dict(channel="AMPA", tag="s", compartment="soma", g=0.01, t_decay=2.0,
-                 source=5, delay=0.0),
+            dict(
+                channel="AMPA",
+                tag="a",
+                compartment="dend",
+                g=0.004,
+                t_decay=2.0,
+                source=0,
+                delay=0.0,
+            ),
+            dict(
+                channel="NMDA",
+                tag="n",
+                compartment="dend",
+                g=0.003,
+                t_decay=60.0,
+                source=1,
+                delay=1.0,
+            ),
+            dict(
+                channel="AMPA",
+                tag="ar",
+                compartment="dend",
+                g=0.004,
+                t_rise=0.5,
+                t_decay=3.0,
+                source=2,
+                delay=0.0,
+            ),
+            dict(
+                channel="NMDA",
+                tag="nr",
+                compartment="dend",
+                g=0.002,
+                t_rise=2.0,
+                t_decay=50.0,
+                scale_g=True,
+                source=3,
+                delay=2.0,
+            ),
+            dict(
+                channel="GABA",
+                tag="g",
+                compartment="soma",
+                g=0.006,
+                t_decay=8.0,
+                source=4,
+                delay=0.5,
+            ),
+            dict(
+                channel="AMPA",
+                tag="s",
+                compartment="soma",
+                g=0.01,
+                t_decay=2.0,
+                source=5,
+                delay=0.0,
+            ),
         ],
     )
     for name, method, nmda in (
@@ -140,28 +185,70 @@ def specs() -> dict:
         n_in, n_e, n_i = 20, 40, 10
         i, t = _poisson_times(rng, n_in, 40.0, 190.0, 0.1)
 
-        def pairs(n_pre, n_post, p, w):
+        def pairs(n_pre, n_post, p, w, rng=rng):
             m = rng.random((n_pre, n_post)) < p
             a, b = np.nonzero(m)
             return dict(i=a.tolist(), j=b.tolist(), w=(w * rng.uniform(0.5, 1.5, a.size)).tolist())
 
         projections = [
-            dict(pre="in", post="E", channel="AMPA", compartment="dist", t_decay=2.0,
-                 delay=0.0, **pairs(n_in, n_e, 0.3, 0.012)),
-            dict(pre="in", post="I", channel="AMPA", compartment="dend", t_decay=2.0,
-                 delay=0.0, **pairs(n_in, n_i, 0.3, 0.006)),
-            dict(pre="E", post="E", channel="AMPA", compartment="prox", t_decay=2.0,
-                 delay=1.5, **pairs(n_e, n_e, 0.1, 0.006)),
-            dict(pre="E", post="I", channel="AMPA", compartment="soma", t_decay=2.0,
-                 delay=1.0, **pairs(n_e, n_i, 0.2, 0.003)),
-            dict(pre="I", post="E", channel="GABA", compartment="soma", t_decay=6.0,
-                 delay=0.5, **pairs(n_i, n_e, 0.3, 0.004)),
+            dict(
+                pre="in",
+                post="E",
+                channel="AMPA",
+                compartment="dist",
+                t_decay=2.0,
+                delay=0.0,
+                **pairs(n_in, n_e, 0.3, 0.012),
+            ),
+            dict(
+                pre="in",
+                post="I",
+                channel="AMPA",
+                compartment="dend",
+                t_decay=2.0,
+                delay=0.0,
+                **pairs(n_in, n_i, 0.3, 0.006),
+            ),
+            dict(
+                pre="E",
+                post="E",
+                channel="AMPA",
+                compartment="prox",
+                t_decay=2.0,
+                delay=1.5,
+                **pairs(n_e, n_e, 0.1, 0.006),
+            ),
+            dict(
+                pre="E",
+                post="I",
+                channel="AMPA",
+                compartment="soma",
+                t_decay=2.0,
+                delay=1.0,
+                **pairs(n_e, n_i, 0.2, 0.003),
+            ),
+            dict(
+                pre="I",
+                post="E",
+                channel="GABA",
+                compartment="soma",
+                t_decay=6.0,
+                delay=0.5,
+                **pairs(n_i, n_e, 0.3, 0.004),
+            ),
         ]
         if nmda:
             projections.insert(
                 1,
-                dict(pre="in", post="E", channel="NMDA", compartment="dist", t_decay=60.0,
-                     delay=0.0, **pairs(n_in, n_e, 0.3, 0.002)),
+                dict(
+                    pre="in",
+                    post="E",
+                    channel="NMDA",
+                    compartment="dist",
+                    t_decay=60.0,
+                    delay=0.0,
+                    **pairs(n_in, n_e, 0.3, 0.002),
+                ),
             )
         out[name] = dict(
             dt=0.1,
@@ -174,12 +261,16 @@ def specs() -> dict:
                     compartments=[
                         dict(name="soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0),
                         dict(name="prox", c_abs=0.06, gl_abs=0.003, e_l=-70.0),
-                        dict(name="dist", c_abs=0.04, gl_abs=0.002, e_l=-70.0,
-                             dspikes=dict(dsp, g_rise=0.02, g_fall=0.01, threshold=-40.0)),
+                        dict(
+                            name="dist",
+                            c_abs=0.04,
+                            gl_abs=0.002,
+                            e_l=-70.0,
+                            dspikes=dict(dsp, g_rise=0.02, g_fall=0.01, threshold=-40.0),
+                        ),
                     ],
                     connections=[["soma", "prox", 0.03], ["prox", "dist", 0.02]],
-                    soma=dict(v_th=-54.0, v_reset=-60.0, t_ref=3.0, v_spike=30.0,
-                              spike_width=0.5),
+                    soma=dict(v_th=-54.0, v_reset=-60.0, t_ref=3.0, v_spike=30.0, spike_width=0.5),
                 ),
                 I=dict(
                     size=n_i,
@@ -265,7 +356,9 @@ def make_group(model, n, soma, method):
             refractory=soma["t_ref"] * ms,
         )
         if soma.get("v_spike") is not None:
-            kw.update(second_reset=f"V_soma = {soma['v_reset']}*mV", spike_width=soma["spike_width"] * ms)
+            kw.update(
+                second_reset=f"V_soma = {soma['v_reset']}*mV", spike_width=soma["spike_width"] * ms
+            )
     out = model.make_neurongroup(n, **kw)
     return out if isinstance(out, tuple) else (out, None)
 
@@ -283,7 +376,9 @@ def run_cell(spec: dict) -> dict:
     names = [c["name"] for c in spec["compartments"]]
     mon = b.StateMonitor(group, [f"V_{n}" for n in names], record=True, when="end")
     spikes = b.SpikeMonitor(group) if spec["soma"] else None
-    objs = [group, mon] + ([spikes] if spikes is not None else []) + ([ap] if ap is not None else [])
+    objs = (
+        [group, mon] + ([spikes] if spikes is not None else []) + ([ap] if ap is not None else [])
+    )
     dmons = {}
     for c in spec["compartments"]:
         if c.get("dspikes"):
@@ -300,7 +395,9 @@ def run_cell(spec: dict) -> dict:
             objs.append(S)
     net = b.Network(*objs)
     # piecewise-constant currents: run between the boundaries
-    edges = sorted({0.0, spec["n_steps"] * spec["dt"]} | {x for c in spec["current"] for x in c[1:3]})
+    edges = sorted(
+        {0.0, spec["n_steps"] * spec["dt"]} | {x for c in spec["current"] for x in c[1:3]}
+    )
     for t0, t1 in zip(edges[:-1], edges[1:], strict=True):
         for n in names:
             setattr(group, f"I_ext_{n}", 0 * nA)
@@ -331,8 +428,13 @@ def run_network(spec: dict) -> dict:
     groups, objs = {}, []
     for name, pop in spec["populations"].items():
         syn = [
-            dict(channel=p["channel"], tag=f"{p['pre']}{k}", compartment=p["compartment"],
-                 g=1.0, t_decay=p["t_decay"])
+            dict(
+                channel=p["channel"],
+                tag=f"{p['pre']}{k}",
+                compartment=p["compartment"],
+                g=1.0,
+                t_decay=p["t_decay"],
+            )
             for k, p in enumerate(spec["projections"])
             if p["post"] == name
         ]
@@ -345,16 +447,22 @@ def run_network(spec: dict) -> dict:
     objs.append(groups["in"])
     for k, p in enumerate(spec["projections"]):
         var = f"s_{p['channel']}_{p['pre']}{k}_{p['compartment']}"
-        S = b.Synapses(groups[p["pre"]], groups[p["post"]], "w : 1", on_pre=f"{var} += w",
-                       delay=p["delay"] * ms)
+        S = b.Synapses(
+            groups[p["pre"]],
+            groups[p["post"]],
+            "w : 1",
+            on_pre=f"{var} += w",
+            delay=p["delay"] * ms,
+        )
         S.connect(i=np.asarray(p["i"]), j=np.asarray(p["j"]))
         S.w = np.asarray(p["w"])
         objs.append(S)
     mons, spk, dsp = {}, {}, {}
     for name, pop in spec["populations"].items():
         names = [c["name"] for c in pop["compartments"]]
-        mons[name] = b.StateMonitor(groups[name], [f"V_{n}" for n in names],
-                                    record=spec["record"][name], when="end")
+        mons[name] = b.StateMonitor(
+            groups[name], [f"V_{n}" for n in names], record=spec["record"][name], when="end"
+        )
         spk[name] = b.SpikeMonitor(groups[name])
         objs += [mons[name], spk[name]]
         for c in pop["compartments"]:
@@ -366,9 +474,11 @@ def run_network(spec: dict) -> dict:
     out = {}
     for name, pop in spec["populations"].items():
         names = [c["name"] for c in pop["compartments"]]
-        out[f"v_{name}"] = np.stack(
-            [np.asarray(getattr(mons[name], f"V_{n}") / b.mV) for n in names], axis=-1
-        ).transpose(1, 0, 2).astype(np.float32)  # (n_steps, recorded, n_comp)
+        out[f"v_{name}"] = (
+            np.stack([np.asarray(getattr(mons[name], f"V_{n}") / b.mV) for n in names], axis=-1)
+            .transpose(1, 0, 2)
+            .astype(np.float32)
+        )  # (n_steps, recorded, n_comp)
         out[f"spike_i_{name}"] = np.asarray(spk[name].i).astype(np.int32)
         out[f"spike_steps_{name}"] = np.round(np.asarray(spk[name].t / dt)).astype(np.int32)
         if name in dsp:

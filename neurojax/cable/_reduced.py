@@ -454,8 +454,17 @@ class ReducedCell(AbstractModel):
         Returns False (nothing checked) when the timings are traced (a cell built inside
         `jit`/`grad`): then `simulate` checks them at run time."""
         dt = float(dt)
-        names = ("threshold", "g_rise", "g_fall", "duration_rise", "duration_fall",
-                 "offset_fall", "refractory_d", "t_ref", "spike_width")
+        names = (
+            "threshold",
+            "g_rise",
+            "g_fall",
+            "duration_rise",
+            "duration_fall",
+            "offset_fall",
+            "refractory_d",
+            "t_ref",
+            "spike_width",
+        )
         if any(isinstance(getattr(self, k), jax.core.Tracer) for k in names):
             return False  # built under jit/grad: checked at run time (`events(check=True)`)
 

@@ -457,7 +457,10 @@ class Network(AbstractModel):
                 )
             else:
                 neurons[n], nz[n], spikes[n] = p.neuron.event_step(
-                    info, y_old.neurons[n], y_new.neurons[n], z.neurons[n],
+                    info,
+                    y_old.neurons[n],
+                    y_new.neurons[n],
+                    z.neurons[n],
                     self._external(inputs, n),
                 )
             if compartments_of(p.neuron) is not None:
@@ -522,6 +525,7 @@ class Network(AbstractModel):
                 arrived[k] = pr.connectivity.propagate(delayed[self._proj_source[k]])
         # 4. synaptic jumps
         synapses = []
+
         def jump(name, x, comp):
             base = jumps.get(name, jnp.zeros_like(neurons[name].v))
             jumps[name] = self._into(base, x, comp)

@@ -30,8 +30,7 @@ def compartments_of(neuron) -> tuple[str, ...] | None:
 def _check_compartment(compartment, what):
     if compartment is not None and not isinstance(compartment, str):
         raise TypeError(
-            f"{what}.compartment must be a compartment name (str) or None, got "
-            f"{compartment!r}."
+            f"{what}.compartment must be a compartment name (str) or None, got {compartment!r}."
         )
 
 
@@ -69,8 +68,9 @@ class Population(eqx.Module):
         ):
             raise TypeError(
                 f"Population neurons must be point neurons (one state per neuron, coupled "
-                f"only through spikes) or Dendrify-style ReducedCells; {type(self.neuron).__name__} "
-                f"is neither (its structure is {type(type(self.neuron).structure).__name__}). "
+                "only through spikes) or Dendrify-style ReducedCells; "
+                f"{type(self.neuron).__name__} is neither (its structure is "
+                f"{type(type(self.neuron).structure).__name__}). "
                 "Use a neuron of neurojax.neurons or a neurojax.cable.ReducedCell, or "
                 "simulate this model on its own."
             )
