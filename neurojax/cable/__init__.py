@@ -13,6 +13,9 @@
 - channels: `HH`, `Passive`, `Ih`, `Im` (any `AbstractChannel`), point processes
   (`AbstractPointProcess`: synapses with events), NMODL mechanisms (`neurojax.nmodl`);
 - ion pools shared by the mechanisms (`IonUse`, `nernst`; `Cell(..., ions=...)`);
+- Hay et al. (2011)'s L5b pyramidal cell (`hay2011_cell`: published densities and
+  distributions, the `.mod` files of `HAY2011_DIR`, a *simplified* generated L5
+  morphology `L5_SIMPLIFIED_SWC` by default — not Hay et al.'s reconstruction);
 - Dendrify-style reduced neurons: `Compartment`, `DSpikes`, `ReducedCell`.
 
 Units: µm (lengths, diameters), µm² (areas), Ω·cm (axial resistivity), µF/cm²
@@ -29,6 +32,13 @@ from ._channels import Ih as Ih
 from ._channels import Im as Im
 from ._channels import Passive as Passive
 from ._examples import EXAMPLE_SWC as EXAMPLE_SWC
+from ._hay2011 import HAY2011_DIR as HAY2011_DIR
+from ._hay2011 import L5_SIMPLIFIED_SWC as L5_SIMPLIFIED_SWC
+from ._hay2011 import epsp_current as epsp_current
+from ._hay2011 import hay2011_cell as hay2011_cell
+from ._hay2011 import hay2011_mechanisms as hay2011_mechanisms
+from ._hay2011 import hay2011_morphology as hay2011_morphology
+from ._hay2011 import site_at_distance as site_at_distance
 from ._ions import IonUse as IonUse
 from ._ions import nernst as nernst
 from ._morphology import Branch as Branch

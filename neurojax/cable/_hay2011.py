@@ -1,0 +1,281 @@
+"""Hay et al. (2011)'s layer-5b pyramidal cell: the published channel densities and
+their distributions, on a morphology.
+
+Hay E, Hill S, Schürmann F, Markram H, Segev I (2011). Models of neocortical layer 5b
+pyramidal cells capturing a wide range of dendritic and perisomatic active properties.
+PLoS Comput Biol 7:e1002107. The model "constrained both for BAC firing and current
+step firing" (the one with the Ca²⁺ hot zone): its parameters (the paper's Table 1 and
+Text S1) are written below as facts; the eleven channels are the `.mod` files of
+`neurojax/cable/data/hay2011/`, written here from the paper's equations.
+
+**Morphology.** Hay et al.'s reconstruction (cell #1) is not shipped with neurojax. The
+default, `L5_SIMPLIFIED_SWC`, is a *simplified, generated* L5 pyramidal shape
+(`_simplified_l5_points`, deterministic): a one-point soma (20 µm), five basal stems
+each forking in two, an apical trunk of 750 µm tapering 3.5 → 1.8 µm with six oblique
+branches, a main bifurcation at 750 µm into a two-level tuft reaching 1150 µm, and an
+axon (replaced by Hay's two 30 µm stubs). It is *not* Hay's reconstruction: firing
+patterns are qualitatively those of the paper (regular step firing; BAC firing with a
+dendritic Ca²⁺ spike and a somatic burst), not its numbers. Any SWC can be given
+instead (`hay2011_cell(morphology=cable.read_swc(path))`).
+
+Units: the mechanism parameters are NMODL's (S/cm², ms, µm, mM), as NEURON's and Hay et
+al.'s; `cm` µF/cm², `ra` Ω·cm, distances µm.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ._morphology import Morphology, exponential, step
+
+DATA = Path(__file__).parent / "data"
+HAY2011_DIR = DATA / "hay2011"
+L5_SIMPLIFIED_SWC = DATA / "l5_simplified.swc"
+
+TEMPERATURE = 34.0  # °C (NEURON's celsius in Hay et al.'s runs)
+V_INIT = -80.0  # mV
+E_PAS = -90.0  # mV, every section
+RA = 100.0  # Ω·cm, every section
+IONS = {"ek": -85.0, "ena": 50.0}  # mV, where the channels using them are
+HOT_ZONE = (685.0, 885.0)  # µm from the soma: Ca²⁺ channels ×10 (HVA) and ×100 (LVA)
+
+# Uniform densities per region (S/cm²; CaDynamics_E2: gamma dimensionless, decay ms).
+SOMATIC = {
+    "pas": {"g": 0.0000338},
+    "CaDynamics_E2": {"gamma": 0.000501, "decay": 460.0},
+    "Ca_HVA": {"gCa_HVAbar": 0.000992},
+    "Ca_LVAst": {"gCa_LVAstbar": 0.00343},
+    "Ih": {"gIhbar": 0.0002},
+    "K_Pst": {"gK_Pstbar": 0.00223},
+    "K_Tst": {"gK_Tstbar": 0.0812},
+    "NaTa_t": {"gNaTa_tbar": 2.04},
+    "Nap_Et2": {"gNap_Et2bar": 0.00172},
+    "SK_E2": {"gSK_E2bar": 0.0441},
+    "SKv3_1": {"gSKv3_1bar": 0.693},
+}
+APICAL = {
+    "pas": {"g": 0.0000589},
+    "CaDynamics_E2": {"gamma": 0.000509, "decay": 122.0},
+    "Ca_HVA": None,  # hot zone: 0.000555 inside, 0.0000555 outside
+    "Ca_LVAst": None,  # hot zone: 0.0187 inside, 0.000187 outside
+    "Ih": None,  # 0.0002·(−0.8696 + 2.087·exp(3.6161·d/d_max))
+    "Im": {"gImbar": 0.0000675},
+    "NaTa_t": {"gNaTa_tbar": 0.0213},
+    "SK_E2": {"gSK_E2bar": 0.0012},
+    "SKv3_1": {"gSKv3_1bar": 0.000261},
+}
+BASAL = {"pas": {"g": 0.0000467}, "Ih": {"gIhbar": 0.0002}}
+AXONAL = {"pas": {"g": 0.0000325}}
+CM = {"soma": 1.0, "axon": 1.0, "basal": 2.0, "apical": 2.0}  # µF/cm² (spines: ×2)
+
+IH_PROFILE = (-0.8696, 2.087, 3.6161, 0.0002)  # a, b, c (per normalised distance), scale
+LVA_ZONE = (0.0187, 0.01)  # density in the hot zone, factor outside
+HVA_ZONE = (0.000555, 0.1)
+
+
+def apical_max_distance(morph: Morphology, origin=(0, 0.0)) -> float:
+    """The longest path (µm) from `origin` to the far end of an apical terminal branch —
+    Hay et al.'s `getLongestBranch("apic")`, which normalises the Ih gradient."""
+    disc = morph.discretise()
+    d = disc.path_distances(origin)
+    apical = morph.branches_where("apical")
+    parents = {morph.branches[b].parent for b in range(len(morph))}
+    ends = [disc.end[b] for b in apical if b not in parents]
+    return float(max(d[ends]))
+
+
+def hay2011_mechanisms(morph: Morphology, *, origin=(0, 0.0)) -> list:
+    """Hay et al.'s mechanisms as `(suffix, region, parameters)`, NMODL names and units,
+    one value or one per compartment of the region (in a `Cell`'s order) — the one
+    description that `hay2011_cell` and a NEURON build share.
+
+    Distances are path distances from `origin` (default the soma's 0 end: Hay et al.'s
+    `soma distance()`). Apical: Ih `0.0002·(−0.8696 + 2.087·exp(3.6161·d/d_max))` S/cm²
+    with `d_max = apical_max_distance(morph)`; Ca_LVAst 0.0187 S/cm² and Ca_HVA 0.000555
+    S/cm² in the hot zone 685 < d < 885 µm, 1 % and 10 % of those elsewhere.
+
+    The order within a region is NEURON's (`memb_order_`): the Ca²⁺ pool (which writes
+    `cai`) first, then `pas`, then the rest by name — so SK_E2 reads the `cai` of the
+    same step as in NEURON. `ValueError` if a region is missing from the morphology."""
+    for t in ("soma", "basal", "apical"):
+        if t not in morph.types:
+            raise ValueError(
+                f"hay2011_mechanisms: the morphology has no {t!r} branch (types "
+                f"{sorted(set(morph.types))}); Hay et al.'s cell needs soma, basal and apical."
+            )
+    d = np.asarray(morph.distances("apical", origin=origin))
+    d_max = apical_max_distance(morph, origin)
+    a, b, c, scale = IH_PROFILE
+    lo, hi = HOT_ZONE
+    inside = (d > lo) & (d < hi)  # Hay et al.'s strict inequalities
+    apical = dict(APICAL)
+    apical["Ih"] = {"gIhbar": np.asarray(exponential(d, scale * a, scale * b, d_max / c))}
+    lva, lva_out = LVA_ZONE
+    hva, hva_out = HVA_ZONE
+    apical["Ca_LVAst"] = {"gCa_LVAstbar": np.where(inside, lva, lva * lva_out)}
+    apical["Ca_HVA"] = {"gCa_HVAbar": np.where(inside, hva, hva * hva_out)}
+    regions = [("soma", SOMATIC), ("basal", BASAL), ("apical", apical)]
+    if "axon" in morph.types:
+        regions.append(("axon", AXONAL))
+    out = []
+    for where, mechs in regions:
+        order = sorted(mechs, key=lambda s: (s != "CaDynamics_E2", s != "pas", s))
+        for suffix in order:
+            params = dict(mechs[suffix])
+            if suffix == "pas":
+                params["e"] = E_PAS
+            out.append((suffix, where, params))
+    return out
+
+
+def hay2011_morphology(path=None, *, max_length: float = 40.0, axon_stubs: bool = True):
+    """The morphology as Hay et al. prepare it: read `path` (default the simplified L5
+    cell `L5_SIMPLIFIED_SWC`, *not* Hay et al.'s reconstruction), the axon replaced by
+    two 30 µm stubs (if it has one and `axon_stubs`), `nseg = 1 + 2·int(L/40)`."""
+    from ._swc import read_swc
+
+    morph = read_swc(L5_SIMPLIFIED_SWC if path is None else path)
+    if axon_stubs and "axon" in morph.types:
+        morph = morph.replace_axon(length=30.0, n=2, max_length=max_length)
+    return morph.with_nseg_by_length(max_length)
+
+
+def hay2011_cell(morphology: Morphology | None = None, *, origin=(0, 0.0), v_init=V_INIT,
+                 temperature=TEMPERATURE, **cell_kwargs):  # fmt: skip
+    """Hay et al. (2011)'s L5b pyramidal cell as a `neurojax.cable.Cell`.
+
+    - `morphology`: a `Morphology` with soma, basal and apical (and optionally axon)
+      branches; default `hay2011_morphology()`, the *simplified* generated L5 shape
+      (not Hay et al.'s reconstruction; module docstring).
+    - `origin`: where distances are measured from (default the soma's 0 end).
+    - `v_init` (mV, default −80), `temperature` (°C, default 34): as Hay et al.'s runs.
+    - `cell_kwargs`: passed to `Cell` (`clamps`, `synapses`, `vclamps`,
+      `point_processes`, `remat`, …).
+
+    The mechanisms are `hay2011_mechanisms(morphology)`: the eleven `.mod` files of
+    `HAY2011_DIR` loaded with `neurojax.nmodl.load_mod` (needs sympy, the `nmodl`
+    extra) and `pas` as `cable.Passive` (g in mS/cm² = 1000 × S/cm²); cm 1 µF/cm² in
+    soma and axon and 2 in the dendrites, ra 100 Ω·cm, `ek` −85 and `ena` 50 mV, `eca`
+    by Nernst from `cai` (CaDynamics_E2 writes it; cai starts at NEURON's 5e-5 mM, cao
+    2 mM). `cell.mechanisms[k]` and `cell.regions[k]` follow
+    `hay2011_mechanisms(morphology)[k]`."""
+    from ..nmodl import mod_class
+    from ._cell import Cell
+    from ._channels import Passive
+
+    morph = hay2011_morphology() if morphology is None else morphology
+    if not isinstance(morph, Morphology):
+        raise TypeError(f"morphology must be a neurojax.cable.Morphology, got {morph!r}.")
+    classes = {}
+    mechanisms = []
+    for suffix, where, params in hay2011_mechanisms(morph, origin=origin):
+        if suffix == "pas":
+            mech = Passive(g=np.asarray(params["g"]) * 1000.0, e=params["e"])
+        else:
+            if suffix not in classes:
+                classes[suffix] = mod_class(HAY2011_DIR / f"{suffix}.mod")
+            mech = classes[suffix](**params)
+        mechanisms.append((mech, where))
+    for key in ("cm", "ra", "ions"):
+        if key in cell_kwargs:
+            raise TypeError(f"hay2011_cell sets {key!r} itself (Hay et al.'s values).")
+    return Cell(morph, mechanisms, cm=morph.values_by_type(
+        {t: v for t, v in CM.items() if t in morph.types}, default=1.0), ra=RA,
+        temperature=temperature, v_init=v_init, ions=dict(IONS), **cell_kwargs)  # fmt: skip
+
+
+def site_at_distance(morph: Morphology, distance: float, where="apical", origin=(0, 0.0)):
+    """`(branch, x)` of the compartment of region `where` whose centre is nearest to
+    `distance` µm from `origin` along the tree (the deepest such branch for ties:
+    the main trunk for a trunk distance on the simplified cell)."""
+    disc = morph.discretise()
+    d = disc.path_distances(origin)
+    branches = morph.branches_where(where)
+    nodes = disc.membrane[np.isin(disc.branch[disc.membrane], branches)]
+    k = nodes[np.argmin(np.abs(d[nodes] - distance))]
+    return int(disc.branch[k]), float(disc.x[k])
+
+
+def epsp_current(t, onset, imax=0.5, tau_rise=0.5, tau_decay=5.0):
+    """An EPSP-shaped injected current (nA): `imax·(e^{−s/τd} − e^{−s/τr})/p` for
+    `s = t − onset ≥ 0` (0 before), `p` the peak of the difference so that the peak is
+    `imax` (Hay et al.'s BAC protocol: 0.5 nA, rise 0.5 ms, decay 5 ms). t, onset ms."""
+    t = np.asarray(t, dtype=float)
+    tp = tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
+    p = np.exp(-tp / tau_decay) - np.exp(-tp / tau_rise)
+    s = np.maximum(t - onset, 0.0)
+    return np.where(t >= onset, imax * (np.exp(-s / tau_decay) - np.exp(-s / tau_rise)) / p, 0.0)
+
+
+# ---------------------------------------------------------------- the simplified cell
+
+
+def _simplified_l5_points():
+    """SWC rows `(id, type, x, y, z, radius, parent)` of the simplified L5 pyramidal
+    cell (µm; y towards the pia). Deterministic; `L5_SIMPLIFIED_SWC` holds its output."""
+    rows = [(1, 1, 0.0, 0.0, 0.0, 10.0, -1)]  # one-point soma, 20 µm
+
+    def add(kind, parent, start, end, d0, d1, step_um=20.0):
+        """Points from `start` (exclusive) to `end`, diameters d0 → d1; returns the last
+        id."""
+        start, end = np.asarray(start, float), np.asarray(end, float)
+        n = max(1, int(round(np.linalg.norm(end - start) / step_um)))
+        last = parent
+        for k in range(1, n + 1):
+            f = k / n
+            p = start + f * (end - start)
+            rows.append((len(rows) + 1, kind, *np.round(p, 3), round((d0 + f * (d1 - d0)) / 2, 4),
+                         last))  # fmt: skip
+            last = len(rows)
+        return last, end
+
+    # axon: 60 µm, then two 200 µm branches
+    a, pa = add(2, 1, (0, 0, 0), (0, -70, 0), 1.6, 1.3)
+    add(2, a, pa, (-60, -260, 0), 1.0, 0.8)
+    add(2, a, pa, (60, -260, 0), 1.0, 0.8)
+    # basal: five stems of 40 µm, each forking into two of 160 µm
+    for k in range(5):
+        ang = np.deg2rad(200 + 35 * k)
+        u = np.array([np.cos(ang), np.sin(ang), 0.3 * np.sin(3 * ang)])
+        u /= np.linalg.norm(u)
+        s, ps = add(3, 1, (0, 0, 0), 50 * u, 1.3, 1.1, 10.0)
+        for sgn in (-1, 1):
+            v = u + 0.35 * sgn * np.array([-u[1], u[0], 0.0])
+            add(3, s, ps, ps + 160 * v / np.linalg.norm(v), 0.9, 0.5)
+    # apical trunk along y, 3.5 → 1.8 µm, obliques at the joints
+    joints = [0.0, 80.0, 180.0, 280.0, 380.0, 480.0, 600.0, 760.0]
+    obliques = {y: (-1) ** k for k, y in enumerate(joints[1:-1])}
+    last, pt = 1, np.zeros(3)
+    for y in joints[1:]:
+        dia = lambda yy: 5.0 + (2.5 - 5.0) * yy / 760.0  # noqa: E731
+        last, pt = add(4, last, pt, (0, y, 0), dia(pt[1]), dia(y))
+        if y in obliques:
+            sgn = obliques[y]
+            add(4, last, pt, pt + (sgn * 170, 100, 30 * sgn), 1.2, 0.6)
+    # tuft: three levels of forks, 150 µm each (2, 4, 8 branches)
+    def tuft(parent, p0, direction, level):
+        d0, d1 = ((2.5, 2.0), (1.4, 1.1), (0.9, 0.6))[level]
+        end = p0 + 150.0 * direction / np.linalg.norm(direction)
+        t, p1 = add(4, parent, p0, end, d0, d1)
+        if level < 2:
+            for sgn in (-1, 1):
+                tuft(t, p1, direction + sgn * np.array([0.45, 0.0, 0.25]), level + 1)
+
+    for sgn in (-1, 1):
+        tuft(last, pt, np.array([sgn * 0.55, 1.0, 0.0]), 0)
+    return rows
+
+
+def _write_simplified_l5_swc(path=L5_SIMPLIFIED_SWC):
+    rows = _simplified_l5_points()
+    lines = [
+        "# Simplified layer-5 pyramidal cell, generated by neurojax "
+        "(neurojax/cable/_hay2011.py: _simplified_l5_points).",
+        "# NOT a reconstruction and NOT Hay et al. (2011)'s cell #1: a soma, five forked "
+        "basal stems, a 760 um apical trunk with six obliques and a two-level tuft, an axon.",
+        "# id type x y z radius parent (um)",
+    ]
+    lines += [f"{i} {t} {x:g} {y:g} {z:g} {r:g} {p}" for i, t, x, y, z, r, p in rows]
+    Path(path).write_text("\n".join(lines) + "\n")

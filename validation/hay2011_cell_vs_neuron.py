@@ -1,0 +1,250 @@
+"""Hay et al. (2011)'s L5b pyramidal cell, whole, against NEURON running the same files.
+
+The cell of `neurojax.cable.hay2011_cell` (the simplified L5 morphology shipped with
+neurojax, Hay et al.'s densities and distributions) is built in NEURON section by section
+from the same `Morphology` (3-d points, nseg, parent and position, cm and Ra per branch)
+with the same per-compartment parameters (`hay2011_mechanisms`), the eleven `.mod` files
+of `neurojax/cable/data/hay2011/` compiled by `nrnivmodl` into a temporary directory.
+Both run backward Euler (NEURON's `secondorder = 0`) at dt = 0.025 ms, 34 °C, from
+v_init = −80 mV, in float64:
+
+- **step**: a somatic current step (`STEP_NA` nA from 10 ms to the end);
+- **bac**: Hay et al.'s BAC protocol — a somatic pulse of 1.9 nA for 5 ms at 20 ms and
+  an EPSP-shaped current (0.5 nA peak, rise 0.5 ms, decay 5 ms) at the apical trunk
+  620 µm from the soma starting 5 ms later (`epsp_current`).
+
+NEURON's stimuli are evaluated at mid-step (`t + dt/2` in BREAKPOINT), so neurojax's
+input arrays are sampled there. The EPSP current in NEURON is a point process written
+here (`_EPSP_MOD`, the same formula as `epsp_current`).
+
+    python validation/hay2011_cell_vs_neuron.py      # prints spike times and |ΔV|
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+DT = 0.025  # ms
+T = 100.0  # ms
+STEP_NA = 0.5  # nA
+THRESHOLD = -20.0  # mV: a spike is an upward crossing
+
+_EPSP_MOD = r"""
+: An EPSP-shaped injected current (nA), written for neurojax's validation:
+:     i = imax (exp(-s/tau_decay) - exp(-s/tau_rise)) / p,  s = t - onset >= 0,
+: p the peak of the difference (so the peak is imax). Positive depolarises.
+NEURON {
+    POINT_PROCESS EpspCurrent
+    ELECTRODE_CURRENT i
+    RANGE onset, imax, tau_rise, tau_decay, i
+}
+UNITS { (nA) = (nanoamp) }
+PARAMETER { onset = 1e9 (ms) imax = 0 (nA) tau_rise = 0.5 (ms) tau_decay = 5 (ms) }
+ASSIGNED { i (nA) p tp (ms) }
+INITIAL {
+    tp = tau_rise*tau_decay/(tau_decay - tau_rise)*log(tau_decay/tau_rise)
+    p = exp(-tp/tau_decay) - exp(-tp/tau_rise)
+    i = 0
+}
+BREAKPOINT {
+    if (t >= onset) {
+        i = imax*(exp(-(t - onset)/tau_decay) - exp(-(t - onset)/tau_rise))/p
+    } else {
+        i = 0
+    }
+}
+"""
+
+_NEURON_SCRIPT = r"""
+import json, sys
+import numpy as np
+from neuron import h
+cfg = json.loads(open(sys.argv[1]).read())
+h.nrn_load_dll(cfg["dll"])
+h.load_file("stdrun.hoc")
+secs = []
+for b, br in enumerate(cfg["branches"]):
+    s = h.Section(name=f"b{b}")
+    if br["points"] is not None:
+        s.pt3dclear()
+        for x, y, z, d in br["points"]:
+            s.pt3dadd(x, y, z, d)
+    else:
+        s.L, s.diam = br["length"], br["diameter"]
+    s.nseg = br["nseg"]
+    s.cm, s.Ra = br["cm"], br["ra"]
+    if br["parent"] >= 0:
+        s.connect(secs[br["parent"]](br["parent_x"]), 0)
+    secs.append(s)
+for suffix, branches, params in cfg["mechs"]:
+    for b in branches:
+        secs[b].insert(suffix)
+    k = 0
+    for b in branches:
+        for seg in secs[b]:
+            for name, val in params.items():
+                setattr(seg, f"{name}_{suffix}", val if np.ndim(val) == 0 else val[k])
+            k += 1
+for s in secs:
+    for name, val in cfg["ions"].items():
+        if h.ismembrane(name[1:] + "_ion", sec=s):
+            setattr(s, name, val)
+h.celsius = cfg["celsius"]
+ic = h.IClamp(secs[0](0.5))
+ic.delay, ic.dur, ic.amp = cfg["pulse"]
+b, x = cfg["dend"]
+ep = h.EpspCurrent(secs[b](x))
+ep.onset, ep.imax = cfg["epsp"]
+recs = {}
+for name, (b, x) in cfg["sites"].items():
+    recs["v_" + name] = h.Vector().record(secs[b](x)._ref_v)
+b, x = cfg["sites"]["hot"]
+recs["cai_hot"] = h.Vector().record(secs[b](x)._ref_cai)
+h.dt, h.secondorder = cfg["dt"], 0
+h.finitialize(cfg["v_init"])
+h.continuerun(cfg["T"])
+np.savez(cfg["out"], **{k: np.array(r) for k, r in recs.items()})
+"""
+
+
+def protocols() -> dict:
+    """name -> (somatic IClamp (delay ms, dur ms, amp nA), EPSP (onset ms, imax nA))."""
+    return {
+        "step": ((10.0, 1e9, STEP_NA), (1e9, 0.0)),
+        "bac": ((20.0, 5.0, 1.9), (25.0, 0.5)),
+    }
+
+
+def sites(morph) -> dict:
+    """Recording sites `(branch, x)`: soma, the trunk 620 µm from the soma (the EPSP's
+    site), the hot zone's middle (785 µm)."""
+    from neurojax.cable import site_at_distance
+
+    return {"soma": (0, 0.5), "dend": site_at_distance(morph, 620.0),
+            "hot": site_at_distance(morph, 785.0)}  # fmt: skip
+
+
+def compile_mods(where: Path) -> str:
+    from neurojax.cable import HAY2011_DIR
+
+    where.mkdir(parents=True, exist_ok=True)
+    for p in sorted(HAY2011_DIR.glob("*.mod")):
+        (where / p.name).write_text(p.read_text())
+    (where / "EpspCurrent.mod").write_text(_EPSP_MOD)
+    nrnivmodl = Path(sys.executable).parent / "nrnivmodl"
+    subprocess.run([str(nrnivmodl if nrnivmodl.exists() else "nrnivmodl")], cwd=where,
+                   check=True, capture_output=True)  # fmt: skip
+    lib = next(where.glob("*/libnrnmech.so"), None) or next(where.glob("*/.libs/libnrnmech.so"))
+    return str(lib)
+
+
+def run_neuron(dll: str, morph, protocol: str, tmp: Path) -> dict:
+    from neurojax.cable import hay2011_mechanisms
+    from neurojax.cable._hay2011 import CM, IONS, RA, TEMPERATURE, V_INIT
+
+    branches = []
+    for br in morph.branches:
+        branches.append(dict(
+            points=None if br.points is None else np.asarray(br.points).tolist(),
+            length=br.length, diameter=br.diameter, nseg=br.nseg, parent=br.parent,
+            parent_x=br.parent_x, cm=CM.get(br.type, 1.0), ra=RA,
+        ))  # fmt: skip
+    mechs = []
+    for suffix, where, params in hay2011_mechanisms(morph):
+        mechs.append([suffix, list(morph.branches_where(where)),
+                      {k: np.asarray(v).tolist() for k, v in params.items()}])  # fmt: skip
+    pulse, epsp = protocols()[protocol]
+    st = sites(morph)
+    out = tmp / f"neuron_{protocol}.npz"
+    cfg = dict(dll=dll, branches=branches, mechs=mechs, ions=IONS, celsius=TEMPERATURE,
+               v_init=V_INIT, pulse=pulse, epsp=epsp, dend=st["dend"], sites=st, dt=DT, T=T,
+               out=str(out))  # fmt: skip
+    (tmp / "cfg.json").write_text(json.dumps(cfg))
+    (tmp / "run_neuron.py").write_text(_NEURON_SCRIPT)
+    env = dict(os.environ, PYTHONPATH="")
+    subprocess.run([sys.executable, str(tmp / "run_neuron.py"), str(tmp / "cfg.json")],
+                   check=True, capture_output=True, env=env)  # fmt: skip
+    data = np.load(out)
+    return {k: data[k][1:] for k in data.files}  # drop t = 0
+
+
+def inputs(protocol: str) -> np.ndarray:
+    """neurojax's clamp currents (nA), `(n_steps, 2)`: soma, dendrite — sampled at
+    mid-step as NEURON evaluates its stimuli."""
+    from neurojax.cable import epsp_current
+
+    (delay, dur, amp), (onset, imax) = protocols()[protocol]
+    t = np.arange(int(round(T / DT))) * DT + DT / 2
+    soma = np.where((t >= delay) & (t < delay + dur), amp, 0.0)
+    return np.stack([soma, epsp_current(t, onset, imax)], axis=-1)
+
+
+def neurojax_cell(morph):
+    from neurojax.cable import hay2011_cell
+
+    return hay2011_cell(morph, clamps=[(0, 0.5), sites(morph)["dend"]])
+
+
+def run_neurojax(cell, protocol: str, solver=None) -> dict:
+    """Float64 run (call inside `jax.enable_x64(True)`)."""
+    import jax.numpy as jnp
+
+    import neurojax as nj
+    from neurojax.solvers import BackwardEuler
+
+    st = sites(cell.morphology)
+    fns = {f"v_{k}": cell.record_v([s]) for k, s in st.items()}
+    fns["cai_hot"] = cell.record_ion("cai", [st["hot"]])
+    sol = nj.simulate(cell, jnp.asarray(inputs(protocol)), dt=DT,
+                      solver=BackwardEuler() if solver is None else solver,
+                      saveat=nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()}))  # fmt: skip
+    return {k: np.asarray(v)[:, 0] for k, v in sol.states.items()}
+
+
+def spike_times(v, dt=DT, threshold=THRESHOLD) -> np.ndarray:
+    """Upward crossings of `threshold` (mV), linearly interpolated; `v[k]` at
+    `(k + 1)·dt` (the state after step k)."""
+    v = np.asarray(v)
+    k = np.nonzero((v[:-1] < threshold) & (v[1:] >= threshold))[0]
+    frac = (threshold - v[k]) / (v[k + 1] - v[k])
+    return (k + 1 + frac) * dt
+
+
+def compare_all(tmp: Path) -> dict:
+    import jax
+
+    from neurojax.cable import hay2011_morphology
+
+    morph = hay2011_morphology()
+    dll = compile_mods(tmp / "mods")
+    out = {}
+    with jax.enable_x64(True):
+        cell = neurojax_cell(morph)
+        for protocol in protocols():
+            ref = run_neuron(dll, morph, protocol, tmp)
+            ours = run_neurojax(cell, protocol)
+            r = {"spikes_neuron": spike_times(ref["v_soma"]),
+                 "spikes_neurojax": spike_times(ours["v_soma"])}  # fmt: skip
+            for k in ref:
+                diff = np.abs(ours[k] - ref[k])
+                r[k] = (float(diff.max()), float(diff.mean()))
+            r["_traces"] = (ref, ours)
+            out[protocol] = r
+    return out
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as d:
+        res = compare_all(Path(d))
+    for protocol, r in res.items():
+        r.pop("_traces")
+        print(protocol)
+        for k, v in r.items():
+            print(f"    {k:16s} {v}")
