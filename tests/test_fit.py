@@ -352,9 +352,13 @@ def test_progress_early_stopping_and_callback(capsys):
     assert "loss" in out and "fit: " in out
     fit(model, inputs, target, steps=5, progress_meter=nj.NoProgress(), **kw)
     assert capsys.readouterr().out == ""
-    # L-BFGS (the default for a trace loss) converges in ~20 steps; early stopping ends it
-    r = fit(model, inputs, target, steps=200, progress_meter=nj.NoProgress(), **kw)
+    # L-BFGS converges in ~20 steps; early stopping ends it
+    r = fit(model, inputs, target, steps=200, progress_meter=nj.NoProgress(),
+            optimizer=optax.lbfgs(), patience=5, **kw)  # fmt: skip
     assert r.stop_reason is StopReason.PATIENCE and r.n_steps < 200 and r.loss < 1e-6
+    # Levenberg–Marquardt (the default for a trace loss) stops at the loss's floor
+    r = fit(model, inputs, target, steps=200, progress_meter=nj.NoProgress(), **kw)
+    assert r.stop_reason is StopReason.FLOOR and r.n_steps < 30 and r.loss < 1e-6
     stopped = fit(
         model, inputs, target, steps=200, progress_meter=nj.NoProgress(), target_loss=1e-2, **kw
     )
@@ -374,15 +378,20 @@ def test_converged_is_honest_and_the_result_is_the_best_point():
     the history, which later (uphill) steps never replace."""
     model, inputs, target, dt = _lif_problem()
     kw = dict(dt=dt, trainable=lambda m: (m.tau, m.r), progress_meter=nj.NoProgress())
-    r = fit(model, inputs, target, steps=200, **kw)
+    lbfgs = dict(kw, optimizer=optax.lbfgs(), patience=5)
+    r = fit(model, inputs, target, steps=200, **lbfgs)
     assert r.converged and r.stop_reason is StopReason.PATIENCE
     assert r.losses[r.best_step] == pytest.approx(r.loss, rel=1e-6)
     assert r.loss == pytest.approx(float(np.nanmin(r.losses)), rel=1e-6)
     assert r.grad_norms[r.best_step] <= CONVERGED_GTOL * r.grad_norms[0]
-    # from the truth itself: nothing to improve on
-    at_truth = fit(nj.LIF(tau=10.0, r=10.0), inputs, target, steps=50, **kw)
+    # from the truth itself: L-BFGS has nothing to improve on, and cannot tell a minimum
+    at_truth = fit(nj.LIF(tau=10.0, r=10.0), inputs, target, steps=50, **lbfgs)
     assert at_truth.stop_reason is StopReason.NO_IMPROVEMENT and not at_truth.converged
     assert at_truth.best_step == 0 and at_truth.loss == pytest.approx(float(at_truth.losses[0]))
+    # Levenberg–Marquardt (the default here) certifies it: no damped Gauss–Newton step,
+    # down to steepest descent with a vanishing step, lowers the loss
+    lm = fit(nj.LIF(tau=10.0, r=10.0), inputs, target, steps=50, **kw)
+    assert lm.stop_reason is StopReason.FLOOR and lm.converged and lm.loss < 1e-8
     # cut short while still improving: not converged
     short = fit(model, inputs, target, steps=3, patience=None, **kw)
     assert short.stop_reason is StopReason.STEPS and not short.converged

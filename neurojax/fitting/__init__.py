@@ -10,11 +10,15 @@ result.model, result.loss, result.losses
 ```
 """
 
+from ._data_driven import auto_window as auto_window
 from ._data_driven import conductances_from_voltage as conductances_from_voltage
+from ._data_driven import noise_sd as noise_sd
 from ._descent import CONVERGED_GTOL as CONVERGED_GTOL
 from ._descent import CONVERGED_RTOL as CONVERGED_RTOL
+from ._descent import MAX_LM_PARAMETERS as MAX_LM_PARAMETERS
 from ._descent import Cull as Cull
 from ._descent import FitStep as FitStep
+from ._descent import LevenbergMarquardt as LevenbergMarquardt
 from ._descent import StageReport as StageReport
 from ._descent import StopReason as StopReason
 from ._fit import AUTO_PATIENCE as AUTO_PATIENCE

@@ -304,6 +304,38 @@ def _where(trainable, m):
     return tuple(jtu.tree_leaves(trainable(m)))
 
 
+def noise_sd(v) -> float:
+    """The standard deviation of white measurement noise on a voltage trace (mV), from
+    its second differences: for white noise of s.d. σ, `V[k+1] − 2V[k] + V[k−1]` has s.d.
+    `√6·σ`, while a trace sampled finely enough changes smoothly between samples, so its
+    own second differences are small except in spike upstrokes. A robust scale (1.4826 ×
+    the median absolute deviation, exact for Gaussian noise) ignores those. A noise-free
+    HH trace at dt = 0.025 ms gives ~1e-3 mV (float32 rounding and curvature); 1 mV
+    noise gives 1.00 ± 0.02 mV. `v`: `(n_steps,)` or `(n_steps, n_sweeps)`."""
+    v = np.asarray(v, dtype=float)
+    d2 = (v[2:] - 2 * v[1:-1] + v[:-2]).ravel()
+    d2 = d2[np.isfinite(d2)]
+    if d2.size == 0:
+        return 0.0
+    mad = np.median(np.abs(d2 - np.median(d2)))
+    return float(1.4826 * mad / np.sqrt(6.0))
+
+
+NOISY_SD = 0.05
+"""mV: a recording with more estimated noise (`noise_sd`) than this gets ~0.5 ms windows
+in `DataDrivenInit(window=None)`; a cleaner one the exact single-step balance."""
+
+
+def auto_window(v, dt: float) -> int:
+    """Steps per window of the integrated current balance for this recording: 1 when it
+    is clean (`noise_sd ≤ NOISY_SD`), else ~0.5 ms of steps — the noise of each window's
+    `c_m ΔV` stays ≈ √2·c_m·σ while the signal grows with the window (HH, 1 mV noise, 2
+    spikes: estimates 4 %, 2.5 %, 1 % off for windows of 1, 5, 20 steps at dt 0.025)."""
+    if noise_sd(v) <= NOISY_SD:
+        return 1
+    return max(1, int(round(0.5 / float(dt))))
+
+
 @eqx.filter_jit
 def _regression(model, v, current, x0, dt, trainable, gate_names, window, one_sided):
     """The per-window regression `lhs ≈ cols @ g` (and what the checks need)."""

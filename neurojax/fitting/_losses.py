@@ -72,6 +72,13 @@ class AbstractLoss(eqx.Module):
     def terms(self) -> tuple[tuple[float, AbstractLoss], ...]:
         return ((1.0, self),)
 
+    def residuals(self, pred, target) -> Array | None:
+        """The residual vector `r` with `Σ r² = loss(pred, target)` where the loss is a sum
+        of squares of smooth functions of the prediction (`TraceMSE`,
+        `RestingPotential` and their weighted sums); `None` otherwise. `fit`'s default
+        optimiser for such a loss is Levenberg–Marquardt on these residuals."""
+        return None
+
     def __add__(self, other):
         if isinstance(other, (int, float)) and other == 0:  # sum([...]) starts at 0
             return self
@@ -113,6 +120,12 @@ class WeightedSum(AbstractLoss):
             w * loss(pred, target) for w, loss in zip(self.weights, self.losses, strict=True)
         )
 
+    def residuals(self, pred, target):
+        parts = [loss.residuals(pred, target) for loss in self.losses]
+        if any(r is None for r in parts) or any(w < 0 for w in self.weights):
+            return None
+        return jnp.concatenate([jnp.sqrt(w) * r for w, r in zip(self.weights, parts, strict=True)])
+
 
 class TraceMSE(AbstractLoss):
     """Mean squared voltage error, mV²: `Σ w (V − V*)² / Σ w`.
@@ -141,6 +154,13 @@ class TraceMSE(AbstractLoss):
             w = w * jnp.asarray(self.weights)
         w = jnp.broadcast_to(w, pred.v.shape)
         return jnp.sum(w * (pred.v - target.v) ** 2) / jnp.sum(w)
+
+    def residuals(self, pred, target):
+        w = _mask(pred, self.window)
+        if self.weights is not None:
+            w = w * jnp.asarray(self.weights)
+        w = jnp.broadcast_to(w, pred.v.shape)
+        return jnp.ravel(jnp.sqrt(w / jnp.sum(w)) * (pred.v - target.v))
 
 
 def _counts(rec: Recording, window: Window) -> Array:
@@ -293,12 +313,16 @@ class RestingPotential(AbstractLoss):
         _check_window(self.window, "RestingPotential")
 
     def __call__(self, pred, target):
+        return jnp.sum(self.residuals(pred, target) ** 2)
+
+    def residuals(self, pred, target):
         m = _mask(pred, self.window)
 
         def mean_v(rec):
             return jnp.sum(m * rec.v, axis=0) / jnp.sum(m)
 
-        return jnp.mean((mean_v(pred) - mean_v(target)) ** 2)
+        d = jnp.ravel(mean_v(pred) - mean_v(target))
+        return d / jnp.sqrt(d.size)
 
 
 def first_spike_latency(rec: Recording, window: tuple[float, float]) -> Array:

@@ -552,6 +552,20 @@ class Objective(eqx.Module):
         `self.adjoint.value_and_grad(obj.unconstrained_loss, u)` works for every adjoint."""
         return self(self.from_unconstrained(u)).astype(jnp.result_type(float))
 
+    def unconstrained_residuals(self, u) -> Array:
+        """The loss's residual vector at the unconstrained coordinates `u` (`Σ r² =
+        unconstrained_loss(u)`; `AbstractLoss.residuals`), in the optimiser's dtype.
+        Raises `TypeError` where the loss is not a sum of squares."""
+        residuals = getattr(self.loss, "residuals", None)
+        pred = self.prediction(self.from_unconstrained(u))
+        r = residuals(pred, self.target) if residuals is not None else None
+        if r is None:
+            raise TypeError(
+                f"{type(self.loss).__name__} is not a sum of squares (its residuals() is "
+                "None): use a gradient optimiser such as optax.lbfgs() or optax.adam()."
+            )
+        return r.astype(jnp.result_type(float))
+
     def unconstrained(self, u) -> Array:
         """`unconstrained_loss`, differentiable by `jax.grad` whatever the adjoint: the
         gradient is computed in the adjoint's mode (`adjoint.reverse_differentiable`:

@@ -40,6 +40,7 @@ from ._data_driven import (
     _gate_fields,
     _gates,
     _rates,
+    auto_window,
     decay_check,
 )
 from ._descent import StageReport, _descend, _lbfgs, _sample_starts, _strong
@@ -215,8 +216,10 @@ def _estimate(obj: Objective, window: int):
 
 
 def _check_window(window):
+    if window is None:
+        return
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-        raise ValueError(f"window must be a number of steps >= 1, got {window!r}.")
+        raise ValueError(f"window must be a number of steps >= 1 or None, got {window!r}.")
 
 
 class DataDrivenInit(AbstractStrategy):
@@ -234,7 +237,9 @@ class DataDrivenInit(AbstractStrategy):
     replaced by the estimate and the others stay.
 
     - `window`: steps per window of the integrated current balance (see
-      `conductances_from_voltage`; ~0.5 ms windows average measurement noise).
+      `conductances_from_voltage`; ~0.5 ms windows average measurement noise). `None`
+      (default): from the recording's own noise (`auto_window`: 1 step on a clean
+      trace, ~0.5 ms where the estimated noise exceeds `NOISY_SD` = 0.05 mV).
     - `required`: raise where it does not apply (default: say so and go on from the
       start given).
 
@@ -247,7 +252,7 @@ class DataDrivenInit(AbstractStrategy):
     consistency (HH: 3–6), plus one simulation to report its loss.
     """
 
-    window: int = 1
+    window: int | None = None
     required: bool = False
 
     def __check_init__(self):
@@ -255,7 +260,12 @@ class DataDrivenInit(AbstractStrategy):
 
     def _run(self, ctx, state, label="DataDrivenInit"):
         t0 = time.perf_counter()
-        params, note, n_sim = _estimate(state.obj, int(self.window))
+        window = self.window
+        if window is None and state.obj.target.v is not None:
+            window = auto_window(state.obj.target.v, state.obj.dt)
+        params, note, n_sim = _estimate(state.obj, int(window or 1))
+        if window != 1 and params is not None:
+            note += f" (windows of {window} steps)"
         if params is None:
             if self.required:
                 raise ValueError(
@@ -290,7 +300,7 @@ class Auto(AbstractStrategy):
     maximal conductances of a conductance-based model), plain gradient descent from the
     start given otherwise; the progress output says which and why."""
 
-    window: int = 1
+    window: int | None = None
 
     def __check_init__(self):
         _check_window(self.window)
