@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._morphology import Morphology, exponential, step
+from ._morphology import Morphology
 
 DATA = Path(__file__).parent / "data"
 HAY2011_DIR = DATA / "hay2011"
@@ -111,7 +111,8 @@ def hay2011_mechanisms(morph: Morphology, *, origin=(0, 0.0)) -> list:
     lo, hi = HOT_ZONE
     inside = (d > lo) & (d < hi)  # Hay et al.'s strict inequalities
     apical = dict(APICAL)
-    apical["Ih"] = {"gIhbar": np.asarray(exponential(d, scale * a, scale * b, d_max / c))}
+    # (numpy, float64: `cable.exponential` is the same formula for traced parameters)
+    apical["Ih"] = {"gIhbar": scale * (a + b * np.exp(c * d / d_max))}
     lva, lva_out = LVA_ZONE
     hva, hva_out = HVA_ZONE
     apical["Ca_LVAst"] = {"gCa_LVAstbar": np.where(inside, lva, lva * lva_out)}
