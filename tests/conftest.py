@@ -2,9 +2,52 @@
 
 import ctypes
 import gc
+import os
+import shutil
+import tempfile
 
 import jax
 import pytest
+
+_CACHE_KEY = "neurojax_jax_cache"
+
+
+def pytest_configure(config):
+    """One persistent compilation cache for the whole run, shared by the xdist workers.
+
+    Many test modules compile the same programs (HH with its defaults, the same cell, the
+    same network), and the module fixture below drops JAX's in-memory caches between
+    modules; with a cache on disk, a program compiled once in this run is loaded (in
+    milliseconds) instead of compiled again (seconds) by a later module or the other
+    worker. The directory is fresh for each run and removed at its end, so a run never
+    reuses programs compiled by an earlier one (the timings stay those of a fresh clone).
+    `NEUROJAX_TEST_NO_CACHE=1` turns it off."""
+    if os.environ.get("NEUROJAX_TEST_NO_CACHE"):
+        return
+    worker = getattr(config, "workerinput", None)
+    if worker is None:  # the controller (or a run without xdist): make the directory
+        path = tempfile.mkdtemp(prefix="neurojax-jax-cache-")
+        config._neurojax_cache_owner = path
+    else:
+        path = worker.get(_CACHE_KEY)
+    if path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist: hand the controller's cache directory to each worker."""
+    path = getattr(node.config, "_neurojax_cache_owner", None)
+    if path:
+        node.workerinput[_CACHE_KEY] = path
+
+
+def pytest_unconfigure(config):
+    path = getattr(config, "_neurojax_cache_owner", None)
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -43,6 +43,9 @@ def final_v(g, adjoint, n):
     return sol.final_state.y.v
 
 
+# slow tier: validation of the reverse adjoints against each other;
+# test_value_and_grad_of_each_adjoint stays fast
+@pytest.mark.slow
 def test_reverse_gradients_agree(x64):
     """`CheckpointAdjoint(every=k)` recomputes chunks in the backward pass: the same
     gradient as `DirectAdjoint` to rounding (float64), for a k that divides the run and one

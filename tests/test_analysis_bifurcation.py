@@ -112,6 +112,7 @@ def test_continuation_goes_around_both_folds():
     np.testing.assert_allclose(na.steady_state_current(model, v), inapik_iv(v), rtol=1e-10)
 
 
+@pytest.mark.slow  # cross-validation of two continuations
 def test_parameter_continuation_agrees_with_current_continuation():
     """Vary g_K at I = 10 µA/cm² until a Hopf point; at that g_K, continuation in the
     current must find the Hopf point at I = 10 (two parameterisations of one surface)."""

@@ -56,6 +56,7 @@ def hh_fold_branch():
         return hh, start, branch
 
 
+@pytest.mark.slow  # validation against scipy's integrator
 def test_hh_floquet_multipliers_and_period_against_scipy(hh_cycle_20):
     """A stable HH cycle (I = 20 µA/cm²): the trivial multiplier is 1 (to 1e-6), the others
     are inside the unit circle, and scipy's DOP853 integration from the orbit's point over
@@ -86,6 +87,9 @@ def test_hh_floquet_multipliers_and_period_against_scipy(hh_cycle_20):
     assert np.isclose(orbit.v_min, sol.y[0].min(), atol=0.05)  # scipy's output sampling
 
 
+# slow tier: validation against a simulated hysteresis sweep; the fast tier keeps the Hopf-born
+# cycle
+@pytest.mark.slow
 def test_hh_fold_of_cycles_against_hysteresis_sweep(hh_fold_branch):
     """Full HH: the stable cycle, followed down in current, meets the unstable one at the
     fold of limit cycles I ≈ 6.26 µA/cm² (Rinzel & Miller 1980), where firing that came
@@ -125,6 +129,7 @@ def test_hh_cycle_born_at_the_subcritical_hopf_point():
     assert np.all(np.diff(branch.v_max - branch.v_min) > 0)  # growing away from the Hopf
 
 
+@pytest.mark.slow  # finite-difference validation of period derivatives
 def test_period_derivatives_match_finite_differences(hh_cycle_20):
     """dT/dg_K and dT/dI by the implicit function theorem (`cycle_period` under
     `jax.grad`) against central differences of converged cycles."""

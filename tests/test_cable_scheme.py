@@ -202,6 +202,8 @@ def test_second_order_on_smooth_inputs_also_at_a_branch_end(x64):
     assert np.log2(cn[0] / cn[1]) < 1.3, cn
 
 
+# slow tier: finite-difference validation; tests/test_cable_cell.py keeps a cell gradient check fast
+@pytest.mark.slow
 def test_gradient_matches_central_differences(x64):
     """Through both tree solves per step (each differentiated by one transposed solve),
     the Kirchhoff projection at the tip, a voltage clamp stepping mid-run and a

@@ -254,6 +254,8 @@ def test_constraint_transforms_round_trip_and_bounds(x64):
 # ---------------------------------------------------------------- gradients
 
 
+# slow tier: finite-difference validation; tests/test_gradients.py keeps HH's in the fast tier
+@pytest.mark.slow
 def test_forward_and_reverse_gradients_agree_with_finite_differences(x64):
     """d(trace MSE)/du by forward mode, by reverse mode (with checkpointing) and by
     central differences (h = 1e-5; truncation O(h²) ≈ 1e-10 relative) agree to 1e-6."""

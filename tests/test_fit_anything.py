@@ -100,6 +100,7 @@ def _cell_inputs(n_steps=300):
     return {"i_clamp": jnp.asarray(i), "g_syn": jnp.asarray(g)}
 
 
+@pytest.mark.slow  # a full cell fit; the network fits stay in the fast tier
 def test_cell_dendritic_density_and_axial_resistance_from_paired_recordings():
     inputs = _cell_inputs()
     truth = _cell(0.05, 150.0)

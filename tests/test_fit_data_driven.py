@@ -102,6 +102,7 @@ def test_estimate_is_consistent_with_the_solver_passed(x64):
     assert np.max(np.abs(other)) > 1e-3
 
 
+@pytest.mark.slow  # a second model; HH's estimate stays in the fast tier
 def test_morris_lecar(x64):
     """A different model and different conductances (g_ca, g_k, g_l); same machinery. On
     an accurate recording (dt 0.005, sampled at 0.025) the regression is within 2e-3; the
@@ -124,6 +125,8 @@ def test_morris_lecar(x64):
             assert abs(float(getattr(est, name)) / float(getattr(truth, name)) - 1) < tol, name
 
 
+# slow tier: noise study; tests/test_fit_lm.py checks the noise estimate and window in the fast tier
+@pytest.mark.slow
 def test_measurement_noise(x64):
     """1 mV Gaussian noise on V. Per step the noise of c_m·ΔV is √2·c_m·σ = 1.4 µA·ms/cm²
     against a signal dt·I_ion of ~0.1 between spikes: a one-step dV/dt is mostly noise

@@ -30,6 +30,9 @@ def _v_e(y):
     return y.neurons["E"].v
 
 
+# slow tier: tests/test_network_connectivity.py checks event propagation against dense in the fast
+# tier
+@pytest.mark.slow
 def test_sparse_equals_dense_network(x64):
     # The same random connectivity as event-driven Sparse and as a Dense matrix: identical
     # spike rasters and voltages (float64; sums in a different order: 1e-9 mV).
