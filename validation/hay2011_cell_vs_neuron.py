@@ -63,7 +63,7 @@ BREAKPOINT {
 """
 
 _NEURON_SCRIPT = r"""
-import json, sys
+import json, sys, time
 import numpy as np
 from neuron import h
 cfg = json.loads(open(sys.argv[1]).read())
@@ -109,8 +109,11 @@ b, x = cfg["sites"]["hot"]
 recs["cai_hot"] = h.Vector().record(secs[b](x)._ref_cai)
 h.dt, h.secondorder = cfg["dt"], 0
 h.finitialize(cfg["v_init"])
+t0 = time.perf_counter()
 h.continuerun(cfg["T"])
-np.savez(cfg["out"], **{k: np.array(r) for k, r in recs.items()})
+elapsed = time.perf_counter() - t0
+np.savez(cfg["out"], _seconds=np.array([0.0, elapsed]),
+         **{k: np.array(r) for k, r in recs.items()})
 """
 
 
@@ -172,7 +175,9 @@ def run_neuron(dll: str, morph, protocol: str, tmp: Path) -> dict:
     subprocess.run([sys.executable, str(tmp / "run_neuron.py"), str(tmp / "cfg.json")],
                    check=True, capture_output=True, env=env)  # fmt: skip
     data = np.load(out)
-    return {k: data[k][1:] for k in data.files}  # drop t = 0
+    out = {k: data[k][1:] for k in data.files}  # drop t = 0
+    out["_seconds"] = float(out["_seconds"][0])  # wall time of NEURON's run (s)
+    return out
 
 
 def inputs(protocol: str) -> np.ndarray:
@@ -232,7 +237,7 @@ def compare_all(tmp: Path) -> dict:
             ours = run_neurojax(cell, protocol)
             r = {"spikes_neuron": spike_times(ref["v_soma"]),
                  "spikes_neurojax": spike_times(ours["v_soma"])}  # fmt: skip
-            for k in ref:
+            for k in (k for k in ref if not k.startswith("_")):
                 diff = np.abs(ours[k] - ref[k])
                 r[k] = (float(diff.max()), float(diff.mean()))
             r["_traces"] = (ref, ours)

@@ -255,6 +255,7 @@ def _simplified_l5_points():
         if y in obliques:
             sgn = obliques[y]
             add(4, last, pt, pt + (sgn * 170, 100, 30 * sgn), 1.2, 0.6)
+
     # tuft: three levels of forks, 150 µm each (2, 4, 8 branches)
     def tuft(parent, p0, direction, level):
         d0, d1 = ((2.5, 2.0), (1.4, 1.1), (0.9, 0.6))[level]
