@@ -257,3 +257,39 @@ def test_recorded_shape_and_inputs_are_checked():
     sub = nj.SaveAt(fn=net.record(v={"dst": slice(0, 1)}))
     obj = make_objective(net, n_inputs, {"dst": jnp.zeros((60, 1))}, saveat=sub, **kw)
     assert obj.prediction().v.shape == (60, 1)
+
+
+# ------------------------------------------------------------------ (d) Poisson drives
+
+
+def _driven(weight, n=3, dt=0.1):
+    """LIF held below threshold under a Poisson drive through an exponential current
+    synapse: the voltage follows the drive's weight."""
+    from neurojax.network import PoissonDrive
+
+    return Network(
+        {"dst": Population(nj.LIF(v_th=1e3), n)},
+        (),
+        (PoissonDrive("dst", Exponential(tau=5.0), rate=50.0, weight=weight, n_sources=20),),
+        dt=dt,
+    )
+
+
+def test_poisson_driven_network_fits_with_a_simulation_key():
+    """The same key in every simulation (common random numbers): the loss is a smooth,
+    deterministic function of the weight, which is recovered from the voltage the network
+    produced with that key (to 1e-4: float32 rounding of a linear response). Without the
+    key the fit refuses at once, saying what to pass."""
+    n_steps = 400
+    inputs = {"dst": jnp.zeros((n_steps, 3))}
+    key = jax.random.key(7)
+    saveat = nj.SaveAt(fn=_driven(2.0).record(v={"dst": slice(None)}))
+    target = nj.simulate(_driven(2.0), inputs, dt=0.1, saveat=saveat, key=key).states
+    where = lambda m: m.drives[0].weight  # noqa: E731
+    with pytest.raises(ValueError, match="simulation_key"):
+        nj.fit(_driven(1.0), inputs, target, dt=0.1, trainable=where, saveat=saveat,
+               progress_meter=QUIET)  # fmt: skip
+    r = nj.fit(_driven(1.0), inputs, target, dt=0.1, trainable=where, saveat=saveat,
+               simulation_key=key, progress_meter=QUIET)  # fmt: skip
+    assert abs(float(r.params) - 2.0) / 2.0 < 1e-4, r
+    assert r.converged

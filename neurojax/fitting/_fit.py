@@ -292,6 +292,7 @@ def fit(
     progress_meter: AbstractProgressMeter = TextProgress(),
     print_every: int | None = None,
     callback: Callable[[FitStep], bool | None] | None = None,
+    simulation_key: PRNGKeyArray | None = None,
 ) -> FitResult:
     """Fit the `trainable` parameters of `model` so that `simulate(model, inputs)` matches
     `target`, by gradient descent through the simulation.
@@ -370,6 +371,11 @@ def fit(
     - `progress_meter`: `TextProgress()` (default) prints the loss every `print_every`
       steps (default: 10 lines per fit); `NoProgress()` prints nothing.
     - `callback`: `f(FitStep)` called after every step; returning `True` stops the fit.
+    - `simulation_key`: the PRNG key every simulation of the fit uses, for models with
+      random drives (a network's `PoissonDrive`): the same noise in every simulation
+      (common random numbers), so the loss is a deterministic, differentiable function
+      of the parameters. Such a model refuses to run without it. (`key` is the
+      multi-start draw's.)
 
     Returns a `FitResult` (best parameters, loss of every start, `converged`, what each
     stage of the strategy did, simulations spent). The optimisation step is compiled
@@ -407,6 +413,7 @@ def fit(
         saveat=saveat,
         adjoint=adjoint,
         t0=t0,
+        simulation_key=simulation_key,
     )
     obj = build(model)
     auto_patience = None

@@ -474,6 +474,7 @@ class Objective(eqx.Module):
     t0: float = eqx.field(static=True)
     v_keys: tuple | None = eqx.field(static=True, default=None)
     spike_keys: tuple | None = eqx.field(static=True, default=None)
+    key: Any = None
 
     def _where(self, m):
         return _leaves_at(m, self.paths)
@@ -516,6 +517,7 @@ class Objective(eqx.Module):
             t0=self.t0,
             saveat=self.saveat,
             adjoint=self.adjoint,
+            key=self.key,
             throw=False,  # fit handles a non-finite loss itself (skips, or stops and says why)
         )
 
@@ -586,6 +588,7 @@ def make_objective(
     saveat: SaveAt = SaveAt(),
     adjoint: AbstractAdjoint | None = None,
     t0: float = 0.0,
+    simulation_key=None,
 ) -> Objective:
     """Check the fitting problem and return its `Objective`. Arguments as `neurojax.fit`.
 
@@ -605,6 +608,10 @@ def make_objective(
     check_instance("saveat", saveat, SaveAt, "neurojax.SaveAt(every=10)")
     if adjoint is not None:
         check_instance("adjoint", adjoint, AbstractAdjoint, "neurojax.ForwardMode()")
+    if simulation_key is not None and not eqx.is_array(simulation_key):
+        raise TypeError(
+            f"simulation_key must be a jax.random key (jax.random.key(0)), got {simulation_key!r}."
+        )
     # inputs: any pytree simulate takes (a Cell's {"i_clamp", "g_syn", "v_clamp"}, a
     # Network's {population: current}), checked as simulate checks them
     inputs = prepare_inputs(inputs, dt)
@@ -620,7 +627,9 @@ def make_objective(
 
     # what the simulation records, without simulating (traced, not compiled)
     def recorded(m, x):
-        sol = simulate(m, x, dt=dt, solver=solver, t0=t0, saveat=saveat, throw=False)
+        sol = simulate(
+            m, x, dt=dt, solver=solver, t0=t0, saveat=saveat, key=simulation_key, throw=False
+        )
         return _solution_record(sol, saveat), sol.spikes
 
     rec_shape, spike_shape = jax.eval_shape(recorded, model, inputs)
@@ -682,6 +691,7 @@ def make_objective(
         t0=float(t0),
         v_keys=v_keys,
         spike_keys=spike_keys,
+        key=simulation_key,
     )
     u0 = obj.to_unconstrained(leaves)
     for i, u in enumerate(u0):

@@ -541,7 +541,8 @@ class Network(AbstractModel):
         for k, d in enumerate(self.drives):
             if info.key is None:
                 raise ValueError(
-                    "this Network has Poisson drives: pass simulate(..., key=jax.random.key(seed))."
+                    "this Network has Poisson drives: pass simulate(..., key=jax.random.key(seed)) "
+                    "(fit(..., simulation_key=jax.random.key(seed)) when fitting)."
                 )
             size = self.populations[d.target].size
             x = d.sample(jax.random.fold_in(info.key, k), (size,), dt)
