@@ -166,7 +166,14 @@ def build_network(spec):
     return nn.Network(pops, projections, dt=spec["dt"])
 
 
-@pytest.mark.parametrize("case", ["network_euler", "network_expeuler"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        # slow tier: the Euler variant; the default scheme's network stays in the fast tier
+        pytest.param("network_euler", marks=pytest.mark.slow),
+        "network_expeuler",
+    ],
+)
 def test_dendritic_network_matches_dendrify(case, x64):
     """Two populations of reduced cells, recurrent E/I with delays onto soma, proximal and
     distal compartments, spike-generator input: every somatic spike and dSpike of every
