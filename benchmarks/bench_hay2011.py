@@ -1,0 +1,128 @@
+"""Hay et al. (2011)'s L5b cell (`cable.hay2011_cell`, the simplified L5 morphology: 281
+compartments, 23 mechanism instances of 12 kinds): neurojax against NEURON on the same
+`.mod` files, one run side by side.
+
+- forward: `T` ms (default 1000) at dt 0.025 ms under a 0.5 nA somatic step, the
+  compiled run alone (best of `--repeats`), neurojax float32 with its default TR-BDF2
+  and with backward Euler (NEURON's scheme), NEURON 9 backward Euler (float64, one
+  thread, `continuerun` alone, in a subprocess: `validation/hay2011_cell_vs_neuron.py`);
+- compile: neurojax's first call minus its compiled run (trace + XLA);
+- gradient: `jax.grad` of the mean somatic voltage with respect to every inexact leaf of
+  every mechanism (all channel densities — one per compartment where they vary — and
+  the kinetic parameters), default `CheckpointAdjoint()` (chunks of ~√n steps), the
+  compiled run ÷ the forward run (same scheme);
+- gradient memory: XLA's plan for the compiled gradient (`memory_analysis`: temporaries
+  + outputs), bytes.
+
+    python benchmarks/bench_hay2011.py              # T = 1000 ms
+    python benchmarks/bench_hay2011.py --T 100      # quick
+
+Results: benchmarks/results/hay2011.json and a line in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import _common as C  # noqa: E402
+
+
+def _validation():
+    path = HERE.parent / "validation" / "hay2011_cell_vs_neuron.py"
+    spec = importlib.util.spec_from_file_location("hay2011_cell_vs_neuron", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--T", type=float, default=1000.0, help="simulated ms")
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args(argv)
+
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    import neurojax as nj
+    from neurojax.cable import hay2011_morphology
+    from neurojax.solvers import TRBDF2, BackwardEuler
+
+    val = _validation()
+    val.T = args.T
+    morph = hay2011_morphology()
+    row = {"T_ms": args.T, "dt_ms": val.DT, "compartments": morph.n_segments,
+           "machine": C.machine_info()}  # fmt: skip
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        t0 = time.perf_counter()
+        dll = val.compile_mods(tmp / "mods")
+        row["nrnivmodl_s"] = time.perf_counter() - t0
+        row["neuron_s"] = min(
+            val.run_neuron(dll, morph, "step", tmp)["_seconds"] for _ in range(args.repeats)
+        )
+
+    cell = val.neurojax_cell(morph)
+    row["mechanism_instances"] = len(cell.mechanisms)
+    inputs = jnp.asarray(val.inputs("step"), jnp.float32)
+    soma = cell.record_v([(0, 0.5)])
+
+    def timed(fn):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        first = time.perf_counter() - t0
+        best = float("inf")
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            best = min(best, time.perf_counter() - t0)
+        return first - best, best
+
+    for name, solver in (("trbdf2", TRBDF2()), ("backward_euler", BackwardEuler())):
+        fwd = jax.jit(
+            lambda c, s=solver: (
+                nj.simulate(c, inputs, dt=val.DT, solver=s, saveat=nj.SaveAt(fn=soma)).states
+            )
+        )
+        compile_s, run_s = timed(lambda f=fwd: f(cell))
+        row[f"neurojax_{name}_s"] = run_s
+        row[f"neurojax_{name}_compile_s"] = compile_s
+
+        def loss(mechs, s=solver):
+            c = eqx.tree_at(lambda c: c.mechanisms, cell, mechs)
+            return nj.simulate(c, inputs, dt=val.DT, solver=s,
+                               saveat=nj.SaveAt(fn=soma)).states.mean()  # fmt: skip
+
+        params, static = eqx.partition(cell.mechanisms, eqx.is_inexact_array)
+        grad = jax.jit(jax.grad(lambda p, s=static: loss(eqx.combine(p, s))))
+        row["n_parameters"] = int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
+        compiled = grad.lower(params).compile()
+        mem = compiled.memory_analysis()
+        row[f"gradient_{name}_bytes"] = int(mem.temp_size_in_bytes + mem.output_size_in_bytes)
+        g_compile, g_run = timed(lambda g=grad, p=params: g(p))
+        row[f"gradient_{name}_s"] = g_run
+        row[f"gradient_{name}_compile_s"] = g_compile
+        row[f"gradient_over_forward_{name}"] = g_run / run_s
+        row[f"forward_over_neuron_{name}"] = run_s / row["neuron_s"]
+
+    out = C.RESULTS / "hay2011.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(row, indent=1, default=str))
+    for k, v in row.items():
+        if k != "machine":
+            print(f"{k:36s} {v:.4g}" if isinstance(v, float) else f"{k:36s} {v}")
+
+
+if __name__ == "__main__":
+    main()
