@@ -8,16 +8,24 @@ The matrix `M` (N × N) of a cable on a tree has, with compartments numbered so 
 - `M[parent[i], i] = a[i]` (the parent's row, column i),
 
 and zeros elsewhere. Gaussian elimination from the leaves towards the root never fills
-in (Hines 1984), so the solve costs O(N). Compartments at the same *height* (distance to
-their farthest leaf) are independent, both in the elimination (each needs only its
-children, which are lower) and in the back-substitution (each needs only its parent,
-which is higher). Internally the compartments are renumbered by decreasing height, so
-that every level is a contiguous block: the solve is two `lax.scan`s over the levels,
-each step a slice of the block and a gather from its children (or parents) — no
-scatters, which XLA executes serially. The number of sequential steps is twice the
-tree's height, not N. Batches ride along as a trailing axis (node-major layout), so a
-gather moves contiguous rows of the batch: one solve for many cells costs about as many
-sequential steps as for one.
+in (Hines 1984), so the solve costs O(N). Two schedules of the same elimination
+(`tree_solve(..., method=...)`):
+
+- `"hines"` (the default on CPU): one compiled loop per sweep, compartment by compartment
+  in the original numbering — the elimination from N − 1 down to 1 (each compartment into
+  its parent), the back-substitution from 1 up to N − 1. The fewest operations, no
+  padding, no gathers; 2(N − 1) short sequential steps, each bound by the latency of one
+  division and a few multiply-adds. A batch (or a `vmap`: its rule maps the batch to a
+  trailing axis) rides along as a contiguous row per step.
+- `"levels"` (the default on accelerators): compartments at the same *height* (distance
+  to their farthest leaf) are independent, both in the elimination (each needs only its
+  children, which are lower) and in the back-substitution (each needs only its parent,
+  which is higher). The compartments are renumbered by decreasing height, so that every
+  level is a contiguous block: two `lax.scan`s over the levels, each step a slice of the
+  block and a gather from its children (or parents) — no scatters. `2 × height`
+  sequential steps, not 2N, but each costs a gather of a whole level: on a CPU it
+  measured 1.4–4.4× slower than `"hines"` for one cell (551–11001 nodes) and far slower
+  for a batch (benchmarks/README.md, "Cable cells").
 
 Derivatives go through `jax.lax.custom_linear_solve`: the cotangent of `x = M⁻¹ r` is
 `λ = M⁻ᵀ x̄`, one more tree solve with `a` and `b` swapped (`Mᵀ` has the same tree), and
