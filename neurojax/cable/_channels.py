@@ -100,7 +100,7 @@ class HHGates(NamedTuple):
     n: Array
 
 
-class HH(AbstractChannel):
+class HH(hh.HHParameters, AbstractChannel):
     """Hodgkin–Huxley (1952) Na⁺, K⁺ and leak, exactly NEURON's `hh` (with
     `usetable_hh = 0`), the same rate functions as `neurojax.HodgkinHuxley`.
 
@@ -112,12 +112,7 @@ class HH(AbstractChannel):
     Reference: Hodgkin & Huxley (1952) J Physiol 117:500–544.
     """
 
-    g_na: Array = parameter(120.0, NON_NEGATIVE)
-    g_k: Array = parameter(36.0, NON_NEGATIVE)
-    g_l: Array = parameter(0.3, NON_NEGATIVE)
-    e_na: Array = parameter(50.0)
-    e_k: Array = parameter(-77.0)
-    e_l: Array = parameter(-54.3)
+    # g_na, g_k, g_l, e_na, e_k, e_l: hh.HHParameters (declared once)
 
     def init(self, v, temperature):
         return HHGates(
@@ -128,11 +123,7 @@ class HH(AbstractChannel):
 
     def current(self, v, gates):
         m, h, n = gates
-        return (
-            self.g_na * m**3 * h * (v - self.e_na)
-            + self.g_k * n**4 * (v - self.e_k)
-            + self.g_l * (v - self.e_l)
-        )
+        return self.hh_current(v, m, h, n)
 
     def update(self, v, gates, dt, temperature):
         phi = hh.q10(temperature)

@@ -6,10 +6,38 @@ the modern convention (rest ≈ −65 mV, depolarisation positive).
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
+from .._model import NON_NEGATIVE, parameter
 from ._rates import vtrap
+
+
+class HHParameters(eqx.Module):
+    """Hodgkin & Huxley's (1952) conductances and reversal potentials, declared once for
+    every model built on them (`neurojax.HodgkinHuxley`, `neurojax.ReducedHH`,
+    `neurojax.cable.HH`), with NEURON `hh.mod`'s values:
+
+    - `g_na`, `g_k`, `g_l`: maximal conductances, mS/cm² (120, 36, 0.3; ≥ 0);
+    - `e_na`, `e_k`, `e_l`: reversal potentials, mV (50, −77, −54.3).
+
+    `hh_current(v, m, h, n)` is the membrane current they carry, µA/cm²."""
+
+    g_na: Array = parameter(120.0, NON_NEGATIVE)
+    g_k: Array = parameter(36.0, NON_NEGATIVE)
+    g_l: Array = parameter(0.3, NON_NEGATIVE)
+    e_na: Array = parameter(50.0)
+    e_k: Array = parameter(-77.0)
+    e_l: Array = parameter(-54.3)
+
+    def hh_current(self, v, m, h, n):
+        """`g_na m³h (V − e_na) + g_k n⁴ (V − e_k) + g_l (V − e_l)`, µA/cm²."""
+        return (
+            self.g_na * m**3 * h * (v - self.e_na)
+            + self.g_k * n**4 * (v - self.e_k)
+            + self.g_l * (v - self.e_l)
+        )
 
 
 def q10(temperature: ArrayLike) -> Array:

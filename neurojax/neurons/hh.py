@@ -5,7 +5,7 @@ from typing import ClassVar, NamedTuple
 import equinox as eqx
 from jaxtyping import Array
 
-from .._model import NON_NEGATIVE, POSITIVE, parameter
+from .._model import POSITIVE, parameter
 from .._units import CONDUCTANCE_BASED, UnitSystem
 from ..channels import hh
 from ..solvers import ExponentialRK2
@@ -20,7 +20,7 @@ class HHState(NamedTuple):
     n: Array  # K⁺ activation
 
 
-class HodgkinHuxley(AbstractNeuron):
+class HodgkinHuxley(hh.HHParameters, AbstractNeuron):
     r"""The Hodgkin–Huxley (1952) squid giant axon, with the defaults of NEURON's `hh`.
 
     $$c_m \frac{dV}{dt} = I - g_{Na} m^3 h (V - e_{Na}) - g_K n^4 (V - e_K) - g_l (V - e_l)$$
@@ -49,12 +49,7 @@ class HodgkinHuxley(AbstractNeuron):
         temperature="°C",
     )
 
-    g_na: Array = parameter(120.0, NON_NEGATIVE)
-    g_k: Array = parameter(36.0, NON_NEGATIVE)
-    g_l: Array = parameter(0.3, NON_NEGATIVE)
-    e_na: Array = parameter(50.0)
-    e_k: Array = parameter(-77.0)
-    e_l: Array = parameter(-54.3)
+    # g_na, g_k, g_l, e_na, e_k, e_l: hh.HHParameters (declared once)
     c_m: Array = parameter(1.0, POSITIVE)
     temperature: Array = parameter(6.3)
     v_init: Array = parameter(-65.0)
@@ -77,11 +72,7 @@ class HodgkinHuxley(AbstractNeuron):
     def membrane_current(self, state: HHState) -> Array:
         """Total ionic current density, µA/cm² (outward positive)."""
         v, m, h, n = state
-        return (
-            self.g_na * m**3 * h * (v - self.e_na)
-            + self.g_k * n**4 * (v - self.e_k)
-            + self.g_l * (v - self.e_l)
-        )
+        return self.hh_current(v, m, h, n)
 
     def linear_part(self, t, y, current):
         """Exact linear rates at fixed other variables (1/ms): `−g_total/c_m` for V,

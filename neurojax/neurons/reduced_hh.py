@@ -6,7 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from .._model import NON_NEGATIVE, POSITIVE, parameter
+from .._model import POSITIVE, parameter
 from .._units import CONDUCTANCE_BASED, UnitSystem
 from ..channels import hh
 from ..surrogate import AbstractSurrogate, FastSigmoid
@@ -18,7 +18,7 @@ class ReducedHHState(NamedTuple):
     h: Array  # Na⁺ inactivation (n = h_plus_n − h)
 
 
-class ReducedHH(AbstractNeuron):
+class ReducedHH(hh.HHParameters, AbstractNeuron):
     r"""The two-variable reduction of the Hodgkin–Huxley model (FitzHugh 1961; Rinzel 1985).
 
     Two observations reduce HH's four variables to two: Na⁺ activation is fast, so
@@ -63,12 +63,7 @@ class ReducedHH(AbstractNeuron):
         temperature="°C",
     )
 
-    g_na: Array = parameter(120.0, NON_NEGATIVE)
-    g_k: Array = parameter(36.0, NON_NEGATIVE)
-    g_l: Array = parameter(0.3, NON_NEGATIVE)
-    e_na: Array = parameter(50.0)
-    e_k: Array = parameter(-77.0)
-    e_l: Array = parameter(-54.3)
+    # g_na, g_k, g_l, e_na, e_k, e_l: hh.HHParameters (declared once)
     c_m: Array = parameter(1.0, POSITIVE)
     temperature: Array = parameter(6.3)
     v_init: Array = parameter(-65.0)
@@ -88,11 +83,7 @@ class ReducedHH(AbstractNeuron):
         """Total ionic current density, µA/cm² (outward positive)."""
         v, h = state
         m = hh.steady_state(hh.alpha_m, hh.beta_m, v)
-        return (
-            self.g_na * m**3 * h * (v - self.e_na)
-            + self.g_k * self.n(h) ** 4 * (v - self.e_k)
-            + self.g_l * (v - self.e_l)
-        )
+        return self.hh_current(v, m, h, self.n(h))
 
     def linear_part(self, t, y, current):
         """Linear rates for the exponential solvers (1/ms): the total conductance
