@@ -93,8 +93,10 @@ def test_apical_densities_at_chosen_distances(morph):
     while p > 0:
         walk, p = walk + morph.branches[p].length, morph.branches[p].parent
     walk += 10.0
-    k = list(morph.distances("apical", origin=(0, 0.0))).index(
-        min(d, key=lambda u: abs(u - 620.0)))  # fmt: skip
+    disc = morph.discretise()
+    nodes = disc.membrane[np.isin(disc.branch[disc.membrane], morph.branches_where("apical"))]
+    k = list(nodes).index(disc.node(b, x))  # the site's place in the region's order
+    assert morph.branches[b].diameter > 2.0  # on the trunk, not an oblique (≤ 1.2 µm)
     np.testing.assert_allclose(d[k], walk, rtol=1e-9)
     assert abs(d[k] - 620.0) < 15.0  # segments are ≤ 40 µm long: a centre within 20 µm
     ih = np.asarray(apical["Ih"]["gIhbar"])

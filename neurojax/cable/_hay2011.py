@@ -190,14 +190,31 @@ def hay2011_cell(morphology: Morphology | None = None, *, origin=(0, 0.0), v_ini
         temperature=temperature, v_init=v_init, ions=dict(IONS), **cell_kwargs)  # fmt: skip
 
 
-def site_at_distance(morph: Morphology, distance: float, where="apical", origin=(0, 0.0)):
-    """`(branch, x)` of the compartment of region `where` whose centre is nearest to
-    `distance` µm from `origin` along the tree (the deepest such branch for ties:
-    the main trunk for a trunk distance on the simplified cell)."""
+def site_at_distance(morph: Morphology, distance: float, where="apical", origin=(0, 0.0), *,
+                     along="trunk"):  # fmt: skip
+    """`(branch, x)` of the compartment whose centre is nearest to `distance` µm from
+    `origin` along the tree, among the compartments of region `where` on the path from
+    the soma to branch `along` (the branch and its ancestors). `along="trunk"` (default):
+    the path to the apical tip farthest from the soma — the main trunk, then the tuft
+    branch leading to that tip; `None`: anywhere in the region (for ties, the first in
+    the Cell's order)."""
     disc = morph.discretise()
     d = disc.path_distances(origin)
-    branches = morph.branches_where(where)
-    nodes = disc.membrane[np.isin(disc.branch[disc.membrane], branches)]
+    branches = set(morph.branches_where(where))
+    if along is not None:
+        if along == "trunk":
+            apical = morph.branches_where("apical")
+            parents = {br.parent for br in morph.branches}
+            tips = [b for b in apical if b not in parents]
+            along = max(tips, key=lambda b: d[disc.end[b]])
+        path, b = set(), int(along)
+        while b >= 0:
+            path.add(b)
+            b = morph.branches[b].parent
+        branches &= path
+    nodes = disc.membrane[np.isin(disc.branch[disc.membrane], sorted(branches))]
+    if nodes.size == 0:
+        raise ValueError(f"site_at_distance: no compartment of {where!r} on the path to {along}.")
     k = nodes[np.argmin(np.abs(d[nodes] - distance))]
     return int(disc.branch[k]), float(disc.x[k])
 
