@@ -5,8 +5,10 @@ Hay E, Hill S, Schürmann F, Markram H, Segev I (2011). Models of neocortical la
 pyramidal cells capturing a wide range of dendritic and perisomatic active properties.
 PLoS Comput Biol 7:e1002107. The model "constrained both for BAC firing and current
 step firing" (the one with the Ca²⁺ hot zone): its parameters (the paper's Table 1 and
-Text S1) are written below as facts; the eleven channels are the `.mod` files of
-`neurojax/cable/data/hay2011/`, written here from the paper's equations.
+Text S1) are written below as facts (the somatic values checked against a source; the
+apical, basal and axonal ones not yet — see `docs/hay2011.md`); the eleven channels are
+the `.mod` files of `neurojax/cable/data/hay2011/`, written here from the paper's
+equations.
 
 **Morphology.** Hay et al.'s reconstruction (cell #1) is not shipped with neurojax. The
 default, `L5_SIMPLIFIED_SWC`, is a *simplified, generated* L5 pyramidal shape
