@@ -77,18 +77,24 @@ def random_starts(n=20, seed=0):
 
 @pytest.mark.slow  # a plain fit run until it stalls
 def test_plain_descent_fails_from_a_bad_start(single_sweep):
-    """The problem is real: plain L-BFGS on trace MSE (`strategy=None`, i.e. `Plain()`)
+    """The problem is real: plain L-BFGS on trace MSE (`strategy=None`, i.e. `Plain()`,
+    with the optimiser that was the default before Levenberg–Marquardt)
     stops in a local minimum from (168, 18, 0.45) — measured g_na ≈ 102 (−15 %), loss
     ~600 mV². Threshold 5 %: far outside what a converged fit gives (< 0.1 %)."""
     current, v = single_sweep
     r = fit(nj.HodgkinHuxley(**BAD), current, v, dt=DT, trainable=hh, strategy=None,
-            progress_meter=QUIET)  # fmt: skip
+            optimizer=descent._lbfgs(), patience=5, progress_meter=QUIET)  # fmt: skip
     err = g_of(r.params) / TRUTH - 1
-    print("plain from", BAD, "->", g_of(r.params), "loss", r.loss)
+    print("plain L-BFGS from", BAD, "->", g_of(r.params), "loss", r.loss)
     assert r.strategy == Plain()
     assert np.max(np.abs(err)) > 0.05
     assert r.loss > 1.0  # mV²: the traces do not match
     assert [s.name for s in r.stages] == ["gradient"]
+    # the default optimiser for this loss, Levenberg–Marquardt, gets there from the same
+    # start without any strategy (measured: 3e-7); 1 %: the issue's criterion
+    lm = fit(nj.HodgkinHuxley(**BAD), current, v, dt=DT, trainable=hh, strategy=None,
+             progress_meter=QUIET)  # fmt: skip
+    np.testing.assert_allclose(g_of(lm.params), TRUTH, rtol=0.01)
 
 
 @pytest.mark.slow  # 20 starts, each a full default fit
@@ -265,8 +271,9 @@ def test_global_search_finds_the_basin_from_a_far_start():
     current, v, n_spikes = sweep(duration=30.0, on=2.0, off=28.0)
     assert n_spikes == 3
     far = nj.HodgkinHuxley(g_na=240.0, g_k=15.0)
-    plain = fit(far, current, v, dt=DT, trainable=hh2, strategy=Plain(), progress_meter=QUIET)
-    assert abs(float(plain.params[0]) / 120 - 1) > 0.05  # plain fails from here
+    plain = fit(far, current, v, dt=DT, trainable=hh2, strategy=Plain(),
+                optimizer=descent._lbfgs(), patience=5, progress_meter=QUIET)  # fmt: skip
+    assert abs(float(plain.params[0]) / 120 - 1) > 0.05  # plain L-BFGS fails from here
     r = fit(far, current, v, dt=DT, trainable=hh2, strategy=GlobalSearch(generations=40),
             progress_meter=QUIET)  # fmt: skip
     print("CMA-ES from (240, 15):", g_of(r.params), r.stages)
