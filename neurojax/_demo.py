@@ -140,7 +140,7 @@ def run_demo(out_dir: str | pathlib.Path = "neurojax_demo", fast: bool = False) 
                 label=f"initial guess ({loss_guess:.0f} mV²)")  # fmt: skip
     steps = np.arange(1, len(result.losses) + 1)
     ax.semilogy(steps, result.losses, "o-", color="tab:red", ms=3,
-                label=f"fit: {first}, then gradient descent")  # fmt: skip
+                label=f"fit: {first}, then Levenberg–Marquardt")  # fmt: skip
     ax.axhline(NOISE_MV**2, color="0.5", ls=":", label="noise floor σ² = 1 mV²")
     ax.set(xlabel="step (0: the guess)", ylabel="trace MSE (mV²)",
            title="HH g_na, g_k, g_l fit from a guess 40 % off")  # fmt: skip
