@@ -289,6 +289,9 @@ def test_poisson_driven_network_fits_with_a_simulation_key():
     with pytest.raises(ValueError, match="simulation_key"):
         nj.fit(_driven(1.0), inputs, target, dt=0.1, trainable=where, saveat=saveat,
                progress_meter=QUIET)  # fmt: skip
+    with pytest.raises(TypeError, match="simulation_key must be a jax.random key"):
+        nj.fit(_driven(1.0), inputs, target, dt=0.1, trainable=where, saveat=saveat,
+               simulation_key=7, progress_meter=QUIET)  # fmt: skip
     r = nj.fit(_driven(1.0), inputs, target, dt=0.1, trainable=where, saveat=saveat,
                simulation_key=key, progress_meter=QUIET)  # fmt: skip
     assert abs(float(r.params) - 2.0) / 2.0 < 1e-4, r

@@ -171,3 +171,13 @@ def test_default_on_a_noisy_two_spike_sweep():
     with pytest.warns(UserWarning, match="far above the recording's noise"):
         bad = _two_spike_fit(jax.random.normal(jax.random.key(0), shape))
     assert not bad.converged and bad.loss > 10.0
+
+
+def test_noise_sd_edges():
+    """Too short for a second difference: no noise can be estimated (0); NaN samples are
+    ignored rather than poisoning the estimate; a constant trace has none."""
+    assert noise_sd(np.zeros(2)) == 0.0
+    assert noise_sd(np.full(100, -65.0)) == 0.0
+    v = np.random.default_rng(0).standard_normal(4000)
+    v[::7] = np.nan
+    assert noise_sd(v) == pytest.approx(1.0, rel=0.1)

@@ -309,9 +309,10 @@ def noise_sd(v) -> float:
     its second differences: for white noise of s.d. σ, `V[k+1] − 2V[k] + V[k−1]` has s.d.
     `√6·σ`, while a trace sampled finely enough changes smoothly between samples, so its
     own second differences are small except in spike upstrokes. A robust scale (1.4826 ×
-    the median absolute deviation, exact for Gaussian noise) ignores those. A noise-free
-    HH trace at dt = 0.025 ms gives ~1e-3 mV (float32 rounding and curvature); 1 mV
-    noise gives 1.00 ± 0.02 mV. `v`: `(n_steps,)` or `(n_steps, n_sweeps)`."""
+    the median absolute deviation, exact for Gaussian noise) ignores those. Measured on
+    60 ms HH sweeps (6 and 15 µA/cm², dt = 0.025 ms, float32): noise-free 0.8–1.4e-4 mV;
+    with 1 mV noise 0.95–1.03 mV over 8 draws each. `v`: `(n_steps,)` or
+    `(n_steps, n_sweeps)`."""
     v = np.asarray(v, dtype=float)
     d2 = (v[2:] - 2 * v[1:-1] + v[:-2]).ravel()
     d2 = d2[np.isfinite(d2)]
@@ -330,7 +331,8 @@ def auto_window(v, dt: float) -> int:
     """Steps per window of the integrated current balance for this recording: 1 when it
     is clean (`noise_sd ≤ NOISY_SD`), else ~0.5 ms of steps — the noise of each window's
     `c_m ΔV` stays ≈ √2·c_m·σ while the signal grows with the window (HH, 1 mV noise, 2
-    spikes: estimates 4 %, 2.5 %, 1 % off for windows of 1, 5, 20 steps at dt 0.025)."""
+    spikes, one draw, dt 0.025: windows of 1, 5, 20 steps gave `g_na` 4.3, 2.8, 0.9 % off,
+    `g_l` 13, 3.9, 7.3 % off; the estimate stays a start, the descent does the rest)."""
     if noise_sd(v) <= NOISY_SD:
         return 1
     return max(1, int(round(0.5 / float(dt))))

@@ -83,7 +83,8 @@ def default_optimizer(
       `RestingPotential` and their weighted sums: `AbstractLoss.residuals`) and there are
       at most `MAX_LM_PARAMETERS` (32) scalar parameters (`n_parameters`; unknown counts
       as few): Gauss–Newton curvature follows the narrow valleys of spiking traces where
-      L-BFGS stalls (HH from 1 % off: L-BFGS stopped 2–7 % away, LM reaches the minimum).
+      L-BFGS stalls (HH, 2-spike sweep, 1 mV noise, from the data-driven estimate:
+      L-BFGS stopped 4–7 % away, LM reached the noise floor).
     - L-BFGS (`optax.lbfgs` with a backtracking line search) when the loss only compares voltages
       (`TraceMSE`, `RestingPotential`, `SpikeAmplitude` and their sums): the gradient is
       exact and the problem smooth, and L-BFGS converges in tens of steps where Adam needs
