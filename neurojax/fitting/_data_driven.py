@@ -222,9 +222,11 @@ def conductances_from_voltage(
 
 
 def _conductances_from_voltage(
-    model, v, current, dt, *, trainable, window, solver, one_sided, refine
-) -> tuple[AbstractModel, int]:
-    """`conductances_from_voltage` and the number of simulations it spent."""
+    model, v, current, dt, *, trainable, window, solver, one_sided, refine,
+    with_covariance=False,
+) -> tuple:
+    """`conductances_from_voltage` and the number of simulations it spent (and, with
+    `with_covariance`, the regression's covariance, `_regression_covariance`)."""
     _check_model(model)
     if solver is None:
         solver = default_solver(model)
@@ -291,13 +293,46 @@ def _conductances_from_voltage(
                 "recording never opens its channel."
             )
     g = _nnls(cols, lhs)
+    cov = _regression_covariance(cols, lhs, g)
     n_sim = 0
     if refine:
         g, n_sim = _solver_consistent(
             model, solver, current, dt, trainable, gate_names, int(window), g
         )
     values = [jnp.asarray(g[j], dtype=jnp.result_type(leaves[j])) for j in range(len(leaves))]
-    return eqx.tree_at(functools.partial(_where, trainable), model, tuple(values)), n_sim
+    fitted = eqx.tree_at(functools.partial(_where, trainable), model, tuple(values))
+    if with_covariance:
+        return fitted, n_sim, cov
+    return fitted, n_sim
+
+
+def _regression_covariance(cols, lhs, g) -> np.ndarray:
+    """The ordinary least-squares covariance of the regression's estimate,
+    `s²·(XᵀX)⁻¹` on its support (`s²`: the windows' residual variance; conductances
+    estimated at 0 get 0 rows and columns), `(k, k)` in (mS/cm²)², float64.
+
+    It measures the scatter of the current balance, not the errors-in-variables bias of
+    noise inside the regressors, so it understates the estimate's error: HH, 6 µA/cm²
+    (2 spikes), 1 mV noise, 0.5 ms windows, 12 draws: the errors were 0.3–3 of these
+    standard errors (g_l: s.e. 10–70 %)."""
+    x = np.asarray(cols, dtype=float)
+    y = np.asarray(lhs, dtype=float)
+    g = np.asarray(g, dtype=float)
+    k = g.size
+    on = g > 0
+    cov = np.zeros((k, k))
+    n = y.size
+    if not on.any() or n <= on.sum():
+        return cov
+    xs = x[:, on]
+    res = y - x @ g
+    s2 = float(res @ res) / (n - int(on.sum()))
+    try:
+        inner = np.linalg.inv(xs.T @ xs)
+    except np.linalg.LinAlgError:
+        return cov
+    cov[np.ix_(on, on)] = s2 * inner
+    return cov
 
 
 def _where(trainable, m):

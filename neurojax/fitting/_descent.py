@@ -47,6 +47,12 @@ class StopReason(enum.Enum):
     loss: the result is the start (which may already be a minimum: check the gradient,
     or `FitResult.identifiability()`)."""
 
+    ABOVE_NOISE = "above_noise"
+    """`Auto`'s check: the descent settled (`FLOOR` or `PATIENCE`) with a trace MSE far
+    above the recording's own noise (`RESIDUAL_FACTOR·σ̂² + RESIDUAL_FLOOR`), and the
+    `Restarts` from the data-driven estimate found nothing below it: a local minimum, or
+    a model that cannot produce the recording. Not converged; `fit` warns."""
+
     def __repr__(self):
         return f"StopReason.{self.name}"
 

@@ -47,6 +47,7 @@ from ._strategies import (
     Auto,
     Plain,
     _Context,
+    _restart,
     _StrategyState,
 )
 
@@ -54,10 +55,11 @@ RESIDUAL_FACTOR = 4.0
 """`fit`'s default (`Auto`) checks its result against the recording's own noise: a final
 `TraceMSE` above `RESIDUAL_FACTOR·σ̂² + RESIDUAL_FLOOR` (σ̂: `noise_sd` of the target) is
 not explained by the model — for white noise the loss at the true parameters is σ² ± a
-few per cent — so the fit says `converged=False` and warns (a local minimum, or a model
-that cannot produce the recording). A global search from there (CMA-ES, σ = 0.5, 960
-simulations) did not leave the one such minimum found (HH, 2 spikes, 1 mV noise), so
-none is run."""
+few per cent (2400 samples: 3 %) — so `Auto` restarts the descent from the data-driven
+estimate's uncertainty (`Restarts`), and where that finds nothing lower the fit says
+`StopReason.ABOVE_NOISE`, `converged=False`, and warns (a local minimum, or a model that
+cannot produce the recording). A global search from the minimum instead (CMA-ES,
+σ = 0.5, 960 simulations) did not leave it (HH, 2 spikes, 1 mV noise)."""
 
 RESIDUAL_FLOOR = 0.01
 """mV²: the residual allowed on a noise-free recording (0.1 mV rms)."""
@@ -156,8 +158,10 @@ class FitResult:
       that was rejected by the line search: they are never the result).
     - `best_start`, `n_steps` (optimisation steps done = gradient evaluations for a
       first-order optimiser), `stop_reason` (a `StopReason`: `STEPS`, `PATIENCE`,
-      `TARGET_LOSS`, `CALLBACK`, `INTERRUPTED`, or `NO_IMPROVEMENT` when no start ever went
-      below its initial loss, so the result is the start), `n_skipped` (steps whose loss
+      `TARGET_LOSS`, `CALLBACK`, `INTERRUPTED`, `FLOOR` (Levenberg–Marquardt's), or
+      `NO_IMPROVEMENT` when no start ever went below its initial loss, so the result is
+      the start; `ABOVE_NOISE` when `Auto`'s noise check failed even after its
+      `Restarts`), `n_skipped` (steps whose loss
       or gradient was not finite: the update was skipped), `n_evaluations`
       (loss-and-gradient evaluations, each one simulation with its derivative, summed
       over starts; more than `n_steps` for a line search), `objective` (the `Objective`
@@ -184,6 +188,12 @@ class FitResult:
       frozen by `cull`;
       `start_params`: the best point of each start (structured like `params`, leading
       axis `n_starts`).
+    - `restart_rounds`: rounds of `Auto`'s `Restarts` that ran (0: the descent from the
+      estimate settled at the noise level, or no check applied). Where a restart won,
+      the descent arrays above (`losses`, `all_losses`, `initial_params`,
+      `start_losses`, …) are those of the winning round's descent (`Restarts.polished`
+      starts), so the history is the returned model's; the stage `"Restarts"` in
+      `stages` says what was done.
     """
 
     model: AbstractModel
@@ -210,6 +220,7 @@ class FitResult:
     start_params: Any = None
     best_step: int = 0
     grad_norms: np.ndarray | None = None
+    restart_rounds: int = 0
 
     def identifiability(self, **kw):
         """How well the data constrain each fitted parameter, at the fitted values
@@ -500,10 +511,10 @@ def fit(
     # there); `with_params` casts back to the model's own dtype, so a float32 model under
     # x64 runs in float32 and is optimised in float64
     u = _strong(jtu.tree_map(lambda x: x.astype(jnp.result_type(float)), u))
-    d = _descend(
+    descend = functools.partial(
+        _descend,
         obj,
         optimizer,
-        u,
         steps=steps,
         patience=patience,
         rtol=rtol,
@@ -514,8 +525,39 @@ def fit(
         cull=cull,
         progress_resets=progress_resets,
     )
+    d = descend(u)
     floor = _noise_floor(obj, strategy)
     limit = None if floor is None else RESIDUAL_FACTOR * floor + RESIDUAL_FLOOR
+    # only where the fit claims a minimum (a fit cut short is not converged anyway)
+    settled = d.stop_reason in (StopReason.FLOOR, StopReason.PATIENCE)
+    above_noise = limit is not None and settled and float(np.min(d.best_loss)) > limit
+    first_stage = StageReport(
+        name="gradient",
+        loss=float(np.min(d.best_loss)),
+        n_simulations=int(d.n_evaluations.sum()),
+        seconds=d.seconds,
+        note=f"{len(d.losses)} steps ({d.stop_reason.value}) from {n_starts} start(s)",
+    )
+    later_stages = ()
+    restart_rounds = 0
+    if above_noise and strategy.restarts is not None and state.estimate is not None:
+        again = _restart(
+            obj,
+            strategy.restarts,
+            state.estimate,
+            limit,
+            lambda u0: descend(u0, label="restart step"),
+            progress_meter,
+        )
+        if again is not None:
+            d2, starts2, _, restart_rounds, report = again
+            later_stages = (report,)
+            if float(np.min(d2.best_loss)) < float(np.min(d.best_loss)):
+                d, p_starts = d2, starts2
+                n_starts = int(d.best_loss.shape[0])
+            settled = d.stop_reason in (StopReason.FLOOR, StopReason.PATIENCE)
+            above_noise = settled and float(np.min(d.best_loss)) > limit
+    stop_reason = StopReason.ABOVE_NOISE if above_noise else d.stop_reason
     n_done = len(d.losses)
     best_loss = d.best_loss
     best = int(np.argmin(np.where(np.isfinite(best_loss), best_loss, np.inf)))
@@ -527,24 +569,15 @@ def fit(
     best_step = int(np.argmin(finite_losses))
     all_hist = jtu.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *d.history)
     n_eval = int(d.n_evaluations.sum())
-    stages = tuple(state.stages) + (
-        StageReport(
-            name="gradient",
-            loss=float(best_loss[best]),
-            n_simulations=n_eval,
-            seconds=d.seconds,
-            note=f"{n_done} steps ({d.stop_reason.value}) from {n_starts} start(s)",
-        ),
-    )
+    stages = tuple(state.stages) + (first_stage,) + later_stages
     seconds = time.perf_counter() - fit_start
-    # only where the fit claims a minimum (a fit cut short is not converged anyway)
-    settled = d.stop_reason in (StopReason.FLOOR, StopReason.PATIENCE)
-    above_noise = limit is not None and settled and float(best_loss[best]) > limit
     if above_noise:
         warnings.warn(
             f"fit: the final loss ({float(best_loss[best]):.4g} mV²) is far above the "
             f"recording's noise (σ̂² = {floor:.3g} mV², estimated from its second "
-            "differences): a local minimum, or a model that "
+            "differences)"
+            + (f" after {restart_rounds} round(s) of restarts" if restart_rounds else "")
+            + ": a local minimum, or a model that "
             "cannot produce this recording. The result is not converged; try more starts "
             "(n_starts=, with strategy=GlobalSearch(...)), other trainables, or check the "
             "model and its inputs.",
@@ -561,7 +594,7 @@ def fit(
         initial_params=jtu.tree_unflatten(obj.treedef, [np.asarray(p) for p in p_starts]),
         best_start=best,
         n_steps=n_done,
-        stop_reason=d.stop_reason,
+        stop_reason=stop_reason,
         n_skipped=d.n_skipped,
         n_evaluations=n_eval,
         objective=obj,
@@ -570,6 +603,7 @@ def fit(
         start_params=jtu.tree_map(np.asarray, jax.vmap(obj.from_unconstrained)(d.best_u)),
         converged=_converged(all_losses[:, best], all_grad_norms[:, best], d.stop_reason)
         and not above_noise,
+        restart_rounds=restart_rounds,
         best_step=best_step,
         grad_norms=all_grad_norms[:, best],
         strategy=strategy,
@@ -578,7 +612,7 @@ def fit(
         culled=~d.active,
     )
     progress_meter.write(
-        f"fit: {n_done} steps in {seconds:.1f} s ({d.stop_reason.value}); best loss "
+        f"fit: {n_done} steps in {seconds:.1f} s ({stop_reason.value}); best loss "
         f"{result.loss:.4g} (start {best} of {n_starts}); "
         f"{'converged' if result.converged else 'NOT converged'}; "
         f"{result.n_simulations} simulations"
