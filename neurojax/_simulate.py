@@ -372,46 +372,68 @@ _ADVICE = (
 
 
 @jax.jit
-def _nonfinite_rows(x):
-    """Which rows (leading axis) of `x` hold a NaN/inf, through a max over each row: no
-    boolean array the size of `x` (which cost ~100 MB on a 400 MB recording)."""
-    return ~jnp.isfinite(jnp.max(jnp.abs(x).reshape(x.shape[0], -1), axis=1))
+def _nonfinite_report(kept, finals):
+    """For each kept trajectory (leading axis = time): whether a row holds a NaN/inf and
+    the first such row, through a max over each row (no boolean array the size of the
+    recording, which cost ~100 MB on a 400 MB one); for each final-state leaf: whether it
+    holds one. One compiled program for all the checks of a run (separate eager
+    reductions compiled about ten small programs per new shape, ~0.05 s each)."""
+
+    def rows(x):
+        bad = ~jnp.isfinite(jnp.max(jnp.abs(x).reshape(x.shape[0], -1), axis=1))
+        return bad.any(), jnp.argmax(bad)
+
+    return [rows(x) for x in kept], [~jnp.all(jnp.isfinite(x)) for x in finals]
+
+
+def _tie_nonfinite_errors(sol: Solution, messages: tuple[str, ...]) -> Solution:
+    """`eqx.branched_error_if` on each inexact output: raises at run time with the
+    message of the first final-state leaf that holds a NaN/inf. Tied to each output
+    separately, so outputs the caller does not use (and their check) are still removed by
+    XLA instead of being kept alive by the check."""
+    bad = jnp.stack([~jnp.all(jnp.isfinite(leaf)) for leaf in jtu.tree_leaves(sol.final_state.y)])
+
+    def tie(x):
+        if not eqx.is_inexact_array(x):
+            return x
+        return eqx.branched_error_if(x, bad.any(), jnp.argmax(bad), messages)
+
+    return jtu.tree_map(tie, sol)
+
+
+# compiled, so that a derivative taken outside `jit` (jvp tracers, evaluated op by op)
+# runs the checks as one program per shape instead of compiling each operation
+_tie_nonfinite_errors_jit = eqx.filter_jit(_tie_nonfinite_errors)
 
 
 def _raise_if_nonfinite(model, sol: Solution) -> Solution:
     """Non-finite detection, once per run and without cost per step: the final state
     (any NaN/inf in a run almost always persists to the end) and, when the run is
     concrete, what was kept — reduced on the device, so nothing is copied — for the first
-    time it went bad. Under `jit` (traced) only the final state, through `eqx.error_if`,
-    so the check adds no memory to the compiled run."""
+    time it went bad. Traced, only the final state, through `eqx.error_if`, so the check
+    adds no memory to the compiled run."""
     finals = _named_leaves(sol.final_state.y)
     if any(_is_tracer(leaf) for _, leaf in finals):
-        bad = jnp.stack([~jnp.all(jnp.isfinite(leaf)) for _, leaf in finals])
-        messages = [
+        messages = tuple(
             f"{type(model).__name__}: the state variable {name} became NaN or inf during the "
             f"run. {_ADVICE}"
             for name, _ in finals
-        ]
-
-        # tied to each output separately, so outputs the caller does not use (and their
-        # check) are still removed by XLA instead of being kept alive by the check
-        def tie(x):
-            if not eqx.is_inexact_array(x):
-                return x
-            return eqx.branched_error_if(x, bad.any(), jnp.argmax(bad), messages)
-
-        return jtu.tree_map(tie, sol)
+        )
+        staged = _under_jit([leaf for _, leaf in finals])
+        tie = _tie_nonfinite_errors if staged else _tie_nonfinite_errors_jit
+        return tie(sol, messages)
     kept = [(n, leaf) for n, leaf in _named_leaves(sol.states) if leaf.ndim >= 1]
-    for name, leaf in kept:
-        rows = _nonfinite_rows(leaf)
-        if bool(rows.any()):
-            first = int(jnp.argmax(rows))
+    rows, final_bad = jax.device_get(
+        _nonfinite_report([leaf for _, leaf in kept], [leaf for _, leaf in finals])
+    )
+    for (name, _), (any_bad, first) in zip(kept, rows):
+        if any_bad:
             raise FloatingPointError(
                 f"{type(model).__name__}: the state variable {name} became NaN or inf, first "
-                f"at t = {float(sol.t[first]):.6g} ms. {_ADVICE}"
+                f"at t = {float(sol.t[int(first)]):.6g} ms. {_ADVICE}"
             )
-    for name, leaf in finals:
-        if not bool(jnp.all(jnp.isfinite(leaf))):
+    for (name, _), bad in zip(finals, final_bad):
+        if bad:
             raise FloatingPointError(
                 f"{type(model).__name__}: the state variable {name} became NaN or inf by "
                 f"the end of the run (t = {float(sol.t[-1]):.6g} ms). {_ADVICE}"

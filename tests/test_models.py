@@ -509,3 +509,25 @@ def test_adex_gradient_reaches_b_through_the_spike():
 
     g = jax.grad(mean_w)(model.b)
     assert np.isfinite(g) and g > 0
+
+
+def test_rest_state_has_exact_second_derivatives(x64):
+    """A model starts at rest through `neurons._base.newton` (detached iterations, then
+    Newton steps that carry the derivatives): the rest state's first AND second
+    derivatives w.r.t. a parameter equal central differences of the first derivative
+    (with a single carrying step the second derivative was silently 0 for
+    FitzHugh–Nagumo's v_rest(a)). Float64, h = 1e-5: truncation ~1e-10 relative, rounding
+    ~1e-16/1e-5 = 1e-11, so 1e-6 is strict."""
+    cases = [
+        (lambda a: FitzHughNagumo(a=a).init_state().v, 0.7),
+        (lambda g: MorrisLecar(g_ca=g).init_state().v, 4.4),
+    ]
+    for rest, p in cases:
+        first = jax.grad(rest)(p)
+        second = jax.grad(jax.grad(rest))(p)
+        h = 1e-5 * max(abs(p), 1.0)
+        fd1 = (rest(p + h) - rest(p - h)) / (2 * h)
+        fd2 = (jax.grad(rest)(p + h) - jax.grad(rest)(p - h)) / (2 * h)
+        np.testing.assert_allclose(float(first), float(fd1), rtol=1e-6)
+        np.testing.assert_allclose(float(second), float(fd2), rtol=1e-6, atol=1e-9)
+        assert abs(float(second)) > 1e-3  # the case is not trivially zero
