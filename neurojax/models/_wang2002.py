@@ -10,7 +10,7 @@ import numpy as np
 
 from ..network import Network, PoissonDrive, Population, Projection, dense
 from ..neurons import LIF
-from ..synapses import NMDA, Exponential
+from ..synapses import DualExponential, Exponential, MgBlock, TsodyksMarkram
 
 # Wang (2002), Methods, in neurojax units (mV, ms, nA, µS, MΩ, Hz).
 # Pyramidal cells: C_m = 0.5 nF, g_L = 25 nS (R = 40 MΩ, τ_m = 20 ms), τ_ref = 2 ms;
@@ -25,13 +25,64 @@ _G_I = dict(ext=1.62e-3, ampa=0.04e-3, nmda=0.13e-3, gaba=1.0e-3)
 _N_E0, _N_I0 = 1600, 400
 _TAU_AMPA, _TAU_GABA = 2.0, 5.0
 _E_EXC, _E_INH = 0.0, -70.0
-_NMDA_KINETICS = dict(tau_rise=2.0, tau_decay=100.0, alpha=0.5, mg=1.0)
+_TAU_NMDA_RISE, _TAU_NMDA_DECAY, _ALPHA_NMDA, _MG = 2.0, 100.0, 0.5, 1.0  # ms, ms, /ms, mM
 _DELAY = 0.5  # ms, all recurrent synapses
 _NU_EXT, _C_EXT = 3.0, 800  # 800 external Poisson trains of 3 Hz = 2.4 kHz per neuron
-# Per-spike increment of the lumped NMDA rise variable (see the docstring): the exact
-# jump of one saturating synapse starting closed, 1 − exp(−α·τ_rise), divided by the
-# α·τ_rise the linear lumped rise would give.
-_NMDA_JUMP = (1.0 - math.exp(-0.5 * 2.0)) / (0.5 * 2.0)
+
+
+def _lower_gamma(a: float, x: float) -> float:
+    """γ(a, x) = ∫₀ˣ u^{a−1} e^{−u} du by its power series (x of order 1 here)."""
+    term = total = 1.0 / a
+    for n in range(1, 60):
+        term *= x / (a + n)
+        total += term
+    return x**a * math.exp(-x) * total
+
+
+# NMDA saturation per presynaptic neuron (see the docstring). Wang's s_j is linear in
+# itself given x_j, so a spike maps the tail amplitude (the e^{−t/τ_decay} that s_j
+# follows once the ~2 ms rise is over) affinely: s → A + e^{−ατ_r}·s, exactly, with
+# A = (ατ_r)^{τ_r/τ_d} γ(1 − τ_r/τ_d, ατ_r) = 0.6484 (the tail of one spike from s = 0;
+# 1 − e^{−ατ_r} = 0.632 without the decay acting during the rise). With s = κ·s̃,
+# κ = A/U, U = 1 − e^{−ατ_r}, this is s̃ → s̃ + U(1 − s̃): the release of a depressing
+# Tsodyks–Markram synapse (x = 1 − s̃) recovering with τ_decay, each release weighted κ.
+_NMDA_U = 1.0 - math.exp(-_ALPHA_NMDA * _TAU_NMDA_RISE)
+_C, _BETA = _ALPHA_NMDA * _TAU_NMDA_RISE, _TAU_NMDA_RISE / _TAU_NMDA_DECAY
+_NMDA_KAPPA = _C**_BETA * _lower_gamma(1.0 - _BETA, _C) / _NMDA_U  # 1.0258
+# The rise: a single spike's s(t) lies below its tail A·e^{−t/τ_decay} by a total of
+# A × 1.566 ms (numerical integration of Wang's equations, checked in the tests); a
+# difference of exponentials with that rise time constant has the same deficit, so the
+# charge of one NMDA event is exact.
+_TAU_NMDA_RISE_EFF = 1.566
+_TP = (_TAU_NMDA_DECAY * _TAU_NMDA_RISE_EFF / (_TAU_NMDA_DECAY - _TAU_NMDA_RISE_EFF)) * math.log(
+    _TAU_NMDA_DECAY / _TAU_NMDA_RISE_EFF
+)
+# DualExponential is normalised to its peak; this factor makes a unit release decay as
+# κ·e^{−t/τ_decay} after the rise (the tail of s_j), not peak at 1.
+_NMDA_SCALE = _NMDA_KAPPA * (math.exp(-_TP / _TAU_NMDA_DECAY) - math.exp(-_TP / _TAU_NMDA_RISE_EFF))
+
+
+def nmda_synapse() -> MgBlock:
+    """The postsynaptic side of Wang's NMDA synapse as `wang2002` builds it: a linear
+    difference of exponentials (τ_rise 1.566 ms, τ_decay 100 ms) under the Mg²⁺ block
+    1/(1 + [Mg] e^{−0.062 V}/3.57), [Mg] = 1 mM. Arrivals are presynaptic releases
+    (see `nmda_release`) times `g_NMDA·w·NMDA_SCALE` (µS)."""
+    return MgBlock(
+        DualExponential(tau_rise=_TAU_NMDA_RISE_EFF, tau_decay=_TAU_NMDA_DECAY, e_rev=_E_EXC),
+        mg=_MG,
+        alpha=0.062,
+        beta=3.57,
+    )
+
+
+def nmda_release() -> TsodyksMarkram:
+    """The presynaptic saturation of Wang's NMDA gating, per presynaptic neuron: the
+    available fraction loses U = 1 − e^{−ατ_r} = 0.632 of itself at each spike and
+    recovers with τ_decay = 100 ms (a depressing Tsodyks–Markram synapse)."""
+    return TsodyksMarkram(u0=_NMDA_U, tau_d=_TAU_NMDA_DECAY, tau_f=None)
+
+
+NMDA_SCALE = _NMDA_SCALE
 
 POPULATIONS = ("A", "B", "NS", "I")
 
@@ -107,20 +158,29 @@ def wang2002(
     400/N_I, as Wang does (conductances ∝ 1/N), so that the summed recurrent input is that
     of the published network (external input unchanged); small networks are noisier.
 
-    **Approximations.** (1) neurojax lumps synapses per postsynaptic neuron, so the NMDA
-    saturation is applied to the mean gating of each presynaptic group (A, B, NS: one
-    projection per group pair, the all-to-all connectivity makes the mean the same for
-    every postsynaptic cell) rather than per presynaptic neuron; (2) to keep the
-    single-spike NMDA response of the saturating model, each spike increments the mean x
-    by (1 − e^{−ατ_r})/(ατ_r) ≈ 0.632 (per presynaptic cell) instead of 1: the lumped model
-    then gives the exact mean gating ν τ_d (1 − e^{−ατ_r}) at low rates, and for Poisson
-    trains its stationary mean is within 1 % of that of Wang's per-synapse model from 2 to
-    40 Hz (checked numerically: 0.112 vs 0.113 at 2 Hz, 0.558 vs 0.562 at 20 Hz, 0.717 vs
-    0.724 at 40 Hz; an increment of 1 would overestimate by 48 % at 2 Hz). Integration is
-    neurojax's fixed-step exponential Euler (Wang used second-order Runge–Kutta,
-    dt = 0.02 ms). With all-to-all connectivity every postsynaptic cell of a group sees
-    the same presynaptic gating in Wang's model too, so the lumping changes only where
-    the saturation acts (on the group mean, x̄(1 − s̄), instead of the mean of x_j(1 − s_j)).
+    **NMDA saturation per presynaptic neuron**, as Wang's equations have it. neurojax
+    lumps synapses per postsynaptic neuron, so the saturating part is moved to the
+    presynaptic side: s_j is linear in itself given x_j, so a spike maps the tail
+    amplitude of s_j (what it decays from once the ~2 ms rise is over) as
+    s → A + e^{−ατ_r} s exactly, A = (ατ_r)^{τ_r/τ_d} γ(1 − τ_r/τ_d, ατ_r) = 0.6484. That
+    is the release of a depressing Tsodyks–Markram synapse per presynaptic neuron
+    (U = 1 − e^{−ατ_r} = 0.632, recovery τ_d; `nmda_release`), each release weighted
+    κ = A/U = 1.026, into a linear Mg²⁺-blocked difference of exponentials (τ_rise
+    1.566 ms, which gives one spike's charge exactly, τ_decay 100 ms; `nmda_synapse`). The
+    only approximation left is in the rises of spikes < 5 ms apart: on regular, Poisson,
+    doublet and 200 Hz trains the mean gating is within 0.6 % of Wang's ODE
+    (tests/test_models_wang2002.py).
+
+    This matters: the previous version saturated the *mean* gating of each presynaptic
+    group, which equals the per-neuron mean only for Poisson trains; pyramidal cells of
+    the winning group fire more regularly, and per neuron a regular 40 Hz train gives
+    9 % more NMDA gating (0.790 against 0.717). In Brian2 runs of Wang's network
+    (validation/wang2002_brian2.py, N = 2000, c′ = 51.2 %, μ0 = 40 Hz constant, 3 seeds)
+    A fires 32.5 Hz (mean over 0.5–2 s after onset) with per-neuron saturation and
+    22.9 Hz with the per-group shortcut, the rate neurojax gave before.
+
+    Integration is neurojax's fixed-step exponential Euler (Wang used second-order
+    Runge–Kutta, dt = 0.02 ms).
 
     Units: mV, ms, nA, µS, Hz.
     """
@@ -158,11 +218,10 @@ def wang2002(
                 Projection(
                     pre,
                     post,
-                    dense(*shape, _NMDA_JUMP / sizes[pre]),
-                    NMDA(
-                        g_max=g["nmda"] * scale_e * w * sizes[pre], e_rev=_E_EXC, **_NMDA_KINETICS
-                    ),
+                    dense(*shape, g["nmda"] * scale_e * w * _NMDA_SCALE),
+                    nmda_synapse(),
                     delay=_DELAY,
+                    stp=nmda_release(),
                 )
             )
         projections.append(
