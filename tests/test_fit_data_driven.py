@@ -160,24 +160,38 @@ def test_measurement_noise(x64):
     assert np.all(np.abs(rel[20].mean(0)) < np.abs(rel[1].mean(0)))
 
 
-def test_fit_from_data_driven_start_converges():
-    """Issue 11's failing scenario: `fit` with its defaults on one spiking sweep stalled in
-    local minima from starts in ±50 % (g_na 20, 98, 91 instead of 120). The data-driven
-    estimate does not depend on the start at all (asserted for three of them), and `fit`
-    started from it converges to the truth to 1e-3 relative (float32; measured 4e-4 in
-    25 steps, ~18 s). On this very sweep, plain `fit` (defaults, 100 steps allowed) from
-    the first two starts stops (patience) at g = (76, 34, 0.15) and (100, 15, 0.63):
-    measured, not asserted here, to keep the module under 40 s."""
+START_DRAWS = [
+    dict(g_na=60.0, g_k=54.0, g_l=0.15),
+    dict(g_na=168.0, g_k=18.0, g_l=0.45),
+    dict(g_na=180.0, g_k=40.0, g_l=0.2),
+]
+
+
+def test_estimate_does_not_depend_on_the_start_and_is_exact_to_rounding():
+    """Issue 11's failing scenario (plain `fit` from ±50 % starts stalled in local minima on
+    this sweep): the data-driven estimate does not depend on the start at all (the same
+    to 1e-5 from three starts), and on the solver's own float32 recording it is the truth
+    to the rounding of its Newton refinement (measured 2.6e-4, 2.3e-4, 8.6e-4; tolerance
+    2e-3; in float64 3e-13, the slow test above). `fit` polishing it is the slow test
+    below."""
     v, current, _ = hh_recording(DT)
-    starts = [
-        dict(g_na=60.0, g_k=54.0, g_l=0.15),
-        dict(g_na=168.0, g_k=18.0, g_l=0.45),
-        dict(g_na=180.0, g_k=40.0, g_l=0.2),
+    ests = [
+        g_of(conductances_from_voltage(nj.HodgkinHuxley(**s), v, current, DT))
+        for s in START_DRAWS
     ]
-    ests = [g_of(conductances_from_voltage(nj.HodgkinHuxley(**s), v, current, DT)) for s in starts]
     np.testing.assert_allclose(ests[1], ests[0], rtol=1e-5)
     np.testing.assert_allclose(ests[2], ests[0], rtol=1e-5)
-    est = conductances_from_voltage(nj.HodgkinHuxley(**starts[0]), v, current, DT)
+    np.testing.assert_array_less(np.abs(ests[0] / TRUTH - 1), 2e-3)
+
+
+@pytest.mark.slow  # a 25-step HH fit; the estimate itself is checked in the fast tier above
+def test_fit_from_data_driven_start_converges():
+    """`fit` started from the estimate converges to the truth to 1e-3 relative (float32;
+    measured 4e-4 in 25 steps, ~18 s). On this very sweep, plain `fit` (defaults, 100
+    steps allowed) from the first two starts of `START_DRAWS` stops (patience) at
+    g = (76, 34, 0.15) and (100, 15, 0.63): measured, not asserted here."""
+    v, current, _ = hh_recording(DT)
+    est = conductances_from_voltage(nj.HodgkinHuxley(**START_DRAWS[0]), v, current, DT)
     res = fit(
         est,
         jnp.asarray(current),

@@ -322,6 +322,28 @@ def test_cull_freezes_bad_starts():
     np.testing.assert_allclose(g_of(r.params), [10.0, 10.0], rtol=0.01)
 
 
+def test_chain_runs_its_stages_in_turn_and_floats_are_fitted():
+    """The fast tier's check of `Chain` (the HH version with `DataDrivenInit` is the slow
+    test below; tests/test_demo.py fits HH with the default `Auto` in the fast tier): on
+    the LIF step response, `Chain(Plain(), GlobalSearch(...))` reports its stages in
+    order, each CMA-ES generation is a whole population of simulations, and a Python
+    float left by `eqx.tree_at` is fitted like an array, to the truth (LM from the
+    search's best point; float32 rounding: 1e-4)."""
+    dt = 0.1
+    inputs = jnp.where(jnp.arange(300) * dt >= 5.0, 0.5, 0.0)[:, None]
+    target = nj.simulate(nj.LIF(tau=10.0, r=10.0), inputs, dt=dt).v
+    model = eqx.tree_at(lambda m: m.tau, nj.LIF(tau=15.0, r=6.0), 15.0)
+    assert isinstance(model.tau, float)
+    r = fit(model, inputs, target, dt=dt, trainable=lambda m: (m.tau, m.r), progress_meter=QUIET,
+            strategy=Chain(Plain(), GlobalSearch(generations=2, population=4)))  # fmt: skip
+    assert [s.name for s in r.stages] == ["GlobalSearch", "gradient"]
+    assert r.stages[0].n_simulations == 8
+    np.testing.assert_allclose(g_of(r.params), [10.0, 10.0], rtol=1e-4)
+    with pytest.raises(TypeError, match="Chain takes strategies"):
+        Chain(Plain(), "cma")
+
+
+@pytest.mark.slow  # an HH estimate and LM step compiled; the LIF Chain test above is fast
 def test_chain_and_float_leaves(single_sweep):
     """`Chain(a, b)` runs the stages in turn (reported in order); a Python-float leaf left
     by `eqx.tree_at(lambda m: m.g_na, model, 168.0)` is fitted like an array."""

@@ -186,18 +186,15 @@ def _lif_spikes(currents, n=1000):
     return nj.simulate(model, jnp.broadcast_to(currents, (n, currents.shape[0])), dt=DT)
 
 
-@pytest.mark.parametrize(
-    "loss", [SpikeCount(), VanRossum(tau=20.0), FiringRate()], ids=lambda x: type(x).__name__
-)
-def test_spike_losses_gradients_point_the_right_way(loss):
-    """A LIF neuron fires 6 spikes in 100 ms at 2 nA (ISI = t_ref + τ ln(RI/(RI − 15 mV)) =
-    15.9 ms); the target has 12 (column 0) or none
-    (column 1). Through the surrogate, d(loss)/d(current) must be finite and negative
-    for column 0 (more current, more spikes, closer to the target) and positive for
-    column 1."""
+SPIKE_LOSSES = [SpikeCount(), VanRossum(tau=20.0), FiringRate()]
+
+
+@pytest.fixture(scope="module")
+def spike_loss_gradients():
+    """The spike losses and the first-spike latency of a LIF at 2 nA (both columns), and
+    their Jacobians w.r.t. the two currents, in one compiled program shared by the tests
+    below (rows: `SPIKE_LOSSES`, then the latency of column 0)."""
     currents = jnp.array([2.0, 2.0])
-    sol = _lif_spikes(currents)
-    assert np.all(np.asarray(sol.spikes.sum(0)) == 6)
     target = Recording(
         spikes=jnp.stack([spikes_at(np.linspace(5, 95, 12), 1000).spikes, jnp.zeros(1000)], axis=1),
         dt=DT,
@@ -205,21 +202,34 @@ def test_spike_losses_gradients_point_the_right_way(loss):
 
     def f(c):
         s = _lif_spikes(c)
-        return loss(Recording(v=s.v, spikes=s.spikes, dt=DT), target)
+        rec = Recording(v=s.v, spikes=s.spikes, dt=DT)
+        values = [loss(rec, target) for loss in SPIKE_LOSSES]
+        latency = first_spike_latency(Recording(spikes=s.spikes, dt=DT), (0.0, 100.0))[0]
+        return jnp.stack(values + [latency])
 
-    g = np.asarray(jax.grad(f)(currents))
+    values, jac = jax.jit(lambda c: (f(c), jax.jacfwd(f)(c)))(currents)
+    n_spikes = np.asarray(_lif_spikes(currents).spikes.sum(0))
+    return n_spikes, np.asarray(values), np.asarray(jac)
+
+
+@pytest.mark.parametrize("i", range(len(SPIKE_LOSSES)), ids=lambda i: type(SPIKE_LOSSES[i]).__name__)
+def test_spike_losses_gradients_point_the_right_way(spike_loss_gradients, i):
+    """A LIF neuron fires 6 spikes in 100 ms at 2 nA (ISI = t_ref + τ ln(RI/(RI − 15 mV)) =
+    15.9 ms); the target has 12 (column 0) or none
+    (column 1). Through the surrogate, d(loss)/d(current) must be finite and negative
+    for column 0 (more current, more spikes, closer to the target) and positive for
+    column 1."""
+    n_spikes, _, jac = spike_loss_gradients
+    assert np.all(n_spikes == 6)
+    g = jac[i]
     assert np.all(np.isfinite(g)), g
     assert g[0] < 0 < g[1], g
 
 
-def test_latency_gradient_is_negative_for_more_current():
+def test_latency_gradient_is_negative_for_more_current(spike_loss_gradients):
     """Stronger current → earlier first spike: d(latency)/dI < 0 through the surrogate,
     and finite (the cumulative product of (1 − s) has no division)."""
-
-    def lat(i):
-        s = _lif_spikes(jnp.array([i]))
-        return first_spike_latency(Recording(spikes=s.spikes, dt=DT), (0.0, 100.0))[0]
-
-    value, g = jax.value_and_grad(lat)(2.0)
+    _, values, jac = spike_loss_gradients
+    value, g = values[-1], jac[-1, 0]
     assert 5.0 < float(value) < 50.0
     assert np.isfinite(g) and g < 0, g

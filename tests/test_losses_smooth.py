@@ -164,16 +164,7 @@ LOSSES = [
 IDS = ["SoftSpikeCount", "WindowedFeatures", "SoftDTW", "SoftDTW-band"]
 
 
-@pytest.mark.parametrize("loss", LOSSES, ids=IDS)
-def test_gradient_wrt_the_trace_matches_finite_differences(x64, loss):
-    """Directional derivative along a random direction: autodiff vs central differences
-    (h = 1e-4 mV). Tolerance 1e-5: the truncation error O(h²) is ≤ 1.5e-7 relative per
-    term (measured: the std term; h = 1e-3 gives 1.5e-5, so it is truncation), and the
-    mean and std terms of `WindowedFeatures` cancel to 1/10 of their size here.
-
-    The baselines slope (0.1 mV/ms): the soft count sums the *positive* increments of a
-    sigmoid, continuous but with a kink where an increment is exactly 0 — on a perfectly
-    flat stretch, which a perturbation of either sign straddles."""
+def _trace_problem():
     v = np.stack(
         [
             spiky_trace([12.0, 28.0], n=400, slope=0.1),
@@ -184,11 +175,45 @@ def test_gradient_wrt_the_trace_matches_finite_differences(x64, loss):
     other = spiky_trace([15.0, 35.0], n=400)
     target = Recording(v=jnp.asarray(np.stack([other, other], axis=1)), dt=DT)
     direction = jnp.asarray(np.random.default_rng(2).normal(size=v.shape))
+    return jnp.asarray(v), target, direction
+
+
+def test_gradient_of_the_smooth_losses_together(x64):
+    """The fast tier's gradient check: the four losses as one vector-valued function, so
+    one compilation for the values and one for the directional derivatives (each loss
+    alone, and through HH, are the slow tests below). Autodiff (forward mode) vs central
+    differences (h = 1e-4 mV) along a random direction; tolerance 1e-5 as below
+    (truncation O(h²) ≤ 1.5e-7 relative per term)."""
+    x0, target, direction = _trace_problem()
+
+    @jax.jit
+    def f(x):
+        return jnp.stack([loss(Recording(v=x, dt=DT), target) for loss in LOSSES])
+
+    _, g = jax.jvp(f, (x0,), (direction,))
+    h = 1e-4
+    fd = (np.asarray(f(x0 + h * direction)) - np.asarray(f(x0 - h * direction))) / (2 * h)
+    assert np.all(np.abs(np.asarray(g)) > 1e-3)  # a real test: no derivative is zero
+    np.testing.assert_allclose(np.asarray(g), fd, rtol=1e-5)
+
+
+# slow tier: finite differences per loss; the weighted sum above keeps them in the fast tier
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", LOSSES, ids=IDS)
+def test_gradient_wrt_the_trace_matches_finite_differences(x64, loss):
+    """Directional derivative along a random direction: autodiff vs central differences
+    (h = 1e-4 mV). Tolerance 1e-5: the truncation error O(h²) is ≤ 1.5e-7 relative per
+    term (measured: the std term; h = 1e-3 gives 1.5e-5, so it is truncation), and the
+    mean and std terms of `WindowedFeatures` cancel to 1/10 of their size here.
+
+    The baselines slope (0.1 mV/ms): the soft count sums the *positive* increments of a
+    sigmoid, continuous but with a kink where an increment is exactly 0 — on a perfectly
+    flat stretch, which a perturbation of either sign straddles."""
+    x0, target, direction = _trace_problem()
 
     def f(x):
         return loss(Recording(v=x, dt=DT), target)
 
-    x0 = jnp.asarray(v)
     g = float(jnp.vdot(jax.grad(f)(x0), direction))
     h = 1e-4
     fd = (float(f(x0 + h * direction)) - float(f(x0 - h * direction))) / (2 * h)
@@ -203,6 +228,9 @@ def _hh_sweep(dt=0.025, n=1200):
     return jnp.asarray(np.where((t >= 5.0) & (t < 25.0), 10.0, 0.0))
 
 
+# slow tier: finite differences through an HH simulation, one compilation per loss; the
+# trace-level check above keeps the gradients in the fast tier
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", LOSSES[:3], ids=IDS[:3])
 def test_gradient_through_hh_matches_finite_differences(x64, loss):
     """d(loss)/d(g_na) through a 30 ms HH simulation (2 spikes) from g_na = 100 against
@@ -254,6 +282,9 @@ def _local_minima(values, grid):
     ]
 
 
+# slow tier: 41 HH simulations of 60 ms in float64 (a landscape study); the values tests
+# above keep the losses in the fast tier
+@pytest.mark.slow
 def test_smooth_losses_have_one_basin_where_trace_mse_has_two(x64):
     """Issue 11's failure, in one dimension: one 60 ms HH sweep (10 µA/cm² from 5 to
     55 ms, 4 spikes), g_na scanned over [60, 180] mS/cm² in 41 steps. The trace MSE has
