@@ -56,6 +56,14 @@ CASES = {
 }
 
 
+def cases(*fast):
+    """CASES, with those not named in `fast` in the slow tier: the fast tier takes every
+    model through the contract once (all models run all solvers below, and each is
+    differentiated by at least one fast test: jit/grad/vmap or finite differences); the
+    slow tier runs the whole matrix."""
+    return [c if c in fast else pytest.param(c, marks=pytest.mark.slow) for c in CASES]
+
+
 def with_population(model, name, factors=(1.0, 1.1, 0.9)):
     value = getattr(model, name)
     return eqx.tree_at(lambda m: getattr(m, name), model, value * jnp.asarray(factors))
@@ -89,7 +97,7 @@ def test_solvers_and_population_shapes(case):
         assert np.all(np.abs(c - counts["RK4"]) <= 0.1 * counts["RK4"] + 1), (name_, counts)
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", cases("EIF", "AdEx", "Izhikevich", "ReducedHH"))
 def test_jit_grad_vmap(case):
     """`jax.grad` of the spike count w.r.t. a parameter is finite and nonzero (through the
     surrogate), and `jax.vmap` over that parameter equals the population broadcast."""
@@ -114,7 +122,7 @@ def test_jit_grad_vmap(case):
     np.testing.assert_allclose(by_vmap.T, by_population, rtol=1e-5, atol=1e-4)  # float32 op order
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", cases("QIF", "FitzHughNagumo", "MorrisLecar"))
 def test_gradient_matches_finite_differences(case):
     """Float64: the gradient of a smooth subthreshold loss (mean V over a weak, varying
     input; through the initial state where that is solved for) equals central finite

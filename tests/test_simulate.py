@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import neurojax as nj
+from neurojax.neurons import FitzHughNagumo
 
 DT = 0.1
 
@@ -58,24 +59,26 @@ def test_eager_derivatives_do_not_recompile():
     """`jax.grad` / `jax.jvp` / `jax.vmap` through `simulate` outside any `jit` go through
     one cached compiled run: the second call, with other parameter values, compiles
     nothing. (Inlined, the scan was traced and compiled afresh on every call: 2
-    compilations and 1–3 s per gradient of this HH run; measured 0.05 s now.)"""
-    inputs = jnp.full(2000, 10.0)
+    compilations and 1–3 s per gradient of a 2000-step HH run; measured 0.05 s now.)
+    FitzHugh–Nagumo: its parameter enters its rest state, found by Newton iterations
+    (which recompiled for every parameter value when called eagerly), and its dynamics."""
+    inputs = jnp.full(2000, 0.5)
 
-    def loss(g):
-        return nj.simulate(nj.HodgkinHuxley(g_na=g), inputs, dt=0.025).v.mean()
+    def loss(a):
+        return nj.simulate(FitzHughNagumo(a=a), inputs, dt=0.1).v.mean()
 
     grad = jax.grad(loss)
-    first = grad(120.0)
-    assert _count_compilations(grad, 110.0) == 0
-    assert np.isfinite(float(first))
-    jvp = lambda g: jax.jvp(loss, (g,), (1.0,))  # noqa: E731
-    jvp(120.0)
-    assert _count_compilations(jvp, 110.0) == 0
+    first = grad(0.7)
+    assert _count_compilations(grad, 0.6) == 0
+    assert np.isfinite(float(first)) and float(first) != float(grad(0.6))
+    jvp = lambda a: jax.jvp(loss, (a,), (1.0,))  # noqa: E731
+    jvp(0.7)
+    assert _count_compilations(jvp, 0.6) == 0
     batched = jax.vmap(loss)
-    batched(jnp.array([110.0, 120.0]))
-    assert _count_compilations(batched, jnp.array([100.0, 130.0])) == 0
+    batched(jnp.array([0.6, 0.7]))
+    assert _count_compilations(batched, jnp.array([0.65, 0.75])) == 0
     # the same gradient as under jit (where the run is inlined)
-    np.testing.assert_allclose(float(grad(110.0)), float(jax.jit(grad)(110.0)), rtol=1e-5)
+    np.testing.assert_allclose(float(grad(0.6)), float(jax.jit(grad)(0.6)), rtol=1e-5)
 
 
 def test_grad_matches_analytic_derivative(x64):

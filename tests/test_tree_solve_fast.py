@@ -35,9 +35,24 @@ def _rel(x, y):
     return np.linalg.norm(np.asarray(x, np.float64) - y) / np.linalg.norm(y)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("n,branchy", TREES)
+# fast tier: every tree and method in float32 (the default precision) and the random
+# branched tree in float64 too; slow tier: the other trees in float64
+MATRIX = [
+    pytest.param(
+        n,
+        branchy,
+        method,
+        dtype,
+        marks=[] if dtype == np.float32 or (n, branchy) == (150, 0.3) else [pytest.mark.slow],
+        id=f"{n}-{branchy}-{method}-{dtype.__name__}",
+    )
+    for n, branchy in TREES
+    for method in METHODS
+    for dtype in (np.float32, np.float64)
+]
+
+
+@pytest.mark.parametrize("n,branchy,method,dtype", MATRIX)
 def test_solve_and_transpose_match_dense(n, branchy, method, dtype):
     parent, d, a, b, rhs = _system(n, branchy, n)
     m = dense(parent, d, a, b)

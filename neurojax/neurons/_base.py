@@ -116,5 +116,15 @@ def newton(f, x0: Array, args, n_iter: int = 25) -> Array:
     frozen = jax.lax.stop_gradient(args)
     x0 = jax.lax.stop_gradient(jnp.asarray(x0))
     rtol = float(4 * jnp.finfo(jnp.result_type(x0)).eps)
-    x, _, _ = root(lambda x: f(x, frozen), x0, rtol=rtol, max_steps=n_iter, elementwise=True)
+    x = _detached_root(f, x0, frozen, rtol, n_iter)
     return step(step(x, args), args)
+
+
+@eqx.filter_jit
+def _detached_root(f, x0, args, rtol, n_iter):
+    """`newton`'s iterations, compiled once per `f`, shapes and static fields: called
+    eagerly (a model's `init_state` outside `jit`, e.g. under an eager `jax.grad`), an
+    inline while loop captured the parameters as constants and compiled again for every
+    new parameter value."""
+    x, _, _ = root(lambda x: f(x, args), x0, rtol=rtol, max_steps=n_iter, elementwise=True)
+    return x
