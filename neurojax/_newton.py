@@ -31,6 +31,7 @@ def root(
     reuse: bool = False,
     project: Callable[[Array], Array] | None = None,
     jacobian: Callable[[Array], tuple[Array, Array]] | None = None,
+    aux0=None,
 ):
     """Newton's method on `fun(x) = 0` from `x0`, stopped once a step is below
     `rtol·(1 + max|x|)`. Returns `(x, converged, steps)`; never raises (`converged` is
@@ -54,6 +55,12 @@ def root(
       Jacobian with a structure forward-mode autodiff of `fun` would not exploit (the
       multiple-shooting corrector of `analysis._periodic`: one vmapped pass over the
       segments instead of one tangent per unknown). Default: forward-mode autodiff.
+    - `aux0` (with `jacobian`, dense case without `jac0`/`reuse`): `jacobian` returns
+      `(∂fun/∂x, fun(x), aux)`, and `root` returns `(x, converged, steps, aux)`, `aux` from
+      the last Jacobian evaluated (at the iterate the last step started from; `aux0`, a
+      pytree of the same structure, if no step was taken). What a caller needs from that
+      evaluation besides the step (the shooting corrector's monodromy factors) then costs
+      no second copy of it in the compiled program.
 
     Why not `optimistix.root_find`: it gives the same roots, but each call site compiled
     ~0.3-0.7 s (CPU) longer than this loop, and optimistix is no runtime dependency.
@@ -102,6 +109,24 @@ def root(
 
     if jacobian is None:
         jacobian = autodiff_jacobian
+
+    if aux0 is not None:
+        if jacobian is autodiff_jacobian or reuse or jac0 is not None:
+            raise ValueError("root(aux0=...) needs jacobian= and neither reuse nor jac0.")
+
+        def step_aux(carry):
+            k, x, _, _ = carry
+            jac, val, aux = jacobian(x)
+            new = keep(x - jnp.linalg.solve(jac, val))
+            return k + 1, new, new - x, aux
+
+        def going_aux(carry):
+            k, x, dx, _ = carry
+            return (k < max_steps) & ~small(dx, x) & finite(x)
+
+        init = (0, x0, jnp.full_like(x0, jnp.inf), aux0)
+        k, x, dx, aux = jax.lax.while_loop(going_aux, step_aux, init)
+        return x, small(dx, x) & finite(x), k, aux
 
     if not reuse and jac0 is None:
 
