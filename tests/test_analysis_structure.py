@@ -110,8 +110,11 @@ def test_newton_and_cycle_detection_are_written_once():
     assert "from .._newton import root" in src["_newton"]
     package_root = (ROOT.parent / "_newton.py").read_text()
     assert "def root(" in package_root and "jacfwd(both" in package_root
-    for module in ("_bifurcation", "_continuation"):
-        assert "root(" in src[module], module
+    # every equilibrium solve goes through `_newton.solve_rows` (one compiled program around
+    # `root`), the shooting corrector calls `root` itself
+    assert "root(" in src["_newton"] and "root(" in src["_periodic"]
+    for module in ("_bifurcation", "_continuation", "_fixed_points"):
+        assert "solve_rows(" in src[module] or "newton_batch(" in src[module], module
     assert "slaved(" in src["_phase_plane"]
     # cycle detection: one function, used by the cycle sweeps and the phase planes
     assert [m for m, s in src.items() if "def detect_cycle" in s] == ["_cycles"]

@@ -26,7 +26,7 @@ from ._continuation import (
 )
 from ._cycles import detect_cycle, run_ends
 from ._fixed_points import find_equilibria, make_fixed_point
-from ._newton import root
+from ._newton import solve_rows
 from ._onset import Onset, period_law
 from ._options import OnsetKind
 from ._periodic import (
@@ -796,23 +796,6 @@ def bifurcation_diagram(
     )
 
 
-@eqx.filter_jit
-def _iv(system: System, vs, n_iter: int):
-    k = system.v_index
-
-    def one(v):
-        # unknowns: the dynamical variables, with slot k (V, held fixed) holding I instead
-        z0 = system.initial().at[k].set(0.0)
-
-        def g(z):
-            return system.f(z.at[k].set(v), z[k])
-
-        z, ok, _ = root(g, z0, rtol=1e-12, max_steps=n_iter)
-        return jnp.where(ok, z[k], jnp.nan)
-
-    return jax.vmap(one)(vs)
-
-
 def steady_state_current(model: AbstractModel, v, *, n_iter: int = 30) -> np.ndarray:
     """The steady-state I–V curve `I∞(V)`: the constant current (µA/cm² or nA) that makes
     `V` an equilibrium, every other dynamical variable at its steady state at `V`.
@@ -824,5 +807,12 @@ def steady_state_current(model: AbstractModel, v, *, n_iter: int = 30) -> np.nda
     v = np.asarray(v, dtype=np.float64)
     with float64():
         system = make_system(model, caller="steady_state_current")
-        out = np.asarray(_iv(system, jnp.asarray(v.ravel()), int(n_iter)))
+        # unknowns (x, I) with V held: f(x, I) = 0 and e_V·(x, I) = V
+        k = system.v_index
+        z0 = np.tile(np.append(np.asarray(system.initial()), 0.0), (v.size, 1))
+        z0[:, k] = v.ravel()
+        d = np.zeros(system.n + 1)
+        d[k] = 1.0
+        r = solve_rows(system, z0, d=d, c=z0[:, k], rtol=1e-12, max_steps=int(n_iter))
+        out = np.where(r.ok, r.z[:, -1], np.nan)
     return out.reshape(v.shape)

@@ -17,7 +17,7 @@ from .._errors import check_instance
 from .._model import AbstractModel
 from .._progress import AbstractProgressMeter, NoProgress
 from ._fixed_points import NoEquilibriumError, as_flat, eigen
-from ._newton import f64, jacobian_batch, newton_batch, root
+from ._newton import f64, jacobian_batch, newton_batch, solve_rows
 from ._options import BifurcationKind
 from ._plot import plot_bifurcation_diagram
 from ._system import System, float64, make_system, parameter_name, state_to_numpy
@@ -149,58 +149,33 @@ class Branch(HasBifurcationPoints):
 
 
 # ---------------------------------------------------------------------------------------
-# jitted pieces; z = (x, p) ∈ R^{n+1}
+# z = (x, p) ∈ R^{n+1}; every Newton solve and tangent through `solve_rows` (one compiled
+# program for all the equilibrium work)
 
 
-def _F(system: System, z):
-    return system.f(z[:-1], z[-1])
-
-
-def _dF(system: System, z):
-    return jax.jacfwd(lambda w: _F(system, w))(z)  # (n, n+1): [f_x | f_p]
-
-
-def _tangent(system: System, z, t_prev):
-    m = jnp.concatenate([_dF(system, z), t_prev[None]], axis=0)
-    t = jnp.linalg.solve(m, jnp.zeros(z.shape[0]).at[-1].set(1.0))
-    return t / jnp.linalg.norm(t)
-
-
-def _correct(system: System, w0, d, c):
+def _correct(system: System, w0, d, c, t_prev=None):
     """Newton on `[f(w); d·w − c] = 0` from `w0`: the branch point on the hyperplane
-    `d·w = c`. Returns `(w, converged, iterations)`."""
-
-    def fun(w):
-        return jnp.concatenate([_F(system, w), (d @ w - c)[None]])
-
-    return root(fun, w0, rtol=1e-11, max_steps=_CORRECTOR_STEPS)
-
-
-_correct_jit = eqx.filter_jit(_correct)
-
-
-@eqx.filter_jit
-def _tangent_jit(system: System, z, t_prev):
-    """The unit tangent at `z` oriented along `t_prev` (NaN for `t_prev = 0`), `[f_x |
-    f_p]` there, and whether the model's reset would move the equilibrium `z`."""
-    return _tangent(system, z, t_prev), _dF(system, z), system.post_step_changes(z[:-1], z[-1])
+    `d·w = c`. Returns the `Rows` of one row (solution, converged, iterations, tangent
+    there oriented along `t_prev`, `[f_x | f_p]`, reset test)."""
+    return solve_rows(
+        system, w0[None], d=d, c=c, t_prev=t_prev, rtol=1e-11, max_steps=_CORRECTOR_STEPS
+    )
 
 
 def _arclength_step(system: System, z, t, h):
     """Predictor `z + h·t`, corrector on the hyperplane through it orthogonal to `t`.
     Returns `(w, tangent, converged, iterations, reset)`."""
     pred = z + h * t
-    w, ok, k = _correct_jit(system, f64(pred), f64(t), f64(t @ pred))
-    t_new, _, reset = _tangent_jit(system, w, f64(t))
-    t_new = np.asarray(t_new)
-    return np.asarray(w), t_new, bool(ok) and np.all(np.isfinite(t_new)), int(k), bool(reset)
+    r = _correct(system, pred, t, t @ pred, t_prev=t)
+    t_new = r.tangent[0]
+    ok = bool(r.ok[0]) and np.all(np.isfinite(t_new))
+    return r.z[0], t_new, ok, int(r.steps[0]), bool(r.reset[0])
 
 
-@eqx.filter_jit
-def _resets(system: System, z):
+def _resets(system: System, z) -> bool:
     """Whether the model's `event_step` moves the equilibrium `z = (x, p)` (beyond an
     integrate-and-fire threshold): then it is no equilibrium of the model."""
-    return system.post_step_changes(z[:-1], z[-1])
+    return bool(solve_rows(system, np.asarray(z)[None], max_steps=0).reset[0])
 
 
 def _reset_edge(system: System, za, zb):
@@ -213,7 +188,7 @@ def _reset_edge(system: System, za, zb):
         zm, ok = _chord_point(system, za, zb, m)
         if not ok:
             break
-        if bool(_resets(system, f64(zm))):
+        if _resets(system, zm):
             b = m
         else:
             a, best = m, zm
@@ -223,7 +198,7 @@ def _reset_edge(system: System, za, zb):
 def _before_reset(system: System, z, w):
     """`w`, or, where the model's reset removes the equilibrium `w`, the last point before
     it along the step from `z` (with a warning: the branch ends there)."""
-    if not bool(_resets(system, f64(w))):
+    if not _resets(system, w):
         return w
     edge = _reset_edge(system, z, w)
     warnings.warn(
@@ -236,7 +211,7 @@ def _before_reset(system: System, z, w):
 
 
 def _initial_tangent(system: System, z):
-    d_f = np.asarray(_tangent_jit(system, f64(z), f64(np.zeros_like(z)))[1])
+    d_f = solve_rows(system, np.asarray(z)[None], max_steps=0).jac[0]
     return np.linalg.svd(d_f)[2][-1]
 
 
@@ -245,8 +220,8 @@ def _chord_point(system: System, za, zb, theta):
     `za + θ(zb − za)`."""
     d = (zb - za) / np.linalg.norm(zb - za)
     z0 = za + theta * (zb - za)
-    w, ok, _ = _correct_jit(system, f64(z0), f64(d), f64(d @ z0))
-    return np.asarray(w), bool(ok)
+    r = _correct(system, z0, d, d @ z0)
+    return r.z[0], bool(r.ok[0])
 
 
 def _at_parameter(system: System, z0, p):
@@ -255,8 +230,8 @@ def _at_parameter(system: System, z0, p):
     d[-1] = 1.0
     z0 = z0.copy()
     z0[-1] = p
-    w, ok, _ = _correct_jit(system, f64(z0), f64(d), f64(p))
-    return np.asarray(w), bool(ok)
+    r = _correct(system, z0, d, p)
+    return r.z[0], bool(r.ok[0])
 
 
 @eqx.filter_jit

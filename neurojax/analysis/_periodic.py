@@ -285,12 +285,31 @@ def _phase_row(system: System, x0, p):
     return fv(x0, p), jax.grad(fv, argnums=(0, 1))(x0, p)
 
 
+class _Shot(NamedTuple):
+    """What `_shoot` returns: the solution `u = (x0, T, p)`, whether Newton converged, its
+    iterations, the multiple-shooting unknowns `z`; and at `z`: the unit tangent oriented
+    along `t_prev`, the monodromy matrix, the min and max of each variable over the orbit,
+    the RK4 error estimate, and the Jacobian `∂residual/∂u`."""
+
+    u: Any
+    ok: Any
+    steps: Any
+    z: Any
+    tangent: Any
+    mono: Any
+    lo: Any
+    hi: Any
+    error: Any
+    jac: Any
+
+
 @eqx.filter_jit
-def _correct(system: System, u0, d, c, steps, z0, use_z0):
-    """Newton on `[residual(u); d·u − c] = 0` from `u0 = (x0, T, p)`: `(u, converged,
-    iterations, z)`, `z` the multiple-shooting unknowns at the solution. With `d = e_p`
-    it finds the cycle at a fixed parameter, with `d` the tangent the arclength corrector,
-    with `d = e_V` the cycle of a given peak V (from a Hopf point).
+def _shoot(system: System, u0, d, c, steps, z0, use_z0, t_prev, max_steps):
+    """Newton on `[residual(u); d·u − c] = 0` from `u0 = (x0, T, p)`, then the cycle's
+    tangent, monodromy, range, error estimate and Jacobian at the solution (a `_Shot`).
+    With `d = e_p` it finds the cycle at a fixed parameter, with `d` the tangent the
+    arclength corrector, with `d = e_V` the cycle of a given peak V (from a Hopf point);
+    `max_steps = 0`: no Newton step, the rest at `u0` (what `_info` returns).
 
     Solved by multiple shooting over the `SEGMENTS` pieces of the mesh: unknowns the
     pieces' starting points, `T` and `p`; equations each piece's end = the next piece's
@@ -301,20 +320,33 @@ def _correct(system: System, u0, d, c, steps, z0, use_z0):
     The pieces' starting points are those of one integration from `u0`'s `x0`, or (with
     `use_z0`) `z0`'s: a continuation predicts them along the branch (`_Tracer.step`),
     which keeps Newton in its quadratic range (from one integration, a phase error in the
-    upstroke starts it ~20 mV off and it wanders for ~10 steps)."""
+    upstroke starts it ~20 mV off and it wanders for ~10 steps).
+
+    One compiled program for the corrector and the cycle's data (they were two, each with
+    its own copy of the pieces' forward-mode pass: ~2–3 s of compilation each): `root`
+    hands back its last evaluation of the pieces' Jacobians (`aux0=`), taken at the iterate
+    its last step started from, and the monodromy matrix is chained from those. At a
+    converged cycle that is the solution to within Newton's last step (below `1e-11`
+    relative: the multipliers, tangent and error estimate move by as little), with the
+    pieces starting at Newton's unknowns, not at a fresh integration from `x0` (the same
+    points to Newton's tolerance; on an unstable cycle a fresh integration drifts off by
+    the multiplier)."""
     n, m = system.n, SEGMENTS
     x0, period, p = u0[:n], u0[n], u0[n + 1]
-    start = jnp.concatenate([_starts(system, x0, period, p, steps)[:m].ravel(), u0[n:]])
-    start = jnp.where(use_z0, z0, start)
+    start = jax.lax.cond(
+        use_z0,
+        lambda: z0,
+        lambda: jnp.concatenate([_starts(system, x0, period, p, steps)[:m].ravel(), u0[n:]]),
+    )
     shift = _block_diag(jnp.broadcast_to(jnp.eye(n, dtype=u0.dtype), (m, n, n)))
     shift = jnp.roll(shift, n, axis=1)  # x_{k+1} (x_0 after the last piece)
 
     def split(z):
         return z[: m * n].reshape(m, n), z[m * n], z[m * n + 1]
 
-    def jacobian(z):
+    def evaluate(z):
         xs, period, p = split(z)
-        jac, ends, _, _ = _pieces(system, xs, period, p, steps)
+        jac, ends, lo, hi = _pieces(system, xs, period, p, steps)
         phase, (g_x, g_p) = _phase_row(system, xs[0], p)
         u = jnp.concatenate([xs[0], jnp.stack([period, p])])
         value = jnp.concatenate(
@@ -330,40 +362,39 @@ def _correct(system: System, u0, d, c, steps, z0, use_z0):
                 jnp.concatenate([d[:n], zeros, d[n:]]),
             ]
         )
-        return jnp.concatenate([top, rows]), value
+        return jnp.concatenate([top, rows]), value, (jac, ends, lo, hi, g_x, g_p, z)
 
-    def fun(z):
-        return jacobian(z)[1]
-
-    z, ok, k = root(fun, start, rtol=_NEWTON_RTOL, max_steps=_CORRECTOR_STEPS, jacobian=jacobian)
-    xs, period, p = split(z)
-    return jnp.concatenate([xs[0], jnp.stack([period, p])]), ok, k, z
-
-
-def _no_z(system: System):
-    """`(z0, use_z0)` for `_correct` without predicted pieces."""
-    return f64(np.zeros(SEGMENTS * system.n + 2)), jnp.asarray(False)
-
-
-@eqx.filter_jit
-def _info(system: System, u, t_prev, steps):
-    """At a cycle `u`: the unit tangent oriented along `t_prev` (any sign if `t_prev = 0`:
-    then the null vector of the Jacobian from its SVD), the monodromy matrix, the min and max
-    of each variable over the orbit, the RK4 error estimate of the endpoint, and the
-    Jacobian `∂residual/∂u`. The period map's derivatives are chained from the pieces'
-    (`_pieces`, started from one sequential pass): `M = J_{M−1}⋯J_0`, and likewise for
-    `∂φ/∂(T, p)` — the chain rule through the same RK4 steps as one `jacfwd` over the
-    period, at a fraction of its cost."""
-    n = system.n
-    x0, period, p = u[:n], u[n], u[n + 1]
-    xs = _starts(system, x0, period, p, steps)
-    jac_k, ends, lo_k, hi_k = _pieces(system, xs[:SEGMENTS], period, p, steps)
+    size, dt = start.shape[0], start.dtype
+    blank = (
+        jnp.zeros((m, n, n + 2), dt),
+        *(jnp.zeros((m, n), dt) for _ in range(3)),
+        jnp.zeros(n, dt),
+        jnp.zeros((), dt),
+        jnp.zeros(size, dt),
+    )
+    info_only = max_steps == 0
+    # one step at least: the loop's first evaluation (at the start) is what `_info` returns
+    z, ok, k, aux = root(
+        lambda z: evaluate(z)[1],
+        start,
+        rtol=_NEWTON_RTOL,
+        max_steps=jnp.maximum(max_steps, 1),
+        jacobian=evaluate,
+        aux0=blank,
+    )
+    ok = ok & ~info_only
+    jac_k, ends, lo_k, hi_k, g_x, g_p, z_eval = aux
+    # the cycle's data from the last evaluation: at the solution to Newton's last step
+    # (below 1e-11 relative), or at the start with `max_steps = 0`
+    xs, period, p = split(z_eval)
+    z = jnp.where(info_only, start, z)
+    u = jnp.concatenate([z[:n], z[m * n :]])
 
     # each piece on its own with every two steps merged, from the same start: the local
     # Richardson differences `e_k`
-    half = steps.seg.reshape(SEGMENTS, -1, 2).sum(axis=2)
+    half = steps.seg.reshape(m, -1, 2).sum(axis=2)
     ends_half = jax.vmap(lambda x, fr: _piece(system, x, period, p, fr, steps.seg_count // 2)[0])(
-        xs[:SEGMENTS], half
+        xs, half
     )
     local = ends - ends_half
 
@@ -372,9 +403,8 @@ def _info(system: System, u, t_prev, steps):
         jk, e = piece
         return (jk[:, :n] @ phi, jk[:, :n] @ g + jk[:, n:], jk[:, :n] @ diff + e), None
 
-    start = (jnp.eye(n, dtype=u.dtype), jnp.zeros((n, 2), u.dtype), jnp.zeros(n, u.dtype))
-    (mono, g_tp, diff), _ = jax.lax.scan(chain, start, (jac_k, local))
-    phase, (g_x, g_p) = _phase_row(system, x0, p)
+    first = (jnp.eye(n, dtype=u.dtype), jnp.zeros((n, 2), u.dtype), jnp.zeros(n, u.dtype))
+    (mono, g_tp, diff), _ = jax.lax.scan(chain, first, (jac_k, local))
     jac = jnp.concatenate(
         [
             jnp.concatenate([mono - jnp.eye(n, dtype=u.dtype), g_tp], axis=1),
@@ -387,11 +417,40 @@ def _info(system: System, u, t_prev, steps):
     t = jnp.where(jnp.all(t_prev == 0), jnp.linalg.svd(jac)[2][-1], t / jnp.linalg.norm(t))
     # the endpoint's Richardson difference `φ_N − φ_{N/2}`, to first order the local ones
     # carried to the end by the pieces' Jacobians (`diff`: no second integration over the
-    # period, one compiled loop fewer); and the local ones not carried, which an unstable
-    # cycle does not amplify (see the module's "Accuracy")
+    # period); and the local ones not carried, which an unstable cycle does not amplify
+    # (see the module's "Accuracy")
     endpoint = jnp.max(jnp.abs(diff)) / 15.0
     pieces = jnp.sum(jnp.max(jnp.abs(local), axis=1)) / 15.0
-    return t, mono, lo, hi, jnp.minimum(endpoint, pieces), jac
+    return _Shot(u, ok, k, z, t, mono, lo, hi, jnp.minimum(endpoint, pieces), jac)
+
+
+def _correct(system: System, u0, d, c, steps, z0, use_z0, t_prev=None) -> _Shot:
+    """`_shoot`'s Newton from `u0` (at most `_CORRECTOR_STEPS`), with the cycle's data at
+    the solution (tangent oriented along `t_prev`, default 0: from the SVD)."""
+    tp = jnp.zeros(system.n + 2) if t_prev is None else t_prev
+    steps_max = jnp.asarray(_CORRECTOR_STEPS, dtype=jnp.int32)
+    return _shoot(system, u0, d, c, steps, z0, use_z0, tp, steps_max)
+
+
+def _no_z(system: System):
+    """`(z0, use_z0)` for `_correct` without predicted pieces."""
+    return f64(np.zeros(SEGMENTS * system.n + 2)), jnp.asarray(False)
+
+
+def _info(system: System, u, t_prev, steps):
+    """At a cycle `u`: the unit tangent oriented along `t_prev` (any sign if `t_prev = 0`:
+    then the null vector of the Jacobian from its SVD), the monodromy matrix, the min and max
+    of each variable over the orbit, the RK4 error estimate of the endpoint, and the
+    Jacobian `∂residual/∂u` (`_shoot` without a Newton step). The period map's derivatives
+    are chained from the pieces' (`_pieces`, started from one sequential pass): `M =
+    J_{M−1}⋯J_0`, and likewise for `∂φ/∂(T, p)` — the chain rule through the same RK4
+    steps as one `jacfwd` over the period, at a fraction of its cost."""
+    n = system.n
+    zero = jnp.zeros(n + 2)
+    shot = _shoot(
+        system, u, zero, jnp.zeros(()), steps, *_no_z(system), t_prev, jnp.asarray(0, jnp.int32)
+    )
+    return shot[4:]
 
 
 def _ns(mesh) -> _Padded:
@@ -692,13 +751,24 @@ class CycleContinuation:
 # building orbits
 
 
-def _orbit(system: System, u, steps: int, name: str, t_prev=None, with_jac: bool = False):
+def _orbit(
+    system: System,
+    u,
+    steps: int,
+    name: str,
+    t_prev=None,
+    with_jac: bool = False,
+    info=None,
+):
     """The `PeriodicOrbit` at the converged `u`, with its tangent and monodromy matrix (and
-    the Jacobian `∂residual/∂u`, with `with_jac`)."""
+    the Jacobian `∂residual/∂u`, with `with_jac`). `info`: `_info`'s answer at `u` when the
+    corrector already gave it (`_Shot[4:]`)."""
     n = system.n
     u = np.asarray(u, dtype=np.float64)
     tp = np.zeros(n + 2) if t_prev is None else np.asarray(t_prev)
-    t, mono, lo, hi, err, jac = (np.asarray(a) for a in _info(system, f64(u), f64(tp), _ns(steps)))
+    if info is None:
+        info = _info(system, f64(u), f64(tp), _ns(steps))
+    t, mono, lo, hi, err, jac = (np.asarray(a) for a in info)
     mu = _sorted_multipliers(mono)
     orbit = PeriodicOrbit(
         parameter=float(u[n + 1]),
@@ -720,22 +790,24 @@ def _orbit(system: System, u, steps: int, name: str, t_prev=None, with_jac: bool
     return orbit, t, mono
 
 
-def _converge(system: System, u0, d, c, steps):
+def _converge(system: System, u0, d, c, steps, t_prev=None):
     """Newton from `u0`, then more RK4 steps while the error estimate asks for them.
-    Returns `(u, steps, ok)`."""
-    u, ok, _, _ = _correct(system, f64(u0), f64(d), f64(c), _ns(steps), *_no_z(system))
-    u = np.asarray(u)
+    Returns `(u, steps, ok, info)`, `info` `_info`'s answer at `u` (tangent oriented along
+    `t_prev`)."""
+    tp = None if t_prev is None else f64(t_prev)
+    shot = _correct(system, f64(u0), f64(d), f64(c), _ns(steps), *_no_z(system), tp)
+    u, ok = np.asarray(shot.u), shot.ok
     n = system.n
     for _ in range(8):
         if not bool(ok):
             break
-        err = _error(system, u[:n], u[n], u[n + 1], steps)
+        err = float(shot.error)
         if (np.isfinite(err) and err <= _tol(u[:n])) or len(steps) >= MAX_STEPS:
             break
         steps = better_mesh(system, u[:n], u[n], u[n + 1], steps)
-        u, ok, _, _ = _correct(system, f64(u), f64(d), f64(c), _ns(steps), *_no_z(system))
-        u = np.asarray(u)
-    return u, steps, bool(ok) and bool(np.all(np.isfinite(u)))
+        shot = _correct(system, f64(u), f64(d), f64(c), _ns(steps), *_no_z(system), tp)
+        u, ok = np.asarray(shot.u), shot.ok
+    return u, steps, bool(ok) and bool(np.all(np.isfinite(u))), shot[4:]
 
 
 def _is_cycle(system: System, u) -> bool:
@@ -821,7 +893,7 @@ def find_cycle(
         u0 = np.concatenate([x0, [period, value]])
         d = np.zeros(n + 2)
         d[-1] = 1.0
-        u, steps, ok = _converge(system, u0, d, value, steps)
+        u, steps, ok, info = _converge(system, u0, d, value, steps)
         if not ok or not _is_cycle(system, u):
             raise NoCycleError(
                 f"no limit cycle of {system.model_name} found near the guess at "
@@ -829,7 +901,7 @@ def find_cycle(
                 "shooting equations did not converge. Give a better guess (a point of the "
                 "cycle and its period) or continue from a cycle nearby (continue_cycle)."
             )
-        orbit, _, _ = _orbit(system, u, steps, name)
+        orbit, _, _ = _orbit(system, u, steps, name, info=info)
         if orbit.amplitude <= 1e-6 * (1.0 + abs(orbit.v_max)):
             raise NoCycleError(
                 f"Newton's method converged onto the equilibrium of {system.model_name} at "
@@ -889,9 +961,9 @@ def _from_hopf(system: System, name: str, hopf: BifurcationPoint, amplitude):
         d = np.zeros(n + 2)
         d[k] = 1.0
         steps = choose_steps(system, u0[:n], period, p)
-        u, steps, ok = _converge(system, u0, d, x[k] + eps, steps)
+        u, steps, ok, info = _converge(system, u0, d, x[k] + eps, steps)
         if ok and _is_cycle(system, u):
-            orbit, t, mono = _orbit(system, u, steps, name)
+            orbit, t, mono = _orbit(system, u, steps, name, info=info)
             if orbit.amplitude > 0.5 * eps:
                 return orbit, t, mono, eps
         eps *= 0.5
@@ -936,6 +1008,7 @@ class _Tracer:
         self.history: list = []  # (u, multiple-shooting unknowns, mesh) of accepted cycles
         self.z_new = None
         self.chord_z = None
+        self.last = None  # (u, t_prev, mesh, info) of the last corrector
 
     def step(self, u, t, h, steps):
         """Predictor `u + h·t`, corrector on the hyperplane through it orthogonal to `t`.
@@ -954,13 +1027,24 @@ class _Tracer:
                 guess = z2 + (h / dist) * (z2 - z1)
                 guess[:n], guess[-2:] = pred[:n], pred[n:]
                 z0, use = f64(guess), jnp.asarray(True)
-        w, ok, k, z = _correct(self.system, f64(pred), f64(t), f64(t @ pred), _ns(steps), z0, use)
-        self.z_new = np.asarray(z)
-        return np.asarray(w), bool(ok), int(k)
+        shot = _correct(
+            self.system, f64(pred), f64(t), f64(t @ pred), _ns(steps), z0, use, f64(t)
+        )
+        self.z_new = np.asarray(shot.z)
+        w = np.asarray(shot.u)
+        # the cycle's data at `w`, tangent oriented along `t` (what `info(w, t, steps)` asks)
+        self.last = (w, np.asarray(t), steps, shot[4:])
+        return w, bool(shot.ok), int(shot.steps)
 
     def info(self, u, t_prev, steps):
-        """`(orbit, tangent, monodromy)` at `u`."""
-        orbit, t, mono = _orbit(self.system, u, steps, self.name, t_prev)
+        """`(orbit, tangent, monodromy)` at `u` (from the last corrector's answer when it
+        was at `u`, oriented along `t_prev`, on `steps`)."""
+        info = None
+        if self.last is not None and t_prev is not None:
+            w, t, mesh, got = self.last
+            if mesh is steps and np.array_equal(w, u) and np.array_equal(t, t_prev):
+                info = got
+        orbit, t, mono = _orbit(self.system, u, steps, self.name, t_prev, info=info)
         return orbit, t, mono
 
     def chord(self, ua, ub, theta, ta, steps):
@@ -974,12 +1058,14 @@ class _Tracer:
         if self.chord_z is not None:
             za, zb = self.chord_z
             z0, use = f64(za + theta * (zb - za)), jnp.asarray(True)
-        w, ok, _, _ = _correct(self.system, f64(u0), f64(d), f64(d @ u0), _ns(steps), z0, use)
-        w = np.asarray(w)
-        if not bool(ok):
+        shot = _correct(
+            self.system, f64(u0), f64(d), f64(d @ u0), _ns(steps), z0, use, f64(ta)
+        )
+        w = np.asarray(shot.u)
+        if not bool(shot.ok):
             return None
-        orbit, t, jac = self.info(w, ta, steps)
-        return w, orbit, t, jac
+        orbit, t, mono = _orbit(self.system, w, steps, self.name, ta, info=shot[4:])
+        return w, orbit, t, mono
 
     def locate(self, ua, ta, ub, test, fa, fb, steps):
         """The zero of `test(t, monodromy)` between the branch points `ua` and `ub`:
@@ -1211,9 +1297,9 @@ def _continue(
             d = np.zeros(n + 2)
             d[-1] = 1.0
             theta = (edge - u[-1]) / (p_new - u[-1])
-            ue, steps_e, ok_e = _converge(system, u + theta * (w - u), d, edge, steps)
+            ue, steps_e, ok_e, info_e = _converge(system, u + theta * (w - u), d, edge, steps, t)
             if ok_e:
-                last, te, _ = tr.info(ue, t, steps_e)
+                last, te, _ = _orbit(system, ue, steps_e, name, t, info=info_e)
                 orbits.append(last)
                 us.append(ue)
                 ts.append(te)
@@ -1345,7 +1431,8 @@ def cycle_period(model: AbstractModel, orbit: PeriodicOrbit, *, current=None):
         steps = orbit.mesh
         d = jnp.zeros(n + 2).at[-1].set(1.0)
         u0 = jnp.concatenate([f64(orbit.state), f64([orbit.period]), p[None]])
-        u, ok, _, _ = _correct(frozen, u0, d, p, _ns(steps), *_no_z(frozen))
+        shot = _correct(frozen, u0, d, p, _ns(steps), *_no_z(frozen))
+        u, ok = shot.u, shot.ok
         _raise_unless(
             ok,
             f"cycle_period: no limit cycle of {system0.model_name} near the given orbit "
@@ -1353,9 +1440,9 @@ def cycle_period(model: AbstractModel, orbit: PeriodicOrbit, *, current=None):
         )
         w = jax.lax.stop_gradient(u[: n + 1])
 
-        zero = jnp.zeros(n + 2)
-        # ∂G/∂(x0, T) from `_info`'s Jacobian (the same compilation as the continuation's)
-        a = _info(frozen, jnp.concatenate([w, p[None]]), zero, _ns(steps))[5][:, : n + 1]
+        # ∂G/∂(x0, T) at the solution, from the corrector's own answer (the same
+        # compilation as the continuation's)
+        a = jax.lax.stop_gradient(shot.jac)[:, : n + 1]
         r = _residual_rev(live, jnp.concatenate([w, live.current[None]]), f64(steps))
         delta = jnp.linalg.solve(a, r - jax.lax.stop_gradient(r))
         return jnp.where(ok, w[n] - delta[n], jnp.nan)
