@@ -187,6 +187,8 @@ def test_external_current_per_compartment_forms_agree():
     assert float(a.v["E"][-1, 0, 2]) > float(a.v["E"][-1, 0, 0]) > -70.0
 
 
+# slow tier: a float64 convergence comparison; the fast tier runs the exponential solver on these cells in test_poisson_drive_onto_distal_dendrite
+@pytest.mark.slow
 def test_exponential_solver_uses_the_true_diagonal(x64):
     """The network's linear rate for a compartment's voltage is the exact ∂V̇ᵢ/∂Vᵢ (from
     the full Jacobian), not the row sum a unit tangent gives: the coupling is in it."""

@@ -65,6 +65,10 @@ def euler_problem():
     return _problem(nj.Euler())
 
 
+# slow tier: a three-parameter finite-difference validation through two spikes;
+# tests/test_hh_neuron.py keeps the default solver's gradient against a central
+# difference in the fast tier
+@pytest.mark.slow
 def test_hh_gradient_matches_central_differences(problem):
     p, target, value, grad = problem
     with jax.enable_x64(True):

@@ -10,6 +10,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import neurojax as nj
 from neurojax.models import coba, coba_inputs, cuba, random_initial_state
@@ -56,6 +57,8 @@ def _run_coba(seed):
     return _statistics()(i, k * net.dt, 4000, 3200)  # Brian2 stamps a spike at its step's start
 
 
+# slow tier: a comparison with a stored Brian2 run of the 4000-neuron network (1 s); test_cuba_runs_active keeps the model in the fast tier
+@pytest.mark.slow
 def test_coba_matches_brian2():
     # Brian2 over 8 seeds (new connectivity and initial state each): rate 21.7 ± 0.9 Hz,
     # ISI CV 1.563 ± 0.014 (mean ± sd). Each neurojax seed must fall within 3 sd of

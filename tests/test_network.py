@@ -91,6 +91,8 @@ def _grad_net(w_ee, tau_syn, tau_m):
     )
 
 
+# slow tier: finite-difference validation; test_surrogate_gradient_reaches_presynaptic_neurons keeps network gradients in the fast tier
+@pytest.mark.slow
 def test_gradients_match_finite_differences(x64):
     # d(mean V of the targets)/d(weights, synaptic τ, membrane τ) through event-driven
     # propagation and a ring-buffer delay vs central differences (h = 1e-6, float64):

@@ -72,6 +72,8 @@ def test_heterogeneous_delays_per_synapse():
         np.testing.assert_array_equal(_arrival_steps(g[:, j]), [4 + d, 9 + d])
 
 
+# slow tier: a random network against a Python reference loop; test_heterogeneous_delays_per_synapse checks the same rule exactly in the fast tier
+@pytest.mark.slow
 def test_heterogeneous_delays_in_a_random_network_equal_reference():
     # A random sparse projection with random per-synapse delays: the synaptic input over
     # time equals a direct numpy convolution of the source spikes with each synapse's
