@@ -41,16 +41,16 @@ def _lower_gamma(a: float, x: float) -> float:
 
 # NMDA saturation per presynaptic neuron (see the docstring). Wang's s_j is linear in
 # itself given x_j, so a spike maps the tail amplitude (the e^{−t/τ_decay} that s_j
-# follows once the ~2 ms rise is over) affinely: s → A + e^{−ατ_r}·s, exactly, with
-# A = (ατ_r)^{τ_r/τ_d} γ(1 − τ_r/τ_d, ατ_r) = 0.6484 (the tail of one spike from s = 0;
+# follows once the ~2 ms rise is over) affinely: s → k + e^{−ατ_r}·s, exactly, with
+# k = (ατ_r)^{τ_r/τ_d} γ(1 − τ_r/τ_d, ατ_r) = 0.6484 (the tail of one spike from s = 0;
 # 1 − e^{−ατ_r} = 0.632 without the decay acting during the rise). With s = κ·s̃,
-# κ = A/U, U = 1 − e^{−ατ_r}, this is s̃ → s̃ + U(1 − s̃): the release of a depressing
+# κ = k/U, U = 1 − e^{−ατ_r}, this is s̃ → s̃ + U(1 − s̃): the release of a depressing
 # Tsodyks–Markram synapse (x = 1 − s̃) recovering with τ_decay, each release weighted κ.
 _NMDA_U = 1.0 - math.exp(-_ALPHA_NMDA * _TAU_NMDA_RISE)
 _C, _BETA = _ALPHA_NMDA * _TAU_NMDA_RISE, _TAU_NMDA_RISE / _TAU_NMDA_DECAY
 _NMDA_KAPPA = _C**_BETA * _lower_gamma(1.0 - _BETA, _C) / _NMDA_U  # 1.0258
-# The rise: a single spike's s(t) lies below its tail A·e^{−t/τ_decay} by a total of
-# A × 1.566 ms (numerical integration of Wang's equations, checked in the tests); a
+# The rise: a single spike's s(t) lies below its tail k·e^{−t/τ_decay} by a total of
+# k × 1.566 ms (numerical integration of Wang's equations, checked in the tests); a
 # difference of exponentials with that rise time constant has the same deficit, so the
 # charge of one NMDA event is exact.
 _TAU_NMDA_RISE_EFF = 1.566
@@ -148,7 +148,8 @@ def wang2002(
     **Stimulus.** `coherence` c' (%, in [−100, 100]) and `mu0` μ0 (Hz): Poisson trains
     of rates μ_A = μ0 (1 + c'/100) onto every A cell and μ_B = μ0 (1 − c'/100) onto
     every B cell, through the external AMPA synapses (Wang's ρ = μ0/100). The rates are
-    constant over the run (Wang's 50 ms resampling with σ = 4 Hz is not included); to
+    constant over the run (Wang's 50 ms resampling with σ = 4 Hz is not included: in
+    Brian2 it moved the winner rate by < 1 Hz, 32.0 against 32.3 Hz for seed 1); to
     switch a stimulus on after a spontaneous period, run `wang2002()` and continue from
     its `Solution.final_state` with `wang2002_stimulus(network, c, mu0)` (same arrays and
     shapes: no recompilation). Simulate with a key (the Poisson inputs) and
@@ -162,22 +163,24 @@ def wang2002(
     lumps synapses per postsynaptic neuron, so the saturating part is moved to the
     presynaptic side: s_j is linear in itself given x_j, so a spike maps the tail
     amplitude of s_j (what it decays from once the ~2 ms rise is over) as
-    s → A + e^{−ατ_r} s exactly, A = (ατ_r)^{τ_r/τ_d} γ(1 − τ_r/τ_d, ατ_r) = 0.6484. That
+    s → k + e^{−ατ_r} s exactly, k = (ατ_r)^{τ_r/τ_d} γ(1 − τ_r/τ_d, ατ_r) = 0.6484. That
     is the release of a depressing Tsodyks–Markram synapse per presynaptic neuron
     (U = 1 − e^{−ατ_r} = 0.632, recovery τ_d; `nmda_release`), each release weighted
-    κ = A/U = 1.026, into a linear Mg²⁺-blocked difference of exponentials (τ_rise
-    1.566 ms, which gives one spike's charge exactly, τ_decay 100 ms; `nmda_synapse`). The
-    only approximation left is in the rises of spikes < 5 ms apart: on regular, Poisson,
-    doublet and 200 Hz trains the mean gating is within 0.6 % of Wang's ODE
+    κ = k/U = 1.026, into a linear Mg²⁺-blocked difference of exponentials (τ_rise
+    1.566 ms, which gives one spike's charge exactly, τ_decay 100 ms; `nmda_synapse`). What
+    stays approximate is the ~2 ms rise itself (its shape, and how the rises of spikes
+    < 5 ms apart overlap): on regular, Poisson, doublet and 200 Hz trains the mean gating
+    is within 0.6 % of Wang's ODE, the RMS difference ≤ 0.006
     (tests/test_models_wang2002.py).
 
     This matters: the previous version saturated the *mean* gating of each presynaptic
     group, which equals the per-neuron mean only for Poisson trains; pyramidal cells of
-    the winning group fire more regularly, and per neuron a regular 40 Hz train gives
+    the winning group fire more regularly (ISI CV 0.63), and per neuron a regular 40 Hz train gives
     9 % more NMDA gating (0.790 against 0.717). In Brian2 runs of Wang's network
     (validation/wang2002_brian2.py, N = 2000, c′ = 51.2 %, μ0 = 40 Hz constant, 3 seeds)
     A fires 32.5 Hz (mean over 0.5–2 s after onset) with per-neuron saturation and
-    22.9 Hz with the per-group shortcut, the rate neurojax gave before.
+    22.9 Hz with the per-group shortcut, the rate neurojax gave before; `wang2002` now
+    gives 31.5 Hz (seeds 1–3), in Wang's 30–40 Hz (docs/wang2002.md).
 
     Integration is neurojax's fixed-step exponential Euler (Wang used second-order
     Runge–Kutta, dt = 0.02 ms).
