@@ -2,6 +2,9 @@
 winner-take-all decision at high coherence, scaled down to n = 400 (conductances ∝ 1/N
 as Wang does)."""
 
+import json
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -101,6 +104,23 @@ def test_winner_rate_full_size():
     r = _rates(sol, net.dt, start=5000)
     assert 28.0 < r["A"] < 40.0, r
     assert r["B"] < 4.0, r  # the loser is suppressed (1.5–1.9 Hz measured)
+    # Against the committed Brian2 runs (tests/data/brian2_wang2002.json, 100 ms bins;
+    # bins 10–24 are 0.5–2 s after onset): within 3 Hz of Wang's per-neuron saturation
+    # (1 Hz measured systematic difference — refractory one step longer, exponential
+    # Euler — plus ~3.5 SD of the seed spread, 0.6 Hz), well above the per-group one.
+    ref = json.loads((Path(__file__).parent / "data" / "brian2_wang2002.json").read_text())
+
+    def brian2_a(nmda):
+        runs = [
+            r_["rates_hz"]["A"][10:25]
+            for r_ in ref["runs"]
+            if (r_["nmda"], r_["n"], r_["method"], r_["sigma"]) == (nmda, 2000, "euler", 0.0)
+        ]
+        assert len(runs) == 3
+        return float(np.mean(runs))
+
+    assert abs(r["A"] - brian2_a("exact")) < 3.0, (r, brian2_a("exact"))
+    assert r["A"] > brian2_a("group") + 5.0, (r, brian2_a("group"))
 
 
 # Wang (2002) NMDA gating of one presynaptic neuron: ds/dt = −s/τ_d + α x (1 − s),

@@ -13,6 +13,7 @@ Brian2 files come from `validation/wang2002_brian2.py` (run in its own environme
 
 import argparse
 import glob
+import json
 import time
 
 import numpy as np
@@ -90,10 +91,31 @@ if __name__ == "__main__":
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
     p.add_argument("--brian2", nargs="*", default=[])
+    p.add_argument("--save", help="write the Brian2 files' binned rates to this JSON")
     a = p.parse_args()
     files = sorted(f for pat in a.brian2 for f in glob.glob(pat))
     if files:
         show("Brian2: " + ", ".join(files), [binned_brian2(f) for f in files])
+    if a.save:
+        runs = []
+        for f in files:
+            d = np.load(f)
+            meta = {k: d[k].item() for k in ("nmda", "seed", "dt", "method", "sigma")}
+            meta["n"] = int(d["n_e"] + d["n_i"])
+            rates = {g: np.round(r, 3).tolist() for g, r in binned_brian2(f).items()}
+            runs.append({**meta, "rates_hz": rates})
+        doc = {
+            "what": "Wang (2002) decision network in Brian2 (validation/wang2002_brian2.py): "
+            "population rates (Hz) in 100 ms bins; 500 ms without stimulus, then 2000 ms at "
+            "c' = 51.2 %, mu0 = 40 Hz. nmda 'exact': Wang's per-neuron saturation; 'group': "
+            "saturation of each presynaptic group's mean (neurojax's earlier shortcut).",
+            "bin_ms": BIN,
+            "t_spont_ms": T_SPONT,
+            "t_stim_ms": T_STIM,
+            "runs": runs,
+        }
+        with open(a.save, "w") as fh:
+            json.dump(doc, fh, indent=1)
     if a.seeds:
         rs = []
         for s in a.seeds:
