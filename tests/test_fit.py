@@ -100,6 +100,9 @@ def _adex_spike_times(pattern, scale=(1.0, 1.0, 1.0), dt=0.01, duration=500.0):
     return t[i] + dt * (-40.0 - v[i]) / (v[i + 1] - v[i])
 
 
+# slow tier: central differences of 500 ms AdEx simulations in float64; the fast tier
+# keeps identifiability through tests/test_identifiability.py's analytic LIF check
+@pytest.mark.slow
 def test_adex_spike_times_constrain_b_and_tau_w_but_hardly_a(x64):
     """Identifiability, measured: the Jacobian J of the spike times w.r.t. (log a, log b,
     log τ_w) by central differences (±1 %) for the adapting pattern over 500 ms.
@@ -310,6 +313,9 @@ def test_gradient_memory_of_a_long_trace():
 # ---------------------------------------------------------------- multi-start and usability
 
 
+LBFGS = optax.lbfgs()  # one user-given optimiser object: its step compiles once per module
+
+
 def _lif_problem():
     """A LIF step response (subthreshold, 0.5 nA → 5 mV): V(t) depends on τ and R
     through the analytic 1 − e^(−t/τ), so it is cheap and smooth."""
@@ -356,7 +362,7 @@ def test_progress_early_stopping_and_callback(capsys):
     assert capsys.readouterr().out == ""
     # L-BFGS converges in ~20 steps; early stopping ends it
     r = fit(model, inputs, target, steps=200, progress_meter=nj.NoProgress(),
-            optimizer=optax.lbfgs(), patience=5, **kw)  # fmt: skip
+            optimizer=LBFGS, patience=5, **kw)  # fmt: skip
     assert r.stop_reason is StopReason.PATIENCE and r.n_steps < 200 and r.loss < 1e-6
     # Levenberg–Marquardt (the default for a trace loss) stops at the loss's floor
     r = fit(model, inputs, target, steps=200, progress_meter=nj.NoProgress(), **kw)
@@ -380,7 +386,7 @@ def test_converged_is_honest_and_the_result_is_the_best_point():
     the history, which later (uphill) steps never replace."""
     model, inputs, target, dt = _lif_problem()
     kw = dict(dt=dt, trainable=lambda m: (m.tau, m.r), progress_meter=nj.NoProgress())
-    lbfgs = dict(kw, optimizer=optax.lbfgs(), patience=5)
+    lbfgs = dict(kw, optimizer=LBFGS, patience=5)
     r = fit(model, inputs, target, steps=200, **lbfgs)
     assert r.converged and r.stop_reason is StopReason.PATIENCE
     assert r.losses[r.best_step] == pytest.approx(r.loss, rel=1e-6)
@@ -465,6 +471,10 @@ def test_stimulus_inputs_and_recording_targets():
     assert r.losses.shape == (5,) and np.isfinite(r.loss)
 
 
+# slow tier: a float64 optimiser step compiled for this one regression test; the fast
+# tier keeps dtype handling in tests/test_identifiability.py (Python numbers → float32,
+# and → float64 in a float64 model)
+@pytest.mark.slow
 def test_float32_model_fits_under_x64(x64):
     """Issue 8, item 5: with `jax_enable_x64` on, a float32 model failed in `fit` ("cond
     branches must have equal output types": optax keeps its line-search state in the

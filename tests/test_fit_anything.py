@@ -161,6 +161,9 @@ def _rate_inputs(dt=0.1):
     }
 
 
+# slow tier: a 50-neuron network fitted by 150 Adam steps; the relay fit above keeps
+# network fitting, and tests/test_losses.py's values test keeps PopulationRate, fast
+@pytest.mark.slow
 def test_network_weights_from_population_rate():
     inputs = _rate_inputs()
     spikes = nj.simulate(_rate_net(0.6, 1.2), inputs, dt=0.1).spikes["E"]
@@ -188,6 +191,27 @@ def test_network_weights_from_population_rate():
 
 
 def test_python_floats_become_trainable_in_cells_and_networks():
+    """The objective holds a Python float left by `eqx.tree_at` as an array of the
+    model's float dtype, for a cell and for a network (so it is fitted, not frozen as a
+    static field: the relay fit above recovers such a network's weight and τ; the
+    cell's gradient is the slow test below)."""
+    cell = _cell(0.08, 100.0)
+    assert isinstance(cell.mechanisms[1].g, float)  # eqx.tree_at leaves the float
+    saveat = nj.SaveAt(fn=cell.record_v(SITES))
+    obj = make_objective(cell, _cell_inputs(40), jnp.zeros((40, 2)) - 65.0, dt=0.1,
+                         trainable=WHERE_B, saveat=saveat)  # fmt: skip
+    assert all(isinstance(p, jax.Array) and p.dtype == jnp.float32 for p in obj.params0)
+    net = _relay(1.0, 8.0)
+    assert isinstance(net.projections[0].synapse.tau, float)
+    obj = make_objective(net, {"src": _spikes(60, [[5], [10]])}, {"dst": jnp.zeros((60, 2))},
+                         dt=0.1, trainable=WHERE_A)  # fmt: skip
+    assert all(isinstance(p, jax.Array) and p.dtype == jnp.float32 for p in obj.params0)
+
+
+# slow tier: the gradient through a cell compiled for one test; the conversion itself is
+# checked in the fast tier above
+@pytest.mark.slow
+def test_python_floats_in_a_cell_have_a_gradient():
     cell = _cell(0.08, 100.0)
     assert isinstance(cell.mechanisms[1].g, float)  # eqx.tree_at leaves the float
     inputs = _cell_inputs(40)
@@ -197,20 +221,6 @@ def test_python_floats_become_trainable_in_cells_and_networks():
         cell, inputs, target, dt=0.1, trainable=WHERE_B, saveat=saveat, adjoint=nj.DirectAdjoint()
     )
     assert all(isinstance(p, jax.Array) for p in obj.params0)
-    grads = jax.grad(obj)(obj.params0)
-    assert all(np.isfinite(g) and g != 0 for g in grads)
-
-    net = _relay(1.0, 8.0)
-    assert isinstance(net.projections[0].synapse.tau, float)
-    n_inputs = {"src": _spikes(60, [[5], [10]])}
-    obj = make_objective(
-        net,
-        n_inputs,
-        {"dst": jnp.zeros((60, 2))},
-        dt=0.1,
-        trainable=WHERE_A,
-        adjoint=nj.DirectAdjoint(),
-    )
     grads = jax.grad(obj)(obj.params0)
     assert all(np.isfinite(g) and g != 0 for g in grads)
 
@@ -275,23 +285,35 @@ def _driven(weight, n=3, dt=0.1):
     )
 
 
-def test_poisson_driven_network_fits_with_a_simulation_key():
-    """The same key in every simulation (common random numbers): the loss is a smooth,
-    deterministic function of the weight, which is recovered from the voltage the network
-    produced with that key (to 1e-4: float32 rounding of a linear response). Without the
-    key the fit refuses at once, saying what to pass."""
-    n_steps = 400
+def _driven_problem(n_steps=400):
     inputs = {"dst": jnp.zeros((n_steps, 3))}
-    key = jax.random.key(7)
     saveat = nj.SaveAt(fn=_driven(2.0).record(v={"dst": slice(None)}))
-    target = nj.simulate(_driven(2.0), inputs, dt=0.1, saveat=saveat, key=key).states
-    where = lambda m: m.drives[0].weight  # noqa: E731
+    return inputs, saveat, lambda m: m.drives[0].weight
+
+
+def test_poisson_driven_network_refuses_to_fit_without_a_simulation_key():
+    """Without the key the fit refuses at once, saying what to pass (a zero target: the
+    refusal comes before anything is simulated; the recovery is the slow test below)."""
+    inputs, saveat, where = _driven_problem()
+    target = {"dst": jnp.zeros((400, 3))}
     with pytest.raises(ValueError, match="simulation_key"):
         nj.fit(_driven(1.0), inputs, target, dt=0.1, trainable=where, saveat=saveat,
                progress_meter=QUIET)  # fmt: skip
     with pytest.raises(TypeError, match="simulation_key must be a jax.random key"):
         nj.fit(_driven(1.0), inputs, target, dt=0.1, trainable=where, saveat=saveat,
                simulation_key=7, progress_meter=QUIET)  # fmt: skip
+
+
+# slow tier: a Poisson-driven network's fit compiled for one test; the refusals above and
+# the relay and rate fits keep network fitting in the fast tier
+@pytest.mark.slow
+def test_poisson_driven_network_fits_with_a_simulation_key():
+    """The same key in every simulation (common random numbers): the loss is a smooth,
+    deterministic function of the weight, which is recovered from the voltage the network
+    produced with that key (to 1e-4: float32 rounding of a linear response)."""
+    inputs, saveat, where = _driven_problem()
+    key = jax.random.key(7)
+    target = nj.simulate(_driven(2.0), inputs, dt=0.1, saveat=saveat, key=key).states
     r = nj.fit(_driven(1.0), inputs, target, dt=0.1, trainable=where, saveat=saveat,
                simulation_key=key, progress_meter=QUIET)  # fmt: skip
     assert abs(float(r.params) - 2.0) / 2.0 < 1e-4, r

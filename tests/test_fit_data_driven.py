@@ -167,30 +167,40 @@ START_DRAWS = [
 ]
 
 
-def test_estimate_does_not_depend_on_the_start_and_is_exact_to_rounding():
+def test_estimate_does_not_depend_on_the_start():
     """Issue 11's failing scenario (plain `fit` from ±50 % starts stalled in local minima on
-    this sweep): the data-driven estimate does not depend on the start at all (the same
-    to 1e-5 from three starts), and on the solver's own float32 recording it is the truth
-    to the rounding of its Newton refinement (measured 2.6e-4, 2.3e-4, 8.6e-4; tolerance
-    2e-3; in float64 3e-13, the slow test above). `fit` polishing it is the slow test
-    below."""
+    this sweep): the data-driven regression does not depend on the start at all (the
+    same to 1e-5 from three starts) and lies within the solver's own discretisation error
+    of the truth (measured −1.9 %, −2.0 %, −6.1 %: the slow test above; bounds 3, 3, 8 %).
+    Fast tier: the regression alone (`_refine=False`); its consistency with the solver
+    (exact on the solver's trace) is the slow tests' — and runs in the fast tier in
+    tests/test_demo.py, whose default fit starts from it."""
     v, current, _ = hh_recording(DT)
     ests = [
-        g_of(conductances_from_voltage(nj.HodgkinHuxley(**s), v, current, DT))
+        g_of(conductances_from_voltage(nj.HodgkinHuxley(**s), v, current, DT, _refine=False))
         for s in START_DRAWS
     ]
     np.testing.assert_allclose(ests[1], ests[0], rtol=1e-5)
     np.testing.assert_allclose(ests[2], ests[0], rtol=1e-5)
-    np.testing.assert_array_less(np.abs(ests[0] / TRUTH - 1), 2e-3)
+    np.testing.assert_array_less(np.abs(ests[0] / TRUTH - 1), [0.03, 0.03, 0.08])
 
 
 @pytest.mark.slow  # a 25-step HH fit; the estimate itself is checked in the fast tier above
 def test_fit_from_data_driven_start_converges():
-    """`fit` started from the estimate converges to the truth to 1e-3 relative (float32;
+    """On the solver's own float32 recording the estimate made consistent with the solver
+    is the truth to the rounding of its Newton refinement (measured 2.6e-4, 2.3e-4,
+    8.6e-4; tolerance 2e-3), the same from every start, and `fit` started from it
+    converges to the truth to 1e-3 relative (float32;
     measured 4e-4 in 25 steps, ~18 s). On this very sweep, plain `fit` (defaults, 100
     steps allowed) from the first two starts of `START_DRAWS` stops (patience) at
     g = (76, 34, 0.15) and (100, 15, 0.63): measured, not asserted here."""
     v, current, _ = hh_recording(DT)
+    ests = [
+        g_of(conductances_from_voltage(nj.HodgkinHuxley(**s), v, current, DT))
+        for s in START_DRAWS[:2]
+    ]
+    np.testing.assert_allclose(ests[1], ests[0], rtol=1e-5)
+    np.testing.assert_array_less(np.abs(ests[0] / TRUTH - 1), 2e-3)
     est = conductances_from_voltage(nj.HodgkinHuxley(**START_DRAWS[0]), v, current, DT)
     res = fit(
         est,

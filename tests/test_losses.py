@@ -17,6 +17,7 @@ import neurojax as nj
 from neurojax.fitting import (
     FiringRate,
     Latency,
+    PopulationRate,
     Recording,
     RestingPotential,
     SpikeAmplitude,
@@ -26,6 +27,7 @@ from neurojax.fitting import (
     WeightedSum,
     exponential_filter,
     first_spike_latency,
+    population_rate,
 )
 
 DT = 0.1  # ms
@@ -132,6 +134,28 @@ def test_exponential_filter_is_the_causal_kernel(x64):
     k = np.arange(50)
     ref = (k >= 3) * np.exp(-(k - 3) * DT / 2.0) + (k >= 10) * np.exp(-(k - 10) * DT / 2.0)
     np.testing.assert_allclose(x, ref, rtol=1e-12)
+
+
+def test_population_rate_values(x64):
+    """Two neurons, 20 ms at dt 0.1: spikes at rows 5 and 50 (neuron 0) and 150 (neuron
+    1). Pooled per neuron, in 10 ms bins: 1 and 0.5 spikes per neuron, 100 and 50 Hz;
+    over the whole 20 ms, 1.5 spikes per neuron, 75 Hz. Against silence with `scale` 10
+    Hz the loss is the mean of (100/10)² and (50/10)², 62.5 (exact in float64)."""
+    s = np.zeros((200, 2))
+    s[[5, 50], 0] = 1.0
+    s[150, 1] = 1.0
+    rec = Recording(spikes=jnp.asarray(s), dt=DT)
+    silent = Recording(spikes=jnp.zeros((200, 2)), dt=DT)
+    np.testing.assert_allclose(population_rate(rec, bin=10.0), [100.0, 50.0], rtol=1e-12)
+    np.testing.assert_allclose(population_rate(rec), [75.0], rtol=1e-12)
+    np.testing.assert_allclose(PopulationRate(bin=10.0, scale=10.0)(rec, silent), 62.5, rtol=1e-12)
+    assert float(PopulationRate(bin=10.0)(rec, rec)) == 0.0
+    with pytest.raises(ValueError, match="bin must be > 0"):
+        PopulationRate(bin=0.0)
+    with pytest.raises(ValueError, match="scale must be > 0"):
+        PopulationRate(scale=0.0)
+    with pytest.raises(ValueError, match="longer than the recording"):
+        population_rate(rec, bin=50.0)
 
 
 def test_latency_values(x64):
