@@ -11,11 +11,11 @@ import pytest
 
 import neurojax as nj
 from neurojax.fitting import (
-    LevenbergMarquardt,
     Auto,
+    LevenbergMarquardt,
     Recording,
-    RestingPotential,
     Restarts,
+    RestingPotential,
     SpikeCount,
     StopReason,
     TraceMSE,
@@ -136,23 +136,6 @@ def test_noise_sd_and_auto_window():
         assert auto_window(noisy, DT) == 20  # 0.5 ms
 
 
-def test_a_fit_far_above_the_noise_says_so():
-    """`fit`'s default compares its final trace MSE with the recording's own noise
-    (`noise_sd`): a recording the model cannot produce (a LIF step response plus a 3 mV,
-    100 Hz sine it has no way to make: 4.5 mV² of it stays) ends far above the noise floor
-    (the sine's second differences read as 0.005 mV of noise), and the fit warns and is
-    not converged instead of reporting a stationary point as the answer."""
-    inputs, target, dt = _lif_problem()
-    t = dt * np.arange(300)
-    v = target.v + 3.0 * jnp.sin(2 * np.pi * 0.1 * jnp.asarray(t))[:, None]
-    with pytest.warns(UserWarning, match="far above the recording's noise"):
-        r = fit(nj.LIF(tau=15.0, r=6.0), inputs, v, dt=dt, trainable=lambda m: (m.tau, m.r),
-                progress_meter=QUIET)  # fmt: skip
-    assert not r.converged and r.loss > 1.0
-    # a LIF has no data-driven estimate to restart from: said, not hidden
-    assert r.stop_reason is StopReason.ABOVE_NOISE and r.restart_rounds == 0
-
-
 def test_restarts_settings_are_checked():
     for kw in (dict(rounds=0), dict(candidates=0), dict(polished=0), dict(spread=0.0),
                dict(seed=-1), dict(candidates=4, polished=8), dict(rounds=1.5)):  # fmt: skip
@@ -161,39 +144,6 @@ def test_restarts_settings_are_checked():
     with pytest.raises(TypeError, match="Auto.restarts"):
         Auto(restarts=3)
     assert Auto(restarts=None).restarts is None
-
-
-def test_restarts_from_an_estimate_and_its_covariance():
-    """The machinery of `Auto`'s restarts (`_strategies._restart`) on the smooth LIF step
-    response: from an 'estimate' (τ, R) = (15, 6) with relative standard errors of 30 %
-    (the truth (10, 10) is 1.3 and 1.7 of them away; the draws have spread 3 × that),
-    the candidates are ranked by the loss, LM runs from the best one (the step the test
-    above compiled), the best is kept and
-    reaches the truth (float32 rounding: 1e-4). A round under the noise limit ends the
-    rounds; an estimate without spread gives nothing to draw from."""
-    from neurojax.fitting import make_objective
-    from neurojax.fitting._descent import _descend
-    from neurojax.fitting._strategies import _restart
-
-    inputs, target, dt = _lif_problem()
-    obj = make_objective(nj.LIF(tau=15.0, r=6.0), inputs, target.v, dt=dt,
-                         trainable=lambda m: (m.tau, m.r))  # fmt: skip
-    estimate = (obj.params0, np.diag([0.3**2, 0.3**2]))
-
-    def descend(u):
-        return _descend(obj, LevenbergMarquardt(), u, steps=100, patience=5, rtol=1e-6,
-                        progress_meter=QUIET, print_every=100)  # fmt: skip
-
-    settings = Restarts(rounds=3, candidates=8, polished=1)
-    d, starts, n_sim, rounds, report = _restart(obj, settings, estimate, 1e-6, descend, QUIET)
-    assert rounds == 1 and report.name == "Restarts" and n_sim >= 8
-    assert d.best_loss.shape == (1,) and starts[0].shape == (1,)
-    best = int(np.argmin(d.best_loss))
-    tau, r = (float(x[best]) for x in obj.from_unconstrained(d.best_u))
-    np.testing.assert_allclose([tau, r], [10.0, 10.0], rtol=1e-4)
-    # the start is the best-ranked candidate, drawn around the estimate
-    assert np.all(np.asarray(starts[0]) != 15.0)
-    assert _restart(obj, settings, (obj.params0, np.zeros((2, 2))), 1.0, descend, QUIET) is None
 
 
 def _two_spike_fit(noise, **kw):

@@ -1,6 +1,7 @@
 """`identifiability` (Fisher information of the fitted parameters), AdEx fitted from a
-spike train alone, and two fixes to the fitting machinery: Python-float parameters left
-by `eqx.tree_at`, and no recompilation of `fit`'s step for a new `lambda`.
+spike train alone, and Python floats in a float64 model. (Python numbers fitted in a
+float32 model, and no recompilation of `fit`'s step for a new `lambda`, are in
+tests/test_fit.py, which compiles that step once for its LIF fits.)
 """
 
 from __future__ import annotations
@@ -8,15 +9,13 @@ from __future__ import annotations
 import warnings
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from test_fit import fit_adex_to_its_spike_train
 
 import neurojax as nj
-from neurojax.fitting import _descent as descent
-from neurojax.fitting import fit, make_objective
+from neurojax.fitting import make_objective
 from neurojax.fitting._identifiability import Identifiability, identifiability
 
 # ---------------------------------------------------------------- Fisher information
@@ -118,31 +117,6 @@ def test_adex_b_and_tau_w_from_a_spike_train_and_a_flagged(x64):
 # ---------------------------------------------------------------- float leaves
 
 
-def _lif_problem():
-    """tests/test_fit.py's LIF step response (0.5 nA from 5 ms, 300 steps, (τ, R) = (10,
-    10)): the same shapes, so the fits here reuse its compiled step."""
-    dt = 0.1
-    inputs = jnp.where(jnp.arange(300) * dt >= 5.0, 0.5, 0.0)[:, None]
-    return inputs, nj.simulate(nj.LIF(tau=10.0, r=10.0), inputs, dt=dt).v, dt
-
-
-@pytest.mark.parametrize("value", [12.0, 12], ids=["float", "int"])
-def test_python_number_parameters_are_converted(value):
-    """`eqx.tree_at(lambda m: m.tau, model, 12.0)` leaves a Python number where the
-    model had an array; `fit` converts it to the model's float dtype (float32 here) and
-    fits it (the LIF step response of tests/test_fit.py: one compiled step)."""
-    inputs, target, dt = _lif_problem()
-    model = eqx.tree_at(lambda m: m.tau, nj.LIF(tau=15.0, r=6.0), value)
-    assert isinstance(model.tau, (int, float))
-    result = fit(
-        model, inputs, target, dt=dt, trainable=lambda m: (m.tau, m.r), steps=40,
-        progress_meter=nj.NoProgress(),
-    )  # fmt: skip
-    assert result.model.tau.dtype == nj.LIF().r.dtype == jnp.float32
-    # float32 trace: LM reaches τ to ~1e-5 relative (see test_fit's float32 test)
-    assert float(result.model.tau) == pytest.approx(10.0, rel=1e-3)
-
-
 def test_python_float_in_a_float64_model_becomes_float64(x64):
     model = eqx.tree_at(lambda m: m.g_na, nj.HodgkinHuxley(), 168.0)
     inputs = jnp.full((40, 1), 5.0)
@@ -150,53 +124,3 @@ def test_python_float_in_a_float64_model_becomes_float64(x64):
     obj = make_objective(model, inputs, target, dt=0.025, trainable=lambda m: (m.g_na, m.g_k))
     assert obj.model.g_na.dtype == jnp.float64 and float(obj.params0[0]) == 168.0
     assert obj.names == ("g_na", "g_k")
-
-
-# ---------------------------------------------------------------- compilation
-
-
-def test_a_new_lambda_does_not_recompile_the_fit_step():
-    """Two fits of the same problem with different `lambda`s selecting the same fields,
-    from different starts: the second compiles nothing (XLA compilations counted through
-    `jax.monitoring`; and the jit cache of `fit`'s step does not grow)."""
-    inputs, target, dt = _lif_problem()
-    kw = dict(dt=dt, steps=3, patience=None, progress_meter=nj.NoProgress())
-    fit(nj.LIF(tau=14.0, r=7.0), inputs, target, trainable=lambda m: (m.tau, m.r), **kw)
-
-    compiled = []
-    active = [True]
-
-    def listener(event, duration, **_):
-        # XLA compilations (cheap re-tracing, e.g. of `jax.eval_shape`, is not counted;
-        # the suite runs without a persistent compilation cache)
-        if active[0] and event == "/jax/core/compile/backend_compile_duration":
-            compiled.append(event)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        second = fit(
-            nj.LIF(tau=8.0, r=12.0), inputs, target, trainable=lambda model: (model.tau, model.r),
-            **kw,
-        )  # fmt: skip
-    finally:
-        active[0] = False
-        jax.monitoring.unregister_event_duration_listener(listener)
-    assert second.n_steps == 3
-    assert compiled == [], f"{len(compiled)} compilation(s) for an equal-meaning lambda"
-    # the counter does see compilations (a new program, cheap to compile; another
-    # selection order would compile a new fit step too, at ~5 CPU-s)
-    active[0] = True
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        jax.jit(lambda x: x * 3.0 + 0.5)(jnp.arange(7.0))
-    finally:
-        active[0] = False
-        jax.monitoring.unregister_event_duration_listener(listener)
-    assert len(compiled) > 0
-    # the selection is stored as key paths, which are hashable and name the fields
-    assert second.objective.names == ("tau", "r")
-    hash(second.objective.paths)
-    if hasattr(descent, "_step") and hasattr(descent._step, "_cached"):
-        size = descent._step._cached._cache_size()
-        fit(nj.LIF(tau=9.0, r=11.0), inputs, target, trainable=lambda q: (q.tau, q.r), **kw)
-        assert descent._step._cached._cache_size() == size

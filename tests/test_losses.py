@@ -236,7 +236,9 @@ def spike_loss_gradients():
     return n_spikes, np.asarray(values), np.asarray(jac)
 
 
-@pytest.mark.parametrize("i", range(len(SPIKE_LOSSES)), ids=lambda i: type(SPIKE_LOSSES[i]).__name__)
+@pytest.mark.parametrize(
+    "i", range(len(SPIKE_LOSSES)), ids=lambda i: type(SPIKE_LOSSES[i]).__name__
+)
 def test_spike_losses_gradients_point_the_right_way(spike_loss_gradients, i):
     """A LIF neuron fires 6 spikes in 100 ms at 2 nA (ISI = t_ref + τ ln(RI/(RI − 15 mV)) =
     15.9 ms); the target has 12 (column 0) or none

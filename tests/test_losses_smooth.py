@@ -181,9 +181,9 @@ def _trace_problem():
 def test_gradient_of_the_smooth_losses_together(x64):
     """The fast tier's gradient check: the three losses as one vector-valued function, so
     one compilation for the values and one for the directional derivatives (each loss
-    alone, the banded SoftDTW, and through HH, are the slow tests below). Autodiff (forward mode) vs central
-    differences (h = 1e-4 mV) along a random direction; tolerance 1e-5 as below
-    (truncation O(h²) ≤ 1.5e-7 relative per term)."""
+    alone, the banded SoftDTW, and through HH, are the slow tests below). Autodiff
+    (forward mode) vs central differences (h = 1e-4 mV) along a random direction;
+    tolerance 1e-5 as below (truncation O(h²) ≤ 1.5e-7 relative per term)."""
     x0, target, direction = _trace_problem()
 
     @jax.jit
