@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-
 import warnings
 
 import jax
@@ -84,11 +83,19 @@ def study(amplitude, noise, n_starts, n_draws, draw_starts, seed=0):
             warned = any("far above the recording's noise" in str(w.message) for w in caught)
             rows.append(
                 dict(
-                    draw=draw, start=s.tolist(), fitted=g.tolist(), rel_error=rel.tolist(),
-                    sd=sd.tolist(), ok=ok, loss=float(r.loss), converged=bool(r.converged),
-                    warned=warned, stop_reason=r.stop_reason.value,
+                    draw=draw,
+                    start=s.tolist(),
+                    fitted=g.tolist(),
+                    rel_error=rel.tolist(),
+                    sd=sd.tolist(),
+                    ok=ok,
+                    loss=float(r.loss),
+                    converged=bool(r.converged),
+                    warned=warned,
+                    stop_reason=r.stop_reason.value,
                     restart_rounds=int(r.restart_rounds),
-                    n_simulations=int(r.n_simulations), seconds=seconds,
+                    n_simulations=int(r.n_simulations),
+                    seconds=seconds,
                 )
             )
             print(
@@ -99,15 +106,19 @@ def study(amplitude, noise, n_starts, n_draws, draw_starts, seed=0):
                 flush=True,
             )
     return dict(
-        amplitude=amplitude, noise=noise, n_spikes=n_spikes,
+        amplitude=amplitude,
+        noise=noise,
+        n_spikes=n_spikes,
         n_draws=len(draws) if noise else 0,
-        successes=sum(r["ok"] for r in rows), n_fits=len(rows),
+        successes=sum(r["ok"] for r in rows),
+        n_fits=len(rows),
         draws_failed=sorted({r["draw"] for r in rows if not r["ok"]} - {None}),
         failed_and_said_so=sum((not r["ok"]) and (not r["converged"]) for r in rows),
         failed_silently=sum((not r["ok"]) and r["converged"] for r in rows),
         restarted=sum(r["restart_rounds"] > 0 for r in rows),
         median_simulations=float(np.median([r["n_simulations"] for r in rows])),
-        median_seconds=float(np.median([r["seconds"] for r in rows])), rows=rows,
+        median_seconds=float(np.median([r["seconds"] for r in rows])),
+        rows=rows,
     )
 
 

@@ -222,7 +222,16 @@ def conductances_from_voltage(
 
 
 def _conductances_from_voltage(
-    model, v, current, dt, *, trainable, window, solver, one_sided, refine,
+    model,
+    v,
+    current,
+    dt,
+    *,
+    trainable,
+    window,
+    solver,
+    one_sided,
+    refine,
     with_covariance=False,
 ) -> tuple:
     """`conductances_from_voltage` and the number of simulations it spent (and, with

@@ -165,7 +165,12 @@ def _estimate(obj: Objective, window: int):
     if obj.saveat.every != 1:
         return None, "the target is sampled every saveat.every > 1 steps", 0, None
     if obj.saveat.fn is not None or not isinstance(obj.inputs, jax.Array):
-        return None, "the target is what SaveAt(fn=...) records, or the inputs are a pytree", 0, None
+        return (
+            None,
+            "the target is what SaveAt(fn=...) records, or the inputs are a pytree",
+            0,
+            None,
+        )
     missing = [n for n in ("membrane_current", "linear_part", "c_m") if not hasattr(model, n)]
     if missing:
         return None, f"{type(model).__name__} is not a conductance-based point neuron", 0, None
@@ -385,7 +390,7 @@ def _restart(obj, restarts: Restarts, estimate, limit: float, descend, progress_
         f = np.asarray(_losses_of(obj, u))
         n_sim += len(f)
         pick = np.argsort(f, kind="stable")[: int(restarts.polished)]
-        d = descend(_strong(jtu.tree_map(lambda x: x[pick], u)))
+        d = descend(_strong(jtu.tree_map(lambda x, i=pick: x[i], u)))
         n_sim += int(d.n_evaluations.sum())
         loss = float(np.min(d.best_loss))
         progress_meter.write(
