@@ -3,15 +3,19 @@ continuation of cycles and their folds, and derivatives of the period and of a f
 location by the implicit function theorem — checked against simulations (scipy and the
 sweeps of `limit_cycles`), published values and finite differences."""
 
+from typing import NamedTuple
+
 import equinox as eqx
 import jax
 import numpy as np
 import pytest
+from analysis_references import reduced_hh_numpy
+from jaxtyping import Array
 from scipy.integrate import solve_ivp
-from test_analysis_cycles import reduced_hh_numpy
 
 import neurojax as nj
 import neurojax.analysis as na
+from neurojax._model import parameter
 from neurojax.analysis._periodic import (
     CANARD_END,
     continue_cycle,
@@ -20,6 +24,113 @@ from neurojax.analysis._periodic import (
     fold_of_cycles,
 )
 from neurojax.analysis._system import float64, make_system
+from neurojax.neurons import AbstractNeuron
+
+
+class BautinState(NamedTuple):
+    v: Array
+    w: Array
+
+
+class Bautin(AbstractNeuron):
+    """The Bautin normal form in polar form `dr/dt = r·g(r²)`, `g = I + σr² − r⁴`,
+    `dθ/dt = ω`: a subcritical Hopf point at I = 0 (σ > 0) whose unstable cycles turn
+    back at a fold of cycles at `I = −σ²/4`, `r² = σ/2`, into the stable ones. Every cycle
+    is a circle of radius `r` with period `2π/ω`; its nontrivial Floquet multiplier is
+    `exp(2π/ω · 2r²·g′(r²))`, `g′ = σ − 2r²`. A polynomial field: the shooting compiles
+    in a fraction of HH's time, so the fast tier checks cycles against closed forms here."""
+
+    omega: Array = parameter(2.0)
+    sigma: Array = parameter(1.0)
+
+    def init_state(self, batch_shape=()):
+        return BautinState(self.full(0.0, batch_shape), self.full(0.0, batch_shape))
+
+    def vector_field(self, t, state, current):
+        v, w = state
+        r2 = v**2 + w**2
+        g = current + self.sigma * r2 - r2**2
+        return BautinState(g * v - self.omega * w, self.omega * v + g * w)
+
+
+@pytest.fixture(scope="module")
+def bautin_branch():
+    """The Bautin model (float64 parameters), its Hopf point and the cycles continued from
+    it through the fold of cycles to the stable side, until they leave I ∈ [−1, 1]."""
+    with jax.enable_x64(True):
+        model = Bautin()
+        (hopf,) = na.continuation(model, -1.0, 1.0).hopfs
+        branch = continue_cycle(model, hopf, -1.0, bounds=(-1.0, 1.0), max_points=40)
+        return model, hopf, branch
+
+
+def test_bautin_cycles_fold_and_multipliers_match_the_closed_form(bautin_branch):
+    """The cycles born at the subcritical Hopf point (l₁ > 0) are unstable, turn at the
+    fold of cycles I = −σ²/4 = −0.25, and come back stable: radius, period and Floquet
+    multiplier of every cycle as the closed forms say."""
+    _, hopf, branch = bautin_branch
+    assert abs(hopf.parameter) < 1e-10 and hopf.criticality == "subcritical"
+    # l₁ = 2σ/ω (Kuznetsov 2004, eq. 3.20: the cubic term only; the quintic one does not
+    # enter), from nested JVPs in float64: rounding
+    assert hopf.lyapunov == pytest.approx(2 * 1.0 / 2.0, rel=1e-9)
+    assert hopf.omega == pytest.approx(2.0, rel=1e-10)
+    assert branch.end == "left bounds"
+    (fold,) = branch.folds
+    # RK4 on the adapted mesh: endpoint error < 1e-8 relative (`RK_TOL`), which moves the
+    # discrete fold by as much; measured −0.249999996
+    assert fold.parameter == pytest.approx(-0.25, abs=1e-7)
+    r2 = ((branch.v_max - branch.v_min) / 2) ** 2  # circles centred on the origin
+    p = branch.parameter
+    np.testing.assert_allclose(p + r2 - r2**2, 0.0, atol=1e-7)  # g(r²) = 0 on every cycle
+    # 2π/ω to RK4's phase error on the adapted mesh (`RK_TOL` = 1e-8; measured 3e-9)
+    np.testing.assert_allclose(branch.period, np.pi, rtol=1e-8)
+    mu = np.exp(np.pi * 2 * r2 * (1.0 - 2 * r2))
+    # the multiplier from the monodromy matrix: RK4's 1e-8 relative error on the flow's
+    # derivative too (a few 1e-8 measured near the fold)
+    np.testing.assert_allclose(np.abs(branch.multipliers[:, 1]), mu, rtol=1e-6)
+    assert list(branch.stable) == list(r2 > 0.5)  # unstable inside the fold's r² = σ/2
+
+
+def test_bautin_supercritical_hopf():
+    """σ < 0: a supercritical Hopf point, l₁ = 2σ/ω (the same model class: nothing compiles)."""
+    with jax.enable_x64(True):
+        (hopf,) = na.continuation(Bautin(sigma=-0.5), -1.0, 1.0).hopfs
+    assert abs(hopf.parameter) < 1e-10 and hopf.criticality == "supercritical"
+    assert hopf.lyapunov == pytest.approx(2 * -0.5 / 2.0, rel=1e-9)
+
+
+# slow tier: the minimally extended fold system (second derivatives through a period)
+# compiles for ~8 s; the fast tier keeps fold_of_cycles' checks (x64 below, the model in
+# test_analysis_contract), the fold located by continuation (above) and the
+# implicit-function derivative of cycle_period (below)
+@pytest.mark.slow
+def test_bautin_fold_of_cycles_and_its_derivative(bautin_branch):
+    """`fold_of_cycles` and its gradient: I_fold = −σ²/4, dI_fold/dσ = −σ/2 = −0.5."""
+    model, _, branch = bautin_branch
+    (fold,) = branch.folds
+    with jax.enable_x64(True):
+        at = float(fold_of_cycles(model, fold))
+        grad = jax.grad(lambda m: fold_of_cycles(m, fold))(model)
+    assert at == pytest.approx(-0.25, abs=1e-7)  # RK4's 1e-8 relative, as above
+    # the implicit-function derivative through the same discrete flow: measured 1.5e-8 off
+    assert float(grad.sigma) == pytest.approx(-0.5, rel=1e-6)
+    assert abs(float(grad.omega)) < 1e-6  # the fold does not depend on the rotation
+
+
+def test_bautin_find_cycle_and_period_derivative():
+    """`find_cycle` from a guess with a period (Newton only) at I = 0.5: the stable circle
+    r² = (σ + √(σ² + 4I))/2; `cycle_period` and its gradient: T = 2π/ω, dT/dω = −2π/ω²,
+    dT/dσ = 0."""
+    with jax.enable_x64(True):
+        model = Bautin()
+        orbit = find_cycle(model, 0.5, guess=np.array([1.0, 0.0]), period=3.0)
+        period = float(cycle_period(model, orbit))
+        grad = jax.grad(lambda m: cycle_period(m, orbit))(model)
+    r2 = (1.0 + np.sqrt(3.0)) / 2
+    assert orbit.stable and orbit.v_max == pytest.approx(np.sqrt(r2), rel=1e-8)  # RK4 1e-8
+    assert period == pytest.approx(np.pi, rel=1e-8)  # RK4's phase error (`RK_TOL`)
+    assert float(grad.omega) == pytest.approx(-np.pi / 2, rel=1e-7)
+    assert abs(float(grad.sigma)) < 1e-7
 
 
 def _hh():
@@ -116,6 +227,9 @@ def test_hh_fold_of_cycles_against_hysteresis_sweep(hh_fold_branch):
     np.testing.assert_array_equal(lc.down.oscillating, values > fold.parameter)
 
 
+# slow tier: HH's shooting programs compile for ~10 s; the fast tier keeps the cycles born at
+# the Bautin normal form's subcritical Hopf point (closed forms)
+@pytest.mark.slow
 def test_hh_cycle_born_at_the_subcritical_hopf_point():
     """The branch from HH's Hopf point at 9.7754 µA/cm²: its first cycle has the Hopf
     period 2π/ω and lies below the Hopf current (subcritical), unstable."""
@@ -238,15 +352,35 @@ def test_fold_of_cycles_far_from_the_given_fold(hh_fold_branch):
     assert p - fold.parameter > 0.15  # measured 0.213: far outside the old fold's basin
 
 
-def test_derivatives_without_x64_say_how_to_enable_it(hh_fold_branch):
+def test_derivatives_without_x64_say_how_to_enable_it(bautin_branch):
     """Differentiating the continuation with 64-bit JAX disabled used to fail deep inside
     JAX (a float32/float64 scatter in the transpose); it raises an error saying what to do."""
-    _, _, branch = hh_fold_branch
+    _, _, branch = bautin_branch
     (fold,) = branch.folds
+    orbit = branch.orbit(len(branch) - 1)
 
-    def fold_at(g_k):
-        return na.fold_of_cycles(nj.HodgkinHuxley(e_l=-54.387, g_k=g_k), fold)
+    def fold_at(sigma):
+        return na.fold_of_cycles(Bautin(sigma=sigma), fold)
+
+    def period_at(sigma):
+        return cycle_period(Bautin(sigma=sigma), orbit)
 
     with jax.enable_x64(False):
-        with pytest.raises(TypeError, match="jax_enable_x64"):
-            jax.grad(fold_at)(36.0)
+        for fn in (fold_at, period_at):
+            with pytest.raises(TypeError, match="jax_enable_x64"):
+                jax.grad(fn)(1.0)
+
+
+def test_bautin_bifurcation_diagram_onsets_and_bistability():
+    """The whole picture of the Bautin normal form on I ∈ [−1, 1]: rest loses stability at
+    the subcritical Hopf point I = 0, firing (the stable cycles) stops going down at the fold
+    of cycles I = −σ²/4, and the two coexist in between."""
+    with jax.enable_x64(True):
+        d = na.bifurcation_diagram(Bautin(), -1.0, 1.0, cycles=na.CycleSearch(probes=0))
+    assert [p.kind for p in d.points] == ["fold of cycles", "hopf"]
+    low = d.onsets[0]  # the stable cycles' lower edge: the fold, on the Hopf point's branch
+    assert low.side == "lower" and low.kind == "hopf" and low.criticality == "subcritical"
+    assert low.edge == pytest.approx(-0.25, abs=1e-7)
+    ((lo, hi),) = d.bistable
+    # the fold to RK4's 1e-8 relative (as above), the Hopf point to the bisection's 1e-12
+    assert lo == pytest.approx(-0.25, abs=1e-7) and hi == pytest.approx(0.0, abs=1e-9)

@@ -1,13 +1,20 @@
-"""Phase planes: nullclines against their closed forms, limit cycles against scipy."""
+"""Analyses by simulation: phase planes (nullclines against their closed forms, limit
+cycles against scipy), limit cycles by hysteresis sweeps (`limit_cycles`), and f–I curves
+against closed forms (LIF, QIF) and the onset classes (EIF, HH).
+
+Sections below come from the former test_analysis_cycles.py and test_analysis_fi.py (one
+file: one process and one set of compiled programs in the fast tier's per-file cost).
+"""
 
 import jax
 import numpy as np
 import pytest
+from analysis_references import hh_rates, reduced_hh_numpy
 from scipy.integrate import solve_ivp
-from test_analysis_models import hh_rates
 
+import neurojax as nj
 import neurojax.analysis as na
-from neurojax.neurons import AdEx, FitzHughNagumo, HodgkinHuxley
+from neurojax.neurons import EIF, LIF, QIF, AdEx, FitzHughNagumo, HodgkinHuxley, ReducedHH
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +118,9 @@ def test_hh_plane_slaves_the_other_gates():
     assert fp.stable and fp.variables == ("v", "m", "h", "n")
 
 
+# slow tier: AdEx's phase-plane programs compile for ~3 s; the fast tier keeps FitzHugh–Nagumo's
+# plane (nullclines, limit cycle) and the reset path of the LIF's equilibria (contract)
+@pytest.mark.slow
 def test_adex_trajectory_resets():
     """AdEx in (v, w), above rheobase: the trajectory's spikes reset V to v_reset and add
     b to w (the model's post_step is applied after each step)."""
@@ -137,7 +147,7 @@ def test_phase_plane_finds_a_coexisting_limit_cycle_without_trajectories():
     """ReducedHH at 10 µA/cm²: a stable rest state and a stable limit cycle coexist (no
     unstable equilibrium to start from), so the cycle is only found from kicks off rest.
     Its period is checked against scipy (LSODA, rtol 1e-9) from the same start."""
-    from test_analysis_cycles import reduced_hh_numpy
+    from analysis_references import reduced_hh_numpy
 
     from neurojax.neurons import ReducedHH
 
@@ -174,3 +184,213 @@ def test_phase_plane_finds_a_coexisting_limit_cycle_without_trajectories():
     ax = pp.plot()
     assert ax.get_xlabel() == "V (mV)" and ax.get_ylabel() == "h (dimensionless)"
     assert "µA/cm²" in ax.get_title()
+
+
+# ======================================================================================
+# (was tests/test_analysis_cycles.py)
+# Limit cycles by simulation: coexistence of a stable rest state and a stable limit cycle
+# (bistability) in the reduced and the full HH model, checked against scipy.
+
+
+def _lsoda(f, t_end, y0):
+    return solve_ivp(f, (0, t_end), y0, method="LSODA", rtol=1e-9, atol=1e-9, max_step=0.5)
+
+
+# slow tier: validation against scipy (three LSODA runs) after a phase plane and a sweep of
+# 14 currents both ways; the fast tier keeps limit_cycles on FitzHugh–Nagumo below
+@pytest.mark.slow
+def test_reduced_hh_bistability():
+    """The reduced HH (`ReducedHH`) has a band of currents where a stable rest state and a
+    stable limit cycle coexist. It is found by sweeping the current up from rest and back
+    down from a point of the limit cycle at the top current: the band is where the sweeps
+    disagree. Its edges are then checked with scipy."""
+    model = ReducedHH()
+    # a point on the limit cycle at I = 10 µA/cm², from a depolarised start
+    pp = na.phase_plane(model, 10.0, trajectories=[(-40.0, 0.3)], t_max=20.0, t_settle=100.0)
+    assert pp.limit_cycle is not None
+    step = 1.0
+    values = np.arange(-3.0, 10.01, step)
+    lc = na.limit_cycles(
+        model,
+        values,
+        sweep=na.Sweep.BOTH,
+        down_state0=pp.limit_cycle[0],
+        transient=150.0,
+        window=60.0,
+    )
+    (band,) = lc.bistable
+    lo, hi = band
+    inside = (values >= lo) & (values <= hi)
+    assert not lc.up.oscillating[inside].any() and lc.down.oscillating[inside].all()
+    # measured: with the default h_plus_n = 0.855 the rest state never loses stability
+    # (no Hopf point, so the up sweep never fires) and the cycle exists down to
+    # I ≈ -1.75 µA/cm² (period ~20 ms there, 12.6 ms at 10): on this grid, from -1
+    assert lo == -1.0 and hi == 10.0
+    # a stable rest state throughout the band (the equilibria, independently of simulation)
+    for current in (lo, 0.5 * (lo + hi), hi):
+        (rest,) = na.fixed_points(model, current)
+        assert rest.stable
+
+    # independent check with scipy (LSODA, rtol 1e-9): at the band's lower edge the cycle
+    # persists; one grid step below, the same start (the spike's peak) decays to rest
+    on = _lsoda(reduced_hh_numpy(model, lo), 400.0, pp.limit_cycle[0])
+    late = on.t > 300.0
+    assert np.ptp(on.y[0, late]) > 100.0  # full spikes after 400 ms
+    peak = on.y[:, late][:, np.argmax(on.y[0, late])]
+    below = _lsoda(reduced_hh_numpy(model, lo - step), 400.0, peak)
+    assert np.ptp(below.y[0, below.t > 300.0]) < 1.0
+    # and inside the band, a small kick off rest decays: the two attractors coexist
+    rest = na.fixed_points(model, 0.0)[0]
+    kicked = _lsoda(reduced_hh_numpy(model, 0.0), 300.0, [rest.v + 0.5, rest.state.h])
+    assert np.ptp(kicked.y[0, kicked.t > 200.0]) < 0.01
+
+
+@pytest.mark.slow
+def test_hh_hysteresis_between_fold_of_cycles_and_hopf():
+    """Full HH (E_L = −54.387 mV): repetitive firing starts at the subcritical Hopf point
+    I ≈ 9.78 going up, and persists going down to the fold of limit cycles I ≈ 6.26
+    (Rinzel & Miller 1980, Math Biosci 49:27)."""
+    model = HodgkinHuxley(e_l=-54.387)
+    lc = na.limit_cycles(model, np.arange(5.0, 11.01, 0.5), transient=200.0, window=60.0)
+    p = lc.parameter
+    assert p[lc.up.oscillating].min() == 10.0  # first value past the Hopf point
+    assert p[lc.down.oscillating].min() == 6.5  # first value above the fold at 6.26
+    assert lc.bistable == [(6.5, 9.5)]
+    # period near the onset: ~14-18 ms (about 60 Hz, HH's minimum firing rate)
+    assert 13.0 < np.nanmax(lc.down.period) < 19.0
+
+
+def test_fitzhugh_nagumo_oscillates_between_its_hopf_points():
+    """Relaxation oscillations fill the interval between FitzHugh–Nagumo's two Hopf points:
+    on a 0.1 grid, the sweeps find a stable cycle exactly at the currents between them (the
+    subcritical Hopf points' bistable slivers, ~1e-3 wide, fall between grid points)."""
+    diagram = na.bifurcation_diagram(FitzHughNagumo(), 0.0, 2.0, v_range=(-3.0, 3.0), cycles=False)
+    lc = na.limit_cycles(
+        FitzHughNagumo(), np.linspace(0.0, 2.0, 21), dt=0.05, transient=300.0, window=150.0
+    )
+    low, high = (h.parameter for h in diagram.hopfs)  # 0.3313, 1.4187
+    between = (lc.parameter > low) & (lc.parameter < high)
+    np.testing.assert_array_equal(lc.up.oscillating, between)
+    np.testing.assert_array_equal(lc.down.oscillating, between)
+    # FitzHugh's period (dimensionless time) is ~36-46: slow recovery, τ = 12.5
+    assert np.all((lc.up.period[between] > 35.0) & (lc.up.period[between] < 50.0))
+
+    # the sweeps' repr says where they oscillate, as parameter ranges (not a count)
+    assert repr(lc.up) == ("CycleBranch(up sweep, 21 values in [0, 2], oscillating at [0.4, 1.4])")
+
+
+# ======================================================================================
+# (was tests/test_analysis_fi.py)
+# f–I curves against closed forms: LIF and QIF rates, the LIF's time to spike and V(t),
+# and the onset of firing at the saddle-node (EIF, class I) or Hopf point (HH, class II).
+
+DT = 0.01  # ms
+
+
+@pytest.fixture(scope="module")
+def lif_fi():
+    """The LIF's f–I curve over 0-5 nA (one simulation, one compilation, for both tests)."""
+    currents = np.linspace(0.0, 5.0, 26)
+    return currents, na.fi_curve(LIF(), currents, duration=1000.0, transient=50.0, dt=DT)
+
+
+def test_lif_rate_matches_the_closed_form(lif_fi):
+    model = LIF()  # τ 10 ms, R 10 MΩ, −65 → −50 mV, reset −65 mV, t_ref 2 ms
+    currents, fi = lif_fi
+    rate = na.lif_rate(model, currents)
+    silent = currents <= 1.5  # rheobase (v_th − v_rest)/R = 1.5 nA
+    assert np.all(fi.rate[silent] == 0) and np.all(rate[silent] == 0)
+    # with exponential Euler (exact for the LIF) the simulated ISI is the analytic one
+    # rounded up to the step grid: 0 <= ISI_sim − ISI <= dt (+ float32 rounding of t)
+    isi_sim, isi = 1000.0 / fi.rate[~silent], 1000.0 / rate[~silent]
+    assert np.all(isi_sim - isi > -1e-4) and np.all(isi_sim - isi < DT + 1e-4)
+    # e.g. 2 nA: 63.04 Hz analytic, 63.01 Hz simulated
+    assert rate[currents == 2.0] == pytest.approx(1000.0 / (2.0 + 10.0 * np.log(20.0 / 5.0)))
+
+
+def test_lif_time_to_spike_and_voltage(lif_fi):
+    model = LIF()
+    grid, fi = lif_fi
+    above = grid > 1.5  # rheobase
+    currents, first = grid[above], fi.first_spike[above]  # latency from onset (t = 0)
+    t_an = na.lif_time_to_spike(model, currents)  # τ ln(RI/(RI − 15 mV)) from rest
+    # the spike is registered at the end of the step that crosses: within one step
+    assert np.all(first - t_an > -1e-4) and np.all(first - t_an < DT + 1e-4)
+    assert np.all(np.isinf(fi.first_spike[~above]))
+    assert na.lif_time_to_spike(model, 1.0) == np.inf  # never reaches threshold
+    # V(t) below threshold: exponential relaxation towards v_rest + R·I
+    n = 500
+    sol = nj.simulate(model, np.full(n, 1.2), dt=DT)
+    t = DT * np.arange(1, n + 1)
+    np.testing.assert_allclose(sol.v, na.lif_voltage(model, 1.2, t), atol=1e-4)  # float32
+
+
+def test_qif_rate_matches_the_closed_form():
+    """T = τ/√(a₀c)·[arctan(√(a₀/c)(v_th − V_m)) − arctan(√(a₀/c)(v_reset − V_m))] + t_ref,
+    V_m = (v_rest + v_c)/2, c = R(I − I_rh) (Latham et al. 2000; Gerstner et al. 2014 §5.3);
+    written here from the formula, independently of the model code."""
+    tau, a0, r, t_ref = 10.0, 0.1, 10.0, 2.0
+    v_rest, v_c, v_reset, v_th = -65.0, -50.0, -65.0, -30.0
+    i_rh = a0 * (v_c - v_rest) ** 2 / (4 * r)  # 0.5625 nA
+    # the last current is just below rheobase: no spike (one simulation, one compilation)
+    currents = np.array([0.6, 0.8, 1.0, 1.5, 2.0, i_rh - 0.01])
+    c = r * (currents[:-1] - i_rh)
+    v_m = 0.5 * (v_rest + v_c)
+    k = np.sqrt(a0 / c)
+    isi = tau / np.sqrt(a0 * c) * (np.arctan(k * (v_th - v_m)) - np.arctan(k * (v_reset - v_m)))
+    isi += t_ref
+    # float64: near rheobase V creeps through the bottleneck by ~4e-4 mV per step, which
+    # float32 resolves to only ~1 % (measured ISI error 2 steps in float32)
+    with jax.enable_x64(True):
+        model = QIF()
+        fi = na.fi_curve(model, currents, duration=2000.0, transient=100.0, dt=DT, solver=nj.RK4())
+    # RK4's error is ~1e-6 ms here; the crossing is registered up to one step late
+    isi_sim = 1000.0 / fi.rate[:-1]
+    assert np.all(isi_sim - isi > -1e-3) and np.all(isi_sim - isi < DT + 1e-3)
+    assert fi.rate[-1] == 0.0
+
+
+def _eif_fold():
+    diagram = na.bifurcation_diagram(EIF(), 0.0, 2.0, v_range=(-100.0, -31.0))
+    (fold,) = diagram.folds
+    return fold
+
+
+# slow tier: the EIF's own equilibrium program compiles for ~4 s; the fast tier keeps the
+# LIF/QIF rates here and the LIF's reset-limited equilibrium branch (test_analysis_contract)
+@pytest.mark.slow
+def test_eif_rheobase_is_its_saddle_node():
+    """The EIF's saddle-node, found by continuation, at its closed-form rheobase."""
+    fold = _eif_fold()
+    # closed form (v_t − v_rest − Δ_T)/R = (−50 + 65 − 2)/10 (Fourcaud-Trocmé et al. 2003)
+    assert fold.parameter == pytest.approx(1.3, rel=1e-6)  # float32 parameters
+    assert fold.v == pytest.approx(-50.0, abs=1e-4)  # V = v_t at the saddle-node
+
+
+# slow tier: Hodgkin's classes from two long f–I simulations (EIF 2 s, HH 500 ms): a
+# published-behaviour demonstration; the fast tier keeps the LIF/QIF rates against their
+# closed forms
+@pytest.mark.slow
+def test_class_one_and_class_two_onset():
+    """Hodgkin's classes: the EIF starts firing at its saddle-node (rheobase, found by
+    continuation) at arbitrarily low rates (class I); HH jumps from rest to ~50 Hz at its
+    subcritical Hopf point (class II)."""
+    eif = EIF()
+    fold = _eif_fold()
+    fi = na.fi_curve(
+        eif, fold.parameter + np.array([-0.01, 0.001, 0.01, 0.1]), duration=2000.0, dt=0.05
+    )
+    assert fi.rate[0] == 0.0
+    # measured 1.6, 5.0 and 15.9 Hz: the rate vanishes at the saddle-node like
+    # √(I − I_rh) (ratios √10 = 3.2; measured 3.1 and 3.2)
+    assert 0.0 < fi.rate[1] < 2.5 and fi.rate[1] < fi.rate[2] < fi.rate[3]
+    np.testing.assert_allclose(fi.rate[2:] / fi.rate[1:3], np.sqrt(10.0), rtol=0.1)
+
+    hh = HodgkinHuxley(e_l=-54.387)
+    # below the fold of limit cycles (6.26) and above the Hopf point (9.78); in between a
+    # current step from rest may or may not start firing (bistability)
+    currents = np.array([6.0, 10.5, 12.0])
+    fi = na.fi_curve(hh, currents, duration=500.0, transient=200.0, dt=0.02)
+    assert fi.rate[0] == 0.0
+    # measured 69.5 and 72.9 Hz: HH never fires slower than ~50 Hz at 6.3 °C
+    assert np.all(fi.rate[1:] > 50.0)
