@@ -39,11 +39,37 @@ What was tried:
   found by Newton: ~40 eager operations, each compiled on first use) and the endpoint
   error taken from `_info` (one compiled function fewer): ~1-2 s.
 
-What remains for ReducedHH is mostly compilation (~12-19 s of it on the loaded machine:
+What remained for ReducedHH was mostly compilation (~12-19 s of it on the loaded machine:
 the cycle corrector `_correct` and `_info` ~2-3 s each, the equilibrium continuation and
-the probe simulations ~8 s together); whether the 15 s target holds on 2 idle cores was not
-measurable here. HodgkinHuxley spends its time on the unstable twist (meshes of 8192-32768
-steps there).
+the probe simulations ~8 s together). HodgkinHuxley spends its time on the unstable twist
+(meshes of 8192-32768 steps there).
+
+Fewer compiled programs (issue 17). Profiled with `JAX_LOG_COMPILES` / `jax.monitoring`
+(compile and trace durations per program) and cProfile: ReducedHH's first call compiled
+~10 programs of its own (11.7 s backend compilation, 3.6 s tracing, 1.1 s lowering of its
+23 CPU-s on the idle machine); a second call in the same process took 4.5 CPU-s. Now:
+
+- all equilibrium work is one program, `analysis._newton.solve_rows` (Newton from seeds,
+  the steady-state curve, Jacobians, the arclength corrector and tangent, the reset test,
+  `I∞(V)`; it replaced `_newton_chunk`, `slaved_batch`, `_jacobian_chunk`, `_tangent_jit`,
+  `_correct_jit`, `_resets` and `_iv`): its compilation ~2 CPU-s against ~5.5 for those;
+- the cycle corrector and the cycle's data are one program, `_periodic._shoot`
+  (`root(aux0=)` returns the last evaluation of the pieces' Jacobians, from which the
+  monodromy is chained; it replaced `_correct` and `_info`), traced once instead of twice
+  (no `eval_shape` of its loop body): trace 2.5 → 1.4 CPU-s, compile ~4 CPU-s for what
+  took ~7;
+- arrays go to the device by `jax.device_put` (no conversion program per new shape).
+
+Same load, same process kind, CPU seconds of the process (the shared machine at load
+average 6-40 inflates wall clock 2-4×; CPU time far less): ReducedHH 21.7 → 13.7 CPU-s,
+HodgkinHuxley 127 → 79 CPU-s; every located point the same to 1e-11 (folds of cycles,
+period doublings, Hopf point, Lyapunov coefficient). A warm second call: 4.5 → 3.0 CPU-s.
+The idle machine was not available for a new wall-clock figure: scaled by the CPU ratio
+(0.63), the idle 18.5 s would be ~12 s. What compiles now for ReducedHH (CPU-s, trace+lower
+/ compile): `_shoot` 1.4 / 4.2, `_rows_chunk` 0.5 / 2.0, `_probe_runs` 0.3 / 1.4,
+`_nodes_padded` 0.1 / 0.6, `init_state` and `_probe` ~1.
+Tried and not kept: RK4 stages as a 4-iteration loop (one vector-field copy per step in
+the program): the pieces' program compiled only 1.36 → 1.20 CPU-s.
 """
 
 from __future__ import annotations
@@ -63,13 +89,15 @@ CASES = {
 def main(names) -> None:
     for name in names:
         cls, lo, hi, target = CASES[name]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         picture = analysis.bifurcation_diagram(cls(), lo, hi, progress_meter=nj.TextProgress())
-        took = time.perf_counter() - t0
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(picture.summary())
+        # CPU seconds of the process too: on a shared machine the wall clock measures the
+        # other jobs as well (XLA compiles on one thread, so idle wall ≈ CPU or less)
         print(
             f"bench_analysis: {cls.__name__} bifurcation_diagram({lo:g}, {hi:g}) with limit "
-            f"cycles: {took:.1f} s (target < {target:g} s)",
+            f"cycles: {took:.1f} s wall, {cpu:.1f} s CPU (target < {target:g} s)",
             flush=True,
         )
 
