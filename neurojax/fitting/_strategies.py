@@ -153,9 +153,11 @@ class _Pick:
 
 
 def _estimate(obj: Objective, window: int):
-    """`(params, note, n_simulations)` from the NNLS estimate made consistent with the
-    objective's solver, or `(None, reason, n_simulations)` where it does not apply. Leaves
-    that are not maximal conductances keep their start values."""
+    """`(params, note, n_simulations, rel_cov)` from the NNLS estimate made consistent
+    with the objective's solver, or `(None, reason, n_simulations, None)` where it does
+    not apply. Leaves that are not maximal conductances keep their start values (and 0
+    rows and columns in `rel_cov`, the regression's covariance relative to the estimate,
+    `(k, k)` over the `k` selected scalars: what `Restarts` draws from)."""
     n_sim = [0]
 
     rec = obj.target
