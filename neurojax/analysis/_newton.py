@@ -1,12 +1,13 @@
 """Newton's method for the analysis.
 
 Every Newton iteration of the analysis goes through `neurojax._newton.root`, the
-package's one root finder: equilibria (`newton`), the
-steady state of some variables given the others (`slaved`: the steady-state curve that
-seeds the equilibrium search, and the slaved variables of a phase plane in two variables
-of a larger model), the steady-state current `I∞(V)` and the arclength corrector of
-`continuation`. The batched entry points compile once per model class (the model's
-parameters are traced) and per chunk of `CHUNK` rows.
+package's one root finder. All the equilibrium work — equilibria from seeds, the steady
+state of the other variables at a voltage (the steady-state curve that seeds the
+equilibrium search), Jacobians, the arclength corrector and tangent of `continuation`, the
+reset test, the steady-state current `I∞(V)` — is one compiled program, `solve_rows`,
+compiled once per model class (the model's parameters, the tolerance and the step cap are
+traced) for chunks of `CHUNK` rows. `slaved` (the slaved variables of a phase plane in two
+variables of a larger model) runs inside the phase plane's own programs.
 """
 
 from __future__ import annotations
@@ -32,12 +33,6 @@ linear in themselves, so it takes one step (and one more to see the step is smal
 
 CHUNK = 16
 """Rows per compiled batch: each batched function compiles once whatever the row count."""
-
-
-def newton(system: System, x0: Array, p, rtol: float = 1e-9):
-    """An equilibrium `f(x, p) = 0` from `x0`: `(x, converged)`."""
-    x, ok, _ = root(lambda x: system.f(x, p), x0, rtol=rtol, max_steps=NEWTON_STEPS)
-    return x, ok
 
 
 def slaved(system: System, x: Array, p, fixed: Sequence[int], rtol: float = 1e-12):
@@ -159,8 +154,14 @@ def solve_rows(
 
     def fn(system, r, rtol, max_steps):
         return _rows_chunk(
-            system, r[:, :a], r[:, a:b] > 0.5, r[:, b : b + a], r[:, b + a], r[:, b + a + 1 :],
-            rtol, max_steps,
+            system,
+            r[:, :a],
+            r[:, a:b] > 0.5,
+            r[:, b : b + a],
+            r[:, b + a],
+            r[:, b + a + 1 :],
+            rtol,
+            max_steps,
         )
 
     out = chunked(fn, system, rows, f64(rtol), jnp.asarray(int(max_steps), dtype=jnp.int32))

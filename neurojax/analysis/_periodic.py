@@ -1027,9 +1027,7 @@ class _Tracer:
                 guess = z2 + (h / dist) * (z2 - z1)
                 guess[:n], guess[-2:] = pred[:n], pred[n:]
                 z0, use = f64(guess), jnp.asarray(True)
-        shot = _correct(
-            self.system, f64(pred), f64(t), f64(t @ pred), _ns(steps), z0, use, f64(t)
-        )
+        shot = _correct(self.system, f64(pred), f64(t), f64(t @ pred), _ns(steps), z0, use, f64(t))
         self.z_new = np.asarray(shot.z)
         w = np.asarray(shot.u)
         # the cycle's data at `w`, tangent oriented along `t` (what `info(w, t, steps)` asks)
@@ -1058,9 +1056,7 @@ class _Tracer:
         if self.chord_z is not None:
             za, zb = self.chord_z
             z0, use = f64(za + theta * (zb - za)), jnp.asarray(True)
-        shot = _correct(
-            self.system, f64(u0), f64(d), f64(d @ u0), _ns(steps), z0, use, f64(ta)
-        )
+        shot = _correct(self.system, f64(u0), f64(d), f64(d @ u0), _ns(steps), z0, use, f64(ta))
         w = np.asarray(shot.u)
         if not bool(shot.ok):
             return None
