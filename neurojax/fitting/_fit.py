@@ -396,7 +396,10 @@ def fit(
       `GlobalSearch`, `Chain`). Default `Auto()`: the data-driven (least-squares)
       conductance estimate replaces the start when the target has a voltage trace and the
       trainables are maximal conductances of a conductance-based model; otherwise plain
-      gradient descent from the start given (the progress output says which).
+      gradient descent from the start given (the progress output says which). Where the
+      final trace MSE is then far above the recording's own noise (`RESIDUAL_FACTOR`), it
+      restarts the descent from points drawn around the estimate (`Restarts`), and says
+      `StopReason.ABOVE_NOISE` (not converged, with a warning) if that does not help.
       `None` or `Plain()`: plain gradient descent from the start given.
     - `starts`: explicit initial values of every start instead of random draws,
       structured like `trainable(model)` with a leading `n_starts` axis (e.g. a tuple of

@@ -14,7 +14,8 @@ gradient stage (which always runs, with the user's loss and optimiser):
 - `GlobalSearch()`: a gradient-free CMA-ES stage (Hansen 2016) whose best points start
   the gradient descent.
 - `Chain(a, b, ...)`: stages in turn; `Auto()` (the default): `DataDrivenInit` where it
-  applies, `Plain` otherwise, and says which.
+  applies, `Plain` otherwise, and says which; after `fit`'s descent, `Restarts` from the
+  estimate's uncertainty where the residual is far above the recording's noise.
 """
 
 from __future__ import annotations
