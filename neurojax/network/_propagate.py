@@ -26,7 +26,60 @@ def _round_size(n: int, chunk: int) -> int:
     return min(-(-k // chunk) * chunk, -(-n // chunk) * chunk)
 
 
-def _event(target_fns, chunk, bases, weights, x, auxs):
+def _block_size(n: int) -> int:
+    """Rows per block of the two-level search: ~sqrt(n), a power of two in [8, 512], so
+    that the per-spike work (one pass over n/B block flags, one over B rows) is ~2·sqrt(n)."""
+    b = 1 << max(int(round(math.log2(max(math.sqrt(n), 1)))), 0)
+    return max(8, min(b, 512))
+
+
+def _deliver_row(target_fns, outs, weights, auxs, x, row):
+    new = []
+    for fn, out, weight, aux in zip(target_fns, outs, weights, auxs, strict=True):
+        vals = (x[row] * weight[row]).astype(out.dtype)
+        new.append(out.at[fn(aux, row)].add(vals, mode="drop"))
+    return tuple(new)
+
+
+def _event_blocks(target_fns, bases, weights, x, auxs):
+    """Only the rows with `x != 0`, for every projection sharing this presynaptic vector
+    at once, found by a two-level search with no sort: the mask is cut into blocks of `B`
+    rows (`_block_size`), one pass flags the blocks holding a spike (O(n_pre), a fused
+    reduction); then, per flagged block, `argmax` over the block flags (O(n_pre/B)) and,
+    per spiking row in it, `argmax` over its `B` rows (O(B)); each spiking row's synapses
+    are then scattered, one row at a time (O(max_out)). The rows come in increasing order
+    (the order `top_k` gave: the sums are the same bit for bit). Trip counts follow each
+    step's spikes: no upper bound, no fallback.
+
+    Why no `top_k`: XLA:CPU runs `top_k` as a custom call, which also splits the time
+    loop's body into separately dispatched kernels; the whole network step got slower by
+    more than the search itself (dendritic network, benchmarks/README.md)."""
+    n = x.shape[0]
+    b = _block_size(n)
+    nb = -(-n // b)
+    active = x != 0
+    mask = jnp.pad(active, (0, nb * b - n)).reshape(nb, b)
+    flags = jnp.any(mask, axis=1)
+    n_blocks = jnp.sum(flags, dtype=jnp.int32)
+
+    def row_(_, carry):
+        outs, block, base = carry
+        j = jnp.argmax(block)
+        outs = _deliver_row(target_fns, outs, weights, auxs, x, base + j)
+        return outs, block.at[j].set(False), base
+
+    def block_(_, carry):
+        outs, flags = carry
+        k = jnp.argmax(flags)
+        block = jax.lax.dynamic_index_in_dim(mask, k, keepdims=False)
+        count = jnp.sum(block, dtype=jnp.int32)
+        outs, _, _ = jax.lax.fori_loop(0, count, row_, (outs, block, k * b))
+        return outs, flags.at[k].set(False)
+
+    return jax.lax.fori_loop(0, n_blocks, block_, (tuple(bases), flags))[0]
+
+
+def _event_topk(target_fns, chunk, bases, weights, x, auxs):
     """Only the rows with `x != 0`, for every projection sharing this presynaptic vector at
     once: O(n_pre) per round to find up to `K` spiking rows (`lax.top_k` on the 0/1 mask;
     rows already delivered are masked out), then each spiking row's synapses, one row at
@@ -71,6 +124,17 @@ def _event(target_fns, chunk, bases, weights, x, auxs):
     n_rounds = (count + min(k_round, n) - 1) // min(k_round, n)
     mask = active.astype(jnp.float32)
     return jax.lax.fori_loop(0, n_rounds, round_, (tuple(bases), mask))[0]
+
+
+# The search for the spiking rows: "blocks" (default) or "topk" (the former one, kept to
+# measure against: benchmarks/bench_network.py --part index).
+SEARCH = "blocks"
+
+
+def _event(target_fns, chunk, bases, weights, x, auxs):
+    if SEARCH == "topk":
+        return _event_topk(target_fns, chunk, bases, weights, x, auxs)
+    return _event_blocks(target_fns, bases, weights, x, auxs)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))

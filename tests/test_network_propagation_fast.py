@@ -1,0 +1,142 @@
+"""The event-driven propagation's two-level search (`_propagate._event_blocks`) and the
+write-then-read delay ring: exact against dense propagation and the former `top_k`
+search, for masks that stress the search (none, all, one per block, block edges, sizes
+that are not a multiple of the block, non-binary released amounts), and its derivatives.
+
+Cheap: small populations, one compiled program per case shape."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from neurojax.network import Delay, fixed_probability
+from neurojax.network import _propagate as P
+
+
+def _dense(conn, x):
+    """Σ_i x_i W[i, :] by a plain NumPy loop over the stored synapses (float64)."""
+    post, w = np.asarray(conn.post), np.asarray(conn.weight, np.float64)
+    out = np.zeros(conn.n_post + 1)
+    for i in np.flatnonzero(np.asarray(x)):
+        np.add.at(out, post[i], float(x[i]) * w[i])
+    return out[:-1]
+
+
+def _event(search, conns, x):
+    old = P.SEARCH
+    P.SEARCH = search
+    try:
+        bases = tuple(jnp.zeros((c.n_post,), jnp.float32) for c in conns)
+        f = jax.jit(
+            lambda ws, x, posts: P.scatter_events(
+                (P.post_targets(),) * len(conns),
+                conns[0].chunk,
+                bases,
+                ws,
+                x,
+                tuple((p,) for p in posts),
+            )
+        )
+        return f(tuple(c.weight for c in conns), x, tuple(c.post for c in conns))
+    finally:
+        P.SEARCH = old
+
+
+N_PRE = 1000  # block size 32: 32 blocks, the last one 8 rows short
+
+
+@pytest.fixture(scope="module")
+def conns():
+    k1, k2 = jax.random.split(jax.random.key(0))
+    return (
+        fixed_probability(k1, N_PRE, 300, 0.05, 0.5),
+        fixed_probability(k2, N_PRE, 70, 0.1, 1.5),
+    )
+
+
+def _masks():
+    rng = np.random.default_rng(3)
+    b = P._block_size(N_PRE)
+    cases = {
+        "none": np.zeros(N_PRE),
+        "all": np.ones(N_PRE),
+        "one per block": np.isin(np.arange(N_PRE), np.arange(0, N_PRE, b) + 3).astype(float),
+        "block edges and last row": np.isin(
+            np.arange(N_PRE), [0, b - 1, b, 2 * b - 1, N_PRE - 1]
+        ).astype(float),
+        "sparse": (rng.random(N_PRE) < 0.01).astype(float),
+        "dense": (rng.random(N_PRE) < 0.5).astype(float),
+        # released amounts (short-term plasticity): any nonzero value is an event
+        "graded": np.where(rng.random(N_PRE) < 0.05, rng.random(N_PRE) + 0.1, 0.0),
+    }
+    return cases
+
+
+def test_block_size():
+    # ~sqrt(n), a power of two, clamped to [8, 512]
+    assert P._block_size(1) == 8
+    assert P._block_size(1000) == 32
+    assert P._block_size(8000) == 64  # sqrt(8000) = 89 = 2^6.48
+    assert P._block_size(10**7) == 512
+
+
+@pytest.mark.parametrize("case", list(_masks()))
+def test_blocks_equal_dense_and_topk(conns, case):
+    x = jnp.asarray(_masks()[case], jnp.float32)
+    blocks = _event("blocks", conns, x)
+    topk = _event("topk", conns, x)
+    for c, ob, ot in zip(conns, blocks, topk, strict=True):
+        # Same rows in the same (increasing) order as top_k's: equal bit for bit.
+        np.testing.assert_array_equal(np.asarray(ob), np.asarray(ot))
+        # Against float64 sums: float32 accumulation of at most ~N_PRE·p terms of size
+        # ≤ 1.5·1.1, relative rounding 6e-8 per addition → ≤ 1e-4 absolute.
+        np.testing.assert_allclose(np.asarray(ob), _dense(c, np.asarray(x)), atol=1e-4)
+
+
+def test_blocks_derivatives_are_the_dense_ones(conns):
+    """Tangents and cotangents take the full O(synapses) path: d/dx and d/dweight equal
+    those of the dense sum, also for rows that did not spike (surrogate gradients)."""
+    c = conns[0]
+    x = jnp.asarray(_masks()["sparse"], jnp.float32)
+    wd = np.zeros((N_PRE, c.n_post + 1))
+    np.add.at(wd, (np.arange(N_PRE)[:, None], np.asarray(c.post)), np.asarray(c.weight))
+    wd = jnp.asarray(wd[:, :-1], jnp.float32)
+    cot = jax.random.normal(jax.random.key(1), (c.n_post,))
+
+    def loss(w, x):
+        out = P.scatter_events(
+            (P.post_targets(),), c.chunk, (jnp.zeros((c.n_post,)),), (w,), x, ((c.post,),)
+        )[0]
+        return jnp.sum(out * cot)
+
+    gw, gx = jax.grad(loss, argnums=(0, 1))(c.weight, x)
+    # d/dx_i = Σ_j W_ij cot_j for every row i (spiking or not); d/dW_ij = x_i cot_post(ij)
+    np.testing.assert_allclose(gx, wd @ cot, rtol=1e-5, atol=1e-5)  # float32 dot products
+    post = np.asarray(c.post)
+    cot_pad = np.append(np.asarray(cot), 0.0)
+    np.testing.assert_allclose(gw, np.asarray(x)[:, None] * cot_pad[post], rtol=1e-6)
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_delay_ring_delivers_exactly_steps_later(steps):
+    """Write-then-read ring of steps + 1 rows: the value written at step k comes out at
+    step k + steps, zeros before, for more steps than the ring has rows."""
+    d = Delay(steps)
+    state = d.init((2,))
+    assert state.buffer.shape == (steps + 1, 2)
+    update = jax.jit(d.update)
+    outs = []
+    for k in range(3 * (steps + 1)):
+        out, state = update(state, jnp.array([k + 1.0, -(k + 1.0)]), k)
+        outs.append(np.asarray(out))
+    outs = np.array(outs)
+    expected = np.array(
+        [
+            [0.0, 0.0] if k < steps else [k - steps + 1.0, -(k - steps + 1.0)]
+            for k in range(len(outs))
+        ]
+    )
+    np.testing.assert_array_equal(outs, expected)
