@@ -25,9 +25,9 @@ def _dense(conn, x):
     return out[:-1]
 
 
-def _event(search, conns, x):
-    old = P.SEARCH
-    P.SEARCH = search
+def _event(search, conns, x, delivery="auto"):
+    old = P.SEARCH, P.DELIVERY
+    P.SEARCH, P.DELIVERY = search, delivery
     try:
         bases = tuple(jnp.zeros((c.n_post,), jnp.float32) for c in conns)
         f = jax.jit(
@@ -42,7 +42,7 @@ def _event(search, conns, x):
         )
         return f(tuple(c.weight for c in conns), x, tuple(c.post for c in conns))
     finally:
-        P.SEARCH = old
+        P.SEARCH, P.DELIVERY = old
 
 
 N_PRE = 1000  # block size 32: 32 blocks, the last one 8 rows short
@@ -86,14 +86,32 @@ def test_block_size():
 @pytest.mark.parametrize("case", list(_masks()))
 def test_blocks_equal_dense_and_topk(conns, case):
     x = jnp.asarray(_masks()[case], jnp.float32)
-    blocks = _event("blocks", conns, x)
+    blocks = _event("blocks", conns, x, "loop")  # the per-synapse loop (CPU default)
+    scatter = _event("blocks", conns, x, "scatter")  # the row scatter (other backends)
     topk = _event("topk", conns, x)
-    for c, ob, ot in zip(conns, blocks, topk, strict=True):
+    for c, ob, os_, ot in zip(conns, blocks, scatter, topk, strict=True):
+        np.testing.assert_array_equal(np.asarray(os_), np.asarray(ot))
         # Same rows in the same (increasing) order as top_k's: equal bit for bit.
         np.testing.assert_array_equal(np.asarray(ob), np.asarray(ot))
         # Against float64 sums: float32 accumulation of at most ~N_PRE·p terms of size
         # ≤ 1.5·1.1, relative rounding 6e-8 per addition → ≤ 1e-4 absolute.
         np.testing.assert_allclose(np.asarray(ob), _dense(c, np.asarray(x)), atol=1e-4)
+
+
+def test_delivery_choice(monkeypatch):
+    """The per-synapse loop only where XLA:CPU compiles it into one function: the
+    threshold neurojax sets (16 MB) covers a 10⁴-neuron target; XLA's default (1 kB)
+    does not, nor does a target vector over the threshold."""
+    out = jnp.zeros((10_000,), jnp.float32)
+    assert P.DELIVERY == "auto"
+    assert P._small_loop_bytes() == 1 << 24  # set by importing neurojax
+    assert P._per_synapse_loop(out) is (jax.default_backend() == "cpu")
+    monkeypatch.setenv("XLA_FLAGS", "")
+    assert not P._per_synapse_loop(out)
+    monkeypatch.setenv(
+        "XLA_FLAGS", "--xla_backend_extra_options=xla_cpu_small_while_loop_byte_threshold=4000"
+    )
+    assert not P._per_synapse_loop(out)
 
 
 def test_blocks_derivatives_are_the_dense_ones(conns):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import re
 
 import jax
 import jax.numpy as jnp
@@ -33,12 +35,51 @@ def _block_size(n: int) -> int:
     return max(8, min(b, 512))
 
 
+def _small_loop_bytes() -> int:
+    """XLA:CPU's `xla_cpu_small_while_loop_byte_threshold` in effect (neurojax sets 16 MB
+    at import, `neurojax._simulate`; XLA's default is 1 kB)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    m = re.search(r"xla_cpu_small_while_loop_byte_threshold=(\d+)", flags)
+    return int(m.group(1)) if m else 1024
+
+
+def _per_synapse_loop(out) -> bool:
+    """Deliver a row synapse by synapse in a scalar loop (`_deliver_row_loop`)? Only on
+    XLA:CPU, and only where that loop (which touches `out` and one row) is under the
+    small-loop threshold, so that XLA compiles it into one function; as a loop of
+    separately dispatched kernels it would cost microseconds per synapse."""
+    if DELIVERY != "auto":
+        return DELIVERY == "loop"
+    if jax.default_backend() != "cpu":
+        return False
+    return 4 * (out.shape[0] + 1) * out.dtype.itemsize < _small_loop_bytes()
+
+
 def _deliver_row(target_fns, outs, weights, auxs, x, row):
+    """Add row `row`'s weighted spike `x[row]·weight[row]` to each `out` at its targets
+    (`target_fns[k](auxs[k], row)`, one per stored synapse; out-of-range targets, the
+    padding, are dropped)."""
     new = []
     for fn, out, weight, aux in zip(target_fns, outs, weights, auxs, strict=True):
+        targets = fn(aux, row)
         vals = (x[row] * weight[row]).astype(out.dtype)
-        new.append(out.at[fn(aux, row)].add(vals, mode="drop"))
+        if not _per_synapse_loop(out):
+            new.append(out.at[targets].add(vals, mode="drop"))
+            continue
+        m = out.shape[0]
+        ext = jnp.concatenate([out, jnp.zeros((1,), out.dtype)])  # slot m: the padding
+
+        def one(j, o, targets=targets, vals=vals, m=m):
+            t = jnp.minimum(targets[j], m)
+            return jax.lax.dynamic_update_index_in_dim(o, o[t] + vals[j], t, 0)
+
+        new.append(jax.lax.fori_loop(0, targets.shape[0], one, ext)[:m])
     return tuple(new)
+
+
+# How a spiking row is delivered: "auto" (a per-synapse scalar loop on XLA:CPU when it
+# compiles into one function, else a scatter), "scatter" or "loop" (to measure them).
+DELIVERY = "auto"
 
 
 def _event_blocks(target_fns, bases, weights, x, auxs):
@@ -47,13 +88,17 @@ def _event_blocks(target_fns, bases, weights, x, auxs):
     rows (`_block_size`), one pass flags the blocks holding a spike (O(n_pre), a fused
     reduction); then, per flagged block, `argmax` over the block flags (O(n_pre/B)) and,
     per spiking row in it, `argmax` over its `B` rows (O(B)); each spiking row's synapses
-    are then scattered, one row at a time (O(max_out)). The rows come in increasing order
-    (the order `top_k` gave: the sums are the same bit for bit). Trip counts follow each
+    are then delivered (`_deliver_row`, O(max_out)). The rows come in increasing order,
+    the order `top_k` gave, so the sums are the same bit for bit. Trip counts follow each
     step's spikes: no upper bound, no fallback.
 
-    Why no `top_k`: XLA:CPU runs `top_k` as a custom call, which also splits the time
-    loop's body into separately dispatched kernels; the whole network step got slower by
-    more than the search itself (dendritic network, benchmarks/README.md)."""
+    Why no `top_k`: XLA:CPU runs it as a custom call (a sort), 16 µs per step over 8000
+    rows where the block flags cost ~3 µs. Why a scalar loop per synapse on CPU
+    (`_deliver_row`): XLA:CPU compiles a `while` loop into one function only when it is
+    small (`xla_cpu_small_while_loop_byte_threshold`) and holds no scatter with a vector
+    of indices; the row scatter kept every loop around it as separately dispatched
+    kernels (~1 µs each). In one process, equal spikes (benchmarks/README.md): COBA
+    (4000 LIF) 64 → 24 µs per step, the dendritic network (10⁴ neurons) 0.42 → 0.29 ms."""
     n = x.shape[0]
     b = _block_size(n)
     nb = -(-n // b)
