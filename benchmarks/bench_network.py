@@ -24,8 +24,9 @@ Each simulator runs in its own environment (Brian2 needs numpy < 2.3):
     /tmp/brian2-venv/bin/python benchmarks/bench_network.py --sim brian2 --sizes 4000
     /tmp/bp-venv/bin/python benchmarks/bench_network.py --sim brainpy --sizes 4000
 
-`--part index` runs the micro-benchmark behind the choice of `top_k` over `nonzero` for
-finding the spiking neurons of a step (neurojax.network._propagate).
+`--part index` runs the micro-benchmark of ways to find the spiking neurons of a step
+(`nonzero`, `top_k`, and the network's own search: the former `top_k` rounds against the
+two-level block search of neurojax.network._propagate).
 """
 
 from __future__ import annotations
@@ -309,6 +310,27 @@ def run_index_bench() -> list[dict]:
         "cumsum": lambda x: jnp.cumsum((x != 0).astype(jnp.int32)),
         "sum (floor)": lambda x: (x != 0).sum(),
     }
+    # The whole search as the network runs it (neurojax.network._propagate), delivering
+    # one synapse per spiking row: the former top_k rounds against the two-level search.
+    from neurojax.network import _propagate as P
+
+    post = (jnp.arange(n, dtype=jnp.int32) % 16)[:, None]
+    weight = jnp.ones((n, 1), jnp.float32)
+
+    def search(kind):
+        def f(x):
+            old, P.SEARCH = P.SEARCH, kind
+            try:
+                return P.scatter_events(
+                    (P.post_targets(),), 16, (jnp.zeros(16),), (weight,), x, ((post,),)
+                )[0].astype(jnp.int32)
+            finally:
+                P.SEARCH = old
+
+        return f
+
+    cands["network search: top_k rounds"] = search("topk")
+    cands["network search: block flags + argmax"] = search("blocks")
     for name, f in cands.items():
         g = jax.jit(lambda xs, f=f: jax.lax.scan(lambda c, x: (c + f(x).sum(), None), 0, xs)[0])
         jax.block_until_ready(g(x))
