@@ -77,8 +77,9 @@ def test_reverse_gradients_agree(x64):
 
 @pytest.mark.parametrize("adjoint", JVP_CASES)
 def test_jvp_works_under_every_adjoint(x64, adjoint):
-    """`jax.jvp`, `jax.jacfwd` under `jit`, `vmap` of `jvp` and `jvp` of `jvp` through
-    simulate, whatever the adjoint: all agree with DirectAdjoint's reverse gradient."""
+    """`jax.jvp`, `jax.jacfwd` under `jit` and `vmap` of `jvp` through simulate, whatever
+    the adjoint: all agree with DirectAdjoint's reverse gradient (second order:
+    test_second_order_forward_mode)."""
     ref = float(jax.grad(fhn_mean_v)(A0, nj.DirectAdjoint()))
     value, tangent = jax.jvp(lambda g: fhn_mean_v(g, adjoint), (A0,), (1.0,))
     np.testing.assert_allclose(float(tangent), ref, rtol=1e-10)
@@ -89,6 +90,14 @@ def test_jvp_works_under_every_adjoint(x64, adjoint):
         jnp.array([0.65, A0])
     )
     np.testing.assert_allclose(float(tangents[1]), ref, rtol=1e-10)
+
+
+# slow tier: second derivatives (jvp of jvp) against differences of jacfwd, five more
+# compiled programs; the first-order forward mode above stays fast
+@pytest.mark.slow
+@pytest.mark.parametrize("adjoint", ADJOINTS, ids=("direct", "checkpoint7", "forward"))
+def test_second_order_forward_mode(x64, adjoint):
+    """`jvp` of `jvp` through simulate equals central differences of `jacfwd`."""
     _, second = jax.jvp(
         lambda g: jax.jvp(lambda h: fhn_mean_v(h, adjoint), (g,), (1.0,))[1], (A0,), (1.0,)
     )

@@ -163,6 +163,8 @@ def test_squid_axon_conducts_at_hodgkin_huxleys_velocity(x64):
     assert velocity == pytest.approx(18.74, rel=0.005)
 
 
+# slow tier: finite-difference validation of a branched cell; cable gradients stay in the fast tier through tests/test_cable_distributions.py and tests/test_nmodl_ions.py (a density profile, an ion pool)
+@pytest.mark.slow
 def test_gradients_wrt_per_branch_conductances_match_finite_differences(x64):
     morph = Morphology(
         [

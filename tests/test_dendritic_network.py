@@ -368,6 +368,8 @@ def test_impossible_dspike_timings_and_bad_couplings():
     assert float(cell.g_couple[0]) == pytest.approx(1 / dend.r_axial, rel=1e-6)
 
 
+# slow tier: finite-difference validation; test_gradient_through_dendritic_network keeps the gradient in the fast tier
+@pytest.mark.slow
 def test_gradient_matches_finite_differences(x64):
     """Subthreshold (no spikes): d(mean somatic voltage)/d(weight onto the distal
     dendrite, an NMDA-like MgBlock synapse) and /d(coupling conductance), through the
