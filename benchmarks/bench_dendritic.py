@@ -15,12 +15,15 @@ Schemes: Brian2 `euler` (Dendrify's default) against neurojax's `Euler()` (the s
 scheme) and its default `ExponentialEuler` for dendritic networks.
 
 Timings (wall clock, run time without build):
-- neurojax: `compile_s` is the first call (trace + XLA compile + run) minus a run;
-  `median_s` the median of later runs with new keys.
+- neurojax: `compile_s` is trace + XLA compilation (`jax.jit(...).lower().compile()`,
+  the network an argument); `median_s` the median of calls of the compiled run with new
+  keys.
 - Brian2 Cython: `first_run_s` includes code generation and Cython compilation (a fresh
   cache directory); `median_s` later runs after `restore()`.
 - Brian2 C++ standalone: `median_s` is the main-loop time the C++ program reports
   (`device._last_run_time`), compilation excluded.
+- `cpu_s` (neurojax, Brian2 Cython): the process CPU time of the same runs, steadier than
+  the wall clock on a shared machine (the standalone program reports wall clock only).
 
 Memory: neurojax's `state_bytes_per_neuron` is the state carried through the time loop
 (continuous + discrete: voltages, dSpike gates, timers, synapse states, delay ring
@@ -78,6 +81,13 @@ E_REV = {"AMPA": 0.0, "GABA": -80.0}
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_s() -> float:
+    """CPU time of this process (user + system, all threads), s: on a loaded machine a
+    steadier measure than the wall clock."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 # ------------------------------------------------------------------------------ neurojax
@@ -164,21 +174,29 @@ def run_neurojax(n: int, ms: float, solver: str, repeats: int) -> dict:
     sv = {"euler": nj.solvers.Euler(), "expeuler": None}[solver]
     inputs = {"E": jnp.zeros((steps, 1))}
 
-    def run(seed):
-        sol = nj.simulate(net, inputs, dt=DT, key=jax.random.key(seed), solver=sv, saveat=saveat)
-        return jax.block_until_ready(sol)
+    # The compiled run alone (the network an argument, as bench_network.py does), as
+    # Brian2 standalone's time is its C++ main loop alone. Called eagerly, `simulate`
+    # bakes the connectivity into the program as constants, which measured 1.5–1.7x slower.
+    def sim(net, key):
+        return nj.simulate(net, inputs, dt=DT, key=key, solver=sv, saveat=saveat).spikes
 
     t = time.perf_counter()
-    sol = run(1)
-    first = time.perf_counter() - t
-    times = []
+    compiled = jax.jit(sim).lower(net, jax.random.key(1)).compile()
+    compile_s = time.perf_counter() - t
+
+    def run(seed):
+        return jax.block_until_ready(compiled(net, jax.random.key(seed)))
+
+    spikes = run(1)
+    times, cpu = [], []
     for r in range(repeats):
-        t = time.perf_counter()
-        sol = run(2 + r)
+        t, c = time.perf_counter(), cpu_s()
+        spikes = run(2 + r)
         times.append(time.perf_counter() - t)
+        cpu.append(cpu_s() - c)
     med = float(np.median(times))
     rates = {
-        p: float(np.asarray(sol.spikes[p], float).sum()) / (net.populations[p].size * ms * 1e-3)
+        p: float(np.asarray(spikes[p], float).sum()) / (net.populations[p].size * ms * 1e-3)
         for p in ("E", "I")
     }
     state = _nbytes(net.init_state()) + _nbytes(net.init_discrete())
@@ -187,9 +205,10 @@ def run_neurojax(n: int, ms: float, solver: str, repeats: int) -> dict:
         "solver": solver,
         "n": n,
         "ms": ms,
-        "compile_s": first - med,
+        "compile_s": compile_s,
         "median_s": med,
         "all_s": times,
+        "cpu_s": float(np.median(cpu)),
         "rate_hz": rates,
         "state_bytes_per_neuron": state / n,
         "model_bytes_per_neuron": _nbytes(net) / n,
@@ -294,12 +313,13 @@ def run_brian2(n: int, ms: float, target: str, repeats: int, build_dir: str) -> 
         net.run(ms * b2.ms)
         first = time.perf_counter() - t
         compile_s = None
-        times = []
+        times, cpu = [], []
         for _ in range(repeats):
             net.restore()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), cpu_s()
             net.run(ms * b2.ms)
             times.append(time.perf_counter() - t)
+            cpu.append(cpu_s() - c)
     import numpy as np
 
     rates = {p: mons[p].num_spikes / (sizes[p] * ms * 1e-3) for p in mons}
@@ -312,6 +332,8 @@ def run_brian2(n: int, ms: float, target: str, repeats: int, build_dir: str) -> 
         "compile_s": compile_s,
         "median_s": float(np.median(times)),
         "all_s": times,
+        # The C++ main loop's own time is wall clock (the program reports no CPU time).
+        "cpu_s": float(np.median(cpu)) if target != "cpp_standalone" else None,
         "rate_hz": rates,
         "peak_rss_mb": peak_rss_mb(),
         "brian2": b2.__version__,
@@ -400,6 +422,7 @@ def main(argv=None):
             [
                 name,
                 f"{r['median_s']:.2f}",
+                "–" if r.get("cpu_s") is None else f"{r['cpu_s']:.2f}",
                 "–" if r.get("compile_s") is None else f"{r['compile_s']:.1f}",
                 f"{r['rate_hz']['E']:.1f} / {r['rate_hz']['I']:.1f}",
                 f"{r['peak_rss_mb']:.0f}",
@@ -416,6 +439,7 @@ def main(argv=None):
             [
                 "run",
                 "median s",
+                "CPU s",
                 "compile s",
                 "rate E / I Hz",
                 "peak RSS MB",
