@@ -64,8 +64,8 @@ Same load, same process kind, CPU seconds of the process (the shared machine at 
 average 6-40 inflates wall clock 2-4×; CPU time far less): ReducedHH 21.7 → 13.7 CPU-s,
 HodgkinHuxley 127 → 79 CPU-s; every located point the same to 1e-11 (folds of cycles,
 period doublings, Hopf point, Lyapunov coefficient). A warm second call: 4.5 → 3.0 CPU-s.
-The idle machine was not available for a new wall-clock figure: scaled by the CPU ratio
-(0.63), the idle 18.5 s would be ~12 s. What compiles now for ReducedHH (CPU-s, trace+lower
+On the idle VM afterwards (load average ~2, one run each, 2026-12-06): ReducedHH 10.3 s
+wall / 14.8 s CPU (target 15 s: met), HodgkinHuxley 20.2 s / 31.8 s CPU (target 60 s: met). What compiles now for ReducedHH (CPU-s, trace+lower
 / compile): `_shoot` 1.4 / 4.2, `_rows_chunk` 0.5 / 2.0, `_probe_runs` 0.3 / 1.4,
 `_nodes_padded` 0.1 / 0.6, `init_state` and `_probe` ~1.
 Tried and not kept: RK4 stages as a 4-iteration loop (one vector-field copy per step in
