@@ -167,9 +167,10 @@ class Sparse(AbstractConnectivity):
         return w.at[rows, self.post].add(self.weight)[:, : self.n_post]
 
 
-# The rows one search round finds are a multiple of this (`_propagate._round_size`);
-# spiking rows are delivered one at a time. Measured on the COBA benchmark (4000 neurons,
-# ~8 spikes per step per population): see benchmarks/README.md, "Networks".
+# Rows per search round of the former `top_k` search (`_propagate.SEARCH = "topk"`, kept
+# to measure against; `_propagate._round_size`). The default two-level block search does
+# not use it: it finds every spiking row, and rows are delivered one at a time
+# (benchmarks/README.md, "Networks").
 _DEFAULT_CHUNK = 16
 
 
