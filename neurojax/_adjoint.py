@@ -22,8 +22,12 @@ from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 
 # Below this many saved blocks a run is differentiated without checkpointing: the stored
-# states (≤ 10⁴ per neuron) cost less than the extra forward pass.
+# states (≤ 10⁴ per neuron) cost less than the extra forward pass...
 AUTO_CHECKPOINT_ABOVE = 10_000
+# ...unless the states reverse mode would store (one per step) exceed this many bytes: a
+# network of 10⁴ dendritic neurons carries 1.5 MB per step, and the gradient through 1 s
+# (10⁴ steps saved every 100) planned 13.8 GB without checkpointing (benchmarks/README.md).
+AUTO_CHECKPOINT_BYTES = 256 * 2**20
 
 
 class AbstractAdjoint(eqx.Module):
@@ -46,8 +50,12 @@ class AbstractAdjoint(eqx.Module):
         `value_and_grad`; `fn` itself for reverse modes."""
         return fn
 
-    def checkpoint_every(self, n_blocks: int) -> int | None:
-        """Chunk length (in saved blocks) for `jax.checkpoint`, or `None` for none."""
+    def checkpoint_every(
+        self, n_blocks: int, steps_per_block: int = 1, state_bytes: int = 0
+    ) -> int | None:
+        """Chunk length (in saved blocks of `steps_per_block` steps) for
+        `jax.checkpoint`, or `None` for none; `state_bytes` is what one step's state costs
+        to store (0 when unknown)."""
         return None
 
     def recompute_steps(self) -> bool:
@@ -77,7 +85,12 @@ class CheckpointAdjoint(AbstractAdjoint):
     saved blocks, only each chunk's initial state is stored, and a chunk is recomputed
     during the backward pass (within it, each step from its state, as `DirectAdjoint`).
     Memory O(n/every + every) states, for one extra forward run. `every=None` chooses
-    `√n` above 10⁴ blocks and no checkpointing below (then it is `DirectAdjoint`)."""
+    `√n` above 10⁴ blocks; below, no checkpointing (then it is `DirectAdjoint`) unless
+    the states stored for a differentiated run would exceed `AUTO_CHECKPOINT_BYTES`
+    (256 MiB: large networks), where it takes chunks of `√(n_blocks / steps per block)`
+    blocks, which minimises the states kept (chunk boundaries plus one chunk's steps).
+    Measured: 10⁴ dendritic neurons, 1 s, saved every 100 steps: XLA plans 13.8 GB
+    without checkpointing, 358 MB with chunks of one block."""
 
     every: int | None = eqx.field(default=None, static=True)
 
@@ -89,12 +102,16 @@ class CheckpointAdjoint(AbstractAdjoint):
                 f"CheckpointAdjoint(every={self.every!r}): every must be an int >= 1 or None."
             )
 
-    def checkpoint_every(self, n_blocks: int) -> int | None:
+    def checkpoint_every(
+        self, n_blocks: int, steps_per_block: int = 1, state_bytes: int = 0
+    ) -> int | None:
         if self.every is not None:
             return self.every
-        if n_blocks <= AUTO_CHECKPOINT_ABOVE:
-            return None
-        return max(int(math.isqrt(n_blocks)), 1)
+        if n_blocks > AUTO_CHECKPOINT_ABOVE:
+            return max(int(math.isqrt(n_blocks)), 1)
+        if n_blocks * steps_per_block * state_bytes > AUTO_CHECKPOINT_BYTES:
+            return max(int(math.isqrt(n_blocks // steps_per_block)), 1)
+        return None
 
 
 class ForwardMode(AbstractAdjoint):

@@ -346,7 +346,12 @@ def simulate(
     # parameters are widened to the population only where a derivative w.r.t. the model
     # is being taken (`_broadcast_parameters`); a static flag, so each case compiles once
     widen = _differentiated(jtu.tree_leaves(model))
-    args = (model, solver, inputs, state, dt_, t0_, key, saveat, adjoint, progress_meter, widen)
+    # any derivative being taken (the adjoint's memory-based checkpointing applies then)
+    differentiated = widen or _differentiated(jtu.tree_leaves((inputs, state, dt_, t0_)))
+    args = (
+        model, solver, inputs, state, dt_, t0_, key, saveat, adjoint, progress_meter, widen,
+        differentiated,
+    )  # fmt: skip
     # Called eagerly, or under transformations evaluated eagerly (jax.grad, jax.jvp,
     # jax.vmap outside any jit), the run goes through one cached compiled function
     # (`_integrate_jit`): inlined, the scan would be traced afresh on every call and
@@ -491,7 +496,18 @@ def _differentiated(leaves) -> bool:
 
 
 def _integrate(
-    model, solver, inputs, state, dt, t0, key, saveat, adjoint, progress_meter, widen=True
+    model,
+    solver,
+    inputs,
+    state,
+    dt,
+    t0,
+    key,
+    saveat,
+    adjoint,
+    progress_meter,
+    widen=True,
+    differentiated=True,
 ):
     # what the adjoint says about differentiation (ForwardMode: forward mode only)
     model, inputs, state, dt, t0 = adjoint.prepare((model, inputs, state, dt, t0))
@@ -550,7 +566,10 @@ def _integrate(
     else:
         xs = jtu.tree_map(lambda a: a.reshape(n_blocks, every, *a.shape[1:]), inputs)
     carry = (jnp.asarray(0, dtype=jnp.int32), state.y, state.z)
-    chunk = adjoint.checkpoint_every(n_blocks)
+    state_bytes = sum(
+        x.size * x.dtype.itemsize for x in jtu.tree_leaves((state.y, state.z)) if eqx.is_array(x)
+    )
+    chunk = adjoint.checkpoint_every(n_blocks, every, state_bytes if differentiated else 0)
     if chunk is None or chunk >= n_blocks:
         carry, ys = jax.lax.scan(block, carry, xs)
     else:

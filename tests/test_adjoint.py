@@ -231,3 +231,43 @@ def test_value_and_grad_of_each_adjoint(x64):
         g2 = jax.grad(adjoint.reverse_differentiable(loss(adjoint)))(p)
         for k in p:
             np.testing.assert_allclose(float(g2[k]), float(ref_g[k]), rtol=1e-9)
+
+
+def test_auto_checkpointing_follows_the_stored_bytes():
+    """`CheckpointAdjoint()` checkpoints above 10⁴ saved blocks, and below that when a
+    differentiated run would store more than `AUTO_CHECKPOINT_BYTES` of states (large
+    networks): chunks of √(blocks / steps per block). A forward run (bytes 0) and small
+    states keep the plain scan; an explicit `every` always wins."""
+    from neurojax._adjoint import AUTO_CHECKPOINT_BYTES
+
+    auto = nj.CheckpointAdjoint()
+    assert auto.checkpoint_every(100, 100, 16) is None  # one HH neuron: 160 kB
+    assert auto.checkpoint_every(100, 100, 0) is None  # not differentiated
+    big = AUTO_CHECKPOINT_BYTES // 1000  # 10⁴ steps of this state: 10× the budget
+    assert auto.checkpoint_every(100, 100, big) == 1  # √(100 / 100)
+    assert auto.checkpoint_every(10_000, 1, big) == 100  # √10⁴
+    assert auto.checkpoint_every(40_000, 1, 0) == 200  # above 10⁴ blocks, as before
+    assert nj.CheckpointAdjoint(every=7).checkpoint_every(100, 100, big) == 7
+    assert nj.DirectAdjoint().checkpoint_every(100, 100, big) is None
+
+
+def test_auto_checkpointing_of_a_large_state_keeps_the_gradient(x64):
+    """A population whose stored states exceed the budget is checkpointed automatically:
+    XLA's plan for the gradient shrinks, and the gradient is DirectAdjoint's to rounding.
+    (2·10⁴ FitzHugh–Nagumo neurons × 2 float64 × 1000 steps = 320 MB > 256 MiB.)"""
+    n = 20_000
+    inputs = jnp.full((1000, n), 0.5)
+
+    def loss(a, adjoint):
+        sol = nj.simulate(FitzHughNagumo(a=a), inputs, dt=0.1, adjoint=adjoint,
+                          saveat=nj.SaveAt(every=100, vars=("v",)))  # fmt: skip
+        return sol.v.mean()
+
+    a = jnp.full((n,), 0.7)
+    auto = _temp_bytes(jax.grad(lambda a: loss(a, nj.CheckpointAdjoint())), a)
+    direct = _temp_bytes(jax.grad(lambda a: loss(a, nj.DirectAdjoint())), a)
+    assert direct > 300e6 and auto < direct / 5, (auto, direct)
+    # the same gradient: checkpointing only recomputes (float64 rounding)
+    g_auto = jax.jit(jax.grad(lambda a: loss(a, nj.CheckpointAdjoint())))(a)
+    g_direct = jax.jit(jax.grad(lambda a: loss(a, nj.DirectAdjoint())))(a)
+    np.testing.assert_allclose(np.asarray(g_auto), np.asarray(g_direct), rtol=1e-12, atol=0)

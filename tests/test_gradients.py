@@ -219,6 +219,10 @@ def test_simulation_through_singular_voltages(dtype):
 # --- memory saved by checkpointing (compiler estimate, no timing) ----------------------
 
 
+# slow tier: a second compiled 10⁴-step HH gradient pair; tests/test_adjoint.py
+# (test_auto_checkpointing_of_a_large_state_keeps_the_gradient) keeps the checkpoint
+# memory check fast
+@pytest.mark.slow
 def test_checkpointing_reduces_gradient_memory():
     """XLA's buffer assignment for the gradient of a 10⁴-step HH run: without checkpointing
     reverse mode stores the state of every step (O(n_steps); each step's intermediates are
