@@ -162,10 +162,11 @@ def fires_once():
 @pytest.mark.parametrize(
     "solver",
     [
-        # the fast tier keeps exponential Euler (φ₁'s closed-form derivative); the explicit
-        # schemes' gradients are JAX's own differentiation of plain arithmetic (slow tier)
+        # slow tier: finite-difference validations; φ₁'s closed-form derivative stays
+        # checked in the fast tier by test_phi1_value_and_derivative and by
+        # tests/test_hh_neuron.py's gradient through ExponentialRK2 against a difference
         pytest.param(nj.Euler(), marks=pytest.mark.slow),
-        nj.ExponentialEuler(),
+        pytest.param(nj.ExponentialEuler(), marks=pytest.mark.slow),
         pytest.param(nj.RK4(), marks=pytest.mark.slow),
     ],
     ids=lambda s: type(s).__name__,
