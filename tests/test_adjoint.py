@@ -251,6 +251,8 @@ def test_auto_checkpointing_follows_the_stored_bytes():
     assert nj.DirectAdjoint().checkpoint_every(100, 100, big) is None
 
 
+# slow tier: compiles and runs two 320 MB gradients; the choice itself is checked fast above
+@pytest.mark.slow
 def test_auto_checkpointing_of_a_large_state_keeps_the_gradient(x64):
     """A population whose stored states exceed the budget is checkpointed automatically:
     XLA's plan for the gradient shrinks, and the gradient is DirectAdjoint's to rounding.

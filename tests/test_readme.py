@@ -44,9 +44,12 @@ def test_the_readme_has_code_in_the_sections_it_documents():
         assert any(t.startswith(expected) for t in titles), (expected, titles)
 
 
-# Sections whose blocks run whole validations (a fit to convergence, bifurcation
-# diagrams with limit cycles): the slow tier runs them, the fast tier the rest.
-SLOW_SECTIONS = ("Fitting", "Dynamics analysis")
+# Sections whose blocks run whole validations or large programs (a fit to convergence,
+# bifurcation diagrams with limit cycles, a cell from SWC, a 4000-neuron network): the
+# slow tier runs them (their modules keep many fast tests); the fast tier runs the
+# front-page example and the user-written model.
+SLOW_SECTIONS = ("Fitting", "Dynamics analysis", "Cable and multicompartment cells",
+                 "Synapses and networks")  # fmt: skip
 
 
 @pytest.mark.parametrize(
