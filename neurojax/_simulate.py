@@ -381,8 +381,9 @@ def _nonfinite_report(kept, finals):
     """For each kept trajectory (leading axis = time): whether a row holds a NaN/inf and
     the first such row, through a max over each row (no boolean array the size of the
     recording, which cost ~100 MB on a 400 MB one); for each final-state leaf: whether it
-    holds one. One compiled program for all the checks of a run (separate eager
-    reductions compiled about ten small programs per new shape, ~0.05 s each)."""
+    holds one. One compiled program for all the checks of a run, where the eager
+    reductions compiled one per kind of reduction and shape (measured: an eager HH run
+    with a new input length compiles 3 programs now, 4 before; an eager gradient 7, 8)."""
 
     def rows(x):
         bad = ~jnp.isfinite(jnp.max(jnp.abs(x).reshape(x.shape[0], -1), axis=1))
@@ -407,7 +408,7 @@ def _tie_nonfinite_errors(sol: Solution, messages: tuple[str, ...]) -> Solution:
 
 
 # compiled, so that a derivative taken outside `jit` (jvp tracers, evaluated op by op)
-# runs the checks as one program per shape instead of compiling each operation
+# runs the checks as one program per shape instead of one per operation
 _tie_nonfinite_errors_jit = eqx.filter_jit(_tie_nonfinite_errors)
 
 

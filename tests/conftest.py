@@ -34,8 +34,8 @@ def pytest_configure(config):
         jax.config.update("jax_compilation_cache_dir", path)
         # every program, however quick to compile: the small ones (an eager `jnp` op, a
         # finiteness check) are recompiled in every module after `jax.clear_caches()`,
-        # and loading them is cheaper (a subset of 8 modules: 10-17 % less CPU than a
-        # 0.2 s threshold, measured on a loaded machine)
+        # and loading them is cheaper (a subset of 8 modules, two pairs of runs on a loaded
+        # machine: 5 and 17 % less CPU than a 0.2 s threshold)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
