@@ -52,5 +52,6 @@ from .solvers import Euler as Euler
 from .solvers import ExponentialEuler as ExponentialEuler
 from .solvers import ExponentialRK2 as ExponentialRK2
 from .solvers import Rosenbrock2 as Rosenbrock2
+from .solvers import Staggered as Staggered
 
 __version__ = "0.1.0"

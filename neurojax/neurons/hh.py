@@ -56,6 +56,10 @@ class HodgkinHuxley(hh.HHParameters, AbstractNeuron):
     v_th: Array = parameter(0.0)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
 
+    # the gating variables (linear in themselves at fixed V; V linear in V at fixed gates):
+    # what `neurojax.Staggered` advances at half steps
+    gate_fields: ClassVar[tuple[str, ...]] = ("m", "h", "n")
+
     @property
     def default_solver(self):
         return ExponentialRK2()

@@ -15,3 +15,4 @@ from ._implicit import Rosenbrock2 as Rosenbrock2
 from ._linear_solve import AbstractLinearSolver as AbstractLinearSolver
 from ._linear_solve import DenseSolve as DenseSolve
 from ._rk4 import RK4 as RK4
+from ._staggered import Staggered as Staggered
