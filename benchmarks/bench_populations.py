@@ -48,9 +48,16 @@ def parse_args(argv=None):
     p.add_argument(
         "--cases",
         nargs="+",
-        default=["hh:default", "hh:exponential_euler", "hh:euler", "lif:default"],
+        default=[
+            "hh:default",
+            "hh:exponential_euler",
+            "hh:exponential_rk2",
+            "hh:euler",
+            "lif:default",
+        ],
         help="model:solver pairs; model in {hh, lif}; solver in {default, exponential_euler, "
-        "exponential_rk2, euler, rk4}, default: the model's `default_solver`",
+        "exponential_rk2, staggered, euler, rk4}, default: the model's `default_solver` "
+        "(HH: staggered)",
     )
     p.add_argument("--repeats", type=int, default=5, help="timed runs after the warm-up")
     p.add_argument("--save-every", type=int, default=100, help="SaveAt(every=...)")
@@ -79,6 +86,7 @@ def main(argv=None):
     solvers = {
         "exponential_euler": nj.ExponentialEuler,
         "exponential_rk2": nj.ExponentialRK2,
+        "staggered": nj.Staggered,
         "euler": nj.Euler,
         "rk4": nj.RK4,
     }

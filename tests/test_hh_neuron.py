@@ -15,20 +15,26 @@ cubic through the samples around it. V: RMS error over all samples of the 100 ms
 
 | scheme                        | spike time (ms)          | V RMS (mV)           | order |
 |-------------------------------|--------------------------|----------------------|-------|
-| ExponentialRK2 (our default)  | 0.26 / **0.072** / 0.019 | 5.3 / **1.5** / 0.40 | 2     |
+| Staggered (our default)       | 0.12 / **0.029** / 0.0074| 2.4 / **0.62** / 0.16| 2     |
+| ExponentialRK2                | 0.26 / **0.072** / 0.019 | 5.3 / **1.5** / 0.40 | 2     |
 | NEURON default, secondorder=0 | 0.86 / **0.42** / 0.21   | 14 / **8.1** / 4.2   | 1     |
 | NEURON secondorder=2 (CN)     | 0.059 / 0.015 / 0.0037   | 1.2 / 0.31 / 0.077   | 2     |
 | ExponentialEuler              | 2.4 / 1.2 / 0.59         | 27 / 18 / 11         | 1     |
 | Euler                         | 0.081 / 0.041 / 0.021    | 1.7 / 0.83 / 0.41    | 1     |
 | RK4                           | 7e-5 / 6e-6 / 7e-7       | 7e-3 / 3e-4 / 2e-5   | 4     |
 
-At dt = 0.025 ms the default is 5.8× closer to the converged solution than NEURON's default
-in spike times and in V (the issue's requirement: at least as accurate). Exponential Euler
-(first order) is 3× *less* accurate than NEURON's default there, hence the second-order
-default. Euler and RK4 are accurate at these steps but unstable at dt = 0.1 ms (NaN), where
-the exponential schemes stay stable (default: 0.88 ms spike-time error after 90 ms; NEURON's
-default 1.8 ms). Per step the default costs about 2× exponential Euler (`benchmarks/README.md`).
-In float32 the default's errors are the same to 0.1% (0.072 ms, 1.51 mV).
+At dt = 0.025 ms the default (`Staggered`: NEURON's staggered scheme with exponential
+updates for V and the gates) is 14× closer to the converged solution than NEURON's default
+in spike times and 13× in V (the issue's requirement: at least as accurate; issue 18's aim
+for the staggered scheme: within 0.05 ms), 2.5× closer than `ExponentialRK2`, and 2× as far
+as NEURON's Crank–Nicolson, which staggers the same way (the two differ from each other by
+0.015 ms). Exponential Euler (first order) is 3× *less* accurate than NEURON's default
+there, hence a second-order default. Euler and RK4 are accurate at these steps but
+unstable at dt = 0.1 ms (NaN), where the exponential schemes stay stable (spike-time error
+after 90 ms: `Staggered` 0.46 ms, `ExponentialRK2` 0.88, exponential Euler 4.8; NEURON's
+default 1.8 ms). Per step `Staggered` costs what exponential Euler does (one evaluation of
+the rates), `ExponentialRK2` about 2× (`benchmarks/README.md`). In float32 the errors
+are the same to 0.2% (`Staggered` 0.02932 ms, 0.6199 mV; `ExponentialRK2` 0.07202, 1.506).
 
 Alignment: NEURON samples V at t = 0, dt, …; `Solution.v[i]` is V at `(i + 1)·dt`. NEURON
 evaluates the IClamp at the step midpoint, so its current is on in the steps starting at
@@ -153,8 +159,8 @@ def test_default_solver_agrees_with_neuron(data):
     t, v = run(data, DT)
     spikes = spike_times(t, v)
     for so, spike_tol, v_tol in (
-        (2, 0.072 + 0.015, 1.51 + 0.31),  # ms, mV: default + NEURON CN errors
-        (0, 0.072 + 0.42, 1.51 + 8.1),  # ms, mV: default + NEURON default errors
+        (2, 0.029 + 0.015, 0.62 + 0.31),  # ms, mV: default + NEURON CN errors
+        (0, 0.029 + 0.42, 0.62 + 8.1),  # ms, mV: default + NEURON default errors
     ):
         t_n, v_n = neuron(data, DT, so)
         assert np.allclose(t_n, t)
@@ -169,8 +175,9 @@ def test_default_at_least_as_accurate_as_neuron_default(data):
     ours = errors(data, *run(data, DT))
     theirs = errors(data, *neuron(data, DT, 0))
     assert ours[0] <= theirs[0] and ours[1] <= theirs[1], (ours, theirs)
+    assert ours[0] <= 0.05  # ms: issue 18's aim for the staggered second-order scheme
     # The numbers quoted in the module docstring (and README), to 5%.
-    assert ours == pytest.approx((0.0720, 1.505), rel=0.05)
+    assert ours == pytest.approx((0.02936, 0.6202), rel=0.05)
     assert theirs == pytest.approx((0.4185, 8.069), rel=0.05)
     assert errors(data, *neuron(data, DT, 2)) == pytest.approx((0.01473, 0.3088), rel=0.05)
 
@@ -178,10 +185,42 @@ def test_default_at_least_as_accurate_as_neuron_default(data):
 def test_default_solver_is_second_order(data):
     errs = [errors(data, *run(data, dt)) for dt in DTS]
     for coarse, fine in zip(errs, errs[1:], strict=False):
-        # 2nd order: ×4 per halving; measured 3.62, 3.79 (spikes) and 3.45, 3.77 (V), the
-        # coarse pair still pre-asymptotic (dt = 0.05 is a quarter of the spike's rise time).
+        # 2nd order: ×4 per halving; measured 3.98, 3.99 (spikes) and 3.94, 3.99 (V)
+        # (ExponentialRK2: 3.62, 3.79 and 3.45, 3.77, its coarse pair pre-asymptotic).
         assert 3.2 < coarse[0] / fine[0] < 4.4
         assert 3.2 < coarse[1] / fine[1] < 4.4
+
+
+def test_exponential_rk2_accuracy(data):
+    """`ExponentialRK2` (HH's default before `Staggered`, still the second-order choice
+    for models without declared gates): the figures of its docstring, to 5%."""
+    assert errors(data, *run(data, DT, ExponentialRK2())) == pytest.approx((0.0720, 1.505), rel=0.05)
+
+
+# slow: three more compiled runs; test_exponential_rk2_accuracy keeps it covered fast
+@pytest.mark.slow
+def test_exponential_rk2_is_second_order(data):
+    errs = [errors(data, *run(data, dt, ExponentialRK2())) for dt in DTS]
+    for coarse, fine in zip(errs, errs[1:], strict=False):
+        # measured 3.62, 3.79 (spikes) and 3.45, 3.77 (V): the coarse pair pre-asymptotic
+        # (dt = 0.05 is a quarter of the spike's rise time)
+        assert 3.2 < coarse[0] / fine[0] < 4.4
+        assert 3.2 < coarse[1] / fine[1] < 4.4
+
+
+# slow: three runs at another step; the fast tests cover both schemes at dt <= 0.05
+@pytest.mark.slow
+def test_staggered_most_accurate_at_coarse_step(data):
+    """At dt = 0.1 ms (4× NEURON's default step) the default still beats
+    `ExponentialRK2` and exponential Euler: spike times measured 0.46 / 0.88 / 4.8 ms
+    after 90 ms (V RMS 8.8 / 14.6 / 31 mV)."""
+    ours, rk2, ee = (
+        errors(data, *run(data, 0.1, s))
+        for s in (nj.Staggered(), ExponentialRK2(), nj.ExponentialEuler())
+    )
+    assert ours == pytest.approx((0.4573, 8.751), rel=0.05)
+    assert ours[0] < 0.6 * rk2[0] and ours[1] < 0.7 * rk2[1]  # measured 0.52, 0.60
+    assert rk2[0] < ee[0]
 
 
 def test_exponential_euler_is_first_order(data):
@@ -210,14 +249,23 @@ def test_neuron_live(data):
         np.testing.assert_allclose(v, data[f"neuron_so{so}_dt{DT}"], rtol=0, atol=1e-6)
 
 
-def test_gradient_through_default_solver_matches_finite_differences():
-    """d(mean V over 20 ms, through a spike)/d g_na by reverse mode through
-    `ExponentialRK2`, against a central difference."""
+@pytest.mark.parametrize(
+    "solver",
+    [
+        None,
+        # slow: another gradient compilation; the default (Staggered) is checked fast
+        pytest.param(ExponentialRK2(), marks=pytest.mark.slow),
+    ],
+    ids=["default", "ExponentialRK2"],
+)
+def test_gradient_through_default_solver_matches_finite_differences(solver):
+    """d(mean V over 20 ms, through a spike)/d g_na by reverse mode through the
+    default solver (`Staggered`) and `ExponentialRK2`, against a central difference."""
     stim = nj.stimuli.Step(10.0, start=5.0, duration=20.0)
 
     @jax.jit
     def loss(g_na):
-        sol = nj.simulate(nj.HodgkinHuxley(g_na=g_na), stim, dt=DT, solver=ExponentialRK2())
+        sol = nj.simulate(nj.HodgkinHuxley(g_na=g_na), stim, dt=DT, solver=solver)
         return jnp.mean(sol.v)
 
     g = jnp.asarray(120.0)

@@ -49,7 +49,7 @@ def test_default_solver_follows_the_structure():
     assert isinstance(model.structure, nj.Coupled)
     assert isinstance(nj.solvers.default_solver(model), nj.RK4)
     # point neurons and cables keep their declared schemes
-    assert isinstance(nj.solvers.default_solver(nj.HodgkinHuxley()), nj.ExponentialRK2)
+    assert isinstance(nj.solvers.default_solver(nj.HodgkinHuxley()), nj.Staggered)
     assert isinstance(nj.solvers.default_solver(nj.LIF()), nj.ExponentialEuler)
 
 

@@ -13,7 +13,7 @@ from ._rk4 import RK4
 def default_solver(model) -> AbstractSolver:
     """The solver `simulate(model, ..., solver=None)` uses.
 
-    `model.default_solver` where the model declares one (HH: `ExponentialRK2`, cables:
+    `model.default_solver` where the model declares one (HH: `Staggered`, cables:
     `TRBDF2`); otherwise by `model.structure`, so that a model written from
     `AbstractModel`'s docstring (only `init_state` and `vector_field`) simulates with every
     default:

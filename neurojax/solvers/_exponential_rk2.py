@@ -26,11 +26,21 @@ class ExponentialRK2(AbstractSolver):
     the midpoint's `V∞ = (Σ g·E + I)/g_total`, so it cannot leave the range of the
     reversal potentials at any `dt`. (ETD2RK, used before, corrected with `φ₂·ΔN` and
     overshot to 85 mV on the reduced HH at dt = 0.1 ms; this scheme peaks at 47.8 mV,
-    true 47.6.) Cost: two vector-field and two linear-rate evaluations per step.
+    true 47.6.) Cost: two vector-field and two linear-rate evaluations per step, i.e.
+    twice the exponentials of `ExponentialEuler` (HH: 20 per neuron-step against 10), so
+    about half its throughput (HH, 10⁴ neurons: 0.53–0.60×; `benchmarks/README.md`).
+    Every rate is already evaluated once per stage; what could still be shared is not
+    worth its accuracy (an L-stable rational half step in place of the exponential one
+    saved the 4 exponentials of the half step: 0.68×, spike times 0.10 ms instead of
+    0.072 at dt = 0.025).
 
-    For Hodgkin–Huxley at dt = 0.025 ms its spike times are 0.09 ms from a converged
+    For Hodgkin–Huxley at dt = 0.025 ms its spike times are 0.072 ms from a converged
     solution (exponential Euler: 1.2 ms; NEURON's default: 0.42 ms;
-    `tests/test_hh_neuron.py`).
+    `tests/test_hh_neuron.py`). For conductance-based models that declare their gates
+    (`gate_fields`) `Staggered` is second order at one rate evaluation per step and more
+    accurate (0.029 ms): HH's default. This scheme remains the second-order choice for
+    the other point neurons (it needs no split of the state), and it keeps every variable
+    at whole steps.
 
     References: Perego & Veneziani (2009) Electron Trans Numer Anal 35:234–256;
     Hochbruck & Ostermann (2010) Acta Numerica 19:209–286 (exponential midpoint rule).

@@ -72,10 +72,13 @@ class Staggered(AbstractSolver):
     and otherwise an O(dt) error in the start (as in NEURON, whose `finitialize` sets the
     gates at t = 0). Spike detection reads V only and is unaffected.
 
-    Accuracy (HH, 10 µA/cm², 7 spikes, against a converged solution;
-    `tests/test_hh_neuron.py`): spike times within 0.016 ms at dt = 0.025 ms and 0.24 ms
-    at dt = 0.1 (`ExponentialRK2`: 0.072 and 0.88; NEURON's Crank–Nicolson 0.015 at
-    dt = 0.025).
+    Accuracy (HH, 10 µA/cm² for 95 ms, 7 spikes, against a converged solution;
+    `tests/test_hh_neuron.py`): spike times within 0.029 ms at dt = 0.025 ms and
+    0.46 ms at dt = 0.1, V 0.62 and 8.8 mV RMS (`ExponentialRK2`: 0.072 and 0.88 ms,
+    1.5 and 14.6 mV; NEURON's Crank–Nicolson at dt = 0.025: 0.015 ms, 0.31 mV; its
+    default 0.42 ms). Cost: one evaluation of the rates per step, as `ExponentialEuler`
+    (HH, 10⁴ neurons: 1.0× its throughput forward, 0.9× for the gradient;
+    `ExponentialRK2` 0.53× and 0.28×; `benchmarks/README.md`).
 
     Reference: Hines (1984) Int J Bio-Med Comput 15:69–76 (the staggered scheme);
     Carnevale & Hines (2006) *The NEURON Book*, ch. 4; Hochbruck & Ostermann (2010)
