@@ -79,9 +79,11 @@ class Coupled(AbstractStructure):
 
 
 class Tree(AbstractStructure):
-    """A cable cell: compartments coupled along a tree. The model provides
-    `implicit_step(solver, t, y, inputs, dt)` (a tree solve for the voltages), which the
-    implicit solvers call."""
+    """A cable cell: compartments coupled along a tree. Besides `vector_field` (its true
+    derivative) the model provides `linearise(t, y, inputs, dt)` → its voltage equations
+    as a `neurojax.solvers.TreeLinearisation` (a `TreeOperator`, O(N) to solve), and
+    `advance_gates(t, linearisation, v, dt)` → the state at `t + dt` with its other
+    states advanced at the new voltages; the implicit solvers compose the two."""
 
 
 # --------------------------------------------------------------------------------------

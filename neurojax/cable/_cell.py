@@ -3,6 +3,7 @@ tree solve for the voltages and exponential Euler for the gates."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar, NamedTuple
 
@@ -25,7 +26,8 @@ from .._model import (
 from ._channels import AbstractChannel, AbstractPointProcess
 from ._ions import BUILTIN_IONS, IonLayout, Pool, default_value, ion_variables
 from ._morphology import Discretisation, Morphology
-from ._tree_solve import tree_solve
+from ..solvers._implicit import TreeLinearisation
+from ..solvers._linear_solve import TreeOperator
 
 # µF/cm² · µm² → nF, and mS/cm² · µm² → µS: 1 µm² = 1e-8 cm², × 1e3 (µF→nF, mS→µS).
 _PER_UM2 = 1e-5
@@ -152,12 +154,10 @@ class Cell(AbstractModel):
       (`AbstractPointProcess`, e.g. NMODL's `expsyn.mod`), currents in nA; those with
       NET_RECEIVE take event weights as the input `"events"` (`Cell.event_input` turns
       spike times into them, with NEURON's delivery rule).
-    - `remat`: wrap each step in the cell's own `jax.checkpoint` (recompute it in the
-      backward pass instead of storing its intermediates); no effect on values or the
-      forward run. Off by default: `simulate` already recomputes every step in reverse
-      mode (`AbstractAdjoint.recompute_steps`), and a second checkpoint inside that one
-      only adds work (measured: gradient 15 % slower at 2201 nodes). Turn it on to
-      differentiate a scan of `implicit_step` written by hand.
+    - `remat`: deprecated, no effect (a `DeprecationWarning`): how a run is
+      differentiated is the adjoint's business. `simulate` already recomputes every
+      step in reverse mode (`AbstractAdjoint.recompute_steps`); for less memory over
+      long runs pass `simulate(..., adjoint=CheckpointAdjoint(every=...))`.
 
     **Inputs** of `simulate`: with current clamps only, one array of currents (nA)
     shaped `(n_steps, *batch, len(clamps))`; otherwise a dict with the keys of the kinds
@@ -190,7 +190,6 @@ class Cell(AbstractModel):
     e_syn: Array = eqx.field(converter=as_float, default=0.0, metadata={"domain": REAL})
     rs_clamp: Array = parameter(0.01, POSITIVE)
     ions: dict = eqx.field(default=None)
-    remat: bool = eqx.field(static=True, default=False)
     geometry: _Geometry = eqx.field(static=True, default=None)
 
     structure: ClassVar = Tree()
@@ -210,7 +209,7 @@ class Cell(AbstractModel):
         rs_clamp: float = 0.01,
         ions: dict | None = None,
         point_processes: Sequence[tuple[AbstractPointProcess, tuple[int, float]]] = (),
-        remat: bool = False,
+        remat: bool | None = None,
     ):
         if not isinstance(morphology, Morphology):
             raise TypeError(
@@ -251,8 +250,16 @@ class Cell(AbstractModel):
         clamp_nodes = np.array([disc.node(b, x) for b, x in clamps], dtype=np.int64)
         syn_nodes = np.array([disc.node(b, x) for b, x, _ in synapses], dtype=np.int64)
         vc_nodes = np.array([disc.node(b, x) for b, x in vclamps], dtype=np.int64)
-        if isinstance(remat, (str, bytes)) or not isinstance(remat, (bool, np.bool_)):
-            raise TypeError(f"remat must be True or False, got {remat!r}.")
+        if remat is not None:
+            if isinstance(remat, (str, bytes)) or not isinstance(remat, (bool, np.bool_)):
+                raise TypeError(f"remat must be True or False, got {remat!r}.")
+            warnings.warn(
+                "Cell(remat=...) is deprecated and has no effect: checkpointing belongs to "
+                "the adjoint. simulate already recomputes each step in reverse mode; for "
+                "less memory pass simulate(..., adjoint=neurojax.CheckpointAdjoint(every=...)).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         n_br = len(morphology.branches)
         for name, value in (("cm", cm), ("ra", ra)):
             if np.ndim(value) not in (0,) and np.shape(value) != (n_br,):
@@ -272,7 +279,6 @@ class Cell(AbstractModel):
             else np.array(e_syn, dtype=float)
         )
         self.rs_clamp = rs_clamp
-        self.remat = bool(remat)
         self.geometry = _Geometry(disc, tuple(regions), clamp_nodes, syn_nodes, vc_nodes)
         self.geometry.ions = IonLayout(channels, regions, disc.n_nodes)
         self.point_processes, self.geometry.points = _point_processes(point_processes, disc)
@@ -604,51 +610,58 @@ class Cell(AbstractModel):
         return flow - _sum_children(flow, geo.children)
 
     def vector_field(self, t, y: CellState, inputs) -> CellState:
-        """`dV/dt` at the membrane nodes (0 at the membrane-less ones, which are algebraic)
-        and `d gates/dt` — for inspection; the cell is integrated by `implicit_step`."""
-        i_mem, _ = self._currents(y, inputs, None, t)
-        g_ax = self._axial(y.v.dtype)
-        c = self._capacitance(y.v.dtype)
-        f = self._axial_current(y.v, g_ax) - i_mem
+        """The true time derivative of every state at `(t, y)`, inputs held:
+
+        - `v`: `dV/dt = F(V)/C` at the membrane nodes (mV/ms), 0 at the membrane-less
+          ones (algebraic: Kirchhoff's law, no dynamics of their own);
+        - `gates`, `ions` (the concentrations a mechanism writes) and `points`: the
+          derivative of each mechanism's own update rule at zero step length,
+          `∂/∂h update(V, x, h)|_{h=0}` — for any consistent one-step rule (exponential
+          Euler, NEURON's `cnexp`, backward Euler by Newton for `derivimplicit`/KINETIC)
+          that is exactly the mechanism's `dx/dt` at `V` (1/ms, mM/ms). Discrete values
+          kept between steps (an NMODL ASSIGNED read before written) get 0, and events
+          (NET_RECEIVE) are not part of it.
+
+        The solvers do not integrate this: they take `linearise` and `advance_gates`
+        (the staggered implicit step). It is the model's ODE, for inspection, analysis
+        and checks (`tests/test_cable_solver_contract.py`)."""
+        v = y.v
+        dtype = v.dtype
+        c = self._capacitance(dtype)
+
+        def flow(h):
+            # a fresh pool inside the traced function: the mechanisms' updates read the
+            # ion currents summed into it by `_currents`
+            pool = self._ion_pool(v, y.ions)
+            i_mem, _ = self._currents(y, inputs, pool, t)
+            gates = self._update_gates(v, y, pool, h, t)
+            points = tuple(
+                pp.update(v[..., node : node + 1], g, h, self.temperature, **_time(pp, t))
+                for pp, node, g in zip(self.point_processes, self.geometry.points, y.points,
+                                       strict=True)
+            )  # fmt: skip
+            ions = pool.states() if pool is not None else {}
+            return (gates, ions, points), i_mem
+
+        zero = jnp.zeros((), dtype)
+        (_, rates, i_mem) = jax.jvp(flow, (zero,), (jnp.ones_like(zero),), has_aux=True)
+        gates, ions, points = rates
+        f = self._axial_current(v, self._axial(dtype)) - i_mem
         dv = jnp.where(c > 0, f / jnp.where(c > 0, c, 1.0), 0.0)
-        zeros = jax.tree_util.tree_map(jnp.zeros_like, (y.gates, y.ions, y.points))
-        return CellState(v=dv, gates=zeros[0], ions=zeros[1], points=zeros[2])
+        return CellState(v=dv, gates=gates, ions=ions, points=points)
 
-    def implicit_step(self, solver, t, y: CellState, inputs, dt) -> CellState:
-        """One step: the voltages by the solver's scheme with tree solves, then the gates
-        by exponential Euler at the new voltages (NEURON's order: the gates lag the
-        voltages by half a step, which makes the pair second order).
+    def linearise(self, t, y: CellState, inputs, dt):
+        """The voltage equations of one step for the implicit solvers
+        (`neurojax.solvers.TreeLinearisation`): `C dV/dt = F(V) ≈ F(V₀) − M (V − V₀)`.
 
-        Within the step the gates are frozen and the membrane currents linearised at the
-        step's start (exact for ohmic channels, such as all of `neurojax.cable`'s, at
-        fixed gates; an O(dt²) change of the current, so no loss of order, for a
-        nonlinear one such as a GHK current from NMODL): the voltage equation is linear,
-        `C dV/dt = F(V) = F(V₀) − (G_m + L)(V − V₀)` (`G_m` the membrane slope
-        conductance, `L` the axial Laplacian, inputs held over the step); the
-        membrane-less nodes have `C = 0` and carry Kirchhoff's law.
-
-        - θ-methods (`BackwardEuler`, `CrankNicolson`): one solve of
-          `(C/dt + w·(G_m + L)) δ = F(V)`, row weight `w = θ` at membrane nodes and
-          `w = 1` at the membrane-less ones (Kirchhoff holds at the end of the step; with
-          θ = ½ it would hold only at the midpoint and oscillate undamped) — NEURON's
-          `secondorder = 0` and `2`, node for node.
-        - `TRBDF2`: a trapezoid to `t + γ·dt`, then BDF2 to `t + dt` (γ = 2 − √2), both
-          solves with the one matrix `C/h + G_m + L`, `h = γ·dt/2`; before them, the
-          membrane-less nodes are put back on Kirchhoff's law for this step's inputs (a
-          diagonal update: they never neighbour each other), so that a jump of an input
-          there is not a first-order error. L-stable and second order.
-        """
-        scheme = _scheme_of(solver)
-        if self.remat:
-            # Reverse mode would otherwise store ~100 intermediate arrays of every step
-            # (gate rates, linearisation, solve); recomputing the step from its input
-            # state in the backward pass moves far less memory and measured faster.
-            return jax.checkpoint(type(self)._step, static_argnums=(1,))(
-                self, scheme, y, inputs, dt, t
-            )
-        return self._step(scheme, y, inputs, dt, t)
-
-    def _step(self, scheme, y: CellState, inputs, dt, t=0.0) -> CellState:
+        Events are delivered first (NEURON's `deliver_net_events`); the membrane
+        currents are evaluated at mid-step `t + dt/2` (NEURON's fixed step, for the
+        mechanisms that read `t`) and linearised at the step's start with the gates
+        frozen (exact for ohmic channels, such as all of `neurojax.cable`'s; an O(dt²)
+        change of the current, so no loss of order, for a nonlinear one such as a GHK
+        current from NMODL). `M = G_m + L`: the membrane slope conductances (one JVP
+        per mechanism) plus the axial Laplacian (µS); `C` (nF) is 0 at the
+        membrane-less nodes, which carry Kirchhoff's law."""
         geo = self.geometry
         v = y.v
         dtype = v.dtype
@@ -657,20 +670,29 @@ class Cell(AbstractModel):
         pool = self._ion_pool(v, y.ions)
         i_mem, g_mem = self._currents(y, inputs, pool, t + dt / 2)  # NEURON: mid-step
         g_ax = self._axial(dtype)
-        c = self._capacitance(dtype)
         rhs = self._axial_current(v, g_ax) - i_mem  # F(V)
         # Laplacian diagonal: each node's axial conductances to its parent and children
         lap_diag = g_ax + _sum_children(g_ax, geo.children)
-        topo = geo.disc.topology
-        kind, p = scheme
-        if kind == "theta":
-            w = jnp.where(jnp.asarray(geo.has_membrane), jnp.asarray(p, dtype), 1.0)
-            d = c / dt + w * (g_mem + lap_diag)
-            b = -w * g_ax  # row i, column parent
-            a = -w[geo.parent] * g_ax  # row parent, column i
-            v_new = v + tree_solve(topo, d, a, b, rhs)
-        else:
-            v_new = _VOLTAGE_SCHEMES[kind](self, p, v, rhs, c, g_mem, g_ax, lap_diag, dt)
+        off = -g_ax  # symmetric: M[i, parent] = M[parent, i] = −g_i
+        op = TreeOperator(geo.disc.topology, g_mem + lap_diag, off, off)
+        return TreeLinearisation(
+            v=v,
+            capacitance=self._capacitance(dtype),
+            operator=op,
+            rhs=rhs,
+            algebraic=~geo.has_membrane,
+            context=(y, pool),
+        )
+
+    def advance_gates(self, t, linearisation, v_new, dt) -> CellState:
+        """The state at `t + dt` given the new voltages `v_new` from the solver: every
+        mechanism's gates (and the concentrations it writes) advanced over `dt` by its
+        own rule at `v_new` — exponential Euler for the built-in channels (NEURON's
+        `cnexp`, exact for a gate at fixed V), the NMODL `SOLVE … METHOD` for imported
+        ones — in mechanism order (NEURON's `nrn_state`), then the point processes'.
+        Staggered half a step behind the voltages, as NEURON."""
+        geo = self.geometry
+        y, pool = linearisation.context
         gates = self._update_gates(v_new, y, pool, dt, t + dt)
         points = tuple(
             pp.update(v_new[..., node : node + 1], g, dt, self.temperature, **_time(pp, t + dt))
@@ -714,52 +736,6 @@ class Cell(AbstractModel):
                 g = ch.update(vr, gates, dt, self.temperature, **_time(ch, t))
             out.append(g)
         return tuple(out)
-
-    def _project(self, v, rhs, g_mem, g_ax, lap_diag):
-        """Kirchhoff's law at the membrane-less nodes for this step's inputs: those nodes
-        move so that `F = 0` there, their neighbours held (they are never adjacent to
-        each other, and carry no channels, so this is exact); returns the new `V` and
-        `F(V)`."""
-        mem = jnp.asarray(self.geometry.has_membrane)
-        dz = jnp.where(mem, 0.0, rhs / (g_mem + lap_diag))
-        # F(V + dz) = F(V) − (G_m + L)·dz, exactly (F is linear within the step)
-        rhs = rhs + self._axial_current(dz, g_ax) - g_mem * dz
-        return v + dz, jnp.where(mem, rhs, 0.0)
-
-
-def _scheme_of(solver):
-    scheme = getattr(solver, "cable_scheme", None)
-    if scheme is not None:
-        return scheme
-    theta = getattr(solver, "theta", None)
-    if theta is None:
-        raise TypeError(
-            f"{type(solver).__name__} has no cable scheme; a Cell steps with "
-            "neurojax.solvers.TRBDF2(), CrankNicolson() or BackwardEuler()."
-        )
-    return ("theta", float(theta))
-
-
-def _trbdf2(cell, gamma, v, rhs, c, g_mem, g_ax, lap_diag, dt):
-    """TR-BDF2 (Bank et al. 1985) for `C V' = F(V)`, F linearised within the step:
-
-        TR:   C (V_γ − V) = (γ·dt/2)·(F(V) + F(V_γ))
-        BDF2: C (V₁ − V_γ) = β·C (V_γ − V) + (γ·dt/2)·F(V₁),  β = (1 − γ)²/(γ(2 − γ))
-
-    In increments, with `h = γ·dt/2` and `A = C/h + G_m + L`: `A δ₁ = 2 F(V)`, and since
-    `F(V_γ) = C δ₁/h − F(V)`, `A δ₂ = (1 + β)·C δ₁/h − F(V)`."""
-    v, rhs = cell._project(v, rhs, g_mem, g_ax, lap_diag)
-    h = gamma * dt / 2
-    beta = (1 - gamma) ** 2 / (gamma * (2 - gamma))
-    topo = cell.geometry.disc.topology
-    d = c / h + g_mem + lap_diag
-    a = b = -g_ax
-    d1 = tree_solve(topo, d, a, b, 2 * rhs)
-    d2 = tree_solve(topo, d, a, b, (1 + beta) * c * d1 / h - rhs)
-    return v + d1 + d2
-
-
-_VOLTAGE_SCHEMES = {"trbdf2": _trbdf2}
 
 
 def _sites(name, sites, k, form):

@@ -12,7 +12,10 @@ from ._implicit import AbstractThetaSolver as AbstractThetaSolver
 from ._implicit import BackwardEuler as BackwardEuler
 from ._implicit import CrankNicolson as CrankNicolson
 from ._implicit import Rosenbrock2 as Rosenbrock2
+from ._implicit import TreeLinearisation as TreeLinearisation
 from ._linear_solve import AbstractLinearSolver as AbstractLinearSolver
 from ._linear_solve import DenseSolve as DenseSolve
+from ._linear_solve import TreeOperator as TreeOperator
+from ._linear_solve import TreeSolve as TreeSolve
 from ._rk4 import RK4 as RK4
 from ._staggered import Staggered as Staggered

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
+import numpy as np
 from jax.flatten_util import ravel_pytree
+from jaxtyping import Array
 
 from .._model import Coupled, Tree
 from ._base import AbstractSolver
-from ._linear_solve import AbstractLinearSolver, DenseSolve
+from ._linear_solve import AbstractLinearSolver, DenseSolve, TreeOperator, TreeSolve
 
 
 def _combine(*terms):
@@ -33,8 +35,10 @@ class AbstractImplicitSolver(AbstractSolver):
       integrated stably at any `dt`. A mode that *grows* faster than `1/(γ·dt)` (strong
       positive feedback) makes `W` singular or indefinite and the step meaningless: that
       is detected (`det W ≤ 0`) and reported, naming a smaller `dt`.
-    - `Tree` models (cable cells): the model's own `implicit_step(solver, t, y, inputs,
-      dt)`, an O(N) tree solve for the voltages (θ-methods only).
+    - `Tree` models (cable cells): the staggered step of `_tree_step` — the voltages
+      implicit through the model's `TreeOperator` (`linear_solver`, default
+      `TreeSolve()`, O(N)), then the other states by the model's own rule at the new
+      voltages (`TreeLinearisation` says what the model provides).
 
     Point neurons (`Elementwise`) are refused: their exact Jacobian has a growing mode on
     every upstroke (regenerative Na⁺, the exponential term of AdEx), where `W` went
@@ -44,6 +48,34 @@ class AbstractImplicitSolver(AbstractSolver):
     """
 
     linear_solver: AbstractLinearSolver | None = None
+
+    def _tree_step(self, model, t, y, inputs, dt):
+        """One staggered step of a `Tree` model (NEURON's order): linearise the voltage
+        equations at the step's start with every other state frozen, advance the
+        voltages by this solver's implicit scheme (`_tree_voltages`, tree solves), then
+        the other states over the step at the new voltages (`model.advance_gates`: the
+        gates' exponential rule, NEURON's `cnexp` — half a step behind the voltages,
+        which keeps the pair second order)."""
+        for name in ("linearise", "advance_gates"):
+            if not callable(getattr(model, name, None)):
+                raise TypeError(
+                    f"{type(model).__name__} declares the Tree structure but has no "
+                    f"`{name}` method; a Tree model gives `linearise(t, y, inputs, dt)` -> "
+                    "neurojax.solvers.TreeLinearisation and `advance_gates(t, "
+                    "linearisation, v, dt)` -> its state at t + dt."
+                )
+        lin = model.linearise(t, y, inputs, dt)
+        if not isinstance(lin, TreeLinearisation):
+            raise TypeError(
+                f"{type(model).__name__}.linearise returned {type(lin).__name__}, not a "
+                "neurojax.solvers.TreeLinearisation."
+            )
+        solver = TreeSolve() if self.linear_solver is None else self.linear_solver
+        v = self._tree_voltages(lin, dt, solver)
+        return model.advance_gates(t, lin, v, dt)
+
+    def _tree_voltages(self, lin, dt, solver):
+        raise NotImplementedError(f"{type(self).__name__} has no tree scheme.")
 
     def _system(self, model, t, y, inputs, gamma, dt):
         """`(x0, f(x0), f, solve, unflatten)`: the flattened state, the vector field
@@ -86,10 +118,25 @@ class AbstractThetaSolver(AbstractImplicitSolver):
 
     def step(self, model, t, y, inputs, dt):
         if isinstance(model.structure, Tree):
-            return model.implicit_step(self, t, y, inputs, dt)
+            return self._tree_step(model, t, y, inputs, dt)
         x0, f0, _, solve, unflatten = self._system(model, t, y, inputs, self.theta, dt)
         k = _check_first_stage(self, model, solve(f0), f0)
         return unflatten(_combine(1.0, x0, dt, k))
+
+    def _tree_voltages(self, lin, dt, solver):
+        """One solve of `(C/dt + w·M) δ = F(V)`, row weight `w = θ` where `C > 0` and
+        `w = 1` at the algebraic nodes (Kirchhoff's law holds at the end of the step;
+        with θ = ½ it would hold only at the midpoint and oscillate undamped) — NEURON's
+        `secondorder = 0` and `2`, node for node."""
+        v, m = lin.v, lin.operator
+        w = jnp.where(jnp.asarray(~np.asarray(lin.algebraic)), jnp.asarray(self.theta, v.dtype), 1.0)
+        op = TreeOperator(
+            m.topology,
+            lin.capacitance / dt + w * m.diagonal,
+            w * m.lower,
+            w[..., m.topology.parent_or_root] * m.upper,
+        )
+        return v + solver.solve(op, lin.rhs)
 
 
 class BackwardEuler(AbstractThetaSolver):
@@ -157,20 +204,19 @@ class TRBDF2(AbstractImplicitSolver):
     to −1. Its local error constant (0.040, the `dt³` coefficient of `R(z) − eᶻ`) is
     half Crank–Nicolson's (1/12). Both stages solve with the one matrix.
 
-    - `Tree` models (cable cells, **the default for `Cell`**): the model's
-      `implicit_step`, two O(N) tree solves per step, gates exponential as with the
-      θ-methods (docs/numerics.md, "Cables").
+    - `Tree` models (cable cells, **the default for `Cell`**): two O(N) tree solves
+      per step (`_tree_voltages`), gates exponential as with the θ-methods
+      (docs/numerics.md, "Cables").
     - `Coupled` models: `J` exact from autodiff, dense solves (`linear_solver`), the
       first stage checked like the other linearly implicit solvers'.
     """
 
     structures = (Coupled, Tree)
     gamma: ClassVar[float] = _TRBDF2_GAMMA
-    cable_scheme: ClassVar[tuple] = ("trbdf2", _TRBDF2_GAMMA)
 
     def step(self, model, t, y, inputs, dt):
         if isinstance(model.structure, Tree):
-            return model.implicit_step(self, t, y, inputs, dt)
+            return self._tree_step(model, t, y, inputs, dt)
         g = self.gamma
         x0, f0, f, solve, unflatten = self._system(model, t, y, inputs, g / 2, dt)
         d1 = g * dt * _check_first_stage(self, model, solve(f0), f0)
@@ -179,3 +225,85 @@ class TRBDF2(AbstractImplicitSolver):
         # of O(dt²) in f times the stage weight γ·dt/2)
         d2 = solve(_combine(beta, d1, g / 2 * dt, f(_combine(1.0, x0, 1.0, d1))))
         return unflatten(_combine(1.0, x0, 1.0, d1, 1.0, d2))
+
+    def _tree_voltages(self, lin, dt, solver):
+        """TR-BDF2 for `C V' = F(V)`, F linear within the step (`F(V) = rhs − M(V − v)`):
+
+            TR:   C (V_γ − V) = (γ·dt/2)·(F(V) + F(V_γ))
+            BDF2: C (V₁ − V_γ) = β·C (V_γ − V) + (γ·dt/2)·F(V₁)
+
+        In increments, with `h = γ·dt/2` and `A = C/h + M`: `A δ₁ = 2 F(V)`, and since
+        `F(V_γ) = C δ₁/h − F(V)`, `A δ₂ = (1 + β)·C δ₁/h − F(V)`. Before them the
+        algebraic nodes (`C = 0`) are put back on Kirchhoff's law for this step's
+        inputs (`_project`), so that a jump of an input there is not a first-order
+        error."""
+        g = self.gamma
+        v, rhs = _project(lin)
+        m = lin.operator
+        h = g * dt / 2
+        beta = (1 - g) ** 2 / (g * (2 - g))
+        c = lin.capacitance
+        op = TreeOperator(m.topology, c / h + m.diagonal, m.lower, m.upper)
+        d1 = solver.solve(op, 2 * rhs)
+        d2 = solver.solve(op, (1 + beta) * c * d1 / h - rhs)
+        return v + d1 + d2
+
+
+class TreeLinearisation(NamedTuple):
+    r"""What a `Tree` model gives the implicit solvers for one step, from
+    `model.linearise(t, y, inputs, dt)`: its voltage equations
+
+    $$C\,\frac{dV}{dt} = F(V) \approx F(v) - M\,(V - v)$$
+
+    linearised at the step's start `v` with every other state (gates, concentrations)
+    frozen and the inputs held over the step. The solvers advance `V` with their own
+    implicit scheme (tree solves with `M`) and then hand the new voltages to
+    `model.advance_gates(t, linearisation, V, dt)`, which returns the state at
+    `t + dt` with the other states advanced over the step at those voltages by their
+    own rule (exponential for gates, NEURON's `cnexp`).
+
+    - `v`: the voltages, `(*batch, N)` (a `Cell`: mV).
+    - `capacitance`: `C` per node, broadcastable to `v` (nF); 0 at the algebraic nodes.
+    - `operator`: `M = −∂F/∂V`, a `TreeOperator` (µS): membrane slope conductances plus
+      the axial Laplacian.
+    - `rhs`: `F(v)` (nA).
+    - `algebraic`: a static numpy bool mask `(N,)` of the nodes with `C = 0` (they carry
+      Kirchhoff's law `F = 0`); no two of them may be neighbours (`TRBDF2` checks).
+    - `context`: anything the model's `advance_gates` needs from this step's
+      linearisation (the solvers pass it back untouched).
+    """
+
+    v: Array
+    capacitance: Array
+    operator: TreeOperator
+    rhs: Array
+    algebraic: Any
+    context: Any = None
+
+
+def _project(lin: TreeLinearisation):
+    """Kirchhoff's law at the algebraic nodes for this step's inputs: each moves so that
+    `F = 0` there with its neighbours held, `δ = F/M_ii` — exact because no two are
+    neighbours (checked). Returns the new `V` and `F(V)` (`F(V + δ) = F(V) − M δ`
+    exactly, F being linear within the step)."""
+    alg = np.asarray(lin.algebraic, dtype=bool)
+    m = lin.operator
+    par = m.topology.parent
+    if alg.shape != (m.topology.n,):
+        raise ValueError(
+            f"TreeLinearisation.algebraic must be a bool mask of the {m.topology.n} nodes, "
+            f"got shape {alg.shape}."
+        )
+    if np.any(alg[1:] & alg[par[1:]]):
+        i = int(np.nonzero(alg[1:] & alg[par[1:]])[0][0]) + 1
+        raise ValueError(
+            f"TRBDF2: the algebraic (C = 0) nodes {par[i]} and {i} are neighbours; the "
+            "projection onto Kirchhoff's law needs them apart. Give the node between them "
+            "some capacitance, or use BackwardEuler()."
+        )
+    if not alg.any():
+        return lin.v, lin.rhs
+    mask = jnp.asarray(alg)
+    dz = jnp.where(mask, lin.rhs / m.diagonal, 0.0)
+    rhs = lin.rhs - m.mv(dz)
+    return lin.v + dz, jnp.where(mask, 0.0, rhs)

@@ -1,0 +1,361 @@
+"""Exact O(N) solve of a tree-structured linear system (Hines 1984), with an O(N) gradient.
+
+The matrix `M` (N × N) of a cable on a tree has, with compartments numbered so that
+`parent[i] < i` (the root is compartment 0, `parent[0] = -1`):
+
+- `M[i, i] = d[i]`,
+- `M[i, parent[i]] = b[i]` (row i, the parent's column),
+- `M[parent[i], i] = a[i]` (the parent's row, column i),
+
+and zeros elsewhere. Gaussian elimination from the leaves towards the root never fills
+in (Hines 1984), so the solve costs O(N). Two schedules of the same elimination
+(`tree_solve(..., method=...)`):
+
+- `"hines"` (the default on CPU): one compiled loop per sweep, compartment by compartment
+  in the original numbering — the elimination from N − 1 down to 1 (each compartment into
+  its parent), the back-substitution from 1 up to N − 1. The fewest operations, no
+  padding, no gathers; 2(N − 1) short sequential steps, each bound by the latency of one
+  division and a few multiply-adds. A batch (or a `vmap`: its rule maps the batch to a
+  trailing axis) rides along as a contiguous row per step.
+- `"levels"` (the default on accelerators): compartments at the same *height* (distance
+  to their farthest leaf) are independent, both in the elimination (each needs only its
+  children, which are lower) and in the back-substitution (each needs only its parent,
+  which is higher). The compartments are renumbered by decreasing height, so that every
+  level is a contiguous block: two `lax.scan`s over the levels, each step a slice of the
+  block and a gather from its children (or parents) — no scatters. `2 × height`
+  sequential steps, not 2N, but each costs a gather of a whole level: on a CPU it
+  measured 1.4–4.4× slower than `"hines"` for one cell (551–11001 nodes) and far slower
+  for a batch (benchmarks/README.md, "Cable cells").
+
+Derivatives go through `jax.lax.custom_linear_solve`: the cotangent of `x = M⁻¹ r` is
+`λ = M⁻ᵀ x̄`, one more tree solve with `a` and `b` swapped (`Mᵀ` has the same tree), and
+the cotangents of the matrix entries are `−λ xᵀ` restricted to the tree's nonzeros (from
+the O(N) product `M x`). Forward mode works too (`ẋ = M⁻¹(ṙ − Ṁx)`). Backpropagating
+through the elimination loop instead would store every intermediate pivot (Jaxley's
+gradient grew as N² until it did this).
+
+Reference: M. Hines (1984) Efficient computation of branched nerve equations.
+Int J Biomed Comput 15:69–76.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+
+class TreeTopology:
+    """The static part of a tree system: the parent array and the level schedules.
+
+    Built once in numpy from `parent` (`parent[0] = -1`, `parent[i] < i` otherwise).
+    Hashable by content, so it can live in a static field of an equinox module and jit
+    caches on it.
+
+    - `perm`, `inv`: the renumbering by decreasing height and its inverse;
+    - `children`: `(size, max children)` table in the new numbering, padded with the dummy;
+    - `up`, `down`: `(levels, 2)` start and length of each height block, in the order
+      of the elimination and of the back-substitution.
+    """
+
+    def __init__(self, parent):
+        parent = np.asarray(parent, dtype=np.int64)
+        if parent.ndim != 1 or parent.size == 0:
+            raise ValueError(f"parent must be a non-empty 1-d array, got shape {parent.shape}.")
+        n = parent.size
+        if parent[0] != -1:
+            raise ValueError(f"parent[0] must be -1 (compartment 0 is the root), got {parent[0]}.")
+        bad = np.nonzero((parent[1:] < 0) | (parent[1:] >= np.arange(1, n)))[0]
+        if bad.size:
+            i = int(bad[0]) + 1
+            raise ValueError(
+                f"parent[{i}] = {parent[i]} breaks the numbering: every compartment i > 0 "
+                "needs 0 <= parent[i] < i (number the tree from the root outwards)."
+            )
+        self.parent = parent
+        self.n = n
+        # the parent of each compartment with the root's -1 replaced by 0 (never read)
+        self.parent_or_root = np.where(parent < 0, 0, parent).astype(np.int32)
+        # Height: 0 at leaves, 1 + max over children otherwise. Children have larger
+        # indices: one sweep from the end.
+        height = np.zeros(n, dtype=np.int64)
+        for i in range(n - 1, 0, -1):
+            height[parent[i]] = max(height[parent[i]], height[i] + 1)
+        # Renumber by decreasing height (the root, highest, first): parents still come
+        # before children, and each height is a contiguous block [start, end).
+        order = np.lexsort((np.arange(n), -height))
+        pos = np.empty(n, dtype=np.int64)
+        pos[order] = np.arange(n)
+        hs = height[order]
+        top = int(hs[0])
+        start = np.searchsorted(-hs, -np.arange(top + 1), side="left")
+        end = np.searchsorted(-hs, -np.arange(top + 1), side="right")
+        width = int(np.max(end - start))
+        self.height = top
+        self.width = width
+        self.perm = order.astype(np.int32)  # new index → old
+        self.inv = pos.astype(np.int32)  # old index → new
+        # Padded length: a window of `width` from any level start stays in bounds, and
+        # slot `size` is a dummy (d = 1, zero couplings) that padded lanes point to.
+        size = n + width
+        self.size = size
+        new_parent = np.full(size, size, dtype=np.int64)
+        new_parent[1:n] = pos[parent[order[1:]]]
+        kids = [[] for _ in range(n)]
+        for i in range(1, n):
+            kids[new_parent[i]].append(i)
+        k = max(1, max(len(c) for c in kids))
+        children = np.full((size, k), size, dtype=np.int32)
+        for i, c in enumerate(kids):
+            children[i, : len(c)] = c
+        self.children = children
+        self.new_parent = new_parent.astype(np.int32)
+        # elimination: heights 1..top (leaves have nothing to eliminate)
+        self.up = np.stack([start[1:], end[1:] - start[1:]], axis=1).astype(np.int32)
+        # back-substitution: heights top−1..0 (the root is solved directly)
+        self.down = np.stack([start[:-1][::-1], (end - start)[:-1][::-1]], axis=1).astype(np.int32)
+        # children in the original numbering `(n, k)`, padded with n: `TreeOperator.mv`
+        # sums over children by a gather (XLA runs scatters serially on CPU)
+        mine = [[] for _ in range(n)]
+        for i in range(1, n):
+            mine[parent[i]].append(i)
+        own = np.full((n, max(1, max(len(c) for c in mine))), n, dtype=np.int32)
+        for i, c in enumerate(mine):
+            own[i, : len(c)] = c
+        self.children_of = own
+        self._key = parent.tobytes()
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __eq__(self, other):
+        return isinstance(other, TreeTopology) and self._key == other._key
+
+    def __repr__(self):
+        return f"TreeTopology(n={self.n}, height={self.height}, width={self.width})"
+
+
+def _solve_levels(topo: TreeTopology, d, a, b, rhs):
+    """Hines elimination and back-substitution by height levels (`method="levels"`), for
+    arrays shaped `(N, *batch)` (node-major) in the original numbering; `a[0]`, `b[0]` are
+    ignored."""
+    n, size, w = topo.n, topo.size, topo.width
+    dtype = jnp.result_type(d, a, b, rhs)
+    batch = rhs.shape[1:]
+
+    def renumber(x, fill):
+        x = jnp.broadcast_to(x.astype(dtype), (n, *batch))[topo.perm]
+        return jnp.concatenate([x, jnp.full((size + 1 - n, *batch), fill, dtype)])
+
+    # The dummy slot and the padding have d = 1 and zero couplings: padded lanes compute
+    # harmless zeros.
+    root = jnp.arange(size + 1).reshape(-1, *([1] * len(batch))) == 0
+    d = renumber(d, 1.0)
+    a = jnp.where(root, 0.0, renumber(a, 0.0))
+    b = jnp.where(root, 0.0, renumber(b, 0.0))
+    rhs = renumber(rhs, 0.0)
+    children = jnp.asarray(topo.children)
+    a_kids = a[children]  # (size, k, *batch): constant over the sweep, gathered once
+    ab_kids = (a * b)[children]
+    lanes = jnp.arange(w).reshape(-1, *([1] * len(batch)))
+
+    def window(x, s):
+        return jax.lax.dynamic_slice_in_dim(x, s, w)
+
+    # d and rhs ride together as one (size + 1, 2, *batch) array: one gather per level
+    dr = jnp.stack([d, rhs], axis=1)
+    coef = jnp.stack([ab_kids, a_kids], axis=2)  # (size, k, 2, *batch)
+
+    def eliminate(dr, level):
+        s, m = level[0], level[1]
+        kids = jax.lax.dynamic_slice_in_dim(children, s, w)  # (w, k)
+        got = dr[kids]  # the children's eliminated rows: (w, k, 2, *batch)
+        dk = got[:, :, :1]
+        # d_i -= Σ a_c b_c / d_c;  rhs_i -= Σ a_c rhs_c / d_c
+        num = jnp.concatenate([jnp.ones_like(dk), got[:, :, 1:]], axis=2)
+        old = window(dr, s)
+        new = old - jnp.sum(window(coef, s) * num / dk, axis=1)
+        new = jnp.where(lanes[:, None] >= m, old, new)  # lanes past the level: unchanged
+        return jax.lax.dynamic_update_slice_in_dim(dr, new, s, 0), None
+
+    dr, _ = jax.lax.scan(eliminate, dr, jnp.asarray(topo.up))
+    d, rhs = dr[:, 0], dr[:, 1]
+    parent = jnp.asarray(topo.new_parent)
+    x = jnp.zeros_like(rhs).at[0].set(rhs[0] / d[0])
+
+    def substitute(x, level):
+        s, m = level[0], level[1]
+        xp = x[jax.lax.dynamic_slice_in_dim(parent, s, w)]
+        new = (window(rhs, s) - window(b, s) * xp) / window(d, s)
+        new = jnp.where(lanes >= m, window(x, s), new)
+        return jax.lax.dynamic_update_slice_in_dim(x, new, s, 0), None
+
+    x, _ = jax.lax.scan(substitute, x, jnp.asarray(topo.down))
+    return x[topo.inv]
+
+
+def _matvec(topo: TreeTopology, d, a, b, x):
+    """`M x` in O(N) for node-major `(N, *batch)` arrays: the diagonal, each row's parent
+    column, each parent row's children (differentiated for the matrix cotangents)."""
+    par = np.where(topo.parent < 0, 0, topo.parent)
+    has_parent = jnp.asarray(topo.parent >= 0).reshape(-1, *([1] * (x.ndim - 1)))
+    bx = jnp.where(has_parent, b * x[par], 0.0)
+    ax = jnp.where(has_parent, a * x, 0.0)
+    return (d * x + bx).at[par].add(ax)
+
+
+def _solve_hines(topo: TreeTopology, d, a, b, rhs):
+    """Hines elimination and back-substitution in one compiled loop each (`method="hines"`),
+    compartment by compartment in the original numbering (`parent[i] < i`), for arrays
+    shaped `(N, *batch)` (node-major); `a[0]`, `b[0]` are ignored.
+
+    The fewest operations of any schedule (≈ 6 per compartment and cell of the batch,
+    no padding, no gathers of whole levels) in 2(N − 1) sequential steps. Each step reads
+    and writes one row of the batch, so a batch rides along as a vector: on a CPU this is
+    the fastest schedule at every size measured (benchmarks/README.md, "Cable cells"); on
+    a GPU, where every sequential step costs a kernel launch, `levels` is."""
+    n = topo.n
+    dtype = jnp.result_type(d, a, b, rhs)
+    batch = rhs.shape[1:]
+    d, a, b, rhs = (jnp.broadcast_to(x.astype(dtype), (n, *batch)) for x in (d, a, b, rhs))
+    if n == 1:
+        return rhs / d
+    parent = jnp.asarray(topo.parent_or_root)
+    row = functools.partial(jax.lax.dynamic_index_in_dim, keepdims=False)
+    # d and rhs ride together as one (N, 2, *batch) array: one read and one write of the
+    # parent's row per step
+    dr = jnp.stack([d, rhs], axis=1)
+    coef = jnp.stack([a * b, a], axis=1)
+    one = jnp.ones(batch, dtype)
+
+    def eliminate(k, dr):
+        # leaves first: compartment i (from N − 1 down to 1) into its parent,
+        # d_p −= a_i b_i / d_i,  rhs_p −= a_i rhs_i / d_i
+        i = n - 1 - k
+        p = parent[i]
+        di, ri = row(dr, i)
+        upd = row(coef, i) * (jnp.stack([one, ri]) / di)
+        return jax.lax.dynamic_update_index_in_dim(dr, row(dr, p) - upd, p, 0)
+
+    dr = jax.lax.fori_loop(0, n - 1, eliminate, dr)
+    inv = 1.0 / dr[:, 0]
+    rd, bd = dr[:, 1] * inv, b * inv  # x_i = rhs_i / d_i − (b_i / d_i) x_parent
+
+    def substitute(i, x):
+        xi = row(rd, i) - row(bd, i) * row(x, parent[i])
+        return jax.lax.dynamic_update_index_in_dim(x, xi, i, 0)
+
+    # x starts as rhs/d: right at the root, overwritten in order everywhere else
+    return jax.lax.fori_loop(1, n, substitute, rd)
+
+
+METHODS = ("hines", "levels")
+"""The schedules of `tree_solve`: `"hines"`, one compiled loop over the compartments
+(fastest on CPU), and `"levels"`, `2 × height` steps each over a block of independent
+compartments (fewest sequential steps: for accelerators)."""
+
+_SOLVERS = {"hines": _solve_hines, "levels": _solve_levels}
+
+
+def default_method() -> str:
+    """`"hines"` on a CPU backend, `"levels"` on an accelerator (JAX's default backend)."""
+    return "hines" if jax.default_backend() == "cpu" else "levels"
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))  # one compiled solve per topology and shape
+def _tree_solve(topo, method, d, a, b, rhs):
+    # `lax.custom_linear_solve` makes the solve a black box to autodiff:
+    # - reverse mode: the cotangent of rhs is `transpose_solve`, one solve with Mᵀ (the
+    #   same tree with a and b swapped), and the cotangents of d, a, b come from the
+    #   O(N) `matvec` (−λ xᵀ on the tree's nonzeros) — never a backward pass through the
+    #   elimination loop;
+    # - forward mode (jvp, jacfwd): ẋ = M⁻¹(ṙ − Ṁ x), one more solve.
+    solve = _node_major_batching(functools.partial(_SOLVERS[method], topo))
+    return jax.lax.custom_linear_solve(
+        functools.partial(_matvec, topo, d, a, b),
+        rhs,
+        solve=lambda _, r: solve(d, a, b, r),
+        transpose_solve=lambda _, r: solve(d, b, a, r),
+    )
+
+
+def _node_major_batching(solve):
+    """`solve(d, a, b, rhs)` for node-major `(N, *batch)` arrays, with a `vmap` rule that
+    puts the mapped axis last (node-major) instead of first: each step of the loops then
+    moves one contiguous row of the batch (measured: a vmap of 100 cells of 2201
+    compartments, 2× faster than the axis vmap would put first)."""
+
+    @jax.custom_batching.custom_vmap
+    def batched(d, a, b, rhs):
+        return solve(d, a, b, rhs)
+
+    @batched.def_vmap
+    def _rule(axis_size, in_batched, d, a, b, rhs):
+        args = [d, a, b, rhs]
+        shape = jnp.broadcast_shapes(
+            *(x.shape[1:] if bat else x.shape for x, bat in zip(args, in_batched, strict=True))
+        )
+        args = [
+            jnp.moveaxis(x, 0, -1) if bat else x[..., None]
+            for x, bat in zip(args, in_batched, strict=True)
+        ]
+        args = [jnp.broadcast_to(x, (*shape, axis_size)) for x in args]
+        return jnp.moveaxis(batched(*args), -1, 0), True
+
+    return batched
+
+
+def tree_solve(
+    topology: TreeTopology,
+    d: Float[Array, "*#batch n"],
+    a: Float[Array, "*#batch n"],
+    b: Float[Array, "*#batch n"],
+    rhs: Float[Array, "*#batch n"],
+    *,
+    method: str | None = None,
+) -> Float[Array, "*#batch n"]:
+    """Solve `M x = rhs` for the tree matrix `M` described in the module docstring.
+
+    **Arguments**
+
+    - `topology`: a `TreeTopology` built from the parent array.
+    - `d`: the diagonal.
+    - `a`: `a[i] = M[parent[i], i]` (`a[0]` is ignored).
+    - `b`: `b[i] = M[i, parent[i]]` (`b[i]` is ignored for the root).
+    - `rhs`: the right-hand side.
+    - `method`: the elimination schedule, one of `METHODS`: `"hines"` (one compiled
+      loop over the compartments, 2(N − 1) short sequential steps: fastest on CPU) or
+      `"levels"` (`2 × height` steps, each over all compartments of one height: fewest
+      sequential steps, for accelerators). Default `default_method()`: `"hines"` on
+      CPU, `"levels"` elsewhere. Same values either way, to round-off.
+
+    Leading batch axes are allowed (all four arrays broadcast together); the last axis is
+    the compartment. No pivoting: the matrix must be such that elimination from the
+    leaves is stable, as it is for every cable matrix (irreducibly diagonally dominant,
+    with positive diagonal and non-positive couplings). Forward and backward both cost
+    O(N) work, the backward pass one more solve with the transposed matrix.
+    """
+    if not isinstance(topology, TreeTopology):
+        raise TypeError(
+            f"topology must be a TreeTopology, got {type(topology).__name__}; build it "
+            "once with TreeTopology(parent)."
+        )
+    if method is None:
+        method = default_method()
+    if method not in _SOLVERS:
+        raise ValueError(
+            f"method must be one of {METHODS} (or None for the default), got {method!r}."
+        )
+    arrays = [jnp.asarray(x) for x in (d, a, b, rhs)]
+    shape = jnp.broadcast_shapes(*(x.shape for x in arrays))
+    if len(shape) == 0 or shape[-1] != topology.n:
+        raise ValueError(
+            f"the last axis of d, a, b and rhs must have the {topology.n} compartments of "
+            f"the tree, got broadcast shape {shape}."
+        )
+    # node-major: (N, *batch), so that a step moves contiguous rows of the batch
+    arrays = [jnp.moveaxis(jnp.broadcast_to(x, shape), -1, 0) for x in arrays]
+    return jnp.moveaxis(_tree_solve(topology, method, *arrays), 0, -1)
