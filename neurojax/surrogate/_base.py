@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import math
 
 import equinox as eqx
 import jax
@@ -19,7 +20,10 @@ def _heaviside(surrogate: AbstractSurrogate, x: Array) -> Array:
 @_heaviside.defjvp
 def _heaviside_jvp(surrogate, primals, tangents):
     (x,), (dx,) = primals, tangents
-    return _heaviside(surrogate, x), surrogate.derivative(x) * dx
+    d = surrogate.derivative(x)
+    if surrogate.scale != 1.0:
+        d = surrogate.scale * d
+    return _heaviside(surrogate, x), d * dx
 
 
 class AbstractSurrogate(eqx.Module):
@@ -28,13 +32,33 @@ class AbstractSurrogate(eqx.Module):
 
     `x` is the distance to threshold in the model's voltage unit (mV), so `slope` is in
     1/mV: the surrogate derivative has width ~1/slope mV around threshold.
+
+    `scale` (dimensionless, default 1) multiplies the derivative: Bellec et al. (2018)'s
+    dampening factor γ (they use 0.3 in recurrent networks). Through a long run of a
+    recurrent network the surrogate gradient is a product of one such derivative per
+    spike generation and grows exponentially when their gain exceeds one (the 10⁴-neuron
+    dendritic network of docs/dendritic.md: ×e every ~2.3 ms at `scale=1`, overflowing
+    float32 after ~0.2 s and giving NaN). A smaller scale slows that growth; `scale=0`
+    holds the spikes fixed: the gradient is then the exact derivative of the run with its
+    spike pattern unchanged — what a finite difference small enough to move no spike
+    measures.
     """
 
     slope: float = eqx.field(static=True, default=5.0)
+    scale: float = eqx.field(static=True, default=1.0)
 
     def __check_init__(self):
         if not self.slope > 0:
             raise ValueError(f"surrogate slope must be > 0, got {self.slope!r}")
+        if (
+            isinstance(self.scale, bool)
+            or not isinstance(self.scale, (int, float))
+            or not (math.isfinite(self.scale) and self.scale >= 0)
+        ):
+            raise ValueError(
+                f"surrogate scale must be a finite number >= 0 (a factor on the derivative; "
+                f"1: unscaled, 0: spikes held fixed), got {self.scale!r}"
+            )
 
     def __call__(self, x: ArrayLike) -> Array:
         x = jnp.asarray(x)
