@@ -194,7 +194,9 @@ def test_default_solver_is_second_order(data):
 def test_exponential_rk2_accuracy(data):
     """`ExponentialRK2` (HH's default before `Staggered`, still the second-order choice
     for models without declared gates): the figures of its docstring, to 5%."""
-    assert errors(data, *run(data, DT, ExponentialRK2())) == pytest.approx((0.0720, 1.505), rel=0.05)
+    assert errors(data, *run(data, DT, ExponentialRK2())) == pytest.approx(
+        (0.0720, 1.505), rel=0.05
+    )
 
 
 # slow: three more compiled runs; test_exponential_rk2_accuracy keeps it covered fast

@@ -77,9 +77,7 @@ def test_continuing_from_final_state_is_one_run():
         model, current[N_STEPS:], dt=DT, solver=nj.Staggered(), state0=first.final_state
     )
     # the same operations in the same order; 1e-4 mV allows a different fusion's rounding
-    np.testing.assert_allclose(
-        np.concatenate([first.v, second.v]), one.v, rtol=0, atol=1e-4
-    )
+    np.testing.assert_allclose(np.concatenate([first.v, second.v]), one.v, rtol=0, atol=1e-4)
     for name in ("m", "h", "n"):
         np.testing.assert_allclose(
             getattr(second.final_state.y, name), getattr(one.final_state.y, name), atol=1e-6

@@ -117,6 +117,4 @@ class Staggered(AbstractSolver):
 
 def _exponential_step(x, f, lam, dt):
     """`x + dt·φ₁(λ·dt)·f` leafwise: exact for `dx/dt = f + λ·(x' − x)` with λ fixed."""
-    return jtu.tree_map(
-        lambda x, f, l: x + dt * phi1(stable_part(l, dt, _CAP) * dt) * f, x, f, lam
-    )
+    return jtu.tree_map(lambda x, f, l: x + dt * phi1(stable_part(l, dt, _CAP) * dt) * f, x, f, lam)
