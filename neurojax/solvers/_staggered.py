@@ -51,8 +51,10 @@ class Staggered(AbstractSolver):
 
     Each variable is thus advanced by the exponential midpoint rule with its coupling
     partner taken at the midpoint of its own interval: second order (the leapfrog
-    argument), unconditionally stable for the decaying gates and V, and V stays between
-    the reversal potentials at any `dt` (a convex combination of V and `V∞`). NEURON's
+    argument) and unconditionally stable for the decaying gates and V. At any `dt` each
+    gate is a convex combination of its old value and `x∞ ∈ [0, 1]`, and V one of its old
+    value and `V∞`: it moves towards `V∞` and never past it (no current injected: it
+    stays between the reversal potentials). NEURON's
     `secondorder = 2` uses the same staggering with Crank–Nicolson for V (and `cnexp`
     for the gates); its default `secondorder = 0` backward Euler for V (first order).
 
@@ -77,8 +79,9 @@ class Staggered(AbstractSolver):
     0.46 ms at dt = 0.1, V 0.62 and 8.8 mV RMS (`ExponentialRK2`: 0.072 and 0.88 ms,
     1.5 and 14.6 mV; NEURON's Crank–Nicolson at dt = 0.025: 0.015 ms, 0.31 mV; its
     default 0.42 ms). Cost: one evaluation of the rates per step, as `ExponentialEuler`
-    (HH, 10⁴ neurons: 1.0× its throughput forward, 0.9× for the gradient;
-    `ExponentialRK2` 0.53× and 0.28×; `benchmarks/README.md`).
+    (HH, 10⁴ neurons, CPU time: 1.0–1.1× its throughput forward, 0.9–0.94× for the
+    gradient; `ExponentialRK2` 0.52–0.55× and 0.28–0.31×; `benchmarks/bench_hh_solvers.py`,
+    `benchmarks/README.md`).
 
     Why V is updated exponentially and not by Crank–Nicolson as in NEURON: measured, the
     Crank–Nicolson variant reproduces NEURON's `secondorder = 2` (0.0148 ms at
@@ -116,5 +119,6 @@ class Staggered(AbstractSolver):
 
 
 def _exponential_step(x, f, lam, dt):
-    """`x + dt·φ₁(λ·dt)·f` leafwise: exact for `dx/dt = f + λ·(x' − x)` with λ fixed."""
+    """`x + dt·φ₁(λ·dt)·f` leafwise: the exact solution after `dt` of the linear ODE
+    `dx/dt = f + λ·(x − x₀)` from `x₀ = x` (λ and f held)."""
     return jtu.tree_map(lambda x, f, l: x + dt * phi1(stable_part(l, dt, _CAP) * dt) * f, x, f, lam)
