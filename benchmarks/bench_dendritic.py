@@ -32,6 +32,20 @@ N; `peak_rss_mb` is each process's peak resident memory (`ru_maxrss`).
 
     python benchmarks/bench_dendritic.py --dendrify-python /tmp/dendrify-venv/bin/python
     python benchmarks/bench_dendritic.py --n 2000 --ms 200      # a quick look
+
+Gradient (`--grad`, neurojax alone, one process): `jax.grad` of the mean somatic V (E and
+I, saved every 100 steps) plus 10⁻³ × the spike count, w.r.t. every inexact leaf of the
+network (weights, Poisson rates and weights, synapse and cell parameters), default
+`ExponentialEuler` and `CheckpointAdjoint()`. `--surrogate-scale γ` sets the cells'
+surrogate `FastSigmoid(scale=γ)`: at γ = 1 (the default surrogate) this network's
+surrogate gradient grows exponentially (8e34 after 100 ms) and overflows float32 (NaN)
+in longer runs; γ = 0 holds the spike pattern fixed (finite; `--fd` checks one weight against a central
+difference in float64). Reports compile and run time, XLA's memory plan, peak RSS, the
+largest gradient entry and whether all are finite; run it under `/usr/bin/time -v` for
+the peak RSS as the OS sees it.
+
+    python benchmarks/bench_dendritic.py --grad --surrogate-scale 0
+    python benchmarks/bench_dendritic.py --grad --n 500 --ms 50 --fd   # FD check
 """
 
 from __future__ import annotations
@@ -93,12 +107,13 @@ def cpu_s() -> float:
 # ------------------------------------------------------------------------------ neurojax
 
 
-def neurojax_network(n: int, seed: int = 0):
+def neurojax_network(n: int, seed: int = 0, surrogate_scale: float = 1.0):
     import jax
 
     from neurojax import network as nn
     from neurojax import synapses as ns
     from neurojax.cable import Compartment, DSpikes, ReducedCell
+    from neurojax.surrogate import FastSigmoid
 
     def cell(dspikes):
         names = ("soma", "prox", "dist")
@@ -119,6 +134,7 @@ def neurojax_network(n: int, seed: int = 0):
             v_reset=CELL["v_reset"],
             t_ref=CELL["t_ref"],
             clamp=False,
+            surrogate=FastSigmoid(scale=surrogate_scale),
         )
 
     n_e = int(0.8 * n)
@@ -215,6 +231,81 @@ def run_neurojax(n: int, ms: float, solver: str, repeats: int) -> dict:
         "peak_rss_mb": peak_rss_mb(),
         "device": str(jax.devices()[0]),
     }
+
+
+def run_neurojax_grad(n: int, ms: float, scale: float, fd: bool) -> dict:
+    """The gradient of the module docstring; with `fd`, also a central difference of the
+    same loss w.r.t. one scalar (the E→E weights all scaled by 1 + ε; float64)."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import neurojax as nj
+
+    net = neurojax_network(n, surrogate_scale=scale)
+    steps = int(round(ms / DT))
+    every = 100 if steps % 100 == 0 else 1
+    saveat = nj.SaveAt(every=every, fn=lambda y: {p: y.neurons[p].v[:, 0].mean() for p in "EI"})
+    inputs = {"E": jnp.zeros((steps, 1))}
+
+    def loss(net, key):
+        sol = nj.simulate(net, inputs, dt=DT, key=key, saveat=saveat)
+        count = sum(sol.spikes[p].sum() for p in "EI")
+        return sum(sol.states[p].mean() for p in "EI") + 1e-3 * count, count
+
+    grad = eqx.filter_jit(eqx.filter_value_and_grad(loss, has_aux=True))
+    t = time.perf_counter()
+    compiled = grad.lower(net, jax.random.key(1)).compile()
+    compile_s = time.perf_counter() - t
+    mem = compiled.compiled.memory_analysis() if hasattr(compiled, "compiled") else None
+    t, c = time.perf_counter(), cpu_s()
+    (value, count), g = compiled(net, jax.random.key(1))
+    g = jax.block_until_ready(g)
+    run_s, run_cpu = time.perf_counter() - t, cpu_s() - c
+    leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(g) if hasattr(x, "dtype")]
+    leaves = [x for x in leaves if x.dtype.kind == "f"]
+    finite = all(np.isfinite(x).all() for x in leaves)
+    absmax = max(
+        float(np.nanmax(np.abs(np.where(np.isinf(x), np.nan, x)), initial=0.0)) for x in leaves
+    )
+    out = {
+        "tool": "neurojax",
+        "mode": "grad",
+        "n": n,
+        "ms": ms,
+        "surrogate_scale": scale,
+        "dtype": str(net.populations["E"].neuron.c.dtype),
+        "compile_s": compile_s,
+        "run_s": run_s,
+        "run_cpu_s": run_cpu,
+        "loss": float(value),
+        "spikes": float(count),
+        "finite": bool(finite),
+        "nonfinite_entries": int(sum((~np.isfinite(x)).sum() for x in leaves)),
+        "grad_absmax_finite": absmax,
+        "xla_temp_mb": None if mem is None else mem.temp_size_in_bytes / 2**20,
+        "xla_args_out_mb": None
+        if mem is None
+        else (mem.argument_size_in_bytes + mem.output_size_in_bytes) / 2**20,
+        "peak_rss_mb": peak_rss_mb(),
+        "device": str(jax.devices()[0]),
+    }
+    if fd:
+        w = net.projections[0].connectivity.weight
+        f = eqx.filter_jit(loss)  # one program for both evaluations
+
+        def at(s):
+            m = eqx.tree_at(lambda m: m.projections[0].connectivity.weight, net, w * s)
+            return [float(x) for x in f(m, jax.random.key(1))]
+
+        eps = 1e-6
+        (lp, cp), (lm, cm) = at(1 + eps), at(1 - eps)
+        out["fd"] = (lp - lm) / (2 * eps)
+        gw = np.asarray(g.projections[0].connectivity.weight)
+        out["grad_dot"] = float((gw * np.asarray(w)).sum())  # d loss / d(1 + ε)
+        out["spikes_fd"] = [cm, cp]  # equal to `spikes`: no spike moved
+    return out
 
 
 # ------------------------------------------------------------------------------ Brian2
@@ -345,6 +436,9 @@ def run_brian2(n: int, ms: float, target: str, repeats: int, build_dir: str) -> 
 
 def child(argv) -> dict:
     kind, *rest = argv
+    if kind == "neurojax-grad":
+        n, ms, scale, fd = rest
+        return run_neurojax_grad(int(n), float(ms), float(scale), fd == "1")
     if kind == "neurojax":
         n, ms, solver, repeats = rest
         return run_neurojax(int(n), float(ms), solver, int(repeats))
@@ -378,10 +472,23 @@ def main(argv=None):
     p.add_argument("--targets", nargs="*", default=["cython", "cpp_standalone"])
     p.add_argument("--solvers", nargs="*", default=["euler", "expeuler"])
     p.add_argument("--timeout", type=float, default=3600)
+    p.add_argument("--grad", action="store_true", help="the gradient run (module docstring)")
+    p.add_argument("--surrogate-scale", type=float, default=1.0)
+    p.add_argument("--fd", action="store_true", help="with --grad: a float64 FD check")
     p.add_argument("--child", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     if args.child:
         print("RESULT " + json.dumps(child(args.child)), flush=True)
+        return
+    if args.grad:
+        if args.fd:
+            import jax
+
+            jax.config.update("jax_enable_x64", True)
+        res = child(
+            ["neurojax-grad", args.n, args.ms, args.surrogate_scale, "1" if args.fd else "0"]
+        )
+        print(json.dumps(res, indent=1))
         return
     import _common as C
 

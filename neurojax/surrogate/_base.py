@@ -34,14 +34,15 @@ class AbstractSurrogate(eqx.Module):
     1/mV: the surrogate derivative has width ~1/slope mV around threshold.
 
     `scale` (dimensionless, default 1) multiplies the derivative: Bellec et al. (2018)'s
-    dampening factor γ (they use 0.3 in recurrent networks). Through a long run of a
-    recurrent network the surrogate gradient is a product of one such derivative per
-    spike generation and grows exponentially when their gain exceeds one (the 10⁴-neuron
-    dendritic network of docs/dendritic.md: ×e every ~2.3 ms at `scale=1`, overflowing
-    float32 after ~0.2 s and giving NaN). A smaller scale slows that growth; `scale=0`
-    holds the spikes fixed: the gradient is then the exact derivative of the run with its
-    spike pattern unchanged — what a finite difference small enough to move no spike
-    measures.
+    dampening factor γ (they use 0.3 in recurrent networks). The smooth surrogates are
+    nonzero below threshold, so every neuron's spike output has a derivative at every
+    step, and each step adds `scale·derivative·w` to the sensitivity of its targets:
+    summed over the 1/dt steps per ms, a recurrent network's gain grows with fan-in,
+    weights and 1/dt, and the gradient through a long run can grow exponentially (the
+    10⁴-neuron dendritic network of docs/dendritic.md at dt = 0.1 ms: 8e34 after 100 ms,
+    then float32 overflow and NaN). A smaller scale slows that growth; `scale=0` holds the
+    spikes fixed: the gradient is then the exact derivative of the run at its spike
+    pattern — what a finite difference small enough to move no spike measures.
     """
 
     slope: float = eqx.field(static=True, default=5.0)
