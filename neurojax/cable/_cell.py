@@ -1,5 +1,7 @@
-"""`Cell`: a multicompartment neuron, simulated by `neurojax.simulate` with an implicit
-tree solve for the voltages and exponential Euler for the gates."""
+"""`Cell`: a multicompartment neuron, a `Tree` model: simulated by `neurojax.simulate`
+with the implicit solvers, which solve its voltage equations through a tree operator
+(`linearise`) and advance its gates by their own rule at the new voltages
+(`advance_gates`)."""
 
 from __future__ import annotations
 
@@ -176,7 +178,10 @@ class Cell(AbstractModel):
     for step; first order). In all three the gates are exponential (NEURON's `cnexp`),
     staggered half a step from the voltages. The voltage step is a tree solve, O(N)
     forward and backward; explicit and exponential solvers are refused (a cable is too
-    stiff for them). docs/numerics.md ("Cables") has the measured errors.
+    stiff for them). docs/numerics.md ("Cables") has the measured errors. The schemes
+    are the solvers'; the cell gives them `linearise` (its voltage equations as a
+    `neurojax.solvers.TreeOperator`) and `advance_gates` (its mechanisms' own update at
+    the new voltages), and `vector_field` is its true derivative.
 
     Reference: Hines (1984); Carnevale & Hines, *The NEURON Book* (2006), ch. 4 & 5.
     """
@@ -612,8 +617,11 @@ class Cell(AbstractModel):
     def vector_field(self, t, y: CellState, inputs) -> CellState:
         """The true time derivative of every state at `(t, y)`, inputs held:
 
-        - `v`: `dV/dt = F(V)/C` at the membrane nodes (mV/ms), 0 at the membrane-less
-          ones (algebraic: Kirchhoff's law, no dynamics of their own);
+        - `v`: `dV/dt = F(V)/C` at the membrane nodes (mV/ms); at the membrane-less ones
+          (branch ends, `C = 0`), which carry Kirchhoff's law `F = 0`, the derivative
+          that keeps it: `dV/dt = (dF/dt with that node held) / M_ii`, `M_ii = −∂F/∂V`
+          there — the time derivative of the solution through a state on the
+          constraint (as every state the implicit solvers return is);
         - `gates`, `ions` (the concentrations a mechanism writes) and `points`: the
           derivative of each mechanism's own update rule at zero step length,
           `∂/∂h update(V, x, h)|_{h=0}` — for any consistent one-step rule (exponential
@@ -628,12 +636,13 @@ class Cell(AbstractModel):
         v = y.v
         dtype = v.dtype
         c = self._capacitance(dtype)
+        g_ax = self._axial(dtype)
 
         def flow(h):
             # a fresh pool inside the traced function: the mechanisms' updates read the
             # ion currents summed into it by `_currents`
             pool = self._ion_pool(v, y.ions)
-            i_mem, _ = self._currents(y, inputs, pool, t)
+            i_mem, g_mem = self._currents(y, inputs, pool, t)
             gates = self._update_gates(v, y, pool, h, t)
             points = tuple(
                 pp.update(v[..., node : node + 1], g, h, self.temperature, **_time(pp, t))
@@ -641,13 +650,23 @@ class Cell(AbstractModel):
                                        strict=True)
             )  # fmt: skip
             ions = pool.states() if pool is not None else {}
-            return (gates, ions, points), i_mem
+            return (gates, ions, points), (i_mem, g_mem)
 
         zero = jnp.zeros((), dtype)
-        (_, rates, i_mem) = jax.jvp(flow, (zero,), (jnp.ones_like(zero),), has_aux=True)
+        _, rates, (i_mem, g_mem) = jax.jvp(flow, (zero,), (jnp.ones_like(zero),), has_aux=True)
         gates, ions, points = rates
-        f = self._axial_current(v, self._axial(dtype)) - i_mem
-        dv = jnp.where(c > 0, f / jnp.where(c > 0, c, 1.0), 0.0)
+        f = self._axial_current(v, g_ax) - i_mem
+        mem = c > 0
+        dv = jnp.where(mem, f / jnp.where(mem, c, 1.0), 0.0)
+
+        def rhs(state):  # F of a whole state
+            i, _ = self._currents(state, inputs, None, t)
+            return self._axial_current(state.v, g_ax) - i
+
+        tangent = CellState(v=dv, gates=gates, ions=ions, points=points)
+        _, df = jax.jvp(rhs, (y,), (tangent,))
+        diag = g_mem + g_ax + _sum_children(g_ax, self.geometry.children)
+        dv = jnp.where(mem, dv, df / diag)
         return CellState(v=dv, gates=gates, ions=ions, points=points)
 
     def linearise(self, t, y: CellState, inputs, dt):

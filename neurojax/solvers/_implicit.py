@@ -56,14 +56,21 @@ class AbstractImplicitSolver(AbstractSolver):
         the other states over the step at the new voltages (`model.advance_gates`: the
         gates' exponential rule, NEURON's `cnexp` — half a step behind the voltages,
         which keeps the pair second order)."""
-        for name in ("linearise", "advance_gates"):
-            if not callable(getattr(model, name, None)):
-                raise TypeError(
-                    f"{type(model).__name__} declares the Tree structure but has no "
-                    f"`{name}` method; a Tree model gives `linearise(t, y, inputs, dt)` -> "
-                    "neurojax.solvers.TreeLinearisation and `advance_gates(t, "
-                    "linearisation, v, dt)` -> its state at t + dt."
-                )
+        if not callable(getattr(model, "linearise", None)):
+            raise TypeError(
+                f"{type(model).__name__} declares the Tree structure but has no `linearise` "
+                "method: a Tree model gives `linearise(t, y, inputs, dt)` -> "
+                "neurojax.solvers.TreeLinearisation (its voltage equations, a TreeOperator), "
+                "and, if its state holds more than the voltages, `advance_gates(t, "
+                "linearisation, v, dt)` -> its state at t + dt."
+            )
+        advance = getattr(model, "advance_gates", None)
+        if advance is None and not eqx.is_array(y):
+            raise TypeError(
+                f"{type(model).__name__}'s state is a {type(y).__name__}, not the voltage "
+                "array alone: give the model an `advance_gates(t, linearisation, v, dt)` "
+                "method returning its state at t + dt."
+            )
         lin = model.linearise(t, y, inputs, dt)
         if not isinstance(lin, TreeLinearisation):
             raise TypeError(
@@ -72,7 +79,7 @@ class AbstractImplicitSolver(AbstractSolver):
             )
         solver = TreeSolve() if self.linear_solver is None else self.linear_solver
         v = self._tree_voltages(lin, dt, solver)
-        return model.advance_gates(t, lin, v, dt)
+        return v if advance is None else advance(t, lin, v, dt)
 
     def _tree_voltages(self, lin, dt, solver):
         raise NotImplementedError(f"{type(self).__name__} has no tree scheme.")

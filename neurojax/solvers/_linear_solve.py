@@ -29,7 +29,11 @@ class DenseSolve(AbstractLinearSolver):
     the cotangent is one solve with the transposed LU factors, not a backward pass
     through the factorisation loop. For small coupled models (≲ 10³ unknowns)."""
 
-    def solve(self, operator: Float[Array, "*b k k"], rhs: Float[Array, "*b k"]) -> Array:
+    def solve(
+        self, operator: "Float[Array, '*b k k'] | TreeOperator", rhs: Float[Array, "*b k"]
+    ) -> Array:
+        if isinstance(operator, TreeOperator):  # densified: O(N³), for checks on small trees
+            operator = operator.as_matrix()
         return jnp.linalg.solve(operator, rhs[..., None])[..., 0]
 
 
@@ -92,7 +96,7 @@ class TreeSolve(AbstractLinearSolver):
         if self.method is not None and self.method not in METHODS:
             raise ValueError(f"TreeSolve(method={self.method!r}): use one of {METHODS} or None.")
 
-    def solve(self, operator: TreeOperator, rhs: Float[Array, "*b n"]) -> Array:
+    def solve(self, operator: Any, rhs: Float[Array, "*b n"]) -> Array:
         if not isinstance(operator, TreeOperator):
             raise TypeError(
                 f"TreeSolve solves a TreeOperator, got {type(operator).__name__}; dense "
