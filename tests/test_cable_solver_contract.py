@@ -61,7 +61,9 @@ def small_cell():
         i = jnp.asarray([0.3])
         mem = cell.discretisation.area > 0
         profile = jnp.asarray(np.where(mem, 0.0, np.nan))
-        profile = profile.at[jnp.asarray(np.nonzero(mem)[0])].set(jnp.asarray([-50.0, -60.0, -70.0]))
+        profile = profile.at[jnp.asarray(np.nonzero(mem)[0])].set(
+            jnp.asarray([-50.0, -60.0, -70.0])
+        )
 
         @jax.jit
         def run(cell):

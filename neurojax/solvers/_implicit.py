@@ -136,7 +136,9 @@ class AbstractThetaSolver(AbstractImplicitSolver):
         with θ = ½ it would hold only at the midpoint and oscillate undamped) — NEURON's
         `secondorder = 0` and `2`, node for node."""
         v, m = lin.v, lin.operator
-        w = jnp.where(jnp.asarray(~np.asarray(lin.algebraic)), jnp.asarray(self.theta, v.dtype), 1.0)
+        w = jnp.where(
+            jnp.asarray(~np.asarray(lin.algebraic)), jnp.asarray(self.theta, v.dtype), 1.0
+        )
         op = TreeOperator(
             m.topology,
             lin.capacitance / dt + w * m.diagonal,
