@@ -14,7 +14,10 @@ is `g_na = 120`), currents µA/cm², temperature °C.
 
 The cell linearises `current` in V exactly (one JVP) for its implicit voltage step, so
 any current–voltage relation works; for the ohmic channels here the linearisation is
-exact.
+exact. `update` is the gates' own rule, which the implicit solvers apply at the new
+voltages after the voltage solve (`Cell.advance_gates`, NEURON's staggered order), and
+its derivative in `dt` at 0 is the gates' true rate in `Cell.vector_field` (for a
+consistent rule that is `dx/dt` exactly): no rate function is written twice.
 """
 
 from __future__ import annotations

@@ -158,7 +158,7 @@ def hay2011_cell(morphology: Morphology | None = None, *, origin=(0, 0.0), v_ini
     - `origin`: where distances are measured from (default the soma's 0 end).
     - `v_init` (mV, default −80), `temperature` (°C, default 34): as Hay et al.'s runs.
     - `cell_kwargs`: passed to `Cell` (`clamps`, `synapses`, `vclamps`,
-      `point_processes`, `remat`, …).
+      `point_processes`, `ions`, …).
 
     The mechanisms are `hay2011_mechanisms(morphology)`: the eleven `.mod` files of
     `HAY2011_DIR` loaded with `neurojax.nmodl.load_mod` (needs sympy, the `nmodl`
