@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -23,6 +23,7 @@ from ._model import (
     check_domains,
     check_precision,
     error_if_outside,
+    traced_parameters,
 )
 from ._progress import AbstractProgressMeter, NoProgress
 from ._saveat import SaveAt
@@ -214,25 +215,35 @@ def _one_step(inputs):
     return jtu.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), inputs)
 
 
-def initial_state(model: AbstractModel, inputs, state0) -> ModelState:
-    """`ModelState(y0, z0)` from `state0` (None: the model's own initial state; a
-    `ModelState`; or a continuous state `y`, with the default discrete state), checked
-    against the structure and shapes the model expects for these inputs."""
+def state_template(model: AbstractModel, inputs) -> ModelState:
+    """The structure, shapes and dtypes (`jax.ShapeDtypeStruct` leaves) of the model's
+    initial state for these inputs, without computing it: the state itself is computed
+    inside the compiled run, where its operations cost no compilations of their own
+    (evaluated here, HH's steady-state gates compiled 17 one-operation programs per new
+    input shape)."""
     batch = model.batch_shape(_one_step(inputs))
-    y_ref, z_ref = model.init_state(batch), model.init_discrete(batch)
+    return jax.eval_shape(lambda m: ModelState(m.init_state(batch), m.init_discrete(batch)), model)
+
+
+def initial_state(model: AbstractModel, inputs, state0, template=None) -> ModelState | None:
+    """`state0` as a `ModelState(y0, z0)` (a `ModelState`, or a continuous state `y` with
+    the default discrete state), checked against the structure and shapes the model
+    expects for these inputs; `None` for `state0=None` (the model's own initial state,
+    computed inside the run)."""
     if state0 is None:
-        return ModelState(y_ref, z_ref)
+        return None
+    ref = state_template(model, inputs) if template is None else template
     if not isinstance(state0, ModelState):
-        state0 = ModelState(state0, z_ref)
-    for part, ref, got in (("state", y_ref, state0.y), ("discrete state", z_ref, state0.z)):
-        want = jtu.tree_structure(ref)
+        state0 = ModelState(state0, model.init_discrete(model.batch_shape(_one_step(inputs))))
+    for part, want_tree, got in (("state", ref.y, state0.y), ("discrete state", ref.z, state0.z)):
+        want = jtu.tree_structure(want_tree)
         if jtu.tree_structure(got) != want:
             raise ValueError(
                 f"state0 does not match {type(model).__name__}'s {part}: expected the "
                 f"structure {want}, got {jtu.tree_structure(got)}. Start from "
                 "model.init_state(batch_shape) or a Solution's final_state."
             )
-        for a, b in zip(jtu.tree_leaves(ref), jtu.tree_leaves(got), strict=True):
+        for a, b in zip(jtu.tree_leaves(want_tree), jtu.tree_leaves(got), strict=True):
             if jnp.shape(a) != jnp.shape(b):
                 raise ValueError(
                     f"state0's {part} has a leaf of shape {jnp.shape(b)} where "
@@ -242,11 +253,13 @@ def initial_state(model: AbstractModel, inputs, state0) -> ModelState:
 
 
 def _named_leaves(tree) -> list[tuple[str, Any]]:
-    """`(".v", leaf)` pairs of the floating array leaves of a pytree, with printable paths."""
+    """`(".v", leaf)` pairs of the floating array leaves of a pytree (arrays, tracers or
+    `jax.ShapeDtypeStruct`s), with printable paths."""
     return [
         (jtu.keystr(path), leaf)
         for path, leaf in jtu.tree_flatten_with_path(tree)[0]
-        if eqx.is_inexact_array(leaf)
+        if hasattr(leaf, "dtype") and hasattr(leaf, "shape")
+        and jnp.issubdtype(leaf.dtype, jnp.inexact)
     ]
 
 
@@ -318,9 +331,13 @@ def simulate(
     t0 = check_time(t0, "t0", positive=False)
     n_steps = n_steps_of(inputs)
     check_every(n_steps, saveat.every)
-    state = initial_state(model, inputs, state0)
+    template = state_template(model, inputs)
+    state = initial_state(model, inputs, state0, template)
+    given = state is not None
+    if not given:
+        state = _model_state_jit(model, model.batch_shape(_one_step(inputs)))
     if saveat.vars is not None:
-        fields = getattr(state.y, "_fields", None)
+        fields = getattr(template.y, "_fields", None)
         bad = [v for v in saveat.vars if fields is None or v not in fields]
         if bad:
             raise ValueError(
@@ -330,15 +347,20 @@ def simulate(
     if key is not None and not (eqx.is_array(key) or _is_tracer(key)):
         raise TypeError(f"key must be a jax.random key, got {key!r}.")
 
-    state = check_finite(
-        state, "state0", "start from model.init_state(...) or a finite Solution.final_state."
+    # Concrete values are checked here, now; traced ones inside the run (`_Checks`), so
+    # that a derivative taken outside `jit` does not evaluate (and compile) each check's
+    # operations one by one.
+    checks = _Checks(
+        state=given and _any_tracer(state),
+        inputs=_any_tracer(inputs),
+        parameters=traced_parameters(model),
     )
-    state = check_finite(
-        inputs, "inputs", "check the stimulus (e.g. jnp.isfinite(inputs).all()).", anchor=state
-    )
-    state = error_if_outside(model, state)
+    if given and not checks.state:
+        check_finite(state, *_STATE0_CHECK)
+    if not checks.inputs:
+        check_finite(inputs, *_INPUTS_CHECK)
     ftype = jnp.promote_types(
-        jnp.result_type(*[x for x in jtu.tree_leaves(state.y) if eqx.is_array(x)] or [float]),
+        jnp.result_type(*[x.dtype for x in jtu.tree_leaves(template.y)] or [float]),
         jnp.float32,
     )
     dt_ = jnp.asarray(check_time(dt, "dt", positive=True), ftype)
@@ -350,22 +372,73 @@ def simulate(
     differentiated = widen or _differentiated(jtu.tree_leaves((inputs, state, dt_, t0_)))
     args = (
         model, solver, inputs, state, dt_, t0_, key, saveat, adjoint, progress_meter, widen,
-        differentiated,
+        differentiated, checks,
     )  # fmt: skip
     # Called eagerly, or under transformations evaluated eagerly (jax.grad, jax.jvp,
     # jax.vmap outside any jit), the run goes through one cached compiled function
-    # (`_integrate_jit`): inlined, the scan would be traced afresh on every call and
-    # compiled again (1–3 s per gradient), while JAX caches the derivative of a jitted
-    # function. Eager evaluation materialises every output of the run anyway, so the jit
-    # boundary costs no memory there. Inside the caller's own jit it is inlined instead: a
-    # jit boundary there would keep every saved output alive, even those the caller never
-    # uses (measured: the gradient of mean(v²) over 10⁴ HH steps needed 527 kB instead of
-    # 207 kB).
-    inline = _under_jit(jtu.tree_leaves(args))
-    sol = (_integrate if inline else _integrate_jit)(*args)
-    if throw:
-        sol = _raise_if_nonfinite(model, sol)
+    # (`_run_jit`) that also holds the NaN/inf checks: inlined, the scan would be traced
+    # afresh on every call and compiled again (1–3 s per gradient), while JAX caches the
+    # derivative of a jitted function. Eager evaluation materialises every output of the
+    # run anyway, so the jit boundary costs no memory there. Inside the caller's own jit
+    # it is inlined instead: a jit boundary there would keep every saved output alive,
+    # even those the caller never uses (measured: the gradient of mean(v²) over 10⁴ HH
+    # steps needed 527 kB instead of 207 kB).
+    messages = _nonfinite_messages(model, template)
+    if _under_jit(jtu.tree_leaves(args)):
+        sol = _integrate(*args)
+        return _tie_nonfinite_errors(sol, messages) if throw else sol
+    if not throw:
+        return _run_jit(*args, finish=None)
+    if _any_tracer(args):  # grad/jvp/vmap outside jit: the checks are tied to the outputs
+        return _run_jit(*args, finish=messages)
+    sol, report = _run_jit(*args, finish="report")
+    _raise_if_nonfinite(model, sol, jax.device_get(report))
     return sol
+
+
+def _model_state(model, batch_shape) -> ModelState:
+    return ModelState(model.init_state(batch_shape), model.init_discrete(batch_shape))
+
+
+# The model's own initial state as one compiled program per model type and batch shape,
+# whatever the run's length: evaluated op by op, HH's steady-state gates compiled 17
+# one-operation programs per new shape; inlined into the run, a model whose rest state is
+# a Newton solve (FitzHugh–Nagumo, Morris–Lecar) compiled that solve into every run
+# (measured: +50–90 % compile time for each new run length).
+_model_state_jit = eqx.filter_jit(_model_state)
+
+
+class _Checks(NamedTuple):
+    """Which run-time checks `_integrate` ties to the initial state (static): the
+    concrete values were checked before the run."""
+
+    state: bool  # state0 is traced: finite?
+    inputs: bool  # the inputs are traced: finite?
+    parameters: tuple[str, ...]  # the traced parameters: in their domains?
+
+
+_STATE0_CHECK = ("state0", "start from model.init_state(...) or a finite Solution.final_state.")
+_INPUTS_CHECK = ("inputs", "check the stimulus (e.g. jnp.isfinite(inputs).all()).")
+
+
+def _any_tracer(tree) -> bool:
+    return any(_is_tracer(leaf) for leaf in jtu.tree_leaves(tree))
+
+
+def _run(*args, finish):
+    """`_integrate` and its NaN/inf checks in one program: `finish="report"` returns the
+    solution and `_nonfinite_report`'s arrays (a concrete run: the Python side raises),
+    a tuple of messages ties `eqx.branched_error_if` to the outputs (a traced run), `None`
+    returns the solution unchecked (`throw=False`)."""
+    sol = _integrate(*args)
+    if finish is None:
+        return sol
+    if finish == "report":
+        return sol, _nonfinite_report(sol)
+    return _tie_nonfinite_errors(sol, finish)
+
+
+_run_jit = eqx.filter_jit(_run)
 
 
 _ADVICE = (
@@ -376,28 +449,42 @@ _ADVICE = (
 )
 
 
-@jax.jit
-def _nonfinite_report(kept, finals):
-    """For each kept trajectory (leading axis = time): whether a row holds a NaN/inf and
-    the first such row, through a max over each row (no boolean array the size of the
-    recording, which cost ~100 MB on a 400 MB one); for each final-state leaf: whether it
-    holds one. One compiled program for all the checks of a run, where the eager
-    reductions compiled one per kind of reduction and shape (measured: an eager HH run
-    with a new input length compiles 3 programs now, 4 before; an eager gradient 7, 8)."""
+def _nonfinite_messages(model, template: ModelState) -> tuple[str, ...]:
+    """One message per floating leaf of the final state, in `_named_leaves` order."""
+    return tuple(
+        f"{type(model).__name__}: the state variable {name} became NaN or inf during the "
+        f"run. {_ADVICE}"
+        for name, _ in _named_leaves(template.y)
+    )
 
-    def rows(x):
-        bad = ~jnp.isfinite(jnp.max(jnp.abs(x).reshape(x.shape[0], -1), axis=1))
-        return bad.any(), jnp.argmax(bad)
 
-    return [rows(x) for x in kept], [~jnp.all(jnp.isfinite(x)) for x in finals]
+def _nonfinite_report(sol: Solution):
+    """`(bad_rows, final_bad)`: for the kept trajectories (leading axis = the saved
+    times), whether each saved row holds a NaN/inf in any of them; whether the final
+    state holds one. Computed inside the run's own program as one row reduction
+    (`Σ x·0` is NaN exactly where `x` has a NaN or inf), with no boolean array the size of
+    the recording (which cost ~100 MB on a 400 MB one). XLA:CPU compiles each reduction as
+    a kernel of its own, at ~40 ms each on 2 cores: a NaN/inf test, a max and an argmax
+    per trajectory, as before, cost 0.3 s of compilation per new input shape (0.08 s
+    now), as much as an LIF run's own."""
+    kept = [leaf for _, leaf in _named_leaves(sol.states) if leaf.ndim >= 1]
+    finals = [leaf for _, leaf in _named_leaves(sol.final_state.y)]
+    n = sol.t.shape[0]
+    rows = sum((jnp.sum(x.reshape(n, -1) * 0, axis=1) for x in kept), jnp.zeros(n))
+    final = sum((jnp.sum(x * 0) for x in finals), jnp.zeros(()))
+    return jnp.isnan(rows), jnp.isnan(final)
 
 
 def _tie_nonfinite_errors(sol: Solution, messages: tuple[str, ...]) -> Solution:
     """`eqx.branched_error_if` on each inexact output: raises at run time with the
     message of the first final-state leaf that holds a NaN/inf. Tied to each output
     separately, so outputs the caller does not use (and their check) are still removed by
-    XLA instead of being kept alive by the check."""
-    bad = jnp.stack([~jnp.all(jnp.isfinite(leaf)) for leaf in jtu.tree_leaves(sol.final_state.y)])
+    XLA instead of being kept alive by the check. Traced, only the final state (any NaN/inf
+    in a run almost always persists to the end), so the check adds no memory to the run."""
+    finals = [leaf for _, leaf in _named_leaves(sol.final_state.y)]
+    if not finals:
+        return sol
+    bad = jnp.stack([~jnp.all(jnp.isfinite(leaf)) for leaf in finals])
 
     def tie(x):
         if not eqx.is_inexact_array(x):
@@ -407,44 +494,25 @@ def _tie_nonfinite_errors(sol: Solution, messages: tuple[str, ...]) -> Solution:
     return jtu.tree_map(tie, sol)
 
 
-# compiled, so that a derivative taken outside `jit` (jvp tracers, evaluated op by op)
-# runs the checks as one program per shape instead of one per operation
-_tie_nonfinite_errors_jit = eqx.filter_jit(_tie_nonfinite_errors)
-
-
-def _raise_if_nonfinite(model, sol: Solution) -> Solution:
-    """Non-finite detection, once per run and without cost per step: the final state
-    (any NaN/inf in a run almost always persists to the end) and, when the run is
-    concrete, what was kept — reduced on the device, so nothing is copied — for the first
-    time it went bad. Traced, only the final state, through `eqx.error_if`, so the check
-    adds no memory to the compiled run."""
-    finals = _named_leaves(sol.final_state.y)
-    if any(_is_tracer(leaf) for _, leaf in finals):
-        messages = tuple(
-            f"{type(model).__name__}: the state variable {name} became NaN or inf during the "
-            f"run. {_ADVICE}"
-            for name, _ in finals
-        )
-        staged = _under_jit([leaf for _, leaf in finals])
-        tie = _tie_nonfinite_errors if staged else _tie_nonfinite_errors_jit
-        return tie(sol, messages)
-    kept = [(n, leaf) for n, leaf in _named_leaves(sol.states) if leaf.ndim >= 1]
-    rows, final_bad = jax.device_get(
-        _nonfinite_report([leaf for _, leaf in kept], [leaf for _, leaf in finals])
-    )
-    for (name, _), (any_bad, first) in zip(kept, rows):
-        if any_bad:
-            raise FloatingPointError(
-                f"{type(model).__name__}: the state variable {name} became NaN or inf, first "
-                f"at t = {float(sol.t[int(first)]):.6g} ms. {_ADVICE}"
-            )
-    for (name, _), bad in zip(finals, final_bad):
-        if bad:
-            raise FloatingPointError(
-                f"{type(model).__name__}: the state variable {name} became NaN or inf by "
-                f"the end of the run (t = {float(sol.t[-1]):.6g} ms). {_ADVICE}"
-            )
-    return sol
+def _raise_if_nonfinite(model, sol: Solution, report) -> None:
+    """Raise for a concrete run from `_nonfinite_report`'s values, naming the first kept
+    variable that went bad and when, else the first bad final-state leaf."""
+    bad_rows, final_bad = report
+    if bad_rows.any():
+        row = int(np.argmax(bad_rows))
+        for name, leaf in _named_leaves(sol.states):
+            if leaf.ndim >= 1 and not np.all(np.isfinite(np.asarray(leaf[row]))):
+                raise FloatingPointError(
+                    f"{type(model).__name__}: the state variable {name} became NaN or inf, "
+                    f"first at t = {float(sol.t[row]):.6g} ms. {_ADVICE}"
+                )
+    if final_bad:
+        for name, leaf in _named_leaves(sol.final_state.y):
+            if not np.all(np.isfinite(np.asarray(leaf))):
+                raise FloatingPointError(
+                    f"{type(model).__name__}: the state variable {name} became NaN or inf "
+                    f"by the end of the run (t = {float(sol.t[-1]):.6g} ms). {_ADVICE}"
+                )
 
 
 def _broadcast_parameters(model, inputs):
@@ -509,9 +577,17 @@ def _integrate(
     progress_meter,
     widen=True,
     differentiated=True,
+    checks=None,
 ):
     # what the adjoint says about differentiation (ForwardMode: forward mode only)
     model, inputs, state, dt, t0 = adjoint.prepare((model, inputs, state, dt, t0))
+    if checks is not None:  # the traced values' checks, tied to the initial state
+        if checks.state:
+            state = check_finite(state, *_STATE0_CHECK)
+        if checks.inputs:
+            state = check_finite(inputs, *_INPUTS_CHECK, anchor=state)
+        if checks.parameters:
+            state = error_if_outside(model, state, checks.parameters)
     n_steps = n_steps_of(inputs)
     every = saveat.every
     n_blocks = n_steps // every

@@ -502,15 +502,17 @@ def test_traced_invalid_parameter_names_culprit():
     parameter that is out of its domain (not every parameter as a suspect)."""
 
     @jax.jit
-    def f(tau):
-        return nj.simulate(nj.LIF(tau=tau), jnp.full(100, 2.0), dt=0.1).v
+    def f(tau, t_ref):
+        return nj.simulate(nj.LIF(tau=tau, t_ref=t_ref), jnp.full(100, 2.0), dt=0.1).v
 
-    assert bool(jnp.all(jnp.isfinite(f(10.0))))
-    with pytest.raises(Exception) as info:
-        jax.block_until_ready(f(-1.0))
-    msg = str(info.value)
-    assert "LIF.tau must be > 0" in msg
-    assert "LIF.r " not in msg and "LIF.t_ref" not in msg
+    assert bool(jnp.all(jnp.isfinite(f(10.0, 2.0))))
+    # one check for all traced parameters: the message is the bad one's, whichever it is
+    for args, culprit, innocent in [((-1.0, 2.0), "tau", "t_ref"), ((10.0, -1.0), "t_ref", "tau")]:
+        with pytest.raises(Exception) as info:
+            jax.block_until_ready(f(*args))
+        msg = str(info.value)
+        assert f"LIF.{culprit} must be" in msg
+        assert f"LIF.{innocent} " not in msg and "LIF.r " not in msg
 
 
 # ---------------------------------------------------------------------------------------
