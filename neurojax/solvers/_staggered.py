@@ -72,7 +72,9 @@ class Staggered(AbstractSolver):
     `dt` is the same as one long run. The initial state's gates are taken to be at
     `t0 − dt/2`: exact for a model at rest (`init_state`: gates at their steady state),
     and otherwise an O(dt) error in the start (as in NEURON, whose `finitialize` sets the
-    gates at t = 0). Spike detection reads V only and is unaffected.
+    gates at t = 0). Spike detection reads V only and is unaffected. Code that builds
+    states at whole steps and starts runs from them must shift the gates: `fit`'s
+    `MultipleShooting` does (its windows start from gates reconstructed at `t − dt/2`).
 
     Accuracy (HH, 10 µA/cm² for 95 ms, 7 spikes, against a converged solution;
     `tests/test_hh_neuron.py`): spike times within 0.029 ms at dt = 0.025 ms and
