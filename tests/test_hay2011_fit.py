@@ -52,27 +52,64 @@ def test_cma_es_baseline_minimises_an_ill_conditioned_quadratic(study):
     assert all(b <= a for (_, a), (_, b) in zip(hist, hist[1:]))  # best-so-far is monotone
 
 
-@pytest.mark.slow  # a Hay cell fit: ~1-3 CPU-min (compile + Jacobians); the fast tests above keep the study's tools covered
-def test_three_densities_recovered_from_thirty_percent_off():
+@pytest.fixture(scope="module")
+def hay():
+    st = _study()
+    return (st, *st.setup(T=45.0))
+
+
+def _three(st, cell):
+    dens = [st.DENSITIES[i] for i in (0, 1, 8)]  # soma NaTa_t, soma SKv3_1, apical NaTa_t
+    trainable = st.trainable_for(dens)
+    return trainable, np.array([float(x) for x in trainable(cell)])
+
+
+@pytest.mark.slow  # compiles the Hay cell (~15 s); the fast tests above keep the study's tools covered
+def test_trace_mse_basin_is_narrower_than_one_percent(hay):
+    """Why no fit from ±50 % recovers the densities (docs/fitting.md): the target is
+    reproduced at the truth (float32 self-consistency) but 1 % off the loss is already
+    tens of mV² (spikes of the BAC burst shift). Measured: 2.8e-8, 4.0 (0.1 %), 59 (1 %)."""
+    import equinox as eqx
+    import jax
     import jax.numpy as jnp
 
     import neurojax as nj
 
-    st = _study()
-    cell, inputs, saveat, target = st.setup(T=45.0)
-    dens = [st.DENSITIES[i] for i in (0, 1, 7)]  # soma NaTa_t, soma SKv3_1, apical Im
-    trainable = st.trainable_for(dens)
-    truth = np.array([float(x) for x in trainable(cell)])
-    import equinox as eqx
+    st, cell, inputs, saveat, target = hay
+    trainable, truth = _three(st, cell)
 
+    @jax.jit
+    def loss(x):
+        m = eqx.tree_at(trainable, cell, tuple(x[i] for i in range(3)))
+        v = nj.simulate(m, inputs, dt=st.DT, saveat=saveat).states
+        return jnp.mean((v - target) ** 2)
+
+    at = [float(loss(jnp.asarray(truth * np.array([f, 2 - f, f]), jnp.float32)))
+          for f in (1.0, 1.001, 1.01)]  # fmt: skip
+    assert at[0] < 1e-4, at  # the same program on the same values: float32 round-off only
+    assert at[1] > 0.5, at  # 0.1 % off: measured 4.0 mV²
+    assert at[2] > 10.0, at  # 1 % off: measured 59 mV²
+
+
+@pytest.mark.slow  # a Hay cell fit: ~1-2 CPU-min; the fast tests above keep the study's tools covered
+def test_three_densities_from_thirty_percent_off_are_not_recovered(hay):
+    """The measured limitation, recorded so that a change to `fit` that lifts it shows up:
+    the default `fit` does not recover three densities from ±30 % (measured: it stays at
+    +28/-30/+30 %, loss 402 mV², `ABOVE_NOISE` after 16 steps) — and says so
+    (`converged` False)."""
+    import equinox as eqx
+    import jax.numpy as jnp
+
+    import neurojax as nj
+
+    st, cell, inputs, saveat, target = hay
+    trainable, truth = _three(st, cell)
     guess = eqx.tree_at(
         trainable, cell, tuple(jnp.float32(v) for v in truth * np.array([1.3, 0.7, 1.3]))
     )
     r = nj.fit(guess, inputs, target, dt=st.DT, trainable=trainable, saveat=saveat,
                steps=30, progress_meter=nj.NoProgress())  # fmt: skip
-    got = np.array([float(x) for x in r.params])
-    err = np.abs(got / truth - 1)
+    err = np.abs(np.array([float(x) for x in r.params]) / truth - 1)
     print(r, err)
-    # float32 simulation: the recovered densities of a noise-free self-recording are
-    # limited by the loss floor's flatness; 2 % is far below the 30 % start offset
-    assert np.all(err < 0.02), err
+    assert float(r.loss) > 1.0, r  # far from the truth's 2.8e-8 mV²
+    assert not r.converged, r  # no silent wrong answer: the fit does not claim convergence
