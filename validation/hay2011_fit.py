@@ -17,7 +17,14 @@ JSON). CMA-ES gets that many simulations per start.
     python validation/hay2011_fit.py                  # full study -> docs/hay2011_fit.json
     python validation/hay2011_fit.py --starts 1 --steps 3   # smoke
 
-Times are on a shared 2-core VM with other jobs running: indicative only.
+    python validation/hay2011_fit.py --variant bounded   # both searches in a 0.3-3x box
+
+Result (docs/fitting.md, "Hay et al.'s L5 cell"): neither method recovers the ten
+densities at ~270 simulations per start; CMA-ES ends at lower losses than LM. The trace
+MSE's basin around the truth is < 1 % wide (0.1 % off: 4 mV², 1 % off: 59 mV²).
+The study uses 45 ms at dt 0.025 ms (not 0.05: the spike peak differs by ~7 mV between
+the two, so the coarser step was not used). Times are on a shared 2-core VM with other
+jobs running: indicative only.
 """
 
 from __future__ import annotations
