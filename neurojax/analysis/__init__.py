@@ -5,6 +5,11 @@ ranges) and f–I curves.
 
 Every function takes a model with scalar parameters (one neuron) and works on its vector
 field `model.vector_field(t, y, current)`, in float64 whatever the global JAX setting.
+A `neurojax.cable.Cell` with exactly one compartment (one branch, `nseg=1`), with any
+mechanisms inserted (`cable.HH`, `.mod` files through `neurojax.nmodl`), is a point neuron
+here (`OneCompartment`): its current is in nA, as NEURON's `IClamp.amp` (a point neuron's
+µA/cm² times the compartment's area in µm² times 1e-5), its voltage `v` (mV). A cell with
+more compartments is refused with a `TypeError` naming their number.
 Discrete state (refractory timers) is not analysed, and a zero of the vector field that the
 model's `event_step` would reset (an integrate-and-fire neuron above threshold) is no
 equilibrium: `fixed_points` and `continuation` raise `NoEquilibriumError` where there is
@@ -44,6 +49,7 @@ from ._fixed_points import FixedPoint as FixedPoint
 from ._fixed_points import NoEquilibriumError as NoEquilibriumError
 from ._fixed_points import classify as classify
 from ._fixed_points import fixed_points as fixed_points
+from ._one_compartment import OneCompartment as OneCompartment
 from ._onset import Onset as Onset
 from ._onset import PeriodLaw as PeriodLaw
 from ._onset import period_law as period_law

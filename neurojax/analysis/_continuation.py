@@ -456,6 +456,13 @@ def trace(
         z, t = w, t_new
         if int(k) <= 3 and np.dot(t, ts[-2]) > 0.99:
             h = min(1.5 * h, max_step)
+    else:
+        warnings.warn(
+            f"continuation of {system.model_name} stopped at parameter {z[-1]:.6g} after "
+            f"max_points={max_points} points, before leaving the interval: raise max_points "
+            "or max_step.",
+            stacklevel=3,
+        )
     return np.array(zs), np.array(ts)
 
 
@@ -467,7 +474,9 @@ def check_interval(start, stop, max_step, min_step):
             f"start={start} and stop={stop} must be two different finite parameter values."
         )
     span = abs(stop - start)
-    max_step = span / 50 if max_step is None else float(max_step)
+    # the step is Euclidean in (x, p): a narrow parameter range (a one-compartment Cell's
+    # nA) must not shrink the voltage steps with it (thousands of points past max_points)
+    max_step = max(span, 1.0) / 50 if max_step is None else float(max_step)
     min_step = 1e-9 * max(span, 1.0) if min_step is None else float(min_step)
     if not (max_step > 0 and min_step > 0 and min_step < max_step):
         raise ValueError(
@@ -504,7 +513,8 @@ def continuation(
 
     **Arguments**
 
-    - `model`: a neuron with scalar parameters.
+    - `model`: a neuron with scalar parameters, or a `neurojax.cable.Cell` with one
+      compartment (its current in nA, as NEURON's `IClamp.amp`; `analysis.OneCompartment`).
     - `start`, `stop`: the parameter interval; the branch is followed from `start` in the
       direction of `stop` and ends where it leaves `[min, max]` of the two (after any folds).
     - `parameter`: `None` to vary the injected current (µA/cm² or nA), or a selector of one
@@ -514,8 +524,8 @@ def continuation(
       array of the dynamical variables) at `start` to follow; default: Newton from
       `model.init_state(())`.
     - `max_step`, `min_step`: bounds on the arclength step in `(x, p)` (default
-      `|stop − start|/50`, and 1e-9 of that).
-    - `max_points`: a cap on the points computed (≥ 2).
+      `max(|stop − start|, 1)/50`, and 1e-9 of `max(|stop − start|, 1)`).
+    - `max_points`: a cap on the points computed (≥ 2); a branch cut short by it warns.
     - `progress_meter`: as for `simulate`: `NoProgress()` (default) or `TextProgress()`.
 
     **Method.** Pseudo-arclength continuation (Keller 1977) in float64 with autodiff

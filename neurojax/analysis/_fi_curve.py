@@ -13,6 +13,7 @@ from .._model import AbstractModel
 from .._saveat import SaveAt
 from .._simulate import check_time, simulate
 from ..solvers import AbstractSolver, default_solver
+from ._one_compartment import OneCompartment, _is_cell, as_point_model
 from ._options import RateMethod, check_option
 from ._plot import plot_fi_curve
 from ._units import unit_of
@@ -105,7 +106,10 @@ def fi_curve(
       parameters), or a population (parameters of shape `(N,)`, or any one shape): then
       every current is applied to every neuron, and `rate` is shaped `(len(currents), N)`
       (never one current per neuron).
-    - `currents`: 1-D array of constant currents (nA for IF models, µA/cm² for HH-type).
+    - `currents`: 1-D array of constant currents (nA for IF models, µA/cm² for HH-type,
+      nA for a one-compartment `neurojax.cable.Cell`, as NEURON's `IClamp.amp`: simulated
+      as a point neuron, `analysis.OneCompartment`, with `ExponentialRK2` by default; a
+      spike is an upward crossing of 0 mV).
     - `duration`, `transient`, `dt`: ms; spikes are counted after `transient`.
     - `solver`: default `neurojax.solvers.default_solver(model)`.
     - `method`: a `RateMethod`: `RateMethod.ISI` — the rate is `(k − 1)/(t_k − t_1)` over
@@ -135,8 +139,14 @@ def fi_curve(
         )
     n_steps = int(round(duration / dt))
     n_transient = int(round(transient / dt))
+    if _is_cell(model) or isinstance(model, OneCompartment):
+        # a one-compartment Cell as a point neuron: currents in nA (NEURON's IClamp.amp),
+        # spikes as upward crossings of 0 mV
+        model = as_point_model(model, "fi_curve")
+        population = ()
+    else:
+        population = _population_shape(model)
     solver = default_solver(model) if solver is None else solver
-    population = _population_shape(model)
     grid = jnp.asarray(currents).reshape((len(currents),) + (1,) * len(population))
     *out, finite = _run(model, solver, grid, dt, n_steps, n_transient)
     count, first, last, first_spike = (np.asarray(a, dtype=np.float64) for a in out)

@@ -1521,10 +1521,13 @@ def _fold_homotopy(system0: System, target: System, u0, mesh):
     return _fold_at(target, u, mesh)
 
 
-def _check_same_model(caller: str, model, system0: System) -> None:
+def _check_same_model(caller: str, model, system0: System):
     """A clear error unless `model` is a point model of the class (and parameter layout)
     whose fold or cycle was computed: the derivative replaces that model's parameters."""
     check_point_model(model, caller)
+    from ._one_compartment import as_point_model
+
+    model = as_point_model(model, caller)  # a one-compartment Cell: its point view
     want = type(system0.model)
     if type(model) is not want:
         raise TypeError(
@@ -1535,12 +1538,15 @@ def _check_same_model(caller: str, model, system0: System) -> None:
     got = jtu.tree_structure(eqx.filter(model, eqx.is_array))
     ref = jtu.tree_structure(eqx.filter(system0.model, eqx.is_array))
     shapes = [jnp.shape(x) for x in jtu.tree_leaves(eqx.filter(model, eqx.is_array))]
-    if got != ref or any(sh != () for sh in shapes):
+    ref_shapes = [jnp.shape(x) for x in jtu.tree_leaves(eqx.filter(system0.model, eqx.is_array))]
+    point = type(model).__name__ != "OneCompartment"  # a cell's per-node arrays are its own
+    if got != ref or (any(sh != () for sh in shapes) if point else shapes != ref_shapes):
         raise ValueError(
             f"{caller}: the {want.__name__} given does not have the scalar parameters of the "
             "one this point was computed for (different fields or array parameters); pass "
             "one neuron's model with scalar parameters."
         )
+    return model
 
 
 def fold_of_cycles(model: AbstractModel, near: BifurcationPoint, *, current=None):
@@ -1569,7 +1575,7 @@ def fold_of_cycles(model: AbstractModel, near: BifurcationPoint, *, current=None
         )
     _require_x64_for_derivatives("fold_of_cycles", model, current)
     system0 = near.system
-    _check_same_model("fold_of_cycles", model, system0)
+    model = _check_same_model("fold_of_cycles", model, system0)
     if current is None:
         current = system0.current
     with float64():

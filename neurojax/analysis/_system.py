@@ -30,6 +30,7 @@ from jaxtyping import Array
 
 from .._model import AbstractModel, StepInfo
 from ..solvers import RK4
+from ._one_compartment import as_point_model, wrap_parameter
 
 
 @contextlib.contextmanager
@@ -278,20 +279,23 @@ def _leaf_names(state) -> tuple[str, ...]:
 
 
 def check_point_model(model, caller: str) -> None:
-    """`TypeError` unless `model` is a model of one point (a neuron, not a network or a
-    cable cell); `ValueError` if a floating parameter is not finite."""
+    """`TypeError` unless `model` is a model of one point (a neuron, or a `Cell` with exactly
+    one compartment — not a network or a multi-compartment cell); `ValueError` if a
+    floating parameter is not finite."""
     if not isinstance(model, AbstractModel):
         raise TypeError(
             f"{caller} needs a neurojax model (an AbstractModel), got {type(model).__name__}."
         )
-    from ..cable import Cell
     from ..network import Network
+    from ._one_compartment import OneCompartment, _is_cell, check_one_compartment
 
+    if _is_cell(model):  # a point neuron only with one compartment (else: TypeError)
+        check_one_compartment(model, caller)
+    elif isinstance(model, OneCompartment):
+        check_one_compartment(model.cell, caller)
     kind = None
     if isinstance(model, Network):
         kind = "a network (populations coupled by synapses)"
-    elif isinstance(model, Cell):
-        kind = "a cable cell (compartments coupled along a morphology)"
     if kind is not None:
         raise TypeError(
             f"{caller} analyses point neurons (one neuron's vector field, a handful of "
@@ -354,6 +358,9 @@ def make_system(
     `init_state` value.
     """
     check_point_model(model, caller)
+    # a one-compartment Cell: its point-neuron view (scalar state, current in nA)
+    parameter = wrap_parameter(model, parameter)
+    model = as_point_model(model, caller, x64=True)
     name = type(model).__name__
     param = parameter_index(model, parameter)
     model = to_float64(model)
