@@ -69,7 +69,7 @@ def test_multi_compartment_cell_is_refused_naming_the_count(morph, n):
     for fn in (
         lambda: analysis.fixed_points(cell),
         lambda: analysis.continuation(cell, 0.0, 0.1),
-        lambda: analysis.phase_plane(cell, 0.0, variables=("v", "gates[0].n")),
+        lambda: analysis.phase_plane(cell, 0.0, variables=("v", "n_hh")),
         lambda: analysis.fi_curve(cell, [0.1]),
     ):
         with pytest.raises(TypeError, match=f"has {n} compartments"):
@@ -117,12 +117,12 @@ def test_rest_of_cable_hh_is_the_hh_rest(x64):
     cell = _cell()
     (fc,) = analysis.fixed_points(cell, current=0.0)
     assert fc.stability == "stable focus"  # HH's rest (slow test: eigenvalues = point HH's)
-    g = fc.state.gates[0]  # the state: v, then each mechanism's gates, scalars
-    np.testing.assert_allclose([fc.v, g.m, g.h, g.n], _hh_rest(0.0), rtol=1e-10)
+    g = fc.state  # the state: v, then each mechanism's states under NEURON's names
+    assert g._fields == ("v", "m_hh", "h_hh", "n_hh")
+    np.testing.assert_allclose([g.v, g.m_hh, g.h_hh, g.n_hh], _hh_rest(0.0), rtol=1e-10)
     # a depolarising current (nA) moves the rest as the point neuron's µA/cm² would
     (fc5,) = analysis.fixed_points(cell, current=5.0 * _per_density(cell))
-    g5 = fc5.state.gates[0]
-    np.testing.assert_allclose([fc5.v, g5.m, g5.h, g5.n], _hh_rest(5.0), rtol=1e-10)
+    np.testing.assert_allclose(list(fc5.state), _hh_rest(5.0), rtol=1e-10)
     assert fc5.v > fc.v + 1.0
 
 

@@ -49,7 +49,7 @@ from ._fixed_points import FixedPoint as FixedPoint
 from ._fixed_points import NoEquilibriumError as NoEquilibriumError
 from ._fixed_points import classify as classify
 from ._fixed_points import fixed_points as fixed_points
-from ._one_compartment import OneCompartment as OneCompartment
+from ..cable._one_compartment import OneCompartment as OneCompartment
 from ._onset import Onset as Onset
 from ._onset import PeriodLaw as PeriodLaw
 from ._onset import period_law as period_law

@@ -13,7 +13,7 @@ from .._model import AbstractModel
 from .._saveat import SaveAt
 from .._simulate import check_time, simulate
 from ..solvers import AbstractSolver, default_solver
-from ._one_compartment import OneCompartment, _is_cell, as_point_model
+from ..cable._one_compartment import OneCompartment, _is_cell, as_point_model
 from ._options import RateMethod, check_option
 from ._plot import plot_fi_curve
 from ._units import unit_of

@@ -1525,7 +1525,7 @@ def _check_same_model(caller: str, model, system0: System):
     """A clear error unless `model` is a point model of the class (and parameter layout)
     whose fold or cycle was computed: the derivative replaces that model's parameters."""
     check_point_model(model, caller)
-    from ._one_compartment import as_point_model
+    from ..cable._one_compartment import as_point_model
 
     model = as_point_model(model, caller)  # a one-compartment Cell: its point view
     want = type(system0.model)

@@ -30,7 +30,7 @@ from jaxtyping import Array
 
 from .._model import AbstractModel, StepInfo
 from ..solvers import RK4
-from ._one_compartment import as_point_model, wrap_parameter
+from ..cable._one_compartment import as_point_model, wrap_parameter
 
 
 @contextlib.contextmanager
@@ -287,7 +287,7 @@ def check_point_model(model, caller: str) -> None:
             f"{caller} needs a neurojax model (an AbstractModel), got {type(model).__name__}."
         )
     from ..network import Network
-    from ._one_compartment import OneCompartment, _is_cell, check_one_compartment
+    from ..cable._one_compartment import OneCompartment, _is_cell, check_one_compartment
 
     if _is_cell(model):  # a point neuron only with one compartment (else: TypeError)
         check_one_compartment(model, caller)

@@ -1,13 +1,18 @@
-"""A one-compartment `neurojax.cable.Cell` seen as a point neuron, for the analysis.
+"""A one-compartment `neurojax.cable.Cell` seen as a point neuron, for the analysis
+(`neurojax.analysis.OneCompartment`; here, beside the cell, so that the analysis' lowest
+layer, `analysis/_system.py`, imports no other analysis module).
 
 A cell with exactly one compartment (one membrane node: a single branch with `nseg = 1`)
 is a point neuron whatever mechanisms are inserted in it (`cable.HH`, NMODL-imported
 `.mod` mechanisms, ion pools, point processes). The analysis works on `OneCompartment`,
 a point model that wraps the cell:
 
-- **state**: the cell's `CellState` at the membrane node, every leaf a scalar: `v` (mV),
-  `gates[k].<gate>` of mechanism k, `ions[<name>]` (the concentrations a mechanism
-  writes, mM) and `points[j].<gate>`. The cell's two membrane-less end nodes carry
+- **state**: a flat NamedTuple (`OneCompartment.state_type`) of the cell's state at the
+  membrane node, every field a scalar, under NEURON's names: `v` (mV), then each
+  mechanism's states as `<STATE>_<SUFFIX>` (`m_hh`, `h_hh`, `n_hh` for `cable.HH` or
+  hh.mod; `_1`, `_2` appended for a mechanism inserted twice), the concentrations a
+  mechanism writes (`cai`, mM) and each point process's states (`g_ExpSyn`). The cell's
+  two membrane-less end nodes carry
   Kirchhoff's law with no current through them, so their voltage is the compartment's
   (exactly, on every state the cell's solvers produce); they are not variables.
 - **voltage**: `v`, the compartment's membrane potential (mV).
@@ -23,7 +28,9 @@ and events are 0.
 
 from __future__ import annotations
 
+import collections
 import copy
+import re
 import weakref
 from typing import ClassVar
 
@@ -40,7 +47,7 @@ _PER_UM2 = 1e-5  # µA/cm² · µm² → nA (1 µm² = 1e-8 cm², µA → nA ×1
 
 
 def _is_cell(model) -> bool:
-    from ..cable import Cell
+    from ._cell import Cell
 
     return isinstance(model, Cell)
 
@@ -100,10 +107,25 @@ class OneCompartment(AbstractModel):
 
         return ExponentialRK2()
 
+    @property
+    def state_type(self):
+        """The NamedTuple of the compartment's state: `v`, then NEURON's names of the
+        mechanisms' states (`m_hh`, `h_hh`, `n_hh`: STATE `_` SUFFIX), the concentrations
+        written (`cai`) and the point processes' states (`g_ExpSyn`)."""
+        return _layout(self.cell)[0]
+
+    def _nested(self, y):
+        """The cell's `CellState` (leaves at the compartment) of the flat state `y`."""
+        return jax.tree_util.tree_unflatten(_layout(self.cell)[1], list(y))
+
+    def _flat(self, s):
+        return self.state_type(*jax.tree_util.tree_leaves(s))
+
     def _full(self, y):
         """The cell's state (every node) for the compartment's scalar state `y`."""
-        from ..cable._cell import CellState
+        from ._cell import CellState
 
+        y = self._nested(y)
         n = self.cell.n_nodes
         v = jnp.broadcast_to(y.v[..., None], (*jnp.shape(y.v), n))
         gates = jax.tree_util.tree_map(lambda g: g[..., None], y.gates)
@@ -112,7 +134,7 @@ class OneCompartment(AbstractModel):
         return CellState(v=v, gates=gates, ions=ions, points=points)
 
     def _point(self, s):
-        from ..cable._cell import CellState
+        from ._cell import CellState
 
         k = self.node
         return CellState(
@@ -127,18 +149,67 @@ class OneCompartment(AbstractModel):
         return {k: jnp.zeros((*batch, n), dtype) for k, n in kinds.items()}
 
     def init_state(self, batch_shape=()):
-        return self._point(self.cell.init_state(batch_shape))
+        return self._flat(self._point(self.cell.init_state(batch_shape)))
 
     def vector_field(self, t, y, current):
         dtype = y.v.dtype
         batch = jnp.shape(y.v)
         d = self.cell.vector_field(t, self._full(y), self._inputs(batch, dtype))
-        out = self._point(d)
+        out = self._flat(self._point(d))
         c = self.cell._capacitance(dtype)[self.node]  # nF
         return out._replace(v=out.v + jnp.asarray(current, dtype) / c)  # nA/nF = mV/ms
 
     def event_step(self, info, y_old, y_new, z, current):
         return y_new, z, upward_crossing(FastSigmoid(), y_old.v, y_new.v, self.v_th)
+
+
+_LAYOUT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _suffix(mechanism) -> str:
+    spec = getattr(type(mechanism), "_spec", None)
+    name = getattr(spec, "suffix", None) or type(mechanism).__name__.lower()
+    return re.sub(r"\W", "_", str(name))
+
+
+def _layout(cell):
+    """(NamedTuple class of the flat state, treedef of the compartment's `CellState`),
+    one per cell geometry (the same class for every call: jit caches see one treedef)."""
+    geo = cell.geometry
+    got = _LAYOUT.get(geo)
+    if got is not None:
+        return got
+    from ._cell import CellState
+
+    s = jax.eval_shape(lambda: cell.init_state(()))
+    s = CellState(
+        v=s.v,
+        gates=s.gates,
+        ions=dict(s.ions),
+        points=s.points,
+    )
+    names = []
+    for path, _ in jax.tree_util.tree_flatten_with_path(s)[0]:
+        top = path[0].name
+        if top == "v":
+            names.append("v")
+        elif top == "ions":
+            names.append(str(path[1].key))
+        else:
+            k = path[1].idx
+            owner = cell.mechanisms[k] if top == "gates" else cell.point_processes[k]
+            gate = getattr(path[2], "name", str(path[-1]))
+            names.append(f"{gate}_{_suffix(owner)}")
+    seen: dict[str, int] = {}
+    unique = []
+    for n in names:  # the same mechanism twice: m_hh, m_hh_1
+        n = re.sub(r"\W", "_", n)
+        unique.append(n if n not in seen else f"{n}_{seen[n]}")
+        seen[n] = seen.get(n, 0) + 1
+    cls = collections.namedtuple("OneCompartmentState", unique)
+    treedef = jax.tree_util.tree_structure(s)
+    _LAYOUT[geo] = got = (cls, treedef)
+    return got
 
 
 # The float64 analysis runs on a copy of the cell's static geometry (kept per geometry,
