@@ -15,7 +15,12 @@ _NEUTRAL = ""
 
 
 def declared_units(model) -> UnitSystem | None:
-    """The `UnitSystem` `model`'s class declares, or `None`."""
+    """The `UnitSystem` `model`'s class declares, or `None` (a `Cell`: its one-compartment
+    view's, current in nA)."""
+    from ..cable._one_compartment import OneCompartment, _is_cell
+
+    if _is_cell(model):
+        return OneCompartment.units
     units = getattr(type(model), "units", None)
     return units if isinstance(units, UnitSystem) else None
 
