@@ -116,6 +116,10 @@ def test_branched_tree_matches_neuron_backward_euler(x64):
     assert err.mean() < 1e-6 and err.max() < 1e-5, (err.mean(), err.max())
 
 
+# slow tier: an accuracy comparison against a 20x finer run and NEURON (2 CPU-s); the
+# fast tier keeps the cell against NEURON (test_branched_tree_matches_neuron_backward_euler,
+# the SEClamp and squid-axon tests)
+@pytest.mark.slow
 def test_default_scheme_is_closer_to_converged_than_neurons_default(x64):
     cell = _tree_cell()
     rec = nj.SaveAt(fn=cell.record_v(SITES))

@@ -118,6 +118,10 @@ def test_explicit_solver_past_its_stability_limit_is_reported():
     assert not np.all(np.isfinite(sol.v))
 
 
+# slow tier: a finite-difference validation (2 CPU-s); DenseSolve's forward path stays
+# in the fast tier (the implicit solvers' order tests) and gradients through simulate in
+# tests/test_adjoint.py
+@pytest.mark.slow
 def test_dense_solve_gradient_matches_finite_differences(x64):
     """The gradient through the implicit step's linear solve (a solve with the transpose)
     equals central differences in g_c and g_l."""

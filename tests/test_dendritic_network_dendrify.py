@@ -169,9 +169,11 @@ def build_network(spec):
 @pytest.mark.parametrize(
     "case",
     [
-        # slow tier: the Euler variant; the default scheme's network stays in the fast tier
+        # slow tier: both networks (4+ CPU-s each, a validation against a stored Brian2
+        # run); the fast tier keeps single cells and synapses on compartments against
+        # dendrify here, and the network contract in tests/test_dendritic_network.py
         pytest.param("network_euler", marks=pytest.mark.slow),
-        "network_expeuler",
+        pytest.param("network_expeuler", marks=pytest.mark.slow),
     ],
 )
 def test_dendritic_network_matches_dendrify(case, x64):
