@@ -334,8 +334,6 @@ def simulate(
     template = state_template(model, inputs)
     state = initial_state(model, inputs, state0, template)
     given = state is not None
-    if not given:
-        state = _model_state_jit(model, model.batch_shape(_one_step(inputs)))
     if saveat.vars is not None:
         fields = getattr(template.y, "_fields", None)
         bad = [v for v in saveat.vars if fields is None or v not in fields]
@@ -359,6 +357,8 @@ def simulate(
         check_finite(state, *_STATE0_CHECK)
     if not checks.inputs:
         check_finite(inputs, *_INPUTS_CHECK)
+    if not given:  # after every check: nothing is compiled for a call that will be refused
+        state = _model_state_jit(model, model.batch_shape(_one_step(inputs)))
     ftype = jnp.promote_types(
         jnp.result_type(*[x.dtype for x in jtu.tree_leaves(template.y)] or [float]),
         jnp.float32,
