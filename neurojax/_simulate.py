@@ -258,7 +258,8 @@ def _named_leaves(tree) -> list[tuple[str, Any]]:
     return [
         (jtu.keystr(path), leaf)
         for path, leaf in jtu.tree_flatten_with_path(tree)[0]
-        if hasattr(leaf, "dtype") and hasattr(leaf, "shape")
+        if hasattr(leaf, "dtype")
+        and hasattr(leaf, "shape")
         and jnp.issubdtype(leaf.dtype, jnp.inexact)
     ]
 

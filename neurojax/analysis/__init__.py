@@ -30,6 +30,7 @@ picture.plot()
 ```
 """
 
+from ..cable._one_compartment import OneCompartment as OneCompartment
 from ._bifurcation import BifurcationDiagram as BifurcationDiagram
 from ._bifurcation import CycleSearch as CycleSearch
 from ._bifurcation import bifurcation_diagram as bifurcation_diagram
@@ -49,7 +50,6 @@ from ._fixed_points import FixedPoint as FixedPoint
 from ._fixed_points import NoEquilibriumError as NoEquilibriumError
 from ._fixed_points import classify as classify
 from ._fixed_points import fixed_points as fixed_points
-from ..cable._one_compartment import OneCompartment as OneCompartment
 from ._onset import Onset as Onset
 from ._onset import PeriodLaw as PeriodLaw
 from ._onset import period_law as period_law

@@ -12,8 +12,8 @@ import numpy as np
 from .._model import AbstractModel
 from .._saveat import SaveAt
 from .._simulate import check_time, simulate
-from ..solvers import AbstractSolver, default_solver
 from ..cable._one_compartment import OneCompartment, _is_cell, as_point_model
+from ..solvers import AbstractSolver, default_solver
 from ._options import RateMethod, check_option
 from ._plot import plot_fi_curve
 from ._units import unit_of

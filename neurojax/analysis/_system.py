@@ -29,8 +29,8 @@ import numpy as np
 from jaxtyping import Array
 
 from .._model import AbstractModel, StepInfo
-from ..solvers import RK4
 from ..cable._one_compartment import as_point_model, wrap_parameter
+from ..solvers import RK4
 
 
 @contextlib.contextmanager
@@ -286,8 +286,8 @@ def check_point_model(model, caller: str) -> None:
         raise TypeError(
             f"{caller} needs a neurojax model (an AbstractModel), got {type(model).__name__}."
         )
-    from ..network import Network
     from ..cable._one_compartment import OneCompartment, _is_cell, check_one_compartment
+    from ..network import Network
 
     if _is_cell(model):  # a point neuron only with one compartment (else: TypeError)
         check_one_compartment(model, caller)
