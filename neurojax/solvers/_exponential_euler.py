@@ -162,6 +162,18 @@ class ExponentialEuler(AbstractSolver):
 
     def step(self, model, t, y, inputs, dt):
         f0, lam = linear_rates(model, t, y, inputs)
-        return jtu.tree_map(
-            lambda x, f, l: x + dt * phi1(stable_part(l, dt, 30.0) * dt) * f, y, f0, lam
-        )
+        return exponential_step(y, f0, lam, dt)
+
+
+GROWTH_CAP = 30.0
+"""Growth allowed per step by the exponential solvers (`stable_part`'s cap): decaying
+rates (the gates, a conductance model's V) are never capped."""
+
+
+def exponential_step(x, f, lam, dt):
+    """`x + dt·φ₁(λ·dt)·f` leafwise: the exact solution after `dt` of the linear ODE
+    `dx/dt = f + λ·(x − x₀)` from `x₀ = x` (λ and f held), growth capped at
+    `GROWTH_CAP`. One exponential-Euler step; `Staggered` applies it per variable."""
+    return jtu.tree_map(
+        lambda x, f, l: x + dt * phi1(stable_part(l, dt, GROWTH_CAP) * dt) * f, x, f, lam
+    )

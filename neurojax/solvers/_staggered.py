@@ -2,15 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax.tree_util as jtu
-
 from .._model import Elementwise
 from ._base import AbstractSolver
-from ._exponential_euler import linear_rates, phi1, stable_part
-
-# Growth allowed per step, as in ExponentialEuler (`stable_part`): the gates and a
-# conductance model's V have only decaying rates, so the cap never acts on them.
-_CAP = 30.0
+from ._exponential_euler import exponential_step, linear_rates
 
 
 def gate_fields(model, y) -> tuple[str, ...]:
@@ -106,21 +100,15 @@ class Staggered(AbstractSolver):
         #    XLA drops V's rate here)
         f, lam = linear_rates(model, t, y, inputs)
         moved = {
-            g: _exponential_step(getattr(y, g), getattr(f, g), getattr(lam, g), dt) for g in gates
+            g: exponential_step(getattr(y, g), getattr(f, g), getattr(lam, g), dt) for g in gates
         }
         mid = y._replace(**moved)
         # 2. V (and any non-gate variable), t → t + dt, with the gates at t + dt/2 (the
         #    gates' rates are dropped here: no second evaluation of the rate functions)
         f, lam = linear_rates(model, t + 0.5 * dt, mid, inputs)
         rest = {
-            k: _exponential_step(getattr(y, k), getattr(f, k), getattr(lam, k), dt)
+            k: exponential_step(getattr(y, k), getattr(f, k), getattr(lam, k), dt)
             for k in y._fields
             if k not in gates
         }
         return mid._replace(**rest)
-
-
-def _exponential_step(x, f, lam, dt):
-    """`x + dt·φ₁(λ·dt)·f` leafwise: the exact solution after `dt` of the linear ODE
-    `dx/dt = f + λ·(x − x₀)` from `x₀ = x` (λ and f held)."""
-    return jtu.tree_map(lambda x, f, l: x + dt * phi1(stable_part(l, dt, _CAP) * dt) * f, x, f, lam)
