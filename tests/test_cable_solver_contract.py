@@ -15,8 +15,7 @@ import pytest
 import neurojax as nj
 from neurojax._model import Coupled, Tree
 from neurojax.cable import HH, Branch, Cell, Morphology, Passive
-from neurojax.cable._ions import FARADAY
-from neurojax.channels import hh
+from neurojax.channels import FARADAY, hh
 from neurojax.nmodl import load_mod
 from neurojax.solvers import (
     TRBDF2,

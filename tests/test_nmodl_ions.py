@@ -13,7 +13,7 @@ import pytest
 
 import neurojax as nj
 from neurojax.cable import Branch, Cell, Morphology
-from neurojax.cable._ions import FARADAY, R_GAS, nernst
+from neurojax.channels import FARADAY, R_GAS, nernst
 from neurojax.nmodl import load_mod
 from neurojax.solvers import BackwardEuler
 

@@ -10,9 +10,10 @@
 - `Cell`: a multicompartment model for `neurojax.simulate` — implicit voltages by an
   O(N) tree solve (`tree_solve`, differentiable in O(N) both ways), gates by
   exponential Euler; current clamps, conductance inputs and voltage clamps anywhere;
-- channels: `HH`, `Passive`, `Ih`, `Im` (any `AbstractChannel`), point processes
-  (`AbstractPointProcess`: synapses with events), NMODL mechanisms (`neurojax.nmodl`);
-- ion pools shared by the mechanisms (`IonUse`, `nernst`; `Cell(..., ions=...)`);
+- mechanisms: any `AbstractChannel` or `AbstractPointProcess` (synapses with events) —
+  their home is `neurojax.channels` (`HH`, `Passive`, `Ih`, `Im`, `IonUse`, `nernst` are
+  the same objects re-exported here) — and NMODL mechanisms (`neurojax.nmodl`);
+- ion pools shared by the mechanisms (`Cell(..., ions=...)`);
 - Hay et al. (2011)'s L5b pyramidal cell (`hay2011_cell`: published densities and
   distributions, the `.mod` files of `HAY2011_DIR`, a *simplified* generated L5
   morphology `L5_SIMPLIFIED_SWC` by default — not Hay et al.'s reconstruction);
@@ -23,14 +24,16 @@ Units: µm (lengths, diameters), µm² (areas), Ω·cm (axial resistivity), µF/
 currents), µS (conductance inputs), mV, ms.
 """
 
+from ..channels import HH as HH
+from ..channels import AbstractChannel as AbstractChannel
+from ..channels import AbstractPointProcess as AbstractPointProcess
+from ..channels import Ih as Ih
+from ..channels import Im as Im
+from ..channels import IonUse as IonUse
+from ..channels import Passive as Passive
+from ..channels import nernst as nernst
 from ._cell import Cell as Cell
 from ._cell import CellState as CellState
-from ._channels import HH as HH
-from ._channels import AbstractChannel as AbstractChannel
-from ._channels import AbstractPointProcess as AbstractPointProcess
-from ._channels import Ih as Ih
-from ._channels import Im as Im
-from ._channels import Passive as Passive
 from ._examples import EXAMPLE_SWC as EXAMPLE_SWC
 from ._hay2011 import HAY2011_DIR as HAY2011_DIR
 from ._hay2011 import L5_SIMPLIFIED_SWC as L5_SIMPLIFIED_SWC
@@ -39,8 +42,6 @@ from ._hay2011 import hay2011_cell as hay2011_cell
 from ._hay2011 import hay2011_mechanisms as hay2011_mechanisms
 from ._hay2011 import hay2011_morphology as hay2011_morphology
 from ._hay2011 import site_at_distance as site_at_distance
-from ._ions import IonUse as IonUse
-from ._ions import nernst as nernst
 from ._morphology import Branch as Branch
 from ._morphology import Discretisation as Discretisation
 from ._morphology import Morphology as Morphology

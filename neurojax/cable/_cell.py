@@ -25,10 +25,11 @@ from .._model import (
     check_precision,
     parameter,
 )
+from ..channels import AbstractChannel, AbstractPointProcess
+from ..channels._ions import BUILTIN_IONS, default_value, ion_variables
 from ..solvers._implicit import TreeLinearisation
 from ..solvers._linear_solve import TreeOperator
-from ._channels import AbstractChannel, AbstractPointProcess
-from ._ions import BUILTIN_IONS, IonLayout, Pool, default_value, ion_variables
+from ._ions import IonLayout, Pool
 from ._morphology import Discretisation, Morphology
 
 # µF/cm² · µm² → nF, and mS/cm² · µm² → µS: 1 µm² = 1e-8 cm², × 1e3 (µF→nF, mS→µS).

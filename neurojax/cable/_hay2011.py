@@ -167,9 +167,9 @@ def hay2011_cell(morphology: Morphology | None = None, *, origin=(0, 0.0), v_ini
     by Nernst from `cai` (CaDynamics_E2 writes it; cai starts at NEURON's 5e-5 mM, cao
     2 mM). `cell.mechanisms[k]` and `cell.regions[k]` follow
     `hay2011_mechanisms(morphology)[k]`."""
+    from ..channels import Passive
     from ..nmodl import mod_class
     from ._cell import Cell
-    from ._channels import Passive
 
     morph = hay2011_morphology() if morphology is None else morphology
     if not isinstance(morph, Morphology):

@@ -17,8 +17,9 @@ Semantics, as NEURON's (`nocmodl`) for a density mechanism:
 - "gates" = the STATEs plus the ASSIGNED/LOCAL variables whose value must survive from one
   call to the next (read before written in `current` or `update`), found by a
   read/write analysis of the blocks, and `celsius` if `BREAKPOINT` reads it.
-- Ions: the values READ (`ena`, `cai`, `ica`, …) come from the cell's shared ion pools
-  (`neurojax.cable._ions`) at every call; the ion currents WRITTEN are returned to be
+- Ions (the contract: `neurojax.channels._ions`): the values READ (`ena`, `cai`, `ica`,
+  …) come from the cell's shared ion pools (`neurojax.cable._ions`) at every call; the
+  ion currents WRITTEN are returned to be
   summed into the ion's total; a concentration WRITTEN (`cai`, STATE or ASSIGNED) is the
   pool's, loaded before each call and returned after it (`init_ions`, `current_ions`,
   `update_ions`). The plain `init`/`current`/`update` use NEURON's default ion values.
@@ -36,8 +37,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._model import Domain, parameter
-from ..cable._channels import AbstractChannel, AbstractPointProcess
-from ..cable._ions import IonUse, default_value, ion_variables
+from ..channels import AbstractChannel, AbstractPointProcess
+from ..channels._ions import IonUse, default_value, ion_variables
 from ..channels._rates import vtrap
 from ._parse import (
     Assign,
