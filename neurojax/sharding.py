@@ -48,7 +48,10 @@ inside `jax.jit` (with `throw=False`) there: its eager checks read concrete arra
 process cannot do for devices of other hosts. The results are global
 arrays of which each process holds its own devices' part; gather a small one with
 `jax.experimental.multihost_utils.process_allgather`, or reduce it under `jit` first
-(rates, losses). Keep per-neuron outputs small (`SaveAt(every=...)`, `vars=`), as on one
+(rates, losses). On CPUs (several processes on one machine, as
+`tests/test_distributed.py` does), set `jax.config.update(
+"jax_cpu_collectives_implementation", "gloo")` before `initialize` so that the gather
+has collectives to use. Keep per-neuron outputs small (`SaveAt(every=...)`, `vars=`), as on one
 device.
 
 Which arrays are split: every array leaf of the model and of the inputs whose **last
