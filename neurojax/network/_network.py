@@ -9,8 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._model import AbstractModel, Elementwise, StepInfo, check_precision
+from .._model import AbstractModel, Elementwise, StepInfo, Tree, check_precision
 from ..synapses import Delta
+from . import _cells
 from ._connectivity import Sparse
 from ._delay import Delay, delay_steps, heterogeneous_delay_steps
 from ._projection import PoissonDrive, Population, Projection, compartments_of
@@ -83,8 +84,25 @@ class Network(AbstractModel):
     _drive_comp: tuple = eqx.field(static=True)  # per drive: target compartment or None
     _stiff: tuple = eqx.field(static=True)  # (population, why the exponential step is refused)
     _unchecked: tuple = eqx.field(static=True)  # ReducedCell populations with traced timings
+    _layout: Any = eqx.field(static=True)  # Cell populations: the forest (None without)
+    _proj_node: tuple = eqx.field(static=True)  # per projection: node of a Cell target
+    _drive_node: tuple = eqx.field(static=True)  # per drive: node of a Cell target
+    _spike_node: tuple = eqx.field(static=True)  # (population, node) per Cell population
 
-    structure = Elementwise()
+    @property
+    def structure(self):
+        """`Elementwise` (neurons coupled only through spikes: the exponential solvers);
+        `Tree` when the network has `neurojax.cable.Cell` populations (the implicit tree
+        solvers, through `linearise` and `advance_gates`)."""
+        return Tree() if self._layout is not None else Elementwise()
+
+    @property
+    def default_solver(self):
+        """`None` (the structure's default, `ExponentialEuler`) for point and reduced
+        neurons; for `Cell` populations the first cell's own default (`TRBDF2`)."""
+        if self._layout is None:
+            return None
+        return self.populations[self._layout.names[0]].neuron.default_solver
 
     def __init__(self, populations: dict, projections=(), drives=(), *, dt: float | int):
         if not isinstance(populations, dict) or not populations:
@@ -173,6 +191,16 @@ class Network(AbstractModel):
                     stiff[name] = msg
         self._stiff = tuple(stiff.items())
         self._unchecked = tuple(unchecked)
+        self._layout, self._spike_node = self._cell_plan()
+        self._proj_node = tuple(
+            self._site_node(pr.post, pr.site, pr.compartment, pr.synapse,
+                       f"projection {k} ({pr.pre} → {pr.post})")
+            for k, pr in enumerate(self.projections)
+        )  # fmt: skip
+        self._drive_node = tuple(
+            self._site_node(d.target, d.site, d.compartment, d.synapse, f"drive {k} (onto {d.target})")
+            for k, d in enumerate(self.drives)
+        )
         self._proj_comp = tuple(
             self._resolve(pr.post, pr.compartment, f"projection {k} ({pr.pre} → {pr.post})")
             for k, pr in enumerate(self.projections)
@@ -210,11 +238,76 @@ class Network(AbstractModel):
         # (equinox runs AbstractModel.__check_init__, the domain check, as well)
         check_precision(self)
 
+    def _cell_plan(self):
+        """The forest of the `Cell` populations (`None` without any) and the node each
+        detects its spikes at. Cells are solved implicitly as one tree system, so they can
+        share a network only with `SpikeSource` populations (their inputs)."""
+        from ._spike_source import SpikeSource
+
+        cells = [n for n, p in self.populations.items() if _cells.is_cell(p.neuron)]
+        if not cells:
+            return None, ()
+        others = [
+            n
+            for n, p in self.populations.items()
+            if not _cells.is_cell(p.neuron) and not isinstance(p.neuron, SpikeSource)
+        ]
+        if others:
+            raise ValueError(
+                f"populations {cells} are morphologically detailed cable.Cells and "
+                f"{others} are not: a network of Cells is integrated by the implicit tree "
+                "solvers, which cannot integrate point or reduced neurons. Give Cell "
+                "networks only Cell and SpikeSource populations (spike-train inputs), or "
+                "use cable.ReducedCell populations with point neurons."
+            )
+        pops = [self.populations[n] for n in cells]
+        layout = _cells.CellLayout(cells, [p.size for p in pops], [p.neuron for p in pops])
+        spike = tuple(
+            (
+                n,
+                _cells.site_node(
+                    p.neuron, p.spike_site or (0, 0.5), f"population {n!r} spike_site"
+                ),
+            )
+            for n, p in zip(cells, pops, strict=True)
+        )
+        return layout, spike
+
+    def _site_node(self, pop, site, compartment, synapse, what):
+        """The node a projection's or drive's synapses sit at in a `Cell` population
+        `pop` (`None` for other populations, where `site` must not be given)."""
+        neuron = self.populations[pop].neuron
+        if not _cells.is_cell(neuron):
+            if site is not None:
+                raise ValueError(
+                    f"{what}: site={site!r} places synapses on a cable.Cell, but population "
+                    f"{pop!r} is a {type(neuron).__name__}"
+                    + (
+                        "; name a compartment instead (compartment='...')."
+                        if compartments_of(neuron) is not None
+                        else "; leave site=None."
+                    )
+                )
+            return None
+        if isinstance(synapse, Delta):
+            raise ValueError(
+                f"{what}: a Delta synapse (a voltage jump) cannot target a cable.Cell "
+                f"({pop!r}): a jump of one node's voltage is not a current. Use a "
+                "conductance synapse, e.g. synapses.Exponential(tau=2.0, e_rev=0.0) "
+                "(NEURON's ExpSyn)."
+            )
+        return _cells.site_node(neuron, (0, 0.5) if site is None else site, what)
+
     def _resolve(self, pop: str, compartment, what: str):
         """The compartment index a projection or drive targets in population `pop`:
         `None` for a point neuron, 0 (the soma) by default for a ReducedCell."""
         comps = compartments_of(self.populations[pop].neuron)
         if comps is None:
+            if compartment is not None and _cells.is_cell(self.populations[pop].neuron):
+                raise ValueError(
+                    f"{what}: compartment={compartment!r}, but population {pop!r} is a "
+                    "cable.Cell: place the synapses with site=(branch, x) instead."
+                )
             if compartment is not None:
                 raise ValueError(
                     f"{what}: compartment={compartment!r}, but population {pop!r} is a point "
@@ -274,6 +367,19 @@ class Network(AbstractModel):
                 )
             size = self.populations[name].size
             n = self._n_comp(name)
+            if _cells.is_cell(self.populations[name].neuron):
+                try:
+                    batch = self.populations[name].neuron.batch_shape(x)
+                except ValueError as e:
+                    raise ValueError(f"inputs[{name!r}] (a population of cable.Cells): {e}") from None
+                if tuple(batch) not in ((), (size,)):
+                    raise ValueError(
+                        f"inputs[{name!r}]: a population of {size} cable.Cells takes the cell's "
+                        f"inputs with a batch axis of {size} (one row per cell) or none (the "
+                        f"same for all), e.g. (n_steps, {size}, n_clamps); got batch shape "
+                        f"{tuple(batch)}."
+                    )
+                continue
             if isinstance(x, dict):
                 if n is None:
                     raise ValueError(
@@ -390,6 +496,11 @@ class Network(AbstractModel):
         return out
 
     def vector_field(self, t, y: NetworkState, inputs) -> NetworkState:
+        if self._layout is not None:
+            raise NotImplementedError(
+                "a Network of cable.Cells is a Tree model: the implicit solvers integrate it "
+                "through linearise/advance_gates; its vector_field is not implemented."
+            )
         v = self.voltage(y)
         syn = self.synaptic_currents(y)
         return NetworkState(
@@ -433,6 +544,124 @@ class Network(AbstractModel):
             neurons[n] = neurons[n]._replace(v=neurons[n].v - rates)
         return lam._replace(neurons=neurons)
 
+    # ------------------------------------------------------- Cell populations (Tree)
+
+    def _cell_inputs(self, inputs, name):
+        """This step's inputs of Cell population `name`, batched `(size, ...)`."""
+        cell, size = self.populations[name].neuron, self.populations[name].size
+        dtype = jnp.result_type(float)
+        x = inputs.get(name) if isinstance(inputs, dict) else None
+        if x is None:
+            kinds = cell._input_kinds()
+            x = {k: jnp.zeros((size, m), dtype) for k, m in kinds.items()}
+            return x if set(kinds) != {"i_clamp"} else x["i_clamp"]
+        return jax.tree_util.tree_map(
+            lambda a: jnp.broadcast_to(jnp.asarray(a, dtype), (size, *jnp.shape(a)[-1:])), x
+        )
+
+    def _site_current(self, synapse, s, v, node):
+        """`(I, ∂I/∂V)` of a synapse at `node` of each cell: nA and µS, `(size,)`."""
+        u = v[:, node]
+        return jax.jvp(lambda u: synapse.current(s, u), (u,), (jnp.ones_like(u),))
+
+    def linearise(self, t, y: NetworkState, inputs, dt):
+        """The `Tree` contract for networks of `cable.Cell`s: every cell's own
+        `linearise` (its voltage equations), plus each synapse's current at its node in
+        `F` and its slope `−∂I/∂V` in `M`, all cells of all populations stacked into one
+        forest (`_cells.CellLayout`: zero couplings between cells)."""
+        from ..solvers import TreeLinearisation, TreeOperator
+
+        layout = self._require_cells()
+        lins = {}
+        for n in layout.names:
+            lins[n] = self.populations[n].neuron.linearise(
+                t, y.neurons[n], self._cell_inputs(inputs, n), dt
+            )
+        rhs = {n: lins[n].rhs for n in layout.names}
+        diag = {n: lins[n].operator.diagonal for n in layout.names}
+        sites = [
+            (pr.post, pr.synapse, s, node)
+            for pr, s, node in zip(self.projections, y.synapses, self._proj_node, strict=True)
+        ] + [
+            (d.target, d.synapse, s, node)
+            for d, s, node in zip(self.drives, y.drives, self._drive_node, strict=True)
+        ]
+        for post, syn, s, node in sites:
+            if node is None:
+                continue
+            i, di = self._site_current(syn, s, y.neurons[post].v, node)
+            rhs[post] = rhs[post].at[:, node].add(i.astype(rhs[post].dtype))
+            diag[post] = diag[post].at[:, node].add(-di.astype(diag[post].dtype))
+
+        def flat(name, x):
+            shape = (layout.sizes[layout.names.index(name)], lins[name].v.shape[-1])
+            return jnp.broadcast_to(x, shape).reshape(-1)
+
+        def cat(get):
+            return jnp.concatenate([flat(n, get(n)) for n in layout.names])
+
+        v = cat(lambda n: lins[n].v)
+        dtype = v.dtype
+        op = TreeOperator(
+            layout.topology,
+            cat(lambda n: diag[n]).astype(dtype),
+            cat(lambda n: lins[n].operator.lower).astype(dtype),
+            cat(lambda n: lins[n].operator.upper).astype(dtype),
+        )
+        return TreeLinearisation(
+            v=v,
+            capacitance=cat(lambda n: lins[n].capacitance).astype(dtype),
+            operator=op,
+            rhs=cat(lambda n: rhs[n]).astype(dtype),
+            algebraic=layout.algebraic,
+            context=(y, lins),
+        )
+
+    def advance_gates(self, t, linearisation, v_new, dt) -> NetworkState:
+        """The network's state at `t + dt` from the forest's new voltages: each cell's
+        own `advance_gates`, then the synaptic (and STP) states over the step at the new
+        site voltages by exponential Euler (exact for linear kinetics, NEURON's `cnexp`
+        for `ExpSyn`); `SpikeSource` populations are unchanged."""
+        from ..solvers._exponential_euler import diagonal_jacobian, exponential_step
+
+        layout = self._require_cells()
+        y, lins = linearisation.context
+        v = layout.split(v_new)
+        neurons = dict(y.neurons)
+        for n in layout.names:
+            neurons[n] = self.populations[n].neuron.advance_gates(t, lins[n], v[n], dt)
+
+        def advance(syn, s, v_site):
+            f, lam = diagonal_jacobian(_SynapseODE(syn), t, s, v_site)
+            return exponential_step(s, f, lam, dt)
+
+        def site_v(post, node):
+            vp = self.populations[post].neuron.voltage(neurons[post])
+            return vp[:, node]
+
+        synapses = tuple(
+            advance(pr.synapse, s, site_v(pr.post, node))
+            for pr, s, node in zip(self.projections, y.synapses, self._proj_node, strict=True)
+        )
+        stp = tuple(
+            None if pr.stp is None else advance(_STPAsSynapse(pr.stp), s, None)
+            for pr, s in zip(self.projections, y.stp, strict=True)
+        )
+        drives = tuple(
+            advance(d.synapse, s, site_v(d.target, node))
+            for d, s, node in zip(self.drives, y.drives, self._drive_node, strict=True)
+        )
+        return NetworkState(neurons=neurons, synapses=synapses, stp=stp, drives=drives)
+
+    def _require_cells(self):
+        if self._layout is None:
+            raise TypeError(
+                "linearise/advance_gates are the Tree contract of networks with cable.Cell "
+                "populations; this network has none (it is Elementwise: use an exponential "
+                "solver)."
+            )
+        return self._layout
+
     def event_step(self, info: StepInfo, y_old: NetworkState, y_new: NetworkState, z, inputs):
         dt = info.dt
         # Delays were counted in steps of self.dt: any other dt would silently rescale them.
@@ -449,7 +678,16 @@ class Network(AbstractModel):
                 f"this Network was built for dt = {self.dt} ms; simulate it with that dt.",
             )
         neurons, nz, spikes, extra = {}, {}, {}, {}
+        spike_nodes = dict(self._spike_node)
         for n, p in self.populations.items():
+            if n in spike_nodes:  # a cable.Cell: NEURON's NetCon rule at its spike site
+                neurons[n], nz[n] = y_new.neurons[n], z.neurons[n]
+                th = _cells.DEFAULT_THRESHOLD if p.threshold is None else p.threshold
+                node = spike_nodes[n]
+                v_new = y_new.neurons[n].v[:, node]
+                v_old = y_old.neurons[n].v[:, node]
+                spikes[n] = _cells.crossing(v_old, v_new, th)
+                continue
             if compartments_of(p.neuron) is not None:  # ReducedCell: soma spikes propagate
                 # (timings were checked against dt when the network was built)
                 neurons[n], nz[n], spikes[n] = p.neuron.events(
@@ -588,3 +826,23 @@ class Network(AbstractModel):
             return out
 
         return fn
+
+
+class _SynapseODE:
+    """A synapse's kinetics as `vector_field(t, state, v)` (for `diagonal_jacobian`)."""
+
+    def __init__(self, synapse):
+        self.synapse = synapse
+
+    def vector_field(self, t, s, v):
+        return self.synapse.vector_field(s, v)
+
+
+class _STPAsSynapse:
+    """Short-term plasticity's recovery as `vector_field(state, v)` (v unused)."""
+
+    def __init__(self, stp):
+        self.stp = stp
+
+    def vector_field(self, s, v):
+        return self.stp.vector_field(s)

@@ -27,6 +27,11 @@ def compartments_of(neuron) -> tuple[str, ...] | None:
     return neuron.names if isinstance(neuron, ReducedCell) else None
 
 
+def _as_tuple(site):
+    """A list site `[branch, x]` as a (hashable) tuple; anything else as given."""
+    return tuple(site) if isinstance(site, list) else site
+
+
 def _check_compartment(compartment, what):
     if compartment is not None and not isinstance(compartment, str):
         raise TypeError(
@@ -36,16 +41,26 @@ def _check_compartment(compartment, what):
 
 class Population(eqx.Module):
     """`size` neurons of one model: any point neuron of `neurojax.neurons` (parameters
-    scalars or arrays of shape `(size,)`), a `SpikeSource`, or a Dendrify-style
+    scalars or arrays of shape `(size,)`), a `SpikeSource`, a Dendrify-style
     `neurojax.cable.ReducedCell` (a few compartments per neuron; projections and drives
-    name the compartment they target, `compartment="distal"`, the soma by default).
+    name the compartment they target, `compartment="distal"`, the soma by default), or a
+    morphologically detailed `neurojax.cable.Cell` (`size` cells of that morphology;
+    projections and drives name the site `(branch, x)` their synapses sit at).
 
     `dspikes=True` (ReducedCell populations only) also returns the dendritic spikes as
-    the network's event `"<name>.dspikes"`, shaped `(size, n_compartments)` per step."""
+    the network's event `"<name>.dspikes"`, shaped `(size, n_compartments)` per step.
+
+    `Cell` populations only: `threshold` (mV, default −10, NEURON's `NetCon`) and
+    `spike_site` (`(branch, x)`, default `(0, 0.5)`, the soma's centre when branch 0 is
+    the soma): a cell spikes in a step whose end voltage at `spike_site` is above
+    `threshold` while it was not at the end of the previous step (an upward crossing,
+    NEURON's rule)."""
 
     neuron: AbstractModel
     size: int = eqx.field(static=True)
     dspikes: bool = eqx.field(static=True, default=False)
+    threshold: float | None = eqx.field(static=True, default=None)
+    spike_site: tuple | None = eqx.field(static=True, default=None, converter=_as_tuple)
 
     def __check_init__(self):
         if (
@@ -63,7 +78,26 @@ class Population(eqx.Module):
                 f"Population(dspikes=True) records dendritic spikes, which only a "
                 f"neurojax.cable.ReducedCell has; {type(self.neuron).__name__} has none."
             )
-        if compartments_of(self.neuron) is None and not isinstance(
+        from ._cells import is_cell
+
+        cell = is_cell(self.neuron)
+        if not cell and (self.threshold is not None or self.spike_site is not None):
+            raise ValueError(
+                "Population threshold= and spike_site= set where a morphologically detailed "
+                "neurojax.cable.Cell detects its spikes; "
+                f"{type(self.neuron).__name__} has its own spike rule: leave them None."
+            )
+        if self.threshold is not None:
+            t = self.threshold
+            if isinstance(t, (bool, str, bytes)) or np.ndim(t) != 0 or not np.isfinite(t):
+                raise ValueError(
+                    f"Population threshold must be a finite voltage in mV, got {t!r}."
+                )
+        if cell:
+            from ._cells import site_node
+
+            site_node(self.neuron, self.spike_site or (0, 0.5), "Population spike_site")
+        if compartments_of(self.neuron) is None and not cell and not isinstance(
             type(self.neuron).structure, Elementwise
         ):
             raise TypeError(
@@ -95,6 +129,10 @@ class Projection(eqx.Module):
       is the soma. The synapse's current is driven by, and flows into, that
       compartment's voltage (Dendrify's `dendrite.synapse(...)`). For point neurons it
       must stay `None`.
+    - `site`: where the synapses sit when `post` is a population of
+      `neurojax.cable.Cell`s — `(branch, x)`, NEURON's `ExpSyn(sec(x))` (the node NEURON
+      uses for it, `Cell.node`); default `(0, 0.5)`. The current `g·(e_rev − V)` at that
+      node enters the cell's implicit voltage solve. Only for `Cell` populations.
     """
 
     pre: str = eqx.field(static=True)
@@ -105,6 +143,7 @@ class Projection(eqx.Module):
     delay: float | ArrayLike = 0.0
     stp: TsodyksMarkram | None = None
     compartment: str | None = eqx.field(static=True, default=None)
+    site: tuple | None = eqx.field(static=True, default=None)
 
     def __init__(
         self,
@@ -116,8 +155,10 @@ class Projection(eqx.Module):
         stp: TsodyksMarkram | None = None,
         *,
         compartment: str | None = None,
+        site: tuple | None = None,
     ):
         _check_compartment(compartment, f"Projection {pre} → {post}")
+        site = _check_site(site, f"Projection {pre} → {post}")
         for end, name in (("pre", pre), ("post", post)):
             if not isinstance(name, str):
                 raise TypeError(f"Projection {end} must be a population name (str), got {name!r}.")
@@ -151,6 +192,25 @@ class Projection(eqx.Module):
         self.connectivity, self.synapse = connectivity, synapse
         self.delay, self.stp = delay, stp
         self.compartment = compartment
+        self.site = site
+
+
+def _check_site(site, what):
+    """`site` as a hashable `(branch, x)` tuple, or `None`; the cell checks that it is on
+    its morphology when the network is built."""
+    if site is None:
+        return None
+    if isinstance(site, (str, bytes)) or not hasattr(site, "__len__") or len(site) != 2:
+        raise ValueError(
+            f"{what}: site must be (branch, x) — a branch index and a position 0 <= x <= 1 "
+            f"along it, e.g. (1, 0.5); got {site!r}."
+        )
+    b, x = site
+    if isinstance(b, (bool, str, bytes)) or isinstance(x, (bool, str, bytes)):
+        raise TypeError(f"{what}: site must be two numbers (branch, x), got {site!r}.")
+    if np.ndim(b) or np.ndim(x):
+        raise TypeError(f"{what}: site must be two numbers (branch, x), got {site!r}.")
+    return (int(b) if float(b) == int(b) else float(b), float(x))
 
 
 def _sign_message(synapse, where) -> str:
@@ -185,7 +245,7 @@ class PoissonDrive(eqx.Module):
     (exact for the sum of independent Poisson trains). `rate` is a trainable parameter
     (≥ 0 Hz; its sampled spikes carry no gradient); `weight` in the synapse's unit.
     `compartment`: the compartment of a `ReducedCell` target that receives it (`None`:
-    the soma), as for `Projection`."""
+    the soma), as for `Projection`; `site`: the `(branch, x)` of a `Cell` target."""
 
     target: str = eqx.field(static=True)
     synapse: AbstractSynapse
@@ -193,10 +253,12 @@ class PoissonDrive(eqx.Module):
     weight: Array = parameter(1.0)
     n_sources: int = eqx.field(static=True, default=1)
     compartment: str | None = eqx.field(static=True, default=None)
+    site: tuple | None = eqx.field(static=True, default=None, converter=_as_tuple)
 
     def __check_init__(self):
         check_domains(self)
         _check_compartment(self.compartment, f"PoissonDrive onto {self.target}")
+        _check_site(self.site, f"PoissonDrive onto {self.target}")
         if not isinstance(self.synapse, AbstractSynapse):
             raise TypeError(
                 f"PoissonDrive.synapse must be a neurojax.synapses model, got {self.synapse!r}."
