@@ -1,5 +1,6 @@
 """Spiking networks: populations of point neurons (or Dendrify-style `ReducedCell`s, with
-projections onto named compartments), projections with dense, sparse
+projections onto named compartments, or morphologically detailed `cable.Cell`s, with
+synapses at `(branch, x)` sites), projections with dense, sparse
 (event-driven) or one-to-one connectivity and ring-buffer delays, Poisson drives.
 
 Units: ms, mV, nA, µS, Hz. Build a `Network(populations, projections, drives, dt=...)`

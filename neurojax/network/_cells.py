@@ -120,7 +120,6 @@ def crossing(v_old, v_new, threshold):
     1 where `v_new > threshold >= v_old` (an upward crossing), else 0; surrogate
     gradients through `v_new` (`FastSigmoid`), none through the crossing's condition."""
     import jax
-    import jax.numpy as jnp
 
     from ..surrogate import FastSigmoid
 

@@ -57,6 +57,20 @@ class Network(AbstractModel):
     with its neighbours' voltages held over the step — Brian2's `exponential_euler` —
     stable at any dt; `solver=Euler()` is Dendrify's default `method='euler'`.
 
+    **Morphologically detailed cells** (`neurojax.cable.Cell` populations: `size`
+    identical cells of one morphology; only with other Cell and `SpikeSource`
+    populations): projections and drives put their synapses at a site `(branch, x)` of
+    the target cell (`site=...`, NEURON's `ExpSyn(sec(x))`), conductance synapses only;
+    the synaptic currents enter the cells' implicit voltage solve (all cells as one
+    forest, `TRBDF2` by default, `BackwardEuler()` is NEURON's default scheme step for
+    step); spikes are NEURON's `NetCon` rule at `Population(spike_site=(0, 0.5),
+    threshold=-10.0)`: an upward crossing between the ends of two steps. Inputs
+    `{name: the Cell's own inputs}` with a batch axis of `size` (or none); `Solution.v[name]`
+    is `(n_saved, size, n_nodes)` (`record(v={name: (index, [(branch, x), ...])})` keeps
+    sites). A spike of step `s` with a delay of `d` steps is delivered at the end of
+    step `s + d`, which is NEURON's fixed-step delivery of an event at `t_s + delay`
+    (validated against NEURON's `NetCon` + `ExpSyn`, tests/test_network_cells.py).
+
     **Step order** (as Brian2's schedule): the solver integrates neurons, synapses and
     STP variables over the step; then each population's threshold/reset; then each
     projection releases (STP), delays and delivers its spikes, jumping the synapse states
@@ -193,12 +207,11 @@ class Network(AbstractModel):
         self._unchecked = tuple(unchecked)
         self._layout, self._spike_node = self._cell_plan()
         self._proj_node = tuple(
-            self._site_node(pr.post, pr.site, pr.compartment, pr.synapse,
-                       f"projection {k} ({pr.pre} → {pr.post})")
+            self._site_node(pr.post, pr.site, pr.synapse, f"projection {k} ({pr.pre} → {pr.post})")
             for k, pr in enumerate(self.projections)
-        )  # fmt: skip
+        )
         self._drive_node = tuple(
-            self._site_node(d.target, d.site, d.compartment, d.synapse, f"drive {k} (onto {d.target})")
+            self._site_node(d.target, d.site, d.synapse, f"drive {k} (onto {d.target})")
             for k, d in enumerate(self.drives)
         )
         self._proj_comp = tuple(
@@ -273,7 +286,7 @@ class Network(AbstractModel):
         )
         return layout, spike
 
-    def _site_node(self, pop, site, compartment, synapse, what):
+    def _site_node(self, pop, site, synapse, what):
         """The node a projection's or drive's synapses sit at in a `Cell` population
         `pop` (`None` for other populations, where `site` must not be given)."""
         neuron = self.populations[pop].neuron
@@ -371,7 +384,8 @@ class Network(AbstractModel):
                 try:
                     batch = self.populations[name].neuron.batch_shape(x)
                 except ValueError as e:
-                    raise ValueError(f"inputs[{name!r}] (a population of cable.Cells): {e}") from None
+                    msg = f"inputs[{name!r}] (a population of cable.Cells): {e}"
+                    raise ValueError(msg) from None
                 if tuple(batch) not in ((), (size,)):
                     raise ValueError(
                         f"inputs[{name!r}]: a population of {size} cable.Cells takes the cell's "
@@ -803,7 +817,9 @@ class Network(AbstractModel):
         """A function for `SaveAt(fn=...)` keeping the voltages of a subset of neurons:
         `v={"E": slice(0, 10)}` (any index: slice, int array) → `{"E": v[..., :10]}`.
         For a ReducedCell population the value may be `(index, "compartment")` to keep
-        one compartment (`(size_kept,)`); a bare index keeps all of them."""
+        one compartment (`(size_kept,)`); a bare index keeps all of them. For a
+        `cable.Cell` population, `(index, (branch, x))` keeps one site (`(size_kept,)`)
+        and `(index, [(branch, x), ...])` several (`(size_kept, n_sites)`)."""
         v = v or {}
         picks = {}
         for n, idx in v.items():
@@ -815,6 +831,18 @@ class Network(AbstractModel):
             comp = None
             if isinstance(idx, tuple) and len(idx) == 2 and isinstance(idx[1], str):
                 comp = self._resolve(n, idx[1], f"record(v={{{n!r}: ...}})")
+                idx = idx[0]
+            elif (
+                _cells.is_cell(self.populations[n].neuron)
+                and isinstance(idx, tuple)
+                and len(idx) == 2
+                and isinstance(idx[1], (tuple, list))
+            ):  # a cable.Cell: (index, (branch, x)) or (index, [(branch, x), ...])
+                cell, where = self.populations[n].neuron, f"record(v={{{n!r}: ...}})"
+                one = len(idx[1]) == 2 and not isinstance(idx[1][0], (tuple, list))
+                sites = [idx[1]] if one else list(idx[1])
+                nodes = np.array([_cells.site_node(cell, st, where) for st in sites])
+                comp = nodes[0] if one else nodes
                 idx = idx[0]
             picks[n] = (idx, comp)
 

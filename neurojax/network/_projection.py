@@ -90,15 +90,15 @@ class Population(eqx.Module):
         if self.threshold is not None:
             t = self.threshold
             if isinstance(t, (bool, str, bytes)) or np.ndim(t) != 0 or not np.isfinite(t):
-                raise ValueError(
-                    f"Population threshold must be a finite voltage in mV, got {t!r}."
-                )
+                raise ValueError(f"Population threshold must be a finite voltage in mV, got {t!r}.")
         if cell:
             from ._cells import site_node
 
             site_node(self.neuron, self.spike_site or (0, 0.5), "Population spike_site")
-        if compartments_of(self.neuron) is None and not cell and not isinstance(
-            type(self.neuron).structure, Elementwise
+        if (
+            compartments_of(self.neuron) is None
+            and not cell
+            and not isinstance(type(self.neuron).structure, Elementwise)
         ):
             raise TypeError(
                 f"Population neurons must be point neurons (one state per neuron, coupled "

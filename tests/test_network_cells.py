@@ -1,0 +1,232 @@
+"""Morphologically detailed `cable.Cell`s as populations of a `network.Network`:
+synapses at `(branch, x)` sites, delays, SpikeSource and Poisson inputs, NEURON's NetCon
+spike rule; validated against NEURON (NetCon + ExpSyn, the same morphology and nseg)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import neurojax as nj
+from neurojax import network as nn
+from neurojax import synapses as ns
+from neurojax.cable import HH, Branch, Cell, Morphology, Passive
+from neurojax.neurons import LIF
+from neurojax.solvers import BackwardEuler
+
+DT = 0.025  # ms
+T = 40.0  # ms
+N_STEPS = int(round(T / DT))
+SOMA, DEND = (20.0, 20.0, 1), (200.0, 1.0, 5)  # L µm, diam µm, nseg
+RA = 100.0  # Ω·cm
+W, TAU, DELAY, SITE = 0.01, 2.0, 1.0, (1, 0.9)  # µS, ms, ms: the chain's ExpSyn
+SRC_T, W_SRC, D_SRC = (3.0, 20.0), 0.02, 0.5  # input spike times (ms), µS, ms
+SITES = [(0, 0.5), (1, 0.9), (1, 0.5)]
+
+
+def _cell():
+    morph = Morphology(
+        [
+            Branch(SOMA[0], SOMA[1], nseg=SOMA[2], type="soma"),
+            Branch(DEND[0], DEND[1], parent=0, nseg=DEND[2], type="dend"),
+        ]
+    )
+    return Cell(
+        morph,
+        [(HH(), "soma"), (Passive(g=0.1, e=-65.0), "dend")],
+        clamps=[(0, 0.5)],
+        cm=1.0,
+        ra=RA,
+    )
+
+
+def _network(cell, drive=False):
+    """A chain of three ball-and-stick cells, S → C0 → C1 → C2 (ExpSyn on the dendrite,
+    delays), and with `drive` two more cells ("D") under a Poisson drive."""
+    pops = {"C": nn.Population(cell, 3), "S": nn.Population(nn.SpikeSource(), 1)}
+    exp = ns.Exponential(tau=TAU, e_rev=0.0)
+    projs = [
+        nn.Projection("C", "C", nn.from_pairs([0, 1], [1, 2], 3, 3, W), exp, DELAY, site=SITE),
+        nn.Projection("S", "C", nn.from_pairs([0], [0], 1, 3, W_SRC), exp, D_SRC, site=(1, 0.5)),
+    ]
+    drives = []
+    if drive:
+        pops["D"] = nn.Population(cell, 2)
+        drives = [nn.PoissonDrive("D", exp, rate=50.0, weight=0.002, n_sources=20, site=(1, 0.5))]
+    return nn.Network(pops, projs, drives, dt=DT)
+
+
+def _inputs():
+    """A 0.3 nA clamp on cell 0 for 10–15 ms, and the source's spikes (a spike at step i
+    is at t = (i + 1)·dt, as every event of a step)."""
+    t = np.arange(N_STEPS) * DT
+    x = np.zeros((N_STEPS, 3, 1))
+    x[(t >= 10 - 1e-9) & (t < 15 - 1e-9), 0, 0] = 0.3
+    s = np.zeros((N_STEPS, 1))
+    for ts in SRC_T:
+        s[int(round(ts / DT)) - 1, 0] = 1.0
+    return jnp.asarray(x), jnp.asarray(s)
+
+
+@pytest.fixture(scope="module")
+def run():
+    """One compiled run (float32, the default TRBDF2) shared by the fast tests."""
+    cell = _cell()
+    net = _network(cell, drive=True)
+    x, s = _inputs()
+    sol = nj.simulate(net, {"C": x, "S": s}, dt=DT, key=jax.random.key(0))
+    return cell, net, sol
+
+
+def test_spikes_travel_down_the_chain_with_the_delays(run):
+    cell, net, sol = run
+    s = np.asarray(sol.spikes["C"])
+    assert s.shape == (N_STEPS, 3)
+    steps = [np.nonzero(s[:, j])[0] for j in range(3)]
+    # every input spike makes cell 0 fire, and each cell passes it on (2 spikes each)
+    assert [len(k) for k in steps] == [2, 2, 2], steps
+    hop1, hop2 = steps[1] - steps[0], steps[2] - steps[1]
+    # identical cells, synapses and delays: each hop takes the same number of steps,
+    # exactly (the event rule is in whole steps), and more than the 1 ms delay
+    assert np.array_equal(hop1, hop2), (hop1, hop2)
+    assert np.all(hop1 * DT > DELAY)
+    # the source's spikes reach cell 0 only after their 0.5 ms delay
+    assert np.all(steps[0] * DT > np.array(SRC_T) + D_SRC)
+
+
+def test_voltages_sites_and_plots(run):
+    cell, net, sol = run
+    assert sol.v["C"].shape == (N_STEPS, 3, cell.n_nodes)
+    v = np.asarray(sol.v["C"])
+    soma = v[:, :, cell.node(0, 0.5)]
+    assert soma.max() > 20.0 and soma.min() < -60.0  # spikes overshoot, rest near −65
+    # the Poisson-driven cells: depolarised at the synapse, and each draws its own input
+    d = np.asarray(sol.v["D"])[:, :, cell.node(1, 0.5)]
+    assert d.mean() > -64.9 and not np.allclose(d[:, 0], d[:, 1])
+    rec = net.record(v={"C": (slice(0, 2), SITES), "D": (0, (1, 0.5))})
+    kept = rec(sol.final_state.y)
+    assert kept["C"].shape == (2, 3) and kept["D"].shape == ()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = nn.plot_compartments(v[:, :, [cell.node(*st) for st in SITES]], DT, neuron=1,
+                              names=["soma", "dend(0.9)", "dend(0.5)"])  # fmt: skip
+    assert len(ax.lines) == 3
+    nn.raster(sol.spikes, DT)
+
+
+def test_bad_sites_and_inputs_are_refused():
+    cell = _cell()
+    exp = ns.Exponential(tau=TAU, e_rev=0.0)
+    pops = {"C": nn.Population(cell, 2)}
+    conn = nn.from_pairs([0], [1], 2, 2, W)
+
+    def net(**kw):
+        return nn.Network(pops, [nn.Projection("C", "C", conn, exp, DELAY, **kw)], dt=DT)
+
+    with pytest.raises(ValueError, match=r"projection 0 .*site \(5, 0.5\).*branches 0..1"):
+        net(site=(5, 0.5))
+    with pytest.raises(ValueError, match=r"projection 0 .*x=1.5"):
+        net(site=(1, 1.5))
+    with pytest.raises(ValueError, match=r"site must be \(branch, x\)"):
+        net(site=(1,))
+    with pytest.raises(ValueError, match="cable.Cell: place the synapses with site"):
+        net(compartment="distal")
+    with pytest.raises(ValueError, match="Delta synapse"):
+        nn.Network(pops, [nn.Projection("C", "C", conn, ns.Delta(), DELAY, site=(1, 0.5))], dt=DT)
+    with pytest.raises(ValueError, match="delay must be a finite number of ms >= 0"):
+        nn.Network(pops, [nn.Projection("C", "C", conn, exp, -1.0, site=SITE)], dt=DT)
+    with pytest.raises(ValueError, match="conductance-based"):
+        nn.Projection("C", "C", nn.from_pairs([0], [1], 2, 2, -W), exp, site=SITE)
+    with pytest.raises(ValueError, match="spike_site.*off the cell"):
+        nn.Population(cell, 2, spike_site=(3, 0.5))
+    with pytest.raises(ValueError, match="threshold= and spike_site="):
+        nn.Population(LIF(), 2, threshold=0.0)
+    with pytest.raises(ValueError, match="cannot integrate point or reduced neurons"):
+        nn.Network({"C": nn.Population(cell, 2), "L": nn.Population(LIF(), 2)}, dt=DT)
+    lif = {"L": nn.Population(LIF(), 2)}
+    with pytest.raises(ValueError, match="site=.*leave site=None"):
+        nn.Network(lif, [nn.Projection("L", "L", conn, exp, site=(0, 0.5))], dt=DT)
+    ok = net(site=SITE)
+    with pytest.raises(ValueError, match=r"inputs\['C'\].*batch axis of 2"):
+        ok.batch_shape({"C": jnp.zeros((3, 1))})
+
+
+# slow tier: NEURON in float64 (~10 CPU-s with its compile); the fast tier keeps the
+# module covered (the chain's behaviour, sites, plots and refusals above)
+@pytest.mark.slow
+def test_chain_matches_neuron_netcon_expsyn(x64):
+    pytest.importorskip("neuron")
+    ref_v, ref_t = _neuron_chain()
+    cell = _cell()
+    net = _network(cell)
+    x, s = _inputs()
+    sol = nj.simulate(net, {"C": x, "S": s}, dt=DT, solver=BackwardEuler())
+    idx = np.array([cell.node(b, xx) for b, xx in SITES])
+    v = np.asarray(sol.v["C"])[:, :, idx]
+    spikes = np.asarray(sol.spikes["C"])
+    for j in range(3):
+        got = (np.nonzero(spikes[:, j])[0] + 1) * DT  # a spike of step i is at (i + 1)·dt
+        assert len(got) == len(ref_t[j]) == 2, (got, ref_t[j])
+        # the issue asks for spike times within a step; the same scheme (NEURON's
+        # backward Euler, secondorder = 0) on the same matrix gives the same steps
+        assert np.allclose(got, ref_t[j], atol=1e-9), (j, got, ref_t[j])
+    err = np.abs(v - ref_v)
+    # the issue asks for 0.5 mV mean; the same scheme and event rule agree to round-off
+    # (measured 4.6e-13 mV mean, 3.3e-11 max, through six spikes and three synapses)
+    assert err.mean() < 1e-8 and err.max() < 1e-6, (err.mean(), err.max())
+
+
+def _neuron_chain():
+    """NEURON: the same three cells (hh soma, pas dendrite, nseg 1 and 5), NetCon
+    (threshold −10 mV, delay) onto ExpSyn at dend(0.9), the input spikes as NetCon
+    events onto an ExpSyn at dend(0.5) of cell 0; backward Euler at the same dt."""
+    from neuron import h
+
+    h.load_file("stdrun.hoc")
+    cells = []
+    for j in range(3):
+        soma, dend = h.Section(name=f"soma{j}"), h.Section(name=f"dend{j}")
+        soma.L, soma.diam, soma.nseg = SOMA
+        dend.L, dend.diam, dend.nseg = DEND
+        for sec in (soma, dend):
+            sec.Ra, sec.cm = RA, 1.0
+        soma.insert("hh")
+        dend.insert("pas")
+        for seg in dend:
+            seg.pas.g, seg.pas.e = 1e-4, -65.0  # S/cm² (0.1 mS/cm²)
+        dend.connect(soma(1), 0)
+        cells.append((soma, dend))
+    h.usetable_hh = 0  # exact rates, not NEURON's tables
+    h.celsius = 6.3
+    stim = h.IClamp(cells[0][0](0.5))
+    stim.delay, stim.dur, stim.amp = 10.0, 5.0, 0.3
+    keep = [stim]
+    for a, b in ((0, 1), (1, 2)):
+        syn = h.ExpSyn(cells[b][1](SITE[1]))
+        syn.tau, syn.e = TAU, 0.0
+        nc = h.NetCon(cells[a][0](0.5)._ref_v, syn, sec=cells[a][0])
+        nc.threshold, nc.delay, nc.weight[0] = -10.0, DELAY, W
+        keep += [syn, nc]
+    src_syn = h.ExpSyn(cells[0][1](0.5))
+    src_syn.tau, src_syn.e = TAU, 0.0
+    src = h.NetCon(None, src_syn)
+    src.weight[0] = W_SRC
+    times = []
+    for j in range(3):
+        tv = h.Vector()
+        nc = h.NetCon(cells[j][0](0.5)._ref_v, None, sec=cells[j][0])
+        nc.threshold = -10.0
+        nc.record(tv)
+        keep += [nc]
+        times.append(tv)
+    recs = [h.Vector().record(cells[j][k](x)._ref_v) for j in range(3) for k, x in SITES]
+    h.dt, h.secondorder = DT, 0
+    h.finitialize(-65.0)
+    for ts in SRC_T:
+        src.event(ts + D_SRC)
+    h.continuerun(T)
+    v = np.array([np.array(r)[1 : N_STEPS + 1] for r in recs]).T.reshape(N_STEPS, 3, 3)
+    out = v, [np.array(tv) for tv in times]
+    del keep, recs, cells, src, src_syn
+    return out
