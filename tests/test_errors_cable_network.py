@@ -396,7 +396,13 @@ def test_traced_dual_exponential_order():
 @pytest.mark.parametrize(
     "make,exc,match",
     [
-        (lambda: nw.Population(Cell(M, []), 3), TypeError, "point neurons"),
+        (  # a Cell population is fine; with point neurons in one network it is not
+            lambda: nw.Network(
+                {"C": nw.Population(Cell(M, []), 3), "E": nw.Population(nj.LIF(), 1)}, dt=0.1
+            ),
+            ValueError,
+            "cannot integrate point or reduced neurons",
+        ),
         (lambda: nw.Population(nj.LIF(), 0), ValueError, "positive int"),
         (
             lambda: nw.Projection(0, "E", nw.dense(1, 1), synapses.Delta()),
