@@ -17,6 +17,7 @@ from ._adjoint import AbstractAdjoint, CheckpointAdjoint
 from ._errors import check_instance
 from ._model import (
     AbstractModel,
+    Elementwise,
     ModelState,
     RealScalarLike,
     StepInfo,
@@ -589,11 +590,25 @@ def _integrate(
             state = check_finite(inputs, *_INPUTS_CHECK, anchor=state)
         if checks.parameters:
             state = error_if_outside(model, state, checks.parameters)
+    if widen and adjoint.recompute_steps():
+        model = _broadcast_parameters(model, inputs)
+    size = _population_block(
+        model, solver, inputs, state, key, saveat, progress_meter, differentiated
+    )
+    if size is not None:
+        return _blocked_loop(size, model, solver, inputs, state, dt, t0, saveat, adjoint)
+    return _loop(
+        model, solver, inputs, state, dt, t0, key, saveat, adjoint, progress_meter, differentiated
+    )
+
+
+def _loop(
+    model, solver, inputs, state, dt, t0, key, saveat, adjoint, progress_meter, differentiated
+):
+    """The time loop proper: `lax.scan` over blocks of `saveat.every` steps."""
     n_steps = n_steps_of(inputs)
     every = saveat.every
     n_blocks = n_steps // every
-    if widen and adjoint.recompute_steps():
-        model = _broadcast_parameters(model, inputs)
 
     def keep(y):
         if saveat.fn is not None:
@@ -672,6 +687,141 @@ def _integrate(
     final = ModelState(carry[1], carry[2])
 
     return Solution(t=t, states=states, spikes=events, final_state=final)
+
+
+# --------------------------------------------------------------------------------------
+# Forward runs of large point-neuron populations on CPU are run in blocks of neurons, each
+# block's whole time loop at once (loop tiling): a population's step is a few elementwise
+# passes over its state (XLA:CPU makes one pass per output and copies the loop-carried
+# arrays), and at 10⁵ LIF neurons (~2 MB of state and temporaries) every pass streamed
+# through the L3 cache; a block of ~1000 neurons stays in L1/L2 for all its steps.
+# Measured (LIF 10⁵ × 1000 steps, SaveAt(every=100), CPU time, one process, shared 2-core
+# VM): see BLOCK_BYTES. The results are the same bit for bit (each neuron's arithmetic is
+# unchanged). Only where it cannot change a result: an `Elementwise` model with a
+# `population_shape` (point neurons; not networks, whose events couple neurons), a 1-D
+# population, every parameter, input, state and event leaf either shared or shaped like
+# the population, no PRNG key (a block would draw other numbers), no `SaveAt.fn` (it may
+# reduce over neurons), no progress meter, and not differentiated (reverse mode keeps the
+# checkpointed loop; a derivative taken later of a staged trace still works: `lax.map` is
+# differentiable). GPUs want the whole population in one kernel: CPU only.
+
+BLOCK_BYTES = 1 << 15
+"""Bytes of per-neuron state, parameters and inputs per block of a blocked population run
+(`_population_block`): with LIF's 20 B per neuron (V and the refractory timer count
+twice, carried and saved; `v_rest`), blocks of 1638 neurons. Measured, LIF 10⁵ × 1000 steps,
+CPU time per run, one process, alternating, shared 2-core VM at load 4–5: one loop
+148 ms; blocks of 16, 32 and 64 kB 94, 92 and 101 ms (1.6×); 3·10⁴ neurons 34 → 30 ms
+(10⁴, below `BLOCK_ABOVE`: 10.7 ms as one loop, 10.0 in blocks)."""
+
+BLOCK_MIN = 256
+"""The smallest block (neurons): below, the loop's per-step overhead dominates."""
+
+BLOCK_ABOVE = 1 << 19
+"""Populations whose per-neuron bytes (as `BLOCK_BYTES`) total less run as one loop: their
+arrays stay in the L2 cache anyway, and a compute-bound model gains nothing from blocks
+(HH, 10⁴ neurons, 360 kB: 149 → 160 ms CPU blocked; 10⁵: 1439 → 1391 ms)."""
+
+
+def _population_block(
+    model, solver, inputs, state, key, saveat, progress_meter, differentiated
+) -> int | None:
+    """The block size (neurons) for a blocked forward run, or `None` for one loop."""
+    if differentiated or key is not None or saveat.fn is not None:
+        return None
+    if not isinstance(progress_meter, NoProgress) or jax.default_backend() != "cpu":
+        return None
+    population_shape = getattr(model, "population_shape", None)
+    if population_shape is None or not isinstance(model.structure, Elementwise):
+        return None
+    shape = tuple(population_shape(model.batch_shape(_one_step(inputs))))
+    if len(shape) != 1:
+        return None
+    (n,) = shape
+    n_steps = n_steps_of(inputs)
+    per_neuron = 0
+    for x in jtu.tree_leaves(model):
+        if not eqx.is_array(x):
+            continue
+        if x.shape == shape:
+            per_neuron += x.dtype.itemsize
+        elif x.shape != ():
+            return None
+    for x in jtu.tree_leaves(inputs):
+        if x.shape == (n_steps, n):
+            per_neuron += x.dtype.itemsize
+        elif x.shape != (n_steps,):
+            return None
+    for x in jtu.tree_leaves((state.y, state.z)):
+        if not eqx.is_array(x) or x.shape != shape:
+            return None
+        per_neuron += 2 * x.dtype.itemsize  # carried and saved (or a spike count)
+    size = max(BLOCK_MIN, BLOCK_BYTES // max(per_neuron, 1))
+    if n * per_neuron < BLOCK_ABOVE or n < 2 * size:
+        return None
+
+    # every event leaf one per neuron (a model's event_step could return a population sum)
+    def one_step(y, z, x):
+        y_new = solver.step(model, t0, y, x, dt)
+        return model.event_step(StepInfo(jnp.asarray(0), t0, dt, None), y, y_new, z, x)
+
+    t0 = dt = jnp.asarray(0.1, jnp.result_type(*jtu.tree_leaves(state.y)))
+    out = jax.eval_shape(one_step, state.y, state.z, jtu.tree_map(lambda a: a[0], inputs))
+    if any(leaf.shape != shape for leaf in jtu.tree_leaves(out)):
+        return None
+    return size
+
+
+def _blocked_loop(size, model, solver, inputs, state, dt, t0, saveat, adjoint) -> Solution:
+    """`_loop` over blocks of `size` neurons in turn (`_population_block` says when). The
+    population is padded to whole blocks with copies of its last neuron, whose results are
+    dropped."""
+    (n,) = jtu.tree_leaves(state.y)[0].shape
+    n_blocks = -(-n // size)
+    padded = n_blocks * size
+
+    def pad(x, axis):
+        if padded == n:
+            return x
+        last = jax.lax.slice_in_dim(x, n - 1, n, axis=axis)
+        return jnp.concatenate([x, jnp.repeat(last, padded - n, axis=axis)], axis=axis)
+
+    def per_neuron(x):
+        return eqx.is_array(x) and x.ndim >= 1
+
+    model = jtu.tree_map(lambda x: pad(x, 0) if per_neuron(x) else x, model)
+    inputs = jtu.tree_map(lambda x: pad(x, 1) if x.ndim == 2 else x, inputs)
+    state = jtu.tree_map(lambda x: pad(x, 0), state)
+
+    def one(b):
+        start = b * size
+
+        def take(x, axis):
+            return jax.lax.dynamic_slice_in_dim(x, start, size, axis=axis)
+
+        block_model = jtu.tree_map(lambda x: take(x, 0) if per_neuron(x) else x, model)
+        block_inputs = jtu.tree_map(lambda x: take(x, 1) if x.ndim == 2 else x, inputs)
+        block_state = jtu.tree_map(lambda x: take(x, 0), state)
+        sol = _loop(
+            block_model, solver, block_inputs, block_state, dt, t0, None, saveat, adjoint,
+            NoProgress(), False,
+        )  # fmt: skip
+        return sol.states, sol.spikes, sol.final_state
+
+    states, spikes, final = jax.lax.map(one, jnp.arange(n_blocks))
+
+    def rows(x):  # (n_blocks, n_saved, size) -> (n_saved, n)
+        if x is None:
+            return None
+        return jnp.moveaxis(x, 0, 1).reshape(x.shape[1], padded)[:, :n]
+
+    n_saved = n_steps_of(inputs) // saveat.every
+    steps = saveat.every * jnp.arange(1, n_saved + 1, dtype=jnp.int32)
+    return Solution(
+        t=t0 + steps.astype(t0.dtype) * dt,
+        states=jtu.tree_map(rows, states),
+        spikes=jtu.tree_map(rows, spikes),
+        final_state=jtu.tree_map(lambda x: x.reshape(padded)[:n], final),
+    )
 
 
 _integrate_jit = eqx.filter_jit(_integrate)
