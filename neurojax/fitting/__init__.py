@@ -49,6 +49,8 @@ from ._objective import Objective as Objective
 from ._objective import default_adjoint as default_adjoint
 from ._objective import flatten_record as flatten_record
 from ._objective import make_objective as make_objective
+from ._polish import POLISH_MIN_LOSS as POLISH_MIN_LOSS
+from ._polish import POLISH_SE as POLISH_SE
 from ._recording import Recording as Recording
 from ._strategies import CMAES as CMAES
 from ._strategies import AbstractStrategy as AbstractStrategy

@@ -132,20 +132,29 @@ def _lm_step(obj: Objective, lm: LevenbergMarquardt, u, damping, best_u, best_lo
         finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(jac))
         jac = jnp.where(finite, jac, 0.0)
         r = jnp.where(finite, r, 0.0)
-        a = jac.T @ jac
-        g = jac.T @ r
-        diag = jnp.diag(a)
-        scale = jnp.maximum(diag, 1e-12 * jnp.max(diag) + jnp.finfo(x.dtype).tiny)
-        gn = jnp.linalg.solve(a + 1e-12 * jnp.diag(scale), g)
-        decrement = jnp.sqrt(jnp.maximum(g @ gn, 0.0))
+        # Marquardt's scaling D = √diag(JᵀJ), and the damped Gauss–Newton step from the SVD
+        # of the scaled Jacobian J·D⁻¹ = U S Vᵀ: δ = −D⁻¹ V diag(S/(S² + λ)) Uᵀr, the same
+        # step as solving (JᵀJ + λ·diag(JᵀJ)) δ = −Jᵀr, but without forming JᵀJ, whose
+        # condition number is the square of J's: on HH's g_na–g_k valley (2-spike sweep,
+        # 1 mV noise) the float32 normal equations at λ ~ 1e-7 returned inf/NaN steps
+        # (cond(JᵀJ) ~ 1e10) and the fit stopped with an error.
+        col = jnp.sqrt(jnp.sum(jac**2, axis=0))
+        col = jnp.maximum(col, 1e-6 * jnp.max(col) + jnp.finfo(x.dtype).tiny)
+        u_, s, vt = jnp.linalg.svd(jac / col, full_matrices=False)
+        ur = u_.T @ r
+        # singular values below rounding carry no information (rank-deficient directions)
+        kept = s > jnp.finfo(x.dtype).eps * max(jac.shape) * s[0]
+        decrement = jnp.sqrt(jnp.sum(jnp.where(kept, ur**2, 0.0)))
 
         def trial(carry):
             lam, k, _, _, _ = carry
-            d = -jnp.linalg.solve(a + lam * jnp.diag(scale), g)
+            coef = jnp.where(kept, s * ur / (s**2 + lam), 0.0)
+            d = -(vt.T @ coef) / col
+            d = jnp.where(jnp.all(jnp.isfinite(d)), d, 0.0)
             xn = x + d
             rn = res(xn)
             fn = rn @ rn
-            ok = jnp.isfinite(fn) & (fn < f)
+            ok = jnp.isfinite(fn) & (fn < f) & jnp.any(d != 0)
             lam = jnp.where(ok, lam, lam * lm.increase)
             return lam, k + 1, ok, xn, fn
 

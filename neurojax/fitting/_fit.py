@@ -41,6 +41,14 @@ from ._descent import (
 )
 from ._losses import AbstractLoss, TraceMSE, loss_requires
 from ._objective import Objective, make_objective
+from ._polish import (
+    POLISH_MIN_LOSS,
+    POLISH_SE,
+    gauss_newton_standard_errors,
+    is_float32,
+    n_residuals,
+    polish_float64,
+)
 from ._strategies import (
     DEFAULT_STRATEGY,
     AbstractStrategy,
@@ -560,6 +568,45 @@ def fit(
                 n_starts = int(d.best_loss.shape[0])
             settled = d.stop_reason in (StopReason.FLOOR, StopReason.PATIENCE)
             above_noise = settled and float(np.min(d.best_loss)) > limit
+    polish_stage, stationary = (), True
+    if (
+        isinstance(strategy, Auto)
+        and isinstance(optimizer, LevenbergMarquardt)
+        and limit is not None
+        and not above_noise
+        and d.stop_reason in (StopReason.FLOOR, StopReason.PATIENCE)
+    ):
+        # the stationarity test (POLISH_SE): is the Gauss–Newton step from the result
+        # longer than a standard error? Then LM stopped on its rounding floor, not at a
+        # minimum; a float32 model is finished in float64
+        b = int(np.argmin(np.where(np.isfinite(d.best_loss), d.best_loss, np.inf)))
+        lb = np.stack(d.losses)[:, b]
+        k = int(np.argmin(np.where(np.isfinite(lb), lb, np.inf)))
+        u_b = [x[b] for x in d.best_u]
+        se = gauss_newton_standard_errors(
+            float(lb[k]), float(np.stack(d.grad_norms)[k, b]), n_residuals(obj, u_b)
+        )
+        if float(d.best_loss[b]) > POLISH_MIN_LOSS and se > POLISH_SE:
+            stationary = False
+            if strategy.polish and is_float32(obj):
+                progress_meter.write(
+                    f"fit: the Gauss–Newton step from the result is {se:.2g} standard errors "
+                    "long (float32 rounding floor, not a minimum): polishing in float64"
+                )
+                d2, starts2, report, se2 = polish_float64(
+                    obj,
+                    optimizer,
+                    u_b,
+                    steps=steps,
+                    patience=patience,
+                    rtol=rtol,
+                    progress_meter=progress_meter,
+                    print_every=print_every,
+                )
+                polish_stage = (report,)
+                if float(d2.best_loss[0]) < float(d.best_loss[b]):  # never an uphill result
+                    d, p_starts, n_starts = d2, starts2, 1
+                    stationary = se2 <= POLISH_SE
     stop_reason = StopReason.ABOVE_NOISE if above_noise else d.stop_reason
     n_done = len(d.losses)
     best_loss = d.best_loss
@@ -572,7 +619,7 @@ def fit(
     best_step = int(np.argmin(finite_losses))
     all_hist = jtu.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *d.history)
     n_eval = int(d.n_evaluations.sum())
-    stages = tuple(state.stages) + (first_stage,) + later_stages
+    stages = tuple(state.stages) + (first_stage,) + later_stages + polish_stage
     seconds = time.perf_counter() - fit_start
     if above_noise:
         warnings.warn(
@@ -605,7 +652,8 @@ def fit(
         start_losses=best_loss,
         start_params=jtu.tree_map(np.asarray, jax.vmap(obj.from_unconstrained)(d.best_u)),
         converged=_converged(all_losses[:, best], all_grad_norms[:, best], d.stop_reason)
-        and not above_noise,
+        and not above_noise
+        and stationary,
         restart_rounds=restart_rounds,
         best_step=best_step,
         grad_norms=all_grad_norms[:, best],

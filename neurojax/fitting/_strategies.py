@@ -423,13 +423,23 @@ class Auto(AbstractStrategy):
     After the descent, `fit` compares the final trace MSE with the recording's own noise
     (`noise_sd`); where it is far above and the data-driven estimate was used, it runs
     `restarts` (a `Restarts`; `None`: none, just the warning and `converged=False`).
+
+    `polish` (default `True`): where Levenberg–Marquardt stopped on a float32 model with a
+    Gauss–Newton step still longer than one standard error of the parameters (its rounding
+    floor, not a minimum: `fit`'s `POLISH_SE`) on a noisy recording, the descent is
+    finished in float64 (the objective cast to float64 under `jax.enable_x64`) and the
+    result cast back to the model's float32 (`StageReport` `"Float64Polish"`). With
+    `polish=False` such a fit is reported `converged=False`.
     """
 
     window: int | None = None
     restarts: Restarts | None = Restarts()
+    polish: bool = True
 
     def __check_init__(self):
         _check_window(self.window)
+        if not isinstance(self.polish, bool):
+            raise TypeError(f"Auto.polish must be True or False, got {self.polish!r}.")
         if self.restarts is not None and not isinstance(self.restarts, Restarts):
             raise TypeError(
                 f"Auto.restarts must be a neurojax.fitting.Restarts or None, got {self.restarts!r}."
