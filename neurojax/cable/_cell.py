@@ -335,7 +335,9 @@ class Cell(AbstractModel):
             raise ValueError(
                 f"mechanism={mechanism} is not one of the cell's {len(self.mechanisms)} mechanisms."
             )
-        fields = type(self.mechanisms[mechanism].init(jnp.zeros(1), 6.3))._fields
+        # the cell's own initial state, abstractly: a mechanism reading diam or writing an
+        # ion pool cannot be initialised alone
+        fields = type(jax.eval_shape(self.init_state).gates[mechanism])._fields
         if gate not in fields:
             raise ValueError(
                 f"{type(self.mechanisms[mechanism]).__name__} has gates {fields}, not {gate!r}."
