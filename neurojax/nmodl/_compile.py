@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._model import Domain, parameter
+from .._model import Domain, check_domains, parameter
 from ..channels import AbstractChannel, AbstractPointProcess
 from ..channels._ions import IonUse, default_value, ion_variables
 from ..channels._rates import vtrap
@@ -57,16 +57,23 @@ from ._parse import (
     Safe,
     Solve,
     Unary,
+    Verbatim,
     fail,
 )
 
 NEWTON_ITERATIONS = 4
+# `SOLVE proc` and `SOLVE proc METHOD after_cvode` (svclmp.mod): the PROCEDURE runs in the
+# state update; after_cvode differs only under CVode (NEURON's fixed step runs it there)
+_PROC_METHODS = ("", "after_cvode")
 
 _SPECIAL = {"v", "celsius", "dt", "t"}
 _RESERVED = {"init", "current", "update", "init_ions", "current_ions", "update_ions",
              "default_ions", "receive", "ion_use", "uses_time", "n_receive"}  # fmt: skip
 _UNSUPPORTED_SPECIAL = {}
 _GEOMETRY = ("area", "diam")  # the segment's area (µm²) and diameter (µm), from the cell
+
+_EVENT_CALLS = ("net_send", "net_event", "net_move")
+_RANDOM_SET = ("random_setseq", "random_setids", "set_seed")
 
 _BUILTINS_1 = {
     "exp": (np.exp, jnp.exp), "log": (np.log, jnp.log), "log10": (np.log10, jnp.log10),
@@ -132,6 +139,8 @@ def ev(e, frame: dict, ctx: _Ctx):
             return ctx.glob[n]
         if n in spec.constants:
             return np.float64(spec.constants[n])
+        if n in spec.prog.randoms:  # a RANDOM stream's handle: only random_*() take it
+            return np.float64(0.0)
         if n == "dt":
             raise _err(spec, e.line, "dt is only available in the SOLVEd block")
         if n == "t":
@@ -205,6 +214,19 @@ def call(e: Call, frame: dict, ctx: _Ctx):
         return f_jnp(*[_weak(a) for a in args])
     if fn == "at_time" and len(args) == 1:  # a variable-step hint: 0 for fixed steps
         return np.float64(0.0)
+    if fn in _EVENT_CALLS:
+        queue = getattr(ctx, "queue", None)
+        if queue is None:
+            raise _err(spec, e.line, f"{fn}() (self-events) is only supported in an "
+                       "ARTIFICIAL_CELL (its spikes computed before the simulation)")  # fmt: skip
+        return queue.call(fn, args, e.line)
+    if fn in _RANDOM_SET:  # choosing a random stream draws nothing: NetStim's seed(0)
+        return np.float64(0.0)
+    if fn.startswith("random_") or fn in ("scop_random", "normrand", "exprand", "unirand"):
+        raise _err(spec, e.line, f"{fn}(): random numbers inside a .mod file are not "
+                   "supported (NEURON's streams cannot be reproduced, and a silently different "
+                   "draw is not allowed); for NetStim use noise = 0, or draw spike times with "
+                   "an explicit key (neurojax.stimuli's Poisson trains) and give them as events")  # fmt: skip  # noqa: E501
     if fn == "exprelr" and len(args) == 1:
         return _exprelr(jnp.asarray(_weak(args[0])))
     raise _err(spec, e.line, f"unknown or unsupported function {fn}()")
@@ -230,6 +252,8 @@ def run(body, frame: dict, ctx: _Ctx):
         elif isinstance(s, Local):
             for n in s.names:
                 frame[n] = np.float64(0.0)
+        elif isinstance(s, Verbatim):
+            raise _err(spec, s.line, "a VERBATIM block (C code) is run here: not supported")
         elif isinstance(s, CallStmt):
             call(s.call, frame, ctx)
         elif isinstance(s, If):
@@ -285,19 +309,22 @@ def _reaction(s: Reaction, frame, ctx):
     spec = ctx.spec
     if ctx.mode != "derivative":
         raise _err(spec, s.line, "a reaction (~) outside a KINETIC block")
-    for _, st in (*s.lhs, *s.rhs):
-        if st not in spec.state_names:
-            raise _err(spec, s.line, f"{st} in a reaction is not a STATE")
+    # a reactant that is not a STATE (cabpump.mod's `cao`) is a constant factor of the
+    # flux with no equation of its own, as in NEURON's kinetic schemes
+    states = set(spec.state_names)
 
     def prod(side):
         out = np.float64(1.0)
         for k, st in side:
-            out = out * ctx.glob[st] ** k if k != 1 else out * ctx.glob[st]
+            x = ctx.glob[st] if st in states else ev(Name(st, s.line), frame, ctx)
+            out = out * x**k if k != 1 else out * x
         return out
 
     d = ctx.derivs
     if s.op == "<<":
         st = s.lhs[0][1]
+        if st not in states:
+            raise _err(spec, s.line, f"~ {st} << (...): {st} is not a STATE")
         d[st] = d.get(st, 0.0) + ev(s.kf, frame, ctx)
         return
     kf = ev(s.kf, frame, ctx)
@@ -305,9 +332,11 @@ def _reaction(s: Reaction, frame, ctx):
     bwd = ev(s.kb, frame, ctx) * prod(s.rhs) if s.op == "<->" else np.float64(0.0)
     frame["f_flux"], frame["b_flux"] = fwd, bwd
     for k, st in s.lhs:
-        d[st] = d.get(st, 0.0) - k * (fwd - bwd)
+        if st in states:
+            d[st] = d.get(st, 0.0) - k * (fwd - bwd)
     for k, st in s.rhs:
-        d[st] = d.get(st, 0.0) + k * (fwd - bwd)
+        if st in states:
+            d[st] = d.get(st, 0.0) + k * (fwd - bwd)
 
 
 def _derivatives(spec, block, glob, states: dict):
@@ -328,7 +357,7 @@ def _derivatives(spec, block, glob, states: dict):
 def _solve(s: Solve, ctx: _Ctx):
     spec, glob = ctx.spec, ctx.glob
     dt = glob["dt"]
-    if s.block in spec.functions and s.method == "":
+    if s.block in spec.functions and s.method in _PROC_METHODS:
         call(Call(s.block, (), s.line), {}, ctx)
         return
     block = spec.blocks[s.block]
@@ -355,16 +384,15 @@ def _solve(s: Solve, ctx: _Ctx):
         for n in names:
             glob[n] = x0[n] + dt * fx[n]
     elif s.method in ("derivimplicit", "sparse"):
-        x = _newton(lambda x: {n: x[n] - x0[n] - dt * fx for n, fx in f(x).items()}, x0, names)
-        glob.update(x)
+        glob.update(_implicit_step(spec, block, glob, x0, names, dt))
     else:  # checked at build time
         raise _err(spec, s.line, f"METHOD {s.method} is not supported")
 
 
-def _newton(residual, x, names, rows=None):
+def _newton(residual, x, names, rows=None, iterations=NEWTON_ITERATIONS):
     """Newton's method on `residual(x) = 0` per compartment (Jacobian by forward mode)."""
     shape = jnp.shape(x[names[0]])
-    for _ in range(NEWTON_ITERATIONS):
+    for _ in range(iterations):
         r = residual(x)
         cols = []
         for n in names:
@@ -378,6 +406,29 @@ def _newton(residual, x, names, rows=None):
     return x
 
 
+def _implicit_step(spec, block, glob, x0, names, dt, iterations=NEWTON_ITERATIONS):
+    """Backward Euler `x = x₀ + dt·f(x)` by Newton's method; each CONSERVE replaces the
+    equation of its last state by the conservation of the amounts (states × their
+    COMPARTMENT volumes), as NEURON's `sparse`."""
+
+    def residual(x):
+        fx, c = _derivatives(spec, block, glob, x)
+        r = {n: x[n] - x0[n] - dt * fx[n] for n in names}
+        for lhs, total, _line in c.conserve:
+            vol = c.volumes
+            r[lhs[-1][1]] = sum(k * vol.get(st, 1.0) * x[st] for k, st in lhs) - total
+        return r
+
+    return _newton(residual, x0, names, iterations=iterations)
+
+
+# NEURON's STEADYSTATE (scopmath's _ss_sparse, _ss_derivimplicit): backward Euler steps
+# of 1e9 ms from the current state — two for a KINETIC block (`sparse`, then once more
+# after its check that no state is negative), one for a DERIVATIVE block — not a root of
+# f: a reservoir slower than 1e9 ms (capmpr.mod's `tau`) is not at equilibrium after it
+STEADY_DT = 1e9
+
+
 def _steady_state(s: Solve, ctx: _Ctx):
     spec, glob = ctx.spec, ctx.glob
     if s.block not in spec.blocks:
@@ -387,14 +438,13 @@ def _steady_state(s: Solve, ctx: _Ctx):
     shape = jnp.shape(glob["v"])
     x0 = {n: jnp.broadcast_to(jnp.asarray(_weak(glob[n]), spec.dtype(glob)), shape) for n in names}
 
-    def residual(x):
-        fx, c = _derivatives(spec, block, glob, x)
-        fx = dict(fx)
-        for lhs, total, _line in c.conserve:  # the last state of each CONSERVE: its sum
-            fx[lhs[-1][1]] = sum(k * x[st] for k, st in lhs) - total
-        return fx
-
-    glob.update(_newton(residual, x0, names))
+    x = x0
+    for _ in range(2 if block.kind == "KINETIC" else 1):
+        # a negative state (< −1e-6) is set to 0 between NEURON's steps
+        if block.kind == "KINETIC" and _ > 0:
+            x = {n: jnp.where(x[n] < -1e-6, 0.0, x[n]) for n in names}
+        x = _implicit_step(spec, block, glob, x, names, STEADY_DT, iterations=3 * NEWTON_ITERATIONS)
+    glob.update(x)
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -499,13 +549,48 @@ class Spec:
         return jnp.result_type(_weak(glob["v"]))
 
 
+def _parameters(prog, skip: set) -> dict:
+    """`{name: (default, Domain, unit)}` of the PARAMETERs (not those in `skip`)."""
+    file = prog.file
+    params = {}
+    for var in prog.parameters:
+        n = var.name
+        if n in _SPECIAL or n in skip or n in _GEOMETRY:
+            continue
+        if n in _UNSUPPORTED_SPECIAL:
+            raise fail(file, var.line, f"PARAMETER {n}: {_UNSUPPORTED_SPECIAL[n]} is not supported")
+        dom = Domain()
+        value = 0.0 if var.value is None else var.value
+        if var.limits is not None:
+            # NEURON does not enforce `<lo, hi>` (GUI hints); the file's own default is
+            # always accepted (release.mod's tauGen = 0 < 1e-6 means "instantaneous"), the
+            # limits widened to it; a value the user passes outside is refused
+            lo, hi = min(var.limits[0], value), max(var.limits[1], value)
+            widened = "" if (lo, hi) == tuple(var.limits) else f", widened to the default {value:g}"
+            dom = Domain(lo, hi, True, True,
+                         why=f"NMODL limits <{var.limits[0]:g},{var.limits[1]:g}>{widened}")  # fmt: skip  # noqa: E501
+        params[n] = (value, dom, var.unit)
+    for n in params:
+        if n in _RESERVED or n.startswith("_") or n in dir(eqx.Module):
+            raise fail(file, 1, f"a parameter named {n!r} clashes with the mechanism's methods")
+    return params
+
+
 def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     file = prog.file
     spec = Spec()
     spec.file = file
     spec.prog = prog
+    if prog.kind == "ARTIFICIAL_CELL":
+        return _artificial_spec(prog, spec)
     if prog.kind not in ("SUFFIX", "POINT_PROCESS"):
-        raise fail(file, 1, "no NEURON { SUFFIX ... } or { POINT_PROCESS ... } block")
+        raise fail(file, 1, "no NEURON { SUFFIX ... }, { POINT_PROCESS ... } or "
+                   "{ ARTIFICIAL_CELL ... } block")  # fmt: skip
+    for fn in _EVENT_CALLS:
+        line = _first_call(prog, fn)
+        if line:
+            raise fail(file, line, f"{fn}() in a {prog.kind} is not supported (self-events "
+                       "are supported in an ARTIFICIAL_CELL only)")  # fmt: skip
     spec.point = prog.kind == "POINT_PROCESS"
     if prog.net_receive is not None and not spec.point:
         raise fail(file, prog.net_receive.line, "NET_RECEIVE in a density mechanism")
@@ -535,10 +620,10 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
                 raise fail(file, u.line, f"USEION {u.ion}: {name} is not one of its variables "
                            f"({', '.join(own)})")  # fmt: skip
         for name in u.read:
-            if name == own[3] and name in u.write:
-                raise fail(file, u.line, f"USEION {u.ion} READ {name} WRITE {name}: reading the "
-                           "ion's total current while writing a part of it is not supported")  # fmt: skip  # noqa: E501
-            if name not in u.write:
+            # READ ica WRITE ica (cabpump.mod): `ica` read is the pool's total (in the state
+            # update: every mechanism's current of the step, its own included), as NEURON
+            # loads it; BREAKPOINT's `ica = …` is its own part, added to the total
+            if name not in u.write or name == own[3]:
                 ion_reads.append(name)
         for name in u.write:
             if name == own[3]:
@@ -565,26 +650,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.ion_inputs = tuple(dict.fromkeys((*ion_reads, *conc_written, *spec.geometry)))
 
     # parameters
-    params = {}
-    for var in prog.parameters:
-        n = var.name
-        if n in _SPECIAL or n in spec.ion_inputs or n in ion_currents or n in _GEOMETRY:
-            continue
-        if n in _UNSUPPORTED_SPECIAL:
-            raise fail(file, var.line, f"PARAMETER {n}: {_UNSUPPORTED_SPECIAL[n]} is not supported")
-        dom = Domain()
-        if var.limits is not None:
-            dom = Domain(
-                var.limits[0],
-                var.limits[1],
-                True,
-                True,
-                why=f"NMODL limits <{var.limits[0]},{var.limits[1]}>",
-            )
-        params[n] = (0.0 if var.value is None else var.value, dom, var.unit)
-    for n in params:
-        if n in _RESERVED or n.startswith("_") or n in dir(eqx.Module):
-            raise fail(file, 1, f"a parameter named {n!r} clashes with the mechanism's methods")
+    params = _parameters(prog, set(spec.ion_inputs) | set(ion_currents))
     spec.params = params
     # Python keywords (stim.mod's `del`) become fields with a trailing underscore
     spec.field_of = {n: n + "_" if keyword.iskeyword(n) else n for n in params}
@@ -602,6 +668,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.module_locals = [v.name for v in prog.module_locals]
     spec.writable = (
         set(spec.state_names) | set(spec.assigned) | set(spec.module_locals) | set(spec.pool)
+        | set(spec.ion_currents)
     )
     for c in spec.currents:
         if c not in spec.writable:
@@ -612,7 +679,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     _check_no_nested_solve(spec, prog.breakpoint.body, top=True)
     spec.block_states = {}
     for s in solves:
-        if s.block in prog.functions and s.method == "":
+        if s.block in prog.functions and s.method in _PROC_METHODS:
             continue
         if s.block not in prog.blocks:
             raise fail(
@@ -642,6 +709,9 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         r_rcv, _, w_rcv = rw.body(prog.net_receive.body, recv_local, set())
     else:
         r_rcv, w_rcv = set(), set()
+    if "flag" in r_rcv:
+        raise fail(file, _first_use(prog, "flag"), "flag in a POINT_PROCESS's NET_RECEIVE is "
+                   "not supported (self-events: ARTIFICIAL_CELL only)")  # fmt: skip
     if "t" in r_rcv:
         raise fail(file, _first_use(prog, "t"), "the time t in NET_RECEIVE is not supported "
                    "(the events of a step are delivered together)")  # fmt: skip
@@ -658,10 +728,14 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.writable |= set(spec.param_carried)
     hidden = set(spec.assigned) | set(spec.module_locals) | set(spec.param_carried)
     carried = (r_cur | r_upd | r_rcv) & hidden
-    bad = (r_upd & hidden) & (w_cur - w_upd)
-    if bad:
-        raise fail(file, prog.breakpoint.line, f"the SOLVEd block reads {sorted(bad)}, which "
-                   "BREAKPOINT assigns: not supported (the current evaluation keeps no state)")  # fmt: skip  # noqa: E501
+    # values BREAKPOINT assigns and the SOLVEd block reads (capmpr.mod's ica and
+    # ipump_last, svclmp.mod's vc and on): NEURON's state update sees those of this step's
+    # current evaluation (at the step's start voltage, mid-step time). The current
+    # evaluation returns no state here, so the update runs BREAKPOINT's statements again
+    # first, at the voltage carried from the previous update (`v_bp`) and t − dt/2.
+    spec.bp_carry = sorted((r_upd & hidden) & (w_cur - w_upd))
+    spec.carry_v = bool(spec.bp_carry) and "v" in r_cur
+    carried |= set(spec.bp_carry)
     cur_conc = [n for n in spec.pool if n in w_cur]
     if cur_conc:
         raise fail(file, prog.breakpoint.line, f"BREAKPOINT assigns the concentration "
@@ -672,12 +746,37 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.carry_celsius = "celsius" in r_cur
     own_states = [n for n in spec.state_names if n not in spec.pool]
     fields = own_states + spec.carried + (["celsius"] if spec.carry_celsius else [])
+    if spec.carry_v:
+        if "v_bp" in fields:
+            raise fail(file, 1, "a variable named v_bp clashes with the carried voltage")
+        fields.append("v_bp")
     spec.gates = (
         namedtuple(f"{_pyname(spec.suffix)}Gates", fields)
         if fields
         else namedtuple(f"{_pyname(spec.suffix)}Gates", [])
     )
     return spec
+
+
+def _first_call(prog, fn) -> int:
+    """Line of the first call of `fn` in the program's blocks and functions (0 if none)."""
+    lines = []
+
+    def visit(x):
+        if isinstance(x, Call) and x.fn == fn:
+            lines.append(x.line)
+        if isinstance(x, (list, tuple)):
+            for y in x:
+                visit(y)
+        elif hasattr(x, "__dataclass_fields__"):
+            for f in x.__dataclass_fields__:
+                visit(getattr(x, f))
+
+    for b in [*prog.functions.values(), *prog.blocks.values(), prog.initial, prog.breakpoint,
+              prog.net_receive]:  # fmt: skip
+        if b is not None:
+            visit(b.body)
+    return min(lines, default=0)
 
 
 def _first_use(prog, name) -> int:
@@ -765,10 +864,14 @@ class NmodlChannel(AbstractChannel):
         for n in [*spec.state_names, *spec.assigned, *spec.module_locals]:
             if n not in spec.pool:
                 g[n] = zero
+        for n in spec.state_names:  # NMODL: a STATE x starts at the PARAMETER x0 if any
+            if n + "0" in spec.params and n not in spec.pool:
+                g[n] = zero + g[n + "0"]
         if spec.prog.initial is not None:
             run(spec.prog.initial.body, {}, _Ctx(spec, g, "init"))
         written = {n: self._shape(g[n], v) for n in spec.pool}
         run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
+        g["v_bp"] = v
         return self._pack(g, v), written
 
     def current_ions(self, v, gates, temperature, ions, t=None):
@@ -798,11 +901,21 @@ class NmodlChannel(AbstractChannel):
         g["dt"] = dt
         for n in spec.assigned + spec.module_locals:
             g.setdefault(n, np.float64(0.0))
+        if spec.bp_carry:  # this step's current evaluation, again: see build_spec
+            g_bp = dict(g)
+            if spec.carry_v:
+                g_bp["v"] = gates.v_bp
+            if t is not None:
+                g_bp["t"] = t - dt / 2
+            del g_bp["dt"]
+            run(spec.prog.breakpoint.body, {}, _Ctx(spec, g_bp, "current"))
+            g.update({n: g_bp[n] for n in spec.bp_carry})
         ctx = _Ctx(spec, g, "update")
         for s in spec.prog.breakpoint.body:
             if isinstance(s, Solve):
                 _solve(s, ctx)
         v = jnp.asarray(v)
+        g["v_bp"] = v
         return self._pack(g, v), {n: self._shape(g[n], v) for n in spec.pool}
 
     # ------------------------------------------------------------------ plain contract
@@ -881,11 +994,19 @@ def make_class(spec: Spec, name: str | None = None):
     doc_params = ", ".join(
         f"`{n}` = {v:g}" + (f" ({u})" if u else "") for n, (v, _, u) in spec.params.items()
     )
-    ns["__doc__"] = (
-        f"NMODL mechanism `{spec.suffix}` imported from {spec.file}.\n\n"
-        f"Parameters (NMODL units): {doc_params or 'none'}.\n"
-        f"Gates: {', '.join(spec.gates._fields) or 'none'}."
-    )
+    if not getattr(spec, "artificial", False):
+        ns["__doc__"] = (
+            f"NMODL mechanism `{spec.suffix}` imported from {spec.file}.\n\n"
+            f"Parameters (NMODL units): {doc_params or 'none'}.\n"
+            f"Gates: {', '.join(spec.gates._fields) or 'none'}."
+        )
+    if getattr(spec, "artificial", False):
+        ns["__doc__"] = (f"NMODL ARTIFICIAL_CELL `{spec.suffix}` imported from {spec.file} "
+                         f"(a spike source: `spike_times`).\n\nParameters (NMODL units): "
+                         f"{doc_params or 'none'}.")  # fmt: skip
+        cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (NmodlArtificialCell,), ns)
+        cls._spec = spec
+        return cls
     base = NmodlPointProcess if spec.point else NmodlChannel
     cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (base,), ns)
     cls._spec = spec
@@ -969,4 +1090,146 @@ def _diffs(body):
             yield from _diffs(s.body + s.orelse)
 
 
-__all__ = ["build_spec", "make_class", "NmodlChannel", "NmodlPointProcess"]
+# ----------------------------------------------------------------------------- artificial cells
+
+
+def _artificial_spec(prog: Program, spec: Spec) -> Spec:
+    """An ARTIFICIAL_CELL (NetStim, IntervalFire): no membrane, no continuous state; its
+    INITIAL and NET_RECEIVE blocks run at the events' exact times (as NEURON's event
+    queue does for artificial cells, even with the fixed step)."""
+    file = prog.file
+    for what, present in (("STATE", prog.states), ("BREAKPOINT", prog.breakpoint),
+                          ("USEION", prog.ions), ("DERIVATIVE/KINETIC", prog.blocks)):  # fmt: skip
+        if present:
+            raise fail(file, prog.suffix_line, f"an ARTIFICIAL_CELL with {what} (integrated "
+                       "between events) is not supported: its spikes are computed from its "
+                       "events alone")  # fmt: skip
+    if prog.net_receive is None:
+        raise fail(file, prog.suffix_line, "an ARTIFICIAL_CELL without NET_RECEIVE")
+    spec.point = False
+    spec.artificial = True
+    spec.suffix = prog.suffix
+    spec.functions = prog.functions
+    spec.blocks = {}
+    spec.constants = {**prog.unit_constants, **prog.constants}
+    params = _parameters(prog, set())
+    spec.params = params
+    spec.field_of = {n: n + "_" if keyword.iskeyword(n) else n for n in params}
+    spec.param_names = set(params)
+    spec.state_names = []
+    spec.assigned = [a.name for a in prog.assigned if a.name not in _SPECIAL
+                     and a.name not in params]  # fmt: skip
+    spec.module_locals = [v.name for v in prog.module_locals]
+    spec.receive_args = prog.net_receive.args
+    # PARAMETERs assigned in a block (NetStim clips noise to [0, 1]) are per-instance
+    spec.writable = set(spec.assigned) | set(spec.module_locals) | set(params)
+    spec.pool, spec.geometry, spec.ion_inputs = (), (), ()
+    return spec
+
+
+class _Queue:
+    """NEURON's event queue for one artificial cell: self-events (`net_send(delay,
+    flag)`, `net_move(t)`) and the outputs (`net_event(t)`), concrete float64 times."""
+
+    def __init__(self, spec, t):
+        self.spec, self.t = spec, t
+        self.pending: list = []  # [time, seq, flag, weight]
+        self.seq = 0
+        self.last_sent = None
+        self.out: list = []
+
+    def push(self, time, flag, weight):
+        item = [float(time), self.seq, float(flag), float(weight)]
+        self.seq += 1
+        self.pending.append(item)
+        return item
+
+    def call(self, fn, args, line):
+        vals = []
+        for a in args:
+            if not _static(a):
+                raise fail(self.spec.file, line, f"{fn}() with a traced argument: an "
+                           "ARTIFICIAL_CELL's event times are computed with concrete values")  # fmt: skip  # noqa: E501
+            vals.append(float(a))
+        if fn == "net_send":
+            if len(vals) != 2:
+                raise fail(self.spec.file, line, "net_send(delay, flag) takes two arguments")
+            if vals[0] < 0:
+                raise fail(self.spec.file, line, f"net_send with a negative delay {vals[0]:g} ms")
+            # NEURON: delivered at t + delay (to the same instance, weight 0 for flag ≠ 0)
+            self.last_sent = self.push(self.t + vals[0], vals[1], 0.0)
+        elif fn == "net_move":
+            item = self.last_sent
+            if item is None or item not in self.pending:
+                raise fail(self.spec.file, line, "net_move() without a pending net_send event")
+            if vals[0] < self.t:
+                raise fail(self.spec.file, line, f"net_move to {vals[0]:g} ms, before now")
+            item[0] = vals[0]
+        else:  # net_event(t): a spike at the time given (NEURON sends it at t)
+            self.out.append(vals[0] if vals else self.t)
+        return np.float64(0.0)
+
+
+class NmodlArtificialCell(eqx.Module):
+    """An ARTIFICIAL_CELL imported from NMODL (NetStim, IntervalFire): a spike source.
+    Its fields are the file's PARAMETERs (NMODL names and units). `spike_times(t_stop)`
+    runs INITIAL and NET_RECEIVE at the events' exact times (NEURON's event queue,
+    `net_send`/`net_move` self-events with their `flag`) and returns the times (ms) of
+    its `net_event`s, which drive a cell's point processes through
+    `Cell.event_input([(times + delay, weight)], n_steps, dt)` as a NetCon does.
+
+    The times are computed with concrete values before the simulation: not
+    differentiable with respect to these parameters. Random numbers drawn in the file
+    (NetStim with `noise > 0`) are an error, never a different stream."""
+
+    _spec: ClassVar[Any] = None
+
+    def __check_init__(self):
+        check_domains(self)
+
+    def spike_times(self, t_stop: float, events=(), max_events: int = 1_000_000) -> np.ndarray:
+        """Output spike times (ms, float64) in `[0, t_stop]`. `events`: external input
+        events `[(time ms, weight), ...]` (NET_RECEIVE with flag 0), e.g. to start or stop
+        a NetStim."""
+        spec = self._spec
+        g = {}
+        for n, f in spec.field_of.items():
+            x = getattr(self, f)
+            if isinstance(x, jax.core.Tracer) or np.size(x) != 1:
+                raise TypeError(f"{spec.file}: {spec.suffix}.{n} must be one concrete value to "
+                                "compute spike times (not traced, not an array)")  # fmt: skip
+            g[n] = np.float64(np.asarray(x).reshape(()))
+        for n in spec.assigned + spec.module_locals:
+            g[n] = np.float64(0.0)
+        q = _Queue(spec, 0.0)
+        g["t"] = np.float64(0.0)
+        ctx = _Ctx(spec, g, "init")
+        ctx.queue = q
+        if spec.prog.initial is not None:
+            run(spec.prog.initial.body, {}, ctx)
+        for time, w in events:
+            q.push(float(time), 0.0, float(w))
+        count = 0
+        while q.pending:
+            item = min(q.pending, key=lambda it: (it[0], it[1]))
+            if item[0] > t_stop:
+                break
+            q.pending.remove(item)
+            count += 1
+            if count > max_events:
+                raise RuntimeError(f"{spec.file}: more than {max_events} events before "
+                                   f"{t_stop} ms")  # fmt: skip
+            q.t = item[0]
+            g["t"] = np.float64(item[0])
+            frame = {a: np.float64(0.0) for a in spec.receive_args}
+            if spec.receive_args:
+                frame[spec.receive_args[0]] = np.float64(item[3])
+            frame["flag"] = np.float64(item[2])
+            rctx = _Ctx(spec, g, "receive")
+            rctx.queue = q
+            run(spec.prog.net_receive.body, frame, rctx)
+        return np.asarray([t for t in q.out if t <= t_stop], dtype=np.float64)
+
+
+__all__ = ["build_spec", "make_class", "NmodlChannel", "NmodlPointProcess",
+           "NmodlArtificialCell"]  # fmt: skip

@@ -127,6 +127,16 @@ class Unary:
 
 
 @dataclass(frozen=True)
+class Index:
+    """`name[index]`: an element of an array variable; resolved to the element's scalar
+    name (`name_k`) by `_expand` once the index is a constant."""
+
+    name: str
+    index: Any
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Safe:
     """`ratio · z/(exp(z) − 1)` with `z/(exp(z) − 1)` evaluated by a series near 0: a
     rewrite of a removable singularity found in the source (see `_singular.py`)."""
@@ -168,6 +178,14 @@ class If:
 
 
 @dataclass(frozen=True)
+class Verbatim:
+    """A VERBATIM block (C code) inside a PROCEDURE/FUNCTION/block: an error when it is
+    run (NetStim's `noiseFromRandom`, called only from hoc, is never run here)."""
+
+    line: int
+
+
+@dataclass(frozen=True)
 class Local:
     names: tuple
     line: int
@@ -204,6 +222,19 @@ class Compartment:
     volume: Any
     states: tuple
     line: int
+    index: str = ""  # `COMPARTMENT i, vol {ca}`: one volume per element of ca, i its index
+
+
+@dataclass(frozen=True)
+class For:
+    """`FROM var = lo TO hi [BY step] { body }`: unrolled by `_expand` (constant bounds)."""
+
+    var: str
+    lo: Any
+    hi: Any
+    by: Any
+    body: tuple
+    line: int
 
 
 # declarations
@@ -216,6 +247,7 @@ class Var:
     value: float | None = None
     unit: str = ""
     limits: tuple | None = None
+    size: int | None = None  # an array `x[size]`: expanded to x_0 … x_{size-1}
 
 
 @dataclass
@@ -248,12 +280,13 @@ class UseIon:
 @dataclass
 class Program:
     file: str
-    kind: str = ""  # "SUFFIX" or "POINT_PROCESS"
+    kind: str = ""  # "SUFFIX", "POINT_PROCESS" or "ARTIFICIAL_CELL"
     suffix: str = ""
     suffix_line: int = 0
     ions: list = field(default_factory=list)
     nonspecific: list = field(default_factory=list)  # (name, line)
     electrode: list = field(default_factory=list)  # (name, line): ELECTRODE_CURRENT
+    randoms: dict = field(default_factory=dict)  # NEURON { RANDOM name }: name -> line
     range: set = field(default_factory=set)
     global_: set = field(default_factory=set)
     parameters: list = field(default_factory=list)  # Var
@@ -264,6 +297,8 @@ class Program:
     module_locals: list = field(default_factory=list)  # Var
     functions: dict = field(default_factory=dict)  # name -> Func
     blocks: dict = field(default_factory=dict)  # name -> Block (DERIVATIVE/KINETIC by name)
+    defines: dict = field(default_factory=dict)  # DEFINE name -> integer value
+    arrays: dict = field(default_factory=dict)  # array name -> size (after _expand)
     initial: Block | None = None
     breakpoint: Block | None = None
     net_receive: Block | None = None
@@ -285,7 +320,6 @@ _UNSUPPORTED_BLOCKS = {
     "TERMINAL": "TERMINAL blocks",
     "PLOT": "PLOT",
     "INCLUDE": "INCLUDE",
-    "DEFINE": "DEFINE",
     "LAG": "LAG",
     "WATCH": "WATCH",
     "FOR_NETCONS": "FOR_NETCONS",
@@ -295,13 +329,9 @@ _UNSUPPORTED_BLOCKS = {
     "LONGITUDINAL_DIFFUSION": "LONGITUDINAL_DIFFUSION",
     "SENS": "SENS",
     "RESET": "RESET",
-    "FROM": "FROM ... TO loops",
     "WHILE": "while loops",
     "while": "while loops",
     "for": "for loops",
-    "net_send": "net_send",
-    "net_event": "net_event",
-    "net_move": "net_move",
     "printf": "printf",
     "EXTERNAL": "EXTERNAL",
     "INDEPENDENT_": "",
@@ -414,6 +444,8 @@ class Parser:
         sign = 1.0
         while self.at("-") or self.at("+"):
             sign *= -1.0 if self.next().text == "-" else 1.0
+        if self.tok.kind == "name" and self.tok.text in self.prog.defines:
+            return sign * float(self.prog.defines[self.next().text])
         if self.tok.kind != "num":
             raise self.err(f"expected a number, found {self.tok.text!r}")
         return sign * float(self.next().text)
@@ -449,8 +481,19 @@ class Parser:
             elif kw == "INDEPENDENT":
                 self.skip_braces()
             elif kw == "LOCAL":
-                for name in self.name_list():
-                    self.prog.module_locals.append(Var(name, t.line))
+                while True:
+                    var = Var(self.name().text, t.line)
+                    var.size = self.array_size(var.name)
+                    self.prog.module_locals.append(var)
+                    if not self.at(","):
+                        break
+                    self.next()
+            elif kw == "DEFINE":
+                name = self.name()
+                value = self.number()
+                if value != int(value):
+                    raise self.err(f"DEFINE {name.text} {value}: NMODL's DEFINE is an integer", t)
+                self.prog.defines[name.text] = int(value)
             elif kw in ("INITIAL", "BREAKPOINT"):
                 body = self.statement_block()
                 blk = Block(kw, kw, (), body, t.line)
@@ -514,9 +557,10 @@ class Parser:
             t = self.name()
             kw = t.text
             if kw in ("SUFFIX", "POINT_PROCESS", "ARTIFICIAL_CELL"):
-                if kw == "ARTIFICIAL_CELL":
-                    raise self.err("ARTIFICIAL_CELL is not supported", t)
                 p.kind, p.suffix, p.suffix_line = kw, self.name().text, t.line
+            elif kw == "RANDOM":  # a random stream: refused where a value is drawn
+                for n in self.name_list():
+                    p.randoms[n] = t.line
             elif kw == "USEION":
                 ion = self.name().text
                 read, write, valence = [], [], None
@@ -537,8 +581,7 @@ class Parser:
                 p.global_ |= set(self.name_list())
             elif kw in ("THREADSAFE",):
                 pass
-            elif kw in ("POINTER", "BBCOREPOINTER", "EXTERNAL",
-                        "RANDOM"):  # fmt: skip
+            elif kw in ("POINTER", "BBCOREPOINTER", "EXTERNAL"):
                 raise self.err(f"NEURON {{ {kw} }} is not supported", t)
             else:
                 raise self.err(f"unknown or unsupported NEURON-block statement {kw!r}", t)
@@ -587,8 +630,7 @@ class Parser:
                 break
             t = self.name()
             var = Var(t.text, t.line)
-            if self.at("["):
-                raise self.err(f"array variable {t.text}[...] is not supported", t)
+            var.size = self.array_size(t.text)
             if self.at("="):
                 self.next()
                 var.value = self.number()
@@ -611,6 +653,17 @@ class Parser:
         self.next()
         return out
 
+    def array_size(self, name: str) -> int | None:
+        """`[N]` after a declared name (N a number or a DEFINE), or None."""
+        if not self.at("["):
+            return None
+        t = self.next()
+        size = self.number()
+        self.expect("]")
+        if size != int(size) or size < 1:
+            raise self.err(f"array {name}[{size:g}]: the size must be a positive integer", t)
+        return int(size)
+
     # -- statements
     def statement_block(self) -> tuple:
         self.expect("{")
@@ -627,7 +680,8 @@ class Parser:
     def statement(self):
         t = self.tok
         if t.kind == "verbatim":
-            raise self.err("VERBATIM blocks (C code) are not supported")
+            self.next()
+            return Verbatim(t.line)
         if t.kind == "op" and t.text == "{":
             return If(Num(1.0), self.statement_block(), (), t.line)
         if t.kind == "op" and t.text == "~":
@@ -641,7 +695,27 @@ class Parser:
             return None
         if kw == "LOCAL":
             self.next()
-            return Local(tuple(self.name_list()), t.line)
+            names = []
+            while True:
+                name = self.name().text
+                size = self.array_size(name)
+                names += [name] if size is None else [f"{name}_{k}" for k in range(size)]
+                if not self.at(","):
+                    break
+                self.next()
+            return Local(tuple(names), t.line)
+        if kw == "FROM":
+            self.next()
+            var = self.name().text
+            self.expect("=")
+            lo = self.expr()
+            self.expect("TO")
+            hi = self.expr()
+            by = Num(1.0, t.line)
+            if self.tok.kind == "name" and self.tok.text == "BY":
+                self.next()
+                by = self.expr()
+            return For(var, lo, hi, by, self.statement_block(), t.line)
         if kw == "TABLE":  # exact rates here: NEURON's interpolation tables are not needed
             self.next()
             while not (self.tok.kind == "name" and self.tok.text == "WITH"):
@@ -673,32 +747,39 @@ class Parser:
             return Conserve(lhs, self.expr(), t.line)
         if kw == "COMPARTMENT":
             self.next()
+            index = ""
+            if self.tok.kind == "name" and self.peek().kind == "op" and self.peek().text == ",":
+                index = self.next().text
+                self.next()
             vol = self.expr()
             self.expect("{")
             states = []
             while not self.at("}"):
                 states.append(self.name().text)
             self.next()
-            return Compartment(vol, tuple(states), t.line)
+            return Compartment(vol, tuple(states), t.line, index)
         if kw in _UNSUPPORTED_BLOCKS:
             raise self.err(f"{_UNSUPPORTED_BLOCKS[kw] or kw} is not supported")
         if kw == "else":
             raise self.err("'else' without 'if'")
         # assignment, derivative, or call
         self.next()
+        target = kw
+        if self.at("["):
+            self.next()
+            target = Index(kw, self.expr(), t.line)
+            self.expect("]")
         if self.at("'"):
             self.next()
             if self.at("'"):
                 raise self.err(f"higher-order derivative {kw}'' is not supported")
             self.expect("=")
-            return Diff(kw, self.expr(), t.line)
+            return Diff(target, self.expr(), t.line)
         if self.at("="):
             self.next()
-            return Assign(kw, self.expr(), t.line)
-        if self.at("("):
+            return Assign(target, self.expr(), t.line)
+        if self.at("(") and target == kw:
             return CallStmt(self.call_rest(t), t.line)
-        if self.at("["):
-            raise self.err(f"array variable {kw}[...] is not supported")
         raise self.err(f"expected '=', \"'\" or '(' after {kw!r}, found {self.tok.text!r}")
 
     def if_statement(self):
@@ -723,9 +804,12 @@ class Parser:
             if self.tok.kind == "num":
                 stoich = int(float(self.next().text))
             name = self.name()
+            state = name.text
             if self.at("["):
-                raise self.err(f"array state {name.text}[...] is not supported")
-            terms.append((stoich, name.text))
+                self.next()
+                state = Index(name.text, self.expr(), name.line)
+                self.expect("]")
+            terms.append((stoich, state))
             if not self.at("+"):
                 return tuple(terms)
             self.next()
@@ -826,7 +910,12 @@ class Parser:
             if self.at("("):
                 return self.call_rest(t)
             if self.at("["):
-                raise self.err(f"array variable {t.text}[...] is not supported", t)
+                self.next()
+                x = Index(t.text, self.expr(), t.line)
+                self.expect("]")
+                return x
+            if t.text in self.prog.defines:
+                return Num(float(self.prog.defines[t.text]), t.line)
             return Name(t.text, t.line)
         if t.kind == "op" and t.text == "(":
             self.next()
@@ -853,4 +942,154 @@ class Parser:
 
 
 def parse(src: str, file: str = "<string>") -> Program:
-    return Parser(src, file).parse()
+    return _expand(Parser(src, file).parse())
+
+
+# ----------------------------------------------------------------------------- arrays
+
+
+def _expand(prog: Program) -> Program:
+    """Arrays and FROM loops to scalars: every array `x[N]` (STATE, ASSIGNED, PARAMETER,
+    module LOCAL) becomes the scalars `x_0 … x_{N-1}`; every `FROM i = a TO b` loop, whose
+    bounds must be constants (numbers, DEFINEs), is unrolled, so that every index is a
+    constant and `x[i+1]` names one scalar. NEURON runs the same loop at every call; the
+    unrolled statements compute the same values (the interpreter traces them once)."""
+    file = prog.file
+    sizes = {}
+    for lst in (prog.parameters, prog.states, prog.assigned, prog.module_locals):
+        out = []
+        for var in lst:
+            if var.size is None:
+                out.append(var)
+                continue
+            sizes[var.name] = var.size
+            for k in range(var.size):
+                el = Var(f"{var.name}_{k}", var.line, var.value, var.unit, var.limits)
+                out.append(el)
+        lst[:] = out
+    declared = {v.name for lst in (prog.parameters, prog.states, prog.assigned,
+                                   prog.module_locals) for v in lst}  # fmt: skip
+    for name, size in sizes.items():
+        for k in range(size):
+            if f"{name}_{k}" in declared - {f"{name}_{j}" for j in range(size)}:
+                raise fail(file, 1, f"array {name}[{size}] clashes with the variable "
+                           f"{name}_{k} (its element {k} is named so)")  # fmt: skip
+    prog.arrays = sizes
+
+    def const(e, env, what, line):
+        x = _fold(e, env, prog.defines)
+        if x is None:
+            raise fail(file, line, f"{what} must be a constant (numbers, DEFINEs, FROM loop "
+                       "indices): an index or bound that changes at run time is not supported")  # fmt: skip  # noqa: E501
+        return x
+
+    def element(name, index, env, line):
+        if name not in sizes:
+            raise fail(file, line, f"{name}[...]: {name} is not declared as an array")
+        k = const(index, env, f"the index of {name}[...]", line)
+        if k != int(k) or not 0 <= k < sizes[name]:
+            raise fail(file, line, f"{name}[{k:g}] is outside the array {name}[{sizes[name]}]")
+        return f"{name}_{int(k)}"
+
+    def ex(e, env):
+        if isinstance(e, Index):
+            return Name(element(e.name, e.index, env, e.line), e.line)
+        if isinstance(e, Name):
+            if e.id in env:
+                return Num(float(env[e.id]), e.line)
+            if e.id in sizes:
+                raise fail(file, e.line, f"the array {e.id} used without an index")
+            return e
+        if isinstance(e, Bin):
+            return Bin(e.op, ex(e.lhs, env), ex(e.rhs, env), e.line)
+        if isinstance(e, Unary):
+            return Unary(e.op, ex(e.x, env), e.line)
+        if isinstance(e, Call):
+            return Call(e.fn, tuple(ex(a, env) for a in e.args), e.line)
+        return e
+
+    def target(t, env, line):
+        if isinstance(t, Index):
+            return element(t.name, t.index, env, line)
+        if t in env:
+            raise fail(file, line, f"assignment to the FROM loop index {t}")
+        if t in sizes:
+            raise fail(file, line, f"assignment to the array {t} without an index")
+        return t
+
+    def side(terms, env, line):
+        return tuple((k, target(st, env, line)) for k, st in terms)
+
+    def stmts(body, env):
+        out = []
+        for s in body:
+            if isinstance(s, For):
+                lo = const(s.lo, env, "a FROM loop's lower bound", s.line)
+                hi = const(s.hi, env, "a FROM loop's upper bound", s.line)
+                by = const(s.by, env, "a FROM loop's step", s.line)
+                if by == 0 or (hi - lo) / by > 100_000:
+                    raise fail(file, s.line, f"FROM {s.var} = {lo:g} TO {hi:g} BY {by:g}: "
+                               "not a finite loop of at most 100000 steps")  # fmt: skip
+                k = lo
+                while (k <= hi) if by > 0 else (k >= hi):
+                    out += stmts(s.body, {**env, s.var: k})
+                    k += by
+            elif isinstance(s, Assign):
+                out.append(Assign(target(s.target, env, s.line), ex(s.expr, env), s.line))
+            elif isinstance(s, Diff):
+                out.append(Diff(target(s.state, env, s.line), ex(s.expr, env), s.line))
+            elif isinstance(s, CallStmt):
+                out.append(CallStmt(ex(s.call, env), s.line))
+            elif isinstance(s, If):
+                out.append(If(ex(s.cond, env), tuple(stmts(s.body, env)),
+                              tuple(stmts(s.orelse, env)), s.line))  # fmt: skip
+            elif isinstance(s, Reaction):
+                out.append(Reaction(side(s.lhs, env, s.line), s.op, side(s.rhs, env, s.line),
+                                    ex(s.kf, env), None if s.kb is None else ex(s.kb, env),
+                                    s.line))  # fmt: skip
+            elif isinstance(s, Conserve):
+                out.append(Conserve(side(s.lhs, env, s.line), ex(s.rhs, env), s.line))
+            elif isinstance(s, Compartment):
+                if s.index:
+                    for st in s.states:
+                        if st not in sizes:
+                            raise fail(file, s.line, f"COMPARTMENT {s.index}, ... {{{st}}}: "
+                                       f"{st} is not an array")  # fmt: skip
+                        for k in range(sizes[st]):
+                            vol = ex(s.volume, {**env, s.index: k})
+                            out.append(Compartment(vol, (f"{st}_{k}",), s.line))
+                else:
+                    names = []
+                    for st in s.states:  # a whole array: every element
+                        names += ([f"{st}_{k}" for k in range(sizes[st])] if st in sizes
+                                  else [st])  # fmt: skip
+                    out.append(Compartment(ex(s.volume, env), tuple(names), s.line))
+            else:
+                out.append(s)
+        return out
+
+    for f in prog.functions.values():
+        f.body = tuple(stmts(f.body, {}))
+    for b in (*prog.blocks.values(), prog.initial, prog.breakpoint, prog.net_receive):
+        if b is not None:
+            b.body = tuple(stmts(b.body, {}))
+    return prog
+
+
+def _fold(e, env, defines):
+    """The value of a constant expression (numbers, DEFINEs, loop indices), or None."""
+    if isinstance(e, Num):
+        return e.value
+    if isinstance(e, Name):
+        if e.id in env:
+            return env[e.id]
+        return defines.get(e.id)
+    if isinstance(e, Unary) and e.op == "-":
+        x = _fold(e.x, env, defines)
+        return None if x is None else -x
+    if isinstance(e, Bin) and e.op in ("+", "-", "*", "/"):
+        a, b = _fold(e.lhs, env, defines), _fold(e.rhs, env, defines)
+        if a is None or b is None or (e.op == "/" and b == 0):
+            return None
+        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[e.op]
+    return None
