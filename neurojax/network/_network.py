@@ -546,17 +546,79 @@ class Network(AbstractModel):
         if not coupled:
             return None
         from ..solvers._exponential_euler import diagonal_jacobian
+        from ._spike_source import SpikeSource
 
+        stiff = dict(self._stiff)
+        for n in coupled:
+            if n in stiff:  # found at construction (concrete couplings)
+                raise ValueError(stiff[n])
+        if all(
+            n in coupled or isinstance(p.neuron, SpikeSource) for n, p in self.populations.items()
+        ):
+            return self._reduced_diagonal(t, y)
         _, lam = diagonal_jacobian(self, t, y, inputs)
         neurons = dict(lam.neurons)
         for n in coupled:
-            cell = self.populations[n].neuron
-            stiff = dict(self._stiff)
-            if n in stiff:  # found at construction (concrete couplings)
-                raise ValueError(stiff[n])
-            rates = cell.coupling_rates()
+            rates = self.populations[n].neuron.coupling_rates()
             neurons[n] = neurons[n]._replace(v=neurons[n].v - rates)
         return lam._replace(neurons=neurons)
+
+    def _reduced_diagonal(self, t, y: NetworkState) -> NetworkState:
+        """The same diagonal in closed form, for networks of ReducedCells (and
+        SpikeSources): `∂V̇_i/∂V_i = −(g_L + Σ_j g_ij + g_rise·r + g_fall·f + g_syn)/C`
+        with `g_syn = −∂I_syn/∂V` of the synapses on compartment i (one small JVP per
+        projection), and each synapse's own rates by `diagonal_jacobian` on its
+        `(size,)` state. The autodiff diagonal of the whole network (one JVP of its
+        vector field per state leaf) cost ~0.1 ms per step in the 10⁴-neuron benchmark,
+        a third of its step; this gives the same numbers (to rounding) without it."""
+        from ..cable._reduced import ReducedState
+        from ..solvers._exponential_euler import diagonal_jacobian
+
+        v = self.voltage(y)
+        g_syn = {n: jnp.zeros_like(v[n]) for n in self.populations if self._n_comp(n)}
+        targets = [
+            (pr.post, pr.synapse, s, c)
+            for pr, s, c in zip(self.projections, y.synapses, self._proj_comp, strict=True)
+        ] + [
+            (d.target, d.synapse, s, c)
+            for d, s, c in zip(self.drives, y.drives, self._drive_comp, strict=True)
+        ]
+        for post, syn, s, c in targets:
+            if post in g_syn:
+                u = self._site(v[post], c)
+                _, di = jax.jvp(
+                    lambda u, syn=syn, s=s: syn.current(s, u), (u,), (jnp.ones_like(u),)
+                )
+                g_syn[post] = self._into(g_syn[post], -di, c)
+        neurons = {}
+        for n, p in self.populations.items():
+            st = y.neurons[n]
+            if n not in g_syn:  # a SpikeSource: no dynamics
+                neurons[n] = jax.tree_util.tree_map(jnp.zeros_like, st)
+                continue
+            cell = p.neuron
+            g = cell.g_l + cell.g_rise * st.rise + cell.g_fall * st.fall + g_syn[n]
+            zero = jnp.zeros_like(st.v)
+            neurons[n] = ReducedState(v=-g / cell.c - cell.coupling_rates(), rise=zero, fall=zero)
+
+        def rates(syn, s, u):
+            return diagonal_jacobian(_SynapseODE(syn), t, s, u)[1]
+
+        return NetworkState(
+            neurons=neurons,
+            synapses=tuple(
+                rates(pr.synapse, s, self._site(v[pr.post], c))
+                for pr, s, c in zip(self.projections, y.synapses, self._proj_comp, strict=True)
+            ),
+            stp=tuple(
+                None if pr.stp is None else rates(_STPAsSynapse(pr.stp), s, None)
+                for pr, s in zip(self.projections, y.stp, strict=True)
+            ),
+            drives=tuple(
+                rates(d.synapse, s, self._site(v[d.target], c))
+                for d, s, c in zip(self.drives, y.drives, self._drive_comp, strict=True)
+            ),
+        )
 
     # ------------------------------------------------------- Cell populations (Tree)
 
