@@ -308,6 +308,19 @@ class AbstractModel(eqx.Module):
     def voltage(self, y: State) -> Array:
         return y.v
 
+    def check_call(self, inputs: Any, dt: Any) -> tuple[tuple[Array, str], ...]:
+        """Checks of one `simulate` call that the parameter domains cannot express (a
+        network's `dt`, a cell's conductance inputs ≥ 0, dSpike timings in whole steps),
+        called once before the run with the caller's `inputs` (sampled, one row per step)
+        and `dt` (ms). Raise `ValueError` now for a concrete bad value; for traced values
+        (under the caller's `jit` or `grad`) return `(bad, message)` pairs, `bad` a traced
+        boolean scalar, which `simulate` checks once at the start of the run (one
+        `eqx.branched_error_if`). Checked here rather than in the step: inside the run
+        every value is traced, and a check in the step is a host callback compiled into
+        every step, which costs compile and run time and keeps XLA from storing the run in
+        JAX's persistent compilation cache. Default: nothing to check."""
+        return ()
+
     def batch_shape(self, inputs: Any) -> tuple[int, ...]:
         """The batch shape implied by one step of `inputs` (an array: its shape)."""
         leaves = jtu.tree_leaves(inputs)

@@ -350,10 +350,13 @@ def simulate(
     # Concrete values are checked here, now; traced ones inside the run (`_Checks`), so
     # that a derivative taken outside `jit` does not evaluate (and compile) each check's
     # operations one by one.
+    call = tuple(model.check_call(inputs, dt))  # concrete: raises now; traced: below
     checks = _Checks(
         state=given and _any_tracer(state),
         inputs=_any_tracer(inputs),
         parameters=traced_parameters(model),
+        call=tuple(jnp.asarray(bad, bool) for bad, _ in call),
+        call_messages=tuple(message for _, message in call),
     )
     if given and not checks.state:
         check_finite(state, *_STATE0_CHECK)
@@ -417,6 +420,8 @@ class _Checks(NamedTuple):
     state: bool  # state0 is traced: finite?
     inputs: bool  # the inputs are traced: finite?
     parameters: tuple[str, ...]  # the traced parameters: in their domains?
+    call: tuple = ()  # `model.check_call`'s traced flags (True: bad), ...
+    call_messages: tuple[str, ...] = ()  # ... and their messages
 
 
 _STATE0_CHECK = ("state0", "start from model.init_state(...) or a finite Solution.final_state.")
@@ -590,6 +595,9 @@ def _integrate(
             state = check_finite(inputs, *_INPUTS_CHECK, anchor=state)
         if checks.parameters:
             state = error_if_outside(model, state, checks.parameters)
+        if checks.call:
+            bad = jnp.stack([jnp.any(b) for b in checks.call])
+            state = eqx.branched_error_if(state, bad.any(), jnp.argmax(bad), checks.call_messages)
     if widen and adjoint.recompute_steps():
         model = _broadcast_parameters(model, inputs)
     size = _population_block(

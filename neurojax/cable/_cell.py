@@ -32,6 +32,12 @@ from ..solvers._linear_solve import TreeOperator
 from ._ions import IonLayout, Pool
 from ._morphology import Discretisation, Morphology
 
+_NEGATIVE_G = (
+    "Cell inputs['g_syn'] has a negative conductance; conductance inputs are µS >= 0 (for "
+    "inhibition use a synapse site with a low e_rev, e.g. (branch, x, -80.0), and a "
+    "positive g)."
+)
+
 # µF/cm² · µm² → nF, and mS/cm² · µm² → µS: 1 µm² = 1e-8 cm², × 1e3 (µF→nF, mS→µS).
 _PER_UM2 = 1e-5
 
@@ -449,6 +455,19 @@ class Cell(AbstractModel):
             raise ValueError(f"inputs lack {sorted(missing)} for the cell's sites of that kind.")
         return dict(inputs)
 
+    def check_call(self, inputs, dt):
+        """Conductance inputs must be ≥ 0 (`AbstractModel.check_call`: once per
+        `simulate` call): a negative conductance is an energy source, and V runs off to
+        ±10⁴ mV."""
+        g = inputs.get("g_syn") if isinstance(inputs, dict) else None
+        if g is None:
+            return ()
+        if isinstance(g, jax.core.Tracer):
+            return ((jnp.any(g < 0), _NEGATIVE_G),)
+        if np.any(np.asarray(g) < 0):  # numpy: no JAX operation compiled for the check
+            raise ValueError(_NEGATIVE_G)
+        return ()
+
     def batch_shape(self, inputs) -> tuple[int, ...]:
         kinds = self._input_kinds()
         batch = None
@@ -579,15 +598,7 @@ class Cell(AbstractModel):
             i_mem = i_mem.at[..., geo.clamps].add(-jnp.asarray(inputs["i_clamp"], v.dtype))
         # conductance inputs I = g·(E − V): outward current g·(V − E), slope g
         if len(geo.synapses):
-            g = jnp.asarray(inputs["g_syn"], v.dtype)
-            # A negative conductance is an energy source: V runs off to ±10⁴ mV.
-            g = eqx.error_if(
-                g,
-                jnp.any(g < 0),
-                "Cell inputs['g_syn'] has a negative conductance; conductance inputs are "
-                "µS >= 0 (for inhibition use a synapse site with a low e_rev, e.g. "
-                "(branch, x, -80.0), and a positive g).",
-            )
+            g = jnp.asarray(inputs["g_syn"], v.dtype)  # ≥ 0: `check_call`, once per run
             vs = v[..., geo.synapses]
             i_mem = i_mem.at[..., geo.synapses].add(g * (vs - self.e_syn))
             g_mem = g_mem.at[..., geo.synapses].add(g)

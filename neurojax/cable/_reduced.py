@@ -588,12 +588,12 @@ class ReducedCell(AbstractModel):
         zero = jnp.zeros_like(v)
         return ReducedState(v=current / self.c, rise=zero, fall=zero)
 
-    def _checked(self, y, dt):
-        """`check_dt` for a concrete `dt`; for a traced one (inside `simulate`), the same
-        whole-step test as a run-time `eqx.error_if`."""
-        if not isinstance(dt, jax.core.Tracer):
-            self.check_dt(dt)
-            return y
+    def check_call(self, inputs, dt):
+        """`check_dt` for a concrete `dt` and timings (`simulate` calls it once, before
+        the run); traced ones (under `jit`/`grad`) give the same whole-step test as one
+        run-time check."""
+        if not isinstance(dt, jax.core.Tracer) and self.check_dt(dt):
+            return ()
         times = [self.t_ref, self.spike_width]
         active = jnp.isfinite(self.threshold)
         for k in ("duration_rise", "duration_fall", "offset_fall", "refractory_d"):
@@ -602,23 +602,20 @@ class ReducedCell(AbstractModel):
         for x in times:
             n = jnp.asarray(x) / dt
             bad = bad | jnp.any(jnp.abs(n - jnp.round(n)) > 1e-4 * jnp.maximum(1.0, n))
-        return eqx.error_if(
-            y,
-            bad,
+        message = (
             "ReducedCell: a dSpike timing or the soma's t_ref/spike_width is not a whole "
             "number of steps of dt (Dendrify would floor it silently). Call "
-            "cell.check_dt(dt) to see which, and choose a dt that divides them.",
+            "cell.check_dt(dt) to see which, and choose a dt that divides them."
         )
+        return ((bad, message),)
 
     def event_step(self, info, y_old, y_new, z, inputs):
-        return self.events(info, y_new, z, check=True)
+        return self.events(info, y_new, z)
 
-    def events(self, info, y_new, z, *, check: bool = True):
-        """`event_step` without `y_old`; `check=False` skips the run-time whole-step
-        test of the timings (a `Network` checked them at construction)."""
+    def events(self, info, y_new, z):
+        """`event_step` without `y_old` (the timings' whole-step test is `check_call`'s,
+        once per `simulate` call)."""
         dt = info.dt
-        if check:
-            y_new = self._checked(y_new, dt)
         dtype = y_new.v.dtype
         # dendritic spikes (Dendrify: `V >= Vth and t >= spiketime + refractory`), checked
         # on the voltage after this step's update; k = whole steps since the last one

@@ -14,7 +14,7 @@ from ..synapses import Delta
 from . import _cells
 from ._connectivity import Sparse
 from ._delay import Delay, delay_steps, heterogeneous_delay_steps
-from ._projection import PoissonDrive, Population, Projection, compartments_of
+from ._projection import PoissonDrive, Population, Projection, _sign_message, compartments_of
 from ._propagate import event_propagate_delayed, post_targets, scatter_events
 
 
@@ -97,7 +97,6 @@ class Network(AbstractModel):
     _proj_comp: tuple = eqx.field(static=True)  # per projection: target compartment or None
     _drive_comp: tuple = eqx.field(static=True)  # per drive: target compartment or None
     _stiff: tuple = eqx.field(static=True)  # (population, why the exponential step is refused)
-    _unchecked: tuple = eqx.field(static=True)  # ReducedCell populations with traced timings
     _layout: Any = eqx.field(static=True)  # Cell populations: the forest (None without)
     _proj_node: tuple = eqx.field(static=True)  # per projection: node of a Cell target
     _drive_node: tuple = eqx.field(static=True)  # per drive: node of a Cell target
@@ -195,16 +194,15 @@ class Network(AbstractModel):
                     f"drive {k}: unknown target population {drive.target!r}; populations are "
                     f"{names}."
                 )
-        stiff, unchecked = {}, []
+        stiff = {}
         for name, pop in self.populations.items():
             if compartments_of(pop.neuron) is not None:
-                if not pop.neuron.check_dt(self.dt, where=f"population {name!r}"):
-                    unchecked.append(name)  # traced timings: checked in every step
+                # concrete timings: refused now; traced ones: `check_call`, once per run
+                pop.neuron.check_dt(self.dt, where=f"population {name!r}")
                 msg = self._stiffness(name, pop.neuron)
                 if msg is not None:
                     stiff[name] = msg
         self._stiff = tuple(stiff.items())
-        self._unchecked = tuple(unchecked)
         self._layout, self._spike_node = self._cell_plan()
         self._proj_node = tuple(
             self._site_node(pr.post, pr.site, pr.synapse, f"projection {k} ({pr.pre} → {pr.post})")
@@ -425,6 +423,26 @@ class Network(AbstractModel):
                     f"{', '.join(map(str, shape))})."
                 )
         return ()
+
+    def check_call(self, inputs, dt):
+        """Once per `simulate` call (`AbstractModel.check_call`): `dt` must be the one the
+        delays were counted in (any other would silently rescale them); each population's
+        own checks on its inputs (SpikeSource counts, cell conductances, dSpike timings);
+        traced Poisson-drive weights onto conductance synapses ≥ 0 (concrete ones were
+        checked when the drive was built)."""
+        out = []
+        wrong_dt = f"this Network was built for dt = {self.dt} ms; simulate it with that dt"
+        if isinstance(dt, jax.core.Tracer):
+            out.append((jnp.abs(dt - self.dt) > 1e-6 * self.dt, wrong_dt + "."))
+        elif abs(float(dt) - self.dt) > 1e-6 * self.dt:
+            raise ValueError(f"{wrong_dt} (got {float(dt)}).")
+        for name, pop in self.populations.items():
+            x = inputs.get(name) if isinstance(inputs, dict) else None
+            out += pop.neuron.check_call(x, dt)
+        for k, d in enumerate(self.drives):
+            if d.synapse.conductance_based and isinstance(d.weight, jax.core.Tracer):
+                out.append((jnp.any(d.weight < 0), _sign_message(d.synapse, f"drive {k} (onto {d.target})")))
+        return tuple(out)
 
     def _check_batch(self, batch_shape):
         if tuple(batch_shape) != ():
@@ -739,20 +757,7 @@ class Network(AbstractModel):
         return self._layout
 
     def event_step(self, info: StepInfo, y_old: NetworkState, y_new: NetworkState, z, inputs):
-        dt = info.dt
-        # Delays were counted in steps of self.dt: any other dt would silently rescale them.
-        if isinstance(dt, (int, float)) or not isinstance(dt, jax.core.Tracer):
-            if abs(float(dt) - self.dt) > 1e-6 * self.dt:
-                raise ValueError(
-                    f"this Network was built for dt = {self.dt} ms; simulate it with that dt "
-                    f"(got {float(dt)})."
-                )
-        else:
-            y_new = eqx.error_if(
-                y_new,
-                jnp.abs(dt - self.dt) > 1e-6 * self.dt,
-                f"this Network was built for dt = {self.dt} ms; simulate it with that dt.",
-            )
+        dt = info.dt  # the one the delays were counted in: `check_call`, once per run
         neurons, nz, spikes, extra = {}, {}, {}, {}
         spike_nodes = dict(self._spike_node)
         for n, p in self.populations.items():
@@ -766,9 +771,7 @@ class Network(AbstractModel):
                 continue
             if compartments_of(p.neuron) is not None:  # ReducedCell: soma spikes propagate
                 # (timings were checked against dt when the network was built)
-                neurons[n], nz[n], spikes[n] = p.neuron.events(
-                    info, y_new.neurons[n], z.neurons[n], check=n in self._unchecked
-                )
+                neurons[n], nz[n], spikes[n] = p.neuron.events(info, y_new.neurons[n], z.neurons[n])
             else:
                 neurons[n], nz[n], spikes[n] = p.neuron.event_step(
                     info,

@@ -285,14 +285,8 @@ class PoissonDrive(eqx.Module):
             counts = pooled_poisson_counts(key, lam, shape[0])
         else:
             counts = poisson_counts(key, lam, shape)
-        weight = self.weight
-        if self.synapse.conductance_based:  # traced weights (concrete ones were checked)
-            weight = eqx.error_if(
-                weight,
-                jnp.any(weight < 0),
-                _sign_message(self.synapse, f"drive onto {self.target}"),
-            )
-        return weight * counts.astype(jnp.result_type(lam.dtype, self.weight.dtype))
+        # (a weight traced by the caller is checked once per run: `Network.check_call`)
+        return self.weight * counts.astype(jnp.result_type(lam.dtype, self.weight.dtype))
 
 
 def _inverse_cdf(key, lam, shape):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from .._model import AbstractModel, Elementwise
@@ -13,6 +14,13 @@ from .._model import AbstractModel, Elementwise
 
 class SpikeSourceState(NamedTuple):
     v: Array  # unused placeholder (mV), so the population has a voltage like any other
+
+
+_BAD_COUNTS = (
+    "SpikeSource inputs are spike counts per step: whole numbers >= 0 (1 where a source "
+    "fires, 0 elsewhere); got a negative or fractional value. Check the spike trains given "
+    "as this population's input."
+)
 
 
 class SpikeSource(AbstractModel):
@@ -24,7 +32,8 @@ class SpikeSource(AbstractModel):
     conductance synapses in a meaningful way (its `v` stays 0).
 
     Inputs are spike counts: whole numbers >= 0. A negative or fractional entry is an
-    error at run time (`eqx.error_if`) — a "−1 spike" would deliver a negative weight."""
+    error (`check_call`: before the run, or once at its start for traced inputs) — a "−1
+    spike" would deliver a negative weight."""
 
     structure = Elementwise()
 
@@ -34,13 +43,16 @@ class SpikeSource(AbstractModel):
     def vector_field(self, t, y, inputs):
         return SpikeSourceState(v=jnp.zeros_like(y.v))
 
+    def check_call(self, inputs, dt):
+        if inputs is None:
+            return ()
+        if isinstance(inputs, jax.core.Tracer):
+            return ((jnp.any((inputs < 0) | (inputs != jnp.round(inputs))), _BAD_COUNTS),)
+        x = np.asarray(inputs)  # numpy: no JAX operation compiled for a concrete check
+        if np.any((x < 0) | (x != np.round(x))):
+            raise ValueError(_BAD_COUNTS)
+        return ()
+
     def event_step(self, info, y_old, y_new, z, inputs):
         spikes = jnp.broadcast_to(jnp.asarray(inputs, y_new.v.dtype), y_new.v.shape)
-        spikes = eqx.error_if(
-            spikes,
-            jnp.any((spikes < 0) | (spikes != jnp.round(spikes))),
-            "SpikeSource inputs are spike counts per step: whole numbers >= 0 (1 where a "
-            "source fires, 0 elsewhere); got a negative or fractional value. Check the "
-            "spike trains given as this population's input.",
-        )
         return y_new, z, spikes
