@@ -441,7 +441,8 @@ class Network(AbstractModel):
             out += pop.neuron.check_call(x, dt)
         for k, d in enumerate(self.drives):
             if d.synapse.conductance_based and isinstance(d.weight, jax.core.Tracer):
-                out.append((jnp.any(d.weight < 0), _sign_message(d.synapse, f"drive {k} (onto {d.target})")))
+                message = _sign_message(d.synapse, f"drive {k} (onto {d.target})")
+                out.append((jnp.any(d.weight < 0), message))
         return tuple(out)
 
     def _check_batch(self, batch_shape):
