@@ -89,6 +89,7 @@ def test_the_float32_floor_of_the_two_spike_sweep_is_polished_away():
     assert [s.name for s in r.stages][-2:] == ["gradient", "Float64Polish"]
     assert r.converged and abs(r.loss - 1.0) < 0.1
     assert r.loss < r.stages[-2].loss  # the polish lowered the float32 loss
+    assert r.losses[r.best_step] == r.loss and r.best_step == len(r.losses) - 1
     assert all(jnp.asarray(p).dtype == jnp.float32 for p in r.params)
     np.testing.assert_array_less(np.abs(g - truth), 2 * sd)
     raw = fit(nj.HodgkinHuxley(g_na=100.0, g_k=40.0, g_l=0.25), current, target,

@@ -202,6 +202,13 @@ class FitResult:
       `start_losses`, …) are those of the winning round's descent (`Restarts.polished`
       starts), so the history is the returned model's; the stage `"Restarts"` in
       `stages` says what was done.
+    - Where `Auto`'s stationarity test failed on a float32 Levenberg–Marquardt fit (a
+      Gauss–Newton step longer than `POLISH_SE` standard errors: its rounding floor) and
+      the float64 polish lowered the float32 loss, the stage `"Float64Polish"` follows,
+      and the descent arrays are the polish's: its float64 steps, then one row for the
+      returned float32 model (`best_step`, `losses[best_step] == loss`). `converged`
+      then also needs the test to pass at the float64 minimum; a fit that fails it
+      unpolished (`Auto(polish=False)`, a float64 model) is not converged.
     """
 
     model: AbstractModel
@@ -568,7 +575,7 @@ def fit(
                 n_starts = int(d.best_loss.shape[0])
             settled = d.stop_reason in (StopReason.FLOOR, StopReason.PATIENCE)
             above_noise = settled and float(np.min(d.best_loss)) > limit
-    polish_stage, stationary = (), True
+    polish_stage, stationary, polished = (), True, False
     if (
         isinstance(strategy, Auto)
         and isinstance(optimizer, LevenbergMarquardt)
@@ -605,7 +612,7 @@ def fit(
                 )
                 polish_stage = (report,)
                 if float(d2.best_loss[0]) < float(d.best_loss[b]):  # never an uphill result
-                    d, p_starts, n_starts = d2, starts2, 1
+                    d, p_starts, n_starts, polished = d2, starts2, 1, True
                     stationary = se2 <= POLISH_SE
     stop_reason = StopReason.ABOVE_NOISE if above_noise else d.stop_reason
     n_done = len(d.losses)
@@ -617,6 +624,8 @@ def fit(
     all_grad_norms = np.stack(d.grad_norms)
     finite_losses = np.where(np.isfinite(all_losses[:, best]), all_losses[:, best], np.inf)
     best_step = int(np.argmin(finite_losses))
+    if polished:  # the last row is the returned float32 model (the others: float64 steps)
+        best_step = len(finite_losses) - 1
     all_hist = jtu.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *d.history)
     n_eval = int(d.n_evaluations.sum())
     stages = tuple(state.stages) + (first_stage,) + later_stages + polish_stage
