@@ -230,3 +230,37 @@ def _neuron_chain():
     out = v, [np.array(tv) for tv in times]
     del keep, recs, cells, src, src_syn
     return out
+
+
+# slow tier: two compiles in float64 (a gradient and a forward run, ~15 CPU-s); the fast
+# tier keeps the Cell network covered (the chain tests above)
+@pytest.mark.slow
+def test_gradient_through_nmda_synapses_on_cells_matches_finite_differences(x64):
+    cell = _cell()
+    nmda = ns.MgBlock(ns.Exponential(tau=20.0, e_rev=0.0))
+    exp = ns.Exponential(tau=TAU, e_rev=0.0)
+    x, s = _inputs()
+    x, s = x[:400], s[:400]  # 10 ms: cell 0 fires once (at 4.975 ms) and drives cell 1
+
+    pops = {"C": nn.Population(cell, 3), "S": nn.Population(nn.SpikeSource(), 1)}
+    src = nn.from_pairs([0], [0], 1, 3, W_SRC)
+
+    def loss(w):
+        chain = nn.from_pairs([0, 1], [1, 2], 3, 3, w)
+        net = nn.Network(
+            pops,
+            [
+                nn.Projection("C", "C", chain, nmda, 1.0, site=SITE),
+                nn.Projection("S", "C", src, exp, D_SRC, site=(1, 0.5)),
+            ],
+            dt=DT,
+        )
+        sol = nj.simulate(net, {"C": x, "S": s}, dt=DT, solver=BackwardEuler())
+        return sol.v["C"][:, 1, cell.node(*SITE)].mean()  # cell 1 at its NMDA synapse
+
+    g = jax.grad(loss)(0.01)
+    h = 1e-6  # µS: the spike of cell 0 does not move, the loss is smooth in w
+    fd = (jax.jit(loss)(0.01 + h) - jax.jit(loss)(0.01 - h)) / (2 * h)
+    # central difference error O(h²·f''') plus rounding ~1e-16/h relative: measured
+    # 843.22168969 vs 843.22169403 (5e-9 relative)
+    assert g > 100 and abs(g - fd) < 1e-6 * abs(fd), (g, fd)
