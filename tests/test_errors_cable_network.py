@@ -387,10 +387,15 @@ def test_synapse_parameters():
 
 
 def test_traced_dual_exponential_order():
-    run = jax.jit(lambda tr: synapses.DualExponential(tau_rise=tr, tau_decay=5.0)._peak())
-    assert 0 < float(run(0.5)) < 1
-    with pytest.raises(RUNTIME, match="tau_decay > tau_rise"):
-        jax.block_until_ready(run(6.0))
+    # traced time constants: one flag per simulate call (`check_call`); through a network
+    # run in tests/test_check_call.py
+    def flag(tr):
+        ((bad, message),) = synapses.DualExponential(tau_rise=tr, tau_decay=5.0).check_call(0.1)
+        assert "tau_decay > tau_rise" in message
+        return bad
+
+    assert not bool(jax.jit(flag)(0.5))
+    assert bool(jax.jit(flag)(6.0))
 
 
 @pytest.mark.parametrize(

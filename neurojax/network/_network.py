@@ -439,11 +439,16 @@ class Network(AbstractModel):
         for name, pop in self.populations.items():
             x = inputs.get(name) if isinstance(inputs, dict) else None
             out += pop.neuron.check_call(x, dt)
+        for syn in {id(s): s for s in self._synapses()}.values():
+            out += syn.check_call(dt)
         for k, d in enumerate(self.drives):
             if d.synapse.conductance_based and isinstance(d.weight, jax.core.Tracer):
                 message = _sign_message(d.synapse, f"drive {k} (onto {d.target})")
                 out.append((jnp.any(d.weight < 0), message))
         return tuple(out)
+
+    def _synapses(self):
+        return [pr.synapse for pr in self.projections] + [d.synapse for d in self.drives]
 
     def _check_batch(self, batch_shape):
         if tuple(batch_shape) != ():

@@ -47,6 +47,13 @@ class AbstractSynapse(eqx.Module):
         True when the synapse has a reversal potential."""
         return getattr(self, "e_rev", None) is not None
 
+    def check_call(self, dt) -> tuple:
+        """Checks that need the step `dt` (ms) or relate traced parameters, once per
+        `simulate` call of the network holding the synapse (`AbstractModel.check_call`):
+        raise `ValueError` for concrete values, return `(bad, message)` pairs for traced
+        ones. Default: none."""
+        return ()
+
     @abc.abstractmethod
     def init(self, shape: tuple[int, ...]) -> SynapseState: ...
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array
@@ -55,16 +54,19 @@ class DualExponential(AbstractSynapse):
     def _peak(self):
         td, tr = self.tau_decay, self.tau_rise
         tp = td * tr / (td - tr) * jnp.log(td / tr)
-        peak = jnp.exp(-tp / td) - jnp.exp(-tp / tr)
+        return jnp.exp(-tp / td) - jnp.exp(-tp / tr)
+
+    def check_call(self, dt):
+        """Traced time constants (concrete ones were checked at construction) must keep
+        `tau_decay > tau_rise`."""
+        td, tr = self.tau_decay, self.tau_rise
         if isinstance(td, jax.core.Tracer) or isinstance(tr, jax.core.Tracer):
-            # concrete time constants were checked at construction
-            peak = eqx.error_if(
-                peak,
-                jnp.any(td <= tr),
+            message = (
                 "DualExponential needs tau_decay > tau_rise (a traced value broke it); use "
-                "neurojax.synapses.Alpha for equal time constants.",
+                "neurojax.synapses.Alpha for equal time constants."
             )
-        return peak
+            return ((jnp.any(td <= tr), message),)
+        return ()
 
     def init(self, shape=()):
         return DualExponentialState(decay=zeros(shape), rise=zeros(shape))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from .._model import NON_NEGATIVE, POSITIVE, parameter
@@ -47,6 +48,19 @@ class _AbstractKinetic(AbstractSynapse):
     def init(self, shape=()):
         return KineticState(r=zeros(shape), c=zeros(shape), t_left=zeros(shape))
 
+    def check_call(self, dt):
+        """A pulse shorter than half a step would last 0 steps: no response at all."""
+        message = (
+            f"{type(self).__name__}.t_pulse is shorter than half a step: the transmitter "
+            "pulse would last 0 steps and the synapse would never open. Use dt <= 2·t_pulse "
+            "(or a longer t_pulse)."
+        )
+        if isinstance(dt, jax.core.Tracer) or isinstance(self.t_pulse, jax.core.Tracer):
+            return ((jnp.any(self.t_pulse < dt / 2), message),)
+        if np.any(np.asarray(self.t_pulse) < float(dt) / 2):
+            raise ValueError(message)
+        return ()
+
     def vector_field(self, state, v):
         t = jnp.where(state.t_left > 0, state.c, 0.0)
         return KineticState(
@@ -58,14 +72,7 @@ class _AbstractKinetic(AbstractSynapse):
     def on_arrival(self, state, x, dt):
         # The pulse is on for the steps whose start sees t_left > 0; counting down by dt
         # with a dt/2 margin gives exactly round(t_pulse/dt) steps, robust to rounding.
-        # A pulse shorter than half a step would last 0 steps: no response at all.
-        x = eqx.error_if(
-            x,
-            jnp.any(self.t_pulse < dt / 2),
-            f"{type(self).__name__}.t_pulse is shorter than half a step: the transmitter "
-            "pulse would last 0 steps and the synapse would never open. Use dt <= 2·t_pulse "
-            "(or a longer t_pulse).",
-        )
+        # A pulse shorter than half a step would last 0 steps (`check_call` refuses it).
         arrived = x > 0
         left = jnp.maximum(state.t_left - dt, 0.0)
         left = jnp.where(left < dt / 2, 0.0, left)

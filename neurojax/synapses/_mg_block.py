@@ -66,5 +66,8 @@ class MgBlock(AbstractSynapse):
     def on_arrival(self, state, x, dt):
         return self.synapse.on_arrival(state, x, dt)
 
+    def check_call(self, dt):
+        return self.synapse.check_call(dt)
+
     def current(self, state, v):
         return self.block(v) * self.synapse.current(state, v)
