@@ -135,3 +135,54 @@ def test_nmodl_limits_are_widened_to_the_files_default():
     assert float(mech.tauGen) == 0.0
     with pytest.raises(ValueError, match=r"tauGen .*NMODL limits <1e-06,1e\+09>, widened"):
         load_mod(share / "nrn/demo/release/release.mod", tauGen=-1.0)
+
+
+# Constructs published ModelDB files use often, written here from textbook equations:
+# LOCAL inside NET_RECEIVE (an ExpSyn variant) and TABLE … DEPEND celsius (a delayed
+# rectifier with a Q10; the table is ignored: exact rates).
+SYN_LOCAL = """
+NEURON { POINT_PROCESS SynL  RANGE tau, e, i  NONSPECIFIC_CURRENT i }
+PARAMETER { tau = 2 (ms) e = 0 (mV) }
+ASSIGNED { v (mV) i (nA) }
+STATE { g (uS) }
+INITIAL { g = 0 }
+BREAKPOINT { SOLVE st METHOD cnexp  i = g*(v - e) }
+DERIVATIVE st { g' = -g/tau }
+NET_RECEIVE (weight (uS)) { LOCAL w2
+    w2 = 2*weight
+    g = g + w2
+}
+"""
+K_TABLE = """
+NEURON { SUFFIX kt  USEION k READ ek WRITE ik  RANGE gbar }
+PARAMETER { gbar = 0.01 (S/cm2) }
+ASSIGNED { v (mV) ek (mV) ik (mA/cm2) ninf tau celsius (degC) }
+STATE { n }
+INITIAL { rates(v)  n = ninf }
+BREAKPOINT { SOLVE st METHOD cnexp  ik = gbar*n^4*(v - ek) }
+DERIVATIVE st { rates(v)  n' = (ninf - n)/tau }
+PROCEDURE rates(v (mV)) { LOCAL q10
+    TABLE ninf, tau DEPEND celsius FROM -100 TO 100 WITH 200
+    q10 = 3^((celsius - 6.3)/10)
+    ninf = 1/(1 + exp(-(v + 50)/10))
+    tau = 5/q10
+}
+"""
+
+
+def test_local_in_net_receive_and_table_depend():
+    import jax
+    import jax.numpy as jnp
+
+    with jax.enable_x64(True):
+        syn = load_mod(SYN_LOCAL)
+        v = jnp.array([-65.0])
+        g = syn.receive(v, syn.init(v, 6.3), jnp.array([0.003]))
+        np.testing.assert_allclose(np.asarray(g.g), [0.006], rtol=1e-15)  # g += 2·w
+        k = load_mod(K_TABLE)
+        gates = k.init(jnp.array([-50.0]), 16.3)
+        np.testing.assert_allclose(np.asarray(gates.n), [0.5], rtol=1e-15)  # ninf(−50) = 1/2
+        # τ = 5/3^((16.3 − 6.3)/10) = 5/3 ms: one cnexp step from n = 0 at ninf = 1/2
+        out = k.update(jnp.array([-50.0]), gates._replace(n=jnp.zeros(1)), 0.1, 16.3)
+        np.testing.assert_allclose(np.asarray(out.n), 0.5 * (1 - np.exp(-0.1 * 3 / 5)),
+                                   rtol=1e-12)  # fmt: skip
