@@ -7,6 +7,7 @@ Units: ms, mV, nA, µS, Hz. Build a `Network(populations, projections, drives, d
 and run it with `neurojax.simulate(network, inputs, dt=..., key=...)`.
 """
 
+from ._cells import PointProcessTarget as PointProcessTarget
 from ._connectivity import AbstractConnectivity as AbstractConnectivity
 from ._connectivity import Dense as Dense
 from ._connectivity import OneToOne as OneToOne

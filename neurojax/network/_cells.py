@@ -24,10 +24,16 @@ the end of the previous step was not (an upward crossing).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import equinox as eqx
+import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array
 
 from ..cable import Cell
 from ..solvers._tree_solve import TreeTopology
+from ..synapses import AbstractSynapse
 
 # NEURON's NetCon default threshold (mV).
 DEFAULT_THRESHOLD = -10.0
@@ -126,3 +132,70 @@ def crossing(v_old, v_new, threshold):
     x = v_new - threshold
     above = FastSigmoid()(x) * (x != 0)  # strict `>`, as NEURON's `v > thresh`
     return above * jax.lax.stop_gradient((v_old <= threshold).astype(x.dtype))
+
+
+class PendingEvents(NamedTuple):
+    w: Array  # summed event weights waiting for the next step's NET_RECEIVE
+
+
+class PointProcessTarget(AbstractSynapse):
+    """A projection's (or drive's) synapse that is one of the target cell's own point
+    processes: `index` counts the cell's point processes that take events (NMODL's
+    NET_RECEIVE, e.g. NEURON's `expsyn.mod` loaded by `neurojax.nmodl.load_mod`), in
+    `Cell(point_processes=...)` order. The weights arriving at the end of a step are
+    given to that point process as its `"events"` input at the start of the next step
+    (NEURON's delivery: NET_RECEIVE once with the summed weight), so a spike of step `s`
+    with a delay of `d` steps reaches NET_RECEIVE at the start of step `s + d + 1`, as
+    `NetCon` delivers it. The site is the point process's own; the weight's unit is
+    NET_RECEIVE's (µS for `ExpSyn`). Only for `cable.Cell` populations."""
+
+    index: int = eqx.field(static=True, default=0)
+
+    def __check_init__(self):
+        if (
+            isinstance(self.index, bool)
+            or not isinstance(self.index, (int, np.integer))
+            or self.index < 0
+        ):
+            raise ValueError(
+                f"PointProcessTarget index must be an int >= 0 (the n-th point process "
+                f"of the cell that takes events), got {self.index!r}."
+            )
+
+    def init(self, shape=()):
+        return PendingEvents(w=jnp.zeros(shape, jnp.result_type(float)))
+
+    def vector_field(self, state, v):
+        return PendingEvents(w=jnp.zeros_like(state.w))
+
+    def on_arrival(self, state, x, dt):
+        return PendingEvents(w=state.w + x)
+
+    def current(self, state, v):
+        return jnp.zeros_like(state.w)  # the cell's point process carries the current
+
+
+def receiver_column(cell: Cell, target: PointProcessTarget, what: str) -> int:
+    """The column of `cell`'s `"events"` input for `target`, or a clear error."""
+    n = len(cell.geometry.receivers)
+    if target.index >= n:
+        raise ValueError(
+            f"{what}: PointProcessTarget(index={target.index}), but the cell has {n} point "
+            "process(es) taking events (NET_RECEIVE); index counts those, in "
+            "Cell(point_processes=...) order."
+        )
+    return int(target.index)
+
+
+def with_events(cell: Cell, x):
+    """A Cell population's inputs completed with zero `"events"` (the weights of its
+    point processes that take events) when the user gave none: the network fills them
+    from `PointProcessTarget` projections."""
+    n_recv = len(cell.geometry.receivers)
+    if n_recv == 0 or (isinstance(x, dict) and "events" in x):
+        return x
+    if not isinstance(x, dict):
+        x = {"i_clamp": x}
+    leaves = [a for a in x.values()]
+    batch = tuple(jnp.shape(leaves[0])[:-1]) if leaves else ()
+    return {**x, "events": jnp.zeros((*batch, n_recv), jnp.result_type(float))}

@@ -60,7 +60,9 @@ class Network(AbstractModel):
     **Morphologically detailed cells** (`neurojax.cable.Cell` populations: `size`
     identical cells of one morphology; only with other Cell and `SpikeSource`
     populations): projections and drives put their synapses at a site `(branch, x)` of
-    the target cell (`site=...`, NEURON's `ExpSyn(sec(x))`), conductance synapses only;
+    the target cell (`site=...`, NEURON's `ExpSyn(sec(x))`), conductance synapses only,
+    or deliver events to the cell's own point processes (`synapse=PointProcessTarget(j)`,
+    e.g. NEURON's `expsyn.mod` imported by `neurojax.nmodl`);
     the synaptic currents enter the cells' implicit voltage solve (all cells as one
     forest, `TRBDF2` by default, `BackwardEuler()` is NEURON's default scheme step for
     step); spikes are NEURON's `NetCon` rule at `Population(spike_site=(0, 0.5),
@@ -286,8 +288,14 @@ class Network(AbstractModel):
 
     def _site_node(self, pop, site, synapse, what):
         """The node a projection's or drive's synapses sit at in a `Cell` population
-        `pop` (`None` for other populations, where `site` must not be given)."""
+        `pop` (`None` for other populations, where `site` must not be given), or
+        `("events", column)` for a `PointProcessTarget`."""
         neuron = self.populations[pop].neuron
+        if not _cells.is_cell(neuron) and isinstance(synapse, _cells.PointProcessTarget):
+            raise ValueError(
+                f"{what}: a PointProcessTarget delivers events to a cable.Cell's own point "
+                f"process; population {pop!r} is a {type(neuron).__name__}."
+            )
         if not _cells.is_cell(neuron):
             if site is not None:
                 raise ValueError(
@@ -300,6 +308,14 @@ class Network(AbstractModel):
                     )
                 )
             return None
+        if isinstance(synapse, _cells.PointProcessTarget):
+            if site is not None:
+                raise ValueError(
+                    f"{what}: site={site!r} with a PointProcessTarget: the events go to the "
+                    "cell's own point process, which sits where Cell(point_processes=...) "
+                    "put it; leave site=None."
+                )
+            return ("events", _cells.receiver_column(neuron, synapse, what))
         if isinstance(synapse, Delta):
             raise ValueError(
                 f"{what}: a Delta synapse (a voltage jump) cannot target a cable.Cell "
@@ -380,7 +396,8 @@ class Network(AbstractModel):
             n = self._n_comp(name)
             if _cells.is_cell(self.populations[name].neuron):
                 try:
-                    batch = self.populations[name].neuron.batch_shape(x)
+                    cell = self.populations[name].neuron
+                    batch = cell.batch_shape(_cells.with_events(cell, x))
                 except ValueError as e:
                     msg = f"inputs[{name!r}] (a population of cable.Cells): {e}"
                     raise ValueError(msg) from None
@@ -646,18 +663,36 @@ class Network(AbstractModel):
 
     # ------------------------------------------------------- Cell populations (Tree)
 
-    def _cell_inputs(self, inputs, name):
-        """This step's inputs of Cell population `name`, batched `(size, ...)`."""
+    def _cell_inputs(self, inputs, name, y: NetworkState):
+        """This step's inputs of Cell population `name`, batched `(size, ...)`, with the
+        event weights that `PointProcessTarget`s delivered at the end of the last step."""
         cell, size = self.populations[name].neuron, self.populations[name].size
         dtype = jnp.result_type(float)
         x = inputs.get(name) if isinstance(inputs, dict) else None
         if x is None:
             kinds = cell._input_kinds()
             x = {k: jnp.zeros((size, m), dtype) for k, m in kinds.items()}
-            return x if set(kinds) != {"i_clamp"} else x["i_clamp"]
-        return jax.tree_util.tree_map(
+            x = x if set(kinds) != {"i_clamp"} else x["i_clamp"]
+        x = jax.tree_util.tree_map(
             lambda a: jnp.broadcast_to(jnp.asarray(a, dtype), (size, *jnp.shape(a)[-1:])), x
         )
+        x = _cells.with_events(cell, x)
+        pending = [
+            (node[1], s.w)
+            for post, s, node in zip(
+                [pr.post for pr in self.projections] + [d.target for d in self.drives],
+                y.synapses + y.drives,
+                self._proj_node + self._drive_node,
+                strict=True,
+            )
+            if post == name and isinstance(node, tuple)
+        ]
+        if pending:
+            events = x["events"]
+            for col, w in pending:
+                events = events.at[:, col].add(w.astype(events.dtype))
+            x = {**x, "events": events}
+        return x
 
     def _site_current(self, synapse, s, v, node):
         """`(I, ∂I/∂V)` of a synapse at `node` of each cell: nA and µS, `(size,)`."""
@@ -675,7 +710,7 @@ class Network(AbstractModel):
         lins = {}
         for n in layout.names:
             lins[n] = self.populations[n].neuron.linearise(
-                t, y.neurons[n], self._cell_inputs(inputs, n), dt
+                t, y.neurons[n], self._cell_inputs(inputs, n, y), dt
             )
         rhs = {n: lins[n].rhs for n in layout.names}
         diag = {n: lins[n].operator.diagonal for n in layout.names}
@@ -687,7 +722,7 @@ class Network(AbstractModel):
             for d, s, node in zip(self.drives, y.drives, self._drive_node, strict=True)
         ]
         for post, syn, s, node in sites:
-            if node is None:
+            if node is None or isinstance(node, tuple):  # no site, or a point process's
                 continue
             i, di = self._site_current(syn, s, y.neurons[post].v, node)
             rhs[post] = rhs[post].at[:, node].add(i.astype(rhs[post].dtype))
@@ -732,10 +767,14 @@ class Network(AbstractModel):
             neurons[n] = self.populations[n].neuron.advance_gates(t, lins[n], v[n], dt)
 
         def advance(syn, s, v_site):
+            if isinstance(syn, _cells.PointProcessTarget):  # delivered in this step
+                return jax.tree_util.tree_map(jnp.zeros_like, s)
             f, lam = diagonal_jacobian(_SynapseODE(syn), t, s, v_site)
             return exponential_step(s, f, lam, dt)
 
         def site_v(post, node):
+            if isinstance(node, tuple):
+                return None
             vp = self.populations[post].neuron.voltage(neurons[post])
             return vp[:, node]
 
