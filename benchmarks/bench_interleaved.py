@@ -1,5 +1,6 @@
-"""neurojax and BrainPy in ONE process, their runs interleaved: a comparison that a
-loaded machine cannot skew (both see the same load at the same time).
+"""neurojax against BrainPy (in ONE process) and Brian2's C++ standalone programs, their
+runs interleaved call by call: a comparison that a loaded machine cannot skew (all see
+the same load at the same time).
 
 On a shared machine, tools timed one after the other (`run.py`) see different loads:
 on the 2-core VM of this project a load average of 8–20 made the same run 2–5× slower
@@ -11,11 +12,18 @@ BrainPy is imported from its own environment (`--brainpy-site`, its `site-packag
 which must hold the same JAX version as this one (both use this process's JAX and XLA,
 including the XLA:CPU loop setting neurojax makes at import). The populations are those
 of `bench_populations.py` (`_common.py`): HH at dt = 0.025 ms with exponential Euler
-(BrainPy's `exp_auto`) and neurojax's default `ExponentialRK2`, LIF at dt = 0.1 ms,
-1000 steps, float32.
+(BrainPy's `exp_auto`) and neurojax's default `Staggered`, LIF at dt = 0.1 ms,
+1000 steps, float32. Each keeps what `bench_populations.py` / `bench_brainpy.py` keep:
+neurojax V and the spike counts every 100 steps, BrainPy the spike count of each step
+summed in its loop.
+
+Brian2 (`--brian2-python`, a Python with Brian2) builds each population once as a C++
+standalone program (`bench_brian2.py`'s own build), which is then run as a child process
+in turn with the other tools' calls; its CPU time is the child's (user + system).
 
     python benchmarks/bench_interleaved.py \
-        --brainpy-site /tmp/peers-venv/lib/python3.11/site-packages
+        --brainpy-site /tmp/peers-venv/lib/python3.11/site-packages \
+        --brian2-python /tmp/brian2-venv/bin/python
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ import argparse
 import os
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,59 +48,102 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _brian2_standalone(python: str, model: str, n: int, steps: int, root: Path):
+    """Build the population as a Brian2 C++ standalone program (`bench_brian2.py`'s
+    child, which also runs it once) and return a call that runs the built program again;
+    its time and CPU time are those of the child process (start and loading included, a
+    few ms). Brian2 keeps the spikes in a `SpikeMonitor`; nothing else is recorded."""
+    build = root / f"{model}_{n}"
+    script = Path(__file__).resolve().parent / "bench_brian2.py"
+    cmd = [python, str(script), "--child", f"{model}:{n}:{build}", "--steps", str(steps)]
+    out = subprocess.run([*cmd, "--repeats", "1"], capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise SystemExit(f"Brian2 standalone build failed:\n{out.stderr[-3000:]}")
+    program = build / "main"
+
+    def call():
+        subprocess.run([str(program)], cwd=build, check=True, capture_output=True)
+
+    return call
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--brainpy-site", required=True, help="BrainPy's site-packages folder")
+    p.add_argument("--brainpy-site", default=None, help="BrainPy's site-packages folder")
+    p.add_argument(
+        "--brian2-python",
+        default=None,
+        help="a Python with Brian2: its C++ standalone programs are built once, then run "
+        "(each run a child process) alternating with neurojax's compiled runs",
+    )
     p.add_argument("--cases", nargs="+", default=["hh:10000", "lif:100000"])
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=9, help="interleaved calls of each")
-    p.add_argument("--name", default="interleaved_brainpy")
+    p.add_argument("--name", default="interleaved_peers")
     p.add_argument("--out-dir", type=Path, default=None)
     args = p.parse_args(argv)
 
+    if not (args.brainpy_site or args.brian2_python):
+        p.error("give --brainpy-site, --brian2-python or both")
     import neurojax as nj  # first: its XLA setting applies to both tools
 
-    sys.path.append(args.brainpy_site)
-    import bench_brainpy as B
-    import brainpy as bp
-    import brainpy.math as bm
+    if args.brainpy_site:
+        sys.path.append(args.brainpy_site)
+        import bench_brainpy as B
+        import brainpy as bp
+        import brainpy.math as bm
+
+        bm.set_platform("cpu")
     import jax
     import jax.numpy as jnp
     import numpy as np
 
-    bm.set_platform("cpu")
+    build_root = Path(tempfile.mkdtemp(prefix="brian2_interleaved_"))
     rows = []
     for case in args.cases:
         model, n = case.split(":")
         n = int(n)
-        bm.random.seed(0)
-        pop, current, dt = B.build(bp, bm, model, n)
-        bm.set_dt(dt)
-        indices = np.arange(args.steps)
+        dt = C.HH_DT if model == "hh" else C.LIF_DT
+        calls = {}
+        if args.brainpy_site:
+            bm.random.seed(0)
+            pop, current, dt = B.build(bp, bm, model, n)
+            bm.set_dt(dt)
+            indices = np.arange(args.steps)
 
-        def step(i, pop=pop, current=current):
-            pop.step_run(i, current)
-            return bm.sum(pop.spike.value)
+            def step(i, pop=pop, current=current):
+                pop.step_run(i, current)
+                return bm.sum(pop.spike.value)
 
-        bp_run = bm.jit(lambda indices=indices, step=step: bm.for_loop(step, indices))
+            bp_run = bm.jit(lambda indices=indices, step=step: bm.for_loop(step, indices))
 
-        def bp_call(pop=pop, bp_run=bp_run):
-            pop.reset_state()
-            return jax.block_until_ready(bp_run())
+            def bp_call(pop=pop, bp_run=bp_run):
+                pop.reset_state()
+                return jax.block_until_ready(bp_run())
+
+            calls[("brainpy", "exp_auto")] = bp_call
+        if args.brian2_python:
+            calls[
+                ("brian2", "C++ standalone, " + ("exponential_euler" if model == "hh" else "exact"))
+            ] = _brian2_standalone(args.brian2_python, model, n, args.steps, build_root)
 
         if model == "hh":
             nj_model = nj.HodgkinHuxley(e_l=np.asarray(C.hh_e_l(n), np.float32))
             current_nj = C.HH_I0
             solvers = {
                 "exponential_euler": nj.ExponentialEuler(),
-                "exponential_rk2": nj.ExponentialRK2(),
+                "staggered": nj.Staggered(),  # HH's default
             }
         else:
             nj_model = nj.LIF(v_rest=np.asarray(C.lif_v_rest(n), np.float32))
             current_nj = C.LIF_I0
             solvers = {"exponential_euler": nj.ExponentialEuler()}
         inputs = jnp.full((args.steps,), current_nj, jnp.float32)
-        calls = {("brainpy", "exp_auto"): bp_call}
         compile_s = {}
         for name, solver in solvers.items():
 
@@ -113,10 +166,10 @@ def main(argv=None):
         load0 = os.getloadavg()[0]
         for _ in range(args.repeats):
             for k, f in calls.items():
-                t, c = time.perf_counter(), _cpu()
+                t, c = time.perf_counter(), _cpu() + _children_cpu()
                 f()
                 wall[k].append(time.perf_counter() - t)
-                cpu[k].append(_cpu() - c)
+                cpu[k].append(_cpu() + _children_cpu() - c)
         load1 = os.getloadavg()[0]
         for tool, scheme in calls:
             w, c = wall[(tool, scheme)], cpu[(tool, scheme)]
@@ -146,15 +199,16 @@ def main(argv=None):
             )
 
     header = ["model", "N", "tool", "scheme", "wall, median (ms)", "CPU, median (ms)",
-              "neuron-steps per CPU-s", "BrainPy CPU ÷ this CPU", "BrainPy wall ÷ this wall",
-              "load average"]  # fmt: skip
+              "neuron-steps per CPU-s", "this CPU ÷ neurojax's default CPU",
+              "this wall ÷ neurojax's default wall", "load average"]  # fmt: skip
     table = []
     for r in rows:
         ref = next(
             x
             for x in rows
-            if x["model"] == r["model"] and x["n"] == r["n"] and x["tool"] == "brainpy"
-        )
+            if x["model"] == r["model"] and x["n"] == r["n"] and x["tool"] == "neurojax"
+            and x["scheme"] == ("staggered" if r["model"] == "hh" else "exponential_euler")
+        )  # fmt: skip
         table.append(
             [
                 r["model"].upper(),
@@ -164,19 +218,26 @@ def main(argv=None):
                 f"{r['wall_median_s'] * 1e3:.1f}",
                 f"{r['cpu_median_s'] * 1e3:.1f}",
                 f"{r['neuron_steps_per_cpu_s']:.3g}",
-                f"{ref['cpu_median_s'] / r['cpu_median_s']:.2f}",
-                f"{ref['wall_median_s'] / r['wall_median_s']:.2f}",
+                f"{r['cpu_median_s'] / ref['cpu_median_s']:.2f}",
+                f"{r['wall_median_s'] / ref['wall_median_s']:.2f}",
                 "{:.1f}–{:.1f}".format(*r["load_average"]),
             ]
         )
+    peers = []
+    if args.brainpy_site:
+        peers.append(f"BrainPy {bp.__version__} in this process")
+    if args.brian2_python:
+        peers.append("Brian2's C++ standalone programs (a child process per run)")
     md = (
-        f"neurojax and BrainPy {bp.__version__} interleaved in one process (jax "
-        f"{jax.__version__}, float32, {args.steps} steps, medians of {args.repeats} calls each)"
+        f"neurojax interleaved call by call with {' and '.join(peers)} (jax "
+        f"{jax.__version__}, float32, {args.steps} steps, medians of {args.repeats} calls "
+        "each; > 1 in the ratio columns: neurojax's default is faster)"
         "\n\n" + C.markdown_table(header, table)
     )
     print("\n" + md)
     payload = C.neurojax_payload(args, rows)
-    payload["brainpy"] = bp.__version__
+    if args.brainpy_site:
+        payload["brainpy"] = bp.__version__
     path = C.write(args.name, payload, md, args.out_dir)
     print(f"wrote {path}")
 

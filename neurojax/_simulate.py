@@ -48,6 +48,14 @@ from .stimuli import AbstractStimulus
 # this must run before the first JAX computation: importing neurojax does it.
 # Set NEUROJAX_XLA_FLAGS=0 to leave XLA_FLAGS alone; a threshold already in XLA_FLAGS
 # is respected.
+#
+# XLA:CPU's legacy fusion emitters (`--xla_cpu_use_fusion_emitters=false`), which the test
+# suite uses because small programs compile faster (tests/conftest.py), are NOT set here:
+# measured on the cases users run (benchmarks/bench_xla_emitters.py, one process per case
+# and setting, alternating, 3 rounds, CPU time, shared 2-core VM), they slowed the LIF
+# 10⁵ population run by 19 % (every round), COBA by 9 % and HH 10⁴ by 6 %, left the HH
+# gradient unchanged and sped the Hay cell up by 7 %; compile times 6–16 % shorter, HH's
+# 11 % longer (benchmarks/README.md, "XLA:CPU's fusion emitters").
 
 XLA_CPU_SMALL_LOOP_BYTES = 1 << 24
 """The `xla_cpu_small_while_loop_byte_threshold` neurojax sets at import (bytes)."""
