@@ -18,6 +18,7 @@ Per trace (V and every state) four numbers:
 - `ours`: neurojax with the cell's default solver at dt = 0.025 ms, mean |Δ| from
   converged NEURON (backward Euler at dt = 0.025/64 and 0.025/32 ms,
   Richardson-extrapolated: NEURON's Crank–Nicolson rings under a voltage clamp);
+- `be`: neurojax's `BackwardEuler` run, mean |Δ| from the same converged run;
 - `neuron`: NEURON's own default (`secondorder = 0`) at dt = 0.025 ms, mean |Δ| from the
   same converged run (the issue's bar: `ours` no worse, and within 0.5 mV for V);
 - `conv`: the converged run against the same extrapolation from dt/32 and dt/16 (its
@@ -401,16 +402,16 @@ def _point_record(cell, j, name):
 
 def _events(cell, spikes, n):
     """`inputs["events"]` for spike trains with one weight per spike: one column per
-    receiver (Cell.event_input takes one weight per train, so trains of equal weight)."""
+    receiver (Cell.event_input takes one weight per train: one call per weight)."""
     import jax.numpy as jnp
 
-    cols = []
-    for times, ws in spikes:
-        col = np.zeros(n)
+    cols = np.zeros((n, len(spikes)))
+    for j, (times, ws) in enumerate(spikes):
         for w in np.unique(ws):
-            col += np.asarray(cell.event_input([(times[ws == w], float(w))], n, DT))[:, 0]
-        cols.append(col)
-    return jnp.asarray(np.stack(cols, axis=-1))
+            trains = [(times[ws == w], float(w)) if i == j else (np.zeros(0), 1.0)
+                      for i in range(len(spikes))]  # fmt: skip
+            cols[:, j] += np.asarray(cell.event_input(trains, n, DT))[:, j]
+    return jnp.asarray(cols)
 
 
 def _order(case, specs, meta):
@@ -446,6 +447,7 @@ def compare_case(name, dll, tmp: Path) -> dict:
                 same=(float(np.max(np.abs(same[k] - ref["neuron"][k]))),
                       float(np.mean(np.abs(same[k] - ref["neuron"][k])))),
                 ours=float(np.mean(np.abs(ours[k] - conv))),
+                be=float(np.mean(np.abs(same[k] - conv))),
                 neuron=float(np.mean(np.abs(ref["neuron"][k] - conv))),
                 conv=float(np.mean(np.abs(ref["conv2"][k] - conv))),
                 scale=float(np.max(np.abs(conv))),
@@ -514,7 +516,7 @@ def report(name, res):
         print(f"{name} — {mode} (V in [{lo:.1f}, {hi:.1f}] mV)")
         for k, x in r.items():
             print(f"    {k:24s} same max {x['same'][0]:.2g} mean {x['same'][1]:.2g} | vs "
-                  f"converged: ours {x['ours']:.3g}  NEURON {x['neuron']:.3g}  "
+                  f"converged: ours {x['ours']:.3g} (BE {x['be']:.3g})  NEURON {x['neuron']:.3g}  "
                   f"(converged to {x['conv']:.2g}, scale {x['scale']:.3g})", flush=True)
 
 

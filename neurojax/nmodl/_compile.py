@@ -379,14 +379,29 @@ def _solve(s: Solve, ctx: _Ctx):
             zs = jnp.where(small, 1.0, z)
             phi = jnp.where(small, 1.0 + z / 2, jnp.expm1(zs) / zs)  # (eᶻ − 1)/z
             glob[n] = x0[n] + fx[n] * dt * phi
+        _keep_assigned(spec, block, glob, x0, names)
     elif s.method == "euler":
         fx = f(x0)
         for n in names:
             glob[n] = x0[n] + dt * fx[n]
+        _keep_assigned(spec, block, glob, x0, names)
     elif s.method in ("derivimplicit", "sparse"):
-        glob.update(_implicit_step(spec, block, glob, x0, names, dt))
+        x = _implicit_step(spec, block, glob, x0, names, dt)
+        glob.update(x)
+        _keep_assigned(spec, block, glob, x, names)
     else:  # checked at build time
         raise _err(spec, s.line, f"METHOD {s.method} is not supported")
+
+
+def _keep_assigned(spec, block, glob, x, names):
+    """What the block assigns besides its states (cabpump.mod's `cai = ca[0]` and
+    `ica_pmp`, rates' `minf`), as NEURON leaves it after the solve: the block evaluated
+    at the states it last saw (the old ones for cnexp/euler, the solution for the
+    implicit methods)."""
+    _, c = _derivatives(spec, block, glob, x)
+    for n in spec.writable - set(names):
+        if n in c.glob and c.glob[n] is not glob.get(n):
+            glob[n] = c.glob[n]
 
 
 def _newton(residual, x, names, rows=None, iterations=NEWTON_ITERATIONS):
