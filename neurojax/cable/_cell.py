@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from .._gather import StaticMap, apply
 from .._model import (
     POSITIVE,
     REAL,
@@ -87,6 +88,22 @@ class _Geometry:
             inv = np.full(n, len(nodes), dtype=np.int32)
             inv[nodes] = np.arange(len(nodes))
             self.spread.append(inv)
+        # The step's index operations as `StaticMap`s: gathers whose transposes are
+        # gathers, so that no scatter enters the step forward or backward (a scatter
+        # keeps XLA:CPU from compiling the time loop into one function: `_gather.py`).
+        self.take = tuple(StaticMap.take(nodes, n) for nodes in regions)  # nodes → region
+        self.put = tuple(StaticMap.spread(nodes, n) for nodes in regions)  # region → nodes
+        has_parent = disc.parent >= 0
+        kids = np.nonzero(has_parent)[0]
+        # V of each node's parent (0 at the root, where the axial conductance is 0)
+        self.of_parent = StaticMap(kids, disc.parent[kids], n, n)
+        self.over_children = StaticMap(disc.parent[kids], kids, n, n)  # Σ over children
+        n_br = len(disc.morphology.branches)
+        self.of_branch = StaticMap.take(disc.branch, n_br)  # per-branch value at each node
+        self.sites = {
+            kind: StaticMap.spread(np.asarray(nodes, dtype=np.int64), n)
+            for kind, nodes in (("clamps", clamps), ("synapses", synapses), ("vclamps", vclamps))
+        }
 
     def __hash__(self):
         return id(self)
@@ -331,7 +348,8 @@ class Cell(AbstractModel):
         """A function for `SaveAt(fn=...)` keeping the voltage at `sites` only:
         `(*batch, len(sites))` per saved step."""
         idx = np.array([self.node(b, x) for b, x in sites])
-        return lambda y: y.v[..., idx]
+        pick = StaticMap.take(idx, self.n_nodes)  # no scatter in a gradient (`_gather.py`)
+        return lambda y: apply(pick, y.v)
 
     def record_gate(self, mechanism: int, gate: str, sites: Sequence[tuple[int, float]]):
         """A function for `SaveAt(fn=...)` keeping gate `gate` of mechanism number
@@ -563,7 +581,7 @@ class Cell(AbstractModel):
         for k, (ch, nodes, spread, gates) in enumerate(
             zip(self.mechanisms, geo.regions, geo.spread, y.gates, strict=True)
         ):
-            vr = v[..., nodes]
+            vr = apply(geo.take[k], v)
             # exact slope of the channel's I–V at fixed gates: one JVP
             if geo.ions.pooled[k]:  # ion currents summed into the pools, in mechanism order
                 i, di, out = jax.jvp(
@@ -582,8 +600,8 @@ class Cell(AbstractModel):
                     (vr,),
                     (jnp.ones_like(vr),),
                 )
-            i_mem = i_mem + _spread(i, spread) * area
-            g_mem = g_mem + _spread(di, spread) * area
+            i_mem = i_mem + apply(geo.put[k], i) * area
+            g_mem = g_mem + apply(geo.put[k], di) * area
         for pp, node, gates in zip(self.point_processes, geo.points, y.points, strict=True):
             vr = v[..., node : node + 1]
             i, di = jax.jvp(
@@ -591,42 +609,43 @@ class Cell(AbstractModel):
                 (vr,),
                 (jnp.ones_like(vr),),
             )
-            i_mem = i_mem.at[..., node].add(i[..., 0])  # nA
-            g_mem = g_mem.at[..., node].add(di[..., 0])  # µS
+            # a slice and a pad (no scatter: `_gather.py`)
+            i_mem = i_mem + _at_node(i, node, v.shape[-1])  # nA
+            g_mem = g_mem + _at_node(di, node, v.shape[-1])  # µS
         inputs = self._split_inputs(inputs)
         if len(geo.clamps):
-            i_mem = i_mem.at[..., geo.clamps].add(-jnp.asarray(inputs["i_clamp"], v.dtype))
+            i_mem = i_mem - apply(geo.sites["clamps"], jnp.asarray(inputs["i_clamp"], v.dtype))
         # conductance inputs I = g·(E − V): outward current g·(V − E), slope g
         if len(geo.synapses):
             g = jnp.asarray(inputs["g_syn"], v.dtype)  # ≥ 0: `check_call`, once per run
             vs = v[..., geo.synapses]
-            i_mem = i_mem.at[..., geo.synapses].add(g * (vs - self.e_syn))
-            g_mem = g_mem.at[..., geo.synapses].add(g)
+            i_mem = i_mem + apply(geo.sites["synapses"], g * (vs - self.e_syn))
+            g_mem = g_mem + apply(geo.sites["synapses"], g)
         if len(geo.vclamps):
             g = 1.0 / self.rs_clamp
             vs = v[..., geo.vclamps]
             cmd = jnp.asarray(inputs["v_clamp"], v.dtype)
-            i_mem = i_mem.at[..., geo.vclamps].add(g * (vs - cmd))
-            g_mem = g_mem.at[..., geo.vclamps].add(jnp.broadcast_to(g, vs.shape))
+            i_mem = i_mem + apply(geo.sites["vclamps"], g * (vs - cmd))
+            g_mem = g_mem + apply(geo.sites["vclamps"], jnp.broadcast_to(g, vs.shape))
         return i_mem, g_mem
 
     def _axial(self, dtype):
         """Axial conductance (µS) from each node to its parent (0 for node 0)."""
         geo = self.geometry
-        ra = jnp.broadcast_to(self.ra, (len(self.morphology.branches),))[geo.branch]
+        ra = apply(geo.of_branch, jnp.broadcast_to(self.ra, (len(self.morphology.branches),)))
         r = ra * jnp.asarray(np.where(geo.has_parent, geo.disc.r_per_ra, 1.0), dtype)
         return jnp.where(jnp.asarray(geo.has_parent), 1.0 / r, 0.0).astype(dtype)
 
     def _capacitance(self, dtype):
         geo = self.geometry
-        cm = jnp.broadcast_to(self.cm, (len(self.morphology.branches),))[geo.branch]
+        cm = apply(geo.of_branch, jnp.broadcast_to(self.cm, (len(self.morphology.branches),)))
         return (cm * jnp.asarray(geo.area, dtype) * _PER_UM2).astype(dtype)
 
     def _axial_current(self, v, g_ax):
         """Σ_j g_ij (V_j − V_i) per node, nA."""
         geo = self.geometry
-        flow = g_ax * (v[..., geo.parent] - v)  # into node i from its parent
-        return flow - _sum_children(flow, geo.children)
+        flow = g_ax * (apply(geo.of_parent, v) - v)  # into node i from its parent
+        return flow - apply(geo.over_children, flow)
 
     def vector_field(self, t, y: CellState, inputs) -> CellState:
         """The true time derivative of every state at `(t, y)`, inputs held:
@@ -679,7 +698,7 @@ class Cell(AbstractModel):
 
         tangent = CellState(v=dv, gates=gates, ions=ions, points=points)
         _, df = jax.jvp(rhs, (y,), (tangent,))
-        diag = g_mem + g_ax + _sum_children(g_ax, self.geometry.children)
+        diag = g_mem + g_ax + apply(self.geometry.over_children, g_ax)
         dv = jnp.where(mem, dv, df / diag)
         return CellState(v=dv, gates=gates, ions=ions, points=points)
 
@@ -705,7 +724,7 @@ class Cell(AbstractModel):
         g_ax = self._axial(dtype)
         rhs = self._axial_current(v, g_ax) - i_mem  # F(V)
         # Laplacian diagonal: each node's axial conductances to its parent and children
-        lap_diag = g_ax + _sum_children(g_ax, geo.children)
+        lap_diag = g_ax + apply(geo.over_children, g_ax)
         off = -g_ax  # symmetric: M[i, parent] = M[parent, i] = −g_i
         op = TreeOperator(geo.disc.topology, g_mem + lap_diag, off, off)
         return TreeLinearisation(
@@ -759,7 +778,7 @@ class Cell(AbstractModel):
         for k, (ch, nodes, spread, gates) in enumerate(
             zip(self.mechanisms, geo.regions, geo.spread, y.gates, strict=True)
         ):
-            vr = v_new[..., nodes]
+            vr = apply(geo.take[k], v_new)
             if geo.ions.pooled[k]:
                 g, written = ch.update_ions(vr, gates, dt, self.temperature, pool.at(k, nodes),
                                             **_time(ch, t))  # fmt: skip
@@ -783,16 +802,10 @@ def _sites(name, sites, k, form):
     return out
 
 
-def _spread(x, index):
-    """Values on a region `(..., n_region)` → all nodes `(..., n)`, zero elsewhere."""
-    pad = jnp.zeros((*x.shape[:-1], 1), x.dtype)
-    return jnp.concatenate([x, pad], axis=-1)[..., index]
-
-
-def _sum_children(x, children):
-    """`Σ_{c child of i} x[c]` for every node i, by a gather from the children table."""
-    pad = jnp.zeros((*x.shape[:-1], 1), x.dtype)
-    return jnp.sum(jnp.concatenate([x, pad], axis=-1)[..., children], axis=-1)
+def _at_node(x, node: int, n: int):
+    """`x` `(..., 1)` placed at `node` of `n` nodes, zero elsewhere (a pad)."""
+    widths = [(0, 0)] * (x.ndim - 1) + [(node, n - node - 1)]
+    return jnp.pad(x, widths)
 
 
 def _array_fields(module):

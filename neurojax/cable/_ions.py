@@ -29,6 +29,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from .._gather import apply, spread_map, take_map
 from ..channels._ions import BUILTIN_IONS, ion_variables, nernst
 
 
@@ -126,8 +127,8 @@ class IonLayout:
 
 def _to_nodes(x, spread):
     """Values on a region `(..., n_region)` → all nodes, zero elsewhere (a gather)."""
-    pad = jnp.zeros((*x.shape[:-1], 1), x.dtype)
-    return jnp.concatenate([x, pad], axis=-1)[..., spread]
+    # a gather whose transpose is a gather (no scatter in the step's gradient: _gather.py)
+    return apply(spread_map(spread, x.shape[-1]), x)
 
 
 class Pool:
@@ -163,7 +164,8 @@ class Pool:
 
     def at(self, k: int, nodes) -> dict:
         """The ion values mechanism `k` reads or writes, at its compartments."""
-        return {n: self.x[n][..., nodes] for n in self.layout.inputs[k]}
+        return {n: apply(take_map(nodes, self.x[n].shape[-1]), self.x[n])
+                for n in self.layout.inputs[k]}  # fmt: skip
 
     def add_current(self, name, x, spread):
         self.x[name] = self.x[name] + _to_nodes(jnp.asarray(x, self.x[name].dtype), spread)

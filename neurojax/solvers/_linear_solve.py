@@ -9,6 +9,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._gather import apply
 from ._tree_solve import METHODS, TreeTopology, tree_solve
 
 
@@ -59,11 +60,10 @@ class TreeOperator(eqx.Module):
         """`M x`, O(N), by gathers only (parent and children tables)."""
         topo = self.topology
         has_parent = jnp.asarray(topo.parent >= 0)
-        down = jnp.where(has_parent, self.lower * x[..., topo.parent_or_root], 0.0)
+        # `StaticMap`s: gathers, and gathers again in a gradient (`neurojax._gather`)
+        down = jnp.where(has_parent, self.lower * apply(topo.of_parent, x), 0.0)
         up = jnp.where(has_parent, self.upper * x, 0.0)  # into the parent's row
-        pad = jnp.zeros((*up.shape[:-1], 1), up.dtype)
-        up = jnp.sum(jnp.concatenate([up, pad], axis=-1)[..., topo.children_of], axis=-1)
-        return self.diagonal * x + down + up
+        return self.diagonal * x + down + apply(topo.over_children, up)
 
     def as_matrix(self) -> Array:
         """The dense `(*batch, N, N)` matrix (for tests and small trees)."""

@@ -47,6 +47,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._gather import StaticMap, apply
+
 
 class TreeTopology:
     """The static part of a tree system: the parent array and the level schedules.
@@ -126,6 +128,11 @@ class TreeTopology:
         for i, c in enumerate(mine):
             own[i, : len(c)] = c
         self.children_of = own
+        # `x[parent]` and the sum over children as `StaticMap`s (each the other's
+        # transpose; gathers both ways: `neurojax._gather`)
+        kids = np.arange(1, n)
+        self.of_parent = StaticMap(kids, parent[1:], n, n)
+        self.over_children = StaticMap(parent[1:], kids, n, n)
         self._key = parent.tobytes()
 
     def __hash__(self):
@@ -199,12 +206,14 @@ def _solve_levels(topo: TreeTopology, d, a, b, rhs):
 
 def _matvec(topo: TreeTopology, d, a, b, x):
     """`M x` in O(N) for node-major `(N, *batch)` arrays: the diagonal, each row's parent
-    column, each parent row's children (differentiated for the matrix cotangents)."""
-    par = np.where(topo.parent < 0, 0, topo.parent)
+    column, each parent row's children (differentiated for the matrix cotangents). By
+    `StaticMap`s, whose transposes are gathers: no scatter in a gradient's step
+    (`neurojax._gather`)."""
     has_parent = jnp.asarray(topo.parent >= 0).reshape(-1, *([1] * (x.ndim - 1)))
-    bx = jnp.where(has_parent, b * x[par], 0.0)
+    node_last = lambda m, y: jnp.moveaxis(apply(m, jnp.moveaxis(y, 0, -1)), -1, 0)  # noqa: E731
+    bx = jnp.where(has_parent, b * node_last(topo.of_parent, x), 0.0)
     ax = jnp.where(has_parent, a * x, 0.0)
-    return (d * x + bx).at[par].add(ax)
+    return d * x + bx + node_last(topo.over_children, ax)
 
 
 def _solve_hines(topo: TreeTopology, d, a, b, rhs):

@@ -1,0 +1,147 @@
+"""Static gathers whose transpose is a gather too (no scatter in a loop's step).
+
+`x[..., index]` with a static index differentiates, in reverse mode, into a scatter-add.
+On XLA:CPU a scatter anywhere in a `while` loop's body keeps the loop from being compiled
+into one function (`SmallWhileLoopHoistingPass` refuses it; see `_simulate.py` for why
+that function matters): every fused operation of the step is then dispatched as a
+separate thunk, every step. Measured on the Hay L5 cell (`benchmarks/bench_hay2011.py`),
+that dispatch was most of a step's time, forward (a clamp's `.at[].add`) and backward
+(the transposes of the gathers that pick each mechanism's compartments).
+
+`StaticMap` is a linear map `y_o = Σ_{(o, i) ∈ pairs} x_i` fixed by numpy index pairs
+(a gather, a spread to a larger array, a sum over children, any mix). `apply` runs it
+with gathers of padded tables, and its transpose — the same pairs reversed — with
+gathers as well, through `jax.lax.custom_linear_solve` (whose `solve` is the map and
+`transpose_solve` its transpose; the `matvec` is never used, as the map has no traced
+coefficients): forward mode, reverse mode and `vmap` all work, and neither direction
+contains a scatter.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _table(rows: np.ndarray, cols: np.ndarray, n_rows: int, pad: int) -> np.ndarray:
+    """`(n_rows, k)` table: the `cols` paired with each row, padded with `pad`."""
+    order = np.argsort(rows, kind="stable")
+    rows, cols = rows[order], cols[order]
+    counts = np.bincount(rows, minlength=n_rows)
+    k = max(1, int(counts.max(initial=0)))
+    table = np.full((n_rows, k), pad, dtype=np.int32)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.arange(rows.size) - start[rows]
+    table[rows, slot] = cols
+    return table
+
+
+class StaticMap:
+    """The linear map `y[..., o] = Σ_{(o, i) ∈ pairs} x[..., i]` from `n_in` to `n_out`
+    values on the last axis (static numpy data; hashable by identity).
+
+    Build it with `StaticMap.take(index, n_in)` (`x[..., index]`),
+    `StaticMap.spread(index, n_out)` (its transpose: region values placed at `index`,
+    zero elsewhere) or `StaticMap(out, inp, n_out, n_in)` (any pairs)."""
+
+    def __init__(self, out, inp, n_out: int, n_in: int):
+        out = np.asarray(out, dtype=np.int64).ravel()
+        inp = np.asarray(inp, dtype=np.int64).ravel()
+        if out.shape != inp.shape:
+            raise ValueError(f"out and inp differ in size: {out.size} and {inp.size}.")
+        if out.size and (out.min() < 0 or out.max() >= n_out or inp.min() < 0 or inp.max() >= n_in):
+            raise ValueError(
+                f"index pairs off the arrays: out in [0, {n_out}), inp in [0, {n_in}) required."
+            )
+        self.n_out, self.n_in = int(n_out), int(n_in)
+        self.forward = _table(out, inp, self.n_out, self.n_in)
+        self.backward = _table(inp, out, self.n_in, self.n_out)
+        # a plain gather (every output one input) needs no padding slot
+        self.plain = bool(self.forward.shape[1] == 1 and np.all(self.forward < self.n_in))
+
+    @classmethod
+    def take(cls, index, n_in: int) -> StaticMap:
+        """`x[..., index]` (`index` 1-d, values in `[0, n_in)`)."""
+        index = np.asarray(index, dtype=np.int64).ravel()
+        return cls(np.arange(index.size), index, index.size, n_in)
+
+    @classmethod
+    def spread(cls, index, n_out: int) -> StaticMap:
+        """`y[..., index[j]] += x[..., j]`, zero elsewhere: the transpose of `take`."""
+        index = np.asarray(index, dtype=np.int64).ravel()
+        return cls(index, np.arange(index.size), n_out, index.size)
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __repr__(self):
+        return f"StaticMap({self.n_in} -> {self.n_out})"
+
+
+def _gather_sum(x, table: np.ndarray, n: int, plain: bool):
+    if plain:
+        return x[..., table[:, 0]]
+    pad = jnp.zeros((*x.shape[:-1], 1), x.dtype)
+    got = jnp.concatenate([x[..., :n], pad], axis=-1)[..., table]
+    return got[..., 0] if table.shape[1] == 1 else jnp.sum(got, axis=-1)
+
+
+def _fit(x, size: int):
+    """`x` cut or zero-padded to `size` on the last axis."""
+    n = x.shape[-1]
+    if n >= size:
+        return x[..., :size]
+    return jnp.concatenate([x, jnp.zeros((*x.shape[:-1], size - n), x.dtype)], axis=-1)
+
+
+def apply(m: StaticMap, x):
+    """`m` applied to the last axis of `x` (`(..., n_in)` → `(..., n_out)`), by gathers,
+    and by gathers again when differentiated in reverse mode."""
+    x = jnp.asarray(x)
+    if x.shape[-1] != m.n_in:
+        raise ValueError(
+            f"{m!r} applies to arrays with {m.n_in} values on the last axis, got shape {x.shape}."
+        )
+    size = max(m.n_in, m.n_out)  # custom_linear_solve maps a vector to one of its size
+
+    def forward(_, r):
+        return _fit(_gather_sum(r[..., : m.n_in], m.forward, m.n_in, m.plain), size)
+
+    def backward(_, r):
+        return _fit(_gather_sum(r[..., : m.n_out], m.backward, m.n_out, False), size)
+
+    y = jax.lax.custom_linear_solve(
+        lambda u: u, _fit(x, size), solve=forward, transpose_solve=backward
+    )
+    return y[..., : m.n_out]
+
+
+_CACHE: dict = {}
+
+
+def take_map(index, n_in: int) -> StaticMap:
+    """`StaticMap.take(index, n_in)`, one object per index and size (cached: the same
+    map for every trace of a step)."""
+    index = np.asarray(index, dtype=np.int64)
+    key = ("take", index.tobytes(), int(n_in))
+    if key not in _CACHE:
+        _CACHE[key] = StaticMap.take(index, n_in)
+    return _CACHE[key]
+
+
+def spread_map(position, n_in: int) -> StaticMap:
+    """The map `x → concatenate([x, 0])[..., position]` from `n_in` values (entries of
+    `position` equal to `n_in` give 0), cached as `take_map`."""
+    position = np.asarray(position, dtype=np.int64)
+    key = ("spread", position.tobytes(), int(n_in))
+    if key not in _CACHE:
+        out = np.nonzero(position < n_in)[0]
+        _CACHE[key] = StaticMap(out, position[out], position.size, n_in)
+    return _CACHE[key]
+
+
+__all__ = ["StaticMap", "apply", "spread_map", "take_map"]
