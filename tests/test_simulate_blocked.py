@@ -10,7 +10,7 @@ import pytest
 import neurojax as nj
 from neurojax import _simulate as S
 
-N, STEPS, DT = 101, 40, 0.1  # 101: not a multiple of the block, so the padding is used
+N, STEPS, DT = 101, 40, 0.1  # 101: not a multiple of 16, so the last block overlaps
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(S, "BLOCK_BYTES", 16 * 24)
     monkeypatch.setattr(S, "BLOCK_MIN", 4)
     monkeypatch.setattr(S, "BLOCK_ABOVE", 0)
+    monkeypatch.setattr(S, "BLOCK_MIN_EVERY", 1)
 
 
 def _lif():
@@ -55,9 +56,14 @@ def test_blocked_run_equals_one_loop(small_blocks, monkeypatch):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_blocked_only_where_it_cannot_change_a_result(small_blocks):
+def test_blocked_only_where_it_cannot_change_a_result(small_blocks, monkeypatch):
     model, inputs = _lif(), _inputs()
     assert _block(model, inputs) == 16
+    # ... and only where it pays: not when most steps are kept
+    monkeypatch.setattr(S, "BLOCK_MIN_EVERY", 10)
+    assert _block(model, inputs, saveat=nj.SaveAt(every=5)) is None
+    assert _block(model, inputs, saveat=nj.SaveAt(every=10)) == 16
+    monkeypatch.setattr(S, "BLOCK_MIN_EVERY", 1)
     # random drives (a block would draw other numbers), a reducing SaveAt.fn, a
     # derivative being taken, a progress meter: one loop
     assert _block(model, inputs, key=jax.random.key(0)) is None
@@ -85,3 +91,19 @@ def test_blocked_run_under_jit_and_shared_inputs(small_blocks):
     k = 57
     alone = nj.simulate(nj.LIF(v_rest=model.v_rest[k], t_ref=1.0), inputs, dt=DT)
     np.testing.assert_array_equal(np.asarray(v[:, k]), np.asarray(alone.v[9::10]))
+
+
+def test_default_blocks_on_a_large_population(monkeypatch):
+    # the library's own settings: 3·10⁴ LIF neurons (600 kB of per-neuron arrays, above
+    # BLOCK_ABOVE) in blocks of 1638, the last one overlapping; bit for bit as one loop
+    n = 30_000
+    model = nj.LIF(v_rest=jnp.linspace(-65.0, -45.0, n))
+    inputs = jnp.full((20,), 1.6)
+    saveat = nj.SaveAt(every=10)
+    assert _block(model, inputs, saveat) == S.BLOCK_BYTES // 20
+    blocked = nj.simulate(model, inputs, dt=DT, saveat=saveat)
+    monkeypatch.setattr(S, "BLOCK_ABOVE", 1 << 60)
+    one = nj.simulate(model, inputs, dt=DT, saveat=saveat)
+    assert int(one.spikes.sum()) > 0
+    for a, b in zip(jax.tree.leaves(blocked), jax.tree.leaves(one), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
