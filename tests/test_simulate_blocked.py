@@ -93,6 +93,9 @@ def test_blocked_run_under_jit_and_shared_inputs(small_blocks):
     np.testing.assert_array_equal(np.asarray(v[:, k]), np.asarray(alone.v[9::10]))
 
 
+# slow: two compilations of a 3·10⁴-neuron run; the fast tier covers the blocked path
+# (overlapping last block included) in test_blocked_run_equals_one_loop
+@pytest.mark.slow
 def test_default_blocks_on_a_large_population(monkeypatch):
     # the library's own settings: 3·10⁴ LIF neurons (600 kB of per-neuron arrays, above
     # BLOCK_ABOVE) in blocks of 1638, the last one overlapping; bit for bit as one loop
