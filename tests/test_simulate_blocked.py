@@ -110,3 +110,25 @@ def test_default_blocks_on_a_large_population(monkeypatch):
     assert int(one.spikes.sum()) > 0
     for a, b in zip(jax.tree.leaves(blocked), jax.tree.leaves(one), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+# slow: a compilation pair per model; the fast tier covers the blocked path with the LIF
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["HodgkinHuxley", "ReducedHH", "EIF", "AdEx", "Izhikevich", "QIF", "MorrisLecar",
+     "INaPIK", "FitzHughNagumo"],
+)  # fmt: skip
+def test_every_point_neuron_blocked_equals_one_loop(name, small_blocks, monkeypatch):
+    model = getattr(nj, name)()
+    n = 50  # several blocks of 8 (below), the last one overlapping
+    monkeypatch.setattr(S, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(S, "BLOCK_MIN", 8)
+    inputs = jnp.linspace(0.0, 1.0, n)[None, :] * jnp.linspace(0.5, 15.0, 40)[:, None]
+    saveat = nj.SaveAt(every=10)
+    assert _block(model, inputs, saveat) == 8
+    blocked = nj.simulate(model, inputs, dt=0.05, saveat=saveat)
+    monkeypatch.setattr(S, "BLOCK_ABOVE", 1 << 60)
+    one = nj.simulate(model, inputs, dt=0.05, saveat=saveat)
+    for a, b in zip(jax.tree.leaves(blocked), jax.tree.leaves(one), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
