@@ -690,7 +690,7 @@ class Network(AbstractModel):
         if pending:
             events = x["events"]
             for col, w in pending:
-                events = events.at[:, col].add(w.astype(events.dtype))
+                events = self._into(events, w.astype(events.dtype), col)
             x = {**x, "events": events}
         return x
 
@@ -725,8 +725,11 @@ class Network(AbstractModel):
             if node is None or isinstance(node, tuple):  # no site, or a point process's
                 continue
             i, di = self._site_current(syn, s, y.neurons[post].v, node)
-            rhs[post] = rhs[post].at[:, node].add(i.astype(rhs[post].dtype))
-            diag[post] = diag[post].at[:, node].add(-di.astype(diag[post].dtype))
+            # one-hot adds, not scatters, as the cable's step (cable/_cell.py, StaticMap:
+            # a scatter can keep XLA:CPU from compiling the loop into one function; no
+            # difference measured on the 5-cell test network, ~2 µs per step either way)
+            rhs[post] = self._into(rhs[post], i.astype(rhs[post].dtype), node)
+            diag[post] = self._into(diag[post], -di.astype(diag[post].dtype), node)
 
         def flat(name, x):
             shape = (layout.sizes[layout.names.index(name)], lins[name].v.shape[-1])
