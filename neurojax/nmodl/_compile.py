@@ -398,8 +398,11 @@ def _keep_assigned(spec, block, glob, x, names):
     `ica_pmp`, rates' `minf`), as NEURON leaves it after the solve: the block evaluated
     at the states it last saw (the old ones for cnexp/euler, the solution for the
     implicit methods)."""
+    keep = spec.keep.get(block.name, ())
+    if not keep:  # nothing read later: no extra evaluation in the step
+        return
     _, c = _derivatives(spec, block, glob, x)
-    for n in spec.writable - set(names):
+    for n in keep:
         if n in c.glob and c.glob[n] is not glob.get(n):
             glob[n] = c.glob[n]
 
@@ -759,6 +762,15 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     order = spec.assigned + spec.module_locals + spec.param_carried
     spec.carried = [n for n in order if n in carried]
     spec.carry_celsius = "celsius" in r_cur
+    # what a SOLVEd block assigns besides its states that is read later (carried values,
+    # the concentrations it writes to the pool): `_keep_assigned`
+    # or by another SOLVEd block
+    spec.keep = {}
+    rw_blocks = {name: rw.body(blk.body, set(), set()) for name, blk in prog.blocks.items()}
+    for name in prog.blocks:
+        later = set().union(*[r for m, (r, _, _) in rw_blocks.items() if m != name])
+        spec.keep[name] = tuple(sorted((rw_blocks[name][2] - set(spec.block_states[name]))
+                                       & (set(spec.carried) | set(spec.pool) | later)))  # fmt: skip
     own_states = [n for n in spec.state_names if n not in spec.pool]
     fields = own_states + spec.carried + (["celsius"] if spec.carry_celsius else [])
     if spec.carry_v:
