@@ -149,8 +149,11 @@ CASES = {
 # ARTIFICIAL_CELLs: spike times, (params, input events [(NetStim params, weight)])
 SPIKE_SOURCES = {
     "netstim.mod": ("NetStimX", {"start": 3.3, "interval": 2.7, "number": 9}, []),
-    "invlfire.mod": ("IntervalFireX", {"tau": 5.0, "invl": 7.0},
-                     [({"start": 3.0, "interval": 9.5, "number": 3}, 0.5)]),
+    "invlfire.mod": (
+        "IntervalFireX",
+        {"tau": 5.0, "invl": 7.0},
+        [({"start": 3.0, "interval": 9.5, "number": 3}, 0.5)],
+    ),
 }
 
 
@@ -311,12 +314,17 @@ def _subprocess(script: str, cfg: dict, tmp: Path, tag: str):
 
 def run_neuron(dll, case, mode, record, tmp: Path) -> tuple[dict, dict]:
     out = tmp / f"wheel_{abs(hash((mode, json.dumps(case, sort_keys=True))))}.npz"
-    runs = [("neuron", DT, 0), ("h", DT / FINE, 0), ("2h", 2 * DT / FINE, 0),
-            ("4h", 4 * DT / FINE, 0)]
+    runs = [
+        ("neuron", DT, 0),
+        ("h", DT / FINE, 0),
+        ("2h", 2 * DT / FINE, 0),
+        ("4h", 4 * DT / FINE, 0),
+    ]
     cfg = dict(dll=dll, mechs=case["mechs"], pps=case.get("pps", []),
                sources={str(k): v for k, v in case.get("sources", {}).items()},
                celsius=case.get("celsius", 6.3), globals=_globals(case), mode=mode, L=L,
-               diam=DIAM, dt=DT, T=T, delay=DELAY, record=record, runs=runs, out=str(out))  # fmt: skip
+               diam=DIAM, dt=DT, T=T, delay=DELAY, record=record, runs=runs,
+               out=str(out))  # fmt: skip
     _subprocess(_NEURON_SCRIPT, cfg, tmp, "wheel")
     data = np.load(out)
     meta = json.loads(Path(str(out) + ".json").read_text())
@@ -360,7 +368,8 @@ def run_neurojax(case, mode, mechs, solver) -> dict:
     elif mode == VC:
         kw = dict(vclamps=[(0, 0.5)], rs_clamp=0.01)
     cell = Cell(Morphology([Branch(L, DIAM, nseg=1)]), channels,
-                temperature=case.get("celsius", 6.3), v_init=-65.0, point_processes=pps, **kw)  # fmt: skip
+                temperature=case.get("celsius", 6.3), v_init=-65.0, point_processes=pps,
+                **kw)  # fmt: skip
     n = int(round(T / DT))
     i_cl, v_cl = base.protocols()[mode] if mode in (CC, VC) else (None, None)
     inputs = {"i_clamp": jnp.asarray(i_cl)[:, None] if mode == CC else jnp.zeros((n, 0))}
@@ -390,8 +399,8 @@ def run_neurojax(case, mode, mechs, solver) -> dict:
         for st in specs[name].state_names:
             fns[f"{j}:{name}.{st}"] = _point_record(cell, j, st)
     kw = {} if solver is None else {"solver": solver}
-    sol = nj.simulate(cell, inputs, dt=DT,
-                      saveat=nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()}), **kw)  # fmt: skip
+    save = nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()})
+    sol = nj.simulate(cell, inputs, dt=DT, saveat=save, **kw)
     return {k: np.asarray(v).reshape(n, -1)[:, 0] for k, v in sol.states.items()}
 
 
@@ -515,9 +524,12 @@ def report(name, res):
         lo, hi = r.pop("_vrange")
         print(f"{name} — {mode} (V in [{lo:.1f}, {hi:.1f}] mV)")
         for k, x in r.items():
-            print(f"    {k:24s} same max {x['same'][0]:.2g} mean {x['same'][1]:.2g} | vs "
-                  f"converged: ours {x['ours']:.3g} (BE {x['be']:.3g})  NEURON {x['neuron']:.3g}  "
-                  f"(converged to {x['conv']:.2g}, scale {x['scale']:.3g})", flush=True)
+            print(
+                f"    {k:24s} same max {x['same'][0]:.2g} mean {x['same'][1]:.2g} | vs "
+                f"converged: ours {x['ours']:.3g} (BE {x['be']:.3g})  NEURON {x['neuron']:.3g}  "
+                f"(converged to {x['conv']:.2g}, scale {x['scale']:.3g})",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

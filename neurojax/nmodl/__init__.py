@@ -10,7 +10,8 @@
 fields are the PARAMETERs under their NMODL names, in NMODL units (`gnabar` in S/cm²),
 with NMODL's `<lo, hi>` limits (widened to the file's default) as their domains. An
 ARTIFICIAL_CELL (netstim.mod) loads as a spike source: `load_mod("netstim.mod",
-start=5.0).spike_times(t_stop)` (ms), to drive a cell through `Cell.event_input`. See `docs/nmodl.md` for what is
+start=5.0).spike_times(t_stop)` (ms), to drive a cell through `Cell.event_input`.
+See `docs/nmodl.md` for what is
 supported; anything else is a `ValueError` (`NmodlError`) naming the file, line and
 construct. Needs `sympy` (imported when a file is loaded), not NEURON.
 """

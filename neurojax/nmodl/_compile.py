@@ -685,7 +685,10 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.assigned = [a for a in assigned if a not in spec.state_names]
     spec.module_locals = [v.name for v in prog.module_locals]
     spec.writable = (
-        set(spec.state_names) | set(spec.assigned) | set(spec.module_locals) | set(spec.pool)
+        set(spec.state_names)
+        | set(spec.assigned)
+        | set(spec.module_locals)
+        | set(spec.pool)
         | set(spec.ion_currents)
     )
     for c in spec.currents:
