@@ -186,3 +186,28 @@ def test_local_in_net_receive_and_table_depend():
         out = k.update(jnp.array([-50.0]), gates._replace(n=jnp.zeros(1)), 0.1, 16.3)
         np.testing.assert_allclose(np.asarray(out.n), 0.5 * (1 - np.exp(-0.1 * 3 / 5)),
                                    rtol=1e-12)  # fmt: skip
+
+
+PP_TEXT = """
+NEURON { POINT_PROCESS S  NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (nA) }
+STATE { g }
+BREAKPOINT { SOLVE st METHOD cnexp  i = g*v }
+DERIVATIVE st { g' = -g }
+NET_RECEIVE (w) { %s }
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ("INITIAL { g = 0 } g = g + w", "INITIAL inside a block"),
+        ("if (flag == 0) { g = g + w }", "flag in a POINT_PROCESS"),
+        ("g = g + w  net_send(1, 1)", r"net_send\(\) in a POINT_PROCESS"),
+        ("g = g + w*t", "the time t in NET_RECEIVE"),
+    ],
+)
+def test_synapse_self_events_are_refused_naming_the_line(body, match):
+    # refused before anything is traced (cheap); line 7 is NET_RECEIVE's
+    with pytest.raises(NmodlError, match=rf"s\.mod:7: {match}"):
+        load_mod(PP_TEXT % body, file="s.mod")

@@ -823,7 +823,8 @@ def _first_use(prog, name) -> int:
             for f in x.__dataclass_fields__:
                 visit(getattr(x, f))
 
-    for b in [*prog.functions.values(), *prog.blocks.values(), prog.initial, prog.breakpoint]:
+    for b in [*prog.functions.values(), *prog.blocks.values(), prog.initial, prog.breakpoint,
+              prog.net_receive]:  # fmt: skip
         if b is not None:
             visit(b.body)
     return min(lines, default=0)

@@ -762,6 +762,9 @@ class Parser:
             raise self.err(f"{_UNSUPPORTED_BLOCKS[kw] or kw} is not supported")
         if kw == "else":
             raise self.err("'else' without 'if'")
+        if kw in ("INITIAL", "BREAKPOINT", "NET_RECEIVE"):  # NET_RECEIVE's INITIAL (tmgsyn.mod)
+            raise self.err(f"{kw} inside a block (NET_RECEIVE's per-connection INITIAL) is "
+                           "not supported")  # fmt: skip
         # assignment, derivative, or call
         self.next()
         target = kw
