@@ -156,13 +156,42 @@ class ExponentialEuler(AbstractSolver):
     `cnexp` scheme of NEURON) and for the subthreshold LIF; for the membrane potential of a
     conductance-based model it is the exponential integrator with the total conductance as
     rate. Unconditionally stable for decaying modes, first order overall.
+
+    The gating variables a model declares (`gate_fields`, HH's m, h, n) take the same
+    step written as `x∞ + (x − x∞)·e^{λ·dt}` (`gate_step`), which needs no series for
+    small λ·dt: HH 10⁴ neurons ~25 % less CPU time.
     """
 
     structures = (Elementwise,)
 
     def step(self, model, t, y, inputs, dt):
         f0, lam = linear_rates(model, t, y, inputs)
-        return exponential_step(y, f0, lam, dt)
+        gates = declared_gates(model, y)
+        if not gates:
+            return exponential_step(y, f0, lam, dt)
+        # the model's declared gates by `gate_step` (the same step without φ₁'s series)
+        return y._replace(
+            **{
+                k: (gate_step if k in gates else _leaf_step)(
+                    getattr(y, k), getattr(f0, k), getattr(lam, k), dt
+                )
+                for k in y._fields
+            }
+        )
+
+
+def declared_gates(model, y) -> tuple[str, ...]:
+    """The state fields `model` declares as gates (`gate_fields`, e.g. HH's m, h, n) that
+    are fields of the NamedTuple state `y`; `()` when it declares none."""
+    gates = getattr(model, "gate_fields", None) or ()
+    fields = getattr(y, "_fields", None)
+    if fields is None:
+        return ()
+    return tuple(g for g in gates if g in fields)
+
+
+def _leaf_step(x, f, lam, dt):
+    return x + dt * phi1(stable_part(lam, dt, GROWTH_CAP) * dt) * f
 
 
 GROWTH_CAP = 30.0
@@ -174,6 +203,33 @@ def exponential_step(x, f, lam, dt):
     """`x + dt·φ₁(λ·dt)·f` leafwise: the exact solution after `dt` of the linear ODE
     `dx/dt = f + λ·(x − x₀)` from `x₀ = x` (λ and f held), growth capped at
     `GROWTH_CAP`. One exponential-Euler step; `Staggered` applies it per variable."""
-    return jtu.tree_map(
-        lambda x, f, l: x + dt * phi1(stable_part(l, dt, GROWTH_CAP) * dt) * f, x, f, lam
-    )
+    return jtu.tree_map(lambda x, f, l: _leaf_step(x, f, l, dt), x, f, lam)
+
+
+GATE_SERIES = 1e-3
+"""Below this |λ·dt| a gate step is `gate_step`'s Taylor polynomial (no division by λ)."""
+
+
+def gate_step(x, f, lam, dt):
+    """One exact step of a gate, `dx/dt = f + λ·(x − x₀)` (f, λ held; λ = −(α + β) for
+    `α(1 − x) − βx`): `x∞ + (x − x∞)·e^{λ·dt}` with `x∞ = x − f/λ`, the same step as
+    `exponential_step` (growth capped alike), written without φ₁.
+
+    Why: φ₁'s series-and-`where` form, needed for a variable whose λ·dt can be anywhere,
+    was a quarter of HH's step (10⁴ neurons, 1000 steps, CPU time, one process,
+    alternating: 126 → 96 ms). For a gate it is not needed: `x − x∞ = f/λ` is bounded by
+    the gate's range, so the closed form has no cancellation — its rounding error is
+    ~eps·(|x∞| + |x − x∞|) whatever λ·dt (float32 HH, 2000 neurons × 4000 steps against
+    float64: V RMS error 0.0048 mV, 0.0032 with φ₁; float64 runs of the two forms agree to
+    5e-9 mV; the scheme's own error is 0.62 mV RMS at dt = 0.025). Only where `|λ·dt|`
+    is below `GATE_SERIES` (λ → 0) is the step its Taylor polynomial
+    `x + dt·f·(1 + z/2 + z²/6 + z³/24)`, z = λ·dt (next term ≤ 1e-15 relative there), so
+    that nothing divides by a vanishing λ (values and gradients finite)."""
+    lam = stable_part(lam, dt, GROWTH_CAP)
+    z = lam * dt
+    small = jnp.abs(z) < GATE_SERIES
+    lam_safe = jnp.where(small, -1.0, lam)  # both branches finite, so is the gradient
+    distance = f / lam_safe  # x − x∞
+    closed = (x - distance) + distance * jnp.exp(z)
+    series = x + dt * f * (1.0 + z * (0.5 + z * (1.0 / 6.0 + z / 24.0)))
+    return jnp.where(small, series, closed)

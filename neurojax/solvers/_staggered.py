@@ -4,7 +4,7 @@ from typing import Any
 
 from .._model import Elementwise
 from ._base import AbstractSolver
-from ._exponential_euler import exponential_step, linear_rates
+from ._exponential_euler import exponential_step, gate_step, linear_rates
 
 
 def gate_fields(model, y) -> tuple[str, ...]:
@@ -99,9 +99,7 @@ class Staggered(AbstractSolver):
         # 1. the gates, t − dt/2 → t + dt/2, with V at t (only their components are used:
         #    XLA drops V's rate here)
         f, lam = linear_rates(model, t, y, inputs)
-        moved = {
-            g: exponential_step(getattr(y, g), getattr(f, g), getattr(lam, g), dt) for g in gates
-        }
+        moved = {g: gate_step(getattr(y, g), getattr(f, g), getattr(lam, g), dt) for g in gates}
         mid = y._replace(**moved)
         # 2. V (and any non-gate variable), t → t + dt, with the gates at t + dt/2 (the
         #    gates' rates are dropped here: no second evaluation of the rate functions)
