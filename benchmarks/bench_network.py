@@ -99,6 +99,7 @@ def run_neurojax(n: int, repeats: int) -> dict:
     return dict(
         sim="neurojax",
         n=n,
+        t_ms=T_MS,
         build_s=build_s,
         compile_s=compile_s,
         run_s=run,
@@ -175,6 +176,7 @@ def run_brian2_cython(n: int) -> dict:
     return dict(
         sim="brian2_cython",
         n=n,
+        t_ms=T_MS,
         build_s=build_s,
         first_s=first,
         run_s=run,
@@ -199,6 +201,7 @@ def run_brian2_standalone(n: int) -> dict:
         return dict(
             sim="brian2_cpp_standalone",
             n=n,
+            t_ms=T_MS,
             build_s=total - run,
             run_s=run,
             rate_hz=int(mon.num_spikes) / n / (T_MS * 1e-3),
@@ -274,15 +277,18 @@ def run_brainpy(n: int, repeats: int) -> dict:
     t0 = time.perf_counter()
     spikes = once()
     first = time.perf_counter() - t0
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_s()
         spikes = once()
         times.append(time.perf_counter() - t0)
+        cpu.append(_cpu_s() - c0)
     run = statistics.median(times)
     return dict(
         sim="brainpy",
+        run_cpu_s=statistics.median(cpu),
         n=n,
+        t_ms=T_MS,
         version=bp.__version__,
         build_s=build_s,
         compile_s=first - run,
@@ -344,6 +350,7 @@ def run_index_bench() -> list[dict]:
 
 
 def main():
+    global T_MS
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -356,7 +363,11 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="+", default=[4000])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    ap.add_argument(
+        "--t-ms", type=float, default=T_MS, help="biological time simulated (ms; 1000 = 1 s)"
+    )
     args = ap.parse_args()
+    T_MS = args.t_ms
     results = dict(machine=C.machine_info(), rows=[])
     if args.part == "index":
         results["rows"] = run_index_bench()
@@ -373,7 +384,8 @@ def main():
             else:  # both Brian2 modes, each in a fresh child (the device is global)
                 for mode in ("brian2_cython", "brian2_standalone"):
                     out = subprocess.run(
-                        [sys.executable, __file__, "--sim", mode, "--sizes", str(n)],
+                        [sys.executable, __file__, "--sim", mode, "--sizes", str(n)]
+                        + ["--t-ms", str(T_MS)],
                         capture_output=True,
                         text=True,
                         check=True,

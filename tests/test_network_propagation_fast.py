@@ -98,6 +98,20 @@ def test_blocks_equal_dense_and_topk(conns, case):
         np.testing.assert_allclose(np.asarray(ob), _dense(c, np.asarray(x)), atol=1e-4)
 
 
+@pytest.mark.parametrize("case", ["dense", "block edges and last row"])
+def test_fused_rows_equal_separate_rows(conns, case, monkeypatch):
+    """One buffer and one scalar loop per spiking row for both projections (the default)
+    adds the same terms in the same order to each output as one loop per projection
+    (`FUSE_ROWS = False`, the former way): equal bit for bit, and the padding slot
+    between the outputs never leaks into the next projection's first neuron."""
+    x = jnp.asarray(_masks()[case], jnp.float32)
+    fused = _event("blocks", conns, x, "loop")
+    monkeypatch.setattr(P, "FUSE_ROWS", False)
+    separate = _event("blocks", conns, x, "loop")
+    for f, s_ in zip(fused, separate, strict=True):
+        np.testing.assert_array_equal(np.asarray(f), np.asarray(s_))
+
+
 def test_delivery_choice(monkeypatch):
     """The per-synapse loop only where XLA:CPU compiles it into one function: the
     threshold neurojax sets (16 MB) covers a 10⁴-neuron target; XLA's default (1 kB)
