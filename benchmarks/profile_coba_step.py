@@ -6,6 +6,7 @@ other jobs), the pieces interleaved round by round, median over rounds:
 
 - `full`: the benchmark's compiled run (`simulate`, spike counts every 100 steps), as
   `bench_network.py`;
+- `full_former`: the same with the former delivery (below);
 - `no_projections`: the same populations and inputs with no projection (LIF update,
   exponential synapses' decay absent, threshold, reset, saving the counts);
 - `search`: finding the spiking rows of the recorded raster of `full` (the network's
@@ -97,18 +98,18 @@ def build():
 
         return jax.lax.scan(step, (0.0,) * len(pre), raster)[0]
 
-    def search(raster):  # the same search, one padding synapse per row (dropped)
+    def search(raster, one_post, one_weight):  # the same search, one synapse of weight 0
+        # per row, given as arguments (constants would let XLA fold the loops away)
         def step(acc, xs):
             new = []
             for name, a in zip(pre, acc, strict=True):
-                n = xs[name].shape[0]
                 outs = P.scatter_events(
                     (P.post_targets(),),
                     16,
                     (jnp.zeros((1,)),),
-                    (jnp.zeros((n, 1)),),
+                    (one_weight[name],),
                     xs[name],
-                    ((jnp.ones((n, 1), jnp.int32),),),
+                    ((one_post[name],),),
                 )
                 new.append(a + jnp.sum(outs[0]))
             return tuple(new), None
@@ -185,8 +186,16 @@ def build():
     pieces = {
         "full": (jax.jit(full), (net, y0)),
         "no_projections": (jax.jit(no_proj), (bare, y0b)),
-        "search": (jax.jit(search), (raster,)),
+        "search": (
+            jax.jit(search),
+            (
+                raster,
+                {k: jnp.zeros((v.shape[1], 1), jnp.int32) for k, v in raster.items()},
+                {k: jnp.zeros((v.shape[1], 1)) for k, v in raster.items()},
+            ),
+        ),
         "propagate": (jax.jit(propagate), (groups, raster)),
+        "full_former": (jax.jit(former(full)), (net, y0)),
         "propagate_former": (jax.jit(former(propagate)), (groups, raster)),
         **{
             f"propagate_unroll{k}": (jax.jit(unrolled(propagate, k)), (groups, raster))
