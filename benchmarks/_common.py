@@ -15,7 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# Where the scripts write `<name>.{json,md}` by default: `benchmarks/results/`, or the
+# folder in NEUROJAX_BENCH_RESULTS (`run.py` sets it for its children, so that a run of
+# the whole suite, `--quick` above all, does not overwrite the recorded results).
+RESULTS = Path(
+    os.environ.get("NEUROJAX_BENCH_RESULTS") or Path(__file__).resolve().parent / "results"
+)
 
 # The benchmark populations. Every tool simulates exactly these, so spike counts can be
 # compared as a check that the equations agree.
