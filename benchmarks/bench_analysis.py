@@ -5,6 +5,8 @@ each call is the first in a fresh process' cache for its model class).
     python benchmarks/bench_analysis.py reduced    # ReducedHH over −5…30 µA/cm² only
     python benchmarks/bench_analysis.py hh         # HodgkinHuxley over 0…20 µA/cm² only
 
+Results: `results/analysis.{json,md}` (`--name`, `--out-dir`).
+
 Targets (2 idle CPU cores): ReducedHH under 15 s, HodgkinHuxley under 60 s. Say whether
 the machine was shared when quoting the numbers.
 
@@ -86,8 +88,23 @@ CASES = {
 }
 
 
-def main(names) -> None:
-    for name in names:
+def main(argv=None) -> None:
+    import argparse
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _common as C
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("cases", nargs="*", help=f"some of {list(CASES)} (default: all)")
+    p.add_argument("--name", default="analysis", help="results/<name>.{json,md}")
+    p.add_argument("--out-dir", type=Path, default=None)
+    args = p.parse_args(argv)
+    bad = [c for c in args.cases if c not in CASES]
+    if bad:
+        p.error(f"unknown case(s) {bad}: choose from {list(CASES)}")
+    rows = []
+    for name in args.cases or list(CASES):
         cls, lo, hi, target = CASES[name]
         t0, c0 = time.perf_counter(), time.process_time()
         picture = analysis.bifurcation_diagram(cls(), lo, hi, progress_meter=nj.TextProgress())
@@ -100,7 +117,17 @@ def main(names) -> None:
             f"cycles: {took:.1f} s wall, {cpu:.1f} s CPU (target < {target:g} s)",
             flush=True,
         )
+        rows.append({"case": name, "model": cls.__name__, "lo": lo, "hi": hi,
+                     "wall_s": took, "cpu_s": cpu, "target_s": target})  # fmt: skip
+    md = "# `bifurcation_diagram` with limit cycles (first call: compilation included)\n\n"
+    md += C.markdown_table(
+        ["model", "range (µA/cm²)", "wall (s)", "CPU (s)", "target (s)"],
+        [[r["model"], f"{r['lo']:g} … {r['hi']:g}", f"{r['wall_s']:.1f}",
+          f"{r['cpu_s']:.1f}", f"{r['target_s']:g}"] for r in rows],
+    )  # fmt: skip
+    payload = {"machine": C.machine_info(), "rows": rows}
+    print(f"wrote {C.write(args.name, payload, md, args.out_dir)}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(CASES))
+    main()

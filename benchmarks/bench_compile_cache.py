@@ -18,6 +18,9 @@ compartments, 400 steps; the run is short so that the figure is latency, not run
 
     python benchmarks/bench_compile_cache.py            # every case, a table on stdout
     python benchmarks/bench_compile_cache.py --json out.json
+    python benchmarks/bench_compile_cache.py --cases hh      # one case (run.py --quick)
+
+Results: `results/compile_cache.{json,md}` (`--name`, `--out-dir`).
 """
 
 from __future__ import annotations
@@ -74,11 +77,13 @@ def _run(mode: str, case: str, cache_dir: str) -> dict:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", nargs="*", default=["hh", "coba", "hay"])
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+    ap.add_argument("--json", type=Path, help="also write the rows to this file")
+    ap.add_argument("--name", default="compile_cache", help="results/<name>.{json,md}")
+    ap.add_argument("--out-dir", type=Path, default=None)
+    args = ap.parse_args(argv)
     rows = []
     for case in args.cases:
         with tempfile.TemporaryDirectory() as cache:
@@ -94,6 +99,17 @@ def main() -> None:
             rows[-1]["cache_files"] = files
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _common as C
+
+    md = "# First-call latency, JAX's persistent compilation cache off / cold / warm\n\n"
+    md += C.markdown_table(
+        ["case", "cache", "import neurojax (s)", "build (s)", "first call (s)"],
+        [[r["case"], r["mode"], f"{r['import_s']:.2f}", f"{r['build_s']:.2f}",
+          f"{r['first_call_s']:.2f}"] for r in rows],
+    )  # fmt: skip
+    payload = {"machine": C.machine_info(), "args": {"cases": args.cases}, "rows": rows}
+    print(f"wrote {C.write(args.name, payload, md, args.out_dir)}")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 CASES = ("hh1e4", "lif1e5", "hhgrad1e3", "coba", "hay")
+SMOKE = ("hh1e2",)  # HH 100 neurons, 100 steps: a test of the script (`run.py --quick`)
 LEGACY = "--xla_cpu_use_fusion_emitters=false"
 
 
@@ -51,7 +52,17 @@ def run_case(case: str) -> dict:
     import neurojax as nj
 
     repeats = 5
-    if case == "hh1e4":
+    if case == "hh1e2":
+        m = nj.HodgkinHuxley(e_l=np.asarray(C.hh_e_l(100), np.float32))
+        x = jnp.full((100,), C.HH_I0, jnp.float32)
+        save = nj.SaveAt(every=10, vars=("v",))
+
+        def f(m):
+            sol = nj.simulate(m, x, dt=C.HH_DT, saveat=save)
+            return sol.v, sol.spikes
+
+        arg, repeats = m, 2
+    elif case == "hh1e4":
         m = nj.HodgkinHuxley(e_l=np.asarray(C.hh_e_l(10**4), np.float32))
         x = jnp.full((1000,), C.HH_I0, jnp.float32)
         save = nj.SaveAt(every=100, vars=("v",))
@@ -102,7 +113,7 @@ def run_case(case: str) -> dict:
 
         arg, repeats = cell, 3
     else:
-        raise SystemExit(f"unknown case {case!r}: one of {CASES}")
+        raise SystemExit(f"unknown case {case!r}: one of {CASES + SMOKE}")
     c0, w0 = _cpu(), time.perf_counter()
     compiled = jax.jit(f).lower(arg).compile()
     compile_cpu, compile_wall = _cpu() - c0, time.perf_counter() - w0

@@ -73,6 +73,16 @@ FULL = {
     "brian2_targets": ["cython", "cpp_standalone"],
     "brian2_network": "brian2",  # both Brian2 modes
     "timeout_s": 3600,
+    # the other groups: each script's own defaults (those of the figures it reproduces)
+    "hay2011": [],
+    "dendritic": [],
+    "compile_cache": [],
+    "interleaved": [],
+    "solvers": [],
+    "memory": [],
+    "long_runs": [],
+    "analysis": [],
+    "emitters": ["--rounds", "3"],
 }
 QUICK = {
     "hh_n": 10**3,
@@ -88,7 +98,43 @@ QUICK = {
     "brian2_targets": ["numpy"],  # no compilation: Cython's alone takes ~20 s a model
     "brian2_network": "brian2_cython",
     "timeout_s": 600,
+    "hay2011": ["--T", "2", "--repeats", "1"],
+    "dendritic": ["--n", "200", "--ms", "20", "--repeats", "1", "--solvers", "euler"],
+    "dendritic_targets": ["cython"],
+    "compile_cache": ["--cases", "hh"],
+    "interleaved": ["--cases", "hh:100", "lif:1000", "--steps", "100", "--repeats", "2"],
+    "solvers": ["--n", "100", "--steps", "100", "--rounds", "1"],
+    "memory": ["--lengths", "1000", "--no-rss"],
+    "long_runs": ["--only", "lif_1e5x1e4", "--compile-only", "lif_1e5x1e4"],
+    "analysis": ["reduced"],
+    "emitters": ["--cases", "hh1e2", "--rounds", "1"],
 }  # fmt: skip
+
+
+# group → (scripts, what it measures); the summary's sections come in this order
+GROUP_INFO = {
+    "gradient": ("bench_gradient.py", "single HH neuron: forward, gradients, compile (Jaxley)"),
+    "populations": ("bench_populations.py (+ bench_neuron/brian2/brainpy/jaxley.py)",
+                    "HH 10⁴ and LIF 10⁵ populations vs NEURON, Brian2, BrainPy, Jaxley"),
+    "cable": ("bench_cable.py", "branched HH cells, 500 / 2000 compartments (NEURON, Jaxley)"),
+    "network": ("bench_network.py", "COBA, 4000 LIF, 1 s (Brian2, BrainPy)"),
+    "hay2011": ("bench_hay2011.py", "Hay et al. 2011 L5 cell vs NEURON: forward, gradient, "
+                "compile, gradient memory (needs NEURON)"),
+    "dendritic": ("bench_dendritic.py", "10⁴ three-compartment dendritic network vs "
+                  "dendrify/Brian2 (DENDRIFY_PYTHON)"),
+    "compile_cache": ("bench_compile_cache.py", "first-call latency, persistent cache "
+                      "off / cold / warm"),
+    "interleaved": ("bench_interleaved.py", "populations interleaved call by call vs BrainPy "
+                    "(same JAX) and Brian2 C++ standalone (needs one of them)"),
+    "solvers": ("bench_hh_solvers.py", "HH 10⁴ schemes vs exponential Euler, forward and "
+                "gradient, CPU time"),
+    "memory": ("bench_memory.py, bench_long_runs.py", "gradient memory (checkpointing) and "
+               "peak memory of long runs"),
+    "analysis": ("bench_analysis.py", "bifurcation_diagram with limit cycles, wall / CPU"),
+    "emitters": ("bench_xla_emitters.py", "XLA:CPU default vs legacy fusion emitters"),
+}  # fmt: skip
+GROUPS = list(GROUP_INFO)
+EXTRA = GROUPS[4:]  # groups that run one script each and whose summary is its own table
 
 
 def parse_args(argv=None):
@@ -101,8 +147,16 @@ def parse_args(argv=None):
     p.add_argument(
         "--only",
         nargs="+",
-        choices=["gradient", "populations", "cable", "network"],
-        default=["gradient", "populations", "cable", "network"],
+        choices=GROUPS,
+        default=GROUPS,
+        metavar="GROUP",
+        help="run only these groups: " + ", ".join(GROUPS),
+    )
+    p.add_argument("--list", action="store_true", help="list the groups and their scripts")
+    p.add_argument(
+        "--dendrify-python",
+        default=os.environ.get("DENDRIFY_PYTHON", "/tmp/dendrify-venv/bin/python"),
+        help="a Python with dendrify + brian2 (dendritic group)",
     )
     p.add_argument("--no-peers", action="store_true", help="neurojax only")
     p.add_argument(
@@ -147,6 +201,10 @@ class Runner:
         self.skipped.append(line)
 
     def run(self, label: str, cmd: list[str], env: dict | None = None) -> dict:
+        # children write their own results/<name>.* into the run's raw folder, never over
+        # the recorded ones in benchmarks/results/ (`_common.RESULTS`)
+        env = dict(os.environ if env is None else env)
+        env.setdefault("NEUROJAX_BENCH_RESULTS", str(self.raw / "results"))
         print(f"[run ] {label}: {' '.join(cmd)}", flush=True)
         out_path = self.raw / (label.replace(" ", "_").replace("/", "_") + ".log")
         t = time.perf_counter()
@@ -408,7 +466,115 @@ def run_cases(args, S: dict, R: Runner, raw: Path, peers: dict) -> dict:
                 data["network"].append(
                     {**r, "tool": tool, "peak_rss_mib": r.get("peak_rss_mb") or peak(rec)}
                 )
+    run_extras(args, S, R, raw, peers, data)
     return data
+
+
+def _site_packages(python: str) -> str | None:
+    code = "import brainpy, os; print(os.path.dirname(os.path.dirname(brainpy.__file__)))"
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+    return out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout else None
+
+
+def extra_commands(args, S: dict, peers: dict) -> dict:
+    """group → list of (label, command) or a string: why the group is skipped."""
+    py, B = sys.executable, str(HERE)
+    cmds: dict = {}
+    # hay2011: the NEURON side runs in this Python (validation/hay2011_cell_vs_neuron.py)
+    if has_module(py, "neuron") is None:
+        cmds["hay2011"] = f"NEURON is not importable by {py} (pip install neuron)"
+    else:
+        cmds["hay2011"] = [("hay2011", [py, f"{B}/bench_hay2011.py", *S["hay2011"]])]
+    dendrify = None if args.no_peers else has_module(args.dendrify_python, "dendrify")
+    targets = S.get("dendritic_targets", ["cython", "cpp_standalone"]) if dendrify else []
+    cmds["dendritic"] = [("dendritic", [py, f"{B}/bench_dendritic.py", *S["dendritic"],
+                          "--dendrify-python", str(args.dendrify_python),
+                          "--targets", *targets])]  # fmt: skip
+    if not dendrify:
+        cmds["dendritic_note"] = (
+            "dendritic: dendrify/Brian2 side (DENDRIFY_PYTHON "
+            f"{args.dendrify_python} cannot import dendrify): neurojax alone"
+        )
+    cmds["compile_cache"] = [("compile_cache",
+                              [py, f"{B}/bench_compile_cache.py", *S["compile_cache"]])]
+    inter = []
+    if peers.get("brainpy"):
+        mine = versions_of(py, ["jax"]).get("jax")
+        theirs = versions_of(args.brainpy_python, ["jax"]).get("jax")
+        site = _site_packages(args.brainpy_python)
+        if mine == theirs and site:
+            inter += ["--brainpy-site", site]
+        else:
+            cmds["interleaved_note"] = (
+                f"interleaved: BrainPy left out (its JAX {theirs} is not this JAX {mine}; "
+                "it must run in this process)"
+            )
+    if peers.get("brian2"):
+        inter += ["--brian2-python", args.brian2_python]
+    cmds["interleaved"] = (
+        [("interleaved", [py, f"{B}/bench_interleaved.py", *S["interleaved"], *inter])]
+        if inter
+        else "no BrainPy with this JAX (BRAINPY_PYTHON) and no Brian2 (BRIAN2_PYTHON)"
+    )
+    cmds["solvers"] = [("solvers", [py, f"{B}/bench_hh_solvers.py", *S["solvers"]])]
+    cmds["memory"] = [
+        ("memory", [py, f"{B}/bench_memory.py", *S["memory"], "--name", "memory"]),
+        ("long_runs", [py, f"{B}/bench_long_runs.py", *S["long_runs"]]),
+    ]
+    cmds["analysis"] = [("analysis", [py, f"{B}/bench_analysis.py", *S["analysis"]])]
+    cmds["emitters"] = [("emitters", [py, f"{B}/bench_xla_emitters.py", *S["emitters"]])]
+    return cmds
+
+
+def run_extras(args, S: dict, R: Runner, raw: Path, peers: dict, data: dict) -> None:
+    """The groups that run one script each: its `results/<name>.{json,md}` (written into
+    the raw folder) go into the summary as they are."""
+    data["extras"] = {}
+    groups = [g for g in EXTRA if g in args.only]
+    if not groups:
+        return
+    cmds = extra_commands(args, S, peers)
+    for group in groups:
+        what = cmds[group]
+        if isinstance(what, str):
+            R.skip(f"{group}: {what}")
+            continue
+        if f"{group}_note" in cmds:
+            R.skip(cmds[f"{group}_note"])
+        out = raw / "results" / group
+        out.mkdir(parents=True, exist_ok=True)
+        entry = data["extras"].setdefault(group, {"processes": [], "results": {}, "md": {}})
+        for label, cmd in what:
+            rec = R.run(label, cmd, env=dict(os.environ, NEUROJAX_BENCH_RESULTS=str(out)))
+            entry["processes"].append(
+                {k: rec[k] for k in ("label", "returncode", "wall_s", "peak_rss_mib")}
+            )
+        for path in sorted(out.glob("*.json")):
+            entry["results"][path.stem] = load_json(path)
+            md = path.with_suffix(".md")
+            if md.exists():
+                entry["md"][path.stem] = md.read_text()
+
+
+def _extras_md(data: dict) -> list[str]:
+    md: list[str] = []
+    for group, entry in data.get("extras", {}).items():
+        script, what = GROUP_INFO[group]
+        md += [f"## {what[0].upper() + what[1:]} (`{script}`, `--only {group}`)", ""]
+        if not entry["results"]:
+            md += ["No results (the process failed: see the JSON's `processes`).", ""]
+        for stem, payload in entry["results"].items():
+            text = entry["md"].get(stem)
+            if text:
+                # its own table, headings pushed below this section's
+                lines = [("###" + x[1:]) if x.startswith("# ") else x
+                         for x in text.strip().splitlines()]  # fmt: skip
+                md += [*lines, ""]
+            elif isinstance(payload, dict):  # a flat record (bench_hay2011.py)
+                rows = [[k, f"{v:.4g}" if isinstance(v, float) else v]
+                        for k, v in payload.items() if isinstance(v, (int, float, str))]  # fmt: skip
+                md += [f"### {stem}", "", C.markdown_table(["quantity", "value"], rows), ""]
+    return md
 
 
 def _mark_round(rows: list[dict], rnd: int) -> None:
@@ -628,11 +794,17 @@ def summarise(data: dict, meta: dict) -> tuple[str, list[dict]]:
                          _f(r["run_s"]), _f(r.get("rate_hz"), ".1f"), _f(x, ".2f"),
                          _f(r.get("peak_rss_mib"), ".0f")])  # fmt: skip
         md += [C.markdown_table(header, rows), ""]
+    md += _extras_md(data)
     return "\n".join(md), ratios
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.list:
+        for g in GROUPS:
+            script, what = GROUP_INFO[g]
+            print(f"{g:14s} {script}: {what}")
+        return 0
     S = QUICK if args.quick else FULL
     name = args.name or ("summary_quick" if args.quick else "summary")
     raw = args.keep_raw or Path(tempfile.mkdtemp(prefix="neurojax_bench_"))
