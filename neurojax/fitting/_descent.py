@@ -79,8 +79,9 @@ class LevenbergMarquardt(eqx.Module):
 
     Each step computes the residuals `r` and their Jacobian `J` in the unconstrained
     coordinates by forward mode (one simulation with a batched JVP per parameter), then
-    tries `δ = −(JᵀJ + λ·diag(JᵀJ))⁻¹ Jᵀr`, multiplying `λ` by `increase` until the loss
-    decreases (at most `max_tries` simulations) and dividing it by `decrease` after a
+    tries `δ = −(JᵀJ + λ·diag(JᵀJ))⁻¹ Jᵀr` (computed from the SVD of the column-scaled
+    Jacobian, not the normal equations: see `_lm_step`), multiplying `λ` by `increase`
+    until the loss decreases (at most `max_tries` simulations) and dividing it by `decrease` after a
     success. Gauss–Newton's curvature is what gradient methods lack on a spiking trace:
     the loss there is a narrow curved valley (HH `g_na, g_k, g_l` compensate one another
     for the spike times), where L-BFGS's line search stalls several per cent from the
