@@ -206,6 +206,8 @@ def run_brian2_standalone(n: int) -> dict:
             run_s=run,
             rate_hz=int(mon.num_spikes) / n / (T_MS * 1e-3),
             peak_rss_mb=peak_rss_mb(),
+            # the largest child: the compiler or the simulation binary, whichever is larger
+            child_peak_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         )
 
 
