@@ -98,3 +98,21 @@ def test_the_float32_floor_of_the_two_spike_sweep_is_polished_away():
     assert not raw.converged
     assert raw.stages[-1].name == "gradient"
     assert np.abs(g[0] / truth[0] - 1) > 0.01  # where float32 stopped: > 1 % off
+
+
+def test_n_residuals_of_a_trace_mse_is_the_target_size():
+    """The residual count the stationarity test uses: the target's size (no tracing) for a
+    `TraceMSE`, and the same count when traced for any other least-squares loss."""
+    from neurojax.fitting import RestingPotential, TraceMSE
+    from neurojax.fitting._polish import n_residuals
+
+    inputs = jnp.zeros((40, 2))
+    target = nj.simulate(nj.LIF(), inputs, dt=0.1).v
+    for loss in (TraceMSE(), TraceMSE() + 0.5 * RestingPotential(window=(0.0, 2.0))):
+        obj = make_objective(nj.LIF(), inputs, target, dt=0.1, trainable=lambda m: m.tau,
+                             loss=loss)  # fmt: skip
+        u = obj.to_unconstrained(obj.params0)
+        traced = int(np.prod(jax.eval_shape(obj.unconstrained_residuals, u).shape))
+        assert n_residuals(obj, u) == traced
+    assert n_residuals(make_objective(nj.LIF(), inputs, target, dt=0.1,
+                                      trainable=lambda m: m.tau), u) == 80  # fmt: skip

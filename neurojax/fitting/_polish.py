@@ -14,6 +14,7 @@ import jax.tree_util as jtu
 import numpy as np
 
 from ._descent import LevenbergMarquardt, StageReport, _descend, _Descent
+from ._losses import TraceMSE
 from ._objective import Objective
 
 POLISH_SE = 1.0
@@ -45,7 +46,11 @@ def gauss_newton_standard_errors(loss: float, decrement: float, n_residuals: int
 
 
 def n_residuals(obj: Objective, u) -> int:
-    """The length of the residual vector of `obj` (traced, not run)."""
+    """The length of the residual vector of `obj`: the target's size for a `TraceMSE` on
+    one voltage array (what `Auto` checks), else traced (not run)."""
+    v = obj.target.v
+    if type(obj.loss) is TraceMSE and isinstance(v, jax.Array | np.ndarray):
+        return int(np.size(v))
     return int(np.prod(jax.eval_shape(obj.unconstrained_residuals, u).shape))
 
 
