@@ -1,7 +1,8 @@
 """Every benchmark case, neurojax and each installed peer, into one table.
 
-    python benchmarks/run.py            # the full suite (~15–30 min on an idle 2-core CPU)
-    python benchmarks/run.py --quick    # everything tiny (< 2 min without peers): tests the runner
+    python benchmarks/run.py            # every group (hours on a 2-core CPU: see README.md)
+    python benchmarks/run.py --quick    # every group tiny: tests the runner
+    python benchmarks/run.py --list     # the groups (--only GROUP ...) and their scripts
 
 Writes `results/summary.md` and `results/summary.json` (`--quick`: `summary_quick.*`):
 medians and ratios, with the machine (CPU model, cores, GPU if any, load average) and
@@ -20,7 +21,15 @@ its own):
 - **compile times** of each (neurojax: tracing + XLA compilation; peers: their
   build/compile or first-run overhead);
 - **peak memory**: the peak resident set size of each case's process tree (Linux
-  `wait4`), beside the peak of a process that only imports JAX and neurojax.
+  `wait4`), beside the peak of a process that only imports JAX and neurojax;
+- **the other groups**, one script each, whose own `<name>.{json,md}` (written into this
+  run's folder: `NEUROJAX_BENCH_RESULTS`, never over `results/`) go into the summary as
+  they are: `hay2011` (Hay et al.'s cell vs NEURON), `dendritic` (vs dendrify,
+  `DENDRIFY_PYTHON`), `compile_cache`, `interleaved` (vs BrainPy in this process and
+  Brian2 standalone, alternating), `solvers` (HH schemes), `memory` (gradient memory and
+  long runs), `coba_profile` (a COBA step's costs), `analysis` (`bifurcation_diagram`),
+  `emitters` (XLA:CPU fusion emitters). A group whose peer or NEURON is missing is
+  skipped with a line saying why (`hay2011` needs NEURON even with `--no-peers`).
 
 Peers run in their own Python environments, found through environment variables (or the
 `--*-python` options); a peer whose variable is unset, or whose interpreter cannot import
@@ -66,8 +75,9 @@ FULL = {
     "steps": 1000,
     "repeats": 5,
     "gradient": [],  # bench_gradient.py's defaults: 4000 steps, 4 solvers, 10³ population
-    "cable_branches": [50, 200],
+    "cable_branches": [50, 200, 1000],  # 500, 2000, 10⁴ compartments
     "cable": ["--repeats", "3", "--batch", "100"],
+    "cable_batch": {1000: "10"},  # the 10⁴-compartment batch: 10 cells (README's table)
     "network_n": 4000,
     "network_repeats": "3",
     "brian2_targets": ["cython", "cpp_standalone"],
@@ -79,7 +89,9 @@ FULL = {
     "compile_cache": [],
     "interleaved": [],
     "solvers": [],
-    "memory": [],
+    "solvers_1e3": ["--n", "1000"],  # the population gradient at 10³ (README)
+    "memory": ["--lengths", "1000", "10000", "100000", "1000000"],
+    "coba_profile": ["--rounds", "5"],
     "long_runs": [],
     "analysis": [],
     "emitters": ["--rounds", "3"],
@@ -104,6 +116,8 @@ QUICK = {
     "compile_cache": ["--cases", "hh"],
     "interleaved": ["--cases", "hh:100", "lif:1000", "--steps", "100", "--repeats", "2"],
     "solvers": ["--n", "100", "--steps", "100", "--rounds", "1"],
+    "solvers_1e3": None,
+    "coba_profile": None,  # fixed sizes (COBA 4000 × 10⁴ steps, 13 programs): full run only
     "memory": ["--lengths", "1000", "--no-rss"],
     "long_runs": ["--only", "lif_1e5x1e4", "--compile-only", "lif_1e5x1e4"],
     "analysis": ["reduced"],
@@ -116,7 +130,8 @@ GROUP_INFO = {
     "gradient": ("bench_gradient.py", "single HH neuron: forward, gradients, compile (Jaxley)"),
     "populations": ("bench_populations.py (+ bench_neuron/brian2/brainpy/jaxley.py)",
                     "HH 10⁴ and LIF 10⁵ populations vs NEURON, Brian2, BrainPy, Jaxley"),
-    "cable": ("bench_cable.py", "branched HH cells, 500 / 2000 compartments (NEURON, Jaxley)"),
+    "cable": ("bench_cable.py", "branched HH cells, 500 / 2000 / 10⁴ compartments (NEURON, "
+              "Jaxley)"),
     "network": ("bench_network.py", "COBA, 4000 LIF, 1 s (Brian2, BrainPy)"),
     "hay2011": ("bench_hay2011.py", "Hay et al. 2011 L5 cell vs NEURON: forward, gradient, "
                 "compile, gradient memory (needs NEURON)"),
@@ -130,6 +145,8 @@ GROUP_INFO = {
                 "gradient, CPU time"),
     "memory": ("bench_memory.py, bench_long_runs.py", "gradient memory (checkpointing) and "
                "peak memory of long runs"),
+    "coba_profile": ("profile_coba_step.py", "where one COBA step's CPU time goes, cost per "
+                     "spike of the event-driven propagation"),
     "analysis": ("bench_analysis.py", "bifurcation_diagram with limit cycles, wall / CPU"),
     "emitters": ("bench_xla_emitters.py", "XLA:CPU default vs legacy fusion emitters"),
 }  # fmt: skip
@@ -443,7 +460,9 @@ def run_cases(args, S: dict, R: Runner, raw: Path, peers: dict) -> dict:
                 rec = R.run(
                     f"cable {tool} {nb * 10}",
                     [python, f"{B}/bench_cable.py", "--tool", tool, "--branches", str(nb),
-                     *S["cable"], "--json-out", str(out)],
+                     *S["cable"], *(["--batch", S["cable_batch"][nb]]
+                                    if nb in S.get("cable_batch", {}) else []),
+                     "--json-out", str(out)],
                 )  # fmt: skip
                 for r in load_json(out) or []:
                     data["cable"].append({**r, "tool": tool, "peak_rss_mib": peak(rec)})
@@ -491,10 +510,9 @@ def extra_commands(args, S: dict, peers: dict) -> dict:
                           "--dendrify-python", str(args.dendrify_python),
                           "--targets", *targets])]  # fmt: skip
     if not dendrify:
-        cmds["dendritic_note"] = (
-            "dendritic: dendrify/Brian2 side (DENDRIFY_PYTHON "
-            f"{args.dendrify_python} cannot import dendrify): neurojax alone"
-        )
+        why = ("--no-peers" if args.no_peers else
+               f"DENDRIFY_PYTHON {args.dendrify_python} cannot import dendrify")  # fmt: skip
+        cmds["dendritic_note"] = f"dendritic: dendrify/Brian2 side ({why}): neurojax alone"
     cmds["compile_cache"] = [("compile_cache",
                               [py, f"{B}/bench_compile_cache.py", *S["compile_cache"]])]
     inter = []
@@ -514,9 +532,20 @@ def extra_commands(args, S: dict, peers: dict) -> dict:
     cmds["interleaved"] = (
         [("interleaved", [py, f"{B}/bench_interleaved.py", *S["interleaved"], *inter])]
         if inter
+        else "--no-peers" if args.no_peers
         else "no BrainPy with this JAX (BRAINPY_PYTHON) and no Brian2 (BRIAN2_PYTHON)"
     )
     cmds["solvers"] = [("solvers", [py, f"{B}/bench_hh_solvers.py", *S["solvers"]])]
+    if S.get("solvers_1e3") is not None:
+        cmds["solvers"].append(("solvers 1e3", [py, f"{B}/bench_hh_solvers.py",
+                                *S["solvers_1e3"], "--name", "hh_solvers_1e3"]))  # fmt: skip
+    cmds["coba_profile"] = (
+        [("coba_profile", [py, f"{B}/profile_coba_step.py", *S["coba_profile"],
+                           "--out", "{out}/coba_profile.json"])]  # fmt: skip
+        if S["coba_profile"] is not None
+        else "its sizes are fixed (COBA, 4000 LIF, 10⁴ steps, 13 compiled programs): "
+        "full run only"
+    )
     cmds["memory"] = [
         ("memory", [py, f"{B}/bench_memory.py", *S["memory"], "--name", "memory"]),
         ("long_runs", [py, f"{B}/bench_long_runs.py", *S["long_runs"]]),
@@ -545,6 +574,7 @@ def run_extras(args, S: dict, R: Runner, raw: Path, peers: dict, data: dict) -> 
         out.mkdir(parents=True, exist_ok=True)
         entry = data["extras"].setdefault(group, {"processes": [], "results": {}, "md": {}})
         for label, cmd in what:
+            cmd = [c.replace("{out}", str(out)) for c in cmd]
             rec = R.run(label, cmd, env=dict(os.environ, NEUROJAX_BENCH_RESULTS=str(out)))
             entry["processes"].append(
                 {k: rec[k] for k in ("label", "returncode", "wall_s", "peak_rss_mib")}
@@ -570,9 +600,16 @@ def _extras_md(data: dict) -> list[str]:
                 lines = [("###" + x[1:]) if x.startswith("# ") else x
                          for x in text.strip().splitlines()]  # fmt: skip
                 md += [*lines, ""]
-            elif isinstance(payload, dict):  # a flat record (bench_hay2011.py)
+            elif isinstance(payload, dict):  # a record (bench_hay2011.py, profile_coba_step.py)
+                flat = {}
+                for k, v in payload.items():
+                    if isinstance(v, dict) and k != "machine":  # one level: k.key
+                        flat.update({f"{k}.{k2}": v2 for k2, v2 in v.items()})
+                    else:
+                        flat[k] = v
                 rows = [[k, f"{v:.4g}" if isinstance(v, float) else v]
-                        for k, v in payload.items() if isinstance(v, (int, float, str))]  # fmt: skip
+                        for k, v in flat.items()
+                        if isinstance(v, (int, float, str)) and not isinstance(v, bool)]  # fmt: skip
                 md += [f"### {stem}", "", C.markdown_table(["quantity", "value"], rows), ""]
     return md
 
