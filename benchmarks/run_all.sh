@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The one benchmark command: every case with each installed peer, one summary table
-# (results/summary.md and results/summary.json; see benchmarks/run.py and README.md).
+# The one benchmark command: every group of benchmarks/run.py (populations, gradients,
+# cables, networks, Hay's cell, dendritic networks, compile cache, interleaved peers,
+# solvers, memory, the COBA profile, analysis, XLA emitters; `run.py --list`) with each
+# installed peer, one summary (results/summary.md and results/summary.json; see
+# benchmarks/run.py and README.md, "One command", for which group makes which figure).
 #
 #   BRIAN2_PYTHON=/tmp/brian2-venv/bin/python BRAINPY_PYTHON=/tmp/peers-venv/bin/python \
 #       bash benchmarks/run_all.sh            # full suite
@@ -10,7 +13,9 @@
 # BRIAN2_PYTHON: a Python with brian2 + cython (numpy < 2.3); BRAINPY_PYTHON: one with
 # brainpy, jaxley and numba (JAXLEY_PYTHON overrides it for Jaxley); NEURON_PYTHON: one
 # with neuron (default: this Python). Each peer is skipped, with a line saying so, when
-# its variable is unset or its Python cannot import it.
+# its variable is unset or its Python cannot import it. DENDRIFY_PYTHON: one with dendrify
+# and brian2 (default /tmp/dendrify-venv/bin/python). Other arguments go to run.py
+# (e.g. --only hay2011 memory).
 # Run it on an otherwise idle machine: the tools are timed one after another, and a
 # concurrent job skews their ratios (the summary records the load average).
 set -euo pipefail
