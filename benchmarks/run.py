@@ -115,6 +115,7 @@ QUICK = {
     "dendritic_targets": ["cython"],
     "compile_cache": ["--cases", "hh"],
     "interleaved": ["--cases", "hh:100", "lif:1000", "--steps", "100", "--repeats", "2"],
+    "interleaved_brian2": False,  # its C++ standalone builds (~30 s each): full run only
     "solvers": ["--n", "100", "--steps", "100", "--rounds", "1"],
     "solvers_1e3": None,
     "coba_profile": None,  # fixed sizes (COBA 4000 × 10⁴ steps, 13 programs): full run only
@@ -527,8 +528,12 @@ def extra_commands(args, S: dict, peers: dict) -> dict:
                 f"interleaved: BrainPy left out (its JAX {theirs} is not this JAX {mine}; "
                 "it must run in this process)"
             )
-    if peers.get("brian2"):
+    if peers.get("brian2") and S.get("interleaved_brian2", True):
         inter += ["--brian2-python", args.brian2_python]
+    elif peers.get("brian2"):
+        cmds["interleaved_note"] = (
+            "interleaved: Brian2 C++ standalone left out under --quick (its builds)"
+        )
     cmds["interleaved"] = (
         [("interleaved", [py, f"{B}/bench_interleaved.py", *S["interleaved"], *inter])]
         if inter
@@ -590,7 +595,7 @@ def _extras_md(data: dict) -> list[str]:
     md: list[str] = []
     for group, entry in data.get("extras", {}).items():
         script, what = GROUP_INFO[group]
-        md += [f"## {what[0].upper() + what[1:]} (`{script}`, `--only {group}`)", ""]
+        md += [f"## `{group}`: {what} (`{script}`)", ""]
         if not entry["results"]:
             md += ["No results (the process failed: see the JSON's `processes`).", ""]
         for stem, payload in entry["results"].items():

@@ -52,7 +52,7 @@ def test_list_prints_every_group():
 
 
 def test_extra_commands_quick_sizes_and_skips(run, monkeypatch):
-    args = run.parse_args(["--quick", "--no-peers", "--dendrify-python", "/nonexistent/python"])
+    args = run.parse_args(["--quick", "--dendrify-python", "/nonexistent/python"])
     monkeypatch.setattr(run, "has_module", lambda python, module: None)  # no NEURON either
     cmds = run.extra_commands(args, run.QUICK, peers={})
     # a missing peer or NEURON: a line saying why, never a silent omission
@@ -68,6 +68,24 @@ def test_extra_commands_quick_sizes_and_skips(run, monkeypatch):
             assert (BENCH / script).exists()
     (_, solvers), = cmds["solvers"]
     assert solvers[solvers.index("--n") + 1] == "100"
+    assert isinstance(cmds["coba_profile"], str)  # fixed sizes: full run only, said so
+    # --no-peers: the skip lines say so rather than blame a missing environment
+    args = run.parse_args(["--quick", "--no-peers"])
+    cmds = run.extra_commands(args, run.QUICK, peers={})
+    assert "--no-peers" in cmds["interleaved"] and "--no-peers" in cmds["dendritic_note"]
+
+
+def test_full_run_adds_the_readme_sizes(run, monkeypatch):
+    monkeypatch.setattr(run, "has_module", lambda python, module: "9")
+    args = run.parse_args(["--no-peers"])
+    cmds = run.extra_commands(args, run.FULL, peers={})
+    labels = [label for label, _ in cmds["solvers"]]
+    assert labels == ["solvers", "solvers 1e3"]  # the population gradient at 10⁴ and 10³
+    (_, memory), _long = cmds["memory"]
+    assert "1000000" in memory  # the README's 10⁶-step gradient memory
+    (_, profile), = cmds["coba_profile"]
+    assert "{out}/coba_profile.json" in profile
+    assert run.FULL["cable_branches"] == [50, 200, 1000]
 
 
 def test_extras_summary_embeds_each_scripts_table(run):
@@ -79,7 +97,7 @@ def test_extras_summary_embeds_each_scripts_table(run):
         "solvers": {"results": {}, "md": {}},
     }}  # fmt: skip
     md = "\n".join(run._extras_md(data))
-    assert "`--only analysis`" in md and "### Title" in md and "| 1 |" in md
+    assert "`analysis`" in md and "### Title" in md and "| 1 |" in md
     assert "| neuron_s | 1.5 |" in md and "| compartments | 281 |" in md
     assert "machine" not in md.split("hay2011")[-1].split("\n## ")[0].replace("`", "")
     assert "No results" in md  # solvers: its process failed
