@@ -26,6 +26,7 @@ scatters and custom calls (a scatter or custom call in the loop body keeps XLA:C
 compiling the loop into one function).
 
     python benchmarks/profile_coba_step.py [--rounds 5]
+    COBA_N=1000000 COBA_STEPS=100 python benchmarks/profile_coba_step.py --rounds 2
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ from neurojax.models import coba, coba_inputs, random_initial_state
 from neurojax.network import Network
 from neurojax.network import _propagate as P
 
-DT, N, N_STEPS = 0.1, 4000, 10_000
-UNROLLS = [int(k) for k in __import__("os").environ.get("UNROLLS", "").split()]
+_env = __import__("os").environ
+DT = 0.1
+N = int(_env.get("COBA_N", 4000))  # neurons (in-degree 80 at every size)
+N_STEPS = int(_env.get("COBA_STEPS", 10_000))  # a multiple of 100
+UNROLLS = [int(k) for k in _env.get("UNROLLS", "").split()]
 
 
 def cpu_s() -> float:
@@ -76,7 +80,8 @@ def build():
     raster = nj.simulate(
         net, inputs, dt=DT, state0=y0, saveat=nj.SaveAt(every=1, fn=lambda y: None), throw=False
     ).spikes
-    raster = {k: jnp.asarray(v, jnp.float64).reshape(N_STEPS, -1) for k, v in raster.items()}
+    dtype = jnp.result_type(float)  # float32 unless JAX runs with x64
+    raster = {k: jnp.asarray(v, dtype).reshape(N_STEPS, -1) for k, v in raster.items()}
     groups = [[net.projections[k].connectivity for k in g] for g in net._fused]
     pre = [net.projections[g[0]].pre for g in net._fused]
 
