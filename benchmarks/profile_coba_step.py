@@ -26,7 +26,8 @@ scatters and custom calls (a scatter or custom call in the loop body keeps XLA:C
 compiling the loop into one function).
 
     python benchmarks/profile_coba_step.py [--rounds 5]
-    COBA_N=1000000 COBA_STEPS=100 python benchmarks/profile_coba_step.py --rounds 2
+    COBA_N=1000000 COBA_STEPS=200 COBA_PIECES="full no_projections search propagate" \
+        python benchmarks/profile_coba_step.py --rounds 1
 """
 
 from __future__ import annotations
@@ -210,6 +211,8 @@ def build():
         "handwritten": (jax.jit(handwritten), (v0,)),
     }
     n_spikes = int(sum(jnp.sum(v) for v in raster.values()))
+    keep = _env.get("COBA_PIECES", "").split()  # a subset of the pieces, by name
+    pieces = {k: v for k, v in pieces.items() if not keep or k in keep}
     return pieces, n_spikes
 
 
@@ -249,10 +252,11 @@ def main():
         cpu_s={k: statistics.median(v) for k, v in times.items()},
         cpu_s_all=times,
         us_per_step={k: 1e6 * statistics.median(v) / N_STEPS for k, v in times.items()},
-        hlo_full=hlo_counts(*pieces["full"]),
+        hlo_full=hlo_counts(*pieces["full"]) if "full" in pieces else None,
     )
     for k in ("propagate", "propagate_former", "search"):
-        out[f"us_per_spike_{k}"] = 1e6 * out["cpu_s"][k] / n_spikes
+        if k in out["cpu_s"]:
+            out[f"us_per_spike_{k}"] = 1e6 * out["cpu_s"][k] / n_spikes
     if args.out:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)
