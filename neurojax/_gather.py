@@ -59,6 +59,18 @@ class StaticMap:
         self.backward = _table(inp, out, self.n_in, self.n_out)
         # a plain gather (every output one input) needs no padding slot
         self.plain = bool(self.forward.shape[1] == 1 and np.all(self.forward < self.n_in))
+        # custom_linear_solve maps a vector to one of its size: both sides padded to this
+        self.size = max(self.n_in, self.n_out)
+
+        def solve_fn(_, r):
+            return _fit(_gather_sum(r[..., : self.n_in], self.forward, self.n_in, self.plain),
+                        self.size)  # fmt: skip
+
+        def transpose_fn(_, r):
+            return _fit(_gather_sum(r[..., : self.n_out], self.backward, self.n_out, False),
+                        self.size)  # fmt: skip
+
+        self.solve_fn, self.transpose_fn = solve_fn, transpose_fn
 
     @classmethod
     def take(cls, index, n_in: int) -> StaticMap:
@@ -98,6 +110,10 @@ def _fit(x, size: int):
     return jnp.concatenate([x, jnp.zeros((*x.shape[:-1], size - n), x.dtype)], axis=-1)
 
 
+def _identity(u):
+    return u
+
+
 def apply(m: StaticMap, x):
     """`m` applied to the last axis of `x` (`(..., n_in)` → `(..., n_out)`), by gathers,
     and by gathers again when differentiated in reverse mode."""
@@ -106,16 +122,10 @@ def apply(m: StaticMap, x):
         raise ValueError(
             f"{m!r} applies to arrays with {m.n_in} values on the last axis, got shape {x.shape}."
         )
-    size = max(m.n_in, m.n_out)  # custom_linear_solve maps a vector to one of its size
-
-    def forward(_, r):
-        return _fit(_gather_sum(r[..., : m.n_in], m.forward, m.n_in, m.plain), size)
-
-    def backward(_, r):
-        return _fit(_gather_sum(r[..., : m.n_out], m.backward, m.n_out, False), size)
-
+    # the map's own functions (made once): JAX caches their traces by identity, so a
+    # step tracing a hundred maps does not re-trace three functions for each
     y = jax.lax.custom_linear_solve(
-        lambda u: u, _fit(x, size), solve=forward, transpose_solve=backward
+        _identity, _fit(x, m.size), solve=m.solve_fn, transpose_solve=m.transpose_fn
     )
     return y[..., : m.n_out]
 
