@@ -75,29 +75,41 @@ def test_the_float32_floor_of_the_two_spike_sweep_is_polished_away():
     """HH, 6 µA/cm² (2 spikes), 1 mV noise, draw jax key 1 of `validation/fit_success_rates.py`
     — the draw that failed: float32 LM stopped (`FLOOR`) at 1.0194 mV², 1.6 % / 1.4 % off in
     `g_na` / `g_k` (2 standard errors ≈ 0.8 %), with a Gauss–Newton step of ~6 standard errors
-    left, and said `converged`. Now the stationarity test sees that step; the default
-    polishes in float64 and ends within 2 standard errors (Fisher, `identifiability`) at the
-    noise level (within 10 % of 1 mV²: 2400 samples give a 3 % s.d.), converged; with
-    `Auto(polish=False)` the same fit stays where float32 stopped and says it is not
-    converged."""
+    left, and said `converged`. The default ends within 2 standard errors (Fisher,
+    `identifiability`) at the noise level (within 10 % of 1 mV²: 2400 samples give a 3 %
+    s.d.), converged.
+
+    Where float32 rounds so that LM stops on that floor (XLA's default CPU emitters:
+    measured), the stationarity test sees the step, the default polishes in float64 and
+    the history ends with the returned float32 model; `Auto(polish=False)` then stays
+    > 1 % off and says it is not converged. Under the test run's legacy fusion emitters
+    (`conftest.py`) the float32 descent of this draw rounds differently and reaches the
+    minimum by itself (1.00476 mV², 0.02 standard errors): then nothing is polished and
+    both fits agree — the floor's position is a property of the rounding."""
     current, target = _two_spike_noisy(1)
     truth = np.array([120.0, 36.0, 0.3])
     kw = dict(dt=0.025, trainable=lambda m: (m.g_na, m.g_k, m.g_l), progress_meter=QUIET)
     r = fit(nj.HodgkinHuxley(g_na=100.0, g_k=40.0, g_l=0.25), current, target, **kw)
     g = np.array([float(p) for p in r.params])
     sd = np.asarray(r.identifiability(sigma_v=1.0).rel_std, dtype=float) * g
-    assert [s.name for s in r.stages][-2:] == ["gradient", "Float64Polish"]
     assert r.converged and abs(r.loss - 1.0) < 0.1
-    assert r.loss < r.stages[-2].loss  # the polish lowered the float32 loss
-    assert r.losses[r.best_step] == r.loss and r.best_step == len(r.losses) - 1
     assert all(jnp.asarray(p).dtype == jnp.float32 for p in r.params)
     np.testing.assert_array_less(np.abs(g - truth), 2 * sd)
+    assert r.losses[r.best_step] == r.loss
     raw = fit(nj.HodgkinHuxley(g_na=100.0, g_k=40.0, g_l=0.25), current, target,
               strategy=Auto(polish=False), **kw)  # fmt: skip
-    g = np.array([float(p) for p in raw.params])
-    assert not raw.converged
     assert raw.stages[-1].name == "gradient"
-    assert np.abs(g[0] / truth[0] - 1) > 0.01  # where float32 stopped: > 1 % off
+    g_raw = np.array([float(p) for p in raw.params])
+    if r.stages[-1].name == "Float64Polish":
+        assert r.stages[-2].name == "gradient"
+        assert r.loss < r.stages[-2].loss  # the polish lowered the float32 loss
+        assert r.best_step == len(r.losses) - 1
+        assert not raw.converged
+        assert np.abs(g_raw[0] / truth[0] - 1) > 0.01  # where float32 stopped: > 1 % off
+    else:
+        assert r.stages[-1].name == "gradient"
+        assert raw.converged
+        np.testing.assert_array_equal(g_raw, g)  # the same float32 descent
 
 
 def test_n_residuals_of_a_trace_mse_is_the_target_size():
