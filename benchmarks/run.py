@@ -112,7 +112,7 @@ QUICK = {
     "timeout_s": 600,
     "hay2011": ["--T", "2", "--repeats", "1"],
     "dendritic": ["--n", "200", "--ms", "20", "--repeats", "1", "--solvers", "euler"],
-    "dendritic_targets": ["cython"],
+    "dendritic_targets": ["numpy"],  # Brian2 without compilation (Cython: ~2 min a model)
     "compile_cache": ["--cases", "hh"],
     "interleaved": ["--cases", "hh:100", "lif:1000", "--steps", "100", "--repeats", "2"],
     "interleaved_brian2": False,  # its C++ standalone builds (~30 s each): full run only
