@@ -145,7 +145,7 @@ class TreeTopology:
         return f"TreeTopology(n={self.n}, height={self.height}, width={self.width})"
 
 
-def _solve_levels(topo: TreeTopology, d, a, b, rhs):
+def _solve_levels(topo: TreeTopology, idx, d, a, b, rhs):
     """Hines elimination and back-substitution by height levels (`method="levels"`), for
     arrays shaped `(N, *batch)` (node-major) in the original numbering; `a[0]`, `b[0]` are
     ignored."""
@@ -154,7 +154,7 @@ def _solve_levels(topo: TreeTopology, d, a, b, rhs):
     batch = rhs.shape[1:]
 
     def renumber(x, fill):
-        x = jnp.broadcast_to(x.astype(dtype), (n, *batch))[topo.perm]
+        x = jnp.broadcast_to(x.astype(dtype), (n, *batch))[idx["perm"]]
         return jnp.concatenate([x, jnp.full((size + 1 - n, *batch), fill, dtype)])
 
     # The dummy slot and the padding have d = 1 and zero couplings: padded lanes compute
@@ -164,7 +164,7 @@ def _solve_levels(topo: TreeTopology, d, a, b, rhs):
     a = jnp.where(root, 0.0, renumber(a, 0.0))
     b = jnp.where(root, 0.0, renumber(b, 0.0))
     rhs = renumber(rhs, 0.0)
-    children = jnp.asarray(topo.children)
+    children = idx["children"]
     a_kids = a[children]  # (size, k, *batch): constant over the sweep, gathered once
     ab_kids = (a * b)[children]
     lanes = jnp.arange(w).reshape(-1, *([1] * len(batch)))
@@ -188,9 +188,9 @@ def _solve_levels(topo: TreeTopology, d, a, b, rhs):
         new = jnp.where(lanes[:, None] >= m, old, new)  # lanes past the level: unchanged
         return jax.lax.dynamic_update_slice_in_dim(dr, new, s, 0), None
 
-    dr, _ = jax.lax.scan(eliminate, dr, jnp.asarray(topo.up))
+    dr, _ = jax.lax.scan(eliminate, dr, idx["up"])
     d, rhs = dr[:, 0], dr[:, 1]
-    parent = jnp.asarray(topo.new_parent)
+    parent = idx["new_parent"]
     x = jnp.zeros_like(rhs).at[0].set(rhs[0] / d[0])
 
     def substitute(x, level):
@@ -200,8 +200,8 @@ def _solve_levels(topo: TreeTopology, d, a, b, rhs):
         new = jnp.where(lanes >= m, window(x, s), new)
         return jax.lax.dynamic_update_slice_in_dim(x, new, s, 0), None
 
-    x, _ = jax.lax.scan(substitute, x, jnp.asarray(topo.down))
-    return x[topo.inv]
+    x, _ = jax.lax.scan(substitute, x, idx["down"])
+    return x[idx["inv"]]
 
 
 def _matvec(topo: TreeTopology, d, a, b, x):
@@ -216,7 +216,7 @@ def _matvec(topo: TreeTopology, d, a, b, x):
     return d * x + bx + node_last(topo.over_children, ax)
 
 
-def _solve_hines(topo: TreeTopology, d, a, b, rhs):
+def _solve_hines(topo: TreeTopology, idx, d, a, b, rhs):
     """Hines elimination and back-substitution in one compiled loop each (`method="hines"`),
     compartment by compartment in the original numbering (`parent[i] < i`), for arrays
     shaped `(N, *batch)` (node-major); `a[0]`, `b[0]` are ignored.
@@ -232,7 +232,7 @@ def _solve_hines(topo: TreeTopology, d, a, b, rhs):
     d, a, b, rhs = (jnp.broadcast_to(x.astype(dtype), (n, *batch)) for x in (d, a, b, rhs))
     if n == 1:
         return rhs / d
-    parent = jnp.asarray(topo.parent_or_root)
+    parent = idx["parent"]
     row = functools.partial(jax.lax.dynamic_index_in_dim, keepdims=False)
     # d and rhs ride together as one (N, 2, *batch) array: one read and one write of the
     # parent's row per step
@@ -280,6 +280,13 @@ compartments (fewest sequential steps: for accelerators)."""
 _SOLVERS = {"hines": _solve_hines, "levels": _solve_levels}
 
 
+def _index_arrays(topo: TreeTopology, method: str) -> dict:
+    """The topology's index arrays that `method`'s solver reads (numpy, int)."""
+    if method == "hines":
+        return {"parent": topo.parent_or_root}
+    return {k: getattr(topo, k) for k in ("perm", "children", "up", "new_parent", "down", "inv")}
+
+
 def default_method() -> str:
     """`"hines"` on a CPU backend, `"levels"` on an accelerator (JAX's default backend)."""
     return "hines" if jax.default_backend() == "cpu" else "levels"
@@ -294,26 +301,36 @@ def _tree_solve(topo, method, d, a, b, rhs):
     #   elimination loop;
     # - forward mode (jvp, jacfwd): ẋ = M⁻¹(ṙ − Ṁ x), one more solve.
     solve = _node_major_batching(functools.partial(_SOLVERS[method], topo))
+    idx = {k: jnp.asarray(v) for k, v in _index_arrays(topo, method).items()}
     return jax.lax.custom_linear_solve(
         functools.partial(_matvec, topo, d, a, b),
         rhs,
-        solve=lambda _, r: solve(d, a, b, r),
-        transpose_solve=lambda _, r: solve(d, b, a, r),
+        solve=lambda _, r: solve(idx, d, a, b, r),
+        transpose_solve=lambda _, r: solve(idx, d, b, a, r),
     )
 
 
 def _node_major_batching(solve):
-    """`solve(d, a, b, rhs)` for node-major `(N, *batch)` arrays, with a `vmap` rule that
-    puts the mapped axis last (node-major) instead of first: each step of the loops then
-    moves one contiguous row of the batch (measured: a vmap of 100 cells of 2201
-    compartments, 2× faster than the axis vmap would put first)."""
+    """`solve(idx, d, a, b, rhs)` for node-major `(N, *batch)` arrays, with a `vmap` rule
+    that puts the mapped axis last (node-major) instead of first: each step of the loops
+    then moves one contiguous row of the batch (measured: a vmap of 100 cells of 2201
+    compartments, 2× faster than the axis vmap would put first).
+
+    The topology's index arrays `idx` are arguments, not closed over: JAX asserts that a
+    `custom_vmap` function's constants are unbatched, and a `vmap` of a `cond` (fit's
+    descent over several starts) broadcasts every constant of its branches, so a closed-over
+    index array arrived batched (an `AssertionError` in JAX, reverse mode through a cell
+    under `fit(..., starts=...)`). Batched or not, they are the same for every member of
+    the batch (a broadcast constant): the rule takes the first."""
 
     @jax.custom_batching.custom_vmap
-    def batched(d, a, b, rhs):
-        return solve(d, a, b, rhs)
+    def batched(idx, d, a, b, rhs):
+        return solve(idx, d, a, b, rhs)
 
     @batched.def_vmap
-    def _rule(axis_size, in_batched, d, a, b, rhs):
+    def _rule(axis_size, in_batched, idx, d, a, b, rhs):
+        idx = {k: v[0] if in_batched[0][k] else v for k, v in idx.items()}
+        in_batched = in_batched[1:]
         args = [d, a, b, rhs]
         shape = jnp.broadcast_shapes(
             *(x.shape[1:] if bat else x.shape for x, bat in zip(args, in_batched, strict=True))
@@ -323,7 +340,7 @@ def _node_major_batching(solve):
             for x, bat in zip(args, in_batched, strict=True)
         ]
         args = [jnp.broadcast_to(x, (*shape, axis_size)) for x in args]
-        return jnp.moveaxis(batched(*args), -1, 0), True
+        return jnp.moveaxis(batched(idx, *args), -1, 0), True
 
     return batched
 
