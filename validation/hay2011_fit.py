@@ -210,9 +210,11 @@ def main(argv=None):
         # stage 1: a loss smooth in spike timing (windowed mean, SD and soft spike count of
         # both recordings), L-BFGS (fit's default for it), reverse mode; each start's best
         # point then starts the trace-MSE Levenberg–Marquardt
-        # forward mode (10 tangents, as LM's Jacobian): fit's default for 10 densities of
+        # forward mode (10 tangents, as LM's Jacobian). fit's default for 10 densities of
         # a cell, checkpointed reverse mode, failed here under the vmap over starts (a JAX
-        # AssertionError in the transpose of the tree solve inside L-BFGS's lax.cond)
+        # AssertionError in the tree solve's custom_vmap inside L-BFGS's lax.cond), fixed
+        # since (tests/test_cable_tree_solve.py::test_gradient_under_vmap_of_cond); the
+        # study's figures were measured with forward mode
         features = nj.fitting.WindowedFeatures(windows=6)
         r1 = nj.fit(guess, inputs, target, dt=DT, trainable=trainable, saveat=saveat,
                     loss=features, steps=args.feature_steps, strategy=None,
