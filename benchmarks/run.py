@@ -514,8 +514,9 @@ def extra_commands(args, S: dict, peers: dict) -> dict:
         why = ("--no-peers" if args.no_peers else
                f"DENDRIFY_PYTHON {args.dendrify_python} cannot import dendrify")  # fmt: skip
         cmds["dendritic_note"] = f"dendritic: dendrify/Brian2 side ({why}): neurojax alone"
-    cmds["compile_cache"] = [("compile_cache",
-                              [py, f"{B}/bench_compile_cache.py", *S["compile_cache"]])]
+    cmds["compile_cache"] = [
+        ("compile_cache", [py, f"{B}/bench_compile_cache.py", *S["compile_cache"]])
+    ]
     inter = []
     if peers.get("brainpy"):
         mine = versions_of(py, ["jax"]).get("jax")
@@ -537,7 +538,8 @@ def extra_commands(args, S: dict, peers: dict) -> dict:
     cmds["interleaved"] = (
         [("interleaved", [py, f"{B}/bench_interleaved.py", *S["interleaved"], *inter])]
         if inter
-        else "--no-peers" if args.no_peers
+        else "--no-peers"
+        if args.no_peers
         else "no BrainPy with this JAX (BRAINPY_PYTHON) and no Brian2 (BRIAN2_PYTHON)"
     )
     cmds["solvers"] = [("solvers", [py, f"{B}/bench_hh_solvers.py", *S["solvers"]])]
@@ -545,11 +547,20 @@ def extra_commands(args, S: dict, peers: dict) -> dict:
         cmds["solvers"].append(("solvers 1e3", [py, f"{B}/bench_hh_solvers.py",
                                 *S["solvers_1e3"], "--name", "hh_solvers_1e3"]))  # fmt: skip
     cmds["coba_profile"] = (
-        [("coba_profile", [py, f"{B}/profile_coba_step.py", *S["coba_profile"],
-                           "--out", "{out}/coba_profile.json"])]  # fmt: skip
+        [
+            (
+                "coba_profile",
+                [
+                    py,
+                    f"{B}/profile_coba_step.py",
+                    *S["coba_profile"],
+                    "--out",
+                    "{out}/coba_profile.json",
+                ],
+            )
+        ]  # fmt: skip
         if S["coba_profile"] is not None
-        else "its sizes are fixed (COBA, 4000 LIF, 10⁴ steps, 13 compiled programs): "
-        "full run only"
+        else "its sizes are fixed (COBA, 4000 LIF, 10⁴ steps, 13 compiled programs): full run only"
     )
     cmds["memory"] = [
         ("memory", [py, f"{B}/bench_memory.py", *S["memory"], "--name", "memory"]),
@@ -612,9 +623,9 @@ def _extras_md(data: dict) -> list[str]:
                         flat.update({f"{k}.{k2}": v2 for k2, v2 in v.items()})
                     else:
                         flat[k] = v
+                keep = {k: v for k, v in flat.items() if not isinstance(v, bool)}
                 rows = [[k, f"{v:.4g}" if isinstance(v, float) else v]
-                        for k, v in flat.items()
-                        if isinstance(v, (int, float, str)) and not isinstance(v, bool)]  # fmt: skip
+                        for k, v in keep.items() if isinstance(v, (int, float, str))]  # fmt: skip
                 md += [f"### {stem}", "", C.markdown_table(["quantity", "value"], rows), ""]
     return md
 

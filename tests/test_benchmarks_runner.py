@@ -59,14 +59,14 @@ def test_extra_commands_quick_sizes_and_skips(run, monkeypatch):
     assert "NEURON" in cmds["hay2011"]
     assert "BrainPy" in cmds["interleaved"] and "Brian2" in cmds["interleaved"]
     assert "dendrify" in cmds["dendritic_note"]
-    (_, dendritic), = cmds["dendritic"]
-    assert dendritic[dendritic.index("--targets") + 1:] == []  # neurojax alone
+    ((_, dendritic),) = cmds["dendritic"]
+    assert dendritic[dendritic.index("--targets") + 1 :] == []  # neurojax alone
     # every other group runs its script with the quick sizes
     for group in ("compile_cache", "solvers", "memory", "analysis", "emitters"):
         for _label, cmd in cmds[group]:
             script = Path(cmd[1]).name
             assert (BENCH / script).exists()
-    (_, solvers), = cmds["solvers"]
+    ((_, solvers),) = cmds["solvers"]
     assert solvers[solvers.index("--n") + 1] == "100"
     assert isinstance(cmds["coba_profile"], str)  # fixed sizes: full run only, said so
     # --no-peers: the skip lines say so rather than blame a missing environment
@@ -83,7 +83,7 @@ def test_full_run_adds_the_readme_sizes(run, monkeypatch):
     assert labels == ["solvers", "solvers 1e3"]  # the population gradient at 10⁴ and 10³
     (_, memory), _long = cmds["memory"]
     assert "1000000" in memory  # the README's 10⁶-step gradient memory
-    (_, profile), = cmds["coba_profile"]
+    ((_, profile),) = cmds["coba_profile"]
     assert "{out}/coba_profile.json" in profile
     assert run.FULL["cable_branches"] == [50, 200, 1000]
 
