@@ -118,7 +118,10 @@ QUICK = {
     "interleaved_brian2": False,  # its C++ standalone builds (~30 s each): full run only
     "solvers": ["--n", "100", "--steps", "100", "--rounds", "1"],
     "solvers_1e3": None,
-    "coba_profile": None,  # fixed sizes (COBA 4000 × 10⁴ steps, 13 programs): full run only
+    "coba_profile": ["--rounds", "1"],
+    # profile_coba_step.py's sizes come from the environment: 400 LIF, 200 steps, 3 pieces
+    "coba_profile_env": {"COBA_N": "400", "COBA_STEPS": "200",
+                         "COBA_PIECES": "full search propagate"},  # fmt: skip
     "memory": ["--lengths", "1000", "--no-rss"],
     "long_runs": ["--only", "lif_1e5x1e4", "--compile-only", "lif_1e5x1e4"],
     "analysis": ["reduced"],
@@ -147,7 +150,7 @@ GROUP_INFO = {
     "memory": ("bench_memory.py, bench_long_runs.py", "gradient memory (checkpointing) and "
                "peak memory of long runs"),
     "coba_profile": ("profile_coba_step.py", "where one COBA step's CPU time goes, cost per "
-                     "spike of the event-driven propagation"),
+                     "spike of the event-driven propagation (4000 LIF, 1 s)"),
     "analysis": ("bench_analysis.py", "bifurcation_diagram with limit cycles, wall / CPU"),
     "emitters": ("bench_xla_emitters.py", "XLA:CPU default vs legacy fusion emitters"),
 }  # fmt: skip
@@ -546,22 +549,11 @@ def extra_commands(args, S: dict, peers: dict) -> dict:
     if S.get("solvers_1e3") is not None:
         cmds["solvers"].append(("solvers 1e3", [py, f"{B}/bench_hh_solvers.py",
                                 *S["solvers_1e3"], "--name", "hh_solvers_1e3"]))  # fmt: skip
-    cmds["coba_profile"] = (
-        [
-            (
-                "coba_profile",
-                [
-                    py,
-                    f"{B}/profile_coba_step.py",
-                    *S["coba_profile"],
-                    "--out",
-                    "{out}/coba_profile.json",
-                ],
-            )
-        ]  # fmt: skip
-        if S["coba_profile"] is not None
-        else "its sizes are fixed (COBA, 4000 LIF, 10⁴ steps, 13 compiled programs): full run only"
-    )
+    cmds["coba_profile"] = [
+        ("coba_profile", [py, f"{B}/profile_coba_step.py", *S["coba_profile"],
+                          "--out", "{out}/coba_profile.json"],
+         S.get("coba_profile_env", {}))
+    ]  # fmt: skip
     cmds["memory"] = [
         ("memory", [py, f"{B}/bench_memory.py", *S["memory"], "--name", "memory"]),
         ("long_runs", [py, f"{B}/bench_long_runs.py", *S["long_runs"]]),
@@ -589,9 +581,10 @@ def run_extras(args, S: dict, R: Runner, raw: Path, peers: dict, data: dict) -> 
         out = raw / "results" / group
         out.mkdir(parents=True, exist_ok=True)
         entry = data["extras"].setdefault(group, {"processes": [], "results": {}, "md": {}})
-        for label, cmd in what:
+        for label, cmd, *extra_env in what:
             cmd = [c.replace("{out}", str(out)) for c in cmd]
-            rec = R.run(label, cmd, env=dict(os.environ, NEUROJAX_BENCH_RESULTS=str(out)))
+            env = dict(os.environ, NEUROJAX_BENCH_RESULTS=str(out), **(extra_env or [{}])[0])
+            rec = R.run(label, cmd, env=env)
             entry["processes"].append(
                 {k: rec[k] for k in ("label", "returncode", "wall_s", "peak_rss_mib")}
             )

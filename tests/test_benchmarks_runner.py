@@ -68,7 +68,8 @@ def test_extra_commands_quick_sizes_and_skips(run, monkeypatch):
             assert (BENCH / script).exists()
     ((_, solvers),) = cmds["solvers"]
     assert solvers[solvers.index("--n") + 1] == "100"
-    assert isinstance(cmds["coba_profile"], str)  # fixed sizes: full run only, said so
+    ((_, profile, env),) = cmds["coba_profile"]  # its sizes come from the environment
+    assert env["COBA_N"] == "400" and "full" in env["COBA_PIECES"].split()
     # --no-peers: the skip lines say so rather than blame a missing environment
     args = run.parse_args(["--quick", "--no-peers"])
     cmds = run.extra_commands(args, run.QUICK, peers={})
@@ -83,8 +84,8 @@ def test_full_run_adds_the_readme_sizes(run, monkeypatch):
     assert labels == ["solvers", "solvers 1e3"]  # the population gradient at 10⁴ and 10³
     (_, memory), _long = cmds["memory"]
     assert "1000000" in memory  # the README's 10⁶-step gradient memory
-    ((_, profile),) = cmds["coba_profile"]
-    assert "{out}/coba_profile.json" in profile
+    ((_, profile, env),) = cmds["coba_profile"]
+    assert "{out}/coba_profile.json" in profile and env == {}  # its own 4000 LIF, 10⁴ steps
     assert run.FULL["cable_branches"] == [50, 200, 1000]
 
 
