@@ -535,9 +535,10 @@ def extra_commands(args, S: dict, peers: dict) -> dict:
     if peers.get("brian2") and S.get("interleaved_brian2", True):
         inter += ["--brian2-python", args.brian2_python]
     elif peers.get("brian2"):
-        cmds["interleaved_note"] = (
-            "interleaved: Brian2 C++ standalone left out under --quick (its builds)"
-        )
+        note = "interleaved: Brian2 C++ standalone left out under --quick (its builds)"
+        if "interleaved_note" in cmds:  # BrainPy left out too: one line says both
+            note = cmds["interleaved_note"] + "; " + note.split(": ", 1)[1]
+        cmds["interleaved_note"] = note
     cmds["interleaved"] = (
         [("interleaved", [py, f"{B}/bench_interleaved.py", *S["interleaved"], *inter])]
         if inter
