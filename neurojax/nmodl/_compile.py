@@ -788,12 +788,13 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     return spec
 
 
-def _first_call(prog, fn) -> int:
-    """Line of the first call of `fn` in the program's blocks and functions (0 if none)."""
+def _first_line(prog, match) -> int:
+    """Line of the first node of the program's blocks and functions for which
+    `match(node)` holds (0 if none)."""
     lines = []
 
     def visit(x):
-        if isinstance(x, Call) and x.fn == fn:
+        if match(x):
             lines.append(x.line)
         if isinstance(x, (list, tuple)):
             for y in x:
@@ -809,25 +810,14 @@ def _first_call(prog, fn) -> int:
     return min(lines, default=0)
 
 
+def _first_call(prog, fn) -> int:
+    """Line of the first call of `fn` (0 if none)."""
+    return _first_line(prog, lambda x: isinstance(x, Call) and x.fn == fn)
+
+
 def _first_use(prog, name) -> int:
-    """Line of the first `Name(name)` in the program (0 if none)."""
-    lines = []
-
-    def visit(x):
-        if isinstance(x, Name) and x.id == name:
-            lines.append(x.line)
-        elif isinstance(x, (list, tuple)):
-            for y in x:
-                visit(y)
-        elif hasattr(x, "__dataclass_fields__"):
-            for f in x.__dataclass_fields__:
-                visit(getattr(x, f))
-
-    for b in [*prog.functions.values(), *prog.blocks.values(), prog.initial, prog.breakpoint,
-              prog.net_receive]:  # fmt: skip
-        if b is not None:
-            visit(b.body)
-    return min(lines, default=0)
+    """Line of the first `Name(name)` (0 if none)."""
+    return _first_line(prog, lambda x: isinstance(x, Name) and x.id == name)
 
 
 def _pyname(s):
