@@ -467,6 +467,18 @@ class Network(AbstractModel):
     def _synapses(self):
         return [pr.synapse for pr in self.projections] + [d.synapse for d in self.drives]
 
+    def _synapse_sites(self, y: NetworkState, proj_where, drive_where):
+        """`(target population, synapse, its state, where)` for every projection, then
+        every drive; `where` from `proj_where`/`drive_where` (their compartments or
+        nodes)."""
+        return [
+            (pr.post, pr.synapse, s, w)
+            for pr, s, w in zip(self.projections, y.synapses, proj_where, strict=True)
+        ] + [
+            (d.target, d.synapse, s, w)
+            for d, s, w in zip(self.drives, y.drives, drive_where, strict=True)
+        ]
+
     def _check_batch(self, batch_shape):
         if tuple(batch_shape) != ():
             raise ValueError(
@@ -617,14 +629,7 @@ class Network(AbstractModel):
 
         v = self.voltage(y)
         g_syn = {n: jnp.zeros_like(v[n]) for n in self.populations if self._n_comp(n)}
-        targets = [
-            (pr.post, pr.synapse, s, c)
-            for pr, s, c in zip(self.projections, y.synapses, self._proj_comp, strict=True)
-        ] + [
-            (d.target, d.synapse, s, c)
-            for d, s, c in zip(self.drives, y.drives, self._drive_comp, strict=True)
-        ]
-        for post, syn, s, c in targets:
+        for post, syn, s, c in self._synapse_sites(y, self._proj_comp, self._drive_comp):
             if post in g_syn:
                 u = self._site(v[post], c)
                 _, di = jax.jvp(
@@ -714,14 +719,7 @@ class Network(AbstractModel):
             )
         rhs = {n: lins[n].rhs for n in layout.names}
         diag = {n: lins[n].operator.diagonal for n in layout.names}
-        sites = [
-            (pr.post, pr.synapse, s, node)
-            for pr, s, node in zip(self.projections, y.synapses, self._proj_node, strict=True)
-        ] + [
-            (d.target, d.synapse, s, node)
-            for d, s, node in zip(self.drives, y.drives, self._drive_node, strict=True)
-        ]
-        for post, syn, s, node in sites:
+        for post, syn, s, node in self._synapse_sites(y, self._proj_node, self._drive_node):
             if node is None or isinstance(node, tuple):  # no site, or a point process's
                 continue
             i, di = self._site_current(syn, s, y.neurons[post].v, node)
