@@ -18,7 +18,7 @@ _EVEN_COEFFS = (
 )
 
 
-def vtrap(x: Array, y: float) -> Array:
+def vtrap(x: Array, y: float, exp_z: Array | None = None) -> Array:
     """`x / (exp(x/y) − 1)`, the HH-type rate form, with its removable singularity at
     `x = 0` (limit `y`) evaluated by a series so that values AND gradients are finite there.
 
@@ -27,6 +27,9 @@ def vtrap(x: Array, y: float) -> Array:
     several times more slowly): at `|z| ≥ 0.5` its rounding error is ≤ 2·eps/|z| = 4 eps,
     and its slope's (two terms of size 1/z cancelling to −1/2) ≤ ~2·eps/z² = 8 eps.
     The two-sided `where` keeps the unused branch's NaN out of the gradient.
+
+    `exp_z`: `exp(x/y)` when the caller has it already (HH's rates share one `exp` between
+    three rates, `channels.hh.rates`); otherwise it is computed here.
     """
     z = x / y
     small = jnp.abs(z) < _SERIES
@@ -39,5 +42,6 @@ def vtrap(x: Array, y: float) -> Array:
     # divided last (by 1 where the series is taken: exact, the same values bit for bit):
     # XLA:CPU then keeps the rate in one place instead of copying the series and the
     # `where` into every consumer (ExponentialRK2 for HH: 8 % faster)
-    den = jnp.where(small, 1.0, jnp.exp(z_safe) - 1.0)
+    e = jnp.exp(z_safe) if exp_z is None else exp_z
+    den = jnp.where(small, 1.0, e - 1.0)
     return y * (jnp.where(small, series, z_safe) / den)

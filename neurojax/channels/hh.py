@@ -69,6 +69,33 @@ def beta_n(v):
     return 0.125 * jnp.exp(-(v + 65.0) / 80.0)
 
 
+# e^{2.5}, e^{3}, e^{1}: α_m's, β_h's and α_n's exponentials are e^{−(V + 65)/10} times these
+_E25, _E3, _E1 = 12.182493960703473, 20.085536923187668, 2.718281828459045
+
+
+def rates(v):
+    """`(α_m, β_m, α_h, β_h, α_n, β_n)` at V (mV), 1/ms at 6.3 °C: the six functions above
+    with 4 exponentials instead of 6.
+
+    α_m, β_h and α_n all use `e^{−(V + c)/10}` (c = 40, 35, 55), which is
+    `e^{−(V + 65)/10}·e^{(65 − c)/10}`: one `exp` for the three (each then rounds ~1 ulp
+    more than its own `exp`, ≤ 3 ulp; float64 agrees with the separate functions to
+    ~1e-15 relative, `tests/test_hh_neuron.py`). Why: the rates are most of a
+    conductance-based population's step, and XLA:CPU does not merge the exponentials
+    itself (it even rewrites `e·e` back into `exp(x + x)`, so powers of one `exp` for
+    β_m's and β_n's would not help): HH 10⁴ neurons, 1000 steps, ~7 % less CPU time.
+    Used by `neurojax.HodgkinHuxley`."""
+    e10 = jnp.exp(-(v + 65.0) / 10.0)
+    return (
+        0.1 * vtrap(-(v + 40.0), 10.0, exp_z=e10 * _E25),
+        beta_m(v),
+        alpha_h(v),
+        1.0 / (e10 * _E3 + 1.0),
+        0.01 * vtrap(-(v + 55.0), 10.0, exp_z=e10 * _E1),
+        beta_n(v),
+    )
+
+
 def steady_state(alpha, beta, v):
     """`x∞(V) = α/(α + β)` (independent of temperature)."""
     a, b = alpha(v), beta(v)

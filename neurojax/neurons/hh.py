@@ -87,21 +87,23 @@ class HodgkinHuxley(hh.HHParameters, AbstractNeuron):
         `−q10·(α + β)` for each gate — what autodiff would give, without a JVP per step."""
         phi = hh.q10(self.temperature)
         g = self.g_na * y.m**3 * y.h + self.g_k * y.n**4 + self.g_l
+        a_m, b_m, a_h, b_h, a_n, b_n = hh.rates(y.v)  # 4 exp for 6 rates (hh.rates)
         return HHState(
             v=-g / self.c_m,
-            m=-phi * (hh.alpha_m(y.v) + hh.beta_m(y.v)),
-            h=-phi * (hh.alpha_h(y.v) + hh.beta_h(y.v)),
-            n=-phi * (hh.alpha_n(y.v) + hh.beta_n(y.v)),
+            m=-phi * (a_m + b_m),
+            h=-phi * (a_h + b_h),
+            n=-phi * (a_n + b_n),
         )
 
     def vector_field(self, t, state, current):
         v, m, h, n = state
         phi = hh.q10(self.temperature)
+        a_m, b_m, a_h, b_h, a_n, b_n = hh.rates(v)  # the same values as linear_part's (CSE)
         return HHState(
             v=(current - self.membrane_current(state)) / self.c_m,
-            m=hh.gate_rate(hh.alpha_m, hh.beta_m, v, m, phi),
-            h=hh.gate_rate(hh.alpha_h, hh.beta_h, v, h, phi),
-            n=hh.gate_rate(hh.alpha_n, hh.beta_n, v, n, phi),
+            m=phi * (a_m * (1.0 - m) - b_m * m),
+            h=phi * (a_h * (1.0 - h) - b_h * h),
+            n=phi * (a_n * (1.0 - n) - b_n * n),
         )
 
     def event_step(self, info, y_old, y_new, z, current):

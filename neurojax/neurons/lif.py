@@ -45,4 +45,8 @@ class LIF(AbstractIntegrateAndFire):
         return LIFState(v=self.full(self.v_rest, batch_shape))
 
     def vector_field(self, t, y, current):
-        return LIFState(v=(-(y.v - self.v_rest) + self.r * current) / self.tau)
+        # times 1/τ (one scalar division, outside the loop), not divided by τ: XLA:CPU does
+        # not copy a division into its consumers, so a population step made one more pass
+        # over the neurons for it (LIF 10⁵ × 1000 steps, CPU time: 78 → 72 ms). V differs
+        # by float rounding (≤ 1 ulp of the rate per step; `tests/test_lif.py`).
+        return LIFState(v=(-(y.v - self.v_rest) + self.r * current) * (1.0 / self.tau))
