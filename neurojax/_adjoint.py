@@ -21,13 +21,21 @@ import jax.tree_util as jtu
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 
-# Below this many saved blocks a run is differentiated without checkpointing: the stored
-# states (≤ 10⁴ per neuron) cost less than the extra forward pass...
+# A differentiated run whose states (one per step, what reverse mode stores) fit in
+# `AUTO_CHECKPOINT_BYTES` is not checkpointed, however many steps it has: chunked
+# checkpointing costs one more forward run in the backward pass, whatever the chunk
+# length (each chunk is recomputed before its steps are replayed). Measured on Hay's L5
+# cell (`bench_hay2011.py`, 40 000 steps, 12 kB of state per step, TR-BDF2, CPU time,
+# one process, shared 2-core VM): chunks of √n 6.2× the forward run, 42.6 CPU-s to
+# compile, 5.2 MB; unchunked 4.4×, 27.0 CPU-s, 479 MB.
+# Above the budget a network of 10⁴ dendritic neurons, 1.5 MB per step, planned 13.8 GB
+# through 1 s (10⁴ steps saved every 100) without checkpointing (benchmarks/README.md).
+# 512 MiB: a realistic cell through 1 s fits, under issue 18's 1 GB aim with room for the
+# program's other buffers.
+AUTO_CHECKPOINT_BYTES = 512 * 2**20
+# Where the state's size is not known (`state_bytes=0`: a direct call, or a run that is
+# not differentiated), above this many saved blocks: chunks of √n, as before.
 AUTO_CHECKPOINT_ABOVE = 10_000
-# ...unless the states reverse mode would store (one per step) exceed this many bytes: a
-# network of 10⁴ dendritic neurons carries 1.5 MB per step, and the gradient through 1 s
-# (10⁴ steps saved every 100) planned 13.8 GB without checkpointing (benchmarks/README.md).
-AUTO_CHECKPOINT_BYTES = 256 * 2**20
 
 
 class AbstractAdjoint(eqx.Module):
@@ -84,13 +92,16 @@ class CheckpointAdjoint(AbstractAdjoint):
     """Reverse mode with gradient checkpointing: the run is cut into chunks of `every`
     saved blocks, only each chunk's initial state is stored, and a chunk is recomputed
     during the backward pass (within it, each step from its state, as `DirectAdjoint`).
-    Memory O(n/every + every) states, for one extra forward run. `every=None` chooses
-    `√n` above 10⁴ blocks; below, no checkpointing (then it is `DirectAdjoint`) unless
-    the states stored for a differentiated run would exceed `AUTO_CHECKPOINT_BYTES`
-    (256 MiB: large networks), where it takes chunks of `√(n_blocks / steps per block)`
-    blocks, which minimises the states kept (chunk boundaries plus one chunk's steps).
-    Measured: 10⁴ dendritic neurons, 1 s, saved every 100 steps: XLA plans 13.8 GB
-    without checkpointing, 358 MB with chunks of one block."""
+    Memory O(n/every + every) states, for one extra forward run. `every=None` checkpoints
+    only where memory asks for it: a differentiated run whose stored states (one per
+    step) fit in `AUTO_CHECKPOINT_BYTES` (512 MiB) is not checkpointed (then it is
+    `DirectAdjoint`), whatever its length — the extra forward run cost Hay's L5 cell
+    through 1 s (40 000 steps, 479 MB of states) 6.2× instead of 4.4× its forward run;
+    above the budget it takes chunks of `√(n_blocks / steps per block)` blocks, which
+    minimises the states kept (chunk boundaries plus one chunk's steps). Measured: 10⁴
+    dendritic neurons, 1 s, saved every 100 steps: XLA plans 13.8 GB without
+    checkpointing, 358 MB with chunks of one block. Called without the state's size
+    (`state_bytes=0`), it chooses `√n` above 10⁴ blocks."""
 
     every: int | None = eqx.field(default=None, static=True)
 
@@ -107,8 +118,10 @@ class CheckpointAdjoint(AbstractAdjoint):
     ) -> int | None:
         if self.every is not None:
             return self.every
-        if n_blocks > AUTO_CHECKPOINT_ABOVE:
-            return max(int(math.isqrt(n_blocks)), 1)
+        if state_bytes <= 0:  # size unknown: by the count of blocks
+            if n_blocks > AUTO_CHECKPOINT_ABOVE:
+                return max(int(math.isqrt(n_blocks)), 1)
+            return None
         if n_blocks * steps_per_block * state_bytes > AUTO_CHECKPOINT_BYTES:
             return max(int(math.isqrt(n_blocks // steps_per_block)), 1)
         return None

@@ -234,10 +234,11 @@ def test_value_and_grad_of_each_adjoint(x64):
 
 
 def test_auto_checkpointing_follows_the_stored_bytes():
-    """`CheckpointAdjoint()` checkpoints above 10⁴ saved blocks, and below that when a
-    differentiated run would store more than `AUTO_CHECKPOINT_BYTES` of states (large
-    networks): chunks of √(blocks / steps per block). A forward run (bytes 0) and small
-    states keep the plain scan; an explicit `every` always wins."""
+    """`CheckpointAdjoint()` checkpoints a differentiated run when it would store more
+    than `AUTO_CHECKPOINT_BYTES` of states (large networks), however many or few its
+    steps: chunks of √(blocks / steps per block). Small states keep the plain scan
+    (no extra forward run), however long the run; with the size unknown (bytes 0),
+    above 10⁴ saved blocks; an explicit `every` always wins."""
     from neurojax._adjoint import AUTO_CHECKPOINT_BYTES
 
     auto = nj.CheckpointAdjoint()
@@ -246,17 +247,22 @@ def test_auto_checkpointing_follows_the_stored_bytes():
     big = AUTO_CHECKPOINT_BYTES // 1000  # 10⁴ steps of this state: 10× the budget
     assert auto.checkpoint_every(100, 100, big) == 1  # √(100 / 100)
     assert auto.checkpoint_every(10_000, 1, big) == 100  # √10⁴
-    assert auto.checkpoint_every(40_000, 1, 0) == 200  # above 10⁴ blocks, as before
+    assert auto.checkpoint_every(40_000, 1, 0) == 200  # size unknown: above 10⁴ blocks
+    # Hay's L5 cell through 1 s: 40 000 steps of 12 kB (479 MB) fit, so no extra forward
+    assert auto.checkpoint_every(40_000, 1, 11_972) is None
+    assert auto.checkpoint_every(40_000, 1, big) == 200  # past the budget: √n
     assert nj.CheckpointAdjoint(every=7).checkpoint_every(100, 100, big) == 7
     assert nj.DirectAdjoint().checkpoint_every(100, 100, big) is None
 
 
 # slow tier: compiles and runs two 320 MB gradients; the choice itself is checked fast above
 @pytest.mark.slow
-def test_auto_checkpointing_of_a_large_state_keeps_the_gradient(x64):
+def test_auto_checkpointing_of_a_large_state_keeps_the_gradient(x64, monkeypatch):
     """A population whose stored states exceed the budget is checkpointed automatically:
     XLA's plan for the gradient shrinks, and the gradient is DirectAdjoint's to rounding.
-    (2·10⁴ FitzHugh–Nagumo neurons × 2 float64 × 1000 steps = 320 MB > 256 MiB.)"""
+    (2·10⁴ FitzHugh–Nagumo neurons × 2 float64 × 1000 steps = 320 MB > a budget of
+    256 MiB, set here: the default's 512 MiB would need a 640 MB test.)"""
+    monkeypatch.setattr("neurojax._adjoint.AUTO_CHECKPOINT_BYTES", 256 * 2**20)
     n = 20_000
     inputs = jnp.full((1000, n), 0.5)
 
