@@ -25,8 +25,8 @@ Each simulator runs in its own environment (Brian2 needs numpy < 2.3):
     /tmp/bp-venv/bin/python benchmarks/bench_network.py --sim brainpy --sizes 4000
 
 `--part index` runs the micro-benchmark of ways to find the spiking neurons of a step
-(`nonzero`, `top_k`, and the network's own search: the former `top_k` rounds against the
-two-level block search of neurojax.network._propagate).
+(`nonzero`, `top_k`, and the network's own searches of neurojax.network._propagate: the
+former `top_k` rounds and two-level block search against the bitset tree, the default).
 """
 
 from __future__ import annotations
@@ -339,6 +339,7 @@ def run_index_bench() -> list[dict]:
 
     cands["network search: top_k rounds"] = search("topk")
     cands["network search: block flags + argmax"] = search("blocks")
+    cands["network search: bitset tree (default)"] = search("bits")
     for name, f in cands.items():
         g = jax.jit(lambda xs, f=f: jax.lax.scan(lambda c, x: (c + f(x).sum(), None), 0, xs)[0])
         jax.block_until_ready(g(x))

@@ -9,8 +9,11 @@ other jobs), the pieces interleaved round by round, median over rounds:
 - `full_former`: the same with the former delivery (below);
 - `no_projections`: the same populations and inputs with no projection (LIF update,
   exponential synapses' decay absent, threshold, reset, saving the counts);
+- `full_blocks`: `full` with the former two-level search (`_propagate.SEARCH = "blocks"`);
 - `search`: finding the spiking rows of the recorded raster of `full` (the network's
-  two-level search, `neurojax.network._propagate`), delivering nothing;
+  bitset search, `neurojax.network._propagate._event_bits`), delivering nothing;
+- `search_blocks`, `propagate_blocks`: `search` and `propagate` with the former
+  two-level search;
 - `propagate`: finding and delivering them (both fused groups, E→{E, I} and I→{E, I}),
   as the network's `event_step` does;
 - `propagate_former`: the same with the former delivery (one scalar loop and one copy of
@@ -189,17 +192,28 @@ def build():
 
         return f
 
+    def blocks(fn):  # traced with the former two-level search (SEARCH = "blocks")
+        def f(*a):
+            old, P.SEARCH = P.SEARCH, "blocks"
+            try:
+                return fn(*a)
+            finally:
+                P.SEARCH = old
+
+        return f
+
+    search_args = (
+        raster,
+        {k: jnp.zeros((v.shape[1], 1), jnp.int32) for k, v in raster.items()},
+        {k: jnp.zeros((v.shape[1], 1)) for k, v in raster.items()},
+    )
     pieces = {
         "full": (jax.jit(full), (net, y0)),
+        "full_blocks": (jax.jit(blocks(full)), (net, y0)),
+        "search_blocks": (jax.jit(blocks(search)), search_args),
+        "propagate_blocks": (jax.jit(blocks(propagate)), (groups, raster)),
         "no_projections": (jax.jit(no_proj), (bare, y0b)),
-        "search": (
-            jax.jit(search),
-            (
-                raster,
-                {k: jnp.zeros((v.shape[1], 1), jnp.int32) for k, v in raster.items()},
-                {k: jnp.zeros((v.shape[1], 1)) for k, v in raster.items()},
-            ),
-        ),
+        "search": (jax.jit(search), search_args),
         "propagate": (jax.jit(propagate), (groups, raster)),
         "full_former": (jax.jit(former(full)), (net, y0)),
         "propagate_former": (jax.jit(former(propagate)), (groups, raster)),
@@ -254,7 +268,7 @@ def main():
         us_per_step={k: 1e6 * statistics.median(v) / N_STEPS for k, v in times.items()},
         hlo_full=hlo_counts(*pieces["full"]) if "full" in pieces else None,
     )
-    for k in ("propagate", "propagate_former", "search"):
+    for k in ("propagate", "propagate_former", "propagate_blocks", "search", "search_blocks"):
         if k in out["cpu_s"]:
             out[f"us_per_spike_{k}"] = 1e6 * out["cpu_s"][k] / n_spikes
     if args.out:

@@ -1,6 +1,6 @@
-"""The event-driven propagation's two-level search (`_propagate._event_blocks`) and the
-write-then-read delay ring: exact against dense propagation and the former `top_k`
-search, for masks that stress the search (none, all, one per block, block edges, sizes
+"""The event-driven propagation's bitset search (`_propagate._event_bits`, the default),
+the two-level search before it (`_event_blocks`) and the write-then-read delay ring:
+exact against dense propagation and the former `top_k` search, for masks that stress the search (none, all, one per block, block edges, sizes
 that are not a multiple of the block, non-binary released amounts), and its derivatives.
 
 Cheap: small populations, one compiled program per case shape."""
@@ -75,6 +75,31 @@ def _masks():
     return cases
 
 
+def test_pack_bits_levels():
+    """Bit i of word k is row 32k + i, the padding rows are zero; and the walk over a
+    three-level tree (n = 40 000: 1250 → 40 → 2 → 1 words) visits exactly the set rows,
+    in increasing order, including the last row and rows in bit 31 of a word."""
+    rows = np.array([0, 31, 32, 1023, 1024, 31_999, 32_000, 39_999])
+    active = np.zeros(40_000, bool)
+    active[rows] = True
+    w = np.asarray(P._pack_bits(jnp.asarray(active)))
+    assert w.shape == (1250,) and w.dtype == np.uint32
+    expect = np.zeros(1250, np.uint64)
+    np.add.at(expect, rows // 32, np.uint64(1) << (rows % 32).astype(np.uint64))
+    np.testing.assert_array_equal(w, expect.astype(np.uint32))
+    # The walk, recording rows: one synapse per row onto target 0 with weight = row + 1,
+    # summed in float64-exact integers (≤ 2·10⁵ < 2^24: exact in float32 too).
+    post = jnp.zeros((40_000, 1), jnp.int32)
+    weight = (jnp.arange(40_000, dtype=jnp.float32) + 1)[:, None]
+    out = _event("bits", (_Conn(post, weight, 1),), jnp.asarray(active, jnp.float32), "loop")
+    assert float(out[0][0]) == float(np.sum(rows + 1))
+
+
+class _Conn:
+    def __init__(self, post, weight, n_post):
+        self.post, self.weight, self.n_post, self.chunk = post, weight, n_post, 16
+
+
 def test_block_size():
     # ~sqrt(n), a power of two, clamped to [8, 512]
     assert P._block_size(1) == 8
@@ -86,13 +111,19 @@ def test_block_size():
 @pytest.mark.parametrize("case", list(_masks()))
 def test_blocks_equal_dense_and_topk(conns, case):
     x = jnp.asarray(_masks()[case], jnp.float32)
-    blocks = _event("blocks", conns, x, "loop")  # the per-synapse loop (CPU default)
-    scatter = _event("blocks", conns, x, "scatter")  # the row scatter (other backends)
+    bits = _event("bits", conns, x, "loop")  # the default: bitset search, per-synapse loop
+    bits_scatter = _event("bits", conns, x, "scatter")  # the row scatter (other backends)
+    blocks = _event("blocks", conns, x, "loop")
+    scatter = _event("blocks", conns, x, "scatter")
     topk = _event("topk", conns, x)
-    for c, ob, os_, ot in zip(conns, blocks, scatter, topk, strict=True):
+    for c, ob, os_, ot, oi, ois in zip(
+        conns, blocks, scatter, topk, bits, bits_scatter, strict=True
+    ):
         np.testing.assert_array_equal(np.asarray(os_), np.asarray(ot))
         # Same rows in the same (increasing) order as top_k's: equal bit for bit.
         np.testing.assert_array_equal(np.asarray(ob), np.asarray(ot))
+        np.testing.assert_array_equal(np.asarray(oi), np.asarray(ot))
+        np.testing.assert_array_equal(np.asarray(ois), np.asarray(ot))
         # Against float64 sums: float32 accumulation of at most ~N_PRE·p terms of size
         # ≤ 1.5·1.1, relative rounding 6e-8 per addition → ≤ 1e-4 absolute.
         np.testing.assert_allclose(np.asarray(ob), _dense(c, np.asarray(x)), atol=1e-4)

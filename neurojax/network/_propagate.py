@@ -112,6 +112,36 @@ FUSE_ROWS = True
 UNROLL = 1
 
 
+def _row_delivery(target_fns, bases, weights, auxs, x):
+    """How the searches deliver one spiking row: `(carry0, deliver, finish)` with
+    `deliver(carry, row) -> carry` and `finish(carry) -> outputs`. On CPU, where the
+    per-synapse loop compiles into one function, all projections share one buffer (their
+    outputs end to end plus one padding slot, built once per call) and a row is one loop
+    (`_deliver_row_fused`); otherwise one scatter per projection (`_deliver_row`)."""
+    sizes = [base.shape[0] for base in bases]
+    loop = (
+        FUSE_ROWS
+        and len({base.dtype for base in bases}) == 1
+        and _per_synapse_loop(jax.ShapeDtypeStruct((sum(sizes),), bases[0].dtype))
+    )
+    if not loop:
+        return (
+            tuple(bases),
+            lambda outs, row: _deliver_row(target_fns, outs, weights, auxs, x, row),
+            lambda outs: outs,
+        )
+    offsets = [sum(sizes[:k]) for k in range(len(sizes))]
+    carry0 = (jnp.concatenate([*bases, jnp.zeros((1,), bases[0].dtype)]),)
+
+    def deliver(outs, row):
+        return (_deliver_row_fused(target_fns, outs[0], weights, auxs, x, row, sizes, offsets),)
+
+    def finish(outs):
+        return tuple(outs[0][o : o + m] for o, m in zip(offsets, sizes, strict=True))
+
+    return carry0, deliver, finish
+
+
 def _event_blocks(target_fns, bases, weights, x, auxs):
     """Only the rows with `x != 0`, for every projection sharing this presynaptic vector
     at once, found by a two-level search with no sort: the mask is cut into blocks of `B`
@@ -144,23 +174,7 @@ def _event_blocks(target_fns, bases, weights, x, auxs):
     flags = jnp.any(mask, axis=1)
     n_blocks = jnp.sum(flags, dtype=jnp.int32)
 
-    sizes = [base.shape[0] for base in bases]
-    loop = (
-        FUSE_ROWS
-        and len({base.dtype for base in bases}) == 1
-        and _per_synapse_loop(jax.ShapeDtypeStruct((sum(sizes),), bases[0].dtype))
-    )
-    if loop:  # one buffer for all projections, extended once by the padding slot
-        offsets = [sum(sizes[:k]) for k in range(len(sizes))]
-        carry0 = (jnp.concatenate([*bases, jnp.zeros((1,), bases[0].dtype)]),)
-
-        def deliver(outs, row):
-            return (_deliver_row_fused(target_fns, outs[0], weights, auxs, x, row, sizes, offsets),)
-    else:
-        carry0 = tuple(bases)
-
-        def deliver(outs, row):
-            return _deliver_row(target_fns, outs, weights, auxs, x, row)
+    carry0, deliver, finish = _row_delivery(target_fns, bases, weights, auxs, x)
 
     def row_(_, carry):
         outs, block, base = carry
@@ -177,10 +191,58 @@ def _event_blocks(target_fns, bases, weights, x, auxs):
         return outs, flags.at[k].set(False)
 
     outs = jax.lax.fori_loop(0, n_blocks, block_, (carry0, flags))[0]
-    if not loop:
-        return outs
-    ext = outs[0]
-    return tuple(ext[o : o + m] for o, m in zip(offsets, sizes, strict=True))
+    return finish(outs)
+
+
+def _pack_bits(active):
+    """`active` (n,) bool → (ceil(n/32),) uint32, bit `i` of word `k` = `active[32k + i]`
+    (one fused vectorised pass; the padding rows are False)."""
+    nw = -(-active.shape[0] // 32)
+    m = jnp.pad(active, (0, nw * 32 - active.shape[0])).reshape(nw, 32).astype(jnp.uint32)
+    return jnp.sum(m << jnp.arange(32, dtype=jnp.uint32), axis=1, dtype=jnp.uint32)
+
+
+def _for_each_bit(word, body, carry):
+    """`body(i, carry)` for each set bit `i` of the uint32 `word`, in increasing order
+    (lowest set bit `w & -w`, its index by count-leading-zeros): one iteration per set
+    bit, none for a zero word."""
+
+    def step(c):
+        w, carry = c
+        low = w & (~w + jnp.uint32(1))
+        i = (31 - jax.lax.clz(low)).astype(jnp.int32)
+        return w ^ low, body(i, carry)
+
+    return jax.lax.while_loop(lambda c: c[0] != 0, step, (word, carry))[1]
+
+
+def _event_bits(target_fns, bases, weights, x, auxs):
+    """Only the rows with `x != 0`, for every projection sharing this presynaptic vector,
+    found through a bitset tree with no sort and no per-spike pass over the rows: level 0
+    packs the spike mask into uint32 words (bit `i` of word `k`: row `32k + i`), level
+    `l + 1` packs "word `j` of level `l` is nonzero", up to a single word. A depth-first
+    walk visits only the set bits of each level (`_for_each_bit`: one scalar iteration per
+    set bit), so a step costs O(n/32) vectorised for the packing plus O(levels) scalar
+    work per spike — no term grows with n per spike, where the two-level search
+    (`_event_blocks`) paid an `argmax` over ~n/B block flags per flagged block and one
+    over B rows per spike (~2000 element visits per spike at 10⁶ neurons). The rows come
+    in increasing order, as with `_event_blocks` and `top_k`, so the sums are equal bit
+    for bit. Delivery is `_event_blocks`' (`_deliver_row_fused` on CPU)."""
+    words = [_pack_bits(x != 0)]
+    while words[-1].shape[0] > 1:
+        words.append(_pack_bits(words[-1] != 0))
+
+    carry0, deliver, finish = _row_delivery(target_fns, bases, weights, auxs, x)
+
+    def visit(level, k, outs):
+        """Every spiking row under word `k` of `level`, in increasing order."""
+        word = jax.lax.dynamic_index_in_dim(words[level], k, keepdims=False)
+        if level == 0:
+            return _for_each_bit(word, lambda i, o: deliver(o, 32 * k + i), outs)
+        return _for_each_bit(word, lambda i, o: visit(level - 1, 32 * k + i, o), outs)
+
+    outs = visit(len(words) - 1, jnp.int32(0), carry0)
+    return finish(outs)
 
 
 def _event_topk(target_fns, chunk, bases, weights, x, auxs):
@@ -230,15 +292,18 @@ def _event_topk(target_fns, chunk, bases, weights, x, auxs):
     return jax.lax.fori_loop(0, n_rounds, round_, (tuple(bases), mask))[0]
 
 
-# The search for the spiking rows: "blocks" (default) or "topk" (the former one, kept to
-# measure against: benchmarks/bench_network.py --part index).
-SEARCH = "blocks"
+# The search for the spiking rows: "bits" (default, `_event_bits`), "blocks" (the
+# two-level search before it) or "topk" (the one before that); the former ones are kept
+# to measure against (benchmarks/bench_network.py --part index, profile_coba_step.py).
+SEARCH = "bits"
 
 
 def _event(target_fns, chunk, bases, weights, x, auxs):
     if SEARCH == "topk":
         return _event_topk(target_fns, chunk, bases, weights, x, auxs)
-    return _event_blocks(target_fns, bases, weights, x, auxs)
+    if SEARCH == "blocks":
+        return _event_blocks(target_fns, bases, weights, x, auxs)
+    return _event_bits(target_fns, bases, weights, x, auxs)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
