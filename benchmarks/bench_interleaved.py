@@ -17,6 +17,11 @@ of `bench_populations.py` (`_common.py`): HH at dt = 0.025 ms with exponential E
 neurojax V and the spike counts every 100 steps, BrainPy the spike count of each step
 summed in its loop.
 
+Jaxley (`--jaxley-site`, HH only) is imported the same way: its network of
+single-compartment cells is built once (`bench_jaxley.build`, minutes at 10⁴ cells), and
+its jitted `jx.integrate` (V of every cell at every step) called in turn. In this process
+it also runs with neurojax's XLA:CPU loop setting, as BrainPy does.
+
 Brian2 (`--brian2-python`, a Python with Brian2) builds each population once as a C++
 standalone program (`bench_brian2.py`'s own build), which is then run as a child process
 in turn with the other tools' calls; its CPU time is the child's (user + system).
@@ -81,6 +86,12 @@ def main(argv=None):
         help="a Python with Brian2: its C++ standalone programs are built once, then run "
         "(each run a child process) alternating with neurojax's compiled runs",
     )
+    p.add_argument(
+        "--jaxley-site",
+        default=None,
+        help="Jaxley's site-packages folder (the same JAX version): HH only, its network "
+        "built once (minutes at 10⁴ cells), then its jitted run called in turn",
+    )
     p.add_argument("--cases", nargs="+", default=["hh:10000", "lif:100000"])
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=9, help="interleaved calls of each")
@@ -88,8 +99,8 @@ def main(argv=None):
     p.add_argument("--out-dir", type=Path, default=None)
     args = p.parse_args(argv)
 
-    if not (args.brainpy_site or args.brian2_python):
-        p.error("give --brainpy-site, --brian2-python or both")
+    if not (args.brainpy_site or args.brian2_python or args.jaxley_site):
+        p.error("give --brainpy-site, --brian2-python, --jaxley-site or several")
     import neurojax as nj  # first: its XLA setting applies to both tools
 
     if args.brainpy_site:
@@ -99,6 +110,11 @@ def main(argv=None):
         import brainpy.math as bm
 
         bm.set_platform("cpu")
+    if args.jaxley_site:
+        sys.path.append(args.jaxley_site)
+        import bench_jaxley
+        import jaxley as jx
+        from jaxley.channels import HH as JaxleyHH
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -127,6 +143,9 @@ def main(argv=None):
                 return jax.block_until_ready(bp_run())
 
             calls[("brainpy", "exp_auto")] = bp_call
+        if args.jaxley_site and model == "hh":
+            jx_run = bench_jaxley.build(jax, jx, JaxleyHH, n, args.steps)
+            calls[("jaxley", "bwd_euler")] = lambda jx_run=jx_run: jax.block_until_ready(jx_run())
         if args.brian2_python:
             calls[
                 ("brian2", "C++ standalone, " + ("exponential_euler" if model == "hh" else "exact"))
@@ -226,6 +245,8 @@ def main(argv=None):
     peers = []
     if args.brainpy_site:
         peers.append(f"BrainPy {bp.__version__} in this process")
+    if args.jaxley_site:
+        peers.append(f"Jaxley {jx.__version__} in this process (HH)")
     if args.brian2_python:
         peers.append("Brian2's C++ standalone programs (a child process per run)")
     md = (
@@ -238,6 +259,8 @@ def main(argv=None):
     payload = C.neurojax_payload(args, rows)
     if args.brainpy_site:
         payload["brainpy"] = bp.__version__
+    if args.jaxley_site:
+        payload["jaxley"] = jx.__version__
     path = C.write(args.name, payload, md, args.out_dir)
     print(f"wrote {path}")
 

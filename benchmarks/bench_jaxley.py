@@ -44,6 +44,27 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def build(jax, jx, HH, n: int, steps: int):
+    """The HH population of `n` single-compartment cells as a Jaxley network; returns the
+    jitted `jx.integrate` of `steps` steps (V of every cell at every step). Also used by
+    `bench_interleaved.py`."""
+    comp = jx.Compartment()
+    cell = jx.Cell(jx.Branch(comp, ncomp=1), parents=[-1])
+    net = jx.Network([cell] * n)
+    net.insert(HH())
+    net.set("v", -65.0)
+    net.init_states()  # gates at their steady state at −65 mV
+    net.nodes["HH_eLeak"] = C.hh_e_l(n)
+    radius, length = float(net.nodes["radius"][0]), float(net.nodes["length"][0])
+    area_cm2 = 2 * math.pi * radius * length * 1e-8  # µm² → cm²
+    t_max = steps * C.HH_DT
+    current = jx.step_current(0.0, t_max, C.HH_I0 * area_cm2 * 1e3, C.HH_DT, t_max)
+    net.stimulate(current)  # nA, every cell
+    net.record("v", verbose=False)
+    stop = t_max - C.HH_DT / 2  # exactly `steps` steps
+    return jax.jit(lambda net=net, stop=stop: jx.integrate(net, delta_t=C.HH_DT, t_max=stop))
+
+
 def main(argv=None):
     args = parse_args(argv)
     import jax
@@ -55,23 +76,8 @@ def main(argv=None):
     rows = []
     for n in args.sizes:
         t_build = time.perf_counter()
-        comp = jx.Compartment()
-        cell = jx.Cell(jx.Branch(comp, ncomp=1), parents=[-1])
-        net = jx.Network([cell] * n)
-        net.insert(HH())
-        net.set("v", -65.0)
-        net.init_states()  # gates at their steady state at −65 mV
-        net.nodes["HH_eLeak"] = C.hh_e_l(n)
-        radius, length = float(net.nodes["radius"][0]), float(net.nodes["length"][0])
-        area_cm2 = 2 * math.pi * radius * length * 1e-8  # µm² → cm²
-        t_max = args.steps * C.HH_DT
-        current = jx.step_current(0.0, t_max, C.HH_I0 * area_cm2 * 1e3, C.HH_DT, t_max)
-        net.stimulate(current)  # nA, every cell
-        net.record("v", verbose=False)
+        run = build(jax, jx, HH, n, args.steps)
         build_s = time.perf_counter() - t_build
-
-        stop = t_max - C.HH_DT / 2  # exactly `steps` steps
-        run = jax.jit(lambda net=net, stop=stop: jx.integrate(net, delta_t=C.HH_DT, t_max=stop))
 
         def timed(run=run):
             t = time.perf_counter()
