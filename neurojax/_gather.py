@@ -94,12 +94,28 @@ class StaticMap:
         return f"StaticMap({self.n_in} -> {self.n_out})"
 
 
+_SUM_BY_ADDS = 64
+"""Tables up to this wide are summed by additions of their columns, not `jnp.sum`: XLA:CPU
+turns a row reduction of a large enough array into a YNNPACK fusion (`ynn_fusion`,
+`kind=kCustom`), and a `while` loop holding one is not compiled into one function
+(`SmallWhileLoopHoistingPass`; `_simulate.py`): the 2201-node HH tree's sum over children
+made its whole time loop run as thunks, with the thread pool spinning between them
+(`bench_cable.py`). The additions are a left fold from the first column, the order of
+XLA's own row reduction."""
+
+
 def _gather_sum(x, table: np.ndarray, n: int, plain: bool):
     if plain:
         return x[..., table[:, 0]]
     pad = jnp.zeros((*x.shape[:-1], 1), x.dtype)
     got = jnp.concatenate([x[..., :n], pad], axis=-1)[..., table]
-    return got[..., 0] if table.shape[1] == 1 else jnp.sum(got, axis=-1)
+    k = table.shape[1]
+    if k > _SUM_BY_ADDS:
+        return jnp.sum(got, axis=-1)
+    out = got[..., 0]
+    for j in range(1, k):
+        out = out + got[..., j]
+    return out
 
 
 def _fit(x, size: int):

@@ -109,3 +109,29 @@ def test_cell_step_has_no_scatter_forward_or_backward():
         hlo = jax.jit(fn).lower(cell).compile().as_text()
         assert " scatter(" not in hlo
         assert hlo.count(" while(") == hlo.count("xla_cpu_small_call")
+
+
+def test_sums_keep_a_loop_one_function():
+    """A sum over children (a table two or more wide) inside a time loop: XLA:CPU made a
+    row reduction of 2201 nodes a YNNPACK fusion (`kind=kCustom`), which kept the whole
+    `while` loop from being compiled into one function — the 2201-node HH tree's step ran
+    as thunks at 2.2× the time (`_gather._SUM_BY_ADDS`, benchmarks/README.md). Summed by
+    additions of the columns, the loop is one function; tables wider than the cut-off
+    still sum with `jnp.sum`, both to rounding of the dense matrix (float32: the values
+    are small integers, so exactly)."""
+    n = 2201
+    parent = np.maximum((np.arange(n) - 1) // 2, 0)  # a binary tree: 2 children each
+    children = StaticMap(parent[1:], np.arange(1, n), n, n)
+    assert children.forward.shape[1] == 2
+
+    def loop(x):
+        return jax.lax.fori_loop(0, 10, lambda i, y: 0.5 * apply(children, y) + x, x)
+
+    x = jnp.asarray(np.random.default_rng(0).integers(0, 4, n), jnp.float32)
+    hlo = jax.jit(loop).lower(x).compile().as_text()
+    assert "kind=kCustom" not in hlo
+    assert hlo.count(" while(") == hlo.count("xla_cpu_small_call") == 1
+    wide = StaticMap(np.zeros(100, int), np.arange(100), 1, 100)  # 100 wide: jnp.sum
+    dense = _dense(parent[1:], np.arange(1, n), n, n)
+    np.testing.assert_array_equal(apply(children, x), dense @ np.asarray(x))
+    np.testing.assert_array_equal(apply(wide, x[:100]), [np.asarray(x[:100]).sum()])
