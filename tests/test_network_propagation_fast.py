@@ -1,7 +1,8 @@
 """The event-driven propagation's bitset search (`_propagate._event_bits`, the default),
 the two-level search before it (`_event_blocks`) and the write-then-read delay ring:
-exact against dense propagation and the former `top_k` search, for masks that stress the search (none, all, one per block, block edges, sizes
-that are not a multiple of the block, non-binary released amounts), and its derivatives.
+exact against dense propagation and the former `top_k` search, for masks that stress
+the search (none, all, one per block, block edges, sizes that are not a multiple of the
+block, non-binary released amounts), and its derivatives.
 
 Cheap: small populations, one compiled program per case shape."""
 
@@ -25,21 +26,28 @@ def _dense(conn, x):
     return out[:-1]
 
 
+_COMPILED = {}  # one jitted function per (search, delivery, sizes, FUSE_ROWS): the mask
+# cases share it (same shapes), so each variant compiles once, not once per case
+
+
 def _event(search, conns, x, delivery="auto"):
     old = P.SEARCH, P.DELIVERY
     P.SEARCH, P.DELIVERY = search, delivery
     try:
-        bases = tuple(jnp.zeros((c.n_post,), jnp.float32) for c in conns)
-        f = jax.jit(
-            lambda ws, x, posts: P.scatter_events(
-                (P.post_targets(),) * len(conns),
-                conns[0].chunk,
-                bases,
-                ws,
-                x,
-                tuple((p,) for p in posts),
+        sizes = tuple(c.n_post for c in conns)
+        key = (search, delivery, sizes, conns[0].chunk, P.FUSE_ROWS)
+        if key not in _COMPILED:
+            _COMPILED[key] = jax.jit(
+                lambda ws, x, posts: P.scatter_events(
+                    (P.post_targets(),) * len(sizes),
+                    key[3],
+                    tuple(jnp.zeros((m,), jnp.float32) for m in sizes),
+                    ws,
+                    x,
+                    tuple((p,) for p in posts),
+                )
             )
-        )
+        f = _COMPILED[key]
         return f(tuple(c.weight for c in conns), x, tuple(c.post for c in conns))
     finally:
         P.SEARCH, P.DELIVERY = old
