@@ -11,7 +11,7 @@ import pytest
 
 import neurojax as nj
 from neurojax._simulate import _differentiated
-from neurojax.channels._rates import _EVEN_COEFFS, _SERIES, vtrap
+from neurojax.channels._rates import _SERIES, _even_coeffs, vtrap
 from neurojax.solvers._exponential_euler import (
     _PHI1_COEFFS,
     PHI_SERIES,
@@ -50,7 +50,7 @@ def _vtrap_reference(x, y):
     z_safe = jnp.where(small, 1.0, z)
     z2 = z * z
     even = 0.0
-    for c in reversed(_EVEN_COEFFS):
+    for c in reversed(_even_coeffs(z.dtype)):  # the terms vtrap takes for the dtype
         even = even * z2 + c
     series = 1.0 - z / 2 + z2 * even
     return y * jnp.where(small, series, z_safe / (jnp.exp(z_safe) - 1.0))

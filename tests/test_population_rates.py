@@ -130,3 +130,16 @@ def test_lif_reciprocal_tau_within_rounding(x64):
     assert float(a.spikes.sum()) >= 10
     np.testing.assert_array_equal(np.asarray(a.spikes), np.asarray(b.spikes))
     np.testing.assert_allclose(np.asarray(a.v), np.asarray(b.v), rtol=0, atol=1e-12)
+
+
+def test_vtrap_float32_series_terms_within_rounding(x64):
+    # float32 takes 4 of the 8 series terms (`_even_coeffs`): the first left out is
+    # 0.5¹⁰/47900160 ≈ 2e-11 relative at |z| = 0.5, so the float32 result is the float64
+    # one rounded: within a few eps32 (Horner's and the division's rounding: 4·1.2e-7)
+    from neurojax.channels._rates import _even_coeffs, vtrap
+
+    assert len(_even_coeffs(jnp.float32)) == 4 and len(_even_coeffs(jnp.float64)) == 8
+    x32 = np.linspace(-5.0, 5.0, 2001, dtype=np.float32)  # z = x/10 over the series region
+    got = np.asarray(jax.jit(vtrap, static_argnums=1)(jnp.asarray(x32), 10.0), np.float64)
+    ref = np.asarray(vtrap(jnp.asarray(x32, jnp.float64), 10.0))
+    np.testing.assert_allclose(got, ref, rtol=5e-7, atol=0)
