@@ -104,6 +104,12 @@ class _Geometry:
             kind: StaticMap.spread(np.asarray(nodes, dtype=np.int64), n)
             for kind, nodes in (("clamps", clamps), ("synapses", synapses), ("vclamps", vclamps))
         }
+        # the voltage-clamped nodes, for TRBDF2 (`TreeLinearisation.clamped`; completed
+        # by the electrode point processes in `Cell.__init__`); None: none
+        self.clamped = None
+        if len(vclamps):
+            self.clamped = np.zeros(n, dtype=bool)
+            self.clamped[np.asarray(vclamps, dtype=np.int64)] = True
 
     def __hash__(self):
         return id(self)
@@ -315,6 +321,17 @@ class Cell(AbstractModel):
             [j for j, pp in enumerate(self.point_processes) if pp.n_receive], dtype=np.int64
         )
         self.ions = _ion_values(self.geometry.ions, ions, n_br)
+        # electrodes (NMODL ELECTRODE_CURRENT point processes: SEClamp, VClamp, IClamp)
+        # may clamp V: TRBDF2 treats their nodes as clamped where their current has a
+        # voltage slope (`linearise`: an IClamp's has none)
+        geo = self.geometry
+        geo.electrodes = np.array(
+            [j for j, pp in enumerate(self.point_processes) if _is_electrode(pp)], dtype=np.int64
+        )
+        if len(geo.electrodes):
+            if geo.clamped is None:
+                geo.clamped = np.zeros(disc.n_nodes, dtype=bool)
+            geo.clamped[geo.points[geo.electrodes]] = True
 
     def __check_init__(self):
         # (equinox runs AbstractModel.__check_init__, the domain check, as well)
@@ -729,6 +746,17 @@ class Cell(AbstractModel):
         lap_diag = g_ax + apply(geo.over_children, g_ax)
         off = -g_ax  # symmetric: M[i, parent] = M[parent, i] = −g_i
         op = TreeOperator(geo.disc.topology, g_mem + lap_diag, off, off)
+        active = None
+        if len(geo.electrodes):  # clamped where a v_clamp is, or an electrode's slope > 0
+            active = jnp.zeros(v.shape, bool) | jnp.asarray(_mask(geo.vclamps, v.shape[-1]))
+            for j in geo.electrodes:
+                pp, node = self.point_processes[j], geo.points[j]
+                _, slope = jax.jvp(
+                    lambda u, pp=pp, g=y.points[j]: pp.current(u, g, **_time(pp, t + dt / 2)),
+                    (v[..., node : node + 1],),
+                    (jnp.ones_like(v[..., node : node + 1]),),
+                )
+                active = active | (_at_node(slope, node, v.shape[-1]) > 0)
         return TreeLinearisation(
             v=v,
             capacitance=self._capacitance(dtype),
@@ -736,20 +764,25 @@ class Cell(AbstractModel):
             rhs=rhs,
             algebraic=~geo.has_membrane,
             context=(y, pool),
+            clamped=geo.clamped,
+            clamp_active=active,
         )
 
-    def advance_gates(self, t, linearisation, v_new, dt) -> CellState:
+    def advance_gates(self, t, linearisation, v_new, dt, v_gates=None) -> CellState:
         """The state at `t + dt` given the new voltages `v_new` from the solver: every
         mechanism's gates (and the concentrations it writes) advanced over `dt` by its
         own rule at `v_new` — exponential Euler for the built-in channels (NEURON's
         `cnexp`, exact for a gate at fixed V), the NMODL `SOLVE … METHOD` for imported
         ones — in mechanism order (NEURON's `nrn_state`), then the point processes'.
-        Staggered half a step behind the voltages, as NEURON."""
+        Staggered half a step behind the voltages, as NEURON. `v_gates`: the voltages
+        to advance them at instead (`TRBDF2` at the voltage-clamped nodes: the mean of
+        the clamp's transient over the step, `solvers._implicit._clamped_modes`)."""
         geo = self.geometry
         y, pool = linearisation.context
-        gates = self._update_gates(v_new, y, pool, dt, t + dt)
+        vg = v_new if v_gates is None else v_gates
+        gates = self._update_gates(vg, y, pool, dt, t + dt)
         points = tuple(
-            pp.update(v_new[..., node : node + 1], g, dt, self.temperature, **_time(pp, t + dt))
+            pp.update(vg[..., node : node + 1], g, dt, self.temperature, **_time(pp, t + dt))
             for pp, node, g in zip(self.point_processes, geo.points, y.points, strict=True)
         )
         return CellState(v=v_new, gates=gates, ions=pool.states() if pool is not None else {},
@@ -835,6 +868,19 @@ def _at_node(x, node: int, n: int):
     """`x` `(..., 1)` placed at `node` of `n` nodes, zero elsewhere (a pad)."""
     widths = [(0, 0)] * (x.ndim - 1) + [(node, n - node - 1)]
     return jnp.pad(x, widths)
+
+
+def _is_electrode(pp) -> bool:
+    """Whether a point process is an electrode (NMODL's ELECTRODE_CURRENT: SEClamp,
+    VClamp, IClamp), from the importer's static spec."""
+    spec = getattr(type(pp), "_spec", None)
+    return bool(getattr(spec, "electrode", ()))
+
+
+def _mask(nodes, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    out[np.asarray(nodes, dtype=np.int64)] = True
+    return out
 
 
 def _array_fields(module):
