@@ -22,6 +22,7 @@ import numpy as np
 import optax
 
 from .._progress import AbstractProgressMeter
+from ._checks import check_positive
 from ._objective import Objective
 
 
@@ -101,11 +102,14 @@ class LevenbergMarquardt(eqx.Module):
 
     def __check_init__(self):
         for name in ("damping", "increase", "decrease", "max_damping"):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError(f"LevenbergMarquardt.{name} must be > 0.")
+            check_positive("LevenbergMarquardt", name, getattr(self, name))
         if not float(self.increase) > 1 or not float(self.decrease) > 1:
             raise ValueError("LevenbergMarquardt.increase and .decrease must be > 1.")
-        if not isinstance(self.max_tries, int) or self.max_tries < 1:
+        if (
+            isinstance(self.max_tries, bool)
+            or not isinstance(self.max_tries, int)
+            or (self.max_tries < 1)
+        ):
             raise ValueError("LevenbergMarquardt.max_tries must be an integer >= 1.")
 
 

@@ -18,6 +18,7 @@ a spurious one, so a single spiking sweep has one basin where the trace MSE has 
 from __future__ import annotations
 
 import abc
+import math
 from typing import ClassVar
 
 import equinox as eqx
@@ -26,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
+from ._checks import check_finite, check_number, check_positive
 from ._recording import Recording
 
 Window = tuple[float, float] | None
@@ -46,10 +48,27 @@ def _mask(rec: Recording, window: Window) -> Array:
 def _check_window(window: Window, name: str):
     if window is None:
         return
-    if len(window) != 2 or not window[0] < window[1]:
+    if isinstance(window, (str, bytes)) or not hasattr(window, "__len__"):
+        raise TypeError(f"{name}: window must be (start, stop) in ms or None, got {window!r}.")
+    if len(window) != 2:
         raise ValueError(
             f"{name}: window must be (start, stop) in ms with start < stop, got {window!r}."
         )
+    for edge, value in zip(("start", "stop"), window, strict=True):
+        # ±inf is an open end (the whole trace on that side); NaN, strings, complex are not
+        if not _is_inf(value):
+            check_number(name, f"window {edge}", value, meaning="ms")
+    if not window[0] < window[1]:
+        raise ValueError(
+            f"{name}: window must be (start, stop) in ms with start < stop, got {window!r}."
+        )
+
+
+def _is_inf(x) -> bool:
+    try:
+        return isinstance(x, (int, float, np.floating)) and math.isinf(x)
+    except TypeError:
+        return False
 
 
 def _window_length(rec: Recording, window: Window) -> Array:
@@ -213,8 +232,7 @@ class VanRossum(AbstractLoss):
     requires: ClassVar[tuple[str, ...]] = ("spikes",)
 
     def __check_init__(self):
-        if not self.tau > 0:
-            raise ValueError(f"VanRossum tau must be > 0 ms, got {self.tau!r}.")
+        check_positive("VanRossum", "tau", self.tau, "ms")
         _check_window(self.window, "VanRossum")
 
     def __call__(self, pred, target):
@@ -234,6 +252,7 @@ class FiringRate(AbstractLoss):
 
     def __check_init__(self):
         _check_window(self.window, "FiringRate")
+        check_positive("FiringRate", "scale", self.scale, "Hz")
 
     def __call__(self, pred, target):
         duration_s = _window_length(pred, self.window) / 1000.0
@@ -271,10 +290,9 @@ class PopulationRate(AbstractLoss):
 
     def __check_init__(self):
         _check_window(self.window, "PopulationRate")
-        if self.bin is not None and not self.bin > 0:
-            raise ValueError(f"PopulationRate: bin must be > 0 ms or None, got {self.bin!r}.")
-        if not self.scale > 0:
-            raise ValueError(f"PopulationRate: scale must be > 0 Hz, got {self.scale!r}.")
+        if self.bin is not None:
+            check_positive("PopulationRate", "bin", self.bin, "ms, or None for one bin")
+        check_positive("PopulationRate", "scale", self.scale, "Hz")
 
     def __call__(self, pred, target):
         rp = population_rate(pred, self.bin, self.window)
@@ -395,8 +413,7 @@ def _target_count(target: Recording, v_th, width, window) -> Array:
 
 
 def _check_width(width, name):
-    if not width > 0:
-        raise ValueError(f"{name}: width must be > 0 mV, got {width!r}.")
+    check_positive(name, "width", width, "mV")
 
 
 class SoftSpikeCount(AbstractLoss):
@@ -425,6 +442,7 @@ class SoftSpikeCount(AbstractLoss):
     def __check_init__(self):
         _check_window(self.window, "SoftSpikeCount")
         _check_width(self.width, "SoftSpikeCount")
+        check_finite("SoftSpikeCount", "v_th", self.v_th, "mV")
 
     def __call__(self, pred, target):
         cp = soft_spike_count(pred, self.v_th, self.width, self.window)
@@ -471,8 +489,15 @@ class WindowedFeatures(AbstractLoss):
     requires: ClassVar[tuple[str, ...]] = ("v",)
 
     def __check_init__(self):
+        if not isinstance(self.windows, (int, np.integer, tuple, list)) or isinstance(
+            self.windows, bool
+        ):
+            raise TypeError(
+                f"WindowedFeatures: windows must be a number of windows (an int >= 1) or a "
+                f"tuple of (start, stop) ms, got {self.windows!r}."
+            )
         if isinstance(self.windows, (int, np.integer)):
-            if isinstance(self.windows, bool) or self.windows < 1:
+            if self.windows < 1:
                 raise ValueError(
                     f"WindowedFeatures: windows must be a number of windows >= 1 or a tuple of "
                     f"(start, stop) ms, got {self.windows!r}."
@@ -484,7 +509,7 @@ class WindowedFeatures(AbstractLoss):
                 _check_window(tuple(w), "WindowedFeatures")
         for name in ("weights", "scales"):
             x = getattr(self, name)
-            if len(x) != 3:
+            if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") or len(x) != 3:
                 raise ValueError(
                     f"WindowedFeatures: {name} must be 3 numbers (mean, std, count), got {x!r}."
                 )
@@ -492,7 +517,10 @@ class WindowedFeatures(AbstractLoss):
             raise ValueError(f"WindowedFeatures: weights must be >= 0, not all 0: {self.weights}.")
         if not all(s > 0 for s in self.scales):
             raise ValueError(f"WindowedFeatures: scales must be > 0, got {self.scales}.")
+            for i, v in enumerate(x):
+                check_finite("WindowedFeatures", f"{name}[{i}]", v)
         _check_width(self.width, "WindowedFeatures")
+        check_finite("WindowedFeatures", "v_th", self.v_th, "mV")
 
     def _windows(self, rec):
         if isinstance(self.windows, (int, np.integer)):
@@ -596,18 +624,19 @@ class SoftDTW(AbstractLoss):
     requires: ClassVar[tuple[str, ...]] = ("v",)
 
     def __check_init__(self):
-        if not self.gamma > 0:
-            raise ValueError(f"SoftDTW: gamma must be > 0 mV², got {self.gamma!r}.")
+        check_positive("SoftDTW", "gamma", self.gamma, "mV²")
         if (
-            isinstance(self.downsample, bool)
+            isinstance(self.downsample, (bool, np.bool_))
+            or not isinstance(self.downsample, (int, np.integer, float, np.floating))
+            or not math.isfinite(self.downsample)
             or int(self.downsample) != self.downsample
             or (self.downsample < 1)
         ):
             raise ValueError(
                 f"SoftDTW: downsample must be an integer >= 1, got {self.downsample!r}."
             )
-        if self.band is not None and not self.band > 0:
-            raise ValueError(f"SoftDTW: band must be > 0 ms or None, got {self.band!r}.")
+        if self.band is not None:
+            check_positive("SoftDTW", "band", self.band, "ms, or None for no band")
         _check_window(self.window, "SoftDTW")
 
     def _series(self, rec: Recording) -> Array:

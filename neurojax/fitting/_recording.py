@@ -9,6 +9,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._solution import Solution
+from ._checks import check_finite, check_positive
 
 
 class Recording(eqx.Module):
@@ -37,6 +38,11 @@ class Recording(eqx.Module):
     spikes: Array | None = None
     dt: float | None = eqx.field(static=True, default=None)
     t0: float = eqx.field(static=True, default=0.0)
+
+    def __check_init__(self):
+        if self.dt is not None:
+            check_positive("Recording", "dt", self.dt, "ms between rows")
+        check_finite("Recording", "t0", self.t0, "ms")
 
     @property
     def n_rows(self) -> int:

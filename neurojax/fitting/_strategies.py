@@ -36,6 +36,7 @@ from jaxtyping import Array
 
 from .._simulate import simulate
 from ..solvers import Staggered, default_solver
+from ._checks import check_positive
 from ._data_driven import (
     _check_model,
     _conductances_from_voltage,
@@ -364,8 +365,7 @@ class Restarts(eqx.Module):
                 f"Restarts.polished ({self.polished}) cannot exceed Restarts.candidates "
                 f"({self.candidates})."
             )
-        if not float(self.spread) > 0:
-            raise ValueError(f"Restarts.spread must be > 0, got {self.spread!r}.")
+        check_positive("Restarts", "spread", self.spread)
 
 
 def _restart(obj, restarts: Restarts, estimate, limit: float, descend, progress_meter):
@@ -796,14 +796,18 @@ class GlobalSearch(AbstractStrategy):
     seed: int = 0
 
     def __check_init__(self):
-        if not isinstance(self.generations, int) or self.generations < 1:
+        if (
+            isinstance(self.generations, bool)
+            or not isinstance(self.generations, int)
+            or self.generations < 1
+        ):
             raise ValueError(f"generations must be an integer >= 1, got {self.generations!r}.")
         if self.population is not None and (
             not isinstance(self.population, int) or self.population < 2
         ):
             raise ValueError(f"population must be an integer >= 2, got {self.population!r}.")
-        if not float(self.sigma) > 0:
-            raise ValueError(f"sigma must be > 0, got {self.sigma!r}.")
+        check_positive("GlobalSearch", "sigma", self.sigma)
+        _check_int("GlobalSearch", "seed", self.seed, 0)
 
     def _run(self, ctx, state):
         t0 = time.perf_counter()

@@ -17,6 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
+from ._checks import check_finite
+
 
 def _softplus_inverse(y: Array) -> Array:
     """`log(eʸ − 1)`, stable for large `y` (→ y) and small `y` (→ log y)."""
@@ -88,6 +90,9 @@ class Positive(AbstractConstraint):
     lower: float = eqx.field(static=True, default=0.0)
     scale: Array | None = None
 
+    def __check_init__(self):
+        check_finite("Positive", "lower", self.lower)
+
     def bind(self, p0):
         p0 = np.asarray(p0) if not isinstance(p0, jax.core.Tracer) else p0
         if not isinstance(p0, jax.core.Tracer) and not np.all(p0 > self.lower):
@@ -123,7 +128,9 @@ class Bounded(AbstractConstraint):
     upper: float = eqx.field(static=True)
 
     def __check_init__(self):
-        if not (np.isfinite(self.lower) and np.isfinite(self.upper) and self.lower < self.upper):
+        check_finite("Bounded", "lower", self.lower)
+        check_finite("Bounded", "upper", self.upper)
+        if not self.lower < self.upper:
             raise ValueError(
                 f"Bounded(lower, upper) needs finite lower < upper, got ({self.lower}, "
                 f"{self.upper}); for a one-sided bound use Positive(lower=...)."

@@ -40,8 +40,8 @@ def check_number(
             parts.append(f"{'>=' if lower_closed else '>'} {lower:g}")
         if upper < math.inf:
             parts.append(f"{'<=' if upper_closed else '<'} {upper:g}")
-        rng = " and ".join(parts) or "finite"
-        raise ValueError(f"{what} must be finite and {rng}, got {value!r}.")
+        rng = "".join(f" and {p}" for p in parts)
+        raise ValueError(f"{what} must be finite{rng}, got {value!r}.")
     return x
 
 
