@@ -10,6 +10,8 @@ other jobs), the pieces interleaved round by round, median over rounds:
 - `no_projections`: the same populations and inputs with no projection (LIF update,
   exponential synapses' decay absent, threshold, reset, saving the counts);
 - `full_blocks`: `full` with the former two-level search (`_propagate.SEARCH = "blocks"`);
+- `full_scatter`, `propagate_scatter`: `full` and `propagate` delivering each spiking
+  row by a scatter (`_propagate.DELIVERY = "scatter"`) instead of the per-synapse loop;
 - `search`: finding the spiking rows of the recorded raster of `full` (the network's
   bitset search, `neurojax.network._propagate._event_bits`), delivering nothing;
 - `search_blocks`, `propagate_blocks`: `search` and `propagate` with the former
@@ -202,6 +204,16 @@ def build():
 
         return f
 
+    def scatter(fn):  # traced with the row scatter instead of the per-synapse loop
+        def f(*a):
+            old, P.DELIVERY = P.DELIVERY, "scatter"
+            try:
+                return fn(*a)
+            finally:
+                P.DELIVERY = old
+
+        return f
+
     search_args = (
         raster,
         {k: jnp.zeros((v.shape[1], 1), jnp.int32) for k, v in raster.items()},
@@ -210,6 +222,8 @@ def build():
     pieces = {
         "full": (jax.jit(full), (net, y0)),
         "full_blocks": (jax.jit(blocks(full)), (net, y0)),
+        "full_scatter": (jax.jit(scatter(full)), (net, y0)),
+        "propagate_scatter": (jax.jit(scatter(propagate)), (groups, raster)),
         "search_blocks": (jax.jit(blocks(search)), search_args),
         "propagate_blocks": (jax.jit(blocks(propagate)), (groups, raster)),
         "no_projections": (jax.jit(no_proj), (bare, y0b)),
@@ -268,7 +282,14 @@ def main():
         us_per_step={k: 1e6 * statistics.median(v) / N_STEPS for k, v in times.items()},
         hlo_full=hlo_counts(*pieces["full"]) if "full" in pieces else None,
     )
-    for k in ("propagate", "propagate_former", "propagate_blocks", "search", "search_blocks"):
+    for k in (
+        "propagate",
+        "propagate_former",
+        "propagate_blocks",
+        "propagate_scatter",
+        "search",
+        "search_blocks",
+    ):
         if k in out["cpu_s"]:
             out[f"us_per_spike_{k}"] = 1e6 * out["cpu_s"][k] / n_spikes
     if args.out:
