@@ -168,8 +168,9 @@ class Sparse(AbstractConnectivity):
 
 
 # Rows per search round of the former `top_k` search (`_propagate.SEARCH = "topk"`, kept
-# to measure against; `_propagate._round_size`). The default two-level block search does
-# not use it: it finds every spiking row, and rows are delivered one at a time
+# to measure against; `_propagate._round_size`). The default bitset search (and the
+# two-level block search before it) does not use it: it finds every spiking row, and
+# rows are delivered one at a time
 # (benchmarks/README.md, "Networks").
 _DEFAULT_CHUNK = 16
 
