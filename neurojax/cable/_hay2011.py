@@ -142,6 +142,9 @@ def hay2011_morphology(path=None, *, max_length: float = 40.0, axon_stubs: bool 
     two 30 µm stubs (if it has one and `axon_stubs`), `nseg = 1 + 2·int(L/40)`."""
     from ._swc import read_swc
 
+    _real("hay2011_morphology", "max_length", max_length, "µm")
+    if not max_length > 0:
+        raise ValueError(f"hay2011_morphology: max_length must be > 0 µm, got {max_length}.")
     morph = read_swc(L5_SIMPLIFIED_SWC if path is None else path)
     if axon_stubs and "axon" in morph.types:
         morph = morph.replace_axon(length=30.0, n=2, max_length=max_length)
@@ -199,10 +202,34 @@ def site_at_distance(morph: Morphology, distance: float, where="apical", origin=
     the soma to branch `along` (the branch and its ancestors). `along="trunk"` (default):
     the path to the apical tip farthest from the soma — the main trunk, then the tuft
     branch leading to that tip; `None`: anywhere in the region (for ties, the first in
-    the Cell's order)."""
+    the Cell's order).
+
+    `ValueError` for a `distance` that is negative, not finite, or beyond the far end of
+    the path (the nearest compartment would be far from the asked-for distance), and
+    for an `along` that is not a branch of the cell."""
+    _real("site_at_distance", "distance", distance, "µm")
+    if distance < 0:
+        raise ValueError(
+            f"site_at_distance: distance={distance} µm is negative; path distances from "
+            "the origin are >= 0 µm."
+        )
     disc = morph.discretise()
     d = disc.path_distances(origin)
     branches = set(morph.branches_where(where))
+    n_br = len(morph.branches)
+    if (
+        along is not None
+        and along != "trunk"
+        and (
+            isinstance(along, (bool, str, bytes, np.bool_))
+            or not isinstance(along, (int, np.integer))
+            or not 0 <= along < n_br
+        )
+    ):
+        raise ValueError(
+            f"site_at_distance: along={along!r} must be 'trunk', None, or a branch index "
+            f"0..{n_br - 1}."
+        )
     if along is not None:
         if along == "trunk":
             apical = morph.branches_where("apical")
@@ -217,14 +244,46 @@ def site_at_distance(morph: Morphology, distance: float, where="apical", origin=
     nodes = disc.membrane[np.isin(disc.branch[disc.membrane], sorted(branches))]
     if nodes.size == 0:
         raise ValueError(f"site_at_distance: no compartment of {where!r} on the path to {along}.")
+    # the far end of the searched region: the 1-end nodes of its branches
+    far = max(d[disc.end[b]] for b in sorted({int(disc.branch[n]) for n in nodes}))
+    if distance > far:
+        raise ValueError(
+            f"site_at_distance: distance={distance} µm is beyond the end of {where!r} on the "
+            f"path to branch {along} ({far:.6g} µm from the origin); ask for at most "
+            f"{far:.6g} µm."
+        )
     k = nodes[np.argmin(np.abs(d[nodes] - distance))]
     return int(disc.branch[k]), float(disc.x[k])
+
+
+def _real(fn, name, value, unit):
+    if (
+        isinstance(value, (bool, str, bytes, np.bool_))
+        or value is None
+        or np.ndim(value) != 0
+        or np.iscomplexobj(value)
+    ):
+        raise TypeError(f"{fn}: {name} must be a number ({unit}), got {value!r}.")
+    if not np.isfinite(value):
+        raise ValueError(f"{fn}: {name} must be finite ({unit}), got {value!r}.")
 
 
 def epsp_current(t, onset, imax=0.5, tau_rise=0.5, tau_decay=5.0):
     """An EPSP-shaped injected current (nA): `imax·(e^{−s/τd} − e^{−s/τr})/p` for
     `s = t − onset ≥ 0` (0 before), `p` the peak of the difference so that the peak is
     `imax` (Hay et al.'s BAC protocol: 0.5 nA, rise 0.5 ms, decay 5 ms). t, onset ms."""
+    for name, value, unit in (
+        ("onset", onset, "ms"),
+        ("imax", imax, "nA"),
+        ("tau_rise", tau_rise, "ms"),
+        ("tau_decay", tau_decay, "ms"),
+    ):
+        _real("epsp_current", name, value, unit)
+    if not (tau_rise > 0 and tau_decay > 0) or tau_rise == tau_decay:
+        raise ValueError(
+            f"epsp_current: tau_rise={tau_rise} and tau_decay={tau_decay} ms must be > 0 "
+            "and different (equal time constants have no difference of exponentials)."
+        )
     t = np.asarray(t, dtype=float)
     tp = tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
     p = np.exp(-tp / tau_decay) - np.exp(-tp / tau_rise)

@@ -285,6 +285,11 @@ class Morphology:
         if where is None:
             return tuple(range(n))
         items = [where] if isinstance(where, str) or np.ndim(where) == 0 else list(where)
+        if not items:
+            raise ValueError(
+                "the region is empty (where=[]): give a type such as 'apical', a list of "
+                "types or branch indices, or None for the whole cell."
+            )
         out = set()
         for w in items:
             if isinstance(w, str):
@@ -294,7 +299,13 @@ class Morphology:
                         f"no branch has type {w!r}; the types are {sorted(set(self.types))}."
                     )
                 out |= set(found)
-            elif isinstance(w, (bool, np.bool_)) or int(w) != w or not 0 <= w < n:
+            elif (
+                isinstance(w, (bool, np.bool_, bytes))
+                or not isinstance(w, (int, float, np.integer, np.floating))
+                or not np.isfinite(w)
+                or int(w) != w
+                or not 0 <= w < n
+            ):
                 raise ValueError(f"branch {w!r} is off the cell (branches 0..{n - 1}).")
             else:
                 out.add(int(w))
@@ -315,7 +326,28 @@ class Morphology:
     def values_by_type(self, values: dict, default=None) -> np.ndarray:
         """One value per branch from a value per type, e.g. `cm=morph.values_by_type(
         {"soma": 1.0, "axon": 1.0}, default=2.0)` (Hay et al.'s spine correction);
-        `ValueError` for a type the morphology lacks, or a branch with no value."""
+        `ValueError` for a type the morphology lacks, a branch with no value, or a value
+        that is not a finite number."""
+        if not isinstance(values, dict):
+            raise TypeError(
+                f"values_by_type: values must be a dict {{type: value}}, e.g. {{'soma': 1.0}}, "
+                f"got {values!r}."
+            )
+        for key, value in list(values.items()) + [("default", default)]:
+            if key == "default" and value is None:
+                continue
+            if (
+                isinstance(value, (bool, str, bytes, np.bool_))
+                or np.ndim(value) != 0
+                or np.iscomplexobj(value)
+            ):
+                raise TypeError(
+                    f"values_by_type: the value for {key!r} must be a number, got {value!r}."
+                )
+            if not np.isfinite(value):
+                raise ValueError(
+                    f"values_by_type: the value for {key!r} must be finite, got {value!r}."
+                )
         unknown = sorted(set(values) - set(self.types))
         if unknown:
             raise ValueError(
@@ -336,9 +368,22 @@ class Morphology:
     def with_nseg_by_length(self, max_length: float = 40.0) -> Morphology:
         """NEURON models' rule `nseg = 1 + 2·int(L/max_length)` (Hay et al. 2011 use 40
         µm): odd nseg, segments at most about `max_length` long."""
+        if (
+            isinstance(max_length, (bool, str, bytes))
+            or np.ndim(max_length) != 0
+            or np.iscomplexobj(max_length)
+        ):
+            raise TypeError(f"max_length must be a length in µm (a number), got {max_length!r}.")
         if not (np.isfinite(max_length) and max_length > 0):
             raise ValueError(f"max_length must be finite and > 0 µm, got {max_length}.")
-        return self.with_nseg([1 + 2 * int(br.length / max_length) for br in self.branches])
+        nseg = [1 + 2 * int(br.length / max_length) for br in self.branches]
+        if max(nseg) > 10**6:
+            b = int(np.argmax(nseg))
+            raise ValueError(
+                f"with_nseg_by_length({max_length}): branch {b} would need {nseg[b]} "
+                "compartments (more than 10⁶); use a larger max_length (µm)."
+            )
+        return self.with_nseg(nseg)
 
     def replace_axon(self, length: float = 30.0, n: int = 2, *, type: str = "axon",
                      max_length: float = 40.0) -> Morphology:  # fmt: skip
@@ -526,6 +571,11 @@ class Discretisation:
         """Path distance (µm, along the branches) from `origin` `(branch, x)` to every
         node (NEURON's `h.distance`; a child attached at `parent_x` starts there)."""
         morph = self.morphology
+        if isinstance(origin, (str, bytes)) or np.ndim(origin) != 1 or len(origin) != 2:
+            raise TypeError(
+                f"origin must be a site (branch, x), e.g. (0, 0.5) for the root's middle, got "
+                f"{origin!r}."
+            )
         b0, x0 = origin
         self.node(b0, x0)  # validates the origin
         b0 = int(b0)
@@ -584,10 +634,35 @@ def _node_at(x, br, start, centres, end):
 # traced and trained.
 
 
+def _check_profile(fn: str, d, *, open_ends: tuple[str, ...] = (), **params):
+    """Python-side checks of a distribution's concrete arguments (traced ones, e.g. while
+    fitting, pass): finite numbers (`open_ends` may be ±inf, not NaN), and the named scale
+    (`length`, `width`) not zero."""
+    import jax
+
+    for name, value in [("d", d), *params.items()]:
+        if isinstance(value, jax.core.Tracer):
+            continue
+        if isinstance(value, (str, bytes)) or value is None:
+            raise TypeError(f"{fn}: {name} must be a number or an array, got {value!r}.")
+        x = np.asarray(value)
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool) or np.iscomplexobj(x):
+            raise TypeError(f"{fn}: {name} must be real numbers, got {value!r}.")
+        ok = ~np.isnan(x) if name in open_ends else np.isfinite(x)
+        if not np.all(ok):
+            what = "path distances in µm" if name == "d" else "finite"
+            raise ValueError(f"{fn}: {name} must be {what}, not NaN or inf; got {value!r}.")
+        if name in ("length", "width") and np.any(x == 0):
+            raise ValueError(
+                f"{fn}: {name} must not be 0 µm (it divides the distance); got {value!r}."
+            )
+
+
 def linear(d, at_origin, slope):
     """`at_origin + slope·d` (slope per µm)."""
     import jax.numpy as jnp
 
+    _check_profile("linear", d, at_origin=at_origin, slope=slope)
     return at_origin + slope * jnp.asarray(d)
 
 
@@ -596,6 +671,7 @@ def exponential(d, a, b, length, *, offset=0.0):
     is `exponential(d, -0.8696*2e-4, 2.087*2e-4, 323.0)`)."""
     import jax.numpy as jnp
 
+    _check_profile("exponential", d, a=a, b=b, length=length, offset=offset)
     return a + b * jnp.exp((jnp.asarray(d) - offset) / length)
 
 
@@ -604,13 +680,23 @@ def sigmoid(d, low, high, midpoint, width):
     `high` far away (`width` < 0 turns it round)."""
     import jax.numpy as jnp
 
+    _check_profile("sigmoid", d, low=low, high=high, midpoint=midpoint, width=width)
     return low + (high - low) / (1.0 + jnp.exp((midpoint - jnp.asarray(d)) / width))
 
 
 def step(d, inside, outside, start, end):
     """`inside` for `start ≤ d ≤ end`, `outside` elsewhere (Hay et al.'s Ca²⁺ hot zone:
     100× the LVA density from 685 to 885 µm)."""
+    import jax
     import jax.numpy as jnp
 
+    _check_profile(
+        "step", d, inside=inside, outside=outside, start=start, end=end, open_ends=("start", "end")
+    )
+    if not any(isinstance(x, jax.core.Tracer) for x in (start, end)) and not start <= end:
+        raise ValueError(
+            f"step: start={start} µm is beyond end={end} µm, so no distance is inside; "
+            "give start <= end."
+        )
     d = jnp.asarray(d)
     return jnp.where((d >= start) & (d <= end), inside, outside)

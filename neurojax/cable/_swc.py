@@ -73,6 +73,11 @@ def read_swc(
         raise ValueError(
             f"read_swc: min_radius must be a radius > 0 µm or None, got {min_radius!r}."
         )
+    if not isinstance(path, (str, os.PathLike)):
+        # open(3) would read file descriptor 3, not a file named "3"
+        raise TypeError(f"read_swc: path must be a file name (str or Path), got {path!r}.")
+    if os.path.isdir(path):
+        raise ValueError(f"read_swc: {os.fspath(path)!r} is a directory; give the .swc file.")
     ids, types, xyz, radius, parents, lines = [], [], [], [], [], []
     index = {}
     with open(path, "rb") as f:

@@ -63,9 +63,36 @@ def default_value(name: str, ion: str) -> float:
     return _OTHER_DEFAULTS[k]
 
 
+def _check_nernst(ci, co, z, celsius):
+    """Python-side checks of concrete arguments (at trace time a traced value passes, so
+    no check runs inside a compiled step)."""
+    import jax
+    import numpy as np
+
+    for name, value in (("ci", ci), ("co", co), ("z", z), ("celsius", celsius)):
+        if isinstance(value, jax.core.Tracer):
+            continue
+        if isinstance(value, (str, bytes)) or value is None:
+            raise TypeError(f"nernst: {name} must be a number or an array, got {value!r}.")
+        x = np.asarray(value)
+        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+            raise TypeError(f"nernst: {name} must be real, got {value!r}.")
+        if np.any(np.isnan(x)):
+            raise ValueError(f"nernst: {name} is NaN; give a number.")
+        if name == "z" and np.any(x == 0):
+            raise ValueError("nernst: z = 0 (an uncharged ion) has no Nernst potential.")
+        if name == "celsius" and np.any(x < -273.15):
+            raise ValueError(f"nernst: celsius={value} °C is below absolute zero (-273.15 °C).")
+
+
 def nernst(ci, co, z, celsius):
     """Nernst potential, mV (NEURON's `nrn_nernst`): `1000·R·(celsius + 273.15)/(z·F) ·
-    ln(co/ci)`; ci ≤ 0 gives +1e6 and co ≤ 0 −1e6, as NEURON."""
+    ln(co/ci)`; ci ≤ 0 gives +1e6 and co ≤ 0 −1e6, as NEURON.
+
+    Concentrations in mM, `z` the valence, `celsius` in °C. Concrete (not traced)
+    arguments are checked first: a `ValueError` for `z = 0` (no Nernst potential),
+    `celsius` below absolute zero (−273.15 °C), or a NaN."""
+    _check_nernst(ci, co, z, celsius)
     ktf = 1000.0 * R_GAS * (celsius + 273.15) / FARADAY
     ok = (ci > 0) & (co > 0)
     e = ktf / z * jnp.log(jnp.where(ok, co, 1.0) / jnp.where(ok, ci, 1.0))
