@@ -7,6 +7,16 @@ from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
+
+
+def _as_count(x):
+    """A numpy integer (`np.int64(4)`, e.g. from a computed step count) as a Python int,
+    so the static field hashes and compares like one; anything else is left for the
+    check to refuse."""
+    if isinstance(x, np.integer) and not isinstance(x, np.bool_):
+        return int(x)
+    return x
 
 
 class SaveAt(eqx.Module):
@@ -25,7 +35,7 @@ class SaveAt(eqx.Module):
     Each quantity is kept once: `Solution.v` reads the kept state, it is not a copy.
     """
 
-    every: int = eqx.field(default=1, static=True)
+    every: int = eqx.field(default=1, static=True, converter=_as_count)
     vars: tuple[str, ...] | None = eqx.field(default=None, static=True)
     fn: Callable[[Any], Any] | None = eqx.field(default=None, static=True)
     spikes: bool = eqx.field(default=True, static=True)
@@ -33,7 +43,13 @@ class SaveAt(eqx.Module):
 
     def __check_init__(self):
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
-            raise ValueError(f"SaveAt(every={self.every!r}): every must be an int >= 1.")
+            raise ValueError(
+                f"SaveAt(every={self.every!r}): every must be an int >= 1 (steps between "
+                "saved states)."
+            )
+        if not isinstance(self.spikes, (bool, np.bool_)):
+            # a string such as "no" would be truthy and keep the spikes
+            raise TypeError(f"SaveAt(spikes={self.spikes!r}): spikes must be True or False.")
         if self.vars is not None and self.fn is not None:
             raise ValueError("SaveAt takes either vars= or fn=, not both.")
         if self.vars is not None:
@@ -45,7 +61,13 @@ class SaveAt(eqx.Module):
         if self.fn is not None and not callable(self.fn):
             raise TypeError(f"SaveAt(fn={self.fn!r}): fn must be a function of the state.")
         if self.spike_dtype is not None:
-            dt = jnp.dtype(self.spike_dtype)
+            try:
+                dt = jnp.dtype(self.spike_dtype)
+            except TypeError:
+                raise TypeError(
+                    f"SaveAt(spike_dtype={self.spike_dtype!r}) is not a dtype; use None, "
+                    "jnp.uint8, jnp.uint16 or a floating type."
+                ) from None
             if not (jnp.issubdtype(dt, jnp.integer) or jnp.issubdtype(dt, jnp.floating)):
                 raise TypeError(f"SaveAt(spike_dtype={self.spike_dtype!r}) must be numeric.")
             if jnp.issubdtype(dt, jnp.integer) and jnp.iinfo(dt).max < self.every:

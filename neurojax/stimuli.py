@@ -55,6 +55,8 @@ def n_steps_of(duration: float, dt: float) -> int:
     that is not a multiple of `dt` is refused rather than silently shortened or
     lengthened."""
     dt = _check_dt(dt)
+    if isinstance(duration, (str, bytes, bool)) or not math.isfinite(float(duration)):
+        raise ValueError(f"duration must be a finite time in ms, got {duration!r}.")
     ratio = float(duration) / dt
     n = round(ratio)
     if n < 1:
@@ -92,6 +94,8 @@ def _check_array(owner: str, name: str, value, domain: str = "finite") -> None:
     if not _is_concrete(value):
         return
     x = np.asarray(value)
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+        raise TypeError(f"{owner}.{name} must be a real number or array, got {value!r}.")
     bad = ~np.isfinite(x)
     if domain == "positive":
         bad |= ~(x > 0)
@@ -101,6 +105,38 @@ def _check_array(owner: str, name: str, value, domain: str = "finite") -> None:
         must = {"finite": "finite", "positive": "finite and > 0", "non-negative": "finite and >= 0"}
         raise ValueError(
             f"{owner}.{name} must be {must[domain]}, got {x[bad].ravel()[:3].tolist()}."
+        )
+
+
+def _check_onset(owner: str, start, duration) -> None:
+    """A pulse starting at or after the end of the stimulus is all zeros: almost always a
+    mistake of units or of `duration`, so refused rather than silently empty."""
+    try:
+        d = float(duration)
+    except (TypeError, ValueError):
+        return  # the base class's check names a bad duration
+    if not (math.isfinite(d) and d > 0):
+        return
+    if _is_concrete(start) and float(start) >= d:
+        raise ValueError(
+            f"{owner}: start={start} ms is at or after the end of the stimulus "
+            f"(duration={duration} ms), so it would be zero throughout; give a start "
+            "inside the run or a longer duration."
+        )
+
+
+def _check_nyquist(owner: str, frequency, dt: float) -> None:
+    """A frequency at or above the grid's Nyquist frequency `1000/(2·dt)` Hz aliases: the
+    samples show a different, slower wave (`sin` of 10⁵ Hz sampled every 0.1 ms is 0
+    at every step). Refused at `sample`, naming the largest `dt` that resolves it."""
+    if not _is_concrete(frequency):
+        return
+    top = float(np.max(np.abs(np.asarray(frequency)))) if np.size(frequency) else 0.0
+    if top * dt / 1000.0 >= 0.5:
+        raise ValueError(
+            f"{owner}: frequency {top:g} Hz is at or above the Nyquist frequency "
+            f"{500.0 / dt:g} Hz of dt={dt:g} ms, so its samples would show a different "
+            f"wave; use dt < {500.0 / top:.6g} ms."
         )
 
 
@@ -301,6 +337,7 @@ class Step(AbstractStimulus):
                     f"Step: start={self.start} ms is after stop={self.stop} ms; pass "
                     "start <= stop (stop defaults to the end of the stimulus)."
                 )
+        _check_onset("Step", self.start, self.duration)
 
     def sample(self, dt):
         t = self.times(dt)
@@ -331,6 +368,7 @@ class Ramp(AbstractStimulus):
                 f"{' (the default stop: the duration)' if self.stop is None else ''}; pass "
                 "start <= stop."
             )
+        _check_onset("Ramp", self.start, self.duration)
 
     def sample(self, dt):
         t = self.times(dt)
@@ -361,6 +399,7 @@ class Sine(AbstractStimulus):
             _check_array("Sine", name, getattr(self, name))
 
     def sample(self, dt):
+        _check_nyquist("Sine", self.frequency, _check_dt(dt))
         t = _column(self.times(dt), self.amplitude * self.frequency)
         return self.offset + self.amplitude * jnp.sin(
             2 * jnp.pi * self.frequency * t / 1000.0 + self.phase
@@ -383,6 +422,8 @@ class Chirp(AbstractStimulus):
         _check_array("Chirp", "f1", self.f1)
 
     def sample(self, dt):
+        for f in (self.f0, self.f1):
+            _check_nyquist("Chirp", f, _check_dt(dt))
         t = self.times(dt) / 1000.0  # s
         big_t = self.duration / 1000.0
         phase = 2 * jnp.pi * (self.f0 * t + (self.f1 - self.f0) * t**2 / (2 * big_t))
