@@ -201,13 +201,25 @@ NET_RECEIVE (w) { %s }
 @pytest.mark.parametrize(
     ("body", "match"),
     [
-        ("INITIAL { g = 0 } g = g + w", "INITIAL inside a block"),
-        ("if (flag == 0) { g = g + w }", "flag in a POINT_PROCESS"),
-        ("g = g + w  net_send(1, 1)", r"net_send\(\) in a POINT_PROCESS"),
-        ("g = g + w*t", "the time t in NET_RECEIVE"),
+        ("INITIAL { g = w } g = g + w", "NET_RECEIVE's INITIAL reads the weight"),
+        ("g = g + w  net_move(t + 1)", r"net_move\(\) in a POINT_PROCESS"),
+        ("g = g + w  net_event(t)", r"net_event\(\) in a POINT_PROCESS"),
+        ("FOR_NETCONS(x) { x = 0 }", "FOR_NETCONS is not supported"),
+        ("WATCH (v > 0) 1", "WATCH is not supported"),
     ],
 )
-def test_synapse_self_events_are_refused_naming_the_line(body, match):
+def test_synapse_event_constructs_refused_naming_the_line(body, match):
     # refused before anything is traced (cheap); line 7 is NET_RECEIVE's
     with pytest.raises(NmodlError, match=rf"s\.mod:7: {match}"):
         load_mod(PP_TEXT % body, file="s.mod")
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["INITIAL { g = 0 } g = g + w", "if (flag == 0) { g = g + w }",
+     "g = g + w  net_send(1, 1)", "g = g + w*t"],
+)  # fmt: skip
+def test_synapse_event_constructs_load(body):
+    # connection INITIAL, flag, self-events, t: tests/test_nmodl_events.py runs them
+    syn = load_mod(PP_TEXT % body, file="s.mod")
+    assert type(syn).n_receive == 1

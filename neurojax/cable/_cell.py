@@ -452,6 +452,16 @@ class Cell(AbstractModel):
             # the 1e-9 absorbs rounding of t_e/dt at a tie t_e = (k + ½)·dt
             k = np.maximum(np.ceil(times / dt - 0.5 - 1e-9), 0).astype(np.int64)
             keep = k < n_steps
+            pp = type(self.point_processes[self.geometry.receivers[c]])
+            if not getattr(pp, "receive_additive", True) and len(np.unique(k[keep])) < keep.sum():
+                raise ValueError(f"spikes[{c}]: two events in one step for {pp.__name__}, whose "
+                                 "NET_RECEIVE is not additive in the weight: not supported "
+                                 "(space them by more than dt, or use a smaller dt)")  # fmt: skip
+            if getattr(pp, "receive_time", False) and np.any(np.abs(times - k * dt) > 1e-6 * dt):
+                raise ValueError(f"spikes[{c}]: {pp.__name__}'s NET_RECEIVE reads the time t, "
+                                 "which is the step's time here (NEURON: the event's exact "
+                                 "time): give event times (delays included) on the dt "
+                                 "grid")  # fmt: skip
             np.add.at(out[:, c], k[keep], w[keep])
         return jnp.asarray(out)
 
@@ -735,7 +745,7 @@ class Cell(AbstractModel):
         v = y.v
         dtype = v.dtype
         if len(geo.receivers):  # events first, as NEURON's deliver_net_events
-            y = y._replace(points=self._receive(y, inputs))
+            y = y._replace(points=self._receive(y, inputs, t, dt))
         pool = self._ion_pool(v, y.ions)
         i_mem, g_mem = self._currents(y, inputs, pool, t + dt / 2)  # NEURON: mid-step
         g_ax = self._axial(dtype)
@@ -788,20 +798,22 @@ class Cell(AbstractModel):
         return CellState(v=v_new, gates=gates, ions=pool.states() if pool is not None else {},
                          points=points)  # fmt: skip
 
-    def _receive(self, y: CellState, inputs):
+    def _receive(self, y: CellState, inputs, t=None, dt=None):
         """The point processes' gates after this step's events: NET_RECEIVE once with the
         summed weight of the events delivered at this step (a step without one keeps
-        the gates)."""
+        the gates; one with self-events, NMODL `net_send`, runs every step: `t`, `dt`)."""
         geo = self.geometry
         w_all = self._split_inputs(inputs)["events"]
         points = list(y.points)
         for col, j in enumerate(geo.receivers):
             pp, node = self.point_processes[j], geo.points[j]
             w = jnp.asarray(w_all[..., col : col + 1], y.v.dtype)
-            got = pp.receive(y.v[..., node : node + 1], points[j], w)
-            points[j] = jax.tree_util.tree_map(
-                lambda a, b, w=w: jnp.where(w != 0, a, b), got, points[j]
-            )
+            kw = {"t": t, "dt": dt} if getattr(type(pp), "receive_time", False) else {}
+            got = pp.receive(y.v[..., node : node + 1], points[j], w, **kw)
+            if not getattr(type(pp), "self_events", False):
+                got = jax.tree_util.tree_map(lambda a, b, w=w: jnp.where(w != 0, a, b),
+                                             got, points[j])  # fmt: skip
+            points[j] = got
         return tuple(points)
 
     def _update_gates(self, v_new, y: CellState, pool, dt, t=None):

@@ -62,13 +62,18 @@ from ._parse import (
 )
 
 NEWTON_ITERATIONS = 4
+# pending self-events (`net_send` in a POINT_PROCESS) carried with its gates, and the
+# NET_RECEIVE calls per step (one per slot, plus the step's external event)
+SELF_EVENT_SLOTS = 8
+_FREE = 1e30  # q_t<k> of a free slot (ms): never due
 # `SOLVE proc` and `SOLVE proc METHOD after_cvode` (svclmp.mod): the PROCEDURE runs in the
 # state update; after_cvode differs only under CVode (NEURON's fixed step runs it there)
 _PROC_METHODS = ("", "after_cvode")
 
 _SPECIAL = {"v", "celsius", "dt", "t"}
 _RESERVED = {"init", "current", "update", "init_ions", "current_ions", "update_ions",
-             "default_ions", "receive", "ion_use", "uses_time", "n_receive"}  # fmt: skip
+             "default_ions", "receive", "ion_use", "uses_time", "n_receive",
+             "receive_time", "self_events", "receive_additive"}  # fmt: skip
 _UNSUPPORTED_SPECIAL = {}
 _GEOMETRY = ("area", "diam")  # the segment's area (µm²) and diameter (µm), from the cell
 
@@ -214,6 +219,8 @@ def call(e: Call, frame: dict, ctx: _Ctx):
         return f_jnp(*[_weak(a) for a in args])
     if fn == "at_time" and len(args) == 1:  # a variable-step hint: 0 for fixed steps
         return np.float64(0.0)
+    if fn == "net_send" and getattr(spec, "self_events", False):
+        return _net_send(args, ctx, e.line)
     if fn in _EVENT_CALLS:
         queue = getattr(ctx, "queue", None)
         if queue is None:
@@ -230,6 +237,32 @@ def call(e: Call, frame: dict, ctx: _Ctx):
     if fn == "exprelr" and len(args) == 1:
         return _exprelr(jnp.asarray(_weak(args[0])))
     raise _err(spec, e.line, f"unknown or unsupported function {fn}()")
+
+
+def _net_send(args, ctx, line):
+    """`net_send(delay, flag)` in a POINT_PROCESS's INITIAL or NET_RECEIVE: the event
+    goes into the first free slot of the queue carried with the gates (`q_t<k>` its time,
+    ms, 1e30 when free; `q_f<k>` its flag), under the same conditions as the call (the
+    slots are ordinary variables of the block, merged by `jnp.where` across `if`s). No
+    free slot sets `q_lost`, which turns the point process's state to NaN (see
+    `NmodlPointProcess.receive`)."""
+    spec, g = ctx.spec, ctx.glob
+    if ctx.mode not in ("init", "receive"):
+        raise _err(spec, line, "net_send() outside INITIAL and NET_RECEIVE is not supported")
+    if len(args) != 2:
+        raise _err(spec, line, "net_send(delay, flag) takes two arguments")
+    delay, flag = args
+    if _static(delay) and float(delay) < 0:
+        raise _err(spec, line, f"net_send with a negative delay {float(delay):g} ms")
+    when = _weak(g["t"]) + _weak(delay)
+    placed = False
+    for k in range(SELF_EVENT_SLOTS):
+        free = (g[f"q_t{k}"] >= _FREE) & ~jnp.asarray(placed)
+        g[f"q_t{k}"] = jnp.where(free, when, g[f"q_t{k}"])
+        g[f"q_f{k}"] = jnp.where(free, _weak(flag), g[f"q_f{k}"])
+        placed = free | placed
+    g["q_lost"] = jnp.where(placed, g["q_lost"], 1.0)
+    return np.float64(0.0)
 
 
 def _assign(name, value, frame, ctx, line):
@@ -270,6 +303,8 @@ def run(body, frame: dict, ctx: _Ctx):
                     va, vb = a.get(k, np.float64(0.0)), b.get(k, np.float64(0.0))
                     if va is not vb:
                         tgt[k] = _where(c, va, vb)
+        elif isinstance(s, Diff) and ctx.mode == "cnexp":
+            _cnexp_in_place(s, frame, ctx)
         elif isinstance(s, Diff):
             if ctx.mode != "derivative":
                 raise _err(spec, s.line, f"{s.state}' = ... outside a DERIVATIVE block")
@@ -354,6 +389,31 @@ def _derivatives(spec, block, glob, states: dict):
     return out, ctx
 
 
+def _swap_mode(ctx: _Ctx, mode: str) -> _Ctx:
+    c = _Ctx(ctx.spec, ctx.glob, mode)
+    c.depth = ctx.depth
+    return c
+
+
+def _cnexp_in_place(s: Diff, frame, ctx: _Ctx):
+    """`x' = f` under cnexp: `x ← x + f·dt·(e^{b·dt} − 1)/(b·dt)`, `b = ∂f/∂x` (forward
+    mode) at the current values — exact for f linear in x (checked when built)."""
+    spec, glob = ctx.spec, ctx.glob
+    x = jnp.asarray(_weak(glob[s.state]), spec.dtype(glob))
+
+    def f(xx):
+        g2 = dict(glob)
+        g2[s.state] = xx
+        return jnp.asarray(_weak(ev(s.expr, dict(frame), _Ctx(spec, g2, "derivative"))))
+
+    fx, b = jax.jvp(f, (x,), (jnp.ones_like(x),))
+    z = b * glob["dt"]
+    small = jnp.abs(z) < 1e-6
+    zs = jnp.where(small, 1.0, z)
+    phi = jnp.where(small, 1.0 + z / 2, jnp.expm1(zs) / zs)  # (eᶻ − 1)/z
+    glob[s.state] = x + fx * glob["dt"] * phi
+
+
 def _solve(s: Solve, ctx: _Ctx):
     spec, glob = ctx.spec, ctx.glob
     dt = glob["dt"]
@@ -369,17 +429,11 @@ def _solve(s: Solve, ctx: _Ctx):
         return _derivatives(spec, block, glob, x)[0]
 
     if s.method == "cnexp":
-        fx = f(x0)
-        for n in names:
-            tangent = {m: jnp.zeros_like(x0[m]) if m != n else jnp.ones_like(x0[m]) for m in names}
-            _, df = jax.jvp(f, (x0,), (tangent,))
-            b = jnp.asarray(df[n])
-            z = b * dt
-            small = jnp.abs(z) < 1e-6
-            zs = jnp.where(small, 1.0, z)
-            phi = jnp.where(small, 1.0 + z / 2, jnp.expm1(zs) / zs)  # (eᶻ − 1)/z
-            glob[n] = x0[n] + fx[n] * dt * phi
-        _keep_assigned(spec, block, glob, x0, names)
+        # as nocmodl's cnexp code: the block's statements in order, each `x' = f` an
+        # in-place exact step of x with the values of the moment (a state updated above
+        # it is seen updated: GABAb's R' reads the new C)
+        glob.update(x0)
+        run(block.body, {}, _swap_mode(ctx, "cnexp"))
     elif s.method == "euler":
         fx = f(x0)
         for n in names:
@@ -604,18 +658,40 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     if prog.kind not in ("SUFFIX", "POINT_PROCESS"):
         raise fail(file, 1, "no NEURON { SUFFIX ... }, { POINT_PROCESS ... } or "
                    "{ ARTIFICIAL_CELL ... } block")  # fmt: skip
+    spec.point = prog.kind == "POINT_PROCESS"
     for fn in _EVENT_CALLS:
         line = _first_call(prog, fn)
-        if line:
-            raise fail(file, line, f"{fn}() in a {prog.kind} is not supported (self-events "
-                       "are supported in an ARTIFICIAL_CELL only)")  # fmt: skip
-    spec.point = prog.kind == "POINT_PROCESS"
+        if line and not (fn == "net_send" and spec.point):
+            raise fail(file, line, f"{fn}() in a {prog.kind} is not supported (net_send "
+                       "self-events in a POINT_PROCESS or an ARTIFICIAL_CELL only)")  # fmt: skip
+    spec.self_events = bool(_first_call(prog, "net_send"))
     if prog.net_receive is not None and not spec.point:
         raise fail(file, prog.net_receive.line, "NET_RECEIVE in a density mechanism")
     if spec.point and prog.ions:
         raise fail(file, prog.ions[0].line, "USEION in a POINT_PROCESS is not supported yet "
                    "(its currents are nA at one node, not in the cell's ion pools)")  # fmt: skip
     spec.receive_args = prog.net_receive.args if prog.net_receive is not None else ()
+    # NET_RECEIVE's arguments after the weight: the state of the point process's one
+    # connection (NEURON: per NetCon), carried with the gates as `nc_<name>`
+    spec.receive_state = tuple(spec.receive_args[1:])
+    if prog.receive_initial is not None:
+        ri_reads = set()
+
+        def names(x):
+            if isinstance(x, Name):
+                ri_reads.add(x.id)
+            elif isinstance(x, (list, tuple)):
+                for y in x:
+                    names(y)
+            elif hasattr(x, "__dataclass_fields__"):
+                for f in x.__dataclass_fields__:
+                    names(getattr(x, f))
+
+        names(prog.receive_initial.body)
+        if spec.receive_args and spec.receive_args[0] in ri_reads:
+            raise fail(file, prog.receive_initial.line, f"NET_RECEIVE's INITIAL reads the "
+                       f"weight {spec.receive_args[0]}: not supported (the weight is known "
+                       "when an event arrives)")  # fmt: skip
     if prog.breakpoint is None:
         raise fail(file, prog.suffix_line, "no BREAKPOINT block")
     spec.suffix = prog.suffix
@@ -726,23 +802,31 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     r_upd, w_upd_def, w_upd = rw.body(tuple(solves), set(), set())
     r_ini, _, w_ini = rw.body(prog.initial.body if prog.initial else (), set(), set())
     if prog.net_receive is not None:
-        recv_local = set(prog.net_receive.args)
+        recv_local = set(prog.net_receive.args) | {"flag"}
         r_rcv, _, w_rcv = rw.body(prog.net_receive.body, recv_local, set())
+        if prog.receive_initial is not None:
+            r_ri, _, w_ri = rw.body(prog.receive_initial.body, recv_local, set())
+            r_rcv, w_rcv = r_rcv | r_ri, w_rcv | w_ri
     else:
         r_rcv, w_rcv = set(), set()
-    if "flag" in r_rcv:
-        raise fail(file, _first_use(prog, "flag"), "flag in a POINT_PROCESS's NET_RECEIVE is "
-                   "not supported (self-events: ARTIFICIAL_CELL only)")  # fmt: skip
-    if "t" in r_rcv:
-        raise fail(file, _first_use(prog, "t"), "the time t in NET_RECEIVE is not supported "
-                   "(the events of a step are delivered together)")  # fmt: skip
+    if _first_use(prog, "flag") and prog.net_receive is not None and not spec.self_events:
+        pass  # flag is 0 for every external event
+    # NET_RECEIVE reads the time (an event's time, ms): the cell passes the step's time
+    # and refuses event times off the dt grid (Cell.event_input); self-events carry theirs
+    spec.receive_time = "t" in r_rcv or spec.self_events
     # the time: t + dt/2 in BREAKPOINT's currents, t + dt in the SOLVEd block, 0 at
     # INITIAL (NEURON's fixed step)
     spec.uses_time = "t" in (r_cur | r_upd | r_ini)
-    if "dt" in r_cur or "dt" in r_ini or "dt" in r_rcv:
+    if "dt" in r_cur or "dt" in r_rcv:
         raise fail(
-            file, _first_use(prog, "dt"), "dt read outside the SOLVEd block is not supported"
+            file,
+            _first_use(prog, "dt"),
+            "dt read outside the SOLVEd block and INITIAL is not supported",
         )
+    # dt read in INITIAL (na3.mod's trates(v) also computes its exp(-dt/tau) factors):
+    # neurojax's init has no dt, so INITIAL sees NaN there; `_check_init_dt` refuses a
+    # file whose initial state depends on it
+    spec.init_reads_dt = "dt" in r_ini
     # PARAMETERs that a block assigns (Exp2Syn's INITIAL adjusts tau1) are per-instance
     # values that persist, as NEURON's range variables: carried with the gates
     spec.param_carried = [n for n in params if n in (w_ini | w_cur | w_upd | w_rcv)]
@@ -780,6 +864,15 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         if "v_bp" in fields:
             raise fail(file, 1, "a variable named v_bp clashes with the carried voltage")
         fields.append("v_bp")
+    extra = [f"nc_{a}" for a in spec.receive_state]
+    if spec.self_events:
+        extra += ["nc_weight", "q_lost"]
+        extra += [f"q_{x}{k}" for k in range(SELF_EVENT_SLOTS) for x in "tf"]
+    for f in extra:
+        if f in fields or f in params:
+            raise fail(file, 1, f"a variable named {f} clashes with the point process's "
+                       "connection state or self-event queue")  # fmt: skip
+    fields += extra
     spec.gates = (
         namedtuple(f"{_pyname(spec.suffix)}Gates", fields)
         if fields
@@ -875,9 +968,10 @@ class NmodlChannel(AbstractChannel):
             g[n] = ions[n]
         return g
 
-    def init_ions(self, v, temperature, ions):
+    def init_ions(self, v, temperature, ions, dt=None):
         """`(gates, {concentration: mM})` at `v` with the pools' `ions` (NEURON's
-        `nrn_init`: INITIAL, then BREAKPOINT's statements once; t = 0)."""
+        `nrn_init`: INITIAL, then BREAKPOINT's statements once; t = 0). `dt`: only for
+        the check that an INITIAL reading dt does not depend on it (NaN otherwise)."""
         spec = self._spec
         v = jnp.asarray(v)
         g = self._glob(v, temperature, ions, np.float64(0.0))
@@ -888,8 +982,25 @@ class NmodlChannel(AbstractChannel):
         for n in spec.state_names:  # NMODL: a STATE x starts at the PARAMETER x0 if any
             if n + "0" in spec.params and n not in spec.pool:
                 g[n] = zero + g[n + "0"]
+        if spec.init_reads_dt:
+            g["dt"] = np.float64(np.nan) if dt is None else dt
+        if spec.point:
+            for a in spec.receive_state:
+                g[f"nc_{a}"] = zero
+            if spec.self_events:
+                g["nc_weight"], g["q_lost"] = zero, zero
+                for k in range(SELF_EVENT_SLOTS):
+                    g[f"q_t{k}"], g[f"q_f{k}"] = zero + _FREE, zero
         if spec.prog.initial is not None:
             run(spec.prog.initial.body, {}, _Ctx(spec, g, "init"))
+        if spec.point and spec.prog.receive_initial is not None:
+            # NEURON: each NetCon's INITIAL, after the mechanisms' INITIAL blocks
+            frame = {a: zero for a in spec.receive_args}
+            frame["flag"] = np.float64(0.0)
+            run(spec.prog.receive_initial.body, frame, _Ctx(spec, g, "init"))
+            for a in spec.receive_state:
+                g[f"nc_{a}"] = frame[a]
+        g.pop("dt", None)
         written = {n: self._shape(g[n], v) for n in spec.pool}
         run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
         g["v_bp"] = v
@@ -994,17 +1105,83 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
     block for an event of the given weight (the block's first argument; the others 0)."""
 
     _scale: ClassVar[float] = 1.0
+    receive_time: ClassVar[bool] = False  # NET_RECEIVE reads t: receive needs t, dt
+    self_events: ClassVar[bool] = False  # net_send: receive runs every step
+    receive_additive: ClassVar[bool] = True  # events of one step may be merged
 
-    def receive(self, v, gates, weight):
+    def _receive_once(self, g, weight, flag, t):
+        """NET_RECEIVE for one event (flag 0: from the connection; else a self-event)
+        at time `t` (ms), on the variables `g` (updated in place)."""
         spec = self._spec
+        frame = {a: g[f"nc_{a}"] for a in spec.receive_state}
+        frame[spec.receive_args[0]] = weight
+        frame["flag"] = flag
+        if t is not None:
+            g["t"] = t
+        run(spec.prog.net_receive.body, frame, _Ctx(spec, g, "receive"))
+        for a in spec.receive_state:
+            g[f"nc_{a}"] = frame[a]
+
+    def receive(self, v, gates, weight, t=None, dt=None):
+        """The gates after this step's events: NET_RECEIVE with `weight` (its first
+        argument, the summed weight of the step's events from the connection; the other
+        arguments are the connection's state `nc_<name>`). `t` (ms): the step's time,
+        the events' time (needed when NET_RECEIVE reads t or sends self-events); `dt`:
+        self-events due by `t + dt/2` are delivered too, in time order (NEURON's fixed
+        step), then the external event at `t`."""
+        spec = self._spec
+        v = jnp.asarray(v)
         g = self._glob(v, np.float64(np.nan), {})
         g.update(gates._asdict())
         for n in spec.assigned + spec.module_locals:
             g.setdefault(n, np.float64(0.0))
-        frame = {a: np.float64(0.0) for a in spec.receive_args}
-        frame[spec.receive_args[0]] = weight
-        run(spec.prog.net_receive.body, frame, _Ctx(spec, g, "receive"))
-        return self._pack(g, jnp.asarray(v))
+        if spec.receive_time and t is None:
+            raise ValueError(f"{spec.file}: {spec.suffix}'s NET_RECEIVE reads the time t (or "
+                             "sends self-events): receive(..., t=, dt=) needs them")  # fmt: skip
+        if not spec.self_events:
+            self._receive_once(g, weight, np.float64(0.0), t)
+            return self._pack(g, v)
+        if dt is None:
+            raise ValueError(f"{spec.file}: {spec.suffix} sends self-events: receive needs dt")
+        dtype = v.dtype
+        shape = jnp.broadcast_shapes(jnp.shape(v), jnp.shape(weight), jnp.shape(t))
+        weight = jnp.broadcast_to(jnp.asarray(weight, dtype), shape)
+        t_now = jnp.broadcast_to(jnp.asarray(t, dtype), shape)
+        due_by = t_now + dt / 2
+        names = spec.gates._fields
+        n = SELF_EVENT_SLOTS
+        base_g = dict(g)
+
+        def one_call(_, carry):
+            # the earliest event due by t + dt/2 (a self-event, or the external one at t)
+            gates, ext = carry
+            times = jnp.stack([gates[f"q_t{k}"] for k in range(n)]
+                              + [jnp.where(ext, t_now, _FREE)])  # fmt: skip
+            k_min = jnp.argmin(times, axis=0)
+            t_min = jnp.min(times, axis=0)
+            due = t_min <= due_by
+            is_ext = k_min == n
+            flags = jnp.stack([gates[f"q_f{k}"] for k in range(n)] + [jnp.zeros(shape, dtype)])
+            flag = jnp.take_along_axis(flags, k_min[None], axis=0)[0]
+            h = dict(base_g)
+            h.update(gates)
+            for k in range(n):  # the delivered slot is free again
+                h[f"q_t{k}"] = jnp.where(k_min == k, _FREE, gates[f"q_t{k}"])
+            w = jnp.where(is_ext, weight, gates["nc_weight"])
+            h["nc_weight"] = w
+            self._receive_once(h, w, flag, jnp.where(due, t_min, t_now))
+            out = {m: jnp.where(due, jnp.broadcast_to(jnp.asarray(_weak(h[m]), dtype), shape),
+                                gates[m]) for m in names}  # fmt: skip
+            return out, ext & ~(due & is_ext)
+
+        gates0 = {m: jnp.broadcast_to(jnp.asarray(_weak(g[m]), dtype), shape) for m in names}
+        gates, ext = jax.lax.fori_loop(0, n + 1, one_call, (gates0, weight != 0))
+        # more events due in this step than calls, or a full queue: NaN, never a silently
+        # different synapse (raise SELF_EVENT_SLOTS)
+        left = ext | jnp.any(jnp.stack([gates[f"q_t{k}"] <= due_by for k in range(n)]), axis=0)
+        bad = left | (gates["q_lost"] != 0)
+        out = spec.gates(*[gates[m] for m in names])
+        return type(out)(*[jnp.where(bad, jnp.nan, x) for x in out])
 
 
 def make_class(spec: Spec, name: str | None = None):
@@ -1036,10 +1213,36 @@ def make_class(spec: Spec, name: str | None = None):
     cls.geometry_use = spec.geometry
     if spec.point:
         cls.n_receive = 1 if spec.prog.net_receive is not None else 0
+        cls.receive_time = bool(getattr(spec, "receive_time", False))
+        cls.self_events = bool(spec.self_events)
         if cls.n_receive:
-            _check_receive_additive(cls)
+            cls.receive_additive = not spec.self_events and _receive_additive(cls)
     _check_cnexp_linear(cls)
+    _check_init_dt(cls)
     return cls
+
+
+def _check_init_dt(cls):
+    """An INITIAL that reads dt (na3.mod computes `mexp = 1 - exp(-dt/mtau)` in the
+    procedure it shares with the state update) is accepted only if the initial state
+    does not depend on it: init at the defaults with dt = NaN must give what it gives
+    with dt = 0.025 ms, else a ValueError names the first line reading dt."""
+    spec = cls._spec
+    if not spec.init_reads_dt:
+        return
+    with jax.ensure_compile_time_eval():
+        mech = cls()
+        v = jnp.array([-80.0, -65.0, -20.0])
+        ions = mech.default_ions(v)
+        ions.update({g: jnp.full(v.shape, 10.0 if g == "diam" else 314.0) for g in spec.geometry})
+        with_dt = mech.init_ions(v, 6.3, ions, dt=np.float64(0.025))
+        no_dt = mech.init_ions(v, 6.3, ions)
+        for a, b in zip(jax.tree_util.tree_leaves(with_dt), jax.tree_util.tree_leaves(no_dt),
+                        strict=True):  # fmt: skip
+            if not bool(jnp.all(jnp.isnan(a) | ~jnp.isnan(b))):
+                raise fail(spec.file, _first_use(spec.prog, "dt"), "the initial state depends "
+                           "on dt read in INITIAL: not supported (neurojax's init has no "
+                           "dt)")  # fmt: skip
 
 
 def _check_cnexp_linear(cls):
@@ -1083,24 +1286,22 @@ def _check_cnexp_linear(cls):
                                "(NEURON refuses it too): use METHOD derivimplicit")  # fmt: skip
 
 
-def _check_receive_additive(cls):
-    """The cell sums the weights of the events that arrive in one step and runs NET_RECEIVE
-    once: exact when two events of w₁, w₂ equal one of w₁ + w₂ (ExpSyn's `g = g + w`,
-    Exp2Syn's). Checked at a few states; a ValueError names the block otherwise."""
-    spec = cls._spec
+def _receive_additive(cls) -> bool:
+    """Whether two events of w₁, w₂ in one step equal one of w₁ + w₂ (ExpSyn's `g = g +
+    w`, Exp2Syn's), checked at a few states: the cell merges the events of a step into one
+    NET_RECEIVE call, and refuses (`Cell.event_input`) two events in one step for a point
+    process that is not additive (tmgsyn.mod's facilitation, a self-event synapse)."""
     with jax.ensure_compile_time_eval():
         mech = cls()
         v = jnp.array([-70.0, -20.0])
-        g0 = mech.init(v, 6.3)
+        g0 = mech.init_ions(v, 6.3, mech.default_ions(v))[0]
         g0 = type(g0)(*[x * 1.3 + 0.2 for x in g0])
         w1, w2 = jnp.array([0.3, 1.7]), jnp.array([0.9, 0.05])
-        two = mech.receive(v, mech.receive(v, g0, w1), w2)
-        one = mech.receive(v, g0, w1 + w2)
-        for a, b, n in zip(two, one, g0._fields, strict=True):
-            if not bool(jnp.allclose(a, b, rtol=1e-5, atol=1e-6)):  # float32 rounding
-                raise fail(spec.file, spec.prog.net_receive.line, f"NET_RECEIVE is not additive "
-                           f"in its weight ({n}): events arriving in one step cannot be merged, "
-                           "which the cell does; not supported")  # fmt: skip
+        kw = {"t": np.float64(1.0), "dt": 0.025} if cls.receive_time else {}
+        two = mech.receive(v, mech.receive(v, g0, w1, **kw), w2, **kw)
+        one = mech.receive(v, g0, w1 + w2, **kw)
+        return all(bool(jnp.allclose(a, b, rtol=1e-5, atol=1e-6))  # float32 rounding
+                   for a, b in zip(two, one, strict=True))  # fmt: skip
 
 
 def _diffs(body):

@@ -183,6 +183,7 @@ class Verbatim:
     run (NetStim's `noiseFromRandom`, called only from hoc, is never run here)."""
 
     line: int
+    text: str = ""  # the C code, whitespace collapsed
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,7 @@ class Program:
     initial: Block | None = None
     breakpoint: Block | None = None
     net_receive: Block | None = None
+    receive_initial: Block | None = None  # NET_RECEIVE's INITIAL: per-connection state
 
 
 # ----------------------------------------------------------------------------- parser
@@ -369,8 +371,14 @@ _BASE = {  # unit name -> (SI factor, dimension tag)
 def _unit_scale(unit: str):
     """SI factor and dimension of a unit like `kilocoulombs` or `joule/degC`; None if the
     unit is outside the small table used for UNITS-block constants."""
-    num, _, den = unit.replace(" ", "").partition("/")
     factor, dims = 1.0, []
+    # a leading number scales the unit: `FARADAY = (faraday) (10000 coulomb)` is the
+    # constant in units of 10⁴ C (Migliore's cad.mod: 9.6485…)
+    m = re.match(r"\s*((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s+(?=\S)", unit)
+    if m:
+        factor = float(m.group(1))
+        unit = unit[m.end() :]
+    num, _, den = unit.replace(" ", "").partition("/")
     for part, sign in ((num, 1), (den, -1)):
         if not part:
             continue
@@ -394,6 +402,8 @@ class Parser:
         self.toks = tokenize(src, file)
         self.i = 0
         self.prog = Program(file=file)
+        self.in_receive = False  # parsing NET_RECEIVE
+        self.block_depth = 0  # nesting of statement blocks
 
     # -- token helpers
     @property
@@ -509,10 +519,25 @@ class Parser:
                 args = self.formal_args()
                 if self.at("("):
                     self.unit()
-                self.prog.functions[name] = Func(kw, name, args, self.statement_block(), t.line)
+                body = self.statement_block()
+                if (
+                    kw == "PROCEDURE"
+                    and body
+                    and isinstance(body[-1], Verbatim)
+                    and (body[-1].text == "return 0;")
+                ):
+                    # `VERBATIM return 0; ENDVERBATIM` as a procedure's last statement
+                    # (Migliore's channels, Destexhe's synapses): returning at the end anyway
+                    body = body[:-1]
+                self.prog.functions[name] = Func(kw, name, args, body, t.line)
             elif kw == "NET_RECEIVE":
                 args = self.formal_args()
-                self.prog.net_receive = Block(kw, kw, args, self.statement_block(), t.line)
+                self.in_receive = True
+                try:
+                    body = self.statement_block()
+                finally:
+                    self.in_receive = False
+                self.prog.net_receive = Block(kw, kw, args, body, t.line)
             elif kw in _UNSUPPORTED_BLOCKS:
                 raise self.err(f"{_UNSUPPORTED_BLOCKS[kw] or kw} is not supported", t)
             else:
@@ -668,12 +693,16 @@ class Parser:
     def statement_block(self) -> tuple:
         self.expect("{")
         out = []
-        while not self.at("}"):
-            if self.tok.kind == "eof":
-                raise self.err("unclosed '{'")
-            s = self.statement()
-            if s is not None:
-                out.append(s)
+        self.block_depth += 1
+        try:
+            while not self.at("}"):
+                if self.tok.kind == "eof":
+                    raise self.err("unclosed '{'")
+                s = self.statement()
+                if s is not None:
+                    out.append(s)
+        finally:
+            self.block_depth -= 1
         self.next()
         return tuple(out)
 
@@ -681,7 +710,7 @@ class Parser:
         t = self.tok
         if t.kind == "verbatim":
             self.next()
-            return Verbatim(t.line)
+            return Verbatim(t.line, " ".join(self.src[t.start + 8 : t.end].split()))
         if t.kind == "op" and t.text == "{":
             return If(Num(1.0), self.statement_block(), (), t.line)
         if t.kind == "op" and t.text == "~":
@@ -762,9 +791,17 @@ class Parser:
             raise self.err(f"{_UNSUPPORTED_BLOCKS[kw] or kw} is not supported")
         if kw == "else":
             raise self.err("'else' without 'if'")
-        if kw in ("INITIAL", "BREAKPOINT", "NET_RECEIVE"):  # NET_RECEIVE's INITIAL (tmgsyn.mod)
-            raise self.err(f"{kw} inside a block (NET_RECEIVE's per-connection INITIAL) is "
-                           "not supported")  # fmt: skip
+        # NET_RECEIVE's INITIAL (tmgsyn.mod): the connection's state
+        if kw == "INITIAL" and self.in_receive and self.block_depth == 1:
+            self.next()
+            if self.prog.receive_initial is not None:
+                raise self.err("a second INITIAL block in NET_RECEIVE")
+            self.prog.receive_initial = Block("INITIAL", "NET_RECEIVE INITIAL", (),
+                                              self.statement_block(), t.line)  # fmt: skip
+            return None
+        if kw in ("INITIAL", "BREAKPOINT", "NET_RECEIVE"):
+            raise self.err(f"{kw} inside a block is not supported (only NET_RECEIVE's "
+                           "per-connection INITIAL, at its top level)")  # fmt: skip
         # assignment, derivative, or call
         self.next()
         target = kw
@@ -782,7 +819,13 @@ class Parser:
             self.next()
             return Assign(target, self.expr(), t.line)
         if self.at("(") and target == kw:
-            return CallStmt(self.call_rest(t), t.line)
+            c = self.call_rest(t)
+            if kw == "state_discontinuity":  # tmgsyn.mod: an assignment (fixed step)
+                if len(c.args) != 2 or not isinstance(c.args[0], (Name, Index)):
+                    raise self.err("state_discontinuity(x, value) takes a variable and a value", t)
+                a = c.args[0]
+                return Assign(a.id if isinstance(a, Name) else a, c.args[1], t.line)
+            return CallStmt(c, t.line)
         raise self.err(f"expected '=', \"'\" or '(' after {kw!r}, found {self.tok.text!r}")
 
     def if_statement(self):
