@@ -26,6 +26,11 @@ Measured per tool (each in its own process):
 
   (or set `JAXLEY_PYTHON`, as for `run.py`).
 
+`--tool paired --rounds 7`: the forward runs of neurojax (BE, CN; and their gradients),
+NEURON and Jaxley interleaved round by round, each in CPU seconds of its own process,
+with the per-round ratios to neurojax BE (`results/cable_paired_<name>.json`): the
+comparison to quote on a shared, loaded machine.
+
 `--tool solve`: the voltage solve alone, per schedule (`hines`, `levels`), one cell and
 `vmap` batches (`results/cable_tree_solve_<name>.*`).
 
@@ -218,33 +223,40 @@ def run_tree_solve(sizes, repeats, steps=400):
 # ------------------------------------------------------------------ NEURON
 
 
-def run_neuron(sizes, repeats):
+def _neuron_tree(nb):
+    """The benchmark tree in NEURON (replacing any sections): `(run, rec, keep)`; `run()`
+    simulates `T_STOP` ms, `rec` the soma's voltage vector, `keep` objects to hold."""
     from neuron import h
 
     h.load_file("stdrun.hoc")
+    for s in list(h.allsec()):
+        h.delete_section(sec=s)
+    secs = []
+    for i, (L, d, p) in enumerate(tree_spec(nb)):
+        s = h.Section(name=f"b{i}")
+        s.L, s.diam, s.nseg, s.Ra, s.cm = L, d, NSEG, 35.4, 1.0
+        s.insert("hh")
+        if p >= 0:
+            s.connect(secs[p](1), 0)
+        secs.append(s)
+    h.usetable_hh = 0
+    h.celsius = 6.3
+    stim = h.IClamp(secs[0](0.5))
+    stim.delay, stim.dur, stim.amp = DELAY, DUR, AMP
+    rec = h.Vector().record(secs[0](0.5)._ref_v)
+    h.dt, h.secondorder = DT, 0
+
+    def run():
+        h.finitialize(-65.0)
+        h.continuerun(T_STOP)
+
+    return run, rec, (secs, stim)
+
+
+def run_neuron(sizes, repeats):
     rows = []
     for nb in sizes:
-        for s in list(h.allsec()):
-            h.delete_section(sec=s)
-        secs = []
-        for i, (L, d, p) in enumerate(tree_spec(nb)):
-            s = h.Section(name=f"b{i}")
-            s.L, s.diam, s.nseg, s.Ra, s.cm = L, d, NSEG, 35.4, 1.0
-            s.insert("hh")
-            if p >= 0:
-                s.connect(secs[p](1), 0)
-            secs.append(s)
-        h.usetable_hh = 0
-        h.celsius = 6.3
-        stim = h.IClamp(secs[0](0.5))
-        stim.delay, stim.dur, stim.amp = DELAY, DUR, AMP
-        rec = h.Vector().record(secs[0](0.5)._ref_v)
-        h.dt, h.secondorder = DT, 0
-
-        def run():
-            h.finitialize(-65.0)
-            h.continuerun(T_STOP)
-
+        run, rec, keep = _neuron_tree(nb)
         fwd = median_time(run, repeats)
         row = dict(
             tool="NEURON",
@@ -255,49 +267,59 @@ def run_neuron(sizes, repeats):
         )
         rows.append(row)
         print(row, flush=True)
-        del stim, rec
+        del keep, rec
     return rows
 
 
 # ------------------------------------------------------------------ Jaxley
 
 
-def run_jaxley(sizes, repeats):
+def _jaxley_tree(nb):
+    """The benchmark tree in Jaxley: jitted `forward(params)` (the soma's V), `grad`
+    (of its mean w.r.t. every branch's HH_gNa) and `params`."""
     import jax
     import jax.numpy as jnp
     import jaxley as jx
     from jaxley.channels import HH
 
-    rows = []
     n_steps = int(round(T_STOP / DT))
+    spec = tree_spec(nb)
+    comp = jx.Compartment()
+    branch = jx.Branch(comp, ncomp=NSEG)
+    cell = jx.Cell([branch] * nb, parents=[p for _, _, p in spec])
+    cell.insert(HH())
+    for i, (L, d, _) in enumerate(spec):
+        cell.branch(i).set("length", L / NSEG)
+        cell.branch(i).set("radius", d / 2)
+    cell.set("axial_resistivity", 35.4)
+    cell.set("capacitance", 1.0)
+    cell.set("v", -65.0)
+    cell.init_states()
+    cell.delete_stimuli()
+    cell.delete_recordings()
+    cell.branch(0).loc(0.5).stimulate(jnp.asarray(stimulus(n_steps)))
+    cell.branch(0).loc(0.5).record()
+    cell.branch("all").make_trainable("HH_gNa")
+    params = cell.get_parameters()
+
+    @jax.jit
+    def forward(params):
+        return jx.integrate(cell, params=params, delta_t=DT, t_max=T_STOP - DT)[0]
+
+    @jax.jit
+    def grad(params):
+        return jax.grad(lambda p: jnp.mean(forward(p)))(params)
+
+    return forward, grad, params
+
+
+def run_jaxley(sizes, repeats):
+    import jax
+    import jaxley as jx
+
+    rows = []
     for nb in sizes:
-        spec = tree_spec(nb)
-        comp = jx.Compartment()
-        branch = jx.Branch(comp, ncomp=NSEG)
-        cell = jx.Cell([branch] * nb, parents=[p for _, _, p in spec])
-        cell.insert(HH())
-        for i, (L, d, _) in enumerate(spec):
-            cell.branch(i).set("length", L / NSEG)
-            cell.branch(i).set("radius", d / 2)
-        cell.set("axial_resistivity", 35.4)
-        cell.set("capacitance", 1.0)
-        cell.set("v", -65.0)
-        cell.init_states()
-        cell.delete_stimuli()
-        cell.delete_recordings()
-        cell.branch(0).loc(0.5).stimulate(jnp.asarray(stimulus(n_steps)))
-        cell.branch(0).loc(0.5).record()
-        cell.branch("all").make_trainable("HH_gNa")
-        params = cell.get_parameters()
-
-        @jax.jit
-        def forward(params):
-            return jx.integrate(cell, params=params, delta_t=DT, t_max=T_STOP - DT)[0]  # noqa: B023 (used at once)
-
-        @jax.jit
-        def grad(params):
-            return jax.grad(lambda p: jnp.mean(forward(p)))(params)  # noqa: B023 (used at once)
-
+        forward, grad, params = _jaxley_tree(nb)
         t = time.perf_counter()
         v = jax.block_until_ready(forward(params))
         first = time.perf_counter() - t
@@ -318,6 +340,116 @@ def run_jaxley(sizes, repeats):
             grad_over_forward=gs / fwd,
             soma_spikes=spikes(v),
         )
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
+# ------------------------------------------------------------------ paired (interleaved)
+
+
+def serve_jaxley(nb):
+    """For `run_paired`: compile Jaxley's forward, then on every line of stdin run it once
+    and print the CPU seconds of this process it took (user + system, all threads)."""
+    import jax
+
+    forward, _, params = _jaxley_tree(nb)
+    v = jax.block_until_ready(forward(params))
+    print(json.dumps({"ready": True, "soma_spikes": spikes(v)}), flush=True)
+    for _ in sys.stdin:
+        c = _cpu()
+        jax.block_until_ready(forward(params))
+        print(json.dumps({"cpu_s": _cpu() - c}), flush=True)
+
+
+def _cpu():
+    t = os.times()
+    return t.user + t.system
+
+
+def run_paired(nb, rounds, jaxley_python=None):
+    """The forward runs of neurojax (backward Euler and Crank–Nicolson, float32), NEURON
+    and Jaxley interleaved, `rounds` times, each timed in CPU seconds of its own process
+    (neurojax and NEURON in this one, Jaxley in a server subprocess in its own virtual
+    environment, compiled before the first round): on a shared, loaded machine, the
+    ratios of neighbouring runs are the steadier figure. neurojax's gradients (of the
+    mean soma V w.r.t. every branch's g_Na) run in the same rounds, ÷ the same scheme's
+    forward. Returns one row per tool (median CPU seconds) plus the per-round ratios."""
+    import jax
+    import jax.numpy as jnp
+
+    import neurojax as nj
+    from neurojax.cable import HH, Branch, Cell, Morphology
+
+    n_steps = int(round(T_STOP / DT))
+    stim = jnp.asarray(stimulus(n_steps), jnp.float32)[:, None]
+    morph = Morphology([Branch(L, d, parent=p, nseg=NSEG) for L, d, p in tree_spec(nb)])
+    cell = Cell(morph, [(HH(), None)], ra=35.4, clamps=[(0, 0.5)])
+    rec = nj.SaveAt(fn=cell.record_v([(0, 0.5)]))
+    of_branch = cell.discretisation.branch[cell.regions[0]]
+    g_na = jnp.full((nb,), 120.0, jnp.float32)
+    runs, spikes_of = {}, {}
+    for name, solver in (("neurojax BackwardEuler", nj.solvers.BackwardEuler()),
+                         ("neurojax CrankNicolson", nj.solvers.CrankNicolson())):  # fmt: skip
+        fn = jax.jit(lambda c, s=solver: nj.simulate(c, stim, dt=DT, solver=s, saveat=rec).states)
+        spikes_of[name] = spikes(np.asarray(fn(cell)).ravel())
+        runs[name] = lambda fn=fn: jax.block_until_ready(fn(cell))
+
+        def loss(g, s=solver):  # mean soma V; gradient w.r.t. every branch's g_na
+            c = Cell(morph, [(HH(g_na=g[of_branch]), None)], ra=35.4, clamps=[(0, 0.5)])
+            return nj.simulate(c, stim, dt=DT, solver=s, saveat=rec).states.mean()
+
+        grad = jax.jit(jax.grad(loss))
+        jax.block_until_ready(grad(g_na))
+        spikes_of[name + " gradient"] = spikes_of[name]
+        runs[name + " gradient"] = lambda grad=grad: jax.block_until_ready(grad(g_na))
+    nrn_run, nrn_rec, keep = _neuron_tree(nb)
+    nrn_run()
+    spikes_of["NEURON"] = spikes(np.array(nrn_rec))
+    runs["NEURON"] = nrn_run
+    server = None
+    if jaxley_python:
+        server = subprocess.Popen(
+            [jaxley_python, str(Path(__file__)), "--tool", "jaxley-serve", "--branches", str(nb)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        while True:  # skip anything Jaxley prints before it is ready
+            line = server.stdout.readline()
+            if not line:
+                raise RuntimeError("the Jaxley server exited before it was ready")
+            if line.startswith("{"):
+                spikes_of["Jaxley"] = json.loads(line)["soma_spikes"]
+                break
+
+        def jaxley_once():
+            server.stdin.write("run\n")
+            server.stdin.flush()
+            return json.loads(server.stdout.readline())["cpu_s"]
+
+    times = {k: [] for k in [*runs, *(["Jaxley"] if server else [])]}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            c = _cpu()
+            run()
+            times[name].append(_cpu() - c)
+        if server:
+            times["Jaxley"].append(jaxley_once())
+    if server:
+        server.stdin.close()
+        server.wait()
+    del keep
+    be = times["neurojax BackwardEuler"]
+    rows = []
+    for name, ts in times.items():
+        row = dict(tool=name, n_compartments=nb * NSEG, rounds=rounds, cpu_s=ts,
+                   median_cpu_s=statistics.median(ts), soma_spikes=spikes_of[name])  # fmt: skip
+        if name.endswith(" gradient"):  # ÷ the same scheme's forward, per round
+            per_round = [t / f for t, f in zip(ts, times[name[: -len(" gradient")]], strict=True)]
+            row.update(over_forward=per_round, median_over_forward=statistics.median(per_round))
+        elif not name.startswith("neurojax"):
+            per_round = [t / b for t, b in zip(ts, be, strict=True)]
+            row.update(over_neurojax_be=per_round,
+                       median_over_neurojax_be=statistics.median(per_round))  # fmt: skip
         rows.append(row)
         print(row, flush=True)
     return rows
@@ -371,8 +503,11 @@ def solve_table(rows):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--tool", choices=["all", "neurojax", "neuron", "jaxley", "solve"], default="all"
+        "--tool",
+        choices=["all", "neurojax", "neuron", "jaxley", "solve", "paired", "jaxley-serve"],
+        default="all",
     )
+    p.add_argument("--rounds", type=int, default=7, help="--tool paired: interleaved rounds")
     p.add_argument("--branches", type=int, nargs="+", default=[50, 200])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch", type=int, default=100)
@@ -391,6 +526,18 @@ def main(argv=None):
     p.add_argument("--name", default="cpu")
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
+    if args.tool == "jaxley-serve":
+        return serve_jaxley(args.branches[0])
+    if args.tool == "paired":
+        RESULTS.mkdir(exist_ok=True)
+        sys.path.insert(0, str(HERE))
+        import _common as C
+
+        rows = [r for nb in args.branches
+                for r in run_paired(nb, args.rounds, args.jaxley_python)]  # fmt: skip
+        result = dict(machine=C.machine_info(), dt=DT, t_stop=T_STOP, rows=rows)
+        (RESULTS / f"cable_paired_{args.name}.json").write_text(json.dumps(result, indent=1))
+        return rows
     if args.tool != "all":
         fn = {
             "neurojax": lambda: run_neurojax(
