@@ -567,26 +567,51 @@ class ReducedCell(AbstractModel):
         """`Σ_j g_ij (V_j − V_i)` per compartment, nA. Written as static per-edge slices and
         one stack, not a scatter: XLA fuses it with the rest of the step (a scatter into
         `(size, n)` per step was a separate, slow kernel on CPU in a 10⁴-cell network)."""
+        return jnp.stack(self._coupling_columns([v[..., i] for i in range(self.n)]), axis=-1)
+
+    def _coupling_columns(self, vs):
+        """`_coupling` as a list of per-compartment columns, from the columns `vs`."""
         g = jnp.broadcast_to(self.g_couple, (len(self.edges),))
-        cols = [jnp.zeros_like(v[..., 0]) for _ in range(self.n)]
+        cols = [jnp.zeros_like(vs[0]) for _ in range(self.n)]
         for e, (a, b) in enumerate(self.edges):
-            flow = g[e] * (v[..., b] - v[..., a])  # into a from b
+            flow = g[e] * (vs[b] - vs[a])  # into a from b
             cols[a] = cols[a] + flow
             cols[b] = cols[b] - flow
-        return jnp.stack(cols, axis=-1)
+        return cols
 
     def vector_field(self, t, y: ReducedState, inputs):
         v = y.v
-        coupling = self._coupling(v)
-        current = (
-            self.g_l * (self.e_l - v)
-            + coupling
-            + self.g_rise * y.rise * (self.e_rise - v)
-            + self.g_fall * y.fall * (self.e_fall - v)
-            + inputs
+        shape = jnp.broadcast_shapes(jnp.shape(v), jnp.shape(inputs))
+        v = jnp.broadcast_to(v, shape)
+        inputs = jnp.broadcast_to(inputs, shape)
+        rise, fall = jnp.broadcast_to(y.rise, shape), jnp.broadcast_to(y.fall, shape)
+        p = {
+            k: jnp.broadcast_to(getattr(self, k), (self.n,))
+            for k in ("c", "g_l", "e_l", "g_rise", "g_fall", "e_rise", "e_fall")
+        }
+        # One column per compartment, stacked once at the end (the same sums in the same
+        # order as `_coupling` plus the other terms, so bit-identical): XLA then fuses the
+        # Euler update with the events' step; a stacked coupling added to (n, c)-shaped
+        # terms was materialised as its own pass and the step cost 2.4× more on CPU
+        # (benchmarks/profile_dendritic_step.py, docs/dendritic.md).
+        vs = [v[..., i] for i in range(self.n)]
+        coupling = self._coupling_columns(vs)
+        dv = jnp.stack(
+            [
+                (
+                    p["g_l"][i] * (p["e_l"][i] - vs[i])
+                    + coupling[i]
+                    + p["g_rise"][i] * rise[..., i] * (p["e_rise"][i] - vs[i])
+                    + p["g_fall"][i] * fall[..., i] * (p["e_fall"][i] - vs[i])
+                    + inputs[..., i]
+                )
+                / p["c"][i]
+                for i in range(self.n)
+            ],
+            axis=-1,
         )
-        zero = jnp.zeros_like(v)
-        return ReducedState(v=current / self.c, rise=zero, fall=zero)
+        zero = jnp.zeros_like(y.v)
+        return ReducedState(v=dv, rise=zero, fall=zero)
 
     def check_call(self, inputs, dt):
         """`check_dt` for a concrete `dt` and timings (`simulate` calls it once, before
