@@ -22,15 +22,24 @@ round, median over rounds:
   `(n, 3)` — `ReducedCell`'s layout — and compartment-major `(3, n)`: what the layout
   alone is worth to XLA:CPU's elementwise code.
 
-    python benchmarks/profile_dendritic_step.py [--rounds 3] [--out FILE]
+`--hlo` adds, per piece, the count of each kind of kernel in the compiled program
+(fusions, copies, concatenates, gathers, scatters, dots, loops; the whole module, so the
+per-step body plus the once-per-run set-up): what the step costs XLA:CPU in passes over
+the state. (The gap between `neurons` and `hand_nc` was a stacked coupling term that
+XLA materialised as its own pass before the rest of the step; `ReducedCell.vector_field`
+now stacks the columns once at the end: 0.114 → 0.045 ms per step, docs/dendritic.md.)
+
+    python benchmarks/profile_dendritic_step.py [--rounds 3] [--out FILE] [--hlo]
     DENDRITIC_N=2000 DENDRITIC_STEPS=500 python benchmarks/profile_dendritic_step.py --rounds 1
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
+import re
 import resource
 import statistics
 import sys
@@ -161,12 +170,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--hlo", action="store_true", help="count the kernels of each piece")
     args = ap.parse_args()
     pieces = build()
-    compiled, result = {}, {}
+    compiled, result, kernels = {}, {}, {}
     for k, (fn, a) in pieces.items():
         compiled[k] = fn.lower(*a).compile()
         result[k] = int(compiled[k](*a))
+        if args.hlo:
+            kinds = "fusion|copy|concatenate|gather|scatter|dot|while|sort|custom-call"
+            ops = re.findall(rf"= \S+ ({kinds})\(", compiled[k].as_text())
+            kernels[k] = dict(collections.Counter(ops))
     times = {k: [] for k in pieces}
     for _ in range(args.rounds):  # interleaved
         for k, (_, a) in pieces.items():
@@ -180,6 +194,8 @@ def main():
         cpu_s_all=times,
         ms_per_step={k: 1e3 * statistics.median(v) / STEPS for k, v in times.items()},
     )
+    if args.hlo:
+        out["hlo_kernels"] = kernels
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
