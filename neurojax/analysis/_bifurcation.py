@@ -804,7 +804,13 @@ def steady_state_current(model: AbstractModel, v, *, n_iter: int = 30) -> np.nda
     branch (saddle-nodes) are the extrema of `I∞` (`dI∞/dV = 0`). Computed by Newton on
     `(other variables, I)` at each fixed `V`, in float64.
     """
+    if isinstance(v, (str, bytes)) or v is None:
+        raise TypeError(f"steady_state_current: v must be voltages (mV), got {v!r}.")
     v = np.asarray(v, dtype=np.float64)
+    if v.size == 0 or not np.all(np.isfinite(v)):
+        raise ValueError(
+            f"steady_state_current: v must be a non-empty array of finite voltages, got {v}."
+        )
     with float64():
         system = make_system(model, caller="steady_state_current")
         # unknowns (x, I) with V held: f(x, I) = 0 and e_V·(x, I) = V

@@ -191,27 +191,51 @@ def _lif_params(model):
     return (np.asarray(getattr(model, n), dtype=np.float64) for n in names)
 
 
+def _finite(fn: str, name: str, x, unit: str) -> np.ndarray:
+    """`x` as a float64 array, or a `TypeError`/`ValueError` naming it: the closed forms
+    of a NaN would be NaN (or, through the `fires` test, a silent 0 Hz)."""
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{fn}: {name} must be a number or an array ({unit}), got {x!r}.")
+    a = np.asarray(x)
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a):
+        raise TypeError(f"{fn}: {name} must be real ({unit}), got {x!r}.")
+    a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{fn}: {name} must be finite ({unit}), got {x!r}.")
+    return a
+
+
 def lif_voltage(model, current, t, v0=None) -> np.ndarray:
     """Subthreshold LIF membrane potential (mV) at times `t` (ms) under constant `current`
     (nA) from `v0` (default `v_rest`):
     `V(t) = v_rest + R·I + (v0 − v_rest − R·I)·exp(−t/τ)` (valid until V reaches `v_th`)."""
     tau, r, v_rest, _, _, _ = _lif_params(model)
-    v0 = v_rest if v0 is None else np.asarray(v0, dtype=np.float64)
-    v_inf = v_rest + r * np.asarray(current, dtype=np.float64)
-    return v_inf + (v0 - v_inf) * np.exp(-np.asarray(t, dtype=np.float64) / tau)
+    current = _finite("lif_voltage", "current", current, "nA")
+    t = _finite("lif_voltage", "t", t, "ms")
+    if np.any(t < 0):
+        raise ValueError(
+            "lif_voltage: t must be >= 0 ms (time since the start at v0); the closed form "
+            "does not run backwards."
+        )
+    v0 = v_rest if v0 is None else _finite("lif_voltage", "v0", v0, "mV")
+    v_inf = v_rest + r * current
+    return v_inf + (v0 - v_inf) * np.exp(-t / tau)
 
 
 def lif_time_to_spike(model, current, v0=None) -> np.ndarray:
     """Time (ms) for a LIF neuron starting at `v0` (default `v_rest`) to reach `v_th` under
     constant `current` (nA): `τ·ln((R·I + v_rest − v0)/(R·I + v_rest − v_th))`, `inf` when
-    `R·I ≤ v_th − v_rest` (never fires)."""
+    `R·I ≤ v_th − v_rest` (never fires); 0 from `v0 ≥ v_th` (already at threshold)."""
     tau, r, v_rest, _, v_th, _ = _lif_params(model)
-    v0 = v_rest if v0 is None else np.asarray(v0, dtype=np.float64)
-    drive = r * np.asarray(current, dtype=np.float64) + v_rest
+    current = _finite("lif_time_to_spike", "current", current, "nA")
+    v0 = v_rest if v0 is None else _finite("lif_time_to_spike", "v0", v0, "mV")
+    drive = r * current + v_rest
     fires = drive > v_th
     with np.errstate(divide="ignore", invalid="ignore"):
         t = tau * np.log((drive - v0) / (drive - v_th))
-    return np.where(fires, np.where(v0 >= v_th, 0.0, t), np.inf)
+    # a start at or above threshold spikes at once, whatever the drive (was inf below
+    # rheobase)
+    return np.where(v0 >= v_th, 0.0, np.where(fires, t, np.inf))
 
 
 def lif_rate(model, current) -> np.ndarray:
@@ -219,5 +243,6 @@ def lif_rate(model, current) -> np.ndarray:
     `1000 / (t_ref + τ·ln((R·I + v_rest − v_reset)/(R·I + v_rest − v_th)))`, 0 below
     rheobase `I = (v_th − v_rest)/R`."""
     *_, t_ref = _lif_params(model)
+    current = _finite("lif_rate", "current", current, "nA")
     isi = t_ref + lif_time_to_spike(model, current, v0=np.asarray(model.v_reset, np.float64))
     return np.where(np.isfinite(isi), 1000.0 / isi, 0.0)

@@ -34,7 +34,15 @@ def classify(eigenvalues, rtol: float = 1e-9) -> str:
 
     In two dimensions these are the textbook classes of the trace–determinant plane.
     """
-    ev = np.asarray(eigenvalues, dtype=complex)
+    try:
+        ev = np.asarray(eigenvalues, dtype=complex)
+    except (TypeError, ValueError):
+        raise TypeError(f"classify: eigenvalues must be numbers, got {eigenvalues!r}.") from None
+    if ev.size == 0 or not np.all(np.isfinite(ev)):
+        raise ValueError(
+            f"classify: eigenvalues must be a non-empty array of finite numbers, got "
+            f"{eigenvalues!r} (a NaN eigenvalue has no stability class)."
+        )
     crit = rtol * max(1.0, float(np.max(np.abs(ev))))
     re, cplx = ev.real, np.abs(ev.imag) > crit
     if np.any(np.abs(re) <= crit):
