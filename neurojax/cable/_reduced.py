@@ -156,6 +156,15 @@ class Compartment:
                 "c_abs (nF) and gl_abs (µS), not both and not neither."
             )
         vals = (self.length, self.diameter) if physical else (self.c_abs, self.gl_abs)
+        for v in vals:
+            if v is not None and (
+                isinstance(v, (bool, str, bytes, np.bool_)) or np.ndim(v) != 0 or np.iscomplexobj(v)
+            ):
+                raise TypeError(
+                    f"compartment {self.name!r}: "
+                    + ("length and diameter (µm)" if physical else "c_abs (nF) and gl_abs (µS)")
+                    + f" must be numbers, got {vals}."
+                )
         if any(v is None or not np.isfinite(v) or v <= 0 for v in vals):
             raise ValueError(
                 f"compartment {self.name!r}: "
