@@ -801,11 +801,15 @@ class GlobalSearch(AbstractStrategy):
             or not isinstance(self.generations, int)
             or self.generations < 1
         ):
-            raise ValueError(f"generations must be an integer >= 1, got {self.generations!r}.")
+            raise ValueError(
+                f"GlobalSearch: generations must be an integer >= 1, got {self.generations!r}."
+            )
         if self.population is not None and (
             not isinstance(self.population, int) or self.population < 2
         ):
-            raise ValueError(f"population must be an integer >= 2, got {self.population!r}.")
+            raise ValueError(
+                f"GlobalSearch: population must be an integer >= 2, got {self.population!r}."
+            )
         check_positive("GlobalSearch", "sigma", self.sigma)
         _check_int("GlobalSearch", "seed", self.seed, 0)
 
