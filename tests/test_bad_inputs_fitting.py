@@ -78,3 +78,16 @@ def test_open_windows_and_negative_levels_stay_allowed():
     assert F.SoftSpikeCount(v_th=-20.0).v_th == -20.0
     assert F.Positive(lower=-70.0).lower == -70.0
     assert F.Recording(v=np.zeros(3), dt=0.5, t0=-1.0).t.tolist() == [-0.5, 0.0, 0.5]
+
+
+@pytest.mark.parametrize("kw", [{"rtol": float("nan")}, {"target_loss": float("nan")}])
+def test_fit_refuses_nan_stopping_rules_before_compiling(kw):
+    # a NaN compares False everywhere: early stopping would be silently ignored. The
+    # check runs before make_objective, so nothing is compiled here.
+    import jax.numpy as jnp
+
+    import neurojax as nj
+
+    name = next(iter(kw))
+    with pytest.raises(ValueError, match=f"fit: {name}"):
+        F.fit(nj.LIF(), jnp.zeros(10), jnp.zeros(10), dt=0.1, trainable=lambda m: m.tau, **kw)

@@ -24,6 +24,7 @@ from .._progress import AbstractProgressMeter, TextProgress
 from .._saveat import SaveAt
 from ..solvers import AbstractSolver
 from ..stimuli import AbstractStimulus
+from ._checks import check_number
 from ._data_driven import noise_sd
 from ._descent import (
     MAX_LM_PARAMETERS,
@@ -450,6 +451,10 @@ def fit(
         )
     if not init_spread > 1:
         raise ValueError(f"init_spread must be a factor > 1, got {init_spread!r}.")
+    # a NaN rtol or target_loss would compare False everywhere and be silently ignored
+    check_number("fit", "rtol", rtol, 0.0, meaning="relative improvement")
+    if target_loss is not None:
+        check_number("fit", "target_loss", target_loss, meaning="loss value to stop at")
     check_instance("progress_meter", progress_meter, AbstractProgressMeter, "neurojax.NoProgress()")
     if strategy is None:
         strategy = Plain()
