@@ -43,3 +43,21 @@ def test_lif_closed_forms_where_the_checks_pass():
     # float64 closed form against itself written out: rtol 1e-12
     assert float(A.lif_time_to_spike(LIF, i)) == pytest.approx(expected, rel=1e-12)
     assert A.classify(np.array([-1.0 + 2j, -1.0 - 2j])) == "stable focus"
+
+
+def test_one_compartment_refuses_a_wrong_cell_or_threshold():
+    # at construction (was: accepted, then an AttributeError, or a NaN v_th counting no
+    # spikes: a silent 0 Hz from fi_curve). Building a Cell compiles nothing.
+    from neurojax import cable
+    from neurojax.cable import Branch, Cell, Morphology
+
+    one = Cell(Morphology([Branch(20.0, 20.0)]), [(cable.HH(), None)])
+    three = Cell(Morphology([Branch(20.0, 20.0, nseg=3)]), [(cable.HH(), None)])
+    with pytest.raises(TypeError, match="OneCompartment wraps a one-compartment"):
+        A.OneCompartment("cell")
+    with pytest.raises(TypeError, match="3 compartments"):
+        A.OneCompartment(three)
+    with pytest.raises(ValueError, match="OneCompartment: v_th must be finite"):
+        A.OneCompartment(one, v_th=math.nan)
+    # a sphere-equivalent 20 x 20 µm cylinder: area π·d·L (closed form, float64 rtol 1e-12)
+    assert A.OneCompartment(one, v_th=-20.0).area == pytest.approx(math.pi * 400.0, rel=1e-12)

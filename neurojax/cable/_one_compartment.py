@@ -87,6 +87,26 @@ class OneCompartment(AbstractModel):
         voltage="mV", time="ms", current="nA", conductance="µS"
     ).named(voltage=("v", "v_init"), temperature="°C", cm="µF/cm²", ra="Ω·cm")
 
+    def __check_init__(self):
+        # at construction, so that a wrong cell or threshold fails here and not as an
+        # AttributeError later, or (a NaN v_th) as a silent 0 Hz from fi_curve
+        if not _is_cell(self.cell):
+            raise TypeError(
+                "OneCompartment wraps a one-compartment neurojax.cable.Cell, got "
+                f"{type(self.cell).__name__}: {self.cell!r:.80}."
+            )
+        check_one_compartment(self.cell, "OneCompartment")
+        v_th = self.v_th
+        if (
+            isinstance(v_th, (bool, str, bytes))
+            or jnp.ndim(v_th) != 0
+            or not isinstance(v_th, (int, float))
+            and not hasattr(v_th, "dtype")
+        ):
+            raise TypeError(f"OneCompartment: v_th must be a number (mV), got {v_th!r}.")
+        if not jnp.isfinite(float(v_th)):
+            raise ValueError(f"OneCompartment: v_th must be finite (mV), got {v_th!r}.")
+
     @property
     def node(self) -> int:
         return int(self.cell.discretisation.membrane[0])
