@@ -72,6 +72,8 @@ MORPH_CASES = [
     (lambda m: cable.site_at_distance(m, NAN), ["distance", "finite"], ValueError),
     (lambda m: cable.site_at_distance(m, "a"), ["distance", "number"], TypeError),
     (lambda m: cable.site_at_distance(m, 10.0, along=99), ["along=99", "0..2"], ValueError),
+    (lambda m: Branch(1 + 1j, 1.0), ["Branch length", "real"], TypeError),
+    (lambda m: m.replace_axon(length="a"), ["replace_axon", "length"], TypeError),
 ]
 
 

@@ -76,8 +76,13 @@ class Branch:
         # discretisation (where a float nseg or parent used to fail deep inside).
         for name in ("length", "diameter", "parent_x"):
             value = getattr(self, name)
-            if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
-                raise TypeError(f"Branch {name} must be a number, got {value!r}.")
+            if (
+                isinstance(value, (bool, str, bytes))
+                or value is None
+                or np.ndim(value) != 0
+                or np.iscomplexobj(value)
+            ):
+                raise TypeError(f"Branch {name} must be a real number, got {value!r}.")
         if not (np.isfinite(self.length) and self.length > 0):
             raise ValueError(f"Branch length {self.length} µm: lengths must be > 0 µm.")
         if not (np.isfinite(self.diameter) and self.diameter > 0):
@@ -395,6 +400,13 @@ class Morphology:
         2·int(length/max_length)`. `ValueError` if there is no such branch, if it is the
         root, or if a branch of another type hangs from it."""
         _check_int("replace_axon: n", n, 1, "stub cylinders")
+        for name, value in (("length", length), ("max_length", max_length)):
+            if isinstance(value, (bool, str, bytes)) or value is None or np.ndim(value) != 0:
+                raise TypeError(f"replace_axon: {name} must be a number of µm, got {value!r}.")
+        if not (np.isfinite(max_length) and max_length > 0):
+            raise ValueError(
+                f"replace_axon: max_length must be finite and > 0 µm, got {max_length}."
+            )
         if not (np.isfinite(length) and length > 0):
             raise ValueError(f"replace_axon: length must be finite and > 0 µm, got {length}.")
         axon = set(self.branches_of_type(type))
