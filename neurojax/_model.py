@@ -124,10 +124,15 @@ UNIT_INTERVAL = Domain(0.0, 1.0, True, True)
 def as_float(x) -> Array:
     """Field converter: parameters become floating arrays, so `jax.grad` and
     `eqx.filter_grad` reach them and integer literals (`v_rest=-65`) behave. Complex
-    values are refused (their imaginary part would be dropped)."""
+    values (their imaginary part would be dropped) and booleans are refused."""
     if isinstance(x, str) or x is None:
         raise TypeError(f"a model parameter must be a number or an array, got {x!r}.")
     x = jnp.asarray(x)
+    if x.dtype == jnp.bool_:  # True/False would silently become 1.0/0.0
+        raise TypeError(
+            f"a model parameter must be a real number or array, got the boolean {x}: "
+            "pass a number (e.g. 1.0) instead."
+        )
     if jnp.issubdtype(x.dtype, jnp.complexfloating):
         raise TypeError(f"a model parameter must be real, got the complex value {x}.")
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))

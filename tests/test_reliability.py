@@ -627,6 +627,11 @@ def test_complex_inputs():
         nj.simulate(nj.LIF(), I_LIF.astype(jnp.complex64), dt=0.1)
     with pytest.raises(TypeError, match=r"must be real"):
         nj.LIF(tau=10.0 + 1j)
+    # a boolean would silently become 1.0 / 0.0 (as_float refuses it)
+    with pytest.raises(TypeError, match=r"got the boolean True"):
+        nj.LIF(tau=True)
+    with pytest.raises(TypeError, match=r"got the boolean"):
+        nj.HodgkinHuxley(g_na=jnp.array([True, False]))
 
 
 def test_dtype_float32_stays_float32_under_x64(x64):
