@@ -56,7 +56,6 @@ def test_every_case_matches_neuron(results, wheel):
         for mode, r in res.items():
             r = dict(r)
             r.pop("_vrange")
-            clamp = mode == wheel.VC or name == "svclmp.mod"
             for k, x in r.items():
                 scale = max(x["scale"], 1e-30)
                 # same scheme, same dt: rounding through Newton solves and spikes (measured
@@ -66,14 +65,18 @@ def test_every_case_matches_neuron(results, wheel):
                 # at the same dt (5 % + 1e-9 of scale for the traces at rounding level).
                 # neurojax's BackwardEuler meets it for every trace (it is NEURON's
                 # scheme); the default solver for V under current clamp and events
-                # (measured 2-20x closer), not under a voltage clamp nor for every gate
-                # (docs/nmodl.md: gates up to 40x farther, ≤ 1.4e-5; V ≤ 9e-4 mV)
+                # (measured 2-20x closer), and for V and every state under the voltage
+                # clamp (the clamp's mode exact, the gates at its mean: V 1.8x closer,
+                # states within 0.3 % of NEURON's error; solvers._implicit._clamped_modes);
+                # not for the gates of svclmp.mod's free tail (V released at 30 ms:
+                # there the default's gates are the gates at t + dt/2, docs/nmodl.md)
                 bar = 1.05 * x["neuron"] + 1e-9 * scale
                 ok = ok and x["be"] <= bar
                 if k == "v":
                     ok = ok and x["ours"] < 0.5  # mV, the bound, any protocol
-                    if not clamp:
-                        ok = ok and x["ours"] <= bar
+                    ok = ok and x["ours"] <= bar
+                elif mode == wheel.VC:
+                    ok = ok and x["ours"] <= bar
                 if not ok:
                     bad.append((name, mode, k, x))
     assert not bad, bad
