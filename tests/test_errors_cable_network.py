@@ -143,7 +143,7 @@ def test_d_lambda_per_branch_ra():
         (lambda: Branch(100.0, 1.0, nseg=True), TypeError, "nseg must be an int"),
         (lambda: Branch(100.0, 1.0, parent=0.0), TypeError, "parent must be an int"),
         (lambda: Branch(100.0, 1.0, parent_x=float("nan")), ValueError, "parent_x"),
-        (lambda: Branch("100", 1.0), TypeError, "length must be a number"),
+        (lambda: Branch("100", 1.0), TypeError, "length must be a (real )?number"),
         (lambda: branch_from_points([[0, 0, 0, 1], [np.nan, 0, 0, 1]]), ValueError, "nan|NaN"),
         (lambda: M.with_nseg(2.5), TypeError, "nseg of branch 0 must be an int"),
     ],
