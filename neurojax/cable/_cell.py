@@ -315,8 +315,15 @@ class Cell(AbstractModel):
         )
         self.rs_clamp = rs_clamp
         self.geometry = _Geometry(disc, tuple(regions), clamp_nodes, syn_nodes, vc_nodes)
-        self.geometry.ions = IonLayout(channels, regions, disc.n_nodes)
         self.point_processes, self.geometry.points = _point_processes(point_processes, disc)
+        # the point processes that declare USEION share the pools at their node (in the
+        # layout after the mechanisms: entry len(channels) + j is point process j)
+        self.geometry.ions = IonLayout(
+            [*channels, *self.point_processes],
+            [*regions, *[np.array([n], dtype=np.int64) for n in self.geometry.points]],
+            disc.n_nodes,
+        )
+        _check_point_ions(self.point_processes, self.geometry.points, disc)
         self.geometry.receivers = np.array(
             [j for j, pp in enumerate(self.point_processes) if pp.n_receive], dtype=np.int64
         )
@@ -565,14 +572,32 @@ class Cell(AbstractModel):
         ions = jax.tree_util.tree_map(
             lambda x: jnp.broadcast_to(x, (*batch_shape, self.n_nodes)), pool.states()
         ) if pool is not None else {}  # fmt: skip
-        points = tuple(
-            jax.tree_util.tree_map(
-                lambda g: jnp.broadcast_to(g, (*batch_shape, 1)),
-                pp.init(jnp.broadcast_to(self.v_init, (*batch_shape, 1)), self.temperature),
+        points = []
+        for j, pp in enumerate(self.point_processes):
+            vp = jnp.broadcast_to(self.v_init, (*batch_shape, 1))
+            pions = self._point_ions(j, pool)
+            g = (pp.init(vp, self.temperature) if pions is None
+                 else pp.init_ions(vp, self.temperature, pions)[0])  # fmt: skip
+            points.append(
+                jax.tree_util.tree_map(lambda g: jnp.broadcast_to(g, (*batch_shape, 1)), g)
             )
-            for pp in self.point_processes
-        )
-        return CellState(v=v, gates=tuple(gates), ions=ions, points=points)
+        return CellState(v=v, gates=tuple(gates), ions=ions, points=tuple(points))
+
+    def _point_ions(self, j, pool):
+        """The ion values point process `j` READs at its node (`(…, 1)`), or None if it
+        declares no USEION."""
+        k = len(self.mechanisms) + j
+        if pool is None or not self.geometry.ions.pooled[k]:
+            return None
+        return pool.at(k, self.geometry.points[j : j + 1])
+
+    def _point_update(self, j, v_node, gates, dt, pool, t):
+        """Point process `j`'s state update at its node's voltage `v_node` `(…, 1)`."""
+        pp = self.point_processes[j]
+        pions = self._point_ions(j, pool)
+        if pions is None:
+            return pp.update(v_node, gates, dt, self.temperature, **_time(pp, t))
+        return pp.update_ions(v_node, gates, dt, self.temperature, pions, **_time(pp, t))[0]
 
     def _ion_pool(self, v, states):
         """The ion pools at the start of a step (None if no mechanism uses ions)."""
@@ -629,13 +654,33 @@ class Cell(AbstractModel):
                 )
             i_mem = i_mem + apply(geo.put[k], i) * area
             g_mem = g_mem + apply(geo.put[k], di) * area
-        for pp, node, gates in zip(self.point_processes, geo.points, y.points, strict=True):
+        for j, (pp, node, gates) in enumerate(
+            zip(self.point_processes, geo.points, y.points, strict=True)
+        ):
             vr = v[..., node : node + 1]
-            i, di = jax.jvp(
-                lambda u, pp=pp, gates=gates: pp.current(u, gates, **_time(pp, t)),
-                (vr,),
-                (jnp.ones_like(vr),),
-            )
+            pions = self._point_ions(j, pool)
+            if pions is None:
+                i, di = jax.jvp(
+                    lambda u, pp=pp, gates=gates: pp.current(u, gates, **_time(pp, t)),
+                    (vr,),
+                    (jnp.ones_like(vr),),
+                )
+            else:  # USEION: its ion currents (nA) join the ion's density at the node
+                i, di, out = jax.jvp(
+                    lambda u, pp=pp, gates=gates, ions=pions: pp.current_ions(
+                        u, gates, self.temperature, ions, **_time(pp, t)
+                    ),
+                    (vr,),
+                    (jnp.ones_like(vr),),
+                    has_aux=True,
+                )
+                # NEURON's point-process rule: i nA at a node of area A µm² is
+                # i·100/A mA/cm² of the node's density (nA/µm² = 1e-6 mA / 1e-8 cm²)
+                per_area = 100.0 / float(geo.area[node])
+                for name, x in out.items():
+                    pool.x[name] = pool.x[name] + _at_node(
+                        jnp.asarray(x, pool.x[name].dtype) * per_area, node, v.shape[-1]
+                    )
             # a slice and a pad (no scatter: `_gather.py`)
             i_mem = i_mem + _at_node(i, node, v.shape[-1])  # nA
             g_mem = g_mem + _at_node(di, node, v.shape[-1])  # µS
@@ -705,10 +750,9 @@ class Cell(AbstractModel):
             i_mem, g_mem = self._currents(y, inputs, pool, t)
             gates = self._update_gates(v, y, pool, h, t)
             points = tuple(
-                pp.update(v[..., node : node + 1], g, h, self.temperature, **_time(pp, t))
-                for pp, node, g in zip(self.point_processes, self.geometry.points, y.points,
-                                       strict=True)
-            )  # fmt: skip
+                self._point_update(j, v[..., node : node + 1], g, h, pool, t)
+                for j, (node, g) in enumerate(zip(self.geometry.points, y.points, strict=True))
+            )
             ions = pool.states() if pool is not None else {}
             return (gates, ions, points), (i_mem, g_mem)
 
@@ -744,9 +788,9 @@ class Cell(AbstractModel):
         geo = self.geometry
         v = y.v
         dtype = v.dtype
-        if len(geo.receivers):  # events first, as NEURON's deliver_net_events
-            y = y._replace(points=self._receive(y, inputs, t, dt))
         pool = self._ion_pool(v, y.ions)
+        if len(geo.receivers):  # events first, as NEURON's deliver_net_events
+            y = y._replace(points=self._receive(y, inputs, t, dt, pool))
         i_mem, g_mem = self._currents(y, inputs, pool, t + dt / 2)  # NEURON: mid-step
         g_ax = self._axial(dtype)
         rhs = self._axial_current(v, g_ax) - i_mem  # F(V)
@@ -792,13 +836,13 @@ class Cell(AbstractModel):
         vg = v_new if v_gates is None else v_gates
         gates = self._update_gates(vg, y, pool, dt, t + dt)
         points = tuple(
-            pp.update(vg[..., node : node + 1], g, dt, self.temperature, **_time(pp, t + dt))
-            for pp, node, g in zip(self.point_processes, geo.points, y.points, strict=True)
+            self._point_update(j, vg[..., node : node + 1], g, dt, pool, t + dt)
+            for j, (node, g) in enumerate(zip(geo.points, y.points, strict=True))
         )
         return CellState(v=v_new, gates=gates, ions=pool.states() if pool is not None else {},
                          points=points)  # fmt: skip
 
-    def _receive(self, y: CellState, inputs, t=None, dt=None):
+    def _receive(self, y: CellState, inputs, t=None, dt=None, pool=None):
         """The point processes' gates after this step's events: NET_RECEIVE once with the
         summed weight of the events delivered at this step (a step without one keeps
         the gates; one with self-events, NMODL `net_send`, runs every step: `t`, `dt`)."""
@@ -809,6 +853,9 @@ class Cell(AbstractModel):
             pp, node = self.point_processes[j], geo.points[j]
             w = jnp.asarray(w_all[..., col : col + 1], y.v.dtype)
             kw = {"t": t, "dt": dt} if getattr(type(pp), "receive_time", False) else {}
+            pions = self._point_ions(j, pool)
+            if pions is not None:  # USEION: NET_RECEIVE may read the ion values at the node
+                kw["ions"] = pions
             got = pp.receive(y.v[..., node : node + 1], points[j], w, **kw)
             if not getattr(type(pp), "self_events", False):
                 got = jax.tree_util.tree_map(lambda a, b, w=w: jnp.where(w != 0, a, b),
@@ -988,6 +1035,19 @@ def _point_processes(items, disc: Discretisation):
         procs.append(pp)
         nodes.append(disc.node(*site))
     return tuple(procs), np.array(nodes, dtype=np.int64)
+
+
+def _check_point_ions(procs, nodes, disc: Discretisation):
+    """A point process writing an ion current must sit at a node with membrane (its
+    current is converted to a density there: i·100/area)."""
+    for j, (pp, node) in enumerate(zip(procs, nodes, strict=True)):
+        writes = [n for u in getattr(type(pp), "ion_use", ()) for n in u.write]
+        if writes and not disc.area[node] > 0:
+            raise ValueError(
+                f"point_processes[{j}] ({type(pp).__name__}) writes {writes[0]} at a node "
+                "without membrane (area 0, a branch end): place it inside a branch, e.g. "
+                "(branch, 0.5)."
+            )
 
 
 def _time(mechanism, t):
