@@ -185,3 +185,54 @@ def test_log_scale_maps_the_log_ratio(study):
     np.testing.assert_allclose(np.asarray(c.forward(u)), np.asarray(p), rtol=1e-6)
     with pytest.raises(ValueError, match="positive"):
         study.LogScale().bind(np.asarray(0.0))
+
+
+def test_bounded_log_scale_keeps_densities_in_the_box_with_a_gradient(study):
+    """`BoundedLogScale(center, factor)`: p = center·exp(L·u/√(L²+u²)), L = log(factor).
+    Inside the box for any u; slope 1 at the centre (it is `LogScale` there); at |u| = 3L
+    the slope dv/du = (1 + 9)^(−3/2) = 0.0316 (tanh's would be sech²(3) = 0.0099), so a
+    density pushed towards a bound is not trapped; `bind` keeps the centre (the box is
+    the original start's, through every stage); bad settings and starts are refused."""
+    import jax
+    import jax.numpy as jnp
+
+    center, factor = 2.0e-3, 10.0
+    L = np.log(factor)
+    c = study.BoundedLogScale(center, factor).bind(jnp.asarray(3.0e-3))
+    assert c.center == center  # not re-anchored at the value bound to
+    u = jnp.asarray([-1e6, -50.0, -3 * L, 0.0, 3 * L, 50.0, 1e6], jnp.float32)
+    r = np.asarray(c.forward(u)) / center
+    # float32 exp rounds within ~1e-6 relative of the bound: the box up to that rounding
+    assert np.all(r >= (1 - 1e-6) / factor) and np.all(r <= factor * (1 + 1e-6)), r
+    assert np.all(np.diff(r) >= 0), r  # monotone
+    slope = jax.vmap(jax.grad(lambda v: jnp.log(c.forward(v))))(jnp.asarray([0.0, 3 * L]))
+    # analytic slopes 1 and 10^(-3/2); float32 derivative of log∘exp: rtol 1e-5
+    np.testing.assert_allclose(np.asarray(slope), [1.0, 10 ** -1.5], rtol=1e-5)
+    # the inverse is u = v/√(1 − (v/L)²), v = log(p/center) (float32: rtol 1e-6); for
+    # ±50 % of the centre that is within 5 % of LogScale's u = v (1/√(1 − (log 2/L)²) = 1.049)
+    p = jnp.asarray([1.0e-3, 2.0e-3, 3.0e-3])
+    uu = np.asarray(c.inverse(p))
+    v = np.log([0.5, 1.0, 1.5])
+    np.testing.assert_allclose(uu, v / np.sqrt(1 - (v / L) ** 2), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(uu, v, rtol=0.05, atol=1e-7)
+    # round trip inside the box, float32: rtol 1e-5 (a few ulps through log, √ and exp)
+    np.testing.assert_allclose(np.asarray(c.forward(c.inverse(p))), np.asarray(p), rtol=1e-5)
+    with pytest.raises(ValueError, match="factor"):
+        study.BoundedLogScale(center, 1.0)
+    with pytest.raises(ValueError, match="center"):
+        study.BoundedLogScale(0.0, factor)
+    with pytest.raises(ValueError, match="inside the box"):
+        study.BoundedLogScale(center, factor).bind(np.asarray(center * 20))
+
+
+def test_hierarchical_log_bound_needs_one_start(study):
+    """The box is one start's: several starts with `log_bound` are refused before any
+    simulation (a stand-in cell carrying only the ten densities)."""
+    from types import SimpleNamespace
+
+    mechs = {}
+    for _, k, f in study.DENSITIES:
+        mechs.setdefault(k, {})[f] = 1.0
+    cell = SimpleNamespace(mechanisms=[SimpleNamespace(**mechs.get(k, {})) for k in range(22)])
+    with pytest.raises(ValueError, match="one start"):
+        study.hierarchical(cell, None, None, None, np.ones((2, 10)), log_bound=10.0)

@@ -185,6 +185,53 @@ class LogScale(nj.fitting.AbstractConstraint):
         return x * jnp.exp(f)
 
 
+class BoundedLogScale(nj.fitting.AbstractConstraint):
+    """A log scale bounded to `center/factor < p < center·factor`, smoothly:
+    `p = center·exp(v)`, `v = L·u / sqrt(L² + u²)`, `L = log(factor)`. Near the centre it is
+    `LogScale` (dv/du = 1 at u = 0, ±50 % of the centre is |v| ≤ 0.69, ≈ u within 5 % for
+    factor 10); no density can go to 0 or grow without bound (`LogScale`'s trap: a density
+    pushed to e⁻¹⁵ of its start has a Jacobian column ~e⁻¹⁵ and never comes back).
+    The algebraic sigmoid's slope decays as |u|⁻³, not as tanh's e^−2|u|, so a coordinate
+    pushed towards a bound keeps a gradient. `center` (a density, S/cm²) is fixed: `bind`
+    does not re-anchor it, so successive fits from the previous stage's point keep the
+    same box around the original start."""
+
+    center: float = eqx.field(static=True)
+    factor: float = eqx.field(static=True, default=10.0)
+
+    def __check_init__(self):
+        if not (np.isfinite(self.center) and self.center > 0):
+            raise ValueError(f"BoundedLogScale: center must be a positive density, got "
+                             f"{self.center}.")  # fmt: skip
+        if not (np.isfinite(self.factor) and self.factor > 1):
+            raise ValueError(f"BoundedLogScale: factor must be a finite number > 1 (the box "
+                             f"is center/factor..center*factor), got {self.factor}.")  # fmt: skip
+
+    @property
+    def half_width(self):
+        return float(np.log(self.factor))
+
+    def bind(self, p0):
+        if not isinstance(p0, jax.core.Tracer):
+            r = np.asarray(p0) / self.center
+            if not np.all((r > 1 / self.factor) & (r < self.factor)):
+                raise ValueError(f"BoundedLogScale(center={self.center}, factor={self.factor}) "
+                                 f"needs an initial value strictly inside the box, got {p0}.")  # fmt: skip
+        return self
+
+    def forward(self, u):
+        L = self.half_width
+        return self.center * jnp.exp(L * u / jnp.sqrt(L * L + u * u))
+
+    def inverse(self, p):
+        L = self.half_width
+        v = jnp.clip(jnp.log(p / self.center), -L * (1 - 1e-6), L * (1 - 1e-6))
+        return L * v / jnp.sqrt(L * L - v * v)
+
+    def sample(self, key, p0, spread, shape):
+        return LogScale().sample(key, p0, spread, shape)
+
+
 # --variant hierarchical (with --protocol long): (label, SmoothedTraceMSE settings, LM
 # steps, densities fitted (indices into DENSITIES; None: all ten), LevenbergMarquardt
 # settings). A continuation in the time scale of the trace: low-passed at 10 ms (the
@@ -200,26 +247,36 @@ HIERARCHY = [
 ]
 
 
-def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=print):
+def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=print,
+                 log_bound=None):
     """Fit the densities of every start (rows of `starts`) through `stages` (each a
     Levenberg–Marquardt `fit` with `LogScale` densities, from the previous stage's best
-    point per start). Returns the final densities `(n_starts, 10)`, the last `FitResult`
-    and one record per stage."""
+    point per start). `log_bound`: a factor `f` > 1, each density then a `BoundedLogScale`
+    within `start/f … start·f` for every stage (one start only: the box is that start's).
+    Returns the final densities `(n_starts, 10)`, the last `FitResult` and one record per
+    stage."""
     trainable = trainable_for(DENSITIES)
     truth = np.array([float(x) for x in trainable(cell)])
     x = np.array(starts, float)
+    if log_bound is not None and x.shape[0] != 1:
+        raise ValueError(f"hierarchical(log_bound={log_bound}) boxes each density around "
+                         f"its start: fit one start per call (--start-index), got "
+                         f"{x.shape[0]} starts.")  # fmt: skip
+    x0 = x[0].copy()
     records = []
     r = None
     for label, kw, steps, which, lm in stages:
         idx = list(range(len(DENSITIES))) if which is None else list(which)
         tr = trainable_for([DENSITIES[i] for i in idx])
         base = eqx.tree_at(trainable, cell, tuple(jnp.float32(v) for v in x[0]))
+        constraints = (LogScale() if log_bound is None else
+                       tuple(BoundedLogScale(float(x0[i]), log_bound) for i in idx))  # fmt: skip
         t0, c0 = time.perf_counter(), time.process_time()
         r = nj.fit(base, inputs, target, dt=DT, trainable=tr, saveat=saveat,
                    loss=SmoothedTraceMSE(**kw), steps=steps, strategy=None,
                    optimizer=nj.fitting.LevenbergMarquardt(**lm),
                    starts=tuple(jnp.asarray(x[:, i], jnp.float32) for i in idx),
-                   constraints=LogScale(), progress_meter=nj.NoProgress())  # fmt: skip
+                   constraints=constraints, progress_meter=nj.NoProgress())  # fmt: skip
         al = np.asarray(r.all_losses)
         hist = [np.asarray(h) for h in r.all_param_history]
         for s in range(x.shape[0]):
@@ -229,7 +286,7 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
         rec = {"stage": label, "loss": repr(SmoothedTraceMSE(**kw)), "fitted": idx,
                "steps": int(r.n_steps), "n_evaluations_total": int(r.n_evaluations),
                "n_tangents": len(idx), "stop_reason": str(r.stop_reason), "lm": lm,
-               "converged": bool(r.converged), "losses": al.T.tolist(),
+               "converged": bool(r.converged), "losses": al.T.tolist(), "log_bound": log_bound,
                "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                "rel_error": (x / truth[None] - 1).tolist()}  # fmt: skip
         log(rec)
@@ -314,6 +371,9 @@ def main(argv=None):
                    default="default",
                    help="bounded: both methods search the box BOX x the published values "
                    "(LM through Bounded's sigmoid, CMA-ES clipped); merged into --out")
+    p.add_argument("--log-bound", type=float, default=None,
+                   help="--variant hierarchical: each density a BoundedLogScale within "
+                   "start/F .. start*F (F > 1) instead of the unbounded LogScale")
     docs = Path(__file__).resolve().parent.parent / "docs"
     p.add_argument("--out", default=str(docs / "hay2011_fit.json"))
     args = p.parse_args(argv)
@@ -331,6 +391,23 @@ def main(argv=None):
     out = {"T_ms": args.T, "dt_ms": DT, "densities": labels, "truth": truth.tolist(),
            "starts": starts.tolist(),
            "machine": "shared 2-core VM, other jobs running"}  # fmt: skip
+
+    def save():  # after the LM half and after each CMA-ES start: a killed run keeps its part
+        out["total_cpu_s"] = time.process_time() - cpu0
+        path = Path(args.out)
+        allres = json.loads(path.read_text()) if path.exists() else {}
+        if "lm" in allres:  # an older single-variant file: the default variant
+            allres = {"default": allres}
+        key = args.variant if args.protocol == "bac" else f"{args.variant}-{args.protocol}"
+        if args.method != "both":
+            key += f"-{args.method}"
+        if args.log_bound is not None:
+            key += f"-logbound{args.log_bound:g}"
+        if args.start_index is not None:
+            key += f"-start{args.start_index}"
+        allres[key] = out
+        path.write_text(json.dumps(allres, indent=1))
+        print("wrote", args.out, flush=True)
 
     def with_params(x):
         return eqx.tree_at(trainable, cell, tuple(x[i] for i in range(P)))
@@ -378,8 +455,15 @@ def main(argv=None):
     if args.method == "cma":
         pass
     elif args.variant == "hierarchical":
-        got_all, r, records = hierarchical(cell, inputs, saveat, target, starts,
-                                           log=lambda rec: print("stage", rec, flush=True))  # fmt: skip
+        out["log_bound"] = args.log_bound
+
+        def log_stage(rec):  # each stage into --out as it ends: a killed run keeps its part
+            print("stage", rec, flush=True)
+            out.setdefault("stages", []).append(rec)
+            save()
+
+        got_all, r, records = hierarchical(cell, inputs, saveat, target, starts, log=log_stage,
+                                           log_bound=args.log_bound)  # fmt: skip
         out["stages"] = records
         out["lm_wall_s"], out["lm_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
         # evaluations per start, each a simulation with a Jacobian of k tangents: 1 + k
@@ -400,21 +484,6 @@ def main(argv=None):
         out["lm_wall_s"], out["lm_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
         lm_default(args, out, r, truth, P, n_eval_features)
     out["protocol"] = args.protocol
-
-    def save():  # after the LM half and after each CMA-ES start: a killed run keeps its part
-        out["total_cpu_s"] = time.process_time() - cpu0
-        path = Path(args.out)
-        allres = json.loads(path.read_text()) if path.exists() else {}
-        if "lm" in allres:  # an older single-variant file: the default variant
-            allres = {"default": allres}
-        key = args.variant if args.protocol == "bac" else f"{args.variant}-{args.protocol}"
-        if args.method != "both":
-            key += f"-{args.method}"
-        if args.start_index is not None:
-            key += f"-start{args.start_index}"
-        allres[key] = out
-        path.write_text(json.dumps(allres, indent=1))
-        print("wrote", args.out, flush=True)
 
     if args.method != "cma":
         save()
