@@ -62,8 +62,8 @@ def run():
         site = [(0, 0.5)]
         fns = {"v": cell.record_v(site), "cai": cell.record_ion("cai", site),
                "w": cell.record_point(1, "w")}  # fmt: skip
-        sol = nj.simulate(cell, jnp.zeros((N, 0)), dt=DT, solver=BackwardEuler(),
-                          saveat=nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()}))  # fmt: skip
+        save = nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()})
+        sol = nj.simulate(cell, jnp.zeros((N, 0)), dt=DT, solver=BackwardEuler(), saveat=save)
         out = {k: np.asarray(x)[:, 0] for k, x in sol.states.items()}
         out["w0"] = float(np.asarray(cell.init_state().points[1].w)[0])
         out["area"] = float(cell.geometry.area[cell.discretisation.node(0, 0.5)])

@@ -20,6 +20,14 @@ at dt = 0.025 ms for 80 ms in both. NEURON's `memb_order_`: CaDynamics_E2 (write
 concentration) first, then hhx, then the point processes — neurojax's order
 (mechanisms, then point processes).
 
+Three cases (`CASES`): [Mg²⁺]o = 1 mM; the same with the NMDA synapse linearised by
+NEURON's rule (nocmodl's `nrn_cur` takes the membrane slope as `(i(v + 0.001) −
+i(v))/0.001`, neurojax's cell the exact dI/dV: the Mg block is the only current here
+nonlinear in V at fixed states); [Mg²⁺]o = 0 (every current linear in V). Measured
+(float64): 2.8e-5 mV with the exact slope, 4.2e-11 mV with NEURON's slope and 3.8e-11 mV
+at mg = 0 — the residual is the slope rule alone. Then the gradient of cai at 80 ms with
+respect to the Ca fraction `fCa`, reverse mode against a central difference.
+
     python validation/nmodl_useion_point_vs_neuron.py     # prints max/mean |Δ| per trace
 
 `tests/test_nmodl_useion_point_neuron.py` (slow tier) runs it.
@@ -196,9 +204,14 @@ np.savez(cfg["out"], **{k: np.array(r) for k, r in recs.items()})
 """
 
 
-def run_neuron(dll, tmp: Path) -> dict:
+def with_mg(mg: float) -> list:
+    """POINTS with the NMDA synapse's [Mg²⁺]o (mM) set to `mg`."""
+    return [(n, {**p, "mg": mg} if n == "NMDACa" else p, *rest) for n, p, *rest in POINTS]
+
+
+def run_neuron(dll, tmp: Path, points=POINTS) -> dict:
     out = tmp / "useion_point.npz"
-    cfg = dict(dll=dll, points=POINTS, cad=CAD, delay=DELAY, dt=DT, T=T, L=L, diam=DIAM,
+    cfg = dict(dll=dll, points=points, cad=CAD, delay=DELAY, dt=DT, T=T, L=L, diam=DIAM,
                out=str(out))  # fmt: skip
     (tmp / "cfg_useion_point.json").write_text(json.dumps(cfg))
     script = tmp / "run_neuron_useion_point.py"
@@ -212,56 +225,136 @@ def run_neuron(dll, tmp: Path) -> dict:
     return {k: data[k][1:] for k in data.files}
 
 
-def run_neurojax() -> dict:
-    import jax.numpy as jnp
-
-    import neurojax as nj
+def build(points=POINTS):
+    """The neurojax cell, its event input and the recording functions."""
     from neurojax.cable import Branch, Cell, Morphology
     from neurojax.nmodl import load_mod
-    from neurojax.solvers import BackwardEuler
 
     t = texts()
     by_name = {"NMDACa": t["nmdaca.mod"], "CaSens": t["casens.mod"], "AmpaNa": t["ampana.mod"]}
     pps = [(load_mod(by_name[name], file=name, **params), (0, 0.5))
-           for name, params, *_ in POINTS]  # fmt: skip
+           for name, params, *_ in points]  # fmt: skip
     mechs = [(load_mod(t["CaDynamics_E2.mod"], **CAD), None), (load_mod(t["hhx.mod"]), None)]
     cell = Cell(Morphology([Branch(L, DIAM, nseg=1)]), mechs, v_init=-65.0, point_processes=pps)
     n = int(round(T / DT))
-    receivers = [(times, w) for _, _, times, w, _ in POINTS if times]
+    receivers = [(times, w) for _, _, times, w, _ in points if times]
     events = cell.event_input([(np.asarray(tt) + DELAY, w) for tt, w in receivers], n, DT)
     site = [(0, 0.5)]
     fns = {"v": cell.record_v(site), "cai": cell.record_ion("cai", site),
            "m": cell.record_gate(1, "m", site)}  # fmt: skip
-    for j, (_, _, _, _, rec) in enumerate(POINTS):
+    for j, (_, _, _, _, rec) in enumerate(points):
         for g in rec:
             fns[f"{j}.{g}"] = cell.record_point(j, g)
+    return cell, events, fns
+
+
+def neuron_slope(pp):
+    """`pp` with NEURON's membrane slope: `(i(v + 0.001) − i(v))/0.001` (nocmodl's
+    `nrn_cur`) instead of neurojax's exact dI/dV (the same current); for this comparison
+    only (it cuts the gradient with respect to the parameters)."""
+    import jax
+
+    sg = jax.lax.stop_gradient
+    cls = type(pp)
+
+    class NeuronSlope(cls):
+        def current_ions(self, v, gates, temperature, ions, t=None):
+            i, out = cls.current_ions(self, v, gates, temperature, ions, t)
+            i2, _ = cls.current_ions(self, v + 0.001, gates, temperature, ions, t)
+            return sg(i) + (v - sg(v)) * sg((i2 - i) / 0.001), out
+
+    NeuronSlope._spec = cls._spec
+    return NeuronSlope(**{f: getattr(pp, f) for f in cls._spec.field_of.values()})
+
+
+def run_neurojax(points=POINTS, fd_slope: bool = False) -> dict:
+    """The traces; `fd_slope`: the NMDA synapse linearised by NEURON's rule (`neuron_slope`)."""
+    import equinox as eqx
+    import jax.numpy as jnp
+
+    import neurojax as nj
+    from neurojax.solvers import BackwardEuler
+
+    cell, events, fns = build(points)
+    if fd_slope:
+        cell = eqx.tree_at(lambda c: c.point_processes[0], cell,
+                           neuron_slope(cell.point_processes[0]))  # fmt: skip
+    n = events.shape[0]
     sol = nj.simulate(cell, {"i_clamp": jnp.zeros((n, 0)), "events": events}, dt=DT,
                       solver=BackwardEuler(),
                       saveat=nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()}))  # fmt: skip
     return {k: np.asarray(v)[:, 0] for k, v in sol.states.items()}
 
 
-def compare(tmp: Path) -> dict:
-    """{trace: (max |Δ|, mean |Δ|)} plus NEURON's voltage and cai ranges."""
+CASES = {  # name: ([Mg²⁺]o mM, the NMDA synapse linearised by NEURON's 0.001 mV rule)
+    "mg 1 mM": (1.0, False),
+    "mg 1 mM, NEURON's slope": (1.0, True),
+    "mg 0": (0.0, False),
+}
+
+
+def compare(tmp: Path, cases=CASES) -> dict:
+    """{case: {trace: (max |Δ|, mean |Δ|)} plus NEURON's voltage and cai ranges}. With
+    the Mg block the NMDA current is nonlinear in V, which NEURON linearises by a
+    0.001 mV difference and neurojax exactly: the residual of "mg 1 mM"; the same run
+    with NEURON's slope ("… NEURON's slope", `neuron_slope`) and mg = 0 (every current
+    linear in V) are the same arithmetic: rounding only."""
     import jax
 
     dll = base.compile_mods(texts(), tmp / "mods")
-    ref = run_neuron(dll, tmp)
+    res = {}
+    refs = {}
+    for name, (mg, fd) in cases.items():
+        if mg not in refs:
+            refs[mg] = run_neuron(dll, tmp, with_mg(mg))
+        ref = refs[mg]
+        with jax.enable_x64(True):
+            ours = run_neurojax(with_mg(mg), fd_slope=fd)
+        out = {k: (float(np.max(np.abs(ours[k] - ref[k]))),
+                   float(np.mean(np.abs(ours[k] - ref[k])))) for k in ref}  # fmt: skip
+        out["_vrange"] = (float(ref["v"].min()), float(ref["v"].max()))
+        out["_cairange"] = (float(ref["cai"].min()), float(ref["cai"].max()))
+        res[name] = out
+    return res
+
+
+def cai_end_and_grad(f_ca: float, eps: float = 1e-5):
+    """cai (mM) at the end of the run as a function of the NMDA synapse's Ca fraction:
+    (value, reverse-mode d/dfCa, central difference with step `eps`), float64."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    import neurojax as nj
+    from neurojax.solvers import BackwardEuler
+
     with jax.enable_x64(True):
-        ours = run_neurojax()
-    out = {k: (float(np.max(np.abs(ours[k] - ref[k]))), float(np.mean(np.abs(ours[k] - ref[k]))))
-           for k in ref}  # fmt: skip
-    out["_vrange"] = (float(ref["v"].min()), float(ref["v"].max()))
-    out["_cairange"] = (float(ref["cai"].min()), float(ref["cai"].max()))
-    return out
+        cell, events, fns = build()
+        n = events.shape[0]
+        rec = fns["cai"]
+
+        def cai_end(f):
+            c = eqx.tree_at(lambda c: c.point_processes[0].fCa, cell, jnp.asarray(f))
+            sol = nj.simulate(c, {"i_clamp": jnp.zeros((n, 0)), "events": events}, dt=DT,
+                              solver=BackwardEuler(), saveat=nj.SaveAt(fn=rec))  # fmt: skip
+            return sol.states[-1, 0]
+
+        value, grad = jax.value_and_grad(cai_end)(jnp.float64(f_ca))
+        fd = (cai_end(f_ca + eps) - cai_end(f_ca - eps)) / (2 * eps)
+        return float(value), float(grad), float(fd)
 
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as d:
-        res = compare(Path(d))
-    lo, hi = res.pop("_vrange")
-    clo, chi = res.pop("_cairange")
-    print(f"NMDA(ica) + CaSens(cai, eca) + AmpaNa(ina) + CaDynamics_E2 + hh, NetStim events "
-          f"(NEURON V in [{lo:.1f}, {hi:.1f}] mV, cai in [{clo:.3g}, {chi:.3g}] mM)")
-    for k, (mx, mean) in res.items():
-        print(f"  {k:10s} max |Δ| = {mx:.3g}   mean |Δ| = {mean:.3g}")
+        all_res = compare(Path(d))
+    for case, res in all_res.items():
+        lo, hi = res.pop("_vrange")
+        clo, chi = res.pop("_cairange")
+        print(f"NMDA(ica; {case}) + CaSens(cai, eca) + AmpaNa(ina) + CaDynamics_E2 + hh, "
+              f"NetStim events (NEURON V in [{lo:.1f}, {hi:.1f}] mV, cai in "
+              f"[{clo:.3g}, {chi:.3g}] mM)")
+        for k, (mx, mean) in res.items():
+            print(f"  {k:10s} max |Δ| = {mx:.3g}   mean |Δ| = {mean:.3g}")
+    value, grad, fd = cai_end_and_grad(0.1)
+    print(f"cai(80 ms) = {value:.6g} mM; d/dfCa: reverse mode {grad:.9g}, central "
+          f"difference {fd:.9g} (rel. {abs(grad - fd) / abs(fd):.2g})")
