@@ -350,11 +350,15 @@ if __name__ == "__main__":
     for case, res in all_res.items():
         lo, hi = res.pop("_vrange")
         clo, chi = res.pop("_cairange")
-        print(f"NMDA(ica; {case}) + CaSens(cai, eca) + AmpaNa(ina) + CaDynamics_E2 + hh, "
-              f"NetStim events (NEURON V in [{lo:.1f}, {hi:.1f}] mV, cai in "
-              f"[{clo:.3g}, {chi:.3g}] mM)")
+        print(
+            f"NMDA(ica; {case}) + CaSens(cai, eca) + AmpaNa(ina) + CaDynamics_E2 + hh, "
+            f"NetStim events (NEURON V in [{lo:.1f}, {hi:.1f}] mV, cai in "
+            f"[{clo:.3g}, {chi:.3g}] mM)"
+        )
         for k, (mx, mean) in res.items():
             print(f"  {k:10s} max |Δ| = {mx:.3g}   mean |Δ| = {mean:.3g}")
     value, grad, fd = cai_end_and_grad(0.1)
-    print(f"cai(80 ms) = {value:.6g} mM; d/dfCa: reverse mode {grad:.9g}, central "
-          f"difference {fd:.9g} (rel. {abs(grad - fd) / abs(fd):.2g})")
+    print(
+        f"cai(80 ms) = {value:.6g} mM; d/dfCa: reverse mode {grad:.9g}, central "
+        f"difference {fd:.9g} (rel. {abs(grad - fd) / abs(fd):.2g})"
+    )
