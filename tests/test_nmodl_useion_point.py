@@ -144,3 +144,24 @@ def test_refusals_name_file_line_and_construct():
     with pytest.raises(ValueError, match=r"point_processes\[0\].*writes ica.*without membrane"):
         Cell(Morphology([Branch(L, DIAM, nseg=1)]), [(Passive(), None)],
              point_processes=[(inj, (0, 0.0))])  # fmt: skip
+
+
+# slow: 2.5 CPU-s of eager tracing; the fast tests above cover the same wiring in the step
+@pytest.mark.slow
+def test_vector_field_sees_the_point_ion_current(x64):
+    """`Cell.vector_field` at the initial state: dcai/dt = −1e4·ica·γ/(2F·depth) −
+    (cai − minCai)/τ with ica = AMP·100/A, dV/dt = −AMP/C, w' = 0 (w starts at its
+    steady state): float64 rounding (1e-12 relative)."""
+    inj = load_mod(CA_INJ, file="cainj.mod", amp=AMP)
+    sens = load_mod(CA_SENS, file="casens.mod", gmax=0.0)
+    cell = Cell(Morphology([Branch(L, DIAM, nseg=1)]),
+                [(load_mod(CAD_TEXT, **CAD), None), (Passive(g=0.1, e=-65.0), None)],
+                v_init=-65.0, point_processes=[(inj, (0, 0.5)), (sens, (0, 0.5))])  # fmt: skip
+    node = cell.discretisation.node(0, 0.5)
+    area = float(cell.geometry.area[node])
+    f = cell.vector_field(0.0, cell.init_state(), jnp.zeros((0,)))
+    ica = AMP * 100.0 / area
+    dcai = -1e4 * ica * CAD["gamma"] / (2 * FARADAY * CAD["depth"]) - (5e-5 - 1e-4) / 80.0
+    assert float(f.ions["cai"][node]) == pytest.approx(dcai, rel=1e-12)
+    assert float(f.v[node]) == pytest.approx(-AMP / (area * 1e-5), rel=1e-12)  # C: nF
+    assert float(f.points[1].w[0]) == pytest.approx(0.0, abs=1e-15)
