@@ -185,7 +185,10 @@ class Cell(AbstractModel):
     - `point_processes`: `(process, (branch, x))` pairs: point processes at a node
       (`AbstractPointProcess`, e.g. NMODL's `expsyn.mod`), currents in nA; those with
       NET_RECEIVE take event weights as the input `"events"` (`Cell.event_input` turns
-      spike times into them, with NEURON's delivery rule).
+      spike times into them, with NEURON's delivery rule). One that declares ions
+      (NMODL `USEION` in a POINT_PROCESS) reads them from the pools at its node, and its
+      ion current (nA) joins the ion's density there as `i·100/area` mA/cm² (NEURON's
+      point-process rule): a concentration mechanism at the node sees it.
     - `remat`: deprecated, no effect (a `DeprecationWarning`): how a run is
       differentiated is the adjoint's business. `simulate` already recomputes every
       step in reverse mode (`AbstractAdjoint.recompute_steps`); for less memory over

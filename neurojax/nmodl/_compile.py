@@ -23,6 +23,9 @@ Semantics, as NEURON's (`nocmodl`) for a density mechanism:
   summed into the ion's total; a concentration WRITTEN (`cai`, STATE or ASSIGNED) is the
   pool's, loaded before each call and returned after it (`init_ions`, `current_ions`,
   `update_ions`). The plain `init`/`current`/`update` use NEURON's default ion values.
+  A POINT_PROCESS may READ e and concentrations and WRITE its ion current (nA; the cell
+  adds `i·100/area` mA/cm² to the ion's total at its node); it may not write a
+  concentration or read the total current (refused when built).
 """
 
 from __future__ import annotations
