@@ -145,9 +145,11 @@ def compare(tmp: Path) -> dict:
             ref = base.run_neuron(dll, MECHS, CELSIUS, GLOBALS, mode, RECORD, tmp)
             ours = base.run_neurojax(ts, MECHS, CELSIUS, mode, RECORD)
             out[mode] = {
-                k: (float(np.max(np.abs(ours[k] - ref[k]))),
+                k: (
+                    float(np.max(np.abs(ours[k] - ref[k]))),
                     float(np.mean(np.abs(ours[k] - ref[k]))),
-                    float(np.ptp(ref[k])))  # fmt: skip
+                    float(np.ptp(ref[k])),
+                )  # fmt: skip
                 for k in ref
             }
     return out
