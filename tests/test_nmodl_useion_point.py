@@ -48,14 +48,21 @@ DERIVATIVE state { w' = (cai/(cai + kd) - w)/tauw }
 
 
 @pytest.fixture(scope="module")
-def run():
+def classes():
+    """The imported classes, loaded once (the importer's checks cost ~1 CPU-s a file)."""
+    return {"inj": type(load_mod(CA_INJ, file="cainj.mod")),
+            "sens": type(load_mod(CA_SENS, file="casens.mod"))}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run(classes):
     """One compiled run shared by the checks: passive + CaDynamics_E2, a constant point
     Ca current and a cai reader (gmax = 0: it only watches) at the middle, BE, float64."""
     import jax
 
     with jax.enable_x64(True):
-        inj = load_mod(CA_INJ, file="cainj.mod", amp=AMP)
-        sens = load_mod(CA_SENS, file="casens.mod", gmax=0.0)
+        inj = classes["inj"](amp=AMP)
+        sens = classes["sens"](gmax=0.0)
         cell = Cell(Morphology([Branch(L, DIAM, nseg=1)]),
                     [(load_mod(CAD_TEXT, **CAD), None), (Passive(g=0.1, e=-65.0), None)],
                     v_init=-65.0, point_processes=[(inj, (0, 0.5)), (sens, (0, 0.5))])  # fmt: skip
@@ -65,7 +72,6 @@ def run():
         save = nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()})
         sol = nj.simulate(cell, jnp.zeros((N, 0)), dt=DT, solver=BackwardEuler(), saveat=save)
         out = {k: np.asarray(x)[:, 0] for k, x in sol.states.items()}
-        out["w0"] = float(np.asarray(cell.init_state().points[1].w)[0])
         out["area"] = float(cell.geometry.area[cell.discretisation.node(0, 0.5)])
     return out
 
@@ -102,12 +108,12 @@ def test_point_ica_is_a_membrane_current(run):
 
 
 def test_point_reads_cai_from_the_pool(run):
-    """CaSens's w starts at cai₀/(cai₀ + kd) and follows cnexp with the cai of the same
-    step's end (the concentration mechanism updates first: NEURON's memb_order_), the
-    recursion from the recorded cai to rounding (1e-14: w ≤ 1)."""
+    """CaSens's w starts at cai₀/(cai₀ + kd) (its INITIAL, with the pool's cai₀ = 5e-5 mM)
+    and follows cnexp with the cai of the same step's end (the concentration mechanism
+    updates first: NEURON's memb_order_), the recursion from the recorded cai to rounding
+    (1e-14: w ≤ 1)."""
     kd, tauw = 2e-4, 5.0
-    assert run["w0"] == pytest.approx(5e-5 / (5e-5 + kd), rel=1e-14)
-    w, ws = run["w0"], []
+    w, ws = 5e-5 / (5e-5 + kd), []
     for c in run["cai"]:
         inf = c / (c + kd)
         w = inf + (w - inf) * np.exp(-DT / tauw)
@@ -115,11 +121,11 @@ def test_point_reads_cai_from_the_pool(run):
     np.testing.assert_allclose(run["w"], ws, rtol=0, atol=1e-14)
 
 
-def test_standalone_contract_reads_the_given_ions():
+def test_standalone_contract_reads_the_given_ions(classes):
     """Outside a cell: init/current use NEURON's default ion values; current_ions the
     given ones (eca), and returns the ion current written (nA for a point process)."""
-    sens = load_mod(CA_SENS, file="casens.mod")
-    inj = load_mod(CA_INJ, file="cainj.mod", amp=0.3)
+    sens = classes["sens"]()
+    inj = classes["inj"](amp=0.3)
     v = jnp.array([-60.0])
     g = sens.init(v, 6.3)
     assert float(g.w[0]) == pytest.approx(5e-5 / (5e-5 + 2e-4), rel=1e-6)  # float32
@@ -133,14 +139,14 @@ def test_standalone_contract_reads_the_given_ions():
     assert [u.ion for u in type(inj).ion_use] == ["ca"]
 
 
-def test_refusals_name_file_line_and_construct():
+def test_refusals_name_file_line_and_construct(classes):
     with pytest.raises(NmodlError, match=r"cainj\.mod:2.*WRITE cai in a POINT_PROCESS"):
         load_mod(CA_INJ.replace("WRITE ica", "WRITE ica, cai"), file="cainj.mod")
     with pytest.raises(NmodlError, match=r"cainj\.mod:2.*READ ica in a POINT_PROCESS"):
         load_mod(CA_INJ.replace("WRITE ica", "READ ica WRITE ica"), file="cainj.mod")
     with pytest.raises(NmodlError, match=r"WRITE eca in a POINT_PROCESS"):
         load_mod(CA_INJ.replace("WRITE ica", "WRITE ica, eca"), file="cainj.mod")
-    inj = load_mod(CA_INJ, file="cainj.mod", amp=0.1)
+    inj = classes["inj"](amp=0.1)
     with pytest.raises(ValueError, match=r"point_processes\[0\].*writes ica.*without membrane"):
         Cell(Morphology([Branch(L, DIAM, nseg=1)]), [(Passive(), None)],
              point_processes=[(inj, (0, 0.0))])  # fmt: skip
