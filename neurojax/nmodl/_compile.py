@@ -13,7 +13,9 @@ Semantics, as NEURON's (`nocmodl`) for a density mechanism:
   `cnexp`: `x ← x + f(x)·(exp(b·dt) − 1)/b`, `b = ∂f/∂x` (exact for NEURON's
   equations linear in their own state; other equations are refused when built);
   `euler`: `x ← x + dt·f(x)`; `derivimplicit` and KINETIC `sparse`: backward Euler,
-  `x = x₀ + dt·f(x)` by Newton's method (4 iterations, Jacobian by forward mode).
+  `x = x₀ + dt·f(x)` by Newton's method (4 iterations, Jacobian by forward mode; the
+  states one vector per compartment, a `lax.fori_loop`: `_newton`, small programs for
+  13-state Markov schemes).
 - "gates" = the STATEs plus the ASSIGNED/LOCAL variables whose value must survive from one
   call to the next (read before written in `current` or `update`), found by a
   read/write analysis of the blocks, and `celsius` if `BREAKPOINT` reads it.
