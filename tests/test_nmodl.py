@@ -216,8 +216,12 @@ def test_unsupported_constructs_name_file_line_and_construct(snippet, where, mat
 
 
 def test_other_refusals():
-    with pytest.raises(NmodlError, match="POINT_PROCESS"):
-        load_mod(HH_TEXT.replace("SUFFIX hh", "POINT_PROCESS HHsyn"), file="p.mod")
+    # hh's text as a POINT_PROCESS (USEION in a point process) loads now; what a point
+    # process may not do with ions is refused in tests/test_nmodl_useion_point.py
+    from neurojax.channels import AbstractPointProcess
+
+    hh_point = load_mod(HH_TEXT.replace("SUFFIX hh", "POINT_PROCESS HHsyn"), file="p.mod")
+    assert isinstance(hh_point, AbstractPointProcess)
     with pytest.raises(NmodlError, match="METHOD runge"):
         load_mod(HH_TEXT.replace("METHOD cnexp", "METHOD runge"))
     with pytest.raises(NmodlError, match="USEION na: nai2 is not one of its variables"):
