@@ -183,6 +183,15 @@ def test_refusals_name_the_culprit():
     with pytest.raises(ValueError, match="no default eh"):
         _one([h_chan])
     _one([h_chan], ions={"eh": -45.0})  # given: accepted
+    # a new ion's value is demanded only where a mechanism sees it (NMDA_DynSyn-style
+    # `USEION mg READ mgo VALENCE 2`: mgo is needed, mgi and emg are not)
+    mg_probe = load_mod(
+        "NEURON { SUFFIX mgprobe  USEION mg READ mgo VALENCE 2  RANGE x }\n"
+        "ASSIGNED { mgo (mM) x }\nBREAKPOINT { x = mgo }\n"
+    )
+    with pytest.raises(ValueError, match="no default mgo"):
+        _one([mg_probe])
+    _one([mg_probe], ions={"mgo": 1.0})  # mgi not demanded: nothing reads it or emg
     no_valence = load_mod(PROBE.replace("USEION ca", "USEION x").replace("cai", "xi")
                           .replace("eca", "ex"))  # fmt: skip
     with pytest.raises(ValueError, match="'x' has no valence"):

@@ -977,6 +977,7 @@ def _ion_values(layout: IonLayout, ions, n_br: int) -> dict:
         mask = layout.nernst_mask[ion]
         nodes = layout.used_nodes[ion]
         read = {n for k, u in enumerate(layout.uses) for x in u if x.ion == ion for n in x.read}
+        written = {n for u in layout.uses for x in u if x.ion == ion for n in x.write}
         for name in (e, ci, co):
             if name == e and name in given and mask[nodes].all():
                 raise ValueError(
@@ -989,9 +990,13 @@ def _ion_values(layout: IonLayout, ions, n_br: int) -> dict:
             elif ion in BUILTIN_IONS:
                 value = as_float(default_value(name, ion))
             else:
-                needed = (name == e and name in read and not mask[nodes].all()) or (
-                    name != e and mask[nodes].any()
-                )
+                # a value some mechanism sees: read or written (a written concentration
+                # starts from it), or a concentration behind a Nernst reversal that is read
+                # (NEURON's own 1 mM / 1 mM / 0 mV for a new ion are not physical defaults)
+                if name == e:
+                    needed = name in read and not mask[nodes].all()
+                else:
+                    needed = name in read or name in written or (e in read and mask[nodes].any())
                 if needed:
                     raise ValueError(
                         f"the cell's mechanisms use the ion {ion!r}, which has no default "
