@@ -213,8 +213,11 @@ class BoundedLogScale(nj.fitting.AbstractConstraint):
 
     def bind(self, p0):
         if not isinstance(p0, jax.core.Tracer):
-            r = np.asarray(p0) / self.center
-            if not np.all((r > 1 / self.factor) & (r < self.factor)):
+            # a previous stage can end on the bound itself (float32 rounding of exp):
+            # accepted up to that rounding, the inverse clips it just inside
+            r = np.asarray(p0, np.float64) / self.center
+            tol = 1e-5
+            if not np.all((r > (1 - tol) / self.factor) & (r < self.factor * (1 + tol))):
                 raise ValueError(f"BoundedLogScale(center={self.center}, factor={self.factor}) "
                                  f"needs an initial value strictly inside the box, got {p0}.")  # fmt: skip
         return self
@@ -248,7 +251,7 @@ HIERARCHY = [
 
 
 def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=print,
-                 log_bound=None):
+                 log_bound=None, resume=None):
     """Fit the densities of every start (rows of `starts`) through `stages` (each a
     Levenberg–Marquardt `fit` with `LogScale` densities, from the previous stage's best
     point per start). `log_bound`: a factor `f` > 1, each density then a `BoundedLogScale`
@@ -263,6 +266,9 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
                          f"its start: fit one start per call (--start-index), got "
                          f"{x.shape[0]} starts.")  # fmt: skip
     x0 = x[0].copy()
+    if resume is not None:  # (densities after the last stage done, stages done): go on
+        x, done = np.array(resume[0], float), resume[1]
+        stages = stages[done:]
     records = []
     r = None
     for label, kw, steps, which, lm in stages:
@@ -371,6 +377,9 @@ def main(argv=None):
                    default="default",
                    help="bounded: both methods search the box BOX x the published values "
                    "(LM through Bounded's sigmoid, CMA-ES clipped); merged into --out")
+    p.add_argument("--resume", default=None,
+                   help="--variant hierarchical, one start: go on from the stages this "
+                   "JSON file holds for the same key (a run killed between stages)")
     p.add_argument("--log-bound", type=float, default=None,
                    help="--variant hierarchical: each density a BoundedLogScale within "
                    "start/F .. start*F (F > 1) instead of the unbounded LogScale")
@@ -398,14 +407,7 @@ def main(argv=None):
         allres = json.loads(path.read_text()) if path.exists() else {}
         if "lm" in allres:  # an older single-variant file: the default variant
             allres = {"default": allres}
-        key = args.variant if args.protocol == "bac" else f"{args.variant}-{args.protocol}"
-        if args.method != "both":
-            key += f"-{args.method}"
-        if args.log_bound is not None:
-            key += f"-logbound{args.log_bound:g}"
-        if args.start_index is not None:
-            key += f"-start{args.start_index}"
-        allres[key] = out
+        allres[key_of(args)] = out
         path.write_text(json.dumps(allres, indent=1))
         print("wrote", args.out, flush=True)
 
@@ -462,8 +464,14 @@ def main(argv=None):
             out.setdefault("stages", []).append(rec)
             save()
 
+        resume = None
+        if args.resume:
+            prev = json.loads(Path(args.resume).read_text())[key_of(args)]["stages"]
+            out["stages"] = list(prev)
+            resume = (truth[None] * (1 + np.array(prev[-1]["rel_error"])), len(prev))
         got_all, r, records = hierarchical(cell, inputs, saveat, target, starts, log=log_stage,
-                                           log_bound=args.log_bound)  # fmt: skip
+                                           log_bound=args.log_bound, resume=resume)  # fmt: skip
+        records = out["stages"]
         out["stages"] = records
         out["lm_wall_s"], out["lm_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
         # evaluations per start, each a simulation with a Jacobian of k tangents: 1 + k
@@ -489,6 +497,18 @@ def main(argv=None):
         save()
     if args.method != "lm":
         run_cma(args, out, starts, truth, P, sim, target, bounded, save)
+
+
+def key_of(args):
+    """The run's key in the --out JSON."""
+    key = args.variant if args.protocol == "bac" else f"{args.variant}-{args.protocol}"
+    if args.method != "both":
+        key += f"-{args.method}"
+    if args.log_bound is not None:
+        key += f"-logbound{args.log_bound:g}"
+    if args.start_index is not None:
+        key += f"-start{args.start_index}"
+    return key
 
 
 def lm_default(args, out, r, truth, P, n_eval_features):
