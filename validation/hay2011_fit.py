@@ -25,6 +25,10 @@ JSON). CMA-ES gets that many simulations per start.
         --start-index 0 --method lm --out /tmp/lm0.json
     python validation/hay2011_fit.py --variant hierarchical --protocol long --T 250 \
         --start-index 0 --method cma --cma-budget 600 --out /tmp/cma0.json
+    # the same with each density boxed within 0.1-10x its start (BoundedLogScale); a run
+    # killed between stages goes on from its --out file with --resume FILE
+    python validation/hay2011_fit.py --variant hierarchical --protocol long --T 250 \
+        --start-index 0 --method lm --log-bound 10 --out /tmp/lm0b.json
 
 Result (docs/fitting.md, "Hay et al.'s L5 cell"): neither method recovers the ten
 densities at ~270 simulations per start; CMA-ES ends at lower losses than LM. The trace
@@ -38,7 +42,10 @@ Hierarchical on the 250 ms protocol (starts 0 and 1 only, loaded VM): start 0 en
 8 of 10 densities within 10 % (2 within 1 %, median 5 %, raw trace MSE 0.042 mV²; CMA-ES
 with 600 simulations against LM's 638: 4 of 10, 21.7 mV²); somatic K_Tst is stuck at 0
 (the log scale's vanishing column; 0.042 mV² is far below a 1 mV noise, so the recording
-does not exclude it) and start 1 diverges (docs/fitting.md).
+does not exclude it) and start 1 diverges (docs/fitting.md). With `--log-bound F`
+(`BoundedLogScale`: each density kept within start/F … start·F) both got worse: start 0
+(F = 10) 2 of 10 within 10 %, 28.7 mV²; start 1 (F = 3) 1 of 10, 69 mV² — the first
+stage still drives K_Tst and Ih to the bounds and they do not come back.
 The study uses 45 ms at dt 0.025 ms (not 0.05: the spike peak differs by ~7 mV between
 the two, so the coarser step was not used). Times are on a shared 2-core VM with other
 jobs running: indicative only.
@@ -218,8 +225,9 @@ class BoundedLogScale(nj.fitting.AbstractConstraint):
             r = np.asarray(p0, np.float64) / self.center
             tol = 1e-5
             if not np.all((r > (1 - tol) / self.factor) & (r < self.factor * (1 + tol))):
-                raise ValueError(f"BoundedLogScale(center={self.center}, factor={self.factor}) "
-                                 f"needs an initial value strictly inside the box, got {p0}.")  # fmt: skip
+                raise ValueError(
+                    f"BoundedLogScale(center={self.center}, factor={self.factor}) needs an "
+                    f"initial value strictly inside the box, got {p0}.")  # fmt: skip
         return self
 
     def forward(self, u):
