@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import shutil
 from pathlib import Path
 
 import equinox as eqx
@@ -149,9 +148,8 @@ def test_reverse_mode_gradient_through_the_step(setup):
 
 @pytest.mark.slow  # nrnivmodl + NEURON runs (~1 min); the fast tests above keep the module covered
 def test_thirteen_state_scheme_matches_neuron(tmp_path):
-    pytest.importorskip("neuron")
-    if shutil.which("gcc") is None:
-        pytest.skip("nrnivmodl needs a C compiler")
+    # NEURON is a dev dependency and gcc is part of the set-up: a missing one fails here
+    # (as the other NMODL comparisons do) rather than skipping the check
     res = val.compare(tmp_path)
     for mode, traces in res.items():
         for k, (mx, _mean, rng) in traces.items():
