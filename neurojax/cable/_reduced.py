@@ -123,7 +123,13 @@ class DSpikes:
 @dataclasses.dataclass(frozen=True)
 class Compartment:
     """A soma or dendrite: physical (`length`, `diameter` µm, `cm` µF/cm², `gl` mS/cm²,
-    `ra` Ω·cm) or dimensionless (`c_abs` nF, `gl_abs` µS); `e_l` mV; `dspikes` optional."""
+    `ra` Ω·cm) or dimensionless (`c_abs` nF, `gl_abs` µS); `e_l` mV; `dspikes` optional.
+
+    `scale_factor` and `spine_factor` (physical compartments only; dimensionless, > 0)
+    multiply the membrane area, hence `C` and `g_L`, as Dendrify's (a global area factor
+    and one for spines; the axial resistances and couplings do not change). Dendrify's
+    `NeuronModel(..., scale_factor=s, spine_factor=f)` gives every dendrite both and the
+    soma `s` only."""
 
     name: str
     length: float | None = None
@@ -135,6 +141,8 @@ class Compartment:
     gl_abs: float | None = None
     e_l: float = -70.0
     dspikes: DSpikes | None = None
+    scale_factor: float = 1.0
+    spine_factor: float = 1.0
 
     def __post_init__(self):
         if not isinstance(self.name, str):
@@ -144,12 +152,20 @@ class Compartment:
         _check_number(f"{where}: gl", self.gl, 0.0, True, "mS/cm²")
         _check_number(f"{where}: ra", self.ra, 0.0, True, "Ω·cm (axial resistivity)")
         _check_number(f"{where}: e_l", self.e_l, None, False, "mV")
+        _check_number(f"{where}: scale_factor", self.scale_factor, 0.0, True, "(dimensionless)")
+        _check_number(f"{where}: spine_factor", self.spine_factor, 0.0, True, "(dimensionless)")
         if self.dspikes is not None and not isinstance(self.dspikes, DSpikes):
             raise TypeError(
                 f"{where}: dspikes must be a DSpikes(...) or None, got {self.dspikes!r}."
             )
         physical = self.length is not None or self.diameter is not None
         absolute = self.c_abs is not None or self.gl_abs is not None
+        if absolute and (self.scale_factor != 1.0 or self.spine_factor != 1.0):
+            raise ValueError(
+                f"compartment {self.name!r}: scale_factor and spine_factor scale the membrane "
+                "area of a physical compartment (length, diameter); a dimensionless one "
+                "(c_abs, gl_abs) has none — scale c_abs and gl_abs instead."
+            )
         if physical == absolute:
             raise ValueError(
                 f"compartment {self.name!r}: give either length and diameter (µm) or "
@@ -174,8 +190,10 @@ class Compartment:
 
     @property
     def area(self) -> float | None:
-        """µm² (π·L·d), or None for a dimensionless compartment."""
-        return None if self.length is None else float(np.pi * self.length * self.diameter)
+        """µm² (π·L·d·scale_factor·spine_factor), or None for a dimensionless compartment."""
+        if self.length is None:
+            return None
+        return float(np.pi * self.length * self.diameter * self.scale_factor * self.spine_factor)
 
     @property
     def capacitance(self) -> float:
