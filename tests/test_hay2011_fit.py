@@ -238,3 +238,89 @@ def test_hierarchical_log_bound_needs_one_start(study):
     cell = SimpleNamespace(mechanisms=[SimpleNamespace(**mechs.get(k, {})) for k in range(22)])
     with pytest.raises(ValueError, match="one start"):
         study.hierarchical(cell, None, None, None, np.ones((2, 10)), log_bound=10.0)
+
+
+def _sloppy_pair():
+    """A stand-in objective for `PriorObjective`: two log densities `u` (p = e^u) of which
+    the data see only the sum, `r = u₀ + u₁ − a` (a sloppy valley, as somatic K_Tst and Ih
+    against the rest on the Hay cell)."""
+    import equinox as eqx
+    import jax.numpy as jnp
+
+    class Sloppy(eqx.Module):
+        a: float = 1.0
+
+        def from_unconstrained(self, u):
+            return [jnp.exp(x) for x in u]
+
+        def unconstrained_residuals(self, u):
+            return jnp.stack([u[0] + u[1] - self.a])
+
+    return Sloppy()
+
+
+def test_prior_objective_appends_the_log_prior_residuals(study):
+    """`PriorObjective`: the data's residuals, then √w·(log p − log c)/sd per density, so
+    the sum of squares is the data's plus w·Σ(Δlog/sd)² (float32: rtol 1e-6); weight 0
+    appends zeros (the last stage is the data's alone); bad settings are refused."""
+    import jax.numpy as jnp
+
+    sd, w = float(np.log(2.0)), 0.5
+    obj = study.PriorObjective(_sloppy_pair(), jnp.asarray([0.0, np.log(2.0)]), w, sd)
+    u = [jnp.float32(0.3), jnp.float32(-0.2)]
+    r = np.asarray(obj.unconstrained_residuals(u))
+    want = [0.3 - 0.2 - 1.0, np.sqrt(w) * 0.3 / sd, np.sqrt(w) * (-0.2 - np.log(2.0)) / sd]
+    np.testing.assert_allclose(r, want, rtol=1e-6)
+    zero = study.PriorObjective(_sloppy_pair(), jnp.zeros(2), 0.0, sd)
+    np.testing.assert_allclose(np.asarray(zero.unconstrained_residuals(u))[1:], 0.0, atol=0)
+    with pytest.raises(ValueError, match="weight"):
+        study.PriorObjective(_sloppy_pair(), jnp.zeros(2), -1.0, sd)
+    with pytest.raises(ValueError, match="sd"):
+        study.PriorObjective(_sloppy_pair(), jnp.zeros(2), 1.0, 0.0)
+
+
+def test_prior_pins_the_sloppy_direction_and_the_data_the_rest(study):
+    """Why the prior (approach (a) of docs/fitting.md's Hay section): LM on data that fix
+    only u₀ + u₁ = 1 keeps the start's u₀ − u₁ (here 3: Gauss–Newton's step has no
+    component along the valley); with a prior of weight w, SD s around 0 the minimum is
+    u₀ = u₁ = a/(2 + w/s²) (set the derivative of (2t − a)² + 2(w/s²)t² to 0): the
+    sloppy direction goes to the prior's centre, the data's direction stays fitted
+    to within the prior's pull (here w/s² = 0.01: t = 0.4975, data residual 0.005).
+    Runs `neurojax.fitting`'s own LM step and descent loop (as `prior_lm_stage` does);
+    tolerance 1e-4: LM on a linear residual converges to float32 round-off in a few
+    steps."""
+    import jax.numpy as jnp
+
+    import neurojax as nj
+    from neurojax.fitting._descent import _descend
+
+    sd = 1.0
+    u0 = [jnp.asarray([2.0]), jnp.asarray([-1.0])]  # one start: u₀ − u₁ = 3
+
+    def run(weight):
+        obj = study.PriorObjective(_sloppy_pair(), jnp.zeros(2), weight, sd)
+        d = _descend(obj, nj.fitting.LevenbergMarquardt(), u0, steps=20, patience=5,
+                     rtol=1e-6, progress_meter=nj.NoProgress(), print_every=20)  # fmt: skip
+        return np.array([float(x[0]) for x in d.best_u])
+
+    free = run(0.0)
+    assert abs(free.sum() - 1.0) < 1e-4 and abs(free[0] - free[1] - 3.0) < 1e-4, free
+    t = 1.0 / (2 + 0.01 / sd**2)
+    np.testing.assert_allclose(run(0.01), [t, t], atol=1e-4)
+
+
+def test_hierarchical_refuses_bad_prior_and_hold_settings(study):
+    """A prior is one start's (its centre), needs one weight per stage; `hold_first`
+    indexes `DENSITIES`: refused before any simulation (a stand-in cell)."""
+    from types import SimpleNamespace
+
+    mechs = {}
+    for _, k, f in study.DENSITIES:
+        mechs.setdefault(k, {})[f] = 1.0
+    cell = SimpleNamespace(mechanisms=[SimpleNamespace(**mechs.get(k, {})) for k in range(22)])
+    with pytest.raises(ValueError, match="one start"):
+        study.hierarchical(cell, None, None, None, np.ones((2, 10)), prior=[1, 0, 0, 0])
+    with pytest.raises(ValueError, match="one weight per stage"):
+        study.hierarchical(cell, None, None, None, np.ones((1, 10)), prior=[1, 0])
+    with pytest.raises(ValueError, match="hold_first"):
+        study.hierarchical(cell, None, None, None, np.ones((1, 10)), hold_first=(10,))

@@ -258,49 +258,180 @@ HIERARCHY = [
 ]
 
 
+class PriorObjective(eqx.Module):
+    """An `Objective` whose least-squares residuals carry, after the trace's, a Gaussian
+    prior on the log densities: `√weight · (log p_i − log c_i) / sd` per fitted density
+    (`log_center`: log of the prior's centre, S/cm²; `sd`: its SD in natural-log units,
+    log 2 = 0.69 is a factor of 2; `weight`: mV² per unit of (Δlog/sd)², so the prior adds
+    `weight · Σ (Δlog_i/sd)²` to the trace MSE). What `neurojax.fitting`'s
+    Levenberg–Marquardt step reads of an objective (`unconstrained_residuals`,
+    `from_unconstrained`) is delegated, so the library's own LM step runs it unchanged.
+
+    Why: on the Hay cell the first (10 ms low-pass) stage spends the densities the smooth
+    trace hardly sees (somatic K_Tst to 0, Ih to 10x: docs/fitting.md); a weak prior makes
+    such an excursion cost `weight·(15/0.69)²` instead of nothing."""
+
+    obj: nj.fitting.Objective
+    log_center: jax.Array
+    weight: float = eqx.field(static=True)
+    sd: float = eqx.field(static=True)
+
+    def __check_init__(self):
+        if not (np.isfinite(self.weight) and self.weight >= 0) or not self.sd > 0:
+            raise ValueError(f"PriorObjective: weight must be a finite number >= 0 (mV²) and "
+                             f"sd > 0 (log units), got weight={self.weight}, "
+                             f"sd={self.sd}.")  # fmt: skip
+
+    def from_unconstrained(self, u):
+        return self.obj.from_unconstrained(u)
+
+    def prior_residuals(self, params):
+        logp = jnp.stack([jnp.log(p) for p in jax.tree_util.tree_leaves(params)])
+        return np.sqrt(self.weight) * (logp - self.log_center) / self.sd
+
+    def unconstrained_residuals(self, u):
+        r = self.obj.unconstrained_residuals(u)
+        pr = self.prior_residuals(self.obj.from_unconstrained(u))
+        return jnp.concatenate([r, pr.astype(r.dtype)])
+
+
+def prior_lm_stage(base, inputs, saveat, target, trainable, loss, steps, lm, starts,
+                   log_center, weight, sd):
+    """One Levenberg–Marquardt stage of every start (`starts`: one array per density,
+    leading axis the starts) on `loss` plus a `PriorObjective` prior, through
+    `neurojax.fitting`'s own LM step and descent loop with `fit`'s settings for LM
+    (patience 5 with resets, rtol 1e-6, no strategy, `LogScale`). Returns a dict with
+    what `hierarchical` reads: `all_losses` `(steps, starts)` of the trace loss alone,
+    `all_objective` (trace + prior), `all_param_history` (one `(steps, starts)` array per
+    density), `n_evaluations`, `stop_reason`, `converged` (the library's test, on the
+    stage's own objective: trace + prior)."""
+    from neurojax.fitting._descent import _converged, _descend
+
+    obj = nj.fitting.make_objective(base, inputs, target, dt=DT, trainable=trainable,
+                                    loss=loss, constraints=LogScale(), saveat=saveat)  # fmt: skip
+    pobj = PriorObjective(obj, jnp.asarray(log_center, jnp.float32), float(weight), float(sd))
+    u = jax.vmap(obj.to_unconstrained)(jax.tree_util.tree_unflatten(obj.treedef, list(starts)))
+    u = jax.tree_util.tree_map(lambda a: a.astype(jnp.result_type(float)), u)
+    d = _descend(pobj, lm, u, steps=steps, patience=5, rtol=1e-6, target_loss=None,
+                 progress_meter=nj.NoProgress(), print_every=steps,
+                 progress_resets=True)  # fmt: skip
+    hist = [np.stack([np.asarray(h[j]) for h in d.history]) for j in range(len(starts))]
+    total = np.stack(d.losses)  # (steps, starts)
+    logp = np.log(np.stack(hist, -1).astype(np.float64))  # (steps, starts, k)
+    prior = weight * np.sum(((logp - np.asarray(log_center)) / sd) ** 2, -1)
+    best = int(np.argmin(np.min(np.where(np.isfinite(total), total, np.inf), 0)))
+    return {"all_losses": total - prior, "all_objective": total, "all_param_history": hist,
+            "n_evaluations": int(d.n_evaluations.sum()), "n_steps": len(d.losses),
+            "stop_reason": d.stop_reason,
+            "converged": _converged(total[:, best], np.stack(d.grad_norms)[:, best],
+                                    d.stop_reason)}  # fmt: skip
+
+
 def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=print,
-                 log_bound=None, resume=None):
+                 log_bound=None, resume=None, prior=None, prior_sd=float(np.log(2.0)),
+                 hold_first=(), cma_first=0, cma_loss=(("sigma", 10.0), ("stride", 40))):
     """Fit the densities of every start (rows of `starts`) through `stages` (each a
     Levenberg–Marquardt `fit` with `LogScale` densities, from the previous stage's best
     point per start). `log_bound`: a factor `f` > 1, each density then a `BoundedLogScale`
     within `start/f … start·f` for every stage (one start only: the box is that start's).
+    `prior`: one weight per stage (mV², `PriorObjective`): a Gaussian prior of SD
+    `prior_sd` (natural log) on each log density around its original start (one start per
+    call); a stage with weight 0 is a plain `fit`. `hold_first`: indices into `DENSITIES`
+    held at their start in the first stage (fitted from the second on). `cma_first`:
+    simulations for a CMA-ES stage (`cma_es`, log space around the start, σ₀ 0.25, λ 10)
+    on `SmoothedTraceMSE(**cma_loss)` before the LM stages; its best point starts them.
     Returns the final densities `(n_starts, 10)`, the last `FitResult` and one record per
     stage."""
     trainable = trainable_for(DENSITIES)
     truth = np.array([float(x) for x in trainable(cell)])
     x = np.array(starts, float)
-    if log_bound is not None and x.shape[0] != 1:
-        raise ValueError(f"hierarchical(log_bound={log_bound}) boxes each density around "
-                         f"its start: fit one start per call (--start-index), got "
-                         f"{x.shape[0]} starts.")  # fmt: skip
+    if (log_bound is not None or prior is not None) and x.shape[0] != 1:
+        raise ValueError(f"hierarchical(log_bound={log_bound}, prior={prior}) centres the box "
+                         f"or prior on each start: fit one start per call (--start-index), "
+                         f"got {x.shape[0]} starts.")  # fmt: skip
+    if prior is not None and len(prior) != len(stages):
+        raise ValueError(f"hierarchical: prior needs one weight per stage ({len(stages)}), "
+                         f"got {prior}.")  # fmt: skip
+    if any(not 0 <= i < len(DENSITIES) for i in hold_first):
+        raise ValueError(f"hierarchical: hold_first holds indices into DENSITIES (0..9), "
+                         f"got {hold_first}.")  # fmt: skip
     x0 = x[0].copy()
+    weights = list(prior) if prior is not None else [0.0] * len(stages)
+    done = 0
     if resume is not None:  # (densities after the last stage done, stages done): go on
         x, done = np.array(resume[0], float), resume[1]
-        stages = stages[done:]
     records = []
     r = None
-    for label, kw, steps, which, lm in stages:
+    if cma_first and done == 0:
+        t0, c0 = time.perf_counter(), time.process_time()
+        loss = SmoothedTraceMSE(**dict(cma_loss))
+        tgt = nj.fitting.Recording(v=jnp.asarray(target), dt=DT)
+
+        @jax.jit
+        def batch(xs):
+            def one(xv):
+                m = eqx.tree_at(trainable, cell, tuple(xv[i] for i in range(len(DENSITIES))))
+                v = nj.simulate(m, inputs, dt=DT, saveat=saveat).states
+                return loss(nj.fitting.Recording(v=v, dt=DT), tgt)
+
+            return jax.vmap(one)(xs)
+
+        x0_all = x.copy()
+        for s in range(x.shape[0]):
+            def f(z, s=s):
+                return np.asarray(batch(jnp.asarray(x0_all[s] * np.exp(z), jnp.float32)))
+
+            bz, bf, hist = cma_es(f, np.zeros(len(DENSITIES)), 0.25, cma_first, 10, seed=s)
+            f0 = float(f(np.zeros((1, len(DENSITIES))))[0])
+            x[s] = x0_all[s] * np.exp(bz)
+        rec = {"stage": "cma-es", "loss": repr(loss), "fitted": list(range(len(DENSITIES))),
+               "simulations": int(hist[-1][0]) if hist else 0, "n_evaluations_total": 0,
+               "n_tangents": 0, "cma_history": hist, "start_loss": f0, "best_loss": bf,
+               "stop_reason": "budget", "converged": False,
+               "losses": [[f0, bf]] * x.shape[0], "objective": [[f0, bf]] * x.shape[0],
+               "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+               "rel_error": (x / truth[None] - 1).tolist()}  # fmt: skip
+        log(rec)
+        records.append(rec)
+    for n, (label, kw, steps, which, lm) in enumerate(stages):
+        if n < done:
+            continue
         idx = list(range(len(DENSITIES))) if which is None else list(which)
+        if n == 0 and hold_first:
+            idx = [i for i in idx if i not in hold_first]
         tr = trainable_for([DENSITIES[i] for i in idx])
         base = eqx.tree_at(trainable, cell, tuple(jnp.float32(v) for v in x[0]))
         constraints = (LogScale() if log_bound is None else
                        tuple(BoundedLogScale(float(x0[i]), log_bound) for i in idx))  # fmt: skip
         t0, c0 = time.perf_counter(), time.process_time()
-        r = nj.fit(base, inputs, target, dt=DT, trainable=tr, saveat=saveat,
-                   loss=SmoothedTraceMSE(**kw), steps=steps, strategy=None,
-                   optimizer=nj.fitting.LevenbergMarquardt(**lm),
-                   starts=tuple(jnp.asarray(x[:, i], jnp.float32) for i in idx),
-                   constraints=constraints, progress_meter=nj.NoProgress())  # fmt: skip
-        al = np.asarray(r.all_losses)
-        hist = [np.asarray(h) for h in r.all_param_history]
+        st = tuple(jnp.asarray(x[:, i], jnp.float32) for i in idx)
+        optimizer = nj.fitting.LevenbergMarquardt(**lm)
+        if weights[n] > 0:
+            r = prior_lm_stage(base, inputs, saveat, target, tr, SmoothedTraceMSE(**kw), steps,
+                               optimizer, st, np.log(x0[idx]), weights[n], prior_sd)  # fmt: skip
+            al, objective = r["all_losses"], r["all_objective"]
+            hist, n_eval, n_steps = r["all_param_history"], r["n_evaluations"], r["n_steps"]
+            stop, converged = r["stop_reason"], r["converged"]
+        else:
+            r = nj.fit(base, inputs, target, dt=DT, trainable=tr, saveat=saveat,
+                       loss=SmoothedTraceMSE(**kw), steps=steps, strategy=None,
+                       optimizer=optimizer, starts=st, constraints=constraints,
+                       progress_meter=nj.NoProgress())  # fmt: skip
+            al = objective = np.asarray(r.all_losses)
+            hist = [np.asarray(h) for h in r.all_param_history]
+            n_eval, n_steps = int(r.n_evaluations), int(r.n_steps)
+            stop, converged = r.stop_reason, bool(r.converged)
         for s in range(x.shape[0]):
-            k = int(np.nanargmin(al[:, s]))
+            k = int(np.nanargmin(objective[:, s]))  # the stage's best point (its objective)
             for j, i in enumerate(idx):
                 x[s, i] = hist[j][k, s]
         rec = {"stage": label, "loss": repr(SmoothedTraceMSE(**kw)), "fitted": idx,
-               "steps": int(r.n_steps), "n_evaluations_total": int(r.n_evaluations),
-               "n_tangents": len(idx), "stop_reason": str(r.stop_reason), "lm": lm,
-               "converged": bool(r.converged), "losses": al.T.tolist(), "log_bound": log_bound,
+               "steps": n_steps, "n_evaluations_total": n_eval,
+               "n_tangents": len(idx), "stop_reason": str(stop), "lm": lm,
+               "converged": bool(converged), "losses": np.asarray(al).T.tolist(),
+               "log_bound": log_bound, "prior_weight": weights[n],
+               "prior_sd": prior_sd if prior is not None else None,
+               "objective": np.asarray(objective).T.tolist(),
                "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                "rel_error": (x / truth[None] - 1).tolist()}  # fmt: skip
         log(rec)
@@ -391,9 +522,23 @@ def main(argv=None):
     p.add_argument("--log-bound", type=float, default=None,
                    help="--variant hierarchical: each density a BoundedLogScale within "
                    "start/F .. start*F (F > 1) instead of the unbounded LogScale")
+    p.add_argument("--prior", default=None,
+                   help="--variant hierarchical: comma-separated prior weights per stage "
+                   "(mV², e.g. 1,0.1,0.01,0): a Gaussian prior on each log density around "
+                   "its start (PriorObjective), SD --prior-sd")
+    p.add_argument("--prior-sd", type=float, default=float(np.log(2.0)),
+                   help="the prior's SD in natural-log units (default log 2)")
+    p.add_argument("--hold-first", default="",
+                   help="--variant hierarchical: comma-separated indices into DENSITIES held "
+                   "at the start in the first stage (5,6: K_Tst and Ih)")
+    p.add_argument("--cma-first", type=int, default=0,
+                   help="--variant hierarchical: simulations of a CMA-ES stage on the 10 ms "
+                   "low-passed trace before the LM stages (counted in the budget)")
     docs = Path(__file__).resolve().parent.parent / "docs"
     p.add_argument("--out", default=str(docs / "hay2011_fit.json"))
     args = p.parse_args(argv)
+    args.prior = None if args.prior is None else [float(w) for w in args.prior.split(",")]
+    args.hold_first = tuple(int(i) for i in args.hold_first.split(",") if i.strip())
 
     cpu0 = time.process_time()
     cell, inputs, saveat, target = setup(args.T, protocol=args.protocol)
@@ -476,16 +621,23 @@ def main(argv=None):
         if args.resume:
             prev = json.loads(Path(args.resume).read_text())[key_of(args)]["stages"]
             out["stages"] = list(prev)
-            resume = (truth[None] * (1 + np.array(prev[-1]["rel_error"])), len(prev))
+            n_lm = sum(rec["stage"] != "cma-es" for rec in prev)  # LM stages done
+            resume = (truth[None] * (1 + np.array(prev[-1]["rel_error"])), n_lm)
         got_all, r, records = hierarchical(cell, inputs, saveat, target, starts, log=log_stage,
-                                           log_bound=args.log_bound, resume=resume)  # fmt: skip
+                                           log_bound=args.log_bound, resume=resume,
+                                           prior=args.prior, prior_sd=args.prior_sd,
+                                           hold_first=args.hold_first,
+                                           cma_first=args.cma_first)  # fmt: skip
         records = out["stages"]
         out["stages"] = records
         out["lm_wall_s"], out["lm_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
         # evaluations per start, each a simulation with a Jacobian of k tangents: 1 + k
         sims = sum(rec["n_evaluations_total"] / args.starts * (1 + rec["n_tangents"])
-                   for rec in records)  # fmt: skip
-        out["lm_stop_reason"], out["lm_converged"] = str(r.stop_reason), bool(r.converged)
+                   + rec.get("simulations", 0) for rec in records)  # fmt: skip
+        out["lm_stop_reason"] = records[-1]["stop_reason"]
+        out["lm_converged"] = records[-1]["converged"]
+        out["prior"], out["prior_sd"] = args.prior, args.prior_sd
+        out["hold_first"] = list(args.hold_first)
         final = records[-1]
         out["lm"] = [{"start": s, "rel_error": (got_all[s] / truth - 1).tolist(),
                       "loss": float(np.nanmin(final["losses"][s])),
@@ -514,6 +666,14 @@ def key_of(args):
         key += f"-{args.method}"
     if args.log_bound is not None:
         key += f"-logbound{args.log_bound:g}"
+    if args.prior is not None:
+        key += "-prior" + "_".join(f"{w:g}" for w in args.prior)
+        if abs(args.prior_sd - np.log(2.0)) > 1e-12:
+            key += f"-sd{args.prior_sd:g}"
+    if args.hold_first:
+        key += "-hold" + "_".join(str(i) for i in args.hold_first)
+    if args.cma_first:
+        key += f"-cmafirst{args.cma_first}"
     if args.start_index is not None:
         key += f"-start{args.start_index}"
     return key
