@@ -34,6 +34,7 @@ from ._projection import Projection as Projection
 from ._propagate import event_propagate as event_propagate
 from ._spike_source import SpikeSource as SpikeSource
 from ._spike_source import SpikeSourceState as SpikeSourceState
+from ._spike_source import spike_counts as spike_counts
 from ._statistics import isi_cv as isi_cv
 from ._statistics import mean_rate as mean_rate
 from ._statistics import population_rate as population_rate
