@@ -50,14 +50,18 @@ E_NA, E_K, E_CA = 70.0, -89.0, 136.0  # dendrify's E_Na, E_K, E_Ca (mV)
 # ------------------------------------------------------------------------------ specs
 
 
-def _poisson_times(rng, n, rate_hz, t_stop, dt, t_start=0.0):
+def _poisson_times(rng, n, rate_hz, t_stop, dt, t_start=0.0, off_grid=False):
     """Spike times (ms) of `n` Poisson sources, at most one per source and step, on the
-    grid (so that Brian2's SpikeGeneratorGroup and neurojax see the same steps)."""
+    grid, or anywhere inside their step (`off_grid`: Brian2's SpikeGeneratorGroup and
+    `neurojax.network.spike_counts` bin them alike)."""
     p = rate_hz * dt * 1e-3
     k0, k1 = int(round(t_start / dt)), int(round(t_stop / dt))
     fired = rng.random((k1 - k0, n)) < p
     k, i = np.nonzero(fired)
-    return i.tolist(), ((k + k0) * dt).tolist()
+    t = (k + k0) * dt
+    if off_grid:
+        t = t + rng.uniform(0.01, 0.99, t.size) * dt
+    return i.tolist(), t.tolist()
 
 
 def _pairs(rng, n_pre, n_post, p, w, spread=0.5):
@@ -160,11 +164,16 @@ def specs() -> dict:
             _phys("mid", 150.0, 1.2, e_l=-70.0),
             _phys("dist", 100.0, 0.7, ra=250.0, e_l=-70.0),
         ],
-        [["prox", "soma", "cylinder_prox"], ["mid", "prox", "cylinder_prox"],
-         ["mid", "dist", "cylinder_mid"]],
+        [
+            ["prox", "soma", "cylinder_prox"],
+            ["mid", "prox", "cylinder_prox"],
+            ["mid", "dist", "cylinder_mid"],
+        ],
         dict(v_th=-55.0, v_reset=-65.0, t_ref=2.0),
-        [dict(comp="dist", kind="step", t0=10.0, t1=200.0, amp=0.05),
-         dict(comp="soma", kind="step", t0=60.0, t1=160.0, amp=0.1)],
+        [
+            dict(comp="dist", kind="step", t0=10.0, t1=200.0, amp=0.05),
+            dict(comp="soma", kind="step", t0=60.0, t1=160.0, amp=0.1),
+        ],
     )
     out["soma_plus_one_ramp"] = _cell_case(
         [_abs("soma", 0.15, 0.008, -65.0), _abs("dend", 0.04, 0.002, -65.0)],
@@ -175,12 +184,36 @@ def specs() -> dict:
     out["scale_spine_factors"] = _cell_case(  # dendrify's back-propagation example
         [
             _phys("soma", 25.0, 25.0, gl=0.04, e_l=-65.0, scale_factor=2.8),
-            _phys("trunk", 100.0, 2.5, gl=0.04, e_l=-65.0, scale_factor=2.8, spine_factor=1.5,
-                  dspikes=_dsp(g_rise=0.022, g_fall=0.014)),
-            _phys("prox", 100.0, 1.0, gl=0.04, e_l=-65.0, scale_factor=2.8, spine_factor=1.5,
-                  dspikes=_dsp(g_rise=0.009, g_fall=0.0057)),
-            _phys("dist", 100.0, 0.5, gl=0.04, e_l=-65.0, scale_factor=2.8, spine_factor=1.5,
-                  dspikes=_dsp(g_rise=0.0037, g_fall=0.0024)),
+            _phys(
+                "trunk",
+                100.0,
+                2.5,
+                gl=0.04,
+                e_l=-65.0,
+                scale_factor=2.8,
+                spine_factor=1.5,
+                dspikes=_dsp(g_rise=0.022, g_fall=0.014),
+            ),
+            _phys(
+                "prox",
+                100.0,
+                1.0,
+                gl=0.04,
+                e_l=-65.0,
+                scale_factor=2.8,
+                spine_factor=1.5,
+                dspikes=_dsp(g_rise=0.009, g_fall=0.0057),
+            ),
+            _phys(
+                "dist",
+                100.0,
+                0.5,
+                gl=0.04,
+                e_l=-65.0,
+                scale_factor=2.8,
+                spine_factor=1.5,
+                dspikes=_dsp(g_rise=0.0037, g_fall=0.0024),
+            ),
         ],
         [["soma", "trunk", 0.015], ["trunk", "prox", 0.006], ["prox", "dist", 0.002]],
         dict(v_th=-40.0, v_reset=-55.0, t_ref=4.0, v_spike=40.0, spike_width=0.8),
@@ -198,16 +231,32 @@ def specs() -> dict:
         [_abs("soma", 0.1, 0.01, -75.0), _abs("dend", 0.05, 0.005, -60.0)],
         [["soma", "dend", 0.02]],
         dict(v_th=-55.0, v_reset=-56.0, t_ref=5.0),
-        [dict(comp="soma", kind="ramp", t0=0.0, t1=200.0, a0=0.35, a1=0.1),
-         dict(comp="dend", kind="step", t0=220.0, t1=280.0, amp=0.4)],
+        [
+            dict(comp="soma", kind="ramp", t0=0.0, t1=200.0, a0=0.35, a1=0.1),
+            dict(comp="dend", kind="step", t0=220.0, t1=280.0, amp=0.4),
+        ],
     )
     # --- dendritic spikes ----------------------------------------------------------------
     out["dspikes_ca_long"] = _cell_case(
-        [_abs("soma", 0.2, 0.01, -70.0), _abs("dend", 0.06, 0.003, -70.0,
-                                              dspikes=_dsp("Ca", g_rise=0.02, g_fall=0.012,
-                                                           threshold=-30.0, duration_rise=5.0,
-                                                           duration_fall=10.0, offset_fall=4.0,
-                                                           refractory=25.0))],
+        [
+            _abs("soma", 0.2, 0.01, -70.0),
+            _abs(
+                "dend",
+                0.06,
+                0.003,
+                -70.0,
+                dspikes=_dsp(
+                    "Ca",
+                    g_rise=0.02,
+                    g_fall=0.012,
+                    threshold=-30.0,
+                    duration_rise=5.0,
+                    duration_fall=10.0,
+                    offset_fall=4.0,
+                    refractory=25.0,
+                ),
+            ),
+        ],
         [["soma", "dend", 0.01]],
         dict(v_th=-50.0, v_reset=-60.0, t_ref=3.0),
         [dict(comp="dend", kind="step", t0=20.0, t1=260.0, amp=0.35)],
@@ -215,34 +264,86 @@ def specs() -> dict:
     out["dspikes_na_and_ca"] = _cell_case(
         [
             _abs("soma", 0.2, 0.01, -70.0),
-            _abs("basal", 0.05, 0.0025, -70.0, dspikes=_dsp("Na", threshold=-40.0,
-                                                           duration_rise=0.5, duration_fall=1.0,
-                                                           offset_fall=0.5, refractory=3.0)),
-            _abs("apical", 0.08, 0.004, -70.0, dspikes=_dsp("Ca", g_rise=0.03, g_fall=0.02,
-                                                            threshold=-25.0, duration_rise=3.0,
-                                                            duration_fall=6.0, offset_fall=2.5,
-                                                            refractory=15.0)),
+            _abs(
+                "basal",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(
+                    "Na",
+                    threshold=-40.0,
+                    duration_rise=0.5,
+                    duration_fall=1.0,
+                    offset_fall=0.5,
+                    refractory=3.0,
+                ),
+            ),
+            _abs(
+                "apical",
+                0.08,
+                0.004,
+                -70.0,
+                dspikes=_dsp(
+                    "Ca",
+                    g_rise=0.03,
+                    g_fall=0.02,
+                    threshold=-25.0,
+                    duration_rise=3.0,
+                    duration_fall=6.0,
+                    offset_fall=2.5,
+                    refractory=15.0,
+                ),
+            ),
         ],
         [["soma", "basal", 0.02], ["soma", "apical", 0.012]],
         dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0, v_spike=30.0, spike_width=0.5),
-        [dict(comp="basal", kind="step", t0=20.0, t1=120.0, amp=0.35),
-         dict(comp="apical", kind="ramp", t0=100.0, t1=280.0, a0=0.05, a1=0.7)],
+        [
+            dict(comp="basal", kind="step", t0=20.0, t1=120.0, amp=0.35),
+            dict(comp="apical", kind="ramp", t0=100.0, t1=280.0, a0=0.05, a1=0.7),
+        ],
     )
     out["dspikes_refractory_eq_rise"] = _cell_case(
-        [_abs("soma", 0.2, 0.01, -70.0),
-         _abs("dend", 0.05, 0.0025, -70.0, dspikes=_dsp(duration_rise=1.0, refractory=1.0,
-                                                        offset_fall=1.0, duration_fall=0.5,
-                                                        g_fall=0.03, threshold=-45.0))],
+        [
+            _abs("soma", 0.2, 0.01, -70.0),
+            _abs(
+                "dend",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(
+                    duration_rise=1.0,
+                    refractory=1.0,
+                    offset_fall=1.0,
+                    duration_fall=0.5,
+                    g_fall=0.03,
+                    threshold=-45.0,
+                ),
+            ),
+        ],
         [["soma", "dend", 0.015]],
         dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0),
         [dict(comp="dend", kind="step", t0=10.0, t1=200.0, amp=0.3)],
     )
     out["dspikes_rise_only"] = _cell_case(  # a plateau: no repolarising conductance
-        [_abs("soma", 0.2, 0.01, -70.0),
-         _abs("dend", 0.05, 0.0025, -70.0, dspikes=_dsp("Ca", g_rise=0.004, g_fall=0.0,
-                                                        threshold=-40.0, duration_rise=8.0,
-                                                        duration_fall=1.0, offset_fall=1.0,
-                                                        refractory=20.0))],
+        [
+            _abs("soma", 0.2, 0.01, -70.0),
+            _abs(
+                "dend",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(
+                    "Ca",
+                    g_rise=0.004,
+                    g_fall=0.0,
+                    threshold=-40.0,
+                    duration_rise=8.0,
+                    duration_fall=1.0,
+                    offset_fall=1.0,
+                    refractory=20.0,
+                ),
+            ),
+        ],
         [["soma", "dend", 0.015]],
         dict(v_th=-45.0, v_reset=-60.0, t_ref=2.0),
         [dict(comp="dend", kind="step", t0=10.0, t1=250.0, amp=0.3)],
@@ -251,21 +352,35 @@ def specs() -> dict:
         [
             _abs("soma", 0.2, 0.01, -65.0),
             _abs("a", 0.04, 0.002, -65.0, dspikes=_dsp(threshold=-38.0)),
-            _abs("b", 0.04, 0.002, -65.0, dspikes=_dsp(threshold=-42.0, refractory=3.0,
-                                                       duration_rise=0.6, duration_fall=1.2,
-                                                       offset_fall=0.35)),
+            _abs(
+                "b",
+                0.04,
+                0.002,
+                -65.0,
+                dspikes=_dsp(
+                    threshold=-42.0,
+                    refractory=3.0,
+                    duration_rise=0.6,
+                    duration_fall=1.2,
+                    offset_fall=0.35,
+                ),
+            ),
             _abs("c", 0.06, 0.003, -65.0, dspikes=_dsp(threshold=-36.0, refractory=8.0)),
         ],
         [["soma", "a", 0.012], ["a", "b", 0.008], ["soma", "c", 0.01]],
         dict(v_th=-48.0, v_reset=-58.0, t_ref=2.5, v_spike=35.0, spike_width=0.35),
-        [dict(comp="b", kind="step", t0=10.0, t1=110.0, amp=0.2),
-         dict(comp="c", kind="step", t0=60.0, t1=140.0, amp=0.35)],
+        [
+            dict(comp="b", kind="step", t0=10.0, t1=110.0, amp=0.2),
+            dict(comp="c", kind="step", t0=60.0, t1=140.0, amp=0.35),
+        ],
         n_steps=3000,
         dt=0.05,
     )
     out["dspikes_dt0025"] = _cell_case(
-        [_abs("soma", 0.2, 0.01, -60.0), _abs("dend", 0.05, 0.0025, -60.0,
-                                              dspikes=_dsp(offset_fall=0.5, threshold=-35.0))],
+        [
+            _abs("soma", 0.2, 0.01, -60.0),
+            _abs("dend", 0.05, 0.0025, -60.0, dspikes=_dsp(offset_fall=0.5, threshold=-35.0)),
+        ],
         [["soma", "dend", 0.015]],
         None,  # no somatic threshold: Dendrify's "Understanding dSpikes"
         [dict(comp="dend", kind="step", t0=5.0, t1=60.0, amp=0.26)],
@@ -273,14 +388,28 @@ def specs() -> dict:
         dt=0.025,
     )
     out["dspikes_dt02"] = _cell_case(
-        [_abs("soma", 0.2, 0.01, -70.0), _abs("dend", 0.05, 0.0025, -70.0,
-                                              dspikes=_dsp(duration_rise=1.2, duration_fall=2.4,
-                                                           offset_fall=0.4, refractory=5.0,
-                                                           threshold=-40.0))],
+        [
+            _abs("soma", 0.2, 0.01, -70.0),
+            _abs(
+                "dend",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(
+                    duration_rise=1.2,
+                    duration_fall=2.4,
+                    offset_fall=0.4,
+                    refractory=5.0,
+                    threshold=-40.0,
+                ),
+            ),
+        ],
         [["soma", "dend", 0.01]],
         dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0, v_spike=20.0, spike_width=0.4),
-        [dict(comp="dend", kind="step", t0=10.0, t1=300.0, amp=0.2),
-         dict(comp="soma", kind="step", t0=100.0, t1=200.0, amp=0.15)],
+        [
+            dict(comp="dend", kind="step", t0=10.0, t1=300.0, amp=0.2),
+            dict(comp="soma", kind="step", t0=100.0, t1=200.0, amp=0.15),
+        ],
         n_steps=2000,
         dt=0.2,
     )
@@ -293,10 +422,25 @@ def specs() -> dict:
         dict(channel="AMPA", compartment="dend", t_decay=2.0, source=2, g=0.012),
         dict(channel="AMPA", compartment="dend", t_decay=5.0, source=3, g=0.008, delay=1.2),
         dict(channel="NMDA", compartment="soma", t_rise=3.0, t_decay=80.0, source=4, g=0.002),
-        dict(channel="NMDA", compartment="dend", t_rise=2.0, t_decay=40.0, source=5, g=0.003,
-             scale_g=True, delay=0.1),
-        dict(channel="GABA", compartment="dend", t_rise=1.0, t_decay=12.0, source=6, g=0.003,
-             scale_g=True),
+        dict(
+            channel="NMDA",
+            compartment="dend",
+            t_rise=2.0,
+            t_decay=40.0,
+            source=5,
+            g=0.003,
+            scale_g=True,
+            delay=0.1,
+        ),
+        dict(
+            channel="GABA",
+            compartment="dend",
+            t_rise=1.0,
+            t_decay=12.0,
+            source=6,
+            g=0.003,
+            scale_g=True,
+        ),
         dict(channel="AMPA", compartment="soma", t_rise=0.2, t_decay=1.5, source=7, g=0.03),
     ]
     out["synapse_mixture"] = dict(
@@ -309,8 +453,14 @@ def specs() -> dict:
         ),
         inputs=dict(n=8, i=i, t=t),
         projections=[
-            dict(pre="in", post="cell", i=[s["source"]], j=[0], w=[1.0],
-                 **{k: v for k, v in s.items() if k != "source"})
+            dict(
+                pre="in",
+                post="cell",
+                i=[s["source"]],
+                j=[0],
+                w=[1.0],
+                **{k: v for k, v in s.items() if k != "source"},
+            )
             for s in syn
         ],
     )
@@ -318,11 +468,11 @@ def specs() -> dict:
     # AMPA + NMDA (3 nS each), Na dSpikes (offset 0.2 ms), two-stage soma reset
     rng = np.random.default_rng(123)
     i, t = _poisson_times(rng, 5, 20.0, 500.0, 0.1)
-    amp_comps = [_abs("soma", 0.2, 0.01, -60.0),
-                 _abs("dend", 0.05, 0.0025, -60.0, dspikes=_dsp())]
-    for name, comps in (("example_amplification_active", amp_comps),
-                        ("example_amplification_passive", [amp_comps[0], dict(amp_comps[1],
-                                                                              dspikes=None)])):
+    amp_comps = [_abs("soma", 0.2, 0.01, -60.0), _abs("dend", 0.05, 0.0025, -60.0, dspikes=_dsp())]
+    for name, comps in (
+        ("example_amplification_active", amp_comps),
+        ("example_amplification_passive", [amp_comps[0], dict(amp_comps[1], dspikes=None)]),
+    ):
         out[name] = dict(
             _cell_case(
                 comps,
@@ -334,8 +484,17 @@ def specs() -> dict:
             ),
             inputs=dict(n=5, i=i, t=t),
             projections=[
-                dict(pre="in", post="cell", channel=ch, compartment="dend", t_decay=td, g=0.003,
-                     i=list(range(5)), j=[0] * 5, w=[1.0] * 5)
+                dict(
+                    pre="in",
+                    post="cell",
+                    channel=ch,
+                    compartment="dend",
+                    t_decay=td,
+                    g=0.003,
+                    i=list(range(5)),
+                    j=[0] * 5,
+                    w=[1.0] * 5,
+                )
                 for ch, td in (("AMPA", 2.0), ("NMDA", 60.0))
             ],
         )
@@ -344,9 +503,11 @@ def specs() -> dict:
     i, t = _poisson_times(rng, 12, 30.0, 300.0, 0.1)
     out["nmda_dspikes_two_dendrites"] = dict(
         _cell_case(
-            [_abs("soma", 0.2, 0.01, -70.0),
-             _abs("d1", 0.05, 0.0025, -70.0, dspikes=_dsp(threshold=-40.0)),
-             _abs("d2", 0.05, 0.0025, -70.0, dspikes=_dsp(threshold=-38.0, refractory=4.0))],
+            [
+                _abs("soma", 0.2, 0.01, -70.0),
+                _abs("d1", 0.05, 0.0025, -70.0, dspikes=_dsp(threshold=-40.0)),
+                _abs("d2", 0.05, 0.0025, -70.0, dspikes=_dsp(threshold=-38.0, refractory=4.0)),
+            ],
             [["soma", "d1", 0.015], ["soma", "d2", 0.012]],
             dict(v_th=-50.0, v_reset=-60.0, t_ref=3.0, v_spike=30.0, spike_width=0.5),
             [dict(comp="soma", kind="step", t0=100.0, t1=200.0, amp=0.1)],
@@ -354,14 +515,54 @@ def specs() -> dict:
         ),
         inputs=dict(n=12, i=i, t=t),
         projections=[
-            dict(pre="in", post="cell", channel="AMPA", compartment="d1", t_decay=2.0, g=0.004,
-                 i=list(range(6)), j=[0] * 6, w=[1.0] * 6),
-            dict(pre="in", post="cell", channel="NMDA", compartment="d1", t_rise=2.0,
-                 t_decay=50.0, g=0.001, i=list(range(6)), j=[0] * 6, w=[1.0] * 6),
-            dict(pre="in", post="cell", channel="AMPA", compartment="d2", t_rise=0.5,
-                 t_decay=3.0, g=0.004, delay=0.5, i=list(range(6, 12)), j=[0] * 6, w=[1.0] * 6),
-            dict(pre="in", post="cell", channel="NMDA", compartment="d2", t_decay=60.0,
-                 g=0.002, delay=0.5, i=list(range(6, 12)), j=[0] * 6, w=[1.0] * 6),
+            dict(
+                pre="in",
+                post="cell",
+                channel="AMPA",
+                compartment="d1",
+                t_decay=2.0,
+                g=0.004,
+                i=list(range(6)),
+                j=[0] * 6,
+                w=[1.0] * 6,
+            ),
+            dict(
+                pre="in",
+                post="cell",
+                channel="NMDA",
+                compartment="d1",
+                t_rise=2.0,
+                t_decay=50.0,
+                g=0.001,
+                i=list(range(6)),
+                j=[0] * 6,
+                w=[1.0] * 6,
+            ),
+            dict(
+                pre="in",
+                post="cell",
+                channel="AMPA",
+                compartment="d2",
+                t_rise=0.5,
+                t_decay=3.0,
+                g=0.004,
+                delay=0.5,
+                i=list(range(6, 12)),
+                j=[0] * 6,
+                w=[1.0] * 6,
+            ),
+            dict(
+                pre="in",
+                post="cell",
+                channel="NMDA",
+                compartment="d2",
+                t_decay=60.0,
+                g=0.002,
+                delay=0.5,
+                i=list(range(6, 12)),
+                j=[0] * 6,
+                w=[1.0] * 6,
+            ),
         ],
     )
     # --- networks ------------------------------------------------------------------------
@@ -375,48 +576,132 @@ def specs() -> dict:
         e_comps = [
             _abs("soma", 0.2, 0.01, -70.0),
             _abs("basal", 0.04, 0.002, -70.0, dspikes=_dsp(threshold=-42.0)),
-            _abs("apical", 0.06, 0.003, -70.0, dspikes=_dsp("Ca", g_rise=0.02, g_fall=0.012,
-                                                            threshold=-35.0, duration_rise=3.0,
-                                                            duration_fall=5.0, offset_fall=2.0,
-                                                            refractory=12.0)),
+            _abs(
+                "apical",
+                0.06,
+                0.003,
+                -70.0,
+                dspikes=_dsp(
+                    "Ca",
+                    g_rise=0.02,
+                    g_fall=0.012,
+                    threshold=-35.0,
+                    duration_rise=3.0,
+                    duration_fall=5.0,
+                    offset_fall=2.0,
+                    refractory=12.0,
+                ),
+            ),
         ]
         proj = [
-            dict(pre="in", post="E", channel="AMPA", compartment="apical", t_decay=2.0,
-                 delay=0.0, **_pairs(rng, n_in, n_e, 0.3, 0.01)),
-            dict(pre="in", post="E", channel="AMPA", compartment="basal", t_rise=0.5,
-                 t_decay=3.0, delay=0.4, **_pairs(rng, n_in, n_e, 0.2, 0.008)),
-            dict(pre="in", post="I", channel="AMPA", compartment="soma", t_decay=2.0,
-                 delay=0.0, **_pairs(rng, n_in, n_i, 0.3, 0.006)),
-            dict(pre="E", post="E", channel="AMPA", compartment="basal", t_decay=3.0,
-                 delay=2.5, **_pairs(rng, n_e, n_e, 0.15, 0.008)),
-            dict(pre="E", post="I", channel="AMPA", compartment="dend", t_decay=2.0,
-                 delay=0.1, **_pairs(rng, n_e, n_i, 0.25, 0.004)),
-            dict(pre="I", post="E", channel="GABA", compartment="soma", t_rise=0.5,
-                 t_decay=8.0, delay=0.8, **_pairs(rng, n_i, n_e, 0.4, 0.006)),
-            dict(pre="I", post="I", channel="GABA", compartment="soma", t_decay=5.0,
-                 delay=0.5, **_pairs(rng, n_i, n_i, 0.3, 0.004)),
+            dict(
+                pre="in",
+                post="E",
+                channel="AMPA",
+                compartment="apical",
+                t_decay=2.0,
+                delay=0.0,
+                **_pairs(rng, n_in, n_e, 0.3, 0.01),
+            ),
+            dict(
+                pre="in",
+                post="E",
+                channel="AMPA",
+                compartment="basal",
+                t_rise=0.5,
+                t_decay=3.0,
+                delay=0.4,
+                **_pairs(rng, n_in, n_e, 0.2, 0.008),
+            ),
+            dict(
+                pre="in",
+                post="I",
+                channel="AMPA",
+                compartment="soma",
+                t_decay=2.0,
+                delay=0.0,
+                **_pairs(rng, n_in, n_i, 0.3, 0.006),
+            ),
+            dict(
+                pre="E",
+                post="E",
+                channel="AMPA",
+                compartment="basal",
+                t_decay=3.0,
+                delay=2.5,
+                **_pairs(rng, n_e, n_e, 0.15, 0.008),
+            ),
+            dict(
+                pre="E",
+                post="I",
+                channel="AMPA",
+                compartment="dend",
+                t_decay=2.0,
+                delay=0.1,
+                **_pairs(rng, n_e, n_i, 0.25, 0.004),
+            ),
+            dict(
+                pre="I",
+                post="E",
+                channel="GABA",
+                compartment="soma",
+                t_rise=0.5,
+                t_decay=8.0,
+                delay=0.8,
+                **_pairs(rng, n_i, n_e, 0.4, 0.006),
+            ),
+            dict(
+                pre="I",
+                post="I",
+                channel="GABA",
+                compartment="soma",
+                t_decay=5.0,
+                delay=0.5,
+                **_pairs(rng, n_i, n_i, 0.3, 0.004),
+            ),
         ]
         if method == "euler":
-            proj.insert(1, dict(pre="in", post="E", channel="NMDA", compartment="apical",
-                                t_decay=70.0, delay=0.0, **_pairs(rng, n_in, n_e, 0.3, 0.002)))
+            proj.insert(
+                1,
+                dict(
+                    pre="in",
+                    post="E",
+                    channel="NMDA",
+                    compartment="apical",
+                    t_decay=70.0,
+                    delay=0.0,
+                    **_pairs(rng, n_in, n_e, 0.3, 0.002),
+                ),
+            )
         out[name] = dict(
             dt=0.1,
             n_steps=2000,
             method=method,
             inputs=dict(n=n_in, i=i, t=t),
             populations=dict(
-                E=dict(size=n_e, compartments=e_comps,
-                       connections=[["soma", "basal", 0.025], ["soma", "apical", 0.015]],
-                       soma=dict(v_th=-52.0, v_reset=-60.0, t_ref=3.0, v_spike=30.0,
-                                 spike_width=0.5),
-                       current=[dict(comp="soma", kind="step", t0=50.0, t1=150.0, amp=0.05,
-                                     scale=rng.uniform(0.0, 1.0, n_e).tolist())]),
-                I=dict(size=n_i,
-                       compartments=[_abs("soma", 0.1, 0.01, -65.0),
-                                     _abs("dend", 0.03, 0.003, -65.0)],
-                       connections=[["soma", "dend", 0.02]],
-                       soma=dict(v_th=-52.0, v_reset=-60.0, t_ref=1.0),
-                       current=[]),
+                E=dict(
+                    size=n_e,
+                    compartments=e_comps,
+                    connections=[["soma", "basal", 0.025], ["soma", "apical", 0.015]],
+                    soma=dict(v_th=-52.0, v_reset=-60.0, t_ref=3.0, v_spike=30.0, spike_width=0.5),
+                    current=[
+                        dict(
+                            comp="soma",
+                            kind="step",
+                            t0=50.0,
+                            t1=150.0,
+                            amp=0.05,
+                            scale=rng.uniform(0.0, 1.0, n_e).tolist(),
+                        )
+                    ],
+                ),
+                I=dict(
+                    size=n_i,
+                    compartments=[_abs("soma", 0.1, 0.01, -65.0), _abs("dend", 0.03, 0.003, -65.0)],
+                    connections=[["soma", "dend", 0.02]],
+                    soma=dict(v_th=-52.0, v_reset=-60.0, t_ref=1.0),
+                    current=[],
+                ),
             ),
             projections=proj,
             record=dict(E=[0, 1, 2, 3], I=[0, 1]),
@@ -437,19 +722,38 @@ def specs() -> dict:
         method="euler",
         inputs=dict(n=n, i=ii, t=tt),
         populations=dict(
-            N=dict(size=n,
-                   compartments=[_abs("soma", 0.2, 0.01, -60.0),
-                                 _abs("dend", 0.05, 0.0025, -60.0, dspikes=_dsp(g_fall=0.014))],
-                   connections=[["soma", "dend", 0.015]],
-                   soma=dict(v_th=-40.0, v_reset=-50.0, t_ref=4.0, v_spike=40.0,
-                             spike_width=0.8),
-                   current=[]),
+            N=dict(
+                size=n,
+                compartments=[
+                    _abs("soma", 0.2, 0.01, -60.0),
+                    _abs("dend", 0.05, 0.0025, -60.0, dspikes=_dsp(g_fall=0.014)),
+                ],
+                connections=[["soma", "dend", 0.015]],
+                soma=dict(v_th=-40.0, v_reset=-50.0, t_ref=4.0, v_spike=40.0, spike_width=0.8),
+                current=[],
+            ),
         ),
         projections=[
-            dict(pre="in", post="N", channel="AMPA", compartment="dend", t_decay=5.0, g=0.001,
-                 delay=0.0, **_pairs(rng, n, n, 0.2, 1.0, spread=0.0)),
-            dict(pre="N", post="N", channel="AMPA", compartment="dend", t_decay=5.0, g=0.001,
-                 delay=0.0, **_pairs(rng, n, n, 0.1, 1.0, spread=0.0)),
+            dict(
+                pre="in",
+                post="N",
+                channel="AMPA",
+                compartment="dend",
+                t_decay=5.0,
+                g=0.001,
+                delay=0.0,
+                **_pairs(rng, n, n, 0.2, 1.0, spread=0.0),
+            ),
+            dict(
+                pre="N",
+                post="N",
+                channel="AMPA",
+                compartment="dend",
+                t_decay=5.0,
+                g=0.001,
+                delay=0.0,
+                **_pairs(rng, n, n, 0.1, 1.0, spread=0.0),
+            ),
         ],
         record=dict(N=[0, 1, 2]),
     )
@@ -459,17 +763,209 @@ def specs() -> dict:
         n_steps=2500,
         method="exponential_euler",
         populations=dict(
-            P=dict(size=6,
-                   compartments=[_phys("soma", 20.0, 20.0, e_l=-68.0),
-                                 _phys("dend", 200.0, 1.5, e_l=-68.0,
-                                       dspikes=_dsp(g_rise=0.008, g_fall=0.005,
-                                                    threshold=-45.0))],
-                   connections=[["soma", "dend", "half_cylinders"]],
-                   soma=dict(v_th=-50.0, v_reset=-62.0, t_ref=2.0),
-                   current=[dict(comp="dend", kind="ramp", t0=10.0, t1=240.0, a0=0.0,
-                                 a1=0.12, scale=[0.5, 0.8, 1.0, 1.2, 1.5, 2.0])]),
+            P=dict(
+                size=6,
+                compartments=[
+                    _phys("soma", 20.0, 20.0, e_l=-68.0),
+                    _phys(
+                        "dend",
+                        200.0,
+                        1.5,
+                        e_l=-68.0,
+                        dspikes=_dsp(g_rise=0.008, g_fall=0.005, threshold=-45.0),
+                    ),
+                ],
+                connections=[["soma", "dend", "half_cylinders"]],
+                soma=dict(v_th=-50.0, v_reset=-62.0, t_ref=2.0),
+                current=[
+                    dict(
+                        comp="dend",
+                        kind="ramp",
+                        t0=10.0,
+                        t1=240.0,
+                        a0=0.0,
+                        a1=0.12,
+                        scale=[0.5, 0.8, 1.0, 1.2, 1.5, 2.0],
+                    )
+                ],
+            ),
         ),
         record=dict(P=[0, 2, 5]),
+    )
+    # dendrify's "Dendritic I/O curve" example: neuron j gets synapses from inputs 0..j,
+    # input i fires at 10 + 0.1·i ms (times with float noise, binned as Brian2 does)
+    n = 15
+    pairs = [(a, b) for a in range(n) for b in range(n) if b >= a]
+    out["example_dendritic_io"] = dict(
+        dt=0.1,
+        n_steps=2000,
+        method="euler",
+        inputs=dict(n=n, i=list(range(n)), t=[10.0 + k * 0.1 for k in range(n)]),
+        populations=dict(
+            N=dict(
+                size=n,
+                compartments=[
+                    _abs("soma", 0.2, 0.01, -65.0),
+                    _abs("dend", 0.05, 0.0025, -65.0, dspikes=_dsp()),
+                ],
+                connections=[["soma", "dend", 0.015]],
+                soma=dict(v_th=-40.0, v_reset=-55.0, t_ref=4.0),
+                current=[],
+            ),
+        ),
+        projections=[
+            dict(
+                pre="in",
+                post="N",
+                channel=ch,
+                compartment="dend",
+                t_decay=td,
+                g=0.003,
+                i=[a for a, _ in pairs],
+                j=[b for _, b in pairs],
+                w=[1.0] * len(pairs),
+            )
+            for ch, td in (("AMPA", 2.0), ("NMDA", 50.0))
+        ],
+        record=dict(N=[0, 7, 8, 14]),
+    )
+    # per-synapse delays (continuous, rounded to the nearest step by both), off-grid input
+    # spike times, dt = 0.05 ms, a chain with dSpikes in two compartments
+    rng = np.random.default_rng(21)
+    n_in, n_e, n_i = 20, 25, 8
+    i, t = _poisson_times(rng, n_in, 30.0, 140.0, 0.05, off_grid=True)
+
+    def hetero(n_pre, n_post, p, w, lo, hi):
+        d = _pairs(rng, n_pre, n_post, p, w)
+        return dict(d, delay=rng.uniform(lo, hi, len(d["i"])).tolist())
+
+    out["network_hetero_delays_dt005"] = dict(
+        dt=0.05,
+        n_steps=3000,
+        method="euler",
+        inputs=dict(n=n_in, i=i, t=t),
+        populations=dict(
+            E=dict(
+                size=n_e,
+                compartments=[
+                    _abs("soma", 0.2, 0.01, -70.0),
+                    _abs(
+                        "prox",
+                        0.06,
+                        0.003,
+                        -70.0,
+                        dspikes=_dsp(threshold=-45.0, g_rise=0.02, g_fall=0.01),
+                    ),
+                    _abs("dist", 0.04, 0.002, -70.0, dspikes=_dsp(threshold=-40.0, refractory=4.0)),
+                ],
+                connections=[["soma", "prox", 0.03], ["prox", "dist", 0.02]],
+                soma=dict(v_th=-54.0, v_reset=-60.0, t_ref=2.5, v_spike=30.0, spike_width=0.5),
+                current=[],
+            ),
+            I=dict(
+                size=n_i,
+                compartments=[_abs("soma", 0.1, 0.01, -65.0), _abs("dend", 0.03, 0.003, -65.0)],
+                connections=[["dend", "soma", 0.02]],
+                soma=dict(v_th=-52.0, v_reset=-60.0, t_ref=1.0),
+                current=[],
+            ),
+        ),
+        projections=[
+            dict(
+                pre="in",
+                post="E",
+                channel="AMPA",
+                compartment="dist",
+                t_decay=2.0,
+                **hetero(n_in, n_e, 0.3, 0.012, 0.05, 2.0),
+            ),
+            dict(
+                pre="in",
+                post="E",
+                channel="NMDA",
+                compartment="dist",
+                t_rise=2.0,
+                t_decay=60.0,
+                **hetero(n_in, n_e, 0.3, 0.002, 0.05, 2.0),
+            ),
+            dict(
+                pre="in",
+                post="I",
+                channel="AMPA",
+                compartment="dend",
+                t_decay=2.0,
+                **hetero(n_in, n_i, 0.3, 0.006, 0.1, 1.0),
+            ),
+            dict(
+                pre="E",
+                post="E",
+                channel="AMPA",
+                compartment="prox",
+                t_decay=2.0,
+                **hetero(n_e, n_e, 0.1, 0.008, 0.5, 3.0),
+            ),
+            dict(
+                pre="E",
+                post="I",
+                channel="AMPA",
+                compartment="soma",
+                t_rise=0.3,
+                t_decay=2.0,
+                **hetero(n_e, n_i, 0.2, 0.004, 0.5, 1.5),
+            ),
+            dict(
+                pre="I",
+                post="E",
+                channel="GABA",
+                compartment="soma",
+                t_decay=6.0,
+                **hetero(n_i, n_e, 0.3, 0.005, 0.3, 1.0),
+            ),
+        ],
+        record=dict(E=[0, 1, 2], I=[0]),
+    )
+    # a dSpike's fall cut short by the next dSpike (refractory < offset + fall): in both,
+    # a new dSpike restarts the timing from its own step
+    out["dspikes_fall_cut_by_next"] = _cell_case(
+        [
+            _abs("soma", 0.2, 0.01, -70.0),
+            _abs(
+                "dend",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(
+                    threshold=-45.0,
+                    duration_rise=0.5,
+                    offset_fall=1.5,
+                    duration_fall=2.0,
+                    refractory=2.0,
+                    g_fall=0.01,
+                ),
+            ),
+        ],
+        [["soma", "dend", 0.015]],
+        dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0),
+        [dict(comp="dend", kind="step", t0=10.0, t1=150.0, amp=0.3)],
+        n_steps=2000,
+    )
+    # two dendrites whose dSpikes share a name ('Na') but not their reversal potentials:
+    # dendrify keeps one `E_rise_Na` for the model (the last compartment's), neurojax one
+    # per compartment — a dendrify quirk, not copied (docs/dendritic.md)
+    out["dspikes_same_name_two_reversals"] = dict(
+        _cell_case(
+            [
+                _abs("soma", 0.2, 0.01, -70.0),
+                _abs("d1", 0.05, 0.0025, -70.0, dspikes=_dsp(threshold=-40.0, e_rise=50.0)),
+                _abs("d2", 0.05, 0.0025, -70.0, dspikes=_dsp(threshold=-40.0, e_rise=90.0)),
+            ],
+            [["soma", "d1", 0.015], ["soma", "d2", 0.015]],
+            dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0),
+            [dict(comp="d1", kind="step", t0=10.0, t1=150.0, amp=0.3)],
+            n_steps=1500,
+        ),
+        expect="differs: dendrify shares E_rise_Na between compartments",
+        as_dendrify=[["cell", "d1", "e_rise", 90.0]],  # what dendrify effectively simulates
     )
     # --- Poisson drives: statistics (different random numbers in the two tools) ----------
     out["poisson_statistics"] = dict(
@@ -478,18 +974,36 @@ def specs() -> dict:
         method="euler",
         stochastic=True,
         populations=dict(
-            P=dict(size=300,
-                   compartments=[_abs("soma", 0.2, 0.01, -70.0),
-                                 _abs("dend", 0.05, 0.0025, -70.0, dspikes=_dsp(threshold=-40.0))],
-                   connections=[["soma", "dend", 0.015]],
-                   soma=dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0),
-                   current=[]),
+            P=dict(
+                size=300,
+                compartments=[
+                    _abs("soma", 0.2, 0.01, -70.0),
+                    _abs("dend", 0.05, 0.0025, -70.0, dspikes=_dsp(threshold=-40.0)),
+                ],
+                connections=[["soma", "dend", 0.015]],
+                soma=dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0),
+                current=[],
+            ),
         ),
         poisson=[
-            dict(target="P", compartment="dend", channel="AMPA", t_decay=2.0, g=0.002,
-                 rate=8.0, n_sources=200),
-            dict(target="P", compartment="soma", channel="GABA", t_decay=6.0, g=0.002,
-                 rate=10.0, n_sources=50),
+            dict(
+                target="P",
+                compartment="dend",
+                channel="AMPA",
+                t_decay=2.0,
+                g=0.002,
+                rate=8.0,
+                n_sources=300,
+            ),
+            dict(
+                target="P",
+                compartment="soma",
+                channel="GABA",
+                t_decay=6.0,
+                g=0.002,
+                rate=10.0,
+                n_sources=50,
+            ),
         ],
         record=dict(P=list(range(0, 300, 10))),
     )
@@ -509,7 +1023,9 @@ def current_array(spec, pop: str) -> np.ndarray:
         if c["kind"] == "step":
             wave = np.where(on, c["amp"], 0.0)
         elif c["kind"] == "ramp":
-            wave = np.where(on, c["a0"] + (c["a1"] - c["a0"]) * (t - c["t0"]) / (c["t1"] - c["t0"]), 0.0)
+            wave = np.where(
+                on, c["a0"] + (c["a1"] - c["a0"]) * (t - c["t0"]) / (c["t1"] - c["t0"]), 0.0
+            )
         else:
             raise ValueError(f"unknown current kind {c['kind']!r}")
         scale = np.asarray(c.get("scale", np.ones(p["size"])), float)
@@ -577,8 +1093,10 @@ def _dendrify_model(pop: dict, synapses):
             t_decay=s["t_decay"] * ms,
             scale_g=s.get("scale_g", False),
         )
-    conns = [(comps[a], comps[b], g if isinstance(g, str) else g * uS)
-             for a, b, g in ([*c, "half_cylinders"][:3] for c in pop["connections"])]
+    conns = [
+        (comps[a], comps[b], g if isinstance(g, str) else g * uS)
+        for a, b, g in ([*c, "half_cylinders"][:3] for c in pop["connections"])
+    ]
     return NeuronModel(conns)
 
 
@@ -611,20 +1129,25 @@ def run_dendrify(spec: dict) -> dict:
                 refractory=soma["t_ref"] * ms,
             )
             if soma.get("v_spike") is not None:
-                kw.update(second_reset=f"V_{soma_name} = {soma['v_reset']!r}*mV",
-                          spike_width=soma["spike_width"] * ms)
+                kw.update(
+                    second_reset=f"V_{soma_name} = {soma['v_reset']!r}*mV",
+                    spike_width=soma["spike_width"] * ms,
+                )
         res = model.make_neurongroup(pop["size"], **kw)
         group, ap = res if isinstance(res, tuple) else (res, None)
         for comp in arrays:
             group.run_regularly(f"I_ext_{comp} = I_arr_{comp}(t, i)", when="start")
         groups[name] = group
         objs += [group] + ([ap] if ap is not None else [])
+        record = True if spec.get("stochastic") else spec["record"][name]
         mons[name] = dict(
-            v=b.StateMonitor(group, [f"V_{n}" for n in names], record=spec["record"][name],
-                             when="end"),
+            v=b.StateMonitor(group, [f"V_{n}" for n in names], record=record, when="end"),
             spikes=b.SpikeMonitor(group) if soma else None,
-            dspikes={c["name"]: b.EventMonitor(group, f"spike_{c['dspikes']['name']}_{c['name']}")
-                     for c in pop["compartments"] if c.get("dspikes")},
+            dspikes={
+                c["name"]: b.EventMonitor(group, f"spike_{c['dspikes']['name']}_{c['name']}")
+                for c in pop["compartments"]
+                if c.get("dspikes")
+            },
         )
         objs += [mons[name]["v"], *mons[name]["dspikes"].values()]
         objs += [mons[name]["spikes"]] if soma else []
@@ -634,15 +1157,30 @@ def run_dendrify(spec: dict) -> dict:
         objs.append(groups["in"])
     for k, p in enumerate(spec.get("projections", [])):
         var = f"s_{p['channel']}_p{k}_{p['compartment']}"
-        S = b.Synapses(groups[p["pre"]], groups[p["post"]], "w : 1", on_pre=f"{var} += w",
-                       delay=p.get("delay", 0.0) * ms)
+        delay = p.get("delay", 0.0)
+        S = b.Synapses(
+            groups[p["pre"]],
+            groups[p["post"]],
+            "w : 1",
+            on_pre=f"{var} += w",
+            delay=None if np.ndim(delay) else delay * ms,
+        )
         S.connect(i=np.asarray(p["i"]), j=np.asarray(p["j"]))
         S.w = np.asarray(p["w"])
+        if np.ndim(delay):
+            S.delay = np.asarray(delay) * ms
         objs.append(S)
     for k, d in enumerate(spec.get("poisson", [])):
         var = f"s_{d['channel']}_q{k}_{d['compartment']}"
-        objs.append(b.PoissonInput(groups[d["target"]], var, d["n_sources"], d["rate"] * Hz,
-                                   weight=str(float(d.get("weight", 1.0)))))
+        objs.append(
+            b.PoissonInput(
+                groups[d["target"]],
+                var,
+                d["n_sources"],
+                d["rate"] * Hz,
+                weight=str(float(d.get("weight", 1.0))),
+            )
+        )
     net = b.Network(*objs)
     if spec.get("stochastic"):
         b.seed(spec.get("seed", 1))
@@ -651,10 +1189,12 @@ def run_dendrify(spec: dict) -> dict:
     for name, pop in spec["populations"].items():
         names = [c["name"] for c in pop["compartments"]]
         m = mons[name]
-        out[f"v_{name}"] = (
-            np.stack([np.asarray(getattr(m["v"], f"V_{n}") / b.mV) for n in names], axis=-1)
-            .transpose(1, 0, 2).astype(np.float32)
-        )  # (n_steps, recorded, n_comp)
+        v = np.stack([np.asarray(getattr(m["v"], f"V_{n}") / b.mV) for n in names], axis=-1)
+        v = v.transpose(1, 0, 2)  # (n_steps, recorded, n_comp)
+        if spec.get("stochastic"):  # every neuron's time average; the traces of a few
+            out[f"v_neuron_mean_{name}"] = v.mean(axis=0)  # (size, n_comp)
+            v = v[:, spec["record"][name]]
+        out[f"v_{name}"] = v.astype(np.float32)
         sm = m["spikes"]
         out[f"spike_i_{name}"] = np.asarray(sm.i if sm else [], np.int32)
         out[f"spike_steps_{name}"] = np.round(np.asarray(sm.t / dt if sm else [])).astype(np.int32)
@@ -735,13 +1275,6 @@ def neurojax_synapse(s, brian2_expeuler_dt=None):
     return (ns.MgBlock(syn) if s["channel"] == "NMDA" else syn), g
 
 
-def spike_array(inp, n_steps, dt):
-    x = np.zeros((n_steps, inp["n"]))
-    steps = np.round(np.asarray(inp["t"]) / dt).astype(int)
-    np.add.at(x, (steps, np.asarray(inp["i"], int)), 1.0)
-    return x
-
-
 def neurojax_network(spec, brian2_expeuler=False):
     """The `neurojax.network.Network` of a spec and its inputs (`brian2_expeuler`: with
     rise-and-decay weights scaled to reproduce Brian2's `exponential_euler`)."""
@@ -752,7 +1285,10 @@ def neurojax_network(spec, brian2_expeuler=False):
     pops, inputs = {}, {}
     if "inputs" in spec:
         pops["in"] = nn.Population(nn.SpikeSource(), spec["inputs"]["n"])
-        inputs["in"] = jnp.asarray(spike_array(spec["inputs"], spec["n_steps"], spec["dt"]))
+        inp = spec["inputs"]
+        inputs["in"] = jnp.asarray(
+            nn.spike_counts(inp["i"], inp["t"], inp["n"], spec["n_steps"], spec["dt"])
+        )
     for name, p in spec["populations"].items():
         pops[name] = nn.Population(neurojax_cell(p), p["size"], dspikes=True)
         inputs[name] = jnp.asarray(current_array(spec, name))
@@ -760,16 +1296,27 @@ def neurojax_network(spec, brian2_expeuler=False):
     projections = []
     for p in spec.get("projections", []):
         syn, g = neurojax_synapse(p, scale_dt)
-        conn = nn.from_pairs(p["i"], p["j"], pops[p["pre"]].size, pops[p["post"]].size,
-                             np.asarray(p["w"]) * g)
-        projections.append(nn.Projection(p["pre"], p["post"], conn, syn,
-                                         delay=p.get("delay", 0.0), compartment=p["compartment"]))
+        n_pre, n_post = pops[p["pre"]].size, pops[p["post"]].size
+        conn = nn.from_pairs(p["i"], p["j"], n_pre, n_post, np.asarray(p["w"]) * g)
+        delay = p.get("delay", 0.0)
+        if np.ndim(delay):  # per synapse: in the connectivity's layout
+            delay = np.asarray(nn.from_pairs(p["i"], p["j"], n_pre, n_post, delay).weight)
+        projections.append(
+            nn.Projection(p["pre"], p["post"], conn, syn, delay=delay, compartment=p["compartment"])
+        )
     drives = []
     for d in spec.get("poisson", []):
         syn, g = neurojax_synapse(d, scale_dt)
-        drives.append(nn.PoissonDrive(d["target"], syn, rate=d["rate"],
-                                      weight=d.get("weight", 1.0) * g, n_sources=d["n_sources"],
-                                      compartment=d["compartment"]))
+        drives.append(
+            nn.PoissonDrive(
+                d["target"],
+                syn,
+                rate=d["rate"],
+                weight=d.get("weight", 1.0) * g,
+                n_sources=d["n_sources"],
+                compartment=d["compartment"],
+            )
+        )
     return nn.Network(pops, projections, drives, dt=spec["dt"]), inputs
 
 
@@ -783,7 +1330,7 @@ def run_neurojax(spec, key=None, brian2_expeuler=False) -> dict:
     solver = nj.solvers.Euler() if spec["method"] == "euler" else None
     out = {}
     if spec.get("solo"):
-        (name, p), = spec["populations"].items()
+        ((name, p),) = spec["populations"].items()
         cell = neurojax_cell(p)
         cur = jnp.asarray(current_array(spec, name)[:, 0])
         sol = nj.simulate(cell, cur, dt=spec["dt"], solver=solver)
@@ -796,14 +1343,17 @@ def run_neurojax(spec, key=None, brian2_expeuler=False) -> dict:
         key = jax.random.key(spec.get("seed", 0)) if key is None else key
         sol = nj.simulate(net, inputs, dt=spec["dt"], solver=solver, key=key)
         results = {
-            name: (np.asarray(sol.v[name]), np.asarray(sol.spikes[name]),
-                   np.asarray(sol.spikes[f"{name}.dspikes"]))
+            name: (
+                np.asarray(sol.v[name]),
+                np.asarray(sol.spikes[name]),
+                np.asarray(sol.spikes[f"{name}.dspikes"]),
+            )
             for name in spec["populations"]
         }
     for name, p in spec["populations"].items():
         v, soma, dsp = results[name]
         out[f"v_{name}"] = v[:, spec["record"][name]]
-        out[f"v_mean_{name}"] = v.mean(axis=(0, 1))  # per compartment, all neurons
+        out[f"v_neuron_mean_{name}"] = v.mean(axis=0)  # (size, n_comp): time averages
         k, i = np.nonzero(soma)
         out[f"spike_i_{name}"], out[f"spike_steps_{name}"] = i, k
         for c, comp in enumerate(x["name"] for x in p["compartments"]):
@@ -832,19 +1382,73 @@ def event_agreement(ref_steps, ref_i, got_steps, got_i):
     return True, worst, bad
 
 
+def _rate(steps_i, size, seconds):
+    """Mean rate (Hz) over `size` neurons and its standard error (neurons independent)."""
+    counts = np.bincount(np.asarray(steps_i, int), minlength=size)
+    return counts.mean() / seconds, counts.std(ddof=1) / np.sqrt(size) / seconds
+
+
+def stochastic_agreement(spec, name, ref, got) -> dict:
+    """Poisson-driven populations (other random numbers in each tool): somatic and dSpike
+    rates agree within 4 standard errors of their difference (neurons are independent
+    here: no recurrent synapses), and the population's mean voltage per compartment within
+    0.5 mV (the issue's tolerance; its standard error is reported)."""
+    p = spec["populations"][name]
+    size, seconds = p["size"], spec["n_steps"] * spec["dt"] * 1e-3
+    out, notes = {}, []
+    soma_ok, dsp_ok = True, True
+    keys = [("soma", f"spike_i_{name}")]
+    keys += [("dsp", k) for k in ref if k.startswith(f"dspike_i_{name}_")]
+    for kind, k in keys:
+        (r, sr), (g, sg) = _rate(ref[k], size, seconds), _rate(got[k], size, seconds)
+        ok = abs(r - g) < 4 * np.hypot(sr, sg)
+        if kind == "soma":
+            soma_ok &= ok
+        else:
+            dsp_ok &= ok
+        notes.append(f"{k}: {r:.2f} ± {sr:.2f} vs {g:.2f} ± {sg:.2f} Hz")
+    mr, mg = ref[f"v_neuron_mean_{name}"], got[f"v_neuron_mean_{name}"]
+    dv = np.abs(mr.mean(axis=0) - mg.mean(axis=0))
+    se = np.hypot(mr.std(axis=0, ddof=1), mg.std(axis=0, ddof=1)) / np.sqrt(size)
+    notes.append(
+        f"mean V {np.round(mr.mean(axis=0), 3)} vs {np.round(mg.mean(axis=0), 3)} mV "
+        f"(s.e. of the difference {np.round(se, 3)})"
+    )
+    out.update(
+        soma_same=soma_ok,
+        dsp_same=dsp_ok,
+        mean_dv=float(dv.max()),
+        max_dv=float("nan"),
+        stat_notes=notes,
+    )
+    return out
+
+
 def compare(spec, ref, got) -> dict:
     """Agreement of neurojax (`got`) with dendrify (`ref`) on one case."""
-    row = dict(soma_ref=0, soma_got=0, dsp_ref=0, dsp_got=0, soma_same=True, dsp_same=True,
-               shift=0, mean_dv=0.0, max_dv=0.0, notes=[])
-    dt = spec["dt"]
-    for name, p in spec["populations"].items():
+    row = dict(
+        soma_ref=0,
+        soma_got=0,
+        dsp_ref=0,
+        dsp_got=0,
+        soma_same=True,
+        dsp_same=True,
+        shift=0,
+        mean_dv=0.0,
+        max_dv=0.0,
+        notes=[],
+    )
+    for name in spec["populations"]:
         rv, gv = ref[f"v_{name}"].astype(float), got[f"v_{name}"]
         dv = np.abs(rv - gv)
         row["mean_dv"] = max(row["mean_dv"], float(dv.mean(axis=(0, 1)).max()))
         row["max_dv"] = max(row["max_dv"], float(dv.max()))
         keys = [("spike", f"spike_steps_{name}", f"spike_i_{name}")]
-        keys += [("dsp", k, k.replace("_steps_", "_i_")) for k in ref if
-                 k.startswith(f"dspike_steps_{name}_")]
+        keys += [
+            ("dsp", k, k.replace("_steps_", "_i_"))
+            for k in ref
+            if k.startswith(f"dspike_steps_{name}_")
+        ]
         for kind, ks, ki in keys:
             pre = "soma" if kind == "spike" else "dsp"
             row[f"{pre}_ref"] += int(ref[ks].size)
@@ -857,25 +1461,28 @@ def compare(spec, ref, got) -> dict:
             if not same:
                 row["notes"].append(f"{ks}: neuron {n} differs")
         if spec.get("stochastic"):  # rates and mean voltages with their standard errors
-            size, t = p["size"], spec["n_steps"] * dt * 1e-3
-            for tool, data in (("ref", ref), ("got", got)):
-                counts = np.bincount(data[f"spike_i_{name}"], minlength=size)
-                row[f"rate_{tool}"] = counts.mean() / t
-                row[f"rate_se_{tool}"] = counts.std(ddof=1) / np.sqrt(size) / t
-            # recorded neurons: voltages differ in detail (other random numbers); compare
-            # their time-averaged means (per compartment)
-            mr = ref[f"v_{name}"].astype(float).mean(axis=(0, 1))
-            mg = got[f"v_{name}"].mean(axis=(0, 1))
-            row["mean_dv"] = float(np.abs(mr - mg).max())
-            row["max_dv"] = float("nan")
-            se = np.hypot(row["rate_se_ref"], row["rate_se_got"])
-            row["soma_same"] = abs(row["rate_ref"] - row["rate_got"]) < 4 * se
-            row["notes"].append(
-                f"rate {row['rate_ref']:.2f} ± {row['rate_se_ref']:.2f} vs "
-                f"{row['rate_got']:.2f} ± {row['rate_se_got']:.2f} Hz"
-            )
+            row.update(stochastic_agreement(spec, name, ref, got))
+            row["notes"] += row.pop("stat_notes")
     row["ok"] = bool(row["soma_same"] and row["dsp_same"] and row["mean_dv"] < 0.5)
     return row
+
+
+def as_dendrify(spec) -> dict:
+    """The spec with the dSpike parameters dendrify effectively uses (`as_dendrify`:
+    `[population, compartment, parameter, value]` patches) and no `expect`."""
+    spec = json.loads(json.dumps(spec))
+    for pop, comp, key, value in spec.pop("as_dendrify"):
+        for c in spec["populations"][pop]["compartments"]:
+            if c["name"] == comp:
+                c["dspikes"][key] = value
+    spec.pop("expect", None)
+    return spec
+
+
+def _verdict(spec, row) -> str:
+    if row["ok"]:
+        return "yes"
+    return "no (documented)" if spec.get("expect") else "NO"
 
 
 def _ensure_references(names):
@@ -902,26 +1509,45 @@ def main(argv) -> None:
         rd = any(p.get("t_rise") for p in spec.get("projections", []) + spec.get("poisson", []))
         if spec["method"] == "exponential_euler" and rd:  # the rule difference, corrected
             runs.append((f"{name} (ρ-scaled)", spec, ref, True))
+        if spec.get("as_dendrify"):  # the quirk reproduced: the cause confirmed
+            runs.append((f"{name} (as dendrify)", as_dendrify(spec), ref, False))
     for name, spec, ref, scaled in runs:
         got = run_neurojax(spec, brian2_expeuler=scaled)
         row = compare(spec, ref, got)
+        row["spec"] = dict(
+            spec,
+            expect=spec.get("expect")
+            or (
+                "differs: Brian2's exponential_euler rise-and-decay synapses are ρ times stronger"
+                if scaled is False and name + " (ρ-scaled)" in [r[0] for r in runs]
+                else None
+            ),
+        )
         rows.append((name, row))
         print(
-            f"{name:34s} {'ok ' if row['ok'] else 'BAD'} soma {row['soma_ref']:5d}/"
+            f"{name:34s} {_verdict(row['spec'], row):16s} soma {row['soma_ref']:5d}/"
             f"{row['soma_got']:5d} dsp {row['dsp_ref']:5d}/{row['dsp_got']:5d} "
             f"shift {row['shift']} mean|dV| {row['mean_dv']:.2e} max|dV| {row['max_dv']:.2e} "
             + "; ".join(row["notes"][:2]),
             flush=True,
         )
     if "--markdown" in argv:
-        print("\n| case | somatic spikes (dendrify / neurojax) | dSpikes | shift (steps) "
-              "| mean \\|ΔV\\| (mV) | max \\|ΔV\\| (mV) | agree |")
+        print(
+            "\n| case | somatic spikes (dendrify / neurojax) | dSpikes | shift (steps) "
+            "| mean \\|ΔV\\| (mV) | max \\|ΔV\\| (mV) | agree |"
+        )
         print("| --- | --- | --- | --- | --- | --- | --- |")
         for name, r in rows:
-            print(f"| `{name}` | {r['soma_ref']} / {r['soma_got']} | {r['dsp_ref']} / "
-                  f"{r['dsp_got']} | {r['shift']} | {r['mean_dv']:.1e} | {r['max_dv']:.1e} | "
-                  f"{'yes' if r['ok'] else 'no'} |")
-    print(f"{sum(r['ok'] for _, r in rows)}/{len(rows)} cases agree")
+            print(
+                f"| `{name}` | {r['soma_ref']} / {r['soma_got']} | {r['dsp_ref']} / "
+                f"{r['dsp_got']} | {r['shift']} | {r['mean_dv']:.1e} | {r['max_dv']:.1e} | "
+                f"{_verdict(r['spec'], r)} |"
+            )
+    n_expected = sum(bool(r["spec"].get("expect")) and not r["ok"] for _, r in rows)
+    print(
+        f"{sum(r['ok'] for _, r in rows)}/{len(rows)} runs agree; {n_expected} differ as "
+        "documented (a rule difference)"
+    )
 
 
 if __name__ == "__main__":
