@@ -111,6 +111,13 @@ class DSpikes:
                 f"DSpikes.duration_rise = {self.duration_rise} ms with g_rise = {self.g_rise} "
                 "µS: the rise conductance would never open. Give a duration > 0 ms."
             )
+        if self.g_fall > 0 and self.duration_fall <= 0:
+            raise ValueError(
+                f"DSpikes.duration_fall = {self.duration_fall} ms with g_fall = {self.g_fall} "
+                "µS: the fall conductance would open for no time (or, by the inclusive end, "
+                "for one step only after a nonzero offset). Give a duration > 0 ms, or "
+                "g_fall = 0 for no repolarising conductance."
+            )
         if self.refractory < self.duration_rise:
             raise ValueError(
                 f"DSpikes.refractory = {self.refractory} ms is shorter than duration_rise = "
@@ -333,7 +340,7 @@ class ReducedCell(AbstractModel):
         if len(set(names)) != len(names):
             raise ValueError(f"compartment names must be unique, got {names}.")
         index = {n: i for i, n in enumerate(names)}
-        edges, g = [], []
+        edges, g, pairs = [], [], set()
         for conn in connections:
             if not isinstance(conn, (tuple, list)) or len(conn) not in (2, 3):
                 raise ValueError(
@@ -348,6 +355,13 @@ class ReducedCell(AbstractModel):
                     )
             if a == b:
                 raise ValueError(f"connection {tuple(conn)!r} connects {a!r} to itself.")
+            if frozenset((a, b)) in pairs:
+                raise ValueError(
+                    f"connection {tuple(conn)!r} couples {a!r} and {b!r} a second time; give "
+                    "each pair once (Dendrify refuses it too), with the total conductance if "
+                    "two in parallel are meant."
+                )
+            pairs.add(frozenset((a, b)))
             how = conn[2] if len(conn) == 3 else "half_cylinders"
             if isinstance(how, str):
                 if how == "half_cylinders":
@@ -367,6 +381,22 @@ class ReducedCell(AbstractModel):
                 gc = float(how)
             edges.append((index[a], index[b]))
             g.append(gc)
+        reached, todo = {0}, [0]  # compartments the soma's currents can reach
+        while todo:
+            i = todo.pop()
+            for e in edges:
+                for j in e if i in e else ():
+                    if j not in reached:
+                        reached.add(j)
+                        todo.append(j)
+        if len(reached) < len(names):
+            lost = [n for k, n in enumerate(names) if k not in reached]
+            raise ValueError(
+                f"compartments {lost} are not connected to the soma {names[0]!r} by any chain "
+                "of connections: they would be isolated circuits whose currents never reach "
+                "it. Add the missing connection (Dendrify builds a model from its "
+                "connections only)."
+            )
         ds = [c.dspikes for c in comps]
         if ds[0] is not None:
             raise ValueError(
