@@ -201,14 +201,16 @@ def test_corpus_constructs():
 
 
 def test_refusals_name_the_line():
-    """FOR_NETCONS, WATCH, net_send in a density mechanism, net_event/net_move in a
-    point process: NmodlError naming file and line."""
-    stdp = val.PULSESYN.replace("nspike = nspike + 1", "FOR_NETCONS(w1) { w1 = 0 }")
+    """FOR_NETCONS with arguments other than NET_RECEIVE's, a second WATCH statement,
+    net_send in a density mechanism, net_event/net_move in a point process: NmodlError
+    naming file and line."""
+    stdp = val.PULSESYN.replace("nspike = nspike + 1", "FOR_NETCONS(w1, x) { w1 = 0 }")
     line = stdp[: stdp.index("FOR_NETCONS")].count("\n") + 1
-    with pytest.raises(NmodlError, match=rf"s\.mod:{line}: FOR_NETCONS"):
+    with pytest.raises(NmodlError, match=rf"s\.mod:{line}: FOR_NETCONS takes NET_RECEIVE's 1"):
         load_mod(stdp, file="s.mod")
-    watch = val.PULSESYN.replace("nspike = nspike + 1", "WATCH (v > -20) 2")
-    with pytest.raises(NmodlError, match="WATCH"):
+    watch = val.PULSESYN.replace("nspike = nspike + 1", "WATCH (v > -20) 2\n WATCH (v > 0) 3")
+    line = watch[: watch.index("WATCH (v > 0)")].count("\n") + 1
+    with pytest.raises(NmodlError, match=rf"s\.mod:{line}: a second WATCH statement"):
         load_mod(watch, file="s.mod")
     with pytest.raises(NmodlError, match=r"net_move\(\) in a POINT_PROCESS"):
         load_mod(val.PULSESYN.replace("net_send(Cdur, nspike)", "net_move(t + 1)"), file="s.mod")

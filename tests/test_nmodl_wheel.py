@@ -204,8 +204,8 @@ NET_RECEIVE (w) { %s }
         ("INITIAL { g = w } g = g + w", "NET_RECEIVE's INITIAL reads the weight"),
         ("g = g + w  net_move(t + 1)", r"net_move\(\) in a POINT_PROCESS"),
         ("g = g + w  net_event(t)", r"net_event\(\) in a POINT_PROCESS"),
-        ("FOR_NETCONS(x) { x = 0 }", "FOR_NETCONS is not supported"),
-        ("WATCH (v > 0) 1", "WATCH is not supported"),
+        ("FOR_NETCONS(x, y) { x = 0 }", "FOR_NETCONS takes NET_RECEIVE's 1 arguments, given 2"),
+        ("WATCH (v > 0) 1  WATCH (v > 9) 2", "a second WATCH statement is not supported"),
     ],
 )
 def test_synapse_event_constructs_refused_naming_the_line(body, match):

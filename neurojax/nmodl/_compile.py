@@ -131,6 +131,7 @@ class _Ctx:
         self.volumes: dict = {}
         self.conserve: list = []
         self.depth = 0
+        self.react = None  # a linear kinetic step's states for the fluxes (`_derivatives`)
 
 
 def _err(spec, line, what):
@@ -342,6 +343,7 @@ def _swap(ctx: _Ctx, glob, derivs):
     new = _Ctx(ctx.spec, glob, ctx.mode)
     new.derivs, new.volumes, new.conserve, new.depth = derivs, ctx.volumes, ctx.conserve, ctx.depth
     new.dt = getattr(ctx, "dt", None)
+    new.react = ctx.react
     return new
 
 
@@ -353,10 +355,15 @@ def _reaction(s: Reaction, frame, ctx):
     # flux with no equation of its own, as in NEURON's kinetic schemes
     states = set(spec.state_names)
 
+    react = ctx.react  # a linear scheme's step: rates frozen (`_derivatives`)
+
     def prod(side):
         out = np.float64(1.0)
         for k, st in side:
-            x = ctx.glob[st] if st in states else ev(Name(st, s.line), frame, ctx)
+            if react is not None and st in react:
+                x = react[st]
+            else:
+                x = ctx.glob[st] if st in states else ev(Name(st, s.line), frame, ctx)
             out = out * x**k if k != 1 else out * x
         return out
 
@@ -379,11 +386,15 @@ def _reaction(s: Reaction, frame, ctx):
             d[st] = d.get(st, 0.0) + k * (fwd - bwd)
 
 
-def _derivatives(spec, block, glob, states: dict):
-    """f(states) of a DERIVATIVE/KINETIC block, with everything else from `glob`."""
+def _derivatives(spec, block, glob, states: dict, frozen: dict | None = None):
+    """f(states) of a DERIVATIVE/KINETIC block, with everything else from `glob`.
+    `frozen`: the block's statements (its rates) see these states, and only the
+    reactions' fluxes see `states` (a linear kinetic scheme's step, as NEURON's)."""
     g = dict(glob)
-    g.update(states)
+    g.update(states if frozen is None else frozen)
     ctx = _Ctx(spec, g, "derivative")
+    if frozen is not None:
+        ctx.react = states
     run(block.body, {}, ctx)
     out = {}
     for name in spec.block_states[block.name]:
@@ -447,7 +458,8 @@ def _solve(s: Solve, ctx: _Ctx):
     elif s.method in ("derivimplicit", "sparse"):
         x = _implicit_step(spec, block, glob, x0, names, dt)
         glob.update(x)
-        _keep_assigned(spec, block, glob, x, names)
+        # NEURON's single linear solve evaluated the block (its rates) at the old states
+        _keep_assigned(spec, block, glob, x0 if _linear_scheme(block) else x, names)
     else:  # checked at build time
         raise _err(spec, s.line, f"METHOD {s.method} is not supported")
 
@@ -502,13 +514,46 @@ def _newton(residual, x, names, iterations=NEWTON_ITERATIONS):
     return {m: X[..., i] for i, m in enumerate(names)}
 
 
+def _linear_scheme(block) -> bool:
+    """A KINETIC block nocmodl compiles as linear (`_linmat = 1`): every reaction has at
+    most one STATE-like term of stoichiometry 1 on each side (`~ c <-> o (a, b)`, `~ x
+    << (flux)`), whatever its rate expressions read. NEURON's `sparse` then makes one
+    linear solve per step with the block's statements (its rates) evaluated at the
+    step's old states — not Newton's iterations on backward Euler, which differ when a
+    rate reads a state of the scheme (Destexhe's Ca-regulated Ih, `iar`: `k3p =
+    k4·(p1/Pc)^nexp`; 0.3 % of the states' range over 40 ms, measured)."""
+    if block.kind != "KINETIC":
+        return False
+
+    def side_ok(side):
+        return len(side) <= 1 and all(k == 1 for k, _ in side)
+
+    found = []
+
+    def visit(body):
+        for st in body:
+            if isinstance(st, Reaction):
+                found.append(side_ok(st.lhs) and (st.op == "<<" or side_ok(st.rhs)))
+            elif isinstance(st, If):
+                visit(st.body)
+                visit(st.orelse)
+
+    visit(block.body)
+    return all(found)
+
+
 def _implicit_step(spec, block, glob, x0, names, dt, iterations=NEWTON_ITERATIONS):
     """Backward Euler `x = x₀ + dt·f(x)` by Newton's method; each CONSERVE replaces the
     equation of its last state by the conservation of the amounts (states × their
-    COMPARTMENT volumes), as NEURON's `sparse`."""
+    COMPARTMENT volumes), as NEURON's `sparse`. A linear kinetic scheme (see
+    `_linear_scheme`) is NEURON's single linear solve with its rates at `x0`: the
+    residual is then linear in x and one Newton iteration solves it exactly."""
+    frozen = None
+    if _linear_scheme(block):
+        frozen, iterations = x0, 1
 
     def residual(x):
-        fx, c = _derivatives(spec, block, glob, x)
+        fx, c = _derivatives(spec, block, glob, x, frozen)
         r = {n: x[n] - x0[n] - dt * fx[n] for n in names}
         for lhs, total, _line in c.conserve:
             vol = c.volumes
@@ -688,7 +733,8 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         if line and not (fn == "net_send" and spec.point):
             raise fail(file, line, f"{fn}() in a {prog.kind} is not supported (net_send "
                        "self-events in a POINT_PROCESS or an ARTIFICIAL_CELL only)")  # fmt: skip
-    spec.self_events = bool(_first_call(prog, "net_send"))
+    # WATCH (STDP synapses) sends its self-events through the same queue
+    spec.self_events = bool(_first_call(prog, "net_send")) or prog.watch_check is not None
     if prog.net_receive is not None and not spec.point:
         raise fail(file, prog.net_receive.line, "NET_RECEIVE in a density mechanism")
     if spec.point:
@@ -842,6 +888,9 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         if prog.receive_initial is not None:
             r_ri, _, w_ri = rw.body(prog.receive_initial.body, recv_local, set())
             r_rcv, w_rcv = r_rcv | r_ri, w_rcv | w_ri
+        if prog.watch_check is not None:  # run by `receive` before the step's events
+            r_w, _, w_w = rw.body(prog.watch_check.body, set(), set())
+            r_rcv, w_rcv = r_rcv | r_w, w_rcv | w_w
     else:
         r_rcv, w_rcv = set(), set()
     if _first_use(prog, "flag") and prog.net_receive is not None and not spec.self_events:
@@ -1210,6 +1259,13 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
                                 gates[m]) for m in names}  # fmt: skip
             return out, ext & ~(due & is_ext)
 
+        if spec.prog.watch_check is not None:
+            # WATCH: a condition turned true since the last check sends net_send(0, flag)
+            # at this step's time (NEURON checks at the end of the previous step, then
+            # delivers the events due by t + dt/2, this one among them)
+            g["t"] = t_now
+            run(spec.prog.watch_check.body, {}, _Ctx(spec, g, "receive"))
+            base_g = dict(g)
         gates0 = {m: jnp.broadcast_to(jnp.asarray(_weak(g[m]), dtype), shape) for m in names}
         gates, ext = jax.lax.fori_loop(0, n + 1, one_call, (gates0, weight != 0))
         # more events due in this step than calls, or a full queue: NaN, never a silently
@@ -1300,6 +1356,9 @@ def _check_cnexp_linear(cls):
         glob.update(written)
         for n in spec.assigned + spec.module_locals:
             glob.setdefault(n, np.float64(0.0))
+        # the DERIVATIVE block may read dt (Destexhe's HH2.mod computes exp(-dt/tau)
+        # factors in the procedure it calls): NEURON's dt there, any value for the check
+        glob.setdefault("dt", np.float64(0.025))
         for s in solves:
             block = spec.blocks[s.block]
             names = spec.block_states[s.block]

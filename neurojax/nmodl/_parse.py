@@ -304,6 +304,9 @@ class Program:
     breakpoint: Block | None = None
     net_receive: Block | None = None
     receive_initial: Block | None = None  # NET_RECEIVE's INITIAL: per-connection state
+    # WATCH (cond) flag in NET_RECEIVE: the check run at every step before the events
+    # are delivered (`watch_on<j>`, `watch_flag<j>` ASSIGNED, carried; see `watch`)
+    watch_check: Block | None = None
 
 
 # ----------------------------------------------------------------------------- parser
@@ -323,8 +326,6 @@ _UNSUPPORTED_BLOCKS = {
     "PLOT": "PLOT",
     "INCLUDE": "INCLUDE",
     "LAG": "LAG",
-    "WATCH": "WATCH",
-    "FOR_NETCONS": "FOR_NETCONS",
     "PROTECT": "PROTECT",
     "MUTEXLOCK": "MUTEXLOCK",
     "MUTEXUNLOCK": "MUTEXUNLOCK",
@@ -403,6 +404,7 @@ class Parser:
         self.i = 0
         self.prog = Program(file=file)
         self.in_receive = False  # parsing NET_RECEIVE
+        self.receive_args: tuple = ()  # NET_RECEIVE's arguments (FOR_NETCONS aliases them)
         self.block_depth = 0  # nesting of statement blocks
 
     # -- token helpers
@@ -532,6 +534,7 @@ class Parser:
                 self.prog.functions[name] = Func(kw, name, args, body, t.line)
             elif kw == "NET_RECEIVE":
                 args = self.formal_args()
+                self.receive_args = args
                 self.in_receive = True
                 try:
                     body = self.statement_block()
@@ -787,6 +790,10 @@ class Parser:
                 states.append(self.name().text)
             self.next()
             return Compartment(vol, tuple(states), t.line, index)
+        if kw == "WATCH":
+            return self.watch(t)
+        if kw == "FOR_NETCONS":
+            return self.for_netcons(t)
         if kw in _UNSUPPORTED_BLOCKS:
             raise self.err(f"{_UNSUPPORTED_BLOCKS[kw] or kw} is not supported")
         if kw == "else":
@@ -827,6 +834,66 @@ class Parser:
                 return Assign(a.id if isinstance(a, Name) else a, c.args[1], t.line)
             return CallStmt(c, t.line)
         raise self.err(f"expected '=', \"'\" or '(' after {kw!r}, found {self.tok.text!r}")
+
+    def watch(self, t: Tok):
+        """`WATCH (cond) flag, (cond2) flag2 …` in NET_RECEIVE (STDP synapses watching the
+        postsynaptic voltage): NEURON's WatchCondition. Executing the statement activates
+        its conditions (and records whether each holds now); at every step, before that
+        step's events are delivered (NEURON checks at the end of the previous step, before
+        its event delivery), an active condition that has turned from false to true sends
+        a self-event `net_send(0, flag)` at the step's time. Lowered here to assignments of
+        the ASSIGNED `watch_on<j>`, `watch_flag<j>` (carried with the gates) and the check
+        block `Program.watch_check`. One WATCH statement per file (NEURON deactivates the
+        instance's other watches when a NET_RECEIVE call runs its first WATCH statement;
+        with one statement that is exact)."""
+        if not self.in_receive:
+            raise self.err("WATCH outside NET_RECEIVE is not supported", t)
+        if self.prog.watch_check is not None:
+            raise self.err("a second WATCH statement is not supported (one per file)", t)
+        self.next()
+        items = []
+        while True:
+            self.expect("(")
+            cond = self.expr()
+            self.expect(")")
+            flag = self.expr()
+            items.append((cond, flag))
+            if not self.at(","):
+                break
+            self.next()
+        declared = {v.name for v in (*self.prog.parameters, *self.prog.states,
+                                     *self.prog.assigned)}  # fmt: skip
+        act, check = [], []
+        for j, (cond, flag) in enumerate(items):
+            on, was = f"watch_on{j}", f"watch_flag{j}"
+            if {on, was} & declared:
+                raise self.err(f"WATCH needs the names {on}, {was}, which the file declares", t)
+            self.prog.assigned += [Var(on, t.line), Var(was, t.line)]
+            act += [Assign(on, Num(1.0, t.line), t.line), Assign(was, cond, t.line)]
+            fire = Bin("&&", cond, Unary("!", Name(was, t.line), t.line), t.line)
+            send = CallStmt(Call("net_send", (Num(0.0, t.line), flag), t.line), t.line)
+            check.append(If(Name(on, t.line), (If(fire, (send,), (), t.line),
+                                               Assign(was, cond, t.line)), (), t.line))  # fmt: skip
+        self.prog.watch_check = Block("WATCH", "WATCH", (), tuple(check), t.line)
+        return If(Num(1.0, t.line), tuple(act), (), t.line)
+
+    def for_netcons(self, t: Tok):
+        """`FOR_NETCONS(w1, A1, tp) { … }` in NET_RECEIVE: the body for every connection
+        to this point process, its arguments aliasing each connection's NET_RECEIVE
+        arguments. A neurojax point process has one connection per events column (one
+        instance per source: see docs/nmodl.md), so the loop runs once, on this call's
+        arguments: `w1` is the connection's weight (its last external event's; 0 before
+        the first), `A1`, `tp` its state. Lowered here by renaming."""
+        if not self.in_receive:
+            raise self.err("FOR_NETCONS outside NET_RECEIVE is not supported", t)
+        self.next()
+        args = self.formal_args()
+        if len(args) != len(self.receive_args):
+            raise self.err(f"FOR_NETCONS takes NET_RECEIVE's {len(self.receive_args)} "
+                           f"arguments, given {len(args)}", t)  # fmt: skip
+        body = self.statement_block()
+        return If(Num(1.0, t.line), _rename(body, dict(zip(args, self.receive_args))), (),
+                  t.line)  # fmt: skip
 
     def if_statement(self):
         t = self.next()  # 'if'
@@ -987,6 +1054,27 @@ class Parser:
         return Call(t.text, tuple(args), t.line)
 
 
+def _rename(node, mapping: dict):
+    """`node` with the variables of `mapping` renamed (reads and assignment targets)."""
+    if isinstance(node, tuple):
+        return tuple(_rename(x, mapping) for x in node)
+    if isinstance(node, list):
+        return [_rename(x, mapping) for x in node]
+    if isinstance(node, Name):
+        return Name(mapping.get(node.id, node.id), node.line)
+    if isinstance(node, Assign) and isinstance(node.target, str):
+        return Assign(mapping.get(node.target, node.target), _rename(node.expr, mapping),
+                      node.line)  # fmt: skip
+    if isinstance(node, Local):
+        return node
+    if hasattr(node, "__dataclass_fields__"):
+        kw = {f: _rename(getattr(node, f), mapping) for f in node.__dataclass_fields__
+              if f not in ("line",)}  # fmt: skip
+        return type(node)(**kw, **({"line": node.line} if "line" in node.__dataclass_fields__
+                                   else {}))  # fmt: skip
+    return node
+
+
 def parse(src: str, file: str = "<string>") -> Program:
     return _expand(Parser(src, file).parse())
 
@@ -1116,7 +1204,8 @@ def _expand(prog: Program) -> Program:
 
     for f in prog.functions.values():
         f.body = tuple(stmts(f.body, {}))
-    for b in (*prog.blocks.values(), prog.initial, prog.breakpoint, prog.net_receive):
+    for b in (*prog.blocks.values(), prog.initial, prog.breakpoint, prog.net_receive,
+              prog.watch_check):  # fmt: skip
         if b is not None:
             b.body = tuple(stmts(b.body, {}))
     return prog

@@ -145,7 +145,8 @@ def program(prog):
     """Rewrite every expression of `prog` in place."""
     for f in prog.functions.values():
         f.body = stmts(f.body)
-    for b in [*prog.blocks.values(), prog.initial, prog.breakpoint, prog.net_receive]:
+    for b in [*prog.blocks.values(), prog.initial, prog.breakpoint, prog.net_receive,
+              getattr(prog, "watch_check", None)]:  # fmt: skip
         if b is not None:
             b.body = stmts(b.body)
     return prog
