@@ -704,7 +704,7 @@ def specs() -> dict:
                 ),
             ),
             projections=proj,
-            record=dict(E=[0, 1, 2, 3], I=[0, 1]),
+            record=dict(E=[0, 1], I=[0]),
         )
     # dendrify's "Networks of compartmental neurons" example (active dendrites): 200
     # neurons, 200 inputs in 50 ms blocks at 50 Hz (p = 0.2) and recurrent p = 0.1 onto
@@ -755,7 +755,7 @@ def specs() -> dict:
                 **_pairs(rng, n, n, 0.1, 1.0, spread=0.0),
             ),
         ],
-        record=dict(N=[0, 1, 2]),
+        record=dict(N=[0, 1]),
     )
     # dendritic currents in a network: per-neuron ramps into a dendrite, no synapses
     out["network_dendritic_ramps"] = dict(
@@ -922,7 +922,7 @@ def specs() -> dict:
                 **hetero(n_i, n_e, 0.3, 0.005, 0.3, 1.0),
             ),
         ],
-        record=dict(E=[0, 1, 2], I=[0]),
+        record=dict(E=[0, 1], I=[0]),
     )
     # a dSpike's fall cut short by the next dSpike (refractory < offset + fall): in both,
     # a new dSpike restarts the timing from its own step
@@ -1004,8 +1004,17 @@ def specs() -> dict:
                 rate=10.0,
                 n_sources=50,
             ),
+            dict(
+                target="P",
+                compartment="dend",
+                channel="NMDA",
+                t_decay=50.0,
+                g=0.0003,
+                rate=8.0,
+                n_sources=100,
+            ),
         ],
-        record=dict(P=list(range(0, 300, 10))),
+        record=dict(P=[0, 150]),
     )
     return out
 
