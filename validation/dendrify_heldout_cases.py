@@ -24,6 +24,8 @@ Usage (Brian2 needs numpy < 2.3, so dendrify lives in its own environment):
     # neurojax against them, a table of the agreement (missing references are made first
     # with DENDRIFY_PYTHON, default /tmp/dendrify-venv/bin/python)
     .venv/bin/python validation/dendrify_heldout_cases.py [case ...] [--markdown]
+    # options: --float32 (neurojax's default precision), --default-solver (neurojax's
+    # default schemes instead of Brian2's, to measure the difference they make)
 
 `tests/test_dendrify_heldout.py` (slow tier) runs a selection of the cases against the
 stored references.
@@ -1329,14 +1331,19 @@ def neurojax_network(spec, brian2_expeuler=False):
     return nn.Network(pops, projections, drives, dt=spec["dt"]), inputs
 
 
-def run_neurojax(spec, key=None, brian2_expeuler=False) -> dict:
-    """neurojax's results for a spec, in the reference's layout (float64 if enabled)."""
+def run_neurojax(spec, key=None, brian2_expeuler=False, default_solver=False) -> dict:
+    """neurojax's results for a spec, in the reference's layout (float64 if enabled).
+    The scheme is Brian2's (`Euler()` for `euler`, the network's `ExponentialEuler` for
+    `exponential_euler`); `default_solver`: neurojax's defaults instead (the network's
+    `ExponentialEuler`, a cell's own `CrankNicolson`), to measure what they change."""
     import jax
     import jax.numpy as jnp
 
     import neurojax as nj
 
     solver = nj.solvers.Euler() if spec["method"] == "euler" else None
+    if default_solver:
+        solver = None
     out = {}
     if spec.get("solo"):
         ((name, p),) = spec["populations"].items()
@@ -1507,7 +1514,8 @@ def main(argv) -> None:
         return
     import jax
 
-    jax.config.update("jax_enable_x64", True)
+    # float64 unless --float32 (neurojax's default precision; Brian2 runs float64)
+    jax.config.update("jax_enable_x64", "--float32" not in argv)
     names = [a for a in argv[1:] if not a.startswith("--")] or list(specs())
     _ensure_references(names)
     rows = []
@@ -1521,7 +1529,7 @@ def main(argv) -> None:
         if spec.get("as_dendrify"):  # the quirk reproduced: the cause confirmed
             runs.append((f"{name} (as dendrify)", as_dendrify(spec), ref, False))
     for name, spec, ref, scaled in runs:
-        got = run_neurojax(spec, brian2_expeuler=scaled)
+        got = run_neurojax(spec, brian2_expeuler=scaled, default_solver="--default-solver" in argv)
         row = compare(spec, ref, got)
         row["spec"] = dict(
             spec,
