@@ -1,0 +1,95 @@
+"""Constructs of published `.mod` files (fast tier), on files written from published
+equations (validation/nmodl_constructs_vs_neuron.py): a linear KINETIC scheme whose rate
+reads one of its states (Destexhe et al. 1996's Ca-regulated Ih) steps as NEURON's
+`sparse` — one linear solve with the rates at the old states — and `dt` read by the
+procedure a cnexp DERIVATIVE calls (Destexhe's HH2.mod). The slow tier compares both
+with NEURON (tests/test_nmodl_constructs_neuron.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from neurojax.nmodl import load_mod
+
+_spec = importlib.util.spec_from_file_location(
+    "nmodl_constructs_vs_neuron",
+    Path(__file__).parent.parent / "validation" / "nmodl_constructs_vs_neuron.py",
+)
+val = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(val)
+
+DT = 0.025
+NAMES = ("c1", "o1", "o2", "p0", "p1")
+
+
+def _iar_matrix(v, x, p):
+    """The scheme's rate matrix A (x' = A·x) with the rates at the states `x`."""
+    h_inf = 1 / (1 + np.exp((v + 75) / 5.5))
+    tau_s = p["taum"] + 1000 / (np.exp((v + 71.5) / 14.2) + np.exp(-(v + 89) / 11.6))
+    a, b = h_inf / tau_s, (1 - h_inf) / tau_s
+    k1 = p["k2"] * (p["cai"] / p["cac"]) ** p["nca"]
+    k3 = p["k4"] * (x[4] / p["Pc"]) ** p["nexp"]
+    k2, k4 = p["k2"], p["k4"]
+    return np.array([
+        [-a, b, 0, 0, 0],
+        [a, -b - k3, k4, 0, 0],
+        [0, k3, -k4, 0, 0],
+        [0, 0, 0, -k1, k2],
+        [0, 0, 0, k1, -k2],
+    ])  # fmt: skip
+
+
+def _be(v, x0, p, rates_at):
+    """Backward Euler with the CONSERVE rows (p0 + p1 = 1 replaces p1's equation,
+    c1 + o1 + o2 = 1 replaces o2's: each CONSERVE's last state), rates at `rates_at`."""
+    m = np.eye(5) - DT * _iar_matrix(v, rates_at, p)
+    rhs = np.array(x0, dtype=float)
+    m[4], rhs[4] = [0, 0, 0, 1, 1], 1.0
+    m[2], rhs[2] = [1, 1, 1, 0, 0], 1.0
+    return np.linalg.solve(m, rhs)
+
+
+def test_linear_kinetic_scheme_is_one_solve_with_rates_at_the_old_states():
+    p = {"taum": 20.0, "k2": 0.0004, "cai": 0.01, "cac": 0.002, "nca": 4.0, "k4": 0.001,
+         "Pc": 0.01, "nexp": 1.0}  # fmt: skip
+    x0 = np.array([0.6, 0.3, 0.1, 0.7, 0.3])
+    v = -80.0
+    with jax.enable_x64(True):
+        mech = load_mod(val.IARX, file="iarx.mod")
+        g0 = mech.init(jnp.array([v]), 34.0)._replace(**{n: jnp.array([x]) for n, x in zip(NAMES, x0, strict=True)})
+        g1 = mech.update(jnp.array([v]), g0, DT, 34.0)
+    ours = np.array([float(getattr(g1, n)[0]) for n in NAMES])
+    frozen = _be(v, x0, p, x0)  # NEURON: nocmodl marks the scheme linear (_linmat = 1)
+    # one 5×5 solve in float64 either way: agreement to rounding (1e-14 absolute)
+    np.testing.assert_allclose(ours, frozen, rtol=0, atol=1e-14)
+    # the converged backward Euler (rates at the new states) is measurably different:
+    # what the importer computed before (0.3 % of the range over a 40 ms run)
+    x = x0.copy()
+    for _ in range(50):
+        x = _be(v, x0, p, x)
+    assert np.max(np.abs(x - frozen)) > 1e-7
+
+
+def test_dt_read_in_the_derivative_procedure():
+    # HH2.mod's pattern: the rate procedure of a cnexp DERIVATIVE also computes
+    # 1 − exp(−dt/τ) (previously refused: "dt is only available in the SOLVEd block")
+    with jax.enable_x64(True):
+        mech = load_mod(val.TRAUBX, file="traubx.mod")
+        v = jnp.array([-60.0])
+        g0 = mech.init(v, 34.0)._replace(m=jnp.array([0.2]))
+        g1 = mech.update(v, g0, DT, 34.0)
+    # cnexp: m relaxes exactly towards m_inf with τm at −60 mV, 34 °C (the dt factors
+    # the procedure also computes are unused here, as in NEURON)
+    v2 = -60.0 + 55.0
+    a = 0.32 * (13 - v2) / (np.exp((13 - v2) / 4) - 1)
+    b = 0.28 * (v2 - 40) / (np.exp((v2 - 40) / 5) - 1)
+    tau_m = 1 / (a + b) / 3.0 ** ((34.0 - 36) / 10)
+    m_inf = a / (a + b)
+    # float64, a few operations: 1e-13 relative
+    np.testing.assert_allclose(float(g1.m[0]), m_inf + (0.2 - m_inf) * np.exp(-DT / tau_m),
+                               rtol=1e-13)  # fmt: skip
