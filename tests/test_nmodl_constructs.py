@@ -93,3 +93,31 @@ def test_dt_read_in_the_derivative_procedure():
     # float64, a few operations: 1e-13 relative
     np.testing.assert_allclose(float(g1.m[0]), m_inf + (0.2 - m_inf) * np.exp(-DT / tau_m),
                                rtol=1e-13)  # fmt: skip
+
+
+def test_initial_state_depending_on_dt():
+    """Poirazi's somacar.mod pattern: INITIAL runs the step procedure once from m = 0,
+    h = 1, so the initial state depends on dt — INITIAL sees `dt_init` (NEURON's h.dt,
+    0.025 ms by default; `load_mod(..., dt=)`), a step with another dt is refused."""
+    import pytest
+
+    v = -50.0
+    m_inf = 1 / (1 + np.exp(-(v + 60) / 3))
+    h_inf = 1 / (1 + np.exp(v + 62))
+    with jax.enable_x64(True):
+        mech = load_mod(val.CARX, file="carx.mod")
+        assert type(mech).init_depends_dt and mech.dt_init == 0.025
+        for dt in (0.025, 0.1):
+            m = mech if dt == 0.025 else load_mod(val.CARX, file="carx.mod", dt=dt)
+            g = m.init(jnp.array([v]), 34.0)
+            # one step of the procedure from (0, 1), exactly: float64 rounding
+            np.testing.assert_allclose(float(g.m[0]), (1 - np.exp(-dt / 100)) * m_inf,
+                                       rtol=1e-13)  # fmt: skip
+            np.testing.assert_allclose(float(g.h[0]), 1 + (1 - np.exp(-dt / 5)) * (h_inf - 1),
+                                       rtol=1e-13)  # fmt: skip
+        g = mech.init(jnp.array([v]), 34.0)
+        mech.update(jnp.array([v]), g, 0.025, 34.0)  # the dt it was initialised with
+        with pytest.raises(ValueError, match=r"carx\.mod: carx's initial state depends on dt"):
+            mech.update(jnp.array([v]), g, 0.05, 34.0)
+        with pytest.raises(ValueError, match="only for a mechanism whose initial state"):
+            load_mod(val.TRAUBX, file="traubx.mod", dt=0.05)

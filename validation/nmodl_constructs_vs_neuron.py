@@ -1,6 +1,6 @@
 """Constructs found in published `.mod` files (docs/nmodl.md's corpus) against NEURON.
 
-Two density mechanisms written here from published equations (not copied), each the
+Three density mechanisms written here from published equations (not copied), each the
 smallest file with the construct that a published model uses:
 
 - `IARX`: Destexhe, Bal, McCormick & Sejnowski (1996)'s calcium-regulated Ih of
@@ -12,7 +12,11 @@ smallest file with the construct that a published model uses:
   states' range);
 - `TRAUBX`: Traub & Miles (1991)'s hippocampal Na/K in Destexhe's formulation, whose
   rate procedure, called from the DERIVATIVE block, also computes the `1 − exp(−dt/τ)`
-  factors of an older discretisation (`dt` read inside a cnexp block).
+  factors of an older discretisation (`dt` read inside a cnexp block);
+- `CARX`: Poirazi, Brannon & Mel (2003)'s somatic R-type Ca²⁺ current, stepped by its own
+  procedure `m ← m + (1 − e^{−dt/τ})·(m∞ − m)` (SOLVE without METHOD), which INITIAL
+  also runs once from m = 0, h = 1: the initial state depends on dt (NEURON's h.dt;
+  neurojax's `dt_init`, 0.025 ms by default).
 
 One compartment (L = diam = 10 µm) with the wheel's hh (renamed hhx, tables off), current
 clamp and voltage clamp, backward Euler at dt 0.025 ms for 40 ms (the setting and the
@@ -153,6 +157,41 @@ PROCEDURE rates(v (mV)) { LOCAL a, b, v2
 }
 """
 
+CARX = """
+NEURON {
+    SUFFIX carx
+    USEION ca READ eca WRITE ica
+    RANGE gcabar
+}
+UNITS { (mA) = (milliamp) (mV) = (millivolt) }
+PARAMETER { gcabar = 0.003 (mho/cm2) }
+STATE { m h }
+ASSIGNED { v (mV) dt (ms) eca (mV) ica (mA/cm2) inf[2] fac[2] tau[2] (ms) }
+BREAKPOINT {
+    SOLVE states
+    ica = gcabar*m*m*m*h*(v - eca)
+}
+INITIAL {
+    m = 0
+    h = 1
+    states()
+}
+PROCEDURE states() {
+    rates(v)
+    m = m + fac[0]*(inf[0] - m)
+    h = h + fac[1]*(inf[1] - h)
+}
+PROCEDURE rates(v (mV)) {
+    inf[0] = 1/(1 + exp(-(v + 60)/3))
+    inf[1] = 1/(1 + exp((v + 62)/1))
+    tau[0] = 100
+    tau[1] = 5
+    FROM i = 0 TO 1 {
+        fac[i] = 1 - exp(-dt/tau[i])
+    }
+}
+"""
+
 
 def cases() -> dict:
     """name -> (mod texts, mechanisms [(suffix, params)], celsius, NEURON globals)."""
@@ -164,6 +203,9 @@ def cases() -> dict:
         "Traub-Miles Na/K (dt read in the DERIVATIVE's procedure) + hh leak": (
             {"traubx.mod": TRAUBX, "hhx.mod": hh},
             [("traubx", {}), ("hhx", {"gnabar": 0.0, "gkbar": 0.0})], 34.0,
+            {"usetable_hhx": 0}),  # fmt: skip
+        "somatic R-type Ca (INITIAL runs a dt step) + hh": (
+            {"carx.mod": CARX, "hhx.mod": hh}, [("carx", {}), ("hhx", {})], 34.0,
             {"usetable_hhx": 0}),  # fmt: skip
     }
 

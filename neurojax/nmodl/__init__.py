@@ -54,11 +54,18 @@ def mod_class(
 
 def load_mod(source, *, ions: dict | None = None, file: str | None = None, **parameters):
     """A mechanism instance from a `.mod` file (path or text), with `parameters`
-    overriding the file's defaults (NMODL names and units)."""
+    overriding the file's defaults (NMODL names and units). `dt` (ms): for a file whose
+    INITIAL runs a step reading dt (Poirazi's somacar.mod), the dt NEURON's INITIAL would
+    see (default 0.025 ms, h.dt's); stepping it with another dt is refused."""
     cls = mod_class(source, ions=ions, file=file)
     # NMODL names; a Python keyword (`del`) also as its field name (`del_`)
     parameters = {cls._spec.field_of.get(k, k): v for k, v in parameters.items()}
-    unknown = set(parameters) - set(cls._spec.field_of.values())
+    if "dt" in parameters:  # the dt an INITIAL reading it sees (somacar.mod's states())
+        if not cls.init_depends_dt:
+            raise ValueError(f"{cls._spec.file}: dt= is only for a mechanism whose initial "
+                             f"state depends on dt; {cls._spec.suffix}'s does not")  # fmt: skip
+        parameters["dt_init"] = float(parameters.pop("dt"))
+    unknown = set(parameters) - set(cls._spec.field_of.values()) - {"dt_init"}
     if unknown:
         raise ValueError(
             f"{cls._spec.file}: {sorted(unknown)} are not parameters of {cls._spec.suffix}; "

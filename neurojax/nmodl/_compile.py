@@ -1067,7 +1067,9 @@ class NmodlChannel(AbstractChannel):
             if n + "0" in spec.params and n not in spec.pool:
                 g[n] = zero + g[n + "0"]
         if spec.init_reads_dt:
-            g["dt"] = np.float64(np.nan) if dt is None else dt
+            if dt is None:  # NaN unless the initial state depends on dt (`dt_init`)
+                dt = self.dt_init if type(self).init_depends_dt else np.float64(np.nan)
+            g["dt"] = dt
         if spec.point:
             for a in spec.receive_state:
                 g[f"nc_{a}"] = zero
@@ -1111,6 +1113,8 @@ class NmodlChannel(AbstractChannel):
         """`(gates, {concentration: mM})` after `dt`: the SOLVEd block at `v` (time `t`:
         the step's end)."""
         spec = self._spec
+        if type(self).init_depends_dt:
+            gates = self._check_dt(gates, dt)
         g = self._glob(v, temperature, ions, t)
         g.update(gates._asdict())
         g["celsius"] = temperature
@@ -1133,6 +1137,24 @@ class NmodlChannel(AbstractChannel):
         v = jnp.asarray(v)
         g["v_bp"] = v
         return self._pack(g, v), {n: self._shape(g[n], v) for n in spec.pool}
+
+    def _check_dt(self, gates, dt):
+        """A mechanism whose initial state depends on dt (INITIAL runs the step's own
+        procedure: Poirazi's somacar.mod calls `states()`, `m += (1 − e^{−dt/τ})·(m∞ −
+        m)`) was initialised with `dt_init` (NEURON's INITIAL sees h.dt): stepping it with
+        another dt would be a silently different mechanism."""
+        spec = self._spec
+        msg = (f"{spec.file}: {spec.suffix}'s initial state depends on dt (INITIAL reads "
+               f"it, line {_first_use(spec.prog, 'dt')}); it was initialised with dt_init = "
+               f"{self.dt_init:g} ms but is stepped with another dt: load it with "
+               f"load_mod(..., dt=<the simulation's dt>)")  # fmt: skip
+        if _static(dt) or isinstance(dt, (int, float)):
+            if not np.isclose(float(dt), self.dt_init, rtol=1e-12, atol=0.0):
+                raise ValueError(msg)
+            return gates
+        bad = jnp.abs(jnp.asarray(dt) - self.dt_init) > 1e-12 * self.dt_init
+        first = eqx.error_if(gates[0], bad, msg)
+        return type(gates)(first, *gates[1:])
 
     # ------------------------------------------------------------------ plain contract
 
@@ -1297,8 +1319,14 @@ def make_class(spec: Spec, name: str | None = None):
         cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (NmodlArtificialCell,), ns)
         cls._spec = spec
         return cls
+    if spec.init_reads_dt:
+        # the dt INITIAL sees, if the initial state depends on it (`_check_init_dt`):
+        # NEURON's default h.dt; `load_mod(..., dt=...)` sets it
+        ns["__annotations__"]["dt_init"] = float
+        ns["dt_init"] = eqx.field(static=True, default=0.025)
     base = NmodlPointProcess if spec.point else NmodlChannel
     cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (base,), ns)
+    cls.init_depends_dt = False
     cls._spec = spec
     cls.ion_use = spec.ion_use
     cls.uses_time = spec.uses_time
@@ -1315,10 +1343,12 @@ def make_class(spec: Spec, name: str | None = None):
 
 
 def _check_init_dt(cls):
-    """An INITIAL that reads dt (na3.mod computes `mexp = 1 - exp(-dt/mtau)` in the
-    procedure it shares with the state update) is accepted only if the initial state
-    does not depend on it: init at the defaults with dt = NaN must give what it gives
-    with dt = 0.025 ms, else a ValueError names the first line reading dt."""
+    """An INITIAL that reads dt: na3.mod computes `mexp = 1 - exp(-dt/mtau)` in the
+    procedure it shares with the state update, unused at init (init at the defaults
+    with dt = NaN gives what it gives with dt = 0.025 ms); Poirazi's somacar.mod runs a
+    step `states()` in INITIAL, so its initial state depends on dt: the class is then
+    marked `init_depends_dt`, INITIAL sees the instance's `dt_init` (NEURON's default
+    h.dt, 0.025 ms; `load_mod(..., dt=...)`) and a step with another dt is refused."""
     spec = cls._spec
     if not spec.init_reads_dt:
         return
@@ -1332,9 +1362,10 @@ def _check_init_dt(cls):
         for a, b in zip(jax.tree_util.tree_leaves(with_dt), jax.tree_util.tree_leaves(no_dt),
                         strict=True):  # fmt: skip
             if not bool(jnp.all(jnp.isnan(a) | ~jnp.isnan(b))):
-                raise fail(spec.file, _first_use(spec.prog, "dt"), "the initial state depends "
-                           "on dt read in INITIAL: not supported (neurojax's init has no "
-                           "dt)")  # fmt: skip
+                # INITIAL's dt is then the mechanism's `dt_init` (NEURON: h.dt), and
+                # stepping with another dt is refused (`_check_dt`)
+                cls.init_depends_dt = True
+                return
 
 
 def _check_cnexp_linear(cls):
