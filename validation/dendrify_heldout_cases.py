@@ -1018,6 +1018,12 @@ def specs() -> dict:
         ],
         record=dict(P=[0, 150]),
     )
+    # PoissonDrive onto a large population: one total count per step and a uniformly drawn
+    # neuron per event (neurojax's path for one rate onto >= 4096 neurons)
+    big = json.loads(json.dumps(out["poisson_statistics"]))
+    big.update(n_steps=3000, stat_neurons=500, record=dict(P=[0]))
+    big["populations"]["P"]["size"] = 5000
+    out["poisson_statistics_5000"] = big
     return out
 
 
@@ -1150,7 +1156,9 @@ def run_dendrify(spec: dict) -> dict:
             group.run_regularly(f"I_ext_{comp} = I_arr_{comp}(t, i)", when="start")
         groups[name] = group
         objs += [group] + ([ap] if ap is not None else [])
-        record = True if spec.get("stochastic") else spec["record"][name]
+        # stochastic: the time-averaged voltage of the first `stat_neurons` neurons
+        n_stat = min(pop["size"], spec.get("stat_neurons", pop["size"]))
+        record = list(range(n_stat)) if spec.get("stochastic") else spec["record"][name]
         mons[name] = dict(
             v=b.StateMonitor(group, [f"V_{n}" for n in names], record=record, when="end"),
             spikes=b.SpikeMonitor(group) if soma else None,
@@ -1202,7 +1210,7 @@ def run_dendrify(spec: dict) -> dict:
         m = mons[name]
         v = np.stack([np.asarray(getattr(m["v"], f"V_{n}") / b.mV) for n in names], axis=-1)
         v = v.transpose(1, 0, 2)  # (n_steps, recorded, n_comp)
-        if spec.get("stochastic"):  # every neuron's time average; the traces of a few
+        if spec.get("stochastic"):  # time averages of the first neurons; a few traces
             out[f"v_neuron_mean_{name}"] = v.mean(axis=0)  # (size, n_comp)
             v = v[:, spec["record"][name]]
         out[f"v_{name}"] = v.astype(np.float32)
@@ -1369,7 +1377,8 @@ def run_neurojax(spec, key=None, brian2_expeuler=False, default_solver=False) ->
     for name, p in spec["populations"].items():
         v, soma, dsp = results[name]
         out[f"v_{name}"] = v[:, spec["record"][name]]
-        out[f"v_neuron_mean_{name}"] = v.mean(axis=0)  # (size, n_comp): time averages
+        n_stat = min(p["size"], spec.get("stat_neurons", p["size"]))
+        out[f"v_neuron_mean_{name}"] = v[:, :n_stat].mean(axis=0)  # (n_stat, n_comp)
         k, i = np.nonzero(soma)
         out[f"spike_i_{name}"], out[f"spike_steps_{name}"] = i, k
         for c, comp in enumerate(x["name"] for x in p["compartments"]):
@@ -1425,7 +1434,7 @@ def stochastic_agreement(spec, name, ref, got) -> dict:
         notes.append(f"{k}: {r:.2f} ± {sr:.2f} vs {g:.2f} ± {sg:.2f} Hz")
     mr, mg = ref[f"v_neuron_mean_{name}"], got[f"v_neuron_mean_{name}"]
     dv = np.abs(mr.mean(axis=0) - mg.mean(axis=0))
-    se = np.hypot(mr.std(axis=0, ddof=1), mg.std(axis=0, ddof=1)) / np.sqrt(size)
+    se = np.hypot(mr.std(axis=0, ddof=1), mg.std(axis=0, ddof=1)) / np.sqrt(len(mr))
     notes.append(
         f"mean V {np.round(mr.mean(axis=0), 3)} vs {np.round(mg.mean(axis=0), 3)} mV "
         f"(s.e. of the difference {np.round(se, 3)})"
