@@ -25,7 +25,8 @@ Usage (Brian2 needs numpy < 2.3, so dendrify lives in its own environment):
     # with DENDRIFY_PYTHON, default /tmp/dendrify-venv/bin/python)
     .venv/bin/python validation/dendrify_heldout_cases.py [case ...] [--markdown]
     # options: --float32 (neurojax's default precision), --default-solver (neurojax's
-    # default schemes instead of Brian2's, to measure the difference they make)
+    # default schemes instead of Brian2's, to measure the difference they make), --clamp
+    # (neurojax's default soma, held at its reset while refractory)
 
 `tests/test_dendrify_heldout.py` (slow tier) runs a selection of the cases against the
 stored references.
@@ -1247,6 +1248,11 @@ def load(name):
     return json.loads(str(d["spec"])), {k: d[k] for k in d.files if k != "spec"}
 
 
+# neurojax's default holds the soma at its reset while refractory (Brian2's `unless
+# refractory`); Dendrify's models do not: False here, True with --clamp to measure it
+CLAMP = False
+
+
 def neurojax_cell(pop: dict):
     """The `neurojax.cable.ReducedCell` of a population spec (Dendrify's soma: no clamp)."""
     from neurojax.cable import Compartment, DSpikes, ReducedCell
@@ -1258,7 +1264,7 @@ def neurojax_cell(pop: dict):
         ds = DSpikes(**{k: v for k, v in d.items() if k != "name"}) if d else None
         comps.append(Compartment(c["name"], dspikes=ds, **kw))
     soma = pop["soma"] or dict(v_th=1e3)  # no threshold: the soma never fires (V < 1 V)
-    return ReducedCell.build(comps, [tuple(x) for x in pop["connections"]], clamp=False, **soma)
+    return ReducedCell.build(comps, [tuple(x) for x in pop["connections"]], clamp=CLAMP, **soma)
 
 
 def brian2_expeuler_factor(t_rise, t_decay, dt):
@@ -1525,6 +1531,8 @@ def main(argv) -> None:
 
     # float64 unless --float32 (neurojax's default precision; Brian2 runs float64)
     jax.config.update("jax_enable_x64", "--float32" not in argv)
+    global CLAMP
+    CLAMP = "--clamp" in argv
     names = [a for a in argv[1:] if not a.startswith("--")] or list(specs())
     _ensure_references(names)
     rows = []
