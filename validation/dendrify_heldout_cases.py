@@ -970,6 +970,75 @@ def specs() -> dict:
         expect="differs: dendrify shares E_rise_Na between compartments",
         as_dendrify=[["cell", "d1", "e_rise", 90.0]],  # what dendrify effectively simulates
     )
+    # soma-only neurons (dendrify's PointNeuronModel, a one-compartment ReducedCell):
+    # synapses of every kind onto the soma, recurrent with delays, a current step
+    rng = np.random.default_rng(31)
+    n_in, n = 15, 20
+    i, t = _poisson_times(rng, n_in, 30.0, 240.0, 0.1)
+    out["point_neurons_synapses"] = dict(
+        dt=0.1,
+        n_steps=2500,
+        method="euler",
+        inputs=dict(n=n_in, i=i, t=t),
+        populations=dict(
+            P=dict(
+                size=n,
+                compartments=[_abs("soma", 0.15, 0.008, -68.0)],
+                connections=[],
+                soma=dict(v_th=-52.0, v_reset=-62.0, t_ref=2.0),
+                current=[
+                    dict(
+                        comp="soma",
+                        kind="step",
+                        t0=120.0,
+                        t1=200.0,
+                        amp=0.05,
+                        scale=rng.uniform(0.0, 1.0, n).tolist(),
+                    )
+                ],
+            )
+        ),
+        projections=[
+            dict(
+                pre="in",
+                post="P",
+                channel="AMPA",
+                compartment="soma",
+                t_decay=2.0,
+                **_pairs(rng, n_in, n, 0.3, 0.006),
+            ),
+            dict(
+                pre="in",
+                post="P",
+                channel="NMDA",
+                compartment="soma",
+                t_rise=2.0,
+                t_decay=60.0,
+                delay=0.5,
+                **_pairs(rng, n_in, n, 0.3, 0.001),
+            ),
+            dict(
+                pre="P",
+                post="P",
+                channel="AMPA",
+                compartment="soma",
+                t_rise=0.5,
+                t_decay=3.0,
+                delay=1.5,
+                **_pairs(rng, n, n, 0.2, 0.004),
+            ),
+            dict(
+                pre="P",
+                post="P",
+                channel="GABA",
+                compartment="soma",
+                t_decay=8.0,
+                delay=0.8,
+                **_pairs(rng, n, n, 0.2, 0.003),
+            ),
+        ],
+        record=dict(P=[0, 1]),
+    )
     # --- Poisson drives: statistics (different random numbers in the two tools) ----------
     out["poisson_statistics"] = dict(
         dt=0.1,
@@ -1067,10 +1136,43 @@ def synapses_onto(spec, pop: str):
 # ------------------------------------------------------------------------------ dendrify
 
 
+def _is_point(pop: dict) -> bool:
+    """A soma alone: dendrify's `PointNeuronModel` (variables `V`, `I_ext`, `s_<ch>_<tag>`
+    without a compartment suffix)."""
+    return len(pop["compartments"]) == 1 and not pop["connections"]
+
+
+def _sfx(pop: dict, comp: str) -> str:
+    """The suffix of a compartment's variables in dendrify's equations."""
+    return "" if _is_point(pop) else f"_{comp}"
+
+
+def _dendrify_point_model(pop: dict, synapses):
+    from brian2.units import ms, mV, nF, uS
+    from dendrify import PointNeuronModel
+
+    (c,) = pop["compartments"]
+    model = PointNeuronModel(
+        "leakyIF", cm_abs=c["c_abs"] * nF, gl_abs=c["gl_abs"] * uS, v_rest=c["e_l"] * mV
+    )
+    for tag, s in synapses:
+        model.synapse(
+            s["channel"],
+            tag=tag,
+            g=s.get("g", 1.0) * uS,
+            t_rise=s["t_rise"] * ms if s.get("t_rise") else None,
+            t_decay=s["t_decay"] * ms,
+            scale_g=s.get("scale_g", False),
+        )
+    return model
+
+
 def _dendrify_model(pop: dict, synapses):
     from brian2.units import cm, mS, ms, mV, nF, ohm, uF, um, uS
     from dendrify import Dendrite, NeuronModel, Soma
 
+    if _is_point(pop):
+        return _dendrify_point_model(pop, synapses)
     comps = {}
     for k, c in enumerate(pop["compartments"]):
         kind = Soma if k == 0 else Dendrite
@@ -1142,8 +1244,8 @@ def run_dendrify(spec: dict) -> dict:
         if soma:
             first = soma.get("v_spike", soma["v_reset"])
             kw.update(
-                threshold=f"V_{soma_name} > {soma['v_th']!r}*mV",
-                reset=f"V_{soma_name} = {first!r}*mV",
+                threshold=f"V{_sfx(pop, soma_name)} > {soma['v_th']!r}*mV",
+                reset=f"V{_sfx(pop, soma_name)} = {first!r}*mV",
                 refractory=soma["t_ref"] * ms,
             )
             if soma.get("v_spike") is not None:
@@ -1154,14 +1256,14 @@ def run_dendrify(spec: dict) -> dict:
         res = model.make_neurongroup(pop["size"], **kw)
         group, ap = res if isinstance(res, tuple) else (res, None)
         for comp in arrays:
-            group.run_regularly(f"I_ext_{comp} = I_arr_{comp}(t, i)", when="start")
+            group.run_regularly(f"I_ext{_sfx(pop, comp)} = I_arr_{comp}(t, i)", when="start")
         groups[name] = group
         objs += [group] + ([ap] if ap is not None else [])
         # stochastic: the time-averaged voltage of the first `stat_neurons` neurons
         n_stat = min(pop["size"], spec.get("stat_neurons", pop["size"]))
         record = list(range(n_stat)) if spec.get("stochastic") else spec["record"][name]
         mons[name] = dict(
-            v=b.StateMonitor(group, [f"V_{n}" for n in names], record=record, when="end"),
+            v=b.StateMonitor(group, [f"V{_sfx(pop, n)}" for n in names], record=record, when="end"),
             spikes=b.SpikeMonitor(group) if soma else None,
             dspikes={
                 c["name"]: b.EventMonitor(group, f"spike_{c['dspikes']['name']}_{c['name']}")
@@ -1176,7 +1278,7 @@ def run_dendrify(spec: dict) -> dict:
         groups["in"] = b.SpikeGeneratorGroup(inp["n"], inp["i"], np.asarray(inp["t"]) * ms)
         objs.append(groups["in"])
     for k, p in enumerate(spec.get("projections", [])):
-        var = f"s_{p['channel']}_p{k}_{p['compartment']}"
+        var = f"s_{p['channel']}_p{k}{_sfx(spec['populations'][p['post']], p['compartment'])}"
         delay = p.get("delay", 0.0)
         S = b.Synapses(
             groups[p["pre"]],
@@ -1191,7 +1293,7 @@ def run_dendrify(spec: dict) -> dict:
             S.delay = np.asarray(delay) * ms
         objs.append(S)
     for k, d in enumerate(spec.get("poisson", [])):
-        var = f"s_{d['channel']}_q{k}_{d['compartment']}"
+        var = f"s_{d['channel']}_q{k}{_sfx(spec['populations'][d['target']], d['compartment'])}"
         objs.append(
             b.PoissonInput(
                 groups[d["target"]],
@@ -1209,7 +1311,9 @@ def run_dendrify(spec: dict) -> dict:
     for name, pop in spec["populations"].items():
         names = [c["name"] for c in pop["compartments"]]
         m = mons[name]
-        v = np.stack([np.asarray(getattr(m["v"], f"V_{n}") / b.mV) for n in names], axis=-1)
+        v = np.stack(
+            [np.asarray(getattr(m["v"], f"V{_sfx(pop, n)}") / b.mV) for n in names], axis=-1
+        )
         v = v.transpose(1, 0, 2)  # (n_steps, recorded, n_comp)
         if spec.get("stochastic"):  # time averages of the first neurons; a few traces
             out[f"v_neuron_mean_{name}"] = v.mean(axis=0)  # (size, n_comp)
