@@ -177,6 +177,7 @@ CASES = [
     "example_dendritic_io",  # dendrify's I/O-curve example, spike times binned as Brian2
     "network_hetero_delays_dt005",  # per-synapse delays, off-grid input spikes, NMDA rise-decay
     "example_network",  # dendrify's recurrent network example (200 neurons)
+    "point_neurons_synapses",  # soma-only cells (dendrify's PointNeuronModel), recurrent
 ]
 
 
