@@ -701,7 +701,12 @@ def _parameters(prog, skip: set) -> dict:
         if n in _UNSUPPORTED_SPECIAL:
             raise fail(file, var.line, f"PARAMETER {n}: {_UNSUPPORTED_SPECIAL[n]} is not supported")
         dom = Domain()
-        value = 0.0 if var.value is None else var.value
+        # nocmodl writes a PARAMETER's default into the C code with printf's %g: six
+        # significant digits (GrC_KA.mod's Kalpha_a = -23.32708 runs as -23.3271 in
+        # NEURON, a NeuroML export's 0.018000001 as 0.018); the same here, so that a
+        # file runs as it does in NEURON (constants in expressions and CONSTANTs keep
+        # every digit there, and here)
+        value = 0.0 if var.value is None else float(f"{var.value:g}")
         if var.limits is not None:
             # NEURON does not enforce `<lo, hi>` (GUI hints); the file's own default is
             # always accepted (release.mod's tauGen = 0 < 1e-6 means "instantaneous"), the
