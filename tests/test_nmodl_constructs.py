@@ -121,3 +121,19 @@ def test_initial_state_depending_on_dt():
             mech.update(jnp.array([v]), g, 0.05, 34.0)
         with pytest.raises(ValueError, match="only for a mechanism whose initial state"):
             load_mod(val.TRAUBX, file="traubx.mod", dt=0.05)
+
+
+def test_parameter_defaults_have_six_significant_digits_as_in_neuron():
+    """nocmodl writes PARAMETER defaults with printf's %g (D'Angelo's GrC_KA.mod:
+    Kalpha_a = -23.32708 runs as -23.3271 in NEURON); a default passed by the user and
+    numbers in expressions keep every digit, in NEURON and here."""
+    text = """
+NEURON { SUFFIX sig RANGE a, b }
+PARAMETER { a = -23.32708 (mV) b = 0.018000001 }
+ASSIGNED { v (mV) }
+BREAKPOINT { }
+"""
+    with jax.enable_x64(True):
+        mech = load_mod(text, file="sig.mod")
+        assert float(mech.a) == -23.3271 and float(mech.b) == 0.018
+        assert float(load_mod(text, file="sig.mod", a=-23.32708).a) == -23.32708
