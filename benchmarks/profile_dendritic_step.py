@@ -10,6 +10,9 @@ round, median over rounds:
 - `full`: the whole network, as `bench_dendritic.py` runs it;
 - `full_blocks`: the same with the former two-level spike search
   (`neurojax.network._propagate.SEARCH = "blocks"`);
+- `full_former_drives`, `neurons_drives_former_drives`: `full` and `neurons_drives` with
+  the former Poisson draw (`neurojax.network._projection.POOLED = "randint"`: the E
+  drive's total and `randint` indices, the I drive one uniform per neuron);
 - `neurons`: the same populations, no projection, no drive;
 - `neurons_drives`: the populations and the two Poisson drives (their synapses on the
   distal dendrite), no projection;
@@ -54,6 +57,7 @@ import bench_dendritic as B  # noqa: E402
 
 import neurojax as nj  # noqa: E402
 from neurojax.network import Network  # noqa: E402
+from neurojax.network import _projection as PJ  # noqa: E402
 from neurojax.network import _propagate as P  # noqa: E402
 
 N = int(os.environ.get("DENDRITIC_N", 10_000))
@@ -147,19 +151,23 @@ def build():
         sp = nj.simulate(net, inputs, dt=DT, key=key, solver=solver, saveat=save).spikes
         return sum(jnp.sum(s, dtype=jnp.int32) for s in jax.tree.leaves(sp))
 
-    def blocks(fn):  # traced with the former two-level search
+    def traced_with(fn, module, name, value):  # traced with a former implementation
         def f(*a):
-            old, P.SEARCH = P.SEARCH, "blocks"
+            old = getattr(module, name)
+            setattr(module, name, value)
             try:
                 return fn(*a)
             finally:
-                P.SEARCH = old
+                setattr(module, name, old)
 
         return f
 
     key = jax.random.key(1)
     pieces = {k: (jax.jit(sim), (v, key)) for k, v in variants.items()}
-    pieces["full_blocks"] = (jax.jit(blocks(sim)), (net, key))
+    pieces["full_blocks"] = (jax.jit(traced_with(sim, P, "SEARCH", "blocks")), (net, key))
+    for k in ("full", "neurons_drives"):
+        former = traced_with(sim, PJ, "POOLED", "randint")
+        pieces[f"{k}_former_drives"] = (jax.jit(former), (variants[k], key))
     pieces["hand_nc"] = hand(N, "nc")
     pieces["hand_cn"] = hand(N, "cn")
     keep = os.environ.get("DENDRITIC_PIECES", "").split()

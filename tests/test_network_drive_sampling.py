@@ -1,5 +1,6 @@
-"""`PoissonDrive`'s pooled sampling (total count, then where each event falls) against
-the per-neuron definition it replaced (`poisson_counts`): the same distribution."""
+"""`PoissonDrive`'s pooled sampling (total count, then where each event falls, over a
+virtual population of 2^m >= n neurons) against the per-neuron definition
+(`poisson_counts`): the same distribution."""
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +15,7 @@ from neurojax.network._projection import (
     pooled_poisson_counts,
 )
 
-N = POOLED_MIN_SIZE + 904  # 5000 neurons: the pooled path
+N = POOLED_MIN_SIZE + 904  # 1416 neurons: the pooled path (2048 virtual, 632 dropped)
 LAM = 0.05  # the dendritic benchmark's mean: 100 sources × 5 Hz × 0.1 ms
 STEPS = 400  # 2·10⁶ counts per sampler
 
@@ -71,6 +72,12 @@ def test_pooled_counts_are_independent_across_neurons_and_steps(samples):
     # sqrt(2/STEPS) (0.07) — a multinomial with a fixed total would give 0
     total = new.sum(1)
     assert abs(total.var() / total.mean() - 1) < 4 * np.sqrt(2 / STEPS)
+    # the neurons next to the dropped virtual ones get the same mean as the first ones:
+    # the last and first 200 neurons' mean counts, Poisson(20) each, agree within 4 sd of
+    # a mean of 200 (sqrt(20/200) = 0.32)
+    tail, head = per_neuron[-200:].mean(), per_neuron[:200].mean()
+    assert abs(tail - LAM * STEPS) < 4 * np.sqrt(LAM * STEPS / 200), tail
+    assert abs(head - LAM * STEPS) < 4 * np.sqrt(LAM * STEPS / 200), head
     # two halves of the population are uncorrelated step by step (correlation 0 ± 1/sqrt(STEPS))
     a, b = new[:, : N // 2].sum(1), new[:, N // 2 :].sum(1)
     assert abs(np.corrcoef(a, b)[0, 1]) < 4 / np.sqrt(STEPS)

@@ -240,6 +240,69 @@ class ReducedTimers(NamedTuple):
     since_spike: Array  # (*batch,)
 
 
+def _columns(x, n: int) -> tuple:
+    """The `n` columns `x[..., i]` of an array shaped `(..., n)`."""
+    return tuple(x[..., i] for i in range(n))
+
+
+class _ReducedColumnsBase(NamedTuple):
+    vs: tuple
+    rises: tuple
+    falls: tuple
+
+
+class ReducedColumns(_ReducedColumnsBase):
+    """A `ReducedCell` population's state in a `neurojax.network.Network`, stored
+    compartment by compartment: `vs`, `rises`, `falls` hold one `(size,)` array per
+    compartment. `v`, `rise` and `fall` give the `ReducedState` view, `(size, n)` (so
+    `Solution.v[population]` is `(n_saved, size, n_compartments)`), and `_replace(v=...)`
+    takes it too.
+
+    Why not `ReducedState`'s `(size, n)` arrays: the solver's update of an interleaved
+    `(size, 3)` array is one loop whose three compartments differ, which XLA:CPU compiled
+    into vectorised code for the cells alone but into scalar code inside the whole
+    network's step (44 % of the 10⁴-neuron benchmark's step, read with `perf`);
+    columns are plain contiguous loops (docs/dendritic.md, "Performance")."""
+
+    __slots__ = ()
+
+    @property
+    def v(self):
+        return jnp.stack(self.vs, axis=-1)
+
+    @property
+    def rise(self):
+        return jnp.stack(self.rises, axis=-1)
+
+    @property
+    def fall(self):
+        return jnp.stack(self.falls, axis=-1)
+
+    def _replace(self, **kwargs):
+        for view, cols in (("v", "vs"), ("rise", "rises"), ("fall", "falls")):
+            if view in kwargs:
+                x = kwargs.pop(view)
+                kwargs[cols] = _columns(x, len(self.vs))
+        return super()._replace(**kwargs)
+
+
+class _ReducedTimerColumnsBase(NamedTuple):
+    since_dspikes: tuple
+    since_spike: Array
+
+
+class ReducedTimerColumns(_ReducedTimerColumnsBase):
+    """`ReducedTimers` stored compartment by compartment (`ReducedColumns`' discrete
+    state): `since_dspikes` one `(size,)` array per compartment; `since_dspike` the
+    `(size, n)` view."""
+
+    __slots__ = ()
+
+    @property
+    def since_dspike(self):
+        return jnp.stack(self.since_dspikes, axis=-1)
+
+
 _NEVER = 1e7  # steps: "no event yet"; exact in float32 (< 2²⁴) and above any timing
 
 # Brian2's `timestep(t, dt) = int((t + 1e-3·dt)/dt)`: durations are floored to whole steps
@@ -636,39 +699,67 @@ class ReducedCell(AbstractModel):
             cols[b] = cols[b] - flow
         return cols
 
+    def _params(self, names):
+        """Per-compartment parameters as lists of scalars (each broadcast to `(n,)`)."""
+        return {
+            k: list(_columns(jnp.broadcast_to(getattr(self, k), (self.n,)), self.n)) for k in names
+        }
+
+    def _dv_columns(self, vs, rises, falls, ins):
+        """`dV/dt` (mV/ms) per compartment from the columns of `v`, `rise`, `fall` and the
+        injected current (nA): the equation of the class docstring, one column each."""
+        p = self._params(("c", "g_l", "e_l", "g_rise", "g_fall", "e_rise", "e_fall"))
+        coupling = self._coupling_columns(vs)
+        return [
+            (
+                p["g_l"][i] * (p["e_l"][i] - vs[i])
+                + coupling[i]
+                + p["g_rise"][i] * rises[i] * (p["e_rise"][i] - vs[i])
+                + p["g_fall"][i] * falls[i] * (p["e_fall"][i] - vs[i])
+                + ins[i]
+            )
+            / p["c"][i]
+            for i in range(self.n)
+        ]
+
     def vector_field(self, t, y: ReducedState, inputs):
         v = y.v
         shape = jnp.broadcast_shapes(jnp.shape(v), jnp.shape(inputs))
         v = jnp.broadcast_to(v, shape)
         inputs = jnp.broadcast_to(inputs, shape)
         rise, fall = jnp.broadcast_to(y.rise, shape), jnp.broadcast_to(y.fall, shape)
-        p = {
-            k: jnp.broadcast_to(getattr(self, k), (self.n,))
-            for k in ("c", "g_l", "e_l", "g_rise", "g_fall", "e_rise", "e_fall")
-        }
         # One column per compartment, stacked once at the end (the same sums in the same
         # order as `_coupling` plus the other terms, so bit-identical): XLA then fuses the
         # Euler update with the events' step; a stacked coupling added to (n, c)-shaped
         # terms was materialised as its own pass and the step cost 2.4× more on CPU
         # (benchmarks/profile_dendritic_step.py, docs/dendritic.md).
-        vs = [v[..., i] for i in range(self.n)]
-        coupling = self._coupling_columns(vs)
-        dv = jnp.stack(
-            [
-                (
-                    p["g_l"][i] * (p["e_l"][i] - vs[i])
-                    + coupling[i]
-                    + p["g_rise"][i] * rise[..., i] * (p["e_rise"][i] - vs[i])
-                    + p["g_fall"][i] * fall[..., i] * (p["e_fall"][i] - vs[i])
-                    + inputs[..., i]
-                )
-                / p["c"][i]
-                for i in range(self.n)
-            ],
-            axis=-1,
+        n = self.n
+        dv = self._dv_columns(
+            _columns(v, n), _columns(rise, n), _columns(fall, n), _columns(inputs, n)
         )
         zero = jnp.zeros_like(y.v)
-        return ReducedState(v=dv, rise=zero, fall=zero)
+        return ReducedState(v=jnp.stack(dv, axis=-1), rise=zero, fall=zero)
+
+    # ------------------------------------------------- a population in a Network
+
+    def init_columns(self, batch_shape=()) -> ReducedColumns:
+        """`init_state` stored compartment by compartment (`ReducedColumns`)."""
+        y = self.init_state(batch_shape)
+        return ReducedColumns(*(_columns(x, self.n) for x in y))
+
+    def init_discrete_columns(self, batch_shape=()) -> ReducedTimerColumns:
+        """`init_discrete` stored compartment by compartment (`ReducedTimerColumns`)."""
+        z = self.init_discrete(batch_shape)
+        return ReducedTimerColumns(_columns(z.since_dspike, self.n), z.since_spike)
+
+    def vector_field_columns(self, t, y: ReducedColumns, ins) -> ReducedColumns:
+        """`vector_field` on `ReducedColumns`, with `ins` one injected current (nA) per
+        compartment (arrays broadcastable to the population's `(size,)`)."""
+        shape = jnp.broadcast_shapes(*(jnp.shape(x) for x in (*y.vs, *ins)))
+        vs = [jnp.broadcast_to(x, shape) for x in y.vs]
+        dv = self._dv_columns(vs, y.rises, y.falls, [jnp.broadcast_to(x, shape) for x in ins])
+        zero = tuple(jnp.zeros_like(x) for x in y.vs)
+        return ReducedColumns(tuple(dv), zero, zero)
 
     def check_call(self, inputs, dt):
         """`check_dt` for a concrete `dt` and timings (`simulate` calls it once, before
@@ -697,40 +788,81 @@ class ReducedCell(AbstractModel):
     def events(self, info, y_new, z):
         """`event_step` without `y_old` (the timings' whole-step test is `check_call`'s,
         once per `simulate` call)."""
-        dt = info.dt
+        n = self.n
+        vs, rises, falls, ks, m, spike, fires = self._event_columns(
+            info.dt, _columns(y_new.v, n), _columns(z.since_dspike, n), z.since_spike
+        )
         dtype = y_new.v.dtype
-        # dendritic spikes (Dendrify: `V >= Vth and t >= spiketime + refractory`), checked
-        # on the voltage after this step's update; k = whole steps since the last one
-        k = jnp.minimum(z.since_dspike + 1.0, _NEVER)
-        fire = (y_new.v >= self.threshold) & (k >= _steps(self.refractory_d, dt))
-        k = jnp.where(fire, 0.0, k)
-        # gates for the next update (step s+k+1): rise for s+1 … s+D_rise, fall for
-        # max(s+1, s+O) … s+O+D (Dendrify's `t <= spiketime + …` is inclusive)
-        rise = k < _steps(self.duration_rise, dt)
-        offset = _steps(self.offset_fall, dt)
-        fall = (k >= offset - 1) & (k <= offset + _steps(self.duration_fall, dt) - 1)
-        rise = rise.astype(dtype) * (self.g_rise > 0)
-        fall = fall.astype(dtype) * (self.g_fall > 0)
-        # soma: leaky integrate-and-fire, Brian2's refractoriness in whole steps and its
-        # schedule: threshold (on the updated V), then the second reset (Dendrify's
-        # delayed self-synapse), then the reset of this step's spike
-        m = jnp.minimum(z.since_spike + 1.0, _NEVER)
-        vs = y_new.v[..., 0]
-        refractory = m < _steps(self.t_ref, dt)
-        width = _steps(self.spike_width, dt)
-        first = self.v_reset if self.v_spike is None else self.v_spike
-        if self.clamp:  # held while refractory: at v_spike, after the second reset v_reset
-            vs = jnp.where(refractory, jnp.where(m < width, first, self.v_reset), vs)
-        # strict `V > v_th`, as Dendrify's `threshold='V_soma > ...'`
-        spike = self.surrogate(vs - self.v_th) * (~refractory) * (vs != self.v_th)
-        vs = jnp.where((m == width) & (width > 0), self.v_reset, vs)
-        m = jnp.where(spike > 0, 0.0, m)
-        vs = jnp.where(spike > 0, first, vs)
-        v = jnp.concatenate([vs[..., None], y_new.v[..., 1:]], axis=-1)
-        y = ReducedState(v=v, rise=rise, fall=fall)
-        events = {"soma": spike, "dspikes": fire.astype(dtype)}
+        y = ReducedState(
+            v=jnp.stack(vs, axis=-1), rise=jnp.stack(rises, axis=-1), fall=jnp.stack(falls, axis=-1)
+        )
+        events = {"soma": spike, "dspikes": jnp.stack(fires, axis=-1).astype(dtype)}
+        k = jnp.stack(ks, axis=-1)
         return (
             y,
             ReducedTimers(k.astype(z.since_dspike.dtype), m.astype(z.since_spike.dtype)),
             events,
         )
+
+    def events_columns(self, info, y_new: ReducedColumns, z: ReducedTimerColumns):
+        """`events` on `ReducedColumns` and `ReducedTimerColumns` (a network's
+        population); the event `"dspikes"` is `(size, n)`."""
+        vs, rises, falls, ks, m, spike, fires = self._event_columns(
+            info.dt, list(y_new.vs), list(z.since_dspikes), z.since_spike
+        )
+        dtype = y_new.vs[0].dtype
+        events = {"soma": spike, "dspikes": jnp.stack(fires, axis=-1).astype(dtype)}
+        return (
+            ReducedColumns(tuple(vs), tuple(rises), tuple(falls)),
+            ReducedTimerColumns(
+                tuple(k.astype(z.since_dspikes[0].dtype) for k in ks),
+                m.astype(z.since_spike.dtype),
+            ),
+            events,
+        )
+
+    def _event_columns(self, dt, vs, since_dspikes, since_spike):
+        """The rules of `events`, one column per compartment: the new voltages, the gates
+        for the next update, the steps since each compartment's dSpike, the steps since
+        the soma's spike, the soma's spike (surrogate) and each compartment's dSpike."""
+        dtype = vs[0].dtype
+        p = self._params(
+            ("threshold", "refractory_d", "duration_rise", "offset_fall", "duration_fall")
+        )
+        g_rise, g_fall = (
+            list(_columns(jnp.broadcast_to(x, (self.n,)), self.n))
+            for x in (self.g_rise, self.g_fall)
+        )
+        ks, fires, rises, falls = [], [], [], []
+        for i in range(self.n):
+            # dendritic spikes (Dendrify: `V >= Vth and t >= spiketime + refractory`),
+            # checked on the voltage after this step's update; k = whole steps since the
+            # last one
+            k = jnp.minimum(since_dspikes[i] + 1.0, _NEVER)
+            fire = (vs[i] >= p["threshold"][i]) & (k >= _steps(p["refractory_d"][i], dt))
+            k = jnp.where(fire, 0.0, k)
+            # gates for the next update (step s+k+1): rise for s+1 … s+D_rise, fall for
+            # max(s+1, s+O) … s+O+D (Dendrify's `t <= spiketime + …` is inclusive)
+            rise = k < _steps(p["duration_rise"][i], dt)
+            offset = _steps(p["offset_fall"][i], dt)
+            fall = (k >= offset - 1) & (k <= offset + _steps(p["duration_fall"][i], dt) - 1)
+            ks.append(k)
+            fires.append(fire)
+            rises.append(rise.astype(dtype) * (g_rise[i] > 0))
+            falls.append(fall.astype(dtype) * (g_fall[i] > 0))
+        # soma: leaky integrate-and-fire, Brian2's refractoriness in whole steps and its
+        # schedule: threshold (on the updated V), then the second reset (Dendrify's
+        # delayed self-synapse), then the reset of this step's spike
+        m = jnp.minimum(since_spike + 1.0, _NEVER)
+        vs0 = vs[0]
+        refractory = m < _steps(self.t_ref, dt)
+        width = _steps(self.spike_width, dt)
+        first = self.v_reset if self.v_spike is None else self.v_spike
+        if self.clamp:  # held while refractory: at v_spike, after the second reset v_reset
+            vs0 = jnp.where(refractory, jnp.where(m < width, first, self.v_reset), vs0)
+        # strict `V > v_th`, as Dendrify's `threshold='V_soma > ...'`
+        spike = self.surrogate(vs0 - self.v_th) * (~refractory) * (vs0 != self.v_th)
+        vs0 = jnp.where((m == width) & (width > 0), self.v_reset, vs0)
+        m = jnp.where(spike > 0, 0.0, m)
+        vs0 = jnp.where(spike > 0, first, vs0)
+        return [vs0, *vs[1:]], rises, falls, ks, m, spike, fires

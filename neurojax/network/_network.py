@@ -491,7 +491,7 @@ class Network(AbstractModel):
         self._check_batch(batch_shape)
         pops = self.populations
         return NetworkState(
-            neurons={n: p.neuron.init_state((p.size,)) for n, p in pops.items()},
+            neurons={n: self._init_neuron(n) for n in pops},
             synapses=tuple(pr.synapse.init((pops[pr.post].size,)) for pr in self.projections),
             stp=tuple(
                 None if pr.stp is None else pr.stp.init((pops[pr.pre].size,))
@@ -509,23 +509,50 @@ class Network(AbstractModel):
             if steps == "het":
                 delays.append(jnp.zeros((ring * pops[pr.post].size,), dtype))
         return NetworkDiscrete(
-            neurons={n: p.neuron.init_discrete((p.size,)) for n, p in pops.items()},
+            neurons={
+                n: p.neuron.init_discrete_columns((p.size,))
+                if self._n_comp(n) is not None
+                else p.neuron.init_discrete((p.size,))
+                for n, p in pops.items()
+            },
             delays=tuple(delays),
         )
 
+    def _init_neuron(self, name):
+        """Population `name`'s initial state: a ReducedCell population's is stored
+        compartment by compartment (`cable.ReducedColumns`, whose `.v` is the usual
+        `(size, n_compartments)`), which XLA:CPU compiles into vectorised loops."""
+        p = self.populations[name]
+        if self._n_comp(name) is not None:
+            return p.neuron.init_columns((p.size,))
+        return p.neuron.init_state((p.size,))
+
     def voltage(self, y: NetworkState) -> dict:
+        """Each population's voltage, mV: `(size,)`, `(size, n_compartments)` for
+        ReducedCell populations, `(size, n_nodes)` for cable.Cell populations."""
         return {n: p.neuron.voltage(y.neurons[n]) for n, p in self.populations.items()}
 
+    def _voltages(self, y: NetworkState) -> dict:
+        """`voltage`, but a list of `(size,)` columns for ReducedCell populations (their
+        stored layout; no stacking in the step)."""
+        return {
+            n: list(y.neurons[n].vs)
+            if self._n_comp(n) is not None
+            else p.neuron.voltage(y.neurons[n])
+            for n, p in self.populations.items()
+        }
+
     def _external(self, inputs, name):
-        """This step's external current into population `name`: `(size,)`, or `(size,
-        n_compartments)` for a ReducedCell population (a plain array goes to the soma)."""
+        """This step's external current into population `name`: `(size,)`, or a list of
+        `(size,)` columns, one per compartment, for a ReducedCell population (a plain
+        array goes to the soma)."""
         size = self.populations[name].size
         n = self._n_comp(name)
         dtype = jnp.result_type(float)
         x = inputs.get(name, 0.0) if isinstance(inputs, dict) else 0.0
         if n is None:
             return jnp.broadcast_to(jnp.asarray(x, dtype), (size,))
-        out = jnp.zeros((size, n), dtype)
+        out = [jnp.zeros((size,), dtype) for _ in range(n)]
         if isinstance(x, dict):
             comps = compartments_of(self.populations[name].neuron)
             for c, xc in x.items():
@@ -534,26 +561,38 @@ class Network(AbstractModel):
             return out
         x = jnp.asarray(x, dtype)
         if x.ndim == 2:
-            return out + x
+            x = jnp.broadcast_to(x, (size, n))
+            return [o + x[:, i] for i, o in enumerate(out)]
         return self._into(out, jnp.broadcast_to(x, (size,)), 0)
 
     def _site(self, v, comp):
-        """The voltage at a synapse's site: the neuron's, or compartment `comp`'s."""
-        return v if comp is None else v[:, comp]
+        """The voltage at a synapse's site: the neuron's, or compartment `comp`'s (`v` a
+        list of columns, or a `(size, n)` array)."""
+        if comp is None:
+            return v
+        return v[comp] if isinstance(v, list) else v[:, comp]
 
     def _into(self, total, current, comp):
-        """`total` plus `current` into compartment `comp` (a one-hot broadcast, which XLA
-        fuses, rather than a scatter)."""
+        """`total` plus `current` into compartment `comp`: `total` a list of columns (a
+        ReducedCell population) gets it in column `comp`; a `(size, n)` array (the
+        nodes of cable.Cells) by a one-hot broadcast, which XLA fuses, rather than a
+        scatter."""
         if comp is None:
             return total + current
+        if isinstance(total, list):
+            out = list(total)
+            out[comp] = out[comp] + current
+            return out
         onehot = (jnp.arange(total.shape[-1]) == comp).astype(total.dtype)
         return total + current[:, None] * onehot
 
-    def synaptic_currents(self, y: NetworkState) -> dict:
-        """Total synaptic current into each population, nA, `(size,)` (`(size,
-        n_compartments)` for ReducedCell populations)."""
-        v = self.voltage(y)
-        out = {n: jnp.zeros_like(v[n]) for n in self.populations}
+    def _currents(self, y: NetworkState) -> dict:
+        """`synaptic_currents` with lists of columns for ReducedCell populations."""
+        v = self._voltages(y)
+        out = {
+            n: [jnp.zeros_like(x) for x in v[n]] if isinstance(v[n], list) else jnp.zeros_like(v[n])
+            for n in self.populations
+        }
         for pr, s, c in zip(self.projections, y.synapses, self._proj_comp, strict=True):
             cur = pr.synapse.current(s, self._site(v[pr.post], c))
             out[pr.post] = self._into(out[pr.post], cur, c)
@@ -562,19 +601,30 @@ class Network(AbstractModel):
             out[d.target] = self._into(out[d.target], cur, c)
         return out
 
+    def synaptic_currents(self, y: NetworkState) -> dict:
+        """Total synaptic current into each population, nA, `(size,)` (`(size,
+        n_compartments)` for ReducedCell populations)."""
+        out = self._currents(y)
+        return {n: jnp.stack(x, axis=-1) if isinstance(x, list) else x for n, x in out.items()}
+
     def vector_field(self, t, y: NetworkState, inputs) -> NetworkState:
         if self._layout is not None:
             raise NotImplementedError(
                 "a Network of cable.Cells is a Tree model: the implicit solvers integrate it "
                 "through linearise/advance_gates; its vector_field is not implemented."
             )
-        v = self.voltage(y)
-        syn = self.synaptic_currents(y)
+        v = self._voltages(y)
+        syn = self._currents(y)
+
+        def neuron(n, p):
+            ext = self._external(inputs, n)
+            if isinstance(ext, list):  # a ReducedCell population: its columns
+                ins = [e + c for e, c in zip(ext, syn[n], strict=True)]
+                return p.neuron.vector_field_columns(t, y.neurons[n], ins)
+            return p.neuron.vector_field(t, y.neurons[n], ext + syn[n])
+
         return NetworkState(
-            neurons={
-                n: p.neuron.vector_field(t, y.neurons[n], self._external(inputs, n) + syn[n])
-                for n, p in self.populations.items()
-            },
+            neurons={n: neuron(n, p) for n, p in self.populations.items()},
             synapses=tuple(
                 pr.synapse.vector_field(s, self._site(v[pr.post], c))
                 for pr, s, c in zip(self.projections, y.synapses, self._proj_comp, strict=True)
@@ -591,10 +641,10 @@ class Network(AbstractModel):
 
     def linear_part(self, t, y: NetworkState, inputs):
         """`None` (the autodiff diagonal) for networks of point neurons. With ReducedCell
-        populations: the autodiff diagonal, corrected for their compartments' voltages —
-        a unit tangent on a `(size, n)` voltage leaf gives each compartment's row sum,
-        which includes the coupling to its neighbours (`Σ_{j≠i} g_ij/C_i`); subtracting it
-        leaves the true `∂V̇_i/∂V_i` (leak, coupling, dSpike and synaptic conductances)."""
+        populations: `_reduced_diagonal` in closed form when every population is one (or
+        a SpikeSource), else the autodiff diagonal — each compartment's voltage is a leaf
+        of its own (`ReducedColumns`), so a unit tangent on it gives the true
+        `∂V̇_i/∂V_i` (leak, coupling, dSpike and synaptic conductances)."""
         coupled = [n for n in self.populations if self._n_comp(n) is not None]
         if not coupled:
             return None
@@ -610,11 +660,7 @@ class Network(AbstractModel):
         ):
             return self._reduced_diagonal(t, y)
         _, lam = diagonal_jacobian(self, t, y, inputs)
-        neurons = dict(lam.neurons)
-        for n in coupled:
-            rates = self.populations[n].neuron.coupling_rates()
-            neurons[n] = neurons[n]._replace(v=neurons[n].v - rates)
-        return lam._replace(neurons=neurons)
+        return lam
 
     def _reduced_diagonal(self, t, y: NetworkState) -> NetworkState:
         """The same diagonal in closed form, for networks of ReducedCells (and
@@ -624,11 +670,11 @@ class Network(AbstractModel):
         `(size,)` state. The autodiff diagonal of the whole network (one JVP of its
         vector field per state leaf) cost ~0.1 ms per step in the 10⁴-neuron benchmark,
         a third of its step; this gives the same numbers (to rounding) without it."""
-        from ..cable._reduced import ReducedState
+        from ..cable._reduced import ReducedColumns
         from ..solvers._exponential_euler import diagonal_jacobian
 
-        v = self.voltage(y)
-        g_syn = {n: jnp.zeros_like(v[n]) for n in self.populations if self._n_comp(n)}
+        v = self._voltages(y)
+        g_syn = {n: [jnp.zeros_like(x) for x in v[n]] for n in self.populations if self._n_comp(n)}
         for post, syn, s, c in self._synapse_sites(y, self._proj_comp, self._drive_comp):
             if post in g_syn:
                 u = self._site(v[post], c)
@@ -643,9 +689,27 @@ class Network(AbstractModel):
                 neurons[n] = jax.tree_util.tree_map(jnp.zeros_like, st)
                 continue
             cell = p.neuron
-            g = cell.g_l + cell.g_rise * st.rise + cell.g_fall * st.fall + g_syn[n]
-            zero = jnp.zeros_like(st.v)
-            neurons[n] = ReducedState(v=-g / cell.c - cell.coupling_rates(), rise=zero, fall=zero)
+            par = {
+                k: jnp.broadcast_to(x, (cell.n,))
+                for k, x in (
+                    ("g_l", cell.g_l),
+                    ("g_rise", cell.g_rise),
+                    ("g_fall", cell.g_fall),
+                    ("c", cell.c),
+                    ("rates", cell.coupling_rates()),
+                )
+            }
+            lam = []
+            for i in range(cell.n):
+                g = (
+                    par["g_l"][i]
+                    + par["g_rise"][i] * st.rises[i]
+                    + par["g_fall"][i] * st.falls[i]
+                    + g_syn[n][i]
+                )
+                lam.append(-g / par["c"][i] - par["rates"][i])
+            zero = tuple(jnp.zeros_like(x) for x in st.vs)
+            neurons[n] = ReducedColumns(tuple(lam), zero, zero)
 
         def rates(syn, s, u):
             return diagonal_jacobian(_SynapseODE(syn), t, s, u)[1]
@@ -817,7 +881,9 @@ class Network(AbstractModel):
                 continue
             if compartments_of(p.neuron) is not None:  # ReducedCell: soma spikes propagate
                 # (timings were checked against dt when the network was built)
-                neurons[n], nz[n], spikes[n] = p.neuron.events(info, y_new.neurons[n], z.neurons[n])
+                neurons[n], nz[n], spikes[n] = p.neuron.events_columns(
+                    info, y_new.neurons[n], z.neurons[n]
+                )
             else:
                 neurons[n], nz[n], spikes[n] = p.neuron.event_step(
                     info,
@@ -890,8 +956,13 @@ class Network(AbstractModel):
         synapses = []
 
         def jump(name, x, comp):
-            base = jumps.get(name, jnp.zeros_like(neurons[name].v))
-            jumps[name] = self._into(base, x, comp)
+            if name not in jumps:
+                st = neurons[name]
+                cols = getattr(st, "vs", None)
+                jumps[name] = (
+                    [jnp.zeros_like(c) for c in cols] if cols is not None else jnp.zeros_like(st.v)
+                )
+            jumps[name] = self._into(jumps[name], x, comp)
 
         for k, pr in enumerate(self.projections):
             s = y_new.synapses[k]
@@ -916,7 +987,11 @@ class Network(AbstractModel):
                 s = d.synapse.on_arrival(s, x, dt)
             drives.append(s)
         for n, jump in jumps.items():
-            neurons[n] = neurons[n]._replace(v=neurons[n].v + jump)
+            if isinstance(jump, list):  # a ReducedCell population's columns
+                vs = tuple(a + b for a, b in zip(neurons[n].vs, jump, strict=True))
+                neurons[n] = neurons[n]._replace(vs=vs)
+            else:
+                neurons[n] = neurons[n]._replace(v=neurons[n].v + jump)
         y = NetworkState(
             neurons=neurons, synapses=tuple(synapses), stp=tuple(stps), drives=tuple(drives)
         )

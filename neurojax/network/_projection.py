@@ -334,21 +334,21 @@ def poisson_counts(key, lam, shape):
 
 
 def _chunk(n: int) -> int:
-    """Indices drawn per round by `pooled_poisson_counts`: ~n/8, a power of two in
-    [16, 4096] (one round for the ≤ n/8 events per step it is used for, nearly always)."""
+    """Indices drawn per round by the former pooled draw (`POOLED = "randint"`): ~n/8, a
+    power of two in [16, 4096]."""
     return int(min(4096, max(16, 1 << max(int(np.ceil(np.log2(max(n // 8, 1)))), 0))))
 
 
 def _scattered_counts(key, lam, n: int, chunk: int):
+    """The former pooled draw (`POOLED = "randint"`, kept to measure against): `K ~
+    Poisson(n·λ)`, then `K` neurons by `jax.random.randint` (two random words each) in
+    rounds of `chunk`."""
     k_total, k_where = jax.random.split(key)
     total = poisson_counts(k_total, lam * n, ())  # events in the population this step
 
     def round_(r, counts):
         idx = jax.random.randint(jax.random.fold_in(k_where, r), (chunk,), 0, n)
 
-        # One event at a time in a scalar loop: XLA:CPU compiles a small loop into one
-        # function, where a scatter of the `chunk` indices ran element by element through
-        # its generic kernel (measured 35 → 29 µs per step at n = 8000, λ = 0.05).
         def one(j, c):
             t = idx[j]
             return jax.lax.dynamic_update_index_in_dim(c, c[t] + 1, t, 0)
@@ -359,35 +359,98 @@ def _scattered_counts(key, lam, n: int, chunk: int):
     return jax.lax.fori_loop(0, n_rounds, round_, jnp.zeros((n,), jnp.int32))
 
 
+def _pow2_bits(n: int) -> int:
+    """`m` with `2^m >= n` (at least 1): the pooled draw's virtual population is `2^m`."""
+    return max(1, (int(n) - 1).bit_length())
+
+
+def _pow2_chunk(n: int) -> int:
+    """Indices drawn per round by the pooled draw: `2^m / 16` (a power of two in [16,
+    4096]): one round for up to 1/16 events per neuron and step (the dendritic
+    benchmark's 0.05), a few up to `POOLED_MAX_MEAN`; each round costs its `chunk`
+    random words whether or not they are used."""
+    return int(min(4096, max(16, (1 << _pow2_bits(n)) // 16)))
+
+
+def _pow2_counts(key, lam, n: int):
+    """Poisson(λ) counts of `n` neurons as the events of a virtual population of `2^m ≥
+    n` neurons (`_pow2_bits`): `K ~ Poisson(2^m·λ)` events, each at a neuron given by the
+    top `m` bits of one random word (exactly uniform on `[0, 2^m)`: no modulo bias, no
+    rejection), each adding one to its count; the counts of the `2^m − n` virtual
+    neurons are dropped. Exact in distribution: a Poisson number of events placed
+    uniformly gives independent Poisson(λ) counts per neuron (Poisson splitting), and
+    dropping some neurons leaves the others' counts unchanged."""
+    m = _pow2_bits(n)
+    size, chunk = 1 << m, _pow2_chunk(n)
+    k_total, k_where = jax.random.split(key)
+    total = poisson_counts(k_total, lam * size, ())
+
+    def round_(r, counts):
+        bits = jax.random.bits(jax.random.fold_in(k_where, r), (chunk,), jnp.uint32)
+        idx = (bits >> jnp.uint32(32 - m)).astype(jnp.int32)
+
+        # One event at a time in a scalar loop: XLA:CPU compiles a small loop into one
+        # function, where a scatter of the `chunk` indices ran through its generic
+        # kernel (measured 5.9 against 14.3 µs per step at n = 8000, λ = 0.05).
+        def one(j, c):
+            t = idx[j]
+            return jax.lax.dynamic_update_index_in_dim(c, c[t] + 1, t, 0)
+
+        return jax.lax.fori_loop(0, jnp.minimum(total - r * chunk, chunk), one, counts)
+
+    n_rounds = (total + chunk - 1) // chunk
+    counts = jax.lax.fori_loop(0, n_rounds, round_, jnp.zeros((size,), jnp.int32))
+    return counts[:n]
+
+
+# The pooled draw: "pow2" (default, `_pow2_counts`) or "randint" (the former one, with
+# its own size and mean limits; kept to measure against, benchmarks/profile_dendritic_step.py).
+POOLED = "pow2"
 # `pooled_poisson_counts` draws per event rather than per neuron where that is cheaper:
 # at most this mean count per neuron and step (decided at run time: the rate may be
 # traced), and for at least this many neurons (below, the fixed cost of drawing the
-# total and looping — ~20 µs on XLA:CPU — is more than one uniform per neuron: at
-# n = 2000, λ = 0.05, 26 µs against 18 µs per step; at n = 8000, 40 against 155).
-POOLED_MAX_MEAN = 1.0 / 8
-POOLED_MIN_SIZE = 4096
+# total and looping is more than one uniform per neuron). Measured per step against
+# `poisson_counts` (CPU time, XLA:CPU, shared 2-core VM): pooled 1.7–4× cheaper at
+# n = 256–1024 and λ ≤ 0.125, 2.3× at n = 8000, λ = 0.5, but 0.75× at n = 256, λ = 0.5
+# and 0.5–0.8× at λ = 1 below n = 2000 (docs/dendritic.md, "Performance").
+POOLED_MAX_MEAN = 1.0 / 2
+POOLED_MIN_SIZE = 512
+# the former draw's limits (`POOLED = "randint"`)
+_RANDINT_MAX_MEAN = 1.0 / 8
+_RANDINT_MIN_SIZE = 4096
 
 
 def pooled_poisson_counts(key, lam, n: int):
     """`n` independent Poisson(λ) counts (λ ≥ 0 a scalar), drawn as their total and where
-    each event falls: `K ~ Poisson(n·λ)`, then `K` neurons drawn uniformly with
-    replacement (`randint`), each adding one to its count.
+    each event falls (`_pow2_counts`): `K ~ Poisson(2^m·λ)` events over a virtual
+    population of `2^m ≥ n` neurons, each at the neuron given by `m` random bits, the
+    virtual neurons' counts dropped.
 
     Exact in distribution, not an approximation: for independent `X_i ~ Poisson(λ)`,
-    `Σ X_i ~ Poisson(nλ)` and, given the sum `K`, `(X_1, …, X_n)` is multinomial
-    `(K; 1/n, …, 1/n)` — which is what the uniform draws give (Poisson splitting).
-    `tests/test_network_drive_sampling.py` checks it against `poisson_counts`.
+    `Σ X_i ~ Poisson(Nλ)` and, given the sum `K`, `(X_1, …, X_N)` is multinomial
+    `(K; 1/N, …, 1/N)` — which is what the uniform draws give (Poisson splitting).
+    `tests/test_network_drive_sampling.py` checks it against `poisson_counts` and the
+    Poisson pmf (χ²).
 
     Why: a network's drives are small means per step (100 sources at 5 Hz, dt 0.1 ms:
-    λ = 0.05), where one uniform per neuron and an inverse-CDF loop (`poisson_counts`)
-    cost ~20 ns per neuron on XLA:CPU, most of it the counter-based RNG; drawing ~λ·n
-    indices needs ~2λ random words per neuron. Used for `n >= POOLED_MIN_SIZE` and
-    `λ <= POOLED_MAX_MEAN` (otherwise `poisson_counts`, the same distribution)."""
+    λ = 0.05), where one uniform per neuron (`poisson_counts`) costs ~8 ns per neuron on
+    XLA:CPU, nearly all of it the counter-based RNG (threefry); this draws ~λ random
+    words per neuron. Used for `n >= POOLED_MIN_SIZE` and `λ <= POOLED_MAX_MEAN`
+    (otherwise `poisson_counts`, the same distribution; decided at run time, since the
+    rate may be traced)."""
     lam = jnp.asarray(lam)
+    if POOLED == "randint":
+        if n < _RANDINT_MIN_SIZE:
+            return poisson_counts(key, lam, (n,))
+        return jax.lax.cond(
+            lam <= _RANDINT_MAX_MEAN,
+            lambda: _scattered_counts(key, lam, n, _chunk(n)),
+            lambda: poisson_counts(key, lam, (n,)),
+        )
     if n < POOLED_MIN_SIZE:
         return poisson_counts(key, lam, (n,))
     return jax.lax.cond(
         lam <= POOLED_MAX_MEAN,
-        lambda: _scattered_counts(key, lam, n, _chunk(n)),
+        lambda: _pow2_counts(key, lam, n),
         lambda: poisson_counts(key, lam, (n,)),
     )
