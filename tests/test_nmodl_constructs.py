@@ -137,3 +137,34 @@ BREAKPOINT { }
         mech = load_mod(text, file="sig.mod")
         assert float(mech.a) == -23.3271 and float(mech.b) == 0.018
         assert float(load_mod(text, file="sig.mod", a=-23.32708).a) == -23.32708
+
+
+def test_linear_block_solves_the_initial_equilibrium():
+    """`SOLVE equilibrium` of a LINEAR block in INITIAL (Allen's NaV.mod): its equations,
+    linear in the STATEs they name, solved exactly; the 3-state scheme starts at the
+    equilibrium of its rate matrix (its null vector with c + o + i = 1)."""
+    import pytest
+
+    from neurojax.nmodl import NmodlError
+
+    v = -50.0
+    a = 4 * np.exp((v + 35) / 18)
+    b = 0.3 * np.exp(-(v + 35) / 18)
+    kin, kout, kci, kic = 1.5, 0.02, 0.01, 0.05
+    q = np.array([[-(a + kci), b, kic], [a, -(b + kin), kout], [kci, kin, -(kout + kic)]])
+    m = q.copy()
+    m[2] = 1.0  # c + o + i = 1 replaces the last row
+    eq = np.linalg.solve(m, [0.0, 0.0, 1.0])
+    with jax.enable_x64(True):
+        mech = load_mod(val.NAV3, file="nav3x.mod")
+        g = mech.init(jnp.array([v]), 34.0)
+    ours = np.array([float(g.c[0]), float(g.o[0]), float(g.i[0])])
+    # a 3×3 float64 solve either way: rounding (1e-14)
+    np.testing.assert_allclose(ours, eq, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(q @ ours, 0.0, atol=1e-13)  # an equilibrium of the scheme
+    bad = val.NAV3.replace("    ~ c + o + i = 1\n}", "}")
+    with pytest.raises(NmodlError, match=r"nav\.mod:\d+: LINEAR equilibrium: 2 equations for the 3"):
+        load_mod(bad, file="nav.mod")
+    bad = val.NAV3.replace("SOLVE kin METHOD sparse", "SOLVE equilibrium")
+    with pytest.raises(NmodlError, match=r"nav\.mod:\d+: SOLVE equilibrium \(a LINEAR block\) in BREAKPOINT"):
+        load_mod(bad, file="nav.mod")

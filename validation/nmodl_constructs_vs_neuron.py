@@ -1,6 +1,6 @@
 """Constructs found in published `.mod` files (docs/nmodl.md's corpus) against NEURON.
 
-Three density mechanisms written here from published equations (not copied), each the
+Four density mechanisms written here from published equations (not copied), each the
 smallest file with the construct that a published model uses:
 
 - `IARX`: Destexhe, Bal, McCormick & Sejnowski (1996)'s calcium-regulated Ih of
@@ -16,7 +16,11 @@ smallest file with the construct that a published model uses:
 - `CARX`: Poirazi, Brannon & Mel (2003)'s somatic R-type Ca²⁺ current, stepped by its own
   procedure `m ← m + (1 − e^{−dt/τ})·(m∞ − m)` (SOLVE without METHOD), which INITIAL
   also runs once from m = 0, h = 1: the initial state depends on dt (NEURON's h.dt;
-  neurojax's `dt_init`, 0.025 ms by default).
+  neurojax's `dt_init`, 0.025 ms by default);
+- `NAV3`: a three-state (closed, open, inactivated) Na⁺ channel in the style of Kuo &
+  Bean (1994) as a KINETIC scheme, started at the equilibrium of its rate equations
+  by `SOLVE equilibrium` of a LINEAR block in INITIAL (Allen's NaV.mod, Carter et al.
+  2012, does so for its 12 states).
 
 One compartment (L = diam = 10 µm) with the wheel's hh (renamed hhx, tables off), current
 clamp and voltage clamp, backward Euler at dt 0.025 ms for 40 ms (the setting and the
@@ -192,6 +196,49 @@ PROCEDURE rates(v (mV)) {
 }
 """
 
+NAV3 = """
+NEURON {
+    SUFFIX nav3x
+    USEION na READ ena WRITE ina
+    RANGE gbar
+}
+UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) }
+PARAMETER {
+    gbar = 0.02 (S/cm2)
+    a0 = 4 (/ms)
+    b0 = 0.3 (/ms)
+    va = 18 (mV)
+    kin = 1.5 (/ms)
+    kout = 0.02 (/ms)
+    kci = 0.01 (/ms)
+    kic = 0.05 (/ms)
+}
+ASSIGNED { v (mV) ena (mV) ina (mA/cm2) }
+STATE { c o i }
+BREAKPOINT {
+    SOLVE kin METHOD sparse
+    ina = gbar*o*(v - ena)
+}
+INITIAL { SOLVE equilibrium }
+KINETIC kin {
+    LOCAL a, b
+    a = a0*exp((v + 35)/va)
+    b = b0*exp(-(v + 35)/va)
+    ~ c <-> o (a, b)
+    ~ o <-> i (kin, kout)
+    ~ c <-> i (kci, kic)
+    CONSERVE c + o + i = 1
+}
+LINEAR equilibrium {
+    LOCAL a, b
+    a = a0*exp((v + 35)/va)
+    b = b0*exp(-(v + 35)/va)
+    ~ o*b + i*kic - c*(a + kci) = 0
+    ~ c*a + i*kout - o*(b + kin) = 0
+    ~ c + o + i = 1
+}
+"""
+
 
 def cases() -> dict:
     """name -> (mod texts, mechanisms [(suffix, params)], celsius, NEURON globals)."""
@@ -204,6 +251,9 @@ def cases() -> dict:
             {"traubx.mod": TRAUBX, "hhx.mod": hh},
             [("traubx", {}), ("hhx", {"gnabar": 0.0, "gkbar": 0.0})], 34.0,
             {"usetable_hhx": 0}),  # fmt: skip
+        "3-state Na (KINETIC; LINEAR equilibrium in INITIAL) + hh K/leak": (
+            {"nav3x.mod": NAV3, "hhx.mod": hh}, [("nav3x", {}), ("hhx", {"gnabar": 0.0})],
+            34.0, {"usetable_hhx": 0}),  # fmt: skip
         "somatic R-type Ca (INITIAL runs a dt step) + hh": (
             {"carx.mod": CARX, "hhx.mod": hh}, [("carx", {}), ("hhx", {})], 34.0,
             {"usetable_hhx": 0}),  # fmt: skip

@@ -46,6 +46,7 @@ from ..channels import AbstractChannel, AbstractPointProcess
 from ..channels._ions import IonUse, default_value, ion_variables
 from ..channels._rates import vtrap
 from ._parse import (
+    LinEq,
     Assign,
     Bin,
     Call,
@@ -325,6 +326,16 @@ def run(body, frame: dict, ctx: _Ctx):
             vol = ev(s.volume, frame, ctx)
             for st in s.states:
                 ctx.volumes[st] = vol
+        elif isinstance(s, LinEq):
+            if ctx.mode != "linear":  # pragma: no cover (the parser puts them in LINEAR)
+                raise _err(spec, s.line, "an equation (~ a = b) outside a LINEAR block")
+            ctx.derivs[len(ctx.derivs)] = ev(s.lhs, frame, ctx) - ev(s.rhs, frame, ctx)
+        elif isinstance(s, Solve) and s.block in spec.blocks and (
+            spec.blocks[s.block].kind == "LINEAR"
+        ):
+            if ctx.mode == "current":
+                continue
+            _solve_linear(s, ctx)
         elif isinstance(s, Solve):
             if ctx.mode == "current":
                 continue
@@ -563,6 +574,39 @@ def _implicit_step(spec, block, glob, x0, names, dt, iterations=NEWTON_ITERATION
     return _newton(residual, x0, names, iterations=iterations)
 
 
+def _linear_unknowns(spec, block) -> list:
+    """The STATEs a LINEAR block's equations name, in declaration order."""
+    names: set = set()
+    for st in block.body:
+        if isinstance(st, LinEq):
+            _names_in(st.lhs, names, [])
+            _names_in(st.rhs, names, [])
+    return [n for n in spec.state_names if n in names]
+
+
+def _solve_linear(s: Solve, ctx: _Ctx):
+    """`SOLVE name` of a LINEAR block (Allen's NaV.mod sets its 12-state scheme at
+    equilibrium so in INITIAL): the block's statements, then its `~ lhs = rhs`
+    equations — linear in the STATEs they name — solved exactly (one Newton step of
+    the square system, per compartment). Not as many equations as unknowns, or a
+    singular system (NaN), is refused at build time / visible as NaN."""
+    spec, glob = ctx.spec, ctx.glob
+    block = spec.blocks[s.block]
+    names = _linear_unknowns(spec, block)
+    shape = jnp.shape(glob["v"])
+    x0 = {n: jnp.zeros(shape, spec.dtype(glob)) for n in names}
+
+    def residual(x):
+        g = dict(glob)
+        g.update(x)
+        c = _Ctx(spec, g, "linear")
+        run(block.body, {}, c)
+        eqs = list(c.derivs.values())
+        return {n: eqs[k] for k, n in enumerate(names)}
+
+    glob.update(_newton(residual, x0, names, iterations=1))
+
+
 # NEURON's STEADYSTATE (scopmath's _ss_sparse, _ss_derivimplicit): backward Euler steps
 # of 1e9 ms from the current state — two for a KINETIC block (`sparse`, then once more
 # after its check that no state is negative), one for a DERIVATIVE block — not a root of
@@ -663,6 +707,9 @@ class _RW:
                         self.expr(k, local | {"f_flux", "b_flux"}, written, reads, maybe)
                 reads |= {st for _, st in (*s.lhs, *s.rhs)} - written
             elif isinstance(s, Conserve):
+                self.expr(s.rhs, local, written, reads, maybe)
+            elif isinstance(s, LinEq):
+                self.expr(s.lhs, local, written, reads, maybe)
                 self.expr(s.rhs, local, written, reads, maybe)
             elif isinstance(s, Compartment):
                 self.expr(s.volume, local, written, reads, maybe)
@@ -872,7 +919,11 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         ok = {
             "DERIVATIVE": ("cnexp", "derivimplicit", "euler"),
             "KINETIC": ("sparse", "derivimplicit"),
+            "LINEAR": (),
         }
+        if blk.kind == "LINEAR":
+            raise fail(file, s.line, f"SOLVE {s.block} (a LINEAR block) in BREAKPOINT is not "
+                       "supported (in INITIAL it is)")  # fmt: skip
         if s.method not in ok[blk.kind]:
             raise fail(file, s.line, f"SOLVE {s.block} METHOD {s.method or '(none)'} is not "
                        f"supported for a {blk.kind} block (supported: {', '.join(ok[blk.kind])})")  # fmt: skip  # noqa: E501
@@ -880,6 +931,14 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         found = []
         _states_of(blk.body, found, spec)
         spec.block_states[name] = [n for n in spec.state_names if n in found]
+        if blk.kind == "LINEAR":
+            n_eq = sum(isinstance(x, LinEq) for x in blk.body)
+            unknowns = _linear_unknowns(spec, blk)
+            if n_eq != len(unknowns) or any(not isinstance(x, (LinEq, Assign, Local, CallStmt))
+                                            for x in blk.body):  # fmt: skip
+                raise fail(file, blk.line, f"LINEAR {name}: {n_eq} equations for the "
+                           f"{len(unknowns)} STATEs they name ({', '.join(unknowns)}), or a "
+                           "statement other than assignments and equations: not supported")  # fmt: skip
 
     # read/write analysis: which values carry over between calls
     rw = _RW(prog, prog.blocks)

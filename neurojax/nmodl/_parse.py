@@ -227,6 +227,16 @@ class Compartment:
 
 
 @dataclass(frozen=True)
+class LinEq:
+    """`~ lhs = rhs` in a LINEAR block: one equation of a linear system for the STATEs
+    it names (solved by `SOLVE name`, e.g. in INITIAL: Allen's NaV.mod's equilibrium)."""
+
+    lhs: Any
+    rhs: Any
+    line: int
+
+
+@dataclass(frozen=True)
 class For:
     """`FROM var = lo TO hi [BY step] { body }`: unrolled by `_expand` (constant bounds)."""
 
@@ -313,7 +323,6 @@ class Program:
 
 _UNSUPPORTED_BLOCKS = {
     "FUNCTION_TABLE": "FUNCTION_TABLE",
-    "LINEAR": "LINEAR blocks",
     "NONLINEAR": "NONLINEAR blocks",
     "DISCRETE": "DISCRETE blocks",
     "PARTIAL": "PARTIAL blocks",
@@ -405,6 +414,7 @@ class Parser:
         self.prog = Program(file=file)
         self.in_receive = False  # parsing NET_RECEIVE
         self.receive_args: tuple = ()  # NET_RECEIVE's arguments (FOR_NETCONS aliases them)
+        self.in_linear = False  # parsing a LINEAR block: `~ lhs = rhs` equations
         self.block_depth = 0  # nesting of statement blocks
 
     # -- token helpers
@@ -516,6 +526,14 @@ class Parser:
             elif kw in ("DERIVATIVE", "KINETIC"):
                 name = self.name().text
                 self.prog.blocks[name] = Block(kw, name, (), self.statement_block(), t.line)
+            elif kw == "LINEAR":
+                name = self.name().text
+                self.in_linear = True
+                try:
+                    body = self.statement_block()
+                finally:
+                    self.in_linear = False
+                self.prog.blocks[name] = Block(kw, name, (), body, t.line)
             elif kw in ("FUNCTION", "PROCEDURE"):
                 name = self.name().text
                 args = self.formal_args()
@@ -718,6 +736,10 @@ class Parser:
             return If(Num(1.0), self.statement_block(), (), t.line)
         if t.kind == "op" and t.text == "~":
             self.next()
+            if self.in_linear:  # `~ lhs = rhs`: an equation of the linear system
+                lhs = self.expr()
+                self.expect("=")
+                return LinEq(lhs, self.expr(), t.line)
             return self.reaction(t)
         if t.kind != "name":
             raise self.err(f"unexpected {t.text!r} at the start of a statement")
