@@ -13,6 +13,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from neurojax.nmodl import load_mod
 
@@ -62,7 +63,8 @@ def test_linear_kinetic_scheme_is_one_solve_with_rates_at_the_old_states():
     with jax.enable_x64(True):
         mech = load_mod(val.IARX, file="iarx.mod")
         g0 = mech.init(jnp.array([v]), 34.0)._replace(**{n: jnp.array([x]) for n, x in zip(NAMES, x0, strict=True)})
-        g1 = mech.update(jnp.array([v]), g0, DT, 34.0)
+        # jitted: one compile is cheaper than the Newton step's eager op-by-op dispatch
+        g1 = jax.jit(lambda g: mech.update(jnp.array([v]), g, DT, 34.0))(g0)
     ours = np.array([float(getattr(g1, n)[0]) for n in NAMES])
     frozen = _be(v, x0, p, x0)  # NEURON: nocmodl marks the scheme linear (_linmat = 1)
     # one 5×5 solve in float64 either way: agreement to rounding (1e-14 absolute)
@@ -75,6 +77,9 @@ def test_linear_kinetic_scheme_is_one_solve_with_rates_at_the_old_states():
     assert np.max(np.abs(x - frozen)) > 1e-7
 
 
+# slow: ~3 CPU-s of eager tracing for a one-line fix; the fast tier keeps the module
+# covered (the other tests here), the slow tier compares this file with NEURON too
+@pytest.mark.slow
 def test_dt_read_in_the_derivative_procedure():
     # HH2.mod's pattern: the rate procedure of a cnexp DERIVATIVE also computes
     # 1 − exp(−dt/τ) (previously refused: "dt is only available in the SOLVEd block")
