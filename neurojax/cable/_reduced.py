@@ -28,9 +28,9 @@ updates of steps `s+1 … s+D_rise` and the fall conductance during those of
 the offset is at least one step). The soma fires at step `s` when `V > v_th` after the
 update, at least `t_ref` steps after its last spike; it is set to `v_spike` (Dendrify's
 first reset; `v_reset` when not given) and to `v_reset` `spike_width` steps later (the
-second reset). With `clamp=True` (the default) it is held there while refractory, as
-Brian2's `(unless refractory)`; with `clamp=False` it integrates freely and only the
-threshold is blocked, as in Dendrify's own models. docs/dendritic.md lists every rule.
+second reset). By default (`clamp=False`, Dendrify's own models) it then integrates
+freely and only the threshold is blocked; with `clamp=True` it is held there while
+refractory, as Brian2's `(unless refractory)`. docs/dendritic.md lists every rule.
 
 Reference: Pagkalos, Chavlis & Poirazi (2023) Introducing the Dendrify framework for
 incorporating dendrites to spiking neural networks. Nat Commun 14:131.
@@ -330,7 +330,8 @@ class ReducedCell(AbstractModel):
     `e_rise`, `e_fall` mV; soma `v_th`, `v_reset`, `v_spike` mV, `t_ref`, `spike_width`
     ms. Timing parameters of the dSpikes (durations, offset, refractoriness, ms) are
     fixed arrays. Timing rules (whole steps, Dendrify's order) are in the module
-    docstring and docs/dendritic.md; `clamp` (static) holds the soma while refractory.
+    docstring and docs/dendritic.md; `clamp` (static, default False as in Dendrify)
+    holds the soma while refractory.
 
     In a `neurojax.network.Network` a `ReducedCell` is a population like any point
     neuron: projections and drives name the compartment they target
@@ -363,7 +364,7 @@ class ReducedCell(AbstractModel):
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
     edges: tuple = eqx.field(static=True, default=())
     names: tuple = eqx.field(static=True, default=())
-    clamp: bool = eqx.field(static=True, default=True)
+    clamp: bool = eqx.field(static=True, default=False)
 
     structure: ClassVar = Coupled()
 
@@ -378,7 +379,7 @@ class ReducedCell(AbstractModel):
         t_ref: float = 2.0,
         v_spike: float | None = None,
         spike_width: float = 0.0,
-        clamp: bool = True,
+        clamp: bool = False,
         surrogate: AbstractSurrogate | None = None,
     ) -> ReducedCell:
         """A reduced cell from `Compartment`s (the first is the soma) and connections
@@ -388,8 +389,9 @@ class ReducedCell(AbstractModel):
 
         Soma: threshold `v_th`, reset `v_reset` (mV), refractory `t_ref` (ms); with
         `v_spike` (mV) the soma is first set to `v_spike` and `spike_width` ms later to
-        `v_reset` (Dendrify's `reset` and `second_reset`). `clamp=False`: the soma is not
-        held while refractory (Dendrify's models), only its threshold is blocked."""
+        `v_reset` (Dendrify's `reset` and `second_reset`). By default (`clamp=False`,
+        Dendrify's models) the soma is not held while refractory, only its threshold is
+        blocked; `clamp=True` holds it (Brian2's `(unless refractory)`)."""
         comps = list(compartments)
         if not comps:
             raise ValueError("a reduced cell needs at least a soma compartment.")
