@@ -294,9 +294,37 @@ def epsp_current(t, onset, imax=0.5, tau_rise=0.5, tau_decay=5.0):
 # ---------------------------------------------------------------- the simplified cell
 
 
-def _simplified_l5_points():
+def _simplified_l5_points(*, n_basal: int = 5, basal_length: float = 160.0,
+                          trunk_length: float = 760.0, trunk_diam=(5.0, 2.5),
+                          n_obliques: int = 6, oblique_length: float = 1.0,
+                          tuft_levels: int = 3, tuft_length: float = 150.0,
+                          tuft_diam=((2.5, 2.0), (1.4, 1.1), (0.9, 0.6))):  # fmt: skip
     """SWC rows `(id, type, x, y, z, radius, parent)` of the simplified L5 pyramidal
-    cell (µm; y towards the pia). Deterministic; `L5_SIMPLIFIED_SWC` holds its output."""
+    cell (µm; y towards the pia). Deterministic; `L5_SIMPLIFIED_SWC` holds its output
+    with the defaults (the shipped shape). The keywords describe variants of the shape
+    (docs/hay2011.md's morphology sweep; `validation/hay2011_bac_morphology.py`):
+
+    - `n_basal` stems of 50 µm, each forking into two branches of `basal_length` µm
+      (diameters 1.3 → 1.1, then 0.9 → 0.5 µm), spread over 200°…340° (35° apart for 5);
+    - an apical trunk of `trunk_length` µm along y, tapering `trunk_diam` (µm, soma end,
+      bifurcation end); obliques at the trunk's joints (80, 180, …, 600 µm for the
+      default 760 µm trunk, scaled with it), alternately left and right; `n_obliques`
+      of them, more than six spread over the joints' interval; each ~200 µm ×
+      `oblique_length` (a factor), 1.2 → 0.6 µm;
+    - a tuft of `tuft_levels` levels of forks (1 + 2 + … branches at the main
+      bifurcation: 2, 4, 8, … branches per level), `tuft_length` µm each, diameters per
+      level `tuft_diam` (soma end, far end; the last pair repeats for extra levels);
+    - an axon (60 µm, then two 200 µm branches; `hay2011_morphology` replaces it by
+      Hay's stubs)."""
+    if n_basal < 1 or n_obliques < 0 or tuft_levels < 1:
+        raise ValueError(
+            f"_simplified_l5_points: n_basal={n_basal} must be >= 1, n_obliques="
+            f"{n_obliques} >= 0 and tuft_levels={tuft_levels} >= 1."
+        )
+    for name, value in (("basal_length", basal_length), ("trunk_length", trunk_length),
+                        ("oblique_length", oblique_length), ("tuft_length", tuft_length)):  # fmt: skip
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"_simplified_l5_points: {name}={value} must be > 0 (µm).")
     rows = [(1, 1, 0.0, 0.0, 0.0, 10.0, -1)]  # one-point soma, 20 µm
 
     def add(kind, parent, start, end, d0, d1, step_um=20.0):
@@ -317,32 +345,45 @@ def _simplified_l5_points():
     a, pa = add(2, 1, (0, 0, 0), (0, -70, 0), 1.6, 1.3)
     add(2, a, pa, (-60, -260, 0), 1.0, 0.8)
     add(2, a, pa, (60, -260, 0), 1.0, 0.8)
-    # basal: five stems of 40 µm, each forking into two of 160 µm
-    for k in range(5):
-        ang = np.deg2rad(200 + 35 * k)
+    # basal: stems of 50 µm, each forking into two of `basal_length`
+    for k in range(n_basal):
+        ang = np.deg2rad(200 + (35 if n_basal == 5 else 140 / max(n_basal - 1, 1)) * k)
         u = np.array([np.cos(ang), np.sin(ang), 0.3 * np.sin(3 * ang)])
         u /= np.linalg.norm(u)
         s, ps = add(3, 1, (0, 0, 0), 50 * u, 1.3, 1.1, 10.0)
         for sgn in (-1, 1):
             v = u + 0.35 * sgn * np.array([-u[1], u[0], 0.0])
-            add(3, s, ps, ps + 160 * v / np.linalg.norm(v), 0.9, 0.5)
-    # apical trunk along y, 3.5 → 1.8 µm, obliques at the joints
-    joints = [0.0, 80.0, 180.0, 280.0, 380.0, 480.0, 600.0, 760.0]
-    obliques = {y: (-1) ** k for k, y in enumerate(joints[1:-1])}
+            add(3, s, ps, ps + basal_length * v / np.linalg.norm(v), 0.9, 0.5)
+    # apical trunk along y, tapering, obliques at the joints
+    base = [0.0, 80.0, 180.0, 280.0, 380.0, 480.0, 600.0, 760.0]
+    if trunk_length == 760.0:
+        joints = base
+    else:
+        joints = [y * trunk_length / 760.0 for y in base]
+    if n_obliques == 6:
+        at = joints[1:-1]
+    else:  # spread over the same interval, one per trunk point where they coincide
+        at = list(np.linspace(joints[1], joints[-2], n_obliques)) if n_obliques else []
+        joints = sorted(set(joints) | set(at))
+    obliques = {y: (-1) ** k for k, y in enumerate(at)}
+    t0, t1 = trunk_diam
     last, pt = 1, np.zeros(3)
     for y in joints[1:]:
-        dia = lambda yy: 5.0 + (2.5 - 5.0) * yy / 760.0  # noqa: E731
+        dia = lambda yy: t0 + (t1 - t0) * yy / trunk_length  # noqa: E731
         last, pt = add(4, last, pt, (0, y, 0), dia(pt[1]), dia(y))
         if y in obliques:
             sgn = obliques[y]
-            add(4, last, pt, pt + (sgn * 170, 100, 30 * sgn), 1.2, 0.6)
+            add(4, last, pt, pt + oblique_length * np.array([sgn * 170, 100, 30 * sgn]), 1.2,
+                0.6)  # fmt: skip
 
-    # tuft: three levels of forks, 150 µm each (2, 4, 8 branches)
+    # tuft: levels of forks, `tuft_length` µm each (2, 4, 8, … branches)
+    diams = list(tuft_diam) + [tuft_diam[-1]] * max(0, tuft_levels - len(tuft_diam))
+
     def tuft(parent, p0, direction, level):
-        d0, d1 = ((2.5, 2.0), (1.4, 1.1), (0.9, 0.6))[level]
-        end = p0 + 150.0 * direction / np.linalg.norm(direction)
+        d0, d1 = diams[level]
+        end = p0 + tuft_length * direction / np.linalg.norm(direction)
         t, p1 = add(4, parent, p0, end, d0, d1)
-        if level < 2:
+        if level < tuft_levels - 1:
             for sgn in (-1, 1):
                 tuft(t, p1, direction + sgn * np.array([0.45, 0.0, 0.25]), level + 1)
 
