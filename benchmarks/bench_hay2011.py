@@ -6,12 +6,16 @@ compartments, 23 mechanism instances of 12 kinds): neurojax against NEURON on th
   compiled run alone (best of `--repeats`), neurojax float32 with its default TR-BDF2
   and with backward Euler (NEURON's scheme), NEURON 9 backward Euler (float64, one
   thread, `continuerun` alone, in a subprocess: `validation/hay2011_cell_vs_neuron.py`);
-- compile: neurojax's first call minus its compiled run (trace + XLA);
+- compile: neurojax's first call minus its compiled run (trace + XLA), wall clock; and in
+  CPU seconds of the process, split into tracing (`jit(...).lower`) and XLA
+  (`.compile()`) — XLA compiles on one thread, so CPU seconds are what an idle machine
+  takes, and the load of a shared machine does not inflate them;
 - gradient: `jax.grad` of the mean somatic voltage with respect to every inexact leaf of
   every mechanism (all channel densities — one per compartment where they vary — and
   the kinetic parameters), default `CheckpointAdjoint()` (through 1 s the 40 000 stored
   states, 479 MB, fit its 512 MiB budget: no chunks, no extra forward run), the
-  compiled run ÷ the forward run (same scheme);
+  compiled run ÷ the forward run (same scheme), wall clock and CPU time (`_cpu`: the
+  forward and gradient runs alternated, min of `--repeats` each);
 - gradient memory: XLA's plan for the compiled gradient (`memory_analysis`: temporaries
   + outputs), bytes.
 
@@ -90,6 +94,24 @@ def main(argv=None):
             best = min(best, time.perf_counter() - t0)
         return first - best, best
 
+    def cpu_compile(fn, *a):
+        """(compiled, tracing CPU s, XLA CPU s)"""
+        t0 = time.process_time()
+        lowered = fn.lower(*a)
+        t1 = time.process_time()
+        compiled = lowered.compile()
+        return compiled, t1 - t0, time.process_time() - t1
+
+    def cpu_alternating(fns):
+        """min CPU seconds of each of `fns`, run alternately `--repeats` times"""
+        best = [float("inf")] * len(fns)
+        for _ in range(args.repeats):
+            for j, f in enumerate(fns):
+                t0 = time.process_time()
+                jax.block_until_ready(f())
+                best[j] = min(best[j], time.process_time() - t0)
+        return best
+
     for name, solver in (("trbdf2", TRBDF2()), ("backward_euler", BackwardEuler())):
         fwd = jax.jit(
             lambda c, s=solver: (
@@ -117,13 +139,28 @@ def main(argv=None):
         row[f"gradient_{name}_s"] = g_run
         row[f"gradient_over_forward_{name}"] = g_run / run_s
         row[f"forward_over_neuron_{name}"] = run_s / row["neuron_s"]
+        # CPU time: fresh compilations (tracing and XLA apart), then the two compiled
+        # programs alternated
+        jax.clear_caches()
+        f_c, f_trace, f_xla = cpu_compile(
+            jax.jit(lambda p, s=static: loss(eqx.combine(p, s))), params
+        )
+        g_c, g_trace, g_xla = cpu_compile(
+            jax.jit(jax.grad(lambda p, s=static: loss(eqx.combine(p, s)))), params
+        )
+        row[f"neurojax_{name}_trace_cpu_s"], row[f"neurojax_{name}_xla_cpu_s"] = f_trace, f_xla
+        row[f"gradient_{name}_trace_cpu_s"], row[f"gradient_{name}_xla_cpu_s"] = g_trace, g_xla
+        f_cpu, g_cpu = cpu_alternating([lambda f=f_c, p=params: f(p), lambda g=g_c, p=params: g(p)])
+        row[f"neurojax_{name}_cpu_s"] = f_cpu
+        row[f"gradient_{name}_cpu_s"] = g_cpu
+        row[f"gradient_over_forward_{name}_cpu"] = g_cpu / f_cpu
 
     out = C.RESULTS / "hay2011.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(row, indent=1, default=str))
     for k, v in row.items():
         if k != "machine":
-            print(f"{k:36s} {v:.4g}" if isinstance(v, float) else f"{k:36s} {v}")
+            print(f"{k:40s} {v:.4g}" if isinstance(v, float) else f"{k:40s} {v}")
 
 
 if __name__ == "__main__":
