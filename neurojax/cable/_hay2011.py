@@ -294,9 +294,10 @@ def epsp_current(t, onset, imax=0.5, tau_rise=0.5, tau_decay=5.0):
 # ---------------------------------------------------------------- the simplified cell
 
 
-def _simplified_l5_points(*, n_basal: int = 5, basal_length: float = 160.0,
-                          trunk_length: float = 760.0, trunk_diam=(5.0, 2.5),
+def _simplified_l5_points(*, soma_diam: float = 20.0, n_basal: int = 5,
+                          basal_length: float = 160.0, trunk_length: float = 760.0, trunk_diam=(5.0, 2.5),
                           n_obliques: int = 6, oblique_length: float = 1.0,
+                          oblique_diam=(1.2, 0.6),
                           tuft_levels: int = 3, tuft_length: float = 150.0,
                           tuft_diam=((2.5, 2.0), (1.4, 1.1), (0.9, 0.6))):  # fmt: skip
     """SWC rows `(id, type, x, y, z, radius, parent)` of the simplified L5 pyramidal
@@ -304,15 +305,16 @@ def _simplified_l5_points(*, n_basal: int = 5, basal_length: float = 160.0,
     with the defaults (the shipped shape). The keywords describe variants of the shape
     (docs/hay2011.md's morphology sweep; `validation/hay2011_bac_morphology.py`):
 
+    - a one-point soma of `soma_diam` µm;
     - `n_basal` stems of 50 µm, each forking into two branches of `basal_length` µm
       (diameters 1.3 → 1.1, then 0.9 → 0.5 µm), spread over 200°…340° (35° apart for 5);
     - an apical trunk of `trunk_length` µm along y, tapering `trunk_diam` (µm, soma end,
       bifurcation end); obliques at the trunk's joints (80, 180, …, 600 µm for the
       default 760 µm trunk, scaled with it), alternately left and right; `n_obliques`
       of them, more than six spread over the joints' interval; each ~200 µm ×
-      `oblique_length` (a factor), 1.2 → 0.6 µm;
-    - a tuft of `tuft_levels` levels of forks (1 + 2 + … branches at the main
-      bifurcation: 2, 4, 8, … branches per level), `tuft_length` µm each, diameters per
+      `oblique_length` (a factor), diameters `oblique_diam` (µm, 1.2 → 0.6);
+    - a tuft of `tuft_levels` levels of forks from the main bifurcation (2, 4, 8, …
+      branches per level), `tuft_length` µm each, diameters per
       level `tuft_diam` (soma end, far end; the last pair repeats for extra levels);
     - an axon (60 µm, then two 200 µm branches; `hay2011_morphology` replaces it by
       Hay's stubs)."""
@@ -321,11 +323,12 @@ def _simplified_l5_points(*, n_basal: int = 5, basal_length: float = 160.0,
             f"_simplified_l5_points: n_basal={n_basal} must be >= 1, n_obliques="
             f"{n_obliques} >= 0 and tuft_levels={tuft_levels} >= 1."
         )
-    for name, value in (("basal_length", basal_length), ("trunk_length", trunk_length),
-                        ("oblique_length", oblique_length), ("tuft_length", tuft_length)):  # fmt: skip
+    for name, value in (("soma_diam", soma_diam), ("basal_length", basal_length),
+                        ("trunk_length", trunk_length), ("oblique_length", oblique_length),
+                        ("tuft_length", tuft_length)):  # fmt: skip
         if not (np.isfinite(value) and value > 0):
             raise ValueError(f"_simplified_l5_points: {name}={value} must be > 0 (µm).")
-    rows = [(1, 1, 0.0, 0.0, 0.0, 10.0, -1)]  # one-point soma, 20 µm
+    rows = [(1, 1, 0.0, 0.0, 0.0, soma_diam / 2, -1)]  # one-point soma
 
     def add(kind, parent, start, end, d0, d1, step_um=20.0):
         """Points from `start` (exclusive) to `end`, diameters d0 → d1; returns the last
@@ -373,8 +376,8 @@ def _simplified_l5_points(*, n_basal: int = 5, basal_length: float = 160.0,
         last, pt = add(4, last, pt, (0, y, 0), dia(pt[1]), dia(y))
         if y in obliques:
             sgn = obliques[y]
-            add(4, last, pt, pt + oblique_length * np.array([sgn * 170, 100, 30 * sgn]), 1.2,
-                0.6)  # fmt: skip
+            add(4, last, pt, pt + oblique_length * np.array([sgn * 170, 100, 30 * sgn]),
+                *oblique_diam)
 
     # tuft: levels of forks, `tuft_length` µm each (2, 4, 8, … branches)
     diams = list(tuft_diam) + [tuft_diam[-1]] * max(0, tuft_levels - len(tuft_diam))
