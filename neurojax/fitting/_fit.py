@@ -74,10 +74,13 @@ RESIDUAL_FLOOR = 0.01
 """mV²: the residual allowed on a noise-free recording (0.1 mV rms)."""
 
 
-def _noise_floor(obj, strategy) -> float | None:
-    """σ̂² of the target (mV²) where `fit` checks its result against it: the default
-    strategy, a plain `TraceMSE` loss and a voltage target array; `None` elsewhere."""
-    if not isinstance(strategy, Auto) or type(obj.loss) is not TraceMSE:
+def _noise_floor(obj) -> float | None:
+    """σ̂² of the target (mV²) where `fit` checks its result against it: a plain
+    `TraceMSE` loss and a voltage target array, whatever the strategy (only `Auto`
+    restarts; held-out check: AdEx `a, b, tau_w` with `GlobalSearch()` stopped at
+    12 mV² on a recording with 0.25 mV² of noise, 34 % off, and said `converged`);
+    `None` elsewhere."""
+    if type(obj.loss) is not TraceMSE:
         return None
     v = obj.target.v
     if obj.loss.weights is not None or not isinstance(v, jax.Array | np.ndarray):
@@ -125,6 +128,13 @@ def _least_squares(loss) -> bool:
     return all(w >= 0 and type(t).residuals is not AbstractLoss.residuals for w, t in loss.terms())
 
 
+def _uses_spikes(loss) -> bool:
+    """Whether a loss reads spikes (its gradient is the surrogate's): `converged` then
+    trusts only the loss, not the gradient (`_converged`). A plain function (not an
+    `AbstractLoss`) is taken as differentiable."""
+    return isinstance(loss, AbstractLoss) and "spikes" in set(loss_requires(loss))
+
+
 def _voltage_only(loss) -> bool:
     if not isinstance(loss, AbstractLoss):
         return False
@@ -169,8 +179,9 @@ class FitResult:
       first-order optimiser), `stop_reason` (a `StopReason`: `STEPS`, `PATIENCE`,
       `TARGET_LOSS`, `CALLBACK`, `INTERRUPTED`, `FLOOR` (Levenberg–Marquardt's), or
       `NO_IMPROVEMENT` when no start ever went below its initial loss, so the result is
-      the start; `ABOVE_NOISE` when `Auto`'s noise check failed even after its
-      `Restarts`), `n_skipped` (steps whose loss
+      the start; `ABOVE_NOISE` when the noise check failed — a plain `TraceMSE` on a
+      voltage target ending above `RESIDUAL_FACTOR·σ̂² + RESIDUAL_FLOOR`, whatever the
+      strategy; with `Auto` even after its `Restarts`), `n_skipped` (steps whose loss
       or gradient was not finite: the update was skipped), `n_evaluations`
       (loss-and-gradient evaluations, each one simulation with its derivative, summed
       over starts; more than `n_steps` for a line search), `objective` (the `Objective`
@@ -183,7 +194,8 @@ class FitResult:
       (1e-4) of itself or of the fit's whole gain over the last `max(5, n_steps // 10)`
       steps, and the
       gradient at the result is at most `CONVERGED_GTOL` (0.1) times the gradient at its
-      start, or its loss at most 0.01 times the start's (stationarity). A fit cut short
+      start, or its loss at most 0.01 times the start's (stationarity; for a loss on
+      spikes, whose gradient is the surrogate's, only the latter). A fit cut short
       by `steps`, a callback or Ctrl-C while still improving is not converged, nor is one
       that never improved on its start (`StopReason.NO_IMPROVEMENT`).
     - `grad_norms`: the gradient norm (unconstrained coordinates) at each step of the
@@ -285,6 +297,35 @@ def _float_leaves_to_arrays(model, trainable):
         return eqx.tree_at(where, model, new)
     except (ValueError, TypeError):
         return model
+
+
+def _check_loss_reads_params(obj: Objective):
+    """Trace the loss at the start (no compilation) and return its output's shape/dtype;
+    raise if a selected parameter does not reach the loss at all (dead-code elimination
+    of the traced program): such a leaf would stay at its start with a zero gradient and
+    the fit would report it as fitted. Held-out check: a `Network` projection's `delay`
+    set by `eqx.tree_at` after construction is never read (the network counts delays in
+    whole steps when it is built), and `fit` returned the start."""
+    closed = jax.make_jaxpr(obj)(obj.params0)
+    try:  # a private JAX helper: without it, skip the check (never a false error)
+        from jax._src.interpreters import partial_eval as pe
+
+        _, used = pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars))
+    except Exception:  # pragma: no cover - JAX internals moved
+        used = None
+    if used is not None:
+        sizes = [int(np.size(x)) for x in jtu.tree_leaves(obj.params0)]
+        if len(used) == len(sizes):
+            unused = [n for n, u in zip(obj.names, used, strict=True) if not u]
+            if unused:
+                raise ValueError(
+                    f"trainable parameter(s) {', '.join(unused)} do not affect the loss: the "
+                    "simulation never reads them (a field fixed when the model was built, "
+                    "such as a Network projection's delay, counted in whole steps at "
+                    "construction: rebuild the model to change it; or a parameter of a "
+                    "part the recording does not depend on). Remove them from trainable."
+                )
+    return closed.out_avals[0]
 
 
 def _n_starts_of(starts, n_starts):
@@ -503,8 +544,9 @@ def fit(
         isinstance(patience, bool) or not isinstance(patience, int) or patience < 1
     ):
         raise ValueError(f"patience must be a positive number of steps or None; got {patience!r}.")
-    # trace (not compile) the loss once: a non-scalar loss is reported here
-    out = jax.eval_shape(obj, obj.params0)
+    # trace (not compile) the loss once: a non-scalar loss, and a trainable the loss never
+    # reads, are reported here
+    out = _check_loss_reads_params(obj)
     if out.shape != ():
         raise ValueError(f"the loss must return a scalar, got shape {out.shape}.")
     if print_every is None:
@@ -549,7 +591,7 @@ def fit(
         progress_resets=progress_resets,
     )
     d = descend(u)
-    floor = _noise_floor(obj, strategy)
+    floor = _noise_floor(obj)
     limit = None if floor is None else RESIDUAL_FACTOR * floor + RESIDUAL_FLOOR
     # only where the fit claims a minimum (a fit cut short is not converged anyway)
     settled = d.stop_reason in (StopReason.FLOOR, StopReason.PATIENCE)
@@ -563,7 +605,12 @@ def fit(
     )
     later_stages = ()
     restart_rounds = 0
-    if above_noise and strategy.restarts is not None and state.estimate is not None:
+    if (
+        above_noise
+        and isinstance(strategy, Auto)
+        and strategy.restarts is not None
+        and state.estimate is not None
+    ):
         again = _restart(
             obj,
             strategy.restarts,
@@ -665,7 +712,12 @@ def fit(
         seconds=seconds,
         start_losses=best_loss,
         start_params=jtu.tree_map(np.asarray, jax.vmap(obj.from_unconstrained)(d.best_u)),
-        converged=_converged(all_losses[:, best], all_grad_norms[:, best], d.stop_reason)
+        converged=_converged(
+            all_losses[:, best],
+            all_grad_norms[:, best],
+            d.stop_reason,
+            surrogate=_uses_spikes(obj.loss),
+        )
         and not above_noise
         and stationary,
         restart_rounds=restart_rounds,

@@ -81,9 +81,12 @@ class Positive(AbstractConstraint):
 
     Softplus rather than `exp`: near `p₀` it moves `p` relatively (like a log-parameter),
     far above it grows only linearly, so a huge step cannot overflow; far below, `p`
-    approaches `lower` but never reaches it (softplus is floored at the smallest normal
-    float, so `p > lower` holds even where it would underflow). For conductances, time
-    constants, capacitances.
+    approaches `lower` but never reaches it (softplus is floored at the float's machine
+    epsilon, so `p − lower >= scale·eps` holds even where it would underflow: a floor at
+    the smallest normal float, ~1e-38, times a small scale such as Izhikevich's `a = 0.02`
+    is a subnormal that the CPU flushes to 0, and a CMA-ES point there stopped a
+    held-out fit with "Izhikevich.a must be > 0"). For conductances, time constants,
+    capacitances.
     Multi-start samples log-uniformly in `[p₀/spread, p₀·spread]` (relative to `lower`).
     """
 
@@ -105,7 +108,8 @@ class Positive(AbstractConstraint):
 
     def forward(self, u):
         # softplus underflows to 0 for u below ~−100 (float32); the floor keeps p > lower
-        s = jnp.maximum(jax.nn.softplus(u), jnp.finfo(jnp.result_type(u)).tiny)
+        # (eps, not tiny: tiny·scale is subnormal, flushed to 0, for scales below 1)
+        s = jnp.maximum(jax.nn.softplus(u), jnp.finfo(jnp.result_type(u)).eps)
         return self.lower + self.scale * s
 
     def inverse(self, p):
