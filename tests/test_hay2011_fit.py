@@ -171,6 +171,11 @@ def test_smoothed_trace_mse_rejects_bad_settings(study):
         study.SmoothedTraceMSE(sigma=-1.0)
     with pytest.raises(ValueError, match="stride"):
         study.SmoothedTraceMSE(stride=0)
+    # a ±3σ kernel longer than the trace (10 ms at 0.025 ms: 2401 rows > 400) is refused,
+    # not returned at the kernel's length
+    a = np.zeros((400, 2))
+    with pytest.raises(ValueError, match="longer than the trace"):
+        study.SmoothedTraceMSE(sigma=10.0)(_rec(a), _rec(a))
 
 
 def test_log_scale_maps_the_log_ratio(study):

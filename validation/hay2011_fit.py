@@ -148,6 +148,11 @@ class SmoothedTraceMSE(nj.fitting.AbstractLoss):
         d = (pred.v - target.v).reshape(pred.v.shape[0], -1)
         if self.sigma > 0:
             half = int(np.ceil(3 * self.sigma / pred.dt))
+            if 2 * half + 1 > d.shape[0]:  # jnp.convolve "same" would return the kernel's length
+                raise ValueError(f"SmoothedTraceMSE(sigma={self.sigma}): the ±3σ kernel "
+                                 f"({2 * half + 1} rows) is longer than the trace "
+                                 f"({d.shape[0]} rows of {pred.dt} ms): use a smaller sigma "
+                                 f"or a longer recording.")  # fmt: skip
             tk = np.arange(-half, half + 1) * pred.dt
             k = np.exp(-0.5 * (tk / self.sigma) ** 2)
             k = jnp.asarray(k / k.sum(), d.dtype)
