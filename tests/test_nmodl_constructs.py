@@ -173,3 +173,18 @@ def test_linear_block_solves_the_initial_equilibrium():
     bad = val.NAV3.replace("SOLVE kin METHOD sparse", "SOLVE equilibrium")
     with pytest.raises(NmodlError, match=r"nav\.mod:\d+: SOLVE equilibrium \(a LINEAR block\) in BREAKPOINT"):
         load_mod(bad, file="nav.mod")
+
+
+def test_vecstim_refusal_says_what_to_do():
+    from neurojax.nmodl import NmodlError
+
+    text = """
+NEURON { ARTIFICIAL_CELL VecStim }
+ASSIGNED { index etime (ms) space }
+INITIAL { index = 0 }
+VERBATIM
+extern double* vector_vec();
+ENDVERBATIM
+"""
+    with pytest.raises(NmodlError, match=r"vs\.mod:5: VERBATIM .* give the times to Cell\.event_input"):
+        load_mod(text, file="vs.mod")

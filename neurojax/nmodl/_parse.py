@@ -480,7 +480,11 @@ class Parser:
             if t.kind == "eof":
                 break
             if t.kind == "verbatim":
-                raise self.err("VERBATIM blocks (C code) are not supported")
+                hint = ""
+                if self.prog.kind == "ARTIFICIAL_CELL" and self.prog.suffix == "VecStim":
+                    hint = (" (VecStim plays a hoc Vector of spike times: give the times to "
+                            "Cell.event_input directly)")  # fmt: skip
+                raise self.err(f"VERBATIM blocks (C code) are not supported{hint}")
             if t.kind != "name":
                 raise self.err(f"unexpected {t.text!r} at the top level")
             kw = t.text
