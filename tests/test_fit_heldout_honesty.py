@@ -10,7 +10,9 @@ other tests do not see, each with a bug it found in the fitting library and the 
 - a trainable the simulation never reads (a Network projection's `delay` changed by
   `eqx.tree_at`) was returned unchanged as if fitted;
 - `Positive`'s floor was a subnormal for small scales: a CMA-ES point stopped a fit with
-  "Izhikevich.a must be > 0".
+  "Izhikevich.a must be > 0";
+- a loss `window` after the end of the recording gave a loss of 0 ("converged" at the
+  start), and `TraceMSE` weights of the wrong shape an unreadable broadcasting error.
 
 The driver that ran the 30 held-out cases is described in docs/fitting.md ("Held-out
 checks"); the slow tests here repeat the failing ones end to end."""
@@ -88,6 +90,26 @@ def test_a_trainable_the_simulation_never_reads_is_refused():
         nj.fit(net, {"src": spikes}, {"dst": target}, dt=0.1, saveat=saveat,
                trainable=lambda m: (m.projections[0].synapse.tau, m.projections[0].delay),
                progress_meter=QUIET)  # fmt: skip
+
+
+def test_a_loss_that_cannot_see_the_recording_is_refused():
+    """A `window` after the end of the recording made the loss 0 (the fit "converged" at
+    its start); `TraceMSE` weights of the wrong shape failed deep in the simulation with a
+    bare broadcasting error. Both are refused before compilation, naming the fix."""
+    from neurojax.fitting import TraceMSE, make_objective
+
+    current = jnp.ones((50, 3))
+    v = jnp.zeros((50, 3))
+    with pytest.raises(ValueError, match=r"window \(60, 90\) ms holds no recorded row"):
+        make_objective(nj.LIF(), current, v, dt=0.1, trainable=lambda m: m.tau,
+                       loss=TraceMSE(window=(60.0, 90.0)))  # fmt: skip
+    with pytest.raises(ValueError, match=r"weights shaped \(50,\) do not broadcast"):
+        make_objective(nj.LIF(), current, v, dt=0.1, trainable=lambda m: m.tau,
+                       loss=TraceMSE(weights=jnp.ones(50)))  # fmt: skip
+    # per-sweep and per-row weights, and a window inside the recording, are accepted
+    for loss in (TraceMSE(weights=jnp.ones(3)), TraceMSE(weights=jnp.ones((50, 1))),
+                 TraceMSE(window=(1.0, 4.0))):  # fmt: skip
+        make_objective(nj.LIF(), current, v, dt=0.1, trainable=lambda m: m.tau, loss=loss)
 
 
 # ------------------------------------------------------------------ the noise check

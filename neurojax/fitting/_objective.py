@@ -29,7 +29,7 @@ from .._simulate import (
 from .._solution import Solution
 from ..solvers import AbstractSolver
 from ..stimuli import AbstractStimulus
-from ._losses import TraceMSE, loss_requires
+from ._losses import AbstractLoss, TraceMSE, loss_requires
 from ._recording import Recording
 from ._transforms import AbstractConstraint, default_constraint
 
@@ -575,6 +575,41 @@ class Objective(eqx.Module):
         return self.adjoint.reverse_differentiable(self.unconstrained_loss)(u)
 
 
+def _check_loss_against_recording(loss, rec: Recording) -> None:
+    """Refuse a loss term that cannot see the recording, before compiling (held-out
+    checks): a `window` holding no recorded row made the loss 0 and the fit "converged"
+    at its start; `TraceMSE` weights not broadcastable to the trace failed deep inside
+    the simulation with a bare broadcasting error."""
+    terms = loss.terms() if isinstance(loss, AbstractLoss) else ()
+    n = rec.n_rows
+    t = rec.t0 + rec.dt * np.arange(1, n + 1) if rec.dt is not None else None
+    for _, term in terms:
+        name = type(term).__name__
+        window = getattr(term, "window", None)
+        if t is not None and isinstance(window, (tuple, list)) and len(window) == 2:
+            lo, hi = float(window[0]), float(window[1])
+            if not np.any((t >= lo) & (t < hi)):
+                raise ValueError(
+                    f"{name}: window ({lo:g}, {hi:g}) ms holds no recorded row (the rows are "
+                    f"at {t[0]:g} … {t[-1]:g} ms, every {rec.dt:g} ms), so this term would be "
+                    "0 whatever the parameters. Give a window inside the recording."
+                )
+        weights = getattr(term, "weights", None)
+        if isinstance(term, TraceMSE) and weights is not None and rec.v is not None:
+            v_shape = tuple(jnp.shape(rec.v))
+            w_shape = tuple(jnp.shape(weights))
+            try:
+                ok = np.broadcast_shapes(w_shape, v_shape) == v_shape
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"TraceMSE weights shaped {w_shape} do not broadcast to the recorded trace "
+                    f"{v_shape} (rows × recorded axes): per-row weights are (n_rows, 1), "
+                    "per-sweep (n_sweeps,), per-sample the trace's own shape."
+                )
+
+
 def make_objective(
     model: AbstractModel,
     inputs: ArrayLike | AbstractStimulus,
@@ -667,6 +702,8 @@ def make_objective(
                 "Recording.from_voltage(v, dt, v_th=...) detects spikes in a voltage trace, "
                 "Recording.from_spike_times(times, n_rows, dt) builds a spike train."
             )
+
+    _check_loss_against_recording(loss, rec)
 
     model, treedef, paths, leaves = _resolve_selection(trainable, model)
     n_scalars = sum(int(np.size(p)) for p in leaves)
