@@ -170,7 +170,7 @@ def test_linear_block_solves_the_initial_equilibrium():
     bad = val.NAV3.replace("    ~ c + o + i = 1\n}", "}")
     with pytest.raises(NmodlError, match=r"nav\.mod:\d+: LINEAR equilibrium: 2 equations for the 3"):
         load_mod(bad, file="nav.mod")
-    bad = val.NAV3.replace("SOLVE kin METHOD sparse", "SOLVE equilibrium")
+    bad = val.NAV3.replace("SOLVE scheme METHOD sparse", "SOLVE equilibrium")
     with pytest.raises(NmodlError, match=r"nav\.mod:\d+: SOLVE equilibrium \(a LINEAR block\) in BREAKPOINT"):
         load_mod(bad, file="nav.mod")
 

@@ -216,11 +216,11 @@ PARAMETER {
 ASSIGNED { v (mV) ena (mV) ina (mA/cm2) }
 STATE { c o i }
 BREAKPOINT {
-    SOLVE kin METHOD sparse
+    SOLVE scheme METHOD sparse
     ina = gbar*o*(v - ena)
 }
 INITIAL { SOLVE equilibrium }
-KINETIC kin {
+KINETIC scheme {
     LOCAL a, b
     a = a0*exp((v + 35)/va)
     b = b0*exp(-(v + 35)/va)
