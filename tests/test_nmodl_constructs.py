@@ -121,7 +121,8 @@ def test_initial_state_depending_on_dt():
             np.testing.assert_allclose(float(g.h[0]), 1 + (1 - np.exp(-dt / 5)) * (h_inf - 1),
                                        rtol=1e-13)  # fmt: skip
         g = mech.init(jnp.array([v]), 34.0)
-        mech.update(jnp.array([v]), g, 0.025, 34.0)  # the dt it was initialised with
+        # a step with another dt is refused before anything is traced (stepping with
+        # dt_init: the slow tier's NEURON comparison)
         with pytest.raises(ValueError, match=r"carx\.mod: carx's initial state depends on dt"):
             mech.update(jnp.array([v]), g, 0.05, 34.0)
         with pytest.raises(ValueError, match="only for a mechanism whose initial state"):
