@@ -6,7 +6,6 @@ tests/test_dendritic_network_dendrify.py, unchanged by the layout.)"""
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -38,16 +37,19 @@ def cell(**soma):
 
 @pytest.fixture(scope="module")
 def states():
-    """Random states of 64 neurons around threshold (timers at every phase)."""
-    k = jax.random.split(jax.random.key(0), 5)
+    """Random states of 64 neurons around threshold (timers at every phase), drawn with
+    NumPy (no JAX program to compile for them)."""
+    rng = np.random.default_rng(0)
     n = 64
-    v = -70.0 + 40.0 * jax.random.uniform(k[0], (n, 3))
-    rise = (jax.random.uniform(k[1], (n, 3)) < 0.3).astype(jnp.float32)
-    fall = (jax.random.uniform(k[2], (n, 3)) < 0.3).astype(jnp.float32)
-    since_d = jnp.floor(jax.random.uniform(k[3], (n, 3)) * 60.0)
-    since_s = jnp.floor(jax.random.uniform(k[4], (n,)) * 40.0)
-    cur = 0.1 * jax.random.normal(k[0], (n, 3))
-    return ReducedState(v, rise, fall), ReducedTimers(since_d, since_s), cur
+    f32 = np.float32
+    v = (-70.0 + 40.0 * rng.random((n, 3))).astype(f32)
+    rise = (rng.random((n, 3)) < 0.3).astype(f32)
+    fall = (rng.random((n, 3)) < 0.3).astype(f32)
+    since_d = np.floor(rng.random((n, 3)) * 60.0).astype(f32)
+    since_s = np.floor(rng.random(n) * 40.0).astype(f32)
+    cur = (0.1 * rng.standard_normal((n, 3))).astype(f32)
+    y = ReducedState(*(jnp.asarray(x) for x in (v, rise, fall)))
+    return y, ReducedTimers(jnp.asarray(since_d), jnp.asarray(since_s)), jnp.asarray(cur)
 
 
 @pytest.mark.parametrize("clamp", [True, False])
