@@ -54,6 +54,7 @@ from ._plot import plot_morphology as plot_morphology
 from ._reduced import Compartment as Compartment
 from ._reduced import DSpikes as DSpikes
 from ._reduced import ReducedCell as ReducedCell
+from ._reduced import ReducedColumns as ReducedColumns
 from ._reduced import ReducedState as ReducedState
 from ._swc import read_swc as read_swc
 from ._tree_solve import TreeTopology as TreeTopology
