@@ -113,7 +113,7 @@ def test_initial_state_depending_on_dt():
         mech = load_mod(val.CARX, file="carx.mod")
         assert type(mech).init_depends_dt and mech.dt_init == 0.025
         for dt in (0.025, 0.1):
-            m = mech if dt == 0.025 else load_mod(val.CARX, file="carx.mod", dt=dt)
+            m = mech if dt == 0.025 else type(mech)(dt_init=dt)  # load_mod(..., dt=dt)
             g = m.init(jnp.array([v]), 34.0)
             # one step of the procedure from (0, 1), exactly: float64 rounding
             np.testing.assert_allclose(float(g.m[0]), (1 - np.exp(-dt / 100)) * m_inf,
@@ -125,8 +125,10 @@ def test_initial_state_depending_on_dt():
         # dt_init: the slow tier's NEURON comparison)
         with pytest.raises(ValueError, match=r"carx\.mod: carx's initial state depends on dt"):
             mech.update(jnp.array([v]), g, 0.05, 34.0)
+        assert load_mod(val.CARX, file="carx.mod", dt=0.1).dt_init == 0.1
+        plain = "NEURON { SUFFIX plain }\nASSIGNED { v (mV) }\nBREAKPOINT { }\n"
         with pytest.raises(ValueError, match="only for a mechanism whose initial state"):
-            load_mod(val.TRAUBX, file="traubx.mod", dt=0.05)
+            load_mod(plain, file="plain.mod", dt=0.05)
 
 
 def test_parameter_defaults_have_six_significant_digits_as_in_neuron():
