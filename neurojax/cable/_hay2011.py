@@ -20,8 +20,9 @@ Hay's two 30 µm stubs). It is *not* Hay's reconstruction: firing
 patterns are qualitatively those of the paper (repetitive step firing; under the BAC
 protocol a dendritic Ca²⁺ spike and a somatic burst), not its numbers — and here a
 backpropagating AP alone already triggers the Ca²⁺ spike, which on Hay et al.'s
-reconstruction takes the bAP and a distal EPSP together (docs/hay2011.md). Any SWC can
-be given instead: `hay2011_cell(hay2011_morphology(path))`.
+reconstruction takes the bAP and a distal EPSP together (docs/hay2011.md, with a sweep
+of shapes from `_simplified_l5_points`'s keywords and the ones that do give BAC firing).
+Any SWC can be given instead: `hay2011_cell(hay2011_morphology(path))`.
 
 Units: the mechanism parameters are NMODL's (S/cm², ms, µm, mM), as NEURON's and Hay et
 al.'s; `cm` µF/cm², `ra` Ω·cm, distances µm.
