@@ -296,7 +296,8 @@ def epsp_current(t, onset, imax=0.5, tau_rise=0.5, tau_decay=5.0):
 
 
 def _simplified_l5_points(*, soma_diam: float = 20.0, n_basal: int = 5,
-                          basal_length: float = 160.0, trunk_length: float = 760.0, trunk_diam=(5.0, 2.5),
+                          basal_length: float = 160.0, trunk_length: float = 760.0,
+                          trunk_diam=(5.0, 2.5),
                           n_obliques: int = 6, oblique_length: float = 1.0,
                           oblique_diam=(1.2, 0.6),
                           tuft_levels: int = 3, tuft_length: float = 150.0,
