@@ -144,6 +144,11 @@ CASES: dict[str, dict] = {
                               tuft_diam=TUFT_DENSE),
     "dense4_70": dict(tuft_levels=4, tuft_length=70.0, tuft_diam=TUFT_DENSE),
     "dense5_50": dict(tuft_levels=5, tuft_length=50.0, tuft_diam=TUFT_DENSE),
+    "bif_700_dense5_50": dict(trunk_length=700.0, tuft_levels=5, tuft_length=50.0,
+                              tuft_diam=TUFT_DENSE),
+    "bif_700_dense5_60": dict(trunk_length=700.0, tuft_levels=5, tuft_length=60.0,
+                              tuft_diam=TUFT_DENSE),
+    "dense5_55": dict(tuft_levels=5, tuft_length=55.0, tuft_diam=TUFT_DENSE),
     "diag_na_rest": dict(scales=tuple({("NaTa_t", "gNaTa_tbar"): f}
                                       for f in (0.8, 0.75, 0.7, 0.65))),
 }
