@@ -29,6 +29,11 @@ JSON). CMA-ES gets that many simulations per start.
     # killed between stages goes on from its --out file with --resume FILE
     python validation/hay2011_fit.py --variant hierarchical --protocol long --T 250 \
         --start-index 0 --method lm --log-bound 10 --out /tmp/lm0b.json
+    # a Gaussian prior (SD log 2) on the log densities around the start, weight per stage
+    # (mV²; 0 in the raw stage); K_Tst and Ih held in the first stage; a CMA-ES stage first
+    python validation/hay2011_fit.py --variant hierarchical --protocol long --T 250 \
+        --start-index 1 --method lm --prior 10,0.01,0.0001,0 --out /tmp/lm1p.json
+    python validation/hay2011_fit.py ... --hold-first 5,6      # or --cma-first 200
 
 Result (docs/fitting.md, "Hay et al.'s L5 cell"): neither method recovers the ten
 densities at ~270 simulations per start; CMA-ES ends at lower losses than LM. The trace
@@ -46,6 +51,11 @@ does not exclude it) and start 1 diverges (docs/fitting.md). With `--log-bound F
 (`BoundedLogScale`: each density kept within start/F … start·F) both got worse: start 0
 (F = 10) 2 of 10 within 10 %, 28.7 mV²; start 1 (F = 3) 1 of 10, 69 mV² — the first
 stage still drives K_Tst and Ih to the bounds and they do not come back.
+A weak Gaussian prior on the log densities (`--prior w1,w2,w3,0`, `PriorObjective`) and
+holding K_Tst and Ih in the first stage (`--hold-first 5,6`) did not rescue start 1 and
+the prior made start 0 worse (2 of 10); the plain hierarchy on all five starts: 8, 0, 0, 3,
+2 of 10 densities within 10 % (traces within noise from starts 0 and 3), CMA-ES with 600
+simulations 4, 0, 1, 2, 2 of 10 — no start recovers all ten by either method.
 The study uses 45 ms at dt 0.025 ms (not 0.05: the spike peak differs by ~7 mV between
 the two, so the coarser step was not used). Times are on a shared 2-core VM with other
 jobs running: indicative only.
