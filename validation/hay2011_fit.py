@@ -288,11 +288,12 @@ class PriorObjective(eqx.Module):
 
     obj: nj.fitting.Objective
     log_center: jax.Array
-    weight: float = eqx.field(static=True)
+    weight: jax.Array = eqx.field(converter=jnp.asarray)  # a leaf: weights share a compile
     sd: float = eqx.field(static=True)
 
     def __check_init__(self):
-        if not (np.isfinite(self.weight) and self.weight >= 0) or not self.sd > 0:
+        w = float(self.weight)
+        if not (np.isfinite(w) and w >= 0) or not self.sd > 0:
             raise ValueError(f"PriorObjective: weight must be a finite number >= 0 (mV²) and "
                              f"sd > 0 (log units), got weight={self.weight}, "
                              f"sd={self.sd}.")  # fmt: skip
@@ -302,7 +303,7 @@ class PriorObjective(eqx.Module):
 
     def prior_residuals(self, params):
         logp = jnp.stack([jnp.log(p) for p in jax.tree_util.tree_leaves(params)])
-        return np.sqrt(self.weight) * (logp - self.log_center) / self.sd
+        return jnp.sqrt(self.weight) * (logp - self.log_center) / self.sd
 
     def unconstrained_residuals(self, u):
         r = self.obj.unconstrained_residuals(u)
@@ -324,7 +325,8 @@ def prior_lm_stage(base, inputs, saveat, target, trainable, loss, steps, lm, sta
 
     obj = nj.fitting.make_objective(base, inputs, target, dt=DT, trainable=trainable,
                                     loss=loss, constraints=LogScale(), saveat=saveat)  # fmt: skip
-    pobj = PriorObjective(obj, jnp.asarray(log_center, jnp.float32), float(weight), float(sd))
+    pobj = PriorObjective(obj, jnp.asarray(log_center, jnp.float32),
+                          jnp.asarray(weight, jnp.float32), float(sd))
     u = jax.vmap(obj.to_unconstrained)(jax.tree_util.tree_unflatten(obj.treedef, list(starts)))
     u = jax.tree_util.tree_map(lambda a: a.astype(jnp.result_type(float)), u)
     d = _descend(pobj, lm, u, steps=steps, patience=5, rtol=1e-6, target_loss=None,
