@@ -55,7 +55,10 @@ A weak Gaussian prior on the log densities (`--prior w1,w2,w3,0`, `PriorObjectiv
 holding K_Tst and Ih in the first stage (`--hold-first 5,6`) did not rescue start 1 and
 the prior made start 0 worse (2 of 10); the plain hierarchy on all five starts: 8, 0, 0, 3,
 2 of 10 densities within 10 % (traces within noise from starts 0 and 3), CMA-ES with 600
-simulations 4, 0, 1, 2, 2 of 10 — no start recovers all ten by either method.
+simulations 4, 0, 1, 2, 2 of 10 — no start recovers all ten by either method. A CMA-ES
+stage first (`--cma-first 200`, on the 10 ms low-passed trace) then the LM hierarchy
+recovers start 1 (all ten within 1 %, 904 simulation-equivalents) but not starts 0, 2, 3
+(K_Tst to 0); start 4 not run.
 The study uses 45 ms at dt 0.025 ms (not 0.05: the spike peak differs by ~7 mV between
 the two, so the coarser step was not used). Times are on a shared 2-core VM with other
 jobs running: indicative only.
