@@ -352,7 +352,7 @@ def _simplified_l5_points(*, soma_diam: float = 20.0, n_basal: int = 5,
     add(2, a, pa, (60, -260, 0), 1.0, 0.8)
     # basal: stems of 50 µm, each forking into two of `basal_length`
     for k in range(n_basal):
-        ang = np.deg2rad(200 + (35 if n_basal == 5 else 140 / max(n_basal - 1, 1)) * k)
+        ang = np.deg2rad(200 + 140 / max(n_basal - 1, 1) * k)  # 35° apart for five
         u = np.array([np.cos(ang), np.sin(ang), 0.3 * np.sin(3 * ang)])
         u /= np.linalg.norm(u)
         s, ps = add(3, 1, (0, 0, 0), 50 * u, 1.3, 1.1, 10.0)
@@ -361,10 +361,7 @@ def _simplified_l5_points(*, soma_diam: float = 20.0, n_basal: int = 5,
             add(3, s, ps, ps + basal_length * v / np.linalg.norm(v), 0.9, 0.5)
     # apical trunk along y, tapering, obliques at the joints
     base = [0.0, 80.0, 180.0, 280.0, 380.0, 480.0, 600.0, 760.0]
-    if trunk_length == 760.0:
-        joints = base
-    else:
-        joints = [y * trunk_length / 760.0 for y in base]
+    joints = [y * trunk_length / 760.0 for y in base]  # exact for the default 760 µm
     if n_obliques == 6:
         at = joints[1:-1]
     else:  # spread over the same interval, one per trunk point where they coincide

@@ -331,8 +331,7 @@ def _check_loss_reads_params(obj: Objective):
     except Exception:  # pragma: no cover - JAX internals moved
         used = None
     if used is not None:
-        sizes = [int(np.size(x)) for x in jtu.tree_leaves(obj.params0)]
-        if len(used) == len(sizes):
+        if len(used) == len(jtu.tree_leaves(obj.params0)):  # one input per parameter leaf
             unused = [n for n, u in zip(obj.names, used, strict=True) if not u]
             if unused:
                 raise ValueError(
