@@ -184,14 +184,15 @@ def shape_morphology(**shape):
         return hay2011_morphology(path)
 
 
-def inputs(which: str) -> np.ndarray:
-    """`(n_steps, 2)` clamp currents (nA), soma and trunk, at mid-step times."""
+def inputs(which: str, imax: float | None = None) -> np.ndarray:
+    """`(n_steps, 2)` clamp currents (nA), soma and trunk, at mid-step times; `imax` the
+    EPSP's peak (nA, default `EPSP[1]`)."""
     from neurojax.cable import epsp_current
 
     t = (np.arange(int(round(T / DT))) + 0.5) * DT
     delay, dur, amp = PULSE
     soma = np.where((t >= delay) & (t < delay + dur), amp, 0.0)
-    epsp = epsp_current(t, EPSP[0], EPSP[1])
+    epsp = epsp_current(t, EPSP[0], EPSP[1] if imax is None else imax)
     z = np.zeros_like(t)
     return {"bAP": np.stack([soma, z], -1), "EPSP": np.stack([z, epsp], -1),
             "both": np.stack([soma, epsp], -1)}[which]  # fmt: skip
@@ -217,13 +218,12 @@ def scaled(cell, morph, scale: dict):
     return cell
 
 
-def run_case(shape: dict, epsp_site: float = EPSP_SITE, scales=({},)) -> list[dict]:
-    """Three 60 ms runs (bAP, EPSP, both) of Hay et al.'s cell on the shape, once per
-    entry of `scales` (apical density factors, `scaled`; `{}`: the model as published);
-    per entry: spike counts, the hot zone's peak and time above −20 mV (ms), rests (mV),
-    the number of compartments."""
+def _compiled(shape: dict, epsp_site: float = EPSP_SITE):
+    """`(morph, cell, run)`: Hay et al.'s cell on the shape with clamps at the soma and
+    the trunk `epsp_site` µm away, and a jitted `run(cell, x) -> (n_steps, 3)` V (mV) at
+    the soma, 620 µm and the hot zone (785 µm) — the cell an argument, so density
+    scalings and other inputs reuse one compilation."""
     import equinox as eqx
-    import jax.numpy as jnp
 
     import neurojax as nj
     from neurojax.cable import hay2011_cell, site_at_distance
@@ -237,24 +237,61 @@ def run_case(shape: dict, epsp_site: float = EPSP_SITE, scales=({},)) -> list[di
     rec = cell0.record_v([(0, 0.5), bap, hot])
 
     @eqx.filter_jit
-    def run(cell, x):  # the cell an argument: density scalings reuse the compilation
+    def run(cell, x):
         return nj.simulate(cell, x, dt=DT, saveat=nj.SaveAt(fn=rec)).states
 
-    results = []
+    return morph, cell0, run
+
+
+def _measure(run, cell, which: str, imax: float | None = None) -> dict:
+    """One protocol: somatic spikes, the hot zone's peak and time above −20 mV (ms), the
+    bAP's peak at 620 µm, the soma and hot zone just before the stimuli (mV). Inputs in
+    the default dtype (float32, or float64 under x64)."""
+    import jax.numpy as jnp
+
     k0 = int(round(PULSE[0] / DT)) - 1  # the state just before the pulse
+    v = np.asarray(run(cell, jnp.asarray(inputs(which, imax))))
+    return {"spikes": spike_count(v[:, 0]), "hot_peak": float(v[k0:, 2].max()),
+            "hot_above": float(np.sum(v[k0:, 2] > THRESHOLD) * DT),
+            "d620_peak": float(v[k0:, 1].max()), "rest_soma": float(v[k0, 0]),
+            "rest_hot": float(v[k0, 2])}  # fmt: skip
+
+
+def run_case(shape: dict, epsp_site: float = EPSP_SITE, scales=({},)) -> list[dict]:
+    """Three runs (bAP, EPSP, both; `T` ms each) of Hay et al.'s cell on the shape, once
+    per entry of `scales` (apical density factors, `scaled`; `{}`: the model as
+    published); per entry: spike counts, the hot zone's peak and time above −20 mV (ms),
+    rests (mV), the number of compartments."""
+    morph, cell0, run = _compiled(shape, epsp_site)
+    results = []
     for scale in scales:
         cell = scaled(cell0, morph, scale)
         out = {"n_comp": int(morph.n_segments), "scale": scale}
         t0 = time.process_time()
         for which in ("bAP", "EPSP", "both"):
-            v = np.asarray(run(cell, jnp.asarray(inputs(which), jnp.float32)))
-            out[which] = {"spikes": spike_count(v[:, 0]), "hot_peak": float(v[k0:, 2].max()),
-                          "hot_above": float(np.sum(v[k0:, 2] > THRESHOLD) * DT),
-                          "d620_peak": float(v[k0:, 1].max())}  # fmt: skip
-            out["rest_soma"], out["rest_hot"] = float(v[k0, 0]), float(v[k0, 2])
+            out[which] = _measure(run, cell, which)
+            out["rest_soma"], out["rest_hot"] = out[which]["rest_soma"], out[which]["rest_hot"]
         out["cpu_s"] = time.process_time() - t0
         results.append(out)
     return results
+
+
+def bands(shape: dict, epsp_amps=(), na_scales=(), epsp_site: float = EPSP_SITE) -> dict:
+    """The margins of BAC firing on a shape (one compilation): `is_bac` with the EPSP's
+    peak at each of `epsp_amps` (nA; the bAP alone does not depend on it), and with the
+    apical NaTa_t density × each of `na_scales` (three protocols each; a diagnostic, not
+    Hay et al.'s model). Returns `{"epsp": {imax: result}, "na": {factor: result}}`,
+    results as `run_case`'s."""
+    morph, cell0, run = _compiled(shape, epsp_site)
+    bap = _measure(run, cell0, "bAP")
+    out = {"epsp": {}, "na": {}, "n_comp": int(morph.n_segments)}
+    for a in epsp_amps:
+        out["epsp"][a] = {"bAP": bap, "EPSP": _measure(run, cell0, "EPSP", a),
+                          "both": _measure(run, cell0, "both", a)}  # fmt: skip
+    for f in na_scales:
+        cell = scaled(cell0, morph, {("NaTa_t", "gNaTa_tbar"): f})
+        out["na"][f] = {w: _measure(run, cell, w) for w in ("bAP", "EPSP", "both")}
+    return out
 
 
 def row(name: str, r: dict) -> str:
@@ -283,14 +320,59 @@ def protocol_at(t0: float):
     PULSE, EPSP, T = (t0, PULSE[1], PULSE[2]), (t0 + 5.0, EPSP[1]), t0 + 40.0
 
 
+EPSP_BAND = (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5)  # nA, the EPSP's peak (Hay: 0.5)
+NA_BAND = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5)  # × the apical NaTa_t density (0.0213 S/cm²)
+
+
+def _flag(args, name, default=None):
+    """`--name VALUE` from `args` (removed); `default` if absent."""
+    if name not in args:
+        return default
+    i = args.index(name)
+    value = args[i + 1]
+    del args[i : i + 2]
+    return value
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if "--at" in args:  # `--at 300`: Hay et al.'s timing (the cell near rest)
-        i = args.index("--at")
-        protocol_at(float(args[i + 1]))
-        del args[i : i + 2]
+    at = _flag(args, "--at")  # `--at 300`: Hay et al.'s timing (the cell near rest)
+    if at is not None:
+        protocol_at(float(at))
+    DT = float(_flag(args, "--dt", DT))  # ms
+    if "--x64" in args:  # float64 (default float32)
+        args.remove("--x64")
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    band = "--bands" in args  # the EPSP-amplitude and apical-Na⁺ margins (`bands`)
+    if band:
+        args.remove("--bands")
     names = args or list(CASES)
-    print(f"protocol at {PULSE[0]:g} ms, runs of {T:g} ms")
+    import jax.numpy as jnp
+
+    print(f"protocol at {PULSE[0]:g} ms, runs of {T:g} ms, dt {DT:g} ms, "
+          f"{jnp.asarray(0.0).dtype}")  # fmt: skip
+    if band:
+        print("| case | varied | spikes bAP / EPSP / both | hot-zone peak (mV) | hot zone > "
+              "−20 mV (ms) | |")  # fmt: skip
+        print("| --- | --- | --- | --- | --- | --- |")
+        for name in names:
+            case = dict(CASES[name])
+            site = case.pop("epsp_site", EPSP_SITE)
+            case.pop("scales", None)
+            t0 = time.process_time()
+            res = bands(case, EPSP_BAND, NA_BAND, site)
+            for key, label in (("epsp", "EPSP {:g} nA"), ("na", "apical NaTa_t ×{:g}")):
+                for x, r in res[key].items():
+                    s = " / ".join(str(r[w]["spikes"]) for w in ("bAP", "EPSP", "both"))
+                    hp = " / ".join(f"{r[w]['hot_peak']:+.1f}" for w in ("bAP", "EPSP", "both"))
+                    ha = " / ".join(f"{r[w]['hot_above']:.0f}" for w in ("bAP", "EPSP", "both"))
+                    ok = "**BAC**" if is_bac(r) else ""
+                    print(f"| `{name}` | {label.format(x)} | {s} | {hp} | {ha} | {ok} |",
+                          flush=True)  # fmt: skip
+            print(f"<!-- {name}: {time.process_time() - t0:.0f} CPU-s -->", flush=True)
+        sys.exit(0)
     print("| case | comps | spikes bAP / EPSP / both | hot-zone peak (mV) | hot zone > −20 mV "
           "(ms) | bAP peak 620 µm (mV) | rest soma / hot (mV) | |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
