@@ -329,3 +329,24 @@ def test_hierarchical_refuses_bad_prior_and_hold_settings(study):
         study.hierarchical(cell, None, None, None, np.ones((1, 10)), prior=[1, 0])
     with pytest.raises(ValueError, match="hold_first"):
         study.hierarchical(cell, None, None, None, np.ones((1, 10)), hold_first=(10,))
+
+
+def test_cma_stage_points_are_kept_in_the_log_bound_box(study):
+    """`clip_log_ratio`: with `log_bound` the CMA-ES stage's points (z = log(p/start)) are
+    clipped strictly inside `BoundedLogScale`'s box, so that the LM stages after it can
+    bind there (an out-of-box start is refused); without a bound nothing changes; a bad
+    factor is refused."""
+    factor = 3.0
+    z = np.array([-5.0, -np.log(factor), -0.2, 0.0, 0.7, np.log(factor), 9.0])
+    c = study.clip_log_ratio(z, factor)
+    np.testing.assert_array_equal(c[2:5], z[2:5])  # inside: untouched
+    assert np.all(np.abs(c) < np.log(factor)), c
+    center = 2.0e-3
+    b = study.BoundedLogScale(center, factor)
+    for v in c:  # every clipped point is a valid start of the bounded LM stage
+        b.bind(np.asarray(center * np.exp(v), np.float32))
+    with pytest.raises(ValueError, match="inside the box"):
+        b.bind(np.asarray(center * np.exp(z[-1]), np.float32))
+    np.testing.assert_array_equal(study.clip_log_ratio(z, None), z)
+    with pytest.raises(ValueError, match="factor"):
+        study.clip_log_ratio(z, 1.0)

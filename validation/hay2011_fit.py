@@ -315,11 +315,12 @@ class PriorObjective(eqx.Module):
 
 
 def prior_lm_stage(base, inputs, saveat, target, trainable, loss, steps, lm, starts,
-                   log_center, weight, sd):
+                   log_center, weight, sd, constraints=None):
     """One Levenberg–Marquardt stage of every start (`starts`: one array per density,
     leading axis the starts) on `loss` plus a `PriorObjective` prior, through
     `neurojax.fitting`'s own LM step and descent loop with `fit`'s settings for LM
-    (patience 5 with resets, rtol 1e-6, no strategy, `LogScale`). Returns a dict with
+    (patience 5 with resets, rtol 1e-6, no strategy, `constraints`: `LogScale` by default,
+    `hierarchical`'s `BoundedLogScale`s with `log_bound`). Returns a dict with
     what `hierarchical` reads: `all_losses` `(steps, starts)` of the trace loss alone,
     `all_objective` (trace + prior), `all_param_history` (one `(steps, starts)` array per
     density), `n_evaluations`, `stop_reason`, `converged` (the library's test, on the
@@ -327,7 +328,8 @@ def prior_lm_stage(base, inputs, saveat, target, trainable, loss, steps, lm, sta
     from neurojax.fitting._descent import _converged, _descend
 
     obj = nj.fitting.make_objective(base, inputs, target, dt=DT, trainable=trainable,
-                                    loss=loss, constraints=LogScale(), saveat=saveat)  # fmt: skip
+                                    loss=loss, saveat=saveat,
+                                    constraints=LogScale() if constraints is None else constraints)
     pobj = PriorObjective(obj, jnp.asarray(log_center, jnp.float32),
                           jnp.asarray(weight, jnp.float32), float(sd))
     u = jax.vmap(obj.to_unconstrained)(jax.tree_util.tree_unflatten(obj.treedef, list(starts)))
@@ -398,12 +400,13 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
 
         x0_all = x.copy()
         for s in range(x.shape[0]):
-            def f(z, s=s):
+            def f(z, s=s):  # with log_bound: the points CMA-ES tries are the box's
+                z = clip_log_ratio(z, log_bound)
                 return np.asarray(batch(jnp.asarray(x0_all[s] * np.exp(z), jnp.float32)))
 
             bz, bf, hist = cma_es(f, np.zeros(len(DENSITIES)), 0.25, cma_first, 10, seed=s)
             f0 = float(f(np.zeros((1, len(DENSITIES))))[0])
-            x[s] = x0_all[s] * np.exp(bz)
+            x[s] = x0_all[s] * np.exp(clip_log_ratio(bz, log_bound))
         rec = {"stage": "cma-es", "loss": repr(loss), "fitted": list(range(len(DENSITIES))),
                "simulations": int(hist[-1][0]) if hist else 0, "n_evaluations_total": 0,
                "n_tangents": 0, "cma_history": hist, "start_loss": f0, "best_loss": bf,
@@ -428,7 +431,8 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
         optimizer = nj.fitting.LevenbergMarquardt(**lm)
         if weights[n] > 0:
             r = prior_lm_stage(base, inputs, saveat, target, tr, SmoothedTraceMSE(**kw), steps,
-                               optimizer, st, np.log(x0[idx]), weights[n], prior_sd)  # fmt: skip
+                               optimizer, st, np.log(x0[idx]), weights[n], prior_sd,
+                               constraints=constraints)  # fmt: skip
             al, objective = r["all_losses"], r["all_objective"]
             hist, n_eval, n_steps = r["all_param_history"], r["n_evaluations"], r["n_steps"]
             stop, converged = r["stop_reason"], r["converged"]
@@ -457,6 +461,20 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
         log(rec)
         records.append(rec)
     return x, r, records
+
+
+def clip_log_ratio(z, factor):
+    """`z` (log(density/start), any shape) clipped into `BoundedLogScale`'s box
+    `|z| < log(factor)` (strictly inside: by 1e-4 relative, so that the bound's inverse is
+    finite); `factor=None`: `z` unchanged. The CMA-ES stage's points with `log_bound`: the
+    LM stages after it then start inside their box (an out-of-box start is refused)."""
+    z = np.asarray(z, float)
+    if factor is None:
+        return z
+    if not (np.isfinite(factor) and factor > 1):
+        raise ValueError(f"clip_log_ratio: factor must be a finite number > 1, got {factor}.")
+    L = np.log(factor) * (1 - 1e-4)
+    return np.clip(z, -L, L)
 
 
 def draw_starts(truth, n, seed=0, spread=0.5):
