@@ -350,3 +350,24 @@ def test_cma_stage_points_are_kept_in_the_log_bound_box(study):
     np.testing.assert_array_equal(study.clip_log_ratio(z, None), z)
     with pytest.raises(ValueError, match="factor"):
         study.clip_log_ratio(z, 1.0)
+
+
+def test_fisher_windows_sums_the_rows_kept(study):
+    """`fisher_windows`: F = J_sᵀJ_s over the rows of the chosen windows and sites (row
+    i·n_sites + k: site k at t[i]). A stand-in Jacobian where the soma sees only density 0
+    and the trunk density 1 after 2 ms: the soma alone leaves density 1 undetermined
+    (rel_std ∞), soma + trunk gives each 1/√(Σ rows²) exactly (float64: rtol 1e-12)."""
+    t = np.arange(1, 5) * 1.0  # 1, 2, 3, 4 ms
+    jac = np.zeros((8, 2))
+    jac[0::2, 0] = [1.0, 2.0, 0.0, 0.0]  # soma rows: density 0 at 1 and 2 ms
+    jac[1::2, 1] = [5.0, 0.0, 3.0, 4.0]  # trunk rows: density 1
+    sets = [("soma", [(0.0, 10.0, (0,))]), ("both, t >= 2", [(2.0, 10.0, (0, 1))])]
+    soma, both = study.fisher_windows(jac, t, 2, sets)
+    assert soma["rows"] == 4 and both["rows"] == 6
+    assert np.isinf(soma["rel_std"][1]) and np.isinf(soma["condition_number"])
+    np.testing.assert_allclose(both["rel_std"], [1 / 2.0, 1 / 5.0], rtol=1e-12)
+    np.testing.assert_allclose(both["eigenvalues"], [25.0, 4.0], rtol=1e-12)
+    with pytest.raises(ValueError, match="jac must be"):
+        study.fisher_windows(jac[:6], t, 2, sets)
+    with pytest.raises(ValueError, match="site"):
+        study.fisher_windows(jac, t, 2, [("bad", [(0.0, 1.0, (2,))])])

@@ -463,6 +463,58 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
     return x, r, records
 
 
+# --method fisher (--protocol long): recording windows of the one 250 ms run whose Fisher
+# information is compared: (label, [(t0 ms, t1 ms, sites)]), sites 0 soma, 1 trunk 620 µm.
+FISHER_SETS = [
+    ("soma, step + BAC (0-60 ms)", [(0.0, 60.0, (0,))]),
+    ("soma + trunk, step + BAC (0-60 ms)", [(0.0, 60.0, (0, 1))]),
+    ("soma + trunk, step + BAC + -0.5 nA step (0-130 ms)", [(0.0, 130.0, (0, 1))]),
+    ("soma + trunk, step + BAC + 0.8 nA step (0-60, 130-250 ms)",
+     [(0.0, 60.0, (0, 1)), (130.0, 250.0, (0, 1))]),
+    ("soma, all (0-250 ms)", [(0.0, 250.0, (0,))]),
+    ("soma + trunk, all (0-250 ms)", [(0.0, 250.0, (0, 1))]),
+]
+
+
+def fisher_windows(jac, t, n_sites, sets=FISHER_SETS):
+    """The Fisher information of the relative densities from rows of one run's Jacobian.
+
+    `jac`: `(n_steps·n_sites, P)`, `∂V/∂(δp/p)` divided by the noise σ (mV/mV:
+    `Identifiability.jacobian`, rows step-major: row `i·n_sites + k` is site `k` at
+    time `t[i]`); `sets`: `(label, [(t0, t1, sites), ...])` (ms, site indices). Per set:
+    `F = J_sᵀ J_s` over the rows kept, the relative standard deviations `√diag(F⁻¹)`
+    (∞ where F is singular), eigenvalues (descending), condition number and the sloppiest
+    eigenvector. A window of the one run is not a separate protocol (the state carries
+    over from earlier stimuli): it says which part of the recording carries the
+    information."""
+    jac = np.asarray(jac, np.float64)
+    t = np.asarray(t, np.float64)
+    if jac.ndim != 2 or jac.shape[0] != t.size * n_sites:
+        raise ValueError(f"fisher_windows: jac must be (len(t)·n_sites, P) = "
+                         f"({t.size * n_sites}, P), got {jac.shape}.")  # fmt: skip
+    out = []
+    for label, wins in sets:
+        keep = np.zeros((t.size, n_sites), bool)
+        for t0, t1, sites in wins:
+            if any(not 0 <= k < n_sites for k in sites):
+                raise ValueError(f"fisher_windows: set {label!r} names a site outside "
+                                 f"0..{n_sites - 1}: {sites}.")  # fmt: skip
+            keep[np.ix_((t >= t0) & (t < t1), list(sites))] = True
+        J = jac[keep.ravel()]
+        F = J.T @ J
+        lam, vec = np.linalg.eigh(F)
+        lam, vec = lam[::-1], vec[:, ::-1]
+        if lam[-1] > lam[0] * 1e-15:
+            rel = np.sqrt(np.diag(np.linalg.inv(F)))
+            cond = float(lam[0] / lam[-1])
+        else:
+            rel, cond = np.full(F.shape[0], np.inf), np.inf
+        out.append({"set": label, "rows": int(keep.sum()), "rel_std": rel.tolist(),
+                    "eigenvalues": lam.tolist(), "condition_number": cond,
+                    "sloppiest": vec[:, -1].tolist()})  # fmt: skip
+    return out
+
+
 def clip_log_ratio(z, factor):
     """`z` (log(density/start), any shape) clipped into `BoundedLogScale`'s box
     `|z| < log(factor)` (strictly inside: by 1e-4 relative, so that the bound's inverse is
@@ -542,7 +594,7 @@ def main(argv=None):
                    help="long: with --T 250, adds a hyperpolarising and a long step")
     p.add_argument("--feature-steps", type=int, default=10,
                    help="--variant staged: L-BFGS steps on WindowedFeatures before LM")
-    p.add_argument("--method", choices=["both", "lm", "cma"], default="both",
+    p.add_argument("--method", choices=["both", "lm", "cma", "fisher"], default="both",
                    help="lm / cma: only one half (run them as two processes; --cma-budget "
                    "then caps CMA-ES, and its per-generation history gives its result at "
                    "any smaller budget)")
@@ -604,6 +656,24 @@ def main(argv=None):
 
     def with_params(x):
         return eqx.tree_at(trainable, cell, tuple(x[i] for i in range(P)))
+
+    if args.method == "fisher":  # identifiability at the truth per recording window
+        c0 = time.process_time()
+        obj = nj.fitting.make_objective(cell, inputs, target, dt=DT, trainable=trainable,
+                                        saveat=saveat)  # fmt: skip
+        ident = nj.fitting.identifiability(obj, sigma_v=1.0)
+        n_steps = target.shape[0]
+        t = (np.arange(n_steps) + 1) * DT  # the recorded rows' times (end of each step)
+        out["sigma_v_mV"] = 1.0
+        out["fisher"] = fisher_windows(ident.jacobian, t, target.shape[1])
+        out["protocol"] = args.protocol
+        out["fisher_cpu_s"] = time.process_time() - c0
+        for rec in out["fisher"]:
+            print(rec["set"], rec["rows"], "cond %.3g" % rec["condition_number"],
+                  " ".join(f"{lab}:{100 * r:.3g}%" for lab, r in zip(labels, rec["rel_std"])),
+                  flush=True)  # fmt: skip
+        save()
+        return
 
     # one simulation, compiled, for the budget's unit
     sim = jax.jit(lambda x: nj.simulate(with_params(x), inputs, dt=DT, saveat=saveat).states)
