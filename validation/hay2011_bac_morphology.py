@@ -23,6 +23,9 @@ and none under the bAP alone.
     python validation/hay2011_bac_morphology.py NAME ...   # only those cases
     python validation/hay2011_bac_morphology.py --at 300 NAME ...  # the protocol at 300 ms
                                                            # (the second table's cases)
+    python validation/hay2011_bac_morphology.py --at 300 --bands NAME ...  # BAC's margins
+    # options: --dt 0.0125 (ms), --x64 (float64), --epsp-band 0.4,0.45 (nA),
+    # --na-band 0.95,1.05 (× the apical NaTa_t density): the margins' tables
 
 `diag_…` cases scale apical densities (`scaled`): diagnostics, not Hay et al.'s model.
 `BAC_SHAPE` names the shape found to give BAC with Hay et al.'s timing (the slow test
@@ -348,6 +351,11 @@ if __name__ == "__main__":
     band = "--bands" in args  # the EPSP-amplitude and apical-Na⁺ margins (`bands`)
     if band:
         args.remove("--bands")
+    # other values for the bands: `--epsp-band 0.45,0.5` (nA), `--na-band 0.95,1.05`
+    epsp_band = [float(x) for x in _flag(args, "--epsp-band", "").split(",") if x]
+    na_band = [float(x) for x in _flag(args, "--na-band", "").split(",") if x]
+    if epsp_band or na_band:
+        EPSP_BAND, NA_BAND = tuple(epsp_band), tuple(na_band)
     names = args or list(CASES)
     import jax.numpy as jnp
 
