@@ -152,6 +152,8 @@ CASES: dict[str, dict] = {
     "bif_700_dense5_60": dict(trunk_length=700.0, tuft_levels=5, tuft_length=60.0,
                               tuft_diam=TUFT_DENSE),
     "dense5_55": dict(tuft_levels=5, tuft_length=55.0, tuft_diam=TUFT_DENSE),
+    # between dense4_70 and dense4_80 (their apical-Na⁺ windows: 0.92–1.0 and 0.98–1.04)
+    "dense4_75": dict(tuft_levels=4, tuft_length=75.0, tuft_diam=TUFT_DENSE),
     "diag_na_rest": dict(scales=tuple({("NaTa_t", "gNaTa_tbar"): f}
                                       for f in (0.8, 0.75, 0.7, 0.65))),
 }
@@ -357,6 +359,7 @@ if __name__ == "__main__":
     if epsp_band or na_band:
         EPSP_BAND, NA_BAND = tuple(epsp_band), tuple(na_band)
     names = args or list(CASES)
+    import neurojax  # noqa: F401  (before JAX's first computation: its loop settings)
     import jax.numpy as jnp
 
     print(f"protocol at {PULSE[0]:g} ms, runs of {T:g} ms, dt {DT:g} ms, "
