@@ -21,6 +21,16 @@ compartments, 23 mechanism instances of 12 kinds): neurojax against NEURON on th
 
     python benchmarks/bench_hay2011.py              # T = 1000 ms
     python benchmarks/bench_hay2011.py --T 100      # quick
+    python benchmarks/bench_hay2011.py --compare-merge   # grouped vs instance by instance
+
+`--compare-merge` (no NEURON): the cell with its mechanism instances grouped per kind
+(`cable._cell._groups`, the default) against the same cell evaluated instance by instance
+(`cable._cell.MERGE_INSTANCES = False`), TR-BDF2, in one process: compilation of the
+forward run and the gradient in CPU seconds (tracing and XLA apart, each variant
+compiled after `jax.clear_caches()`), then the four compiled programs run alternately
+`--repeats` times (CPU time, minima), XLA's memory plan of each gradient, and the largest
+difference of the somatic traces and of the gradients between the two (float32).
+Results: benchmarks/results/hay2011_merge.json.
 
 Results: benchmarks/results/hay2011.json and a line in benchmarks/README.md.
 """
@@ -53,7 +63,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--T", type=float, default=1000.0, help="simulated ms")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--compare-merge", action="store_true",
+                   help="grouped mechanism instances vs instance by instance (no NEURON)")
     args = p.parse_args(argv)
+    if args.compare_merge:
+        return compare_merge(args.T, args.repeats)
 
     import equinox as eqx
     import jax
@@ -156,6 +170,87 @@ def main(argv=None):
         row[f"gradient_over_forward_{name}_cpu"] = g_cpu / f_cpu
 
     out = C.RESULTS / "hay2011.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(row, indent=1, default=str))
+    for k, v in row.items():
+        if k != "machine":
+            print(f"{k:40s} {v:.4g}" if isinstance(v, float) else f"{k:40s} {v}")
+
+
+def compare_merge(T: float, repeats: int):
+    """Grouped mechanism instances vs instance by instance (module docstring)."""
+    import os
+
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import neurojax as nj
+    from neurojax.cable import _cell, hay2011_morphology
+    from neurojax.solvers import TRBDF2
+
+    val = _validation()
+    val.T = T
+    morph = hay2011_morphology()
+    inputs = jnp.asarray(val.inputs("step"), jnp.float32)
+    row = {"T_ms": T, "dt_ms": val.DT, "machine": C.machine_info(),
+           "load_before": os.getloadavg()[0]}  # fmt: skip
+    variants = {}
+    for name, merge in (("grouped", True), ("instances", False)):
+        _cell.MERGE_INSTANCES = merge
+        try:
+            cell = val.neurojax_cell(morph)
+        finally:
+            _cell.MERGE_INSTANCES = True
+        row[f"{name}_evaluations"] = len(cell.geometry.groups)
+        soma = cell.record_v([(0, 0.5)])
+        params, static = eqx.partition(cell.mechanisms, eqx.is_inexact_array)
+
+        def loss(p, cell=cell, static=static, soma=soma):
+            c = eqx.tree_at(lambda c: c.mechanisms, cell, eqx.combine(p, static))
+            return nj.simulate(c, inputs, dt=val.DT, solver=TRBDF2(),
+                               saveat=nj.SaveAt(fn=soma)).states  # fmt: skip
+
+        progs = {}
+        for what, fn in (("forward", loss),
+                         ("gradient", jax.grad(lambda p, f=loss: f(p).mean()))):  # fmt: skip
+            jax.clear_caches()
+            t0 = time.process_time()
+            lowered = jax.jit(fn).lower(params)
+            t1 = time.process_time()
+            compiled = lowered.compile()
+            t2 = time.process_time()
+            row[f"{name}_{what}_trace_cpu_s"] = t1 - t0
+            row[f"{name}_{what}_xla_cpu_s"] = t2 - t1
+            row[f"{name}_{what}_compile_cpu_s"] = t2 - t0
+            mem = compiled.memory_analysis()
+            row[f"{name}_{what}_bytes"] = int(mem.temp_size_in_bytes + mem.output_size_in_bytes)
+            progs[what] = compiled
+        variants[name] = (progs, params)
+    best = {}
+    for _ in range(repeats):
+        for name, (progs, params) in variants.items():
+            for what, prog in progs.items():
+                t0 = time.process_time()
+                out = jax.block_until_ready(prog(params))
+                dt_cpu = time.process_time() - t0
+                key = f"{name}_{what}_cpu_s"
+                best[key] = min(best.get(key, float("inf")), dt_cpu)
+                row[f"_{name}_{what}"] = out
+    row.update(best)
+    for name in variants:
+        row[f"{name}_gradient_over_forward_cpu"] = (
+            best[f"{name}_gradient_cpu_s"] / best[f"{name}_forward_cpu_s"]
+        )
+    va, vb = (np.asarray(row.pop(f"_{n}_forward")) for n in variants)
+    ga, gb = ([np.asarray(x) for x in jax.tree_util.tree_leaves(row.pop(f"_{n}_gradient"))]
+              for n in variants)  # fmt: skip
+    row["max_v_difference_mV"] = float(np.abs(va - vb).max())
+    row["max_gradient_difference"] = max(float(np.abs(x - y).max()) for x, y in zip(ga, gb))
+    row["largest_gradient_entry"] = max(float(np.abs(y).max()) for y in gb)
+    row["load_after"] = os.getloadavg()[0]
+    out = C.RESULTS / "hay2011_merge.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(row, indent=1, default=str))
     for k, v in row.items():

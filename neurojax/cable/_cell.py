@@ -327,6 +327,9 @@ class Cell(AbstractModel):
             disc.n_nodes,
         )
         _check_point_ions(self.point_processes, self.geometry.points, disc)
+        # the instances of one mechanism kind evaluated as one (`_groups`)
+        self.geometry.groups = _groups(channels, regions, self.geometry.ions, disc.n_nodes,
+                                       self.geometry)  # fmt: skip
         self.geometry.receivers = np.array(
             [j for j, pp in enumerate(self.point_processes) if pp.n_receive], dtype=np.int64
         )
@@ -555,23 +558,22 @@ class Cell(AbstractModel):
         v = jnp.broadcast_to(self.v_init, (*batch_shape, self.n_nodes)).astype(dtype)
         layout = self.geometry.ions
         pool = self._ion_pool(v, None)
-        gates = []
-        for k, (ch, nodes, spread) in enumerate(
-            zip(self.mechanisms, self.regions, self.geometry.spread, strict=True)
-        ):
+        gates = [None] * len(self.mechanisms)
+        for grp in self.geometry.groups:  # in NEURON's nrn_init order (`_groups`)
+            ch, nodes, k = self._merged(grp), grp.nodes, grp.members[0]
             vr = jnp.broadcast_to(self.v_init, (*batch_shape, nodes.size))
             if layout.pooled[k]:  # shares the cell's ion pools (NEURON's nrn_init order)
                 g, written = ch.init_ions(vr, self.temperature, pool.at(k, nodes))
                 for name, x in written.items():
-                    pool.write(name, x, spread, nodes.size)
+                    pool.write(name, x, grp.spread, nodes.size)
                 pool.wrote(written)
             else:
                 g = ch.init(vr, self.temperature)
-            gates.append(
-                jax.tree_util.tree_map(
-                    lambda g, n=nodes.size: jnp.broadcast_to(g, (*batch_shape, n)), g
-                )
+            g = jax.tree_util.tree_map(
+                lambda g, n=nodes.size: jnp.broadcast_to(g, (*batch_shape, n)), g
             )
+            for m, gm in zip(grp.members, grp.split(g), strict=True):
+                gates[m] = gm
         ions = jax.tree_util.tree_map(
             lambda x: jnp.broadcast_to(x, (*batch_shape, self.n_nodes)), pool.states()
         ) if pool is not None else {}  # fmt: skip
@@ -633,10 +635,10 @@ class Cell(AbstractModel):
         g_mem = jnp.zeros_like(v)
         if pool is None:
             pool = self._ion_pool(v, y.ions)
-        for k, (ch, nodes, spread, gates) in enumerate(
-            zip(self.mechanisms, geo.regions, geo.spread, y.gates, strict=True)
-        ):
-            vr = apply(geo.take[k], v)
+        for grp in geo.groups:  # each mechanism kind once over its compartments (`_groups`)
+            ch, nodes, k = self._merged(grp), grp.nodes, grp.members[0]
+            gates = grp.join(y.gates, v.shape[:-1])
+            vr = apply(grp.take, v)
             # exact slope of the channel's I–V at fixed gates: one JVP
             if geo.ions.pooled[k]:  # ion currents summed into the pools, in mechanism order
                 i, di, out = jax.jvp(
@@ -648,15 +650,15 @@ class Cell(AbstractModel):
                     has_aux=True,
                 )
                 for name, x in out.items():
-                    pool.add_current(name, x, spread)
+                    pool.add_current(name, x, grp.spread)
             else:
                 i, di = jax.jvp(
                     lambda u, ch=ch, gates=gates: ch.current(u, gates, **_time(ch, t)),
                     (vr,),
                     (jnp.ones_like(vr),),
                 )
-            i_mem = i_mem + apply(geo.put[k], i) * area
-            g_mem = g_mem + apply(geo.put[k], di) * area
+            i_mem = i_mem + apply(grp.put, i) * area
+            g_mem = g_mem + apply(grp.put, di) * area
         for j, (pp, node, gates) in enumerate(
             zip(self.point_processes, geo.points, y.points, strict=True)
         ):
@@ -871,20 +873,201 @@ class Cell(AbstractModel):
         sharing the ion pools read the step's total ion currents and the concentrations
         written by the mechanisms before them (NEURON's `nrn_state` order)."""
         geo = self.geometry
-        out = []
-        for k, (ch, nodes, spread, gates) in enumerate(
-            zip(self.mechanisms, geo.regions, geo.spread, y.gates, strict=True)
-        ):
-            vr = apply(geo.take[k], v_new)
+        out = [None] * len(self.mechanisms)
+        for grp in geo.groups:  # each mechanism kind once over its compartments (`_groups`)
+            ch, nodes, k = self._merged(grp), grp.nodes, grp.members[0]
+            gates = grp.join(y.gates, v_new.shape[:-1])
+            vr = apply(grp.take, v_new)
             if geo.ions.pooled[k]:
                 g, written = ch.update_ions(vr, gates, dt, self.temperature, pool.at(k, nodes),
                                             **_time(ch, t))  # fmt: skip
                 for name, x in written.items():
-                    pool.write(name, x, spread, nodes.size)
+                    pool.write(name, x, grp.spread, nodes.size)
             else:
                 g = ch.update(vr, gates, dt, self.temperature, **_time(ch, t))
-            out.append(g)
+            for m, gm in zip(grp.members, grp.split(g), strict=True):
+                out[m] = gm
         return tuple(out)
+
+    def _merged(self, grp: _Group):
+        """The mechanism of group `grp` (`_groups`): its one instance, or, for several
+        instances of one kind, one module of that kind whose every array leaf is the
+        instances' leaves broadcast to their regions and concatenated (one value per
+        compartment of `grp.nodes`). Built from the cell's own leaves inside the traced
+        step, so derivatives flow back to each instance's leaves (the concatenation's
+        transpose is slicing, the broadcast's a sum)."""
+        if len(grp.members) == 1:
+            return self.mechanisms[grp.members[0]]
+        flat = [jax.tree_util.tree_flatten(self.mechanisms[k]) for k in grp.members]
+        treedef = flat[0][1]
+        for k, (_, td) in zip(grp.members[1:], flat[1:], strict=True):
+            if td != treedef:
+                raise ValueError(
+                    f"mechanisms {grp.members[0]} and {k} ({type(self.mechanisms[k]).__name__}) "
+                    "had one structure when the Cell was built and now differ (a field "
+                    "replaced by eqx.tree_at with another kind of value?); build the Cell "
+                    "again from the mechanisms."
+                )
+        leaves = []
+        for parts in zip(*(f[0] for f in flat), strict=True):
+            if not eqx.is_array(parts[0]):  # equal in every instance (`_signature`)
+                leaves.append(parts[0])
+                continue
+            dtype = jnp.result_type(*parts)
+            leaves.append(jnp.concatenate([
+                jnp.broadcast_to(jnp.asarray(x, dtype), (n,))
+                for x, n in zip(parts, grp.sizes, strict=True)
+            ]))  # fmt: skip
+        return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+class _Group:
+    """Instances of one mechanism kind evaluated as one (static; `_groups`): `members`
+    (indices into `Cell.mechanisms`, in order), their regions concatenated (`nodes`),
+    each one's size (`sizes`), node → position in `nodes` (`spread`; `len(nodes)` off
+    it), and the maps that pick `nodes` from all nodes (`take`) and place values back
+    (`put`)."""
+
+    def __init__(self, members, regions, n_nodes: int, geometry: _Geometry):
+        self.members = tuple(int(k) for k in members)
+        self.sizes = tuple(int(len(regions[k])) for k in self.members)
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        if len(self.members) == 1:  # the instance's own maps
+            k = self.members[0]
+            self.nodes = regions[k]
+            self.spread, self.take, self.put = geometry.spread[k], geometry.take[k], geometry.put[k]
+            return
+        self.nodes = np.concatenate([regions[k] for k in self.members]).astype(np.int64)
+        self.spread = np.full(n_nodes, self.nodes.size, dtype=np.int32)
+        self.spread[self.nodes] = np.arange(self.nodes.size)
+        self.take = StaticMap.take(self.nodes, n_nodes)
+        self.put = StaticMap.spread(self.nodes, n_nodes)
+
+    def join(self, gates, batch):
+        """The members' gates (`gates[k]`, `(*batch, n_k)` leaves) as one NamedTuple of
+        `(*batch, len(nodes))` leaves."""
+        if len(self.members) == 1:
+            return gates[self.members[0]]
+        parts = [
+            jax.tree_util.tree_map(lambda x, n=n: jnp.broadcast_to(x, (*batch, n)), gates[k])
+            for k, n in zip(self.members, self.sizes, strict=True)
+        ]
+        return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, axis=-1), *parts)
+
+    def split(self, gates) -> list:
+        """`join`'s inverse: one NamedTuple per member (static slices)."""
+        if len(self.members) == 1:
+            return [gates]
+        return [
+            jax.tree_util.tree_map(lambda x, a=a, b=b: x[..., a:b], gates)
+            for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)
+        ]
+
+
+MERGE_INSTANCES = True
+"""Whether a `Cell` evaluates the instances of one mechanism kind as one (`_groups`); read
+when a `Cell` is built. `False` evaluates every instance apart (for comparisons and
+measurements: the results differ by rounding only)."""
+
+
+def _signature(ch):
+    """What must be equal for two instances to be evaluated as one: the class, the pytree
+    structure (static fields included) and every leaf that is not an array; and every
+    array leaf a scalar or one value per compartment (`Cell.__init__` checked)."""
+    leaves, treedef = jax.tree_util.tree_flatten(ch)
+    static = tuple(
+        (i, x) for i, x in enumerate(leaves) if not eqx.is_array(x)
+    )
+    return type(ch), treedef, static
+
+
+def _ion_access(layout, k):
+    """(read, written, currents written) ion variable names of mechanism `k` (`written`:
+    the concentrations, and the reversal potentials behind them: a concentration it writes
+    counts as writing the ion's reversal potential too (NEURON recomputes it by Nernst
+    after an INITIAL that writes one)."""
+    read, written, currents = set(), set(), set()
+    for u in layout.uses[k]:
+        e, ci, co, i = ion_variables(u.ion)
+        read |= set(u.read)
+        written |= set(u.write)
+        currents.add(i)
+        if {ci, co} & set(u.write):
+            written.add(e)
+    return read, written - currents, written & currents
+
+
+def _commute(a, b, access, node_sets) -> bool:
+    """Whether mechanisms `a` and `b` may be evaluated in either order with the same
+    result (to rounding): no common node, or neither writes a value the other reads and
+    they write no common concentration (two writers of one ion current add up: they
+    commute to rounding)."""
+    if not node_sets[a] & node_sets[b]:
+        return True
+    (ra, wa, ia), (rb, wb, ib) = access[a], access[b]
+    return not ((wa | ia) & rb or (wb | ib) & ra or wa & wb)
+
+
+def _groups(channels, regions, layout, n_nodes: int, geometry) -> tuple[_Group, ...]:
+    """The order in which a `Cell` evaluates its mechanisms: groups of instances of one
+    kind (`_signature` equal), each evaluated once over the union of their compartments,
+    in the order of their first members.
+
+    Why: a cell such as Hay et al.'s inserts each kind in several regions (23 instances
+    of 12 kinds); evaluated apart, each instance is its own copy of the kind's code in
+    the compiled step (compile time) and its own small fusions (run time). The cell's
+    pytree is unchanged (`Cell.mechanisms[k]`, `Cell.regions[k]`, the state's
+    `gates[k]`); only the evaluation is grouped.
+
+    The mechanisms are evaluated in mechanism order (NEURON's), and grouping moves an
+    instance forward to its group's first member: an instance joins a group only if it
+    commutes (`_commute`) with every instance it would move past, and its region is
+    disjoint from the group's; otherwise it starts (or joins a later) group. So the
+    result is the ungrouped one to rounding (the membrane currents summed in another
+    order)."""
+    n = len(channels)
+    if not MERGE_INSTANCES:
+        return tuple(_Group([k], regions, n_nodes, geometry) for k in range(n))
+    node_sets = [set(np.asarray(r).tolist()) for r in regions]
+    access = [_ion_access(layout, k) for k in range(n)]
+    sigs = []
+    for ch in channels:
+        try:
+            sig = _signature(ch)
+            hash(sig[1])
+        except TypeError:  # an unhashable static part: never merged
+            sig = (object(),)
+        sigs.append(sig)
+    groups: list[list[int]] = []  # in order of their first member
+    for k in range(n):
+        placed = False
+        if getattr(type(channels[k]), "merge_instances", True):
+            for gi, members in enumerate(groups):
+                if not _same(sigs[members[0]], sigs[k]):
+                    continue
+                if any(node_sets[m] & node_sets[k] for m in members):
+                    continue
+                passed = [m for later in groups[gi + 1 :] for m in later]  # all before k
+                if all(_commute(k, m, access, node_sets) for m in passed):
+                    members.append(k)
+                    placed = True
+                    break
+        if not placed:
+            groups.append([k])
+    return tuple(_Group(m, regions, n_nodes, geometry) for m in groups)
+
+
+def _same(a, b) -> bool:
+    if len(a) != len(b) or a[0] is not b[0]:
+        return False
+    if len(a) == 1:
+        return False
+    try:
+        return bool(a[1] == b[1]) and len(a[2]) == len(b[2]) and all(
+            i == j and (x is y or bool(x == y)) for (i, x), (j, y) in zip(a[2], b[2], strict=True)
+        )
+    except Exception:  # a static value that does not compare to a bool: not merged
+        return False
 
 
 def _sites(name, sites, k, form):
