@@ -245,6 +245,12 @@ def _columns(x, n: int) -> tuple:
     return tuple(x[..., i] for i in range(n))
 
 
+def _stack_filled(cols, like, fill):
+    """`cols` stacked on a last axis, a `None` column (a compartment without dSpikes,
+    whose gate or timer is constant) filled with `fill` shaped like `like`."""
+    return jnp.stack([jnp.full_like(like, fill) if c is None else c for c in cols], axis=-1)
+
+
 class _ReducedColumnsBase(NamedTuple):
     vs: tuple
     rises: tuple
@@ -262,7 +268,11 @@ class ReducedColumns(_ReducedColumnsBase):
     `(size, 3)` array is one loop whose three compartments differ, which XLA:CPU compiled
     into vectorised code for the cells alone but into scalar code inside the whole
     network's step (44 % of the 10⁴-neuron benchmark's step, read with `perf`);
-    columns are plain contiguous loops (docs/dendritic.md, "Performance")."""
+    columns are plain contiguous loops (docs/dendritic.md, "Performance").
+
+    A `None` gate column (`rises[i]`, `falls[i]`) is a compartment without dSpikes,
+    whose gates stay 0 (a network stores none for them: `ReducedCell.init_columns`'s
+    `dspikes`); the views fill it with zeros."""
 
     __slots__ = ()
 
@@ -272,11 +282,11 @@ class ReducedColumns(_ReducedColumnsBase):
 
     @property
     def rise(self):
-        return jnp.stack(self.rises, axis=-1)
+        return _stack_filled(self.rises, self.vs[0], 0.0)
 
     @property
     def fall(self):
-        return jnp.stack(self.falls, axis=-1)
+        return _stack_filled(self.falls, self.vs[0], 0.0)
 
     def _replace(self, **kwargs):
         for view, cols in (("v", "vs"), ("rise", "rises"), ("fall", "falls")):
@@ -293,14 +303,15 @@ class _ReducedTimerColumnsBase(NamedTuple):
 
 class ReducedTimerColumns(_ReducedTimerColumnsBase):
     """`ReducedTimers` stored compartment by compartment (`ReducedColumns`' discrete
-    state): `since_dspikes` one `(size,)` array per compartment; `since_dspike` the
+    state): `since_dspikes` one `(size,)` array per compartment (`None` for a
+    compartment without dSpikes, whose timer stays at "never"); `since_dspike` the
     `(size, n)` view."""
 
     __slots__ = ()
 
     @property
     def since_dspike(self):
-        return jnp.stack(self.since_dspikes, axis=-1)
+        return _stack_filled(self.since_dspikes, self.since_spike, _NEVER)
 
 
 _NEVER = 1e7  # steps: "no event yet"; exact in float32 (< 2²⁴) and above any timing
@@ -712,17 +723,15 @@ class ReducedCell(AbstractModel):
         injected current (nA): the equation of the class docstring, one column each."""
         p = self._params(("c", "g_l", "e_l", "g_rise", "g_fall", "e_rise", "e_fall"))
         coupling = self._coupling_columns(vs)
-        return [
-            (
-                p["g_l"][i] * (p["e_l"][i] - vs[i])
-                + coupling[i]
-                + p["g_rise"][i] * rises[i] * (p["e_rise"][i] - vs[i])
-                + p["g_fall"][i] * falls[i] * (p["e_fall"][i] - vs[i])
-                + ins[i]
-            )
-            / p["c"][i]
-            for i in range(self.n)
-        ]
+        out = []
+        for i in range(self.n):
+            dv = p["g_l"][i] * (p["e_l"][i] - vs[i]) + coupling[i]
+            if rises[i] is not None:  # None: no dSpikes here, the gates stay 0
+                dv = dv + p["g_rise"][i] * rises[i] * (p["e_rise"][i] - vs[i])
+            if falls[i] is not None:
+                dv = dv + p["g_fall"][i] * falls[i] * (p["e_fall"][i] - vs[i])
+            out.append((dv + ins[i]) / p["c"][i])
+        return out
 
     def vector_field(self, t, y: ReducedState, inputs):
         v = y.v
@@ -744,15 +753,59 @@ class ReducedCell(AbstractModel):
 
     # ------------------------------------------------- a population in a Network
 
-    def init_columns(self, batch_shape=()) -> ReducedColumns:
-        """`init_state` stored compartment by compartment (`ReducedColumns`)."""
-        y = self.init_state(batch_shape)
-        return ReducedColumns(*(_columns(x, self.n) for x in y))
+    def dspiking(self) -> tuple[bool, ...]:
+        """Per compartment, whether it can fire dSpikes: its `threshold` is not `+inf`
+        (`build` gives `+inf` to compartments without `DSpikes`). Every compartment when
+        the thresholds are traced (a cell built under `jit`/`grad`). A network keeps no
+        gate or timer state for the others (`init_columns(dspikes=...)`), and refuses a
+        run where such a compartment's threshold became finite (`check_dspiking`)."""
+        th = self.threshold
+        if isinstance(th, jax.core.Tracer):
+            return (True,) * self.n
+        th = np.broadcast_to(np.asarray(th, float), (self.n,))
+        return tuple(bool(t != np.inf) for t in th)
 
-    def init_discrete_columns(self, batch_shape=()) -> ReducedTimerColumns:
-        """`init_discrete` stored compartment by compartment (`ReducedTimerColumns`)."""
+    def check_dspiking(self, dspikes, where: str = "ReducedCell") -> tuple:
+        """The check that the compartments marked `False` in `dspikes` (stored without
+        dSpike state) still have `threshold = +inf`: a `ValueError` for concrete
+        thresholds, else `((bad, message),)` for `simulate`'s run-time check."""
+        off = [i for i, d in enumerate(dspikes) if not d]
+        if not off:
+            return ()
+        th = jnp.broadcast_to(self.threshold, (self.n,))
+        message = (
+            f"{where}: compartments {[self.names[i] for i in off]} were built without "
+            "dSpikes (threshold +inf) and the network stores no dSpike state for them, but "
+            "their threshold is now finite. Build the cell (and the network) with "
+            "DSpikes on those compartments instead of changing the threshold."
+        )
+        if not isinstance(th, jax.core.Tracer):
+            if np.any(np.asarray(th)[off] != np.inf):
+                raise ValueError(message)
+            return ()
+        return ((jnp.any(th[np.array(off)] != jnp.inf), message),)
+
+    def init_columns(self, batch_shape=(), dspikes=None) -> ReducedColumns:
+        """`init_state` stored compartment by compartment (`ReducedColumns`); with
+        `dspikes` (a bool per compartment, `dspiking()`), no gate columns (`None`) for
+        the compartments marked `False`."""
+        y = self.init_state(batch_shape)
+        dspikes = (True,) * self.n if dspikes is None else dspikes
+        vs, rises, falls = (_columns(x, self.n) for x in y)
+        rises, falls = (
+            tuple(c if d else None for c, d in zip(x, dspikes, strict=True)) for x in (rises, falls)
+        )
+        return ReducedColumns(vs, rises, falls)
+
+    def init_discrete_columns(self, batch_shape=(), dspikes=None) -> ReducedTimerColumns:
+        """`init_discrete` stored compartment by compartment (`ReducedTimerColumns`);
+        `dspikes` as for `init_columns` (no timer for the compartments marked `False`)."""
         z = self.init_discrete(batch_shape)
-        return ReducedTimerColumns(_columns(z.since_dspike, self.n), z.since_spike)
+        dspikes = (True,) * self.n if dspikes is None else dspikes
+        ks = tuple(
+            c if d else None for c, d in zip(_columns(z.since_dspike, self.n), dspikes, strict=True)
+        )
+        return ReducedTimerColumns(ks, z.since_spike)
 
     def vector_field_columns(self, t, y: ReducedColumns, ins) -> ReducedColumns:
         """`vector_field` on `ReducedColumns`, with `ins` one injected current (nA) per
@@ -760,8 +813,13 @@ class ReducedCell(AbstractModel):
         shape = jnp.broadcast_shapes(*(jnp.shape(x) for x in (*y.vs, *ins)))
         vs = [jnp.broadcast_to(x, shape) for x in y.vs]
         dv = self._dv_columns(vs, y.rises, y.falls, [jnp.broadcast_to(x, shape) for x in ins])
-        zero = tuple(jnp.zeros_like(x) for x in y.vs)
-        return ReducedColumns(tuple(dv), zero, zero)
+
+        def zero(gates):
+            return tuple(
+                None if g is None else jnp.zeros_like(v) for g, v in zip(gates, y.vs, strict=True)
+            )
+
+        return ReducedColumns(tuple(dv), zero(y.rises), zero(y.falls))
 
     def check_call(self, inputs, dt):
         """`check_dt` for a concrete `dt` and timings (`simulate` calls it once, before
@@ -817,7 +875,7 @@ class ReducedCell(AbstractModel):
         return (
             ReducedColumns(tuple(vs), tuple(rises), tuple(falls)),
             ReducedTimerColumns(
-                tuple(k.astype(z.since_dspikes[0].dtype) for k in ks),
+                tuple(None if k is None else k.astype(z.since_spike.dtype) for k in ks),
                 m.astype(z.since_spike.dtype),
             ),
             events,
@@ -837,6 +895,12 @@ class ReducedCell(AbstractModel):
         )
         ks, fires, rises, falls = [], [], [], []
         for i in range(self.n):
+            if since_dspikes[i] is None:  # no dSpikes here (`init_discrete_columns`)
+                ks.append(None)
+                fires.append(jnp.zeros(jnp.shape(vs[i]), bool))
+                rises.append(None)
+                falls.append(None)
+                continue
             # dendritic spikes (Dendrify: `V >= Vth and t >= spiketime + refractory`),
             # checked on the voltage after this step's update; k = whole steps since the
             # last one

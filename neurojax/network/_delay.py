@@ -85,15 +85,33 @@ class Delay:
         return RingState(jnp.zeros((self.steps + 1, *shape), dtype))
 
     def update(self, state: RingState | None, x: Array, index) -> tuple[Array, RingState | None]:
+        state = self.write(state, x, index)
+        return self.read(state, x, index, self.steps), state
+
+    def write(self, state: RingState | None, x: Array, index) -> RingState | None:
+        """The ring with step `index`'s value `x` in row `index % (steps + 1)`."""
         if self.steps == 0:
-            return x, state
+            return state
         length = self.steps + 1
         index = jnp.asarray(index, jnp.int32)
         buffer = jax.lax.dynamic_update_index_in_dim(
             state.buffer, x.astype(state.buffer.dtype), index % length, 0
         )
-        out = jax.lax.dynamic_index_in_dim(buffer, (index + 1) % length, keepdims=False)
-        return out, RingState(buffer)
+        return RingState(buffer)
+
+    def read(self, state: RingState | None, x: Array, index, steps: int) -> Array:
+        """The value written `steps` steps before step `index` (`0 <= steps <=
+        self.steps`; 0: `x` itself), from the ring after `write` of step `index`: row
+        `(index − steps) % (self.steps + 1)`, zeros before anything was written there.
+        One ring serves every delay up to its length (a population's projections of
+        different delays share it)."""
+        if not 0 <= steps <= self.steps:
+            raise ValueError(f"a ring of {self.steps} steps cannot delay by {steps} steps.")
+        if steps == 0:
+            return x
+        length = self.steps + 1
+        row = (jnp.asarray(index, jnp.int32) + (length - steps)) % length
+        return jax.lax.dynamic_index_in_dim(state.buffer, row, keepdims=False)
 
 
 def ring_length(max_steps: int) -> int:

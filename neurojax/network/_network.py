@@ -93,7 +93,7 @@ class Network(AbstractModel):
     _delay_steps: tuple = eqx.field(static=True)  # per projection: int or "het"
     _het_delays: tuple  # per projection: int32 (n_pre, max_out) steps, or None
     _ring: tuple = eqx.field(static=True)  # per projection: ring length for het delays
-    _sources: tuple = eqx.field(static=True)  # (pre, delay steps) per shared delay buffer
+    _sources: tuple = eqx.field(static=True)  # (pre, longest delay in steps) per shared ring
     _proj_source: tuple = eqx.field(static=True)  # per projection: its source, -1 for het
     _fused: tuple = eqx.field(static=True)  # groups of Sparse projections propagated together
     _proj_comp: tuple = eqx.field(static=True)  # per projection: target compartment or None
@@ -103,6 +103,7 @@ class Network(AbstractModel):
     _proj_node: tuple = eqx.field(static=True)  # per projection: node of a Cell target
     _drive_node: tuple = eqx.field(static=True)  # per drive: node of a Cell target
     _spike_node: tuple = eqx.field(static=True)  # (population, node) per Cell population
+    _dspikes: tuple = eqx.field(static=True)  # (ReducedCell population, dSpiking compartments)
 
     @property
     def structure(self):
@@ -196,15 +197,19 @@ class Network(AbstractModel):
                     f"drive {k}: unknown target population {drive.target!r}; populations are "
                     f"{names}."
                 )
-        stiff = {}
+        stiff, dspikes = {}, {}
         for name, pop in self.populations.items():
             if compartments_of(pop.neuron) is not None:
+                # compartments without dSpikes (threshold +inf when built) carry no gate
+                # or timer state: fewer arrays read and written per step
+                dspikes[name] = pop.neuron.dspiking()
                 # concrete timings: refused now; traced ones: `check_call`, once per run
                 pop.neuron.check_dt(self.dt, where=f"population {name!r}")
                 msg = self._stiffness(name, pop.neuron)
                 if msg is not None:
                     stiff[name] = msg
         self._stiff = tuple(stiff.items())
+        self._dspikes = tuple(dspikes.items())
         self._layout, self._spike_node = self._cell_plan()
         self._proj_node = tuple(
             self._site_node(pr.post, pr.site, pr.synapse, f"projection {k} ({pr.pre} → {pr.post})")
@@ -225,25 +230,32 @@ class Network(AbstractModel):
         self._delay_steps = tuple(steps)
         self._het_delays = tuple(het)
         self._ring = tuple(rings)
-        # Sharing (static plans): projections without STP from the same population with
-        # the same homogeneous delay read the same delayed spikes — one ring buffer
-        # ("source") for them — and those with Sparse connectivity of equal chunk are
-        # propagated together, with one search for the spiking rows (COBA: E→E with E→I,
-        # I→E with I→I).
-        sources, proj_source, groups = [], [], {}
+        # Sharing (static plans): projections without STP from the same population share
+        # one ring buffer ("source"), as long as its longest homogeneous delay, written
+        # once per step and read once per distinct delay (the dendritic benchmark's E
+        # population, delays of 10 and 15 steps: one write of its spikes instead of two,
+        # each write a pass over the population's step); those with the same delay and
+        # Sparse connectivity of equal chunk are propagated together, with one search for
+        # the spiking rows (COBA: E→E with E→I, I→E with I→I).
+        sources, longest, proj_source, groups = [], [], [], {}
         for k, proj in enumerate(self.projections):
             if steps[k] == "het":
                 proj_source.append(-1)
                 continue
-            key = (proj.pre, steps[k]) if proj.stp is None else (proj.pre, steps[k], k)
+            key = proj.pre if proj.stp is None else (proj.pre, k)
             if key not in sources:
                 sources.append(key)
+                longest.append(0)
             src = sources.index(key)
+            longest[src] = max(longest[src], steps[k])
             proj_source.append(src)
             conn = proj.connectivity
             if isinstance(conn, Sparse):
-                groups.setdefault((src, conn.chunk), []).append(k)
-        self._sources = tuple((key[0], key[1]) for key in sources)
+                groups.setdefault((src, steps[k], conn.chunk), []).append(k)
+        self._sources = tuple(
+            (key if isinstance(key, str) else key[0], d)
+            for key, d in zip(sources, longest, strict=True)
+        )
         self._proj_source = tuple(proj_source)
         self._fused = tuple(tuple(v) for v in groups.values())
 
@@ -456,6 +468,9 @@ class Network(AbstractModel):
         for name, pop in self.populations.items():
             x = inputs.get(name) if isinstance(inputs, dict) else None
             out += pop.neuron.check_call(x, dt)
+        for name, plan in self._dspikes:
+            where = f"population {name!r}"
+            out += self.populations[name].neuron.check_dspiking(plan, where)
         for syn in {id(s): s for s in self._synapses()}.values():
             out += syn.check_call(dt)
         for k, d in enumerate(self.drives):
@@ -510,7 +525,7 @@ class Network(AbstractModel):
                 delays.append(jnp.zeros((ring * pops[pr.post].size,), dtype))
         return NetworkDiscrete(
             neurons={
-                n: p.neuron.init_discrete_columns((p.size,))
+                n: p.neuron.init_discrete_columns((p.size,), dict(self._dspikes)[n])
                 if self._n_comp(n) is not None
                 else p.neuron.init_discrete((p.size,))
                 for n, p in pops.items()
@@ -524,7 +539,7 @@ class Network(AbstractModel):
         `(size, n_compartments)`), which XLA:CPU compiles into vectorised loops."""
         p = self.populations[name]
         if self._n_comp(name) is not None:
-            return p.neuron.init_columns((p.size,))
+            return p.neuron.init_columns((p.size,), dict(self._dspikes)[name])
         return p.neuron.init_state((p.size,))
 
     def voltage(self, y: NetworkState) -> dict:
@@ -701,15 +716,18 @@ class Network(AbstractModel):
             }
             lam = []
             for i in range(cell.n):
-                g = (
-                    par["g_l"][i]
-                    + par["g_rise"][i] * st.rises[i]
-                    + par["g_fall"][i] * st.falls[i]
-                    + g_syn[n][i]
-                )
+                g = par["g_l"][i]
+                if st.rises[i] is not None:  # None: no dSpikes in this compartment
+                    g = g + par["g_rise"][i] * st.rises[i]
+                if st.falls[i] is not None:
+                    g = g + par["g_fall"][i] * st.falls[i]
+                g = g + g_syn[n][i]
                 lam.append(-g / par["c"][i] - par["rates"][i])
-            zero = tuple(jnp.zeros_like(x) for x in st.vs)
-            neurons[n] = ReducedColumns(tuple(lam), zero, zero)
+
+            def zero(gates, st=st):
+                return tuple(None if a is None else jnp.zeros_like(a) for a in gates)
+
+            neurons[n] = ReducedColumns(tuple(lam), zero(st.rises), zero(st.falls))
 
         def rates(syn, s, u):
             return diagonal_jacobian(_SynapseODE(syn), t, s, u)[1]
@@ -905,12 +923,17 @@ class Network(AbstractModel):
                 released[k], stp_state = pr.stp.on_spike(stp_state, spikes[pr.pre])
             stps.append(stp_state)
         n_src = len(self._sources)
-        delayed, delays = [], []
-        for src, (pre, steps) in enumerate(self._sources):
-            k = next(k for k, s in enumerate(self._proj_source) if s == src)
-            x = released.get(k, spikes[pre])
-            x, ring = Delay(steps).update(z.delays[src], x, info.index)
-            delayed.append(x)
+        delayed, delays = [], []  # delayed: per source, {delay steps: delayed spikes}
+        for src, (pre, longest) in enumerate(self._sources):
+            ks = [k for k, s in enumerate(self._proj_source) if s == src]
+            x = released.get(ks[0], spikes[pre])
+            ring = Delay(longest).write(z.delays[src], x, info.index)
+            delayed.append(
+                {
+                    d: Delay(longest).read(ring, x, info.index, d)
+                    for d in sorted({self._delay_steps[k] for k in ks})
+                }
+            )
             delays.append(ring)
         # 3. propagation: fused groups of Sparse projections, then the others
         arrived = {}
@@ -924,7 +947,7 @@ class Network(AbstractModel):
                 conns[0].chunk,
                 bases,
                 tuple(c.weight for c in conns),
-                delayed[self._proj_source[group[0]]],
+                delayed[self._proj_source[group[0]]][self._delay_steps[group[0]]],
                 tuple((c.post,) for c in conns),
             )
             arrived.update(zip(group, outs, strict=True))
@@ -951,7 +974,8 @@ class Network(AbstractModel):
                 )
                 het_slot += 1
             elif k not in arrived:
-                arrived[k] = pr.connectivity.propagate(delayed[self._proj_source[k]])
+                x = delayed[self._proj_source[k]][self._delay_steps[k]]
+                arrived[k] = pr.connectivity.propagate(x)
         # 4. synaptic jumps
         synapses = []
 
