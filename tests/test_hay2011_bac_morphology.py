@@ -80,7 +80,8 @@ def sweep():
 # tests/test_hay2011_cell.py the cell.
 @pytest.mark.slow
 def test_found_shape_gives_bac_firing_at_hays_timing(sweep):
-    """docs/hay2011.md's morphology sweep: on `BAC_SHAPE`, with Hay et al.'s timing (the
+    """docs/hay2011.md's morphology sweep: on `BAC_SHAPE` (the shipped "bac" shape,
+    tests/test_hay2011_bac_shape.py), with Hay et al.'s timing (the
     protocol at 300 ms, the cell near rest), their unchanged channels meet the BAC
     criterion — bAP alone one somatic spike and no Ca²⁺ spike, EPSP alone none, both a
     Ca²⁺ spike under a burst."""
@@ -91,8 +92,9 @@ def test_found_shape_gives_bac_firing_at_hays_timing(sweep):
         sweep.protocol_at(20.0)
     assert sweep.is_bac(r), r
     # the hot zone (785 µm): the bAP alone stays below the −20 mV criterion (measured
-    # −45.4 mV; spike counts are integers and these margins ~8-15 mV, not tolerances),
-    # both together hold it above −20 mV (measured 13 ms, peak −5.2 mV)
+    # −39.6 mV; spike counts are integers and these margins ~10 mV, not tolerances), the
+    # EPSP alone far below it (−62.0 mV), both together hold it above −20 mV (measured
+    # 18 ms, peak −10.5 mV)
     assert r["bAP"]["hot_peak"] < -30.0 and r["EPSP"]["hot_peak"] < -50.0
     assert r["both"]["hot_above"] > 5.0
 
