@@ -107,7 +107,7 @@ for name, (b, x) in cfg["sites"].items():
     recs["v_" + name] = h.Vector().record(secs[b](x)._ref_v)
 b, x = cfg["sites"]["hot"]
 recs["cai_hot"] = h.Vector().record(secs[b](x)._ref_cai)
-h.dt, h.secondorder = cfg["dt"], 0
+h.dt, h.secondorder = cfg["dt"], cfg.get("secondorder", 0)
 h.finitialize(cfg["v_init"])
 t0 = time.perf_counter()
 h.continuerun(cfg["T"])
@@ -117,12 +117,28 @@ np.savez(cfg["out"], _seconds=np.array([0.0, elapsed]),
 """
 
 
-def protocols() -> dict:
-    """name -> (somatic IClamp (delay ms, dur ms, amp nA), EPSP (onset ms, imax nA))."""
-    return {
-        "step": ((10.0, 1e9, STEP_NA), (1e9, 0.0)),
-        "bac": ((20.0, 5.0, 1.9), (25.0, 0.5)),
-    }
+BAC_T0 = 300.0  # ms: on the "bac" shape the stimuli come after ~300 ms at rest (Hay et al.)
+BAC_T = 340.0  # ms: runs of the BAC protocols on the "bac" shape
+REF_DT = 0.001  # ms: the converged reference (NEURON, Crank–Nicolson)
+
+
+def protocols(shape: str = "simplified") -> dict:
+    """name -> (somatic IClamp (delay ms, dur ms, amp nA), EPSP (onset ms, imax nA), run
+    length ms) for a shipped shape (`hay2011_morphology(shape=...)`):
+
+    - `"simplified"`: `step` (`STEP_NA` from 10 ms) and `bac` (the pulse at 20 ms, the
+      EPSP 5 ms later), runs of `T` = 100 ms;
+    - `"bac"`: `step` (100 ms) and Hay et al.'s BAC protocol at their timing, the cell
+      near rest: `bAP` (the pulse alone at `BAC_T0` = 300 ms), `EPSP` (the EPSP alone at
+      305 ms), `bac` (both), runs of `BAC_T` = 340 ms."""
+    step = ((10.0, 1e9, STEP_NA), (1e9, 0.0), T)
+    if shape == "simplified":
+        return {"step": step, "bac": ((20.0, 5.0, 1.9), (25.0, 0.5), T)}
+    if shape == "bac":
+        pulse, epsp, none = (BAC_T0, 5.0, 1.9), (BAC_T0 + 5.0, 0.5), (1e9, 0.0)
+        return {"step": step, "bAP": (pulse, none, BAC_T),
+                "EPSP": ((BAC_T0, 5.0, 0.0), epsp, BAC_T), "bac": (pulse, epsp, BAC_T)}
+    raise ValueError(f"protocols: unknown shape {shape!r}; 'simplified' or 'bac'.")
 
 
 def sites(morph) -> dict:
@@ -148,7 +164,11 @@ def compile_mods(where: Path) -> str:
     return str(lib)
 
 
-def run_neuron(dll: str, morph, protocol: str, tmp: Path) -> dict:
+def run_neuron(dll: str, morph, protocol: str, tmp: Path, *, shape: str = "simplified",
+               dt: float = DT, secondorder: int = 0) -> dict:  # fmt: skip
+    """NEURON's run of `protocols(shape)[protocol]` on `morph` at `dt` (ms), `secondorder`
+    0 (backward Euler) or 2 (Crank–Nicolson): traces `v_soma`, `v_dend`, `v_hot` (mV),
+    `cai_hot` (mM) at `(k + 1)·dt`, and `_seconds` (wall time of the run)."""
     from neurojax.cable import hay2011_mechanisms
     from neurojax.cable._hay2011 import CM, IONS, RA, TEMPERATURE, V_INIT
 
@@ -163,30 +183,31 @@ def run_neuron(dll: str, morph, protocol: str, tmp: Path) -> dict:
     for suffix, where, params in hay2011_mechanisms(morph):
         mechs.append([suffix, list(morph.branches_where(where)),
                       {k: np.asarray(v).tolist() for k, v in params.items()}])  # fmt: skip
-    pulse, epsp = protocols()[protocol]
+    pulse, epsp, t_end = protocols(shape)[protocol]
     st = sites(morph)
     out = tmp / f"neuron_{protocol}.npz"
     cfg = dict(dll=dll, branches=branches, mechs=mechs, ions=IONS, celsius=TEMPERATURE,
-               v_init=V_INIT, pulse=pulse, epsp=epsp, dend=st["dend"], sites=st, dt=DT, T=T,
-               out=str(out))  # fmt: skip
+               v_init=V_INIT, pulse=pulse, epsp=epsp, dend=st["dend"], sites=st, dt=dt,
+               T=t_end, out=str(out), secondorder=secondorder)  # fmt: skip
     (tmp / "cfg.json").write_text(json.dumps(cfg))
     (tmp / "run_neuron.py").write_text(_NEURON_SCRIPT)
     env = dict(os.environ, PYTHONPATH="")
     subprocess.run([sys.executable, str(tmp / "run_neuron.py"), str(tmp / "cfg.json")],
                    check=True, capture_output=True, env=env)  # fmt: skip
     data = np.load(out)
-    out = {k: data[k][1:] for k in data.files}  # drop t = 0
-    out["_seconds"] = float(out["_seconds"][0])  # wall time of NEURON's run (s)
+    n = int(round(t_end / dt))  # drop t = 0 (and a last sample past t_end, if any)
+    out = {k: data[k][1 : n + 1] for k in data.files}
+    out["_seconds"] = float(data["_seconds"][1])  # wall time of NEURON's run (s)
     return out
 
 
-def inputs(protocol: str) -> np.ndarray:
+def inputs(protocol: str, shape: str = "simplified", dt: float = DT) -> np.ndarray:
     """neurojax's clamp currents (nA), `(n_steps, 2)`: soma, dendrite — sampled at
     mid-step as NEURON evaluates its stimuli."""
     from neurojax.cable import epsp_current
 
-    (delay, dur, amp), (onset, imax) = protocols()[protocol]
-    t = np.arange(int(round(T / DT))) * DT + DT / 2
+    (delay, dur, amp), (onset, imax), t_end = protocols(shape)[protocol]
+    t = np.arange(int(round(t_end / dt))) * dt + dt / 2
     soma = np.where((t >= delay) & (t < delay + dur), amp, 0.0)
     return np.stack([soma, epsp_current(t, onset, imax)], axis=-1)
 
@@ -197,8 +218,11 @@ def neurojax_cell(morph):
     return hay2011_cell(morph, clamps=[(0, 0.5), sites(morph)["dend"]])
 
 
-def run_neurojax(cell, protocol: str, solver=None) -> dict:
-    """Float64 run (call inside `jax.enable_x64(True)`)."""
+def run_neurojax(cell, protocol: str, solver=None, *, shape: str = "simplified",
+                 dt: float = DT) -> dict:  # fmt: skip
+    """neurojax's run (backward Euler unless `solver` is given), the traces of
+    `run_neuron`, in the default dtype (float64 inside `jax.enable_x64(True)`, as the
+    comparison at round-off needs; float32 outside)."""
     import jax.numpy as jnp
 
     import neurojax as nj
@@ -207,10 +231,10 @@ def run_neurojax(cell, protocol: str, solver=None) -> dict:
     st = sites(cell.morphology)
     fns = {f"v_{k}": cell.record_v([s]) for k, s in st.items()}
     fns["cai_hot"] = cell.record_ion("cai", [st["hot"]])
-    sol = nj.simulate(cell, jnp.asarray(inputs(protocol)), dt=DT,
+    sol = nj.simulate(cell, jnp.asarray(inputs(protocol, shape, dt)), dt=dt,
                       solver=BackwardEuler() if solver is None else solver,
                       saveat=nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()}))  # fmt: skip
-    return {k: np.asarray(v)[:, 0] for k, v in sol.states.items()}
+    return {k: np.asarray(v, np.float64)[:, 0] for k, v in sol.states.items()}
 
 
 def spike_times(v, dt=DT, threshold=THRESHOLD) -> np.ndarray:
@@ -222,19 +246,22 @@ def spike_times(v, dt=DT, threshold=THRESHOLD) -> np.ndarray:
     return (k + 1 + frac) * dt
 
 
-def compare_all(tmp: Path) -> dict:
+def compare_all(tmp: Path, shape: str = "simplified", dll: str | None = None) -> dict:
+    """Backward Euler in both at `DT`, float64, on `hay2011_morphology(shape=shape)`, every
+    protocol of `protocols(shape)`: per protocol the spike times of both, (max, mean)
+    |Δ| per trace, and `_traces` (NEURON's, neurojax's)."""
     import jax
 
     from neurojax.cable import hay2011_morphology
 
-    morph = hay2011_morphology()
-    dll = compile_mods(tmp / "mods")
+    morph = hay2011_morphology(shape=shape)
+    dll = dll or compile_mods(tmp / "mods")
     out = {}
     with jax.enable_x64(True):
         cell = neurojax_cell(morph)
-        for protocol in protocols():
-            ref = run_neuron(dll, morph, protocol, tmp)
-            ours = run_neurojax(cell, protocol)
+        for protocol in protocols(shape):
+            ref = run_neuron(dll, morph, protocol, tmp, shape=shape)
+            ours = run_neurojax(cell, protocol, shape=shape)
             r = {"spikes_neuron": spike_times(ref["v_soma"]),
                  "spikes_neurojax": spike_times(ours["v_soma"])}  # fmt: skip
             for k in (k for k in ref if not k.startswith("_")):
@@ -245,11 +272,101 @@ def compare_all(tmp: Path) -> dict:
     return out
 
 
+def errors(ref: dict, run: dict, dt: float, ref_dt: float) -> dict:
+    """`run` (traces at `(k + 1)·dt`) against the reference `ref` (at `(j + 1)·ref_dt`,
+    `dt` a multiple of `ref_dt`): somatic spike count and, if the counts agree, the
+    largest spike-time error (ms); mean |ΔV| (mV) at the soma, the trunk (620 µm) and
+    the hot zone (785 µm) on `run`'s grid; the hot zone's time above −20 mV (ms)."""
+    stride = int(round(dt / ref_dt))
+    if abs(stride * ref_dt - dt) > 1e-9 * dt:
+        raise ValueError(f"errors: dt {dt} ms is not a multiple of ref_dt {ref_dt} ms.")
+    s_ref, s_run = spike_times(ref["v_soma"], ref_dt), spike_times(run["v_soma"], dt)
+    out = {"spikes": len(s_run), "spikes_ref": len(s_ref),
+           "max_dt_spike": float(np.max(np.abs(s_run - s_ref), initial=0.0))
+           if len(s_run) == len(s_ref) else float("nan"),
+           "hot_above": float(np.sum(run["v_hot"] > THRESHOLD) * dt)}  # fmt: skip
+    for k in ("v_soma", "v_dend", "v_hot"):
+        sub = ref[k][stride - 1 :: stride]
+        n = min(sub.size, run[k].size)
+        out[f"mean_{k}"] = float(np.mean(np.abs(run[k][:n] - sub[:n])))
+    return out
+
+
+CANDIDATES = ("NEURON BE", "NEURON CN", "neurojax BE f64", "neurojax TR-BDF2 f64",
+              "neurojax TR-BDF2 f32")  # fmt: skip
+
+
+def convergence(tmp: Path, shape: str = "bac", ref_dt: float = REF_DT, dll: str | None = None,
+                protocols_=None, candidates=CANDIDATES, check: bool = True) -> dict:  # fmt: skip
+    """Runs at dt `DT` against a converged reference, NEURON's Crank–Nicolson
+    (`secondorder = 2`) at `ref_dt` (checked, if `check`, by the same at 2·`ref_dt`:
+    `ref_check`), on `hay2011_morphology(shape=shape)`, for the protocols `protocols_`
+    (default all of `protocols(shape)`). `candidates` (default all of `CANDIDATES`):
+    NEURON backward Euler and Crank–Nicolson; neurojax backward Euler (float64) and its
+    default TR-BDF2 (float64, float32). Per protocol `{name: errors(...)}`, and `_ref`
+    (the reference's traces)."""
+    import jax
+
+    from neurojax.cable import hay2011_morphology
+    from neurojax.solvers import TRBDF2
+
+    unknown = set(candidates) - set(CANDIDATES)
+    if unknown:
+        raise ValueError(f"convergence: unknown candidates {sorted(unknown)}; {CANDIDATES}.")
+    morph = hay2011_morphology(shape=shape)
+    dll = dll or compile_mods(tmp / "mods")
+    names = list(protocols(shape)) if protocols_ is None else list(protocols_)
+    out = {p: {} for p in names}
+    for p in names:
+        ref = run_neuron(dll, morph, p, tmp, shape=shape, dt=ref_dt, secondorder=2)
+        out[p]["_ref"] = ref
+        if check:
+            half = run_neuron(dll, morph, p, tmp, shape=shape, dt=2 * ref_dt, secondorder=2)
+            out[p]["ref_check"] = errors(ref, half, 2 * ref_dt, ref_dt)
+        for name, order in (("NEURON BE", 0), ("NEURON CN", 2)):
+            if name in candidates:
+                run = run_neuron(dll, morph, p, tmp, shape=shape, secondorder=order)
+                out[p][name] = errors(ref, run, DT, ref_dt)
+    runs = [(n, s, x64) for n, s, x64 in (("neurojax BE f64", None, True),
+                                           ("neurojax TR-BDF2 f64", TRBDF2(), True),
+                                           ("neurojax TR-BDF2 f32", TRBDF2(), False))
+            if n in candidates]  # fmt: skip
+    for name, solver, x64 in runs:
+        with jax.enable_x64(x64):
+            cell = neurojax_cell(morph)
+            for p in names:
+                run = run_neurojax(cell, p, solver, shape=shape)
+                out[p][name] = errors(out[p]["_ref"], run, DT, ref_dt)
+    return out
+
+
 if __name__ == "__main__":
+    # python validation/hay2011_cell_vs_neuron.py [simplified|bac] [--convergence]
+    args = sys.argv[1:]
+    conv = "--convergence" in args
+    args = [a for a in args if a != "--convergence"]
+    shape = args[0] if args else "simplified"
+    import neurojax  # noqa: F401  (before JAX's first computation: its loop settings)
+
     with tempfile.TemporaryDirectory() as d:
-        res = compare_all(Path(d))
-    for protocol, r in res.items():
-        r.pop("_traces")
-        print(protocol)
-        for k, v in r.items():
-            print(f"    {k:16s} {v}")
+        dll = compile_mods(Path(d) / "mods")
+        res = compare_all(Path(d), shape, dll)
+        for protocol, r in res.items():
+            r.pop("_traces")
+            print(protocol)
+            for k, v in r.items():
+                print(f"    {k:16s} {v}")
+        if conv:
+            print(f"\nagainst NEURON Crank–Nicolson at dt {REF_DT} ms (shape {shape!r}); "
+                  f"others at dt {DT} ms")
+            print("| protocol | run | spikes (ref) | max \\|Δt\\| spike (ms) | mean \\|ΔV\\| soma "
+                  "/ 620 µm / 785 µm (mV) | hot zone > −20 mV (ms) |")
+            print("| --- | --- | --- | --- | --- | --- |")
+            for p, rows in convergence(Path(d), shape, dll=dll).items():
+                rows.pop("_ref")
+                for name, e in rows.items():
+                    label = f"NEURON CN dt {2 * REF_DT:g}" if name == "ref_check" else name
+                    print(f"| {p} | {label} | {e['spikes']} ({e['spikes_ref']}) | "
+                          f"{e['max_dt_spike']:.2g} | {e['mean_v_soma']:.2g} / "
+                          f"{e['mean_v_dend']:.2g} / {e['mean_v_hot']:.2g} | "
+                          f"{e['hot_above']:.1f} |", flush=True)  # fmt: skip
