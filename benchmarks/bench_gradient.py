@@ -17,9 +17,15 @@ calls of an already compiled function, ended by `block_until_ready`:
   XLA compiles on one thread);
 - the ratios gradient ÷ forward, measured in the same run.
 
-Then a population (`--population`, default 10³ neurons: the HH f–I sweep of
-`bench_populations.py`, a per-neuron leak reversal) with the default solver and
-`SaveAt(every=10, vars=("v",))`, loss `mean(V²)`: forward, reverse and their ratio.
+Then populations (`--population`, default 10³ and 10⁴ neurons, `--population-steps`
+1000): the HH f–I sweep of `bench_populations.py` (a per-neuron leak reversal) with
+`Staggered` (HH's default) and `ExponentialEuler` (`--population-solvers`), and the LIF
+population of `bench_populations.py` (a per-neuron resting potential, its default
+exponential Euler, dt = 0.1 ms; `--lif`), each with `SaveAt(every=10, vars=("v",))` and
+the loss `mean(V²)`: forward and reverse (the gradient w.r.t. every parameter), each
+compiled once, then `--population-rounds` rounds calling every compiled population
+function once in turn (alternating, so a change of load hits every case alike), the
+median **process CPU time** of each, and gradient ÷ forward (issue 21's aim: ≤ 2×).
 
 `--before PATH` runs the same cases a second time with the `neurojax` package found
 under PATH (e.g. a copy of an older tree) in a child process, so that before/after
@@ -42,6 +48,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -64,8 +71,16 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS)
-    p.add_argument("--population", type=int, default=1000, help="0: skip the population")
+    p.add_argument(
+        "--population", type=int, nargs="+", default=[1000, 10000], help="0: no populations"
+    )
     p.add_argument("--population-steps", type=int, default=1000)
+    p.add_argument(
+        "--population-solvers", nargs="+", default=["Staggered", "ExponentialEuler"],
+        choices=["Staggered", "ExponentialEuler", "ExponentialRK2"],
+    )  # fmt: skip
+    p.add_argument("--lif", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--population-rounds", type=int, default=7)
     p.add_argument("--repeats", type=int, default=11)
     p.add_argument("--quick", action="store_true", help="5 repeats")
     p.add_argument("--before", type=Path, default=None, help="a tree whose neurojax to compare")
@@ -171,38 +186,86 @@ def neurojax_rows(args) -> list[dict]:
             flush=True,
         )
 
-    if args.population:
-        n = args.population
-        pmodel = nj.HodgkinHuxley(e_l=np.asarray(C.hh_e_l(n), np.float32))
-        pin = jnp.full((args.population_steps,), C.HH_I0, jnp.float32)
-        saveat = nj.SaveAt(every=10, vars=("v",))
+    sizes = [n for n in args.population if n > 0]
+    if sizes:
+        rows += population_rows(args, sizes)
+    return rows
 
-        def ploss(m):
-            return jnp.mean(nj.simulate(m, pin, dt=C.HH_DT, saveat=saveat).v ** 2)
 
+def population_rows(args, sizes: list[int]) -> list[dict]:
+    """Forward and gradient of HH (per solver) and LIF populations, CPU time, alternating
+    (see the module docstring)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import neurojax as nj
+
+    saveat = nj.SaveAt(every=10, vars=("v",))
+    cases = []  # (row, model, loss)
+    for n in sizes:
+        hh = nj.HodgkinHuxley(e_l=np.asarray(C.hh_e_l(n), np.float32))
+        hh_in = jnp.full((args.population_steps,), C.HH_I0, jnp.float32)
+        for name in args.population_solvers:
+
+            def loss(m, solver=getattr(nj, name)(), x=hh_in):
+                return jnp.mean(nj.simulate(m, x, dt=C.HH_DT, solver=solver, saveat=saveat).v ** 2)
+
+            cases.append(({"model": "HH", "solver": f"{name} (HH)", "n": n}, hh, loss))
+        if args.lif:
+            lif = nj.LIF(v_rest=np.asarray(C.lif_v_rest(n), np.float32))
+            lif_in = jnp.full((args.population_steps,), C.LIF_I0, jnp.float32)
+
+            def lif_loss(m, x=lif_in):
+                return jnp.mean(nj.simulate(m, x, dt=C.LIF_DT, saveat=saveat).v ** 2)
+
+            solver = type(nj.solvers.default_solver(lif)).__name__
+            cases.append(({"model": "LIF", "solver": f"{solver} (LIF)", "n": n}, lif, lif_loss))
+
+    calls = []
+    for row, model, loss in cases:
         t, c = time.perf_counter(), time.process_time()
-        pgrad = jax.jit(jax.grad(ploss)).lower(pmodel).compile()
-        compile_s, compile_cpu_s = time.perf_counter() - t, time.process_time() - c
-        pfwd = jax.jit(ploss).lower(pmodel).compile()
-        row = {
-            "case": "population",
-            "solver": type(nj.solvers.default_solver(pmodel)).__name__,
-            "n": n,
-            "steps": args.population_steps,
-            "compile_grad_s": compile_s,
-            "compile_grad_cpu_s": compile_cpu_s,
-        }
-        _timed(row, "forward_ms", lambda: pfwd(pmodel), max(3, args.repeats // 2))
-        _timed(row, "reverse_ms", lambda: pgrad(pmodel), max(3, args.repeats // 2))
-        row["reverse_ratio_of_minima"] = row["reverse_min_ms"] / row["forward_min_ms"]
+        grad = jax.jit(jax.grad(loss)).lower(model).compile()
+        row["compile_grad_s"] = time.perf_counter() - t
+        row["compile_grad_cpu_s"] = time.process_time() - c
+        fwd = jax.jit(loss).lower(model).compile()
+        g = grad(model)
+        row["grad_finite"] = bool(
+            all(np.isfinite(np.asarray(x)).all() for x in jax.tree_util.tree_leaves(g))
+        )
+        calls.append((row, "forward", lambda f=fwd, m=model: jax.block_until_ready(f(m))))
+        calls.append((row, "reverse", lambda f=grad, m=model: jax.block_until_ready(f(m))))
+    for _, _, call in calls:  # warm-up
+        call()
+    times: dict = {(id(row), kind): [] for row, kind, _ in calls}
+    for _ in range(args.population_rounds):
+        for row, kind, call in calls:
+            c = time.process_time()
+            call()
+            times[(id(row), kind)].append(time.process_time() - c)
+    rows = []
+    for row, _, _ in cases:
+        fwd, rev = times[(id(row), "forward")], times[(id(row), "reverse")]
+        row.update(
+            case="population",
+            steps=args.population_steps,
+            timing="process CPU time, alternating rounds",
+            rounds=args.population_rounds,
+            forward_ms=statistics.median(fwd) * 1e3,
+            reverse_ms=statistics.median(rev) * 1e3,
+            forward_min_ms=min(fwd) * 1e3,
+            reverse_min_ms=min(rev) * 1e3,
+        )
         row["reverse_ratio"] = row["reverse_ms"] / row["forward_ms"]
+        row["reverse_ratio_of_minima"] = row["reverse_min_ms"] / row["forward_min_ms"]
         rows.append(row)
         print(
-            f"  HH population N={n} ({row['solver']}, {row['steps']} steps): fwd "
-            f"{row['forward_ms']:.2f} ms, grad {row['reverse_ms']:.2f} ms "
-            f"({row['reverse_ratio']:.1f}x), compile {compile_s:.2f} s",
+            f"  {row['model']} population N={row['n']} ({row['solver']}, {row['steps']} "
+            f"steps, CPU time): fwd {row['forward_ms']:.2f} ms, grad {row['reverse_ms']:.2f} ms "
+            f"({row['reverse_ratio']:.1f}x), compile {row['compile_grad_s']:.2f} s",
             flush=True,
         )
+    print(f"  (load average {os.getloadavg()[0]:.1f})", flush=True)
     return rows
 
 
@@ -260,8 +323,11 @@ def jaxley_rows(args) -> list[dict]:
 def _child(args, kind: str, python: str, pythonpath: Path | None) -> list[dict]:
     """Run one side in another process; its last stdout line is the JSON list of rows."""
     cmd = [python, str(Path(__file__).resolve()), "--child", kind, "--steps", str(args.steps)]
-    cmd += ["--repeats", str(args.repeats), "--population", str(args.population)]
+    cmd += ["--repeats", str(args.repeats), "--population", *map(str, args.population)]
     cmd += ["--population-steps", str(args.population_steps), "--solvers", *args.solvers]
+    cmd += ["--population-solvers", *args.population_solvers]
+    cmd += ["--population-rounds", str(args.population_rounds)]
+    cmd += ["--lif" if args.lif else "--no-lif"]
     env = dict(os.environ)
     env.pop("XLA_FLAGS", None)
     if _USER_XLA_FLAGS is not None:
@@ -289,6 +355,11 @@ def main(argv=None):
         return
 
     import jax
+
+    # neurojax before `jax.devices()`: it sets XLA:CPU's small-loop threshold, which XLA
+    # reads when JAX starts its backend; imported after, every gradient here ran with
+    # XLA's default loop compilation (the single neuron's 25–50× slower)
+    import neurojax  # noqa: F401
 
     device = jax.devices()[0]
     print(f"gradient benchmark on {device.platform} ({device.device_kind}), jax {jax.__version__}")
@@ -336,8 +407,9 @@ def main(argv=None):
     ]
     md = (
         f"Gradient cost on {device.platform} ({device.device_kind}), jax {jax.__version__}, "
-        f"float32, HH with {I_STEP} µA/cm², dt = {DT} ms; medians of {args.repeats} runs\n\n"
-        + C.markdown_table(header, table)
+        f"float32, HH with {I_STEP} µA/cm², dt = {DT} ms; medians of {args.repeats} runs "
+        f"(wall clock); population rows: medians of {args.population_rounds} alternating "
+        "rounds of process CPU time\n\n" + C.markdown_table(header, table)
     )
     print("\n" + md)
     payload = C.neurojax_payload(args, rows)
