@@ -360,11 +360,13 @@ if __name__ == "__main__":
     if epsp_band or na_band:
         EPSP_BAND, NA_BAND = tuple(epsp_band), tuple(na_band)
     names = args or list(CASES)
-    import neurojax  # noqa: F401  (before JAX's first computation: its loop settings)
-    import jax.numpy as jnp
+    from jax import config
 
-    print(f"protocol at {PULSE[0]:g} ms, runs of {T:g} ms, dt {DT:g} ms, "
-          f"{jnp.asarray(0.0).dtype}")  # fmt: skip
+    import neurojax  # noqa: F401  (before JAX's first computation: its loop settings)
+
+    dtype = "float64" if config.jax_enable_x64 else "float32"
+
+    print(f"protocol at {PULSE[0]:g} ms, runs of {T:g} ms, dt {DT:g} ms, {dtype}")
     if band:
         print("| case | varied | spikes bAP / EPSP / both | hot-zone peak (mV) | hot zone > "
               "−20 mV (ms) | |")  # fmt: skip

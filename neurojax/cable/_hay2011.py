@@ -22,7 +22,9 @@ protocol a dendritic Ca²⁺ spike and a somatic burst), not its numbers — and
 backpropagating AP alone already triggers the Ca²⁺ spike, which on Hay et al.'s
 reconstruction takes the bAP and a distal EPSP together (docs/hay2011.md, with a sweep
 of shapes from `_simplified_l5_points`'s keywords and the ones that do give BAC firing).
-Any SWC can be given instead: `hay2011_cell(hay2011_morphology(path))`.
+A second shipped shape, `hay2011_morphology(shape="bac")` (`L5_BAC_SWC`: the same cell
+with a dense four-level tuft), gives BAC firing with Hay et al.'s timing (the stimuli
+after ~300 ms at rest). Any SWC can be given instead: `hay2011_cell(hay2011_morphology(path))`.
 
 Units: the mechanism parameters are NMODL's (S/cm², ms, µm, mM), as NEURON's and Hay et
 al.'s; `cm` µF/cm², `ra` Ω·cm, distances µm.
