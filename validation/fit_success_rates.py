@@ -20,6 +20,17 @@ conductance within 2 standard errors of the noise-limited (Cramér–Rao / Fishe
 Each setting's result replaces that setting's entry in `--out` (others are kept), so
 settings can be measured one at a time. The stored noisy settings use 20 draws × 1 start
 (the start does not change the outcome: the default starts from the data-driven estimate).
+
+Integrate-and-fire models (`--models lif adex izhikevich`, results in
+`docs/fit_if_success_rates.json`): each model fitted with `fit`'s defaults to spiking
+sweeps it produced itself (dt = 0.1 ms, float32; `IF_CASES`), noise-free and with 1 mV
+white noise, from `--starts` (20) starts drawn uniformly in ±`--spread` (50 %) of every
+true parameter (relative, voltages included); with noise each start gets its own draw.
+Success: every parameter within `--tol` (2 %) of the truth. The default for these models
+is `SpikeClampedInit` (`neurojax.fitting._spike_clamp`).
+
+    python validation/fit_success_rates.py --models lif izhikevich adex [--starts 20]
+        [--noise 0 1] [--spread 0.5] [--tol 0.02] [--out docs/fit_if_success_rates.json]
 """
 
 from __future__ import annotations
@@ -130,15 +141,161 @@ def study(amplitude, noise, n_starts, n_draws, draw_starts, seed=0):
     )
 
 
+def _steps(dt, n, on, off, amplitudes):
+    t = dt * np.arange(n)
+    step = ((t >= on) & (t < off)).astype(np.float32)
+    return jnp.asarray(np.stack([a * step for a in amplitudes], 1))
+
+
+IF_CASES = {
+    # LIF (10 ms, 10 MΩ, rest and reset -65 mV, threshold -50 mV, 2 ms refractory):
+    # 100 ms, steps 5-95 ms of 1.8, 2.6 nA (4 and 8 spikes) and -1 nA
+    "lif": dict(
+        model=nj.LIF,
+        fields=("tau", "r", "v_rest", "v_reset"),
+        inputs=lambda: _steps(0.1, 1000, 5.0, 95.0, [1.8, 2.6, -1.0]),
+    ),
+    # AdEx with Brette & Gerstner's (2005) parameters (the neurojax default): 400 ms,
+    # steps 20-380 ms of 0.8 and 1.2 nA (7 and 18 spikes)
+    "adex": dict(
+        model=nj.AdEx,
+        fields=("tau", "r", "a", "b", "tau_w", "delta_t", "v_t", "v_rest"),
+        inputs=lambda: _steps(0.1, 4000, 20.0, 380.0, [0.8, 1.2]),
+    ),
+    # Izhikevich (2003) regular spiking: 300 ms, steps 10-290 ms of 6 and 10 (4 and 7
+    # spikes)
+    "izhikevich": dict(
+        model=nj.Izhikevich,
+        fields=("a", "b", "c", "d"),
+        inputs=lambda: _steps(0.1, 3000, 10.0, 290.0, [6.0, 10.0]),
+    ),
+}
+
+
+def if_study(name, noise, n_starts, spread, tol, seed=0):
+    """One integrate-and-fire setting: `n_starts` default fits from starts uniform in
+    ±`spread` of every true parameter (each with its own noise draw where `noise`)."""
+    case = IF_CASES[name]
+    truth_model = case["model"]()
+    fields = case["fields"]
+    truth = np.array([float(getattr(truth_model, f)) for f in fields])
+    current = case["inputs"]()
+    clean = nj.simulate(truth_model, current, dt=0.1)
+    rng = np.random.default_rng(200 + seed)
+    rows = []
+    for i in range(n_starts):
+        target = clean.v
+        if noise:
+            target = target + noise * jax.random.normal(jax.random.key(i), target.shape)
+        s = truth * rng.uniform(1 - spread, 1 + spread, size=truth.size)
+        start = case["model"](**{f: float(x) for f, x in zip(fields, s, strict=True)})
+        t0 = time.process_time()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                r = fit(start, current, target, dt=0.1,
+                        trainable=lambda m: tuple(getattr(m, f) for f in fields),
+                        progress_meter=nj.NoProgress())  # fmt: skip
+            except FloatingPointError as e:  # counted as a failure, said
+                r = e
+        seconds = time.process_time() - t0
+        if isinstance(r, Exception):
+            rows.append(dict(start=s.tolist(), ok=False, error=str(r)[:200], seconds=seconds))
+            print(f"{name} noise={noise} start {i}: error {str(r)[:100]}", flush=True)
+            continue
+        p = np.array([float(x) for x in r.params])
+        rel = p / truth - 1
+        ok = bool(np.all(np.abs(rel) <= tol))
+        warned = any("far above the recording's noise" in str(w.message) for w in caught)
+        rows.append(
+            dict(
+                start=s.tolist(),
+                fitted=p.tolist(),
+                rel_error=rel.tolist(),
+                ok=ok,
+                loss=float(r.loss),
+                truth_loss=float(np.mean((np.asarray(clean.v) - np.asarray(target)) ** 2)),
+                converged=bool(r.converged),
+                warned=warned,
+                stop_reason=r.stop_reason.value,
+                n_simulations=int(r.n_simulations),
+                cpu_seconds=seconds,
+            )
+        )
+        print(
+            f"{name} noise={noise} start {i} {np.round(s / truth - 1, 2)} -> max|rel| "
+            f"{np.abs(rel).max():.2e} ({fields[int(np.argmax(np.abs(rel)))]}) ok={ok} "
+            f"loss={r.loss:.4g} conv={r.converged} {r.stop_reason.value} "
+            f"sims={r.n_simulations} {seconds:.1f} CPU-s",
+            flush=True,
+        )
+    fitted = [r for r in rows if "fitted" in r]
+    return dict(
+        model=name,
+        fields=list(fields),
+        truth=truth.tolist(),
+        noise=noise,
+        spread=spread,
+        tol=tol,
+        n_spikes=np.asarray(clean.spikes).sum(0).astype(int).tolist(),
+        successes=sum(r["ok"] for r in rows),
+        n_fits=len(rows),
+        failed_and_said_so=sum((not r["ok"]) and not r.get("converged", False) for r in rows),
+        failed_silently=sum((not r["ok"]) and r.get("converged", False) for r in rows),
+        succeeded_but_not_converged=sum(r["ok"] and not r["converged"] for r in fitted),
+        max_rel_error_of_successes=(
+            np.max(np.abs([r["rel_error"] for r in fitted if r["ok"]]), axis=0).tolist()
+            if any(r["ok"] for r in fitted)
+            else None
+        ),
+        median_simulations=float(np.median([r["n_simulations"] for r in fitted]))
+        if fitted
+        else None,
+        median_cpu_seconds=float(np.median([r["cpu_seconds"] for r in rows])),
+        rows=rows,
+    )
+
+
+def if_main(a):
+    out = []
+    for name in a.models:
+        for noise in a.noise:
+            res = if_study(name, noise, a.starts, a.spread, a.tol)
+            out.append(res)
+            print(
+                f"== {name} noise={noise}: {res['successes']}/{res['n_fits']} within "
+                f"{a.tol:.0%} ({res['failed_silently']} failed silently, "
+                f"{res['succeeded_but_not_converged']} recovered but not converged); "
+                f"worst successful errors {res['max_rel_error_of_successes']}",
+                flush=True,
+            )
+            try:
+                with open(a.out) as f:
+                    old = json.load(f)
+            except (FileNotFoundError, json.JSONDecodeError):
+                old = []
+            done = {(r["model"], r["noise"], r["spread"]) for r in out}
+            merged = [r for r in old if (r["model"], r["noise"], r["spread"]) not in done] + out
+            with open(a.out, "w") as f:
+                json.dump(merged, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--models", nargs="+", choices=sorted(IF_CASES), default=None)
+    ap.add_argument("--spread", type=float, default=0.5)
+    ap.add_argument("--tol", type=float, default=0.02)
     ap.add_argument("--amplitudes", type=float, nargs="+", default=[6, 8, 10, 12, 15])
     ap.add_argument("--noise", type=float, nargs="+", default=[0.0, 1.0])
     ap.add_argument("--starts", type=int, default=20, help="starts per noise-free setting")
     ap.add_argument("--draws", type=int, default=20, help="noise draws per noisy setting")
     ap.add_argument("--draw-starts", type=int, default=1, help="starts per noise draw")
-    ap.add_argument("--out", default="docs/fit_success_rates.json")
+    ap.add_argument("--out", default=None)
     a = ap.parse_args()
+    if a.models:
+        a.out = a.out or "docs/fit_if_success_rates.json"
+        return if_main(a)
+    a.out = a.out or "docs/fit_success_rates.json"
     out = []
     for noise in a.noise:
         for amp in a.amplitudes:

@@ -61,6 +61,7 @@ from ._strategies import GlobalSearch as GlobalSearch
 from ._strategies import MultipleShooting as MultipleShooting
 from ._strategies import Plain as Plain
 from ._strategies import Restarts as Restarts
+from ._strategies import SpikeClampedInit as SpikeClampedInit
 from ._strategies import cma_es as cma_es
 from ._transforms import AbstractConstraint as AbstractConstraint
 from ._transforms import Bounded as Bounded

@@ -1,0 +1,334 @@
+"""Spike-clamped fits of reset models (integrate-and-fire, Izhikevich) to voltage traces.
+
+Why a reset model's trace MSE defeats gradient descent (measured, docs/fitting.md,
+"Integrate-and-fire models from spiking sweeps"): the simulated spikes happen at whole
+steps, so the trace MSE is piecewise smooth in the parameters, with a jump each time a
+spike moves by one step; across a jump the trace after it changes by the reset's size
+(15–95 mV), and the gradient, exact within a piece (the reset is detached), sees none of
+it. From starts 30–50 % off the simulated spikes are far from the recorded ones and the
+descent ends in whichever piece it started in.
+
+The remedy: where the recording shows its spikes (the resets are its largest downward
+jumps, `reset_steps`), simulate the model with its spikes *clamped* to the recorded ones
+(`SpikeClamped`): a reset at each recorded spike step, none elsewhere (the voltage capped
+just below the threshold). Between recorded spikes that trajectory is the model's own
+subthreshold dynamics from the recorded reset, so its trace MSE against the recording is
+a smooth function of the parameters everywhere (no spike can move), with its minimum at
+the truth on the simulator's own data (the same solver at the same steps: identical to
+the free run there). Hidden variables (AdEx's `w`, Izhikevich's `u`) are simulated as in
+the free run, with their jumps at the recorded spikes.
+
+From a far start the clamped trajectory itself can run away (AdEx with `v_rest` above
+`v_t`: V sits at the cap between spikes, and the gradient is 0 there), so a first stage
+also *teacher-forces* the voltage: every `every` steps V is set to the recorded value,
+and the loss compares the model's predictions from there (`SpikeClamped(every=k)`; the
+hidden variables still integrate along the forced V). Its minimum is biased by the
+measurement noise of the forced values (errors in variables), the second stage's (no
+forcing) is not; `fit`'s final descent on the user's loss then starts inside the truth's
+piece. `Auto` runs both (`_clamped_estimate`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+import numpy as np
+
+from .._model import AbstractModel, Elementwise
+from .._saveat import SaveAt
+from ..neurons import Izhikevich
+from ..neurons._integrate_and_fire import AbstractIntegrateAndFire
+from ._data_driven import noise_sd
+from ._losses import TraceMSE
+
+RESET_NOISE_FACTOR = 8.0
+"""A downward jump between consecutive samples counts as a reset (a recorded spike) when
+it exceeds `RESET_NOISE_FACTOR·√2·σ̂` (σ̂: `noise_sd` of the trace; the difference of two
+noisy samples has s.d. √2·σ̂, so white noise crosses it with P < 1e-15 per sample),
+`RESET_MIN_JUMP` and half the largest downward jump of the recording (a reset model's
+subthreshold trace falls by much less per step than its reset)."""
+
+RESET_MIN_JUMP = 2.0
+"""mV: the smallest downward jump counted as a reset (on a noise-free trace)."""
+
+RATE_LIMIT = 1e6
+"""mV/ms: the largest |dV/dt| a spike-clamped simulation integrates (`SpikeClamped`)."""
+
+CAP = 1e-3
+"""mV: between recorded spikes a spike-clamped V is capped this far below `v_th`."""
+
+HINGE_WEIGHT = 1e6
+"""Weight of the threshold violations `h` (mV²) against the voltage residuals in the
+clamped loss: the recorded spike steps are known exactly, and a free run whose spikes
+move by a step costs (reset size)² on the rows after it, so violations must cost more
+than the noise of the voltage residuals (measured, LIF 1 mV: weight 1 left the estimate
+in a neighbouring piece, 2.2 mV² against the truth's 1.0)."""
+
+HINGE_MARGIN = 1e-3
+"""mV: the threshold violations `h` count from this far inside the threshold, so that the
+small violations left by a finite `HINGE_WEIGHT` (LIF, 1 mV noise, weight 10⁴: up to
+1.2e-3 mV) still give the free run the recorded spikes."""
+
+HINGE_MAX = 10.0
+"""mV: threshold violations beyond this count as this (`h`): a run-away V (AdEx far from
+its parameters) has an infinite derivative, which `where` keeps out of the gradient."""
+
+NOT_CLAMPED = ("v_th", "t_ref")
+"""Trainable fields the clamped stages leave at their start: the threshold (the clamped
+loss does not see it: spikes are where the recording has them) and the refractory period
+(a whole number of steps, not differentiable)."""
+
+
+def reset_steps(v) -> np.ndarray:
+    """Where a reset model's recorded voltage `(n_steps, *batch)` shows a spike: a 0/1
+    array like `v`, 1 at the rows whose value is right after a reset (a downward jump
+    above `RESET_NOISE_FACTOR·√2·σ̂`, `RESET_MIN_JUMP` mV and half the largest downward
+    jump; see `RESET_NOISE_FACTOR`). Row 0 has no previous sample and is never a reset."""
+    v = np.asarray(v, dtype=float)
+    drop = np.zeros_like(v)
+    drop[1:] = v[:-1] - v[1:]
+    largest = float(np.max(drop)) if drop.size else 0.0
+    threshold = max(RESET_NOISE_FACTOR * np.sqrt(2.0) * noise_sd(v), RESET_MIN_JUMP, 0.5 * largest)
+    return (drop > threshold).astype(v.dtype)
+
+
+def is_reset_model(model) -> bool:
+    """Whether `SpikeClamped` applies: an integrate-and-fire model or Izhikevich's (a
+    threshold `v_th` and an event step that spikes and resets where V reaches it), without
+    a `linear_part` of its own."""
+    return isinstance(model, (AbstractIntegrateAndFire, Izhikevich)) and (
+        type(model).linear_part is AbstractModel.linear_part
+    )
+
+
+class ClampState(NamedTuple):
+    inner: tuple  # the model's own state
+    v: jax.Array  # the recorded output: V after the step, before any teacher forcing, mV
+    h: jax.Array  # how far the step's V is on the wrong side of v_th, mV (see event_step)
+
+
+def record(y):
+    """What the spike-timed stage compares (`SaveAt(fn=record)`): the voltage and the
+    threshold violations `h` (compared with 0)."""
+    return (y.v, y.h)
+
+
+def record_v(y):
+    """What the other clamped stages compare: the voltage."""
+    return y.v
+
+
+class SpikeClamped(AbstractModel):
+    """`model` with its spikes clamped to a given spike train, and optionally its voltage
+    teacher-forced to a recording.
+
+    Inputs: `{"current": ..., "spikes": 0/1, "v": mV, "force": 0/1}`, each
+    `(n_steps, *batch)`. At a step where `spikes` is 1 the model's own event step spikes
+    and resets (jumps of hidden variables included); elsewhere it does not (V capped `CAP`
+    mV below `v_th`). After a step where `force` is 1, V is set to `v` (the recording at
+    that row) for the next step; the recorded output (`voltage`) is V before that, so the
+    loss compares predictions. The vector field, the solver and everything else are the
+    model's; |dV/dt| is limited to `RATE_LIMIT` (a far-off AdEx point overflows the
+    upswing's exponential; on the model's own data no recorded row changes: a step from a
+    V that fast ends beyond the threshold, at the recorded spike).
+
+    `model`: a reset model (`is_reset_model`): `neurojax.LIF`, `AdEx`, `EIF`,
+    `Izhikevich`, ..."""
+
+    model: AbstractModel
+    structure = Elementwise()
+
+    def __check_init__(self):
+        if not is_reset_model(self.model):
+            raise TypeError(
+                f"SpikeClamped needs an integrate-and-fire model or Izhikevich's, got "
+                f"{type(self.model).__name__}."
+            )
+
+    @property
+    def default_solver(self):
+        from ..solvers import default_solver
+
+        return default_solver(self.model)
+
+    def init_state(self, batch_shape=()):
+        y = self.model.init_state(batch_shape)
+        return ClampState(inner=y, v=y.v, h=jnp.zeros_like(y.v))
+
+    def init_discrete(self, batch_shape=()):
+        return self.model.init_discrete(batch_shape)
+
+    def vector_field(self, t, y, inputs):
+        f = self.model.vector_field(t, y.inner, inputs["current"])
+        # `where`, not `clip`: the derivative of `min`/`max` multiplies the tangent by a
+        # 0/1 mask, which turns the infinite tangent of an overflow into NaN
+        ok = jnp.abs(f.v) < RATE_LIMIT  # False for inf and NaN
+        dv = jnp.where(ok, f.v, jnp.where(f.v < 0, -RATE_LIMIT, RATE_LIMIT)).astype(f.v.dtype)
+        return ClampState(inner=f._replace(v=dv), v=jnp.zeros_like(y.v), h=jnp.zeros_like(y.h))
+
+    def voltage(self, y):
+        return y.v
+
+    def batch_shape(self, inputs):
+        return self.model.batch_shape(inputs["current"])
+
+    def check_call(self, inputs, dt):
+        return self.model.check_call(inputs["current"], dt)
+
+    def event_step(self, info, y_old, y_new, z, inputs):
+        v_th = self.model.v_th
+        spike = inputs["spikes"] > 0
+        v_new = y_new.inner.v
+        # `where` throughout, not min/max/relu: their derivatives multiply the tangent by
+        # a 0/1 mask, which turns the infinite tangent of a run-away V into NaN
+        above = v_new >= v_th - CAP
+        v = jnp.where(
+            spike, jnp.where(above, v_new, v_th + 1.0), jnp.where(above, v_th - CAP, v_new)
+        )
+        # the spike times are data too: at a recorded spike the free model's V must have
+        # reached v_th, elsewhere not. `h` is by how much it misses (0 at the truth),
+        # counted up to HINGE_MAX (beyond: constant, no derivative)
+        miss = jnp.where(spike, v_th + HINGE_MARGIN - v_new, v_new - v_th + HINGE_MARGIN)
+        h = jnp.where(miss <= 0, 0.0, jnp.where(miss < HINGE_MAX, miss, HINGE_MAX))
+        inner, z, events = self.model.event_step(
+            info, y_old.inner, y_new.inner._replace(v=v), z, inputs["current"]
+        )
+        out = inner.v
+        forced = jnp.where(inputs["force"] > 0, inputs["v"].astype(out.dtype), out)
+        return ClampState(inner=inner._replace(v=forced), v=out, h=h.astype(out.dtype)), z, events
+
+
+# ---------------------------------------------------------------- the estimate
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inner:
+    """`trainable` of the wrapped model, restricted to the leaves `idx` (hashable)."""
+
+    trainable: object
+    idx: tuple
+
+    def __call__(self, w):
+        leaves = jtu.tree_leaves(self.trainable(w.model))
+        return tuple(leaves[i] for i in self.idx)
+
+
+def force_rows(spikes, every: int) -> np.ndarray:
+    """0/1 like `spikes`: 1 every `every` rows (not at spike rows); all 0 for `every=0`."""
+    force = np.zeros_like(spikes)
+    if every:
+        force[every - 1 :: every] = 1
+        force[spikes > 0] = 0
+    return force
+
+
+def applies(obj) -> str | None:
+    """`None` where the clamped estimate applies to `obj`, else why not."""
+    if not is_reset_model(obj.model):
+        return f"{type(obj.model).__name__} is not an integrate-and-fire model"
+    if obj.target.v is None:
+        return "the target has no voltage trace"
+    if obj.saveat.every != 1 or obj.saveat.fn is not None:
+        return "the target is not the voltage at every step"
+    if not isinstance(obj.inputs, jax.Array) or np.shape(obj.target.v) != np.shape(obj.inputs):
+        return "the inputs are not one current array shaped like the trace"
+    return None
+
+
+def clamped_estimate(obj, starts, *, descend, every: int):
+    """The clamped stages by Levenberg–Marquardt from `starts` (constrained values per
+    selected leaf, a leading `n_starts` axis):
+
+    1. *teacher-forced*: V set to the recording every `every` steps (robust to far starts
+       whose clamped trajectory runs away between spikes, biased by noise);
+    2. *spike-clamped*: free between the recorded spikes (the unbiased clamped MSE), from
+       both the start and stage 1's result (vmapped), keeping the better of each pair
+       (stage 1 can end where the clamped MSE has a local minimum: AdEx, 8 parameters,
+       noise-free, from one start 0.2 mV² there against 2e-8 from the start itself);
+    3. *spike-timed*: the same plus the threshold violations `h` weighted by
+       `HINGE_WEIGHT`, so that the free model fires at the recorded steps (stage 2 alone
+       left LIF at 1 mV noise a step off at some spikes: 2.2 mV² in the free run against
+       the truth's 1.0).
+
+    Returns `(starts, best_params, notes, n_simulations)`: every start's result, the best
+    one's parameters (structured like `trainable(model)`), a note per stage and the
+    simulations spent. Leaves named in `NOT_CLAMPED` keep their values.
+
+    `descend(obj, u0, label) -> _Descent` runs one descent (the caller's settings)."""
+    from ._objective import make_objective
+
+    leaves0 = jtu.tree_leaves(obj.params0)
+    idx = tuple(j for j, name in enumerate(obj.names) if name.split(".")[-1] not in NOT_CLAMPED)
+    v = np.asarray(obj.target.v)
+    spikes = reset_steps(v)
+    dtype = jnp.result_type(leaves0[0])
+    current = jnp.asarray(obj.inputs)
+    n_cols = int(np.prod(v.shape[1:]))
+    n_sim, notes = 0, []
+
+    def stage(label, k, hinge, values):
+        nonlocal n_sim
+        t0 = time.perf_counter()
+        # without the hinge, `h` is not recorded at all: a weight of 0 times the
+        # derivative of a run-away V is NaN
+        if hinge:
+            weights = jnp.concatenate([jnp.ones(n_cols), jnp.full(n_cols, hinge)]).astype(dtype)
+            target, loss, fn = (
+                (jnp.asarray(v, dtype), jnp.zeros(v.shape, dtype)),
+                TraceMSE(weights=weights),
+                record,
+            )
+        else:
+            target, loss, fn = jnp.asarray(v, dtype), TraceMSE(), record_v
+        inputs = {
+            "current": current,
+            "spikes": jnp.asarray(spikes, current.dtype),
+            "v": jnp.asarray(v, current.dtype),
+            "force": jnp.asarray(force_rows(spikes, k), current.dtype),
+        }
+        sub = make_objective(
+            SpikeClamped(obj.model),
+            inputs,
+            target,
+            saveat=SaveAt(fn=fn),
+            loss=loss,
+            dt=obj.dt,
+            trainable=_Inner(obj.trainable, idx),
+            solver=obj.solver,
+        )
+        u = jax.vmap(sub.to_unconstrained)(tuple(values[j] for j in idx))
+        u = jtu.tree_map(lambda x: x.astype(jnp.result_type(float)), u)
+        d = descend(sub, u, f"{label} step")
+        n_sim += int(d.n_evaluations.sum())
+        found = jax.vmap(sub.from_unconstrained)(jtu.tree_map(jnp.asarray, d.best_u))
+        values = list(values)
+        for j, x in zip(idx, jtu.tree_leaves(found), strict=True):
+            values[j] = jnp.asarray(x, values[j].dtype)
+        loss = np.where(np.isfinite(d.best_loss), d.best_loss, np.inf)
+        notes.append(
+            f"{label} ({f'every {k} steps' if k else 'free between spikes'}): "
+            f"{len(d.losses)} LM steps ({d.stop_reason.value}), loss {np.min(loss):.4g} "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
+        return values, loss
+
+    values = [jnp.asarray(x) for x in starts]
+    n = int(values[0].shape[0])
+    if every:
+        forced, _ = stage("teacher-forced", every, 0.0, values)
+        both = [jnp.concatenate([f, x]) for f, x in zip(forced, values, strict=True)]
+        both, loss = stage("spike-clamped", 0, 0.0, both)
+        pick = np.where(loss[:n] <= loss[n:], np.arange(n), n + np.arange(n))
+        values = [x[pick] for x in both]
+    else:
+        values, loss = stage("spike-clamped", 0, 0.0, values)
+    values, loss = stage("spike-timed", 0, HINGE_WEIGHT, values)
+    b = int(np.argmin(loss))
+    best = jtu.tree_unflatten(obj.treedef, [x[b] for x in values])
+    notes.insert(0, f"{int(spikes.sum())} recorded spikes")
+    return values, best, notes, n_sim
