@@ -237,6 +237,9 @@ def applies(obj) -> str | None:
         return "the target is not the voltage at every step"
     if not isinstance(obj.inputs, jax.Array) or np.shape(obj.target.v) != np.shape(obj.inputs):
         return "the inputs are not one current array shaped like the trace"
+    if not reset_steps(obj.target.v).any():
+        # subthreshold: the clamped model is the model, nothing to gain
+        return "the recording shows no spikes (no reset)"
     return None
 
 
