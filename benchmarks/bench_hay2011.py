@@ -63,8 +63,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--T", type=float, default=1000.0, help="simulated ms")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--compare-merge", action="store_true",
-                   help="grouped mechanism instances vs instance by instance (no NEURON)")
+    p.add_argument(
+        "--compare-merge",
+        action="store_true",
+        help="grouped mechanism instances vs instance by instance (no NEURON)",
+    )
     args = p.parse_args(argv)
     if args.compare_merge:
         return compare_merge(args.T, args.repeats)
@@ -247,7 +250,9 @@ def compare_merge(T: float, repeats: int):
     ga, gb = ([np.asarray(x) for x in jax.tree_util.tree_leaves(row.pop(f"_{n}_gradient"))]
               for n in variants)  # fmt: skip
     row["max_v_difference_mV"] = float(np.abs(va - vb).max())
-    row["max_gradient_difference"] = max(float(np.abs(x - y).max()) for x, y in zip(ga, gb))
+    row["max_gradient_difference"] = max(
+        float(np.abs(x - y).max()) for x, y in zip(ga, gb, strict=True)
+    )
     row["largest_gradient_entry"] = max(float(np.abs(y).max()) for y in gb)
     row["load_after"] = os.getloadavg()[0]
     out = C.RESULTS / "hay2011_merge.json"

@@ -93,6 +93,7 @@ def test_grouped_same_as_instance_by_instance(x64):
     float64 rounding (the membrane currents are summed in another order; Hay's cell
     agreed to 2e-14 mV through 20 ms), so 1e-9 leaves room and still catches a wrong
     order, which changes cai and V by ≫ 1e-6."""
+
     def basal_leak(cell):  # instance 5, grouped with the soma's and the apical's leak
         return eqx.tree_at(lambda c: c.mechanisms[5].g, cell, jnp.asarray(0.5))
 

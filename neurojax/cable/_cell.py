@@ -161,7 +161,12 @@ class Cell(AbstractModel):
       as `"soma"` or `"apical"`, a list of types, or `None` for all (parameters as
       functions of the distance from the soma: `Morphology.distances(where)` and
       `cable.linear`/`exponential`/`sigmoid`/`step`). A channel's parameters are scalars
-      or one value per compartment of its region (`Cell.regions[k]`).
+      or one value per compartment of its region (`Cell.regions[k]`). The step evaluates
+      the instances of one kind (same class and static fields, disjoint regions) once
+      over all their compartments where NEURON's mechanism order allows (`_groups`);
+      `cell.mechanisms[k]`, `regions[k]` and the state's `gates[k]` stay per instance. A
+      channel class that is not elementwise over compartments opts out with
+      `merge_instances = False`.
     - `cm`: membrane capacitance, µF/cm² (scalar or one per branch).
     - `ra`: axial resistivity, Ω·cm (scalar or one per branch).
     - `temperature`: °C (NEURON's `celsius`; default 6.3).
@@ -975,9 +980,7 @@ def _signature(ch):
     structure (static fields included) and every leaf that is not an array; and every
     array leaf a scalar or one value per compartment (`Cell.__init__` checked)."""
     leaves, treedef = jax.tree_util.tree_flatten(ch)
-    static = tuple(
-        (i, x) for i, x in enumerate(leaves) if not eqx.is_array(x)
-    )
+    static = tuple((i, x) for i, x in enumerate(leaves) if not eqx.is_array(x))
     return type(ch), treedef, static
 
 
@@ -1063,8 +1066,13 @@ def _same(a, b) -> bool:
     if len(a) == 1:
         return False
     try:
-        return bool(a[1] == b[1]) and len(a[2]) == len(b[2]) and all(
-            i == j and (x is y or bool(x == y)) for (i, x), (j, y) in zip(a[2], b[2], strict=True)
+        return (
+            bool(a[1] == b[1])
+            and len(a[2]) == len(b[2])
+            and all(
+                i == j and (x is y or bool(x == y))
+                for (i, x), (j, y) in zip(a[2], b[2], strict=True)
+            )
         )
     except Exception:  # a static value that does not compare to a bool: not merged
         return False
