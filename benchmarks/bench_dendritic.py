@@ -34,6 +34,11 @@ N; `peak_rss_mb` is each process's peak resident memory (`ru_maxrss`).
 
     python benchmarks/bench_dendritic.py --dendrify-python /tmp/dendrify-venv/bin/python
     python benchmarks/bench_dendritic.py --n 2000 --ms 200      # a quick look
+    python benchmarks/bench_dendritic.py --paired /tmp/dendritic-standalone-XXXX --repeats 5
+
+`--paired BUILD_DIR` (`run_paired`): neurojax (`--solvers`' first) and the standalone
+program already built in BUILD_DIR, alternating in one process: a ratio per round under
+the same load (`results/dendritic_paired_standalone.json`).
 
 Gradient (`--grad`, neurojax alone, one process): `jax.grad` of the mean somatic V (E and
 I, saved every 100 steps) plus 10⁻³ × the spike count, w.r.t. every inexact leaf of the
@@ -477,6 +482,56 @@ def spawn(python: str, args: list[str], timeout: float) -> dict | None:
     return None
 
 
+def run_paired(build_dir: str, rounds: int, solver: str) -> dict:
+    """neurojax's compiled run and Brian2's C++ standalone program of the same network,
+    already built in `build_dir` (by a `cpp_standalone` run of this script, whose build
+    directory it prints), alternating in one process for `rounds` rounds: neurojax by
+    its process CPU time, the standalone program by its main loop (its
+    `results/last_run_info.txt`, wall clock) and its whole program's CPU time
+    (`RUSAGE_CHILDREN`). Paired rounds: on a loaded machine both see the same load."""
+    import os
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import neurojax as nj
+
+    net = neurojax_network(10_000)
+    steps = 10_000
+    saveat = nj.SaveAt(every=100, vars=(), spike_dtype=jnp.int16)
+    sv = {"euler": nj.solvers.Euler(), "expeuler": None}[solver]
+    inputs = {"E": jnp.zeros((steps, 1))}
+
+    def sim(net, key):
+        return nj.simulate(net, inputs, dt=DT, key=key, solver=sv, saveat=saveat).spikes
+
+    compiled = jax.jit(sim).lower(net, jax.random.key(1)).compile()
+    jax.block_until_ready(compiled(net, jax.random.key(1)))
+    rows = []
+    for r in range(rounds):
+        c, t = cpu_s(), time.perf_counter()
+        sp = jax.block_until_ready(compiled(net, jax.random.key(2 + r)))
+        nj_cpu, nj_wall = cpu_s() - c, time.perf_counter() - t
+        c = children_cpu_s()
+        subprocess.run(["./main"], cwd=build_dir, check=True, capture_output=True)
+        sa_cpu = children_cpu_s() - c
+        with open(os.path.join(build_dir, "results", "last_run_info.txt")) as f:
+            loop = float(f.read().split()[0])
+        rows.append(
+            dict(
+                neurojax_cpu_s=nj_cpu,
+                neurojax_wall_s=nj_wall,
+                neurojax_spikes=int(sum(float(np.asarray(v, float).sum()) for v in sp.values())),
+                standalone_loop_s=loop,
+                standalone_program_cpu_s=sa_cpu,
+                ratio=loop / nj_cpu,
+            )
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return dict(solver=solver, build_dir=build_dir, rows=rows, load=os.getloadavg())
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=10_000)
@@ -489,8 +544,40 @@ def main(argv=None):
     p.add_argument("--grad", action="store_true", help="the gradient run (module docstring)")
     p.add_argument("--surrogate-scale", type=float, default=1.0)
     p.add_argument("--fd", action="store_true", help="with --grad: a float64 FD check")
+    p.add_argument(
+        "--paired",
+        metavar="BUILD_DIR",
+        help="alternate neurojax with the standalone program built in BUILD_DIR (run_paired)",
+    )
     p.add_argument("--child", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
+    if args.paired:
+        import _common as C
+
+        res = run_paired(args.paired, args.repeats, args.solvers[0])
+        res["machine"] = C.machine_info()
+        md = C.markdown_table(
+            [
+                "round",
+                "neurojax CPU s",
+                "standalone main loop s",
+                "standalone program CPU s",
+                "ratio",
+            ],
+            [
+                [
+                    str(k),
+                    f"{r['neurojax_cpu_s']:.3f}",
+                    f"{r['standalone_loop_s']:.3f}",
+                    f"{r['standalone_program_cpu_s']:.3f}",
+                    f"{r['ratio']:.2f}",
+                ]
+                for k, r in enumerate(res["rows"])
+            ],
+        )
+        C.write("dendritic_paired_standalone", res, md)
+        print(json.dumps(res, indent=1))
+        return
     if args.child:
         print("RESULT " + json.dumps(child(args.child)), flush=True)
         return

@@ -24,6 +24,9 @@ Each simulator runs in its own environment (Brian2 needs numpy < 2.3):
     /tmp/brian2-venv/bin/python benchmarks/bench_network.py --sim brian2 --sizes 4000
     /tmp/bp-venv/bin/python benchmarks/bench_network.py --sim brainpy --sizes 4000
 
+`--paired DIR` alternates neurojax's COBA with Brian2's standalone COBA program already
+built in DIR (`run_paired`), one ratio per round under the same load.
+
 `--part index` runs the micro-benchmark of ways to find the spiking neurons of a step
 (`nonzero`, `top_k`, and the network's own searches of neurojax.network._propagate: the
 former `top_k` rounds and two-level block search against the bitset tree, the default).
@@ -352,6 +355,61 @@ def run_index_bench() -> list[dict]:
     return out
 
 
+def run_paired(n: int, build_dir: str, rounds: int) -> dict:
+    """neurojax's compiled COBA run (as `run_neurojax`) and Brian2's C++ standalone COBA
+    program already built in `build_dir`, alternating in one process for `rounds`
+    rounds: neurojax by its process CPU time, the standalone program by its main loop
+    (`results/last_run_info.txt`, wall clock) and its whole program's CPU time
+    (`RUSAGE_CHILDREN`). Build the program with the Brian2 environment:
+    `b2.set_device("cpp_standalone", directory=DIR, build_on_run=False)`, `b2.seed(0)`,
+    `_brian2_network(n)`, `net.run(1 s)`, `b2.device.build(directory=DIR)`."""
+    import os
+
+    import jax
+    import jax.numpy as jnp
+
+    import neurojax as nj
+    from neurojax.models import coba, coba_inputs, random_initial_state
+
+    net = coba(jax.random.key(0), n, p=IN_DEGREE / n)
+    inputs = coba_inputs(net, int(round(T_MS / DT)))
+    y0 = random_initial_state(net, jax.random.key(1))
+    save = nj.SaveAt(every=EVERY, fn=lambda y: None, spike_dtype=jnp.uint8)
+
+    def count(net, y0):
+        sol = nj.simulate(net, inputs, dt=DT, state0=y0, saveat=save, throw=False)
+        return sum(jnp.sum(s, dtype=jnp.int32) for s in sol.spikes.values())
+
+    compiled = jax.jit(count).lower(net, y0).compile()
+    spikes = int(compiled(net, y0))
+
+    def children_cpu():
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    rows = []
+    for _ in range(rounds):
+        c = _cpu_s()
+        spikes = int(jax.block_until_ready(compiled(net, y0)))
+        nj_cpu = _cpu_s() - c
+        c = children_cpu()
+        subprocess.run(["./main"], cwd=build_dir, check=True, capture_output=True)
+        sa_cpu = children_cpu() - c
+        with open(os.path.join(build_dir, "results", "last_run_info.txt")) as f:
+            loop = float(f.read().split()[0])
+        rows.append(
+            dict(
+                neurojax_cpu_s=nj_cpu,
+                neurojax_rate_hz=spikes / n / (T_MS * 1e-3),
+                standalone_loop_s=loop,
+                standalone_program_cpu_s=sa_cpu,
+                ratio=loop / nj_cpu,
+            )
+        )
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return dict(sim="paired", n=n, build_dir=build_dir, rows=rows, load=os.getloadavg())
+
+
 def main():
     global T_MS
     ap = argparse.ArgumentParser(
@@ -369,8 +427,20 @@ def main():
     ap.add_argument(
         "--t-ms", type=float, default=T_MS, help="biological time simulated (ms; 1000 = 1 s)"
     )
+    ap.add_argument(
+        "--paired",
+        metavar="BUILD_DIR",
+        help="neurojax alternating with the standalone COBA program built in BUILD_DIR",
+    )
     args = ap.parse_args()
     T_MS = args.t_ms
+    if args.paired:
+        res = run_paired(args.sizes[0], args.paired, args.repeats)
+        res["machine"] = C.machine_info()
+        if args.out:
+            args.out.write_text(json.dumps(res, indent=1) + "\n")
+        print(json.dumps(res))
+        return
     results = dict(machine=C.machine_info(), rows=[])
     if args.part == "index":
         results["rows"] = run_index_bench()
