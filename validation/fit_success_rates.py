@@ -172,9 +172,14 @@ IF_CASES = {
 }
 
 
-def if_study(name, noise, n_starts, spread, tol, seed=0):
+VOLTAGES = ("v_rest", "v_reset", "v_t", "c")
+"""The voltage parameters (mV) `--voltage-spread` applies to."""
+
+
+def if_study(name, noise, n_starts, spread, tol, seed=0, voltage_spread=None):
     """One integrate-and-fire setting: `n_starts` default fits from starts uniform in
-    ±`spread` of every true parameter (each with its own noise draw where `noise`)."""
+    ±`spread` of every true parameter (±`voltage_spread` for the voltages, `VOLTAGES`,
+    where given), each with its own noise draw where `noise`."""
     case = IF_CASES[name]
     truth_model = case["model"]()
     fields = case["fields"]
@@ -187,7 +192,9 @@ def if_study(name, noise, n_starts, spread, tol, seed=0):
         target = clean.v
         if noise:
             target = target + noise * jax.random.normal(jax.random.key(i), target.shape)
-        s = truth * rng.uniform(1 - spread, 1 + spread, size=truth.size)
+        width = np.array([voltage_spread if (voltage_spread is not None and f in VOLTAGES)
+                          else spread for f in fields])  # fmt: skip
+        s = truth * (1 + width * rng.uniform(-1, 1, size=truth.size))
         start = case["model"](**{f: float(x) for f, x in zip(fields, s, strict=True)})
         t0 = time.process_time()
         with warnings.catch_warnings(record=True) as caught:
@@ -236,6 +243,7 @@ def if_study(name, noise, n_starts, spread, tol, seed=0):
         truth=truth.tolist(),
         noise=noise,
         spread=spread,
+        voltage_spread=voltage_spread,
         tol=tol,
         n_spikes=np.asarray(clean.spikes).sum(0).astype(int).tolist(),
         successes=sum(r["ok"] for r in rows),
@@ -260,7 +268,7 @@ def if_main(a):
     out = []
     for name in a.models:
         for noise in a.noise:
-            res = if_study(name, noise, a.starts, a.spread, a.tol)
+            res = if_study(name, noise, a.starts, a.spread, a.tol, voltage_spread=a.voltage_spread)
             out.append(res)
             print(
                 f"== {name} noise={noise}: {res['successes']}/{res['n_fits']} within "
@@ -274,8 +282,12 @@ def if_main(a):
                     old = json.load(f)
             except (FileNotFoundError, json.JSONDecodeError):
                 old = []
-            done = {(r["model"], r["noise"], r["spread"]) for r in out}
-            merged = [r for r in old if (r["model"], r["noise"], r["spread"]) not in done] + out
+
+            def key(r):
+                return (r["model"], r["noise"], r["spread"], r.get("voltage_spread"))
+
+            done = {key(r) for r in out}
+            merged = [r for r in old if key(r) not in done] + out
             with open(a.out, "w") as f:
                 json.dump(merged, f, indent=1)
 
@@ -284,6 +296,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="+", choices=sorted(IF_CASES), default=None)
     ap.add_argument("--spread", type=float, default=0.5)
+    ap.add_argument(
+        "--voltage-spread",
+        type=float,
+        default=None,
+        help="relative spread of the voltage parameters (default: --spread)",
+    )
     ap.add_argument("--tol", type=float, default=0.02)
     ap.add_argument("--amplitudes", type=float, nargs="+", default=[6, 8, 10, 12, 15])
     ap.add_argument("--noise", type=float, nargs="+", default=[0.0, 1.0])
