@@ -470,7 +470,9 @@ def fit(
       `neurojax.fitting.Auto`, `Plain`, `DataDrivenInit`, `MultipleShooting`,
       `GlobalSearch`, `Chain`). Default `Auto()`: the data-driven (least-squares)
       conductance estimate replaces the start when the target has a voltage trace and the
-      trainables are maximal conductances of a conductance-based model; otherwise plain
+      trainables are maximal conductances of a conductance-based model; for a reset model
+      (LIF, AdEx, EIF, Izhikevich) whose recorded voltage shows spikes, fits of the model
+      with its spikes clamped to the recorded ones (`SpikeClampedInit`); otherwise plain
       gradient descent from the start given (the progress output says which). Where the
       final trace MSE is then far above the recording's own noise (`RESIDUAL_FACTOR`), it
       restarts the descent from points drawn around the estimate (`Restarts`), and says

@@ -13,9 +13,12 @@ gradient stage (which always runs, with the user's loss and optimiser):
   recorded voltage (teacher forcing), with a continuity penalty tightened over the fit.
 - `GlobalSearch()`: a gradient-free CMA-ES stage (Hansen 2016) whose best points start
   the gradient descent.
-- `Chain(a, b, ...)`: stages in turn; `Auto()` (the default): `DataDrivenInit` where it
-  applies, `Plain` otherwise, and says which; after `fit`'s descent, `Restarts` from the
-  estimate's uncertainty where the residual is far above the recording's noise.
+- `SpikeClampedInit()`: for reset models (integrate-and-fire, Izhikevich), fits of the
+  model with its spikes clamped to the recorded ones (smooth in the parameters).
+- `Chain(a, b, ...)`: stages in turn; `Auto()` (the default): `DataDrivenInit` or
+  `SpikeClampedInit` where they apply, `Plain` otherwise, and says which; after `fit`'s
+  descent, `Restarts` from the estimate's uncertainty where the residual is far above
+  the recording's noise.
 """
 
 from __future__ import annotations
@@ -419,8 +422,10 @@ def _restart(obj, restarts: Restarts, estimate, limit: float, descend, progress_
 
 class Auto(AbstractStrategy):
     """`fit`'s default: `DataDrivenInit(window)` where it applies (a voltage target and
-    maximal conductances of a conductance-based model), plain gradient descent from the
-    start given otherwise; the progress output says which and why.
+    maximal conductances of a conductance-based model), `SpikeClampedInit(every=window)`
+    for a reset model (LIF, AdEx, EIF, Izhikevich) whose recorded voltage shows spikes,
+    plain gradient descent from the start given otherwise; the progress output says which
+    and why.
 
     After the descent, `fit` compares the final trace MSE with the recording's own noise
     (`noise_sd`); where it is far above and the data-driven estimate was used, it runs
