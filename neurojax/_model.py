@@ -273,6 +273,8 @@ class AbstractModel(eqx.Module):
     - `units` (class variable) → the model's `UnitSystem` (voltage, time, current and
       conductance units, and the unit of each named field and state variable), read by
       `neurojax.analysis` for labels; `None` (default): undeclared, labelled without units.
+    - `prepare_loop()` → the model the time loop reads, with loop-invariant arrays
+      computed once per `simulate` call (default: itself).
 
     The minimal model is `init_state` and `vector_field`; it simulates with every default
     (`Coupled` structure, `RK4`), and `jax.grad`/`jax.vmap` go through it.
@@ -325,6 +327,19 @@ class AbstractModel(eqx.Module):
         every step, which costs compile and run time and keeps XLA from storing the run in
         JAX's persistent compilation cache. Default: nothing to check."""
         return ()
+
+    def prepare_loop(self) -> AbstractModel:
+        """The model as the time loop reads it: called by `simulate` once per call, after
+        the checks and before the loop, inside the run's trace (so under `jit`, `grad`
+        and `vmap` like the loop itself). A model returns itself with loop-invariant
+        arrays derived from its parameters computed here rather than in every step (a
+        `Cell`: each mechanism kind's parameters broadcast to their regions and
+        concatenated, `cable._cell._groups`): in reverse mode their cotangents then
+        accumulate in that layout over the steps and are mapped back to the parameters
+        once, after the loop. It must not change any result (the same arithmetic, moved),
+        and the model it returns is the loop's only: it never reaches the caller.
+        Default: the model itself."""
+        return self
 
     def batch_shape(self, inputs: Any) -> tuple[int, ...]:
         """The batch shape implied by one step of `inputs` (an array: its shape)."""

@@ -608,6 +608,9 @@ def _integrate(
             state = eqx.branched_error_if(state, bad.any(), jnp.argmax(bad), checks.call_messages)
     if widen and adjoint.recompute_steps():
         model = _broadcast_parameters(model, inputs)
+    # loop-invariant arrays the model derives from its parameters, once per call
+    # (`AbstractModel.prepare_loop`; a `Cell`'s merged mechanism parameters)
+    model = model.prepare_loop()
     size = _population_block(
         model, solver, inputs, state, key, saveat, progress_meter, differentiated
     )

@@ -5,6 +5,7 @@ with the implicit solvers, which solve its voltage equations through a tree oper
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar, NamedTuple
@@ -234,6 +235,9 @@ class Cell(AbstractModel):
     rs_clamp: Array = parameter(0.01, POSITIVE)
     ions: dict = eqx.field(default=None)
     geometry: _Geometry = eqx.field(static=True, default=None)
+    # the merged mechanism of each group of several instances (`_merged`), built once per
+    # `simulate` call by `prepare_loop`; None outside the loop (built in every use then)
+    loop_mechanisms: tuple | None = eqx.field(default=None, repr=False)
 
     structure: ClassVar = Tree()
 
@@ -894,15 +898,40 @@ class Cell(AbstractModel):
                 out[m] = gm
         return tuple(out)
 
+    def prepare_loop(self) -> Cell:
+        """The cell with each group's merged mechanism (`_merged`) built once, for the
+        time loop (`AbstractModel.prepare_loop`, called by `simulate` once per call):
+        the step reads the merged parameters as loop constants instead of broadcasting
+        and concatenating the instances' leaves in every step, and in reverse mode their
+        cotangents accumulate per compartment and are split back to the instances once,
+        after the loop. The same arithmetic: results identical to rounding (they are
+        bit for bit in the cases checked, `tests/test_cable_merge.py`)."""
+        if not PREPARE_LOOP or self.loop_mechanisms is not None:
+            return self
+        merged = tuple(
+            self._merged(grp) if len(grp.members) > 1 else None for grp in self.geometry.groups
+        )
+        if all(m is None for m in merged):
+            return self
+        # a copy with the one field set (`eqx.tree_at` cannot address a field that is None)
+        out = object.__new__(type(self))
+        for f in dataclasses.fields(self):
+            object.__setattr__(out, f.name, getattr(self, f.name))
+        object.__setattr__(out, "loop_mechanisms", merged)
+        return out
+
     def _merged(self, grp: _Group):
         """The mechanism of group `grp` (`_groups`): its one instance, or, for several
         instances of one kind, one module of that kind whose every array leaf is the
         instances' leaves broadcast to their regions and concatenated (one value per
-        compartment of `grp.nodes`). Built from the cell's own leaves inside the traced
-        step, so derivatives flow back to each instance's leaves (the concatenation's
-        transpose is slicing, the broadcast's a sum)."""
+        compartment of `grp.nodes`). Built from the cell's own leaves, so derivatives
+        flow back to each instance's leaves (the concatenation's transpose is slicing,
+        the broadcast's a sum); in `simulate`'s loop, once per call (`prepare_loop`,
+        `loop_mechanisms`), elsewhere at each use."""
         if len(grp.members) == 1:
             return self.mechanisms[grp.members[0]]
+        if self.loop_mechanisms is not None:
+            return self.loop_mechanisms[self.geometry.groups.index(grp)]
         flat = [jax.tree_util.tree_flatten(self.mechanisms[k]) for k in grp.members]
         treedef = flat[0][1]
         for k, (_, td) in zip(grp.members[1:], flat[1:], strict=True):
@@ -973,6 +1002,12 @@ MERGE_INSTANCES = True
 """Whether a `Cell` evaluates the instances of one mechanism kind as one (`_groups`); read
 when a `Cell` is built. `False` evaluates every instance apart (for comparisons and
 measurements: the results differ by rounding only)."""
+
+
+PREPARE_LOOP = True
+"""Whether `Cell.prepare_loop` builds the merged mechanisms once per `simulate` call
+(`False`: in every step, as before; read when a run is traced, for comparisons:
+`benchmarks/bench_hay2011.py --compare-prepare`)."""
 
 
 def _signature(ch):
