@@ -22,6 +22,7 @@ compartments, 23 mechanism instances of 12 kinds): neurojax against NEURON on th
     python benchmarks/bench_hay2011.py              # T = 1000 ms
     python benchmarks/bench_hay2011.py --T 100      # quick
     python benchmarks/bench_hay2011.py --compare-merge   # grouped vs instance by instance
+    python benchmarks/bench_hay2011.py --compare-prepare # merged once vs in every step
 
 `--compare-merge` (no NEURON): the cell with its mechanism instances grouped per kind
 (`cable._cell._groups`, the default) against the same cell evaluated instance by instance
@@ -31,6 +32,11 @@ compiled after `jax.clear_caches()`), then the four compiled programs run altern
 `--repeats` times (CPU time, minima), XLA's memory plan of each gradient, and the largest
 difference of the somatic traces and of the gradients between the two (float32).
 Results: benchmarks/results/hay2011_merge.json.
+
+`--compare-prepare` (no NEURON): the same, grouped cell with its merged mechanism
+parameters built once per `simulate` call, before the loop (`Cell.prepare_loop`, the
+default) against built in every step (`cable._cell.PREPARE_LOOP = False`, read when the
+run is traced). Results: benchmarks/results/hay2011_prepare.json.
 
 Results: benchmarks/results/hay2011.json and a line in benchmarks/README.md.
 """
@@ -68,9 +74,16 @@ def main(argv=None):
         action="store_true",
         help="grouped mechanism instances vs instance by instance (no NEURON)",
     )
+    p.add_argument(
+        "--compare-prepare",
+        action="store_true",
+        help="merged parameters built once per call vs in every step (no NEURON)",
+    )
     args = p.parse_args(argv)
     if args.compare_merge:
         return compare_merge(args.T, args.repeats)
+    if args.compare_prepare:
+        return compare_merge(args.T, args.repeats, prepare=True)
 
     import equinox as eqx
     import jax
@@ -180,8 +193,9 @@ def main(argv=None):
             print(f"{k:40s} {v:.4g}" if isinstance(v, float) else f"{k:40s} {v}")
 
 
-def compare_merge(T: float, repeats: int):
-    """Grouped mechanism instances vs instance by instance (module docstring)."""
+def compare_merge(T: float, repeats: int, prepare: bool = False):
+    """Grouped mechanism instances vs instance by instance; with `prepare`, the grouped
+    cell's merged parameters built once per call vs in every step (module docstring)."""
     import os
 
     import equinox as eqx
@@ -200,7 +214,11 @@ def compare_merge(T: float, repeats: int):
     row = {"T_ms": T, "dt_ms": val.DT, "machine": C.machine_info(),
            "load_before": os.getloadavg()[0]}  # fmt: skip
     variants = {}
-    for name, merge in (("grouped", True), ("instances", False)):
+    if prepare:  # (name, MERGE_INSTANCES, PREPARE_LOOP)
+        cases = (("prepared", True, True), ("per_step", True, False))
+    else:
+        cases = (("grouped", True, True), ("instances", False, True))
+    for name, merge, prep in cases:
         _cell.MERGE_INSTANCES = merge
         try:
             cell = val.neurojax_cell(morph)
@@ -219,11 +237,15 @@ def compare_merge(T: float, repeats: int):
         for what, fn in (("forward", loss),
                          ("gradient", jax.grad(lambda p, f=loss: f(p).mean()))):  # fmt: skip
             jax.clear_caches()
-            t0 = time.process_time()
-            lowered = jax.jit(fn).lower(params)
-            t1 = time.process_time()
-            compiled = lowered.compile()
-            t2 = time.process_time()
+            _cell.PREPARE_LOOP = prep  # read when the run is traced
+            try:
+                t0 = time.process_time()
+                lowered = jax.jit(fn).lower(params)
+                t1 = time.process_time()
+                compiled = lowered.compile()
+                t2 = time.process_time()
+            finally:
+                _cell.PREPARE_LOOP = True
             row[f"{name}_{what}_trace_cpu_s"] = t1 - t0
             row[f"{name}_{what}_xla_cpu_s"] = t2 - t1
             row[f"{name}_{what}_compile_cpu_s"] = t2 - t0
@@ -255,7 +277,7 @@ def compare_merge(T: float, repeats: int):
     )
     row["largest_gradient_entry"] = max(float(np.abs(y).max()) for y in gb)
     row["load_after"] = os.getloadavg()[0]
-    out = C.RESULTS / "hay2011_merge.json"
+    out = C.RESULTS / ("hay2011_prepare.json" if prepare else "hay2011_merge.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(row, indent=1, default=str))
     for k, v in row.items():
