@@ -128,3 +128,35 @@ def test_grouped_gradient_same_as_instance_by_instance(x64):
     assert scale > 0
     for x, y in zip(a, b, strict=True):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-9 * scale)
+
+
+def test_merged_parameters_built_once_per_call(x64):
+    """`Cell.prepare_loop` (called by `simulate` once per call) builds each group's merged
+    mechanism before the loop; the run is the same as with the merge in every step
+    (`_cell.PREPARE_LOOP = False`): the same operations on the same values, moved out of
+    the loop, so float64 rounding at most (measured: identical bit for bit), 1e-12."""
+    mechs = [(HH(), "soma"), (Passive(g=0.0002, e=-70.0), None),
+             (HH(g_na=jnp.array([0.05, 0.03, 0.02])), "apical")]  # fmt: skip
+    cell = _cell_of(mechs, True)
+    assert _members(cell) == [(0, 2), (1,)]
+    assert cell.loop_mechanisms is None  # the user's cell is unchanged
+    prepared = cell.prepare_loop()
+    merged, single = prepared.loop_mechanisms
+    assert single is None  # a one-instance group reads its instance
+    n = len(cell.regions[0]) + len(cell.regions[2])
+    assert merged.g_na.shape == (n,) and merged.g_k.shape == (n,)
+    np.testing.assert_array_equal(merged.g_na[len(cell.regions[0]) :], [0.05, 0.03, 0.02])
+
+    def run(cell):  # a fresh jit each time: the flag is read when the run is traced
+        return jax.jit(lambda c: nj.simulate(c, jnp.full((160, 1), 4.0), dt=DT).states)(cell)
+
+    old = _cell.PREPARE_LOOP
+    try:
+        a = run(cell)
+        _cell.PREPARE_LOOP = False
+        b = run(cell)
+    finally:
+        _cell.PREPARE_LOOP = old
+    assert float(a.v.max()) > -20.0  # it spikes (peak -0.8 mV), gates far from rest
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
