@@ -18,6 +18,7 @@ round, median over rounds:
   distal dendrite), no projection;
 - `neurons_projections`: the populations and the four projections (synapses, delay
   rings, spike search and delivery), no drive;
+- `neurons_projections_nodelay`: the same with every delay 0 (no ring buffers);
 - `hand_nc`, `hand_cn`: a hand-written `lax.scan` of the same cell equations (Euler step
   of three coupled compartments with leak and one exponential synapse on the distal
   dendrite, the distal dSpike's rise/fall gates from a step counter, the soma's
@@ -56,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_dendritic as B  # noqa: E402
 
 import neurojax as nj  # noqa: E402
-from neurojax.network import Network  # noqa: E402
+from neurojax.network import Network, Projection  # noqa: E402
 from neurojax.network import _projection as PJ  # noqa: E402
 from neurojax.network import _propagate as P  # noqa: E402
 
@@ -142,6 +143,16 @@ def build():
         "neurons": Network(pops, (), (), dt=DT),
         "neurons_drives": Network(pops, (), net.drives, dt=DT),
         "neurons_projections": Network(pops, net.projections, (), dt=DT),
+        # the same with every delay 0: no ring buffers (their share of the fixed cost)
+        "neurons_projections_nodelay": Network(
+            pops,
+            [
+                Projection(p.pre, p.post, p.connectivity, p.synapse, 0.0, compartment=p.compartment)
+                for p in net.projections
+            ],
+            (),
+            dt=DT,
+        ),
     }
     inputs = {"E": jnp.zeros((STEPS, 1))}
     save = nj.SaveAt(every=100, vars=(), spike_dtype=jnp.int16)
