@@ -655,7 +655,7 @@ def fit(
         and isinstance(optimizer, LevenbergMarquardt)
         and limit is not None
         and not above_noise
-        and d.stop_reason in (StopReason.FLOOR, StopReason.PATIENCE)
+        and d.stop_reason in (StopReason.FLOOR, StopReason.PATIENCE, StopReason.NO_IMPROVEMENT)
     ):
         # the stationarity test (POLISH_SE): is the Gauss–Newton step from the result
         # longer than a standard error? Then LM stopped on its rounding floor, not at a
@@ -668,7 +668,10 @@ def fit(
             float(lb[k]), float(np.stack(d.grad_norms)[k, b]), n_residuals(obj, u_b)
         )
         gauss_newton_stationary = se <= POLISH_SE or float(d.best_loss[b]) <= POLISH_MIN_LOSS
-        if float(d.best_loss[b]) > POLISH_MIN_LOSS and se > POLISH_SE:
+        # a final descent that never moved (NO_IMPROVEMENT: a strategy's start already at
+        # the minimum) is only tested, not polished
+        moved = d.stop_reason is not StopReason.NO_IMPROVEMENT
+        if moved and float(d.best_loss[b]) > POLISH_MIN_LOSS and se > POLISH_SE:
             stationary = False
             if strategy.polish and is_float32(obj):
                 progress_meter.write(
