@@ -207,7 +207,7 @@ def if_study(name, noise, n_starts, spread, tol, seed=0, voltage_spread=None):
                 r = e
         seconds = time.process_time() - t0
         if isinstance(r, Exception):
-            rows.append(dict(start=s.tolist(), ok=False, error=str(r)[:200], seconds=seconds))
+            rows.append(dict(start=s.tolist(), ok=False, error=str(r)[:200], cpu_seconds=seconds))
             print(f"{name} noise={noise} start {i}: error {str(r)[:100]}", flush=True)
             continue
         p = np.array([float(x) for x in r.params])
