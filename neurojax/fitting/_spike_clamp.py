@@ -306,7 +306,11 @@ def clamped_estimate(obj, starts, *, descend, every: int):
         )
         u = jax.vmap(sub.to_unconstrained)(tuple(values[j] for j in idx))
         u = jtu.tree_map(lambda x: x.astype(jnp.result_type(float)), u)
-        d = descend(sub, u, f"{label} step")
+        try:
+            d = descend(sub, u, f"{label} step")
+        except FloatingPointError as e:  # a far start where even the clamped model fails
+            notes.append(f"{label}: failed ({str(e).split(':')[1].strip()[:80]})")
+            return values, np.full(int(values[0].shape[0]), np.inf)
         n_sim += int(d.n_evaluations.sum())
         found = jax.vmap(sub.from_unconstrained)(jtu.tree_map(jnp.asarray, d.best_u))
         values = list(values)
