@@ -526,11 +526,13 @@ class SpikeClampedInit(AbstractStrategy):
             )
 
         found, best, notes, n_sim = clamped_estimate(obj, starts, descend=descend, every=every)
-        # the free model at each start's clamped estimate; where it fails (a far start
-        # that ended where the free simulation overflows), that start stays as given
-        u = jax.vmap(obj.to_unconstrained)(jtu.tree_unflatten(obj.treedef, found))
+        # the free model at each start's clamped estimate (constraints anchored at the
+        # best one: a parameter may have changed sign); where it fails (a far start that
+        # ended where the free simulation overflows), that start stays as given
+        at_best = ctx.build(obj.with_params(best))
+        u = jax.vmap(at_best.to_unconstrained)(jtu.tree_unflatten(obj.treedef, found))
         u = jtu.tree_map(lambda x: x.astype(jnp.result_type(float)), u)
-        losses = np.asarray(_losses_of(obj, u))
+        losses = np.asarray(_losses_of(at_best, u))
         ok = np.isfinite(losses)
         if not ok.any():
             note = "; ".join(notes)
