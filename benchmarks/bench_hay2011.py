@@ -34,9 +34,11 @@ difference of the somatic traces and of the gradients between the two (float32).
 Results: benchmarks/results/hay2011_merge.json.
 
 `--compare-prepare` (no NEURON): the same, grouped cell with its merged mechanism
-parameters built once per `simulate` call, before the loop (`Cell.prepare_loop`, the
-default) against built in every step (`cable._cell.PREPARE_LOOP = False`, read when the
-run is traced). Results: benchmarks/results/hay2011_prepare.json.
+parameters built once per `simulate` call, before the loop (`Cell.prepare_loop`):
+every leaf (`cable._cell.PREPARE_LOOP = "all"`), only those with one value per
+compartment in some instance (`"per_compartment"`), or none, every leaf built in every
+step (`"none"`, the reference); the flag is read when the run is traced. Results:
+benchmarks/results/hay2011_prepare.json.
 
 Results: benchmarks/results/hay2011.json and a line in benchmarks/README.md.
 """
@@ -215,9 +217,10 @@ def compare_merge(T: float, repeats: int, prepare: bool = False):
            "load_before": os.getloadavg()[0]}  # fmt: skip
     variants = {}
     if prepare:  # (name, MERGE_INSTANCES, PREPARE_LOOP)
-        cases = (("prepared", True, True), ("per_step", True, False))
+        cases = (("prepared", True, "all"), ("per_compartment", True, "per_compartment"),
+                 ("per_step", True, "none"))  # fmt: skip
     else:
-        cases = (("grouped", True, True), ("instances", False, True))
+        cases = (("grouped", True, "all"), ("instances", False, "all"))
     for name, merge, prep in cases:
         _cell.MERGE_INSTANCES = merge
         try:
@@ -245,7 +248,7 @@ def compare_merge(T: float, repeats: int, prepare: bool = False):
                 compiled = lowered.compile()
                 t2 = time.process_time()
             finally:
-                _cell.PREPARE_LOOP = True
+                _cell.PREPARE_LOOP = "all"
             row[f"{name}_{what}_trace_cpu_s"] = t1 - t0
             row[f"{name}_{what}_xla_cpu_s"] = t2 - t1
             row[f"{name}_{what}_compile_cpu_s"] = t2 - t0
@@ -268,13 +271,18 @@ def compare_merge(T: float, repeats: int, prepare: bool = False):
         row[f"{name}_gradient_over_forward_cpu"] = (
             best[f"{name}_gradient_cpu_s"] / best[f"{name}_forward_cpu_s"]
         )
-    va, vb = (np.asarray(row.pop(f"_{n}_forward")) for n in variants)
-    ga, gb = ([np.asarray(x) for x in jax.tree_util.tree_leaves(row.pop(f"_{n}_gradient"))]
-              for n in variants)  # fmt: skip
-    row["max_v_difference_mV"] = float(np.abs(va - vb).max())
-    row["max_gradient_difference"] = max(
-        float(np.abs(x - y).max()) for x, y in zip(ga, gb, strict=True)
-    )
+    # each variant against the last one (the reference: instance by instance, per step)
+    names = list(variants)
+    vb = np.asarray(row.pop(f"_{names[-1]}_forward"))
+    gb = [np.asarray(x) for x in jax.tree_util.tree_leaves(row.pop(f"_{names[-1]}_gradient"))]
+    for n in names[:-1]:
+        va = np.asarray(row.pop(f"_{n}_forward"))
+        ga = [np.asarray(x) for x in jax.tree_util.tree_leaves(row.pop(f"_{n}_gradient"))]
+        tag = "" if len(names) == 2 else f"_{n}"
+        row[f"max_v_difference{tag}_mV"] = float(np.abs(va - vb).max())
+        row[f"max_gradient_difference{tag}"] = max(
+            float(np.abs(x - y).max()) for x, y in zip(ga, gb, strict=True)
+        )
     row["largest_gradient_entry"] = max(float(np.abs(y).max()) for y in gb)
     row["load_after"] = os.getloadavg()[0]
     out = C.RESULTS / ("hay2011_prepare.json" if prepare else "hay2011_merge.json")

@@ -144,19 +144,23 @@ def test_merged_parameters_built_once_per_call(x64):
     merged, single = prepared.loop_mechanisms
     assert single is None  # a one-instance group reads its instance
     n = len(cell.regions[0]) + len(cell.regions[2])
-    assert merged.g_na.shape == (n,) and merged.g_k.shape == (n,)
-    np.testing.assert_array_equal(merged.g_na[len(cell.regions[0]) :], [0.05, 0.03, 0.02])
+    g_na = prepared._merged(cell.geometry.groups[0]).g_na
+    assert g_na is merged[0] and g_na.shape == (n,)  # HH's first leaf, g_na, built once
+    np.testing.assert_array_equal(g_na[len(cell.regions[0]) :], [0.05, 0.03, 0.02])
 
     def run(cell):  # a fresh jit each time: the flag is read when the run is traced
         return jax.jit(lambda c: nj.simulate(c, jnp.full((160, 1), 4.0), dt=DT).states)(cell)
 
     old = _cell.PREPARE_LOOP
+    runs = {}
     try:
-        a = run(cell)
-        _cell.PREPARE_LOOP = False
-        b = run(cell)
+        for choice in ("all", "per_compartment", "none"):
+            _cell.PREPARE_LOOP = choice
+            runs[choice] = run(cell)
     finally:
         _cell.PREPARE_LOOP = old
-    assert float(a.v.max()) > -20.0  # it spikes (peak -0.8 mV), gates far from rest
-    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
-        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
+    b = runs.pop("none")
+    assert float(b.v.max()) > -20.0  # it spikes (peak -0.8 mV), gates far from rest
+    for a in runs.values():
+        for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)

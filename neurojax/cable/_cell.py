@@ -235,8 +235,8 @@ class Cell(AbstractModel):
     rs_clamp: Array = parameter(0.01, POSITIVE)
     ions: dict = eqx.field(default=None)
     geometry: _Geometry = eqx.field(static=True, default=None)
-    # the merged mechanism of each group of several instances (`_merged`), built once per
-    # `simulate` call by `prepare_loop`; None outside the loop (built in every use then)
+    # per group of several instances, the merged mechanism's leaves (`_merged`) built once
+    # per `simulate` call by `prepare_loop` (None: built at each use); None outside the loop
     loop_mechanisms: tuple | None = eqx.field(default=None, repr=False)
 
     structure: ClassVar = Tree()
@@ -899,17 +899,23 @@ class Cell(AbstractModel):
         return tuple(out)
 
     def prepare_loop(self) -> Cell:
-        """The cell with each group's merged mechanism (`_merged`) built once, for the
+        """The cell with merged mechanism parameters (`_merged`) built once, for the
         time loop (`AbstractModel.prepare_loop`, called by `simulate` once per call):
-        the step reads the merged parameters as loop constants instead of broadcasting
-        and concatenating the instances' leaves in every step, and in reverse mode their
-        cotangents accumulate per compartment and are split back to the instances once,
-        after the loop. The same arithmetic: results identical to rounding (they are
-        bit for bit in the cases checked, `tests/test_cable_merge.py`)."""
-        if not PREPARE_LOOP or self.loop_mechanisms is not None:
+        the step reads them as loop constants instead of broadcasting and concatenating
+        the instances' leaves in every step, and in reverse mode their cotangents
+        accumulate per compartment and are split back to the instances once, after the
+        loop. Which leaves: `PREPARE_LOOP`. The same arithmetic: results identical to
+        rounding (bit for bit in the cases checked, `tests/test_cable_merge.py`)."""
+        if PREPARE_LOOP not in _PREPARE_CHOICES:
+            raise ValueError(
+                f"cable._cell.PREPARE_LOOP must be one of {_PREPARE_CHOICES}, got "
+                f"{PREPARE_LOOP!r}."
+            )
+        if PREPARE_LOOP == "none" or self.loop_mechanisms is not None:
             return self
         merged = tuple(
-            self._merged(grp) if len(grp.members) > 1 else None for grp in self.geometry.groups
+            self._merged_leaves(grp, prepare=True)[1] if len(grp.members) > 1 else None
+            for grp in self.geometry.groups
         )
         if all(m is None for m in merged):
             return self
@@ -926,12 +932,16 @@ class Cell(AbstractModel):
         instances' leaves broadcast to their regions and concatenated (one value per
         compartment of `grp.nodes`). Built from the cell's own leaves, so derivatives
         flow back to each instance's leaves (the concatenation's transpose is slicing,
-        the broadcast's a sum); in `simulate`'s loop, once per call (`prepare_loop`,
-        `loop_mechanisms`), elsewhere at each use."""
+        the broadcast's a sum); in `simulate`'s loop the leaves `prepare_loop` built
+        once per call are read from `loop_mechanisms`, the others built at each use."""
         if len(grp.members) == 1:
             return self.mechanisms[grp.members[0]]
-        if self.loop_mechanisms is not None:
-            return self.loop_mechanisms[self.geometry.groups.index(grp)]
+        treedef, leaves = self._merged_leaves(grp)
+        return jax.tree_util.tree_unflatten(treedef, leaves)
+
+    def _merged_leaves(self, grp: _Group, prepare: bool = False):
+        """`_merged`'s `(treedef, leaves)`; with `prepare`, the leaves `prepare_loop`
+        builds (the others None)."""
         flat = [jax.tree_util.tree_flatten(self.mechanisms[k]) for k in grp.members]
         treedef = flat[0][1]
         for k, (_, td) in zip(grp.members[1:], flat[1:], strict=True):
@@ -942,17 +952,28 @@ class Cell(AbstractModel):
                     "replaced by eqx.tree_at with another kind of value?); build the Cell "
                     "again from the mechanisms."
                 )
+        built = None
+        if self.loop_mechanisms is not None:
+            built = self.loop_mechanisms[self.geometry.groups.index(grp)]
         leaves = []
-        for parts in zip(*(f[0] for f in flat), strict=True):
+        for j, parts in enumerate(zip(*(f[0] for f in flat), strict=True)):
             if not eqx.is_array(parts[0]):  # equal in every instance (`_signature`)
-                leaves.append(parts[0])
+                leaves.append(None if prepare else parts[0])
+                continue
+            if built is not None and built[j] is not None:
+                leaves.append(built[j])
+                continue
+            if prepare and PREPARE_LOOP == "per_compartment" and all(
+                jnp.ndim(x) == 0 for x in parts
+            ):
+                leaves.append(None)  # scalar in every instance: built in the step
                 continue
             dtype = jnp.result_type(*parts)
             leaves.append(jnp.concatenate([
                 jnp.broadcast_to(jnp.asarray(x, dtype), (n,))
                 for x, n in zip(parts, grp.sizes, strict=True)
             ]))  # fmt: skip
-        return jax.tree_util.tree_unflatten(treedef, leaves)
+        return treedef, tuple(leaves)
 
 
 class _Group:
@@ -1004,10 +1025,15 @@ when a `Cell` is built. `False` evaluates every instance apart (for comparisons 
 measurements: the results differ by rounding only)."""
 
 
-PREPARE_LOOP = True
-"""Whether `Cell.prepare_loop` builds the merged mechanisms once per `simulate` call
-(`False`: in every step, as before; read when a run is traced, for comparisons:
-`benchmarks/bench_hay2011.py --compare-prepare`)."""
+_PREPARE_CHOICES = ("all", "per_compartment", "none")
+
+PREPARE_LOOP = "all"
+"""Which merged mechanism leaves `Cell.prepare_loop` builds once per `simulate` call,
+before the loop: `"all"`, `"per_compartment"` (those with one value per compartment in
+at least one instance; a leaf scalar in every instance is built in the step, so its
+cotangent is summed there and carried as a scalar), or `"none"` (every leaf in every
+step, as before). Read when a run is traced; for comparisons
+(`benchmarks/bench_hay2011.py --compare-prepare`)."""
 
 
 def _signature(ch):
