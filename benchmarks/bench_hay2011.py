@@ -34,11 +34,11 @@ difference of the somatic traces and of the gradients between the two (float32).
 Results: benchmarks/results/hay2011_merge.json.
 
 `--compare-prepare` (no NEURON): the same, grouped cell with its merged mechanism
-parameters built once per `simulate` call, before the loop (`Cell.prepare_loop`):
-every leaf (`cable._cell.PREPARE_LOOP = "all"`), only those with one value per
-compartment in some instance (`"per_compartment"`), or none, every leaf built in every
-step (`"none"`, the reference); the flag is read when the run is traced. Results:
-benchmarks/results/hay2011_prepare.json.
+parameters built once per `simulate` call, before the loop (`Cell.prepare_loop`,
+`cable._cell.PREPARE_LOOP = "all"`, the default) against built in every step (`"none"`);
+the flag is read when the run is traced. Results: benchmarks/results/hay2011_prepare.json
+(the last run; a run with a third variant, "per_compartment", since removed, holds its
+columns too).
 
 Results: benchmarks/results/hay2011.json and a line in benchmarks/README.md.
 """
@@ -217,8 +217,7 @@ def compare_merge(T: float, repeats: int, prepare: bool = False):
            "load_before": os.getloadavg()[0]}  # fmt: skip
     variants = {}
     if prepare:  # (name, MERGE_INSTANCES, PREPARE_LOOP)
-        cases = (("prepared", True, "all"), ("per_compartment", True, "per_compartment"),
-                 ("per_step", True, "none"))  # fmt: skip
+        cases = (("prepared", True, "all"), ("per_step", True, "none"))
     else:
         cases = (("grouped", True, "all"), ("instances", False, "all"))
     for name, merge, prep in cases:

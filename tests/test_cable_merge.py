@@ -154,7 +154,7 @@ def test_merged_parameters_built_once_per_call(x64):
     old = _cell.PREPARE_LOOP
     runs = {}
     try:
-        for choice in ("all", "per_compartment", "none"):
+        for choice in ("all", "none"):
             _cell.PREPARE_LOOP = choice
             runs[choice] = run(cell)
     finally:

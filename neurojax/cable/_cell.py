@@ -904,7 +904,7 @@ class Cell(AbstractModel):
         the step reads them as loop constants instead of broadcasting and concatenating
         the instances' leaves in every step, and in reverse mode their cotangents
         accumulate per compartment and are split back to the instances once, after the
-        loop. Which leaves: `PREPARE_LOOP`. The same arithmetic: results identical to
+        loop (`PREPARE_LOOP = "none"`: not). The same arithmetic: results identical to
         rounding (bit for bit in the cases checked, `tests/test_cable_merge.py`)."""
         if PREPARE_LOOP not in _PREPARE_CHOICES:
             raise ValueError(
@@ -941,7 +941,7 @@ class Cell(AbstractModel):
 
     def _merged_leaves(self, grp: _Group, prepare: bool = False):
         """`_merged`'s `(treedef, leaves)`; with `prepare`, the leaves `prepare_loop`
-        builds (the others None)."""
+        builds (its array leaves; the others None)."""
         flat = [jax.tree_util.tree_flatten(self.mechanisms[k]) for k in grp.members]
         treedef = flat[0][1]
         for k, (_, td) in zip(grp.members[1:], flat[1:], strict=True):
@@ -962,11 +962,6 @@ class Cell(AbstractModel):
                 continue
             if built is not None and built[j] is not None:
                 leaves.append(built[j])
-                continue
-            if prepare and PREPARE_LOOP == "per_compartment" and all(
-                jnp.ndim(x) == 0 for x in parts
-            ):
-                leaves.append(None)  # scalar in every instance: built in the step
                 continue
             dtype = jnp.result_type(*parts)
             leaves.append(jnp.concatenate([
@@ -1025,15 +1020,15 @@ when a `Cell` is built. `False` evaluates every instance apart (for comparisons 
 measurements: the results differ by rounding only)."""
 
 
-_PREPARE_CHOICES = ("all", "per_compartment", "none")
+_PREPARE_CHOICES = ("all", "none")
 
 PREPARE_LOOP = "all"
-"""Which merged mechanism leaves `Cell.prepare_loop` builds once per `simulate` call,
-before the loop: `"all"`, `"per_compartment"` (those with one value per compartment in
-at least one instance; a leaf scalar in every instance is built in the step, so its
-cotangent is summed there and carried as a scalar), or `"none"` (every leaf in every
-step, as before). Read when a run is traced; for comparisons
-(`benchmarks/bench_hay2011.py --compare-prepare`)."""
+"""Whether `Cell.prepare_loop` builds the merged mechanism leaves once per `simulate`
+call, before the loop (`"all"`), or every leaf in every step, as before (`"none"`).
+Read when a run is traced; for comparisons (`benchmarks/bench_hay2011.py
+--compare-prepare`). Building only the leaves with one value per compartment in some
+instance (scalars summed in the step) was measured and gained nothing
+(benchmarks/README.md)."""
 
 
 def _signature(ch):
