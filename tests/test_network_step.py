@@ -77,6 +77,8 @@ def test_compartments_without_dspikes_store_no_gates_or_timers():
     np.testing.assert_array_equal(z.neurons["I"].since_dspike, unpruned)
 
 
+@pytest.mark.slow  # two network compilations (~8 CPU-s); the fast tier keeps the
+# dendrify equivalence tests, which would see a pruned term change a spike
 def test_pruned_state_gives_the_same_run_bit_for_bit(monkeypatch):
     """The same network with every compartment's gates and timers stored (as before the
     plan): the same spikes, dSpikes and voltages to the last bit (dropped terms were
