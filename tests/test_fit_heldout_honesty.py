@@ -215,8 +215,13 @@ def test_izhikevich_global_search_runs_and_says_above_noise():
 @pytest.mark.slow
 def test_an_oscillating_adam_fit_far_above_a_clean_recording_is_not_converged():
     """LIF `tau, r`, noise-free, `optax.adam(0.5)` for 40 steps: it ends at 23 mV²
-    (the truth's loss is 0), its best 10 steps back; it said `converged`."""
+    (the truth's loss is 0), its best 10 steps back; it said `converged`. Measured with
+    plain descent (`strategy=Plain()`): the default now starts from `SpikeClampedInit`,
+    which reaches the truth (loss 3e-13 mV², measured), so the user's optimiser is tested
+    on its own here, and the default's recovery below."""
     import optax
+
+    from neurojax.fitting import Plain
 
     dt, n = 0.1, 600
     t = dt * np.arange(n)
@@ -226,9 +231,16 @@ def test_an_oscillating_adam_fit_far_above_a_clean_recording_is_not_converged():
     with pytest.warns(UserWarning, match="far above the recording's noise"):
         r = nj.fit(nj.LIF(tau=14.0, r=7.0), current, v, dt=dt,
                    trainable=lambda m: (m.tau, m.r), optimizer=optax.adam(0.5), steps=40,
-                   progress_meter=QUIET)  # fmt: skip
+                   strategy=Plain(), progress_meter=QUIET)  # fmt: skip
     assert r.loss > 1.0  # the premise: far from the truth (loss 0)
     assert r.stop_reason is StopReason.ABOVE_NOISE and not r.converged
+    # the default (SpikeClampedInit first) with the same optimiser: the truth (τ = 10 ms,
+    # R = 10 MΩ) to float32 rounding of the clamped stages (measured 7e-7 relative)
+    d = nj.fit(nj.LIF(tau=14.0, r=7.0), current, v, dt=dt,
+               trainable=lambda m: (m.tau, m.r), optimizer=optax.adam(0.5), steps=40,
+               progress_meter=QUIET)  # fmt: skip
+    np.testing.assert_allclose([float(d.params[0]), float(d.params[1])], [10.0, 10.0], rtol=1e-4)
+    assert d.loss < 1e-6
 
 
 # slow tier: a recovery study (a cable fit of 1600 steps, ~40 s with compilation); the
