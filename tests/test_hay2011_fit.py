@@ -371,3 +371,91 @@ def test_fisher_windows_sums_the_rows_kept(study):
         study.fisher_windows(jac[:6], t, 2, sets)
     with pytest.raises(ValueError, match="site"):
         study.fisher_windows(jac, t, 2, [("bad", [(0.0, 1.0, (2,))])])
+
+
+def test_abs_scale_keeps_a_jacobian_column_at_zero(study):
+    """`AbsScale(center)`: p = center·|u| (linear, reflected at 0). Round trip (float32:
+    rtol 1e-6); p ≥ 0 for any u; at a density driven to 2e-9 of its scale its Jacobian
+    column dp/du is still `center` where `LogScale`'s is p itself, and 0 once u is clipped
+    at −20 (the trap that kept somatic K_Tst at 0 on every failed Hay start); LM through `neurojax.fitting`'s
+    own step on a residual r = p/center − 1 then goes from 2e-9 to the truth (one
+    Gauss–Newton step on a linear residual; float32 round-off: 1e-5). Bad settings and
+    negative densities are refused."""
+    import jax
+    import jax.numpy as jnp
+
+    import neurojax as nj
+    from neurojax.fitting._descent import _descend
+
+    center = 3.0e-3
+    c = study.AbsScale(center).bind(jnp.asarray(1.0e-3))
+    assert c.center == center  # not re-anchored
+    p = jnp.asarray([0.0, 1.0e-3, 4.5e-3], jnp.float32)
+    np.testing.assert_allclose(np.asarray(c.forward(c.inverse(p))), np.asarray(p), rtol=1e-6)
+    assert np.all(np.asarray(c.forward(jnp.asarray([-2.0, -1e-9, 0.5]))) >= 0)
+    low = jnp.asarray(2e-9, jnp.float32)
+    slope_abs = jax.jvp(c.forward, (c.inverse(low * center),), (jnp.float32(1.0),))[1]
+    lg = study.LogScale().bind(jnp.asarray(center))
+
+    def slope_log(x):
+        return float(jax.jvp(lg.forward, (lg.inverse(x * center),), (jnp.float32(1.0),))[1])
+
+    np.testing.assert_allclose(float(slope_abs), center, rtol=1e-6)
+    # LogScale: dp/du = p (1e-8·center, float32 exp∘log: rtol 1e-4), and exactly 0 below
+    # e^-20 of its anchor, where u is clipped (2e-9 < e^-20 = 2.06e-9)
+    np.testing.assert_allclose(slope_log(1e-8), 1e-8 * center, rtol=1e-4)
+    assert slope_log(2e-9) == 0.0
+
+    import equinox as eqx
+
+    class Linear(eqx.Module):
+        con: object
+
+        def from_unconstrained(self, u):
+            return [self.con.forward(x) for x in u]
+
+        def unconstrained_residuals(self, u):
+            return jnp.stack([self.con.forward(u[0]) / center - 1.0])
+
+    d = _descend(Linear(c), nj.fitting.LevenbergMarquardt(), [jnp.asarray([2e-9])], steps=10,
+                 patience=5, rtol=1e-6, progress_meter=nj.NoProgress(), print_every=10)  # fmt: skip
+    np.testing.assert_allclose(float(c.forward(d.best_u[0])[0]), center, rtol=1e-5)
+    with pytest.raises(ValueError, match="center"):
+        study.AbsScale(0.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        study.AbsScale(center).bind(np.asarray(-1e-3))
+
+
+def test_finish_goes_on_from_the_stored_final_point_of_the_same_start(study):
+    """`final_point`: the finish stage starts from the stored run's final densities
+    (truth·(1 + rel_error); a key with several starts: row `start_index`), and refuses a
+    run from another start, a missing key and a missing `--start-index`; `key_of` names
+    the result after the run it goes on from. `hierarchical` refuses a bad `scale` or
+    `finish` before any simulation."""
+    from types import SimpleNamespace
+
+    truth = np.array([1.0, 2.0])
+    start = np.array([1.5, 1.0])
+    one = {"starts": [start.tolist()], "lm": [{"rel_error": [0.1, -1.0]}]}
+    many = {"lm": [{"rel_error": [0.0, 0.0]}, {"rel_error": [0.5, 0.25]}]}
+    allres = {"one": one, "many": many, "fisher": {"fisher": []}}
+    np.testing.assert_allclose(study.final_point(allres, "one", 3, start, truth), [[1.1, 0.0]])
+    np.testing.assert_allclose(study.final_point(allres, "many", 1, start, truth), [[1.5, 2.5]])
+    with pytest.raises(ValueError, match="another start"):
+        study.final_point(allres, "one", 2, start * 1.01, truth)
+    with pytest.raises(ValueError, match="no such run"):
+        study.final_point(allres, "fisher", 0, start, truth)
+    with pytest.raises(ValueError, match="start-index"):
+        study.final_point(allres, "one", None, start, truth)
+    args = SimpleNamespace(from_key="one", finish=60)
+    assert study.key_of(args) == "one-finish60"
+    mechs = {}
+    for _, k, f in study.DENSITIES:
+        mechs.setdefault(k, {})[f] = 1.0
+    cell = SimpleNamespace(mechanisms=[SimpleNamespace(**mechs.get(k, {})) for k in range(22)])
+    with pytest.raises(ValueError, match="scale"):
+        study.hierarchical(cell, None, None, None, np.ones((1, 10)), scale="lin")
+    with pytest.raises(ValueError, match="scale"):
+        study.hierarchical(cell, None, None, None, np.ones((1, 10)), scale="abs", log_bound=3.0)
+    with pytest.raises(ValueError, match="finish"):
+        study.hierarchical(cell, None, None, None, np.ones((1, 10)), finish=-1)

@@ -269,6 +269,39 @@ class BoundedLogScale(nj.fitting.AbstractConstraint):
         return LogScale().sample(key, p0, spread, shape)
 
 
+class AbsScale(nj.fitting.AbstractConstraint):
+    """`p = center·|u|`: a density linear in the optimiser's coordinate (relative to a
+    fixed `center`, S/cm², the original start), reflected at 0 so that it stays ≥ 0.
+    Unlike `LogScale` its Jacobian column does not vanish as `p → 0`: a density that an
+    earlier (log-scaled) stage drove to ~0 (somatic K_Tst on every failed start,
+    docs/fitting.md) can come back when the data ask for it. On start 0's final point of
+    the plain hierarchy (K_Tst at 2e-9 of its start, raw trace MSE 0.042 mV²) the raw
+    trace MSE's gradient in these coordinates has ∂L/∂K_Tst < 0 and the Gauss–Newton step
+    takes K_Tst up by 0.59× its start: that point is the log scale's trap, not a minimum.
+    `center` is fixed (`bind` does not re-anchor it); Marquardt's column scaling in LM
+    makes the choice of `center` irrelevant to the steps."""
+
+    center: float = eqx.field(static=True)
+
+    def __check_init__(self):
+        if not (np.isfinite(self.center) and self.center > 0):
+            raise ValueError(f"AbsScale: center must be a positive density, got {self.center}.")
+
+    def bind(self, p0):
+        if not isinstance(p0, jax.core.Tracer) and not np.all(np.asarray(p0) >= 0):
+            raise ValueError(f"AbsScale(center={self.center}) needs a density >= 0, got {p0}.")
+        return self
+
+    def forward(self, u):
+        return self.center * jnp.abs(u)
+
+    def inverse(self, p):
+        return p / self.center
+
+    def sample(self, key, p0, spread, shape):
+        return LogScale().sample(key, p0, spread, shape)
+
+
 # --variant hierarchical (with --protocol long): (label, SmoothedTraceMSE settings, LM
 # steps, densities fitted (indices into DENSITIES; None: all ten), LevenbergMarquardt
 # settings). A continuation in the time scale of the trace: low-passed at 10 ms (the
@@ -359,7 +392,8 @@ def prior_lm_stage(base, inputs, saveat, target, trainable, loss, steps, lm, sta
 
 def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=print,
                  log_bound=None, resume=None, prior=None, prior_sd=float(np.log(2.0)),
-                 hold_first=(), cma_first=0, cma_loss=(("sigma", 10.0), ("stride", 40))):
+                 hold_first=(), cma_first=0, cma_loss=(("sigma", 10.0), ("stride", 40)),
+                 scale="log", finish=0):
     """Fit the densities of every start (rows of `starts`) through `stages` (each a
     Levenberg–Marquardt `fit` with `LogScale` densities, from the previous stage's best
     point per start). `log_bound`: a factor `f` > 1, each density then a `BoundedLogScale`
@@ -370,6 +404,11 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
     held at their start in the first stage (fitted from the second on). `cma_first`:
     simulations for a CMA-ES stage (`cma_es`, log space around the start, σ₀ 0.25, λ 10)
     on `SmoothedTraceMSE(**cma_loss)` before the LM stages; its best point starts them.
+    `scale`: "log" (`LogScale`, or `BoundedLogScale` with `log_bound`) or "abs" (`AbsScale`
+    around the original start: linear, no trap at 0) for the LM stages. `finish`: steps of
+    one more LM stage on the raw trace with `AbsScale` densities after `stages`, stopped by
+    `fit`'s own early stopping (patience, LM's floor) rather than a fixed count; with
+    `resume=(x, len(stages))` it runs alone from `x`.
     Returns the final densities `(n_starts, 10)`, the last `FitResult` and one record per
     stage."""
     trainable = trainable_for(DENSITIES)
@@ -379,14 +418,23 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
         raise ValueError(f"hierarchical(log_bound={log_bound}, prior={prior}) centres the box "
                          f"or prior on each start: fit one start per call (--start-index), "
                          f"got {x.shape[0]} starts.")  # fmt: skip
-    if prior is not None and len(prior) != len(stages):
-        raise ValueError(f"hierarchical: prior needs one weight per stage ({len(stages)}), "
+    if scale not in ("log", "abs") or (scale == "abs" and log_bound is not None):
+        raise ValueError(f"hierarchical: scale must be 'log' or 'abs' (abs without "
+                         f"log_bound), got scale={scale!r}, log_bound={log_bound}.")  # fmt: skip
+    if isinstance(finish, bool) or not isinstance(finish, (int, np.integer)) or finish < 0:
+        raise ValueError(f"hierarchical: finish must be a number of steps >= 0, got {finish!r}.")
+    stages = list(stages)
+    n_plain = len(stages)
+    if prior is not None and len(prior) != n_plain:
+        raise ValueError(f"hierarchical: prior needs one weight per stage ({n_plain}), "
                          f"got {prior}.")  # fmt: skip
+    if finish:
+        stages.append(("raw finish", dict(sigma=0.0, stride=1), int(finish), None, {}))
     if any(not 0 <= i < len(DENSITIES) for i in hold_first):
         raise ValueError(f"hierarchical: hold_first holds indices into DENSITIES (0..9), "
                          f"got {hold_first}.")  # fmt: skip
     x0 = x[0].copy()
-    weights = list(prior) if prior is not None else [0.0] * len(stages)
+    weights = (list(prior) if prior is not None else [0.0] * n_plain) + [0.0] * (len(stages) - n_plain)
     done = 0
     if resume is not None:  # (densities after the last stage done, stages done): go on
         x, done = np.array(resume[0], float), resume[1]
@@ -432,8 +480,12 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
             idx = [i for i in idx if i not in hold_first]
         tr = trainable_for([DENSITIES[i] for i in idx])
         base = eqx.tree_at(trainable, cell, tuple(jnp.float32(v) for v in x[0]))
-        constraints = (LogScale() if log_bound is None else
-                       tuple(BoundedLogScale(float(x0[i]), log_bound) for i in idx))  # fmt: skip
+        if scale == "abs" or n >= n_plain:  # the finish stage: linear, no trap at 0
+            constraints = tuple(AbsScale(float(x0[i])) for i in idx)
+        elif log_bound is None:
+            constraints = LogScale()
+        else:
+            constraints = tuple(BoundedLogScale(float(x0[i]), log_bound) for i in idx)
         t0, c0 = time.perf_counter(), time.process_time()
         st = tuple(jnp.asarray(x[:, i], jnp.float32) for i in idx)
         optimizer = nj.fitting.LevenbergMarquardt(**lm)
@@ -632,11 +684,25 @@ def main(argv=None):
     p.add_argument("--cma-first", type=int, default=0,
                    help="--variant hierarchical: simulations of a CMA-ES stage on the 10 ms "
                    "low-passed trace before the LM stages (counted in the budget)")
+    p.add_argument("--scale", choices=["log", "abs"], default="log",
+                   help="--variant hierarchical: densities of the LM stages in log scale "
+                   "(LogScale) or linear around the start, reflected at 0 (AbsScale)")
+    p.add_argument("--finish", type=int, default=0,
+                   help="--variant hierarchical: up to N steps of one more LM stage on the raw "
+                   "trace with AbsScale densities, stopped by fit's early stopping")
+    p.add_argument("--from-key", default=None,
+                   help="--variant hierarchical with --finish and --start-index: run only the "
+                   "finish stage, from the final densities of this key of --from-file")
     docs = Path(__file__).resolve().parent.parent / "docs"
+    p.add_argument("--from-file", default=str(docs / "hay2011_fit.json"))
     p.add_argument("--out", default=str(docs / "hay2011_fit.json"))
     args = p.parse_args(argv)
     args.prior = None if args.prior is None else [float(w) for w in args.prior.split(",")]
     args.hold_first = tuple(int(i) for i in args.hold_first.split(",") if i.strip())
+    if args.from_key and (args.variant != "hierarchical" or args.finish < 1 or args.resume
+                          or args.start_index is None or args.method != "lm"):
+        p.error("--from-key needs --variant hierarchical --method lm --finish N (N >= 1) "
+                "--start-index i, and no --resume")
 
     cpu0 = time.process_time()
     cell, inputs, saveat, target = setup(args.T, protocol=args.protocol)
@@ -734,6 +800,11 @@ def main(argv=None):
             save()
 
         resume = None
+        if args.from_key:
+            resume = (final_point(json.loads(Path(args.from_file).read_text()), args.from_key,
+                                  args.start_index, starts[0], truth), len(HIERARCHY))  # fmt: skip
+            out["from_key"] = args.from_key
+            out["from_point_rel_error"] = (resume[0][0] / truth - 1).tolist()
         if args.resume:
             prev = json.loads(Path(args.resume).read_text())[key_of(args)]["stages"]
             out["stages"] = list(prev)
@@ -743,7 +814,8 @@ def main(argv=None):
                                            log_bound=args.log_bound, resume=resume,
                                            prior=args.prior, prior_sd=args.prior_sd,
                                            hold_first=args.hold_first,
-                                           cma_first=args.cma_first)  # fmt: skip
+                                           cma_first=args.cma_first, scale=args.scale,
+                                           finish=args.finish)  # fmt: skip
         records = out["stages"]
         out["stages"] = records
         out["lm_wall_s"], out["lm_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
@@ -775,8 +847,31 @@ def main(argv=None):
         run_cma(args, out, starts, truth, P, sim, target, bounded, save)
 
 
+def final_point(allres, key, start_index, start, truth):
+    """The final densities `(1, 10)` (S/cm²) of one start of a hierarchical run stored under
+    `key` (its `lm` rows; a key holding several starts: row `start_index`), checked against
+    `start` (the key's recorded start, where it has one) so that a finish stage goes on from
+    the run of the same start."""
+    if start_index is None:
+        raise ValueError("--from-key needs --start-index (the start whose run goes on).")
+    if key not in allres or "lm" not in allres[key]:
+        raise ValueError(f"--from-key {key!r}: no such run with final densities ('lm') in "
+                         f"the file; keys with them: "
+                         f"{[k for k, v in allres.items() if 'lm' in v]}.")  # fmt: skip
+    rows = allres[key]["lm"]
+    row = rows[start_index] if len(rows) > 1 else rows[0]
+    if "starts" in allres[key] and len(rows) == 1:
+        rec = np.asarray(allres[key]["starts"][0])
+        if not np.allclose(rec, start, rtol=1e-9):
+            raise ValueError(f"--from-key {key!r} was run from another start than "
+                             f"--start-index {start_index}: {rec} vs {start}.")  # fmt: skip
+    return (np.asarray(truth) * (1 + np.asarray(row["rel_error"], float)))[None]
+
+
 def key_of(args):
     """The run's key in the --out JSON."""
+    if getattr(args, "from_key", None):
+        return f"{args.from_key}-finish{args.finish}"
     key = args.variant if args.protocol == "bac" else f"{args.variant}-{args.protocol}"
     if args.method != "both":
         key += f"-{args.method}"
@@ -790,6 +885,10 @@ def key_of(args):
         key += "-hold" + "_".join(str(i) for i in args.hold_first)
     if args.cma_first:
         key += f"-cmafirst{args.cma_first}"
+    if getattr(args, "scale", "log") != "log":
+        key += f"-scale{args.scale}"
+    if getattr(args, "finish", 0):
+        key += f"-finish{args.finish}"
     if args.start_index is not None:
         key += f"-start{args.start_index}"
     return key
