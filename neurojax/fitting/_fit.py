@@ -517,6 +517,15 @@ def fit(
     if target_loss is not None:
         check_number("fit", "target_loss", target_loss, meaning="loss value to stop at")
     check_instance("progress_meter", progress_meter, AbstractProgressMeter, "neurojax.NoProgress()")
+    if print_every is not None and (
+        isinstance(print_every, (bool, np.bool_))
+        or not isinstance(print_every, (int, np.integer))
+        or print_every < 1
+    ):
+        # 0 was a ZeroDivisionError deep in the descent loop, a negative count was ignored
+        raise ValueError(
+            f"fit: print_every must be a number of steps >= 1 or None, got {print_every!r}."
+        )
     if strategy is None:
         strategy = Plain()
     check_instance("strategy", strategy, AbstractStrategy, "neurojax.fitting.Auto()")

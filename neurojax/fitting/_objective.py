@@ -68,7 +68,7 @@ def _is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def _as_array(x, what):
+def _as_array(x, what, voltage: bool = False):
     try:
         x = jnp.asarray(x)
     except TypeError:
@@ -76,14 +76,33 @@ def _as_array(x, what):
             f"target {what} must be an array (or a pytree of arrays shaped like what the "
             f"simulation records); got {type(x).__name__}."
         ) from None
+    _check_target_dtype(x, what, voltage)
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))
 
 
-def _as_tree(x, what):
+def _check_target_dtype(x, what, voltage: bool):
+    """Before the cast to a floating type: a complex target lost its imaginary part, and
+    a boolean one compared with a simulated voltage read as 0/1 mV (both were fitted
+    without a word; tests/test_bad_inputs_s9_fitting.py). `voltage`: the simulation
+    records the voltage (no `SaveAt(fn=...)`, whose record may be boolean)."""
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(
+            f"target {what} is complex ({x.dtype}); the simulation records real values. "
+            "Pass the real part (jnp.real) if that is what was measured."
+        )
+    if voltage and x.dtype == jnp.bool_:
+        raise TypeError(
+            f"target {what} is boolean, but the simulation records the voltage (mV). A "
+            "spike raster goes in Recording(spikes=...) (Recording.from_spike_times); a "
+            "boolean quantity is recorded with SaveAt(fn=...)."
+        )
+
+
+def _as_tree(x, what, voltage: bool = False):
     """A target field as a pytree of floating arrays (`None` stays `None`)."""
     if x is None:
         return None
-    return jtu.tree_map(lambda a: _as_array(a, what), x)
+    return jtu.tree_map(lambda a: _as_array(a, what, voltage), x)
 
 
 def _solution_record(sol: Solution, saveat: SaveAt):
@@ -98,6 +117,7 @@ def _solution_record(sol: Solution, saveat: SaveAt):
 
 
 def _as_recording(target, dt_rows: float, t0: float, saveat: SaveAt = SaveAt()) -> Recording:
+    voltage = saveat.fn is None  # the recorded v is the voltage, mV
     if isinstance(target, Recording):
         if target.dt is not None and not np.isclose(target.dt, dt_rows):
             raise ValueError(
@@ -108,7 +128,10 @@ def _as_recording(target, dt_rows: float, t0: float, saveat: SaveAt = SaveAt()) 
         if target.v is None and target.spikes is None:
             raise ValueError("the target Recording holds neither v nor spikes.")
         return Recording(
-            v=_as_tree(target.v, "v"), spikes=_as_tree(target.spikes, "spikes"), dt=dt_rows, t0=t0
+            v=_as_tree(target.v, "v", voltage),
+            spikes=_as_tree(target.spikes, "spikes"),
+            dt=dt_rows,
+            t0=t0,
         )
     if isinstance(target, Solution):
         return Recording(
@@ -119,7 +142,7 @@ def _as_recording(target, dt_rows: float, t0: float, saveat: SaveAt = SaveAt()) 
         )
     if isinstance(target, (dict, list, tuple)):
         # a pytree of recorded arrays (e.g. {"E": v_E} for a network)
-        return Recording(v=_as_tree(target, "v"), spikes=None, dt=dt_rows, t0=t0)
+        return Recording(v=_as_tree(target, "v", voltage), spikes=None, dt=dt_rows, t0=t0)
     try:
         v = jnp.asarray(target)
     except TypeError:
@@ -128,6 +151,7 @@ def _as_recording(target, dt_rows: float, t0: float, saveat: SaveAt = SaveAt()) 
             "SaveAt(fn=...) records (an array or a pytree of arrays), a neurojax.Solution or "
             f"a neurojax.fitting.Recording; got {type(target).__name__}."
         ) from None
+    _check_target_dtype(v, "v", voltage)
     if not jnp.issubdtype(v.dtype, jnp.floating):
         v = v.astype(jnp.result_type(float))
     return Recording(v=v, spikes=None, dt=dt_rows, t0=t0)

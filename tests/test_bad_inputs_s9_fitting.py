@@ -1,0 +1,83 @@
+"""Session-9 probes of the fitting API (`fit`, `make_objective`, the strategies): inputs
+that gave a silently wrong number (or an unreadable crash) now raise, naming the argument
+and what to do. Nothing is compiled: `make_objective` traces the simulation
+(`jax.eval_shape`) and raises before any compilation; the whole file costs well under a
+CPU-second beyond the imports.
+
+Found by the probes (each had no test before):
+
+- a complex target lost its imaginary part and was fitted (loss 40.9 mV² from the real
+  part, no warning); a boolean target was read as 0/1 mV against a voltage in mV (loss
+  3540 mV², fitted);
+- `fit(print_every=0)` was a `ZeroDivisionError` from inside the descent loop, and a
+  negative `print_every` was ignored;
+- `SpikeClampedInit(required="no")` / `DataDrivenInit(required="x")` were accepted: a
+  non-empty string is truthy, so "no" meant "raise where it does not apply" (the fix
+  belongs to `fitting/_strategies.py`, helper ADEX's file this session: `xfail`).
+"""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import neurojax as nj
+from neurojax import fitting as F
+
+N = 40
+CURRENT = jnp.full((N, 1), 2.5)
+V = jnp.linspace(-70.0, -55.0, N)[:, None]  # a target shaped like LIF's Solution.v
+
+
+def _objective(target, **kw):
+    return F.make_objective(nj.LIF(), CURRENT, target, dt=0.1, trainable=lambda m: (m.tau,), **kw)
+
+
+def test_complex_target_is_refused():
+    with pytest.raises(TypeError, match=r"target v is complex.*jnp.real"):
+        _objective(V + 0j)
+    with pytest.raises(TypeError, match=r"target v is complex"):
+        F.make_objective(
+            nj.LIF(),
+            CURRENT,
+            {"E": V + 1j},
+            dt=0.1,
+            trainable=lambda m: (m.tau,),
+            saveat=nj.SaveAt(fn=lambda y: {"E": y.v}),
+        )
+
+
+def test_boolean_voltage_target_is_refused():
+    with pytest.raises(TypeError, match=r"target v is boolean.*voltage \(mV\).*Recording\(spikes="):
+        _objective(V > -60.0)
+    with pytest.raises(TypeError, match=r"target v is boolean"):
+        _objective([V > -60.0])  # a pytree of records
+
+
+def test_legitimate_targets_still_accepted():
+    # the control: float16 / float64 / integer (an ADC-like trace in whole mV) voltages,
+    # a boolean record compared with a boolean target, and a boolean spike raster
+    for target in (V.astype(jnp.float16), np.asarray(V, np.float64), jnp.round(V).astype(int)):
+        assert _objective(target).target.v.shape == (N, 1)
+    fn = nj.SaveAt(fn=lambda y: y.v > -60.0)
+    assert _objective(V > -60.0, saveat=fn).target.v.shape == (N, 1)  # cast to float
+    raster = np.zeros((N, 1), bool)
+    raster[5] = True
+    rec = F.Recording(spikes=raster, dt=0.1)
+    assert _objective(rec, loss=F.SpikeCount()).target.spikes.shape == (N, 1)
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "10"])
+def test_print_every_is_checked_before_compiling(value):
+    with pytest.raises(ValueError, match=r"fit: print_every must be a number of steps >= 1"):
+        F.fit(nj.LIF(), CURRENT, V, dt=0.1, trainable=lambda m: (m.tau,), print_every=value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="helper ADEX's fitting/_strategies.py: SpikeClampedInit/DataDrivenInit accept "
+    "a non-bool `required` (a truthy string such as 'no' means True); not fixed here",
+)
+@pytest.mark.parametrize("make", [F.SpikeClampedInit, F.DataDrivenInit])
+def test_required_must_be_a_bool(make):
+    with pytest.raises(TypeError, match="required"):
+        make(required="no")
