@@ -172,6 +172,11 @@ def hay2011_morphology(path=None, *, shape: str | None = None, max_length: float
     from ._swc import read_swc
 
     _real("hay2011_morphology", "max_length", max_length, "µm")
+    if not isinstance(axon_stubs, (bool, np.bool_)):
+        # a string such as "no" is truthy: the axon was replaced
+        raise TypeError(
+            f"hay2011_morphology: axon_stubs must be True or False, got {axon_stubs!r}."
+        )
     if not max_length > 0:
         raise ValueError(f"hay2011_morphology: max_length must be > 0 µm, got {max_length}.")
     if shape is not None:
@@ -324,11 +329,30 @@ def epsp_current(t, onset, imax=0.5, tau_rise=0.5, tau_decay=5.0):
             f"epsp_current: tau_rise={tau_rise} and tau_decay={tau_decay} ms must be > 0 "
             "and different (equal time constants have no difference of exponentials)."
         )
-    t = np.asarray(t, dtype=float)
-    tp = tau_rise * tau_decay / (tau_decay - tau_rise) * np.log(tau_decay / tau_rise)
-    p = np.exp(-tp / tau_decay) - np.exp(-tp / tau_rise)
+    if isinstance(t, (str, bytes)) or t is None:
+        raise TypeError(f"epsp_current: t must be times in ms (a number or an array), got {t!r}.")
+    t = np.asarray(t)
+    if not (np.issubdtype(t.dtype, np.integer) or np.issubdtype(t.dtype, np.floating)):
+        # a complex time lost its imaginary part, a string was parsed, a bool was 0/1 ms
+        raise TypeError(f"epsp_current: t must be real times in ms, got dtype {t.dtype}.")
+    t = t.astype(float)
+    if not np.all(np.isfinite(t)):
+        # a NaN time compared False with `onset` and gave 0 nA without a word
+        raise ValueError(
+            f"epsp_current: t must be finite times in ms; {int(np.sum(~np.isfinite(t)))} "
+            "are NaN or inf."
+        )
+    # e^{-s/τd} − e^{-s/τr} = −e^{-s/τd}·expm1(−s·k), k = 1/τr − 1/τd, and the time of the
+    # peak ln(τd/τr)/k by log1p: the plain difference lost every digit as τr → τd (τd/τr
+    # = 1 + 1e-12: half the current; the limit is the alpha function (s/τ)·e^{1 − s/τ})
+    k = (tau_decay - tau_rise) / (tau_rise * tau_decay)
+    tp = np.log1p((tau_decay - tau_rise) / tau_rise) / k
+
+    def diff(s):
+        return -np.exp(-s / tau_decay) * np.expm1(-s * k)
+
     s = np.maximum(t - onset, 0.0)
-    return np.where(t >= onset, imax * (np.exp(-s / tau_decay) - np.exp(-s / tau_rise)) / p, 0.0)
+    return np.where(t >= onset, imax * diff(s) / diff(tp), 0.0)
 
 
 # ---------------------------------------------------------------- the simplified cell
