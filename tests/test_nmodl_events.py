@@ -203,17 +203,17 @@ def test_corpus_constructs():
 
 
 def test_refusals_name_the_line():
-    """FOR_NETCONS with arguments other than NET_RECEIVE's, a second WATCH statement,
-    net_send in a density mechanism, net_event/net_move in a point process: NmodlError
+    """FOR_NETCONS with arguments other than NET_RECEIVE's, net_send in a density
+    mechanism, net_move in a point process: NmodlError
     naming file and line."""
     stdp = val.PULSESYN.replace("nspike = nspike + 1", "FOR_NETCONS(w1, x) { w1 = 0 }")
     line = stdp[: stdp.index("FOR_NETCONS")].count("\n") + 1
     with pytest.raises(NmodlError, match=rf"s\.mod:{line}: FOR_NETCONS takes NET_RECEIVE's 1"):
         load_mod(stdp, file="s.mod")
     watch = val.PULSESYN.replace("nspike = nspike + 1", "WATCH (v > -20) 2\n WATCH (v > 0) 3")
-    line = watch[: watch.index("WATCH (v > 0)")].count("\n") + 1
-    with pytest.raises(NmodlError, match=rf"s\.mod:{line}: a second WATCH statement"):
-        load_mod(watch, file="s.mod")
+    # two WATCH statements load (tests/test_nmodl_pointer_events.py checks NEURON's rule)
+    fields = type(load_mod(watch, file="s.mod"))._spec.gates._fields
+    assert {"watch_on0", "watch_on1", "watch_flag0", "watch_flag1"} <= set(fields)
     with pytest.raises(NmodlError, match=r"net_move\(\) in a POINT_PROCESS"):
         load_mod(val.PULSESYN.replace("net_send(Cdur, nspike)", "net_move(t + 1)"), file="s.mod")
     dens = NA3_LIKE.replace("m = minf F2 = FARADAY", "m = minf net_send(1, 1)")

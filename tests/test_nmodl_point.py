@@ -149,8 +149,8 @@ def test_refusals():
         Cell(Morphology([Branch(10.0, 10.0)]), point_processes=[(Passive(), (0, 0.5))])
     with pytest.raises(ValueError, match="off the cell|x="):
         Cell(Morphology([Branch(10.0, 10.0)]), point_processes=[(syn, (3, 0.5))])
-    with pytest.raises(NmodlError, match="WRITE cai in a POINT_PROCESS"):
-        load_mod(NOT_ADDITIVE.replace("RANGE tau", "USEION ca WRITE cai  RANGE tau"))
+    with pytest.raises(NmodlError, match="WRITE eca in a POINT_PROCESS"):
+        load_mod(NOT_ADDITIVE.replace("RANGE tau", "USEION ca WRITE eca  RANGE tau"))
     with pytest.raises(NmodlError, match="FOR_NETCONS takes NET_RECEIVE's 1 arguments"):
         load_mod(NOT_ADDITIVE.replace("g = weight", "FOR_NETCONS(w1, w2) { w1 = 0 }"))
     cell = _cell([syn])

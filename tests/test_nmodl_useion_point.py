@@ -140,8 +140,6 @@ def test_standalone_contract_reads_the_given_ions(classes):
 
 
 def test_refusals_name_file_line_and_construct(classes):
-    with pytest.raises(NmodlError, match=r"cainj\.mod:2.*WRITE cai in a POINT_PROCESS"):
-        load_mod(CA_INJ.replace("WRITE ica", "WRITE ica, cai"), file="cainj.mod")
     with pytest.raises(NmodlError, match=r"cainj\.mod:2.*READ ica in a POINT_PROCESS"):
         load_mod(CA_INJ.replace("WRITE ica", "READ ica WRITE ica"), file="cainj.mod")
     with pytest.raises(NmodlError, match=r"WRITE eca in a POINT_PROCESS"):

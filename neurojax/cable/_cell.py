@@ -336,6 +336,8 @@ class Cell(AbstractModel):
             disc.n_nodes,
         )
         _check_point_ions(self.point_processes, self.geometry.points, disc)
+        # POINTERs bound to a site's voltage (NMODL `bind_pointer(name, v_at=...)`)
+        self.geometry.pointer_nodes = _pointer_nodes(self.point_processes, disc)
         # the instances of one mechanism kind evaluated as one (`_groups`)
         self.geometry.groups = _groups(channels, regions, self.geometry.ions, disc.n_nodes,
                                        self.geometry)  # fmt: skip
@@ -440,7 +442,10 @@ class Cell(AbstractModel):
                 f"index={index} is not one of the cell's {len(self.point_processes)} point "
                 "processes."
             )
-        fields = type(self.point_processes[index].init(jnp.zeros(1), 6.3))._fields
+        pp = self.point_processes[index]
+        spec = getattr(type(pp), "_spec", None)  # NMODL: its gates without running INITIAL
+        fields = (spec.gates._fields if hasattr(spec, "gates")
+                  else type(pp.init(jnp.zeros(1), 6.3))._fields)  # fmt: skip
         if gate not in fields:
             raise ValueError(
                 f"{type(self.point_processes[index]).__name__} has gates {fields}, not {gate!r}."
@@ -589,29 +594,55 @@ class Cell(AbstractModel):
         points = []
         for j, pp in enumerate(self.point_processes):
             vp = jnp.broadcast_to(self.v_init, (*batch_shape, 1))
-            pions = self._point_ions(j, pool)
-            g = (pp.init(vp, self.temperature) if pions is None
-                 else pp.init_ions(vp, self.temperature, pions)[0])  # fmt: skip
+            pions = self._point_ions(j, pool, v)
+            if pions is None:
+                g = pp.init(vp, self.temperature)
+            else:  # a concentration it WRITEs (cai) is the node's (NEURON's nrn_init)
+                g, written = pp.init_ions(vp, self.temperature, pions)
+                self._point_write(j, pool, written)
             points.append(
                 jax.tree_util.tree_map(lambda g: jnp.broadcast_to(g, (*batch_shape, 1)), g)
             )
         return CellState(v=v, gates=tuple(gates), ions=ions, points=tuple(points))
 
-    def _point_ions(self, j, pool):
-        """The ion values point process `j` READs at its node (`(…, 1)`), or None if it
-        declares no USEION."""
+    def _point_ions(self, j, pool, v=None):
+        """The ion values point process `j` READs at its node (`(…, 1)`), and its POINTERs
+        bound to voltages (read from `v`, all nodes), or None if it has neither."""
         k = len(self.mechanisms) + j
-        if pool is None or not self.geometry.ions.pooled[k]:
-            return None
-        return pool.at(k, self.geometry.points[j : j + 1])
+        out = None
+        if pool is not None and self.geometry.ions.pooled[k]:
+            out = pool.at(k, self.geometry.points[j : j + 1])
+        ptr = self.geometry.pointer_nodes[j]
+        if ptr:
+            out = dict(out or {})
+            for name, node in ptr.items():
+                out[name] = v[..., node : node + 1]
+        return out
 
-    def _point_update(self, j, v_node, gates, dt, pool, t):
-        """Point process `j`'s state update at its node's voltage `v_node` `(…, 1)`."""
+    def _point_update(self, j, v_node, gates, dt, pool, t, v=None):
+        """Point process `j`'s state update at its node's voltage `v_node` `(…, 1)` (`v`:
+        all nodes', for its POINTERs)."""
         pp = self.point_processes[j]
-        pions = self._point_ions(j, pool)
+        pions = self._point_ions(j, pool, v)
         if pions is None:
             return pp.update(v_node, gates, dt, self.temperature, **_time(pp, t))
-        return pp.update_ions(v_node, gates, dt, self.temperature, pions, **_time(pp, t))[0]
+        g, written = pp.update_ions(v_node, gates, dt, self.temperature, pions, **_time(pp, t))
+        self._point_write(j, pool, written, init=False)
+        return g
+
+    def _point_write(self, j, pool, written, init=True):
+        """The concentrations point process `j` WRITEs (`cai`, mM, not scaled by the
+        area: NEURON's point process stores its value in the ion's variable at its node).
+        After its INITIAL, Nernst again (NEURON's `nrn_wrote_conc`)."""
+        if not written:
+            return
+        node, n = int(self.geometry.points[j]), pool.x[next(iter(written))].shape[-1]
+        at = jnp.asarray(_mask(np.array([node]), n))
+        for name, x in written.items():
+            x = _at_node(jnp.asarray(x, pool.x[name].dtype), node, n)
+            pool.x[name] = jnp.where(at, x, pool.x[name])
+        if init:
+            pool.wrote(written)
 
     def _ion_pool(self, v, states):
         """The ion pools at the start of a step (None if no mechanism uses ions)."""
@@ -672,7 +703,7 @@ class Cell(AbstractModel):
             zip(self.point_processes, geo.points, y.points, strict=True)
         ):
             vr = v[..., node : node + 1]
-            pions = self._point_ions(j, pool)
+            pions = self._point_ions(j, pool, v)
             if pions is None:
                 i, di = jax.jvp(
                     lambda u, pp=pp, gates=gates: pp.current(u, gates, **_time(pp, t)),
@@ -764,7 +795,7 @@ class Cell(AbstractModel):
             i_mem, g_mem = self._currents(y, inputs, pool, t)
             gates = self._update_gates(v, y, pool, h, t)
             points = tuple(
-                self._point_update(j, v[..., node : node + 1], g, h, pool, t)
+                self._point_update(j, v[..., node : node + 1], g, h, pool, t, v)
                 for j, (node, g) in enumerate(zip(self.geometry.points, y.points, strict=True))
             )
             ions = pool.states() if pool is not None else {}
@@ -850,7 +881,7 @@ class Cell(AbstractModel):
         vg = v_new if v_gates is None else v_gates
         gates = self._update_gates(vg, y, pool, dt, t + dt)
         points = tuple(
-            self._point_update(j, vg[..., node : node + 1], g, dt, pool, t + dt)
+            self._point_update(j, vg[..., node : node + 1], g, dt, pool, t + dt, vg)
             for j, (node, g) in enumerate(zip(geo.points, y.points, strict=True))
         )
         return CellState(v=v_new, gates=gates, ions=pool.states() if pool is not None else {},
@@ -867,7 +898,7 @@ class Cell(AbstractModel):
             pp, node = self.point_processes[j], geo.points[j]
             w = jnp.asarray(w_all[..., col : col + 1], y.v.dtype)
             kw = {"t": t, "dt": dt} if getattr(type(pp), "receive_time", False) else {}
-            pions = self._point_ions(j, pool)
+            pions = self._point_ions(j, pool, y.v)
             if pions is not None:  # USEION: NET_RECEIVE may read the ion values at the node
                 kw["ions"] = pions
             got = pp.receive(y.v[..., node : node + 1], points[j], w, **kw)
@@ -1290,6 +1321,25 @@ def _point_processes(items, disc: Discretisation):
         procs.append(pp)
         nodes.append(disc.node(*site))
     return tuple(procs), np.array(nodes, dtype=np.int64)
+
+
+def _pointer_nodes(procs, disc: Discretisation):
+    """Per point process, `{POINTER: node}` of the voltages its POINTERs are bound to
+    (NMODL `bind_pointer(name, v_at=(branch, x))`), or a named error for a site off the
+    cell."""
+    out = []
+    for j, pp in enumerate(procs):
+        nodes = {}
+        for name, (branch, x) in getattr(pp, "pointer_sites", ()):
+            try:
+                nodes[name] = disc.node(branch, x)
+            except (ValueError, IndexError) as e:
+                raise ValueError(
+                    f"point_processes[{j}] ({type(pp).__name__}): POINTER {name} is bound to "
+                    f"v at ({branch}, {x}), which is not a site of this cell: {e}"
+                ) from None
+        out.append(nodes)
+    return out
 
 
 def _check_point_ions(procs, nodes, disc: Discretisation):

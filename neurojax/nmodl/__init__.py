@@ -74,4 +74,28 @@ def load_mod(source, *, ions: dict | None = None, file: str | None = None, **par
     return cls(**parameters)
 
 
-__all__ = ["load_mod", "mod_class", "parse", "NmodlError"]
+def emitted_spike_times(ne_n, ne_t, dt: float | None = None):
+    """The spike times (ms, float64 numpy) a point process emitted with `net_event`,
+    from its gates `ne_n` (the count) and `ne_t` (the last spike's time) saved at every
+    step (`SaveAt(fn=lambda y: (cell.record_point(j, "ne_n")(y), cell.record_point(j,
+    "ne_t")(y)))`, one trace each; batch axes are not supported here). They drive other
+    synapses as a NetCon from the point process does:
+    `cell.event_input([(times + delay, weight)], n_steps, dt)`.
+
+    A step whose count rose by more than one lost the earlier times: a `ValueError`
+    (NEURON would keep them), never a silently missing spike."""
+    import numpy as np
+
+    n = np.asarray(ne_n, dtype=np.float64).reshape(-1)
+    t = np.asarray(ne_t, dtype=np.float64).reshape(-1)
+    if n.shape != t.shape:
+        raise ValueError(f"ne_n and ne_t differ in shape: {n.shape} and {t.shape}")
+    jumps = np.diff(np.concatenate([[0.0], n]))
+    if np.any(jumps > 1.5):
+        k = int(np.argmax(jumps > 1.5))
+        raise ValueError(f"{int(jumps[k])} spikes were emitted in saved step {k}: only the "
+                         "last one's time is kept; save every step (a smaller dt)")
+    return t[jumps > 0.5]
+
+
+__all__ = ["load_mod", "mod_class", "parse", "NmodlError", "emitted_spike_times"]

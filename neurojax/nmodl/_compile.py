@@ -25,9 +25,10 @@ Semantics, as NEURON's (`nocmodl`) for a density mechanism:
   summed into the ion's total; a concentration WRITTEN (`cai`, STATE or ASSIGNED) is the
   pool's, loaded before each call and returned after it (`init_ions`, `current_ions`,
   `update_ions`). The plain `init`/`current`/`update` use NEURON's default ion values.
-  A POINT_PROCESS may READ e and concentrations and WRITE its ion current (nA; the cell
-  adds `i·100/area` mA/cm² to the ion's total at its node); it may not write a
-  concentration or read the total current (refused when built).
+  A POINT_PROCESS may READ e and concentrations, WRITE its ion current (nA; the cell
+  adds `i·100/area` mA/cm² to the ion's total at its node) and WRITE a concentration
+  (stored at its node, as NEURON's); it may not write a reversal potential or read the
+  total current (refused when built).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ _PROC_METHODS = ("", "after_cvode")
 _SPECIAL = {"v", "celsius", "dt", "t"}
 _RESERVED = {"init", "current", "update", "init_ions", "current_ions", "update_ions",
              "default_ions", "receive", "ion_use", "uses_time", "n_receive",
-             "receive_time", "self_events", "receive_additive"}  # fmt: skip
+             "receive_time", "self_events", "receive_additive", "bind_pointer",
+             "pointer_sites", "pointer_series", "pointer_dt", "spike_times"}  # fmt: skip
 _UNSUPPORTED_SPECIAL = {}
 _GEOMETRY = ("area", "diam")  # the segment's area (µm²) and diameter (µm), from the cell
 
@@ -228,6 +230,14 @@ def call(e: Call, frame: dict, ctx: _Ctx):
         return np.float64(0.0)
     if fn == "net_send" and getattr(spec, "self_events", False):
         return _net_send(args, ctx, e.line)
+    if fn == "__watch_reset":  # the first WATCH statement a NET_RECEIVE call runs
+        rm = frame.get("_watch_rm", np.float64(0.0))
+        for n in [k for k in ctx.glob if k.startswith("watch_on")]:
+            ctx.glob[n] = _where(rm, ctx.glob[n], np.float64(0.0))
+        frame["_watch_rm"] = np.float64(1.0)
+        return np.float64(0.0)
+    if fn == "net_event" and getattr(spec, "emits", False):
+        return _net_event(args, ctx, e.line)
     if fn in _EVENT_CALLS:
         queue = getattr(ctx, "queue", None)
         if queue is None:
@@ -269,6 +279,21 @@ def _net_send(args, ctx, line):
         g[f"q_f{k}"] = jnp.where(free, _weak(flag), g[f"q_f{k}"])
         placed = free | placed
     g["q_lost"] = jnp.where(placed, g["q_lost"], 1.0)
+    return np.float64(0.0)
+
+
+def _net_event(args, ctx, line):
+    """`net_event(t)` in a POINT_PROCESS's NET_RECEIVE (a spike detector, a point-process
+    neuron): an output spike, counted in the gate `ne_n` with its time in `ne_t` (ms;
+    `spike_times` reads them from a run saved at every step)."""
+    spec, g = ctx.spec, ctx.glob
+    if ctx.mode != "receive":
+        raise _err(spec, line, "net_event() outside NET_RECEIVE is not supported")
+    if len(args) > 1:
+        raise _err(spec, line, "net_event(t) takes one argument")
+    when = args[0] if args else g["t"]
+    g["ne_n"] = g["ne_n"] + 1.0
+    g["ne_t"] = _weak(when) + 0.0 * g["ne_t"]
     return np.float64(0.0)
 
 
@@ -782,9 +807,12 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.point = prog.kind == "POINT_PROCESS"
     for fn in _EVENT_CALLS:
         line = _first_call(prog, fn)
-        if line and not (fn == "net_send" and spec.point):
+        if line and not (fn in ("net_send", "net_event") and spec.point):
             raise fail(file, line, f"{fn}() in a {prog.kind} is not supported (net_send "
-                       "self-events in a POINT_PROCESS or an ARTIFICIAL_CELL only)")  # fmt: skip
+                       "self-events and net_event spikes in a POINT_PROCESS, net_move in an "
+                       "ARTIFICIAL_CELL only)")  # fmt: skip
+    # net_event in a POINT_PROCESS: its output spikes, counted in the gates ne_n, ne_t
+    spec.emits = spec.point and bool(_first_call(prog, "net_event"))
     # WATCH (STDP synapses) sends its self-events through the same queue
     spec.self_events = bool(_first_call(prog, "net_send")) or prog.watch_check is not None
     if prog.net_receive is not None and not spec.point:
@@ -798,11 +826,13 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
             if cur in u.read:
                 raise fail(file, u.line, f"USEION {u.ion} READ {cur} in a POINT_PROCESS is not "
                            "supported (the ion's total current density at its node)")  # fmt: skip
-            conc = [n for n in u.write if n != cur]
-            if conc:
-                raise fail(file, u.line, f"USEION {u.ion} WRITE {conc[0]} in a POINT_PROCESS is "
-                           "not supported (a point process writing a concentration or reversal "
-                           f"potential; it may WRITE its current {cur})")  # fmt: skip
+            # a concentration it WRITEs (`cai`: an NMDA synapse's own Ca shell) is the
+            # ion's value at its node, stored there after its INITIAL and state update as
+            # NEURON's point process does (not scaled by the area, unlike its current);
+            if ion_variables(u.ion)[0] in u.write:
+                raise fail(file, u.line, f"USEION {u.ion} WRITE {ion_variables(u.ion)[0]} in a "
+                           "POINT_PROCESS is not supported (a point process writing a reversal "
+                           "potential)")  # fmt: skip
     spec.receive_args = prog.net_receive.args if prog.net_receive is not None else ()
     # NET_RECEIVE's arguments after the weight: the state of the point process's one
     # connection (NEURON: per NetCon), carried with the gates as `nc_<name>`
@@ -875,9 +905,19 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         raise fail(file, _first_use(prog, spec.geometry[0]), f"{spec.geometry[0]} in a "
                    "POINT_PROCESS is not supported yet")  # fmt: skip
     spec.ion_inputs = tuple(dict.fromkeys((*ion_reads, *conc_written, *spec.geometry)))
+    # POINTERs (gap junctions' vgap, a transmitter concentration C): values bound by the
+    # user (`NmodlPointProcess.bind_pointer`: a site's voltage, a time series), read
+    # at every call as the ion values are; never written here
+    spec.pointers = tuple(n for n, _ in prog.pointers)
+    for n, line in prog.pointers:
+        if not spec.point:
+            raise fail(file, line, f"POINTER {n} in a {prog.kind}: only a POINT_PROCESS's "
+                       "POINTERs are supported (bind them with bind_pointer)")  # fmt: skip
+        if n in spec.ion_inputs or n in _SPECIAL or n in {s.name for s in prog.states}:
+            raise fail(file, line, f"POINTER {n} is also an ion variable, a STATE or v/t")
 
     # parameters
-    params = _parameters(prog, set(spec.ion_inputs) | set(ion_currents))
+    params = _parameters(prog, set(spec.ion_inputs) | set(ion_currents) | set(spec.pointers))
     spec.params = params
     # Python keywords (stim.mod's `del`) become fields with a trailing underscore
     spec.field_of = {n: n + "_" if keyword.iskeyword(n) else n for n in params}
@@ -887,6 +927,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         a.name
         for a in prog.assigned
         if a.name not in _SPECIAL and a.name not in params and a.name not in spec.ion_inputs
+        and a.name not in spec.pointers
     ]
     for a in prog.assigned:
         if a.name in _UNSUPPORTED_SPECIAL:
@@ -959,9 +1000,15 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         r_rcv, w_rcv = set(), set()
     if _first_use(prog, "flag") and prog.net_receive is not None and not spec.self_events:
         pass  # flag is 0 for every external event
+    for n in spec.pointers:
+        if n in (w_ini | w_cur | w_upd | w_rcv):
+            raise fail(file, _first_line(prog, lambda x, n=n: isinstance(x, Assign)
+                                         and x.target == n) or 1,
+                       f"assigning the POINTER {n} is not supported (writing another "
+                       "mechanism's variable)")  # fmt: skip
     # NET_RECEIVE reads the time (an event's time, ms): the cell passes the step's time
     # and refuses event times off the dt grid (Cell.event_input); self-events carry theirs
-    spec.receive_time = "t" in r_rcv or spec.self_events
+    spec.receive_time = "t" in r_rcv or spec.self_events or spec.emits
     # the time: t + dt/2 in BREAKPOINT's currents, t + dt in the SOLVEd block, 0 at
     # INITIAL (NEURON's fixed step)
     spec.uses_time = "t" in (r_cur | r_upd | r_ini)
@@ -1013,6 +1060,8 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
             raise fail(file, 1, "a variable named v_bp clashes with the carried voltage")
         fields.append("v_bp")
     extra = [f"nc_{a}" for a in spec.receive_state]
+    if spec.emits:
+        extra += ["ne_n", "ne_t"]
     if spec.self_events:
         extra += ["nc_weight", "q_lost"]
         extra += [f"q_{x}{k}" for k in range(SELF_EVENT_SLOTS) for x in "tf"]
@@ -1114,7 +1163,29 @@ class NmodlChannel(AbstractChannel):
             if n not in ions:
                 raise ValueError(f"{spec.file}: {spec.suffix} needs the ion value {n}")
             g[n] = ions[n]
+        for n in getattr(spec, "pointers", ()):
+            if n in ions:  # bound to a site's voltage: the cell passes it with the ions
+                g[n] = ions[n]
+            elif n in self.pointer_series:
+                g[n] = self._series(n, t)
+            else:
+                raise ValueError(
+                    f"{spec.file}: POINTER {n} of {spec.suffix} is not bound: "
+                    f"pp = pp.bind_pointer({n!r}, v_at=(branch, x)) for a voltage in its cell, "
+                    f"or bind_pointer({n!r}, values=..., dt=...) for a time series."
+                )
         return g
+
+    def _series(self, name, t):
+        """A time series bound to POINTER `name`, held over each sample's step (NEURON's
+        `Vector.play(&var, dt)` with the fixed step: sample k from t = k·dt, delivered at the
+        step's start). Any time inside step k (mid-step currents, the end-of-step update)
+        reads sample k; past the end, the last sample (as Vector.play)."""
+        x = self.pointer_series[name]
+        if t is None:  # NET_RECEIVE without the time: never a silently wrong value
+            return jnp.full((), jnp.nan, x.dtype)
+        k = jnp.floor(jnp.asarray(t) / self.pointer_dt - 0.25).astype(jnp.int32)
+        return x[jnp.clip(k, 0, x.shape[0] - 1)]
 
     def init_ions(self, v, temperature, ions, dt=None):
         """`(gates, {concentration: mM})` at `v` with the pools' `ions` (NEURON's
@@ -1137,6 +1208,8 @@ class NmodlChannel(AbstractChannel):
         if spec.point:
             for a in spec.receive_state:
                 g[f"nc_{a}"] = zero
+            if spec.emits:  # no spike yet: count 0, time -1e30 ms
+                g["ne_n"], g["ne_t"] = zero, zero - _FREE
             if spec.self_events:
                 g["nc_weight"], g["q_lost"] = zero, zero
                 for k in range(SELF_EVENT_SLOTS):
@@ -1292,6 +1365,49 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
         for a in spec.receive_state:
             g[f"nc_{a}"] = frame[a]
 
+    def bind_pointer(self, name: str, *, v_at=None, values=None, dt=None):
+        """This point process with its POINTER `name` bound (NEURON's `h.setpointer`):
+
+        - `v_at=(branch, x)`: the membrane voltage at that site of the cell it is placed
+          in (a gap junction's `vgap`); the cell reads it at the same time as its own v
+          (current: the step's start, state update: the new voltages), as NEURON's
+          pointer to the node's v does (the coupling is explicit in it, as NEURON's);
+        - `values=` (1-d array) and `dt=` (ms): a time series, sample k held from
+          `k·dt` to `(k+1)·dt` (NEURON's `Vector.play(&var, dt)` into the variable the
+          pointer names), the last sample after the end; a differentiable leaf."""
+        import dataclasses
+
+        spec = self._spec
+        if name not in spec.pointers:
+            raise ValueError(f"{spec.file}: {spec.suffix} has no POINTER {name!r}; its "
+                             f"POINTERs: {', '.join(spec.pointers) or 'none'}")  # fmt: skip
+        if (v_at is None) == (values is None):
+            raise ValueError(f"bind_pointer({name!r}): give v_at=(branch, x) or values=/dt=")
+        sites = dict(self.pointer_sites)
+        series = dict(self.pointer_series)
+        sites.pop(name, None)
+        series.pop(name, None)
+        pdt = self.pointer_dt
+        if v_at is not None:
+            if (isinstance(v_at, (str, bytes)) or not hasattr(v_at, "__len__") or len(v_at) != 2):
+                raise ValueError(f"bind_pointer({name!r}, v_at=...) takes a site (branch, x), "
+                                 f"got {v_at!r}")  # fmt: skip
+            sites[name] = (int(v_at[0]), float(v_at[1]))
+        else:
+            x = jnp.asarray(values)
+            if x.ndim != 1 or x.shape[0] < 1:
+                raise ValueError(f"bind_pointer({name!r}, values=...) takes a 1-d array of "
+                                 f"samples, got shape {x.shape}")  # fmt: skip
+            if dt is None or not float(dt) > 0:
+                raise ValueError(f"bind_pointer({name!r}, values=...) needs dt > 0 (ms), got {dt!r}")
+            if pdt is not None and series and float(dt) != pdt:
+                raise ValueError(f"bind_pointer({name!r}): every series of one point process "
+                                 f"shares one dt ({pdt:g} ms already)")  # fmt: skip
+            series[name] = x
+            pdt = float(dt)
+        return dataclasses.replace(self, pointer_sites=tuple(sorted(sites.items())),
+                                   pointer_series=series, pointer_dt=pdt)  # fmt: skip
+
     def receive(self, v, gates, weight, t=None, dt=None, ions=None):
         """The gates after this step's events: NET_RECEIVE with `weight` (its first
         argument, the summed weight of the step's events from the connection; the other
@@ -1302,7 +1418,7 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
         its node (a `Cell` gives its pools'; default: NEURON's default ion values)."""
         spec = self._spec
         v = jnp.asarray(v)
-        g = self._glob(v, np.float64(np.nan), self.default_ions(v) if ions is None else ions)
+        g = self._glob(v, np.float64(np.nan), self.default_ions(v) if ions is None else ions, t)
         g.update(gates._asdict())
         for n in spec.assigned + spec.module_locals:
             g.setdefault(n, np.float64(0.0))
@@ -1388,12 +1504,19 @@ def make_class(spec: Spec, name: str | None = None):
         # NEURON's default h.dt; `load_mod(..., dt=...)` sets it
         ns["__annotations__"]["dt_init"] = float
         ns["dt_init"] = eqx.field(static=True, default=0.025)
+    if getattr(spec, "pointers", ()):  # POINTERs bound by `bind_pointer`
+        ns["__annotations__"].update(pointer_sites=tuple, pointer_series=dict,
+                                     pointer_dt=Any)  # fmt: skip
+        ns["pointer_sites"] = eqx.field(static=True, default=())
+        ns["pointer_series"] = eqx.field(default_factory=dict)
+        ns["pointer_dt"] = eqx.field(static=True, default=None)
     base = NmodlPointProcess if spec.point else NmodlChannel
     cls = type(name or f"Nmodl_{_pyname(spec.suffix)}", (base,), ns)
     cls.init_depends_dt = False
     cls._spec = spec
     cls.ion_use = spec.ion_use
-    cls.uses_time = spec.uses_time
+    # a POINTER bound to a time series reads it at the call's time
+    cls.uses_time = spec.uses_time or bool(getattr(spec, "pointers", ()))
     cls.geometry_use = spec.geometry
     if spec.point:
         cls.n_receive = 1 if spec.prog.net_receive is not None else 0

@@ -297,6 +297,7 @@ class Program:
     ions: list = field(default_factory=list)
     nonspecific: list = field(default_factory=list)  # (name, line)
     electrode: list = field(default_factory=list)  # (name, line): ELECTRODE_CURRENT
+    pointers: list = field(default_factory=list)  # (name, line): NEURON { POINTER }
     randoms: dict = field(default_factory=dict)  # NEURON { RANDOM name }: name -> line
     range: set = field(default_factory=set)
     global_: set = field(default_factory=set)
@@ -631,7 +632,9 @@ class Parser:
                 p.global_ |= set(self.name_list())
             elif kw in ("THREADSAFE",):
                 pass
-            elif kw in ("POINTER", "BBCOREPOINTER", "EXTERNAL"):
+            elif kw == "POINTER":  # bound by the user (`bind_pointer`): read, never written
+                p.pointers += [(n, t.line) for n in self.name_list()]
+            elif kw in ("BBCOREPOINTER", "EXTERNAL"):
                 raise self.err(f"NEURON {{ {kw} }} is not supported", t)
             else:
                 raise self.err(f"unknown or unsupported NEURON-block statement {kw!r}", t)
@@ -874,8 +877,6 @@ class Parser:
         with one statement that is exact)."""
         if not self.in_receive:
             raise self.err("WATCH outside NET_RECEIVE is not supported", t)
-        if self.prog.watch_check is not None:
-            raise self.err("a second WATCH statement is not supported (one per file)", t)
         self.next()
         items = []
         while True:
@@ -889,8 +890,16 @@ class Parser:
             self.next()
         declared = {v.name for v in (*self.prog.parameters, *self.prog.states,
                                      *self.prog.assigned)}  # fmt: skip
-        act, check = [], []
-        for j, (cond, flag) in enumerate(items):
+        # several WATCH statements (Izhikevich's izh2007b.mod): NEURON's nocmodl passes
+        # each a counter that is 0 for the first one a NET_RECEIVE call executes, which
+        # first deactivates all of the instance's watches (`_nrn_watch_activate`); a call
+        # executing none leaves them as they are. Lowered to a reset (`__watch_reset`,
+        # the call's flag `_watch_rm`) before the statement's activations.
+        prev = self.prog.watch_check.body if self.prog.watch_check is not None else ()
+        first = sum(1 for v in self.prog.assigned if v.name.startswith("watch_on"))
+        act = [CallStmt(Call("__watch_reset", (), t.line), t.line)]
+        check = list(prev)
+        for j, (cond, flag) in enumerate(items, start=first):
             on, was = f"watch_on{j}", f"watch_flag{j}"
             if {on, was} & declared:
                 raise self.err(f"WATCH needs the names {on}, {was}, which the file declares", t)
