@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -94,12 +95,54 @@ def _sizes(n: int, f: float) -> dict[str, int]:
         raise ValueError(
             f"f (fraction of pyramidal cells per selective group) must be in (0, 0.5), got {f!r}."
         )
+    n = int(n)  # a NumPy integer would be a static field of the populations
     n_e = int(round(0.8 * n))
     n_sel = max(int(round(f * n_e)), 1)
+    if n_e - 2 * n_sel < 1:
+        # (a Population of size 0 was refused without naming n or f)
+        raise ValueError(
+            f"n={n} and f={f!r} leave no non-selective pyramidal cell (2 groups of {n_sel} "
+            f"of the {n_e} pyramidal cells); use a larger n or a smaller f."
+        )
     return {"A": n_sel, "B": n_sel, "NS": n_e - 2 * n_sel, "I": n - n_e}
 
 
-def _stimulus_rates(coherence, mu0) -> tuple[float, float]:
+def _real(name: str, value, unit: str):
+    """A real number (or array, or a traced value) for `name`; a `TypeError` for a bool,
+    a string, a complex number: `float()` read `True` as 1 and `"50"` as 50, and dropped
+    nothing it could convert (probe: tests/test_bad_inputs_s9_models.py)."""
+    if isinstance(value, jax.core.Tracer):
+        return value
+    if (
+        isinstance(value, (bool, np.bool_, str, bytes))
+        or value is None
+        or not (
+            np.issubdtype(np.asarray(value).dtype, np.integer)
+            or np.issubdtype(np.asarray(value).dtype, np.floating)
+        )
+    ):
+        raise TypeError(f"wang2002: {name} must be a real number ({unit}), got {value!r}.")
+    return value
+
+
+def _stimulus_rates(coherence, mu0):
+    _real("coherence c'", coherence, "%")
+    _real("mu0", mu0, "Hz")
+    if isinstance(coherence, jax.core.Tracer) or isinstance(mu0, jax.core.Tracer):
+        # traced (a psychometric curve under jax.vmap/jit): the same range, at run time
+        c, m = jnp.asarray(coherence, float), jnp.asarray(mu0, float)
+        if c.shape != () or m.shape != ():
+            raise ValueError(
+                f"coherence and mu0 must be scalars, got shapes {c.shape} and {m.shape}."
+            )
+        bad = ~(jnp.isfinite(c) & (jnp.abs(c) <= 100.0) & jnp.isfinite(m) & (m >= 0.0))
+        mu_a = eqx.error_if(
+            m * (1.0 + c / 100.0),
+            bad,
+            "wang2002: coherence c' must be a percentage in [-100, 100] and mu0 (stimulus "
+            "rate, Hz) finite and >= 0.",
+        )
+        return mu_a, m * (1.0 - c / 100.0)
     c, m = np.asarray(coherence, dtype=float), np.asarray(mu0, dtype=float)
     if c.shape != () or m.shape != ():
         raise ValueError(f"coherence and mu0 must be scalars, got shapes {c.shape} and {m.shape}.")
@@ -187,6 +230,13 @@ def wang2002(
 
     Units: mV, ms, nA, µS, Hz.
     """
+    for name, value in (("f", f), ("w_plus", w_plus)):
+        _real(name, value, "dimensionless")
+        if isinstance(value, jax.core.Tracer) or np.ndim(value) != 0:
+            raise TypeError(
+                f"wang2002: {name} must be a concrete number (it sets the group sizes and "
+                f"weights), got {value!r}."
+            )
     sizes = _sizes(n, float(f))
     f = float(f)
     w_plus = float(w_plus)
