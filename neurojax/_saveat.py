@@ -75,3 +75,11 @@ class SaveAt(eqx.Module):
                     f"SaveAt(spike_dtype={dt.name}) cannot hold counts of up to every="
                     f"{self.every} spikes; use a wider type (jnp.uint16, jnp.int32)."
                 )
+            if jnp.issubdtype(dt, jnp.floating) and 2 ** (jnp.finfo(dt).nmant + 1) < self.every:
+                # float16 counts exactly only up to 2048 (bfloat16: 256): a count summed
+                # over more steps than that was rounded without a word
+                raise ValueError(
+                    f"SaveAt(spike_dtype={dt.name}) holds whole counts exactly only up to "
+                    f"{2 ** (jnp.finfo(dt).nmant + 1)}, fewer than every={self.every} steps; "
+                    "use jnp.uint16/jnp.int32, float32, or a smaller every."
+                )
