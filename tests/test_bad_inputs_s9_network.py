@@ -1,0 +1,109 @@
+"""Session-9 probes of networks with dendritic (`ReducedCell`) populations. Every
+failure found is in `neurojax/network/**` or `cable/_reduced.py`, helper DEND's files
+this session, so each is a strict `xfail` here (the fix is theirs; the test turns into a
+pass, and then an error to remove the mark, once fixed).
+
+Found by the probes (the rest of the 60 network probes — projections to a compartment
+that does not exist, negative/zero/NaN couplings, dSpike timings off the dt grid or
+impossible (refractory < rise), thresholds made finite after the build on compartments
+built without dSpikes, delays not a multiple of dt, negative/NaN/inf Poisson rates,
+fractional or negative SpikeSource counts, input shapes — raised clearly):
+
+- a dSpike threshold set to NaN after the build (`eqx.tree_at`, which skips
+  `__check_init__`; or a fit's NaN) simulates without a word: NaN compares False, so that
+  compartment never fires a dSpike;
+- a `PoissonDrive` whose `rate` or `weight` is shaped for another population size is
+  accepted by `Network` and fails in the first step with JAX's "Incompatible types for
+  broadcasting" (no drive, no population named);
+- `Network(dt=0.1 + 0j)` fails with "'>' not supported between complex and int";
+  `Projection(delay=0.1 + 0.1j)` with "float() argument must be a string or a real number".
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pytest
+
+import neurojax as nj
+from neurojax import network as nn
+from neurojax import synapses as ns
+from neurojax.cable import Compartment, DSpikes, ReducedCell
+
+RUNTIME = (ValueError, RuntimeError)
+
+
+def _cell():
+    return ReducedCell.build(
+        [
+            Compartment("soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0),
+            Compartment(
+                "d",
+                c_abs=0.05,
+                gl_abs=0.0025,
+                e_l=-70.0,
+                dspikes=DSpikes(g_rise=0.03, g_fall=0.015, threshold=-40.0),
+            ),
+        ],
+        [("soma", "d", 0.04)],
+    )
+
+
+def _net(drive=None, dt=0.1, delay=0.0):
+    return nn.Network(
+        {"src": nn.Population(nn.SpikeSource(), 2), "E": nn.Population(_cell(), 2)},
+        [
+            nn.Projection(
+                "src",
+                "E",
+                nn.one_to_one(2, 0.01),
+                ns.Exponential(tau=2.0, e_rev=0.0),
+                delay=delay,
+                compartment="d",
+            )
+        ],  # fmt: skip
+        [] if drive is None else [drive],
+        dt=dt,
+    )
+
+
+def _drive(**kw):
+    return nn.PoissonDrive("E", ns.Exponential(tau=2.0, e_rev=0.0), **{"rate": 5.0, **kw})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="helper DEND's cable/_reduced.py: a NaN dSpike threshold set after the build "
+    "(eqx.tree_at) is not refused by simulate (ReducedCell.check_call checks timings only)",
+)
+def test_nan_dspike_threshold_after_build_is_refused():
+    cell = eqx.tree_at(lambda m: m.threshold, _cell(), jnp.array([jnp.inf, jnp.nan]))
+    with pytest.raises(RUNTIME, match="threshold"):
+        jax.block_until_ready(nj.simulate(cell, jnp.zeros((2, 2)), dt=0.1).v)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="helper DEND's network/_network.py: a PoissonDrive rate/weight shaped for "
+    "another population size is accepted by Network and fails inside JAX's broadcasting",
+)
+@pytest.mark.parametrize("field", ["rate", "weight"])
+def test_drive_shaped_for_another_population_is_named(field):
+    with pytest.raises(ValueError, match=rf"drive 0.*{field}"):
+        _net(drive=_drive(**{field: jnp.full(3, 0.01)}))
+
+
+def test_drive_shaped_for_its_population_is_fine():
+    # the control: one rate and weight per neuron of E (2), or one for all
+    assert len(_net(drive=_drive(rate=jnp.full(2, 5.0), weight=jnp.full(2, 0.01))).drives) == 1
+    assert len(_net(drive=_drive(weight=0.01)).drives) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="helper DEND's network/_network.py, _delay.py: a complex dt or delay fails with "
+    "a bare comparison/float() TypeError that names neither",
+)
+@pytest.mark.parametrize("kw, name", [(dict(dt=0.1 + 0j), "dt"), (dict(delay=0.1 + 0.1j), "delay")])
+def test_complex_dt_or_delay_is_named(kw, name):
+    with pytest.raises(TypeError, match=name):
+        _net(**kw)
