@@ -462,6 +462,13 @@ class Cell(AbstractModel):
         `t_e` is delivered at the start of the step from `k·dt` with `t_e ≤ (k + ½)·dt`,
         before that step's currents; the weights of events delivered at the same step
         add (exact for additive NET_RECEIVE blocks, which the importer checks)."""
+        from ..stimuli import _check_dt
+
+        dt = _check_dt(dt)
+        if isinstance(n_steps, (bool, np.bool_)) or not (
+            isinstance(n_steps, (int, np.integer)) and n_steps > 0
+        ):
+            raise ValueError(f"n_steps must be a whole number of steps > 0, got {n_steps!r}.")
         n_recv = len(self.geometry.receivers)
         if len(spikes) != n_recv:
             raise ValueError(
