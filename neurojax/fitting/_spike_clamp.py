@@ -34,6 +34,7 @@ import dataclasses
 import time
 from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
@@ -244,7 +245,7 @@ def applies(obj) -> str | None:
     return None
 
 
-def clamped_estimate(obj, starts, *, descend, every: int):
+def clamped_estimate(obj, starts, *, descend, every: int, estimate: bool = True):
     """The clamped stages by Levenberg–Marquardt from `starts` (constrained values per
     selected leaf, a leading `n_starts` axis):
 
@@ -258,6 +259,11 @@ def clamped_estimate(obj, starts, *, descend, every: int):
        `HINGE_WEIGHT`, so that the free model fires at the recorded steps (stage 2 alone
        left LIF at 1 mV noise a step off at some spikes: 2.2 mV² in the free run against
        the truth's 1.0).
+
+    Before them, where `estimate` and the model is an `AdEx`, the data-driven estimate
+    (`adex_from_voltage`: variable projection on the recorded trace, no simulation)
+    competes with the starts: all are screened by the spike-clamped MSE (one vmapped
+    simulation) and the best `n_starts` go on (`_with_estimate`).
 
     Returns `(starts, best_params, notes, n_simulations)`: every start's result, the best
     one's parameters (structured like `trainable(model)`), a note per stage and the
@@ -286,9 +292,7 @@ def clamped_estimate(obj, starts, *, descend, every: int):
     n_cols = int(np.prod(v.shape[1:]))
     n_sim, notes = 0, []
 
-    def stage(label, k, hinge, values):
-        nonlocal n_sim
-        t0 = time.perf_counter()
+    def make_sub(k, hinge):
         # without the hinge, `h` is not recorded at all: a weight of 0 times the
         # derivative of a run-away V is NaN
         if hinge:
@@ -306,7 +310,7 @@ def clamped_estimate(obj, starts, *, descend, every: int):
             "v": jnp.asarray(v, current.dtype),
             "force": jnp.asarray(force_rows(spikes, k), current.dtype),
         }
-        sub = make_objective(
+        return make_objective(
             SpikeClamped(obj.model),
             inputs,
             target,
@@ -317,6 +321,11 @@ def clamped_estimate(obj, starts, *, descend, every: int):
             constraints=constraints,
             solver=obj.solver,
         )
+
+    def stage(label, k, hinge, values):
+        nonlocal n_sim
+        t0 = time.perf_counter()
+        sub = make_sub(k, hinge)
         u = jax.vmap(sub.to_unconstrained)(tuple(values[j] for j in idx))
         u = jtu.tree_map(lambda x: x.astype(jnp.result_type(float)), u)
         try:
@@ -339,6 +348,9 @@ def clamped_estimate(obj, starts, *, descend, every: int):
 
     values = [jnp.asarray(x) for x in starts]
     n = int(values[0].shape[0])
+    if estimate:
+        values, screened = _with_estimate(obj, values, idx, make_sub, notes)
+        n_sim += screened
     if every:
         forced, _ = stage("teacher-forced", every, 0.0, values)
         both = [jnp.concatenate([f, x]) for f, x in zip(forced, values, strict=True)]
@@ -352,3 +364,58 @@ def clamped_estimate(obj, starts, *, descend, every: int):
     best = jtu.tree_unflatten(obj.treedef, [x[b] for x in values])
     notes.insert(0, f"{int(spikes.sum())} recorded spikes")
     return values, best, notes, n_sim
+
+
+@eqx.filter_jit
+def _vmapped_losses(sub, u):
+    f = jax.vmap(lambda x: sub(sub.from_unconstrained(x)).astype(jnp.result_type(float)))(u)
+    return jnp.where(jnp.isfinite(f), f, jnp.inf)
+
+
+def _with_estimate(obj, values, idx, make_sub, notes):
+    """`values` (constrained leaves, leading `n_starts` axis) with AdEx's data-driven
+    estimate as a further candidate, screened with them by the spike-clamped MSE: the
+    best `n_starts` are kept. The estimate fills the leaves it knows (by field name, scalar
+    leaves of the model itself); the others come from the best-screened start. Other
+    models, and an estimate that fails, leave `values` as given (said in `notes`).
+    Returns `(values, simulations spent)`."""
+    from ..neurons import AdEx
+    from ._adex_estimate import adex_from_voltage
+
+    if type(obj.model) is not AdEx:
+        return values, 0
+    n = int(values[0].shape[0])
+    try:
+        est, info = adex_from_voltage(
+            obj.target.v,
+            obj.inputs,
+            obj.dt,
+            v_th=float(obj.model.v_th),
+            t_ref=float(obj.model.t_ref),
+        )
+    except ValueError as e:
+        notes.append(f"data-driven estimate failed ({e}); starts as given")
+        return values, 0
+    leaves = jtu.tree_leaves(obj.params0)
+    cand = []
+    used = []
+    for j, x in enumerate(values):
+        name = obj.names[j]
+        if name in est and np.ndim(leaves[j]) == 0:
+            cand.append(jnp.concatenate([x, jnp.asarray([est[name]], x.dtype)]))
+            used.append(name)
+        else:
+            cand.append(jnp.concatenate([x, x[:1]]))
+    if not used:
+        return values, 0
+    sub = make_sub(0, 0.0)
+    u = jax.vmap(sub.to_unconstrained)(tuple(cand[j] for j in idx))
+    u = jtu.tree_map(lambda x: x.astype(jnp.result_type(float)), u)
+    losses = np.asarray(_vmapped_losses(sub, u))
+    keep = np.argsort(losses, kind="stable")[:n]
+    notes.append(
+        f"data-driven estimate ({', '.join(f'{k} {est[k]:.4g}' for k in used)}; window "
+        f"{info['window']} steps): spike-clamped MSE {losses[-1]:.4g} against "
+        f"{np.min(losses[:-1]):.4g} at the best start; " + ("kept" if n in keep else "not kept")
+    )
+    return [x[keep] for x in cand], n + 1
