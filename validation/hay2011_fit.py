@@ -500,7 +500,10 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
             r = nj.fit(base, inputs, target, dt=DT, trainable=tr, saveat=saveat,
                        loss=SmoothedTraceMSE(**kw), steps=steps, strategy=None,
                        optimizer=optimizer, starts=st, constraints=constraints,
-                       progress_meter=nj.NoProgress())  # fmt: skip
+                       progress_meter=nj.NoProgress(),
+                       callback=lambda i, lab=label: print(
+                           f"  {lab} step {i.step}: loss {np.min(i.loss):.4g} "
+                           f"(best {i.best_loss:.4g})", flush=True) and False)  # fmt: skip
             al = objective = np.asarray(r.all_losses)
             hist = [np.asarray(h) for h in r.all_param_history]
             n_eval, n_steps = int(r.n_evaluations), int(r.n_steps)
