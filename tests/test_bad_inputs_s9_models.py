@@ -46,8 +46,8 @@ def test_wang2002_arguments_are_named(kwargs, error, match):
 
 
 def test_wang2002_legitimate_arguments():
-    # the controls: NumPy and JAX scalars, integers, a float16 rate
-    net = wang2002(np.float32(51.2), jnp.float16(40.0), n=np.int64(N), f=0.15, w_plus=2)
+    # the controls: NumPy and JAX scalars, integers
+    net = wang2002(np.float32(51.2), jnp.asarray(40.0), n=np.int64(N), f=0.15, w_plus=2)
     assert float(net.drives[4].rate) == pytest.approx(40 * 1.512, rel=1e-3)
     assert float(net.drives[5].rate) == pytest.approx(40 * 0.488, rel=1e-3)
     assert isinstance(net.populations["I"].size, int)
