@@ -19,10 +19,11 @@ dt = 0.025 ms in both simulators. Cases (`CASES`):
 - `pointer`: a kinetic AMPA receptor from Destexhe, Mainen & Sejnowski (1994)'s
   five-state scheme (`POINTER C`, the transmitter concentration) with C a time series
   played into the pointer (NEURON: `Vector.play` on a `setpointer`ed variable);
-- `updown`: a hysteresis detector with two WATCH statements (up and down crossings,
-  re-armed after each: NEURON's deactivation of an instance's watches by the first
-  WATCH a NET_RECEIVE call runs), `net_event` at each up crossing, and a conductance
-  switched by its state, on an hh compartment under a current step.
+- `updown`, `updown_stuck`: a hysteresis detector with two WATCH statements (each
+  crossing arms the other's: NEURON deactivates an instance's watches when a
+  NET_RECEIVE call runs its first WATCH), `net_event` at each up crossing, and a
+  conductance switched by its state, on an hh compartment under a current step; in
+  `updown_stuck` the down threshold is never reached, so only one spike is emitted.
 
     python validation/nmodl_pointer_events_vs_neuron.py   # prints max |Δ| per trace
 
@@ -210,8 +211,9 @@ UPDOWN = """
 : A hysteresis detector with an after-hyperpolarising conductance: the state goes up
 : when v crosses `up` upwards (an output spike, net_event) and down when v falls below
 : `down`; while up, the conductance gs*s (s relaxing to the state with tau) pulls v to
-: e. Two WATCH statements, re-armed after each crossing (NEURON deactivates both when a
-: NET_RECEIVE call runs the first). Written for neurojax.
+: e. Each crossing arms the other WATCH only: NEURON deactivates an instance's watches
+: when a NET_RECEIVE call runs its first WATCH statement, so while up the up-crossing
+: is not watched. Written for neurojax.
 NEURON {
     POINT_PROCESS UpDown
     NONSPECIFIC_CURRENT i
@@ -232,16 +234,15 @@ DERIVATIVE states { s' = (state - s)/tau }
 NET_RECEIVE(w) {
     if (flag == 1) {
         WATCH (v > up) 2
-        WATCH (v < down) 3
     } else if (flag == 2) {
         state = 1
         nup = nup + 1
         net_event(t)
-        net_send(0, 1)
+        WATCH (v < down) 3
     } else if (flag == 3) {
         state = 0
         ndown = ndown + 1
-        net_send(0, 1)
+        WATCH (v > up) 2
     }
 }
 """
@@ -410,6 +411,16 @@ CASES = {
         sections=[_sec()],
         points=[dict(mech="UpDown", sec=0, params={}, rec=["s", "state", "nup", "ndown"],
                      emits=True)],
+        iclamps=[{"sec": 0, "del": 5.0, "dur": 40.0, "amp": 0.1}],
+        T=60.0, celsius=6.3, v_init=-65.0,
+    ),
+    # `down` below the after-hyperpolarisation: once up it never goes down, and the
+    # up-crossing, deactivated by the down-WATCH, never fires again: one spike (a file
+    # whose watches stayed armed would count every action potential)
+    "updown_stuck": dict(
+        sections=[_sec()],
+        points=[dict(mech="UpDown", sec=0, params={"down": -85.0},
+                     rec=["s", "state", "nup", "ndown"], emits=True)],
         iclamps=[{"sec": 0, "del": 5.0, "dur": 40.0, "amp": 0.1}],
         T=60.0, celsius=6.3, v_init=-65.0,
     ),

@@ -595,9 +595,6 @@ class Cell(AbstractModel):
             )
             for m, gm in zip(grp.members, grp.split(g), strict=True):
                 gates[m] = gm
-        ions = jax.tree_util.tree_map(
-            lambda x: jnp.broadcast_to(x, (*batch_shape, self.n_nodes)), pool.states()
-        ) if pool is not None else {}  # fmt: skip
         points = []
         for j, pp in enumerate(self.point_processes):
             vp = jnp.broadcast_to(self.v_init, (*batch_shape, 1))
@@ -610,6 +607,10 @@ class Cell(AbstractModel):
             points.append(
                 jax.tree_util.tree_map(lambda g: jnp.broadcast_to(g, (*batch_shape, 1)), g)
             )
+        # after the point processes' INITIALs: the concentrations they write (NMDA Ca shells)
+        ions = jax.tree_util.tree_map(
+            lambda x: jnp.broadcast_to(x, (*batch_shape, self.n_nodes)), pool.states()
+        ) if pool is not None else {}  # fmt: skip
         return CellState(v=v, gates=tuple(gates), ions=ions, points=tuple(points))
 
     def _point_ions(self, j, pool, v=None):

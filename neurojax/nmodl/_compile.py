@@ -1529,6 +1529,16 @@ def make_class(spec: Spec, name: str | None = None):
     return cls
 
 
+def _probe_ions(mech, v):
+    """Values for the load-time checks: NEURON's default ions, a diam/area, and every
+    POINTER bound to a constant (unbound outside a cell)."""
+    spec = mech._spec
+    ions = mech.default_ions(v)
+    ions.update({g: jnp.full(v.shape, 10.0 if g == "diam" else 314.0) for g in spec.geometry})
+    ions.update({p: jnp.full(v.shape, 0.3) for p in getattr(spec, "pointers", ())})
+    return ions
+
+
 def _check_init_dt(cls):
     """An INITIAL that reads dt: na3.mod computes `mexp = 1 - exp(-dt/mtau)` in the
     procedure it shares with the state update, unused at init (init at the defaults
@@ -1542,8 +1552,7 @@ def _check_init_dt(cls):
     with jax.ensure_compile_time_eval():
         mech = cls()
         v = jnp.array([-80.0, -65.0, -20.0])
-        ions = mech.default_ions(v)
-        ions.update({g: jnp.full(v.shape, 10.0 if g == "diam" else 314.0) for g in spec.geometry})
+        ions = _probe_ions(mech, v)
         with_dt = mech.init_ions(v, 6.3, ions, dt=np.float64(0.025))
         no_dt = mech.init_ions(v, 6.3, ions)
         for a, b in zip(jax.tree_util.tree_leaves(with_dt), jax.tree_util.tree_leaves(no_dt),
@@ -1566,8 +1575,7 @@ def _check_cnexp_linear(cls):
     with jax.ensure_compile_time_eval():
         mech = cls()
         v = jnp.array([-80.0, -40.0, 10.0])
-        ions = mech.default_ions(v)
-        ions.update({g: jnp.full(v.shape, 10.0 if g == "diam" else 314.0) for g in spec.geometry})
+        ions = _probe_ions(mech, v)
         gates, written = mech.init_ions(v, 6.3, ions)
         glob = mech._glob(v, 6.3, ions)
         glob.update(gates._asdict())
@@ -1607,10 +1615,12 @@ def _receive_additive(cls) -> bool:
     with jax.ensure_compile_time_eval():
         mech = cls()
         v = jnp.array([-70.0, -20.0])
-        g0 = mech.init_ions(v, 6.3, mech.default_ions(v))[0]
+        ions = _probe_ions(mech, v)
+        g0 = mech.init_ions(v, 6.3, ions)[0]
         g0 = type(g0)(*[x * 1.3 + 0.2 for x in g0])
         w1, w2 = jnp.array([0.3, 1.7]), jnp.array([0.9, 0.05])
         kw = {"t": np.float64(1.0), "dt": 0.025} if cls.receive_time else {}
+        kw["ions"] = ions
         two = mech.receive(v, mech.receive(v, g0, w1, **kw), w2, **kw)
         one = mech.receive(v, g0, w1 + w2, **kw)
         return all(bool(jnp.allclose(a, b, rtol=1e-5, atol=1e-6))  # float32 rounding
