@@ -32,10 +32,10 @@ def _read(source) -> tuple[str, str]:
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"no .mod file at {os.fspath(path)!r}")
-        return path.read_text(), path.name
+        return path.read_text(), path.name, path.parent
     if not isinstance(source, str):
         raise TypeError(f"source must be a path or the text of a .mod file, got {source!r}.")
-    return source, "<string>"
+    return source, "<string>", None
 
 
 def mod_class(
@@ -47,8 +47,9 @@ def mod_class(
     from . import _singular
     from ._compile import build_spec, make_class
 
-    text, fname = _read(source)
-    prog = _singular.program(parse(text, file or fname))
+    text, fname, where = _read(source)
+    # INCLUDE "x": looked up next to the .mod file (text input: the working directory)
+    prog = _singular.program(parse(text, file or fname, where))
     return make_class(build_spec(prog, ions), name)
 
 

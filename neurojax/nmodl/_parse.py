@@ -51,6 +51,7 @@ class Tok:
     line: int
     start: int  # character offset in the source
     end: int
+    origin: str = ""  # "inc.inc:12": a token of an INCLUDEd file (its line is the INCLUDE's)
 
 
 def tokenize(src: str, file: str) -> list[Tok]:
@@ -334,7 +335,7 @@ _UNSUPPORTED_BLOCKS = {
     "MATCH": "MATCH blocks",
     "TERMINAL": "TERMINAL blocks",
     "PLOT": "PLOT",
-    "INCLUDE": "INCLUDE",
+    "INCLUDE": "INCLUDE inside a block (only at the top level)",
     "LAG": "LAG",
     "PROTECT": "PROTECT",
     "MUTEXLOCK": "MUTEXLOCK",
@@ -407,9 +408,11 @@ def _unit_scale(unit: str):
 
 
 class Parser:
-    def __init__(self, src: str, file: str):
+    def __init__(self, src: str, file: str, base_dir=None):
         self.file = file
         self.src = src
+        self.base_dir = base_dir  # where INCLUDE "x" is looked up first (nocmodl: the file's)
+        self.includes: list = []  # the files INCLUDEd, outermost first
         self.toks = tokenize(src, file)
         self.i = 0
         self.prog = Program(file=file)
@@ -432,7 +435,36 @@ class Parser:
         return t
 
     def err(self, what: str, tok: Tok | None = None) -> NmodlError:
-        return fail(self.file, (tok or self.tok).line, what)
+        t = tok or self.tok
+        return fail(self.file, t.line, what + (f" (in the INCLUDEd {t.origin})" if t.origin else ""))
+
+    def include(self, t: Tok):
+        """`INCLUDE "name"` at the top level: the file's tokens in its place, as nocmodl
+        does. Looked up as nocmodl: relative to the including .mod file's directory (the
+        working directory for text input), then the current directory, then each
+        directory of `MODL_INCLUDE` (':'-separated). Its tokens carry the INCLUDE
+        statement's line (errors name it, and the included file's own line)."""
+        import os
+        from pathlib import Path
+
+        if self.tok.kind != "string":
+            raise self.err("INCLUDE takes a quoted file name", t)
+        s = self.next()
+        name = s.text[1:-1]
+        dirs = [self.base_dir or Path.cwd(), Path.cwd()]
+        dirs += [Path(d) for d in os.environ.get("MODL_INCLUDE", "").split(":") if d]
+        path = next((Path(d) / name for d in dirs if (Path(d) / name).is_file()), None)
+        if path is None:
+            raise self.err(f"INCLUDE {name!r}: no such file in {', '.join(map(str, dirs))}", t)
+        if len(self.includes) > 16 or path.resolve() in self.includes:
+            raise self.err(f"INCLUDE {name!r}: recursive or deeper than 16 files", t)
+        self.includes.append(path.resolve())
+        inner = tokenize(path.read_text(), name)
+        if any(x.kind == "verbatim" for x in inner):
+            raise self.err(f"VERBATIM blocks (C code) are not supported (in the INCLUDEd {name})", t)
+        spliced = [Tok(x.kind, x.text, t.line, s.start, s.start, f"{name}:{x.line}")
+                   for x in inner if x.kind != "eof"]  # fmt: skip
+        self.toks[self.i : self.i] = spliced
 
     def at(self, text: str) -> bool:
         return self.tok.text == text and self.tok.kind in ("op", "name")
@@ -490,7 +522,9 @@ class Parser:
                 raise self.err(f"unexpected {t.text!r} at the top level")
             kw = t.text
             self.next()
-            if kw == "NEURON":
+            if kw == "INCLUDE":
+                self.include(t)
+            elif kw == "NEURON":
                 self.neuron_block()
             elif kw == "UNITS":
                 self.units_block()
@@ -1110,8 +1144,10 @@ def _rename(node, mapping: dict):
     return node
 
 
-def parse(src: str, file: str = "<string>") -> Program:
-    return _expand(Parser(src, file).parse())
+def parse(src: str, file: str = "<string>", base_dir=None) -> Program:
+    """`base_dir`: where `INCLUDE "x"` is looked up first (the .mod file's directory;
+    default the working directory)."""
+    return _expand(Parser(src, file, base_dir).parse())
 
 
 # ----------------------------------------------------------------------------- arrays
