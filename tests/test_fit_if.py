@@ -14,6 +14,7 @@ import pytest
 
 import neurojax as nj
 from neurojax.fitting import SpikeClampedInit, StopReason
+from neurojax.fitting._adex_estimate import adex_from_voltage
 from neurojax.fitting._spike_clamp import SpikeClamped, force_rows, record, reset_steps
 
 QUIET = nj.NoProgress()
@@ -96,6 +97,40 @@ def test_spike_clamped_refuses_a_model_without_resets():
                strategy=SpikeClampedInit(required=True), progress_meter=QUIET)  # fmt: skip
 
 
+ADEX_FIELDS = ("tau", "r", "a", "b", "tau_w", "delta_t", "v_t", "v_rest")
+
+
+def test_adex_estimate_is_exact_on_a_noise_free_trace():
+    """The data-driven AdEx estimate (variable projection on the simulator's own step,
+    no simulation) recovers all eight parameters and `v_reset` from a noise-free trace
+    (two sweeps, 4 + 9 spikes). Tolerances from float32 rounding: on the same trace
+    simulated in float64 the estimate is exact to 4e-9 (the method has no bias), in
+    float32 it is off by ≤ 8e-6 (τ_w) and 3e-4 (`a`, whose current a·(V − E_L) is a few
+    pA: the recording's rounding, ~4e-6 mV per sample, is the floor); 1e-4 and 1e-3
+    leave a 3-10× margin."""
+    current = _steps(0.1, 1500, 10, 140, [0.8, 1.2])
+    truth = nj.AdEx()
+    sol = nj.simulate(truth, current, dt=0.1)
+    assert sol.spikes.sum() >= 10
+    est, info = adex_from_voltage(sol.v, current, 0.1)
+    assert info["window"] == 1  # noise-free: one-step regression
+    for name in ADEX_FIELDS + ("v_reset",):
+        rtol = 1e-3 if name == "a" else 1e-4
+        np.testing.assert_allclose(est[name], float(getattr(truth, name)), rtol=rtol, err_msg=name)
+    # E_L as it enters w (a free coefficient) agrees with the leak's: 1e-3 for the same
+    # reason as `a` (it is R·a·E_L / R·a)
+    np.testing.assert_allclose(info["v_rest_from_w"], float(truth.v_rest), rtol=1e-3)
+
+
+def test_adex_estimate_refuses_what_it_cannot_use():
+    current = _steps(0.1, 300, 5, 25, [0.2])
+    v = nj.simulate(nj.AdEx(), current, dt=0.1).v
+    with pytest.raises(ValueError, match="no spike"):
+        adex_from_voltage(v, current, 0.1)
+    with pytest.raises(ValueError, match="same shape"):
+        adex_from_voltage(v, current[:-1], 0.1)
+
+
 # ------------------------------------------------------------------ recovery
 
 
@@ -166,3 +201,54 @@ def test_adex_brette_gerstner_recovered_noise_free():
                progress_meter=QUIET)  # fmt: skip
     print(r, r.stages)
     np.testing.assert_allclose([float(x) for x in r.params], t, rtol=1e-3)
+
+
+def _adex_fit(start_factors, noise, seed, current=None):
+    current = _steps(0.1, 4000, 20, 380, [0.8, 1.2]) if current is None else current
+    truth = nj.AdEx()
+    t = np.array([float(getattr(truth, f)) for f in ADEX_FIELDS])
+    start = nj.AdEx(**{f: float(x) for f, x in zip(ADEX_FIELDS, t * start_factors, strict=True)})
+    clean = nj.simulate(truth, current, dt=0.1).v
+    v = clean + noise * jax.random.normal(jax.random.key(seed), clean.shape)
+    r = nj.fit(start, current, v, dt=0.1,
+               trainable=lambda m: tuple(getattr(m, f) for f in ADEX_FIELDS),
+               progress_meter=QUIET)  # fmt: skip
+    p = np.array([float(x) for x in r.params])
+    print(r, r.stages, p / t - 1)
+    return r, p, t, float(jnp.mean((clean - v) ** 2))
+
+
+# slow tier: one AdEx fit, 4000 steps × 2 sweeps, 8 parameters (~30 CPU-s)
+@pytest.mark.slow
+def test_adex_start_with_rest_above_threshold_recovered_through_the_estimate():
+    """A ±50 % start of the success-rate study (docs/fitting.md) whose free AdEx
+    overflowed before the data-driven estimate (`FloatingPointError`: V_T −35 % puts
+    it 2 mV below E_L +10 %) — the estimate, screened against it by the spike-clamped
+    MSE, replaces it, and the clamped stages and final descent recover all eight to
+    1e-3 (float32; measured ≤ 1e-5), converged."""
+    r, p, t, _ = _adex_fit(np.array([1.37, 1.26, 1.24, 1.23, 0.94, 0.78, 1.35, 1.10]), 0.0, 0)
+    assert "data-driven estimate" in r.stages[0].note and "kept" in r.stages[0].note
+    np.testing.assert_allclose(p, t, rtol=1e-3)
+    assert r.converged
+
+
+# slow tier: one AdEx fit with 1 mV noise plus its identifiability (~40 CPU-s)
+@pytest.mark.slow
+def test_adex_noisy_fit_says_converged_only_at_the_noise_limited_estimate():
+    """The fit counted last session as "failed, said converged" (start 16 of the 1 mV
+    study, voltages ±10 %: Δ_T 2.02 % off, loss 0.993 mV²) is the least-squares
+    estimate, and `converged` says so honestly: its loss is below the truth's on the same
+    noisy trace (no parameter set explains this recording better — not a wrong minimum),
+    and its error is what 1 mV of noise leaves: the joint test (p̂ − p)ᵀF(p̂ − p) against
+    the Fisher matrix at the fit is below χ²(8) at 99 % (20.09; measured ~8), though Δ_T
+    alone is ~2.2 of its standard errors (0.9 %) off, along the sloppiest direction
+    (Δ_T +0.93, τ −0.28, a +0.19). The 2 % tolerance was the wrong yardstick for Δ_T at
+    1 mV; the study now counts such fits as consistent (validation/fit_success_rates.py).
+    """
+    factors = 1 + np.array([0.186, -0.186, -0.176, -0.423, -0.081, -0.026, 0.098, -0.035])
+    r, p, t, truth_loss = _adex_fit(factors, 1.0, 16)
+    assert r.converged and r.stop_reason is not StopReason.ABOVE_NOISE
+    assert r.loss <= truth_loss
+    ident = r.identifiability(sigma_v=1.0)
+    theta = (p - t) / p
+    assert float(theta @ ident.fisher @ theta) <= 20.09

@@ -133,7 +133,10 @@ class _Problem:
         self.dv = vkm - vk  # V[k+m] − V[k]; the last window (k + m = n) is invalid anyway
         self.valid &= np.isfinite(self.dv)
         self.v_ref = float(np.max(np.where(ok, np.minimum(v, v_th), -np.inf)))
-        self._cache_key, self._cache = None, None
+        self._w_key = self._ex_key = None
+        # the current of step j → j+1 is the input row j+1
+        self._current = np.zeros_like(v)
+        self._current[:-1] = current[1:]
         # windows clear of the last UPSWING_ROWS steps before a spike
         near = np.zeros_like(ok)
         for i in range(1, UPSWING_ROWS + 1):
@@ -154,24 +157,22 @@ class _Problem:
         return out
 
     def raw_columns(self, delta_t, tau_w):
-        """The seven per-row regressors at (Δ_T, τ_w), before the φ₁·dt factor."""
-        key = (float(delta_t), float(tau_w))
-        if self._cache_key == key:
-            return self._cache
+        """The seven per-row regressors at (Δ_T, τ_w), before the φ₁·dt factor (the
+        filtered w columns cached per τ_w, the exponential per Δ_T)."""
         v, dt = self.v, self.dt
-        e = np.exp(-dt / tau_w)
-        w1 = _filtered(v, None, e)
-        w0 = _filtered(np.ones_like(v), None, e)
-        wb = _filtered(np.zeros_like(v), self.spikes, e)
-        vc = np.minimum(v, self.v_th)
-        # exp(V/Δ_T), scaled by exp(−V_ref/Δ_T) against overflow/underflow (the scale is
-        # taken out again in `params`), and divided by its noise inflation
-        ex = np.exp((vc - self.v_ref) / delta_t) / np.exp(self.sigma**2 / (2 * delta_t**2))
-        # the current of step j → j+1 is the input row j+1
-        cur = np.zeros_like(v)
-        cur[:-1] = self.current[1:]
-        self._cache_key, self._cache = key, [-v, np.ones_like(v), ex, -w1, w0, -wb, cur]
-        return self._cache
+        if self._w_key != float(tau_w):
+            e = np.exp(-dt / tau_w)
+            w1 = _filtered(v, None, e)
+            w0 = _filtered(np.ones_like(v), None, e)
+            wb = _filtered(np.zeros_like(v), self.spikes, e)
+            self._w_key, self._w = float(tau_w), (-w1, w0, -wb)
+        if self._ex_key != float(delta_t):
+            vc = np.minimum(v, self.v_th)
+            # exp(V/Δ_T), scaled by exp(−V_ref/Δ_T) against overflow/underflow (the scale
+            # is taken out again in `params`), and divided by its noise inflation
+            ex = np.exp((vc - self.v_ref) / delta_t) / np.exp(self.sigma**2 / (2 * delta_t**2))
+            self._ex_key, self._ex = float(delta_t), ex
+        return [-v, np.ones_like(v), self._ex, *self._w, self._current]
 
     def columns(self, delta_t, tau_w, phi):
         g = self.dt * phi
@@ -298,8 +299,8 @@ def adex_from_voltage(v, current, dt, *, v_th=0.0, t_ref=0.0, spikes=None, windo
     # projected residuals in logs (quadratic convergence on a zero-residual problem:
     # Nelder–Mead stopped 1e-5 off in Δ_T, 1e-3 in `a`, on a noise-free float64 trace)
     best = (np.inf, None)
-    for d in DELTA_T_GRID:
-        for tw in TAU_W_GRID:
+    for tw in TAU_W_GRID:
+        for d in DELTA_T_GRID:
             out = prob.fixed_point(d, tw, 2)[:3]
             if out[2] is not None and out[1] < best[0]:
                 best = (out[1], (d, tw))
