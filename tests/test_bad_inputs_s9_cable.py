@@ -117,6 +117,16 @@ def test_event_input_checks_dt_and_n_steps(dt, n_steps):
         cable.Cell.event_input(cell, [([1.0], 0.01)], n_steps, dt)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="lead's cable/_cell.py: Cell.event_input with one weight per time of another "
+    "length fails in NumPy ('operands could not be broadcast together'), naming no entry",
+)
+def test_event_input_weights_of_another_length_are_named():
+    with pytest.raises(ValueError, match=r"spikes\[0\]"):
+        cable.Cell.event_input(_event_cell(), [([1.0, 2.0], [0.1, 0.2, 0.3])], 40, 0.1)
+
+
 @pytest.mark.slow  # ~1.5 CPU-s: one small compilation (the rest of this file: none)
 @pytest.mark.xfail(
     strict=True,

@@ -16,7 +16,9 @@ fractional or negative SpikeSource counts, input shapes — raised clearly):
   accepted by `Network` and fails in the first step with JAX's "Incompatible types for
   broadcasting" (no drive, no population named);
 - `Network(dt=0.1 + 0j)` fails with "'>' not supported between complex and int";
-  `Projection(delay=0.1 + 0.1j)` with "float() argument must be a string or a real number".
+  `Projection(delay=0.1 + 0.1j)` with "float() argument must be a string or a real number";
+- a `Projection` onto a `SpikeSource` population (pre and post swapped, say) is accepted
+  and does nothing.
 """
 
 import equinox as eqx
@@ -107,3 +109,19 @@ def test_drive_shaped_for_its_population_is_fine():
 def test_complex_dt_or_delay_is_named(kw, name):
     with pytest.raises(TypeError, match=name):
         _net(**kw)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="helper DEND's network/_network.py: a projection onto a SpikeSource population "
+    "is accepted and has no effect (its spikes are its inputs; measured: E→src with weight "
+    "5 µS changed nothing)",
+)
+def test_projection_onto_a_spike_source_is_refused():
+    # e.g. pre and post swapped: the synapses would never act on anything
+    with pytest.raises(ValueError, match="SpikeSource"):
+        nn.Network(
+            {"src": nn.Population(nn.SpikeSource(), 2), "E": nn.Population(_cell(), 2)},
+            [nn.Projection("E", "src", nn.one_to_one(2, 0.01), ns.Exponential(tau=2.0))],
+            dt=0.1,
+        )
