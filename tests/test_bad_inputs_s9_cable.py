@@ -12,6 +12,9 @@ Found by the probes:
 - `epsp_current` with a NaN time gave 0 nA there; a complex time lost its imaginary part;
   a string time was parsed;
 - `hay2011_morphology(axon_stubs="no")` replaced the axon (a non-empty string is truthy);
+- `site_at_distance` at a distance before the start of the region (0 µm along the apical
+  trunk, which starts at the soma's end) returned the nearest compartment, 20 µm away on
+  the simplified L5 cell (beyond the far end was already refused);
 - `Cell.event_input` with `dt <= 0` put every event in step 0 (`dt = -0.1`) or failed
   with an `IndexError` (`dt = 0`, NaN), and a fractional `n_steps` was an `IndexError`
   (now refused by `Cell.event_input`, through `stimuli._check_dt`).
@@ -91,6 +94,26 @@ def test_epsp_current_legitimate_times():
 def test_hay2011_morphology_axon_stubs_must_be_a_bool(value):
     with pytest.raises(TypeError, match="axon_stubs must be True or False"):
         cable.hay2011_morphology(axon_stubs=value)
+
+
+def _trunk():
+    """Soma (20 µm, 0 to 20 µm from its 0 end) and an apical trunk of 100 µm after it."""
+    return cable.Morphology(
+        [cable.Branch(20.0, 10.0, nseg=1, type="soma"),
+         cable.Branch(100.0, 2.0, nseg=5, parent=0, type="apical")]
+    )  # fmt: skip
+
+
+def test_site_at_distance_before_the_region_is_refused():
+    morph = _trunk()
+    # 0 µm along the apical trunk, which starts at 20 µm: the nearest compartment (30 µm)
+    # was returned without a word
+    with pytest.raises(ValueError, match=r"distance=0.0 µm is before the start of 'apical'.*20"):
+        cable.site_at_distance(morph, 0.0)
+    # the controls: the region's near end and a compartment centre are fine
+    assert cable.site_at_distance(morph, 20.0) == (1, 0.1)
+    assert cable.site_at_distance(morph, 70.0) == (1, 0.5)
+    assert cable.site_at_distance(morph, 0.0, where="soma", along=None) == (0, 0.5)
 
 
 class _Receiver:

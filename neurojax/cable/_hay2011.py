@@ -249,9 +249,9 @@ def site_at_distance(morph: Morphology, distance: float, where="apical", origin=
     branch leading to that tip; `None`: anywhere in the region (for ties, the first in
     the Cell's order).
 
-    `ValueError` for a `distance` that is negative, not finite, or beyond the far end of
-    the path (the nearest compartment would be far from the asked-for distance), and
-    for an `along` that is not a branch of the cell."""
+    `ValueError` for a `distance` that is negative, not finite, before the near end of
+    the region or beyond its far end on the path (the nearest compartment would be far
+    from the asked-for distance), and for an `along` that is not a branch of the cell."""
     _real("site_at_distance", "distance", distance, "µm")
     if distance < 0:
         raise ValueError(
@@ -289,8 +289,18 @@ def site_at_distance(morph: Morphology, distance: float, where="apical", origin=
     nodes = disc.membrane[np.isin(disc.branch[disc.membrane], sorted(branches))]
     if nodes.size == 0:
         raise ValueError(f"site_at_distance: no compartment of {where!r} on the path to {along}.")
-    # the far end of the searched region: the 1-end nodes of its branches
-    far = max(d[disc.end[b]] for b in sorted({int(disc.branch[n]) for n in nodes}))
+    # the near and far ends of the searched region: the 0-end and 1-end nodes of its
+    # branches (below the near end, the nearest compartment was returned without a word:
+    # 0 µm along the apical trunk of the simplified L5 cell gave a site at 20 µm)
+    searched = sorted({int(disc.branch[n]) for n in nodes})
+    near = min(d[disc.start[b]] for b in searched)
+    if distance < near:
+        raise ValueError(
+            f"site_at_distance: distance={distance} µm is before the start of {where!r} on "
+            f"the path to branch {along} ({near:.6g} µm from the origin); ask for at least "
+            f"{near:.6g} µm."
+        )
+    far = max(d[disc.end[b]] for b in searched)
     if distance > far:
         raise ValueError(
             f"site_at_distance: distance={distance} µm is beyond the end of {where!r} on the "
