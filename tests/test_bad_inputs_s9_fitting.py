@@ -11,6 +11,13 @@ Found by the probes (each had no test before):
   3540 mV², fitted);
 - `fit(print_every=0)` was a `ZeroDivisionError` from inside the descent loop, and a
   negative `print_every` was ignored;
+- `Recording.from_voltage(v, dt, v_th=nan)` (or inf) detected no spike at all; a complex
+  or boolean trace gave complex/boolean "spikes";
+- `Recording.from_spike_times` with a NaN/inf time, dt or t0 ended in `int()` of NaN
+  ("cannot convert float NaN to integer"), a fractional `n_rows` in NumPy; a bool time
+  was read as 1 ms and a string parsed;
+- `Recording(v=..., spikes=...)` with different numbers of rows was accepted (`n_rows`
+  read the first), negative spike counts were accepted, a complex `v` too;
 - `SpikeClampedInit(required="no")` / `DataDrivenInit(required="x")` were accepted: a
   non-empty string is truthy, so "no" meant "raise where it does not apply" (the fix
   belongs to `fitting/_strategies.py`, helper ADEX's file this session: `xfail`).
@@ -81,3 +88,43 @@ def test_print_every_is_checked_before_compiling(value):
 def test_required_must_be_a_bool(make):
     with pytest.raises(TypeError, match="required"):
         make(required="no")
+
+
+V1 = jnp.array([-70.0, -60.0, 10.0, -70.0, -65.0, 20.0, -70.0])
+
+RECORDING_CASES = [
+    (lambda: F.Recording.from_voltage(V1, 0.1, v_th=float("nan")), ValueError, "v_th"),
+    (lambda: F.Recording.from_voltage(V1, 0.1, v_th=float("inf")), ValueError, "v_th"),
+    (lambda: F.Recording.from_voltage(V1, 0.1, v_th="0"), TypeError, "v_th"),
+    (lambda: F.Recording.from_voltage(V1 + 0j, 0.1), TypeError, "real voltage"),
+    (lambda: F.Recording.from_voltage(V1 > 0, 0.1), TypeError, "real voltage"),
+    (lambda: F.Recording.from_spike_times([1.0, float("nan")], 20, 0.1), ValueError, "finite"),
+    (lambda: F.Recording.from_spike_times([1.0, float("inf")], 20, 0.1), ValueError, "finite"),
+    (lambda: F.Recording.from_spike_times([True], 20, 0.1), TypeError, "real numbers"),
+    (lambda: F.Recording.from_spike_times(["1.0"], 20, 0.1), TypeError, "real numbers"),
+    (lambda: F.Recording.from_spike_times([1.0], 20, 0.0), ValueError, "dt"),
+    (lambda: F.Recording.from_spike_times([1.0], 20, float("nan")), ValueError, "dt"),
+    (lambda: F.Recording.from_spike_times([1.0], 20, 0.1, t0=float("nan")), ValueError, "t0"),
+    (lambda: F.Recording.from_spike_times([0.1], 2.5, 0.1), TypeError, "n_rows"),
+    (lambda: F.Recording.from_spike_times([], 0, 0.1), ValueError, "n_rows"),
+    (lambda: F.Recording(v=jnp.zeros(5), spikes=jnp.zeros(6), dt=0.1), ValueError, "rows"),
+    (lambda: F.Recording(spikes=-jnp.ones(5), dt=0.1), ValueError, "negative"),
+    (lambda: F.Recording(v=V1 + 0j, dt=0.1), TypeError, "complex"),
+]
+
+
+@pytest.mark.parametrize("make, error, match", RECORDING_CASES)
+def test_recording_bad_arguments_are_named(make, error, match):
+    with pytest.raises(error, match=match) as info:
+        make()
+    assert "Recording" in str(info.value)
+
+
+def test_recording_legitimate_arguments():
+    # the controls: integer traces, spike times as integers, several trains, one empty
+    rec = F.Recording.from_voltage(V1.astype(int), 0.1)
+    assert rec.spikes.tolist() == [0, 0, 1, 0, 0, 1, 0]
+    two = F.Recording.from_spike_times([[], [1, 1.5]], 20, 0.1)
+    assert two.spikes.shape == (20, 2) and float(two.spikes.sum()) == 2.0
+    net = F.Recording(v={"E": jnp.zeros((5, 3))}, spikes={"E": jnp.zeros((5, 3))}, dt=0.1)
+    assert net.n_rows == 5

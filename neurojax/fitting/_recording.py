@@ -4,11 +4,14 @@ simulation's time grid."""
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._solution import Solution
+from ..models._checks import check_int
 from ._checks import check_finite, check_positive
 
 
@@ -43,11 +46,35 @@ class Recording(eqx.Module):
         if self.dt is not None:
             check_positive("Recording", "dt", self.dt, "ms between rows")
         check_finite("Recording", "t0", self.t0, "ms")
+        # (shapes and dtypes are static: these cost nothing inside a jitted loss)
+        leaves = {name: jtu.tree_leaves(getattr(self, name)) for name in ("v", "spikes")}
+        for name, xs in leaves.items():
+            for x in xs:
+                if jnp.issubdtype(jnp.result_type(x), jnp.complexfloating):
+                    raise TypeError(
+                        f"Recording: {name} is complex ({jnp.result_type(x)}); recordings are "
+                        "real. Pass the real part (jnp.real) if that is what was measured."
+                    )
+        rows = {
+            (name, int(np.shape(x)[0])) for name, xs in leaves.items() for x in xs if np.ndim(x)
+        }
+        if len({r for _, r in rows}) > 1:
+            # n_rows read the first and the other was compared row by row, misaligned
+            raise ValueError(
+                "Recording: v and spikes must have the same number of rows (one per "
+                f"recorded step); got {sorted(rows)}."
+            )
+        for x in leaves["spikes"]:
+            if not isinstance(x, jax.core.Tracer) and np.any(np.asarray(x) < 0):
+                raise ValueError(
+                    "Recording: spikes are counts per row and cannot be negative; got a "
+                    f"minimum of {float(np.min(np.asarray(x)))}."
+                )
 
     @property
     def n_rows(self) -> int:
         x = self.v if self.v is not None else self.spikes
-        return x.shape[0]
+        return jtu.tree_leaves(x)[0].shape[0]  # a network's {population: v} too
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -72,7 +99,14 @@ class Recording(eqx.Module):
         """A measured voltage trace (mV, `(n_rows, *batch)`), with spikes detected as
         upward crossings of `v_th` (mV) between consecutive rows — the same rule as
         `HodgkinHuxley`'s spike detector."""
+        # a NaN threshold compared False everywhere (no spikes, no word); a boolean or
+        # complex trace is no voltage
+        v_th = check_finite("Recording.from_voltage", "v_th", v_th, "mV")
         v = jnp.asarray(v)
+        if not (jnp.issubdtype(v.dtype, jnp.floating) or jnp.issubdtype(v.dtype, jnp.integer)):
+            raise TypeError(
+                f"Recording.from_voltage: v must be a real voltage trace (mV), got dtype {v.dtype}."
+            )
         prev = jnp.concatenate([v[:1], v[:-1]])
         spikes = ((v >= v_th) & (prev < v_th)).astype(v.dtype)
         return cls(v=v, spikes=spikes, dt=dt, t0=t0)
@@ -84,11 +118,29 @@ class Recording(eqx.Module):
         """A spike train from spike times (ms). `times` is one sequence (one neuron/sweep)
         or a list of sequences (one per sweep: shape `(n_rows, n_sweeps)`). A spike at time
         `s` is counted in the row whose interval `(t − dt, t]` holds it."""
+        # checked first: a NaN/inf time, dt or t0 ended in `int()` of NaN/inf, a
+        # fractional n_rows in NumPy, and a bool/str time was read as 1 ms / parsed
+        check_int("Recording.from_spike_times", "n_rows", n_rows, 1)
+        check_positive("Recording.from_spike_times", "dt", dt, "ms between rows")
+        check_finite("Recording.from_spike_times", "t0", t0, "ms")
         nested = len(times) > 0 and all(np.ndim(x) > 0 for x in times)
         trains = list(times) if nested else [times]
         out = np.zeros((n_rows, len(trains)))
         for j, train in enumerate(trains):
-            for s in np.asarray(train, dtype=float).ravel():
+            train = np.asarray(train)
+            if train.size and not (
+                np.issubdtype(train.dtype, np.integer) or np.issubdtype(train.dtype, np.floating)
+            ):
+                raise TypeError(
+                    f"Recording.from_spike_times: spike times must be real numbers (ms), got "
+                    f"dtype {train.dtype} for train {j}."
+                )
+            if not np.all(np.isfinite(train)):
+                raise ValueError(
+                    f"Recording.from_spike_times: spike times must be finite (ms); train {j} "
+                    f"has {int(np.sum(~np.isfinite(train)))} NaN/inf value(s)."
+                )
+            for s in train.astype(float).ravel():
                 i = int(np.ceil((s - t0) / dt - 1e-9)) - 1
                 if not 0 <= i < n_rows:
                     raise ValueError(
