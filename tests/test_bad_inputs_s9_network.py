@@ -18,7 +18,11 @@ fractional or negative SpikeSource counts, input shapes — raised clearly):
 - `Network(dt=0.1 + 0j)` fails with "'>' not supported between complex and int";
   `Projection(delay=0.1 + 0.1j)` with "float() argument must be a string or a real number";
 - a `Projection` onto a `SpikeSource` population (pre and post swapped, say) is accepted
-  and does nothing.
+  and does nothing;
+- `Network.record(v={"E": jnp.array([0, 7])})` on a population of 2 (or a compartment
+  index 5 of 2) returns the last neuron (compartment) for the index beyond it: JAX's
+  gather clamps out-of-range indices; `record(v={"src": ...})` on a `SpikeSource` returns
+  zeros.
 """
 
 import equinox as eqx
@@ -125,3 +129,33 @@ def test_projection_onto_a_spike_source_is_refused():
             [nn.Projection("E", "src", nn.one_to_one(2, 0.01), ns.Exponential(tau=2.0))],
             dt=0.1,
         )
+
+
+def _recorded(net, v):
+    return net.record(v=v)(net.init_state())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="helper DEND's network/_network.py: Network.record(v=...) takes an index beyond "
+    "the population or the compartments, which JAX's gather clamps to the last neuron / "
+    "compartment without a word",
+)
+@pytest.mark.parametrize(
+    "index", [jnp.array([0, 7]), (slice(0, 2), 5)], ids=["neuron 7 of 2", "compartment 5 of 2"]
+)
+def test_record_index_beyond_the_population_is_refused(index):
+    net = _net()
+    assert _recorded(net, {"E": jnp.array([0, 1])})["E"].shape == (2, 2)  # the control
+    with pytest.raises((ValueError, IndexError), match="7|5"):
+        _recorded(net, {"E": index})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="helper DEND's network/_network.py: Network.record(v={'src': ...}) on a "
+    "SpikeSource population returns zeros (it has no voltage) instead of refusing",
+)
+def test_record_voltage_of_a_spike_source_is_refused():
+    with pytest.raises(ValueError, match="SpikeSource"):
+        _recorded(_net(), {"src": slice(0, 2)})
