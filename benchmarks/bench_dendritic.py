@@ -482,7 +482,34 @@ def spawn(python: str, args: list[str], timeout: float) -> dict | None:
     return None
 
 
-def run_paired(build_dir: str, rounds: int, solver: str) -> dict:
+# The step before the drives' threefry pairs and the binary spike delivery (2026-12-07),
+# reproduced by the library's own switches at trace time (the same 11 158 spikes as
+# then): `--paired ... --former` runs it in the same rounds as the current code.
+FORMER = (
+    ("neurojax.network._projection", "WORDS", "bits"),
+    ("neurojax.network._propagate", "BINARY", False),
+)
+
+
+def traced_with_former(fn):
+    """`fn` traced with the former step (`FORMER`'s switches)."""
+    import importlib
+
+    def f(*a):
+        mods = [(importlib.import_module(m), k, v) for m, k, v in FORMER]
+        old = [(m, k, getattr(m, k)) for m, k, _ in mods]
+        for m, k, v in mods:
+            setattr(m, k, v)
+        try:
+            return fn(*a)
+        finally:
+            for m, k, v in old:
+                setattr(m, k, v)
+
+    return f
+
+
+def run_paired(build_dir: str, rounds: int, solver: str, former: bool = False) -> dict:
     """neurojax's compiled run and Brian2's C++ standalone program of the same network,
     already built in `build_dir` (by a `cpp_standalone` run of this script, whose build
     directory it prints), alternating in one process for `rounds` rounds: neurojax by
@@ -508,8 +535,19 @@ def run_paired(build_dir: str, rounds: int, solver: str) -> dict:
 
     compiled = jax.jit(sim).lower(net, jax.random.key(1)).compile()
     jax.block_until_ready(compiled(net, jax.random.key(1)))
+    if former:
+        before = jax.jit(traced_with_former(sim)).lower(net, jax.random.key(1)).compile()
+        jax.block_until_ready(before(net, jax.random.key(1)))
     rows = []
     for r in range(rounds):
+        extra = {}
+        if former:  # the former step first, in the same round
+            c = cpu_s()
+            sp = jax.block_until_ready(before(net, jax.random.key(2 + r)))
+            extra = dict(
+                former_cpu_s=cpu_s() - c,
+                former_spikes=int(sum(float(np.asarray(v, float).sum()) for v in sp.values())),
+            )
         c, t = cpu_s(), time.perf_counter()
         sp = jax.block_until_ready(compiled(net, jax.random.key(2 + r)))
         nj_cpu, nj_wall = cpu_s() - c, time.perf_counter() - t
@@ -526,8 +564,11 @@ def run_paired(build_dir: str, rounds: int, solver: str) -> dict:
                 standalone_loop_s=loop,
                 standalone_program_cpu_s=sa_cpu,
                 ratio=loop / nj_cpu,
+                **extra,
             )
         )
+        if former:
+            rows[-1]["former_ratio"] = loop / rows[-1]["former_cpu_s"]
         print(json.dumps(rows[-1]), flush=True)
     return dict(solver=solver, build_dir=build_dir, rows=rows, load=os.getloadavg())
 
@@ -549,13 +590,19 @@ def main(argv=None):
         metavar="BUILD_DIR",
         help="alternate neurojax with the standalone program built in BUILD_DIR (run_paired)",
     )
+    p.add_argument(
+        "--former",
+        action="store_true",
+        help="with --paired: also the step before 2026-12-07 (FORMER), in the same rounds",
+    )
     p.add_argument("--child", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     if args.paired:
         import _common as C
 
-        res = run_paired(args.paired, args.repeats, args.solvers[0])
+        res = run_paired(args.paired, args.repeats, args.solvers[0], args.former)
         res["machine"] = C.machine_info()
+        former = ["former CPU s", "former ratio"] if args.former else []
         md = C.markdown_table(
             [
                 "round",
@@ -563,6 +610,7 @@ def main(argv=None):
                 "standalone main loop s",
                 "standalone program CPU s",
                 "ratio",
+                *former,
             ],
             [
                 [
@@ -571,6 +619,11 @@ def main(argv=None):
                     f"{r['standalone_loop_s']:.3f}",
                     f"{r['standalone_program_cpu_s']:.3f}",
                     f"{r['ratio']:.2f}",
+                    *(
+                        [f"{r['former_cpu_s']:.3f}", f"{r['former_ratio']:.2f}"]
+                        if args.former
+                        else []
+                    ),
                 ]
                 for k, r in enumerate(res["rows"])
             ],

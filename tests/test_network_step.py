@@ -144,3 +144,68 @@ def test_shared_ring_equals_separate_delays_in_a_network():
     cut = min(first_i, first_i2) + 5  # I→E takes 5 steps to arrive
     np.testing.assert_array_equal(both.spikes["E"][:cut], same_e.spikes["E"][:cut])
     assert cut > 10 and int(np.sum(both.spikes["E"][:cut])) > 0
+
+
+def test_drive_words_are_jax_threefry_bits_two_per_block():
+    """The pooled Poisson draw's random words (`_random_words`): for a threefry key,
+    exactly JAX's original (non-partitionable) `random.bits` — both words of each
+    Threefry-2x32 block, half the hashing of the partitionable form, whose words differ —
+    for even and odd counts and raw `PRNGKey`s alike; other implementations fall back to
+    `jax.random.bits`."""
+    from neurojax.network._projection import _random_words
+
+    key = jax.random.key(7)
+    for n in (512, 129, 1):
+        with jax.threefry_partitionable(False):
+            original = jax.random.bits(key, (n,), jnp.uint32)
+        np.testing.assert_array_equal(_random_words(key, n), original)
+    assert not np.array_equal(_random_words(key, 512), jax.random.bits(key, (512,), jnp.uint32))
+    np.testing.assert_array_equal(_random_words(jax.random.PRNGKey(7), 64), _random_words(key, 64))
+    rbg = jax.random.key(7, impl="rbg")
+    np.testing.assert_array_equal(_random_words(rbg, 64), jax.random.bits(rbg, (64,), jnp.uint32))
+
+
+def test_binary_spike_delivery_equals_the_general_one_with_its_derivatives():
+    """`scatter_binary_events` (a ReducedCell population's 0/1 spikes: weights added
+    without the product by x) against `scatter_events` on the same rows: the same sums
+    bit for bit, and the same JVP (the dense sum's, x's surrogate tangent included)."""
+    from neurojax.network._propagate import (
+        post_targets,
+        scatter_binary_events,
+        scatter_events,
+    )
+
+    rng = np.random.default_rng(0)
+    n_pre, n_post, fan = 300, 50, 12
+    post = jnp.asarray(rng.integers(0, n_post + 1, (n_pre, fan)), jnp.int32)  # n_post: padding
+    w = jnp.asarray(rng.uniform(0.1, 1.0, (n_pre, fan)), jnp.float32)
+    x = jnp.asarray(rng.random(n_pre) < 0.1, jnp.float32)
+    base = jnp.asarray(rng.normal(size=n_post), jnp.float32)
+
+    def f(scatter, base, w, x):
+        return scatter((post_targets(),), 8, (base,), (w,), x, ((post,),))[0]
+
+    general = jax.jit(lambda *a: f(scatter_events, *a))
+    binary = jax.jit(lambda *a: f(scatter_binary_events, *a))
+    np.testing.assert_array_equal(binary(base, w, x), general(base, w, x))
+    assert float(jnp.sum(jnp.abs(binary(base, w, x) - base))) > 0
+    tangents = (jnp.ones_like(base), jnp.ones_like(w), jnp.asarray(rng.normal(size=n_pre)))
+    _, d_general = jax.jvp(general, (base, w, x), tangents)
+    _, d_binary = jax.jvp(binary, (base, w, x), tangents)
+    np.testing.assert_array_equal(d_binary, d_general)
+
+
+@pytest.mark.slow  # two network compilations (~8 CPU-s)
+def test_binary_spike_delivery_gives_the_same_run_bit_for_bit(monkeypatch):
+    """The network with every population's spikes delivered by the general path
+    (`_propagate.BINARY = False`): the same spikes and voltages to the last bit."""
+    from neurojax.network import _propagate
+
+    fast = run(network())
+    monkeypatch.setattr(_propagate, "BINARY", False)
+    general = run(network())
+    for name in ("E", "I", "E.dspikes"):
+        np.testing.assert_array_equal(fast.spikes[name], general.spikes[name])
+    for name in ("E", "I"):
+        np.testing.assert_array_equal(fast.v[name], general.v[name])
+    assert int(np.sum(fast.spikes["E"])) > 0 and int(np.sum(fast.spikes["I"])) > 0

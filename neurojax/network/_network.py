@@ -15,7 +15,12 @@ from . import _cells
 from ._connectivity import Sparse
 from ._delay import Delay, delay_steps, heterogeneous_delay_steps
 from ._projection import PoissonDrive, Population, Projection, _sign_message, compartments_of
-from ._propagate import event_propagate_delayed, post_targets, scatter_events
+from ._propagate import (
+    event_propagate_delayed,
+    post_targets,
+    scatter_binary_events,
+    scatter_events,
+)
 
 
 class NetworkState(NamedTuple):
@@ -942,7 +947,11 @@ class Network(AbstractModel):
             bases = tuple(
                 jnp.zeros((c.n_post,), jnp.result_type(c.weight.dtype, float)) for c in conns
             )
-            outs = scatter_events(
+            # a ReducedCell population's somatic spikes are exactly 0/1 (without STP)
+            first = self.projections[group[0]]
+            cells = compartments_of(self.populations[first.pre].neuron) is not None
+            binary = first.stp is None and cells
+            outs = (scatter_binary_events if binary else scatter_events)(
                 (post_targets(),) * len(group),
                 conns[0].chunk,
                 bases,

@@ -88,7 +88,8 @@ def _deliver_row_fused(target_fns, ext, weights, auxs, x, row, sizes, offsets):
     for fn, weight, aux, m, o in zip(target_fns, weights, auxs, sizes, offsets, strict=True):
         t = fn(aux, row)
         ts.append(jnp.where((t >= 0) & (t < m), t + o, pad).astype(jnp.int32))
-        vs.append((x[row] * weight[row]).astype(ext.dtype))
+        # x None: the spikes are known to be 0 or 1 (`scatter_binary_events`)
+        vs.append((weight[row] if x is None else x[row] * weight[row]).astype(ext.dtype))
     targets = ts[0] if len(ts) == 1 else jnp.concatenate(ts)
     vals = vs[0] if len(vs) == 1 else jnp.concatenate(vs)
 
@@ -216,7 +217,7 @@ def _for_each_bit(word, body, carry):
     return jax.lax.while_loop(lambda c: c[0] != 0, step, (word, carry))[1]
 
 
-def _event_bits(target_fns, bases, weights, x, auxs):
+def _event_bits(target_fns, bases, weights, x, auxs, binary=False):
     """Only the rows with `x != 0`, for every projection sharing this presynaptic vector,
     found through a bitset tree with no sort and no per-spike pass over the rows: level 0
     packs the spike mask into uint32 words (bit `i` of word `k`: row `32k + i`), level
@@ -227,8 +228,14 @@ def _event_bits(target_fns, bases, weights, x, auxs):
     (`_event_blocks`) paid an `argmax` over ~n/B block flags per flagged block and one
     over B rows per spike (~2000 element visits per spike at 10⁶ neurons). The rows come
     in increasing order, as with `_event_blocks` and `top_k`, so the sums are equal bit
-    for bit. Delivery is `_event_blocks`' (`_deliver_row_fused` on CPU)."""
+    for bit. Delivery is `_event_blocks`' (`_deliver_row_fused` on CPU).
+
+    `binary`: `x` is known to be 0 or 1 (`scatter_binary_events`), so a row delivers
+    its weights as they are and `x` is read only by the bit packing, into which XLA then
+    fuses the read of `x` (a delay ring's row) instead of copying it first."""
     words = [_pack_bits(x != 0)]
+    if binary:
+        x = None
     while words[-1].shape[0] > 1:
         words.append(_pack_bits(words[-1] != 0))
 
@@ -298,12 +305,12 @@ def _event_topk(target_fns, chunk, bases, weights, x, auxs):
 SEARCH = "bits"
 
 
-def _event(target_fns, chunk, bases, weights, x, auxs):
+def _event(target_fns, chunk, bases, weights, x, auxs, binary=False):
     if SEARCH == "topk":
         return _event_topk(target_fns, chunk, bases, weights, x, auxs)
     if SEARCH == "blocks":
         return _event_blocks(target_fns, bases, weights, x, auxs)
-    return _event_bits(target_fns, bases, weights, x, auxs)
+    return _event_bits(target_fns, bases, weights, x, auxs, binary and BINARY)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
@@ -320,11 +327,32 @@ def scatter_events(target_fns, chunk, bases, weights, x, auxs):
     return _event(target_fns, chunk, bases, weights, x, auxs)
 
 
-@scatter_events.defjvp
-def _scatter_events_jvp(target_fns, chunk, primals, tangents):
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def scatter_binary_events(target_fns, chunk, bases, weights, x, auxs):
+    """`scatter_events` for spikes `x` that are exactly 0 or 1 in the forward pass (a
+    `ReducedCell` population's somatic spikes: a Heaviside times booleans): a spiking
+    row adds its weights without the multiplication by `x[row]` (the same numbers, bit
+    for bit), so `x` is read once, by the search's bit packing. Derivatives as
+    `scatter_events` (the dense sum's, `x` with its surrogate tangent)."""
+    return _event(target_fns, chunk, bases, weights, x, auxs, binary=True)
+
+
+# Use `scatter_binary_events`' shortcut (False: treat binary spikes as any values; kept
+# to measure against).
+BINARY = True
+
+
+def _jvp_rule(binary):
+    def rule(target_fns, chunk, primals, tangents):
+        return _scatter_events_jvp(target_fns, chunk, primals, tangents, binary)
+
+    return rule
+
+
+def _scatter_events_jvp(target_fns, chunk, primals, tangents, binary=False):
     bases, weights, x, auxs = primals
     d_bases, d_weights, d_x, _ = tangents
-    outs = _event(target_fns, chunk, bases, weights, x, auxs)
+    outs = _event(target_fns, chunk, bases, weights, x, auxs, binary)
     d_outs = []
     for fn, base, d_base, weight, d_weight, aux in zip(
         target_fns, bases, d_bases, weights, d_weights, auxs, strict=True
@@ -334,6 +362,10 @@ def _scatter_events_jvp(target_fns, chunk, primals, tangents):
             d_base + _full(fn, zero, d_weight, x, aux) + _full(fn, zero, weight, d_x, aux)
         )
     return outs, tuple(d_outs)
+
+
+scatter_events.defjvp(_jvp_rule(False))
+scatter_binary_events.defjvp(_jvp_rule(True))
 
 
 def _post_targets(aux, rows):
