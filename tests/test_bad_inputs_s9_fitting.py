@@ -18,6 +18,9 @@ Found by the probes (each had no test before):
   was read as 1 ms and a string parsed;
 - `Recording(v=..., spikes=...)` with different numbers of rows was accepted (`n_rows`
   read the first), negative spike counts were accepted, a complex `v` too;
+- `TraceMSE() * nan` (or inf) built a loss that is NaN everywhere: `fit` then blamed
+  "the model on these inputs, the target, the initial parameters"; `TraceMSE(weights=`
+  complex`)` made the loss complex; `TraceMSE() * True` weighted by 1;
 - `SpikeClampedInit(required="no")` / `DataDrivenInit(required="x")` were accepted: a
   non-empty string is truthy, so "no" meant "raise where it does not apply" (the fix
   belongs to `fitting/_strategies.py`, helper ADEX's file this session: `xfail`).
@@ -128,3 +131,25 @@ def test_recording_legitimate_arguments():
     assert two.spikes.shape == (20, 2) and float(two.spikes.sum()) == 2.0
     net = F.Recording(v={"E": jnp.zeros((5, 3))}, spikes={"E": jnp.zeros((5, 3))}, dt=0.1)
     assert net.n_rows == 5
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: F.TraceMSE() * float("nan"), ValueError, "WeightedSum: the weights"),
+        (lambda: float("inf") * F.TraceMSE(), ValueError, "WeightedSum: the weights"),
+        (lambda: F.TraceMSE() * True, TypeError, "unsupported operand"),
+        (lambda: F.TraceMSE(weights=jnp.array([1.0, 1j])), TypeError, "TraceMSE weights"),
+    ],
+)
+def test_loss_weights_are_finite_real_numbers(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_loss_weights_still_allowed():
+    # the controls: a negative weight (a term to maximise, with a first-order optimiser),
+    # integer weights, a sum of weighted terms
+    assert (F.TraceMSE() * -1.0).weights == (-1.0,)
+    assert (2 * F.TraceMSE() + 0.5 * F.SpikeCount()).weights == (2.0, 0.5)
+    assert F.TraceMSE(weights=jnp.array([1, 0])).weights.shape == (2,)

@@ -109,7 +109,9 @@ class AbstractLoss(eqx.Module):
     __radd__ = __add__
 
     def __mul__(self, weight):
-        if not isinstance(weight, (int, float, np.floating, np.integer)):
+        if isinstance(weight, (bool, np.bool_)) or not isinstance(
+            weight, (int, float, np.floating, np.integer)
+        ):
             return NotImplemented
         terms = self.terms()
         return WeightedSum(tuple(t for _, t in terms), tuple(float(weight) * w for w, _ in terms))
@@ -126,6 +128,13 @@ class WeightedSum(AbstractLoss):
     def __check_init__(self):
         if len(self.losses) != len(self.weights) or not self.losses:
             raise ValueError("WeightedSum needs as many weights as losses (at least one).")
+        for w in self.weights:
+            # a NaN or inf weight made every loss value NaN/inf: each step skipped
+            if isinstance(w, (bool, np.bool_)) or not np.isfinite(w):
+                raise ValueError(
+                    f"WeightedSum: the weights of the losses must be finite numbers, got "
+                    f"{self.weights!r}."
+                )
 
     @property
     def requires(self):  # type: ignore[override]
@@ -164,6 +173,9 @@ class TraceMSE(AbstractLoss):
         _check_window(self.window, "TraceMSE")
         if self.weights is not None and not isinstance(self.weights, jax.core.Tracer):
             w = np.asarray(self.weights)
+            if not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)):
+                # complex weights made the loss complex; bools/strings are no weights
+                raise TypeError(f"TraceMSE weights must be real numbers, got dtype {w.dtype}.")
             if not (np.all(np.isfinite(w)) and np.all(w >= 0) and np.any(w > 0)):
                 raise ValueError("TraceMSE weights must be finite, >= 0 and not all zero.")
 
