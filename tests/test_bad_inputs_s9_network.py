@@ -76,6 +76,7 @@ def _drive(**kw):
     return nn.PoissonDrive("E", ns.Exponential(tau=2.0, e_rev=0.0), **{"rate": 5.0, **kw})
 
 
+@pytest.mark.slow  # ~1 CPU-s: compiles one small run (the rest of this file: nothing)
 @pytest.mark.xfail(
     strict=True,
     reason="helper DEND's cable/_reduced.py: a NaN dSpike threshold set after the build "
