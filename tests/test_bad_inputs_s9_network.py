@@ -22,7 +22,10 @@ fractional or negative SpikeSource counts, input shapes — raised clearly):
 - `Network.record(v={"E": jnp.array([0, 7])})` on a population of 2 (or a compartment
   index 5 of 2) returns the last neuron (compartment) for the index beyond it: JAX's
   gather clamps out-of-range indices; `record(v={"src": ...})` on a `SpikeSource` returns
-  zeros.
+  zeros;
+- `ReducedCell.build([dendrite, soma], ...)` makes the first compartment the soma (the
+  spiking unit, where `compartment=None` projects) whatever the names; `clamp="no"` is
+  truthy.
 """
 
 import equinox as eqx
@@ -160,3 +163,27 @@ def test_record_index_beyond_the_population_is_refused(index):
 def test_record_voltage_of_a_spike_source_is_refused():
     with pytest.raises(ValueError, match="SpikeSource"):
         _recorded(_net(), {"src": slice(0, 2)})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="helper DEND's cable/_reduced.py: ReducedCell.build takes the FIRST compartment "
+    "as the soma whatever its name: [dendrite 'd', 'soma'] makes 'd' the spiking unit",
+)
+def test_compartment_named_soma_not_first_is_refused():
+    soma = Compartment("soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0)
+    dend = Compartment("d", c_abs=0.05, gl_abs=0.0025, e_l=-70.0)
+    assert ReducedCell.build([soma, dend], [("soma", "d", 0.04)]).names[0] == "soma"
+    with pytest.raises(ValueError, match="soma"):
+        ReducedCell.build([dend, soma], [("soma", "d", 0.04)])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="helper DEND's cable/_reduced.py: ReducedCell.build(clamp='no') is truthy: the "
+    "soma is held while refractory",
+)
+def test_clamp_must_be_a_bool():
+    soma = Compartment("soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0)
+    with pytest.raises(TypeError, match="clamp"):
+        ReducedCell.build([soma], [], clamp="no")
