@@ -241,3 +241,83 @@ def test_pointer_and_event_refusals_name_the_culprit():
                                       "INITIAL { net_send(0, 1)  net_event(0) }"),
                        file="e.mod")  # fmt: skip
         det.init(jnp.array([-65.0]), 6.3)
+
+
+COUNT = """
+NEURON { POINT_PROCESS Cnt  RANGE n  NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) n i (nA) }
+INITIAL { n = 0 }
+BREAKPOINT { n = n + 1  i = 0 }
+"""
+
+RESET = """
+NEURON { POINT_PROCESS Reset  RANGE vset }
+PARAMETER { vset = -20 (mV) }
+ASSIGNED { v (mV) }
+BREAKPOINT { }
+NET_RECEIVE(w) { v = vset }
+"""
+
+QUAD = """
+NEURON { POINT_PROCESS Quad  NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (nA) }
+BREAKPOINT { i = 1e-3*(v + 60)*(v + 40) }
+"""
+
+
+def test_breakpoint_state_runs_twice_per_evaluation_as_neuron():
+    """A value BREAKPOINT reads before it writes (izhi2007b's `u`, `t0`) is state kept
+    across calls, and NEURON runs the statements twice per current evaluation (at
+    v + 0.001 mV and at v, for its slope), finitialize's included: measured with NEURON 9,
+    a counter `n = n + 1` reads 2 after finitialize, 4, 6, 8 after each step."""
+    cnt = load_mod(COUNT, file="cnt.mod")
+    v = jnp.array([-65.0])
+    g = cnt.init(v, 6.3)
+    counts = [float(g.n[0])]
+    for _ in range(3):
+        g = cnt.update(v, g, DT, 6.3)
+        counts.append(float(g.n[0]))
+    assert counts == [2.0, 4.0, 6.0, 8.0]
+
+
+def test_net_receive_sets_the_node_voltage():
+    """`v = vset` in NET_RECEIVE (a point-process neuron's reset) moves the node's v at
+    the event's step, before its currents: in a passive compartment backward Euler then
+    gives `v ← (v·cm/dt + g·e)/(cm/dt + g)` from vset (float64 rounding); the steps
+    without an event are not reset."""
+    with jax.enable_x64(True):
+        pp = load_mod(RESET, file="reset.mod")
+        cell = _one([(Passive(g=1.0, e=-70.0), None)], [(pp, (0, 0.5))])
+        n, k_ev = 40, 10
+        events = cell.event_input([(np.array([k_ev * DT]), 1.0)], n, DT)
+        sol = nj.simulate(cell, {"i_clamp": jnp.zeros((n, 0)), "events": events}, dt=DT,
+                          solver=BackwardEuler(), saveat=nj.SaveAt(fn=cell.record_v([(0, 0.5)])))  # fmt: skip
+    got = np.asarray(sol.states)[:, 0]
+    c, g, e = 1.0 / DT, 1.0, -70.0
+    v, want = -65.0, []
+    for k in range(n):
+        v = (-20.0 if k == k_ev else v) * c / (c + g) + g * e / (c + g)
+        want.append(v)
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    with pytest.raises(NmodlError, match="assigning v in BREAKPOINT"):
+        load_mod(RESET.replace("BREAKPOINT { }", "BREAKPOINT { v = 0 }"), file="r.mod")
+
+
+def test_neuron_slope_is_its_finite_difference():
+    """`with_neuron_slope`: the slope a cell takes (the current's JVP in v) is NEURON's
+    `(i(v + 0.001) − i(v))/0.001`, the value unchanged (float64 rounding)."""
+    from neurojax.nmodl._compile import with_neuron_slope
+
+    with jax.enable_x64(True):
+        q = load_mod(QUAD, file="quad.mod")
+        qf = with_neuron_slope(q)
+        v = jnp.array([-70.0, -50.0, 0.0])
+        g = q.init(v, 6.3)
+        i, di = jax.jvp(lambda u: qf.current(u, g), (v,), (jnp.ones_like(v),))
+        i0, di0 = jax.jvp(lambda u: q.current(u, g), (v,), (jnp.ones_like(v),))
+    vv = np.asarray(v)
+    np.testing.assert_allclose(i, i0, rtol=1e-15)
+    np.testing.assert_allclose(di0, 1e-3 * (2 * vv + 100), rtol=1e-13)
+    fd = 1e-3 * ((vv + 0.001 + 60) * (vv + 0.001 + 40) - (vv + 60) * (vv + 40)) / 0.001
+    np.testing.assert_allclose(di, fd, rtol=1e-9, atol=1e-13)  # cancellation at -50 mV
+    assert type(qf).neuron_slope and not type(q).neuron_slope

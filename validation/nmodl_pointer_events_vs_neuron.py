@@ -15,7 +15,9 @@ dt = 0.025 ms in both simulators. Cases (`CASES`):
   ExpSyn in a second cell through a NetCon (delay 1 ms) in NEURON and through
   `Cell.event_input` of the recorded spike times here;
 - `gap`: two hh compartments coupled by a gap junction written from Ohm's law
-  (`POINTER vgap`, `i = g·(v − vgap)`), one driven by a current step;
+  (`POINTER vgap`, `i = g·(v − vgap)`), one driven by a current step (NEURON: two
+  separate sections; neurojax: one cell whose second branch hangs from the first by
+  1e15 Ω·cm, 1e-12 µS);
 - `pointer`: a kinetic AMPA receptor from Destexhe, Mainen & Sejnowski (1994)'s
   five-state scheme (`POINTER C`, the transmitter concentration) with C a time series
   played into the pointer (NEURON: `Vector.play` on a `setpointer`ed variable);
@@ -23,7 +25,12 @@ dt = 0.025 ms in both simulators. Cases (`CASES`):
   crossing arms the other's: NEURON deactivates an instance's watches when a
   NET_RECEIVE call runs its first WATCH), `net_event` at each up crossing, and a
   conductance switched by its state, on an hh compartment under a current step; in
-  `updown_stuck` the down threshold is never reached, so only one spike is emitted.
+  `updown_stuck` the down threshold is never reached, so only one spike is emitted;
+- `izh`, `izh_fd`: Izhikevich (2007)'s regular-spiking cell as a point process on a
+  100 pF compartment: its reset writes the node's v in NET_RECEIVE, u is advanced in
+  BREAKPOINT (state kept across NEURON's two current evaluations per step); `izh_fd`
+  with NEURON's finite-difference membrane slope (`with_neuron_slope`), `izh` with
+  neurojax's exact one (the quadratic current: the slope rule is the difference).
 
     python validation/nmodl_pointer_events_vs_neuron.py   # prints max |Δ| per trace
 
@@ -247,6 +254,44 @@ NET_RECEIVE(w) {
 }
 """
 
+IZH = """
+: Izhikevich (2007), Dynamical Systems in Neuroscience, ch. 8 (eq. 8.5-8.6): C v' =
+: k (v - vr)(v - vt) - u + I, u' = a (b (v - vr) - u), at v >= vpeak: v <- c, u <- u + d
+: (his regular-spiking pyramidal cell, Fig. 8.12: C = 100 pF, k = 0.7 nS/mV). A point
+: process on a compartment whose capacitance is C (area 1e4 um2 at 1 uF/cm2): the
+: compartment's v is the model's, i = -(k (v-vr)(v-vt) - u + I)/1000 nA (pA -> nA). The
+: reset writes the node's v in NET_RECEIVE; u is advanced in BREAKPOINT by explicit Euler
+: over the time since the last call (state kept across calls, as ModelDB's izhi2007b
+: does). Written for neurojax from the book's equations.
+NEURON {
+    POINT_PROCESS Izh07
+    NONSPECIFIC_CURRENT i
+    RANGE k, vr, vt, vpeak, a, b, c, d, I, u, i
+}
+UNITS { (nA) = (nanoamp) (mV) = (millivolt) }
+PARAMETER {
+    k = 0.7  vr = -60 (mV)  vt = -40 (mV)  vpeak = 35 (mV)
+    a = 0.03  b = -2  c = -50 (mV)  d = 100  I = 100
+}
+ASSIGNED { v (mV) i (nA) u t0 }
+INITIAL { u = 0  t0 = 0  net_send(0, 1) }
+BREAKPOINT {
+    u = u + (t - t0)*a*(b*(v - vr) - u)
+    t0 = t
+    i = -(k*(v - vr)*(v - vt) - u + I)/1000
+}
+NET_RECEIVE(w) {
+    if (flag == 1) {
+        WATCH (v > vpeak) 2
+        v = vr
+    } else if (flag == 2) {
+        net_event(t)
+        v = c
+        u = u + d
+    }
+}
+"""
+
 EXPSYN = None  # the wheel's expsyn.mod (read at run time)
 
 
@@ -259,6 +304,7 @@ def texts() -> dict:
         "gapj.mod": GAP,
         "ampa5k.mod": AMPA5,
         "updown.mod": UPDOWN,
+        "izh07.mod": IZH,
     }
 
 
@@ -350,7 +396,7 @@ def run_neuron(dll, cfg: dict, tmp: Path, tag: str) -> dict:
 
 
 def _sec(mechs=("hhx",), **kw):
-    return dict(L=L, diam=DIAM, mechs=list(mechs), **kw)
+    return dict(dict(L=L, diam=DIAM), mechs=list(mechs), **kw)
 
 
 def _step(T, t0, t1, amp):
@@ -388,8 +434,9 @@ CASES = {
         T=60.0, celsius=6.3, v_init=-65.0,
     ),
     "gap": dict(
-        # s1 hangs from s0's end through an axial resistance of 1e15 ohm cm (insulated:
-        # 1e-12 uS against the junction's 0.01 uS), the same in both simulators
+        # two separate sections in NEURON; in neurojax one cell whose second branch hangs
+        # from the first's end through 1e15 ohm cm (1e-12 uS against the junction's
+        # 0.01 uS: a Cell is one tree)
         sections=[_sec(), _sec(parent=0, Ra=1e15)],
         points=[
             dict(mech="GapJ", sec=0, params={"g": 0.01}, pointers={"vgap": ["v", 1]},
@@ -424,7 +471,15 @@ CASES = {
         iclamps=[{"sec": 0, "del": 5.0, "dur": 40.0, "amp": 0.1}],
         T=60.0, celsius=6.3, v_init=-65.0,
     ),
+    # the compartment is the model's capacitance: 100 pF = 1 uF/cm2 on 1e4 um2, no other
+    # mechanism; "izh_fd": linearised by NEURON's 0.001 mV difference (`with_neuron_slope`)
+    "izh": dict(
+        sections=[_sec(mechs=(), L=100.0 / np.sqrt(np.pi), diam=100.0 / np.sqrt(np.pi))],
+        points=[dict(mech="Izh07", sec=0, params={}, rec=["u"], emits=True)],
+        T=300.0, celsius=6.3, v_init=-65.0,
+    ),
 }
+CASES["izh_fd"] = dict(CASES["izh"], neuron_slope=True)
 
 
 def _mods():
@@ -432,7 +487,8 @@ def _mods():
 
     t = texts()
     by = {"NmdaCaPool": "nmdacapool.mod", "CaSens": "casens.mod", "ThreshDetect": "thresh.mod",
-          "GapJ": "gapj.mod", "Ampa5k": "ampa5k.mod", "UpDown": "updown.mod"}
+          "GapJ": "gapj.mod", "Ampa5k": "ampa5k.mod", "UpDown": "updown.mod",
+          "Izh07": "izh07.mod"}
     t["expsyn.mod"] = base.mod_text("expsyn.mod")
     by["ExpSyn"] = "expsyn.mod"
 
@@ -454,8 +510,7 @@ def _cell(cfg, secs, points):
         branches.append(Branch(sc["L"], sc["diam"], nseg=1,
                                parent=-1 if parent is None else secs.index(parent)))  # fmt: skip
         ra.append(sc.get("Ra", 35.4))
-    hh = load_hh()
-    mechs = [(hh, None)]
+    mechs = [(load_hh(), None)] if "hhx" in cfg["sections"][secs[0]]["mechs"] else []
     pps = [(pp, (secs.index(cfg["points"][j]["sec"]), 0.5)) for j, pp in points]
     clamps = [c for c in cfg.get("iclamps", []) if c["sec"] in secs]
     cell = Cell(Morphology(branches), mechs, ra=np.array(ra), v_init=cfg["v_init"],
@@ -526,11 +581,16 @@ def run_neurojax(name: str) -> dict:
                 pps[j] = pps[j].bind_pointer(ptr, v_at=(target[1], 0.5))
             else:
                 pps[j] = pps[j].bind_pointer(ptr, values=np.asarray(target[1]), dt=DT)
+    if cfg.get("neuron_slope"):
+        from neurojax.nmodl._compile import with_neuron_slope
+
+        pps = {j: with_neuron_slope(pp) for j, pp in pps.items()}
     cell, clamps = _cell(cfg, secs, list(pps.items()))
     rec = {}
     for k, sc in enumerate(cfg["sections"]):
         rec[f"v{k}"] = cell.record_v([(k, 0.5)])
-        rec[f"m{k}"] = cell.record_gate(0, "m", [(k, 0.5)])
+        if "hhx" in sc["mechs"]:
+            rec[f"m{k}"] = cell.record_gate(0, "m", [(k, 0.5)])
         if sc.get("rec_cai"):
             rec[f"cai{k}"] = cell.record_ion("cai", [(k, 0.5)])
     for j, p in enumerate(cfg["points"]):

@@ -482,7 +482,11 @@ class Cell(AbstractModel):
             times = np.atleast_1d(np.asarray(entry[0], dtype=float))
             if np.any(~np.isfinite(times)) or np.any(times < 0):
                 raise ValueError(f"spikes[{c}] has times outside [0, inf): {times}.")
-            w = np.broadcast_to(np.asarray(entry[1], dtype=float), times.shape)
+            w = np.asarray(entry[1], dtype=float)
+            if w.ndim > 1 or w.size not in (1, times.size):
+                raise ValueError(f"spikes[{c}]: the weights must be one number or one per "
+                                 f"time ({times.size}), got shape {w.shape}.")  # fmt: skip
+            w = np.broadcast_to(w.reshape(-1) if w.ndim else w, times.shape)
             # the 1e-9 absorbs rounding of t_e/dt at a tie t_e = (k + ½)·dt
             k = np.maximum(np.ceil(times / dt - 0.5 - 1e-9), 0).astype(np.int64)
             keep = k < n_steps
@@ -844,6 +848,18 @@ class Cell(AbstractModel):
         pool = self._ion_pool(v, y.ions)
         if len(geo.receivers):  # events first, as NEURON's deliver_net_events
             y = y._replace(points=self._receive(y, inputs, t, dt, pool))
+            # a point process that sets its node's v in NET_RECEIVE (izhi2007b's reset)
+            w_all = self._split_inputs(inputs)["events"]
+            for col, j in enumerate(geo.receivers):
+                pp = type(self.point_processes[j])
+                if getattr(pp, "receive_writes_v", False):
+                    node = int(geo.points[j])
+                    at = jnp.asarray(_mask(np.array([node]), v.shape[-1]))
+                    if not getattr(pp, "self_events", False):  # ran only with an event
+                        at = at & (jnp.asarray(w_all[..., col : col + 1]) != 0)
+                    v_new = _at_node(jnp.asarray(y.points[j].v_net, dtype), node, v.shape[-1])
+                    y = y._replace(v=jnp.where(at, v_new, y.v))
+            v = y.v
         i_mem, g_mem = self._currents(y, inputs, pool, t + dt / 2)  # NEURON: mid-step
         g_ax = self._axial(dtype)
         rhs = self._axial_current(v, g_ax) - i_mem  # F(V)
@@ -958,10 +974,21 @@ class Cell(AbstractModel):
         )
         if all(m is None for m in merged):
             return self
-        # a copy with the one field set (`eqx.tree_at` cannot address a field that is None)
+        # The merged instances' array leaves become None in the copy: the loop reads the
+        # merged leaves only, and a prepared cell edited afterwards (`eqx.tree_at` on such
+        # a leaf, or a mechanism replaced) fails loudly instead of running stale values.
+        mechs = list(self.mechanisms)
+        for grp, built in zip(self.geometry.groups, merged, strict=True):
+            for k in () if built is None else grp.members:
+                leaves, td = jax.tree_util.tree_flatten(mechs[k])
+                leaves = [None if b is not None else x for x, b in zip(leaves, built, strict=True)]
+                mechs[k] = jax.tree_util.tree_unflatten(td, leaves)
+        # a copy with two fields set (`eqx.tree_at` cannot address a field that is None)
         out = object.__new__(type(self))
         for f in dataclasses.fields(self):
             object.__setattr__(out, f.name, getattr(self, f.name))
+        object.__setattr__(out, "mechanisms", tuple(mechs) if isinstance(
+            self.mechanisms, tuple) else type(self.mechanisms)(mechs))  # fmt: skip
         object.__setattr__(out, "loop_mechanisms", merged)
         return out
 
@@ -981,7 +1008,13 @@ class Cell(AbstractModel):
     def _merged_leaves(self, grp: _Group, prepare: bool = False):
         """`_merged`'s `(treedef, leaves)`; with `prepare`, the leaves `prepare_loop`
         builds (its array leaves; the others None)."""
-        flat = [jax.tree_util.tree_flatten(self.mechanisms[k]) for k in grp.members]
+        built = None
+        if self.loop_mechanisms is not None:  # a cell from `prepare_loop`
+            built = self.loop_mechanisms[self.geometry.groups.index(grp)]
+        # in a prepared cell the merged leaves are None in the instances: leaves here
+        none_leaf = (lambda x: x is None) if built is not None else None
+        flat = [jax.tree_util.tree_flatten(self.mechanisms[k], is_leaf=none_leaf)
+                for k in grp.members]  # fmt: skip
         treedef = flat[0][1]
         for k, (_, td) in zip(grp.members[1:], flat[1:], strict=True):
             if td != treedef:
@@ -991,16 +1024,17 @@ class Cell(AbstractModel):
                     "replaced by eqx.tree_at with another kind of value?); build the Cell "
                     "again from the mechanisms."
                 )
-        built = None
-        if self.loop_mechanisms is not None:
-            built = self.loop_mechanisms[self.geometry.groups.index(grp)]
+        if built is not None and len(flat[0][0]) != len(built):
+            raise ValueError(self._edited_after_prepare(grp))
         leaves = []
         for j, parts in enumerate(zip(*(f[0] for f in flat), strict=True)):
+            if built is not None and built[j] is not None:
+                if any(x is not None for x in parts):
+                    raise ValueError(self._edited_after_prepare(grp))
+                leaves.append(built[j])
+                continue
             if not eqx.is_array(parts[0]):  # equal in every instance (`_signature`)
                 leaves.append(None if prepare else parts[0])
-                continue
-            if built is not None and built[j] is not None:
-                leaves.append(built[j])
                 continue
             dtype = jnp.result_type(*parts)
             leaves.append(jnp.concatenate([
@@ -1008,6 +1042,14 @@ class Cell(AbstractModel):
                 for x, n in zip(parts, grp.sizes, strict=True)
             ]))  # fmt: skip
         return treedef, tuple(leaves)
+
+    def _edited_after_prepare(self, grp: _Group) -> str:
+        names = ", ".join(f"{k} ({type(self.mechanisms[k]).__name__})" for k in grp.members)
+        return (
+            f"mechanisms {names} of this Cell were changed after `prepare_loop()`, which "
+            "built their merged parameters from the values then (the loop's copy of the "
+            "cell, for `simulate` only): edit the original cell and let `simulate` prepare it."
+        )
 
 
 class _Group:

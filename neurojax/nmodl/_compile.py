@@ -33,6 +33,7 @@ Semantics, as NEURON's (`nocmodl`) for a density mechanism:
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 from collections import namedtuple
 from typing import Any, ClassVar
@@ -81,7 +82,8 @@ _SPECIAL = {"v", "celsius", "dt", "t"}
 _RESERVED = {"init", "current", "update", "init_ions", "current_ions", "update_ions",
              "default_ions", "receive", "ion_use", "uses_time", "n_receive",
              "receive_time", "self_events", "receive_additive", "bind_pointer",
-             "pointer_sites", "pointer_series", "pointer_dt", "spike_times"}  # fmt: skip
+             "pointer_sites", "pointer_series", "pointer_dt", "spike_times",
+             "receive_writes_v", "neuron_slope"}  # fmt: skip
 _UNSUPPORTED_SPECIAL = {}
 _GEOMETRY = ("area", "diam")  # the segment's area (µm²) and diameter (µm), from the cell
 
@@ -1000,6 +1002,18 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         r_rcv, w_rcv = set(), set()
     if _first_use(prog, "flag") and prog.net_receive is not None and not spec.self_events:
         pass  # flag is 0 for every external event
+    # v assigned in NET_RECEIVE (izhi2007b.mod's reset `v = c`): NEURON's point process
+    # writes its node's voltage; the cell takes it from the gate `v_net` before the
+    # step's currents. Elsewhere (INITIAL, BREAKPOINT) refused.
+    spec.receive_writes_v = spec.point and "v" in w_rcv
+    for w_set, where in ((w_ini, "INITIAL"), (w_cur | w_upd, "BREAKPOINT")):
+        if "v" in w_set:
+            raise fail(file, _first_line(prog, lambda x: isinstance(x, Assign)
+                                         and x.target == "v") or 1,
+                       f"assigning v in {where} is not supported (a point process may set "
+                       "its node's v in NET_RECEIVE)")  # fmt: skip
+    if spec.receive_writes_v:
+        spec.writable.add("v")
     for n in spec.pointers:
         if n in (w_ini | w_cur | w_upd | w_rcv):
             raise fail(file, _first_line(prog, lambda x, n=n: isinstance(x, Assign)
@@ -1033,7 +1047,13 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     # current evaluation (at the step's start voltage, mid-step time). The current
     # evaluation returns no state here, so the update runs BREAKPOINT's statements again
     # first, at the voltage carried from the previous update (`v_bp`) and t − dt/2.
-    spec.bp_carry = sorted((r_upd & hidden) & (w_cur - w_upd))
+    # values BREAKPOINT reads before it writes them (izhi2007b.mod's `u = u + delta*…`,
+    # `t0 = t`): state kept across NEURON's current evaluations. NEURON's nrn_cur runs
+    # the statements twice per step (at v + 0.001 mV, then at v, for the membrane
+    # slope), each run's writes kept: so does `current_ions` and the update's re-run
+    # (`_breakpoint`), the first run's voltage outside the slope as NEURON's difference.
+    spec.bp_kept = sorted(r_cur & w_cur & hidden)
+    spec.bp_carry = sorted(((r_upd & hidden) & (w_cur - w_upd)) | set(spec.bp_kept))
     spec.carry_v = bool(spec.bp_carry) and "v" in r_cur
     carried |= set(spec.bp_carry)
     cur_conc = [n for n in spec.pool if n in w_cur]
@@ -1062,6 +1082,8 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     extra = [f"nc_{a}" for a in spec.receive_state]
     if spec.emits:
         extra += ["ne_n", "ne_t"]
+    if spec.receive_writes_v:
+        extra += ["v_net"]
     if spec.self_events:
         extra += ["nc_weight", "q_lost"]
         extra += [f"q_{x}{k}" for k in range(SELF_EVENT_SLOTS) for x in "tf"]
@@ -1149,6 +1171,10 @@ class NmodlChannel(AbstractChannel):
     _scale: ClassVar[float] = 1000.0
     ion_use: ClassVar[tuple] = ()
     uses_time: ClassVar[bool] = False
+    # NEURON's membrane slope `(i(v + 0.001) − i(v))/0.001` (nocmodl's nrn_cur) instead of
+    # the exact dI/dV, for step-for-step comparisons with NEURON (`with_neuron_slope`); it
+    # cuts the current's gradient with respect to the parameters
+    neuron_slope: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ ion-aware
 
@@ -1210,6 +1236,8 @@ class NmodlChannel(AbstractChannel):
                 g[f"nc_{a}"] = zero
             if spec.emits:  # no spike yet: count 0, time -1e30 ms
                 g["ne_n"], g["ne_t"] = zero, zero - _FREE
+            if spec.receive_writes_v:
+                g["v_net"] = v
             if spec.self_events:
                 g["nc_weight"], g["q_lost"] = zero, zero
                 for k in range(SELF_EVENT_SLOTS):
@@ -1225,7 +1253,7 @@ class NmodlChannel(AbstractChannel):
                 g[f"nc_{a}"] = frame[a]
         g.pop("dt", None)
         written = {n: self._shape(g[n], v) for n in spec.pool}
-        run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
+        self._breakpoint(g)  # finitialize's current evaluation (two runs: `_breakpoint`)
         g["v_bp"] = v
         return self._pack(g, v), written
 
@@ -1238,13 +1266,26 @@ class NmodlChannel(AbstractChannel):
         g["celsius"] = temperature
         for n in spec.assigned + spec.module_locals:
             g.setdefault(n, np.float64(0.0))
-        run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
-        total = 0.0
-        for c in spec.currents:
-            total = total - g[c] if c in spec.electrode else total + g[c]
-        # density: mA/cm² → µA/cm²; point process: nA
-        i = self._scale * jnp.broadcast_to(_weak(total), jnp.shape(v))
+        if type(self).neuron_slope:  # NEURON's nrn_cur: a run at v + 0.001 mV, then at v
+            sg = jax.lax.stop_gradient
+            g1 = dict(g)
+            g1["v"] = sg(jnp.asarray(_weak(v))) + 0.001
+            run(spec.prog.breakpoint.body, {}, _Ctx(spec, g1, "current"))
+            g.update({n: g1[n] for n in spec.bp_kept})
+            run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
+            i0, i1 = self._total(g, v), self._total(g1, v)
+            i = sg(i0) + (v - sg(v)) * sg((i1 - i0) / 0.001)
+        else:
+            self._breakpoint(g)
+            i = self._total(g, v)
         return i, {c: self._shape(g[c], v) for c in spec.ion_currents}
+
+    def _total(self, g, v):
+        """The membrane current of BREAKPOINT's run `g`: µA/cm² (density), nA (point)."""
+        total = 0.0
+        for c in self._spec.currents:
+            total = total - g[c] if c in self._spec.electrode else total + g[c]
+        return self._scale * jnp.broadcast_to(_weak(total), jnp.shape(v))
 
     def update_ions(self, v, gates, dt, temperature, ions, t=None):
         """`(gates, {concentration: mM})` after `dt`: the SOLVEd block at `v` (time `t`:
@@ -1265,7 +1306,7 @@ class NmodlChannel(AbstractChannel):
             if t is not None:
                 g_bp["t"] = t - dt / 2
             del g_bp["dt"]
-            run(spec.prog.breakpoint.body, {}, _Ctx(spec, g_bp, "current"))
+            self._breakpoint(g_bp)
             g.update({n: g_bp[n] for n in spec.bp_carry})
         ctx = _Ctx(spec, g, "update")
         for s in spec.prog.breakpoint.body:
@@ -1274,6 +1315,18 @@ class NmodlChannel(AbstractChannel):
         v = jnp.asarray(v)
         g["v_bp"] = v
         return self._pack(g, v), {n: self._shape(g[n], v) for n in spec.pool}
+
+    def _breakpoint(self, g):
+        """BREAKPOINT's statements on `g` (in place). With state kept across calls
+        (`bp_kept`), NEURON's two runs: at v + 0.001 mV (its writes kept; no slope
+        through it, as NEURON's difference holds the first run's state), then at v."""
+        spec = self._spec
+        if spec.bp_kept:
+            g1 = dict(g)
+            g1["v"] = jax.lax.stop_gradient(jnp.asarray(_weak(g["v"]))) + 0.001
+            run(spec.prog.breakpoint.body, {}, _Ctx(spec, g1, "current"))
+            g.update({n: g1[n] for n in spec.bp_kept})
+        run(spec.prog.breakpoint.body, {}, _Ctx(spec, g, "current"))
 
     def _check_dt(self, gates, dt):
         """A mechanism whose initial state depends on dt (INITIAL runs the step's own
@@ -1342,6 +1395,23 @@ class NmodlChannel(AbstractChannel):
         return spec.gates(*[self._shape(g[n], v) for n in names])
 
 
+def with_neuron_slope(mech):
+    """`mech` linearised as NEURON does (`neuron_slope`): the same mechanism whose
+    membrane slope is NEURON's 0.001 mV difference, for comparisons with NEURON step for
+    step (a current nonlinear in v — a Mg²⁺ block, GHK, Izhikevich's quadratic — differs
+    by the slope rule alone). Not for fitting: the current's parameter gradient is cut."""
+    cls = type(mech)
+    sub = type(cls.__name__, (cls,), {"__module__": cls.__module__})
+    for k, x in vars(cls).items():  # the class attributes make_class set
+        if not k.startswith("__") and not callable(x) and k not in sub.__dict__:
+            try:
+                setattr(sub, k, x)
+            except (AttributeError, TypeError):
+                pass
+    sub.neuron_slope = True
+    return sub(**{f.name: getattr(mech, f.name) for f in dataclasses.fields(mech)})
+
+
 class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
     """A POINT_PROCESS imported from NMODL: one instance sits at one node; its current
     is nA (NMODL's `NONSPECIFIC_CURRENT i (nA)`), and `receive` runs its NET_RECEIVE
@@ -1364,6 +1434,15 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
         run(spec.prog.net_receive.body, frame, _Ctx(spec, g, "receive"))
         for a in spec.receive_state:
             g[f"nc_{a}"] = frame[a]
+
+    def _set_v(self, g):
+        """After NET_RECEIVE assigned v: the node's new voltage (`v_net`, which the cell
+        takes) and the voltage of the step's current evaluation (`v_bp`)."""
+        spec = self._spec
+        if spec.receive_writes_v:
+            g["v_net"] = g["v"]
+            if spec.carry_v:
+                g["v_bp"] = g["v"]
 
     def bind_pointer(self, name: str, *, v_at=None, values=None, dt=None):
         """This point process with its POINTER `name` bound (NEURON's `h.setpointer`):
@@ -1420,6 +1499,8 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
         v = jnp.asarray(v)
         g = self._glob(v, np.float64(np.nan), self.default_ions(v) if ions is None else ions, t)
         g.update(gates._asdict())
+        if spec.receive_writes_v:  # the node's v unless NET_RECEIVE sets it
+            g["v_net"] = v + 0.0 * g["v_net"]
         for n in spec.assigned + spec.module_locals:
             g.setdefault(n, np.float64(0.0))
         if spec.receive_time and t is None:
@@ -1427,6 +1508,7 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
                              "sends self-events): receive(..., t=, dt=) needs them")  # fmt: skip
         if not spec.self_events:
             self._receive_once(g, weight, np.float64(0.0), t)
+            self._set_v(g)
             return self._pack(g, v)
         if dt is None:
             raise ValueError(f"{spec.file}: {spec.suffix} sends self-events: receive needs dt")
@@ -1452,11 +1534,14 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
             flag = jnp.take_along_axis(flags, k_min[None], axis=0)[0]
             h = dict(base_g)
             h.update(gates)
+            if spec.receive_writes_v:  # v as set by this step's earlier calls
+                h["v"] = gates["v_net"]
             for k in range(n):  # the delivered slot is free again
                 h[f"q_t{k}"] = jnp.where(k_min == k, _FREE, gates[f"q_t{k}"])
             w = jnp.where(is_ext, weight, gates["nc_weight"])
             h["nc_weight"] = w
             self._receive_once(h, w, flag, jnp.where(due, t_min, t_now))
+            self._set_v(h)
             out = {m: jnp.where(due, jnp.broadcast_to(jnp.asarray(_weak(h[m]), dtype), shape),
                                 gates[m]) for m in names}  # fmt: skip
             return out, ext & ~(due & is_ext)
@@ -1522,6 +1607,7 @@ def make_class(spec: Spec, name: str | None = None):
         cls.n_receive = 1 if spec.prog.net_receive is not None else 0
         cls.receive_time = bool(getattr(spec, "receive_time", False))
         cls.self_events = bool(spec.self_events)
+        cls.receive_writes_v = bool(spec.receive_writes_v)
         if cls.n_receive:
             cls.receive_additive = not spec.self_events and _receive_additive(cls)
     _check_cnexp_linear(cls)
