@@ -874,8 +874,12 @@ class Cell(AbstractModel):
             active = jnp.zeros(v.shape, bool) | jnp.asarray(_mask(geo.vclamps, v.shape[-1]))
             for j in geo.electrodes:
                 pp, node = self.point_processes[j], geo.points[j]
+                pions = self._point_ions(j, pool, v)  # USEION values, POINTERs (HalfGap)
                 _, slope = jax.jvp(
-                    lambda u, pp=pp, g=y.points[j]: pp.current(u, g, **_time(pp, t + dt / 2)),
+                    lambda u, pp=pp, g=y.points[j], pi=pions: (
+                        pp.current(u, g, **_time(pp, t + dt / 2)) if pi is None else
+                        pp.current_ions(u, g, self.temperature, pi, **_time(pp, t + dt / 2))[0]
+                    ),
                     (v[..., node : node + 1],),
                     (jnp.ones_like(v[..., node : node + 1]),),
                 )
