@@ -1,5 +1,5 @@
 """Session-9 probes of `cable.Cell`'s construction arguments (nothing compiled). Both
-findings are in `cable/_cell.py`, the lead's file this session: strict `xfail`s.
+findings were in `cable/_cell.py` (fixed there: `_resolve_where`, `_site_list`).
 
 - a mechanism inserted in an empty list of branches (`[(HH(), [])]`, e.g. a filter that
   matched no branch) builds a cell without it, without a word (`Morphology.branches_where
@@ -17,22 +17,12 @@ MORPH = cable.Morphology(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lead's cable/_cell.py: _resolve_where accepts an empty list of branches (the "
-    "mechanism is silently left out)",
-)
 def test_mechanism_in_no_branch_is_refused():
     assert len(cable.Cell(MORPH, [(cable.HH(), [1])]).mechanisms) == 1  # the control
     with pytest.raises(ValueError, match="mechanism 0"):
         cable.Cell(MORPH, [(cable.HH(), [])])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lead's cable/_cell.py: record_v of one (branch, x) instead of a list of them "
-    "fails with a bare unpacking TypeError",
-)
 def test_record_v_of_one_site_is_named():
     cell = cable.Cell(MORPH, [(cable.HH(), None)])
     assert cell.record_v([(0, 0.5)]) is not None  # the control

@@ -132,6 +132,11 @@ def _resolve_where(morph: Morphology, where, i) -> list[int]:
             )
         return found
     where = [where] if np.ndim(where) == 0 else list(where)
+    if not where:
+        raise ValueError(
+            f"mechanism {i} is inserted in no branch (an empty list): give branch indices, "
+            "a branch type, or None for every branch."
+        )
     if any(isinstance(w, str) for w in where):  # a list of types (and indices)
         try:
             return list(morph.branches_where(where))
@@ -144,6 +149,20 @@ def _resolve_where(morph: Morphology, where, i) -> list[int]:
                 f"0..{n - 1})."
             )
     return sorted({int(b) for b in where})
+
+
+def _site_list(sites, where: str) -> list:
+    """`sites` as a list of `(branch, x)` pairs, or a `ValueError` naming `where`: one
+    pair given alone (`(0, 0.5)`) is the usual slip."""
+    try:
+        out = [tuple(s) for s in sites]
+        if out and all(len(s) == 2 for s in out):
+            return out
+    except TypeError:
+        pass
+    raise ValueError(
+        f"{where}: sites must be a list of (branch, x) pairs, e.g. [(0, 0.5)], got {sites!r}."
+    )
 
 
 class Cell(AbstractModel):
@@ -388,7 +407,7 @@ class Cell(AbstractModel):
     def record_v(self, sites: Sequence[tuple[int, float]]):
         """A function for `SaveAt(fn=...)` keeping the voltage at `sites` only:
         `(*batch, len(sites))` per saved step."""
-        idx = np.array([self.node(b, x) for b, x in sites])
+        idx = np.array([self.node(b, x) for b, x in _site_list(sites, "record_v")])
         pick = StaticMap.take(idx, self.n_nodes)  # no scatter in a gradient (`_gather.py`)
         return lambda y: apply(pick, y.v)
 
@@ -410,7 +429,7 @@ class Cell(AbstractModel):
         spread = self.geometry.spread[mechanism]
         n_region = len(self.regions[mechanism])
         pos = []
-        for b, x in sites:
+        for b, x in _site_list(sites, "record_gate"):
             k = int(spread[self.node(b, x)])
             if k == n_region:
                 raise ValueError(
