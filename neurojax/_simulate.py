@@ -178,6 +178,13 @@ def prepare_inputs(inputs, dt) -> Any:
         inputs,
         is_leaf=lambda x: isinstance(x, AbstractStimulus),
     )
+    if isinstance(inputs, (list, tuple)) and inputs and all(
+        isinstance(v, (int, float, np.number)) for v in inputs
+    ):  # a pytree of scalars: each would be read as a separate input
+        raise TypeError(
+            f"inputs is a Python {type(inputs).__name__} of {len(inputs)} numbers; pass an "
+            "array shaped (n_steps, *batch), e.g. jnp.asarray(inputs)."
+        )
     leaves, treedef = jtu.tree_flatten(inputs)
     if not leaves:
         raise ValueError("inputs is empty: pass arrays shaped (n_steps, *batch).")

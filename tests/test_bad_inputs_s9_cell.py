@@ -28,3 +28,11 @@ def test_record_v_of_one_site_is_named():
     assert cell.record_v([(0, 0.5)]) is not None  # the control
     with pytest.raises((TypeError, ValueError), match=r"sites|\(branch, x\)"):
         cell.record_v((0, 0.5))
+
+
+@pytest.mark.parametrize("bad", ["0", True, 1j])
+def test_synapse_reversal_must_be_a_real_number(bad):
+    # "0" was parsed as 0 mV and True read as 1 mV, without a word
+    assert cable.Cell(MORPH, [(cable.HH(), None)], synapses=[(0, 0.5, -80)]).e_syn[0] == -80.0
+    with pytest.raises(TypeError, match=r"synapses\[0\]"):
+        cable.Cell(MORPH, [(cable.HH(), None)], synapses=[(0, 0.5, bad)])

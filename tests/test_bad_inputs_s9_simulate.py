@@ -29,3 +29,9 @@ def test_time_grid_of_a_late_float32_run():
         return
     steps = np.diff(np.asarray(sol.t, np.float64))
     np.testing.assert_allclose(steps, 0.025, rtol=1e-5)
+
+
+def test_a_python_list_of_numbers_as_inputs_is_named():
+    # each number was read as a separate input leaf: "got shape ()", which misleads
+    with pytest.raises(TypeError, match="Python list of 3 numbers"):
+        nj.simulate(nj.LIF(), [0.0, 1.0, 2.0], dt=0.1)

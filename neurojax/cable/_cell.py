@@ -339,6 +339,10 @@ class Cell(AbstractModel):
         self.temperature = temperature
         self.v_init = v_init
         e_syn = [e for _, _, e in synapses]
+        for k, e in enumerate(e_syn):  # "0" would be parsed, True read as 1 mV
+            if isinstance(e, (str, bytes, bool, np.bool_)) or np.iscomplexobj(e):
+                raise TypeError(f"synapses[{k}]: the reversal potential must be a real number "
+                                f"in mV, got {e!r}.")  # fmt: skip
         self.e_syn = (
             jnp.stack([jnp.asarray(e, float) for e in e_syn])
             if any(isinstance(e, jax.core.Tracer) for e in e_syn)
