@@ -987,7 +987,10 @@ class Cell(AbstractModel):
         the instances' leaves in every step, and in reverse mode their cotangents
         accumulate per compartment and are split back to the instances once, after the
         loop (`PREPARE_LOOP = "none"`: not). The same arithmetic: results identical to
-        rounding (bit for bit in the cases checked, `tests/test_cable_merge.py`)."""
+        rounding (bit for bit in the cases checked, `tests/test_cable_merge.py`). In the
+        copy returned, the merged instances' array leaves are None, so a prepared cell
+        edited afterwards fails (a `ValueError` naming the mechanisms) rather than run
+        the merged values of before."""
         if PREPARE_LOOP not in _PREPARE_CHOICES:
             raise ValueError(
                 f"cable._cell.PREPARE_LOOP must be one of {_PREPARE_CHOICES}, got "
