@@ -180,10 +180,16 @@ class _Problem:
         X = np.stack([self.window_sum(g * c)[self.valid] for c in cols], 1)
         return X, self.dv[self.valid]
 
-    def solve(self, delta_t, tau_w, phi, rows=None):
+    def solve(self, delta_t, tau_w, phi, rows=None, e_l=None):
+        """θ by least squares. With `e_l` (E_L from the previous iterate) the two w
+        columns are one, `−(W₁ − E_L·W₀)` (θ₅ = θ₄·E_L imposed): W₀ → 1 within τ_w of the
+        start, so free they are nearly collinear with the constant column, and `a` took
+        that variance (measured, 1 mV: `a` ±14–40 % free)."""
         X, y = self.columns(delta_t, tau_w, phi)
         if rows is not None:
             X, y = X[rows], y[rows]
+        if e_l is not None:
+            X = np.concatenate([X[:, :3], X[:, 3:4] + e_l * X[:, 4:5], X[:, 5:]], 1)
         # normal equations on unit-norm columns (condition ~1e2–1e3 here, squared: far
         # inside float64), ~100× cheaper than an SVD-based lstsq on ~10⁴ rows
         scale = np.sqrt(np.sum(X**2, 0))
@@ -194,6 +200,8 @@ class _Problem:
         except np.linalg.LinAlgError:
             return None, np.inf, None
         r = y - X @ theta
+        if e_l is not None:
+            theta = np.concatenate([theta[:4], [theta[3] * e_l], theta[4:]])
         return theta, float(np.mean(r**2)), r
 
     def phi(self, p):
@@ -223,15 +231,17 @@ class _Problem:
         )
 
     def fixed_point(self, delta_t, tau_w, iterations):
-        """`(θ, mse, params)` at (Δ_T, τ_w), φ₁ iterated from 1 (each solve at the
-        previous solve's τ, V_T). The windows within `UPSWING_ROWS` steps before a spike
+        """`(θ, mse, params, residuals)` at (Δ_T, τ_w), φ₁ iterated from 1 (each solve
+        at the previous solve's τ, V_T; from the second on, with E_L in w fixed at the
+        previous solve's, see `solve`). The windows within `UPSWING_ROWS` steps before a spike
         are left out: there φ₁ reaches ~3 and is so sensitive to τ, V_T that the
         iteration did not converge (measured: 0.018 mV² at the truth after 8 iterations
         with them, 2e-12 without; without them it contracts ~30-fold per iteration)."""
         phi = np.ones_like(self.v)
         out = (None, np.inf, None, None)
         for _ in range(iterations):
-            theta, mse, r = self.solve(delta_t, tau_w, phi, self.calm)
+            e_l = None if out[2] is None else out[2]["v_rest"]
+            theta, mse, r = self.solve(delta_t, tau_w, phi, self.calm, e_l)
             p = None if theta is None else self.params(theta, delta_t, tau_w)
             if p is None:
                 break
