@@ -276,8 +276,8 @@ def if_study(name, noise, n_starts, spread, tol, seed=0, voltage_spread=None):
             )
         )
         if noise:
-            print(f"   err/se {np.round(extra['err_over_se'], 2)}, LR "
-                  f"{extra['likelihood_ratio']:.3g}, Wald {extra['wald']:.3g}", flush=True)  # fmt: skip
+            lr, wald = extra["likelihood_ratio"], extra["wald"]
+            print(f"   err/se {np.round(extra['err_over_se'], 2)}, LR {lr:.3g}, Wald {wald:.3g}")
         print(
             f"{name} noise={noise} start {i} {np.round(s / truth - 1, 2)} -> max|rel| "
             f"{np.abs(rel).max():.2e} ({fields[int(np.argmax(np.abs(rel)))]}) ok={ok} "
