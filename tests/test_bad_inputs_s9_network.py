@@ -1,31 +1,38 @@
-"""Session-9 probes of networks with dendritic (`ReducedCell`) populations. Every
-failure found is in `neurojax/network/**` or `cable/_reduced.py`, helper DEND's files
-this session, so each is a strict `xfail` here (the fix is theirs; the test turns into a
-pass, and then an error to remove the mark, once fixed).
+"""Session-9 probes of networks with dendritic (`ReducedCell`) populations
+(`neurojax/network/**`, `cable/_reduced.py`). Left as strict `xfail`s by the probing
+helper, fixed by helper NETFIX: each is now refused at the API boundary (construction,
+`record`, or `check_call` before the run), naming the argument and the value.
 
 Found by the probes (the rest of the 60 network probes — projections to a compartment
 that does not exist, negative/zero/NaN couplings, dSpike timings off the dt grid or
 impossible (refractory < rise), thresholds made finite after the build on compartments
 built without dSpikes, delays not a multiple of dt, negative/NaN/inf Poisson rates,
-fractional or negative SpikeSource counts, input shapes — raised clearly):
+fractional or negative SpikeSource counts, input shapes — raised clearly already):
 
 - a dSpike threshold set to NaN after the build (`eqx.tree_at`, which skips
-  `__check_init__`; or a fit's NaN) simulates without a word: NaN compares False, so that
-  compartment never fires a dSpike;
-- a `PoissonDrive` whose `rate` or `weight` is shaped for another population size is
-  accepted by `Network` and fails in the first step with JAX's "Incompatible types for
+  `__check_init__`; or a fit's NaN) simulated without a word: NaN compares False, so that
+  compartment never fired a dSpike;
+- a `PoissonDrive` whose `rate` or `weight` is shaped for another population size was
+  accepted by `Network` and failed in the first step with JAX's "Incompatible types for
   broadcasting" (no drive, no population named);
-- `Network(dt=0.1 + 0j)` fails with "'>' not supported between complex and int";
+- `Network(dt=0.1 + 0j)` failed with "'>' not supported between complex and int";
   `Projection(delay=0.1 + 0.1j)` with "float() argument must be a string or a real number";
-- a `Projection` onto a `SpikeSource` population (pre and post swapped, say) is accepted
-  and does nothing;
+- a `Projection` (or a drive) onto a `SpikeSource` population (pre and post swapped, say)
+  was accepted and did nothing;
 - `Network.record(v={"E": jnp.array([0, 7])})` on a population of 2 (or a compartment
-  index 5 of 2) returns the last neuron (compartment) for the index beyond it: JAX's
-  gather clamps out-of-range indices; `record(v={"src": ...})` on a `SpikeSource` returns
+  index 5 of 2) returned the last neuron (compartment) for the index beyond it: JAX's
+  gather clamps out-of-range indices; `record(v={"src": ...})` on a `SpikeSource` returned
   zeros;
-- `ReducedCell.build([dendrite, soma], ...)` makes the first compartment the soma (the
-  spiking unit, where `compartment=None` projects) whatever the names; `clamp="no"` is
-  truthy.
+- `ReducedCell.build([dendrite, soma], ...)` made the first compartment the soma (the
+  spiking unit, where `compartment=None` projects) whatever the names (Dendrify's soma is
+  its `Soma` object wherever listed: now refused, the soma must come first);
+  `clamp="no"` was truthy;
+- (reported without a test) `spike_counts(n_steps=2.5)` truncated, bool source indices were
+  read as 0/1; an `rbg` PRNG key with Poisson drives failed inside JAX's `poisson` with a
+  NotImplementedError naming no drive.
+
+Cost: nothing is compiled; the rbg-key test traces one network step (~0.3 CPU-s), the
+traced NaN-threshold test (slow tier) compiles one small run.
 """
 
 import equinox as eqx
@@ -79,23 +86,36 @@ def _drive(**kw):
     return nn.PoissonDrive("E", ns.Exponential(tau=2.0, e_rev=0.0), **{"rate": 5.0, **kw})
 
 
-@pytest.mark.slow  # ~1 CPU-s: compiles one small run (the rest of this file: nothing)
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper DEND's cable/_reduced.py: a NaN dSpike threshold set after the build "
-    "(eqx.tree_at) is not refused by simulate (ReducedCell.check_call checks timings only)",
-)
+def _nan_threshold_cell():
+    return eqx.tree_at(lambda m: m.threshold, _cell(), jnp.array([jnp.inf, jnp.nan]))
+
+
 def test_nan_dspike_threshold_after_build_is_refused():
-    cell = eqx.tree_at(lambda m: m.threshold, _cell(), jnp.array([jnp.inf, jnp.nan]))
-    with pytest.raises(RUNTIME, match="threshold"):
-        jax.block_until_ready(nj.simulate(cell, jnp.zeros((2, 2)), dt=0.1).v)
+    # refused by check_call before anything is compiled, naming the compartment
+    with pytest.raises(RUNTIME, match=r"threshold.*\['d'\]"):
+        jax.block_until_ready(nj.simulate(_nan_threshold_cell(), jnp.zeros((2, 2)), dt=0.1).v)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper DEND's network/_network.py: a PoissonDrive rate/weight shaped for "
-    "another population size is accepted by Network and fails inside JAX's broadcasting",
-)
+def test_nan_dspike_threshold_refused_when_the_network_is_built():
+    pops = {"E": nn.Population(_nan_threshold_cell(), 2)}
+    with pytest.raises(ValueError, match=r"population 'E'.*threshold is NaN.*\['d'\]"):
+        nn.Network(pops, dt=0.1)
+
+
+@pytest.mark.slow  # ~1-2 CPU-s: compiles one small run
+def test_traced_nan_dspike_threshold_is_refused_at_run_time():
+    cell = _cell()
+
+    @jax.jit
+    def run(th):
+        c = eqx.tree_at(lambda m: m.threshold, cell, th)
+        return nj.simulate(c, jnp.zeros((2, 2)), dt=0.1).v
+
+    assert jnp.all(jnp.isfinite(run(jnp.array([jnp.inf, -40.0]))))  # the control
+    with pytest.raises(RUNTIME, match="threshold is NaN"):
+        jax.block_until_ready(run(jnp.array([jnp.inf, jnp.nan])))
+
+
 @pytest.mark.parametrize("field", ["rate", "weight"])
 def test_drive_shaped_for_another_population_is_named(field):
     with pytest.raises(ValueError, match=rf"drive 0.*{field}"):
@@ -108,23 +128,12 @@ def test_drive_shaped_for_its_population_is_fine():
     assert len(_net(drive=_drive(weight=0.01)).drives) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper DEND's network/_network.py, _delay.py: a complex dt or delay fails with "
-    "a bare comparison/float() TypeError that names neither",
-)
 @pytest.mark.parametrize("kw, name", [(dict(dt=0.1 + 0j), "dt"), (dict(delay=0.1 + 0.1j), "delay")])
 def test_complex_dt_or_delay_is_named(kw, name):
     with pytest.raises(TypeError, match=name):
         _net(**kw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper DEND's network/_network.py: a projection onto a SpikeSource population "
-    "is accepted and has no effect (its spikes are its inputs; measured: E→src with weight "
-    "5 µS changed nothing)",
-)
 def test_projection_onto_a_spike_source_is_refused():
     # e.g. pre and post swapped: the synapses would never act on anything
     with pytest.raises(ValueError, match="SpikeSource"):
@@ -139,12 +148,6 @@ def _recorded(net, v):
     return net.record(v=v)(net.init_state())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper DEND's network/_network.py: Network.record(v=...) takes an index beyond "
-    "the population or the compartments, which JAX's gather clamps to the last neuron / "
-    "compartment without a word",
-)
 @pytest.mark.parametrize(
     "index", [jnp.array([0, 7]), (slice(0, 2), 5)], ids=["neuron 7 of 2", "compartment 5 of 2"]
 )
@@ -155,21 +158,11 @@ def test_record_index_beyond_the_population_is_refused(index):
         _recorded(net, {"E": index})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper DEND's network/_network.py: Network.record(v={'src': ...}) on a "
-    "SpikeSource population returns zeros (it has no voltage) instead of refusing",
-)
 def test_record_voltage_of_a_spike_source_is_refused():
     with pytest.raises(ValueError, match="SpikeSource"):
         _recorded(_net(), {"src": slice(0, 2)})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper DEND's cable/_reduced.py: ReducedCell.build takes the FIRST compartment "
-    "as the soma whatever its name: [dendrite 'd', 'soma'] makes 'd' the spiking unit",
-)
 def test_compartment_named_soma_not_first_is_refused():
     soma = Compartment("soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0)
     dend = Compartment("d", c_abs=0.05, gl_abs=0.0025, e_l=-70.0)
@@ -178,12 +171,50 @@ def test_compartment_named_soma_not_first_is_refused():
         ReducedCell.build([dend, soma], [("soma", "d", 0.04)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper DEND's cable/_reduced.py: ReducedCell.build(clamp='no') is truthy: the "
-    "soma is held while refractory",
-)
 def test_clamp_must_be_a_bool():
     soma = Compartment("soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0)
     with pytest.raises(TypeError, match="clamp"):
         ReducedCell.build([soma], [], clamp="no")
+
+
+def test_drive_onto_a_spike_source_is_refused():
+    with pytest.raises(ValueError, match="drive 0 .*SpikeSource"):
+        _net(drive=nn.PoissonDrive("src", ns.Exponential(tau=2.0, e_rev=0.0), rate=5.0))
+
+
+def test_record_a_bool_index_is_refused():
+    net = _net()
+    with pytest.raises(TypeError, match="bool"):
+        _recorded(net, {"E": True})
+    # a boolean mask of the population's length is an index like any other
+    assert _recorded(net, {"E": jnp.array([True, False])})["E"].shape == (1, 2)
+    with pytest.raises(IndexError, match="'E'"):
+        _recorded(net, {"E": jnp.array([True, False, True])})
+
+
+def test_record_a_compartment_by_name_still_checks_the_neurons():
+    net = _net()
+    assert _recorded(net, {"E": (jnp.array([1]), "d")})["E"].shape == (1,)
+    with pytest.raises(IndexError, match="2"):
+        _recorded(net, {"E": (jnp.array([2]), "d")})
+
+
+@pytest.mark.parametrize("kw", [dict(n_steps=2.5), dict(n_sources=True), dict(n_steps="10")])
+def test_spike_counts_takes_whole_counts_only(kw):
+    args = dict(indices=[0, 0], times=[0.0, 0.1], n_sources=2, n_steps=10, dt=0.1)
+    assert nn.spike_counts(**args).shape == (10, 2)  # the control
+    name = next(iter(kw))
+    with pytest.raises(ValueError, match=name):
+        nn.spike_counts(**{**args, **kw})
+
+
+def test_spike_counts_refuses_bool_indices():
+    with pytest.raises(TypeError, match="indices"):
+        nn.spike_counts([True, False], [0.0, 0.1], 2, 10, 0.1)
+
+
+def test_rbg_key_with_poisson_drives_is_named():
+    net = _net(drive=_drive())
+    inputs = {"src": jnp.zeros((2, 2))}
+    with pytest.raises(ValueError, match=r"drive 0 \(onto E\).*'rbg'"):
+        nj.simulate(net, inputs, dt=0.1, key=jax.random.key(0, impl="rbg"))

@@ -393,16 +393,18 @@ class ReducedCell(AbstractModel):
         clamp: bool = False,
         surrogate: AbstractSurrogate | None = None,
     ) -> ReducedCell:
-        """A reduced cell from `Compartment`s (the first is the soma) and connections
-        `(name_a, name_b)` or `(name_a, name_b, "half_cylinders")` (Dendrify's default),
-        `(name_a, name_b, "cylinder_<name>")` (the axial conductance of that whole
-        compartment) or `(name_a, name_b, g)` (µS, > 0).
+        """A reduced cell from `Compartment`s (the first is the soma; a compartment named
+        `"soma"` anywhere else is refused, since Dendrify's `Soma` may be listed anywhere)
+        and connections `(name_a, name_b)` or `(name_a, name_b, "half_cylinders")`
+        (Dendrify's default), `(name_a, name_b, "cylinder_<name>")` (the axial conductance
+        of that whole compartment) or `(name_a, name_b, g)` (µS, > 0).
 
         Soma: threshold `v_th`, reset `v_reset` (mV), refractory `t_ref` (ms); with
         `v_spike` (mV) the soma is first set to `v_spike` and `spike_width` ms later to
         `v_reset` (Dendrify's `reset` and `second_reset`). By default (`clamp=False`,
         Dendrify's models) the soma is not held while refractory, only its threshold is
-        blocked; `clamp=True` holds it (Brian2's `(unless refractory)`)."""
+        blocked; `clamp=True` holds it (Brian2's `(unless refractory)`); `clamp` must be a
+        bool (a string such as `"no"` is refused, not read as true)."""
         comps = list(compartments)
         if not comps:
             raise ValueError("a reduced cell needs at least a soma compartment.")
@@ -415,6 +417,21 @@ class ReducedCell(AbstractModel):
         names = [c.name for c in comps]
         if len(set(names)) != len(names):
             raise ValueError(f"compartment names must be unique, got {names}.")
+        if not isinstance(clamp, (bool, np.bool_)):
+            raise TypeError(
+                f"ReducedCell.build: clamp must be True or False (hold the soma while "
+                f"refractory), got {clamp!r}."
+            )
+        named_soma = [k for k, n in enumerate(names) if n.lower() == "soma"]
+        if named_soma and named_soma[0] != 0:
+            raise ValueError(
+                f"ReducedCell.build: compartment {names[named_soma[0]]!r} is at position "
+                f"{named_soma[0]} of {names}, but a ReducedCell's soma (the integrate-and-fire "
+                "unit that spikes, where plain-array inputs and compartment=None projections "
+                f"go) is its first compartment: {names[0]!r} would spike instead. Put the "
+                "soma first (Dendrify tells the soma by its class, Soma, wherever it is "
+                "listed; here it is told by its place)."
+            )
         index = {n: i for i, n in enumerate(names)}
         edges, g, pairs = [], [], set()
         for conn in connections:
@@ -560,15 +577,32 @@ class ReducedCell(AbstractModel):
                 f"ReducedCell.g_couple has shape {jnp.shape(self.g_couple)}; it must be one "
                 f"value per connection ({len(self.edges)},)."
             )
-        th = self.threshold
-        if not isinstance(th, jax.core.Tracer) and np.any(np.isnan(np.asarray(th))):
-            raise ValueError(
-                "ReducedCell.threshold is NaN; give a dSpike threshold in mV (+inf: none)."
-            )
+        if not isinstance(self.clamp, (bool, np.bool_)):
+            raise TypeError(f"ReducedCell.clamp must be True or False, got {self.clamp!r}.")
+        self.check_threshold()
 
     @property
     def n(self) -> int:
         return len(self.names)
+
+    def check_threshold(self, where: str = "ReducedCell") -> tuple:
+        """Refuse a NaN dSpike `threshold` (NaN never compares `>=`, so that compartment
+        would silently never fire): a `ValueError` naming the compartments for concrete
+        thresholds, else `((bad, message),)` for `simulate`'s run-time check. Run when the
+        cell is made, by `check_call` (a threshold set afterwards, by `eqx.tree_at` or a
+        fit, skips `__check_init__`) and when a `Network` is built."""
+        th = self.threshold
+        message = (
+            f"{where}: the dSpike threshold is NaN in compartment(s) {{}}: NaN never "
+            "compares >=, so they would never fire a dSpike. Give a threshold in mV (+inf: "
+            "no dSpikes), e.g. check what set it (eqx.tree_at, a fit's step)."
+        )
+        if isinstance(th, jax.core.Tracer):
+            return ((jnp.any(jnp.isnan(th)), message.format("(traced)")),)
+        nan = np.isnan(np.broadcast_to(np.asarray(th, float), (self.n,)))
+        if np.any(nan):
+            raise ValueError(message.format([self.names[i] for i in np.flatnonzero(nan)]))
+        return ()
 
     def compartment_index(self, name: str) -> int:
         """The position of compartment `name` (0 is the soma); a clear error otherwise."""
@@ -824,9 +858,10 @@ class ReducedCell(AbstractModel):
     def check_call(self, inputs, dt):
         """`check_dt` for a concrete `dt` and timings (`simulate` calls it once, before
         the run); traced ones (under `jit`/`grad`) give the same whole-step test as one
-        run-time check."""
+        run-time check. A NaN dSpike `threshold` is refused too (`check_threshold`)."""
+        nan_threshold = self.check_threshold()
         if not isinstance(dt, jax.core.Tracer) and self.check_dt(dt):
-            return ()
+            return nan_threshold
         times = [self.t_ref, self.spike_width]
         active = jnp.isfinite(self.threshold)
         for k in ("duration_rise", "duration_fall", "offset_fall", "refractory_d"):
@@ -840,7 +875,7 @@ class ReducedCell(AbstractModel):
             "number of steps of dt (Dendrify would floor it silently). Call "
             "cell.check_dt(dt) to see which, and choose a dt that divides them."
         )
-        return ((bad, message),)
+        return (*nan_threshold, (bad, message))
 
     def event_step(self, info, y_old, y_new, z, inputs):
         return self.events(info, y_new, z)

@@ -21,6 +21,8 @@ def delay_steps(delay, dt: float | int, *, what: str = "delay") -> int:
     0 means delivery in the step of the spike (no buffer). A delay shorter than `dt`, or
     not a multiple of `dt`, is an error (a silently rounded delay would shift every
     spike): choose `dt` dividing the delay, or pass `round_to_dt=True` where offered."""
+    if isinstance(delay, (bool, np.bool_)) or np.asarray(delay).dtype.kind not in "iuf":
+        raise TypeError(f"{what} must be a real number of ms, got {delay!r}.")
     d = float(delay)
     if not np.isfinite(d) or d < 0:
         raise ValueError(f"{what} must be a finite number of ms >= 0, got {delay!r}.")

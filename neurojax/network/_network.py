@@ -21,6 +21,7 @@ from ._propagate import (
     scatter_binary_events,
     scatter_events,
 )
+from ._spike_source import SpikeSource
 
 
 class NetworkState(NamedTuple):
@@ -143,11 +144,11 @@ class Network(AbstractModel):
             isinstance(dt, (bool, str, bytes))
             or isinstance(dt, jax.core.Tracer)
             or np.ndim(dt) != 0
-            or not np.issubdtype(np.asarray(dt).dtype, np.number)
+            or np.asarray(dt).dtype.kind not in "iuf"  # complex: refused, not compared
         ):
             raise TypeError(
-                f"Network dt must be a concrete number of ms (delays are counted in steps of "
-                f"it), got {dt!r}."
+                f"Network dt must be a concrete real number of ms (delays are counted in "
+                f"steps of it), got {dt!r}."
             )
         if not (np.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a time step in ms > 0, got {dt!r}.")
@@ -165,6 +166,13 @@ class Network(AbstractModel):
                         f"projection {k} ({proj.pre} → {proj.post}): unknown {end} population "
                         f"{attr!r}; populations are {names}."
                     )
+            if isinstance(self.populations[proj.post].neuron, SpikeSource):
+                raise ValueError(
+                    f"projection {k} ({proj.pre} → {proj.post}): population {proj.post!r} is a "
+                    "SpikeSource, which emits its input spike trains and has no membrane: "
+                    "synapses onto it would have no effect. A SpikeSource can only be a "
+                    "projection's pre; were pre and post swapped? (Projection(pre, post, ...))"
+                )
             conn = proj.connectivity
             n_pre, n_post = self.populations[proj.pre].size, self.populations[proj.post].size
             if (conn.n_pre, conn.n_post) != (n_pre, n_post):
@@ -202,11 +210,28 @@ class Network(AbstractModel):
                     f"drive {k}: unknown target population {drive.target!r}; populations are "
                     f"{names}."
                 )
+            target = self.populations[drive.target]
+            if isinstance(target.neuron, SpikeSource):
+                raise ValueError(
+                    f"drive {k} (onto {drive.target}): population {drive.target!r} is a "
+                    "SpikeSource, which emits its input spike trains and has no membrane: a "
+                    "Poisson drive onto it would have no effect. Drive the populations it "
+                    "projects to instead."
+                )
+            for field in ("rate", "weight"):
+                shape = tuple(jnp.shape(getattr(drive, field)))
+                if shape not in ((), (1,), (target.size,)):
+                    raise ValueError(
+                        f"drive {k} (onto {drive.target}): {field} has shape {shape}, but "
+                        f"population {drive.target!r} has {target.size} neurons; give one "
+                        f"{field} for all (a scalar) or one per neuron, shaped ({target.size},)."
+                    )
         stiff, dspikes = {}, {}
         for name, pop in self.populations.items():
             if compartments_of(pop.neuron) is not None:
                 # compartments without dSpikes (threshold +inf when built) carry no gate
                 # or timer state: fewer arrays read and written per step
+                pop.neuron.check_threshold(where=f"population {name!r}")  # NaN: refused
                 dspikes[name] = pop.neuron.dspiking()
                 # concrete timings: refused now; traced ones: `check_call`, once per run
                 pop.neuron.check_dt(self.dt, where=f"population {name!r}")
@@ -1005,12 +1030,9 @@ class Network(AbstractModel):
                 s = pr.synapse.on_arrival(s, arrived[k], dt)
             synapses.append(s)
         drives = []
+        if self.drives:
+            self._check_key(info.key)  # static: raised while tracing, before any step runs
         for k, d in enumerate(self.drives):
-            if info.key is None:
-                raise ValueError(
-                    "this Network has Poisson drives: pass simulate(..., key=jax.random.key(seed)) "
-                    "(fit(..., simulation_key=jax.random.key(seed)) when fitting)."
-                )
             size = self.populations[d.target].size
             x = d.sample(jax.random.fold_in(info.key, k), (size,), dt)
             s = y_new.drives[k]
@@ -1032,13 +1054,41 @@ class Network(AbstractModel):
 
     # ---------------------------------------------------------------- helpers
 
+    def _check_key(self, key):
+        """The drives' PRNG key: given, and of the threefry implementation (JAX's
+        default), which `jax.random.poisson` (the drives' draw for means >= 10 per step)
+        needs. Both are static properties (the key's presence and dtype), so this runs
+        while the step is traced — once, before the run, compiling nothing."""
+        drives = [f"drive {k} (onto {d.target})" for k, d in enumerate(self.drives)]
+        if key is None:
+            raise ValueError(
+                f"this Network has Poisson drives ({', '.join(drives)}): pass "
+                "simulate(..., key=jax.random.key(seed)) (fit(..., "
+                "simulation_key=jax.random.key(seed)) when fitting)."
+            )
+        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+            impl = str(jax.random.key_impl(key))
+        else:  # a raw uint32 key (`jax.random.PRNGKey`): the default implementation's
+            impl = str(jax.config.jax_default_prng_impl)
+        if "threefry" not in impl:
+            raise ValueError(
+                f"this Network's Poisson drives ({', '.join(drives)}) need a threefry PRNG "
+                f"key (jax.random.poisson implements no other); the key given is {impl!r}. "
+                "Pass simulate(..., key=jax.random.key(seed)) (threefry2x32, JAX's default; "
+                "or impl='threefry2x32')."
+            )
+
     def record(self, *, v: dict[str, Any] | None = None, rates: bool = False):
         """A function for `SaveAt(fn=...)` keeping the voltages of a subset of neurons:
         `v={"E": slice(0, 10)}` (any index: slice, int array) → `{"E": v[..., :10]}`.
         For a ReducedCell population the value may be `(index, "compartment")` to keep
         one compartment (`(size_kept,)`); a bare index keeps all of them. For a
         `cable.Cell` population, `(index, (branch, x))` keeps one site (`(size_kept,)`)
-        and `(index, [(branch, x), ...])` several (`(size_kept, n_sites)`)."""
+        and `(index, [(branch, x), ...])` several (`(size_kept, n_sites)`).
+
+        Refused here (not in the run): an index beyond the population or its compartments
+        (JAX's gather would clamp it to the last one without a word), a bare bool, and a
+        `SpikeSource` population (it has no voltage; its spikes are in `Solution.spikes`)."""
         v = v or {}
         picks = {}
         for n, idx in v.items():
@@ -1046,6 +1096,13 @@ class Network(AbstractModel):
                 raise ValueError(
                     f"record(v=...): unknown population {n!r}; populations are "
                     f"{list(self.populations)}."
+                )
+            if isinstance(self.populations[n].neuron, SpikeSource):
+                raise ValueError(
+                    f"record(v={{{n!r}: ...}}): population {n!r} is a SpikeSource, which has "
+                    "no voltage (it emits its input spike trains); its spikes are kept in "
+                    f"Solution.spikes[{n!r}]. Record the voltage of the populations it "
+                    "projects to."
                 )
             comp = None
             if isinstance(idx, tuple) and len(idx) == 2 and isinstance(idx[1], str):
@@ -1063,6 +1120,7 @@ class Network(AbstractModel):
                 nodes = np.array([_cells.site_node(cell, st, where) for st in sites])
                 comp = nodes[0] if one else nodes
                 idx = idx[0]
+            self._check_record_index(n, idx)
             picks[n] = (idx, comp)
 
         def fn(y):
@@ -1073,6 +1131,42 @@ class Network(AbstractModel):
             return out
 
         return fn
+
+    def _check_record_index(self, name, idx):
+        """Refuse an index of population `name`'s voltage that NumPy would refuse (beyond
+        the neurons or compartments, a float, a mask of another length): JAX's gather
+        clamps an out-of-range index to the last element instead. A traced index is
+        left as it is (its value is unknown here)."""
+        pop = self.populations[name]
+        leaves = idx if isinstance(idx, tuple) else (idx,)
+        if any(isinstance(x, jax.core.Tracer) for x in leaves):
+            return
+        what = f"record(v={{{name!r}: ...}})"
+        if any(isinstance(x, (bool, np.bool_)) for x in leaves):
+            raise TypeError(
+                f"{what}: the index {idx!r} is a bool, which NumPy and JAX read as a new axis, "
+                "not a neuron. Give neuron indices (an int, a slice, an int array) or a "
+                f"boolean mask of length {pop.size}."
+            )
+        if _cells.is_cell(pop.neuron):
+            shape, axes = (pop.size, pop.neuron.n_nodes), "neurons × nodes"
+        elif self._n_comp(name) is not None:
+            shape, axes = (pop.size, self._n_comp(name)), "neurons × compartments"
+        else:
+            shape, axes = (pop.size,), "neurons"
+        probe = np.broadcast_to(np.zeros((), np.int8), shape)  # no memory: a view
+        as_np = tuple(
+            x if isinstance(x, slice) or x is None or x is Ellipsis else np.asarray(x)
+            for x in leaves
+        )
+        try:
+            probe[as_np if isinstance(idx, tuple) else as_np[0]]
+        except (IndexError, TypeError, ValueError) as e:
+            raise IndexError(
+                f"{what}: index {idx!r} does not fit population {name!r}, whose voltage is "
+                f"{shape} ({axes}): {e}. (JAX would clamp an index beyond the end to the "
+                "last element without a word.)"
+            ) from None
 
 
 class _SynapseODE:

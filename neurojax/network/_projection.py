@@ -186,6 +186,11 @@ class Projection(eqx.Module):
                 "Projection.delay must be concrete (not traced under jit/grad): delays are whole "
                 "numbers of steps that size the network's buffers."
             )
+        if np.asarray(delay).dtype.kind not in "iuf":  # complex, bool arrays, strings
+            raise TypeError(
+                f"Projection {pre} → {post}: delay must be a real number of ms (or an array "
+                f"of them), got {delay!r}."
+            )
         if synapse.conductance_based:
             connectivity = _nonnegative_weights(connectivity, synapse, f"{pre} → {post}")
         self.pre, self.post = pre, post

@@ -73,6 +73,25 @@ def spike_counts(indices, times, n_sources: int, n_steps: int, dt: float) -> np.
     `[0, n_sources)`, a negative or non-finite time, a time at or after the run's end
     `n_steps·dt` (ms; a spike the run would never emit — often times given in seconds)."""
     idx = np.asarray(indices)
+    if idx.size and idx.dtype.kind not in "iuf":  # bools (True: source 1), complex, strings
+        raise TypeError(
+            f"spike_counts: indices must be whole numbers (source indices), got dtype {idx.dtype}."
+        )
+    for what, x in (("n_sources", n_sources), ("n_steps", n_steps)):
+        if (
+            isinstance(x, (bool, np.bool_, str, bytes))
+            or np.ndim(x) != 0
+            or np.asarray(x).dtype.kind not in "iuf"
+            or not np.isfinite(x)
+            or x != np.round(x)
+        ):
+            raise ValueError(f"spike_counts: {what} must be a whole number, got {x!r}.")
+    if (
+        isinstance(dt, (bool, np.bool_, str, bytes))
+        or np.ndim(dt) != 0
+        or np.asarray(dt).dtype.kind not in "iuf"
+    ):
+        raise TypeError(f"spike_counts: dt must be a real number of ms, got {dt!r}.")
     t = np.asarray(times, dtype=float)
     if idx.ndim != 1 or t.shape != idx.shape:
         raise ValueError(
