@@ -321,3 +321,34 @@ def test_neuron_slope_is_its_finite_difference():
     fd = 1e-3 * ((vv + 0.001 + 60) * (vv + 0.001 + 40) - (vv + 60) * (vv + 40)) / 0.001
     np.testing.assert_allclose(di, fd, rtol=1e-9, atol=1e-13)  # cancellation at -50 mV
     assert type(qf).neuron_slope and not type(q).neuron_slope
+
+
+HALF_GAP = """
+NEURON { POINT_PROCESS HalfG  POINTER vgap  ELECTRODE_CURRENT i  RANGE r }
+PARAMETER { r = 100 (megohm) }
+ASSIGNED { v (mV) vgap (mV) i (nA) }
+BREAKPOINT { i = (vgap - v)/r }
+"""
+
+
+def test_electrode_current_gap_is_not_a_clamp():
+    """A gap junction written as an ELECTRODE_CURRENT (NEURON's HalfGap) is the same
+    coupling as the NONSPECIFIC_CURRENT one: with the default solver (TR-BDF2, whose
+    clamp modes apply at electrodes with a voltage slope) both runs agree to rounding
+    (before the fix: 2.7 mV apart on two hh compartments)."""
+    with jax.enable_x64(True):
+        morph = Morphology([Branch(10.0, 10.0, nseg=1), Branch(10.0, 10.0, parent=0, nseg=1)])
+        n = 200
+        clamp = np.where((np.arange(n) + 0.5) * DT > 1.0, 0.3, 0.0)[:, None]
+        out = {}
+        for name, text, kw in (("electrode", HALF_GAP, {"r": 100.0}), ("nonspecific", GAP, {})):
+            pp = load_mod(text, file=f"{name}.mod", **kw)
+            cell = Cell(morph, [(HH(), None)], ra=np.array([35.4, 1e15]), v_init=-65.0,
+                        point_processes=[(pp.bind_pointer("vgap", v_at=(1, 0.5)), (0, 0.5)),
+                                         (pp.bind_pointer("vgap", v_at=(0, 0.5)), (1, 0.5))],
+                        clamps=[(0, 0.5)])  # fmt: skip
+            sol = nj.simulate(cell, {"i_clamp": jnp.asarray(clamp)}, dt=DT,
+                              saveat=nj.SaveAt(fn=cell.record_v([(0, 0.5), (1, 0.5)])))
+            out[name] = np.asarray(sol.states)
+    assert out["nonspecific"][:, 0].max() > 0  # the driven compartment fires
+    np.testing.assert_allclose(out["electrode"], out["nonspecific"], rtol=0, atol=1e-9)

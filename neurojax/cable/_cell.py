@@ -372,9 +372,13 @@ class Cell(AbstractModel):
         # may clamp V: TRBDF2 treats their nodes as clamped where their current has a
         # voltage slope (`linearise`: an IClamp's has none)
         geo = self.geometry
+        # An electrode reading a voltage POINTER (NEURON's HalfGap: i = (vgap − v)/r) is a
+        # coupling, not a clamp: TRBDF2's clamp modes on it moved V by 2.7 mV from the
+        # same junction written as a NONSPECIFIC_CURRENT (backward Euler: identical)
         geo.electrodes = np.array(
-            [j for j, pp in enumerate(self.point_processes) if _is_electrode(pp)], dtype=np.int64
-        )
+            [j for j, pp in enumerate(self.point_processes)
+             if _is_electrode(pp) and not geo.pointer_nodes[j]], dtype=np.int64
+        )  # fmt: skip
         if len(geo.electrodes):
             if geo.clamped is None:
                 geo.clamped = np.zeros(disc.n_nodes, dtype=bool)
