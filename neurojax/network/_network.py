@@ -147,7 +147,7 @@ class Network(AbstractModel):
             or np.asarray(dt).dtype.kind not in "iuf"  # complex: refused, not compared
         ):
             raise TypeError(
-                f"Network dt must be a concrete real number of ms (delays are counted in "
+                f"Network dt must be a concrete number of ms, real (delays are counted in "
                 f"steps of it), got {dt!r}."
             )
         if not (np.isfinite(dt) and dt > 0):
