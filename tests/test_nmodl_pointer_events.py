@@ -291,7 +291,8 @@ def test_net_receive_sets_the_node_voltage():
         n, k_ev = 40, 10
         events = cell.event_input([(np.array([k_ev * DT]), 1.0)], n, DT)
         sol = nj.simulate(cell, {"i_clamp": jnp.zeros((n, 0)), "events": events}, dt=DT,
-                          solver=BackwardEuler(), saveat=nj.SaveAt(fn=cell.record_v([(0, 0.5)])))  # fmt: skip
+                          solver=BackwardEuler(),
+                          saveat=nj.SaveAt(fn=cell.record_v([(0, 0.5)])))  # fmt: skip
     got = np.asarray(sol.states)[:, 0]
     c, g, e = 1.0 / DT, 1.0, -70.0
     v, want = -65.0, []

@@ -326,8 +326,8 @@ h.usetable_hhx = 0
 keep, recs, spikes, pps = [], {}, {}, []
 for j, s in enumerate(secs):
     recs[f"v{j}"] = h.Vector().record(s(0.5)._ref_v)
-    recs[f"m{j}"] = h.Vector().record(s(0.5)._ref_m_hhx) if "hhx" in cfg["sections"][j]["mechs"] else None
-recs = {k: r for k, r in recs.items() if r is not None}
+    if "hhx" in cfg["sections"][j]["mechs"]:
+        recs[f"m{j}"] = h.Vector().record(s(0.5)._ref_m_hhx)
 for j, p in enumerate(cfg["points"]):
     pp = getattr(h, p["mech"])(secs[p["sec"]](0.5))
     for k, val in p["params"].items():
@@ -504,7 +504,7 @@ def _cell(cfg, secs, points):
     from neurojax.cable import Branch, Cell, Morphology
 
     branches, ra = [], []
-    for k, j in enumerate(secs):
+    for j in secs:
         sc = cfg["sections"][j]
         parent = sc.get("parent")
         branches.append(Branch(sc["L"], sc["diam"], nseg=1,
@@ -544,8 +544,8 @@ def _simulate(cell, clamps, events, T, record):
                                      if clamps else np.zeros((n, 0)))}  # fmt: skip
     if events is not None:
         inputs["events"] = events
-    sol = nj.simulate(cell, inputs, dt=DT, solver=BackwardEuler(),
-                      saveat=nj.SaveAt(fn=lambda y: {k: f(y) for k, f in record.items()}))  # fmt: skip
+    fn = lambda y: {k: f(y) for k, f in record.items()}  # noqa: E731
+    sol = nj.simulate(cell, inputs, dt=DT, solver=BackwardEuler(), saveat=nj.SaveAt(fn=fn))
     return {k: np.asarray(v)[:, 0] for k, v in sol.states.items()}
 
 

@@ -1478,7 +1478,8 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
                 raise ValueError(f"bind_pointer({name!r}, values=...) takes a 1-d array of "
                                  f"samples, got shape {x.shape}")  # fmt: skip
             if dt is None or not float(dt) > 0:
-                raise ValueError(f"bind_pointer({name!r}, values=...) needs dt > 0 (ms), got {dt!r}")
+                raise ValueError(f"bind_pointer({name!r}, values=...) needs dt > 0 (ms), "
+                                 f"got {dt!r}")  # fmt: skip
             if pdt is not None and series and float(dt) != pdt:
                 raise ValueError(f"bind_pointer({name!r}): every series of one point process "
                                  f"shares one dt ({pdt:g} ms already)")  # fmt: skip

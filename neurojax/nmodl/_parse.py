@@ -436,7 +436,8 @@ class Parser:
 
     def err(self, what: str, tok: Tok | None = None) -> NmodlError:
         t = tok or self.tok
-        return fail(self.file, t.line, what + (f" (in the INCLUDEd {t.origin})" if t.origin else ""))
+        inc = f" (in the INCLUDEd {t.origin})" if t.origin else ""
+        return fail(self.file, t.line, what + inc)
 
     def include(self, t: Tok):
         """`INCLUDE "name"` at the top level: the file's tokens in its place, as nocmodl
@@ -461,7 +462,8 @@ class Parser:
         self.includes.append(path.resolve())
         inner = tokenize(path.read_text(), name)
         if any(x.kind == "verbatim" for x in inner):
-            raise self.err(f"VERBATIM blocks (C code) are not supported (in the INCLUDEd {name})", t)
+            raise self.err("VERBATIM blocks (C code) are not supported (in the INCLUDEd "
+                           f"{name})", t)
         spliced = [Tok(x.kind, x.text, t.line, s.start, s.start, f"{name}:{x.line}")
                    for x in inner if x.kind != "eof"]  # fmt: skip
         self.toks[self.i : self.i] = spliced
