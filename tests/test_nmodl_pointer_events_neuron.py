@@ -9,10 +9,13 @@ VM): conc 3.3e-11 mV, cai 2.9e-14 mM; spikes 1.8e-10 mV, spike times 2e-12 ms (5
 spikes), the driven cell 5.2e-11 mV; gap 1.0e-8 mV; pointer 6.5e-11 mV, the kinetic
 states 3e-16; updown 1.4e-10 mV, 4 spikes to 1e-12 ms; updown_stuck (two WATCH
 statements, the first deactivated by the second as NEURON's rule) 2.5e-11 mV, its one
-spike to 5e-14 ms. Bounds: 1e-7 mV (rounding
+spike to 5e-14 ms; izh_fd (Izhikevich 2007, NEURON's slope) 1.4e-9 mV, u 1.5e-10, izh
+(exact slope) 0.014 mV, u 1.3e-3 (bounds 0.05 mV, 5e-3: the slope rule); nonlinear (a
+NONLINEAR block in INITIAL) 1.1e-8 mV, b 1e-10 (NEURON's Newton stops at its
+tolerance; tests/test_nmodl_nonlinear.py checks the root to 1e-14). Bounds: 1e-7 mV (rounding
 amplified through action potentials: tests/test_nmodl_point_neuron.py uses 1e-6 for
 the same arithmetic; the gap case, whose insulating axial resistance of 1e15 Ω·cm puts
-1e-12 µS beside 0.01 µS in the tree solve, measured 1e-8), states 1e-10 of their unit,
+1e-12 µS beside 0.01 µS in the tree solve, measured 1e-8), states 1e-9 of their unit,
 spike times 1e-9 ms with the same count."""
 
 import importlib.util
@@ -37,7 +40,7 @@ def test_pointer_event_constructs_match_neuron(tmp_path):
 
     res = _validation().compare(tmp_path)
     assert set(res) == {"conc", "spikes", "gap", "pointer", "updown", "updown_stuck", "izh",
-                        "izh_fd"}  # fmt: skip
+                        "izh_fd", "nonlinear"}  # fmt: skip
     for case, traces in res.items():
         lo, hi = traces.pop("_vrange")
         assert hi > 20 and lo < (-59 if case.startswith("izh") else -70), case  # spiking

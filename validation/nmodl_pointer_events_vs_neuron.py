@@ -30,7 +30,9 @@ dt = 0.025 ms in both simulators. Cases (`CASES`):
   100 pF compartment: its reset writes the node's v in NET_RECEIVE, u is advanced in
   BREAKPOINT (state kept across NEURON's two current evaluations per step); `izh_fd`
   with NEURON's finite-difference membrane slope (`with_neuron_slope`), `izh` with
-  neurojax's exact one (the quadratic current: the slope rule is the difference).
+  neurojax's exact one (the quadratic current: the slope rule is the difference);
+- `nonlinear`: a buffer set to its binding equilibrium by a NONLINEAR block in INITIAL
+  (`~ b (b + K) = T`, Newton's method), then relaxing and gating a conductance.
 
     python validation/nmodl_pointer_events_vs_neuron.py   # prints max |Δ| per trace
 
@@ -292,6 +294,28 @@ NET_RECEIVE(w) {
 }
 """
 
+BIND_NL = """
+: A buffer at binding equilibrium at rest, b (b + K) = T (b free, K the dissociation
+: constant, T the total): set by a NONLINEAR block in INITIAL, then b relaxes to its
+: resting value with time constant tau and gates a small conductance. Written for
+: neurojax.
+NEURON { POINT_PROCESS BindNL  NONSPECIFIC_CURRENT i  RANGE K, T, tau, binf, gmax }
+UNITS { (nA) = (nanoamp) (mV) = (millivolt) (uS) = (microsiemens) }
+PARAMETER { K = 0.3  T = 2  tau = 10 (ms)  binf = 0.1  gmax = 0.002 (uS) }
+ASSIGNED { v (mV) i (nA) }
+STATE { b }
+INITIAL {
+    b = T
+    SOLVE eq
+}
+NONLINEAR eq { ~ b*(b + K) = T }
+BREAKPOINT {
+    SOLVE st METHOD cnexp
+    i = gmax*b*(v + 80)
+}
+DERIVATIVE st { b' = (binf - b)/tau }
+"""
+
 EXPSYN = None  # the wheel's expsyn.mod (read at run time)
 
 
@@ -305,6 +329,7 @@ def texts() -> dict:
         "ampa5k.mod": AMPA5,
         "updown.mod": UPDOWN,
         "izh07.mod": IZH,
+        "bindnl.mod": BIND_NL,
     }
 
 
@@ -480,6 +505,13 @@ CASES = {
     ),
 }
 CASES["izh_fd"] = dict(CASES["izh"], neuron_slope=True)
+# a NONLINEAR block solved in INITIAL (Newton from the state's INITIAL value)
+CASES["nonlinear"] = dict(
+    sections=[_sec()],
+    points=[dict(mech="BindNL", sec=0, params={}, rec=["b"])],
+    iclamps=[{"sec": 0, "del": 5.0, "dur": 20.0, "amp": 0.1}],
+    T=40.0, celsius=6.3, v_init=-65.0,
+)
 
 
 def _mods():
@@ -488,7 +520,7 @@ def _mods():
     t = texts()
     by = {"NmdaCaPool": "nmdacapool.mod", "CaSens": "casens.mod", "ThreshDetect": "thresh.mod",
           "GapJ": "gapj.mod", "Ampa5k": "ampa5k.mod", "UpDown": "updown.mod",
-          "Izh07": "izh07.mod"}
+          "Izh07": "izh07.mod", "BindNL": "bindnl.mod"}
     t["expsyn.mod"] = base.mod_text("expsyn.mod")
     by["ExpSyn"] = "expsyn.mod"
 

@@ -70,6 +70,7 @@ from ._parse import (
 )
 
 NEWTON_ITERATIONS = 4
+NONLINEAR_ITERATIONS = 30  # `SOLVE` of a NONLINEAR block in INITIAL: Newton from the states
 # pending self-events (`net_send` in a POINT_PROCESS) carried with its gates, and the
 # NET_RECEIVE calls per step (one per slot, plus the step's external event)
 SELF_EVENT_SLOTS = 8
@@ -358,7 +359,7 @@ def run(body, frame: dict, ctx: _Ctx):
                 raise _err(spec, s.line, "an equation (~ a = b) outside a LINEAR block")
             ctx.derivs[len(ctx.derivs)] = ev(s.lhs, frame, ctx) - ev(s.rhs, frame, ctx)
         elif isinstance(s, Solve) and s.block in spec.blocks and (
-            spec.blocks[s.block].kind == "LINEAR"
+            spec.blocks[s.block].kind in ("LINEAR", "NONLINEAR")
         ):
             if ctx.mode == "current":
                 continue
@@ -621,7 +622,17 @@ def _solve_linear(s: Solve, ctx: _Ctx):
     block = spec.blocks[s.block]
     names = _linear_unknowns(spec, block)
     shape = jnp.shape(glob["v"])
-    x0 = {n: jnp.zeros(shape, spec.dtype(glob)) for n in names}
+    dtype = spec.dtype(glob)
+    if block.kind == "NONLINEAR":
+        # NEURON's `newton` (scopmath): Newton's method from the states' current values
+        # (INITIAL's, 0 if unset); a fixed NONLINEAR_ITERATIONS here (converged to
+        # rounding for a well-posed system; a singular one gives NaN, never a value)
+        x0 = {n: jnp.broadcast_to(jnp.asarray(_weak(glob.get(n, 0.0)), dtype), shape)
+              for n in names}  # fmt: skip
+        iterations = NONLINEAR_ITERATIONS
+    else:
+        x0 = {n: jnp.zeros(shape, dtype) for n in names}
+        iterations = 1
 
     def residual(x):
         g = dict(glob)
@@ -631,7 +642,7 @@ def _solve_linear(s: Solve, ctx: _Ctx):
         eqs = list(c.derivs.values())
         return {n: eqs[k] for k, n in enumerate(names)}
 
-    glob.update(_newton(residual, x0, names, iterations=1))
+    glob.update(_newton(residual, x0, names, iterations=iterations))
 
 
 # NEURON's STEADYSTATE (scopmath's _ss_sparse, _ss_derivimplicit): backward Euler steps
@@ -963,9 +974,10 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
             "DERIVATIVE": ("cnexp", "derivimplicit", "euler"),
             "KINETIC": ("sparse", "derivimplicit"),
             "LINEAR": (),
+            "NONLINEAR": (),
         }
-        if blk.kind == "LINEAR":
-            raise fail(file, s.line, f"SOLVE {s.block} (a LINEAR block) in BREAKPOINT is not "
+        if blk.kind in ("LINEAR", "NONLINEAR"):
+            raise fail(file, s.line, f"SOLVE {s.block} (a {blk.kind} block) in BREAKPOINT is not "
                        "supported (in INITIAL it is)")  # fmt: skip
         if s.method not in ok[blk.kind]:
             raise fail(file, s.line, f"SOLVE {s.block} METHOD {s.method or '(none)'} is not "
@@ -974,12 +986,12 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         found = []
         _states_of(blk.body, found, spec)
         spec.block_states[name] = [n for n in spec.state_names if n in found]
-        if blk.kind == "LINEAR":
+        if blk.kind in ("LINEAR", "NONLINEAR"):
             n_eq = sum(isinstance(x, LinEq) for x in blk.body)
             unknowns = _linear_unknowns(spec, blk)
             if n_eq != len(unknowns) or any(not isinstance(x, (LinEq, Assign, Local, CallStmt))
                                             for x in blk.body):  # fmt: skip
-                raise fail(file, blk.line, f"LINEAR {name}: {n_eq} equations for the "
+                raise fail(file, blk.line, f"{blk.kind} {name}: {n_eq} equations for the "
                            f"{len(unknowns)} STATEs they name ({', '.join(unknowns)}), or a "
                            "statement other than assignments and equations: not supported")  # fmt: skip
 

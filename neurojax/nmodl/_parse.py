@@ -325,7 +325,6 @@ class Program:
 
 _UNSUPPORTED_BLOCKS = {
     "FUNCTION_TABLE": "FUNCTION_TABLE",
-    "NONLINEAR": "NONLINEAR blocks",
     "DISCRETE": "DISCRETE blocks",
     "PARTIAL": "PARTIAL blocks",
     "BEFORE": "BEFORE blocks",
@@ -567,7 +566,7 @@ class Parser:
             elif kw in ("DERIVATIVE", "KINETIC"):
                 name = self.name().text
                 self.prog.blocks[name] = Block(kw, name, (), self.statement_block(), t.line)
-            elif kw == "LINEAR":
+            elif kw in ("LINEAR", "NONLINEAR"):  # `~ lhs = rhs` equations, SOLVEd in INITIAL
                 name = self.name().text
                 self.in_linear = True
                 try:
