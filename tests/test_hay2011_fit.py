@@ -459,3 +459,29 @@ def test_finish_goes_on_from_the_stored_final_point_of_the_same_start(study):
         study.hierarchical(cell, None, None, None, np.ones((1, 10)), scale="abs", log_bound=3.0)
     with pytest.raises(ValueError, match="finish"):
         study.hierarchical(cell, None, None, None, np.ones((1, 10)), finish=-1)
+
+
+def test_with_onsets_adds_the_raw_windows_to_the_smoothed_loss(study):
+    """`with_onsets(loss, w, windows)`: the loss plus w × the raw trace MSE of each window
+    (each the mean over its own rows), still a sum of squares (Σ r² equals the loss, so
+    LM runs it); weight 0 returns the loss itself; bad weights and windows are refused.
+    float32 sums of ≤ 800 terms: relative round-off ~1e-6, 1e-5 is safe."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(400, 2)) * 5, rng.normal(size=(400, 2)) * 5
+    base = study.SmoothedTraceMSE(sigma=0.5, stride=2)
+    wins = ((1.0, 2.0), (5.0, 9.0))
+    loss = study.with_onsets(base, 0.3, wins)
+    t = (np.arange(400) + 1) * 0.025
+    want = float(base(_rec(a), _rec(b)))
+    for t0, t1 in wins:
+        k = (t >= t0) & (t < t1)
+        want += 0.3 * np.mean((a[k] - b[k]) ** 2)
+    got = float(loss(_rec(a), _rec(b)))
+    assert abs(got - want) < 1e-5 * want, (got, want)
+    r = np.asarray(loss.residuals(_rec(a), _rec(b)))
+    assert abs(float(r @ r) - want) < 1e-5 * want
+    assert study.with_onsets(base, 0.0, wins) is base
+    with pytest.raises(ValueError, match="weight"):
+        study.with_onsets(base, -1.0, wins)
+    with pytest.raises(ValueError, match="window"):
+        study.with_onsets(base, 1.0, ((2.0, 1.0),))

@@ -317,6 +317,29 @@ HIERARCHY = [
 ]
 
 
+# --onsets W: raw-trace windows added (weight W each) to every low-passed stage's loss:
+# the first ms of the two depolarising steps (K_Tst's transient acts before the first
+# spike) and the hyperpolarising step with its rebound (Ih's sag; no spike there).
+ONSET_WINDOWS = ((3.0, 6.0), (60.0, 128.0), (130.0, 133.0))
+
+
+def with_onsets(loss, weight, windows=ONSET_WINDOWS):
+    """`loss + Σ weight · SmoothedTraceMSE(window=w)`: the raw (unfiltered) trace MSE of
+    each window `w` (ms; each term the mean over its own rows, so a short window weighs as
+    much as a long one) added to `loss`, a sum of squares still (`fit` picks LM).
+    `weight = 0`: `loss` unchanged."""
+    if not (np.isfinite(weight) and weight >= 0):
+        raise ValueError(f"with_onsets: weight must be a finite number >= 0 (mV² per mV²), "
+                         f"got {weight}.")  # fmt: skip
+    for w in windows:
+        if not (len(w) == 2 and w[0] < w[1]):
+            raise ValueError(f"with_onsets: each window must be (t0, t1) ms with t0 < t1, "
+                             f"got {w}.")  # fmt: skip
+    if weight == 0:
+        return loss
+    return loss + sum(weight * SmoothedTraceMSE(window=tuple(w)) for w in windows)
+
+
 class PriorObjective(eqx.Module):
     """An `Objective` whose least-squares residuals carry, after the trace's, a Gaussian
     prior on the log densities: `√weight · (log p_i − log c_i) / sd` per fitted density
@@ -393,7 +416,7 @@ def prior_lm_stage(base, inputs, saveat, target, trainable, loss, steps, lm, sta
 def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=print,
                  log_bound=None, resume=None, prior=None, prior_sd=float(np.log(2.0)),
                  hold_first=(), cma_first=0, cma_loss=(("sigma", 10.0), ("stride", 40)),
-                 scale="log", finish=0):
+                 scale="log", finish=0, onsets=0.0):
     """Fit the densities of every start (rows of `starts`) through `stages` (each a
     Levenberg–Marquardt `fit` with `LogScale` densities, from the previous stage's best
     point per start). `log_bound`: a factor `f` > 1, each density then a `BoundedLogScale`
@@ -408,7 +431,8 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
     around the original start: linear, no trap at 0) for the LM stages. `finish`: steps of
     one more LM stage on the raw trace with `AbsScale` densities after `stages`, stopped by
     `fit`'s own early stopping (patience, LM's floor) rather than a fixed count; with
-    `resume=(x, len(stages))` it runs alone from `x`.
+    `resume=(x, len(stages))` it runs alone from `x`. `onsets`: weight of the raw-trace
+    windows `ONSET_WINDOWS` added to every low-passed stage's loss (`with_onsets`).
     Returns the final densities `(n_starts, 10)`, the last `FitResult` and one record per
     stage."""
     trainable = trainable_for(DENSITIES)
@@ -489,8 +513,11 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
         t0, c0 = time.perf_counter(), time.process_time()
         st = tuple(jnp.asarray(x[:, i], jnp.float32) for i in idx)
         optimizer = nj.fitting.LevenbergMarquardt(**lm)
+        loss = SmoothedTraceMSE(**kw)
+        if onsets and kw.get("sigma", 0.0) > 0:
+            loss = with_onsets(loss, onsets)
         if weights[n] > 0:
-            r = prior_lm_stage(base, inputs, saveat, target, tr, SmoothedTraceMSE(**kw), steps,
+            r = prior_lm_stage(base, inputs, saveat, target, tr, loss, steps,
                                optimizer, st, np.log(x0[idx]), weights[n], prior_sd,
                                constraints=constraints)  # fmt: skip
             al, objective = r["all_losses"], r["all_objective"]
@@ -498,7 +525,7 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
             stop, converged = r["stop_reason"], r["converged"]
         else:
             r = nj.fit(base, inputs, target, dt=DT, trainable=tr, saveat=saveat,
-                       loss=SmoothedTraceMSE(**kw), steps=steps, strategy=None,
+                       loss=loss, steps=steps, strategy=None,
                        optimizer=optimizer, starts=st, constraints=constraints,
                        progress_meter=nj.NoProgress(),
                        callback=lambda i, lab=label: print(
@@ -512,7 +539,7 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
             k = int(np.nanargmin(objective[:, s]))  # the stage's best point (its objective)
             for j, i in enumerate(idx):
                 x[s, i] = hist[j][k, s]
-        rec = {"stage": label, "loss": repr(SmoothedTraceMSE(**kw)), "fitted": idx,
+        rec = {"stage": label, "loss": repr(loss), "fitted": idx,
                "steps": n_steps, "n_evaluations_total": n_eval,
                "n_tangents": len(idx), "stop_reason": str(stop), "lm": lm,
                "converged": bool(converged), "losses": np.asarray(al).T.tolist(),
@@ -693,6 +720,9 @@ def main(argv=None):
     p.add_argument("--finish", type=int, default=0,
                    help="--variant hierarchical: up to N steps of one more LM stage on the raw "
                    "trace with AbsScale densities, stopped by fit's early stopping")
+    p.add_argument("--onsets", type=float, default=0.0,
+                   help="--variant hierarchical: weight of the raw-trace windows ONSET_WINDOWS "
+                   "(step onsets, the sag) added to every low-passed stage's loss")
     p.add_argument("--from-key", default=None,
                    help="--variant hierarchical with --finish and --start-index: run only the "
                    "finish stage, from the final densities of this key of --from-file")
@@ -818,7 +848,7 @@ def main(argv=None):
                                            prior=args.prior, prior_sd=args.prior_sd,
                                            hold_first=args.hold_first,
                                            cma_first=args.cma_first, scale=args.scale,
-                                           finish=args.finish)  # fmt: skip
+                                           finish=args.finish, onsets=args.onsets)  # fmt: skip
         records = out["stages"]
         out["stages"] = records
         out["lm_wall_s"], out["lm_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
@@ -890,6 +920,8 @@ def key_of(args):
         key += f"-cmafirst{args.cma_first}"
     if getattr(args, "scale", "log") != "log":
         key += f"-scale{args.scale}"
+    if getattr(args, "onsets", 0):
+        key += f"-onsets{args.onsets:g}"
     if getattr(args, "finish", 0):
         key += f"-finish{args.finish}"
     if args.start_index is not None:
