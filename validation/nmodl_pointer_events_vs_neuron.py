@@ -139,6 +139,29 @@ BREAKPOINT {
 DERIVATIVE state { w' = (cai/(cai + kd) - w)/tauw }
 """
 
+CA_GATE = """
+: A density conductance gated by cai with a first-order gate (w relaxes to
+: cai/(cai + kd), read in INITIAL and in the state update), current g w (v - e): the
+: order check for a point process writing cai (NEURON updates concentration writers
+: first). Written for neurojax.
+NEURON {
+    SUFFIX cagate
+    USEION ca READ cai
+    NONSPECIFIC_CURRENT i
+    RANGE gbar, kd, tauw
+}
+UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) (mM) = (milli/liter) }
+PARAMETER { gbar = 0.002 (S/cm2)  kd = 2e-4 (mM)  tauw = 3 (ms)  e = -80 (mV) }
+ASSIGNED { v (mV) i (mA/cm2) cai (mM) }
+STATE { w }
+INITIAL { w = cai/(cai + kd) }
+BREAKPOINT {
+    SOLVE state METHOD cnexp
+    i = gbar*w*(v - e)
+}
+DERIVATIVE state { w' = (cai/(cai + kd) - w)/tauw }
+"""
+
 THRESH = """
 : A spike detector: an event each time v crosses thresh upwards (NEURON's NetCon
 : threshold, written as a point process). Written for neurojax.
@@ -324,6 +347,7 @@ def texts() -> dict:
         "hhx.mod": base.renamed(base.mod_text("hh.mod"), "hh", "hhx"),
         "nmdacapool.mod": NMDA_CA_POOL,
         "casens.mod": CA_SENS,
+        "cagate.mod": CA_GATE,
         "thresh.mod": THRESH,
         "gapj.mod": GAP,
         "ampa5k.mod": AMPA5,
@@ -353,6 +377,8 @@ for j, s in enumerate(secs):
     recs[f"v{j}"] = h.Vector().record(s(0.5)._ref_v)
     if "hhx" in cfg["sections"][j]["mechs"]:
         recs[f"m{j}"] = h.Vector().record(s(0.5)._ref_m_hhx)
+    if "cagate" in cfg["sections"][j]["mechs"]:
+        recs[f"w{j}"] = h.Vector().record(s(0.5)._ref_w_cagate)
 for j, p in enumerate(cfg["points"]):
     pp = getattr(h, p["mech"])(secs[p["sec"]](0.5))
     for k, val in p["params"].items():
@@ -440,9 +466,12 @@ for _t0 in (5.0, 12.0, 14.0, 40.0):
 
 CASES = {
     "conc": dict(
-        sections=[_sec(rec_cai=True)],
+        # cagate (density, reads cai in INITIAL and its update): NEURON initialises and
+        # updates the point process writing cai first (memb_order_), as the cell does
+        sections=[_sec(mechs=("hhx", "cagate"), rec_cai=True)],
         points=[
-            dict(mech="NmdaCaPool", sec=0, params={"fCa": 0.1, "mg": 0.0, "vol": 5.0},
+            dict(mech="NmdaCaPool", sec=0, params={"fCa": 0.1, "mg": 0.0, "vol": 5.0,
+                                                    "cainf": 1e-4},
                  events=[5.0, 5.5, 6.0, 30.0, 30.4], weight=0.004, rec=["A", "B"]),
             dict(mech="CaSens", sec=0, params={"gmax": 0.002}, rec=["w"]),
         ],
@@ -542,7 +571,12 @@ def _cell(cfg, secs, points):
         branches.append(Branch(sc["L"], sc["diam"], nseg=1,
                                parent=-1 if parent is None else secs.index(parent)))  # fmt: skip
         ra.append(sc.get("Ra", 35.4))
-    mechs = [(load_hh(), None)] if "hhx" in cfg["sections"][secs[0]]["mechs"] else []
+    names = cfg["sections"][secs[0]]["mechs"]
+    mechs = [(load_hh(), None)] if "hhx" in names else []
+    if "cagate" in names:
+        from neurojax.nmodl import load_mod
+
+        mechs.append((load_mod(CA_GATE, file="cagate.mod"), None))
     pps = [(pp, (secs.index(cfg["points"][j]["sec"]), 0.5)) for j, pp in points]
     clamps = [c for c in cfg.get("iclamps", []) if c["sec"] in secs]
     cell = Cell(Morphology(branches), mechs, ra=np.array(ra), v_init=cfg["v_init"],
@@ -623,6 +657,8 @@ def run_neurojax(name: str) -> dict:
         rec[f"v{k}"] = cell.record_v([(k, 0.5)])
         if "hhx" in sc["mechs"]:
             rec[f"m{k}"] = cell.record_gate(0, "m", [(k, 0.5)])
+        if "cagate" in sc["mechs"]:
+            rec[f"w{k}"] = cell.record_gate(1, "w", [(k, 0.5)])
         if sc.get("rec_cai"):
             rec[f"cai{k}"] = cell.record_ion("cai", [(k, 0.5)])
     for j, p in enumerate(cfg["points"]):

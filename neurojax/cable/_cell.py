@@ -611,6 +611,25 @@ class Cell(AbstractModel):
         layout = self.geometry.ions
         pool = self._ion_pool(v, None)
         gates = [None] * len(self.mechanisms)
+        points = [None] * len(self.point_processes)
+
+        def point_init(j, pp):
+            vp = jnp.broadcast_to(self.v_init, (*batch_shape, 1))
+            pions = self._point_ions(j, pool, v)
+            if pions is None:
+                g = pp.init(vp, self.temperature)
+            else:  # a concentration it WRITEs (cai) is the node's (NEURON's nrn_init)
+                g, written = pp.init_ions(vp, self.temperature, pions)
+                self._point_write(j, pool, written)
+            points[j] = jax.tree_util.tree_map(
+                lambda g: jnp.broadcast_to(g, (*batch_shape, 1)), g
+            )
+
+        # NEURON's memb_order_: the mechanisms writing a concentration first — a point
+        # process's own Ca shell before the density mechanisms reading cai
+        first = self._point_conc_writers()
+        for j in first:
+            point_init(j, self.point_processes[j])
         for grp in self.geometry.groups:  # in NEURON's nrn_init order (`_groups`)
             ch, nodes, k = self._merged(grp), grp.nodes, grp.members[0]
             vr = jnp.broadcast_to(self.v_init, (*batch_shape, nodes.size))
@@ -626,23 +645,41 @@ class Cell(AbstractModel):
             )
             for m, gm in zip(grp.members, grp.split(g), strict=True):
                 gates[m] = gm
-        points = []
         for j, pp in enumerate(self.point_processes):
-            vp = jnp.broadcast_to(self.v_init, (*batch_shape, 1))
-            pions = self._point_ions(j, pool, v)
-            if pions is None:
-                g = pp.init(vp, self.temperature)
-            else:  # a concentration it WRITEs (cai) is the node's (NEURON's nrn_init)
-                g, written = pp.init_ions(vp, self.temperature, pions)
-                self._point_write(j, pool, written)
-            points.append(
-                jax.tree_util.tree_map(lambda g: jnp.broadcast_to(g, (*batch_shape, 1)), g)
-            )
+            if j not in first:
+                point_init(j, pp)
         # after the point processes' INITIALs: the concentrations they write (NMDA Ca shells)
         ions = jax.tree_util.tree_map(
             lambda x: jnp.broadcast_to(x, (*batch_shape, self.n_nodes)), pool.states()
         ) if pool is not None else {}  # fmt: skip
         return CellState(v=v, gates=tuple(gates), ions=ions, points=tuple(points))
+
+    def _point_conc_writers(self) -> list:
+        """The point processes that WRITE a concentration (NMODL `spec.pool`): NEURON's
+        memb_order_ initialises and updates them before the other mechanisms."""
+        return [j for j, pp in enumerate(self.point_processes)
+                if getattr(getattr(type(pp), "_spec", None), "pool", ())]  # fmt: skip
+
+    def _points_then_gates(self, vg, y, pool, dt, t):
+        """The state update in NEURON's order: the point processes writing a
+        concentration, the density mechanisms (`_update_gates`), the other point
+        processes."""
+        geo = self.geometry
+        first = self._point_conc_writers()
+        points = [None] * len(self.point_processes)
+
+        def upd(j):
+            node = geo.points[j]
+            points[j] = self._point_update(j, vg[..., node : node + 1], y.points[j], dt, pool,
+                                           t, vg)  # fmt: skip
+
+        for j in first:
+            upd(j)
+        gates = self._update_gates(vg, y, pool, dt, t)
+        for j in range(len(self.point_processes)):
+            if j not in first:
+                upd(j)
+        return gates, tuple(points)
 
     def _point_ions(self, j, pool, v=None):
         """The ion values point process `j` READs at its node (`(…, 1)`), and its POINTERs
@@ -832,11 +869,7 @@ class Cell(AbstractModel):
             # ion currents summed into it by `_currents`
             pool = self._ion_pool(v, y.ions)
             i_mem, g_mem = self._currents(y, inputs, pool, t)
-            gates = self._update_gates(v, y, pool, h, t)
-            points = tuple(
-                self._point_update(j, v[..., node : node + 1], g, h, pool, t, v)
-                for j, (node, g) in enumerate(zip(self.geometry.points, y.points, strict=True))
-            )
+            gates, points = self._points_then_gates(v, y, pool, h, t)
             ions = pool.states() if pool is not None else {}
             return (gates, ions, points), (i_mem, g_mem)
 
@@ -927,18 +960,14 @@ class Cell(AbstractModel):
         mechanism's gates (and the concentrations it writes) advanced over `dt` by its
         own rule at `v_new` — exponential Euler for the built-in channels (NEURON's
         `cnexp`, exact for a gate at fixed V), the NMODL `SOLVE … METHOD` for imported
-        ones — in mechanism order (NEURON's `nrn_state`), then the point processes'.
-        Staggered half a step behind the voltages, as NEURON. `v_gates`: the voltages
-        to advance them at instead (`TRBDF2` at the voltage-clamped nodes: the mean of
-        the clamp's transient over the step, `solvers._implicit._clamped_modes`)."""
-        geo = self.geometry
+        ones — in mechanism order (NEURON's `nrn_state`), then the point processes'
+        (those writing a concentration first, as NEURON's memb_order_). Staggered half
+        a step behind the voltages, as NEURON. `v_gates`: the voltages to advance them
+        at instead (`TRBDF2` at the voltage-clamped nodes: the mean of the clamp's
+        transient over the step, `solvers._implicit._clamped_modes`)."""
         y, pool = linearisation.context
         vg = v_new if v_gates is None else v_gates
-        gates = self._update_gates(vg, y, pool, dt, t + dt)
-        points = tuple(
-            self._point_update(j, vg[..., node : node + 1], g, dt, pool, t + dt, vg)
-            for j, (node, g) in enumerate(zip(geo.points, y.points, strict=True))
-        )
+        gates, points = self._points_then_gates(vg, y, pool, dt, t + dt)
         return CellState(v=v_new, gates=gates, ions=pool.states() if pool is not None else {},
                          points=points)  # fmt: skip
 
