@@ -25,7 +25,9 @@ and the loss compares the model's predictions from there (`SpikeClamped(every=k)
 hidden variables still integrate along the forced V). Its minimum is biased by the
 measurement noise of the forced values (errors in variables), the second stage's (no
 forcing) is not; `fit`'s final descent on the user's loss then starts inside the truth's
-piece. `Auto` runs both (`_clamped_estimate`).
+piece. `Auto` runs both (`clamped_estimate`). For AdEx, whose far starts (E_L above V_T)
+run away, a data-driven estimate from the recorded trace and resets
+(`_adex_estimate.adex_from_voltage`) is screened against the starts before the stages.
 """
 
 from __future__ import annotations

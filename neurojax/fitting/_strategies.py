@@ -477,7 +477,10 @@ class SpikeClampedInit(AbstractStrategy):
     the recording every `every` steps, a second runs free between the recorded spikes.
     Both losses are smooth in the parameters (no simulated spike can move), with their
     minimum at the truth on the model's own noise-free data; the second is unbiased by
-    measurement noise. The threshold `v_th` and `t_ref`, if trainable, keep their start
+    measurement noise. For `AdEx` a data-driven estimate from the recorded trace and its
+    resets (`neurojax.fitting._adex_estimate.adex_from_voltage`: variable projection, no
+    simulation; exact on noise-free data) competes with the starts first (screened by
+    the spike-clamped MSE). The threshold `v_th` and `t_ref`, if trainable, keep their start
     (the clamped loss does not see them). Every start is run through both stages.
 
     - `every`: steps between teacher-forced samples in the first stage. `None` (default):
