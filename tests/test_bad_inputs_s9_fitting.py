@@ -22,8 +22,8 @@ Found by the probes (each had no test before):
   "the model on these inputs, the target, the initial parameters"; `TraceMSE(weights=`
   complex`)` made the loss complex; `TraceMSE() * True` weighted by 1;
 - `SpikeClampedInit(required="no")` / `DataDrivenInit(required="x")` were accepted: a
-  non-empty string is truthy, so "no" meant "raise where it does not apply" (the fix
-  belongs to `fitting/_strategies.py`, helper ADEX's file this session: `xfail`).
+  non-empty string is truthy, so "no" meant "raise where it does not apply" (now
+  refused in `fitting/_strategies.py`, `_check_bool`).
 """
 
 import jax.numpy as jnp
@@ -80,11 +80,6 @@ def test_print_every_is_checked_before_compiling(value):
         F.fit(nj.LIF(), CURRENT, V, dt=0.1, trainable=lambda m: (m.tau,), print_every=value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper ADEX's fitting/_strategies.py: SpikeClampedInit/DataDrivenInit accept "
-    "a non-bool `required` (a truthy string such as 'no' means True); not fixed here",
-)
 @pytest.mark.parametrize("make", [F.SpikeClampedInit, F.DataDrivenInit])
 def test_required_must_be_a_bool(make):
     with pytest.raises(TypeError, match="required"):

@@ -243,6 +243,12 @@ def _estimate(obj: Objective, window: int):
     return jtu.tree_unflatten(obj.treedef, values), note, n_sim[0], rel_cov
 
 
+def _check_bool(owner: str, name: str, value) -> None:
+    """A flag given as a string ("no" is truthy) or a number would silently mean True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}({name}=...) must be True or False, got {value!r}.")
+
+
 def _check_window(window):
     if window is None:
         return
@@ -285,6 +291,7 @@ class DataDrivenInit(AbstractStrategy):
 
     def __check_init__(self):
         _check_window(self.window)
+        _check_bool("DataDrivenInit", "required", self.required)
 
     def _run(self, ctx, state, label="DataDrivenInit"):
         t0 = time.perf_counter()
@@ -498,6 +505,7 @@ class SpikeClampedInit(AbstractStrategy):
 
     def __check_init__(self):
         _check_window(self.every)
+        _check_bool("SpikeClampedInit", "required", self.required)
 
     def _run(self, ctx, state, label="SpikeClampedInit"):
         t0 = time.perf_counter()
