@@ -10,6 +10,7 @@ result.model, result.loss, result.losses
 ```
 """
 
+from ._adex_estimate import adex_from_voltage as adex_from_voltage
 from ._data_driven import auto_window as auto_window
 from ._data_driven import conductances_from_voltage as conductances_from_voltage
 from ._data_driven import noise_sd as noise_sd
