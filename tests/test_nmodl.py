@@ -199,7 +199,7 @@ def test_mechanism_class_and_domains():
         ("VERBATIM\n m = 1;\nENDVERBATIM", "initial", "VERBATIM"),
         ("ca[1] = 1", "initial", "ca is not declared as an array"),
         ("net_send(1, 1)", "initial", "net_send"),
-        ("NONLINEAR lin { ~ m = 1 }", "top", "NONLINEAR"),
+        ("DISCRETE lin { m = 1 }", "top", "DISCRETE"),  # NONLINEAR: test_nmodl_nonlinear.py
         ('printf("x")', "initial", "printf"),
         ("while (m < 1) { m = 1 }", "initial", "while"),
     ],
