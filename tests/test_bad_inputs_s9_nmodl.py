@@ -1,6 +1,6 @@
 """Session-9 probes of the NMODL importer. Every failure found is in
-`neurojax/nmodl/**`, helper NMODL's files this session, so each is a strict `xfail` here
-(the test turns into a pass, and then an error to remove the mark, once fixed). Cost:
+`neurojax/nmodl/**`, helper NMODL's files this session; each was a strict `xfail` here
+until helper NMODL fixed it (the marks are removed: all three now pass). Cost:
 two small mechanisms parsed (~1 CPU-s with sympy), nothing simulated.
 
 Found by the probes (the rest of the ~60 probes — parameters out of their NMODL limits,
@@ -51,12 +51,6 @@ def dt_mech():
     return load_mod(DT_MOD % "derivimplicit", file="dtx.mod")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper NMODL's nmodl/__init__.py: load_mod(dt=...) is float()-converted, not "
-    "checked: NaN gives a NaN initial state (then a misleading 'try a smaller dt'), True "
-    "is 1 ms, '0.1' is parsed",
-)
 @pytest.mark.parametrize("dt", [float("nan"), float("inf"), -0.1, 0.0, True, "0.1"])
 def test_load_mod_dt_is_checked(dt_mech, dt):
     assert type(dt_mech).init_depends_dt and dt_mech.dt_init == 0.025  # the control
@@ -65,21 +59,10 @@ def test_load_mod_dt_is_checked(dt_mech, dt):
         load_mod(DT_MOD % "derivimplicit", file="dtx.mod", dt=dt)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper NMODL's nmodl/_compile.py: _check_cnexp_linear initialises with dt = NaN "
-    "for a mechanism whose INITIAL reads dt, and calls the linear m' = (1 - m)/tau "
-    "nonlinear",
-)
 def test_cnexp_with_dt_in_initial_loads(dt_mech):
     assert type(load_mod(DT_MOD % "cnexp", file="dtx.mod")).init_depends_dt
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="helper NMODL's nmodl/_compile.py: spike_times(t_stop) takes NaN (no spikes) "
-    "and fails on a string with a bare comparison TypeError",
-)
 @pytest.mark.parametrize("t_stop", [float("nan"), "100"])
 def test_netstim_t_stop_is_checked(t_stop):
     stim = load_mod(_wheel_mod("netstim.mod"), start=5.0, interval=10.0, number=3)

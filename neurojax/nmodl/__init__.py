@@ -65,7 +65,14 @@ def load_mod(source, *, ions: dict | None = None, file: str | None = None, **par
         if not cls.init_depends_dt:
             raise ValueError(f"{cls._spec.file}: dt= is only for a mechanism whose initial "
                              f"state depends on dt; {cls._spec.suffix}'s does not")  # fmt: skip
-        parameters["dt_init"] = float(parameters.pop("dt"))
+        dt = parameters.pop("dt")
+        import numpy as np
+
+        if isinstance(dt, (bool, str, bytes)) or np.ndim(dt) != 0 or np.iscomplexobj(dt):
+            raise TypeError(f"{cls._spec.file}: dt must be a number of ms, got {dt!r}")
+        if not (np.isfinite(float(dt)) and float(dt) > 0):
+            raise ValueError(f"{cls._spec.file}: dt must be finite and > 0 ms, got {dt!r}")
+        parameters["dt_init"] = float(dt)
     unknown = set(parameters) - set(cls._spec.field_of.values()) - {"dt_init"}
     if unknown:
         raise ValueError(

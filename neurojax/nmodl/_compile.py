@@ -1675,7 +1675,9 @@ def _check_cnexp_linear(cls):
         mech = cls()
         v = jnp.array([-80.0, -40.0, 10.0])
         ions = _probe_ions(mech, v)
-        gates, written = mech.init_ions(v, 6.3, ions)
+        # an INITIAL reading dt (somacar.mod's pattern) sees NEURON's default h.dt here,
+        # not NaN, or its NaN states would look nonlinear
+        gates, written = mech.init_ions(v, 6.3, ions, dt=np.float64(0.025))
         glob = mech._glob(v, 6.3, ions)
         glob.update(gates._asdict())
         glob.update(written)
@@ -1836,6 +1838,13 @@ class NmodlArtificialCell(eqx.Module):
         events `[(time ms, weight), ...]` (NET_RECEIVE with flag 0), e.g. to start or stop
         a NetStim."""
         spec = self._spec
+        if isinstance(t_stop, (bool, str, bytes)) or np.ndim(t_stop) != 0 or (
+            np.iscomplexobj(t_stop)
+        ):
+            raise TypeError(f"{spec.file}: spike_times(t_stop) takes a number of ms, got "
+                            f"{t_stop!r}")  # fmt: skip
+        if np.isnan(float(t_stop)):
+            raise ValueError(f"{spec.file}: spike_times(t_stop) got NaN (ms)")
         g = {}
         for n, f in spec.field_of.items():
             x = getattr(self, f)
