@@ -34,7 +34,7 @@ runners of `nmodl_vs_neuron.py`).
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 import tempfile
 from pathlib import Path
 
@@ -42,15 +42,8 @@ import numpy as np
 
 HERE = Path(__file__).parent
 
-
-def _base():
-    spec = importlib.util.spec_from_file_location("nmodl_vs_neuron", HERE / "nmodl_vs_neuron.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-base = _base()
+sys.path.insert(0, str(HERE))  # the shared NEURON/neurojax set-up beside this file
+import nmodl_vs_neuron as base  # noqa: E402
 
 IARX = """
 NEURON {

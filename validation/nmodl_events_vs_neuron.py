@@ -25,7 +25,6 @@ NetCon per synapse driven by `NetCon.event` at times on the dt grid, backward Eu
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -37,15 +36,9 @@ import numpy as np
 
 HERE = Path(__file__).parent
 
+sys.path.insert(0, str(HERE))  # the shared NEURON/neurojax set-up beside this file
+import nmodl_vs_neuron as base  # noqa: E402
 
-def _base():
-    spec = importlib.util.spec_from_file_location("nmodl_vs_neuron", HERE / "nmodl_vs_neuron.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-base = _base()
 DT, T, L, DIAM = base.DT, base.T, base.L, base.DIAM
 
 TMSYN = """

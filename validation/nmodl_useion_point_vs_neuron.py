@@ -35,7 +35,6 @@ respect to the Ca fraction `fCa`, reverse mode against a central difference.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -48,15 +47,9 @@ import numpy as np
 HERE = Path(__file__).parent
 HAY = HERE.parent / "neurojax" / "cable" / "data" / "hay2011"
 
+sys.path.insert(0, str(HERE))  # the shared NEURON/neurojax set-up beside this file
+import nmodl_vs_neuron as base  # noqa: E402
 
-def _base():
-    spec = importlib.util.spec_from_file_location("nmodl_vs_neuron", HERE / "nmodl_vs_neuron.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-base = _base()
 DT, L, DIAM = base.DT, base.L, base.DIAM
 T = 80.0  # ms
 DELAY = 1.0  # ms, the NetCon delay
