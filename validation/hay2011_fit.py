@@ -67,6 +67,15 @@ over 20 000 rows) are excluded (χ² 840, 1200), so they are optimiser failures.
 than without the bound and left start 3 as bad (raw 0.50 and 8.5 mV², 5 and 3 of 10 within
 10 %; sloppy densities pinned on the bounds; start 1, stopped after 3 stages, no longer
 recovered); starts 2, 4 not run. Item 5's aim (≥ 4 of 5 starts) is not met.
+`--finish N` (one more raw-trace LM stage with `AbsScale` densities, linear and reflected at
+0, run to fit's early stopping; `--from-key` runs it from a stored run's final point): start
+0's plain-hierarchy answer (K_Tst at 0, 0.042 mV²) was the log scale's trap, not a minimum
+(∂L/∂K_Tst < 0 in linear coordinates); finished, all ten within 5 % (5.1e-5 mV², 1320
+simulation-equivalents in all). Start 3's finish settles in a genuine local minimum
+(0.0436 mV², 3 of 10); the CMA-ES-first start 0 at 0.0024 mV², 6 of 10. `--scale abs`
+throughout (CMA-ES first, starts 2, 3, 4): the 3 ms stage still sends K_Tst to ~0 (8.05 and
+8.18 mV² raw): the trap is that stage's loss. `--onsets W` adds raw-trace windows at the step
+onsets and the sag to the low-passed stages (docs/fitting.md (f)). Item 5's aim is not met.
 The study uses 45 ms at dt 0.025 ms (not 0.05: the spike peak differs by ~7 mV between
 the two, so the coarser step was not used). Times are on a shared 2-core VM with other
 jobs running: indicative only.
