@@ -377,10 +377,10 @@ def test_abs_scale_keeps_a_jacobian_column_at_zero(study):
     """`AbsScale(center)`: p = center·|u| (linear, reflected at 0). Round trip (float32:
     rtol 1e-6); p ≥ 0 for any u; at a density driven to 2e-9 of its scale its Jacobian
     column dp/du is still `center` where `LogScale`'s is p itself, and 0 once u is clipped
-    at −20 (the trap that kept somatic K_Tst at 0 on every failed Hay start); LM through `neurojax.fitting`'s
-    own step on a residual r = p/center − 1 then goes from 2e-9 to the truth (one
-    Gauss–Newton step on a linear residual; float32 round-off: 1e-5). Bad settings and
-    negative densities are refused."""
+    at −20 (the trap that kept somatic K_Tst at 0 on every failed Hay start); LM through
+    `neurojax.fitting`'s own step on a residual r = p/center − 1 then goes from 2e-9 to the
+    truth (one Gauss–Newton step on a linear residual; float32 round-off: 1e-5). Bad
+    settings and negative densities are refused."""
     import jax
     import jax.numpy as jnp
 

@@ -467,7 +467,8 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
         raise ValueError(f"hierarchical: hold_first holds indices into DENSITIES (0..9), "
                          f"got {hold_first}.")  # fmt: skip
     x0 = x[0].copy()
-    weights = (list(prior) if prior is not None else [0.0] * n_plain) + [0.0] * (len(stages) - n_plain)
+    weights = list(prior) if prior is not None else [0.0] * n_plain
+    weights += [0.0] * (len(stages) - n_plain)  # the finish stage: no prior
     done = 0
     if resume is not None:  # (densities after the last stage done, stages done): go on
         x, done = np.array(resume[0], float), resume[1]
