@@ -72,7 +72,8 @@ recovered); starts 2, 4 not run. Item 5's aim (≥ 4 of 5 starts) is not met.
 0's plain-hierarchy answer (K_Tst at 0, 0.042 mV²) was the log scale's trap, not a minimum
 (∂L/∂K_Tst < 0 in linear coordinates); finished, all ten within 5 % (5.1e-5 mV², 1320
 simulation-equivalents in all). Start 3's finish settles in a genuine local minimum
-(0.0436 mV², 3 of 10); the CMA-ES-first start 0 at 0.0024 mV², 6 of 10. `--scale abs`
+(0.0436 mV², 3 of 10), starts 1 and 4 stay far (47.4, 29.2 mV²): plain hierarchy + finish
+1 of 4 starts; the CMA-ES-first start 0 at 0.0024 mV², 6 of 10. `--scale abs`
 throughout (CMA-ES first, starts 2, 3, 4): the 3 ms stage still sends K_Tst to ~0 (8.05 and
 8.18 mV² raw): the trap is that stage's loss. `--onsets W` adds raw-trace windows at the step
 onsets and the sag to the low-passed stages (docs/fitting.md (f)). Item 5's aim is not met.
