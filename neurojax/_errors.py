@@ -45,3 +45,12 @@ def check_instance(arg: str, value, cls: type, example: str) -> None:
     raise TypeError(
         f"{arg} must be an instance of {cls.__name__}, such as {example}; got {value!r}.{hint}"
     )
+
+
+def check_bool(arg: str, value) -> None:
+    """Raise `TypeError` unless `value` is True or False: a flag given as a string ("no" is
+    truthy) or a number would silently mean True."""
+    import numpy as np
+
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{arg} must be True or False, got {value!r}.")

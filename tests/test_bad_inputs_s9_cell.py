@@ -1,5 +1,5 @@
 """Session-9 probes of `cable.Cell`'s construction arguments (nothing compiled). Both
-findings were in `cable/_cell.py` (fixed there: `_resolve_where`, `_site_list`).
+findings were in `cable/_cell.py` (fixed there: `_resolve_where`, `_sites`).
 
 - a mechanism inserted in an empty list of branches (`[(HH(), [])]`, e.g. a filter that
   matched no branch) builds a cell without it, without a word (`Morphology.branches_where

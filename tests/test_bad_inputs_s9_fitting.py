@@ -23,7 +23,7 @@ Found by the probes (each had no test before):
   complex`)` made the loss complex; `TraceMSE() * True` weighted by 1;
 - `SpikeClampedInit(required="no")` / `DataDrivenInit(required="x")` were accepted: a
   non-empty string is truthy, so "no" meant "raise where it does not apply" (now
-  refused in `fitting/_strategies.py`, `_check_bool`).
+  refused: `_errors.check_bool`).
 """
 
 import jax.numpy as jnp

@@ -19,12 +19,10 @@ mechanism, NetStim's random streams — raised clearly):
   "'>' not supported between 'float' and 'str'" for a string.
 """
 
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-pytest.importorskip("sympy")
+import sympy  # noqa: E402,F401  (a dev dependency: its absence is a broken install)
+from test_nmodl import _wheel_mod  # noqa: E402  (a broken install fails, not skips)
 
 from neurojax.nmodl import load_mod  # noqa: E402
 
@@ -36,14 +34,6 @@ INITIAL { m = 1 - exp(-dt/tau) }
 BREAKPOINT { SOLVE s METHOD %s }
 DERIVATIVE s { m' = (1 - m)/tau }
 """
-
-
-def _wheel_mod(name):
-    spec = importlib.util.find_spec("neuron")  # the path only: NEURON is not imported
-    path = None if spec is None else Path(spec.origin).parent / ".data/share/modfile" / name
-    if path is None or not path.is_file():
-        pytest.skip(f"no {name} in an installed neuron wheel")
-    return path
 
 
 @pytest.fixture(scope="module")

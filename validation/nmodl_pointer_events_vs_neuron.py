@@ -53,6 +53,7 @@ import numpy as np
 HERE = Path(__file__).parent
 
 sys.path.insert(0, str(HERE))  # the shared NEURON/neurojax set-up beside this file
+import nmodl_useion_point_vs_neuron as useion  # noqa: E402
 import nmodl_vs_neuron as base  # noqa: E402
 
 DT, L, DIAM = base.DT, base.L, base.DIAM
@@ -107,30 +108,7 @@ NET_RECEIVE(weight (uS)) {
 }
 """
 
-CA_SENS = """
-: A Ca2+-activated conductance: w relaxes to cai/(cai + kd) with time constant tauw, its
-: current g w (v - eca) reads eca (Nernst from cai, cao). Written for neurojax.
-NEURON {
-    POINT_PROCESS CaSens
-    USEION ca READ cai, eca
-    NONSPECIFIC_CURRENT i
-    RANGE gmax, kd, tauw, i
-}
-UNITS { (nA) = (nanoamp) (mV) = (millivolt) (uS) = (microsiemens) (mM) = (milli/liter) }
-PARAMETER {
-    gmax = 0.002 (uS) <0,1e9>
-    kd = 2e-4 (mM) <1e-12,1e9>
-    tauw = 5 (ms) <1e-9,1e9>
-}
-ASSIGNED { v (mV) i (nA) cai (mM) eca (mV) }
-STATE { w }
-INITIAL { w = cai/(cai + kd) }
-BREAKPOINT {
-    SOLVE state METHOD cnexp
-    i = gmax*w*(v - eca)
-}
-DERIVATIVE state { w' = (cai/(cai + kd) - w)/tauw }
-"""
+CA_SENS = useion.CA_SENS  # the Ca2+-activated point process, written once there
 
 CA_GATE = """
 : A density conductance gated by cai with a first-order gate (w relaxes to

@@ -151,20 +151,6 @@ def _resolve_where(morph: Morphology, where, i) -> list[int]:
     return sorted({int(b) for b in where})
 
 
-def _site_list(sites, where: str) -> list:
-    """`sites` as a list of `(branch, x)` pairs, or a `ValueError` naming `where`: one
-    pair given alone (`(0, 0.5)`) is the usual slip."""
-    try:
-        out = [tuple(s) for s in sites]
-        if out and all(len(s) == 2 for s in out):
-            return out
-    except TypeError:
-        pass
-    raise ValueError(
-        f"{where}: sites must be a list of (branch, x) pairs, e.g. [(0, 0.5)], got {sites!r}."
-    )
-
-
 class Cell(AbstractModel):
     r"""A multicompartment neuron: a morphology, membrane mechanisms and current clamps.
 
@@ -415,7 +401,8 @@ class Cell(AbstractModel):
     def record_v(self, sites: Sequence[tuple[int, float]]):
         """A function for `SaveAt(fn=...)` keeping the voltage at `sites` only:
         `(*batch, len(sites))` per saved step."""
-        idx = np.array([self.node(b, x) for b, x in _site_list(sites, "record_v")])
+        sites = _sites("record_v sites", sites, 2, "(branch, x)")
+        idx = np.array([self.node(b, x) for b, x in sites])
         pick = StaticMap.take(idx, self.n_nodes)  # no scatter in a gradient (`_gather.py`)
         return lambda y: apply(pick, y.v)
 
@@ -437,7 +424,7 @@ class Cell(AbstractModel):
         spread = self.geometry.spread[mechanism]
         n_region = len(self.regions[mechanism])
         pos = []
-        for b, x in _site_list(sites, "record_gate"):
+        for b, x in _sites("record_gate sites", sites, 2, "(branch, x)"):
             k = int(spread[self.node(b, x)])
             if k == n_region:
                 raise ValueError(

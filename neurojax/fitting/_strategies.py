@@ -37,6 +37,7 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array
 
+from .._errors import check_bool
 from .._simulate import simulate
 from ..solvers import Staggered, default_solver
 from ._checks import check_positive
@@ -243,12 +244,6 @@ def _estimate(obj: Objective, window: int):
     return jtu.tree_unflatten(obj.treedef, values), note, n_sim[0], rel_cov
 
 
-def _check_bool(owner: str, name: str, value) -> None:
-    """A flag given as a string ("no" is truthy) or a number would silently mean True."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}({name}=...) must be True or False, got {value!r}.")
-
-
 def _check_window(window):
     if window is None:
         return
@@ -291,7 +286,7 @@ class DataDrivenInit(AbstractStrategy):
 
     def __check_init__(self):
         _check_window(self.window)
-        _check_bool("DataDrivenInit", "required", self.required)
+        check_bool("DataDrivenInit.required", self.required)
 
     def _run(self, ctx, state, label="DataDrivenInit"):
         t0 = time.perf_counter()
@@ -452,8 +447,7 @@ class Auto(AbstractStrategy):
 
     def __check_init__(self):
         _check_window(self.window)
-        if not isinstance(self.polish, bool):
-            raise TypeError(f"Auto.polish must be True or False, got {self.polish!r}.")
+        check_bool("Auto.polish", self.polish)
         if self.restarts is not None and not isinstance(self.restarts, Restarts):
             raise TypeError(
                 f"Auto.restarts must be a neurojax.fitting.Restarts or None, got {self.restarts!r}."
@@ -505,7 +499,7 @@ class SpikeClampedInit(AbstractStrategy):
 
     def __check_init__(self):
         _check_window(self.every)
-        _check_bool("SpikeClampedInit", "required", self.required)
+        check_bool("SpikeClampedInit.required", self.required)
 
     def _run(self, ctx, state, label="SpikeClampedInit"):
         t0 = time.perf_counter()
