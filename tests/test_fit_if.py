@@ -129,6 +129,14 @@ def test_adex_estimate_refuses_what_it_cannot_use():
         adex_from_voltage(v, current, 0.1)
     with pytest.raises(ValueError, match="same shape"):
         adex_from_voltage(v, current[:-1], 0.1)
+    # a NaN row or a bad dt used to end in "no (Δ_T, τ_w) on the grid ...", blaming the trace
+    bad = np.array(v)
+    bad[50] = np.nan
+    with pytest.raises(ValueError, match="voltage has NaN"):
+        adex_from_voltage(bad, current, 0.1)
+    for dt in (0.0, float("nan")):
+        with pytest.raises(ValueError, match="dt must be > 0"):
+            adex_from_voltage(v, current, dt)
 
 
 # ------------------------------------------------------------------ recovery

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_positive
 from ._data_driven import noise_sd
 
 NOISE_FREE = 1e-2
@@ -281,6 +282,13 @@ def adex_from_voltage(v, current, dt, *, v_th=0.0, t_ref=0.0, spikes=None, windo
             f"adex_from_voltage: the voltage {v.shape} and the current {current.shape} must "
             "have the same shape (n_steps, *batch)."
         )
+    dt = check_positive("adex_from_voltage", "dt", dt, "ms")
+    for name, x in (("voltage", v), ("current", current)):
+        if not np.all(np.isfinite(x)):
+            raise ValueError(
+                f"adex_from_voltage: the {name} has NaN or inf values (first at row "
+                f"{int(np.argwhere(~np.isfinite(x))[0][0])}); the estimate needs every row."
+            )
     if v.ndim == 1:
         v, current = v[:, None], current[:, None]
     v, current = v.reshape(v.shape[0], -1), current.reshape(current.shape[0], -1)
