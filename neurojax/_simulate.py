@@ -412,7 +412,7 @@ def simulate(
     if _any_tracer(args):  # grad/jvp/vmap outside jit: the checks are tied to the outputs
         return _run_jit(*args, finish=messages)
     sol, report = _run_jit(*args, finish="report")
-    _raise_if_nonfinite(model, sol, jax.device_get(report))
+    _raise_if_nonfinite(model, sol, jax.device_get(report), float(t0_ + 1.5 * dt_))
     return sol
 
 
@@ -471,6 +471,15 @@ _ADVICE = (
 )
 
 
+_ADVICE_FIRST_STEP = (
+    "That is within the first step, before any instability could have grown: the "
+    "likely cause is a parameter, an input or a mechanism's rate that is NaN or inf from "
+    "the start (an exp() of a large argument, a division by zero at the initial "
+    "voltage), not the step size. Check those first; a smaller dt helps only if the "
+    "first step itself overshoots. Pass throw=False to get the values anyway."
+)
+
+
 def _nonfinite_messages(model, template: ModelState) -> tuple[str, ...]:
     """One message per floating leaf of the final state, in `_named_leaves` order."""
     return tuple(
@@ -516,17 +525,20 @@ def _tie_nonfinite_errors(sol: Solution, messages: tuple[str, ...]) -> Solution:
     return jtu.tree_map(tie, sol)
 
 
-def _raise_if_nonfinite(model, sol: Solution, report) -> None:
+def _raise_if_nonfinite(model, sol: Solution, report, first_step_end: float) -> None:
     """Raise for a concrete run from `_nonfinite_report`'s values, naming the first kept
-    variable that went bad and when, else the first bad final-state leaf."""
+    variable that went bad and when, else the first bad final-state leaf. A variable bad
+    by `first_step_end` (t0 + 1.5 dt) was not made so by a growing instability: the
+    advice then names parameters, inputs and rates first, not the step size."""
     bad_rows, final_bad = report
     if bad_rows.any():
         row = int(np.argmax(bad_rows))
+        advice = _ADVICE if float(sol.t[row]) > first_step_end else _ADVICE_FIRST_STEP
         for name, leaf in _named_leaves(sol.states):
             if leaf.ndim >= 1 and not np.all(np.isfinite(np.asarray(leaf[row]))):
                 raise FloatingPointError(
                     f"{type(model).__name__}: the state variable {name} became NaN or inf, "
-                    f"first at t = {float(sol.t[row]):.6g} ms. {_ADVICE}"
+                    f"first at t = {float(sol.t[row]):.6g} ms. {advice}"
                 )
     if final_bad:
         for name, leaf in _named_leaves(sol.final_state.y):

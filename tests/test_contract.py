@@ -293,3 +293,29 @@ def test_discrete_state_is_not_integrated():
     assert set(y._fields) == {"v"}
     z = nj.LIF().init_discrete((3,))
     assert isinstance(z, RefractoryState)
+
+
+OVERFLOW_MOD = """NEURON { SUFFIX ovf NONSPECIFIC_CURRENT i RANGE g }
+PARAMETER { g = 0.001 (S/cm2) k = 1000 (/mV) }
+ASSIGNED { v (mV) i (mA/cm2) }
+STATE { m }
+INITIAL { m = 0 }
+BREAKPOINT { SOLVE s METHOD cnexp  i = g*m*(v + 70) }
+DERIVATIVE s { m' = exp(k*(v + 100)) * (1 - m) }
+"""
+
+
+def test_nonfinite_in_the_first_step_names_rates_not_dt():
+    """A rate exp(1000·(v + 100)) is inf from the start: the error said "Try a smaller dt"
+    (the wrong culprit, session-9 probe). Bad within the first step, it now names the
+    parameters, inputs and rates first; an instability that grows over many steps (the
+    Euler test above) still names dt."""
+    from neurojax.cable import Branch, Cell, Morphology
+    from neurojax.nmodl import load_mod
+
+    cell = Cell(Morphology([Branch(20.0, 20.0, nseg=1)]), [(load_mod(OVERFLOW_MOD), None)])
+    with pytest.raises(FloatingPointError) as info:
+        nj.simulate(cell, jnp.zeros((8, 0)), dt=0.025)
+    message = str(info.value)
+    assert "first at t = 0.025 ms" in message and "within the first step" in message
+    assert "exp() of a large argument" in message
