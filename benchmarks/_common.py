@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -83,6 +85,32 @@ def machine_info() -> dict:
     except OSError:
         pass
     return info
+
+
+def cpu_s() -> float:
+    """CPU time of this process (user + system, all threads), s: on a loaded machine a
+    steadier measure than the wall clock."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def children_cpu_s() -> float:
+    """CPU time of this process's finished children (e.g. Brian2's standalone program), s."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_standalone(build_dir: str) -> tuple[float, float]:
+    """Run Brian2's C++ standalone program already built in `build_dir` once: `(main loop
+    s, whole program CPU s)`: the loop's own wall clock from its
+    `results/last_run_info.txt`, the program's CPU time (start included) from
+    `RUSAGE_CHILDREN`."""
+    c = children_cpu_s()
+    subprocess.run(["./main"], cwd=build_dir, check=True, capture_output=True)
+    program_cpu = children_cpu_s() - c
+    with open(os.path.join(build_dir, "results", "last_run_info.txt")) as f:
+        loop = float(f.read().split()[0])
+    return loop, program_cpu
 
 
 def timeit(fn, repeats: int) -> list[float]:

@@ -186,11 +186,11 @@ def run_standalone(
     times = [b2.device._last_run_time]
     cpu = []
     for _ in range(repeats - 1):
-        c = _children_cpu_s()
+        c = C.children_cpu_s()
         b2.device.run(with_output=False)
         # the program's CPU time (user + system; its start and loading included): on a
         # loaded machine, the work done, which other jobs inflate less than the wall time
-        cpu.append(_children_cpu_s() - c)
+        cpu.append(C.children_cpu_s() - c)
         times.append(b2.device._last_run_time)
     return {
         "first_run_s": first,
@@ -199,13 +199,6 @@ def run_standalone(
         "cpu_median_s": statistics.median(cpu) if cpu else None,
         "total_spikes": spikes,
     }
-
-
-def _children_cpu_s() -> float:
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def parse_args(argv=None):

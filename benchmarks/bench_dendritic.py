@@ -67,6 +67,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
 
 DT = 0.1
 P_CONNECT = 0.02
@@ -102,19 +103,6 @@ E_REV = {"AMPA": 0.0, "GABA": -80.0}
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def children_cpu_s() -> float:
-    """CPU time of this process's finished children (Brian2's standalone program), s."""
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
-def cpu_s() -> float:
-    """CPU time of this process (user + system, all threads), s: on a loaded machine a
-    steadier measure than the wall clock."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 # ------------------------------------------------------------------------------ neurojax
@@ -219,10 +207,10 @@ def run_neurojax(n: int, ms: float, solver: str, repeats: int) -> dict:
     spikes = run(1)
     times, cpu = [], []
     for r in range(repeats):
-        t, c = time.perf_counter(), cpu_s()
+        t, c = time.perf_counter(), C.cpu_s()
         spikes = run(2 + r)
         times.append(time.perf_counter() - t)
-        cpu.append(cpu_s() - c)
+        cpu.append(C.cpu_s() - c)
     med = float(np.median(times))
     rates = {
         p: float(np.asarray(spikes[p], float).sum()) / (net.populations[p].size * ms * 1e-3)
@@ -272,10 +260,10 @@ def run_neurojax_grad(n: int, ms: float, scale: float, fd: bool) -> dict:
     compiled = grad.lower(net, jax.random.key(1)).compile()
     compile_s = time.perf_counter() - t
     mem = compiled.compiled.memory_analysis() if hasattr(compiled, "compiled") else None
-    t, c = time.perf_counter(), cpu_s()
+    t, c = time.perf_counter(), C.cpu_s()
     (value, count), g = compiled(net, jax.random.key(1))
     g = jax.block_until_ready(g)
-    run_s, run_cpu = time.perf_counter() - t, cpu_s() - c
+    run_s, run_cpu = time.perf_counter() - t, C.cpu_s() - c
     leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(g) if hasattr(x, "dtype")]
     leaves = [x for x in leaves if x.dtype.kind == "f"]
     finite = all(np.isfinite(x).all() for x in leaves)
@@ -409,11 +397,11 @@ def run_brian2(n: int, ms: float, target: str, repeats: int, build_dir: str) -> 
         compile_s = sum(v for v in b2.device.timers["compile"].values() if v is not None)
         times, cpu = [b2.device._last_run_time], []
         for _ in range(repeats - 1):
-            c = children_cpu_s()
+            c = C.children_cpu_s()
             b2.device.run(with_output=False)
             # the program's CPU time: its main loop and its start (building the synapses,
             # loading and writing arrays) — an upper bound of the main loop's CPU time
-            cpu.append(children_cpu_s() - c)
+            cpu.append(C.children_cpu_s() - c)
             times.append(b2.device._last_run_time)
     else:
         net.store()
@@ -424,10 +412,10 @@ def run_brian2(n: int, ms: float, target: str, repeats: int, build_dir: str) -> 
         times, cpu = [], []
         for _ in range(repeats):
             net.restore()
-            t, c = time.perf_counter(), cpu_s()
+            t, c = time.perf_counter(), C.cpu_s()
             net.run(ms * b2.ms)
             times.append(time.perf_counter() - t)
-            cpu.append(cpu_s() - c)
+            cpu.append(C.cpu_s() - c)
     import numpy as np
 
     rates = {p: mons[p].num_spikes / (sizes[p] * ms * 1e-3) for p in mons}
@@ -542,20 +530,16 @@ def run_paired(build_dir: str, rounds: int, solver: str, former: bool = False) -
     for r in range(rounds):
         extra = {}
         if former:  # the former step first, in the same round
-            c = cpu_s()
+            c = C.cpu_s()
             sp = jax.block_until_ready(before(net, jax.random.key(2 + r)))
             extra = dict(
-                former_cpu_s=cpu_s() - c,
+                former_cpu_s=C.cpu_s() - c,
                 former_spikes=int(sum(float(np.asarray(v, float).sum()) for v in sp.values())),
             )
-        c, t = cpu_s(), time.perf_counter()
+        c, t = C.cpu_s(), time.perf_counter()
         sp = jax.block_until_ready(compiled(net, jax.random.key(2 + r)))
-        nj_cpu, nj_wall = cpu_s() - c, time.perf_counter() - t
-        c = children_cpu_s()
-        subprocess.run(["./main"], cwd=build_dir, check=True, capture_output=True)
-        sa_cpu = children_cpu_s() - c
-        with open(os.path.join(build_dir, "results", "last_run_info.txt")) as f:
-            loop = float(f.read().split()[0])
+        nj_cpu, nj_wall = C.cpu_s() - c, time.perf_counter() - t
+        loop, sa_cpu = C.run_standalone(build_dir)
         rows.append(
             dict(
                 neurojax_cpu_s=nj_cpu,
@@ -598,8 +582,6 @@ def main(argv=None):
     p.add_argument("--child", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     if args.paired:
-        import _common as C
-
         res = run_paired(args.paired, args.repeats, args.solvers[0], args.former)
         res["machine"] = C.machine_info()
         former = ["former CPU s", "former ratio"] if args.former else []
@@ -644,8 +626,6 @@ def main(argv=None):
         )
         print(json.dumps(res, indent=1))
         return
-    import _common as C
-
     rows = []
     for solver in args.solvers:
         rows.append(

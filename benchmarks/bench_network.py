@@ -56,12 +56,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _cpu_s() -> float:
-    """CPU time of this process (user + system, all threads), s."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 # ------------------------------------------------------------------------- neurojax
 
 
@@ -94,10 +88,10 @@ def run_neurojax(n: int, repeats: int) -> dict:
     spikes = int(compiled(net, y0))
     times, cpu = [], []
     for _ in range(repeats):
-        t0, c0 = time.perf_counter(), _cpu_s()
+        t0, c0 = time.perf_counter(), C.cpu_s()
         spikes = int(jax.block_until_ready(compiled(net, y0)))
         times.append(time.perf_counter() - t0)
-        cpu.append(_cpu_s() - c0)
+        cpu.append(C.cpu_s() - c0)
     run = statistics.median(times)
     return dict(
         sim="neurojax",
@@ -284,10 +278,10 @@ def run_brainpy(n: int, repeats: int) -> dict:
     first = time.perf_counter() - t0
     times, cpu = [], []
     for _ in range(repeats):
-        t0, c0 = time.perf_counter(), _cpu_s()
+        t0, c0 = time.perf_counter(), C.cpu_s()
         spikes = once()
         times.append(time.perf_counter() - t0)
-        cpu.append(_cpu_s() - c0)
+        cpu.append(C.cpu_s() - c0)
     run = statistics.median(times)
     return dict(
         sim="brainpy",
@@ -383,20 +377,12 @@ def run_paired(n: int, build_dir: str, rounds: int) -> dict:
     compiled = jax.jit(count).lower(net, y0).compile()
     spikes = int(compiled(net, y0))
 
-    def children_cpu():
-        r = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return r.ru_utime + r.ru_stime
-
     rows = []
     for _ in range(rounds):
-        c = _cpu_s()
+        c = C.cpu_s()
         spikes = int(jax.block_until_ready(compiled(net, y0)))
-        nj_cpu = _cpu_s() - c
-        c = children_cpu()
-        subprocess.run(["./main"], cwd=build_dir, check=True, capture_output=True)
-        sa_cpu = children_cpu() - c
-        with open(os.path.join(build_dir, "results", "last_run_info.txt")) as f:
-            loop = float(f.read().split()[0])
+        nj_cpu = C.cpu_s() - c
+        loop, sa_cpu = C.run_standalone(build_dir)
         rows.append(
             dict(
                 neurojax_cpu_s=nj_cpu,
