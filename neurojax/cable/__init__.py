@@ -35,6 +35,8 @@ from ..channels import nernst as nernst
 from ._cell import Cell as Cell
 from ._cell import CellState as CellState
 from ._examples import EXAMPLE_SWC as EXAMPLE_SWC
+from ._from_neuron import NeuronCell as NeuronCell
+from ._from_neuron import from_neuron as from_neuron
 from ._hay2011 import HAY2011_DIR as HAY2011_DIR
 from ._hay2011 import L5_SIMPLIFIED_SWC as L5_SIMPLIFIED_SWC
 from ._hay2011 import epsp_current as epsp_current

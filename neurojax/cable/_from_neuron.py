@@ -1,0 +1,313 @@
+"""A cell built in NEURON, as a neurojax `Cell` (`from_neuron`).
+
+People come with published cells: a hoc or Python script that builds sections, sets
+`nseg`, geometry, `Ra`, `cm`, inserts mechanisms from `.mod` files and sets their
+parameters per segment. `from_neuron` reads that model from a running NEURON (the
+`neuron` package, imported only here) and builds the same cell in neurojax: the same
+sections (branches, in breadth-first order from the root), segments, 3-d points or
+cylinders, axial resistivity and capacitance, the density mechanisms imported from the
+same `.mod` files (`neurojax.nmodl`) with every parameter's value per segment, the ions'
+reversal potentials and concentrations, `celsius`, `v_init`, and `IClamp`s as current
+clamps. What it cannot carry over it refuses, naming the section and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ..channels import AbstractPointProcess, Passive
+from ._cell import Cell
+from ._morphology import Branch, Morphology
+
+
+class NeuronCell(NamedTuple):
+    """What `from_neuron` returns.
+
+    - `cell`: the `Cell`.
+    - `branches`: NEURON section name → branch index (`cell.node(branches["soma"], 0.5)`).
+    - `iclamps`: one `(delay ms, dur ms, amp nA)` per current clamp, in `cell`'s clamp
+      order (the NEURON `IClamp`s, each at its segment's centre).
+    """
+
+    cell: Cell
+    branches: dict
+    iclamps: tuple
+
+    def inputs(self, n_steps: int, dt: float) -> np.ndarray:
+        """The `IClamp`s as `simulate`'s input `(n_steps, n_clamps)`, nA: each clamp's
+        amplitude at the mid-step times `(k + ½)·dt`, where NEURON's fixed step evaluates
+        the currents (`IClamp` is on for `delay ≤ t < delay + dur`)."""
+        if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
+            raise ValueError(f"n_steps must be a whole number ≥ 1, got {n_steps!r}.")
+        if isinstance(dt, bool) or not (np.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a finite number of ms > 0, got {dt!r}.")
+        t = (np.arange(int(n_steps)) + 0.5) * float(dt)
+        cols = [np.where((t >= d) & (t < d + w), a, 0.0) for d, w, a in self.iclamps]
+        return np.stack(cols, axis=1) if cols else np.zeros((int(n_steps), 0))
+
+
+def _base_name(name: str) -> str:
+    """`"Cell[0].dend[3]"` → `"dend"`: the branch type."""
+    name = name.rsplit(".", 1)[-1]
+    return re.sub(r"\[\d+\]$", "", name) or "dend"
+
+
+def _mod_files(mods) -> dict[str, Path]:
+    """SUFFIX / POINT_PROCESS name → `.mod` path, from files and directories."""
+    if mods is None:
+        mods = ()
+    if isinstance(mods, (str, os.PathLike)):
+        mods = [mods]
+    files = []
+    for m in mods:
+        p = Path(m)
+        if p.is_dir():
+            files.extend(sorted(p.glob("*.mod")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(
+                f"mods: {os.fspath(p)!r} is neither a .mod file nor a directory."
+            )
+    found: dict[str, Path] = {}
+    pattern = re.compile(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+(\w+)")
+    for f in files:
+        text = re.sub(r"(?s)COMMENT.*?ENDCOMMENT", "", f.read_text(errors="replace"))
+        text = re.sub(r"[:?][^\n]*", "", text)
+        m = pattern.search(text)
+        if m:
+            found.setdefault(m.group(1), f)
+    return found
+
+
+def _neuron_builtin_mod(suffix: str) -> Path | None:
+    """NEURON's own `.mod` of a built-in mechanism (`hh`, `pas`, `expsyn`, …), from the
+    installed `neuron` package, if it ships them."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("neuron")
+    if spec is None or spec.origin is None:
+        return None
+    share = Path(spec.origin).parent / ".data" / "share"
+    name = {"pas": "passive"}.get(suffix, suffix.lower())
+    for d in (share / "modfile", share / "nrn" / "demo" / "release"):
+        p = d / f"{name}.mod"
+        if p.is_file():
+            return p
+    return None
+
+
+def _one_value(values, what: str, sec: str):
+    values = np.asarray(values, dtype=float)
+    if not np.all(values == values[0]):
+        raise ValueError(
+            f"section {sec}: {what} differs between its segments ({values.tolist()}); "
+            "neurojax takes one value per section for it. Set it per section in NEURON, "
+            "or split the section."
+        )
+    return float(values[0])
+
+
+def _hoc_value(h, name: str, default=None):
+    """A hoc variable's value, `default` where hoc does not define it (`v_init` before
+    `stdrun.hoc` is loaded: NEURON's default −65 mV)."""
+    try:
+        return float(getattr(h, name))
+    except (AttributeError, LookupError):
+        return default
+
+
+def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
+    """The cell NEURON holds now, as a neurojax `Cell` (a `NeuronCell`).
+
+    - `sections`: the sections of one cell (e.g. `cell.all` of a template, a list);
+      default every section NEURON has (`h.allsec()`), which must form one tree.
+    - `mods`: the `.mod` files of the mechanisms the cell uses — paths and directories
+      (all `*.mod` in them); matched by their `SUFFIX`/`POINT_PROCESS` names. NEURON's
+      built-ins (`pas`, `hh`) are read from the installed `neuron` package.
+    - `h`: NEURON's `h` (default `neuron.h`).
+
+    Carried over: the tree (each section a `Branch`, root first, attached where NEURON
+    connects it), `nseg`, the 3-d points (`pt3d`) or `L`/`diam`, `Ra`, `cm` (one per
+    section), every density mechanism with each of its `PARAMETER`s as NEURON holds it —
+    one value per segment where they differ (`RANGE`), the global value otherwise —, the
+    ions' reversal potentials and concentrations per section (initial concentrations of
+    a concentration a mechanism writes: NEURON's `<ion>i0_<ion>_ion`/`<ion>o0_<ion>_ion`,
+    which `finitialize` uses), `celsius`, `v_init`, and `IClamp`s (`NeuronCell.inputs`).
+    Rates are exact: NEURON's `TABLE`s are not used (compare with `usetable_<suffix> =
+    0`).
+
+    Refused (`ValueError` naming the section): a section attached by its 1 end, several
+    trees, `cm` or a diameter (without 3-d points) differing within a section, a
+    mechanism without a `.mod` file, the `extracellular` mechanism, point processes other
+    than `IClamp` (place them with `Cell(..., point_processes=...)`), `NetCon`s (build
+    events with `Cell.event_input`).
+    """
+    if h is None:
+        from neuron import h  # noqa: PLC0415  (NEURON is needed only here)
+    secs = list(h.allsec()) if sections is None else list(sections)
+    if not secs:
+        raise ValueError("from_neuron: no sections (NEURON holds none, or sections is empty).")
+    names = [s.name() for s in secs]
+    if len(set(names)) != len(names):
+        raise ValueError("from_neuron: two sections share a name; give them distinct names.")
+    index_of = {s.name(): i for i, s in enumerate(secs)}
+    roots = [s for s in secs if s.parentseg() is None or s.parentseg().sec.name() not in index_of]
+    if len(roots) != 1:
+        raise ValueError(
+            f"from_neuron: the sections form {len(roots)} trees (roots "
+            f"{[r.name() for r in roots][:5]}); pass the sections of one cell, e.g. "
+            "from_neuron(cell.all)."
+        )
+    order = [roots[0]]
+    for s in order:  # breadth-first: a parent before its children
+        order.extend(c for c in s.children() if c.name() in index_of)
+    if len(order) != len(secs):
+        raise ValueError("from_neuron: some sections are not connected to the root's tree.")
+    branch_of = {s.name(): i for i, s in enumerate(order)}
+
+    files = _mod_files(mods)
+    info = [s.psection() for s in order]
+    branches = []
+    for b, (s, ps) in enumerate(zip(order, info, strict=True)):
+        name = s.name()
+        if "extracellular" in ps["density_mechs"]:
+            raise ValueError(f"section {name}: the extracellular mechanism is not supported.")
+        parent, px = -1, 1.0
+        if b > 0:
+            if h.section_orientation(sec=s) != 0:
+                raise ValueError(
+                    f"section {name} is attached by its 1 end; neurojax attaches a branch by "
+                    "its 0 end: connect it with child.connect(parent(x), 0)."
+                )
+            pseg = s.parentseg()
+            parent, px = branch_of[pseg.sec.name()], float(pseg.x)
+        n3d = int(h.n3d(sec=s))
+        if n3d >= 2:
+            pts = np.array(
+                [[h.x3d(k, sec=s), h.y3d(k, sec=s), h.z3d(k, sec=s), h.diam3d(k, sec=s)]
+                 for k in range(n3d)]
+            )  # fmt: skip
+            br = Branch(float(s.L), float(np.mean(pts[:, 3])), parent, px, int(s.nseg),
+                        _base_name(name), pts)  # fmt: skip
+            arc = br.arc[-1]
+            if not np.isclose(arc, s.L, rtol=1e-9, atol=1e-9):
+                raise ValueError(
+                    f"section {name}: L = {s.L} µm but its 3-d points span {arc} µm (L set "
+                    "after pt3d scales the points in NEURON); call h.define_shape() first."
+                )
+        else:
+            d = _one_value(ps["morphology"]["diam"], "the diameter", name)
+            br = Branch(float(s.L), d, parent, px, int(s.nseg), _base_name(name))
+        branches.append(br)
+    morph = Morphology(branches)
+    disc = morph.discretise()
+
+    def region(branch_ids):
+        return disc.membrane[np.isin(disc.branch[disc.membrane], branch_ids)]
+
+    # node → (branch, segment) of each membrane node, for per-segment values
+    seg_of = {}
+    for b, s in enumerate(order):
+        for k in range(int(s.nseg)):
+            seg_of[int(disc.node(b, (k + 0.5) / s.nseg))] = (b, k)
+
+    from ..nmodl import mod_class
+
+    mechanisms = []
+    suffixes = sorted({m for ps in info for m in ps["density_mechs"]})
+    for suffix in suffixes:
+        where = [b for b, ps in enumerate(info) if suffix in ps["density_mechs"]]
+        path = files.get(suffix) or _neuron_builtin_mod(suffix)
+        if path is None and suffix == "pas":
+            cls = None
+        elif path is None:
+            raise ValueError(
+                f"mechanism {suffix!r} (in sections {[order[b].name() for b in where][:4]}) "
+                "has no .mod file: pass it, or its directory, as from_neuron(..., mods=...)."
+            )
+        else:
+            cls = mod_class(path)
+            if issubclass(cls, AbstractPointProcess):
+                raise ValueError(f"{path.name} is a point process, but {suffix!r} is inserted.")
+        nodes = region(where)
+        params = {}
+        if cls is None:  # NEURON's pas without its .mod: neurojax's Passive, mS/cm²
+            fields = {"g": ("g", 1e3), "e": ("e", 1.0)}
+        else:
+            fields = {nm: (f, 1.0) for nm, f in cls._spec.field_of.items()}
+        for nmodl_name, (field, scale) in fields.items():
+            per_seg = [info[b]["density_mechs"][suffix].get(nmodl_name) for b in where]
+            if all(v is not None for v in per_seg):  # RANGE: per segment
+                value = {}
+                for b, vals in zip(where, per_seg, strict=True):
+                    for k, x in enumerate(vals):
+                        value[(b, k)] = float(x) * scale
+                arr = np.array([value[seg_of[int(n)]] for n in nodes])
+                params[field] = float(arr[0]) if np.all(arr == arr[0]) else arr
+            else:  # GLOBAL: one value
+                g = _hoc_value(h, f"{nmodl_name}_{suffix}")
+                if g is not None:
+                    params[field] = g * scale
+        mech = Passive(**params) if cls is None else cls(**params)
+        mechanisms.append((mech, where))
+
+    # ions: per section, the values NEURON holds; written concentrations start at the
+    # globals finitialize uses
+    uses = [use for mech, _ in mechanisms for use in getattr(mech, "ion_use", ())]
+    written = {v for use in uses for v in use.write}
+    # NEURON's rule (as `Cell`'s): e<ion> is Nernst's where a mechanism uses a
+    # concentration of the ion; the cell computes it then, from the concentrations
+    nernst = {
+        use.ion for use in uses
+        if {f"{use.ion}i", f"{use.ion}o"} & (set(use.read) | set(use.write))
+    }  # fmt: skip
+    ions = {}
+    all_ions = sorted({ion for ps in info for ion in ps["ions"]})
+    for ion in all_ions:
+        for var in (f"e{ion}", f"{ion}i", f"{ion}o"):
+            per_branch = []
+            for ps, s in zip(info, order, strict=True):
+                vals = ps["ions"].get(ion, {}).get(var)
+                per_branch.append(None if vals is None else _one_value(vals, var, s.name()))
+            known = [v for v in per_branch if v is not None]
+            if not known or (var == f"e{ion}" and ion in nernst):
+                continue
+            if var in written and var != f"e{ion}":
+                g = _hoc_value(h, f"{var}0_{ion}_ion")
+                if g is not None:
+                    known, per_branch = [g], [g] * len(order)
+            filled = [known[0] if v is None else v for v in per_branch]
+            ions[var] = filled[0] if all(v == filled[0] for v in filled) else np.array(filled)
+
+    cm = [_one_value(ps["cm"], "cm", s.name()) for ps, s in zip(info, order, strict=True)]
+    ra = [float(s.Ra) for s in order]
+    clamps, iclamps = [], []
+    for ps, s in zip(info, order, strict=True):
+        for kind, objs in ps["point_processes"].items():
+            if kind != "IClamp":
+                raise ValueError(
+                    f"section {s.name()}: point process {kind} is not carried over (only "
+                    "IClamp is); place it with Cell(..., point_processes=[(load_mod(...), "
+                    "(branch, x))]) and drive it with Cell.event_input."
+                )
+            for pp in sorted(objs, key=lambda o: o.hname()):
+                seg = pp.get_segment()
+                clamps.append((branch_of[seg.sec.name()], float(seg.x)))
+                iclamps.append((float(pp.delay), float(pp.dur), float(pp.amp)))
+    cell = Cell(
+        morph,
+        mechanisms,
+        cm=cm[0] if len(set(cm)) == 1 else np.array(cm),
+        ra=ra[0] if len(set(ra)) == 1 else np.array(ra),
+        temperature=float(h.celsius),
+        v_init=_hoc_value(h, "v_init", -65.0),
+        clamps=clamps,
+        ions=ions or None,
+    )
+    return NeuronCell(cell, branch_of, tuple(iclamps))

@@ -1,0 +1,144 @@
+"""`cable.from_neuron`: a cell built in NEURON (the `neuron` dev dependency, in this
+process), imported as it stands.
+
+Fast tier: the structure carried over (tree, nseg, 3-d points, per-segment parameters,
+ions, clamps) on cells using NEURON's built-in `hh`/`pas` only (no nrnivmodl), and the
+refusals. Slow tier: `validation/from_neuron_vs_neuron.py` — a 4-section cell with the
+wheel's `.mod` files and a calcium pool, both simulators at dt 0.025 ms backward Euler,
+float64.
+"""
+
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import neurojax as nj
+from neurojax.cable import Passive, from_neuron
+
+neuron = pytest.importorskip("neuron")  # a dev dependency; the package imports without it
+h = neuron.h
+h.load_file("stdrun.hoc")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
+
+
+def _ball_and_stick():
+    soma = h.Section(name="soma_fn")
+    soma.L = soma.diam = 20.0
+    dend = h.Section(name="dend_fn")
+    dend.connect(soma(1), 0)
+    dend.L, dend.diam, dend.nseg = 300.0, 2.0, 5
+    dend.Ra, dend.cm = 120.0, 1.5
+    soma.insert("hh")
+    dend.insert("pas")
+    for seg in dend:
+        seg.pas.g = 1e-4 * (1 + seg.x)  # one value per segment
+    dend.e_pas = -68.0
+    stim = h.IClamp(soma(0.5))
+    stim.delay, stim.dur, stim.amp = 1.0, 2.0, 0.5
+    return soma, dend, stim
+
+
+def test_structure_parameters_and_clamps_are_carried_over():
+    soma, dend, stim = _ball_and_stick()
+    imp = from_neuron([soma, dend])
+    cell = imp.cell
+    assert imp.branches == {"soma_fn": 0, "dend_fn": 1}
+    br = cell.morphology.branches
+    assert (br[1].parent, br[1].parent_x, br[1].nseg, br[1].length) == (0, 1.0, 5, 300.0)
+    np.testing.assert_allclose(np.asarray(cell.ra), [35.4, 120.0])
+    np.testing.assert_allclose(np.asarray(cell.cm), [1.0, 1.5])
+    (hh, w_hh), (pas, w_pas) = [
+        (m, list(r)) for m, r in zip(cell.mechanisms, cell.regions, strict=True)
+    ]
+    assert type(hh).__name__.lower().endswith("hh") and len(w_hh) == 1
+    assert len(w_pas) == 5
+    g = np.asarray(pas.g)  # NEURON's S/cm² (the wheel's passive.mod) or mS/cm² (Passive)
+    g = g * 1e3 if not isinstance(pas, Passive) else g
+    np.testing.assert_allclose(g, 0.1 * (1 + (np.arange(5) + 0.5) / 5), rtol=2e-7)  # float32
+    assert float(pas.e) == -68.0
+    assert imp.iclamps == ((1.0, 2.0, 0.5),)
+    u = imp.inputs(200, 0.025)
+    # mid-step times (k + ½)·dt in [1, 3) ms: steps 40..119
+    np.testing.assert_array_equal(np.nonzero(u[:, 0])[0], np.arange(40, 120))
+
+
+@pytest.mark.slow  # a compiled run of an imported hh.mod cell (~4 CPU-s)
+def test_imported_ball_and_stick_fires():
+    soma, dend, stim = _ball_and_stick()
+    imp = from_neuron([soma, dend])
+    sol = nj.simulate(imp.cell, jnp.asarray(imp.inputs(200, 0.025)), dt=0.025)
+    assert float(sol.v[:, imp.cell.node(0, 0.5)].max()) > 20.0  # the soma fires
+
+
+def test_three_d_points_and_attachment_inside_the_parent():
+    soma = h.Section(name="soma3d")
+    for x, d in ((0, 10), (10, 16), (20, 10)):
+        h.pt3dadd(x, 0, 0, d, sec=soma)
+    dend = h.Section(name="dend3d")
+    dend.connect(soma(0.5), 0)
+    dend.L, dend.diam = 50.0, 1.0
+    for s in (soma, dend):
+        s.insert("pas")
+    imp = from_neuron([soma, dend])
+    br = imp.cell.morphology.branches
+    assert br[0].points is not None and br[0].points.shape == (3, 4)
+    assert (br[1].parent, br[1].parent_x) == (0, 0.5)
+    # the same membrane area as NEURON's, segment by segment
+    area = imp.cell.geometry.area
+    np.testing.assert_allclose(area[imp.cell.node(0, 0.5)], soma(0.5).area(), rtol=1e-12)
+    np.testing.assert_allclose(area[imp.cell.node(1, 0.5)], dend(0.5).area(), rtol=1e-12)
+
+
+def test_refusals_name_the_section():
+    a = h.Section(name="ra_a")
+    b = h.Section(name="ra_b")
+    b.connect(a(1), 1)  # attached by its 1 end
+    with pytest.raises(ValueError, match="ra_b is attached by its 1 end"):
+        from_neuron([a, b])
+    c = h.Section(name="ra_c")
+    with pytest.raises(ValueError, match="form 2 trees"):
+        from_neuron([a, c])
+    c.nseg = 2
+    c(0.25).diam, c(0.75).diam = 1.0, 2.0
+    with pytest.raises(ValueError, match="ra_c: the diameter differs between its segments"):
+        from_neuron([c])
+    d = h.Section(name="ra_d")
+    d.insert("pas")
+    e = h.Section(name="ra_e")
+    syn = h.ExpSyn(e(0.5))  # noqa: F841  (kept alive: NEURON deletes it with its last reference)
+    with pytest.raises(ValueError, match="ra_e: point process ExpSyn is not carried over"):
+        from_neuron([e])
+    with pytest.raises(ValueError, match="n_steps"):
+        from_neuron([d]).inputs(0, 0.025)
+
+
+@pytest.fixture
+def no_builtin_mods(monkeypatch):
+    from neurojax.cable import _from_neuron
+
+    monkeypatch.setattr(_from_neuron, "_neuron_builtin_mod", lambda suffix: None)
+
+
+def test_missing_mod_is_named(no_builtin_mods):
+    d = h.Section(name="mm_d")
+    d.insert("hh")
+    with pytest.raises(ValueError, match=r"mechanism 'hh' \(in sections \['mm_d'\]\) has no .mod"):
+        from_neuron([d])
+
+
+@pytest.mark.slow  # nrnivmodl compiles five .mod files (~15 s) and both simulators run 60 ms
+def test_whole_cell_matches_neuron(tmp_path, x64):
+    """Backward Euler in both, float64, the same equations: the difference is round-off
+    (NEURON's and neurojax's tree solves order their operations differently) — measured
+    ≤ 1e-7 mV over 60 ms with somatic spikes; 1e-5 mV leaves 100× for platform rounding."""
+    import from_neuron_vs_neuron as V
+
+    err = V.compare(tmp_path)
+    assert err["soma_peak_mV"] > 0.0 and err["cai_peak_mM"] > 1e-4  # spikes, Ca²⁺ entry
+    for site in ("soma", "d0", "d1"):
+        assert err[site] < 1e-5, err
+    assert err["cai"] < 1e-9, err
