@@ -21,7 +21,6 @@ from .._model import (
     POSITIVE,
     REAL,
     AbstractModel,
-    Domain,
     Tree,
     as_float,
     check_precision,
@@ -29,6 +28,7 @@ from .._model import (
 )
 from ..channels import AbstractChannel, AbstractPointProcess
 from ..channels._ions import BUILTIN_IONS, default_value, ion_variables
+from ..channels.hh import CELSIUS
 from ..solvers._implicit import TreeLinearisation
 from ..solvers._linear_solve import TreeOperator
 from ._ions import IonLayout, Pool
@@ -234,7 +234,7 @@ class Cell(AbstractModel):
     point_processes: tuple = ()
     cm: Array = parameter(1.0, POSITIVE)
     ra: Array = parameter(35.4, POSITIVE)
-    temperature: Array = parameter(6.3, Domain(-273.15, why="°C, above absolute zero"))
+    temperature: Array = parameter(6.3, CELSIUS)
     v_init: Array = parameter(-65.0)
     e_syn: Array = eqx.field(converter=as_float, default=0.0, metadata={"domain": REAL})
     rs_clamp: Array = parameter(0.01, POSITIVE)

@@ -10,8 +10,17 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from .._model import NON_NEGATIVE, parameter
+from .._model import NON_NEGATIVE, Domain, parameter
 from ._rates import vtrap
+
+CELSIUS = Domain(
+    -273.15,
+    100.0,
+    why="°C, above absolute zero and below 100 °C; a value near 280–310 is a temperature in "
+    "kelvin: subtract 273.15",
+)
+"""The domain of a temperature in °C (NEURON's `celsius`): a temperature in kelvin (279.45
+for 6.3 °C) would speed every rate by `q10 = 3^27` and silence the cell."""
 
 
 class HHParameters(eqx.Module):

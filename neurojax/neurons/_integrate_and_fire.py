@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from ..surrogate import AbstractSurrogate
@@ -31,6 +33,25 @@ class AbstractIntegrateAndFire(AbstractNeuron):
     t_ref: eqx.AbstractVar[Array]
     surrogate: eqx.AbstractVar[AbstractSurrogate]
 
+    def __check_init__(self):
+        # concrete values now; a reset edited in afterwards (`eqx.tree_at`, a fit's step)
+        # or traced is checked by `check_call` when `simulate` is called
+        bad = _reset_not_below_threshold(self)
+        if bad is not None and not isinstance(bad, jax.core.Tracer) and bool(bad):
+            raise ValueError(_reset_message(self))
+
+    def check_call(self, inputs, dt):
+        """`v_reset < v_th` for concrete values set after construction (`eqx.tree_at`).
+        Traced values (a fit's step) are left alone: a fit that wanders there sees a
+        neuron firing at every step, a bad loss, and moves away, where an error would end
+        it."""
+        bad = _reset_not_below_threshold(self)
+        if bad is None or isinstance(bad, jax.core.Tracer):
+            return ()
+        if bool(bad):
+            raise ValueError(_reset_message(self))
+        return ()
+
     def init_discrete(self, batch_shape=()):
         return RefractoryState(refractory=self.full(0.0, batch_shape))
 
@@ -45,3 +66,32 @@ class AbstractIntegrateAndFire(AbstractNeuron):
         refractory = jnp.where(spike > 0, self.t_ref, jnp.maximum(z.refractory - info.dt, 0.0))
         y = self.after_spike(y_new._replace(v=v), spike)
         return y, RefractoryState(refractory.astype(z.refractory.dtype)), spike
+
+
+def _reset_not_below_threshold(model):
+    """Whether any `v_reset >= v_th` (a traced boolean when either is traced), or None if
+    they are not both arrays (a malformed model: the parameter checks name it)."""
+    v_reset, v_th = getattr(model, "v_reset", None), getattr(model, "v_th", None)
+    if not (eqx.is_array(v_reset) or isinstance(v_reset, jax.core.Tracer)):
+        return None
+    if not (eqx.is_array(v_th) or isinstance(v_th, jax.core.Tracer)):
+        return None
+    if isinstance(v_reset, jax.core.Tracer) or isinstance(v_th, jax.core.Tracer):
+        return jnp.any(~(v_reset < v_th))
+    try:
+        return np.any(~(np.asarray(v_reset) < np.asarray(v_th)))
+    except ValueError:  # shapes that do not broadcast: `simulate` names them
+        return None
+
+
+def _reset_message(model) -> str:
+    name = type(model).__name__
+    got = (
+        f"got v_reset={np.asarray(model.v_reset).tolist()}, v_th={np.asarray(model.v_th).tolist()}"
+    )
+    return (
+        f"{name} needs v_reset < v_th ({got}): reset at or above the threshold, the neuron "
+        "would spike again at every step after its refractory period whatever its input. "
+        "Pass a reset below the threshold, both in mV (a reset in V, e.g. -0.065, is above "
+        "a threshold of -50 mV)."
+    )

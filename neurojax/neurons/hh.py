@@ -8,6 +8,7 @@ from jaxtyping import Array
 from .._model import POSITIVE, parameter
 from .._units import CONDUCTANCE_BASED, UnitSystem
 from ..channels import hh
+from ..channels.hh import CELSIUS
 from ..solvers import Staggered
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, upward_crossing
@@ -55,7 +56,7 @@ class HodgkinHuxley(hh.HHParameters, AbstractNeuron):
 
     # g_na, g_k, g_l, e_na, e_k, e_l: hh.HHParameters (declared once)
     c_m: Array = parameter(1.0, POSITIVE)
-    temperature: Array = parameter(6.3)
+    temperature: Array = parameter(6.3, CELSIUS)
     v_init: Array = parameter(-65.0)
     v_th: Array = parameter(0.0)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)

@@ -9,6 +9,7 @@ from jaxtyping import Array
 from .._model import POSITIVE, parameter
 from .._units import CONDUCTANCE_BASED, UnitSystem
 from ..channels import hh
+from ..channels.hh import CELSIUS
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, newton, upward_crossing
 
@@ -65,7 +66,7 @@ class ReducedHH(hh.HHParameters, AbstractNeuron):
 
     # g_na, g_k, g_l, e_na, e_k, e_l: hh.HHParameters (declared once)
     c_m: Array = parameter(1.0, POSITIVE)
-    temperature: Array = parameter(6.3)
+    temperature: Array = parameter(6.3, CELSIUS)
     v_init: Array = parameter(-65.0)
     v_th: Array = parameter(0.0)
     h_plus_n: Array = parameter(0.855, POSITIVE)
