@@ -81,6 +81,9 @@ def _is_concrete(x) -> bool:
 def _check_time_field(owner: str, name: str, value, *, allow_inf: bool = False) -> None:
     if not _is_concrete(value):
         return
+    if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+        # "5" compared as text at `sample`; True read as 1 ms
+        raise TypeError(f"{owner}.{name} must be a time in ms (a number), got {value!r}.")
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -140,6 +143,76 @@ def _check_nyquist(owner: str, frequency, dt: float) -> None:
         )
 
 
+def _check_key(owner: str, key) -> None:
+    """A single PRNG key: `jax.random.key(seed)` or `jax.random.PRNGKey(seed)`. An int
+    seed, None or a batch of keys fails inside `jax.random` naming no stimulus."""
+    if isinstance(key, jax.core.Tracer):
+        return
+    ok = False
+    if eqx.is_array(key):
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+            ok = key.shape == ()
+        else:
+            ok = key.dtype == jnp.uint32 and key.ndim == 1
+    if not ok:
+        what = f"an array of shape {key.shape}" if eqx.is_array(key) else repr(key)
+        raise TypeError(
+            f"{owner}.key must be one PRNG key, jax.random.key(seed) (or "
+            f"jax.random.PRNGKey(seed)), got {what}. For several independent stimuli give "
+            "each its own key (jax.random.split), or one stimulus a shape=(N,)."
+        )
+
+
+def _broadcast(owner: str, **fields) -> tuple[int, ...]:
+    """The common per-step shape of a stimulus's array fields, or an error naming them
+    (instead of JAX's bare broadcasting error at `sample`)."""
+    shapes = {k: tuple(v) if isinstance(v, tuple) else jnp.shape(v) for k, v in fields.items()}
+    try:
+        return jnp.broadcast_shapes(*shapes.values())
+    except ValueError:
+        listed = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        raise ValueError(
+            f"{owner}: the shapes of its fields do not broadcast together ({listed}); give "
+            "scalars or arrays of one population shape (N,)."
+        ) from None
+
+
+def _check_shape(owner: str, shape) -> None:
+    """`shape`: a tuple of ints >= 0, or one int (`shape=3` is `(3,)`, as numpy)."""
+    items = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if not isinstance(items, (tuple, list)) or not all(
+        isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)) and k >= 0
+        for k in items
+    ):
+        raise TypeError(f"{owner}.shape must be a tuple of ints such as (N,), got {shape!r}.")
+
+
+def _check_pulse_on_grid(start: float, stop: float, dt: float, n: int) -> None:
+    """A `Step` pulse (`start < stop`) that covers no step of the grid would be zero
+    throughout: refused, naming why (on at the steps `k` with `k·dt` in
+    `[start − dt/2, stop − dt/2)`)."""
+    if not start < stop:
+        return  # start == stop: the documented empty pulse
+    if stop - dt / 2 <= 0:
+        raise ValueError(
+            f"Step: the pulse from start={start:g} to stop={stop:g} ms ends before the "
+            "stimulus starts (t = 0), so it would be zero throughout; give times in ms "
+            "from the start of the stimulus."
+        )
+    first = 0 if start == -math.inf else max(math.ceil(start / dt - 0.5 - 1e-9), 0)
+    if first < n and not first * dt < stop - dt / 2:
+        raise ValueError(
+            f"Step: the pulse from start={start:g} to stop={stop:g} ms is narrower than the "
+            f"grid resolves at dt={dt:g} ms (both edges round to the same step), so it would "
+            f"be zero throughout. Use a dt of at most {stop - start:.6g} ms, or a longer "
+            "pulse."
+        )
+
+
+def _shape_tuple(shape) -> tuple[int, ...]:
+    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(k) for k in shape)
+
+
 def _is_scalar_or_array(x) -> bool:
     if isinstance(x, (bool, str, bytes)) or x is None:
         return False
@@ -162,6 +235,8 @@ class AbstractStimulus(eqx.Module):
     __array_ufunc__ = None
 
     def __check_init__(self):
+        if isinstance(self.duration, (str, bytes, bool, np.bool_)) or self.duration is None:
+            raise TypeError(f"stimulus duration must be a number of ms > 0, got {self.duration!r}.")
         try:
             d = float(self.duration)
         except (TypeError, ValueError):
@@ -244,7 +319,16 @@ def _combine(op, a: Array, b: Array) -> Array:
     """`op(a, b)` of two sampled stimuli, broadcasting their per-step shapes (not the
     time axis against a neuron axis)."""
     ndim = max(a.ndim, b.ndim) - 1
-    return op(_per_step(a, ndim), _per_step(b, ndim))
+    a, b = _per_step(a, ndim), _per_step(b, ndim)
+    try:
+        jnp.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"cannot combine stimuli of per-step shapes {a.shape[1:]} and {b.shape[1:]}: "
+            "they do not broadcast; give both the same population shape (N,), or one a "
+            "scalar."
+        ) from None
+    return op(a, b)
 
 
 def _same_duration(first: AbstractStimulus, second: AbstractStimulus, what: str) -> None:
@@ -342,7 +426,10 @@ class Step(AbstractStimulus):
     def sample(self, dt):
         t = self.times(dt)
         dt = float(dt)
-        tt = _column(t, self.amplitude)
+        if _is_concrete(self.start) and _is_concrete(self.stop):
+            _check_pulse_on_grid(float(self.start), float(self.stop), dt, t.shape[0])
+        shape = _broadcast("Step", amplitude=self.amplitude, offset=self.offset)
+        tt = t.reshape(t.shape + (1,) * len(shape))
         on = (tt >= self.start - dt / 2) & (tt < self.stop - dt / 2)
         return self.offset + jnp.where(on, self.amplitude, 0.0)
 
@@ -400,7 +487,15 @@ class Sine(AbstractStimulus):
 
     def sample(self, dt):
         _check_nyquist("Sine", self.frequency, _check_dt(dt))
-        t = _column(self.times(dt), self.amplitude * self.frequency)
+        shape = _broadcast(
+            "Sine",
+            amplitude=self.amplitude,
+            frequency=self.frequency,
+            offset=self.offset,
+            phase=self.phase,
+        )
+        t = self.times(dt)
+        t = t.reshape(t.shape + (1,) * len(shape))
         return self.offset + self.amplitude * jnp.sin(
             2 * jnp.pi * self.frequency * t / 1000.0 + self.phase
         )
@@ -424,10 +519,14 @@ class Chirp(AbstractStimulus):
     def sample(self, dt):
         for f in (self.f0, self.f1):
             _check_nyquist("Chirp", f, _check_dt(dt))
+        shape = _broadcast(
+            "Chirp", amplitude=self.amplitude, f0=self.f0, f1=self.f1, offset=self.offset
+        )
         t = self.times(dt) / 1000.0  # s
+        t = t.reshape(t.shape + (1,) * len(shape))
         big_t = self.duration / 1000.0
         phase = 2 * jnp.pi * (self.f0 * t + (self.f1 - self.f0) * t**2 / (2 * big_t))
-        return self.offset + _column(jnp.sin(phase), self.amplitude) * self.amplitude
+        return self.offset + jnp.sin(phase) * self.amplitude
 
 
 class OUNoise(AbstractStimulus):
@@ -446,12 +545,18 @@ class OUNoise(AbstractStimulus):
         _check_array("OUNoise", "mean", self.mean)
         _check_array("OUNoise", "sigma", self.sigma, "non-negative")
         _check_array("OUNoise", "tau", self.tau, "positive")
+        _check_key("OUNoise", self.key)
+        _check_shape("OUNoise", self.shape)
 
     def sample(self, dt):
         n = n_steps_of(self.duration, dt)
         dt = float(dt)
-        shape = jnp.broadcast_shapes(
-            self.shape, jnp.shape(self.mean), jnp.shape(self.sigma), jnp.shape(self.tau)
+        shape = _broadcast(
+            "OUNoise",
+            shape=_shape_tuple(self.shape),
+            mean=self.mean,
+            sigma=self.sigma,
+            tau=self.tau,
         )
         sigma = self.sigma
         if not _is_concrete(self.tau) or not _is_concrete(sigma):
@@ -488,11 +593,13 @@ class PoissonSpikes(AbstractStimulus):
 
     def __check_init__(self):
         _check_array("PoissonSpikes", "rate", self.rate, "non-negative")
+        _check_key("PoissonSpikes", self.key)
+        _check_shape("PoissonSpikes", self.shape)
 
     def sample(self, dt):
         n = n_steps_of(self.duration, dt)
         dt = float(dt)
-        shape = jnp.broadcast_shapes(self.shape, jnp.shape(self.rate))
+        shape = _broadcast("PoissonSpikes", shape=_shape_tuple(self.shape), rate=self.rate)
         p = self.rate * dt / 1000.0
         if _is_concrete(self.rate):
             top = float(np.max(np.asarray(self.rate))) if np.size(self.rate) else 0.0

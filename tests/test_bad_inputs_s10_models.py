@@ -37,8 +37,9 @@ def test_reset_edited_above_threshold_after_construction_is_refused():
 
 def test_published_if_presets_still_build():
     # every preset keeps its reset below its threshold
-    for p in ("tonic", "adapting", "initial_burst", "regular_bursting",
-              "delayed_accelerating", "delayed_regular_bursting", "transient", "irregular"):  # fmt: skip
+    patterns = ("tonic", "adapting", "initial_burst", "regular_bursting", "transient",
+                "delayed_accelerating", "delayed_regular_bursting", "irregular")  # fmt: skip
+    for p in patterns:
         nj.AdEx.naud2008(p)
     nj.LIF(), nj.EIF(), nj.QIF(), nj.AdEx()
     nj.models.brunel2000  # noqa: B018  (its LIF: v_reset = 10 < theta = 20 mV)
@@ -52,7 +53,8 @@ def test_temperature_in_kelvin_is_refused(kelvin):
         lambda: nj.HodgkinHuxley(temperature=kelvin),
         lambda: nj.ReducedHH(temperature=kelvin),
         lambda: cable.Cell(
-            cable.Morphology([cable.Branch(20.0, 20.0)]), [(cable.HH(), None)],
+            cable.Morphology([cable.Branch(20.0, 20.0)]),
+            [(cable.HH(), None)],
             temperature=kelvin,
         ),  # fmt: skip
     ):
