@@ -142,3 +142,21 @@ def test_whole_cell_matches_neuron(tmp_path, x64):
     for site in ("soma", "d0", "d1"):
         assert err[site] < 1e-5, err
     assert err["cai"] < 1e-9, err
+
+
+@pytest.mark.slow  # nrnivmodl on Hay's eleven .mod files, 100 ms of a 281-compartment cell in both
+def test_hay2011_cell_built_in_neuron_matches_neuron(tmp_path, x64):
+    """Hay et al.'s L5b cell built section by section in NEURON, imported as it stands:
+    the same four somatic spikes, V within round-off. Measured 4.4e-9 mV at the soma
+    (on a spike upstroke, ~500 mV/ms), 6e-11 mV on the trunk; 1e-6 mV leaves 200×. The
+    hand-built `hay2011_cell` differs from NEURON by 8.6e-5 mV there, because NEURON
+    stores 3-d points in single precision (docs/hay2011.md); the import reads them as
+    NEURON holds them."""
+    import from_neuron_hay2011 as V
+
+    err = V.compare(tmp_path)
+    assert len(err["spikes_neuron_ms"]) == 4
+    np.testing.assert_allclose(err["spikes_neurojax_ms"], err["spikes_neuron_ms"], atol=1e-8)
+    for site in ("soma", "dend", "hot"):
+        assert err[f"max_dv_{site}"] < 1e-6, err
+    assert err["max_dcai_hot"] < 1e-12, err

@@ -62,41 +62,52 @@ BREAKPOINT {
 }
 """
 
+def neuron_sections(h, cfg: dict) -> list:
+    """Build the cell of `cfg` (`run_neuron`'s configuration) in NEURON's `h`, the
+    mechanisms' library already loaded: sections `b0, b1, …` with their geometry, nseg,
+    cm, Ra, mechanisms and per-segment parameters, ions and `celsius`. Returns the
+    sections, branch order."""
+    h.load_file("stdrun.hoc")
+    secs = []
+    for b, br in enumerate(cfg["branches"]):
+        s = h.Section(name=f"b{b}")
+        if br["points"] is not None:
+            s.pt3dclear()
+            for x, y, z, d in br["points"]:
+                s.pt3dadd(x, y, z, d)
+        else:
+            s.L, s.diam = br["length"], br["diameter"]
+        s.nseg = br["nseg"]
+        s.cm, s.Ra = br["cm"], br["ra"]
+        if br["parent"] >= 0:
+            s.connect(secs[br["parent"]](br["parent_x"]), 0)
+        secs.append(s)
+    for suffix, branches, params in cfg["mechs"]:
+        for b in branches:
+            secs[b].insert(suffix)
+        k = 0
+        for b in branches:
+            for seg in secs[b]:
+                for name, val in params.items():
+                    setattr(seg, f"{name}_{suffix}", val if np.ndim(val) == 0 else val[k])
+                k += 1
+    for s in secs:
+        for name, val in cfg["ions"].items():
+            if h.ismembrane(name[1:] + "_ion", sec=s):
+                setattr(s, name, val)
+    h.celsius = cfg["celsius"]
+    return secs
+
+
 _NEURON_SCRIPT = r"""
 import json, sys, time
 import numpy as np
 from neuron import h
+sys.path.insert(0, sys.argv[2])
+from hay2011_cell_vs_neuron import neuron_sections
 cfg = json.loads(open(sys.argv[1]).read())
 h.nrn_load_dll(cfg["dll"])
-h.load_file("stdrun.hoc")
-secs = []
-for b, br in enumerate(cfg["branches"]):
-    s = h.Section(name=f"b{b}")
-    if br["points"] is not None:
-        s.pt3dclear()
-        for x, y, z, d in br["points"]:
-            s.pt3dadd(x, y, z, d)
-    else:
-        s.L, s.diam = br["length"], br["diameter"]
-    s.nseg = br["nseg"]
-    s.cm, s.Ra = br["cm"], br["ra"]
-    if br["parent"] >= 0:
-        s.connect(secs[br["parent"]](br["parent_x"]), 0)
-    secs.append(s)
-for suffix, branches, params in cfg["mechs"]:
-    for b in branches:
-        secs[b].insert(suffix)
-    k = 0
-    for b in branches:
-        for seg in secs[b]:
-            for name, val in params.items():
-                setattr(seg, f"{name}_{suffix}", val if np.ndim(val) == 0 else val[k])
-            k += 1
-for s in secs:
-    for name, val in cfg["ions"].items():
-        if h.ismembrane(name[1:] + "_ion", sec=s):
-            setattr(s, name, val)
-h.celsius = cfg["celsius"]
+secs = neuron_sections(h, cfg)
 ic = h.IClamp(secs[0](0.5))
 ic.delay, ic.dur, ic.amp = cfg["pulse"]
 b, x = cfg["dend"]
@@ -164,11 +175,10 @@ def compile_mods(where: Path) -> str:
     return str(lib)
 
 
-def run_neuron(dll: str, morph, protocol: str, tmp: Path, *, shape: str = "simplified",
-               dt: float = DT, secondorder: int = 0) -> dict:  # fmt: skip
-    """NEURON's run of `protocols(shape)[protocol]` on `morph` at `dt` (ms), `secondorder`
-    0 (backward Euler) or 2 (Crank–Nicolson): traces `v_soma`, `v_dend`, `v_hot` (mV),
-    `cai_hot` (mM) at `(k + 1)·dt`, and `_seconds` (wall time of the run)."""
+def neuron_config(dll: str, morph, protocol: str, *, shape: str = "simplified",
+                  dt: float = DT, secondorder: int = 0) -> dict:  # fmt: skip
+    """The JSON-able description of the Hay cell on `morph` and of `protocol` that
+    `neuron_sections` and `_NEURON_SCRIPT` build and run in NEURON."""
     from neurojax.cable import hay2011_mechanisms
     from neurojax.cable._hay2011 import CM, IONS, RA, TEMPERATURE, V_INIT
 
@@ -185,14 +195,26 @@ def run_neuron(dll: str, morph, protocol: str, tmp: Path, *, shape: str = "simpl
                       {k: np.asarray(v).tolist() for k, v in params.items()}])  # fmt: skip
     pulse, epsp, t_end = protocols(shape)[protocol]
     st = sites(morph)
-    out = tmp / f"neuron_{protocol}.npz"
     cfg = dict(dll=dll, branches=branches, mechs=mechs, ions=IONS, celsius=TEMPERATURE,
                v_init=V_INIT, pulse=pulse, epsp=epsp, dend=st["dend"], sites=st, dt=dt,
-               T=t_end, out=str(out), secondorder=secondorder)  # fmt: skip
+               T=t_end, secondorder=secondorder)  # fmt: skip
+    return cfg
+
+
+def run_neuron(dll: str, morph, protocol: str, tmp: Path, *, shape: str = "simplified",
+               dt: float = DT, secondorder: int = 0) -> dict:  # fmt: skip
+    """NEURON's run of `protocols(shape)[protocol]` on `morph` at `dt` (ms), `secondorder`
+    0 (backward Euler) or 2 (Crank–Nicolson): traces `v_soma`, `v_dend`, `v_hot` (mV),
+    `cai_hot` (mM) at `(k + 1)·dt`, and `_seconds` (wall time of the run)."""
+    t_end = protocols(shape)[protocol][2]
+    out = tmp / f"neuron_{protocol}.npz"
+    cfg = neuron_config(dll, morph, protocol, shape=shape, dt=dt, secondorder=secondorder)
+    cfg["out"] = str(out)
     (tmp / "cfg.json").write_text(json.dumps(cfg))
     (tmp / "run_neuron.py").write_text(_NEURON_SCRIPT)
     env = dict(os.environ, PYTHONPATH="")
-    subprocess.run([sys.executable, str(tmp / "run_neuron.py"), str(tmp / "cfg.json")],
+    here = str(Path(__file__).resolve().parent)
+    subprocess.run([sys.executable, str(tmp / "run_neuron.py"), str(tmp / "cfg.json"), here],
                    check=True, capture_output=True, env=env)  # fmt: skip
     data = np.load(out)
     n = int(round(t_end / dt))  # drop t = 0 (and a last sample past t_end, if any)
