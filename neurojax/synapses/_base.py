@@ -6,7 +6,9 @@ import abc
 from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._model import as_float, check_domains
@@ -65,6 +67,36 @@ class AbstractSynapse(eqx.Module):
 
     @abc.abstractmethod
     def current(self, state: SynapseState, v: Array) -> Array: ...
+
+
+def _short(x) -> list[float]:
+    """Up to three values, each to 6 significant digits (float32 0.01 prints as 0.01)."""
+    return [float(f"{v:.6g}") for v in np.asarray(x, dtype=float).ravel()[:3]]
+
+
+def check_tau_resolved(owner: str, name: str, tau, dt) -> tuple:
+    """A decay time constant shorter than the step: the synapse decays within one step,
+    but the neuron sees its conductance (or current) through the step's quadrature, which
+    over-counts the charge by `(x/2)·coth(x/2)` for `x = dt/τ` (×5 at τ = dt/10; the
+    stated `(dt/τ)²/12` holds only for `dt ≪ τ`). Refused: raise for concrete values,
+    return a `(bad, message)` pair for traced ones (`AbstractSynapse.check_call`)."""
+    message = (
+        f"{owner}.{name} is shorter than the time step dt: the synapse would decay within "
+        "one step, and the charge it delivers would be wrong by a factor of about "
+        "(dt/τ)/2 (the neuron sees it through the step). Use dt <= {name}, or a Delta "
+        "synapse for an instantaneous jump."
+    ).replace("{name}", name)
+    if isinstance(dt, jax.core.Tracer) or isinstance(tau, jax.core.Tracer):
+        return ((jnp.any(tau < dt), message),)
+    tau_ = np.asarray(tau)
+    if np.any(tau_ < float(dt)):
+        raise ValueError(
+            message.replace(
+                "is shorter than",
+                f"= {_short(tau_[tau_ < float(dt)])} ms is shorter than",
+            ).replace("time step dt", f"time step dt = {float(dt):g} ms")
+        )
+    return ()
 
 
 def drive(g: Array, e_rev: Array | None, v: Array) -> Array:

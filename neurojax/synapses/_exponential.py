@@ -7,7 +7,7 @@ from typing import NamedTuple
 from jaxtyping import Array
 
 from .._model import POSITIVE, parameter
-from ._base import AbstractSynapse, drive, optional_parameter, zeros
+from ._base import AbstractSynapse, check_tau_resolved, drive, optional_parameter, zeros
 
 
 class ExponentialState(NamedTuple):
@@ -29,6 +29,10 @@ class Exponential(AbstractSynapse):
 
     tau: Array = parameter(5.0, POSITIVE)
     e_rev: Array | None = optional_parameter(None)
+
+    def check_call(self, dt):
+        """`tau >= dt`: a faster decay is not resolved by the step (`check_tau_resolved`)."""
+        return check_tau_resolved("Exponential", "tau", self.tau, dt)
 
     def init(self, shape=()):
         return ExponentialState(g=zeros(shape))
