@@ -46,7 +46,8 @@ def test_structure_parameters_and_clamps_are_carried_over():
     soma, dend, stim = _ball_and_stick()
     imp = from_neuron([soma, dend])
     cell = imp.cell
-    assert imp.branches == {"soma_fn": 0, "dend_fn": 1}
+    assert imp.branches == {"soma_fn": (0,), "dend_fn": (1,)}
+    assert imp.site("dend_fn", 0.3) == (1, 0.3)
     br = cell.morphology.branches
     assert (br[1].parent, br[1].parent_x, br[1].nseg, br[1].length) == (0, 1.0, 5, 300.0)
     np.testing.assert_allclose(np.asarray(cell.ra), [35.4, 120.0])
@@ -103,8 +104,10 @@ def test_refusals_name_the_section():
     with pytest.raises(ValueError, match="form 2 trees"):
         from_neuron([a, c])
     c.nseg = 2
-    c(0.25).diam, c(0.75).diam = 1.0, 2.0
-    with pytest.raises(ValueError, match="ra_c: the diameter differs between its segments"):
+    c.insert("pas")
+    c.insert("hh")
+    c(0.25).ena = 40.0  # ions differ inside a section
+    with pytest.raises(ValueError, match="section ra_c: ena differs between its segments"):
         from_neuron([c])
     d = h.Section(name="ra_d")
     d.insert("pas")
@@ -114,6 +117,42 @@ def test_refusals_name_the_section():
         from_neuron([e])
     with pytest.raises(ValueError, match="n_steps"):
         from_neuron([d]).inputs(0, 0.025)
+
+
+def test_tapered_section_without_3d_points_matches_neuron(x64):
+    """A dendrite whose segments have their own diameters and cm (no 3-d points): one
+    branch per segment, chained, which is NEURON's discretisation of it. A passive
+    cell, backward Euler in both, float64: the difference is round-off (measured
+    ~1e-12 mV; 1e-9 leaves 1000×). A child attached inside it (x = 0.4: the centre of
+    segment 1 of 4) and a clamp at x = 0.9 are placed where NEURON puts them."""
+    soma = h.Section(name="tp_soma")
+    soma.L = soma.diam = 15.0
+    dend = h.Section(name="tp_dend")
+    dend.connect(soma(1), 0)
+    dend.L, dend.nseg, dend.Ra = 400.0, 4, 90.0
+    for k, seg in enumerate(dend):
+        seg.diam, seg.cm = 4.0 - 0.8 * k, 1.0 + 0.5 * k
+    side = h.Section(name="tp_side")
+    side.connect(dend(0.4), 0)
+    side.L, side.diam, side.nseg = 100.0, 0.8, 3
+    for sec in (soma, dend, side):
+        sec.insert("pas")
+        sec.g_pas, sec.e_pas = 2e-4, -70.0
+    stim = h.IClamp(dend(0.9))
+    stim.delay, stim.dur, stim.amp = 0.5, 3.0, 0.2
+    h.v_init, h.dt = -70.0, 0.025
+    recs = [h.Vector().record(sec(x)._ref_v) for sec, x in ((soma, 0.5), (dend, 0.9), (side, 0.5))]
+    imp = from_neuron([soma, dend, side])
+    assert imp.branches["tp_dend"] == (1, 2, 3, 4) and imp.site("tp_dend", 0.4) == (2, 0.5)
+    h.finitialize(h.v_init)
+    h.continuerun(6.0)
+    ref = np.stack([np.asarray(r)[1:241] for r in recs], axis=1)
+    sites = [imp.site("tp_soma", 0.5), imp.site("tp_dend", 0.9), imp.site("tp_side", 0.5)]
+    sol = nj.simulate(imp.cell, jnp.asarray(imp.inputs(240, 0.025)), dt=0.025,
+                      solver=nj.solvers.BackwardEuler(),
+                      saveat=nj.SaveAt(fn=imp.cell.record_v(sites)))  # fmt: skip
+    assert float(ref[:, 1].max()) > -60.0  # the clamp moved it
+    np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-9)
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def compare(tmp: Path, protocol: str = "step") -> dict:
     with jax.enable_x64(True):
         cell = imp.cell
         # NEURON's sections b0, b1, … are branches in from_neuron's (breadth-first) order
-        site = {k: (imp.branches[secs[b].name()], x) for k, (b, x) in cfg["sites"].items()}
+        site = {k: imp.site(secs[b].name(), x) for k, (b, x) in cfg["sites"].items()}
         fns = {k: cell.record_v([s]) for k, s in site.items()}
         fns["cai_hot"] = cell.record_ion("cai", [site["hot"]])
         save = nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()})

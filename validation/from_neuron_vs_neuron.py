@@ -133,11 +133,10 @@ def run_neurojax(imported, model) -> dict:
 
     with jax.enable_x64(True):
         cell = imported.cell
-        b = imported.branches
-        sites = {k: (b[sec.name()], x) for k, (sec, x) in model["sites"].items()}
+        sites = {k: imported.site(sec.name(), x) for k, (sec, x) in model["sites"].items()}
         fns = {k: cell.record_v([s]) for k, s in sites.items()}
         sec, x = model["cai"]
-        fns["cai"] = cell.record_ion("cai", [(b[sec.name()], x)])
+        fns["cai"] = cell.record_ion("cai", [imported.site(sec.name(), x)])
         n = int(round(T_END / DT))
         save = nj.SaveAt(fn=lambda y: {k: f(y) for k, f in fns.items()})
         u = jnp.asarray(imported.inputs(n, DT))

@@ -29,7 +29,9 @@ class NeuronCell(NamedTuple):
     """What `from_neuron` returns.
 
     - `cell`: the `Cell`.
-    - `branches`: NEURON section name → branch index (`cell.node(branches["soma"], 0.5)`).
+    - `branches`: NEURON section name → its branch indices: one, or one per segment for a
+      section without 3-d points whose diameter or cm differs between segments. Use
+      `site(name, x)` for where NEURON's `sec(x)` is.
     - `iclamps`: one `(delay ms, dur ms, amp nA)` per current clamp, in `cell`'s clamp
       order (the NEURON `IClamp`s, each at its segment's centre).
     """
@@ -37,6 +39,16 @@ class NeuronCell(NamedTuple):
     cell: Cell
     branches: dict
     iclamps: tuple
+
+    def site(self, section: str, x: float) -> tuple[int, float]:
+        """`(branch, x)` of NEURON's `section(x)`, for `cell.node`, `record_v`, clamps."""
+        if section not in self.branches:
+            raise ValueError(
+                f"no section {section!r}; the sections are {sorted(self.branches)[:8]}..."
+            )
+        if isinstance(x, bool) or not (np.isfinite(x) and 0.0 <= x <= 1.0):
+            raise ValueError(f"x must lie in [0, 1], got {x!r}.")
+        return _site(self.branches[section], float(x))
 
     def inputs(self, n_steps: int, dt: float) -> np.ndarray:
         """The `IClamp`s as `simulate`'s input `(n_steps, n_clamps)`, nA: each clamp's
@@ -55,6 +67,19 @@ def _base_name(name: str) -> str:
     """`"Cell[0].dend[3]"` → `"dend"`: the branch type."""
     name = name.rsplit(".", 1)[-1]
     return re.sub(r"\[\d+\]$", "", name) or "dend"
+
+
+def _site(parts: tuple[int, ...], x: float) -> tuple[int, float]:
+    """`(branch, x)` of a section's `x`, the section being the branches `parts`: itself,
+    or one branch per segment (then NEURON's node for 0 < x < 1 is the centre of the
+    segment holding x)."""
+    if len(parts) == 1:
+        return parts[0], x
+    if x <= 0.0:
+        return parts[0], 0.0
+    if x >= 1.0:
+        return parts[-1], 1.0
+    return parts[min(int(x * len(parts)), len(parts) - 1)], 0.5
 
 
 def _mod_files(mods) -> dict[str, Path]:
@@ -142,8 +167,13 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
     Rates are exact: NEURON's `TABLE`s are not used (compare with `usetable_<suffix> =
     0`).
 
+    A section without 3-d points whose diameter or `cm` differs between its segments
+    becomes one branch per segment (NEURON's discretisation of it exactly): `site(name,
+    x)` finds `sec(x)` on either kind.
+
     Refused (`ValueError` naming the section): a section attached by its 1 end, several
-    trees, `cm` or a diameter (without 3-d points) differing within a section, a
+    trees, `cm` differing within a section that has 3-d points, ion values differing
+    within a section, a
     mechanism without a `.mod` file, the `extracellular` mechanism, point processes other
     than `IClamp` (place them with `Cell(..., point_processes=...)`), `NetCon`s (build
     events with `Cell.event_input`).
@@ -169,53 +199,72 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
         order.extend(c for c in s.children() if c.name() in index_of)
     if len(order) != len(secs):
         raise ValueError("from_neuron: some sections are not connected to the root's tree.")
-    branch_of = {s.name(): i for i, s in enumerate(order)}
-
     files = _mod_files(mods)
     info = [s.psection() for s in order]
-    branches = []
-    for b, (s, ps) in enumerate(zip(order, info, strict=True)):
+
+    # One branch per section; a section without 3-d points whose diameter or cm differs
+    # between its segments becomes one branch per segment, chained: NEURON's own
+    # discretisation of it (cylinders of L/nseg, the axial resistance between two
+    # centres the two half segments' in series — here through a membrane-less node).
+    parts: dict[str, tuple[int, ...]] = {}
+    branches: list[Branch] = []
+    for s, ps in zip(order, info, strict=True):
         name = s.name()
         if "extracellular" in ps["density_mechs"]:
             raise ValueError(f"section {name}: the extracellular mechanism is not supported.")
         parent, px = -1, 1.0
-        if b > 0:
+        if branches:
             if h.section_orientation(sec=s) != 0:
                 raise ValueError(
                     f"section {name} is attached by its 1 end; neurojax attaches a branch by "
                     "its 0 end: connect it with child.connect(parent(x), 0)."
                 )
             pseg = s.parentseg()
-            parent, px = branch_of[pseg.sec.name()], float(pseg.x)
-        n3d = int(h.n3d(sec=s))
+            parent, px = _site(parts[pseg.sec.name()], float(pseg.x))
+        n3d, nseg, kind = int(h.n3d(sec=s)), int(s.nseg), _base_name(name)
+        diam = np.asarray(ps["morphology"]["diam"], dtype=float)
+        cm = np.asarray(ps["cm"], dtype=float)
         if n3d >= 2:
+            if not np.all(cm == cm[0]):
+                raise ValueError(
+                    f"section {name}: cm differs between its segments ({cm.tolist()}) in a "
+                    "section with 3-d points; neurojax takes one cm per section there. Set "
+                    "it per section, or split the section in NEURON."
+                )
             pts = np.array(
                 [[h.x3d(k, sec=s), h.y3d(k, sec=s), h.z3d(k, sec=s), h.diam3d(k, sec=s)]
                  for k in range(n3d)]
             )  # fmt: skip
-            br = Branch(float(s.L), float(np.mean(pts[:, 3])), parent, px, int(s.nseg),
-                        _base_name(name), pts)  # fmt: skip
-            arc = br.arc[-1]
-            if not np.isclose(arc, s.L, rtol=1e-9, atol=1e-9):
+            br = Branch(float(s.L), float(np.mean(pts[:, 3])), parent, px, nseg, kind, pts)
+            if not np.isclose(br.arc[-1], s.L, rtol=1e-6, atol=1e-6):
                 raise ValueError(
-                    f"section {name}: L = {s.L} µm but its 3-d points span {arc} µm (L set "
-                    "after pt3d scales the points in NEURON); call h.define_shape() first."
+                    f"section {name}: L = {s.L} µm but its 3-d points span {br.arc[-1]} µm "
+                    "(L set after pt3d scales the points in NEURON); call h.define_shape() "
+                    "first."
                 )
+            parts[name] = (len(branches),)
+            branches.append(br)
+        elif nseg > 1 and not (np.all(diam == diam[0]) and np.all(cm == cm[0])):
+            first = len(branches)
+            for k in range(nseg):
+                branches.append(Branch(float(s.L) / nseg, float(diam[k]), parent, px, 1, kind))
+                parent, px = first + k, 1.0
+            parts[name] = tuple(range(first, first + nseg))
         else:
-            d = _one_value(ps["morphology"]["diam"], "the diameter", name)
-            br = Branch(float(s.L), d, parent, px, int(s.nseg), _base_name(name))
-        branches.append(br)
+            parts[name] = (len(branches),)
+            branches.append(Branch(float(s.L), float(diam[0]), parent, px, nseg, kind))
     morph = Morphology(branches)
     disc = morph.discretise()
 
     def region(branch_ids):
         return disc.membrane[np.isin(disc.branch[disc.membrane], branch_ids)]
 
-    # node → (branch, segment) of each membrane node, for per-segment values
+    # node → (section number, segment) of each membrane node, for per-segment values
     seg_of = {}
-    for b, s in enumerate(order):
+    for j, s in enumerate(order):
         for k in range(int(s.nseg)):
-            seg_of[int(disc.node(b, (k + 0.5) / s.nseg))] = (b, k)
+            b, x = _site(parts[s.name()], (k + 0.5) / s.nseg)
+            seg_of[int(disc.node(b, x))] = (j, k)
 
     from ..nmodl import mod_class
 
@@ -255,7 +304,7 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
                 if g is not None:
                     params[field] = g * scale
         mech = Passive(**params) if cls is None else cls(**params)
-        mechanisms.append((mech, where))
+        mechanisms.append((mech, [i for j in where for i in parts[order[j].name()]]))
 
     # ions: per section, the values NEURON holds; written concentrations start at the
     # globals finitialize uses
@@ -267,26 +316,33 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
         use.ion for use in uses
         if {f"{use.ion}i", f"{use.ion}o"} & (set(use.read) | set(use.write))
     }  # fmt: skip
+
+    def per_branch(values):  # one value per section → per branch; a scalar if all equal
+        out = [v for v, s in zip(values, order, strict=True) for _ in parts[s.name()]]
+        return out[0] if all(v == out[0] for v in out) else np.array(out)
+
     ions = {}
     all_ions = sorted({ion for ps in info for ion in ps["ions"]})
     for ion in all_ions:
         for var in (f"e{ion}", f"{ion}i", f"{ion}o"):
-            per_branch = []
+            per_sec = []
             for ps, s in zip(info, order, strict=True):
                 vals = ps["ions"].get(ion, {}).get(var)
-                per_branch.append(None if vals is None else _one_value(vals, var, s.name()))
-            known = [v for v in per_branch if v is not None]
+                per_sec.append(None if vals is None else _one_value(vals, var, s.name()))
+            known = [v for v in per_sec if v is not None]
             if not known or (var == f"e{ion}" and ion in nernst):
                 continue
             if var in written and var != f"e{ion}":
                 g = _hoc_value(h, f"{var}0_{ion}_ion")
                 if g is not None:
-                    known, per_branch = [g], [g] * len(order)
-            filled = [known[0] if v is None else v for v in per_branch]
-            ions[var] = filled[0] if all(v == filled[0] for v in filled) else np.array(filled)
+                    known, per_sec = [g], [g] * len(order)
+            ions[var] = per_branch([known[0] if v is None else v for v in per_sec])
 
-    cm = [_one_value(ps["cm"], "cm", s.name()) for ps, s in zip(info, order, strict=True)]
-    ra = [float(s.Ra) for s in order]
+    cm = []
+    for ps, s in zip(info, order, strict=True):
+        n = len(parts[s.name()])
+        cm.extend(ps["cm"] if n > 1 else [_one_value(ps["cm"], "cm", s.name())])
+    cm = cm[0] if all(c == cm[0] for c in cm) else np.array(cm, dtype=float)
     clamps, iclamps = [], []
     for ps, s in zip(info, order, strict=True):
         for kind, objs in ps["point_processes"].items():
@@ -298,16 +354,16 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
                 )
             for pp in sorted(objs, key=lambda o: o.hname()):
                 seg = pp.get_segment()
-                clamps.append((branch_of[seg.sec.name()], float(seg.x)))
+                clamps.append(_site(parts[seg.sec.name()], float(seg.x)))
                 iclamps.append((float(pp.delay), float(pp.dur), float(pp.amp)))
     cell = Cell(
         morph,
         mechanisms,
-        cm=cm[0] if len(set(cm)) == 1 else np.array(cm),
-        ra=ra[0] if len(set(ra)) == 1 else np.array(ra),
+        cm=cm,
+        ra=per_branch([float(s.Ra) for s in order]),
         temperature=float(h.celsius),
         v_init=_hoc_value(h, "v_init", -65.0),
         clamps=clamps,
         ions=ions or None,
     )
-    return NeuronCell(cell, branch_of, tuple(iclamps))
+    return NeuronCell(cell, parts, tuple(iclamps))
