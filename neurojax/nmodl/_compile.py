@@ -128,6 +128,9 @@ def _where(c, a, b):
 # ----------------------------------------------------------------------------- interpreter
 
 
+_FTAB = "__ftab_"  # a FUNCTION_TABLE's bound (x, y) in the blocks' globals
+
+
 class _Ctx:
     def __init__(self, spec, glob: dict, mode: str):
         self.spec = spec
@@ -209,6 +212,8 @@ def call(e: Call, frame: dict, ctx: _Ctx):
     spec = ctx.spec
     args = [ev(a, frame, ctx) for a in e.args]
     fn = e.fn
+    if fn in getattr(spec, "ftables", ()):
+        return _function_table(spec, fn, args, ctx, e.line)
     if fn in spec.functions:
         f = spec.functions[fn]
         if len(args) != len(f.args):
@@ -257,6 +262,27 @@ def call(e: Call, frame: dict, ctx: _Ctx):
     if fn == "exprelr" and len(args) == 1:
         return _exprelr(jnp.asarray(_weak(args[0])))
     raise _err(spec, e.line, f"unknown or unsupported function {fn}()")
+
+
+def _function_table(spec, fn, args, ctx, line):
+    """A FUNCTION_TABLE's value, as NEURON's `hoc_func_table` for one argument: linear
+    interpolation in the bound (x, y) samples, the end values outside them (a constant
+    table: its value everywhere)."""
+    if len(args) != 1:
+        raise _err(spec, line, f"FUNCTION_TABLE {fn} takes 1 argument, given {len(args)}")
+    tab = ctx.glob.get(_FTAB + fn)
+    if tab is None:
+        raise ValueError(
+            f"{spec.file}: FUNCTION_TABLE {fn} of {spec.suffix} (line "
+            f"{spec.ftables[fn][1]}) is not bound: mech = mech.bind_table({fn!r}, y, x) "
+            f"(NEURON's hoc table_{fn}_{spec.suffix}(yvec, xvec)), or bind_table({fn!r}, "
+            "y, xmin=..., xmax=...) for equally spaced samples, or bind_table("
+            f"{fn!r}, value) for a constant"
+        )
+    x, y = tab
+    if y.ndim == 0:
+        return y
+    return jnp.interp(_weak(args[0]), x, y)
 
 
 def _net_send(args, ctx, line):
@@ -476,6 +502,9 @@ def _solve(s: Solve, ctx: _Ctx):
         call(Call(s.block, (), s.line), {}, ctx)
         return
     block = spec.blocks[s.block]
+    if block.kind in ("LINEAR", "NONLINEAR"):  # solved at the new v (NEURON's nrn_state)
+        _solve_linear(s, ctx)
+        return
     names = spec.block_states[s.block]
     shape = jnp.shape(glob["v"])
     x0 = {n: jnp.broadcast_to(jnp.asarray(_weak(glob[n]), spec.dtype(glob)), shape) for n in names}
@@ -872,6 +901,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         raise fail(file, prog.suffix_line, "no BREAKPOINT block")
     spec.suffix = prog.suffix
     spec.functions = prog.functions
+    spec.ftables = dict(prog.function_tables)  # FUNCTION_TABLE name -> (n args, line)
     spec.blocks = prog.blocks
     spec.constants = {**prog.unit_constants, **prog.constants}
     if ions:
@@ -976,9 +1006,17 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
             "LINEAR": (),
             "NONLINEAR": (),
         }
-        if blk.kind in ("LINEAR", "NONLINEAR"):
-            raise fail(file, s.line, f"SOLVE {s.block} (a {blk.kind} block) in BREAKPOINT is not "
+        if blk.kind == "LINEAR":  # not checked against NEURON in BREAKPOINT
+            raise fail(file, s.line, f"SOLVE {s.block} (a LINEAR block) in BREAKPOINT is not "
                        "supported (in INITIAL it is)")  # fmt: skip
+        if blk.kind == "NONLINEAR":
+            # solved at every step's state update, at the new v, from the states' current
+            # values (NEURON's nrn_state runs `newton`; measured with NEURON 9, the state
+            # at step k solves the block's equations at v(t_k))
+            if s.method not in ("", "newton"):
+                raise fail(file, s.line, f"SOLVE {s.block} METHOD {s.method} is not supported "
+                           f"for a NONLINEAR block (SOLVE {s.block} [METHOD newton])")  # fmt: skip
+            continue
         if s.method not in ok[blk.kind]:
             raise fail(file, s.line, f"SOLVE {s.block} METHOD {s.method or '(none)'} is not "
                        f"supported for a {blk.kind} block (supported: {', '.join(ok[blk.kind])})")  # fmt: skip  # noqa: E501
@@ -1201,6 +1239,9 @@ class NmodlChannel(AbstractChannel):
             if n not in ions:
                 raise ValueError(f"{spec.file}: {spec.suffix} needs the ion value {n}")
             g[n] = ions[n]
+        for n in getattr(spec, "ftables", ()):
+            # bound by `bind_table` (the load-time checks pass a probe one with the ions)
+            g[_FTAB + n] = ions.get(_FTAB + n, self.function_tables.get(n))
         for n in getattr(spec, "pointers", ()):
             if n in ions:  # bound to a site's voltage: the cell passes it with the ions
                 g[n] = ions[n]
@@ -1213,6 +1254,54 @@ class NmodlChannel(AbstractChannel):
                     f"or bind_pointer({n!r}, values=..., dt=...) for a time series."
                 )
         return g
+
+    def bind_table(self, name: str, y, x=None, *, xmin=None, xmax=None):
+        """This mechanism with its `FUNCTION_TABLE name` given values (NEURON's hoc
+        `table_<name>_<suffix>(...)`, called before the run): `y` at the increasing
+        arguments `x` (`table_f(yvec, xvec)`), or at `len(y)` equally spaced arguments
+        from `xmin` to `xmax` (`table_f(&y, n, xmin, xmax)`), or a scalar `y` alone: the
+        constant value (`table_f(value)`). Between samples the value is interpolated
+        linearly, outside them it is the end sample's, as NEURON's `hoc_func_table`. `y`
+        is a differentiable leaf."""
+        import dataclasses
+
+        spec = self._spec
+        ftables = getattr(spec, "ftables", {})
+        if name not in ftables:
+            raise ValueError(f"{spec.file}: {spec.suffix} has no FUNCTION_TABLE {name!r}; its "
+                             f"FUNCTION_TABLEs: {', '.join(ftables) or 'none'}")  # fmt: skip
+        yy = jnp.asarray(y)
+        if not jnp.issubdtype(yy.dtype, jnp.floating):
+            yy = yy.astype(jnp.asarray(1.0).dtype)
+        if yy.ndim == 0:
+            if x is not None or xmin is not None or xmax is not None:
+                raise ValueError(f"bind_table({name!r}): a constant (scalar y) takes no x")
+            xx = None
+        elif yy.ndim != 1 or yy.shape[0] < 2:
+            raise ValueError(f"bind_table({name!r}): y must be a scalar or a 1-d array of at "
+                             f"least 2 samples, got shape {yy.shape}")  # fmt: skip
+        elif x is not None:
+            if xmin is not None or xmax is not None:
+                raise ValueError(f"bind_table({name!r}): give x or xmin/xmax, not both")
+            xx = np.asarray(x, dtype=np.float64)
+            if xx.shape != yy.shape:
+                raise ValueError(f"bind_table({name!r}): x and y differ in shape: {xx.shape} "
+                                 f"and {yy.shape} (NEURON: 'Vector arguments not same size')")
+            if not np.all(np.isfinite(xx)) or np.any(np.diff(xx) <= 0):
+                raise ValueError(f"bind_table({name!r}): x must be finite and strictly "
+                                 "increasing (NEURON's binary search assumes it)")
+            xx = jnp.asarray(xx, dtype=yy.dtype)
+        else:
+            if xmin is None or xmax is None:
+                raise ValueError(f"bind_table({name!r}, y): give x=, or xmin= and xmax=")
+            if not (np.isfinite(float(xmin)) and np.isfinite(float(xmax))
+                    and float(xmin) < float(xmax)):
+                raise ValueError(f"bind_table({name!r}): need finite xmin < xmax, got "
+                                 f"{xmin!r}, {xmax!r}")  # fmt: skip
+            xx = jnp.linspace(float(xmin), float(xmax), yy.shape[0], dtype=yy.dtype)
+        tables = dict(self.function_tables)
+        tables[name] = (xx, yy)
+        return dataclasses.replace(self, function_tables=tables)
 
     def _series(self, name, t):
         """A time series bound to POINTER `name`, held over each sample's step (NEURON's
@@ -1602,6 +1691,9 @@ def make_class(spec: Spec, name: str | None = None):
         # NEURON's default h.dt; `load_mod(..., dt=...)` sets it
         ns["__annotations__"]["dt_init"] = float
         ns["dt_init"] = eqx.field(static=True, default=0.025)
+    if getattr(spec, "ftables", ()):  # FUNCTION_TABLEs bound by `bind_table`
+        ns["__annotations__"]["function_tables"] = dict
+        ns["function_tables"] = eqx.field(default_factory=dict)
     if getattr(spec, "pointers", ()):  # POINTERs bound by `bind_pointer`
         ns["__annotations__"].update(pointer_sites=tuple, pointer_series=dict,
                                      pointer_dt=Any)  # fmt: skip
@@ -1635,6 +1727,7 @@ def _probe_ions(mech, v):
     ions = mech.default_ions(v)
     ions.update({g: jnp.full(v.shape, 10.0 if g == "diam" else 314.0) for g in spec.geometry})
     ions.update({p: jnp.full(v.shape, 0.3) for p in getattr(spec, "pointers", ())})
+    ions.update({_FTAB + n: (None, jnp.asarray(1.0)) for n in getattr(spec, "ftables", ())})
     return ions
 
 

@@ -309,6 +309,9 @@ class Program:
     unit_constants: dict = field(default_factory=dict)  # name -> float
     module_locals: list = field(default_factory=list)  # Var
     functions: dict = field(default_factory=dict)  # name -> Func
+    # FUNCTION_TABLE name(args): name -> (number of arguments, line); values bound later
+    # (`bind_table`, NEURON's hoc `table_<name>_<suffix>(...)`)
+    function_tables: dict = field(default_factory=dict)
     blocks: dict = field(default_factory=dict)  # name -> Block (DERIVATIVE/KINETIC by name)
     defines: dict = field(default_factory=dict)  # DEFINE name -> integer value
     arrays: dict = field(default_factory=dict)  # array name -> size (after _expand)
@@ -324,7 +327,6 @@ class Program:
 # ----------------------------------------------------------------------------- parser
 
 _UNSUPPORTED_BLOCKS = {
-    "FUNCTION_TABLE": "FUNCTION_TABLE",
     "DISCRETE": "DISCRETE blocks",
     "PARTIAL": "PARTIAL blocks",
     "BEFORE": "BEFORE blocks",
@@ -419,6 +421,7 @@ class Parser:
         self.receive_args: tuple = ()  # NET_RECEIVE's arguments (FOR_NETCONS aliases them)
         self.in_linear = False  # parsing a LINEAR block: `~ lhs = rhs` equations
         self.block_depth = 0  # nesting of statement blocks
+        self.declared: dict = {}  # name -> (block, line) over PARAMETER/STATE/ASSIGNED/CONSTANT
 
     # -- token helpers
     @property
@@ -574,6 +577,21 @@ class Parser:
                 finally:
                     self.in_linear = False
                 self.prog.blocks[name] = Block(kw, name, (), body, t.line)
+            elif kw == "FUNCTION_TABLE":
+                # `FUNCTION_TABLE tau1(v (mV)) (ms)`: a function whose values hoc gives
+                # before the run (`table_tau1_<suffix>(yvec, xvec)`); no body
+                name = self.name().text
+                args = self.formal_args()
+                if self.at("("):
+                    self.unit()
+                if len(args) != 1:
+                    raise self.err(f"FUNCTION_TABLE {name} with {len(args)} arguments: only "
+                                   "tables of one argument are supported (NEURON's "
+                                   "bilinear 2-d tables are not)", t)  # fmt: skip
+                if name in self.prog.functions or name in self.prog.function_tables:
+                    raise self.err(f"FUNCTION_TABLE {name}: the name is already a FUNCTION, "
+                                   "PROCEDURE or FUNCTION_TABLE", t)  # fmt: skip
+                self.prog.function_tables[name] = (len(args), t.line)
             elif kw in ("FUNCTION", "PROCEDURE"):
                 name = self.name().text
                 args = self.formal_args()
@@ -717,6 +735,14 @@ class Parser:
             if self.at("}"):
                 break
             t = self.name()
+            if t.text in self.declared:
+                # nocmodl: "Multiple declaration of gbar at line 6" (NEURON 9 refuses the
+                # file; a silent last-wins would run a value the author did not mean)
+                first, line = self.declared[t.text]
+                raise self.err(f"{kind} {t.text}: declared twice (first in {first} at line "
+                               f"{line}); NEURON's nocmodl refuses a multiple declaration "
+                               "too: keep one", t)  # fmt: skip
+            self.declared[t.text] = (kind, t.line)
             var = Var(t.text, t.line)
             var.size = self.array_size(t.text)
             if self.at("="):
@@ -725,11 +751,19 @@ class Parser:
             if self.at("("):
                 var.unit = self.unit()
             if self.at("<"):
-                self.next()
+                lt = self.next()
                 lo = self.number()
                 if self.at(","):
                     self.next()
                     hi = self.number()
+                    if lo > hi:
+                        # NEURON ignores limits (GUI hints) and compiles this; neurojax
+                        # takes them as the parameter's domain (values passed, fitting),
+                        # where reversed ones would refuse every value or be guessed at
+                        raise self.err(f"{kind} {t.text}: the limits <{lo:g}, {hi:g}> are "
+                                       f"reversed (low > high); neurojax uses them as the "
+                                       f"parameter's domain: write <{hi:g}, {lo:g}> or "
+                                       "remove them", lt)  # fmt: skip
                     var.limits = (lo, hi)
                 self.expect(">")
             if self.tok.kind == "name" and self.tok.text == "FROM" and kind == "STATE":

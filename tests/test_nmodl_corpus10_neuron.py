@@ -1,0 +1,46 @@
+"""FUNCTION_TABLE and SOLVE of a NONLINEAR block in BREAKPOINT against NEURON compiling
+the same files (validation/nmodl_corpus10_vs_neuron.py; slow tier: nrnivmodl and two
+NEURON runs, ~30 CPU-s)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    if importlib.util.find_spec("neuron") is None:
+        pytest.skip("NEURON is not installed (the dev extra installs it)")
+    if shutil.which("gcc") is None and shutil.which("cc") is None:
+        pytest.skip("no C compiler for nrnivmodl")
+    from validation.nmodl_corpus10_vs_neuron import compare_all
+
+    return compare_all(Path(tmp_path_factory.mktemp("c10")))
+
+
+def test_function_table_matches_neuron(results):
+    """Same scheme, same tables (coarse: the interpolation decides the trace): measured
+    3.8e-11 mV, n 4e-14 — float64 rounding through spikes (V in [−73, 41] mV)."""
+    r = results["ftable"]
+    assert r["vrange"][1] > 20.0  # it spikes: the tables are exercised over the range
+    assert r["v"] < 1e-9
+    assert r["state"] < 1e-11
+
+
+def test_nonlinear_in_breakpoint_matches_neuron(results):
+    """NEURON's Newton stops at its tolerance: its b is 8e-9 from the closed form,
+    neurojax's at rounding (1e-16); the difference is that tolerance (b 6.7e-9, V 3.6e-7
+    mV measured). Bounds: 10× the measured, and ours exact to 1e-13."""
+    r = results["nonlinear_bp"]
+    ours, neurons = r["closed_form"]
+    assert ours < 1e-13
+    assert neurons < 1e-7
+    assert r["state"] < 10 * max(neurons, 1e-12)
+    assert r["v"] < 5e-6
+    assert r["vrange"][1] > 20.0
