@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from typing import Any, NamedTuple
@@ -14,7 +15,7 @@ import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from ._adjoint import AbstractAdjoint, CheckpointAdjoint
-from ._errors import check_instance
+from ._errors import check_bool, check_instance
 from ._model import (
     AbstractModel,
     Elementwise,
@@ -148,6 +149,73 @@ def check_finite(x, what: str, fix: str, anchor=None):
     return eqx.error_if(anchor, bad, f"{what} contains NaN or inf; {fix}")
 
 
+def _check_representable(value, cast, name: str) -> None:
+    """A concrete `dt`/`t0` that the run's float type turns into 0 or inf (`dt=1e-50` is
+    0 in float32: every step at t = t0; `dt=1e39` is inf, reported as a NaN state)."""
+    if _is_tracer(cast):
+        return
+    x = float(cast)
+    if math.isinf(x) or (name == "dt" and x == 0.0):
+        raise ValueError(
+            f"{name}={value!r} ms is {x:g} in the model's {jnp.dtype(cast.dtype).name}: out "
+            f"of its range. Pass a {name} in ms within it (or build the model in float64 "
+            "with jax_enable_x64)."
+        )
+
+
+def check_parameter_types(model) -> None:
+    """Every parameter field of `model` (those with a physical domain, at any depth) must
+    hold a real number or array: a field replaced after construction (`eqx.tree_at`,
+    which skips the converters) by a bool was read as 0/1, by a string or None failed
+    inside JAX naming no parameter, by a complex number lost its imaginary part."""
+
+    def visit(obj, prefix):
+        if not isinstance(obj, eqx.Module):
+            return
+        for f in obj.__dataclass_fields__.values():
+            value = getattr(obj, f.name, None)
+            name = f"{prefix}{f.name}"
+            if "domain" in f.metadata and not (value is None and _optional(f)):
+                _check_parameter_value(model, name, value)
+            elif isinstance(value, eqx.Module):
+                visit(value, name + ".")
+            elif isinstance(value, (tuple, list)):
+                for i, v in enumerate(value):
+                    visit(v, f"{name}[{i}].")
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    visit(v, f"{name}[{k!r}].")
+
+    visit(model, "")
+
+
+def _optional(field) -> bool:
+    """A parameter that may be None (a current-based synapse's `e_rev`)."""
+    return field.default is None
+
+
+def _check_parameter_value(model, name, value) -> None:
+    where = f"{type(model).__name__}.{name}"
+    if _is_tracer(value):
+        dtype = value.dtype
+    elif isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        dtype = None
+    elif isinstance(value, (int, float, np.number, np.ndarray, jax.Array)):
+        dtype = np.asarray(value).dtype if not isinstance(value, jax.Array) else value.dtype
+    else:
+        dtype = None
+    if (
+        dtype is None
+        or not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer))
+        or jnp.issubdtype(dtype, jnp.bool_)
+    ):
+        raise TypeError(
+            f"{where} must be a real number or array, got {value!r} (set after construction, "
+            "e.g. by eqx.tree_at, which skips the checks). Pass a float array such as "
+            "jnp.asarray(10.0)."
+        )
+
+
 def check_time(value, name: str, positive: bool):
     """`dt` / `t0`: a real number (or a traced scalar); `dt > 0`. Errors say what to pass."""
     if value is None or isinstance(value, (str, bytes)) or isinstance(value, bool):
@@ -178,8 +246,10 @@ def prepare_inputs(inputs, dt) -> Any:
         inputs,
         is_leaf=lambda x: isinstance(x, AbstractStimulus),
     )
-    if isinstance(inputs, (list, tuple)) and inputs and all(
-        isinstance(v, (int, float, np.number)) for v in inputs
+    if (
+        isinstance(inputs, (list, tuple))
+        and inputs
+        and all(isinstance(v, (int, float, np.number)) for v in inputs)
     ):  # a pytree of scalars: each would be read as a separate input
         raise TypeError(
             f"inputs is a Python {type(inputs).__name__} of {len(inputs)} numbers; pass an "
@@ -333,6 +403,8 @@ def simulate(
     `eqx.error_if`, whose message names the culprit.
     """
     check_instance("model", model, AbstractModel, "neurojax.HodgkinHuxley()")
+    check_bool("throw", throw)
+    check_parameter_types(model)
     if solver is None:
         solver = default_solver(model)
     check_instance("solver", solver, AbstractSolver, "neurojax.ExponentialEuler()")
@@ -385,6 +457,8 @@ def simulate(
     )
     dt_ = jnp.asarray(check_time(dt, "dt", positive=True), ftype)
     t0_ = jnp.asarray(t0, ftype)
+    _check_representable(dt, dt_, "dt")
+    _check_representable(t0, t0_, "t0")
     # parameters are widened to the population only where a derivative w.r.t. the model
     # is being taken (`_broadcast_parameters`); a static flag, so each case compiles once
     widen = _differentiated(jtu.tree_leaves(model))
