@@ -7,8 +7,9 @@ parameters per segment. `from_neuron` reads that model from a running NEURON (th
 sections (branches, in breadth-first order from the root), segments, 3-d points or
 cylinders, axial resistivity and capacitance, the density mechanisms imported from the
 same `.mod` files (`neurojax.nmodl`) with every parameter's value per segment, the ions'
-reversal potentials and concentrations, `celsius`, `v_init`, and `IClamp`s as current
-clamps. What it cannot carry over it refuses, naming the section and what to do.
+reversal potentials and concentrations, `celsius`, `v_init`, `IClamp`s as current
+clamps, other point processes with the events of the `NetStim`s that drive them. What it
+cannot carry over it refuses, naming the section and what to do.
 """
 
 from __future__ import annotations
@@ -34,11 +35,15 @@ class NeuronCell(NamedTuple):
       `site(name, x)` for where NEURON's `sec(x)` is.
     - `iclamps`: one `(delay ms, dur ms, amp nA)` per current clamp, in `cell`'s clamp
       order (the NEURON `IClamp`s, each at its segment's centre).
+    - `netstims`: for each point process taking events (`cell`'s receivers, in order),
+      the `NetStim`s driving it through `NetCon`s: `(start ms, interval ms, number,
+      delay ms, weight)` each.
     """
 
     cell: Cell
     branches: dict
     iclamps: tuple
+    netstims: tuple = ()
 
     def site(self, section: str, x: float) -> tuple[int, float]:
         """`(branch, x)` of NEURON's `section(x)`, for `cell.node`, `record_v`, clamps."""
@@ -50,17 +55,38 @@ class NeuronCell(NamedTuple):
             raise ValueError(f"x must lie in [0, 1], got {x!r}.")
         return _site(self.branches[section], float(x))
 
-    def inputs(self, n_steps: int, dt: float) -> np.ndarray:
-        """The `IClamp`s as `simulate`'s input `(n_steps, n_clamps)`, nA: each clamp's
-        amplitude at the mid-step times `(k + ½)·dt`, where NEURON's fixed step evaluates
-        the currents (`IClamp` is on for `delay ≤ t < delay + dur`)."""
+    def inputs(self, n_steps: int, dt: float):
+        """`simulate`'s input for `n_steps` of `dt` ms: the `IClamp`s, `(n_steps,
+        n_clamps)` nA, each clamp's amplitude at the mid-step times `(k + ½)·dt` where
+        NEURON's fixed step evaluates the currents (`IClamp` is on for `delay ≤ t < delay
+        + dur`); with point processes taking events, a dict `{"i_clamp": ..., "events":
+        ...}`, the NetStims' spikes (noise 0: at `start + k·interval`, `k < number`, plus
+        the NetCon's delay) delivered by `Cell.event_input` (NEURON's rule)."""
         if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
             raise ValueError(f"n_steps must be a whole number ≥ 1, got {n_steps!r}.")
         if isinstance(dt, bool) or not (np.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a finite number of ms > 0, got {dt!r}.")
-        t = (np.arange(int(n_steps)) + 0.5) * float(dt)
+        n_steps, dt = int(n_steps), float(dt)
+        t = (np.arange(n_steps) + 0.5) * dt
         cols = [np.where((t >= d) & (t < d + w), a, 0.0) for d, w, a in self.iclamps]
-        return np.stack(cols, axis=1) if cols else np.zeros((int(n_steps), 0))
+        clamps = np.stack(cols, axis=1) if cols else np.zeros((n_steps, 0))
+        if not len(self.cell.geometry.receivers):
+            return clamps
+        spikes = []
+        t_end = n_steps * dt
+        for stims in self.netstims:
+            times, weights = [], []
+            for start, interval, number, delay, weight in stims:
+                if start < 0 or number <= 0:
+                    continue
+                interval = interval if interval > 0 else 0.01  # NetStim's own rule
+                n = int(min(np.ceil(number), np.floor((t_end - start) / interval) + 2))
+                ts = start + interval * np.arange(max(n, 0)) + delay
+                times.append(ts)
+                weights.append(np.full(ts.shape, weight))
+            spikes.append((np.concatenate(times) if times else np.zeros(0),
+                           np.concatenate(weights) if weights else np.zeros(0)))  # fmt: skip
+        return {"i_clamp": clamps, "events": self.cell.event_input(spikes, n_steps, dt)}
 
 
 def _base_name(name: str) -> str:
@@ -110,21 +136,17 @@ def _mod_files(mods) -> dict[str, Path]:
     return found
 
 
-def _neuron_builtin_mod(suffix: str) -> Path | None:
-    """NEURON's own `.mod` of a built-in mechanism (`hh`, `pas`, `expsyn`, …), from the
-    installed `neuron` package, if it ships them."""
+def _neuron_builtin_mods() -> dict[str, Path]:
+    """NEURON's own `.mod` files (`hh`, `pas`, `ExpSyn`, `Exp2Syn`, `SEClamp`, …) by
+    name, from the installed `neuron` package where it ships them."""
     import importlib.util
 
     spec = importlib.util.find_spec("neuron")
     if spec is None or spec.origin is None:
-        return None
+        return {}
     share = Path(spec.origin).parent / ".data" / "share"
-    name = {"pas": "passive"}.get(suffix, suffix.lower())
-    for d in (share / "modfile", share / "nrn" / "demo" / "release"):
-        p = d / f"{name}.mod"
-        if p.is_file():
-            return p
-    return None
+    dirs = [d for d in (share / "modfile", share / "nrn" / "demo" / "release") if d.is_dir()]
+    return _mod_files(dirs)
 
 
 def _one_value(values, what: str, sec: str):
@@ -163,7 +185,7 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
     one value per segment where they differ (`RANGE`), the global value otherwise —, the
     ions' reversal potentials and concentrations per section (initial concentrations of
     a concentration a mechanism writes: NEURON's `<ion>i0_<ion>_ion`/`<ion>o0_<ion>_ion`,
-    which `finitialize` uses), `celsius`, `v_init`, and `IClamp`s (`NeuronCell.inputs`).
+    which `finitialize` uses), `celsius`, `v_init`.
     Rates are exact: NEURON's `TABLE`s are not used (compare with `usetable_<suffix> =
     0`).
 
@@ -171,12 +193,15 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
     becomes one branch per segment (NEURON's discretisation of it exactly): `site(name,
     x)` finds `sec(x)` on either kind.
 
-    Refused (`ValueError` naming the section): a section attached by its 1 end, several
-    trees, `cm` differing within a section that has 3-d points, ion values differing
-    within a section, a
-    mechanism without a `.mod` file, the `extracellular` mechanism, point processes other
-    than `IClamp` (place them with `Cell(..., point_processes=...)`), `NetCon`s (build
-    events with `Cell.event_input`).
+    Point processes: `IClamp`s become current clamps; any other (`ExpSyn`, `Exp2Syn`,
+    `SEClamp`, one from `mods`) is placed at its segment with its parameters, and the
+    `NetCon`s from `NetStim`s (noise 0) onto it become its events (`NeuronCell.inputs`).
+
+    Refused (`ValueError` naming the section or object): a section attached by its 1
+    end, several trees, `cm` differing within a section that has 3-d points, ion values
+    differing within a section, a mechanism or point process without a `.mod` file, the
+    `extracellular` mechanism, a `NetCon` from a presynaptic voltage, a VecStim or
+    `NetCon.event` (give the spike times to `Cell.event_input`), a NetStim with noise.
     """
     if h is None:
         from neuron import h  # noqa: PLC0415  (NEURON is needed only here)
@@ -199,7 +224,7 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
         order.extend(c for c in s.children() if c.name() in index_of)
     if len(order) != len(secs):
         raise ValueError("from_neuron: some sections are not connected to the root's tree.")
-    files = _mod_files(mods)
+    files = _neuron_builtin_mods() | _mod_files(mods)  # the user's files first
     info = [s.psection() for s in order]
 
     # One branch per section; a section without 3-d points whose diameter or cm differs
@@ -272,7 +297,7 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
     suffixes = sorted({m for ps in info for m in ps["density_mechs"]})
     for suffix in suffixes:
         where = [b for b, ps in enumerate(info) if suffix in ps["density_mechs"]]
-        path = files.get(suffix) or _neuron_builtin_mod(suffix)
+        path = files.get(suffix)
         if path is None and suffix == "pas":
             cls = None
         elif path is None:
@@ -343,19 +368,33 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
         n = len(parts[s.name()])
         cm.extend(ps["cm"] if n > 1 else [_one_value(ps["cm"], "cm", s.name())])
     cm = cm[0] if all(c == cm[0] for c in cm) else np.array(cm, dtype=float)
-    clamps, iclamps = [], []
+    clamps, iclamps, processes, objects = [], [], [], []
     for ps, s in zip(info, order, strict=True):
-        for kind, objs in ps["point_processes"].items():
-            if kind != "IClamp":
-                raise ValueError(
-                    f"section {s.name()}: point process {kind} is not carried over (only "
-                    "IClamp is); place it with Cell(..., point_processes=[(load_mod(...), "
-                    "(branch, x))]) and drive it with Cell.event_input."
-                )
+        for kind, objs in sorted(ps["point_processes"].items()):
             for pp in sorted(objs, key=lambda o: o.hname()):
                 seg = pp.get_segment()
-                clamps.append(_site(parts[seg.sec.name()], float(seg.x)))
-                iclamps.append((float(pp.delay), float(pp.dur), float(pp.amp)))
+                where = _site(parts[seg.sec.name()], float(seg.x))
+                if kind == "IClamp":
+                    clamps.append(where)
+                    iclamps.append((float(pp.delay), float(pp.dur), float(pp.amp)))
+                    continue
+                if kind not in files:
+                    raise ValueError(
+                        f"section {s.name()}: point process {kind} has no .mod file: pass it, "
+                        "or its directory, as from_neuron(..., mods=...)."
+                    )
+                cls = mod_class(files[kind])
+                params = {}
+                for nmodl_name, field in cls._spec.field_of.items():
+                    try:  # RANGE: the instance's own value
+                        params[field] = float(getattr(pp, nmodl_name))
+                    except (AttributeError, LookupError):  # GLOBAL
+                        g = _hoc_value(h, f"{nmodl_name}_{kind}")
+                        if g is not None:
+                            params[field] = g
+                processes.append((cls(**params), where))
+                objects.append(pp)
+    netstims = _netstims(h, objects)
     cell = Cell(
         morph,
         mechanisms,
@@ -365,5 +404,43 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
         v_init=_hoc_value(h, "v_init", -65.0),
         clamps=clamps,
         ions=ions or None,
+        point_processes=processes,
     )
-    return NeuronCell(cell, parts, tuple(iclamps))
+    receivers = [netstims[j] for j in cell.geometry.receivers]
+    return NeuronCell(cell, parts, tuple(iclamps), tuple(receivers))
+
+
+def _netstims(h, objects) -> list[tuple]:
+    """For each point process, the `NetStim`s that drive it through `NetCon`s:
+    `(start, interval, number, delay, weight)` each. A NetCon from anything else (a
+    section's voltage: another cell; a VecStim; none: events from `NetCon.event`) or a
+    NetStim with noise is refused, naming it."""
+    index = {o.hname(): j for j, o in enumerate(objects)}
+    out = [[] for _ in objects]
+    for nc in h.List("NetCon"):
+        target = nc.syn()
+        if target is None or target.hname() not in index:
+            continue
+        j = index[target.hname()]
+        src = nc.pre()
+        where = f"the NetCon onto {target.hname()}"
+        if src is None:
+            raise ValueError(
+                f"{where} has no artificial-cell source (a presynaptic voltage, or events "
+                "sent by NetCon.event): not carried over. Give its spike times to "
+                "cell.event_input and pass inputs yourself."
+            )
+        if not src.hname().startswith("NetStim["):
+            raise ValueError(
+                f"{where} comes from {src.hname()}: only NetStim sources are carried over. "
+                "Give its spike times to cell.event_input and pass inputs yourself."
+            )
+        if float(src.noise) != 0.0:
+            raise ValueError(
+                f"{where} comes from {src.hname()} with noise = {src.noise}: its spike times "
+                "come from NEURON's random stream. Record them in NEURON and give them to "
+                "cell.event_input."
+            )
+        out[j].append((float(src.start), float(src.interval), float(src.number),
+                       float(nc.delay), float(nc.weight[0])))  # fmt: skip
+    return [tuple(x) for x in out]
