@@ -169,7 +169,7 @@ def _hoc_value(h, name: str, default=None):
         return default
 
 
-def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
+def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
     """The cell NEURON holds now, as a neurojax `Cell` (a `NeuronCell`).
 
     - `sections`: the sections of one cell (e.g. `cell.all` of a template, a list);
@@ -177,6 +177,9 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
     - `mods`: the `.mod` files of the mechanisms the cell uses — paths and directories
       (all `*.mod` in them); matched by their `SUFFIX`/`POINT_PROCESS` names. NEURON's
       built-ins (`pas`, `hh`) are read from the installed `neuron` package.
+    - `v_init`: the initial voltage, mV (default NEURON's `h.v_init`, which
+      `run()`/`stdinit()` use; pass the value if your script calls `finitialize(v)`
+      with another).
     - `h`: NEURON's `h` (default `neuron.h`).
 
     Carried over: the tree (each section a `Branch`, root first, attached where NEURON
@@ -401,7 +404,7 @@ def from_neuron(sections=None, *, mods=None, h=None) -> NeuronCell:
         cm=cm,
         ra=per_branch([float(s.Ra) for s in order]),
         temperature=float(h.celsius),
-        v_init=_hoc_value(h, "v_init", -65.0),
+        v_init=_hoc_value(h, "v_init", -65.0) if v_init is None else v_init,
         clamps=clamps,
         ions=ions or None,
         point_processes=processes,
