@@ -14,6 +14,7 @@ from .._saveat import SaveAt
 from .._simulate import check_time, simulate
 from ..cable._one_compartment import OneCompartment, _is_cell, as_point_model
 from ..solvers import AbstractSolver, default_solver
+from ..stimuli import n_steps_of
 from ._options import RateMethod, check_option
 from ._plot import plot_fi_curve
 from ._units import unit_of
@@ -122,7 +123,7 @@ def fi_curve(
     on the step grid). A run that goes NaN or inf raises a `FloatingPointError` naming the
     currents (a rate of 0 Hz would be a silent wrong answer).
     """
-    currents = np.asarray(currents, dtype=np.float64)
+    currents = _finite("fi_curve", "currents", currents, "nA or µA/cm²").astype(np.float64)
     if currents.ndim != 1 or len(currents) == 0:
         raise ValueError(f"currents must be a non-empty 1-D array, got shape {currents.shape}.")
     method = check_option("fi_curve", "method", method, RateMethod)
@@ -132,13 +133,16 @@ def fi_curve(
             "(NaN or inf) among them."
         )
     check_time(dt, "dt", positive=True)
+    check_time(duration, "duration", positive=True)
+    check_time(transient, "transient", positive=False)
     if not (dt > 0 and duration > 0 and 0 <= transient < duration):
         raise ValueError(
             f"need dt > 0 and 0 <= transient < duration (ms), got dt={dt}, "
             f"transient={transient}, duration={duration}."
         )
-    n_steps = int(round(duration / dt))
-    n_transient = int(round(transient / dt))
+    # whole numbers of steps (a duration rounded to the grid also changed COUNT's window)
+    n_steps = n_steps_of(duration, dt)
+    n_transient = n_steps_of(transient, dt) if transient > 0 else 0
     if _is_cell(model) or isinstance(model, OneCompartment):
         # a one-compartment Cell as a point neuron: currents in nA (NEURON's IClamp.amp),
         # spikes as upward crossings of 0 mV
@@ -182,6 +186,16 @@ def fi_curve(
 
 def _lif_params(model):
     names = ("tau", "r", "v_rest", "v_reset", "v_th", "t_ref")
+    from ..neurons import LIF, AbstractIntegrateAndFire
+
+    if isinstance(model, AbstractIntegrateAndFire) and not isinstance(model, LIF):
+        # EIF, AdEx and QIF have every LIF field, but their own spike-generating current:
+        # the LIF formula gave 0 Hz for an EIF that fires (v_th is its cut-off there)
+        raise TypeError(
+            f"the LIF closed forms hold for neurojax.LIF only, not {type(model).__name__}, "
+            "whose subthreshold dynamics differ (its own spike-generating current, v_th "
+            "its cut-off); measure its rate with analysis.fi_curve."
+        )
     missing = [n for n in names if not hasattr(model, n)]
     if missing:
         raise TypeError(

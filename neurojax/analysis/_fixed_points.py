@@ -38,6 +38,12 @@ def classify(eigenvalues, rtol: float = 1e-9) -> str:
         ev = np.asarray(eigenvalues, dtype=complex)
     except (TypeError, ValueError):
         raise TypeError(f"classify: eigenvalues must be numbers, got {eigenvalues!r}.") from None
+    if ev.ndim > 1:
+        # a Jacobian passed as is: its entries would be classified as eigenvalues
+        raise ValueError(
+            f"classify: eigenvalues must be a 1-D array, got shape {ev.shape} (a Jacobian "
+            "matrix?); pass np.linalg.eigvals(jacobian)."
+        )
     if ev.size == 0 or not np.all(np.isfinite(ev)):
         raise ValueError(
             f"classify: eigenvalues must be a non-empty array of finite numbers, got "
@@ -240,8 +246,13 @@ def fixed_points(
     found, and what to try.
     """
     v_range = check_range("v_range", v_range)
-    if int(n_grid) < 2:
-        raise ValueError(f"n_grid must be >= 2 voltages, got {n_grid}.")
+    if (
+        isinstance(n_grid, (bool, np.bool_))
+        or not isinstance(n_grid, (int, np.integer))
+        or int(n_grid) < 2
+    ):
+        # 2.5 was truncated to 2 voltages without a word
+        raise ValueError(f"n_grid must be an int >= 2 (voltages), got {n_grid!r}.")
     with float64():
         system = make_system(model, current=current, caller="fixed_points")
         if seeds is not None:
