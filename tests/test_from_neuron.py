@@ -244,3 +244,41 @@ def test_synapses_driven_by_netstims_match_neuron(x64):
 
 def jax_tree(u):
     return {k: jnp.asarray(v) for k, v in u.items()}
+
+
+@pytest.mark.slow  # 156 sections read by NEURON's Import3d, 30 ms of a 606-compartment cell in both
+def test_swc_read_by_neurons_import3d_matches_neuron(x64):
+    """The CA1 cell shipped with neurojax, read by NEURON's own Import3d (3-d points, a
+    soma of two sections, nseg by the 40 µm rule), pas everywhere and hh at the soma,
+    imported as NEURON holds it: V at the soma and at the farthest dendrite within
+    round-off of NEURON (measured 4.5e-8 mV over 30 ms with spikes; 1e-6 leaves 20×)."""
+    from neurojax.cable import EXAMPLE_SWC
+
+    h.load_file("import3d.hoc")
+    before = {s.name() for s in h.allsec()}
+    reader = h.Import3d_SWC_read()
+    reader.input(str(EXAMPLE_SWC))
+    h.Import3d_GUI(reader, False).instantiate(None)
+    secs = [s for s in h.allsec() if s.name() not in before]
+    for s in secs:
+        s.nseg = 1 + 2 * int(s.L / 40)
+        s.insert("pas")
+        s.g_pas, s.e_pas, s.Ra = 1e-4, -65.0, 100.0
+    soma = next(s for s in secs if "soma" in s.name())
+    soma.insert("hh")
+    h.usetable_hh = 0
+    stim = h.IClamp(soma(0.5))
+    stim.delay, stim.dur, stim.amp = 1.0, 20.0, 1.0
+    far = max(secs, key=lambda s: h.distance(soma(0.5), s(1)))
+    recs = [h.Vector().record(sec(0.5)._ref_v) for sec in (soma, far)]
+    imp = from_neuron(secs, v_init=-65.0)
+    h.dt = 0.025
+    h.finitialize(-65.0)
+    h.continuerun(30.0)
+    ref = np.stack([np.asarray(v)[1:1201] for v in recs], axis=1)
+    sites = [imp.site(soma.name(), 0.5), imp.site(far.name(), 0.5)]
+    save = nj.SaveAt(fn=imp.cell.record_v(sites))
+    u = jnp.asarray(imp.inputs(1200, 0.025))
+    sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
+    assert len(secs) > 100 and float(ref[:, 0].max()) > 0.0  # a whole cell; the soma fires
+    np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-6)
