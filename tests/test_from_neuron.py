@@ -151,6 +151,44 @@ def test_tapered_section_without_3d_points_matches_neuron(x64):
     np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-9)
 
 
+def test_cm_per_segment_in_a_section_with_3d_points_matches_neuron(x64):
+    """cm set per segment (a spine factor beyond some distance, as published models do)
+    in a section with 3-d points, one of them a step in diameter and one a bend: one
+    branch per segment, the points clipped at the segments' ends. Passive, backward
+    Euler, float64: round-off from NEURON (measured ~1e-12 mV; 1e-9 leaves 1000×)."""
+    soma = h.Section(name="c3_soma")
+    soma.L = soma.diam = 15.0
+    dend = h.Section(name="c3_dend")
+    dend.connect(soma(1), 0)
+    for x, y, d in ((0, 0, 3.0), (40, 0, 2.5), (40, 0, 1.5), (90, 30, 1.2), (160, 30, 0.8)):
+        h.pt3dadd(x, y, 0, d, sec=dend)
+    dend.nseg, dend.Ra = 5, 110.0
+    for k, seg in enumerate(dend):
+        seg.cm = 1.0 if k < 2 else 2.0
+    for sec in (soma, dend):
+        sec.insert("pas")
+        sec.g_pas, sec.e_pas = 3e-4, -70.0
+    stim = h.IClamp(dend(0.7))
+    stim.delay, stim.dur, stim.amp = 0.5, 3.0, 0.1
+    h.v_init, h.dt = -70.0, 0.025
+    recs = [h.Vector().record(sec(x)._ref_v) for sec, x in ((soma, 0.5), (dend, 0.7), (dend, 1))]
+    imp = from_neuron([soma, dend])
+    assert len(imp.branches["c3_dend"]) == 5
+    node_area = imp.cell.geometry.area
+    for k, seg in enumerate(dend):  # each segment's area as NEURON's
+        b = imp.branches["c3_dend"][k]
+        np.testing.assert_allclose(node_area[imp.cell.node(b, 0.5)], seg.area(), rtol=1e-6)
+    h.finitialize(h.v_init)
+    h.continuerun(6.0)
+    ref = np.stack([np.asarray(r)[1:241] for r in recs], axis=1)
+    sites = [imp.site("c3_soma", 0.5), imp.site("c3_dend", 0.7), imp.site("c3_dend", 1.0)]
+    save = nj.SaveAt(fn=imp.cell.record_v(sites))
+    u = jnp.asarray(imp.inputs(240, 0.025))
+    sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
+    assert float(ref[:, 1].max()) > -65.0  # the clamp moved it
+    np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-9)
+
+
 @pytest.fixture
 def no_builtin_mods(monkeypatch):
     from neurojax.cable import _from_neuron

@@ -31,7 +31,7 @@ class NeuronCell(NamedTuple):
 
     - `cell`: the `Cell`.
     - `branches`: NEURON section name → its branch indices: one, or one per segment for a
-      section without 3-d points whose diameter or cm differs between segments. Use
+      section whose cm (or, without 3-d points, diameter) differs between segments. Use
       `site(name, x)` for where NEURON's `sec(x)` is.
     - `iclamps`: one `(delay ms, dur ms, amp nA)` per current clamp, in `cell`'s clamp
       order (the NEURON `IClamp`s, each at its segment's centre).
@@ -87,6 +87,29 @@ class NeuronCell(NamedTuple):
             spikes.append((np.concatenate(times) if times else np.zeros(0),
                            np.concatenate(weights) if weights else np.zeros(0)))  # fmt: skip
         return {"i_clamp": clamps, "events": self.cell.event_input(spikes, n_steps, dt)}
+
+
+def _clip(pts: np.ndarray, arc: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """The 3-d points `(n, 4)` of the polyline between arc lengths `lo` and `hi` (µm):
+    the points strictly inside, and points interpolated linearly in arc length at both
+    ends (at a step in diameter — two points at one arc length — the start takes the
+    last of them, the end the first)."""
+
+    def at(x, side):
+        j = int(np.searchsorted(arc, x, side=side))
+        if side == "right":  # arc[j - 1] <= x < arc[j]
+            j0, j1 = j - 1, min(j, len(arc) - 1)
+            if arc[j0] == x or j0 == j1:
+                return pts[j0]
+        else:  # arc[j - 1] < x <= arc[j]
+            j0, j1 = max(j - 1, 0), min(j, len(arc) - 1)
+            if arc[j1] == x or j0 == j1:
+                return pts[j1]
+        f = (x - arc[j0]) / (arc[j1] - arc[j0])
+        return pts[j0] + f * (pts[j1] - pts[j0])
+
+    inside = pts[(arc > lo) & (arc < hi)]
+    return np.vstack([at(lo, "right"), inside, at(hi, "left")])
 
 
 def _base_name(name: str) -> str:
@@ -192,9 +215,10 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
     Rates are exact: NEURON's `TABLE`s are not used (compare with `usetable_<suffix> =
     0`).
 
-    A section without 3-d points whose diameter or `cm` differs between its segments
-    becomes one branch per segment (NEURON's discretisation of it exactly): `site(name,
-    x)` finds `sec(x)` on either kind.
+    A section whose `cm` differs between its segments, or (without 3-d points) whose
+    diameter does, becomes one branch per segment (NEURON's discretisation of it
+    exactly; 3-d points clipped at the segments' ends): `site(name, x)` finds `sec(x)`
+    on either kind.
 
     Point processes: `IClamp`s become current clamps; any other (`ExpSyn`, `Exp2Syn`,
     `SEClamp`, one from `mods`) is placed at its segment with its parameters, and the
@@ -253,12 +277,6 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
         diam = np.asarray(ps["morphology"]["diam"], dtype=float)
         cm = np.asarray(ps["cm"], dtype=float)
         if n3d >= 2:
-            if not np.all(cm == cm[0]):
-                raise ValueError(
-                    f"section {name}: cm differs between its segments ({cm.tolist()}) in a "
-                    "section with 3-d points; neurojax takes one cm per section there. Set "
-                    "it per section, or split the section in NEURON."
-                )
             pts = np.array(
                 [[h.x3d(k, sec=s), h.y3d(k, sec=s), h.z3d(k, sec=s), h.diam3d(k, sec=s)]
                  for k in range(n3d)]
@@ -270,8 +288,17 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
                     "(L set after pt3d scales the points in NEURON); call h.define_shape() "
                     "first."
                 )
-            parts[name] = (len(branches),)
-            branches.append(br)
+            if nseg > 1 and not np.all(cm == cm[0]):  # one branch per segment, clipped
+                first, arc = len(branches), br.arc
+                for k in range(nseg):
+                    piece = _clip(pts, arc, k * arc[-1] / nseg, (k + 1) * arc[-1] / nseg)
+                    branches.append(Branch(arc[-1] / nseg, float(np.mean(piece[:, 3])),
+                                           parent, px, 1, kind, piece))  # fmt: skip
+                    parent, px = first + k, 1.0
+                parts[name] = tuple(range(first, first + nseg))
+            else:
+                parts[name] = (len(branches),)
+                branches.append(br)
         elif nseg > 1 and not (np.all(diam == diam[0]) and np.all(cm == cm[0])):
             first = len(branches)
             for k in range(nseg):
