@@ -1391,12 +1391,27 @@ def neurojax_synapse(s, brian2_expeuler_dt=None):
     from neurojax import synapses as ns
 
     e, g = E_REV[s["channel"]], s.get("g", 1.0)
-    if s.get("t_rise") and brian2_expeuler_dt:
-        g = g * brian2_expeuler_factor(s["t_rise"], s["t_decay"], brian2_expeuler_dt)
-    if s.get("t_rise"):
-        syn = ns.DualExponential(tau_rise=s["t_rise"], tau_decay=s["t_decay"], e_rev=e)
+    tr, td = s.get("t_rise"), s["t_decay"]
+    if tr and tr == td:
+        # Dendrify's rise-and-decay pair with equal constants is an alpha function, x =
+        # (t/ms)·e^{−t/τ} (peak τ/e per ms); neurojax's `Alpha` (dg/dt = −g/τ + h, h +=
+        # w·e/τ) is the same system (x ↔ g/w, s/ms ↔ h/w·…): w = g·τ/e gives x's sequence
+        # under forward Euler and under exponential Euler (each variable exact with the
+        # other held, Brian2's scheme: no ρ here). scale_g: Dendrify divides by zero.
+        if s.get("scale_g"):
+            raise ValueError(
+                "scale_g with t_rise == t_decay: dendrify's g_norm_factor divides by zero "
+                "(t_peak = τ²/0·ln 1, a NaN conductance); use scale_g=False"
+            )
+        syn = ns.Alpha(tau=td, e_rev=e)
+        return (ns.MgBlock(syn) if s["channel"] == "NMDA" else syn), g * td / np.e
+    if tr and brian2_expeuler_dt:  # (ρ from Dendrify's own order: x decays with t_decay)
+        g = g * brian2_expeuler_factor(tr, td, brian2_expeuler_dt)
+    if tr and tr > td:  # the exact pair is symmetric in (τ_r, τ_d): the same x swapped
+        tr, td = td, tr
+    if tr:
+        syn = ns.DualExponential(tau_rise=tr, tau_decay=td, e_rev=e)
         if not s.get("scale_g"):  # Dendrify's x peaks at τdτr/(τd−τr)·η per ms, not 1
-            td, tr = s["t_decay"], s["t_rise"]
             tp = td * tr / (td - tr) * np.log(td / tr)
             g = g * td * tr / (td - tr) * (np.exp(-tp / td) - np.exp(-tp / tr))
     else:

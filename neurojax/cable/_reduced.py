@@ -414,7 +414,7 @@ class ReducedCell(AbstractModel):
                     f"compartments[{k}] must be a neurojax.cable.Compartment, got "
                     f"{type(comp).__name__}."
                 )
-        names = [c.name for c in comps]
+        names = [str(c.name) for c in comps]  # (a numpy str_ would be a static array)
         if len(set(names)) != len(names):
             raise ValueError(f"compartment names must be unique, got {names}.")
         if not isinstance(clamp, (bool, np.bool_)):
