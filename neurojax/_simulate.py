@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
@@ -478,16 +479,41 @@ def simulate(
     # even those the caller never uses (measured: the gradient of mean(v²) over 10⁴ HH
     # steps needed 527 kB instead of 207 kB).
     messages = _nonfinite_messages(model, template)
-    if _under_jit(jtu.tree_leaves(args)):
-        sol = _integrate(*args)
-        return _tie_nonfinite_errors(sol, messages) if throw else sol
-    if not throw:
-        return _run_jit(*args, finish=None)
-    if _any_tracer(args):  # grad/jvp/vmap outside jit: the checks are tied to the outputs
-        return _run_jit(*args, finish=messages)
-    sol, report = _run_jit(*args, finish="report")
+    with _explain_precision_drift(model):
+        if _under_jit(jtu.tree_leaves(args)):
+            sol = _integrate(*args)
+            return _tie_nonfinite_errors(sol, messages) if throw else sol
+        if not throw:
+            return _run_jit(*args, finish=None)
+        if _any_tracer(args):  # grad/jvp/vmap outside jit: the checks are tied to the outputs
+            return _run_jit(*args, finish=messages)
+        sol, report = _run_jit(*args, finish="report")
     _raise_if_nonfinite(model, sol, jax.device_get(report), float(t0_ + 1.5 * dt_))
     return sol
+
+
+@contextlib.contextmanager
+def _explain_precision_drift(model):
+    """JAX's "scan body function carry input and carry output must have equal types ...
+    float32 ... float64" (a model mixing float32 and float64 arrays: built before x64 was
+    turned on, or with float32 arrays put in under x64, so that a step promotes its state)
+    re-raised saying what happened and what to do."""
+    try:
+        yield
+    except TypeError as e:
+        text = str(e)
+        if "carry input and carry output must have equal types" not in text or not (
+            "float32" in text and "float64" in text
+        ):
+            raise
+        raise TypeError(
+            f"{type(model).__name__} mixes float32 and float64 arrays, so a step turns its "
+            "float32 state into float64 — typically a model built before "
+            "jax.config.update('jax_enable_x64', True) (or outside jax.enable_x64()) and "
+            "simulated with it on. Build the model with x64 already on, or cast it: "
+            "jax.tree.map(lambda x: x.astype(jnp.float64) if eqx.is_inexact_array(x) else "
+            "x, model). (JAX's message follows.)"
+        ) from e
 
 
 def _model_state(model, batch_shape) -> ModelState:

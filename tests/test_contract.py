@@ -319,3 +319,25 @@ def test_nonfinite_in_the_first_step_names_rates_not_dt():
     message = str(info.value)
     assert "first at t = 0.025 ms" in message and "within the first step" in message
     assert "exp() of a large argument" in message
+
+
+def test_model_built_in_float32_simulated_under_x64_is_explained():
+    """A cell whose NMODL parameter is a float32 array (built before x64 was on),
+    simulated under x64: the step turns the float32 gates into float64, and JAX's
+    "carry input and carry output must have equal types" (unreadable for a user) is
+    re-raised saying what happened and how to cast the model. Cast as the message says,
+    it runs."""
+    import equinox as eqx
+    import jax
+
+    from neurojax.cable import Branch, Cell, Morphology
+    from neurojax.nmodl import load_mod
+
+    mech = load_mod(OVERFLOW_MOD, k=jnp.asarray([0.01], jnp.float32))
+    cell = Cell(Morphology([Branch(20.0, 20.0, nseg=1)]), [(mech, None)])
+    with jax.enable_x64(True):
+        with pytest.raises(TypeError, match="mixes float32 and float64 arrays") as info:
+            nj.simulate(cell, jnp.zeros((4, 0)), dt=0.025)
+        assert "jax_enable_x64" in str(info.value)
+        cast = jax.tree.map(lambda x: x.astype(jnp.float64) if eqx.is_inexact_array(x) else x, cell)
+        assert np.isfinite(np.asarray(nj.simulate(cast, jnp.zeros((4, 0)), dt=0.025).v)).all()
