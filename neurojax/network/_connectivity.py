@@ -365,12 +365,25 @@ def fixed_in_degree(
     )
 
 
+def _indices(name: str, x) -> np.ndarray:
+    """Neuron indices as int64: whole numbers only (1.7 was truncated to 1, True read as
+    1 without a word)."""
+    a = np.asarray(x)
+    if a.dtype == bool or not (a.size == 0 or np.issubdtype(a.dtype, np.number)):
+        raise TypeError(f"from_pairs: {name} must be neuron indices (ints), got dtype {a.dtype}.")
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        if np.iscomplexobj(a) or not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+            bad = a[~np.isfinite(a) | (a != np.round(a))].ravel()[:3].tolist()
+            raise ValueError(f"from_pairs: {name} must be whole neuron indices, got {bad}.")
+    return a.astype(np.int64)
+
+
 def from_pairs(
     pre, post, n_pre: int, n_post: int, weight=1.0, *, chunk: int | None = None
 ) -> Sparse:
     """Sparse connectivity from explicit lists of synapses `pre[s] → post[s]` (with one
     weight per synapse, or a scalar). Weights follow the (stable) order by `pre`."""
-    pre, post = np.asarray(pre, dtype=np.int64), np.asarray(post, dtype=np.int64)
+    pre, post = _indices("pre", pre), _indices("post", post)
     if pre.shape != post.shape or pre.ndim != 1:
         raise ValueError(
             f"pre and post must be 1-d and the same length, got {pre.shape}, {post.shape}."

@@ -109,6 +109,23 @@ class Population(eqx.Module):
                 "simulate this model on its own."
             )
         check_precision(self.neuron, f"Population({type(self.neuron).__name__})")
+        if compartments_of(self.neuron) is None and not cell:
+            _check_population_shapes(self.neuron, self.size)
+
+
+def _check_population_shapes(neuron, size: int) -> None:
+    """A point neuron's parameters must be scalars or one per neuron, `(size,)`: another
+    shape (4 values for 3 neurons) was accepted here and failed in `simulate` blaming
+    the inputs' batch shape."""
+    from .._model import parameter_domains
+
+    for name, value, _ in parameter_domains(neuron):
+        shape = tuple(np.shape(value))
+        if shape not in ((), (1,), (size,)):
+            raise ValueError(
+                f"Population of {size} {type(neuron).__name__}: .{name} has shape {shape}; "
+                f"a population's parameters are scalars or one per neuron, shape ({size},)."
+            )
 
 
 class Projection(eqx.Module):
