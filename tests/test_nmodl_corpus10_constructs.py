@@ -80,25 +80,35 @@ def test_function_table_interpolates_as_neuron():
                                    rtol=1e-14)  # fmt: skip
 
 
-def test_function_table_values_are_differentiable():
-    """d n1 / d y_k through the table: n1 = 1 − exp(−dt/τ(v)), τ linear in the two
-    samples around v; against a central difference (float64, 1e-7 relative)."""
+@pytest.mark.slow
+def test_function_tables_in_a_cell_are_per_instance():
+    """Two instances of one imported class with other tables in one Cell are evaluated
+    apart (the tables are static: other tables, another kind for the Cell), with the
+    same tables they are merged: each equals the run with the second instance loaded as
+    its own class (never merged), to rounding. Slow: four small compiles (~20 CPU-s)."""
+    import neurojax as nj
+    from neurojax.cable import Branch, Cell, Morphology
+    from neurojax.solvers import BackwardEuler
+
     with jax.enable_x64(True):
-        mech = load_mod(FTAB, file="ftk.mod").bind_table("ninf_t", 1.0)
-        v = jnp.array([-52.5])
+        base = load_mod(FTAB, file="ftk.mod").bind_table("ninf_t", Y_TAU / 10, X)
+        a = base.bind_table("taun", Y_TAU, X)
+        b = base.bind_table("taun", 3 * Y_TAU, X)
+        other = load_mod(FTAB, file="ftk.mod").bind_table("ninf_t", Y_TAU / 10, X)
+        morph = Morphology([Branch(20.0, 2.0, nseg=1), Branch(20.0, 2.0, nseg=1, parent=0)])
 
-        def n1(y):
-            m = mech.bind_table("taun", y, X)
-            g0 = type(m.init(v, 6.3))(n=jnp.zeros(1))
-            return m.update(v, g0, 0.025, 6.3).n[0]
+        def run(m0, m1):
+            cell = Cell(morph, [(m0, 0), (m1, 1)], temperature=6.3, v_init=-65.0,
+                        clamps=[(0, 0.5)])  # fmt: skip
+            sol = nj.simulate(cell, jnp.full((20, 1), 0.05), dt=0.025, solver=BackwardEuler(),
+                              saveat=nj.SaveAt(fn=cell.record_gate(1, "n", [(1, 0.5)])))  # fmt: skip
+            return np.asarray(sol.states)
 
-        y = jnp.asarray(Y_TAU)
-        grad = np.asarray(jax.grad(n1)(y))
-        eps = 1e-6
-        for k in (1, 2):  # the samples around −52.5; the others do not enter
-            fd = (n1(y.at[k].add(eps)) - n1(y.at[k].add(-eps))) / (2 * eps)
-            np.testing.assert_allclose(grad[k], fd, rtol=1e-7)
-        assert grad[1] != 0 and grad[2] != 0 and not np.any(grad[[0, 3, 4]])
+        np.testing.assert_allclose(run(a, b), run(a, other.bind_table("taun", 3 * Y_TAU, X)),
+                                   rtol=0, atol=1e-15)  # fmt: skip
+        np.testing.assert_allclose(run(a, a), run(a, other.bind_table("taun", Y_TAU, X)),
+                                   rtol=0, atol=1e-15)  # fmt: skip
+        assert np.max(np.abs(run(a, a) - run(a, b))) > 1e-4  # the tables matter
 
 
 def test_function_table_refusals():

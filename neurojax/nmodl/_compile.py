@@ -1239,9 +1239,12 @@ class NmodlChannel(AbstractChannel):
             if n not in ions:
                 raise ValueError(f"{spec.file}: {spec.suffix} needs the ion value {n}")
             g[n] = ions[n]
-        for n in getattr(spec, "ftables", ()):
-            # bound by `bind_table` (the load-time checks pass a probe one with the ions)
-            g[_FTAB + n] = ions.get(_FTAB + n, self.function_tables.get(n))
+        if getattr(spec, "ftables", ()):
+            bound = {name: (None if x is None else jnp.asarray(np.asarray(x)), jnp.asarray(
+                np.asarray(y))) for name, x, y in self.function_tables}  # fmt: skip
+            for n in spec.ftables:
+                # bound by `bind_table` (the load-time checks pass a probe one with the ions)
+                g[_FTAB + n] = ions.get(_FTAB + n, bound.get(n))
         for n in getattr(spec, "pointers", ()):
             if n in ions:  # bound to a site's voltage: the cell passes it with the ions
                 g[n] = ions[n]
@@ -1261,8 +1264,9 @@ class NmodlChannel(AbstractChannel):
         arguments `x` (`table_f(yvec, xvec)`), or at `len(y)` equally spaced arguments
         from `xmin` to `xmax` (`table_f(&y, n, xmin, xmax)`), or a scalar `y` alone: the
         constant value (`table_f(value)`). Between samples the value is interpolated
-        linearly, outside them it is the end sample's, as NEURON's `hoc_func_table`. `y`
-        is a differentiable leaf."""
+        linearly, outside them it is the end sample's, as NEURON's `hoc_func_table`. The
+        samples are static values (float64), not trainable leaves: two instances with
+        other tables are evaluated separately in a Cell."""
         import dataclasses
 
         spec = self._spec
@@ -1270,9 +1274,12 @@ class NmodlChannel(AbstractChannel):
         if name not in ftables:
             raise ValueError(f"{spec.file}: {spec.suffix} has no FUNCTION_TABLE {name!r}; its "
                              f"FUNCTION_TABLEs: {', '.join(ftables) or 'none'}")  # fmt: skip
-        yy = jnp.asarray(y)
-        if not jnp.issubdtype(yy.dtype, jnp.floating):
-            yy = yy.astype(jnp.asarray(1.0).dtype)
+        if isinstance(y, jax.core.Tracer):
+            raise TypeError(f"bind_table({name!r}): the samples are static values (numbers "
+                            "or numpy arrays), not traced ones")  # fmt: skip
+        yy = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(yy)):
+            raise ValueError(f"bind_table({name!r}): y must be finite")
         if yy.ndim == 0:
             if x is not None or xmin is not None or xmax is not None:
                 raise ValueError(f"bind_table({name!r}): a constant (scalar y) takes no x")
@@ -1290,7 +1297,6 @@ class NmodlChannel(AbstractChannel):
             if not np.all(np.isfinite(xx)) or np.any(np.diff(xx) <= 0):
                 raise ValueError(f"bind_table({name!r}): x must be finite and strictly "
                                  "increasing (NEURON's binary search assumes it)")
-            xx = jnp.asarray(xx, dtype=yy.dtype)
         else:
             if xmin is None or xmax is None:
                 raise ValueError(f"bind_table({name!r}, y): give x=, or xmin= and xmax=")
@@ -1298,10 +1304,12 @@ class NmodlChannel(AbstractChannel):
                     and float(xmin) < float(xmax)):
                 raise ValueError(f"bind_table({name!r}): need finite xmin < xmax, got "
                                  f"{xmin!r}, {xmax!r}")  # fmt: skip
-            xx = jnp.linspace(float(xmin), float(xmax), yy.shape[0], dtype=yy.dtype)
-        tables = dict(self.function_tables)
-        tables[name] = (xx, yy)
-        return dataclasses.replace(self, function_tables=tables)
+            xx = np.linspace(float(xmin), float(xmax), yy.shape[0])
+        tables = {n: (x, yv) for n, x, yv in self.function_tables}
+        tables[name] = (None if xx is None else tuple(float(a) for a in xx),
+                        float(yy) if yy.ndim == 0 else tuple(float(a) for a in yy))  # fmt: skip
+        return dataclasses.replace(self, function_tables=tuple(
+            (n, *tables[n]) for n in sorted(tables)))  # fmt: skip
 
     def _series(self, name, t):
         """A time series bound to POINTER `name`, held over each sample's step (NEURON's
@@ -1692,8 +1700,11 @@ def make_class(spec: Spec, name: str | None = None):
         ns["__annotations__"]["dt_init"] = float
         ns["dt_init"] = eqx.field(static=True, default=0.025)
     if getattr(spec, "ftables", ()):  # FUNCTION_TABLEs bound by `bind_table`
-        ns["__annotations__"]["function_tables"] = dict
-        ns["function_tables"] = eqx.field(default_factory=dict)
+        # static, hashable ((name, x, y) with tuples of floats): instances with other
+        # tables are other kinds for a Cell (not merged into one evaluation); the table
+        # values are not trainable leaves
+        ns["__annotations__"]["function_tables"] = tuple
+        ns["function_tables"] = eqx.field(static=True, default=())
     if getattr(spec, "pointers", ()):  # POINTERs bound by `bind_pointer`
         ns["__annotations__"].update(pointer_sites=tuple, pointer_series=dict,
                                      pointer_dt=Any)  # fmt: skip
