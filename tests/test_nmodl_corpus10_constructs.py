@@ -100,8 +100,9 @@ def test_function_tables_in_a_cell_are_per_instance():
         def run(m0, m1):
             cell = Cell(morph, [(m0, 0), (m1, 1)], temperature=6.3, v_init=-65.0,
                         clamps=[(0, 0.5)])  # fmt: skip
+            save = nj.SaveAt(fn=cell.record_gate(1, "n", [(1, 0.5)]))
             sol = nj.simulate(cell, jnp.full((20, 1), 0.05), dt=0.025, solver=BackwardEuler(),
-                              saveat=nj.SaveAt(fn=cell.record_gate(1, "n", [(1, 0.5)])))  # fmt: skip
+                              saveat=save)  # fmt: skip
             return np.asarray(sol.states)
 
         np.testing.assert_allclose(run(a, b), run(a, other.bind_table("taun", 3 * Y_TAU, X)),
