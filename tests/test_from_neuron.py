@@ -320,3 +320,36 @@ def test_swc_read_by_neurons_import3d_matches_neuron(x64):
     sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
     assert len(secs) > 100 and float(ref[:, 0].max()) > 0.0  # a whole cell; the soma fires
     np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-6)
+
+
+@pytest.mark.slow  # hh, SEClamp and AlphaSynapse imported and compiled (~5 CPU-s)
+def test_seclamp_alphasynapse_and_apcount_match_neuron(x64):
+    """NEURON's built-in SEClamp (the wheel's svclmp.mod) at the soma, its AlphaSynapse
+    (no .mod in the wheel: neurojax's own text from its equations) on a dendrite, and an
+    APCount (records only: skipped with a warning). V within round-off of NEURON
+    (backward Euler, float64; measured 1.5e-10 mV, 1e-8 leaves ~100×)."""
+    soma = h.Section(name="se_soma")
+    soma.L = soma.diam = 20.0
+    soma.insert("hh")
+    h.usetable_hh = 0
+    d = h.Section(name="se_d")
+    d.connect(soma(1), 0)
+    d.L, d.diam, d.nseg = 200.0, 2.0, 5
+    d.insert("pas")
+    se = h.SEClamp(soma(0.5))
+    se.dur1, se.amp1, se.dur2, se.amp2, se.dur3, se.amp3, se.rs = 2, -65, 3, -20, 4, -70, 0.5
+    al = h.AlphaSynapse(d(0.8))
+    al.onset, al.tau, al.gmax, al.e = 10.0, 1.5, 0.01, 0.0
+    apc = h.APCount(soma(0.5))  # noqa: F841  (kept alive)
+    h.v_init, h.dt = -65.0, 0.025
+    recs = [h.Vector().record(sec(x)._ref_v) for sec, x in ((soma, 0.5), (d, 0.8))]
+    with pytest.warns(UserWarning, match=r"\['APCount'\] only record"):
+        imp = from_neuron([soma, d])
+    h.finitialize(-65.0)
+    h.continuerun(20.0)
+    ref = np.stack([np.asarray(r)[1:801] for r in recs], axis=1)
+    save = nj.SaveAt(fn=imp.cell.record_v([imp.site("se_soma", 0.5), imp.site("se_d", 0.8)]))
+    u = jnp.asarray(imp.inputs(800, 0.025))
+    sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
+    assert float(ref[:, 1].max()) > -10.0  # the clamp's step and the synapse acted
+    np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-8)

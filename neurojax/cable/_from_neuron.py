@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,6 +25,22 @@ import numpy as np
 from ..channels import AbstractPointProcess, Passive
 from ._cell import Cell
 from ._morphology import Branch, Morphology
+
+# NEURON's built-in point processes that pass no current: skipped, with a warning
+_RECORDING_ONLY = frozenset({"APCount"})
+
+# NEURON's built-in AlphaSynapse (its .mod does not ship in the wheel), written here from
+# its equations: g = gmax·x·e^(1−x) for x = (t − onset)/τ in [0, 10], else 0; i = g·(v − e)
+_ALPHA_SYNAPSE_MOD = """
+NEURON { POINT_PROCESS AlphaSynapse RANGE onset, tau, gmax, e, i, g NONSPECIFIC_CURRENT i }
+UNITS { (nA) = (nanoamp) (mV) = (millivolt) (uS) = (microsiemens) }
+PARAMETER { onset = 0 (ms) tau = 0.1 (ms) <1e-3, 1e6> gmax = 0 (uS) <0, 1e9> e = 0 (mV) }
+ASSIGNED { v (mV) i (nA) g (uS) }
+BREAKPOINT { g = gmax * alpha((t - onset) / tau)  i = g * (v - e) }
+FUNCTION alpha(x) {
+    if (x < 0 || x > 10) { alpha = 0 } else { alpha = x * exp(1 - x) }
+}
+"""
 
 
 class NeuronCell(NamedTuple):
@@ -221,8 +238,9 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
     on either kind.
 
     Point processes: `IClamp`s become current clamps; any other (`ExpSyn`, `Exp2Syn`,
-    `SEClamp`, one from `mods`) is placed at its segment with its parameters, and the
-    `NetCon`s from `NetStim`s (noise 0) onto it become its events (`NeuronCell.inputs`).
+    `SEClamp`, `AlphaSynapse`, one from `mods`) is placed at its segment with its
+    parameters, and the `NetCon`s from `NetStim`s (noise 0) onto it become its events
+    (`NeuronCell.inputs`). `APCount`s pass no current: skipped, with a warning.
 
     Refused (`ValueError` naming the section or object): a section attached by its 1
     end, several trees, `cm` differing within a section that has 3-d points, ion values
@@ -398,7 +416,7 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
         n = len(parts[s.name()])
         cm.extend(ps["cm"] if n > 1 else [_one_value(ps["cm"], "cm", s.name())])
     cm = cm[0] if all(c == cm[0] for c in cm) else np.array(cm, dtype=float)
-    clamps, iclamps, processes, objects = [], [], [], []
+    clamps, iclamps, processes, objects, skipped = [], [], [], [], set()
     for ps, s in zip(info, order, strict=True):
         for kind, objs in sorted(ps["point_processes"].items()):
             for pp in sorted(objs, key=lambda o: o.hname()):
@@ -408,12 +426,18 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
                     clamps.append(where)
                     iclamps.append((float(pp.delay), float(pp.dur), float(pp.amp)))
                     continue
-                if kind not in files:
+                if kind in _RECORDING_ONLY:  # no current: the simulation is the same
+                    skipped.add(kind)
+                    continue
+                if kind == "AlphaSynapse" and kind not in files:
+                    cls = mod_class(_ALPHA_SYNAPSE_MOD, file="AlphaSynapse (neurojax)")
+                elif kind not in files:
                     raise ValueError(
                         f"section {s.name()}: point process {kind} has no .mod file: pass it, "
                         "or its directory, as from_neuron(..., mods=...)."
                     )
-                cls = mod_class(files[kind])
+                else:
+                    cls = mod_class(files[kind])
                 params = {}
                 for nmodl_name, field in cls._spec.field_of.items():
                     try:  # RANGE: the instance's own value
@@ -424,6 +448,12 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
                             params[field] = g
                 processes.append((cls(**params), where))
                 objects.append(pp)
+    if skipped:
+        warnings.warn(
+            f"from_neuron: {sorted(skipped)} only record (no membrane current) and are not "
+            "carried over; record spikes from the Solution instead.",
+            stacklevel=2,
+        )
     netstims = _netstims(h, objects)
     cell = Cell(
         morph,
