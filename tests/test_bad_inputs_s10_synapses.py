@@ -66,3 +66,17 @@ def test_time_constants_at_the_step_are_accepted():
     # τ = dt is resolved (charge error 8 %, the stated (dt/τ)²/12 regime's edge): no error
     for s in (syn.Exponential(tau=0.1), syn.Alpha(tau=0.1), syn.DualExponential(0.05, 0.1)):
         assert s.check_call(0.1) == ()
+
+
+def test_traced_close_or_fast_time_constants_are_flagged():
+    # under jit the three conditions are one run-time flag (one check per synapse)
+    import jax
+
+    def flag(tr, td):
+        ((bad, message),) = syn.DualExponential(tau_rise=tr, tau_decay=td).check_call(0.1)
+        assert "apart by more than the float type resolves" in message
+        return bad
+
+    assert not bool(jax.jit(flag)(0.5, 5.0))
+    assert bool(jax.jit(flag)(5.0, 5.0001))  # close
+    assert bool(jax.jit(flag)(0.01, 0.05))  # tau_decay < dt

@@ -102,6 +102,15 @@ class Branch:
                 )
             if not np.all(np.isfinite(pts)):
                 raise ValueError("Branch points contain NaN or inf; give finite coordinates.")
+            span = float(np.sum(np.linalg.norm(np.diff(pts[:, :3], axis=0), axis=1)))
+            if not np.isclose(float(self.length), span, rtol=1e-6, atol=0.0):
+                # distances and the discretisation read `length`, the areas the points:
+                # two different cells in one
+                raise ValueError(
+                    f"Branch length={self.length} µm but its points span {span:.6g} µm; "
+                    "build it with branch_from_points(points), which takes the length from "
+                    "the points, or give a length equal to their span."
+                )
 
     @property
     def arc(self) -> np.ndarray:

@@ -209,14 +209,19 @@ def read_swc(
         xyz, radius, types = xyz[keep], radius[keep], types[keep]
         parents = np.array([-1 if p < 0 else new[p] for p in parents[keep]])
 
-    return _build(xyz, radius, types, parents, nseg)
+    line_of = np.asarray(lines)[keep]
+    try:
+        return _build(xyz, radius, types, parents, nseg, line_of)
+    except ValueError as e:  # a shape defect found while building: name the file
+        sep = ", " if str(e).startswith("line ") else ": "
+        raise ValueError(f"{os.fspath(path)}{sep}{e}") from None
 
 
 def _type_name(t):
     return SWC_TYPES.get(int(t), f"type{int(t)}")
 
 
-def _build(xyz, radius, types, parents, nseg) -> Morphology:
+def _build(xyz, radius, types, parents, nseg, line_of=None) -> Morphology:
     n = len(xyz)
     children = [[] for _ in range(n)]
     for k in range(1, n):
@@ -273,18 +278,22 @@ def _build(xyz, radius, types, parents, nseg) -> Morphology:
         run = [0] + (run_from(first) if types[first] == types[0] else [])
         if len(run) == 1:  # the root's first child has another type: the root alone is no branch
             run = [0] + run_from(first)
-        branches.append(_branch(run, None, xyz, diam, types, soma, n_soma_nb, -1, 1.0, nseg))
+        branches.append(
+            _branch(run, None, xyz, diam, types, soma, n_soma_nb, -1, 1.0, nseg, line_of)
+        )
         push_children(run, 0)
     while stack:
         k, pb, px, pp = stack.pop()
         run = run_from(k)
         b = len(branches)
-        branches.append(_branch(run, pp, xyz, diam, types, soma, n_soma_nb, pb, px, nseg))
+        branches.append(_branch(run, pp, xyz, diam, types, soma, n_soma_nb, pb, px, nseg, line_of))
         push_children(run, b)
     return Morphology(branches)
 
 
-def _branch(run, parent_point, xyz, diam, types, soma, n_soma_nb, pb, px, nseg) -> Branch:
+def _branch(
+    run, parent_point, xyz, diam, types, soma, n_soma_nb, pb, px, nseg, line_of=None
+) -> Branch:
     pts = [[*xyz[k], diam[k]] for k in run]
     if parent_point is not None:
         if not soma[parent_point]:
@@ -294,9 +303,10 @@ def _branch(run, parent_point, xyz, diam, types, soma, n_soma_nb, pb, px, nseg) 
             d0 = diam[parent_point] if soma[run[0]] else diam[run[0]]
             pts.insert(0, [*xyz[parent_point], d0])
     if len(pts) < 2:
+        line = "" if line_of is None else f"line {line_of[run[0]]}: "
         raise ValueError(
-            f"SWC point at {xyz[run[0]]} makes a branch of one point attached to a somatic "
-            "branch point; NEURON cannot give it a length either. Add a second point."
+            f"{line}SWC point at {xyz[run[0]]} makes a branch of one point attached to a "
+            "somatic branch point; NEURON cannot give it a length either. Add a second point."
         )
     return branch_from_points(
         pts, parent=pb, parent_x=px, nseg=nseg, type=_type_name(types[run[0]])

@@ -70,13 +70,16 @@ class DualExponential(AbstractSynapse):
         """`tau_decay > tau_rise`, resolvably apart, for traced time constants and for
         concrete ones edited after construction (`eqx.tree_at`); `tau_decay >= dt`."""
         td, tr = self.tau_decay, self.tau_rise
-        out = check_tau_resolved("DualExponential", "tau_decay", td, dt)
-        if isinstance(td, jax.core.Tracer) or isinstance(tr, jax.core.Tracer):
+        if any(isinstance(x, jax.core.Tracer) for x in (td, tr, dt)):
+            # one flag for the three conditions (one run-time check per synapse)
             message = (
-                "DualExponential needs tau_decay > tau_rise (a traced value broke it); use "
-                "neurojax.synapses.Alpha for equal time constants."
+                "DualExponential needs tau_decay > tau_rise, apart by more than the float "
+                "type resolves, and tau_decay >= dt (a traced value broke one of them); use "
+                "neurojax.synapses.Alpha for equal or close time constants, and dt <= "
+                "tau_decay."
             )
-            return (*out, (jnp.any(td <= tr), message), (jnp.any(_close(td, tr)), _close_message()))
+            return ((jnp.any((td <= tr) | _close(td, tr) | (td < dt)), message),)
+        out = check_tau_resolved("DualExponential", "tau_decay", td, dt)
         self._check_order()
         return out
 
