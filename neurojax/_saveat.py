@@ -50,6 +50,12 @@ class SaveAt(eqx.Module):
         if not isinstance(self.spikes, (bool, np.bool_)):
             # a string such as "no" would be truthy and keep the spikes
             raise TypeError(f"SaveAt(spikes={self.spikes!r}): spikes must be True or False.")
+        if not self.spikes and self.spike_dtype is not None:
+            # options that contradict each other: the dtype would be silently ignored
+            raise ValueError(
+                f"SaveAt(spikes=False, spike_dtype={self.spike_dtype!r}): no spikes are kept, "
+                "so there is nothing to store in that dtype; drop one of the two."
+            )
         if self.vars is not None and self.fn is not None:
             raise ValueError("SaveAt takes either vars= or fn=, not both.")
         if self.vars is not None:
