@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
 
 
 def _ball_and_stick():
+    h.celsius = 6.3  # NEURON's globals persist between tests: set what the test relies on
     soma = h.Section(name="soma_fn")
     soma.L = soma.diam = 20.0
     dend = h.Section(name="dend_fn")
@@ -111,6 +112,11 @@ def test_refusals_name_the_section():
         from_neuron([c])
     d = h.Section(name="ra_d")
     d.insert("pas")
+    f = h.Section(name="ra_f")
+    f.insert("hh")  # reads ena only: NEURON's default keeps ena fixed
+    h.ion_style("na_ion", 1, 2, 1, 1, 0, sec=f)  # ena by Nernst, every step
+    with pytest.raises(ValueError, match="section ra_f: ion_style of na_ion is einit=1"):
+        from_neuron([f])
     with pytest.raises(ValueError, match="n_steps"):
         from_neuron([d]).inputs(0, 0.025)
 
@@ -293,6 +299,7 @@ def test_swc_read_by_neurons_import3d_matches_neuron(x64):
     from neurojax.cable import EXAMPLE_SWC
 
     h.load_file("import3d.hoc")
+    h.celsius = 6.3  # NEURON's globals persist between tests (another sets 16 °C)
     before = {s.name() for s in h.allsec()}
     reader = h.Import3d_SWC_read()
     reader.input(str(EXAMPLE_SWC))

@@ -342,6 +342,7 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
     from ..nmodl import mod_class
 
     mechanisms = []
+    sec_uses = [[] for _ in order]  # the IonUses of each section's mechanisms
     suffixes = sorted({m for ps in info for m in ps["density_mechs"]})
     for suffix in suffixes:
         where = [b for b, ps in enumerate(info) if suffix in ps["density_mechs"]]
@@ -378,6 +379,8 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
                     params[field] = g * scale
         mech = Passive(**params) if cls is None else cls(**params)
         mechanisms.append((mech, [i for j in where for i in parts[order[j].name()]]))
+        for j in where:
+            sec_uses[j].extend(getattr(mech, "ion_use", ()))
 
     # ions: per section, the values NEURON holds; written concentrations start at the
     # globals finitialize uses
@@ -394,6 +397,7 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
         out = [v for v, s in zip(values, order, strict=True) for _ in parts[s.name()]]
         return out[0] if all(v == out[0] for v in out) else np.array(out)
 
+    _check_ion_styles(h, order, info, sec_uses)
     ions = {}
     all_ions = sorted({ion for ps in info for ion in ps["ions"]})
     for ion in all_ions:
@@ -468,6 +472,31 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
     )
     receivers = [netstims[j] for j in cell.geometry.receivers]
     return NeuronCell(cell, parts, tuple(iclamps), tuple(receivers))
+
+
+def _check_ion_styles(h, order, info, sec_uses) -> None:
+    """Refuse an `ion_style` changed from NEURON's default rule, which `Cell` follows: the
+    reversal potential is Nernst's (at initialisation and every step) where a mechanism
+    reads or writes a concentration of the ion, fixed otherwise; a concentration a
+    mechanism writes starts at `<ion>i0_<ion>_ion`. (A point process's ion use is not
+    seen here; its section's own density mechanisms decide.)"""
+    for j, (s, ps) in enumerate(zip(order, info, strict=True)):
+        for ion in ps["ions"]:
+            uses = [u for u in sec_uses[j] if u.ion == ion]
+            conc = {f"{ion}i", f"{ion}o"}
+            reads = any(conc & (set(u.read) | set(u.write)) for u in uses)
+            writes = any(conc & set(u.write) for u in uses)
+            style = int(h.ion_style(f"{ion}_ion", sec=s))
+            einit, eadvance, cinit = (style >> 4) & 1, (style >> 5) & 1, (style >> 6) & 1
+            if (einit, eadvance, cinit) != (int(reads), int(reads), int(writes)):
+                raise ValueError(
+                    f"section {s.name()}: ion_style of {ion}_ion is einit={einit}, "
+                    f"eadvance={eadvance}, cinit={cinit}; neurojax follows NEURON's default "
+                    f"here ({int(reads)}, {int(reads)}, {int(writes)}: e{ion} is Nernst's "
+                    "where a mechanism uses a concentration, a written concentration starts "
+                    f"at {ion}i0_{ion}_ion). Remove the ion_style call, or set the reversal "
+                    "potentials and concentrations you want through the mechanisms."
+                )
 
 
 def _netstims(h, objects) -> list[tuple]:
