@@ -243,9 +243,9 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
     (`NeuronCell.inputs`). `APCount`s pass no current: skipped, with a warning.
 
     Refused (`ValueError` naming the section or object): a section attached by its 1
-    end, several trees, `cm` differing within a section that has 3-d points, ion values
-    differing within a section, a mechanism or point process without a `.mod` file, the
-    `extracellular` mechanism, a `NetCon` from a presynaptic voltage, a VecStim or
+    end, several trees, ion values differing within a section, an `ion_style` other than
+    NEURON's default rule (which `Cell` follows), a mechanism or point process without a
+    `.mod` file, the `extracellular` mechanism, a `NetCon` from a presynaptic voltage, a VecStim or
     `NetCon.event` (give the spike times to `Cell.event_input`), a NetStim with noise.
     """
     if h is None:
