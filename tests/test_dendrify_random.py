@@ -34,7 +34,7 @@ def _driver():
     return sys.modules[name]
 
 
-CASES = sorted(p.stem for p in DATA.glob("*.npz"))
+CASES = sorted(p.stem for p in DATA.glob("s2026_*.npz"))  # (not point_adex.npz)
 
 
 # ----------------------------------------------------------------------------- fast tier
@@ -135,3 +135,23 @@ def test_random_case_matches_dendrify(name, x64):
     assert row["soma_same"] and row["dsp_same"], row["notes"]
     assert row["shift"] <= 1
     assert row["mean_dv"] < 0.5 and row["max_dv"] < 1e-4, (row["mean_dv"], row["max_dv"])
+
+
+@pytest.mark.slow
+def test_point_adex_matches_dendrify_without_refractoriness(x64):
+    """dendrify's `PointNeuronModel('adex')` (threshold `V > 0 mV`, reset `V = Vr; w +=
+    b`) is `neurojax.neurons.AdEx` step for step under forward Euler when there is no
+    refractory period (the same 8 spikes in 300 ms; V to the float32 rounding of the stored
+    reference, 6e-6 mV at 100 mV, 1e-4 mV leaves room). With one (2 ms), neurojax holds V
+    at the reset while dendrify's library equations integrate through it: the spikes
+    move — the documented difference (docs/dendritic.md)."""
+    spec = importlib.util.spec_from_file_location(
+        "dendrify_point_adex", _ROOT / "validation" / "dendrify_point_adex.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.compare()
+    free, held = rows[0.0], rows[2.0]
+    assert free["n_ref"] >= 5 and free["same"], free
+    assert free["max_dv"] < 1e-4 and free["max_dw"] < 1e-6, free
+    assert not held["same"] and held["max_dv"] > 1.0, held
