@@ -155,3 +155,14 @@ def test_point_adex_matches_dendrify_without_refractoriness(x64):
     assert free["n_ref"] >= 5 and free["same"], free
     assert free["max_dv"] < 1e-4 and free["max_dw"] < 1e-6, free
     assert not held["same"] and held["max_dv"] > 1.0, held
+
+
+def test_several_dspike_mechanisms_in_one_compartment_are_refused():
+    """Dendrify lets one dendrite carry several dSpike mechanisms (`dspikes('Na', ...)`,
+    `dspikes('Ca', ...)`); a ReducedCell compartment has one: a list is refused with the
+    count and what to do, not read as something else."""
+    from neurojax.cable import Compartment, DSpikes
+
+    two = [DSpikes(0.03, 0.015), DSpikes(0.01, 0.0, e_rise=136.0, duration_rise=2.0)]
+    with pytest.raises(TypeError, match=r"'d': dspikes takes one DSpikes.*got 2 in a list"):
+        Compartment("d", c_abs=0.05, gl_abs=0.0025, dspikes=two)

@@ -161,6 +161,14 @@ class Compartment:
         _check_number(f"{where}: e_l", self.e_l, None, False, "mV")
         _check_number(f"{where}: scale_factor", self.scale_factor, 0.0, True, "(dimensionless)")
         _check_number(f"{where}: spine_factor", self.spine_factor, 0.0, True, "(dimensionless)")
+        if isinstance(self.dspikes, (list, tuple)):
+            raise TypeError(
+                f"{where}: dspikes takes one DSpikes(...) mechanism, got {len(self.dspikes)} in "
+                f"a {type(self.dspikes).__name__}. Dendrify allows several dSpike mechanisms "
+                "(each its own name) in one dendrite; a ReducedCell has one per compartment "
+                "(docs/dendritic.md): split the dendrite into two compartments, or merge the "
+                "mechanisms into one."
+            )
         if self.dspikes is not None and not isinstance(self.dspikes, DSpikes):
             raise TypeError(
                 f"{where}: dspikes must be a DSpikes(...) or None, got {self.dspikes!r}."
