@@ -117,6 +117,23 @@ def test_refusals_name_the_section():
     h.ion_style("na_ion", 1, 2, 1, 1, 0, sec=f)  # ena by Nernst, every step
     with pytest.raises(ValueError, match="section ra_f: ion_style of na_ion is einit=1"):
         from_neuron([f])
+    with pytest.raises(TypeError, match="sections must be NEURON sections"):
+        from_neuron([1, 2])
+    with pytest.raises(TypeError, match="not a name"):
+        from_neuron("ra_d")
+    with pytest.raises(TypeError, match="mods must be a .mod file"):
+        from_neuron([d], mods=5)
+    stim = h.IClamp(d(0.5))
+    stim.amp = float("nan")
+    with pytest.raises(ValueError, match=r"IClamp\[\d+\] in section ra_d.*must be finite"):
+        from_neuron([d])
+    stim.amp = 0.1
+    syn, ns = h.ExpSyn(d(0.5)), h.NetStim()
+    nc = h.NetCon(ns, syn)
+    nc.delay = -1.0
+    with pytest.raises(ValueError, match="must be finite, with delay >= 0"):
+        from_neuron([d])
+    nc.delay = 1.0
     with pytest.raises(ValueError, match="n_steps"):
         from_neuron([d]).inputs(0, 0.025)
 

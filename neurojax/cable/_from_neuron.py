@@ -98,6 +98,11 @@ class NeuronCell(NamedTuple):
                     continue
                 interval = interval if interval > 0 else 0.01  # NetStim's own rule
                 n = int(min(np.ceil(number), np.floor((t_end - start) / interval) + 2))
+                if n > 10**7:
+                    raise ValueError(
+                        f"a NetStim (start {start} ms, interval {interval} ms) would deliver "
+                        f"{n} events in {t_end} ms; give it a realistic interval."
+                    )
                 ts = start + interval * np.arange(max(n, 0)) + delay
                 times.append(ts)
                 weights.append(np.full(ts.shape, weight))
@@ -154,6 +159,10 @@ def _mod_files(mods) -> dict[str, Path]:
         mods = ()
     if isinstance(mods, (str, os.PathLike)):
         mods = [mods]
+    if not isinstance(mods, (list, tuple)) or not all(
+        isinstance(m, (str, os.PathLike)) for m in mods
+    ):
+        raise TypeError(f"mods must be a .mod file, a directory, or a list of them, got {mods!r}.")
     files = []
     for m in mods:
         p = Path(m)
@@ -250,7 +259,18 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
     """
     if h is None:
         from neuron import h  # noqa: PLC0415  (NEURON is needed only here)
+    if isinstance(sections, (str, bytes)):
+        raise TypeError(
+            f"from_neuron: sections must be NEURON sections (e.g. cell.all, or [h.soma]), not "
+            f"a name ({sections!r})."
+        )
     secs = list(h.allsec()) if sections is None else list(sections)
+    for sec in secs:
+        if not (hasattr(sec, "psection") and hasattr(sec, "nseg")):
+            raise TypeError(
+                f"from_neuron: sections must be NEURON sections (e.g. cell.all, or a list of "
+                f"h.Section), got {sec!r}."
+            )
     if not secs:
         raise ValueError("from_neuron: no sections (NEURON holds none, or sections is empty).")
     names = [s.name() for s in secs]
@@ -427,8 +447,14 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
                 seg = pp.get_segment()
                 where = _site(parts[seg.sec.name()], float(seg.x))
                 if kind == "IClamp":
+                    values = (float(pp.delay), float(pp.dur), float(pp.amp))
+                    if not np.all(np.isfinite(values)):
+                        raise ValueError(
+                            f"{pp.hname()} in section {s.name()}: (delay, dur, amp) = "
+                            f"{values} must be finite."
+                        )
                     clamps.append(where)
-                    iclamps.append((float(pp.delay), float(pp.dur), float(pp.amp)))
+                    iclamps.append(values)
                     continue
                 if kind in _RECORDING_ONLY:  # no current: the simulation is the same
                     skipped.add(kind)
@@ -530,6 +556,12 @@ def _netstims(h, objects) -> list[tuple]:
                 "come from NEURON's random stream. Record them in NEURON and give them to "
                 "cell.event_input."
             )
-        out[j].append((float(src.start), float(src.interval), float(src.number),
-                       float(nc.delay), float(nc.weight[0])))  # fmt: skip
+        values = (float(src.start), float(src.interval), float(src.number),
+                  float(nc.delay), float(nc.weight[0]))  # fmt: skip
+        if not np.all(np.isfinite(values)) or values[3] < 0:
+            raise ValueError(
+                f"{where} from {src.hname()}: (start, interval, number, delay, weight) = "
+                f"{values} must be finite, with delay >= 0."
+            )
+        out[j].append(values)
     return [tuple(x) for x in out]
