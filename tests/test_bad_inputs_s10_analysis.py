@@ -9,6 +9,8 @@ import neurojax as nj
 from neurojax import analysis as A
 
 LIF = nj.LIF()
+FHN = nj.FitzHughNagumo()
+RHH = nj.ReducedHH()
 
 
 @pytest.mark.parametrize("model", [nj.EIF(), nj.AdEx(), nj.QIF()])
@@ -44,6 +46,20 @@ CASES = [
     (lambda: A.fi_curve(LIF, [2.0 + 1j]), TypeError, ["fi_curve", "currents", "real"]),
     # 2.5 was truncated to 2 grid voltages
     (lambda: A.fixed_points(nj.HodgkinHuxley(), 0.0, n_grid=2.5), ValueError, ["n_grid", "int"]),
+    # "no" is truthy
+    (lambda: A.fixed_points(FHN, 0.0, v_range=(-3, 3), include_virtual="no"),
+     TypeError, ["include_virtual", "True or False"]),
+    # a period without a guess was silently ignored; dt = 0 was a ZeroDivisionError
+    (lambda: A.find_cycle(FHN, 0.5, period=30.0), ValueError, ["period=", "guess="]),
+    (lambda: A.find_cycle(FHN, 0.5, dt=0.0), ValueError, ["dt", "> 0"]),
+    # phase_plane: numpy's "Number of samples, -299", "cannot reshape array of size 1",
+    # or an accepted empty trajectory / 1-point nullcline grid
+    (lambda: A.phase_plane(RHH, 0.0, n_arrows=0), ValueError, ["n_arrows", "int >= 2"]),
+    (lambda: A.phase_plane(RHH, 0.0, resolution=1), ValueError, ["resolution"]),
+    (lambda: A.phase_plane(RHH, 0.0, trajectories=[(-65.0,)]),
+     ValueError, ["trajectories", "(k, 2)", "(1, 1)"]),
+    (lambda: A.phase_plane(RHH, 0.0, t_max=0.001, dt=0.01), ValueError, ["t_max", "one step"]),
+    (lambda: A.phase_plane(RHH, 0.0, t_max=10.0, t_sample=20.0), ValueError, ["t_sample"]),
 ]  # fmt: skip
 
 

@@ -27,6 +27,17 @@ def test_reset_at_or_above_threshold_is_refused(make):
         make()
 
 
+def test_izhikevich_reset_at_or_above_the_peak_is_refused():
+    # c = 40 mV above the 30 mV peak: a spike at every step (was accepted)
+    with pytest.raises(ValueError, match=r"Izhikevich needs the reset c below the spike peak"):
+        nj.Izhikevich(c=40.0)
+    edited = eqx.tree_at(lambda m: m.c, nj.Izhikevich(), jnp.asarray(35.0))
+    with pytest.raises(ValueError, match=r"c=35.0"):
+        nj.simulate(edited, jnp.ones(10), dt=0.1)
+    for k in ("regular_spiking", "chattering", "fast_spiking", "resonator"):
+        nj.Izhikevich.izhikevich2003(k)
+
+
 def test_reset_edited_above_threshold_after_construction_is_refused():
     # eqx.tree_at skips __check_init__; `simulate` checks it once (check_call), before
     # compiling. A reset in volts (-0.065) is above a -50 mV threshold.

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import check_bool
 from .._model import AbstractModel
 from ._newton import f64, jacobian_batch, newton_batch, slaved_batch
 from ._system import System, check_range, float64, make_system, state_to_numpy
@@ -246,6 +247,7 @@ def fixed_points(
     found, and what to try.
     """
     v_range = check_range("v_range", v_range)
+    check_bool("fixed_points: include_virtual", include_virtual)  # "no" was truthy
     if (
         isinstance(n_grid, (bool, np.bool_))
         or not isinstance(n_grid, (int, np.integer))

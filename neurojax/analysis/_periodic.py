@@ -57,6 +57,7 @@ import jax.tree_util as jtu
 import numpy as np
 
 from .._model import AbstractModel
+from .._simulate import check_time
 from ._continuation import BifurcationPoint
 from ._cycles import detect_cycle
 from ._fixed_points import as_flat
@@ -860,6 +861,17 @@ def find_cycle(
     not converge to a cycle (say where it went).
     """
     value = check_finite("find_cycle", "the parameter value", value)
+    check_time(dt, "dt", positive=True)  # dt = 0 was a ZeroDivisionError
+    check_time(settle, "settle", positive=False)
+    check_time(window, "window", positive=True)
+    if settle < 0:
+        raise ValueError(f"find_cycle: settle must be >= 0 ms, got {settle!r}.")
+    if period is not None and guess is None:
+        # a period alone was silently ignored (the simulation measured its own)
+        raise ValueError(
+            "find_cycle: period= is the period of guess= (Newton starts from both); without "
+            "guess= it would be ignored. Pass guess= a state on the cycle too, or drop period=."
+        )
     with float64():
         system, name = _system_for(model, parameter, current, "find_cycle")
         n = system.n

@@ -270,6 +270,24 @@ def phase_plane(
     v_range = check_range("v_range", v_range)
     if not (np.isfinite(dt) and dt > 0 and np.isfinite(t_max) and t_max > 0):
         raise ValueError(f"dt and t_max must be > 0 ms, got dt={dt!r}, t_max={t_max!r}.")
+    if t_max < dt:
+        # 0 steps: every trajectory was its start point alone
+        raise ValueError(f"t_max={t_max!r} ms is shorter than one step dt={dt!r} ms.")
+    if t_sample is not None and not (np.isfinite(t_sample) and dt <= t_sample <= t_max):
+        raise ValueError(
+            f"t_sample={t_sample!r} ms must lie in [dt, t_max] = [{dt!r}, {t_max!r}] ms."
+        )
+    for name, n, least in (("n_arrows", n_arrows, 2), ("resolution", resolution, 2)):
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < least:
+            # n_arrows=0 failed in numpy ("Number of samples, -299"); resolution=1 drew
+            # no nullcline
+            raise ValueError(f"phase_plane: {name} must be an int >= {least}, got {n!r}.")
+    starts_ = np.asarray(trajectories, dtype=np.float64)
+    if starts_.size and (starts_.ndim > 2 or starts_.shape[-1] != 2):
+        raise ValueError(
+            f"phase_plane: trajectories must be starting points (x0, y0), shape (k, 2), got "
+            f"shape {starts_.shape}."
+        )
     with float64():
         system = make_system(model, current=current, caller="phase_plane")
         plane = _plane_of(system, variables)

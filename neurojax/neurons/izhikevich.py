@@ -5,6 +5,7 @@ from typing import ClassVar, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array
 
 from .._errors import check_choice
@@ -71,6 +72,16 @@ class Izhikevich(AbstractNeuron):
     v_init: Array = parameter(-65.0)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
 
+    def __check_init__(self):
+        if _reset_not_below_peak(self) is True:
+            raise ValueError(_reset_message(self))
+
+    def check_call(self, inputs, dt):
+        """`c < v_th` for concrete values set after construction (`eqx.tree_at`)."""
+        if _reset_not_below_peak(self) is True:
+            raise ValueError(_reset_message(self))
+        return ()
+
     @classmethod
     def izhikevich2003(cls, cell_type: str, **overrides) -> Izhikevich:
         """The model with the (a, b, c, d) of one of the cell classes of Izhikevich (2003),
@@ -95,3 +106,23 @@ class Izhikevich(AbstractNeuron):
         # the recovery jump is part of the reset: detached like it (see `threshold_reset`)
         u = y_new.u + self.d * jax.lax.stop_gradient(spike)
         return IzhikevichState(v=v, u=u), z, spike
+
+
+def _reset_not_below_peak(model):
+    """True when a concrete reset `c` is at or above the peak `v_th` (a spike at every
+    step, whatever the input); None when traced or not comparable."""
+    c, v_th = model.c, model.v_th
+    if isinstance(c, jax.core.Tracer) or isinstance(v_th, jax.core.Tracer):
+        return None
+    try:
+        return bool(np.any(~(np.asarray(c) < np.asarray(v_th))))
+    except (TypeError, ValueError):
+        return None
+
+
+def _reset_message(model) -> str:
+    return (
+        f"Izhikevich needs the reset c below the spike peak v_th (got c="
+        f"{np.asarray(model.c).tolist()}, v_th={np.asarray(model.v_th).tolist()} mV): reset "
+        "at or above it, the neuron would spike at every step whatever its input."
+    )
