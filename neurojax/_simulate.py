@@ -258,7 +258,11 @@ def prepare_inputs(inputs, dt) -> Any:
         )
     leaves, treedef = jtu.tree_flatten(inputs)
     if not leaves:
-        raise ValueError("inputs is empty: pass arrays shaped (n_steps, *batch).")
+        raise ValueError(
+            "inputs is empty: pass arrays shaped (n_steps, *batch). A Network driven only "
+            "by its Poisson drives still needs one entry to set n_steps, e.g. "
+            "{name: jnp.zeros((n_steps, 1))}."
+        )
     out = []
     for leaf in leaves:
         if isinstance(leaf, (str, bytes)) or leaf is None:

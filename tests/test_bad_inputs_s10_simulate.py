@@ -62,3 +62,26 @@ def test_optional_parameters_may_stay_none():
 
     check_parameter_types(synapses.Exponential())
     check_parameter_types(synapses.TsodyksMarkram())
+
+
+def test_empty_network_inputs_say_how_to_set_n_steps():
+    from neurojax.network import Network, Population
+
+    net = Network({"a": Population(nj.LIF(), 3)}, (), dt=0.1)
+    with pytest.raises(ValueError, match=r"inputs is empty.*needs one entry to set n_steps"):
+        nj.simulate(net, {}, dt=0.1)
+
+
+@pytest.mark.slow  # compiles one short HH run (~2 s)
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: a state0 whose HH gates lie outside [0, 1] (m = 1.5) runs silently (V peaks "
+    "at 49 mV from rest with no input). Fix (neurojax/_simulate.py initial_state + a model "
+    "hook, e.g. AbstractModel.state_domains() giving each state field's Domain, HH gates "
+    "UNIT_INTERVAL): check a concrete state0 against it before the run, naming the field.",
+)
+def test_state0_gate_outside_unit_interval_is_refused():
+    hh = nj.HodgkinHuxley()
+    state0 = hh.init_state(())._replace(m=jnp.asarray(1.5))
+    with pytest.raises(ValueError, match="state0.*m"):
+        nj.simulate(hh, jnp.zeros(4), dt=0.025, state0=state0)
