@@ -71,8 +71,8 @@ def test_window_peaks_sees_a_missing_spike_not_a_shifted_one(study):
 
 def test_window_peaks_and_the_peaks_stage_refuse_bad_settings(study):
     """Bad width / tau refused at construction; a window longer than the trace named;
-    `hierarchical(peaks=...)` refuses a negative weight and a peaks stage without a
-    finish stage, before any simulation."""
+    `hierarchical` refuses a negative `peaks` weight, a peaks stage without a finish stage
+    and a non-finite `spike_peaks` weight, before any simulation."""
     from types import SimpleNamespace
 
     import jax.numpy as jnp
@@ -94,3 +94,5 @@ def test_window_peaks_and_the_peaks_stage_refuse_bad_settings(study):
         study.hierarchical(cell, None, None, None, np.ones((1, 10)), peaks=-1.0, finish=10)
     with pytest.raises(ValueError, match="finish"):
         study.hierarchical(cell, None, None, None, np.ones((1, 10)), peaks=1.0, finish=0)
+    with pytest.raises(ValueError, match="spike_peaks"):
+        study.hierarchical(cell, None, None, None, np.ones((1, 10)), spike_peaks=float("inf"))
