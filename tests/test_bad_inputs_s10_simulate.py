@@ -73,14 +73,9 @@ def test_empty_network_inputs_say_how_to_set_n_steps():
 
 
 @pytest.mark.slow  # compiles one short HH run (~2 s)
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a state0 whose HH gates lie outside [0, 1] (m = 1.5) runs silently (V peaks "
-    "at 49 mV from rest with no input). Fix (neurojax/_simulate.py initial_state + a model "
-    "hook, e.g. AbstractModel.state_domains() giving each state field's Domain, HH gates "
-    "UNIT_INTERVAL): check a concrete state0 against it before the run, naming the field.",
-)
 def test_state0_gate_outside_unit_interval_is_refused():
+    """A state0 with HH's m = 1.5 ran silently (a 49 mV spike from rest with no input);
+    the model's declared gates (`gate_fields`) are checked to lie in [0, 1]."""
     hh = nj.HodgkinHuxley()
     state0 = hh.init_state(())._replace(m=jnp.asarray(1.5))
     with pytest.raises(ValueError, match="state0.*m"):
