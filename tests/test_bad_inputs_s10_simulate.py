@@ -72,8 +72,7 @@ def test_empty_network_inputs_say_how_to_set_n_steps():
         nj.simulate(net, {}, dt=0.1)
 
 
-@pytest.mark.slow  # compiles one short HH run (~2 s)
-def test_state0_gate_outside_unit_interval_is_refused():
+def test_state0_gate_outside_unit_interval_is_refused():  # refused before compiling
     """A state0 with HH's m = 1.5 ran silently (a 49 mV spike from rest with no input);
     the model's declared gates (`gate_fields`) are checked to lie in [0, 1]."""
     hh = nj.HodgkinHuxley()
