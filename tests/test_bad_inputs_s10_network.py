@@ -64,3 +64,13 @@ def test_population_parameters_one_per_neuron_are_accepted():
     net = Network({"a": Population(nj.LIF(tau=jnp.array([10.0, 20.0, 30.0])), 3)}, (), dt=0.1)
     assert net.populations["a"].size == 3
     Population(nj.LIF(tau=jnp.array([10.0])), 3)  # a (1,) array broadcasts
+
+
+def test_spike_source_input_shape_message_names_spike_counts():
+    """A SpikeSource's mis-shaped input was described as "one current per neuron"
+    (probe, session 10): it names spike counts."""
+    from neurojax.network import Network, Population, SpikeSource
+
+    net = Network({"S": Population(SpikeSource(), 5)}, dt=0.1)
+    with pytest.raises(ValueError, match=r"spike counts per neuron of the SpikeSource"):
+        nj.simulate(net, {"S": jnp.zeros((10, 3))}, dt=0.1)

@@ -476,10 +476,14 @@ class Network(AbstractModel):
                 ok = ok + ((size, n), (1, n))
             if shape not in ok:
                 extra = "" if n is None else f", or (n_steps, {size}, {n}) (one per compartment)"
+                what = (
+                    "spike counts per neuron of the SpikeSource"
+                    if isinstance(self.populations[name].neuron, SpikeSource)
+                    else "one current per neuron of the population"
+                )
                 raise ValueError(
-                    f"inputs[{name!r}] must be shaped (n_steps,) or (n_steps, {size}) (one current "
-                    f"per neuron of the population){extra}, got (n_steps, "
-                    f"{', '.join(map(str, shape))})."
+                    f"inputs[{name!r}] must be shaped (n_steps,) or (n_steps, {size}) ({what})"
+                    f"{extra}, got (n_steps, {', '.join(map(str, shape))})."
                 )
         return ()
 
