@@ -44,7 +44,17 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "data" / "dendrify_heldout"
-DENDRIFY_PYTHON = os.environ.get("DENDRIFY_PYTHON", "/tmp/dendrify-venv/bin/python")
+DENDRIFY_PYTHON = os.environ.get(
+    "DENDRIFY_PYTHON",  # the first environment that exists (both names are in use)
+    next(
+        (
+            p
+            for p in ("/tmp/dendrify-venv/bin/python", "/tmp/brian2-venv/bin/python")
+            if Path(p).exists()
+        ),
+        "/tmp/dendrify-venv/bin/python",
+    ),
+)
 
 E_REV = {"AMPA": 0.0, "NMDA": 0.0, "GABA": -80.0}  # dendrify's defaults (mV)
 E_NA, E_K, E_CA = 70.0, -89.0, 136.0  # dendrify's E_Na, E_K, E_Ca (mV)
@@ -1255,6 +1265,8 @@ def run_dendrify(spec: dict) -> dict:
                 )
         res = model.make_neurongroup(pop["size"], **kw)
         group, ap = res if isinstance(res, tuple) else (res, None)
+        for comp, v in (pop.get("v0") or {}).items():  # initial voltages (after init_rest)
+            setattr(group, f"V{_sfx(pop, comp)}", np.asarray(v, float) * b.mV)
         for comp in arrays:
             group.run_regularly(f"I_ext{_sfx(pop, comp)} = I_arr_{comp}(t, i)", when="start")
         groups[name] = group
@@ -1464,6 +1476,24 @@ def neurojax_network(spec, brian2_expeuler=False):
     return nn.Network(pops, projections, drives, dt=spec["dt"]), inputs
 
 
+def initial_voltages(pop: dict, y):
+    """A neuron state `y` (`ReducedState` or a network's `ReducedColumns`, `.v` shaped
+    `(n_compartments,)` or `(size, n_compartments)`) with the spec's initial voltages
+    `v0` (compartment → a value or one per neuron, mV; Dendrify: `group.V_<comp> = ...`
+    after `make_neurongroup`)."""
+    if not pop.get("v0"):
+        return y
+    import jax.numpy as jnp
+
+    names = [c["name"] for c in pop["compartments"]]
+    v = y.v
+    for comp, v0 in pop["v0"].items():
+        v = v.at[..., names.index(comp)].set(
+            jnp.broadcast_to(jnp.asarray(v0, v.dtype), v.shape[:-1])
+        )
+    return y._replace(v=v)
+
+
 def run_neurojax(spec, key=None, brian2_expeuler=False, default_solver=False) -> dict:
     """neurojax's results for a spec, in the reference's layout (float64 if enabled).
     The scheme is Brian2's (`Euler()` for `euler`, the network's `ExponentialEuler` for
@@ -1482,7 +1512,8 @@ def run_neurojax(spec, key=None, brian2_expeuler=False, default_solver=False) ->
         ((name, p),) = spec["populations"].items()
         cell = neurojax_cell(p)
         cur = jnp.asarray(current_array(spec, name)[:, 0])
-        sol = nj.simulate(cell, cur, dt=spec["dt"], solver=solver)
+        y0 = initial_voltages(p, cell.init_state())
+        sol = nj.simulate(cell, cur, dt=spec["dt"], solver=solver, state0=y0)
         v = np.asarray(sol.v)[:, None]
         soma = np.asarray(sol.spikes["soma"])[:, None]
         dsp = np.asarray(sol.spikes["dspikes"])[:, None]
@@ -1490,7 +1521,14 @@ def run_neurojax(spec, key=None, brian2_expeuler=False, default_solver=False) ->
     else:
         net, inputs = neurojax_network(spec, brian2_expeuler)
         key = jax.random.key(spec.get("seed", 0)) if key is None else key
-        sol = nj.simulate(net, inputs, dt=spec["dt"], solver=solver, key=key)
+        y0 = net.init_state()
+        y0 = y0._replace(
+            neurons={
+                n: initial_voltages(spec["populations"][n], y) if n != "in" else y
+                for n, y in y0.neurons.items()
+            }
+        )
+        sol = nj.simulate(net, inputs, dt=spec["dt"], solver=solver, key=key, state0=y0)
         results = {
             name: (
                 np.asarray(sol.v[name]),

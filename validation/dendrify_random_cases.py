@@ -37,6 +37,8 @@ Usage (Brian2 needs numpy < 2.3: dendrify lives in its own environment):
         [--seed 2026] [--n 40] [--out DIR]
     # neurojax against them (missing references are made first with DENDRIFY_PYTHON)
     .venv/bin/python validation/dendrify_random_cases.py [--seed 2026] [--n 40] [--markdown]
+    # options: --float32 (neurojax's default precision), --default-solver (neurojax's
+    # default schemes instead of Brian2's)
 
 The stored references (`tests/data/dendrify_random/`, seed 2026) back the slow test
 `tests/test_dendrify_random.py`; any other seed makes fresh cases in /tmp.
@@ -312,7 +314,23 @@ def _train(rng, n, rate_hz, t_stop, dt, off_grid):
 def random_spec(seed: int, index: int) -> dict:
     """Case `index` of the cases drawn from `seed` (kinds cycle: a cell driven by
     currents, a cell (or a few) driven by spike trains through synapses, a small
-    recurrent network)."""
+    recurrent network); about a third start from drawn voltages (`v0`, Dendrify's
+    `group.V_<comp> = ...`) instead of rest."""
+    spec = _random_spec(seed, index)
+    rng = np.random.default_rng([seed, index, 1])  # its own stream: the rest unchanged
+    if rng.random() < 0.35:
+        for pop in spec["populations"].values():
+            v0 = {}
+            for c in pop["compartments"]:
+                if rng.random() < 0.6:
+                    n = pop["size"]
+                    v = rng.uniform(-80.0, -35.0, n)  # sometimes above a threshold
+                    v0[c["name"]] = float(v[0]) if n == 1 else [float(x) for x in v]
+            pop["v0"] = v0
+    return spec
+
+
+def _random_spec(seed: int, index: int) -> dict:
     rng = np.random.default_rng([seed, index])
     kind = ["solo", "synaptic", "solo", "synaptic", "network"][index % 5]
     dt = float(rng.choice([0.1, 0.1, 0.05, 0.025, 0.025]))
@@ -459,9 +477,10 @@ def describe(spec) -> str:
     s = "no-th" if soma is None else ("2-stage" if soma.get("v_spike") is not None else "lif")
     syn = sorted({p["channel"] + _kinetics(p) for p in spec.get("projections", [])})
     sizes = "+".join(str(p["size"]) for p in pops.values())
+    v0 = " v0" if any(p.get("v0") for p in pops.values()) else ""
     return (
         f"{spec['kind']} dt={spec['dt']} {spec['method'][:5]} {len(comps)}c {phys} "
-        f"ds{n_ds} {s} n={sizes} {','.join(syn)}"
+        f"ds{n_ds} {s} n={sizes}{v0} {','.join(syn)}"
     )
 
 
@@ -515,13 +534,16 @@ def load(path):
     return json.loads(str(d["spec"])), {k: d[k] for k in d.files if k != "spec"}
 
 
-def compare_case(spec, ref) -> dict:
+def compare_case(spec, ref, default_solver=False) -> dict:
     """neurojax against the reference (float64, Brian2's scheme); an exponential-Euler
-    case with rise-and-decay synapses with the weights × ρ (the documented difference)."""
+    case with rise-and-decay synapses with the weights × ρ (the documented difference).
+    `default_solver`: neurojax's default schemes instead (a lone cell's `CrankNicolson`,
+    a network's `ExponentialEuler`), to measure what they change."""
     h = heldout()
     rd = any(p.get("t_rise") for p in spec.get("projections", []))
     scaled = spec["method"] == "exponential_euler" and rd
-    row = h.compare(spec, ref, subsample(spec, h.run_neurojax(spec, brian2_expeuler=scaled)))
+    got = h.run_neurojax(spec, brian2_expeuler=scaled, default_solver=default_solver)
+    row = h.compare(spec, ref, subsample(spec, got))
     row["rho_scaled"] = scaled
     return row
 
@@ -559,7 +581,7 @@ def main(argv) -> None:
     rows = []
     for k in indices:
         spec, ref = load(out / f"{case_name(seed, k)}.npz")
-        row = compare_case(spec, ref)
+        row = compare_case(spec, ref, default_solver="--default-solver" in argv)
         rows.append((case_name(seed, k), spec, row))
         print(
             f"{case_name(seed, k)} {'yes' if row['ok'] else 'NO ':3s} {describe(spec):55s} "
