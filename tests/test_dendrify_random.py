@@ -2,8 +2,9 @@
 from a seed by `validation/dendrify_random_cases.py` (2–5 compartments in random trees,
 explicit / half-cylinder / cylinder couplings, dSpikes with edge timings, one- and
 two-stage resets, AMPA / NMDA / GABA synapses with instant, rise-and-decay, equal or
-swapped time constants, recurrent networks, dt 0.1 / 0.05 / 0.025 ms, Brian2's `euler`
-and `exponential_euler`). Brian2's results for seed 2026 are stored in
+swapped time constants, recurrent networks, drawn initial voltages, dt 0.1 / 0.05 /
+0.025 ms, Brian2's `euler` and `exponential_euler`). Brian2's results for seed 2026 are
+stored in
 `tests/data/dendrify_random/*.npz` (made by that script in the dendrify environment,
 spec included). The fast tier checks the draw and the one synapse mapping this work
 added; the slow tier runs every stored case.
@@ -61,7 +62,8 @@ def test_draw_builds_valid_cells_and_reaches_the_edges():
     step is accurate (`dt·Σg/C ≤ 0.5`), and the draw reaches the edges it is meant to:
     one-step rises, refractory = rise, falls cut by the next dSpike, two-stage resets
     with spike_width = t_ref, resets above threshold, alpha and swapped synapses,
-    exponential Euler, dt = 0.025 ms, 5 compartments, physical and dimensionless cells."""
+    exponential Euler, dt = 0.025 ms, 5 compartments, physical and dimensionless cells,
+    drawn initial voltages."""
     d = _driver()
     h = d.heldout()
     seen = set()
@@ -83,6 +85,8 @@ def test_draw_builds_valid_cells_and_reaches_the_edges():
                         seen.add("ref=rise")
                     if ds["refractory"] < ds["offset_fall"] + ds["duration_fall"]:
                         seen.add("fall cut")
+            if pop.get("v0"):
+                seen.add("v0")
             soma = pop["soma"]
             if soma and soma.get("spike_width") == soma["t_ref"]:
                 seen.add("width=tref")
@@ -95,6 +99,7 @@ def test_draw_builds_valid_cells_and_reaches_the_edges():
         seen.add(spec["method"])
     expect = {"2c", "5c", "phys", "abs", "rise1", "ref=rise", "fall cut", "width=tref"}
     expect |= {"reset>th", "α", "rd>", "rdexpeuler", "dt0.025", "dt0.1", "exponential_euler"}
+    expect |= {"v0"}
     assert expect <= seen, expect - seen
 
 
