@@ -74,3 +74,15 @@ def test_spike_source_input_shape_message_names_spike_counts():
     net = Network({"S": Population(SpikeSource(), 5)}, dt=0.1)
     with pytest.raises(ValueError, match=r"spike counts per neuron of the SpikeSource"):
         nj.simulate(net, {"S": jnp.zeros((10, 3))}, dt=0.1)
+
+
+def test_delay_longer_than_the_ring_limit_is_refused():
+    """A 10⁹ ms delay was accepted and failed at run time on memory (probe, session 10):
+    refused at build, naming the steps and the units."""
+    from neurojax.network import delay_steps, heterogeneous_delay_steps
+
+    with pytest.raises(ValueError, match="Delays are in ms: check the units"):
+        delay_steps(1e9, 0.1)
+    with pytest.raises(ValueError, match="Delays are in ms"):
+        heterogeneous_delay_steps(np.array([1.0, 2e8]), 0.1)
+    assert delay_steps(1.5, 0.1) == 15

@@ -41,7 +41,23 @@ def delay_steps(delay, dt: float | int, *, what: str = "delay") -> int:
             "that divides the delay, or give per-synapse delays (an array), which are "
             "rounded to the nearest step."
         )
-    return int(k)
+    return _check_ring_length(int(k), d, dt)
+
+
+# The longest delay ring accepted, in steps (100 s at dt = 0.1 ms). A ring of k steps holds
+# k rows of the population's spikes: 10⁹ ms at dt 0.1 was accepted and failed at run time
+# on memory; beyond this a unit mistake (s for ms) is far likelier than an intent.
+MAX_DELAY_STEPS = 10**6
+
+
+def _check_ring_length(steps: int, delay_ms: float, dt) -> int:
+    if steps > MAX_DELAY_STEPS:
+        raise ValueError(
+            f"a delay of {delay_ms:g} ms is {steps} steps of dt = {dt} ms; the delay ring "
+            f"would hold {steps} rows of the population's spikes (at most {MAX_DELAY_STEPS} "
+            "are accepted). Delays are in ms: check the units."
+        )
+    return steps
 
 
 def heterogeneous_delay_steps(delays, dt: float | int) -> np.ndarray:
@@ -58,6 +74,8 @@ def heterogeneous_delay_steps(delays, dt: float | int) -> np.ndarray:
             f"a per-synapse delay of {bad} ms is shorter than dt/2 = {dt / 2} ms and would "
             "round to 0 steps; use delays >= dt (or exactly 0 for the same step)."
         )
+    if steps.size:
+        _check_ring_length(int(steps.max()), float(d.max()), dt)
     return steps
 
 
