@@ -377,3 +377,79 @@ def test_seclamp_alphasynapse_and_apcount_match_neuron(x64):
     sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
     assert float(ref[:, 1].max()) > -10.0  # the clamp's step and the synapse acted
     np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-8)
+
+
+def test_a_section_attached_but_not_passed_is_refused():
+    """NEURON simulates every section connected to the cell: leaving one out of
+    `sections` (a template's myelin outside its `all` list, as Hay et al. 2013's
+    delete_axon2 builds it; or a parent) would import a different cell."""
+    soma = h.Section(name="ap_soma")
+    axon = h.Section(name="ap_axon")
+    axon.connect(soma(0.5), 0)
+    myelin = h.Section(name="ap_myelin")
+    myelin.connect(axon(1), 0)
+    for s in (soma, axon, myelin):
+        s.insert("pas")
+    with pytest.raises(ValueError, match="section ap_myelin is attached to ap_axon but is not"):
+        from_neuron([soma, axon])
+    with pytest.raises(ValueError, match="section ap_axon is attached to ap_soma, which is not"):
+        from_neuron([axon, myelin])
+    imp = from_neuron([soma, axon, myelin])  # the whole cell
+    assert set(imp.branches) == {"ap_soma", "ap_axon", "ap_myelin"}
+
+
+def test_mechanism_regions_after_a_section_split_per_segment():
+    """A section whose diameter differs per segment (no 3-d points: Mainen & Sejnowski's
+    hillock, `diam(0:1) = a:b`) is several branches, so section and branch numbers
+    differ after it: a mechanism in some sections only must land on its own sections'
+    nodes (it raised a KeyError on the published MS96 cell)."""
+    soma = h.Section(name="rg_soma")
+    soma.L = soma.diam = 20.0
+    hill = h.Section(name="rg_hill")
+    hill.connect(soma(0.5), 0)
+    hill.L, hill.nseg = 10.0, 5
+    for k, seg in enumerate(hill):
+        seg.diam = 4.0 - 0.6 * k
+    dend = h.Section(name="rg_dend")
+    dend.connect(soma(1), 0)
+    dend.L, dend.diam, dend.nseg = 100.0, 2.0, 3
+    for s in (soma, hill, dend):
+        s.insert("pas")
+    dend.insert("hh")
+    for k, seg in enumerate(dend):
+        seg.hh.gnabar = 0.1 + 0.01 * k
+    imp = from_neuron([soma, hill, dend])
+    assert imp.branches["rg_hill"] == (1, 2, 3, 4, 5) and imp.branches["rg_dend"] == (6,)
+    cell = imp.cell
+    (hh, where), *_ = [(m, list(r)) for m, r in zip(cell.mechanisms, cell.regions, strict=True)
+                       if type(m).__name__.lower().endswith("hh")]  # fmt: skip
+    dend_nodes = [cell.node(6, (k + 0.5) / 3) for k in range(3)]  # Cell.regions: nodes
+    np.testing.assert_array_equal(np.sort(where), np.sort(dend_nodes))
+    np.testing.assert_allclose(np.asarray(hh.gnabar), [0.1, 0.11, 0.12], rtol=1e-7)
+
+
+def test_three_d_points_rescaled_by_a_new_length_use_neurons_arcs():
+    """Setting L on a section with 3-d points (Mainen & Sejnowski fold spines into L and
+    diam) makes NEURON rescale its arc lengths (double precision) while the stored
+    coordinates stay single precision: the import takes NEURON's `arc3d`, so every
+    segment's area is NEURON's to round-off (it was ~1e-7 off from the coordinates)."""
+    soma = h.Section(name="rs_soma")
+    soma.L = soma.diam = 15.0
+    dend = h.Section(name="rs_dend")
+    dend.connect(soma(1), 0)
+    for x, y, d in ((0.1, 0.3, 2.1), (33.3, 7.7, 1.9), (71.9, 21.1, 1.3), (130.7, 2.9, 1.1)):
+        h.pt3dadd(x, y, 0.7, d, sec=dend)
+    dend.nseg = 5
+    dend.L = dend.L * 1.2345
+    for seg in dend:
+        seg.diam = seg.diam * 1.07
+    for s in (soma, dend):
+        s.insert("pas")
+    xyz = np.array([[h.x3d(k, sec=dend), h.y3d(k, sec=dend), h.z3d(k, sec=dend)]
+                    for k in range(int(h.n3d(sec=dend)))])  # fmt: skip
+    span = np.sum(np.linalg.norm(np.diff(xyz, axis=0), axis=1))
+    assert abs(span - dend.L) > 1e-9 * dend.L  # the coordinates disagree with the arcs
+    imp = from_neuron([soma, dend])
+    area = imp.cell.geometry.area
+    for k, seg in enumerate(dend):
+        np.testing.assert_allclose(area[imp.cell.node(1, (k + 0.5) / 5)], seg.area(), rtol=1e-12)

@@ -134,6 +134,29 @@ def _clip(pts: np.ndarray, arc: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.vstack([at(lo, "right"), inside, at(hi, "left")])
 
 
+def _points_on_arc(h, s, n3d: int) -> np.ndarray:
+    """A section's 3-d points `(n, 4)` as NEURON uses them: its arc lengths (`arc3d`,
+    double precision, rescaled when `L` is set after the points) with the directions
+    of its single-precision coordinates. NEURON computes areas and resistances from
+    `arc3d` and `diam3d`, not from the coordinates, which can disagree with the arcs by
+    ~1e-6 relative after a rescale (spines folded into `L`)."""
+    pts = np.array(
+        [[h.x3d(k, sec=s), h.y3d(k, sec=s), h.z3d(k, sec=s), h.diam3d(k, sec=s)]
+         for k in range(n3d)]
+    )  # fmt: skip
+    arc = np.array([h.arc3d(k, sec=s) for k in range(n3d)])
+    step = np.diff(pts[:, :3], axis=0)
+    norm = np.linalg.norm(step, axis=1)
+    darc = np.diff(arc)
+    unit = np.zeros_like(step)
+    ok = norm > 0
+    unit[ok] = step[ok] / norm[ok, None]
+    unit[~ok & (darc > 0)] = (1.0, 0.0, 0.0)  # coincident coordinates, distinct arcs
+    out = pts.copy()
+    out[1:, :3] = pts[0, :3] + np.cumsum(unit * darc[:, None], axis=0)
+    return out
+
+
 def _base_name(name: str) -> str:
     """`"Cell[0].dend[3]"` → `"dend"`: the branch type."""
     name = name.rsplit(".", 1)[-1]
@@ -284,6 +307,22 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
             f"{[r.name() for r in roots][:5]}); pass the sections of one cell, e.g. "
             "from_neuron(cell.all)."
         )
+    for s in secs:  # NEURON simulates what is connected: leaving a part out is refused
+        pseg = s.parentseg()
+        if pseg is not None and pseg.sec.name() not in index_of:
+            raise ValueError(
+                f"from_neuron: section {s.name()} is attached to {pseg.sec.name()}, which is not "
+                "among the sections; pass every section of the cell (e.g. list(h.allsec()) or "
+                "add it to the list)."
+            )
+        missing = [c.name() for c in s.children() if c.name() not in index_of]
+        if missing:
+            raise ValueError(
+                f"from_neuron: section {missing[0]} is attached to {s.name()} but is not among "
+                f"the sections ({len(missing)} such children of it): NEURON simulates it with "
+                "the cell. Pass it too (e.g. [*cell.all, cell.myelin[0]], or "
+                "list(h.allsec()))."
+            )
     order = [roots[0]]
     for s in order:  # breadth-first: a parent before its children
         order.extend(c for c in s.children() if c.name() in index_of)
@@ -315,17 +354,14 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
         diam = np.asarray(ps["morphology"]["diam"], dtype=float)
         cm = np.asarray(ps["cm"], dtype=float)
         if n3d >= 2:
-            pts = np.array(
-                [[h.x3d(k, sec=s), h.y3d(k, sec=s), h.z3d(k, sec=s), h.diam3d(k, sec=s)]
-                 for k in range(n3d)]
-            )  # fmt: skip
-            br = Branch(float(s.L), float(np.mean(pts[:, 3])), parent, px, nseg, kind, pts)
-            if not np.isclose(br.arc[-1], s.L, rtol=1e-6, atol=1e-6):
+            pts = _points_on_arc(h, s, n3d)
+            if not np.isclose(h.arc3d(n3d - 1, sec=s), s.L, rtol=1e-9, atol=1e-9):
                 raise ValueError(
-                    f"section {name}: L = {s.L} µm but its 3-d points span {br.arc[-1]} µm "
-                    "(L set after pt3d scales the points in NEURON); call h.define_shape() "
-                    "first."
+                    f"section {name}: L = {s.L} µm but its 3-d points span "
+                    f"{h.arc3d(n3d - 1, sec=s)} µm (NEURON has not yet rescaled them to a new "
+                    "L); call h.define_shape() first."
                 )
+            br = Branch(float(s.L), float(np.mean(pts[:, 3])), parent, px, nseg, kind, pts)
             if nseg > 1 and not np.all(cm == cm[0]):  # one branch per segment, clipped
                 first, arc = len(branches), br.arc
                 for k in range(nseg):
@@ -378,7 +414,8 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
             cls = mod_class(path)
             if issubclass(cls, AbstractPointProcess):
                 raise ValueError(f"{path.name} is a point process, but {suffix!r} is inserted.")
-        nodes = region(where)
+        where_branches = [i for j in where for i in parts[order[j].name()]]
+        nodes = region(where_branches)  # branch indices: a section may be several
         params = {}
         if cls is None:  # NEURON's pas without its .mod: neurojax's Passive, mS/cm²
             fields = {"g": ("g", 1e3), "e": ("e", 1.0)}
@@ -398,7 +435,7 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
                 if g is not None:
                     params[field] = g * scale
         mech = Passive(**params) if cls is None else cls(**params)
-        mechanisms.append((mech, [i for j in where for i in parts[order[j].name()]]))
+        mechanisms.append((mech, where_branches))
         for j in where:
             sec_uses[j].extend(getattr(mech, "ion_use", ()))
 
