@@ -198,3 +198,62 @@ BREAKPOINT { i = gbar*(v + 70) }
     ok = load_mod(text.replace("<5, 2>", "<0, 5>"), file="r.mod")
     with pytest.raises(ValueError, match="gbar"):
         type(ok)(gbar=-1.0)
+
+
+# written here: x relaxes towards a modulator level read through a POINTER (Snudda's
+# `damod` pattern in a density mechanism); the STATE is named `is` (a Python keyword, as
+# Snudda's kv4_ch), its gate is the field `is_`
+PTR = """
+NEURON { SUFFIX ptrx NONSPECIFIC_CURRENT i POINTER mod }
+PARAMETER { tau = 1 (ms) }
+ASSIGNED { v (mV) i (mA/cm2) mod }
+STATE { is }
+INITIAL { is = mod }
+BREAKPOINT {
+    SOLVE s METHOD cnexp
+    i = 0
+}
+DERIVATIVE s { is' = (mod - is)/tau }
+"""
+
+
+def test_pointer_in_a_density_mechanism_reads_the_played_series():
+    """`bind_pointer(name, values=, dt=Dt)` on a density mechanism: NEURON's
+    Vector.play(&var, Dt) sets sample k at k·Dt, an event delivered at the start of the
+    step from t_s when k·Dt ≤ t_s + dt/2, so the step reads sample floor((t_s + dt/2)/Dt)
+    — here Dt = 4 dt: cnexp's `x ← x·a + C_k·(1 − a)` with that k (float64 rounding).
+    A constant (`value=`) is the series of one value."""
+    dt, Dt = 0.025, 0.1
+    vals = np.array([0.0, 1.0, 3.0, 2.0, 5.0])
+    with jax.enable_x64(True):
+        base = load_mod(PTR, file="ptrx.mod")
+        mech = base.bind_pointer("mod", values=vals, dt=Dt)
+        v = jnp.array([-65.0])
+        g = mech.init(v, 6.3)
+        assert type(g)._fields == ("is_",)
+        a = np.exp(-dt / 1.0)
+        x, ours, ref = vals[0], [], []
+        for k in range(28):
+            g = mech.update(v, g, dt, 6.3, t=(k + 1) * dt)
+            c = vals[min(int(np.floor((k * dt + dt / 2) / Dt + 1e-9)), len(vals) - 1)]
+            x = x * a + c * (1 - a)
+            ours.append(float(g.is_[0]))
+            ref.append(x)
+        np.testing.assert_allclose(ours, ref, rtol=1e-13)
+        g = base.bind_pointer("mod", value=2.5).init(v, 6.3)
+        assert float(g.is_[0]) == 2.5
+
+
+def test_pointer_in_a_density_mechanism_refusals():
+    mech = load_mod(PTR, file="ptrx.mod")
+    with pytest.raises(ValueError, match=r"ptrx\.mod: POINTER mod of ptrx is not bound: "
+                                         r"mech = mech\.bind_pointer\('mod', value="):  # fmt: skip
+        mech.init(jnp.zeros(1), 6.3)
+    with pytest.raises(ValueError, match="give value= .* or values="):
+        mech.bind_pointer("mod")
+    with pytest.raises(ValueError, match="needs dt > 0"):
+        mech.bind_pointer("mod", values=[1.0, 2.0])
+    with pytest.raises(ValueError, match="one finite number"):
+        mech.bind_pointer("mod", value=[1.0, 2.0])
+    with pytest.raises(ValueError, match="has no POINTER 'x'"):
+        mech.bind_pointer("x", value=1.0)

@@ -14,7 +14,10 @@ float64, IClamp 0.1 nA from 2 to 12 ms, 20 ms:
 - `nonlinear_bp`: `SOLVE eq` of a NONLINEAR block in BREAKPOINT — a conductance gated by
   the occupancy b of a site at equilibrium with a voltage-dependent ligand,
   `b·K + b² = c(v)`, c(v) = 1/(1 + exp(−(v + 40)/8)), solved at every step (NEURON's
-  nrn_state runs Newton at the new v). b has the closed form (−K + √(K² + 4c))/2.
+  nrn_state runs Newton at the new v). b has the closed form (−K + √(K² + 4c))/2;
+- `pointer_density`: a POINTER in a density mechanism (Snudda's `damod`) — a K
+  conductance scaled by (1 + mod), mod a series played into the variable the pointer
+  names (`Vector.play(&var, 0.5)`; neurojax: `mech.bind_pointer("mod", values=, dt=)`).
 
     python validation/nmodl_corpus10_vs_neuron.py     # prints max |Δ| per case
 
@@ -75,6 +78,37 @@ NONLINEAR eq {
 """
 
 
+# a K conductance scaled by a neuromodulator level read through a POINTER (Snudda's
+# `damod` pattern): ik = gbar*(1 + mod)*n^4*(v - ek), n' = (ninf(v) - n)/tau
+POINTER_MOD = """
+NEURON {
+    SUFFIX ptk
+    USEION k READ ek WRITE ik
+    RANGE gbar
+    POINTER mod
+}
+UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) }
+PARAMETER { gbar = 0.01 (S/cm2) tau = 2 (ms) }
+ASSIGNED { v (mV) ek (mV) ik (mA/cm2) mod }
+STATE { n }
+INITIAL { n = ninf(v) }
+BREAKPOINT {
+    SOLVE states METHOD cnexp
+    ik = gbar*(1 + mod)*n^4*(v - ek)
+}
+DERIVATIVE states { n' = (ninf(v) - n)/tau }
+FUNCTION ninf(v (mV)) { ninf = 1/(1 + exp(-(v + 45)/9)) }
+"""
+POINTER_DT = 0.5  # ms per sample of the modulator series
+
+
+def modulator():
+    """The modulator series (one sample per POINTER_DT): 0, then 1.5 from 5 ms, 0.5 from
+    12 ms; the samples around the steps shift by ~0.1 to make misalignment visible."""
+    t = np.arange(int(round(T / POINTER_DT))) * POINTER_DT
+    return np.where(t < 5.0, 0.0, np.where(t < 12.0, 1.5, 0.5)) + 0.1 * np.sin(t)
+
+
 def tables():
     """The FUNCTION_TABLE samples: taun on an irregular grid (x, y); ninf_t equally
     spaced from -100 to 40 mV (15 samples, 10 mV apart); c0 the constant 1."""
@@ -106,6 +140,12 @@ if cfg["suffix"] == "ftk":
     h.table_ninf_t_ftk(yi._ref_x[0], len(t["ninf_t"][1]), t["ninf_t"][0][0], t["ninf_t"][0][-1])
     h.table_c0_ftk(t["c0"])                                  # a constant
     keep += [xv, yv, yi]
+if cfg["suffix"] == "ptk":                                   # POINTER in a density mechanism
+    var = h.Vector(1)
+    h.setpointer(var._ref_x[0], "mod", s(0.5).ptk)
+    series = h.Vector(cfg["series"])
+    series.play(var._ref_x[0], cfg["pdt"])                   # Vector.play(&var, dt)
+    keep += [var, series]
 st = h.IClamp(s(0.5)); st.delay, st.dur, st.amp = cfg["delay"], cfg["dur"], cfg["amp"]
 rec = {"v": h.Vector().record(s(0.5)._ref_v),
        "state": h.Vector().record(getattr(s(0.5), "_ref_" + cfg["state"] + "_" + cfg["suffix"]))}
@@ -122,6 +162,7 @@ def compile_mods(where: Path) -> str:
     where.mkdir(parents=True, exist_ok=True)
     (where / "ftk.mod").write_text(FTABLE_MOD)
     (where / "nlbp.mod").write_text(NONLINEAR_MOD)
+    (where / "ptk.mod").write_text(POINTER_MOD)
     (where / "hhx.mod").write_text(renamed(mod_text("hh.mod"), "hh", "hhx"))
     nrnivmodl = Path(sys.executable).parent / "nrnivmodl"
     subprocess.run([str(nrnivmodl if nrnivmodl.exists() else "nrnivmodl")], cwd=where,
@@ -131,11 +172,13 @@ def compile_mods(where: Path) -> str:
 
 
 def run_neuron(dll: str, case: str, tmp: Path) -> dict:
-    suffix, state = {"ftable": ("ftk", "n"), "nonlinear_bp": ("nlbp", "b")}[case]
+    suffix, state = {"ftable": ("ftk", "n"), "nonlinear_bp": ("nlbp", "b"),
+                     "pointer_density": ("ptk", "n")}[case]  # fmt: skip
     tabs = {k: ([list(v[0]), list(v[1])] if isinstance(v, tuple) else v)
             for k, v in tables().items()}  # fmt: skip
     cfg = dict(dll=dll, suffix=suffix, state=state, tables=tabs, L=L, diam=DIAM, dt=DT, T=T,
-               amp=AMP, delay=DELAY, dur=DUR, out=str(tmp / f"{case}.npz"))  # fmt: skip
+               amp=AMP, delay=DELAY, dur=DUR, out=str(tmp / f"{case}.npz"),
+               series=modulator().tolist(), pdt=POINTER_DT)  # fmt: skip
     (tmp / "cfg.json").write_text(json.dumps(cfg))
     (tmp / "run.py").write_text(_NEURON_SCRIPT)
     # the NEURON run starts where no x86_64/ is (neuron loads one from the cwd by itself)
@@ -150,6 +193,9 @@ def mechanism(case: str):
 
     if case == "nonlinear_bp":
         return load_mod(NONLINEAR_MOD, file="nlbp.mod"), "b"
+    if case == "pointer_density":
+        mech = load_mod(POINTER_MOD, file="ptk.mod")
+        return mech.bind_pointer("mod", values=modulator(), dt=POINTER_DT), "n"
     mech = load_mod(FTABLE_MOD, file="ftk.mod")
     t = tables()
     mech = mech.bind_table("taun", t["taun"][1], t["taun"][0])
@@ -186,7 +232,10 @@ def b_exact(v, K=0.3):
     return (-K + np.sqrt(K * K + 4.0 * c)) / 2.0
 
 
-def compare_all(tmp: Path, names=("ftable", "nonlinear_bp")) -> dict:
+CASES = ("ftable", "nonlinear_bp", "pointer_density")
+
+
+def compare_all(tmp: Path, names=CASES) -> dict:
     """{case: {"v": max |ΔV| mV, "state": max |Δ|, "vrange": NEURON's (min, max) V,
     "closed_form": (ours, NEURON's) max |b − closed form| for nonlinear_bp}}."""
     import jax
@@ -210,6 +259,6 @@ def compare_all(tmp: Path, names=("ftable", "nonlinear_bp")) -> dict:
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     with tempfile.TemporaryDirectory() as d:
-        res = compare_all(Path(d), tuple(sys.argv[1:]) or ("ftable", "nonlinear_bp"))
+        res = compare_all(Path(d), tuple(sys.argv[1:]) or CASES)
     for case, r in res.items():
         print(case, json.dumps(r))

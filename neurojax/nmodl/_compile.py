@@ -953,9 +953,10 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     # at every call as the ion values are; never written here
     spec.pointers = tuple(n for n, _ in prog.pointers)
     for n, line in prog.pointers:
-        if not spec.point:
-            raise fail(file, line, f"POINTER {n} in a {prog.kind}: only a POINT_PROCESS's "
-                       "POINTERs are supported (bind them with bind_pointer)")  # fmt: skip
+        if prog.kind == "ARTIFICIAL_CELL":
+            raise fail(file, line, f"POINTER {n} in an ARTIFICIAL_CELL is not supported")
+        if not spec.point and prog.kind != "SUFFIX":  # pragma: no cover (SUFFIX/POINT/ART)
+            raise fail(file, line, f"POINTER {n} in a {prog.kind} is not supported")
         if n in spec.ion_inputs or n in _SPECIAL or n in {s.name for s in prog.states}:
             raise fail(file, line, f"POINTER {n} is also an ion variable, a STATE or v/t")
 
@@ -1142,12 +1143,22 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
             raise fail(file, 1, f"a variable named {f} clashes with the point process's "
                        "connection state or self-event queue")  # fmt: skip
     fields += extra
-    spec.gates = (
-        namedtuple(f"{_pyname(spec.suffix)}Gates", fields)
-        if fields
-        else namedtuple(f"{_pyname(spec.suffix)}Gates", [])
-    )
+    spec.gates = _gates_class(f"{_pyname(spec.suffix)}Gates", fields)
+    spec.gate_names = tuple(fields)  # NMODL names, in the fields' order
     return spec
+
+
+def _gates_class(name: str, fields: list):
+    """The gates' namedtuple. A variable named as a Python keyword (Snudda's kv4 STATE
+    `is`) is the field `is_` (as a PARAMETER `del` is the field `del_`); `_asdict()`
+    gives the NMODL names, as the blocks read them."""
+    py = [f + "_" if keyword.iskeyword(f) else f for f in fields]
+    base = namedtuple(name, py)
+    if py == list(fields):
+        return base
+    nmodl = tuple(fields)
+    return type(name, (base,), {"__slots__": (), "__module__": __name__,
+                                "_asdict": lambda self: dict(zip(nmodl, self, strict=True))})
 
 
 def _first_line(prog, match) -> int:
@@ -1228,7 +1239,7 @@ class NmodlChannel(AbstractChannel):
 
     # ------------------------------------------------------------------ ion-aware
 
-    def _glob(self, v, celsius, ions, t=None):
+    def _glob(self, v, celsius, ions, t=None, t_series=None):
         spec = self._spec
         g = {n: getattr(self, f) for n, f in spec.field_of.items()}
         g["v"] = v
@@ -1245,18 +1256,66 @@ class NmodlChannel(AbstractChannel):
             for n in spec.ftables:
                 # bound by `bind_table` (the load-time checks pass a probe one with the ions)
                 g[_FTAB + n] = ions.get(_FTAB + n, bound.get(n))
+        static_ptr = {name: (pdt, x) for name, pdt, x in getattr(self, "pointer_values", ())}
         for n in getattr(spec, "pointers", ()):
             if n in ions:  # bound to a site's voltage: the cell passes it with the ions
                 g[n] = ions[n]
-            elif n in self.pointer_series:
-                g[n] = self._series(n, t)
+            elif n in getattr(self, "pointer_series", {}):
+                g[n] = self._series(n, t if t_series is None else t_series)
+            elif n in static_ptr:  # a density mechanism's (`bind_pointer`: static values)
+                pdt, x = static_ptr[n]
+                g[n] = (np.float64(x) if pdt is None else
+                        self._series(n, t if t_series is None else t_series,
+                                     jnp.asarray(np.asarray(x)), pdt))  # fmt: skip
             else:
                 raise ValueError(
                     f"{spec.file}: POINTER {n} of {spec.suffix} is not bound: "
-                    f"pp = pp.bind_pointer({n!r}, v_at=(branch, x)) for a voltage in its cell, "
-                    f"or bind_pointer({n!r}, values=..., dt=...) for a time series."
-                )
+                    + (f"pp = pp.bind_pointer({n!r}, v_at=(branch, x)) for a voltage in its "
+                       f"cell, or bind_pointer({n!r}, values=..., dt=...) for a time series."
+                       if spec.point else
+                       f"mech = mech.bind_pointer({n!r}, value=...) for a constant, or "
+                       f"bind_pointer({n!r}, values=..., dt=...) for a time series (NEURON "
+                       "would read an unset pointer: with NEURON 9 a segmentation fault).")
+                )  # fmt: skip
         return g
+
+    def bind_pointer(self, name: str, *, value=None, values=None, dt=None):
+        """This density mechanism with its POINTER `name` bound (NEURON's `h.setpointer`
+        in every segment to one hoc variable): `value=` a constant, or `values=` (1-d)
+        and `dt=` (ms) a time series played into that variable (`Vector.play(&var, dt)`:
+        sample k from `k·dt` to `(k+1)·dt`, the last one after the end). The same value
+        at every compartment; static values (numbers), not trainable leaves."""
+        import dataclasses
+
+        spec = self._spec
+        if spec.point:  # pragma: no cover (NmodlPointProcess overrides it)
+            raise TypeError("a point process's bind_pointer takes v_at= or values=/dt=")
+        if name not in spec.pointers:
+            raise ValueError(f"{spec.file}: {spec.suffix} has no POINTER {name!r}; its "
+                             f"POINTERs: {', '.join(spec.pointers) or 'none'}")  # fmt: skip
+        if (value is None) == (values is None):
+            raise ValueError(f"bind_pointer({name!r}): give value= (a constant) or values= "
+                             "and dt= (a time series)")  # fmt: skip
+        if value is not None:
+            if dt is not None:
+                raise ValueError(f"bind_pointer({name!r}, value=...): a constant takes no dt")
+            v = np.asarray(value, dtype=np.float64)
+            if v.ndim != 0 or not np.isfinite(v):
+                raise ValueError(f"bind_pointer({name!r}, value=...) takes one finite number, "
+                                 f"got {value!r}")  # fmt: skip
+            entry = (name, None, float(v))
+        else:
+            x = np.asarray(values, dtype=np.float64)
+            if x.ndim != 1 or x.shape[0] < 1 or not np.all(np.isfinite(x)):
+                raise ValueError(f"bind_pointer({name!r}, values=...) takes a 1-d array of "
+                                 f"finite samples, got shape {x.shape}")  # fmt: skip
+            if dt is None or not np.isfinite(float(dt)) or not float(dt) > 0:
+                raise ValueError(f"bind_pointer({name!r}, values=...) needs dt > 0 (ms), "
+                                 f"got {dt!r}")  # fmt: skip
+            entry = (name, float(dt), tuple(float(a) for a in x))
+        rest = tuple(e for e in self.pointer_values if e[0] != name)
+        return dataclasses.replace(self, pointer_values=tuple(sorted(
+            (*rest, entry), key=lambda e: e[0])))  # fmt: skip
 
     def bind_table(self, name: str, y, x=None, *, xmin=None, xmax=None):
         """This mechanism with its `FUNCTION_TABLE name` given values (NEURON's hoc
@@ -1311,15 +1370,18 @@ class NmodlChannel(AbstractChannel):
         return dataclasses.replace(self, function_tables=tuple(
             (n, *tables[n]) for n in sorted(tables)))  # fmt: skip
 
-    def _series(self, name, t):
-        """A time series bound to POINTER `name`, held over each sample's step (NEURON's
-        `Vector.play(&var, dt)` with the fixed step: sample k from t = k·dt, delivered at the
-        step's start). Any time inside step k (mid-step currents, the end-of-step update)
-        reads sample k; past the end, the last sample (as Vector.play)."""
-        x = self.pointer_series[name]
+    def _series(self, name, t, x=None, pdt=None):
+        """A time series bound to POINTER `name` (NEURON's `Vector.play(&var, Dt)`: sample
+        k set at t = k·Dt, an event delivered at the start of the fixed step from t_s when
+        k·Dt ≤ t_s + dt/2). Read at the step's middle t_s + dt/2 (the current's time; the
+        state update passes t − dt/2): sample floor((t_s + dt/2)/Dt), the last one past the
+        end. (Before, `floor(t/Dt − 0.25)` was right only for Dt = dt: a series with
+        another Dt was read up to a quarter sample late.)"""
+        if x is None:
+            x, pdt = self.pointer_series[name], self.pointer_dt
         if t is None:  # NET_RECEIVE without the time: never a silently wrong value
             return jnp.full((), jnp.nan, x.dtype)
-        k = jnp.floor(jnp.asarray(t) / self.pointer_dt - 0.25).astype(jnp.int32)
+        k = jnp.floor(jnp.asarray(t) / pdt * (1 + 1e-12) + 1e-9).astype(jnp.int32)
         return x[jnp.clip(k, 0, x.shape[0] - 1)]
 
     def init_ions(self, v, temperature, ions, dt=None):
@@ -1402,7 +1464,8 @@ class NmodlChannel(AbstractChannel):
         spec = self._spec
         if type(self).init_depends_dt:
             gates = self._check_dt(gates, dt)
-        g = self._glob(v, temperature, ions, t)
+        # a played POINTER series is read at the step's middle, as by its current
+        g = self._glob(v, temperature, ions, t, None if t is None else t - dt / 2)
         g.update(gates._asdict())
         g["celsius"] = temperature
         g["dt"] = dt
@@ -1500,8 +1563,7 @@ class NmodlChannel(AbstractChannel):
 
     def _pack(self, g, v):
         spec = self._spec
-        names = spec.gates._fields
-        return spec.gates(*[self._shape(g[n], v) for n in names])
+        return spec.gates(*[self._shape(g[n], v) for n in spec.gate_names])
 
 
 def with_neuron_slope(mech):
@@ -1627,7 +1689,7 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
         weight = jnp.broadcast_to(jnp.asarray(weight, dtype), shape)
         t_now = jnp.broadcast_to(jnp.asarray(t, dtype), shape)
         due_by = t_now + dt / 2
-        names = spec.gates._fields
+        names = spec.gate_names
         n = SELF_EVENT_SLOTS
         base_g = dict(g)
 
@@ -1705,7 +1767,13 @@ def make_class(spec: Spec, name: str | None = None):
         # values are not trainable leaves
         ns["__annotations__"]["function_tables"] = tuple
         ns["function_tables"] = eqx.field(static=True, default=())
-    if getattr(spec, "pointers", ()):  # POINTERs bound by `bind_pointer`
+    if getattr(spec, "pointers", ()) and not spec.point:
+        # a density mechanism's POINTERs (Snudda's neuromodulation `damod`): a constant or
+        # a time series, the same at every compartment; static ((name, dt|None, values)),
+        # so instances with other values are other kinds for a Cell (never merged)
+        ns["__annotations__"]["pointer_values"] = tuple
+        ns["pointer_values"] = eqx.field(static=True, default=())
+    elif getattr(spec, "pointers", ()):  # POINTERs bound by `bind_pointer`
         ns["__annotations__"].update(pointer_sites=tuple, pointer_series=dict,
                                      pointer_dt=Any)  # fmt: skip
         ns["pointer_sites"] = eqx.field(static=True, default=())
