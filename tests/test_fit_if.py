@@ -381,3 +381,24 @@ def _constrained_timing_checks(sub, v):
     assert viol == 0 and loss < loss0
     assert se0 > 0.5 and se < 0.05
     return [float(x) for x in jtu.tree_leaves(sub.from_unconstrained(u))], loss
+
+
+# slow tier: one AdEx fit with 1 mV noise each (~40 CPU-s)
+@pytest.mark.slow
+@pytest.mark.parametrize("start", [6, 17])
+def test_adex_noisy_fits_that_stopped_above_the_truth_now_reach_its_loss(start):
+    """Starts 6 and 17 of the 1 mV study (`validation/fit_success_rates.py`, their own
+    noise draws) ended 0.0096 and 0.013 mV² above the truth's loss on the same trace
+    (likelihood ratio −77 and −105 in χ² units), honestly `converged=False`. Start 6: the
+    spike-clamped stage from the estimate (Δ_T 6.7 % high: its errors-in-variables bias)
+    ended in a local minimum (1.073 mV²); from Δ_T × 0.93 (`DELTA_T_STARTS`) it reaches
+    0.984. Start 17: the hinge-penalised spike-timed stage stopped on the boundary of the
+    recorded spike train's piece (a spike whose upswing crosses `v_th` by 7.8 mV at the
+    truth); the constrained stage (`constrained_timing`) reaches the least-squares point
+    inside it. Both now pass the likelihood-ratio test at 99 %: |n·(L(truth) − L)/σ²| <=
+    χ²(8, 0.99) = 20.09 (n = 8000 rows, σ = 1 mV; measured 2.8 and 8.8)."""
+    rng = np.random.default_rng(200)
+    factors = [1 + 0.5 * rng.uniform(-1, 1, size=8) for _ in range(20)][start]
+    r, p, t, truth_loss = _adex_fit(factors, 1.0, start)
+    assert "constrained spike-timed" in r.stages[0].note
+    assert abs(8000 * (truth_loss - r.loss) / 1.0**2) <= 20.09

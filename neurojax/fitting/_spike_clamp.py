@@ -28,6 +28,13 @@ forcing) is not; `fit`'s final descent on the user's loss then starts inside the
 piece. `Auto` runs both (`clamped_estimate`). For AdEx, whose far starts (E_L above V_T)
 run away, a data-driven estimate from the recorded trace and resets
 (`_adex_estimate.adex_from_voltage`) is screened against the starts before the stages.
+
+Within the recorded spike train's piece the trace MSE's least-squares point can lie on the
+piece's boundary (a spike whose upswing only just crosses the threshold), where the
+hinge-penalised spike-timed stage stops short; a last stage solves that constrained
+problem directly (`constrained_timing`: Gauss–Newton under the linearised spike-time
+constraints `g`, in float64 for a float32 model, with a margin that keeps the float32
+free run on the recorded spikes).
 """
 
 from __future__ import annotations
@@ -332,12 +339,20 @@ def clamped_estimate(obj, starts, *, descend, every: int, estimate: bool = True)
     3. *spike-timed*: the same plus the threshold violations `h` weighted by
        `HINGE_WEIGHT`, so that the free model fires at the recorded steps (stage 2 alone
        left LIF at 1 mV noise a step off at some spikes: 2.2 mV² in the free run against
-       the truth's 1.0).
+       the truth's 1.0);
+    4. *constrained spike-timed* (`CONSTRAINED`, the best start only): Gauss–Newton on
+       the clamped voltage residuals under the spike-time constraints `g >= 0`
+       linearised per step (`constrained_timing`; float64 for a float32 model), kept
+       where the free model's own loss is lower there (`_constrained_stage`): stage 3's
+       penalty stops short where the least-squares point lies on the boundary of the
+       recorded spike train's piece (AdEx, 1 mV: 0.01 mV² above the truth's loss).
 
     Before them, where `estimate` and the model is an `AdEx`, the data-driven estimate
     (`adex_from_voltage`: variable projection on the recorded trace, no simulation)
     competes with the starts: all are screened by the spike-clamped MSE (one vmapped
-    simulation) and the best `n_starts` go on (`_with_estimate`).
+    simulation) and the best `n_starts` go on (`_with_estimate`); on a noisy trace stage 2
+    also starts from the estimate with its Δ_T corrected for its bias (`DELTA_T_STARTS`),
+    an extra candidate replacing the worst pick where its clamped MSE is lower.
 
     Returns `(starts, best_params, notes, n_simulations)`: every start's result, the best
     one's parameters (structured like `trainable(model)`), a note per stage and the
