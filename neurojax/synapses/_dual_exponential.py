@@ -56,7 +56,9 @@ class DualExponential(AbstractSynapse):
         if not ok:
             raise ValueError(
                 f"DualExponential needs tau_decay > tau_rise, got tau_rise={self.tau_rise}, "
-                f"tau_decay={self.tau_decay}; use neurojax.synapses.Alpha for equal ones."
+                f"tau_decay={self.tau_decay}; use neurojax.synapses.Alpha for equal ones. The "
+                "normalised conductance is symmetric in the two constants, so for "
+                "tau_rise > tau_decay (as dendrify allows) swap them: the same synapse."
             )
         if bool(jnp.any(_close(td, tr))):
             raise ValueError(_close_message(td, tr))
