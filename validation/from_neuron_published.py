@@ -75,6 +75,61 @@ def build_hay2011(h):
                 stim=(10.0, 200.0, 1.0), T=120.0, v_init=-80.0)  # fmt: skip
 
 
+def build_hay2013(h):
+    """Hay et al. (2013)'s p14 exemplar model (ModelDB 149100: L5PCtemplate.hoc,
+    L5PCbiophys_p14_exemplar.hoc, NaTg.mod): its delete_axon2 replaces the axon by two
+    tapered sections (`diam(0:1) = a:b`, no 3-d points) and a 1 mm myelin section that
+    the template leaves out of its `all` list; on neurojax's L5 shape read by Import3d
+    (SWC; see build_hay2011). The sections passed are `all` plus the myelin:
+    `from_neuron(cell.all)` alone is refused, naming the myelin."""
+    from neurojax.cable._hay2011 import L5_SIMPLIFIED_SWC
+
+    d = ROOT / "hay2013"
+    _load_dll(h, d / "mods")
+    h.load_file("import3d.hoc")
+    h.load_file(str(d / "models" / "L5PCbiophys_p14_exemplar.hoc"))
+    text = (d / "models" / "L5PCtemplate.hoc").read_text()
+    tmp = d / "L5PCtemplate_swc.hoc"
+    tmp.write_text(text.replace("new Import3d_Neurolucida3()", "new Import3d_SWC_read()"))
+    if not hasattr(h, "L5PCtemplate"):
+        h.load_file(str(tmp))
+    h.celsius = 34.0
+    cell = h.L5PCtemplate(str(L5_SIMPLIFIED_SWC))
+    secs = [*cell.all, cell.myelin[0]]
+    soma = cell.soma[0]
+    far = max(cell.apical, key=lambda s: h.distance(soma(0.5), s(1)))
+    return dict(cell=cell, secs=secs, mods=d / "mods_vlocal", soma=(soma, 0.5),
+                distal=(far, 0.5), stim=(10.0, 200.0, 0.6), T=120.0, v_init=-80.0,
+                refused=(list(cell.all), "myelin"))  # fmt: skip
+
+
+def build_rtcl(h, consyn: int = 1):
+    """A thalamic reticular cell with Cl⁻ dynamics (blabuva/RTCl: RE.tem, after Destexhe
+    et al. 1996 with Sohal & Huguenard 2003's parameters): a template of three sections
+    (`soma connect soma_flank[0](0), 0`: a child on the soma's 0 end), GHK-style T
+    current, cai and cli written by `cad` and `cld` (ion `cl`, VALENCE −1, declared by
+    the mechanisms), their initial values from `cai0_ca_ion`, `cli0_cl_ion`,
+    `clo0_cl_ion`, and a GABA-A point process (`gabaaCl`, writing icl) driven by a
+    NetStim. The cell's arguments and the globals are chosen here (their net.hoc was
+    not fetched)."""
+    d = ROOT / "rtcl"
+    _load_dll(h, d / "mods")
+    h.load_file(str(d / "RE.tem"))
+    h.celsius = 31.0
+    h.cai0_ca_ion, h.cli0_cl_ion, h.clo0_cl_ion = 2.4e-4, 8.0, 132.5
+    cell = h.REcell(3, 1, 0, consyn, 32.0, -70.0, 10.0)
+    secs = [cell.soma[0], cell.soma_flank[0], cell.soma_flank[1]] if consyn else [cell.soma[0]]
+    syn = h.gabaaCl(cell.soma[0](0.5))
+    syn.gpeak = 0.02
+    ns = h.NetStim()
+    ns.start, ns.interval, ns.number, ns.noise = 30.0, 7.0, 8, 0
+    nc = h.NetCon(ns, syn)
+    nc.delay, nc.weight[0] = 1.0, 1.0
+    return dict(secs=secs, mods=d / "mods", soma=(cell.soma[0], 0.5),
+                distal=(secs[-1], 1.0), stim=(5.0, 20.0, 0.05), T=150.0,
+                v_init=-70.0, keep=(cell, syn, ns, nc))  # fmt: skip
+
+
 def build_ms96(h, ion_style: bool = True):
     """Mainen & Sejnowski (1996)'s cell building (ModelDB 2488 demofig1.hoc's
     load_3dcell: nseg by 50 µm, the axon of hillock, initial segment, myelin and nodes,
@@ -97,11 +152,14 @@ def build_ms96(h, ion_style: bool = True):
     far = max((s for s in secs if s.name().startswith("dendrite")),
               key=lambda s: h.distance(soma(0.5), s(1)))  # fmt: skip
     return dict(secs=secs, mods=d / "mods", soma=(soma, 0.5), distal=(far, 0.5),
-                stim=(5.0, 900.0, 0.2), T=150.0, v_init=-70.0)  # fmt: skip
+                stim=(5.0, 900.0, 0.2), T=150.0, v_init=-70.0,
+                refusal="ion_style" if ion_style else None)  # fmt: skip
 
 
 MODELS = {
     "hay2011": build_hay2011,
+    "hay2013": build_hay2013,
+    "rtcl": build_rtcl,
     "ms96": build_ms96,
     "ms96_no_ion_style": lambda h: build_ms96(h, ion_style=False),
 }
@@ -122,6 +180,21 @@ def compare(name: str) -> dict:
     ic = h.IClamp(soma(xs))
     ic.delay, ic.dur, ic.amp = m["stim"]
     rec = [h.Vector().record(soma(xs)._ref_v), h.Vector().record(far(xf)._ref_v)]
+    if m.get("refusal"):  # what neurojax cannot carry over is refused, naming it
+        try:
+            from_neuron(m["secs"], mods=m["mods"], v_init=m["v_init"])
+        except ValueError as e:
+            assert m["refusal"] in str(e), e
+            return {"model": name, "sections": len(m["secs"]), "refused": str(e)}
+        raise AssertionError(f"{name}: {m['refusal']} not refused")
+    if "refused" in m:  # a wrong list of sections is refused, naming what is missing
+        wrong, part = m["refused"]
+        try:
+            from_neuron(wrong, mods=m["mods"], v_init=m["v_init"])
+        except ValueError as e:
+            assert part in str(e), e
+        else:
+            raise AssertionError(f"{part}: not refused")
     t0 = time.process_time()
     with jax.enable_x64(True):
         imp = from_neuron(m["secs"], mods=m["mods"], v_init=m["v_init"])
@@ -135,8 +208,9 @@ def compare(name: str) -> dict:
         cell = imp.cell
         sites = [imp.site(soma.name(), xs), imp.site(far.name(), xf)]
         save = nj.SaveAt(fn=cell.record_v(sites))
-        sol = nj.simulate(cell, jnp.asarray(imp.inputs(n, DT)), dt=DT,
-                          solver=BackwardEuler(), saveat=save)  # fmt: skip
+        u = imp.inputs(n, DT)  # a dict with the NetStims' events when a synapse takes them
+        u = {k: jnp.asarray(x) for k, x in u.items()} if isinstance(u, dict) else jnp.asarray(u)
+        sol = nj.simulate(cell, u, dt=DT, solver=BackwardEuler(), saveat=save)
         got = np.asarray(sol.states, np.float64)
     t = (np.arange(n) + 1) * DT
     sp_ref, sp_got = spike_times(t, ref[:, 0]), spike_times(t, got[:, 0])
@@ -159,5 +233,11 @@ def compare(name: str) -> dict:
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:] or list(MODELS):
-        print(compare(name), flush=True)
+    import subprocess
+
+    names = sys.argv[1:] or list(MODELS)
+    if len(names) == 1:
+        print(compare(names[0]), flush=True)
+    else:  # one NEURON per model: their .mod files share names
+        for name in names:
+            subprocess.run([sys.executable, __file__, name], check=False)

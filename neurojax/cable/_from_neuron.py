@@ -466,7 +466,9 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
             known = [v for v in per_sec if v is not None]
             if not known or (var == f"e{ion}" and ion in nernst):
                 continue
-            if var in written and var != f"e{ion}":
+            # NEURON's finitialize sets both concentrations of an ion from the globals
+            # <ion>i0_<ion>_ion, <ion>o0_<ion>_ion when a mechanism writes either of them
+            if var != f"e{ion}" and {f"{ion}i", f"{ion}o"} & written:
                 g = _hoc_value(h, f"{var}0_{ion}_ion")
                 if g is not None:
                     known, per_sec = [g], [g] * len(order)
