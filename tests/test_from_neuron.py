@@ -459,18 +459,19 @@ _PUBCELLS = Path(__import__("os").environ.get("NEUROJAX_PUBCELLS", "/tmp/pubcell
 
 
 @pytest.mark.slow  # nrnivmodl and 120-150 ms of a 190-312 compartment cell in both, per model
-@pytest.mark.parametrize("model", ["hay2011", "hay2013", "ms96_no_ion_style", "ms96"])
+@pytest.mark.parametrize("model", ["hay2011", "hay2013", "ms96_no_ion_style", "ms96", "rtcl"])
 def test_published_cells_match_neuron(model):
     """Held-out check: published models run by their own hoc (fetched outside the
     repository, docs/from_neuron.md says how; skipped without them), imported as NEURON
     holds them. Backward Euler, float64: measured ≤ 2.8e-8 mV at the soma (on spike
-    upstrokes) and ≤ 5e-11 mV at the distal site; 1e-6 mV leaves ≥ 35×. MS96 as
+    upstrokes; 6e-8 mV for RTCl's RE cell, imported with NEURON's slope for its GHK T
+    current) and ≤ 6e-8 mV at the distal site; 1e-6 mV leaves ≥ 16×. MS96 as
     published (ion_style fixing eca while cad writes cai) is refused, naming ion_style.
     One NEURON per model (their .mod files share names): a subprocess each."""
     import ast
     import subprocess
 
-    folder = {"hay2011": "hay", "hay2013": "hay2013"}.get(model, "ms96")
+    folder = {"hay2011": "hay", "hay2013": "hay2013", "rtcl": "rtcl"}.get(model, "ms96")
     if not (_PUBCELLS / folder).is_dir():
         pytest.skip(f"published model files not fetched into {_PUBCELLS / folder}")
     script = Path(__file__).resolve().parents[1] / "validation" / "from_neuron_published.py"
@@ -502,21 +503,69 @@ BREAKPOINT { icl = g * (v - ecl) }
 """
 
 
-@pytest.mark.slow  # nrnivmodl on two small .mod files (~10 s), 20 ms of one compartment
-def test_both_concentrations_of_a_written_ion_start_from_neurons_globals(tmp_path, x64):
+# a leak with a cubic term: a current nonlinear in v (as GHK's or a Mg²⁺ block's)
+_CUBIC_MOD = """NEURON { SUFFIX fn_cubic NONSPECIFIC_CURRENT i RANGE g, c, e }
+UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) }
+PARAMETER { g = 2e-4 (S/cm2) c = 2e-6 e = -65 (mV) }
+ASSIGNED { v (mV) i (mA/cm2) }
+BREAKPOINT { i = g * (v - e) + c * (v - e) * (v - e) * (v - e) }
+"""
+
+
+@pytest.fixture(scope="module")
+def fn_mods(tmp_path_factory):
+    """The three small .mod files above, compiled once (nrnivmodl, ~10 s) and loaded."""
+    import subprocess
+
+    where = tmp_path_factory.mktemp("fn_mods")
+    for name, text in (("fn_clpool.mod", _CLPOOL_MOD), ("fn_clleak.mod", _CLLEAK_MOD),
+                       ("fn_cubic.mod", _CUBIC_MOD)):  # fmt: skip
+        (where / name).write_text(text)
+    if not hasattr(h, "g_fn_cubic"):
+        nrnivmodl = Path(sys.executable).parent / "nrnivmodl"
+        subprocess.run([str(nrnivmodl)], cwd=where, check=True, capture_output=True)
+        h.nrn_load_dll(str(where / "x86_64" / "libnrnmech.so"))
+    return where
+
+
+@pytest.mark.slow  # nrnivmodl on small .mod files (~10 s), 20 ms of one compartment
+def test_neuron_slope_matches_neuron_for_a_current_nonlinear_in_v(fn_mods, x64):
+    """NEURON linearises each current by `(i(v + 0.001) − i(v))/0.001`; neurojax takes
+    the exact dI/dV. For a current nonlinear in v the two backward-Euler solutions
+    differ by that rule alone; `neuron_slope=True` imports NEURON's (measured 8.5e-14
+    mV: round-off; 1e-9 mV leaves 10⁴×), the default differs by more (measured 5.4e-6
+    mV here)."""
+    s = h.Section(name="cu_soma")
+    s.L = s.diam = 20.0
+    s.insert("fn_cubic")
+    stim = h.IClamp(s(0.5))
+    stim.delay, stim.dur, stim.amp = 1.0, 10.0, 0.1
+    rec = h.Vector().record(s(0.5)._ref_v)
+    imps = [from_neuron([s], mods=fn_mods, v_init=-65.0, neuron_slope=b) for b in (True, False)]
+    h.dt = 0.025
+    h.finitialize(-65.0)
+    h.continuerun(20.0)
+    ref = np.asarray(rec)[1:801]
+    assert ref.max() - ref.min() > 10.0  # well into the cubic term
+    err = []
+    for imp in imps:
+        save = nj.SaveAt(fn=imp.cell.record_v([imp.site("cu_soma", 0.5)]))
+        u = jnp.asarray(imp.inputs(800, 0.025))
+        sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
+        err.append(float(np.max(np.abs(np.asarray(sol.states)[:, 0] - ref))))
+    assert err[0] < 1e-9, err
+    assert err[1] > 100 * err[0], err  # the slope rule is what differed
+    with pytest.raises(TypeError, match="neuron_slope must be True or False"):
+        from_neuron([s], mods=fn_mods, neuron_slope=1)
+
+
+@pytest.mark.slow  # nrnivmodl on small .mod files (~10 s), 20 ms of one compartment
+def test_both_concentrations_of_a_written_ion_start_from_neurons_globals(fn_mods, x64):
     """When a mechanism writes one concentration of an ion, NEURON's finitialize sets both
     `<ion>i` and `<ion>o` from `<ion>i0_<ion>_ion` and `<ion>o0_<ion>_ion` (RTCl's RE cell:
     cld writes cli, clo0_cl_ion = 132.5). The import took clo as the section held it
     before finitialize (1 mM: ecl ≈ +60 mV instead of −68 mV; RTCl's V was 105 mV off).
     Backward Euler, float64: round-off (1e-9 mV leaves ~1000×)."""
-    import subprocess
-
-    for name, text in (("fn_clpool.mod", _CLPOOL_MOD), ("fn_clleak.mod", _CLLEAK_MOD)):
-        (tmp_path / name).write_text(text)
-    if not hasattr(h, "g_fn_clleak"):
-        nrnivmodl = Path(sys.executable).parent / "nrnivmodl"
-        subprocess.run([str(nrnivmodl)], cwd=tmp_path, check=True, capture_output=True)
-        h.nrn_load_dll(str(tmp_path / "x86_64" / "libnrnmech.so"))
     s = h.Section(name="cl_soma")
     s.L = s.diam = 20.0
     s.insert("pas")
@@ -527,7 +576,7 @@ def test_both_concentrations_of_a_written_ion_start_from_neurons_globals(tmp_pat
     stim = h.IClamp(s(0.5))
     stim.delay, stim.dur, stim.amp = 2.0, 10.0, 0.05
     rec = h.Vector().record(s(0.5)._ref_v)
-    imp = from_neuron([s], mods=tmp_path, v_init=-65.0)
+    imp = from_neuron([s], mods=fn_mods, v_init=-65.0)
     assert float(imp.cell.ions["clo"]) == 132.5 and float(imp.cell.ions["cli"]) == 8.0
     h.dt = 0.025
     h.finitialize(-65.0)

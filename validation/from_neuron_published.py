@@ -159,7 +159,8 @@ def build_ms96(h, ion_style: bool = True):
 MODELS = {
     "hay2011": build_hay2011,
     "hay2013": build_hay2013,
-    "rtcl": build_rtcl,
+    "rtcl": lambda h: {**build_rtcl(h), "neuron_slope": True},
+    "rtcl_exact_slope": build_rtcl,
     "ms96": build_ms96,
     "ms96_no_ion_style": lambda h: build_ms96(h, ion_style=False),
 }
@@ -197,7 +198,8 @@ def compare(name: str) -> dict:
             raise AssertionError(f"{part}: not refused")
     t0 = time.process_time()
     with jax.enable_x64(True):
-        imp = from_neuron(m["secs"], mods=m["mods"], v_init=m["v_init"])
+        imp = from_neuron(m["secs"], mods=m["mods"], v_init=m["v_init"],
+                          neuron_slope=m.get("neuron_slope", False))  # fmt: skip
     t_import = time.process_time() - t0
     h.dt, h.secondorder = DT, 0
     h.finitialize(m["v_init"])

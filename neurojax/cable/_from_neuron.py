@@ -241,7 +241,9 @@ def _hoc_value(h, name: str, default=None):
         return default
 
 
-def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
+def from_neuron(
+    sections=None, *, mods=None, v_init=None, h=None, neuron_slope: bool = False
+) -> NeuronCell:
     """The cell NEURON holds now, as a neurojax `Cell` (a `NeuronCell`).
 
     - `sections`: the sections of one cell (e.g. `cell.all` of a template, a list);
@@ -253,6 +255,13 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
       `run()`/`stdinit()` use; pass the value if your script calls `finitialize(v)`
       with another).
     - `h`: NEURON's `h` (default `neuron.h`).
+    - `neuron_slope`: give every mechanism imported from a `.mod` file NEURON's membrane
+      slope, `(i(v + 0.001) − i(v))/0.001`, instead of the exact dI/dV
+      (`neurojax.nmodl._compile.with_neuron_slope`): for step-for-step comparisons with
+      NEURON when a current is nonlinear in v (GHK, a Mg²⁺ block), which otherwise
+      differ by the slope rule alone (RTCl's GHK T current: 4.5e-3 mV over 150 ms with
+      spikes). It cuts those currents' gradients with respect to their parameters: not
+      for fitting.
 
     Carried over: the tree (each section a `Branch`, root first, attached where NEURON
     connects it), `nseg`, the 3-d points (`pt3d`) or `L`/`diam`, `Ra`, `cm` (one per
@@ -282,6 +291,8 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
     """
     if h is None:
         from neuron import h  # noqa: PLC0415  (NEURON is needed only here)
+    if not isinstance(neuron_slope, bool):
+        raise TypeError(f"from_neuron: neuron_slope must be True or False, got {neuron_slope!r}.")
     if isinstance(sections, (str, bytes)):
         raise TypeError(
             f"from_neuron: sections must be NEURON sections (e.g. cell.all, or [h.soma]), not "
@@ -396,6 +407,7 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
             seg_of[int(disc.node(b, x))] = (j, k)
 
     from ..nmodl import mod_class
+    from ..nmodl._compile import with_neuron_slope
 
     mechanisms = []
     sec_uses = [[] for _ in order]  # the IonUses of each section's mechanisms
@@ -435,6 +447,8 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
                 if g is not None:
                     params[field] = g * scale
         mech = Passive(**params) if cls is None else cls(**params)
+        if neuron_slope and cls is not None:
+            mech = with_neuron_slope(mech)
         mechanisms.append((mech, where_branches))
         for j in where:
             sec_uses[j].extend(getattr(mech, "ion_use", ()))
@@ -515,7 +529,8 @@ def from_neuron(sections=None, *, mods=None, v_init=None, h=None) -> NeuronCell:
                         g = _hoc_value(h, f"{nmodl_name}_{kind}")
                         if g is not None:
                             params[field] = g
-                processes.append((cls(**params), where))
+                proc = cls(**params)
+                processes.append((with_neuron_slope(proc) if neuron_slope else proc, where))
                 objects.append(pp)
     if skipped:
         warnings.warn(
