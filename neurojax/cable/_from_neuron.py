@@ -267,9 +267,10 @@ def from_neuron(
     connects it), `nseg`, the 3-d points (`pt3d`) or `L`/`diam`, `Ra`, `cm` (one per
     section), every density mechanism with each of its `PARAMETER`s as NEURON holds it —
     one value per segment where they differ (`RANGE`), the global value otherwise —, the
-    ions' reversal potentials and concentrations per section (initial concentrations of
-    a concentration a mechanism writes: NEURON's `<ion>i0_<ion>_ion`/`<ion>o0_<ion>_ion`,
-    which `finitialize` uses), `celsius`, `v_init`.
+    ions' reversal potentials and concentrations per section (both concentrations of
+    an ion a mechanism writes start at NEURON's `<ion>i0_<ion>_ion`/`<ion>o0_<ion>_ion`,
+    which `finitialize` uses), `celsius`, `v_init`. 3-d points are taken with NEURON's
+    arc lengths (`arc3d`), from which it computes areas and resistances.
     Rates are exact: NEURON's `TABLE`s are not used (compare with `usetable_<suffix> =
     0`).
 
@@ -284,9 +285,11 @@ def from_neuron(
     (`NeuronCell.inputs`). `APCount`s pass no current: skipped, with a warning.
 
     Refused (`ValueError` naming the section or object): a section attached by its 1
-    end, several trees, ion values differing within a section, an `ion_style` other than
-    NEURON's default rule (which `Cell` follows), a mechanism or point process without a
-    `.mod` file, the `extracellular` mechanism, a `NetCon` from a presynaptic voltage, a VecStim or
+    end, several trees, a section attached to the given ones but left out of them (a
+    template's myelin outside its `all`: NEURON simulates it; pass it too), ion values
+    differing within a section, an `ion_style` other than NEURON's default rule (which
+    `Cell` follows), a mechanism or point process without a `.mod` file, the
+    `extracellular` mechanism, a `NetCon` from a presynaptic voltage, a VecStim or
     `NetCon.event` (give the spike times to `Cell.event_input`), a NetStim with noise.
     """
     if h is None:
