@@ -115,7 +115,7 @@ def test_refusals_name_the_section():
     f = h.Section(name="ra_f")
     f.insert("hh")  # reads ena only: NEURON's default keeps ena fixed
     h.ion_style("na_ion", 1, 2, 1, 1, 0, sec=f)  # ena by Nernst, every step
-    with pytest.raises(ValueError, match="section ra_f: ion_style of na_ion is einit=1"):
+    with pytest.raises(ValueError, match="section ra_f: ion_style of na_ion has einit=1"):
         from_neuron([f])
     with pytest.raises(TypeError, match="sections must be NEURON sections"):
         from_neuron([1, 2])
@@ -466,7 +466,8 @@ def test_published_cells_match_neuron(model):
     holds them. Backward Euler, float64: measured ≤ 2.8e-8 mV at the soma (on spike
     upstrokes; 6e-8 mV for RTCl's RE cell, imported with NEURON's slope for its GHK T
     current) and ≤ 6e-8 mV at the distal site; 1e-6 mV leaves ≥ 16×. MS96 as
-    published (ion_style fixing eca while cad writes cai) is refused, naming ion_style.
+    published (ion_style fixing eca while cad writes cai: `Cell(fixed_reversal=("ca",))`)
+    1.0e-9 mV.
     One NEURON per model (their .mod files share names): a subprocess each."""
     import ast
     import subprocess
@@ -478,9 +479,7 @@ def test_published_cells_match_neuron(model):
     out = subprocess.run([sys.executable, str(script), model], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     res = ast.literal_eval(out.stdout.strip().splitlines()[-1])
-    if model == "ms96":
-        assert "ion_style of ca_ion" in res["refused"]
-        return
+    assert "refused" not in res, res
     assert res["n_spikes"][0] >= 4 and res["n_spikes"][0] == res["n_spikes"][1]
     assert res["max_dspike_ms"] < 1e-8, res
     assert res["max_dv_soma_mV"] < 1e-6 and res["max_dv_distal_mV"] < 1e-6, res
@@ -587,3 +586,43 @@ def test_both_concentrations_of_a_written_ion_start_from_neurons_globals(fn_mods
     sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
     assert ref.max() - ref.min() > 5.0  # the clamp moved it
     np.testing.assert_allclose(np.asarray(sol.states)[:, 0], ref, atol=1e-9)
+
+
+def test_fixed_reversal_keeps_e_where_a_concentration_is_written():
+    """`Cell(fixed_reversal=("ca",))` (NEURON's ion_style einit = eadvance = 0, Mainen &
+    Sejnowski 1996's fixed eca beside a calcium pool): eca is the value given although a
+    mechanism writes cai; without it eca is Nernst's there and giving it is refused."""
+    from neurojax.cable import Branch, Cell, Morphology
+    from neurojax.nmodl import load_mod
+
+    pool = load_mod(_CAPOOL_FIXED, file="capool_fx.mod")
+    leak = load_mod(_CALEAK_FIXED, file="caleak_fx.mod")
+    morph = Morphology([Branch(20.0, 20.0, nseg=1)])
+    mechs = [(pool, None), (leak, None)]
+    with pytest.raises(ValueError, match="computed from cai and cao by the Nernst"):
+        Cell(morph, mechs, ions={"eca": 140.0})
+    cell = Cell(morph, mechs, ions={"eca": 140.0}, fixed_reversal=("ca",))
+    assert not cell.geometry.ions.nernst_mask["ca"].any()
+    # a membrane with only the Ca²⁺ leak (τ = 10 ms) relaxes to eca: 140 mV, though the
+    # pool's cai rises (Nernst's eca would fall below ~128 mV)
+    v = nj.simulate(cell, jnp.zeros((4000, 0)), dt=0.05).v
+    assert abs(float(v[-1, cell.node(0, 0.5)]) - 140.0) < 0.01
+    with pytest.raises(ValueError, match="fixed_reversal names 'na'"):
+        Cell(morph, mechs, fixed_reversal=("na",))
+    with pytest.raises(TypeError, match="tuple of ion names"):
+        Cell(morph, mechs, fixed_reversal="ca")
+
+
+_CAPOOL_FIXED = """NEURON { SUFFIX capool_fx USEION ca READ ica WRITE cai RANGE tau }
+PARAMETER { tau = 20 (ms) }
+ASSIGNED { ica (mA/cm2) }
+STATE { cai (mM) }
+INITIAL { cai = 5e-5 }
+BREAKPOINT { SOLVE s METHOD cnexp }
+DERIVATIVE s { cai' = -ica - (cai - 5e-5) / tau }
+"""
+_CALEAK_FIXED = """NEURON { SUFFIX caleak_fx USEION ca READ eca WRITE ica RANGE g }
+PARAMETER { g = 1e-4 (S/cm2) }
+ASSIGNED { v (mV) eca (mV) ica (mA/cm2) }
+BREAKPOINT { ica = g * (v - eca) }
+"""

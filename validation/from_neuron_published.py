@@ -135,8 +135,9 @@ def build_ms96(h, ion_style: bool = True):
     load_3dcell: nseg by 50 µm, the axon of hillock, initial segment, myelin and nodes,
     spines folded into dendritic L and diam, ion_style for Ca²⁺, GLOBAL vshift_na set in
     hoc, celsius 37) on NEURON's demo pyramid (ntscable output, like ModelDB 2488's
-    cells/*.hoc). `ion_style=False` leaves the model's `ion_style("ca_ion",0,1,0,0,0)`
-    out (eca by Nernst from cai, NEURON's default)."""
+    cells/*.hoc). With the model's `ion_style("ca_ion",0,1,0,0,0)` (eca fixed at 140 mV
+    while cad writes cai: `Cell(fixed_reversal=("ca",))`, which from_neuron maps it to);
+    `ion_style=False` leaves it out (eca by Nernst from cai, NEURON's default)."""
     import neuron
 
     d = ROOT / "ms96"
@@ -152,8 +153,7 @@ def build_ms96(h, ion_style: bool = True):
     far = max((s for s in secs if s.name().startswith("dendrite")),
               key=lambda s: h.distance(soma(0.5), s(1)))  # fmt: skip
     return dict(secs=secs, mods=d / "mods", soma=(soma, 0.5), distal=(far, 0.5),
-                stim=(5.0, 900.0, 0.2), T=150.0, v_init=-70.0,
-                refusal="ion_style" if ion_style else None)  # fmt: skip
+                stim=(5.0, 900.0, 0.2), T=150.0, v_init=-70.0)  # fmt: skip
 
 
 MODELS = {

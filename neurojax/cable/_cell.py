@@ -200,6 +200,10 @@ class Cell(AbstractModel):
       (NMODL `USEION` in a POINT_PROCESS) reads them from the pools at its node, and its
       ion current (nA) joins the ion's density there as `i·100/area` mA/cm² (NEURON's
       point-process rule): a concentration mechanism at the node sees it.
+    - `fixed_reversal`: ions (`("ca",)`) whose reversal potential stays the value given in
+      `ions` even where a mechanism reads or writes a concentration of the ion (NEURON's
+      `ion_style("ca_ion", …, 1, 0, 0, …)`, e.g. Mainen & Sejnowski 1996's fixed `eca`
+      beside a calcium pool); default: NEURON's rule, Nernst there.
     - `remat`: deprecated, no effect (a `DeprecationWarning`): how a run is
       differentiated is the adjoint's business. `simulate` already recomputes every
       step in reverse mode (`AbstractAdjoint.recompute_steps`); for less memory over
@@ -261,6 +265,7 @@ class Cell(AbstractModel):
         rs_clamp: float = 0.01,
         ions: dict | None = None,
         point_processes: Sequence[tuple[AbstractPointProcess, tuple[int, float]]] = (),
+        fixed_reversal: Sequence[str] = (),
         remat: bool | None = None,
     ):
         if not isinstance(morphology, Morphology):
@@ -344,6 +349,7 @@ class Cell(AbstractModel):
             [*regions, *[np.array([n], dtype=np.int64) for n in self.geometry.points]],
             disc.n_nodes,
         )
+        _fix_reversals(self.geometry.ions, fixed_reversal)
         _check_point_ions(self.point_processes, self.geometry.points, disc)
         # POINTERs bound to a site's voltage (NMODL `bind_pointer(name, v_at=...)`)
         self.geometry.pointer_nodes = _pointer_nodes(self.point_processes, disc)
@@ -1328,6 +1334,22 @@ def _array_fields(module):
         value = getattr(module, name)
         if eqx.is_array(value):
             yield name, value
+
+
+def _fix_reversals(layout: IonLayout, fixed) -> None:
+    """`Cell(fixed_reversal=...)`: the ions whose reversal potential stays the value given
+    (NEURON's `ion_style("ca_ion", c, 1, 0, 0, c_init)`: einit = eadvance = 0) even where
+    a mechanism reads or writes a concentration of the ion."""
+    if isinstance(fixed, str) or not all(isinstance(x, str) for x in fixed):
+        raise TypeError(f"fixed_reversal must be a tuple of ion names such as ('ca',), got "
+                        f"{fixed!r}.")  # fmt: skip
+    for ion in fixed:
+        if ion not in layout.nernst_mask:
+            raise ValueError(
+                f"fixed_reversal names {ion!r}, which no mechanism of the cell uses (the ions "
+                f"are {list(layout.ions) or 'none'})."
+            )
+        layout.nernst_mask[ion][:] = False
 
 
 def _ion_values(layout: IonLayout, ions, n_br: int) -> dict:

@@ -459,7 +459,6 @@ def from_neuron(
     # ions: per section, the values NEURON holds; written concentrations start at the
     # globals finitialize uses
     uses = [use for mech, _ in mechanisms for use in getattr(mech, "ion_use", ())]
-    written = {v for use in uses for v in use.write}
     # NEURON's rule (as `Cell`'s): e<ion> is Nernst's where a mechanism uses a
     # concentration of the ion; the cell computes it then, from the concentrations
     nernst = {
@@ -471,7 +470,7 @@ def from_neuron(
         out = [v for v, s in zip(values, order, strict=True) for _ in parts[s.name()]]
         return out[0] if all(v == out[0] for v in out) else np.array(out)
 
-    _check_ion_styles(h, order, info, sec_uses)
+    fixed, from_globals = _ion_styles(h, order, info, sec_uses)
     ions = {}
     all_ions = sorted({ion for ps in info for ion in ps["ions"]})
     for ion in all_ions:
@@ -481,11 +480,12 @@ def from_neuron(
                 vals = ps["ions"].get(ion, {}).get(var)
                 per_sec.append(None if vals is None else _one_value(vals, var, s.name()))
             known = [v for v in per_sec if v is not None]
-            if not known or (var == f"e{ion}" and ion in nernst):
+            if not known or (var == f"e{ion}" and ion in nernst and ion not in fixed):
                 continue
             # NEURON's finitialize sets both concentrations of an ion from the globals
-            # <ion>i0_<ion>_ion, <ion>o0_<ion>_ion when a mechanism writes either of them
-            if var != f"e{ion}" and {f"{ion}i", f"{ion}o"} & written:
+            # <ion>i0_<ion>_ion, <ion>o0_<ion>_ion (cinit = 1, the default when a mechanism
+            # writes either of them)
+            if var != f"e{ion}" and ion in from_globals:
                 g = _hoc_value(h, f"{var}0_{ion}_ion")
                 if g is not None:
                     known, per_sec = [g], [g] * len(order)
@@ -552,34 +552,62 @@ def from_neuron(
         clamps=clamps,
         ions=ions or None,
         point_processes=processes,
+        fixed_reversal=tuple(sorted(fixed)),
     )
     receivers = [netstims[j] for j in cell.geometry.receivers]
     return NeuronCell(cell, parts, tuple(iclamps), tuple(receivers))
 
 
-def _check_ion_styles(h, order, info, sec_uses) -> None:
-    """Refuse an `ion_style` changed from NEURON's default rule, which `Cell` follows: the
-    reversal potential is Nernst's (at initialisation and every step) where a mechanism
-    reads or writes a concentration of the ion, fixed otherwise; a concentration a
-    mechanism writes starts at `<ion>i0_<ion>_ion`. (A point process's ion use is not
-    seen here; its section's own density mechanisms decide.)"""
+def _ion_styles(h, order, info, sec_uses) -> tuple[set, set]:
+    """Read each section's `ion_style` and map it onto `Cell`: `(fixed, from_globals)`,
+    the ions whose reversal potential stays fixed where a concentration is used
+    (`einit = eadvance = 0`: `Cell(fixed_reversal=...)`), and those whose concentrations
+    `finitialize` sets from `<ion>i0_<ion>_ion`/`<ion>o0_<ion>_ion` (`cinit = 1`; else the
+    sections' own values). NEURON's default is Nernst's reversal (at initialisation and
+    every step) where a mechanism reads or writes a concentration of the ion, fixed
+    otherwise, and `cinit = 1` where one writes it. Any other style — Nernst where no
+    concentration is used, at initialisation only, or different styles of one ion in
+    different sections — is refused. (A point process's ion use is not seen here: its
+    section's density mechanisms decide.)"""
+    modes: dict[str, set] = {}
+    cinits: dict[str, set] = {}
     for j, (s, ps) in enumerate(zip(order, info, strict=True)):
         for ion in ps["ions"]:
             uses = [u for u in sec_uses[j] if u.ion == ion]
             conc = {f"{ion}i", f"{ion}o"}
             reads = any(conc & (set(u.read) | set(u.write)) for u in uses)
-            writes = any(conc & set(u.write) for u in uses)
             style = int(h.ion_style(f"{ion}_ion", sec=s))
             einit, eadvance, cinit = (style >> 4) & 1, (style >> 5) & 1, (style >> 6) & 1
-            if (einit, eadvance, cinit) != (int(reads), int(reads), int(writes)):
+            if (einit, eadvance) == (int(reads), int(reads)):
+                mode = "nernst" if reads else "unused"
+            elif reads and (einit, eadvance) == (0, 0):
+                mode = "fixed"
+            else:
                 raise ValueError(
-                    f"section {s.name()}: ion_style of {ion}_ion is einit={einit}, "
-                    f"eadvance={eadvance}, cinit={cinit}; neurojax follows NEURON's default "
-                    f"here ({int(reads)}, {int(reads)}, {int(writes)}: e{ion} is Nernst's "
-                    "where a mechanism uses a concentration, a written concentration starts "
-                    f"at {ion}i0_{ion}_ion). Remove the ion_style call, or set the reversal "
-                    "potentials and concentrations you want through the mechanisms."
+                    f"section {s.name()}: ion_style of {ion}_ion has einit={einit}, "
+                    f"eadvance={eadvance}; neurojax follows NEURON's default (e{ion} Nernst's "
+                    "at every step where a mechanism uses a concentration, fixed elsewhere) or "
+                    f"e{ion} fixed throughout (einit = eadvance = 0). Change the ion_style "
+                    "call to one of these."
                 )
+            if mode != "unused":
+                modes.setdefault(ion, set()).add(mode)
+            cinits.setdefault(ion, set()).add(cinit)
+    for ion, m in modes.items():
+        if len(m) > 1:
+            raise ValueError(
+                f"{ion}_ion: e{ion} is fixed in some sections and Nernst's in others "
+                "(ion_style differs between sections); neurojax takes one rule per ion."
+            )
+    for ion, c in cinits.items():
+        if len(c) > 1:
+            raise ValueError(
+                f"{ion}_ion: cinit differs between sections (ion_style); neurojax takes one "
+                "initial concentration rule per ion."
+            )
+    fixed = {ion for ion, m in modes.items() if m == {"fixed"}}
+    from_globals = {ion for ion, c in cinits.items() if c == {1}}
+    return fixed, from_globals
 
 
 def _netstims(h, objects) -> list[tuple]:
