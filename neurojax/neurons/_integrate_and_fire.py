@@ -78,8 +78,11 @@ def _reset_not_below_threshold(model):
         return None
     if isinstance(v_reset, jax.core.Tracer) or isinstance(v_th, jax.core.Tracer):
         return jnp.any(~(v_reset < v_th))
+    a, b = np.asarray(v_reset), np.asarray(v_th)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return None  # NaN/inf: the parameter domain check names it
     try:
-        return np.any(~(np.asarray(v_reset) < np.asarray(v_th)))
+        return np.any(~(a < b))
     except ValueError:  # shapes that do not broadcast: `simulate` names them
         return None
 

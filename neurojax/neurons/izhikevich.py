@@ -115,8 +115,14 @@ def _reset_not_below_peak(model):
     if isinstance(c, jax.core.Tracer) or isinstance(v_th, jax.core.Tracer):
         return None
     try:
-        return bool(np.any(~(np.asarray(c) < np.asarray(v_th))))
+        c, v_th = np.asarray(c, dtype=float), np.asarray(v_th, dtype=float)
     except (TypeError, ValueError):
+        return None
+    if not (np.all(np.isfinite(c)) and np.all(np.isfinite(v_th))):
+        return None  # NaN/inf: the parameter domain check names it
+    try:
+        return bool(np.any(~(c < v_th)))
+    except ValueError:
         return None
 
 
