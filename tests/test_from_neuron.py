@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import jax.numpy as jnp
+import neuron  # (a dev dependency: its absence is a broken install, not a skip)
 import numpy as np
 import pytest
 
 import neurojax as nj
 from neurojax.cable import Passive, from_neuron
 
-neuron = pytest.importorskip("neuron")  # a dev dependency; the package imports without it
 h = neuron.h
 h.load_file("stdrun.hoc")
 
