@@ -1055,15 +1055,32 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         pass  # flag is 0 for every external event
     # v assigned in NET_RECEIVE (izhi2007b.mod's reset `v = c`): NEURON's point process
     # writes its node's voltage; the cell takes it from the gate `v_net` before the
-    # step's currents. Elsewhere (INITIAL, BREAKPOINT) refused.
+    # step's currents.
     spec.receive_writes_v = spec.point and "v" in w_rcv
+    # v assigned in a density mechanism's INITIAL or BREAKPOINT (Hay et al. 2011's
+    # K_Pst.mod `v = v + 10 … v = v − 10` in its rates, NaTa_t.mod's guard `if (v == −38)
+    # {v = v + 0.0001}`): in nocmodl's C, v is the instance's own copy, set from the
+    # node's voltage at the start of each entry point (nrn_init, each of nrn_cur's two
+    # `_nrn_current` runs, nrn_state); an assignment changes that copy for the rest of
+    # the entry point (procedures called later, the caller after return), never the
+    # membrane voltage. Here: `g["v"]` of the entry point's own dict, set afresh from the
+    # voltage by `init_ions` (INITIAL, then again for the BREAKPOINT run), each
+    # `current_ions`/`_breakpoint` run and `update_ions`. Blocks NEURON evaluates more
+    # than once per entry point with the copy carried between evaluations (Newton's
+    # iterations, STEADYSTATE) are refused (`_check_shadow_v_solves`).
+    spec.shadow_v = False
     for w_set, where in ((w_ini, "INITIAL"), (w_cur | w_upd, "BREAKPOINT")):
-        if "v" in w_set:
+        if "v" in w_set and spec.point:
             raise fail(file, _first_line(prog, lambda x: isinstance(x, Assign)
                                          and x.target == "v") or 1,
-                       f"assigning v in {where} is not supported (a point process may set "
-                       "its node's v in NET_RECEIVE)")  # fmt: skip
-    if spec.receive_writes_v:
+                       f"assigning v in {where} is not supported in a point process (it may "
+                       "set its node's v in NET_RECEIVE; a density mechanism's "
+                       "INITIAL/BREAKPOINT may change its own copy of v)")  # fmt: skip
+        if "v" in w_set:
+            spec.shadow_v = True
+    if spec.shadow_v:
+        _check_shadow_v_solves(spec, prog, rw)
+    if spec.receive_writes_v or spec.shadow_v:
         spec.writable.add("v")
     for n in spec.pointers:
         if n in (w_ini | w_cur | w_upd | w_rcv):
@@ -1195,6 +1212,43 @@ def _first_use(prog, name) -> int:
 
 def _pyname(s):
     return "".join(c if c.isalnum() else "_" for c in s).capitalize()
+
+
+def _check_shadow_v_solves(spec, prog, rw):
+    """A density mechanism assigns v (its own copy, see build_spec): each SOLVEd block
+    that assigns it (itself or in a procedure it calls) must be one NEURON evaluates once
+    per entry point — METHOD cnexp in BREAKPOINT (nocmodl's `states()`: the statements
+    once, in order) or a PROCEDURE. NEURON carries its changed copy from one evaluation
+    to the next (Newton's iterations: derivimplicit, sparse, NONLINEAR, STEADYSTATE) or
+    into a later SOLVE (euler), which neurojax's evaluations (each on a copy from the
+    entry point's v) would not reproduce: refused rather than silently different."""
+    found = []
+
+    def visit(body, where):
+        for s in body:
+            if isinstance(s, Solve):
+                found.append((s, where))
+            elif isinstance(s, If):
+                visit(s.body, where)
+                visit(s.orelse, where)
+
+    visit(prog.breakpoint.body, "BREAKPOINT")
+    if prog.initial is not None:
+        visit(prog.initial.body, "INITIAL")
+    for s, where in found:
+        if s.block not in prog.blocks:
+            continue  # a PROCEDURE: run once, on the entry point's values
+        if "v" not in rw.body(prog.blocks[s.block].body, set(), set())[2]:
+            continue
+        if where == "BREAKPOINT" and s.method == "cnexp":
+            continue
+        method = s.method.split(":")[0] if s.method else "(none)"
+        raise fail(spec.file, s.line,
+                   f"SOLVE {s.block} (METHOD {method}, in {where}) with v assigned in "
+                   f"{s.block} or a procedure it calls: supported with METHOD cnexp only "
+                   "(NEURON carries the changed copy of v from one evaluation of the block "
+                   "to the next, Newton's iterations, or to a later SOLVE: not reproduced "
+                   "here)")  # fmt: skip
 
 
 def _check_no_nested_solve(spec, body, top):
@@ -1424,6 +1478,8 @@ class NmodlChannel(AbstractChannel):
                 g[f"nc_{a}"] = frame[a]
         g.pop("dt", None)
         written = {n: self._shape(g[n], v) for n in spec.pool}
+        if getattr(spec, "shadow_v", False):  # nrn_init's copy of v ends; nrn_cur's is afresh
+            g["v"] = v
         self._breakpoint(g)  # finitialize's current evaluation (two runs: `_breakpoint`)
         g["v_bp"] = v
         return self._pack(g, v), written
