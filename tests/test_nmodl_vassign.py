@@ -121,7 +121,27 @@ def test_copy_is_fresh_at_each_entry_point():
         np.testing.assert_allclose(g2.a, ainf + (0.3 - ainf) * np.exp(-2 * DT / tau), atol=1e-12)
 
 
+def test_neuron_slope_runs_start_from_the_node_voltage():
+    """`with_neuron_slope` (NEURON's nrn_cur): the runs at v + 0.001 and at v each start
+    their own copy from the node's voltage — the value is i(v) = g·a·(v − shift − e), not
+    shifted twice, and the slope is the finite difference g·a (the current is linear)."""
+    from neurojax.nmodl._compile import with_neuron_slope
+
+    with jax.enable_x64(True):
+        ch = with_neuron_slope(load_mod(val.VSHADOW, file="vshadow.mod", shift=3.0))
+        v = jnp.asarray([-80.0, -60.0, -40.0])
+        g0 = ch.init(v, CELSIUS)
+        i, di = jax.jvp(lambda u: ch.current(u, g0), (v,), (jnp.ones_like(v),))
+    a = np.asarray(g0.a)
+    np.testing.assert_allclose(i, 1e3 * 0.002 * a * (np.asarray(v) - 3.0 + 70.0), rtol=1e-12)
+    # (i(v + 0.001) − i(v))/0.001 in float64: relative rounding ~1e-16·|i|/(g·a·0.001)
+    np.testing.assert_allclose(di, 1e3 * 0.002 * a, rtol=1e-9)
+
+
 _IMPLICIT = val.KSHIFT.replace("METHOD cnexp", "METHOD derivimplicit")
+_EULER = val.KSHIFT.replace("METHOD cnexp", "METHOD euler")
+_STEADY = val.KSHIFT.replace("INITIAL { rates()  n = ninf  h = hinf }",
+                             "INITIAL { SOLVE states STEADYSTATE derivimplicit }")  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -129,6 +149,9 @@ _IMPLICIT = val.KSHIFT.replace("METHOD cnexp", "METHOD derivimplicit")
     [
         # NEURON's Newton iterations carry the changed copy from one evaluation to the next
         (_IMPLICIT, r"SOLVE states \(METHOD derivimplicit.*v assigned"),
+        # euler: neurojax evaluates the block on a copy (a later SOLVE would not see v)
+        (_EULER, r"SOLVE states \(METHOD euler.*v assigned"),
+        (_STEADY, r"SOLVE states \(METHOD steadystate, in INITIAL\).*v assigned"),
         # a point process's v outside NET_RECEIVE: refused as before
         (val.VSHADOW.replace("SUFFIX vshadow  NONSPECIFIC_CURRENT i",
                              "POINT_PROCESS vshadowpp  NONSPECIFIC_CURRENT i")
