@@ -68,10 +68,9 @@ def build_hay2011(h):
     secs = list(cell.all)
     soma = cell.soma[0]
     far = max(cell.apical, key=lambda s: h.distance(soma(0.5), s(1)))
-    # neurojax imports K_Pst, K_Tst, NaTa_t with their `v = v + 10 … v = v - 10` (a
-    # mechanism's own copy of v in NEURON) written as a LOCAL: the NMODL importer refuses
-    # assigning v (docs/from_neuron.md)
-    return dict(cell=cell, secs=secs, mods=d / "mods_vlocal", soma=(soma, 0.5), distal=(far, 0.5),
+    # neurojax imports the published K_Pst, K_Tst, NaTa_t (and NaTg) as they are: their v
+    # assignments change the mechanism's own copy of v, as in NEURON (docs/nmodl.md)
+    return dict(cell=cell, secs=secs, mods=d / "mods", soma=(soma, 0.5), distal=(far, 0.5),
                 stim=(10.0, 200.0, 1.0), T=120.0, v_init=-80.0)  # fmt: skip
 
 
@@ -98,7 +97,7 @@ def build_hay2013(h):
     secs = [*cell.all, cell.myelin[0]]
     soma = cell.soma[0]
     far = max(cell.apical, key=lambda s: h.distance(soma(0.5), s(1)))
-    return dict(cell=cell, secs=secs, mods=d / "mods_vlocal", soma=(soma, 0.5),
+    return dict(cell=cell, secs=secs, mods=d / "mods", soma=(soma, 0.5),
                 distal=(far, 0.5), stim=(10.0, 200.0, 0.6), T=120.0, v_init=-80.0,
                 refused=(list(cell.all), "myelin"))  # fmt: skip
 
