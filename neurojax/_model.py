@@ -147,9 +147,10 @@ def _is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def parameter_domains(model) -> list[tuple[str, Any, Domain]]:
-    """`(name, value, domain)` for every parameter field of `model` (recursing into
-    sub-modules, e.g. a network's populations)."""
+def parameter_fields(model) -> list[tuple[str, Any, Any]]:
+    """`(name, value, field)` for every field of `model` declared as a parameter (with a
+    physical domain), recursing into sub-modules (a network's populations, a cell's
+    mechanisms), whatever the value holds."""
     out = []
 
     def visit(obj, prefix):
@@ -158,8 +159,8 @@ def parameter_domains(model) -> list[tuple[str, Any, Domain]]:
         for f in obj.__dataclass_fields__.values():
             value = getattr(obj, f.name, None)
             name = f"{prefix}{f.name}"
-            if "domain" in f.metadata and eqx.is_array(value):
-                out.append((name, value, f.metadata["domain"]))
+            if "domain" in f.metadata:
+                out.append((name, value, f))
             elif isinstance(value, eqx.Module):
                 visit(value, name + ".")
             elif isinstance(value, (tuple, list)):
@@ -171,6 +172,16 @@ def parameter_domains(model) -> list[tuple[str, Any, Domain]]:
 
     visit(model, "")
     return out
+
+
+def parameter_domains(model) -> list[tuple[str, Any, Domain]]:
+    """`(name, value, domain)` for every parameter field of `model` holding an array
+    (recursing into sub-modules, e.g. a network's populations)."""
+    return [
+        (name, value, f.metadata["domain"])
+        for name, value, f in parameter_fields(model)
+        if eqx.is_array(value)
+    ]
 
 
 def _domain_message(model, name, domain, value=None) -> str:

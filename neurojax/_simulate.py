@@ -26,6 +26,7 @@ from ._model import (
     check_domains,
     check_precision,
     error_if_outside,
+    parameter_fields,
     traced_parameters,
 )
 from ._progress import AbstractProgressMeter, NoProgress
@@ -169,25 +170,9 @@ def check_parameter_types(model) -> None:
     hold a real number or array: a field replaced after construction (`eqx.tree_at`,
     which skips the converters) by a bool was read as 0/1, by a string or None failed
     inside JAX naming no parameter, by a complex number lost its imaginary part."""
-
-    def visit(obj, prefix):
-        if not isinstance(obj, eqx.Module):
-            return
-        for f in obj.__dataclass_fields__.values():
-            value = getattr(obj, f.name, None)
-            name = f"{prefix}{f.name}"
-            if "domain" in f.metadata and not (value is None and _optional(f)):
-                _check_parameter_value(model, name, value)
-            elif isinstance(value, eqx.Module):
-                visit(value, name + ".")
-            elif isinstance(value, (tuple, list)):
-                for i, v in enumerate(value):
-                    visit(v, f"{name}[{i}].")
-            elif isinstance(value, dict):
-                for k, v in value.items():
-                    visit(v, f"{name}[{k!r}].")
-
-    visit(model, "")
+    for name, value, field in parameter_fields(model):
+        if not (value is None and _optional(field)):
+            _check_parameter_value(model, name, value)
 
 
 def _optional(field) -> bool:
