@@ -13,7 +13,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("hay2011_fit", ROOT / "validation" / "hay2011_fit.py")
+    path = ROOT / "validation" / "hay2011_fit.py"
+    spec = importlib.util.spec_from_file_location("hay2011_fit", path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # its equinox modules (dataclasses) look themselves up there
     spec.loader.exec_module(mod)
@@ -54,6 +55,7 @@ def test_window_peaks_sees_a_missing_spike_not_a_shifted_one(study):
     shifted = float(wp(rec(_spiky(dt, n, [16.0, 35.0])), target))
     missing = float(wp(rec(_spiky(dt, n, [14.0])), target))
     assert shifted < 1e-3
+
     # against float64 logsumexp by hand (float32 rows: rtol 1e-5 on a ~800 mV² mean)
     def soft(v):
         w = v.reshape(5, 400, 2)
