@@ -10,10 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import sympy  # noqa: F401  (a dev dependency: its absence is a broken install)
 
 from neurojax.nmodl import NmodlError, load_mod
-
-pytest.importorskip("sympy")
 
 # written here: a gate relaxing to ninf_t(v) with time constant taun(v), both tables
 FTAB = """
