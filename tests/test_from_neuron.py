@@ -25,6 +25,27 @@ h.load_file("stdrun.hoc")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
 
 
+def _neuron_run(recs, t_end: float, v_init: float, dt: float = 0.025) -> np.ndarray:
+    """NEURON's run to `t_end` (backward Euler at `dt`): the recorded vectors at
+    `(k + 1)·dt`, `(n_steps, len(recs))`."""
+    n = round(t_end / dt)
+    h.dt = dt
+    h.finitialize(v_init)
+    h.continuerun(t_end)
+    return np.stack([np.asarray(r)[1 : n + 1] for r in recs], axis=1)
+
+
+def _neurojax_run(imp, sites, n_steps: int, dt: float = 0.025) -> np.ndarray:
+    """neurojax's backward-Euler run of an imported cell with its own inputs (IClamps,
+    NetStim events): V at `sites` (`(section, x)` pairs), `(n_steps, len(sites))`."""
+    import jax
+
+    save = nj.SaveAt(fn=imp.cell.record_v([imp.site(name, x) for name, x in sites]))
+    u = jax.tree.map(jnp.asarray, imp.inputs(n_steps, dt))
+    sol = nj.simulate(imp.cell, u, dt=dt, solver=nj.solvers.BackwardEuler(), saveat=save)
+    return np.asarray(sol.states)
+
+
 def _ball_and_stick():
     h.celsius = 6.3  # NEURON's globals persist between tests: set what the test relies on
     soma = h.Section(name="soma_fn")
@@ -163,15 +184,10 @@ def test_tapered_section_without_3d_points_matches_neuron(x64):
     recs = [h.Vector().record(sec(x)._ref_v) for sec, x in ((soma, 0.5), (dend, 0.9), (side, 0.5))]
     imp = from_neuron([soma, dend, side])
     assert imp.branches["tp_dend"] == (1, 2, 3, 4) and imp.site("tp_dend", 0.4) == (2, 0.5)
-    h.finitialize(h.v_init)
-    h.continuerun(6.0)
-    ref = np.stack([np.asarray(r)[1:241] for r in recs], axis=1)
-    sites = [imp.site("tp_soma", 0.5), imp.site("tp_dend", 0.9), imp.site("tp_side", 0.5)]
-    sol = nj.simulate(imp.cell, jnp.asarray(imp.inputs(240, 0.025)), dt=0.025,
-                      solver=nj.solvers.BackwardEuler(),
-                      saveat=nj.SaveAt(fn=imp.cell.record_v(sites)))  # fmt: skip
+    ref = _neuron_run(recs, 6.0, h.v_init)
+    got = _neurojax_run(imp, [("tp_soma", 0.5), ("tp_dend", 0.9), ("tp_side", 0.5)], 240)
     assert float(ref[:, 1].max()) > -60.0  # the clamp moved it
-    np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-9)
+    np.testing.assert_allclose(got, ref, atol=1e-9)
 
 
 def test_cm_per_segment_in_a_section_with_3d_points_matches_neuron(x64):
@@ -201,15 +217,10 @@ def test_cm_per_segment_in_a_section_with_3d_points_matches_neuron(x64):
     for k, seg in enumerate(dend):  # each segment's area as NEURON's
         b = imp.branches["c3_dend"][k]
         np.testing.assert_allclose(node_area[imp.cell.node(b, 0.5)], seg.area(), rtol=1e-6)
-    h.finitialize(h.v_init)
-    h.continuerun(6.0)
-    ref = np.stack([np.asarray(r)[1:241] for r in recs], axis=1)
-    sites = [imp.site("c3_soma", 0.5), imp.site("c3_dend", 0.7), imp.site("c3_dend", 1.0)]
-    save = nj.SaveAt(fn=imp.cell.record_v(sites))
-    u = jnp.asarray(imp.inputs(240, 0.025))
-    sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
+    ref = _neuron_run(recs, 6.0, h.v_init)
+    got = _neurojax_run(imp, [("c3_soma", 0.5), ("c3_dend", 0.7), ("c3_dend", 1.0)], 240)
     assert float(ref[:, 1].max()) > -65.0  # the clamp moved it
-    np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-9)
+    np.testing.assert_allclose(got, ref, atol=1e-9)
 
 
 @pytest.fixture
@@ -287,24 +298,15 @@ def test_synapses_driven_by_netstims_match_neuron(x64):
     rec = h.Vector().record(soma(0.5)._ref_v)
     imp = from_neuron([soma])
     assert sorted(len(n) for n in imp.netstims) == [1, 2]  # two NetCons onto e1
-    h.finitialize(h.v_init)
-    h.continuerun(20.0)
-    ref = np.asarray(rec)[1:801]
+    ref = _neuron_run([rec], 20.0, h.v_init)
     u = imp.inputs(800, 0.025)
     assert float(u["events"].sum()) == pytest.approx(3 * 0.004 + 3 * 0.002 + 3 * 0.006)
-    save = nj.SaveAt(fn=imp.cell.record_v([imp.site("sy_soma", 0.5)]))
-    sol = nj.simulate(
-        imp.cell, jax_tree(u), dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save
-    )
+    got = _neurojax_run(imp, [("sy_soma", 0.5)], 800)
     assert ref.max() - ref.min() > 3.0  # the synapses moved it
-    np.testing.assert_allclose(np.asarray(sol.states)[:, 0], ref, atol=1e-9)
+    np.testing.assert_allclose(got, ref, atol=1e-9)
     s1.noise = 0.5
     with pytest.raises(ValueError, match=r"NetCon onto ExpSyn\[\d+\] comes from NetStim.*noise"):
         from_neuron([soma])
-
-
-def jax_tree(u):
-    return {k: jnp.asarray(v) for k, v in u.items()}
 
 
 @pytest.mark.slow  # 156 sections read by NEURON's Import3d, 30 ms of a 606-compartment cell in both
@@ -334,16 +336,10 @@ def test_swc_read_by_neurons_import3d_matches_neuron(x64):
     far = max(secs, key=lambda s: h.distance(soma(0.5), s(1)))
     recs = [h.Vector().record(sec(0.5)._ref_v) for sec in (soma, far)]
     imp = from_neuron(secs, v_init=-65.0)
-    h.dt = 0.025
-    h.finitialize(-65.0)
-    h.continuerun(30.0)
-    ref = np.stack([np.asarray(v)[1:1201] for v in recs], axis=1)
-    sites = [imp.site(soma.name(), 0.5), imp.site(far.name(), 0.5)]
-    save = nj.SaveAt(fn=imp.cell.record_v(sites))
-    u = jnp.asarray(imp.inputs(1200, 0.025))
-    sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
+    ref = _neuron_run(recs, 30.0, -65.0)
+    got = _neurojax_run(imp, [(soma.name(), 0.5), (far.name(), 0.5)], 1200)
     assert len(secs) > 100 and float(ref[:, 0].max()) > 0.0  # a whole cell; the soma fires
-    np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-6)
+    np.testing.assert_allclose(got, ref, atol=1e-6)
 
 
 @pytest.mark.slow  # hh, SEClamp and AlphaSynapse imported and compiled (~5 CPU-s)
@@ -369,14 +365,10 @@ def test_seclamp_alphasynapse_and_apcount_match_neuron(x64):
     recs = [h.Vector().record(sec(x)._ref_v) for sec, x in ((soma, 0.5), (d, 0.8))]
     with pytest.warns(UserWarning, match=r"\['APCount'\] only record"):
         imp = from_neuron([soma, d])
-    h.finitialize(-65.0)
-    h.continuerun(20.0)
-    ref = np.stack([np.asarray(r)[1:801] for r in recs], axis=1)
-    save = nj.SaveAt(fn=imp.cell.record_v([imp.site("se_soma", 0.5), imp.site("se_d", 0.8)]))
-    u = jnp.asarray(imp.inputs(800, 0.025))
-    sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
+    ref = _neuron_run(recs, 20.0, -65.0)
+    got = _neurojax_run(imp, [("se_soma", 0.5), ("se_d", 0.8)], 800)
     assert float(ref[:, 1].max()) > -10.0  # the clamp's step and the synapse acted
-    np.testing.assert_allclose(np.asarray(sol.states), ref, atol=1e-8)
+    np.testing.assert_allclose(got, ref, atol=1e-8)
 
 
 def test_a_section_attached_but_not_passed_is_refused():
@@ -541,17 +533,10 @@ def test_neuron_slope_matches_neuron_for_a_current_nonlinear_in_v(fn_mods, x64):
     stim.delay, stim.dur, stim.amp = 1.0, 10.0, 0.1
     rec = h.Vector().record(s(0.5)._ref_v)
     imps = [from_neuron([s], mods=fn_mods, v_init=-65.0, neuron_slope=b) for b in (True, False)]
-    h.dt = 0.025
-    h.finitialize(-65.0)
-    h.continuerun(20.0)
-    ref = np.asarray(rec)[1:801]
+    ref = _neuron_run([rec], 20.0, -65.0)
     assert ref.max() - ref.min() > 10.0  # well into the cubic term
-    err = []
-    for imp in imps:
-        save = nj.SaveAt(fn=imp.cell.record_v([imp.site("cu_soma", 0.5)]))
-        u = jnp.asarray(imp.inputs(800, 0.025))
-        sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
-        err.append(float(np.max(np.abs(np.asarray(sol.states)[:, 0] - ref))))
+    err = [float(np.max(np.abs(_neurojax_run(imp, [("cu_soma", 0.5)], 800) - ref)))
+           for imp in imps]  # fmt: skip
     assert err[0] < 1e-9, err
     assert err[1] > 100 * err[0], err  # the slope rule is what differed
     with pytest.raises(TypeError, match="neuron_slope must be True or False"):
@@ -577,15 +562,10 @@ def test_both_concentrations_of_a_written_ion_start_from_neurons_globals(fn_mods
     rec = h.Vector().record(s(0.5)._ref_v)
     imp = from_neuron([s], mods=fn_mods, v_init=-65.0)
     assert float(imp.cell.ions["clo"]) == 132.5 and float(imp.cell.ions["cli"]) == 8.0
-    h.dt = 0.025
-    h.finitialize(-65.0)
-    h.continuerun(20.0)
-    ref = np.asarray(rec)[1:801]
-    save = nj.SaveAt(fn=imp.cell.record_v([imp.site("cl_soma", 0.5)]))
-    u = jnp.asarray(imp.inputs(800, 0.025))
-    sol = nj.simulate(imp.cell, u, dt=0.025, solver=nj.solvers.BackwardEuler(), saveat=save)
+    ref = _neuron_run([rec], 20.0, -65.0)
+    got = _neurojax_run(imp, [("cl_soma", 0.5)], 800)
     assert ref.max() - ref.min() > 5.0  # the clamp moved it
-    np.testing.assert_allclose(np.asarray(sol.states)[:, 0], ref, atol=1e-9)
+    np.testing.assert_allclose(got, ref, atol=1e-9)
 
 
 def test_fixed_reversal_keeps_e_where_a_concentration_is_written():
