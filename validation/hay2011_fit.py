@@ -110,6 +110,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -125,6 +126,13 @@ DT = 0.025  # ms, as the reference's validation against NEURON
 T = 45.0  # ms
 BOX = (0.3, 3.0)  # --variant bounded: each density within these factors of the published value
 DEND_UM = 620.0  # µm, the recorded trunk site (also the EPSP site)
+
+
+def real():
+    """The floating dtype of the study: float32, or float64 where `--x64` enabled JAX's
+    64-bit mode (`jax_enable_x64`, set before the cell is built: `hay2011_cell` then makes
+    float64 arrays, and the reference trace is simulated in float64 too)."""
+    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
 # (label, mechanism index in hay2011_mechanisms order, field): the uniform densities.
 # The apical Ca_LVAst/Ca_HVA hot zone and the apical Ih gradient are per-compartment
@@ -172,7 +180,7 @@ def setup(T=T, dt=DT, protocol="bac"):
     elif protocol != "bac":
         raise ValueError(f"protocol must be 'bac' or 'long', got {protocol!r}.")
     epsp = cable.epsp_current(t, onset=30.0, imax=0.5)
-    inputs = jnp.asarray(np.stack([soma, epsp], -1), jnp.float32)
+    inputs = jnp.asarray(np.stack([soma, epsp], -1), real())
     saveat = nj.SaveAt(fn=cell.record_v([(0, 0.5), dend]))
     target = nj.simulate(cell, inputs, dt=dt, saveat=saveat).states
     return cell, inputs, saveat, target
@@ -474,8 +482,8 @@ def prior_lm_stage(base, inputs, saveat, target, trainable, loss, steps, lm, sta
     obj = nj.fitting.make_objective(base, inputs, target, dt=DT, trainable=trainable,
                                     loss=loss, saveat=saveat,
                                     constraints=LogScale() if constraints is None else constraints)
-    pobj = PriorObjective(obj, jnp.asarray(log_center, jnp.float32),
-                          jnp.asarray(weight, jnp.float32), float(sd))
+    pobj = PriorObjective(obj, jnp.asarray(log_center, real()),
+                          jnp.asarray(weight, real()), float(sd))
     u = jax.vmap(obj.to_unconstrained)(jax.tree_util.tree_unflatten(obj.treedef, list(starts)))
     u = jax.tree_util.tree_map(lambda a: a.astype(jnp.result_type(float)), u)
     d = _descend(pobj, lm, u, steps=steps, patience=5, rtol=1e-6, target_loss=None,
@@ -497,7 +505,7 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
                  log_bound=None, resume=None, prior=None, prior_sd=float(np.log(2.0)),
                  hold_first=(), cma_first=0, cma_loss=(("sigma", 10.0), ("stride", 40)),
                  scale="log", finish=0, onsets=0.0, peaks=0.0, peaks_steps=15,
-                 spike_peaks=0.0):
+                 spike_peaks=0.0, cma_restarts=0, cma_restart_above=10.0, finish_lm=None):
     """Fit the densities of every start (rows of `starts`) through `stages` (each a
     Levenberg–Marquardt `fit` with `LogScale` densities, from the previous stage's best
     point per start). `log_bound`: a factor `f` > 1, each density then a `BoundedLogScale`
@@ -520,6 +528,12 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
     `spike_peaks`: weight `w` of `WindowPeaks()` added to the CMA-ES stage's loss and to
     every low-passed LM stage's (a missing or extra spike in a 10 ms window costs ~14 mV²
     at w = 0.1, against 10 ms-trace losses of 1-3 mV² at the end of the CMA-ES stage).
+    `cma_restarts`: at most this many restarts of the CMA-ES stage, each only while its
+    best loss is still above `cma_restart_above` (mV² of the stage's own loss: with
+    `spike_peaks` 0.1 a spike missing from a 10 ms window costs ~14 mV²), IPOP-style: from
+    the best point so far, σ₀ reset to 0.25, the population doubled (λ 20, 40, …) and the
+    budget with it (`cma_first`·λ/10 simulations, the same number of generations).
+    `finish_lm`: `LevenbergMarquardt` settings of the finish stage (default: the library's).
     Returns the final densities `(n_starts, 10)`, the last `FitResult` and one record per
     stage."""
     trainable = trainable_for(DENSITIES)
@@ -549,7 +563,8 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
         stages.append(("raw + peaks", dict(sigma=0.0, stride=1, peaks=float(peaks)),
                        int(peaks_steps), None, {}))
     if finish:
-        stages.append(("raw finish", dict(sigma=0.0, stride=1), int(finish), None, {}))
+        stages.append(("raw finish", dict(sigma=0.0, stride=1), int(finish), None,
+                       dict(finish_lm or {})))
     if any(not 0 <= i < len(DENSITIES) for i in hold_first):
         raise ValueError(f"hierarchical: hold_first holds indices into DENSITIES (0..9), "
                          f"got {hold_first}.")  # fmt: skip
@@ -581,15 +596,28 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
         for s in range(x.shape[0]):
             def f(z, s=s):  # with log_bound: the points CMA-ES tries are the box's
                 z = clip_log_ratio(z, log_bound)
-                return np.asarray(batch(jnp.asarray(x0_all[s] * np.exp(z), jnp.float32)))
+                return np.asarray(batch(jnp.asarray(x0_all[s] * np.exp(z), real())))
 
             bz, bf, hist = cma_es(f, np.zeros(len(DENSITIES)), 0.25, cma_first, 10, seed=s)
+            hist = [tuple(h) for h in hist]
+            lam, restarts = 10, []
+            while len(restarts) < cma_restarts and bf > cma_restart_above:
+                lam *= 2  # IPOP: the population doubled, sigma reset, from the best point
+                bz2, bf2, h2 = cma_es(f, bz, 0.25, cma_first * lam // 10, lam,
+                                      seed=s + 1000 * (len(restarts) + 1))  # fmt: skip
+                used = hist[-1][0] if hist else 0
+                hist += [(used + u, min(bf, b)) for u, b in h2]
+                restarts.append({"popsize": lam, "simulations": int(h2[-1][0]) if h2 else 0,
+                                 "from_loss": bf, "best_loss": bf2})  # fmt: skip
+                log({"cma_restart": restarts[-1]})
+                if bf2 < bf:
+                    bz, bf = bz2, bf2
             f0 = float(f(np.zeros((1, len(DENSITIES))))[0])
             x[s] = x0_all[s] * np.exp(clip_log_ratio(bz, log_bound))
         rec = {"stage": "cma-es", "loss": repr(loss), "fitted": list(range(len(DENSITIES))),
                "simulations": int(hist[-1][0]) if hist else 0, "n_evaluations_total": 0,
                "n_tangents": 0, "cma_history": hist, "start_loss": f0, "best_loss": bf,
-               "stop_reason": "budget", "converged": False,
+               "stop_reason": "budget", "converged": False, "restarts": restarts,
                "losses": [[f0, bf]] * x.shape[0], "objective": [[f0, bf]] * x.shape[0],
                "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                "rel_error": (x / truth[None] - 1).tolist()}  # fmt: skip
@@ -602,7 +630,7 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
         if n == 0 and hold_first:
             idx = [i for i in idx if i not in hold_first]
         tr = trainable_for([DENSITIES[i] for i in idx])
-        base = eqx.tree_at(trainable, cell, tuple(jnp.float32(v) for v in x[0]))
+        base = eqx.tree_at(trainable, cell, tuple(real()(v) for v in x[0]))
         if scale == "abs" or n >= n_plain:  # the finish stage: linear, no trap at 0
             constraints = tuple(AbsScale(float(x0[i])) for i in idx)
         elif log_bound is None:
@@ -610,7 +638,7 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
         else:
             constraints = tuple(BoundedLogScale(float(x0[i]), log_bound) for i in idx)
         t0, c0 = time.perf_counter(), time.process_time()
-        st = tuple(jnp.asarray(x[:, i], jnp.float32) for i in idx)
+        st = tuple(jnp.asarray(x[:, i], real()) for i in idx)
         optimizer = nj.fitting.LevenbergMarquardt(**lm)
         kw = dict(kw)
         w_peaks = kw.pop("peaks", 0.0)
@@ -839,12 +867,30 @@ def main(argv=None):
     p.add_argument("--from-key", default=None,
                    help="--variant hierarchical with --finish and --start-index: run only the "
                    "finish stage, from the final densities of this key of --from-file")
+    p.add_argument("--cma-restarts", type=int, default=0,
+                   help="--variant hierarchical with --cma-first N: at most K IPOP restarts of "
+                   "the CMA-ES stage (from its best point, sigma reset, population and budget "
+                   "doubled each time) while its best loss is above --cma-restart-above")
+    p.add_argument("--cma-restart-above", type=float, default=10.0,
+                   help="mV² of the CMA-ES stage's loss above which it restarts (default 10: "
+                   "with --spike-peaks 0.1 a missing spike costs ~14)")
+    p.add_argument("--x64", action="store_true",
+                   help="run in float64 (jax_enable_x64; the reference trace too), e.g. a "
+                   "finish stage from a float32 run's final point with --from-key")
+    p.add_argument("--finish-lm", default="",
+                   help="LevenbergMarquardt settings of the finish stage, e.g. "
+                   "max_damping=1e14,max_tries=20")
     docs = Path(__file__).resolve().parent.parent / "docs"
     p.add_argument("--from-file", default=str(docs / "hay2011_fit.json"))
     p.add_argument("--out", default=str(docs / "hay2011_fit.json"))
     args = p.parse_args(argv)
     args.prior = None if args.prior is None else [float(w) for w in args.prior.split(",")]
     args.hold_first = tuple(int(i) for i in args.hold_first.split(",") if i.strip())
+    args.finish_lm_dict = parse_lm(args.finish_lm, p.error)
+    if args.x64:  # before the cell and the reference trace are built
+        jax.config.update("jax_enable_x64", True)
+    if args.cma_restarts and not args.cma_first:
+        p.error("--cma-restarts needs --cma-first N (the CMA-ES stage it restarts)")
     if args.from_key and (args.variant != "hierarchical" or args.finish < 1 or args.resume
                           or args.start_index is None or args.method != "lm"):
         p.error("--from-key needs --variant hierarchical --method lm --finish N (N >= 1) "
@@ -862,10 +908,12 @@ def main(argv=None):
     labels = [d[0] for d in DENSITIES]
     out = {"T_ms": args.T, "dt_ms": DT, "densities": labels, "truth": truth.tolist(),
            "starts": starts.tolist(),
-           "machine": "shared 2-core VM, other jobs running"}  # fmt: skip
+           "machine": "shared 2-core VM, other jobs running",
+           "dtype": str(jnp.dtype(real())), "loadavg_at_start": list(os.getloadavg())}  # fmt: skip
 
     def save():  # after the LM half and after each CMA-ES start: a killed run keeps its part
         out["total_cpu_s"] = time.process_time() - cpu0
+        out["loadavg_at_save"] = list(os.getloadavg())
         path = Path(args.out)
         allres = json.loads(path.read_text()) if path.exists() else {}
         if "lm" in allres:  # an older single-variant file: the default variant
@@ -897,14 +945,14 @@ def main(argv=None):
 
     # one simulation, compiled, for the budget's unit
     sim = jax.jit(lambda x: nj.simulate(with_params(x), inputs, dt=DT, saveat=saveat).states)
-    sim(jnp.asarray(truth, jnp.float32)).block_until_ready()
+    sim(jnp.asarray(truth, real())).block_until_ready()
     t0 = time.perf_counter()
-    sim(jnp.asarray(starts[0], jnp.float32)).block_until_ready()
+    sim(jnp.asarray(starts[0], real())).block_until_ready()
     out["one_simulation_s"] = time.perf_counter() - t0
 
     # ---- gradient descent: neurojax.fit (default optimiser: LM), every start together
-    guess = with_params(jnp.asarray(starts[0], jnp.float32))
-    start_leaves = tuple(jnp.asarray(starts[:, i], jnp.float32) for i in range(P))
+    guess = with_params(jnp.asarray(starts[0], real()))
+    start_leaves = tuple(jnp.asarray(starts[:, i], real()) for i in range(P))
     t0, c0 = time.perf_counter(), time.process_time()
     bounded = args.variant == "bounded"
     constraints = (tuple(nj.fitting.Bounded(BOX[0] * g, BOX[1] * g) for g in truth)
@@ -933,8 +981,8 @@ def main(argv=None):
             "start_losses": np.asarray(r1.start_losses).tolist(),
             "rel_error": (after1 / truth[None] - 1).tolist()}  # fmt: skip
         print("features stage", out["features_stage"], flush=True)
-        start_leaves = tuple(jnp.asarray(after1[:, i], jnp.float32) for i in range(P))
-        guess = with_params(jnp.asarray(after1[0], jnp.float32))
+        start_leaves = tuple(jnp.asarray(after1[:, i], real()) for i in range(P))
+        guess = with_params(jnp.asarray(after1[0], real()))
     if args.method == "cma":
         pass
     elif args.variant == "hierarchical":
@@ -963,7 +1011,10 @@ def main(argv=None):
                                            cma_first=args.cma_first, scale=args.scale,
                                            finish=args.finish, onsets=args.onsets,
                                            peaks=args.peaks, peaks_steps=args.peaks_steps,
-                                           spike_peaks=args.spike_peaks)  # fmt: skip
+                                           spike_peaks=args.spike_peaks,
+                                           cma_restarts=args.cma_restarts,
+                                           cma_restart_above=args.cma_restart_above,
+                                           finish_lm=args.finish_lm_dict)  # fmt: skip
         records = out["stages"]
         out["stages"] = records
         out["lm_wall_s"], out["lm_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
@@ -1016,11 +1067,31 @@ def final_point(allres, key, start_index, start, truth):
     return (np.asarray(truth) * (1 + np.asarray(row["rel_error"], float)))[None]
 
 
+def parse_lm(text, error):
+    """`--finish-lm` ("name=value,...") as `LevenbergMarquardt` keyword arguments
+    (`max_tries` an int, the others floats); `error(msg)` on a name it does not have."""
+    names = {"damping", "increase", "decrease", "max_tries", "max_damping"}
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in names or not value:
+            error(f"--finish-lm: expected name=value with name one of {sorted(names)}, "
+                  f"got {item!r}")  # fmt: skip
+        out[name] = int(value) if name == "max_tries" else float(value)
+    return out
+
+
+def _suffix(args):
+    """The key's suffix for --finish-lm and --x64."""
+    lm = "".join(f"-{k}{v:g}" for k, v in sorted(getattr(args, "finish_lm_dict", {}).items()))
+    return lm + ("-x64" if getattr(args, "x64", False) else "")
+
+
 def key_of(args):
     """The run's key in the --out JSON."""
     if getattr(args, "from_key", None):
         peaks = f"-peaks{args.peaks:g}" if getattr(args, "peaks", 0) else ""
-        return f"{args.from_key}{peaks}-finish{args.finish}"
+        return f"{args.from_key}{peaks}-finish{args.finish}{_suffix(args)}"
     key = args.variant if args.protocol == "bac" else f"{args.variant}-{args.protocol}"
     if args.method != "both":
         key += f"-{args.method}"
@@ -1042,8 +1113,13 @@ def key_of(args):
         key += f"-spikepeaks{args.spike_peaks:g}"
     if getattr(args, "peaks", 0):
         key += f"-peaks{args.peaks:g}"
+    if getattr(args, "cma_restarts", 0):
+        key += f"-restarts{args.cma_restarts}"
+        if args.cma_restart_above != 10.0:
+            key += f"-above{args.cma_restart_above:g}"
     if getattr(args, "finish", 0):
         key += f"-finish{args.finish}"
+    key += _suffix(args)
     if args.start_index is not None:
         key += f"-start{args.start_index}"
     return key
@@ -1077,7 +1153,7 @@ def run_cma(args, out, starts, truth, P, sim, target, bounded, save):
         x = starts[s][None, :] * np.exp(logx)
         if bounded:
             x = np.clip(x, BOX[0] * truth, BOX[1] * truth)
-        x = jnp.asarray(x, jnp.float32)
+        x = jnp.asarray(x, real())
         v = jax.vmap(sim)(x)
         return np.asarray(jnp.mean((v - target[None]) ** 2, axis=(1, 2)))
 
