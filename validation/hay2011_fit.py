@@ -1061,7 +1061,9 @@ def final_point(allres, key, start_index, start, truth):
     row = rows[start_index] if len(rows) > 1 else rows[0]
     if "starts" in allres[key] and len(rows) == 1:
         rec = np.asarray(allres[key]["starts"][0])
-        if not np.allclose(rec, start, rtol=1e-9):
+        # rtol 1e-6: a float32 run's starts are drawn from float32-rounded published
+        # values (relative 6e-8 from a --x64 run's)
+        if not np.allclose(rec, start, rtol=1e-6):
             raise ValueError(f"--from-key {key!r} was run from another start than "
                              f"--start-index {start_index}: {rec} vs {start}.")  # fmt: skip
     return (np.asarray(truth) * (1 + np.asarray(row["rel_error"], float)))[None]
