@@ -485,3 +485,55 @@ def test_with_onsets_adds_the_raw_windows_to_the_smoothed_loss(study):
         study.with_onsets(base, -1.0, wins)
     with pytest.raises(ValueError, match="window"):
         study.with_onsets(base, 1.0, ((2.0, 1.0),))
+
+
+def test_cma_restarts_double_the_population_only_while_above_the_threshold(study):
+    """`cma_restarted` (`--cma-restarts K`): no restart once the best value is at or below
+    `above`; otherwise up to K restarts, λ doubled each time with the budget (50, 100, 200
+    simulations for λ 10, 20, 40), each from the best point so far (its value never gets
+    worse), the history counting every simulation. On a sphere offset by 1 (min 1) with
+    `above` 0.5 nothing can reach it, so both restarts run; with `above` 2 the first run's
+    best (~1.0x after 5 generations from distance 3) is below it and none runs."""
+    c = np.full(10, 0.3)
+
+    def f(x):
+        return 1.0 + np.sum((x - c) ** 2, axis=-1)
+
+    x0 = np.zeros(10)
+    bx, bf, hist, done = study.cma_restarted(f, x0, 0.25, 50, 10, seed=0, restarts=2,
+                                             above=0.5, log=lambda r: None)
+    assert [r["popsize"] for r in done] == [20, 40]
+    assert [r["simulations"] for r in done] == [100, 200]
+    assert hist[-1][0] == 50 + 100 + 200
+    assert all(b <= a for (_, a), (_, b) in zip(hist, hist[1:]))
+    assert bf == min(r["best_loss"] for r in done + [{"best_loss": hist[4][1]}])
+    assert f(bx[None])[0] == pytest.approx(bf)
+    assert done[0]["from_loss"] == hist[4][1]  # the first run's best after its 5 generations
+    _, bf1, hist1, none = study.cma_restarted(f, x0, 0.25, 50, 10, seed=0, restarts=2,
+                                              above=f(x0[None])[0], log=lambda r: None)
+    assert none == [] and hist1[-1][0] == 50 and bf1 <= f(x0[None])[0]
+
+
+def test_finish_lm_settings_and_x64_name_the_run(study):
+    """`parse_lm` (`--finish-lm`): LevenbergMarquardt's own names only, `max_tries` an int;
+    `key_of` appends the finish's settings, `-x64` and the restarts, so runs differing in
+    them do not overwrite one another in the JSON."""
+    from types import SimpleNamespace
+
+    def error(msg):
+        raise ValueError(msg)
+
+    assert study.parse_lm("max_damping=1e14, max_tries=20", error) == {
+        "max_damping": 1e14, "max_tries": 20}
+    assert study.parse_lm("", error) == {}
+    with pytest.raises(ValueError, match="max_damping"):
+        study.parse_lm("maxdamping=1e14", error)
+    args = SimpleNamespace(from_key="k", finish=40, x64=True,
+                           finish_lm_dict={"max_damping": 1e14})
+    assert study.key_of(args) == "k-finish40-max_damping1e+14-x64"
+    args = SimpleNamespace(from_key=None, variant="hierarchical", protocol="long", method="lm",
+                           log_bound=None, prior=None, hold_first=(), cma_first=200,
+                           spike_peaks=0.1, cma_restarts=2, cma_restart_above=10.0, finish=40,
+                           x64=False, finish_lm_dict={}, start_index=2)
+    assert study.key_of(args) == ("hierarchical-long-lm-cmafirst200-spikepeaks0.1-restarts2"
+                                  "-finish40-start2")

@@ -598,20 +598,9 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
                 z = clip_log_ratio(z, log_bound)
                 return np.asarray(batch(jnp.asarray(x0_all[s] * np.exp(z), real())))
 
-            bz, bf, hist = cma_es(f, np.zeros(len(DENSITIES)), 0.25, cma_first, 10, seed=s)
-            hist = [tuple(h) for h in hist]
-            lam, restarts = 10, []
-            while len(restarts) < cma_restarts and bf > cma_restart_above:
-                lam *= 2  # IPOP: the population doubled, sigma reset, from the best point
-                bz2, bf2, h2 = cma_es(f, bz, 0.25, cma_first * lam // 10, lam,
-                                      seed=s + 1000 * (len(restarts) + 1))  # fmt: skip
-                used = hist[-1][0] if hist else 0
-                hist += [(used + u, min(bf, b)) for u, b in h2]
-                restarts.append({"popsize": lam, "simulations": int(h2[-1][0]) if h2 else 0,
-                                 "from_loss": bf, "best_loss": bf2})  # fmt: skip
-                log({"cma_restart": restarts[-1]})
-                if bf2 < bf:
-                    bz, bf = bz2, bf2
+            bz, bf, hist, restarts = cma_restarted(
+                f, np.zeros(len(DENSITIES)), 0.25, cma_first, 10, seed=s,
+                restarts=cma_restarts, above=cma_restart_above, log=log)  # fmt: skip
             f0 = float(f(np.zeros((1, len(DENSITIES))))[0])
             x[s] = x0_all[s] * np.exp(clip_log_ratio(bz, log_bound))
         rec = {"stage": "cma-es", "loss": repr(loss), "fitted": list(range(len(DENSITIES))),
@@ -755,6 +744,30 @@ def clip_log_ratio(z, factor):
 def draw_starts(truth, n, seed=0, spread=0.5):
     rng = np.random.default_rng(seed)
     return truth[None, :] * rng.uniform(1 - spread, 1 + spread, size=(n, truth.size))
+
+
+def cma_restarted(f, x0, sigma, budget, popsize, seed, restarts=0, above=np.inf, log=print):
+    """`cma_es`, then at most `restarts` restarts while its best value is above `above`,
+    IPOP-style (Auger & Hansen 2005, with the restart from the best point so far rather
+    than a random one): each with the population doubled, `sigma` reset to its initial
+    value and the budget scaled with the population (`budget·λ/popsize`: the same number
+    of generations). Returns the best point, its value, the best-so-far value after each
+    generation with the simulations spent in all, and one record per restart."""
+    bx, bf, hist = cma_es(f, x0, sigma, budget, popsize, seed)
+    hist = [tuple(h) for h in hist]
+    lam, done = popsize, []
+    while len(done) < restarts and bf > above:
+        lam *= 2
+        bx2, bf2, h2 = cma_es(f, bx, sigma, budget * lam // popsize, lam,
+                              seed=seed + 1000 * (len(done) + 1))  # fmt: skip
+        used = hist[-1][0] if hist else 0
+        hist += [(used + u, min(bf, b)) for u, b in h2]
+        done.append({"popsize": lam, "simulations": int(h2[-1][0]) if h2 else 0,
+                     "from_loss": bf, "best_loss": bf2})  # fmt: skip
+        log({"cma_restart": done[-1]})
+        if bf2 < bf:
+            bx, bf = bx2, bf2
+    return bx, bf, hist, done
 
 
 def cma_es(f, x0, sigma, budget, popsize, seed):
