@@ -37,6 +37,14 @@ JSON). CMA-ES gets that many simulations per start.
     # the CMA-ES stage and the low-passed stages also compare 10 ms window peaks (spikes)
     python validation/hay2011_fit.py --variant hierarchical --protocol long --T 250 \
         --start-index 3 --method lm --cma-first 200 --spike-peaks 0.1 --finish 40
+    # ... with IPOP-style restarts of the CMA-ES stage while its best loss is > 10 mV²
+    python validation/hay2011_fit.py ... --cma-first 200 --cma-restarts 2 --spike-peaks 0.1 \
+        --finish 40
+    # a float64 finish stage (the reference trace regenerated in float64) from a stored
+    # float32 run's final point; --finish-lm sets its LevenbergMarquardt
+    python validation/hay2011_fit.py --variant hierarchical --protocol long --T 250 \
+        --method lm --start-index 1 --finish 40 --x64 \
+        --from-key hierarchical-long-lm-cmafirst200-spikepeaks0.1-finish40-start1
 
 Result (docs/fitting.md, "Hay et al.'s L5 cell"): neither method recovers the ten
 densities at ~270 simulations per start; CMA-ES ends at lower losses than LM. The trace
