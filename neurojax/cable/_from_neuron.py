@@ -54,7 +54,8 @@ class NeuronCell(NamedTuple):
       order (the NEURON `IClamp`s, each at its segment's centre).
     - `netstims`: for each point process taking events (`cell`'s receivers, in order),
       the `NetStim`s driving it through `NetCon`s: `(start ms, interval ms, number,
-      delay ms, weight)` each.
+      delay ms, weight)` each; a spike of a source in `from_neuron`'s `spike_times` (a
+      VecStim's) is one such with `start` its time and `number` 1.
     """
 
     cell: Cell
@@ -242,7 +243,13 @@ def _hoc_value(h, name: str, default=None):
 
 
 def from_neuron(
-    sections=None, *, mods=None, v_init=None, h=None, neuron_slope: bool = False
+    sections=None,
+    *,
+    mods=None,
+    v_init=None,
+    h=None,
+    neuron_slope: bool = False,
+    spike_times=None,
 ) -> NeuronCell:
     """The cell NEURON holds now, as a neurojax `Cell` (a `NeuronCell`).
 
@@ -281,21 +288,23 @@ def from_neuron(
 
     Point processes: `IClamp`s become current clamps; any other (`ExpSyn`, `Exp2Syn`,
     `SEClamp`, `AlphaSynapse`, one from `mods`) is placed at its segment with its
-    parameters, and the `NetCon`s from `NetStim`s (noise 0) onto it become its events
-    (`NeuronCell.inputs`). `APCount`s pass no current: skipped, with a warning.
+    parameters, and the `NetCon`s from `NetStim`s (noise 0) and from the sources in
+    `spike_times` (VecStims) onto it become its events (`NeuronCell.inputs`). `APCount`s pass no current: skipped, with a warning.
 
     Refused (`ValueError` naming the section or object): a section attached by its 1
     end, several trees, a section attached to the given ones but left out of them (a
     template's myelin outside its `all`: NEURON simulates it; pass it too), ion values
     differing within a section, an `ion_style` other than NEURON's default rule (which
     `Cell` follows), a mechanism or point process without a `.mod` file, the
-    `extracellular` mechanism, a `NetCon` from a presynaptic voltage, a VecStim or
-    `NetCon.event` (give the spike times to `Cell.event_input`), a NetStim with noise.
+    `extracellular` mechanism, a `NetCon` from a presynaptic voltage or driven by
+    `NetCon.event` (give the spike times to `Cell.event_input`), a NetStim with noise or
+    another artificial cell (a `VecStim`) whose times are not in `spike_times`.
     """
     if h is None:
         from neuron import h  # noqa: PLC0415  (NEURON is needed only here)
     if not isinstance(neuron_slope, bool):
         raise TypeError(f"from_neuron: neuron_slope must be True or False, got {neuron_slope!r}.")
+    given_times = _spike_times(spike_times)
     if isinstance(sections, (str, bytes)):
         raise TypeError(
             f"from_neuron: sections must be NEURON sections (e.g. cell.all, or [h.soma]), not "
@@ -541,7 +550,7 @@ def from_neuron(
             "carried over; record spikes from the Solution instead.",
             stacklevel=2,
         )
-    netstims = _netstims(h, objects)
+    netstims = _netstims(h, objects, given_times)
     cell = Cell(
         morph,
         mechanisms,
@@ -610,11 +619,49 @@ def _ion_styles(h, order, info, sec_uses) -> tuple[set, set]:
     return fixed, from_globals
 
 
-def _netstims(h, objects) -> list[tuple]:
-    """For each point process, the `NetStim`s that drive it through `NetCon`s:
-    `(start, interval, number, delay, weight)` each. A NetCon from anything else (a
-    section's voltage: another cell; a VecStim; none: events from `NetCon.event`) or a
-    NetStim with noise is refused, naming it."""
+def _spike_times(spike_times) -> dict[str, np.ndarray]:
+    """`from_neuron`'s `spike_times`, checked: source name (`hname()`) → times (ms)."""
+    if spike_times is None:
+        return {}
+    if not isinstance(spike_times, dict):
+        raise TypeError(
+            "from_neuron: spike_times must be a dict {source: times} (e.g. {vecstim: "
+            f"h.Vector([5, 12.5])}}), got {type(spike_times).__name__}."
+        )
+    out = {}
+    for src, times in spike_times.items():
+        name = src if isinstance(src, str) else getattr(src, "hname", None)
+        name = name() if callable(name) else name
+        if not isinstance(name, str):
+            raise TypeError(
+                f"from_neuron: spike_times keys must be NEURON objects (a VecStim, a "
+                f"NetStim) or their names, got {src!r}."
+            )
+        try:
+            t = np.asarray(list(times) if hasattr(times, "hname") else times, dtype=float)
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                f"from_neuron: spike_times[{name}] must be spike times in ms (a Vector, a "
+                f"list, an array), got {times!r}."
+            ) from e
+        if t.ndim > 1 or not np.all(np.isfinite(t)) or np.any(t < 0):
+            raise ValueError(
+                f"from_neuron: spike_times[{name}] must be finite times >= 0 ms in one "
+                f"dimension (NEURON's VecStim refuses earlier ones), got {t.tolist()[:8]}."
+            )
+        out[name] = t.reshape(-1)
+    return out
+
+
+def _netstims(h, objects, given=None) -> list[tuple]:
+    """For each point process, the events that drive it through `NetCon`s as `(start,
+    interval, number, delay, weight)` tuples: one per `NetStim`, one per spike (number 1)
+    of a source whose times are `given` (`{hname: times}`, a VecStim's). A NetCon from
+    anything else (a section's voltage: another cell; none: events from `NetCon.event`;
+    another artificial cell), or a NetStim with noise, is refused, naming it; a source in
+    `given` that drives none of the point processes is refused (a misspelt name)."""
+    given = {} if given is None else given
+    used = set()
     index = {o.hname(): j for j, o in enumerate(objects)}
     out = [[] for _ in objects]
     for nc in h.List("NetCon"):
@@ -630,23 +677,40 @@ def _netstims(h, objects) -> list[tuple]:
                 "sent by NetCon.event): not carried over. Give its spike times to "
                 "cell.event_input and pass inputs yourself."
             )
+        delay, weight = float(nc.delay), float(nc.weight[0])
+        if not (np.isfinite(delay) and np.isfinite(weight)) or delay < 0:
+            raise ValueError(
+                f"{where} from {src.hname()}: (delay, weight) = ({delay}, {weight}) must be "
+                "finite, with delay >= 0."
+            )
+        if src.hname() in given:
+            used.add(src.hname())
+            out[j].extend((float(t), 1.0, 1.0, delay, weight) for t in given[src.hname()])
+            continue
         if not src.hname().startswith("NetStim["):
             raise ValueError(
-                f"{where} comes from {src.hname()}: only NetStim sources are carried over. "
-                "Give its spike times to cell.event_input and pass inputs yourself."
+                f"{where} comes from {src.hname()}, whose spike times NEURON does not "
+                "expose (a VecStim plays a Vector only its C code reads): pass them as "
+                f"from_neuron(..., spike_times={{{src.hname().split('[')[0].lower()}: "
+                "times}) (the Vector it plays)."
             )
         if float(src.noise) != 0.0:
             raise ValueError(
                 f"{where} comes from {src.hname()} with noise = {src.noise}: its spike times "
-                "come from NEURON's random stream. Record them in NEURON and give them to "
-                "cell.event_input."
+                "come from NEURON's random stream. Record them in NEURON (nc.record) and "
+                "pass them as from_neuron(..., spike_times={netstim: times})."
             )
-        values = (float(src.start), float(src.interval), float(src.number),
-                  float(nc.delay), float(nc.weight[0]))  # fmt: skip
-        if not np.all(np.isfinite(values)) or values[3] < 0:
+        values = (float(src.start), float(src.interval), float(src.number), delay, weight)
+        if not np.all(np.isfinite(values)):
             raise ValueError(
                 f"{where} from {src.hname()}: (start, interval, number, delay, weight) = "
-                f"{values} must be finite, with delay >= 0."
+                f"{values} must be finite."
             )
         out[j].append(values)
+    unused = sorted(set(given) - used)
+    if unused:
+        raise ValueError(
+            f"from_neuron: spike_times names {unused}, which drive(s) none of the point "
+            "processes of these sections through a NetCon; check the source."
+        )
     return [tuple(x) for x in out]
