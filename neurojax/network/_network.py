@@ -38,6 +38,12 @@ class NetworkDiscrete(NamedTuple):
 
     neurons: dict
     delays: tuple  # per projection: RingState / flat per-synapse ring buffer / None
+    # the delay rings' clock: steps since the rings were initialised (int32 scalar), so
+    # that a run continued from `Solution.final_state` reads and writes the rows where the
+    # previous run left them (`simulate`'s step index restarts at 0 in every call: a spike
+    # still in flight at the end of a run was lost or delivered at the wrong step). None
+    # without rings.
+    step: Any = None
 
 
 class Network(AbstractModel):
@@ -557,6 +563,7 @@ class Network(AbstractModel):
         for pr, steps, ring in zip(self.projections, self._delay_steps, self._ring, strict=True):
             if steps == "het":
                 delays.append(jnp.zeros((ring * pops[pr.post].size,), dtype))
+        has_ring = any(d is not None for d in delays)
         return NetworkDiscrete(
             neurons={
                 n: p.neuron.init_discrete_columns((p.size,), dict(self._dspikes)[n])
@@ -565,6 +572,7 @@ class Network(AbstractModel):
                 for n, p in pops.items()
             },
             delays=tuple(delays),
+            step=jnp.zeros((), jnp.int32) if has_ring else None,
         )
 
     def _init_neuron(self, name):
@@ -957,14 +965,17 @@ class Network(AbstractModel):
                 released[k], stp_state = pr.stp.on_spike(stp_state, spikes[pr.pre])
             stps.append(stp_state)
         n_src = len(self._sources)
+        # the rings' own clock (a continued run goes on where the last one stopped); a
+        # NetworkDiscrete built by hand without it falls back to the run's step index
+        clock = info.index if getattr(z, "step", None) is None else z.step
         delayed, delays = [], []  # delayed: per source, {delay steps: delayed spikes}
         for src, (pre, longest) in enumerate(self._sources):
             ks = [k for k, s in enumerate(self._proj_source) if s == src]
             x = released.get(ks[0], spikes[pre])
-            ring = Delay(longest).write(z.delays[src], x, info.index)
+            ring = Delay(longest).write(z.delays[src], x, clock)
             delayed.append(
                 {
-                    d: Delay(longest).read(ring, x, info.index, d)
+                    d: Delay(longest).read(ring, x, clock, d)
                     for d in sorted({self._delay_steps[k] for k in ks})
                 }
             )
@@ -1001,11 +1012,11 @@ class Network(AbstractModel):
                     conn.weight,
                     self._het_delays[k],
                     x,
-                    info.index,
+                    clock,
                     n_post,
                     conn.chunk,
                 )
-                slot = (jnp.asarray(info.index, jnp.int32) % self._ring[k]) * n_post
+                slot = (jnp.asarray(clock, jnp.int32) % self._ring[k]) * n_post
                 arrived[k] = jax.lax.dynamic_slice_in_dim(buf, slot, n_post)
                 delays.append(
                     jax.lax.dynamic_update_slice_in_dim(buf, jnp.zeros_like(arrived[k]), slot, 0)
@@ -1054,7 +1065,8 @@ class Network(AbstractModel):
         y = NetworkState(
             neurons=neurons, synapses=tuple(synapses), stp=tuple(stps), drives=tuple(drives)
         )
-        return y, NetworkDiscrete(neurons=nz, delays=tuple(delays)), {**spikes, **extra}
+        step = None if getattr(z, "step", None) is None else z.step + 1
+        return y, NetworkDiscrete(neurons=nz, delays=tuple(delays), step=step), {**spikes, **extra}
 
     # ---------------------------------------------------------------- helpers
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._statistics import population_rate
+from ._statistics import _dt, population_rate
 
 
 def raster(
@@ -21,6 +21,7 @@ def raster(
     are drawn (the first ones). Dendritic spikes `(n_steps, size, n_compartments)` (a
     network's `"<population>.dspikes"`) are drawn one row per neuron and compartment.
     Returns the axes."""
+    dt = _dt("raster", dt)  # dt <= 0 drew the spikes at t <= 0 without a word
     import matplotlib.pyplot as plt
 
     ax = ax or plt.gca()
@@ -99,10 +100,19 @@ def plot_compartments(
     `(n_steps, size, n_compartments)` (a network's `Solution.v[population]`) or
     `(n_steps, n_compartments)` (a single `ReducedCell`), recorded every `dt` ms;
     `names` labels the compartments (e.g. `cell.names`). Returns the axes."""
-    import matplotlib.pyplot as plt
-
+    dt = _dt("plot_compartments", dt)  # dt = 0 drew every trace at one instant
     v = np.asarray(v)
     if v.ndim == 3:
+        if (
+            isinstance(neuron, (bool, np.bool_))
+            or not isinstance(neuron, (int, np.integer))
+            or not -v.shape[1] <= neuron < v.shape[1]
+        ):
+            raise ValueError(
+                f"plot_compartments: neuron={neuron!r} is not one of the {v.shape[1]} neurons "
+                f"of v {v.shape} (n_steps, size, n_compartments); give an int in "
+                f"[0, {v.shape[1]})."
+            )
         v = v[:, neuron]
     if v.ndim != 2:
         raise ValueError(
@@ -112,6 +122,8 @@ def plot_compartments(
     names = list(names) if names is not None else [f"compartment {i}" for i in range(v.shape[1])]
     if len(names) != v.shape[1]:
         raise ValueError(f"{len(names)} names for {v.shape[1]} compartments.")
+    import matplotlib.pyplot as plt
+
     ax = ax or plt.gca()
     t = t0 + (np.arange(v.shape[0]) + 1) * dt
     for i, name in enumerate(names):
