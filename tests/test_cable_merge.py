@@ -87,6 +87,9 @@ def _run(cell):
     return nj.simulate(cell, inputs, dt=DT).states
 
 
+# slow tier: two Hay-like cells compiled (~10 s of the fast tier); the fast tier keeps the
+# grouping structure tests above and test_merged_parameters_built_once_per_call below
+@pytest.mark.slow
 def test_grouped_same_as_instance_by_instance(x64):
     """V, gates and concentrations through spikes, with one grouped instance's leaf
     replaced by `eqx.tree_at` (the grouped step reads the instances' own leaves):

@@ -67,6 +67,9 @@ print(text.count("xla_cpu_small_call"), entry.count(" while("))
 """
 
 
+# slow tier: a fresh interpreter compiling a gradient (~8 s of the fast tier); the fast tier
+# keeps the loop-hoisting check of tests/test_gather.py and the flag check above
+@pytest.mark.slow
 def test_time_loops_of_one_neuron_compile_into_one_function():
     """The forward and backward time loops of a single-neuron gradient are hoisted by
     XLA:CPU into single functions (`xla_cpu_small_call`), none left as a `while` of
