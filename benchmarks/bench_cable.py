@@ -167,19 +167,35 @@ def run_neurojax(sizes, repeats, batch, tree_methods=None):
     return rows
 
 
-def run_tree_solve(sizes, repeats, steps=400):
+def _solve_topologies(sizes, hay=False):
+    """[(label, TreeTopology)]: the benchmark tree at each size (branches), and Hay et
+    al. (2011)'s simplified L5b morphology (irregular branches) with `hay`."""
+    from neurojax.cable import Branch, Morphology
+
+    out = []
+    for nb in sizes:
+        morph = Morphology([Branch(L, d, parent=p, nseg=NSEG) for L, d, p in tree_spec(nb)])
+        out.append((f"{nb * NSEG} compartments", morph.discretise().topology))
+    if hay:
+        from neurojax.cable import hay2011_morphology
+
+        out.append(("Hay 2011 (simplified)", hay2011_morphology().discretise().topology))
+    return out
+
+
+def run_tree_solve(sizes, repeats, steps=400, methods=None, batches=(0, 10, 100), hay=False):
     """The voltage solve alone, per schedule: `steps` solves of the benchmark tree's
     matrix (a diagonally dominant system with random couplings, float32) in one
-    `lax.scan`, one cell and `vmap` batches of 10 and 100; µs per solve per cell."""
+    `lax.scan`, one cell and `vmap` batches; µs per solve per cell, the median of
+    `repeats` rounds in which the schedules alternate (CPU time of this process)."""
     import jax
     import jax.numpy as jnp
 
-    from neurojax.cable import Branch, Morphology, tree_solve
+    from neurojax.cable import tree_solve
 
+    methods = methods or ["hines", "levels", "branches"]
     rows = []
-    for nb in sizes:
-        morph = Morphology([Branch(L, d, parent=p, nseg=NSEG) for L, d, p in tree_spec(nb)])
-        topo = morph.discretise().topology
+    for label, topo in _solve_topologies(sizes, hay):
         n, parent = topo.n, topo.parent
         rng = np.random.default_rng(0)
         a = -rng.uniform(0.1, 2.0, n).astype(np.float32)
@@ -201,20 +217,37 @@ def run_tree_solve(sizes, repeats, steps=400):
                 return jax.jit(run), d
             return jax.jit(jax.vmap(run)), d * jnp.linspace(1.0, 1.1, batch)[:, None]
 
-        cases = [(m, b) for b in (0, 10, 100) for m in ("hines", "levels")]
-        cases.remove(("levels", 100))  # ~1 s per cell-run at 2000 compartments
-        for method, batch in cases:
-            fn, arg = make(method, batch)
-            jax.block_until_ready(fn(arg))
-            t = median_time(lambda fn=fn, arg=arg: jax.block_until_ready(fn(arg)), repeats)
+        cases = [(m, b) for b in batches for m in methods]
+        if n > 2000 and ("levels", 100) in cases:
+            cases.remove(("levels", 100))  # ~1 s per cell-run at 2000 compartments
+        fns, ref = {}, None
+        for case in cases:
+            fn, arg = make(*case)
+            x = np.asarray(fn(arg))
+            if case[1] == 0:  # same values as the first schedule, to float32 round-off
+                ref = x if ref is None else ref
+                dev = float(np.max(np.abs(x - ref)) / np.max(np.abs(ref)))
+            fns[case] = (fn, arg, dev if case[1] == 0 else None)
+        times = {case: [] for case in cases}
+        for _ in range(repeats):
+            for case, (fn, arg, _dev) in fns.items():
+                c = _cpu()
+                jax.block_until_ready(fn(arg))
+                times[case].append(_cpu() - c)
+        for (method, batch), ts in times.items():
             row = dict(
                 tool="neurojax tree_solve",
                 tree_solve=method,
+                tree=label,
                 n_nodes=n,
-                n_compartments=nb * NSEG,
                 batch=batch,
-                us_per_solve_per_cell=t / steps / max(batch, 1) * 1e6,
+                us_per_solve_per_cell=statistics.median(ts) / steps / max(batch, 1) * 1e6,
+                rel_dev_from_first=fns[(method, batch)][2],
+                load_average=os.getloadavg(),
             )
+            if method == "branches":
+                lay = topo.chain_layout
+                row.update(chains=lay.c, interior_rows=lay.k, reduced_nodes=lay.n_reduced)
             rows.append(row)
             print(row, flush=True)
     return rows
@@ -363,8 +396,9 @@ def serve_jaxley(nb):
 
 
 def _cpu():
-    t = os.times()
-    return t.user + t.system
+    """CPU seconds of this process, all threads (`CLOCK_PROCESS_CPUTIME_ID`: ns resolution;
+    `os.times` counts 10 ms ticks)."""
+    return time.process_time()
 
 
 def run_paired(nb, rounds, jaxley_python=None):
@@ -520,9 +554,15 @@ def main(argv=None):
         "--tree-methods",
         nargs="+",
         default=None,
-        help="neurojax tree-solve schedules to compare (hines, levels): one backward-Euler "
-        "row (forward, gradient, vmap batch) per schedule other than the backend's default",
+        help="neurojax tree-solve schedules to compare (hines, levels, branches): one "
+        "backward-Euler row (forward, gradient, vmap batch) per schedule other than the "
+        "backend's default; --tool solve: the schedules timed (default all three)",
     )
+    p.add_argument(
+        "--solve-batches", type=int, nargs="+", default=[0, 10, 100],
+        help="--tool solve: vmap batch sizes (0: one cell, no vmap)",
+    )
+    p.add_argument("--hay", action="store_true", help="--tool solve: add the Hay cell's tree")
     p.add_argument("--name", default="cpu")
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
@@ -545,7 +585,10 @@ def main(argv=None):
             ),
             "neuron": lambda: run_neuron(args.branches, args.repeats),
             "jaxley": lambda: run_jaxley(args.branches, args.repeats),
-            "solve": lambda: run_tree_solve(args.branches, args.repeats),
+            "solve": lambda: run_tree_solve(
+                args.branches, args.repeats, methods=args.tree_methods,
+                batches=args.solve_batches, hay=args.hay,
+            ),
         }[args.tool]
         rows = fn()
         if args.tool == "solve":
@@ -553,7 +596,8 @@ def main(argv=None):
             sys.path.insert(0, str(HERE))
             import _common as C
 
-            result = dict(machine=C.machine_info(), steps=400, rows=rows)
+            result = dict(machine=C.machine_info(), steps=400, rows=rows,
+                          load_average_at_end=os.getloadavg())
             out = RESULTS / f"cable_tree_solve_{args.name}.json"
             out.write_text(json.dumps(result, indent=1))
             (RESULTS / f"cable_tree_solve_{args.name}.md").write_text(

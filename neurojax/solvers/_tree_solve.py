@@ -41,6 +41,7 @@ Int J Biomed Comput 15:69–76.
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -135,6 +136,12 @@ class TreeTopology:
         self.over_children = StaticMap(parent[1:], kids, n, n)
         self._key = parent.tobytes()
 
+    @functools.cached_property
+    def chain_layout(self) -> "_ChainLayout":
+        """The unbranched runs and the reduced tree of `method="branches"` (built on
+        first use)."""
+        return _ChainLayout(self.parent)
+
     def __hash__(self):
         return hash(self._key)
 
@@ -143,6 +150,76 @@ class TreeTopology:
 
     def __repr__(self):
         return f"TreeTopology(n={self.n}, height={self.height}, width={self.width})"
+
+
+class _ChainLayout:
+    """The unbranched runs of a tree for `method="branches"`, in numpy (static).
+
+    A *chain* is a run of consecutively numbered nodes `s, s + 1, …, s + L − 1`, each
+    (after the first) the only child of the one before: its interior nodes (all but the
+    first, the *top*, and the last, the *bottom*) have one child each and no other
+    coupling. A cable's `Discretisation` numbers each branch's nodes consecutively, so
+    the chains are its branches (and their unbranched continuations). Chains longer than
+    the most common length `L₀` are cut into a head of `L mod L₀` nodes and pieces of
+    `L₀` (every piece is a chain): fewer padded rows. Consecutive chains of one length
+    form a *group* `(start, count, length)`, a contiguous slice of the node arrays that
+    reshapes to `(count, length)`: the chains' rows are slices, never gathers (XLA:CPU
+    gathers cost ~2 ns per element here, as much as the Hines loop's whole step).
+
+    - `groups`: `[(first node, first chain, chains, length)]`, tiling `0 … n − 1`;
+    - `k` (interior rows: the longest chain's length − 2), `c` (chains);
+    - `fill_row` `(k, c)`: True at each chain's last interior row (coupled to its bottom);
+    - `direct` `(c,)`: the chain is its top and bottom only (no fill-in: the bottom keeps
+      its own coupling to the top);
+    - `reduced_topology`: the tree of the chains' tops and bottoms, numbered group by
+      group, chain by chain, top before bottom (one node for a chain of one node): a
+      bottom's parent is its top, a top's parent the bottom it hangs from."""
+
+    def __init__(self, parent):
+        n = parent.size
+        nkids = np.bincount(parent[1:], minlength=n)
+        idx = np.arange(1, n)
+        cont = (parent[1:] == idx - 1) & (nkids[:-1] == 1)  # node i continues i − 1's chain
+        starts = np.concatenate([[0], idx[~cont]])
+        lengths = np.diff(np.concatenate([starts, [n]]))
+        vals, counts = np.unique(lengths, return_counts=True)
+        cap = int(vals[counts == counts.max()].max())  # most common length (ties: longest)
+        pieces = []
+        for s, L in zip(starts.tolist(), lengths.tolist(), strict=True):
+            if L > cap and L % cap:
+                pieces.append((s, L % cap))
+                s, L = s + L % cap, L - L % cap
+            pieces += [(s + q * cap, min(L, cap)) for q in range(max(1, L // cap) if L > cap else 1)]
+        groups = []
+        for s, L in pieces:
+            if groups and groups[-1][3] == L:
+                g = groups[-1]
+                groups[-1] = (g[0], g[1], g[2] + 1, L)
+            else:
+                groups.append((s, sum(g[2] for g in groups), 1, L))
+        c = len(pieces)
+        k = max(0, max(L for _, L in pieces) - 2)
+        fill_row = np.zeros((k, c), bool)
+        for j, (_, L) in enumerate(pieces):
+            if L >= 3:
+                fill_row[L - 3, j] = True
+        # the reduced tree, in the order the solve lays it out
+        red_nodes = [x for s, L in pieces for x in ((s, s + L - 1) if L > 1 else (s,))]
+        pos = np.full(n, -1, np.int64)
+        pos[red_nodes] = np.arange(len(red_nodes))
+        red_parent = np.full(len(red_nodes), -1, np.int64)
+        for s, L in pieces:
+            if s:
+                if pos[parent[s]] < 0:  # cannot happen: a top hangs from a bottom
+                    raise AssertionError(f"node {s}'s parent {parent[s]} is no chain's bottom")
+                red_parent[pos[s]] = pos[parent[s]]
+            if L > 1:
+                red_parent[pos[s + L - 1]] = pos[s]
+        self.groups, self.k, self.c = groups, k, c
+        self.n_reduced = len(red_nodes)
+        self.fill_row = fill_row
+        self.direct = np.array([L == 2 for _, L in pieces])
+        self.reduced_topology = TreeTopology(red_parent)
 
 
 def _solve_levels(topo: TreeTopology, idx, d, a, b, rhs):
@@ -263,6 +340,135 @@ def _solve_hines(topo: TreeTopology, idx, d, a, b, rhs):
     return jax.lax.fori_loop(1, n, substitute, rd, unroll=unroll)
 
 
+def _solve_branches(topo: TreeTopology, idx, d, a, b, rhs):
+    """Branch-parallel elimination (`method="branches"`) for node-major `(N, *batch)`
+    arrays in the original numbering; `a[0]`, `b[0]` are ignored.
+
+    Every unbranched run of compartments (a *chain*: `_ChainLayout`) is reduced at once,
+    all chains together: its interior nodes (all but its top and bottom) are eliminated
+    from the bottom up, each into the node above it, which couples each one in turn to
+    the chain's bottom (fill-in `f = M[node, bottom]`, `g = M[bottom, node]`), ending in a
+    direct coupling top ↔ bottom. The interiors of all chains are rows of a `(k, chains,
+    *batch)` array (padded with d = 1, zero couplings): k sequential steps, each a vector
+    operation over every chain. What is left is a tree of the chains' tops and bottoms,
+    solved by `_solve_hines`; then the interiors are back-substituted, top down, all
+    chains at once: `x = (r − b·x_above − f·x_bottom)/d`. The same elimination as
+    `"hines"` in another order (the fill-in adds ~4 operations per interior node), in
+    2k + 2(reduced nodes) sequential steps instead of 2N (Jaxley's and the dendritic
+    hierarchical scheduling's idea, on a CPU)."""
+    lay = topo.chain_layout
+    n, k = topo.n, lay.k
+    dtype = jnp.result_type(d, a, b, rhs)
+    batch = rhs.shape[1:]
+    d, a, b, rhs = (jnp.broadcast_to(x.astype(dtype), (n, *batch)) for x in (d, a, b, rhs))
+    pays = k >= _BRANCH_MIN_ROWS and len(lay.groups) <= _BRANCH_MAX_GROUPS
+    if not pays or math.prod(batch) > 1:
+        # a batch rides along as a vector in `"hines"`'s rows, which measured faster than
+        # the rows of chains × batch here (vmap 10 at 2201 nodes: 11.4 against 29 µs per
+        # solve per cell); a tree without interiors, or whose chains fall into many groups
+        # (one slice per group: compile time and per-op overheads), gains nothing
+        return _solve_hines(topo, {"parent": idx["parent"]}, d, a, b, rhs)
+    extra = (1,) * len(batch)
+    st = jnp.stack([d, a, b, rhs], axis=1)  # (n, 4, *batch): one slice per group
+    dummy = jnp.asarray([1.0, 0.0, 0.0, 0.0], dtype).reshape(1, 1, 4, *extra)
+    tops, bots, inner = [], [], []
+    for s, _, m, L in lay.groups:
+        blk = st[s : s + m * L].reshape(m, L, 4, *batch)
+        tops.append(blk[:, 0])
+        bots.append(blk[:, L - 1])
+        rows = jnp.moveaxis(blk[:, 1 : L - 1], 1, 0)  # (L − 2, m, 4, *batch)
+        pad = jnp.broadcast_to(dummy, (k - max(L - 2, 0), m, 4, *batch))
+        inner.append(jnp.concatenate([rows, pad]) if L < k + 2 else rows)
+    cat = lambda xs, axis=0: xs[0] if len(xs) == 1 else jnp.concatenate(xs, axis)  # noqa: E731
+    tops, bots, rows = cat(tops), cat(bots), cat(inner, 1)
+    fill_row = idx["fill_row"].reshape(k, -1, *extra)
+    a_bot, b_bot = bots[:, 1], bots[:, 2]
+    # M[row, bottom] and M[bottom, row] before any elimination: the last interior's
+    f0 = jnp.where(fill_row, a_bot, 0.0)
+    g0 = jnp.where(fill_row, b_bot, 0.0)
+    zero = jnp.zeros_like(a_bot)
+
+    def eliminate(carry, row):
+        # row j (bottom up): its own entries, minus what its eliminated child row sent up
+        dd, drr, fc, gc, acc_d, acc_r = carry
+        dj, aj, bj, rj, fj, gj = row
+        p = dj - dd
+        r = rj - drr
+        f = fj + fc
+        g = gj + gc
+        inv = 1.0 / p
+        ai = aj * inv
+        gi = g * inv
+        carry = (ai * bj, ai * r, -ai * f, -gi * bj, acc_d + gi * f, acc_r + gi * r)
+        return carry, (r * inv, bj * inv, f * inv)
+
+    unroll = _BRANCH_UNROLL
+    xs = (rows[:, :, 0], rows[:, :, 1], rows[:, :, 2], rows[:, :, 3], f0, g0)
+    (dd, drr, fc, gc, acc_d, acc_r), (xr, xb, xf) = jax.lax.scan(
+        eliminate, (zero,) * 6, xs, reverse=True, unroll=unroll
+    )
+    # the reduced tree: every chain's top (minus what its first interior row sent up) and
+    # bottom (minus the interiors' eliminations into it, coupled to its top by fill-in)
+    direct = idx["direct"].reshape(-1, *extra)
+    top4 = jnp.stack([tops[:, 0] - dd, tops[:, 1], tops[:, 2], tops[:, 3] - drr], axis=1)
+    bot4 = jnp.stack([bots[:, 0] - acc_d, jnp.where(direct, a_bot, fc),
+                      jnp.where(direct, b_bot, gc), bots[:, 3] - acc_r], axis=1)  # fmt: skip
+    red = []
+    for _, c0, m, L in lay.groups:
+        t = top4[c0 : c0 + m]
+        red.append(t if L == 1 else jnp.stack([t, bot4[c0 : c0 + m]], 1).reshape(2 * m, 4, *batch))
+    red = cat(red)
+    x_red = _solve_hines(
+        lay.reduced_topology, {"parent": idx["red_parent"]},
+        red[:, 0], red[:, 1], red[:, 2], red[:, 3],
+    )  # fmt: skip
+    x_top, x_bot, at = [], [], 0
+    for _, _, m, L in lay.groups:
+        if L == 1:
+            x_top.append(x_red[at : at + m])
+            x_bot.append(x_red[at : at + m])
+            at += m
+        else:
+            pair = x_red[at : at + 2 * m].reshape(m, 2, *batch)
+            x_top.append(pair[:, 0])
+            x_bot.append(pair[:, 1])
+            at += 2 * m
+    x_top, x_bot = cat(x_top), cat(x_bot)
+
+    def substitute(x_above, row):
+        xr_j, xb_j, xf_j = row
+        x = xr_j - xb_j * x_above - xf_j * x_bot
+        return x, x
+
+    _, x_rows = jax.lax.scan(substitute, x_top, (xr, xb, xf), unroll=unroll)
+    out = []
+    for _, c0, m, L in lay.groups:
+        if L == 1:
+            out.append(x_top[c0 : c0 + m])
+            continue
+        parts = [x_top[c0 : c0 + m, None]]
+        if L > 2:
+            parts.append(jnp.moveaxis(x_rows[: L - 2, c0 : c0 + m], 0, 1))
+        parts.append(x_bot[c0 : c0 + m, None])
+        out.append(jnp.concatenate(parts, axis=1).reshape(m * L, *batch))
+    return cat(out)
+
+
+_BRANCH_MIN_ROWS = 2
+"""`"branches"` runs `"hines"` on trees whose longest chain has fewer interior nodes."""
+
+_BRANCH_MAX_GROUPS = 8
+"""`"branches"` runs `"hines"` on trees whose chains fall into more groups (each group is a
+few slices and reshapes: compile time and per-op overheads grow with them). Measured (one
+cell, float32, CPU time, 400 solves, `bench_cable.py --tool solve`): the benchmark trees (2
+groups) 1.25–1.54× faster than `"hines"`, the Hay cell's simplified morphology (34 groups,
+327 nodes) 0.93×."""
+
+_BRANCH_UNROLL = 1
+"""`"branches"`: steps per iteration of the row loops. Not unrolled: XLA fuses an unrolled
+row's computation into the next row's and recomputes it (O(k²) work)."""
+
+
 _UNROLL = 8
 """Steps per iteration of `"hines"`'s compiled loops (`fori_loop(..., unroll=)`): the loop's
 own bookkeeping per compartment halves. Measured (400 solves in a scan, float32, CPU time,
@@ -272,18 +478,26 @@ loaded 2-core VM, unroll 1 / 4 / 8 / 16): 2001 nodes 22.8 / 23.0 / 14.5 / 16.0 �
 _UNROLL_FROM = 256
 """Trees with fewer nodes keep `unroll=1` (the tests' small cells compile as before)."""
 
-METHODS = ("hines", "levels")
+METHODS = ("hines", "levels", "branches")
 """The schedules of `tree_solve`: `"hines"`, one compiled loop over the compartments
 (fastest on CPU), and `"levels"`, `2 × height` steps each over a block of independent
 compartments (fewest sequential steps: for accelerators)."""
 
-_SOLVERS = {"hines": _solve_hines, "levels": _solve_levels}
+_SOLVERS = {"hines": _solve_hines, "levels": _solve_levels, "branches": _solve_branches}
 
 
 def _index_arrays(topo: TreeTopology, method: str) -> dict:
     """The topology's index arrays that `method`'s solver reads (numpy, int)."""
     if method == "hines":
         return {"parent": topo.parent_or_root}
+    if method == "branches":
+        lay = topo.chain_layout
+        return {
+            "parent": topo.parent_or_root,
+            "red_parent": lay.reduced_topology.parent_or_root,
+            "fill_row": lay.fill_row,
+            "direct": lay.direct,
+        }
     return {k: getattr(topo, k) for k in ("perm", "children", "up", "new_parent", "down", "inv")}
 
 

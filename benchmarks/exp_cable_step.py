@@ -1,0 +1,142 @@
+"""Experiment (issue 21, item 1): where the 2000-compartment HH cable's step can gain.
+
+One process, the variants interleaved round by round, CPU time of this process
+(`time.process_time`), the load average printed: the benchmark tree of `bench_cable.py`
+(200 HH branches × 10 compartments, 2201 nodes), 100 ms at dt 0.025 ms, float32,
+backward Euler, V recorded at the soma; forward run and the gradient of the mean soma V
+w.r.t. every branch's g_Na. Variants:
+
+- the voltage solve's schedule (`tree_solve` method: `hines`, `branches`);
+- the HH gates: `hh9`, `neurojax.channels.HH.update` as it is (its six rate functions, 6
+  `exp`, plus 3 for the exponential-Euler factors: 9 per compartment), against `hh7`, the
+  same update through `neurojax.channels.hh.rates` (α_m, β_h and α_n share one `exp`:
+  4 for the six rates, 7 per compartment) — the point neuron's rates, patched in here
+  because `channels/_builtin.py` is not this experiment's file.
+
+    python benchmarks/exp_cable_step.py --rounds 5 [--methods hines branches]
+        [--gates hh9 hh7] [--no-grad] [--out results/cable_step_<name>.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_cable import DT, NSEG, T_STOP, spikes, stimulus, tree_spec  # noqa: E402
+
+
+def hh7_update(self, v, gates, dt, temperature):
+    """`HH.update` with the six rates from `channels.hh.rates` (4 `exp` instead of 6)."""
+    from neurojax.channels import _builtin
+    from neurojax.channels import hh
+    from neurojax.channels._base import relax
+
+    phi = hh.q10(temperature)
+    am, bm, ah, bh, an, bn = hh.rates(v)
+    out = [relax(x, a / (a + b), phi * (a + b), dt)
+           for x, (a, b) in zip(gates, ((am, bm), (ah, bh), (an, bn)), strict=True)]  # fmt: skip
+    return _builtin.HHGates(*out)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--branches", type=int, default=200)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--methods", nargs="+", default=["hines", "branches"])
+    p.add_argument("--gates", nargs="+", default=["hh9", "hh7"])
+    p.add_argument("--no-grad", action="store_true")
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+
+    import jax
+    import jax.numpy as jnp
+
+    import neurojax as nj
+    from neurojax.cable import HH, Branch, Cell, Morphology, _tree_solve
+    from neurojax.channels import _builtin
+
+    hh9_update = _builtin.HH.update
+    nb = args.branches
+    n_steps = int(round(T_STOP / DT))
+    stim = jnp.asarray(stimulus(n_steps), jnp.float32)[:, None]
+    morph = Morphology([Branch(L, d, parent=q, nseg=NSEG) for L, d, q in tree_spec(nb)])
+    cell = Cell(morph, [(HH(), None)], ra=35.4, clamps=[(0, 0.5)])
+    rec = nj.SaveAt(fn=cell.record_v([(0, 0.5)]))
+    of_branch = cell.discretisation.branch[cell.regions[0]]
+    g_na = jnp.full((nb,), 120.0, jnp.float32)
+    solver = nj.solvers.BackwardEuler()
+
+    runs, v_of, compile_s = {}, {}, {}
+    for gates in args.gates:
+        _builtin.HH.update = {"hh9": hh9_update, "hh7": hh7_update}[gates]
+        for method in args.methods:
+            name = f"{method} {gates}"
+            solver = nj.solvers.BackwardEuler(linear_solver=nj.solvers.TreeSolve(method))
+
+            def fwd(c, s=solver):
+                return nj.simulate(c, stim, dt=DT, solver=s, saveat=rec).states
+
+            def loss(g, s=solver):
+                c = Cell(morph, [(HH(g_na=g[of_branch]), None)], ra=35.4, clamps=[(0, 0.5)])
+                return nj.simulate(c, stim, dt=DT, solver=s, saveat=rec).states.mean()
+
+            f = jax.jit(fwd)
+            t = time.perf_counter()
+            v_of[name] = np.asarray(f(cell)).ravel()
+            compile_s[name] = time.perf_counter() - t
+            runs[name] = lambda f=f: jax.block_until_ready(f(cell))
+            if not args.no_grad:
+                g = jax.jit(jax.grad(loss))
+                jax.block_until_ready(g(g_na))
+                runs[name + " gradient"] = lambda g=g: jax.block_until_ready(g(g_na))
+    _builtin.HH.update = hh9_update
+
+    times = {k: [] for k in runs}
+    for _ in range(args.rounds):
+        for name, run in runs.items():
+            c = time.process_time()
+            run()
+            times[name].append(time.process_time() - c)
+    ref_name = next(iter(v_of))
+    ref = v_of[ref_name]
+    base = times[ref_name]
+    rows = []
+    for name, ts in times.items():
+        row = dict(variant=name, median_cpu_s=statistics.median(ts), cpu_s=ts,
+                   us_per_step=statistics.median(ts) / n_steps * 1e6)  # fmt: skip
+        if name in v_of:
+            row.update(
+                soma_spikes=spikes(v_of[name]),
+                max_abs_dv_mV_vs_first=float(np.max(np.abs(v_of[name] - ref))),
+                speedup_vs_first=statistics.median(
+                    [b / t for b, t in zip(base, ts, strict=True)]
+                ),
+                compile_and_first_run_s=compile_s[name],
+            )
+        else:
+            fw = times[name[: -len(" gradient")]]
+            row.update(over_forward=statistics.median(
+                [t / f for t, f in zip(ts, fw, strict=True)]))  # fmt: skip
+        rows.append(row)
+        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()
+               if k != "cpu_s"}, flush=True)  # fmt: skip
+    load = os.getloadavg()
+    print("load average at end:", load)
+    if args.out:
+        Path(args.out).write_text(json.dumps(dict(
+            rounds=args.rounds, n_nodes=cell.n_nodes, load_average_at_end=load, rows=rows,
+            jax=jax.__version__, default_tree_solve=_tree_solve.default_method()), indent=1))
+
+
+if __name__ == "__main__":
+    main()
