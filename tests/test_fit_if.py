@@ -47,8 +47,8 @@ def _clamped_inputs(current, v, spikes, force=None):
 
 def test_reset_steps_finds_the_spikes_of_a_noisy_trace():
     """The recorded resets are exactly the simulated spikes: LIF (15 mV resets) and
-    Izhikevich (95 mV), noise-free and with 1 mV noise (the threshold, 8·√2·σ̂ ≈ 11 mV,
-    is never crossed by noise: P < 1e-15 per sample); a subthreshold trace has none."""
+    Izhikevich (95 mV), noise-free and with 1 mV noise (the threshold, 6·√2·σ̂ ≈ 8.5 mV,
+    is crossed by white noise with P ≈ 1e-9 per sample); a subthreshold trace has none."""
     for model, current in ((nj.LIF(), _steps(0.1, 600, 5, 55, [2.0, 3.0])),
                            (nj.Izhikevich(), _steps(0.1, 1000, 10, 90, [10.0]))):  # fmt: skip
         sol = nj.simulate(model, current, dt=0.1)

@@ -59,12 +59,23 @@ from ._losses import TraceMSE
 from ._polish import _to_float64
 from ._transforms import Unconstrained
 
-RESET_NOISE_FACTOR = 8.0
+RESET_NOISE_FACTOR = 6.0
 """A downward jump between consecutive samples counts as a reset (a recorded spike) when
 it exceeds `RESET_NOISE_FACTOR·√2·σ̂` (σ̂: `noise_sd` of the trace; the difference of two
-noisy samples has s.d. √2·σ̂, so white noise crosses it with P < 1e-15 per sample),
-`RESET_MIN_JUMP` and half the largest downward jump of the recording (a reset model's
-subthreshold trace falls by much less per step than its reset)."""
+noisy samples has s.d. √2·σ̂, so white noise crosses it with P ≈ 1e-9 per sample),
+`RESET_MIN_JUMP` and `RESET_LARGEST_FRACTION` of the largest downward jump of the
+recording (a reset model's subthreshold trace falls by much less per step than its
+reset). Was 8 (P < 1e-15), which missed resets: a LIF reset is 15 mV, 8·√2 = 11.3 mV at
+1 mV noise, 2.6 s.d. of the difference below it — measured over 200 draws of the LIF
+sweeps of `validation/fit_success_rates.py` at 1 mV, 15 of 2400 resets missed (start 7
+of that study: 11 of 12 spikes found, the fit τ ×34, `ABOVE_NOISE`), 0 at 6, and no false
+reset at 6 in 600 traces (LIF, AdEx, Izhikevich; 1, 1.5, 2 mV; 3000–8000 samples each)."""
+
+RESET_LARGEST_FRACTION = 0.25
+"""See `RESET_NOISE_FACTOR`: AdEx's resets drop 31.6–55.4 mV on its own sweeps (the
+sample before a reset lies anywhere on the upswing), so half the largest (0.5, as
+before) missed 3 of 5000 at 1 mV and 99 at 2 mV (200 draws); 0.3 missed none. The
+largest drop that is no reset was 0.35 mV (AdEx), 0.94 mV (Izhikevich), noise-free."""
 
 RESET_MIN_JUMP = 2.0
 """mV: the smallest downward jump counted as a reset (on a noise-free trace)."""
@@ -114,6 +125,14 @@ G_OVERFLOW = 30.0
 """The constraint value `g` (an asinh) counted for a non-finite V: satisfied at a
 recorded spike where V ran away upwards, violated otherwise."""
 
+VIOLATION_TOL = 1e-9
+"""`constrained_timing` counts a constraint `g` (an asinh of mV, ≈ mV near 0) as
+violated only below −this: float64 rounding of V and its margin leaves ~1e-15 (measured,
+LIF 1 mV: violations 2e-15–6e-15 at every margin made the stage discard results 0.0009
+mV² below the fit's, which had to be `viol == 0`); float32 resolves V near −50 mV to
+4e-6 mV, so 1e-9 mV is no spike-time change the free run can see (the stage's result is
+kept only where the free run's own loss agrees anyway)."""
+
 CONSTRAINED_STEPS = 100
 """At most this many Gauss–Newton steps in `constrained_timing`."""
 
@@ -142,13 +161,17 @@ loss does not see it: spikes are where the recording has them) and the refractor
 def reset_steps(v) -> np.ndarray:
     """Where a reset model's recorded voltage `(n_steps, *batch)` shows a spike: a 0/1
     array like `v`, 1 at the rows whose value is right after a reset (a downward jump
-    above `RESET_NOISE_FACTOR·√2·σ̂`, `RESET_MIN_JUMP` mV and half the largest downward
-    jump; see `RESET_NOISE_FACTOR`). Row 0 has no previous sample and is never a reset."""
+    above `RESET_NOISE_FACTOR·√2·σ̂`, `RESET_MIN_JUMP` mV and `RESET_LARGEST_FRACTION`
+    of the largest downward jump; see `RESET_NOISE_FACTOR`). Row 0 has no previous sample and is never a reset."""
     v = np.asarray(v, dtype=float)
     drop = np.zeros_like(v)
     drop[1:] = v[:-1] - v[1:]
     largest = float(np.max(drop)) if drop.size else 0.0
-    threshold = max(RESET_NOISE_FACTOR * np.sqrt(2.0) * noise_sd(v), RESET_MIN_JUMP, 0.5 * largest)
+    threshold = max(
+        RESET_NOISE_FACTOR * np.sqrt(2.0) * noise_sd(v),
+        RESET_MIN_JUMP,
+        RESET_LARGEST_FRACTION * largest,
+    )
     return (drop > threshold).astype(v.dtype)
 
 
@@ -688,7 +711,8 @@ def constrained_timing(sub, u0, target_v):
         vv, g = _split(np.asarray(y, dtype=float), n_rows, n_cols)
         r = vv - tv
         loss = float(np.mean(r**2)) if np.all(np.isfinite(r)) else np.inf
-        viol = float(np.sum(np.maximum(-np.where(np.isfinite(g), g, -G_OVERFLOW), 0.0)))
+        miss = -np.where(np.isfinite(g), g, -G_OVERFLOW)
+        viol = float(np.sum(np.where(miss > VIOLATION_TOL, miss, 0.0)))
         return r, g, loss, viol
 
     y, jac = _g_jacobian(sub, x, shapes)
