@@ -719,7 +719,9 @@ def bifurcation_diagram(
     Not traceable; runs in float64.
     """
     v_range = check_range("v_range", v_range)
-    start, stop, max_step, min_step = check_interval(start, stop, max_step, min_step)
+    start, stop, max_step, min_step = check_interval(
+        start, stop, max_step, min_step, "bifurcation_diagram"
+    )
     check_max_points("bifurcation_diagram", max_points)
     if isinstance(cycles, bool):
         search = CycleSearch() if cycles else None
@@ -810,6 +812,15 @@ def steady_state_current(model: AbstractModel, v, *, n_iter: int = 30) -> np.nda
     if v.size == 0 or not np.all(np.isfinite(v)):
         raise ValueError(
             f"steady_state_current: v must be a non-empty array of finite voltages, got {v}."
+        )
+    if (
+        isinstance(n_iter, (bool, np.bool_))
+        or not isinstance(n_iter, (int, np.integer))
+        or n_iter < 1
+    ):  # n_iter=0 returned NaN for every voltage
+        raise ValueError(
+            f"steady_state_current: n_iter must be an int >= 1 (Newton iterations), got "
+            f"{n_iter!r}."
         )
     with float64():
         system = make_system(model, caller="steady_state_current")

@@ -19,7 +19,7 @@ from ._fixed_points import NoEquilibriumError, as_flat, eigen
 from ._newton import f64, jacobian_batch, newton_batch, solve_rows
 from ._options import BifurcationKind
 from ._plot import plot_bifurcation_diagram
-from ._system import System, float64, make_system, parameter_name, state_to_numpy
+from ._system import System, check_real, float64, make_system, parameter_name, state_to_numpy
 
 _CORRECTOR_STEPS = 12
 
@@ -466,8 +466,15 @@ def trace(
     return np.array(zs), np.array(ts)
 
 
-def check_interval(start, stop, max_step, min_step):
+def check_interval(start, stop, max_step, min_step, caller: str = "continuation"):
     """`(start, stop, max_step, min_step)` checked, with the default steps filled in."""
+    for name, value in (("start", start), ("stop", stop)):
+        check_real(caller, name, value)  # "0" was parsed, True read as 1
+    for name, value in (("max_step", max_step), ("min_step", min_step)):
+        if value is not None:
+            check_real(caller, name, value)
+            if not np.isfinite(value):  # max_step=inf ran without end
+                raise ValueError(f"{caller}: {name} must be a finite step > 0, got {value!r}.")
     start, stop = float(start), float(stop)
     if not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
         raise ValueError(
@@ -487,7 +494,14 @@ def check_interval(start, stop, max_step, min_step):
 
 def check_max_points(caller: str, max_points) -> int:
     """`max_points` as an int ≥ 2 (a branch needs two points), or a `ValueError`."""
-    if isinstance(max_points, bool) or int(max_points) != max_points or max_points < 2:
+    if (
+        isinstance(max_points, (bool, np.bool_, str, bytes))
+        or np.ndim(max_points) != 0
+        or np.asarray(max_points).dtype.kind not in "iuf"
+        or not np.isfinite(max_points)
+        or int(max_points) != max_points
+        or max_points < 2
+    ):  # "a" and NaN failed in int() without naming max_points
         raise ValueError(
             f"{caller}: max_points must be an int >= 2 (the points computed along the branch), "
             f"got {max_points!r}."

@@ -288,6 +288,11 @@ def phase_plane(
             f"phase_plane: trajectories must be starting points (x0, y0), shape (k, 2), got "
             f"shape {starts_.shape}."
         )
+    if not np.all(np.isfinite(starts_)):  # a NaN start gave a NaN trajectory, drawn as nothing
+        raise ValueError(
+            f"phase_plane: trajectories must start at finite points (x0, y0), got "
+            f"{starts_.reshape(-1, 2)[~np.all(np.isfinite(starts_.reshape(-1, 2)), axis=1)][:3].tolist()}."
+        )
     with float64():
         system = make_system(model, current=current, caller="phase_plane")
         plane = _plane_of(system, variables)

@@ -55,6 +55,21 @@ class _Marker:
     """Stands in for the selected parameter to find its position among the model's leaves."""
 
 
+def check_real(caller: str, name: str, value, unit: str = "") -> None:
+    """`TypeError` for a value that `float()` would read but that is not a number: a string
+    (`"1"` was parsed), a bool (`True` read as 1), None or a complex number."""
+    if (
+        value is None
+        or isinstance(value, (str, bytes, bool, np.bool_))
+        or np.iscomplexobj(value)
+        or np.dtype(getattr(value, "dtype", None) or np.asarray(value).dtype).kind not in "iuf"
+    ):
+        raise TypeError(
+            f"{caller}: {name} must be a real number{unit}, got {value!r} of type "
+            f"{type(value).__name__}."
+        )
+
+
 def check_range(name: str, value, *, allow_none: bool = False) -> tuple[float, float] | None:
     """A search region `(low, high)`: two finite numbers with `low < high`."""
     if value is None and allow_none:
@@ -383,6 +398,7 @@ def make_system(
     dtypes = tuple(jnp.result_type(x) for x in leaves)
     base = jnp.stack([jnp.asarray(x, dtype=jnp.float64) for x in leaves])
     names = _leaf_names(state0)
+    check_real(caller, "current", current, " (µA/cm², nA, ...)")
     current = jnp.asarray(current, dtype=jnp.float64)
     if current.ndim != 0:
         raise ValueError(f"{caller}: current must be one number, got shape {current.shape}.")
