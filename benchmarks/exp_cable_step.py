@@ -56,9 +56,13 @@ def main(argv=None):
     p.add_argument("--gates", nargs="+", default=["hh9", "hh7"])
     p.add_argument("--no-grad", action="store_true")
     p.add_argument("--out", default=None)
+    p.add_argument("--x64", action="store_true",
+                   help="float64 (the schedules' agreement to round-off, not for timing)")
     args = p.parse_args(argv)
 
     import jax
+
+    jax.config.update("jax_enable_x64", args.x64)
     import jax.numpy as jnp
 
     import neurojax as nj
@@ -68,12 +72,12 @@ def main(argv=None):
     hh9_update = _builtin.HH.update
     nb = args.branches
     n_steps = int(round(T_STOP / DT))
-    stim = jnp.asarray(stimulus(n_steps), jnp.float32)[:, None]
+    stim = jnp.asarray(stimulus(n_steps), jnp.float64 if args.x64 else jnp.float32)[:, None]
     morph = Morphology([Branch(L, d, parent=q, nseg=NSEG) for L, d, q in tree_spec(nb)])
     cell = Cell(morph, [(HH(), None)], ra=35.4, clamps=[(0, 0.5)])
     rec = nj.SaveAt(fn=cell.record_v([(0, 0.5)]))
     of_branch = cell.discretisation.branch[cell.regions[0]]
-    g_na = jnp.full((nb,), 120.0, jnp.float32)
+    g_na = jnp.full((nb,), 120.0, jnp.float64 if args.x64 else jnp.float32)
     solver = nj.solvers.BackwardEuler()
 
     runs, v_of, compile_s = {}, {}, {}

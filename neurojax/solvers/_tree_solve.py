@@ -8,10 +8,21 @@ The matrix `M` (N × N) of a cable on a tree has, with compartments numbered so 
 - `M[parent[i], i] = a[i]` (the parent's row, column i),
 
 and zeros elsewhere. Gaussian elimination from the leaves towards the root never fills
-in (Hines 1984), so the solve costs O(N). Two schedules of the same elimination
+in (Hines 1984), so the solve costs O(N). Three schedules of the same elimination
 (`tree_solve(..., method=...)`):
 
-- `"hines"` (the default on CPU): one compiled loop per sweep, compartment by compartment
+- `"branches"` (the default on CPU): branch-parallel. Every unbranched run of
+  consecutively numbered compartments (a *chain*: a cable's branch) has its interior
+  eliminated at once, all chains together, as rows of a `(chain length, chains)` array,
+  leaving a small tree of the chains' ends (2 per chain), solved by `"hines"`, then the
+  interiors back-substituted at once (Jaxley's / dendritic hierarchical scheduling's
+  idea). Chains are read as slices of the node arrays (cut to one common length),
+  never gathered. A batch, or a tree whose chains fall into more than
+  `_BRANCH_MAX_GROUPS` runs of equal length (irregular morphologies), runs `"hines"`,
+  which measured faster there. Measured (one cell, float32, CPU time): 1.25×, 1.54×,
+  1.42× faster than `"hines"` at 551, 2201 and 11001 nodes (benchmarks/results/
+  cable_tree_solve_*.md).
+- `"hines"`: one compiled loop per sweep, compartment by compartment
   in the original numbering — the elimination from N − 1 down to 1 (each compartment into
   its parent), the back-substitution from 1 up to N − 1. The fewest operations, no
   padding, no gathers; 2(N − 1) short sequential steps, each bound by the latency of one
@@ -300,9 +311,10 @@ def _solve_hines(topo: TreeTopology, idx, d, a, b, rhs):
 
     The fewest operations of any schedule (≈ 6 per compartment and cell of the batch,
     no padding, no gathers of whole levels) in 2(N − 1) sequential steps. Each step reads
-    and writes one row of the batch, so a batch rides along as a vector: on a CPU this is
-    the fastest schedule at every size measured (benchmarks/README.md, "Cable cells"); on
-    a GPU, where every sequential step costs a kernel launch, `levels` is."""
+    and writes one row of the batch, so a batch rides along as a vector: on a CPU the
+    fastest schedule for batches and irregular trees (`"branches"` runs it there), 2nd
+    to `"branches"` for one cell of regular branches; on a GPU, where every sequential
+    step costs a kernel launch, `levels` is."""
     n = topo.n
     dtype = jnp.result_type(d, a, b, rhs)
     batch = rhs.shape[1:]
@@ -479,9 +491,11 @@ _UNROLL_FROM = 256
 """Trees with fewer nodes keep `unroll=1` (the tests' small cells compile as before)."""
 
 METHODS = ("hines", "levels", "branches")
-"""The schedules of `tree_solve`: `"hines"`, one compiled loop over the compartments
-(fastest on CPU), and `"levels"`, `2 × height` steps each over a block of independent
-compartments (fewest sequential steps: for accelerators)."""
+"""The schedules of `tree_solve`: `"hines"`, one compiled loop over the compartments;
+`"levels"`, `2 × height` steps each over a block of independent compartments (fewest
+sequential steps: for accelerators); `"branches"`, the unbranched chains' interiors
+eliminated all at once around a Hines solve of the chains' ends (fastest on CPU for one
+cell; `"hines"` for batches and irregular trees)."""
 
 _SOLVERS = {"hines": _solve_hines, "levels": _solve_levels, "branches": _solve_branches}
 
@@ -502,8 +516,9 @@ def _index_arrays(topo: TreeTopology, method: str) -> dict:
 
 
 def default_method() -> str:
-    """`"hines"` on a CPU backend, `"levels"` on an accelerator (JAX's default backend)."""
-    return "hines" if jax.default_backend() == "cpu" else "levels"
+    """`"branches"` on a CPU backend (which runs `"hines"` for batches and irregular
+    trees), `"levels"` on an accelerator (JAX's default backend)."""
+    return "branches" if jax.default_backend() == "cpu" else "levels"
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))  # one compiled solve per topology and shape
@@ -578,10 +593,13 @@ def tree_solve(
     - `b`: `b[i] = M[i, parent[i]]` (`b[i]` is ignored for the root).
     - `rhs`: the right-hand side.
     - `method`: the elimination schedule, one of `METHODS`: `"hines"` (one compiled
-      loop over the compartments, 2(N − 1) short sequential steps: fastest on CPU) or
-      `"levels"` (`2 × height` steps, each over all compartments of one height: fewest
-      sequential steps, for accelerators). Default `default_method()`: `"hines"` on
-      CPU, `"levels"` elsewhere. Same values either way, to round-off.
+      loop over the compartments, 2(N − 1) short sequential steps), `"levels"`
+      (`2 × height` steps, each over all compartments of one height: fewest sequential
+      steps, for accelerators) or `"branches"` (every unbranched chain's interior
+      eliminated at once around a Hines solve of the chains' ends: fastest on CPU for
+      one cell; batches and irregular trees run `"hines"`). Default
+      `default_method()`: `"branches"` on CPU, `"levels"` elsewhere. Same values every
+      way, to round-off.
 
     Leading batch axes are allowed (all four arrays broadcast together); the last axis is
     the compartment. No pivoting: the matrix must be such that elimination from the
