@@ -278,3 +278,95 @@ def test_nseg_changed_after_per_segment_parameters_matches_neuron(x64):
     assert ref[:, 0].max() > 0.0
     np.testing.assert_allclose(got, ref, atol=1e-8)
     del stim
+
+
+# A Ca²⁺ pool (writes cai: NEURON's nrn_writes_conc), a Ca-activated K⁺ channel whose
+# INITIAL reads cai, a Ca²⁺ leak feeding the pool — named so that sorting by name puts
+# the reader first, as Santhakumar et al. 2005's cagk (CaBK.mod) before ccanl
+_POOL_MOD = """NEURON { SUFFIX fo_capool USEION ca READ ica WRITE cai RANGE tau }
+UNITS { (mM) = (milli/liter) (mA) = (milliamp) FARADAY = (faraday) (coulomb) }
+PARAMETER { tau = 20 (ms) depth = 0.1 (um) }
+ASSIGNED { ica (mA/cm2) }
+STATE { cai (mM) }
+INITIAL { cai = 2e-4 }
+BREAKPOINT { SOLVE s METHOD cnexp }
+DERIVATIVE s { cai' = -(10000) * ica / (2 * FARADAY * depth) - (cai - 2e-4) / tau }
+"""
+_CAK_MOD = """NEURON { SUFFIX fa_cak USEION ca READ cai USEION k READ ek WRITE ik RANGE gbar }
+UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) (mM) = (milli/liter) }
+PARAMETER { gbar = 5e-3 (S/cm2) kd = 2e-4 (mM) tau = 50 (ms) }
+ASSIGNED { v (mV) ek (mV) ik (mA/cm2) cai (mM) }
+STATE { o }
+INITIAL { o = cai / (cai + kd) }
+BREAKPOINT { SOLVE s METHOD cnexp  ik = gbar * o * (v - ek) }
+DERIVATIVE s { o' = (cai / (cai + kd) - o) / tau }
+"""
+_CALEAK_MOD = """NEURON { SUFFIX fc_caleak USEION ca READ eca WRITE ica RANGE g }
+UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) }
+PARAMETER { g = 2e-5 (S/cm2) }
+ASSIGNED { v (mV) eca (mV) ica (mA/cm2) }
+BREAKPOINT { ica = g * (v - eca) }
+"""
+
+
+def test_mechanisms_are_ordered_as_neuron_writers_of_a_concentration_first():
+    """NEURON evaluates density mechanisms in its memb_order_: those writing an ion
+    concentration first, each part in registration order (built-ins: pas before hh).
+    The import sorted them by name, so a reader of cai named before its pool ran its
+    INITIAL (and state update) before the pool had written cai. (The order alone, from
+    the classes' ion use: no .mod compiled; the slow test runs both simulators.)"""
+    from types import SimpleNamespace
+
+    from neurojax.cable._from_neuron import _memb_order
+    from neurojax.channels._ions import IonUse
+
+    pool = SimpleNamespace(ion_use=(IonUse("ca", 2, ("ica",), ("cai",)),))
+    cak = SimpleNamespace(ion_use=(IonUse("ca", 2, ("cai",), ()), IonUse("k", 1, ("ek",), ("ik",))))
+    hh = SimpleNamespace(ion_use=(IonUse("na", 1, ("ena",), ("ina",)),))
+    got = _memb_order(h, {"fa_cak": cak, "hh": hh, "pas": None, "fo_capool": pool})
+    assert got == ["fo_capool", "pas", "hh", "fa_cak"]  # fa_cak: not loaded in NEURON, last
+
+
+@pytest.fixture(scope="module")
+def order_mods(tmp_path_factory):
+    """The three .mod files above, compiled (nrnivmodl, ~10 s) and loaded once."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    where = tmp_path_factory.mktemp("order_mods")
+    for name, text in (("fo_capool.mod", _POOL_MOD), ("fa_cak.mod", _CAK_MOD),
+                       ("fc_caleak.mod", _CALEAK_MOD)):  # fmt: skip
+        (where / name).write_text(text)
+    if not hasattr(h, "gbar_fa_cak"):
+        nrnivmodl = Path(sys.executable).parent / "nrnivmodl"
+        subprocess.run([str(nrnivmodl)], cwd=where, check=True, capture_output=True)
+        h.nrn_load_dll(str(where / "x86_64" / "libnrnmech.so"))
+    return where
+
+
+@pytest.mark.slow  # nrnivmodl on three small .mod files (~10 s), 40 ms of one compartment
+def test_a_reader_of_a_written_concentration_initialises_after_the_writer(order_mods, x64):
+    """fa_cak's INITIAL reads cai, which fo_capool's INITIAL sets (2e-4 mM, not NEURON's
+    5e-5 default). NEURON runs the pool first (it writes a concentration): o starts at
+    ½. Sorted by name, the import ran fa_cak first (o = 0.2): V 4.2 mV off over 40 ms;
+    in NEURON's order the two agree to round-off (measured 1.2e-12 mV; 1e-9 leaves
+    ~10³×)."""
+    s = h.Section(name="or_soma")
+    s.L = s.diam = 20.0
+    for m in ("pas", "fa_cak", "fo_capool", "fc_caleak"):
+        s.insert(m)
+    s.g_pas, s.e_pas = 1e-4, -65.0
+    stim = h.IClamp(s(0.5))
+    stim.delay, stim.dur, stim.amp = 5.0, 20.0, 0.05
+    rec = h.Vector().record(s(0.5)._ref_v)
+    imp = from_neuron([s], mods=order_mods, v_init=-65.0)
+    names = [type(m).__name__.lower() for m in imp.cell.mechanisms]
+    assert names.index("nmodl_fo_capool") < names.index("nmodl_fa_cak")
+    ref = _neuron_run([rec], 40.0, -65.0)
+    h.finitialize(-65.0)
+    assert s(0.5).fa_cak.o == pytest.approx(0.5, rel=1e-12)
+    got = _neurojax_run(imp, [("or_soma", 0.5)], 1600)
+    assert ref.max() - ref.min() > 2.0  # the clamp moved it
+    np.testing.assert_allclose(got, ref, atol=1e-9)
+    del stim

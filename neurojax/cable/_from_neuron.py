@@ -423,21 +423,26 @@ def from_neuron(
 
     mechanisms = []
     sec_uses = [[] for _ in order]  # the IonUses of each section's mechanisms
-    suffixes = sorted({m for ps in info for m in ps["density_mechs"]})
-    for suffix in suffixes:
+    classes = {}
+    for suffix in sorted({m for ps in info for m in ps["density_mechs"]}):
         where = [b for b, ps in enumerate(info) if suffix in ps["density_mechs"]]
         path = files.get(suffix)
         if path is None and suffix == "pas":
-            cls = None
+            classes[suffix] = None
         elif path is None:
             raise ValueError(
                 f"mechanism {suffix!r} (in sections {[order[b].name() for b in where][:4]}) "
                 "has no .mod file: pass it, or its directory, as from_neuron(..., mods=...)."
             )
         else:
-            cls = mod_class(path)
-            if issubclass(cls, AbstractPointProcess):
+            classes[suffix] = mod_class(path)
+            if issubclass(classes[suffix], AbstractPointProcess):
                 raise ValueError(f"{path.name} is a point process, but {suffix!r} is inserted.")
+    # NEURON's order (memb_order_): its INITIAL blocks and state updates run in it, and a
+    # concentration written by one mechanism is read by those after it
+    for suffix in _memb_order(h, classes):
+        cls = classes[suffix]
+        where = [b for b, ps in enumerate(info) if suffix in ps["density_mechs"]]
         where_branches = [i for j in where for i in parts[order[j].name()]]
         nodes = region(where_branches)  # branch indices: a section may be several
         params = {}
@@ -565,6 +570,35 @@ def from_neuron(
     )
     receivers = [netstims[j] for j in cell.geometry.receivers]
     return NeuronCell(cell, parts, tuple(iclamps), tuple(receivers))
+
+
+def _memb_order(h, classes: dict) -> list[str]:
+    """The density mechanisms `classes` (suffix → imported class, None for `pas`) in the
+    order NEURON evaluates them (its `memb_order_`): those writing an ion concentration
+    first (`nrn_writes_conc` moves each, at registration, ahead of every mechanism that
+    does not), each part in registration order (`MechanismType(0)`: NEURON's built-ins,
+    then the loaded .mod files in nrnivmodl's order). It matters where a mechanism reads
+    a concentration another writes: at initialisation (Santhakumar et al. 2005's cagk
+    reads the ncai that ccanl's INITIAL sets; before it, it saw the 1 mM default and
+    opened fully) and in every state update."""
+    mt = h.MechanismType(0)
+    registered = {}
+    for i in range(int(mt.count())):
+        mt.select(i)
+        name = h.ref("")
+        mt.selected(name)
+        registered[name[0]] = i
+
+    def writes_conc(cls) -> bool:
+        return any(
+            {f"{u.ion}i", f"{u.ion}o"} & set(u.write) for u in getattr(cls, "ion_use", ())
+        )
+
+    def key(suffix):
+        # a .mod file not loaded in NEURON (imported under another name): after the rest
+        return (not writes_conc(classes[suffix]), registered.get(suffix, len(registered)), suffix)
+
+    return sorted(classes, key=key)
 
 
 def _ion_styles(h, order, info, sec_uses) -> tuple[set, set]:
