@@ -438,6 +438,8 @@ def simulate(
                 f"SaveAt(vars=...) names {bad}, but {type(model).__name__} has state "
                 f"variables {fields}."
             )
+    if saveat.fn is not None:
+        _check_saveat_fn(saveat.fn, template.y)
     if key is not None and not (eqx.is_array(key) or _is_tracer(key)):
         raise TypeError(f"key must be a jax.random key, got {key!r}.")
 
@@ -497,6 +499,23 @@ def simulate(
         sol, report = _run_jit(*args, finish="report")
     _raise_if_nonfinite(model, sol, jax.device_get(report), float(t0_ + 1.5 * dt_))
     return sol
+
+
+def _check_saveat_fn(fn, y_template) -> None:
+    """`SaveAt(fn=...)` evaluated on the state's shapes (no computation): what it returns
+    must be arrays (a pytree of them). A string or other object failed inside the scan
+    with JAX's "function block ... traced for scan returned a value of type <class 'str'>"
+    naming neither SaveAt nor fn."""
+    try:
+        jax.eval_shape(fn, y_template)
+    except TypeError as e:
+        if "not a valid JAX type" not in str(e):
+            raise
+        raise TypeError(
+            f"SaveAt(fn={getattr(fn, '__name__', fn)!r}) must return arrays (or a pytree of "
+            "arrays, e.g. a dict or tuple of them) computed from the state, such as "
+            f"`lambda y: y.v[..., :10]`; JAX said: {e}"
+        ) from None
 
 
 @contextlib.contextmanager

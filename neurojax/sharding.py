@@ -115,8 +115,22 @@ def population_sharding(mesh: Mesh | None, ndim: int, axis: int = -1) -> NamedSh
     """The `NamedSharding` that splits axis `axis` of an `ndim`-d array over every device
     of `mesh` and replicates the other axes (`ndim = 0`: replicated)."""
     mesh = _mesh(mesh)
+    if isinstance(ndim, (bool, np.bool_)) or not isinstance(ndim, (int, np.integer)) or ndim < 0:
+        raise ValueError(
+            f"population_sharding: ndim must be an int >= 0 (the array's number of axes), "
+            f"got {ndim!r}."
+        )
     if ndim == 0:
         return NamedSharding(mesh, PartitionSpec())
+    if (
+        isinstance(axis, (bool, np.bool_))
+        or not isinstance(axis, (int, np.integer))
+        or not -ndim <= axis < ndim
+    ):  # a bare "list assignment index out of range" before
+        raise ValueError(
+            f"population_sharding: axis={axis!r} is not an axis of a {ndim}-d array; give "
+            f"an int in [-{ndim}, {ndim})."
+        )
     spec = [None] * ndim
     spec[axis] = _axes(mesh)
     return NamedSharding(mesh, PartitionSpec(*spec))

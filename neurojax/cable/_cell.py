@@ -143,7 +143,17 @@ def _resolve_where(morph: Morphology, where, i) -> list[int]:
         except ValueError as e:
             raise ValueError(f"mechanism {i} is inserted in {where!r}: {e}") from None
     for b in where:
-        if int(b) != b or not 0 <= b < n:
+        if (
+            isinstance(b, (bool, np.bool_, str, bytes))
+            or np.ndim(b) != 0
+            or np.asarray(b).dtype.kind not in "iuf"
+        ):
+            # True was read as branch 1 (a mask [True, False] as branches {0, 1})
+            raise TypeError(
+                f"mechanism {i} is inserted in {b!r}: give branch indices (ints), a branch "
+                "type such as 'soma', a list of types, or None for every branch."
+            )
+        if not np.isfinite(b) or int(b) != b or not 0 <= b < n:
             raise ValueError(
                 f"mechanism {i} is inserted in branch {b}, which is off the cell (branches "
                 f"0..{n - 1})."
@@ -324,6 +334,13 @@ class Cell(AbstractModel):
                     f"{name} must be a scalar or one value per branch ({n_br},), got shape "
                     f"{np.shape(value)}."
                 )
+        if np.ndim(v_init) != 0:  # JAX's "Incompatible types for broadcasting" at init
+            raise ValueError(
+                f"v_init must be one voltage in mV for the whole cell (NEURON's "
+                f"finitialize(v_init)), got shape {np.shape(v_init)}. To start the nodes at "
+                "different voltages, pass simulate(..., state0=...) built from "
+                "cell.init_state() with its .v replaced."
+            )
         self.mechanisms = tuple(channels)
         self.cm = cm
         self.ra = ra
@@ -331,7 +348,12 @@ class Cell(AbstractModel):
         self.v_init = v_init
         e_syn = [e for _, _, e in synapses]
         for k, e in enumerate(e_syn):  # "0" would be parsed, True read as 1 mV
-            if isinstance(e, (str, bytes, bool, np.bool_)) or np.iscomplexobj(e):
+            if (
+                isinstance(e, (str, bytes, bool, np.bool_))
+                or e is None
+                or np.iscomplexobj(e)
+                or np.ndim(e) != 0
+            ):  # an array was stacked into e_syn (1, 2) and broadcast over the sites
                 raise TypeError(f"synapses[{k}]: the reversal potential must be a real number "
                                 f"in mV, got {e!r}.")  # fmt: skip
         self.e_syn = (
@@ -416,9 +438,14 @@ class Cell(AbstractModel):
         """A function for `SaveAt(fn=...)` keeping gate `gate` of mechanism number
         `mechanism` (its index in `mechanisms`) at `sites`: `(*batch, len(sites))`.
         `ValueError` if the mechanism is not inserted at a site or has no such gate."""
-        if not 0 <= mechanism < len(self.mechanisms):
+        if (
+            isinstance(mechanism, (bool, np.bool_))
+            or not isinstance(mechanism, (int, np.integer))
+            or not 0 <= mechanism < len(self.mechanisms)
+        ):  # True was read as mechanism 1, 1.0 failed as a tuple index
             raise ValueError(
-                f"mechanism={mechanism} is not one of the cell's {len(self.mechanisms)} mechanisms."
+                f"mechanism={mechanism!r} is not one of the cell's {len(self.mechanisms)} "
+                "mechanisms: give its index (an int) in Cell(..., mechanisms=[...])."
             )
         # the cell's own initial state, abstractly: a mechanism reading diam or writing an
         # ion pool cannot be initialised alone
@@ -457,7 +484,11 @@ class Cell(AbstractModel):
     def record_point(self, index: int, gate: str):
         """A function for `SaveAt(fn=...)` keeping gate `gate` of point process number
         `index` (in `point_processes` order): `(*batch, 1)`."""
-        if not 0 <= index < len(self.point_processes):
+        if (
+            isinstance(index, (bool, np.bool_))
+            or not isinstance(index, (int, np.integer))
+            or not 0 <= index < len(self.point_processes)
+        ):
             raise ValueError(
                 f"index={index} is not one of the cell's {len(self.point_processes)} point "
                 "processes."
