@@ -74,7 +74,8 @@ def test_structure_parameters_and_clamps_are_carried_over():
     assert (br[1].parent, br[1].parent_x, br[1].nseg, br[1].length) == (0, 1.0, 5, 300.0)
     np.testing.assert_allclose(np.asarray(cell.ra), [35.4, 120.0])
     np.testing.assert_allclose(np.asarray(cell.cm), [1.0, 1.5])
-    (hh, w_hh), (pas, w_pas) = [
+    # in NEURON's order (memb_order_: pas is registered before hh)
+    (pas, w_pas), (hh, w_hh) = [
         (m, list(r)) for m, r in zip(cell.mechanisms, cell.regions, strict=True)
     ]
     assert type(hh).__name__.lower().endswith("hh") and len(w_hh) == 1

@@ -1,0 +1,172 @@
+"""`cable.from_neuron` on more published NEURON cells (issue 18, held-out checks, second
+set), run as their authors wrote them.
+
+The models' files are not in this repository: fetch them into a folder (default
+`/tmp/pubcells2`, or `$NEUROJAX_PUBCELLS2`) as docs/from_neuron.md says (each model's
+`SOURCES.md` names the repository, path and commit of every file, and every edit), then
+
+    python validation/from_neuron_published2.py [model ...]
+
+For each model: NEURON builds the cell from the published hoc, `from_neuron` imports it as
+it stands, and both simulators run the same somatic step current (and, where the model
+has synapses, the same events from a VecStim through NetCons) with backward Euler,
+dt 0.025 ms, float64, NEURON's TABLEs off. Reported as in from_neuron_published.py:
+sections, compartments, import time (CPU-s), max |ΔV| at the soma and at a distal site,
+spike times; or the refusal, for a model neurojax does not carry over.
+
+Models (Santhakumar, Aradi & Soltesz 2005, ModelDB 51781: dentate gyrus cells with
+custom ions nat, kf, ks, sk, nca, lca, tca, three Ca²⁺ pools written by ccanl, GHK Ca²⁺
+currents):
+
+- `santhakumar_gc`, `santhakumar_mc`: the granule cell (RI10sp.hoc's GranuleCell) and
+  the mossy cell (reduced_dentate's MossyCell.hoc) as published. Refused: ccanl.mod
+  WRITEs enca, elca, etca (a reversal potential), which neurojax's NMODL importer does
+  not support; the run checks that the refusal names it.
+- `santhakumar_gc_nernst`, `santhakumar_mc_nernst`: the same cells with ccanl not writing
+  the reversal potentials (`mods_fixede/`: NEURON's default then makes enca, elca, etca
+  Nernst's from the pools). The granule cell's two perforant-path Exp2Syns are driven by
+  a VecStim (`spike_times=`).
+- `santhakumar_gc_fixed_e`: that granule cell with `ion_style(…, 3, 1, 0, 0, 1)` for nca,
+  lca and tca (e fixed at 130 mV while ccanl writes the concentrations; the published
+  model's hoc sets elca = etca = 130): `Cell(fixed_reversal=...)` for three custom ions.
+
+Their T- and L-type Ca²⁺ currents (cat, lca) are GHK currents, nonlinear in v: imported
+with `neuron_slope=True` for the step-for-step comparison (docs/from_neuron.md, RTCl).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from from_neuron_published import DT, _load_dll, spike_times  # noqa: E402
+
+ROOT = Path(os.environ.get("NEUROJAX_PUBCELLS2", "/tmp/pubcells2"))
+_SANTHAKUMAR_SUFFIXES = ("ichan2", "nca", "lca", "cat", "ccanl", "gskch", "cagk", "borgka",
+                         "hyperde3")  # fmt: skip
+
+
+def _santhakumar(h, which: str, mods: str, nernst: bool = True, vecstim: bool = False):
+    d = ROOT / "santhakumar"
+    _load_dll(h, d / ("mods_nrn9" if mods == "published" else "mods_fixede"))
+    if which == "gc":
+        h.load_file(str(d / "RI10sp_GranuleCell.hoc"))
+        cell = h.GranuleCell()
+        far, amp = cell.gcdend1[3], 0.2
+    else:
+        h.load_file(str(d / "MossyCell.hoc"))
+        cell = h.MossyCell(0, 0)
+        far, amp = cell.dendrites[0][3], 0.3
+    secs = list(cell.all)
+    for m in _SANTHAKUMAR_SUFFIXES:
+        if hasattr(h, f"usetable_{m}"):
+            setattr(h, f"usetable_{m}", 0)
+    if not nernst:  # e fixed while ccanl writes the concentrations (hoc's elca = etca = 130)
+        for s in secs:
+            for ion in ("nca", "lca", "tca"):
+                h.ion_style(f"{ion}_ion", 3, 1, 0, 0, 1, sec=s)
+            s.enca = s.elca = s.etca = 130.0
+    out = dict(secs=secs, soma=(cell.soma, 0.5), distal=(far, 0.5), stim=(5.0, 150.0, amp),
+               T=200.0, v_init=-70.0, neuron_slope=True, keep=[cell])  # fmt: skip
+    # neurojax imports the files with the VERBATIM no-op copies removed (mods_nj/)
+    out["mods"] = d / ("mods_nj" if mods == "published" else "mods_fixede")
+    if mods == "published":
+        out["refusal"] = "WRITE enca (a reversal potential) is not supported"
+    if vecstim:  # the perforant-path synapses (pre_list 0, 1) driven by a VecStim
+        times = h.Vector([30.0, 31.5, 60.0, 61.0, 62.0, 120.0])
+        vs = h.VecStimRd()
+        vs.play(times)
+        ncs = []
+        for k, (w, delay) in enumerate(((2e-3, 3.0), (1.5e-3, 3.5))):
+            nc = h.NetCon(vs, cell.pre_list.o(k))
+            nc.weight[0], nc.delay = w, delay
+            ncs.append(nc)
+        out["spike_times"] = {vs: times}
+        out["keep"] += [times, vs, ncs]
+    return out
+
+
+MODELS = {
+    "santhakumar_gc": lambda h: _santhakumar(h, "gc", "published"),
+    "santhakumar_mc": lambda h: _santhakumar(h, "mc", "published"),
+    "santhakumar_gc_nernst": lambda h: _santhakumar(h, "gc", "fixede", vecstim=True),
+    "santhakumar_mc_nernst": lambda h: _santhakumar(h, "mc", "fixede"),
+    "santhakumar_gc_fixed_e": lambda h: _santhakumar(h, "gc", "fixede", nernst=False),
+}
+
+
+def compare(name: str) -> dict:
+    import jax
+    import jax.numpy as jnp
+    from neuron import h
+
+    import neurojax as nj
+    from neurojax.cable import from_neuron
+    from neurojax.solvers import BackwardEuler
+
+    h.load_file("stdrun.hoc")
+    m = MODELS[name](h)
+    (soma, xs), (far, xf) = m["soma"], m["distal"]
+    ic = h.IClamp(soma(xs))
+    ic.delay, ic.dur, ic.amp = m["stim"]
+    rec = [h.Vector().record(soma(xs)._ref_v), h.Vector().record(far(xf)._ref_v)]
+    kw = dict(mods=m["mods"], v_init=m["v_init"], neuron_slope=m.get("neuron_slope", False),
+              spike_times=m.get("spike_times"))  # fmt: skip
+    if m.get("refusal"):  # what neurojax cannot carry over is refused, naming it
+        try:
+            from_neuron(m["secs"], **kw)
+        except Exception as e:  # noqa: BLE001  (the NMODL importer's NmodlError)
+            assert m["refusal"] in str(e), e
+            return {"model": name, "sections": len(m["secs"]), "refused": str(e)}
+        raise AssertionError(f"{name}: {m['refusal']} not refused")
+    t0 = time.process_time()
+    with jax.enable_x64(True):
+        imp = from_neuron(m["secs"], **kw)
+    t_import = time.process_time() - t0
+    h.dt, h.secondorder = DT, 0
+    h.finitialize(m["v_init"])
+    h.continuerun(m["T"])
+    n = int(round(m["T"] / DT))
+    ref = np.stack([np.asarray(r)[1 : n + 1] for r in rec], axis=1)
+    with jax.enable_x64(True):
+        cell = imp.cell
+        sites = [imp.site(soma.name(), xs), imp.site(far.name(), xf)]
+        save = nj.SaveAt(fn=cell.record_v(sites))
+        u = jax.tree.map(jnp.asarray, imp.inputs(n, DT))
+        sol = nj.simulate(cell, u, dt=DT, solver=BackwardEuler(), saveat=save)
+        got = np.asarray(sol.states, np.float64)
+    t = (np.arange(n) + 1) * DT
+    sp_ref, sp_got = spike_times(t, ref[:, 0]), spike_times(t, got[:, 0])
+    return {
+        "model": name,
+        "sections": len(m["secs"]),
+        "compartments": int(sum(int(s.nseg) for s in m["secs"])),
+        "distal": f"{far.name()}({xf}) at {h.distance(soma(xs), far(xf)):.0f} um",
+        "import_cpu_s": round(t_import, 2),
+        "max_dv_soma_mV": float(np.max(np.abs(got[:, 0] - ref[:, 0]))),
+        "max_dv_distal_mV": float(np.max(np.abs(got[:, 1] - ref[:, 1]))),
+        "spikes_neuron_ms": sp_ref.round(4).tolist(),
+        "max_dspike_ms": (
+            float(np.max(np.abs(sp_got - sp_ref)))
+            if len(sp_got) == len(sp_ref) and len(sp_ref)
+            else None
+        ),  # fmt: skip
+        "n_spikes": (len(sp_ref), len(sp_got)),
+        "events": int(sum(len(x) for x in imp.netstims)),
+    }
+
+
+if __name__ == "__main__":
+    import subprocess
+
+    names = sys.argv[1:] or list(MODELS)
+    if len(names) == 1:
+        print(compare(names[0]), flush=True)
+    else:  # one NEURON per model: their .mod files share names
+        for name in names:
+            subprocess.run([sys.executable, __file__, name], check=False)
