@@ -58,3 +58,20 @@ def test_network_plot_helpers_refuse_a_bad_dt_or_neuron():
         nn.plot_compartments(v, 0.1, neuron=5)
     with pytest.raises(ValueError, match="raster: dt must be a finite time > 0"):
         nn.raster({"E": np.zeros((10, 3))}, -0.1)
+
+
+def test_reduced_cell_reset_at_or_above_threshold_is_refused():
+    """`ReducedCell.build(v_reset >= v_th)` was accepted: the soma spiked again at every
+    step after `t_ref` whatever its input (the point neurons refuse it since session 10);
+    also a reset moved there by `eqx.tree_at` after the build, when a Network is made."""
+    import equinox as eqx
+
+    from neurojax.cable import Compartment, ReducedCell
+
+    soma = Compartment("soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0)
+    with pytest.raises(ValueError, match=r"ReducedCell needs v_reset < v_th \(got v_reset=-40"):
+        ReducedCell.build([soma], [], v_th=-50.0, v_reset=-40.0)
+    cell = ReducedCell.build([soma], [], v_th=-50.0, v_reset=-60.0)
+    edited = eqx.tree_at(lambda m: m.v_reset, cell, jnp.asarray(-45.0))
+    with pytest.raises(ValueError, match=r"population 'E': ReducedCell needs v_reset < v_th"):
+        nn.Network({"E": nn.Population(edited, 2)}, dt=DT)
