@@ -29,10 +29,13 @@ Measured per tool (each in its own process):
 `--tool paired --rounds 7`: the forward runs of neurojax (BE, CN; and their gradients),
 NEURON and Jaxley interleaved round by round, each in CPU seconds of its own process,
 with the per-round ratios to neurojax BE (`results/cable_paired_<name>.json`): the
-comparison to quote on a shared, loaded machine.
+comparison to quote on a shared, loaded machine. `--tree-methods hines` adds a
+backward-Euler row (and its gradient) with that tree-solve schedule.
 
-`--tool solve`: the voltage solve alone, per schedule (`hines`, `levels`), one cell and
-`vmap` batches (`results/cable_tree_solve_<name>.*`).
+`--tool solve`: the voltage solve alone, per schedule (`--tree-methods`, default `hines`,
+`levels`, `branches`), one cell and `vmap` batches (`--solve-batches`), the schedules
+alternating round by round in CPU time; `--hay` adds Hay et al.'s simplified L5b tree
+(`results/cable_tree_solve_<name>.*`).
 
 Writes `benchmarks/results/cable_<name>.json` and `.md`. Spike counts at the soma are
 reported as a check that the tools simulate the same cell.
@@ -223,10 +226,10 @@ def run_tree_solve(sizes, repeats, steps=400, methods=None, batches=(0, 10, 100)
         fns, ref = {}, None
         for case in cases:
             fn, arg = make(*case)
-            x = np.asarray(fn(arg))
+            got = np.asarray(fn(arg))
             if case[1] == 0:  # same values as the first schedule, to float32 round-off
-                ref = x if ref is None else ref
-                dev = float(np.max(np.abs(x - ref)) / np.max(np.abs(ref)))
+                ref = got if ref is None else ref
+                dev = float(np.max(np.abs(got - ref)) / np.max(np.abs(ref)))
             fns[case] = (fn, arg, dev if case[1] == 0 else None)
         times = {case: [] for case in cases}
         for _ in range(repeats):
@@ -401,7 +404,7 @@ def _cpu():
     return time.process_time()
 
 
-def run_paired(nb, rounds, jaxley_python=None):
+def run_paired(nb, rounds, jaxley_python=None, tree_methods=None):
     """The forward runs of neurojax (backward Euler and Crank–Nicolson, float32), NEURON
     and Jaxley interleaved, `rounds` times, each timed in CPU seconds of its own process
     (neurojax and NEURON in this one, Jaxley in a server subprocess in its own virtual
@@ -423,8 +426,15 @@ def run_paired(nb, rounds, jaxley_python=None):
     of_branch = cell.discretisation.branch[cell.regions[0]]
     g_na = jnp.full((nb,), 120.0, jnp.float32)
     runs, spikes_of = {}, {}
-    for name, solver in (("neurojax BackwardEuler", nj.solvers.BackwardEuler()),
-                         ("neurojax CrankNicolson", nj.solvers.CrankNicolson())):  # fmt: skip
+    from neurojax.cable import _tree_solve
+
+    solvers = [("neurojax BackwardEuler", nj.solvers.BackwardEuler()),
+               ("neurojax CrankNicolson", nj.solvers.CrankNicolson())]  # fmt: skip
+    for m in tree_methods or []:  # backward Euler with another tree-solve schedule
+        if m != _tree_solve.default_method():
+            be = nj.solvers.BackwardEuler(linear_solver=nj.solvers.TreeSolve(m))
+            solvers.append((f"neurojax BackwardEuler {m}", be))
+    for name, solver in solvers:
         fn = jax.jit(lambda c, s=solver: nj.simulate(c, stim, dt=DT, solver=s, saveat=rec).states)
         spikes_of[name] = spikes(np.asarray(fn(cell)).ravel())
         runs[name] = lambda fn=fn: jax.block_until_ready(fn(cell))
@@ -480,7 +490,7 @@ def run_paired(nb, rounds, jaxley_python=None):
         if name.endswith(" gradient"):  # ÷ the same scheme's forward, per round
             per_round = [t / f for t, f in zip(ts, times[name[: -len(" gradient")]], strict=True)]
             row.update(over_forward=per_round, median_over_forward=statistics.median(per_round))
-        elif not name.startswith("neurojax"):
+        elif name != "neurojax BackwardEuler":
             per_round = [t / b for t, b in zip(ts, be, strict=True)]
             row.update(over_neurojax_be=per_round,
                        median_over_neurojax_be=statistics.median(per_round))  # fmt: skip
@@ -518,6 +528,7 @@ def table(rows):
 
 def solve_table(rows):
     sizes = sorted({r["n_nodes"] for r in rows})
+    label = {r["n_nodes"]: r.get("tree", str(r["n_nodes"])) for r in rows}
     cases = sorted({(r["tree_solve"], r["batch"]) for r in rows}, key=lambda c: (c[1], c[0]))
     head = "| nodes | " + " | ".join(
         f"{m}, {'1 cell' if b == 0 else f'vmap {b}'}" for m, b in cases
@@ -530,8 +541,14 @@ def solve_table(rows):
             if r["n_nodes"] == n
         }
         cells = [f"{got[c]:.3g}" if c in got else "–" for c in cases]
-        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+        lines.append(f"| {n} ({label[n]}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _tree_solve_default():
+    from neurojax.cable import _tree_solve
+
+    return _tree_solve.default_method()
 
 
 def main(argv=None):
@@ -559,13 +576,17 @@ def main(argv=None):
         "backend's default; --tool solve: the schedules timed (default all three)",
     )
     p.add_argument(
-        "--solve-batches", type=int, nargs="+", default=[0, 10, 100],
+        "--solve-batches",
+        type=int,
+        nargs="+",
+        default=[0, 10, 100],
         help="--tool solve: vmap batch sizes (0: one cell, no vmap)",
     )
     p.add_argument("--hay", action="store_true", help="--tool solve: add the Hay cell's tree")
     p.add_argument("--name", default="cpu")
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
+    load0 = os.getloadavg()  # machine_info() runs after the measurements
     if args.tool == "jaxley-serve":
         return serve_jaxley(args.branches[0])
     if args.tool == "paired":
@@ -574,8 +595,16 @@ def main(argv=None):
         import _common as C
 
         rows = [r for nb in args.branches
-                for r in run_paired(nb, args.rounds, args.jaxley_python)]  # fmt: skip
-        result = dict(machine=C.machine_info(), dt=DT, t_stop=T_STOP, rows=rows)
+                for r in run_paired(nb, args.rounds, args.jaxley_python,
+                                    args.tree_methods)]  # fmt: skip
+        result = dict(
+            machine={**C.machine_info(), "load_average_at_start": load0},
+            dt=DT,
+            t_stop=T_STOP,
+            rows=rows,
+            tree_solve_default=_tree_solve_default(),
+            load_average_at_end=os.getloadavg(),
+        )
         (RESULTS / f"cable_paired_{args.name}.json").write_text(json.dumps(result, indent=1))
         return rows
     if args.tool != "all":
@@ -586,8 +615,11 @@ def main(argv=None):
             "neuron": lambda: run_neuron(args.branches, args.repeats),
             "jaxley": lambda: run_jaxley(args.branches, args.repeats),
             "solve": lambda: run_tree_solve(
-                args.branches, args.repeats, methods=args.tree_methods,
-                batches=args.solve_batches, hay=args.hay,
+                args.branches,
+                args.repeats,
+                methods=args.tree_methods,
+                batches=args.solve_batches,
+                hay=args.hay,
             ),
         }[args.tool]
         rows = fn()
@@ -596,8 +628,12 @@ def main(argv=None):
             sys.path.insert(0, str(HERE))
             import _common as C
 
-            result = dict(machine=C.machine_info(), steps=400, rows=rows,
-                          load_average_at_end=os.getloadavg())
+            result = dict(
+                machine={**C.machine_info(), "load_average_at_start": load0},
+                steps=400,
+                rows=rows,
+                load_average_at_end=os.getloadavg(),
+            )
             out = RESULTS / f"cable_tree_solve_{args.name}.json"
             out.write_text(json.dumps(result, indent=1))
             (RESULTS / f"cable_tree_solve_{args.name}.md").write_text(

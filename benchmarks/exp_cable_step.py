@@ -37,8 +37,7 @@ from bench_cable import DT, NSEG, T_STOP, spikes, stimulus, tree_spec  # noqa: E
 
 def hh7_update(self, v, gates, dt, temperature):
     """`HH.update` with the six rates from `channels.hh.rates` (4 `exp` instead of 6)."""
-    from neurojax.channels import _builtin
-    from neurojax.channels import hh
+    from neurojax.channels import _builtin, hh
     from neurojax.channels._base import relax
 
     phi = hh.q10(temperature)
@@ -56,8 +55,11 @@ def main(argv=None):
     p.add_argument("--gates", nargs="+", default=["hh9", "hh7"])
     p.add_argument("--no-grad", action="store_true")
     p.add_argument("--out", default=None)
-    p.add_argument("--x64", action="store_true",
-                   help="float64 (the schedules' agreement to round-off, not for timing)")
+    p.add_argument(
+        "--x64",
+        action="store_true",
+        help="float64 (the schedules' agreement to round-off, not for timing)",
+    )
     args = p.parse_args(argv)
 
     import jax
@@ -122,9 +124,7 @@ def main(argv=None):
             row.update(
                 soma_spikes=spikes(v_of[name]),
                 max_abs_dv_mV_vs_first=float(np.max(np.abs(v_of[name] - ref))),
-                speedup_vs_first=statistics.median(
-                    [b / t for b, t in zip(base, ts, strict=True)]
-                ),
+                speedup_vs_first=statistics.median([b / t for b, t in zip(base, ts, strict=True)]),
                 compile_and_first_run_s=compile_s[name],
             )
         else:
@@ -137,9 +137,19 @@ def main(argv=None):
     load = os.getloadavg()
     print("load average at end:", load)
     if args.out:
-        Path(args.out).write_text(json.dumps(dict(
-            rounds=args.rounds, n_nodes=cell.n_nodes, load_average_at_end=load, rows=rows,
-            jax=jax.__version__, default_tree_solve=_tree_solve.default_method()), indent=1))
+        Path(args.out).write_text(
+            json.dumps(
+                dict(
+                    rounds=args.rounds,
+                    n_nodes=cell.n_nodes,
+                    load_average_at_end=load,
+                    rows=rows,
+                    jax=jax.__version__,
+                    default_tree_solve=_tree_solve.default_method(),
+                ),
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -200,7 +200,8 @@ class _ChainLayout:
             if L > cap and L % cap:
                 pieces.append((s, L % cap))
                 s, L = s + L % cap, L - L % cap
-            pieces += [(s + q * cap, min(L, cap)) for q in range(max(1, L // cap) if L > cap else 1)]
+            count = L // cap if L > cap else 1
+            pieces += [(s + q * cap, min(L, cap)) for q in range(count)]
         groups = []
         for s, L in pieces:
             if groups and groups[-1][3] == L:
