@@ -537,3 +537,22 @@ def test_finish_lm_settings_and_x64_name_the_run(study):
                            x64=False, finish_lm_dict={}, start_index=2)
     assert study.key_of(args) == ("hierarchical-long-lm-cmafirst200-spikepeaks0.1-restarts2"
                                   "-finish40-start2")
+
+
+def test_hierarchical_summary_reads_the_stage_records(study):
+    """`hierarchical_summary`: the final densities and loss are the last stage's, the
+    simulation-equivalents count CMA-ES's simulations plus (1 + tangents) per LM
+    evaluation, and an entry that is not a stage (a restart record) is skipped."""
+    out = {"stages": [
+        {"stage": "cma-es", "n_evaluations_total": 0, "n_tangents": 0, "simulations": 600,
+         "losses": [[5.0, 1.0]], "rel_error": [[0.3, 0.2]], "stop_reason": "budget",
+         "converged": False},
+        {"cma_restart": {"popsize": 20}},
+        {"stage": "raw", "n_evaluations_total": 12, "n_tangents": 10,
+         "losses": [[1.0, 0.5, 0.25]], "rel_error": [[0.01, -0.02]], "stop_reason": "FLOOR",
+         "converged": True}]}
+    row = study.hierarchical_summary(out, 1)["lm"][0]
+    assert row["rel_error"] == [0.01, -0.02] and row["loss"] == 0.25
+    assert row["simulations_equivalent"] == 600 + 12 * 11
+    assert row["losses"] == [5.0, 1.0, 1.0, 0.5, 0.25]
+    assert out["lm_stop_reason"] == "FLOOR" and out["lm_converged"] is True

@@ -1011,7 +1011,10 @@ def main(argv=None):
 
         def log_stage(rec):  # each stage into --out as it ends: a killed run keeps its part
             print("stage", rec, flush=True)
-            out.setdefault("stages", []).append(rec)
+            if "cma_restart" in rec:  # a restart of the CMA-ES stage, not a stage
+                out.setdefault("cma_restarts", []).append(rec["cma_restart"])
+            else:
+                out.setdefault("stages", []).append(rec)
             save()
 
         resume = None
@@ -1023,7 +1026,7 @@ def main(argv=None):
         if args.resume:
             prev = json.loads(Path(args.resume).read_text())[key_of(args)]["stages"]
             out["stages"] = list(prev)
-            n_lm = sum(rec["stage"] != "cma-es" for rec in prev)  # LM stages done
+            n_lm = sum(rec.get("stage", "cma-es") != "cma-es" for rec in prev)  # LM stages done
             resume = (truth[None] * (1 + np.array(prev[-1]["rel_error"])), n_lm)
         got_all, r, records = hierarchical(cell, inputs, saveat, target, starts, log=log_stage,
                                            log_bound=args.log_bound, resume=resume,
@@ -1036,21 +1039,10 @@ def main(argv=None):
                                            cma_restarts=args.cma_restarts,
                                            cma_restart_above=args.cma_restart_above,
                                            finish_lm=args.finish_lm_dict)  # fmt: skip
-        records = out["stages"]
-        out["stages"] = records
         out["lm_wall_s"], out["lm_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
-        # evaluations per start, each a simulation with a Jacobian of k tangents: 1 + k
-        sims = sum(rec["n_evaluations_total"] / args.starts * (1 + rec["n_tangents"])
-                   + rec.get("simulations", 0) for rec in records)  # fmt: skip
-        out["lm_stop_reason"] = records[-1]["stop_reason"]
-        out["lm_converged"] = records[-1]["converged"]
         out["prior"], out["prior_sd"] = args.prior, args.prior_sd
         out["hold_first"] = list(args.hold_first)
-        final = records[-1]
-        out["lm"] = [{"start": s, "rel_error": (got_all[s] / truth - 1).tolist(),
-                      "loss": float(np.nanmin(final["losses"][s])),
-                      "losses": [v for rec in records for v in rec["losses"][s]],
-                      "simulations_equivalent": int(round(sims))} for s in range(args.starts)]  # fmt: skip
+        hierarchical_summary(out, args.starts)
         for row in out["lm"]:
             print("LM", {k: v for k, v in row.items() if k != "losses"}, flush=True)
     else:
@@ -1065,6 +1057,25 @@ def main(argv=None):
         save()
     if args.method != "lm":
         run_cma(args, out, starts, truth, P, sim, target, bounded, save)
+
+
+def hierarchical_summary(out, n_starts):
+    """`out["lm"]` (one row per start: final relative errors, the last stage's best loss,
+    every stage's losses, simulation-equivalents) and the last stage's stop reason, from
+    the stage records `out["stages"]` of a hierarchical run (also a stored one). The final
+    densities are the last stage's (`hierarchical` ends on each start's best point of it)."""
+    records = [rec for rec in out["stages"] if "stage" in rec]
+    # evaluations per start, each a simulation with a Jacobian of k tangents: 1 + k
+    sims = sum(rec["n_evaluations_total"] / n_starts * (1 + rec["n_tangents"])
+               + rec.get("simulations", 0) for rec in records)  # fmt: skip
+    final = records[-1]
+    out["lm_stop_reason"] = final["stop_reason"]
+    out["lm_converged"] = final["converged"]
+    out["lm"] = [{"start": s, "rel_error": final["rel_error"][s],
+                  "loss": float(np.nanmin(final["losses"][s])),
+                  "losses": [v for rec in records for v in rec["losses"][s]],
+                  "simulations_equivalent": int(round(sims))} for s in range(n_starts)]  # fmt: skip
+    return out
 
 
 def final_point(allres, key, start_index, start, truth):
