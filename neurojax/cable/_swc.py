@@ -17,7 +17,9 @@ by section against NEURON 9 on the files in `tests/data/cable`):
   dendrite does not inherit the soma's width); a child of a *somatic branch point* (a
   soma point with two or more soma neighbours) starts at its own first point instead;
 - a one-point soma of radius r becomes a cylinder of length and diameter 2r along x
-  (membrane area 4πr², the sphere's), with all children attached at its middle.
+  (membrane area 4πr², the sphere's), with all children attached at its middle;
+- so does NeuroMorpho.org's three-point soma (the root and two points at ±r, one
+  diameter, no children: NEURON's `neuromorph_3point_soma`), its two outer points dropped.
 """
 
 from __future__ import annotations
@@ -188,6 +190,12 @@ def read_swc(
 
     # zero-length segments
     keep = np.ones(len(ids), bool)
+    if _neuromorpho_three_point_soma(xyz, radius, types, parents):
+        # NEURON's neuromorph_3point_soma (read_swc.hoc): the soma is the root point alone,
+        # a sphere (one-point soma below), its two outline points dropped. Read as two soma
+        # branches before, the soma was split at its centre into two compartments, the
+        # dendrites hung at its x=0 end, and distances from (0, 0.5) were r/2 too long.
+        keep[1:3] = False
     for k in range(1, len(ids)):
         if np.all(xyz[k] == xyz[parents[k]]):
             if not merge_zero_length:
@@ -215,6 +223,21 @@ def read_swc(
     except ValueError as e:  # a shape defect found while building: name the file
         sep = ", " if str(e).startswith("line ") else ": "
         raise ValueError(f"{os.fspath(path)}{sep}{e}") from None
+
+
+def _neuromorpho_three_point_soma(xyz, radius, types, parents) -> bool:
+    """NeuroMorpho.org's standard soma, which NEURON's Import3d reads as a sphere: exactly
+    three soma points in the file, the second and third children of the first (the root)
+    and parents of no point, all three of one diameter, their distances from the root
+    summing to that diameter within 1 %."""
+    if len(types) < 3 or np.count_nonzero(types == 1) != 3 or not np.all(types[:3] == 1):
+        return False
+    if parents[1] != 0 or parents[2] != 0 or np.any(np.isin(parents[3:], (1, 2))):
+        return False
+    if not (radius[1] == radius[0] and radius[2] == radius[0]):
+        return False
+    length = np.linalg.norm(xyz[1] - xyz[0]) + np.linalg.norm(xyz[2] - xyz[0])
+    return bool(abs(length / (2 * radius[0]) - 1) < 0.01)
 
 
 def _type_name(t):
