@@ -413,3 +413,84 @@ def test_published_cells_second_set_match_neuron(model):
     assert res["max_dv_soma_mV"] < 1e-7 and res["max_dv_distal_mV"] < 1e-7, res
     if model == "santhakumar_gc_nernst":
         assert res["events"] == 12  # the VecStim's 6 times, through 2 NetCons
+
+
+def _reversed_cell(prefix: str, three_d: bool):
+    """A soma with a dendrite attached by its 1 end (`dend.connect(soma(1), 1)`): its x
+    runs from the far end (0) to the soma (1). Per-segment g_pas and cm along it, a
+    child on dend(0.2) (near its far end), one more section below the child."""
+    soma, dend, kid = (h.Section(name=f"{prefix}_{n}") for n in ("soma", "dend", "kid"))
+    soma.L = soma.diam = 20.0
+    dend.connect(soma(1), 1)
+    kid.connect(dend(0.2), 0)
+    if three_d:
+        for sec, pts in ((dend, [(0, 0, 0, 4.0), (150, 20, 0, 2.5), (300, 0, 0, 1.0)]),
+                         (kid, [(0, 0, 0, 1.0), (0, 80, 0, 0.6)])):  # fmt: skip
+            h.pt3dclear(sec=sec)
+            for p in pts:
+                h.pt3dadd(*p, sec=sec)
+    else:
+        dend.L, kid.L, kid.diam = 300.0, 80.0, 0.8
+        dend.nseg = 5
+        for seg, d in zip(dend, (1.0, 1.5, 2.0, 3.0, 4.0), strict=True):
+            seg.diam = d  # tapering toward its far (0) end
+    dend.nseg, kid.nseg = 5, 3
+    for sec in (soma, dend, kid):
+        sec.insert("pas")
+        sec.e_pas = -65.0
+    for seg in dend:
+        seg.pas.g = 1e-4 * (1 + 2 * seg.x)
+        seg.cm = 1.0 + seg.x
+    return soma, dend, kid
+
+
+@pytest.mark.parametrize("three_d", [False, True])
+def test_a_section_attached_by_its_1_end_is_imported_reversed(three_d):
+    """`dend.connect(soma(1), 1)`: NEURON attaches dend's 1 end. It was refused; it is
+    now imported reversed (the branch starts at dend(1)), and every NEURON segment —
+    area, g_pas, cm — lands on the node `site(name, x)` gives; the child on dend(0.2)
+    hangs on the branch at 0.8. Cylinders per segment (diam differing) and 3-d points.
+    Fast: passive, no simulation (the slow test runs both)."""
+    soma, dend, kid = _reversed_cell(f"rv{int(three_d)}", three_d)
+    imp = from_neuron([soma, dend, kid])
+    assert imp.flipped == frozenset({dend.name()})
+    cell = imp.cell
+    area = cell.geometry.area
+    g = np.asarray(cell.mechanisms[0].g)  # S/cm² (the wheel's passive.mod)
+    region = list(np.asarray(cell.regions[0]))
+    for seg in dend:
+        node = cell.node(*imp.site(dend.name(), seg.x))
+        np.testing.assert_allclose(area[node], seg.area(), rtol=1e-12)
+        assert g[region.index(node)] == pytest.approx(seg.pas.g, rel=1e-6)
+    node_kid_parent = cell.node(*imp.site(dend.name(), 0.2))
+    b_kid = imp.branches[kid.name()][0]
+    br = cell.morphology.branches
+    assert cell.node(br[b_kid].parent, br[b_kid].parent_x) == node_kid_parent
+    assert imp.site(dend.name(), 1.0)[1] == 0.0  # the attached end is the branch's start
+    # NEURON's node for an inner x (ties at segment boundaries included) is the node of
+    # the segment centre with the same node_index: so is neurojax's
+    h.finitialize(-65.0)
+    centre = {dend(xc).node_index(): xc for xc in (0.1, 0.3, 0.5, 0.7, 0.9)}
+    for x in (0.2, 0.4, 0.6, 0.8, 0.19, 0.21, 0.05, 0.95):
+        xc = centre[dend(x).node_index()]
+        assert cell.node(*imp.site(dend.name(), x)) == cell.node(*imp.site(dend.name(), xc))
+
+
+@pytest.mark.slow  # 30 ms of a passive 3-section cell in both, twice (~3 CPU-s)
+@pytest.mark.parametrize("three_d", [False, True])
+def test_a_section_attached_by_its_1_end_matches_neuron(three_d, x64):
+    """The reversed dendrite above with an IClamp near its far end (dend(0.1)) and one on
+    the child: V at the soma, along the dendrite and at the child's tip as NEURON's
+    (backward Euler, float64; measured ~1e-13 mV; 1e-9 leaves 10³×)."""
+    soma, dend, kid = _reversed_cell(f"rs{int(three_d)}", three_d)
+    stims = [h.IClamp(dend(0.1)), h.IClamp(kid(1.0))]
+    for st, (d, a) in zip(stims, ((1.0, 0.05), (6.0, 0.03)), strict=True):
+        st.delay, st.dur, st.amp = d, 10.0, a
+    sites = [(soma, 0.5), (dend, 0.1), (dend, 0.7), (kid, 1.0)]
+    recs = [h.Vector().record(s(x)._ref_v) for s, x in sites]
+    imp = from_neuron([soma, dend, kid], v_init=-65.0)
+    ref = _neuron_run(recs, 30.0, -65.0)
+    got = _neurojax_run(imp, [(s.name(), x) for s, x in sites], 1200)
+    assert ref.max() - ref.min() > 5.0  # the clamps moved it
+    np.testing.assert_allclose(got, ref, atol=1e-9)
+    del stims

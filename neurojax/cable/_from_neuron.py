@@ -52,6 +52,8 @@ class NeuronCell(NamedTuple):
       `site(name, x)` for where NEURON's `sec(x)` is.
     - `iclamps`: one `(delay ms, dur ms, amp nA)` per current clamp, in `cell`'s clamp
       order (the NEURON `IClamp`s, each at its segment's centre).
+    - `flipped`: the sections NEURON attaches by their 1 end (`child.connect(parent(x),
+      1)`), imported reversed (their 1 end is the branch's 0 end): `site` maps their x.
     - `netstims`: for each point process taking events (`cell`'s receivers, in order),
       the `NetStim`s driving it through `NetCon`s: `(start ms, interval ms, number,
       delay ms, weight)` each; a spike of a source in `from_neuron`'s `spike_times` (a
@@ -62,6 +64,7 @@ class NeuronCell(NamedTuple):
     branches: dict
     iclamps: tuple
     netstims: tuple = ()
+    flipped: frozenset = frozenset()
 
     def site(self, section: str, x: float) -> tuple[int, float]:
         """`(branch, x)` of NEURON's `section(x)`, for `cell.node`, `record_v`, clamps."""
@@ -71,7 +74,10 @@ class NeuronCell(NamedTuple):
             )
         if isinstance(x, bool) or not (np.isfinite(x) and 0.0 <= x <= 1.0):
             raise ValueError(f"x must lie in [0, 1], got {x!r}.")
-        return _site(self.branches[section], float(x))
+        parts = self.branches[section]
+        if section in self.flipped:
+            x = _flip_x(float(x), sum(self.cell.morphology.branches[p].nseg for p in parts))
+        return _site(parts, float(x))
 
     def inputs(self, n_steps: int, dt: float):
         """`simulate`'s input for `n_steps` of `dt` ms: the `IClamp`s, `(n_steps,
@@ -175,6 +181,20 @@ def _site(parts: tuple[int, ...], x: float) -> tuple[int, float]:
     if x >= 1.0:
         return parts[-1], 1.0
     return parts[min(int(x * len(parts)), len(parts) - 1)], 0.5
+
+
+def _flip_x(x: float, nseg: int) -> float:
+    """Where NEURON's `sec(x)` is on the reversed branch of a section attached by its 1
+    end: an end maps to the other end; an inner x to the centre of the segment NEURON
+    gives it — `int(x·nseg)` in the section's own x, a tie at a segment boundary going to
+    the segment above it (`sec(0.2).node_index()` with nseg 5 is the node of 0.3) —
+    counted from the other end."""
+    if x <= 0.0:
+        return 1.0
+    if x >= 1.0:
+        return 0.0
+    k = min(int(x * nseg), nseg - 1)
+    return 1.0 - (k + 0.5) / nseg
 
 
 def _mod_files(mods) -> dict[str, Path]:
@@ -291,8 +311,12 @@ def from_neuron(
     parameters, and the `NetCon`s from `NetStim`s (noise 0) and from the sources in
     `spike_times` (VecStims) onto it become its events (`NeuronCell.inputs`). `APCount`s pass no current: skipped, with a warning.
 
-    Refused (`ValueError` naming the section or object): a section attached by its 1
-    end, several trees, a section attached to the given ones but left out of them (a
+    A section attached by its 1 end (`child.connect(parent(x), 1)`) is imported reversed:
+    its 1 end is its branch's 0 end, and NEURON's `sec(x)` is at `1 − x` on the branch
+    (`site` and `NeuronCell.flipped` say so; per-segment values reversed; NEURON lays its
+    3-d points from the attached end already).
+
+    Refused (`ValueError` naming the section or object): several trees, a section attached to the given ones but left out of them (a
     template's myelin outside its `all`: NEURON simulates it; pass it too), ion values
     differing within a section, an `ion_style` other than NEURON's default rule (which
     `Cell` follows), a mechanism or point process without a `.mod` file, the
@@ -360,23 +384,34 @@ def from_neuron(
     # centres the two half segments' in series — here through a membrane-less node).
     parts: dict[str, tuple[int, ...]] = {}
     branches: list[Branch] = []
+    # a section attached by its 1 end is imported reversed: NEURON's x is 1 − x on it
+    flipped = frozenset(
+        s.name() for s in order[1:] if h.section_orientation(sec=s) != 0
+    )  # fmt: skip
+
+    nseg_of = {s.name(): int(s.nseg) for s in order}
+
+    def site_of(sec_name: str, x: float) -> tuple[int, float]:
+        if sec_name in flipped:
+            x = _flip_x(x, nseg_of[sec_name])
+        return _site(parts[sec_name], x)
+
     for s, ps in zip(order, info, strict=True):
         name = s.name()
         if "extracellular" in ps["density_mechs"]:
             raise ValueError(f"section {name}: the extracellular mechanism is not supported.")
         parent, px = -1, 1.0
         if branches:
-            if h.section_orientation(sec=s) != 0:
-                raise ValueError(
-                    f"section {name} is attached by its 1 end; neurojax attaches a branch by "
-                    "its 0 end: connect it with child.connect(parent(x), 0)."
-                )
             pseg = s.parentseg()
-            parent, px = _site(parts[pseg.sec.name()], float(pseg.x))
+            parent, px = site_of(pseg.sec.name(), float(pseg.x))
         n3d, nseg, kind = int(h.n3d(sec=s)), int(s.nseg), _base_name(name)
         diam = np.asarray(ps["morphology"]["diam"], dtype=float)
         cm = np.asarray(ps["cm"], dtype=float)
+        if name in flipped:  # per segment from the attached (1) end
+            diam, cm = diam[::-1], cm[::-1]
         if n3d >= 2:
+            # (on a section attached by its 1 end NEURON lays the 3-d points from that
+            # end: point 0 is at x = 1, which is the branch's start here too)
             pts = _points_on_arc(h, s, n3d)
             if not np.isclose(h.arc3d(n3d - 1, sec=s), s.L, rtol=1e-9, atol=1e-9):
                 raise ValueError(
@@ -415,7 +450,7 @@ def from_neuron(
     seg_of = {}
     for j, s in enumerate(order):
         for k in range(int(s.nseg)):
-            b, x = _site(parts[s.name()], (k + 0.5) / s.nseg)
+            b, x = site_of(s.name(), (k + 0.5) / s.nseg)
             seg_of[int(disc.node(b, x))] = (j, k)
 
     from ..nmodl import mod_class
@@ -508,14 +543,15 @@ def from_neuron(
     cm = []
     for ps, s in zip(info, order, strict=True):
         n = len(parts[s.name()])
-        cm.extend(ps["cm"] if n > 1 else [_one_value(ps["cm"], "cm", s.name())])
+        per_seg = list(ps["cm"])[:: -1 if s.name() in flipped else 1]
+        cm.extend(per_seg if n > 1 else [_one_value(ps["cm"], "cm", s.name())])
     cm = cm[0] if all(c == cm[0] for c in cm) else np.array(cm, dtype=float)
     clamps, iclamps, processes, objects, skipped = [], [], [], [], set()
     for ps, s in zip(info, order, strict=True):
         for kind, objs in sorted(ps["point_processes"].items()):
             for pp in sorted(objs, key=lambda o: o.hname()):
                 seg = pp.get_segment()
-                where = _site(parts[seg.sec.name()], float(seg.x))
+                where = site_of(seg.sec.name(), float(seg.x))
                 if kind == "IClamp":
                     values = (float(pp.delay), float(pp.dur), float(pp.amp))
                     if not np.all(np.isfinite(values)):
@@ -569,7 +605,7 @@ def from_neuron(
         fixed_reversal=tuple(sorted(fixed)),
     )
     receivers = [netstims[j] for j in cell.geometry.receivers]
-    return NeuronCell(cell, parts, tuple(iclamps), tuple(receivers))
+    return NeuronCell(cell, parts, tuple(iclamps), tuple(receivers), flipped)
 
 
 def _memb_order(h, classes: dict) -> list[str]:
