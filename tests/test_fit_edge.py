@@ -4,6 +4,7 @@ train's piece (issue #19, session 11): the spike clamp at a recorded spike, the 
 stationarity test (`edge_stationarity`) that lets such a fit say `converged` — and only
 such a fit."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -65,7 +66,7 @@ def test_spike_clamp_resets_at_a_recorded_spike_whose_v_is_just_below_the_thresh
     y_new = y._replace(inner=y.inner._replace(v=v_th - below))
     inputs = {"current": jnp.zeros_like(below), "spikes": spike, "v": jnp.zeros_like(below),
               "force": jnp.zeros_like(below)}  # fmt: skip
-    out, _, events = clamped.event_step(
+    out, _, events = eqx.filter_jit(clamped.event_step)(
         StepInfo(jnp.asarray(0), 0.0, 0.1, None), y, y_new, z, inputs
     )
     np.testing.assert_array_equal(np.asarray(events), np.asarray(spike))
@@ -74,46 +75,71 @@ def test_spike_clamp_resets_at_a_recorded_spike_whose_v_is_just_below_the_thresh
     np.testing.assert_allclose(np.asarray(out.v), want, atol=1e-5)
 
 
-def _lif_case():
-    current = jnp.asarray(
-        np.stack([np.where((np.arange(600) >= 50) & (np.arange(600) < 550), a, 0.0)
-                  for a in (2.0, 2.6)], 1).astype(np.float32))  # fmt: skip
+def _study_lif():
+    """The LIF sweeps of `validation/fit_success_rates.py` (1.8, 2.6, −1 nA, 100 ms, dt
+    0.1; 12 spikes), its 1 mV noise draw 0 and its start 0."""
+    t = 0.1 * np.arange(1000)
+    step = ((t >= 5.0) & (t < 95.0)).astype(np.float32)
+    current = jnp.asarray(np.stack([a * step for a in (1.8, 2.6, -1.0)], 1))
     clean = nj.simulate(nj.LIF(), current, dt=0.1)
-    v = clean.v + jax.random.normal(jax.random.key(3), clean.v.shape)
-    return current, clean, v
+    v = clean.v + jax.random.normal(jax.random.key(0), clean.v.shape)
+    truth = np.array([10.0, 10.0, -65.0, -65.0])
+    rng = np.random.default_rng(200)
+    while True:  # the study draws again where the reset is not below the threshold
+        s = truth * (1 + 0.5 * rng.uniform(-1, 1, size=4))
+        if s[3] < -50.0:
+            return current, clean, v, s
 
 
-# slow tier: a default LIF fit (~15 CPU-s) and the clamped Jacobians in float64
+FIELDS = ("tau", "r", "v_rest", "v_reset")
+
+
+# slow tier: a default LIF fit (~20 CPU-s) and the clamped Jacobians in float64
 @pytest.mark.slow
 def test_edge_minimum_says_converged_and_a_point_short_of_it_does_not():
-    """LIF `tau, r, v_rest, v_reset`, 2 sweeps with 1 mV noise, the default fit from a
-    start 20–30 % off. Its least-squares point inside the recorded spike train lies on
-    the piece's edge (measured: the unconstrained Gauss–Newton step is > 1 standard
-    error and crosses the edge, where the free loss is higher). `edge_stationarity`
-    there: the step under the spike-time constraints is under `POLISH_SE` = 1 s.e.,
-    and the fit says `converged`. At the truth (the same recording, its loss above the
-    fit's) and at the fit moved 2 % in τ, the constrained step is longer than 1 s.e.:
-    not stationary; and where the free model does not fire at the recorded steps (τ
-    +20 %) the test says so (`inf`)."""
-    fields = ("tau", "r", "v_rest", "v_reset")
-    current, clean, v = _lif_case()
-    start = nj.LIF(tau=12.5, r=7.5, v_rest=-60.0, v_reset=-70.0)
-    r = nj.fit(start, current, v, dt=0.1, trainable=lambda m: tuple(getattr(m, f) for f in fields),
+    """Start 0 of the LIF study at 1 mV (before this session: a step off at a spike,
+    1.87 mV², `converged=False`). Its least-squares point inside the recorded spike
+    train lies on the piece's edge: the unconstrained Gauss–Newton step is > 1 standard
+    error long (the interior test, `POLISH_SE`, fails) and crosses the edge, where the
+    free loss is far higher (measured 4.7 against 1.017 mV²); the step under the
+    spike-time constraints is ~0 (measured 0.025 s.e.). The fit says `converged`, by the
+    `EdgeStationarity` stage, and it is the noise-limited answer: its loss is below the
+    truth's (the likelihood-ratio statistic within χ²(4, 0.99) = 13.28).
+
+    The same test refuses points that are not a minimum: the truth itself (its loss
+    above the fit's; constrained step > 1 s.e.) and points whose free model does not
+    fire at the recorded steps (τ +1 %, +20 %: `inf`). (Halfway from the fit to the
+    truth it measured 0.61 s.e.: within one standard error, like the interior test.)"""
+    current, clean, v, s = _study_lif()
+    start = nj.LIF(**dict(zip(FIELDS, (float(x) for x in s), strict=True)))
+    r = nj.fit(start, current, v, dt=0.1, trainable=lambda m: tuple(getattr(m, f) for f in FIELDS),
                progress_meter=QUIET)  # fmt: skip
     truth_loss = float(jnp.mean((clean.v - v) ** 2))
-    assert r.loss < truth_loss
+    assert abs(3000 * (truth_loss - r.loss)) <= 13.28
+    edge = [st for st in r.stages if st.name == "EdgeStationarity"]
+    print(r, edge)
+    assert r.converged and edge and edge[0].note.endswith("a constrained minimum")
     e = edge_stationarity(r.objective, r.params)
-    print(r.stages[-1].note, e)
-    assert e["se"] <= 1.0 and not e["loss_across"] < e["loss"]
-    assert r.converged
-    truth = tuple(jnp.asarray(float(getattr(nj.LIF(), f))) for f in fields)
-    for p in (truth, (r.params[0] * 1.02,) + tuple(r.params[1:])):
-        e = edge_stationarity(r.objective, p)
-        print(e["note"])
-        assert e["se"] > 1.0
-    e = edge_stationarity(r.objective, (r.params[0] * 1.2,) + tuple(r.params[1:]))
-    assert e["se"] == np.inf and "does not fire" in e["note"]
-    np.testing.assert_array_equal(reset_steps(v), np.asarray(clean.spikes))
+    assert e["se"] <= 0.2 and e["se_free"] > 1.0 and e["loss_across"] > e["loss"]
+    # the truth: inside the piece (it fires at the recorded steps), loss 0.0009 mV² (2.8
+    # in χ² units) above the fit's: measured 1.2 s.e.
+    e = edge_stationarity(r.objective, tuple(jnp.asarray(x) for x in (10.0, 10.0, -65.0, -65.0)))
+    print(e["note"])
+    assert e["se"] > 1.0 and e["loss"] > r.loss
+    # and `fit`'s own use of it (`_edge_test` on a descent that ended at the truth)
+    from types import SimpleNamespace
+
+    from neurojax.fitting._fit import _edge_test
+
+    obj = r.objective
+    u = obj.to_unconstrained(tuple(jnp.asarray(x) for x in (10.0, 10.0, -65.0, -65.0)))
+    passed, report = _edge_test(obj, SimpleNamespace(best_u=[x[None] for x in u],
+                                                     best_loss=np.array([e["loss"]])))  # fmt: skip
+    assert not passed and report[0].note.endswith("not a minimum")
+    # the piece is narrow (V approaches v_th by 0.03 mV per step): τ +1 % moves a spike
+    for f in (1.01, 1.2):
+        e = edge_stationarity(r.objective, (r.params[0] * f,) + tuple(r.params[1:]))
+        assert e["se"] == np.inf and "does not fire" in e["note"]
 
 
 def test_reset_steps_finds_a_lif_reset_that_the_8_sigma_rule_missed():
