@@ -381,25 +381,28 @@ _PUBCELLS2 = __import__("pathlib").Path(
 @pytest.mark.parametrize(
     "model",
     ["santhakumar_gc", "santhakumar_mc", "santhakumar_gc_nernst", "santhakumar_mc_nernst",
-     "santhakumar_gc_fixed_e"],
+     "santhakumar_gc_fixed_e", "destexhe_tc"],
 )  # fmt: skip
 def test_published_cells_second_set_match_neuron(model):
-    """Held-out check, second set: Santhakumar et al. 2005's dentate cells run by their
-    own hoc and .mod files, fetched outside the repository (others' code stays out of
+    """Held-out check, second set: Santhakumar et al. 2005's dentate cells and Destexhe
+    et al. 1996's thalamocortical cell run by their own hoc and .mod files, fetched
+    outside the repository (others' code stays out of
     it; docs/from_neuron.md says how; skipped when `$NEUROJAX_PUBCELLS2`, default
     /tmp/pubcells2, lacks them). As published they are refused, naming ccanl's WRITE of
     a reversal potential; with ccanl not writing it (Nernst's e, or e fixed by
     ion_style for three custom ions), granule cell with a VecStim onto two Exp2Syns and
     mossy cell: measured ≤ 8.6e-10 mV at the soma and ≤ 5.3e-11 mV distally over 200 ms
     with 1–9 spikes (backward Euler, float64, `neuron_slope=True` for the GHK Ca²⁺
-    currents); 1e-7 mV leaves ≥ 100×. One NEURON per model: a subprocess each."""
+    currents); the thalamocortical cell's rebound burst 7.5e-10 mV (8 spikes); 1e-7 mV
+    leaves ≥ 100×. One NEURON per model: a subprocess each."""
     import ast
     import subprocess
     import sys
     from pathlib import Path
 
-    if not (_PUBCELLS2 / "santhakumar" / "SOURCES.md").is_file():
-        pytest.skip(f"published model files not fetched into {_PUBCELLS2 / 'santhakumar'}")
+    folder = _PUBCELLS2 / ("destexhe_tc" if model == "destexhe_tc" else "santhakumar")
+    if not (folder / "SOURCES.md").is_file():
+        pytest.skip(f"published model files not fetched into {folder}")
     script = Path(__file__).resolve().parents[1] / "validation" / "from_neuron_published2.py"
     out = subprocess.run([sys.executable, str(script), model], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -30,7 +30,10 @@ currents):
   lca and tca (e fixed at 130 mV while ccanl writes the concentrations; the published
   model's hoc sets elca = etca = 130): `Cell(fixed_reversal=...)` for three custom ions.
 
-Their T- and L-type Ca²⁺ currents (cat, lca) are GHK currents, nonlinear in v: imported
+- `destexhe_tc`: Destexhe et al. (1996)'s thalamocortical cell (ModelDB 3343, `TC.tem`):
+  a rebound burst after a hyperpolarising step.
+
+The dentate cells' T- and L-type Ca²⁺ currents (cat, lca) are GHK currents, nonlinear in v: imported
 with `neuron_slope=True` for the step-for-step comparison (docs/from_neuron.md, RTCl).
 """
 
@@ -91,7 +94,29 @@ def _santhakumar(h, which: str, mods: str, nernst: bool = True, vecstim: bool = 
     return out
 
 
+def _destexhe_tc(h, stim=(50.0, 100.0, -0.1)):
+    """Destexhe et al. (1996)'s thalamocortical cell (ModelDB 3343's TC.tem, template
+    sTC: one compartment; pas, a K⁺ leak point process placed by `kl.loc(0.5)` with a
+    GLOBAL reversal, hh2, the T current `it` computing its own Nernst reversal from
+    cai, the Ca²⁺-dependent Ih `iar` (a KINETIC scheme with CONSERVE, reading cai), and
+    `cad` writing cai with an `if` in its DERIVATIVE block), celsius 36 (the model's). A
+    hyperpolarising step; its release fires a low-threshold Ca²⁺ spike crowned by Na⁺
+    spikes (a rebound burst)."""
+    d = ROOT / "destexhe_tc"
+    _load_dll(h, d / "mods")
+    h.load_file(str(d / "TC.tem"))
+    h.celsius = 36.0
+    for m in ("hh2", "it", "iar", "cad"):
+        if hasattr(h, f"usetable_{m}"):
+            setattr(h, f"usetable_{m}", 0)
+    cell = h.sTC()
+    soma = cell.soma[0]
+    return dict(secs=[soma], mods=d / "mods", soma=(soma, 0.5), distal=(soma, 0.5),
+                stim=stim, T=300.0, v_init=-70.0, keep=[cell])  # fmt: skip
+
+
 MODELS = {
+    "destexhe_tc": _destexhe_tc,
     "santhakumar_gc": lambda h: _santhakumar(h, "gc", "published"),
     "santhakumar_mc": lambda h: _santhakumar(h, "mc", "published"),
     "santhakumar_gc_nernst": lambda h: _santhakumar(h, "gc", "fixede", vecstim=True),
