@@ -8,6 +8,8 @@ voltages; only its time is read:
 - `no gates`: `HH.update` returns the gates unchanged;
 - `neither`: both.
 
+`--grad`: the same for the gradient of the mean soma V w.r.t. the cell's parameters.
+
     python benchmarks/exp_cable_ablate.py [--rounds 5]
 """
 
@@ -30,6 +32,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--branches", type=int, default=200)
+    p.add_argument(
+        "--grad", action="store_true", help="time the gradient of the mean soma V w.r.t. g_Na"
+    )
     args = p.parse_args(argv)
     import jax
     import jax.numpy as jnp
@@ -66,6 +71,8 @@ def main(argv=None):
         be = nj.solvers.BackwardEuler()
         f = jax.jit(lambda c, be=be: nj.simulate(c, stim, dt=DT, solver=be, saveat=rec,
                                                  throw=False).states)  # fmt: skip
+        if args.grad:  # d mean(V_soma) / d g_Na of every HH compartment
+            f = jax.jit(jax.grad(lambda c, f=f: jnp.mean(f(c))))
         jax.block_until_ready(f(cell))
         runs[name] = lambda f=f: jax.block_until_ready(f(cell))
     _tree_solve._SOLVERS[method], _builtin.HH.update = solve0, update0
@@ -76,8 +83,9 @@ def main(argv=None):
             run()
             times[name].append(time.process_time() - c)
     for name, ts in times.items():
+        what = method + (", gradient" if args.grad else "")
         print(f"{name:10s} {statistics.median(ts) / n_steps * 1e6:7.2f} µs/step "
-              f"(CPU, median of {args.rounds}; {method})")  # fmt: skip
+              f"(CPU, median of {args.rounds}; {what})")  # fmt: skip
     print("load average:", os.getloadavg())
 
 

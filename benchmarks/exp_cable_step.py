@@ -108,17 +108,20 @@ def main(argv=None):
     _builtin.HH.update = hh9_update
 
     times = {k: [] for k in runs}
+    walls = {k: [] for k in runs}
     for _ in range(args.rounds):
         for name, run in runs.items():
-            c = time.process_time()
+            c, w = time.process_time(), time.perf_counter()
             run()
             times[name].append(time.process_time() - c)
+            walls[name].append(time.perf_counter() - w)
     ref_name = next(iter(v_of))
     ref = v_of[ref_name]
     base = times[ref_name]
     rows = []
     for name, ts in times.items():
         row = dict(variant=name, median_cpu_s=statistics.median(ts), cpu_s=ts,
+                   median_wall_s=statistics.median(walls[name]),
                    us_per_step=statistics.median(ts) / n_steps * 1e6)  # fmt: skip
         if name in v_of:
             row.update(
