@@ -209,6 +209,17 @@ def test_neurolucida_file_read_by_import3d_into_a_template_matches_neuron(tmp_pa
     del stim
 
 
+def test_two_dimensional_section_arrays_keep_their_type():
+    """Sections of a 2-d array (`create dendrites[4][4]`, Santhakumar's mossy cell) are
+    branches of type `dendrites`; the import labelled them `dendrites[0]` etc."""
+    h("create fn2d[2][2]")
+    secs = [h.fn2d[0][0], h.fn2d[0][1], h.fn2d[1][0]]
+    secs[1].connect(secs[0](1))
+    secs[2].connect(secs[0](1))
+    imp = from_neuron(secs)
+    assert {b.type for b in imp.cell.morphology.branches} == {"fn2d"}
+
+
 def test_nseg_changed_after_per_segment_parameters_is_read_as_neuron_holds_it(x64):
     """Parameters set per segment at nseg 4, then nseg raised to 11 (NEURON gives each
     new segment the value of the old segment holding its centre): the import reads the
@@ -470,6 +481,7 @@ def test_a_section_attached_by_its_1_end_is_imported_reversed(three_d):
     br = cell.morphology.branches
     assert cell.node(br[b_kid].parent, br[b_kid].parent_x) == node_kid_parent
     assert imp.site(dend.name(), 1.0)[1] == 0.0  # the attached end is the branch's start
+    assert br[imp.branches[dend.name()][0]].type == f"rv{int(three_d)}_dend"
     # NEURON's node for an inner x (ties at segment boundaries included) is the node of
     # the segment centre with the same node_index: so is neurojax's
     h.finitialize(-65.0)

@@ -165,9 +165,10 @@ def _points_on_arc(h, s, n3d: int) -> np.ndarray:
 
 
 def _base_name(name: str) -> str:
-    """`"Cell[0].dend[3]"` → `"dend"`: the branch type."""
+    """`"Cell[0].dend[3]"` → `"dend"`, `"MossyCell[0].dendrites[0][3]"` → `"dendrites"`
+    (a 2-d section array): the branch type."""
     name = name.rsplit(".", 1)[-1]
-    return re.sub(r"\[\d+\]$", "", name) or "dend"
+    return re.sub(r"(\[\d+\])+$", "", name) or "dend"
 
 
 def _site(parts: tuple[int, ...], x: float) -> tuple[int, float]:
