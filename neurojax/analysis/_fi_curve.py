@@ -123,6 +123,18 @@ def fi_curve(
     on the step grid). A run that goes NaN or inf raises a `FloatingPointError` naming the
     currents (a rate of 0 Hz would be a silent wrong answer).
     """
+    from ..cable._reduced import ReducedCell
+    from ..network import Network
+
+    if isinstance(model, (Network, ReducedCell)):
+        # a Network failed with "got ShapeDtypeStruct", a ReducedCell with an input shape
+        raise TypeError(
+            f"fi_curve drives point neurons (one current per neuron), but "
+            f"{type(model).__name__} is "
+            + ("a network" if isinstance(model, Network) else "a multi-compartment reduced cell")
+            + ": simulate it with neurojax.simulate and count its spikes "
+            "(neurojax.network.mean_rate), e.g. one population per current."
+        )
     currents = _finite("fi_curve", "currents", currents, "nA or µA/cm²").astype(np.float64)
     if currents.ndim != 1 or len(currents) == 0:
         raise ValueError(f"currents must be a non-empty 1-D array, got shape {currents.shape}.")

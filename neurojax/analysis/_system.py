@@ -308,9 +308,19 @@ def check_point_model(model, caller: str) -> None:
         check_one_compartment(model, caller)
     elif isinstance(model, OneCompartment):
         check_one_compartment(model.cell, caller)
+    from ..cable._reduced import ReducedCell
+
     kind = None
     if isinstance(model, Network):
         kind = "a network (populations coupled by synapses)"
+    elif isinstance(model, ReducedCell):
+        # was "non-finite parameters (threshold)": +inf is how a compartment without
+        # dSpikes is stored, and its state is one voltage per compartment
+        kind = (
+            f"a reduced cell of {len(model.names)} compartment(s) {tuple(model.names)} "
+            "(a voltage per compartment, dSpike timers); for its soma alone use "
+            "neurojax.LIF with the soma's parameters"
+        )
     if kind is not None:
         raise TypeError(
             f"{caller} analyses point neurons (one neuron's vector field, a handful of "
