@@ -310,15 +310,18 @@ def from_neuron(
     Point processes: `IClamp`s become current clamps; any other (`ExpSyn`, `Exp2Syn`,
     `SEClamp`, `AlphaSynapse`, one from `mods`) is placed at its segment with its
     parameters, and the `NetCon`s from `NetStim`s (noise 0) and from the sources in
-    `spike_times` (VecStims) onto it become its events (`NeuronCell.inputs`). `APCount`s pass no current: skipped, with a warning.
+    `spike_times` (VecStims) onto it become its events (`NeuronCell.inputs`).
+    `APCount`s pass no current: skipped, with a warning.
 
     A section attached by its 1 end (`child.connect(parent(x), 1)`) is imported reversed:
-    its 1 end is its branch's 0 end, and NEURON's `sec(x)` is at `1 − x` on the branch
-    (`site` and `NeuronCell.flipped` say so; per-segment values reversed; NEURON lays its
-    3-d points from the attached end already).
+    its 1 end is its branch's 0 end, and NEURON's `sec(x)` is the node of the segment
+    NEURON gives x, counted from the other end (`site` maps it; `NeuronCell.flipped`
+    lists such sections; per-segment values reversed; NEURON lays its 3-d points from
+    the attached end already).
 
-    Refused (`ValueError` naming the section or object): several trees, a section attached to the given ones but left out of them (a
-    template's myelin outside its `all`: NEURON simulates it; pass it too), ion values
+    Refused (`ValueError` naming the section or object): several trees, a section
+    attached to the given ones but left out of them (a template's myelin outside its
+    `all`: NEURON simulates it; pass it too), ion values
     differing within a section, an `ion_style` other than NEURON's default rule (which
     `Cell` follows), a mechanism or point process without a `.mod` file, the
     `extracellular` mechanism, a `NetCon` from a presynaptic voltage or driven by
@@ -627,9 +630,7 @@ def _memb_order(h, classes: dict) -> list[str]:
         registered[name[0]] = i
 
     def writes_conc(cls) -> bool:
-        return any(
-            {f"{u.ion}i", f"{u.ion}o"} & set(u.write) for u in getattr(cls, "ion_use", ())
-        )
+        return any({f"{u.ion}i", f"{u.ion}o"} & set(u.write) for u in getattr(cls, "ion_use", ()))
 
     def key(suffix):
         # a .mod file not loaded in NEURON (imported under another name): after the rest
