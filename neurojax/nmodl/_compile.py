@@ -55,7 +55,9 @@ from ._parse import (
     CallStmt,
     Compartment,
     Conserve,
+    Block,
     Diff,
+    Func,
     If,
     Local,
     Name,
@@ -899,6 +901,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
                        "when an event arrives)")  # fmt: skip
     if prog.breakpoint is None:
         raise fail(file, prog.suffix_line, "no BREAKPOINT block")
+    _no_current_breakpoint(prog)
     spec.suffix = prog.suffix
     spec.functions = prog.functions
     spec.ftables = dict(prog.function_tables)  # FUNCTION_TABLE name -> (n args, line)
@@ -1033,6 +1036,19 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
                 raise fail(file, blk.line, f"{blk.kind} {name}: {n_eq} equations for the "
                            f"{len(unknowns)} STATEs they name ({', '.join(unknowns)}), or a "
                            "statement other than assignments and equations: not supported")  # fmt: skip
+    # a STATE that is an ion variable READ and not written (Mergenthal et al.'s m1.mod:
+    # `USEION ACh READ AChi` with AChi in STATE, no equation for it): nocmodl loads it
+    # from the ion at each entry point and never stores it, so it is the ion's value
+    # throughout — not a gate (before, it was a gate started at 0, hiding the ion's value)
+    ion_states = [n for n in spec.state_names if n in spec.ion_reads and n not in spec.pool]
+    for n in ion_states:
+        for name, found in spec.block_states.items():
+            if n in found:
+                raise fail(file, prog.blocks[name].line, f"{n} is a STATE integrated in "
+                           f"{name} and an ion variable READ but not WRITTEN: not supported "
+                           f"(NEURON reloads it from the ion at every step; WRITE {n} to make "
+                           "it the mechanism's)")  # fmt: skip
+    spec.state_names = [n for n in spec.state_names if n not in ion_states]
 
     # read/write analysis: which values carry over between calls
     rw = _RW(prog, prog.blocks)
@@ -1124,6 +1140,23 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.bp_carry = sorted(((r_upd & hidden) & (w_cur - w_upd)) | set(spec.bp_kept))
     spec.carry_v = bool(spec.bp_carry) and "v" in r_cur
     carried |= set(spec.bp_carry)
+    # a current assigned only in the SOLVEd block, INITIAL or NET_RECEIVE, never in
+    # BREAKPOINT's statements (Kager et al.'s Na/K pump nakpump.mod computes ik, ina in
+    # its KINETIC block): NEURON's nrn_cur adds the value left there (by the last state
+    # update, or INITIAL before the first), its slope 0. Carried with the gates; before
+    # this, such a current was silently 0.
+    # an ion variable READ but not written, assigned in a block (Ait Ouares et al.'s
+    # cdp5.mod: `ica = 0` in INITIAL, ica READ only): in nocmodl's C the mechanism's own
+    # copy, loaded from the ion at the start of each entry point (nrn_init, nrn_cur,
+    # nrn_state) and never stored back — as v's copy (`shadow_v`). Here: writable in
+    # the entry point's own values, INITIAL's copy dropped before finitialize's current
+    # evaluation. Before, such a file loaded and failed when the cell initialised.
+    spec.ion_shadow = sorted((w_ini | w_cur | w_upd | w_rcv) & set(spec.ion_reads)
+                             - set(spec.pool) - set(spec.ion_currents))  # fmt: skip
+    spec.writable |= set(spec.ion_shadow)
+    spec.currents_kept = sorted(c for c in spec.currents
+                                if c not in w_cur and c in (w_upd | w_ini | w_rcv))  # fmt: skip
+    carried |= set(spec.currents_kept) & hidden
     cur_conc = [n for n in spec.pool if n in w_cur]
     if cur_conc:
         raise fail(file, prog.breakpoint.line, f"BREAKPOINT assigns the concentration "
@@ -1163,6 +1196,36 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.gates = _gates_class(f"{_pyname(spec.suffix)}Gates", fields)
     spec.gate_names = tuple(fields)  # NMODL names, in the fields' order
     return spec
+
+
+_BP_STATEMENTS = "_breakpoint_statements"
+
+
+def _no_current_breakpoint(prog: Program) -> None:
+    """A mechanism that writes no current (no NONSPECIFIC_CURRENT, ELECTRODE_CURRENT or
+    ion current WRITE: a Ca pool, a second-messenger cascade) has nothing for NEURON's
+    nrn_cur: nocmodl puts BREAKPOINT's statements other than SOLVE into nrn_state, run
+    once per step after the SOLVEs, at the new v and t + dt, with dt (read in the
+    generated `cadiff.cpp` of Nicoletti et al. 2024's `ca = ca + 10000*dt*(…)`, `cai = ca`,
+    and of Traub et al. 2003's Ca pool clamping `cai` after its SOLVE). Rewritten here
+    as that: the statements become a PROCEDURE solved after the others (`SOLVE proc`, as
+    `_solve` runs it), so they may read dt and write the concentrations, and no current
+    evaluation runs them (NEURON's INITIAL does not either)."""
+    currents = {ion_variables(u.ion)[3] for u in prog.ions}
+    if prog.nonspecific or prog.electrode or any(w in currents for u in prog.ions
+                                                 for w in u.write):  # fmt: skip
+        return
+    body = prog.breakpoint.body
+    rest = tuple(x for x in body if not isinstance(x, Solve))
+    if not rest:
+        return
+    if _BP_STATEMENTS in prog.functions:  # pragma: no cover (a user name with _ prefix)
+        raise fail(prog.file, prog.breakpoint.line, f"a PROCEDURE named {_BP_STATEMENTS}")
+    line = rest[0].line if hasattr(rest[0], "line") else prog.breakpoint.line
+    prog.functions[_BP_STATEMENTS] = Func("PROCEDURE", _BP_STATEMENTS, (), rest, line)
+    solves = tuple(x for x in body if isinstance(x, Solve))
+    prog.breakpoint = Block(prog.breakpoint.kind, prog.breakpoint.name, prog.breakpoint.args,
+                            (*solves, Solve(_BP_STATEMENTS, "", line)), prog.breakpoint.line)  # fmt: skip
 
 
 def _gates_class(name: str, fields: list):
@@ -1467,6 +1530,7 @@ class NmodlChannel(AbstractChannel):
                 g["nc_weight"], g["q_lost"] = zero, zero
                 for k in range(SELF_EVENT_SLOTS):
                     g[f"q_t{k}"], g[f"q_f{k}"] = zero + _FREE, zero
+        loaded = {n: g[n] for n in getattr(spec, "ion_shadow", ())}  # the ion values nrn_init loaded
         if spec.prog.initial is not None:
             run(spec.prog.initial.body, {}, _Ctx(spec, g, "init"))
         if spec.point and spec.prog.receive_initial is not None:
@@ -1477,6 +1541,7 @@ class NmodlChannel(AbstractChannel):
             for a in spec.receive_state:
                 g[f"nc_{a}"] = frame[a]
         g.pop("dt", None)
+        g.update(loaded)  # nrn_cur loads the ion's values afresh
         written = {n: self._shape(g[n], v) for n in spec.pool}
         if getattr(spec, "shadow_v", False):  # nrn_init's copy of v ends; nrn_cur's is afresh
             g["v"] = v

@@ -84,6 +84,10 @@ def tokenize(src: str, file: str) -> list[Tok]:
         if kind == "nl":
             line += 1
         elif kind not in ("ws", "comment"):
+            # nocmodl's keywords `IF`/`ELSE` are also spelled in capitals (accum.mod,
+            # Kager et al.'s spreading depression: `IF (method == 0) { … } ELSE { … }`)
+            if kind == "name" and text in ("IF", "ELSE"):
+                text = text.lower()
             toks.append(Tok(kind, text, line, pos, m.end()))
         pos = m.end()
     toks.append(Tok("eof", "", line, n, n))
@@ -341,7 +345,8 @@ _UNSUPPORTED_BLOCKS = {
     "PROTECT": "PROTECT",
     "MUTEXLOCK": "MUTEXLOCK",
     "MUTEXUNLOCK": "MUTEXUNLOCK",
-    "LONGITUDINAL_DIFFUSION": "LONGITUDINAL_DIFFUSION",
+    "LONGITUDINAL_DIFFUSION": "LONGITUDINAL_DIFFUSION (axial diffusion of a concentration "
+    "between compartments: neurojax's ion pools do not diffuse along the cable)",
     "SENS": "SENS",
     "RESET": "RESET",
     "WHILE": "while loops",
@@ -668,9 +673,12 @@ class Parser:
             elif kw == "USEION":
                 ion = self.name().text
                 read, write, valence = [], [], None
-                while self.tok.kind == "name" and self.tok.text in ("READ", "WRITE", "VALENCE"):
+                # `CHARGE n` is nocmodl's other spelling of `VALENCE n` (Mergenthal et
+                # al.'s kmb_inh.mod: `USEION kcnq READ kcnqi CHARGE 0`)
+                while self.tok.kind == "name" and self.tok.text in ("READ", "WRITE", "VALENCE",
+                                                                    "CHARGE"):  # fmt: skip
                     what = self.next().text
-                    if what == "VALENCE":
+                    if what in ("VALENCE", "CHARGE"):
                         valence = self.number()
                     else:
                         (read if what == "READ" else write).extend(self.name_list())
@@ -687,7 +695,13 @@ class Parser:
                 pass
             elif kw == "POINTER":  # bound by the user (`bind_pointer`): read, never written
                 p.pointers += [(n, t.line) for n in self.name_list()]
-            elif kw in ("BBCOREPOINTER", "EXTERNAL"):
+            elif kw == "EXTERNAL":  # Nicoletti et al.'s kcnl.mod: `calcium_caintra1`
+                names = ", ".join(self.name_list())
+                raise self.err(f"NEURON {{ EXTERNAL {names} }} is not supported (reading "
+                               "another mechanism's GLOBAL variable: give the value as a "
+                               "PARAMETER of this file, or read the quantity through an ion "
+                               "the other mechanism WRITEs)", t)  # fmt: skip
+            elif kw == "BBCOREPOINTER":
                 raise self.err(f"NEURON {{ {kw} }} is not supported", t)
             else:
                 raise self.err(f"unknown or unsupported NEURON-block statement {kw!r}", t)
