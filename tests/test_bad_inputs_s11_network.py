@@ -75,3 +75,23 @@ def test_reduced_cell_reset_at_or_above_threshold_is_refused():
     edited = eqx.tree_at(lambda m: m.v_reset, cell, jnp.asarray(-45.0))
     with pytest.raises(ValueError, match=r"population 'E': ReducedCell needs v_reset < v_th"):
         nn.Network({"E": nn.Population(edited, 2)}, dt=DT)
+
+
+def test_population_named_like_another_populations_dspikes_is_refused():
+    """A population "A.dspikes" beside a ReducedCell population "A" with dspikes=True:
+    both are the event "A.dspikes", and the population's spikes were overwritten by the
+    dendritic spikes (a LIF firing at 10 nA showed 0 spikes)."""
+    from neurojax.cable import Compartment, DSpikes, ReducedCell
+
+    dspikes = DSpikes(g_rise=0.03, g_fall=0.015, threshold=-40.0, duration_rise=1.2,
+                      duration_fall=2.4)  # fmt: skip
+    cell = ReducedCell.build(
+        [Compartment("soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0),
+         Compartment("d", c_abs=0.03, gl_abs=0.0015, e_l=-70.0, dspikes=dspikes)],
+        [("soma", "d", 0.03)],
+    )  # fmt: skip
+    pops = {"A": nn.Population(cell, 2, dspikes=True), "A.dspikes": nn.Population(nj.LIF(), 3)}
+    with pytest.raises(ValueError, match=r"'A.dspikes', which is also the name"):
+        nn.Network(pops, dt=DT)
+    pops["A"] = nn.Population(cell, 2)  # without dspikes there is no clash
+    nn.Network(pops, dt=DT)

@@ -143,6 +143,15 @@ class Network(AbstractModel):
                     f"populations[{name!r}] must be a Population(neuron, size), got "
                     f"{type(pop).__name__}."
                 )
+        for name, pop in populations.items():
+            if pop.dspikes and f"{name}.dspikes" in populations:
+                # both are events named "<name>.dspikes": the population's spikes were
+                # overwritten by the dendritic spikes without a word
+                raise ValueError(
+                    f"population {name!r} has dspikes=True, whose dendritic spikes are the "
+                    f"event {name + '.dspikes'!r}, which is also the name of another "
+                    "population; rename that population."
+                )
         self.populations = dict(populations)
         self.projections = tuple(projections)
         self.drives = tuple(drives)
