@@ -509,3 +509,18 @@ def test_a_section_attached_by_its_1_end_matches_neuron(three_d, x64):
     assert ref.max() - ref.min() > 5.0  # the clamps moved it
     np.testing.assert_allclose(got, ref, atol=1e-9)
     del stims
+
+
+def test_a_section_passed_twice_counts_once_and_two_sections_of_one_name_are_refused():
+    """`[*cell.all, *cell.somatic]` passes the soma twice: the same section, imported
+    once (it was refused as "two sections share a name"); two different sections that
+    NEURON names alike (`h.Section(name="x")` twice) are still refused, naming it."""
+    soma, dend = h.Section(name="tw_soma"), h.Section(name="tw_dend")
+    dend.connect(soma(1))
+    imp = from_neuron([soma, dend, soma])
+    assert set(imp.branches) == {"tw_soma", "tw_dend"}
+    assert len(imp.cell.morphology.branches) == 2
+    twin = h.Section(name="tw_dend")
+    twin.connect(soma(0))
+    with pytest.raises(ValueError, match="two different sections are named 'tw_dend'"):
+        from_neuron([soma, dend, twin])

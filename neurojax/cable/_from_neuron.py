@@ -347,9 +347,15 @@ def from_neuron(
             )
     if not secs:
         raise ValueError("from_neuron: no sections (NEURON holds none, or sections is empty).")
-    names = [s.name() for s in secs]
-    if len(set(names)) != len(names):
-        raise ValueError("from_neuron: two sections share a name; give them distinct names.")
+    unique: dict = {}  # a section passed twice ([*cell.all, *cell.somatic]) counts once
+    for sec in secs:
+        other = unique.setdefault(sec.name(), sec)
+        if other != sec:
+            raise ValueError(
+                f"from_neuron: two different sections are named {sec.name()!r}; give them "
+                "distinct names (h.Section(name=...))."
+            )
+    secs = list(unique.values())
     index_of = {s.name(): i for i, s in enumerate(secs)}
     roots = [s for s in secs if s.parentseg() is None or s.parentseg().sec.name() not in index_of]
     if len(roots) != 1:
