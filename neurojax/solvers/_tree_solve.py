@@ -382,20 +382,26 @@ def _solve_branches(topo: TreeTopology, idx, d, a, b, rhs):
         # (one slice per group: compile time and per-op overheads), gains nothing
         return _solve_hines(topo, {"parent": idx["parent"]}, d, a, b, rhs)
     extra = (1,) * len(batch)
-    st = jnp.stack([d, a, b, rhs], axis=1)  # (n, 4, *batch): one slice per group
-    dummy = jnp.asarray([1.0, 0.0, 0.0, 0.0], dtype).reshape(1, 1, 4, *extra)
-    tops, bots, inner = [], [], []
-    for s, _, m, L in lay.groups:
-        blk = st[s : s + m * L].reshape(m, L, 4, *batch)
-        tops.append(blk[:, 0])
-        bots.append(blk[:, L - 1])
-        rows = jnp.moveaxis(blk[:, 1 : L - 1], 1, 0)  # (L − 2, m, 4, *batch)
-        pad = jnp.broadcast_to(dummy, (k - max(L - 2, 0), m, 4, *batch))
-        inner.append(jnp.concatenate([rows, pad]) if L < k + 2 else rows)
     cat = lambda xs, axis=0: xs[0] if len(xs) == 1 else jnp.concatenate(xs, axis)  # noqa: E731
-    tops, bots, rows = cat(tops), cat(bots), cat(inner, 1)
+
+    def layout(x, fill):
+        # each array apart (the couplings a, b are often loop-invariant: XLA hoists their
+        # layout out of a time loop): tops (c,), bottoms (c,), interior rows (k, c)
+        tops, bots, inner = [], [], []
+        for s, _, m, L in lay.groups:
+            blk = x[s : s + m * L].reshape(m, L, *batch)
+            tops.append(blk[:, 0])
+            bots.append(blk[:, L - 1])
+            rows = jnp.moveaxis(blk[:, 1 : L - 1], 1, 0)  # (L − 2, m, *batch)
+            if L < k + 2:
+                rows = jnp.concatenate([rows, jnp.full((k - max(L - 2, 0), m, *batch), fill, dtype)])
+            inner.append(rows)
+        return cat(tops), cat(bots), cat(inner, 1)
+
+    (d_top, d_bot, dr), (a_top, a_bot, ar), (b_top, b_bot, br), (r_top, r_bot, rr) = (
+        layout(x, fill) for x, fill in ((d, 1.0), (a, 0.0), (b, 0.0), (rhs, 0.0))
+    )
     fill_row = idx["fill_row"].reshape(k, -1, *extra)
-    a_bot, b_bot = bots[:, 1], bots[:, 2]
     # M[row, bottom] and M[bottom, row] before any elimination: the last interior's
     f0 = jnp.where(fill_row, a_bot, 0.0)
     g0 = jnp.where(fill_row, b_bot, 0.0)
@@ -416,16 +422,16 @@ def _solve_branches(topo: TreeTopology, idx, d, a, b, rhs):
         return carry, (r * inv, bj * inv, f * inv)
 
     unroll = _BRANCH_UNROLL
-    xs = (rows[:, :, 0], rows[:, :, 1], rows[:, :, 2], rows[:, :, 3], f0, g0)
+    xs = (dr, ar, br, rr, f0, g0)
     (dd, drr, fc, gc, acc_d, acc_r), (xr, xb, xf) = jax.lax.scan(
         eliminate, (zero,) * 6, xs, reverse=True, unroll=unroll
     )
     # the reduced tree: every chain's top (minus what its first interior row sent up) and
     # bottom (minus the interiors' eliminations into it, coupled to its top by fill-in)
     direct = idx["direct"].reshape(-1, *extra)
-    top4 = jnp.stack([tops[:, 0] - dd, tops[:, 1], tops[:, 2], tops[:, 3] - drr], axis=1)
-    bot4 = jnp.stack([bots[:, 0] - acc_d, jnp.where(direct, a_bot, fc),
-                      jnp.where(direct, b_bot, gc), bots[:, 3] - acc_r], axis=1)  # fmt: skip
+    top4 = jnp.stack([d_top - dd, a_top, b_top, r_top - drr], axis=1)
+    bot4 = jnp.stack([d_bot - acc_d, jnp.where(direct, a_bot, fc),
+                      jnp.where(direct, b_bot, gc), r_bot - acc_r], axis=1)  # fmt: skip
     red = []
     for _, c0, m, L in lay.groups:
         t = top4[c0 : c0 + m]
