@@ -393,8 +393,9 @@ def _solve_branches(topo: TreeTopology, idx, d, a, b, rhs):
             tops.append(blk[:, 0])
             bots.append(blk[:, L - 1])
             rows = jnp.moveaxis(blk[:, 1 : L - 1], 1, 0)  # (L − 2, m, *batch)
-            if L < k + 2:
-                rows = jnp.concatenate([rows, jnp.full((k - max(L - 2, 0), m, *batch), fill, dtype)])
+            if L < k + 2:  # padded rows: d = 1, zero couplings and rhs
+                pad = jnp.full((k - max(L - 2, 0), m, *batch), fill, dtype)
+                rows = jnp.concatenate([rows, pad])
             inner.append(rows)
         return cat(tops), cat(bots), cat(inner, 1)
 
