@@ -391,8 +391,9 @@ _PUBCELLS2 = __import__("pathlib").Path(
 @pytest.mark.slow  # nrnivmodl and 200 ms of a 9-17 compartment cell in both, per model
 @pytest.mark.parametrize(
     "model",
-    ["santhakumar_gc", "santhakumar_mc", "santhakumar_gc_nernst", "santhakumar_mc_nernst",
-     "santhakumar_gc_fixed_e", "destexhe_tc"],
+    ["santhakumar_gc", "santhakumar_mc", "santhakumar_bc", "santhakumar_gc_nernst",
+     "santhakumar_mc_nernst", "santhakumar_bc_nernst", "santhakumar_gc_fixed_e",
+     "destexhe_tc"],
 )  # fmt: skip
 def test_published_cells_second_set_match_neuron(model):
     """Held-out check, second set: Santhakumar et al. 2005's dentate cells and Destexhe
@@ -401,9 +402,9 @@ def test_published_cells_second_set_match_neuron(model):
     it; docs/from_neuron.md says how; skipped when `$NEUROJAX_PUBCELLS2`, default
     /tmp/pubcells2, lacks them). As published they are refused, naming ccanl's WRITE of
     a reversal potential; with ccanl not writing it (Nernst's e, or e fixed by
-    ion_style for three custom ions), granule cell with a VecStim onto two Exp2Syns and
-    mossy cell: measured ≤ 8.6e-10 mV at the soma and ≤ 5.3e-11 mV distally over 200 ms
-    with 1–9 spikes (backward Euler, float64, `neuron_slope=True` for the GHK Ca²⁺
+    ion_style for three custom ions), granule cell with a VecStim onto two Exp2Syns,
+    mossy and basket cells: measured ≤ 8.6e-10 mV at the soma and ≤ 5.3e-11 mV distally
+    over 200 ms with 1–11 spikes (backward Euler, float64, `neuron_slope=True` for the GHK Ca²⁺
     currents); the thalamocortical cell's rebound burst 7.5e-10 mV (8 spikes); 1e-7 mV
     leaves ≥ 100×. One NEURON per model: a subprocess each."""
     import ast
@@ -418,7 +419,7 @@ def test_published_cells_second_set_match_neuron(model):
     out = subprocess.run([sys.executable, str(script), model], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     res = ast.literal_eval(out.stdout.strip().splitlines()[-1])
-    if model in ("santhakumar_gc", "santhakumar_mc"):
+    if model in ("santhakumar_gc", "santhakumar_mc", "santhakumar_bc"):
         assert "WRITE enca (a reversal potential)" in res["refused"], res
         return
     assert "refused" not in res, res

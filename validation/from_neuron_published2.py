@@ -18,11 +18,12 @@ Models (Santhakumar, Aradi & Soltesz 2005, ModelDB 51781: dentate gyrus cells wi
 custom ions nat, kf, ks, sk, nca, lca, tca, three Ca²⁺ pools written by ccanl, GHK Ca²⁺
 currents):
 
-- `santhakumar_gc`, `santhakumar_mc`: the granule cell (RI10sp.hoc's GranuleCell) and
-  the mossy cell (reduced_dentate's MossyCell.hoc) as published. Refused: ccanl.mod
+- `santhakumar_gc`, `santhakumar_mc`, `santhakumar_bc`: the granule cell (RI10sp.hoc's
+  GranuleCell), the mossy cell and the basket cell (reduced_dentate's MossyCell.hoc,
+  BasketCell.hoc) as published. Refused: ccanl.mod
   WRITEs enca, elca, etca (a reversal potential), which neurojax's NMODL importer does
   not support; the run checks that the refusal names it.
-- `santhakumar_gc_nernst`, `santhakumar_mc_nernst`: the same cells with ccanl not writing
+- `santhakumar_gc_nernst`, `santhakumar_mc_nernst`, `santhakumar_bc_nernst`: the cells with ccanl not writing
   the reversal potentials (`mods_fixede/`: NEURON's default then makes enca, elca, etca
   Nernst's from the pools). The granule cell's two perforant-path Exp2Syns are driven by
   a VecStim (`spike_times=`).
@@ -61,6 +62,10 @@ def _santhakumar(h, which: str, mods: str, nernst: bool = True, vecstim: bool = 
         h.load_file(str(d / "RI10sp_GranuleCell.hoc"))
         cell = h.GranuleCell()
         far, amp = cell.gcdend1[3], 0.2
+    elif which == "bc":
+        h.load_file(str(d / "BasketCell.hoc"))
+        cell = h.BasketCell()
+        far, amp = cell.dendrites[0][3], 0.3
     else:
         h.load_file(str(d / "MossyCell.hoc"))
         cell = h.MossyCell(0, 0)
@@ -121,6 +126,8 @@ MODELS = {
     "santhakumar_mc": lambda h: _santhakumar(h, "mc", "published"),
     "santhakumar_gc_nernst": lambda h: _santhakumar(h, "gc", "fixede", vecstim=True),
     "santhakumar_mc_nernst": lambda h: _santhakumar(h, "mc", "fixede"),
+    "santhakumar_bc": lambda h: _santhakumar(h, "bc", "published"),
+    "santhakumar_bc_nernst": lambda h: _santhakumar(h, "bc", "fixede"),
     "santhakumar_gc_fixed_e": lambda h: _santhakumar(h, "gc", "fixede", nernst=False),
 }
 
