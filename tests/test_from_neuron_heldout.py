@@ -525,3 +525,7 @@ def test_a_section_passed_twice_counts_once_and_two_sections_of_one_name_are_ref
     twin.connect(soma(0))
     with pytest.raises(ValueError, match="two different sections are named 'tw_dend'"):
         from_neuron([soma, dend, twin])
+    # a placeholder section connected to nothing (a template's unused `create apic[1]`)
+    stray = h.Section(name="tw_apic")
+    with pytest.raises(ValueError, match=r"2 trees.*\['tw_apic'\] connected to nothing"):
+        from_neuron([soma, dend, stray])

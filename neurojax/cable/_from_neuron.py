@@ -359,10 +359,18 @@ def from_neuron(
     index_of = {s.name(): i for i, s in enumerate(secs)}
     roots = [s for s in secs if s.parentseg() is None or s.parentseg().sec.name() not in index_of]
     if len(roots) != 1:
+        alone = [r.name() for r in roots if r.parentseg() is None and not len(r.children())]
+        hint = (
+            f" {alone[:3]} connected to nothing: a template's placeholder (`create apic[1]` "
+            "that Import3d found no apical dendrite for, in a template without `forall "
+            "delete_section()`)? Leave such sections out."
+            if alone and len(alone) < len(roots)
+            else ""
+        )
         raise ValueError(
             f"from_neuron: the sections form {len(roots)} trees (roots "
             f"{[r.name() for r in roots][:5]}); pass the sections of one cell, e.g. "
-            "from_neuron(cell.all)."
+            f"from_neuron(cell.all).{hint}"
         )
     for s in secs:  # NEURON simulates what is connected: leaving a part out is refused
         pseg = s.parentseg()
