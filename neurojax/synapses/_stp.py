@@ -54,11 +54,35 @@ class TsodyksMarkram(eqx.Module):
         return STPState(u=du, x=(1.0 - state.x) / self.tau_d)
 
     def on_spike(self, state, spikes):
-        """`(released, new_state)`: `released = spikes·u⁺·x` per presynaptic neuron."""
+        """`(released, new_state)`: `released = spikes·u⁺·x` per presynaptic neuron for 0
+        or 1 spike in the step. `n > 1` spikes of one neuron in one step (a `SpikeSource`
+        count) are n spikes at one instant, applied one after the other: with
+        `a = 1 − U`, `x → x·(1 − u)ⁿ·a^(n(n+1)/2)` and `u → 1 − (1 − u)·aⁿ` (facilitating;
+        without facilitation `x → x·aⁿ`), the release being what `x` lost. Read as n times
+        one spike's, two spikes at U = 0.6 released 1.2 of the resources (x went to −0.2)."""
         u_plus = state.u + self.u0 * (1.0 - state.u)
         release = u_plus * state.x
         if self.tau_f is None:
             u_new = state.u
         else:
             u_new = state.u + spikes * (u_plus - state.u)
-        return spikes * release, STPState(u=u_new, x=state.x - spikes * release)
+        one = (spikes * release, STPState(u=u_new, x=state.x - spikes * release))
+        # n > 1: closed form of n single-spike updates (`where` keeps the 0/1 branch, and
+        # its surrogate gradients, exactly as before; the other branch sees n >= 2 only)
+        several = spikes > 1.0
+        n = jnp.where(several, spikes, 2.0)
+        a = 1.0 - self.u0
+        if self.tau_f is None:
+            x_n = state.x * a**n
+            u_n = state.u
+        else:
+            x_n = state.x * (1.0 - state.u) ** n * a ** (n * (n + 1.0) / 2.0)
+            u_n = 1.0 - (1.0 - state.u) * a**n
+        many = (state.x - x_n, STPState(u=u_n, x=x_n))
+        return (
+            jnp.where(several, many[0], one[0]),
+            STPState(
+                u=jnp.where(several, many[1].u, one[1].u),
+                x=jnp.where(several, many[1].x, one[1].x),
+            ),
+        )
