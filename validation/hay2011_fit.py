@@ -658,9 +658,12 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
                        loss=loss, steps=steps, strategy=None,
                        optimizer=optimizer, starts=st, constraints=constraints,
                        progress_meter=nj.NoProgress(),
-                       callback=lambda i, lab=label: print(
+                       callback=lambda i, lab=label, idx=idx: print(
                            f"  {lab} step {i.step}: loss {np.min(i.loss):.4g} "
-                           f"(best {i.best_loss:.4g})", flush=True) and False)  # fmt: skip
+                           f"(best {i.best_loss:.4g}); start 0 at (% of the truth) "
+                           + " ".join(f"{100 * (float(np.ravel(p)[0]) / truth[j] - 1):+.2f}"
+                                      for j, p in zip(idx, i.params)),
+                           flush=True) and False)  # fmt: skip
             al = objective = np.asarray(r.all_losses)
             hist = [np.asarray(h) for h in r.all_param_history]
             n_eval, n_steps = int(r.n_evaluations), int(r.n_steps)
