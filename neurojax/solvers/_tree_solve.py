@@ -19,9 +19,10 @@ in (Hines 1984), so the solve costs O(N). Three schedules of the same eliminatio
   idea). Chains are read as slices of the node arrays (cut to one common length),
   never gathered. A batch, or a tree whose chains fall into more than
   `_BRANCH_MAX_GROUPS` runs of equal length (irregular morphologies), runs `"hines"`,
-  which measured faster there. Measured (one cell, float32, CPU time): 1.25×, 1.54×,
-  1.42× faster than `"hines"` at 551, 2201 and 11001 nodes (benchmarks/results/
-  cable_tree_solve_*.md).
+  which measured as fast or faster there. Measured (one cell, float32, CPU time,
+  `bench_cable.py --tool solve`): 1.9×, 2.0×, 1.8× faster than `"hines"` at 551, 2201
+  and 11001 nodes (benchmarks/results/cable_tree_solve_branches.md); the whole
+  backward-Euler step of the 2000-compartment HH tree 1.3× faster.
 - `"hines"`: one compiled loop per sweep, compartment by compartment
   in the original numbering — the elimination from N − 1 down to 1 (each compartment into
   its parent), the back-substitution from 1 up to N − 1. The fewest operations, no
@@ -480,9 +481,9 @@ _BRANCH_MIN_ROWS = 2
 _BRANCH_MAX_GROUPS = 8
 """`"branches"` runs `"hines"` on trees whose chains fall into more groups (each group is a
 few slices and reshapes: compile time and per-op overheads grow with them). Measured (one
-cell, float32, CPU time, 400 solves, `bench_cable.py --tool solve`): the benchmark trees (2
-groups) 1.25–1.54× faster than `"hines"`, the Hay cell's simplified morphology (34 groups,
-327 nodes) 0.93×."""
+cell, float32, CPU time, `bench_cable.py --tool solve`): the benchmark trees (2 groups)
+1.8–2.0× faster than `"hines"`; the Hay cell's simplified morphology (34 groups, 327
+nodes), forced: 2.48 against 2.80 µs per solve, but 3.5 s to compile against 0.8 s."""
 
 _BRANCH_UNROLL = 1
 """`"branches"`: steps per iteration of the row loops. Not unrolled: XLA fuses an unrolled
