@@ -396,7 +396,9 @@ def simulate(
       per step; `jax.grad` / `jax.vjp` raise a `TypeError` saying what to use instead).
     - `progress_meter`: `NoProgress()` or `TextProgress()`.
     - `key`: a PRNG key for models with random drives; step `i` sees
-      `jax.random.fold_in(key, i)` in `StepInfo.key`.
+      `jax.random.fold_in(key, i)` in `StepInfo.key`, `i` counting from 0 in every call:
+      a run continued in pieces (`state0=sol.final_state`) needs a new key per piece
+      (`jax.random.fold_in(key, piece)`), or it replays the first piece's draws.
     - `throw`: raise if the run produced NaN or inf, naming the variable and the time
       (default). With `False` the values are returned as they are (`fit` uses this).
 
