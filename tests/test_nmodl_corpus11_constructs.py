@@ -273,3 +273,22 @@ DERIVATIVE st { b' = (k*cai - b)/tau }
                        "DERIVATIVE st { b' = (k*cai - b)/tau cai' = -cai }")
     with pytest.raises(NmodlError, match=r"achread\.mod:7: cai is a STATE integrated in st"):
         load_mod(bad, file="achread.mod")
+
+
+def test_pointer_never_read_needs_no_binding():
+    """Mergenthal et al.'s kmb_inh.mod declares `POINTER kppt, kcpt` and never reads
+    them: NEURON runs it with the pointers unset. Before, the mechanism refused to
+    initialise without bind_pointer. A POINTER that is read still must be bound."""
+    text = """
+NEURON { SUFFIX ptrunused NONSPECIFIC_CURRENT i POINTER kppt %s }
+PARAMETER { g = 0.001 (S/cm2) }
+ASSIGNED { v (mV) i (mA/cm2) kppt %s }
+BREAKPOINT { i = g*(v + 70)%s }
+"""
+    with jax.enable_x64(True):
+        mech = load_mod(text % ("", "", ""), file="ptrunused.mod")
+        v = jnp.asarray(-60.0)
+        assert float(mech.current(v, mech.init(v, 6.3))) == pytest.approx(10.0, rel=1e-14)
+        used = load_mod(text % (", kr", "kr", "*kr"), file="ptrunused.mod")
+        with pytest.raises(ValueError, match="POINTER kr of ptrunused is not bound"):
+            used.init(v, 6.3)

@@ -955,6 +955,10 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     # user (`NmodlPointProcess.bind_pointer`: a site's voltage, a time series), read
     # at every call as the ion values are; never written here
     spec.pointers = tuple(n for n, _ in prog.pointers)
+    # a POINTER no statement reads (Mergenthal et al.'s kmb_inh.mod declares kppt, kcpt
+    # and never uses them): NEURON runs it unset; here it needs no binding (NaN if it
+    # were ever read). Before, the cell refused to initialise without a binding.
+    spec.pointers_unread = tuple(n for n in spec.pointers if not _first_use(prog, n))
     for n, line in prog.pointers:
         if prog.kind == "ARTIFICIAL_CELL":
             raise fail(file, line, f"POINTER {n} in an ARTIFICIAL_CELL is not supported")
@@ -1379,6 +1383,8 @@ class NmodlChannel(AbstractChannel):
                 g[n] = ions[n]
             elif n in getattr(self, "pointer_series", {}):
                 g[n] = self._series(n, t if t_series is None else t_series)
+            elif n in getattr(spec, "pointers_unread", ()) and n not in static_ptr:
+                g[n] = np.float64(np.nan)  # declared, never read: NEURON leaves it unset
             elif n in static_ptr:  # a density mechanism's (`bind_pointer`: static values)
                 pdt, x = static_ptr[n]
                 g[n] = (np.float64(x) if pdt is None else
