@@ -62,7 +62,7 @@ from ._strategies import (
     _StrategyState,
 )
 
-RESIDUAL_FACTOR = 4.0
+RESIDUAL_FACTOR = 2.0
 """`fit`'s default (`Auto`) checks its result against the recording's own noise: a final
 `TraceMSE` above `RESIDUAL_FACTOR·σ̂² + RESIDUAL_FLOOR` (σ̂: `noise_sd` of the target) is
 not explained by the model — for white noise the loss at the true parameters is σ² ± a
@@ -70,7 +70,16 @@ few per cent (2400 samples: 3 %) — so `Auto` restarts the descent from the dat
 estimate's uncertainty (`Restarts`), and where that finds nothing lower the fit says
 `StopReason.ABOVE_NOISE`, `converged=False`, and warns (a local minimum, or a model that
 cannot produce the recording). A global search from the minimum instead (CMA-ES,
-σ = 0.5, 960 simulations) did not leave it (HH, 2 spikes, 1 mV noise)."""
+σ = 0.5, 960 simulations) did not leave it (HH, 2 spikes, 1 mV noise).
+
+Was 4 until session 11: the held-out probe (`validation/fit_heldout_probe.py`, HH at dt
+0.01, a 6 µA/cm² step, 1 mV) ended in a local minimum 21 % off at 2.73 mV² (σ̂² 1.01,
+the truth's loss 1.04), under 4·σ̂², and said `converged`; its residual was spread over
+the whole trace (robust scale² 2.34 mV²), so `RESIDUAL_SHAPE_FACTOR` does not see it.
+The largest loss of a converged HH fit at 1 mV in `docs/fit_success_rates.json` is 1.052
+mV² (100 fits; σ̂ 0.95–1.03 mV). A recording whose noise is not white (its variance
+more than twice its white part's, which second differences measure) is reported
+`ABOVE_NOISE` too: said, not silent."""
 
 RESIDUAL_FLOOR = 0.01
 """mV²: the residual allowed on a noise-free recording (0.1 mV rms)."""
@@ -145,6 +154,33 @@ def _settled(d, obj) -> bool:
         d.stop_reason,
         surrogate=_uses_spikes(obj.loss),
     )
+
+
+RESIDUAL_SHAPE_FACTOR = 1.5
+"""`fit`'s noise check also reads the residual's shape: where the final loss (the mean
+square residual, over `RESIDUAL_FLOOR`) exceeds this times the square of its robust
+scale `(1.4826·median|r|)²` (equal to it for Gaussian noise, white or not: 1 ± 3 % for
+6000 samples), a part of the residual is concentrated in few samples — a spike a step or
+more from the recorded one — and the fit is `ABOVE_NOISE`, not converged. Held-out
+probe (`validation/fit_heldout_probe.py`): HH at dt 0.01, a 6 µA/cm² step, 1 mV: a
+local minimum 21 % off at 2.73 mV² (the truth's 1.04) was under the `RESIDUAL_FACTOR`
+limit (4·σ̂²) and said `converged`."""
+
+
+def _structured_residual(obj, d) -> tuple[float, float] | None:
+    """`(mean square, robust square)` of the residual at the best point of `d` where the
+    loss is above `RESIDUAL_FLOOR` and the ratio above `RESIDUAL_SHAPE_FACTOR` (see
+    there), else `None`. For a plain `TraceMSE` on a voltage array (`_noise_floor`)."""
+    b = int(np.argmin(np.where(np.isfinite(d.best_loss), d.best_loss, np.inf)))
+    if not float(d.best_loss[b]) > RESIDUAL_FLOOR or obj.loss.window is not None:
+        return None
+    params = obj.from_unconstrained([jnp.asarray(x[b]) for x in d.best_u])
+    r = np.asarray(obj.prediction(params).v, dtype=float) - np.asarray(obj.target.v, float)
+    r = r[np.isfinite(r)]
+    if r.size == 0:
+        return None
+    ms, robust = float(np.mean(r**2)), float((1.4826 * np.median(np.abs(r))) ** 2)
+    return (ms, robust) if ms > RESIDUAL_SHAPE_FACTOR * robust else None
 
 
 def _edge_test(obj, d) -> tuple[bool, tuple]:
@@ -662,6 +698,10 @@ def fit(
     # only where the fit claims a minimum (a fit cut short is not converged anyway)
     settled = _settled(d, obj)
     above_noise = limit is not None and settled and float(np.min(d.best_loss)) > limit
+    shape = None  # (mean square, robust square) of a residual that is not noise
+    if limit is not None and settled and not above_noise:
+        shape = _structured_residual(obj, d)
+        above_noise = shape is not None
     first_stage = StageReport(
         name="gradient",
         loss=float(np.min(d.best_loss)),
@@ -693,6 +733,10 @@ def fit(
                 n_starts = int(d.best_loss.shape[0])
             settled = _settled(d, obj)
             above_noise = settled and float(np.min(d.best_loss)) > limit
+            shape = None
+            if settled and not above_noise:
+                shape = _structured_residual(obj, d)
+                above_noise = shape is not None
     polish_stage, stationary, polished = (), True, False
     gauss_newton_stationary = False  # the stationarity test below ran and passed
     if (
@@ -789,6 +833,13 @@ def fit(
             f"fit: the final loss ({float(best_loss[best]):.4g} mV²) is far above the "
             f"recording's noise (σ̂² = {floor:.3g} mV², estimated from its second "
             "differences)"
+            + (
+                ""
+                if shape is None
+                else f", or its residual is not noise (mean square {shape[0]:.4g} mV² "
+                f"against {shape[1]:.4g} from its median absolute value: a part "
+                "concentrated in few samples, e.g. a spike in the wrong place)"
+            )
             + (f" after {restart_rounds} round(s) of restarts" if restart_rounds else "")
             + ": a local minimum, or a model that "
             "cannot produce this recording. The result is not converged; try more starts "
