@@ -124,6 +124,7 @@ from pathlib import Path
 
 import equinox as eqx
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
@@ -841,7 +842,8 @@ def main(argv=None):
                    help="long: with --T 250, adds a hyperpolarising and a long step")
     p.add_argument("--feature-steps", type=int, default=10,
                    help="--variant staged: L-BFGS steps on WindowedFeatures before LM")
-    p.add_argument("--method", choices=["both", "lm", "cma", "fisher"], default="both",
+    p.add_argument("--method", choices=["both", "lm", "cma", "fisher", "spectrum"],
+                   default="both",
                    help="lm / cma: only one half (run them as two processes; --cma-budget "
                    "then caps CMA-ES, and its per-generation history gives its result at "
                    "any smaller budget)")
@@ -915,8 +917,9 @@ def main(argv=None):
         jax.config.update("jax_enable_x64", True)
     if args.cma_restarts and not args.cma_first:
         p.error("--cma-restarts needs --cma-first N (the CMA-ES stage it restarts)")
-    if args.from_key and (args.variant != "hierarchical" or args.finish < 1 or args.resume
-                          or args.start_index is None or args.method != "lm"):
+    if args.from_key and args.method != "spectrum" and (
+            args.variant != "hierarchical" or args.finish < 1 or args.resume
+            or args.start_index is None or args.method != "lm"):
         p.error("--from-key needs --variant hierarchical --method lm --finish N (N >= 1) "
                 "--start-index i, and no --resume")
 
@@ -949,6 +952,21 @@ def main(argv=None):
     def with_params(x):
         return eqx.tree_at(trainable, cell, tuple(x[i] for i in range(P)))
 
+    if args.method == "spectrum":  # LM's scaled Jacobian at a stored run's final point
+        if not (args.from_key and args.start_index is not None):
+            p.error("--method spectrum needs --from-key K --start-index i")
+        x = final_point(json.loads(Path(args.from_file).read_text()), args.from_key,
+                        args.start_index, starts[0], truth)[0]  # fmt: skip
+        c0 = time.process_time()
+        out["spectrum"] = lm_spectrum(cell, inputs, saveat, target, x)
+        out["from_key"], out["spectrum_cpu_s"] = args.from_key, time.process_time() - c0
+        print(out["spectrum"], flush=True)
+        out["key"] = f"spectrum-{args.from_key}-{jnp.dtype(real())}"
+        path = Path(args.out)
+        allres = json.loads(path.read_text()) if path.exists() else {}
+        allres[out["key"]] = out
+        path.write_text(json.dumps(allres, indent=1))
+        return
     if args.method == "fisher":  # identifiability at the truth per recording window
         c0 = time.process_time()
         obj = nj.fitting.make_objective(cell, inputs, target, dt=DT, trainable=trainable,
@@ -1060,6 +1078,29 @@ def main(argv=None):
         save()
     if args.method != "lm":
         run_cma(args, out, starts, truth, P, sim, target, bounded, save)
+
+
+def lm_spectrum(cell, inputs, saveat, target, x):
+    """The singular values of the column-scaled Jacobian that `LevenbergMarquardt` builds its
+    step from (`_lm_step`: `J·D⁻¹`, `D = √diag(JᵀJ)`) for the raw trace MSE at densities `x`
+    (S/cm², `(10,)`), `AbsScale` coordinates as the finish stage's, descending and relative
+    to the largest, and the relative cutoff below which the step drops a direction
+    (`eps·max(J.shape)`, float32 or float64 as the run is). Forward mode, 10 tangents."""
+    trainable = trainable_for(DENSITIES)
+    base = eqx.tree_at(trainable, cell, tuple(real()(v) for v in x))
+    obj = nj.fitting.make_objective(base, inputs, target, dt=DT, trainable=trainable,
+                                    loss=SmoothedTraceMSE(), saveat=saveat,
+                                    constraints=tuple(AbsScale(float(v)) for v in x))  # fmt: skip
+    u = obj.to_unconstrained(obj.params0)
+    flat, unravel = jax.flatten_util.ravel_pytree(u)
+    jac = jax.jacfwd(lambda z: obj.unconstrained_residuals(unravel(z)))(flat)
+    r = obj.unconstrained_residuals(u)
+    jac = np.asarray(jac, np.float64)
+    col = np.sqrt(np.sum(jac**2, 0))
+    s = np.linalg.svd(jac / col, compute_uv=False)
+    return {"loss": float(np.asarray(r) @ np.asarray(r)), "singular_values_rel": (s / s[0]).tolist(),
+            "cutoff_rel": float(jnp.finfo(real()).eps * max(jac.shape)),
+            "dtype": str(jnp.dtype(real()))}  # fmt: skip
 
 
 def hierarchical_summary(out, n_starts):
