@@ -85,6 +85,9 @@ def main(argv=None):
     runs, v_of, compile_s = {}, {}, {}
     for gates in args.gates:
         _builtin.HH.update = {"hh9": hh9_update, "hh7": hh7_update}[gates]
+        # simulate caches its trace by the cell's structure, which a patched method does
+        # not change: without this the hh7 runs reused the hh9 trace
+        jax.clear_caches()
         for method in args.methods:
             name = f"{method} {gates}"
             solver = nj.solvers.BackwardEuler(linear_solver=nj.solvers.TreeSolve(method))
