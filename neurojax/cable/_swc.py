@@ -17,9 +17,20 @@ by section against NEURON 9 on the files in `tests/data/cable`):
   dendrite does not inherit the soma's width); a child of a *somatic branch point* (a
   soma point with two or more soma neighbours) starts at its own first point instead;
 - a one-point soma of radius r becomes a cylinder of length and diameter 2r along x
-  (membrane area 4πr², the sphere's), with all children attached at its middle;
+  (membrane area 4πr², the sphere's), with its dendrites attached at its middle (soma
+  points among its children at its 0 end);
 - so does NeuroMorpho.org's three-point soma (the root and two points at ±r, one
-  diameter, no children: NEURON's `neuromorph_3point_soma`), its two outer points dropped.
+  diameter, no children: NEURON's `neuromorph_3point_soma`), its two outer points dropped;
+- a root point whose run ends at once (a soma root whose point 1 is not a soma point;
+  any other root whose last child has another type) is such a cylinder too, of the
+  root's type: a dendrite root point with the soma as its child gives a 2r "basal" root,
+  the soma hanging at its 0 end (Import3d's one-point root section); children of a
+  non-soma one-point root attach at its 0 end, starting at the root point;
+- a root of another type that runs on into point 1 of a different type (Import3d does
+  so when a later child of the root has the root's type, and a soma point there is lost
+  as soma) is refused, naming the line;
+- a one-point branch starts at its parent point (a one-point soma's centre), never by a
+  wire;
 """
 
 from __future__ import annotations
@@ -284,23 +295,46 @@ def _build(xyz, radius, types, parents, nseg, line_of=None) -> Morphology:
                 items.append((c, b, x, k))
         stack.extend(reversed(items))
 
-    # one-point soma: a cylinder of length = diameter = 2r along x, children at its middle
-    single_soma = soma[0] and not any(soma[c] for c in children[0])
     stack = []  # (first point, parent branch, parent_x, parent point)
-    if single_soma:
+    kids0 = children[0]
+    if not kids0 and not soma[0]:
+        raise ValueError("an SWC cell with a single point that is not a soma has no length.")
+    # Import3d (read_swc.hoc, mark_branch + sectionify) makes the root point a section of
+    # its own when its run ends at once: for a soma root, when point 1 (always a child of
+    # the root) is not a soma point; for any other root, when the root's last child (its
+    # highest id) has another type than the root — a later child of the root's own type
+    # resets the root's child count, so the root runs on into point 1 whatever its type.
+    if soma[0]:
+        root_alone = n == 1 or not soma[1]
+    else:
+        root_alone = types[kids0[-1]] != types[0]
+        if not root_alone and types[1] != types[0]:
+            line = "" if line_of is None else f"line {line_of[1]}: "
+            raise ValueError(
+                f"{line}the root point (type {int(types[0])}) has its first child of type "
+                f"{int(types[1])} but a later child of its own type, so NEURON's Import3d "
+                f"reads root and child as one section of type {int(types[0])} (a soma point "
+                "in it is lost as soma). Make a soma point the root (the usual SWC layout), "
+                "or give the root point its first child's type."
+            )
+    if root_alone:
+        # a one-point root: Import3d's sphere_rep, a cylinder of length = diameter = 2r
+        # along x (membrane area 4πr², the sphere's), of the root's type
         r = radius[0]
         x, y, z = xyz[0]
         pts = [[x - r, y, z, 2 * r], [x, y, z, 2 * r], [x + r, y, z, 2 * r]]
-        branches.append(branch_from_points(pts, nseg=nseg, type="soma"))
-        for c in reversed(children[0]):
-            stack.append((c, 0, 0.5, None))
+        branches.append(branch_from_points(pts, nseg=nseg, type=_type_name(types[0])))
+        for c in reversed(kids0):
+            if soma[0] and not soma[c]:
+                # a dendrite of a one-point soma hangs at its middle, joined by a wire to
+                # its own first point; a one-point dendrite starts at the soma's centre
+                stack.append((c, 0, 0.5, None if len(run_from(c)) > 1 else 0))
+            else:
+                # any other child of a one-point root attaches at its 0 end, from the
+                # root point with the root's diameter
+                stack.append((c, 0, 0.0, 0))
     else:
-        first = children[0][0] if children[0] else None
-        if first is None:
-            raise ValueError("an SWC cell with a single point that is not a soma has no length.")
-        run = [0] + (run_from(first) if types[first] == types[0] else [])
-        if len(run) == 1:  # the root's first child has another type: the root alone is no branch
-            run = [0] + run_from(first)
+        run = [0] + run_from(kids0[0])
         branches.append(
             _branch(run, None, xyz, diam, types, soma, n_soma_nb, -1, 1.0, nseg, line_of)
         )
@@ -321,15 +355,17 @@ def _branch(
     if parent_point is not None:
         if not soma[parent_point]:
             pts.insert(0, [*xyz[parent_point], diam[parent_point]])
-        elif n_soma_nb[parent_point] < 2 or soma[run[0]]:
-            # after a soma point the child keeps its own diameter
+        elif n_soma_nb[parent_point] < 2 or soma[run[0]] or len(run) == 1:
+            # after a soma point the child keeps its own diameter; a one-point child of
+            # a somatic branch point is joined to it directly (Import3d: "single point
+            # means direct connection to interior"), not by a wire
             d0 = diam[parent_point] if soma[run[0]] else diam[run[0]]
             pts.insert(0, [*xyz[parent_point], d0])
     if len(pts) < 2:
         line = "" if line_of is None else f"line {line_of[run[0]]}: "
         raise ValueError(
-            f"{line}SWC point at {xyz[run[0]]} makes a branch of one point attached to a "
-            "somatic branch point; NEURON cannot give it a length either. Add a second point."
+            f"{line}SWC point at {xyz[run[0]]} makes a branch of one point with no parent "
+            "point to start from (a bug in read_swc: please report it with the file)."
         )
     return branch_from_points(
         pts, parent=pb, parent_x=px, nseg=nseg, type=_type_name(types[run[0]])
