@@ -393,7 +393,7 @@ _PUBCELLS2 = __import__("pathlib").Path(
     "model",
     ["santhakumar_gc", "santhakumar_mc", "santhakumar_bc", "santhakumar_gc_nernst",
      "santhakumar_mc_nernst", "santhakumar_bc_nernst", "santhakumar_gc_fixed_e",
-     "destexhe_tc"],
+     "destexhe_tc", "destexhe_spy", "destexhe_spy_nosyn"],
 )  # fmt: skip
 def test_published_cells_second_set_match_neuron(model):
     """Held-out check, second set: Santhakumar et al. 2005's dentate cells and Destexhe
@@ -406,13 +406,18 @@ def test_published_cells_second_set_match_neuron(model):
     mossy and basket cells: measured ≤ 8.6e-10 mV at the soma and ≤ 5.3e-11 mV distally
     over 200 ms with 1–11 spikes (backward Euler, float64, `neuron_slope=True` for the GHK Ca²⁺
     currents); the thalamocortical cell's rebound burst 7.5e-10 mV (8 spikes); 1e-7 mV
-    leaves ≥ 100×. One NEURON per model: a subprocess each."""
+    leaves ≥ 100×. Destexhe's sPY cell is refused with its synapses (AMPA_S's NET_RECEIVE
+    reads dt); without them it fires at ~500 Hz and amplifies round-off ~1e9-fold: NEURON
+    against itself with the step's amplitude changed by 1e-14 (relative) moves 0.28 mV
+    in 60 ms, neurojax 0.30 mV — so each model's bound is the larger of 1e-7 mV and 10×
+    NEURON's own spread (`neuron_vs_itself_mV`). One NEURON per model: a subprocess each."""
     import ast
     import subprocess
     import sys
     from pathlib import Path
 
-    folder = _PUBCELLS2 / ("destexhe_tc" if model == "destexhe_tc" else "santhakumar")
+    folder = "destexhe_spy" if model.startswith("destexhe_spy") else "santhakumar"
+    folder = _PUBCELLS2 / ("destexhe_tc" if model == "destexhe_tc" else folder)
     if not (folder / "SOURCES.md").is_file():
         pytest.skip(f"published model files not fetched into {folder}")
     script = Path(__file__).resolve().parents[1] / "validation" / "from_neuron_published2.py"
@@ -422,10 +427,14 @@ def test_published_cells_second_set_match_neuron(model):
     if model in ("santhakumar_gc", "santhakumar_mc", "santhakumar_bc"):
         assert "WRITE enca (a reversal potential)" in res["refused"], res
         return
+    if model == "destexhe_spy":
+        assert "dt read outside the SOLVEd block" in res["refused"], res
+        return
     assert "refused" not in res, res
+    tol = max(1e-7, 10 * res["neuron_vs_itself_mV"])
     assert res["n_spikes"][0] >= 1 and res["n_spikes"][0] == res["n_spikes"][1], res
-    assert res["max_dspike_ms"] < 1e-8, res
-    assert res["max_dv_soma_mV"] < 1e-7 and res["max_dv_distal_mV"] < 1e-7, res
+    assert res["max_dspike_ms"] < max(1e-8, tol / 10.0), res  # upstrokes ≥ 10 mV/ms
+    assert res["max_dv_soma_mV"] < tol and res["max_dv_distal_mV"] < tol, res
     if model == "santhakumar_gc_nernst":
         assert res["events"] == 12  # the VecStim's 6 times, through 2 NetCons
 
@@ -529,3 +538,16 @@ def test_a_section_passed_twice_counts_once_and_two_sections_of_one_name_are_ref
     stray = h.Section(name="tw_apic")
     with pytest.raises(ValueError, match=r"2 trees.*\['tw_apic'\] connected to nothing"):
         from_neuron([soma, dend, stray])
+
+
+def test_an_ion_no_mechanism_uses_is_left_out():
+    """`uninsert` leaves the section's ion (NEURON keeps k_ion after hh is removed): the
+    import passed ek, ki, ko to `Cell`, which refuses values no mechanism uses. Now only
+    the ions of the imported mechanisms are passed."""
+    s = h.Section(name="un_soma")
+    s.insert("hh")
+    s.insert("pas")
+    s.uninsert("hh")
+    assert "k" in s.psection()["ions"]  # NEURON still holds the ion
+    imp = from_neuron([s])
+    assert imp.cell.ions is None or not {"ek", "ki", "ko", "ena"} & set(imp.cell.ions)

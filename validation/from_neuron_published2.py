@@ -20,19 +20,25 @@ currents):
 
 - `santhakumar_gc`, `santhakumar_mc`, `santhakumar_bc`: the granule cell (RI10sp.hoc's
   GranuleCell), the mossy cell and the basket cell (reduced_dentate's MossyCell.hoc,
-  BasketCell.hoc) as published. Refused: ccanl.mod
-  WRITEs enca, elca, etca (a reversal potential), which neurojax's NMODL importer does
-  not support; the run checks that the refusal names it.
-- `santhakumar_gc_nernst`, `santhakumar_mc_nernst`, `santhakumar_bc_nernst`: the cells with ccanl not writing
-  the reversal potentials (`mods_fixede/`: NEURON's default then makes enca, elca, etca
-  Nernst's from the pools). The granule cell's two perforant-path Exp2Syns are driven by
-  a VecStim (`spike_times=`).
+  BasketCell.hoc) as published. Refused: ccanl.mod WRITEs enca, elca, etca (a reversal
+  potential), which neurojax's NMODL importer does not support; the run checks that the
+  refusal names it.
+- `santhakumar_gc_nernst`, `santhakumar_mc_nernst`, `santhakumar_bc_nernst`: the cells
+  with ccanl not writing the reversal potentials (`mods_fixede/`: NEURON's default then
+  makes enca, elca, etca Nernst's from the pools). The granule cell's two perforant-path
+  Exp2Syns are driven by a VecStim (`spike_times=`).
 - `santhakumar_gc_fixed_e`: that granule cell with `ion_style(…, 3, 1, 0, 0, 1)` for nca,
   lca and tca (e fixed at 130 mV while ccanl writes the concentrations; the published
   model's hoc sets elca = etca = 130): `Cell(fixed_reversal=...)` for three custom ions.
 
 - `destexhe_tc`: Destexhe et al. (1996)'s thalamocortical cell (ModelDB 3343, `TC.tem`):
   a rebound burst after a hyperpolarising step.
+- `destexhe_spy`, `destexhe_spy_nosyn`: Destexhe's one-compartment pyramidal cell
+  (`sPY.tem`) as a later network model uses it: refused with its AMPA_S/GABAa_S
+  synapses (their NET_RECEIVE reads dt); without them, compared over 60 ms. At 36 °C its
+  Nav1.1 (q10 26) fires at ~500 Hz and amplifies round-off ~1e9-fold in 60 ms: NEURON
+  against itself with the step's amplitude changed by 1e-14 (relative) differs by about as
+  much as NEURON and neurojax do (`neuron_vs_itself_mV`, reported for every model).
 
 The dentate cells' T- and L-type Ca²⁺ currents (cat, lca) are GHK currents, nonlinear in v: imported
 with `neuron_slope=True` for the step-for-step comparison (docs/from_neuron.md, RTCl).
@@ -120,7 +126,36 @@ def _destexhe_tc(h, stim=(50.0, 100.0, -0.1)):
                 stim=stim, T=300.0, v_init=-70.0, keep=[cell])  # fmt: skip
 
 
+def _destexhe_spy(h, synapses: bool = True):
+    """Destexhe's one-compartment cortical pyramidal cell (sPY.tem) as a thalamocortical
+    network model uses it (jessfeld/...thalamocortical_network): pas, Barela et al.
+    2006's Nav1.1 (inak2005: custom ions nat, kf), Destexhe's M current (im), and the
+    AMPA_S and GABAa_S synapses the template creates on the soma. Those are refused by
+    neurojax's NMODL importer (their NET_RECEIVE reads dt); `synapses=False` releases
+    them (the template's objrefs set to NULLobject: NEURON deletes the point processes)."""
+    d = ROOT / "destexhe_spy"
+    _load_dll(h, d / "mods")
+    h.load_file(str(d / "sPY.tem"))
+    h.celsius = 36.0
+    for m in ("inak2005", "im"):
+        if hasattr(h, f"usetable_{m}"):
+            setattr(h, f"usetable_{m}", 0)
+    cell = h.sPY()
+    if not synapses:
+        h("objref fn_nil")  # hoc's NULLobject: the objrefs let go, NEURON frees them
+        for name in ("ampapostPY", "ampapostTC", "gabaapost"):
+            h(f"{cell.hname()}.{name} = fn_nil")
+    soma = cell.soma
+    out = dict(secs=[soma], mods=d / "mods", soma=(soma, 0.5), distal=(soma, 0.5),
+               stim=(20.0, 200.0, 1.5), T=60.0, v_init=-70.0, keep=[cell])  # fmt: skip
+    if synapses:
+        out["refusal"] = "dt read outside the SOLVEd block and INITIAL is not supported"
+    return out
+
+
 MODELS = {
+    "destexhe_spy": _destexhe_spy,
+    "destexhe_spy_nosyn": lambda h: _destexhe_spy(h, synapses=False),
     "destexhe_tc": _destexhe_tc,
     "santhakumar_gc": lambda h: _santhakumar(h, "gc", "published"),
     "santhakumar_mc": lambda h: _santhakumar(h, "mc", "published"),
@@ -172,6 +207,13 @@ def compare(name: str) -> dict:
         u = jax.tree.map(jnp.asarray, imp.inputs(n, DT))
         sol = nj.simulate(cell, u, dt=DT, solver=BackwardEuler(), saveat=save)
         got = np.asarray(sol.states, np.float64)
+    # NEURON against itself with the step's amplitude changed by 1e-14 (relative, a few
+    # units in the last place): how far round-off-sized differences grow in this model
+    ic.amp = m["stim"][2] * (1 + 1e-14)
+    h.finitialize(m["v_init"])
+    h.continuerun(m["T"])
+    self_dv = float(np.max(np.abs(np.asarray(rec[0])[1 : n + 1] - ref[:, 0])))
+    ic.amp = m["stim"][2]
     t = (np.arange(n) + 1) * DT
     sp_ref, sp_got = spike_times(t, ref[:, 0]), spike_times(t, got[:, 0])
     return {
@@ -190,6 +232,7 @@ def compare(name: str) -> dict:
         ),  # fmt: skip
         "n_spikes": (len(sp_ref), len(sp_got)),
         "events": int(sum(len(x) for x in imp.netstims)),
+        "neuron_vs_itself_mV": self_dv,
     }
 
 

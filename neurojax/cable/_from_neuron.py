@@ -538,7 +538,7 @@ def from_neuron(
         return out[0] if all(v == out[0] for v in out) else np.array(out)
 
     fixed, from_globals = _ion_styles(h, order, info, sec_uses)
-    ions = {}
+    ions, ion_of = {}, {}
     all_ions = sorted({ion for ps in info for ion in ps["ions"]})
     for ion in all_ions:
         for var in (f"e{ion}", f"{ion}i", f"{ion}o"):
@@ -557,6 +557,7 @@ def from_neuron(
                 if g is not None:
                     known, per_sec = [g], [g] * len(order)
             ions[var] = per_branch([known[0] if v is None else v for v in per_sec])
+            ion_of[var] = ion
 
     cm = []
     for ps, s in zip(info, order, strict=True):
@@ -565,6 +566,7 @@ def from_neuron(
         cm.extend(per_seg if n > 1 else [_one_value(ps["cm"], "cm", s.name())])
     cm = cm[0] if all(c == cm[0] for c in cm) else np.array(cm, dtype=float)
     clamps, iclamps, processes, objects, skipped = [], [], [], [], set()
+    pp_ions: set = set()  # the ions the point processes use
     for ps, s in zip(info, order, strict=True):
         for kind, objs in sorted(ps["point_processes"].items()):
             for pp in sorted(objs, key=lambda o: o.hname()):
@@ -603,6 +605,7 @@ def from_neuron(
                 proc = cls(**params)
                 processes.append((with_neuron_slope(proc) if neuron_slope else proc, where))
                 objects.append(pp)
+                pp_ions.update(u.ion for u in getattr(cls, "ion_use", ()))
     if skipped:
         warnings.warn(
             f"from_neuron: {sorted(skipped)} only record (no membrane current) and are not "
@@ -610,6 +613,10 @@ def from_neuron(
             stacklevel=2,
         )
     netstims = _netstims(h, objects, given_times)
+    # an ion NEURON still holds but no mechanism uses (left by `uninsert`, or by a
+    # mechanism deleted with its section's...): nothing reads it; `Cell` takes none such
+    used = pp_ions | {u.ion for mech, _ in mechanisms for u in getattr(mech, "ion_use", ())}
+    ions = {var: value for var, value in ions.items() if ion_of[var] in used}
     cell = Cell(
         morph,
         mechanisms,
