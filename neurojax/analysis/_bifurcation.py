@@ -22,6 +22,8 @@ from ._continuation import (
     analyse_branch,
     check_interval,
     check_max_points,
+    clip_to_domain,
+    mark_domain_end,
     trace,
 )
 from ._cycles import detect_cycle, run_ends
@@ -682,7 +684,9 @@ def bifurcation_diagram(
     **Arguments**
 
     - `model`: a neuron with scalar parameters.
-    - `start`, `stop`: the parameter interval (µA/cm² or nA for the current).
+    - `start`, `stop`: the parameter interval (µA/cm² or nA for the current); an end
+      outside the parameter's physical domain (`g_k >= 0`) is cut at its boundary, with
+      a warning (and the reason in each branch's `end`); both outside is refused.
     - `parameter`: `None` for the injected current, or a selector `lambda m: m.g_k`.
     - `current`: the injected current when another parameter is varied.
     - `v_range`: voltages (mV) searched for the equilibria that seed the branches, and
@@ -740,6 +744,11 @@ def bifurcation_diagram(
     )
     meter = progress_meter
     name = parameter_name(model, parameter)
+    # a parameter with a physical domain (g_k >= 0): an end outside it is cut at the
+    # boundary (warned, and in the `end` of each branch that reaches it)
+    start, stop, note = clip_to_domain(
+        model, parameter, start, stop, min_step, "bifurcation_diagram", both_ends=True
+    )
     bounds = (min(start, stop), max(start, stop))
     with float64():
         system = make_system(
@@ -748,6 +757,12 @@ def bifurcation_diagram(
         branches = _equilibrium_branches(
             system, name, start, stop, bounds, v_range, max_step, min_step, max_points
         )
+        if note:
+            warnings.warn(f"bifurcation_diagram: {note}.", stacklevel=2)
+            edge = start if "not at start=" in note else stop
+            branches = tuple(
+                mark_domain_end(b, (edge, note), min_step, warn=False) for b in branches
+            )
         eq_points = sorted((pt for b in branches for pt in b.points), key=lambda b: b.parameter)
         meter.write(
             f"bifurcation_diagram: {len(branches)} equilibrium branch(es), "

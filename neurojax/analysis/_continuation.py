@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from .._errors import check_instance
-from .._model import AbstractModel
+from .._model import REAL, AbstractModel, Domain, parameter_fields
 from .._progress import AbstractProgressMeter, NoProgress
 from ._fixed_points import NoEquilibriumError, as_flat, eigen
 from ._newton import f64, jacobian_batch, newton_batch, solve_rows
@@ -114,6 +114,9 @@ class Branch(HasBifurcationPoints):
     - `stable`: `(k,)`, linear stability of each equilibrium.
     - `points`: the `BifurcationPoint`s on it, in order along the branch.
     - `parameter_name`: `"current"` or the selected field's name (`"g_k"`).
+    - `end`: why the branch ends short of the interval asked for, where that is the
+      parameter's physical domain (`"g_k must be >= 0: ..."`; a warning says it too),
+      else `""` (other early ends — a reset, `min_step`, `max_points` — warn).
     """
 
     parameter: np.ndarray
@@ -124,6 +127,7 @@ class Branch(HasBifurcationPoints):
     variables: tuple[str, ...]
     v_index: int
     parameter_name: str
+    end: str = ""
 
     @property
     def v(self) -> np.ndarray:
@@ -509,6 +513,88 @@ def check_max_points(caller: str, max_points) -> int:
     return int(max_points)
 
 
+def parameter_domain(model: AbstractModel, parameter: Callable | None) -> Domain:
+    """The declared physical domain (`neurojax.parameter(..., domain)`) of the parameter
+    that `parameter` selects in `model`; unbounded for the injected current (`None`) or a
+    leaf declared without one."""
+    if parameter is None:
+        return REAL
+    leaf = parameter(model)
+    for _, value, field in parameter_fields(model):
+        if value is leaf:
+            return field.metadata["domain"]
+    return REAL
+
+
+def _domain_text(model, name: str, domain: Domain) -> str:
+    why = f" ({domain.why})" if domain.why else ""
+    return f"{type(model).__name__}.{name} must be {domain.describe()}{why}"
+
+
+def _domain_edge(domain: Domain, side: int, min_step: float) -> float:
+    """The last parameter value continued to at the domain's lower (`side < 0`) or upper
+    boundary: the boundary itself where it is closed, `min_step` (the continuation's
+    resolution) inside it where it is open (a model there is refused: `tau = 0`)."""
+    if side < 0:
+        return domain.lower if domain.lower_closed else domain.lower + min_step
+    return domain.upper if domain.upper_closed else domain.upper - min_step
+
+
+def clip_to_domain(model, parameter, start, stop, min_step, caller, *, both_ends=False):
+    """`(start, stop, note)`: the interval cut at the parameter's physical domain, and
+    what to say where it was (`""` if not). A `start` outside the domain is refused
+    (`continuation` follows the branch from there), unless `both_ends` (the bifurcation
+    diagram, which starts from both ends: then one end may be cut, not both).
+
+    Without it `continuation(hh, 36, -10, parameter=lambda m: m.g_k)` went on to
+    negative g_k and reported folds there."""
+    domain = parameter_domain(model, parameter)
+    name = parameter_name(model, parameter)
+    inside = lambda p: bool(domain.contains(p))  # noqa: E731
+    if inside(start) and inside(stop):
+        return start, stop, ""
+    what = _domain_text(model, name, domain)
+    got = f"(got start={start:g}, stop={stop:g})"
+    if not (inside(start) or inside(stop)):
+        raise ValueError(
+            f"{caller}: start and stop are both outside the physical domain of the "
+            f"parameter: {what} {got}. Give an interval inside the domain."
+        )
+    if not inside(start) and not both_ends:
+        raise ValueError(
+            f"{caller}: start is outside the physical domain of the parameter: {what} "
+            f"{got}. Start inside the domain: the branch is followed from start."
+        )
+    # one end outside: cut it at the boundary on its side
+    cut_stop = inside(start)
+    out, other = (stop, start) if cut_stop else (start, stop)
+    edge = _domain_edge(domain, -1 if out < other else 1, min_step)
+    if (edge - other) * (out - other) <= 0:
+        raise ValueError(
+            f"{caller}: {what}, and {name}={other:g} lies within min_step={min_step:g} of that "
+            "boundary: no interval is left to follow. Start further inside the domain."
+        )
+    note = (
+        f"{what}: the branch ends at the domain's boundary, {name} = {edge:g}, not at "
+        f"{'stop' if cut_stop else 'start'}={out:g}"
+    )
+    return (start, edge, note) if cut_stop else (edge, stop, note)
+
+
+def mark_domain_end(branch: Branch, edge_note, min_step, *, warn: bool = True) -> Branch:
+    """`branch` with `end` set (and a warning if `warn`) where it reaches the cut end of
+    the interval (`edge_note = (edge, note)` from `clip_to_domain`; `None`: nothing cut)."""
+    if edge_note is None:
+        return branch
+    edge, note = edge_note
+    p = branch.parameter
+    if not np.any(np.abs(p[[0, -1]] - edge) <= min_step):
+        return branch  # turned back (a fold) before the boundary
+    if warn:
+        warnings.warn(note + ".", stacklevel=3)
+    return dataclasses.replace(branch, end=note)
+
+
 def continuation(
     model: AbstractModel,
     start: float,
@@ -531,6 +617,10 @@ def continuation(
       compartment (its current in nA, as NEURON's `IClamp.amp`; `analysis.OneCompartment`).
     - `start`, `stop`: the parameter interval; the branch is followed from `start` in the
       direction of `stop` and ends where it leaves `[min, max]` of the two (after any folds).
+      A parameter declared with a physical domain (`g_k >= 0`, `c_m > 0`) is followed
+      only inside it: a `start` outside is refused, a `stop` outside ends the branch at
+      the boundary (a closed one exactly, an open one `min_step` inside), with a warning
+      and the reason in `Branch.end`.
     - `parameter`: `None` to vary the injected current (µA/cm² or nA), or a selector of one
       scalar parameter, the equinox way: `lambda m: m.g_k`.
     - `current`: the injected current when another parameter is varied.
@@ -563,6 +653,7 @@ def continuation(
         "neurojax.TextProgress()",
     )
     name = parameter_name(model, parameter)
+    start, stop, note = clip_to_domain(model, parameter, start, stop, min_step, "continuation")
     with float64():
         system = make_system(model, current=current, parameter=parameter, caller="continuation")
         x0 = np.asarray(system.initial()) if state0 is None else as_flat(system, state0)
@@ -596,6 +687,7 @@ def continuation(
             "bifurcations"
         )
         branch = analyse_branch(system, zs, ts, name)
+        branch = mark_domain_end(branch, (stop, note) if note else None, min_step)
         progress_meter.write(
             f"continuation: done, {len(branch.parameter)} points, {len(branch.points)} "
             "bifurcation(s)"
