@@ -470,13 +470,12 @@ def spawn(python: str, args: list[str], timeout: float) -> dict | None:
     return None
 
 
-# The step before the drives' threefry pairs and the binary spike delivery (2026-12-07),
-# reproduced by the library's own switches at trace time (the same 11 158 spikes as
-# then): `--paired ... --former` runs it in the same rounds as the current code.
-FORMER = (
-    ("neurojax.network._projection", "WORDS", "bits"),
-    ("neurojax.network._propagate", "BINARY", False),
-)
+# The step before the ordered writes of the carried arrays (2026-12-07 10:30 UTC,
+# `neurojax.network._network.ORDER`), reproduced by the library's own switch at trace time
+# (the same spikes bit for bit): `--paired ... --former` runs it in the same rounds as the
+# current code. (Before: the step before the drives' threefry pairs and the binary spike
+# delivery, `_projection.WORDS = "bits"` and `_propagate.BINARY = False`.)
+FORMER = (("neurojax.network._network", "ORDER", False),)
 
 
 def traced_with_former(fn):
@@ -577,7 +576,7 @@ def main(argv=None):
     p.add_argument(
         "--former",
         action="store_true",
-        help="with --paired: also the step before 2026-12-07 (FORMER), in the same rounds",
+        help="with --paired: also the former step (FORMER), in the same rounds",
     )
     p.add_argument("--child", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)

@@ -8,6 +8,8 @@ VM is loaded: the wall clock measures the other jobs), the pieces interleaved ro
 round, median over rounds:
 
 - `full`: the whole network, as `bench_dendritic.py` runs it;
+- `full_unordered`: the same with the carried arrays' writes unordered, as before
+  2026-12-07 10:30 UTC (`neurojax.network._network.ORDER = False`: more copies per step);
 - `full_blocks`: the same with the former two-level spike search
   (`neurojax.network._propagate.SEARCH = "blocks"`);
 - `full_former_drives`, `neurons_drives_former_drives`: `full` and `neurons_drives` with
@@ -58,6 +60,7 @@ import bench_dendritic as B  # noqa: E402
 
 import neurojax as nj  # noqa: E402
 from neurojax.network import Network, Projection  # noqa: E402
+from neurojax.network import _network as NW  # noqa: E402
 from neurojax.network import _projection as PJ  # noqa: E402
 from neurojax.network import _propagate as P  # noqa: E402
 
@@ -175,6 +178,8 @@ def build():
 
     key = jax.random.key(1)
     pieces = {k: (jax.jit(sim), (v, key)) for k, v in variants.items()}
+    # the former order of the carried arrays' writes (more copies per step)
+    pieces["full_unordered"] = (jax.jit(traced_with(sim, NW, "ORDER", False)), (net, key))
     pieces["full_blocks"] = (jax.jit(traced_with(sim, P, "SEARCH", "blocks")), (net, key))
     for k in ("full", "neurons_drives"):
         former = traced_with(sim, PJ, "POOLED", "randint")

@@ -23,6 +23,36 @@ from ._propagate import (
 )
 from ._spike_source import SpikeSource
 
+# Order the writes of the time loop's carried arrays (docs/dendritic.md "Performance"):
+# XLA:CPU copies a carried array at the start of each step unless every kernel reading its
+# old value is ordered (by data) before the kernel writing its new one; kernels that do not
+# depend on each other are unordered, so most carried arrays were copied (14 copies per
+# step in bench_dendritic.py's network). `_after` makes the new synapse states depend on
+# the new neuron states through a scalar that is always False. False: the former step.
+ORDER = True
+
+
+def _never(*trees):
+    """A traced boolean scalar that is always False, computed from one element of every
+    non-empty array leaf of `trees`, so that what uses it depends on them. `x > inf` is
+    False for every number, NaN included; XLA cannot fold it. (XLA may recompute that
+    element inside the kernel that uses it rather than read it from memory, so the
+    order it buys is not guaranteed: count the copies in the compiled step.)"""
+    out = jnp.zeros((), bool)
+    for x in jax.tree.leaves(trees):
+        x = jnp.asarray(x)
+        if x.size and (
+            jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)
+        ):
+            out = out | (x.reshape(-1)[0].astype(jnp.float32) > jnp.inf)
+    return out
+
+
+def _after(never, tree):
+    """`tree` unchanged (bit for bit, tangents too), but computed after `never`'s
+    operands: `where(never, 0, x)` for every array leaf."""
+    return jax.tree.map(lambda x: jnp.where(never, jnp.zeros_like(x), x), tree)
+
 
 class NetworkState(NamedTuple):
     """Continuous state of a network (integrated by the solver)."""
@@ -1071,6 +1101,9 @@ class Network(AbstractModel):
                 neurons[n] = neurons[n]._replace(vs=vs)
             else:
                 neurons[n] = neurons[n]._replace(v=neurons[n].v + jump)
+        if ORDER:  # the synapses' new states written after every read of their old ones
+            late = _never(neurons, nz, delays)
+            synapses, drives = _after(late, (synapses, drives))
         y = NetworkState(
             neurons=neurons, synapses=tuple(synapses), stp=tuple(stps), drives=tuple(drives)
         )
