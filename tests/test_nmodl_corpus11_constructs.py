@@ -269,8 +269,10 @@ DERIVATIVE st { b' = (k*cai - b)/tau }
         g, _ = mech.update_ions(v, g, 0.025, 34.0, {"cai": jnp.asarray(1.0)})
         # cnexp: b → 2 with tau 5 ms over 0.025 ms
         assert float(g.b) == pytest.approx(2 - np.exp(-0.025 / 5), rel=1e-14)
-    bad = text.replace("DERIVATIVE st { b' = (k*cai - b)/tau }",
-                       "DERIVATIVE st { b' = (k*cai - b)/tau cai' = -cai }")
+    bad = text.replace(
+        "DERIVATIVE st { b' = (k*cai - b)/tau }",
+        "DERIVATIVE st { b' = (k*cai - b)/tau cai' = -cai }",
+    )
     with pytest.raises(NmodlError, match=r"achread\.mod:7: cai is a STATE integrated in st"):
         load_mod(bad, file="achread.mod")
 

@@ -78,13 +78,15 @@ WRITTEN = {"kagerpump.mod": PUMP_MOD}
 # corpus files run with one change NEURON needs: MyExp2SynBB.mod is THREADSAFE and
 # writes its GLOBAL `total` in NET_RECEIVE, and NEURON 9 then crashes (segmentation
 # fault) at the first event; without THREADSAFE it runs (neurojax imports both alike)
-DERIVED = {"MyExp2SynBB_nothreadsafe.mod": ("MyExp2SynBB.mod", r"^\s*THREADSAFE\s*$", ""),
-           # valence-0 "ions" (second messengers whose concentration is read): a Cell
-           # computes their Nernst potential and refuses z = 0 (`channels.nernst`;
-           # NEURON's nrn_nernst returns 0 mV for z = 0) — reported, not this helper's
-           # file. Run with valence 1: nothing in these files reads the reversal potential
-           "m1_valence1.mod": ("m1_mergenthal.mod", r"VALENCE 0", "VALENCE 1"),
-           "kmb_inh_charge1.mod": ("kmb_inh.mod", r"CHARGE 0", "CHARGE 1")}
+DERIVED = {
+    "MyExp2SynBB_nothreadsafe.mod": ("MyExp2SynBB.mod", r"^\s*THREADSAFE\s*$", ""),
+    # valence-0 "ions" (second messengers whose concentration is read): a Cell
+    # computes their Nernst potential and refuses z = 0 (`channels.nernst`;
+    # NEURON's nrn_nernst returns 0 mV for z = 0) — reported, not this helper's
+    # file. Run with valence 1: nothing in these files reads the reversal potential
+    "m1_valence1.mod": ("m1_mergenthal.mod", r"VALENCE 0", "VALENCE 1"),
+    "kmb_inh_charge1.mod": ("kmb_inh.mod", r"CHARGE 0", "CHARGE 1"),
+}
 
 # name -> dict(files=[corpus files], mechs=[(suffix, {param: value})] in NEURON's
 # memb_order_ (concentration writers first), pps=[(name, {param}, event times, weight)],
@@ -94,116 +96,198 @@ CASES = {
     "cadiff_polegpolsky (+ calrgc)": dict(
         files=["cadiff_polegpolsky.mod", "calRGC.mod"],
         mechs=[("cadiff", {}), ("calrgc", {"gbar": 0.002}), ("hhx", {})],
-        record={"cadiff": ["cai"], "calrgc": ["m"]}),
+        record={"cadiff": ["cai"], "calrgc": ["m"]},
+    ),
     "cadiff_nicoletti (+ calrgc)": dict(
         files=["cadiff_nicoletti.mod", "calRGC.mod"],
         mechs=[("cadiffn", {}), ("calrgc", {"gbar": 0.002}), ("hhx", {})],
-        record={"cadiffn": ["ca"], "calrgc": ["m"]}),
+        record={"cadiffn": ["ca"], "calrgc": ["m"]},
+    ),
     "slo1iso (+ cadiff, calrgc)": dict(
         files=["slo1iso.mod", "cadiff_polegpolsky.mod", "calRGC.mod"],
-        mechs=[("cadiff", {}), ("calrgc", {"gbar": 0.002}), ("slo1iso", {"gbar": 0.01}),
-               ("hhx", {})],
-        record={"slo1iso": ["m"], "cadiff": ["cai"]}),
-    "egl19": dict(files=["egl19.mod"], mechs=[("egl19", {"gbar": 0.002}), ("hhx", {})],
-                  record={"egl19": ["m", "h"]}),
-    "m1_mergenthal (ACh valence 1)": dict(files=["m1_valence1.mod"], mechs=[("m1", {}), ("hhx", {})],
-                          ions={"AChi0_ACh_ion": 0.001},
-                          record={"m1": ["m", "R", "RLA", "G", "PIP2", "KCNQ", "PIP2_KCNQ"]}),
-    "xiong": dict(files=["xiong.mod"], mechs=[("xiong", {"g": 1e-4}), ("hhx", {})],
-                  record={"xiong": ["m"]}),
-    "kdrglia": dict(files=["kdrglia.mod"], mechs=[("kdrglia", {"gkbar": 0.01}), ("hhx", {})],
-                    record={"kdrglia": ["n", "c", "qk"]}),
+        mechs=[
+            ("cadiff", {}),
+            ("calrgc", {"gbar": 0.002}),
+            ("slo1iso", {"gbar": 0.01}),
+            ("hhx", {}),
+        ],
+        record={"slo1iso": ["m"], "cadiff": ["cai"]},
+    ),
+    "egl19": dict(
+        files=["egl19.mod"],
+        mechs=[("egl19", {"gbar": 0.002}), ("hhx", {})],
+        record={"egl19": ["m", "h"]},
+    ),
+    "m1_mergenthal (ACh valence 1)": dict(
+        files=["m1_valence1.mod"],
+        mechs=[("m1", {}), ("hhx", {})],
+        ions={"AChi0_ACh_ion": 0.001},
+        record={"m1": ["m", "R", "RLA", "G", "PIP2", "KCNQ", "PIP2_KCNQ"]},
+    ),
+    "xiong": dict(
+        files=["xiong.mod"], mechs=[("xiong", {"g": 1e-4}), ("hhx", {})], record={"xiong": ["m"]}
+    ),
+    "kdrglia": dict(
+        files=["kdrglia.mod"],
+        mechs=[("kdrglia", {"gkbar": 0.01}), ("hhx", {})],
+        record={"kdrglia": ["n", "c", "qk"]},
+    ),
     "taccumulation3 (hh's ina, ik)": dict(
-        files=["taccumulation3.mod"], mechs=[("taccumulation3", {}), ("hhx", {})],
-        record={"taccumulation3": ["nai", "ki"]}),
-    "calRGC": dict(files=["calRGC.mod"], mechs=[("calrgc", {"gbar": 0.002}), ("hhx", {})],
-                   record={"calrgc": ["m"]}),
+        files=["taccumulation3.mod"],
+        mechs=[("taccumulation3", {}), ("hhx", {})],
+        record={"taccumulation3": ["nai", "ki"]},
+    ),
+    "calRGC": dict(
+        files=["calRGC.mod"],
+        mechs=[("calrgc", {"gbar": 0.002}), ("hhx", {})],
+        record={"calrgc": ["m"]},
+    ),
     "cal2_mergenthal (GHK, + cadiff)": dict(
         files=["cal2_mergenthal.mod", "cadiff_polegpolsky.mod"],
         mechs=[("cadiff", {}), ("cal", {"gcalbar": 0.003}), ("hhx", {})],
-        record={"cal": ["m"], "cadiff": ["cai"]}),
+        record={"cal": ["m"], "cadiff": ["cai"]},
+    ),
     "cal2_mergenthal (GHK, + cadiff; NEURON's slope)": dict(
         files=["cal2_mergenthal.mod", "cadiff_polegpolsky.mod"],
-        mechs=[("cadiff", {}), ("cal", {"gcalbar": 0.003}), ("hhx", {})], slope=["cal"],
-        record={"cal": ["m"], "cadiff": ["cai"]}),
-    "kmb_inh (kcnq, pip2_kcnq charge 1)": dict(files=["kmb_inh_charge1.mod"], mechs=[("kmb_inh", {"gbar": 0.001}), ("hhx", {})],
-                    ions={"kcnqi0_kcnq_ion": 1.0, "pip2_kcnqi0_pip2_kcnq_ion": 1.6},
-                    record={"kmb_inh": ["m"]}),
+        mechs=[("cadiff", {}), ("cal", {"gcalbar": 0.003}), ("hhx", {})],
+        slope=["cal"],
+        record={"cal": ["m"], "cadiff": ["cai"]},
+    ),
+    "kmb_inh (kcnq, pip2_kcnq charge 1)": dict(
+        files=["kmb_inh_charge1.mod"],
+        mechs=[("kmb_inh", {"gbar": 0.001}), ("hhx", {})],
+        ions={"kcnqi0_kcnq_ion": 1.0, "pip2_kcnqi0_pip2_kcnq_ion": 1.6},
+        record={"kmb_inh": ["m"]},
+    ),
     "caintra1 (+ egl19)": dict(
         files=["caintra1.mod", "egl19.mod"],
         mechs=[("egl19", {"gbar": 0.002}), ("caintra1", {}), ("hhx", {})],
-        record={"caintra1": ["caintra"], "egl19": ["m"]}),
-    "shl1": dict(files=["shl1.mod"], mechs=[("shl1", {"gbar": 0.01}), ("hhx", {})],
-                 record={"shl1": ["m", "hs", "hf"]}),
-    "exp2_nicoletti": dict(files=["exp2_nicoletti.mod"],
-                           mechs=[("exp2", {"gbar": 0.01}), ("hhx", {})],
-                           record={"exp2": ["m", "h"]}),
-    "irk": dict(files=["irk.mod"], mechs=[("irk", {"gbar": 0.001}), ("hhx", {})],
-                record={"irk": ["m"]}),
-    "unc2": dict(files=["unc2.mod"], mechs=[("unc2", {"gbar": 0.002}), ("hhx", {})],
-                 record={"unc2": ["m", "h"]}),
-    "kqt1": dict(files=["kqt1.mod"], mechs=[("kqt1", {"gbar": 0.01}), ("hhx", {})],
-                 record={"kqt1": ["m", "s"]}),
+        record={"caintra1": ["caintra"], "egl19": ["m"]},
+    ),
+    "shl1": dict(
+        files=["shl1.mod"],
+        mechs=[("shl1", {"gbar": 0.01}), ("hhx", {})],
+        record={"shl1": ["m", "hs", "hf"]},
+    ),
+    "exp2_nicoletti": dict(
+        files=["exp2_nicoletti.mod"],
+        mechs=[("exp2", {"gbar": 0.01}), ("hhx", {})],
+        record={"exp2": ["m", "h"]},
+    ),
+    "irk": dict(
+        files=["irk.mod"], mechs=[("irk", {"gbar": 0.001}), ("hhx", {})], record={"irk": ["m"]}
+    ),
+    "unc2": dict(
+        files=["unc2.mod"],
+        mechs=[("unc2", {"gbar": 0.002}), ("hhx", {})],
+        record={"unc2": ["m", "h"]},
+    ),
+    "kqt1": dict(
+        files=["kqt1.mod"],
+        mechs=[("kqt1", {"gbar": 0.01}), ("hhx", {})],
+        record={"kqt1": ["m", "s"]},
+    ),
     "cdp5_filipis (+ calrgc)": dict(
         files=["cdp5_filipis.mod", "calRGC.mod"],
         mechs=[("cdp5", {}), ("calrgc", {"gbar": 0.002}), ("hhx", {})],
-        record={"cdp5": ["ca", "CB", "PV_ca", "pump", "BTC_ca"]}),
+        record={"cdp5": ["ca", "CB", "PV_ca", "pump", "BTC_ca"]},
+    ),
     "kagerpump, written here (+ taccumulation3 writing nai, ki)": dict(
         files=["kagerpump.mod", "taccumulation3.mod"],
         mechs=[("taccumulation3", {}), ("kagerpump", {}), ("hhx", {})],
-        record={"kagerpump": ["qna"], "taccumulation3": ["nai", "ki"]}),
+        record={"kagerpump": ["qna"], "taccumulation3": ["nai", "ki"]},
+    ),
     "Ca_Accum_milstein (+ calrgc)": dict(
         files=["Ca_Accum_milstein.mod", "calRGC.mod"],
         mechs=[("Cacum", {}), ("calrgc", {"gbar": 0.002}), ("hhx", {})],
-        record={"Cacum": ["cai"]}),
+        record={"Cacum": ["cai"]},
+    ),
     "cat_milstein (a dummy ion Ca, GHK)": dict(
-        files=["cat_milstein.mod"], mechs=[("cat", {"gcatbar": 0.001}), ("hhx", {})],
-        record={"cat": ["m", "h"]}),
+        files=["cat_milstein.mod"],
+        mechs=[("cat", {"gcatbar": 0.001}), ("hhx", {})],
+        record={"cat": ["m", "h"]},
+    ),
     "cat_milstein (a dummy ion Ca, GHK; NEURON's slope)": dict(
-        files=["cat_milstein.mod"], mechs=[("cat", {"gcatbar": 0.001}), ("hhx", {})],
-        slope=["cat"], record={"cat": ["m", "h"]}),
+        files=["cat_milstein.mod"],
+        mechs=[("cat", {"gcatbar": 0.001}), ("hhx", {})],
+        slope=["cat"],
+        record={"cat": ["m", "h"]},
+    ),
     "kir_kager (reads nao, clo)": dict(
-        files=["kir_kager.mod"], mechs=[("kir", {"gbar": 0.002}), ("hhx", {})],
-        ions={"clo0_cl_ion": 130.0, "cli0_cl_ion": 10.0}, record={"kir": ["qk"]}),
+        files=["kir_kager.mod"],
+        mechs=[("kir", {"gbar": 0.002}), ("hhx", {})],
+        ions={"clo0_cl_ion": 130.0, "cli0_cl_ion": 10.0},
+        record={"kir": ["qk"]},
+    ),
     "kir_kager (reads nao, clo; NEURON's slope)": dict(
-        files=["kir_kager.mod"], mechs=[("kir", {"gbar": 0.002}), ("hhx", {})],
-        ions={"clo0_cl_ion": 130.0, "cli0_cl_ion": 10.0}, slope=["kir"],
-        record={"kir": ["qk"]}),
+        files=["kir_kager.mod"],
+        mechs=[("kir", {"gbar": 0.002}), ("hhx", {})],
+        ions={"clo0_cl_ion": 130.0, "cli0_cl_ion": 10.0},
+        slope=["kir"],
+        record={"kir": ["qk"]},
+    ),
     # point processes
     "SynVec (a constant conductance)": dict(
-        files=["SynVec.mod"], mechs=[("hhx", {})], pps=[("SynVec", {"g": 2.0, "e": -20.0},
-                                                          None, None)],
-        record={0: ["g"]}, protocols=["current clamp", "current clamp 0.5 nA"]),
+        files=["SynVec.mod"],
+        mechs=[("hhx", {})],
+        pps=[("SynVec", {"g": 2.0, "e": -20.0}, None, None)],
+        record={0: ["g"]},
+        protocols=["current clamp", "current clamp 0.5 nA"],
+    ),
     "Hzclamp (pulses at_time, after_cvode)": dict(
-        files=["hzclamp.mod"], mechs=[("hhx", {})],
+        files=["hzclamp.mod"],
+        mechs=[("hhx", {})],
         # pulse edges off the dt grid: an edge on it (del = 5) is a tie that the
         # rounding of t decides — NEURON's t is accumulated (t += dt/2 twice a step:
         # 14.99999999999968 at "15 ms"), neurojax's is k·dt (15.000000000000002), and the
         # pulse starts a step apart (12 mV, measured)
-        pps=[("Hzclamp", {"del": 5.01, "dur": 20.0, "amp": 0.3, "freq": 100.0,
-                          "width": 2.0}, None, None)],
-        record={0: ["telpulse", "stand"]}, protocols=["events"]),
+        pps=[
+            (
+                "Hzclamp",
+                {"del": 5.01, "dur": 20.0, "amp": 0.3, "freq": 100.0, "width": 2.0},
+                None,
+                None,
+            )
+        ],
+        record={0: ["telpulse", "stand"]},
+        protocols=["events"],
+    ),
     "FDSExp2Syn (NetCon events)": dict(
-        files=["fdsexp2s.mod"], mechs=[("hhx", {})],
+        files=["fdsexp2s.mod"],
+        mechs=[("hhx", {})],
         pps=[("FDSExp2Syn", {"tau1": 0.5, "tau2": 3.0}, [4.0, 9.0, 11.0, 19.0, 25.0], 0.004)],
-        record={0: ["A", "B"]}, protocols=["events"]),
+        record={0: ["A", "B"]},
+        protocols=["events"],
+    ),
     "MyExp2SynBB (NetCon events; THREADSAFE removed for NEURON)": dict(
-        files=["MyExp2SynBB_nothreadsafe.mod"], mechs=[("hhx", {})],
-        pps=[("MyExp2SynBB", {"tau1": 0.5, "tau2": 3.0}, [4.0, 9.0, 11.0, 19.0, 25.0],
-              0.004)],
-        record={0: ["A", "B"]}, protocols=["events"]),
+        files=["MyExp2SynBB_nothreadsafe.mod"],
+        mechs=[("hhx", {})],
+        pps=[("MyExp2SynBB", {"tau1": 0.5, "tau2": 3.0}, [4.0, 9.0, 11.0, 19.0, 25.0], 0.004)],
+        record={0: ["A", "B"]},
+        protocols=["events"],
+    ),
     "NMDA_KIN5 (NetCon events, net_send, Mg block)": dict(
-        files=["nmda_kin5_milstein.mod"], mechs=[("hhx", {})],
+        files=["nmda_kin5_milstein.mod"],
+        mechs=[("hhx", {})],
         pps=[("NMDA_KIN5", {"gmax": 0.02}, [4.0, 9.0, 9.5, 19.0, 30.0], 1.0)],
-        record={0: ["Ro", "Rb"]}, protocols=["events"]),
+        record={0: ["Ro", "Rb"]},
+        protocols=["events"],
+    ),
     "NMDA_KIN5 (NetCon events, net_send, Mg block; NEURON's slope)": dict(
-        files=["nmda_kin5_milstein.mod"], mechs=[("hhx", {})],
-        pps=[("NMDA_KIN5", {"gmax": 0.02}, [4.0, 9.0, 9.5, 19.0, 30.0], 1.0)], slope=["NMDA_KIN5"],
-        record={0: ["Ro", "Rb"]}, protocols=["events"]),
+        files=["nmda_kin5_milstein.mod"],
+        mechs=[("hhx", {})],
+        pps=[("NMDA_KIN5", {"gmax": 0.02}, [4.0, 9.0, 9.5, 19.0, 30.0], 1.0)],
+        slope=["NMDA_KIN5"],
+        record={0: ["Ro", "Rb"]},
+        protocols=["events"],
+    ),
     "AMPA_KIN (NetCon events, net_send)": dict(
-        files=["ampa_kin_milstein.mod"], mechs=[("hhx", {})],
+        files=["ampa_kin_milstein.mod"],
+        mechs=[("hhx", {})],
         pps=[("AMPA_KIN", {"gmax": 0.01}, [4.0, 9.0, 9.5, 19.0, 30.0], 1.0)],
-        record={0: ["Ro", "Rb"]}, protocols=["events"]),
+        record={0: ["Ro", "Rb"]},
+        protocols=["events"],
+    ),
 }
 
 # file -> the message expected (a substring) from the importer, or "NEURON" for a file
@@ -217,8 +301,10 @@ IMPORT_ONLY = {
     "nakpump.mod": "diam in a POINT_PROCESS",
     "stdp_cc.mod": "printf",
 }
-NEURON_CANNOT = {"Gfluct2.mod": "new_seed used as both variable and function",
-                 "pr_milstein.mod": "C++: nrn_random_arg redeclared (VERBATIM)"}
+NEURON_CANNOT = {
+    "Gfluct2.mod": "new_seed used as both variable and function",
+    "pr_milstein.mod": "C++: nrn_random_arg redeclared (VERBATIM)",
+}
 
 
 def _text(name: str) -> str:
@@ -320,10 +406,23 @@ def protocols_of(case: dict) -> list:
 
 def run_neuron(dll: str, case: dict, mode: str, globals_: dict, tmp: Path) -> dict:
     out = tmp / "corpus11.npz"
-    cfg = dict(dll=dll, mechs=case["mechs"], pps=case.get("pps", []), delay=DELAY,
-               globals=globals_, ions=case.get("ions", {}), celsius=CELSIUS, mode=mode,
-               amp=base.IC_AMP.get(mode, 0.0), L=L, diam=DIAM, dt=DT, T=T,
-               record={str(k): v for k, v in case.get("record", {}).items()}, out=str(out))
+    cfg = dict(
+        dll=dll,
+        mechs=case["mechs"],
+        pps=case.get("pps", []),
+        delay=DELAY,
+        globals=globals_,
+        ions=case.get("ions", {}),
+        celsius=CELSIUS,
+        mode=mode,
+        amp=base.IC_AMP.get(mode, 0.0),
+        L=L,
+        diam=DIAM,
+        dt=DT,
+        T=T,
+        record={str(k): v for k, v in case.get("record", {}).items()},
+        out=str(out),
+    )
     (tmp / "cfg11.json").write_text(json.dumps(cfg))
     (tmp / "run11.py").write_text(_NEURON_SCRIPT)
     r = subprocess.run([sys.executable, str(tmp / "run11.py"), str(tmp / "cfg11.json")],
@@ -465,6 +564,7 @@ if __name__ == "__main__":
         sys.exit(f"no corpus at {CORPUS} (set NJ_CORPUS11)")
     for f, msg in import_only().items():
         print(f"{f}: {msg[:160]}")
+
     def show(name, mode, r):
         if "_error" in r:
             print(f"{name} — {mode}: {r['_error'][:300]}", flush=True)
@@ -473,8 +573,11 @@ if __name__ == "__main__":
         rng = r.pop("_range")
         states = {k: v / rng[k] if rng[k] > 0 else v for k, v in r.items() if k != "v"}
         worst = max(states.items(), key=lambda kv: kv[1]) if states else ("-", 0.0)
-        print(f"{name} — {mode}: V {r['v']:.2g} mV (NEURON V in [{lo:.1f}, {hi:.1f}]); "
-              f"worst state {worst[0]} {worst[1]:.2g} of range", flush=True)
+        print(
+            f"{name} — {mode}: V {r['v']:.2g} mV (NEURON V in [{lo:.1f}, {hi:.1f}]); "
+            f"worst state {worst[0]} {worst[1]:.2g} of range",
+            flush=True,
+        )
 
     with tempfile.TemporaryDirectory() as d:
         compare_all(Path(d), sys.argv[1:] or None, report=show)

@@ -1228,8 +1228,9 @@ def _no_current_breakpoint(prog: Program) -> None:
     line = rest[0].line if hasattr(rest[0], "line") else prog.breakpoint.line
     prog.functions[_BP_STATEMENTS] = Func("PROCEDURE", _BP_STATEMENTS, (), rest, line)
     solves = tuple(x for x in body if isinstance(x, Solve))
-    prog.breakpoint = Block(prog.breakpoint.kind, prog.breakpoint.name, prog.breakpoint.args,
-                            (*solves, Solve(_BP_STATEMENTS, "", line)), prog.breakpoint.line)  # fmt: skip
+    bp = prog.breakpoint
+    prog.breakpoint = Block(bp.kind, bp.name, bp.args,
+                            (*solves, Solve(_BP_STATEMENTS, "", line)), bp.line)  # fmt: skip
 
 
 def _gates_class(name: str, fields: list):
@@ -1536,7 +1537,8 @@ class NmodlChannel(AbstractChannel):
                 g["nc_weight"], g["q_lost"] = zero, zero
                 for k in range(SELF_EVENT_SLOTS):
                     g[f"q_t{k}"], g[f"q_f{k}"] = zero + _FREE, zero
-        loaded = {n: g[n] for n in getattr(spec, "ion_shadow", ())}  # the ion values nrn_init loaded
+        # the ion values nrn_init loaded (an INITIAL may change its copy: `ion_shadow`)
+        loaded = {n: g[n] for n in getattr(spec, "ion_shadow", ())}
         if spec.prog.initial is not None:
             run(spec.prog.initial.body, {}, _Ctx(spec, g, "init"))
         if spec.point and spec.prog.receive_initial is not None:
