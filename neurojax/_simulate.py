@@ -165,6 +165,42 @@ def _check_representable(value, cast, name: str) -> None:
         )
 
 
+# the coarsest float spacing of the run's times accepted, as a fraction of dt: beyond it
+# consecutive times t0 + k·dt differ from dt by more than 10 % (and are rounded by up to
+# 5 % of a step). float32 reaches it at t ≈ 0.1·dt/2⁻²³ ≈ 8.4e5·dt (21 s at dt = 0.025
+# ms), float64 at ≈ 4.5e14·dt.
+_TIME_RESOLUTION = 0.1
+
+
+def _check_time_resolution(t0, dt, n_steps: int) -> None:
+    """A concrete `t0`/`dt` whose run reaches times that the run's float type cannot
+    resolve to `_TIME_RESOLUTION·dt`: `t0 = 1e6` ms in float32 (spacing 0.0625 ms) gave
+    `Solution.t = 1e6 + [0, 0.0625, 0.0625, 0.125, ...]` at dt = 0.025, and `t0 = 1e15`
+    in float64 steps of 0.125, 0, 0.125 ms at dt = 0.1 — and so the `t` that
+    time-dependent models read. Traced values are not checked."""
+    if _is_tracer(t0) or _is_tracer(dt):
+        return
+    dtype = np.dtype(t0.dtype)
+    step = float(dt)
+    t_far = max(abs(float(t0)), abs(float(t0) + n_steps * step))
+    spacing = float(np.spacing(dtype.type(t_far)))
+    if spacing > _TIME_RESOLUTION * step:
+        wider = (
+            ", or run in float64 (jax.config.update('jax_enable_x64', True) and a float64 "
+            "model)"
+            if dtype.itemsize < 8
+            else ""
+        )
+        raise ValueError(
+            f"t0={float(t0):g} ms with dt={step:g} ms and {n_steps} steps reaches |t| = "
+            f"{t_far:g} ms, where {dtype.name} spaces times {spacing:g} ms apart, more than "
+            f"{_TIME_RESOLUTION:g}·dt: the run's times t0 + k·dt (Solution.t, and the t a "
+            "time-dependent model reads) would be rounded by up to half that. Start at a "
+            "smaller t0 (e.g. t0=0, adding the offset to Solution.t yourself in float64), "
+            f"or run fewer steps per call{wider}."
+        )
+
+
 def check_parameter_types(model) -> None:
     """Every parameter field of `model` (those with a physical domain, at any depth) must
     hold a real number or array: a field replaced after construction (`eqx.tree_at`,
@@ -461,8 +497,6 @@ def simulate(
         _check_gates(model, state.y)
     if not checks.inputs:
         check_finite(inputs, *_INPUTS_CHECK)
-    if not given:  # after every check: nothing is compiled for a call that will be refused
-        state = _model_state_jit(model, model.batch_shape(_one_step(inputs)))
     ftype = jnp.promote_types(
         jnp.result_type(*[x.dtype for x in jtu.tree_leaves(template.y)] or [float]),
         jnp.float32,
@@ -471,6 +505,9 @@ def simulate(
     t0_ = jnp.asarray(t0, ftype)
     _check_representable(dt, dt_, "dt")
     _check_representable(t0, t0_, "t0")
+    _check_time_resolution(t0_, dt_, n_steps)
+    if not given:  # after every check: nothing is compiled for a call that will be refused
+        state = _model_state_jit(model, model.batch_shape(_one_step(inputs)))
     # parameters are widened to the population only where a derivative w.r.t. the model
     # is being taken (`_broadcast_parameters`); a static flag, so each case compiles once
     widen = _differentiated(jtu.tree_leaves(model))

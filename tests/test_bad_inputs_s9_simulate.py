@@ -4,8 +4,8 @@ time) has a time grid coarser than `dt`. Measured: `t0 = 1e6` ms, `dt = 0.025` m
 `Solution.t = 1e6 + [0, 0.0625, 0.0625, 0.125, 0.125, 0.125]` (float32 spacing at 1e6 is
 0.0625 ms); at `t0 = 1e5` ms the steps are 0.02–0.03 ms. The step's `t` (read by
 time-dependent models, NMODL mechanisms that read `t`, stimuli functions of time) is
-rounded alike. The fix is `simulate`'s (the lead's `_simulate.py` this session): a strict
-`xfail` here. One tiny LIF run is compiled (~0.3 CPU-s)."""
+rounded alike. Refused since session 11 (a strict `xfail` before). One tiny LIF run is
+compiled (~0.3 CPU-s)."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -14,21 +14,18 @@ import pytest
 import neurojax as nj
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lead's _simulate.py: t = t0 + k·dt is computed in the model's float32, so a "
-    "late t0 (1e6 ms) rounds the time grid to 0.0625 ms steps (dt = 0.025) without a word",
-)
 def test_time_grid_of_a_late_float32_run():
-    # either a grid that steps by dt (to float32's relative rounding of dt itself) or an
-    # error naming t0 — not a silently coarser grid
-    try:
-        sol = nj.simulate(nj.LIF(), jnp.zeros((6,)), dt=0.025, t0=1e6)
-    except ValueError as e:
-        assert "t0" in str(e)
-        return
+    # was a strict xfail (the float32 grid 1e6 + [0, 0.0625, 0.0625, 0.125, ...] without a
+    # word): refused since session 11 (`_check_time_resolution`: the float spacing of the
+    # run's times beyond 0.1·dt), naming t0, dt and the float type
+    with pytest.raises(ValueError, match=r"t0=1e\+06 ms with dt=0.025 ms.*float32 spaces "
+                       r"times 0.0625 ms apart"):  # fmt: skip
+        nj.simulate(nj.LIF(), jnp.zeros((6,)), dt=0.025, t0=1e6)
+    # within the resolution: a grid that steps by dt to float32's rounding at t0 (spacing
+    # at 2000 ms: 2⁻¹³ ms = 0.5 % of dt)
+    sol = nj.simulate(nj.LIF(), jnp.zeros((6,)), dt=0.025, t0=2000.0)
     steps = np.diff(np.asarray(sol.t, np.float64))
-    np.testing.assert_allclose(steps, 0.025, rtol=1e-5)
+    np.testing.assert_allclose(steps, 0.025, atol=np.spacing(np.float32(2000.0)))
 
 
 def test_a_python_list_of_numbers_as_inputs_is_named():
