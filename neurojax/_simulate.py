@@ -165,11 +165,15 @@ def _check_representable(value, cast, name: str) -> None:
         )
 
 
-# the coarsest float spacing of the run's times accepted, as a fraction of dt: beyond it
-# consecutive times t0 + k·dt differ from dt by more than 10 % (and are rounded by up to
-# 5 % of a step). float32 reaches it at t ≈ 0.1·dt/2⁻²³ ≈ 8.4e5·dt (21 s at dt = 0.025
-# ms), float64 at ≈ 4.5e14·dt.
-_TIME_RESOLUTION = 0.1
+# the coarsest float spacing of the run's times accepted, as a fraction of dt. Beyond
+# dt/2 two consecutive times t0 + k·dt, each rounded by up to half the spacing, may
+# differ by less than half a step or more than 1.5 steps, and a time read by a model be
+# off by more than a quarter step: the grid is no longer dt's. float32 reaches it at
+# t ≈ 0.5·dt·2²³ ≈ 4.2e6·dt (a run of 10⁶ steps from t0 = 0 stays below it whatever dt;
+# t0 = 1e6 ms at dt = 0.025 is 2.5 steps per spacing), float64 at ≈ 2.3e15·dt. A
+# stricter fraction (1e-3) would refuse ordinary float32 runs: 1 s at dt = 0.025 ms
+# already has a spacing of 0.24 % of dt.
+_TIME_RESOLUTION = 0.5
 
 
 def _check_time_resolution(t0, dt, n_steps: int) -> None:

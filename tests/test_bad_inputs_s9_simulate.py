@@ -17,7 +17,7 @@ import neurojax as nj
 def test_time_grid_of_a_late_float32_run():
     # was a strict xfail (the float32 grid 1e6 + [0, 0.0625, 0.0625, 0.125, ...] without a
     # word): refused since session 11 (`_check_time_resolution`: the float spacing of the
-    # run's times beyond 0.1·dt), naming t0, dt and the float type
+    # run's times beyond dt/2), naming t0, dt and the float type
     with pytest.raises(ValueError, match=r"t0=1e\+06 ms with dt=0.025 ms.*float32 spaces "
                        r"times 0.0625 ms apart"):  # fmt: skip
         nj.simulate(nj.LIF(), jnp.zeros((6,)), dt=0.025, t0=1e6)
