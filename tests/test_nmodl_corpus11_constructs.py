@@ -294,3 +294,15 @@ BREAKPOINT { i = g*(v + 70)%s }
         used = load_mod(text % (", kr", "kr", "*kr"), file="ptrunused.mod")
         with pytest.raises(ValueError, match="POINTER kr of ptrunused is not bound"):
             used.init(v, 6.3)
+
+
+def test_diam_in_a_point_process_refused_saying_what_to_do():
+    """Kager et al.'s nakpump.mod (a POINT_PROCESS) reads diam: refused at load, naming
+    the line and what to do (NEURON's value is the node's segment diameter)."""
+    text = """
+NEURON { POINT_PROCESS dpp NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (nA) diam (um) }
+BREAKPOINT { i = 1e-3*diam*(v + 65) }
+"""
+    with pytest.raises(NmodlError, match=r"dpp\.mod:4: diam in a POINT_PROCESS .*PARAMETER"):
+        load_mod(text, file="dpp.mod")

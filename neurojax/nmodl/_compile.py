@@ -949,7 +949,9 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.geometry = tuple(g for g in _GEOMETRY if _first_use(prog, g))
     if spec.point and spec.geometry:
         raise fail(file, _first_use(prog, spec.geometry[0]), f"{spec.geometry[0]} in a "
-                   "POINT_PROCESS is not supported yet")  # fmt: skip
+                   "POINT_PROCESS is not supported yet (NEURON reads the node's segment "
+                   f"diameter or area: rename {spec.geometry[0]} in the file, declare it "
+                   "a PARAMETER and give the segment's value)")  # fmt: skip
     spec.ion_inputs = tuple(dict.fromkeys((*ion_reads, *conc_written, *spec.geometry)))
     # POINTERs (gap junctions' vgap, a transmitter concentration C): values bound by the
     # user (`NmodlPointProcess.bind_pointer`: a site's voltage, a time series), read
