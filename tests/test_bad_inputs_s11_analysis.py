@@ -22,7 +22,8 @@ def _reduced():
 
     return ReducedCell.build(
         [Compartment("soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0),
-         Compartment("d", c_abs=0.05, gl_abs=0.0025, e_l=-70.0)], [("soma", "d", 0.04)])  # fmt: skip
+         Compartment("d", c_abs=0.05, gl_abs=0.0025, e_l=-70.0)],
+        [("soma", "d", 0.04)])  # fmt: skip
 
 
 def _network():

@@ -28,9 +28,11 @@ CASES = [
     (lambda: Cell(M, [(Passive(), None)], v_init=jnp.full(9, -65.0)), ValueError,
      ["v_init must be one voltage", "(9,)", "state0"]),
     (lambda: Cell(M, [(Passive(), None)], v_init=[-65.0, -70.0]), ValueError, ["v_init"]),
-    (lambda: Cell(M, [(Passive(), "soma"), (Passive(), "apical")]).record_gate(True, "m", [(0, 0.5)]),
+    (lambda: Cell(M, [(Passive(), "soma"), (Passive(), "apical")])
+     .record_gate(True, "m", [(0, 0.5)]),
      ValueError, ["mechanism=True"]),
-    (lambda: Cell(M, [(Passive(), "soma"), (Passive(), "apical")]).record_gate(1.0, "m", [(1, 0.5)]),
+    (lambda: Cell(M, [(Passive(), "soma"), (Passive(), "apical")])
+     .record_gate(1.0, "m", [(1, 0.5)]),
      ValueError, ["mechanism=1.0"]),
     (lambda: Cell(M, [(Passive(), None)]).record_point(True, "g"), ValueError, ["index=True"]),
 ]  # fmt: skip

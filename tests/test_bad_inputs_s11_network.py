@@ -20,8 +20,11 @@ def _net(delay):
     # 5 mV at the end of the step the spike arrives in (LIF at rest, leak towards rest)
     return nn.Network(
         {"S": nn.Population(nn.SpikeSource(), 1), "E": nn.Population(nj.LIF(), 2)},
-        [nn.Projection("S", "E", nn.from_pairs([0, 0], [0, 1], 1, 2, weight=5.0), ns.Delta(),
-                       delay=delay)],  # fmt: skip
+        [
+            nn.Projection(
+                "S", "E", nn.from_pairs([0, 0], [0, 1], 1, 2, weight=5.0), ns.Delta(), delay=delay
+            )
+        ],  # fmt: skip
         dt=DT,
     )
 

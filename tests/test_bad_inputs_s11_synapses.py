@@ -27,7 +27,8 @@ def _both(stp, state):
     compiled call: op-by-op they cost seconds of dispatch on a loaded machine)."""
     out = []
     for n in (2, 3, 5):
-        out.append((stp.on_spike(state, jnp.full_like(state.x, float(n))), _one_by_one(stp, state, n)))
+        n_at_once = stp.on_spike(state, jnp.full_like(state.x, float(n)))
+        out.append((n_at_once, _one_by_one(stp, state, n)))
     return out
 
 

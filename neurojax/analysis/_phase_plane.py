@@ -289,9 +289,10 @@ def phase_plane(
             f"shape {starts_.shape}."
         )
     if not np.all(np.isfinite(starts_)):  # a NaN start gave a NaN trajectory, drawn as nothing
+        pairs = starts_.reshape(-1, 2)
+        bad = pairs[~np.all(np.isfinite(pairs), axis=1)][:3].tolist()
         raise ValueError(
-            f"phase_plane: trajectories must start at finite points (x0, y0), got "
-            f"{starts_.reshape(-1, 2)[~np.all(np.isfinite(starts_.reshape(-1, 2)), axis=1)][:3].tolist()}."
+            f"phase_plane: trajectories must start at finite points (x0, y0), got {bad}."
         )
     with float64():
         system = make_system(model, current=current, caller="phase_plane")
