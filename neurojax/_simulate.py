@@ -190,8 +190,7 @@ def _check_time_resolution(t0, dt, n_steps: int) -> None:
     spacing = float(np.spacing(dtype.type(t_far)))
     if spacing > _TIME_RESOLUTION * step:
         wider = (
-            ", or run in float64 (jax.config.update('jax_enable_x64', True) and a float64 "
-            "model)"
+            ", or run in float64 (jax.config.update('jax_enable_x64', True) and a float64 model)"
             if dtype.itemsize < 8
             else ""
         )

@@ -47,7 +47,8 @@ SHAPES = {
     "root_dend_soma_last_child": (
         "1 3 0 0 0 1 -1\n2 3 -40 0 0 1 1\n3 1 10 0 0 10 1\n4 3 50 0 0 1 3\n",
         [("basal", 2.0, 4 * np.pi, None, None), ("basal", 40.0, 80 * np.pi, "basal", 0.0),
-         ("soma", 10.0, 464.92387117490324, "basal", 0.0), ("basal", 40.0, 80 * np.pi, "soma", 1.0)],
+         ("soma", 10.0, 464.92387117490324, "basal", 0.0),
+         ("basal", 40.0, 80 * np.pi, "soma", 1.0)],
     ),
     # basal root, a basal child and an axon child (last): the root alone
     "root_dend_axon_last_child": (
