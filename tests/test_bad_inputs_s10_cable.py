@@ -17,9 +17,12 @@ def test_branch_length_must_match_its_points():
     assert b.length == pytest.approx(10.0, rel=1e-12) and b.area == pytest.approx(10 * np.pi)
 
 
-def test_swc_one_point_branch_names_file_and_line(tmp_path):
-    path = tmp_path / "one_point.swc"
-    path.write_text("1 1 0 0 0 5 -1\n2 3 0 10 0 1 1\n")
-    # was "SWC point at [0 10 0] makes a branch of one point ...", no file, no line
-    with pytest.raises(ValueError, match=r"one_point.swc, line 2: SWC point at .* one point"):
+def test_swc_shape_defect_names_file_and_line(tmp_path):
+    """A shape read_swc refuses names the file and the line. (This test used a one-point
+    dendrite on a soma point, which NEURON's Import3d loads, joining the point to its
+    parent, and read_swc now does the same: tests/test_bad_inputs_s11_swc_root.py. The
+    refusal kept: a non-soma root read by NEURON as one section with the soma point.)"""
+    path = tmp_path / "lost_soma.swc"
+    path.write_text("1 3 0 0 0 1 -1\n2 1 10 0 0 10 1\n3 3 50 0 0 1 2\n4 3 -40 0 0 1 1\n")
+    with pytest.raises(ValueError, match=r"lost_soma.swc, line 2: the root point"):
         read_swc(path)
