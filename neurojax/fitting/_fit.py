@@ -312,7 +312,14 @@ class FitResult:
       and the descent arrays are the polish's: its float64 steps, then one row for the
       returned float32 model (`best_step`, `losses[best_step] == loss`). `converged`
       then also needs the test to pass at the float64 minimum; a fit that fails it
-      unpolished (`Auto(polish=False)`, a float64 model) is not converged.
+      unpolished (`Auto(polish=False)`, a float64 model) is not converged — unless,
+      for a reset model fitted by its trace MSE, the constrained form of the test
+      passes (stage `"EdgeStationarity"`, `_spike_clamp.edge_stationarity`): the
+      least-squares point inside the recorded spike train can lie on its edge (a spike
+      about to move by a step), where the Gauss–Newton step under the linearised
+      spike-time constraints, not the unconstrained one, must be ≤ `POLISH_SE`
+      standard errors, the free model must fire at the recorded steps, and crossing the
+      edge must not lower the free loss.
     """
 
     model: AbstractModel
