@@ -142,6 +142,8 @@ def test_edge_minimum_says_converged_and_a_point_short_of_it_does_not():
         assert e["se"] == np.inf and "does not fire" in e["note"]
 
 
+# slow tier: compiles a 1000-step LIF simulation (~2 s on the shared cores)
+@pytest.mark.slow
 def test_reset_steps_finds_a_lif_reset_that_the_8_sigma_rule_missed():
     """The LIF sweeps of `validation/fit_success_rates.py` (12 spikes, 15 mV resets) with
     its 1 mV noise draw 7: one reset dropped 11.2 mV, under the old threshold 8·√2·σ̂
