@@ -73,6 +73,9 @@ def main(argv=None):
                                                  throw=False).states)  # fmt: skip
         if args.grad:  # d mean(V_soma) / d g_Na of every HH compartment
             f = jax.jit(jax.grad(lambda c, f=f: jnp.mean(f(c))))
+        # compiled ahead of time: the next variant's `jax.clear_caches()` must not make
+        # this one recompile, unpatched, when it is timed
+        f = f.lower(cell).compile()
         jax.block_until_ready(f(cell))
         runs[name] = lambda f=f: jax.block_until_ready(f(cell))
     _tree_solve._SOLVERS[method], _builtin.HH.update = solve0, update0
