@@ -63,21 +63,26 @@ def test_network_plot_helpers_refuse_a_bad_dt_or_neuron():
         nn.raster({"E": np.zeros((10, 3))}, -0.1)
 
 
-def test_reduced_cell_reset_at_or_above_threshold_is_refused():
-    """`ReducedCell.build(v_reset >= v_th)` was accepted: the soma spiked again at every
-    step after `t_ref` whatever its input (the point neurons refuse it since session 10);
-    also a reset moved there by `eqx.tree_at` after the build, when a Network is made."""
-    import equinox as eqx
-
+def test_reduced_cell_reset_above_threshold_follows_dendrifys_rule():
+    """`v_reset >= v_th` is accepted for a `ReducedCell` (unlike the point neurons): its
+    soma is not held while refractory (Dendrify's rule), so after a reset above threshold
+    V decays freely for `t_ref` and fires again only if it is still above `v_th` then —
+    Dendrify does the same, and such cells are among the random cases that match it step
+    for step (`validation/dendrify_random_cases.py`). Here τ = C/g_L = 20 ms from −40 mV:
+    V is back below −50 mV after 20·ln(3/2) = 8.1 ms, so with t_ref = 3 ms the soma fires
+    every 30 steps for good, with t_ref = 10 ms once (a refusal was tried and undone)."""
     from neurojax.cable import Compartment, ReducedCell
 
     soma = Compartment("soma", c_abs=0.2, gl_abs=0.01, e_l=-70.0)
-    with pytest.raises(ValueError, match=r"ReducedCell needs v_reset < v_th \(got v_reset=-40"):
-        ReducedCell.build([soma], [], v_th=-50.0, v_reset=-40.0)
-    cell = ReducedCell.build([soma], [], v_th=-50.0, v_reset=-60.0)
-    edited = eqx.tree_at(lambda m: m.v_reset, cell, jnp.asarray(-45.0))
-    with pytest.raises(ValueError, match=r"population 'E': ReducedCell needs v_reset < v_th"):
-        nn.Network({"E": nn.Population(edited, 2)}, dt=DT)
+    n = 600
+    pulse = jnp.zeros((n, 1)).at[10:60, 0].set(1.0)  # nA: one crossing at step 54
+    resets = {}
+    for t_ref in (3.0, 10.0):
+        cell = ReducedCell.build([soma], [], v_th=-50.0, v_reset=-40.0, t_ref=t_ref)
+        v = np.asarray(nj.simulate(cell, pulse, dt=DT, solver=nj.Euler()).v)[:, 0]
+        resets[t_ref] = np.flatnonzero(v == np.float32(-40.0))
+    assert np.all(np.diff(resets[3.0]) == 30) and len(resets[3.0]) > 10
+    assert len(resets[10.0]) == 1
 
 
 def test_population_named_like_another_populations_dspikes_is_refused():

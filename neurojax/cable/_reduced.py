@@ -610,15 +610,6 @@ class ReducedCell(AbstractModel):
         nan = np.isnan(np.broadcast_to(np.asarray(th, float), (self.n,)))
         if np.any(nan):
             raise ValueError(message.format([self.names[i] for i in np.flatnonzero(nan)]))
-        # the soma's reset at or above its threshold (concrete values: traced ones, a fit's
-        # step, are left to the loss, as for the point neurons): it spiked again at every
-        # step after t_ref whatever its input
-        from ..neurons._integrate_and_fire import _reset_message, _reset_not_below_threshold
-
-        bad = _reset_not_below_threshold(self)
-        if bad is not None and not isinstance(bad, jax.core.Tracer) and bool(bad):
-            prefix = "" if where == "ReducedCell" else f"{where}: "
-            raise ValueError(prefix + _reset_message(self))
         return ()
 
     def compartment_index(self, name: str) -> int:
