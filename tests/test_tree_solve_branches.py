@@ -40,7 +40,7 @@ def cable_tree(nsegs, parents):
 # a branch of one node and one of two, branch 3 the only child of branch 1 (its chain
 # breaks: not numbered consecutively), siblings of different lengths
 TREES = {
-    "binary": ([12] + [11] * 14, [-1] + [(i - 1) // 2 for i in range(1, 15)]),
+    "binary": ([7] + [6] * 6, [-1] + [(i - 1) // 2 for i in range(1, 7)]),
     "irregular": ([6, 6, 6, 6, 1, 2, 23, 6, 3], [-1, 0, 0, 1, 2, 2, 4, 6, 6]),
 }
 
@@ -131,14 +131,18 @@ def test_matches_dense_float64(name, x64, monkeypatch):
         assert np.linalg.norm(got - ref) <= 2 * tol * np.linalg.norm(ref), what
 
 
+@pytest.mark.slow  # ~1–3 s on the loaded 2-core VM; reverse mode is checked fast above
 def test_gradients_by_finite_differences(x64):
     """Reverse and forward mode through the branch-parallel solve (both go through
-    `custom_linear_solve`: transposed solves) against central differences."""
-    parent, d, a, b, rhs = _system("irregular", seed=3)
+    `custom_linear_solve`: transposed solves) against central differences, on a small
+    tree (chains of 5, 4 and 3 nodes: 4 groups)."""
+    parent = cable_tree([5, 4, 4, 3], [-1, 0, 0, 1])
+    assert TreeTopology(parent).chain_layout.k >= ts._BRANCH_MIN_ROWS
+    d, a, b, rhs = random_system(np.random.default_rng(3), parent)
     topo = TreeTopology(parent)
-    # (check_grads evaluates the function on numpy arrays too)
     args = tuple(jnp.asarray(z) for z in (d, a, b, rhs))
-    check_grads(lambda *z: tree_solve(topo, *map(jnp.asarray, z), method="branches"), args,
+    solve = jax.jit(lambda *z: tree_solve(topo, *z, method="branches"))  # one compilation
+    check_grads(solve, args,
                 order=1, modes=("rev", "fwd"))  # fmt: skip
 
 
