@@ -85,10 +85,12 @@ class TreeSolve(AbstractLinearSolver):
     (`lax.custom_linear_solve`), O(N) as well. The linear solver of `Tree` models (cable
     cells) in `BackwardEuler`, `CrankNicolson` and `TRBDF2`.
 
-    - `method`: the elimination schedule, `"hines"` (one compiled loop over the
-      compartments: fastest on CPU) or `"levels"` (one step per height level: fewest
-      sequential steps, for accelerators); `None` (default): `"hines"` on CPU,
-      `"levels"` elsewhere (`neurojax.cable.tree_solve`)."""
+    - `method`: the elimination schedule, `"branches"` (the interiors of all unbranched
+      chains eliminated at once, the reduced tree of chain ends by `"hines"`; it runs
+      `"hines"` itself for batches and for trees whose chains fall into > 8 groups of
+      equal length), `"hines"` (one compiled loop over the compartments) or `"levels"`
+      (one step per height level: fewest sequential steps, for accelerators); `None`
+      (default): `"branches"` on CPU, `"levels"` elsewhere (`neurojax.cable.tree_solve`)."""
 
     method: str | None = eqx.field(static=True, default=None)
 
