@@ -21,8 +21,9 @@ CASES = [
     "cadiff_nicoletti (+ calrgc)",  # BREAKPOINT writing no current: was refused (dt)
     "kagerpump, written here (+ taccumulation3 writing nai, ki)",  # current kept: was 0
     "cdp5_filipis (+ calrgc)",  # READ-only ica assigned in INITIAL: failed at init
-    "m1_mergenthal (ACh valence 1)",  # a STATE that is a READ ion: was a gate at 0
-    "kmb_inh (kcnq, pip2_kcnq charge 1)",  # USEION ... CHARGE: was refused
+    # a STATE that is a READ ion: was a gate at 0; valence 0 (Nernst 0 mV): was refused
+    "m1_mergenthal (ACh valence 0, as published)",
+    "kmb_inh (kcnq, pip2_kcnq charge 0, as published)",  # USEION ... CHARGE: was refused
     "kir_kager (reads nao, clo; NEURON's slope)",
     "cat_milstein (a dummy ion Ca, GHK; NEURON's slope)",
     "NMDA_KIN5 (NetCon events, net_send, Mg block; NEURON's slope)",

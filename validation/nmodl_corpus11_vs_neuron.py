@@ -80,17 +80,15 @@ WRITTEN = {"kagerpump.mod": PUMP_MOD}
 # fault) at the first event; without THREADSAFE it runs (neurojax imports both alike)
 DERIVED = {
     "MyExp2SynBB_nothreadsafe.mod": ("MyExp2SynBB.mod", r"^\s*THREADSAFE\s*$", ""),
-    # valence-0 "ions" (second messengers whose concentration is read): a Cell
-    # computes their Nernst potential and refuses z = 0 (`channels.nernst`;
-    # NEURON's nrn_nernst returns 0 mV for z = 0) — reported, not this helper's
-    # file. Run with valence 1: nothing in these files reads the reversal potential
-    "m1_valence1.mod": ("m1_mergenthal.mod", r"VALENCE 0", "VALENCE 1"),
-    "kmb_inh_charge1.mod": ("kmb_inh.mod", r"CHARGE 0", "CHARGE 1"),
+    # (m1_mergenthal.mod and kmb_inh.mod, valence-0 "ions", ran here as valence-1 copies
+    # until `channels.nernst` gave NEURON's 0 mV for z = 0: now run as published)
 }
 
 # name -> dict(files=[corpus files], mechs=[(suffix, {param: value})] in NEURON's
 # memb_order_ (concentration writers first), pps=[(name, {param}, event times, weight)],
-# ions={NEURON ion global: value} (set in both), slope=[suffixes linearised as NEURON],
+# ions={NEURON ion global: value} (set in both), nj_ions={neurojax ions= value} (NEURON's
+# defaults a Cell asks for), celsius=°C (default CELSIUS), texts={file: text} (a case's
+# own text), slope=[suffixes linearised as NEURON],
 # record={suffix or pp index: [states]}, protocols=subset of the three)
 CASES = {
     "cadiff_polegpolsky (+ calrgc)": dict(
@@ -118,8 +116,8 @@ CASES = {
         mechs=[("egl19", {"gbar": 0.002}), ("hhx", {})],
         record={"egl19": ["m", "h"]},
     ),
-    "m1_mergenthal (ACh valence 1)": dict(
-        files=["m1_valence1.mod"],
+    "m1_mergenthal (ACh valence 0, as published)": dict(
+        files=["m1_mergenthal.mod"],
         mechs=[("m1", {}), ("hhx", {})],
         ions={"AChi0_ACh_ion": 0.001},
         record={"m1": ["m", "R", "RLA", "G", "PIP2", "KCNQ", "PIP2_KCNQ"]},
@@ -153,8 +151,8 @@ CASES = {
         slope=["cal"],
         record={"cal": ["m"], "cadiff": ["cai"]},
     ),
-    "kmb_inh (kcnq, pip2_kcnq charge 1)": dict(
-        files=["kmb_inh_charge1.mod"],
+    "kmb_inh (kcnq, pip2_kcnq charge 0, as published)": dict(
+        files=["kmb_inh.mod"],
         mechs=[("kmb_inh", {"gbar": 0.001}), ("hhx", {})],
         ions={"kcnqi0_kcnq_ion": 1.0, "pip2_kcnqi0_pip2_kcnq_ion": 1.6},
         record={"kmb_inh": ["m"]},
@@ -307,7 +305,9 @@ NEURON_CANNOT = {
 }
 
 
-def _text(name: str) -> str:
+def _text(name: str, case: dict | None = None) -> str:
+    if case is not None and name in case.get("texts", {}):  # a case's own text
+        return case["texts"][name]
     if name in WRITTEN:
         return WRITTEN[name]
     if name in DERIVED:
@@ -325,12 +325,15 @@ def _suffix_of(text: str):
     return m.group(1)
 
 
-def all_texts(names=None) -> dict:
-    """{file: text} of the corpus files the cases use (NEURON-compilable), plus hhx."""
+def all_texts(names=None, cases=None) -> dict:
+    """{file: text} of the corpus files the cases use (NEURON-compilable), plus hhx.
+    `cases`: another table of cases (default `CASES`), whose entries may carry their own
+    texts (`texts={file: text}`)."""
+    cases = CASES if cases is None else cases
     texts = {"hhx.mod": base.renamed(base.mod_text("hh.mod"), "hh", "hhx")}
-    for name in names or CASES:
-        for f in CASES[name]["files"]:
-            texts[f] = _text(f)
+    for name in names or cases:
+        for f in cases[name]["files"]:
+            texts[f] = _text(f, cases[name])
     return texts
 
 
@@ -413,7 +416,7 @@ def run_neuron(dll: str, case: dict, mode: str, globals_: dict, tmp: Path) -> di
         delay=DELAY,
         globals=globals_,
         ions=case.get("ions", {}),
-        celsius=CELSIUS,
+        celsius=case.get("celsius", CELSIUS),
         mode=mode,
         amp=base.IC_AMP.get(mode, 0.0),
         L=L,
@@ -435,11 +438,13 @@ def run_neuron(dll: str, case: dict, mode: str, globals_: dict, tmp: Path) -> di
 
 
 def _ion_values(case: dict) -> dict:
-    """NEURON's `<x>0_<ion>_ion` globals as neurojax's `ions=` names."""
+    """NEURON's `<x>0_<ion>_ion` globals as neurojax's `ions=` names, plus the case's
+    `nj_ions` (values NEURON has as defaults and a Cell asks for: a new ion's e, 0 mV)."""
     out = {}
     for k, val in case.get("ions", {}).items():
         m = re.fullmatch(r"(\w+?)0_(\w+)_ion", k)
         out[m.group(1)] = val
+    out.update(case.get("nj_ions", {}))
     return out
 
 
@@ -476,7 +481,8 @@ def run_neurojax(case: dict, mode: str) -> dict:
         kw.update(clamps=[(0, 0.5)])
     elif mode == "voltage clamp":
         kw.update(vclamps=[(0, 0.5)], rs_clamp=0.01)
-    cell = Cell(Morphology([Branch(L, DIAM, nseg=1)]), channels, temperature=CELSIUS,
+    cell = Cell(Morphology([Branch(L, DIAM, nseg=1)]), channels,
+                temperature=case.get("celsius", CELSIUS),
                 v_init=-65.0, **kw)  # fmt: skip
     if mode == "events":
         inputs = {"i_clamp": jnp.zeros((n, 0))}
@@ -508,22 +514,23 @@ def run_neurojax(case: dict, mode: str) -> dict:
 
 def all_texts_for(case: dict) -> dict:
     texts = {"hhx.mod": base.renamed(base.mod_text("hh.mod"), "hh", "hhx")}
-    texts.update({f: _text(f) for f in case["files"]})
+    texts.update({f: _text(f, case) for f in case["files"]})
     return texts
 
 
-def compare_all(tmp: Path, names=None, report=None, modes=None) -> dict:
+def compare_all(tmp: Path, names=None, report=None, modes=None, cases=None) -> dict:
     """{(case, protocol): {trace: max |Δ|, "_vrange": NEURON's (min, max) V,
-    "_range": {trace: NEURON's range}}}."""
+    "_range": {trace: NEURON's range}}}. `cases`: another table (default `CASES`)."""
     import jax
 
-    names = list(names or CASES)
-    texts = all_texts(names)
+    cases = CASES if cases is None else cases
+    names = list(names or cases)
+    texts = all_texts(names, cases)
     globals_ = tables_off(texts)
     dll = base.compile_mods(texts, tmp / "mods")
     out = {}
     for name in names:
-        case = CASES[name]
+        case = cases[name]
         for mode in protocols_of(case):
             if modes is not None and mode not in modes and mode != "events":
                 continue

@@ -20,6 +20,11 @@ as `neurojax.channels._ions` says (`ion_use`, `init_ions`, `current_ions`, `upda
   `nrn_writes_conc`): the mechanisms that write a concentration first, in reverse
   registration order, then the others in registration order (nrnivmodl's file order,
   built-ins first) — list the mechanisms so to reproduce a NEURON run step for step;
+- a mechanism may WRITE the reversal potential (Santhakumar et al.'s ccanl.mod: `enca =
+  eca`): NEURON's `nrn_promote(…, 3)` then turns einit and eadvance off at its nodes, so
+  there `e` is never Nernst's — it is the cell's value until the mechanism's INITIAL or
+  state update writes it, carried from step to step as a state, read by the
+  mechanisms after the writer (and, at the next step, by all);
 - `diam` (µm, a segment's mean diameter) and `area` (µm²) are given to the mechanisms
   that read them (NMODL's `diam`, `area`), as NEURON's.
 """
@@ -45,14 +50,12 @@ class IonLayout:
         conc_written = {}  # ion -> set of written concentration names
         written_by = {}  # concentration name -> [mechanism indices]
         used = {}  # ion -> nodes where the ion is used at all
+        e_written = {}  # ion -> nodes where a mechanism WRITEs its reversal potential
         for k, (ion_uses, nodes) in enumerate(zip(uses, regions, strict=True)):
             for u in ion_uses:
                 e, ci, co, i = ion_variables(u.ion)
                 if e in u.write:
-                    raise ValueError(
-                        f"mechanism {k} ({type(mechanisms[k]).__name__}) WRITEs {e}: a mechanism "
-                        "writing a reversal potential is not supported."
-                    )
+                    e_written.setdefault(u.ion, set()).update(nodes.tolist())
                 z = u.valence
                 if u.ion in BUILTIN_IONS:
                     zb = BUILTIN_IONS[u.ion][0]
@@ -89,11 +92,16 @@ class IonLayout:
         for ion in self.ions:
             m = np.zeros(n_nodes, dtype=bool)
             m[sorted(conc_used.get(ion, ()))] = True
+            # a written reversal potential (NEURON's nrn_promote(…, 3): neither einit nor
+            # eadvance) is never Nernst's where a mechanism writes it
+            m[sorted(e_written.get(ion, ()))] = False
             self.nernst_mask[ion] = m
-        # a written concentration makes both concentrations of the ion states
+        # a written concentration makes both concentrations of the ion states; a written
+        # reversal potential is a state too (kept from step to step)
         self.state_names = tuple(
             name for ion in self.ions if ion in conc_written for name in ion_variables(ion)[1:3]
-        )
+        ) + tuple(ion_variables(ion)[0] for ion in self.ions if ion in e_written)
+        self.e_written = {ion: np.array(sorted(n), dtype=np.int64) for ion, n in e_written.items()}
         self.written_by = written_by
         # the ion variables each mechanism reads or writes (concentrations), in order,
         # and the geometry it reads (NMODL's `diam`, `area`)
@@ -105,7 +113,7 @@ class IonLayout:
             for u in ion_uses:
                 e, ci, co, i = ion_variables(u.ion)
                 names += [n for n in u.read if n not in names]
-                names += [n for n in u.write if n in (ci, co) and n not in names]
+                names += [n for n in u.write if n in (e, ci, co) and n not in names]
             self.inputs.append(tuple(names) + geo)
         # the mechanisms that take values from the pools (ions or geometry)
         self.pooled = [bool(u) or bool(g) for u, g in zip(uses, geometry, strict=True)]
@@ -143,12 +151,11 @@ class Pool:
         self.x = {}
         for ion in layout.ions:
             e, ci, co, i = ion_variables(ion)
-            for c in (ci, co):
+            for c in (e, ci, co):  # (e: a state where a mechanism writes it)
                 if states and c in states:
                     self.x[c] = jnp.asarray(states[c], dtype)
                 else:
                     self.x[c] = jnp.broadcast_to(jnp.asarray(node_values[c], dtype), shape)
-            self.x[e] = jnp.broadcast_to(jnp.asarray(node_values[e], dtype), shape)
             self.x[i] = jnp.zeros(shape, dtype)
             self.refresh(ion)
         for g in layout.geometry:  # diam, area: constants per node
@@ -176,9 +183,13 @@ class Pool:
         self.x[name] = jnp.where(mask, x, self.x[name])
 
     def wrote(self, names):
-        """After an INITIAL wrote concentrations: NEURON's `nrn_wrote_conc` (Nernst again)."""
-        for ion in {n[:-1] for n in names}:
-            self.refresh(ion)
+        """After an INITIAL wrote concentrations: NEURON's `nrn_wrote_conc` (Nernst again,
+        where einit is on: not where a mechanism writes the reversal potential). `names`:
+        the variables written (a reversal potential among them starts nothing)."""
+        for ion in self.layout.ions:
+            e, ci, co, _ = ion_variables(ion)
+            if {ci, co} & set(names):
+                self.refresh(ion)
 
     def states(self) -> dict:
         return {n: self.x[n] for n in self.layout.state_names}

@@ -79,21 +79,22 @@ def _check_nernst(ci, co, z, celsius):
             raise TypeError(f"nernst: {name} must be real, got {value!r}.")
         if np.any(np.isnan(x)):
             raise ValueError(f"nernst: {name} is NaN; give a number.")
-        if name == "z" and np.any(x == 0):
-            raise ValueError("nernst: z = 0 (an uncharged ion) has no Nernst potential.")
         if name == "celsius" and np.any(x < -273.15):
             raise ValueError(f"nernst: celsius={value} °C is below absolute zero (-273.15 °C).")
 
 
 def nernst(ci, co, z, celsius):
-    """Nernst potential, mV (NEURON's `nrn_nernst`): `1000·R·(celsius + 273.15)/(z·F) ·
-    ln(co/ci)`; ci ≤ 0 gives +1e6 and co ≤ 0 −1e6, as NEURON.
+    """Nernst potential, mV (NEURON's `nrn_nernst`, eion.cpp): `1000·R·(celsius +
+    273.15)/(z·F) · ln(co/ci)`; as NEURON's, `z = 0` (an uncharged ion, or one whose
+    VALENCE is 0: published m1.mod, kmb_inh.mod) gives 0 mV, and otherwise ci ≤ 0 gives
+    +1e6 mV and co ≤ 0 −1e6 mV.
 
     Concentrations in mM, `z` the valence, `celsius` in °C. Concrete (not traced)
-    arguments are checked first: a `ValueError` for `z = 0` (no Nernst potential),
-    `celsius` below absolute zero (−273.15 °C), or a NaN."""
+    arguments are checked first: a `ValueError` for `celsius` below absolute zero
+    (−273.15 °C) or a NaN."""
     _check_nernst(ci, co, z, celsius)
     ktf = 1000.0 * R_GAS * (celsius + 273.15) / FARADAY
     ok = (ci > 0) & (co > 0)
-    e = ktf / z * jnp.log(jnp.where(ok, co, 1.0) / jnp.where(ok, ci, 1.0))
-    return jnp.where(ci <= 0, 1e6, jnp.where(co <= 0, -1e6, e))
+    zero = jnp.asarray(z) == 0
+    e = ktf / jnp.where(zero, 1.0, z) * jnp.log(jnp.where(ok, co, 1.0) / jnp.where(ok, ci, 1.0))
+    return jnp.where(zero, 0.0, jnp.where(ci <= 0, 1e6, jnp.where(co <= 0, -1e6, e)))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import re
 from collections import namedtuple
 from typing import Any, ClassVar
 
@@ -340,6 +341,36 @@ def _assign(name, value, frame, ctx, line):
         raise _err(spec, line, f"assignment to {name!r}, which is not declared (or read-only)")
 
 
+_ION_SELF_COPY = re.compile(r"\s*(\w+)\s*=\s*_ion_(\w+)\s*")
+
+
+def _verbatim_noop(s, ctx) -> bool:
+    """`VERBATIM cai = _ion_cai; ENDVERBATIM` in INITIAL (Santhakumar et al.'s tca.mod,
+    LcaMig.mod, gskch.mod, ccanl.mod; one or more such statements): the mechanism's copy
+    of an ion variable it uses set to the ion's own value, which nrn_init loaded into it
+    before INITIAL — a no-op in NEURON unless INITIAL assigned the copy before it, which
+    this restores. Only exactly these C statements (whitespace aside) with USEION
+    variables of the file, in INITIAL; any other C code is refused."""
+    spec = ctx.spec
+    parts = s.text.split(";")
+    if len(parts) < 2 or parts[-1].strip():
+        return False
+    names = {n for u in spec.prog.ions for n in (*u.read, *u.write)}
+    copied = []
+    for p in parts[:-1]:
+        m = _ION_SELF_COPY.fullmatch(p)
+        if m is None or m.group(1) != m.group(2) or m.group(1) not in names:
+            return False
+        copied.append(m.group(1))
+    loaded = getattr(ctx, "loaded", None)
+    if loaded is None or any(n not in loaded for n in copied):
+        raise _err(spec, s.line, f"VERBATIM {s.text} ENDVERBATIM (the ion's value copied into "
+                   "the mechanism's) is supported in INITIAL only")  # fmt: skip
+    for n in copied:
+        ctx.glob[n] = loaded[n]
+    return True
+
+
 def run(body, frame: dict, ctx: _Ctx):
     spec = ctx.spec
     for s in body:
@@ -349,6 +380,8 @@ def run(body, frame: dict, ctx: _Ctx):
             for n in s.names:
                 frame[n] = np.float64(0.0)
         elif isinstance(s, Verbatim):
+            if _verbatim_noop(s, ctx):
+                continue
             raise _err(spec, s.line, "a VERBATIM block (C code) is run here: not supported")
         elif isinstance(s, CallStmt):
             call(s.call, frame, ctx)
@@ -916,6 +949,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     # ions: the values READ come from the cell's ion pools at every call; the currents
     # WRITTEN are added to the ion's total; the concentrations WRITTEN go back to the pool
     ion_reads, currents, conc_written, ion_use, ion_currents = [], [], [], [], []
+    rev_written = []
     for u in prog.ions:
         own = ion_variables(u.ion)
         for name in (*u.read, *u.write):
@@ -934,9 +968,18 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
                 ion_currents.append(name)
             elif name in own[1:3]:
                 conc_written.append(name)
-            else:
-                raise fail(file, u.line, f"WRITE {name} (a reversal potential) is not supported")
+            else:  # a reversal potential (Santhakumar et al.'s ccanl.mod: enca = eca)
+                rev_written.append((name, u.line))
         ion_use.append(IonUse(u.ion, u.valence, tuple(u.read), tuple(u.write)))
+    if rev_written and (currents or prog.nonspecific or prog.electrode):
+        name, line = rev_written[0]
+        raise fail(file, line, f"WRITE {name} (a reversal potential) in a mechanism that also "
+                   "writes a current is not supported (only in one writing no current, "
+                   "whose BREAKPOINT runs in NEURON's nrn_state)")  # fmt: skip
+    # a reversal potential WRITTEN (NEURON's nrn_promote(…, 3): e is then a STATE of the
+    # ion, neither initialised nor advanced by Nernst where the mechanism is): given back
+    # to the pool with the concentrations written, after INITIAL and each step
+    conc_written += [n for n, _ in rev_written]
     currents += [n for n, _ in prog.nonspecific]
     # ELECTRODE_CURRENT (IClamp's i): injected, positive depolarises — the opposite sign
     spec.electrode = tuple(n for n, _ in prog.electrode)
@@ -1112,15 +1155,19 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
                        "mechanism's variable)")  # fmt: skip
     # NET_RECEIVE reads the time (an event's time, ms): the cell passes the step's time
     # and refuses event times off the dt grid (Cell.event_input); self-events carry theirs
-    spec.receive_time = "t" in r_rcv or spec.self_events or spec.emits
+    # NET_RECEIVE reading dt (Destexhe's AMPA_S, GABAa_S: `exp(-Beta*(t-dt-t0))`): NEURON's
+    # fixed step dt, which the cell passes with t
+    spec.receive_dt = "dt" in r_rcv
+    spec.receive_time = "t" in r_rcv or spec.self_events or spec.emits or spec.receive_dt
     # the time: t + dt/2 in BREAKPOINT's currents, t + dt in the SOLVEd block, 0 at
     # INITIAL (NEURON's fixed step)
     spec.uses_time = "t" in (r_cur | r_upd | r_ini)
-    if "dt" in r_cur or "dt" in r_rcv:
+    if "dt" in r_cur:
         raise fail(
             file,
             _first_use(prog, "dt"),
-            "dt read outside the SOLVEd block and INITIAL is not supported",
+            "dt read outside the SOLVEd block, INITIAL and NET_RECEIVE (in BREAKPOINT's "
+            "currents) is not supported",
         )
     # dt read in INITIAL (na3.mod's trates(v) also computes its exp(-dt/tau) factors):
     # neurojax's init has no dt, so INITIAL sees NaN there; `_check_init_dt` refuses a
@@ -1542,7 +1589,9 @@ class NmodlChannel(AbstractChannel):
         # the ion values nrn_init loaded (an INITIAL may change its copy: `ion_shadow`)
         loaded = {n: g[n] for n in getattr(spec, "ion_shadow", ())}
         if spec.prog.initial is not None:
-            run(spec.prog.initial.body, {}, _Ctx(spec, g, "init"))
+            ctx = _Ctx(spec, g, "init")
+            ctx.loaded = {n: g[n] for u in spec.prog.ions for n in (*u.read, *u.write) if n in g}
+            run(spec.prog.initial.body, {}, ctx)
         if spec.point and spec.prog.receive_initial is not None:
             # NEURON: each NetCon's INITIAL, after the mechanisms' INITIAL blocks
             frame = {a: zero for a in spec.receive_args}
@@ -1809,6 +1858,12 @@ class NmodlPointProcess(NmodlChannel, AbstractPointProcess):
         if spec.receive_time and t is None:
             raise ValueError(f"{spec.file}: {spec.suffix}'s NET_RECEIVE reads the time t (or "
                              "sends self-events): receive(..., t=, dt=) needs them")  # fmt: skip
+        if getattr(spec, "receive_dt", False):
+            if dt is None:
+                raise ValueError(f"{spec.file}: {spec.suffix}'s NET_RECEIVE reads dt (line "
+                                 f"{_first_use(spec.prog, 'dt')}): receive(..., t=, dt=) "
+                                 "needs the step (ms)")  # fmt: skip
+            g["dt"] = dt
         if not spec.self_events:
             self._receive_once(g, weight, np.float64(0.0), t)
             self._set_v(g)
