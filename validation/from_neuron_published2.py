@@ -20,9 +20,10 @@ currents):
 
 - `santhakumar_gc`, `santhakumar_mc`, `santhakumar_bc`: the granule cell (RI10sp.hoc's
   GranuleCell), the mossy cell and the basket cell (reduced_dentate's MossyCell.hoc,
-  BasketCell.hoc) as published. Refused: ccanl.mod WRITEs enca, elca, etca (a reversal
-  potential), which neurojax's NMODL importer does not support; the run checks that the
-  refusal names it.
+  BasketCell.hoc) as published: ccanl.mod WRITEs enca, elca, etca (NEURON then neither
+  initialises nor advances them by Nernst: they are ccanl's values), and the VERBATIM
+  blocks copying an ion variable into itself (ccanl, tca, LcaMig, gskch) are no-ops.
+  Refused until issue 18's follow-ups (neurojax's NMODL importer).
 - `santhakumar_gc_nernst`, `santhakumar_mc_nernst`, `santhakumar_bc_nernst`: the cells
   with ccanl not writing the reversal potentials (`mods_fixede/`: NEURON's default then
   makes enca, elca, etca Nernst's from the pools). The granule cell's two perforant-path
@@ -34,8 +35,9 @@ currents):
 - `destexhe_tc`: Destexhe et al. (1996)'s thalamocortical cell (ModelDB 3343, `TC.tem`):
   a rebound burst after a hyperpolarising step.
 - `destexhe_spy`, `destexhe_spy_nosyn`: Destexhe's one-compartment pyramidal cell
-  (`sPY.tem`) as a later network model uses it: refused with its AMPA_S/GABAa_S
-  synapses (their NET_RECEIVE reads dt); without them, compared over 60 ms. At 36 °C its
+  (`sPY.tem`) as a later network model uses it, with its AMPA_S/GABAa_S synapses (their
+  NET_RECEIVE reads dt: refused until issue 18's follow-ups; no events reach them here)
+  and without them, compared over 60 ms. At 36 °C its
   Nav1.1 (q10 26) fires at ~500 Hz and amplifies round-off ~1e9-fold in 60 ms: NEURON
   against itself with the step's amplitude changed by 1e-14 (relative) differs by about as
   much as NEURON and neurojax do (`neuron_vs_itself_mV`, reported for every model).
@@ -87,10 +89,9 @@ def _santhakumar(h, which: str, mods: str, nernst: bool = True, vecstim: bool = 
             s.enca = s.elca = s.etca = 130.0
     out = dict(secs=secs, soma=(cell.soma, 0.5), distal=(far, 0.5), stim=(5.0, 150.0, amp),
                T=200.0, v_init=-70.0, neuron_slope=True, keep=[cell])  # fmt: skip
-    # neurojax imports the files with the VERBATIM no-op copies removed (mods_nj/)
-    out["mods"] = d / ("mods_nj" if mods == "published" else "mods_fixede")
-    if mods == "published":
-        out["refusal"] = "WRITE enca (a reversal potential) is not supported"
+    # neurojax imports the same files as NEURON (the VERBATIM copies of an ion variable
+    # into itself are no-ops; ccanl's WRITE enca, elca, etca: supported since issue 18)
+    out["mods"] = d / ("mods_nrn9" if mods == "published" else "mods_fixede")
     if vecstim:  # the perforant-path synapses (pre_list 0, 1) driven by a VecStim
         times = h.Vector([30.0, 31.5, 60.0, 61.0, 62.0, 120.0])
         vs = h.VecStimRd()
@@ -130,8 +131,8 @@ def _destexhe_spy(h, synapses: bool = True):
     """Destexhe's one-compartment cortical pyramidal cell (sPY.tem) as a thalamocortical
     network model uses it (jessfeld/...thalamocortical_network): pas, Barela et al.
     2006's Nav1.1 (inak2005: custom ions nat, kf), Destexhe's M current (im), and the
-    AMPA_S and GABAa_S synapses the template creates on the soma. Those are refused by
-    neurojax's NMODL importer (their NET_RECEIVE reads dt); `synapses=False` releases
+    AMPA_S and GABAa_S synapses the template creates on the soma (their NET_RECEIVE
+    reads dt: NEURON's fixed step); `synapses=False` releases
     them (the template's objrefs set to NULLobject: NEURON deletes the point processes)."""
     d = ROOT / "destexhe_spy"
     _load_dll(h, d / "mods")
@@ -148,8 +149,6 @@ def _destexhe_spy(h, synapses: bool = True):
     soma = cell.soma
     out = dict(secs=[soma], mods=d / "mods", soma=(soma, 0.5), distal=(soma, 0.5),
                stim=(20.0, 200.0, 1.5), T=60.0, v_init=-70.0, keep=[cell])  # fmt: skip
-    if synapses:
-        out["refusal"] = "dt read outside the SOLVEd block and INITIAL is not supported"
     return out
 
 

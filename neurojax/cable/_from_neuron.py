@@ -532,6 +532,9 @@ def from_neuron(
         use.ion for use in uses
         if {f"{use.ion}i", f"{use.ion}o"} & (set(use.read) | set(use.write))
     }  # fmt: skip
+    # …except where a mechanism WRITEs e<ion> (Santhakumar's ccanl.mod): there NEURON
+    # neither initialises nor advances it by Nernst; it starts at the section's value
+    e_written = {use.ion for use in uses if f"e{use.ion}" in use.write}
 
     def per_branch(values):  # one value per section → per branch; a scalar if all equal
         out = [v for v, s in zip(values, order, strict=True) for _ in parts[s.name()]]
@@ -547,7 +550,8 @@ def from_neuron(
                 vals = ps["ions"].get(ion, {}).get(var)
                 per_sec.append(None if vals is None else _one_value(vals, var, s.name()))
             known = [v for v in per_sec if v is not None]
-            if not known or (var == f"e{ion}" and ion in nernst and ion not in fixed):
+            if not known or (var == f"e{ion}" and ion in nernst and ion not in fixed
+                             and ion not in e_written):  # fmt: skip
                 continue
             # NEURON's finitialize sets both concentrations of an ion from the globals
             # <ion>i0_<ion>_ion, <ion>o0_<ion>_ion (cinit = 1, the default when a mechanism
@@ -678,21 +682,33 @@ def _ion_styles(h, order, info, sec_uses) -> tuple[set, set]:
             uses = [u for u in sec_uses[j] if u.ion == ion]
             conc = {f"{ion}i", f"{ion}o"}
             reads = any(conc & (set(u.read) | set(u.write)) for u in uses)
+            writes_conc = any(conc & set(u.write) for u in uses)
+            writes_e = any(f"e{ion}" in u.write for u in uses)
             style = int(h.ion_style(f"{ion}_ion", sec=s))
-            einit, eadvance, cinit = (style >> 4) & 1, (style >> 5) & 1, (style >> 6) & 1
-            if (einit, eadvance) == (int(reads), int(reads)):
-                mode = "nernst" if reads else "unused"
-            elif reads and (einit, eadvance) == (0, 0):
+            # NEURON's bitmap (eion.cpp, nrn_promote; checked against ion_style(…) read
+            # back in NEURON 9): 04 cinit, 040 einit, 0100 eadvance
+            einit, eadvance, cinit = (style >> 5) & 1, (style >> 6) & 1, (style >> 2) & 1
+            if writes_e and (einit, eadvance) == (0, 0):
+                # a mechanism WRITEs e (nrn_promote(…, 3)): never Nernst's there, the
+                # Cell's own rule where a mechanism writes e
+                mode = "written"
+            elif reads and not writes_e and einit == 1 and (eadvance == 1 or not writes_conc):
+                # (eadvance off with the concentrations constant: the same values)
+                mode = "nernst"
+            elif not reads and not writes_e and (einit, eadvance) == (0, 0):
+                mode = "unused"
+            elif reads and not writes_e and (einit, eadvance) == (0, 0):
                 mode = "fixed"
             else:
                 raise ValueError(
                     f"section {s.name()}: ion_style of {ion}_ion has einit={einit}, "
                     f"eadvance={eadvance}; neurojax follows NEURON's default (e{ion} Nernst's "
-                    "at every step where a mechanism uses a concentration, fixed elsewhere) or "
+                    "at every step where a mechanism uses a concentration, fixed elsewhere, "
+                    "the value a mechanism writes where one WRITEs it) or "
                     f"e{ion} fixed throughout (einit = eadvance = 0). Change the ion_style "
                     "call to one of these."
                 )
-            if mode != "unused":
+            if mode in ("nernst", "fixed"):
                 modes.setdefault(ion, set()).add(mode)
             cinits.setdefault(ion, set()).add(cinit)
     for ion, m in modes.items():
