@@ -131,7 +131,8 @@ def test_dt_in_net_receive_is_the_step():
         g = pp.init(v, 34.0)
         g1 = pp.receive(v, g, jnp.asarray([2.0]), t=jnp.asarray(1.0), dt=0.025)
         assert float(g1.x[0]) == pytest.approx(2.0 * np.exp(-0.18 * (1.0 - 0.025)), rel=1e-15)
-        with pytest.raises(ValueError, match=r"dtsyn\.mod: dtsyn's NET_RECEIVE reads dt \(line 7\)"):
+        msg = r"dtsyn\.mod: dtsyn's NET_RECEIVE reads dt \(line 7\)"
+        with pytest.raises(ValueError, match=msg):
             pp.receive(v, g, jnp.asarray([2.0]), t=jnp.asarray(1.0))
 
 
@@ -172,7 +173,7 @@ def test_verbatim_ion_self_copy_is_nrn_init_value(before):
 
 @pytest.mark.parametrize(
     "code",
-    ["cai = _ion_cao;", "cai = _ion_cai; cao = 1;", "printf(\"x\");", "cai = _ion_cai"],
+    ["cai = _ion_cao;", "cai = _ion_cai; cao = 1;", 'printf("x");', "cai = _ion_cai"],
 )
 def test_other_verbatim_still_refused(code):
     text = VCOPY.replace("cai  =_ion_cai ;\n    cao = _ion_cao;", code) % ""

@@ -94,31 +94,38 @@ def cases() -> dict:
     if all((SANTHAKUMAR / f).is_file() for f in ("ccanl.mod", "nca.mod", "LcaMig.mod",
                                                  "tca.mod", "gskch.mod")):  # fmt: skip
         names = ["ccanl.mod", "nca.mod", "LcaMig.mod", "tca.mod", "gskch.mod"]
-        out["Santhakumar ccanl (writes enca, elca, etca; VERBATIM) + nca, lca, cat, gskch"] = (
-            dict(
-                files=names,
-                texts={n: _santhakumar(n) for n in names},
-                mechs=[
-                    ("ccanl", {"catau": 10.0, "caiinf": 5e-6}),
-                    # the granule cell's soma values (RI10sp.hoc)
-                    ("nca", {"gncabar": 0.002}),
-                    ("lca", {"glcabar": 0.005}),
-                    ("cat", {"gcatbar": 0.000037}),
-                    ("gskch", {"gskbar": 0.001}),
-                    ("hhx", {}),
-                ],
-                # NEURON's defaults of a new ion (eion.cpp: e 0 mV, ci = co = 1 mM),
-                # which a Cell asks for
-                nj_ions={"enca": 0.0, "elca": 0.0, "etca": 0.0, "esk": 0.0,
-                         "ncai": 1.0, "ncao": 1.0, "lcai": 1.0, "lcao": 1.0,
-                         "tcai": 1.0, "tcao": 1.0},  # fmt: skip
-                record={"ccanl": ["ncai", "lcai", "tcai", "enca", "elca"], "gskch": ["q"]},
-                # the cells' 6.3 °C (gskch's step `1 - exp(-dt*q10/qtau)*q10` is unstable
-                # for q10 > 1: at 34 °C q diverges in NEURON too)
-                celsius=6.3,
-                slope=["lca", "cat"],  # GHK currents: NEURON's 0.001 mV slope
-                protocols=["current clamp 0.5 nA"],
-            )
+        out["Santhakumar ccanl (writes enca, elca, etca; VERBATIM) + nca, lca, cat, gskch"] = dict(
+            files=names,
+            texts={n: _santhakumar(n) for n in names},
+            mechs=[
+                ("ccanl", {"catau": 10.0, "caiinf": 5e-6}),
+                # the granule cell's soma values (RI10sp.hoc)
+                ("nca", {"gncabar": 0.002}),
+                ("lca", {"glcabar": 0.005}),
+                ("cat", {"gcatbar": 0.000037}),
+                ("gskch", {"gskbar": 0.001}),
+                ("hhx", {}),
+            ],
+            # NEURON's defaults of a new ion (eion.cpp: e 0 mV, ci = co = 1 mM),
+            # which a Cell asks for
+            nj_ions={
+                "enca": 0.0,
+                "elca": 0.0,
+                "etca": 0.0,
+                "esk": 0.0,
+                "ncai": 1.0,
+                "ncao": 1.0,
+                "lcai": 1.0,
+                "lcao": 1.0,
+                "tcai": 1.0,
+                "tcao": 1.0,
+            },  # fmt: skip
+            record={"ccanl": ["ncai", "lcai", "tcai", "enca", "elca"], "gskch": ["q"]},
+            # the cells' 6.3 °C (gskch's step `1 - exp(-dt*q10/qtau)*q10` is unstable
+            # for q10 > 1: at 34 °C q diverges in NEURON too)
+            celsius=6.3,
+            slope=["lca", "cat"],  # GHK currents: NEURON's 0.001 mV slope
+            protocols=["current clamp 0.5 nA"],
         )
     if (DESTEXHE / "ampa.mod").is_file():
         out["Destexhe AMPA_S (dt in NET_RECEIVE; NetCon events)"] = dict(
