@@ -213,3 +213,17 @@ def test_nernst_valence_zero_is_zero_as_neuron():
         np.testing.assert_allclose(nernst(0.5, 3.0, z, 34.0), [0.0, ktf * np.log(6.0)], rtol=1e-15)
         g = jax.grad(lambda c: nernst(c, 3.0, 0.0, 34.0))(0.5)
         assert float(g) == 0.0  # finite: no 1/z in the gradient
+
+
+def test_verbatim_self_copy_in_a_traced_branch_of_initial():
+    """Inside an `if` on a traced value (both branches run, then selected): the copy
+    still restores nrn_init's value."""
+    text = VCOPY.replace(
+        "    VERBATIM\n    cai  =_ion_cai ;\n    cao = _ion_cao;\n    ENDVERBATIM\n",
+        "    if (v > -70) {\n    VERBATIM\n    cai = _ion_cai;\n    ENDVERBATIM\n    }\n",
+    ) % "cai = 7"
+    with jax.enable_x64(True):
+        mech = load_mod(text, file="vcopy.mod")
+        ions = {"cai": jnp.asarray([5e-5, 5e-5]), "cao": jnp.asarray([2.0, 2.0])}
+        g, _ = mech.init_ions(jnp.asarray([-65.0, -80.0]), 34.0, ions)
+        np.testing.assert_array_equal(g.m, [2.0 + 5e-5, 2.0 + 7.0])

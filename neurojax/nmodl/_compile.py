@@ -443,6 +443,7 @@ def _swap(ctx: _Ctx, glob, derivs):
     new = _Ctx(ctx.spec, glob, ctx.mode)
     new.derivs, new.volumes, new.conserve, new.depth = derivs, ctx.volumes, ctx.conserve, ctx.depth
     new.dt = getattr(ctx, "dt", None)
+    new.loaded = getattr(ctx, "loaded", None)  # INITIAL's loaded ion values (VERBATIM copy)
     new.react = ctx.react
     return new
 
