@@ -218,10 +218,13 @@ def test_nernst_valence_zero_is_zero_as_neuron():
 def test_verbatim_self_copy_in_a_traced_branch_of_initial():
     """Inside an `if` on a traced value (both branches run, then selected): the copy
     still restores nrn_init's value."""
-    text = VCOPY.replace(
-        "    VERBATIM\n    cai  =_ion_cai ;\n    cao = _ion_cao;\n    ENDVERBATIM\n",
-        "    if (v > -70) {\n    VERBATIM\n    cai = _ion_cai;\n    ENDVERBATIM\n    }\n",
-    ) % "cai = 7"
+    text = (
+        VCOPY.replace(
+            "    VERBATIM\n    cai  =_ion_cai ;\n    cao = _ion_cao;\n    ENDVERBATIM\n",
+            "    if (v > -70) {\n    VERBATIM\n    cai = _ion_cai;\n    ENDVERBATIM\n    }\n",
+        )
+        % "cai = 7"
+    )
     with jax.enable_x64(True):
         mech = load_mod(text, file="vcopy.mod")
         ions = {"cai": jnp.asarray([5e-5, 5e-5]), "cao": jnp.asarray([2.0, 2.0])}
