@@ -505,7 +505,7 @@ def test_cma_restarts_double_the_population_only_while_above_the_threshold(study
     assert [r["popsize"] for r in done] == [20, 40]
     assert [r["simulations"] for r in done] == [100, 200]
     assert hist[-1][0] == 50 + 100 + 200
-    assert all(b <= a for (_, a), (_, b) in zip(hist, hist[1:]))
+    assert all(b <= a for (_, a), (_, b) in zip(hist, hist[1:], strict=False))
     assert bf == min(r["best_loss"] for r in done + [{"best_loss": hist[4][1]}])
     assert f(bx[None])[0] == pytest.approx(bf)
     assert done[0]["from_loss"] == hist[4][1]  # the first run's best after its 5 generations

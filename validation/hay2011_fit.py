@@ -1110,7 +1110,8 @@ def lm_spectrum(cell, inputs, saveat, target, x):
     jac = np.asarray(jac, np.float64)
     col = np.sqrt(np.sum(jac**2, 0))
     s = np.linalg.svd(jac / col, compute_uv=False)
-    return {"loss": float(np.asarray(r) @ np.asarray(r)), "singular_values_rel": (s / s[0]).tolist(),
+    return {"loss": float(np.asarray(r) @ np.asarray(r)),
+            "singular_values_rel": (s / s[0]).tolist(),
             "cutoff_rel": float(jnp.finfo(real()).eps * max(jac.shape)),
             "dtype": str(jnp.dtype(real()))}  # fmt: skip
 
