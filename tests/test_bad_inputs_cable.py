@@ -101,7 +101,6 @@ OTHER_CASES = [
     (lambda: cable.hay2011_morphology(max_length=0.0), ["max_length", "> 0"], ValueError),
     (lambda: cable.read_swc(3), ["read_swc", "path"], TypeError),
     (lambda: cable.read_swc("/"), ["directory"], ValueError),
-    (lambda: nernst(10.0, 140.0, 0, 6.3), ["z = 0"], ValueError),
     (lambda: nernst(10.0, 140.0, 1, -300.0), ["celsius", "absolute zero"], ValueError),
     (lambda: nernst(NAN, 140.0, 1, 6.3), ["ci", "NaN"], ValueError),
 ]  # fmt: skip
