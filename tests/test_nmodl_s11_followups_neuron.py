@@ -3,7 +3,7 @@
 
 The reproducers are written there; the published files (Santhakumar et al.'s ccanl.mod
 with nca, LcaMig, tca, gskch as published; Destexhe's ampa.mod) are read from
-`$NJ_PUBCELLS2` (default /tmp/pubcells2) and never committed: without them those cases
+`$NEUROJAX_PUBCELLS2` (default /tmp/pubcells2) and never committed: without them those cases
 are skipped, saying so."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def test_followup_matches_neuron(results, name):
     potential other than 0 shifts the leak by its value."""
     runs = {mode: r for (n, mode), r in results.items() if n == name}
     if not runs:
-        pytest.skip(f"{name}: the published files are not under $NJ_PUBCELLS2 (others' "
+        pytest.skip(f"{name}: the published files are not under $NEUROJAX_PUBCELLS2 (others' "
                     "code, never committed: see its SOURCES.md)")  # fmt: skip
     for mode, r in runs.items():
         assert "_error" not in r, (mode, r.get("_error"))

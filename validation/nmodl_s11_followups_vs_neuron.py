@@ -10,7 +10,7 @@ same text: constructs found in published cells, each now imported.
 4. an ion of valence 0 whose concentration is read (NEURON's nrn_nernst: e = 0 mV).
 
 Texts written here are the reproducers (equations of the issue); the published files
-are others' code, read at run time from `$NJ_PUBCELLS2` (default `/tmp/pubcells2`, its
+are others' code, read at run time from `$NEUROJAX_PUBCELLS2` (default `/tmp/pubcells2`, its
 SOURCES.md naming repository and commit) and never committed: a case whose file is
 missing is skipped, saying so. Setting and comparison: `nmodl_corpus11_vs_neuron`'s (one
 compartment with hh renamed hhx, 34 °C, backward Euler, dt 0.025 ms, 40 ms, float64).
@@ -31,7 +31,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import nmodl_corpus11_vs_neuron as c11  # noqa: E402
 
-PUBCELLS = Path(os.environ.get("NJ_PUBCELLS2", "/tmp/pubcells2"))
+PUBCELLS = Path(os.environ.get("NEUROJAX_PUBCELLS2", "/tmp/pubcells2"))
 SANTHAKUMAR = PUBCELLS / "santhakumar" / "mods_nrn9"  # as published (NEURON 9's fix only)
 DESTEXHE = PUBCELLS / "destexhe_spy" / "mods"
 
