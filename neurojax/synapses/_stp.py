@@ -58,8 +58,9 @@ class TsodyksMarkram(eqx.Module):
         or 1 spike in the step. `n > 1` spikes of one neuron in one step (a `SpikeSource`
         count) are n spikes at one instant, applied one after the other: with
         `a = 1 − U`, `x → x·(1 − u)ⁿ·a^(n(n+1)/2)` and `u → 1 − (1 − u)·aⁿ` (facilitating;
-        without facilitation `x → x·aⁿ`), the release being what `x` lost. Read as n times
-        one spike's, two spikes at U = 0.6 released 1.2 of the resources (x went to −0.2)."""
+        without facilitation, u fixed, `x → x·((1 − u)·a)ⁿ`), the release being what `x`
+        lost. Read as n times one spike's, two spikes at U = 0.6 released 1.2 of the
+        resources (x went to −0.2)."""
         u_plus = state.u + self.u0 * (1.0 - state.u)
         release = u_plus * state.x
         if self.tau_f is None:
@@ -73,7 +74,7 @@ class TsodyksMarkram(eqx.Module):
         n = jnp.where(several, spikes, 2.0)
         a = 1.0 - self.u0
         if self.tau_f is None:
-            x_n = state.x * a**n
+            x_n = state.x * ((1.0 - state.u) * a) ** n  # u⁺ = 1 − (1 − u)·a at every spike
             u_n = state.u
         else:
             x_n = state.x * (1.0 - state.u) ** n * a ** (n * (n + 1.0) / 2.0)
