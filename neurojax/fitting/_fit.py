@@ -167,6 +167,19 @@ local minimum 21 % off at 2.73 mV² (the truth's 1.04) was under the `RESIDUAL_F
 limit (4·σ̂²) and said `converged`."""
 
 
+def _above_noise(obj, d, limit) -> tuple[bool, tuple[float, float] | None]:
+    """`(above the noise, shape)` for the descent `d`, checked only where it claims a
+    minimum (`_settled`; a fit cut short is not converged anyway) and `limit` (mV²) is
+    known: its best loss above `limit`, or a residual that is not noise
+    (`_structured_residual`, whose `(mean square, robust square)` is `shape`)."""
+    if limit is None or not _settled(d, obj):
+        return False, None
+    if float(np.min(d.best_loss)) > limit:
+        return True, None
+    shape = _structured_residual(obj, d)
+    return shape is not None, shape
+
+
 def _structured_residual(obj, d) -> tuple[float, float] | None:
     """`(mean square, robust square)` of the residual at the best point of `d` where the
     loss is above `RESIDUAL_FLOOR` and the ratio above `RESIDUAL_SHAPE_FACTOR` (see
@@ -702,13 +715,7 @@ def fit(
     d = descend(u)
     floor = _noise_floor(obj)
     limit = None if floor is None else RESIDUAL_FACTOR * floor + RESIDUAL_FLOOR
-    # only where the fit claims a minimum (a fit cut short is not converged anyway)
-    settled = _settled(d, obj)
-    above_noise = limit is not None and settled and float(np.min(d.best_loss)) > limit
-    shape = None  # (mean square, robust square) of a residual that is not noise
-    if limit is not None and settled and not above_noise:
-        shape = _structured_residual(obj, d)
-        above_noise = shape is not None
+    above_noise, shape = _above_noise(obj, d, limit)
     first_stage = StageReport(
         name="gradient",
         loss=float(np.min(d.best_loss)),
@@ -738,12 +745,7 @@ def fit(
             if float(np.min(d2.best_loss)) < float(np.min(d.best_loss)):
                 d, p_starts = d2, starts2
                 n_starts = int(d.best_loss.shape[0])
-            settled = _settled(d, obj)
-            above_noise = settled and float(np.min(d.best_loss)) > limit
-            shape = None
-            if settled and not above_noise:
-                shape = _structured_residual(obj, d)
-                above_noise = shape is not None
+            above_noise, shape = _above_noise(obj, d, limit)
     polish_stage, stationary, polished = (), True, False
     gauss_newton_stationary = False  # the stationarity test below ran and passed
     if (
