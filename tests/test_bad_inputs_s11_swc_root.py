@@ -153,6 +153,10 @@ def test_swc_shapes_match_neuron(tmp_path):
             h.delete_section(sec=s)
         return rows
 
+    # Import3d instantiates at hoc's top level (soma, dend[], apic[]): sections
+    # left by an earlier test in the same worker would be read as ours
+    for s in list(h.allsec()):
+        h.delete_section(sec=s)
     assert not list(h.allsec())
     for name, (text, recorded) in SHAPES.items():
         path = tmp_path / f"{name}.swc"
