@@ -512,7 +512,10 @@ class Cell(AbstractModel):
         ExpSyn), a scalar or one per time. NEURON's fixed-step delivery: an event at
         `t_e` is delivered at the start of the step from `k·dt` with `t_e ≤ (k + ½)·dt`,
         before that step's currents; the weights of events delivered at the same step
-        add (exact for additive NET_RECEIVE blocks, which the importer checks)."""
+        add (exact for additive NET_RECEIVE blocks, which the importer checks). Events
+        delivered at or after step `n_steps` fall after the run and are dropped, as NEURON
+        never delivers an event after `tstop`; continue a run by calling this again with
+        the times shifted by the first run's length."""
         from ..stimuli import _check_dt
 
         dt = _check_dt(dt)
