@@ -165,7 +165,20 @@ MODELS = {
 }
 
 
-def compare(name: str) -> dict:
+def compare(
+    name: str, models: dict | None = None, *, self_check: bool = False, dt_check: bool = False
+) -> dict:
+    """Run model `name` of `models` (default: this file's MODELS) in NEURON and, imported
+    by `from_neuron`, in neurojax: the driver of all from_neuron_published*.py scripts.
+
+    A builder returns `secs`, `mods`, `soma` and `distal` (section, x), `stim` (delay,
+    duration, amplitude of a somatic IClamp), `T`, `v_init`, and optionally
+    `neuron_slope`, `spike_times` (passed to from_neuron), `refusal` (a part of the
+    message from_neuron must refuse the cell with), `refused` (a wrong section list and
+    a part of its refusal), `keep` (objects to keep alive). `self_check=True` adds the
+    number of events and NEURON against itself with the step's amplitude changed by
+    1e-14 (relative); `dt_check=True` adds NEURON's own dt error: NEURON at dt/10
+    against NEURON at dt, at the soma and the distal site."""
     import jax
     import jax.numpy as jnp
     from neuron import h
@@ -175,15 +188,17 @@ def compare(name: str) -> dict:
     from neurojax.solvers import BackwardEuler
 
     h.load_file("stdrun.hoc")
-    m = MODELS[name](h)
+    m = (MODELS if models is None else models)[name](h)
     (soma, xs), (far, xf) = m["soma"], m["distal"]
     ic = h.IClamp(soma(xs))
     ic.delay, ic.dur, ic.amp = m["stim"]
     rec = [h.Vector().record(soma(xs)._ref_v), h.Vector().record(far(xf)._ref_v)]
+    kw = dict(mods=m["mods"], v_init=m["v_init"], neuron_slope=m.get("neuron_slope", False),
+              spike_times=m.get("spike_times"))  # fmt: skip
     if m.get("refusal"):  # what neurojax cannot carry over is refused, naming it
         try:
-            from_neuron(m["secs"], mods=m["mods"], v_init=m["v_init"])
-        except ValueError as e:
+            from_neuron(m["secs"], **kw)
+        except Exception as e:  # noqa: BLE001  (ValueError, or the NMODL importer's NmodlError)
             assert m["refusal"] in str(e), e
             return {"model": name, "sections": len(m["secs"]), "refused": str(e)}
         raise AssertionError(f"{name}: {m['refusal']} not refused")
@@ -197,25 +212,29 @@ def compare(name: str) -> dict:
             raise AssertionError(f"{part}: not refused")
     t0 = time.process_time()
     with jax.enable_x64(True):
-        imp = from_neuron(m["secs"], mods=m["mods"], v_init=m["v_init"],
-                          neuron_slope=m.get("neuron_slope", False))  # fmt: skip
+        imp = from_neuron(m["secs"], **kw)
     t_import = time.process_time() - t0
-    h.dt, h.secondorder = DT, 0
-    h.finitialize(m["v_init"])
-    h.continuerun(m["T"])
     n = int(round(m["T"] / DT))
-    ref = np.stack([np.asarray(r)[1 : n + 1] for r in rec], axis=1)
+
+    def neuron_run(dt: float = DT) -> np.ndarray:
+        """NEURON's backward-Euler run: soma and distal V at (k + 1)·DT, k < n."""
+        h.dt, h.secondorder = dt, 0
+        h.finitialize(m["v_init"])
+        h.continuerun(m["T"])
+        sub = int(round(DT / dt))
+        return np.stack([np.asarray(r)[sub : n * sub + 1 : sub] for r in rec], axis=1)
+
+    ref = neuron_run()
     with jax.enable_x64(True):
         cell = imp.cell
         sites = [imp.site(soma.name(), xs), imp.site(far.name(), xf)]
         save = nj.SaveAt(fn=cell.record_v(sites))
-        u = imp.inputs(n, DT)  # a dict with the NetStims' events when a synapse takes them
-        u = {k: jnp.asarray(x) for k, x in u.items()} if isinstance(u, dict) else jnp.asarray(u)
+        u = jax.tree.map(jnp.asarray, imp.inputs(n, DT))  # NetStims' events in a dict
         sol = nj.simulate(cell, u, dt=DT, solver=BackwardEuler(), saveat=save)
         got = np.asarray(sol.states, np.float64)
     t = (np.arange(n) + 1) * DT
     sp_ref, sp_got = spike_times(t, ref[:, 0]), spike_times(t, got[:, 0])
-    return {
+    out = {
         "model": name,
         "sections": len(m["secs"]),
         "compartments": int(sum(int(s.nseg) for s in m["secs"])),
@@ -231,14 +250,37 @@ def compare(name: str) -> dict:
         ),  # fmt: skip
         "n_spikes": (len(sp_ref), len(sp_got)),
     }
+    if self_check:
+        out["events"] = int(sum(len(x) for x in imp.netstims))
+        # NEURON against itself with the step's amplitude changed by 1e-14 (relative, a
+        # few units in the last place): how far round-off-sized differences grow here
+        ic.amp = m["stim"][2] * (1 + 1e-14)
+        out["neuron_vs_itself_mV"] = float(np.max(np.abs(neuron_run()[:, 0] - ref[:, 0])))
+        ic.amp = m["stim"][2]
+    if dt_check:  # NEURON's own time-step error at DT: against NEURON at DT / 10
+        fine = neuron_run(DT / 10)
+        out["neuron_dt_error_soma_mV"] = float(np.max(np.abs(fine[:, 0] - ref[:, 0])))
+        out["neuron_dt_error_distal_mV"] = float(np.max(np.abs(fine[:, 1] - ref[:, 1])))
+        sp_fine = spike_times(t, fine[:, 0])
+        out["neuron_dt_dspike_ms"] = (
+            float(np.max(np.abs(sp_fine - sp_ref))) if len(sp_fine) == len(sp_ref) and len(sp_ref)
+            else f"{len(sp_fine)} spikes at dt {DT / 10:g}, {len(sp_ref)} at {DT:g}"
+        )  # fmt: skip
+    return out
+
+
+def main(script: str, models: dict, **kw) -> None:
+    """`python script [model ...]`: compare the models named (default: all), each in its
+    own NEURON (their .mod files share names); `kw` go to `compare`."""
+    import subprocess
+
+    names = sys.argv[1:] or list(models)
+    if len(names) == 1:
+        print(compare(names[0], models, **kw), flush=True)
+    else:
+        for name in names:
+            subprocess.run([sys.executable, script, name], check=False)
 
 
 if __name__ == "__main__":
-    import subprocess
-
-    names = sys.argv[1:] or list(MODELS)
-    if len(names) == 1:
-        print(compare(names[0]), flush=True)
-    else:  # one NEURON per model: their .mod files share names
-        for name in names:
-            subprocess.run([sys.executable, __file__, name], check=False)
+    main(__file__, MODELS)

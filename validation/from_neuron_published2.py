@@ -50,13 +50,10 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from from_neuron_published import DT, _load_dll, spike_times  # noqa: E402
+from from_neuron_published import _load_dll, main  # noqa: E402
 
 ROOT = Path(os.environ.get("NEUROJAX_PUBCELLS2", "/tmp/pubcells2"))
 _SANTHAKUMAR_SUFFIXES = ("ichan2", "nca", "lca", "cat", "ccanl", "gskch", "cagk", "borgka",
@@ -166,81 +163,5 @@ MODELS = {
 }
 
 
-def compare(name: str) -> dict:
-    import jax
-    import jax.numpy as jnp
-    from neuron import h
-
-    import neurojax as nj
-    from neurojax.cable import from_neuron
-    from neurojax.solvers import BackwardEuler
-
-    h.load_file("stdrun.hoc")
-    m = MODELS[name](h)
-    (soma, xs), (far, xf) = m["soma"], m["distal"]
-    ic = h.IClamp(soma(xs))
-    ic.delay, ic.dur, ic.amp = m["stim"]
-    rec = [h.Vector().record(soma(xs)._ref_v), h.Vector().record(far(xf)._ref_v)]
-    kw = dict(mods=m["mods"], v_init=m["v_init"], neuron_slope=m.get("neuron_slope", False),
-              spike_times=m.get("spike_times"))  # fmt: skip
-    if m.get("refusal"):  # what neurojax cannot carry over is refused, naming it
-        try:
-            from_neuron(m["secs"], **kw)
-        except Exception as e:  # noqa: BLE001  (the NMODL importer's NmodlError)
-            assert m["refusal"] in str(e), e
-            return {"model": name, "sections": len(m["secs"]), "refused": str(e)}
-        raise AssertionError(f"{name}: {m['refusal']} not refused")
-    t0 = time.process_time()
-    with jax.enable_x64(True):
-        imp = from_neuron(m["secs"], **kw)
-    t_import = time.process_time() - t0
-    h.dt, h.secondorder = DT, 0
-    h.finitialize(m["v_init"])
-    h.continuerun(m["T"])
-    n = int(round(m["T"] / DT))
-    ref = np.stack([np.asarray(r)[1 : n + 1] for r in rec], axis=1)
-    with jax.enable_x64(True):
-        cell = imp.cell
-        sites = [imp.site(soma.name(), xs), imp.site(far.name(), xf)]
-        save = nj.SaveAt(fn=cell.record_v(sites))
-        u = jax.tree.map(jnp.asarray, imp.inputs(n, DT))
-        sol = nj.simulate(cell, u, dt=DT, solver=BackwardEuler(), saveat=save)
-        got = np.asarray(sol.states, np.float64)
-    # NEURON against itself with the step's amplitude changed by 1e-14 (relative, a few
-    # units in the last place): how far round-off-sized differences grow in this model
-    ic.amp = m["stim"][2] * (1 + 1e-14)
-    h.finitialize(m["v_init"])
-    h.continuerun(m["T"])
-    self_dv = float(np.max(np.abs(np.asarray(rec[0])[1 : n + 1] - ref[:, 0])))
-    ic.amp = m["stim"][2]
-    t = (np.arange(n) + 1) * DT
-    sp_ref, sp_got = spike_times(t, ref[:, 0]), spike_times(t, got[:, 0])
-    return {
-        "model": name,
-        "sections": len(m["secs"]),
-        "compartments": int(sum(int(s.nseg) for s in m["secs"])),
-        "distal": f"{far.name()}({xf}) at {h.distance(soma(xs), far(xf)):.0f} um",
-        "import_cpu_s": round(t_import, 2),
-        "max_dv_soma_mV": float(np.max(np.abs(got[:, 0] - ref[:, 0]))),
-        "max_dv_distal_mV": float(np.max(np.abs(got[:, 1] - ref[:, 1]))),
-        "spikes_neuron_ms": sp_ref.round(4).tolist(),
-        "max_dspike_ms": (
-            float(np.max(np.abs(sp_got - sp_ref)))
-            if len(sp_got) == len(sp_ref) and len(sp_ref)
-            else None
-        ),  # fmt: skip
-        "n_spikes": (len(sp_ref), len(sp_got)),
-        "events": int(sum(len(x) for x in imp.netstims)),
-        "neuron_vs_itself_mV": self_dv,
-    }
-
-
 if __name__ == "__main__":
-    import subprocess
-
-    names = sys.argv[1:] or list(MODELS)
-    if len(names) == 1:
-        print(compare(names[0]), flush=True)
-    else:  # one NEURON per model: their .mod files share names
-        for name in names:
-            subprocess.run([sys.executable, __file__, name], check=False)
+    main(__file__, MODELS, self_check=True)
