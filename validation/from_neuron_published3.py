@@ -1,0 +1,108 @@
+"""`cable.from_neuron` on more published NEURON cells (issue 18, held-out checks, third
+set), run as their authors wrote them.
+
+The models' files are not in this repository: fetch them into a folder (default
+`/tmp/pubcells3`, or `$NEUROJAX_PUBCELLS3`) as docs/from_neuron.md says (each model's
+`SOURCES.md` names the repository, path and commit of every file, and every edit), then
+
+    python validation/from_neuron_published3.py [model ...]
+
+The driver is from_neuron_published.py's `compare` (dt_check and self_check on): NEURON
+builds the cell from the published hoc, `from_neuron` imports it as it stands, both run
+the published protocol's somatic step (backward Euler, dt 0.025 ms, float64, NEURON's
+TABLEs off), and beside max |ΔV| stand NEURON's own dt error (NEURON at dt 0.0025 against
+NEURON at 0.025) and NEURON against itself with the step's amplitude changed by 1e-14.
+
+Models:
+
+- `pospischil_rs`, `pospischil_lts`, `pospischil_ib`: Pospischil et al. (2008)'s
+  one-compartment cortical cells (ModelDB 123623: templates sPY, sPYr, sPYb; Destexhe's
+  `hh2` written as a PROCEDURE with exponential updates that read dt, `im` with a TABLEd
+  FUNCTION, `it` with m at steady state, `cad`, the L current `ical` whose reversal comes
+  from its own PARAMETER cai, cao), with the parameters and steps of their demo files
+  (demo_PY_RS.hoc, demo_PY_LTS.hoc, demo_PY_IB.hoc) at celsius 36.
+- `bezaire_olm`: Bezaire et al. (2016)'s CA1 O-LM interneuron (mbezaire/ca1,
+  `cells/class_olmcell.hoc`, template olmcell: a soma, two dendrites and an axon from
+  3-d points, nseg by the network's lambda rule, ch_Nav, ch_Kdrfast, ch_KvAolm,
+  ch_HCNolm, ch_leak at celsius 34), alone (the template's `(gid, randi, -1)`: no
+  synapses).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from from_neuron_published import _load_dll, main  # noqa: E402
+
+ROOT = Path(os.environ.get("NEUROJAX_PUBCELLS3", "/tmp/pubcells3"))
+
+
+def _pospischil(h, which: str):
+    """One of Pospischil et al. (2008)'s cells with its demo's parameters and step
+    (their `Electrode` is an IClamp at soma(0.5)); the templates' hoc as published."""
+    d = ROOT / "pospischil"
+    _load_dll(h, d / "mods")
+    template, stim, T, v_init, extra = {
+        # demo_PY_RS.hoc: the template's parameters, 0.75 nA from 300 to 700 ms
+        "rs": ("sPY", (300.0, 400.0, 0.75), 1000.0, -70.0, {}),
+        # demo_PY_LTS.hoc: 0.15 nA from 400 to 800 ms, its "rebound parameters"
+        "lts": ("sPYr", (400.0, 400.0, 0.15), 1000.0, -84.0,
+                dict(gcabar_it=4e-4, gkbar_im=3e-5, g_pas=1e-5, e_pas=-85.0,
+                     gnabar_hh2=0.05, gkbar_hh2=0.005)),
+        # demo_PY_IB.hoc: 0.15 nA from 500 to 2500 ms (one burst, then regular spikes)
+        "ib": ("sPYb", (500.0, 2000.0, 0.15), 3000.0, -84.0,
+               dict(gcabar_ical=1.7e-4, gkbar_im=3e-5, g_pas=1e-5, e_pas=-85.0,
+                    gnabar_hh2=0.05, gkbar_hh2=0.005)),
+    }[which]  # fmt: skip
+    if not hasattr(h, template):
+        h.load_file(str(d / f"{template}_template"))
+    h.celsius = 36.0
+    for m in ("hh2", "im", "it", "ical", "cad"):
+        if hasattr(h, f"usetable_{m}"):
+            setattr(h, f"usetable_{m}", 0)
+    cell = getattr(h, template)()
+    soma = cell.soma[0]
+    for name, value in extra.items():
+        setattr(soma, name, value)
+    return dict(secs=[soma], mods=d / "mods", soma=(soma, 0.5), distal=(soma, 0.5),
+                stim=stim, T=T, v_init=v_init, keep=[cell])  # fmt: skip
+
+
+def _bezaire_olm(h, published_mods: bool = False):
+    """Bezaire et al. (2016)'s O-LM cell, alone: `olmcell(0, 0, -1)` (no synapses; the
+    template's externals `numCellTypes`, `cellType` declared first; `lambda_f` is
+    NEURON's stdlib's), a 0.1 nA step at the soma."""
+    d = ROOT / "bezaire"
+    _load_dll(h, d / "mods")
+    if not hasattr(h, "olmcell"):
+        h("numCellTypes = 0")
+        h("objref cellType[1]")
+        h.load_file(str(d / "class_olmcell.hoc"))
+    for m in ("ch_Nav", "ch_Kdrfast", "ch_KvAolm", "ch_HCNolm", "ch_leak"):
+        if hasattr(h, f"usetable_{m}"):
+            setattr(h, f"usetable_{m}", 0)
+    cell = h.olmcell(0, 0, 0)
+    secs = list(cell.all)
+    soma = cell.soma[0]
+    out = dict(secs=secs, mods=d / "mods_noinclude", soma=(soma, 0.5),
+               distal=(cell.dend[0], 0.9), stim=(100.0, 400.0, 0.1), T=600.0, v_init=-67.0,
+               keep=[cell])  # fmt: skip
+    if published_mods:  # a VERBATIM `#include <stdlib.h>` (a no-op) stops neurojax's importer
+        out.update(mods=d / "mods", refusal="VERBATIM")
+    return out
+
+
+MODELS = {
+    "pospischil_rs": lambda h: _pospischil(h, "rs"),
+    "pospischil_lts": lambda h: _pospischil(h, "lts"),
+    "pospischil_ib": lambda h: _pospischil(h, "ib"),
+    "bezaire_olm": _bezaire_olm,
+    "bezaire_olm_published_mods": lambda h: _bezaire_olm(h, published_mods=True),
+}
+
+
+if __name__ == "__main__":
+    main(__file__, MODELS, self_check=True, dt_check=True)
