@@ -1178,7 +1178,7 @@ def _dendrify_point_model(pop: dict, synapses):
 
 
 def _dendrify_model(pop: dict, synapses):
-    from brian2.units import cm, mS, ms, mV, nF, ohm, uF, um, uS
+    from brian2.units import cm, mS, ms, mV, nA, nF, ohm, uF, um, uS
     from dendrify import Dendrite, NeuronModel, Soma
 
     if _is_point(pop):
@@ -1208,11 +1208,15 @@ def _dendrify_model(pop: dict, synapses):
                 g_fall=d["g_fall"] * uS,
                 duration_rise=d["duration_rise"] * ms,
                 duration_fall=d["duration_fall"] * ms,
-                reversal_rise=d["e_rise"] * mV,
-                reversal_fall=d["e_fall"] * mV,
+                # a name of dendrify's default parameters ('E_Ca', ...) where the spec gives one
+                reversal_rise=d.get("reversal_rise") or d["e_rise"] * mV,
+                reversal_fall=d.get("reversal_fall") or d["e_fall"] * mV,
                 offset_fall=d["offset_fall"] * ms,
                 refractory=d["refractory"] * ms,
             )
+        for n in pop.get("noise", []):  # Dendrify's `compartment.noise` (nA, ms)
+            if n["comp"] == c["name"]:
+                comp.noise(tau=n["tau"] * ms, sigma=n["sigma"] * nA, mean=n["mean"] * nA)
         comps[c["name"]] = comp
     for tag, s in synapses:
         comps[s["compartment"]].synapse(
@@ -1227,7 +1231,24 @@ def _dendrify_model(pop: dict, synapses):
         (comps[a], comps[b], g if isinstance(g, str) else g * uS)
         for a, b, g in ([*c, "half_cylinders"][:3] for c in pop["connections"])
     ]
-    return NeuronModel(conns)
+    # model-wide properties (`NeuronModel(connections, cm=, gl=, r_axial=, v_rest=,
+    # scale_factor=, spine_factor=)`), in neurojax's units; optional
+    units = dict(cm=uF / cm**2, gl=mS / cm**2, r_axial=ohm * cm, v_rest=mV)
+    model_kw = {k: v * units[k] if k in units else v for k, v in pop.get("neuronmodel", {}).items()}
+    model = NeuronModel(conns, **model_kw)
+    for event, kw in pop.get("config_dspikes", []):  # `NeuronModel.config_dspikes` after building
+        model.config_dspikes(
+            event,
+            **{
+                k: (
+                    v
+                    if isinstance(v, str)
+                    else v * (mV if k in ("threshold", "reversal_rise", "reversal_fall") else ms)
+                )
+                for k, v in kw.items()
+            },
+        )
+    return model
 
 
 def run_dendrify(spec: dict) -> dict:
@@ -1237,6 +1258,19 @@ def run_dendrify(spec: dict) -> dict:
 
     b.start_scope()
     b.defaultclock.dt = spec["dt"] * ms
+    if spec.get("default_params"):  # `dendrify.update_default_params` for this run only
+        from brian2.units import mV
+        from dendrify import EphysProperties
+
+        saved = dict(EphysProperties.DEFAULT_PARAMS)
+        EphysProperties.DEFAULT_PARAMS.update(
+            {k: v * mV if k.startswith("E_") else v for k, v in spec["default_params"].items()}
+        )
+        try:
+            return run_dendrify(dict(spec, default_params=None))
+        finally:
+            EphysProperties.DEFAULT_PARAMS.clear()
+            EphysProperties.DEFAULT_PARAMS.update(saved)
     dt = spec["dt"] * ms
     groups, objs, mons = {}, [], {}
     for name, pop in spec["populations"].items():
@@ -1402,7 +1436,8 @@ def neurojax_synapse(s, brian2_expeuler_dt=None):
     reproduce Brian2's `exponential_euler` at that dt (instead of the exact kinetics)."""
     from neurojax import synapses as ns
 
-    e, g = E_REV[s["channel"]], s.get("g", 1.0)
+    e, g = s.get("e_rev", E_REV[s["channel"]]), s.get("g", 1.0)
+    mg = s.get("mg", {})  # MgBlock(mg=, alpha=, beta=, gamma=): Dendrify's Mg_con, *_NMDA
     tr, td = s.get("t_rise"), s["t_decay"]
     if tr and tr == td:
         # Dendrify's rise-and-decay pair with equal constants is an alpha function, x =
@@ -1416,7 +1451,7 @@ def neurojax_synapse(s, brian2_expeuler_dt=None):
                 "(t_peak = τ²/0·ln 1, a NaN conductance); use scale_g=False"
             )
         syn = ns.Alpha(tau=td, e_rev=e)
-        return (ns.MgBlock(syn) if s["channel"] == "NMDA" else syn), g * td / np.e
+        return (ns.MgBlock(syn, **mg) if s["channel"] == "NMDA" else syn), g * td / np.e
     if tr and brian2_expeuler_dt:  # (ρ from Dendrify's own order: x decays with t_decay)
         g = g * brian2_expeuler_factor(tr, td, brian2_expeuler_dt)
     if tr and tr > td:  # the exact pair is symmetric in (τ_r, τ_d): the same x swapped
@@ -1428,7 +1463,7 @@ def neurojax_synapse(s, brian2_expeuler_dt=None):
             g = g * td * tr / (td - tr) * (np.exp(-tp / td) - np.exp(-tp / tr))
     else:
         syn = ns.Exponential(tau=s["t_decay"], e_rev=e)
-    return (ns.MgBlock(syn) if s["channel"] == "NMDA" else syn), g
+    return (ns.MgBlock(syn, **mg) if s["channel"] == "NMDA" else syn), g
 
 
 def neurojax_network(spec, brian2_expeuler=False):

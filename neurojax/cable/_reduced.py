@@ -62,7 +62,11 @@ from ..surrogate import AbstractSurrogate, FastSigmoid
 
 
 def _check_number(what, value, lowest, strict, unit):
-    """A finite real number, `> lowest` (`strict`) or `>= lowest`; else a clear error."""
+    """A finite real number, `> lowest` (`strict`) or `>= lowest`; else a clear error.
+    A traced value (a cell built under `jit`/`grad`) passes: the model's domains are
+    checked at run time instead."""
+    if isinstance(value, jax.core.Tracer):
+        return
     if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
         raise TypeError(f"{what} must be a number ({unit}), got {value!r}.")
     x = float(value)
@@ -513,17 +517,38 @@ class ReducedCell(AbstractModel):
         if v_spike is not None:
             _check_number("ReducedCell.v_spike", v_spike, None, False, "mV")
         # (t_ref and spike_width: their domains are checked when the cell is made)
-        if np.ndim(t_ref) == 0 and np.ndim(spike_width) == 0 and 0 <= t_ref < spike_width:
+        traced = any(isinstance(x, jax.core.Tracer) for x in (t_ref, spike_width))
+        if (  # (traced: checked at run time, `check_call`)
+            not traced
+            and np.ndim(t_ref) == 0
+            and np.ndim(spike_width) == 0
+            and 0 <= t_ref < spike_width
+        ):
             raise ValueError(
                 f"ReducedCell.spike_width = {spike_width} ms is longer than t_ref = {t_ref} "
                 "ms: the soma could fire again before its second reset. Use spike_width <= "
                 "t_ref."
             )
-        if (v_spike is None) != (spike_width == 0):
+        if not isinstance(spike_width, jax.core.Tracer) and (v_spike is None) != np.all(
+            np.asarray(spike_width) == 0
+        ):
             raise ValueError(
                 "ReducedCell: v_spike (mV, Dendrify's first reset) and spike_width (ms, the "
                 "time to its second reset, v_reset) go together: give both (spike_width > "
                 f"0) or neither; got v_spike={v_spike!r}, spike_width={spike_width!r}."
+            )
+        # +inf is "no dSpikes": a finite DSpikes threshold beyond the precision (1e39 mV in
+        # float32) would become +inf and silently never fire
+        dtype = jax.dtypes.canonicalize_dtype(float)  # the cell's (float32 unless x64)
+        with np.errstate(over="ignore"):
+            th = col("threshold", np.inf).astype(dtype)
+        lost = [names[i] for i, d in enumerate(ds) if d is not None and not np.isfinite(th[i])]
+        if lost:
+            raise ValueError(
+                f"ReducedCell.build: the DSpikes threshold of compartment(s) {lost} "
+                f"({[ds[names.index(n)].threshold for n in lost]} mV) overflows "
+                f"{np.dtype(dtype).name} to ±inf (+inf means no dSpikes: they would silently "
+                "never fire). Give a threshold in mV within range."
             )
         return cls(
             c=np.array([x.capacitance for x in comps]),
@@ -625,7 +650,9 @@ class ReducedCell(AbstractModel):
         """Refuse timings that a step of `dt` ms cannot represent: every dSpike duration,
         offset and refractory period, the soma's `t_ref` and `spike_width`, must be a
         whole number of steps (Dendrify floors them silently; here that is an error
-        naming the compartment), and a rise or fall duration must be at least one step.
+        naming the compartment), a rise or fall duration must be at least one step, every
+        timing below 10⁷ steps (the event timers' "never"; one value per neuron is checked
+        value by value) and `spike_width <= t_ref`.
         Returns False (nothing checked) when the timings are traced (a cell built inside
         `jit`/`grad`): then `simulate` checks them at run time."""
         dt = float(dt)
@@ -646,6 +673,13 @@ class ReducedCell(AbstractModel):
         def whole(what, value):
             value = float(value)
             n = value / dt
+            if n >= _NEVER:  # the timers count at most _NEVER steps ("long ago")
+                raise ValueError(
+                    f"{where}: {what} = {value:g} ms is {n:.4g} steps of dt = {dt:g} ms; the "
+                    f'event timers count at most {_NEVER:.0e} steps ("never"), so the '
+                    "first event would be blocked and later ones mistimed. Use a duration "
+                    f"below {_NEVER * dt:g} ms (or a larger dt)."
+                )
             if abs(n - round(n)) > 1e-6 * max(1.0, n):
                 raise ValueError(
                     f"{where}: {what} = {value:g} ms is not a whole number of steps of dt = "
@@ -684,9 +718,15 @@ class ReducedCell(AbstractModel):
                     f"{where}: {at}.refractory is shorter than its duration_rise: a dSpike "
                     "could re-trigger during its own rise."
                 )
-        for k in ("t_ref", "spike_width"):
-            if np.ndim(getattr(self, k)) == 0:
-                whole(f"ReducedCell.{k}", getattr(self, k))
+        for k in ("t_ref", "spike_width"):  # (one per neuron too: every value)
+            for x in np.ravel(np.asarray(getattr(self, k), float)):
+                whole(f"ReducedCell.{k}", x)
+        t_ref, width = (np.asarray(getattr(self, k), float) for k in ("t_ref", "spike_width"))
+        if np.any((width > 0) & (width > t_ref)):  # (set after the build: eqx.tree_at, a fit)
+            raise ValueError(
+                f"{where}: spike_width = {width} ms is longer than t_ref = {t_ref} ms: the "
+                "soma could fire again before its second reset. Use spike_width <= t_ref."
+            )
         return True
 
     def conductance_matrix(self) -> Array:
@@ -878,9 +918,12 @@ class ReducedCell(AbstractModel):
         for x in times:
             n = jnp.asarray(x) / dt
             bad = bad | jnp.any(jnp.abs(n - jnp.round(n)) > 1e-4 * jnp.maximum(1.0, n))
+            bad = bad | jnp.any(n >= _NEVER)  # beyond the timers' "never"
+        bad = bad | jnp.any((self.spike_width > 0) & (self.spike_width > self.t_ref))
         message = (
             "ReducedCell: a dSpike timing or the soma's t_ref/spike_width is not a whole "
-            "number of steps of dt (Dendrify would floor it silently). Call "
+            "number of steps of dt (Dendrify would floor it silently), is 1e7 steps or more "
+            "(beyond the event timers' count), or spike_width > t_ref. Call "
             "cell.check_dt(dt) to see which, and choose a dt that divides them."
         )
         return (*nan_threshold, (bad, message))
