@@ -216,8 +216,20 @@ def compare(
     t_import = time.process_time() - t0
     n = int(round(m["T"] / DT))
 
+    # NEURON keeps ASSIGNED values across finitialize: a mechanism that reads one in
+    # INITIAL before computing it (Bezaire's ch_KCaS: `q = qinf`, then rate()) starts a
+    # second run elsewhere than the first. Every run starts from the cell's RANGE values
+    # as they were before the first (the ones from_neuron imported).
+    before = [(sec, sec.psection()["density_mechs"]) for sec in m["secs"]]
+
     def neuron_run(dt: float = DT) -> np.ndarray:
         """NEURON's backward-Euler run: soma and distal V at (k + 1)·DT, k < n."""
+        for sec, mechs in before:
+            for mech, values in mechs.items():
+                for var, per_seg in values.items():
+                    for seg, x in zip(sec, per_seg, strict=True):
+                        if isinstance(x, float):  # (RANGE arrays left as they are)
+                            setattr(getattr(seg, mech), var, x)
         h.dt, h.secondorder = dt, 0
         h.finitialize(m["v_init"])
         h.continuerun(m["T"])

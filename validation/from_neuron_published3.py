@@ -95,12 +95,40 @@ def _bezaire_olm(h, published_mods: bool = False):
     return out
 
 
+def _bezaire_cck(h):
+    """Bezaire et al. (2016)'s CCK+ basket cell (cells/class_cckcell.hoc, template
+    cckcell): a soma and 16 dendrites from 3-d points; `iconc_Ca` writing cai and eca
+    (a Ca²⁺ shell, eca by its own Nernst), N- and GHK L-type Ca²⁺ (ch_CavL copies cai
+    from the ion in a VERBATIM block of INITIAL), SK (ch_KCaS: `q = qinf` before qinf is
+    computed in INITIAL) and BK (ch_KvCaB) read cai, and ch_Navcck, ch_Kdrfast,
+    ch_KvGroup inserted in a dendrite from a `for (x, 0)` loop where distance(x) < 100 µm
+    with their gmax set per segment there (the other segments keep the files'
+    defaults). Alone (`cckcell(0, 0, 0)`, no synapses), a 0.1 nA step at the soma.
+    Imported with `neuron_slope=True` (ch_CavL's GHK current is nonlinear in v)."""
+    d = ROOT / "bezaire_cck"
+    _load_dll(h, d / "mods")
+    if not hasattr(h, "cckcell"):
+        h("numCellTypes = 0")
+        h("objref cellType[1]")
+        h.load_file(str(d / "class_cckcell.hoc"))
+    for m in ("ch_Navcck", "ch_Kdrfast", "ch_KvGroup", "ch_HCN", "ch_CavN", "ch_CavL"):
+        if hasattr(h, f"usetable_{m}"):
+            setattr(h, f"usetable_{m}", 0)
+    cell = h.cckcell(0, 0, 0)
+    secs = list(cell.all)
+    soma = cell.soma[0]
+    return dict(secs=secs, mods=d / "mods_noinclude", soma=(soma, 0.5),
+                distal=(cell.dend[4], 0.9), stim=(100.0, 400.0, 0.1), T=600.0,
+                v_init=-61.0, neuron_slope=True, keep=[cell])  # fmt: skip
+
+
 MODELS = {
     "pospischil_rs": lambda h: _pospischil(h, "rs"),
     "pospischil_lts": lambda h: _pospischil(h, "lts"),
     "pospischil_ib": lambda h: _pospischil(h, "ib"),
     "bezaire_olm": _bezaire_olm,
     "bezaire_olm_published_mods": lambda h: _bezaire_olm(h, published_mods=True),
+    "bezaire_cck": _bezaire_cck,
 }
 
 
