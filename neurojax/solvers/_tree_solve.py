@@ -324,6 +324,22 @@ def _solve_hines(topo: TreeTopology, idx, d, a, b, rhs):
     if n == 1:
         return rhs / d
     parent = idx["parent"]
+    # unrolled only for larger trees: a small one gains little and compiles longer
+    unroll = _UNROLL if n >= _UNROLL_FROM else 1
+    pad = -(n - 1) % unroll if _PAD_TO_UNROLL else 0
+    if pad:
+        # dummy leaves after the last node (d = 1, zero couplings and rhs, parent 0), so
+        # that each sweep's trip count is a multiple of `unroll`: otherwise XLA peels the
+        # remainder's iterations out of the loop, each one a few fusions of the loop's
+        # caller (per solve: ~20 more fusions in the time step, compiled and dispatched
+        # apart). A dummy sends exactly 0 to the root and is never read: same values,
+        # bit for bit.
+        parent = jnp.concatenate([parent, jnp.zeros(pad, parent.dtype)])
+        d, a, b, rhs = (
+            jnp.concatenate([x, jnp.full((pad, *batch), fill, dtype)])
+            for x, fill in ((d, 1.0), (a, 0.0), (b, 0.0), (rhs, 0.0))
+        )
+        n += pad
     row = functools.partial(jax.lax.dynamic_index_in_dim, keepdims=False)
     # d and rhs ride together as one (N, 2, *batch) array: one read and one write of the
     # parent's row per step
@@ -340,8 +356,6 @@ def _solve_hines(topo: TreeTopology, idx, d, a, b, rhs):
         upd = row(coef, i) * (jnp.stack([one, ri]) / di)
         return jax.lax.dynamic_update_index_in_dim(dr, row(dr, p) - upd, p, 0)
 
-    # unrolled only for larger trees: a small one gains little and compiles longer
-    unroll = _UNROLL if n >= _UNROLL_FROM else 1
     dr = jax.lax.fori_loop(0, n - 1, eliminate, dr, unroll=unroll)
     inv = 1.0 / dr[:, 0]
     rd, bd = dr[:, 1] * inv, b * inv  # x_i = rhs_i / d_i − (b_i / d_i) x_parent
@@ -351,7 +365,8 @@ def _solve_hines(topo: TreeTopology, idx, d, a, b, rhs):
         return jax.lax.dynamic_update_index_in_dim(x, xi, i, 0)
 
     # x starts as rhs/d: right at the root, overwritten in order everywhere else
-    return jax.lax.fori_loop(1, n, substitute, rd, unroll=unroll)
+    x = jax.lax.fori_loop(1, n, substitute, rd, unroll=unroll)
+    return x[: n - pad] if pad else x
 
 
 def _solve_branches(topo: TreeTopology, idx, d, a, b, rhs):
@@ -495,6 +510,10 @@ _UNROLL = 8
 own bookkeeping per compartment halves. Measured (400 solves in a scan, float32, CPU time,
 loaded 2-core VM, unroll 1 / 4 / 8 / 16): 2001 nodes 22.8 / 23.0 / 14.5 / 16.0 µs per solve,
 501 nodes 5.3–8.2 / 6.4 / 3.8 / 4.0 µs."""
+
+_PAD_TO_UNROLL = True
+"""`"hines"` pads the tree with dummy leaves to a multiple of `_UNROLL` (see `_solve_hines`);
+a module flag for `benchmarks/exp_hay_compile_size.py`'s comparison."""
 
 _UNROLL_FROM = 256
 """Trees with fewer nodes keep `unroll=1` (the tests' small cells compile as before)."""
