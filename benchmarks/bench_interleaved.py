@@ -29,6 +29,12 @@ in turn with the other tools' calls; its CPU time is the child's (user + system)
     python benchmarks/bench_interleaved.py \
         --brainpy-site /tmp/peers-venv/lib/python3.11/site-packages \
         --brian2-python /tmp/brian2-venv/bin/python
+
+`--vector-widths 0 512` compiles each neurojax case twice: with XLA:CPU's default vector
+width (0) and with `xla_cpu_prefer_vector_width=512` (a per-compilation option; it
+changes no result: the same values bit for bit, `tests/test_populations_s12.py`). The
+peers are compiled as the process's XLA_FLAGS say: run once more with
+`XLA_FLAGS=--xla_cpu_prefer_vector_width=512` to give BrainPy and Jaxley the same width.
 """
 
 from __future__ import annotations
@@ -95,6 +101,14 @@ def main(argv=None):
     p.add_argument("--cases", nargs="+", default=["hh:10000", "lif:100000"])
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--repeats", type=int, default=9, help="interleaved calls of each")
+    p.add_argument(
+        "--vector-widths",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="compile neurojax's runs at each XLA:CPU vector width (0: XLA's default; "
+        "512: AVX-512 machines), as separate rows",
+    )
     p.add_argument("--name", default="interleaved_peers")
     p.add_argument("--out-dir", type=Path, default=None)
     args = p.parse_args(argv)
@@ -172,12 +186,15 @@ def main(argv=None):
                 )
                 return sol.v, sol.spikes
 
-            t = time.perf_counter()
-            compiled = jax.jit(run).lower(nj_model, inputs).compile()
-            compile_s[name] = time.perf_counter() - t
-            calls[("neurojax", name)] = lambda c=compiled, m=nj_model, x=inputs: (
-                jax.block_until_ready(c(m, x))
-            )
+            for width in args.vector_widths:
+                label = name if not width else f"{name}, {width}-bit vectors"
+                t = time.perf_counter()
+                options = {"xla_cpu_prefer_vector_width": width} if width else {}
+                compiled = jax.jit(run).lower(nj_model, inputs).compile(options)
+                compile_s[label] = time.perf_counter() - t
+                calls[("neurojax", label)] = lambda c=compiled, m=nj_model, x=inputs: (
+                    jax.block_until_ready(c(m, x))
+                )
         for f in calls.values():  # warm-up
             f()
         wall = {k: [] for k in calls}
@@ -210,6 +227,8 @@ def main(argv=None):
                     "neuron_steps_per_cpu_s": n * args.steps / statistics.median(c),
                 }
             )
+            if tool == "neurojax" and model == "hh":  # the spike count, a check
+                rows[-1]["spikes"] = float(np.asarray(calls[(tool, scheme)]()[1]).sum())
             print(
                 f"{model} N={n} {tool:8s} {scheme:17s} wall {rows[-1]['wall_median_s'] * 1e3:8.1f}"
                 f" ms, CPU {rows[-1]['cpu_median_s'] * 1e3:8.1f} ms (medians of {args.repeats};"
@@ -227,6 +246,7 @@ def main(argv=None):
             for x in rows
             if x["model"] == r["model"] and x["n"] == r["n"] and x["tool"] == "neurojax"
             and x["scheme"] == ("staggered" if r["model"] == "hh" else "exponential_euler")
+            + (f", {args.vector_widths[0]}-bit vectors" if args.vector_widths[0] else "")
         )  # fmt: skip
         table.append(
             [
@@ -255,6 +275,8 @@ def main(argv=None):
         "each; > 1 in the ratio columns: neurojax's default is faster)"
         "\n\n" + C.markdown_table(header, table)
     )
+    if os.environ.get("XLA_FLAGS"):
+        md += f"\n\nXLA_FLAGS: `{os.environ['XLA_FLAGS']}`"
     print("\n" + md)
     payload = C.neurojax_payload(args, rows)
     if args.brainpy_site:

@@ -80,27 +80,37 @@ def beta_n(v):
 
 # e^{2.5}, e^{3}, e^{1}: α_m's, β_h's and α_n's exponentials are e^{−(V + 65)/10} times these
 _E25, _E3, _E1 = 12.182493960703473, 20.085536923187668, 2.718281828459045
+_ALPHA_H = 0.07  # α_h = 0.07·e^{−(V + 65)/20}
 
 
 def rates(v):
     """`(α_m, β_m, α_h, β_h, α_n, β_n)` at V (mV), 1/ms at 6.3 °C: the six functions above
-    with 4 exponentials instead of 6.
+    with 3 exponentials instead of 6.
 
     α_m, β_h and α_n all use `e^{−(V + c)/10}` (c = 40, 35, 55), which is
-    `e^{−(V + 65)/10}·e^{(65 − c)/10}`: one `exp` for the three (each then rounds ~1 ulp
-    more than its own `exp`, ≤ 3 ulp; float64 agrees with the separate functions to
-    ~1e-15 relative, `tests/test_hh_neuron.py`). Why: the rates are most of a
-    conductance-based population's step, and XLA:CPU does not merge the exponentials
-    itself (it even rewrites `e·e` back into `exp(x + x)`, so powers of one `exp` for
-    β_m's and β_n's would not help): HH 10⁴ neurons, 1000 steps, ~7 % less CPU time.
+    `e^{−(V + 65)/10}·e^{(65 − c)/10}`, and `e^{−(V + 65)/10}` is the square of α_h's
+    `e^{−(V + 65)/20}`: one `exp` for the four. The square is taken as `α_h·e^{u/20}`
+    (with the constants folded into each consumer), not `e·e`: XLA's simplifier rewrites a
+    product of two `exp`s back into `exp(a + b)` (and so into a fourth exponential), but
+    not a product with a multiple of one. Each shared value then rounds ≤ ~4 ulp instead
+    of ≤ 1 (float64 agrees with the separate functions to ~1e-15 relative, float32 to
+    ≤ 1e-6 with vtrap's amplification; `tests/test_population_rates.py`). Why: the rates
+    are most of a conductance-based population's step, and XLA:CPU does not merge the
+    exponentials itself, materialising each one in its own pass over the population:
+    HH 10⁴ neurons, 1000 steps, ~7 % less CPU time for the 4 exponentials instead of 6,
+    another ~6 % for 3 instead of 4 (`benchmarks/exp_pop_hh.py`). β_m's `e^{u/18}` and
+    β_n's `e^{u/80}` keep their own: powers of `e^{u/80}` for the others (2 exponentials
+    in all, ~6 % more) would round up to ~10 ulp (float32 1.1e-6 relative after vtrap).
     Used by `neurojax.HodgkinHuxley`."""
-    e10 = jnp.exp(-(v + 65.0) / 10.0)
+    e20 = jnp.exp(-(v + 65.0) / 20.0)
+    a_h = _ALPHA_H * e20
+    w = a_h * e20  # 0.07·e^{−(V + 65)/10}
     return (
-        0.1 * vtrap(-(v + 40.0), 10.0, exp_z=e10 * _E25),
+        0.1 * vtrap(-(v + 40.0), 10.0, exp_z=w * (_E25 / _ALPHA_H)),
         beta_m(v),
-        alpha_h(v),
-        1.0 / (e10 * _E3 + 1.0),
-        0.01 * vtrap(-(v + 55.0), 10.0, exp_z=e10 * _E1),
+        a_h,
+        1.0 / (w * (_E3 / _ALPHA_H) + 1.0),
+        0.01 * vtrap(-(v + 55.0), 10.0, exp_z=w * (_E1 / _ALPHA_H)),
         beta_n(v),
     )
 
