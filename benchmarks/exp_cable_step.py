@@ -7,14 +7,16 @@ backward Euler, V recorded at the soma; forward run and the gradient of the mean
 w.r.t. every branch's g_Na. Variants:
 
 - the voltage solve's schedule (`tree_solve` method: `hines`, `branches`);
-- the HH gates: `hh9`, `neurojax.channels.HH.update` as it is (its six rate functions, 6
-  `exp`, plus 3 for the exponential-Euler factors: 9 per compartment), against `hh7`, the
-  same update through `neurojax.channels.hh.rates` (α_m, β_h and α_n share one `exp`:
-  4 for the six rates, 7 per compartment) — the point neuron's rates, patched in here
-  because `channels/_builtin.py` is not this experiment's file.
+- the HH gates: `hh9`, `neurojax.channels.HH.update` as it was until session 12 (its six
+  rate functions, 6 `exp`, plus 3 for the exponential-Euler factors: 9 per
+  compartment); `hh7`, the same update through `neurojax.channels.hh.rates` (α_m, β_h
+  and α_n share one `exp`: 4 for the six rates, 7 per compartment); `hh5s` and `hh5p`,
+  2 `exp` for the rates (`e^{−(V+65)/10}` and β_m's), α_h's and β_n's exponentials as
+  square roots of the first (`hh5s`) or as powers of `e^{−(V+65)/80}` (`hh5p`, what
+  `HH.update` does since session 12); `current`: `HH.update` as it is now.
 
     python benchmarks/exp_cable_step.py --rounds 5 [--methods hines branches]
-        [--gates hh9 hh7] [--no-grad] [--out results/cable_step_<name>.json]
+        [--gates hh9 hh7 hh5s hh5p current] [--no-grad] [--out results/cable_step_<name>.json]
 """
 
 from __future__ import annotations
@@ -33,6 +35,72 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_cable import DT, NSEG, T_STOP, spikes, stimulus, tree_spec  # noqa: E402
+
+
+def hh9_update(self, v, gates, dt, temperature):
+    """`HH.update` as it was until session 12: the six rate functions of `channels.hh`
+    (6 `exp`) and the 3 exponential-Euler factors (9 `exp` per compartment)."""
+    from neurojax.channels import _builtin, hh
+    from neurojax.channels._base import relax
+
+    phi = hh.q10(temperature)
+    out = []
+    for x, alpha, beta in zip(
+        gates, (hh.alpha_m, hh.alpha_h, hh.alpha_n), (hh.beta_m, hh.beta_h, hh.beta_n),
+        strict=True,
+    ):
+        a, b = alpha(v), beta(v)
+        out.append(relax(x, a / (a + b), phi * (a + b), dt))
+    return _builtin.HHGates(*out)
+
+
+def _rates5(v, how):
+    """The six HH rates with 2 `exp`: `e10 = exp(−(V + 65)/10)` gives α_m, β_h, α_n
+    (`hh.rates`), and α_h's `exp(−(V + 65)/20)` and β_n's `exp(−(V + 65)/80)` come from
+    it (`how="sqrt"`: √e10, √√√e10) or from `x = exp(−(V + 65)/80)` (`how="pow"`: x⁴,
+    x⁸ = e10; an optimization barrier keeps XLA from rewriting the powers into `exp`)."""
+    import jax
+    import jax.numpy as jnp
+
+    from neurojax.channels import hh
+    from neurojax.channels._rates import vtrap
+
+    u = -(v + 65.0)
+    if how == "sqrt":
+        e10 = jnp.exp(u / 10.0)
+        e20 = jnp.sqrt(e10)
+        e80 = jnp.sqrt(jnp.sqrt(e20))
+    else:
+        e80 = jax.lax.optimization_barrier(jnp.exp(u / 80.0))
+        e20 = e80 * e80
+        e20 = e20 * e20
+        e10 = e20 * e20
+    return (
+        0.1 * vtrap(-(v + 40.0), 10.0, exp_z=e10 * hh._E25),
+        hh.beta_m(v),
+        0.07 * e20,
+        1.0 / (e10 * hh._E3 + 1.0),
+        0.01 * vtrap(-(v + 55.0), 10.0, exp_z=e10 * hh._E1),
+        0.125 * e80,
+    )
+
+
+def _update_from(rates_fn):
+    def update(self, v, gates, dt, temperature):
+        from neurojax.channels import _builtin, hh
+        from neurojax.channels._base import relax
+
+        phi = hh.q10(temperature)
+        am, bm, ah, bh, an, bn = rates_fn(v)
+        out = [relax(x, a / (a + b), phi * (a + b), dt)
+               for x, (a, b) in zip(gates, ((am, bm), (ah, bh), (an, bn)), strict=True)]  # fmt: skip
+        return _builtin.HHGates(*out)
+
+    return update
+
+
+hh5s_update = _update_from(lambda v: _rates5(v, "sqrt"))
+hh5p_update = _update_from(lambda v: _rates5(v, "pow"))
 
 
 def hh7_update(self, v, gates, dt, temperature):
@@ -71,7 +139,7 @@ def main(argv=None):
     from neurojax.cable import HH, Branch, Cell, Morphology, _tree_solve
     from neurojax.channels import _builtin
 
-    hh9_update = _builtin.HH.update
+    current_update = _builtin.HH.update
     nb = args.branches
     n_steps = int(round(T_STOP / DT))
     stim = jnp.asarray(stimulus(n_steps), jnp.float64 if args.x64 else jnp.float32)[:, None]
@@ -84,7 +152,8 @@ def main(argv=None):
 
     runs, v_of, compile_s = {}, {}, {}
     for gates in args.gates:
-        _builtin.HH.update = {"hh9": hh9_update, "hh7": hh7_update}[gates]
+        _builtin.HH.update = {"hh9": hh9_update, "hh7": hh7_update, "hh5s": hh5s_update,
+                              "hh5p": hh5p_update, "current": current_update}[gates]
         # simulate caches its trace by the cell's structure, which a patched method does
         # not change: without this the hh7 runs reused the hh9 trace
         jax.clear_caches()
@@ -110,7 +179,7 @@ def main(argv=None):
                 g = jax.jit(jax.grad(loss)).lower(g_na).compile()
                 jax.block_until_ready(g(g_na))
                 runs[name + " gradient"] = lambda g=g: jax.block_until_ready(g(g_na))
-    _builtin.HH.update = hh9_update
+    _builtin.HH.update = current_update
 
     times = {k: [] for k in runs}
     walls = {k: [] for k in runs}
