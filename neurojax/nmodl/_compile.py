@@ -936,6 +936,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     if prog.breakpoint is None:
         raise fail(file, prog.suffix_line, "no BREAKPOINT block")
     _no_current_breakpoint(prog)
+    _before_step(prog)
     spec.suffix = prog.suffix
     spec.functions = prog.functions
     spec.ftables = dict(prog.function_tables)  # FUNCTION_TABLE name -> (n args, line)
@@ -1194,6 +1195,17 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.bp_carry = sorted(((r_upd & hidden) & (w_cur - w_upd)) | set(spec.bp_kept))
     spec.carry_v = bool(spec.bp_carry) and "v" in r_cur
     carried |= set(spec.bp_carry)
+    # ... and the concentrations and reversal potentials those statements read, as the
+    # current evaluation saw them (the pools at the step's start: NEURON's nrn_cur runs
+    # before any nrn_state), not as the cell passes them to this update (already written
+    # by the pools updated before it). Bush's kca.mod (ModelDB 52034) runs `rates(cai)`
+    # before its SOLVE and its DERIVATIVE reads the rates: with the new cai, V differed
+    # from NEURON's by 0.01 mV. Carried as `<name>_bp`, the values this mechanism's
+    # previous update (or INITIAL) saw: NEURON updates the concentration writers first
+    # (`nrn_writes_conc`), so those are the step's-start values.
+    ion_conc = {n for u in prog.ions for n in ion_variables(u.ion)[:3]}
+    spec.ion_bp = (sorted(r_cur & set(spec.ion_reads) & ion_conc - w_cur)
+                   if spec.bp_carry else [])  # fmt: skip
     # a current assigned only in the SOLVEd block, INITIAL or NET_RECEIVE, never in
     # BREAKPOINT's statements (Kager et al.'s Na/K pump nakpump.mod computes ik, ina in
     # its KINETIC block): NEURON's nrn_cur adds the value left there (by the last state
@@ -1234,6 +1246,10 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         if "v_bp" in fields:
             raise fail(file, 1, "a variable named v_bp clashes with the carried voltage")
         fields.append("v_bp")
+    for n in spec.ion_bp:
+        if f"{n}_bp" in fields:
+            raise fail(file, 1, f"a variable named {n}_bp clashes with the carried {n}")
+        fields.append(f"{n}_bp")
     extra = [f"nc_{a}" for a in spec.receive_state]
     if spec.emits:
         extra += ["ne_n", "ne_t"]
@@ -1281,6 +1297,55 @@ def _no_current_breakpoint(prog: Program) -> None:
     bp = prog.breakpoint
     prog.breakpoint = Block(bp.kind, bp.name, bp.args,
                             (*solves, Solve(_BP_STATEMENTS, "", line)), bp.line)  # fmt: skip
+
+
+_BEFORE_STEP = "_before_step"
+
+
+def _before_step(prog: Program) -> None:
+    """`BEFORE STEP { ... }` (Migliore's tDCS CA1 channels, ModelDB 266900: a running
+    average of v updated once a step). NEURON runs it at the end of every fixed step,
+    after all mechanisms' state updates (`nonvint`), at the new v and t + dt
+    (`fixed_record_continuous` calls `nrn_ba(nt, BEFORE_STEP)` before recording), and
+    once at the end of finitialize, after every INITIAL. Rewritten here as a PROCEDURE
+    solved after the mechanism's own SOLVEs (so it may read dt and its values persist as
+    carried range variables) and called at the end of INITIAL. The same as NEURON's
+    order unless the block reads what another mechanism's state update writes (an ion
+    concentration): refused then, naming the block."""
+    bs = prog.before_step
+    if bs is None:
+        return
+    if _BEFORE_STEP in prog.functions:  # pragma: no cover (a user name with _ prefix)
+        raise fail(prog.file, bs.line, f"a PROCEDURE named {_BEFORE_STEP}")
+    conc = {n for u in prog.ions for n in ion_variables(u.ion)[:3]} & {
+        n for u in prog.ions for n in u.read}
+    read = set()
+
+    def names(x):
+        if isinstance(x, Name):
+            read.add(x.id)
+        if isinstance(x, (list, tuple)):
+            for y in x:
+                names(y)
+        elif hasattr(x, "__dataclass_fields__"):
+            for f in x.__dataclass_fields__:
+                names(getattr(x, f))
+
+    names(bs.body)
+    if read & conc:
+        raise fail(prog.file, bs.line, f"BEFORE STEP reads {sorted(read & conc)[0]}, an ion "
+                   "variable another mechanism's state update may change before NEURON runs "
+                   "the block: not supported")  # fmt: skip
+    prog.functions[_BEFORE_STEP] = Func("PROCEDURE", _BEFORE_STEP, (), bs.body, bs.line)
+    bp = prog.breakpoint
+    body = list(bp.body)
+    last = max((i for i, x in enumerate(body) if isinstance(x, Solve)), default=-1)
+    body.insert(last + 1, Solve(_BEFORE_STEP, "", bs.line))
+    prog.breakpoint = Block(bp.kind, bp.name, bp.args, tuple(body), bp.line)
+    call = CallStmt(Call(_BEFORE_STEP, (), bs.line), bs.line)
+    ini = prog.initial
+    prog.initial = (Block("INITIAL", "INITIAL", (), (call,), bs.line) if ini is None
+                    else Block(ini.kind, ini.name, ini.args, (*ini.body, call), ini.line))  # fmt: skip
 
 
 def _gates_class(name: str, fields: list):
@@ -1607,6 +1672,8 @@ class NmodlChannel(AbstractChannel):
             g["v"] = v
         self._breakpoint(g)  # finitialize's current evaluation (two runs: `_breakpoint`)
         g["v_bp"] = v
+        for n in spec.ion_bp:  # the first step's current evaluation sees these
+            g[f"{n}_bp"] = g[n]
         return self._pack(g, v), written
 
     def current_ions(self, v, gates, temperature, ions, t=None):
@@ -1658,6 +1725,8 @@ class NmodlChannel(AbstractChannel):
                 g_bp["v"] = gates.v_bp
             if t is not None:
                 g_bp["t"] = t - dt / 2
+            for n in spec.ion_bp:
+                g_bp[n] = g[f"{n}_bp"]
             del g_bp["dt"]
             self._breakpoint(g_bp)
             g.update({n: g_bp[n] for n in spec.bp_carry})
@@ -1667,6 +1736,8 @@ class NmodlChannel(AbstractChannel):
                 _solve(s, ctx)
         v = jnp.asarray(v)
         g["v_bp"] = v
+        for n in spec.ion_bp:  # the next step's current evaluation sees these
+            g[f"{n}_bp"] = g[n]
         return self._pack(g, v), {n: self._shape(g[n], v) for n in spec.pool}
 
     def _breakpoint(self, g):
@@ -2045,6 +2116,9 @@ def _check_cnexp_linear(cls):
         # the DERIVATIVE block may read dt (Destexhe's HH2.mod computes exp(-dt/tau)
         # factors in the procedure it calls): NEURON's dt there, any value for the check
         glob.setdefault("dt", np.float64(0.025))
+        # ... and t (Destexhe's GABAb.mod stores `lastrelease = t` in the procedure its
+        # DERIVATIVE block calls; the update passes t): any time for the check
+        glob.setdefault("t", np.float64(1.0))
         for s in solves:
             block = spec.blocks[s.block]
             names = spec.block_states[s.block]

@@ -326,6 +326,9 @@ class Program:
     # WATCH (cond) flag in NET_RECEIVE: the check run at every step before the events
     # are delivered (`watch_on<j>`, `watch_flag<j>` ASSIGNED, carried; see `watch`)
     watch_check: Block | None = None
+    # `BEFORE STEP { ... }`: run after each step's state update and after INITIAL
+    # (rewritten as a PROCEDURE solved last, `_compile._before_step`)
+    before_step: Block | None = None
 
 
 # ----------------------------------------------------------------------------- parser
@@ -622,8 +625,21 @@ class Parser:
                 finally:
                     self.in_receive = False
                 self.prog.net_receive = Block(kw, kw, args, body, t.line)
+            elif kw == "BEFORE" and self.at("STEP"):
+                # NEURON runs BEFORE STEP blocks at the end of each fixed step, after
+                # every mechanism's state update (`nrn_ba(nt, BEFORE_STEP)` before the
+                # step's recording), and once at the end of finitialize, after INITIAL.
+                # Other BEFORE/AFTER kinds (INITIAL, BREAKPOINT, SOLVE) stay refused
+                self.next()
+                if self.prog.before_step is not None:
+                    raise self.err("a second BEFORE STEP block (only one is supported)", t)
+                self.prog.before_step = Block("BEFORE", "STEP", (), self.statement_block(),
+                                              t.line)  # fmt: skip
             elif kw in _UNSUPPORTED_BLOCKS:
-                raise self.err(f"{_UNSUPPORTED_BLOCKS[kw] or kw} is not supported", t)
+                what = _UNSUPPORTED_BLOCKS[kw] or kw
+                if kw in ("BEFORE", "AFTER"):
+                    what = f"{kw} {self.tok.text} blocks (only BEFORE STEP is supported)"
+                raise self.err(f"{what} is not supported", t)
             else:
                 raise self.err(f"unknown or unsupported top-level construct {kw!r}", t)
         return self.prog
