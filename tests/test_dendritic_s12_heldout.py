@@ -445,3 +445,15 @@ def test_case_agrees_with_dendrify(name, x64):
             assert row["shift"] == 0, (run, row)
             # float32 storage of the reference: |V| ≤ 140 mV → rounding ≤ 140·2⁻²⁴ ≈ 8e-6
             assert row["max_dv"] < 1e-5, (run, row)
+
+
+# For helper B / the lead (`network/_projection.py`, not this helper's file): the network's
+# `Population(dspikes=...)` takes any truthy value, so `dspikes="no"` records dSpikes (the
+# same slip `ReducedCell.build(clamp="no")` had, session 9). Fix: in
+# `Population.__check_init__`, `if not isinstance(self.dspikes, (bool, np.bool_)): raise
+# TypeError("Population.dspikes must be True or False, got ...")`. Strict: passes (and
+# must lose this marker) once fixed.
+@pytest.mark.xfail(strict=True, reason="network/_projection.py: Population(dspikes='no') is truthy")
+def test_population_dspikes_must_be_a_bool():
+    with pytest.raises(TypeError, match="dspikes"):
+        nn.Population(_cell(_ds()), 4, dspikes="no")
