@@ -11,7 +11,12 @@ Variants (`--variants`, comma-separated):
 - `base`: the tree solve's Hines loops without padding (`_tree_solve._PAD_TO_UNROLL =
   False`): XLA peels the remainder of each unrolled loop into the time step;
 - `pad`: padded to a multiple of the unroll (the default now);
-- `unroll1`: Hines loops not unrolled (`_UNROLL = 1`; the earlier lever, for reference).
+- `unroll1`, `unroll4`: Hines loops unrolled ×1 or ×4 instead of ×8 (`_UNROLL`);
+- `stages`: TR-BDF2's two tree solves as one `lax.scan` over its two stages (a
+  replacement of `TRBDF2._tree_voltages` patched in for this experiment: the same
+  operations in the same order, `r = ((a_k·C)·δ_prev)/h + b_k·F` with `(a, b) = (0, 2)`
+  then `(1 + β, −1)`), so that the program holds one solve where it held two (the
+  forward pass, its replay and its transpose: 3 solve loops instead of 6).
 
 TR-BDF2 (or `--solver backward_euler`), float32 (`--x64`: float64, to compare values to
 rounding), `T` ms at dt 0.025 under the somatic step; the gradient is `jax.grad` of the
@@ -71,10 +76,33 @@ def main(argv=None):
     from neurojax.cable import hay2011_morphology
     from neurojax.solvers import TRBDF2, BackwardEuler, _tree_solve
 
+    from neurojax.solvers import _implicit
+
+    def staged_voltages(self, lin, dt, solver):
+        g = self.gamma
+        v, rhs = _implicit._project(lin)
+        m = lin.operator
+        h = g * dt / 2
+        beta = (1 - g) ** 2 / (g * (2 - g))
+        c = lin.capacitance
+        op = _implicit.TreeOperator(m.topology, c / h + m.diagonal, m.lower, m.upper)
+        coef = jnp.asarray([[0.0, 2.0], [1 + beta, -1.0]], v.dtype)
+
+        def stage(d_prev, ab):
+            d = solver.solve(op, ab[0] * c * d_prev / h + ab[1] * rhs)
+            return d, d
+
+        _, ds = jax.lax.scan(stage, jnp.zeros_like(v), coef)
+        if lin.clamped is None or not np.asarray(lin.clamped).any():
+            return v + ds[0] + ds[1]
+        return _implicit._clamped_modes(lin, v, v + ds[0] + ds[1], dt)
+
     flags = {
         "base": {(_tree_solve, "_PAD_TO_UNROLL"): False},
         "pad": {(_tree_solve, "_PAD_TO_UNROLL"): True},
         "unroll1": {(_tree_solve, "_UNROLL"): 1},
+        "unroll4": {(_tree_solve, "_UNROLL"): 4},
+        "stages": {(TRBDF2, "_tree_voltages"): staged_voltages},
     }
     val = _validation()
     val.T = args.T
