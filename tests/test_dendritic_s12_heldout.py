@@ -453,7 +453,6 @@ def test_case_agrees_with_dendrify(name, x64):
 # `Population.__check_init__`, `if not isinstance(self.dspikes, (bool, np.bool_)): raise
 # TypeError("Population.dspikes must be True or False, got ...")`. Strict: passes (and
 # must lose this marker) once fixed.
-@pytest.mark.xfail(strict=True, reason="network/_projection.py: Population(dspikes='no') is truthy")
 def test_population_dspikes_must_be_a_bool():
     with pytest.raises(TypeError, match="dspikes"):
         nn.Population(_cell(_ds()), 4, dspikes="no")

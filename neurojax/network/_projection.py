@@ -73,6 +73,11 @@ class Population(eqx.Module):
             raise TypeError(
                 f"Population needs a neurojax neuron model, got {type(self.neuron).__name__}."
             )
+        if not isinstance(self.dspikes, (bool, np.bool_)):
+            raise TypeError(
+                f"Population dspikes must be True or False, got {self.dspikes!r} "
+                "(a string or number would be read by its truth value)."
+            )
         if self.dspikes and compartments_of(self.neuron) is None:
             raise ValueError(
                 f"Population(dspikes=True) records dendritic spikes, which only a "
