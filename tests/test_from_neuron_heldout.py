@@ -555,20 +555,21 @@ _PUBCELLS3 = __import__("pathlib").Path(
 )
 
 
-@pytest.mark.slow  # nrnivmodl, 0.6-3 s of model time in both and NEURON twice more, per model
+@pytest.mark.slow  # nrnivmodl, 0.6-3 s of model time in both and NEURON twice more (~1-4 min each)
 @pytest.mark.parametrize(
     "model",
     ["pospischil_rs", "pospischil_lts", "pospischil_ib", "bezaire_olm",
-     "bezaire_olm_published_mods", "bezaire_cck"],
+     "bezaire_olm_published_mods", "bezaire_cck", "bezaire_pyr"],
 )  # fmt: skip
 def test_published_cells_third_set_match_neuron(model):
     """Held-out check, third set: Pospischil et al. 2008's regular-spiking, LTS and
-    bursting cells (their demos' steps and parameters) and Bezaire et al. 2016's O-LM
-    and CCK+ basket cells, run by their own hoc and .mod files fetched outside the
-    repository (docs/from_neuron.md says how; skipped when `$NEUROJAX_PUBCELLS3`,
-    default /tmp/pubcells3, lacks them). Measured ≤ 1.9e-8 mV at the soma and distally
-    with 4-11 spikes in 0.6-3 s (backward Euler, float64), where NEURON against itself
-    with the step's amplitude × (1 + 1e-14) moves 2e-10 to 8e-8 mV: the bound is the
+    bursting cells (their demos' steps and parameters) and Bezaire et al. 2016's O-LM,
+    CCK+ basket and pyramidal (202 sections, 1104 compartments) cells, run by their own
+    hoc and .mod files fetched outside the repository (docs/from_neuron.md says how;
+    skipped when `$NEUROJAX_PUBCELLS3`, default /tmp/pubcells3, lacks them). Measured
+    ≤ 1.9e-8 mV at the soma and distally with 4-11 spikes in 0.6-3 s (backward Euler,
+    float64), where NEURON against itself with the step's amplitude × (1 + 1e-14) moves
+    2e-10 to 8e-8 mV: the bound is the
     larger of 1e-7 mV and 10× that spread (≥ 10× over every measured value). Bezaire's
     files as published hold a VERBATIM `#include <stdlib.h>` that neurojax's NMODL
     importer refuses, naming the file and line (the comparison reads copies without
@@ -578,7 +579,9 @@ def test_published_cells_third_set_match_neuron(model):
     import sys
     from pathlib import Path
 
-    folder = _PUBCELLS3 / {"bezaire_cck": "bezaire_cck"}.get(model, model.split("_")[0])
+    folder = _PUBCELLS3 / {"bezaire_cck": "bezaire_cck", "bezaire_pyr": "bezaire_pyr"}.get(
+        model, model.split("_")[0]
+    )
     if not (folder / "SOURCES.md").is_file():
         pytest.skip(f"published model files not fetched into {folder}")
     script = Path(__file__).resolve().parents[1] / "validation" / "from_neuron_published3.py"

@@ -122,6 +122,33 @@ def _bezaire_cck(h):
                 v_init=-61.0, neuron_slope=True, keep=[cell])  # fmt: skip
 
 
+def _bezaire_pyr(h):
+    """Bezaire et al. (2016)'s CA1 pyramidal cell (cells/class_poolosyncell.hoc, template
+    poolosyncell, after Poolos et al.): 202 sections given by L and diam, `connect`
+    written from the parent's side (`soma[0] {connect basal[0] (0), 0}`, an axon on
+    soma[2](0.5)); distance() from soma[5](0); in apical sections thicker than 0.5 µm
+    within 500 µm, Ih and the proximal or distal A current set per segment by distance
+    in a `for (x, 0)` loop (the RANGE vhalfl_ch_HCNp set section-wide in the same loop:
+    its last segment's value holds); then nseg changed by the lambda rule after all
+    that (NEURON gives each new segment the value of the old one holding its centre),
+    define_shape's 3-d points swapped x↔y by pt3dchange. ch_Navp has a PARAMETER named
+    `Ra`. Alone (`poolosyncell(0, 0, 0)`), a 0.3 nA step at soma[5]."""
+    d = ROOT / "bezaire_pyr"
+    _load_dll(h, d / "mods")
+    if not hasattr(h, "poolosyncell"):
+        h("numCellTypes = 0")
+        h("objref cellType[1]")
+        h.load_file(str(d / "class_poolosyncell.hoc"))
+    cell = h.poolosyncell(0, 0, 0)
+    secs = list(cell.all)
+    soma = cell.soma[5]
+    h.distance(0, soma(0))
+    far = max((s for s in cell.apical if h.ismembrane("ch_KvAdistp", sec=s)),
+              key=lambda s: h.distance(s(0.5)))  # fmt: skip
+    return dict(secs=secs, mods=d / "mods", soma=(soma, 0.5), distal=(far, 0.5),
+                stim=(100.0, 400.0, 0.3), T=600.0, v_init=-66.0, keep=[cell])  # fmt: skip
+
+
 MODELS = {
     "pospischil_rs": lambda h: _pospischil(h, "rs"),
     "pospischil_lts": lambda h: _pospischil(h, "lts"),
@@ -129,6 +156,7 @@ MODELS = {
     "bezaire_olm": _bezaire_olm,
     "bezaire_olm_published_mods": lambda h: _bezaire_olm(h, published_mods=True),
     "bezaire_cck": _bezaire_cck,
+    "bezaire_pyr": _bezaire_pyr,
 }
 
 
