@@ -24,8 +24,13 @@ Models:
 - `bezaire_olm`: Bezaire et al. (2016)'s CA1 O-LM interneuron (mbezaire/ca1,
   `cells/class_olmcell.hoc`, template olmcell: a soma, two dendrites and an axon from
   3-d points, nseg by the network's lambda rule, ch_Nav, ch_Kdrfast, ch_KvAolm,
-  ch_HCNolm, ch_leak at celsius 34), alone (the template's `(gid, randi, -1)`: no
-  synapses).
+  ch_HCNolm with a custom ion `h`, ch_leak at celsius 34), alone (no synapses);
+  `bezaire_olm_published_mods`: the same with the .mod files as published, refused by
+  neurojax's NMODL importer (a top-level VERBATIM `#include <stdlib.h>`).
+- `bezaire_cck`: the network's CCK+ basket cell (Ca²⁺ shell writing cai and eca, GHK
+  L-type, SK and BK, channels inserted per segment by distance).
+- `bezaire_pyr`: the network's pyramidal cell (poolosyncell: 202 sections, Ih and A
+  currents by distance, nseg changed after the parameters were set).
 """
 
 from __future__ import annotations
