@@ -447,12 +447,28 @@ def test_case_agrees_with_dendrify(name, x64):
             assert row["max_dv"] < 1e-5, (run, row)
 
 
-# For helper B / the lead (`network/_projection.py`, not this helper's file): the network's
-# `Population(dspikes=...)` takes any truthy value, so `dspikes="no"` records dSpikes (the
-# same slip `ReducedCell.build(clamp="no")` had, session 9). Fix: in
-# `Population.__check_init__`, `if not isinstance(self.dspikes, (bool, np.bool_)): raise
-# TypeError("Population.dspikes must be True or False, got ...")`. Strict: passes (and
-# must lose this marker) once fixed.
+# Found by this session's probes in `network/_projection.py` (fixed there by its owner):
+# `Population(dspikes="no")` was truthy and recorded dSpikes.
 def test_population_dspikes_must_be_a_bool():
     with pytest.raises(TypeError, match="dspikes"):
         nn.Population(_cell(_ds()), 4, dspikes="no")
+
+
+def test_population_timings_changed_after_the_network_is_built_are_refused():
+    """`eqx.tree_at` on a population's cell skips `Network(...)`'s checks: the run's
+    `check_call` refuses the same timings before anything is compiled."""
+    net = nn.Network({"E": nn.Population(_cell(_ds()), 4)}, [], dt=0.1)
+
+    def cell_of(n):
+        return n.populations["E"].neuron
+
+    def run(n):
+        return nj.simulate(n, {"E": jnp.zeros((10, 4))}, dt=0.1, key=jax.random.key(0))
+
+    for where, value, words in (
+        (lambda n: cell_of(n).t_ref, jnp.asarray(2.05), "t_ref = 2.05 ms is not a whole number"),
+        (lambda n: cell_of(n).refractory_d, jnp.array([0.0, 1e7]), "the event timers count"),
+        (lambda n: cell_of(n).spike_width, jnp.asarray(3.0), "spike_width = 3.0 ms is longer"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            run(eqx.tree_at(where, net, value))
