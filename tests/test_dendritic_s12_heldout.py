@@ -472,3 +472,34 @@ def test_population_timings_changed_after_the_network_is_built_are_refused():
     ):
         with pytest.raises(ValueError, match=words):
             run(eqx.tree_at(where, net, value))
+
+
+def test_translation_applies_dendrifys_model_wide_rules():
+    """`neurojax_view` (the translation the slow cases check against Brian2): a
+    model-wide `NeuronModel(cm=, ...)` overrides each physical compartment and resets the
+    area factors it does not give to 1; the soma keeps its own `spine_factor`;
+    `config_dspikes` replaces an event's timings and shares its reversals by name; global
+    defaults reach the synapses (reversal, Mg²⁺ block)."""
+    m = _cases()
+    specs = m.specs()
+    (props,) = m.neurojax_view(specs["s12_neuronmodel_properties"])["populations"].values()
+    soma, trunk, tuft = props["compartments"]
+    assert (soma["cm"], soma["gl"], soma["ra"], soma["e_l"]) == (1.0, 0.04, 150.0, -70.0)
+    assert (soma["scale_factor"], soma.get("spine_factor", 1.0)) == (1.0, 1.0)
+    assert (trunk["scale_factor"], trunk["spine_factor"]) == (1.0, 1.0)  # 2.0, 1.5 dropped
+    assert tuft["spine_factor"] == 1.0  # 2.0 dropped
+    (areas,) = m.neurojax_view(specs["s12_neuronmodel_area_factors"])["populations"].values()
+    soma, dend, obl = areas["compartments"]
+    assert (soma["scale_factor"], soma["spine_factor"]) == (1.7, 3.0)  # its own spine factor
+    assert (dend["scale_factor"], dend["spine_factor"]) == (1.7, 1.3)
+    naive = m.neurojax_view(specs["s12_neuronmodel_properties"], naive=True)
+    assert naive["populations"]["cell"]["compartments"][1]["spine_factor"] == 1.5
+    cfg = m.neurojax_view(specs["s12_config_dspikes_named_reversals"])
+    d1, d2, d3 = (c["dspikes"] for c in cfg["populations"]["cell"]["compartments"][1:])
+    assert d1["threshold"] == d2["threshold"] == -44.0  # one event name, both dendrites
+    assert (d1["e_rise"], d1["e_fall"], d3["e_rise"], d3["e_fall"]) == (70.0, -90.0, 120.0, -85.0)
+    assert "reversal_rise" not in d1
+    chain = m.neurojax_view(specs["s12_chain_nmda_gaba_dendrites"])
+    nmda = [p for p in chain["projections"] if p["channel"] == "NMDA"]
+    assert nmda and all(p["mg"] == dict(mg=1.6, alpha=0.075, beta=3.2, gamma=4.0) for p in nmda)
+    assert {p["e_rev"] for p in chain["projections"] if p["channel"] == "GABA"} == {-72.0}
