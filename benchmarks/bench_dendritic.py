@@ -470,12 +470,13 @@ def spawn(python: str, args: list[str], timeout: float) -> dict | None:
     return None
 
 
-# The step before the ordered writes of the carried arrays (2026-12-07 10:30 UTC,
-# `neurojax.network._network.ORDER`), reproduced by the library's own switch at trace time
-# (the same spikes bit for bit): `--paired ... --former` runs it in the same rounds as the
-# current code. (Before: the step before the drives' threefry pairs and the binary spike
-# delivery, `_projection.WORDS = "bits"` and `_propagate.BINARY = False`.)
-FORMER = (("neurojax.network._network", "ORDER", False),)
+# The step before the stored (materialised) events of the ReducedCell populations
+# (session 12, `neurojax.network._network.MATERIALISE`), reproduced by the library's own
+# switch at trace time (the same spikes bit for bit): `--paired ... --former` runs it in
+# the same rounds as the current code. (Before: the unordered writes of the carried
+# arrays, `_network.ORDER = False`; before that, the drives' threefry pairs and the binary
+# spike delivery, `_projection.WORDS = "bits"` and `_propagate.BINARY = False`.)
+FORMER = (("neurojax.network._network", "MATERIALISE", False),)
 
 
 def traced_with_former(fn):

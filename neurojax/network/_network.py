@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -46,6 +47,30 @@ def _never(*trees):
         ):
             out = out | (x.reshape(-1)[0].astype(jnp.float32) > jnp.inf)
     return out
+
+
+# Compute each ReducedCell population's events (threshold, resets, timers, spikes) once per
+# step and store them (`_materialised`), rather than let XLA fuse that computation into
+# every kernel that reads one of its outputs (the new voltages, the timers, the spike
+# counts, the delay ring's row): each of those kernels recomputed the soma's update from
+# the old voltages, which then had to be copied at the start of every step (11 copies of
+# 2000- and 8000-float arrays per step in bench_dendritic.py's network, 3 with this).
+# The same numbers bit for bit. False: the former step (kept to measure against,
+# benchmarks/exp_dendritic_s12.py).
+MATERIALISE = True
+
+
+def _materialised(fn, info, *args):
+    """`fn(info, *args)`, its outputs computed once and stored: it runs as the taken
+    branch of a `lax.cond` whose predicate is always true (a step index is never
+    negative), and XLA fuses nothing across a conditional. The other branch returns
+    zeros of the same shapes and is never taken; derivatives are those of `fn`."""
+    shapes = jax.eval_shape(lambda *a: fn(info, *a), *args)
+
+    def zeros(*_):
+        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    return jax.lax.cond(jnp.asarray(info.index) >= 0, lambda *a: fn(info, *a), zeros, *args)
 
 
 def _after(never, tree):
@@ -980,9 +1005,10 @@ class Network(AbstractModel):
                 continue
             if compartments_of(p.neuron) is not None:  # ReducedCell: soma spikes propagate
                 # (timings were checked against dt when the network was built)
-                neurons[n], nz[n], spikes[n] = p.neuron.events_columns(
-                    info, y_new.neurons[n], z.neurons[n]
-                )
+                events = p.neuron.events_columns
+                if MATERIALISE:
+                    events = functools.partial(_materialised, events)
+                neurons[n], nz[n], spikes[n] = events(info, y_new.neurons[n], z.neurons[n])
             else:
                 neurons[n], nz[n], spikes[n] = p.neuron.event_step(
                     info,
