@@ -46,7 +46,9 @@ def hh9_update(self, v, gates, dt, temperature):
     phi = hh.q10(temperature)
     out = []
     for x, alpha, beta in zip(
-        gates, (hh.alpha_m, hh.alpha_h, hh.alpha_n), (hh.beta_m, hh.beta_h, hh.beta_n),
+        gates,
+        (hh.alpha_m, hh.alpha_h, hh.alpha_n),
+        (hh.beta_m, hh.beta_h, hh.beta_n),
         strict=True,
     ):
         a, b = alpha(v), beta(v)
@@ -92,8 +94,10 @@ def _update_from(rates_fn):
 
         phi = hh.q10(temperature)
         am, bm, ah, bh, an, bn = rates_fn(v)
-        out = [relax(x, a / (a + b), phi * (a + b), dt)
-               for x, (a, b) in zip(gates, ((am, bm), (ah, bh), (an, bn)), strict=True)]  # fmt: skip
+        pairs = ((am, bm), (ah, bh), (an, bn))
+        out = [
+            relax(x, a / (a + b), phi * (a + b), dt) for x, (a, b) in zip(gates, pairs, strict=True)
+        ]
         return _builtin.HHGates(*out)
 
     return update
@@ -121,6 +125,15 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--methods", nargs="+", default=["hines", "branches"])
     p.add_argument("--gates", nargs="+", default=["hh9", "hh7"])
+    p.add_argument(
+        "--barriers",
+        nargs="+",
+        default=["none"],
+        choices=["none", "gathers"],
+        help="gathers: every node map's input (cable._cell's `apply`) passes an "
+        "optimization barrier first (materialised, so XLA does not fuse "
+        "its producer into the gather's scalar loop)",
+    )
     p.add_argument("--no-grad", action="store_true")
     p.add_argument("--out", default=None)
     p.add_argument(
@@ -150,15 +163,28 @@ def main(argv=None):
     g_na = jnp.full((nb,), 120.0, jnp.float64 if args.x64 else jnp.float32)
     solver = nj.solvers.BackwardEuler()
 
+    from neurojax.cable import _cell
+
+    apply0 = _cell.apply
+
+    def apply_barrier(m, x):
+        return apply0(m, jax.lax.optimization_barrier(jnp.asarray(x)))
+
     runs, v_of, compile_s = {}, {}, {}
-    for gates in args.gates:
-        _builtin.HH.update = {"hh9": hh9_update, "hh7": hh7_update, "hh5s": hh5s_update,
-                              "hh5p": hh5p_update, "current": current_update}[gates]
+    for gates, barrier in ((g, b) for b in args.barriers for g in args.gates):
+        _cell.apply = apply_barrier if barrier == "gathers" else apply0
+        _builtin.HH.update = {
+            "hh9": hh9_update,
+            "hh7": hh7_update,
+            "hh5s": hh5s_update,
+            "hh5p": hh5p_update,
+            "current": current_update,
+        }[gates]
         # simulate caches its trace by the cell's structure, which a patched method does
         # not change: without this the hh7 runs reused the hh9 trace
         jax.clear_caches()
         for method in args.methods:
-            name = f"{method} {gates}"
+            name = f"{method} {gates}" + (f" barrier-{barrier}" if len(args.barriers) > 1 else "")
             solver = nj.solvers.BackwardEuler(linear_solver=nj.solvers.TreeSolve(method))
 
             def fwd(c, s=solver):
@@ -180,6 +206,7 @@ def main(argv=None):
                 jax.block_until_ready(g(g_na))
                 runs[name + " gradient"] = lambda g=g: jax.block_until_ready(g(g_na))
     _builtin.HH.update = current_update
+    _cell.apply = apply0
 
     times = {k: [] for k in runs}
     walls = {k: [] for k in runs}

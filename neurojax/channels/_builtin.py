@@ -104,8 +104,10 @@ class HH(hh.HHParameters, AbstractChannel):
     def update(self, v, gates, dt, temperature):
         phi = hh.q10(temperature)
         am, bm, ah, bh, an, bn = _hh_rates(v)
-        out = [relax(x, a / (a + b), phi * (a + b), dt)
-               for x, (a, b) in zip(gates, ((am, bm), (ah, bh), (an, bn)), strict=True)]  # fmt: skip
+        pairs = ((am, bm), (ah, bh), (an, bn))
+        out = [
+            relax(x, a / (a + b), phi * (a + b), dt) for x, (a, b) in zip(gates, pairs, strict=True)
+        ]
         return HHGates(*out)
 
 
