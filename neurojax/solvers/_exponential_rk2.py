@@ -27,12 +27,15 @@ class ExponentialRK2(AbstractSolver):
     reversal potentials at any `dt`. (ETD2RK, used before, corrected with `φ₂·ΔN` and
     overshot to 85 mV on the reduced HH at dt = 0.1 ms; this scheme peaks at 47.8 mV,
     true 47.6.) Cost: two vector-field and two linear-rate evaluations per step, i.e.
-    twice the exponentials of `ExponentialEuler` (HH: 20 per neuron-step against 10), so
-    about half its throughput (HH, 10⁴ neurons: 0.53–0.60×; `benchmarks/README.md`).
-    Every rate is already evaluated once per stage; what could still be shared is not
-    worth its accuracy (an L-stable rational half step in place of the exponential one
-    saved the 4 exponentials of the half step: 0.68×, spike times 0.10 ms instead of
-    0.072 at dt = 0.025).
+    twice the exponentials and divisions of `ExponentialEuler` (HH: 14 and 18 per
+    neuron-step against 7 and 9), so less than half its throughput (HH, 10⁴ neurons,
+    float32: 0.42×, 0.45× at XLA:CPU's 512-bit vectors; `benchmarks/exp_pop_hh.py`,
+    `benchmarks/README.md`). Every rate is already evaluated once per stage, at V₀ and at
+    V_h, and nothing is shared between the stages or with the next step; what could still
+    be saved is not worth it: an L-stable rational half step in place of the exponential
+    one saved the 4 exponentials of the half step (0.68×, spike times 0.10 ms instead of
+    0.072 at dt = 0.025: another scheme), and HH's gates stepped in closed form in both
+    stages 1–4 % (the same scheme; `exp_pop_hh.py`).
 
     For Hodgkin–Huxley at dt = 0.025 ms its spike times are 0.072 ms from a converged
     solution (exponential Euler: 1.2 ms; NEURON's default: 0.42 ms;

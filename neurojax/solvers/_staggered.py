@@ -75,9 +75,9 @@ class Staggered(AbstractSolver):
     0.46 ms at dt = 0.1, V 0.62 and 8.8 mV RMS (`ExponentialRK2`: 0.072 and 0.88 ms,
     1.5 and 14.6 mV; NEURON's Crank–Nicolson at dt = 0.025: 0.015 ms, 0.31 mV; its
     default 0.42 ms). Cost: one evaluation of the rates per step, as `ExponentialEuler`
-    (HH, 10⁴ neurons, CPU time: 1.0–1.1× its throughput forward, 0.9–0.94× for the
-    gradient; `ExponentialRK2` 0.52–0.55× and 0.28–0.31×; `benchmarks/bench_hh_solvers.py`,
-    `benchmarks/README.md`).
+    (HH, 10⁴ neurons, CPU time: 1.03–1.07× its throughput forward, 0.9–0.94× for the
+    gradient; `ExponentialRK2` 0.42–0.45× and 0.28–0.31×; `benchmarks/exp_pop_hh.py`,
+    `benchmarks/bench_hh_solvers.py`, `benchmarks/README.md`).
 
     Why V is updated exponentially and not by Crank–Nicolson as in NEURON: measured, the
     Crank–Nicolson variant reproduces NEURON's `secondorder = 2` (0.0148 ms at
