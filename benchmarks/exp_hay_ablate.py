@@ -13,7 +13,9 @@ runs and gradients run alternately, CPU time, medians; TR-BDF2, float32, `T` ms 
 - `no_project`: TR-BDF2 without the projection of the membrane-less nodes onto
   Kirchhoff's law (`_project` returns its input).
 
-The gradient is `jax.grad` of the mean somatic V w.r.t. every inexact leaf of every
+Runs with `throw=False` (an ablated cell may diverge); `*_finite` says whether its
+output stayed finite (a NaN voltage runs `_cell._materialise`'s loop: that time is not
+comparable). The gradient is `jax.grad` of the mean somatic V w.r.t. every inexact leaf of every
 mechanism (as `bench_hay2011.py`); where an ablation cuts a leaf off, its cotangent is 0.
 
     python benchmarks/exp_hay_ablate.py --T 20 --repeats 5
@@ -80,7 +82,8 @@ def main(argv=None):
 
     def run(p):
         c = eqx.tree_at(lambda c: c.mechanisms, cell, eqx.combine(p, static))
-        return nj.simulate(c, inputs, dt=val.DT, solver=TRBDF2(),
+        # throw=False: an ablated cell may leave the voltage range; the run must go on
+        return nj.simulate(c, inputs, dt=val.DT, solver=TRBDF2(), throw=False,
                            saveat=nj.SaveAt(fn=soma)).states  # fmt: skip
 
     row = {"T_ms": args.T, "machine": str(C.machine_info()), "load_before": os.getloadavg()}
@@ -103,8 +106,12 @@ def main(argv=None):
     for _ in range(args.repeats):
         for k, f in progs.items():
             t0 = time.process_time()
-            jax.block_until_ready(f(params))
+            out = jax.block_until_ready(f(params))
             times[k].append(time.process_time() - t0)
+            # a NaN voltage makes the step run its `_materialise` loop: time not comparable
+            row[f"{k}_finite"] = bool(
+                all(bool(jnp.isfinite(x).all()) for x in jax.tree_util.tree_leaves(out))
+            )
     n_steps = int(round(args.T / val.DT))
     for k, ts in times.items():
         row[f"{k}_cpu_s"] = ts
