@@ -719,8 +719,11 @@ class ReducedCell(AbstractModel):
                     "could re-trigger during its own rise."
                 )
         for k in ("t_ref", "spike_width"):  # (one per neuron too: every value)
-            for x in np.ravel(np.asarray(getattr(self, k), float)):
-                whole(f"ReducedCell.{k}", x)
+            x = np.ravel(np.asarray(getattr(self, k), float))
+            n = x / dt
+            bad = (n >= _NEVER) | (np.abs(n - np.round(n)) > 1e-6 * np.maximum(1.0, n))
+            if x.size:
+                whole(f"ReducedCell.{k}", x[np.argmax(bad)] if bad.any() else x[0])
         t_ref, width = (np.asarray(getattr(self, k), float) for k in ("t_ref", "spike_width"))
         if np.any((width > 0) & (width > t_ref)):  # (set after the build: eqx.tree_at, a fit)
             raise ValueError(
