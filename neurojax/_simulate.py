@@ -80,11 +80,38 @@ def _with_small_loop_threshold(flags: str, threshold: int) -> str:
     return " ".join([*tokens, f"--xla_backend_extra_options={option}"])
 
 
+# XLA:CPU's preferred vector width: on a CPU with AVX-512, neurojax asks XLA for 512-bit
+# vectors (`--xla_cpu_prefer_vector_width=512`; XLA's default is 256). Measured on the
+# benchmark cases (benchmarks/exp_pop_width.py, AMD EPYC with AVX-512, 7 alternating rounds,
+# CPU time; benchmarks/results/exp_pop_width.md): HH 10⁴ forward 1.34–1.47× faster, HH 10³
+# gradient 1.22×, LIF 10⁵ 1.12×, COBA 1.11×, the 2000-compartment cable 1.00×; compile
+# times within noise; every output the same bit for bit. Set where the CPU reports
+# `avx512f` only; a width already in XLA_FLAGS is respected, NEUROJAX_XLA_FLAGS=0 sets
+# neither flag. (Some older Intel CPUs lower their clock under 512-bit instructions:
+# measure there, and set the flag in XLA_FLAGS to choose.)
+
+_VECTOR_WIDTH = "xla_cpu_prefer_vector_width"
+
+
+def _cpu_has_avx512() -> bool:
+    """Whether /proc/cpuinfo lists `avx512f` (False where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "avx512f" in line.split()
+    except OSError:
+        pass
+    return False
+
+
 def _configure_xla_cpu() -> None:
     if os.environ.get("NEUROJAX_XLA_FLAGS", "1") == "0":
         return
     flags = os.environ.get("XLA_FLAGS", "")
-    if _THRESHOLD in flags:
+    want_threshold = _THRESHOLD not in flags
+    want_width = _VECTOR_WIDTH not in flags and _cpu_has_avx512()
+    if not (want_threshold or want_width):
         return
     try:
         from jax._src import xla_bridge
@@ -93,16 +120,21 @@ def _configure_xla_cpu() -> None:
     except Exception:  # private API: if it moved, assume not started
         started = False
     if started:
-        warnings.warn(
-            "neurojax was imported after JAX had started its backend, so XLA:CPU keeps its "
-            "default loop compilation and gradients through simulate run up to ~100× "
-            "slower on CPU. Import neurojax before the first JAX computation, or set "
-            f"XLA_FLAGS='--xla_backend_extra_options={_THRESHOLD}="
-            f"{XLA_CPU_SMALL_LOOP_BYTES}' before starting Python.",
-            stacklevel=3,
-        )
+        if want_threshold:
+            warnings.warn(
+                "neurojax was imported after JAX had started its backend, so XLA:CPU keeps "
+                "its default loop compilation and gradients through simulate run up to "
+                "~100× slower on CPU. Import neurojax before the first JAX computation, or "
+                f"set XLA_FLAGS='--xla_backend_extra_options={_THRESHOLD}="
+                f"{XLA_CPU_SMALL_LOOP_BYTES}' before starting Python.",
+                stacklevel=3,
+            )
         return
-    os.environ["XLA_FLAGS"] = _with_small_loop_threshold(flags, XLA_CPU_SMALL_LOOP_BYTES)
+    if want_threshold:
+        flags = _with_small_loop_threshold(flags, XLA_CPU_SMALL_LOOP_BYTES)
+    if want_width:
+        flags = f"{flags} --{_VECTOR_WIDTH}=512".strip()
+    os.environ["XLA_FLAGS"] = flags
 
 
 _configure_xla_cpu()
@@ -212,6 +244,28 @@ def check_parameter_types(model) -> None:
     for name, value, field in parameter_fields(model):
         if not (value is None and _optional(field)):
             _check_parameter_value(model, name, value)
+            _check_python_number_domain(model, name, value, field)
+
+
+def _check_python_number_domain(model, name, value, field) -> None:
+    """A parameter replaced after construction (`eqx.tree_at`) by a plain Python or NumPy
+    number is not an array leaf, so the domain check (`check_domains`, which reads array
+    leaves) skipped it: `tree_at(lambda m: m.t_ref, lif, -1.0)` (or NaN) ran with no
+    refractory period, `r = inf` spiked at every step — no error (session-12 probes).
+    Checked here against the field's declared domain, with the same message."""
+    if not isinstance(value, (int, float, np.number)) or isinstance(value, (bool, np.bool_)):
+        return
+    domain = field.metadata.get("domain")
+    if domain is None:
+        return
+    x = float(value)
+    if not (np.isfinite(x) and bool(domain.contains(x))):
+        why = f" ({domain.why})" if domain.why else ""
+        raise ValueError(
+            f"{type(model).__name__}.{name} must be {domain.describe()}{why} (got {x!r}, set "
+            "after construction, e.g. by eqx.tree_at, which skips the checks); pass a "
+            "physically valid value."
+        )
 
 
 def _optional(field) -> bool:
@@ -367,6 +421,7 @@ def initial_state(model: AbstractModel, inputs, state0, template=None) -> ModelS
     ref = state_template(model, inputs) if template is None else template
     if not isinstance(state0, ModelState):
         state0 = ModelState(state0, model.init_discrete(model.batch_shape(_one_step(inputs))))
+    state0 = _state0_as_arrays(model, state0)
     for part, want_tree, got in (("state", ref.y, state0.y), ("discrete state", ref.z, state0.z)):
         want = jtu.tree_structure(want_tree)
         if jtu.tree_structure(got) != want:
@@ -382,6 +437,35 @@ def initial_state(model: AbstractModel, inputs, state0, template=None) -> ModelS
                     f"{type(model).__name__} with these inputs needs {jnp.shape(a)}."
                 )
     return state0
+
+
+def _state0_as_arrays(model, state0: ModelState) -> ModelState:
+    """`state0`'s continuous leaves as arrays, refusing what is not a real number (session-12
+    probes): a Python number was not an array leaf, so a NaN one (`init_state()._replace(
+    m=nan)`) escaped the NaN and gate checks and was reported as a NaN *parameter or
+    input*; a complex leaf ran and returned a complex voltage; a bool leaf failed in
+    JAX's "scan body function carry input and carry output must have equal types"."""
+
+    def leaf(path, x):
+        if x is None or _is_tracer(x):
+            return x
+        where = f"state0.y{jtu.keystr(path)} of {type(model).__name__}"
+        if isinstance(x, (str, bytes)):
+            raise TypeError(f"{where} must be a real number or array, got {x!r}.")
+        a = np.asarray(x) if not isinstance(x, jax.Array) else x
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.extended):  # a typed PRNG key
+            return x
+        if jnp.issubdtype(a.dtype, jnp.complexfloating) or jnp.issubdtype(a.dtype, jnp.bool_):
+            raise TypeError(
+                f"{where} is {a.dtype}; a state holds real numbers (mV, open fractions, "
+                "...). Start from model.init_state(batch_shape) or a Solution's final_state."
+            )
+        if not (jnp.issubdtype(a.dtype, jnp.number) or jnp.issubdtype(a.dtype, jnp.bool_)):
+            raise TypeError(f"{where} must be a real number or array, got {x!r}.")
+        return jnp.asarray(x) if isinstance(x, (int, float, np.number)) else x
+
+    # the continuous state only: the discrete state may hold flags, counters and keys
+    return ModelState(jtu.tree_map_with_path(leaf, state0.y), state0.z)
 
 
 def _named_leaves(tree) -> list[tuple[str, Any]]:

@@ -56,6 +56,14 @@ def test_xla_flags_threshold_is_set_and_merged():
     assert merge(mine, 64) == mine
 
 
+def test_xla_flags_vector_width_only_on_avx512():
+    """512-bit vectors are asked for exactly where the CPU has AVX-512 (and the user did
+    not choose a width: this process's XLA_FLAGS came from tests/conftest.py, which sets
+    none)."""
+    asked = "--xla_cpu_prefer_vector_width=512" in os.environ["XLA_FLAGS"]
+    assert asked == _simulate._cpu_has_avx512()
+
+
 _HOISTING_SCRIPT = """
 import jax, jax.numpy as jnp, neurojax as nj
 current = jnp.full(200, 10.0, jnp.float32)
