@@ -10,6 +10,9 @@ round, median over rounds:
 - `full`: the whole network, as `bench_dendritic.py` runs it;
 - `full_unordered`: the same with the carried arrays' writes unordered, as before
   2026-12-07 10:30 UTC (`neurojax.network._network.ORDER = False`: more copies per step);
+- `full_unmaterialised`: the same with each ReducedCell population's events fused into
+  (recomputed by) every kernel that reads them, as before session 12
+  (`neurojax.network._network.MATERIALISE = False`);
 - `full_blocks`: the same with the former two-level spike search
   (`neurojax.network._propagate.SEARCH = "blocks"`);
 - `full_former_drives`, `neurons_drives_former_drives`: `full` and `neurons_drives` with
@@ -180,6 +183,11 @@ def build():
     pieces = {k: (jax.jit(sim), (v, key)) for k, v in variants.items()}
     # the former order of the carried arrays' writes (more copies per step)
     pieces["full_unordered"] = (jax.jit(traced_with(sim, NW, "ORDER", False)), (net, key))
+    # the events recomputed in each consumer, as before session 12 (`MATERIALISE`)
+    pieces["full_unmaterialised"] = (
+        jax.jit(traced_with(sim, NW, "MATERIALISE", False)),
+        (net, key),
+    )
     pieces["full_blocks"] = (jax.jit(traced_with(sim, P, "SEARCH", "blocks")), (net, key))
     for k in ("full", "neurons_drives"):
         former = traced_with(sim, PJ, "POOLED", "randint")
