@@ -23,6 +23,7 @@ Timings: `compile_s` is the first call minus a later one (tracing + XLA compile)
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -94,13 +95,16 @@ def main(argv=None):
 
             def timed(run=run, pop=pop):
                 pop.reset_state()
-                t = time.perf_counter()
+                t, c = time.perf_counter(), C.cpu_s()
                 counts = jax.block_until_ready(run())
-                return time.perf_counter() - t, counts
+                return time.perf_counter() - t, counts, C.cpu_s() - c
 
-            first, counts = timed()
-            times = [timed()[0] for _ in range(args.repeats)]
-            s = C.summary(times)
+            first, counts, _ = timed()
+            # wall and CPU time (this process's, every thread) of each later call
+            timed_calls = [timed() for _ in range(args.repeats)]
+            times = [w for w, _, _ in timed_calls]
+            s = {**C.summary(times),
+                 "cpu_median_s": statistics.median(c for _, _, c in timed_calls)}
             rate = float(np.sum(np.asarray(counts))) / n / (args.steps * dt / 1000.0)
             row = {
                 "model": model,

@@ -158,13 +158,20 @@ def run_runtime(target: str, model: str, n: int, steps: int, repeats: int, dtype
     spikes = int(monitor.num_spikes)
     # Fewer repeats where one run is long (the numpy target at 10⁵–10⁶ neurons).
     repeats = repeats if first < 10 else min(repeats, 2)
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
         net.restore()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), C.cpu_s()
         net.run(duration)
         times.append(time.perf_counter() - t)
-    return {"first_run_s": first, **C.summary(times), "total_spikes": spikes}
+        # this process's CPU time: on a loaded machine the work done
+        cpu.append(C.cpu_s() - c)
+    return {
+        "first_run_s": first,
+        **C.summary(times),
+        "cpu_median_s": statistics.median(cpu),
+        "total_spikes": spikes,
+    }
 
 
 def run_standalone(
