@@ -19,6 +19,13 @@ def _as_count(x):
     return x
 
 
+def _as_flag(x):
+    """A NumPy bool (`np.bool_(False)`, e.g. from a comparison) as a Python bool: stored
+    as is, it was a static field holding an array (equinox warned "A JAX array is being
+    set as static!"); anything else is left for the check to refuse."""
+    return bool(x) if isinstance(x, np.bool_) else x
+
+
 class SaveAt(eqx.Module):
     """What to keep of a run, passed as `simulate(..., saveat=SaveAt(...))` (and `fit`).
 
@@ -38,7 +45,7 @@ class SaveAt(eqx.Module):
     every: int = eqx.field(default=1, static=True, converter=_as_count)
     vars: tuple[str, ...] | None = eqx.field(default=None, static=True)
     fn: Callable[[Any], Any] | None = eqx.field(default=None, static=True)
-    spikes: bool = eqx.field(default=True, static=True)
+    spikes: bool = eqx.field(default=True, static=True, converter=_as_flag)
     spike_dtype: Any = eqx.field(default=None, static=True)
 
     def __check_init__(self):

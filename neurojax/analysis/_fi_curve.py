@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
 import numpy as np
@@ -222,8 +223,18 @@ def _finite(fn: str, name: str, x, unit: str) -> np.ndarray:
     of a NaN would be NaN (or, through the `fires` test, a silent 0 Hz)."""
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{fn}: {name} must be a number or an array ({unit}), got {x!r}.")
+    if isinstance(x, jax.core.Tracer):
+        # was JAX's TracerArrayConversionError, naming neither the function nor what to do
+        raise TypeError(
+            f"{fn}: {name} is traced (inside jax.jit, jax.grad or jax.vmap); {fn} is a "
+            "closed form evaluated in NumPy float64. Call it with concrete values, or write "
+            "the formula of its docstring in jax.numpy to differentiate it."
+        )
     a = np.asarray(x)
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a):
+    if a.dtype == bool:
+        # True was read as 1 nA (lif_rate(model, True) = 0 Hz, silently)
+        raise TypeError(f"{fn}: {name} must be a number in {unit}, not a boolean ({x!r}).")
+    if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
         raise TypeError(f"{fn}: {name} must be real ({unit}), got {x!r}.")
     a = a.astype(np.float64)
     if not np.all(np.isfinite(a)):

@@ -50,6 +50,17 @@ def classify(eigenvalues, rtol: float = 1e-9) -> str:
             f"classify: eigenvalues must be a non-empty array of finite numbers, got "
             f"{eigenvalues!r} (a NaN eigenvalue has no stability class)."
         )
+    # a negative rtol made every real eigenvalue "complex" (|imag| = 0 > crit): [-1, -2]
+    # was a "stable focus"; NaN classified everything as a node or saddle (probes, s12)
+    if (
+        isinstance(rtol, (bool, np.bool_, str, bytes))
+        or not isinstance(rtol, (int, float, np.number))
+        or not (np.isfinite(rtol) and rtol >= 0)
+    ):
+        raise ValueError(
+            f"classify: rtol must be a finite number >= 0 (the relative size of a real part "
+            f"counted as 0), got {rtol!r}; the default is 1e-9."
+        )
     crit = rtol * max(1.0, float(np.max(np.abs(ev))))
     re, cplx = ev.real, np.abs(ev.imag) > crit
     if np.any(np.abs(re) <= crit):

@@ -125,6 +125,15 @@ def _as_recording(target, dt_rows: float, t0: float, saveat: SaveAt = SaveAt()) 
                 f"records every dt·saveat.every = {dt_rows} ms; resample the target or change "
                 "SaveAt(every=...)."
             )
+        if target.t0 != 0 and not np.isclose(target.t0, t0):
+            # was dropped without a word: the rows were read at the simulation's times, so
+            # a loss window (or latency) given on the recording's clock hit other rows
+            raise ValueError(
+                f"the target Recording starts at t0={target.t0:g} ms but the simulation at "
+                f"t0={t0:g} ms; pass t0={target.t0:g} to fit/make_objective (the times of "
+                "its loss windows are then the recording's), or build the Recording with "
+                f"t0={t0:g}."
+            )
         if target.v is None and target.spikes is None:
             raise ValueError("the target Recording holds neither v nor spikes.")
         return Recording(
