@@ -11,7 +11,7 @@ number of elements, weighted 8 for divisions and transcendental functions (`divi
 source file of its stack frame, and to *replay* (XLA's op name holds
 `rematted_computation`) or *transpose*. The ratio of the gradient's weighted operations
 per step (its forward pass + its backward loop) to the forward's predicts the measured
-gradient ÷ forward (4.05 against 4.1–4.4 measured, load 10).
+gradient ÷ forward (4.1 against 4.1–4.9 measured under load).
 
     python benchmarks/exp_hay_hlo_weight.py --T 10
 """
