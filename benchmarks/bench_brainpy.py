@@ -103,8 +103,10 @@ def main(argv=None):
             # wall and CPU time (this process's, every thread) of each later call
             timed_calls = [timed() for _ in range(args.repeats)]
             times = [w for w, _, _ in timed_calls]
-            s = {**C.summary(times),
-                 "cpu_median_s": statistics.median(c for _, _, c in timed_calls)}
+            s = {
+                **C.summary(times),
+                "cpu_median_s": statistics.median(c for _, _, c in timed_calls),
+            }
             rate = float(np.sum(np.asarray(counts))) / n / (args.steps * dt / 1000.0)
             row = {
                 "model": model,

@@ -89,8 +89,7 @@ def main(argv=None):
         # wall and CPU time (this process's, every thread) of each later call
         timed_calls = [timed() for _ in range(args.repeats)]
         times = [w for w, _, _ in timed_calls]
-        s = {**C.summary(times),
-             "cpu_median_s": statistics.median(c for _, _, c in timed_calls)}
+        s = {**C.summary(times), "cpu_median_s": statistics.median(c for _, _, c in timed_calls)}
         v = np.asarray(v)
         steps_done = v.shape[1] - 1
         spikes = int(np.sum((v[:, 1:] >= 0.0) & (v[:, :-1] < 0.0)))
