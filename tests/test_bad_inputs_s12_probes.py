@@ -139,3 +139,46 @@ def test_recording_t0_other_than_the_fits_is_refused():
     # starts later (its t0 unspecified: the fit's is taken, as before)
     assert _objective(rec, t0=5.0).target.t0 == 5.0
     assert _objective(F.Recording(v=V, dt=0.1), t0=5.0).target.t0 == 5.0
+
+
+def test_a_window_too_short_for_the_cycle_is_not_rest():
+    """`limit_cycles` reported FitzHugh–Nagumo at 0.4 and 0.5 (period 39–42 ms, V from
+    −1.98 to 1.85) as "not oscillating" in its default 100 ms window: `detect_cycle` needs
+    three upward crossings of the mid-level. Such a window is now `undecided`
+    (`_cycles._undecided`) and `limit_cycles` raises, asking for a longer window. Checked
+    here on sampled waves (no simulation); the sweep itself is the slow test below."""
+    from neurojax.analysis._cycles import _undecided, detect_cycle
+
+    dt, amp = 0.1, 1e-2
+    t = dt * np.arange(1000)  # a 100 ms window
+    cases = [
+        (np.sin(2 * np.pi * t / 40.0), True),  # 2.5 periods: 2 upward crossings
+        (np.sin(2 * np.pi * t / 60.0), True),  # 1.7 periods
+        (np.sin(2 * np.pi * t / 20.0), False),  # 5 periods: an oscillation, found
+        (np.full(1000, -65.0), False),  # rest
+        (-65.0 + 5.0 * np.exp(-t / 5.0), False),  # settling from above: no upward crossing
+    ]
+
+    @jax.jit  # one compilation for the five traces (eager, each operation compiles)
+    def judge(v):
+        cycle = detect_cycle(v, dt, amp)
+        return cycle.oscillating, _undecided(v, cycle, amp)
+
+    for k, (v, undecided) in enumerate(cases):
+        oscillating, got = judge(jnp.asarray(v, jnp.float32))
+        assert bool(got) == undecided, k
+        assert bool(oscillating) == (k == 2), k
+
+
+@pytest.mark.slow
+def test_limit_cycles_refuses_a_window_shorter_than_the_period_fhn():
+    fhn = nj.FitzHughNagumo()
+    with pytest.raises(ValueError, match=r"0.4, 0.5 \(up sweep\).*longer window"):
+        A.limit_cycles(fhn, [0.3, 0.4, 0.5])
+    # the control: a 300 ms window finds the cycles, with find_cycle's periods (the
+    # crossing times are interpolated linearly at dt = 0.01 ms: agreement to ~1e-3 ms
+    # over periods of ~40 ms; 0.05 ms allows for the window's few periods)
+    lc = A.limit_cycles(fhn, [0.3, 0.4, 0.5], window=300.0)
+    assert lc.up.oscillating.tolist() == [False, True, True]
+    for p, period in zip((0.4, 0.5), lc.up.period[1:], strict=True):
+        assert abs(float(A.find_cycle(fhn, p).period) - period) < 0.05

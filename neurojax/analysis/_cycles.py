@@ -203,13 +203,28 @@ def _sweep(
             jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(sol.states)])
         )
         peak = jax.tree_util.tree_map(lambda a: a[jnp.argmax(v)], sol.states)
-        return peak, (cycle, finite)
+        return peak, (cycle, finite, _undecided(v, cycle, min_amplitude))
 
     return jax.lax.scan(segment, state0, values)
 
 
-def _branch(system: System, values, out, direction) -> CycleBranch:
-    cycle, finite = (jax.tree_util.tree_map(np.asarray, o) for o in out)
+def _undecided(v, cycle: Cycle, min_amplitude):
+    """Whether a window that `detect_cycle` did not call oscillating cannot tell: V still
+    moves by more than `min_amplitude` in its second half and crosses its mid-level
+    upward only once or twice (`detect_cycle` needs three crossings, two periods). Such a
+    window holds a slow oscillation (a period longer than a third of it) or a V that has
+    not settled. Measured (session-12 probes): FitzHugh–Nagumo at 0.4 and 0.5 (period
+    39–42 ms, V from −1.98 to 1.85) in the default 100 ms window was reported "not
+    oscillating", with the cycle's own v_min/v_max beside it."""
+    half = v.shape[0] // 2
+    level = 0.5 * (v.min() + v.max())
+    count = ((v[:-1] < level) & (v[1:] >= level)).sum()
+    moving = jnp.ptp(v[half:]) > min_amplitude
+    return ~cycle.oscillating & jnp.all(jnp.isfinite(v)) & moving & (count >= 1) & (count < 3)
+
+
+def _branch(system: System, values, out, direction, window: float) -> CycleBranch:
+    cycle, finite, undecided = (jax.tree_util.tree_map(np.asarray, o) for o in out)
     values = np.asarray(values)
     if not np.all(finite):
         bad = ", ".join(f"{v:g}" for v in values[~finite][:5])
@@ -218,6 +233,15 @@ def _branch(system: System, values, out, direction) -> CycleBranch:
             f"inf) at parameter value(s) {bad} ({direction} sweep), so no cycle can be "
             "measured there. Try a smaller dt, a more stable solver, or a narrower range of "
             "values."
+        )
+    if np.any(undecided):
+        bad = ", ".join(f"{v:g}" for v in values[undecided][:5])
+        raise ValueError(
+            f"limit_cycles: at parameter value(s) {bad} ({direction} sweep) V of "
+            f"{system.model_name} still moves over the measurement window of {window:g} ms "
+            "but crosses its mid-level upward only once or twice: an oscillation slower "
+            "than a third of the window, or a state that has not settled, cannot be told "
+            "from rest. Pass a longer window= (at least three periods) or transient=."
         )
     order = np.argsort(values)
     return CycleBranch(
@@ -310,7 +334,7 @@ def limit_cycles(
         final = None
         if sweep in ("up", "both"):
             final, out = run(values, x0)
-            up = _branch(system, values, out, "up")
+            up = _branch(system, values, out, "up", window)
         if sweep in ("down", "both"):
             if down_state0 is not None:
                 xd = as_flat(system, down_state0)
@@ -319,7 +343,7 @@ def limit_cycles(
             else:
                 xd = x0
             _, out = run(values[::-1], xd)
-            down = _branch(system, values[::-1], out, "down")
+            down = _branch(system, values[::-1], out, "down", window)
         units = units_of(
             model,
             ("current", name, *system.variables),
