@@ -159,3 +159,17 @@ def test_breakpoint_before_solve_reads_the_step_start_concentration():
             g, _ = mech.update_ions(v, g, dt, 34.0, ions)
             c = c * (1 - r * dt)
             np.testing.assert_allclose(float(g.c[0]), c, rtol=1e-14)  # float64 rounding
+
+
+def test_verbatim_in_breakpoint_is_refused_at_load():
+    """C code written in BREAKPOINT (ModelDB 267355's undernai.mod pattern) runs every
+    step: refused at load naming its line (before, the file loaded and failed at the first
+    step). A VERBATIM in a PROCEDURE nothing calls still loads (hoc-only helpers)."""
+    text = ("NEURON { SUFFIX vb USEION na READ nai RANGE s }\nASSIGNED { nai (mM) s }\n"
+            "INITIAL { s = 0 }\nBREAKPOINT {\nVERBATIM\ns = s + nai;\nENDVERBATIM\n}\n")  # fmt: skip
+    with pytest.raises(NmodlError, match=r"^vb\.mod:5: a VERBATIM block \(C code\) in BREAKPOINT"):
+        load_mod(text, file="vb.mod")
+    helper = ("NEURON { SUFFIX vb2 NONSPECIFIC_CURRENT i }\nASSIGNED { i (mA/cm2) }\n"
+              "BREAKPOINT { i = 0 }\nPROCEDURE fromhoc() {\nVERBATIM\nreturn 0;\nENDVERBATIM\n}\n"
+              "PROCEDURE other() {\nVERBATIM\nprintf(\"x\");\nENDVERBATIM\n}\n")  # fmt: skip
+    load_mod(helper, file="vb2.mod")

@@ -112,6 +112,11 @@ CASES = {
         [("NaF", {"gmax": 0.02}), ("hhx", {})],
         {"NaF": ["m", "h"]},
     ),
+    "Kh1_purkinje (constant tau, `ek = -85` in INITIAL)": _case(
+        ["Kh1_purkinje.mod"],
+        [("Kh1", {"gmax": 0.002}), ("hhx", {})],
+        {"Kh1": ["m"]},
+    ),
     "KC_purkinje (+ cad_purkinje, CaP)": _case(
         ["KC_purkinje.mod", "cad_purkinje.mod", CAP],
         [("cadp", {}), *CA_SOURCE, ("KC", {"gmax": 0.005}), ("hhx", {})],
@@ -231,8 +236,11 @@ CASES = {
     ),
 }
 
-# file -> the message expected (a substring) from the importer
-IMPORT_ONLY: dict = {}
+# file -> the message expected (a substring) from the importer: refused at load
+IMPORT_ONLY = {
+    "nadifl.mod": "LONGITUDINAL_DIFFUSION",
+    "undernai.mod": "a VERBATIM block (C code) in BREAKPOINT",
+}
 
 
 def _texts_for(case: dict) -> dict:

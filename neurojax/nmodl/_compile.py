@@ -937,6 +937,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
         raise fail(file, prog.suffix_line, "no BREAKPOINT block")
     _no_current_breakpoint(prog)
     _before_step(prog)
+    _verbatim_run_every_step(prog)
     spec.suffix = prog.suffix
     spec.functions = prog.functions
     spec.ftables = dict(prog.function_tables)  # FUNCTION_TABLE name -> (n args, line)
@@ -1297,6 +1298,38 @@ def _no_current_breakpoint(prog: Program) -> None:
     bp = prog.breakpoint
     prog.breakpoint = Block(bp.kind, bp.name, bp.args,
                             (*solves, Solve(_BP_STATEMENTS, "", line)), bp.line)  # fmt: skip
+
+
+def _verbatim_run_every_step(prog: Program) -> None:
+    """C code (VERBATIM) written in BREAKPOINT itself (or BEFORE STEP) runs at every step:
+    refused at load, naming its line (267355's undernai.mod samples nai in C there).
+    Before, such a file loaded and failed at the first step. A VERBATIM inside a
+    FUNCTION or PROCEDURE is still an error only when run (hoc-only helpers never are)."""
+    bodies = [prog.breakpoint.body]
+    bodies += [prog.functions[n].body for n in (_BP_STATEMENTS, _BEFORE_STEP)
+               if n in prog.functions]  # fmt: skip
+
+    def self_copy(text):  # `cai = _ion_cai;` statements: refused when run, saying why
+        parts = text.split(";")
+        return len(parts) >= 2 and not parts[-1].strip() and all(
+            (m := _ION_SELF_COPY.fullmatch(p)) is not None and m.group(1) == m.group(2)
+            for p in parts[:-1])
+
+    def first(body):
+        for x in body:
+            if isinstance(x, Verbatim) and not self_copy(x.text):
+                return x
+            if isinstance(x, If):
+                got = first(x.body) or first(x.orelse)
+                if got is not None:
+                    return got
+        return None
+
+    for body in bodies:
+        vb = first(body)
+        if vb is not None:
+            raise fail(prog.file, vb.line, "a VERBATIM block (C code) in BREAKPOINT runs every "
+                       "step: not supported (write it in NMODL statements)")  # fmt: skip
 
 
 _BEFORE_STEP = "_before_step"
