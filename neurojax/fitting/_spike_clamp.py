@@ -162,7 +162,8 @@ def reset_steps(v) -> np.ndarray:
     """Where a reset model's recorded voltage `(n_steps, *batch)` shows a spike: a 0/1
     array like `v`, 1 at the rows whose value is right after a reset (a downward jump
     above `RESET_NOISE_FACTOR·√2·σ̂`, `RESET_MIN_JUMP` mV and `RESET_LARGEST_FRACTION`
-    of the largest downward jump; see `RESET_NOISE_FACTOR`). Row 0 has no previous sample and is never a reset."""
+    of the largest downward jump; see `RESET_NOISE_FACTOR`). Row 0 has no previous
+    sample and is never a reset."""
     v = np.asarray(v, dtype=float)
     drop = np.zeros_like(v)
     drop[1:] = v[:-1] - v[1:]
@@ -848,8 +849,8 @@ def edge_stationarity(obj, params):
     `None` where the test does not apply, else a dict: `se` (the constrained step in
     standard errors; `inf` where the free model does not fire at the recorded steps, or
     the step cannot be solved), `se_free` (the unconstrained step's), `n_active`
-    (steps whose V is within `ACTIVE` of `v_th`: the constraints nearly active), `loss`, `loss_across` (the free loss at the
-    unconstrained step), `n_simulations`, `note`."""
+    (steps whose V is within `ACTIVE` of `v_th`: the constraints nearly active), `loss`,
+    `loss_across` (the free loss at the unconstrained step), `n_simulations`, `note`."""
     from ._objective import make_objective
     from ._polish import gauss_newton_standard_errors
 
