@@ -74,9 +74,7 @@ def main(argv=None):
 
     import neurojax as nj
     from neurojax.cable import hay2011_morphology
-    from neurojax.solvers import TRBDF2, BackwardEuler, _tree_solve
-
-    from neurojax.solvers import _implicit
+    from neurojax.solvers import TRBDF2, BackwardEuler, _implicit, _tree_solve
 
     def staged_voltages(self, lin, dt, solver):
         g = self.gamma
@@ -169,9 +167,9 @@ def main(argv=None):
         v = np.asarray(outs[f"{name}_forward"])
         g = [np.asarray(x) for x in jax.tree_util.tree_leaves(outs[f"{name}_gradient"])]
         row[f"{name}_max_v_diff_mV"] = float(np.abs(v - ref_v).max())
-        row[f"{name}_max_grad_rel_diff"] = max(
-            float(np.abs(a - b).max()) for a, b in zip(g, ref_g, strict=True)
-        ) / big
+        row[f"{name}_max_grad_rel_diff"] = (
+            max(float(np.abs(a - b).max()) for a, b in zip(g, ref_g, strict=True)) / big
+        )
     row["load_after"] = os.getloadavg()
     (C.RESULTS / f"{args.out}.json").write_text(json.dumps(row, indent=1, default=str))
     for k, v in row.items():

@@ -150,9 +150,9 @@ def main(argv=None):
             if k in ("forward", "step"):
                 continue
             got = [np.asarray(x) for x in jax.tree_util.tree_leaves(o)]
-            row[f"{k}_max_rel_diff_vs_step"] = max(
-                float(np.abs(a - b).max()) for a, b in zip(got, ref, strict=True)
-            ) / big
+            row[f"{k}_max_rel_diff_vs_step"] = (
+                max(float(np.abs(a - b).max()) for a, b in zip(got, ref, strict=True)) / big
+            )
     row["load_after"] = os.getloadavg()
     row["machine"] = str(row["machine"])
     text = json.dumps(row, indent=1, default=str)
