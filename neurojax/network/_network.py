@@ -555,6 +555,17 @@ class Network(AbstractModel):
                     f"inputs[{name!r}] must be shaped (n_steps,) or (n_steps, {size}) ({what})"
                     f"{extra}, got (n_steps, {', '.join(map(str, shape))})."
                 )
+        silent = [
+            n for n, p in self.populations.items()
+            if isinstance(p.neuron, SpikeSource) and n not in inputs
+        ]
+        if silent:
+            raise ValueError(
+                f"inputs has no entry for the SpikeSource population(s) {silent}: a "
+                "SpikeSource emits only the spike counts given to it, so it would stay silent. "
+                "Give inputs[name] shaped (n_steps, size) (e.g. from network.spike_counts or "
+                "a neurojax.stimuli Poisson train; zeros for a source meant to be silent)."
+            )
         return ()
 
     def check_call(self, inputs, dt):
