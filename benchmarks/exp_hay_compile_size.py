@@ -17,6 +17,8 @@ Variants (`--variants`, comma-separated):
   operations in the same order, `r = ((a_k·C)·δ_prev)/h + b_k·F` with `(a, b) = (0, 2)`
   then `(1 + β, −1)`), so that the program holds one solve where it held two (the
   forward pass, its replay and its transpose: 3 solve loops instead of 6).
+- `scan`, `twosolves`: the same scan as applied in `_implicit.py` (`_SCAN_STAGES`,
+  the default since session 12), on and off.
 
 TR-BDF2 (or `--solver backward_euler`), float32 (`--x64`: float64, to compare values to
 rounding), `T` ms at dt 0.025 under the somatic step; the gradient is `jax.grad` of the
@@ -101,6 +103,9 @@ def main(argv=None):
         "unroll1": {(_tree_solve, "_UNROLL"): 1},
         "unroll4": {(_tree_solve, "_UNROLL"): 4},
         "stages": {(TRBDF2, "_tree_voltages"): staged_voltages},
+        # the stages scan as applied in _implicit.py (session 12, A2), on and off
+        "scan": {(_implicit, "_SCAN_STAGES"): True},
+        "twosolves": {(_implicit, "_SCAN_STAGES"): False},
     }
     val = _validation()
     val.T = args.T
