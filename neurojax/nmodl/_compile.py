@@ -49,17 +49,17 @@ from ..channels import AbstractChannel, AbstractPointProcess
 from ..channels._ions import IonUse, default_value, ion_variables
 from ..channels._rates import vtrap
 from ._parse import (
-    LinEq,
     Assign,
     Bin,
+    Block,
     Call,
     CallStmt,
     Compartment,
     Conserve,
-    Block,
     Diff,
     Func,
     If,
+    LinEq,
     Local,
     Name,
     Num,
@@ -1087,7 +1087,8 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
                                             for x in blk.body):  # fmt: skip
                 raise fail(file, blk.line, f"{blk.kind} {name}: {n_eq} equations for the "
                            f"{len(unknowns)} STATEs they name ({', '.join(unknowns)}), or a "
-                           "statement other than assignments and equations: not supported")  # fmt: skip
+                           "statement other than assignments and equations: not "
+                           "supported")  # fmt: skip
     # a STATE that is an ion variable READ and not written (Mergenthal et al.'s m1.mod:
     # `USEION ACh READ AChi` with AChi in STATE, no equation for it): nocmodl loads it
     # from the ion at each entry point and never stores it, so it is the ion's value
@@ -1378,7 +1379,8 @@ def _before_step(prog: Program) -> None:
     call = CallStmt(Call(_BEFORE_STEP, (), bs.line), bs.line)
     ini = prog.initial
     prog.initial = (Block("INITIAL", "INITIAL", (), (call,), bs.line) if ini is None
-                    else Block(ini.kind, ini.name, ini.args, (*ini.body, call), ini.line))  # fmt: skip
+                    else Block(ini.kind, ini.name, ini.args, (*ini.body, call),
+                               ini.line))  # fmt: skip
 
 
 def _gates_class(name: str, fields: list):

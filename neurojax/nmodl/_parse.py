@@ -1026,8 +1026,8 @@ class Parser:
             raise self.err(f"FOR_NETCONS takes NET_RECEIVE's {len(self.receive_args)} "
                            f"arguments, given {len(args)}", t)  # fmt: skip
         body = self.statement_block()
-        return If(Num(1.0, t.line), _rename(body, dict(zip(args, self.receive_args))), (),
-                  t.line)  # fmt: skip
+        renamed = _rename(body, dict(zip(args, self.receive_args, strict=True)))
+        return If(Num(1.0, t.line), renamed, (), t.line)
 
     def if_statement(self):
         t = self.next()  # 'if'
