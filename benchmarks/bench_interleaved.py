@@ -30,17 +30,25 @@ in turn with the other tools' calls; its CPU time is the child's (user + system)
         --brainpy-site /tmp/peers-venv/lib/python3.11/site-packages \
         --brian2-python /tmp/brian2-venv/bin/python
 
-`--vector-widths 0 512` compiles each neurojax case twice: with XLA:CPU's default vector
-width (0) and with `xla_cpu_prefer_vector_width=512` (a per-compilation option; it
-changes no result: the same values bit for bit, `tests/test_populations_s12.py`). The
-peers are compiled as the process's XLA_FLAGS say: run once more with
-`XLA_FLAGS=--xla_cpu_prefer_vector_width=512` to give BrainPy and Jaxley the same width.
+`--vector-widths 256 512` compiles each neurojax case twice, with
+`xla_cpu_prefer_vector_width` 256 and 512 (a per-compilation option; it changes no
+result: the same values bit for bit, `tests/test_populations_s12.py`); 0 compiles with the
+process's setting. The peers are compiled as the process's XLA_FLAGS say, and since
+session 12 importing neurojax puts `--xla_cpu_prefer_vector_width=512` there on CPUs with
+AVX-512: without XLA_FLAGS, BrainPy and Jaxley run at 512 bits too. For the peers as they
+ship (XLA's 256-bit default) set `XLA_FLAGS=--xla_cpu_prefer_vector_width=256` (neurojax
+then leaves the width alone) and pass `--vector-widths 256 512`
+(`results/interleaved_s12_c2_hh_peers256.md`). BrainPy and Jaxley still get neurojax's
+small-loop threshold here (a whole loop compiled into one function), which BrainPy in its
+own process does not have: there its HH runs 1.5–1.7× slower (benchmarks/README.md,
+"Populations against every peer, session 12").
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -52,6 +60,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as C  # noqa: E402
+
+
+def _process_vector_width() -> int:
+    """The `xla_cpu_prefer_vector_width` in this process's XLA_FLAGS (0: none)."""
+    m = re.search(r"xla_cpu_prefer_vector_width=(\d+)", os.environ.get("XLA_FLAGS", ""))
+    return int(m.group(1)) if m else 0
+
+
+def _label(name: str, width: int) -> str:
+    """A neurojax row's name: the scheme and its vector width; width 0 (the process's
+    setting) is named when XLA_FLAGS holds one (neurojax's import sets 512 on AVX-512
+    CPUs), so that no row hides its width."""
+    shown = width or _process_vector_width()
+    label = name if not shown else f"{name}, {shown}-bit vectors"
+    return label + (" (process XLA_FLAGS)" if shown and not width else "")
 
 
 def _cpu() -> float:
@@ -106,8 +129,9 @@ def main(argv=None):
         nargs="+",
         type=int,
         default=[0],
-        help="compile neurojax's runs at each XLA:CPU vector width (0: XLA's default; "
-        "512: AVX-512 machines), as separate rows",
+        help="compile neurojax's runs at each XLA:CPU vector width, as separate rows (0: "
+        "the process's XLA_FLAGS, which neurojax's import sets to 512 on AVX-512 CPUs "
+        "unless a width is there already; 256: XLA's own default)",
     )
     p.add_argument("--name", default="interleaved_peers")
     p.add_argument("--out-dir", type=Path, default=None)
@@ -187,7 +211,7 @@ def main(argv=None):
                 return sol.v, sol.spikes
 
             for width in args.vector_widths:
-                label = name if not width else f"{name}, {width}-bit vectors"
+                label = _label(name, width)
                 t = time.perf_counter()
                 options = {"xla_cpu_prefer_vector_width": width} if width else {}
                 compiled = jax.jit(run).lower(nj_model, inputs).compile(options)
@@ -245,8 +269,9 @@ def main(argv=None):
             x
             for x in rows
             if x["model"] == r["model"] and x["n"] == r["n"] and x["tool"] == "neurojax"
-            and x["scheme"] == ("staggered" if r["model"] == "hh" else "exponential_euler")
-            + (f", {args.vector_widths[0]}-bit vectors" if args.vector_widths[0] else "")
+            and x["scheme"] == _label(
+                "staggered" if r["model"] == "hh" else "exponential_euler", args.vector_widths[0]
+            )
         )  # fmt: skip
         table.append(
             [
