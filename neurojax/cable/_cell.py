@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from .._gather import StaticMap, apply
+from .._gather import StaticMap
 from .._model import (
     POSITIVE,
     REAL,
@@ -33,6 +33,7 @@ from ..solvers._implicit import TreeLinearisation
 from ..solvers._linear_solve import TreeOperator
 from ._ions import IonLayout, Pool
 from ._morphology import Discretisation, Morphology
+from ._node_maps import apply  # `_gather.apply`, as slices where a map is one
 
 _NEGATIVE_G = (
     "Cell inputs['g_syn'] has a negative conductance; conductance inputs are µS >= 0 (for "
