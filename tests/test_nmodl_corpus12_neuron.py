@@ -29,7 +29,9 @@ CASES = [
     # t in the DERIVATIVE's procedure: was refused at load
     "gabab_destexhe (POINTER pre = v, spikes release)",
     "ICAN_dervinis (ion `n`, bimolecular KINETIC, two CONSERVE; + cad_mainen, CaP)",
-    "skbk_filipis (lca, nca, tca read, VALENCE 2 added; SOLVE procedure)",
+    # as published: ions without VALENCE (copies with VALENCE 2 added before E2, s12)
+    "skbk_filipis (lca, nca, tca read, no VALENCE; SOLVE procedure)",
+    "SK_mahapatra (tca, nca read, no VALENCE; ninf = a, `(degC)` in expressions)",
 ]
 
 
@@ -39,7 +41,8 @@ def corpus():
 
     if not c.corpus_available():
         pytest.skip(f"the published corpus is not at {c.CORPUS} (others' code, never "
-                    "committed): set NEUROJAX_CORPUS12 to a copy made from its SOURCES.md")  # fmt: skip
+                    "committed): set NEUROJAX_CORPUS12 to a copy made from its "
+                    "SOURCES.md")  # fmt: skip
     return c
 
 

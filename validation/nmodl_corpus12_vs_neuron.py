@@ -53,16 +53,12 @@ RENAMED = {
 
 
 # file -> [(pattern, replacement)]: copies changed where a neurojax `Cell` refuses the
-# file as published (the same copy runs in NEURON)
-EDITED = {
-    # `USEION lca READ lcai` without VALENCE: NEURON runs it (nothing asks the ions'
-    # charge: `ion_charge("lca_ion")` fails, "USEION CHARGE (or VALENCE) must be defined
-    # in at least one model using this ion"); a `Cell` computes every read ion's Nernst
-    # potential and refuses an ion without valence. The file reads no reversal potential
-    # of these ions, so VALENCE 2 changes nothing it computes
-    "skbk_filipis.mod": [(r"USEION (lca|nca|tca) READ (\w+)", r"USEION \1 READ \2 VALENCE 2")],
-    "SK_mahapatra.mod": [(r"USEION (nca|tca) READ (\w+)", r"USEION \1 READ \2 VALENCE 2")],
-}
+# file as published (the same copy runs in NEURON). Empty since session 12's E2:
+# skbk_filipis.mod and SK_mahapatra.mod (`USEION lca READ lcai` without VALENCE) ran as
+# copies with VALENCE 2 added while a Cell refused any ion without valence; it now
+# refuses one only where a mechanism reads a reversal potential that Nernst computes
+# (NEURON's `ion_charge` fails there too), and these files read none.
+EDITED: dict = {}
 
 
 def _text(name: str) -> str:
@@ -212,14 +208,15 @@ CASES = {
     ),
     # Ait Ouares, Filipis et al. (2018) Purkinje BK over three Ca "ions" (ModelDB 267355):
     # SOLVE of a PROCEDURE with `VERBATIM return 0;`, dt in INITIAL's procedure, ek a
-    # PARAMETER with `USEION k WRITE ik`, ions declared without VALENCE
-    "skbk_filipis (lca, nca, tca read, VALENCE 2 added; SOLVE procedure)": _case(
+    # PARAMETER with `USEION k WRITE ik`, ions declared without VALENCE (run as
+    # published)
+    "skbk_filipis (lca, nca, tca read, no VALENCE; SOLVE procedure)": _case(
         ["skbk_filipis.mod"],
         [("bks", {"gkbar": 0.08}), ("hhx", {})],
         {"bks": ["m", "z"]},
         ions={"lcai0_lca_ion": 1e-3, "ncai0_nca_ion": 1e-3, "tcai0_tca_ion": 1e-3},
     ),
-    "SK_mahapatra (tca, nca read, VALENCE 2 added; ninf = a, `(degC)` in expressions)": _case(
+    "SK_mahapatra (tca, nca read, no VALENCE; ninf = a, `(degC)` in expressions)": _case(
         ["SK_mahapatra.mod"],
         [("sk", {"gbar": 0.01}), ("hhx", {})],
         {"sk": ["n"]},

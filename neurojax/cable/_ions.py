@@ -79,12 +79,6 @@ class IonLayout:
                 for c in {ci, co} & set(u.write):
                     conc_written.setdefault(u.ion, set()).add(c)
                     written_by.setdefault(c, []).append(k)
-        for ion in used:
-            if ion not in self.charge:
-                raise ValueError(
-                    f"ion {ion!r} has no valence: give it in one of the mechanisms using it "
-                    f"(NMODL: USEION {ion} ... VALENCE z), as NEURON requires."
-                )
         self.ions = tuple(sorted(used))
         self.used_nodes = {ion: np.array(sorted(n), dtype=np.int64) for ion, n in used.items()}
         # reversal potential from Nernst where a concentration of the ion is used
@@ -96,6 +90,27 @@ class IonLayout:
             # eadvance) is never Nernst's where a mechanism writes it
             m[sorted(e_written.get(ion, ()))] = False
             self.nernst_mask[ion] = m
+        # an ion no mechanism gives a valence (Filipis et al.'s skbk.mod: `USEION lca READ
+        # lcai`): NEURON runs it and needs the charge only for Nernst's reversal potential
+        # (its `ion_charge` fails there). Refused only where a mechanism reads that
+        # reversal potential at a node where Nernst computes it; elsewhere the reversal
+        # potential is never seen, so it is not computed (the cell's value stays).
+        for ion in self.ions:
+            if ion in self.charge:
+                continue
+            e = ion_variables(ion)[0]
+            for k, (ion_uses, nodes) in enumerate(zip(uses, regions, strict=True)):
+                if any(u.ion == ion and e in u.read for u in ion_uses) and \
+                        self.nernst_mask[ion][nodes].any():  # fmt: skip
+                    raise ValueError(
+                        f"ion {ion!r} has no valence, and mechanism {k} "
+                        f"({type(mechanisms[k]).__name__}) reads its reversal potential {e}, "
+                        f"which NEURON's rule computes by the Nernst equation there (a "
+                        f"mechanism at those nodes reads or writes a {ion} concentration): "
+                        f"give the valence in one of the mechanisms using {ion} (NMODL: "
+                        f"USEION {ion} ... VALENCE z), as NEURON requires for Nernst."
+                    )
+            self.nernst_mask[ion][:] = False
         # a written concentration makes both concentrations of the ion states; a written
         # reversal potential is a state too (kept from step to step)
         self.state_names = tuple(

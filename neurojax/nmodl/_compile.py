@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import keyword
 import re
+import warnings
 from collections import namedtuple
 from typing import Any, ClassVar
 
@@ -1120,6 +1121,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
             r_rcv, w_rcv = r_rcv | r_w, w_rcv | w_w
     else:
         r_rcv, w_rcv = set(), set()
+    _warn_initial_reads_leftover(spec, prog, rw, r_ini, r_cur | r_upd | r_rcv)
     if _first_use(prog, "flag") and prog.net_receive is not None and not spec.self_events:
         pass  # flag is 0 for every external event
     # v assigned in NET_RECEIVE (izhi2007b.mod's reset `v = c`): NEURON's point process
@@ -1268,6 +1270,109 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     spec.gates = _gates_class(f"{_pyname(spec.suffix)}Gates", fields)
     spec.gate_names = tuple(fields)  # NMODL names, in the fields' order
     return spec
+
+
+def _warn_initial_reads_leftover(spec, prog: Program, rw: _RW, r_ini: set,
+                                 later_reads: set) -> None:
+    """INITIAL reading an ASSIGNED (or a file's LOCAL) before it assigns it, where the
+    value read reaches what outlives INITIAL (a STATE, a concentration, a value the
+    BREAKPOINT, SOLVEd block or NET_RECEIVE reads before assigning it): Bezaire et al.
+    2016's ch_KCaS.mod sets `q = qinf` before `rate(cai)` computes qinf. NEURON keeps
+    such values from its previous run (the last step's or the previous INITIAL's), so
+    its result depends on what ran before `finitialize`; neurojax starts them at 0, as
+    NEURON's first run after the instances are made. Not refused (NEURON's first run is
+    what a published simulation is); a UserWarning at import names the file, line and
+    variable. A leftover read whose value is overwritten before use (Pospischil et al.'s
+    IM_cortex.mod: `evaluate_fct(v)` computes tau_m from tau_peak, set just after, and
+    the step recomputes tau_m before reading it) is no warning."""
+    cands = r_ini & (set(spec.assigned) | set(spec.module_locals))
+    if not cands or prog.initial is None:
+        return
+    written: set = set()
+    tainted: dict = {}  # global -> (leftover variable read, INITIAL's line)
+
+    def source(names, local_t, line):
+        for n in sorted(names):
+            if n in local_t and local_t[n]:
+                return local_t[n]
+            if n in local_t:
+                continue
+            if n in tainted:
+                return tainted[n]
+            if n in cands and n not in written:
+                return (n, line)
+        return None
+
+    def expr(e, local_t, line, depth):
+        names, calls = set(), []
+        _names_in(e, names, calls)
+        src = None
+        for fn in calls:
+            if fn in prog.functions and depth < 16:
+                f = prog.functions[fn]
+                arg_src = source(names, local_t, line)  # an argument's (conservative)
+                ret = body(f.body, {**{a: arg_src for a in f.args}, fn: None}, line, depth + 1)
+                src = src or ret.get(fn)
+        return src or source(names, local_t, line)
+
+    def body(stmts, local_t, line, depth):
+        nonlocal written
+        local_t = dict(local_t)
+        for st in stmts:
+            ln = line if depth else st.line
+            if isinstance(st, Local):
+                local_t.update({n: None for n in st.names})
+            elif isinstance(st, Assign):
+                src = expr(st.expr, local_t, ln, depth)
+                if st.target in local_t:
+                    local_t[st.target] = src
+                else:
+                    written.add(st.target)
+                    if src:
+                        tainted[st.target] = src
+                    else:
+                        tainted.pop(st.target, None)
+            elif isinstance(st, CallStmt):
+                expr(st.call, local_t, ln, depth)
+            elif isinstance(st, If):
+                c = expr(st.cond, local_t, ln, depth)
+                w0, t0 = set(written), dict(tainted)
+                lt1 = body(st.body, local_t, ln, depth)
+                w1, t1 = set(written), dict(tainted)
+                written.clear(), written.update(w0), tainted.clear(), tainted.update(t0)
+                lt2 = body(st.orelse, local_t, ln, depth)
+                m_b = rw.body((st,), set(local_t), set())[2]
+                written.intersection_update(w1)  # assigned on both paths
+                tainted.update(t1)  # left by either path
+                for n in m_b - set(local_t):  # assigned under a leftover condition
+                    if c:
+                        tainted[n] = c
+                for n in local_t:
+                    local_t[n] = lt1.get(n) or lt2.get(n) or (c if n in m_b else local_t[n])
+            else:  # SOLVE, equations: what it writes depends on all it reads
+                r, w_def, w_any = rw.body((st,), set(local_t), set(written))
+                src = source(r, local_t, ln)
+                for n in w_any - set(local_t):
+                    if src:
+                        tainted[n] = src
+                written |= w_def
+        return local_t
+
+    body(prog.initial.body, {}, prog.initial.line, 0)
+    sinks = set(spec.state_names) | set(spec.pool) | later_reads
+    reached: dict = {}
+    for n in sorted(set(tainted) & sinks):
+        reached.setdefault(tainted[n], []).append(n)
+    for (name, line), outs in sorted(reached.items(), key=lambda x: (x[0][1], x[0][0])):
+        warnings.warn(
+            f"{spec.file}:{line}: INITIAL reads {name} before it assigns it, and the value "
+            f"reaches {', '.join(outs)}: NEURON keeps {name} from its previous run (the value "
+            "left by the last step or INITIAL), so its result depends on what ran before "
+            f"finitialize; neurojax starts {name} at 0, as NEURON's first run does. Assign "
+            f"{name} before INITIAL reads it if another start is meant.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 _BP_STATEMENTS = "_breakpoint_statements"

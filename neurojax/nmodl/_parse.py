@@ -94,6 +94,51 @@ def tokenize(src: str, file: str) -> list[Tok]:
     return toks
 
 
+# The C standard library's headers (C89-C17). A top-level `VERBATIM #include <stdlib.h>
+# ENDVERBATIM` (12 of 15 of Bezaire et al. 2016's files: "so that the (innocuous) warning
+# ... implicit declaration of built-in function 'free' does not appear") only declares
+# functions for the C that nocmodl writes: nothing NEURON computes changes.
+_C_STD_HEADERS = frozenset(
+    "assert.h complex.h ctype.h errno.h fenv.h float.h inttypes.h iso646.h limits.h "
+    "locale.h math.h setjmp.h signal.h stdalign.h stdarg.h stdatomic.h stdbool.h stddef.h "
+    "stdint.h stdio.h stdlib.h stdnoreturn.h string.h tgmath.h threads.h time.h uchar.h "
+    "wchar.h wctype.h".split()
+)
+_INCLUDE_STD = re.compile(r"#\s*include\s*<\s*([A-Za-z0-9_./]+)\s*>")
+
+
+def check_top_verbatim(src: str, tok: Tok, file: str, hint: str = "") -> None:
+    """A VERBATIM block at a .mod file's top level (`tok`, its text `src[tok.start:tok.end]`)
+    is accepted, as nothing, when it holds only `#include <h>` lines of C standard
+    library headers, C comments and whitespace. Anything else (a declaration, a function,
+    `#define`, `extern`, another header: code NEURON compiles into the mechanism, which
+    neurojax cannot run) is refused, naming its line and the construct."""
+    body = src[tok.start + len("VERBATIM") : tok.end]
+
+    def blank(m):  # a comment's characters to spaces, its newlines kept (line numbers)
+        return re.sub(r"[^\n]", " ", m.group())
+
+    code = re.sub(r"/\*.*?\*/|//[^\n]*", blank, body, flags=re.S)
+    for k, text in enumerate(code.split("\n")):
+        text = text.strip()
+        if not text:
+            continue
+        m = _INCLUDE_STD.fullmatch(text)
+        if m and m.group(1) in _C_STD_HEADERS:
+            continue
+        if text.startswith("/*"):
+            what = "an unclosed C comment"
+        elif m or re.match(r"#\s*include\b", text):
+            what = f"{text!r} (not a C standard library header)"
+        else:
+            what = repr(text)  # the line's code, its comments left out
+        raise fail(file, tok.line + k,
+                   f"VERBATIM blocks (C code) are not supported: {what} in the top-level "
+                   f"VERBATIM block of line {tok.line} (only `#include <...>` of C standard "
+                   "library headers, comments and whitespace are accepted there, as they "
+                   f"change nothing NEURON computes){hint}")  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- tree
 
 
@@ -470,10 +515,21 @@ class Parser:
         if len(self.includes) > 16 or path.resolve() in self.includes:
             raise self.err(f"INCLUDE {name!r}: recursive or deeper than 16 files", t)
         self.includes.append(path.resolve())
-        inner = tokenize(path.read_text(), name)
-        if any(x.kind == "verbatim" for x in inner):
-            raise self.err("VERBATIM blocks (C code) are not supported (in the INCLUDEd "
-                           f"{name})", t)
+        text = path.read_text()
+        inner, depth = [], 0
+        for x in tokenize(text, name):
+            if x.kind == "verbatim":
+                if depth:
+                    raise self.err("VERBATIM blocks (C code) are not supported (in the "
+                                   f"INCLUDEd {name}:{x.line})", t)  # fmt: skip
+                try:  # at the included file's top level: `#include <stdlib.h>` accepted
+                    check_top_verbatim(text, x, name)
+                except NmodlError as e:
+                    raise self.err(f"{e} (INCLUDEd)", t) from None
+                continue
+            if x.kind == "op":
+                depth += {"{": 1, "}": -1}.get(x.text, 0)
+            inner.append(x)
         spliced = [Tok(x.kind, x.text, t.line, s.start, s.start, f"{name}:{x.line}")
                    for x in inner if x.kind != "eof"]  # fmt: skip
         self.toks[self.i : self.i] = spliced
@@ -529,7 +585,11 @@ class Parser:
                 if self.prog.kind == "ARTIFICIAL_CELL" and self.prog.suffix == "VecStim":
                     hint = (" (VecStim plays a hoc Vector of spike times: give the times to "
                             "Cell.event_input directly)")  # fmt: skip
-                raise self.err(f"VERBATIM blocks (C code) are not supported{hint}")
+                if t.origin:  # checked where INCLUDE spliced it (`include`)
+                    raise self.err(f"VERBATIM blocks (C code) are not supported{hint}")
+                check_top_verbatim(self.src, t, self.file, hint)  # `#include <stdlib.h>`
+                self.next()
+                continue
             if t.kind != "name":
                 raise self.err(f"unexpected {t.text!r} at the top level")
             kw = t.text
