@@ -10,7 +10,7 @@ forward run and gradient then run alternately with the others', CPU time):
   (`1 + z/2` for |z| < 1e-6), `b = ∂f/∂x` by `jax.jvp`; JAX differentiates `expm1`
   (`exp` again in the backward) and the division (`a/b`: three divisions).
 - `phi`: `φ` with its own derivative `φ'(z) = (1 + (z − 1)·φ)/z` (from `eᶻ = 1 + z·φ`,
-  no second `exp`; cancellation ≤ ~20 ε at |z| ≥ 0.1), below |z| = 0.1 its Taylor
+  no second `exp`; rounding ~ε·max(20, |z|), as JAX's own), below |z| = 0.1 its Taylor
   series `Σ (k+1) zᵏ/(k+2)!` (10 terms in float64, 6 in float32: truncation < ε).
 - `cnexp`: the whole update `u(x, f, b, dt) = x + f·dt·φ(b·dt)` with its derivative
   written out: `u̇ = ẋ + dt·φ·ḟ + f·dt²·φ'·ḃ + f·(φ + z·φ')·dṫ` (φ' as in `phi`).
@@ -18,6 +18,9 @@ forward run and gradient then run alternately with the others', CPU time):
   as `_compile.vtrap`) with their derivative `v' = v·(1 − v)/z − v` (`v = z/(eᶻ − 1)`)
   for |z| ≥ 0.5 (the closed form's branch), the series' own derivative below.
 - `cnexp_vtrap`: both.
+- `vtrap2`, `cnexp_vtrap2`: as `vtrap`, but the series branch's derivative written out
+  too (`−1/2 + z·Σ (2k+2)·c_k·z^(2k)`, Horner in z²) instead of `jax.jvp` of the whole
+  `vtrap` (whose closed-form branch, an `exp`, it carried along).
 
 Also counted while tracing (`jax` variant): how often each mechanism's SOLVE and
 current are evaluated per traced step — whether anything runs twice per step.
@@ -135,21 +138,44 @@ def make_patches():
         zs = jnp.where(small, 1.0, z)
         return v, jnp.where(small, d_series, v * (1.0 - v) / zs - v) * dz
 
-    def vtrap(x, y, exp_z=None):
+    @jax.custom_jvp
+    def _vtrap2(z):
+        return plain_vtrap(z, 1.0)
+
+    @_vtrap2.defjvp
+    def _vtrap2_jvp(primals, tangents):
+        (z,), (dz,) = primals, tangents
+        v = plain_vtrap(z, 1.0)
+        small = jnp.abs(z) < _rates._SERIES
+        # the series 1 − z/2 + Σ c_k z^(2k+2) differentiated term by term (Horner in z²)
+        z2 = z * z
+        odd = jnp.zeros_like(z)
+        for k, c in reversed(list(enumerate(_rates._even_coeffs(jnp.result_type(z))))):
+            odd = odd * z2 + (2 * k + 2) * c
+        zs = jnp.where(small, 1.0, z)
+        return v, jnp.where(small, -0.5 + z * odd, v * (1.0 - v) / zs - v) * dz
+
+    def vtrap(x, y, exp_z=None, _f=_vtrap1):
         if exp_z is not None or not isinstance(x, jax.Array):
             return plain_vtrap(x, y, exp_z)
         if not jnp.issubdtype(x.dtype, jnp.inexact):
             return plain_vtrap(x, y)
-        return y * _vtrap1(x / y)
+        return y * _f(x / y)
+
+    def vtrap2(x, y, exp_z=None):
+        return vtrap(x, y, exp_z, _f=_vtrap2)
 
     cnexp = {(_compile, "_cnexp_in_place"): make_cnexp("cnexp")}
     vt = {(_compile, "vtrap"): vtrap}
+    vt2 = {(_compile, "vtrap"): vtrap2}
     return {
         "jax": {},
         "phi": {(_compile, "_cnexp_in_place"): make_cnexp("phi")},
         "cnexp": cnexp,
         "vtrap": vt,
         "cnexp_vtrap": {**cnexp, **vt},
+        "vtrap2": vt2,
+        "cnexp_vtrap2": {**cnexp, **vt2},
     }
 
 
