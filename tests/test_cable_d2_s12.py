@@ -71,8 +71,9 @@ def _same_values():
         np.testing.assert_array_equal(np.signbit(got), np.signbit(ref))
         np.testing.assert_array_equal(got, ref)
         t = jnp.asarray(rng.normal(size=x.shape))
-        np.testing.assert_array_equal(jax.jvp(lambda u, m=m: _node_maps.apply(m, u), (x,), (t,))[1],
-                                      jax.jvp(lambda u, m=m: gather_apply(m, u), (x,), (t,))[1])  # fmt: skip
+        tan_a = jax.jvp(lambda u, m=m: _node_maps.apply(m, u), (x,), (t,))[1]
+        tan_b = jax.jvp(lambda u, m=m: gather_apply(m, u), (x,), (t,))[1]
+        np.testing.assert_array_equal(tan_a, tan_b)
         _, vjp_a = jax.vjp(lambda u, m=m: _node_maps.apply(m, u), x)
         _, vjp_b = jax.vjp(lambda u, m=m: gather_apply(m, u), x)
         np.testing.assert_array_equal(vjp_a(ct)[0], vjp_b(ct)[0])
@@ -109,9 +110,7 @@ def _run(cell, slices, solver):
             sol = nj.simulate(c, jnp.full((320, 1), 3.0), dt=0.025, solver=solver)
             return sol.states.v[:, 0].mean(), sol.states
 
-        (val, states), grad = jax.jit(jax.value_and_grad(loss, has_aux=True))(
-            jnp.asarray(0.12)
-        )
+        (val, states), grad = jax.jit(jax.value_and_grad(loss, has_aux=True))(jnp.asarray(0.12))
         return val, states, grad
     finally:
         _node_maps.SLICES = old
@@ -140,8 +139,13 @@ def _gathers_in_step(cell, slices):
     _node_maps.SLICES = slices
     try:
         jax.clear_caches()
-        jaxpr = jax.make_jaxpr(lambda c: nj.simulate(
-            c, jnp.zeros((1, 1)), dt=0.025, solver=nj.solvers.BackwardEuler()).states)(cell)
+        jaxpr = jax.make_jaxpr(
+            lambda c: (
+                nj.simulate(
+                    c, jnp.zeros((1, 1)), dt=0.025, solver=nj.solvers.BackwardEuler()
+                ).states
+            )
+        )(cell)
     finally:
         _node_maps.SLICES = old
     return str(jaxpr).count("custom_linear_solve")

@@ -17,13 +17,18 @@ map goes to `_gather.apply`. The spreads stay gathers unless `PADS`: with the HH
 current placed by a pad, a one-branch HH cable's float64 V moved by up to 1.4e-14 mV in
 8 ms (a pad in place of the gather changes how XLA fuses and rounds the current's
 arithmetic; an optimization barrier before or after the pad did not restore it), while
-the takes as slices keep every value bit for bit (`tests/test_cable_d2_s12.py`). Where it applies: a mechanism inserted in one branch only
-(a soma: its compartments are contiguous nodes), every mechanism of a one-branch cell.
-A mechanism over a whole tree is not one of these (the membrane-less branch ends sit
-between the branches' compartments).
+the takes as slices keep every value bit for bit (`tests/test_cable_d2_s12.py`).
+
+Where it applies: a mechanism inserted in one branch only (a soma: its compartments are
+contiguous nodes), every mechanism of a one-branch cell. A mechanism over a whole tree
+is not one of these (the membrane-less branch ends sit between the branches'
+compartments), so the 10⁴-compartment benchmark tree's step is unchanged. Measured
+(`benchmarks/exp_cable_node_layout.py`, CPU time, float32, paired, load ~7.6): an
+unbranched 10⁴-compartment HH cable 252.3 µs/step with gathers, 251.8 with the take as a
+slice (no gain), 228.9 with the put as a pad too (`PADS`, 1.10×).
 
 `SLICES = False` sends every map to `_gather.apply` (for comparisons and measurements:
-`benchmarks/exp_cable_maps.py`); read when a step is traced.
+`benchmarks/exp_cable_node_layout.py`); read when a step is traced.
 """
 
 from __future__ import annotations
