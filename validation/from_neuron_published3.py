@@ -24,9 +24,14 @@ Models:
 - `bezaire_olm`: Bezaire et al. (2016)'s CA1 O-LM interneuron (mbezaire/ca1,
   `cells/class_olmcell.hoc`, template olmcell: a soma, two dendrites and an axon from
   3-d points, nseg by the network's lambda rule, ch_Nav, ch_Kdrfast, ch_KvAolm,
-  ch_HCNolm with a custom ion `h`, ch_leak at celsius 34), alone (no synapses);
-  `bezaire_olm_published_mods`: the same with the .mod files as published, refused by
-  neurojax's NMODL importer (a top-level VERBATIM `#include <stdlib.h>`).
+  ch_HCNolm with a custom ion `h`, ch_leak at celsius 34), alone (no synapses), its
+  .mod files as published (a top-level `VERBATIM #include <stdlib.h> ENDVERBATIM` in 12
+  of Bezaire's 15 files: accepted since session 12's E2, as it changes nothing NEURON
+  computes; before, the comparison read copies without it, `mods_noinclude/`);
+  `bezaire_olm_verbatim_code`: the same with one line of C (`static int n_calls;`)
+  added to ch_Kdrfast.mod's top-level VERBATIM (copies in a temporary folder; NEURON
+  runs the published files): refused by neurojax's NMODL importer, naming the file, the
+  line and the construct.
 - `bezaire_cck`: the network's CCK+ basket cell (Ca²⁺ shell writing cai and eca, GHK
   L-type, SK and BK, channels inserted per segment by distance).
 - `bezaire_pyr`: the network's pyramidal cell (poolosyncell: 202 sections, Ih and A
@@ -76,10 +81,11 @@ def _pospischil(h, which: str):
                 stim=stim, T=T, v_init=v_init, keep=[cell])  # fmt: skip
 
 
-def _bezaire_olm(h, published_mods: bool = False):
+def _bezaire_olm(h, verbatim_code: bool = False):
     """Bezaire et al. (2016)'s O-LM cell, alone: `olmcell(0, 0, -1)` (no synapses; the
     template's externals `numCellTypes`, `cellType` declared first; `lambda_f` is
-    NEURON's stdlib's), a 0.1 nA step at the soma."""
+    NEURON's stdlib's), a 0.1 nA step at the soma. `verbatim_code`: neurojax reads
+    copies with a C declaration added to ch_Kdrfast.mod's top-level VERBATIM block."""
     d = ROOT / "bezaire"
     _load_dll(h, d / "mods")
     if not hasattr(h, "olmcell"):
@@ -92,11 +98,22 @@ def _bezaire_olm(h, published_mods: bool = False):
     cell = h.olmcell(0, 0, 0)
     secs = list(cell.all)
     soma = cell.soma[0]
-    out = dict(secs=secs, mods=d / "mods_noinclude", soma=(soma, 0.5),
+    out = dict(secs=secs, mods=d / "mods", soma=(soma, 0.5),
                distal=(cell.dend[0], 0.9), stim=(100.0, 400.0, 0.1), T=600.0, v_init=-67.0,
                keep=[cell])  # fmt: skip
-    if published_mods:  # a VERBATIM `#include <stdlib.h>` (a no-op) stops neurojax's importer
-        out.update(mods=d / "mods", refusal="VERBATIM")
+    if verbatim_code:  # C code beside the `#include <stdlib.h>`: refused, naming it
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="bezaire_olm_verbatim_"))
+        for f in (d / "mods").glob("*.mod"):
+            text = f.read_text()
+            if f.name == "ch_Kdrfast.mod":
+                assert text.count("#include <stdlib.h>") == 1, "ch_Kdrfast.mod changed"
+                inc = "#include <stdlib.h>"
+                text = text.replace(inc, inc + "\nstatic int n_calls;", 1)
+            (tmp / f.name).write_text(text)
+        out.update(mods=tmp, refusal="ch_Kdrfast.mod:19: VERBATIM blocks (C code) are not "
+                   "supported: 'static int n_calls;' at line 21")  # fmt: skip
     return out
 
 
@@ -122,7 +139,7 @@ def _bezaire_cck(h):
     cell = h.cckcell(0, 0, 0)
     secs = list(cell.all)
     soma = cell.soma[0]
-    return dict(secs=secs, mods=d / "mods_noinclude", soma=(soma, 0.5),
+    return dict(secs=secs, mods=d / "mods", soma=(soma, 0.5),
                 distal=(cell.dend[4], 0.9), stim=(100.0, 400.0, 0.1), T=600.0,
                 v_init=-61.0, neuron_slope=True, keep=[cell])  # fmt: skip
 
@@ -159,7 +176,7 @@ MODELS = {
     "pospischil_lts": lambda h: _pospischil(h, "lts"),
     "pospischil_ib": lambda h: _pospischil(h, "ib"),
     "bezaire_olm": _bezaire_olm,
-    "bezaire_olm_published_mods": lambda h: _bezaire_olm(h, published_mods=True),
+    "bezaire_olm_verbatim_code": lambda h: _bezaire_olm(h, verbatim_code=True),
     "bezaire_cck": _bezaire_cck,
     "bezaire_pyr": _bezaire_pyr,
 }

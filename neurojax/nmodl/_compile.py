@@ -1289,19 +1289,18 @@ def _warn_initial_reads_leftover(spec, prog: Program, rw: _RW, r_ini: set,
     if not cands or prog.initial is None:
         return
     written: set = set()
-    tainted: dict = {}  # global -> (leftover variable read, INITIAL's line)
+    tainted: dict = {}  # global -> {(leftover variable read, INITIAL's line), ...}
 
     def source(names, local_t, line):
-        for n in sorted(names):
-            if n in local_t and local_t[n]:
-                return local_t[n]
+        out = frozenset()
+        for n in names:
             if n in local_t:
-                continue
-            if n in tainted:
-                return tainted[n]
-            if n in cands and n not in written:
-                return (n, line)
-        return None
+                out |= local_t[n] or frozenset()
+            elif n in tainted:
+                out |= tainted[n]
+            elif n in cands and n not in written:
+                out |= {(n, line)}
+        return out or None
 
     def expr(e, local_t, line, depth):
         names, calls = set(), []
@@ -1312,8 +1311,8 @@ def _warn_initial_reads_leftover(spec, prog: Program, rw: _RW, r_ini: set,
                 f = prog.functions[fn]
                 arg_src = source(names, local_t, line)  # an argument's (conservative)
                 ret = body(f.body, {**{a: arg_src for a in f.args}, fn: None}, line, depth + 1)
-                src = src or ret.get(fn)
-        return src or source(names, local_t, line)
+                src = (src or frozenset()) | (ret.get(fn) or frozenset()) or None
+        return (src or frozenset()) | (source(names, local_t, line) or frozenset()) or None
 
     def body(stmts, local_t, line, depth):
         nonlocal written
@@ -1343,12 +1342,14 @@ def _warn_initial_reads_leftover(spec, prog: Program, rw: _RW, r_ini: set,
                 lt2 = body(st.orelse, local_t, ln, depth)
                 m_b = rw.body((st,), set(local_t), set())[2]
                 written.intersection_update(w1)  # assigned on both paths
-                tainted.update(t1)  # left by either path
+                for n, src1 in t1.items():  # left by either path
+                    tainted[n] = tainted.get(n, frozenset()) | src1
                 for n in m_b - set(local_t):  # assigned under a leftover condition
                     if c:
-                        tainted[n] = c
+                        tainted[n] = tainted.get(n, frozenset()) | c
                 for n in local_t:
-                    local_t[n] = lt1.get(n) or lt2.get(n) or (c if n in m_b else local_t[n])
+                    merged = (lt1.get(n) or frozenset()) | (lt2.get(n) or frozenset())
+                    local_t[n] = merged | (c if c and n in m_b else frozenset()) or None
             else:  # SOLVE, equations: what it writes depends on all it reads
                 r, w_def, w_any = rw.body((st,), set(local_t), set(written))
                 src = source(r, local_t, ln)
@@ -1362,7 +1363,8 @@ def _warn_initial_reads_leftover(spec, prog: Program, rw: _RW, r_ini: set,
     sinks = set(spec.state_names) | set(spec.pool) | later_reads
     reached: dict = {}
     for n in sorted(set(tainted) & sinks):
-        reached.setdefault(tainted[n], []).append(n)
+        for src in tainted[n]:
+            reached.setdefault(src, []).append(n)
     for (name, line), outs in sorted(reached.items(), key=lambda x: (x[0][1], x[0][0])):
         warnings.warn(
             f"{spec.file}:{line}: INITIAL reads {name} before it assigns it, and the value "

@@ -112,7 +112,8 @@ def check_top_verbatim(src: str, tok: Tok, file: str, hint: str = "") -> None:
     is accepted, as nothing, when it holds only `#include <h>` lines of C standard
     library headers, C comments and whitespace. Anything else (a declaration, a function,
     `#define`, `extern`, another header: code NEURON compiles into the mechanism, which
-    neurojax cannot run) is refused, naming its line and the construct."""
+    neurojax cannot run) is refused, naming the block's line (`file:line:`), the
+    construct and its own line."""
     body = src[tok.start + len("VERBATIM") : tok.end]
 
     def blank(m):  # a comment's characters to spaces, its newlines kept (line numbers)
@@ -132,11 +133,11 @@ def check_top_verbatim(src: str, tok: Tok, file: str, hint: str = "") -> None:
             what = f"{text!r} (not a C standard library header)"
         else:
             what = repr(text)  # the line's code, its comments left out
-        raise fail(file, tok.line + k,
-                   f"VERBATIM blocks (C code) are not supported: {what} in the top-level "
-                   f"VERBATIM block of line {tok.line} (only `#include <...>` of C standard "
-                   "library headers, comments and whitespace are accepted there, as they "
-                   f"change nothing NEURON computes){hint}")  # fmt: skip
+        raise fail(file, tok.line,
+                   f"VERBATIM blocks (C code) are not supported: {what} at line "
+                   f"{tok.line + k}, in a top-level VERBATIM block (only `#include <...>` of "
+                   "C standard library headers, comments and whitespace are accepted there, "
+                   f"as they change nothing NEURON computes){hint}")  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- tree
