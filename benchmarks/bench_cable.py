@@ -404,14 +404,17 @@ def _cpu():
     return time.process_time()
 
 
-def run_paired(nb, rounds, jaxley_python=None, tree_methods=None):
+def run_paired(nb, rounds, jaxley_python=None, tree_methods=None, gates_at_nodes=False):
     """The forward runs of neurojax (backward Euler and Crank–Nicolson, float32), NEURON
     and Jaxley interleaved, `rounds` times, each timed in CPU seconds of its own process
     (neurojax and NEURON in this one, Jaxley in a server subprocess in its own virtual
     environment, compiled before the first round): on a shared, loaded machine, the
     ratios of neighbouring runs are the steadier figure. neurojax's gradients (of the
     mean soma V w.r.t. every branch's g_Na) run in the same rounds, ÷ the same scheme's
-    forward. Returns one row per tool (median CPU seconds) plus the per-round ratios."""
+    forward. `gates_at_nodes`: one more backward-Euler forward row, the cell built with
+    `cable._cell.GATES_AT_NODES` (its HH gates at node layout; no gradient row: the
+    gradient's per-branch g_Na is a per-compartment parameter, which keeps the region
+    layout). Returns one row per tool (median CPU seconds) plus the per-round ratios."""
     import jax
     import jax.numpy as jnp
 
@@ -447,6 +450,20 @@ def run_paired(nb, rounds, jaxley_python=None, tree_methods=None):
         jax.block_until_ready(grad(g_na))
         spikes_of[name + " gradient"] = spikes_of[name]
         runs[name + " gradient"] = lambda grad=grad: jax.block_until_ready(grad(g_na))
+    if gates_at_nodes:
+        from neurojax.cable import _cell
+
+        _cell.GATES_AT_NODES = True
+        try:
+            cell_n = Cell(morph, [(HH(), None)], ra=35.4, clamps=[(0, 0.5)])
+        finally:
+            _cell.GATES_AT_NODES = False
+        assert cell_n.geometry.at_nodes == {0}
+        name = "neurojax BackwardEuler gates at nodes"
+        fn = jax.jit(lambda c: nj.simulate(c, stim, dt=DT, solver=nj.solvers.BackwardEuler(),
+                                           saveat=rec).states)  # fmt: skip
+        spikes_of[name] = spikes(np.asarray(fn(cell_n)).ravel())
+        runs[name] = lambda fn=fn: jax.block_until_ready(fn(cell_n))
     nrn_run, nrn_rec, keep = _neuron_tree(nb)
     nrn_run()
     spikes_of["NEURON"] = spikes(np.array(nrn_rec))
@@ -582,6 +599,12 @@ def main(argv=None):
         default=[0, 10, 100],
         help="--tool solve: vmap batch sizes (0: one cell, no vmap)",
     )
+    p.add_argument(
+        "--gates-at-nodes",
+        action="store_true",
+        help="--tool paired: add a backward-Euler row with the HH gates at node layout "
+        "(cable._cell.GATES_AT_NODES)",
+    )
     p.add_argument("--hay", action="store_true", help="--tool solve: add the Hay cell's tree")
     p.add_argument("--name", default="cpu")
     p.add_argument("--json-out", default=None)
@@ -596,7 +619,7 @@ def main(argv=None):
 
         rows = [r for nb in args.branches
                 for r in run_paired(nb, args.rounds, args.jaxley_python,
-                                    args.tree_methods)]  # fmt: skip
+                                    args.tree_methods, args.gates_at_nodes)]  # fmt: skip
         result = dict(
             machine={**C.machine_info(), "load_average_at_start": load0},
             dt=DT,

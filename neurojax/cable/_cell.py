@@ -379,6 +379,7 @@ class Cell(AbstractModel):
         # the instances of one mechanism kind evaluated as one (`_groups`)
         self.geometry.groups = _groups(channels, regions, self.geometry.ions, disc.n_nodes,
                                        self.geometry)  # fmt: skip
+        self.geometry.at_nodes = _gates_at_nodes(self.geometry, channels, disc)
         self.geometry.receivers = np.array(
             [j for j, pp in enumerate(self.point_processes) if pp.n_receive], dtype=np.int64
         )
@@ -457,15 +458,17 @@ class Cell(AbstractModel):
             )
         spread = self.geometry.spread[mechanism]
         n_region = len(self.regions[mechanism])
+        at_nodes = mechanism in self.geometry.at_nodes  # gates at node layout
         pos = []
         for b, x in _sites("record_gate sites", sites, 2, "(branch, x)"):
-            k = int(spread[self.node(b, x)])
+            node = self.node(b, x)
+            k = int(spread[node])
             if k == n_region:
                 raise ValueError(
                     f"mechanism {mechanism} ({type(self.mechanisms[mechanism]).__name__}) is "
                     f"not inserted at branch {b}, x={x}."
                 )
-            pos.append(k)
+            pos.append(node if at_nodes else k)
         pos = np.array(pos)
         return lambda y: getattr(y.gates[mechanism], gate)[..., pos]
 
@@ -801,6 +804,9 @@ class Cell(AbstractModel):
                     (vr,),
                     (jnp.ones_like(vr),),
                 )
+            if k in geo.at_nodes:  # every node: none at the membrane-less ends
+                mem = jnp.asarray(geo.has_membrane)
+                i, di = jnp.where(mem, i, 0.0), jnp.where(mem, di, 0.0)
             i_mem = i_mem + apply(grp.put, i) * area
             g_mem = g_mem + apply(grp.put, di) * area
         for j, (pp, node, gates) in enumerate(
@@ -1194,6 +1200,47 @@ MERGE_INSTANCES = True
 """Whether a `Cell` evaluates the instances of one mechanism kind as one (`_groups`); read
 when a `Cell` is built. `False` evaluates every instance apart (for comparisons and
 measurements: the results differ by rounding only)."""
+
+
+GATES_AT_NODES = False
+"""Whether a `Cell` keeps the gates of a mechanism inserted in every compartment at node
+layout (read when a `Cell` is built; an experiment, off by default as it changes the
+state's layout): the mechanism is then evaluated at every node, the membrane-less branch
+ends included (their current masked to 0; their gate values are computed from their V
+and carry nothing), its `CellState.gates[k]` leaves are `(*batch, n_nodes)`, and the
+maps between nodes and its compartments are the identity (`_node_maps`: no gathers).
+Only for a mechanism alone in its group, not sharing ion pools, with scalar parameters
+(`_gates_at_nodes`). Measured on the 10⁴-compartment HH tree: 150.6 → 129.6 µs per
+backward-Euler step (`benchmarks/exp_cable_node_layout.py`, the same change patched in)."""
+
+
+def _gates_at_nodes(geo: _Geometry, channels, disc: Discretisation) -> frozenset:
+    """With `GATES_AT_NODES`: the mechanisms whose gates are kept at node layout — alone
+    in their group, over every compartment, not pooled, elementwise (`merge_instances`),
+    every array parameter a scalar — with their groups' maps made the identity."""
+    if not GATES_AT_NODES:
+        return frozenset()
+    n = disc.n_nodes
+    out = []
+    for grp in geo.groups:
+        if len(grp.members) != 1:
+            continue
+        k = grp.members[0]
+        ch = channels[k]
+        if (
+            geo.ions.pooled[k]
+            or not getattr(type(ch), "merge_instances", True)
+            or not np.array_equal(geo.regions[k], disc.membrane)
+            or any(jnp.ndim(leaf) != 0 for _, leaf in _array_fields(ch))
+        ):
+            continue
+        alln = np.arange(n, dtype=np.int64)
+        grp.nodes, grp.sizes, grp.offsets = alln, (n,), np.array([0, n])
+        grp.spread = alln.astype(np.int32)
+        grp.take = StaticMap.take(alln, n)  # the identity (`_node_maps.kind`)
+        grp.put = grp.take
+        out.append(k)
+    return frozenset(out)
 
 
 _PREPARE_CHOICES = ("all", "none")
