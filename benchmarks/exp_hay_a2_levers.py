@@ -21,6 +21,9 @@ forward run and gradient then run alternately with the others', CPU time):
 - `vtrap2`, `cnexp_vtrap2`: as `vtrap`, but the series branch's derivative written out
   too (`−1/2 + z·Σ (2k+2)·c_k·z^(2k)`, Horner in z²) instead of `jax.jvp` of the whole
   `vtrap` (whose closed-form branch, an `exp`, it carried along).
+- `cnexp_vtrap3`: `cnexp_vtrap2` with the forward program kept closer to `jax`'s: `dt`
+  a scalar (not broadcast to the states' shape) and `vtrap(z, 1)` without the extra
+  `/ 1`, `1 ·` around the custom rule.
 
 Also counted while tracing (`jax` variant): how often each mechanism's SOLVE and
 current are evaluated per traced step — whether anything runs twice per step.
@@ -111,6 +114,9 @@ def make_patches():
 
             fx, b = jax.jvp(f, (x,), (jnp.ones_like(x),))
             dt = glob["dt"]
+            if kind == "cnexp3":  # dt a scalar: no broadcast arrays in the forward program
+                glob[s.state] = cnexp_update(x, fx, b, jnp.asarray(dt, x.dtype))
+                return
             if kind == "phi":
                 glob[s.state] = x + fx * dt * phi(b * dt)
             else:
@@ -165,6 +171,12 @@ def make_patches():
     def vtrap2(x, y, exp_z=None):
         return vtrap(x, y, exp_z, _f=_vtrap2)
 
+    def vtrap3(x, y, exp_z=None):  # y = 1 (the importer's case): no `/ y`, `y *` around it
+        if isinstance(y, float) and y == 1.0 and exp_z is None and isinstance(x, jax.Array):
+            if jnp.issubdtype(x.dtype, jnp.inexact):
+                return _vtrap2(x)
+        return vtrap2(x, y, exp_z)
+
     cnexp = {(_compile, "_cnexp_in_place"): make_cnexp("cnexp")}
     vt = {(_compile, "vtrap"): vtrap}
     vt2 = {(_compile, "vtrap"): vtrap2}
@@ -176,6 +188,10 @@ def make_patches():
         "cnexp_vtrap": {**cnexp, **vt},
         "vtrap2": vt2,
         "cnexp_vtrap2": {**cnexp, **vt2},
+        "cnexp_vtrap3": {
+            (_compile, "_cnexp_in_place"): make_cnexp("cnexp3"),
+            (_compile, "vtrap"): vtrap3,
+        },
     }
 
 
