@@ -48,7 +48,8 @@ _PER_UM2 = 1e-5
 class CellState(NamedTuple):
     """State of a `Cell`: `v` (mV) at every node `(*batch, n_nodes)` — including the
     membrane-less branch ends —, and `gates`, one NamedTuple per inserted channel with
-    leaves `(*batch, n_region)` (the channel's compartments, in `Cell.regions` order),
+    leaves `(*batch, n_region)` (the channel's compartments, in `Cell.regions` order;
+    `(*batch, n_nodes)` for the mechanisms `_cell.GATES_AT_NODES` keeps at node layout),
     and `ions`: the ion concentrations that are states (a mechanism WRITEs them: `"cai"`,
     `"cao"`, …, mM), each `(*batch, n_nodes)`; `points`: one NamedTuple of gates per point
     process, leaves `(*batch, 1)`."""
