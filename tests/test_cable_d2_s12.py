@@ -189,8 +189,9 @@ def test_gates_at_nodes_only_where_it_applies():
     assert _built([(HH(), None)], flag=False).geometry.at_nodes == frozenset()
     cell = _built([(HH(), None), (Passive(g=0.0003, e=-70.0), [1, 2]), (HH(), "soma")])
     assert cell.geometry.at_nodes == {0}  # over every compartment, alone in its group
-    assert cell.init_state().gates[0].m.shape == (cell.n_nodes,)
-    assert cell.init_state().gates[2].m.shape == (2,)  # the soma's: its region
+    shapes = jax.eval_shape(cell.init_state).gates
+    assert shapes[0].m.shape == (cell.n_nodes,)
+    assert shapes[2].m.shape == (2,)  # the soma's: its region
     g = cell.geometry.groups[0]
     assert _node_maps.kind(g.take) == ("identity",) and _node_maps.kind(g.put) == ("identity",)
     # a per-compartment parameter keeps the region layout
@@ -211,9 +212,8 @@ def test_gates_at_nodes_not_for_ion_pools():
 
 def test_record_gate_at_node_layout():
     cell = _built([(HH(), None)])
-    y = cell.init_state()
-    m = jnp.arange(cell.n_nodes, dtype=y.v.dtype)
-    y = y._replace(gates=(y.gates[0]._replace(m=m),))
+    y = jax.eval_shape(cell.init_state)
+    y = y._replace(gates=(y.gates[0]._replace(m=np.arange(cell.n_nodes)),))
     sites = [(0, 0.25), (1, 0.9), (2, 0.1)]
     np.testing.assert_array_equal(cell.record_gate(0, "m", sites)(y),
                                   [cell.node(b, x) for b, x in sites])  # fmt: skip
