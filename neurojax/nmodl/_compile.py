@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import math
 import re
 import warnings
 from collections import namedtuple
@@ -48,7 +49,7 @@ import numpy as np
 from .._model import Domain, check_domains, parameter
 from ..channels import AbstractChannel, AbstractPointProcess
 from ..channels._ions import IonUse, default_value, ion_variables
-from ..channels._rates import vtrap
+from ..channels._rates import _SERIES, _even_coeffs, vtrap
 from ._parse import (
     Assign,
     Bin,
@@ -118,9 +119,42 @@ def _weak(x):
     return x.item() if isinstance(x, np.generic) else x
 
 
+@jax.custom_jvp
+def _vtrap1(z):
+    """`z/(eᶻ − 1)` (`vtrap(z, 1)`) with its derivative written out: reverse mode through
+    the closed form cost a second exponential's worth of divisions (`a/b`: three); here
+    `v' = v·(1 − v)/z − v` (from `v = z/(eᶻ − 1)`; rounding ≤ ~4 ε at |z| ≥ 0.5, the
+    closed form's branch), below it the series differentiated term by term. Hay cell, 1 s gradient:
+    benchmarks/exp_hay_a2_levers.py."""
+    return vtrap(z, 1.0)
+
+
+@_vtrap1.defjvp
+def _vtrap1_jvp(primals, tangents):
+    (z,), (dz,) = primals, tangents
+    v = vtrap(z, 1.0)
+    small = jnp.abs(z) < _SERIES
+    # the series 1 − z/2 + Σ c_k z^(2k+2) differentiated term by term (Horner in z²)
+    z2 = z * z
+    odd = jnp.zeros_like(z)
+    for k, c in reversed(list(enumerate(_even_coeffs(jnp.result_type(z))))):
+        odd = odd * z2 + (2 * k + 2) * c
+    zs = jnp.where(small, 1.0, z)
+    return v, jnp.where(small, -0.5 + z * odd, v * (1.0 - v) / zs - v) * dz
+
+
+def _vtrap(x, y):
+    """`vtrap(x, y)` through `_vtrap1` for traced floating arrays."""
+    if not isinstance(x, jax.Array) or not jnp.issubdtype(x.dtype, jnp.inexact):
+        return vtrap(x, y)
+    if isinstance(y, float) and y == 1.0:  # the importer's case: no `/ 1`, `1 ·` around it
+        return _vtrap1(x)
+    return y * _vtrap1(x / y)
+
+
 def _exprelr(x):
     """NEURON's builtin `exprelr(x) = x/(exp(x) − 1)`, safe at 0."""
-    return vtrap(x, 1.0)
+    return _vtrap(x, 1.0)
 
 
 def _where(c, a, b):
@@ -192,7 +226,7 @@ def ev(e, frame: dict, ctx: _Ctx):
             z = np.float64(z)
             with np.errstate(all="ignore"):
                 return r * (z / np.expm1(z) if z != 0 else np.float64(1.0))
-        return _weak(r) * vtrap(z, 1.0)
+        return _weak(r) * _vtrap(z, 1.0)
     if isinstance(e, Call):
         return call(e, frame, ctx)
     raise _err(spec, getattr(e, "line", 0), f"unsupported expression {e!r}")  # pragma: no cover
@@ -513,6 +547,46 @@ def _swap_mode(ctx: _Ctx, mode: str) -> _Ctx:
     return c
 
 
+def _phi(z):
+    """`φ(z) = (eᶻ − 1)/z` (`1 + z/2` below |z| = 1e-6)."""
+    small = jnp.abs(z) < 1e-6
+    zs = jnp.where(small, 1.0, z)
+    return jnp.where(small, 1.0 + z / 2, jnp.expm1(zs) / zs)
+
+
+def _phi_prime(z, phi):
+    """`φ'(z)` given `φ(z)`: `(1 + (z − 1)·φ)/z` (from `eᶻ = 1 + z·φ`: no second
+    exponential; rounding ~ε·max(20, |z|), as JAX's own through expm1' = 1 + expm1),
+    below |z| = 0.1 the Taylor series
+    `Σ (k+1)·zᵏ/(k+2)!` (10 terms in float64, 6 in float32: truncation < ε)."""
+    n = 10 if z.dtype == jnp.float64 else 6
+    series = jnp.zeros_like(z)
+    for k in reversed(range(n)):
+        series = series * z + (k + 1) / math.factorial(k + 2)
+    small = jnp.abs(z) < 0.1
+    zs = jnp.where(small, 1.0, z)
+    return jnp.where(small, series, (1.0 + (z - 1.0) * phi) / zs)
+
+
+@jax.custom_jvp
+def _cnexp_update(x, fx, b, dt):
+    """cnexp's `x + f·dt·φ(b·dt)`, its derivative written out (JAX's own went through
+    `expm1`'s derivative, a second exponential, and the division's three):
+    `u̇ = ẋ + dt·φ·ḟ + f·dt²·φ'·ḃ + f·(φ + z·φ')·dṫ`. Hay cell, 1 s gradient:
+    benchmarks/exp_hay_a2_levers.py."""
+    return x + fx * dt * _phi(b * dt)
+
+
+@_cnexp_update.defjvp
+def _cnexp_update_jvp(primals, tangents):
+    x, fx, b, dt = primals
+    dx, dfx, db, ddt = tangents
+    z = b * dt
+    p = _phi(z)
+    pp = _phi_prime(z, p)
+    return x + fx * dt * p, dx + dt * p * dfx + fx * dt * dt * pp * db + fx * (p + z * pp) * ddt
+
+
 def _cnexp_in_place(s: Diff, frame, ctx: _Ctx):
     """`x' = f` under cnexp: `x ← x + f·dt·(e^{b·dt} − 1)/(b·dt)`, `b = ∂f/∂x` (forward
     mode) at the current values — exact for f linear in x (checked when built)."""
@@ -525,11 +599,7 @@ def _cnexp_in_place(s: Diff, frame, ctx: _Ctx):
         return jnp.asarray(_weak(ev(s.expr, dict(frame), _Ctx(spec, g2, "derivative"))))
 
     fx, b = jax.jvp(f, (x,), (jnp.ones_like(x),))
-    z = b * glob["dt"]
-    small = jnp.abs(z) < 1e-6
-    zs = jnp.where(small, 1.0, z)
-    phi = jnp.where(small, 1.0 + z / 2, jnp.expm1(zs) / zs)  # (eᶻ − 1)/z
-    glob[s.state] = x + fx * glob["dt"] * phi
+    glob[s.state] = _cnexp_update(x, fx, b, jnp.asarray(glob["dt"], x.dtype))
 
 
 def _solve(s: Solve, ctx: _Ctx):
