@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
@@ -41,41 +40,6 @@ class HHGates(NamedTuple):
     n: Array
 
 
-# e^{2.5}, e^{3}, e^{1}: α_m's, β_h's and α_n's exponentials are e^{−(V + 65)/10} times these
-_E25, _E3, _E1 = 12.182493960703473, 20.085536923187668, 2.718281828459045
-
-
-def _hh_rates(v):
-    """`(α_m, β_m, α_h, β_h, α_n, β_n)` of `neurojax.channels.hh` (1/ms at 6.3 °C) with 2
-    `exp` instead of 6: `x = e^{−(V + 65)/80}` is β_n's, `x⁴ = e^{−(V + 65)/20}` α_h's,
-    and `x⁸ = e^{−(V + 65)/10}` times `e^{2.5}`, `e^{3}`, `e^{1}` is α_m's, β_h's and
-    α_n's (`e^{−(V + c)/10}`, c = 40, 35, 55); β_m's `e^{−(V + 65)/18}` has its own.
-
-    Rounding: each power adds ≲ 1 ulp per multiplication to the relative error of `x`
-    (x⁸: 3 squarings, ≲ 8 ulp + 3 roundings): measured over −100…60 mV, ≤ 18 ulp in
-    float64 (4e-15; the float64 100-ms run of the 2000-compartment tree agrees with the
-    six separate functions to 4e-12 mV at every node and step), ≤ 4 ulp in the updated
-    gates in float32 (`benchmarks/exp_cable_step.py`). Why: the HH gates are most of a
-    cable's step (exponentials: ~0.36 ns each per compartment on XLA:CPU); 9 `exp` per
-    compartment and step became 5: the 10⁴-compartment HH tree's backward-Euler step
-    1.10× faster (177 → 161 µs, CPU time, paired). XLA:CPU rewrites a product of
-    exponentials back into one `exp` of the sum (`x·x` → `exp(2u)`), so `x` passes an
-    optimization barrier first."""
-    u = -(v + 65.0)
-    x = jax.lax.optimization_barrier(jnp.exp(u / 80.0))
-    x4 = x * x
-    x4 = x4 * x4
-    e10 = x4 * x4
-    return (
-        0.1 * vtrap(-(v + 40.0), 10.0, exp_z=e10 * _E25),
-        4.0 * jnp.exp(u / 18.0),
-        0.07 * x4,
-        1.0 / (e10 * _E3 + 1.0),
-        0.01 * vtrap(-(v + 55.0), 10.0, exp_z=e10 * _E1),
-        0.125 * x,
-    )
-
-
 class HH(hh.HHParameters, AbstractChannel):
     """Hodgkin–Huxley (1952) Na⁺, K⁺ and leak, exactly NEURON's `hh` (with
     `usetable_hh = 0`), the same rate functions as `neurojax.HodgkinHuxley`.
@@ -103,7 +67,12 @@ class HH(hh.HHParameters, AbstractChannel):
 
     def update(self, v, gates, dt, temperature):
         phi = hh.q10(temperature)
-        am, bm, ah, bh, an, bn = _hh_rates(v)
+        # the point neuron's rates (`hh.rates`: 3 `exp` for the six; 6 per compartment with
+        # the 3 relaxation factors). Session 12 measured a cable-only variant from 2 `exp`
+        # (powers of e^{-(V+65)/80} behind an optimization barrier) 6 % faster than the
+        # former 4-`exp` rates at 10⁴ compartments; against these 3-`exp` ones it would
+        # save one `exp` of 6 (unmeasured), so one set of rates serves both.
+        am, bm, ah, bh, an, bn = hh.rates(v)
         pairs = ((am, bm), (ah, bh), (an, bn))
         out = [
             relax(x, a / (a + b), phi * (a + b), dt) for x, (a, b) in zip(gates, pairs, strict=True)
