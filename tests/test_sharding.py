@@ -187,8 +187,15 @@ def test_sharded_sweep_equals_vmap(multi_device):
     r = multi_device
     # g_Na from 60 to 180 mS/cm² crosses from few to many spikes: different results per set
     assert len(set(r["sweep_counts"])) > 1
-    for key in ("sweep_count", "sweep_v", "sweep_pad_v"):
-        assert r[key]["shape_equal"] and r[key]["equal"], (key, r[key])
+    assert r["sweep_count"]["shape_equal"] and r["sweep_count"]["equal"], r["sweep_count"]
+    # V to float32 rounding, not bit for bit: each device holds 2 of the 8 parameter sets,
+    # fewer than a 512-bit vector's 16 lanes (neurojax's default on AVX-512 CPUs), and XLA
+    # steps such a remainder with other instructions than the full vector of the vmapped
+    # reference: 1 ulp in an `exp` (7.6e-6 mV at 60 mV was seen). Over these 10 ms a
+    # perturbation grows at most by the upstroke's e-folding over a few steps, ~10² per
+    # spike: 1e-3 mV bounds a few ulp amplified, far below a shifted spike (tens of mV).
+    for key in ("sweep_v", "sweep_pad_v"):
+        assert r[key]["shape_equal"] and r[key]["max_abs"] <= 1e-3, (key, r[key])
     assert _is_split(r["sweep_split"]) and r["sweep_split"]["shards"] == [[2]]
     assert r["sweep_error"] is not None and "multiple of 4" in r["sweep_error"]
 
