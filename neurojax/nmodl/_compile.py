@@ -809,6 +809,24 @@ def _steady_state(s: Solve, ctx: _Ctx):
 # ----------------------------------------------------------------------------- analysis
 
 
+def _all_names(tree) -> set:
+    """Every `Name` id anywhere in a statement or expression tree (read or assigned)."""
+    out = set()
+
+    def visit(x):
+        if isinstance(x, Name):
+            out.add(x.id)
+        elif isinstance(x, (list, tuple)):
+            for y in x:
+                visit(y)
+        elif hasattr(x, "__dataclass_fields__"):
+            for f in x.__dataclass_fields__:
+                visit(getattr(x, f))
+
+    visit(tree)
+    return out
+
+
 def _names_in(e, out: set, calls: list):
     if isinstance(e, Name):
         out.add(e.id)
@@ -987,19 +1005,7 @@ def build_spec(prog: Program, ions: dict | None = None) -> Spec:
     # connection (NEURON: per NetCon), carried with the gates as `nc_<name>`
     spec.receive_state = tuple(spec.receive_args[1:])
     if prog.receive_initial is not None:
-        ri_reads = set()
-
-        def names(x):
-            if isinstance(x, Name):
-                ri_reads.add(x.id)
-            elif isinstance(x, (list, tuple)):
-                for y in x:
-                    names(y)
-            elif hasattr(x, "__dataclass_fields__"):
-                for f in x.__dataclass_fields__:
-                    names(getattr(x, f))
-
-        names(prog.receive_initial.body)
+        ri_reads = _all_names(prog.receive_initial.body)
         if spec.receive_args and spec.receive_args[0] in ri_reads:
             raise fail(file, prog.receive_initial.line, f"NET_RECEIVE's INITIAL reads the "
                        f"weight {spec.receive_args[0]}: not supported (the weight is known "
@@ -1530,19 +1536,7 @@ def _before_step(prog: Program) -> None:
         raise fail(prog.file, bs.line, f"a PROCEDURE named {_BEFORE_STEP}")
     conc = {n for u in prog.ions for n in ion_variables(u.ion)[:3]} & {
         n for u in prog.ions for n in u.read}
-    read = set()
-
-    def names(x):
-        if isinstance(x, Name):
-            read.add(x.id)
-        if isinstance(x, (list, tuple)):
-            for y in x:
-                names(y)
-        elif hasattr(x, "__dataclass_fields__"):
-            for f in x.__dataclass_fields__:
-                names(getattr(x, f))
-
-    names(bs.body)
+    read = _all_names(bs.body)
     if read & conc:
         raise fail(prog.file, bs.line, f"BEFORE STEP reads {sorted(read & conc)[0]}, an ion "
                    "variable another mechanism's state update may change before NEURON runs "
