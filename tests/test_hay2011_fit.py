@@ -514,6 +514,40 @@ def test_cma_restarts_double_the_population_only_while_above_the_threshold(study
     assert none == [] and hist1[-1][0] == 50 and bf1 <= f(x0[None])[0]
 
 
+def test_cma_restarts_alternate_between_the_best_point_and_the_start(study):
+    """`cma_restarted(restart_from=...)` (`--cma-restart-from`): "alternate" runs the first
+    restart from the best point so far and the second from `x0` — each restart's first
+    generation is drawn around its mean, so on a sphere centred far from `x0` (at c, 3 from
+    `x0`; f ~1.9 after the first 50 simulations) the second restart's first generation of
+    λ 40 (σ 0.25 around `x0`: its best f ≈ 6.4, |x − c|² ≈ 9 + 0.6 minus the luckiest
+    draw) is far worse than the first restart's; "start" runs both from `x0`; a bad value is refused."""
+    c = np.full(10, 3.0 / np.sqrt(10.0))
+
+    def f(x):
+        return np.sum((x - c) ** 2, axis=-1)
+
+    firsts = {}
+
+    def g(x, tag):
+        firsts.setdefault(tag, []).append(float(np.min(f(x))))
+        return f(x)
+
+    x0 = np.zeros(10)
+    for mode in ("alternate", "start", "best"):
+        _, _, _, done = study.cma_restarted(lambda x, m=mode: g(x, m), x0, 0.25, 50, 10,
+                                            seed=0, restarts=2, above=-1.0,
+                                            log=lambda r: None, restart_from=mode)  # fmt: skip
+        assert [r["from"] for r in done] == {"alternate": ["best", "start"],
+                                             "start": ["start", "start"],
+                                             "best": ["best", "best"]}[mode]  # fmt: skip
+    # the generations: 5 of the first run, 5 of restart 1 (λ 20), 5 of restart 2 (λ 40)
+    first_of = {m: (firsts[m][5], firsts[m][10]) for m in firsts}
+    assert first_of["alternate"][1] > 5.0 > first_of["alternate"][0]
+    assert first_of["start"][0] > 5.0 and first_of["start"][1] > 5.0
+    with pytest.raises(ValueError, match="restart_from"):
+        study.cma_restarted(f, x0, 0.25, 50, 10, seed=0, restarts=1, restart_from="random")
+
+
 def test_finish_lm_settings_and_x64_name_the_run(study):
     """`parse_lm` (`--finish-lm`): LevenbergMarquardt's own names only, `max_tries` an int;
     `key_of` appends the finish's settings, `-x64` and the restarts, so runs differing in
@@ -537,6 +571,9 @@ def test_finish_lm_settings_and_x64_name_the_run(study):
                            x64=False, finish_lm_dict={}, start_index=2)
     assert study.key_of(args) == ("hierarchical-long-lm-cmafirst200-spikepeaks0.1-restarts2"
                                   "-finish40-start2")
+    args.cma_restart_from = "alternate"
+    assert study.key_of(args) == ("hierarchical-long-lm-cmafirst200-spikepeaks0.1-restarts2"
+                                  "-fromalternate-finish40-start2")
 
 
 def test_hierarchical_summary_reads_the_stage_records(study):

@@ -526,7 +526,8 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
                  log_bound=None, resume=None, prior=None, prior_sd=float(np.log(2.0)),
                  hold_first=(), cma_first=0, cma_loss=(("sigma", 10.0), ("stride", 40)),
                  scale="log", finish=0, onsets=0.0, peaks=0.0, peaks_steps=15,
-                 spike_peaks=0.0, cma_restarts=0, cma_restart_above=10.0, finish_lm=None):
+                 spike_peaks=0.0, cma_restarts=0, cma_restart_above=10.0, finish_lm=None,
+                 cma_restart_from="best"):
     """Fit the densities of every start (rows of `starts`) through `stages` (each a
     Levenberg–Marquardt `fit` with `LogScale` densities, from the previous stage's best
     point per start). `log_bound`: a factor `f` > 1, each density then a `BoundedLogScale`
@@ -554,6 +555,8 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
     `spike_peaks` 0.1 a spike missing from a 10 ms window costs ~14 mV²), IPOP-style: from
     the best point so far, σ₀ reset to 0.25, the population doubled (λ 20, 40, …) and the
     budget with it (`cma_first`·λ/10 simulations, the same number of generations).
+    `cma_restart_from`: where each restart starts (`cma_restarted`'s `restart_from`: "best",
+    "start" or "alternate").
     `finish_lm`: `LevenbergMarquardt` settings of the finish stage (default: the library's).
     Returns the final densities `(n_starts, 10)`, the last `FitResult` and one record per
     stage."""
@@ -621,7 +624,8 @@ def hierarchical(cell, inputs, saveat, target, starts, stages=HIERARCHY, log=pri
 
             bz, bf, hist, restarts = cma_restarted(
                 f, np.zeros(len(DENSITIES)), 0.25, cma_first, 10, seed=s,
-                restarts=cma_restarts, above=cma_restart_above, log=log)  # fmt: skip
+                restarts=cma_restarts, above=cma_restart_above, log=log,
+                restart_from=cma_restart_from)  # fmt: skip
             f0 = float(f(np.zeros((1, len(DENSITIES))))[0])
             x[s] = x0_all[s] * np.exp(clip_log_ratio(bz, log_bound))
         rec = {"stage": "cma-es", "loss": repr(loss), "fitted": list(range(len(DENSITIES))),
@@ -770,24 +774,37 @@ def draw_starts(truth, n, seed=0, spread=0.5):
     return truth[None, :] * rng.uniform(1 - spread, 1 + spread, size=(n, truth.size))
 
 
-def cma_restarted(f, x0, sigma, budget, popsize, seed, restarts=0, above=np.inf, log=print):
+RESTART_FROM = ("best", "start", "alternate")  # --cma-restart-from
+
+
+def cma_restarted(f, x0, sigma, budget, popsize, seed, restarts=0, above=np.inf, log=print,
+                  restart_from="best"):
     """`cma_es`, then at most `restarts` restarts while its best value is above `above`,
-    IPOP-style (Auger & Hansen 2005, with the restart from the best point so far rather
-    than a random one): each with the population doubled, `sigma` reset to its initial
-    value and the budget scaled with the population (`budget·λ/popsize`: the same number
-    of generations). Returns the best point, its value, the best-so-far value after each
-    generation with the simulations spent in all, and one record per restart."""
+    IPOP-style (Auger & Hansen 2005): each with the population doubled, `sigma` reset to its
+    initial value and the budget scaled with the population (`budget·λ/popsize`: the same
+    number of generations). `restart_from` is where each restart's mean starts: "best" (the
+    best point so far), "start" (`x0`, as pycma's IPOP does by default), or "alternate"
+    (odd restarts from the best point, even ones from `x0`: a local then a global search,
+    so the first restart is the "best" rule's). Returns the best point, its value, the
+    best-so-far value after each generation with the simulations spent in all, and one
+    record per restart."""
+    if restart_from not in RESTART_FROM:
+        raise ValueError(f"cma_restarted: restart_from must be one of {RESTART_FROM}, got "
+                         f"{restart_from!r}.")  # fmt: skip
     bx, bf, hist = cma_es(f, x0, sigma, budget, popsize, seed)
     hist = [tuple(h) for h in hist]
     lam, done = popsize, []
     while len(done) < restarts and bf > above:
         lam *= 2
-        bx2, bf2, h2 = cma_es(f, bx, sigma, budget * lam // popsize, lam,
-                              seed=seed + 1000 * (len(done) + 1))  # fmt: skip
+        k = len(done) + 1
+        centre = ("start" if restart_from == "start"
+                  or (restart_from == "alternate" and k % 2 == 0) else "best")  # fmt: skip
+        bx2, bf2, h2 = cma_es(f, x0 if centre == "start" else bx, sigma,
+                              budget * lam // popsize, lam, seed=seed + 1000 * k)  # fmt: skip
         used = hist[-1][0] if hist else 0
         hist += [(used + u, min(bf, b)) for u, b in h2]
         done.append({"popsize": lam, "simulations": int(h2[-1][0]) if h2 else 0,
-                     "from_loss": bf, "best_loss": bf2})  # fmt: skip
+                     "from": centre, "from_loss": bf, "best_loss": bf2})  # fmt: skip
         log({"cma_restart": done[-1]})
         if bf2 < bf:
             bx, bf = bx2, bf2
@@ -912,6 +929,10 @@ def main(argv=None):
     p.add_argument("--cma-restart-above", type=float, default=10.0,
                    help="mV² of the CMA-ES stage's loss above which it restarts (default 10: "
                    "with --spike-peaks 0.1 a missing spike costs ~14)")
+    p.add_argument("--cma-restart-from", choices=list(RESTART_FROM), default="best",
+                   help="where each CMA-ES restart starts: its best point so far (best), the "
+                   "start (start: pycma's IPOP), or odd restarts from the best and even ones "
+                   "from the start (alternate)")
     p.add_argument("--x64", action="store_true",
                    help="run in float64 (jax_enable_x64; the reference trace too), e.g. a "
                    "finish stage from a float32 run's final point with --from-key")
@@ -929,6 +950,8 @@ def main(argv=None):
         jax.config.update("jax_enable_x64", True)
     if args.cma_restarts and not args.cma_first:
         p.error("--cma-restarts needs --cma-first N (the CMA-ES stage it restarts)")
+    if args.cma_restart_from != "best" and not args.cma_restarts:
+        p.error("--cma-restart-from needs --cma-restarts K (the restarts it places)")
     if args.from_key and args.method != "spectrum" and (
             args.variant != "hierarchical" or args.finish < 1 or args.resume
             or args.start_index is None or args.method != "lm"):
@@ -1071,6 +1094,7 @@ def main(argv=None):
                                            spike_peaks=args.spike_peaks,
                                            cma_restarts=args.cma_restarts,
                                            cma_restart_above=args.cma_restart_above,
+                                           cma_restart_from=args.cma_restart_from,
                                            finish_lm=args.finish_lm_dict)  # fmt: skip
         out["lm_wall_s"], out["lm_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
         out["prior"], out["prior_sd"] = args.prior, args.prior_sd
@@ -1208,6 +1232,8 @@ def key_of(args):
         key += f"-restarts{args.cma_restarts}"
         if args.cma_restart_above != 10.0:
             key += f"-above{args.cma_restart_above:g}"
+        if getattr(args, "cma_restart_from", "best") != "best":
+            key += f"-from{args.cma_restart_from}"
     if getattr(args, "finish", 0):
         key += f"-finish{args.finish}"
     key += _suffix(args)
