@@ -519,8 +519,9 @@ def test_cma_restarts_alternate_between_the_best_point_and_the_start(study):
     restart from the best point so far and the second from `x0` — each restart's first
     generation is drawn around its mean, so on a sphere centred far from `x0` (at c, 3 from
     `x0`; f ~1.9 after the first 50 simulations) the second restart's first generation of
-    λ 40 (σ 0.25 around `x0`: its best f ≈ 6.4, |x − c|² ≈ 9 + 0.6 minus the luckiest
-    draw) is far worse than the first restart's; "start" runs both from `x0`; a bad value is refused."""
+    λ 40 (σ 0.25 around `x0`: its best f ≈ 6.4, |x − c|² ≈ 9 + 0.6 less the
+    luckiest draw) is far worse than the first restart's; "start" runs both from `x0`; a
+    bad value is refused."""
     c = np.full(10, 3.0 / np.sqrt(10.0))
 
     def f(x):
