@@ -974,6 +974,19 @@ class ReducedCell(AbstractModel):
         """The rules of `events`, one column per compartment: the new voltages, the gates
         for the next update, the steps since each compartment's dSpike, the steps since
         the soma's spike, the soma's spike (surrogate) and each compartment's dSpike."""
+        vs0, rises, falls, fires, spike = self._event_values(dt, vs, since_dspikes, since_spike)
+        ks, m = self._event_timers(since_dspikes, since_spike, fires, spike)
+        fires = [jnp.zeros(jnp.shape(vs[i]), bool) if f is None else f for i, f in enumerate(fires)]
+        return [vs0, *vs[1:]], rises, falls, ks, m, spike, fires
+
+    def _event_values(self, dt, vs, since_dspikes, since_spike):
+        """`_event_columns` without the timers' new values: the soma's new voltage, the
+        gates for the next update, each compartment's dSpike (`None` where it has no
+        dSpikes) and the soma's spike (surrogate). Reads `vs[0]` and the columns of the
+        dSpiking compartments only (the others may be `None`). A `Network` computes these
+        once per step behind a `lax.cond` (`network._network._materialised`) and the
+        timers outside it (`_event_timers`), so that the timers' new values are written
+        in place over the old ones rather than copied into the loop's carry."""
         dtype = vs[0].dtype
         p = self._params(
             ("threshold", "refractory_d", "duration_rise", "offset_fall", "duration_fall")
@@ -982,11 +995,10 @@ class ReducedCell(AbstractModel):
             list(_columns(jnp.broadcast_to(x, (self.n,)), self.n))
             for x in (self.g_rise, self.g_fall)
         )
-        ks, fires, rises, falls = [], [], [], []
+        fires, rises, falls = [], [], []
         for i in range(self.n):
             if since_dspikes[i] is None:  # no dSpikes here (`init_discrete_columns`)
-                ks.append(None)
-                fires.append(jnp.zeros(jnp.shape(vs[i]), bool))
+                fires.append(None)
                 rises.append(None)
                 falls.append(None)
                 continue
@@ -1001,7 +1013,6 @@ class ReducedCell(AbstractModel):
             rise = k < _steps(p["duration_rise"][i], dt)
             offset = _steps(p["offset_fall"][i], dt)
             fall = (k >= offset - 1) & (k <= offset + _steps(p["duration_fall"][i], dt) - 1)
-            ks.append(k)
             fires.append(fire)
             rises.append(rise.astype(dtype) * (g_rise[i] > 0))
             falls.append(fall.astype(dtype) * (g_fall[i] > 0))
@@ -1018,6 +1029,17 @@ class ReducedCell(AbstractModel):
         # strict `V > v_th`, as Dendrify's `threshold='V_soma > ...'`
         spike = self.surrogate(vs0 - self.v_th) * (~refractory) * (vs0 != self.v_th)
         vs0 = jnp.where((m == width) & (width > 0), self.v_reset, vs0)
-        m = jnp.where(spike > 0, 0.0, m)
         vs0 = jnp.where(spike > 0, first, vs0)
-        return [vs0, *vs[1:]], rises, falls, ks, m, spike, fires
+        return vs0, rises, falls, fires, spike
+
+    @staticmethod
+    def _event_timers(since_dspikes, since_spike, fires, spike):
+        """The timers' new values from `_event_values`' dSpikes and spike: whole steps
+        since each dSpiking compartment's last dSpike (`None` for the others) and since
+        the soma's last spike, the same arithmetic as `_event_values`' own count."""
+        ks = [
+            None if k is None else jnp.where(f, 0.0, jnp.minimum(k + 1.0, _NEVER))
+            for k, f in zip(since_dspikes, fires, strict=True)
+        ]
+        m = jnp.where(spike > 0, 0.0, jnp.minimum(since_spike + 1.0, _NEVER))
+        return ks, m

@@ -73,6 +73,45 @@ def _materialised(fn, info, *args):
     return jax.lax.cond(jnp.asarray(info.index) >= 0, lambda *a: fn(info, *a), zeros, *args)
 
 
+# The timers' new values computed after that `lax.cond` (session 13,
+# `ReducedCell._event_timers`) rather than inside it: a conditional's outputs are new
+# buffers, and the new timers (its outputs, while it read the old ones from the loop's
+# carry) were copied back into the carry every step — 3 copies per step in
+# bench_dendritic.py's network (E's two timers, I's one), 0 with this; computed from the
+# dSpikes and the spike after it, XLA writes them in place over the old ones. The same
+# numbers bit for bit. (Tried and not kept: only the soma's and the dSpiking
+# compartments' voltages through the conditional, the other columns straight from the
+# solver: XLA then updated the coupled columns in place and copied the old voltages
+# instead, 6 copies.) False: the former step.
+TIMERS_AFTER = True
+
+
+def _reduced_events(cell, info, y, z):
+    """A ReducedCell population's `events_columns(info, y, z)`, its event values
+    `_materialised` and its timers computed after them (`TIMERS_AFTER`): the same
+    outputs, bit for bit."""
+
+    def values(info, vs, ks, m):
+        vs0, rises, falls, fires, spike = cell._event_values(info.dt, list(vs), list(ks), m)
+        return (vs0, *vs[1:]), rises, falls, fires, spike
+
+    vs, rises, falls, fires, spike = _materialised(
+        values, info, tuple(y.vs), tuple(z.since_dspikes), z.since_spike
+    )
+    ks, m = cell._event_timers(z.since_dspikes, z.since_spike, fires, spike)
+    dtype = y.vs[0].dtype
+    fires = [
+        jnp.zeros(jnp.shape(v), bool) if f is None else f for v, f in zip(y.vs, fires, strict=True)
+    ]
+    events = {"soma": spike, "dspikes": jnp.stack(fires, axis=-1).astype(dtype)}
+    timers = tuple(None if k is None else k.astype(z.since_spike.dtype) for k in ks)
+    return (
+        y._replace(vs=tuple(vs), rises=tuple(rises), falls=tuple(falls)),
+        z._replace(since_dspikes=timers, since_spike=m.astype(z.since_spike.dtype)),
+        events,
+    )
+
+
 def _after(never, tree):
     """`tree` unchanged (bit for bit, tangents too), but computed after `never`'s
     operands: `where(never, 0, x)` for every array leaf."""
@@ -556,7 +595,8 @@ class Network(AbstractModel):
                     f"{extra}, got (n_steps, {', '.join(map(str, shape))})."
                 )
         silent = [
-            n for n, p in self.populations.items()
+            n
+            for n, p in self.populations.items()
             if isinstance(p.neuron, SpikeSource) and n not in inputs
         ]
         if silent:
@@ -1016,10 +1056,15 @@ class Network(AbstractModel):
                 continue
             if compartments_of(p.neuron) is not None:  # ReducedCell: soma spikes propagate
                 # (timings were checked against dt when the network was built)
-                events = p.neuron.events_columns
-                if MATERIALISE:
-                    events = functools.partial(_materialised, events)
-                neurons[n], nz[n], spikes[n] = events(info, y_new.neurons[n], z.neurons[n])
+                if MATERIALISE and TIMERS_AFTER:
+                    neurons[n], nz[n], spikes[n] = _reduced_events(
+                        p.neuron, info, y_new.neurons[n], z.neurons[n]
+                    )
+                else:
+                    events = p.neuron.events_columns
+                    if MATERIALISE:
+                        events = functools.partial(_materialised, events)
+                    neurons[n], nz[n], spikes[n] = events(info, y_new.neurons[n], z.neurons[n])
             else:
                 neurons[n], nz[n], spikes[n] = p.neuron.event_step(
                     info,
