@@ -37,7 +37,15 @@ from ._periodic import (
     continue_cycle,
     find_cycle,
 )
-from ._system import System, check_range, float64, make_system, parameter_name, trajectory
+from ._system import (
+    System,
+    check_range,
+    check_real,
+    float64,
+    make_system,
+    parameter_name,
+    trajectory,
+)
 from ._units import units_of
 
 
@@ -67,8 +75,22 @@ class CycleSearch:
     max_step: float | None = None
 
     def __post_init__(self):
-        if not (int(self.probes) >= 0 and int(self.kicks) >= 0):
-            raise ValueError(f"probes and kicks must be >= 0, got {self.probes}, {self.kicks}.")
+        # each was accepted and misread later: probes=2.5 or kicks=1.9 cut to 2 and 1,
+        # probes=True read as 1, max_points=0 gave a diagram without cycles and max_step=-1
+        # branches of one cycle each (continue_cycle's ValueErrors are warnings there), and
+        # window=inf overflowed; dt="0.02" failed comparing str and int
+        for name in ("probes", "kicks"):
+            x = getattr(self, name)
+            if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)) or x < 0:
+                raise ValueError(f"CycleSearch: {name} must be an int >= 0, got {x!r}.")
+        check_max_points("CycleSearch", self.max_points)
+        for name in ("dt", "settle", "window") + (() if self.max_step is None else ("max_step",)):
+            x = getattr(self, name)
+            check_real("CycleSearch", name, x, " (ms)" if name != "max_step" else "")
+            if not np.isfinite(x):
+                raise ValueError(f"CycleSearch: {name} must be finite, got {x!r}.")
+        if self.max_step is not None and not self.max_step > 0:
+            raise ValueError(f"CycleSearch: max_step must be > 0 (or None), got {self.max_step!r}.")
         if not (self.dt > 0 and self.settle >= 0 and self.window > 4 * self.dt):
             raise ValueError(
                 f"need dt > 0, settle >= 0 and window > 4 dt (ms), got dt={self.dt}, "

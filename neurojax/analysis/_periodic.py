@@ -58,7 +58,7 @@ import numpy as np
 
 from .._model import AbstractModel
 from .._simulate import check_time
-from ._continuation import BifurcationPoint
+from ._continuation import BifurcationPoint, check_max_points
 from ._cycles import detect_cycle
 from ._fixed_points import as_flat
 from ._newton import f64, jacobian_batch, root
@@ -66,6 +66,7 @@ from ._system import (
     System,
     check_finite,
     check_point_model,
+    check_real,
     float64,
     flow_step,
     make_system,
@@ -860,10 +861,16 @@ def find_cycle(
     Raises `NoCycleError` when the simulation settles at rest or the Newton iteration does
     not converge to a cycle (say where it went).
     """
+    check_real("find_cycle", "the parameter value", value)  # True was read as 1
     value = check_finite("find_cycle", "the parameter value", value)
     check_time(dt, "dt", positive=True)  # dt = 0 was a ZeroDivisionError
     check_time(settle, "settle", positive=False)
     check_time(window, "window", positive=True)
+    if window < 4 * dt:  # window = 1e-3 ms failed in numpy ("zero-size array to reduction")
+        raise ValueError(
+            f"find_cycle: window={window!r} ms is shorter than 4 steps of dt={dt!r} ms; the "
+            "window must hold a few periods of the cycle (default 100 ms)."
+        )
     if settle < 0:
         raise ValueError(f"find_cycle: settle must be >= 0 ms, got {settle!r}.")
     if period is not None and guess is None:
@@ -882,11 +889,24 @@ def find_cycle(
                 raise ValueError(f"period must be > 0 ms, got {period}.")
         else:
             x0 = np.asarray(system.initial()) if guess is None else as_flat(system, guess)
+            if not np.all(np.isfinite(x0)):  # was reported as "settles at rest (V range nan)"
+                raise ValueError(
+                    f"find_cycle: guess has non-finite values ({x0.tolist()}, variables "
+                    f"{system.variables}); give a finite state."
+                )
             if guess is None:
                 x0 = x0 + 1e-4 * (1.0 + np.abs(x0))
             n_settle, n_window = int(round(settle / dt)), int(round(window / dt))
             xs = np.asarray(_trajectory(system, f64(x0), f64(value), f64(dt), n_settle, n_window))
             v = xs[:, system.v_index]
+            if not np.all(np.isfinite(xs)):
+                # dt = 10 ms (RK4 unstable) was reported as "settles at rest (V range nan mV)"
+                raise NoCycleError(
+                    f"find_cycle: the simulation of {system.model_name} at {name}={value:g} "
+                    f"became NaN or inf (fixed-step RK4, dt = {dt:g} ms, {settle:g} + "
+                    f"{window:g} ms): not a statement about cycles. Use a smaller dt (default "
+                    "0.01 ms), or check the parameters."
+                )
             cyc = detect_cycle(jnp.asarray(v), dt, 1e-2)
             if not bool(cyc.oscillating):
                 raise NoCycleError(
@@ -958,6 +978,7 @@ def cycle_from_hopf(
     """
     if not isinstance(hopf, BifurcationPoint) or hopf.kind != "hopf":
         raise TypeError(f"cycle_from_hopf needs a Hopf BifurcationPoint, got {hopf!r}.")
+    _positive_or_none("cycle_from_hopf", "amplitude", amplitude)
     with float64():
         system, name = _system_for(model, parameter, current, "cycle_from_hopf")
         return _from_hopf(system, name, hopf, amplitude)[0]
@@ -1176,9 +1197,26 @@ def continue_cycle(
     `"amplitude → 0 (Hopf)"`, `"closed branch (isola)"`, `"max points"`, or `"step below
     min_step"`.
     """
+    check_real("continue_cycle", "stop", stop)  # "1" was parsed
     stop = check_finite("continue_cycle", "stop", stop)
-    if int(max_points) < 2:
-        raise ValueError(f"continue_cycle: max_points must be >= 2, got {max_points}.")
+    max_points = check_max_points("continue_cycle", max_points)  # 2.7 was read as 2
+    bounds = _check_bounds(bounds)
+    for what, value in (
+        ("max_step", max_step),
+        ("min_step", min_step),
+        ("max_period", max_period),
+        ("amplitude", amplitude),
+    ):
+        # max_step = 0 or NaN looped forever (the step halved from 0 never fell below
+        # min_step = 0); max_step < 0 returned the start alone, ended "step below min_step"
+        _positive_or_none("continue_cycle", what, value)
+    if min_amplitude is not None:
+        check_real("continue_cycle", "min_amplitude", min_amplitude, " (mV)")
+        if not (np.isfinite(min_amplitude) and min_amplitude >= 0):
+            raise ValueError(
+                f"continue_cycle: min_amplitude must be a finite peak-to-peak V >= 0 mV, got "
+                f"{min_amplitude!r}."
+            )
     with float64():
         if isinstance(start, PeriodicOrbit):
             system, name = start._system, start.parameter_name
@@ -1224,6 +1262,39 @@ def continue_cycle(
         )
 
 
+def _positive_or_none(caller: str, name: str, value) -> None:
+    """`None`, or a finite real number > 0; else a clear error naming it."""
+    if value is None:
+        return
+    check_real(caller, name, value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{caller}: {name} must be a finite number > 0 (or None), got {value!r}.")
+
+
+def _check_bounds(bounds):
+    """`continue_cycle`'s `bounds`: `None` or `(low, high)`, real, not NaN, `low < high`
+    (±inf allowed: one-sided). A reversed pair ended every branch at its first step as
+    "left bounds"; a scalar failed unpacking with Python's own message."""
+    if bounds is None:
+        return None
+    try:
+        lo, hi = bounds
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"continue_cycle: bounds must be None or a pair (low, high) of parameter values, "
+            f"got {bounds!r}."
+        ) from None
+    for value in (lo, hi):
+        check_real("continue_cycle", "bounds", value)
+    lo, hi = float(lo), float(hi)
+    if np.isnan(lo) or np.isnan(hi) or not lo < hi:
+        raise ValueError(
+            f"continue_cycle: bounds=({lo:g}, {hi:g}) must be (low, high) with low < high "
+            "(not NaN; ±inf for one side unbounded)."
+        )
+    return lo, hi
+
+
 def _u(orbit: PeriodicOrbit) -> np.ndarray:
     return np.concatenate([orbit.state, [orbit.period, orbit.parameter]])
 
@@ -1248,6 +1319,26 @@ def _continue(
     span = max(abs(stop - p0), 1.0)
     max_step = span / 5 if max_step is None else float(max_step)
     min_step = 1e-7 * max_step if min_step is None else float(min_step)
+    if not (0 < min_step < max_step and np.isfinite(max_step)):
+        raise ValueError(
+            f"continue_cycle: need 0 < min_step < max_step (arclength steps in (x0, T, p)), "
+            f"got min_step={min_step}, max_step={max_step}."
+        )
+    if max_period is not None and max_period <= orbit0.period:
+        # the first cycle beyond the start ended the branch as "period → ∞"
+        raise ValueError(
+            f"continue_cycle: max_period={max_period} ms is not above the starting cycle's "
+            f"period ({orbit0.period:.6g} ms): the branch would end at its first step as a "
+            "period → ∞ end. Give a larger max_period (default: 20× the shortest period met)."
+        )
+    if min_amplitude is not None and not from_hopf and min_amplitude >= orbit0.amplitude:
+        # the first cycle beyond the start ended the branch as "amplitude → 0 (Hopf)"
+        raise ValueError(
+            f"continue_cycle: min_amplitude={min_amplitude} mV is not below the starting "
+            f"cycle's peak-to-peak V ({orbit0.amplitude:.6g} mV): the branch would end at its "
+            "first step as an amplitude → 0 (Hopf) end. Give a smaller min_amplitude (default "
+            "1e-3 of the start's)."
+        )
     if min_amplitude is None:
         min_amplitude = (0.5 if from_hopf else 1e-3) * orbit0.amplitude
     steps = orbit0.mesh

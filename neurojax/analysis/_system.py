@@ -368,6 +368,22 @@ def _initial_state(model):
         return model.init_state(())
 
 
+def _nonzero(current) -> bool:
+    """Whether `current` reads as a number other than 0 (a value that cannot be read is
+    left to `make_system`'s own checks)."""
+    try:
+        return bool(np.ndim(current) == 0 and float(current) != 0.0)
+    except (TypeError, ValueError):
+        return False
+
+
+# the analyses whose parameter is the injected current when `parameter=None`
+_CURRENT_IS_THE_PARAMETER = frozenset(
+    {"continuation", "bifurcation_diagram", "limit_cycles", "find_cycle", "continue_cycle",
+     "cycle_from_hopf"}
+)  # fmt: skip
+
+
 def make_system(
     model: AbstractModel,
     *,
@@ -388,6 +404,15 @@ def make_system(
     model = as_point_model(model, caller, x64=True)
     name = type(model).__name__
     param = parameter_index(model, parameter)
+    if param is None and caller in _CURRENT_IS_THE_PARAMETER and _nonzero(current):
+        # continuation(hh, 0, 200, current=10) followed the current from 0 as if `current`
+        # were not given: it is the base current only when another parameter is varied
+        raise ValueError(
+            f"{caller}: current={current!r} is used only when another parameter is "
+            "varied (parameter=lambda m: m.g_k); with parameter=None the injected current is "
+            "the varied parameter itself, so give its values as the interval (start/stop, "
+            "values, the cycle's value) and leave current out."
+        )
     model = to_float64(model)
     try:
         state0 = _initial_state(model)
