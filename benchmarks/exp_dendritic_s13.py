@@ -30,18 +30,26 @@ from exp_dendritic_s12 import body_ops, cpu_s, patched  # noqa: E402
 import neurojax as nj  # noqa: E402
 from neurojax import synapses as NS  # noqa: E402
 from neurojax.network import _network as NW  # noqa: E402
+from neurojax.network import _propagate as PG  # noqa: E402
 
 
-def _recip_vector_field(self, state, v):  # diagnostic: 1/tau once, a product per element
-    return NS.ExponentialState(g=-state.g * (1.0 / self.tau))
+def _divided_vector_field(self, state, v):  # the former decay: a division per element
+    return NS.ExponentialState(g=-state.g / self.tau)
 
 
 VARIANTS = {
     "full": [],
     # the timers' new values computed inside the events' conditional (before s13)
     "former_timers": [(NW, "TIMERS_AFTER", False)],
-    # diagnostic: the exponential synapses' decay as -g·(1/tau) (no division per element)
-    "recip_tau": [(NS.Exponential, "vector_field", _recip_vector_field)],
+    # the exponential synapses' decay as -g/tau, a division per element (before s13)
+    "former_divide": [(NS.Exponential, "vector_field", _divided_vector_field)],
+    # the per-synapse delivery loop unrolled ×4 (`_propagate.UNROLL`; 1 in the library)
+    "unroll4": [(PG, "UNROLL", 4)],
+    "unroll8": [(PG, "UNROLL", 8)],
+    "unroll4_divide": [
+        (PG, "UNROLL", 4),
+        (NS.Exponential, "vector_field", _divided_vector_field),
+    ],
 }
 
 

@@ -109,8 +109,13 @@ DELIVERY = "auto"
 # loop per row (`_deliver_row_fused`, True), or one loop and one copy of each output per
 # row and projection (`_deliver_row`, False: the former way, kept to measure against).
 FUSE_ROWS = True
-# Synapses per iteration of that loop (`fori_loop(unroll=...)`; 1: no unrolling).
-UNROLL = 1
+# Synapses per iteration of that loop (`fori_loop(unroll=...)`; 1: no unrolling). 4 since
+# session 13: XLA:CPU stores the loop's state to memory on every iteration (its counter,
+# the operands' addresses, the condition), which the unrolled body pays once per 4
+# synapses; the same additions in the same order (equal bit for bit). In the 10⁴-neuron
+# dendritic benchmark's step (benchmarks/exp_dendritic_s13.py, 13 interleaved rounds, CPU
+# time, load ~12): 36.9 → 35.9 µs (×8: 36.1); in COBA ×4/×8 were within the noise.
+UNROLL = 4
 
 
 def _row_delivery(target_fns, bases, weights, auxs, x):
