@@ -39,18 +39,163 @@ def _read(source) -> tuple[str, str]:
 
 
 def mod_class(
-    source, *, ions: dict | None = None, name: str | None = None, file: str | None = None
+    source,
+    *,
+    ions: dict | None = None,
+    name: str | None = None,
+    file: str | None = None,
+    hoc_set=(),
 ):
     """The mechanism class of a `.mod` file (path or text). `ions`: values for ion
     variables READ that have no NEURON default (e.g. `{"eh": -45.0}`); `file`: the name
-    used in error messages for text input."""
+    used in error messages for text input. `hoc_set`: names of ASSIGNED RANGE or GLOBAL
+    variables that no statement of the file assigns (cnmodel's ihvcn.mod: `eh (mV) : must
+    be explicitly def. in hoc`), made parameters (default 0, NEURON's value until hoc
+    sets one); `load_mod` passes the ones given to it."""
     from . import _singular
     from ._compile import build_spec, make_class
 
     text, fname, where = _read(source)
     # INCLUDE "x": looked up next to the .mod file (text input: the working directory)
     prog = _singular.program(parse(text, file or fname, where))
+    _refuse_block_calls(prog)
+    _refuse_procedure_methods(prog)
+    if hoc_set:
+        prog = _hoc_settable(prog, set(hoc_set))
     return make_class(build_spec(prog, ions), name)
+
+
+def _walk_program(prog, visit) -> None:
+    """Call `visit(node)` on every statement and expression of `prog`'s blocks and
+    FUNCTION/PROCEDUREs (each node once)."""
+    from dataclasses import fields, is_dataclass
+
+    seen = set()
+
+    def walk(x):
+        if isinstance(x, (list, tuple)):
+            for y in x:
+                walk(y)
+        elif isinstance(x, dict):
+            for y in x.values():
+                walk(y)
+        elif is_dataclass(x) and not isinstance(x, type) and id(x) not in seen:
+            seen.add(id(x))
+            visit(x)
+            for f in fields(x):
+                walk(getattr(x, f.name))
+
+    for attr in ("initial", "breakpoint", "net_receive", "receive_initial", "watch_check",
+                 "before_step", "blocks", "functions"):  # fmt: skip
+        walk(getattr(prog, attr))
+
+
+def _assigned_anywhere(prog) -> tuple[dict, str]:
+    """({name: the first line assigning it} over every statement of `prog`, the text of
+    its VERBATIM blocks)."""
+    from ._parse import Assign, Verbatim
+
+    lines, verbatim = {}, []
+
+    def visit(x):
+        if isinstance(x, Assign):
+            lines[x.target] = min(lines.get(x.target, x.line), x.line)
+        if isinstance(x, Verbatim):
+            verbatim.append(x.text)
+
+    _walk_program(prog, visit)
+    return lines, " ".join(verbatim)
+
+
+def _refuse_block_calls(prog) -> None:
+    """A DERIVATIVE/KINETIC/LINEAR/NONLINEAR block called like a function (cnmodel's
+    adex.mod: `states()` in BREAKPOINT): nocmodl compiles it as a call of the block's
+    integration step (under cnexp, a step of dt each time the current is evaluated, i.e.
+    also at NEURON's v + 0.001 mV slope evaluation), which neurojax does not reproduce.
+    Refused, naming the file, line and block."""
+    from ._parse import Call
+
+    calls = []
+
+    def visit(x):
+        if isinstance(x, Call) and x.fn in prog.blocks and x.fn not in prog.functions:
+            calls.append(x)
+
+    _walk_program(prog, visit)
+    if calls:
+        c = min(calls, key=lambda c: c.line)
+        kind = prog.blocks[c.fn].kind
+        raise NmodlError(
+            f"{prog.file}:{c.line}: {c.fn}() calls the {kind} block {c.fn} like a "
+            f"function; not supported (NEURON runs the block's integration step at each such "
+            f"call, e.g. twice more per step from BREAKPOINT). Integrate it only through "
+            f"`SOLVE {c.fn}`."
+        )
+
+
+def _refuse_procedure_methods(prog) -> None:
+    """`SOLVE p METHOD m` of a PROCEDURE p (cnmodel's nacncoop.mod: `SOLVE states METHOD
+    cnexp`, states a PROCEDURE ending in `VERBATIM return 0;`): NEURON 9's nocmodl refuses
+    it ("Method derivimplicit can't be used with Block states"; other METHODs not
+    tried); a PROCEDURE is SOLVEd without a METHOD (or `after_cvode`). Refused with that
+    said, naming file and line."""
+    from ._parse import Solve
+
+    if prog.breakpoint is None:
+        return
+    for s in prog.breakpoint.body:
+        if (isinstance(s, Solve) and s.block in prog.functions and s.block not in prog.blocks
+                and s.method not in ("", "after_cvode")):  # fmt: skip
+            kind = prog.functions[s.block].kind
+            raise NmodlError(
+                f"{prog.file}:{s.line}: SOLVE {s.block} METHOD {s.method}: {s.block} is a "
+                f"{kind}, which is SOLVEd without a METHOD (`SOLVE {s.block}`, run once per "
+                "step as written); NEURON 9's nocmodl refuses `METHOD cnexp` on a PROCEDURE too. "
+                "Write it as "
+                f"a DERIVATIVE block to integrate it, or drop `METHOD {s.method}`."
+            )
+
+
+def _hoc_settable(prog, wanted: set):
+    """`prog` with the ASSIGNED variables named in `wanted` made PARAMETERs (default 0)
+    where that is NEURON's behaviour: declared RANGE or GLOBAL, not an ion variable, a
+    current or a STATE, and assigned by no statement (so only hoc sets it). Names that are
+    not ASSIGNED are left for `load_mod`'s check; an ASSIGNED that fails the rule is a
+    `ValueError` saying why."""
+    import copy
+    import dataclasses
+    import re
+
+    by_name = {v.name: v for v in prog.assigned}
+    wanted = wanted & set(by_name)
+    if not wanted:
+        return prog
+    assigned, verbatim = _assigned_anywhere(prog)
+    ion_vars = {n for u in prog.ions for n in (*u.read, *u.write)}
+    currents = {n for n, _ in (*prog.nonspecific, *prog.electrode)}
+    for n in sorted(wanted):
+        v = by_name[n]
+        why = (
+            "it is an ion variable" if n in ion_vars
+            else "it is a current" if n in currents
+            else "it is not declared RANGE or GLOBAL in the NEURON block"
+            if n not in prog.range and n not in prog.global_
+            else f"the file assigns it (line {assigned[n]})" if n in assigned
+            else "a VERBATIM block names it" if re.search(rf"\b{re.escape(n)}\b", verbatim)
+            else ""
+        )  # fmt: skip
+        if why:
+            raise NmodlError(
+                f"{prog.file}:{v.line}: {n} is ASSIGNED, and cannot be set like a "
+                f"parameter: {why}. Only an ASSIGNED RANGE/GLOBAL variable that no "
+                "statement assigns (a value hoc sets, e.g. `eh_ihvcn = -43`) can be given "
+                "to load_mod."
+            )
+    prog = copy.copy(prog)
+    prog.assigned = [v for v in prog.assigned if v.name not in wanted]
+    promoted = [dataclasses.replace(by_name[n], value=0.0) for n in sorted(wanted)]
+    prog.parameters = [*prog.parameters, *promoted]
+    return prog
 
 
 def load_mod(source, *, ions: dict | None = None, file: str | None = None, **parameters):
@@ -58,7 +203,7 @@ def load_mod(source, *, ions: dict | None = None, file: str | None = None, **par
     overriding the file's defaults (NMODL names and units). `dt` (ms): for a file whose
     INITIAL runs a step reading dt (Poirazi's somacar.mod), the dt NEURON's INITIAL would
     see (default 0.025 ms, h.dt's); stepping it with another dt is refused."""
-    cls = mod_class(source, ions=ions, file=file)
+    cls = mod_class(source, ions=ions, file=file, hoc_set=set(parameters) - {"dt"})
     # NMODL names; a Python keyword (`del`) also as its field name (`del_`)
     parameters = {cls._spec.field_of.get(k, k): v for k, v in parameters.items()}
     if "dt" in parameters:  # the dt an INITIAL reading it sees (somacar.mod's states())

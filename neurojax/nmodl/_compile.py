@@ -631,10 +631,15 @@ def _solve(s: Solve, ctx: _Ctx):
             glob[n] = x0[n] + dt * fx[n]
         _keep_assigned(spec, block, glob, x0, names)
     elif s.method in ("derivimplicit", "sparse"):
-        x = _implicit_step(spec, block, glob, x0, names, dt)
+        x = _implicit_step(spec, block, glob, x0, names, dt, sparse=s.method == "sparse")
         glob.update(x)
-        # NEURON's single linear solve evaluated the block (its rates) at the old states
-        _keep_assigned(spec, block, glob, x0 if _linear_scheme(block) else x, names)
+        # what the block assigns besides its states, as NEURON leaves it: scopmath's
+        # `sparse` calls the block once more at the solution ("restore Dstate at t+dt"),
+        # linear scheme or not (cadifeb4.mod's `cai = ca[0]` then carries the new ca[0]:
+        # at the old states the pool lagged a step, 0.11 of cai's range); derivimplicit
+        # as before (a linear KINETIC under it: the old states)
+        _keep_assigned(spec, block, glob,
+                       x0 if s.method != "sparse" and _linear_scheme(block) else x, names)
     else:  # checked at build time
         raise _err(spec, s.line, f"METHOD {s.method} is not supported")
 
@@ -653,7 +658,7 @@ def _keep_assigned(spec, block, glob, x, names):
             glob[n] = c.glob[n]
 
 
-def _newton(residual, x, names, iterations=NEWTON_ITERATIONS):
+def _newton(residual, x, names, iterations=NEWTON_ITERATIONS, converge=None):
     """Newton's method on `residual(x) = 0` per compartment, a fixed number of iterations.
 
     The program is built to stay small for large kinetic schemes (a 13-state Markov
@@ -665,7 +670,14 @@ def _newton(residual, x, names, iterations=NEWTON_ITERATIONS):
     block's code appears ~2 times in the program instead of `iterations·(n + 1)` times
     (13 states, 4 iterations, plus STEADYSTATE's 2×12: 392 → 4 copies). The iteration
     count is fixed rather than stopped on convergence (`neurojax._newton.root`) so that
-    reverse-mode gradients pass through it."""
+    reverse-mode gradients pass through it.
+
+    `converge` (KINETIC `sparse` with a nonlinear scheme): scopmath's `sparse` rule —
+    after each iteration a state below 0 is set to 0, and the iterations stop once the
+    sum of |Δstate| over the scheme (in the states' own units) is ≤ `converge`
+    (`CONVERGE`, 1e-6): NEURON's solution, not the converged root (the NEURON book's
+    cadifpmp.mod takes one iteration per step; four: 1.9e-7 mV from NEURON, one: 6.9e-11).
+    Here the later iterations are masked (`jnp.where`), the count still fixed."""
     shape = jnp.shape(x[names[0]])
     n = len(names)
     X0 = jnp.stack([jnp.broadcast_to(x[m], shape) for m in names], -1)
@@ -679,13 +691,23 @@ def _newton(residual, x, names, iterations=NEWTON_ITERATIONS):
         jnp.eye(n, dtype=X0.dtype).reshape((n,) + (1,) * len(shape) + (n,)), (n,) + shape + (n,)
     )
 
-    def body(_, X):
+    def newton_step(X):
         r, lin = jax.linearize(R, X)
         jac = jnp.moveaxis(jax.vmap(lin)(basis), 0, -1)  # (..., row, column)
-        step = jnp.linalg.solve(jac, r[..., None])[..., 0]
-        return X - step.astype(X.dtype)
+        return jnp.linalg.solve(jac, r[..., None])[..., 0].astype(X.dtype)
 
-    X = jax.lax.fori_loop(0, iterations, body, X0)
+    if converge is None:
+        X = jax.lax.fori_loop(0, iterations, lambda _, X: X - newton_step(X), X0)
+        return {m: X[..., i] for i, m in enumerate(names)}
+
+    def body(_, carry):
+        X, done = carry
+        step = newton_step(X)
+        new = jnp.maximum(X - step, 0.0)  # scopmath: `if (s < 0.) s = 0.`
+        err = jnp.sum(jnp.abs(step), axis=-1)
+        return jnp.where(done[..., None], X, new), done | (err <= converge)
+
+    X, _ = jax.lax.fori_loop(0, iterations, body, (X0, jnp.zeros(shape, bool)))
     return {m: X[..., i] for i, m in enumerate(names)}
 
 
@@ -717,15 +739,23 @@ def _linear_scheme(block) -> bool:
     return all(found)
 
 
-def _implicit_step(spec, block, glob, x0, names, dt, iterations=NEWTON_ITERATIONS):
+# scopmath's CONVERGE: `sparse` stops when the sum of |Δstate| is at most this
+SPARSE_CONVERGE = 1e-6
+
+
+def _implicit_step(spec, block, glob, x0, names, dt, iterations=NEWTON_ITERATIONS,
+                   sparse=False):  # fmt: skip
     """Backward Euler `x = x₀ + dt·f(x)` by Newton's method; each CONSERVE replaces the
     equation of its last state by the conservation of the amounts (states × their
     COMPARTMENT volumes), as NEURON's `sparse`. A linear kinetic scheme (see
     `_linear_scheme`) is NEURON's single linear solve with its rates at `x0`: the
-    residual is then linear in x and one Newton iteration solves it exactly."""
+    residual is then linear in x and one Newton iteration solves it exactly. `sparse`:
+    a nonlinear KINETIC scheme stepped by `METHOD sparse`, iterated as scopmath's
+    `sparse` (see `_newton`'s `converge`)."""
     frozen = None
+    converge = SPARSE_CONVERGE if sparse and block.kind == "KINETIC" else None
     if _linear_scheme(block):
-        frozen, iterations = x0, 1
+        frozen, iterations, converge = x0, 1, None
 
     def residual(x):
         fx, c = _derivatives(spec, block, glob, x, frozen)
@@ -735,7 +765,7 @@ def _implicit_step(spec, block, glob, x0, names, dt, iterations=NEWTON_ITERATION
             r[lhs[-1][1]] = sum(k * vol.get(st, 1.0) * x[st] for k, st in lhs) - total
         return r
 
-    return _newton(residual, x0, names, iterations=iterations)
+    return _newton(residual, x0, names, iterations=iterations, converge=converge)
 
 
 def _linear_unknowns(spec, block) -> list:
