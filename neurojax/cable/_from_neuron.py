@@ -67,11 +67,16 @@ class NeuronCell(NamedTuple):
     flipped: frozenset = frozenset()
 
     def site(self, section: str, x: float) -> tuple[int, float]:
-        """`(branch, x)` of NEURON's `section(x)`, for `cell.node`, `record_v`, clamps."""
+        """`(branch, x)` of NEURON's `section(x)`, for `cell.node`, `record_v`, clamps.
+        `section`: its name, or the NEURON section itself."""
+        if not isinstance(section, str) and callable(getattr(section, "name", None)):
+            section = section.name()  # h.Section: was "no section dend" for section dend
         if section not in self.branches:
             raise ValueError(
                 f"no section {section!r}; the sections are {sorted(self.branches)[:8]}..."
             )
+        if _not_real(x):  # "0.3" and None failed in numpy's isfinite
+            raise TypeError(f"x must be a number in [0, 1] (NEURON's sec(x)), got {x!r}.")
         if isinstance(x, bool) or not (np.isfinite(x) and 0.0 <= x <= 1.0):
             raise ValueError(f"x must lie in [0, 1], got {x!r}.")
         parts = self.branches[section]
@@ -88,6 +93,8 @@ class NeuronCell(NamedTuple):
         the NetCon's delay) delivered by `Cell.event_input` (NEURON's rule)."""
         if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
             raise ValueError(f"n_steps must be a whole number ≥ 1, got {n_steps!r}.")
+        if _not_real(dt):  # "0.025" failed in numpy's isfinite
+            raise TypeError(f"dt must be a number of ms, got {dt!r}.")
         if isinstance(dt, bool) or not (np.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a finite number of ms > 0, got {dt!r}.")
         n_steps, dt = int(n_steps), float(dt)
@@ -243,6 +250,16 @@ def _neuron_builtin_mods() -> dict[str, Path]:
     return _mod_files(dirs)
 
 
+def _not_real(x) -> bool:
+    """Whether `x` is not one real number (a string, None, complex, an array)."""
+    return (
+        x is None
+        or isinstance(x, (str, bytes))
+        or np.ndim(x) != 0
+        or np.asarray(x).dtype.kind not in "biuf"
+    )
+
+
 def _one_value(values, what: str, sec: str):
     values = np.asarray(values, dtype=float)
     if not np.all(values == values[0]):
@@ -326,10 +343,19 @@ def from_neuron(
     `Cell` follows), a mechanism or point process without a `.mod` file, the
     `extracellular` mechanism, a `NetCon` from a presynaptic voltage or driven by
     `NetCon.event` (give the spike times to `Cell.event_input`), a NetStim with noise or
-    another artificial cell (a `VecStim`) whose times are not in `spike_times`.
+    another artificial cell (a `VecStim`) whose times are not in `spike_times`, a section
+    with `rallbranch` other than 1. An inactive `NetCon` (`nc.active(False)`) delivers
+    nothing, as in NEURON.
+
+    Not seen (NEURON does not expose it): a `Vector.play` into a parameter (an `IClamp`'s
+    `amp`, a `SEClamp`'s `amp1`): its value at import is taken as constant. Pass the
+    played waveform as the clamp's column of the inputs yourself.
     """
     if h is None:
         from neuron import h  # noqa: PLC0415  (NEURON is needed only here)
+    elif not (hasattr(h, "allsec") and hasattr(h, "section_orientation")):
+        # was "'int' object has no attribute 'section_orientation'"
+        raise TypeError(f"from_neuron: h must be NEURON's h (from neuron import h), got {h!r}.")
     if not isinstance(neuron_slope, bool):
         raise TypeError(f"from_neuron: neuron_slope must be True or False, got {neuron_slope!r}.")
     given_times = _spike_times(spike_times)
@@ -418,6 +444,14 @@ def from_neuron(
         name = s.name()
         if "extracellular" in ps["density_mechs"]:
             raise ValueError(f"section {name}: the extracellular mechanism is not supported.")
+        if float(s.rallbranch) != 1.0:
+            # was ignored: rallbranch = 2 on a dendrite moved the soma's V by 1.3 mV from
+            # NEURON's in a 10 ms clamp, without a word
+            raise ValueError(
+                f"section {name}: rallbranch = {float(s.rallbranch):g} (NEURON's identical "
+                "parallel branches) is not carried over. Create the branches as sections of "
+                "their own, or set rallbranch = 1."
+            )
         parent, px = -1, 1.0
         if branches:
             pseg = s.parentseg()
@@ -776,6 +810,10 @@ def _netstims(h, objects, given=None) -> list[tuple]:
     for nc in h.List("NetCon"):
         target = nc.syn()
         if target is None or target.hname() not in index:
+            continue
+        if not nc.active():
+            # NEURON delivers nothing through it (nc.active(False)); its events were
+            # imported, a 2.2 mV difference in a 20 ms run
             continue
         j = index[target.hname()]
         src = nc.pre()
