@@ -120,6 +120,11 @@ def hay2011_mechanisms(morph: Morphology, *, origin=(0, 0.0)) -> list:
     The order within a region is NEURON's (`memb_order_`): the Ca²⁺ pool (which writes
     `cai`) first, then `pas`, then the rest by name — so SK_E2 reads the `cai` of the
     same step as in NEURON. `ValueError` if a region is missing from the morphology."""
+    if not isinstance(morph, Morphology):  # a path was "'str' object has no attribute 'types'"
+        raise TypeError(
+            f"hay2011_mechanisms: morph must be a neurojax.cable.Morphology (e.g. "
+            f"hay2011_morphology(path)), got {morph!r}."
+        )
     for t in ("soma", "basal", "apical"):
         if t not in morph.types:
             raise ValueError(
@@ -190,6 +195,12 @@ def hay2011_morphology(path=None, *, shape: str | None = None, max_length: float
                 f"{sorted(SHAPES)} (or give an SWC path)."
             )
         path = SHAPES[shape][0]
+    elif isinstance(path, str) and path in SHAPES and not Path(path).exists():
+        # hay2011_morphology("bac") was "No such file or directory: 'bac'"
+        raise FileNotFoundError(
+            f"hay2011_morphology: no SWC file {path!r}; for the shipped shape of that name "
+            f"pass shape={path!r} (the first argument is a path)."
+        )
     morph = read_swc(L5_SIMPLIFIED_SWC if path is None else path)
     if axon_stubs and "axon" in morph.types:
         morph = morph.replace_axon(length=30.0, n=2, max_length=max_length)
@@ -275,6 +286,7 @@ def site_at_distance(morph: Morphology, distance: float, where="apical", origin=
             f"site_at_distance: along={along!r} must be 'trunk', None, or a branch index "
             f"0..{n_br - 1}."
         )
+    along_given = along
     if along is not None:
         if along == "trunk":
             apical = morph.branches_where("apical")
@@ -288,7 +300,11 @@ def site_at_distance(morph: Morphology, distance: float, where="apical", origin=
         branches &= path
     nodes = disc.membrane[np.isin(disc.branch[disc.membrane], sorted(branches))]
     if nodes.size == 0:
-        raise ValueError(f"site_at_distance: no compartment of {where!r} on the path to {along}.")
+        raise ValueError(
+            f"site_at_distance: no compartment of {where!r} on the path from the soma to branch "
+            f"{along} (along={'the apical trunk' if along_given == 'trunk' else along_given!r}); "
+            f"pass along=None to search all of {where!r}, or a branch of {where!r} as along."
+        )
     # the near and far ends of the searched region: the 0-end and 1-end nodes of its
     # branches (below the near end, the nearest compartment was returned without a word:
     # 0 µm along the apical trunk of the simplified L5 cell gave a site at 20 µm)
@@ -326,7 +342,19 @@ def _real(fn, name, value, unit):
 def epsp_current(t, onset, imax=0.5, tau_rise=0.5, tau_decay=5.0):
     """An EPSP-shaped injected current (nA): `imax·(e^{−s/τd} − e^{−s/τr})/p` for
     `s = t − onset ≥ 0` (0 before), `p` the peak of the difference so that the peak is
-    `imax` (Hay et al.'s BAC protocol: 0.5 nA, rise 0.5 ms, decay 5 ms). t, onset ms."""
+    `imax` (Hay et al.'s BAC protocol: 0.5 nA, rise 0.5 ms, decay 5 ms). t, onset ms.
+    A NumPy function (float64): not traceable; build the input array outside `jax.jit`
+    and `jax.grad` (`imax` scales it: multiply the unit-peak current by a traced one)."""
+    import jax  # noqa: PLC0415
+
+    for name, value in (("t", t), ("onset", onset), ("imax", imax), ("tau_rise", tau_rise),
+                        ("tau_decay", tau_decay)):  # fmt: skip
+        if isinstance(value, jax.core.Tracer):  # was JAX's TracerArrayConversionError
+            raise TypeError(
+                f"epsp_current: {name} is traced (jax.jit/grad/vmap); epsp_current is NumPy "
+                "code: compute the current outside the transformation, or "
+                "epsp_current(t, onset, imax=1.0) * imax for a traced amplitude."
+            )
     for name, value, unit in (
         ("onset", onset, "ms"),
         ("imax", imax, "nA"),
