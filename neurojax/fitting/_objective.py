@@ -763,6 +763,14 @@ def make_objective(
         spike_keys=spike_keys,
         key=simulation_key,
     )
+    for i, p in enumerate(leaves):
+        if _is_concrete(p) and not np.all(np.isfinite(np.asarray(p))):
+            # was "... (nan) is on the boundary of its constraint Unconstrained"
+            raise ValueError(
+                f"the initial value of trainable item {i} ({jtu.keystr(paths[i])} of "
+                f"{type(model).__name__}) is {np.asarray(p)}: a fit starts from finite "
+                "values. Set it to a number (check what set it: eqx.tree_at, a previous fit)."
+            )
     u0 = obj.to_unconstrained(leaves)
     for i, u in enumerate(u0):
         if _is_concrete(u) and not np.all(np.isfinite(np.asarray(u))):
