@@ -166,7 +166,7 @@ CASES = {
     "NMDA_hake (NetCon events, per-stream y1_loc, `B = mgblock(v)`, writes ical)": _case(
         ["nmda_hake.mod"],
         [("hhx", {})],
-        {0: ["y1", "y2", "B"]},
+        {0: ["y1", "y2"]},  # (B is not a RANGE variable)
         pps=[("NMDA", {"gbar": 2e-3}, EVENTS, 1.0)],
         protocols=["events"],
     ),
@@ -266,6 +266,58 @@ def _pp_values(case: dict):
         c11._NEURON_SCRIPT, nm.load_mod = script, load
 
 
+# Graham's IntFire6 (an ARTIFICIAL_CELL: self-event `net_send(refrac, 1)` ends the
+# refractory period; inputs integrate only when excitable): driven by NetCon events at
+# exact times (weights), its output spike times against NEURON's (`NetCon.record`)
+ARTCELL = "intfire6_graham.mod"
+ART_EVENTS = [(5.0, 0.6), (6.3, 0.6), (8.1, 0.9), (11.7, 0.2), (20.05, 0.7),
+              (21.0, 0.45), (33.3, 1.2), (35.0, 1.2), (50.0, 0.4)]  # fmt: skip
+ART_TSTOP = 60.0
+
+_ART_SCRIPT = r"""
+import json, sys
+from neuron import h
+cfg = json.loads(open(sys.argv[1]).read())
+h.nrn_load_dll(cfg["dll"])
+h.load_file("stdrun.hoc")
+c = h.IntFire6()
+ncs = [h.NetCon(None, c) for _ in cfg["events"]]  # one per event: its own weight
+out, rec = h.Vector(), h.NetCon(c, None)
+rec.record(out)
+def events():
+    for nc, (t0, w) in zip(ncs, cfg["events"]):
+        nc.weight[0] = w
+        nc.event(t0)
+fih = h.FInitializeHandler(1, events)
+h.dt, h.secondorder = cfg["dt"], 0
+h.finitialize(-65.0)
+h.continuerun(cfg["tstop"])
+print(json.dumps(list(out)))
+"""
+
+
+def artcell_vs_neuron(tmp: Path) -> dict:
+    """{"neuron": NEURON's output spike times (ms), "neurojax": `spike_times`'s} for
+    IntFire6 driven by the events `ART_EVENTS` (NEURON: one NetCon per event)."""
+    import json
+    import subprocess
+
+    from neurojax.nmodl import load_mod
+
+    dll = base.compile_mods({ARTCELL: _text(ARTCELL)}, tmp / "art")
+    cfg = dict(dll=dll, events=ART_EVENTS, dt=base.DT, tstop=ART_TSTOP)
+    (tmp / "art.json").write_text(json.dumps(cfg))
+    (tmp / "art.py").write_text(_ART_SCRIPT)
+    r = subprocess.run([sys.executable, str(tmp / "art.py"), str(tmp / "art.json")],
+                       capture_output=True, text=True, cwd=tmp,
+                       env=dict(os.environ, PYTHONPATH=""))  # fmt: skip
+    if r.returncode:
+        raise RuntimeError(f"NEURON failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
+    ref = json.loads(r.stdout.strip().splitlines()[-1])
+    ours = load_mod(_text(ARTCELL), file=ARTCELL).spike_times(ART_TSTOP, events=ART_EVENTS)
+    return {"neuron": [float(x) for x in ref], "neurojax": [float(x) for x in ours]}
+
+
 def compare_all(tmp: Path, names=None, report=None, modes=None) -> dict:
     """{(case, protocol): {trace: max |Δ|, "_vrange", "_range"}}: corpus 12's per-case
     runs (`c12._run_one`, with its density POINTERs) over this corpus's cases, on one
@@ -302,4 +354,6 @@ if __name__ == "__main__":
     for f, msg in import_only().items():
         print(f"{f}: {msg[:200]}")
     with tempfile.TemporaryDirectory() as d:
+        if not sys.argv[1:]:
+            print(f"{ARTCELL}: output spikes {artcell_vs_neuron(Path(d))}")
         compare_all(Path(d), sys.argv[1:] or None, report=c12._show)

@@ -200,7 +200,10 @@ def _hoc_settable(prog, wanted: set):
 
 def load_mod(source, *, ions: dict | None = None, file: str | None = None, **parameters):
     """A mechanism instance from a `.mod` file (path or text), with `parameters`
-    overriding the file's defaults (NMODL names and units). `dt` (ms): for a file whose
+    overriding the file's defaults (NMODL names and units). A parameter may also name an
+    ASSIGNED RANGE/GLOBAL variable that no statement of the file assigns (a value NEURON
+    users set from hoc, as cnmodel's ihvcn.mod's `eh`; 0 when not given, as NEURON's);
+    one the file assigns is refused, naming the line. `dt` (ms): for a file whose
     INITIAL runs a step reading dt (Poirazi's somacar.mod), the dt NEURON's INITIAL would
     see (default 0.025 ms, h.dt's); stepping it with another dt is refused."""
     cls = mod_class(source, ions=ions, file=file, hoc_set=set(parameters) - {"dt"})
