@@ -106,3 +106,16 @@ def test_h_must_be_neurons_h():
     # was "'int' object has no attribute 'section_orientation'"
     with pytest.raises(TypeError, match="h must be NEURON's h"):
         from_neuron([], h=5)
+
+
+@pytest.mark.slow  # imports NEURON's expsyn.mod through neurojax.nmodl (~2.7 s wall)
+def test_a_netstim_driven_by_a_netcon_is_refused():
+    # a NetCon onto the NetStim (events turn it on/off) was ignored: the NetStim was
+    # imported as free-running
+    parts = _netcon_cell("drv", True)
+    other = h.NetStim()
+    switch = h.NetCon(other, parts[3])
+    switch.weight[0] = -1.0  # NEURON: an event with weight < 0 turns the NetStim off
+    with pytest.raises(ValueError, match=r"NetStim\[\d+\], which is itself the target of a"):
+        from_neuron(parts[:2])
+    del switch

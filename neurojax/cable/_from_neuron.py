@@ -344,12 +344,14 @@ def from_neuron(
     `extracellular` mechanism, a `NetCon` from a presynaptic voltage or driven by
     `NetCon.event` (give the spike times to `Cell.event_input`), a NetStim with noise or
     another artificial cell (a `VecStim`) whose times are not in `spike_times`, a section
-    with `rallbranch` other than 1. An inactive `NetCon` (`nc.active(False)`) delivers
-    nothing, as in NEURON.
+    with `rallbranch` other than 1, a NetStim that is itself the target of a `NetCon`.
+    An inactive `NetCon` (`nc.active(False)`) delivers nothing, as in NEURON.
 
     Not seen (NEURON does not expose it): a `Vector.play` into a parameter (an `IClamp`'s
     `amp`, a `SEClamp`'s `amp1`): its value at import is taken as constant. Pass the
-    played waveform as the clamp's column of the inputs yourself.
+    played waveform as the clamp's column of the inputs yourself. Nor what an
+    `FInitializeHandler` does at `finitialize` (the import starts at `v_init` and each
+    mechanism's INITIAL: give `state0=` to `simulate`).
     """
     if h is None:
         from neuron import h  # noqa: PLC0415  (NEURON is needed only here)
@@ -805,6 +807,12 @@ def _netstims(h, objects, given=None) -> list[tuple]:
     `given` that drives none of the point processes is refused (a misspelt name)."""
     given = {} if given is None else given
     used = set()
+    # NetStims that receive events themselves (a NetCon onto the NetStim: weight > 0 turns
+    # it on, < 0 off): their spike times depend on those events
+    driven = {
+        nc.syn().hname() for nc in h.List("NetCon")
+        if nc.active() and nc.syn() is not None and nc.syn().hname().startswith("NetStim[")
+    }  # fmt: skip
     index = {o.hname(): j for j, o in enumerate(objects)}
     out = [[] for _ in objects]
     for nc in h.List("NetCon"):
@@ -840,6 +848,14 @@ def _netstims(h, objects, given=None) -> list[tuple]:
                 "expose (a VecStim plays a Vector only its C code reads): pass them as "
                 f"from_neuron(..., spike_times={{{src.hname().split('[')[0].lower()}: "
                 "times}) (the Vector it plays)."
+            )
+        if src.hname() in driven:
+            # was imported as free-running: the events that start and stop it were ignored
+            raise ValueError(
+                f"{where} comes from {src.hname()}, which is itself the target of a NetCon "
+                "(events turn a NetStim on and off): its spike times are not its parameters'. "
+                "Record them in NEURON (nc.record) and pass them as from_neuron(..., "
+                "spike_times={netstim: times})."
             )
         if float(src.noise) != 0.0:
             raise ValueError(
