@@ -275,6 +275,36 @@ def _sweep_program(fn: Callable, n_args: int, mesh: Mesh):
     return jax.jit(run)
 
 
+def _check_sets(params) -> None:
+    """Before the sweep runs: every floating array leaf finite, and every model among
+    `params` (`AbstractModel`: its stacked parameters read as a population) inside its
+    parameters' domains, naming the culprit. A model's run-time check (`eqx.error_if`)
+    that fails on one device of a sharded program leaves the others waiting in a
+    collective: measured on 4 CPU devices, a sweep with `tau = [10, NaN, 20, 30]` ms
+    printed "CpuCallback error" and XLA aborted the process 40 s later ("Termination
+    timeout for all reduce")."""
+    from ._model import AbstractModel, check_domains
+
+    leaves = jtu.tree_leaves_with_path(params, is_leaf=lambda x: isinstance(x, AbstractModel))
+    for path, x in leaves:
+        if isinstance(x, AbstractModel):
+            try:
+                check_domains(x)
+            except ValueError as e:
+                raise ValueError(f"sweep: params{jtu.keystr(path)}: {e}") from None
+            continue
+        if eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.inexact):
+            bad = np.flatnonzero(
+                ~np.isfinite(np.asarray(x).reshape(x.shape[0] if x.ndim else 1, -1)).all(axis=1)
+            )
+            if bad.size:
+                raise ValueError(
+                    f"sweep: params{jtu.keystr(path)} is NaN or inf in parameter set(s) "
+                    f"{bad[:5].tolist()}; a failed check inside a sharded run cannot be "
+                    "reported (XLA aborts the process), so give finite values."
+                )
+
+
 def sweep(
     fn: Callable, params: Any, *args: Any, mesh: Mesh | None = None, pad: bool = False
 ) -> Any:
@@ -295,6 +325,12 @@ def sweep(
       the next multiple and drop the extra results (no warning: the result is exact).
       Default `False`: a `ValueError` saying what to do.
 
+    Before the run every floating leaf of `params` must be finite and every model among
+    them inside its parameters' domains (a `ValueError` naming the leaf): a run-time
+    check failing inside `fn` on one device of several leaves the others waiting, and
+    XLA aborts the process. Keep other run-time checks out of `fn` (`simulate(...,
+    throw=False)`).
+
     **Returns** `fn`'s results stacked along a leading axis of size `S`, split over the
     devices along it. Calling `sweep` again with the same `fn` and shapes reuses the
     compiled program.
@@ -311,6 +347,9 @@ def sweep(
             f"(every array leaf that varies shaped (S, ...)); got leaves of shapes {shapes}."
         )
     (s,) = sizes
+    if s == 0:  # was numpy's "zero-size array to reduction operation max"
+        raise ValueError("sweep: params hold no parameter set (a leading axis of size 0).")
+    _check_sets(params)
     d = mesh.devices.size
     m = _divisible(s, d, "the parameter sweep", pad)
 
