@@ -470,21 +470,40 @@ def spawn(python: str, args: list[str], timeout: float) -> dict | None:
     return None
 
 
-# The step before the stored (materialised) events of the ReducedCell populations
-# (session 12, `neurojax.network._network.MATERIALISE`), reproduced by the library's own
-# switch at trace time (the same spikes bit for bit): `--paired ... --former` runs it in
-# the same rounds as the current code. (Before: the unordered writes of the carried
-# arrays, `_network.ORDER = False`; before that, the drives' threefry pairs and the binary
-# spike delivery, `_projection.WORDS = "bits"` and `_propagate.BINARY = False`.)
-FORMER = (("neurojax.network._network", "MATERIALISE", False),)
+# The step before session 13's changes, reproduced by the library's own switches at trace
+# time: `--paired ... --former` runs it in the same rounds as the current code. The
+# ReducedCell timers computed inside the events' conditional
+# (`neurojax.network._network.TIMERS_AFTER`; the same spikes bit for bit), the delivery
+# loop not unrolled (`neurojax.network._propagate.UNROLL`; bit for bit) and the exponential
+# synapses' decay divided per element (`_divided_vector_field`; at most one rounding of
+# the rate). (Before: the events fused into their consumers, `_network.MATERIALISE =
+# False`; the unordered writes of the carried arrays, `_network.ORDER = False`; the drives'
+# threefry pairs and the binary spike delivery, `_projection.WORDS = "bits"` and
+# `_propagate.BINARY = False`.)
+def _divided_vector_field(self, state, v):
+    """`synapses.Exponential.vector_field` before session 13: `-g/tau`."""
+    return type(state)(g=-state.g / self.tau)
+
+
+FORMER = (
+    ("neurojax.network._network", "TIMERS_AFTER", False),
+    ("neurojax.network._propagate", "UNROLL", 1),
+    ("neurojax.synapses._exponential:Exponential", "vector_field", _divided_vector_field),
+)
 
 
 def traced_with_former(fn):
-    """`fn` traced with the former step (`FORMER`'s switches)."""
+    """`fn` traced with the former step (`FORMER`'s switches; `module:Class` sets a class
+    attribute)."""
     import importlib
 
+    def resolve(path):
+        module, _, cls = path.partition(":")
+        obj = importlib.import_module(module)
+        return getattr(obj, cls) if cls else obj
+
     def f(*a):
-        mods = [(importlib.import_module(m), k, v) for m, k, v in FORMER]
+        mods = [(resolve(m), k, v) for m, k, v in FORMER]
         old = [(m, k, getattr(m, k)) for m, k, _ in mods]
         for m, k, v in mods:
             setattr(m, k, v)
