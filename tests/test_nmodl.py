@@ -232,7 +232,10 @@ def test_other_refusals():
 
 
 def test_kinetic_scheme_with_conserve_and_steady_state(x64):
-    """~ c <-> o (a, b): backward Euler conserves c + o; STEADYSTATE gives o = a/(a+b)."""
+    """~ c <-> o (a, b): backward Euler conserves c + o; STEADYSTATE is NEURON's (scopmath's
+    `_ss_sparse` for a linear scheme): one backward-Euler step of 1e9 ms from c = o = 0,
+    CONSERVE replacing o's equation, o = (1 + dt·a)/(1 + dt·(a + b)) — a/(a+b) to
+    ~1/(dt·(a + b)), 2e-7 relative here."""
     text = """
     NEURON { SUFFIX kin2  USEION k READ ek WRITE ik  RANGE gbar }
     PARAMETER { gbar = 0.036 (S/cm2) <0,1e9> }
@@ -248,8 +251,13 @@ def test_kinetic_scheme_with_conserve_and_steady_state(x64):
     """
     mech = load_mod(text)
     g = mech.init(V, 6.3)
-    ref = HH().init(V, 6.3).n  # the same rates as hh's n
-    np.testing.assert_allclose(g.o, ref, rtol=1e-12)
+    ref = HH().init(V, 6.3).n  # the same rates as hh's n: a/(a + b)
+    np.testing.assert_allclose(g.o, ref, rtol=1e-6)
+    x = V + 55.0
+    a = np.where(x == 0, 0.1, 0.01 * x / -np.expm1(-np.where(x == 0, 1.0, x) / 10))
+    b = 0.125 * np.exp(-(V + 65) / 80)
+    dt = 1e9
+    np.testing.assert_allclose(g.o, (1 + dt * a) / (1 + dt * (a + b)), rtol=1e-12)
     np.testing.assert_allclose(g.c + g.o, 1.0, rtol=1e-14)
     g1 = mech.update(V + 20.0, g, 0.1, 6.3)
     np.testing.assert_allclose(g1.c + g1.o, 1.0, rtol=1e-13)

@@ -170,3 +170,39 @@ def test_a_nonlinear_sparse_scheme_stops_newton_as_scopmath_does(a0, iterations)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-25)
     if iterations == 1:  # the rule matters here: one iteration is not the root
         assert abs(want[2] - root[2]) > 1e3 * abs(got[2] - want[2])
+
+
+# STEADYSTATE of a linear KINETIC scheme: scopmath's `_ss_sparse` makes one backward-Euler
+# step of 1e9 ms (its "iterate linear solution" branch), not two; with rates ~1e-9 /ms
+# one and two steps differ visibly (the 8-state Na of corpus 12 differed by 1.1e-7 mV)
+SSLIN = """
+NEURON { SUFFIX sslin NONSPECIFIC_CURRENT i }
+PARAMETER { a = 1e-9 (/ms) b = 2e-9 (/ms) }
+ASSIGNED { i (mA/cm2) }
+STATE { c o }
+INITIAL {
+    c = 1
+    o = 0
+    SOLVE kin STEADYSTATE sparse
+}
+BREAKPOINT {
+    SOLVE kin METHOD sparse
+    i = 0
+}
+KINETIC kin {
+    ~ c <-> o (a, b)
+    CONSERVE c + o = 1
+}
+"""
+
+
+@pytest.mark.slow  # ~3 s (load, first JAX compilations)
+def test_steadystate_of_a_linear_scheme_is_one_backward_euler_step():
+    """o₁ = dt·a/(1 + dt·(a + b)) with dt = 1e9 ms: 0.25 (two steps would give 0.3125;
+    the root a/(a + b) = 1/3)."""
+    with jax.enable_x64(True):
+        mech = load_mod(SSLIN, file="sslin.mod")
+        g, _ = mech.init_ions(jnp.array([-65.0]), 34.0, {})
+    dt, a, b = 1e9, 1e-9, 2e-9
+    np.testing.assert_allclose(float(g.o[0]), dt * a / (1 + dt * (a + b)), rtol=1e-12)
+    np.testing.assert_allclose(float(g.c[0]), 1 - dt * a / (1 + dt * (a + b)), rtol=1e-12)

@@ -812,9 +812,12 @@ def _solve_linear(s: Solve, ctx: _Ctx):
 
 
 # NEURON's STEADYSTATE (scopmath's _ss_sparse, _ss_derivimplicit): backward Euler steps
-# of 1e9 ms from the current state — two for a KINETIC block (`sparse`, then once more
-# after its check that no state is negative), one for a DERIVATIVE block — not a root of
-# f: a reservoir slower than 1e9 ms (capmpr.mod's `tau`) is not at equilibrium after it
+# of 1e9 ms from the current state — two for a nonlinear KINETIC block (`sparse`, then
+# once more after its check that no state is negative), one for a linear scheme
+# (`_linear_scheme`: `_ss_sparse`'s "iterate linear solution" branch, one `sparse` call;
+# two steps left Schmidt-Hieber's 8-state Na 1.1e-7 mV from NEURON, one: 1.6e-11) and for a
+# DERIVATIVE block — not a root of f: a reservoir slower than 1e9 ms (capmpr.mod's `tau`)
+# is not at equilibrium after it
 STEADY_DT = 1e9
 
 
@@ -828,7 +831,8 @@ def _steady_state(s: Solve, ctx: _Ctx):
     x0 = {n: jnp.broadcast_to(jnp.asarray(_weak(glob[n]), spec.dtype(glob)), shape) for n in names}
 
     x = x0
-    for _ in range(2 if block.kind == "KINETIC" else 1):
+    linear = _linear_scheme(block)
+    for _ in range(2 if block.kind == "KINETIC" and not linear else 1):
         # a negative state (< −1e-6) is set to 0 between NEURON's steps
         if block.kind == "KINETIC" and _ > 0:
             x = {n: jnp.where(x[n] < -1e-6, 0.0, x[n]) for n in names}
