@@ -92,6 +92,14 @@ def device_mesh(devices: Sequence[jax.Device] | None = None, axis_name: str = "n
     """A 1-d `Mesh` over `devices` (default: all of `jax.devices()`, every host's after
     `jax.distributed.initialize()`), with one axis named `axis_name`."""
     devices = list(jax.devices() if devices is None else devices)
+    bad = [d for d in devices if not isinstance(d, jax.Device)]
+    if bad:  # ["cpu"] was "'str' object has no attribute 'id'"
+        raise TypeError(
+            f"device_mesh: devices must be jax.Device objects (e.g. jax.devices()[:2]), got "
+            f"{bad[0]!r}."
+        )
+    if not isinstance(axis_name, str):
+        raise TypeError(f"device_mesh: axis_name must be a str, got {axis_name!r}.")
     if not devices:
         raise ValueError("device_mesh needs at least one device; got an empty list.")
     return Mesh(np.asarray(devices, dtype=object), (axis_name,))
@@ -152,6 +160,8 @@ def _place(x, sharding: NamedSharding):
 def _divisible(n: int, d: int, what: str, pad: bool) -> int:
     """The padded size: `n` when `d` divides it; otherwise the next multiple of `d` if
     `pad`, else a ValueError that says what to do."""
+    if not isinstance(pad, (bool, np.bool_)):  # pad="no" was truthy: padded
+        raise TypeError(f"pad must be True or False, got {pad!r}.")
     if n % d == 0:
         return n
     if pad:

@@ -36,3 +36,20 @@ def test_a_model_outside_its_domain_is_named():
         sweep(_never, model)
     with pytest.raises(ValueError, match=r"sweep: params\[1\]: .*LIF.tau must be > 0"):
         sweep(_never, (jnp.arange(4.0), model))
+
+
+def test_pad_must_be_a_bool():
+    # pad="no" was truthy: the sweep was padded
+    with pytest.raises(TypeError, match="pad must be True or False, got 'no'"):
+        sweep(_never, jnp.arange(3.0), pad="no")
+
+
+def test_device_mesh_takes_devices():
+    from neurojax.sharding import device_mesh
+
+    # was "'str' object has no attribute 'id'"
+    with pytest.raises(TypeError, match="devices must be jax.Device objects"):
+        device_mesh(["cpu"])
+    with pytest.raises(TypeError, match="axis_name must be a str"):
+        device_mesh(axis_name=5)
+    assert device_mesh().axis_names == ("neurons",)  # the control
