@@ -32,7 +32,7 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import ArrayLike
 
-from .._model import AbstractModel
+from .._model import AbstractModel, parameter_domains
 from .._simulate import simulate
 from ..solvers import AbstractSolver, check_solver_fits, default_solver
 from ._objective import _selection
@@ -277,6 +277,7 @@ def _conductances_from_voltage(
                 f"trainable item {j} has shape {jnp.shape(leaf)}; conductances_from_voltage "
                 "estimates scalar conductances shared by all sweeps."
             )
+    _refuse_signed(model, leaves)
     # the start's values of the selected conductances are ignored: replaced by 1 here,
     # so not even rounding depends on them
     where = functools.partial(_where, trainable)
@@ -313,6 +314,27 @@ def _conductances_from_voltage(
     if with_covariance:
         return fitted, n_sim, cov
     return fitted, n_sim
+
+
+def _refuse_signed(model, leaves) -> None:
+    """Refuse a selected parameter whose declared domain admits negative values.
+
+    A reversal potential enters the ionic current linearly too (`g·(V − e)`), so the
+    linearity test alone took `e_na`, `e_l` for conductances, and the non-negative least
+    squares then "estimated" `e_l = 0` mV (held-out probe, session 13: HH `e_na, e_l,
+    c_m` from one sweep; `Auto` started the descent there, 535 mV², ABOVE_NOISE). A
+    maximal conductance is declared `>= 0` (its `Domain`); anything that may be negative
+    is not one, whatever the linearity says."""
+    domains = {id(value): (name, d) for name, value, d in parameter_domains(model)}
+    for j, leaf in enumerate(leaves):
+        name, d = domains.get(id(leaf), (None, None))
+        if d is not None and d.lower < 0:
+            raise ValueError(
+                f"trainable item {j} ({type(model).__name__}.{name}) may be negative (its "
+                f"domain is {d.describe()}): it is not a maximal conductance, which the "
+                "non-negative least squares estimates; select conductances only, e.g. "
+                "trainable=lambda m: (m.g_na, m.g_k, m.g_l)."
+            )
 
 
 def _regression_covariance(cols, lhs, g) -> np.ndarray:
