@@ -126,10 +126,11 @@ to 100 steps): starts 0, 1, 3, 4 all ten within 10 % (0, 1, 4 to float64 roundin
 not: 4 of 5, item 5's aim is met (docs/fitting.md (h), with its qualifications).
 `--cma-restart-from alternate` (session 13; odd restarts from the best point, even ones from
 the start, so starts 0, 1, 3, 4 run as before): start 2's second restart, from the start
-(λ 40, 800 simulations), reaches 31.45 mV² (68.4 / 65.8 before), still a spike short, and the
-LM stages diverge from it (1 ms stage: 0 of 10 within 10 %); a one-off CMA-ES from start 2
-with σ₀ 0.5 drew a 16.3 mV² point in its first generation and nothing better after it. Start
-2 is still not recovered: 4 of 5 (docs/fitting.md (i)).
+(λ 40, 800 simulations), reaches 31.45 mV² (68.4 / 65.8 before; an extra somatic spike at
+153.5 ms), and the LM stages diverge from it (1 ms stage: 0 of 10 within 10 %); a one-off
+CMA-ES from start 2 with σ₀ 0.5 drew a 16.3 mV² point (the 50.7 ms spike missing) in its
+first generation and nothing better after it, and the LM stages from it end in the 8.04 mV²
+one-missing-spike minimum. Start 2 is still not recovered: 4 of 5 (docs/fitting.md (i)).
 The study uses 45 ms at dt 0.025 ms (not 0.05: the spike peak differs by ~7 mV between
 the two, so the coarser step was not used). Times are on a shared 2-core VM with other
 jobs running: indicative only.
