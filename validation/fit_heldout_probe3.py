@@ -367,7 +367,7 @@ def _():
     dt, n = 0.025, 1600
     inputs = _step(dt, n, 5, 35, [10.0])
     sol = nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt)
-    target = np.asarray(_noisy(sol.v, 1.0))
+    target = np.array(_noisy(sol.v, 1.0))
     t = dt * np.arange(1, n + 1)
     gap = (t >= 10) & (t < 15)
     target[gap] = np.nan
@@ -399,7 +399,7 @@ def _():
     t = dt * np.arange(n)
     i = np.stack([np.where((t >= 5) & (t < 18), 8.0, 0.0), np.where((t >= 5) & (t < 35), 12.0, 0.0)], 1)
     inputs = _f(i)
-    v = np.asarray(nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt).v).copy()
+    v = np.array(nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt).v)
     short = np.arange(n) >= 800
     v[short, 0] = 0.0  # the short sweep ends at 20 ms: a user pads with anything
     w = np.ones((n, 2))

@@ -94,9 +94,30 @@ def _noise_floor(obj) -> float | None:
     if type(obj.loss) is not TraceMSE:
         return None
     v = obj.target.v
-    if obj.loss.weights is not None or not isinstance(v, jax.Array | np.ndarray):
+    if not isinstance(v, jax.Array | np.ndarray):
         return None
+    w = _weights_of(obj, v.shape)
+    if w is False:
+        return None
+    if w is not None:
+        # σ̂ from the samples the loss reads (a zero weight: padding, a gap): the second
+        # differences touching the others are NaN and dropped by `noise_sd`. The
+        # weighted mean square at the truth is still σ² (`Σ w r² / Σ w`). Was `None`
+        # with any weights (held-out probe, session 13: sweeps of different lengths,
+        # the short one padded and weighted 0, stopped at 644 mV², "converged").
+        v = np.where(w > 0, np.asarray(v, dtype=float), np.nan)
     return noise_sd(v) ** 2
+
+
+def _weights_of(obj, shape):
+    """The `TraceMSE` weights of `obj` broadcast to `shape` (a NumPy array); `None`
+    without weights; `False` where they are traced."""
+    w = obj.loss.weights
+    if w is None:
+        return None
+    if isinstance(w, jax.core.Tracer):
+        return False
+    return np.broadcast_to(np.asarray(w, dtype=float), shape)
 
 
 def default_optimizer(
@@ -189,6 +210,13 @@ def _structured_residual(obj, d) -> tuple[float, float] | None:
         return None
     params = obj.from_unconstrained([jnp.asarray(x[b]) for x in d.best_u])
     r = np.asarray(obj.prediction(params).v, dtype=float) - np.asarray(obj.target.v, float)
+    w = _weights_of(obj, r.shape)
+    if w is not None:
+        # the samples the loss reads; unequal positive weights make the shape test (an
+        # unweighted robust scale) meaningless: skipped
+        if w is False or np.ptp(w[w > 0]) > 0:
+            return None
+        r = r[w > 0]
     r = r[np.isfinite(r)]
     if r.size == 0:
         return None

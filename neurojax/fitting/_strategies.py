@@ -148,6 +148,18 @@ class Chain(AbstractStrategy):
 # ---------------------------------------------------------------- data-driven init
 
 
+def _masks_samples(loss) -> bool:
+    """Whether a `TraceMSE` term of `loss` has concrete weights with a zero."""
+    from ._losses import TraceMSE
+
+    terms = loss.terms() if hasattr(loss, "terms") else ()
+    for _, t in terms:
+        if isinstance(t, TraceMSE) and t.weights is not None:
+            if isinstance(t.weights, jax.core.Tracer) or bool(np.any(np.asarray(t.weights) == 0)):
+                return True
+    return False
+
+
 @dataclasses.dataclass(frozen=True)
 class _Pick:
     """`trainable` restricted to some of its leaves (hashable: repeated fits with the same
@@ -173,6 +185,11 @@ def _estimate(obj: Objective, window: int):
     model = obj.model
     if rec.v is None:
         return None, "the target has no voltage trace", 0, None
+    if _masks_samples(obj.loss):
+        # the regression reads every sample: a padded or gap-filled one is not data
+        # (held-out probe, session 13: HH sweeps of 20 and 40 ms batched, the short one
+        # padded with 0 mV and weighted 0; the estimate read the padding, 16-fold off)
+        return None, "the loss gives some samples zero weight (TraceMSE weights)", 0, None
     if obj.saveat.every != 1:
         return None, "the target is sampled every saveat.every > 1 steps", 0, None
     if obj.saveat.fn is not None or not isinstance(obj.inputs, jax.Array):
