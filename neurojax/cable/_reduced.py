@@ -381,7 +381,9 @@ class ReducedCell(AbstractModel):
     v_reset: Array = parameter(-65.0)
     t_ref: Array = parameter(2.0, NON_NEGATIVE)
     v_spike: Array | None = eqx.field(
-        default=None, converter=lambda x: None if x is None else as_float(x)
+        default=None,
+        converter=lambda x: None if x is None else as_float(x),
+        metadata={"domain": REAL},
     )
     spike_width: Array = parameter(0.0, NON_NEGATIVE)
     surrogate: AbstractSurrogate = eqx.field(default_factory=FastSigmoid)
@@ -586,6 +588,17 @@ class ReducedCell(AbstractModel):
             raise ValueError(
                 f"ReducedCell edges {self.edges} name compartments outside 0..{n - 1}."
             )
+        self.check_shapes()
+        if not isinstance(self.clamp, (bool, np.bool_)):
+            raise TypeError(f"ReducedCell.clamp must be True or False, got {self.clamp!r}.")
+        self.check_threshold()
+
+    def check_shapes(self) -> None:
+        """Refuse per-compartment parameters that are not a scalar or one value per
+        compartment, and a `g_couple` that is not one value per connection. Run when the
+        cell is made and by `check_call` (a value set afterwards by `eqx.tree_at` skips
+        `__check_init__`; it would otherwise fail inside JAX's broadcasting)."""
+        n = len(self.names)
         for name in (
             "c",
             "g_l",
@@ -603,16 +616,14 @@ class ReducedCell(AbstractModel):
             if jnp.shape(getattr(self, name)) not in ((), (n,)):
                 raise ValueError(
                     f"ReducedCell.{name} has shape {jnp.shape(getattr(self, name))}; it must be "
-                    f"a scalar or one value per compartment ({n},). Build with ReducedCell.build."
+                    f"a scalar or one value per compartment ({n},); a population shares them "
+                    "(no per-neuron values). Build with ReducedCell.build."
                 )
         if jnp.shape(self.g_couple) not in ((), (len(self.edges),)):
             raise ValueError(
                 f"ReducedCell.g_couple has shape {jnp.shape(self.g_couple)}; it must be one "
                 f"value per connection ({len(self.edges)},)."
             )
-        if not isinstance(self.clamp, (bool, np.bool_)):
-            raise TypeError(f"ReducedCell.clamp must be True or False, got {self.clamp!r}.")
-        self.check_threshold()
 
     @property
     def n(self) -> int:
@@ -764,6 +775,7 @@ class ReducedCell(AbstractModel):
 
     def init_state(self, batch_shape=()):
         check_precision(self)  # again here: jax.tree.map(astype) skips __check_init__
+        self.check_shapes()  # and eqx.tree_at: a wrong shape fails in the broadcast below
         dtype = jnp.result_type(self.e_l)
         v = jnp.broadcast_to(self.e_l, (*batch_shape, self.n)).astype(dtype)
         return ReducedState(v=v, rise=jnp.zeros_like(v), fall=jnp.zeros_like(v))
@@ -910,6 +922,7 @@ class ReducedCell(AbstractModel):
         """`check_dt` for a concrete `dt` and timings (`simulate` calls it once, before
         the run); traced ones (under `jit`/`grad`) give the same whole-step test as one
         run-time check. A NaN dSpike `threshold` is refused too (`check_threshold`)."""
+        self.check_shapes()
         nan_threshold = self.check_threshold()
         if not isinstance(dt, jax.core.Tracer) and self.check_dt(dt):
             return nan_threshold
