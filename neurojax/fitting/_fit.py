@@ -466,6 +466,25 @@ def _check_loss_reads_params(obj: Objective):
     return closed.out_avals[0]
 
 
+def _unmoved(obj, history, starts, n_done) -> list[str]:
+    """Names of the trainable leaves that kept their start value bit for bit in every
+    step of every start, where the fit took at least 3 steps and another leaf moved:
+    their gradient was exactly 0 throughout (an optimiser moves any component with a
+    non-zero gradient). Held-out probe, session 13: HH `g_k, v_th` under `TraceMSE`
+    said `converged` with `v_th` at its start, 10 mV from the truth (the parameter
+    checks inside `simulate` read `v_th`, so `_check_loss_reads_params` does not see it
+    unread)."""
+    leaves = jtu.tree_leaves(history)
+    if n_done < 3 or len(leaves) != len(obj.names) or len(starts) != len(leaves):
+        return []
+    still = [
+        bool(np.all(np.asarray(h) == np.asarray(p0)[None])) for h, p0 in zip(leaves, starts, strict=True)
+    ]
+    if all(still):
+        return []
+    return [n for n, s in zip(obj.names, still, strict=True) if s]
+
+
 def _n_starts_of(starts, n_starts):
     return n_starts if starts is None else int(starts[0].shape[0])
 
@@ -884,6 +903,16 @@ def fit(
             "model and its inputs.",
             stacklevel=2,
         )
+    unmoved = [] if polished else _unmoved(obj, all_hist, p_starts, n_done)
+    if unmoved:
+        warnings.warn(
+            f"fit: trainable parameter(s) {', '.join(unmoved)} never moved from their start "
+            f"in {n_done} steps while the others did: the loss's gradient with respect to "
+            "them is exactly 0 — the loss does not depend on them (a spike threshold "
+            "v_th under a voltage loss) or they act in whole steps (t_ref, a delay). They "
+            "are not fitted and the fit is not converged; remove them from trainable.",
+            stacklevel=2,
+        )
     result = FitResult(
         model=obj.with_params(params),
         params=params,
@@ -912,7 +941,8 @@ def fit(
             or strategy_certified
         )
         and not above_noise
-        and stationary,
+        and stationary
+        and not unmoved,
         restart_rounds=restart_rounds,
         best_step=best_step,
         grad_norms=all_grad_norms[:, best],
