@@ -55,6 +55,11 @@ def mod_class(
     from . import _singular
     from ._compile import build_spec, make_class
 
+    if name is not None and not (isinstance(name, str) and name.isidentifier()):
+        raise ValueError(
+            f"mod_class: name={name!r} is not a valid Python class name (a str such as "
+            "'NaTs2'); leave it out to name the class after the file's SUFFIX."
+        )
     text, fname, where = _read(source)
     # INCLUDE "x": looked up next to the .mod file (text input: the working directory)
     prog = _singular.program(parse(text, file or fname, where))
