@@ -33,6 +33,11 @@ OPTIONS = {
     "legacy_emitters": {"xla_cpu_use_fusion_emitters": False},
     "legacy_no_expensive": {"xla_cpu_use_fusion_emitters": False,
                             "xla_llvm_disable_expensive_passes": True},
+    # session 13 (helper A): XLA:CPU options not tried before (per program); the LLVM
+    # pipeline's switches (loop unrolling, SLP vectoriser, optimise for size) are
+    # `xla_backend_extra_options` keys, process-wide: exp_hay_s13_extra_options.py
+    "vector_width_256": {"xla_cpu_prefer_vector_width": 256},
+    "max_isa_avx2": {"xla_cpu_max_isa": "AVX2"},
 }
 
 
@@ -41,18 +46,18 @@ def main(argv=None):
     ap.add_argument("--T", type=float, default=200.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", default=",".join(OPTIONS))
+    ap.add_argument("--out", default="hay2011_compile_options")
     args = ap.parse_args(argv)
 
     import equinox as eqx
     import jax
     import jax.numpy as jnp
     import numpy as np
+    from bench_hay2011 import _validation
 
     import neurojax as nj
     from neurojax.cable import hay2011_morphology
     from neurojax.solvers import TRBDF2
-
-    from bench_hay2011 import _validation
 
     val = _validation()
     val.T = args.T
@@ -96,15 +101,17 @@ def main(argv=None):
     for (name, what), t in best.items():
         row[f"{name}_{what}_run_cpu_s"] = t
         if what == "forward":
-            row[f"{name}_max_v_diff_mV"] = float(np.abs(np.asarray(outs[(name, what)]) - ref_f).max())
+            v = np.asarray(outs[(name, what)])
+            row[f"{name}_max_v_diff_mV"] = float(np.abs(v - ref_f).max())
         else:
             g = [np.asarray(x) for x in jax.tree_util.tree_leaves(outs[(name, what)])]
             row[f"{name}_max_grad_rel_diff"] = max(
-                float(np.abs(a - b).max() / (np.abs(b).max() + 1e-30)) for a, b in zip(g, ref_g))
+                float(np.abs(a - b).max() / (np.abs(b).max() + 1e-30))
+                for a, b in zip(g, ref_g, strict=True))
     for name in args.only.split(","):
         row[f"{name}_ratio"] = best[(name, "gradient")] / best[(name, "forward")]
     row["load_after"] = os.getloadavg()[0]
-    out = C.RESULTS / "hay2011_compile_options.json"
+    out = C.RESULTS / f"{args.out}.json"
     out.write_text(json.dumps(row, indent=1, default=str))
     for k, v in row.items():
         if k != "machine":
