@@ -47,3 +47,14 @@ def test_right_shapes_still_run():
     c = eqx.tree_at(lambda c: c.c, cell(), jnp.array([0.2, 0.05, 0.03]))
     sol = run(c)
     np.testing.assert_array_equal(np.asarray(sol.v), np.asarray(run(cell()).v))
+
+
+def test_cell_record_without_sites_refused():
+    """`Cell.record_v([])` recorded nothing, and a fit to it had loss 0 (session 13)."""
+    from neurojax.cable import HH, Branch, Cell, Morphology
+
+    cell = Cell(Morphology([Branch(20.0, 20.0, nseg=1)]), [(HH(), [0])])
+    with pytest.raises(ValueError, match="at least one"):
+        cell.record_v([])
+    with pytest.raises(ValueError, match="at least one"):
+        cell.record_gate(0, "m", [])

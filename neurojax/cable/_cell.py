@@ -433,6 +433,8 @@ class Cell(AbstractModel):
         """A function for `SaveAt(fn=...)` keeping the voltage at `sites` only:
         `(*batch, len(sites))` per saved step."""
         sites = _sites("record_v sites", sites, 2, "(branch, x)")
+        if not sites:  # a fit to it would have loss 0, "converged", whatever the model
+            raise ValueError("record_v needs at least one (branch, x) site; got none.")
         idx = np.array([self.node(b, x) for b, x in sites])
         pick = StaticMap.take(idx, self.n_nodes)  # no scatter in a gradient (`_gather.py`)
         return lambda y: apply(pick, y.v)
@@ -461,7 +463,10 @@ class Cell(AbstractModel):
         n_region = len(self.regions[mechanism])
         at_nodes = mechanism in self.geometry.at_nodes  # gates at node layout
         pos = []
-        for b, x in _sites("record_gate sites", sites, 2, "(branch, x)"):
+        sites = _sites("record_gate sites", sites, 2, "(branch, x)")
+        if not sites:
+            raise ValueError("record_gate needs at least one (branch, x) site; got none.")
+        for b, x in sites:
             node = self.node(b, x)
             k = int(spread[node])
             if k == n_region:
@@ -788,17 +793,7 @@ class Cell(AbstractModel):
             gates = grp.join(y.gates, v.shape[:-1])
             vr = apply(grp.take, v)
             # exact slope of the channel's I–V at fixed gates: one JVP
-            if geo.ions.pooled[k] and POINTWISE_CURRENTS:
-                i, di, out = _pointwise(
-                    lambda c, u, gt, io, T, tt: jax.jvp(
-                        lambda uu: c.current_ions(uu, gt, T, io, **_time(c, tt)),
-                        (u,), (jnp.ones_like(u),), has_aux=True),
-                    (ch, vr, gates, pool.at(k, nodes), self.temperature, t),
-                    _param_columns(ch),
-                )  # fmt: skip
-                for name, x in out.items():
-                    pool.add_current(name, x, grp.spread)
-            elif geo.ions.pooled[k]:  # ion currents summed into the pools, in mechanism order
+            if geo.ions.pooled[k]:  # ion currents summed into the pools, in mechanism order
                 i, di, out = jax.jvp(
                     lambda u, ch=ch, gates=gates, ions=pool.at(k, nodes): ch.current_ions(
                         u, gates, self.temperature, ions, **_time(ch, t)
@@ -809,13 +804,6 @@ class Cell(AbstractModel):
                 )
                 for name, x in out.items():
                     pool.add_current(name, x, grp.spread)
-            elif POINTWISE_CURRENTS:
-                i, di = _pointwise(
-                    lambda c, u, gt, tt: jax.jvp(lambda uu: c.current(uu, gt, **_time(c, tt)),
-                                                 (u,), (jnp.ones_like(u),)),
-                    (ch, vr, gates, t),
-                    _param_columns(ch),
-                )  # fmt: skip
             else:
                 i, di = jax.jvp(
                     lambda u, ch=ch, gates=gates: ch.current(u, gates, **_time(ch, t)),
@@ -1059,25 +1047,10 @@ class Cell(AbstractModel):
             gates = grp.join(y.gates, v_new.shape[:-1])
             vr = apply(grp.take, v_new)
             if geo.ions.pooled[k]:
-                ions_k = pool.at(k, nodes)
-                if POINTWISE_DERIVATIVE:
-                    g, written = _pointwise(
-                        lambda c, u, gt, io, T, tt, d: c.update_ions(
-                            u, gt, d, T, io, **_time(c, tt)),
-                        (ch, vr, gates, ions_k, self.temperature, t, dt),
-                        _param_columns(ch),
-                    )
-                else:
-                    g, written = ch.update_ions(vr, gates, dt, self.temperature, ions_k,
-                                                **_time(ch, t))  # fmt: skip
+                g, written = ch.update_ions(vr, gates, dt, self.temperature, pool.at(k, nodes),
+                                            **_time(ch, t))  # fmt: skip
                 for name, x in written.items():
                     pool.write(name, x, grp.spread, nodes.size)
-            elif POINTWISE_DERIVATIVE:
-                g = _pointwise(
-                    lambda c, u, gt, T, tt, d: c.update(u, gt, d, T, **_time(c, tt)),
-                    (ch, vr, gates, self.temperature, t, dt),
-                    _param_columns(ch),
-                )
             else:
                 g = ch.update(vr, gates, dt, self.temperature, **_time(ch, t))
             for m, gm in zip(grp.members, grp.split(g), strict=True):
@@ -1623,104 +1596,3 @@ def _time(mechanism, t):
             raise ValueError(f"{type(mechanism).__name__} reads the time t, which was not given.")
         return {"t": t}
     return {}
-
-
-POINTWISE_DERIVATIVE = False
-"""Whether each mechanism group's state update (`Cell._update_gates`) is differentiated by
-`_pointwise` (a Jacobian column per differentiated input, by forward mode, in the forward
-pass) instead of JAX's own rule (replay and transpose of the whole expression). Read at
-trace time; the values and derivatives are the same to rounding (tests/test_s13_hay_*)."""
-
-POINTWISE_CURRENTS = False
-"""Whether each mechanism group's membrane current and its slope (`Cell._currents`) are
-differentiated by `_pointwise` too (an experiment, as `POINTWISE_DERIVATIVE`)."""
-
-POINTWISE_PARAMETERS = True
-"""With `POINTWISE_DERIVATIVE`: whether a differentiated mechanism parameter gets a column
-too (True) or goes through one joint JVP of its own (False)."""
-
-
-def _pointwise(fn, args, columns_for=None):
-    """`fn(*args)` (a pytree of arrays, every leaf of one shape `S`) with a derivative
-    rule for functions that act **per element**: output element `c` depends only on the
-    inputs' elements that broadcast to `c` (a mechanism's update at each compartment
-    reads that compartment's V, gates and ion values, and its parameters). For each
-    differentiated input leaf whose shape broadcasts to `S`, its Jacobian column — `∂out/∂x`
-    elementwise, one forward-mode JVP with tangent 1 — is computed with the primal, and
-    the output tangent is `Σ column·ẋ` (broadcast): in reverse mode the transpose is
-    elementwise products (and a sum over the broadcast axes) instead of a replay and
-    transpose of the expression tree. Inputs that are not differentiated (unperturbed:
-    JAX's symbolic zeros) get no column; a differentiated input leaf that does not
-    broadcast to `S` (or one `columns_for(index, leaf)` declines) goes through one JVP
-    with its own tangents, as JAX's rule. Non-array leaves are fixed (not traced through
-    the rule). Exact (no approximation): the same derivative as JAX's own to rounding,
-    valid only for per-element functions — do not use it for anything that couples
-    elements."""
-    from jax.custom_derivatives import SymbolicZero
-
-    leaves, treedef = jax.tree_util.tree_flatten(args)
-    traced = [eqx.is_inexact_array(x) for x in leaves]
-    fixed = [x for x, k in zip(leaves, traced, strict=True) if not k]
-    xs = [x for x, k in zip(leaves, traced, strict=True) if k]
-
-    def call(*xs_):
-        it, jt = iter(xs_), iter(fixed)
-        full = [next(it) if k else next(jt) for k in traced]
-        return fn(*jax.tree_util.tree_unflatten(treedef, full))
-
-    f = jax.custom_jvp(call)
-
-    def rule(primals, tangents):
-        out = call(*primals)
-        o_leaves, o_def = jax.tree_util.tree_flatten(out)
-        pert = [i for i, t in enumerate(tangents) if not isinstance(t, SymbolicZero)]
-        shape = jnp.shape(o_leaves[0]) if o_leaves else None
-        ok = bool(o_leaves) and all(
-            eqx.is_inexact_array(o) and jnp.shape(o) == shape for o in o_leaves
-        )
-
-        def broadcasts(s):
-            return len(s) <= len(shape) and all(
-                a in (1, b) for a, b in zip(s[::-1], shape[::-1], strict=False)
-            )
-
-        cols = [i for i in pert if ok and broadcasts(jnp.shape(primals[i]))
-                and (columns_for is None or columns_for(i, primals[i]))]  # fmt: skip
-        rest = [i for i in pert if i not in cols]
-
-        def with_(idx, vals):
-            def g(*v):
-                p = list(primals)
-                for i, x in zip(idx, v, strict=True):
-                    p[i] = x
-                return jax.tree_util.tree_leaves(call(*p))
-
-            return g
-
-        acc = [None] * len(o_leaves)
-        for i in cols:
-            x = primals[i]
-            _, col = jax.jvp(with_([i], None), (x,), (jnp.ones_like(x),))
-            for o, c in enumerate(col):
-                term = c * tangents[i]
-                acc[o] = term if acc[o] is None else acc[o] + term
-        if rest:
-            _, tr = jax.jvp(with_(rest, None), tuple(primals[i] for i in rest),
-                            tuple(tangents[i] for i in rest))  # fmt: skip
-            for o, c in enumerate(tr):
-                acc[o] = c if acc[o] is None else acc[o] + c
-        acc = [jnp.zeros_like(o) if a is None else jnp.broadcast_to(a, jnp.shape(o)).astype(
-            jnp.result_type(o)) for a, o in zip(acc, o_leaves, strict=True)]  # fmt: skip
-        return out, jax.tree_util.tree_unflatten(o_def, acc)
-
-    f.defjvp(rule, symbolic_zeros=True)
-    return f(*xs)
-
-
-def _param_columns(ch):
-    """`_pointwise`'s `columns_for`: the mechanism's own leaves (the first of its flattened
-    arguments) get columns only with `POINTWISE_PARAMETERS`."""
-    n = len([x for x in jax.tree_util.tree_leaves(ch) if eqx.is_inexact_array(x)])
-    if POINTWISE_PARAMETERS:
-        return None
-    return lambda i, x: i >= n
