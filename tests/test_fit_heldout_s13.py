@@ -144,3 +144,12 @@ def test_unread_spike_threshold_is_not_converged():
         r = nj.fit(nj.HodgkinHuxley(g_k=30.0, v_th=-10.0), i, v, dt=dt,
                    trainable=lambda m: (m.g_k, m.v_th), progress_meter=nj.NoProgress())  # fmt: skip
     assert not r.converged and float(r.model.v_th) == -10.0
+
+
+def test_start_on_a_bound_names_the_parameter():
+    from neurojax.fitting import Bounded, make_objective
+
+    with pytest.raises(ValueError, match=r"trainable item 0 \(\.g_k of HodgkinHuxley\).*Bounded\(20"):
+        make_objective(nj.HodgkinHuxley(g_k=40.0), inputs=jnp.zeros((40, 1)),
+                       target=jnp.full((40, 1), -65.0), dt=0.025, trainable=lambda m: (m.g_k,),
+                       constraints=Bounded(20.0, 40.0))  # fmt: skip

@@ -116,7 +116,7 @@ def _summary(r, truth_vals, tol=0.01, noise=None, se_check=False):
         # joint: the Mahalanobis distance of the error in the Fisher metric (relative
         # coordinates, as `identifiability` linearises) against χ²(k) at 99 % — the
         # per-parameter 2 s.e. alone is a 5 % false alarm per parameter
-        delta = (p - truth_vals) / np.abs(p)
+        delta = (p - truth_vals) / p  # δp/p, signed as identifiability's coordinates
         d2 = float(delta @ ident.fisher @ delta)
         row.update(z=z.tolist(), rel_std=ident.rel_std.tolist(), mahalanobis2=d2,
                    chi2_99=float(chi2.ppf(0.99, len(p))),

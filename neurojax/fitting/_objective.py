@@ -744,8 +744,18 @@ def make_objective(
         adjoint = default_adjoint(n_scalars, model)
     selected = jtu.tree_unflatten(treedef, leaves)
     transforms = []
-    for c, p in zip(_constraints_for(constraints, selected, leaves), leaves, strict=True):
-        transforms.append(c.bind(p))
+    for i, (c, p) in enumerate(
+        zip(_constraints_for(constraints, selected, leaves), leaves, strict=True)
+    ):
+        try:
+            transforms.append(c.bind(p))
+        except ValueError as e:
+            # was the constraint's message alone, naming no parameter (held-out probe,
+            # session 13: g_k started on the edge of Bounded(20, 40))
+            raise ValueError(
+                f"trainable item {i} ({jtu.keystr(paths[i])} of {type(model).__name__}): {e} "
+                "Start it inside its constraint, or widen the constraint."
+            ) from None
     obj = Objective(
         model=model,
         inputs=inputs,
