@@ -153,3 +153,17 @@ def test_start_on_a_bound_names_the_parameter():
         make_objective(nj.HodgkinHuxley(g_k=40.0), inputs=jnp.zeros((40, 1)),
                        target=jnp.full((40, 1), -65.0), dt=0.025, trainable=lambda m: (m.g_k,),
                        constraints=Bounded(20.0, 40.0))  # fmt: skip
+
+
+def test_no_noise_check_where_too_few_samples_are_read(padded_objective):
+    # every other row weighted 0 left no three consecutive read samples: σ̂ was 0 and a
+    # right fit (0.7 s.e. from the truth) was ABOVE_NOISE
+    import dataclasses
+
+    from neurojax.fitting import TraceMSE
+    from neurojax.fitting._fit import _noise_floor
+
+    w = np.ones((200, 2))
+    w[::2] = 0.0
+    obj = dataclasses.replace(padded_objective, loss=TraceMSE(weights=jnp.asarray(w)))
+    assert _noise_floor(obj) is None

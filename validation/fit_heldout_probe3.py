@@ -579,14 +579,14 @@ def _():
 
 @case("net_tau_poprate", "40 LIF driven by one Poisson-like spike source pattern: synaptic tau from PopulationRate(bin=10), from +50 %")
 def _():
-    from neurojax.network import AllToAll, Network, Population, Projection, SpikeSource
+    from neurojax.network import Dense, Network, Population, Projection, SpikeSource
     from neurojax.synapses import Exponential
 
     dt, n_steps, n_post = 0.1, 2000, 40
 
     def build(tau):
         return Network({"src": Population(SpikeSource(), 20), "dst": Population(nj.LIF(), n_post)},
-                       (Projection("src", "dst", AllToAll(20, n_post, 0.9), Exponential(tau=float(tau))),),
+                       (Projection("src", "dst", Dense(np.full((20, n_post), 0.9)), Exponential(tau=float(tau))),),
                        dt=dt)  # fmt: skip
 
     rng = np.random.default_rng(5)
