@@ -340,7 +340,11 @@ class FitResult:
       start, or its loss at most 0.01 times the start's (stationarity; for a loss on
       spikes, whose gradient is the surrogate's, only the latter). A fit cut short
       by `steps`, a callback or Ctrl-C while still improving is not converged, nor is one
-      that never improved on its start (`StopReason.NO_IMPROVEMENT`).
+      that never improved on its start (`StopReason.NO_IMPROVEMENT`), nor one in which a
+      trainable never moved from its start while the others did (its gradient exactly
+      0: the loss does not read it; a warning names it). The noise check
+      (`ABOVE_NOISE`) also applies with `TraceMSE(weights=...)`, reading the samples of
+      positive weight (`MIN_NOISE_SAMPLES`).
     - `grad_norms`: the gradient norm (unconstrained coordinates) at each step of the
       best start, `(n_steps,)`.
     - `strategy`: the strategy object used (`Auto()` resolved to what it chose is in
