@@ -16,15 +16,25 @@ def _sweep(n=400, dt=0.025, amp=8.0):
     return i, nj.simulate(nj.HodgkinHuxley(), i, dt=dt).v
 
 
+def test_signed_parameters_are_not_conductances():
+    from neurojax.fitting._data_driven import _refuse_signed
+
+    hh = nj.HodgkinHuxley()
+    _refuse_signed(hh, [hh.g_na, hh.g_k, hh.g_l])  # conductances: domain >= 0
+    with pytest.raises(ValueError, match=r"item 1 \(HodgkinHuxley\.e_l\) may be negative"):
+        _refuse_signed(hh, [hh.g_k, hh.e_l])
+
+
+@pytest.mark.slow  # 2 s (load 7): the regression compiles
 def test_reversal_potential_is_not_a_conductance():
     # e_l enters the ionic current linearly (g_l·(V − e_l)): the linearity test took it
     # for a conductance and the non-negative least squares "estimated" e_l = 0 mV
-    # refused before any simulation: the trace's values do not matter
+    # refused after the linearity test (g_k, e_l: linear), a short trace will do
     i = jnp.zeros((40, 1))
     v = jnp.full((40, 1), -65.0)
     with pytest.raises(ValueError, match=r"HodgkinHuxley\.e_l\) may be negative"):
         conductances_from_voltage(
-            nj.HodgkinHuxley(), v, i, 0.025, trainable=lambda m: (m.g_l, m.e_l)
+            nj.HodgkinHuxley(), v, i, 0.025, trainable=lambda m: (m.g_k, m.e_l)
         )
 
 

@@ -277,10 +277,10 @@ def _conductances_from_voltage(
                 f"trainable item {j} has shape {jnp.shape(leaf)}; conductances_from_voltage "
                 "estimates scalar conductances shared by all sweeps."
             )
-    _refuse_signed(model, leaves)
     # the start's values of the selected conductances are ignored: replaced by 1 here,
     # so not even rounding depends on them
     where = functools.partial(_where, trainable)
+    original = model
     model = eqx.tree_at(where, model, tuple(jnp.ones_like(jnp.asarray(p)) for p in leaves))
     state0 = model.init_state((v.shape[1],))
     gate_names = _gate_fields(model, state0)
@@ -295,6 +295,8 @@ def _conductances_from_voltage(
             "parameters, so they are not maximal conductances; select conductances only, "
             "e.g. trainable=lambda m: (m.g_na, m.g_k, m.g_l)."
         )
+    # after the linearity test (whose message a product such as g_na·e_na gets)
+    _refuse_signed(original, leaves)
     for j in range(len(leaves)):
         if not bool(jnp.any(jac[..., j] != 0)):
             raise ValueError(
