@@ -125,37 +125,6 @@ def test_sweeps_of_different_lengths_padded_and_masked():
     assert r.converged and np.max(np.abs(p / [120.0, 36.0, 0.3] - 1)) < 0.01
 
 
-def test_a_leaf_that_never_moved_is_named():
-    # HH g_k, v_th under TraceMSE said converged with v_th at its start: the parameter
-    # checks inside simulate read v_th, so the dead-code test did not see it unread
-    from types import SimpleNamespace
-
-    from neurojax.fitting._fit import _unmoved
-
-    obj = SimpleNamespace(names=("g_k", "v_th"))
-    starts = [np.array([30.0, 31.0]), np.array([-10.0, -10.0])]  # 2 starts
-    hist = (
-        np.array([[30.0, 31.0], [33.0, 34.0], [36.0, 36.0]]),  # (n_steps, n_starts)
-        np.full((3, 2), -10.0),
-    )
-    assert _unmoved(obj, hist, starts, 3) == ["v_th"]
-    assert _unmoved(obj, hist, starts, 2) == []  # too few steps to tell
-    frozen = (np.tile([30.0, 31.0], (3, 1)), np.full((3, 2), -10.0))
-    assert _unmoved(obj, frozen, starts, 3) == []  # nothing moved: a start at a minimum
-
-
-@pytest.mark.slow  # ~12 CPU-s
-def test_unread_spike_threshold_is_not_converged():
-    dt, n = 0.025, 1200
-    t = dt * np.arange(n)
-    i = jnp.asarray(np.where((t >= 5) & (t < 25), 10.0, 0.0)[:, None], jnp.float32)
-    v = nj.simulate(nj.HodgkinHuxley(), i, dt=dt).v
-    with pytest.warns(UserWarning, match=r"v_th never moved"):
-        r = nj.fit(nj.HodgkinHuxley(g_k=30.0, v_th=-10.0), i, v, dt=dt,
-                   trainable=lambda m: (m.g_k, m.v_th), progress_meter=nj.NoProgress())  # fmt: skip
-    assert not r.converged and float(r.model.v_th) == -10.0
-
-
 def test_start_on_a_bound_names_the_parameter():
     from neurojax.fitting import Bounded, make_objective
 

@@ -340,9 +340,7 @@ class FitResult:
       start, or its loss at most 0.01 times the start's (stationarity; for a loss on
       spikes, whose gradient is the surrogate's, only the latter). A fit cut short
       by `steps`, a callback or Ctrl-C while still improving is not converged, nor is one
-      that never improved on its start (`StopReason.NO_IMPROVEMENT`), nor one in which a
-      trainable never moved from its start while the others did (its gradient exactly
-      0: the loss does not read it; a warning names it). The noise check
+      that never improved on its start (`StopReason.NO_IMPROVEMENT`). The noise check
       (`ABOVE_NOISE`) also applies with `TraceMSE(weights=...)`, reading the samples of
       positive weight (`MIN_NOISE_SAMPLES`).
     - `grad_norms`: the gradient norm (unconstrained coordinates) at each step of the
@@ -479,25 +477,6 @@ def _check_loss_reads_params(obj: Objective):
                     "part the recording does not depend on). Remove them from trainable."
                 )
     return closed.out_avals[0]
-
-
-def _unmoved(obj, history, starts, n_done) -> list[str]:
-    """Names of the trainable leaves that kept their start value bit for bit in every
-    step of every start, where the fit took at least 3 steps and another leaf moved:
-    their gradient was exactly 0 throughout (an optimiser moves any component with a
-    non-zero gradient). Held-out probe, session 13: HH `g_k, v_th` under `TraceMSE`
-    said `converged` with `v_th` at its start, 10 mV from the truth (the parameter
-    checks inside `simulate` read `v_th`, so `_check_loss_reads_params` does not see it
-    unread)."""
-    leaves = jtu.tree_leaves(history)
-    if n_done < 3 or len(leaves) != len(obj.names) or len(starts) != len(leaves):
-        return []
-    still = [
-        bool(np.all(np.asarray(h) == np.asarray(p0)[None])) for h, p0 in zip(leaves, starts, strict=True)
-    ]
-    if all(still):
-        return []
-    return [n for n, s in zip(obj.names, still, strict=True) if s]
 
 
 def _n_starts_of(starts, n_starts):
@@ -918,16 +897,6 @@ def fit(
             "model and its inputs.",
             stacklevel=2,
         )
-    unmoved = [] if polished else _unmoved(obj, all_hist, p_starts, n_done)
-    if unmoved:
-        warnings.warn(
-            f"fit: trainable parameter(s) {', '.join(unmoved)} never moved from their start "
-            f"in {n_done} steps while the others did: the loss's gradient with respect to "
-            "them is exactly 0 — the loss does not depend on them (a spike threshold "
-            "v_th under a voltage loss) or they act in whole steps (t_ref, a delay). They "
-            "are not fitted and the fit is not converged; remove them from trainable.",
-            stacklevel=2,
-        )
     result = FitResult(
         model=obj.with_params(params),
         params=params,
@@ -956,8 +925,7 @@ def fit(
             or strategy_certified
         )
         and not above_noise
-        and stationary
-        and not unmoved,
+        and stationary,
         restart_rounds=restart_rounds,
         best_step=best_step,
         grad_norms=all_grad_norms[:, best],

@@ -211,7 +211,8 @@ def load_mod(source, *, ions: dict | None = None, file: str | None = None, **par
     one the file assigns is refused, naming the line. `dt` (ms): for a file whose
     INITIAL runs a step reading dt (Poirazi's somacar.mod), the dt NEURON's INITIAL would
     see (default 0.025 ms, h.dt's); stepping it with another dt is refused."""
-    cls = mod_class(source, ions=ions, file=file, hoc_set=set(parameters) - {"dt"})
+    hoc_set = tuple(sorted(set(parameters) - {"dt"}))  # hashable: callers may cache on it
+    cls = mod_class(source, ions=ions, file=file, hoc_set=hoc_set)
     # NMODL names; a Python keyword (`del`) also as its field name (`del_`)
     parameters = {cls._spec.field_of.get(k, k): v for k, v in parameters.items()}
     if "dt" in parameters:  # the dt an INITIAL reading it sees (somacar.mod's states())
