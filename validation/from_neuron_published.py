@@ -40,10 +40,10 @@ def _load_dll(h, mods: Path) -> None:
         _loaded.add(str(lib))
 
 
-def spike_times(t: np.ndarray, v: np.ndarray, thresh: float = 0.0) -> np.ndarray:
-    """Upward crossings of `thresh` mV, linearly interpolated (ms)."""
+def spike_times(t: np.ndarray, v: np.ndarray, thresh: float = 0.0, dt: float = DT) -> np.ndarray:
+    """Upward crossings of `thresh` mV, linearly interpolated (ms); `t` spaced by `dt`."""
     k = np.nonzero((v[:-1] < thresh) & (v[1:] >= thresh))[0]
-    return t[k] + DT * (thresh - v[k]) / (v[k + 1] - v[k])
+    return t[k] + dt * (thresh - v[k]) / (v[k + 1] - v[k])
 
 
 def build_hay2011(h):
@@ -166,7 +166,12 @@ MODELS = {
 
 
 def compare(
-    name: str, models: dict | None = None, *, self_check: bool = False, dt_check: bool = False
+    name: str,
+    models: dict | None = None,
+    *,
+    self_check: bool = False,
+    dt_check: bool = False,
+    dt: float = DT,
 ) -> dict:
     """Run model `name` of `models` (default: this file's MODELS) in NEURON and, imported
     by `from_neuron`, in neurojax: the driver of all from_neuron_published*.py scripts.
@@ -178,7 +183,9 @@ def compare(
     a part of its refusal), `keep` (objects to keep alive). `self_check=True` adds the
     number of events and NEURON against itself with the step's amplitude changed by
     1e-14 (relative); `dt_check=True` adds NEURON's own dt error: NEURON at dt/10
-    against NEURON at dt, at the soma and the distal site."""
+    against NEURON at dt, at the soma and the distal site. `dt` (default 0.025 ms): the
+    step both simulators take."""
+    DT = dt  # noqa: N806  (this comparison's step; the module's DT is the default)
     import jax
     import jax.numpy as jnp
     from neuron import h
@@ -245,9 +252,10 @@ def compare(
         sol = nj.simulate(cell, u, dt=DT, solver=BackwardEuler(), saveat=save)
         got = np.asarray(sol.states, np.float64)
     t = (np.arange(n) + 1) * DT
-    sp_ref, sp_got = spike_times(t, ref[:, 0]), spike_times(t, got[:, 0])
+    sp_ref, sp_got = spike_times(t, ref[:, 0], dt=DT), spike_times(t, got[:, 0], dt=DT)
     out = {
         "model": name,
+        "dt_ms": DT,
         "sections": len(m["secs"]),
         "compartments": int(sum(int(s.nseg) for s in m["secs"])),
         "distal": f"{far.name()}({xf}) at {h.distance(soma(xs), far(xf)):.0f} um",
@@ -273,7 +281,7 @@ def compare(
         fine = neuron_run(DT / 10)
         out["neuron_dt_error_soma_mV"] = float(np.max(np.abs(fine[:, 0] - ref[:, 0])))
         out["neuron_dt_error_distal_mV"] = float(np.max(np.abs(fine[:, 1] - ref[:, 1])))
-        sp_fine = spike_times(t, fine[:, 0])
+        sp_fine = spike_times(t, fine[:, 0], dt=DT)
         out["neuron_dt_dspike_ms"] = (
             float(np.max(np.abs(sp_fine - sp_ref))) if len(sp_fine) == len(sp_ref) and len(sp_ref)
             else f"{len(sp_fine)} spikes at dt {DT / 10:g}, {len(sp_ref)} at {DT:g}"

@@ -643,6 +643,8 @@ def from_neuron(
                         if g is not None:
                             params[field] = g
                 proc = cls(**params)
+                for name in getattr(cls._spec, "pointers", ()):
+                    proc = _bind_pointer(proc, pp, name, s.name(), order, site_of)
                 processes.append((with_neuron_slope(proc) if neuron_slope else proc, where))
                 objects.append(pp)
                 pp_ions.update(u.ion for u in getattr(cls, "ion_use", ()))
@@ -671,6 +673,39 @@ def from_neuron(
     )
     receivers = [netstims[j] for j in cell.geometry.receivers]
     return NeuronCell(cell, parts, tuple(iclamps), tuple(receivers), flipped)
+
+
+def _bind_pointer(proc, pp, name: str, sec_name: str, order, site_of):
+    """`proc` (the import of NEURON's point process `pp`) with its POINTER `name` bound
+    as NEURON's `setpointer` bound it: to the voltage of a segment of the imported
+    sections (`bind_pointer(name, v_at=...)`). A pointer set to anything else (another
+    cell's voltage, a hoc variable, a mechanism's value) is refused, naming it: NEURON
+    simulates that variable, the import cannot. One that is unset and read is refused
+    too (NEURON would read freed memory or crash); unset and never read passes."""
+    ref = getattr(pp, f"_ref_{name}", None)
+    unset = ref is None or "null" in str(ref)
+    if unset and name in getattr(proc._spec, "pointers_unread", ()):
+        return proc
+    if not unset:
+        for sec in order:
+            for seg in sec:
+                if seg._ref_v == ref:
+                    return proc.bind_pointer(name, v_at=site_of(sec.name(), float(seg.x)))
+    # was: imported unbound, and refused only by simulate, naming the .mod file ("POINTER
+    # pre of GABAa_S is not bound") though NEURON had it set to another cell's voltage
+    where = (
+        "is not set (no h.setpointer): NEURON would read an unset pointer"
+        if unset
+        else f"points to {ref}, which is not the voltage at a segment centre of the "
+        "imported sections (another cell's voltage, a section end, a hoc variable or a "
+        "mechanism's value): NEURON simulates that variable, the import cannot"
+    )
+    raise ValueError(
+        f"from_neuron: {pp.hname()} in section {sec_name}: its POINTER {name} {where}. "
+        "Import the sections it points into with the cell (one tree), or bind it on the "
+        f"imported process yourself (bind_pointer({name!r}, values=..., dt=...) with the "
+        "variable recorded in NEURON)."
+    )
 
 
 def _memb_order(h, classes: dict) -> list[str]:
