@@ -328,7 +328,11 @@ def from_neuron(
     `SEClamp`, `AlphaSynapse`, one from `mods`) is placed at its segment with its
     parameters, and the `NetCon`s from `NetStim`s (noise 0) and from the sources in
     `spike_times` (VecStims) onto it become its events (`NeuronCell.inputs`).
-    `APCount`s pass no current: skipped, with a warning.
+    `APCount`s pass no current: skipped, with a warning. A point process's `POINTER`
+    that NEURON's `setpointer` set to the voltage of a segment of the given sections (a
+    pointer-driven synapse reading its own cell, a gap junction within it) is bound to
+    that node (`bind_pointer(name, v_at=...)`); one set to anything else (another cell's
+    voltage, a hoc variable), or unset and read, is refused, naming the object.
 
     A section attached by its 1 end (`child.connect(parent(x), 1)`) is imported reversed:
     its 1 end is its branch's 0 end, and NEURON's `sec(x)` is the node of the segment
