@@ -167,7 +167,8 @@ def _solinas_grc(h):
     tabs: it is run with its tabs expanded to 8 columns (Python 2's rule), and the
     `synapse.synapse` module it imports (only `createsyn` uses it, not called here) is
     a stub; NEURON 9 refuses the keyword arguments of its `h.NetCon(..., threshold=-20,
-    delay=0, weight=1)`, passed by position instead. `neuron_slope=True` (the NMDA leak's Mg²⁺ block is nonlinear in v)."""
+    delay=0, weight=1)`, passed by position instead. `neuron_slope=True` (the NMDA
+    leak's Mg²⁺ block is nonlinear in v)."""
     import types
 
     import numpy as np
@@ -204,7 +205,7 @@ MODELS = {
     "destexhe_re_pointer_other": lambda h: _destexhe_re_pointer(h, "other"),
     "solinas_grc": _solinas_grc,
 }
-_KEEP = ("max_dv_soma_mV", "max_dv_distal_mV", "n_spikes", "max_dspike_ms")
+_KEEP = ("max_dv_soma_mV", "mean_dv_soma_mV", "max_dv_distal_mV", "n_spikes", "max_dspike_ms")
 
 
 def run(name: str, fine: bool = True) -> dict:

@@ -261,6 +261,7 @@ def compare(
         "distal": f"{far.name()}({xf}) at {h.distance(soma(xs), far(xf)):.0f} um",
         "import_cpu_s": round(t_import, 2),
         "max_dv_soma_mV": float(np.max(np.abs(got[:, 0] - ref[:, 0]))),
+        "mean_dv_soma_mV": float(np.mean(np.abs(got[:, 0] - ref[:, 0]))),
         "max_dv_distal_mV": float(np.max(np.abs(got[:, 1] - ref[:, 1]))),
         "spikes_neuron_ms": sp_ref.round(4).tolist(),
         "max_dspike_ms": (
