@@ -1,0 +1,410 @@
+"""Experiment (issue 21 item 3, session 14): population gradients ≤ 2× their forward run,
+two approaches not tried before.
+
+The case of `bench_gradient.py --population`: HH, N neurons (f–I sweep through a
+per-neuron leak reversal `e_l`), 1000 steps of 0.025 ms, float32, `Staggered` (HH's
+default) or `ExponentialEuler`, `SaveAt(every=10, vars=("v",))`, loss `mean(V²)`, the
+gradient w.r.t. every parameter of the model; `--lif`: the LIF population (per-neuron
+`v_rest`, exponential Euler, dt 0.1 ms).
+
+Variants (each a `jax.grad` of the same loss, compiled once):
+
+- `shipped`: `jax.grad` through `simulate` as it is (each step `jax.checkpoint`ed: the
+  state stored per step, the step replayed and transposed in the backward pass).
+- `fwdsens` (approach 1, forward sensitivities of an uncoupled population): every
+  parameter leaf is broadcast to shape (N,); since the neurons do not interact, the
+  Jacobian of the saved V w.r.t. each leaf is diagonal in the neuron index, so one
+  forward-mode tangent per *leaf* (seeded with ones) gives every neuron's sensitivity at
+  once. A `jax.custom_vjp` around the run: its fwd runs `simulate(...,
+  adjoint=ForwardMode())` under `jax.jvp`, `vmap`ped over the K tangents (the primal
+  once, unbatched), and keeps the tangents of the saved V, (K, n_saved, N); its bwd is
+  the contraction `g_k[i] = Σ_t ct[t, i] · tangent_k[t, i]`; a scalar leaf's gradient
+  is the sum over i (the broadcast's transpose, outside the custom_vjp). Leaves that
+  cannot reach the saved V (HH's `v_th`: spike detection only) are found once by a
+  dead-code pass over the JVP's jaxpr (`_live_leaves`) and get no tangent and a zero
+  gradient. Exact for any loss of the saved outputs; memory K·n_saved·N, nothing per
+  step.
+- `tangents-k` (`--tangents`): `fwdsens` restricted to the first k live leaves (the
+  others get no gradient): the cost per tangent.
+- `blocked-B` (approach 2, general loss): a `jax.custom_vjp` whose fwd is the plain
+  forward run and whose bwd is `lax.map` over blocks of B neurons, each block's run
+  differentiated *without* per-step checkpointing (every intermediate stored, no replay
+  of a step: `StoreAll` below) and immediately transposed, so the block's stored
+  intermediates (~170 B per neuron-step, B·1000 steps) can stay in L2/L3. The forward
+  run is done twice (once for the loss's cotangent, once per block with its stores).
+- `blocked-sep-B` (approach 2, a loss separable over neurons, here `mean(V²)`): the
+  same blocks, but each block's value and gradient of its share of the loss at once, so
+  the forward is run once, with its stores (the floor of approach 2; an API for it
+  would take a per-neuron loss, not any loss of the saved outputs).
+
+`--check` (float64, small N): every variant against `shipped` and a central difference.
+
+Timing: one process, every variant compiled once, then `--rounds` rounds, each timing
+every variant in turn right after a forward run (`simulate`, not differentiated; each
+timed call after an untimed one), process CPU time: the median over rounds of each
+variant's time and of its ratio to the forward run timed just before it; ranges too.
+
+    python benchmarks/exp_pop_grad_s14.py --check
+    python benchmarks/exp_pop_grad_s14.py --n 1000 --solver Staggered --blocks 64 256
+    python benchmarks/exp_pop_grad_s14.py --n 1000 --tangents 1 3 6
+    python benchmarks/exp_pop_grad_s14.py --n 1000 --lif
+
+RESULTS: see the bottom of this docstring (filled in after the measurements).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--solver", default="Staggered", choices=["Staggered", "ExponentialEuler"])
+    p.add_argument("--lif", action="store_true", help="the LIF population instead of HH")
+    p.add_argument("--only", nargs="+", default=["shipped", "fwdsens"])
+    p.add_argument("--blocks", nargs="*", type=int, default=[])
+    p.add_argument("--sep-blocks", nargs="*", type=int, default=[])
+    p.add_argument("--tangents", nargs="*", type=int, default=[])
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--check", action="store_true", help="exactness in float64")
+    p.add_argument("--out", default=None, help="results/<name>.json")
+    return p.parse_args(argv)
+
+
+def build(args):
+    """The model, the loss and every variant's loss function."""
+    import _common as C
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import jax.tree_util as jtu
+    import numpy as np
+    from jax import lax
+    from jax._src.interpreters import partial_eval as pe
+
+    import neurojax as nj
+
+    dtype = jnp.float64 if args.check else jnp.float32
+    n = args.n
+    if args.lif:
+        model = nj.LIF(v_rest=np.asarray(C.lif_v_rest(n), np.float64))
+        x = jnp.full((args.steps,), C.LIF_I0, dtype)
+        dt, solver = C.LIF_DT, nj.solvers.default_solver(model)
+    else:
+        model = nj.HodgkinHuxley(e_l=np.asarray(C.hh_e_l(n), np.float64))
+        x = jnp.full((args.steps,), C.HH_I0, dtype)
+        dt, solver = C.HH_DT, getattr(nj, args.solver)()
+    model = jtu.tree_map(lambda a: jnp.asarray(a, dtype) if eqx.is_inexact_array(a) else a, model)
+    saveat = nj.SaveAt(every=10, vars=("v",))
+
+    def run_v(m, adjoint=nj.CheckpointAdjoint(), inputs=x):
+        return nj.simulate(m, inputs, dt=dt, solver=solver, saveat=saveat, adjoint=adjoint).v
+
+    def loss_of(vs):
+        return jnp.mean(vs**2)
+
+    def loss_shipped(m):
+        return loss_of(run_v(m))
+
+    def widen(m, size=n):
+        return jtu.tree_map(
+            lambda a: jnp.broadcast_to(a, (size,)) if eqx.is_inexact_array(a) else a, m
+        )
+
+    params0, rest = eqx.partition(widen(model), eqx.is_inexact_array)
+    leaves0, treedef = jtu.tree_flatten(params0)
+    names = [jtu.keystr(p) for p, _ in jtu.tree_flatten_with_path(params0)[0]]
+
+    def model_of(leaves):
+        return eqx.combine(jtu.tree_unflatten(treedef, list(leaves)), rest)
+
+    # ---- approach 1: forward sensitivities -------------------------------------------
+    def _live_leaves():
+        """Indices of the leaves whose tangent reaches the saved V (a dead-code pass over
+        the jaxpr of a JVP seeded in that leaf alone)."""
+        live = []
+        for j in range(len(leaves0)):
+
+            def tangent_out(t, j=j):
+                def g(pj):
+                    ls = list(leaves0)
+                    ls[j] = pj
+                    return run_v(model_of(ls), nj.ForwardMode())
+
+                return jax.jvp(g, (leaves0[j],), (t,))[1]
+
+            closed = jax.make_jaxpr(tangent_out)(jnp.ones_like(leaves0[j]))
+            _, used = pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars))
+            if used[0]:
+                live.append(j)
+        return live
+
+    live = _live_leaves()
+
+    def make_fwdsens(which):
+        which = tuple(which)
+
+        @jax.custom_vjp
+        def run(leaves):
+            return run_v(model_of(leaves))
+
+        def run_fwd(leaves):
+            fixed = list(leaves)
+
+            def of_live(live_leaves):
+                ls = list(fixed)
+                for j, leaf in zip(which, live_leaves):
+                    ls[j] = leaf
+                return run_v(model_of(ls), nj.ForwardMode())
+
+            k = len(which)
+            seeds = tuple(
+                jnp.zeros((k, n), dtype).at[i].set(1.0) for i in range(k)
+            )  # tangent i of leaf which[j]: ones where i == j
+
+            def push(t):
+                return jax.jvp(of_live, (tuple(leaves[j] for j in which),), (t,))
+
+            vs, tangents = jax.vmap(push, out_axes=(None, 0))(seeds)
+            return vs, tangents  # (n_saved, N), (K, n_saved, N)
+
+        def run_bwd(tangents, ct):
+            g = jnp.einsum("tn,ktn->kn", ct, tangents)
+            out = [jnp.zeros_like(leaf) for leaf in leaves0]
+            for i, j in enumerate(which):
+                out[j] = g[i]
+            return (tuple(out),)
+
+        run.defvjp(run_fwd, run_bwd)
+
+        def loss(m):
+            leaves = tuple(jtu.tree_leaves(eqx.filter(widen(m), eqx.is_inexact_array)))
+            return loss_of(run(leaves))
+
+        return loss
+
+    # ---- approach 2: blocks of neurons, every intermediate stored --------------------
+    class StoreAll(nj.AbstractAdjoint):
+        """Reverse mode storing every intermediate of every step (no per-step
+        checkpoint, no replay): what a block small enough for the caches can afford."""
+
+        def recompute_steps(self) -> bool:
+            return False
+
+    def blocks_of(leaves, size):
+        return tuple(leaf.reshape(n // size, size) for leaf in leaves)
+
+    def block_model(bleaves, size):
+        return eqx.combine(
+            jtu.tree_unflatten(treedef, list(bleaves)),
+            jtu.tree_map(lambda a: a, rest),
+        )
+
+    def make_blocked(size):
+        @jax.custom_vjp
+        def run(leaves):
+            return run_v(model_of(leaves))
+
+        def run_fwd(leaves):
+            return run_v(model_of(leaves)), leaves
+
+        def run_bwd(leaves, ct):
+            cts = ct.reshape(ct.shape[0], n // size, size).transpose(1, 0, 2)
+
+            def one(args):
+                bl, bct = args
+                _, vjp = jax.vjp(lambda b: run_v(block_model(b, size), StoreAll()), bl)
+                return vjp(bct)[0]
+
+            g = lax.map(one, (blocks_of(leaves, size), cts))
+            return (tuple(a.reshape(n) for a in g),)
+
+        run.defvjp(run_fwd, run_bwd)
+
+        def loss(m):
+            leaves = tuple(jtu.tree_leaves(eqx.filter(widen(m), eqx.is_inexact_array)))
+            return loss_of(run(leaves))
+
+        return loss
+
+    def make_blocked_separable(size):
+        """Value and gradient of a separable loss per block (mean(V²) = Σ_blocks
+        sum(V_block²) / (n · n_saved)), in one custom_vjp."""
+        n_saved = args.steps // 10
+
+        def block_loss(bl):
+            vs = run_v(block_model(bl, size), StoreAll())
+            return jnp.sum(vs**2) / (n * n_saved)
+
+        @jax.custom_vjp
+        def total(leaves):
+            return jnp.sum(lax.map(block_loss, blocks_of(leaves, size)))
+
+        def total_fwd(leaves):
+            vals, g = lax.map(jax.value_and_grad(block_loss), blocks_of(leaves, size))
+            return jnp.sum(vals), tuple(a.reshape(n) for a in g)
+
+        def total_bwd(g, ct):
+            return (tuple(ct * a for a in g),)
+
+        total.defvjp(total_fwd, total_bwd)
+
+        def loss(m):
+            leaves = tuple(jtu.tree_leaves(eqx.filter(widen(m), eqx.is_inexact_array)))
+            return total(leaves)
+
+        return loss
+
+    losses = {}
+    if "shipped" in args.only:
+        losses["shipped"] = loss_shipped
+    if "fwdsens" in args.only:
+        losses["fwdsens"] = make_fwdsens(live)
+    for k in args.tangents:
+        losses[f"tangents-{k}"] = make_fwdsens(live[:k])
+    for b in args.blocks:
+        if n % b:
+            raise SystemExit(f"--blocks {b} must divide --n {n}")
+        losses[f"blocked-{b}"] = make_blocked(b)
+    for b in args.sep_blocks:
+        if n % b:
+            raise SystemExit(f"--sep-blocks {b} must divide --n {n}")
+        losses[f"blocked-sep-{b}"] = make_blocked_separable(b)
+    info = {"leaves": names, "live": [names[j] for j in live]}
+    return model, loss_shipped, losses, info
+
+
+def check(args):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import jax.tree_util as jtu
+
+    model, loss_shipped, losses, info = build(args)
+    print("leaves", info["leaves"], "live", info["live"])
+    ref = jax.jit(jax.grad(loss_shipped))(model)
+    ref_leaves = jtu.tree_leaves_with_path(ref)
+    out = {"n": args.n, "steps": args.steps, "lif": args.lif, "solver": args.solver, **info}
+    for name, fn in losses.items():
+        g = jax.jit(jax.grad(fn))(model)
+        worst = 0.0
+        for (path, r), a in zip(ref_leaves, jtu.tree_leaves(g)):
+            scale = float(jnp.max(jnp.abs(r)))
+            err = float(jnp.max(jnp.abs(a - r)))
+            rel = err / scale if scale else err
+            worst = max(worst, rel)
+            if rel > 1e-9:
+                print(f"  {name} {jtu.keystr(path)}: |diff| {err:.3e} of {scale:.3e}")
+        print(f"{name:<16} largest relative difference from shipped (per leaf): {worst:.2e}")
+        out[f"{name}_vs_shipped"] = worst
+    # central differences of the loss w.r.t. each scalar leaf and one neuron's e_l/v_rest
+    lo = jax.jit(loss_shipped)
+    fd = {}
+    for path, leaf in jtu.tree_leaves_with_path(model):
+        if not jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.inexact):
+            continue
+        idx = () if jnp.ndim(leaf) == 0 else (args.n // 2,)
+        eps = 1e-5 * max(1.0, abs(float(leaf[idx])))
+
+        def bump(s, path=path, idx=idx, eps=eps):
+            return jtu.tree_map_with_path(
+                lambda p, a: a.at[idx].add(s * eps) if p == path else a, model
+            )
+
+        cd = float((lo(bump(1)) - lo(bump(-1))) / (2 * eps))
+        gs = {}
+        for name in ("shipped", *losses):
+            gtree = ref if name == "shipped" else jax.jit(jax.grad(losses[name]))(model)
+            gs[name] = float(dict(jtu.tree_leaves_with_path(gtree))[path][idx])
+        key = f"{jtu.keystr(path)}{list(idx) if idx else ''}"
+        fd[key] = {"central_difference": cd, **gs}
+        print(f"  {key:<18} central difference {cd: .9e}  " + "  ".join(
+            f"{k} {v: .9e}" for k, v in gs.items()))  # fmt: skip
+    out["central_differences"] = fd
+    return out
+
+
+def measure(args):
+    import jax
+
+    model, loss_shipped, losses, info = build(args)
+    forward = jax.jit(loss_shipped).lower(model).compile()
+    calls = {"forward": lambda: jax.block_until_ready(forward(model))}
+    compile_s = {}
+    grads = {}
+    for name, fn in losses.items():
+        t = time.process_time()
+        compiled = jax.jit(jax.grad(fn)).lower(model).compile()
+        compile_s[name] = time.process_time() - t
+        grads[name] = compiled(model)
+        calls[name] = lambda f=compiled: jax.block_until_ready(f(model))
+
+    def timed(call):
+        call()  # untimed: caches and freshly mapped memory of the previous call
+        t = time.process_time()
+        call()
+        return time.process_time() - t
+
+    times = {k: [] for k in calls}
+    ratios = {k: [] for k in calls}
+    load = [os.getloadavg()[0]]
+    for _ in range(args.rounds):
+        for k, c in calls.items():
+            fwd = timed(calls["forward"])
+            t = timed(c)
+            times[k].append(t)
+            ratios[k].append(t / fwd)
+        load.append(os.getloadavg()[0])
+    case = "LIF" if args.lif else f"HH {args.solver}"
+    print(f"{case} N={args.n}, {args.steps} steps, float32, CPU time, {args.rounds} rounds:")
+    rows = {}
+    for k in calls:
+        rows[k] = {
+            "median_ms": statistics.median(times[k]) * 1e3,
+            "min_ms": min(times[k]) * 1e3,
+            "max_ms": max(times[k]) * 1e3,
+            "ratio_median": statistics.median(ratios[k]),
+            "ratio_min": min(ratios[k]),
+            "ratio_max": max(ratios[k]),
+            "compile_cpu_s": compile_s.get(k),
+        }
+        r = rows[k]
+        print(
+            f"  {k:<16} {r['median_ms']:9.2f} ms [{r['min_ms']:.2f}, {r['max_ms']:.2f}]  "
+            f"{r['ratio_median']:5.2f}× forward [{r['ratio_min']:.2f}, {r['ratio_max']:.2f}]"
+            + (f"  compile {compile_s[k]:.1f} CPU-s" if k in compile_s else "")
+        )
+    print("load average during the rounds", min(load), "-", max(load))
+    return {
+        "case": case, "n": args.n, "steps": args.steps, "rounds": args.rounds,
+        "timing": "process CPU time; each variant right after a forward run; ratios within pairs",
+        "load_average_range": [min(load), max(load)], **info, "variants": rows,
+    }  # fmt: skip
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.check:
+        args.n = args.n if args.n != 1000 else 64
+        result = check(args)
+    else:
+        result = measure(args)
+    if args.out:
+        from _common import RESULTS, machine_info
+
+        result["machine"] = machine_info()
+        (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
