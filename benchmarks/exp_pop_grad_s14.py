@@ -74,6 +74,7 @@ def parse_args(argv=None):
     p.add_argument("--blocks", nargs="*", type=int, default=[])
     p.add_argument("--sep-blocks", nargs="*", type=int, default=[])
     p.add_argument("--tangents", nargs="*", type=int, default=[])
+    p.add_argument("--jac-tangents", nargs="*", type=int, default=[])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--check", action="store_true", help="exactness in float64")
     p.add_argument("--out", default=None, help="results/<name>.json")
@@ -192,6 +193,130 @@ def build(args):
 
         return loss
 
+    # ---- approach 1b: the same sensitivities through each step's explicit, sparse
+    # per-neuron Jacobian -----------------------------------------------------------
+    import neurojax._simulate as S
+    from neurojax._model import StepInfo
+
+    state0 = S._model_state(model_of(leaves0), (n,))
+    st_leaves0, st_def = jtu.tree_flatten((state0.y, state0.z))
+    if any(not eqx.is_inexact_array(a) or a.shape != (n,) for a in st_leaves0):
+        raise SystemExit("fwdsens-jac: every state leaf must be a float array of shape (N,)")
+    n_state = len(st_leaves0)
+    v_index = 0  # the first leaf of y is v (HHState, LIFState)
+    dt_ = jnp.asarray(dt, dtype)
+    every = 10
+
+    def full_step(pl, sl, i, xi):
+        m = model_of(pl).prepare_loop()
+        y, z = jtu.tree_unflatten(st_def, list(sl))
+        t = i.astype(dtype) * dt_
+        y_new = solver.step(m, t, y, xi, dt_)
+        y_new, z_new, _ = m.event_step(StepInfo(i, t, dt_, None), y, y_new, z, xi)
+        return tuple(jtu.tree_leaves((y_new, z_new)))
+
+    def seeded(fn, primals, j):
+        """JVP of fn w.r.t. primals[j] alone (a ones seed), the others held fixed."""
+
+        def g(a):
+            ps = list(primals)
+            ps[j] = a
+            return fn(ps)
+
+        return jax.jvp(g, (primals[j],), (jnp.ones_like(primals[j]),))
+
+    def pattern(fn, primals, j):
+        """Which outputs of fn the input j reaches (dead-code pass over the JVP)."""
+        closed = jax.make_jaxpr(lambda t: jax.jvp(
+            lambda a: fn([*primals[:j], a, *primals[j + 1:]]), (primals[j],), (t,))[1]
+        )(jnp.ones_like(primals[j]))  # fmt: skip
+        out = []
+        for o in range(len(closed.jaxpr.outvars)):
+            used = [False] * len(closed.jaxpr.outvars)
+            used[o] = True
+            _, used_in = pe.dce_jaxpr(closed.jaxpr, used)
+            out.append(bool(used_in[0]))
+        return out
+
+    i0, x0 = jnp.asarray(0, jnp.int32), x[0]
+    st_pat = [  # st_pat[s][o]: state s reaches new state o within one step
+        pattern(lambda sl: full_step(leaves0, sl, i0, x0), st_leaves0, s) for s in range(n_state)
+    ]
+    par_pat = {  # par_pat[k][o]: parameter leaf k reaches new state o within one step
+        k: pattern(lambda pl: full_step(pl, st_leaves0, i0, x0), leaves0, k) for k in live
+    }
+    jac_info = {"state_pattern": st_pat, "param_pattern": {names[k]: par_pat[k] for k in live}}
+
+    def make_fwdsens_jac(which):
+        which = tuple(which)
+        k_n = len(which)
+
+        @jax.custom_vjp
+        def run(leaves):
+            return run_v(model_of(leaves))
+
+        def run_fwd(leaves):
+            leaves = list(leaves)
+
+            def init(pl):
+                st = S._model_state(model_of(pl), (n,))
+                return tuple(jtu.tree_leaves((st.y, st.z)))
+
+            s0 = init(leaves)
+            # initial tangents (n_state arrays of (K, N))
+            cols = [seeded(init, leaves, k)[1] for k in which]
+            t0 = tuple(jnp.stack([c[s] for c in cols]) for s in range(n_state))
+
+            def one(carry, xi):
+                i, sl, tl = carry
+                fn_s = lambda s_: full_step(leaves, s_, i, xi)  # noqa: E731
+                fn_p = lambda p_: full_step(p_, sl, i, xi)  # noqa: E731
+                new = fn_s(list(sl))
+                jac = {}
+                for s in range(n_state):
+                    if any(st_pat[s]):
+                        jac[s] = seeded(fn_s, list(sl), s)[1]
+                par = {k: seeded(fn_p, leaves, k)[1] for k in which if any(par_pat[k])}
+                new_t = []
+                for o in range(n_state):
+                    acc = None
+                    for s in range(n_state):
+                        if st_pat[s][o]:
+                            term = jac[s][o][None] * tl[s]
+                            acc = term if acc is None else acc + term
+                    direct = [
+                        par[k][o] if par_pat[k][o] else jnp.zeros((n,), dtype) for k in which
+                    ]
+                    if any(par_pat[k][o] for k in which):
+                        d = jnp.stack(direct)
+                        acc = d if acc is None else acc + d
+                    new_t.append(jnp.zeros((k_n, n), dtype) if acc is None else acc)
+                return (i + 1, tuple(new), tuple(new_t)), None
+
+            def block(carry, xs):
+                carry, _ = lax.scan(one, carry, xs)
+                return carry, (carry[1][v_index], carry[2][v_index])
+
+            xs = x.reshape(-1, every)
+            carry = (jnp.asarray(0, jnp.int32), s0, t0)
+            _, (vs, tv) = lax.scan(block, carry, xs)
+            return vs, tv.transpose(1, 0, 2)  # (n_saved, N), (K, n_saved, N)
+
+        def run_bwd(tangents, ct):
+            g = jnp.einsum("tn,ktn->kn", ct, tangents)
+            out = [jnp.zeros_like(leaf) for leaf in leaves0]
+            for i, j in enumerate(which):
+                out[j] = g[i]
+            return (tuple(out),)
+
+        run.defvjp(run_fwd, run_bwd)
+
+        def loss(m):
+            leaves = tuple(jtu.tree_leaves(eqx.filter(widen(m), eqx.is_inexact_array)))
+            return loss_of(run(leaves))
+
+        return loss
+
     # ---- approach 2: blocks of neurons, every intermediate stored --------------------
     class StoreAll(nj.AbstractAdjoint):
         """Reverse mode storing every intermediate of every step (no per-step
@@ -269,8 +394,12 @@ def build(args):
         losses["shipped"] = loss_shipped
     if "fwdsens" in args.only:
         losses["fwdsens"] = make_fwdsens(live)
+    if "fwdsens-jac" in args.only:
+        losses["fwdsens-jac"] = make_fwdsens_jac(live)
     for k in args.tangents:
         losses[f"tangents-{k}"] = make_fwdsens(live[:k])
+    for k in args.jac_tangents:
+        losses[f"jac-tangents-{k}"] = make_fwdsens_jac(live[:k])
     for b in args.blocks:
         if n % b:
             raise SystemExit(f"--blocks {b} must divide --n {n}")
@@ -279,7 +408,7 @@ def build(args):
         if n % b:
             raise SystemExit(f"--sep-blocks {b} must divide --n {n}")
         losses[f"blocked-sep-{b}"] = make_blocked_separable(b)
-    info = {"leaves": names, "live": [names[j] for j in live]}
+    info = {"leaves": names, "live": [names[j] for j in live], "jacobian": jac_info}
     return model, loss_shipped, losses, info
 
 
