@@ -77,6 +77,7 @@ def parse_args(argv=None):
     p.add_argument("--jac-tangents", nargs="*", type=int, default=[])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--check", action="store_true", help="exactness in float64")
+    p.add_argument("--hand", action="store_true", help="approach 1 with hand-written partials")
     p.add_argument("--out", default=None, help="results/<name>.json")
     return p.parse_args(argv)
 
@@ -521,9 +522,158 @@ def measure(args):
     }  # fmt: skip
 
 
+# ---- approach 1c: forward sensitivities with hand-written partials ---------------------
+# The model of `exp_hh_hand_adjoint.py` (HH 1952, squid axon at 6.3 °C, exponential Euler
+# on the gates and on V from the same old state; its `step` with `want_partials` computes
+# the 12 partials of a step from the step's own exponentials). Here the partials are not
+# stored: each step applies them at once to K tangents (one per per-neuron parameter,
+# g_Na, g_K, g_L, E_L), ~20 multiply-adds per tangent; the gradient is the contraction of
+# the loss's cotangent with the saved V tangents (approach 1, with the linearisation in
+# its compact form). Compared with the same model's forward run and its per-step
+# checkpointed autodiff gradient (the shipped design), `--hand`.
+
+
+def hand_main(args):
+    import jax
+
+    if args.check:
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    import exp_hh_hand_adjoint as H
+
+    forward, loss_of, grad_autodiff, grad_hand = H.make(jnp, jax)
+    E_NA, E_K, DT, I0, C_M = H.E_NA, H.E_K, H.DT, H.I0, H.C_M
+
+    def vtrap(u, c):
+        small = jnp.abs(u) < 1e-3
+        us = jnp.where(small, 1.0, u)
+        e = jnp.exp(-us / 10.0)
+        f = c * us / (1.0 - e)
+        df = c / (1.0 - e) - c * us * (e / 10.0) / (1.0 - e) ** 2
+        f = jnp.where(small, c * 10.0 * (1.0 + u / 20.0), f)
+        df = jnp.where(small, c * 0.5, df)
+        return f, df
+
+    def rates(v):
+        am, dam = vtrap(v + 40.0, 0.1)
+        bm = 4.0 * jnp.exp(-(v + 65.0) / 18.0)
+        ah = 0.07 * jnp.exp(-(v + 65.0) / 20.0)
+        bh = 1.0 / (1.0 + jnp.exp(-(v + 35.0) / 10.0))
+        an, dan = vtrap(v + 55.0, 0.01)
+        bn = 0.125 * jnp.exp(-(v + 65.0) / 80.0)
+        d = ((dam, -bm / 18.0), (-ah / 20.0, bh * (1.0 - bh) / 10.0), (dan, -bn / 80.0))
+        return ((am, bm), (ah, bh), (an, bn)), d
+
+    def y0(n):
+        v = jnp.full((n,), -65.0, dtype)
+        (ab_m, ab_h, ab_n), _ = rates(v)
+        return (v, *(a / (a + b) for a, b in (ab_m, ab_h, ab_n)))
+
+    def grad_fwdsens(p, n, steps, every=10):
+        gna, gk, gl, el = p
+        zero = jnp.zeros((4, n), dtype)
+
+        def one(carry, _):
+            (v, m, h, nn), (tv, tm, th, tn) = carry
+            (ab_m, ab_h, ab_n), dd = rates(v)
+            new_g, new_t = [], []
+            for x, tx, (a, b), (da, db) in zip((m, h, nn), (tm, th, tn), (ab_m, ab_h, ab_n), dd):
+                s = a + b
+                xinf = a / s
+                e = jnp.exp(-DT * s)
+                new_g.append(xinf + (x - xinf) * e)
+                ds = da + db
+                dxinf = (da - xinf * ds) / s
+                dx_dv = dxinf * (1.0 - e) - (x - xinf) * e * DT * ds
+                new_t.append(e * tx + dx_dv * tv)
+            m2h = m * m * h
+            m3h, n3 = m2h * m, nn * nn * nn
+            n4 = n3 * nn
+            G = gna * m3h + gk * n4 + gl
+            J = gna * m3h * E_NA + gk * n4 * E_K + gl * el + I0
+            vinf = J / G
+            ev = jnp.exp(-DT * G / C_M)
+            v_new = vinf + (v - vinf) * ev
+            pG = -(vinf / G) * (1.0 - ev) - (v - vinf) * (DT / C_M) * ev
+            pJ = (1.0 - ev) / G
+            # tangents of g_Na m³h and g_K n⁴ through the gates, then the direct terms
+            d_na = gna * (3.0 * m2h * tm + m * m * m * th)
+            d_k = gk * 4.0 * n3 * tn
+            dG = d_na + d_k + jnp.stack([m3h, n4, jnp.ones_like(m), jnp.zeros_like(m)])
+            dJ = E_NA * d_na + E_K * d_k + jnp.stack([m3h * E_NA, n4 * E_K, el, gl])
+            tv_new = ev * tv + pG * dG + pJ * dJ
+            return ((v_new, *new_g), (tv_new, *new_t)), None
+
+        def block(carry, _):
+            carry, _ = jax.lax.scan(one, carry, None, length=every)
+            return carry, (carry[0][0], carry[1][0])
+
+        _, (vs, tv) = jax.lax.scan(block, (y0(n), (zero,) * 4), None, length=steps // every)
+        # loss_of(V of every step) = mean(V[9::10]²): the V saved at the block ends
+        ct = jax.grad(lambda u: jnp.mean(u**2))(vs)
+        return tuple(jnp.einsum("tn,tkn->kn", ct, tv))
+
+    dtype = jnp.float64 if args.check else jnp.float32
+    n, steps = (50, 400) if args.check else (args.n, args.steps)
+    p = H.params(jnp, n, dtype)
+    f = jax.jit(lambda p: forward(p, n, steps))
+    ga = jax.jit(lambda p: grad_autodiff(p, n, steps))
+
+    def gs(p):
+        return grad_fwdsens(p, n, steps)
+
+    gsj = jax.jit(gs)
+    if args.check:
+        a, h = ga(p), gsj(p)
+        rel = [float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y))) for x, y in zip(h, a)]
+        print("hand forward sensitivities vs autodiff, largest difference / largest entry:", rel)
+        return {"hand_fwdsens_vs_autodiff": rel}
+    fns = {"forward": f, "autodiff": ga, "hand-adjoint": jax.jit(lambda p: grad_hand(p, n, steps)),
+           "hand-fwdsens": gsj}  # fmt: skip
+    for fn in fns.values():
+        jax.block_until_ready(fn(p))
+    times = {k: [] for k in fns}
+    ratios = {k: [] for k in fns}
+    load = [os.getloadavg()[0]]
+    for _ in range(args.rounds):
+        for name, fn in fns.items():
+            jax.block_until_ready(f(p))
+            t0 = time.process_time()
+            jax.block_until_ready(f(p))
+            fw = time.process_time() - t0
+            jax.block_until_ready(fn(p))
+            t0 = time.process_time()
+            jax.block_until_ready(fn(p))
+            t = time.process_time() - t0
+            times[name].append(t)
+            ratios[name].append(t / fw)
+        load.append(os.getloadavg()[0])
+    rows = {}
+    print(f"hand HH model (exponential Euler) N={n}, {steps} steps, float32, CPU time:")
+    for k in fns:
+        rows[k] = {
+            "median_ms": statistics.median(times[k]) * 1e3,
+            "ratio_median": statistics.median(ratios[k]),
+            "ratio_min": min(ratios[k]), "ratio_max": max(ratios[k]),
+        }  # fmt: skip
+        r = rows[k]
+        print(f"  {k:<14} {r['median_ms']:8.2f} ms  {r['ratio_median']:5.2f}× forward "
+              f"[{r['ratio_min']:.2f}, {r['ratio_max']:.2f}]")  # fmt: skip
+    a32, h32 = ga(p), gsj(p)
+    rel32 = [float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y))) for x, y in zip(h32, a32)]
+    print("float32: hand-fwdsens vs autodiff, largest difference / largest entry:", rel32)
+    print("load average", min(load), "-", max(load))
+    return {"case": "hand HH (exp_hh_hand_adjoint's model), exponential Euler", "n": n,
+            "steps": steps, "rounds": args.rounds, "load_average_range": [min(load), max(load)],
+            "variants": rows, "float32_fwdsens_vs_autodiff": rel32}  # fmt: skip
+
+
 def main(argv=None):
     args = parse_args(argv)
-    if args.check:
+    if args.hand:
+        result = hand_main(args)
+    elif args.check:
         args.n = args.n if args.n != 1000 else 64
         result = check(args)
     else:
