@@ -78,6 +78,8 @@ def parse_args(argv=None):
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--check", action="store_true", help="exactness in float64")
     p.add_argument("--hand", action="store_true", help="approach 1 with hand-written partials")
+    p.add_argument("--hand-reps", type=int, default=1, help="--hand: tangents repeated")
+    p.add_argument("--f32-vs-f64", action="store_true", help="--hand: float32 against float64")
     p.add_argument("--out", default=None, help="results/<name>.json")
     return p.parse_args(argv)
 
@@ -541,6 +543,7 @@ def hand_main(args):
     import jax.numpy as jnp
 
     import exp_hh_hand_adjoint as H
+    import numpy as np
 
     forward, loss_of, grad_autodiff, grad_hand = H.make(jnp, jax)
     E_NA, E_K, DT, I0, C_M = H.E_NA, H.E_K, H.DT, H.I0, H.C_M
@@ -570,9 +573,16 @@ def hand_main(args):
         (ab_m, ab_h, ab_n), _ = rates(v)
         return (v, *(a / (a + b) for a, b in (ab_m, ab_h, ab_n)))
 
+    reps = args.hand_reps
+
     def grad_fwdsens(p, n, steps, every=10):
+        # reps > 1: the 4 tangents repeated `reps` times (the cost per tangent)
         gna, gk, gl, el = p
-        zero = jnp.zeros((4, n), dtype)
+        zero = jnp.zeros((4 * reps, n), dtype)
+
+        def direct(*rows):
+            return jnp.tile(jnp.stack(rows), (reps, 1)) if reps > 1 else jnp.stack(rows)
+
 
         def one(carry, _):
             (v, m, h, nn), (tv, tm, th, tn) = carry
@@ -600,8 +610,8 @@ def hand_main(args):
             # tangents of g_Na m³h and g_K n⁴ through the gates, then the direct terms
             d_na = gna * (3.0 * m2h * tm + m * m * m * th)
             d_k = gk * 4.0 * n3 * tn
-            dG = d_na + d_k + jnp.stack([m3h, n4, jnp.ones_like(m), jnp.zeros_like(m)])
-            dJ = E_NA * d_na + E_K * d_k + jnp.stack([m3h * E_NA, n4 * E_K, el, gl])
+            dG = d_na + d_k + direct(m3h, n4, jnp.ones_like(m), jnp.zeros_like(m))
+            dJ = E_NA * d_na + E_K * d_k + direct(m3h * E_NA, n4 * E_K, el, gl)
             tv_new = ev * tv + pG * dG + pJ * dJ
             return ((v_new, *new_g), (tv_new, *new_t)), None
 
@@ -612,7 +622,7 @@ def hand_main(args):
         _, (vs, tv) = jax.lax.scan(block, (y0(n), (zero,) * 4), None, length=steps // every)
         # loss_of(V of every step) = mean(V[9::10]²): the V saved at the block ends
         ct = jax.grad(lambda u: jnp.mean(u**2))(vs)
-        return tuple(jnp.einsum("tn,tkn->kn", ct, tv))
+        return tuple(jnp.einsum("tn,tkn->kn", ct, tv)[:4])
 
     dtype = jnp.float64 if args.check else jnp.float32
     n, steps = (50, 400) if args.check else (args.n, args.steps)
@@ -624,6 +634,26 @@ def hand_main(args):
         return grad_fwdsens(p, n, steps)
 
     gsj = jax.jit(gs)
+    if args.f32_vs_f64:
+        # float32 gradients (autodiff, hand-fwdsens) against the float64 gradient
+        n, steps = args.n, args.steps
+        with jax.enable_x64(True):  # the reference, in float64 throughout
+            dtype = jnp.float64
+            p64 = H.params(jnp, n, jnp.float64)
+            ref = jax.jit(lambda p: grad_autodiff(p, n, steps))(p64)
+            ref = [np.asarray(r) for r in ref]
+            assert ref[0].dtype == np.float64
+        dtype = jnp.float32
+        p32 = H.params(jnp, n, jnp.float32)
+        out = {}
+        for name, fn in (("autodiff", grad_autodiff), ("hand-fwdsens", grad_fwdsens)):
+            g = jax.jit(lambda p, fn=fn: fn(p, n, steps))(p32)
+            out[name] = [
+                float(np.max(np.abs(np.asarray(a, np.float64) - r)) / np.max(np.abs(r)))
+                for a, r in zip(g, ref)
+            ]
+            print(f"float32 {name} vs float64, largest difference / largest entry:", out[name])
+        return {"n": n, "steps": steps, "float32_vs_float64": out}
     if args.check:
         a, h = ga(p), gsj(p)
         rel = [float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y))) for x, y in zip(h, a)]
@@ -666,7 +696,8 @@ def hand_main(args):
     print("load average", min(load), "-", max(load))
     return {"case": "hand HH (exp_hh_hand_adjoint's model), exponential Euler", "n": n,
             "steps": steps, "rounds": args.rounds, "load_average_range": [min(load), max(load)],
-            "variants": rows, "float32_fwdsens_vs_autodiff": rel32}  # fmt: skip
+            "variants": rows, "float32_fwdsens_vs_autodiff": rel32,
+            "tangents": 4 * reps}  # fmt: skip
 
 
 def main(argv=None):
