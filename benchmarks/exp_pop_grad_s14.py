@@ -634,6 +634,16 @@ def hand_main(args):
         return grad_fwdsens(p, n, steps)
 
     gsj = jax.jit(gs)
+
+    def grad_hand_blocked(p, size):
+        # approach 2 on the hand-written adjoint: each block of `size` neurons runs its
+        # forward pass writing its 12 partials per neuron-step (size·steps·48 B), then its
+        # reverse pass; the loss is a mean over neurons, so a block's share of the
+        # gradient is its own mean's gradient over the number of blocks (exact)
+        blocks = tuple(a.reshape(n // size, size) for a in p)
+        g = jax.lax.map(lambda q: grad_hand(q, size, steps), blocks)
+        return tuple(a.reshape(n) / (n // size) for a in g)
+
     if args.f32_vs_f64:
         # float32 gradients (autodiff, hand-fwdsens) against the float64 gradient
         n, steps = args.n, args.steps
@@ -658,9 +668,21 @@ def hand_main(args):
         a, h = ga(p), gsj(p)
         rel = [float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y))) for x, y in zip(h, a)]
         print("hand forward sensitivities vs autodiff, largest difference / largest entry:", rel)
-        return {"hand_fwdsens_vs_autodiff": rel}
+        out = {"hand_fwdsens_vs_autodiff": rel}
+        for size in args.blocks:
+            if n % size == 0:
+                b = jax.jit(lambda p, s=size: grad_hand_blocked(p, s))(p)
+                out[f"hand_adjoint_blocks_{size}_vs_autodiff"] = [
+                    float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y))) for x, y in zip(b, a)
+                ]
+                print(f"hand adjoint in blocks of {size} vs autodiff:", out[f"hand_adjoint_blocks_{size}_vs_autodiff"])
+        return out
     fns = {"forward": f, "autodiff": ga, "hand-adjoint": jax.jit(lambda p: grad_hand(p, n, steps)),
            "hand-fwdsens": gsj}  # fmt: skip
+    for size in args.blocks:
+        if n % size:
+            raise SystemExit(f"--blocks {size} must divide --n {n}")
+        fns[f"hand-adjoint-blocks-{size}"] = jax.jit(lambda p, s=size: grad_hand_blocked(p, s))
     for fn in fns.values():
         jax.block_until_ready(fn(p))
     times = {k: [] for k in fns}
