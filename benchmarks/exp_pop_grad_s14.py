@@ -49,7 +49,86 @@ variant's time and of its ratio to the forward run timed just before it; ranges 
     python benchmarks/exp_pop_grad_s14.py --n 1000 --tangents 1 3 6
     python benchmarks/exp_pop_grad_s14.py --n 1000 --lif
 
-RESULTS: see the bottom of this docstring (filled in after the measurements).
+`--hand` (approach 1c and 2 on `exp_hh_hand_adjoint.py`'s model: HH written out,
+exponential Euler, 4 per-neuron parameters g_Na, g_K, g_L, E_L): `hand-fwdsens` carries 4
+tangents through each step's hand-written partials (computed from the step's own
+exponentials, applied at once, never stored); `hand-adjoint-blocks-B` runs that file's
+hand-written adjoint (12 partials stored per neuron-step) block by block.
+
+Measured 2026-12-07 19:05–19:55 UTC, shared 2-core VM (AMD EPYC, AVX-512, L2 1 MB per
+core, L3 32 MB) under other sessions' jobs, load average 13.5–18.7; jax 0.10.2; CPU time
+of the process; median over 5 rounds (3 at 10⁴ HH) of each variant's time ÷ the forward
+run timed just before it, [range over rounds]; `results/pop_grad_s14_*.json`:
+
+The tables are in `results/pop_grad_s14.md`. In short (ratios to the forward run): HH
+10³ `Staggered` shipped 5.15×, `fwdsens` 8.0×; HH 10⁴ 9.0× and 17.3×; LIF 10⁴ 19.2× and
+15.7×; the hand model (4 parameters) autodiff 6.0× (10³) and 3.7–3.9× (10⁴),
+`hand-fwdsens` 2.3–2.5× at both sizes.
+
+Exactness (float64, `--check`): `fwdsens` within 3–4.5e-15 of `shipped` (largest
+difference ÷ largest entry, per leaf; HH `Staggered`, `ExponentialEuler`, LIF),
+`fwdsens-jac` 1.5–1.7e-13, `blocked-16` 1.6e-13, `blocked-sep-16` 9e-16; every HH
+parameter (and one neuron's `e_l`) against a central difference to 1e-8 relative or
+better. LIF's `v_th`, `tau`, `r` differ from their central differences for every method
+alike (the pathwise derivative of a hard reset misses the spike-time jumps the central
+difference sees); `v_reset` and `v_rest` agree to 1e-9. `hand-fwdsens` within 7.4e-12 of
+autodiff, the blocked hand adjoint 1.2e-11. In float32 `hand-fwdsens` and autodiff
+differ by 2–10 % (10³) and up to 140 % (10⁴) of the largest entry, but against the
+float64 gradient both float32 gradients are off by the same 1–8 % (`--f32-vs-f64`,
+10³): the rounding sensitivity of spiking neurons near threshold, not the method's.
+
+What this says:
+
+1. Forward sensitivities are exact and need nothing per step, but through JAX's JVP each
+   tangent costs 0.65× a forward run (HH 10³: (22.8 − 12.4) ms / 3 tangents) and 1.9×
+   at 10⁴ (the (K, N) tangents, 1.4 MB for 9 leaves, leave L2): a tangent replays the
+   step's whole linearised graph (rates, `vtrap`, `φ₁`), which is not much cheaper than
+   the step. With HH's 9 live leaves that is 8× (10³) and 17× (10⁴) against the shipped
+   5× and 9×. The primal with one tangent is 2.0–2.4×. Dead leaves cost nothing (`v_th`,
+   LIF's `t_ref` found by the dead-code pass and skipped). LIF: 9–16× against 10–19×,
+   the only case where it is (slightly) ahead. Forming each step's per-neuron Jacobian
+   explicitly (`fwdsens-jac`: one JVP per state variable and per leaf, each with
+   symbolic zeros elsewhere, then ~10 multiply-adds per tangent) is worse still (21×):
+   the separate JVPs are not merged back into one pass.
+2. With the linearisation in compact form (hand-written partials from the step's own
+   exponentials) 4 tangents cost 2.3–2.5× the forward run at 10³ and 2.4× at 10⁴,
+   against 6.0× and 3.7× for the same model's checkpointed autodiff: 1.5–2.6× faster
+   than the shipped design, at about 0.3× a forward run per tangent (8 tangents 3.7×).
+   For the library's HH with 9 live leaves that extrapolates to ~4×: at best level with
+   the shipped 4.4–5.5× at 10³. ≤ 2× would need ≤ ~3 parameters.
+3. Blocks of neurons with every intermediate stored (approach 2) do not help: XLA's
+   stacking of a scan's residuals is what costs (39–54× at 10³ whatever the block,
+   as `store-all` was 25× unblocked), and the hand-written adjoint's 12 stored partials
+   per neuron-step give 7.1× in blocks of 100 (2.4 MB per block's run, in L3) against
+   7.3× for all 10³ at once (48 MB) and 19.5× in blocks of 20 (the per-step overhead of
+   a 20-wide loop): where the stored data sit is not what makes storing slow. At 10⁴ the
+   hand adjoint in blocks of 1000 is 2.89× against 4.78× unblocked and 3.93× for
+   autodiff. A block of 1000 stores 48 MB, more than L3, so it is not the stored
+   partials that now fit: it is each step's working set (a 1000-wide step's ~30
+   temporaries of 4 kB stay in L1/L2, 10⁴-wide ones do not; the 10⁴ forward run itself
+   costs 16× the 10³ one here, the reason `_population_block` blocks forward runs).
+   For the library's checkpointed gradient, blocks of 1000 at 10⁴ were measured in
+   session 13 (`exp_population_gradient_vjp.py`, `blocks-1000`: 7.0× against 6.8×) and
+   did not help.
+
+Proposal (not applied; the win is only there for hand-written linearisations of few
+parameters): an adjoint `PopulationSensitivities()` in `_adjoint.py`
+(`recompute_steps() = False`). `simulate` would accept it only for an uncoupled
+point-neuron population, by the same test `_population_block` applies (an `Elementwise`
+model with `population_shape`, a 1-D population, every parameter, input and state leaf
+shared or shaped like the population, no `key`, no `SaveAt.fn`), and raise a ValueError
+naming `CheckpointAdjoint()` for networks, cells and the rest. Inside `_integrate`,
+after `_broadcast_parameters` (every inexact leaf widened to (N,)), a `jax.custom_vjp`
+over the widened leaves would wrap `_loop`: fwd = the loop carrying one tangent per live
+leaf (the dead-code pass of `_live_leaves`, once per trace) and saving the tangents of
+what `SaveAt` keeps (K × n_saved × N per saved variable), bwd = the contraction, the
+broadcasts' transposes outside summing the scalar leaves. Derivatives w.r.t. inputs,
+`state0`, `dt`, `t0` would raise (they are not diagonal in the neuron index per leaf).
+The tangent step would come from an optional `AbstractSolver.linearised_step(model, t,
+y, x, dt) -> (y_new, per-neuron state partials, per-leaf parameter partials)`,
+hand-written for HH × {`ExponentialEuler`, `Staggered`}; without it, the generic JVP
+(this file's `fwdsens`) is slower than the shipped gradient and should not be offered.
+The shipped per-step-checkpointed reverse mode stays the default for everything.
 """
 
 from __future__ import annotations
@@ -166,7 +245,7 @@ def build(args):
 
             def of_live(live_leaves):
                 ls = list(fixed)
-                for j, leaf in zip(which, live_leaves):
+                for j, leaf in zip(which, live_leaves, strict=True):
                     ls[j] = leaf
                 return run_v(model_of(ls), nj.ForwardMode())
 
@@ -287,9 +366,7 @@ def build(args):
                         if st_pat[s][o]:
                             term = jac[s][o][None] * tl[s]
                             acc = term if acc is None else acc + term
-                    direct = [
-                        par[k][o] if par_pat[k][o] else jnp.zeros((n,), dtype) for k in which
-                    ]
+                    direct = [par[k][o] if par_pat[k][o] else jnp.zeros((n,), dtype) for k in which]
                     if any(par_pat[k][o] for k in which):
                         d = jnp.stack(direct)
                         acc = d if acc is None else acc + d
@@ -430,7 +507,7 @@ def check(args):
     for name, fn in losses.items():
         g = jax.jit(jax.grad(fn))(model)
         worst = 0.0
-        for (path, r), a in zip(ref_leaves, jtu.tree_leaves(g)):
+        for (path, r), a in zip(ref_leaves, jtu.tree_leaves(g), strict=True):
             scale = float(jnp.max(jnp.abs(r)))
             err = float(jnp.max(jnp.abs(a - r)))
             rel = err / scale if scale else err
@@ -540,9 +617,8 @@ def hand_main(args):
 
     if args.check:
         jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
-
     import exp_hh_hand_adjoint as H
+    import jax.numpy as jnp
     import numpy as np
 
     forward, loss_of, grad_autodiff, grad_hand = H.make(jnp, jax)
@@ -583,12 +659,13 @@ def hand_main(args):
         def direct(*rows):
             return jnp.tile(jnp.stack(rows), (reps, 1)) if reps > 1 else jnp.stack(rows)
 
-
         def one(carry, _):
             (v, m, h, nn), (tv, tm, th, tn) = carry
             (ab_m, ab_h, ab_n), dd = rates(v)
             new_g, new_t = [], []
-            for x, tx, (a, b), (da, db) in zip((m, h, nn), (tm, th, tn), (ab_m, ab_h, ab_n), dd):
+            for x, tx, (a, b), (da, db) in zip(
+                (m, h, nn), (tm, th, tn), (ab_m, ab_h, ab_n), dd, strict=True
+            ):
                 s = a + b
                 xinf = a / s
                 e = jnp.exp(-DT * s)
@@ -660,22 +737,28 @@ def hand_main(args):
             g = jax.jit(lambda p, fn=fn: fn(p, n, steps))(p32)
             out[name] = [
                 float(np.max(np.abs(np.asarray(a, np.float64) - r)) / np.max(np.abs(r)))
-                for a, r in zip(g, ref)
+                for a, r in zip(g, ref, strict=True)
             ]
             print(f"float32 {name} vs float64, largest difference / largest entry:", out[name])
         return {"n": n, "steps": steps, "float32_vs_float64": out}
     if args.check:
         a, h = ga(p), gsj(p)
-        rel = [float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y))) for x, y in zip(h, a)]
+        rel = [
+            float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y))) for x, y in zip(h, a, strict=True)
+        ]
         print("hand forward sensitivities vs autodiff, largest difference / largest entry:", rel)
         out = {"hand_fwdsens_vs_autodiff": rel}
         for size in args.blocks:
             if n % size == 0:
                 b = jax.jit(lambda p, s=size: grad_hand_blocked(p, s))(p)
                 out[f"hand_adjoint_blocks_{size}_vs_autodiff"] = [
-                    float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y))) for x, y in zip(b, a)
+                    float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y)))
+                    for x, y in zip(b, a, strict=True)
                 ]
-                print(f"hand adjoint in blocks of {size} vs autodiff:", out[f"hand_adjoint_blocks_{size}_vs_autodiff"])
+                print(
+                    f"hand adjoint in blocks of {size} vs autodiff:",
+                    out[f"hand_adjoint_blocks_{size}_vs_autodiff"],
+                )
         return out
     fns = {"forward": f, "autodiff": ga, "hand-adjoint": jax.jit(lambda p: grad_hand(p, n, steps)),
            "hand-fwdsens": gsj}  # fmt: skip
@@ -713,7 +796,9 @@ def hand_main(args):
         print(f"  {k:<14} {r['median_ms']:8.2f} ms  {r['ratio_median']:5.2f}× forward "
               f"[{r['ratio_min']:.2f}, {r['ratio_max']:.2f}]")  # fmt: skip
     a32, h32 = ga(p), gsj(p)
-    rel32 = [float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y))) for x, y in zip(h32, a32)]
+    rel32 = [
+        float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y))) for x, y in zip(h32, a32, strict=True)
+    ]
     print("float32: hand-fwdsens vs autodiff, largest difference / largest entry:", rel32)
     print("load average", min(load), "-", max(load))
     return {"case": "hand HH (exp_hh_hand_adjoint's model), exponential Euler", "n": n,
