@@ -55,8 +55,8 @@ tangents through each step's hand-written partials (computed from the step's own
 exponentials, applied at once, never stored); `hand-adjoint-blocks-B` runs that file's
 hand-written adjoint (12 partials stored per neuron-step) block by block.
 
-Measured 2026-12-07 19:05–19:55 UTC, shared 2-core VM (AMD EPYC, AVX-512, L2 1 MB per
-core, L3 32 MB) under other sessions' jobs, load average 13.5–18.7; jax 0.10.2; CPU time
+Measured 2026-12-07 19:05–20:00 UTC, shared 2-core VM (AMD EPYC, AVX-512, L2 1 MB per
+core, L3 32 MB) under other sessions' jobs, load average 11–18.7; jax 0.10.2; CPU time
 of the process; median over 5 rounds (3 at 10⁴ HH) of each variant's time ÷ the forward
 run timed just before it, [range over rounds]; `results/pop_grad_s14_*.json`:
 
