@@ -58,7 +58,7 @@ hand-written adjoint (12 partials stored per neuron-step) block by block.
 Measured 2026-12-07 19:05–20:00 UTC, shared 2-core VM (AMD EPYC, AVX-512, L2 1 MB per
 core, L3 32 MB) under other sessions' jobs, load average 11–18.7; jax 0.10.2; CPU time
 of the process; median over 5 rounds (3 at 10⁴ HH) of each variant's time ÷ the forward
-run timed just before it, [range over rounds]; `results/pop_grad_s14_*.json`:
+run timed just before it, [range over rounds]; `results/pop_grad_s14_*.json`.
 
 The tables are in `results/pop_grad_s14.md`. In short (ratios to the forward run): HH
 10³ `Staggered` shipped 5.15×, `fwdsens` 8.0×; HH 10⁴ 9.0× and 17.3×; LIF 10⁴ 19.2× and
