@@ -97,6 +97,18 @@ def test_hh_v_th_under_trace_mse_is_flagged_and_g_k_still_converges():
     assert r.converged and abs(float(r.model.g_k) / 36.0 - 1) < 1e-3
 
 
+@pytest.mark.slow  # ~3 CPU-s: one HH fit, LM
+def test_a_fit_of_v_th_alone_under_trace_mse_is_not_converged():
+    # held-out probe, session 14: nothing the loss reads, and LM said FLOOR, converged.
+    # Noise-free, the loss is 0 at every v_th: LM's Jacobian column (0) still tells
+    i, v = _hh_sweep()
+    r, msgs = _fit_recording_warnings(
+        nj.HodgkinHuxley(v_th=-20.0), i, v, dt=DT, trainable=lambda m: (m.v_th,),
+    )  # fmt: skip
+    assert r.unread == ("v_th",) and not r.converged
+    assert any("for every trainable" in m for m in msgs)
+
+
 @pytest.mark.slow  # ~10 CPU-s: reverse mode + L-BFGS (the gradient path, not LM's Jacobian)
 def test_v_th_flagged_through_the_gradient_path_and_after_a_global_search():
     i, v = _hh_sweep()

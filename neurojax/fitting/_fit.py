@@ -358,9 +358,9 @@ class FitResult:
       gradient (for Levenberg–Marquardt: their columns of the residuals' Jacobian) was
       exactly 0, every component, at every point the final gradient stage evaluated
       (with its restarts and float64 polish), while that of the others was not — or that
-      of every trainable, with a loss above 0 (then all are named). They are **not
-      fitted** (their value is their start, or a strategy's) and `fit` warns once;
-      `converged` speaks for the others. Examples: a spike threshold `v_th` under
+      of every trainable, with a loss above 0 (then all are named, and the fit is not
+      converged: nothing was fitted). They are **not fitted** (their value is their
+      start, or a strategy's) and `fit` warns once; `converged` speaks for the others. Examples: a spike threshold `v_th` under
       `TraceMSE` (it only detects spikes), `t_ref` (whole steps). A parameter with a
       non-zero gradient that does not move (float32 steps rounding to 0 at its optimum)
       is not named. Where every gradient was 0 at a loss of exactly 0 (a noise-free start
@@ -984,7 +984,10 @@ def fit(
             or strategy_certified
         )
         and not above_noise
-        and stationary,
+        and stationary
+        # nothing was fitted where the loss reads no trainable (held-out probe, session
+        # 14: HH `v_th` alone under `TraceMSE` said FLOOR, converged)
+        and not all_zero,
         restart_rounds=restart_rounds,
         best_step=best_step,
         grad_norms=all_grad_norms[:, best],
