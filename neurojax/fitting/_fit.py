@@ -360,8 +360,9 @@ class FitResult:
       (with its restarts and float64 polish), while that of the others was not — or that
       of every trainable, with a loss above 0 (then all are named, and the fit is not
       converged: nothing was fitted). They are **not fitted** (their value is their
-      start, or a strategy's) and `fit` warns once; `converged` speaks for the others. Examples: a spike threshold `v_th` under
-      `TraceMSE` (it only detects spikes), `t_ref` (whole steps). A parameter with a
+      start, or a strategy's) and `fit` warns once; `converged` speaks for the others.
+      Examples: a spike threshold `v_th` under `TraceMSE` (it only detects spikes),
+      `t_ref` (whole steps). A parameter with a
       non-zero gradient that does not move (float32 steps rounding to 0 at its optimum)
       is not named. Where every gradient was 0 at a loss of exactly 0 (a noise-free start
       at the truth, by a gradient optimiser) nothing can be told and nothing is named.
