@@ -105,7 +105,9 @@ def test_sweeps_of_different_lengths_padded_and_masked():
 
     dt, n = 0.025, 1600
     t = dt * np.arange(n)
-    i = np.stack([np.where((t >= 5) & (t < 18), 8.0, 0.0), np.where((t >= 5) & (t < 35), 12.0, 0.0)], 1)
+    i = np.stack(
+        [np.where((t >= 5) & (t < 18), 8.0, 0.0), np.where((t >= 5) & (t < 35), 12.0, 0.0)], 1
+    )
     inputs = jnp.asarray(i, jnp.float32)
     v = np.array(nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt).v)
     v[800:, 0] = 0.0
@@ -128,7 +130,8 @@ def test_sweeps_of_different_lengths_padded_and_masked():
 def test_start_on_a_bound_names_the_parameter():
     from neurojax.fitting import Bounded, make_objective
 
-    with pytest.raises(ValueError, match=r"trainable item 0 \(\.g_k of HodgkinHuxley\).*Bounded\(20"):
+    named = r"trainable item 0 \(\.g_k of HodgkinHuxley\).*Bounded\(20"
+    with pytest.raises(ValueError, match=named):
         make_objective(nj.HodgkinHuxley(g_k=40.0), inputs=jnp.zeros((40, 1)),
                        target=jnp.full((40, 1), -65.0), dt=0.025, trainable=lambda m: (m.g_k,),
                        constraints=Bounded(20.0, 40.0))  # fmt: skip

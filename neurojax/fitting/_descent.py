@@ -137,6 +137,11 @@ def _lm_step(obj: Objective, lm: LevenbergMarquardt, u, damping, best_u, best_lo
         finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(jac))
         jac = jnp.where(finite, jac, 0.0)
         r = jnp.where(finite, r, 0.0)
+        # which leaves the residuals read here: a Jacobian column not exactly 0 (see
+        # `_Descent.read`); independent of the residual, so exact at a zero-loss start
+        nz = jnp.any(jac != 0, axis=0)
+        bounds = np.cumsum([0] + [int(np.size(leaf)) for leaf in jtu.tree_leaves(u)])
+        read = jnp.stack([jnp.any(nz[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
         # Marquardt's scaling D = √diag(JᵀJ), and the damped Gauss–Newton step from the SVD
         # of the scaled Jacobian J·D⁻¹ = U S Vᵀ: δ = −D⁻¹ V diag(S/(S² + λ)) Uᵀr, the same
         # step as solving (JᵀJ + λ·diag(JᵀJ)) δ = −Jᵀr, but without forming JᵀJ, whose
@@ -180,7 +185,8 @@ def _lm_step(obj: Objective, lm: LevenbergMarquardt, u, damping, best_u, best_lo
         n_eval = jnp.where(active, 1 + k, 0)
         params = obj.from_unconstrained(u)
         decrement = jnp.where(finite, decrement, jnp.inf)
-        return new_u, lam, best_u, best_loss, value, params, n_eval, ok, decrement
+        read = read & active
+        return new_u, lam, best_u, best_loss, value, params, n_eval, ok, decrement, read
 
     return jax.vmap(one)(u, damping, best_u, best_loss, active)
 
@@ -262,6 +268,9 @@ def _step(obj: Objective, optimizer, u, opt_state, best_u, best_loss, active=Non
         grad_norm = jnp.sqrt(sum(jnp.sum(g**2) for g in jtu.tree_leaves(grads)))
         grad_norm = jnp.where(finite, grad_norm, jnp.inf)
         grads = jtu.tree_map(lambda g: jnp.where(finite, g, 0.0), grads)
+        # which leaves the loss reads here: a gradient component not exactly 0 (see
+        # `_Descent.read`; a non-finite gradient, zeroed above, says nothing)
+        read = jnp.stack([jnp.any(g != 0) for g in jtu.tree_leaves(grads)]) & active
         if extra:
             updates, new_state = optimizer.update(
                 grads, opt_state, u, value=value, grad=grads, value_fn=obj.unconstrained
@@ -284,7 +293,7 @@ def _step(obj: Objective, optimizer, u, opt_state, best_u, best_loss, active=Non
             n_eval = n_eval + searched
         n_eval = jnp.where(active, n_eval, 0)
         params = obj.from_unconstrained(u)
-        return new_u, new_state, best_u, best_loss, value, params, n_eval, ok, grad_norm
+        return new_u, new_state, best_u, best_loss, value, params, n_eval, ok, grad_norm, read
 
     return jax.vmap(one)(u, opt_state, best_u, best_loss, active)
 
@@ -354,6 +363,14 @@ class _Descent:
     grad_norms: list
     active: np.ndarray
     seconds: float
+    read: np.ndarray | None = None
+    """`(n_leaves,)` bools: whether any component of that trainable leaf's gradient
+    (Levenberg–Marquardt: of its columns of the residuals' Jacobian) was finite and not
+    exactly 0 at any point evaluated, in any active start. `False`: the loss does not
+    depend on the leaf at any of those points (`fit`'s `FitResult.unread`)."""
+    gradient_only: bool = True
+    """Whether `read` comes from gradients (which are all 0 at an exact zero-residual
+    minimum, read or not) rather than from Jacobians."""
 
 
 def _descend(
@@ -390,13 +407,15 @@ def _descend(
     best_so_far, stale, stop_reason, n_skipped, bad_in_a_row = np.inf, 0, StopReason.STEPS, 0, 0
     previous, n_resets = np.inf, 0
     n_evaluations = np.zeros(n_starts, dtype=np.int64)
+    read = np.zeros(len(jtu.tree_leaves(u)), dtype=bool)
     start = time.perf_counter()
     try:
         for k in range(1, steps + 1):
             stepper = _lm_step if lm else _step
-            u, opt_state, best_u, best_loss, value, params, n_eval, ok, gnorm = stepper(
+            u, opt_state, best_u, best_loss, value, params, n_eval, ok, gnorm, nz = stepper(
                 obj, optimizer, u, opt_state, best_u, best_loss, jnp.asarray(active)
             )
+            read |= np.asarray(nz).any(axis=0)
             value = np.asarray(value)
             losses.append(value)
             history.append(params)
@@ -481,6 +500,8 @@ def _descend(
         grad_norms=grad_norms,
         active=active,
         seconds=time.perf_counter() - start,
+        read=read,
+        gradient_only=not lm,
     )
 
 

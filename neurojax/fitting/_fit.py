@@ -354,6 +354,18 @@ class FitResult:
       frozen by `cull`;
       `start_params`: the best point of each start (structured like `params`, leading
       axis `n_starts`).
+    - `unread`: names (`Objective.names`) of the trainables the loss does not read: their
+      gradient (for Levenberg–Marquardt: their columns of the residuals' Jacobian) was
+      exactly 0, every component, at every point the final gradient stage evaluated
+      (with its restarts and float64 polish), while that of the others was not — or that
+      of every trainable, with a loss above 0 (then all are named, and the fit is not
+      converged: nothing was fitted). They are **not fitted** (their value is their
+      start, or a strategy's) and `fit` warns once; `converged` speaks for the others.
+      Examples: a spike threshold `v_th` under `TraceMSE` (it only detects spikes),
+      `t_ref` (whole steps). A parameter with a
+      non-zero gradient that does not move (float32 steps rounding to 0 at its optimum)
+      is not named. Where every gradient was 0 at a loss of exactly 0 (a noise-free start
+      at the truth, by a gradient optimiser) nothing can be told and nothing is named.
     - `restart_rounds`: rounds of `Auto`'s `Restarts` that ran (0: the descent from the
       estimate settled at the noise level, or no check applied). Where a restart won,
       the descent arrays above (`losses`, `all_losses`, `initial_params`,
@@ -401,6 +413,7 @@ class FitResult:
     best_step: int = 0
     grad_norms: np.ndarray | None = None
     restart_rounds: int = 0
+    unread: tuple[str, ...] = ()
 
     def identifiability(self, **kw):
         """How well the data constrain each fitted parameter, at the fitted values
@@ -418,7 +431,8 @@ class FitResult:
             f"FitResult(loss={self.loss:.4g}, params=({vals}), n_steps={self.n_steps}, "
             f"n_starts={self.all_losses.shape[1]}, best_start={self.best_start}, "
             f"stop_reason={self.stop_reason!r}, converged={self.converged}, "
-            f"n_simulations={self.n_simulations})"
+            + (f"unread={self.unread}, " if self.unread else "")
+            + f"n_simulations={self.n_simulations})"
         )
 
 
@@ -477,6 +491,46 @@ def _check_loss_reads_params(obj: Objective):
                     "part the recording does not depend on). Remove them from trainable."
                 )
     return closed.out_avals[0]
+
+
+def _unread(obj: Objective, descents, loss: float) -> tuple[tuple[str, ...], bool]:
+    """`(names, all)`: the trainable leaves whose gradient (Levenberg–Marquardt: Jacobian
+    column) was exactly 0, every component, at every point any of `descents` evaluated
+    (`_Descent.read`), and whether that is every leaf. Not the withdrawn test "never
+    moved from its start" (session 13): in float32 a parameter starting at its optimum
+    takes steps that round to 0 although its gradient is not 0 (AdEx started at the
+    truth). Gradients are all 0 at an exact zero-residual minimum (a noise-free start at
+    the truth), read or not: where every leaf's gradient was 0 and the loss is 0,
+    nothing is flagged (a Jacobian still tells, and is used)."""
+    reads = [d.read for d in descents if d.read is not None]
+    if not reads or len(reads[0]) != len(obj.names):
+        return (), False
+    read = np.logical_or.reduce(reads)
+    if read.all():
+        return (), False
+    all_zero = not read.any()
+    if all_zero and all(d.gradient_only for d in descents) and loss == 0.0:
+        return (), False
+    return tuple(n for n, r in zip(obj.names, read, strict=True) if not r), all_zero
+
+
+def _warn_unread(names, all_zero: bool, n_steps: int) -> None:
+    what = (
+        "for every trainable — the loss depends on none of them there"
+        if all_zero
+        else "while the loss depends on the others"
+    )
+    warnings.warn(
+        f"fit: the gradient of the loss with respect to {', '.join(names)} was exactly 0 at "
+        f"every point the fit evaluated ({n_steps} step(s) of the final gradient stage), "
+        f"{what}: the loss never reads {'them' if len(names) > 1 else 'it'} (a spike "
+        "threshold v_th under a loss on the voltage trace), or reads it only where it has "
+        "no effect (a parameter acting in whole steps such as t_ref or a delay; one "
+        "without effect under these inputs). Not fitted: the value returned is its start "
+        "(or a strategy's); FitResult.unread names it. Remove it from trainable, or "
+        "choose a loss that reads it (SpikeCount, VanRossum, Latency for v_th).",
+        stacklevel=3,
+    )
 
 
 def _n_starts_of(starts, n_starts):
@@ -754,6 +808,7 @@ def fit(
         progress_resets=progress_resets,
     )
     d = descend(u)
+    reads = [d]  # every descent of `obj` in this fit, for `unread`
     floor = _noise_floor(obj)
     limit = None if floor is None else RESIDUAL_FACTOR * floor + RESIDUAL_FLOOR
     above_noise, shape = _above_noise(obj, d, limit)
@@ -782,6 +837,7 @@ def fit(
         )
         if again is not None:
             d2, starts2, _, restart_rounds, report = again
+            reads.append(d2)
             later_stages = (report,)
             if float(np.min(d2.best_loss)) < float(np.min(d.best_loss)):
                 d, p_starts = d2, starts2
@@ -828,6 +884,7 @@ def fit(
                     print_every=print_every,
                 )
                 polish_stage = (report,)
+                reads.append(d2)
                 if float(d2.best_loss[0]) < float(d.best_loss[b]):  # never an uphill result
                     d, p_starts, n_starts, polished = d2, starts2, 1, True
                     stationary = se2 <= POLISH_SE
@@ -897,6 +954,9 @@ def fit(
             "model and its inputs.",
             stacklevel=2,
         )
+    unread, all_zero = _unread(obj, reads, float(best_loss[best]))
+    if unread:
+        _warn_unread(unread, all_zero, n_done)
     result = FitResult(
         model=obj.with_params(params),
         params=params,
@@ -925,7 +985,10 @@ def fit(
             or strategy_certified
         )
         and not above_noise
-        and stationary,
+        and stationary
+        # nothing was fitted where the loss reads no trainable (held-out probe, session
+        # 14: HH `v_th` alone under `TraceMSE` said FLOOR, converged)
+        and not all_zero,
         restart_rounds=restart_rounds,
         best_step=best_step,
         grad_norms=all_grad_norms[:, best],
@@ -933,11 +996,13 @@ def fit(
         stages=stages,
         n_simulations=int(sum(st.n_simulations for st in stages)),
         culled=~d.active,
+        unread=unread,
     )
     progress_meter.write(
         f"fit: {n_done} steps in {seconds:.1f} s ({stop_reason.value}); best loss "
         f"{result.loss:.4g} (start {best} of {n_starts}); "
-        f"{'converged' if result.converged else 'NOT converged'}; "
-        f"{result.n_simulations} simulations"
+        f"{'converged' if result.converged else 'NOT converged'}"
+        + (f" (NOT fitted, the loss never read: {', '.join(unread)})" if unread else "")
+        + f"; {result.n_simulations} simulations"
     )
     return result

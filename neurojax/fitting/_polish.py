@@ -136,6 +136,8 @@ def polish_float64(
         grad_norms=[np.asarray(g, np.float32) for g in d64.grad_norms] + d32.grad_norms,
         active=np.ones(1, dtype=bool),
         seconds=d64.seconds + d32.seconds,
+        read=d64.read | d32.read,
+        gradient_only=d64.gradient_only and d32.gradient_only,
     )
     loss32 = float(d32.losses[0][0])
     report = StageReport(
