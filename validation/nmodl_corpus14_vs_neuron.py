@@ -12,7 +12,8 @@ _CALC, _KM, _KCA: derivimplicit, TABLE DEPEND celsius, `ek` and `cao` as PARAMET
 Ampa_det_vi synapse with Tsodyks-Markram STP, spillover arrays and `net_send`),
 Lazarewicz's OLM-cell files (ModelDB 182134: Caolmw, Iholmw with `INCLUDE "aux_fun.inc"`,
 Exp2SynNMDAperm), Migliore's mitral-cell kamt and kdrmt (two ASSIGNED names on one line;
-`Yanfeng-Zhang/Pause-in-ChIs-Neuron-model`), the thalamic reticular cell of
+`Yanfeng-Zhang/Pause-in-ChIs-Neuron-model`), Balbi et al. (2017)'s six-state Markov
+Nav1.3 (`research-team/robot-dream`), the thalamic reticular cell of
 `blabuva/RTCl` (Sohal's constant-field Ts, the gabaaCl synapse writing `icl` of VALENCE −1
 with a bicarbonate NONSPECIFIC_CURRENT, the cld2 Cl⁻ diffusion pool) and a CA3 burster's
 HVA Ca, two-pool Ca on an ion `cas`, sAHP and BK (`pbcanfield/NeuroResearch`).
@@ -73,7 +74,9 @@ CAL = {"cali0_cal_ion": 7e-5, "calo0_cal_ion": 2.0}
 CAS = {"casi0_cas_ion": 5e-5, "caso0_cas_ion": 2.0}
 # the CA3 burster's HVA Ca and its two-pool capool (writes casi from ica)
 CA3 = ["cadyn_ca3.mod", "capool_ca3.mod"]
-CA3_MECHS = [("cadyn", {"gcabar": 0.002}), ("capool", {})]
+# (a Cell steps its mechanisms in list order: the concentration writers first, as
+# NEURON's `memb_order_` — docs/nmodl.md, *Ions and concentrations*)
+CA3_MECHS = [("capool", {}), ("cadyn", {"gcabar": 0.002})]
 
 CASES = {
     # Snudda (Lindroos, Kozlov, Hjorth): PROCEDURE rates() with UNITSOFF, q factors,
@@ -119,7 +122,7 @@ CASES = {
     ),
     "sk_fs (cai^5.2; + GRANULE_CA, GRANULE_CALC)": _case(
         ["sk_fs_snudda.mod", GCA, GCALC],
-        [("sk_fs", {"gbar": 0.01}), *CA_SOURCE, ("GRANULE_CALC", {}), ("hhx", {})],
+        [("GRANULE_CALC", {}), *CA_SOURCE, ("sk_fs", {"gbar": 0.01}), ("hhx", {})],
         {"sk_fs": ["o"], "GRANULE_CALC": ["cai"]},
     ),
     # Solinas et al. (2010) granule cell: derivimplicit, TABLE DEPEND celsius, Q10 gbar
@@ -135,7 +138,7 @@ CASES = {
     ),
     "GRANULE_KCA (+ GRANULE_CA, GRANULE_CALC)": _case(
         ["GRANULE_KCA_solinas.mod", GCA, GCALC],
-        [("GRANULE_KCA", {}), *CA_SOURCE, ("GRANULE_CALC", {}), ("hhx", {})],
+        [("GRANULE_CALC", {}), *CA_SOURCE, ("GRANULE_KCA", {}), ("hhx", {})],
         {"GRANULE_KCA": ["c"], "GRANULE_CALC": ["cai"]},
     ),
     # Lazarewicz's OLM cell (ModelDB 182134)
@@ -155,6 +158,12 @@ CASES = {
     "kdrmt": _case(
         ["kdrmt_migliore.mod"], [("kdrmt", {"gbar": 0.005}), ("hhx", {})], {"kdrmt": ["m"]}
     ),
+    # Balbi et al. (2017)'s 6-state Markov Nav1.3 (research-team/robot-dream): KINETIC,
+    # `SOLVE kin` and `STEADYSTATE sparse` on two lines in INITIAL
+    "na13a (6-state KINETIC, STEADYSTATE)": _case(
+        ["nav13_balbi.mod"], [("na13a", {"gbar": 0.05}), ("hhx", {})],
+        {"na13a": ["C1", "C2", "O1", "O2", "I1", "I2"]},
+    ),
     # the thalamic reticular cell (blabuva/RTCl)
     "Ts (constant-field ica, `||` in BREAKPOINT)": _case(
         ["ITs_rtcl.mod"], [("Ts", {}), ("hhx", {})], {"Ts": ["m", "h"]}
@@ -171,13 +180,13 @@ CASES = {
     ),
     "sAHP (log10(casi); + cadyn, capool)": _case(
         ["sahp_ca3.mod", *CA3],
-        [("sAHP", {"gsAHPbar": 0.005}), *CA3_MECHS, ("hhx", {})],
+        [*CA3_MECHS, ("sAHP", {"gsAHPbar": 0.005}), ("hhx", {})],
         {"sAHP": ["c"], "capool": ["casi"]},
         ions=CAS,
     ),
     "bkkca (INITIAL reads ainf before any rate; + cadyn, capool)": _case(
         ["bkkca_ca3.mod", *CA3],
-        [("bkkca", {"g": 0.01}), *CA3_MECHS, ("hhx", {})],
+        [*CA3_MECHS, ("bkkca", {"g": 0.01}), ("hhx", {})],
         {"bkkca": ["a", "b"], "capool": ["casi"]},
         ions=CAS,
     ),
