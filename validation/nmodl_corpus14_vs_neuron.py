@@ -197,20 +197,24 @@ CASES = {
         {0: ["A", "B"]},
         pps=[("gabaaCl", {"gpeak": 0.005}, EVENTS, 1.0)],
         protocols=["events"],
-        ions={"ecl0_cl_ion": -70.0},
+        # NEURON: ecl a new ion's default, 0 mV (no mechanism reads cli or clo); NEURON
+        # has no `ecl0_cl_ion` to set before the ion exists
+        nj_ions={"ecl": 0.0},
     ),
     "Exp2SynNMDAperm (a constant Mg-blocked conductance)": _case(
         ["exp2synnmdaperm_lazarewicz.mod"],
         [("hhx", {})],
         {},
-        pps=[("Exp2SynNMDAperm", {"gmax": 1e-3}, None, None)],
+        # (events too: its `NET_RECEIVE(w) {}` does nothing, but a Cell with a receiver
+        # takes an events input)
+        pps=[("Exp2SynNMDAperm", {"gmax": 1e-3}, EVENTS, 1.0)],
         protocols=["current clamp", "current clamp 0.5 nA"],
     ),
     "Exp2SynNMDAperm (NEURON's slope)": _case(
         ["exp2synnmdaperm_lazarewicz.mod"],
         [("hhx", {})],
         {},
-        pps=[("Exp2SynNMDAperm", {"gmax": 1e-3}, None, None)],
+        pps=[("Exp2SynNMDAperm", {"gmax": 1e-3}, EVENTS, 1.0)],
         protocols=["current clamp", "current clamp 0.5 nA"],
         slope=["Exp2SynNMDAperm"],
     ),
