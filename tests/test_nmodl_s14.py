@@ -31,6 +31,12 @@ DERIVATIVE s {
 """
 
 
+def test_cnexp_reading_a_value_computed_above_the_equation_loads():
+    """The build-time check now sees the equation as nocmodl steps it (p held): the file
+    loads (it was refused as "METHOD cnexp needs x' linear in x")."""
+    assert load_mod(HELD, file="held.mod")._spec.suffix == "held"
+
+
 @pytest.mark.slow  # ~3-10 s on the loaded VM (a load with sympy, one step compiled)
 def test_cnexp_holds_what_the_block_computed_above_the_equation():
     """nocmodl's cnexp reads `x' = p + (1 - x)/tau` as a + b·x with b = −1/tau and p (an
