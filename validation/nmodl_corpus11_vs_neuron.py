@@ -550,5 +550,4 @@ if __name__ == "__main__":
         print(f"{f}: {msg[:160]}")
 
     with tempfile.TemporaryDirectory() as d:
-        compare_all(Path(d), sys.argv[1:] or None,
-                    report=lambda *a: common.show(*a, width=300))
+        compare_all(Path(d), sys.argv[1:] or None, report=lambda *a: common.show(*a, width=300))

@@ -133,7 +133,8 @@ CASES = {
         [GCALC, GCA], [("GRANULE_CALC", {}), *CA_SOURCE, ("hhx", {})], {"GRANULE_CALC": ["cai"]}
     ),
     "GRANULE_KM (ek a PARAMETER)": _case(
-        ["GRANULE_KM_solinas.mod"], [("GRANULE_KM", {"gbar": 0.002}), ("hhx", {})],
+        ["GRANULE_KM_solinas.mod"],
+        [("GRANULE_KM", {"gbar": 0.002}), ("hhx", {})],
         {"GRANULE_KM": ["n"]},
     ),
     "GRANULE_KCA (+ GRANULE_CA, GRANULE_CALC)": _case(
@@ -161,7 +162,8 @@ CASES = {
     # Balbi et al. (2017)'s 6-state Markov Nav1.3 (research-team/robot-dream): KINETIC,
     # `SOLVE kin` and `STEADYSTATE sparse` on two lines in INITIAL
     "na13a (6-state KINETIC, STEADYSTATE)": _case(
-        ["nav13_balbi.mod"], [("na13a", {"gbar": 0.05}), ("hhx", {})],
+        ["nav13_balbi.mod"],
+        [("na13a", {"gbar": 0.05}), ("hhx", {})],
         {"na13a": ["C1", "C2", "O1", "O2", "I1", "I2"]},
     ),
     # the thalamic reticular cell (blabuva/RTCl)
