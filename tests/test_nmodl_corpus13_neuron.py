@@ -9,11 +9,8 @@ protocol."""
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-from pathlib import Path
-
 import pytest
+from _nmodl_corpus import check_matches_neuron, check_refusals, corpus_fixtures
 
 pytestmark = pytest.mark.slow
 
@@ -28,25 +25,7 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def corpus():
-    from validation import nmodl_corpus13_vs_neuron as c
-
-    if not c.corpus_available():
-        pytest.skip(f"the published corpus is not at {c.CORPUS} (others' code, never "
-                    "committed): set NEUROJAX_CORPUS13 to a copy made from its "
-                    "SOURCES.md")  # fmt: skip
-    return c
-
-
-@pytest.fixture(scope="module")
-def results(corpus, tmp_path_factory):
-    # NEURON is a dev dependency and nrnivmodl needs a C compiler: their absence is a
-    # broken test environment, which fails here rather than skipping the comparison
-    assert importlib.util.find_spec("neuron") is not None, "pip install -e '.[dev]'"
-    assert shutil.which("gcc") or shutil.which("cc"), "nrnivmodl needs a C compiler"
-    return corpus.compare_all(Path(tmp_path_factory.mktemp("c13")), CASES,
-                              modes=("current clamp 0.5 nA",))  # fmt: skip
+corpus, results = corpus_fixtures("nmodl_corpus13_vs_neuron", "NEUROJAX_CORPUS13", CASES)
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -54,25 +33,13 @@ def test_corpus_file_matches_neuron(results, name):
     """Same scheme (backward Euler, dt 0.025 ms, float64): V within 1e-9 mV and every
     state within 1e-9 of its range. Measured ≤ 8.1e-11 mV (docs/nmodl.md, corpus 13):
     float64 rounding carried through the spikes; the differences fixed were ≥ 1.9e-7 mV."""
-    runs = {mode: r for (n, mode), r in results.items() if n == name}
-    assert runs, name
-    for mode, r in runs.items():
-        assert "_error" not in r, (mode, r.get("_error"))
-        assert r["v"] < 1e-9, (mode, r["v"])
-        for k, d in r.items():
-            if k.startswith("_") or k == "v":
-                continue
-            # (a state constant in NEURON's run: within 1e-15 of it)
-            assert d <= max(1e-9 * r["_range"][k], 1e-15), (mode, k, d, r["_range"][k])
+    check_matches_neuron(results, name)
 
 
 def test_refusals_name_file_line_and_construct(corpus):
     """Each refused file fails at load with a ValueError naming `file:line:` and the
     construct (never later, never a different mechanism)."""
-    got = corpus.import_only()
-    for f, expected in corpus.IMPORT_ONLY.items():
-        assert got[f].startswith(f"{f}:"), got[f]
-        assert expected in got[f], got[f]
+    check_refusals(corpus)
 
 
 def test_artificial_cell_spike_times_match_neuron(corpus, tmp_path):

@@ -36,6 +36,7 @@ import numpy as np
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # the shared NEURON/neurojax set-up beside this file
+import _corpus_common as common  # noqa: E402
 import nmodl_vs_neuron as base  # noqa: E402
 
 DT, T, L, DIAM = base.DT, base.T, base.L, base.DIAM
@@ -317,7 +318,7 @@ def _text(name: str, case: dict | None = None) -> str:
 
 
 def corpus_available() -> bool:
-    return (CORPUS / "SOURCES.md").is_file()
+    return common.corpus_available(CORPUS)
 
 
 def _suffix_of(text: str):
@@ -521,7 +522,6 @@ def all_texts_for(case: dict) -> dict:
 def compare_all(tmp: Path, names=None, report=None, modes=None, cases=None) -> dict:
     """{(case, protocol): {trace: max |Δ|, "_vrange": NEURON's (min, max) V,
     "_range": {trace: NEURON's range}}}. `cases`: another table (default `CASES`)."""
-    import jax
 
     cases = CASES if cases is None else cases
     names = list(names or cases)
@@ -531,39 +531,16 @@ def compare_all(tmp: Path, names=None, report=None, modes=None, cases=None) -> d
     out = {}
     for name in names:
         case = cases[name]
-        for mode in protocols_of(case):
-            if modes is not None and mode not in modes and mode != "events":
-                continue
-            try:
-                ref = run_neuron(dll, case, mode, globals_, tmp)
-                with jax.enable_x64(True):
-                    ours = run_neurojax(case, mode)
-            except Exception as e:  # noqa: BLE001 - reported per case, the others run
-                out[(name, mode)] = {"_error": f"{type(e).__name__}: {e}"}
-                if report:
-                    report(name, mode, out[(name, mode)])
-                continue
-            r = {k: float(np.max(np.abs(ours[k] - ref[k]))) for k in ref}
-            r["_vrange"] = (float(ref["v"].min()), float(ref["v"].max()))
-            r["_range"] = {k: float(np.ptp(ref[k])) for k in ref}
-            out[(name, mode)] = r
-            if report:
-                report(name, mode, dict(r))
+        out.update(common.compare_case(
+            name, protocols_of(case),
+            lambda mode, case=case: run_neuron(dll, case, mode, globals_, tmp),
+            lambda mode, case=case: run_neurojax(case, mode), modes, report))  # fmt: skip
     return out
 
 
 def import_only() -> dict:
     """{file: the importer's message} for the files in IMPORT_ONLY."""
-    from neurojax.nmodl import load_mod
-
-    out = {}
-    for f in IMPORT_ONLY:
-        try:
-            load_mod(_text(f), file=f)
-            out[f] = "imported"
-        except ValueError as e:  # NmodlError is a ValueError
-            out[f] = str(e)
-    return out
+    return common.import_only(IMPORT_ONLY, _text)
 
 
 if __name__ == "__main__":
@@ -572,19 +549,5 @@ if __name__ == "__main__":
     for f, msg in import_only().items():
         print(f"{f}: {msg[:160]}")
 
-    def show(name, mode, r):
-        if "_error" in r:
-            print(f"{name} — {mode}: {r['_error'][:300]}", flush=True)
-            return
-        lo, hi = r.pop("_vrange")
-        rng = r.pop("_range")
-        states = {k: v / rng[k] if rng[k] > 0 else v for k, v in r.items() if k != "v"}
-        worst = max(states.items(), key=lambda kv: kv[1]) if states else ("-", 0.0)
-        print(
-            f"{name} — {mode}: V {r['v']:.2g} mV (NEURON V in [{lo:.1f}, {hi:.1f}]); "
-            f"worst state {worst[0]} {worst[1]:.2g} of range",
-            flush=True,
-        )
-
     with tempfile.TemporaryDirectory() as d:
-        compare_all(Path(d), sys.argv[1:] or None, report=show)
+        compare_all(Path(d), sys.argv[1:] or None, report=lambda *a: common.show(*a, width=300))

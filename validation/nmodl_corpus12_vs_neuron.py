@@ -39,6 +39,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # the shared NEURON/neurojax set-up beside this file
+import _corpus_common as common  # noqa: E402
 import nmodl_corpus11_vs_neuron as c11  # noqa: E402
 import nmodl_vs_neuron as base  # noqa: E402
 
@@ -71,7 +72,7 @@ def _text(name: str) -> str:
 
 
 def corpus_available() -> bool:
-    return (CORPUS / "SOURCES.md").is_file()
+    return common.corpus_available(CORPUS)
 
 
 def _case(files, mechs, record, **kw) -> dict:
@@ -314,55 +315,18 @@ def compare_all(tmp: Path, names=None, report=None, modes=None) -> dict:
 
 
 def _run_one(dll, name, case, globals_, tmp, report, modes) -> dict:
-    import jax
-    import numpy as np
-
-    out = {}
-    for mode in c11.protocols_of(case):
-        if modes is not None and mode not in modes and mode != "events":
-            continue
-        try:
-            ref = c11.run_neuron(dll, case, mode, globals_, tmp)
-            with jax.enable_x64(True):
-                ours = c11.run_neurojax(case, mode)
-        except Exception as e:  # noqa: BLE001 - reported per case, the others run
-            out[(name, mode)] = {"_error": f"{type(e).__name__}: {e}"}
-            if report:
-                report(name, mode, out[(name, mode)])
-            continue
-        r = {k: float(np.max(np.abs(ours[k] - ref[k]))) for k in ref}
-        r["_vrange"] = (float(ref["v"].min()), float(ref["v"].max()))
-        r["_range"] = {k: float(np.ptp(ref[k])) for k in ref}
-        out[(name, mode)] = r
-        if report:
-            report(name, mode, dict(r))
-    return out
+    """Corpus 11's runs of one case on the library `dll` (`_corpus_common.compare_case`)."""
+    return common.compare_case(
+        name, c11.protocols_of(case), lambda mode: c11.run_neuron(dll, case, mode, globals_, tmp),
+        lambda mode: c11.run_neurojax(case, mode), modes, report)  # fmt: skip
 
 
 def import_only() -> dict:
     """{file: the importer's message} for the files in IMPORT_ONLY."""
-    from neurojax.nmodl import load_mod
-
-    out = {}
-    for f in IMPORT_ONLY:
-        try:
-            load_mod(_text(f), file=f)
-            out[f] = "imported"
-        except ValueError as e:  # NmodlError is a ValueError
-            out[f] = str(e)
-    return out
+    return common.import_only(IMPORT_ONLY, _text)
 
 
-def _show(name, mode, r):
-    if "_error" in r:
-        print(f"{name} — {mode}: {r['_error'][:400]}", flush=True)
-        return
-    lo, hi = r.pop("_vrange")
-    rng = r.pop("_range")
-    states = {k: v / rng[k] if rng[k] > 0 else v for k, v in r.items() if k != "v"}
-    worst = max(states.items(), key=lambda kv: kv[1]) if states else ("-", 0.0)
-    print(f"{name} — {mode}: V {r['v']:.2g} mV (NEURON V in [{lo:.1f}, {hi:.1f}]); "
-          f"worst state {worst[0]} {worst[1]:.2g} of range", flush=True)  # fmt: skip
+_show = common.show
 
 
 if __name__ == "__main__":

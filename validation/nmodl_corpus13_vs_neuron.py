@@ -45,6 +45,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))  # the shared NEURON/neurojax set-up beside this file
+import _corpus_common as common  # noqa: E402
 import nmodl_corpus11_vs_neuron as c11  # noqa: E402
 import nmodl_corpus12_vs_neuron as c12  # noqa: E402
 import nmodl_vs_neuron as base  # noqa: E402
@@ -57,7 +58,7 @@ def _text(name: str) -> str:
 
 
 def corpus_available() -> bool:
-    return (CORPUS / "SOURCES.md").is_file()
+    return common.corpus_available(CORPUS)
 
 
 CAP = "CaPCalyx_manis.mod"
@@ -336,16 +337,7 @@ def compare_all(tmp: Path, names=None, report=None, modes=None) -> dict:
 
 def import_only() -> dict:
     """{file: the importer's message} for the files in IMPORT_ONLY."""
-    from neurojax.nmodl import load_mod
-
-    out = {}
-    for f in IMPORT_ONLY:
-        try:
-            load_mod(_text(f), file=f)
-            out[f] = "imported"
-        except ValueError as e:  # NmodlError is a ValueError
-            out[f] = str(e)
-    return out
+    return common.import_only(IMPORT_ONLY, _text)
 
 
 if __name__ == "__main__":

@@ -179,6 +179,7 @@ class _Ctx:
         self.conserve: list = []
         self.depth = 0
         self.react = None  # a linear kinetic step's states for the fluxes (`_derivatives`)
+        self.cnexp_probe = None  # `_check_cnexp_linear`'s record of each cnexp equation
 
 
 def _err(spec, line, what):
@@ -480,6 +481,7 @@ def _swap(ctx: _Ctx, glob, derivs):
     new.dt = getattr(ctx, "dt", None)
     new.loaded = getattr(ctx, "loaded", None)  # INITIAL's loaded ion values (VERBATIM copy)
     new.react = ctx.react
+    new.cnexp_probe = ctx.cnexp_probe
     return new
 
 
@@ -599,6 +601,10 @@ def _cnexp_in_place(s: Diff, frame, ctx: _Ctx):
         return jnp.asarray(_weak(ev(s.expr, dict(frame), _Ctx(spec, g2, "derivative"))))
 
     fx, b = jax.jvp(f, (x,), (jnp.ones_like(x),))
+    if ctx.cnexp_probe is not None:  # the build-time check: ∂²f/∂x² with f as stepped here
+        d2 = jax.jvp(lambda xx: jax.jvp(f, (xx,), (jnp.ones_like(xx),))[1], (x,),
+                     (jnp.ones_like(x),))[1]  # fmt: skip
+        ctx.cnexp_probe.append((s, fx, b, d2))
     glob[s.state] = _cnexp_update(x, fx, b, jnp.asarray(glob["dt"], x.dtype))
 
 
@@ -2334,9 +2340,13 @@ def _check_init_dt(cls):
 
 
 def _check_cnexp_linear(cls):
-    """cnexp is exact only for `x' = a + b·x` with a, b free of x (NEURON's nocmodl
-    refuses other equations): check ∂²f/∂x² = 0 at the defaults, at a few voltages and
-    states off the steady state; a ValueError names the equation otherwise."""
+    """cnexp is exact only for `x' = a + b·x` with a, b free of x: check ∂²f/∂x² = 0 at
+    the defaults, at a few voltages and states off the steady state; a ValueError names
+    the equation otherwise. f is the equation's right-hand side as nocmodl's cnexp code
+    and `_cnexp_in_place` step it: the values the block's statements above it computed
+    (a LOCAL, an ASSIGNED, a rate) are held at the step's start, only the state itself
+    varies (Snudda's caldyn_ms.mod: `drive_pump = -kt*(cali-cainf)/(cali+kd)` and then
+    `cali' = ... + pump*drive_pump + (cainf-cali)/taur`, linear in cali as written)."""
     spec = cls._spec
     solves = [s for s in spec.prog.breakpoint.body if isinstance(s, Solve) and s.method == "cnexp"]
     if not solves:
@@ -2362,23 +2372,18 @@ def _check_cnexp_linear(cls):
         for s in solves:
             block = spec.blocks[s.block]
             names = spec.block_states[s.block]
-            x0 = {n: jnp.asarray(glob[n], v.dtype) * 0.9 + 0.05 for n in names}
-            for n in names:
-                t = {m: jnp.zeros_like(x0[m]) if m != n else jnp.ones_like(x0[m]) for m in names}
-
-                def fn(x, n=n, block=block):
-                    return _derivatives(spec, block, glob, x)[0][n]
-
-                def dfn(x, fn=fn, t=t):
-                    return jax.jvp(fn, (x,), (t,))[1]
-
-                d1 = jnp.asarray(dfn(x0))
-                d2 = jnp.asarray(jax.jvp(dfn, (x0,), (t,))[1])
-                scale = jnp.abs(d1) + jnp.abs(jnp.asarray(fn(x0)))
+            g = dict(glob)
+            g.update({n: jnp.asarray(glob[n], v.dtype) * 0.9 + 0.05 for n in names})
+            ctx = _Ctx(spec, g, "cnexp")
+            ctx.cnexp_probe = []
+            run(block.body, {}, ctx)
+            for d, fx, d1, d2 in ctx.cnexp_probe:
+                scale = jnp.abs(d1) + jnp.abs(jnp.asarray(fx))
                 if not bool(jnp.all(jnp.abs(d2) <= 1e-6 * scale + 1e-300)):
-                    line = next((d.line for d in _diffs(block.body) if d.state == n), block.line)
-                    raise fail(spec.file, line, f"METHOD cnexp needs {n}' linear in {n} "
-                               "(NEURON refuses it too): use METHOD derivimplicit")  # fmt: skip
+                    raise fail(spec.file, d.line, f"METHOD cnexp needs {d.state}' linear in "
+                               f"{d.state} (nocmodl compiles it, but steps it as if linear: "
+                               f"x += (1 - exp(b·dt))·(-a/b - x) with a = f(0), b = ∂f/∂x, "
+                               "not reproduced here): use METHOD derivimplicit")  # fmt: skip
 
 
 def _receive_additive(cls) -> bool:
