@@ -42,6 +42,7 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import json
@@ -529,10 +530,16 @@ def _neurojax_cell(pop):
 _orig_neurojax_cell = hc.neurojax_cell
 
 
-def _install():
-    """Route the held-out driver's model builders through the per-neuron extension."""
-    hc._dendrify_model = _dendrify_model
-    hc.neurojax_cell = _neurojax_cell
+@contextlib.contextmanager
+def _per_neuron():
+    """Route the held-out driver's model builders through the per-neuron extension while
+    inside (restored after: other scripts and tests share the driver module)."""
+    saved = hc._dendrify_model, hc.neurojax_cell
+    hc._dendrify_model, hc.neurojax_cell = _dendrify_model, _neurojax_cell
+    try:
+        yield
+    finally:
+        hc._dendrify_model, hc.neurojax_cell = saved
 
 
 # ------------------------------------------------------------------------------ driver
@@ -542,13 +549,13 @@ def write_references(names) -> None:
     import brian2 as b
     import dendrify
 
-    _install()
     b.prefs.codegen.target = "numpy"
     OUT.mkdir(parents=True, exist_ok=True)
     for name, spec in specs().items():
         if names and name not in names:
             continue
-        data = s12.subsample(spec, hc.run_dendrify(_brian2_spec(spec)))
+        with _per_neuron():
+            data = s12.subsample(spec, hc.run_dendrify(_brian2_spec(spec)))
         meta = dict(spec, dendrify=getattr(dendrify, "__version__", "2.2"), brian2=b.__version__)
         np.savez_compressed(OUT / f"{name}.npz", spec=json.dumps(meta), **data)
         counts = {k: int(np.size(v)) for k, v in data.items() if "steps" in k}
@@ -563,8 +570,8 @@ def load(name):
 def compare_case(name, spec, ref):
     """[(run name, row)] as `dendrify_s12_cases.compare_case` (the case; for
     exponential-Euler rise-and-decay synapses also with the weights × ρ)."""
-    _install()
-    return s12.compare_case(name, spec, ref)
+    with _per_neuron():
+        return s12.compare_case(name, spec, ref)
 
 
 def main(argv) -> None:
