@@ -67,8 +67,8 @@ def _check_number(what, value, lowest, strict, unit):
     checked at run time instead."""
     if isinstance(value, jax.core.Tracer):
         return
-    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
-        raise TypeError(f"{what} must be a number ({unit}), got {value!r}.")
+    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0 or np.iscomplexobj(value):
+        raise TypeError(f"{what} must be a real number ({unit}), got {value!r}.")
     x = float(value)
     ok = np.isfinite(x) and (lowest is None or (x > lowest if strict else x >= lowest))
     if not ok:
@@ -624,6 +624,29 @@ class ReducedCell(AbstractModel):
                 f"ReducedCell.g_couple has shape {jnp.shape(self.g_couple)}; it must be one "
                 f"value per connection ({len(self.edges)},)."
             )
+
+    def check_population(self, size: int, where: str = "ReducedCell") -> None:
+        """Refuse, for a population of `size` of these cells, parameters of the wrong
+        shape: the per-compartment ones (`check_shapes`) and the soma's (`v_th`,
+        `v_reset`, `v_spike`, `t_ref`, `spike_width`), which may be one value for all or
+        one per neuron, `(size,)`. Run when a `Population` is made and by the network's
+        `check_call` (a value set by `eqx.tree_at` skips both constructors): 4 thresholds
+        for 3 neurons ran without a word until the run failed in JAX's broadcasting."""
+        try:
+            self.check_shapes()
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+        for name in ("v_th", "v_reset", "v_spike", "t_ref", "spike_width"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            shape = tuple(jnp.shape(value))
+            if shape not in ((), (1,), (size,)):
+                raise ValueError(
+                    f"{where}: ReducedCell.{name} has shape {shape}; the soma's parameters "
+                    f"are one value for all neurons (a scalar) or one per neuron, shaped "
+                    f"({size},) for this population of {size}."
+                )
 
     @property
     def n(self) -> int:
