@@ -126,10 +126,6 @@ def per_neuron_matches_scalar(field, values, size=3, current=0.3):
     return check
 
 
-def finite(sol):
-    return all(np.all(np.isfinite(np.asarray(x))) for x in jax.tree.leaves(sol.v))
-
-
 # ------------------------------------------------------------------------------ probes
 # (label, call, words the error must contain | None, check of a result | None)
 
@@ -333,6 +329,18 @@ def probes():
         ["t_ref"])
     add("t_ref per neuron off the grid",
         lambda: net(tree(cell(), "t_ref", jnp.array([2.0, 2.05, 2.0]))), ["t_ref", "whole"])
+    add("spike_width NaN set after the build",
+        lambda: net(tree(cell(v_spike=20.0, spike_width=0.5), "spike_width", jnp.nan)),
+        ["spike_width", "nan"])
+    add("spike_width per neuron NaN set after the build",
+        lambda: net(tree(cell(v_spike=20.0, spike_width=0.5), "spike_width",
+                         jnp.array([0.5, jnp.nan, 0.5]))), ["spike_width", "nan"])
+    add("dSpike duration_fall NaN set after the build",
+        lambda: net(tree(cell(), "duration_fall", jnp.array([0.0, 0.0, jnp.nan]))),
+        ["duration_fall", "distal"])
+    add("v_spike NaN set after the build",
+        lambda: run(net(tree(cell(v_spike=20.0, spike_width=0.5), "v_spike", jnp.nan))),
+        ["v_spike"])
     add("v_th NaN set after the build", lambda: run(net(tree(cell(), "v_th", jnp.nan))),
         ["v_th"])
     add("e_l one per neuron (size, n)",

@@ -706,6 +706,11 @@ class ReducedCell(AbstractModel):
 
         def whole(what, value):
             value = float(value)
+            if not (np.isfinite(value) and value >= 0):  # (set after the build: eqx.tree_at)
+                raise ValueError(
+                    f"{where}: {what} = {value:g} ms; a duration must be finite and >= 0 ms "
+                    "(a whole number of steps of dt)."
+                )
             n = value / dt
             if n >= _NEVER:  # the timers count at most _NEVER steps ("long ago")
                 raise ValueError(
@@ -755,7 +760,8 @@ class ReducedCell(AbstractModel):
         for k in ("t_ref", "spike_width"):  # (one per neuron too: every value)
             x = np.ravel(np.asarray(getattr(self, k), float))
             n = x / dt
-            bad = (n >= _NEVER) | (np.abs(n - np.round(n)) > 1e-6 * np.maximum(1.0, n))
+            bad = ~np.isfinite(n) | (n < 0) | (n >= _NEVER)
+            bad |= np.abs(n - np.round(n)) > 1e-6 * np.maximum(1.0, n)
             if x.size:
                 whole(f"ReducedCell.{k}", x[np.argmax(bad)] if bad.any() else x[0])
         t_ref, width = (np.asarray(getattr(self, k), float) for k in ("t_ref", "spike_width"))
