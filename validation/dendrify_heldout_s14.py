@@ -6,7 +6,8 @@ Written, all of them, before any was run against neurojax; none was tuned afterw
 They reach what the five references, the held-out, random and session-12 cases
 (`dendrify_heldout_cases.py`, `dendrify_random_cases.py`, `dendrify_s12_cases.py`) did
 not: compartments of unusual geometry (600 µm long and 0.4 µm thin beside 5 µm and
-3 µm thick ones; a fatter, shorter one makes forward Euler diverge in both tools) under half-cylinder couplings, very weak and very strong explicit couplings,
+3 µm thick ones; a fatter, shorter one makes forward Euler diverge in both tools)
+under half-cylinder couplings, very weak and very strong explicit couplings,
 every dendrify synapse kind (AMPA, NMDA, GABA; instant, rise-and-decay with and without
 `scale_g`) on each of soma, proximal and distal compartments, NMDA under low and high
 Mg²⁺ with slow and fast decays, dSpike variants (a gap between rise and fall, a K-heavy
@@ -146,10 +147,22 @@ def specs() -> dict:
             _abs("soma", 0.25, 0.0125, -70.0),
             _abs("weak", 0.05, 0.0025, -70.0, dspikes=_dsp(threshold=-45.0)),
             _abs("strong", 0.1, 0.005, -70.0),
-            _abs("tip", 0.02, 0.001, -66.0, dspikes=_dsp("Ca", threshold=-38.0, g_rise=0.01,
-                                                          g_fall=0.006, duration_rise=3.0,
-                                                          offset_fall=2.0, duration_fall=5.0,
-                                                          refractory=12.0)),
+            _abs(
+                "tip",
+                0.02,
+                0.001,
+                -66.0,
+                dspikes=_dsp(
+                    "Ca",
+                    threshold=-38.0,
+                    g_rise=0.01,
+                    g_fall=0.006,
+                    duration_rise=3.0,
+                    offset_fall=2.0,
+                    duration_fall=5.0,
+                    refractory=12.0,
+                ),
+            ),
         ],
         [["soma", "weak", 1e-4], ["strong", "soma", 0.12], ["strong", "tip", 0.004]],
         dict(v_th=-50.0, v_reset=-62.0, t_ref=3.0),
@@ -170,9 +183,19 @@ def specs() -> dict:
         for k, (ch, td, kw, g) in enumerate(KINDS):
             src = list(range(k * n_per, (k + 1) * n_per))
             projs.append(
-                dict(pre="in", post="cell", channel=ch, compartment=comp, t_decay=td, g=g * gain,
-                     i=src, j=[0] * n_per, w=rng.uniform(0.6, 1.4, n_per).tolist(),
-                     delay=float(0.1 * k), **kw)
+                dict(
+                    pre="in",
+                    post="cell",
+                    channel=ch,
+                    compartment=comp,
+                    t_decay=td,
+                    g=g * gain,
+                    i=src,
+                    j=[0] * n_per,
+                    w=rng.uniform(0.6, 1.4, n_per).tolist(),
+                    delay=float(0.1 * k),
+                    **kw,
+                )
             )
         out[f"s14_all_synapses_on_{comp}"] = dict(
             _cell_case(
@@ -238,9 +261,19 @@ def specs() -> dict:
     out["s14_dspike_gap_rise_fall"] = _cell_case(  # fall opens 2 ms after the rise ends
         [
             _abs("soma", 0.2, 0.01, -70.0),
-            _abs("d", 0.05, 0.0025, -70.0, dspikes=_dsp(duration_rise=0.5, offset_fall=2.5,
-                                                       duration_fall=1.5, refractory=6.0,
-                                                       threshold=-42.0)),
+            _abs(
+                "d",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(
+                    duration_rise=0.5,
+                    offset_fall=2.5,
+                    duration_fall=1.5,
+                    refractory=6.0,
+                    threshold=-42.0,
+                ),
+            ),
         ],
         [["soma", "d", 0.015]],
         dict(v_th=-50.0, v_reset=-60.0, t_ref=3.0),
@@ -249,10 +282,22 @@ def specs() -> dict:
     out["s14_dspike_k_heavy"] = _cell_case(  # fall 4× the rise, reversal −95 mV
         [
             _abs("soma", 0.2, 0.01, -70.0),
-            _abs("d", 0.05, 0.0025, -70.0, dspikes=_dsp(g_rise=0.02, g_fall=0.08, e_fall=-95.0,
-                                                       threshold=-44.0, duration_rise=0.8,
-                                                       offset_fall=0.5, duration_fall=4.0,
-                                                       refractory=7.0)),
+            _abs(
+                "d",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(
+                    g_rise=0.02,
+                    g_fall=0.08,
+                    e_fall=-95.0,
+                    threshold=-44.0,
+                    duration_rise=0.8,
+                    offset_fall=0.5,
+                    duration_fall=4.0,
+                    refractory=7.0,
+                ),
+            ),
         ],
         [["soma", "d", 0.012]],
         dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0),
@@ -264,12 +309,29 @@ def specs() -> dict:
     out["s14_dspike_long_refractory_high_threshold"] = _cell_case(
         [
             _abs("soma", 0.2, 0.01, -70.0),
-            _abs("d", 0.05, 0.0025, -70.0, dspikes=_dsp(threshold=-25.0, refractory=40.0,
-                                                       g_rise=0.04, g_fall=0.02)),
-            _abs("e", 0.05, 0.0025, -70.0, dspikes=_dsp("Ca", threshold=-20.0, refractory=80.0,
-                                                       g_rise=0.015, g_fall=0.01,
-                                                       duration_rise=6.0, offset_fall=5.0,
-                                                       duration_fall=12.0)),
+            _abs(
+                "d",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(threshold=-25.0, refractory=40.0, g_rise=0.04, g_fall=0.02),
+            ),
+            _abs(
+                "e",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(
+                    "Ca",
+                    threshold=-20.0,
+                    refractory=80.0,
+                    g_rise=0.015,
+                    g_fall=0.01,
+                    duration_rise=6.0,
+                    offset_fall=5.0,
+                    duration_fall=12.0,
+                ),
+            ),
         ],
         [["soma", "d", 0.01], ["d", "e", 0.008]],
         dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0),
@@ -281,8 +343,13 @@ def specs() -> dict:
     out["s14_dspike_tiny_amplitudes"] = _cell_case(  # events that barely move V
         [
             _abs("soma", 0.2, 0.01, -70.0),
-            _abs("d", 0.05, 0.0025, -70.0, dspikes=_dsp(g_rise=0.0005, g_fall=0.0003,
-                                                       threshold=-50.0, refractory=3.0)),
+            _abs(
+                "d",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(g_rise=0.0005, g_fall=0.0003, threshold=-50.0, refractory=3.0),
+            ),
         ],
         [["soma", "d", 0.015]],
         dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0),
@@ -310,9 +377,19 @@ def specs() -> dict:
     out["s14_soma_tref_one_step_dt02"] = _cell_case(
         [
             _abs("soma", 0.2, 0.01, -70.0),
-            _abs("d", 0.06, 0.003, -70.0, dspikes=_dsp(threshold=-40.0, duration_rise=1.0,
-                                                      offset_fall=0.4, duration_fall=2.0,
-                                                      refractory=4.0)),
+            _abs(
+                "d",
+                0.06,
+                0.003,
+                -70.0,
+                dspikes=_dsp(
+                    threshold=-40.0,
+                    duration_rise=1.0,
+                    offset_fall=0.4,
+                    duration_fall=2.0,
+                    refractory=4.0,
+                ),
+            ),
         ],
         [["soma", "d", 0.015]],
         dict(v_th=-50.0, v_reset=-55.0, t_ref=0.2),
@@ -347,14 +424,52 @@ def specs() -> dict:
         ),
         inputs=dict(n=n_in, i=i, t=t),
         projections=[
-            dict(pre="in", post="cell", channel="AMPA", compartment="distal", t_decay=2.0,
-                 g=0.0008, i=list(range(0, 80)), j=[0] * 80, w=[1.0] * 80),
-            dict(pre="in", post="cell", channel="NMDA", compartment="distal", t_decay=50.0,
-                 t_rise=2.0, g=0.0003, i=list(range(0, 80)), j=[0] * 80, w=[1.0] * 80),
-            dict(pre="in", post="cell", channel="AMPA", compartment="proximal", t_decay=2.0,
-                 g=0.0008, i=list(range(80, 120)), j=[0] * 40, w=[1.0] * 40),
-            dict(pre="in", post="cell", channel="GABA", compartment="soma", t_decay=6.0,
-                 g=0.0015, i=list(range(120, 150)), j=[0] * 30, w=[1.0] * 30, delay=0.5),
+            dict(
+                pre="in",
+                post="cell",
+                channel="AMPA",
+                compartment="distal",
+                t_decay=2.0,
+                g=0.0008,
+                i=list(range(0, 80)),
+                j=[0] * 80,
+                w=[1.0] * 80,
+            ),
+            dict(
+                pre="in",
+                post="cell",
+                channel="NMDA",
+                compartment="distal",
+                t_decay=50.0,
+                t_rise=2.0,
+                g=0.0003,
+                i=list(range(0, 80)),
+                j=[0] * 80,
+                w=[1.0] * 80,
+            ),
+            dict(
+                pre="in",
+                post="cell",
+                channel="AMPA",
+                compartment="proximal",
+                t_decay=2.0,
+                g=0.0008,
+                i=list(range(80, 120)),
+                j=[0] * 40,
+                w=[1.0] * 40,
+            ),
+            dict(
+                pre="in",
+                post="cell",
+                channel="GABA",
+                compartment="soma",
+                t_decay=6.0,
+                g=0.0015,
+                i=list(range(120, 150)),
+                j=[0] * 30,
+                w=[1.0] * 30,
+                delay=0.5,
+            ),
         ],
     )
     # --- 17. a population with per-neuron soma parameters --------------------------------
@@ -373,8 +488,14 @@ def specs() -> dict:
                 connections=THREE_CONN,
                 soma=dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0),
                 current=[
-                    dict(comp="soma", kind="step", t0=20.0, t1=280.0, amp=0.25,
-                         scale=rng.uniform(0.6, 1.2, n).tolist())
+                    dict(
+                        comp="soma",
+                        kind="step",
+                        t0=20.0,
+                        t1=280.0,
+                        amp=0.25,
+                        scale=rng.uniform(0.6, 1.2, n).tolist(),
+                    )
                 ],
                 per_neuron=dict(
                     v_th=rng.uniform(-54.0, -46.0, n).round(2).tolist(),
@@ -389,6 +510,7 @@ def specs() -> dict:
         ],
         record=dict(E=[0, 3, 7]),
     )
+
     # --- 18-20. networks at dt 0.2 and 0.05, and 2 s -----------------------------------
     def net_case(seed, dt, n_steps, method, t_stop, nmda=True, v_every=1):
         rng = np.random.default_rng(seed)
@@ -396,28 +518,57 @@ def specs() -> dict:
         i, t = _poisson_times(rng, n_in, 30.0, t_stop, dt, off_grid=True)
         e_comps = [
             _abs("soma", 0.2, 0.01, -70.0),
-            _abs("basal", 0.05, 0.0025, -70.0,
-                 dspikes=_dsp(threshold=-40.0, duration_rise=1.2, offset_fall=0.4,
-                              duration_fall=2.4, refractory=5.0)),
-            _abs("apical", 0.04, 0.002, -70.0,
-                 dspikes=_dsp("Ca", g_rise=0.015, g_fall=0.01, threshold=-35.0,
-                              duration_rise=3.0, offset_fall=2.0, duration_fall=6.0,
-                              refractory=14.0)),
+            _abs(
+                "basal",
+                0.05,
+                0.0025,
+                -70.0,
+                dspikes=_dsp(
+                    threshold=-40.0,
+                    duration_rise=1.2,
+                    offset_fall=0.4,
+                    duration_fall=2.4,
+                    refractory=5.0,
+                ),
+            ),
+            _abs(
+                "apical",
+                0.04,
+                0.002,
+                -70.0,
+                dspikes=_dsp(
+                    "Ca",
+                    g_rise=0.015,
+                    g_fall=0.01,
+                    threshold=-35.0,
+                    duration_rise=3.0,
+                    offset_fall=2.0,
+                    duration_fall=6.0,
+                    refractory=14.0,
+                ),
+            ),
         ]
         proj = [
             _proj("in", "E", "AMPA", "apical", 3.0, _pairs(rng, n_in, n_e, 0.3, 0.015)),
-            _proj("in", "E", "AMPA", "basal", 3.0, _pairs(rng, n_in, n_e, 0.2, 0.004),
-                  t_rise=0.6),
+            _proj("in", "E", "AMPA", "basal", 3.0, _pairs(rng, n_in, n_e, 0.2, 0.004), t_rise=0.6),
             _proj("E", "E", "AMPA", "basal", 2.0, _pairs(rng, n_e, n_e, 0.2, 0.003), delay=1.0),
             _proj("E", "I", "AMPA", "soma", 2.0, _pairs(rng, n_e, n_i, 0.4, 0.003), delay=0.6),
             _proj("I", "E", "GABA", "soma", 6.0, _pairs(rng, n_i, n_e, 0.5, 0.004), delay=0.4),
-            _proj("I", "E", "GABA", "apical", 8.0, _pairs(rng, n_i, n_e, 0.3, 0.002),
-                  delay=1.2),
+            _proj("I", "E", "GABA", "apical", 8.0, _pairs(rng, n_i, n_e, 0.3, 0.002), delay=1.2),
         ]
         if nmda:
             proj.append(
-                _proj("E", "E", "NMDA", "apical", 60.0, _pairs(rng, n_e, n_e, 0.2, 0.0015),
-                      delay=2.0, t_rise=2.0, scale_g=True)
+                _proj(
+                    "E",
+                    "E",
+                    "NMDA",
+                    "apical",
+                    60.0,
+                    _pairs(rng, n_e, n_e, 0.2, 0.0015),
+                    delay=2.0,
+                    t_rise=2.0,
+                    scale_g=True,
+                )
             )
         return dict(
             dt=dt,
@@ -429,18 +580,33 @@ def specs() -> dict:
                     size=n_e,
                     compartments=e_comps,
                     connections=[["soma", "basal", 0.02], ["soma", "apical", 0.015]],
-                    soma=dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0, v_spike=20.0,
-                              spike_width=0.4),
-                    current=[dict(comp="soma", kind="step", t0=0.0, t1=t_stop, amp=0.25,
-                                  scale=rng.uniform(0.0, 1.0, n_e).tolist())],
+                    soma=dict(v_th=-50.0, v_reset=-60.0, t_ref=2.0, v_spike=20.0, spike_width=0.4),
+                    current=[
+                        dict(
+                            comp="soma",
+                            kind="step",
+                            t0=0.0,
+                            t1=t_stop,
+                            amp=0.25,
+                            scale=rng.uniform(0.0, 1.0, n_e).tolist(),
+                        )
+                    ],
                 ),
                 I=dict(
                     size=n_i,
                     compartments=[_abs("soma", 0.1, 0.01, -65.0)],
                     connections=[],
                     soma=dict(v_th=-52.0, v_reset=-60.0, t_ref=1.0),
-                    current=[dict(comp="soma", kind="step", t0=0.0, t1=t_stop, amp=0.12,
-                                  scale=rng.uniform(0.8, 1.2, n_i).tolist())],
+                    current=[
+                        dict(
+                            comp="soma",
+                            kind="step",
+                            t0=0.0,
+                            t1=t_stop,
+                            amp=0.12,
+                            scale=rng.uniform(0.8, 1.2, n_i).tolist(),
+                        )
+                    ],
                 ),
             ),
             projections=proj,
@@ -449,8 +615,9 @@ def specs() -> dict:
         )
 
     out["s14_network_dt02"] = net_case(1418, 0.2, 2000, "euler", 400.0)
-    out["s14_network_dt005_expeuler"] = net_case(1419, 0.05, 6000, "exponential_euler", 300.0,
-                                                 nmda=False)
+    out["s14_network_dt005_expeuler"] = net_case(
+        1419, 0.05, 6000, "exponential_euler", 300.0, nmda=False
+    )
     out["s14_network_2s"] = net_case(1420, 0.1, 20000, "euler", 2000.0, v_every=10)
     # --- 21. a 1 s single cell with an adapting-looking drive: steps up and down --------
     out["s14_long_1s_steps_dt005"] = _cell_case(
