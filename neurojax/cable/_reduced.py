@@ -68,7 +68,8 @@ def _check_number(what, value, lowest, strict, unit):
     if isinstance(value, jax.core.Tracer):
         return
     if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0 or np.iscomplexobj(value):
-        raise TypeError(f"{what} must be a real number ({unit}), got {value!r}.")
+        kind = " (a complex number)" if np.iscomplexobj(value) else ""
+        raise TypeError(f"{what} must be a number ({unit}), got {value!r}{kind}.")
     x = float(value)
     ok = np.isfinite(x) and (lowest is None or (x > lowest if strict else x >= lowest))
     if not ok:
