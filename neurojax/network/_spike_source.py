@@ -50,7 +50,7 @@ class SpikeSource(AbstractModel):
             bad = (inputs < 0) | (inputs != jnp.round(inputs)) | ~jnp.isfinite(inputs)
             return ((jnp.any(bad), _BAD_COUNTS),)
         x = np.asarray(inputs)  # numpy: no JAX operation compiled for a concrete check
-        # (inf == round(inf): an infinite count passed and delivered an infinite weight)
+        # (inf == round(inf): an infinite count passed here, left to simulate's generic check)
         if np.any((x < 0) | (x != np.round(x)) | ~np.isfinite(x)):
             raise ValueError(_BAD_COUNTS)
         return ()
