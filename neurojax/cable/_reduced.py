@@ -67,8 +67,9 @@ def _check_number(what, value, lowest, strict, unit):
     checked at run time instead."""
     if isinstance(value, jax.core.Tracer):
         return
-    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0:
-        raise TypeError(f"{what} must be a number ({unit}), got {value!r}.")
+    if isinstance(value, (bool, str, bytes)) or np.ndim(value) != 0 or np.iscomplexobj(value):
+        kind = " (a complex number)" if np.iscomplexobj(value) else ""
+        raise TypeError(f"{what} must be a number ({unit}), got {value!r}{kind}.")
     x = float(value)
     ok = np.isfinite(x) and (lowest is None or (x > lowest if strict else x >= lowest))
     if not ok:
@@ -625,6 +626,29 @@ class ReducedCell(AbstractModel):
                 f"value per connection ({len(self.edges)},)."
             )
 
+    def check_population(self, size: int, where: str = "ReducedCell") -> None:
+        """Refuse, for a population of `size` of these cells, parameters of the wrong
+        shape: the per-compartment ones (`check_shapes`) and the soma's (`v_th`,
+        `v_reset`, `v_spike`, `t_ref`, `spike_width`), which may be one value for all or
+        one per neuron, `(size,)`. Run when a `Population` is made and by the network's
+        `check_call` (a value set by `eqx.tree_at` skips both constructors): 4 thresholds
+        for 3 neurons ran without a word until the run failed in JAX's broadcasting."""
+        try:
+            self.check_shapes()
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+        for name in ("v_th", "v_reset", "v_spike", "t_ref", "spike_width"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            shape = tuple(jnp.shape(value))
+            if shape not in ((), (1,), (size,)):
+                raise ValueError(
+                    f"{where}: ReducedCell.{name} has shape {shape}; the soma's parameters "
+                    f"are one value for all neurons (a scalar) or one per neuron, shaped "
+                    f"({size},) for this population of {size}."
+                )
+
     @property
     def n(self) -> int:
         return len(self.names)
@@ -683,6 +707,11 @@ class ReducedCell(AbstractModel):
 
         def whole(what, value):
             value = float(value)
+            if not (np.isfinite(value) and value >= 0):  # (set after the build: eqx.tree_at)
+                raise ValueError(
+                    f"{where}: {what} = {value:g} ms; a duration must be finite and >= 0 ms "
+                    "(a whole number of steps of dt)."
+                )
             n = value / dt
             if n >= _NEVER:  # the timers count at most _NEVER steps ("long ago")
                 raise ValueError(
@@ -732,7 +761,8 @@ class ReducedCell(AbstractModel):
         for k in ("t_ref", "spike_width"):  # (one per neuron too: every value)
             x = np.ravel(np.asarray(getattr(self, k), float))
             n = x / dt
-            bad = (n >= _NEVER) | (np.abs(n - np.round(n)) > 1e-6 * np.maximum(1.0, n))
+            bad = ~np.isfinite(n) | (n < 0) | (n >= _NEVER)
+            bad |= np.abs(n - np.round(n)) > 1e-6 * np.maximum(1.0, n)
             if x.size:
                 whole(f"ReducedCell.{k}", x[np.argmax(bad)] if bad.any() else x[0])
         t_ref, width = (np.asarray(getattr(self, k), float) for k in ("t_ref", "spike_width"))

@@ -116,6 +116,12 @@ class Sparse(AbstractConnectivity):
             raise ValueError(
                 f"Sparse: targets must lie in [0, n_post={n_post}] (n_post marks padding)."
             )
+        if post.shape[1] == 0:
+            # no synapse at all (from_pairs([], [], ...)): one padding slot per row, which
+            # the event-driven propagation can read (a row of width 0 failed in the run
+            # with JAX's "index is out of bounds for axis 0 with size 0")
+            post = np.full((post.shape[0], 1), n_post, post.dtype)
+            weight = 0.0
         # Padding slots carry weight 0, so to_dense and sums over weights stay exact.
         valid = post < n_post
         dtype = jnp.result_type(float)

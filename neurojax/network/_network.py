@@ -622,6 +622,8 @@ class Network(AbstractModel):
             raise ValueError(f"{wrong_dt} (got {float(dt)}).")
         for name, pop in self.populations.items():
             x = inputs.get(name) if isinstance(inputs, dict) else None
+            if compartments_of(pop.neuron) is not None:  # (shapes set after the build)
+                pop.neuron.check_population(pop.size, f"population {name!r}")
             out += pop.neuron.check_call(x, dt)
         for name, plan in self._dspikes:
             where = f"population {name!r}"

@@ -116,6 +116,8 @@ class Population(eqx.Module):
         check_precision(self.neuron, f"Population({type(self.neuron).__name__})")
         if compartments_of(self.neuron) is None and not cell:
             _check_population_shapes(self.neuron, self.size)
+        elif not cell:  # a ReducedCell: per-compartment and soma parameter shapes
+            self.neuron.check_population(self.size, f"Population of {self.size} ReducedCells")
 
 
 def _check_population_shapes(neuron, size: int) -> None:
