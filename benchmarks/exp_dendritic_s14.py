@@ -7,6 +7,9 @@ medians per step; `--hlo` prints the step's kernel counts.
     python benchmarks/exp_dendritic_s14.py [--rounds 7] [--steps 2000] [--variants a b ...]
         [--hlo] [--out FILE]
 
+`--rows`: the delivery micro-benchmark (`rows_micro`: cold rows against cached ones);
+`--pieces`: the projections' fixed cost with and without the spike search (`pieces`).
+
 Variants (`VARIANTS`): `full` (the library as it is), `former_*` (one of this session's
 changes switched off) and diagnostics (`diag_*`: not the library's behaviour in general;
 see each entry).
@@ -21,7 +24,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -46,16 +48,6 @@ def _shared_weight_row(target_fns, ext, weights, auxs, x, row, sizes, offsets):
     return _fused(target_fns, ext, weights, auxs, x, row, sizes, offsets)
 
 
-def _post16(net):
-    """Diagnostic network: the projections' targets stored as int16 (every `n_post` here
-    is < 2^15): half the bytes of the rows' target reads."""
-    projs = tuple(
-        eqx.tree_at(lambda p: p.connectivity.post, p, p.connectivity.post.astype(jnp.int16))
-        for p in net.projections
-    )
-    return eqx.tree_at(lambda n: n.projections, net, projs)
-
-
 VARIANTS = {
     "full": ([], None),
     # the pooled drive draw's words one event each, as before s14 (`_projection.HALVES`)
@@ -66,8 +58,109 @@ VARIANTS = {
     # the targets stored as int32, as before s14 (`_connectivity.SMALL_INDEX`; the
     # network is rebuilt with it)
     "former_int32": ([], "int32"),
+    # both of this session's changes off: the step before session 14
+    "former_s14": ([(PJ, "HALVES", False)], "int32"),
     "diag_shared_weight": ([(PG, "_deliver_row_fused", _shared_weight_row)], None),
 }
+
+
+def rows_micro(rounds: int, steps: int) -> dict:
+    """Where the delivery's time goes (`--rows`): the E→E projection alone (8000 rows of
+    up to 213 synapses, int16 targets and float32 weights, ~10 MB), 4 spiking rows per
+    step delivered into an 8000-float synapse state by `scatter_binary_events`, in a
+    `lax.scan` of `steps` steps; CPU time per step, interleaved rounds, medians:
+
+    - `rows_vary`: other rows every step (as in the network: cold rows);
+    - `rows_fixed`: the same 4 rows every step (their 2.6 KB stay cached);
+    - `no_delivery`: rows found by the search, nothing delivered."""
+    import numpy as np
+
+    conn = B.neurojax_network(10_000).projections[0].connectivity
+    n = conn.n_pre
+
+    def make(kind):
+        def run(conn, g0):
+            def step(g, i):
+                k = jnp.arange(4) * 1999 + 5
+                rows = k if kind == "rows_fixed" else (i * 37 + k) % n
+                x = jnp.zeros(n).at[rows].set(1.0)
+                base = jnp.zeros((conn.n_post,), jnp.float32)
+                out = PG.scatter_binary_events(
+                    (PG.post_targets(),), 16, (base,), (conn.weight,), x, ((conn.post,),)
+                )[0]
+                return g * 0.95 + out, None
+
+            return jax.lax.scan(step, g0, jnp.arange(steps))[0]
+
+        patches = []
+        if kind == "no_delivery":
+            patches = [(PG, "_deliver_row_fused", lambda tf, ext, *a: ext)]
+        return jax.jit(patched(run, patches)).lower(conn, jnp.zeros(conn.n_post)).compile()
+
+    kinds = ("rows_vary", "rows_fixed", "no_delivery")
+    cs = {k: make(k) for k in kinds}
+    g0 = jnp.zeros(conn.n_post)
+    assert np.asarray(cs["rows_vary"](conn, g0)).sum() > 0
+    times = {k: [] for k in kinds}
+    for _ in range(rounds):
+        for k in kinds:
+            c = cpu_s()
+            jax.block_until_ready(cs[k](conn, g0))
+            times[k].append(cpu_s() - c)
+    return dict(
+        us_per_step={k: 1e6 * statistics.median(t) / steps for k, t in times.items()},
+        us_per_step_range={
+            k: [1e6 * min(t) / steps, 1e6 * max(t) / steps] for k, t in times.items()
+        },
+        load=os.getloadavg(),
+    )
+
+
+def pieces(rounds: int, steps: int) -> dict:
+    """The projections' fixed cost, piece by piece (`--pieces`): the populations with no
+    drive (so no spike: only what a projection costs without one), with one projection
+    (E→E; I→E), all four, and each of these with the spike search switched off
+    (`_propagate._event` returning its zero buffers: the same results, as nothing
+    spikes); CPU time per step, interleaved rounds, medians."""
+    from neurojax.network import Network
+
+    net = B.neurojax_network(10_000)
+    pops, projs = dict(net.populations), net.projections
+    nets = {
+        "neurons": Network(pops, (), (), dt=B.DT),
+        "EE": Network(pops, projs[:1], (), dt=B.DT),
+        "IE": Network(pops, projs[2:3], (), dt=B.DT),
+        "all": Network(pops, projs, (), dt=B.DT),
+    }
+    inputs = {"E": jnp.zeros((steps, 1))}
+    save = nj.SaveAt(every=100, vars=(), spike_dtype=jnp.int16)
+
+    def sim(net, key):
+        sp = nj.simulate(net, inputs, dt=B.DT, key=key, solver=nj.solvers.Euler(), saveat=save)
+        return sum(jnp.sum(s, dtype=jnp.int32) for s in jax.tree.leaves(sp.spikes))
+
+    off = [(PG, "_event", lambda tf, ch, bases, w, x, aux, binary=False: tuple(bases))]
+    key = jax.random.key(1)
+    cs, args = {}, {}
+    for k, v in nets.items():
+        cs[k], args[k] = jax.jit(sim).lower(v, key).compile(), v
+        if k != "neurons":
+            cs[k + "_nosearch"] = jax.jit(patched(sim, off)).lower(v, key).compile()
+            args[k + "_nosearch"] = v
+    assert all(int(c(args[k], key)) == 0 for k, c in cs.items())  # nothing spikes
+    times = {k: [] for k in cs}
+    for _ in range(rounds):
+        for k, c in cs.items():
+            t = cpu_s()
+            jax.block_until_ready(c(args[k], key))
+            times[k].append(cpu_s() - t)
+    return dict(
+        us_per_step={k: 1e6 * statistics.median(t) / steps for k, t in times.items()},
+        us_per_step_range={
+            k: [1e6 * min(t) / steps, 1e6 * max(t) / steps] for k, t in times.items()
+        },
+        load=os.getloadavg(),
+    )
 
 
 def main():
@@ -78,7 +171,15 @@ def main():
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS))
     ap.add_argument("--out", default=None)
     ap.add_argument("--hlo", action="store_true", help="print the step's kernel counts")
+    ap.add_argument("--rows", action="store_true", help="the delivery micro-benchmark")
+    ap.add_argument("--pieces", action="store_true", help="the projections' fixed cost")
     args = ap.parse_args()
+    if args.rows or args.pieces:
+        res = (rows_micro if args.rows else pieces)(args.rounds, args.steps)
+        if args.out:
+            Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
+        print(json.dumps(res, indent=1))
+        return
     net0 = B.neurojax_network(args.n)
     inputs = {"E": jnp.zeros((args.steps, 1))}
     save = nj.SaveAt(every=100, vars=(), spike_dtype=jnp.int16)
