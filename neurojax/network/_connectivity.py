@@ -104,7 +104,9 @@ def _index_dtype(n_post: int):
 class Sparse(AbstractConnectivity):
     """Sparse synapses stored by presynaptic neuron (ELLPACK): row `i` lists the targets
     `post[i, :]` and weights `weight[i, :]` of neuron i, padded to the largest fan-out
-    `max_out` with the target `n_post` (dropped).
+    `max_out` with the target `n_post` (dropped). The targets are stored as int16 when
+    `n_post < 2^15` (half the bytes a spiking row's delivery reads; `SMALL_INDEX`), else
+    int32: widen them (`post.astype(jnp.int32)`) before arithmetic that could overflow.
 
     Propagation is event-driven: only the rows of neurons that spiked this step are read,
     one row at a time, so a step costs O(n_pre) to find the spiking neurons plus
