@@ -470,8 +470,12 @@ def spawn(python: str, args: list[str], timeout: float) -> dict | None:
     return None
 
 
-# The step before session 13's changes, reproduced by the library's own switches at trace
-# time: `--paired ... --former` runs it in the same rounds as the current code. The
+# The step before session 14's changes, reproduced by the library's own switches:
+# `--paired ... --former` runs it in the same rounds as the current code. The pooled
+# Poisson draw's one event per random word (`neurojax.network._projection.HALVES`; other
+# random numbers, the same distribution) at trace time, and the projections' targets
+# stored as int32 (`neurojax.network._connectivity.SMALL_INDEX`, set while the network is
+# built: `former_network`; the same spikes bit for bit). (Before, session 13's: the
 # ReducedCell timers computed inside the events' conditional
 # (`neurojax.network._network.TIMERS_AFTER`; the same spikes bit for bit), the delivery
 # loop not unrolled (`neurojax.network._propagate.UNROLL`; bit for bit) and the exponential
@@ -485,11 +489,25 @@ def _divided_vector_field(self, state, v):
     return type(state)(g=-state.g / self.tau)
 
 
-FORMER = (
+FORMER = (("neurojax.network._projection", "HALVES", False),)
+# session 13's former step (its --former), kept for reference
+FORMER_S13 = (
     ("neurojax.network._network", "TIMERS_AFTER", False),
     ("neurojax.network._propagate", "UNROLL", 1),
     ("neurojax.synapses._exponential:Exponential", "vector_field", _divided_vector_field),
 )
+
+
+def former_network(n: int):
+    """`neurojax_network(n)` with the projections' targets stored as int32 (before
+    session 14; `neurojax.network._connectivity.SMALL_INDEX`)."""
+    from neurojax.network import _connectivity as CN
+
+    CN.SMALL_INDEX = False
+    try:
+        return neurojax_network(n)
+    finally:
+        CN.SMALL_INDEX = True
 
 
 def traced_with_former(fn):
@@ -543,14 +561,15 @@ def run_paired(build_dir: str, rounds: int, solver: str, former: bool = False) -
     compiled = jax.jit(sim).lower(net, jax.random.key(1)).compile()
     jax.block_until_ready(compiled(net, jax.random.key(1)))
     if former:
-        before = jax.jit(traced_with_former(sim)).lower(net, jax.random.key(1)).compile()
-        jax.block_until_ready(before(net, jax.random.key(1)))
+        net_before = former_network(10_000)
+        before = jax.jit(traced_with_former(sim)).lower(net_before, jax.random.key(1)).compile()
+        jax.block_until_ready(before(net_before, jax.random.key(1)))
     rows = []
     for r in range(rounds):
         extra = {}
         if former:  # the former step first, in the same round
             c = C.cpu_s()
-            sp = jax.block_until_ready(before(net, jax.random.key(2 + r)))
+            sp = jax.block_until_ready(before(net_before, jax.random.key(2 + r)))
             extra = dict(
                 former_cpu_s=C.cpu_s() - c,
                 former_spikes=int(sum(float(np.asarray(v, float).sum()) for v in sp.values())),

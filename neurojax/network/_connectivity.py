@@ -87,10 +87,26 @@ class OneToOne(AbstractConnectivity):
         return jnp.diag(self.weight)
 
 
+# Sparse targets stored as int16 where every target and the padding value `n_post` fit
+# (`n_post < 2^15`), else int32 (session 14): delivering a spiking row reads its targets
+# from memory (the 10⁴-neuron dendritic network's connectivity is ~24 MB, beyond what the
+# caches keep between spikes), so half the bytes per synapse; the targets are widened to
+# int32 once read (`_propagate`). The same sums bit for bit. In the dendritic benchmark's
+# step (benchmarks/exp_dendritic_s14.py, interleaved CPU time): benchmarks/README.md
+# "Dendritic networks". False: int32 always (the former layout, kept to measure against).
+SMALL_INDEX = True
+
+
+def _index_dtype(n_post: int):
+    return jnp.int16 if SMALL_INDEX and n_post < 2**15 else jnp.int32
+
+
 class Sparse(AbstractConnectivity):
     """Sparse synapses stored by presynaptic neuron (ELLPACK): row `i` lists the targets
     `post[i, :]` and weights `weight[i, :]` of neuron i, padded to the largest fan-out
-    `max_out` with the target `n_post` (dropped).
+    `max_out` with the target `n_post` (dropped). The targets are stored as int16 when
+    `n_post < 2^15` (half the bytes a spiking row's delivery reads; `SMALL_INDEX`), else
+    int32: widen them (`post.astype(jnp.int32)`) before arithmetic that could overflow.
 
     Propagation is event-driven: only the rows of neurons that spiked this step are read,
     one row at a time, so a step costs O(n_pre) to find the spiking neurons plus
@@ -138,7 +154,7 @@ class Sparse(AbstractConnectivity):
         else:  # numpy, then one transfer: op-by-op jnp cost ~1 s of compilations per call
             weight = np.where(valid, np.broadcast_to(np.asarray(weight, dtype), post.shape), 0.0)
         self.weight = jnp.asarray(weight, dtype)
-        self.post = jnp.asarray(post, dtype=jnp.int32)
+        self.post = jnp.asarray(post, dtype=_index_dtype(n_post))
         self.n_pre, self.n_post = post.shape[0], n_post
         if chunk is None:
             chunk = _DEFAULT_CHUNK

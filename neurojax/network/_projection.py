@@ -429,7 +429,8 @@ def _pow2_counts(key, lam, n: int):
     """Poisson(λ) counts of `n` neurons as the events of a virtual population of `2^m ≥
     n` neurons (`_pow2_bits`): `K ~ Poisson(2^m·λ)` events, each at a neuron given by the
     top `m` bits of one random word (exactly uniform on `[0, 2^m)`: no modulo bias, no
-    rejection), each adding one to its count; the counts of the `2^m − n` virtual
+    rejection; with `HALVES` and `m <= 16`, the top `m` bits of each 16-bit half of a
+    word), each adding one to its count; the counts of the `2^m − n` virtual
     neurons are dropped. Exact in distribution: a Poisson number of events placed
     uniformly gives independent Poisson(λ) counts per neuron (Poisson splitting), and
     dropping some neurons leaves the others' counts unchanged."""
@@ -439,8 +440,14 @@ def _pow2_counts(key, lam, n: int):
     total = poisson_counts(k_total, lam * size, ())
 
     def round_(r, counts):
-        bits = _random_words(jax.random.fold_in(k_where, r), chunk)
-        idx = (bits >> jnp.uint32(32 - m)).astype(jnp.int32)
+        if HALVES and m <= 16:  # two events per word: its high and its low 16 bits
+            bits = _random_words(jax.random.fold_in(k_where, r), chunk // 2)
+            hi = bits >> jnp.uint32(32 - m)
+            lo = (bits & jnp.uint32(0xFFFF)) >> jnp.uint32(16 - m)
+            idx = jnp.concatenate([hi, lo]).astype(jnp.int32)
+        else:
+            bits = _random_words(jax.random.fold_in(k_where, r), chunk)
+            idx = (bits >> jnp.uint32(32 - m)).astype(jnp.int32)
 
         # One event at a time in a scalar loop: XLA:CPU compiles a small loop into one
         # function, where a scatter of the `chunk` indices ran through its generic
@@ -456,6 +463,14 @@ def _pow2_counts(key, lam, n: int):
     return counts[:n]
 
 
+# Two events per random word where the virtual population has at most 2^16 neurons
+# (`_pow2_counts`): the top `m` bits of each 16-bit half of a word, each exactly uniform
+# on `[0, 2^m)` and independent of the other half (the words are threefry hashes), so
+# the draw keeps its distribution from half the hashing (session 14: the 8000-neuron
+# drive's draw 3.2 → 2.7 µs per step, the 2000-neuron one's 1.4 → 1.3, a micro-benchmark
+# of the draw alone, 7 interleaved rounds, CPU time; benchmarks/README.md "Dendritic
+# networks"). False: one event per word (the draw before session 14; kept to measure against).
+HALVES = True
 # The pooled draw: "pow2" (default, `_pow2_counts`) or "randint" (the former one, with
 # its own size and mean limits; kept to measure against, benchmarks/profile_dendritic_step.py).
 POOLED = "pow2"

@@ -86,8 +86,8 @@ def _deliver_row_fused(target_fns, ext, weights, auxs, x, row, sizes, offsets):
     pad = ext.shape[0] - 1
     ts, vs = [], []
     for fn, weight, aux, m, o in zip(target_fns, weights, auxs, sizes, offsets, strict=True):
-        t = fn(aux, row)
-        ts.append(jnp.where((t >= 0) & (t < m), t + o, pad).astype(jnp.int32))
+        t = fn(aux, row).astype(jnp.int32)  # int16 targets (`Sparse`) widened once read
+        ts.append(jnp.where((t >= 0) & (t < m), t + o, pad))
         # x None: the spikes are known to be 0 or 1 (`scatter_binary_events`)
         vs.append((weight[row] if x is None else x[row] * weight[row]).astype(ext.dtype))
     targets = ts[0] if len(ts) == 1 else jnp.concatenate(ts)
@@ -375,7 +375,8 @@ scatter_binary_events.defjvp(_jvp_rule(True))
 
 def _post_targets(aux, rows):
     (post,) = aux
-    return post if rows is None else post[rows]
+    # a row's targets widened to int32 once read (`Sparse` may store them as int16)
+    return post if rows is None else post[rows].astype(jnp.int32)
 
 
 def event_propagate(post, weight, x, n_post: int, chunk: int) -> Array:
@@ -386,7 +387,7 @@ def event_propagate(post, weight, x, n_post: int, chunk: int) -> Array:
 
 def _delayed_targets(aux, rows):
     post, delay, index, n_post, length = aux
-    p = post if rows is None else post[rows]
+    p = (post if rows is None else post[rows]).astype(jnp.int32)
     d = delay if rows is None else delay[rows]
     slot = (index + d) % length
     # Padding (p == n_post) must not wrap into the next slot: send it past the end.
