@@ -31,8 +31,8 @@ Variants: `library` (`nj.simulate`, as shipped), `library nodes` (with
 `cable._cell.GATES_AT_NODES`), `library blocks` (with `cable._cell.CHAIN_BLOCKS`, the
 library version of the prototype), `blocks` (the prototype), `blocks barrier` (the axial
 flows materialised behind an optimization barrier before the children's sum), `library
-blocks, no barrier` (`cable._blocks.BARRIER` off: the two small gathers fused into their
-consumers).
+blocks, no materialise` (`Cell.linearise`'s `_materialise` of F
+and M skipped: they are then fused into their consumers).
 
     python benchmarks/exp_cable_s14_blocks.py [--branches 1000] [--rounds 5]
         [--jaxley-python PY] [--check-only] [--out results.json]
@@ -346,18 +346,22 @@ def main(argv=None):
     variants["blocks"] = (jax.jit(lambda: block_simulate(cell, plan, stim, DT, jnp.float32)[0]), None)
     variants["blocks barrier"] = (jax.jit(lambda: block_simulate(cell, plan, stim, DT, jnp.float32,
                                                                   barrier=True)[0]), None)  # fmt: skip
-    from neurojax.cable import _blocks
-
-    variants["library blocks, no barrier"] = (
+    variants["library blocks, no materialise"] = (
         jax.jit(lambda c: nj.simulate(c, stim[:, None], dt=DT, solver=be, saveat=rec_b).states),
         cell_b,
     )
+    from neurojax.cable import _cell
+
+    materialise = _cell._materialise
     runs, traces = {}, {}
     for name, (f, arg) in variants.items():
         call = (lambda f=f, arg=arg: f(arg)) if arg is not None else f
-        _blocks.BARRIER = not name.endswith("no barrier")  # read when traced (first call)
-        traces[name] = np.asarray(call()).ravel()
-        _blocks.BARRIER = True
+        if name.endswith("no materialise"):  # F and M not forced into memory (`_materialise`)
+            _cell._materialise = lambda x, probe: x
+        try:
+            traces[name] = np.asarray(call()).ravel()
+        finally:
+            _cell._materialise = materialise
         runs[name] = lambda call=call: jax.block_until_ready(call())
     server = None
     if args.jaxley_python:

@@ -20,7 +20,6 @@ Its `parent[i] < i` does not hold (a top hangs from a later row)."""
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -82,17 +81,6 @@ def block_discretisation(disc):
     return None if topo is None else BlockDiscretisation(disc, topo)
 
 
-BARRIER = True
-"""Whether `BlockAxial` materialises its two small gathers (one value per chain) behind an
-optimization barrier: without it XLA:CPU fused the gather of the tops' flows into the
-whole-cell fusion that sums the flows, and that fusion ran element by element (see
-benchmarks/README.md, "Cable cells", session 14). Read when a step is traced."""
-
-
-def _small(x):
-    return jax.lax.optimization_barrier(x) if BARRIER else x
-
-
 class BlockAxial:
     """The axial current `Σ_j g_ij (V_j − V_i)` in chain-block order by slices: `flow_i =
     g_i (V_parent − V_i)`, the parent's V the row above (the tops': `top_parent`, one
@@ -122,7 +110,7 @@ class BlockAxial:
 
     def of_parent(self, x):
         """`x[parent]` (0 at the root)."""
-        xt = _small(gather_apply(self.top_parent, x))
+        xt = gather_apply(self.top_parent, x)
         parts, at = [], 0
         for s, _c0, m, L in self.groups:
             parts.append(xt[..., at : at + m])
@@ -134,7 +122,7 @@ class BlockAxial:
     def over_children(self, f):
         """`Σ_children f` per node."""
         tops = _cat([f[..., s : s + m] for s, _c0, m, _L in self.groups])
-        kid = _small(gather_apply(self.kids, tops))
+        kid = gather_apply(self.kids, tops)
         parts, at = [], 0
         for s, _c0, m, L in self.groups:
             if L > 1:
