@@ -1267,9 +1267,11 @@ are slices, the membrane of a tree of equal branches one run and the tree solve'
 slices of the state. Applies to trees on which `"branches"` runs (≤ 8 groups of chains,
 ≥ 2 interior rows; others keep the root-outwards numbering). `Cell.node`, `record_v`
 and every site follow it; `cell.discretisation.original` is the root-outwards one
-(`.topology.inv` maps its nodes). Measured on the 10⁴-compartment HH tree
-(benchmarks/README.md, "Cable cells", session 14): 1.6× faster backward-Euler steps,
-float64 results equal to rounding."""
+(`.topology.inv` maps its nodes). Such a cell cannot join a network's forest of cells
+(`network`: its `TreeTopology` needs the root-outwards numbering, `parent[i] < i`, and
+says so). Measured on the 10⁴-compartment HH tree (benchmarks/README.md, "Cable cells",
+session 14): backward-Euler steps 1.4–1.5× faster (2.4× Jaxley's), float64 results equal
+to rounding."""
 
 
 _PREPARE_CHOICES = ("all", "none")
