@@ -117,7 +117,7 @@ class BlockPlan:
         self.lay = lay
 
 
-def block_simulate(cell, plan, stim, dt, dtype, barrier=False, axial_slices=True):
+def block_simulate(cell, plan, stim, dt, dtype, barrier=False):
     """The whole run in chain-block order: returns the soma V trace (n_steps,)."""
     import jax
     import jax.numpy as jnp
@@ -127,7 +127,7 @@ def block_simulate(cell, plan, stim, dt, dtype, barrier=False, axial_slices=True
 
     ch = cell.mechanisms[0]
     temp = cell.temperature
-    n, m0, m1, c = plan.n, plan.m0, plan.m1, plan.c
+    n, m0, m1 = plan.n, plan.m0, plan.m1
     y0 = cell.init_state()
     perm = jnp.asarray(plan.perm)
     v0 = jnp.asarray(y0.v, dtype)[perm]
@@ -140,9 +140,12 @@ def block_simulate(cell, plan, stim, dt, dtype, barrier=False, axial_slices=True
     lay = plan.lay
     top_parent = jnp.asarray(plan.top_parent)
     kid_table = jnp.asarray(plan.kid_table)
-    has_parent_top = jnp.asarray(np.asarray(cell.discretisation.topology.parent)[
-        np.concatenate([s + L * np.arange(m) for s, _, m, L in plan.groups])] >= 0)
-    tops_at = [s for s, _, m, L in plan.groups]
+    has_parent_top = jnp.asarray(
+        np.asarray(cell.discretisation.topology.parent)[
+            np.concatenate([s + L * np.arange(m) for s, _, m, L in plan.groups])
+        ]
+        >= 0
+    )
 
     def rows(x, s, m, L, r0, r1):  # rows r0..r1-1 of a group: (r1 - r0, m)
         return x[s + r0 * m : s + r1 * m].reshape(r1 - r0, m)
@@ -341,11 +344,14 @@ def main(argv=None):
     cell_b = build(args.branches, chain_blocks=True)
     assert cell_b.geometry.blocks is not None
     rec_b = nj.SaveAt(fn=cell_b.record_v([(0, 0.5)]))
-    variants["library blocks"] = (jax.jit(lambda c: nj.simulate(c, stim[:, None], dt=DT, solver=be,
-                                                                saveat=rec_b).states), cell_b)  # fmt: skip
-    variants["blocks"] = (jax.jit(lambda: block_simulate(cell, plan, stim, DT, jnp.float32)[0]), None)
-    variants["blocks barrier"] = (jax.jit(lambda: block_simulate(cell, plan, stim, DT, jnp.float32,
-                                                                  barrier=True)[0]), None)  # fmt: skip
+    f_b = jax.jit(lambda c: nj.simulate(c, stim[:, None], dt=DT, solver=be, saveat=rec_b).states)
+    variants["library blocks"] = (f_b, cell_b)
+    f32 = jnp.float32
+    variants["blocks"] = (jax.jit(lambda: block_simulate(cell, plan, stim, DT, f32)[0]), None)
+    variants["blocks barrier"] = (
+        jax.jit(lambda: block_simulate(cell, plan, stim, DT, f32, barrier=True)[0]),
+        None,
+    )
     variants["library blocks, no materialise"] = (
         jax.jit(lambda c: nj.simulate(c, stim[:, None], dt=DT, solver=be, saveat=rec_b).states),
         cell_b,
@@ -394,12 +400,18 @@ def main(argv=None):
     rows = {}
     for name, ts in times.items():
         ratio = [b / t for b, t in zip(base, ts, strict=True)]
-        row = dict(cpu_s=ts, median_cpu_s=statistics.median(ts),
-                   us_per_step=1e6 * statistics.median(ts) / n_steps,
-                   library_over_it=ratio, median_library_over_it=statistics.median(ratio))  # fmt: skip
+        med = statistics.median(ts)
+        row = dict(
+            cpu_s=ts,
+            median_cpu_s=med,
+            us_per_step=1e6 * med / n_steps,
+            library_over_it=ratio,
+            median_library_over_it=statistics.median(ratio),
+        )
         if name in traces:
             row["soma_spikes"] = spikes(traces[name])
-            row["max_dv_soma_vs_library_mV"] = float(np.max(np.abs(traces[name] - traces["library"])))
+            dv = np.abs(traces[name] - traces["library"])
+            row["max_dv_soma_vs_library_mV"] = float(np.max(dv))
         if server:
             row["jaxley_over_it"] = [j / t for j, t in zip(times["Jaxley"], ts, strict=True)]
             row["median_jaxley_over_it"] = statistics.median(row["jaxley_over_it"])

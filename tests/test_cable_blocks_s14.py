@@ -156,7 +156,8 @@ def test_block_cell_same_run_as_root_outwards(x64, solver):
     t = np.arange(n) * DT
     stim = jnp.asarray(np.where((t >= 5) & (t < 35), 1.0, 0.0))[:, None]
     s = nj.solvers.BackwardEuler() if solver == "be" else nj.solvers.CrankNicolson()
-    run = jax.jit(lambda c: nj.simulate(c, stim, dt=DT, solver=s, saveat=nj.SaveAt(fn=lambda y: y)).states)
+    every = nj.SaveAt(fn=lambda y: y)
+    run = jax.jit(lambda c: nj.simulate(c, stim, dt=DT, solver=s, saveat=every).states)
     y0, y1 = run(plain), run(blocks)
     tol = 1e-9 if solver == "be" else 1e-7
     v0 = np.asarray(y0.v)[:, P]
@@ -168,9 +169,12 @@ def test_block_cell_same_run_as_root_outwards(x64, solver):
         np.testing.assert_allclose(np.asarray(getattr(y1.gates[0], name)),
                                    np.asarray(getattr(y0.gates[0], name))[:, g],
                                    rtol=0, atol=tol)  # fmt: skip
+
     # recording by site follows the numbering
-    rec = jax.jit(lambda c: nj.simulate(c, stim, dt=DT, solver=s,
-                                        saveat=nj.SaveAt(fn=c.record_v([(3, 0.5)]))).states)  # fmt: skip
+    def rec(c):
+        at = nj.SaveAt(fn=c.record_v([(3, 0.5)]))
+        return jax.jit(lambda c: nj.simulate(c, stim, dt=DT, solver=s, saveat=at).states)(c)
+
     np.testing.assert_allclose(np.asarray(rec(blocks)), np.asarray(rec(plain)), rtol=0, atol=tol)
 
 
@@ -190,8 +194,10 @@ def test_block_cell_sites_and_trbdf2(x64):
         "v_clamp": jnp.asarray(np.where(t < 10, -65.0, -20.0))[:, None],
     }
     for s in (nj.solvers.BackwardEuler(), nj.solvers.TRBDF2()):
-        run = jax.jit(lambda c, s=s: nj.simulate(c, inputs, dt=DT, solver=s,
-                                                 saveat=nj.SaveAt(fn=lambda y: y.v)).states)  # fmt: skip
+        at = nj.SaveAt(fn=lambda y: y.v)
+        run = jax.jit(
+            lambda c, s=s, at=at: nj.simulate(c, inputs, dt=DT, solver=s, saveat=at).states
+        )
         np.testing.assert_allclose(np.asarray(run(blocks)), np.asarray(run(plain))[:, P],
                                    rtol=0, atol=1e-7)  # fmt: skip
 

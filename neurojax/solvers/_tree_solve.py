@@ -434,8 +434,9 @@ def _solve_hines(topo: TreeTopology, idx, d, a, b, rhs):
     return x[: n - pad] if pad else x
 
 
-def _branch_core(lay, idx, extra, batch, d_top, d_bot, dr, a_top, a_bot, ar, b_top, b_bot, br,
-                 r_top, r_bot, rr):
+def _branch_core(
+    lay, idx, extra, batch, d_top, d_bot, dr, a_top, a_bot, ar, b_top, b_bot, br, r_top, r_bot, rr
+):
     """`"branches"`' elimination of the interior rows, the reduced tree's Hines solve and
     the back-substitution, from the chains' tops, bottoms and interior rows in any layout
     (`_solve_branches`: the node order; `_solve_blocks`: chain-block order): returns
@@ -647,8 +648,12 @@ sequential steps: for accelerators); `"branches"`, the unbranched chains' interi
 eliminated all at once around a Hines solve of the chains' ends (fastest on CPU for one
 cell; `"hines"` for batches and irregular trees)."""
 
-_SOLVERS = {"hines": _solve_hines, "levels": _solve_levels, "branches": _solve_branches,
-            "blocks": _solve_blocks}  # "blocks": `"branches"` on a `BlockTopology` (internal)
+_SOLVERS = {
+    "hines": _solve_hines,
+    "levels": _solve_levels,
+    "branches": _solve_branches,
+    "blocks": _solve_blocks,
+}  # "blocks": `"branches"` on a `BlockTopology` (internal)
 
 
 def _index_arrays(topo: TreeTopology, method: str) -> dict:
