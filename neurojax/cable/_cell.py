@@ -818,7 +818,7 @@ class Cell(AbstractModel):
             if k in geo.at_nodes:  # every node: none at the membrane-less ends
                 mem = jnp.asarray(geo.has_membrane)
                 i, di = jnp.where(mem, i, 0.0), jnp.where(mem, di, 0.0)
-            pads = geo.blocks is not None  # chain-block order: a contiguous region's pad
+            pads = True if geo.blocks is not None else None  # block order: a region's pad
             i_mem = i_mem + apply(grp.put, i, pads) * area
             g_mem = g_mem + apply(grp.put, di, pads) * area
         for j, (pp, node, gates) in enumerate(
