@@ -300,6 +300,13 @@ def main(argv=None):
     p.add_argument("--check-only", action="store_true")
     p.add_argument("--x64-steps", type=int, default=4000)
     p.add_argument("--out", default=None)
+    p.add_argument("--only", default=None, help="variants separated by ; (and `library`)")
+    p.add_argument(
+        "--solver",
+        default="be",
+        choices=["be", "trbdf2"],
+        help="the library variants' solver (the prototypes are backward Euler)",
+    )
     args = p.parse_args(argv)
     import jax
 
@@ -311,7 +318,7 @@ def main(argv=None):
     import neurojax as nj
 
     n_steps = int(round(T_STOP / DT))
-    be = nj.solvers.BackwardEuler()
+    be = nj.solvers.BackwardEuler() if args.solver == "be" else nj.solvers.TRBDF2()
     cell = build(args.branches)
     plan = BlockPlan(cell)
     rec = nj.SaveAt(fn=cell.record_v([(0, 0.5)]))
@@ -352,10 +359,17 @@ def main(argv=None):
         jax.jit(lambda: block_simulate(cell, plan, stim, DT, f32, barrier=True)[0]),
         None,
     )
+    variants["library, no materialise"] = (
+        jax.jit(lambda c: nj.simulate(c, stim[:, None], dt=DT, solver=be, saveat=rec).states),
+        cell,
+    )
     variants["library blocks, no materialise"] = (
         jax.jit(lambda c: nj.simulate(c, stim[:, None], dt=DT, solver=be, saveat=rec_b).states),
         cell_b,
     )
+    if args.only:
+        keep = {"library", *args.only.split(";")}
+        variants = {k: v for k, v in variants.items() if k in keep}
     from neurojax.cable import _cell
 
     materialise = _cell._materialise

@@ -975,8 +975,13 @@ class Cell(AbstractModel):
         i_mem, g_mem = self._currents(y, inputs, pool, t + dt / 2)  # NEURON: mid-step
         g_ax = self._axial(dtype)
         rhs = self._axial_current(v, g_ax) - i_mem  # F(V)
-        # computed once (`_materialise`): F and M have several consumers in TR-BDF2
-        rhs, g_mem = _materialise((rhs, g_mem), v)
+        # computed once (`_materialise`): F and M have several consumers in TR-BDF2; not in
+        # chain-block order, where they are vectorised slices, cheaper to recompute than to
+        # store (10⁴-compartment HH tree: backward Euler 106.6 → 93.0 µs per step, TR-BDF2
+        # 191.2 → 186.9; the root-outwards order without it 148.9 → 186.3:
+        # benchmarks/README.md, "Cable cells", session 14)
+        if geo.blocks is None:
+            rhs, g_mem = _materialise((rhs, g_mem), v)
         # Laplacian diagonal: each node's axial conductances to its parent and children
         lap_diag = g_ax + apply(geo.over_children, g_ax)
         off = -g_ax  # symmetric: M[i, parent] = M[parent, i] = −g_i
