@@ -6,10 +6,10 @@ built in the root-outwards numbering, permuted (float64, to rounding).
 
 Tolerances: the block order runs the same operations in the same order except where XLA
 fuses differently (the put of the membrane currents as a pad instead of a gather, the
-axial sums from slices), i.e. rounding: ~1e-12 mV measured over 100 ms of spiking
-backward Euler (2 spikes on a 7-branch tree); Crank–Nicolson amplifies round-off through
-the spikes to ~5e-10 mV (the same as between the `"hines"` and `"branches"` solves,
-benchmarks/README.md). Bounds: 1e-9 mV (BE), 1e-7 mV (CN, TR-BDF2), 1e-9 relative for
+axial sums from slices, F and M not materialised), i.e. rounding: 3.7e-14 mV measured
+over 100 ms of spiking backward Euler on a 7-branch tree; Crank–Nicolson amplifies
+round-off through the spikes to ~4e-10 mV (as between the `"hines"` and `"branches"`
+solves, benchmarks/README.md). Bounds: 1e-9 mV (BE), 1e-7 mV (CN, TR-BDF2), 1e-9 relative for
 gradients."""
 
 from __future__ import annotations
