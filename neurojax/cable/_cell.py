@@ -1275,8 +1275,8 @@ and every site follow it; `cell.discretisation.original` is the root-outwards on
 (`.topology.inv` maps its nodes). Such a cell cannot join a network's forest of cells
 (`network`: its `TreeTopology` needs the root-outwards numbering, `parent[i] < i`, and
 says so). Measured on the 10⁴-compartment HH tree (benchmarks/README.md, "Cable cells",
-session 14): backward-Euler steps 1.4–1.5× faster (2.4× Jaxley's), float64 results equal
-to rounding."""
+session 14): backward-Euler runs 1.58× faster (2.7× Jaxley's), float64 results equal to
+rounding."""
 
 
 _PREPARE_CHOICES = ("all", "none")
