@@ -404,7 +404,8 @@ def _cpu():
     return time.process_time()
 
 
-def run_paired(nb, rounds, jaxley_python=None, tree_methods=None, gates_at_nodes=False):
+def run_paired(nb, rounds, jaxley_python=None, tree_methods=None, gates_at_nodes=False,
+               chain_blocks=False):
     """The forward runs of neurojax (backward Euler and Crank–Nicolson, float32), NEURON
     and Jaxley interleaved, `rounds` times, each timed in CPU seconds of its own process
     (neurojax and NEURON in this one, Jaxley in a server subprocess in its own virtual
@@ -414,7 +415,9 @@ def run_paired(nb, rounds, jaxley_python=None, tree_methods=None, gates_at_nodes
     forward. `gates_at_nodes`: one more backward-Euler forward row, the cell built with
     `cable._cell.GATES_AT_NODES` (its HH gates at node layout; no gradient row: the
     gradient's per-branch g_Na is a per-compartment parameter, which keeps the region
-    layout). Returns one row per tool (median CPU seconds) plus the per-round ratios."""
+    layout). `chain_blocks`: one more backward-Euler row (forward and gradient), the cell
+    built with `cable._cell.CHAIN_BLOCKS` (its nodes in chain-block order). Returns one row
+    per tool (median CPU seconds) plus the per-round ratios."""
     import jax
     import jax.numpy as jnp
 
@@ -464,6 +467,34 @@ def run_paired(nb, rounds, jaxley_python=None, tree_methods=None, gates_at_nodes
                                            saveat=rec).states)  # fmt: skip
         spikes_of[name] = spikes(np.asarray(fn(cell_n)).ravel())
         runs[name] = lambda fn=fn: jax.block_until_ready(fn(cell_n))
+    if chain_blocks:
+        from neurojax.cable import _cell
+
+        def blocks_cell(mech):
+            _cell.CHAIN_BLOCKS = True
+            try:
+                return Cell(morph, [(mech, None)], ra=35.4, clamps=[(0, 0.5)])
+            finally:
+                _cell.CHAIN_BLOCKS = False
+
+        cell_b = blocks_cell(HH())
+        assert cell_b.geometry.blocks is not None
+        rec_b = nj.SaveAt(fn=cell_b.record_v([(0, 0.5)]))
+        of_branch_b = cell_b.discretisation.branch[cell_b.regions[0]]
+        name = "neurojax BackwardEuler chain blocks"
+        be = nj.solvers.BackwardEuler()
+        fn = jax.jit(lambda c: nj.simulate(c, stim, dt=DT, solver=be, saveat=rec_b).states)
+        spikes_of[name] = spikes(np.asarray(fn(cell_b)).ravel())
+        runs[name] = lambda fn=fn: jax.block_until_ready(fn(cell_b))
+
+        def loss_b(g):
+            c = blocks_cell(HH(g_na=g[of_branch_b]))
+            return nj.simulate(c, stim, dt=DT, solver=be, saveat=rec_b).states.mean()
+
+        grad_b = jax.jit(jax.grad(loss_b))
+        jax.block_until_ready(grad_b(g_na))
+        spikes_of[name + " gradient"] = spikes_of[name]
+        runs[name + " gradient"] = lambda grad=grad_b: jax.block_until_ready(grad(g_na))
     nrn_run, nrn_rec, keep = _neuron_tree(nb)
     nrn_run()
     spikes_of["NEURON"] = spikes(np.array(nrn_rec))
@@ -605,6 +636,12 @@ def main(argv=None):
         help="--tool paired: add a backward-Euler row with the HH gates at node layout "
         "(cable._cell.GATES_AT_NODES)",
     )
+    p.add_argument(
+        "--chain-blocks",
+        action="store_true",
+        help="--tool paired: add backward-Euler rows (forward, gradient) with the cell's "
+        "nodes in chain-block order (cable._cell.CHAIN_BLOCKS)",
+    )
     p.add_argument("--hay", action="store_true", help="--tool solve: add the Hay cell's tree")
     p.add_argument("--name", default="cpu")
     p.add_argument("--json-out", default=None)
@@ -619,7 +656,8 @@ def main(argv=None):
 
         rows = [r for nb in args.branches
                 for r in run_paired(nb, args.rounds, args.jaxley_python,
-                                    args.tree_methods, args.gates_at_nodes)]  # fmt: skip
+                                    args.tree_methods, args.gates_at_nodes,
+                                    args.chain_blocks)]  # fmt: skip
         result = dict(
             machine={**C.machine_info(), "load_average_at_start": load0},
             dt=DT,

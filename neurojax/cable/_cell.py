@@ -31,6 +31,7 @@ from ..channels._ions import BUILTIN_IONS, default_value, ion_variables
 from ..channels.hh import CELSIUS
 from ..solvers._implicit import TreeLinearisation
 from ..solvers._linear_solve import TreeOperator
+from ._blocks import BlockAxial, BlockDiscretisation, block_discretisation
 from ._ions import IonLayout, Pool
 from ._morphology import Discretisation, Morphology
 from ._node_maps import apply  # `_gather.apply`, as slices where a map is one
@@ -103,6 +104,8 @@ class _Geometry:
         self.over_children = StaticMap(disc.parent[kids], kids, n, n)  # Σ over children
         n_br = len(disc.morphology.branches)
         self.of_branch = StaticMap.take(disc.branch, n_br)  # per-branch value at each node
+        # a cell in chain-block order (`CHAIN_BLOCKS`): the axial current by slices
+        self.blocks = BlockAxial(disc.topology) if isinstance(disc, BlockDiscretisation) else None
         self.sites = {
             kind: StaticMap.spread(np.asarray(nodes, dtype=np.int64), n)
             for kind, nodes in (("clamps", clamps), ("synapses", synapses), ("vclamps", vclamps))
@@ -285,6 +288,8 @@ class Cell(AbstractModel):
                 f"morphology must be a neurojax.cable.Morphology, got {type(morphology).__name__}."
             )
         disc = morphology.discretise()
+        if CHAIN_BLOCKS:  # the nodes in chain-block order where the tree allows it
+            disc = block_discretisation(disc) or disc
         channels, regions = [], []
         for i, item in enumerate(mechanisms):
             if not (isinstance(item, tuple) and len(item) == 2):
@@ -813,8 +818,9 @@ class Cell(AbstractModel):
             if k in geo.at_nodes:  # every node: none at the membrane-less ends
                 mem = jnp.asarray(geo.has_membrane)
                 i, di = jnp.where(mem, i, 0.0), jnp.where(mem, di, 0.0)
-            i_mem = i_mem + apply(grp.put, i) * area
-            g_mem = g_mem + apply(grp.put, di) * area
+            pads = True if geo.blocks is not None else None  # block order: a region's pad
+            i_mem = i_mem + apply(grp.put, i, pads) * area
+            g_mem = g_mem + apply(grp.put, di, pads) * area
         for j, (pp, node, gates) in enumerate(
             zip(self.point_processes, geo.points, y.points, strict=True)
         ):
@@ -881,6 +887,8 @@ class Cell(AbstractModel):
     def _axial_current(self, v, g_ax):
         """Σ_j g_ij (V_j − V_i) per node, nA."""
         geo = self.geometry
+        if geo.blocks is not None:  # chain-block order: rows shifted by one (`_blocks`)
+            return geo.blocks.current(v, g_ax)
         flow = g_ax * (apply(geo.of_parent, v) - v)  # into node i from its parent
         return flow - apply(geo.over_children, flow)
 
@@ -967,8 +975,13 @@ class Cell(AbstractModel):
         i_mem, g_mem = self._currents(y, inputs, pool, t + dt / 2)  # NEURON: mid-step
         g_ax = self._axial(dtype)
         rhs = self._axial_current(v, g_ax) - i_mem  # F(V)
-        # computed once (`_materialise`): F and M have several consumers in TR-BDF2
-        rhs, g_mem = _materialise((rhs, g_mem), v)
+        # computed once (`_materialise`): F and M have several consumers in TR-BDF2; not in
+        # chain-block order, where they are vectorised slices, cheaper to recompute than to
+        # store (10⁴-compartment HH tree: backward Euler 106.6 → 93.0 µs per step, TR-BDF2
+        # 191.2 → 186.9; the root-outwards order without it 148.9 → 186.3:
+        # benchmarks/README.md, "Cable cells", session 14)
+        if geo.blocks is None:
+            rhs, g_mem = _materialise((rhs, g_mem), v)
         # Laplacian diagonal: each node's axial conductances to its parent and children
         lap_diag = g_ax + apply(geo.over_children, g_ax)
         off = -g_ax  # symmetric: M[i, parent] = M[parent, i] = −g_i
@@ -1247,6 +1260,23 @@ def _gates_at_nodes(geo: _Geometry, channels, disc: Discretisation) -> frozenset
         grp.put = grp.take
         out.append(k)
     return frozenset(out)
+
+
+CHAIN_BLOCKS = False
+"""Whether a `Cell` numbers its nodes in chain-block order (read when a Cell is built; off
+by default, as it changes the node numbering that `CellState.v`, `Cell.regions`,
+`Cell.discretisation` and the gates' region order follow): each group of equal-length
+unbranched chains of the tree solve stored as a row-major `(length, chains)` block
+(`cable._blocks`, `solvers._tree_solve.BlockTopology`), so that the node maps of the step
+are slices, the membrane of a tree of equal branches one run and the tree solve's rows
+slices of the state. Applies to trees on which `"branches"` runs (≤ 8 groups of chains,
+≥ 2 interior rows; others keep the root-outwards numbering). `Cell.node`, `record_v`
+and every site follow it; `cell.discretisation.original` is the root-outwards one
+(`.topology.inv` maps its nodes). Such a cell cannot join a network's forest of cells
+(`network`: its `TreeTopology` needs the root-outwards numbering, `parent[i] < i`, and
+says so). Measured on the 10⁴-compartment HH tree (benchmarks/README.md, "Cable cells",
+session 14): backward-Euler runs 1.58× faster (2.7× Jaxley's), float64 results equal to
+rounding."""
 
 
 _PREPARE_CHOICES = ("all", "none")

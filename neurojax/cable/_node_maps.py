@@ -85,9 +85,10 @@ def _classify(m: StaticMap) -> tuple:
     return ("gather",)
 
 
-def apply(m: StaticMap, x):
+def apply(m: StaticMap, x, pads: bool | None = None):
     """`_gather.apply(m, x)`, as the array itself, a static slice or a zero pad where `m`
-    is one of those (`kind`; same values bit for bit)."""
+    is one of those (`kind`; same values bit for bit, a pad to rounding). `pads`: whether
+    a spread runs as a pad (default `PADS`; a cell in chain-block order passes True)."""
     x = jnp.asarray(x)
     if not SLICES or x.shape[-1:] != (m.n_in,):  # (`_gather.apply` names a bad shape)
         return gather_apply(m, x)
@@ -96,7 +97,7 @@ def apply(m: StaticMap, x):
         return x
     if k[0] == "slice":
         return x[..., k[1] : k[1] + m.n_out]
-    if k[0] == "pad" and PADS:
+    if k[0] == "pad" and (PADS if pads is None else pads):
         widths = [(0, 0)] * (x.ndim - 1) + [(k[1], m.n_out - m.n_in - k[1])]
         return jnp.pad(x, widths)
     return gather_apply(m, x)

@@ -164,6 +164,71 @@ class TreeTopology:
         return f"TreeTopology(n={self.n}, height={self.height}, width={self.width})"
 
 
+class BlockTopology(TreeTopology):
+    """A tree numbered in *chain-block order*: the nodes of each group of equal-length
+    chains of `base.chain_layout` (`_ChainLayout`) stored row-major as a `(length,
+    chains)` block — position `s + r·m + j` holds chain j's r-th node (`s` the group's
+    first node, `m` its chains) — instead of chain by chain. The groups tile the same
+    ranges, the root stays at 0, and every chain's top is the group's first row, its
+    bottom the last row, its interior the rows between: in this order `"branches"`
+    reads the rows as contiguous slices (no transpose), and a cell's state can be laid
+    out the same way (`neurojax.cable._blocks`), so that a node's parent and child are
+    the rows above and below (slices) and the membrane of a tree of equal branches is
+    one contiguous run.
+
+    - `base`: the `TreeTopology` in the root-outwards numbering (`parent[i] < i`);
+    - `perm` (block position → base node), `inv` (base node → block position);
+    - `parent`: the parents in block order (`parent[i] < i` does not hold: a chain's top
+      hangs from another chain's bottom, a later row).
+
+    `tree_solve` takes arrays in block order: one cell by `"branches"` in block order
+    (`_solve_blocks`), anything else (a batch, `"hines"`, `"levels"`) by permuting to the
+    base numbering and back (two gathers). Built by `BlockTopology.of(base)`, which
+    returns None where `"branches"` would run `"hines"` (too few interior rows, more than
+    `_BRANCH_MAX_GROUPS` groups)."""
+
+    def __init__(self, base: TreeTopology):  # noqa: D107 (no TreeTopology checks: not root-outwards)
+        lay = base.chain_layout
+        n = base.n
+        perm = np.empty(n, np.int64)
+        for s, _c0, m, L in lay.groups:
+            j, r = np.meshgrid(np.arange(m), np.arange(L))  # (L, m): row r, chain j
+            perm[s : s + m * L] = (s + j * L + r).ravel()
+        inv = np.empty(n, np.int64)
+        inv[perm] = np.arange(n)
+        bp = base.parent[perm]
+        parent = np.where(bp >= 0, inv[np.maximum(bp, 0)], -1)
+        self.base, self.perm, self.inv = base, perm.astype(np.int32), inv.astype(np.int32)
+        self.parent = parent
+        self.n = n
+        self.parent_or_root = np.where(parent < 0, 0, parent).astype(np.int32)
+        kids = np.nonzero(parent >= 0)[0]
+        self.of_parent = StaticMap(kids, parent[kids], n, n)
+        self.over_children = StaticMap(parent[kids], kids, n, n)
+        self.to_base = StaticMap.take(inv, n)  # block order → base numbering
+        self.from_base = StaticMap.take(perm, n)  # and back
+        self.height, self.width, self.size = base.height, base.width, base.size
+        # the chains' tops and bottoms in block order, chain by chain (group by group)
+        self.tops = np.concatenate([s + np.arange(m) for s, _, m, L in lay.groups])
+        self.bottoms = np.concatenate([s + (L - 1) * m + np.arange(m) for s, _, m, L in lay.groups])
+        self._key = b"blocks" + base._key
+
+    @staticmethod
+    def of(base: TreeTopology) -> "BlockTopology | None":
+        """The block order of `base`, or None where `"branches"` would not run on it."""
+        lay = base.chain_layout
+        if lay.k < _BRANCH_MIN_ROWS or len(lay.groups) > _BRANCH_MAX_GROUPS or base.n < 2:
+            return None
+        return BlockTopology(base)
+
+    @functools.cached_property
+    def chain_layout(self) -> "_ChainLayout":
+        return self.base.chain_layout
+
+    def __repr__(self):
+        return f"BlockTopology(n={self.n}, groups={len(self.base.chain_layout.groups)})"
+
+
 class _ChainLayout:
     """The unbranched runs of a tree for `method="branches"`, in numpy (static).
 
@@ -369,55 +434,15 @@ def _solve_hines(topo: TreeTopology, idx, d, a, b, rhs):
     return x[: n - pad] if pad else x
 
 
-def _solve_branches(topo: TreeTopology, idx, d, a, b, rhs):
-    """Branch-parallel elimination (`method="branches"`) for node-major `(N, *batch)`
-    arrays in the original numbering; `a[0]`, `b[0]` are ignored.
-
-    Every unbranched run of compartments (a *chain*: `_ChainLayout`) is reduced at once,
-    all chains together: its interior nodes (all but its top and bottom) are eliminated
-    from the bottom up, each into the node above it, which couples each one in turn to
-    the chain's bottom (fill-in `f = M[node, bottom]`, `g = M[bottom, node]`), ending in a
-    direct coupling top ↔ bottom. The interiors of all chains are rows of a `(k, chains,
-    *batch)` array (padded with d = 1, zero couplings): k sequential steps, each a vector
-    operation over every chain. What is left is a tree of the chains' tops and bottoms,
-    solved by `_solve_hines`; then the interiors are back-substituted, top down, all
-    chains at once: `x = (r − b·x_above − f·x_bottom)/d`. The same elimination as
-    `"hines"` in another order (the fill-in adds ~4 operations per interior node), in
-    2k + 2(reduced nodes) sequential steps instead of 2N (Jaxley's and the dendritic
-    hierarchical scheduling's idea, on a CPU)."""
-    lay = topo.chain_layout
-    n, k = topo.n, lay.k
-    dtype = jnp.result_type(d, a, b, rhs)
-    batch = rhs.shape[1:]
-    d, a, b, rhs = (jnp.broadcast_to(x.astype(dtype), (n, *batch)) for x in (d, a, b, rhs))
-    pays = k >= _BRANCH_MIN_ROWS and len(lay.groups) <= _BRANCH_MAX_GROUPS
-    if not pays or math.prod(batch) > 1:
-        # a batch rides along as a vector in `"hines"`'s rows, which measured faster than
-        # the rows of chains × batch here (vmap 10 at 2201 nodes: 11.4 against 29 µs per
-        # solve per cell); a tree without interiors, or whose chains fall into many groups
-        # (one slice per group: compile time and per-op overheads), gains nothing
-        return _solve_hines(topo, {"parent": idx["parent"]}, d, a, b, rhs)
-    extra = (1,) * len(batch)
+def _branch_core(
+    lay, idx, extra, batch, d_top, d_bot, dr, a_top, a_bot, ar, b_top, b_bot, br, r_top, r_bot, rr
+):
+    """`"branches"`' elimination of the interior rows, the reduced tree's Hines solve and
+    the back-substitution, from the chains' tops, bottoms and interior rows in any layout
+    (`_solve_branches`: the node order; `_solve_blocks`: chain-block order): returns
+    `(x_top, x_bot, x_rows)`."""
+    k = lay.k
     cat = lambda xs, axis=0: xs[0] if len(xs) == 1 else jnp.concatenate(xs, axis)  # noqa: E731
-
-    def layout(x, fill):
-        # each array apart (the couplings a, b are often loop-invariant: XLA hoists their
-        # layout out of a time loop): tops (c,), bottoms (c,), interior rows (k, c)
-        tops, bots, inner = [], [], []
-        for s, _, m, L in lay.groups:
-            blk = x[s : s + m * L].reshape(m, L, *batch)
-            tops.append(blk[:, 0])
-            bots.append(blk[:, L - 1])
-            rows = jnp.moveaxis(blk[:, 1 : L - 1], 1, 0)  # (L − 2, m, *batch)
-            if L < k + 2:  # padded rows: d = 1, zero couplings and rhs
-                pad = jnp.full((k - max(L - 2, 0), m, *batch), fill, dtype)
-                rows = jnp.concatenate([rows, pad])
-            inner.append(rows)
-        return cat(tops), cat(bots), cat(inner, 1)
-
-    (d_top, d_bot, dr), (a_top, a_bot, ar), (b_top, b_bot, br), (r_top, r_bot, rr) = (
-        layout(x, fill) for x, fill in ((d, 1.0), (a, 0.0), (b, 0.0), (rhs, 0.0))
-    )
     fill_row = idx["fill_row"].reshape(k, -1, *extra)
     # M[row, bottom] and M[bottom, row] before any elimination: the last interior's
     f0 = jnp.where(fill_row, a_bot, 0.0)
@@ -477,6 +502,60 @@ def _solve_branches(topo: TreeTopology, idx, d, a, b, rhs):
         return x, x
 
     _, x_rows = jax.lax.scan(substitute, x_top, (xr, xb, xf), unroll=unroll)
+    return x_top, x_bot, x_rows
+
+
+def _solve_branches(topo: TreeTopology, idx, d, a, b, rhs):
+    """Branch-parallel elimination (`method="branches"`) for node-major `(N, *batch)`
+    arrays in the original numbering; `a[0]`, `b[0]` are ignored.
+
+    Every unbranched run of compartments (a *chain*: `_ChainLayout`) is reduced at once,
+    all chains together: its interior nodes (all but its top and bottom) are eliminated
+    from the bottom up, each into the node above it, which couples each one in turn to
+    the chain's bottom (fill-in `f = M[node, bottom]`, `g = M[bottom, node]`), ending in a
+    direct coupling top ↔ bottom. The interiors of all chains are rows of a `(k, chains,
+    *batch)` array (padded with d = 1, zero couplings): k sequential steps, each a vector
+    operation over every chain. What is left is a tree of the chains' tops and bottoms,
+    solved by `_solve_hines`; then the interiors are back-substituted, top down, all
+    chains at once: `x = (r − b·x_above − f·x_bottom)/d`. The same elimination as
+    `"hines"` in another order (the fill-in adds ~4 operations per interior node), in
+    2k + 2(reduced nodes) sequential steps instead of 2N (Jaxley's and the dendritic
+    hierarchical scheduling's idea, on a CPU)."""
+    lay = topo.chain_layout
+    n, k = topo.n, lay.k
+    dtype = jnp.result_type(d, a, b, rhs)
+    batch = rhs.shape[1:]
+    d, a, b, rhs = (jnp.broadcast_to(x.astype(dtype), (n, *batch)) for x in (d, a, b, rhs))
+    pays = k >= _BRANCH_MIN_ROWS and len(lay.groups) <= _BRANCH_MAX_GROUPS
+    if not pays or math.prod(batch) > 1:
+        # a batch rides along as a vector in `"hines"`'s rows, which measured faster than
+        # the rows of chains × batch here (vmap 10 at 2201 nodes: 11.4 against 29 µs per
+        # solve per cell); a tree without interiors, or whose chains fall into many groups
+        # (one slice per group: compile time and per-op overheads), gains nothing
+        return _solve_hines(topo, {"parent": idx["parent"]}, d, a, b, rhs)
+    extra = (1,) * len(batch)
+    cat = lambda xs, axis=0: xs[0] if len(xs) == 1 else jnp.concatenate(xs, axis)  # noqa: E731
+
+    def layout(x, fill):
+        # each array apart (the couplings a, b are often loop-invariant: XLA hoists their
+        # layout out of a time loop): tops (c,), bottoms (c,), interior rows (k, c)
+        tops, bots, inner = [], [], []
+        for s, _, m, L in lay.groups:
+            blk = x[s : s + m * L].reshape(m, L, *batch)
+            tops.append(blk[:, 0])
+            bots.append(blk[:, L - 1])
+            rows = jnp.moveaxis(blk[:, 1 : L - 1], 1, 0)  # (L − 2, m, *batch)
+            if L < k + 2:  # padded rows: d = 1, zero couplings and rhs
+                pad = jnp.full((k - max(L - 2, 0), m, *batch), fill, dtype)
+                rows = jnp.concatenate([rows, pad])
+            inner.append(rows)
+        return cat(tops), cat(bots), cat(inner, 1)
+
+    (d_top, d_bot, dr), (a_top, a_bot, ar), (b_top, b_bot, br), (r_top, r_bot, rr) = (
+        layout(x, fill) for x, fill in ((d, 1.0), (a, 0.0), (b, 0.0), (rhs, 0.0))
+    )
+    x_top, x_bot, x_rows = _branch_core(lay, idx, extra, batch, d_top, d_bot, dr, a_top, a_bot,
+                                        ar, b_top, b_bot, br, r_top, r_bot, rr)  # fmt: skip
     out = []
     for _, c0, m, L in lay.groups:
         if L == 1:
@@ -487,6 +566,50 @@ def _solve_branches(topo: TreeTopology, idx, d, a, b, rhs):
             parts.append(jnp.moveaxis(x_rows[: L - 2, c0 : c0 + m], 0, 1))
         parts.append(x_bot[c0 : c0 + m, None])
         out.append(jnp.concatenate(parts, axis=1).reshape(m * L, *batch))
+    return cat(out)
+
+
+def _solve_blocks(topo: "BlockTopology", idx, d, a, b, rhs):
+    """`"branches"` for node-major `(N, *batch)` arrays in chain-block order
+    (`BlockTopology`): the same elimination, its rows read as slices of the block (no
+    transpose) and its result the block itself. A batch runs `"hines"` on the arrays
+    permuted to the base numbering and back (as `"branches"` runs `"hines"` for one)."""
+    lay = topo.chain_layout
+    n, k = topo.n, lay.k
+    dtype = jnp.result_type(d, a, b, rhs)
+    batch = rhs.shape[1:]
+    d, a, b, rhs = (jnp.broadcast_to(x.astype(dtype), (n, *batch)) for x in (d, a, b, rhs))
+    if math.prod(batch) > 1:
+        perm, inv = idx["perm"], idx["inv"]
+        x = _solve_hines(topo.base, {"parent": idx["parent"]}, d[inv], a[inv], b[inv], rhs[inv])
+        return x[perm]
+    extra = (1,) * len(batch)
+    cat = lambda xs, axis=0: xs[0] if len(xs) == 1 else jnp.concatenate(xs, axis)  # noqa: E731
+
+    def layout(x, fill):  # tops (c,), bottoms (c,), interior rows (k, c): slices
+        tops, bots, inner = [], [], []
+        for s, _, m, L in lay.groups:
+            tops.append(x[s : s + m])
+            bots.append(x[s + (L - 1) * m : s + L * m])
+            rows = x[s + m : s + max(L - 1, 1) * m].reshape(max(L - 2, 0), m, *batch)
+            if L < k + 2:  # padded rows: d = 1, zero couplings and rhs
+                pad = jnp.full((k - max(L - 2, 0), m, *batch), fill, dtype)
+                rows = jnp.concatenate([rows, pad])
+            inner.append(rows)
+        return cat(tops), cat(bots), cat(inner, 1)
+
+    (d_top, d_bot, dr), (a_top, a_bot, ar), (b_top, b_bot, br), (r_top, r_bot, rr) = (
+        layout(x, fill) for x, fill in ((d, 1.0), (a, 0.0), (b, 0.0), (rhs, 0.0))
+    )
+    x_top, x_bot, x_rows = _branch_core(lay, idx, extra, batch, d_top, d_bot, dr, a_top, a_bot,
+                                        ar, b_top, b_bot, br, r_top, r_bot, rr)  # fmt: skip
+    out = []
+    for _, c0, m, L in lay.groups:  # top row, interior rows, bottom row: the block itself
+        out.append(x_top[c0 : c0 + m])
+        if L > 2:
+            out.append(x_rows[: L - 2, c0 : c0 + m].reshape((L - 2) * m, *batch))
+        if L > 1:
+            out.append(x_bot[c0 : c0 + m])
     return cat(out)
 
 
@@ -525,17 +648,24 @@ sequential steps: for accelerators); `"branches"`, the unbranched chains' interi
 eliminated all at once around a Hines solve of the chains' ends (fastest on CPU for one
 cell; `"hines"` for batches and irregular trees)."""
 
-_SOLVERS = {"hines": _solve_hines, "levels": _solve_levels, "branches": _solve_branches}
+_SOLVERS = {
+    "hines": _solve_hines,
+    "levels": _solve_levels,
+    "branches": _solve_branches,
+    "blocks": _solve_blocks,
+}  # "blocks": `"branches"` on a `BlockTopology` (internal)
 
 
 def _index_arrays(topo: TreeTopology, method: str) -> dict:
     """The topology's index arrays that `method`'s solver reads (numpy, int)."""
     if method == "hines":
         return {"parent": topo.parent_or_root}
-    if method == "branches":
+    if method in ("branches", "blocks"):
         lay = topo.chain_layout
+        extra = {} if method == "branches" else {"perm": topo.perm, "inv": topo.inv}
         return {
-            "parent": topo.parent_or_root,
+            **extra,
+            "parent": (topo.base if method == "blocks" else topo).parent_or_root,
             "red_parent": lay.reduced_topology.parent_or_root,
             "fill_row": lay.fill_row,
             "direct": lay.direct,
@@ -635,7 +765,7 @@ def tree_solve(
     with positive diagonal and non-positive couplings). Forward and backward both cost
     O(N) work, the backward pass one more solve with the transposed matrix.
     """
-    if not isinstance(topology, TreeTopology):
+    if not isinstance(topology, TreeTopology):  # (a BlockTopology is one)
         raise TypeError(
             f"topology must be a TreeTopology, got {type(topology).__name__}; build it "
             "once with TreeTopology(parent)."
@@ -653,6 +783,11 @@ def tree_solve(
             f"the last axis of d, a, b and rhs must have the {topology.n} compartments of "
             f"the tree, got broadcast shape {shape}."
         )
+    if isinstance(topology, BlockTopology):
+        if method != "branches":  # the base numbering's solve, permuted there and back
+            base = [apply(topology.to_base, jnp.broadcast_to(x, shape)) for x in arrays]
+            return apply(topology.from_base, tree_solve(topology.base, *base, method=method))
+        method = "blocks"
     # node-major: (N, *batch), so that a step moves contiguous rows of the batch
     arrays = [jnp.moveaxis(jnp.broadcast_to(x, shape), -1, 0) for x in arrays]
     return jnp.moveaxis(_tree_solve(topology, method, *arrays), 0, -1)
