@@ -416,7 +416,8 @@ def run_paired(nb, rounds, jaxley_python=None, tree_methods=None, gates_at_nodes
     `cable._cell.GATES_AT_NODES` (its HH gates at node layout; no gradient row: the
     gradient's per-branch g_Na is a per-compartment parameter, which keeps the region
     layout). `chain_blocks`: one more backward-Euler row (forward and gradient), the cell
-    built with `cable._cell.CHAIN_BLOCKS` (its nodes in chain-block order). Returns one row
+    built with `Cell(..., node_order="chain_blocks")` (its nodes in chain-block order).
+    Returns one row
     per tool (median CPU seconds) plus the per-round ratios."""
     import jax
     import jax.numpy as jnp
@@ -468,14 +469,10 @@ def run_paired(nb, rounds, jaxley_python=None, tree_methods=None, gates_at_nodes
         spikes_of[name] = spikes(np.asarray(fn(cell_n)).ravel())
         runs[name] = lambda fn=fn: jax.block_until_ready(fn(cell_n))
     if chain_blocks:
-        from neurojax.cable import _cell
 
         def blocks_cell(mech):
-            _cell.CHAIN_BLOCKS = True
-            try:
-                return Cell(morph, [(mech, None)], ra=35.4, clamps=[(0, 0.5)])
-            finally:
-                _cell.CHAIN_BLOCKS = False
+            return Cell(morph, [(mech, None)], ra=35.4, clamps=[(0, 0.5)],
+                        node_order="chain_blocks")  # fmt: skip
 
         cell_b = blocks_cell(HH())
         assert cell_b.geometry.blocks is not None
@@ -640,7 +637,7 @@ def main(argv=None):
         "--chain-blocks",
         action="store_true",
         help="--tool paired: add backward-Euler rows (forward, gradient) with the cell's "
-        "nodes in chain-block order (cable._cell.CHAIN_BLOCKS)",
+        "nodes in chain-block order (Cell(..., node_order='chain_blocks'))",
     )
     p.add_argument("--hay", action="store_true", help="--tool solve: add the Hay cell's tree")
     p.add_argument("--name", default="cpu")

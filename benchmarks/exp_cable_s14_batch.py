@@ -1,5 +1,5 @@
-"""Experiment (session 14, B): a batch of cells in chain-block order (`cable._cell.
-CHAIN_BLOCKS`) against the shipped numbering — `jax.vmap` over per-cell g_Na of the
+"""Experiment (session 14, B): a batch of cells in chain-block order (`Cell(...,
+node_order="chain_blocks")`) against the shipped numbering — `jax.vmap` over per-cell g_Na of the
 `bench_cable.py` HH tree, backward Euler, float32, 100 ms; the two compiled ahead and
 interleaved round by round, CPU time. In a batch the block order's tree solve permutes to
 the root-outwards numbering and runs `"hines"` (as `"branches"` does for a batch), so this
@@ -36,7 +36,7 @@ def main(argv=None):
     import numpy as np
 
     import neurojax as nj
-    from neurojax.cable import HH, Branch, Cell, Morphology, _cell
+    from neurojax.cable import HH, Branch, Cell, Morphology
 
     morph = Morphology([Branch(L, d, parent=q, nseg=NSEG) for L, d, q in tree_spec(args.branches)])
     n_steps = int(round(T_STOP / DT))
@@ -46,11 +46,8 @@ def main(argv=None):
 
     def make(blocks):
         def one(gna):
-            _cell.CHAIN_BLOCKS = blocks
-            try:
-                c = Cell(morph, [(HH(g_na=gna), None)], ra=35.4, clamps=[(0, 0.5)])
-            finally:
-                _cell.CHAIN_BLOCKS = False
+            order = "chain_blocks" if blocks else "tree"
+            c = Cell(morph, [(HH(g_na=gna), None)], ra=35.4, clamps=[(0, 0.5)], node_order=order)
             rec = nj.SaveAt(fn=c.record_v([(0, 0.5)]))
             return nj.simulate(c, stim, dt=DT, solver=be, saveat=rec).states[:, 0]
 

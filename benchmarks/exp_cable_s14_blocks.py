@@ -28,7 +28,7 @@ ahead and interleaved round by round (CPU time); `--jaxley-python` adds Jaxley's
 run (its server process, `bench_cable.py --tool jaxley-serve`) in the same rounds.
 
 Variants: `library` (`nj.simulate`, as shipped), `library nodes` (with
-`cable._cell.GATES_AT_NODES`), `library blocks` (with `cable._cell.CHAIN_BLOCKS`, the
+`cable._cell.GATES_AT_NODES`), `library blocks` (with `Cell(..., node_order="chain_blocks")`, the
 library version of the prototype), `blocks` (the prototype), `blocks barrier` (the axial
 flows materialised behind an optimization barrier before the children's sum), `library
 blocks, no materialise` (`Cell.linearise`'s `_materialise` of F
@@ -59,11 +59,12 @@ def build(branches, gates_at_nodes=False, chain_blocks=False):
     from neurojax.cable import HH, Branch, Cell, Morphology, _cell
 
     morph = Morphology([Branch(L, d, parent=q, nseg=NSEG) for L, d, q in tree_spec(branches)])
-    _cell.GATES_AT_NODES, _cell.CHAIN_BLOCKS = gates_at_nodes, chain_blocks
+    order = "chain_blocks" if chain_blocks else "tree"
+    _cell.GATES_AT_NODES = gates_at_nodes
     try:
-        return Cell(morph, [(HH(), None)], ra=35.4, clamps=[(0, 0.5)])
+        return Cell(morph, [(HH(), None)], ra=35.4, clamps=[(0, 0.5)], node_order=order)
     finally:
-        _cell.GATES_AT_NODES = _cell.CHAIN_BLOCKS = False
+        _cell.GATES_AT_NODES = False
 
 
 class BlockPlan:

@@ -1,7 +1,7 @@
 """Experiment (session 14, B): what the compiled forward step of the `bench_cable.py` HH tree
 (backward Euler, float32) is made of, per cell layout: the while-loop body's top-level
 fusions, gathers (as their own fusions or fused into others), copies and inner loops, for
-the cell as shipped, with `cable._cell.GATES_AT_NODES`, and with `cable._cell.CHAIN_BLOCKS`.
+the cell as shipped, with `cable._cell.GATES_AT_NODES`, and with `Cell(..., node_order="chain_blocks")`.
 Counts the ops of the time loop's body (the computation whose fusions hold the `exp`s) and of the
 fused computations it calls.
 

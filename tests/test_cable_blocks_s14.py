@@ -1,4 +1,4 @@
-"""A cable cell in chain-block order (session 14, B: `cable._cell.CHAIN_BLOCKS`,
+"""A cable cell in chain-block order (session 14, B: `Cell(..., node_order="chain_blocks")`,
 `cable._blocks`, `solvers._tree_solve.BlockTopology`): the tree solve in block order equals
 the root-outwards solve (every method, batches, vmap, gradients), and a cell built in block
 order simulates the same cell — every node, every step, gates, gradients — as the one
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import neurojax as nj
-from neurojax.cable import HH, Branch, Cell, Morphology, _blocks, _cell
+from neurojax.cable import HH, Branch, Cell, Morphology, _blocks
 from neurojax.solvers._tree_solve import BlockTopology, TreeTopology, tree_solve
 
 DT = 0.025
@@ -38,11 +38,7 @@ def _tree(n_branches=7, nseg=5, seed=0):
 def _cell_pair(morph, mechanisms=None, **kw):
     mechanisms = mechanisms or [(HH(), None)]
     plain = Cell(morph, mechanisms, **kw)
-    _cell.CHAIN_BLOCKS = True
-    try:
-        blocks = Cell(morph, mechanisms, **kw)
-    finally:
-        _cell.CHAIN_BLOCKS = False
+    blocks = Cell(morph, mechanisms, node_order="chain_blocks", **kw)
     return plain, blocks
 
 
@@ -210,11 +206,8 @@ def test_block_cell_gradient(x64):
     stim = jnp.asarray(np.where(t >= 2, 1.0, 0.0))[:, None]
 
     def loss(blocks_on, g):
-        _cell.CHAIN_BLOCKS = blocks_on
-        try:
-            c = Cell(morph, [(HH(g_na=g), None)], clamps=[(0, 0.5)])
-        finally:
-            _cell.CHAIN_BLOCKS = False
+        order = "chain_blocks" if blocks_on else "tree"
+        c = Cell(morph, [(HH(g_na=g), None)], clamps=[(0, 0.5)], node_order=order)
         v = nj.simulate(c, stim, dt=DT, saveat=nj.SaveAt(fn=c.record_v([(0, 0.5), (5, 0.5)])))
         return v.states.mean()
 
@@ -222,3 +215,11 @@ def test_block_cell_gradient(x64):
     want = jax.grad(lambda g: loss(False, g))(g0)
     got = jax.grad(lambda g: loss(True, g))(g0)
     np.testing.assert_allclose(float(got), float(want), rtol=1e-9)
+
+
+def test_node_order_is_checked():
+    morph = _tree()
+    with pytest.raises(ValueError, match="node_order must be one of"):
+        Cell(morph, [(HH(), None)], node_order="blocks")
+    assert Cell(morph, [(HH(), None)]).geometry.blocks is None  # "tree" is the default
+    assert Cell(morph, [(HH(), None)], node_order="chain_blocks").geometry.blocks is not None

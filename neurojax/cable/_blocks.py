@@ -1,4 +1,4 @@
-"""A `Cell` in chain-block order (`cable._cell.CHAIN_BLOCKS`): its nodes renumbered so
+"""A `Cell` in chain-block order (`Cell(..., node_order="chain_blocks")`): its nodes renumbered so
 that each group of equal-length unbranched chains of the tree solve
 (`TreeTopology.chain_layout`) is a row-major `(length, chains)` block — row r holds every
 chain's r-th node (`solvers._tree_solve.BlockTopology`).

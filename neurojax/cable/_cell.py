@@ -104,7 +104,7 @@ class _Geometry:
         self.over_children = StaticMap(disc.parent[kids], kids, n, n)  # Σ over children
         n_br = len(disc.morphology.branches)
         self.of_branch = StaticMap.take(disc.branch, n_br)  # per-branch value at each node
-        # a cell in chain-block order (`CHAIN_BLOCKS`): the axial current by slices
+        # a cell in chain-block order (`node_order="chain_blocks"`): the axial current by slices
         self.blocks = BlockAxial(disc.topology) if isinstance(disc, BlockDiscretisation) else None
         self.sites = {
             kind: StaticMap.spread(np.asarray(nodes, dtype=np.int64), n)
@@ -223,6 +223,10 @@ class Cell(AbstractModel):
       differentiated is the adjoint's business. `simulate` already recomputes every
       step in reverse mode (`AbstractAdjoint.recompute_steps`); for less memory over
       long runs pass `simulate(..., adjoint=CheckpointAdjoint(every=...))`.
+    - `node_order`: how the nodes are numbered in the state: `"tree"` (default,
+      root-outwards, as NEURON) or `"chain_blocks"` (faster on large trees of equal
+      branches: 1.3–1.6× at 500–10⁴ compartments; not in a `network`). Sites given as
+      `(branch, x)` mean the same in both (`NODE_ORDERS` explains the order).
 
     **Inputs** of `simulate`: with current clamps only, one array of currents (nA)
     shaped `(n_steps, *batch, len(clamps))`; otherwise a dict with the keys of the kinds
@@ -282,13 +286,16 @@ class Cell(AbstractModel):
         point_processes: Sequence[tuple[AbstractPointProcess, tuple[int, float]]] = (),
         fixed_reversal: Sequence[str] = (),
         remat: bool | None = None,
+        node_order: str = "tree",
     ):
         if not isinstance(morphology, Morphology):
             raise TypeError(
                 f"morphology must be a neurojax.cable.Morphology, got {type(morphology).__name__}."
             )
+        if node_order not in NODE_ORDERS:
+            raise ValueError(f"node_order must be one of {NODE_ORDERS}, got {node_order!r}.")
         disc = morphology.discretise()
-        if CHAIN_BLOCKS:  # the nodes in chain-block order where the tree allows it
+        if node_order == "chain_blocks":  # chain-block order where the tree allows it
             disc = block_discretisation(disc) or disc
         channels, regions = [], []
         for i, item in enumerate(mechanisms):
@@ -1262,21 +1269,26 @@ def _gates_at_nodes(geo: _Geometry, channels, disc: Discretisation) -> frozenset
     return frozenset(out)
 
 
-CHAIN_BLOCKS = False
-"""Whether a `Cell` numbers its nodes in chain-block order (read when a Cell is built; off
-by default, as it changes the node numbering that `CellState.v`, `Cell.regions`,
-`Cell.discretisation` and the gates' region order follow): each group of equal-length
-unbranched chains of the tree solve stored as a row-major `(length, chains)` block
-(`cable._blocks`, `solvers._tree_solve.BlockTopology`), so that the node maps of the step
-are slices, the membrane of a tree of equal branches one run and the tree solve's rows
-slices of the state. Applies to trees on which `"branches"` runs (≤ 8 groups of chains,
-≥ 2 interior rows; others keep the root-outwards numbering). `Cell.node`, `record_v`
-and every site follow it; `cell.discretisation.original` is the root-outwards one
-(`.topology.inv` maps its nodes). Such a cell cannot join a network's forest of cells
-(`network`: its `TreeTopology` needs the root-outwards numbering, `parent[i] < i`, and
-says so). Measured on the 10⁴-compartment HH tree (benchmarks/README.md, "Cable cells",
-session 14): backward-Euler runs 1.58× faster (2.7× Jaxley's), float64 results equal to
-rounding."""
+NODE_ORDERS = ("tree", "chain_blocks")
+"""The node numberings of `Cell(..., node_order=...)`.
+
+- `"tree"` (default): root-outwards, `parent[i] < i` (NEURON's order of sections and
+  segments). A cell in a `network` must use it.
+- `"chain_blocks"`: each group of equal-length unbranched chains of the tree solve stored
+  as a row-major `(length, chains)` block (`cable._blocks`,
+  `solvers._tree_solve.BlockTopology`), so that the step's node maps are slices, the
+  membrane of a tree of equal branches one run and the tree solve's rows slices of the
+  state. It applies to trees on which the `"branches"` solve runs (≤ 8 groups of chains,
+  ≥ 2 interior rows); other trees keep the `"tree"` numbering. `CellState.v`,
+  `Cell.regions`, `Cell.discretisation` and the gates' region order follow it;
+  `Cell.node`, `record_v` and every site follow it too, so code that addresses nodes
+  through `(branch, x)` is unchanged; `cell.discretisation.original` is the root-outwards
+  numbering (`.topology.inv` maps its nodes). Such a cell cannot join a network's forest
+  of cells (its `TreeTopology` needs `parent[i] < i` and says so). Measured on the
+  10⁴-compartment HH tree (benchmarks/README.md, "Cable cells", session 14):
+  backward-Euler runs 1.58× faster (2.7× Jaxley's), 1.3–1.4× at 500 and 2000
+  compartments; float64 results equal to rounding (3.7e-14 mV backward Euler, 3.8e-10 mV
+  Crank–Nicolson through spikes)."""
 
 
 _PREPARE_CHOICES = ("all", "none")
