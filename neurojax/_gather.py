@@ -151,28 +151,46 @@ gradient 121.7 → 117.0 and 126.5 → 118.6 µs per step (two runs), forward un
 (30.4 → 30.2, 31.0 → 30.4). `False` restores the full tables (for measurements)."""
 
 
-def _fold(got):
-    """The sum over the last axis of `got`, a left fold of additions from the first column
-    (`jnp.sum` above `_SUM_BY_ADDS` columns)."""
-    k = got.shape[-1]
+def _take(x, index: np.ndarray):
+    """`x[..., index]` for a static `index` of values in `[0, x.shape[-1])`, as one
+    `lax.gather` — what `jnp`'s indexing emits, without its wrapping of negative indices
+    (an add, a select and a broadcast per gather, which XLA folds away: the same program,
+    but four equations to trace, differentiate, transpose and lower instead of one; with
+    ~1300 gathers in the Hay cell's gradient that was a quarter of its tracing's
+    equations, benchmarks/README.md "Session 14")."""
+    nb = x.ndim - 1
+    dims = jax.lax.GatherDimensionNumbers(
+        offset_dims=tuple(range(nb)), collapsed_slice_dims=(nb,), start_index_map=(nb,)
+    )
+    return jax.lax.gather(
+        x, np.asarray(index, np.int32)[..., None], dims, (*x.shape[:-1], 1),
+        mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS,
+    )  # fmt: skip
+
+
+def _fold(xp, table: np.ndarray):
+    """`Σ_j xp[..., table[:, j]]`: a left fold of additions from the first column, each
+    column gathered on its own (`jnp.sum` of the gathered table above `_SUM_BY_ADDS`
+    columns)."""
+    k = table.shape[-1]
     if k > _SUM_BY_ADDS:
-        return jnp.sum(got, axis=-1)
-    out = got[..., 0]
+        return jnp.sum(_take(xp, table), axis=-1)
+    out = _take(xp, table[:, 0])
     for j in range(1, k):
-        out = out + got[..., j]
+        out = out + _take(xp, table[:, j])
     return out
 
 
 def _gather_sum(x, table: np.ndarray, split: _Split, n: int, plain: bool):
     if plain:
-        return x[..., table[:, 0]]
+        return _take(x, table[:, 0])
     pad = jnp.zeros((*x.shape[:-1], 1), x.dtype)
     xp = jnp.concatenate([x[..., :n], pad], axis=-1)
     if not (_WIDE_ROWS and split.rows.size):
-        return _fold(xp[..., table])
+        return _fold(xp, table)
     # the narrow table, plus the long rows' remaining entries placed by a gather
-    extra = jnp.concatenate([_fold(xp[..., split.over]), pad], axis=-1)
-    return _fold(xp[..., split.main]) + extra[..., split.place]
+    extra = jnp.concatenate([_fold(xp, split.over), pad], axis=-1)
+    return _fold(xp, split.main) + _take(extra, split.place)
 
 
 def _fit(x, size: int):
