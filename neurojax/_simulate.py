@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import warnings
@@ -408,7 +409,10 @@ def state_template(model: AbstractModel, inputs) -> ModelState:
     (evaluated here, HH's steady-state gates compiled 17 one-operation programs per new
     input shape)."""
     batch = model.batch_shape(_one_step(inputs))
-    return jax.eval_shape(lambda m: ModelState(m.init_state(batch), m.init_discrete(batch)), model)
+    # through the jitted function `simulate` calls next: its trace is cached, so the
+    # model's init_state is traced once per run, not twice (inside a gradient's trace,
+    # Hay's cell: ~600 equations)
+    return jax.eval_shape(functools.partial(_model_state_jit, batch_shape=batch), model)
 
 
 def initial_state(model: AbstractModel, inputs, state0, template=None) -> ModelState | None:
@@ -594,7 +598,7 @@ def simulate(
     _check_representable(t0, t0_, "t0")
     _check_time_resolution(t0_, dt_, n_steps)
     if not given:  # after every check: nothing is compiled for a call that will be refused
-        state = _model_state_jit(model, model.batch_shape(_one_step(inputs)))
+        state = _model_state_jit(model, batch_shape=model.batch_shape(_one_step(inputs)))
     # parameters are widened to the population only where a derivative w.r.t. the model
     # is being taken (`_broadcast_parameters`); a static flag, so each case compiles once
     widen = _differentiated(jtu.tree_leaves(model))
@@ -912,11 +916,11 @@ def _with_tangents(y, anchor):
     if a is None:
         return y
     a = jnp.ravel(a)[0]
+    keep = jnp.ones((), bool)
 
     def tie(x):
-        if not (eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.inexact)):
+        if not (eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.inexact)) or _differentiated([x]):
             return x
-        keep = jnp.ones(x.shape, bool)
         return jax.lax.select(keep, x, jnp.broadcast_to(a.astype(x.dtype), x.shape))
 
     return jtu.tree_map(tie, y)
