@@ -137,25 +137,38 @@ def driver(args) -> None:
     roots = {"before": str(Path(args.before).resolve()), "after": str(Path(args.after).resolve())}
     rows = {k: [] for k in roots}
     tmp = Path(tempfile.mkdtemp(prefix="hay_s14_"))
-    for r in range(args.rounds):
-        order = ["before", "after"] if r % 2 == 0 else ["after", "before"]
-        for name in order:
-            save = tmp / f"{name}_{r}.npz"
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", roots[name],
-                   "--T", str(args.T), "--repeats", str(args.repeats), "--save", str(save)]  # fmt: skip
-            p = subprocess.run(cmd, capture_output=True, text=True, cwd=roots[name])
-            if p.returncode:
-                raise RuntimeError(p.stderr[-3000:])
-            row = json.loads(p.stdout.strip().splitlines()[-1])
+
+    def start(name, r):
+        save = tmp / f"{name}_{r}.npz"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", roots[name],
+               "--T", str(args.T), "--repeats", str(args.repeats), "--save", str(save)]  # fmt: skip
+        return name, r, save, subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=roots[name]
+        )
+
+    # `--jobs` rounds at a time, each round's two processes side by side (a shared VM
+    # under load: a pair sees the same conditions), the order of starting alternated
+    for first in range(0, args.rounds, args.jobs):
+        procs = []
+        for r in range(first, min(first + args.jobs, args.rounds)):
+            order = ["before", "after"] if r % 2 == 0 else ["after", "before"]
+            procs += [start(name, r) for name in order]
+        for name, r, save, proc in procs:
+            out, err = proc.communicate()
+            if proc.returncode:
+                raise RuntimeError(err[-3000:])
+            row = json.loads(out.strip().splitlines()[-1])
             row["round"], row["save"] = r, str(save)
             rows[name].append(row)
             print(name, r, {k: round(v, 3) for k, v in row.items()
                             if k.endswith(("_cpu_s", "_median", "forward")) and isinstance(v, float)},
                   flush=True)  # fmt: skip
+    for name in rows:
+        rows[name].sort(key=lambda row: row["round"])
     res = {
         "what": "Hay L5b cell, TR-BDF2, float32, T ms at dt 0.025 ms under the somatic step; "
         "gradient of the mean somatic V w.r.t. every inexact mechanism leaf; one fresh "
-        "process per checkout and round (order alternated), CPU time (time.process_time), "
+        "process per checkout and round (order alternated; with --jobs J, J rounds' processes at once, each pair side by side), CPU time (time.process_time), "
         "compiled after jax.clear_caches(); shared 2-core VM under load",
         "T_ms": args.T,
         "rounds": args.rounds,
@@ -198,6 +211,7 @@ def main(argv=None):
     p.add_argument("--T", type=float, default=1000.0)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--jobs", type=int, default=1, help="rounds run at a time (pairs side by side)")
     p.add_argument("--out", default="hay2011_s14_compile")
     args = p.parse_args(argv)
     if args.worker:
