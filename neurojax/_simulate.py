@@ -912,7 +912,8 @@ def _with_tangents(y, anchor):
     section, "Session 14"). With every floating carry differentiated from the start, the
     first pass is the fixpoint. A carry whose tangent would have stayed zero through the
     step (a fixed concentration) is carried as zeros instead."""
-    a = next((x for x in jtu.tree_leaves(anchor) if _differentiated([x])), None)
+    a = next((x for x in jtu.tree_leaves(anchor) if _differentiated([x]) and jnp.size(x)
+              and jnp.issubdtype(x.dtype, jnp.floating)), None)  # fmt: skip
     if a is None:
         return y
     a = jnp.ravel(a)[0]

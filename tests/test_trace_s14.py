@@ -95,3 +95,15 @@ def test_gather_plans_made_once_and_tables_cut_or_whole_agree(monkeypatch):
     # integers and halves: every sum exact in float32, whichever the order
     np.testing.assert_array_equal(got_cut, want)
     np.testing.assert_array_equal(got_whole, want)
+
+
+def test_with_tangents_anchor_skips_empty_leaves():
+    y = {"v": jnp.array([-65.0])}
+
+    def f(empty, p):
+        return _with_tangents(y, (empty, p))["v"]
+
+    # the empty differentiated leaf cannot give a value: the next one is used
+    out, dv = jax.jvp(f, (jnp.zeros((0,)), jnp.asarray(1.0)), (jnp.zeros((0,)), jnp.asarray(1.0)))
+    np.testing.assert_array_equal(out, y["v"])
+    np.testing.assert_array_equal(dv, 0.0)
