@@ -117,7 +117,7 @@ def worker(root: str, T: float, repeats: int, save: str) -> dict:
         row["gradient_run_cpu_s_median"] / row["forward_run_cpu_s_median"]
     )
     leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(outs["gradient"])]
-    np.savez(save, v=np.asarray(outs["forward"]), *leaves)
+    np.savez(save, *leaves, v=np.asarray(outs["forward"]))
     row["load_after"] = os.getloadavg()
     return row
 
@@ -142,8 +142,13 @@ def driver(args) -> None:
         save = tmp / f"{name}_{r}.npz"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", roots[name],
                "--T", str(args.T), "--repeats", str(args.repeats), "--save", str(save)]  # fmt: skip
-        return name, r, save, subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=roots[name]
+        return (
+            name,
+            r,
+            save,
+            subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=roots[name]
+            ),
         )
 
     # `--jobs` rounds at a time, each round's two processes side by side (a shared VM
@@ -160,23 +165,27 @@ def driver(args) -> None:
             row = json.loads(out.strip().splitlines()[-1])
             row["round"], row["save"] = r, str(save)
             rows[name].append(row)
-            print(name, r, {k: round(v, 3) for k, v in row.items()
-                            if k.endswith(("_cpu_s", "_median", "forward")) and isinstance(v, float)},
-                  flush=True)  # fmt: skip
+            ends = ("_cpu_s", "_median", "forward")
+            shown = {
+                k: round(v, 3) for k, v in row.items() if k.endswith(ends) and isinstance(v, float)
+            }
+            print(name, r, shown, flush=True)
     for name in rows:
         rows[name].sort(key=lambda row: row["round"])
     res = {
         "what": "Hay L5b cell, TR-BDF2, float32, T ms at dt 0.025 ms under the somatic step; "
         "gradient of the mean somatic V w.r.t. every inexact mechanism leaf; one fresh "
-        "process per checkout and round (order alternated; with --jobs J, J rounds' processes at once, each pair side by side), CPU time (time.process_time), "
+        "process per checkout and round (order alternated; with --jobs J, J rounds' "
+        "processes at once, each pair side by side), CPU time (time.process_time), "
         "compiled after jax.clear_caches(); shared 2-core VM under load",
         "T_ms": args.T,
         "rounds": args.rounds,
         "repeats": args.repeats,
         "roots": roots,
         "commits": {
-            k: subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              cwd=v).stdout.strip()  # fmt: skip
+            k: subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=v
+            ).stdout.strip()  # fmt: skip
             for k, v in roots.items()
         },
         "per_process": rows,
