@@ -96,15 +96,23 @@ class StaticMap:
         # custom_linear_solve maps a vector to one of its size: both sides padded to this
         self.size = max(self.n_in, self.n_out)
 
+        self._plans: dict = {}
+
         def solve_fn(_, r):
-            return _fit(_gather_sum(r[..., : self.n_in], self.forward, self._forward, self.n_in,
-                                    self.plain), self.size)  # fmt: skip
+            plan = self._plan("forward", self.forward, self._forward, self.plain)
+            return _fit(_gather_sum(r[..., : self.n_in], plan, self.n_in), self.size)
 
         def transpose_fn(_, r):
-            return _fit(_gather_sum(r[..., : self.n_out], self.backward, self._backward,
-                                    self.n_out, False), self.size)  # fmt: skip
+            plan = self._plan("backward", self.backward, self._backward, False)
+            return _fit(_gather_sum(r[..., : self.n_out], plan, self.n_out), self.size)
 
         self.solve_fn, self.transpose_fn = solve_fn, transpose_fn
+
+    def _plan(self, which: str, table: np.ndarray, split: _Split, plain: bool) -> _Plan:
+        key = (which, _WIDE_ROWS)
+        if key not in self._plans:
+            self._plans[key] = _make_plan(table, split, plain)
+        return self._plans[key]
 
     @classmethod
     def take(cls, index, n_in: int) -> StaticMap:
@@ -151,28 +159,74 @@ gradient 121.7 → 117.0 and 126.5 → 118.6 µs per step (two runs), forward un
 (30.4 → 30.2, 31.0 → 30.4). `False` restores the full tables (for measurements)."""
 
 
-def _fold(got):
-    """The sum over the last axis of `got`, a left fold of additions from the first column
-    (`jnp.sum` above `_SUM_BY_ADDS` columns)."""
-    k = got.shape[-1]
-    if k > _SUM_BY_ADDS:
-        return jnp.sum(got, axis=-1)
-    out = got[..., 0]
-    for j in range(1, k):
-        out = out + got[..., j]
+class _Plan(NamedTuple):
+    """What `_gather_sum` gathers, as `lax.gather` index operands `(n, 1)` (int32) made
+    once per map: `plain` (one column, no padding slot), the columns of the table summed
+    (`main`; or the whole `(n, k, 1)` table, summed by `jnp.sum`, above `_SUM_BY_ADDS`
+    columns), and for a cut table (`_WIDE_ROWS`) the long rows' columns (`over`) and
+    where their sums go (`place`)."""
+
+    plain: bool
+    main: tuple
+    over: tuple | None
+    place: np.ndarray | None
+
+
+def _columns(table: np.ndarray) -> tuple:
+    table = np.asarray(table, np.int32)
+    if table.shape[-1] > _SUM_BY_ADDS:
+        return (table[..., None],)
+    return tuple(np.ascontiguousarray(table[:, j, None]) for j in range(table.shape[-1]))
+
+
+def _make_plan(table: np.ndarray, split: _Split, plain: bool) -> _Plan:
+    if plain:
+        return _Plan(True, _columns(table[:, :1]), None, None)
+    if not (_WIDE_ROWS and split.rows.size):
+        return _Plan(False, _columns(table), None, None)
+    return _Plan(False, _columns(split.main), _columns(split.over),
+                 np.asarray(split.place, np.int32)[:, None])  # fmt: skip
+
+
+def _take(x, index: np.ndarray):
+    """`x[..., i]` for a static `index` `(..., 1)` of values `i` in `[0, x.shape[-1])`, as
+    one `lax.gather` — what `jnp`'s indexing emits, without its wrapping of negative
+    indices (an add, a select and a broadcast per gather, which XLA folds away: the same
+    program, but four equations to trace, differentiate, transpose and lower instead of
+    one; with ~300 gathers in the Hay cell's step that was a quarter of its tracing's
+    equations, benchmarks/README.md "Session 14"). The index arrays are made once per
+    map (`_Plan`), so each is one constant of the traced program."""
+    nb = x.ndim - 1
+    dims = jax.lax.GatherDimensionNumbers(
+        offset_dims=tuple(range(nb)), collapsed_slice_dims=(nb,), start_index_map=(nb,)
+    )
+    return jax.lax.gather(
+        x, index, dims, (*x.shape[:-1], 1), mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS
+    )
+
+
+def _fold(xp, columns: tuple):
+    """`Σ_j xp[..., column_j]`: a left fold of additions from the first column, each column
+    gathered on its own (the whole table gathered and summed by `jnp.sum` above
+    `_SUM_BY_ADDS` columns)."""
+    if columns[0].ndim == 3:
+        return jnp.sum(_take(xp, columns[0]), axis=-1)
+    out = _take(xp, columns[0])
+    for c in columns[1:]:
+        out = out + _take(xp, c)
     return out
 
 
-def _gather_sum(x, table: np.ndarray, split: _Split, n: int, plain: bool):
-    if plain:
-        return x[..., table[:, 0]]
+def _gather_sum(x, plan: _Plan, n: int):
+    if plan.plain:
+        return _take(x, plan.main[0])
     pad = jnp.zeros((*x.shape[:-1], 1), x.dtype)
     xp = jnp.concatenate([x[..., :n], pad], axis=-1)
-    if not (_WIDE_ROWS and split.rows.size):
-        return _fold(xp[..., table])
+    if plan.over is None:
+        return _fold(xp, plan.main)
     # the narrow table, plus the long rows' remaining entries placed by a gather
-    extra = jnp.concatenate([_fold(xp[..., split.over]), pad], axis=-1)
-    return _fold(xp[..., split.main]) + extra[..., split.place]
+    extra = jnp.concatenate([_fold(xp, plan.over), pad], axis=-1)
+    return _fold(xp, plan.main) + _take(extra, plan.place)
 
 
 def _fit(x, size: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import warnings
@@ -408,7 +409,10 @@ def state_template(model: AbstractModel, inputs) -> ModelState:
     (evaluated here, HH's steady-state gates compiled 17 one-operation programs per new
     input shape)."""
     batch = model.batch_shape(_one_step(inputs))
-    return jax.eval_shape(lambda m: ModelState(m.init_state(batch), m.init_discrete(batch)), model)
+    # through the jitted function `simulate` calls next: its trace is cached, so the
+    # model's init_state is traced once per run, not twice (inside a gradient's trace,
+    # Hay's cell: ~600 equations)
+    return jax.eval_shape(functools.partial(_model_state_jit, batch_shape=batch), model)
 
 
 def initial_state(model: AbstractModel, inputs, state0, template=None) -> ModelState | None:
@@ -594,7 +598,7 @@ def simulate(
     _check_representable(t0, t0_, "t0")
     _check_time_resolution(t0_, dt_, n_steps)
     if not given:  # after every check: nothing is compiled for a call that will be refused
-        state = _model_state_jit(model, model.batch_shape(_one_step(inputs)))
+        state = _model_state_jit(model, batch_shape=model.batch_shape(_one_step(inputs)))
     # parameters are widened to the population only where a derivative w.r.t. the model
     # is being taken (`_broadcast_parameters`); a static flag, so each case compiles once
     widen = _differentiated(jtu.tree_leaves(model))
@@ -892,6 +896,37 @@ def _integrate(
     )
 
 
+def _with_tangents(y, anchor):
+    """`y` unchanged, every floating leaf given a tangent that JAX cannot prove zero, when
+    some leaf of `anchor` is being differentiated: `select(True, y, a)` with `a` one value
+    of a differentiated leaf. The select is the identity on values and its derivative
+    w.r.t. `a` is exactly zero (a select, not `0·ȧ`: no NaN from an infinite cotangent);
+    XLA folds it away.
+
+    Why: `lax.scan`'s JVP and linearize rules find which carries have nonzero tangents by
+    a fixpoint — the body is differentiated with the initial carry's pattern, and again
+    with the union when the body's outputs have more. A model whose initial state does not
+    depend on the differentiated parameters (Hay's cell: its gates start at their steady
+    state at `v_init`, which reads no density) had its whole step differentiated twice
+    while a gradient was traced (0.4 of ~3 CPU-s of tracing; benchmarks/README.md, Hay
+    section, "Session 14"). With every floating carry differentiated from the start, the
+    first pass is the fixpoint. A carry whose tangent would have stayed zero through the
+    step (a fixed concentration) is carried as zeros instead."""
+    a = next((x for x in jtu.tree_leaves(anchor) if _differentiated([x]) and jnp.size(x)
+              and jnp.issubdtype(x.dtype, jnp.floating)), None)  # fmt: skip
+    if a is None:
+        return y
+    a = jnp.ravel(a)[0]
+    keep = jnp.ones((), bool)
+
+    def tie(x):
+        if not (eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.inexact)) or _differentiated([x]):
+            return x
+        return jax.lax.select(keep, x, jnp.broadcast_to(a.astype(x.dtype), x.shape))
+
+    return jtu.tree_map(tie, y)
+
+
 def _loop(
     model, solver, inputs, state, dt, t0, key, saveat, adjoint, progress_meter, differentiated
 ):
@@ -948,7 +983,10 @@ def _loop(
         xs = inputs
     else:
         xs = jtu.tree_map(lambda a: a.reshape(n_blocks, every, *a.shape[1:]), inputs)
-    carry = (jnp.asarray(0, dtype=jnp.int32), state.y, state.z)
+    y0 = state.y
+    if differentiated:
+        y0 = _with_tangents(y0, (model, inputs, dt, t0))
+    carry = (jnp.asarray(0, dtype=jnp.int32), y0, state.z)
     state_bytes = sum(
         x.size * x.dtype.itemsize for x in jtu.tree_leaves((state.y, state.z)) if eqx.is_array(x)
     )
