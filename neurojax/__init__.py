@@ -14,6 +14,7 @@ from ._adjoint import AbstractAdjoint as AbstractAdjoint
 from ._adjoint import CheckpointAdjoint as CheckpointAdjoint
 from ._adjoint import DirectAdjoint as DirectAdjoint
 from ._adjoint import ForwardMode as ForwardMode
+from ._population_adjoint import PopulationAdjoint as PopulationAdjoint
 from ._model import AbstractModel as AbstractModel
 from ._model import AbstractStructure as AbstractStructure
 from ._model import Coupled as Coupled

@@ -31,6 +31,7 @@ from ._model import (
     traced_parameters,
 )
 from ._progress import AbstractProgressMeter, NoProgress
+from ._population_adjoint import PopulationAdjoint, check_population_adjoint, population_loop
 from ._saveat import SaveAt
 from ._solution import Solution
 from .solvers import AbstractSolver, check_solver_fits, default_solver
@@ -886,6 +887,9 @@ def _integrate(
     # loop-invariant arrays the model derives from its parameters, once per call
     # (`AbstractModel.prepare_loop`; a `Cell`'s merged mechanism parameters)
     model = model.prepare_loop()
+    if differentiated and isinstance(adjoint, PopulationAdjoint):
+        check_population_adjoint(model, solver, key, saveat, progress_meter)
+        return population_loop(model, solver, inputs, state, dt, t0, saveat)
     size = _population_block(
         model, solver, inputs, state, key, saveat, progress_meter, differentiated
     )
