@@ -32,7 +32,7 @@ import jax.tree_util as jtu
 from jax.custom_derivatives import CustomVJPPrimal, SymbolicZero
 
 from ._adjoint import AbstractAdjoint
-from ._model import StepInfo
+from ._model import ModelState, StepInfo
 from ._solution import Solution
 
 
@@ -79,43 +79,18 @@ def check_population_adjoint(model, solver, key, saveat, progress_meter) -> None
 
 
 def population_loop(model, solver, inputs, state, dt, t0, saveat) -> Solution:
-    """The time loop of `_simulate._loop` for a differentiated LIF population, with the
-    hand-written reverse pass (`check_population_adjoint` has accepted the run; `model`
-    has its parameters widened to the population)."""
+    """The time loop of `_simulate._loop` for a differentiated LIF population, its reverse
+    pass by forward sensitivities (`check_population_adjoint` has accepted the run)."""
     params, static = eqx.partition(model, eqx.is_inexact_array)
-    n_steps = jtu.tree_leaves(inputs)[0].shape[0]
     every = saveat.every
-    n_blocks = n_steps // every
+    perturbed = {}  # what `jax.grad` differentiates, found by `run_fwd` (static)
 
     def with_params(p):
         return eqx.combine(p, static)
 
-    def forward(p, v0, refr0, inputs, dt, t0, store):
-        m = with_params(p)
-
-        def step(carry, x):
-            i, v, refr = carry
-            t = t0 + i.astype(t0.dtype) * dt
-            y = type(state.y)(v=v)
-            y_new = solver.step(m, t, y, x, dt)
-            y_new, z, spike = m.event_step(
-                StepInfo(i, t, dt, None), y, y_new, type(state.z)(refr), x
-            )
-            out = (v, refr) if store else None
-            return (i + 1, y_new.v, z.refractory), (spike, out)
-
-        def block(carry, xs):
-            carry, (spikes, stored) = jax.lax.scan(step, carry, xs)
-            return carry, (carry[1], spikes.sum(0), stored)
-
-        xs = inputs.reshape(n_blocks, every, *inputs.shape[1:])
-        carry = (jnp.asarray(0, jnp.int32), v0, refr0)
-        (_, v_end, refr_end), (saved, counts, stored) = jax.lax.scan(block, carry, xs)
-        return (saved, counts, v_end, refr_end), stored
-
     @jax.custom_vjp
     def run(p, v0, refr0, inputs, dt, t0):
-        return forward(p, v0, refr0, inputs, dt, t0, store=False)[0]
+        return _lif_forward(with_params(p), solver, state, inputs, v0, refr0, dt, t0, every)
 
     def run_fwd(p, v0, refr0, inputs, dt, t0):
         def wrapped(x):
@@ -124,28 +99,33 @@ def population_loop(model, solver, inputs, state, dt, t0, saveat) -> Solution:
         for name, arg in (("the inputs", inputs), ("dt", dt), ("t0", t0)):
             if any(a.perturbed for a in jtu.tree_leaves(arg, is_leaf=wrapped)):
                 raise _unsupported(f"a derivative w.r.t. {name} was asked for")
-        p, v0, refr0, inputs, dt, t0 = jtu.tree_map(
-            lambda a: a.value, (p, v0, refr0, inputs, dt, t0), is_leaf=wrapped
+        perturbed.update(
+            {name: getattr(p, name).perturbed for name in _LIF_PARAMETERS},
+            v0=v0.perturbed,
+            refr0=refr0.perturbed,
         )
-        out, stored = forward(p, v0, refr0, inputs, dt, t0, store=True)
-        return out, (p, inputs, dt, t0, stored)
+        args = jtu.tree_map(lambda a: a.value, (p, v0, refr0, inputs, dt, t0), is_leaf=wrapped)
+        return run(*args), args
 
     def run_bwd(res, cts):
-        p, inputs, dt, t0, (v_st, refr_st) = res
-        ct_saved, ct_counts, ct_v_end, ct_refr_end = (
-            _instantiate(c, like) for c, like in zip(cts, _out_shapes(p, v_st, refr_st))
+        p, v0, refr0, inputs, dt, t0 = res
+        cts = tuple(None if isinstance(c, SymbolicZero) else c for c in cts)
+        grads = _lif_sensitivities(
+            with_params(p), inputs, v0, refr0, dt, every, cts, perturbed
         )
-        grads, a0, r0 = _lif_backward(
-            with_params(p), inputs, dt, t0, v_st, refr_st, ct_saved, ct_counts, ct_v_end,
-            ct_refr_end, every,
+        zero = jnp.zeros_like
+        g = eqx.tree_at(
+            lambda m: tuple(getattr(m, k) for k in _LIF_PARAMETERS),
+            p,
+            tuple(
+                zero(getattr(p, k)) if grads.get(k) is None
+                else _reduce_to(grads[k], getattr(p, k))
+                for k in _LIF_PARAMETERS
+            ),
         )  # fmt: skip
-        g = eqx.filter(grads, eqx.is_inexact_array)
-        return g, a0, r0, None, None, None
-
-    def _out_shapes(p, v_st, refr_st):
-        saved = jnp.zeros(v_st.shape[:1] + v_st.shape[2:], v_st.dtype)
-        last = jnp.zeros(v_st.shape[2:], v_st.dtype)
-        return saved, saved, last, jnp.zeros(refr_st.shape[2:], refr_st.dtype)
+        g_v0 = zero(v0) if grads.get("v0") is None else _reduce_to(grads["v0"], v0)
+        g_r0 = zero(refr0) if grads.get("refr0") is None else _reduce_to(grads["refr0"], refr0)
+        return g, g_v0, g_r0, None, None, None
 
     run.defvjp(run_fwd, run_bwd, symbolic_zeros=True)
 
@@ -154,9 +134,7 @@ def population_loop(model, solver, inputs, state, dt, t0, saveat) -> Solution:
     spikes = None
     if saveat.spikes:
         spikes = counts if saveat.spike_dtype is None else counts.astype(saveat.spike_dtype)
-    steps = every * jnp.arange(1, n_blocks + 1, dtype=jnp.int32)
-    from ._model import ModelState
-
+    steps = every * jnp.arange(1, saved.shape[0] + 1, dtype=jnp.int32)
     return Solution(
         t=t0 + steps.astype(t0.dtype) * dt,
         states=y_type(v=saved),
@@ -165,90 +143,125 @@ def population_loop(model, solver, inputs, state, dt, t0, saveat) -> Solution:
     )
 
 
-def _instantiate(ct, like):
-    """A cotangent that JAX passed as a symbolic zero, as zeros (`symbolic_zeros=True`)."""
-    if ct is None or isinstance(ct, SymbolicZero):
-        return jnp.zeros_like(like)
-    return ct
+_LIF_PARAMETERS = ("tau", "v_rest", "v_reset", "v_th", "r", "t_ref")
 
 
-def _lif_backward(m, inputs, dt, t0, v_st, refr_st, ct_saved, ct_counts, ct_v_end, ct_refr_end,
-                  every):  # fmt: skip
-    """The reverse pass of a LIF run: the cotangents of the parameters (a LIF), of V₀ and of
-    the refractory timer's initial value."""
+def _lif_forward(m, solver, state, inputs, v0, refr0, dt, t0, every):
+    """The forward run with the library's step (`_simulate._loop`'s arithmetic): the saved
+    V, the spike counts per saved block, the final V and refractory timer."""
+    y_type, z_type = type(state.y), type(state.z)
+    n_blocks = inputs.shape[0] // every
+
+    def step(carry, x):
+        i, v, refr, count = carry
+        t = t0 + i.astype(t0.dtype) * dt
+        y = y_type(v=v)
+        y_new = solver.step(m, t, y, x, dt)
+        y_new, z, spike = m.event_step(StepInfo(i, t, dt, None), y, y_new, z_type(refr), x)
+        return (i + 1, y_new.v, z.refractory, count + spike), None
+
+    def block(carry, xs):
+        i, v, refr = carry
+        (i, v, refr, count), _ = jax.lax.scan(step, (i, v, refr, jnp.zeros_like(v)), xs)
+        return (i, v, refr), (v, count)
+
+    xs = inputs.reshape(n_blocks, every, *inputs.shape[1:])
+    carry = (jnp.asarray(0, jnp.int32), v0, refr0)
+    (_, v_end, refr_end), (saved, counts) = jax.lax.scan(block, carry, xs)
+    return saved, counts, v_end, refr_end
+
+
+def _lif_sensitivities(m, inputs, v0, refr0, dt, every, cts, perturbed):
+    """The gradient of a LIF run by forward sensitivities: the run again, carrying for each
+    differentiated quantity k (a parameter, V₀, the refractory timer's start) the derivative
+    of every neuron's V (or timer) w.r.t. that neuron's own k — exact, the neurons being
+    uncoupled — contracted with the outputs' cotangents `cts` (None: not used) as it goes.
+    Returns {k: per-neuron gradient}."""
     from .solvers._exponential_euler import GROWTH_CAP, phi1, stable_part
 
+    ct_saved, ct_counts, ct_v_end, ct_refr_end = cts
     c = 1.0 / m.tau  # the model's own factor (`LIF.vector_field`)
     lam = stable_part(-c, dt, GROWTH_CAP)  # `diagonal_jacobian`'s rate, capped as the solver
-    z = lam * dt
-    p, dp = jax.jvp(phi1, (z,), (jnp.ones_like(z),))  # φ₁(λ·dt), φ₁′(λ·dt): per neuron
+    p, dp = jax.jvp(phi1, (lam * dt,), (jnp.ones_like(lam),))  # φ₁(λ·dt), φ₁′(λ·dt)
     dtp = dt * p
-    k_v = 1.0 + dtp * (-c)  # ∂raw/∂V: raw = V + dt·φ₁·f, f = (−(V − v_rest) + R·I)·c
+    k_v = 1.0 + dtp * (-c)  # ∂raw/∂V, raw = V + dt·φ₁·f, f = (−(V − v_rest) + R·I)·c
+    # ∂raw/∂τ = (dt·φ₁·g + dt·f·φ₁′·∂z/∂c)·dc/dτ, g = f/c, z = −c·dt, c = 1/τ
+    q_tau = (dtp - dt * dt * dp * c) * (-(c * c))
     surrogate = m.surrogate
-    half = dt / 2
 
     def surrogate_derivative(x):
         d = surrogate.derivative(x)
         return d if surrogate.scale == 1.0 else surrogate.scale * d
 
-    def step(carry, xs):
-        a, rho, acc0, acc1, acc2, g_reset, g_th, g_ref = carry
-        v, refr, x, s_bar = xs
-        g = -(v - m.v_rest) + m.r * x  # f / c, as `LIF.vector_field` computes it
-        raw = v + dtp * (g * c)  # the same value as the forward step's (`_leaf_step`)
-        held = refr > half
+    # which derivatives to carry: V's w.r.t. these, if any output of V is used
+    v_used = any(ct is not None for ct in (ct_saved, ct_counts, ct_v_end))
+    v_keys = [k for k in ("tau", "v_rest", "v_reset", "v_th", "r", "v0") if perturbed.get(k)]
+    v_keys = v_keys if v_used else []
+    # the refractory timer's w.r.t. t_ref and its start (nothing else moves it continuously)
+    r_keys = [k for k in ("t_ref", "refr0") if perturbed.get(k)] if ct_refr_end is not None else []
+    counts_used = ct_counts is not None
+    shape = jnp.shape(v0)
+    zeros = jnp.zeros(shape, jnp.result_type(v0))
+
+    def step(carry, x):
+        v, refr, tv, tr, tc = carry
+        g = -(v - m.v_rest) + m.r * x  # f / c, as `LIF.vector_field`
+        raw = v + dtp * (g * c)  # `_leaf_step`'s value
+        held = refr > dt / 2
         v1 = jnp.where(held, m.v_reset, raw)
         spike = (v1 - m.v_th >= 0).astype(v.dtype)
-        # V → min(V₁, v_th) − sg(spike)·(min(V₁, v_th) − v_reset)  (`threshold_reset`)
-        v2_bar = a * (1.0 - spike)
-        g_reset = g_reset + a * spike
-        m1 = jnp.where(v1 < m.v_th, 1.0, jnp.where(v1 == m.v_th, 0.5, 0.0))  # lax.min's rule
-        d = surrogate_derivative(v1 - m.v_th) * s_bar
-        v1_bar = v2_bar * m1 + d
-        g_th = g_th + v2_bar * (1.0 - m1) - d
-        # refractory' = where(spike, t_ref, max(refr − dt, 0))
-        g_ref = g_ref + rho * spike
+        v2 = jnp.minimum(v1, m.v_th)
+        v_new = v2 - spike * (v2 - m.v_reset)
         left = refr - dt
-        dmax = jnp.where(left > 0, 1.0, jnp.where(left == 0, 0.5, 0.0))  # lax.max's rule
-        rho = rho * (1.0 - spike) * dmax
-        g_reset = g_reset + jnp.where(held, v1_bar, 0.0)
-        raw_bar = jnp.where(held, 0.0, v1_bar)
-        a = raw_bar * k_v
-        return (a, rho, acc0 + raw_bar, acc1 + raw_bar * x, acc2 + raw_bar * g, g_reset, g_th,
-                g_ref), None  # fmt: skip
+        refr_new = jnp.where(spike > 0, m.t_ref, jnp.maximum(left, 0.0))
+        # derivatives: where's branches, lax.min's and lax.max's tie rule (½ each)
+        keep = jnp.where(held, 0.0, 1.0)
+        m1 = jnp.where(v1 < m.v_th, 1.0, jnp.where(v1 == m.v_th, 0.5, 0.0))
+        source = {"tau": q_tau * g, "v_rest": dtp * c, "r": dtp * c * x}
+        d_surr = surrogate_derivative(v1 - m.v_th) if counts_used else None
+        tv_new, tc_new = [], []
+        for k, t in zip(v_keys, tv):
+            dv1 = keep * (k_v * t + source[k]) if k in source else keep * k_v * t
+            if k == "v_reset":
+                dv1 = dv1 + (1.0 - keep)
+            dv2 = m1 * dv1 + (1.0 - m1) if k == "v_th" else m1 * dv1
+            dv_new = (1.0 - spike) * dv2 + spike if k == "v_reset" else (1.0 - spike) * dv2
+            tv_new.append(dv_new)
+            if counts_used:
+                tc_new.append(d_surr * (dv1 - 1.0 if k == "v_th" else dv1))
+        dmax = jnp.where(left > 0, 1.0, jnp.where(left == 0, 0.5, 0.0))
+        tr_new = [
+            (1.0 - spike) * dmax * t + (spike if k == "t_ref" else 0.0) for k, t in zip(r_keys, tr)
+        ]  # fmt: skip
+        tc = [a + b for a, b in zip(tc, tc_new)]
+        return (v_new, refr_new, tv_new, tr_new, tc), None
 
     def block(carry, xs):
-        ct_v, ct_count, v_blk, refr_blk, x_blk = xs
-        a = carry[0] + ct_v  # the state saved after this block
-        n = v_blk.shape[0]
-        s_bar = jnp.broadcast_to(ct_count, (n, *ct_count.shape))
-        carry, _ = jax.lax.scan(step, (a, *carry[1:]), (v_blk, refr_blk, x_blk, s_bar),
-                                reverse=True)  # fmt: skip
-        return carry, None
+        v, refr, tv, tr, acc = carry
+        x, ct_v, ct_n = xs
+        tc = [zeros for _ in v_keys] if counts_used else []
+        (v, refr, tv, tr, tc), _ = jax.lax.scan(step, (v, refr, tv, tr, tc), x)
+        acc = list(acc)
+        for j in range(len(v_keys)):
+            if ct_v is not None:
+                acc[j] = acc[j] + ct_v * tv[j]
+            if counts_used:
+                acc[j] = acc[j] + ct_n * tc[j]
+        return (v, refr, tv, tr, acc), None
 
-    n_blocks = v_st.shape[0]
-    xs_in = inputs.reshape(n_blocks, every, *inputs.shape[1:])
-    zero = jnp.zeros_like(ct_v_end)
-    carry = (ct_v_end, ct_refr_end.astype(zero.dtype), zero, zero, zero, zero, zero, zero)
-    carry, _ = jax.lax.scan(block, carry, (ct_saved, ct_counts, v_st, refr_st, xs_in),
-                            reverse=True)  # fmt: skip
-    a, rho, acc0, acc1, acc2, g_reset, g_th, g_ref = carry
-    # raw's partials, summed over the steps: ∂/∂v_rest = dt·φ₁·c, ∂/∂R = dt·φ₁·c·I,
-    # ∂/∂c = dt·φ₁·g + dt·f·φ₁′·∂z/∂c with z = −c·dt (the cap inactive: λ < 0 < cap)
-    g_c = dtp * acc2 - dt * dt * dp * c * acc2
-    grads = eqx.tree_at(
-        lambda mm: (mm.tau, mm.v_rest, mm.v_reset, mm.v_th, mm.r, mm.t_ref),
-        m,
-        (
-            _reduce_to(g_c * (-(c * c)), m.tau),  # d(1/τ)/dτ = −1/τ²
-            _reduce_to(dtp * c * acc0, m.v_rest),
-            _reduce_to(g_reset, m.v_reset),
-            _reduce_to(g_th, m.v_th),
-            _reduce_to(dtp * c * acc1, m.r),
-            _reduce_to(g_ref, m.t_ref),
-        ),
-    )
-    return grads, a, rho.astype(refr_st.dtype)
+    seed = {"v0": jnp.ones(shape, zeros.dtype)}
+    tv0 = [seed.get(k, zeros) for k in v_keys]
+    tr0 = [jnp.ones(shape, zeros.dtype) if k == "refr0" else zeros for k in r_keys]
+    n_blocks = inputs.shape[0] // every
+    xs = (inputs.reshape(n_blocks, every, *inputs.shape[1:]), ct_saved, ct_counts)
+    carry = (v0, refr0, tv0, tr0, [zeros for _ in v_keys])
+    (_, _, tv, tr, acc), _ = jax.lax.scan(block, carry, xs)
+    grads = {}
+    for j, k in enumerate(v_keys):
+        grads[k] = acc[j] if ct_v_end is None else acc[j] + ct_v_end * tv[j]
+    for j, k in enumerate(r_keys):
+        grads[k] = ct_refr_end * tr[j]
+    return grads
 
 
 def _reduce_to(g, like):

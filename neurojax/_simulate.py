@@ -882,14 +882,16 @@ def _integrate(
         if checks.call:
             bad = jnp.stack([jnp.any(b) for b in checks.call])
             state = eqx.branched_error_if(state, bad.any(), jnp.argmax(bad), checks.call_messages)
+    if differentiated and isinstance(adjoint, PopulationAdjoint):
+        # its own reverse pass: parameters stay as given (no widening, see there)
+        check_population_adjoint(model, solver, key, saveat, progress_meter)
+        model = model.prepare_loop()
+        return population_loop(model, solver, inputs, state, dt, t0, saveat)
     if widen and adjoint.recompute_steps():
         model = _broadcast_parameters(model, inputs)
     # loop-invariant arrays the model derives from its parameters, once per call
     # (`AbstractModel.prepare_loop`; a `Cell`'s merged mechanism parameters)
     model = model.prepare_loop()
-    if differentiated and isinstance(adjoint, PopulationAdjoint):
-        check_population_adjoint(model, solver, key, saveat, progress_meter)
-        return population_loop(model, solver, inputs, state, dt, t0, saveat)
     size = _population_block(
         model, solver, inputs, state, key, saveat, progress_meter, differentiated
     )
