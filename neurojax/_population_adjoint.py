@@ -1,24 +1,32 @@
-"""A hand-written reverse pass for populations of LIF neurons (`PopulationAdjoint`).
+"""A hand-written gradient for populations of LIF neurons (`PopulationAdjoint`).
 
 `simulate(..., adjoint=PopulationAdjoint())` on a `LIF` population with
-`ExponentialEuler` (its default solver) runs the library's own forward step, stores the
-state before every step (V and the refractory timer, as `DirectAdjoint` does), and
-differentiates it backwards with the step's derivative written out in closed form
-(`_lif_backward_step`), instead of replaying each step under autodiff and transposing
-it. A LIF neuron's rate `−1/τ`, its `φ₁(−dt/τ)` and `φ₁′` are the same at every step: the
-backward step is a handful of multiply-adds per neuron, and the parameters' cotangents
-are three running sums per neuron (`Σ r̄aw`, `Σ r̄aw·I`, `Σ r̄aw·(−(V − v_rest) + R·I)`),
-turned into the parameters' gradients once after the loop.
+`ExponentialEuler` (its default solver) is a `jax.custom_vjp` around the time loop. Its
+forward pass is the library's own forward run (nothing stored per step). Its backward
+pass runs the population once more carrying *forward sensitivities*: for each quantity
+being differentiated (a parameter, V₀, the refractory timer's start) the derivative of
+every neuron's V w.r.t. that neuron's own copy of it — exact, because the neurons do not
+interact, so the Jacobian of the outputs w.r.t. a per-neuron parameter is diagonal —
+and contracts them with the outputs' cotangents as it goes (`_lif_sensitivities`). The
+step's derivative is written out in closed form: a LIF neuron's rate `−1/τ`, `φ₁(−dt/τ)`
+and `φ₁′` are the same at every step, so each sensitivity costs one multiply-add per
+neuron-step plus the masks of the reset and the refractory hold, and nothing is stored.
+A sensitivity is carried only for what is differentiated and for outputs whose cotangent
+is not zero (the spike counts' surrogate terms only when a loss reads the spikes; the
+timer's only when it reads the final timer).
+
+Why not the adjoint (a backward loop): for a LIF step (0.5 ns per neuron-step on
+XLA:CPU) storing its state per step costs more than the step itself — a hand-written
+backward loop over stored states measured slower than the shipped autodiff (LIF 10⁴:
+18.1× against 16.1× the forward run; `benchmarks/README.md`, "The population gradient").
 
 Exact: the same derivative as autodiff of the shipped step (the surrogate spike, the
-detached reset, `minimum`'s tie rule, `where`'s branches), to float rounding
-(`tests/test_population_adjoint.py`: float64, every parameter and V₀, against
-`CheckpointAdjoint()` and central differences). Why and what it costs:
-`benchmarks/README.md`, "The population gradient", and `docs/architecture.md`,
-"Gradient cost".
+detached reset, `minimum`'s and `maximum`'s tie rule, `where`'s branches), to float
+rounding (`tests/test_population_adjoint.py`: float64, every parameter and the initial
+state, against `CheckpointAdjoint()` and central differences).
 
-Differentiates with respect to the model's parameters and the initial state. It is a
-`jax.custom_vjp`: forward mode (`jax.jvp`, `jax.jacfwd`) through it raises (use
+Differentiates with respect to the model's parameters and the initial state. Forward
+mode (`jax.jvp`, `jax.jacfwd`) through it raises (`jax.custom_vjp`; use
 `CheckpointAdjoint()` or `ForwardMode()` there), and so does a derivative w.r.t. the
 inputs, `dt` or `t0`.
 """
@@ -37,19 +45,20 @@ from ._solution import Solution
 
 
 class PopulationAdjoint(AbstractAdjoint):
-    """Reverse mode with a hand-written derivative of the step, for uncoupled populations
-    of `neurojax.LIF` neurons integrated by `ExponentialEuler` (their default).
+    """Reverse mode (`jax.grad`, `jax.vjp`, `jax.jacrev`) by hand-written forward
+    sensitivities, for uncoupled populations of `neurojax.LIF` neurons integrated by
+    `ExponentialEuler` (their default): the same gradient as `CheckpointAdjoint()` to
+    float rounding, 2–4× faster (LIF × 1000 steps, gradient ÷ forward run: 10³ neurons
+    3.9× against 7.8×, 10⁴ 4.5× against 17.6×; `benchmarks/README.md`). Nothing is stored
+    per step: the backward pass runs the population again, carrying one derivative per
+    neuron for each differentiated parameter (and V₀), so it costs more per parameter
+    differentiated, not per step kept.
 
-    The state before every step is stored (8 bytes per neuron-step, as `DirectAdjoint`),
-    and the backward loop applies the step's derivative in closed form rather than
-    replaying the step under autodiff: the same gradient to float rounding, for a fraction
-    of the cost (LIF 10⁴ neurons × 1000 steps: `benchmarks/README.md`).
-
-    Differentiates with respect to the model's parameters and the initial state
-    (`jax.grad`, `jax.vjp`, `jax.jacrev`). Refused, with an error naming
-    `CheckpointAdjoint()`: other models or solvers, a `SaveAt(fn=...)`, a PRNG `key`,
-    derivatives w.r.t. the inputs, `dt` or `t0`, and forward mode (`jax.jvp`). A run that
-    is not differentiated is the ordinary forward run."""
+    Differentiates with respect to the model's parameters and the initial state.
+    Refused, with an error naming `CheckpointAdjoint()`: other models or solvers, a
+    `SaveAt(fn=...)`, a PRNG `key`, a progress meter, and derivatives w.r.t. the inputs,
+    `dt` or `t0`; forward mode (`jax.jvp`) raises JAX's TypeError. A run that is not
+    differentiated is the ordinary forward run."""
 
 
 def _unsupported(what: str) -> ValueError:
@@ -110,9 +119,7 @@ def population_loop(model, solver, inputs, state, dt, t0, saveat) -> Solution:
     def run_bwd(res, cts):
         p, v0, refr0, inputs, dt, t0 = res
         cts = tuple(None if isinstance(c, SymbolicZero) else c for c in cts)
-        grads = _lif_sensitivities(
-            with_params(p), inputs, v0, refr0, dt, every, cts, perturbed
-        )
+        grads = _lif_sensitivities(with_params(p), inputs, v0, refr0, dt, every, cts, perturbed)
         zero = jnp.zeros_like
         g = eqx.tree_at(
             lambda m: tuple(getattr(m, k) for k in _LIF_PARAMETERS),
@@ -220,7 +227,7 @@ def _lif_sensitivities(m, inputs, v0, refr0, dt, every, cts, perturbed):
         source = {"tau": q_tau * g, "v_rest": dtp * c, "r": dtp * c * x}
         d_surr = surrogate_derivative(v1 - m.v_th) if counts_used else None
         tv_new, tc_new = [], []
-        for k, t in zip(v_keys, tv):
+        for k, t in zip(v_keys, tv, strict=True):
             dv1 = keep * (k_v * t + source[k]) if k in source else keep * k_v * t
             if k == "v_reset":
                 dv1 = dv1 + (1.0 - keep)
@@ -231,9 +238,10 @@ def _lif_sensitivities(m, inputs, v0, refr0, dt, every, cts, perturbed):
                 tc_new.append(d_surr * (dv1 - 1.0 if k == "v_th" else dv1))
         dmax = jnp.where(left > 0, 1.0, jnp.where(left == 0, 0.5, 0.0))
         tr_new = [
-            (1.0 - spike) * dmax * t + (spike if k == "t_ref" else 0.0) for k, t in zip(r_keys, tr)
-        ]  # fmt: skip
-        tc = [a + b for a, b in zip(tc, tc_new)]
+            (1.0 - spike) * dmax * t + (spike if k == "t_ref" else 0.0)
+            for k, t in zip(r_keys, tr, strict=True)
+        ]
+        tc = [a + b for a, b in zip(tc, tc_new, strict=True)]
         return (v_new, refr_new, tv_new, tr_new, tc), None
 
     def block(carry, xs):
@@ -272,7 +280,9 @@ def _reduce_to(g, like):
         return g.astype(like.dtype)
     extra = g.ndim - like.ndim
     g = g.sum(tuple(range(extra))) if extra > 0 else g
-    axes = tuple(i for i, (a, b) in enumerate(zip(g.shape, like.shape)) if b == 1 and a != 1)
+    axes = tuple(
+        i for i, (a, b) in enumerate(zip(g.shape, like.shape, strict=True)) if b == 1 and a != 1
+    )
     if axes:
         g = g.sum(axes, keepdims=True)
     return g.astype(like.dtype)

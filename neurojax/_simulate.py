@@ -30,8 +30,8 @@ from ._model import (
     parameter_fields,
     traced_parameters,
 )
-from ._progress import AbstractProgressMeter, NoProgress
 from ._population_adjoint import PopulationAdjoint, check_population_adjoint, population_loop
+from ._progress import AbstractProgressMeter, NoProgress
 from ._saveat import SaveAt
 from ._solution import Solution
 from .solvers import AbstractSolver, check_solver_fits, default_solver
