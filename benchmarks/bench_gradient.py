@@ -21,7 +21,8 @@ Then populations (`--population`, default 10³ and 10⁴ neurons, `--population-
 1000): the HH f–I sweep of `bench_populations.py` (a per-neuron leak reversal) with
 `Staggered` (HH's default) and `ExponentialEuler` (`--population-solvers`), and the LIF
 population of `bench_populations.py` (a per-neuron resting potential, its default
-exponential Euler, dt = 0.1 ms; `--lif`), each with `SaveAt(every=10, vars=("v",))` and
+exponential Euler, dt = 0.1 ms; `--lif`; and the same with `PopulationAdjoint()`, its
+gradient by hand-written forward sensitivities), each with `SaveAt(every=10, vars=("v",))` and
 the loss `mean(V²)`: forward and reverse (the gradient w.r.t. every parameter), each
 compiled once, then `--population-rounds` rounds calling every compiled population
 function once in turn (alternating, so a change of load hits every case alike), the
@@ -221,6 +222,15 @@ def population_rows(args, sizes: list[int]) -> list[dict]:
 
             solver = type(nj.solvers.default_solver(lif)).__name__
             cases.append(({"model": "LIF", "solver": f"{solver} (LIF)", "n": n}, lif, lif_loss))
+            if hasattr(nj, "PopulationAdjoint"):  # session 15; absent from older trees
+
+                def lif_loss_pa(m, x=lif_in):
+                    sol = nj.simulate(m, x, dt=C.LIF_DT, saveat=saveat,
+                                      adjoint=nj.PopulationAdjoint())  # fmt: skip
+                    return jnp.mean(sol.v**2)
+
+                row = {"model": "LIF", "solver": f"{solver} (LIF, PopulationAdjoint)", "n": n}
+                cases.append((row, lif, lif_loss_pa))
 
     calls = []
     for row, model, loss in cases:

@@ -9,8 +9,13 @@ Variants (each compiled once, `jax.jit(jax.grad(loss))`):
 - `forward`: `jax.jit(loss)`;
 - `shipped`: `CheckpointAdjoint()` (each step replayed and transposed by autodiff);
 - `population`: `PopulationAdjoint()` (LIF only);
+- `--store-adjoint`: `store-adjoint`, the hand-written adjoint over stored states that was
+  not kept (`exp_lif_store_adjoint_s15.py`, swapped in for `PopulationAdjoint`'s loop);
 - `--ablate` diagnostics of the shipped LIF gradient: `direct` (`DirectAdjoint()`),
-  `wrt-v_rest` (gradient w.r.t. `v_rest` only), `no-spikes` (`SaveAt(spikes=False)`).
+  `wrt-v_rest` (gradient w.r.t. `v_rest` only), `no-spikes` (`SaveAt(spikes=False)`),
+  `no-widen` (without `_simulate._broadcast_parameters`: the scalar parameters' cotangents
+  summed over the neurons at every step); `population-wrt-v_rest` (`PopulationAdjoint()`
+  w.r.t. `v_rest` only: one sensitivity instead of five).
 
 Timing: one process, `--rounds` rounds, each calling every variant once in turn
 (alternating), process CPU time; per variant the median, and per round the ratio to the
@@ -41,6 +46,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--models", nargs="+", default=["LIF"], choices=["LIF", "HH"])
     ap.add_argument("--ablate", action="store_true")
+    ap.add_argument("--store-adjoint", action="store_true", help="exp_lif_store_adjoint_s15")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
 
@@ -49,6 +55,7 @@ def main(argv=None):
     import numpy as np
 
     import neurojax as nj
+    from neurojax import _simulate
 
     rows = []
     for n in args.n:
@@ -74,7 +81,9 @@ def main(argv=None):
             variants["shipped"] = jax.jit(jax.grad(make(nj.CheckpointAdjoint())))
             if model_name == "LIF":
                 variants["population"] = jax.jit(jax.grad(make(nj.PopulationAdjoint())))
-            if args.ablate:
+                if args.store_adjoint:
+                    variants["store-adjoint"] = jax.jit(jax.grad(make(nj.PopulationAdjoint())))
+            if args.ablate and model_name == "LIF":
                 variants["direct"] = jax.jit(jax.grad(make(nj.DirectAdjoint())))
                 no_sp = nj.SaveAt(every=10, vars=("v",), spikes=False)
                 variants["no-spikes"] = jax.jit(jax.grad(make(nj.CheckpointAdjoint(), no_sp)))
@@ -82,10 +91,30 @@ def main(argv=None):
                 variants["wrt-v_rest"] = jax.jit(
                     jax.grad(lambda v, m=model, f=f: f(eqx_replace(m, v)))
                 )
+                variants["population-wrt-v_rest"] = jax.jit(
+                    jax.grad(
+                        lambda v, m=model, f=make(nj.PopulationAdjoint()): f(eqx_replace(m, v))
+                    )
+                )
+                variants["no-widen"] = jax.jit(jax.grad(make(nj.CheckpointAdjoint())))
             calls = {}
             for k, fn in variants.items():
-                arg = model.v_rest if k == "wrt-v_rest" else model
-                compiled = fn.lower(arg).compile()
+                arg = model.v_rest if "wrt-v_rest" in k else model
+                # `no-widen`: the shipped gradient without `_broadcast_parameters` (scalar
+                # parameters' cotangents summed over the neurons at every step)
+                widen = _simulate._broadcast_parameters
+                loop = _simulate.population_loop
+                if k == "no-widen":
+                    _simulate._broadcast_parameters = lambda model, inputs: model
+                if k == "store-adjoint":  # the hand-written adjoint that was not kept
+                    import exp_lif_store_adjoint_s15 as store
+
+                    _simulate.population_loop = store.population_loop
+                try:
+                    compiled = fn.lower(arg).compile()
+                finally:
+                    _simulate._broadcast_parameters = widen
+                    _simulate.population_loop = loop
                 calls[k] = lambda c=compiled, a=arg: jax.block_until_ready(c(a))
                 calls[k]()
             times = {k: [] for k in calls}
