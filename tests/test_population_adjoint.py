@@ -1,7 +1,10 @@
 """`PopulationAdjoint`: the LIF population's gradient by hand-written forward sensitivities
 is the gradient of the shipped step (against `CheckpointAdjoint`'s autodiff, float64
 rounding), matches central differences where the pathwise derivative is the derivative,
-leaves forward runs unchanged, and refuses what it cannot differentiate."""
+leaves forward runs unchanged, and refuses what it cannot differentiate. Fast tier: the
+exactness of every parameter against autodiff (~5 s idle, two float64 gradients compiled)
+and the refusals; the initial state, central differences, float32 and the forward run in
+the slow tier (each compiles more gradients or runs, 3–9 s)."""
 
 import jax
 import jax.numpy as jnp
@@ -76,6 +79,7 @@ def test_every_parameter_matches_autodiff(x64, weights):
     assert nonzero >= (1 if weights[3] else 5)
 
 
+@pytest.mark.slow  # 3–6 s: two more gradients compiled
 def test_initial_state_and_scalar_parameters(x64):
     """Gradients w.r.t. V₀ and the refractory timer's start, and a scalar parameter read
     by every neuron (its gradient the sum over neurons), with per-neuron inputs."""
@@ -100,6 +104,7 @@ def test_initial_state_and_scalar_parameters(x64):
     np.testing.assert_array_equal(np.asarray(got[1].z.refractory), np.asarray(ref[1].z.refractory))
 
 
+@pytest.mark.slow  # 4–9 s: a gradient and 12 runs
 def test_central_differences(x64):
     """Below threshold the run is smooth: every parameter and V₀ against central
     differences. h = 1e-5 of the value: truncation ~h² (1e-10 relative) and rounding
@@ -133,6 +138,7 @@ def eqx_set(m, name, value):
     return eqx.tree_at(lambda mm: getattr(mm, name), m, value)
 
 
+@pytest.mark.slow  # 3–6 s: two more gradients compiled
 def test_float32_agrees_with_float64():
     """Float32 below threshold: both adjoints within float32 rounding of the float64
     gradient (300 steps; measured ≤ 2e-6 relative, tolerance 1e-4)."""
@@ -151,6 +157,7 @@ def test_float32_agrees_with_float64():
             _assert_close(getattr(g, k), getattr(ref, k), 1e-4, f"{k} float32")
 
 
+@pytest.mark.slow  # 3 s: two forward runs and a gradient compiled
 def test_forward_run_unchanged():
     """Not differentiated, the run is the ordinary forward run, bit for bit; the
     differentiated run's outputs are the same values too."""
