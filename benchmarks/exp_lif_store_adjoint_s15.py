@@ -7,7 +7,8 @@ steps 18.1× the forward run against 16.1×, 10³ 8.0× against 6.2× (one proce
 alternating rounds, load 6–7, parameters widened to the population); with glibc's mmap
 threshold raised (`GLIBC_TUNABLES`, see `exp_scan_store_s15.py`) 12.2× against 10.4×;
 with the parameters as given 16.0× against 17.5× and 5.0× against 6.2× (load 18).
-Storing a state per neuron-step costs more than a LIF step; the kept `neurojax.PopulationAdjoint` uses forward sensitivities instead
+Storing a state per neuron-step costs more than a LIF step; the kept
+`neurojax.PopulationAdjoint` uses forward sensitivities instead
 (`neurojax/_population_adjoint.py`). Timed by `exp_pop_adjoint_s15.py --store-adjoint`,
 which swaps this `population_loop` in for the library's.
 """
