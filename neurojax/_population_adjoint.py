@@ -109,7 +109,7 @@ def population_loop(model, solver, inputs, state, dt, t0, saveat) -> Solution:
             if any(a.perturbed for a in jtu.tree_leaves(arg, is_leaf=wrapped)):
                 raise _unsupported(f"a derivative w.r.t. {name} was asked for")
         perturbed.update(
-            {name: getattr(p, name).perturbed for name in _LIF_PARAMETERS},
+            {name: getattr(getattr(p, name), "perturbed", False) for name in _LIF_PARAMETERS},
             v0=v0.perturbed,
             refr0=refr0.perturbed,
         )
@@ -121,13 +121,14 @@ def population_loop(model, solver, inputs, state, dt, t0, saveat) -> Solution:
         cts = tuple(None if isinstance(c, SymbolicZero) else c for c in cts)
         grads = _lif_sensitivities(with_params(p), inputs, v0, refr0, dt, every, cts, perturbed)
         zero = jnp.zeros_like
+        keys = [k for k in _LIF_PARAMETERS if getattr(p, k) is not None]  # array leaves
         g = eqx.tree_at(
-            lambda m: tuple(getattr(m, k) for k in _LIF_PARAMETERS),
+            lambda m: tuple(getattr(m, k) for k in keys),
             p,
             tuple(
                 zero(getattr(p, k)) if grads.get(k) is None
                 else _reduce_to(grads[k], getattr(p, k))
-                for k in _LIF_PARAMETERS
+                for k in keys
             ),
         )  # fmt: skip
         g_v0 = zero(v0) if grads.get("v0") is None else _reduce_to(grads["v0"], v0)
