@@ -17,11 +17,20 @@ pages for each call (`GLIBC_TUNABLES=glibc.malloc.mmap_threshold=2000000000:
 glibc.malloc.trim_threshold=4000000000`): 0.54, 6.7, 13.4, 8.1, 3.1 ms. XLA:CPU
 allocates each call's output and temporary buffers anew; above glibc's mmap threshold
 each is a fresh mapping whose first touch page-faults (10⁴ faults for 40 MB), which is
-most of the cost of storing.
+most of the cost of storing. The same set at run time, `--mallopt` (glibc's `mallopt`
+through ctypes, mmap threshold and trim threshold 1 GiB), was not reliable: of four
+processes (22:27–22:30 UTC, load ~11), called before importing JAX store1 19.3 → 6.2 ms
+and store2 45.2 → 15.7 ms once, then store1 7.7 but store2 30.1 and nested 21.3 ms;
+called after JAX's backend started 6.9 / 15.6 / 7.9 ms; `--mallopt` as written here (after
+importing JAX, before its backend allocates) 20.0 / 32.8 / 24.7 ms, no gain. glibc's
+per-thread arenas (XLA's worker threads allocate too) may be why; only the environment
+variable, read at process start, gave the gain in every run.
 
-    python benchmarks/exp_scan_store_s15.py
+    python benchmarks/exp_scan_store_s15.py [--mallopt]
 """
 
+import ctypes
+import sys
 import time
 
 import jax
@@ -33,7 +42,17 @@ import neurojax  # noqa: F401  (its XLA flags, as in every benchmark)
 N, T = 10000, 1000
 
 
+def set_mallopt():
+    """Large blocks from glibc's heap, kept after they are freed (process-wide)."""
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    assert libc.mallopt(m_mmap_threshold, 1 << 30) == 1
+    assert libc.mallopt(m_trim_threshold, 1 << 30) == 1
+
+
 def main():
+    if "--mallopt" in sys.argv:
+        set_mallopt()
     v0 = jnp.linspace(-65, -55, N).astype(jnp.float32)
     xs = jnp.full((T,), 1.5, jnp.float32)
 
