@@ -521,7 +521,9 @@ def simulate(
       (default; reverse mode, √n checkpointing above 10⁴ saved steps, or
       `CheckpointAdjoint(every=k)`), `DirectAdjoint()` (reverse mode, a state stored per
       step), `ForwardMode()` (forward mode only: `jax.jvp` / `jax.jacfwd` store nothing
-      per step; `jax.grad` / `jax.vjp` raise a `TypeError` saying what to use instead).
+      per step; `jax.grad` / `jax.vjp` raise a `TypeError` saying what to use instead),
+      `PopulationAdjoint()` (reverse mode for `LIF` populations with `ExponentialEuler`:
+      hand-written forward sensitivities, nothing stored per step; no `jax.jvp`).
     - `progress_meter`: `NoProgress()` or `TextProgress()`.
     - `key`: a PRNG key for models with random drives; step `i` sees
       `jax.random.fold_in(key, i)` in `StepInfo.key`, `i` counting from 0 in every call:
