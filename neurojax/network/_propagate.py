@@ -148,7 +148,7 @@ def _row_delivery(target_fns, bases, weights, auxs, x):
     return carry0, deliver, finish
 
 
-def _event_blocks(target_fns, bases, weights, x, auxs):
+def _event_blocks(make_delivery, x):
     """Only the rows with `x != 0`, for every projection sharing this presynaptic vector
     at once, found by a two-level search with no sort: the mask is cut into blocks of `B`
     rows (`_block_size`), one pass flags the blocks holding a spike (O(n_pre), a fused
@@ -180,7 +180,7 @@ def _event_blocks(target_fns, bases, weights, x, auxs):
     flags = jnp.any(mask, axis=1)
     n_blocks = jnp.sum(flags, dtype=jnp.int32)
 
-    carry0, deliver, finish = _row_delivery(target_fns, bases, weights, auxs, x)
+    carry0, deliver, finish = make_delivery(x)
 
     def row_(_, carry):
         outs, block, base = carry
@@ -222,7 +222,7 @@ def _for_each_bit(word, body, carry):
     return jax.lax.while_loop(lambda c: c[0] != 0, step, (word, carry))[1]
 
 
-def _event_bits(target_fns, bases, weights, x, auxs, binary=False):
+def _event_bits(make_delivery, x, binary=False):
     """Only the rows with `x != 0`, for every projection sharing this presynaptic vector,
     found through a bitset tree with no sort and no per-spike pass over the rows: level 0
     packs the spike mask into uint32 words (bit `i` of word `k`: row `32k + i`), level
@@ -244,7 +244,7 @@ def _event_bits(target_fns, bases, weights, x, auxs, binary=False):
     while words[-1].shape[0] > 1:
         words.append(_pack_bits(words[-1] != 0))
 
-    carry0, deliver, finish = _row_delivery(target_fns, bases, weights, auxs, x)
+    carry0, deliver, finish = make_delivery(x)
 
     def visit(level, k, outs):
         """Every spiking row under word `k` of `level`, in increasing order."""
@@ -313,9 +313,13 @@ SEARCH = "bits"
 def _event(target_fns, chunk, bases, weights, x, auxs, binary=False):
     if SEARCH == "topk":
         return _event_topk(target_fns, chunk, bases, weights, x, auxs)
+
+    def make_delivery(x):
+        return _row_delivery(target_fns, bases, weights, auxs, x)
+
     if SEARCH == "blocks":
-        return _event_blocks(target_fns, bases, weights, x, auxs)
-    return _event_bits(target_fns, bases, weights, x, auxs, binary and BINARY)
+        return _event_blocks(make_delivery, x)
+    return _event_bits(make_delivery, x, binary and BINARY)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
@@ -371,6 +375,77 @@ def _scatter_events_jvp(target_fns, chunk, primals, tangents, binary=False):
 
 scatter_events.defjvp(_jvp_rule(False))
 scatter_binary_events.defjvp(_jvp_rule(True))
+
+
+def _ring_delivery(target_fns, buffer, weights, auxs, x):
+    """`_row_delivery` into one prebuilt buffer (`scatter_events_into`): the target
+    functions give indices into `buffer` itself, its last slot the padding's, so the
+    buffer is the loop's carry as it is (no zeroed outputs built and concatenated per
+    call) and comes back whole."""
+    pad = buffer.shape[0] - 1
+    n = len(target_fns)
+    if _per_synapse_loop(buffer[:pad]):
+
+        def deliver(outs, row):
+            e = _deliver_row_fused(target_fns, outs[0], weights, auxs, x, row, (pad,) * n, (0,) * n)
+            return (e,)
+
+        return (buffer,), deliver, lambda outs: outs[0]
+
+    def deliver(outs, row):
+        (e,) = outs
+        for fn, weight, aux in zip(target_fns, weights, auxs, strict=True):
+            vals = weight[row] if x is None else x[row] * weight[row]
+            e = e.at[fn(aux, row)].add(vals.astype(e.dtype), mode="drop")
+        return (e,)
+
+    return (buffer,), deliver, lambda outs: outs[0]
+
+
+def _event_into(target_fns, buffer, weights, x, auxs, binary):
+    def make_delivery(x):
+        return _ring_delivery(target_fns, buffer, weights, auxs, x)
+
+    if SEARCH == "blocks":
+        return _event_blocks(make_delivery, x)
+    return _event_bits(make_delivery, x, binary and BINARY)  # ("topk": bases only)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def scatter_events_into(target_fns, binary, buffer, weights, x, auxs):
+    """`buffer` plus, for each projection k sharing the presynaptic vector `x`, the
+    weighted spikes of the rows with `x != 0` added at `target_fns[k](auxs[k], rows)`:
+    indices into `buffer` itself, whose last slot takes the padding (its value is
+    meaningless: the caller clears it). One search for all projections, as
+    `scatter_events`; the buffer is carried as it is, so it can be state of the time loop
+    (the arrival rings of `Network`, `ring_targets`). `binary`: `x` is exactly 0 or 1
+    (`scatter_binary_events`). Derivatives are those of the dense sum, as
+    `scatter_events`'."""
+    return _event_into(target_fns, buffer, weights, x, auxs, binary)
+
+
+@scatter_events_into.defjvp
+def _scatter_events_into_jvp(target_fns, binary, primals, tangents):
+    buffer, weights, x, auxs = primals
+    d_buffer, d_weights, d_x, _ = tangents
+    out = _event_into(target_fns, buffer, weights, x, auxs, binary)
+    zero = jnp.zeros_like(buffer)
+    d_out = d_buffer
+    for fn, weight, d_weight, aux in zip(target_fns, weights, d_weights, auxs, strict=True):
+        d_out = d_out + _full(fn, zero, d_weight, x, aux) + _full(fn, zero, weight, d_x, aux)
+    return out, d_out
+
+
+def ring_targets(aux, rows):
+    """The target function of a `Sparse` projection delivering into its region of an
+    arrival ring (`Network`'s per-source buffers, `scatter_events_into`): a spike of
+    step `clock` reaches post neuron `p` at step `clock + delay`, stored in slot
+    `(clock + delay) % length` of the projection's `length` slots of `n_post` values at
+    `offset`; the padding (`p == n_post`) goes to the buffer's last slot, `pad`."""
+    post, offset, delay, length, n_post, clock, pad = aux
+    p = (post if rows is None else post[rows]).astype(jnp.int32)
+    slot = (clock + delay) % length
+    return jnp.where(p < n_post, offset + slot * n_post + p, pad)
 
 
 def _post_targets(aux, rows):
