@@ -1132,6 +1132,13 @@ class Network(AbstractModel):
             # a ReducedCell population's somatic spikes are exactly 0/1 (without STP)
             cells = compartments_of(self.populations[first.pre].neuron) is not None
             conns = [self.projections[k].connectivity for k in group]
+            # clear the slots this step delivers into, read at the step before (and the
+            # padding's): cleared after their read in the same step, XLA kept the ring
+            # twice (the synapses' update reads the slot it cleared) and copied it
+            for k, (o, n, m) in zip(group, plan, strict=True):
+                start = o + ((tick + self._delay_steps[k]) % m) * n
+                buf = jax.lax.dynamic_update_slice_in_dim(buf, jnp.zeros((n,), buf.dtype), start, 0)
+            buf = buf.at[size - 1].set(0)
             auxs = tuple(
                 (
                     c.post,
@@ -1152,8 +1159,7 @@ class Network(AbstractModel):
             for k, (o, n, m) in zip(group, plan, strict=True):
                 start = o + (tick % m) * n
                 arrived[k] = jax.lax.dynamic_slice_in_dim(buf, start, n)
-                buf = jax.lax.dynamic_update_slice_in_dim(buf, jnp.zeros((n,), buf.dtype), start, 0)
-            delays.append(buf.at[size - 1].set(0))  # the padding's slot
+            delays.append(buf)
         het_slot = n_src + len(self._fused)
         for k, pr in enumerate(self.projections):
             if self._delay_steps[k] == "het":
