@@ -41,10 +41,11 @@ def _case(seed=0, n_pre=40, fan=9):
 
 def _ring(posts, ws, x, plan, buf, clock, binary):
     auxs = tuple(
-        (p, *map(jnp.int32, (o, d, m, n)), clock, jnp.int32(buf.shape[0] - 1))
+        (p, *map(jnp.int32, (o, d, m)), clock, jnp.int32(buf.shape[0] - 1))
         for p, (o, n, m), (_, d) in zip(posts, plan, PROJ, strict=True)
     )
-    out = PG.scatter_events_into((PG.ring_targets,) * 2, binary, buf, tuple(ws), x, auxs)
+    fns = tuple(PG.RingTargets(n) for n, _ in PROJ)
+    out = PG.scatter_events_into(fns, binary, buf, tuple(ws), x, auxs)
     return out[:-1]  # the padding's slot holds nothing meaningful
 
 

@@ -16,7 +16,7 @@ from . import _cells
 from ._connectivity import Sparse
 from ._delay import Delay, delay_steps, heterogeneous_delay_steps
 from ._projection import PoissonDrive, Population, Projection, _sign_message, compartments_of
-from ._propagate import event_propagate_delayed, ring_targets, scatter_events_into
+from ._propagate import RingTargets, event_propagate_delayed, scatter_events_into
 from ._spike_source import SpikeSource
 
 # Order the writes of the time loop's carried arrays (docs/dendritic.md "Performance"):
@@ -1140,16 +1140,11 @@ class Network(AbstractModel):
                 buf = jax.lax.dynamic_update_slice_in_dim(buf, jnp.zeros((n,), buf.dtype), start, 0)
             buf = buf.at[size - 1].set(0)
             auxs = tuple(
-                (
-                    c.post,
-                    *map(jnp.int32, (o, self._delay_steps[k], m, n)),
-                    tick,
-                    jnp.int32(size - 1),
-                )
+                (c.post, *map(jnp.int32, (o, self._delay_steps[k], m)), tick, jnp.int32(size - 1))
                 for c, k, (o, n, m) in zip(conns, group, plan, strict=True)
             )
             buf = scatter_events_into(
-                (ring_targets,) * len(group),
+                tuple(RingTargets(n) for _, n, _ in plan),
                 first.stp is None and cells,
                 buf,
                 tuple(c.weight for c in conns),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -418,7 +419,7 @@ def scatter_events_into(target_fns, binary, buffer, weights, x, auxs):
     indices into `buffer` itself, whose last slot takes the padding (its value is
     meaningless: the caller clears it). One search for all projections, as
     `scatter_events`; the buffer is carried as it is, so it can be state of the time loop
-    (the arrival rings of `Network`, `ring_targets`). `binary`: `x` is exactly 0 or 1
+    (the arrival rings of `Network`, `RingTargets`). `binary`: `x` is exactly 0 or 1
     (`scatter_binary_events`). Derivatives are those of the dense sum, as
     `scatter_events`'."""
     return _event_into(target_fns, buffer, weights, x, auxs, binary)
@@ -426,26 +427,45 @@ def scatter_events_into(target_fns, binary, buffer, weights, x, auxs):
 
 @scatter_events_into.defjvp
 def _scatter_events_into_jvp(target_fns, binary, primals, tangents):
+    """The dense sum's tangent, added to the one slot each projection delivers into
+    (`RingTargets`): a dense scatter into a zeroed buffer of the whole ring per
+    projection and step would cost passes over every slot of it."""
+    if not all(isinstance(fn, RingTargets) for fn in target_fns):
+        raise NotImplementedError("scatter_events_into differentiates RingTargets only.")
     buffer, weights, x, auxs = primals
     d_buffer, d_weights, d_x, _ = tangents
     out = _event_into(target_fns, buffer, weights, x, auxs, binary)
-    zero = jnp.zeros_like(buffer)
     d_out = d_buffer
     for fn, weight, d_weight, aux in zip(target_fns, weights, d_weights, auxs, strict=True):
-        d_out = d_out + _full(fn, zero, d_weight, x, aux) + _full(fn, zero, weight, d_x, aux)
+        post, offset, delay, length, clock, _ = aux
+        zero = jnp.zeros((fn.n_post,), buffer.dtype)
+        start = offset + ((clock + delay) % length) * fn.n_post
+        slot = jax.lax.dynamic_slice_in_dim(d_out, start, fn.n_post)
+        slot = (
+            slot
+            + _full(_post_targets, zero, d_weight, x, (post,))
+            + _full(_post_targets, zero, weight, d_x, (post,))
+        )
+        d_out = jax.lax.dynamic_update_slice_in_dim(d_out, slot, start, 0)
     return out, d_out
 
 
-def ring_targets(aux, rows):
-    """The target function of a `Sparse` projection delivering into its region of an
-    arrival ring (`Network`'s per-source buffers, `scatter_events_into`): a spike of
-    step `clock` reaches post neuron `p` at step `clock + delay`, stored in slot
-    `(clock + delay) % length` of the projection's `length` slots of `n_post` values at
-    `offset`; the padding (`p == n_post`) goes to the buffer's last slot, `pad`."""
-    post, offset, delay, length, n_post, clock, pad = aux
-    p = (post if rows is None else post[rows]).astype(jnp.int32)
-    slot = (clock + delay) % length
-    return jnp.where(p < n_post, offset + slot * n_post + p, pad)
+@dataclasses.dataclass(frozen=True)
+class RingTargets:
+    """The target function of a `Sparse` projection onto `n_post` neurons delivering into
+    its region of an arrival ring (`Network`'s per-source buffers, `scatter_events_into`)
+    with `aux = (post, offset, delay, length, clock, pad)`: a spike of step `clock`
+    reaches post neuron `p` at step `clock + delay`, stored in slot `(clock + delay) %
+    length` of the projection's `length` slots of `n_post` values from `offset`; the
+    padding (`p == n_post`) goes to the buffer's last slot, `pad`."""
+
+    n_post: int
+
+    def __call__(self, aux, rows):
+        post, offset, delay, length, clock, pad = aux
+        p = (post if rows is None else post[rows]).astype(jnp.int32)
+        slot = (clock + delay) % length
+        return jnp.where(p < self.n_post, offset + slot * self.n_post + p, pad)
 
 
 def _post_targets(aux, rows):
