@@ -16,7 +16,12 @@ from . import _cells
 from ._connectivity import Sparse
 from ._delay import Delay, delay_steps, heterogeneous_delay_steps
 from ._projection import PoissonDrive, Population, Projection, _sign_message, compartments_of
-from ._propagate import RingTargets, event_propagate_delayed, scatter_events_into
+from ._propagate import (
+    event_propagate_delayed,
+    post_targets,
+    scatter_binary_events,
+    scatter_events,
+)
 from ._spike_source import SpikeSource
 
 # Order the writes of the time loop's carried arrays (docs/dendritic.md "Performance"):
@@ -195,8 +200,8 @@ class Network(AbstractModel):
     _het_delays: tuple  # per projection: int32 (n_pre, max_out) steps, or None
     _ring: tuple = eqx.field(static=True)  # per projection: ring length for het delays
     _sources: tuple = eqx.field(static=True)  # (pre, longest delay in steps) per shared ring
-    _proj_source: tuple = eqx.field(static=True)  # per projection: its source, -1 het, -2 ring
-    _fused: tuple = eqx.field(static=True)  # Sparse projections sharing one arrival ring
+    _proj_source: tuple = eqx.field(static=True)  # per projection: its source, -1 for het
+    _fused: tuple = eqx.field(static=True)  # groups of Sparse projections propagated together
     _proj_comp: tuple = eqx.field(static=True)  # per projection: target compartment or None
     _drive_comp: tuple = eqx.field(static=True)  # per drive: target compartment or None
     _stiff: tuple = eqx.field(static=True)  # (population, why the exponential step is refused)
@@ -364,32 +369,28 @@ class Network(AbstractModel):
         self._delay_steps = tuple(steps)
         self._het_delays = tuple(het)
         self._ring = tuple(rings)
-        # Sharing (static plans). Sparse projections with a homogeneous delay deliver at
-        # the spike's own step into arrival rings (`_ring_plan`): those of one
-        # presynaptic vector (a population's spikes; with STP, each projection's own
-        # release) share one buffer and one search for the spiking rows, whatever their
-        # delays (the dendritic benchmark's E population, delays of 10 and 15 steps: one
-        # search instead of two; COBA: E→E with E→I, I→E with I→I). Other projections
-        # (Dense, OneToOne) without STP from the same population share one ring of its
-        # spikes ("source"), as long as their longest delay, written once per step and
-        # read once per distinct delay.
+        # Sharing (static plans): projections without STP from the same population share
+        # one ring buffer ("source"), as long as its longest homogeneous delay, written
+        # once per step and read once per distinct delay (the dendritic benchmark's E
+        # population, delays of 10 and 15 steps: one write of its spikes instead of two,
+        # each write a pass over the population's step); those with the same delay and
+        # Sparse connectivity of equal chunk are propagated together, with one search for
+        # the spiking rows (COBA: E→E with E→I, I→E with I→I).
         sources, longest, proj_source, groups = [], [], [], {}
         for k, proj in enumerate(self.projections):
             if steps[k] == "het":
                 proj_source.append(-1)
                 continue
             key = proj.pre if proj.stp is None else (proj.pre, k)
-            conn = proj.connectivity
-            if isinstance(conn, Sparse):
-                groups.setdefault((key, conn.chunk), []).append(k)
-                proj_source.append(-2)
-                continue
             if key not in sources:
                 sources.append(key)
                 longest.append(0)
             src = sources.index(key)
             longest[src] = max(longest[src], steps[k])
             proj_source.append(src)
+            conn = proj.connectivity
+            if isinstance(conn, Sparse):
+                groups.setdefault((src, steps[k], conn.chunk), []).append(k)
         self._sources = tuple(
             (key if isinstance(key, str) else key[0], d)
             for key, d in zip(sources, longest, strict=True)
@@ -676,8 +677,6 @@ class Network(AbstractModel):
         pops = self.populations
         dtype = jnp.result_type(float)
         delays = [Delay(steps).init((pops[pre].size,), dtype) for pre, steps in self._sources]
-        for group in self._fused:
-            delays.append(jnp.zeros((self._ring_plan(group)[1],), dtype))
         for pr, steps, ring in zip(self.projections, self._delay_steps, self._ring, strict=True):
             if steps == "het":
                 delays.append(jnp.zeros((ring * pops[pr.post].size,), dtype))
@@ -692,23 +691,6 @@ class Network(AbstractModel):
             delays=tuple(delays),
             step=jnp.zeros((), jnp.int32) if has_ring else None,
         )
-
-    def _ring_plan(self, group):
-        """The arrival ring of a group of Sparse projections sharing one presynaptic
-        vector (`_fused`): per projection `(offset, n_post, length)` — `length = delay +
-        1` slots of `n_post` values from `offset`: a spike of step `s` is added at its
-        own step into slot `(s + delay) % length` and read (then cleared) at step `s +
-        delay`, slot `(s + delay) % length`; one slot more than the delay, so that a
-        step's deliveries never land in the slot it reads, except for delay 0 (delivered
-        and read in the same step) — and the buffer's length, the last slot the
-        padding's."""
-        plan, offset = [], 0
-        for k in group:
-            n_post = self.populations[self.projections[k].post].size
-            length = self._delay_steps[k] + 1
-            plan.append((offset, n_post, length))
-            offset += length * n_post
-        return tuple(plan), offset + 1
 
     def _init_neuron(self, name):
         """Population `name`'s initial state: a ReducedCell population's is stored
@@ -1121,41 +1103,27 @@ class Network(AbstractModel):
                 }
             )
             delays.append(ring)
-        # 3. propagation: Sparse projections into their arrival rings (this step's spikes
-        # delivered, this step's arrivals read and their slots cleared), then the others
+        # 3. propagation: fused groups of Sparse projections, then the others
         arrived = {}
-        tick = jnp.asarray(clock, jnp.int32)
-        for g, group in enumerate(self._fused):
-            plan, size = self._ring_plan(group)
-            buf = z.delays[n_src + g]
-            first = self.projections[group[0]]
-            # a ReducedCell population's somatic spikes are exactly 0/1 (without STP)
-            cells = compartments_of(self.populations[first.pre].neuron) is not None
+        for group in self._fused:
             conns = [self.projections[k].connectivity for k in group]
-            # clear the slots this step delivers into, read at the step before (and the
-            # padding's): cleared after their read in the same step, XLA kept the ring
-            # twice (the synapses' update reads the slot it cleared) and copied it
-            for k, (o, n, m) in zip(group, plan, strict=True):
-                start = o + ((tick + self._delay_steps[k]) % m) * n
-                buf = jax.lax.dynamic_update_slice_in_dim(buf, jnp.zeros((n,), buf.dtype), start, 0)
-            buf = buf.at[size - 1].set(0)
-            auxs = tuple(
-                (c.post, *map(jnp.int32, (o, self._delay_steps[k], m)), tick, jnp.int32(size - 1))
-                for c, k, (o, n, m) in zip(conns, group, plan, strict=True)
+            bases = tuple(
+                jnp.zeros((c.n_post,), jnp.result_type(c.weight.dtype, float)) for c in conns
             )
-            buf = scatter_events_into(
-                tuple(RingTargets(n) for _, n, _ in plan),
-                first.stp is None and cells,
-                buf,
+            # a ReducedCell population's somatic spikes are exactly 0/1 (without STP)
+            first = self.projections[group[0]]
+            cells = compartments_of(self.populations[first.pre].neuron) is not None
+            binary = first.stp is None and cells
+            outs = (scatter_binary_events if binary else scatter_events)(
+                (post_targets(),) * len(group),
+                conns[0].chunk,
+                bases,
                 tuple(c.weight for c in conns),
-                released.get(group[0], spikes[first.pre]),
-                auxs,
+                delayed[self._proj_source[group[0]]][self._delay_steps[group[0]]],
+                tuple((c.post,) for c in conns),
             )
-            for k, (o, n, m) in zip(group, plan, strict=True):
-                start = o + (tick % m) * n
-                arrived[k] = jax.lax.dynamic_slice_in_dim(buf, start, n)
-            delays.append(buf)
-        het_slot = n_src + len(self._fused)
+            arrived.update(zip(group, outs, strict=True))
+        het_slot = n_src
         for k, pr in enumerate(self.projections):
             if self._delay_steps[k] == "het":
                 conn = pr.connectivity

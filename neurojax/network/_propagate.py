@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import os
@@ -149,7 +148,7 @@ def _row_delivery(target_fns, bases, weights, auxs, x):
     return carry0, deliver, finish
 
 
-def _event_blocks(make_delivery, x):
+def _event_blocks(target_fns, bases, weights, x, auxs):
     """Only the rows with `x != 0`, for every projection sharing this presynaptic vector
     at once, found by a two-level search with no sort: the mask is cut into blocks of `B`
     rows (`_block_size`), one pass flags the blocks holding a spike (O(n_pre), a fused
@@ -181,7 +180,7 @@ def _event_blocks(make_delivery, x):
     flags = jnp.any(mask, axis=1)
     n_blocks = jnp.sum(flags, dtype=jnp.int32)
 
-    carry0, deliver, finish = make_delivery(x)
+    carry0, deliver, finish = _row_delivery(target_fns, bases, weights, auxs, x)
 
     def row_(_, carry):
         outs, block, base = carry
@@ -223,7 +222,7 @@ def _for_each_bit(word, body, carry):
     return jax.lax.while_loop(lambda c: c[0] != 0, step, (word, carry))[1]
 
 
-def _event_bits(make_delivery, x, binary=False):
+def _event_bits(target_fns, bases, weights, x, auxs, binary=False):
     """Only the rows with `x != 0`, for every projection sharing this presynaptic vector,
     found through a bitset tree with no sort and no per-spike pass over the rows: level 0
     packs the spike mask into uint32 words (bit `i` of word `k`: row `32k + i`), level
@@ -245,7 +244,7 @@ def _event_bits(make_delivery, x, binary=False):
     while words[-1].shape[0] > 1:
         words.append(_pack_bits(words[-1] != 0))
 
-    carry0, deliver, finish = make_delivery(x)
+    carry0, deliver, finish = _row_delivery(target_fns, bases, weights, auxs, x)
 
     def visit(level, k, outs):
         """Every spiking row under word `k` of `level`, in increasing order."""
@@ -314,13 +313,9 @@ SEARCH = "bits"
 def _event(target_fns, chunk, bases, weights, x, auxs, binary=False):
     if SEARCH == "topk":
         return _event_topk(target_fns, chunk, bases, weights, x, auxs)
-
-    def make_delivery(x):
-        return _row_delivery(target_fns, bases, weights, auxs, x)
-
     if SEARCH == "blocks":
-        return _event_blocks(make_delivery, x)
-    return _event_bits(make_delivery, x, binary and BINARY)
+        return _event_blocks(target_fns, bases, weights, x, auxs)
+    return _event_bits(target_fns, bases, weights, x, auxs, binary and BINARY)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
@@ -376,96 +371,6 @@ def _scatter_events_jvp(target_fns, chunk, primals, tangents, binary=False):
 
 scatter_events.defjvp(_jvp_rule(False))
 scatter_binary_events.defjvp(_jvp_rule(True))
-
-
-def _ring_delivery(target_fns, buffer, weights, auxs, x):
-    """`_row_delivery` into one prebuilt buffer (`scatter_events_into`): the target
-    functions give indices into `buffer` itself, its last slot the padding's, so the
-    buffer is the loop's carry as it is (no zeroed outputs built and concatenated per
-    call) and comes back whole."""
-    pad = buffer.shape[0] - 1
-    n = len(target_fns)
-    if _per_synapse_loop(buffer[:pad]):
-
-        def deliver(outs, row):
-            e = _deliver_row_fused(target_fns, outs[0], weights, auxs, x, row, (pad,) * n, (0,) * n)
-            return (e,)
-
-        return (buffer,), deliver, lambda outs: outs[0]
-
-    def deliver(outs, row):
-        (e,) = outs
-        for fn, weight, aux in zip(target_fns, weights, auxs, strict=True):
-            vals = weight[row] if x is None else x[row] * weight[row]
-            e = e.at[fn(aux, row)].add(vals.astype(e.dtype), mode="drop")
-        return (e,)
-
-    return (buffer,), deliver, lambda outs: outs[0]
-
-
-def _event_into(target_fns, buffer, weights, x, auxs, binary):
-    def make_delivery(x):
-        return _ring_delivery(target_fns, buffer, weights, auxs, x)
-
-    if SEARCH == "blocks":
-        return _event_blocks(make_delivery, x)
-    return _event_bits(make_delivery, x, binary and BINARY)  # ("topk": bases only)
-
-
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
-def scatter_events_into(target_fns, binary, buffer, weights, x, auxs):
-    """`buffer` plus, for each projection k sharing the presynaptic vector `x`, the
-    weighted spikes of the rows with `x != 0` added at `target_fns[k](auxs[k], rows)`:
-    indices into `buffer` itself, whose last slot takes the padding (its value is
-    meaningless: the caller clears it). One search for all projections, as
-    `scatter_events`; the buffer is carried as it is, so it can be state of the time loop
-    (the arrival rings of `Network`, `RingTargets`). `binary`: `x` is exactly 0 or 1
-    (`scatter_binary_events`). Derivatives are those of the dense sum, as
-    `scatter_events`'."""
-    return _event_into(target_fns, buffer, weights, x, auxs, binary)
-
-
-@scatter_events_into.defjvp
-def _scatter_events_into_jvp(target_fns, binary, primals, tangents):
-    """The dense sum's tangent, added to the one slot each projection delivers into
-    (`RingTargets`): a dense scatter into a zeroed buffer of the whole ring per
-    projection and step would cost passes over every slot of it."""
-    if not all(isinstance(fn, RingTargets) for fn in target_fns):
-        raise NotImplementedError("scatter_events_into differentiates RingTargets only.")
-    buffer, weights, x, auxs = primals
-    d_buffer, d_weights, d_x, _ = tangents
-    out = _event_into(target_fns, buffer, weights, x, auxs, binary)
-    d_out = d_buffer
-    for fn, weight, d_weight, aux in zip(target_fns, weights, d_weights, auxs, strict=True):
-        post, offset, delay, length, clock, _ = aux
-        zero = jnp.zeros((fn.n_post,), buffer.dtype)
-        start = offset + ((clock + delay) % length) * fn.n_post
-        slot = jax.lax.dynamic_slice_in_dim(d_out, start, fn.n_post)
-        slot = (
-            slot
-            + _full(_post_targets, zero, d_weight, x, (post,))
-            + _full(_post_targets, zero, weight, d_x, (post,))
-        )
-        d_out = jax.lax.dynamic_update_slice_in_dim(d_out, slot, start, 0)
-    return out, d_out
-
-
-@dataclasses.dataclass(frozen=True)
-class RingTargets:
-    """The target function of a `Sparse` projection onto `n_post` neurons delivering into
-    its region of an arrival ring (`Network`'s per-source buffers, `scatter_events_into`)
-    with `aux = (post, offset, delay, length, clock, pad)`: a spike of step `clock`
-    reaches post neuron `p` at step `clock + delay`, stored in slot `(clock + delay) %
-    length` of the projection's `length` slots of `n_post` values from `offset`; the
-    padding (`p == n_post`) goes to the buffer's last slot, `pad`."""
-
-    n_post: int
-
-    def __call__(self, aux, rows):
-        post, offset, delay, length, clock, pad = aux
-        p = (post if rows is None else post[rows]).astype(jnp.int32)
-        slot = (clock + delay) % length
-        return jnp.where(p < self.n_post, offset + slot * self.n_post + p, pad)
 
 
 def _post_targets(aux, rows):
