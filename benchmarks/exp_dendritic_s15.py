@@ -12,7 +12,12 @@ the changes of this session keep the spikes bit for bit).
         [--variants former full ...] [--hlo] [--out FILE]
 
 Variants: `former` (the library at `--former`), `full` (the library as it is), and
-diagnostics `diag_*` (patched functions, not the library's behaviour; see `VARIANTS`).
+diagnostics `diag_*` (not the library's behaviour; see `VARIANTS`).
+
+Session 15 measured the arrival rings with it (not kept; benchmarks/README.md "Dendritic
+networks"): to measure them again, `git apply benchmarks/exp_dendritic_s15_rings.patch`
+(the library change and its tests against e72408e), then run this script (`full` is then
+the rings, `former` the library without them); `git apply -R` to undo.
 """
 
 from __future__ import annotations
