@@ -106,9 +106,23 @@ def huge_pages(tree) -> int:
     return done
 
 
+def _fixed_total(key, lam, shape):
+    """Diagnostic: a drive's total count per step `round(mean)` (no random draw; not
+    the Poisson distribution): what drawing the totals costs in the step."""
+    if shape == ():
+        return jnp.round(lam).astype(jnp.int32)
+    return _poisson_counts(key, lam, shape)
+
+
+from neurojax.network import _projection as PJ  # noqa: E402
+
+_poisson_counts = PJ.poisson_counts
+
 VARIANTS = {
     "former": "former",
     "full": "full",
+    # the pooled drives' totals not drawn (`_fixed_total`): other spikes
+    "diag_fixed_total": [(PJ, "poisson_counts", _fixed_total)],
     # the library as it is, its connectivity tables in huge pages (`huge_pages`)
     "diag_huge": "huge",
 }
