@@ -534,7 +534,9 @@ def traced_with_former(fn):
     return f
 
 
-def run_paired(build_dir: str, rounds: int, solver: str, former: bool = False) -> dict:
+def run_paired(
+    build_dir: str, rounds: int, solver: str, former: bool = False, former_commit=None
+) -> dict:
     """neurojax's compiled run and Brian2's C++ standalone program of the same network,
     already built in `build_dir` (by a `cpp_standalone` run of this script, whose build
     directory it prints), alternating in one process for `rounds` rounds: neurojax by
@@ -560,7 +562,26 @@ def run_paired(build_dir: str, rounds: int, solver: str, former: bool = False) -
 
     compiled = jax.jit(sim).lower(net, jax.random.key(1)).compile()
     jax.block_until_ready(compiled(net, jax.random.key(1)))
-    if former:
+    if former_commit:  # the library at that commit, imported beside this one
+        import importlib
+
+        import exp_dendritic_s15 as X
+
+        mod = X.former_package(former_commit)
+        nj_former = importlib.import_module(mod)
+        sv_former = {"euler": nj_former.solvers.Euler(), "expeuler": None}[solver]
+        save_former = nj_former.SaveAt(every=100, vars=(), spike_dtype=jnp.int16)
+
+        def sim_former(net, key):
+            return nj_former.simulate(
+                net, inputs, dt=DT, key=key, solver=sv_former, saveat=save_former
+            ).spikes
+
+        net_before = X.network(mod, 10_000)
+        before = jax.jit(sim_former).lower(net_before, jax.random.key(1)).compile()
+        jax.block_until_ready(before(net_before, jax.random.key(1)))
+        former = True
+    elif former:
         net_before = former_network(10_000)
         before = jax.jit(traced_with_former(sim)).lower(net_before, jax.random.key(1)).compile()
         jax.block_until_ready(before(net_before, jax.random.key(1)))
@@ -592,7 +613,13 @@ def run_paired(build_dir: str, rounds: int, solver: str, former: bool = False) -
         if former:
             rows[-1]["former_ratio"] = loop / rows[-1]["former_cpu_s"]
         print(json.dumps(rows[-1]), flush=True)
-    return dict(solver=solver, build_dir=build_dir, rows=rows, load=os.getloadavg())
+    return dict(
+        solver=solver,
+        build_dir=build_dir,
+        former_commit=former_commit,
+        rows=rows,
+        load=os.getloadavg(),
+    )
 
 
 def main(argv=None):
@@ -617,10 +644,19 @@ def main(argv=None):
         action="store_true",
         help="with --paired: also the former step (FORMER), in the same rounds",
     )
+    p.add_argument(
+        "--former-commit",
+        metavar="COMMIT",
+        help="with --paired: also the library at COMMIT (imported beside this one by "
+        "exp_dendritic_s15.former_package), in the same rounds",
+    )
     p.add_argument("--child", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     if args.paired:
-        res = run_paired(args.paired, args.repeats, args.solvers[0], args.former)
+        res = run_paired(
+            args.paired, args.repeats, args.solvers[0], args.former, args.former_commit
+        )
+        args.former = args.former or bool(args.former_commit)
         res["machine"] = C.machine_info()
         former = ["former CPU s", "former ratio"] if args.former else []
         md = C.markdown_table(
