@@ -3,6 +3,7 @@
     python validation/run_doc_blocks.py                 # README.md and docs/*.md
     python validation/run_doc_blocks.py docs/nmodl.md   # some files
     python validation/run_doc_blocks.py --list          # the blocks, what each needs, no run
+    python validation/run_doc_blocks.py docs/fitting.md --sections "Spike trains"
 
 The blocks of one `#`/`##` section of a file run in order in one namespace (a block may
 use the imports and variables of the blocks before it in its section, never those of
@@ -254,8 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--list", action="store_true", help="list the blocks and their directives; run nothing"
     )
+    ap.add_argument(
+        "--sections", nargs="+", metavar="TEXT", help="only the sections whose title contains one"
+    )
     args = ap.parse_args(argv)
     blocks = [b for f in args.files for b in parse(ROOT / f if not Path(f).is_absolute() else f)]
+    if args.sections:
+        blocks = [b for b in blocks if any(t in b.section for t in args.sections)]
     if args.list:
         for b in blocks:
             tags = [t for t, on in (("setup", b.setup), ("check", b.check)) if on]
