@@ -15,8 +15,8 @@ def test_demo_writes_figures_and_improves_the_fit(tmp_path, capsys):
         png = (out / name).read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
     # from (0.6, 1.4, 1.4) x the truth (~27 mV² of trace MSE), fit's default strategy
-    # (the data-driven start, then 8 L-BFGS steps) reaches the 1 mV² noise floor, and
-    # every conductance moves towards the truth
+    # (the data-driven start, then up to 8 Levenberg–Marquardt steps) reaches the 1 mV²
+    # noise floor, and every conductance moves towards the truth
     result = summary["result"]
     start = summary["truth"] * np.array(_demo.GUESS)
     guess_loss = float(result.objective(tuple(np.float32(g) for g in start)))

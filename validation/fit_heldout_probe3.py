@@ -174,49 +174,73 @@ def case(name, doc):
     return deco
 
 
-@case("ml_gca_gk", "Morris–Lecar g_ca, g_k from two steps (60, 100 µA/cm²), 200 ms dt 0.1, noise-free, from −30 %/+30 %")
+@case(
+    "ml_gca_gk",
+    "Morris–Lecar g_ca, g_k from two steps (60, 100 µA/cm²), 200 ms dt 0.1, noise-free, "
+    "from −30 %/+30 %",
+)
 def _():
     dt, n = 0.1, 2000
     return _simple(nj.MorrisLecar, ("g_ca", "g_k"), (4.4, 8.0), (3.08, 10.4),
                    _step(dt, n, 20, 180, [60.0, 100.0]), dt, expect_converged=True)  # fmt: skip
 
 
-@case("ml_phi_v3_noise", "Morris–Lecar phi, v3 (kinetics), two steps, 1 mV noise, from +25 %: within 2 s.e.")
+@case(
+    "ml_phi_v3_noise",
+    "Morris–Lecar phi, v3 (kinetics), two steps, 1 mV noise, from +25 %: within 2 s.e.",
+)
 def _():
     dt, n = 0.1, 2000
     return _simple(nj.MorrisLecar, ("phi", "v3"), (0.04, 2.0), (0.05, 2.5),
                    _step(dt, n, 20, 180, [60.0, 100.0]), dt, noise=1.0, se_check=True)  # fmt: skip
 
 
-@case("fhn_abtau", "FitzHugh–Nagumo a, b, tau (dimensionless v), step 0.5, 200 time units dt 0.1, noise-free, from ±20 %")
+@case(
+    "fhn_abtau",
+    "FitzHugh–Nagumo a, b, tau (dimensionless v), step 0.5, 200 time units dt 0.1, noise-"
+    "free, from ±20 %",
+)
 def _():
     dt, n = 0.1, 2000
     return _simple(nj.FitzHughNagumo, ("a", "b", "tau"), (0.7, 0.8, 12.5), (0.84, 0.64, 15.0),
                    _step(dt, n, 10, 190, [0.5, 0.3]), dt, tol=0.01)  # fmt: skip
 
 
-@case("qif_tau_r_vc", "QIF tau, r, v_c from spiking sweeps (2.5, 3.5 nA), 150 ms dt 0.1, noise-free, from ±20 %")
+@case(
+    "qif_tau_r_vc",
+    "QIF tau, r, v_c from spiking sweeps (2.5, 3.5 nA), 150 ms dt 0.1, noise-free, from ±20 %",
+)
 def _():
     dt, n = 0.1, 1500
     return _simple(nj.QIF, ("tau", "r", "v_c"), (10.0, 10.0, -50.0), (12.0, 8.0, -45.0),
                    _step(dt, n, 10, 140, [2.5, 3.5]), dt)  # fmt: skip
 
 
-@case("eif_dt_vt", "EIF delta_t, v_t from spiking sweeps (2, 3 nA), 150 ms dt 0.05, 0.5 mV, from +30 %/−5 mV")
+@case(
+    "eif_dt_vt",
+    "EIF delta_t, v_t from spiking sweeps (2, 3 nA), 150 ms dt 0.05, 0.5 mV, from +30 %/−5 mV",
+)
 def _():
     dt, n = 0.05, 3000
     return _simple(nj.EIF, ("delta_t", "v_t"), (2.0, -50.0), (2.6, -55.0),
                    _step(dt, n, 10, 140, [2.0, 3.0]), dt, noise=0.5, tol=0.03)  # fmt: skip
 
 
-@case("inapik_vhalf_k", "INaPIK v_half_m, k_m, g_na, step 10 µA/cm², 50 ms dt 0.01, noise-free, from ±10 %")
+@case(
+    "inapik_vhalf_k",
+    "INaPIK v_half_m, k_m, g_na, step 10 µA/cm², 50 ms dt 0.01, noise-free, from ±10 %",
+)
 def _():
     dt, n = 0.01, 5000
     return _simple(nj.INaPIK, ("v_half_m", "k_m", "g_na"), (-20.0, 15.0, 20.0), (-22.0, 16.5, 18.0),
                    _step(dt, n, 5, 45, [10.0]), dt)  # fmt: skip
 
 
-@case("reduced_two_steps", "ReducedHH g_na, g_k, g_l, e_l, two steps (4, 9 µA/cm²) batched, 50 ms dt 0.025, 1 mV, from ±30 %")
+@case(
+    "reduced_two_steps",
+    "ReducedHH g_na, g_k, g_l, e_l, two steps (4, 9 µA/cm²) batched, 50 ms dt 0.025, 1 "
+    "mV, from ±30 %",
+)
 def _():
     dt, n = 0.025, 2000
     return _simple(nj.ReducedHH, ("g_na", "g_k", "g_l", "e_l"), (120.0, 36.0, 0.3, -54.3),
@@ -224,28 +248,41 @@ def _():
                    noise=1.0, se_check=True)  # fmt: skip
 
 
-@case("hh_temperature", "HH temperature (°C) and g_k, 10 µA/cm² step, 40 ms dt 0.025, noise-free, from 12 °C / −20 %")
+@case(
+    "hh_temperature",
+    "HH temperature (°C) and g_k, 10 µA/cm² step, 40 ms dt 0.025, noise-free, from 12 °C / −20 %",
+)
 def _():
     dt, n = 0.025, 1600
     return _simple(nj.HodgkinHuxley, ("temperature", "g_k"), (6.3, 36.0), (12.0, 28.8),
                    _step(dt, n, 5, 35, [10.0]), dt, expect_converged=True)  # fmt: skip
 
 
-@case("hh_ek", "HH e_k and g_l, −3 and 8 µA/cm² steps, 40 ms dt 0.025, noise-free, from −70 mV / +40 %")
+@case(
+    "hh_ek",
+    "HH e_k and g_l, −3 and 8 µA/cm² steps, 40 ms dt 0.025, noise-free, from −70 mV / +40 %",
+)
 def _():
     dt, n = 0.025, 1600
     return _simple(nj.HodgkinHuxley, ("e_k", "g_l"), (-77.0, 0.3), (-70.0, 0.42),
                    _step(dt, n, 5, 35, [-3.0, 8.0]), dt, expect_converged=True)  # fmt: skip
 
 
-@case("hh_ena_el_noise", "HH e_na, e_l, c_m, 8 µA/cm² step, 40 ms dt 0.025, 1 mV, from +10 mV / −5 mV / +20 %: within 2 s.e.")
+@case(
+    "hh_ena_el_noise",
+    "HH e_na, e_l, c_m, 8 µA/cm² step, 40 ms dt 0.025, 1 mV, from +10 mV / −5 mV / +20 %:"
+    " within 2 s.e.",
+)
 def _():
     dt, n = 0.025, 1600
     return _simple(nj.HodgkinHuxley, ("e_na", "e_l", "c_m"), (50.0, -54.3, 1.0), (60.0, -59.3, 1.2),
                    _step(dt, n, 5, 35, [8.0]), dt, noise=1.0, se_check=True)  # fmt: skip
 
 
-@case("hh_start_at_truth", "HH g_na, g_k, g_l started AT the truth, noise-free: must say converged and not move")
+@case(
+    "hh_start_at_truth",
+    "HH g_na, g_k, g_l started AT the truth, noise-free: must say converged and not move",
+)
 def _():
     dt, n = 0.025, 1200
     row = _simple(nj.HodgkinHuxley, ("g_na", "g_k", "g_l"), (120.0, 36.0, 0.3), (120.0, 36.0, 0.3),
@@ -255,7 +292,10 @@ def _():
     return row
 
 
-@case("hh_start_at_truth_noise", "same at the truth, 1 mV noise, strategy=Plain(): converged within 2 s.e.")
+@case(
+    "hh_start_at_truth_noise",
+    "same at the truth, 1 mV noise, strategy=Plain(): converged within 2 s.e.",
+)
 def _():
     dt, n = 0.025, 1200
     row = _simple(nj.HodgkinHuxley, ("g_na", "g_k", "g_l"), (120.0, 36.0, 0.3), (120.0, 36.0, 0.3),
@@ -266,7 +306,10 @@ def _():
     return row
 
 
-@case("lif_start_at_truth", "LIF tau, r started at the truth, spiking sweeps, noise-free (default Auto)")
+@case(
+    "lif_start_at_truth",
+    "LIF tau, r started at the truth, spiking sweeps, noise-free (default Auto)",
+)
 def _():
     dt, n = 0.1, 1000
     row = _simple(nj.LIF, ("tau", "r"), (10.0, 10.0), (10.0, 10.0),
@@ -280,7 +323,8 @@ def _():
 def _():
     dt, n = 0.025, 1200
     row = _simple(nj.HodgkinHuxley, ("g_na", "g_k", "g_l"), (120.0, 36.0, 0.3), (96.0, 28.8, 0.24),
-                  _step(dt, n, 5, 25, [10.0]), dt, steps=1, strategy=nj.fitting.Plain())  # fmt: skip
+                  _step(dt, n, 5, 25, [10.0]), dt, steps=1,
+                  strategy=nj.fitting.Plain())  # fmt: skip
     if row["converged"] and not row["right"]:
         row["verdict"] = "DEFECT: one step, converged"
     return row
@@ -293,7 +337,10 @@ def _():
                    _step(dt, n, 5, 25, [10.0]), dt, steps=1)  # fmt: skip
 
 
-@case("hh_bounded_edge", "HH g_k with constraints=Bounded(0, 36) and the truth (36) on the upper edge, start 30")
+@case(
+    "hh_bounded_edge",
+    "HH g_k with constraints=Bounded(0, 36) and the truth (36) on the upper edge, start 30",
+)
 def _():
     dt, n = 0.025, 1200
     return _simple(nj.HodgkinHuxley, ("g_k",), (36.0,), (30.0,), _step(dt, n, 5, 25, [10.0]), dt,
@@ -311,14 +358,20 @@ def _():
     return row
 
 
-@case("lif_t_ref", "LIF t_ref (and tau) from its spiking voltage, 2.5 nA: t_ref acts in whole steps")
+@case(
+    "lif_t_ref",
+    "LIF t_ref (and tau) from its spiking voltage, 2.5 nA: t_ref acts in whole steps",
+)
 def _():
     dt, n = 0.1, 1000
-    return _simple(nj.LIF, ("tau", "t_ref"), (10.0, 2.0), (12.0, 3.0), _step(dt, n, 10, 90, [2.5, 3.5]),
-                   dt, tol=0.02)  # fmt: skip
+    return _simple(nj.LIF, ("tau", "t_ref"), (10.0, 2.0), (12.0, 3.0),
+                   _step(dt, n, 10, 90, [2.5, 3.5]), dt, tol=0.02)  # fmt: skip
 
 
-@case("hh_v_th_trace", "HH g_k and v_th (spike-detection threshold) from the voltage: v_th never read by TraceMSE")
+@case(
+    "hh_v_th_trace",
+    "HH g_k and v_th (spike-detection threshold) from the voltage: v_th never read by TraceMSE",
+)
 def _():
     dt, n = 0.025, 1200
     try:
@@ -329,7 +382,10 @@ def _():
     return row
 
 
-@case("hh_gl_el_rest", "HH g_l and e_l from a recording at rest (no current): only their balance is determined")
+@case(
+    "hh_gl_el_rest",
+    "HH g_l and e_l from a recording at rest (no current): only their balance is determined",
+)
 def _():
     dt, n = 0.025, 1200
     m_true = nj.HodgkinHuxley()
@@ -345,7 +401,10 @@ def _():
     return _verdict(row)
 
 
-@case("izh_d_subthreshold_fhn", "FitzHugh–Nagumo tau from a trace at rest (input 0): tau does not act at the fixed point")
+@case(
+    "izh_d_subthreshold_fhn",
+    "FitzHugh–Nagumo tau from a trace at rest (input 0): tau does not act at the fixed point",
+)
 def _():
     dt, n = 0.1, 500
     m_true = nj.FitzHughNagumo()
@@ -362,7 +421,10 @@ def _():
     return _verdict(row)
 
 
-@case("hh_nan_gap_masked", "HH g_na, g_k, g_l, target with a NaN gap (10–15 ms) replaced by 0 and masked (weights), 1 mV")
+@case(
+    "hh_nan_gap_masked",
+    "HH g_na, g_k, g_l, target with a NaN gap (10–15 ms) replaced by 0 and masked (weights), 1 mV",
+)
 def _():
     dt, n = 0.025, 1600
     inputs = _step(dt, n, 5, 35, [10.0])
@@ -380,7 +442,10 @@ def _():
     return _verdict(row)
 
 
-@case("hh_nan_target_refused", "HH target with NaN left in: refused naming the first NaN and what to do")
+@case(
+    "hh_nan_target_refused",
+    "HH target with NaN left in: refused naming the first NaN and what to do",
+)
 def _():
     dt, n = 0.025, 400
     inputs = _step(dt, n, 2, 8, [10.0])
@@ -393,11 +458,17 @@ def _():
     return dict(verdict="DEFECT: NaN target accepted")
 
 
-@case("hh_different_lengths", "HH g_na, g_k, g_l, sweeps of 20 and 40 ms batched: the short one padded (zero input, masked target)")
+@case(
+    "hh_different_lengths",
+    "HH g_na, g_k, g_l, sweeps of 20 and 40 ms batched: the short one padded (zero input,"
+    " masked target)",
+)
 def _():
     dt, n = 0.025, 1600
     t = dt * np.arange(n)
-    i = np.stack([np.where((t >= 5) & (t < 18), 8.0, 0.0), np.where((t >= 5) & (t < 35), 12.0, 0.0)], 1)
+    i = np.stack(
+        [np.where((t >= 5) & (t < 18), 8.0, 0.0), np.where((t >= 5) & (t < 35), 12.0, 0.0)], 1
+    )
     inputs = _f(i)
     v = np.array(nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt).v)
     short = np.arange(n) >= 800
@@ -411,7 +482,10 @@ def _():
     return _verdict(row)
 
 
-@case("hh_f64_vs_f32", "HH g_na, g_k, g_l, one sweep, 0.5 mV: float64 model and data under x64 vs float32 (same data)")
+@case(
+    "hh_f64_vs_f32",
+    "HH g_na, g_k, g_l, one sweep, 0.5 mV: float64 model and data under x64 vs float32 (same data)",
+)
 def _():
     dt, n = 0.025, 1600
     out = {}
@@ -422,7 +496,7 @@ def _():
             inputs = _step(dt, n, 5, 35, [9.0]).astype(d)
             sol = nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt)
             target = (sol.v + 0.5 * jax.random.normal(jax.random.key(3), sol.v.shape)).astype(d)
-            start = jtu.tree_map(lambda x: x.astype(d) if eqx.is_inexact_array(x) else x,
+            start = jtu.tree_map(lambda x, d=d: x.astype(d) if eqx.is_inexact_array(x) else x,
                                  nj.HodgkinHuxley(g_na=84.0, g_k=46.8, g_l=0.39))  # fmt: skip
             r, _w = _fit(start, inputs, target, dt, _where(("g_na", "g_k", "g_l")))
             out[prec] = _verdict(_summary(r, (120.0, 36.0, 0.3), noise=0.5, se_check=True))
@@ -437,7 +511,11 @@ def _():
     return row
 
 
-@case("hh_spikecount", "HH g_na from SpikeCount on 3 sweeps (6, 10, 20 µA/cm²), default Adam, from −40 % (too few spikes)")
+@case(
+    "hh_spikecount",
+    "HH g_na from SpikeCount on 3 sweeps (6, 10, 20 µA/cm²), default Adam, from −40 % "
+    "(too few spikes)",
+)
 def _():
     dt, n = 0.025, 2000
     inputs = _step(dt, n, 5, 45, [6.0, 10.0, 20.0])
@@ -454,13 +532,18 @@ def _():
     return _verdict(row)
 
 
-@case("lif_spikecount_recording_spikes_only", "LIF r from spike counts only (Recording(spikes=...)), SpikeCount, from −30 %")
+@case(
+    "lif_spikecount_recording_spikes_only",
+    "LIF r from spike counts only (Recording(spikes=...)), SpikeCount, from −30 %",
+)
 def _():
     dt, n = 0.1, 2000
     inputs = _step(dt, n, 10, 190, [1.8, 2.5, 3.5])
     sol = nj.simulate(nj.LIF(), inputs, dt=dt)
     target = Recording(spikes=sol.spikes, dt=dt)
-    r, warned = _fit(nj.LIF(r=7.0), inputs, target, dt, lambda m: (m.r,), loss=SpikeCount(), steps=150)
+    r, warned = _fit(
+        nj.LIF(r=7.0), inputs, target, dt, lambda m: (m.r,), loss=SpikeCount(), steps=150
+    )
     pred = nj.simulate(r.model, inputs, dt=dt)
     row = _summary(r, (10.0,), tol=0.1)
     row.update(spikes_true=np.asarray(sol.spikes.sum(0)).tolist(),
@@ -473,13 +556,19 @@ def _two_comp(g_dend, ra, gbar=None, mech=None):
     from neurojax.cable import Branch, Cell, Morphology, Passive
     from neurojax.channels import HH
 
-    morph = Morphology([Branch(20.0, 20.0, type="soma"), Branch(200.0, 2.0, parent=0, nseg=1, type="dend")])
+    morph = Morphology(
+        [Branch(20.0, 20.0, type="soma"), Branch(200.0, 2.0, parent=0, nseg=1, type="dend")]
+    )
     soma = mech if mech is not None else HH()
     return Cell(morph, [(soma, "soma"), (Passive(g=float(g_dend), e=-65.0), "dend")],
                 ra=float(ra), clamps=[(0, 0.5)], synapses=[(1, 0.5, 0.0)])  # fmt: skip
 
 
-@case("cell2_soma_only", "2-compartment cell (HH soma, passive dendrite): dendrite g and ra from the soma voltage only (record_v subset), 0.5 mV")
+@case(
+    "cell2_soma_only",
+    "2-compartment cell (HH soma, passive dendrite): dendrite g and ra from the soma "
+    "voltage only (record_v subset), 0.5 mV",
+)
 def _():
     dt, n = 0.025, 1000
     t = dt * np.arange(n)
@@ -520,7 +609,11 @@ PROCEDURE rates(v (mV)) {
 """
 
 
-@case("cell_nmodl_density", "one-compartment Cell with own .mod leak + K (n^4) mechanisms: both gbar densities from depolarising steps, noise-free, from ±30 %")
+@case(
+    "cell_nmodl_density",
+    "one-compartment Cell with own .mod leak + K (n^4) mechanisms: both gbar densities "
+    "from depolarising steps, noise-free, from ±30 %",
+)
 def _():
     from neurojax.cable import Branch, Cell, Morphology
     from neurojax.nmodl import load_mod
@@ -550,7 +643,8 @@ def _relay(w, tau, delay=None, dt=0.05):
 
     kw = {} if delay is None else dict(delay=delay)
     return Network({"src": Population(SpikeSource(), 3), "dst": Population(nj.LIF(v_th=1e3), 3)},
-                   (Projection("src", "dst", OneToOne(3, float(w)), Exponential(tau=float(tau)), **kw),),
+                   (Projection("src", "dst", OneToOne(3, float(w)), Exponential(tau=float(tau)),
+                               **kw),),
                    dt=dt)  # fmt: skip
 
 
@@ -561,7 +655,10 @@ def _relay_inputs(n_steps=1000):
     return {"src": _f(s)}
 
 
-@case("net_delay_trainable", "relay network: the projection's delay (ms) trainable: refused or said not differentiable")
+@case(
+    "net_delay_trainable",
+    "relay network: the projection's delay (ms) trainable: refused or said not differentiable",
+)
 def _():
     dt = 0.05
     inputs = _relay_inputs()
@@ -570,14 +667,20 @@ def _():
     target = nj.simulate(truth, inputs, dt=dt, saveat=saveat).states
     start = _relay(1.5, 3.0, delay=3.0)
     try:
-        r, warned = _fit(start, inputs, target, dt, lambda m: (m.projections[0].delay,), saveat=saveat)
+        r, warned = _fit(
+            start, inputs, target, dt, lambda m: (m.projections[0].delay,), saveat=saveat
+        )
     except (ValueError, TypeError) as e:
         return dict(refused=f"{type(e).__name__}: {str(e)[:300]}", verdict="ok (refused)")
     row = _summary(r, (2.0,))
     return _verdict(row)
 
 
-@case("net_tau_poprate", "40 LIF driven by one Poisson-like spike source pattern: synaptic tau from PopulationRate(bin=10), from +50 %")
+@case(
+    "net_tau_poprate",
+    "40 LIF driven by one Poisson-like spike source pattern: synaptic tau from "
+    "PopulationRate(bin=10), from +50 %",
+)
 def _():
     from neurojax.network import Dense, Network, Population, Projection, SpikeSource
     from neurojax.synapses import Exponential
@@ -585,8 +688,10 @@ def _():
     dt, n_steps, n_post = 0.1, 2000, 40
 
     def build(tau):
-        return Network({"src": Population(SpikeSource(), 20), "dst": Population(nj.LIF(), n_post)},
-                       (Projection("src", "dst", Dense(np.full((20, n_post), 0.9)), Exponential(tau=float(tau))),),
+        return Network({"src": Population(SpikeSource(), 20),
+                        "dst": Population(nj.LIF(), n_post)},
+                       (Projection("src", "dst", Dense(np.full((20, n_post), 0.9)),
+                                   Exponential(tau=float(tau))),),
                        dt=dt)  # fmt: skip
 
     rng = np.random.default_rng(5)
@@ -602,7 +707,11 @@ def _():
     return _verdict(row)
 
 
-@case("hh_user_lbfgs_far", "HH g_na, g_k, g_l, optimizer=optax.adam(1e-3) (tiny step), 30 steps, Plain: must not say converged")
+@case(
+    "hh_user_lbfgs_far",
+    "HH g_na, g_k, g_l, optimizer=optax.adam(1e-3) (tiny step), 30 steps, Plain: must not"
+    " say converged",
+)
 def _():
     dt, n = 0.025, 1200
     return _simple(nj.HodgkinHuxley, ("g_na", "g_k", "g_l"), (120.0, 36.0, 0.3), (96.0, 28.8, 0.24),
@@ -610,7 +719,10 @@ def _():
                    strategy=nj.fitting.Plain())  # fmt: skip
 
 
-@case("hh_every_nan_weights", "HH g_k, SaveAt(every=4), weights zero on half the rows, 1 mV: within 2 s.e.")
+@case(
+    "hh_every_nan_weights",
+    "HH g_k, SaveAt(every=4), weights zero on half the rows, 1 mV: within 2 s.e.",
+)
 def _():
     dt, n = 0.025, 1600
     inputs = _step(dt, n, 5, 35, [10.0])
@@ -647,8 +759,18 @@ def main():
         row["cpu_seconds"] = time.process_time() - t0
         row["doc"] = doc
         results[name] = row
-        brief = {k: row[k] for k in ("max_rel_err", "converged", "stop_reason", "z", "poorly",
-                                      "mahalanobis2", "refused", "history_ok", "loss") if k in row}  # fmt: skip
+        keys = (
+            "max_rel_err",
+            "converged",
+            "stop_reason",
+            "z",
+            "poorly",
+            "mahalanobis2",
+            "refused",
+            "history_ok",
+            "loss",
+        )
+        brief = {k: row[k] for k in keys if k in row}
         print(f"{name}: {row['verdict']} {brief} {row['cpu_seconds']:.1f} CPU-s", flush=True)
         with open(a.out, "w") as f:
             json.dump(results, f, indent=1, default=str)

@@ -69,7 +69,10 @@ def case(name, doc):
 def _summary(r, truth_vals, **kw):
     """probe 3's `_summary` for array parameters too (every leaf raveled: a cell's
     per-compartment density, a projection's per-neuron weight)."""
-    flat = lambda tree: np.concatenate([np.ravel(np.asarray(x, float)) for x in jtu.tree_leaves(tree)])  # noqa: E731
+
+    def flat(tree):
+        return np.concatenate([np.ravel(np.asarray(x, float)) for x in jtu.tree_leaves(tree)])
+
     if all(np.size(x) == 1 for x in jtu.tree_leaves(r.params)):
         return _p3._summary(r, truth_vals, **kw)
 
@@ -114,7 +117,8 @@ def _row(r, truth, *, warned=(), tol=0.01, noise=None, se_check=False, read_only
 
 
 def _simple(cls, fields, truth, start, inputs, dt, *, noise=0.0, tol=0.01, fixed=None,
-            se_check=False, expect_converged=None, saveat=None, expect_unread=None, **kw):  # fmt: skip
+            se_check=False, expect_converged=None, saveat=None, expect_unread=None,
+            **kw):  # fmt: skip
     fixed = fixed or {}
     m_true = _point_model(cls, fields, truth, **fixed)
     s_kw = {} if saveat is None else dict(saveat=saveat)
@@ -127,47 +131,62 @@ def _simple(cls, fields, truth, start, inputs, dt, *, noise=0.0, tol=0.01, fixed
                expect_converged=expect_converged)  # fmt: skip
     if expect_unread is not None and tuple(r.unread) != tuple(expect_unread):
         row["verdict"] = (
-            ("ok; " if row["verdict"] == "ok" else row["verdict"] + "; ")
-            + f"DEFECT: unread {r.unread}, expected {tuple(expect_unread)}"
-        )
+            "ok; " if row["verdict"] == "ok" else row["verdict"] + "; "
+        ) + f"DEFECT: unread {r.unread}, expected {tuple(expect_unread)}"
     return row
 
 
 # ------------------------------------------------------- parameters the loss may not read
 
 
-@case("hh_vth_alone_noise", "HH v_th alone under TraceMSE, 1 mV noise: nothing to fit — every gradient 0, said")
+@case(
+    "hh_vth_alone_noise",
+    "HH v_th alone under TraceMSE, 1 mV noise: nothing to fit — every gradient 0, said",
+)
 def _():
     dt, n = 0.025, 800
     return _simple(nj.HodgkinHuxley, ("v_th",), (0.0,), (-20.0,), _step(dt, n, 2, 18, [8.0]), dt,
                    noise=1.0, expect_unread=("v_th",))  # fmt: skip
 
 
-@case("hh_vth_alone_clean", "HH v_th alone under TraceMSE, noise-free: loss 0 everywhere; LM's Jacobian still says unread")
+@case(
+    "hh_vth_alone_clean",
+    "HH v_th alone under TraceMSE, noise-free: loss 0 everywhere; LM's Jacobian still says unread",
+)
 def _():
     dt, n = 0.025, 800
     return _simple(nj.HodgkinHuxley, ("v_th",), (0.0,), (-20.0,), _step(dt, n, 2, 18, [8.0]), dt,
                    expect_unread=("v_th",))  # fmt: skip
 
 
-@case("hh_gk_vth_mixed_loss", "HH g_k, v_th under TraceMSE + 0.5·SpikeCount (v_th read by the count), from −15 % / −30 mV")
+@case(
+    "hh_gk_vth_mixed_loss",
+    "HH g_k, v_th under TraceMSE + 0.5·SpikeCount (v_th read by the count), from −15 % / −30 mV",
+)
 def _():
     dt, n = 0.025, 800
     inputs = _step(dt, n, 2, 18, [8.0, 12.0])
     sol = nj.simulate(nj.HodgkinHuxley(), inputs, dt=dt)
     target = Recording(v=sol.v, spikes=sol.spikes, dt=dt)
     r, warned = _fit(nj.HodgkinHuxley(g_k=30.6, v_th=-30.0), inputs, target, dt,
-                     _where(("g_k", "v_th")), loss=TraceMSE() + 0.5 * SpikeCount(), steps=150)  # fmt: skip
+                     _where(("g_k", "v_th")), loss=TraceMSE() + 0.5 * SpikeCount(),
+                     steps=150)  # fmt: skip
     # v_th is determined only to the interval keeping the counts (any v_th between rest
     # and the spike peak); g_k must be right
     row = _row(r, (36.0, 0.0), warned=warned, tol=0.02)
     pred = nj.simulate(r.model, inputs, dt=dt)
-    row["counts"] = [np.asarray(sol.spikes.sum(0)).tolist(), np.asarray(pred.spikes.sum(0)).tolist()]
+    row["counts"] = [
+        np.asarray(sol.spikes.sum(0)).tolist(),
+        np.asarray(pred.spikes.sum(0)).tolist(),
+    ]
     row["right"] = abs(row["fitted"][0] / 36.0 - 1) <= 0.02 and row["counts"][0] == row["counts"][1]
     return _verdict(row)
 
 
-@case("lif_tau_r_vth_trace", "LIF tau, r, v_th from a spiking trace (TraceMSE), noise-free, from ±15 % / +3 mV")
+@case(
+    "lif_tau_r_vth_trace",
+    "LIF tau, r, v_th from a spiking trace (TraceMSE), noise-free, from ±15 % / +3 mV",
+)
 def _():
     dt, n = 0.1, 1500
     return _simple(nj.LIF, ("tau", "r", "v_th"), (10.0, 10.0, -50.0), (11.5, 8.5, -47.0),
@@ -188,7 +207,10 @@ def _():
                    _step(dt, n, 10, 140, [0.8, 1.2]), dt, tol=0.01)  # fmt: skip
 
 
-@case("qif_vth_vc_plain_lbfgs", "QIF v_c, v_th by Plain L-BFGS (gradient path), spiking, from +3 mV / −5 mV")
+@case(
+    "qif_vth_vc_plain_lbfgs",
+    "QIF v_c, v_th by Plain L-BFGS (gradient path), spiking, from +3 mV / −5 mV",
+)
 def _():
     dt, n = 0.1, 1500
     return _simple(nj.QIF, ("v_c", "v_th"), (-50.0, -30.0), (-47.0, -35.0),
@@ -196,31 +218,43 @@ def _():
                    optimizer=optax.lbfgs(), patience=5)  # fmt: skip
 
 
-@case("hh_vth_auto_estimate", "HH g_na, g_k, v_th with Auto (data-driven estimate of the conductances), noise-free, ±20 %")
+@case(
+    "hh_vth_auto_estimate",
+    "HH g_na, g_k, v_th with Auto (data-driven estimate of the conductances), noise-free, ±20 %",
+)
 def _():
     dt, n = 0.025, 1200
-    return _simple(nj.HodgkinHuxley, ("g_na", "g_k", "v_th"), (120.0, 36.0, 0.0), (96.0, 43.2, -15.0),
-                   _step(dt, n, 5, 25, [10.0]), dt)  # fmt: skip
+    return _simple(nj.HodgkinHuxley, ("g_na", "g_k", "v_th"), (120.0, 36.0, 0.0),
+                   (96.0, 43.2, -15.0), _step(dt, n, 5, 25, [10.0]), dt)  # fmt: skip
 
 
 # -------------------------------------------------------------------- reset models, losses
 
 
-@case("izh_cd_trace", "Izhikevich c, d (reset parameters) from a spiking trace, noise-free, from +5 mV / −25 %")
+@case(
+    "izh_cd_trace",
+    "Izhikevich c, d (reset parameters) from a spiking trace, noise-free, from +5 mV / −25 %",
+)
 def _():
     dt, n = 0.1, 2000
     return _simple(nj.Izhikevich, ("c", "d"), (-65.0, 8.0), (-60.0, 6.0),
                    _step(dt, n, 20, 180, [10.0, 14.0]), dt, tol=0.01)  # fmt: skip
 
 
-@case("izh_ab_trace_noise", "Izhikevich a, b from a spiking trace, 0.5 mV noise, from ±15 %: within 2 s.e.")
+@case(
+    "izh_ab_trace_noise",
+    "Izhikevich a, b from a spiking trace, 0.5 mV noise, from ±15 %: within 2 s.e.",
+)
 def _():
     dt, n = 0.1, 2000
     return _simple(nj.Izhikevich, ("a", "b"), (0.02, 0.2), (0.023, 0.17),
                    _step(dt, n, 20, 180, [10.0, 14.0]), dt, noise=0.5, se_check=True)  # fmt: skip
 
 
-@case("adex_b_tauw_vanrossum", "AdEx b, tau_w from spike trains only (VanRossum τ 5 ms), from +30 % / −20 %, 200 steps")
+@case(
+    "adex_b_tauw_vanrossum",
+    "AdEx b, tau_w from spike trains only (VanRossum τ 5 ms), from +30 % / −20 %, 200 steps",
+)
 def _():
     dt, n = 0.1, 3000
     inputs = _step(dt, n, 10, 290, [0.8, 1.2])
@@ -231,7 +265,10 @@ def _():
     return _row(r, (0.0805, 144.0), warned=warned, tol=0.05)
 
 
-@case("hh_trace_plus_rest", "HH g_l, e_l from TraceMSE + 10·RestingPotential, subthreshold step, 0.5 mV: within 2 s.e.")
+@case(
+    "hh_trace_plus_rest",
+    "HH g_l, e_l from TraceMSE + 10·RestingPotential, subthreshold step, 0.5 mV: within 2 s.e.",
+)
 def _():
     dt, n = 0.025, 1200
     return _simple(nj.HodgkinHuxley, ("g_l", "e_l"), (0.3, -54.387), (0.4, -58.0),
@@ -242,22 +279,36 @@ def _():
 # ----------------------------------------------------------------- weights, batches, bounds
 
 
-@case("hh_unequal_sweep_weights", "HH g_na, g_k, g_l, 3 sweeps weighted 1, 2, 4 (TraceMSE weights per column), 1 mV, ±25 %: within 2 s.e.")
+@case(
+    "hh_unequal_sweep_weights",
+    "HH g_na, g_k, g_l, 3 sweeps weighted 1, 2, 4 (TraceMSE weights per column), 1 mV, "
+    "±25 %: within 2 s.e.",
+)
 def _():
     dt, n = 0.025, 1200
     w = _f(np.broadcast_to(np.array([1.0, 2.0, 4.0]), (n, 3)))
-    return _simple(nj.HodgkinHuxley, ("g_na", "g_k", "g_l"), (120.0, 36.0, 0.3), (150.0, 27.0, 0.375),
-                   _step(dt, n, 5, 25, [4.0, 8.0, 12.0]), dt, noise=1.0, se_check=True,
+    return _simple(nj.HodgkinHuxley, ("g_na", "g_k", "g_l"), (120.0, 36.0, 0.3),
+                   (150.0, 27.0, 0.375), _step(dt, n, 5, 25, [4.0, 8.0, 12.0]), dt, noise=1.0,
+                   se_check=True,
                    loss=TraceMSE(weights=w))  # fmt: skip
 
 
-@case("hh_four_sweeps_f64", "HH g_na, g_k, g_l, 4 batched sweeps (−2…15 µA/cm²), 0.5 mV, float64 (x64), ±40 %: within 2 s.e.")
+@case(
+    "hh_four_sweeps_f64",
+    "HH g_na, g_k, g_l, 4 batched sweeps (−2…15 µA/cm²), 0.5 mV, float64 (x64), ±40 %: "
+    "within 2 s.e.",
+)
 def _():
     jax.config.update("jax_enable_x64", True)
     try:
         dt, n = 0.025, 1200
         inputs = _step(dt, n, 5, 25, [-2.0, 4.0, 9.0, 15.0]).astype(jnp.float64)
-        to64 = lambda m: jtu.tree_map(lambda x: x.astype(jnp.float64) if eqx.is_inexact_array(x) else x, m)  # noqa: E731
+
+        def to64(m):
+            return jtu.tree_map(
+                lambda x: x.astype(jnp.float64) if eqx.is_inexact_array(x) else x, m
+            )
+
         sol = nj.simulate(to64(nj.HodgkinHuxley()), inputs, dt=dt)
         target = _noisy(sol.v, 0.5, seed=4)
         r, warned = _fit(to64(nj.HodgkinHuxley(g_na=168.0, g_k=21.6, g_l=0.42)), inputs, target, dt,
@@ -269,7 +320,10 @@ def _():
         jax.config.update("jax_enable_x64", False)
 
 
-@case("hh_bounded_inside", "HH g_na, g_k with Bounded(50, 200), Bounded(10, 60), from the lower third, noise-free")
+@case(
+    "hh_bounded_inside",
+    "HH g_na, g_k with Bounded(50, 200), Bounded(10, 60), from the lower third, noise-free",
+)
 def _():
     dt, n = 0.025, 1200
     return _simple(nj.HodgkinHuxley, ("g_na", "g_k"), (120.0, 36.0), (80.0, 20.0),
@@ -277,14 +331,21 @@ def _():
                    constraints=(Bounded(50.0, 200.0), Bounded(10.0, 60.0)))  # fmt: skip
 
 
-@case("hh_truth_outside_bounds", "HH g_k with Bounded(10, 30): the truth (36) outside — must not say converged at a wrong value unflagged")
+@case(
+    "hh_truth_outside_bounds",
+    "HH g_k with Bounded(10, 30): the truth (36) outside — must not say converged at a "
+    "wrong value unflagged",
+)
 def _():
     dt, n = 0.025, 1200
     return _simple(nj.HodgkinHuxley, ("g_k",), (36.0,), (20.0,), _step(dt, n, 5, 25, [10.0]), dt,
                    constraints=Bounded(10.0, 30.0))  # fmt: skip
 
 
-@case("hh_multistart_far", "HH g_na, g_k, g_l, 6 starts drawn ×/÷3 around a 2×-off start, Plain, key 1, noise-free")
+@case(
+    "hh_multistart_far",
+    "HH g_na, g_k, g_l, 6 starts drawn ×/÷3 around a 2×-off start, Plain, key 1, noise-free",
+)
 def _():
     dt, n = 0.025, 1200
     return _simple(nj.HodgkinHuxley, ("g_na", "g_k", "g_l"), (120.0, 36.0, 0.3), (240.0, 18.0, 0.6),
@@ -292,7 +353,10 @@ def _():
                    init_spread=3.0, strategy=nj.fitting.Plain())  # fmt: skip
 
 
-@case("hh_noise_steps3", "HH g_na, g_k, g_l, 1 mV, steps=3, Plain from ±30 %: cut short — must not say converged")
+@case(
+    "hh_noise_steps3",
+    "HH g_na, g_k, g_l, 1 mV, steps=3, Plain from ±30 %: cut short — must not say converged",
+)
 def _():
     dt, n = 0.025, 1200
     return _simple(nj.HodgkinHuxley, ("g_na", "g_k", "g_l"), (120.0, 36.0, 0.3), (84.0, 46.8, 0.39),
@@ -300,7 +364,10 @@ def _():
                    strategy=nj.fitting.Plain())  # fmt: skip
 
 
-@case("hh_solution_target", "HH g_k, g_l with a Solution as the target (not an array), noise-free, ±20 %")
+@case(
+    "hh_solution_target",
+    "HH g_k, g_l with a Solution as the target (not an array), noise-free, ±20 %",
+)
 def _():
     dt, n = 0.025, 1200
     inputs = _step(dt, n, 5, 25, [10.0])
@@ -312,7 +379,10 @@ def _():
 # -------------------------------------------------------------------- SaveAt(fn=...) targets
 
 
-@case("hh_gate_n_target", "HH g_k, g_l from the K⁺ gate n alone (SaveAt(fn=lambda y: y.n)), noise-free, ±25 %")
+@case(
+    "hh_gate_n_target",
+    "HH g_k, g_l from the K⁺ gate n alone (SaveAt(fn=lambda y: y.n)), noise-free, ±25 %",
+)
 def _():
     dt, n = 0.025, 1200
     saveat = nj.SaveAt(fn=lambda y: y.n)
@@ -320,7 +390,11 @@ def _():
                    _step(dt, n, 5, 25, [10.0]), dt, saveat=saveat)  # fmt: skip
 
 
-@case("hh_v_and_n_every2", "HH g_na, g_k from (v, n) recorded every 2 steps (SaveAt(every=2, fn=...)), 0.5 mV on both, ±20 %")
+@case(
+    "hh_v_and_n_every2",
+    "HH g_na, g_k from (v, n) recorded every 2 steps (SaveAt(every=2, fn=...)), 0.5 mV on"
+    " both, ±20 %",
+)
 def _():
     dt, n = 0.025, 1200
     saveat = nj.SaveAt(every=2, fn=lambda y: (y.v, 50.0 * y.n))
@@ -348,7 +422,10 @@ def _cell3(g_na, g_k, g_pas):
                 clamps=[(0, 0.5)])  # fmt: skip
 
 
-@case("cell3_soma_densities", "3-compartment cell: soma HH g_na, g_k densities from the soma voltage, 0.5 mV, ±20 %")
+@case(
+    "cell3_soma_densities",
+    "3-compartment cell: soma HH g_na, g_k densities from the soma voltage, 0.5 mV, ±20 %",
+)
 def _():
     dt, n = 0.025, 800
     t = dt * np.arange(n)
@@ -361,7 +438,11 @@ def _():
     return _row(r, (0.12, 0.036), warned=warned, noise=0.5, se_check=True)
 
 
-@case("cell3_dend_density_array", "3-compartment cell: the dendrite's passive g as a 2-element array, from all three voltages, noise-free, ×1.5 / ×0.6")
+@case(
+    "cell3_dend_density_array",
+    "3-compartment cell: the dendrite's passive g as a 2-element array, from all three "
+    "voltages, noise-free, ×1.5 / ×0.6",
+)
 def _():
     dt, n = 0.025, 800
     t = dt * np.arange(n)
@@ -382,7 +463,11 @@ def _relay(w, tau, dt=0.05):
                    dt=dt)  # fmt: skip
 
 
-@case("net_weight_tau_voltage", "relay network (3 sources → 3 LIF, no spiking): synaptic weight and τ from the dst voltages, 0.2 mV, from ×0.6 / ×1.5")
+@case(
+    "net_weight_tau_voltage",
+    "relay network (3 sources → 3 LIF, no spiking): synaptic weight and τ from the dst "
+    "voltages, 0.2 mV, from ×0.6 / ×1.5",
+)
 def _():
     dt = 0.05
     s = np.zeros((1000, 3))
@@ -401,7 +486,11 @@ def _():
     return _row(r, _flat_values(where(truth)), warned=warned, tol=0.03)
 
 
-@case("net_lif_vth_voltage", "relay network: the dst LIF's v_th (1e3 mV, never reached) with the weight, from the dst voltages: v_th unread")
+@case(
+    "net_lif_vth_voltage",
+    "relay network: the dst LIF's v_th (1e3 mV, never reached) with the weight, from the "
+    "dst voltages: v_th unread",
+)
 def _():
     dt = 0.05
     s = np.zeros((1000, 3))

@@ -657,9 +657,7 @@ def _elastic_qp(a, b, g, c):
                 if act is not None and np.array_equal(new, act):
                     break
                 act = new
-                d = np.linalg.solve(
-                    a + rho * g[act].T @ g[act], -b - rho * g[act].T @ c[act]
-                )
+                d = np.linalg.solve(a + rho * g[act].T @ g[act], -b - rho * g[act].T @ c[act])
         except np.linalg.LinAlgError:
             return None
         if not np.all(np.isfinite(d)):
@@ -873,9 +871,7 @@ def edge_stationarity(obj, params):
     float64 = dtype == jnp.float32
     domains = {name: d for name, _, d in parameter_domains(obj.model)}
     constraints = tuple(
-        Unconstrained()
-        if (d := domains.get(name)) is not None and d.lower == -np.inf
-        else None
+        Unconstrained() if (d := domains.get(name)) is not None and d.lower == -np.inf else None
         for name in obj.names
     )
     current = jnp.asarray(obj.inputs)
