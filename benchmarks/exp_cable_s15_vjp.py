@@ -61,7 +61,10 @@ def build():
 
     import neurojax as nj
     from neurojax._gather import apply
+    from neurojax.cable import HH
     from neurojax.cable._cell import CellState, _time
+    from neurojax.channels import hh
+    from neurojax.channels._rates import _SERIES, _even_coeffs
     from neurojax.solvers import BackwardEuler, TreeSolve
     from neurojax.solvers._linear_solve import TreeOperator
 
@@ -125,12 +128,53 @@ def build():
             else:
                 g_new, dv = jax.jvp(upd, (vr, gates), (jnp.ones_like(vr), zeros))
                 _, dx = jax.jvp(upd, (vr, gates), (jnp.zeros_like(vr), ones))
+            if os.environ.get("S15_COLS") == "hand" and type(ch) is HH:
+                g_new = upd(vr, gates)  # the primal as shipped; columns by hand
+                dv, dx = _hh_columns(vr, gates, dt, cell.temperature)
             if "cols" in ablate:  # an ablation: wrong values, for timing only
                 dv, dx = ones, ones
             cols.append((dv, dx))
             for m, gm in zip(grp.members, grp.split(g_new), strict=True):
                 out[m] = gm
         return tuple(out), cols
+
+    def _vtrap_slope(z, b):
+        """`b'(z)` of `b(z) = z/(eᶻ − 1)` given `b`: the closed form `b(1 − b)/z − b`
+        at |z| ≥ 0.5, the derivative of vtrap's own series below."""
+        small = jnp.abs(z) < _SERIES
+        zs = jnp.where(small, 1.0, z)
+        z2 = z * z
+        e, de = 0.0, 0.0
+        for c in reversed(_even_coeffs(jnp.result_type(z))):  # Horner, value and slope
+            de = de * z2 + e
+            e = e * z2 + c
+        series = -0.5 + 2.0 * z * e + 2.0 * z * z2 * de
+        return jnp.where(small, series, b * (1.0 - b) / zs - b)
+
+    def _hh_columns(v, gates, dt, temperature):
+        """HH's exponential gate update's columns by hand: with `s = α + β`,
+        `x∞ = α/s`, `e = exp(−dt·φ·s)`: `∂x⁺/∂x = e`, `∂x⁺/∂V = x∞'(1 − e) −
+        (x − x∞)·e·dt·φ·s'`, `x∞' = (α' − x∞ s')/s`; the rates' slopes from their own
+        values (exponentials: `−β/18`, …; `β_h(1 − β_h)/10`; vtrap's `b'`)."""
+        phi = hh.q10(temperature)
+        am, bm, ah, bh, an, bn = hh.rates(v)
+        zm, zn = -(v + 40.0) / 10.0, -(v + 55.0) / 10.0
+        slopes = (
+            (-0.1 * _vtrap_slope(zm, am), -bm / 18.0),  # α_m = 0.1·vtrap(−(V+40), 10) = b(z_m)
+            (-ah / 20.0, bh * (1.0 - bh) / 10.0),
+            (-0.01 * _vtrap_slope(zn, 10.0 * an), -bn / 80.0),  # α_n = 0.1·b(z_n)
+        )
+        dv, dx = [], []
+        for x, (a, b), (da, db) in zip(gates, ((am, bm), (ah, bh), (an, bn)), slopes,
+                                       strict=True):  # fmt: skip
+            s = a + b
+            r = 1.0 / s
+            xi = a * r
+            e = jnp.exp(-dt * (phi * s))
+            ds = da + db
+            dv.append((da - xi * ds) * r * (1.0 - e) - (x - xi) * e * (dt * phi * ds))
+            dx.append(e)
+        return type(gates)(*dv), type(gates)(*dx)
 
     def _pack(cols):  # one (2·gates, compartments) array per group
         return tuple(jnp.stack(jtu.tree_leaves(dv) + jtu.tree_leaves(dx), axis=-2)
@@ -247,6 +291,7 @@ def build():
             return False
 
     build.parts = (step, step_fwd, step_bwd)
+    build.hh = _hh_columns
     return StepVJP, NoReplay
 
 
@@ -371,6 +416,8 @@ def main(argv=None):
     p.add_argument("--chain-blocks", action="store_true")
     p.add_argument("--stores", nargs="+", default=["cols", "delta", "none"],
                    help="what the rule stores per step (besides the state)")  # fmt: skip
+    p.add_argument("--cols", nargs="+", default=["jax", "hand"],
+                   help="the gate columns by JAX's JVP or by hand (HH only)")  # fmt: skip
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     if args.check:
@@ -417,11 +464,16 @@ def main(argv=None):
         "forward": jax.jit(fwd),
         "grad-shipped": jax.jit(jax.grad(loss_of(be, nj.CheckpointAdjoint()))),
         **{
-            f"grad-rule-{st}": jax.jit(jax.grad(loss_of(r[0](), r[1]()))) for st, r in rules.items()
+            f"grad-rule-{st}" + ("" if c == "jax" else f"-{c}"): jax.jit(
+                jax.grad(loss_of(r[0](), r[1]()))
+            )
+            for st, r in rules.items()
+            for c in args.cols
         },
     }
     compiled, compile_s, temp_mb = {}, {}, {}
     for name, f in variants.items():
+        os.environ["S15_COLS"] = "hand" if name.endswith("-hand") else "jax"  # read when traced
         c0 = _cpu()
         compiled[name] = f.lower(g_na).compile()
         compile_s[name] = _cpu() - c0
