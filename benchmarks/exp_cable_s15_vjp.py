@@ -18,13 +18,16 @@ instead of the state and a replay):
   ones) by JAX's VJP of the update w.r.t. the cell only (nothing when the
   differentiated leaves are densities: it is dead code then).
 
-Switches (environment, read when the rule is built): `S15_STORE` = `cols` (default:
+Switches (environment, read when the rule is built or traced): `S15_STORE` = `cols` (default:
 the new voltages' increment `δ` and the packed columns stored), `delta` (`δ` stored, the
 columns recomputed in the backward pass), `none` (nothing but the state: the solve and
 the columns recomputed); `S15_JVP` = `vmap` (default: the two columns from one JVP with
-two tangents, one primal) or `two` (two JVPs); `S15_ABLATE` = a comma-separated subset of
+two tangents, one primal) or `two` (two JVPs); `S15_COLS=hand`: HH's columns written by
+hand (`--cols` sets it per variant); `S15_BARRIER=1`: the columns behind an
+`optimization_barrier` before they are packed; `S15_ABLATE` = a comma-separated subset of
 `cols` (columns replaced by ones), `solve` (the transposed solve by the diagonal only),
-`parts` (no VJP of the currents: the densities' cotangent a take of λ) — ablations,
+`parts` (no VJP of the currents: the densities' cotangent a take of λ), `nostore` (with
+`cols`: the constant columns made in the backward pass, not stored) — ablations,
 wrong values, for timing only. `--micro`: the pieces alone in scans over fixed inputs
 (their backward's loop-invariant parts are hoisted by XLA: indicative only).
 
@@ -196,8 +199,12 @@ def build():
         delta = TreeSolve().solve(TreeOperator(geo.disc.topology, d, lo, up), rhs)
         v1 = y.v + delta
         gates, cols = _columns(cell, v1, y, t, dt)
+        if os.environ.get("S15_BARRIER") == "1":  # the columns and new gates materialised
+            gates, cols = jax.lax.optimization_barrier((gates, cols))
         y1 = CellState(v=v1, gates=gates, ions={}, points=())
         res = {"cols": (delta, _pack(cols)), "delta": (delta,), "none": ()}[store]
+        if "nostore" in ablate:  # an ablation: the columns (ones) made in the backward pass
+            res = (delta,)
         return y1, res
 
     def step_bwd(res, ct, perturbed, cy, t, inputs, dt):
@@ -217,7 +224,10 @@ def build():
         else:
             delta = res[0]
         v1 = y.v + delta
-        if store == "cols":
+        if "nostore" in ablate:
+            cols = [(jtu.tree_map(jnp.ones_like, g), jtu.tree_map(jnp.ones_like, g))
+                    for g in (grp.join(y.gates, v1.shape[:-1]) for grp in geo.groups)]  # fmt: skip
+        elif store == "cols":
             cols = _unpack(cell, y, res[1])
         else:  # the columns recomputed (the rates' JVP, no transpose)
             cols = _columns(cell, v1, y, t, dt)[1]
