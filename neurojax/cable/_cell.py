@@ -237,7 +237,9 @@ class Cell(AbstractModel):
     NET_RECEIVE, `Cell.event_input`).
 
     Record anything anywhere with `cell.node(branch, x)` (an index into the last axis
-    of `states.v` and `saveat=SaveAt(fn=cell.record_v(sites))`).
+    of `states.v` and `saveat=SaveAt(fn=cell.record_v(sites))`). Nodes are numbered
+    root-outwards (NEURON's order of sections and segments) in everything a user sees;
+    `simulate`'s time loop may run them in another order inside (`LOOP_ORDER`).
 
     **Solvers**: `TRBDF2()` (default; second order and L-stable: no ringing after a
     voltage-clamp step or any other jump of the inputs; two tree solves per step),
@@ -1055,7 +1057,11 @@ class Cell(AbstractModel):
         rounding (bit for bit in the cases checked, `tests/test_cable_merge.py`). In the
         copy returned, the merged instances' array leaves are None, so a prepared cell
         edited afterwards fails (a `ValueError` naming the mechanisms) rather than run
-        the merged values of before."""
+        the merged values of before.
+
+        First, where the tree allows it, the cell in the loop's node order
+        (`LOOP_ORDER`, chain-block order: `_in_loop_order`), whose state `simulate`
+        converts at the loop's edges (`to_loop_state`, `from_loop_state`)."""
         if PREPARE_LOOP not in _PREPARE_CHOICES:
             raise ValueError(
                 f"cable._cell.PREPARE_LOOP must be one of {_PREPARE_CHOICES}, got "
