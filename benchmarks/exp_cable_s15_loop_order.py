@@ -46,9 +46,9 @@ def main(argv=None):
 
     import jax
     import jax.numpy as jnp
+    from bench_cable import DT, NSEG, T_STOP, spikes, stimulus, tree_spec
 
     import neurojax as nj
-    from bench_cable import DT, NSEG, T_STOP, spikes, stimulus, tree_spec
     from neurojax.cable import HH, Branch, Cell, Morphology, _cell
 
     n_steps = int(round(T_STOP / DT))

@@ -109,7 +109,7 @@ class _Geometry:
         self.over_children = StaticMap(disc.parent[kids], kids, n, n)  # Σ over children
         n_br = len(disc.morphology.branches)
         self.of_branch = StaticMap.take(disc.branch, n_br)  # per-branch value at each node
-        # a cell in chain-block order (`node_order="chain_blocks"`): the axial current by slices
+        # the loop's geometry in chain-block order (`LOOP_ORDER`): the axial current by slices
         self.blocks = BlockAxial(disc.topology) if isinstance(disc, BlockDiscretisation) else None
         self.sites = {
             kind: StaticMap.spread(np.asarray(nodes, dtype=np.int64), n)
