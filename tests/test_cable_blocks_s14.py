@@ -15,6 +15,8 @@ Crank–Nicolson amplifies round-off through the spikes to ~4e-10 mV (as between
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -303,3 +305,41 @@ def test_loop_order_is_checked():
         _in_order("blocks", cell.prepare_loop)
     with pytest.raises(TypeError, match="node_order"):  # removed in session 15: no option
         Cell(_tree(), [(HH(), None)], node_order="chain_blocks")
+
+
+@pytest.mark.slow
+def test_loop_in_block_order_nmodl_ion_pool(x64):
+    """NMODL mechanisms sharing a calcium pool (Hay's Ca_HVA with a per-compartment
+    density by path distance, in the apical branches only; CaDynamics_E2 everywhere):
+    the ion states (`CellState.ions["cai"]`, per node), `record_ion` and the gates of
+    two regions, against the loop in the cell's numbering. Float64 rounding: 1e-12 mV
+    (measured 1.3e-13 mV), 1e-11 relative for gates and cai (~1e-4 mM)."""
+    from neurojax.nmodl import load_mod
+
+    hay = Path(nj.__file__).parent / "cable" / "data" / "hay2011"
+    hva, cad = load_mod(hay / "Ca_HVA.mod"), load_mod(hay / "CaDynamics_E2.mod")
+    morph = _tree(7, 5)
+    where = [1, 3, 4]
+    n_hva = len(Cell(morph, [(HH(), where)]).regions[0])
+    g_hva = jnp.asarray(np.linspace(1e-4, 5e-3, n_hva))
+    n = 1200
+    t = np.arange(n) * DT
+    stim = jnp.asarray(np.where(t >= 2, 1.0, 0.0))[:, None]
+
+    def build():
+        ca = eqx.tree_at(lambda m: m.gCa_HVAbar, hva, g_hva)  # per compartment
+        c = Cell(morph, [(HH(), None), (ca, where), (cad, None)], clamps=[(0, 0.5)])
+        at = nj.SaveAt(fn=lambda y: (y, c.record_ion("cai", [(3, 0.5), (0, 0.5)])(y)))
+        return c, jax.jit(lambda c: nj.simulate(c, stim, dt=DT, saveat=at))(c)
+
+    c0, s0 = _in_order("tree", build)
+    c1, s1 = _in_order("chain_blocks", build)
+    assert c0.geometry.loop is not None and "cai" in s0.states[0].ions
+    cai = np.asarray(s0.states[1])
+    assert np.ptp(cai[-1]) > 1e-6  # calcium entered where Ca_HVA is (branch 3), not at the soma
+    for y1, y0 in ((s1.states[0], s0.states[0]), (s1.final_state.y, s0.final_state.y)):
+        np.testing.assert_allclose(np.asarray(y1.v), np.asarray(y0.v), rtol=0, atol=1e-12)
+        for a, b in zip(jax.tree.leaves((y1.gates, y1.ions)), jax.tree.leaves((y0.gates, y0.ions)),
+                        strict=True):  # fmt: skip
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-11, atol=1e-15)
+    np.testing.assert_allclose(np.asarray(s1.states[1]), cai, rtol=1e-11, atol=1e-15)
