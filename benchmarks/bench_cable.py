@@ -405,7 +405,7 @@ def _cpu():
 
 
 def run_paired(nb, rounds, jaxley_python=None, tree_methods=None, gates_at_nodes=False,
-               chain_blocks=False):
+               tree_loop=False):
     """The forward runs of neurojax (backward Euler and Crank–Nicolson, float32), NEURON
     and Jaxley interleaved, `rounds` times, each timed in CPU seconds of its own process
     (neurojax and NEURON in this one, Jaxley in a server subprocess in its own virtual
@@ -415,8 +415,9 @@ def run_paired(nb, rounds, jaxley_python=None, tree_methods=None, gates_at_nodes
     forward. `gates_at_nodes`: one more backward-Euler forward row, the cell built with
     `cable._cell.GATES_AT_NODES` (its HH gates at node layout; no gradient row: the
     gradient's per-branch g_Na is a per-compartment parameter, which keeps the region
-    layout). `chain_blocks`: one more backward-Euler row (forward and gradient), the cell
-    built with `Cell(..., node_order="chain_blocks")` (its nodes in chain-block order).
+    layout). `tree_loop`: one more backward-Euler row (forward and gradient), traced with
+    `cable._cell.LOOP_ORDER = "tree"` (the time loop in the cell's root-outwards numbering,
+    the default before session 15; the other rows run the default, chain-block order).
     Returns one row
     per tool (median CPU seconds) plus the per-round ratios."""
     import jax
@@ -468,30 +469,35 @@ def run_paired(nb, rounds, jaxley_python=None, tree_methods=None, gates_at_nodes
                                            saveat=rec).states)  # fmt: skip
         spikes_of[name] = spikes(np.asarray(fn(cell_n)).ravel())
         runs[name] = lambda fn=fn: jax.block_until_ready(fn(cell_n))
-    if chain_blocks:
+    if tree_loop:
+        from neurojax.cable import _cell
 
-        def blocks_cell(mech):
-            return Cell(morph, [(mech, None)], ra=35.4, clamps=[(0, 0.5)],
-                        node_order="chain_blocks")  # fmt: skip
+        def in_tree_order(f):  # traced (first call) with the loop in the "tree" numbering
+            def g(*a):
+                _cell.LOOP_ORDER = "tree"
+                try:
+                    return f(*a)
+                finally:
+                    _cell.LOOP_ORDER = "chain_blocks"
 
-        cell_b = blocks_cell(HH())
-        assert cell_b.geometry.blocks is not None
-        rec_b = nj.SaveAt(fn=cell_b.record_v([(0, 0.5)]))
-        of_branch_b = cell_b.discretisation.branch[cell_b.regions[0]]
-        name = "neurojax BackwardEuler chain blocks"
+            return g
+
+        cell_t = Cell(morph, [(HH(), None)], ra=35.4, clamps=[(0, 0.5)])  # its own traces
+        assert cell_t.geometry.loop is not None  # (the default rows: chain-block order)
+        name = "neurojax BackwardEuler tree loop"
         be = nj.solvers.BackwardEuler()
-        fn = jax.jit(lambda c: nj.simulate(c, stim, dt=DT, solver=be, saveat=rec_b).states)
-        spikes_of[name] = spikes(np.asarray(fn(cell_b)).ravel())
-        runs[name] = lambda fn=fn: jax.block_until_ready(fn(cell_b))
+        fn = jax.jit(lambda c: nj.simulate(c, stim, dt=DT, solver=be, saveat=rec).states)
+        spikes_of[name] = spikes(np.asarray(in_tree_order(fn)(cell_t)).ravel())
+        runs[name] = lambda fn=fn: jax.block_until_ready(fn(cell_t))
 
-        def loss_b(g):
-            c = blocks_cell(HH(g_na=g[of_branch_b]))
-            return nj.simulate(c, stim, dt=DT, solver=be, saveat=rec_b).states.mean()
+        def loss_t(g):
+            c = Cell(morph, [(HH(g_na=g[of_branch]), None)], ra=35.4, clamps=[(0, 0.5)])
+            return nj.simulate(c, stim, dt=DT, solver=be, saveat=rec).states.mean()
 
-        grad_b = jax.jit(jax.grad(loss_b))
-        jax.block_until_ready(grad_b(g_na))
+        grad_t = jax.jit(jax.grad(loss_t))
+        jax.block_until_ready(in_tree_order(grad_t)(g_na))
         spikes_of[name + " gradient"] = spikes_of[name]
-        runs[name + " gradient"] = lambda grad=grad_b: jax.block_until_ready(grad(g_na))
+        runs[name + " gradient"] = lambda grad=grad_t: jax.block_until_ready(grad(g_na))
     nrn_run, nrn_rec, keep = _neuron_tree(nb)
     nrn_run()
     spikes_of["NEURON"] = spikes(np.array(nrn_rec))
@@ -634,10 +640,11 @@ def main(argv=None):
         "(cable._cell.GATES_AT_NODES)",
     )
     p.add_argument(
-        "--chain-blocks",
+        "--tree-loop",
         action="store_true",
-        help="--tool paired: add backward-Euler rows (forward, gradient) with the cell's "
-        "nodes in chain-block order (Cell(..., node_order='chain_blocks'))",
+        help="--tool paired: add backward-Euler rows (forward, gradient) with the time loop "
+        "in the cell's root-outwards numbering (cable._cell.LOOP_ORDER = 'tree', the "
+        "default before session 15; the other rows: chain-block order)",
     )
     p.add_argument("--hay", action="store_true", help="--tool solve: add the Hay cell's tree")
     p.add_argument("--name", default="cpu")
@@ -654,7 +661,7 @@ def main(argv=None):
         rows = [r for nb in args.branches
                 for r in run_paired(nb, args.rounds, args.jaxley_python,
                                     args.tree_methods, args.gates_at_nodes,
-                                    args.chain_blocks)]  # fmt: skip
+                                    args.tree_loop)]  # fmt: skip
         result = dict(
             machine={**C.machine_info(), "load_average_at_start": load0},
             dt=DT,

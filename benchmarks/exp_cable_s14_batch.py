@@ -1,4 +1,9 @@
-"""Experiment (session 14, B): a batch of cells in chain-block order (`Cell(...,
+"""(Needs `Cell(..., node_order="chain_blocks")`, which session 15 removed: the time loop
+runs in chain-block order by default with nothing renumbered, `cable._cell.LOOP_ORDER`;
+rerun this script at commit e72408e. Session 15's comparison: `bench_cable.py --tool paired
+--tree-loop`, `exp_cable_s15_loop_order.py`.)
+
+Experiment (session 14, B): a batch of cells in chain-block order (`Cell(...,
 node_order="chain_blocks")`) against the shipped numbering — `jax.vmap` over per-cell g_Na of the
 `bench_cable.py` HH tree, backward Euler, float32, 100 ms; the two compiled ahead and
 interleaved round by round, CPU time. In a batch the block order's tree solve permutes to

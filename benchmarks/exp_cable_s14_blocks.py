@@ -1,4 +1,9 @@
-"""Experiment (session 14, B): the `bench_cable.py` HH tree's backward-Euler step with the
+"""(Needs `Cell(..., node_order="chain_blocks")`, which session 15 removed: the time loop
+runs in chain-block order by default with nothing renumbered, `cable._cell.LOOP_ORDER`;
+rerun this script at commit e72408e. Session 15's comparison: `bench_cable.py --tool paired
+--tree-loop`, `exp_cable_s15_loop_order.py`.)
+
+Experiment (session 14, B): the `bench_cable.py` HH tree's backward-Euler step with the
 whole cell state in chain-block order, as a hand-written prototype, against neurojax's
 shipped step (and Jaxley), paired, CPU time.
 

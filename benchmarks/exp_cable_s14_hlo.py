@@ -1,4 +1,9 @@
-"""Experiment (session 14, B): what the compiled forward step of the `bench_cable.py` HH tree
+"""(Needs `Cell(..., node_order="chain_blocks")`, which session 15 removed: the time loop
+runs in chain-block order by default with nothing renumbered, `cable._cell.LOOP_ORDER`;
+rerun this script at commit e72408e. Session 15's comparison: `bench_cable.py --tool paired
+--tree-loop`, `exp_cable_s15_loop_order.py`.)
+
+Experiment (session 14, B): what the compiled forward step of the `bench_cable.py` HH tree
 (backward Euler, float32) is made of, per cell layout: the while-loop body's top-level
 fusions, gathers (as their own fusions or fused into others), copies and inner loops, for
 the cell as shipped, with `cable._cell.GATES_AT_NODES`, and with `Cell(..., node_order="chain_blocks")`.

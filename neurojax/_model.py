@@ -285,7 +285,9 @@ class AbstractModel(eqx.Module):
       conductance units, and the unit of each named field and state variable), read by
       `neurojax.analysis` for labels; `None` (default): undeclared, labelled without units.
     - `prepare_loop()` → the model the time loop reads, with loop-invariant arrays
-      computed once per `simulate` call (default: itself).
+      computed once per `simulate` call (default: itself); with
+      `to_loop_state`/`from_loop_state`, the state in that model's own layout (default:
+      unchanged; a `Cell`'s loop in chain-block order).
 
     The minimal model is `init_state` and `vector_field`; it simulates with every default
     (`Coupled` structure, `RK4`), and `jax.grad`/`jax.vmap` go through it.
@@ -351,6 +353,19 @@ class AbstractModel(eqx.Module):
         and the model it returns is the loop's only: it never reaches the caller.
         Default: the model itself."""
         return self
+
+    def to_loop_state(self, y: State) -> State:
+        """The state `y` (as the caller sees it) in the layout of this model's time loop,
+        called by `simulate` on the model `prepare_loop` returned, once, on the initial
+        state. A model whose loop keeps its state in another order (a `Cell` in
+        chain-block order, `cable._blocks`) permutes it here; `from_loop_state` is the
+        inverse, applied to each saved state (before `SaveAt.fn`) and the final state, so
+        that the caller never sees the loop's layout. Default: `y`."""
+        return y
+
+    def from_loop_state(self, y: State) -> State:
+        """`to_loop_state`'s inverse. Default: `y`."""
+        return y
 
     def batch_shape(self, inputs: Any) -> tuple[int, ...]:
         """The batch shape implied by one step of `inputs` (an array: its shape)."""

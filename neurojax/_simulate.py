@@ -944,6 +944,7 @@ def _loop(
     n_blocks = n_steps // every
 
     def keep(y):
+        y = model.from_loop_state(y)  # the caller's layout (`AbstractModel.to_loop_state`)
         if saveat.fn is not None:
             return saveat.fn(y)
         if saveat.vars is not None:
@@ -991,7 +992,7 @@ def _loop(
         xs = inputs
     else:
         xs = jtu.tree_map(lambda a: a.reshape(n_blocks, every, *a.shape[1:]), inputs)
-    y0 = state.y
+    y0 = model.to_loop_state(state.y)
     if differentiated:
         y0 = _with_tangents(y0, (model, inputs, dt, t0))
     carry = (jnp.asarray(0, dtype=jnp.int32), y0, state.z)
@@ -1020,7 +1021,7 @@ def _loop(
     states, events = ys
     steps = every * jnp.arange(1, n_blocks + 1, dtype=jnp.int32)
     t = t0 + steps.astype(t0.dtype) * dt
-    final = ModelState(carry[1], carry[2])
+    final = ModelState(model.from_loop_state(carry[1]), carry[2])
 
     return Solution(t=t, states=states, spikes=events, final_state=final)
 

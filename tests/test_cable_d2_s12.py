@@ -105,8 +105,10 @@ def _cells():
 
 
 def _run(cell, slices, solver):
-    old = _node_maps.SLICES
-    _node_maps.SLICES = slices
+    # the maps in the cell's own numbering: the loop there (`LOOP_ORDER = "tree"`); in
+    # chain-block order a put is a pad whatever `PADS` says (tests/test_cable_blocks_s14.py)
+    old, old_order = _node_maps.SLICES, _cell.LOOP_ORDER
+    _node_maps.SLICES, _cell.LOOP_ORDER = slices, "tree"
     try:
         jax.clear_caches()  # the flag is read when the step is traced
 
@@ -118,7 +120,7 @@ def _run(cell, slices, solver):
         (val, states), grad = jax.jit(jax.value_and_grad(loss, has_aux=True))(jnp.asarray(0.12))
         return val, states, grad
     finally:
-        _node_maps.SLICES = old
+        _node_maps.SLICES, _cell.LOOP_ORDER = old, old_order
 
 
 @pytest.mark.slow  # ~6 CPU s: two cells, two solvers, compiled twice each with a gradient
@@ -140,8 +142,8 @@ def test_cell_same_bit_for_bit_as_with_gathers(x64, solver):
 
 def _gathers_in_step(cell, slices):
     """`custom_linear_solve`s (`_gather.apply`'s maps) in the traced 1-step run."""
-    old = _node_maps.SLICES
-    _node_maps.SLICES = slices
+    old, old_order = _node_maps.SLICES, _cell.LOOP_ORDER
+    _node_maps.SLICES, _cell.LOOP_ORDER = slices, "tree"  # (as `_run`)
     try:
         jax.clear_caches()
         jaxpr = jax.make_jaxpr(
@@ -152,7 +154,7 @@ def _gathers_in_step(cell, slices):
             )
         )(cell)
     finally:
-        _node_maps.SLICES = old
+        _node_maps.SLICES, _cell.LOOP_ORDER = old, old_order
     return str(jaxpr).count("custom_linear_solve")
 
 

@@ -147,9 +147,12 @@ def test_merged_parameters_built_once_per_call(x64):
     merged, single = prepared.loop_mechanisms
     assert single is None  # a one-instance group reads its instance
     n = len(cell.regions[0]) + len(cell.regions[2])
-    g_na = prepared._merged(cell.geometry.groups[0]).g_na
+    g_na = prepared._merged(prepared.geometry.groups[0]).g_na  # (the loop's geometry)
     assert g_na is merged[0] and g_na.shape == (n,)  # HH's first leaf, g_na, built once
-    np.testing.assert_array_equal(g_na[len(cell.regions[0]) :], [0.05, 0.03, 0.02])
+    apical = jnp.array([0.05, 0.03, 0.02])
+    order = prepared.geometry.order  # the loop in chain-block order: regions permuted
+    assert order is not None and cell.geometry.loop is prepared.geometry
+    np.testing.assert_array_equal(g_na[len(cell.regions[0]) :], order.parameter(2, apical))
 
     def run(cell):  # a fresh jit each time: the flag is read when the run is traced
         return jax.jit(lambda c: nj.simulate(c, jnp.full((160, 1), 4.0), dt=DT).states)(cell)

@@ -1,4 +1,5 @@
-"""A `Cell` in chain-block order (`Cell(..., node_order="chain_blocks")`): its nodes renumbered so
+"""A `Cell`'s time loop in chain-block order (session 15: `Cell.prepare_loop`, where the tree
+allows it; session 14 had it as an opt-in numbering of the cell itself): its nodes renumbered so
 that each group of equal-length unbranched chains of the tree solve
 (`TreeTopology.chain_layout`) is a row-major `(length, chains)` block — row r holds every
 chain's r-th node (`solvers._tree_solve.BlockTopology`).
@@ -14,18 +15,26 @@ rows as slices and returns the block itself (`_tree_solve._solve_blocks`). The s
 arithmetic as in the root-outwards numbering, in another order: float64 results equal to
 rounding (`tests/test_cable_blocks_s14.py`).
 
+Nothing a user sees is renumbered: `Cell.discretisation`, `Cell.regions`, `Cell.node`,
+`CellState` and per-compartment parameters keep the root-outwards numbering; the cell the
+loop reads (`Cell.prepare_loop`) has the block-order geometry and parameters, and `simulate`
+converts the state at the loop's edges (`LoopOrder`: the initial state in, every saved state
+and the final state out).
+
 `BlockDiscretisation` is the cell's `Discretisation` in that order: every per-node array
 permuted, `node(branch, x)` and the branch tables mapped, `topology` the `BlockTopology`.
 Its `parent[i] < i` does not hold (a top hangs from a later row)."""
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._gather import StaticMap
 from .._gather import apply as gather_apply
 from ..solvers._tree_solve import BlockTopology
+from ._node_maps import apply as node_apply
 
 
 class BlockDiscretisation:
@@ -137,8 +146,61 @@ class BlockAxial:
         return flow - self.over_children(flow)
 
 
+class LoopOrder:
+    """The map between a cell's state in the root-outwards numbering (`user`, its
+    `_Geometry`) and in chain-block order (`loop`, the same cell's block-order geometry):
+    `v` and the ion states per node permuted, each mechanism's gates (and per-compartment
+    parameters) permuted within its region — `Cell.regions[k]` sorted in each numbering —
+    or per node for the gates kept at node layout (`_cell.GATES_AT_NODES`). Permutations
+    are `StaticMap` takes (gathers whose transposes are gathers: no scatter in a
+    gradient's loop, `_gather.py`); the values move, none changes (bit for bit)."""
+
+    def __init__(self, user, loop):
+        topo = loop.disc.topology
+        perm, inv = np.asarray(topo.perm, np.int64), np.asarray(topo.inv, np.int64)
+        n = perm.size
+        self.node_in = StaticMap.take(perm, n)  # user → loop: x_loop = x_user[perm]
+        self.node_out = StaticMap.take(inv, n)  # loop → user
+        self.region_in, self.region_out = [], []
+        for k, (ru, rl) in enumerate(zip(user.regions, loop.regions, strict=True)):
+            if k in user.at_nodes:  # gates at node layout: per node
+                if k not in loop.at_nodes:  # cannot happen: the same rule on the same sets
+                    raise AssertionError(f"mechanism {k}'s gates at nodes in one order only")
+                self.region_in.append(self.node_in)
+                self.region_out.append(self.node_out)
+                continue
+            p = np.argsort(inv[ru], kind="stable")  # loop position → user position
+            if not np.array_equal(inv[ru][p], rl):  # cannot happen: the same node sets
+                raise AssertionError(f"mechanism {k}'s region differs between the orders")
+            self.region_in.append(StaticMap.take(p, p.size))
+            self.region_out.append(StaticMap.take(np.argsort(p), p.size))
+
+    def state(self, y, into_loop: bool):
+        """`CellState` `y` in the loop's order (`into_loop`) or back in the user's."""
+        node = self.node_in if into_loop else self.node_out
+        regions = self.region_in if into_loop else self.region_out
+        gates = tuple(
+            jax.tree_util.tree_map(lambda x, m=m: _permute(m, x), g)
+            for g, m in zip(y.gates, regions, strict=True)
+        )
+        ions = {k: _permute(node, x) for k, x in y.ions.items()}
+        return y._replace(v=_permute(node, y.v), gates=gates, ions=ions)
+
+    def parameter(self, k: int, x):
+        """Mechanism `k`'s parameter `x` (a scalar, or one value per compartment of its
+        region on the last axis) in the loop's order."""
+        m = self.region_in[k]
+        if jnp.ndim(x) == 0 or jnp.shape(x)[-1] != m.n_in:
+            return x
+        return _permute(m, x)
+
+
+def _permute(m: StaticMap, x):
+    return x if m.n_in == 0 else node_apply(m, x)
+
+
 def _cat(parts):
     return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
 
 
-__all__ = ["BlockAxial", "BlockDiscretisation", "block_discretisation"]
+__all__ = ["BlockAxial", "BlockDiscretisation", "LoopOrder", "block_discretisation"]

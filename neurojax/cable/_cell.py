@@ -31,7 +31,7 @@ from ..channels._ions import BUILTIN_IONS, default_value, ion_variables
 from ..channels.hh import CELSIUS
 from ..solvers._implicit import TreeLinearisation
 from ..solvers._linear_solve import TreeOperator
-from ._blocks import BlockAxial, BlockDiscretisation, block_discretisation
+from ._blocks import BlockAxial, BlockDiscretisation, LoopOrder, block_discretisation
 from ._ions import IonLayout, Pool
 from ._morphology import Discretisation, Morphology
 from ._node_maps import apply  # `_gather.apply`, as slices where a map is one
@@ -71,6 +71,11 @@ class _Geometry:
         self.clamps = clamps
         self.synapses = synapses
         self.vclamps = vclamps
+        # the time loop's geometry (chain-block order, `Cell.prepare_loop`) and, in that
+        # geometry, the map of the state between the orders (`_blocks.LoopOrder`); None:
+        # none (set by `Cell.__init__`)
+        self.loop = None
+        self.order = None
         self.area = disc.area
         self.branch = disc.branch
         self.parent = np.where(disc.parent < 0, 0, disc.parent)
@@ -104,7 +109,7 @@ class _Geometry:
         self.over_children = StaticMap(disc.parent[kids], kids, n, n)  # Σ over children
         n_br = len(disc.morphology.branches)
         self.of_branch = StaticMap.take(disc.branch, n_br)  # per-branch value at each node
-        # a cell in chain-block order (`node_order="chain_blocks"`): the axial current by slices
+        # the loop's geometry in chain-block order (`LOOP_ORDER`): the axial current by slices
         self.blocks = BlockAxial(disc.topology) if isinstance(disc, BlockDiscretisation) else None
         self.sites = {
             kind: StaticMap.spread(np.asarray(nodes, dtype=np.int64), n)
@@ -223,10 +228,6 @@ class Cell(AbstractModel):
       differentiated is the adjoint's business. `simulate` already recomputes every
       step in reverse mode (`AbstractAdjoint.recompute_steps`); for less memory over
       long runs pass `simulate(..., adjoint=CheckpointAdjoint(every=...))`.
-    - `node_order`: how the nodes are numbered in the state: `"tree"` (default,
-      root-outwards, as NEURON) or `"chain_blocks"` (faster on large trees of equal
-      branches: 1.3–1.6× at 500–10⁴ compartments; not in a `network`). Sites given as
-      `(branch, x)` mean the same in both (`NODE_ORDERS` explains the order).
 
     **Inputs** of `simulate`: with current clamps only, one array of currents (nA)
     shaped `(n_steps, *batch, len(clamps))`; otherwise a dict with the keys of the kinds
@@ -236,7 +237,9 @@ class Cell(AbstractModel):
     NET_RECEIVE, `Cell.event_input`).
 
     Record anything anywhere with `cell.node(branch, x)` (an index into the last axis
-    of `states.v` and `saveat=SaveAt(fn=cell.record_v(sites))`).
+    of `states.v` and `saveat=SaveAt(fn=cell.record_v(sites))`). Nodes are numbered
+    root-outwards (NEURON's order of sections and segments) in everything a user sees;
+    `simulate`'s time loop may run them in another order inside (`LOOP_ORDER`).
 
     **Solvers**: `TRBDF2()` (default; second order and L-stable: no ringing after a
     voltage-clamp step or any other jump of the inputs; two tree solves per step),
@@ -286,18 +289,13 @@ class Cell(AbstractModel):
         point_processes: Sequence[tuple[AbstractPointProcess, tuple[int, float]]] = (),
         fixed_reversal: Sequence[str] = (),
         remat: bool | None = None,
-        node_order: str = "tree",
     ):
         if not isinstance(morphology, Morphology):
             raise TypeError(
                 f"morphology must be a neurojax.cable.Morphology, got {type(morphology).__name__}."
             )
-        if node_order not in NODE_ORDERS:
-            raise ValueError(f"node_order must be one of {NODE_ORDERS}, got {node_order!r}.")
         disc = morphology.discretise()
-        if node_order == "chain_blocks":  # chain-block order where the tree allows it
-            disc = block_discretisation(disc) or disc
-        channels, regions = [], []
+        channels, branch_sets = [], []
         for i, item in enumerate(mechanisms):
             if not (isinstance(item, tuple) and len(item) == 2):
                 raise TypeError(
@@ -313,7 +311,7 @@ class Cell(AbstractModel):
             if not isinstance(channel, AbstractChannel):
                 raise TypeError(f"mechanism {i} is {channel!r}, not a channel (AbstractChannel).")
             branches = _resolve_where(morphology, where, i)
-            nodes = disc.membrane[np.isin(disc.branch[disc.membrane], branches)]
+            nodes = _region(disc, branches)
             for name, leaf in _array_fields(channel):
                 if jnp.ndim(leaf) not in (0, 1) or (
                     jnp.ndim(leaf) == 1 and leaf.shape[0] != nodes.size
@@ -324,13 +322,12 @@ class Cell(AbstractModel):
                         f"of its region ({nodes.size},)."
                     )
             channels.append(channel)
-            regions.append(nodes)
+            branch_sets.append(branches)
         clamps = _sites("clamps", clamps, 2, "(branch, x), e.g. (0, 0.5)")
         synapses = _sites("synapses", synapses, 3, "(branch, x, e_rev mV), e.g. (0, 0.5, 0.0)")
         vclamps = _sites("vclamps", vclamps, 2, "(branch, x), e.g. (0, 0.5)")
-        clamp_nodes = np.array([disc.node(b, x) for b, x in clamps], dtype=np.int64)
-        syn_nodes = np.array([disc.node(b, x) for b, x, _ in synapses], dtype=np.int64)
-        vc_nodes = np.array([disc.node(b, x) for b, x in vclamps], dtype=np.int64)
+        for b, x, *_ in (*clamps, *synapses, *vclamps):  # a site off the cell: named now
+            disc.node(b, x)
         if remat is not None:
             if isinstance(remat, (str, bytes)) or not isinstance(remat, (bool, np.bool_)):
                 raise TypeError(f"remat must be True or False, got {remat!r}.")
@@ -376,42 +373,15 @@ class Cell(AbstractModel):
             else np.array(e_syn, dtype=float)
         )
         self.rs_clamp = rs_clamp
-        self.geometry = _Geometry(disc, tuple(regions), clamp_nodes, syn_nodes, vc_nodes)
-        self.point_processes, self.geometry.points = _point_processes(point_processes, disc)
-        # the point processes that declare USEION share the pools at their node (in the
-        # layout after the mechanisms: entry len(channels) + j is point process j)
-        self.geometry.ions = IonLayout(
-            [*channels, *self.point_processes],
-            [*regions, *[np.array([n], dtype=np.int64) for n in self.geometry.points]],
-            disc.n_nodes,
-        )
-        _fix_reversals(self.geometry.ions, fixed_reversal)
-        _check_point_ions(self.point_processes, self.geometry.points, disc)
-        # POINTERs bound to a site's voltage (NMODL `bind_pointer(name, v_at=...)`)
-        self.geometry.pointer_nodes = _pointer_nodes(self.point_processes, disc)
-        # the instances of one mechanism kind evaluated as one (`_groups`)
-        self.geometry.groups = _groups(channels, regions, self.geometry.ions, disc.n_nodes,
-                                       self.geometry)  # fmt: skip
-        self.geometry.at_nodes = _gates_at_nodes(self.geometry, channels, disc)
-        self.geometry.receivers = np.array(
-            [j for j, pp in enumerate(self.point_processes) if pp.n_receive], dtype=np.int64
-        )
+        sites = (clamps, synapses, vclamps, point_processes, fixed_reversal)
+        self.geometry, self.point_processes = _geometry(disc, channels, branch_sets, *sites)
         self.ions = _ion_values(self.geometry.ions, ions, n_br)
-        # electrodes (NMODL ELECTRODE_CURRENT point processes: SEClamp, VClamp, IClamp)
-        # may clamp V: TRBDF2 treats their nodes as clamped where their current has a
-        # voltage slope (`linearise`: an IClamp's has none)
-        geo = self.geometry
-        # An electrode reading a voltage POINTER (NEURON's HalfGap: i = (vgap − v)/r) is a
-        # coupling, not a clamp: TRBDF2's clamp modes on it moved V by 2.7 mV from the
-        # same junction written as a NONSPECIFIC_CURRENT (backward Euler: identical)
-        geo.electrodes = np.array(
-            [j for j, pp in enumerate(self.point_processes)
-             if _is_electrode(pp) and not geo.pointer_nodes[j]], dtype=np.int64
-        )  # fmt: skip
-        if len(geo.electrodes):
-            if geo.clamped is None:
-                geo.clamped = np.zeros(disc.n_nodes, dtype=bool)
-            geo.clamped[geo.points[geo.electrodes]] = True
+        # the time loop's geometry, in chain-block order where the tree allows it
+        # (`prepare_loop`, `cable._blocks`); otherwise the loop runs in this numbering
+        bd = block_discretisation(disc)
+        if bd is not None:
+            self.geometry.loop, _ = _geometry(bd, channels, branch_sets, *sites)
+            self.geometry.loop.order = LoopOrder(self.geometry, self.geometry.loop)
 
     def __check_init__(self):
         # (equinox runs AbstractModel.__check_init__, the domain check, as well)
@@ -1087,12 +1057,22 @@ class Cell(AbstractModel):
         rounding (bit for bit in the cases checked, `tests/test_cable_merge.py`). In the
         copy returned, the merged instances' array leaves are None, so a prepared cell
         edited afterwards fails (a `ValueError` naming the mechanisms) rather than run
-        the merged values of before."""
+        the merged values of before.
+
+        First, where the tree allows it, the cell in the loop's node order
+        (`LOOP_ORDER`, chain-block order: `_in_loop_order`), whose state `simulate`
+        converts at the loop's edges (`to_loop_state`, `from_loop_state`)."""
         if PREPARE_LOOP not in _PREPARE_CHOICES:
             raise ValueError(
                 f"cable._cell.PREPARE_LOOP must be one of {_PREPARE_CHOICES}, got "
                 f"{PREPARE_LOOP!r}."
             )
+        if LOOP_ORDER not in _LOOP_ORDERS:
+            raise ValueError(
+                f"cable._cell.LOOP_ORDER must be one of {_LOOP_ORDERS}, got {LOOP_ORDER!r}."
+            )
+        if self.geometry.loop is not None and LOOP_ORDER == "chain_blocks":
+            return self._in_loop_order().prepare_loop()  # (its geometry's `loop` is None)
         if PREPARE_LOOP == "none" or self.loop_mechanisms is not None:
             return self
         merged = tuple(
@@ -1118,6 +1098,40 @@ class Cell(AbstractModel):
             self.mechanisms, tuple) else type(self.mechanisms)(mechs))  # fmt: skip
         object.__setattr__(out, "loop_mechanisms", merged)
         return out
+
+    def _in_loop_order(self) -> Cell:
+        """The cell in the time loop's node order (`LOOP_ORDER`, `cable._blocks`): its
+        geometry in chain-block order and every mechanism's per-compartment parameters
+        permuted to that order's regions (a gather, outside the loop: its transpose maps
+        the gradient back). `simulate` converts the state at the loop's edges
+        (`to_loop_state`, `from_loop_state`)."""
+        loop = self.geometry.loop
+        mechs = []
+        for k, ch in enumerate(self.mechanisms):
+            fields = {name: loop.order.parameter(k, x) for name, x in _array_fields(ch)
+                      if jnp.ndim(x) > 0}  # fmt: skip
+            if fields:
+                ch = eqx.tree_at(lambda c, f=tuple(fields): [getattr(c, n) for n in f], ch,
+                                 list(fields.values()))  # fmt: skip
+            mechs.append(ch)
+        out = object.__new__(type(self))
+        for f in dataclasses.fields(self):
+            object.__setattr__(out, f.name, getattr(self, f.name))
+        object.__setattr__(out, "mechanisms", tuple(mechs) if isinstance(
+            self.mechanisms, tuple) else type(self.mechanisms)(mechs))  # fmt: skip
+        object.__setattr__(out, "geometry", loop)
+        return out
+
+    def to_loop_state(self, y: CellState) -> CellState:
+        """`AbstractModel.to_loop_state`: `y` (root-outwards numbering) in the order of
+        this cell's time loop (chain-block order for a cell from `prepare_loop`)."""
+        order = self.geometry.order
+        return y if order is None else order.state(y, into_loop=True)
+
+    def from_loop_state(self, y: CellState) -> CellState:
+        """`to_loop_state`'s inverse: a state of the loop in the root-outwards numbering."""
+        order = self.geometry.order
+        return y if order is None else order.state(y, into_loop=False)
 
     def _merged(self, grp: _Group):
         """The mechanism of group `grp` (`_groups`): its one instance, or, for several
@@ -1269,26 +1283,31 @@ def _gates_at_nodes(geo: _Geometry, channels, disc: Discretisation) -> frozenset
     return frozenset(out)
 
 
-NODE_ORDERS = ("tree", "chain_blocks")
-"""The node numberings of `Cell(..., node_order=...)`.
+_LOOP_ORDERS = ("chain_blocks", "tree")
 
-- `"tree"` (default): root-outwards, `parent[i] < i` (NEURON's order of sections and
-  segments). A cell in a `network` must use it.
-- `"chain_blocks"`: each group of equal-length unbranched chains of the tree solve stored
+LOOP_ORDER = "chain_blocks"
+"""The node numbering of a `Cell`'s time loop (read when a run is traced, by
+`Cell.prepare_loop`):
+
+- `"chain_blocks"` (default): where the tree allows it, the loop's cell has its nodes in
+  chain-block order: each group of equal-length unbranched chains of the tree solve stored
   as a row-major `(length, chains)` block (`cable._blocks`,
   `solvers._tree_solve.BlockTopology`), so that the step's node maps are slices, the
   membrane of a tree of equal branches one run and the tree solve's rows slices of the
   state. It applies to trees on which the `"branches"` solve runs (≤ 8 groups of chains,
-  ≥ 2 interior rows); other trees keep the `"tree"` numbering. `CellState.v`,
-  `Cell.regions`, `Cell.discretisation` and the gates' region order follow it;
-  `Cell.node`, `record_v` and every site follow it too, so code that addresses nodes
-  through `(branch, x)` is unchanged; `cell.discretisation.original` is the root-outwards
-  numbering (`.topology.inv` maps its nodes). Such a cell cannot join a network's forest
-  of cells (its `TreeTopology` needs `parent[i] < i` and says so). Measured on the
-  10⁴-compartment HH tree (benchmarks/README.md, "Cable cells", session 14):
-  backward-Euler runs 1.58× faster (2.7× Jaxley's), 1.3–1.4× at 500 and 2000
-  compartments; float64 results equal to rounding (3.7e-14 mV backward Euler, 3.8e-10 mV
-  Crank–Nicolson through spikes)."""
+  ≥ 2 interior rows: the benchmark's binary trees, not Hay et al.'s cell, 34 groups);
+  other trees run in the `"tree"` numbering. Nothing the user sees is renumbered:
+  `simulate` converts the state at the loop's edges (`Cell.to_loop_state`,
+  `from_loop_state`: the initial state in, each saved state and the final state out,
+  one permutation each, bit for bit) and `prepare_loop` the mechanisms' per-compartment
+  parameters. A network's cells keep the `"tree"` numbering (their forest needs
+  `parent[i] < i`; a network does not call its cells' `prepare_loop`).
+- `"tree"`: the loop in the cell's own root-outwards numbering (as before session 15;
+  for comparisons and measurements).
+
+Measured on the 10⁴-compartment HH tree (benchmarks/README.md, "Cable cells", sessions 14
+and 15): backward Euler 1.4–1.6× faster; float64 results equal to rounding (3.7e-14 mV
+backward Euler, 3.8e-10 mV Crank–Nicolson through spikes: `tests/test_cable_blocks_s14.py`)."""
 
 
 _PREPARE_CHOICES = ("all", "none")
@@ -1403,6 +1422,58 @@ def _same(a, b) -> bool:
         )
     except Exception:  # a static value that does not compare to a bool: not merged
         return False
+
+
+def _region(disc, branches) -> np.ndarray:
+    """The membrane nodes (ascending) of `branches` in `disc`'s numbering."""
+    return disc.membrane[np.isin(disc.branch[disc.membrane], branches)]
+
+
+def _geometry(disc, channels, branch_sets, clamps, synapses, vclamps, point_processes,
+              fixed_reversal):  # fmt: skip
+    """A `Cell`'s `_Geometry` in `disc`'s numbering (the root-outwards `Discretisation`, or
+    its chain-block order for the time loop, `cable._blocks`), and its point processes:
+    the mechanisms' regions (`branch_sets[k]`'s membrane nodes), the sites, the ion
+    layout, the groups of instances evaluated as one (`_groups`), the electrodes."""
+    regions = tuple(_region(disc, b) for b in branch_sets)
+    geo = _Geometry(
+        disc,
+        regions,
+        np.array([disc.node(b, x) for b, x in clamps], dtype=np.int64),
+        np.array([disc.node(b, x) for b, x, _ in synapses], dtype=np.int64),
+        np.array([disc.node(b, x) for b, x in vclamps], dtype=np.int64),
+    )
+    procs, geo.points = _point_processes(point_processes, disc)
+    # the point processes that declare USEION share the pools at their node (in the
+    # layout after the mechanisms: entry len(channels) + j is point process j)
+    geo.ions = IonLayout(
+        [*channels, *procs],
+        [*regions, *[np.array([n], dtype=np.int64) for n in geo.points]],
+        disc.n_nodes,
+    )
+    _fix_reversals(geo.ions, fixed_reversal)
+    _check_point_ions(procs, geo.points, disc)
+    # POINTERs bound to a site's voltage (NMODL `bind_pointer(name, v_at=...)`)
+    geo.pointer_nodes = _pointer_nodes(procs, disc)
+    # the instances of one mechanism kind evaluated as one (`_groups`)
+    geo.groups = _groups(channels, regions, geo.ions, disc.n_nodes, geo)
+    geo.at_nodes = _gates_at_nodes(geo, channels, disc)
+    geo.receivers = np.array([j for j, pp in enumerate(procs) if pp.n_receive], dtype=np.int64)
+    # electrodes (NMODL ELECTRODE_CURRENT point processes: SEClamp, VClamp, IClamp)
+    # may clamp V: TRBDF2 treats their nodes as clamped where their current has a
+    # voltage slope (`linearise`: an IClamp's has none).
+    # An electrode reading a voltage POINTER (NEURON's HalfGap: i = (vgap − v)/r) is a
+    # coupling, not a clamp: TRBDF2's clamp modes on it moved V by 2.7 mV from the
+    # same junction written as a NONSPECIFIC_CURRENT (backward Euler: identical)
+    geo.electrodes = np.array(
+        [j for j, pp in enumerate(procs) if _is_electrode(pp) and not geo.pointer_nodes[j]],
+        dtype=np.int64,
+    )
+    if len(geo.electrodes):
+        if geo.clamped is None:
+            geo.clamped = np.zeros(disc.n_nodes, dtype=bool)
+        geo.clamped[geo.points[geo.electrodes]] = True
+    return geo, procs
 
 
 def _sites(name, sites, k, form):
