@@ -528,7 +528,9 @@ def from_neuron(
                 "has no .mod file: pass it, or its directory, as from_neuron(..., mods=...)."
             )
         else:
-            classes[suffix] = mod_class(path)
+            # (hoc_set=True: an ASSIGNED RANGE/GLOBAL no statement assigns, which only
+            # hoc sets, e.g. Durstewitz's `CAF_cadyn = 600e-9`, is read as a parameter)
+            classes[suffix] = mod_class(path, hoc_set=True)
             if issubclass(classes[suffix], AbstractPointProcess):
                 raise ValueError(f"{path.name} is a point process, but {suffix!r} is inserted.")
     # NEURON's order (memb_order_): its INITIAL blocks and state updates run in it, and a
@@ -636,8 +638,8 @@ def from_neuron(
                         f"section {s.name()}: point process {kind} has no .mod file: pass it, "
                         "or its directory, as from_neuron(..., mods=...)."
                     )
-                else:
-                    cls = mod_class(files[kind])
+                else:  # (hoc_set=True: the values only hoc sets, as for density ones)
+                    cls = mod_class(files[kind], hoc_set=True)
                 params = {}
                 for nmodl_name, field in cls._spec.field_of.items():
                     try:  # RANGE: the instance's own value
