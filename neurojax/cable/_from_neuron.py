@@ -311,7 +311,9 @@ def from_neuron(
     Carried over: the tree (each section a `Branch`, root first, attached where NEURON
     connects it), `nseg`, the 3-d points (`pt3d`) or `L`/`diam`, `Ra`, `cm` (one per
     section), every density mechanism with each of its `PARAMETER`s as NEURON holds it —
-    one value per segment where they differ (`RANGE`), the global value otherwise —, the
+    one value per segment where they differ (`RANGE`), the global value otherwise — and
+    each ASSIGNED RANGE/GLOBAL variable no statement of its file assigns (a value only
+    hoc sets, e.g. `CAF_cadyn = 600e-9`; point processes' too), the
     ions' reversal potentials and concentrations per section (both concentrations of
     an ion a mechanism writes start at NEURON's `<ion>i0_<ion>_ion`/`<ion>o0_<ion>_ion`,
     which `finitialize` uses), `celsius`, `v_init`. 3-d points are taken with NEURON's
