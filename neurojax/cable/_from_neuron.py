@@ -311,7 +311,9 @@ def from_neuron(
     Carried over: the tree (each section a `Branch`, root first, attached where NEURON
     connects it), `nseg`, the 3-d points (`pt3d`) or `L`/`diam`, `Ra`, `cm` (one per
     section), every density mechanism with each of its `PARAMETER`s as NEURON holds it —
-    one value per segment where they differ (`RANGE`), the global value otherwise —, the
+    one value per segment where they differ (`RANGE`), the global value otherwise — and
+    each ASSIGNED RANGE/GLOBAL variable no statement of its file assigns (a value only
+    hoc sets, e.g. `CAF_cadyn = 600e-9`; point processes' too), the
     ions' reversal potentials and concentrations per section (both concentrations of
     an ion a mechanism writes start at NEURON's `<ion>i0_<ion>_ion`/`<ion>o0_<ion>_ion`,
     which `finitialize` uses), `celsius`, `v_init`. 3-d points are taken with NEURON's
@@ -528,7 +530,9 @@ def from_neuron(
                 "has no .mod file: pass it, or its directory, as from_neuron(..., mods=...)."
             )
         else:
-            classes[suffix] = mod_class(path)
+            # (hoc_set=True: an ASSIGNED RANGE/GLOBAL no statement assigns, which only
+            # hoc sets, e.g. Durstewitz's `CAF_cadyn = 600e-9`, is read as a parameter)
+            classes[suffix] = mod_class(path, hoc_set=True)
             if issubclass(classes[suffix], AbstractPointProcess):
                 raise ValueError(f"{path.name} is a point process, but {suffix!r} is inserted.")
     # NEURON's order (memb_order_): its INITIAL blocks and state updates run in it, and a
@@ -636,8 +640,8 @@ def from_neuron(
                         f"section {s.name()}: point process {kind} has no .mod file: pass it, "
                         "or its directory, as from_neuron(..., mods=...)."
                     )
-                else:
-                    cls = mod_class(files[kind])
+                else:  # (hoc_set=True: the values only hoc sets, as for density ones)
+                    cls = mod_class(files[kind], hoc_set=True)
                 params = {}
                 for nmodl_name, field in cls._spec.field_of.items():
                     try:  # RANGE: the instance's own value

@@ -51,7 +51,8 @@ def mod_class(
     used in error messages for text input. `hoc_set`: names of ASSIGNED RANGE or GLOBAL
     variables that no statement of the file assigns (cnmodel's ihvcn.mod: `eh (mV) : must
     be explicitly def. in hoc`), made parameters (default 0, NEURON's value until hoc
-    sets one); `load_mod` passes the ones given to it."""
+    sets one); `load_mod` passes the ones given to it; `True`: every such variable of the
+    file (`cable.from_neuron`, which reads the values hoc set)."""
     from . import _singular
     from ._compile import build_spec, make_class
 
@@ -65,6 +66,8 @@ def mod_class(
     prog = _singular.program(parse(text, file or fname, where))
     _refuse_block_calls(prog)
     _refuse_procedure_methods(prog)
+    if hoc_set is True:
+        hoc_set = {n for n, why in _not_hoc_settable(prog).items() if not why}
     if hoc_set:
         prog = _hoc_settable(prog, set(hoc_set))
     return make_class(build_spec(prog, ions), name)
@@ -161,6 +164,26 @@ def _refuse_procedure_methods(prog) -> None:
             )
 
 
+def _not_hoc_settable(prog) -> dict:
+    """{name: why it is not a value only hoc sets, or ""} for each ASSIGNED variable of
+    `prog`: an ion variable, a current, not declared RANGE or GLOBAL, assigned by a
+    statement of the file, or named by a VERBATIM block."""
+    import re
+
+    assigned, verbatim = _assigned_anywhere(prog)
+    ion_vars = {m for u in prog.ions for m in (*u.read, *u.write)}
+    currents = {m for m, _ in (*prog.nonspecific, *prog.electrode)}
+    return {n: (
+        "it is an ion variable" if n in ion_vars
+        else "it is a current" if n in currents
+        else "it is not declared RANGE or GLOBAL in the NEURON block"
+        if n not in prog.range and n not in prog.global_
+        else f"the file assigns it (line {assigned[n]})" if n in assigned
+        else "a VERBATIM block names it" if re.search(rf"\b{re.escape(n)}\b", verbatim)
+        else ""
+    ) for n in (v.name for v in prog.assigned)}  # fmt: skip
+
+
 def _hoc_settable(prog, wanted: set):
     """`prog` with the ASSIGNED variables named in `wanted` made PARAMETERs (default 0)
     where that is NEURON's behaviour: declared RANGE or GLOBAL, not an ion variable, a
@@ -169,26 +192,15 @@ def _hoc_settable(prog, wanted: set):
     `ValueError` saying why."""
     import copy
     import dataclasses
-    import re
 
     by_name = {v.name: v for v in prog.assigned}
     wanted = wanted & set(by_name)
     if not wanted:
         return prog
-    assigned, verbatim = _assigned_anywhere(prog)
-    ion_vars = {n for u in prog.ions for n in (*u.read, *u.write)}
-    currents = {n for n, _ in (*prog.nonspecific, *prog.electrode)}
+    reasons = _not_hoc_settable(prog)
     for n in sorted(wanted):
         v = by_name[n]
-        why = (
-            "it is an ion variable" if n in ion_vars
-            else "it is a current" if n in currents
-            else "it is not declared RANGE or GLOBAL in the NEURON block"
-            if n not in prog.range and n not in prog.global_
-            else f"the file assigns it (line {assigned[n]})" if n in assigned
-            else "a VERBATIM block names it" if re.search(rf"\b{re.escape(n)}\b", verbatim)
-            else ""
-        )  # fmt: skip
+        why = reasons[n]
         if why:
             raise NmodlError(
                 f"{prog.file}:{v.line}: {n} is ASSIGNED, and cannot be set like a "
