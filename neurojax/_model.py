@@ -224,9 +224,39 @@ def error_if_outside(model, x, names: tuple[str, ...] | None = None):
     traced = [(n, v, d) for n, v, d in parameter_domains(model) if n in names]
     if not traced:
         return x
-    bad = jnp.stack([~jnp.all(jnp.isfinite(v) & d.contains(v)) for _, v, d in traced])
+    # Every value tested in one array per dtype (the parameters' values concatenated,
+    # each value's domain bounds beside it as constants), not one reduction per parameter:
+    # each was a kernel XLA compiles (44 of the Hay cell's gradient program,
+    # benchmarks/README.md "Session 15"). The culprit named is the first parameter (in
+    # `parameter_domains`' order) with a value outside its domain, as before.
+    n = len(traced)
+    first = None  # per dtype: the smallest index of a parameter with a bad value, or n
+    by_dtype: dict = {}
+    for i, (_, v, d) in enumerate(traced):
+        v = jnp.asarray(v)
+        if v.size:
+            by_dtype.setdefault(v.dtype, []).append((i, v, d))
+    for dtype, items in by_dtype.items():
+        values = jnp.concatenate([jnp.ravel(v) for _, v, _ in items])
+
+        def spread(f, items=items, dt=dtype):
+            return np.concatenate([np.full(v.size, f(i, d), dt) for i, v, d in items])
+
+        lo, hi = spread(lambda i, d: d.lower), spread(lambda i, d: d.upper)
+        lo_closed = spread(lambda i, d: d.lower_closed, dt=bool)
+        hi_closed = spread(lambda i, d: d.upper_closed, dt=bool)
+        ok = (
+            jnp.isfinite(values)
+            & jnp.where(lo_closed, values >= lo, values > lo)
+            & jnp.where(hi_closed, values <= hi, values < hi)
+        )
+        owner = spread(lambda i, d: i, dt=np.int32)
+        worst = jnp.min(jnp.where(ok, np.int32(n), owner))
+        first = worst if first is None else jnp.minimum(first, worst)
+    if first is None:  # no values at all
+        return x
     messages = [_domain_message(model, name, domain) for name, _, domain in traced]
-    return eqx.branched_error_if(x, bad.any(), jnp.argmax(bad), messages)
+    return eqx.branched_error_if(x, first < n, jnp.minimum(first, n - 1), messages)
 
 
 def check_precision(model, what: str | None = None) -> None:
@@ -285,7 +315,9 @@ class AbstractModel(eqx.Module):
       conductance units, and the unit of each named field and state variable), read by
       `neurojax.analysis` for labels; `None` (default): undeclared, labelled without units.
     - `prepare_loop()` → the model the time loop reads, with loop-invariant arrays
-      computed once per `simulate` call (default: itself).
+      computed once per `simulate` call (default: itself); `loop_state(y)` and
+      `state_from_loop(y)` → the state in the layout the loop carries, and back
+      (default: unchanged).
 
     The minimal model is `init_state` and `vector_field`; it simulates with every default
     (`Coupled` structure, `RK4`), and `jax.grad`/`jax.vmap` go through it.
@@ -351,6 +383,19 @@ class AbstractModel(eqx.Module):
         and the model it returns is the loop's only: it never reaches the caller.
         Default: the model itself."""
         return self
+
+    def loop_state(self, y: State) -> State:
+        """The state as the time loop carries it (called by `simulate` on the prepared
+        model, `prepare_loop`, before the loop; `state_from_loop` maps it back for every
+        state saved and for the final state). The same values in a layout the step reads
+        without rearranging them (a `Cell`: the gates of each mechanism kind's instances
+        concatenated, `cable._cell._Group`), so the loop's program does not rearrange them
+        in every step, forward and in reverse mode. Default: `y` itself."""
+        return y
+
+    def state_from_loop(self, y: State) -> State:
+        """`loop_state`'s inverse (default: `y` itself)."""
+        return y
 
     def batch_shape(self, inputs: Any) -> tuple[int, ...]:
         """The batch shape implied by one step of `inputs` (an array: its shape)."""

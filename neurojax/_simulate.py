@@ -975,7 +975,7 @@ def _loop(
             events = None
         elif saveat.spike_dtype is not None:
             events = jtu.tree_map(lambda e: e.astype(saveat.spike_dtype), events)
-        return carry, (keep(carry[1]), events)
+        return carry, (keep(model.state_from_loop(carry[1])), events)
 
     # every == 1 scans the inputs as they are: a (n, 1, ...) reshape made XLA copy them
     # (another layout), 381 MiB for 10⁴ LIF × 10⁴ steps (benchmarks/README.md)
@@ -983,7 +983,7 @@ def _loop(
         xs = inputs
     else:
         xs = jtu.tree_map(lambda a: a.reshape(n_blocks, every, *a.shape[1:]), inputs)
-    y0 = state.y
+    y0 = model.loop_state(state.y)  # the layout the step reads (`AbstractModel`)
     if differentiated:
         y0 = _with_tangents(y0, (model, inputs, dt, t0))
     carry = (jnp.asarray(0, dtype=jnp.int32), y0, state.z)
@@ -1012,7 +1012,7 @@ def _loop(
     states, events = ys
     steps = every * jnp.arange(1, n_blocks + 1, dtype=jnp.int32)
     t = t0 + steps.astype(t0.dtype) * dt
-    final = ModelState(carry[1], carry[2])
+    final = ModelState(model.state_from_loop(carry[1]), carry[2])
 
     return Solution(t=t, states=states, spikes=events, final_state=final)
 
