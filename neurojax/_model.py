@@ -224,9 +224,39 @@ def error_if_outside(model, x, names: tuple[str, ...] | None = None):
     traced = [(n, v, d) for n, v, d in parameter_domains(model) if n in names]
     if not traced:
         return x
-    bad = jnp.stack([~jnp.all(jnp.isfinite(v) & d.contains(v)) for _, v, d in traced])
+    # Every value tested in one array per dtype (the parameters' values concatenated,
+    # each value's domain bounds beside it as constants), not one reduction per parameter:
+    # each was a kernel XLA compiles (44 of the Hay cell's gradient program,
+    # benchmarks/README.md "Session 15"). The culprit named is the first parameter (in
+    # `parameter_domains`' order) with a value outside its domain, as before.
+    n = len(traced)
+    first = None  # per dtype: the smallest index of a parameter with a bad value, or n
+    by_dtype: dict = {}
+    for i, (_, v, d) in enumerate(traced):
+        v = jnp.asarray(v)
+        if v.size:
+            by_dtype.setdefault(v.dtype, []).append((i, v, d))
+    for dtype, items in by_dtype.items():
+        values = jnp.concatenate([jnp.ravel(v) for _, v, _ in items])
+
+        def spread(f, items=items, dt=dtype):
+            return np.concatenate([np.full(v.size, f(i, d), dt) for i, v, d in items])
+
+        lo, hi = spread(lambda i, d: d.lower), spread(lambda i, d: d.upper)
+        lo_closed = spread(lambda i, d: d.lower_closed, dt=bool)
+        hi_closed = spread(lambda i, d: d.upper_closed, dt=bool)
+        ok = (
+            jnp.isfinite(values)
+            & jnp.where(lo_closed, values >= lo, values > lo)
+            & jnp.where(hi_closed, values <= hi, values < hi)
+        )
+        owner = spread(lambda i, d: i, dt=np.int32)
+        worst = jnp.min(jnp.where(ok, np.int32(n), owner))
+        first = worst if first is None else jnp.minimum(first, worst)
+    if first is None:  # no values at all
+        return x
     messages = [_domain_message(model, name, domain) for name, _, domain in traced]
-    return eqx.branched_error_if(x, bad.any(), jnp.argmax(bad), messages)
+    return eqx.branched_error_if(x, first < n, jnp.minimum(first, n - 1), messages)
 
 
 def check_precision(model, what: str | None = None) -> None:
@@ -287,7 +317,7 @@ class AbstractModel(eqx.Module):
     - `prepare_loop()` → the model the time loop reads, with loop-invariant arrays
       computed once per `simulate` call (default: itself); with
       `to_loop_state`/`from_loop_state`, the state in that model's own layout (default:
-      unchanged; a `Cell`'s loop in chain-block order).
+      unchanged; a `Cell`'s loop in chain-block order, each mechanism kind's gates joined).
 
     The minimal model is `init_state` and `vector_field`; it simulates with every default
     (`Coupled` structure, `RK4`), and `jax.grad`/`jax.vmap` go through it.
@@ -357,8 +387,10 @@ class AbstractModel(eqx.Module):
     def to_loop_state(self, y: State) -> State:
         """The state `y` (as the caller sees it) in the layout of this model's time loop,
         called by `simulate` on the model `prepare_loop` returned, once, on the initial
-        state. A model whose loop keeps its state in another order (a `Cell` in
-        chain-block order, `cable._blocks`) permutes it here; `from_loop_state` is the
+        state. A model whose loop keeps its state in another layout permutes it here (a
+        `Cell`: chain-block order, `cable._blocks`, and the gates of each mechanism kind's
+        instances concatenated, `cable._cell._Group`, so that the step reads them without
+        rearranging them in every step, forward and in reverse mode); `from_loop_state` is the
         inverse, applied to each saved state (before `SaveAt.fn`) and the final state, so
         that the caller never sees the loop's layout. Default: `y`."""
         return y

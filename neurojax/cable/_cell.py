@@ -1043,9 +1043,34 @@ class Cell(AbstractModel):
                     pool.write(name, x, grp.spread, nodes.size)
             else:
                 g = ch.update(vr, gates, dt, self.temperature, **_time(ch, t))
-            for m, gm in zip(grp.members, grp.split(g), strict=True):
+            # the layout the state came in (the loop's: `_join_gates`)
+            for m, gm in zip(grp.members, grp.split(g, grp.joined(y.gates)), strict=True):
                 out[m] = gm
         return tuple(out)
+
+    def _join_gates(self, y: CellState) -> CellState:
+        """The gates of each group of instances (`_groups`) joined once before the loop
+        (`_Group.joined`, part of `to_loop_state`), not in every step: the step reads
+        them as it evaluates them and writes them so, without concatenating and slicing
+        them per instance (forward, and their transposes in reverse mode). The values are
+        the same; `_split_gates` splits them back."""
+        gates = list(y.gates)
+        batch = y.v.shape[:-1]
+        for grp in self.geometry.groups:
+            if len(grp.members) > 1 and not grp.joined(gates):
+                parts = grp.split(grp.join(y.gates, batch), joined=True)
+                for m, gm in zip(grp.members, parts, strict=True):
+                    gates[m] = gm
+        return y._replace(gates=tuple(gates))
+
+    def _split_gates(self, y: CellState) -> CellState:
+        """`_join_gates`' inverse: each instance's gates in its own entry again."""
+        gates = list(y.gates)
+        for grp in self.geometry.groups:
+            if grp.joined(y.gates):
+                for m, gm in zip(grp.members, grp.split(y.gates[grp.members[0]]), strict=True):
+                    gates[m] = gm
+        return y._replace(gates=tuple(gates))
 
     def prepare_loop(self) -> Cell:
         """The cell with merged mechanism parameters (`_merged`) built once, for the
@@ -1124,12 +1149,15 @@ class Cell(AbstractModel):
 
     def to_loop_state(self, y: CellState) -> CellState:
         """`AbstractModel.to_loop_state`: `y` (root-outwards numbering) in the order of
-        this cell's time loop (chain-block order for a cell from `prepare_loop`)."""
+        this cell's time loop: chain-block order for a cell from `prepare_loop` where the
+        tree allows it, then each mechanism kind's gates joined (`_join_gates`)."""
         order = self.geometry.order
-        return y if order is None else order.state(y, into_loop=True)
+        return self._join_gates(y if order is None else order.state(y, into_loop=True))
 
     def from_loop_state(self, y: CellState) -> CellState:
-        """`to_loop_state`'s inverse: a state of the loop in the root-outwards numbering."""
+        """`to_loop_state`'s inverse: a state of the loop in the root-outwards numbering,
+        each instance's gates in its own entry."""
+        y = self._split_gates(y)
         order = self.geometry.order
         return y if order is None else order.state(y, into_loop=False)
 
@@ -1217,8 +1245,8 @@ class _Group:
 
     def join(self, gates, batch):
         """The members' gates (`gates[k]`, `(*batch, n_k)` leaves) as one NamedTuple of
-        `(*batch, len(nodes))` leaves."""
-        if len(self.members) == 1:
+        `(*batch, len(nodes))` leaves; in the loop's layout (`joined`) they are already."""
+        if len(self.members) == 1 or self.joined(gates):
             return gates[self.members[0]]
         parts = [
             jax.tree_util.tree_map(lambda x, n=n: jnp.broadcast_to(x, (*batch, n)), gates[k])
@@ -1226,10 +1254,19 @@ class _Group:
         ]
         return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, axis=-1), *parts)
 
-    def split(self, gates) -> list:
-        """`join`'s inverse: one NamedTuple per member (static slices)."""
+    def joined(self, gates) -> bool:
+        """Whether the cell's `gates` hold this group's in the loop's layout
+        (`Cell._join_gates`): the members' gates joined, in the first member's entry, and
+        None in the others'."""
+        return len(self.members) > 1 and gates[self.members[1]] is None
+
+    def split(self, gates, joined: bool = False) -> list:
+        """`join`'s inverse: one NamedTuple per member (static slices); with `joined`,
+        the loop's layout (`joined`): `gates` for the first member, None for the others."""
         if len(self.members) == 1:
             return [gates]
+        if joined:
+            return [gates] + [None] * (len(self.members) - 1)
         return [
             jax.tree_util.tree_map(lambda x, a=a, b=b: x[..., a:b], gates)
             for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)
