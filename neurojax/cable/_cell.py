@@ -1056,20 +1056,24 @@ class Cell(AbstractModel):
         the same; `_split_gates` splits them back."""
         gates = list(y.gates)
         batch = y.v.shape[:-1]
-        for grp in self.geometry.groups:
-            if len(grp.members) > 1 and not grp.joined(gates):
-                parts = grp.split(grp.join(y.gates, batch), joined=True)
-                for m, gm in zip(grp.members, parts, strict=True):
-                    gates[m] = gm
+        todo = [g for g in self.geometry.groups if len(g.members) > 1 and not g.joined(gates)]
+        if not todo:  # nothing to join: the state itself
+            return y
+        for grp in todo:
+            parts = grp.split(grp.join(y.gates, batch), joined=True)
+            for m, gm in zip(grp.members, parts, strict=True):
+                gates[m] = gm
         return y._replace(gates=tuple(gates))
 
     def _split_gates(self, y: CellState) -> CellState:
         """`_join_gates`' inverse: each instance's gates in its own entry again."""
+        todo = [g for g in self.geometry.groups if g.joined(y.gates)]
+        if not todo:  # nothing joined: the state itself
+            return y
         gates = list(y.gates)
-        for grp in self.geometry.groups:
-            if grp.joined(y.gates):
-                for m, gm in zip(grp.members, grp.split(y.gates[grp.members[0]]), strict=True):
-                    gates[m] = gm
+        for grp in todo:
+            for m, gm in zip(grp.members, grp.split(y.gates[grp.members[0]]), strict=True):
+                gates[m] = gm
         return y._replace(gates=tuple(gates))
 
     def prepare_loop(self) -> Cell:
