@@ -56,6 +56,27 @@ class BlockDiscretisation:
         """`Discretisation.node`, in block order."""
         return int(self.topology.inv[self.original.node(branch, x)])
 
+    def region_to_blocks(self, channel, nodes):
+        """`channel` with its per-compartment leaves (one value per node of its region
+        `nodes`, block numbering, ascending) given in the root-outwards order — the order of
+        `Morphology.distances(where)` and of a `"tree"` cell's region — put in the order of
+        `nodes`. Scalars are kept. (Session 15: they were taken in block order, so a
+        distance-graded conductance landed on other compartments without a word.)"""
+        import equinox as eqx
+
+        rank = np.argsort(np.argsort(np.asarray(self.topology.perm)[nodes]))
+        names = [
+            n for n in channel.__dataclass_fields__
+            if eqx.is_array(getattr(channel, n)) and jnp.ndim(getattr(channel, n)) == 1
+        ]  # fmt: skip
+        if not names:
+            return channel
+        return eqx.tree_at(
+            lambda c: [getattr(c, n) for n in names],
+            channel,
+            [getattr(channel, n)[rank] for n in names],
+        )
+
     def diameters(self) -> np.ndarray:
         return self.original.diameters()[self.topology.perm]
 

@@ -182,7 +182,9 @@ class Cell(AbstractModel):
       as `"soma"` or `"apical"`, a list of types, or `None` for all (parameters as
       functions of the distance from the soma: `Morphology.distances(where)` and
       `cable.linear`/`exponential`/`sigmoid`/`step`). A channel's parameters are scalars
-      or one value per compartment of its region (`Cell.regions[k]`). The step evaluates
+      or one value per compartment of its region, in the order of
+      `Morphology.distances(where)` (`Cell.regions[k]` of a `"tree"` cell; a
+      `"chain_blocks"` cell stores them permuted to its node order). The step evaluates
       the instances of one kind (same class and static fields, disjoint regions) once
       over all their compartments where NEURON's mechanism order allows (`_groups`);
       `cell.mechanisms[k]`, `regions[k]` and the state's `gates[k]` stay per instance. A
@@ -323,6 +325,10 @@ class Cell(AbstractModel):
                         f"{jnp.shape(leaf)}; it must be a scalar or one value per compartment "
                         f"of its region ({nodes.size},)."
                     )
+            if isinstance(disc, BlockDiscretisation):
+                # values given in the root-outwards order (`Morphology.distances`) were
+                # taken in block order: a distance-graded g_pas landed on other nodes
+                channel = disc.region_to_blocks(channel, nodes)
             channels.append(channel)
             regions.append(nodes)
         clamps = _sites("clamps", clamps, 2, "(branch, x), e.g. (0, 0.5)")
@@ -1280,7 +1286,9 @@ NODE_ORDERS = ("tree", "chain_blocks")
   membrane of a tree of equal branches one run and the tree solve's rows slices of the
   state. It applies to trees on which the `"branches"` solve runs (≤ 8 groups of chains,
   ≥ 2 interior rows); other trees keep the `"tree"` numbering. `CellState.v`,
-  `Cell.regions`, `Cell.discretisation` and the gates' region order follow it;
+  `Cell.regions`, `Cell.discretisation`, the gates' region order and the mechanisms'
+  per-compartment leaves after the build follow it (values given to `Cell(...)` are read
+  in the root-outwards order of `Morphology.distances`, as for `"tree"`, and permuted);
   `Cell.node`, `record_v` and every site follow it too, so code that addresses nodes
   through `(branch, x)` is unchanged; `cell.discretisation.original` is the root-outwards
   numbering (`.topology.inv` maps its nodes). Such a cell cannot join a network's forest

@@ -46,7 +46,8 @@ def plot_morphology(
     """Draw a morphology (x–y projection; µm), each segment coloured by `values`.
 
     - `cell_or_morphology`: a `Cell` or a `Morphology`.
-    - `values`: one number per node of the discretisation (e.g. a row of `sol.v`), or
+    - `values`: one number per node of the discretisation (e.g. a row of `sol.v`), in
+      the cell's node order (pass the `Cell` for a `node_order="chain_blocks"` cell), or
       `None` for a plain drawing.
 
     Line widths follow the diameters (`linewidth_scale` × √d, so thin dendrites stay
@@ -60,7 +61,12 @@ def plot_morphology(
         raise TypeError(
             f"expected a Cell or a Morphology, got {type(cell_or_morphology).__name__}."
         )
-    disc = Discretisation(morph) if values is not None else None
+    # a Cell's own numbering (a "chain_blocks" cell's V is in block order: coloured by the
+    # root-outwards numbering, its nodes were drawn at other nodes' places)
+    disc = None
+    if values is not None:
+        disc = getattr(cell_or_morphology, "discretisation", None)
+        disc = Discretisation(morph) if disc is None else disc
     if values is not None:
         values = np.asarray(values)
         if values.shape != (disc.n_nodes,):

@@ -77,7 +77,13 @@ class CellLayout:
         parents, algebraic, offsets = [], [], []
         anchors = []  # the global node each cell offers to the cells hung below it
         offset = 0
-        for cell, size in zip(cells, self.sizes, strict=True):
+        for name, cell, size in zip(self.names, cells, self.sizes, strict=True):
+            if cell.geometry.blocks is not None:  # was the tree solve's "parent[2] = 29 ..."
+                raise ValueError(
+                    f"population {name!r}: a Cell built with node_order='chain_blocks' cannot "
+                    "join a network (the forest of cells is numbered root-outwards): build "
+                    "it with node_order='tree' (the default)."
+                )
             disc = cell.discretisation
             parent = np.asarray(disc.parent, dtype=np.int64)
             membrane = np.asarray(disc.area) > 0

@@ -321,23 +321,32 @@ class PoissonDrive(eqx.Module):
 def _inverse_cdf(key, lam, shape):
     """Poisson counts by inversion of one uniform per element: count = #{k : u > F(k)},
     with F summed term by term until every element is placed. Exact up to the uniform's
-    resolution (2⁻²⁴ in float32: tails below 6e-8 are cut). For λ < 10 only."""
+    resolution (2⁻²³ in float32: tails below ~1e-7 are cut). For λ < 10 only.
+
+    F summed in float32 can stop short of the largest uniforms (1 − 2⁻²³ and a few below:
+    for 1.5 % of λ in (0, 10) the sum's terms fall below half its last bit first), and
+    such a `u` was never placed: the loop ran to its cap and returned 1000 events (~1 draw
+    in 10⁷ at those λ, found by the session-15 probes). A `u` above the sum where it stops
+    moving is placed at that `k`: a count in the tail (P ~ 1e-7), as for the cut tails."""
     lam = jnp.broadcast_to(lam, shape)
     u = jax.random.uniform(key, shape, lam.dtype)
 
     def cond(c):
-        k, _, cdf, _ = c
-        return jnp.any(u > cdf) & (k < 1000)
+        k, _, cdf, _, moved = c
+        return jnp.any(u > cdf) & moved & (k < 1000)
 
     def body(c):
-        k, p, cdf, count = c
-        count = count + (u > cdf)
+        k, p, cdf, count, _ = c
         k = k + 1
         p = p * lam / k
-        return k, p, cdf + p, count
+        new = cdf + p
+        # counted only while F still grows: where it no longer can, the element is placed
+        up = (u > cdf) & (new > cdf)
+        return k, p, new, count + up, jnp.any(up)
 
     p0 = jnp.exp(-lam)
-    return jax.lax.while_loop(cond, body, (0, p0, p0, jnp.zeros(shape, jnp.int32)))[3]
+    init = (0, p0, p0, jnp.zeros(shape, jnp.int32), jnp.asarray(True))
+    return jax.lax.while_loop(cond, body, init)[3]
 
 
 def poisson_counts(key, lam, shape):
