@@ -401,7 +401,7 @@ def sparse_probes(add):
         pre = np.repeat(np.arange(n_src), 50)
         post_a = rng.integers(0, n_post, pre.size)
         post_b = rng.integers(0, n_post, pre.size)
-        post_a[:3] = n_post - 1  # the last neuron, three times
+        post_a[:3] = post_b[:3] = n_post - 1  # the last neuron, three times
         w = rng.uniform(0.1, 1.0, pre.size)
         pops = {
             "S": nn.Population(nn.SpikeSource(), n_src),
@@ -413,26 +413,32 @@ def sparse_probes(add):
             for p, q in (("A", post_a), ("B", post_b))
         ]
         net = nn.Network(pops, projs, dt=0.1)
-        spikes = np.zeros((3, n_src))
+
+        def run(spikes):
+            ins = {
+                "S": jnp.asarray(spikes),
+                "A": jnp.zeros((2, n_post)),
+                "B": jnp.zeros((2, n_post)),
+            }
+            return nj.simulate(net, ins, dt=0.1, solver=nj.solvers.Euler())
+
+        spikes = np.zeros((2, n_src))
         spikes[0] = 1.0
-        ins = {"S": jnp.asarray(spikes), "A": jnp.zeros((3, n_post)), "B": jnp.zeros((3, n_post))}
-        sol = nj.simulate(net, ins, dt=0.1, solver=nj.solvers.Euler())
+        sol, base = run(spikes), run(np.zeros((2, n_src)))
         ones = np.ones(n_src)
         want = [pairs_reference(pre, q, w, n_post, ones) for q in (post_a, post_b)]
-        return net, sol, want
+        return net, sol, base, want
 
     def big_check(o):
-        net, sol, want = o
+        net, sol, base, want = o
         ok = all(pr.connectivity.post.dtype == jnp.int16 for pr in net.projections)
         for k, name in enumerate(("A", "B")):
-            v = np.asarray(sol.v[name])
-            jump = v[1:] - v[:-1]  # Delta synapses: the weight sum lands as a jump of V
-            step = np.argmax(np.abs(jump).sum(1))
-            # the leak over one step also moves V: compare the jump where inputs are,
-            # float32 sums of up to ~10 weights: 1e-5 relative
-            ok &= np.allclose(jump[step], want[k] + (jump[step] - want[k]) * (want[k] == 0),
-                              rtol=1e-5, atol=1e-4)  # fmt: skip
-            ok &= np.isclose(jump[step][-1], want[k][-1], rtol=1e-5)
+            # Delta synapses: the weight sum lands in V in the first step; the same run
+            # without spikes holds the leak. float32 V near -60 mV: ulp 4e-6, sums of up to
+            # ~10 weights: bound 1e-4 mV
+            jump = np.asarray(sol.v[name])[0] - np.asarray(base.v[name])[0]
+            ok &= np.allclose(jump, want[k], rtol=0, atol=1e-4)
+            ok &= want[k][-1] > 1.0  # the last neuron, n_post - 1 = 19999, was hit
         return bool(ok)
 
     add("B sparse: 2 x 20000 targets in one network (fused, int16)", big_network, None, big_check)
@@ -454,8 +460,8 @@ def poisson_probes(add):
         # mean and variance of steps x n counts against lam (Poisson: var = mean);
         # 6 standard errors (the variance's s.e. for Poisson is ~sqrt((lam + 2 lam^2)/N))
         k = c.size
-        mean_ok = abs(c.mean() - lam) < 6 * np.sqrt(lam / k)
-        var_ok = abs(c.var() - lam) < 6 * np.sqrt((lam + 2 * lam**2) / k) + 1e-12
+        mean_ok = abs(c.mean() - lam) <= 6 * np.sqrt(lam / k)
+        var_ok = abs(c.var() - lam) <= 6 * np.sqrt((lam + 2 * lam**2) / k)
         # no neuron favoured: counts per neuron summed over steps, chi2-like dispersion
         per = c.sum(0)
         disp = per.var() / max(per.mean(), 1e-12)
@@ -509,7 +515,7 @@ def poisson_probes(add):
 
     add("C poisson: drive rate -5 Hz", lambda: drive(-5.0), ["rate"])
     add("C poisson: drive rate NaN", lambda: drive(float("nan")), ["rate"])
-    add("C poisson: drive rate inf", lambda: drive(float("inf")), ["rate"])
+    add("C poisson: drive rate inf", lambda: drive(float("inf")), ["rate", "inf are outside"])
     add(
         "C poisson: drive rate 0 Hz",
         lambda: drive(0.0),
@@ -701,6 +707,13 @@ def nmodl_probes(add):
         "a DERIVATIVE block given twice": (
             KX + "DERIVATIVE states { n' = 0 }\n",
             ["kx.mod:10", "states"],
+        ),
+        # nocmodl: "Illegal block" (here the state was stepped twice per step: 0.16 mV off)
+        "a SOLVE given twice": (
+            KX.replace(
+                "SOLVE states METHOD cnexp", "SOLVE states METHOD cnexp SOLVE states METHOD cnexp"
+            ),
+            ["kx.mod:6", "SOLVE states"],
         ),
         # nocmodl: "No derivative equations in DERIVATIVE block"
         "a DERIVATIVE block without an equation": (

@@ -663,6 +663,14 @@ class Parser:
                 first = self.prog.initial if kw == "INITIAL" else self.prog.breakpoint
                 if first is not None:  # NEURON runs both, in order (nocmodl joins them)
                     blk = Block(kw, kw, (), first.body + body, first.line)
+                solved = {}
+                for st in blk.body if kw == "BREAKPOINT" else ():
+                    if isinstance(st, Solve) and st.block in solved:  # it was stepped twice
+                        raise fail(self.file, st.line, f"SOLVE {st.block} a second time in "
+                                   f"BREAKPOINT (first at line {solved[st.block]}); NEURON's "
+                                   "nocmodl refuses it too (\"Illegal block\"): keep one")  # fmt: skip
+                    if isinstance(st, Solve):
+                        solved[st.block] = st.line
                 if kw == "INITIAL":
                     self.prog.initial = blk
                 else:
