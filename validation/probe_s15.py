@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 import warnings
 
 import equinox as eqx
@@ -609,7 +610,7 @@ def poisson_probes(add):
     for n, lam in ((512, 0.05), (1000, 0.4), (65536, 0.02), (65537, 0.02), (3000, 0.0)):
         add(
             f"C poisson: pooled draw n={n}, lam={lam}",
-            lambda n=n, lam=lam: moments(n, lam, steps=200 if n > 10000 else 400),
+            lambda n=n, lam=lam: moments(n, lam, steps=60 if n > 10000 else 400),
             None,
             lambda c, lam=lam: poisson_ok(c, lam),
         )
@@ -961,7 +962,20 @@ def probes():
     fit_probes(add)
     reduced_probes(add)
     nmodl_probes(add)
+    # the slow tier: the probes measured above ~1 CPU-s (compiling simulations), load ~15
+    for label, *_ in P:
+        if any(re.search(pat, label) for pat in SLOW_PATTERNS):
+            SLOW.add(label)
     return P
+
+
+SLOW_PATTERNS = (
+    r"^A blocks: (?!node_order|a chain-block cell in a network|a per-compartment g of the)",
+    r"^B sparse: (duplicate|padded|gradient|2 x 20000)",
+    r"^C poisson: (pooled|one rate per|drive rate 0)",
+    r"^D fit",
+    r"^F nmodl: (BREAKPOINT split|gbar given equals)",
+)
 
 
 ERRORS = (ValueError, TypeError, FloatingPointError, IndexError, FileNotFoundError)
@@ -1003,9 +1017,11 @@ def main(argv):
     for label, fn, words, check in probes():
         if sel and not any(re.search(s, label) for s in sel):
             continue
+        t0 = time.process_time()
         v, note = verdict(fn, words, check)
+        cpu = time.process_time() - t0
         rows.append((label, v, note))
-        print(f"{v:8s} {label:62s} {note}", flush=True)
+        print(f"{v:8s} {cpu:6.1f}s {label:62s} {note}", flush=True)
     counts = {k: sum(r[1] == k for r in rows) for k in ("clear", "ok", "UNCLEAR", "SILENT")}
     print(f"{len(rows)} probes: {counts}")
 
