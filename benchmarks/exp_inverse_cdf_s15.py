@@ -3,8 +3,9 @@
 where the sum stops growing, instead of looping to the cap of 1000 events).
 
 Paired, in one process: the draw before the fix (copied here) and the library's, jitted,
-alternated over rounds; CPU time (`time.process_time`) per draw, in a `lax.scan` of draws (as a drive's inside a run), median and range over
-rounds. The counts are compared too (equal wherever the old draw did not hit its cap).
+alternated over rounds; CPU time (`time.process_time`) per draw, in a `lax.scan` of draws
+(as a drive's inside a run), median and range over rounds. The counts are compared too
+(equal wherever the old draw did not hit its cap).
 
     PYTHONPATH=. python benchmarks/exp_inverse_cdf_s15.py [--rounds 7] [--out FILE]
 """
@@ -65,7 +66,7 @@ def main():
                 c = draw(k, lam, (n,))
                 return total + c.sum(), c[0]
 
-            return jax.jit(lambda keys: jax.lax.scan(step, jnp.int32(0), keys))
+            return jax.jit(lambda ks: jax.lax.scan(step, jnp.int32(0), ks))
 
         fns = {name: scanned(d) for name, d in draws.items()}
         keys = jax.random.split(jax.random.key(0), calls)

@@ -227,8 +227,9 @@ def block_probes(add):
         from neurojax.nmodl import load_mod
 
         kx = load_mod(KX, file="kx.mod")
-        return cable_run(order, mechs=[(kx, None), (Passive(), None)],
-                         kw={"clamps": [(0, 0.5)], "ions": {"ek": np.linspace(-95.0, -70.0, 7)}})  # fmt: skip
+        ek = np.linspace(-95.0, -70.0, 7)
+        kw = {"clamps": [(0, 0.5)], "ions": {"ek": ek}}
+        return cable_run(order, mechs=[(kx, None), (Passive(), None)], kw=kw)
 
     add(
         "A blocks: ek one per branch (NMODL USEION k)",

@@ -666,9 +666,10 @@ class Parser:
                 solved = {}
                 for st in blk.body if kw == "BREAKPOINT" else ():
                     if isinstance(st, Solve) and st.block in solved:  # it was stepped twice
+                        first = solved[st.block]
                         raise fail(self.file, st.line, f"SOLVE {st.block} a second time in "
-                                   f"BREAKPOINT (first at line {solved[st.block]}); NEURON's "
-                                   "nocmodl refuses it too (\"Illegal block\"): keep one")  # fmt: skip
+                                   f"BREAKPOINT (first at line {first}); nocmodl refuses it "
+                                   "too ('Illegal block'): keep one")  # fmt: skip
                     if isinstance(st, Solve):
                         solved[st.block] = st.line
                 if kw == "INITIAL":
@@ -723,8 +724,9 @@ class Parser:
                 self.prog.functions[name] = Func(kw, name, args, body, t.line)
             elif kw == "NET_RECEIVE":
                 if self.prog.net_receive is not None:  # nocmodl: "Only one NET_RECEIVE"
-                    raise self.err("a second NET_RECEIVE block (NEURON allows only one; "
-                                   f"the first is at line {self.prog.net_receive.line})", t)  # fmt: skip
+                    first = self.prog.net_receive.line
+                    raise self.err("a second NET_RECEIVE block (NEURON allows only one; the "
+                                   f"first is at line {first})", t)  # fmt: skip
                 args = self.formal_args()
                 self.receive_args = args
                 self.in_receive = True
