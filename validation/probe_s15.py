@@ -702,6 +702,28 @@ def fit_probes(add):
                        progress_meter=QUIET)  # fmt: skip
         return r, [str(w.message) for w in rec]
 
+    def fit_temperature():
+        truth = passive_cell()
+        i = jnp.full((80, 1), 0.05)
+        v = nj.simulate(truth, i, dt=DT, solver=BE).v
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            r = nj.fit(passive_cell(g=0.8, temperature=30.0), i, v, dt=DT, solver=BE,
+                       trainable=lambda c: (c.mechanisms[0].g, c.temperature),
+                       progress_meter=QUIET)  # fmt: skip
+        return r, [str(w.message) for w in rec]
+
+    # a passive cell's temperature: no mechanism reads it (only its CELSIUS domain check)
+    add(
+        "D fit: temperature of a passive cell (read only by checks)",
+        fit_temperature,
+        None,
+        lambda o: (
+            o[0].unread == ("temperature",)
+            and float(o[0].model.temperature) == 30.0
+            and abs(float(o[0].model.mechanisms[0].g) / 0.5 - 1) < 1e-3
+        ),
+    )
     # rs_clamp is read only by the domain check (POSITIVE) without a voltage clamp: named
     # in FitResult.unread and the warning, left at its start; g (the truth 0.5 mS/cm²,
     # noise-free) fitted to 1e-3 relative (float32 LM measured ~1e-6)
