@@ -956,7 +956,7 @@ def nmodl_probes(add):
         ("gbar of the wrong shape for its region", {"gbar": jnp.ones(3)}, ["gbar", "(3,)"]),
     ):
         add(f"F nmodl: load_mod {label}", lambda kw=kw: kx_run(KX, **kw), words)
-    add("F nmodl: an empty string", lambda: mod_class(" \n"), ["source", "empty"])
+    add("F nmodl: an empty string", lambda: mod_class(""), ["source", "empty"])
     add(
         "F nmodl: a path that does not exist",
         lambda: load_mod("/no/such/file.mod"),
@@ -1019,11 +1019,6 @@ def verdict(fn, words, check):
     except Exception as e:  # noqa: BLE001
         return "UNCLEAR", f"{type(e).__name__}: {str(e)[:200]}"
     if words is not None:
-        if check is None and isinstance(out, tuple) and len(out) == 2:
-            # a fit: the parameter named unread is an honest answer too
-            r = out[0]
-            if any(w in " ".join(getattr(r, "unread", ())) for w in words):
-                return "ok", f"named unread: {r.unread}"
         return "SILENT", "ran; should have been refused"
     if check is None:
         return "ok", "ran (checked in the test)"
