@@ -19,8 +19,10 @@ Found silent or unclear by these probes, and fixed (docs/numerics.md, "Probes (s
 numbering; the float32 inverse-CDF Poisson draw returned 1000 events for the largest
 uniforms at 1.5 % of rates (about once in 10^7 draws there); NMODL files with a
 DERIVATIVE, FUNCTION, PROCEDURE or NET_RECEIVE given twice, or a DERIVATIVE block
-without an equation, loaded (the last definition won; nocmodl refuses them), and a
-BREAKPOINT or INITIAL given in two blocks kept only the last (NEURON runs both); a
+without an equation, loaded (the last definition won; nocmodl refuses them); a SOLVE of
+one block twice stepped its states twice; a BREAKPOINT or INITIAL given in two blocks
+kept only the last (NEURON runs both); a chain-block cell in a network was refused by the
+tree solve's "parent[2] = 29 breaks the numbering"; a
 default of 1e999 was refused as "must be >= 0"; `check_population` accepted sizes 0,
 -1, 2.5, True, "3" and None.
 """

@@ -666,9 +666,9 @@ class Parser:
                 solved = {}
                 for st in blk.body if kw == "BREAKPOINT" else ():
                     if isinstance(st, Solve) and st.block in solved:  # it was stepped twice
-                        first = solved[st.block]
+                        at = solved[st.block]
                         raise fail(self.file, st.line, f"SOLVE {st.block} a second time in "
-                                   f"BREAKPOINT (first at line {first}); nocmodl refuses it "
+                                   f"BREAKPOINT (first at line {at}); nocmodl refuses it "
                                    "too ('Illegal block'): keep one")  # fmt: skip
                     if isinstance(st, Solve):
                         solved[st.block] = st.line
