@@ -22,7 +22,8 @@ DERIVATIVE, FUNCTION, PROCEDURE or NET_RECEIVE given twice, or a DERIVATIVE bloc
 without an equation, loaded (the last definition won; nocmodl refuses them); a SOLVE of
 one block twice stepped its states twice; a BREAKPOINT or INITIAL given in two blocks
 kept only the last (NEURON runs both); a chain-block cell in a network was refused by the
-tree solve's "parent[2] = 29 breaks the numbering"; a
+tree solve's "parent[2] = 29 breaks the numbering"; a `Sparse` target set out of range
+by `eqx.tree_at` was dropped in the run; a
 default of 1e999 was refused as "must be >= 0"; `check_population` accepted sizes 0,
 -1, 2.5, True, "3" and None.
 """

@@ -484,6 +484,19 @@ def sparse_probes(add):
         None,
         lambda c: c.post.dtype == jnp.int32 and c.n_synapses == 2,
     )
+
+    def tree_at_target(bad):
+        conn = nn.from_pairs([0, 1], [1, 2], 2, 4, 1.0)
+        conn = eqx.tree_at(lambda c: c.post, conn, conn.post.at[0, 0].set(bad))
+        pops = {"S": nn.Population(nn.SpikeSource(), 2), "A": nn.Population(neurons.LIF(), 4)}
+        return nn.Network(pops, [nn.Projection("S", "A", conn, ns.Delta())], dt=0.1)
+
+    for bad in (-1, 7):  # the synapse was dropped without a word
+        add(
+            f"B sparse: a target set to {bad} by eqx.tree_at",
+            lambda bad=bad: tree_at_target(bad),
+            ["projection 0", "connectivity.post", f"[{bad}]"],
+        )
     add(
         "B sparse: from_pairs post index n_post",
         lambda: nn.from_pairs([0], [4], 2, 4),
