@@ -170,6 +170,10 @@ def block_probes(add):
 
     fn, chk = blocks_equal_tree(saveat=full_state)
     add("A blocks: every compartment by (branch, x)", fn, None, chk)
+    fn, chk = blocks_equal_tree(
+        inputs=jnp.stack([jnp.full((N, 1), a) for a in (0.1, 0.3, 0.6)], axis=1)
+    )
+    add("A blocks: a batch of 3 inputs (n_steps, 3, 1)", fn, None, chk)
     # --- per-compartment and per-branch parameters ------------------------------------
     fn, chk = blocks_equal_tree(mechs=[(Passive(g=distances_g(m)), None)])
     add("A blocks: Passive g rising with Morphology.distances", fn, None, chk)
