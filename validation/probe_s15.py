@@ -339,6 +339,24 @@ def block_probes(add):
         lambda o: np.isclose(float(o[0]), float(o[1]), rtol=1e-9, atol=0),
     )
 
+    def grad_checkpointed(order):
+        def loss(g):
+            c = Cell(m, [(HH(g_na=g), None)], clamps=[(0, 0.5)], node_order=order)
+            at = nj.SaveAt(fn=c.record_v([(0, 0.5), (6, 1.0)]))
+            sol = nj.simulate(c, jnp.full((N, 1), 0.5), dt=DT, solver=BE, saveat=at,
+                              adjoint=nj.CheckpointAdjoint(every=40))  # fmt: skip
+            return sol.states.mean()
+
+        return jax.grad(loss)(jnp.asarray(120.0))
+
+    # rounding through 200 steps of reverse mode: 1e-9 relative (test_cable_blocks_s14)
+    add(
+        "A blocks: gradient with CheckpointAdjoint(every=40)",
+        f64(lambda: (grad_checkpointed("chain_blocks"), grad_checkpointed("tree"))),
+        None,
+        lambda o: np.isclose(float(o[0]), float(o[1]), rtol=1e-9, atol=0) and float(o[1]) != 0,
+    )
+
     def f32_vs_f64():
         _, y32 = cable_run("chain_blocks", mechs=[(Passive(g=distances_g(m)), None)])
         _, y64 = f64(lambda: cable_run("tree", mechs=[(Passive(g=distances_g(m)), None)]))()
