@@ -186,6 +186,9 @@ def parameter_domains(model) -> list[tuple[str, Any, Domain]]:
 
 def _domain_message(model, name, domain, value=None) -> str:
     shown = "" if value is None else f" (got {np.asarray(value).tolist()})"
+    if value is not None and not np.all(np.isfinite(np.asarray(value, dtype=float))):
+        # "must be >= 0 (got [inf])" read as a contradiction: inf is outside every domain
+        shown = shown[:-1] + ": NaN and inf are outside every domain)"
     why = f" ({domain.why})" if domain.why else ""
     return (
         f"{type(model).__name__}.{name} must be {domain.describe()}{why}{shown}; "

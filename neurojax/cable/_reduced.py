@@ -633,6 +633,13 @@ class ReducedCell(AbstractModel):
         one per neuron, `(size,)`. Run when a `Population` is made and by the network's
         `check_call` (a value set by `eqx.tree_at` skips both constructors): 4 thresholds
         for 3 neurons ran without a word until the run failed in JAX's broadcasting."""
+        if (
+            isinstance(size, (bool, np.bool_))
+            or not isinstance(size, (int, np.integer))
+            or size < 1
+        ):
+            # 0, -1, 2.5, True, "3", None passed (a scalar cell has nothing to compare)
+            raise ValueError(f"{where}: the population size must be an int >= 1, got {size!r}.")
         try:
             self.check_shapes()
         except ValueError as e:

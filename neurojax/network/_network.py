@@ -289,6 +289,16 @@ class Network(AbstractModel):
                     f"projection {k} ({proj.pre} → {proj.post}): connectivity is {conn.n_pre} → "
                     f"{conn.n_post} neurons but the populations have {n_pre} → {n_post}."
                 )
+            if isinstance(conn, Sparse) and not isinstance(conn.post, jax.core.Tracer):
+                post = np.asarray(conn.post)  # set by eqx.tree_at: Sparse's check skipped
+                if post.size and (post.min() < 0 or post.max() > n_post):
+                    raise ValueError(
+                        f"projection {k} ({proj.pre} → {proj.post}): connectivity.post holds "
+                        f"targets outside [0, {n_post}] ({n_post} marks padding), e.g. "
+                        f"{post[(post < 0) | (post > n_post)][:3].tolist()}: such a synapse was "
+                        "dropped without a word. Build the connectivity with from_pairs or "
+                        "Sparse, which check the targets."
+                    )
             if np.ndim(proj.delay) == 0:
                 steps.append(delay_steps(proj.delay, self.dt, what=f"projection {k} delay"))
                 het.append(None)

@@ -321,13 +321,27 @@ class PoissonDrive(eqx.Module):
 def _inverse_cdf(key, lam, shape):
     """Poisson counts by inversion of one uniform per element: count = #{k : u > F(k)},
     with F summed term by term until every element is placed. Exact up to the uniform's
-    resolution (2⁻²⁴ in float32: tails below 6e-8 are cut). For λ < 10 only."""
+    resolution (2⁻²³ in float32: tails below ~1e-7 are cut). For λ < 10 only.
+
+    F summed in float32 can stop short of the largest uniforms (1 − 2⁻²³ and a few below:
+    for 1.5 % of λ in (0, 10) its terms fall below half its last bit first), and such a
+    `u` was never placed: the loop ran to its cap and returned 1000 events (~1 draw in 10⁷
+    at those λ; session-15 probes). The loop now stops at `k_max`, the largest of the
+    elements' `⌊λ + 9√λ + 10⌋`, and each count is capped at its own: a count no uniform
+    reaches otherwise (the largest a float64 uniform, 1 − 2⁻⁵³, can reach is 2 below it
+    for every λ < 10), so below such a `u` the counts are the same as before, bit for bit,
+    and such a `u` gets that far-tail count. (Placing it where F stops growing instead
+    cost 10–20 % per draw, `benchmarks/exp_inverse_cdf_s15.py`.)"""
     lam = jnp.broadcast_to(lam, shape)
     u = jax.random.uniform(key, shape, lam.dtype)
+    # NaN or negative λ (refused upstream): the former cap of 1000, and counts of 0
+    cap = jnp.nan_to_num(jnp.floor(lam + 9 * jnp.sqrt(lam) + 10), nan=1000.0)
+    cap = jnp.minimum(cap, 1000.0).astype(jnp.int32)
+    k_max = jnp.max(cap)
 
     def cond(c):
         k, _, cdf, _ = c
-        return jnp.any(u > cdf) & (k < 1000)
+        return jnp.any(u > cdf) & (k < k_max)
 
     def body(c):
         k, p, cdf, count = c
@@ -337,7 +351,8 @@ def _inverse_cdf(key, lam, shape):
         return k, p, cdf + p, count
 
     p0 = jnp.exp(-lam)
-    return jax.lax.while_loop(cond, body, (0, p0, p0, jnp.zeros(shape, jnp.int32)))[3]
+    count = jax.lax.while_loop(cond, body, (0, p0, p0, jnp.zeros(shape, jnp.int32)))[3]
+    return jnp.minimum(count, cap)
 
 
 def poisson_counts(key, lam, shape):

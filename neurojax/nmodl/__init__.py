@@ -26,6 +26,8 @@ from ._parse import parse as parse
 
 
 def _read(source) -> tuple[str, str]:
+    if isinstance(source, str) and not source.strip():  # was "no .mod file at '.'"
+        raise ValueError("source is empty: give the path or the text of a .mod file.")
     if isinstance(source, Path) or (
         isinstance(source, str) and "\n" not in source and "{" not in source
     ):
@@ -245,6 +247,13 @@ def load_mod(source, *, ions: dict | None = None, file: str | None = None, **par
             f"{cls._spec.file}: {sorted(unknown)} are not parameters of {cls._spec.suffix}; "
             f"its parameters are {sorted(cls._spec.field_of.values())}."
         )
+    from .._model import as_float
+
+    for k, v in parameters.items():  # the converter's message does not name the parameter
+        try:
+            as_float(v)
+        except TypeError as e:
+            raise TypeError(f"{cls._spec.file}: parameter {k}: {e}") from None
     return cls(**parameters)
 
 

@@ -13,6 +13,7 @@ statements, blocks), each carrying its line number.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,18 @@ class NmodlError(ValueError):
 
 def fail(file: str, line: int, what: str) -> NmodlError:
     return NmodlError(f"{file}:{line}: {what}")
+
+
+def _has_diff(body) -> bool:
+    """Whether statements `body` hold a derivative equation `x' = ...` (in IF/FROM too)."""
+    for st in body:
+        if isinstance(st, Diff):
+            return True
+        if isinstance(st, If) and (_has_diff(st.body) or _has_diff(st.orelse)):
+            return True
+        if isinstance(st, For) and _has_diff(st.body):
+            return True
+    return False
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -564,6 +577,19 @@ class Parser:
             close = t
         return self.src[open_.end : close.start].strip()
 
+    def new_name(self, kw: str, t: Tok) -> str:
+        """The name of a FUNCTION, PROCEDURE or named block (DERIVATIVE, KINETIC, LINEAR,
+        NONLINEAR), refused if one of these already has it: the last definition won
+        silently, where nocmodl refuses the file ("DERIVATIVE merging not implemented",
+        or aborts on a FUNCTION defined twice)."""
+        name = self.name().text
+        first = self.prog.functions.get(name) or self.prog.blocks.get(name)
+        if first is not None or name in self.prog.function_tables:
+            where = f"{first.kind} at line {first.line}" if first else "a FUNCTION_TABLE"
+            raise self.err(f"{kw} {name}: the name is already defined ({where}); NEURON's "
+                           "nocmodl refuses a second definition too: keep one", t)  # fmt: skip
+        return name
+
     def number(self) -> float:
         sign = 1.0
         while self.at("-") or self.at("+"):
@@ -572,7 +598,10 @@ class Parser:
             return sign * float(self.prog.defines[self.next().text])
         if self.tok.kind != "num":
             raise self.err(f"expected a number, found {self.tok.text!r}")
-        return sign * float(self.next().text)
+        t = self.next()
+        if not math.isfinite(float(t.text)):  # 1e999: inf, refused later as "must be >= 0"
+            raise self.err(f"{t.text} is not a finite number (beyond a float's range)", t)
+        return sign * float(t.text)
 
     # -- program
     def parse(self) -> Program:
@@ -631,15 +660,31 @@ class Parser:
             elif kw in ("INITIAL", "BREAKPOINT"):
                 body = self.statement_block()
                 blk = Block(kw, kw, (), body, t.line)
+                first = self.prog.initial if kw == "INITIAL" else self.prog.breakpoint
+                if first is not None:  # NEURON runs both, in order (nocmodl joins them)
+                    blk = Block(kw, kw, (), first.body + body, first.line)
+                solved = {}
+                for st in blk.body if kw == "BREAKPOINT" else ():
+                    if isinstance(st, Solve) and st.block in solved:  # it was stepped twice
+                        at = solved[st.block]
+                        raise fail(self.file, st.line, f"SOLVE {st.block} a second time in "
+                                   f"BREAKPOINT (first at line {at}); nocmodl refuses it "
+                                   "too ('Illegal block'): keep one")  # fmt: skip
+                    if isinstance(st, Solve):
+                        solved[st.block] = st.line
                 if kw == "INITIAL":
                     self.prog.initial = blk
                 else:
                     self.prog.breakpoint = blk
             elif kw in ("DERIVATIVE", "KINETIC"):
-                name = self.name().text
-                self.prog.blocks[name] = Block(kw, name, (), self.statement_block(), t.line)
+                name = self.new_name(kw, t)
+                body = self.statement_block()
+                if kw == "DERIVATIVE" and not _has_diff(body):
+                    raise self.err(f"DERIVATIVE {name} has no derivative equation (x' = ...); "
+                                   "NEURON's nocmodl refuses it too", t)  # fmt: skip
+                self.prog.blocks[name] = Block(kw, name, (), body, t.line)
             elif kw in ("LINEAR", "NONLINEAR"):  # `~ lhs = rhs` equations, SOLVEd in INITIAL
-                name = self.name().text
+                name = self.new_name(kw, t)
                 self.in_linear = True
                 try:
                     body = self.statement_block()
@@ -662,7 +707,7 @@ class Parser:
                                    "PROCEDURE or FUNCTION_TABLE", t)  # fmt: skip
                 self.prog.function_tables[name] = (len(args), t.line)
             elif kw in ("FUNCTION", "PROCEDURE"):
-                name = self.name().text
+                name = self.new_name(kw, t)
                 args = self.formal_args()
                 if self.at("("):
                     self.unit()
@@ -678,6 +723,10 @@ class Parser:
                     body = body[:-1]
                 self.prog.functions[name] = Func(kw, name, args, body, t.line)
             elif kw == "NET_RECEIVE":
+                if self.prog.net_receive is not None:  # nocmodl: "Only one NET_RECEIVE"
+                    first = self.prog.net_receive.line
+                    raise self.err("a second NET_RECEIVE block (NEURON allows only one; the "
+                                   f"first is at line {first})", t)  # fmt: skip
                 args = self.formal_args()
                 self.receive_args = args
                 self.in_receive = True
