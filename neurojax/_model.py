@@ -235,12 +235,16 @@ def error_if_outside(model, x, names: tuple[str, ...] | None = None):
     n = len(traced)
     first = None  # per dtype: the smallest index of a parameter with a bad value, or n
     by_dtype: dict = {}
+    # integer and boolean values are compared as floats (an infinite bound cast to an
+    # integer type would be INT_MIN: a review found valid integer values refused)
+    as_float = jax.dtypes.canonicalize_dtype(np.float64)
     for i, (_, v, d) in enumerate(traced):
         v = jnp.asarray(v)
         if v.size:
-            by_dtype.setdefault(v.dtype, []).append((i, v, d))
+            dtype = v.dtype if jnp.issubdtype(v.dtype, jnp.inexact) else as_float
+            by_dtype.setdefault(dtype, []).append((i, v, d))
     for dtype, items in by_dtype.items():
-        values = jnp.concatenate([jnp.ravel(v) for _, v, _ in items])
+        values = jnp.concatenate([jnp.ravel(v).astype(dtype) for _, v, _ in items])
 
         def spread(f, items=items, dt=dtype):
             return np.concatenate([np.full(v.size, f(i, d), dt) for i, v, d in items])

@@ -145,7 +145,8 @@ def population_loop(model, solver, inputs, state, dt, t0, saveat) -> Solution:
     steps = every * jnp.arange(1, saved.shape[0] + 1, dtype=jnp.int32)
     return Solution(
         t=t0 + steps.astype(t0.dtype) * dt,
-        states=y_type(v=saved),
+        # `SaveAt(vars=...)` as `_simulate._loop`'s `keep`: a variable not kept is None
+        states=y_type(v=saved if saveat.vars is None or "v" in saveat.vars else None),
         spikes=spikes,
         final_state=ModelState(y_type(v=v_end), z_type(refr_end)),
     )

@@ -884,9 +884,13 @@ def _integrate(
         if checks.call:
             bad = jnp.stack([jnp.any(b) for b in checks.call])
             state = eqx.branched_error_if(state, bad.any(), jnp.argmax(bad), checks.call_messages)
+    if isinstance(adjoint, PopulationAdjoint):
+        # what it differentiates, checked whether or not this trace is differentiated
+        # (under `jax.grad(jax.jit(f))` it is not: a review found a HodgkinHuxley run
+        # accepted there, silently by the ordinary loop)
+        check_population_adjoint(model, solver, key, saveat, progress_meter)
     if differentiated and isinstance(adjoint, PopulationAdjoint):
         # its own reverse pass: parameters stay as given (no widening, see there)
-        check_population_adjoint(model, solver, key, saveat, progress_meter)
         model = model.prepare_loop()
         return population_loop(model, solver, inputs, state, dt, t0, saveat)
     if widen and adjoint.recompute_steps():

@@ -6,6 +6,7 @@ exactness of every parameter against autodiff (~5 s idle, two float64 gradients 
 and the refusals; the initial state, central differences, float32 and the forward run in
 the slow tier (each compiles more gradients or runs, 3–9 s)."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -186,3 +187,17 @@ def test_refusals():
     with pytest.raises(TypeError, match="forward-mode"):
         jax.jvp(lambda t: jnp.sum(nj.simulate(eqx_set(m, "tau", t), jnp.ones(20), dt=DT,
                 adjoint=nj.PopulationAdjoint()).v), (m.tau,), (m.tau,))  # fmt: skip
+
+
+def test_refused_under_grad_of_jit_too():
+    """The model check runs whether or not the trace is differentiated: under
+    `jax.grad(jax.jit(f))` the inner trace is not, and a HodgkinHuxley run was accepted
+    there by the ordinary loop (session-15 review)."""
+    hh = nj.HodgkinHuxley()
+
+    def loss(g):
+        m = eqx.tree_at(lambda m: m.g_na, hh, g)
+        return nj.simulate(m, jnp.full((20, 1), 10.0), dt=0.025, adjoint=nj.PopulationAdjoint()).v.sum()
+
+    with pytest.raises(ValueError, match="CheckpointAdjoint"):
+        jax.grad(jax.jit(loss))(120.0)

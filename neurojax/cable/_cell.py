@@ -1100,8 +1100,21 @@ class Cell(AbstractModel):
             raise ValueError(
                 f"cable._cell.LOOP_ORDER must be one of {_LOOP_ORDERS}, got {LOOP_ORDER!r}."
             )
+        if self.geometry.order is not None:
+            # the loop's copy: its nodes are numbered in chain-block order, and a run of it
+            # would convert a state that is already in that order once more (a review found
+            # recordings of the wrong nodes)
+            raise ValueError(
+                "this Cell is the copy `prepare_loop()` makes for `simulate`'s time loop "
+                "(its nodes in chain-block order): simulate the Cell you built instead "
+                "(`simulate` prepares it itself)."
+            )
         if self.geometry.loop is not None and LOOP_ORDER == "chain_blocks":
-            return self._in_loop_order().prepare_loop()  # (its geometry's `loop` is None)
+            return self._in_loop_order()._prepare_leaves()  # (its geometry's `loop` is None)
+        return self._prepare_leaves()
+
+    def _prepare_leaves(self) -> Cell:
+        """`prepare_loop`'s merged mechanism leaves, on this cell's own geometry."""
         if PREPARE_LOOP == "none" or self.loop_mechanisms is not None:
             return self
         merged = tuple(

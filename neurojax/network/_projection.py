@@ -337,7 +337,7 @@ def _inverse_cdf(key, lam, shape):
     # NaN or negative λ (refused upstream): the former cap of 1000, and counts of 0
     cap = jnp.nan_to_num(jnp.floor(lam + 9 * jnp.sqrt(lam) + 10), nan=1000.0)
     cap = jnp.minimum(cap, 1000.0).astype(jnp.int32)
-    k_max = jnp.max(cap)
+    k_max = jnp.max(cap, initial=0)  # (an empty draw: no loop)
 
     def cond(c):
         k, _, cdf, _ = c
