@@ -1,4 +1,8 @@
-"""Experiment (session 15, task B item 2): the tree solve's transpose against its forward,
+"""(Written against commit e72408e, whose `Cell(..., node_order=...)` session 15 then
+removed (the time loop runs in chain-block order internally, `cable._cell.LOOP_ORDER`):
+rerun it in a worktree of e72408e, `git worktree add /tmp/e7 e72408e`.)
+
+Experiment (session 15, task B item 2): the tree solve's transpose against its forward,
 on the benchmark tree of `bench_cable.py` in both node orders (`"tree"`: `"branches"`;
 `"chain_blocks"`: `_solve_blocks`).
 

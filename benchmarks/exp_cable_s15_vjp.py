@@ -1,4 +1,8 @@
-"""Experiment (issue 21 item 1, session 15): a hand-written reverse rule for one whole
+"""(Written against commit e72408e, whose `Cell(..., node_order=...)` session 15 then
+removed (the time loop runs in chain-block order internally, `cable._cell.LOOP_ORDER`):
+rerun it in a worktree of e72408e, `git worktree add /tmp/e7 e72408e`.)
+
+Experiment (issue 21 item 1, session 15): a hand-written reverse rule for one whole
 backward-Euler cable step, against `simulate`'s default (each step replayed and
 transposed by JAX).
 
