@@ -14,7 +14,6 @@ from ._adjoint import AbstractAdjoint as AbstractAdjoint
 from ._adjoint import CheckpointAdjoint as CheckpointAdjoint
 from ._adjoint import DirectAdjoint as DirectAdjoint
 from ._adjoint import ForwardMode as ForwardMode
-from ._population_adjoint import PopulationAdjoint as PopulationAdjoint
 from ._model import AbstractModel as AbstractModel
 from ._model import AbstractStructure as AbstractStructure
 from ._model import Coupled as Coupled
@@ -24,6 +23,7 @@ from ._model import ModelState as ModelState
 from ._model import StepInfo as StepInfo
 from ._model import Tree as Tree
 from ._model import parameter as parameter
+from ._population_adjoint import PopulationAdjoint as PopulationAdjoint
 from ._progress import AbstractProgressMeter as AbstractProgressMeter
 from ._progress import NoProgress as NoProgress
 from ._progress import TextProgress as TextProgress

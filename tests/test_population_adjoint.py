@@ -197,7 +197,9 @@ def test_refused_under_grad_of_jit_too():
 
     def loss(g):
         m = eqx.tree_at(lambda m: m.g_na, hh, g)
-        return nj.simulate(m, jnp.full((20, 1), 10.0), dt=0.025, adjoint=nj.PopulationAdjoint()).v.sum()
+        return nj.simulate(
+            m, jnp.full((20, 1), 10.0), dt=0.025, adjoint=nj.PopulationAdjoint()
+        ).v.sum()
 
     with pytest.raises(ValueError, match="CheckpointAdjoint"):
         jax.grad(jax.jit(loss))(120.0)

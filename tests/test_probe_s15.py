@@ -1,6 +1,7 @@
 """Session 15, issue 19's rule ("no silent wrong answers"): bad and edge inputs to what
 sessions 13-14 added (`validation/probe_s15.py`): the cable time loop in chain-block order
-(session 14's opt-in `node_order`, internal since session 15) with every kind of site, per-compartment and per-branch parameters, SaveAt, vmap,
+(session 14's opt-in `node_order`, internal since session 15) with every kind of site,
+per-compartment and per-branch parameters, SaveAt, vmap,
 gradients, float32, SWC cells and `plot_morphology`; int16 `Sparse` targets around 2^15;
 the Poisson draws (rates 0, negative, NaN, more than one event per step, the float32
 inverse CDF at the largest uniform); `FitResult.unread` for a parameter read only by the
@@ -17,9 +18,9 @@ Found silent or unclear by these probes, and fixed (docs/numerics.md, "Probes (s
 (a conductance graded by `Morphology.distances` landed on other compartments) and
 `plot_morphology(cell, v)` coloured a chain-block cell's nodes by the root-outwards
 numbering (both gone with the option: the block order is now internal, the cell's
-numbering always root-outwards); the float32 inverse-CDF Poisson draw returned 1000 events for the largest
-uniforms at 1.5 % of rates (about once in 10^7 draws there); NMODL files with a
-DERIVATIVE, FUNCTION, PROCEDURE or NET_RECEIVE given twice, or a DERIVATIVE block
+numbering always root-outwards); the float32 inverse-CDF Poisson draw returned 1000
+events for the largest uniforms at 1.5 % of rates (about once in 10^7 draws there);
+NMODL files with a DERIVATIVE, FUNCTION, PROCEDURE or NET_RECEIVE given twice, or a DERIVATIVE block
 without an equation, loaded (the last definition won; nocmodl refuses them); a SOLVE of
 one block twice stepped its states twice; a BREAKPOINT or INITIAL given in two blocks
 kept only the last (NEURON runs both); a `Sparse` target set out of range

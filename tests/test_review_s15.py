@@ -19,8 +19,8 @@ import pytest
 
 import neurojax as nj
 from neurojax._model import error_if_outside
-from neurojax.cable import Branch, Cell, Morphology
 from neurojax.cable import HH as CableHH
+from neurojax.cable import Branch, Cell, Morphology
 from neurojax.network._projection import poisson_counts
 
 
@@ -32,9 +32,7 @@ def test_integer_parameter_values_are_checked_as_numbers():
         assert float(out) == 0.0
     bad = eqx.tree_at(lambda m: m.tau, m, jnp.asarray(-1, jnp.int32))
     with pytest.raises(Exception, match="tau"):  # outside (0, inf): still refused
-        jax.block_until_ready(
-            jax.jit(lambda m: error_if_outside(m, jnp.zeros(()), ("tau",)))(bad)
-        )
+        jax.block_until_ready(jax.jit(lambda m: error_if_outside(m, jnp.zeros(()), ("tau",)))(bad))
 
 
 def test_a_prepared_cell_is_refused_by_simulate():

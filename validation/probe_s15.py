@@ -108,7 +108,10 @@ def cable_run(order, mechs=None, morph=None, kw=None, inputs=None, saveat=None, 
     if inputs is None:
         inputs = jnp.full((n, 1), 0.3)
     at = saveat(c) if saveat is not None else nj.SaveAt(fn=c.record_v(SITES))
-    return c, in_order(order, lambda _: nj.simulate(c, inputs, dt=DT, solver=solver, saveat=at).states)
+    def run(_):
+        return nj.simulate(c, inputs, dt=DT, solver=solver, saveat=at).states
+
+    return c, in_order(order, run)
 
 
 def in_order(order, fn):
@@ -262,7 +265,7 @@ def block_probes(add):
         from neurojax.nmodl import load_mod
 
         syn = load_mod(EXPSYN, file="es.mod")
-        c = Cell(m, [(HH(), None)], point_processes=[(syn, (4, 0.5))], clamps=[(0, 0.5)])  # fmt: skip
+        c = Cell(m, [(HH(), None)], point_processes=[(syn, (4, 0.5))], clamps=[(0, 0.5)])
         ev = c.event_input([(np.array([0.5, 2.0]), 0.02)], N, DT)
         ins = {"i_clamp": jnp.zeros((N, 1)), "events": ev}
         at = nj.SaveAt(fn=c.record_v(SITES))
@@ -364,7 +367,12 @@ def block_probes(add):
     # rounding through 200 steps of reverse mode: 1e-9 relative (test_cable_blocks_s14)
     add(
         "A blocks: gradient with CheckpointAdjoint(every=40)",
-        f64(lambda: (in_order("chain_blocks", grad_checkpointed), in_order("tree", grad_checkpointed))),
+        f64(
+            lambda: (
+                in_order("chain_blocks", grad_checkpointed),
+                in_order("tree", grad_checkpointed),
+            )
+        ),
         None,
         lambda o: np.isclose(float(o[0]), float(o[1]), rtol=1e-9, atol=0) and float(o[1]) != 0,
     )
