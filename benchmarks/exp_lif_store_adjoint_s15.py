@@ -23,6 +23,7 @@ from jax.custom_derivatives import CustomVJPPrimal, SymbolicZero
 
 from neurojax._adjoint import AbstractAdjoint
 from neurojax._model import StepInfo
+from neurojax._population_adjoint import _unsupported
 from neurojax._solution import Solution
 
 
@@ -40,32 +41,6 @@ class PopulationAdjoint(AbstractAdjoint):
     `CheckpointAdjoint()`: other models or solvers, a `SaveAt(fn=...)`, a PRNG `key`,
     derivatives w.r.t. the inputs, `dt` or `t0`, and forward mode (`jax.jvp`). A run that
     is not differentiated is the ordinary forward run."""
-
-
-def _unsupported(what: str) -> ValueError:
-    return ValueError(
-        f"PopulationAdjoint() differentiates populations of neurojax.LIF integrated by "
-        f"ExponentialEuler (their default), w.r.t. the model's parameters and the initial "
-        f"state; {what}. Use adjoint=neurojax.CheckpointAdjoint() (the default) instead."
-    )
-
-
-def check_population_adjoint(model, solver, key, saveat, progress_meter) -> None:
-    """Raise a ValueError unless `PopulationAdjoint` can differentiate this run."""
-    from neurojax._progress import NoProgress
-    from neurojax.neurons.lif import LIF
-    from neurojax.solvers import ExponentialEuler
-
-    if type(model) is not LIF:
-        raise _unsupported(f"got a {type(model).__name__}")
-    if type(solver) is not ExponentialEuler:
-        raise _unsupported(f"got the solver {type(solver).__name__}")
-    if saveat.fn is not None:
-        raise _unsupported("got SaveAt(fn=...)")
-    if key is not None:
-        raise _unsupported("got a PRNG key")
-    if not isinstance(progress_meter, NoProgress):
-        raise _unsupported("got a progress meter")
 
 
 def population_loop(model, solver, inputs, state, dt, t0, saveat) -> Solution:
